@@ -1,0 +1,241 @@
+//! The resource catalogue: every kind minik serves, with its group, version,
+//! plural, scope, short names, categories and subresources.
+//!
+//! This is minik's equivalent of the apiserver's scheme + RESTMapper. Code
+//! that is the same for every kind (storage, REST handlers, discovery,
+//! `miniktl get`) looks a kind up here instead of having a file per kind.
+
+/// Everything the rest of minik needs to know about one served resource.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResourceInfo {
+    /// API group; `""` is the core ("legacy") group served under `/api`.
+    pub group: &'static str,
+    pub version: &'static str,
+    pub kind: &'static str,
+    pub plural: &'static str,
+    pub singular: &'static str,
+    pub namespaced: bool,
+    pub short_names: &'static [&'static str],
+    pub categories: &'static [&'static str],
+    /// Subresources served, e.g. `status`, `scale`, `binding`, `log`, `exec`.
+    pub subresources: &'static [&'static str],
+    /// Group whose storage this resource shares. Two versions of one kind
+    /// (autoscaling/v1 and v2 HPAs) are one set of objects in Kubernetes;
+    /// minik keys them by `storage_group/plural` so both see the same objects.
+    pub storage_group: &'static str,
+}
+
+impl ResourceInfo {
+    /// `v1` for the core group, else `group/version` (what `apiVersion` holds).
+    pub fn api_version(&self) -> String {
+        if self.group.is_empty() {
+            self.version.to_string()
+        } else {
+            format!("{}/{}", self.group, self.version)
+        }
+    }
+
+    /// `pods`, `deployments.apps`: the name Kubernetes uses in messages.
+    pub fn qualified_plural(&self) -> String {
+        if self.group.is_empty() {
+            self.plural.to_string()
+        } else {
+            format!("{}.{}", self.plural, self.group)
+        }
+    }
+
+    /// `Pod`, `Deployment.apps`: the name used in "is invalid" messages.
+    pub fn qualified_kind(&self) -> String {
+        if self.group.is_empty() {
+            self.kind.to_string()
+        } else {
+            format!("{}.{}", self.kind, self.group)
+        }
+    }
+
+    /// URL prefix of the group-version: `/api/v1` or `/apis/apps/v1`.
+    pub fn gv_path(&self) -> String {
+        if self.group.is_empty() {
+            format!("/api/{}", self.version)
+        } else {
+            format!("/apis/{}/{}", self.group, self.version)
+        }
+    }
+
+    pub fn has_subresource(&self, sub: &str) -> bool {
+        self.subresources.contains(&sub)
+    }
+
+    /// Whether objects of this kind have a `spec` whose changes bump `metadata.generation`.
+    pub fn has_spec(&self) -> bool {
+        !matches!(
+            self.kind,
+            "ConfigMap" | "Secret" | "Endpoints" | "Event" | "ServiceAccount" | "Binding"
+        )
+    }
+
+    /// The storage key prefix for objects of this resource, ending in `/`:
+    /// `/registry/apps/deployments/` (then `<namespace>/<name>`, or `<name>`).
+    pub fn key_prefix(&self) -> String {
+        let g = if self.storage_group.is_empty() { "core" } else { self.storage_group };
+        format!("/registry/{g}/{}/", self.plural)
+    }
+
+    /// The full storage key of one object.
+    pub fn key(&self, namespace: Option<&str>, name: &str) -> String {
+        match (self.namespaced, namespace) {
+            (true, Some(ns)) => format!("{}{ns}/{name}", self.key_prefix()),
+            _ => format!("{}{name}", self.key_prefix()),
+        }
+    }
+}
+
+const NONE: &[&str] = &[];
+const ALL: &[&str] = &["all"];
+const STATUS: &[&str] = &["status"];
+const STATUS_SCALE: &[&str] = &["status", "scale"];
+
+macro_rules! res {
+    ($g:expr, $v:expr, $kind:expr, $plural:expr, $singular:expr, $ns:expr, $short:expr, $cat:expr, $sub:expr) => {
+        ResourceInfo {
+            group: $g,
+            version: $v,
+            kind: $kind,
+            plural: $plural,
+            singular: $singular,
+            namespaced: $ns,
+            short_names: $short,
+            categories: $cat,
+            subresources: $sub,
+            storage_group: $g,
+        }
+    };
+}
+
+static CATALOGUE: &[ResourceInfo] = &[
+    // core/v1
+    res!("", "v1", "Namespace", "namespaces", "namespace", false, &["ns"], NONE, &["status", "finalize"]),
+    res!("", "v1", "Node", "nodes", "node", false, &["no"], NONE, &["status", "proxy"]),
+    res!("", "v1", "Pod", "pods", "pod", true, &["po"], ALL, &["status", "binding", "log", "exec", "eviction", "portforward"]),
+    res!("", "v1", "Service", "services", "service", true, &["svc"], ALL, &["status", "proxy"]),
+    res!("", "v1", "Endpoints", "endpoints", "endpoints", true, &["ep"], NONE, NONE),
+    res!("", "v1", "ConfigMap", "configmaps", "configmap", true, &["cm"], NONE, NONE),
+    res!("", "v1", "Secret", "secrets", "secret", true, NONE, NONE, NONE),
+    res!("", "v1", "Event", "events", "event", true, &["ev"], NONE, NONE),
+    res!("", "v1", "ServiceAccount", "serviceaccounts", "serviceaccount", true, &["sa"], NONE, NONE),
+    res!("", "v1", "PersistentVolume", "persistentvolumes", "persistentvolume", false, &["pv"], NONE, STATUS),
+    res!("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims", "persistentvolumeclaim", true, &["pvc"], NONE, STATUS),
+    res!("", "v1", "ResourceQuota", "resourcequotas", "resourcequota", true, &["quota"], NONE, STATUS),
+    res!("", "v1", "LimitRange", "limitranges", "limitrange", true, &["limits"], NONE, NONE),
+    // apps/v1
+    res!("apps", "v1", "Deployment", "deployments", "deployment", true, &["deploy"], ALL, STATUS_SCALE),
+    res!("apps", "v1", "ReplicaSet", "replicasets", "replicaset", true, &["rs"], ALL, STATUS_SCALE),
+    res!("apps", "v1", "StatefulSet", "statefulsets", "statefulset", true, &["sts"], ALL, STATUS_SCALE),
+    res!("apps", "v1", "DaemonSet", "daemonsets", "daemonset", true, &["ds"], ALL, STATUS),
+    // batch/v1
+    res!("batch", "v1", "Job", "jobs", "job", true, NONE, ALL, STATUS),
+    res!("batch", "v1", "CronJob", "cronjobs", "cronjob", true, &["cj"], ALL, STATUS),
+    // networking.k8s.io/v1
+    res!("networking.k8s.io", "v1", "Ingress", "ingresses", "ingress", true, &["ing"], NONE, STATUS),
+    res!("networking.k8s.io", "v1", "IngressClass", "ingressclasses", "ingressclass", false, NONE, NONE, NONE),
+    res!("networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies", "networkpolicy", true, &["netpol"], NONE, NONE),
+    // autoscaling: v2 is the storage version, v1 is served from the same objects.
+    res!("autoscaling", "v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers", "horizontalpodautoscaler", true, &["hpa"], ALL, STATUS),
+    res!("autoscaling", "v1", "HorizontalPodAutoscaler", "horizontalpodautoscalers", "horizontalpodautoscaler", true, &["hpa"], ALL, STATUS),
+    // coordination.k8s.io/v1
+    res!("coordination.k8s.io", "v1", "Lease", "leases", "lease", true, NONE, NONE, NONE),
+    // events.k8s.io/v1
+    res!("events.k8s.io", "v1", "Event", "events", "event", true, &["ev"], NONE, NONE),
+];
+
+/// Every served resource, in discovery order (groups in the order above).
+pub fn all() -> &'static [ResourceInfo] {
+    CATALOGUE
+}
+
+/// The resource served at `group/version/plural`, if any.
+pub fn lookup(group: &str, version: &str, plural: &str) -> Option<&'static ResourceInfo> {
+    CATALOGUE
+        .iter()
+        .find(|r| r.group == group && r.version == version && r.plural == plural)
+}
+
+/// The resource for an object's `apiVersion` and `kind`.
+pub fn by_api_version_kind(api_version: &str, kind: &str) -> Option<&'static ResourceInfo> {
+    let (group, version) = split_api_version(api_version);
+    CATALOGUE
+        .iter()
+        .find(|r| r.group == group && r.version == version && r.kind == kind)
+}
+
+/// Resolves what a user typed (`po`, `pods`, `pod`, `deploy`, `deployments.apps`,
+/// `Deployment`) to a resource, preferring the first-listed version of a group.
+pub fn resolve(name: &str) -> Option<&'static ResourceInfo> {
+    let lower = name.to_ascii_lowercase();
+    let (base, group) = match lower.split_once('.') {
+        Some((b, g)) => (b.to_string(), Some(g.to_string())),
+        None => (lower.clone(), None),
+    };
+    CATALOGUE.iter().find(|r| {
+        let name_matches = r.plural == base
+            || r.singular == base
+            || r.kind.eq_ignore_ascii_case(&base)
+            || r.short_names.contains(&base.as_str());
+        let group_matches = match &group {
+            Some(g) => r.group == g || (g == "core" && r.group.is_empty()),
+            // Without a group, core events win over events.k8s.io, as in kubectl.
+            None => true,
+        };
+        name_matches && group_matches
+    })
+}
+
+/// Kinds served, as `Kind (group/version)` strings for "unknown kind" messages.
+pub fn served_kinds() -> Vec<String> {
+    CATALOGUE.iter().map(|r| format!("{} ({})", r.kind, r.api_version())).collect()
+}
+
+/// All distinct group-versions, core first, in catalogue order.
+pub fn group_versions() -> Vec<(&'static str, &'static str)> {
+    let mut out: Vec<(&str, &str)> = Vec::new();
+    for r in CATALOGUE {
+        if !out.contains(&(r.group, r.version)) {
+            out.push((r.group, r.version));
+        }
+    }
+    out
+}
+
+/// Splits `apps/v1` into `("apps", "v1")` and `v1` into `("", "v1")`.
+pub fn split_api_version(api_version: &str) -> (&str, &str) {
+    match api_version.split_once('/') {
+        Some((g, v)) => (g, v),
+        None => ("", api_version),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolves_short_and_qualified_names() {
+        assert_eq!(resolve("po").unwrap().kind, "Pod");
+        assert_eq!(resolve("deploy").unwrap().kind, "Deployment");
+        assert_eq!(resolve("deployments.apps").unwrap().group, "apps");
+        assert_eq!(resolve("ev").unwrap().group, "");
+        assert_eq!(resolve("events.events.k8s.io").unwrap().group, "events.k8s.io");
+        assert!(resolve("frobs").is_none());
+    }
+
+    #[test]
+    fn keys_follow_registry_layout() {
+        let d = lookup("apps", "v1", "deployments").unwrap();
+        assert_eq!(d.key(Some("default"), "web"), "/registry/apps/deployments/default/web");
+        let n = lookup("", "v1", "nodes").unwrap();
+        assert_eq!(n.key(None, "node-1"), "/registry/core/nodes/node-1");
+        let h1 = lookup("autoscaling", "v1", "horizontalpodautoscalers").unwrap();
+        let h2 = lookup("autoscaling", "v2", "horizontalpodautoscalers").unwrap();
+        assert_eq!(h1.key_prefix(), h2.key_prefix());
+    }
+}

@@ -1,0 +1,34 @@
+//! # minik-api: the API machinery every minik component shares
+//!
+//! Models Kubernetes' `apimachinery` (and the parts of `k8s.io/api` that are
+//! rules rather than types). It does no I/O: everything here is a pure
+//! function over `serde_json::Value` objects, so the API server, the
+//! controllers and `miniktl` agree on one set of rules.
+//!
+//! A tour:
+//! - [`catalogue`]: which kinds are served, their group/version/plural/scope.
+//! - [`names`]: DNS-1123 names, label keys and values, with Kubernetes' messages.
+//! - [`selectors`]: label selectors (`app=web,tier in (a,b)`) and field selectors.
+//! - [`quantity`]: resource quantities (`250m`, `128Mi`).
+//! - [`defaults`]: the defaulting kube-apiserver applies on create and update.
+//! - [`validation`]: per-kind validation, producing [`field_error::FieldError`]s.
+//! - [`strategic_merge`]: strategic-merge-patch, the patch type `kubectl` sends.
+//! - [`tables`]: server-side `Table` columns for `kubectl get`.
+//! - [`meta`]: timestamps, ages and small helpers over object metadata.
+//!
+//! Deliberately left out: protobuf, CRDs, API version conversion beyond the
+//! few served aliases (see [`catalogue::ResourceInfo::storage_group`]).
+
+pub mod catalogue;
+pub mod defaults;
+pub mod field_error;
+pub mod meta;
+pub mod names;
+pub mod quantity;
+pub mod selectors;
+pub mod strategic_merge;
+pub mod tables;
+pub mod validation;
+
+pub use catalogue::ResourceInfo;
+pub use field_error::FieldError;

@@ -1,0 +1,112 @@
+//! Small helpers over object metadata and time: RFC 3339 timestamps as
+//! Kubernetes writes them, and the "AGE" column's human durations.
+
+use serde_json::Value;
+
+/// Now, as Kubernetes writes `creationTimestamp`: seconds precision, UTC, `Z`.
+pub fn now_rfc3339() -> String {
+    format_timestamp(jiff::Timestamp::now())
+}
+
+/// Formats a timestamp with seconds precision (`2024-01-02T03:04:05Z`).
+pub fn format_timestamp(t: jiff::Timestamp) -> String {
+    t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+/// Parses an RFC 3339 timestamp; `None` if absent or malformed.
+pub fn parse_timestamp(s: &str) -> Option<jiff::Timestamp> {
+    s.parse().ok()
+}
+
+/// `metadata.<field>` as a string, if present.
+pub fn meta_str<'a>(obj: &'a Value, field: &str) -> Option<&'a str> {
+    obj.get("metadata")?.get(field)?.as_str()
+}
+
+pub fn name(obj: &Value) -> &str {
+    meta_str(obj, "name").unwrap_or("")
+}
+
+pub fn namespace(obj: &Value) -> Option<&str> {
+    meta_str(obj, "namespace").filter(|s| !s.is_empty())
+}
+
+/// The object's labels (empty map when it has none).
+pub fn labels(obj: &Value) -> serde_json::Map<String, Value> {
+    obj.pointer("/metadata/labels")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// Kubernetes' `duration.HumanDuration`: `45s`, `5m10s`, `3h`, `2d5h`, `400d`, `3y45d`.
+pub fn human_duration(secs: i64) -> String {
+    if secs < 0 {
+        return "<invalid>".into();
+    }
+    let s = secs;
+    if s < 60 * 2 {
+        return format!("{s}s");
+    }
+    let m = s / 60;
+    if m < 10 {
+        let rem = s % 60;
+        return if rem == 0 { format!("{m}m") } else { format!("{m}m{rem}s") };
+    }
+    if m < 60 * 3 {
+        return format!("{m}m");
+    }
+    let h = m / 60;
+    if h < 8 {
+        let rem = m % 60;
+        return if rem == 0 { format!("{h}h") } else { format!("{h}h{rem}m") };
+    }
+    if h < 48 {
+        return format!("{h}h");
+    }
+    if h < 24 * 8 {
+        let d = h / 24;
+        let rem = h % 24;
+        return if rem == 0 { format!("{d}d") } else { format!("{d}d{rem}h") };
+    }
+    if h < 24 * 365 * 2 {
+        return format!("{}d", h / 24);
+    }
+    if h < 24 * 365 * 8 {
+        let y = h / (24 * 365);
+        let d = (h / 24) % 365;
+        return if d == 0 { format!("{y}y") } else { format!("{y}y{d}d") };
+    }
+    format!("{}y", h / (24 * 365))
+}
+
+/// Age of an object from its `creationTimestamp` relative to `now`, as `kubectl get` prints it.
+pub fn age(obj: &Value, now: jiff::Timestamp) -> String {
+    match meta_str(obj, "creationTimestamp").and_then(parse_timestamp) {
+        Some(t) => human_duration(now.as_second() - t.as_second()),
+        None => "<unknown>".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn human_durations_match_kubernetes() {
+        assert_eq!(human_duration(45), "45s");
+        assert_eq!(human_duration(119), "119s");
+        assert_eq!(human_duration(130), "2m10s");
+        assert_eq!(human_duration(60 * 30), "30m");
+        assert_eq!(human_duration(3600 * 5 + 60 * 7), "5h7m");
+        assert_eq!(human_duration(3600 * 30), "30h");
+        assert_eq!(human_duration(3600 * 24 * 3 + 3600 * 2), "3d2h");
+        assert_eq!(human_duration(3600 * 24 * 100), "100d");
+    }
+
+    #[test]
+    fn timestamps_round_trip() {
+        let t = parse_timestamp("2024-01-02T03:04:05Z").unwrap();
+        assert_eq!(format_timestamp(t), "2024-01-02T03:04:05Z");
+    }
+}

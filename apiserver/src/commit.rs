@@ -1,0 +1,203 @@
+//! The writer: the one place that changes the store.
+//!
+//! Every create, update, patch and delete is sent here as a *mutation*: a
+//! function from the object's current value to an [`Outcome`]. A single
+//! thread applies mutations in order, so a mutation's view of "current" is
+//! never stale and optimistic-concurrency checks inside it are exact (etcd
+//! gets the same effect with compare-and-swap transactions). Mutations that
+//! arrive together are applied as one atomic batch and made durable by one
+//! flush — group commit — before any of them is acknowledged or published
+//! to watches. A dedicated OS thread runs this so a flush never blocks the
+//! async runtime's workers.
+
+use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc};
+
+use serde_json::{json, Value};
+use tokio::sync::oneshot;
+
+use crate::error::ApiError;
+use crate::hub::{Event, EventType, Hub};
+use crate::store::Store;
+
+/// What a mutation decided to do with the object.
+pub enum Outcome {
+    /// Store this object; the writer stamps `metadata.resourceVersion`.
+    Put(Value),
+    /// Remove the object (it must exist).
+    Delete,
+    /// Change nothing and answer with this object (a no-op update).
+    Unchanged(Value),
+}
+
+pub type Mutation = Box<dyn FnOnce(Option<Value>) -> Result<Outcome, ApiError> + Send>;
+
+/// The result of an applied mutation.
+#[derive(Debug, Clone)]
+pub struct Committed {
+    /// The object as stored (for a delete: its last state, stamped with the
+    /// deletion's revision, as Kubernetes reports it in the DELETED event).
+    pub object: Arc<Value>,
+    /// What happened, or `None` for a no-op.
+    pub event_type: Option<EventType>,
+}
+
+struct Request {
+    key: String,
+    mutation: Mutation,
+    reply: oneshot::Sender<Result<Committed, ApiError>>,
+}
+
+/// Handle to the writer thread.
+pub struct Writer {
+    tx: mpsc::Sender<Request>,
+    applied: Arc<AtomicU64>,
+}
+
+/// Resolves once the writer thread has exited and released the store.
+pub type WriterDone = oneshot::Receiver<()>;
+
+/// Most mutations applied in one batch; bounds the latency of the first one.
+const MAX_BATCH: usize = 512;
+
+impl Writer {
+    /// Starts the writer thread. It runs until every `Writer` handle is
+    /// dropped, then drops the store and resolves the returned [`WriterDone`].
+    pub fn start(store: Arc<dyn Store>, hub: Arc<Hub>) -> Result<(Self, WriterDone), ApiError> {
+        let revision = store.revision()?;
+        let applied = Arc::new(AtomicU64::new(revision));
+        let (tx, rx) = mpsc::channel::<Request>();
+        let (done_tx, done_rx) = oneshot::channel();
+        let applied_in_thread = applied.clone();
+        std::thread::Builder::new()
+            .name("minik-writer".into())
+            .spawn(move || {
+                run(store, hub, rx, applied_in_thread, revision);
+                let _ = done_tx.send(());
+            })
+            .map_err(|e| ApiError::internal(e.to_string()))?;
+        Ok((Self { tx, applied }, done_rx))
+    }
+
+    /// Applies `mutation` to the object at `key` and waits until it is durable.
+    pub async fn mutate(&self, key: String, mutation: Mutation) -> Result<Committed, ApiError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Request { key, mutation, reply })
+            .map_err(|_| ApiError::internal("the store writer has stopped"))?;
+        rx.await.map_err(|_| ApiError::internal("the store writer has stopped"))?
+    }
+
+    /// The newest revision applied to the store (what a list reports).
+    pub fn revision(&self) -> u64 {
+        self.applied.load(Ordering::SeqCst)
+    }
+}
+
+fn run(store: Arc<dyn Store>, hub: Arc<Hub>, rx: mpsc::Receiver<Request>, applied: Arc<AtomicU64>, mut revision: u64) {
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(r) => batch.push(r),
+                Err(_) => break,
+            }
+        }
+        let start_revision = revision;
+        // Values written earlier in this batch, not yet in the store.
+        let mut overlay: HashMap<String, Option<Value>> = HashMap::new();
+        let mut ops = Vec::new();
+        let mut events = Vec::new();
+        let mut replies = Vec::new();
+        for req in batch {
+            let current = match overlay.get(&req.key) {
+                Some(v) => Ok(v.clone()),
+                None => read(&*store, &req.key),
+            };
+            let result = current.and_then(|current| {
+                let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| (req.mutation)(current.clone())))
+                    .unwrap_or_else(|_| Err(ApiError::internal("a request handler panicked; nothing was written")))?;
+                Ok(apply_outcome(outcome, current, &req.key, &mut revision, &mut ops, &mut events, &mut overlay))
+            });
+            replies.push((req.reply, result));
+        }
+        if !ops.is_empty() {
+            let durable = store.apply(ops, revision).and_then(|_| {
+                applied.store(revision, Ordering::SeqCst);
+                store.flush()
+            });
+            if let Err(e) = durable {
+                tracing::error!(error = %e, "store write failed; rejecting the batch");
+                revision = store.revision().unwrap_or(start_revision);
+                applied.store(revision, Ordering::SeqCst);
+                for (reply, _) in replies {
+                    let _ = reply.send(Err(ApiError::internal(e.to_string())));
+                }
+                continue;
+            }
+            hub.publish(events);
+        }
+        for (reply, result) in replies {
+            let _ = reply.send(result);
+        }
+    }
+}
+
+fn read(store: &dyn Store, key: &str) -> Result<Option<Value>, ApiError> {
+    match store.get(key)? {
+        Some(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| ApiError::internal(format!("corrupt object at {key}: {e}"))),
+        None => Ok(None),
+    }
+}
+
+fn apply_outcome(
+    outcome: Outcome,
+    current: Option<Value>,
+    key: &str,
+    revision: &mut u64,
+    ops: &mut Vec<(String, Option<Vec<u8>>)>,
+    events: &mut Vec<Arc<Event>>,
+    overlay: &mut HashMap<String, Option<Value>>,
+) -> Committed {
+    match outcome {
+        Outcome::Unchanged(v) => Committed { object: Arc::new(v), event_type: None },
+        Outcome::Put(mut v) => {
+            *revision += 1;
+            v["metadata"]["resourceVersion"] = json!(revision.to_string());
+            let event_type = if current.is_some() { EventType::Modified } else { EventType::Added };
+            ops.push((key.to_string(), Some(serde_json::to_vec(&v).expect("JSON values serialize"))));
+            overlay.insert(key.to_string(), Some(v.clone()));
+            let object = Arc::new(v);
+            events.push(Arc::new(Event {
+                revision: *revision,
+                event_type,
+                key: key.to_string(),
+                object: object.clone(),
+                prev: current.map(Arc::new),
+            }));
+            Committed { object, event_type: Some(event_type) }
+        }
+        Outcome::Delete => {
+            *revision += 1;
+            let mut last = current.clone().unwrap_or(Value::Null);
+            if last.is_object() {
+                last["metadata"]["resourceVersion"] = json!(revision.to_string());
+            }
+            ops.push((key.to_string(), None));
+            overlay.insert(key.to_string(), None);
+            let object = Arc::new(last);
+            events.push(Arc::new(Event {
+                revision: *revision,
+                event_type: EventType::Deleted,
+                key: key.to_string(),
+                object: object.clone(),
+                prev: current.map(Arc::new),
+            }));
+            Committed { object, event_type: Some(EventType::Deleted) }
+        }
+    }
+}

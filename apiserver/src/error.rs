@@ -1,0 +1,142 @@
+//! `ApiError`: every failure a handler can return, rendered as a Kubernetes
+//! `Status` object with the HTTP code and `reason` kube-apiserver would use.
+//!
+//! Handlers return `Result<_, ApiError>`; this is the one place that decides
+//! status codes and message wording (`pods "web" not found`, …).
+
+use axum::response::{IntoResponse, Response};
+use http::StatusCode;
+use minik_api::{FieldError, ResourceInfo};
+use serde_json::{json, Value};
+
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
+pub struct ApiError {
+    pub code: u16,
+    pub reason: &'static str,
+    pub message: String,
+    pub details: Option<Value>,
+}
+
+impl ApiError {
+    pub fn new(code: u16, reason: &'static str, message: impl Into<String>) -> Self {
+        Self { code, reason, message: message.into(), details: None }
+    }
+
+    fn with_details(mut self, info: &ResourceInfo, name: &str) -> Self {
+        let mut d = json!({"name": name, "kind": info.plural});
+        if !info.group.is_empty() {
+            d["group"] = json!(info.group);
+        }
+        self.details = Some(d);
+        self
+    }
+
+    pub fn not_found(info: &ResourceInfo, name: &str) -> Self {
+        Self::new(404, "NotFound", format!("{} \"{name}\" not found", info.qualified_plural()))
+            .with_details(info, name)
+    }
+
+    pub fn already_exists(info: &ResourceInfo, name: &str) -> Self {
+        Self::new(409, "AlreadyExists", format!("{} \"{name}\" already exists", info.qualified_plural()))
+            .with_details(info, name)
+    }
+
+    /// The optimistic-concurrency failure: the client's resourceVersion is stale.
+    pub fn conflict(info: &ResourceInfo, name: &str, why: &str) -> Self {
+        Self::new(
+            409,
+            "Conflict",
+            format!("Operation cannot be fulfilled on {} \"{name}\": {why}", info.qualified_plural()),
+        )
+        .with_details(info, name)
+    }
+
+    pub fn stale(info: &ResourceInfo, name: &str) -> Self {
+        Self::conflict(
+            info,
+            name,
+            "the object has been modified; please apply your changes to the latest version and try again",
+        )
+    }
+
+    /// 422 Invalid, listing every broken field rule like kube-apiserver does.
+    pub fn invalid(info: &ResourceInfo, name: &str, errors: &[FieldError]) -> Self {
+        let msgs: Vec<String> = errors.iter().map(FieldError::message).collect();
+        let message = if msgs.len() == 1 {
+            format!("{} \"{name}\" is invalid: {}", info.qualified_kind(), msgs[0])
+        } else {
+            format!("{} \"{name}\" is invalid: [{}]", info.qualified_kind(), msgs.join(", "))
+        };
+        let causes: Vec<Value> = errors
+            .iter()
+            .map(|e| json!({"reason": e.kind.reason(), "message": e.message().splitn(2, ": ").nth(1).unwrap_or(""), "field": e.field}))
+            .collect();
+        let mut err = Self::new(422, "Invalid", message);
+        let mut details = json!({"name": name, "kind": info.kind, "causes": causes});
+        if !info.group.is_empty() {
+            details["group"] = json!(info.group);
+        }
+        err.details = Some(details);
+        err
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(400, "BadRequest", message)
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(403, "Forbidden", message)
+    }
+
+    pub fn method_not_allowed(message: impl Into<String>) -> Self {
+        Self::new(405, "MethodNotAllowed", message)
+    }
+
+    pub fn unsupported_media_type(content_type: &str) -> Self {
+        Self::new(415, "UnsupportedMediaType", format!("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json, application/apply-patch+yaml (got {content_type:?})"))
+    }
+
+    pub fn too_large(limit: usize) -> Self {
+        Self::new(413, "RequestEntityTooLarge", format!("Request entity too large: limit is {limit}"))
+    }
+
+    /// 410 Gone: the requested resourceVersion is older than the watch window.
+    pub fn expired(message: impl Into<String>) -> Self {
+        Self::new(410, "Expired", message)
+    }
+
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(500, "InternalError", format!("Internal error occurred: {}", message.into()))
+    }
+
+    /// The `Status` object Kubernetes clients decode.
+    pub fn status(&self) -> Value {
+        let mut s = json!({
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": self.message,
+            "reason": self.reason,
+            "code": self.code,
+        });
+        if let Some(d) = &self.details {
+            s["details"] = d.clone();
+        }
+        s
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let code = StatusCode::from_u16(self.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        (code, [(http::header::CONTENT_TYPE, "application/json")], self.status().to_string()).into_response()
+    }
+}
+
+impl From<crate::store::StoreError> for ApiError {
+    fn from(e: crate::store::StoreError) -> Self {
+        ApiError::internal(e.to_string())
+    }
+}

@@ -1,0 +1,164 @@
+//! # minik-apiserver: the Kubernetes REST API over a sled store
+//!
+//! Models kube-apiserver together with etcd. It is the only component that
+//! opens the store; every other part of minik — controllers, scheduler,
+//! kubelets, `miniktl`, the real `kubectl` — talks to it over HTTP.
+//!
+//! A request's path through the code:
+//! - [`transport`] accepts the connection and authenticates the caller;
+//! - [`router`] sends discovery and OpenAPI paths to [`discovery`] and
+//!   [`openapi`], and every resource path to [`rest::dispatch`];
+//! - [`request`] parses the path against the catalogue, the query and the
+//!   Accept header;
+//! - a verb handler in [`rest`] (`read`, `create`, `update`, `patch`,
+//!   `delete`, `watch`, `scale`, `binding`) applies the lifecycle rules in
+//!   [`registry`] inside a mutation sent to [`commit`], the single writer
+//!   that group-commits to the [`store`] and publishes to the watch [`hub`];
+//! - errors become Kubernetes `Status` objects in [`error`].
+//!
+//! Deliberately left out (for now): TLS and authentication (see
+//! [`transport`]), admission webhooks, CRDs, protobuf, aggregated discovery,
+//! field-level server-side apply, and proxying logs/exec to kubelets.
+
+pub mod bootstrap;
+pub mod commit;
+pub mod discovery;
+pub mod error;
+pub mod hub;
+pub mod kubeconfig;
+pub mod openapi;
+pub mod registry;
+pub mod request;
+pub mod rest;
+pub mod store;
+pub mod transport;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::routing::get;
+use axum::Router;
+use tokio::net::TcpListener;
+
+use crate::commit::Writer;
+use crate::hub::Hub;
+use crate::store::{SledStore, Store};
+
+/// How to run an API server.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    /// How many recent changes watches can resume from.
+    pub watch_history: usize,
+}
+
+impl Config {
+    pub fn new(data_dir: impl Into<PathBuf>, listen: SocketAddr) -> Self {
+        Self { data_dir: data_dir.into(), listen, watch_history: 10_000 }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot open the store in {dir}: {source}")]
+    Store { dir: PathBuf, source: store::StoreError },
+    #[error("cannot listen on {addr}: {source}")]
+    Listen { addr: SocketAddr, source: std::io::Error },
+    #[error(transparent)]
+    Api(#[from] error::ApiError),
+    #[error("server error: {0}")]
+    Serve(#[from] std::io::Error),
+}
+
+/// Shared by every handler.
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub writer: Writer,
+    pub hub: Arc<Hub>,
+    /// The address clients are told to use (`host:port`).
+    pub advertise: String,
+}
+
+/// The HTTP routes: fixed paths first, every resource path through the dispatcher.
+pub fn router(state: Arc<AppState>) -> Router {
+    let ok = || async { "ok" };
+    Router::new()
+        .route("/version", get(discovery::version))
+        .route("/healthz", get(ok))
+        .route("/readyz", get(ok))
+        .route("/livez", get(ok))
+        .route("/api", get(discovery::core_versions))
+        .route("/api/v1", get(discovery::core_resources))
+        .route("/apis", get(discovery::group_list))
+        .route("/apis/{group}", get(discovery::group))
+        .route("/apis/{group}/{version}", get(discovery::group_resources))
+        .route("/openapi/v3", get(openapi::root))
+        .route("/openapi/v3/{*path}", get(openapi::document))
+        .fallback(rest::dispatch)
+        .with_state(state)
+}
+
+/// A running API server.
+pub struct Server {
+    pub addr: SocketAddr,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<Result<(), Error>>,
+    writer_done: commit::WriterDone,
+    hub: Arc<Hub>,
+}
+
+impl Server {
+    /// `http://<addr>`, what a kubeconfig's `server:` holds.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Waits until the server stops (it only stops on error or `stop`).
+    pub async fn wait(self) -> Result<(), Error> {
+        self.task.await.map_err(|e| Error::Serve(std::io::Error::other(e)))?
+    }
+
+    /// Stops accepting requests, ends open watches, and waits until the
+    /// store is closed (so it can be reopened at once).
+    pub async fn stop(mut self) -> Result<(), Error> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        self.hub.close();
+        let served = self.task.await.map_err(|e| Error::Serve(std::io::Error::other(e)))?;
+        let _ = self.writer_done.await;
+        served
+    }
+}
+
+/// Opens the store, binds the listener and serves in the background.
+pub async fn start(config: Config) -> Result<Server, Error> {
+    let store: Arc<dyn Store> = Arc::new(
+        SledStore::open(&config.data_dir).map_err(|source| Error::Store { dir: config.data_dir.clone(), source })?,
+    );
+    let revision = store.revision().map_err(|source| Error::Store { dir: config.data_dir.clone(), source })?;
+    let hub = Arc::new(Hub::new(revision, config.watch_history));
+    let (writer, writer_done) = Writer::start(store.clone(), hub.clone())?;
+    bootstrap::ensure_namespaces(&writer).await?;
+    let listener = TcpListener::bind(config.listen).await.map_err(|source| Error::Listen { addr: config.listen, source })?;
+    let addr = listener.local_addr()?;
+    let state = Arc::new(AppState { store, writer, hub: hub.clone(), advertise: addr.to_string() });
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let app = router(state);
+    let task = tokio::spawn(async move {
+        transport::serve(listener, app, async {
+            let _ = rx.await;
+        })
+        .await
+        .map_err(Error::from)
+    });
+    tracing::info!(%addr, data_dir = %config.data_dir.display(), revision, "minik-apiserver serving");
+    Ok(Server { addr, shutdown: Some(tx), task, writer_done, hub })
+}
+
+/// Runs until the process is stopped.
+pub async fn run(config: Config) -> Result<(), Error> {
+    start(config).await?.wait().await
+}

@@ -1,0 +1,372 @@
+//! The object lifecycle rules every kind shares — kube-apiserver's generic
+//! registry and per-kind "strategies", reduced to what minik needs:
+//! what the server fills in on create, what an update may and may not
+//! change, how `status` is split from the rest, when `generation` moves,
+//! and how deletion proceeds (graceful for pods, held by finalizers).
+//!
+//! Every function here is pure (object in, object out); the REST handlers
+//! run them inside a store mutation so they always see the current object.
+
+use minik_api::catalogue::ResourceInfo;
+use minik_api::{defaults, meta, validation};
+use serde_json::{json, Value};
+
+use crate::error::ApiError;
+use crate::request::Target;
+
+/// Kinds whose `status` is owned by the system: a create starts with an
+/// empty status, and main-resource writes cannot change it.
+fn resets_status_on_create(kind: &str) -> bool {
+    matches!(
+        kind,
+        "Deployment"
+            | "ReplicaSet"
+            | "StatefulSet"
+            | "DaemonSet"
+            | "Job"
+            | "CronJob"
+            | "Service"
+            | "Pod"
+            | "HorizontalPodAutoscaler"
+            | "Ingress"
+            | "PersistentVolumeClaim"
+            | "PersistentVolume"
+            | "ResourceQuota"
+    )
+}
+
+/// Checks `apiVersion`/`kind` in a body against the endpoint and fills them in when absent.
+pub fn check_type(info: &ResourceInfo, obj: &mut Value) -> Result<(), ApiError> {
+    if !obj.is_object() {
+        return Err(ApiError::bad_request("the request body must be a JSON or YAML object"));
+    }
+    let expected = info.api_version();
+    match obj.get("apiVersion").and_then(Value::as_str) {
+        None | Some("") => obj["apiVersion"] = json!(expected),
+        // A v1 and a v2 autoscaler share storage; other mismatches are errors.
+        Some(v) if v == expected => {}
+        Some(v) => {
+            return Err(ApiError::bad_request(format!(
+                "the API version in the data ({v}) does not match the expected API version ({expected})"
+            )))
+        }
+    }
+    match obj.get("kind").and_then(Value::as_str) {
+        None | Some("") => obj["kind"] = json!(info.kind),
+        Some(k) if k == info.kind => {}
+        Some(k) => {
+            return Err(ApiError::bad_request(format!(
+                "the kind in the data ({k}) does not match the expected kind ({}) for {}",
+                info.kind,
+                info.qualified_plural()
+            )))
+        }
+    }
+    if !obj.get("metadata").is_some_and(Value::is_object) {
+        obj["metadata"] = json!({});
+    }
+    Ok(())
+}
+
+/// Reconciles the namespace in the body with the one in the URL.
+pub fn check_namespace(t: &Target, obj: &mut Value) -> Result<(), ApiError> {
+    if !t.info.namespaced {
+        if let Some(m) = obj["metadata"].as_object_mut() {
+            m.remove("namespace");
+        }
+        return Ok(());
+    }
+    let url_ns = t
+        .namespace
+        .clone()
+        .ok_or_else(|| ApiError::bad_request(format!("{} is namespaced: the request must name a namespace", t.info.plural)))?;
+    match meta::namespace(obj) {
+        Some(ns) if ns != url_ns => Err(ApiError::bad_request(
+            "the namespace of the provided object does not match the namespace sent on the request",
+        )),
+        _ => {
+            obj["metadata"]["namespace"] = json!(url_ns);
+            Ok(())
+        }
+    }
+}
+
+/// Everything the server owns on create: identity, timestamps, generation,
+/// defaults, a fresh status; then validation.
+pub fn prepare_create(t: &Target, obj: &mut Value) -> Result<(), ApiError> {
+    let info = t.info;
+    let m = obj["metadata"].as_object_mut().expect("checked by check_type");
+    for owned in ["resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink", "managedFields"] {
+        m.remove(owned);
+    }
+    let uid = uuid::Uuid::new_v4().to_string();
+    m.insert("uid".into(), json!(uid));
+    m.insert("creationTimestamp".into(), json!(meta::now_rfc3339()));
+    if info.has_spec() {
+        m.insert("generation".into(), json!(1));
+    } else {
+        m.remove("generation");
+    }
+    if resets_status_on_create(info.kind) {
+        if let Some(o) = obj.as_object_mut() {
+            o.remove("status");
+        }
+    }
+    defaults::apply(info, obj);
+    if info.kind == "Job" {
+        defaults::default_job_selector(obj, &uid);
+    }
+    let errors = validation::validate_create(info, obj);
+    if !errors.is_empty() {
+        return Err(ApiError::invalid(info, meta::name(obj), &errors));
+    }
+    Ok(())
+}
+
+/// A main-resource update (PUT or PATCH): identity and status carried over
+/// from the stored object, generation bumped when the spec changed.
+pub fn prepare_update(t: &Target, new: &mut Value, old: &Value) -> Result<(), ApiError> {
+    let info = t.info;
+    check_type(info, new)?;
+    check_namespace(t, new)?;
+    let url_name = t.name();
+    match meta::meta_str(new, "name") {
+        Some(n) if n != url_name => {
+            return Err(ApiError::bad_request(format!(
+                "the name of the object ({n}) does not match the name on the URL ({url_name})"
+            )))
+        }
+        _ => new["metadata"]["name"] = json!(url_name),
+    }
+    if let Some(uid) = meta::meta_str(new, "uid") {
+        let old_uid = meta::meta_str(old, "uid").unwrap_or("");
+        if uid != old_uid {
+            return Err(ApiError::conflict(
+                info,
+                url_name,
+                &format!("Precondition failed: UID in precondition: {uid}, UID in object meta: {old_uid}"),
+            ));
+        }
+    }
+    for carried in ["uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation"] {
+        match old["metadata"].get(carried) {
+            Some(v) => new["metadata"][carried] = v.clone(),
+            None => {
+                if let Some(m) = new["metadata"].as_object_mut() {
+                    m.remove(carried);
+                }
+            }
+        }
+    }
+    if info.has_subresource("status") {
+        match old.get("status") {
+            Some(s) => new["status"] = s.clone(),
+            None => {
+                if let Some(o) = new.as_object_mut() {
+                    o.remove("status");
+                }
+            }
+        }
+    }
+    defaults::prepare_for_update(info, new, old);
+    defaults::apply(info, new);
+    let errors = validation::validate_update(info, new, old);
+    if !errors.is_empty() {
+        return Err(ApiError::invalid(info, url_name, &errors));
+    }
+    if info.has_spec() && spec_changed(old, new) {
+        let gen = old["metadata"]["generation"].as_i64().unwrap_or(0) + 1;
+        new["metadata"]["generation"] = json!(gen);
+    }
+    Ok(())
+}
+
+/// A status-subresource update: the stored object with only `status` replaced.
+pub fn prepare_status_update(t: &Target, body: &Value, old: &Value) -> Result<Value, ApiError> {
+    let mut new = old.clone();
+    match body.get("status") {
+        Some(s) => new["status"] = s.clone(),
+        None => {
+            if let Some(o) = new.as_object_mut() {
+                o.remove("status");
+            }
+        }
+    }
+    // Nodes and namespaces report conditions/phase here; nothing else may change.
+    let errors = validation::validate_update(t.info, &new, old);
+    if !errors.is_empty() {
+        return Err(ApiError::invalid(t.info, t.name(), &errors));
+    }
+    Ok(new)
+}
+
+/// Everything except metadata and status differs?
+fn spec_changed(old: &Value, new: &Value) -> bool {
+    let strip = |v: &Value| {
+        let mut v = v.clone();
+        if let Some(o) = v.as_object_mut() {
+            o.remove("metadata");
+            o.remove("status");
+        }
+        v
+    };
+    strip(old) != strip(new)
+}
+
+/// Whether two versions of an object are the same write (ignoring resourceVersion).
+pub fn same_object(a: &Value, b: &Value) -> bool {
+    let strip = |v: &Value| {
+        let mut v = v.clone();
+        if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
+            m.remove("resourceVersion");
+        }
+        v
+    };
+    strip(a) == strip(b)
+}
+
+/// An object being deleted whose last finalizer is gone (and, for a pod,
+/// whose graceful period was confirmed) is removed from the store.
+pub fn ready_to_remove(obj: &Value) -> bool {
+    let deleting = obj.pointer("/metadata/deletionTimestamp").is_some_and(|v| !v.is_null());
+    let finalizers = obj.pointer("/metadata/finalizers").and_then(Value::as_array).is_some_and(|f| !f.is_empty());
+    let spec_finalizers = obj.pointer("/spec/finalizers").and_then(Value::as_array).is_some_and(|f| !f.is_empty())
+        && obj["kind"] == "Namespace";
+    let grace = obj.pointer("/metadata/deletionGracePeriodSeconds").and_then(Value::as_i64).unwrap_or(0);
+    deleting && !finalizers && !spec_finalizers && grace == 0
+}
+
+/// DeleteOptions, from the body or the query.
+#[derive(Debug, Default, Clone)]
+pub struct DeleteOptions {
+    pub grace_period_seconds: Option<i64>,
+    pub propagation_policy: Option<String>,
+    pub precondition_uid: Option<String>,
+    pub precondition_resource_version: Option<String>,
+}
+
+impl DeleteOptions {
+    pub fn from_request(body: Option<&Value>, params: &crate::request::Params) -> Result<Self, ApiError> {
+        let mut o = DeleteOptions {
+            grace_period_seconds: params.i64("gracePeriodSeconds")?,
+            propagation_policy: params.get("propagationPolicy").map(str::to_string),
+            ..Default::default()
+        };
+        if params.get("orphanDependents") == Some("true") && o.propagation_policy.is_none() {
+            o.propagation_policy = Some("Orphan".into());
+        }
+        if let Some(b) = body {
+            if let Some(g) = b.get("gracePeriodSeconds").and_then(Value::as_i64) {
+                o.grace_period_seconds = Some(g);
+            }
+            if let Some(p) = b.get("propagationPolicy").and_then(Value::as_str) {
+                o.propagation_policy = Some(p.to_string());
+            }
+            if b.get("orphanDependents").and_then(Value::as_bool) == Some(true) && o.propagation_policy.is_none() {
+                o.propagation_policy = Some("Orphan".into());
+            }
+            o.precondition_uid = b.pointer("/preconditions/uid").and_then(Value::as_str).map(str::to_string);
+            o.precondition_resource_version =
+                b.pointer("/preconditions/resourceVersion").and_then(Value::as_str).map(str::to_string);
+        }
+        if let Some(p) = &o.propagation_policy {
+            if !matches!(p.as_str(), "Background" | "Foreground" | "Orphan") {
+                return Err(ApiError::bad_request(format!(
+                    "propagationPolicy {p:?} is not supported: use Background, Foreground or Orphan"
+                )));
+            }
+        }
+        Ok(o)
+    }
+}
+
+/// What a DELETE does to the current object: remove it now, or mark it
+/// (deletionTimestamp, finalizers) and leave its removal to whoever owns the
+/// next step — the kubelet for a running pod, the garbage collector for
+/// `orphan`/`foregroundDeletion`, the namespace controller for a namespace.
+pub enum DeleteStep {
+    Remove,
+    Mark(Value),
+    AlreadyMarked(Value),
+}
+
+pub fn delete_step(info: &ResourceInfo, mut obj: Value, opts: &DeleteOptions) -> Result<DeleteStep, ApiError> {
+    let name = meta::name(&obj).to_string();
+    if let Some(uid) = &opts.precondition_uid {
+        let actual = meta::meta_str(&obj, "uid").unwrap_or("");
+        if uid != actual {
+            return Err(ApiError::conflict(
+                info,
+                &name,
+                &format!("Precondition failed: UID in precondition: {uid}, UID in object meta: {actual}"),
+            ));
+        }
+    }
+    if let Some(rv) = &opts.precondition_resource_version {
+        let actual = meta::meta_str(&obj, "resourceVersion").unwrap_or("");
+        if rv != actual {
+            return Err(ApiError::conflict(
+                info,
+                &name,
+                &format!("Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {actual}"),
+            ));
+        }
+    }
+    let grace = if info.kind == "Pod" {
+        let bound = obj.pointer("/spec/nodeName").and_then(Value::as_str).is_some_and(|n| !n.is_empty());
+        let finished = matches!(obj.pointer("/status/phase").and_then(Value::as_str), Some("Succeeded" | "Failed"));
+        let requested = opts
+            .grace_period_seconds
+            .or_else(|| obj.pointer("/spec/terminationGracePeriodSeconds").and_then(Value::as_i64))
+            .unwrap_or(30)
+            .max(0);
+        if bound && !finished {
+            requested
+        } else {
+            0
+        }
+    } else {
+        0
+    };
+    let deleting = obj.pointer("/metadata/deletionTimestamp").is_some_and(|v| !v.is_null());
+    if deleting {
+        // A second delete may only shorten a pod's grace period.
+        let current = obj.pointer("/metadata/deletionGracePeriodSeconds").and_then(Value::as_i64).unwrap_or(0);
+        if info.kind == "Pod" && grace < current {
+            set_deletion(&mut obj, grace);
+            if ready_to_remove(&obj) {
+                return Ok(DeleteStep::Remove);
+            }
+            return Ok(DeleteStep::Mark(obj));
+        }
+        return Ok(DeleteStep::AlreadyMarked(obj));
+    }
+    let finalizer = match opts.propagation_policy.as_deref() {
+        Some("Orphan") => Some("orphan"),
+        Some("Foreground") => Some("foregroundDeletion"),
+        _ => None,
+    };
+    if let Some(f) = finalizer {
+        let list = obj["metadata"]["finalizers"].as_array().cloned().unwrap_or_default();
+        if !list.iter().any(|x| x == f) {
+            let mut list = list;
+            list.push(json!(f));
+            obj["metadata"]["finalizers"] = json!(list);
+        }
+    }
+    set_deletion(&mut obj, grace);
+    if info.kind == "Namespace" {
+        obj["status"]["phase"] = json!("Terminating");
+    }
+    if ready_to_remove(&obj) {
+        Ok(DeleteStep::Remove)
+    } else {
+        Ok(DeleteStep::Mark(obj))
+    }
+}
+
+fn set_deletion(obj: &mut Value, grace: i64) {
+    let at = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(grace);
+    obj["metadata"]["deletionTimestamp"] = json!(meta::format_timestamp(at));
+    obj["metadata"]["deletionGracePeriodSeconds"] = json!(grace);
+}

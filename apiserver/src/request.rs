@@ -1,0 +1,233 @@
+//! Turning an HTTP request into what the REST handlers work on: which
+//! resource (`Target`), which options (`Params`), which response shape
+//! (`Output`, from the Accept header), and the decoded body.
+//!
+//! kube-apiserver does this with its RequestInfoResolver and negotiation
+//! package; minik keeps it in one small module so every handler shares it.
+
+use std::collections::HashMap;
+
+use minik_api::catalogue::{self, ResourceInfo};
+use minik_api::tables::IncludeObject;
+use serde_json::Value;
+
+use crate::error::ApiError;
+
+/// The resource a request addresses.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub info: &'static ResourceInfo,
+    pub namespace: Option<String>,
+    pub name: Option<String>,
+    pub subresource: Option<String>,
+    /// The legacy `/watch/` path prefix was used.
+    pub legacy_watch: bool,
+}
+
+impl Target {
+    /// Storage key of the named object.
+    pub fn key(&self) -> String {
+        self.info.key(self.namespace.as_deref(), self.name.as_deref().unwrap_or(""))
+    }
+
+    /// Key prefix covering the collection (one namespace, or all).
+    pub fn collection_prefix(&self) -> String {
+        match (&self.namespace, self.info.namespaced) {
+            (Some(ns), true) => format!("{}{ns}/", self.info.key_prefix()),
+            _ => self.info.key_prefix(),
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        self.name.as_deref().unwrap_or("")
+    }
+}
+
+/// Parses `/api/v1/...` and `/apis/<group>/<version>/...` resource paths.
+pub fn parse_path(path: &str) -> Result<Target, ApiError> {
+    let segs: Vec<&str> = path.trim_matches('/').split('/').filter(|s| !s.is_empty()).collect();
+    let (group, version, rest) = match segs.as_slice() {
+        ["api", version, rest @ ..] => ("", *version, rest),
+        ["apis", group, version, rest @ ..] => (*group, *version, rest),
+        _ => return Err(not_found_path(path)),
+    };
+    if !catalogue::group_versions().contains(&(group, version)) {
+        let gv = if group.is_empty() { version.to_string() } else { format!("{group}/{version}") };
+        let served: Vec<String> = catalogue::group_versions()
+            .iter()
+            .map(|(g, v)| if g.is_empty() { v.to_string() } else { format!("{g}/{v}") })
+            .collect();
+        return Err(ApiError::new(
+            404,
+            "NotFound",
+            format!("the server could not find the requested resource: group/version {gv:?} is not served (served: {})", served.join(", ")),
+        ));
+    }
+    let (legacy_watch, rest) = match rest {
+        ["watch", rest @ ..] => (true, rest),
+        _ => (false, rest),
+    };
+    // `namespaces/<ns>/<plural>...` addresses a namespaced resource, unless
+    // what follows the namespace name is a subresource of namespaces itself.
+    let (namespace, rest): (Option<String>, Vec<&str>) = match rest {
+        ["namespaces", ns, tail @ ..] if !tail.is_empty() && !matches!(tail[0], "status" | "finalize") => {
+            (Some(ns.to_string()), tail.to_vec())
+        }
+        _ => (None, rest.to_vec()),
+    };
+    let (plural, name, sub) = match rest.as_slice() {
+        [plural] => (*plural, None, None),
+        [plural, name] => (*plural, Some(name.to_string()), None),
+        [plural, name, sub] => (*plural, Some(name.to_string()), Some(sub.to_string())),
+        _ => return Err(not_found_path(path)),
+    };
+    let info = catalogue::lookup(group, version, plural).ok_or_else(|| {
+        let served: Vec<&str> = catalogue::all()
+            .iter()
+            .filter(|r| r.group == group && r.version == version)
+            .map(|r| r.plural)
+            .collect();
+        ApiError::new(
+            404,
+            "NotFound",
+            format!(
+                "the server could not find the requested resource: {plural:?} is not served in {} (served: {})",
+                if group.is_empty() { version.to_string() } else { format!("{group}/{version}") },
+                served.join(", ")
+            ),
+        )
+    })?;
+    if namespace.is_some() && !info.namespaced {
+        return Err(not_found_path(path));
+    }
+    if let Some(s) = &sub {
+        if !info.has_subresource(s) {
+            return Err(not_found_path(path));
+        }
+    }
+    Ok(Target { info, namespace, name, subresource: sub, legacy_watch })
+}
+
+fn not_found_path(path: &str) -> ApiError {
+    ApiError::new(404, "NotFound", format!("the server could not find the requested resource (path {path:?})"))
+}
+
+/// Query parameters shared by the verbs (Kubernetes' ListOptions,
+/// DeleteOptions, CreateOptions, PatchOptions, …).
+#[derive(Debug, Default, Clone)]
+pub struct Params {
+    map: HashMap<String, Vec<String>>,
+}
+
+impl Params {
+    pub fn parse(query: Option<&str>) -> Self {
+        let mut map: HashMap<String, Vec<String>> = HashMap::new();
+        for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            map.entry(decode(k)).or_default().push(decode(v));
+        }
+        Self { map }
+    }
+
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.map.get(key).and_then(|v| v.first()).map(String::as_str).filter(|s| !s.is_empty())
+    }
+
+    pub fn flag(&self, key: &str) -> bool {
+        matches!(self.get(key), Some("true") | Some("1"))
+    }
+
+    pub fn u64(&self, key: &str) -> Result<Option<u64>, ApiError> {
+        self.get(key)
+            .map(|s| s.parse().map_err(|_| ApiError::bad_request(format!("invalid {key} {s:?}: must be a non-negative integer"))))
+            .transpose()
+    }
+
+    pub fn i64(&self, key: &str) -> Result<Option<i64>, ApiError> {
+        self.get(key)
+            .map(|s| s.parse().map_err(|_| ApiError::bad_request(format!("invalid {key} {s:?}: must be an integer"))))
+            .transpose()
+    }
+
+    /// `dryRun=All`: validate and answer, but write nothing.
+    pub fn dry_run(&self) -> bool {
+        self.map.get("dryRun").is_some_and(|v| v.iter().any(|s| s == "All"))
+    }
+
+    pub fn label_selector(&self) -> Result<minik_api::selectors::LabelSelector, ApiError> {
+        minik_api::selectors::LabelSelector::parse(self.get("labelSelector").unwrap_or(""))
+            .map_err(|e| ApiError::bad_request(e.to_string()))
+    }
+
+    pub fn field_selector(&self) -> Result<minik_api::selectors::FieldSelector, ApiError> {
+        minik_api::selectors::FieldSelector::parse(self.get("fieldSelector").unwrap_or(""))
+            .map_err(|e| ApiError::bad_request(e.to_string()))
+    }
+}
+
+fn decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                match u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"), 16) {
+                    Ok(b) => {
+                        out.push(b);
+                        i += 2;
+                    }
+                    Err(_) => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The response shape a client asked for in its Accept header.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Output {
+    /// The objects themselves (JSON).
+    Object,
+    /// A meta.k8s.io/v1 Table, as `kubectl get` asks for.
+    Table(IncludeObject),
+    /// PartialObjectMetadata(List), as metadata-only clients ask for.
+    Metadata,
+}
+
+pub fn negotiate(accept: Option<&str>, params: &Params) -> Output {
+    let accept = accept.unwrap_or("");
+    // The first acceptable media type wins, as in kube-apiserver.
+    for part in accept.split(',') {
+        let part = part.trim();
+        if part.contains("as=Table") {
+            let include = params.get("includeObject").and_then(IncludeObject::parse).unwrap_or_default();
+            return Output::Table(include);
+        }
+        if part.contains("as=PartialObjectMetadata") {
+            return Output::Metadata;
+        }
+        if part.starts_with("application/json") || part.starts_with("*/*") || part.is_empty() {
+            return Output::Object;
+        }
+    }
+    Output::Object
+}
+
+/// Decodes a request body as JSON or YAML into an object.
+pub fn decode_body(body: &[u8], content_type: &str) -> Result<Value, ApiError> {
+    if body.is_empty() {
+        return Err(ApiError::bad_request("the request body is empty; expected an object"));
+    }
+    let ct = content_type.split(';').next().unwrap_or("").trim();
+    if ct.ends_with("yaml") {
+        let text = std::str::from_utf8(body).map_err(|_| ApiError::bad_request("the YAML body is not valid UTF-8"))?;
+        serde_saphyr::from_str::<Value>(text).map_err(|e| ApiError::bad_request(format!("error decoding YAML body: {e}")))
+    } else {
+        serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("error decoding JSON body: {e}")))
+    }
+}

@@ -1,0 +1,56 @@
+//! POST to a collection: create an object (generateName, defaults,
+//! validation, identity), failing with 409 AlreadyExists on a taken name.
+
+use axum::response::Response;
+use http::StatusCode;
+use minik_api::{meta, names};
+use serde_json::{json, Value};
+
+use super::Ctx;
+use crate::commit::Outcome;
+use crate::error::ApiError;
+use crate::registry;
+
+pub async fn create(ctx: Ctx) -> Result<Response, ApiError> {
+    let mut obj = ctx.body_object()?;
+    let created = create_object(&ctx, &mut obj).await?;
+    Ok(ctx.respond(StatusCode::CREATED, &created))
+}
+
+/// Shared by POST and by server-side apply of an absent object.
+pub async fn create_object(ctx: &Ctx, obj: &mut Value) -> Result<Value, ApiError> {
+    let info = ctx.info();
+    registry::check_type(info, obj)?;
+    registry::check_namespace(&ctx.target, obj)?;
+    ctx.require_namespace()?;
+    let generate = meta::name(obj).is_empty();
+    // A generated name that collides is retried, as clients of kube-apiserver would.
+    for _ in 0..5 {
+        let mut candidate = obj.clone();
+        if generate {
+            if let Some(prefix) = meta::meta_str(&candidate, "generateName").map(str::to_string) {
+                candidate["metadata"]["name"] = json!(names::generate_name(&prefix));
+            }
+        }
+        let mut target = ctx.target.clone();
+        target.name = Some(meta::name(&candidate).to_string());
+        registry::prepare_create(&target, &mut candidate)?;
+        let name = target.name().to_string();
+        let key = target.key();
+        let result = ctx
+            .mutate(
+                key,
+                Box::new(move |current| match current {
+                    Some(_) => Err(ApiError::already_exists(info, &name)),
+                    None => Ok(Outcome::Put(candidate)),
+                }),
+            )
+            .await;
+        match result {
+            Err(e) if generate && e.reason == "AlreadyExists" => continue,
+            Err(e) => return Err(e),
+            Ok(c) => return Ok((*c.object).clone()),
+        }
+    }
+    Err(ApiError::new(500, "ServerTimeout", "could not generate a unique name; try again"))
+}

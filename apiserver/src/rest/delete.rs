@@ -1,0 +1,72 @@
+//! DELETE of one object and of a collection. Whether an object goes at
+//! once or is only marked (graceful pod deletion, finalizers, namespaces)
+//! is decided by `registry::delete_step`.
+
+use axum::response::Response;
+use http::StatusCode;
+use serde_json::{json, Value};
+
+use super::{json_response, success_status, Ctx};
+use crate::commit::Outcome;
+use crate::error::ApiError;
+use crate::hub::EventType;
+use crate::registry::{self, DeleteOptions, DeleteStep};
+
+fn options(ctx: &Ctx) -> Result<DeleteOptions, ApiError> {
+    let body = if ctx.body.is_empty() { None } else { Some(ctx.body_object()?) };
+    DeleteOptions::from_request(body.as_ref(), &ctx.params)
+}
+
+/// Deletes (or marks) the object at `key`; returns it and whether it is gone.
+async fn delete_key(ctx: &Ctx, key: String, name: String, opts: DeleteOptions) -> Result<(Value, bool), ApiError> {
+    let info = ctx.info();
+    let committed = ctx
+        .mutate(
+            key,
+            Box::new(move |current| {
+                let obj = current.ok_or_else(|| ApiError::not_found(info, &name))?;
+                Ok(match registry::delete_step(info, obj, &opts)? {
+                    DeleteStep::Remove => Outcome::Delete,
+                    DeleteStep::Mark(o) => Outcome::Put(o),
+                    DeleteStep::AlreadyMarked(o) => Outcome::Unchanged(o),
+                })
+            }),
+        )
+        .await?;
+    Ok(((*committed.object).clone(), committed.event_type == Some(EventType::Deleted)))
+}
+
+pub async fn delete(ctx: Ctx) -> Result<Response, ApiError> {
+    let opts = options(&ctx)?;
+    let (obj, gone) = delete_key(&ctx, ctx.target.key(), ctx.target.name().to_string(), opts).await?;
+    // kube-apiserver answers a completed delete with a Status, except for
+    // pods, whose last state it returns; a pending deletion returns the object.
+    if gone && ctx.info().kind != "Pod" {
+        Ok(json_response(StatusCode::OK, &success_status(ctx.info(), &obj)))
+    } else {
+        Ok(ctx.respond(StatusCode::OK, &obj))
+    }
+}
+
+pub async fn delete_collection(ctx: Ctx) -> Result<Response, ApiError> {
+    let opts = options(&ctx)?;
+    let (items, _) = super::read::select(&ctx, 0, None)?;
+    let mut deleted = Vec::new();
+    for (key, obj) in items {
+        let name = minik_api::meta::name(&obj).to_string();
+        match delete_key(&ctx, key, name, opts.clone()).await {
+            Ok((o, _)) => deleted.push(o),
+            // Gone meanwhile: that is what was asked for.
+            Err(e) if e.code == 404 => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let info = ctx.info();
+    let body = json!({
+        "kind": format!("{}List", info.kind),
+        "apiVersion": info.api_version(),
+        "metadata": {"resourceVersion": ctx.state.writer.revision().to_string()},
+        "items": deleted,
+    });
+    Ok(json_response(StatusCode::OK, &body))
+}

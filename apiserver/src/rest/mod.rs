@@ -1,0 +1,210 @@
+//! The REST surface for every kind in the catalogue: one dispatcher that
+//! routes a parsed request to a verb family (`read`, `create`, `update`,
+//! `patch`, `delete`, `watch`) or a subresource (`scale`, `binding`).
+//!
+//! Nothing here is written per kind: like kube-apiserver's generic registry,
+//! every handler works on JSON objects described by a `ResourceInfo`.
+
+pub mod binding;
+pub mod create;
+pub mod delete;
+pub mod patch;
+pub mod read;
+pub mod scale;
+pub mod update;
+pub mod watch;
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::response::{IntoResponse, Response};
+use http::{HeaderMap, Method, StatusCode};
+use minik_api::catalogue::ResourceInfo;
+use minik_api::tables;
+use serde_json::{json, Value};
+
+use crate::commit::{Committed, Mutation, Outcome};
+use crate::error::ApiError;
+use crate::request::{self, Output, Params, Target};
+use crate::AppState;
+
+/// Largest request body accepted (kube-apiserver's limit is 3 MiB).
+pub const MAX_BODY: usize = 3 * 1024 * 1024;
+
+/// Everything a verb handler needs about one request.
+pub struct Ctx {
+    pub state: Arc<AppState>,
+    pub target: Target,
+    pub params: Params,
+    pub output: Output,
+    pub headers: HeaderMap,
+    pub body: bytes::Bytes,
+}
+
+impl Ctx {
+    pub fn info(&self) -> &'static ResourceInfo {
+        self.target.info
+    }
+
+    pub fn content_type(&self) -> &str {
+        self.headers
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("application/json")
+    }
+
+    pub fn body_object(&self) -> Result<Value, ApiError> {
+        request::decode_body(&self.body, self.content_type())
+    }
+
+    /// Reads the current object straight from the store.
+    pub fn read(&self, key: &str) -> Result<Option<Value>, ApiError> {
+        match self.state.store.get(key)? {
+            Some(b) => Ok(Some(serde_json::from_slice(&b).map_err(|e| ApiError::internal(e.to_string()))?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Runs a mutation through the writer, or only evaluates it for `dryRun=All`.
+    pub async fn mutate(&self, key: String, mutation: Mutation) -> Result<Committed, ApiError> {
+        if self.params.dry_run() {
+            let current = self.read(&key)?;
+            let existed = current.is_some();
+            return Ok(match mutation(current.clone())? {
+                Outcome::Put(v) => Committed {
+                    object: Arc::new(v),
+                    event_type: Some(if existed { crate::hub::EventType::Modified } else { crate::hub::EventType::Added }),
+                },
+                Outcome::Unchanged(v) => Committed { object: Arc::new(v), event_type: None },
+                Outcome::Delete => Committed {
+                    object: Arc::new(current.unwrap_or(Value::Null)),
+                    event_type: Some(crate::hub::EventType::Deleted),
+                },
+            });
+        }
+        self.state.writer.mutate(key, mutation).await
+    }
+
+    /// Fails unless the target namespace exists and is not terminating.
+    pub fn require_namespace(&self) -> Result<(), ApiError> {
+        let Some(ns) = self.target.namespace.as_deref().filter(|_| self.info().namespaced) else {
+            return Ok(());
+        };
+        let ns_info = minik_api::catalogue::lookup("", "v1", "namespaces").expect("namespaces are served");
+        match self.read(&ns_info.key(None, ns))? {
+            None => Err(ApiError::not_found(ns_info, ns)),
+            Some(n) if n.pointer("/metadata/deletionTimestamp").is_some_and(|v| !v.is_null()) => Err(ApiError::new(
+                403,
+                "Forbidden",
+                format!("{} \"{}\" is forbidden: unable to create new content in namespace {ns} because it is being terminated", self.info().qualified_plural(), self.target.name()),
+            )),
+            Some(_) => Ok(()),
+        }
+    }
+
+    /// Renders one object in the negotiated shape.
+    pub fn respond(&self, code: StatusCode, obj: &Value) -> Response {
+        let body = match self.output {
+            Output::Object => obj.clone(),
+            Output::Table(include) => tables::table(
+                self.info().kind,
+                std::slice::from_ref(obj),
+                jiff::Timestamp::now(),
+                include,
+                obj.pointer("/metadata/resourceVersion").and_then(Value::as_str).unwrap_or(""),
+                None,
+            ),
+            Output::Metadata => partial_metadata(obj),
+        };
+        json_response(code, &body)
+    }
+}
+
+pub fn partial_metadata(obj: &Value) -> Value {
+    json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": obj.get("metadata").cloned().unwrap_or(json!({}))})
+}
+
+pub fn json_response(code: StatusCode, body: &Value) -> Response {
+    (code, [(http::header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
+}
+
+/// A `Status` of success, as kube-apiserver answers some deletes.
+pub fn success_status(info: &ResourceInfo, obj: &Value) -> Value {
+    let mut details = json!({"name": minik_api::meta::name(obj), "kind": info.plural, "uid": minik_api::meta::meta_str(obj, "uid").unwrap_or("")});
+    if !info.group.is_empty() {
+        details["group"] = json!(info.group);
+    }
+    json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": details})
+}
+
+/// The fallback handler: every resource path lands here.
+pub async fn dispatch(State(state): State<Arc<AppState>>, req: Request) -> Response {
+    match handle(state, req).await {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn handle(state: Arc<AppState>, req: Request) -> Result<Response, ApiError> {
+    let (parts, body) = req.into_parts();
+    let target = request::parse_path(parts.uri.path())?;
+    let params = Params::parse(parts.uri.query());
+    let accept = parts.headers.get(http::header::ACCEPT).and_then(|v| v.to_str().ok());
+    let output = request::negotiate(accept, &params);
+    let body: bytes::Bytes = axum::body::to_bytes(Body::new(body), MAX_BODY)
+        .await
+        .map_err(|_| ApiError::too_large(MAX_BODY))?;
+    let is_watch = target.legacy_watch || params.flag("watch");
+    let method = parts.method.clone();
+    let ctx = Ctx { state, target, params, output, headers: parts.headers, body };
+    let named = ctx.target.name.is_some();
+    match (method, named, ctx.target.subresource.clone().as_deref()) {
+        (Method::GET, false, None) if is_watch => watch::watch(ctx).await,
+        (Method::GET, true, None) if is_watch => watch::watch(ctx).await,
+        (Method::GET, false, None) => read::list(ctx).await,
+        (Method::GET, true, None | Some("status")) => read::get(ctx).await,
+        (Method::POST, false, None) => create::create(ctx).await,
+        (Method::PUT, true, None | Some("status") | Some("finalize")) => update::update(ctx).await,
+        (Method::PATCH, true, None | Some("status")) => patch::patch(ctx).await,
+        (Method::DELETE, true, None) => delete::delete(ctx).await,
+        (Method::DELETE, false, None) => delete::delete_collection(ctx).await,
+        (Method::GET | Method::PUT | Method::PATCH, true, Some("scale")) => scale::scale(ctx).await,
+        (Method::POST, true, Some("binding")) => binding::bind(ctx).await,
+        (_, true, Some(sub @ ("log" | "exec" | "portforward" | "proxy" | "eviction"))) => Err(ApiError::new(
+            503,
+            "ServiceUnavailable",
+            format!("{}/{sub} needs a kubelet to proxy to; this API server does not proxy to kubelets yet", ctx.info().plural),
+        )),
+        (m, _, sub) => Err(ApiError::method_not_allowed(format!(
+            "the server does not allow this method on the requested resource ({m} {}{})",
+            ctx.info().qualified_plural(),
+            sub.map(|s| format!("/{s}")).unwrap_or_default()
+        ))),
+    }
+}
+
+/// The ordinary end of an update or patch: remove an object whose deletion
+/// just completed, skip a write that changes nothing, or store the new object.
+pub fn finish_update(new: Value, old: &Value) -> Outcome {
+    if crate::registry::ready_to_remove(&new) {
+        Outcome::Delete
+    } else if crate::registry::same_object(&new, old) {
+        Outcome::Unchanged(old.clone())
+    } else {
+        Outcome::Put(new)
+    }
+}
+
+/// The stored object's resourceVersion must match the client's, if it sent one.
+pub fn check_resource_version(info: &ResourceInfo, name: &str, sent: &Value, current: &Value) -> Result<(), ApiError> {
+    let sent_rv = sent.pointer("/metadata/resourceVersion").and_then(Value::as_str).unwrap_or("");
+    if sent_rv.is_empty() {
+        return Ok(());
+    }
+    let current_rv = current.pointer("/metadata/resourceVersion").and_then(Value::as_str).unwrap_or("");
+    if sent_rv != current_rv {
+        return Err(ApiError::stale(info, name));
+    }
+    Ok(())
+}

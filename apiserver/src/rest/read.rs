@@ -1,0 +1,118 @@
+//! GET of one object and LIST of a collection (label/field selectors,
+//! limit/continue pagination), in the negotiated shape (objects, Table,
+//! or metadata only).
+
+use axum::response::Response;
+use base64::Engine;
+use http::StatusCode;
+use minik_api::tables;
+use serde_json::{json, Value};
+
+use super::{json_response, partial_metadata, Ctx};
+use crate::error::ApiError;
+use crate::request::Output;
+
+pub async fn get(ctx: Ctx) -> Result<Response, ApiError> {
+    let obj = ctx.read(&ctx.target.key())?.ok_or_else(|| ApiError::not_found(ctx.info(), ctx.target.name()))?;
+    Ok(ctx.respond(StatusCode::OK, &obj))
+}
+
+/// Where a paginated list resumes: the revision of its first page and the
+/// last key already returned.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct ContinueToken {
+    rv: u64,
+    start: String,
+}
+
+/// Objects under the target's collection matching the request's selectors,
+/// at most `limit` (0 = all) after `start_after`; also whether more remain.
+pub fn select(ctx: &Ctx, limit: usize, start_after: Option<&str>) -> Result<(Vec<(String, Value)>, bool), ApiError> {
+    let labels = ctx.params.label_selector()?;
+    let fields = ctx.params.field_selector()?;
+    let prefix = ctx.target.collection_prefix();
+    let mut items = Vec::new();
+    let mut more = false;
+    let mut error = None;
+    ctx.state.store.scan(&prefix, start_after, &mut |key, bytes| {
+        let obj: Value = match serde_json::from_slice(bytes) {
+            Ok(v) => v,
+            Err(e) => {
+                error = Some(ApiError::internal(format!("corrupt object at {key}: {e}")));
+                return false;
+            }
+        };
+        if !labels.matches(&minik_api::meta::labels(&obj)) || !fields.matches(&obj) {
+            return true;
+        }
+        if limit > 0 && items.len() == limit {
+            more = true;
+            return false;
+        }
+        items.push((key.to_string(), obj));
+        true
+    })?;
+    match error {
+        Some(e) => Err(e),
+        None => Ok((items, more)),
+    }
+}
+
+pub async fn list(ctx: Ctx) -> Result<Response, ApiError> {
+    let limit = ctx.params.u64("limit")?.unwrap_or(0) as usize;
+    let token = match ctx.params.get("continue") {
+        Some(c) => Some(decode_continue(c)?),
+        None => None,
+    };
+    // The revision is read before the scan: every object listed is at least
+    // this new, so a watch from it may repeat a change but never miss one.
+    let rv = token.as_ref().map(|t| t.rv).unwrap_or_else(|| ctx.state.writer.revision());
+    let (items, more) = select(&ctx, limit, token.as_ref().map(|t| t.start.as_str()))?;
+    let next = if more {
+        let last = items.last().map(|(k, _)| k.clone()).unwrap_or_default();
+        let raw = serde_json::to_vec(&ContinueToken { rv, start: last }).expect("serializable");
+        Some(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw))
+    } else {
+        None
+    };
+    let objects: Vec<Value> = items.into_iter().map(|(_, v)| v).collect();
+    let info = ctx.info();
+    let body = match ctx.output {
+        Output::Table(include) => {
+            tables::table(info.kind, &objects, jiff::Timestamp::now(), include, &rv.to_string(), next.as_deref())
+        }
+        Output::Metadata => {
+            let mut l = json!({
+                "kind": "PartialObjectMetadataList",
+                "apiVersion": "meta.k8s.io/v1",
+                "metadata": {"resourceVersion": rv.to_string()},
+                "items": objects.iter().map(partial_metadata).collect::<Vec<_>>(),
+            });
+            if let Some(n) = &next {
+                l["metadata"]["continue"] = json!(n);
+            }
+            l
+        }
+        Output::Object => {
+            let mut l = json!({
+                "kind": format!("{}List", info.kind),
+                "apiVersion": info.api_version(),
+                "metadata": {"resourceVersion": rv.to_string()},
+                "items": objects,
+            });
+            if let Some(n) = &next {
+                l["metadata"]["continue"] = json!(n);
+            }
+            l
+        }
+    };
+    Ok(json_response(StatusCode::OK, &body))
+}
+
+fn decode_continue(token: &str) -> Result<ContinueToken, ApiError> {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .ok_or_else(|| ApiError::bad_request("continue key is not valid: decode it from a previous list's metadata.continue"))
+}

@@ -1,0 +1,43 @@
+//! PUT: replace an object (or its `status`, or a namespace's `finalize`)
+//! with optimistic concurrency: a stale resourceVersion is a 409 Conflict.
+
+use axum::response::Response;
+use http::StatusCode;
+use serde_json::Value;
+
+use super::{check_resource_version, finish_update, Ctx};
+use crate::error::ApiError;
+use crate::registry;
+
+pub async fn update(ctx: Ctx) -> Result<Response, ApiError> {
+    let body = ctx.body_object()?;
+    let target = ctx.target.clone();
+    let info = ctx.info();
+    let committed = ctx
+        .mutate(
+            target.key(),
+            Box::new(move |current| {
+                let old = current.ok_or_else(|| ApiError::not_found(info, target.name()))?;
+                check_resource_version(info, target.name(), &body, &old)?;
+                let new = match target.subresource.as_deref() {
+                    Some("status") => registry::prepare_status_update(&target, &body, &old)?,
+                    Some("finalize") => finalize(&body, &old),
+                    _ => {
+                        let mut new = body;
+                        registry::prepare_update(&target, &mut new, &old)?;
+                        new
+                    }
+                };
+                Ok(finish_update(new, &old))
+            }),
+        )
+        .await?;
+    Ok(ctx.respond(StatusCode::OK, &committed.object))
+}
+
+/// The `namespaces/<name>/finalize` subresource changes only `spec.finalizers`.
+fn finalize(body: &Value, old: &Value) -> Value {
+    let mut new = old.clone();
+    new["spec"]["finalizers"] = body.pointer("/spec/finalizers").cloned().unwrap_or(Value::Array(vec![]));
+    new
+}

@@ -1,0 +1,58 @@
+#!/bin/sh
+# Prepares a fresh Debian machine (as root) to build and test minik offline:
+#   1. installs docker.io and busybox-static if missing,
+#   2. starts dockerd in the background if no daemon answers (it outlives this script;
+#      log: /tmp/minik-dockerd.log),
+#   3. builds the offline images (images/build.sh).
+# Idempotent: safe to run again; does nothing that is already done.
+set -eu
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+LOG=/tmp/minik-dockerd.log
+say() { echo "ci-setup: $*"; }
+die() { echo "ci-setup: ERROR: $*" >&2; exit 1; }
+
+[ "$(id -u)" = 0 ] || die "must run as root"
+
+# 1. Packages.
+need=""
+command -v docker  >/dev/null 2>&1 || need="$need docker.io"
+command -v dockerd >/dev/null 2>&1 || need="$need docker.io"
+dpkg -s busybox-static >/dev/null 2>&1 || need="$need busybox-static"
+if [ -n "$need" ]; then
+  say "installing docker.io busybox-static"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q >/dev/null || die "apt-get update failed"
+  apt-get install -y -q docker.io busybox-static >/dev/null || die "apt-get install failed"
+else
+  say "docker and busybox-static already installed"
+fi
+
+# 2. Docker daemon.
+if docker info >/dev/null 2>&1; then
+  say "docker daemon already running"
+else
+  # A pid file left by a killed dockerd makes the next one refuse to start.
+  pidfile=/var/run/docker.pid
+  if [ -f "$pidfile" ] && ! kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+    rm -f "$pidfile"
+  fi
+  say "starting dockerd (log: $LOG)"
+  # setsid + nohup: the daemon gets its own session and outlives this script and its shell.
+  setsid nohup dockerd >"$LOG" 2>&1 </dev/null &
+  i=0
+  until docker info >/dev/null 2>&1; do
+    i=$((i + 1))
+    if [ "$i" -ge 60 ]; then
+      echo "---- last lines of $LOG ----" >&2; tail -n 30 "$LOG" >&2 || true
+      die "dockerd did not answer within 60 s"
+    fi
+    sleep 1
+  done
+  say "docker daemon up after ${i}s"
+fi
+
+# 3. Offline images.
+say "building images"
+"$ROOT/images/build.sh"
+say "done"

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Runs every minik test. On a fresh Debian machine (as root) it first sets
+# up what the tests need: docker.io and busybox-static (apt-get), a running
+# dockerd, and the offline images (images/build.sh). Then one build of the
+# workspace is shared by all tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/ci-setup.sh
+
+echo "==> cargo build (workspace binaries and tests)"
+cargo build --workspace --bins --tests
+
+echo "==> cargo test"
+cargo test --workspace -- --test-threads="${MINIK_TEST_THREADS:-4}"

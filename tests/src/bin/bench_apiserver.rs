@@ -1,0 +1,152 @@
+//! Benchmark of minik-apiserver: durable creates per second and create
+//! latency with 16 concurrent clients, and watch delivery latency with 100
+//! concurrent watchers. Prints its figures; see BENCHMARKS.md.
+//!
+//! Baseline measured in the same run: sled itself, one `insert` + `flush`
+//! per write from one writer (what durability costs without group commit).
+//!
+//! Run: `cargo run --release -p minik-tests --bin bench-apiserver`
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
+use kube::api::{Api, PostParams, WatchEvent, WatchParams};
+use serde_json::json;
+
+const CLIENTS: usize = 16;
+const CREATE_SECS: u64 = 5;
+const WATCHERS: usize = 100;
+const WATCHED_WRITES: usize = 300;
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[idx]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+fn cm(name: &str) -> ConfigMap {
+    serde_json::from_value(json!({"metadata": {"name": name}, "data": {"payload": "x".repeat(256)}})).unwrap()
+}
+
+fn sled_baseline(dir: &std::path::Path) -> f64 {
+    let db = sled::Config::new().path(dir.join("baseline")).flush_every_ms(None).open().unwrap();
+    let start = Instant::now();
+    let mut n = 0u64;
+    let value = vec![b'x'; 512];
+    while start.elapsed() < Duration::from_secs(2) {
+        db.insert(format!("/k/{n}"), value.clone()).unwrap();
+        db.flush().unwrap();
+        n += 1;
+    }
+    n as f64 / start.elapsed().as_secs_f64()
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    println!("minik-apiserver benchmark (store in {})", dir.path().display());
+    let baseline = sled_baseline(dir.path());
+    println!("baseline  sled insert+flush, 1 writer, no batching: {baseline:.0} writes/s");
+
+    let server = minik_apiserver::start(minik_apiserver::Config::new(dir.path().join("data"), "127.0.0.1:0".parse()?)).await?;
+    let client = kube::Client::try_from(kube::Config::new(server.url().parse()?))?;
+
+    // 1. Durable creates with 16 concurrent clients for a fixed time.
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+    let deadline = Instant::now() + Duration::from_secs(CREATE_SECS);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for c in 0..CLIENTS {
+        let cms = cms.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            let mut i = 0;
+            while Instant::now() < deadline {
+                let t = Instant::now();
+                cms.create(&PostParams::default(), &cm(&format!("c{c}-{i}"))).await.expect("create");
+                lat.push(t.elapsed());
+                i += 1;
+            }
+            lat
+        }));
+    }
+    let mut lat: Vec<Duration> = Vec::new();
+    for t in tasks {
+        lat.extend(t.await?);
+    }
+    let elapsed = started.elapsed();
+    lat.sort();
+    println!(
+        "creates   {CLIENTS} clients: {} creates in {:.1} s = {:.0} creates/s; latency p50 {} p99 {} (targets: >= 2000/s, p99 < 20 ms)",
+        lat.len(),
+        elapsed.as_secs_f64(),
+        lat.len() as f64 / elapsed.as_secs_f64(),
+        ms(percentile(&lat, 0.5)),
+        ms(percentile(&lat, 0.99)),
+    );
+
+    // 2. Watch delivery with 100 concurrent watchers on one namespace.
+    Api::<Namespace>::all(client.clone())
+        .create(&PostParams::default(), &serde_json::from_value(json!({"metadata": {"name": "watched"}}))?)
+        .await?;
+    let watched: Api<ConfigMap> = Api::namespaced(client.clone(), "watched");
+    let rv = watched.list(&Default::default()).await?.metadata.resource_version.unwrap();
+    let mut watchers = Vec::new();
+    let ready = Arc::new(tokio::sync::Barrier::new(WATCHERS + 1));
+    for _ in 0..WATCHERS {
+        let api = watched.clone();
+        let rv = rv.clone();
+        let ready = ready.clone();
+        watchers.push(tokio::spawn(async move {
+            let mut stream = api.watch(&WatchParams::default().timeout(120), &rv).await.expect("watch").boxed();
+            ready.wait().await;
+            let mut seen = Vec::with_capacity(WATCHED_WRITES);
+            while seen.len() < WATCHED_WRITES {
+                match tokio::time::timeout(Duration::from_secs(60), stream.next()).await {
+                    Ok(Some(Ok(WatchEvent::Added(o)))) => seen.push((o.metadata.name.unwrap(), Instant::now())),
+                    Ok(Some(Ok(_))) => {}
+                    other => panic!("watch ended early: {other:?}"),
+                }
+            }
+            seen
+        }));
+    }
+    ready.wait().await;
+    let mut sent = std::collections::HashMap::new();
+    for i in 0..WATCHED_WRITES {
+        let name = format!("w{i}");
+        let t = Instant::now();
+        watched.create(&PostParams::default(), &cm(&name)).await?;
+        sent.insert(name, (t, Instant::now()));
+        // A steady stream of changes rather than one burst.
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let mut from_send = Vec::new();
+    let mut from_ack = Vec::new();
+    for w in watchers {
+        for (name, at) in w.await? {
+            let (sent_at, acked_at) = sent[&name];
+            from_send.push(at.duration_since(sent_at));
+            from_ack.push(at.saturating_duration_since(acked_at));
+        }
+    }
+    from_send.sort();
+    from_ack.sort();
+    println!(
+        "watch     {WATCHERS} watchers x {WATCHED_WRITES} changes: ack -> event p50 {} p99 {} (target p99 < 5 ms); request sent -> event p50 {} p99 {}",
+        ms(percentile(&from_ack, 0.5)),
+        ms(percentile(&from_ack, 0.99)),
+        ms(percentile(&from_send, 0.5)),
+        ms(percentile(&from_send, 0.99)),
+    );
+    server.stop().await?;
+    Ok(())
+}

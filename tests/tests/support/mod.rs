@@ -1,0 +1,131 @@
+//! Shared helpers for the cross-component tests: an in-process API server
+//! on 127.0.0.1:0 with its own temporary store, a `kube::Client` for it, and
+//! a way to run the real `kubectl` against it.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use minik_apiserver::{Config, Server};
+
+/// An API server running inside the test process.
+pub struct TestCluster {
+    pub server: Option<Server>,
+    pub dir: tempfile::TempDir,
+    pub kubeconfig: PathBuf,
+    pub client: kube::Client,
+}
+
+impl TestCluster {
+    pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut config = Config::new(dir.path().join("data"), "127.0.0.1:0".parse().unwrap());
+        tweak(&mut config);
+        let server = minik_apiserver::start(config).await.expect("API server starts");
+        let kubeconfig = dir.path().join("kubeconfig");
+        minik_apiserver::kubeconfig::write(&kubeconfig, &server.url()).unwrap();
+        let client = client_for(&server.url());
+        Self { server: Some(server), dir, kubeconfig, client }
+    }
+
+    pub fn url(&self) -> String {
+        self.server.as_ref().expect("running").url()
+    }
+
+    /// Stops the server and starts it again on the same port and store.
+    pub async fn restart(&mut self) {
+        let server = self.server.take().expect("running");
+        let addr = server.addr;
+        server.stop().await.expect("clean stop");
+        let config = Config::new(self.dir.path().join("data"), addr);
+        self.server = Some(minik_apiserver::start(config).await.expect("API server restarts"));
+    }
+
+    /// Runs the real `kubectl` with this cluster's kubeconfig. The test's
+    /// runtime must be multi-threaded: the server keeps serving meanwhile.
+    pub fn kubectl(&self, args: &[&str]) -> Output {
+        tokio::task::block_in_place(|| kubectl_with(&self.kubeconfig, &self.dir.path().join("kubectl-cache"), args, None))
+    }
+
+    /// Runs kubectl and returns stdout, failing the test (with stderr) if it fails.
+    pub fn kubectl_ok(&self, args: &[&str]) -> String {
+        let out = self.kubectl(args);
+        assert!(
+            out.status.success(),
+            "kubectl {} failed: {}\nstdout: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr),
+            String::from_utf8_lossy(&out.stdout)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Runs kubectl with `stdin` as its standard input.
+    pub fn kubectl_stdin(&self, args: &[&str], stdin: &str) -> Output {
+        tokio::task::block_in_place(|| {
+            kubectl_with(&self.kubeconfig, &self.dir.path().join("kubectl-cache"), args, Some(stdin))
+        })
+    }
+
+    /// Starts kubectl in the background (for `-w`), stdout piped.
+    pub fn kubectl_spawn(&self, args: &[&str]) -> std::process::Child {
+        use std::process::{Command, Stdio};
+        let cache = self.dir.path().join("kubectl-cache");
+        Command::new("kubectl")
+            .env("KUBECONFIG", &self.kubeconfig)
+            .arg("--cache-dir")
+            .arg(&cache)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("kubectl is installed")
+    }
+
+    /// Writes a file into the test's temp dir and returns its path.
+    pub fn file(&self, name: &str, contents: &str) -> String {
+        let p = self.dir.path().join(name);
+        std::fs::write(&p, contents).unwrap();
+        p.to_string_lossy().into_owned()
+    }
+}
+
+pub fn client_for(url: &str) -> kube::Client {
+    let config = kube::Config::new(url.parse().expect("valid URL"));
+    kube::Client::try_from(config).expect("client")
+}
+
+pub fn kubectl_with(kubeconfig: &Path, cache: &Path, args: &[&str], stdin: Option<&str>) -> Output {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut cmd = Command::new("kubectl");
+    cmd.env("KUBECONFIG", kubeconfig)
+        .env("KUBECACHEDIR", cache)
+        .arg("--cache-dir")
+        .arg(cache)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
+    let mut child = cmd.spawn().expect("kubectl is installed (v1.32 on every minik machine)");
+    if let Some(input) = stdin {
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// Path of a binary built from this workspace (`cargo build --bins` puts
+/// them next to the test executables' parent directory).
+pub fn workspace_bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().and_then(Path::parent).expect("target/<profile>/deps/<test>");
+    let bin = dir.join(name);
+    assert!(bin.exists(), "{} is missing: build the workspace binaries first (cargo build --workspace --bins)", bin.display());
+    bin
+}
