@@ -77,7 +77,11 @@ impl ResourceInfo {
     /// The storage key prefix for objects of this resource, ending in `/`:
     /// `/registry/apps/deployments/` (then `<namespace>/<name>`, or `<name>`).
     pub fn key_prefix(&self) -> String {
-        let g = if self.storage_group.is_empty() { "core" } else { self.storage_group };
+        let g = if self.storage_group.is_empty() {
+            "core"
+        } else {
+            self.storage_group
+        };
         format!("/registry/{g}/{}/", self.plural)
     }
 
@@ -114,38 +118,285 @@ macro_rules! res {
 
 static CATALOGUE: &[ResourceInfo] = &[
     // core/v1
-    res!("", "v1", "Namespace", "namespaces", "namespace", false, &["ns"], NONE, &["status", "finalize"]),
-    res!("", "v1", "Node", "nodes", "node", false, &["no"], NONE, &["status", "proxy"]),
-    res!("", "v1", "Pod", "pods", "pod", true, &["po"], ALL, &["status", "binding", "log", "exec", "eviction", "portforward"]),
-    res!("", "v1", "Service", "services", "service", true, &["svc"], ALL, &["status", "proxy"]),
-    res!("", "v1", "Endpoints", "endpoints", "endpoints", true, &["ep"], NONE, NONE),
-    res!("", "v1", "ConfigMap", "configmaps", "configmap", true, &["cm"], NONE, NONE),
+    res!(
+        "",
+        "v1",
+        "Namespace",
+        "namespaces",
+        "namespace",
+        false,
+        &["ns"],
+        NONE,
+        &["status", "finalize"]
+    ),
+    res!(
+        "",
+        "v1",
+        "Node",
+        "nodes",
+        "node",
+        false,
+        &["no"],
+        NONE,
+        &["status", "proxy"]
+    ),
+    res!(
+        "",
+        "v1",
+        "Pod",
+        "pods",
+        "pod",
+        true,
+        &["po"],
+        ALL,
+        &[
+            "status",
+            "binding",
+            "log",
+            "exec",
+            "eviction",
+            "portforward"
+        ]
+    ),
+    res!(
+        "",
+        "v1",
+        "Service",
+        "services",
+        "service",
+        true,
+        &["svc"],
+        ALL,
+        &["status", "proxy"]
+    ),
+    res!(
+        "",
+        "v1",
+        "Endpoints",
+        "endpoints",
+        "endpoints",
+        true,
+        &["ep"],
+        NONE,
+        NONE
+    ),
+    res!(
+        "",
+        "v1",
+        "ConfigMap",
+        "configmaps",
+        "configmap",
+        true,
+        &["cm"],
+        NONE,
+        NONE
+    ),
     res!("", "v1", "Secret", "secrets", "secret", true, NONE, NONE, NONE),
-    res!("", "v1", "Event", "events", "event", true, &["ev"], NONE, NONE),
-    res!("", "v1", "ServiceAccount", "serviceaccounts", "serviceaccount", true, &["sa"], NONE, NONE),
-    res!("", "v1", "PersistentVolume", "persistentvolumes", "persistentvolume", false, &["pv"], NONE, STATUS),
-    res!("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims", "persistentvolumeclaim", true, &["pvc"], NONE, STATUS),
-    res!("", "v1", "ResourceQuota", "resourcequotas", "resourcequota", true, &["quota"], NONE, STATUS),
-    res!("", "v1", "LimitRange", "limitranges", "limitrange", true, &["limits"], NONE, NONE),
+    res!(
+        "",
+        "v1",
+        "Event",
+        "events",
+        "event",
+        true,
+        &["ev"],
+        NONE,
+        NONE
+    ),
+    res!(
+        "",
+        "v1",
+        "ServiceAccount",
+        "serviceaccounts",
+        "serviceaccount",
+        true,
+        &["sa"],
+        NONE,
+        NONE
+    ),
+    res!(
+        "",
+        "v1",
+        "PersistentVolume",
+        "persistentvolumes",
+        "persistentvolume",
+        false,
+        &["pv"],
+        NONE,
+        STATUS
+    ),
+    res!(
+        "",
+        "v1",
+        "PersistentVolumeClaim",
+        "persistentvolumeclaims",
+        "persistentvolumeclaim",
+        true,
+        &["pvc"],
+        NONE,
+        STATUS
+    ),
+    res!(
+        "",
+        "v1",
+        "ResourceQuota",
+        "resourcequotas",
+        "resourcequota",
+        true,
+        &["quota"],
+        NONE,
+        STATUS
+    ),
+    res!(
+        "",
+        "v1",
+        "LimitRange",
+        "limitranges",
+        "limitrange",
+        true,
+        &["limits"],
+        NONE,
+        NONE
+    ),
     // apps/v1
-    res!("apps", "v1", "Deployment", "deployments", "deployment", true, &["deploy"], ALL, STATUS_SCALE),
-    res!("apps", "v1", "ReplicaSet", "replicasets", "replicaset", true, &["rs"], ALL, STATUS_SCALE),
-    res!("apps", "v1", "StatefulSet", "statefulsets", "statefulset", true, &["sts"], ALL, STATUS_SCALE),
-    res!("apps", "v1", "DaemonSet", "daemonsets", "daemonset", true, &["ds"], ALL, STATUS),
+    res!(
+        "apps",
+        "v1",
+        "Deployment",
+        "deployments",
+        "deployment",
+        true,
+        &["deploy"],
+        ALL,
+        STATUS_SCALE
+    ),
+    res!(
+        "apps",
+        "v1",
+        "ReplicaSet",
+        "replicasets",
+        "replicaset",
+        true,
+        &["rs"],
+        ALL,
+        STATUS_SCALE
+    ),
+    res!(
+        "apps",
+        "v1",
+        "StatefulSet",
+        "statefulsets",
+        "statefulset",
+        true,
+        &["sts"],
+        ALL,
+        STATUS_SCALE
+    ),
+    res!(
+        "apps",
+        "v1",
+        "DaemonSet",
+        "daemonsets",
+        "daemonset",
+        true,
+        &["ds"],
+        ALL,
+        STATUS
+    ),
     // batch/v1
     res!("batch", "v1", "Job", "jobs", "job", true, NONE, ALL, STATUS),
-    res!("batch", "v1", "CronJob", "cronjobs", "cronjob", true, &["cj"], ALL, STATUS),
+    res!(
+        "batch",
+        "v1",
+        "CronJob",
+        "cronjobs",
+        "cronjob",
+        true,
+        &["cj"],
+        ALL,
+        STATUS
+    ),
     // networking.k8s.io/v1
-    res!("networking.k8s.io", "v1", "Ingress", "ingresses", "ingress", true, &["ing"], NONE, STATUS),
-    res!("networking.k8s.io", "v1", "IngressClass", "ingressclasses", "ingressclass", false, NONE, NONE, NONE),
-    res!("networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies", "networkpolicy", true, &["netpol"], NONE, NONE),
+    res!(
+        "networking.k8s.io",
+        "v1",
+        "Ingress",
+        "ingresses",
+        "ingress",
+        true,
+        &["ing"],
+        NONE,
+        STATUS
+    ),
+    res!(
+        "networking.k8s.io",
+        "v1",
+        "IngressClass",
+        "ingressclasses",
+        "ingressclass",
+        false,
+        NONE,
+        NONE,
+        NONE
+    ),
+    res!(
+        "networking.k8s.io",
+        "v1",
+        "NetworkPolicy",
+        "networkpolicies",
+        "networkpolicy",
+        true,
+        &["netpol"],
+        NONE,
+        NONE
+    ),
     // autoscaling: v2 is the storage version, v1 is served from the same objects.
-    res!("autoscaling", "v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers", "horizontalpodautoscaler", true, &["hpa"], ALL, STATUS),
-    res!("autoscaling", "v1", "HorizontalPodAutoscaler", "horizontalpodautoscalers", "horizontalpodautoscaler", true, &["hpa"], ALL, STATUS),
+    res!(
+        "autoscaling",
+        "v2",
+        "HorizontalPodAutoscaler",
+        "horizontalpodautoscalers",
+        "horizontalpodautoscaler",
+        true,
+        &["hpa"],
+        ALL,
+        STATUS
+    ),
+    res!(
+        "autoscaling",
+        "v1",
+        "HorizontalPodAutoscaler",
+        "horizontalpodautoscalers",
+        "horizontalpodautoscaler",
+        true,
+        &["hpa"],
+        ALL,
+        STATUS
+    ),
     // coordination.k8s.io/v1
-    res!("coordination.k8s.io", "v1", "Lease", "leases", "lease", true, NONE, NONE, NONE),
+    res!(
+        "coordination.k8s.io",
+        "v1",
+        "Lease",
+        "leases",
+        "lease",
+        true,
+        NONE,
+        NONE,
+        NONE
+    ),
     // events.k8s.io/v1
-    res!("events.k8s.io", "v1", "Event", "events", "event", true, &["ev"], NONE, NONE),
+    res!(
+        "events.k8s.io",
+        "v1",
+        "Event",
+        "events",
+        "event",
+        true,
+        &["ev"],
+        NONE,
+        NONE
+    ),
 ];
 
 /// Every served resource, in discovery order (groups in the order above).
@@ -192,7 +443,10 @@ pub fn resolve(name: &str) -> Option<&'static ResourceInfo> {
 
 /// Kinds served, as `Kind (group/version)` strings for "unknown kind" messages.
 pub fn served_kinds() -> Vec<String> {
-    CATALOGUE.iter().map(|r| format!("{} ({})", r.kind, r.api_version())).collect()
+    CATALOGUE
+        .iter()
+        .map(|r| format!("{} ({})", r.kind, r.api_version()))
+        .collect()
 }
 
 /// All distinct group-versions, core first, in catalogue order.
@@ -224,14 +478,20 @@ mod tests {
         assert_eq!(resolve("deploy").unwrap().kind, "Deployment");
         assert_eq!(resolve("deployments.apps").unwrap().group, "apps");
         assert_eq!(resolve("ev").unwrap().group, "");
-        assert_eq!(resolve("events.events.k8s.io").unwrap().group, "events.k8s.io");
+        assert_eq!(
+            resolve("events.events.k8s.io").unwrap().group,
+            "events.k8s.io"
+        );
         assert!(resolve("frobs").is_none());
     }
 
     #[test]
     fn keys_follow_registry_layout() {
         let d = lookup("apps", "v1", "deployments").unwrap();
-        assert_eq!(d.key(Some("default"), "web"), "/registry/apps/deployments/default/web");
+        assert_eq!(
+            d.key(Some("default"), "web"),
+            "/registry/apps/deployments/default/web"
+        );
         let n = lookup("", "v1", "nodes").unwrap();
         assert_eq!(n.key(None, "node-1"), "/registry/core/nodes/node-1");
         let h1 = lookup("autoscaling", "v1", "horizontalpodautoscalers").unwrap();

@@ -1474,6 +1474,21 @@ mod tests {
     }
 
     #[test]
+    fn namespace_finalizers_survive_finalize() {
+        let ns_info = info("", "Namespace");
+        let mut deleting = json!({"kind": "Namespace",
+            "metadata": {"name": "dev", "deletionTimestamp": "2024-01-01T00:00:00Z"},
+            "spec": {}, "status": {"phase": "Terminating"}});
+        apply(ns_info, &mut deleting);
+        assert!(deleting["spec"].get("finalizers").is_none());
+        assert_eq!(deleting["status"]["phase"], "Terminating");
+        let old = json!({"spec": {"finalizers": ["kubernetes"]}});
+        let mut new = json!({"metadata": {"name": "dev"}, "spec": {"finalizers": []}});
+        prepare_for_update(ns_info, &mut new, &old);
+        assert_eq!(new["spec"]["finalizers"], json!(["kubernetes"]));
+    }
+
+    #[test]
     fn workload_defaults() {
         let sts = defaulted(
             "apps",

@@ -46,13 +46,27 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn required(field: impl Into<String>, detail: impl Into<String>) -> Self {
-        Self { kind: ErrorType::Required, field: field.into(), value: None, detail: detail.into() }
+        Self {
+            kind: ErrorType::Required,
+            field: field.into(),
+            value: None,
+            detail: detail.into(),
+        }
     }
     pub fn invalid(field: impl Into<String>, value: Value, detail: impl Into<String>) -> Self {
-        Self { kind: ErrorType::Invalid, field: field.into(), value: Some(value), detail: detail.into() }
+        Self {
+            kind: ErrorType::Invalid,
+            field: field.into(),
+            value: Some(value),
+            detail: detail.into(),
+        }
     }
     pub fn not_supported(field: impl Into<String>, value: Value, supported: &[&str]) -> Self {
-        let list = supported.iter().map(|s| format!("\"{s}\"")).collect::<Vec<_>>().join(", ");
+        let list = supported
+            .iter()
+            .map(|s| format!("\"{s}\""))
+            .collect::<Vec<_>>()
+            .join(", ");
         Self {
             kind: ErrorType::NotSupported,
             field: field.into(),
@@ -61,10 +75,20 @@ impl FieldError {
         }
     }
     pub fn forbidden(field: impl Into<String>, detail: impl Into<String>) -> Self {
-        Self { kind: ErrorType::Forbidden, field: field.into(), value: None, detail: detail.into() }
+        Self {
+            kind: ErrorType::Forbidden,
+            field: field.into(),
+            value: None,
+            detail: detail.into(),
+        }
     }
     pub fn duplicate(field: impl Into<String>, value: Value) -> Self {
-        Self { kind: ErrorType::Duplicate, field: field.into(), value: Some(value), detail: String::new() }
+        Self {
+            kind: ErrorType::Duplicate,
+            field: field.into(),
+            value: Some(value),
+            detail: String::new(),
+        }
     }
 
     /// The message as kube-apiserver prints it: `spec.replicas: Invalid value: -1: must be …`.

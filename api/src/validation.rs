@@ -447,7 +447,7 @@ fn validate_pod_template(template: &Value, path: &str, owner: SpecOwner, errs: &
 
 /// `ValidatePodSpec` (the parts minik implements).
 fn validate_pod_spec(spec: &Value, path: &str, owner: SpecOwner, errs: &mut Errs) {
-    let volumes = validate_volumes(spec, path, errs);
+    validate_volumes(spec, path, errs);
     let host_network = is_true(spec, "hostNetwork");
     let mut names_seen: HashSet<String> = HashSet::new();
 
@@ -462,7 +462,7 @@ fn validate_pod_spec(spec: &Value, path: &str, owner: SpecOwner, errs: &mut Errs
             owner,
             host_network,
         };
-        validate_container(c, &ctx, &mut names_seen, &volumes, errs);
+        validate_container(c, &ctx, &mut names_seen, errs);
     }
     for (i, c) in containers.iter().enumerate() {
         let ctx = ContainerCtx {
@@ -471,7 +471,7 @@ fn validate_pod_spec(spec: &Value, path: &str, owner: SpecOwner, errs: &mut Errs
             owner,
             host_network,
         };
-        validate_container(c, &ctx, &mut names_seen, &volumes, errs);
+        validate_container(c, &ctx, &mut names_seen, errs);
     }
     for (i, c) in items(spec, "ephemeralContainers").iter().enumerate() {
         let p = format!("{path}.ephemeralContainers[{i}].name");
@@ -571,7 +571,6 @@ fn validate_container(
     c: &Value,
     ctx: &ContainerCtx,
     names_seen: &mut HashSet<String>,
-    volumes: &HashSet<String>,
     errs: &mut Errs,
 ) {
     let p = &ctx.path;
@@ -655,7 +654,6 @@ fn validate_container(
         if str_of(m, "mountPath").is_empty() {
             errs.push(FieldError::required(format!("{mp}.mountPath"), ""));
         }
-        let _ = volumes; // a mount naming no volume is Kubernetes' "Not found"; see the module docs.
     }
     if let Some(resources) = c.get("resources") {
         validate_resources(resources, &format!("{p}.resources"), errs);
@@ -1004,8 +1002,8 @@ fn validate_handler(h: &Value, path: &str, probe: bool, errs: &mut Errs) {
     }
 }
 
-/// `ValidateVolumes`: returns the volume names.
-fn validate_volumes(spec: &Value, path: &str, errs: &mut Errs) -> HashSet<String> {
+/// `ValidateVolumes`: names and exactly one source each.
+fn validate_volumes(spec: &Value, path: &str, errs: &mut Errs) {
     let mut seen = HashSet::new();
     for (i, v) in items(spec, "volumes").iter().enumerate() {
         let p = format!("{path}.volumes[{i}]");
@@ -1061,7 +1059,6 @@ fn validate_volumes(spec: &Value, path: &str, errs: &mut Errs) -> HashSet<String
             }
         }
     }
-    seen
 }
 
 /// `ValidateTolerations`.
@@ -3296,6 +3293,159 @@ mod tests {
         let job = json!({"kind": "Job", "metadata": {"name": "pi", "namespace": "default"},
             "spec": {"template": {"spec": {"restartPolicy": "Never", "containers": [{"name": "pi", "image": "perl"}]}}}});
         assert_eq!(create("batch", "Job", job), Vec::<String>::new());
+    }
+
+    #[test]
+    fn realistic_manifests_pass_create_and_noop_update() {
+        let cases = [
+            (
+                "apps",
+                "StatefulSet",
+                json!({"kind": "StatefulSet", "metadata": {"name": "db", "namespace": "default"},
+                "spec": {"serviceName": "db", "replicas": 2, "selector": {"matchLabels": {"app": "db"}},
+                    "template": {"metadata": {"labels": {"app": "db"}}, "spec": {"containers": [{"name": "db", "image": "busybox",
+                        "command": ["sh", "-c", "sleep 3600"], "volumeMounts": [{"name": "data", "mountPath": "/data"}],
+                        "resources": {"requests": {"cpu": 0.1, "memory": "32Mi"}, "limits": {"memory": "64Mi"}},
+                        "readinessProbe": {"exec": {"command": ["true"]}, "periodSeconds": 2}}]}},
+                    "volumeClaimTemplates": [{"metadata": {"name": "data"},
+                        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}]}}),
+            ),
+            (
+                "apps",
+                "DaemonSet",
+                json!({"kind": "DaemonSet", "metadata": {"name": "agent", "namespace": "default"},
+                "spec": {"selector": {"matchExpressions": [{"key": "app", "operator": "In", "values": ["agent"]}]},
+                    "template": {"metadata": {"labels": {"app": "agent"}}, "spec": {
+                        "tolerations": [{"operator": "Exists"}],
+                        "containers": [{"name": "a", "image": "busybox:1.36", "ports": [{"containerPort": 9100, "name": "metrics"}],
+                            "livenessProbe": {"httpGet": {"port": "metrics", "path": "/healthz"}}}]}}}}),
+            ),
+            (
+                "batch",
+                "CronJob",
+                json!({"kind": "CronJob", "metadata": {"name": "tick", "namespace": "default"},
+                "spec": {"schedule": "*/5 * * * 1-5", "jobTemplate": {"spec": {"template": {"spec": {
+                    "restartPolicy": "OnFailure", "containers": [{"name": "t", "image": "busybox", "args": ["date"]}]}}}}}}),
+            ),
+            (
+                "",
+                "Service",
+                json!({"kind": "Service", "metadata": {"name": "web", "namespace": "default"},
+                "spec": {"type": "LoadBalancer", "selector": {"app": "web"},
+                    "ports": [{"name": "http", "port": 80, "targetPort": "http"}, {"name": "https", "port": 443}]}}),
+            ),
+            (
+                "",
+                "Service",
+                json!({"kind": "Service", "metadata": {"name": "ext", "namespace": "default"},
+                "spec": {"type": "ExternalName", "externalName": "example.com."}}),
+            ),
+            (
+                "",
+                "Secret",
+                json!({"kind": "Secret", "metadata": {"name": "s", "namespace": "default"},
+                "type": "kubernetes.io/tls", "stringData": {"tls.crt": "x", "tls.key": "y"}}),
+            ),
+            (
+                "",
+                "ConfigMap",
+                json!({"kind": "ConfigMap", "metadata": {"name": "c", "namespace": "default"},
+                "data": {"app.properties": "a=b", "KEY_1": "v"}}),
+            ),
+            (
+                "",
+                "Namespace",
+                json!({"kind": "Namespace", "metadata": {"name": "dev"}}),
+            ),
+            (
+                "",
+                "PersistentVolumeClaim",
+                json!({"kind": "PersistentVolumeClaim", "metadata": {"name": "c", "namespace": "default"},
+                "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}),
+            ),
+            (
+                "networking.k8s.io",
+                "Ingress",
+                json!({"kind": "Ingress", "metadata": {"name": "i", "namespace": "default"},
+                "spec": {"ingressClassName": "minik", "rules": [{"host": "*.example.com", "http": {"paths": [
+                    {"path": "/api", "pathType": "Prefix", "backend": {"service": {"name": "web", "port": {"name": "http"}}}}]}}]}}),
+            ),
+            (
+                "autoscaling",
+                "HorizontalPodAutoscaler",
+                json!({"kind": "HorizontalPodAutoscaler",
+                "metadata": {"name": "h", "namespace": "default"},
+                "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"}, "maxReplicas": 5,
+                    "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 50}}}]}}),
+            ),
+            (
+                "networking.k8s.io",
+                "NetworkPolicy",
+                json!({"kind": "NetworkPolicy", "metadata": {"name": "n", "namespace": "default"},
+                "spec": {"podSelector": {}, "ingress": [{"ports": [{"port": 80}]}]}}),
+            ),
+            (
+                "coordination.k8s.io",
+                "Lease",
+                json!({"kind": "Lease", "metadata": {"name": "node-1", "namespace": "kube-node-lease"},
+                "spec": {"holderIdentity": "node-1", "leaseDurationSeconds": 40}}),
+            ),
+            (
+                "",
+                "Node",
+                json!({"kind": "Node", "metadata": {"name": "node-1"},
+                "status": {"capacity": {"cpu": 4, "memory": "8Gi", "pods": "110"}}}),
+            ),
+        ];
+        for (group, kind, obj) in cases {
+            assert_eq!(
+                create(group, kind, obj.clone()),
+                Vec::<String>::new(),
+                "{kind} create"
+            );
+            assert_eq!(
+                update(group, kind, obj.clone(), obj),
+                Vec::<String>::new(),
+                "{kind} update"
+            );
+        }
+        let mut p = pod(
+            json!([{"name": "c", "image": "busybox", "resources": {"limits": {"cpu": "1", "memory": "1Gi"}}}]),
+        );
+        p["spec"]["volumes"] =
+            json!([{"name": "scratch"}, {"name": "cfg", "configMap": {"name": "c"}}]);
+        assert_eq!(create("", "Pod", p.clone()), Vec::<String>::new());
+        assert_eq!(update("", "Pod", p.clone(), p), Vec::<String>::new());
+    }
+
+    #[test]
+    fn generated_job_selector_validates() {
+        let i = info("batch", "Job");
+        let mut job = json!({"kind": "Job", "metadata": {"name": "pi", "namespace": "default"},
+            "spec": {"template": {"metadata": {"labels": {"app": "pi"}},
+                "spec": {"restartPolicy": "Never", "containers": [{"name": "pi", "image": "perl"}]}}}});
+        defaults::apply(i, &mut job);
+        job["metadata"]["uid"] = json!("u-1");
+        defaults::default_job_selector(&mut job, "u-1");
+        assert_eq!(validate_create(i, &job), vec![]);
+        assert_eq!(validate_update(i, &job, &job), vec![]);
+
+        let mut manual = json!({"kind": "Job", "metadata": {"name": "pi", "namespace": "default"},
+            "spec": {"selector": {"matchLabels": {"app": "pi"}},
+                "template": {"metadata": {"labels": {"app": "pi"}},
+                "spec": {"restartPolicy": "Never", "containers": [{"name": "pi", "image": "perl"}]}}}});
+        defaults::apply(i, &mut manual);
+        manual["metadata"]["uid"] = json!("u-2");
+        defaults::default_job_selector(&mut manual, "u-2");
+        let msgs: Vec<String> = validate_create(i, &manual)
+            .iter()
+            .map(FieldError::message)
+            .collect();
+        assert_eq!(msgs.len(), 1, "{msgs:?}");
+        assert!(
+            msgs[0].ends_with("`selector` not auto-generated"),
+            "{msgs:?}"
+        );
     }
 
     #[test]

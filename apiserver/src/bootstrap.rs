@@ -9,12 +9,19 @@ use crate::error::ApiError;
 use crate::registry;
 use crate::request::Target;
 
-pub const SYSTEM_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public", "kube-node-lease"];
+pub const SYSTEM_NAMESPACES: &[&str] =
+    &["default", "kube-system", "kube-public", "kube-node-lease"];
 
 pub async fn ensure_namespaces(writer: &Writer) -> Result<(), ApiError> {
     let info = catalogue::lookup("", "v1", "namespaces").expect("namespaces are served");
     for ns in SYSTEM_NAMESPACES {
-        let target = Target { info, namespace: None, name: Some(ns.to_string()), subresource: None, legacy_watch: false };
+        let target = Target {
+            info,
+            namespace: None,
+            name: Some(ns.to_string()),
+            subresource: None,
+            legacy_watch: false,
+        };
         let mut obj = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
         registry::prepare_create(&target, &mut obj)?;
         writer

@@ -85,9 +85,14 @@ impl Writer {
     pub async fn mutate(&self, key: String, mutation: Mutation) -> Result<Committed, ApiError> {
         let (reply, rx) = oneshot::channel();
         self.tx
-            .send(Request { key, mutation, reply })
+            .send(Request {
+                key,
+                mutation,
+                reply,
+            })
             .map_err(|_| ApiError::internal("the store writer has stopped"))?;
-        rx.await.map_err(|_| ApiError::internal("the store writer has stopped"))?
+        rx.await
+            .map_err(|_| ApiError::internal("the store writer has stopped"))?
     }
 
     /// The newest revision applied to the store (what a list reports).
@@ -96,7 +101,13 @@ impl Writer {
     }
 }
 
-fn run(store: Arc<dyn Store>, hub: Arc<Hub>, rx: mpsc::Receiver<Request>, applied: Arc<AtomicU64>, mut revision: u64) {
+fn run(
+    store: Arc<dyn Store>,
+    hub: Arc<Hub>,
+    rx: mpsc::Receiver<Request>,
+    applied: Arc<AtomicU64>,
+    mut revision: u64,
+) {
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -117,9 +128,22 @@ fn run(store: Arc<dyn Store>, hub: Arc<Hub>, rx: mpsc::Receiver<Request>, applie
                 None => read(&*store, &req.key),
             };
             let result = current.and_then(|current| {
-                let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| (req.mutation)(current.clone())))
-                    .unwrap_or_else(|_| Err(ApiError::internal("a request handler panicked; nothing was written")))?;
-                Ok(apply_outcome(outcome, current, &req.key, &mut revision, &mut ops, &mut events, &mut overlay))
+                let outcome =
+                    std::panic::catch_unwind(AssertUnwindSafe(|| (req.mutation)(current.clone())))
+                        .unwrap_or_else(|_| {
+                            Err(ApiError::internal(
+                                "a request handler panicked; nothing was written",
+                            ))
+                        })?;
+                Ok(apply_outcome(
+                    outcome,
+                    current,
+                    &req.key,
+                    &mut revision,
+                    &mut ops,
+                    &mut events,
+                    &mut overlay,
+                ))
             });
             replies.push((req.reply, result));
         }
@@ -164,12 +188,22 @@ fn apply_outcome(
     overlay: &mut HashMap<String, Option<Value>>,
 ) -> Committed {
     match outcome {
-        Outcome::Unchanged(v) => Committed { object: Arc::new(v), event_type: None },
+        Outcome::Unchanged(v) => Committed {
+            object: Arc::new(v),
+            event_type: None,
+        },
         Outcome::Put(mut v) => {
             *revision += 1;
             v["metadata"]["resourceVersion"] = json!(revision.to_string());
-            let event_type = if current.is_some() { EventType::Modified } else { EventType::Added };
-            ops.push((key.to_string(), Some(serde_json::to_vec(&v).expect("JSON values serialize"))));
+            let event_type = if current.is_some() {
+                EventType::Modified
+            } else {
+                EventType::Added
+            };
+            ops.push((
+                key.to_string(),
+                Some(serde_json::to_vec(&v).expect("JSON values serialize")),
+            ));
             overlay.insert(key.to_string(), Some(v.clone()));
             let object = Arc::new(v);
             events.push(Arc::new(Event {
@@ -179,7 +213,10 @@ fn apply_outcome(
                 object: object.clone(),
                 prev: current.map(Arc::new),
             }));
-            Committed { object, event_type: Some(event_type) }
+            Committed {
+                object,
+                event_type: Some(event_type),
+            }
         }
         Outcome::Delete => {
             *revision += 1;
@@ -197,7 +234,10 @@ fn apply_outcome(
                 object: object.clone(),
                 prev: current.map(Arc::new),
             }));
-            Committed { object, event_type: Some(EventType::Deleted) }
+            Committed {
+                object,
+                event_type: Some(EventType::Deleted),
+            }
         }
     }
 }

@@ -60,8 +60,15 @@ pub async fn core_versions(State(state): State<Arc<AppState>>) -> Response {
 }
 
 fn group_doc(group: &str) -> Value {
-    let versions: Vec<&str> = catalogue::group_versions().into_iter().filter(|(g, _)| *g == group).map(|(_, v)| v).collect();
-    let entries: Vec<Value> = versions.iter().map(|v| json!({"groupVersion": format!("{group}/{v}"), "version": v})).collect();
+    let versions: Vec<&str> = catalogue::group_versions()
+        .into_iter()
+        .filter(|(g, _)| *g == group)
+        .map(|(_, v)| v)
+        .collect();
+    let entries: Vec<Value> = versions
+        .iter()
+        .map(|v| json!({"groupVersion": format!("{group}/{v}"), "version": v}))
+        .collect();
     json!({"name": group, "versions": entries, "preferredVersion": entries[0]})
 }
 
@@ -77,7 +84,10 @@ fn groups() -> Vec<&'static str> {
 
 pub async fn group_list() -> Response {
     let groups: Vec<Value> = groups().into_iter().map(group_doc).collect();
-    json_response(StatusCode::OK, &json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}))
+    json_response(
+        StatusCode::OK,
+        &json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}),
+    )
 }
 
 pub async fn group(Path(group): Path<String>) -> Result<Response, ApiError> {
@@ -94,22 +104,40 @@ pub async fn core_resources() -> Response {
     json_response(StatusCode::OK, &resource_list("", "v1"))
 }
 
-pub async fn group_resources(Path((group, version)): Path<(String, String)>) -> Result<Response, ApiError> {
+pub async fn group_resources(
+    Path((group, version)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
     if !catalogue::group_versions().contains(&(group.as_str(), version.as_str())) {
         return Err(ApiError::new(
             404,
             "NotFound",
-            format!("the server could not find the requested resource: {group}/{version} is not served"),
+            format!(
+                "the server could not find the requested resource: {group}/{version} is not served"
+            ),
         ));
     }
-    Ok(json_response(StatusCode::OK, &resource_list(&group, &version)))
+    Ok(json_response(
+        StatusCode::OK,
+        &resource_list(&group, &version),
+    ))
 }
 
-const ALL_VERBS: &[&str] = &["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"];
+const ALL_VERBS: &[&str] = &[
+    "create",
+    "delete",
+    "deletecollection",
+    "get",
+    "list",
+    "patch",
+    "update",
+    "watch",
+];
 
 fn verbs_for(r: &ResourceInfo) -> &'static [&'static str] {
     match r.kind {
-        "Namespace" => &["create", "delete", "get", "list", "patch", "update", "watch"],
+        "Namespace" => &[
+            "create", "delete", "get", "list", "patch", "update", "watch",
+        ],
         _ => ALL_VERBS,
     }
 }
@@ -117,12 +145,22 @@ fn verbs_for(r: &ResourceInfo) -> &'static [&'static str] {
 fn subresource_doc(r: &ResourceInfo, sub: &str) -> Value {
     let (kind, group, version, verbs): (&str, Option<&str>, Option<&str>, &[&str]) = match sub {
         "status" => (r.kind, None, None, &["get", "patch", "update"]),
-        "scale" => ("Scale", Some("autoscaling"), Some("v1"), &["get", "patch", "update"]),
+        "scale" => (
+            "Scale",
+            Some("autoscaling"),
+            Some("v1"),
+            &["get", "patch", "update"],
+        ),
         "binding" => ("Binding", None, None, &["create"]),
         "log" => ("Pod", None, None, &["get"]),
         "exec" => ("PodExecOptions", None, None, &["create", "get"]),
         "portforward" => ("PodPortForwardOptions", None, None, &["create", "get"]),
-        "proxy" => ("NodeProxyOptions", None, None, &["create", "delete", "get", "patch", "update"]),
+        "proxy" => (
+            "NodeProxyOptions",
+            None,
+            None,
+            &["create", "delete", "get", "patch", "update"],
+        ),
         "eviction" => ("Eviction", Some("policy"), Some("v1"), &["create"]),
         "finalize" => ("Namespace", None, None, &["update"]),
         _ => (r.kind, None, None, &["get"]),
@@ -143,7 +181,10 @@ fn subresource_doc(r: &ResourceInfo, sub: &str) -> Value {
 
 pub fn resource_list(group: &str, version: &str) -> Value {
     let mut resources = Vec::new();
-    for r in catalogue::all().iter().filter(|r| r.group == group && r.version == version) {
+    for r in catalogue::all()
+        .iter()
+        .filter(|r| r.group == group && r.version == version)
+    {
         let mut d = json!({
             "name": r.plural,
             "singularName": r.singular,
@@ -162,6 +203,10 @@ pub fn resource_list(group: &str, version: &str) -> Value {
             resources.push(subresource_doc(r, sub));
         }
     }
-    let gv = if group.is_empty() { version.to_string() } else { format!("{group}/{version}") };
+    let gv = if group.is_empty() {
+        version.to_string()
+    } else {
+        format!("{group}/{version}")
+    };
     json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources})
 }

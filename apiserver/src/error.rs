@@ -20,7 +20,12 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(code: u16, reason: &'static str, message: impl Into<String>) -> Self {
-        Self { code, reason, message: message.into(), details: None }
+        Self {
+            code,
+            reason,
+            message: message.into(),
+            details: None,
+        }
     }
 
     fn with_details(mut self, info: &ResourceInfo, name: &str) -> Self {
@@ -33,13 +38,21 @@ impl ApiError {
     }
 
     pub fn not_found(info: &ResourceInfo, name: &str) -> Self {
-        Self::new(404, "NotFound", format!("{} \"{name}\" not found", info.qualified_plural()))
-            .with_details(info, name)
+        Self::new(
+            404,
+            "NotFound",
+            format!("{} \"{name}\" not found", info.qualified_plural()),
+        )
+        .with_details(info, name)
     }
 
     pub fn already_exists(info: &ResourceInfo, name: &str) -> Self {
-        Self::new(409, "AlreadyExists", format!("{} \"{name}\" already exists", info.qualified_plural()))
-            .with_details(info, name)
+        Self::new(
+            409,
+            "AlreadyExists",
+            format!("{} \"{name}\" already exists", info.qualified_plural()),
+        )
+        .with_details(info, name)
     }
 
     /// The optimistic-concurrency failure: the client's resourceVersion is stale.
@@ -47,7 +60,10 @@ impl ApiError {
         Self::new(
             409,
             "Conflict",
-            format!("Operation cannot be fulfilled on {} \"{name}\": {why}", info.qualified_plural()),
+            format!(
+                "Operation cannot be fulfilled on {} \"{name}\": {why}",
+                info.qualified_plural()
+            ),
         )
         .with_details(info, name)
     }
@@ -64,13 +80,21 @@ impl ApiError {
     pub fn invalid(info: &ResourceInfo, name: &str, errors: &[FieldError]) -> Self {
         let msgs: Vec<String> = errors.iter().map(FieldError::message).collect();
         let message = if msgs.len() == 1 {
-            format!("{} \"{name}\" is invalid: {}", info.qualified_kind(), msgs[0])
+            format!(
+                "{} \"{name}\" is invalid: {}",
+                info.qualified_kind(),
+                msgs[0]
+            )
         } else {
-            format!("{} \"{name}\" is invalid: [{}]", info.qualified_kind(), msgs.join(", "))
+            format!(
+                "{} \"{name}\" is invalid: [{}]",
+                info.qualified_kind(),
+                msgs.join(", ")
+            )
         };
         let causes: Vec<Value> = errors
             .iter()
-            .map(|e| json!({"reason": e.kind.reason(), "message": e.message().splitn(2, ": ").nth(1).unwrap_or(""), "field": e.field}))
+            .map(|e| json!({"reason": e.kind.reason(), "message": e.message().split_once(": ").map(|x| x.1.to_string()).unwrap_or_default(), "field": e.field}))
             .collect();
         let mut err = Self::new(422, "Invalid", message);
         let mut details = json!({"name": name, "kind": info.kind, "causes": causes});
@@ -98,7 +122,11 @@ impl ApiError {
     }
 
     pub fn too_large(limit: usize) -> Self {
-        Self::new(413, "RequestEntityTooLarge", format!("Request entity too large: limit is {limit}"))
+        Self::new(
+            413,
+            "RequestEntityTooLarge",
+            format!("Request entity too large: limit is {limit}"),
+        )
     }
 
     /// 410 Gone: the requested resourceVersion is older than the watch window.
@@ -107,7 +135,11 @@ impl ApiError {
     }
 
     pub fn internal(message: impl Into<String>) -> Self {
-        Self::new(500, "InternalError", format!("Internal error occurred: {}", message.into()))
+        Self::new(
+            500,
+            "InternalError",
+            format!("Internal error occurred: {}", message.into()),
+        )
     }
 
     /// The `Status` object Kubernetes clients decode.
@@ -131,7 +163,12 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let code = StatusCode::from_u16(self.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        (code, [(http::header::CONTENT_TYPE, "application/json")], self.status().to_string()).into_response()
+        (
+            code,
+            [(http::header::CONTENT_TYPE, "application/json")],
+            self.status().to_string(),
+        )
+            .into_response()
     }
 }
 

@@ -45,6 +45,9 @@ pub struct Event {
     pub prev: Option<Arc<Value>>,
 }
 
+/// Backlog of retained events plus a receiver for the ones to come.
+pub type Subscription = (Vec<Arc<Event>>, broadcast::Receiver<Arc<Event>>);
+
 /// The requested resourceVersion is older than the retained history.
 #[derive(Debug)]
 pub struct Expired {
@@ -70,7 +73,11 @@ impl Hub {
     pub fn new(revision: u64, capacity: usize) -> Self {
         let (tx, _) = broadcast::channel(4096);
         Self {
-            ring: Mutex::new(Ring { events: VecDeque::with_capacity(capacity), capacity, complete_after: revision }),
+            ring: Mutex::new(Ring {
+                events: VecDeque::with_capacity(capacity),
+                capacity,
+                complete_after: revision,
+            }),
             tx,
             closing: tokio::sync::watch::Sender::new(false),
         }
@@ -106,7 +113,7 @@ impl Hub {
 
     /// Events after `revision` still in history, and a receiver for what
     /// comes next, taken atomically so nothing falls in between.
-    pub fn subscribe_after(&self, revision: u64) -> Result<(Vec<Arc<Event>>, broadcast::Receiver<Arc<Event>>), Expired> {
+    pub fn subscribe_after(&self, revision: u64) -> Result<Subscription, Expired> {
         let ring = self.ring.lock().unwrap();
         let backlog = Self::collect_after(&ring, revision)?;
         Ok((backlog, self.tx.subscribe()))
@@ -120,7 +127,9 @@ impl Hub {
 
     fn collect_after(ring: &Ring, revision: u64) -> Result<Vec<Arc<Event>>, Expired> {
         if revision < ring.complete_after {
-            return Err(Expired { oldest: ring.complete_after });
+            return Err(Expired {
+                oldest: ring.complete_after,
+            });
         }
         let start = ring.events.partition_point(|e| e.revision <= revision);
         Ok(ring.events.range(start..).cloned().collect())

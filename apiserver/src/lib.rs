@@ -56,16 +56,26 @@ pub struct Config {
 
 impl Config {
     pub fn new(data_dir: impl Into<PathBuf>, listen: SocketAddr) -> Self {
-        Self { data_dir: data_dir.into(), listen, watch_history: 10_000 }
+        Self {
+            data_dir: data_dir.into(),
+            listen,
+            watch_history: 10_000,
+        }
     }
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("cannot open the store in {dir}: {source}")]
-    Store { dir: PathBuf, source: store::StoreError },
+    Store {
+        dir: PathBuf,
+        source: store::StoreError,
+    },
     #[error("cannot listen on {addr}: {source}")]
-    Listen { addr: SocketAddr, source: std::io::Error },
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Api(#[from] error::ApiError),
     #[error("server error: {0}")]
@@ -117,7 +127,9 @@ impl Server {
 
     /// Waits until the server stops (it only stops on error or `stop`).
     pub async fn wait(self) -> Result<(), Error> {
-        self.task.await.map_err(|e| Error::Serve(std::io::Error::other(e)))?
+        self.task
+            .await
+            .map_err(|e| Error::Serve(std::io::Error::other(e)))?
     }
 
     /// Stops accepting requests, ends open watches, and waits until the
@@ -127,7 +139,10 @@ impl Server {
             let _ = tx.send(());
         }
         self.hub.close();
-        let served = self.task.await.map_err(|e| Error::Serve(std::io::Error::other(e)))?;
+        let served = self
+            .task
+            .await
+            .map_err(|e| Error::Serve(std::io::Error::other(e)))?;
         let _ = self.writer_done.await;
         served
     }
@@ -135,16 +150,33 @@ impl Server {
 
 /// Opens the store, binds the listener and serves in the background.
 pub async fn start(config: Config) -> Result<Server, Error> {
-    let store: Arc<dyn Store> = Arc::new(
-        SledStore::open(&config.data_dir).map_err(|source| Error::Store { dir: config.data_dir.clone(), source })?,
-    );
-    let revision = store.revision().map_err(|source| Error::Store { dir: config.data_dir.clone(), source })?;
+    let store: Arc<dyn Store> =
+        Arc::new(
+            SledStore::open(&config.data_dir).map_err(|source| Error::Store {
+                dir: config.data_dir.clone(),
+                source,
+            })?,
+        );
+    let revision = store.revision().map_err(|source| Error::Store {
+        dir: config.data_dir.clone(),
+        source,
+    })?;
     let hub = Arc::new(Hub::new(revision, config.watch_history));
     let (writer, writer_done) = Writer::start(store.clone(), hub.clone())?;
     bootstrap::ensure_namespaces(&writer).await?;
-    let listener = TcpListener::bind(config.listen).await.map_err(|source| Error::Listen { addr: config.listen, source })?;
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| Error::Listen {
+            addr: config.listen,
+            source,
+        })?;
     let addr = listener.local_addr()?;
-    let state = Arc::new(AppState { store, writer, hub: hub.clone(), advertise: addr.to_string() });
+    let state = Arc::new(AppState {
+        store,
+        writer,
+        hub: hub.clone(),
+        advertise: addr.to_string(),
+    });
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let app = router(state);
     let task = tokio::spawn(async move {
@@ -155,7 +187,13 @@ pub async fn start(config: Config) -> Result<Server, Error> {
         .map_err(Error::from)
     });
     tracing::info!(%addr, data_dir = %config.data_dir.display(), revision, "minik-apiserver serving");
-    Ok(Server { addr, shutdown: Some(tx), task, writer_done, hub })
+    Ok(Server {
+        addr,
+        shutdown: Some(tx),
+        task,
+        writer_done,
+        hub,
+    })
 }
 
 /// Runs until the process is stopped.

@@ -28,7 +28,10 @@ pub async fn root() -> Response {
     let mut paths = Map::new();
     for (g, v) in catalogue::group_versions() {
         let key = gv_key(g, v);
-        paths.insert(key.clone(), json!({"serverRelativeURL": format!("/openapi/v3/{key}?hash={}", hash(g, v))}));
+        paths.insert(
+            key.clone(),
+            json!({"serverRelativeURL": format!("/openapi/v3/{key}?hash={}", hash(g, v))}),
+        );
     }
     json_response(StatusCode::OK, &json!({"paths": paths}))
 }
@@ -46,13 +49,26 @@ pub async fn document(Path(path): Path<String>) -> Result<Response, ApiError> {
     let (group, version) = match segs.as_slice() {
         ["api", v] => ("", *v),
         ["apis", g, v] => (*g, *v),
-        _ => return Err(ApiError::new(404, "NotFound", format!("no OpenAPI document at /openapi/v3/{path}"))),
+        _ => {
+            return Err(ApiError::new(
+                404,
+                "NotFound",
+                format!("no OpenAPI document at /openapi/v3/{path}"),
+            ))
+        }
     };
     if !catalogue::group_versions().contains(&(group, version)) {
-        return Err(ApiError::new(404, "NotFound", format!("no OpenAPI document for {}", gv_key(group, version))));
+        return Err(ApiError::new(
+            404,
+            "NotFound",
+            format!("no OpenAPI document for {}", gv_key(group, version)),
+        ));
     }
     let mut paths = Map::new();
-    for r in catalogue::all().iter().filter(|r| r.group == group && r.version == version) {
+    for r in catalogue::all()
+        .iter()
+        .filter(|r| r.group == group && r.version == version)
+    {
         let (collection, item) = resource_paths(r);
         paths.insert(collection_path(r), collection);
         paths.insert(item_path(r), item);

@@ -38,7 +38,9 @@ fn resets_status_on_create(kind: &str) -> bool {
 /// Checks `apiVersion`/`kind` in a body against the endpoint and fills them in when absent.
 pub fn check_type(info: &ResourceInfo, obj: &mut Value) -> Result<(), ApiError> {
     if !obj.is_object() {
-        return Err(ApiError::bad_request("the request body must be a JSON or YAML object"));
+        return Err(ApiError::bad_request(
+            "the request body must be a JSON or YAML object",
+        ));
     }
     let expected = info.api_version();
     match obj.get("apiVersion").and_then(Value::as_str) {
@@ -76,10 +78,12 @@ pub fn check_namespace(t: &Target, obj: &mut Value) -> Result<(), ApiError> {
         }
         return Ok(());
     }
-    let url_ns = t
-        .namespace
-        .clone()
-        .ok_or_else(|| ApiError::bad_request(format!("{} is namespaced: the request must name a namespace", t.info.plural)))?;
+    let url_ns = t.namespace.clone().ok_or_else(|| {
+        ApiError::bad_request(format!(
+            "{} is namespaced: the request must name a namespace",
+            t.info.plural
+        ))
+    })?;
     match meta::namespace(obj) {
         Some(ns) if ns != url_ns => Err(ApiError::bad_request(
             "the namespace of the provided object does not match the namespace sent on the request",
@@ -95,8 +99,16 @@ pub fn check_namespace(t: &Target, obj: &mut Value) -> Result<(), ApiError> {
 /// defaults, a fresh status; then validation.
 pub fn prepare_create(t: &Target, obj: &mut Value) -> Result<(), ApiError> {
     let info = t.info;
-    let m = obj["metadata"].as_object_mut().expect("checked by check_type");
-    for owned in ["resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink", "managedFields"] {
+    let m = obj["metadata"]
+        .as_object_mut()
+        .expect("checked by check_type");
+    for owned in [
+        "resourceVersion",
+        "deletionTimestamp",
+        "deletionGracePeriodSeconds",
+        "selfLink",
+        "managedFields",
+    ] {
         m.remove(owned);
     }
     let uid = uuid::Uuid::new_v4().to_string();
@@ -148,7 +160,13 @@ pub fn prepare_update(t: &Target, new: &mut Value, old: &Value) -> Result<(), Ap
             ));
         }
     }
-    for carried in ["uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation"] {
+    for carried in [
+        "uid",
+        "creationTimestamp",
+        "deletionTimestamp",
+        "deletionGracePeriodSeconds",
+        "generation",
+    ] {
         match old["metadata"].get(carried) {
             Some(v) => new["metadata"][carried] = v.clone(),
             None => {
@@ -228,11 +246,22 @@ pub fn same_object(a: &Value, b: &Value) -> bool {
 /// An object being deleted whose last finalizer is gone (and, for a pod,
 /// whose graceful period was confirmed) is removed from the store.
 pub fn ready_to_remove(obj: &Value) -> bool {
-    let deleting = obj.pointer("/metadata/deletionTimestamp").is_some_and(|v| !v.is_null());
-    let finalizers = obj.pointer("/metadata/finalizers").and_then(Value::as_array).is_some_and(|f| !f.is_empty());
-    let spec_finalizers = obj.pointer("/spec/finalizers").and_then(Value::as_array).is_some_and(|f| !f.is_empty())
+    let deleting = obj
+        .pointer("/metadata/deletionTimestamp")
+        .is_some_and(|v| !v.is_null());
+    let finalizers = obj
+        .pointer("/metadata/finalizers")
+        .and_then(Value::as_array)
+        .is_some_and(|f| !f.is_empty());
+    let spec_finalizers = obj
+        .pointer("/spec/finalizers")
+        .and_then(Value::as_array)
+        .is_some_and(|f| !f.is_empty())
         && obj["kind"] == "Namespace";
-    let grace = obj.pointer("/metadata/deletionGracePeriodSeconds").and_then(Value::as_i64).unwrap_or(0);
+    let grace = obj
+        .pointer("/metadata/deletionGracePeriodSeconds")
+        .and_then(Value::as_i64)
+        .unwrap_or(0);
     deleting && !finalizers && !spec_finalizers && grace == 0
 }
 
@@ -246,7 +275,10 @@ pub struct DeleteOptions {
 }
 
 impl DeleteOptions {
-    pub fn from_request(body: Option<&Value>, params: &crate::request::Params) -> Result<Self, ApiError> {
+    pub fn from_request(
+        body: Option<&Value>,
+        params: &crate::request::Params,
+    ) -> Result<Self, ApiError> {
         let mut o = DeleteOptions {
             grace_period_seconds: params.i64("gracePeriodSeconds")?,
             propagation_policy: params.get("propagationPolicy").map(str::to_string),
@@ -262,12 +294,19 @@ impl DeleteOptions {
             if let Some(p) = b.get("propagationPolicy").and_then(Value::as_str) {
                 o.propagation_policy = Some(p.to_string());
             }
-            if b.get("orphanDependents").and_then(Value::as_bool) == Some(true) && o.propagation_policy.is_none() {
+            if b.get("orphanDependents").and_then(Value::as_bool) == Some(true)
+                && o.propagation_policy.is_none()
+            {
                 o.propagation_policy = Some("Orphan".into());
             }
-            o.precondition_uid = b.pointer("/preconditions/uid").and_then(Value::as_str).map(str::to_string);
-            o.precondition_resource_version =
-                b.pointer("/preconditions/resourceVersion").and_then(Value::as_str).map(str::to_string);
+            o.precondition_uid = b
+                .pointer("/preconditions/uid")
+                .and_then(Value::as_str)
+                .map(str::to_string);
+            o.precondition_resource_version = b
+                .pointer("/preconditions/resourceVersion")
+                .and_then(Value::as_str)
+                .map(str::to_string);
         }
         if let Some(p) = &o.propagation_policy {
             if !matches!(p.as_str(), "Background" | "Foreground" | "Orphan") {
@@ -290,7 +329,11 @@ pub enum DeleteStep {
     AlreadyMarked(Value),
 }
 
-pub fn delete_step(info: &ResourceInfo, mut obj: Value, opts: &DeleteOptions) -> Result<DeleteStep, ApiError> {
+pub fn delete_step(
+    info: &ResourceInfo,
+    mut obj: Value,
+    opts: &DeleteOptions,
+) -> Result<DeleteStep, ApiError> {
     let name = meta::name(&obj).to_string();
     if let Some(uid) = &opts.precondition_uid {
         let actual = meta::meta_str(&obj, "uid").unwrap_or("");
@@ -298,7 +341,9 @@ pub fn delete_step(info: &ResourceInfo, mut obj: Value, opts: &DeleteOptions) ->
             return Err(ApiError::conflict(
                 info,
                 &name,
-                &format!("Precondition failed: UID in precondition: {uid}, UID in object meta: {actual}"),
+                &format!(
+                    "Precondition failed: UID in precondition: {uid}, UID in object meta: {actual}"
+                ),
             ));
         }
     }
@@ -313,11 +358,20 @@ pub fn delete_step(info: &ResourceInfo, mut obj: Value, opts: &DeleteOptions) ->
         }
     }
     let grace = if info.kind == "Pod" {
-        let bound = obj.pointer("/spec/nodeName").and_then(Value::as_str).is_some_and(|n| !n.is_empty());
-        let finished = matches!(obj.pointer("/status/phase").and_then(Value::as_str), Some("Succeeded" | "Failed"));
+        let bound = obj
+            .pointer("/spec/nodeName")
+            .and_then(Value::as_str)
+            .is_some_and(|n| !n.is_empty());
+        let finished = matches!(
+            obj.pointer("/status/phase").and_then(Value::as_str),
+            Some("Succeeded" | "Failed")
+        );
         let requested = opts
             .grace_period_seconds
-            .or_else(|| obj.pointer("/spec/terminationGracePeriodSeconds").and_then(Value::as_i64))
+            .or_else(|| {
+                obj.pointer("/spec/terminationGracePeriodSeconds")
+                    .and_then(Value::as_i64)
+            })
             .unwrap_or(30)
             .max(0);
         if bound && !finished {
@@ -328,10 +382,15 @@ pub fn delete_step(info: &ResourceInfo, mut obj: Value, opts: &DeleteOptions) ->
     } else {
         0
     };
-    let deleting = obj.pointer("/metadata/deletionTimestamp").is_some_and(|v| !v.is_null());
+    let deleting = obj
+        .pointer("/metadata/deletionTimestamp")
+        .is_some_and(|v| !v.is_null());
     if deleting {
         // A second delete may only shorten a pod's grace period.
-        let current = obj.pointer("/metadata/deletionGracePeriodSeconds").and_then(Value::as_i64).unwrap_or(0);
+        let current = obj
+            .pointer("/metadata/deletionGracePeriodSeconds")
+            .and_then(Value::as_i64)
+            .unwrap_or(0);
         if info.kind == "Pod" && grace < current {
             set_deletion(&mut obj, grace);
             if ready_to_remove(&obj) {
@@ -347,7 +406,10 @@ pub fn delete_step(info: &ResourceInfo, mut obj: Value, opts: &DeleteOptions) ->
         _ => None,
     };
     if let Some(f) = finalizer {
-        let list = obj["metadata"]["finalizers"].as_array().cloned().unwrap_or_default();
+        let list = obj["metadata"]["finalizers"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
         if !list.iter().any(|x| x == f) {
             let mut list = list;
             list.push(json!(f));

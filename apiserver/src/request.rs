@@ -27,7 +27,10 @@ pub struct Target {
 impl Target {
     /// Storage key of the named object.
     pub fn key(&self) -> String {
-        self.info.key(self.namespace.as_deref(), self.name.as_deref().unwrap_or(""))
+        self.info.key(
+            self.namespace.as_deref(),
+            self.name.as_deref().unwrap_or(""),
+        )
     }
 
     /// Key prefix covering the collection (one namespace, or all).
@@ -45,17 +48,31 @@ impl Target {
 
 /// Parses `/api/v1/...` and `/apis/<group>/<version>/...` resource paths.
 pub fn parse_path(path: &str) -> Result<Target, ApiError> {
-    let segs: Vec<&str> = path.trim_matches('/').split('/').filter(|s| !s.is_empty()).collect();
+    let segs: Vec<&str> = path
+        .trim_matches('/')
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .collect();
     let (group, version, rest) = match segs.as_slice() {
         ["api", version, rest @ ..] => ("", *version, rest),
         ["apis", group, version, rest @ ..] => (*group, *version, rest),
         _ => return Err(not_found_path(path)),
     };
     if !catalogue::group_versions().contains(&(group, version)) {
-        let gv = if group.is_empty() { version.to_string() } else { format!("{group}/{version}") };
+        let gv = if group.is_empty() {
+            version.to_string()
+        } else {
+            format!("{group}/{version}")
+        };
         let served: Vec<String> = catalogue::group_versions()
             .iter()
-            .map(|(g, v)| if g.is_empty() { v.to_string() } else { format!("{g}/{v}") })
+            .map(|(g, v)| {
+                if g.is_empty() {
+                    v.to_string()
+                } else {
+                    format!("{g}/{v}")
+                }
+            })
             .collect();
         return Err(ApiError::new(
             404,
@@ -70,7 +87,9 @@ pub fn parse_path(path: &str) -> Result<Target, ApiError> {
     // `namespaces/<ns>/<plural>...` addresses a namespaced resource, unless
     // what follows the namespace name is a subresource of namespaces itself.
     let (namespace, rest): (Option<String>, Vec<&str>) = match rest {
-        ["namespaces", ns, tail @ ..] if !tail.is_empty() && !matches!(tail[0], "status" | "finalize") => {
+        ["namespaces", ns, tail @ ..]
+            if !tail.is_empty() && !matches!(tail[0], "status" | "finalize") =>
+        {
             (Some(ns.to_string()), tail.to_vec())
         }
         _ => (None, rest.to_vec()),
@@ -105,11 +124,21 @@ pub fn parse_path(path: &str) -> Result<Target, ApiError> {
             return Err(not_found_path(path));
         }
     }
-    Ok(Target { info, namespace, name, subresource: sub, legacy_watch })
+    Ok(Target {
+        info,
+        namespace,
+        name,
+        subresource: sub,
+        legacy_watch,
+    })
 }
 
 fn not_found_path(path: &str) -> ApiError {
-    ApiError::new(404, "NotFound", format!("the server could not find the requested resource (path {path:?})"))
+    ApiError::new(
+        404,
+        "NotFound",
+        format!("the server could not find the requested resource (path {path:?})"),
+    )
 }
 
 /// Query parameters shared by the verbs (Kubernetes' ListOptions,
@@ -130,7 +159,11 @@ impl Params {
     }
 
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.map.get(key).and_then(|v| v.first()).map(String::as_str).filter(|s| !s.is_empty())
+        self.map
+            .get(key)
+            .and_then(|v| v.first())
+            .map(String::as_str)
+            .filter(|s| !s.is_empty())
     }
 
     pub fn flag(&self, key: &str) -> bool {
@@ -139,19 +172,31 @@ impl Params {
 
     pub fn u64(&self, key: &str) -> Result<Option<u64>, ApiError> {
         self.get(key)
-            .map(|s| s.parse().map_err(|_| ApiError::bad_request(format!("invalid {key} {s:?}: must be a non-negative integer"))))
+            .map(|s| {
+                s.parse().map_err(|_| {
+                    ApiError::bad_request(format!(
+                        "invalid {key} {s:?}: must be a non-negative integer"
+                    ))
+                })
+            })
             .transpose()
     }
 
     pub fn i64(&self, key: &str) -> Result<Option<i64>, ApiError> {
         self.get(key)
-            .map(|s| s.parse().map_err(|_| ApiError::bad_request(format!("invalid {key} {s:?}: must be an integer"))))
+            .map(|s| {
+                s.parse().map_err(|_| {
+                    ApiError::bad_request(format!("invalid {key} {s:?}: must be an integer"))
+                })
+            })
             .transpose()
     }
 
     /// `dryRun=All`: validate and answer, but write nothing.
     pub fn dry_run(&self) -> bool {
-        self.map.get("dryRun").is_some_and(|v| v.iter().any(|s| s == "All"))
+        self.map
+            .get("dryRun")
+            .is_some_and(|v| v.iter().any(|s| s == "All"))
     }
 
     pub fn label_selector(&self) -> Result<minik_api::selectors::LabelSelector, ApiError> {
@@ -173,7 +218,10 @@ fn decode(s: &str) -> String {
         match bytes[i] {
             b'+' => out.push(b' '),
             b'%' if i + 2 < bytes.len() => {
-                match u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"), 16) {
+                match u8::from_str_radix(
+                    std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"),
+                    16,
+                ) {
                     Ok(b) => {
                         out.push(b);
                         i += 2;
@@ -205,7 +253,10 @@ pub fn negotiate(accept: Option<&str>, params: &Params) -> Output {
     for part in accept.split(',') {
         let part = part.trim();
         if part.contains("as=Table") {
-            let include = params.get("includeObject").and_then(IncludeObject::parse).unwrap_or_default();
+            let include = params
+                .get("includeObject")
+                .and_then(IncludeObject::parse)
+                .unwrap_or_default();
             return Output::Table(include);
         }
         if part.contains("as=PartialObjectMetadata") {
@@ -221,13 +272,18 @@ pub fn negotiate(accept: Option<&str>, params: &Params) -> Output {
 /// Decodes a request body as JSON or YAML into an object.
 pub fn decode_body(body: &[u8], content_type: &str) -> Result<Value, ApiError> {
     if body.is_empty() {
-        return Err(ApiError::bad_request("the request body is empty; expected an object"));
+        return Err(ApiError::bad_request(
+            "the request body is empty; expected an object",
+        ));
     }
     let ct = content_type.split(';').next().unwrap_or("").trim();
     if ct.ends_with("yaml") {
-        let text = std::str::from_utf8(body).map_err(|_| ApiError::bad_request("the YAML body is not valid UTF-8"))?;
-        serde_saphyr::from_str::<Value>(text).map_err(|e| ApiError::bad_request(format!("error decoding YAML body: {e}")))
+        let text = std::str::from_utf8(body)
+            .map_err(|_| ApiError::bad_request("the YAML body is not valid UTF-8"))?;
+        serde_saphyr::from_str::<Value>(text)
+            .map_err(|e| ApiError::bad_request(format!("error decoding YAML body: {e}")))
     } else {
-        serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("error decoding JSON body: {e}")))
+        serde_json::from_slice(body)
+            .map_err(|e| ApiError::bad_request(format!("error decoding JSON body: {e}")))
     }
 }

@@ -94,7 +94,10 @@ impl Store for SledStore {
     fn revision(&self) -> Result<u64, StoreError> {
         match self.db.get(REVISION_KEY)? {
             Some(v) => {
-                let bytes: [u8; 8] = v.as_ref().try_into().map_err(|_| StoreError::Corrupt("revision".into()))?;
+                let bytes: [u8; 8] = v
+                    .as_ref()
+                    .try_into()
+                    .map_err(|_| StoreError::Corrupt("revision".into()))?;
                 Ok(u64::from_be_bytes(bytes))
             }
             None => Ok(0),
@@ -129,8 +132,14 @@ mod tests {
         let dir = tempdir();
         {
             let s = SledStore::open(&dir).unwrap();
-            s.apply(vec![("/registry/a/1".into(), Some(b"x".to_vec())), ("/registry/a/2".into(), Some(b"y".to_vec()))], 7)
-                .unwrap();
+            s.apply(
+                vec![
+                    ("/registry/a/1".into(), Some(b"x".to_vec())),
+                    ("/registry/a/2".into(), Some(b"y".to_vec())),
+                ],
+                7,
+            )
+            .unwrap();
             s.apply(vec![("/registry/a/1".into(), None)], 8).unwrap();
             s.flush().unwrap();
         }

@@ -20,7 +20,9 @@ pub struct User {
 
 /// Authentication middleware: attaches the caller's identity to the request.
 pub async fn authenticate(mut req: Request, next: Next) -> Response {
-    req.extensions_mut().insert(User { name: "system:anonymous".into() });
+    req.extensions_mut().insert(User {
+        name: "system:anonymous".into(),
+    });
     next.run(req).await
 }
 

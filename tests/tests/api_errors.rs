@@ -18,23 +18,39 @@ fn api_error(e: kube::Error) -> kube::core::Status {
 }
 
 /// Sends a raw request and returns (status code, body).
-async fn raw(c: &TestCluster, method: &str, path: &str, content_type: &str, body: Vec<u8>) -> (u16, serde_json::Value) {
+async fn raw(
+    c: &TestCluster,
+    method: &str,
+    path: &str,
+    content_type: &str,
+    body: Vec<u8>,
+) -> (u16, serde_json::Value) {
     let req = http::Request::builder()
         .method(method)
         .uri(format!("{}{path}", c.url()))
         .header("content-type", content_type)
         .body(body)
         .unwrap();
-    let resp = c.client.send(req.map(kube::client::Body::from)).await.unwrap();
+    let resp = c
+        .client
+        .send(req.map(kube::client::Body::from))
+        .await
+        .unwrap();
     let code = resp.status().as_u16();
     let bytes = http_body_util_collect(resp).await;
-    let body = serde_json::from_slice(&bytes).unwrap_or(json!({"raw": String::from_utf8_lossy(&bytes)}));
+    let body =
+        serde_json::from_slice(&bytes).unwrap_or(json!({"raw": String::from_utf8_lossy(&bytes)}));
     (code, body)
 }
 
 async fn http_body_util_collect(resp: http::Response<kube::client::Body>) -> Vec<u8> {
     use http_body_util::BodyExt;
-    resp.into_body().collect().await.unwrap().to_bytes().to_vec()
+    resp.into_body()
+        .collect()
+        .await
+        .unwrap()
+        .to_bytes()
+        .to_vec()
 }
 
 fn deployment() -> Deployment {
@@ -52,7 +68,11 @@ async fn stale_resource_version_is_a_conflict() {
     let c = TestCluster::start().await;
     let cms: Api<ConfigMap> = Api::namespaced(c.client.clone(), "default");
     let v1 = cms
-        .create(&PostParams::default(), &serde_json::from_value(json!({"metadata": {"name": "c"}, "data": {"k": "1"}})).unwrap())
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({"metadata": {"name": "c"}, "data": {"k": "1"}}))
+                .unwrap(),
+        )
         .await
         .unwrap();
     let mut a = v1.clone();
@@ -61,11 +81,25 @@ async fn stale_resource_version_is_a_conflict() {
     // A second writer still holding v1's resourceVersion loses.
     let mut b = v1.clone();
     b.data.as_mut().unwrap().insert("k".into(), "3".into());
-    let e = api_error(cms.replace("c", &PostParams::default(), &b).await.unwrap_err());
+    let e = api_error(
+        cms.replace("c", &PostParams::default(), &b)
+            .await
+            .unwrap_err(),
+    );
     assert_eq!(e.code, 409);
     assert_eq!(e.reason, "Conflict");
-    assert!(e.message.contains("the object has been modified; please apply your changes to the latest version"), "{}", e.message);
-    assert_eq!(cms.get("c").await.unwrap().data.unwrap()["k"], "2", "the losing write changed nothing");
+    assert!(
+        e.message.contains(
+            "the object has been modified; please apply your changes to the latest version"
+        ),
+        "{}",
+        e.message
+    );
+    assert_eq!(
+        cms.get("c").await.unwrap().data.unwrap()["k"],
+        "2",
+        "the losing write changed nothing"
+    );
 
     let e = api_error(cms.create(&PostParams::default(), &v1).await.unwrap_err());
     assert_eq!((e.code, e.reason.as_str()), (409, "AlreadyExists"));
@@ -75,7 +109,10 @@ async fn stale_resource_version_is_a_conflict() {
 async fn immutable_and_invalid_fields_are_422() {
     let c = TestCluster::start().await;
     let deploys: Api<Deployment> = Api::namespaced(c.client.clone(), "default");
-    deploys.create(&PostParams::default(), &deployment()).await.unwrap();
+    deploys
+        .create(&PostParams::default(), &deployment())
+        .await
+        .unwrap();
     let e = api_error(
         deploys
             .patch(
@@ -87,38 +124,90 @@ async fn immutable_and_invalid_fields_are_422() {
             .unwrap_err(),
     );
     assert_eq!(e.code, 422);
-    assert!(e.message.contains("spec.selector") && e.message.contains("field is immutable"), "{}", e.message);
+    assert!(
+        e.message.contains("spec.selector") && e.message.contains("field is immutable"),
+        "{}",
+        e.message
+    );
 
     let mut bad = deployment();
     bad.metadata.name = Some("bad".into());
     bad.spec.as_mut().unwrap().replicas = Some(-1);
-    let e = api_error(deploys.create(&PostParams::default(), &bad).await.unwrap_err());
+    let e = api_error(
+        deploys
+            .create(&PostParams::default(), &bad)
+            .await
+            .unwrap_err(),
+    );
     assert_eq!(e.code, 422);
-    assert!(e.message.contains("Deployment.apps \"bad\" is invalid: spec.replicas: Invalid value: -1"), "{}", e.message);
+    assert!(
+        e.message
+            .contains("Deployment.apps \"bad\" is invalid: spec.replicas: Invalid value: -1"),
+        "{}",
+        e.message
+    );
 
     let pods: Api<Pod> = Api::namespaced(c.client.clone(), "default");
     let pod: Pod = serde_json::from_value(json!({"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "busybox"}]}})).unwrap();
     pods.create(&PostParams::default(), &pod).await.unwrap();
     let e = api_error(
-        pods.patch("p", &PatchParams::default(), &Patch::Merge(json!({"spec": {"restartPolicy": "Never"}})))
+        pods.patch(
+            "p",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"restartPolicy": "Never"}})),
+        )
+        .await
+        .unwrap_err(),
+    );
+    assert_eq!(e.code, 422);
+    assert!(
+        e.message
+            .contains("pod updates may not change fields other than"),
+        "{}",
+        e.message
+    );
+
+    let nameless: Pod = serde_json::from_value(
+        json!({"metadata": {"name": "x"}, "spec": {"containers": [{"name": "c"}]}}),
+    )
+    .unwrap();
+    let e = api_error(
+        pods.create(&PostParams::default(), &nameless)
             .await
             .unwrap_err(),
     );
-    assert_eq!(e.code, 422);
-    assert!(e.message.contains("pod updates may not change fields other than"), "{}", e.message);
-
-    let nameless: Pod = serde_json::from_value(json!({"metadata": {"name": "x"}, "spec": {"containers": [{"name": "c"}]}})).unwrap();
-    let e = api_error(pods.create(&PostParams::default(), &nameless).await.unwrap_err());
-    assert!(e.message.contains("spec.containers[0].image: Required value"), "{}", e.message);
+    assert!(
+        e.message
+            .contains("spec.containers[0].image: Required value"),
+        "{}",
+        e.message
+    );
 }
 
 #[tokio::test]
 async fn unknown_kinds_name_what_is_served() {
     let c = TestCluster::start().await;
-    let (code, body) = raw(&c, "GET", "/apis/example.com/v1/frobs", "application/json", vec![]).await;
+    let (code, body) = raw(
+        &c,
+        "GET",
+        "/apis/example.com/v1/frobs",
+        "application/json",
+        vec![],
+    )
+    .await;
     assert_eq!(code, 404);
-    assert!(body["message"].as_str().unwrap().contains("apps/v1"), "{body}");
-    let (code, body) = raw(&c, "GET", "/api/v1/namespaces/default/frobs", "application/json", vec![]).await;
+    assert!(
+        body["message"].as_str().unwrap().contains("apps/v1"),
+        "{body}"
+    );
+    let (code, body) = raw(
+        &c,
+        "GET",
+        "/api/v1/namespaces/default/frobs",
+        "application/json",
+        vec![],
+    )
+    .await;
     assert_eq!(code, 404);
     let msg = body["message"].as_str().unwrap();
     assert!(msg.contains("\"frobs\"") && msg.contains("pods"), "{msg}");
@@ -127,26 +216,63 @@ async fn unknown_kinds_name_what_is_served() {
 #[tokio::test]
 async fn malformed_and_oversized_bodies_leave_the_server_up() {
     let c = TestCluster::start().await;
-    let (code, body) = raw(&c, "POST", "/api/v1/namespaces/default/configmaps", "application/json", b"{not json".to_vec()).await;
+    let (code, body) = raw(
+        &c,
+        "POST",
+        "/api/v1/namespaces/default/configmaps",
+        "application/json",
+        b"{not json".to_vec(),
+    )
+    .await;
     assert_eq!(code, 400);
-    assert!(body["message"].as_str().unwrap().contains("error decoding JSON body"), "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("error decoding JSON body"),
+        "{body}"
+    );
 
-    let (code, body) = raw(&c, "POST", "/api/v1/namespaces/default/configmaps", "application/yaml", b"metadata: [unclosed".to_vec()).await;
+    let (code, body) = raw(
+        &c,
+        "POST",
+        "/api/v1/namespaces/default/configmaps",
+        "application/yaml",
+        b"metadata: [unclosed".to_vec(),
+    )
+    .await;
     assert_eq!(code, 400);
     assert!(body["message"].as_str().unwrap().contains("YAML"), "{body}");
 
     let big = json!({"metadata": {"name": "big"}, "data": {"k": "x".repeat(4 * 1024 * 1024)}});
-    let (code, body) = raw(&c, "POST", "/api/v1/namespaces/default/configmaps", "application/json", big.to_string().into_bytes()).await;
+    let (code, body) = raw(
+        &c,
+        "POST",
+        "/api/v1/namespaces/default/configmaps",
+        "application/json",
+        big.to_string().into_bytes(),
+    )
+    .await;
     assert_eq!(code, 413, "{body}");
 
-    let (code, _) = raw(&c, "PATCH", "/api/v1/namespaces/default/configmaps/none", "text/plain", b"{}".to_vec()).await;
+    let (code, _) = raw(
+        &c,
+        "PATCH",
+        "/api/v1/namespaces/default/configmaps/none",
+        "text/plain",
+        b"{}".to_vec(),
+    )
+    .await;
     assert_eq!(code, 415);
 
     // Still serving, store intact.
     let cms: Api<ConfigMap> = Api::namespaced(c.client.clone(), "default");
-    cms.create(&PostParams::default(), &serde_json::from_value(json!({"metadata": {"name": "fine"}})).unwrap())
-        .await
-        .unwrap();
+    cms.create(
+        &PostParams::default(),
+        &serde_json::from_value(json!({"metadata": {"name": "fine"}})).unwrap(),
+    )
+    .await
+    .unwrap();
     assert!(cms.get_opt("big").await.unwrap().is_none());
     assert_eq!(cms.list(&Default::default()).await.unwrap().items.len(), 1);
 }
@@ -161,9 +287,12 @@ async fn system_namespaces_exist_and_missing_namespace_is_404() {
     }
     let cms: Api<ConfigMap> = Api::namespaced(c.client.clone(), "missing");
     let e = api_error(
-        cms.create(&PostParams::default(), &serde_json::from_value(json!({"metadata": {"name": "x"}})).unwrap())
-            .await
-            .unwrap_err(),
+        cms.create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({"metadata": {"name": "x"}})).unwrap(),
+        )
+        .await
+        .unwrap_err(),
     );
     assert_eq!(e.code, 404);
     assert_eq!(e.message, "namespaces \"missing\" not found");

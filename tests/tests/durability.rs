@@ -15,25 +15,39 @@ struct ApiServerProcess {
     url: String,
 }
 
+impl Drop for ApiServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 fn spawn(data: &std::path::Path, kubeconfig: &std::path::Path, listen: &str) -> ApiServerProcess {
     let _ = std::fs::remove_file(kubeconfig);
-    let child = Command::new(support::workspace_bin("minik-apiserver"))
-        .arg("--data-dir")
-        .arg(data)
-        .arg("--listen")
-        .arg(listen)
-        .arg("--write-kubeconfig")
-        .arg(kubeconfig)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start minik-apiserver");
+    let mut process = ApiServerProcess {
+        child: Command::new(support::workspace_bin("minik-apiserver"))
+            .arg("--data-dir")
+            .arg(data)
+            .arg("--listen")
+            .arg(listen)
+            .arg("--write-kubeconfig")
+            .arg(kubeconfig)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start minik-apiserver"),
+        url: String::new(),
+    };
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         if let Ok(text) = std::fs::read_to_string(kubeconfig) {
             if let Some(line) = text.lines().find(|l| l.trim_start().starts_with("server:")) {
-                let url = line.trim_start().trim_start_matches("server:").trim().to_string();
-                return ApiServerProcess { child, url };
+                process.url = line
+                    .trim_start()
+                    .trim_start_matches("server:")
+                    .trim()
+                    .to_string();
+                return process;
             }
         }
         assert!(Instant::now() < deadline, "minik-apiserver did not start");
@@ -55,8 +69,13 @@ async fn acknowledged_writes_survive_kill_9() {
     for i in 0..200 {
         let cms = cms.clone();
         tasks.push(tokio::spawn(async move {
-            let cm: ConfigMap = serde_json::from_value(json!({"metadata": {"name": format!("cm-{i}")}, "data": {"i": i.to_string()}})).unwrap();
-            cms.create(&PostParams::default(), &cm).await.map(|c| c.metadata.resource_version.unwrap())
+            let cm: ConfigMap = serde_json::from_value(
+                json!({"metadata": {"name": format!("cm-{i}")}, "data": {"i": i.to_string()}}),
+            )
+            .unwrap();
+            cms.create(&PostParams::default(), &cm)
+                .await
+                .map(|c| c.metadata.resource_version.unwrap())
         }));
     }
     let mut acked = Vec::new();
@@ -71,21 +90,28 @@ async fn acknowledged_writes_survive_kill_9() {
     server.child.kill().unwrap();
     server.child.wait().unwrap();
 
-    let mut server = spawn(&data, &kubeconfig, "127.0.0.1:0");
+    let server = spawn(&data, &kubeconfig, "127.0.0.1:0");
     let cms: Api<ConfigMap> = Api::namespaced(support::client_for(&server.url), "default");
     let list = cms.list(&ListParams::default()).await.unwrap();
     for (i, _) in &acked {
         let name = format!("cm-{i}");
-        let found = list.items.iter().find(|c| c.metadata.name.as_deref() == Some(name.as_str()));
+        let found = list
+            .items
+            .iter()
+            .find(|c| c.metadata.name.as_deref() == Some(name.as_str()));
         let found = found.unwrap_or_else(|| panic!("{name} was acknowledged but lost"));
         assert_eq!(found.data.as_ref().unwrap()["i"], i.to_string());
     }
     let after: ConfigMap = cms
-        .create(&PostParams::default(), &serde_json::from_value(json!({"metadata": {"name": "after"}})).unwrap())
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({"metadata": {"name": "after"}})).unwrap(),
+        )
         .await
         .unwrap();
     let rv: u64 = after.metadata.resource_version.unwrap().parse().unwrap();
-    assert!(rv > max_rv, "resourceVersion went backwards after restart: {rv} <= {max_rv}");
-    server.child.kill().ok();
-    server.child.wait().ok();
+    assert!(
+        rv > max_rv,
+        "resourceVersion went backwards after restart: {rv} <= {max_rv}"
+    );
 }

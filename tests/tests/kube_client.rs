@@ -43,7 +43,10 @@ async fn typed_pod_crud_with_all_patch_types() {
     let c = TestCluster::start().await;
     let pods: Api<Pod> = Api::namespaced(c.client.clone(), "default");
 
-    let created = pods.create(&PostParams::default(), &pod("web-1")).await.unwrap();
+    let created = pods
+        .create(&PostParams::default(), &pod("web-1"))
+        .await
+        .unwrap();
     let meta = &created.metadata;
     assert!(meta.uid.is_some() && meta.creation_timestamp.is_some());
     let spec = created.spec.as_ref().unwrap();
@@ -51,21 +54,45 @@ async fn typed_pod_crud_with_all_patch_types() {
     assert_eq!(spec.restart_policy.as_deref(), Some("Always"));
     assert_eq!(spec.dns_policy.as_deref(), Some("ClusterFirst"));
     assert_eq!(spec.termination_grace_period_seconds, Some(30));
-    assert_eq!(spec.containers[0].image_pull_policy.as_deref(), Some("IfNotPresent"));
-    assert_eq!(spec.containers[0].ports.as_ref().unwrap()[0].protocol.as_deref(), Some("TCP"));
+    assert_eq!(
+        spec.containers[0].image_pull_policy.as_deref(),
+        Some("IfNotPresent")
+    );
+    assert_eq!(
+        spec.containers[0].ports.as_ref().unwrap()[0]
+            .protocol
+            .as_deref(),
+        Some("TCP")
+    );
     assert_eq!(created.status.unwrap().phase.as_deref(), Some("Pending"));
 
     let got = pods.get("web-1").await.unwrap();
     assert_eq!(got.metadata.resource_version, meta.resource_version);
-    let list = pods.list(&ListParams::default().labels("app=web")).await.unwrap();
+    let list = pods
+        .list(&ListParams::default().labels("app=web"))
+        .await
+        .unwrap();
     assert_eq!(list.items.len(), 1);
     assert!(list.metadata.resource_version.is_some());
-    assert!(pods.list(&ListParams::default().labels("app!=web")).await.unwrap().items.is_empty());
+    assert!(pods
+        .list(&ListParams::default().labels("app!=web"))
+        .await
+        .unwrap()
+        .items
+        .is_empty());
 
     // Replace: a labels change is allowed; the image too.
     let mut replaced = got.clone();
-    replaced.metadata.labels.as_mut().unwrap().insert("tier".into(), "front".into());
-    let replaced = pods.replace("web-1", &PostParams::default(), &replaced).await.unwrap();
+    replaced
+        .metadata
+        .labels
+        .as_mut()
+        .unwrap()
+        .insert("tier".into(), "front".into());
+    let replaced = pods
+        .replace("web-1", &PostParams::default(), &replaced)
+        .await
+        .unwrap();
     assert_eq!(replaced.metadata.labels.unwrap()["tier"], "front");
 
     // Strategic merge: change one container's image by name, keep its ports.
@@ -73,7 +100,9 @@ async fn typed_pod_crud_with_all_patch_types() {
         .patch(
             "web-1",
             &PatchParams::default(),
-            &Patch::Strategic(json!({"spec": {"containers": [{"name": "web", "image": "minik/web:v2"}]}})),
+            &Patch::Strategic(
+                json!({"spec": {"containers": [{"name": "web", "image": "minik/web:v2"}]}}),
+            ),
         )
         .await
         .unwrap();
@@ -83,7 +112,11 @@ async fn typed_pod_crud_with_all_patch_types() {
 
     // Merge patch.
     let p = pods
-        .patch("web-1", &PatchParams::default(), &Patch::Merge(json!({"metadata": {"annotations": {"a": "1"}}})))
+        .patch(
+            "web-1",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"annotations": {"a": "1"}}})),
+        )
         .await
         .unwrap();
     assert_eq!(p.metadata.annotations.unwrap()["a"], "1");
@@ -93,7 +126,10 @@ async fn typed_pod_crud_with_all_patch_types() {
         {"op": "add", "path": "/metadata/labels/added", "value": "yes"}
     ]))
     .unwrap();
-    let p = pods.patch("web-1", &PatchParams::default(), &Patch::Json::<()>(jp)).await.unwrap();
+    let p = pods
+        .patch("web-1", &PatchParams::default(), &Patch::Json::<()>(jp))
+        .await
+        .unwrap();
     assert_eq!(p.metadata.labels.unwrap()["added"], "yes");
 
     // Server-side apply of an existing object keeps fields it does not mention.
@@ -110,12 +146,22 @@ async fn typed_pod_crud_with_all_patch_types() {
     let labels = p.metadata.labels.unwrap();
     assert_eq!(labels["applied"], "true");
     assert_eq!(labels["app"], "web");
-    assert!(p.metadata.managed_fields.unwrap().iter().any(|m| m.manager.as_deref() == Some("test-manager")));
+    assert!(p
+        .metadata
+        .managed_fields
+        .unwrap()
+        .iter()
+        .any(|m| m.manager.as_deref() == Some("test-manager")));
 
     // An unbound pod is deleted at once.
-    pods.delete("web-1", &DeleteParams::default()).await.unwrap();
+    pods.delete("web-1", &DeleteParams::default())
+        .await
+        .unwrap();
     let err = pods.get("web-1").await.unwrap_err();
-    assert!(matches!(err, kube::Error::Api(ref s) if s.code == 404), "{err:?}");
+    assert!(
+        matches!(err, kube::Error::Api(ref s) if s.code == 404),
+        "{err:?}"
+    );
 }
 
 // The same json-patch crate (and version) kube's `Patch::Json` takes.
@@ -142,7 +188,10 @@ async fn server_side_apply_creates_absent_objects() {
 async fn typed_deployment_crud_generation_and_status() {
     let c = TestCluster::start().await;
     let deploys: Api<Deployment> = Api::namespaced(c.client.clone(), "default");
-    let d = deploys.create(&PostParams::default(), &deployment("web", 3)).await.unwrap();
+    let d = deploys
+        .create(&PostParams::default(), &deployment("web", 3))
+        .await
+        .unwrap();
     assert_eq!(d.metadata.generation, Some(1));
     let spec = d.spec.as_ref().unwrap();
     assert_eq!(spec.revision_history_limit, Some(10));
@@ -152,45 +201,79 @@ async fn typed_deployment_crud_generation_and_status() {
 
     // A metadata-only change keeps the generation; a spec change bumps it.
     let d = deploys
-        .patch("web", &PatchParams::default(), &Patch::Merge(json!({"metadata": {"labels": {"x": "y"}}})))
+        .patch(
+            "web",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"labels": {"x": "y"}}})),
+        )
         .await
         .unwrap();
     assert_eq!(d.metadata.generation, Some(1));
     let d = deploys
-        .patch("web", &PatchParams::default(), &Patch::Merge(json!({"spec": {"replicas": 5}})))
+        .patch(
+            "web",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"replicas": 5}})),
+        )
         .await
         .unwrap();
     assert_eq!(d.metadata.generation, Some(2));
 
     // The status subresource writes only status; the main resource keeps it.
     let mut with_status = d.clone();
-    with_status.status = Some(serde_json::from_value(json!({"replicas": 5, "readyReplicas": 2})).unwrap());
+    with_status.status =
+        Some(serde_json::from_value(json!({"replicas": 5, "readyReplicas": 2})).unwrap());
     with_status.spec.as_mut().unwrap().replicas = Some(9);
-    let s = deploys.replace_status("web", &PostParams::default(), &with_status).await.unwrap();
+    let s = deploys
+        .replace_status("web", &PostParams::default(), &with_status)
+        .await
+        .unwrap();
     assert_eq!(s.status.as_ref().unwrap().ready_replicas, Some(2));
-    assert_eq!(s.spec.as_ref().unwrap().replicas, Some(5), "status writes must not change spec");
+    assert_eq!(
+        s.spec.as_ref().unwrap().replicas,
+        Some(5),
+        "status writes must not change spec"
+    );
     let mut main = s.clone();
     main.status = None;
-    let m = deploys.replace("web", &PostParams::default(), &main).await.unwrap();
-    assert_eq!(m.status.unwrap().ready_replicas, Some(2), "main-resource writes keep status");
+    let m = deploys
+        .replace("web", &PostParams::default(), &main)
+        .await
+        .unwrap();
+    assert_eq!(
+        m.status.unwrap().ready_replicas,
+        Some(2),
+        "main-resource writes keep status"
+    );
 
     // Scale subresource.
     let scale = deploys.get_scale("web").await.unwrap();
     assert_eq!(scale.spec.unwrap().replicas, Some(5));
     assert_eq!(scale.status.unwrap().selector.as_deref(), Some("app=web"));
     deploys
-        .patch_scale("web", &PatchParams::default(), &Patch::Merge(json!({"spec": {"replicas": 7}})))
+        .patch_scale(
+            "web",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"replicas": 7}})),
+        )
         .await
         .unwrap();
-    assert_eq!(deploys.get("web").await.unwrap().spec.unwrap().replicas, Some(7));
+    assert_eq!(
+        deploys.get("web").await.unwrap().spec.unwrap().replicas,
+        Some(7)
+    );
 
-    deploys.delete("web", &DeleteParams::default()).await.unwrap();
+    deploys
+        .delete("web", &DeleteParams::default())
+        .await
+        .unwrap();
     assert!(deploys.get_opt("web").await.unwrap().is_none());
 }
 
 /// Collects watcher events until `pred` holds for the names seen, or times out.
 async fn watch_until(
-    stream: &mut (impl futures::Stream<Item = Result<watcher::Event<ConfigMap>, watcher::Error>> + Unpin),
+    stream: &mut (impl futures::Stream<Item = Result<watcher::Event<ConfigMap>, watcher::Error>>
+              + Unpin),
     log: &mut Vec<String>,
     done: impl Fn(&[String]) -> bool,
 ) {
@@ -202,8 +285,12 @@ async fn watch_until(
             .expect("stream continues");
         match ev {
             Ok(watcher::Event::Apply(o)) => log.push(format!("apply:{}", o.metadata.name.unwrap())),
-            Ok(watcher::Event::Delete(o)) => log.push(format!("delete:{}", o.metadata.name.unwrap())),
-            Ok(watcher::Event::InitApply(o)) => log.push(format!("init:{}", o.metadata.name.unwrap())),
+            Ok(watcher::Event::Delete(o)) => {
+                log.push(format!("delete:{}", o.metadata.name.unwrap()))
+            }
+            Ok(watcher::Event::InitApply(o)) => {
+                log.push(format!("init:{}", o.metadata.name.unwrap()))
+            }
             Ok(watcher::Event::Init) => log.push("relist".into()),
             Ok(watcher::Event::InitDone) => log.push("relisted".into()),
             // Errors (a restarting server) are retried by the watcher's backoff.
@@ -224,21 +311,44 @@ async fn watcher_sees_changes_and_survives_restart() {
         .default_backoff()
         .boxed();
     let mut log = Vec::new();
-    watch_until(&mut stream, &mut log, |l| l.contains(&"relisted".to_string())).await;
+    watch_until(&mut stream, &mut log, |l| {
+        l.contains(&"relisted".to_string())
+    })
+    .await;
 
-    cms.create(&PostParams::default(), &cm("a", "1")).await.unwrap();
-    watch_until(&mut stream, &mut log, |l| l.contains(&"apply:a".to_string())).await;
-    cms.patch("a", &PatchParams::default(), &Patch::Merge(json!({"data": {"v": "2"}}))).await.unwrap();
-    watch_until(&mut stream, &mut log, |l| l.iter().filter(|e| *e == "apply:a").count() == 2).await;
+    cms.create(&PostParams::default(), &cm("a", "1"))
+        .await
+        .unwrap();
+    watch_until(&mut stream, &mut log, |l| {
+        l.contains(&"apply:a".to_string())
+    })
+    .await;
+    cms.patch(
+        "a",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"data": {"v": "2"}})),
+    )
+    .await
+    .unwrap();
+    watch_until(&mut stream, &mut log, |l| {
+        l.iter().filter(|e| *e == "apply:a").count() == 2
+    })
+    .await;
     cms.delete("a", &DeleteParams::default()).await.unwrap();
-    watch_until(&mut stream, &mut log, |l| l.contains(&"delete:a".to_string())).await;
+    watch_until(&mut stream, &mut log, |l| {
+        l.contains(&"delete:a".to_string())
+    })
+    .await;
 
     // Restart the server under the watcher; it reconnects and keeps going.
     c.restart().await;
     let cms: Api<ConfigMap> = Api::namespaced(c.client.clone(), "default");
-    cms.create(&PostParams::default(), &cm("after-restart", "1")).await.unwrap();
+    cms.create(&PostParams::default(), &cm("after-restart", "1"))
+        .await
+        .unwrap();
     watch_until(&mut stream, &mut log, |l| {
-        l.iter().any(|e| e == "apply:after-restart" || e == "init:after-restart")
+        l.iter()
+            .any(|e| e == "apply:after-restart" || e == "init:after-restart")
     })
     .await;
 }
@@ -249,7 +359,10 @@ async fn watcher_relists_after_expired_resource_version() {
     let c = TestCluster::start_with(|cfg| cfg.watch_history = 5).await;
     let cms: Api<ConfigMap> = Api::namespaced(c.client.clone(), "default");
     Api::<k8s_openapi::api::core::v1::Namespace>::all(c.client.clone())
-        .create(&PostParams::default(), &serde_json::from_value(json!({"metadata": {"name": "other"}})).unwrap())
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({"metadata": {"name": "other"}})).unwrap(),
+        )
         .await
         .unwrap();
     let others: Api<ConfigMap> = Api::namespaced(c.client.clone(), "other");
@@ -257,15 +370,29 @@ async fn watcher_relists_after_expired_resource_version() {
     let cfg = watcher::Config::default().timeout(1);
     let mut stream = watcher(cms.clone(), cfg).default_backoff().boxed();
     let mut log = Vec::new();
-    watch_until(&mut stream, &mut log, |l| l.contains(&"relisted".to_string())).await;
+    watch_until(&mut stream, &mut log, |l| {
+        l.contains(&"relisted".to_string())
+    })
+    .await;
     // Changes it does not watch move history past its position.
     for i in 0..20 {
-        others.create(&PostParams::default(), &cm(&format!("noise-{i}"), "x")).await.unwrap();
+        others
+            .create(&PostParams::default(), &cm(&format!("noise-{i}"), "x"))
+            .await
+            .unwrap();
     }
-    cms.create(&PostParams::default(), &cm("wanted", "1")).await.unwrap();
+    cms.create(&PostParams::default(), &cm("wanted", "1"))
+        .await
+        .unwrap();
     // The next reconnect gets 410 Expired; the watcher relists and finds the object.
-    watch_until(&mut stream, &mut log, |l| l.contains(&"init:wanted".to_string())).await;
-    assert!(log.iter().filter(|e| *e == "relist").count() >= 2, "expected a relist: {log:?}");
+    watch_until(&mut stream, &mut log, |l| {
+        l.contains(&"init:wanted".to_string())
+    })
+    .await;
+    assert!(
+        log.iter().filter(|e| *e == "relist").count() >= 2,
+        "expected a relist: {log:?}"
+    );
 }
 
 #[tokio::test]
@@ -273,11 +400,16 @@ async fn raw_watch_from_expired_version_gets_in_stream_410() {
     let c = TestCluster::start_with(|cfg| cfg.watch_history = 2).await;
     let cms: Api<ConfigMap> = Api::namespaced(c.client.clone(), "default");
     for i in 0..6 {
-        cms.create(&PostParams::default(), &cm(&format!("c{i}"), "x")).await.unwrap();
+        cms.create(&PostParams::default(), &cm(&format!("c{i}"), "x"))
+            .await
+            .unwrap();
     }
-    let req = http::Request::get(format!("{}/api/v1/namespaces/default/configmaps?watch=true&resourceVersion=1", c.url()))
-        .body(Vec::new())
-        .unwrap();
+    let req = http::Request::get(format!(
+        "{}/api/v1/namespaces/default/configmaps?watch=true&resourceVersion=1",
+        c.url()
+    ))
+    .body(Vec::new())
+    .unwrap();
     let stream = c.client.request_events::<ConfigMap>(req).await.unwrap();
     let events: Vec<_> = stream.take(1).try_collect().await.unwrap();
     match &events[0] {

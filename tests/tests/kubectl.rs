@@ -67,37 +67,80 @@ async fn create_apply_get_scale_delete() {
 
     // apply over objects created without last-applied, then a real change.
     let out = c.kubectl_ok(&["apply", "-f", &file]);
-    assert!(out.contains("deployment.apps/web configured") || out.contains("deployment.apps/web unchanged"), "{out}");
-    let changed = c.file("web2.yaml", &DEPLOYMENT.replace("minik/web:v1", "minik/web:v2").replace("replicas: 2", "replicas: 3"));
+    assert!(
+        out.contains("deployment.apps/web configured")
+            || out.contains("deployment.apps/web unchanged"),
+        "{out}"
+    );
+    let changed = c.file(
+        "web2.yaml",
+        &DEPLOYMENT
+            .replace("minik/web:v1", "minik/web:v2")
+            .replace("replicas: 2", "replicas: 3"),
+    );
     let out = c.kubectl_ok(&["apply", "-f", &changed]);
     assert!(out.contains("deployment.apps/web configured"), "{out}");
     assert!(out.contains("service/web unchanged"), "{out}");
     let out = c.kubectl_ok(&["apply", "-f", &changed]);
     assert!(out.contains("deployment.apps/web unchanged"), "{out}");
-    let d = Api::<Deployment>::namespaced(c.client.clone(), "default").get("web").await.unwrap();
+    let d = Api::<Deployment>::namespaced(c.client.clone(), "default")
+        .get("web")
+        .await
+        .unwrap();
     let spec = d.spec.unwrap();
     assert_eq!(spec.replicas, Some(3));
-    assert_eq!(spec.template.spec.unwrap().containers[0].image.as_deref(), Some("minik/web:v2"));
-    assert!(d.metadata.annotations.unwrap().contains_key("kubectl.kubernetes.io/last-applied-configuration"));
+    assert_eq!(
+        spec.template.spec.unwrap().containers[0].image.as_deref(),
+        Some("minik/web:v2")
+    );
+    assert!(d
+        .metadata
+        .annotations
+        .unwrap()
+        .contains_key("kubectl.kubernetes.io/last-applied-configuration"));
 
     // Server-side tables.
     let out = c.kubectl_ok(&["get", "deployments"]);
     let header: Vec<&str> = out.lines().next().unwrap().split_whitespace().collect();
-    assert_eq!(header, ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"], "{out}");
+    assert_eq!(
+        header,
+        ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"],
+        "{out}"
+    );
     assert!(out.lines().nth(1).unwrap().starts_with("web "), "{out}");
     let out = c.kubectl_ok(&["get", "svc", "web"]);
     let header: Vec<&str> = out.lines().next().unwrap().split_whitespace().collect();
-    assert_eq!(header, ["NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE"], "{out}");
+    assert_eq!(
+        header,
+        [
+            "NAME",
+            "TYPE",
+            "CLUSTER-IP",
+            "EXTERNAL-IP",
+            "PORT(S)",
+            "AGE"
+        ],
+        "{out}"
+    );
 
     let yaml = c.kubectl_ok(&["get", "deploy", "web", "-o", "yaml"]);
-    assert!(yaml.contains("kind: Deployment") && yaml.contains("resourceVersion:"), "{yaml}");
+    assert!(
+        yaml.contains("kind: Deployment") && yaml.contains("resourceVersion:"),
+        "{yaml}"
+    );
 
     let all = c.kubectl_ok(&["get", "all"]);
-    assert!(all.contains("deployment.apps/web") && all.contains("service/web"), "{all}");
+    assert!(
+        all.contains("deployment.apps/web") && all.contains("service/web"),
+        "{all}"
+    );
 
     let out = c.kubectl_ok(&["scale", "deployment", "web", "--replicas=5"]);
     assert!(out.contains("deployment.apps/web scaled"), "{out}");
-    let d = Api::<Deployment>::namespaced(c.client.clone(), "default").get("web").await.unwrap();
+    let d = Api::<Deployment>::namespaced(c.client.clone(), "default")
+        .get("web")
+        .await
+        .unwrap();
     assert_eq!(d.spec.unwrap().replicas, Some(5));
 
     let out = c.kubectl_ok(&["delete", "-f", &changed]);
@@ -106,7 +149,10 @@ async fn create_apply_get_scale_delete() {
     let out = c.kubectl(&["get", "deploy", "web"]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("Error from server (NotFound): deployments.apps \"web\" not found"), "{err}");
+    assert!(
+        err.contains("Error from server (NotFound): deployments.apps \"web\" not found"),
+        "{err}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -118,13 +164,21 @@ async fn get_pods_table_and_watch() {
     let out = c.kubectl_ok(&["get", "pods"]);
     let mut lines = out.lines();
     let header: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
-    assert_eq!(header, ["NAME", "READY", "STATUS", "RESTARTS", "AGE"], "{out}");
+    assert_eq!(
+        header,
+        ["NAME", "READY", "STATUS", "RESTARTS", "AGE"],
+        "{out}"
+    );
     let row: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
     assert_eq!(&row[..4], ["hello", "0/1", "Pending", "0"], "{out}");
 
     let wide = c.kubectl_ok(&["get", "pods", "-o", "wide"]);
     let header: Vec<&str> = wide.lines().next().unwrap().split_whitespace().collect();
-    assert_eq!(&header[..7], ["NAME", "READY", "STATUS", "RESTARTS", "AGE", "IP", "NODE"], "{wide}");
+    assert_eq!(
+        &header[..7],
+        ["NAME", "READY", "STATUS", "RESTARTS", "AGE", "IP", "NODE"],
+        "{wide}"
+    );
 
     // `kubectl get pods -w` prints the current pods, then each change.
     let mut child = c.kubectl_spawn(&["get", "pods", "-w"]);
@@ -172,11 +226,26 @@ async fn api_resources_and_version() {
             .map(str::to_string)
             .collect()
     };
-    assert_eq!(row("deployments"), ["deployments", "deploy", "apps/v1", "true", "Deployment"]);
+    assert_eq!(
+        row("deployments"),
+        ["deployments", "deploy", "apps/v1", "true", "Deployment"]
+    );
     assert_eq!(row("pods"), ["pods", "po", "v1", "true", "Pod"]);
     assert_eq!(row("nodes"), ["nodes", "no", "v1", "false", "Node"]);
-    assert_eq!(row("leases"), ["leases", "coordination.k8s.io/v1", "true", "Lease"]);
-    assert_eq!(row("horizontalpodautoscalers"), ["horizontalpodautoscalers", "hpa", "autoscaling/v2", "true", "HorizontalPodAutoscaler"]);
+    assert_eq!(
+        row("leases"),
+        ["leases", "coordination.k8s.io/v1", "true", "Lease"]
+    );
+    assert_eq!(
+        row("horizontalpodautoscalers"),
+        [
+            "horizontalpodautoscalers",
+            "hpa",
+            "autoscaling/v2",
+            "true",
+            "HorizontalPodAutoscaler"
+        ]
+    );
 
     let v = c.kubectl_ok(&["version", "-o", "json"]);
     let v: serde_json::Value = serde_json::from_str(&v).unwrap();
@@ -186,11 +255,19 @@ async fn api_resources_and_version() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_shows_validation_errors() {
     let c = TestCluster::start().await;
-    let bad = c.file("bad.yaml", &POD.replace("name: hello", "name: Hello_World"));
+    let bad = c.file(
+        "bad.yaml",
+        &POD.replacen("name: hello", "name: Hello_World", 1),
+    );
     let out = c.kubectl(&["apply", "-f", &bad]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("Pod \"Hello_World\" is invalid: metadata.name: Invalid value: \"Hello_World\""), "{err}");
+    assert!(
+        err.contains(
+            "Pod \"Hello_World\" is invalid: metadata.name: Invalid value: \"Hello_World\""
+        ),
+        "{err}"
+    );
     assert!(err.contains("RFC 1123 subdomain"), "{err}");
 
     let missing_ns = c.kubectl(&["apply", "-n", "nowhere", "-f", &c.file("p.yaml", POD)]);

@@ -17,7 +17,16 @@ pub async fn bind(ctx: Ctx) -> Result<Response, ApiError> {
         .pointer("/target/name")
         .and_then(Value::as_str)
         .filter(|n| !n.is_empty())
-        .ok_or_else(|| ApiError::new(422, "Invalid", format!("Binding \"{}\" is invalid: target.name: Required value", ctx.target.name())))?
+        .ok_or_else(|| {
+            ApiError::new(
+                422,
+                "Invalid",
+                format!(
+                    "Binding \"{}\" is invalid: target.name: Required value",
+                    ctx.target.name()
+                ),
+            )
+        })?
         .to_string();
     let info = ctx.info();
     let target = ctx.target.clone();
@@ -25,14 +34,28 @@ pub async fn bind(ctx: Ctx) -> Result<Response, ApiError> {
         target.key(),
         Box::new(move |current| {
             let mut pod = current.ok_or_else(|| ApiError::not_found(info, target.name()))?;
-            if pod.pointer("/metadata/deletionTimestamp").is_some_and(|v| !v.is_null()) {
-                return Err(ApiError::conflict(info, target.name(), "pod is being deleted, cannot be assigned to a host"));
-            }
-            if let Some(current) = pod.pointer("/spec/nodeName").and_then(Value::as_str).filter(|n| !n.is_empty()) {
+            if pod
+                .pointer("/metadata/deletionTimestamp")
+                .is_some_and(|v| !v.is_null())
+            {
                 return Err(ApiError::conflict(
                     info,
                     target.name(),
-                    &format!("pod {} is already assigned to node \"{current}\"", target.name()),
+                    "pod is being deleted, cannot be assigned to a host",
+                ));
+            }
+            if let Some(current) = pod
+                .pointer("/spec/nodeName")
+                .and_then(Value::as_str)
+                .filter(|n| !n.is_empty())
+            {
+                return Err(ApiError::conflict(
+                    info,
+                    target.name(),
+                    &format!(
+                        "pod {} is already assigned to node \"{current}\"",
+                        target.name()
+                    ),
                 ));
             }
             pod["spec"]["nodeName"] = json!(node);
@@ -49,8 +72,14 @@ pub async fn bind(ctx: Ctx) -> Result<Response, ApiError> {
 
 fn set_condition(pod: &mut Value, ty: &str, status: &str) {
     let now = meta::now_rfc3339();
-    let mut conditions: Vec<Value> = pod.pointer("/status/conditions").and_then(Value::as_array).cloned().unwrap_or_default();
+    let mut conditions: Vec<Value> = pod
+        .pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     conditions.retain(|c| c["type"] != ty);
-    conditions.push(json!({"type": ty, "status": status, "lastProbeTime": null, "lastTransitionTime": now}));
+    conditions.push(
+        json!({"type": ty, "status": status, "lastProbeTime": null, "lastTransitionTime": now}),
+    );
     pod["status"]["conditions"] = json!(conditions);
 }

@@ -52,5 +52,9 @@ pub async fn create_object(ctx: &Ctx, obj: &mut Value) -> Result<Value, ApiError
             Ok(c) => return Ok((*c.object).clone()),
         }
     }
-    Err(ApiError::new(500, "ServerTimeout", "could not generate a unique name; try again"))
+    Err(ApiError::new(
+        500,
+        "ServerTimeout",
+        "could not generate a unique name; try again",
+    ))
 }

@@ -13,12 +13,21 @@ use crate::hub::EventType;
 use crate::registry::{self, DeleteOptions, DeleteStep};
 
 fn options(ctx: &Ctx) -> Result<DeleteOptions, ApiError> {
-    let body = if ctx.body.is_empty() { None } else { Some(ctx.body_object()?) };
+    let body = if ctx.body.is_empty() {
+        None
+    } else {
+        Some(ctx.body_object()?)
+    };
     DeleteOptions::from_request(body.as_ref(), &ctx.params)
 }
 
 /// Deletes (or marks) the object at `key`; returns it and whether it is gone.
-async fn delete_key(ctx: &Ctx, key: String, name: String, opts: DeleteOptions) -> Result<(Value, bool), ApiError> {
+async fn delete_key(
+    ctx: &Ctx,
+    key: String,
+    name: String,
+    opts: DeleteOptions,
+) -> Result<(Value, bool), ApiError> {
     let info = ctx.info();
     let committed = ctx
         .mutate(
@@ -33,16 +42,23 @@ async fn delete_key(ctx: &Ctx, key: String, name: String, opts: DeleteOptions) -
             }),
         )
         .await?;
-    Ok(((*committed.object).clone(), committed.event_type == Some(EventType::Deleted)))
+    Ok((
+        (*committed.object).clone(),
+        committed.event_type == Some(EventType::Deleted),
+    ))
 }
 
 pub async fn delete(ctx: Ctx) -> Result<Response, ApiError> {
     let opts = options(&ctx)?;
-    let (obj, gone) = delete_key(&ctx, ctx.target.key(), ctx.target.name().to_string(), opts).await?;
+    let (obj, gone) =
+        delete_key(&ctx, ctx.target.key(), ctx.target.name().to_string(), opts).await?;
     // kube-apiserver answers a completed delete with a Status, except for
     // pods, whose last state it returns; a pending deletion returns the object.
     if gone && ctx.info().kind != "Pod" {
-        Ok(json_response(StatusCode::OK, &success_status(ctx.info(), &obj)))
+        Ok(json_response(
+            StatusCode::OK,
+            &success_status(ctx.info(), &obj),
+        ))
     } else {
         Ok(ctx.respond(StatusCode::OK, &obj))
     }

@@ -61,7 +61,9 @@ impl Ctx {
     /// Reads the current object straight from the store.
     pub fn read(&self, key: &str) -> Result<Option<Value>, ApiError> {
         match self.state.store.get(key)? {
-            Some(b) => Ok(Some(serde_json::from_slice(&b).map_err(|e| ApiError::internal(e.to_string()))?)),
+            Some(b) => Ok(Some(
+                serde_json::from_slice(&b).map_err(|e| ApiError::internal(e.to_string()))?,
+            )),
             None => Ok(None),
         }
     }
@@ -74,9 +76,16 @@ impl Ctx {
             return Ok(match mutation(current.clone())? {
                 Outcome::Put(v) => Committed {
                     object: Arc::new(v),
-                    event_type: Some(if existed { crate::hub::EventType::Modified } else { crate::hub::EventType::Added }),
+                    event_type: Some(if existed {
+                        crate::hub::EventType::Modified
+                    } else {
+                        crate::hub::EventType::Added
+                    }),
                 },
-                Outcome::Unchanged(v) => Committed { object: Arc::new(v), event_type: None },
+                Outcome::Unchanged(v) => Committed {
+                    object: Arc::new(v),
+                    event_type: None,
+                },
                 Outcome::Delete => Committed {
                     object: Arc::new(current.unwrap_or(Value::Null)),
                     event_type: Some(crate::hub::EventType::Deleted),
@@ -88,10 +97,16 @@ impl Ctx {
 
     /// Fails unless the target namespace exists and is not terminating.
     pub fn require_namespace(&self) -> Result<(), ApiError> {
-        let Some(ns) = self.target.namespace.as_deref().filter(|_| self.info().namespaced) else {
+        let Some(ns) = self
+            .target
+            .namespace
+            .as_deref()
+            .filter(|_| self.info().namespaced)
+        else {
             return Ok(());
         };
-        let ns_info = minik_api::catalogue::lookup("", "v1", "namespaces").expect("namespaces are served");
+        let ns_info =
+            minik_api::catalogue::lookup("", "v1", "namespaces").expect("namespaces are served");
         match self.read(&ns_info.key(None, ns))? {
             None => Err(ApiError::not_found(ns_info, ns)),
             Some(n) if n.pointer("/metadata/deletionTimestamp").is_some_and(|v| !v.is_null()) => Err(ApiError::new(
@@ -112,7 +127,9 @@ impl Ctx {
                 std::slice::from_ref(obj),
                 jiff::Timestamp::now(),
                 include,
-                obj.pointer("/metadata/resourceVersion").and_then(Value::as_str).unwrap_or(""),
+                obj.pointer("/metadata/resourceVersion")
+                    .and_then(Value::as_str)
+                    .unwrap_or(""),
                 None,
             ),
             Output::Metadata => partial_metadata(obj),
@@ -126,7 +143,12 @@ pub fn partial_metadata(obj: &Value) -> Value {
 }
 
 pub fn json_response(code: StatusCode, body: &Value) -> Response {
-    (code, [(http::header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
+    (
+        code,
+        [(http::header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
 }
 
 /// A `Status` of success, as kube-apiserver answers some deletes.
@@ -150,14 +172,24 @@ async fn handle(state: Arc<AppState>, req: Request) -> Result<Response, ApiError
     let (parts, body) = req.into_parts();
     let target = request::parse_path(parts.uri.path())?;
     let params = Params::parse(parts.uri.query());
-    let accept = parts.headers.get(http::header::ACCEPT).and_then(|v| v.to_str().ok());
+    let accept = parts
+        .headers
+        .get(http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok());
     let output = request::negotiate(accept, &params);
     let body: bytes::Bytes = axum::body::to_bytes(Body::new(body), MAX_BODY)
         .await
         .map_err(|_| ApiError::too_large(MAX_BODY))?;
     let is_watch = target.legacy_watch || params.flag("watch");
     let method = parts.method.clone();
-    let ctx = Ctx { state, target, params, output, headers: parts.headers, body };
+    let ctx = Ctx {
+        state,
+        target,
+        params,
+        output,
+        headers: parts.headers,
+        body,
+    };
     let named = ctx.target.name.is_some();
     match (method, named, ctx.target.subresource.clone().as_deref()) {
         (Method::GET, false, None) if is_watch => watch::watch(ctx).await,
@@ -197,12 +229,23 @@ pub fn finish_update(new: Value, old: &Value) -> Outcome {
 }
 
 /// The stored object's resourceVersion must match the client's, if it sent one.
-pub fn check_resource_version(info: &ResourceInfo, name: &str, sent: &Value, current: &Value) -> Result<(), ApiError> {
-    let sent_rv = sent.pointer("/metadata/resourceVersion").and_then(Value::as_str).unwrap_or("");
+pub fn check_resource_version(
+    info: &ResourceInfo,
+    name: &str,
+    sent: &Value,
+    current: &Value,
+) -> Result<(), ApiError> {
+    let sent_rv = sent
+        .pointer("/metadata/resourceVersion")
+        .and_then(Value::as_str)
+        .unwrap_or("");
     if sent_rv.is_empty() {
         return Ok(());
     }
-    let current_rv = current.pointer("/metadata/resourceVersion").and_then(Value::as_str).unwrap_or("");
+    let current_rv = current
+        .pointer("/metadata/resourceVersion")
+        .and_then(Value::as_str)
+        .unwrap_or("");
     if sent_rv != current_rv {
         return Err(ApiError::stale(info, name));
     }

@@ -40,14 +40,20 @@ impl PatchType {
 }
 
 /// Applies a patch document to an object.
-pub fn apply_patch(kind: &str, ty: PatchType, doc: &Value, patch: &Value) -> Result<Value, ApiError> {
+pub fn apply_patch(
+    kind: &str,
+    ty: PatchType,
+    doc: &Value,
+    patch: &Value,
+) -> Result<Value, ApiError> {
     let unprocessable = |e: String| ApiError::new(422, "Invalid", e);
     match ty {
         PatchType::Json => {
             let p: json_patch::Patch = serde_json::from_value(patch.clone())
                 .map_err(|e| ApiError::bad_request(format!("invalid JSON patch: {e}")))?;
             let mut out = doc.clone();
-            json_patch::patch(&mut out, &p).map_err(|e| unprocessable(format!("the JSON patch could not be applied: {e}")))?;
+            json_patch::patch(&mut out, &p)
+                .map_err(|e| unprocessable(format!("the JSON patch could not be applied: {e}")))?;
             Ok(out)
         }
         PatchType::Merge => {
@@ -56,7 +62,11 @@ pub fn apply_patch(kind: &str, ty: PatchType, doc: &Value, patch: &Value) -> Res
             Ok(out)
         }
         PatchType::Strategic | PatchType::Apply => strategic_merge::apply(doc, patch, kind)
-            .map_err(|e| unprocessable(format!("the strategic merge patch could not be applied: {e}"))),
+            .map_err(|e| {
+                unprocessable(format!(
+                    "the strategic merge patch could not be applied: {e}"
+                ))
+            }),
     }
 }
 
@@ -65,7 +75,11 @@ fn decode_patch(ctx: &Ctx, ty: PatchType) -> Result<Value, ApiError> {
     if ctx.body.is_empty() {
         return Err(ApiError::bad_request("the patch body is empty"));
     }
-    let ct = if ty == PatchType::Apply { "application/yaml" } else { "application/json" };
+    let ct = if ty == PatchType::Apply {
+        "application/yaml"
+    } else {
+        "application/json"
+    };
     let v = crate::request::decode_body(&ctx.body, ct)?;
     Ok(v)
 }
@@ -77,7 +91,9 @@ pub async fn patch(ctx: Ctx) -> Result<Response, ApiError> {
     let target = ctx.target.clone();
     if ty == PatchType::Apply {
         let manager = ctx.params.get("fieldManager").ok_or_else(|| {
-            ApiError::bad_request("PATCH with application/apply-patch+yaml requires a fieldManager parameter")
+            ApiError::bad_request(
+                "PATCH with application/apply-patch+yaml requires a fieldManager parameter",
+            )
         })?;
         if ctx.read(&target.key())?.is_none() && target.subresource.is_none() {
             let mut obj = patch.clone();
@@ -116,7 +132,10 @@ fn record_manager(obj: &mut Value, manager: &str, api_version: &str) {
     if !obj.get("metadata").is_some_and(Value::is_object) {
         obj["metadata"] = json!({});
     }
-    let mut fields: Vec<Value> = obj["metadata"]["managedFields"].as_array().cloned().unwrap_or_default();
+    let mut fields: Vec<Value> = obj["metadata"]["managedFields"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     fields.retain(|f| !(f["manager"] == manager && f["operation"] == "Apply"));
     fields.push(json!({
         "manager": manager,

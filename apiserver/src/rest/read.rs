@@ -13,7 +13,9 @@ use crate::error::ApiError;
 use crate::request::Output;
 
 pub async fn get(ctx: Ctx) -> Result<Response, ApiError> {
-    let obj = ctx.read(&ctx.target.key())?.ok_or_else(|| ApiError::not_found(ctx.info(), ctx.target.name()))?;
+    let obj = ctx
+        .read(&ctx.target.key())?
+        .ok_or_else(|| ApiError::not_found(ctx.info(), ctx.target.name()))?;
     Ok(ctx.respond(StatusCode::OK, &obj))
 }
 
@@ -27,31 +29,37 @@ struct ContinueToken {
 
 /// Objects under the target's collection matching the request's selectors,
 /// at most `limit` (0 = all) after `start_after`; also whether more remain.
-pub fn select(ctx: &Ctx, limit: usize, start_after: Option<&str>) -> Result<(Vec<(String, Value)>, bool), ApiError> {
+pub fn select(
+    ctx: &Ctx,
+    limit: usize,
+    start_after: Option<&str>,
+) -> Result<(Vec<(String, Value)>, bool), ApiError> {
     let labels = ctx.params.label_selector()?;
     let fields = ctx.params.field_selector()?;
     let prefix = ctx.target.collection_prefix();
     let mut items = Vec::new();
     let mut more = false;
     let mut error = None;
-    ctx.state.store.scan(&prefix, start_after, &mut |key, bytes| {
-        let obj: Value = match serde_json::from_slice(bytes) {
-            Ok(v) => v,
-            Err(e) => {
-                error = Some(ApiError::internal(format!("corrupt object at {key}: {e}")));
+    ctx.state
+        .store
+        .scan(&prefix, start_after, &mut |key, bytes| {
+            let obj: Value = match serde_json::from_slice(bytes) {
+                Ok(v) => v,
+                Err(e) => {
+                    error = Some(ApiError::internal(format!("corrupt object at {key}: {e}")));
+                    return false;
+                }
+            };
+            if !labels.matches(&minik_api::meta::labels(&obj)) || !fields.matches(&obj) {
+                return true;
+            }
+            if limit > 0 && items.len() == limit {
+                more = true;
                 return false;
             }
-        };
-        if !labels.matches(&minik_api::meta::labels(&obj)) || !fields.matches(&obj) {
-            return true;
-        }
-        if limit > 0 && items.len() == limit {
-            more = true;
-            return false;
-        }
-        items.push((key.to_string(), obj));
-        true
-    })?;
+            items.push((key.to_string(), obj));
+            true
+        })?;
     match error {
         Some(e) => Err(e),
         None => Ok((items, more)),
@@ -66,7 +74,10 @@ pub async fn list(ctx: Ctx) -> Result<Response, ApiError> {
     };
     // The revision is read before the scan: every object listed is at least
     // this new, so a watch from it may repeat a change but never miss one.
-    let rv = token.as_ref().map(|t| t.rv).unwrap_or_else(|| ctx.state.writer.revision());
+    let rv = token
+        .as_ref()
+        .map(|t| t.rv)
+        .unwrap_or_else(|| ctx.state.writer.revision());
     let (items, more) = select(&ctx, limit, token.as_ref().map(|t| t.start.as_str()))?;
     let next = if more {
         let last = items.last().map(|(k, _)| k.clone()).unwrap_or_default();
@@ -78,9 +89,14 @@ pub async fn list(ctx: Ctx) -> Result<Response, ApiError> {
     let objects: Vec<Value> = items.into_iter().map(|(_, v)| v).collect();
     let info = ctx.info();
     let body = match ctx.output {
-        Output::Table(include) => {
-            tables::table(info.kind, &objects, jiff::Timestamp::now(), include, &rv.to_string(), next.as_deref())
-        }
+        Output::Table(include) => tables::table(
+            info.kind,
+            &objects,
+            jiff::Timestamp::now(),
+            include,
+            &rv.to_string(),
+            next.as_deref(),
+        ),
         Output::Metadata => {
             let mut l = json!({
                 "kind": "PartialObjectMetadataList",
@@ -114,5 +130,9 @@ fn decode_continue(token: &str) -> Result<ContinueToken, ApiError> {
         .decode(token)
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())
-        .ok_or_else(|| ApiError::bad_request("continue key is not valid: decode it from a previous list's metadata.continue"))
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "continue key is not valid: decode it from a previous list's metadata.continue",
+            )
+        })
 }

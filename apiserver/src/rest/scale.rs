@@ -35,14 +35,25 @@ pub fn scale_of(obj: &Value) -> Value {
 pub async fn scale(ctx: Ctx) -> Result<Response, ApiError> {
     let info = ctx.info();
     let target = ctx.target.clone();
-    let method = if ctx.body.is_empty() { Method::GET } else if ctx.content_type().contains("patch") { Method::PATCH } else { Method::PUT };
+    let method = if ctx.body.is_empty() {
+        Method::GET
+    } else if ctx.content_type().contains("patch") {
+        Method::PATCH
+    } else {
+        Method::PUT
+    };
     if method == Method::GET {
-        let obj = ctx.read(&target.key())?.ok_or_else(|| ApiError::not_found(info, target.name()))?;
+        let obj = ctx
+            .read(&target.key())?
+            .ok_or_else(|| ApiError::not_found(info, target.name()))?;
         return Ok(json_response(StatusCode::OK, &scale_of(&obj)));
     }
     let (patch_type, body) = if method == Method::PATCH {
         let ty = PatchType::from_content_type(ctx.content_type())?;
-        (Some(ty), crate::request::decode_body(&ctx.body, "application/json")?)
+        (
+            Some(ty),
+            crate::request::decode_body(&ctx.body, "application/json")?,
+        )
     } else {
         (None, ctx.body_object()?)
     };

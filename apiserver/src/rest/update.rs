@@ -38,6 +38,9 @@ pub async fn update(ctx: Ctx) -> Result<Response, ApiError> {
 /// The `namespaces/<name>/finalize` subresource changes only `spec.finalizers`.
 fn finalize(body: &Value, old: &Value) -> Value {
     let mut new = old.clone();
-    new["spec"]["finalizers"] = body.pointer("/spec/finalizers").cloned().unwrap_or(Value::Array(vec![]));
+    new["spec"]["finalizers"] = body
+        .pointer("/spec/finalizers")
+        .cloned()
+        .unwrap_or(Value::Array(vec![]));
     new
 }

@@ -93,8 +93,18 @@ impl Encoder {
             Output::Object => obj.clone(),
             Output::Metadata => partial_metadata(obj),
             Output::Table(include) => {
-                let rv = obj.pointer("/metadata/resourceVersion").and_then(Value::as_str).unwrap_or("");
-                let mut t = tables::table(self.info.kind, std::slice::from_ref(obj), jiff::Timestamp::now(), include, rv, None);
+                let rv = obj
+                    .pointer("/metadata/resourceVersion")
+                    .and_then(Value::as_str)
+                    .unwrap_or("");
+                let mut t = tables::table(
+                    self.info.kind,
+                    std::slice::from_ref(obj),
+                    jiff::Timestamp::now(),
+                    include,
+                    rv,
+                    None,
+                );
                 // Like kube-apiserver, column definitions go with the first event only.
                 if self.columns_sent {
                     t["columnDefinitions"] = json!([]);
@@ -138,21 +148,37 @@ pub async fn watch(ctx: Ctx) -> Result<Response, ApiError> {
     };
     let bookmarks = ctx.params.flag("allowWatchBookmarks");
     let send_initial = ctx.params.get("sendInitialEvents").map(|s| s == "true");
-    let timeout = Duration::from_secs(ctx.params.u64("timeoutSeconds")?.unwrap_or(DEFAULT_TIMEOUT_SECS));
+    let timeout = Duration::from_secs(
+        ctx.params
+            .u64("timeoutSeconds")?
+            .unwrap_or(DEFAULT_TIMEOUT_SECS),
+    );
     let requested = match ctx.params.get("resourceVersion") {
         None | Some("0") => None,
-        Some(rv) => Some(rv.parse::<u64>().map_err(|_| ApiError::bad_request(format!("invalid resourceVersion {rv:?}")))?),
+        Some(rv) => Some(
+            rv.parse::<u64>()
+                .map_err(|_| ApiError::bad_request(format!("invalid resourceVersion {rv:?}")))?,
+        ),
     };
     // "Get state and start at most recent" unless the client names a start.
     let synthesize = send_initial.unwrap_or(requested.is_none());
-    let from = if synthesize { ctx.state.writer.revision() } else { requested.unwrap_or_else(|| ctx.state.writer.revision()) };
+    let from = if synthesize {
+        ctx.state.writer.revision()
+    } else {
+        requested.unwrap_or_else(|| ctx.state.writer.revision())
+    };
 
-    let mut enc = Encoder { info: ctx.info(), output: ctx.output, columns_sent: false };
+    let mut enc = Encoder {
+        info: ctx.info(),
+        output: ctx.output,
+        columns_sent: false,
+    };
     let (tx, rx) = mpsc::channel::<Bytes>(256);
     match ctx.state.hub.subscribe_after(from) {
         Err(expired) => {
             let msg = format!("too old resource version: {from} ({})", expired.oldest);
-            tx.try_send(expired_line(msg)).expect("fresh channel has room");
+            tx.try_send(expired_line(msg))
+                .expect("fresh channel has room");
             drop(tx);
         }
         Ok((backlog, live)) => {
@@ -166,7 +192,11 @@ pub async fn watch(ctx: Ctx) -> Result<Response, ApiError> {
                     if !filter.wants_key(&key) {
                         continue;
                     }
-                    let rv = obj.pointer("/metadata/resourceVersion").and_then(Value::as_str).and_then(|s| s.parse().ok()).unwrap_or(0);
+                    let rv = obj
+                        .pointer("/metadata/resourceVersion")
+                        .and_then(Value::as_str)
+                        .and_then(|s| s.parse().ok())
+                        .unwrap_or(0);
                     listed.insert(key, rv);
                     initial.push(enc.event("ADDED", &obj));
                 }
@@ -174,7 +204,15 @@ pub async fn watch(ctx: Ctx) -> Result<Response, ApiError> {
             if synthesize && send_initial == Some(true) && bookmarks {
                 initial.push(enc.bookmark(from, true));
             }
-            let stream = WatchStream { hub: ctx.state.hub.clone(), filter, enc, bookmarks, last: from, listed, tx };
+            let stream = WatchStream {
+                hub: ctx.state.hub.clone(),
+                filter,
+                enc,
+                bookmarks,
+                last: from,
+                listed,
+                tx,
+            };
             tokio::spawn(stream.run(initial, backlog, live, timeout));
         }
     }
@@ -201,7 +239,13 @@ struct WatchStream {
 }
 
 impl WatchStream {
-    async fn run(mut self, initial: Vec<Bytes>, backlog: Vec<Arc<Event>>, mut live: broadcast::Receiver<Arc<Event>>, timeout: Duration) {
+    async fn run(
+        mut self,
+        initial: Vec<Bytes>,
+        backlog: Vec<Arc<Event>>,
+        mut live: broadcast::Receiver<Arc<Event>>,
+        timeout: Duration,
+    ) {
         for l in initial {
             if self.tx.send(l).await.is_err() {
                 return;
@@ -260,7 +304,11 @@ impl WatchStream {
             }
         }
         match self.filter.view(ev) {
-            Some(ty) => self.tx.send(self.enc.event(ty.as_str(), &ev.object)).await.is_ok(),
+            Some(ty) => self
+                .tx
+                .send(self.enc.event(ty.as_str(), &ev.object))
+                .await
+                .is_ok(),
             None => true,
         }
     }

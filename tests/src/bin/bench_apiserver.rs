@@ -33,11 +33,18 @@ fn ms(d: Duration) -> String {
 }
 
 fn cm(name: &str) -> ConfigMap {
-    serde_json::from_value(json!({"metadata": {"name": name}, "data": {"payload": "x".repeat(256)}})).unwrap()
+    serde_json::from_value(
+        json!({"metadata": {"name": name}, "data": {"payload": "x".repeat(256)}}),
+    )
+    .unwrap()
 }
 
 fn sled_baseline(dir: &std::path::Path) -> f64 {
-    let db = sled::Config::new().path(dir.join("baseline")).flush_every_ms(None).open().unwrap();
+    let db = sled::Config::new()
+        .path(dir.join("baseline"))
+        .flush_every_ms(None)
+        .open()
+        .unwrap();
     let start = Instant::now();
     let mut n = 0u64;
     let value = vec![b'x'; 512];
@@ -52,11 +59,18 @@ fn sled_baseline(dir: &std::path::Path) -> f64 {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    println!("minik-apiserver benchmark (store in {})", dir.path().display());
+    println!(
+        "minik-apiserver benchmark (store in {})",
+        dir.path().display()
+    );
     let baseline = sled_baseline(dir.path());
     println!("baseline  sled insert+flush, 1 writer, no batching: {baseline:.0} writes/s");
 
-    let server = minik_apiserver::start(minik_apiserver::Config::new(dir.path().join("data"), "127.0.0.1:0".parse()?)).await?;
+    let server = minik_apiserver::start(minik_apiserver::Config::new(
+        dir.path().join("data"),
+        "127.0.0.1:0".parse()?,
+    ))
+    .await?;
     let client = kube::Client::try_from(kube::Config::new(server.url().parse()?))?;
 
     // 1. Durable creates with 16 concurrent clients for a fixed time.
@@ -71,7 +85,9 @@ async fn main() -> anyhow::Result<()> {
             let mut i = 0;
             while Instant::now() < deadline {
                 let t = Instant::now();
-                cms.create(&PostParams::default(), &cm(&format!("c{c}-{i}"))).await.expect("create");
+                cms.create(&PostParams::default(), &cm(&format!("c{c}-{i}")))
+                    .await
+                    .expect("create");
                 lat.push(t.elapsed());
                 i += 1;
             }
@@ -95,10 +111,18 @@ async fn main() -> anyhow::Result<()> {
 
     // 2. Watch delivery with 100 concurrent watchers on one namespace.
     Api::<Namespace>::all(client.clone())
-        .create(&PostParams::default(), &serde_json::from_value(json!({"metadata": {"name": "watched"}}))?)
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({"metadata": {"name": "watched"}}))?,
+        )
         .await?;
     let watched: Api<ConfigMap> = Api::namespaced(client.clone(), "watched");
-    let rv = watched.list(&Default::default()).await?.metadata.resource_version.unwrap();
+    let rv = watched
+        .list(&Default::default())
+        .await?
+        .metadata
+        .resource_version
+        .unwrap();
     let mut watchers = Vec::new();
     let ready = Arc::new(tokio::sync::Barrier::new(WATCHERS + 1));
     for _ in 0..WATCHERS {
@@ -106,12 +130,18 @@ async fn main() -> anyhow::Result<()> {
         let rv = rv.clone();
         let ready = ready.clone();
         watchers.push(tokio::spawn(async move {
-            let mut stream = api.watch(&WatchParams::default().timeout(120), &rv).await.expect("watch").boxed();
+            let mut stream = api
+                .watch(&WatchParams::default().timeout(120), &rv)
+                .await
+                .expect("watch")
+                .boxed();
             ready.wait().await;
             let mut seen = Vec::with_capacity(WATCHED_WRITES);
             while seen.len() < WATCHED_WRITES {
                 match tokio::time::timeout(Duration::from_secs(60), stream.next()).await {
-                    Ok(Some(Ok(WatchEvent::Added(o)))) => seen.push((o.metadata.name.unwrap(), Instant::now())),
+                    Ok(Some(Ok(WatchEvent::Added(o)))) => {
+                        seen.push((o.metadata.name.unwrap(), Instant::now()))
+                    }
                     Ok(Some(Ok(_))) => {}
                     other => panic!("watch ended early: {other:?}"),
                 }

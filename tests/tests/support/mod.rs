@@ -26,11 +26,18 @@ impl TestCluster {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut config = Config::new(dir.path().join("data"), "127.0.0.1:0".parse().unwrap());
         tweak(&mut config);
-        let server = minik_apiserver::start(config).await.expect("API server starts");
+        let server = minik_apiserver::start(config)
+            .await
+            .expect("API server starts");
         let kubeconfig = dir.path().join("kubeconfig");
         minik_apiserver::kubeconfig::write(&kubeconfig, &server.url()).unwrap();
         let client = client_for(&server.url());
-        Self { server: Some(server), dir, kubeconfig, client }
+        Self {
+            server: Some(server),
+            dir,
+            kubeconfig,
+            client,
+        }
     }
 
     pub fn url(&self) -> String {
@@ -43,13 +50,24 @@ impl TestCluster {
         let addr = server.addr;
         server.stop().await.expect("clean stop");
         let config = Config::new(self.dir.path().join("data"), addr);
-        self.server = Some(minik_apiserver::start(config).await.expect("API server restarts"));
+        self.server = Some(
+            minik_apiserver::start(config)
+                .await
+                .expect("API server restarts"),
+        );
     }
 
     /// Runs the real `kubectl` with this cluster's kubeconfig. The test's
     /// runtime must be multi-threaded: the server keeps serving meanwhile.
     pub fn kubectl(&self, args: &[&str]) -> Output {
-        tokio::task::block_in_place(|| kubectl_with(&self.kubeconfig, &self.dir.path().join("kubectl-cache"), args, None))
+        tokio::task::block_in_place(|| {
+            kubectl_with(
+                &self.kubeconfig,
+                &self.dir.path().join("kubectl-cache"),
+                args,
+                None,
+            )
+        })
     }
 
     /// Runs kubectl and returns stdout, failing the test (with stderr) if it fails.
@@ -68,7 +86,12 @@ impl TestCluster {
     /// Runs kubectl with `stdin` as its standard input.
     pub fn kubectl_stdin(&self, args: &[&str], stdin: &str) -> Output {
         tokio::task::block_in_place(|| {
-            kubectl_with(&self.kubeconfig, &self.dir.path().join("kubectl-cache"), args, Some(stdin))
+            kubectl_with(
+                &self.kubeconfig,
+                &self.dir.path().join("kubectl-cache"),
+                args,
+                Some(stdin),
+            )
         })
     }
 
@@ -112,10 +135,21 @@ pub fn kubectl_with(kubeconfig: &Path, cache: &Path, args: &[&str], stdin: Optio
         .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
-    let mut child = cmd.spawn().expect("kubectl is installed (v1.32 on every minik machine)");
+    cmd.stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    });
+    let mut child = cmd
+        .spawn()
+        .expect("kubectl is installed (v1.32 on every minik machine)");
     if let Some(input) = stdin {
-        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
     }
     child.wait_with_output().unwrap()
 }
@@ -124,8 +158,15 @@ pub fn kubectl_with(kubeconfig: &Path, cache: &Path, args: &[&str], stdin: Optio
 /// them next to the test executables' parent directory).
 pub fn workspace_bin(name: &str) -> PathBuf {
     let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().and_then(Path::parent).expect("target/<profile>/deps/<test>");
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>/deps/<test>");
     let bin = dir.join(name);
-    assert!(bin.exists(), "{} is missing: build the workspace binaries first (cargo build --workspace --bins)", bin.display());
+    assert!(
+        bin.exists(),
+        "{} is missing: build the workspace binaries first (cargo build --workspace --bins)",
+        bin.display()
+    );
     bin
 }
