@@ -1,0 +1,9 @@
+//! garbage_collector controller (being built).
+
+use std::sync::Arc;
+
+use crate::Context;
+
+pub async fn run(_ctx: Arc<Context>) -> anyhow::Result<()> {
+    Ok(())
+}

@@ -1,0 +1,1 @@
+//! miniktl (being built).

@@ -1,0 +1,1 @@
+//! minik-dns (being built).

@@ -1,0 +1,1 @@
+//! minik-kubelet (being built).

@@ -1,0 +1,1 @@
+//! minik-proxy (being built).

@@ -1,0 +1,1 @@
+//! minik-scheduler (being built).
