@@ -116,287 +116,41 @@ macro_rules! res {
     };
 }
 
+#[rustfmt::skip]
 static CATALOGUE: &[ResourceInfo] = &[
     // core/v1
-    res!(
-        "",
-        "v1",
-        "Namespace",
-        "namespaces",
-        "namespace",
-        false,
-        &["ns"],
-        NONE,
-        &["status", "finalize"]
-    ),
-    res!(
-        "",
-        "v1",
-        "Node",
-        "nodes",
-        "node",
-        false,
-        &["no"],
-        NONE,
-        &["status", "proxy"]
-    ),
-    res!(
-        "",
-        "v1",
-        "Pod",
-        "pods",
-        "pod",
-        true,
-        &["po"],
-        ALL,
-        &[
-            "status",
-            "binding",
-            "log",
-            "exec",
-            "eviction",
-            "portforward"
-        ]
-    ),
-    res!(
-        "",
-        "v1",
-        "Service",
-        "services",
-        "service",
-        true,
-        &["svc"],
-        ALL,
-        &["status", "proxy"]
-    ),
-    res!(
-        "",
-        "v1",
-        "Endpoints",
-        "endpoints",
-        "endpoints",
-        true,
-        &["ep"],
-        NONE,
-        NONE
-    ),
-    res!(
-        "",
-        "v1",
-        "ConfigMap",
-        "configmaps",
-        "configmap",
-        true,
-        &["cm"],
-        NONE,
-        NONE
-    ),
+    res!("", "v1", "Namespace", "namespaces", "namespace", false, &["ns"], NONE, &["status", "finalize"]),
+    res!("", "v1", "Node", "nodes", "node", false, &["no"], NONE, &["status", "proxy"]),
+    res!("", "v1", "Pod", "pods", "pod", true, &["po"], ALL, &["status", "binding", "log", "exec", "eviction", "portforward"]),
+    res!("", "v1", "Service", "services", "service", true, &["svc"], ALL, &["status", "proxy"]),
+    res!("", "v1", "Endpoints", "endpoints", "endpoints", true, &["ep"], NONE, NONE),
+    res!("", "v1", "ConfigMap", "configmaps", "configmap", true, &["cm"], NONE, NONE),
     res!("", "v1", "Secret", "secrets", "secret", true, NONE, NONE, NONE),
-    res!(
-        "",
-        "v1",
-        "Event",
-        "events",
-        "event",
-        true,
-        &["ev"],
-        NONE,
-        NONE
-    ),
-    res!(
-        "",
-        "v1",
-        "ServiceAccount",
-        "serviceaccounts",
-        "serviceaccount",
-        true,
-        &["sa"],
-        NONE,
-        NONE
-    ),
-    res!(
-        "",
-        "v1",
-        "PersistentVolume",
-        "persistentvolumes",
-        "persistentvolume",
-        false,
-        &["pv"],
-        NONE,
-        STATUS
-    ),
-    res!(
-        "",
-        "v1",
-        "PersistentVolumeClaim",
-        "persistentvolumeclaims",
-        "persistentvolumeclaim",
-        true,
-        &["pvc"],
-        NONE,
-        STATUS
-    ),
-    res!(
-        "",
-        "v1",
-        "ResourceQuota",
-        "resourcequotas",
-        "resourcequota",
-        true,
-        &["quota"],
-        NONE,
-        STATUS
-    ),
-    res!(
-        "",
-        "v1",
-        "LimitRange",
-        "limitranges",
-        "limitrange",
-        true,
-        &["limits"],
-        NONE,
-        NONE
-    ),
+    res!("", "v1", "Event", "events", "event", true, &["ev"], NONE, NONE),
+    res!("", "v1", "ServiceAccount", "serviceaccounts", "serviceaccount", true, &["sa"], NONE, NONE),
+    res!("", "v1", "PersistentVolume", "persistentvolumes", "persistentvolume", false, &["pv"], NONE, STATUS),
+    res!("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims", "persistentvolumeclaim", true, &["pvc"], NONE, STATUS),
+    res!("", "v1", "ResourceQuota", "resourcequotas", "resourcequota", true, &["quota"], NONE, STATUS),
+    res!("", "v1", "LimitRange", "limitranges", "limitrange", true, &["limits"], NONE, NONE),
     // apps/v1
-    res!(
-        "apps",
-        "v1",
-        "Deployment",
-        "deployments",
-        "deployment",
-        true,
-        &["deploy"],
-        ALL,
-        STATUS_SCALE
-    ),
-    res!(
-        "apps",
-        "v1",
-        "ReplicaSet",
-        "replicasets",
-        "replicaset",
-        true,
-        &["rs"],
-        ALL,
-        STATUS_SCALE
-    ),
-    res!(
-        "apps",
-        "v1",
-        "StatefulSet",
-        "statefulsets",
-        "statefulset",
-        true,
-        &["sts"],
-        ALL,
-        STATUS_SCALE
-    ),
-    res!(
-        "apps",
-        "v1",
-        "DaemonSet",
-        "daemonsets",
-        "daemonset",
-        true,
-        &["ds"],
-        ALL,
-        STATUS
-    ),
+    res!("apps", "v1", "Deployment", "deployments", "deployment", true, &["deploy"], ALL, STATUS_SCALE),
+    res!("apps", "v1", "ReplicaSet", "replicasets", "replicaset", true, &["rs"], ALL, STATUS_SCALE),
+    res!("apps", "v1", "StatefulSet", "statefulsets", "statefulset", true, &["sts"], ALL, STATUS_SCALE),
+    res!("apps", "v1", "DaemonSet", "daemonsets", "daemonset", true, &["ds"], ALL, STATUS),
     // batch/v1
     res!("batch", "v1", "Job", "jobs", "job", true, NONE, ALL, STATUS),
-    res!(
-        "batch",
-        "v1",
-        "CronJob",
-        "cronjobs",
-        "cronjob",
-        true,
-        &["cj"],
-        ALL,
-        STATUS
-    ),
+    res!("batch", "v1", "CronJob", "cronjobs", "cronjob", true, &["cj"], ALL, STATUS),
     // networking.k8s.io/v1
-    res!(
-        "networking.k8s.io",
-        "v1",
-        "Ingress",
-        "ingresses",
-        "ingress",
-        true,
-        &["ing"],
-        NONE,
-        STATUS
-    ),
-    res!(
-        "networking.k8s.io",
-        "v1",
-        "IngressClass",
-        "ingressclasses",
-        "ingressclass",
-        false,
-        NONE,
-        NONE,
-        NONE
-    ),
-    res!(
-        "networking.k8s.io",
-        "v1",
-        "NetworkPolicy",
-        "networkpolicies",
-        "networkpolicy",
-        true,
-        &["netpol"],
-        NONE,
-        NONE
-    ),
+    res!("networking.k8s.io", "v1", "Ingress", "ingresses", "ingress", true, &["ing"], NONE, STATUS),
+    res!("networking.k8s.io", "v1", "IngressClass", "ingressclasses", "ingressclass", false, NONE, NONE, NONE),
+    res!("networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies", "networkpolicy", true, &["netpol"], NONE, NONE),
     // autoscaling: v2 is the storage version, v1 is served from the same objects.
-    res!(
-        "autoscaling",
-        "v2",
-        "HorizontalPodAutoscaler",
-        "horizontalpodautoscalers",
-        "horizontalpodautoscaler",
-        true,
-        &["hpa"],
-        ALL,
-        STATUS
-    ),
-    res!(
-        "autoscaling",
-        "v1",
-        "HorizontalPodAutoscaler",
-        "horizontalpodautoscalers",
-        "horizontalpodautoscaler",
-        true,
-        &["hpa"],
-        ALL,
-        STATUS
-    ),
+    res!("autoscaling", "v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers", "horizontalpodautoscaler", true, &["hpa"], ALL, STATUS),
+    res!("autoscaling", "v1", "HorizontalPodAutoscaler", "horizontalpodautoscalers", "horizontalpodautoscaler", true, &["hpa"], ALL, STATUS),
     // coordination.k8s.io/v1
-    res!(
-        "coordination.k8s.io",
-        "v1",
-        "Lease",
-        "leases",
-        "lease",
-        true,
-        NONE,
-        NONE,
-        NONE
-    ),
-    // events.k8s.io/v1
-    res!(
-        "events.k8s.io",
-        "v1",
-        "Event",
-        "events",
-        "event",
-        true,
-        &["ev"],
-        NONE,
-        NONE
-    ),
+    res!("coordination.k8s.io", "v1", "Lease", "leases", "lease", true, NONE, NONE, NONE),
+    // events.k8s.io/v1: the same objects as core/v1 Events, in a newer shape.
+    ResourceInfo { storage_group: "", ..res!("events.k8s.io", "v1", "Event", "events", "event", true, &["ev"], NONE, NONE) },
 ];
 
 /// Every served resource, in discovery order (groups in the order above).
@@ -409,6 +163,16 @@ pub fn lookup(group: &str, version: &str, plural: &str) -> Option<&'static Resou
     CATALOGUE
         .iter()
         .find(|r| r.group == group && r.version == version && r.plural == plural)
+}
+
+/// The resource whose form objects are stored in: the first-listed version
+/// of `storage_group/plural` (core/v1 for events.k8s.io Events, autoscaling/v2
+/// for autoscaling/v1 HPAs, the resource itself for everything else).
+pub fn storage_info(info: &'static ResourceInfo) -> &'static ResourceInfo {
+    CATALOGUE
+        .iter()
+        .find(|r| r.group == info.storage_group && r.plural == info.plural)
+        .unwrap_or(info)
 }
 
 /// The resource for an object's `apiVersion` and `kind`.
@@ -497,5 +261,9 @@ mod tests {
         let h1 = lookup("autoscaling", "v1", "horizontalpodautoscalers").unwrap();
         let h2 = lookup("autoscaling", "v2", "horizontalpodautoscalers").unwrap();
         assert_eq!(h1.key_prefix(), h2.key_prefix());
+        assert_eq!(storage_info(h1).version, "v2");
+        let ev = lookup("events.k8s.io", "v1", "events").unwrap();
+        assert_eq!(storage_info(ev).group, "");
+        assert_eq!(ev.key_prefix(), "/registry/core/events/");
     }
 }

@@ -7,6 +7,7 @@
 //!
 //! A tour:
 //! - [`catalogue`]: which kinds are served, their group/version/plural/scope.
+//! - [`convert`]: conversion between served versions that share storage.
 //! - [`names`]: DNS-1123 names, label keys and values, with Kubernetes' messages.
 //! - [`selectors`]: label selectors (`app=web,tier in (a,b)`) and field selectors.
 //! - [`quantity`]: resource quantities (`250m`, `128Mi`).
@@ -20,6 +21,7 @@
 //! few served aliases (see [`catalogue::ResourceInfo::storage_group`]).
 
 pub mod catalogue;
+pub mod convert;
 pub mod defaults;
 pub mod field_error;
 pub mod meta;

@@ -15,13 +15,7 @@ pub const SYSTEM_NAMESPACES: &[&str] =
 pub async fn ensure_namespaces(writer: &Writer) -> Result<(), ApiError> {
     let info = catalogue::lookup("", "v1", "namespaces").expect("namespaces are served");
     for ns in SYSTEM_NAMESPACES {
-        let target = Target {
-            info,
-            namespace: None,
-            name: Some(ns.to_string()),
-            subresource: None,
-            legacy_watch: false,
-        };
+        let target = Target::new(info, None, Some(ns.to_string()));
         let mut obj = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
         registry::prepare_create(&target, &mut obj)?;
         writer

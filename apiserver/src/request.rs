@@ -16,7 +16,11 @@ use crate::error::ApiError;
 /// The resource a request addresses.
 #[derive(Debug, Clone)]
 pub struct Target {
+    /// The resource as stored (what keys, defaults and validation use).
     pub info: &'static ResourceInfo,
+    /// The resource as addressed by the client; differs from `info` only for
+    /// versions served by conversion (see `minik_api::convert`).
+    pub served: &'static ResourceInfo,
     pub namespace: Option<String>,
     pub name: Option<String>,
     pub subresource: Option<String>,
@@ -25,6 +29,10 @@ pub struct Target {
 }
 
 impl Target {
+    pub fn new(info: &'static ResourceInfo, namespace: Option<String>, name: Option<String>) -> Self {
+        Self { info, served: info, namespace, name, subresource: None, legacy_watch: false }
+    }
+
     /// Storage key of the named object.
     pub fn key(&self) -> String {
         self.info.key(
@@ -125,7 +133,8 @@ pub fn parse_path(path: &str) -> Result<Target, ApiError> {
         }
     }
     Ok(Target {
-        info,
+        info: catalogue::storage_info(info),
+        served: info,
         namespace,
         name,
         subresource: sub,

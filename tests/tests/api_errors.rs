@@ -297,3 +297,42 @@ async fn system_namespaces_exist_and_missing_namespace_is_404() {
     assert_eq!(e.code, 404);
     assert_eq!(e.message, "namespaces \"missing\" not found");
 }
+
+#[tokio::test]
+async fn events_k8s_io_and_core_events_are_one_set() {
+    use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+    let c = TestCluster::start().await;
+    let pods: Api<Pod> = Api::namespaced(c.client.clone(), "default");
+    let pod: Pod = serde_json::from_value(
+        json!({"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "busybox"}]}}),
+    )
+    .unwrap();
+    let pod = pods.create(&PostParams::default(), &pod).await.unwrap();
+    // kube's Recorder writes events.k8s.io/v1 Events...
+    let recorder = Recorder::new(c.client.clone(), Reporter { controller: "test-controller".into(), instance: None });
+    let reference = kube::Resource::object_ref(&pod, &());
+    recorder
+        .publish(
+            &Event {
+                type_: EventType::Normal,
+                reason: "Tested".into(),
+                note: Some("recorded through events.k8s.io".into()),
+                action: "Test".into(),
+                secondary: None,
+            },
+            &reference,
+        )
+        .await
+        .unwrap();
+    // ...which core/v1 readers (kubectl get events, describe) see.
+    let core: Api<k8s_openapi::api::core::v1::Event> = Api::namespaced(c.client.clone(), "default");
+    let list = core
+        .list(&kube::api::ListParams::default().fields("involvedObject.name=p"))
+        .await
+        .unwrap();
+    assert_eq!(list.items.len(), 1);
+    let e = &list.items[0];
+    assert_eq!(e.reason.as_deref(), Some("Tested"));
+    assert_eq!(e.message.as_deref(), Some("recorded through events.k8s.io"));
+    assert_eq!(e.reporting_component.as_deref(), Some("test-controller"));
+}

@@ -12,7 +12,7 @@ use crate::error::ApiError;
 use crate::registry;
 
 pub async fn create(ctx: Ctx) -> Result<Response, ApiError> {
-    let mut obj = ctx.body_object()?;
+    let mut obj = ctx.resource_body()?;
     let created = create_object(&ctx, &mut obj).await?;
     Ok(ctx.respond(StatusCode::CREATED, &created))
 }

@@ -58,6 +58,22 @@ impl Ctx {
         request::decode_body(&self.body, self.content_type())
     }
 
+    /// The body as an object of the addressed resource, converted to its storage form.
+    pub fn resource_body(&self) -> Result<Value, ApiError> {
+        let mut obj = self.body_object()?;
+        let served = self.target.served;
+        if std::ptr::eq(served, self.target.info) {
+            return Ok(obj);
+        }
+        crate::registry::check_type(served, &mut obj)?;
+        Ok(minik_api::convert::to_storage(served, obj))
+    }
+
+    /// A stored object in the form of the addressed version.
+    pub fn served(&self, obj: &Value) -> Value {
+        minik_api::convert::from_storage(self.target.served, obj.clone())
+    }
+
     /// Reads the current object straight from the store.
     pub fn read(&self, key: &str) -> Result<Option<Value>, ApiError> {
         match self.state.store.get(key)? {
@@ -120,6 +136,7 @@ impl Ctx {
 
     /// Renders one object in the negotiated shape.
     pub fn respond(&self, code: StatusCode, obj: &Value) -> Response {
+        let obj = &self.served(obj);
         let body = match self.output {
             Output::Object => obj.clone(),
             Output::Table(include) => tables::table(

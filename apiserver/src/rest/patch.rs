@@ -12,7 +12,7 @@
 
 use axum::response::Response;
 use http::StatusCode;
-use minik_api::{meta, strategic_merge};
+use minik_api::{convert, meta, strategic_merge};
 use serde_json::{json, Value};
 
 use super::{check_resource_version, finish_update, Ctx};
@@ -97,7 +97,9 @@ pub async fn patch(ctx: Ctx) -> Result<Response, ApiError> {
         })?;
         if ctx.read(&target.key())?.is_none() && target.subresource.is_none() {
             let mut obj = patch.clone();
-            record_manager(&mut obj, manager, info.api_version().as_str());
+            crate::registry::check_type(target.served, &mut obj)?;
+            record_manager(&mut obj, manager, &target.served.api_version());
+            let mut obj = convert::to_storage(target.served, obj);
             let created = super::create::create_object(&ctx, &mut obj).await?;
             return Ok(ctx.respond(StatusCode::CREATED, &created));
         }
@@ -108,7 +110,11 @@ pub async fn patch(ctx: Ctx) -> Result<Response, ApiError> {
             target.key(),
             Box::new(move |current| {
                 let old = current.ok_or_else(|| ApiError::not_found(info, target.name()))?;
-                let mut patched = apply_patch(info.kind, ty, &old, &patch)?;
+                // Patches are written against the addressed version's shape.
+                let served = target.served;
+                let old_served = convert::from_storage(served, old.clone());
+                let patched = apply_patch(served.kind, ty, &old_served, &patch)?;
+                let mut patched = convert::to_storage(served, patched);
                 check_resource_version(info, target.name(), &patched, &old)?;
                 if ty == PatchType::Apply {
                     record_manager(&mut patched, &manager, &info.api_version());

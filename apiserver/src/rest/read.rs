@@ -86,8 +86,8 @@ pub async fn list(ctx: Ctx) -> Result<Response, ApiError> {
     } else {
         None
     };
-    let objects: Vec<Value> = items.into_iter().map(|(_, v)| v).collect();
-    let info = ctx.info();
+    let objects: Vec<Value> = items.iter().map(|(_, v)| ctx.served(v)).collect();
+    let info = ctx.target.served;
     let body = match ctx.output {
         Output::Table(include) => tables::table(
             info.kind,

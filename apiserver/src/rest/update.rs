@@ -10,7 +10,7 @@ use crate::error::ApiError;
 use crate::registry;
 
 pub async fn update(ctx: Ctx) -> Result<Response, ApiError> {
-    let body = ctx.body_object()?;
+    let body = ctx.resource_body()?;
     let target = ctx.target.clone();
     let info = ctx.info();
     let committed = ctx

@@ -88,9 +88,11 @@ struct Encoder {
 }
 
 impl Encoder {
-    fn event(&mut self, ty: &str, obj: &Value) -> Bytes {
+    fn event(&mut self, ty: &str, stored: &Value) -> Bytes {
+        let served = minik_api::convert::from_storage(self.info, stored.clone());
+        let obj = &served;
         let object = match self.output {
-            Output::Object => obj.clone(),
+            Output::Object => served.clone(),
             Output::Metadata => partial_metadata(obj),
             Output::Table(include) => {
                 let rv = obj
@@ -169,7 +171,7 @@ pub async fn watch(ctx: Ctx) -> Result<Response, ApiError> {
     };
 
     let mut enc = Encoder {
-        info: ctx.info(),
+        info: ctx.target.served,
         output: ctx.output,
         columns_sent: false,
     };
