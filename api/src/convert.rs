@@ -34,7 +34,10 @@ pub fn to_storage(served: &'static ResourceInfo, obj: Value) -> Value {
     }
     let mut obj = obj;
     match served.kind {
-        "Event" => rename_fields(&mut obj, EVENT_FIELDS.iter().map(|(core, new)| (*new, *core))),
+        "Event" => rename_fields(
+            &mut obj,
+            EVENT_FIELDS.iter().map(|(core, new)| (*new, *core)),
+        ),
         "HorizontalPodAutoscaler" => hpa_v1_to_v2(&mut obj),
         _ => {}
     }
@@ -51,7 +54,10 @@ pub fn from_storage(served: &'static ResourceInfo, obj: Value) -> Value {
     }
     let mut obj = obj;
     match served.kind {
-        "Event" => rename_fields(&mut obj, EVENT_FIELDS.iter().map(|(core, new)| (*core, *new))),
+        "Event" => rename_fields(
+            &mut obj,
+            EVENT_FIELDS.iter().map(|(core, new)| (*core, *new)),
+        ),
         "HorizontalPodAutoscaler" => hpa_v2_to_v1(&mut obj),
         _ => {}
     }
@@ -61,7 +67,9 @@ pub fn from_storage(served: &'static ResourceInfo, obj: Value) -> Value {
 }
 
 fn rename_fields<'a>(obj: &mut Value, pairs: impl Iterator<Item = (&'a str, &'a str)>) {
-    let Some(map) = obj.as_object_mut() else { return };
+    let Some(map) = obj.as_object_mut() else {
+        return;
+    };
     for (from, to) in pairs {
         if let Some(v) = map.remove(from) {
             map.insert(to.to_string(), v);
@@ -70,7 +78,9 @@ fn rename_fields<'a>(obj: &mut Value, pairs: impl Iterator<Item = (&'a str, &'a 
 }
 
 fn hpa_v1_to_v2(obj: &mut Value) {
-    let Some(spec) = obj.get_mut("spec").and_then(Value::as_object_mut) else { return };
+    let Some(spec) = obj.get_mut("spec").and_then(Value::as_object_mut) else {
+        return;
+    };
     if let Some(target) = spec.remove("targetCPUUtilizationPercentage") {
         spec.insert(
             "metrics".into(),
@@ -90,7 +100,8 @@ fn hpa_v1_to_v2(obj: &mut Value) {
 fn cpu_utilization(metrics: Option<&Value>, field: &str) -> Option<Value> {
     metrics?.as_array()?.iter().find_map(|m| {
         let r = m.get("resource")?;
-        (m["type"] == "Resource" && r["name"] == "cpu").then(|| r.get(field)?.get("averageUtilization").cloned())?
+        (m["type"] == "Resource" && r["name"] == "cpu")
+            .then(|| r.get(field)?.get("averageUtilization").cloned())?
     })
 }
 
@@ -107,7 +118,12 @@ fn hpa_v2_to_v1(obj: &mut Value) {
         let current = cpu_utilization(status.get("currentMetrics"), "current");
         let kept: Map<String, Value> = status
             .iter()
-            .filter(|(k, _)| matches!(k.as_str(), "observedGeneration" | "lastScaleTime" | "currentReplicas" | "desiredReplicas"))
+            .filter(|(k, _)| {
+                matches!(
+                    k.as_str(),
+                    "observedGeneration" | "lastScaleTime" | "currentReplicas" | "desiredReplicas"
+                )
+            })
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         *status = kept;
@@ -144,7 +160,10 @@ mod tests {
                      "targetCPUUtilizationPercentage": 50}});
         let stored = to_storage(v1, obj.clone());
         assert_eq!(stored["apiVersion"], "autoscaling/v2");
-        assert_eq!(stored["spec"]["metrics"][0]["resource"]["target"]["averageUtilization"], 50);
+        assert_eq!(
+            stored["spec"]["metrics"][0]["resource"]["target"]["averageUtilization"],
+            50
+        );
         assert_eq!(from_storage(v1, stored), obj);
     }
 

@@ -1,13 +1,23 @@
-//! What exists from the first start: the namespaces `default`,
-//! `kube-system`, `kube-public` and `kube-node-lease`, as in every cluster.
+//! What exists from the first start, as in every cluster: the namespaces
+//! `default`, `kube-system`, `kube-public` and `kube-node-lease`, and the
+//! `kubernetes` Service (the first address of the service range, port 443)
+//! with Endpoints pointing at this API server. minik serves plain HTTP on
+//! that port: the name and number match Kubernetes, TLS does not (yet).
 
 use minik_api::catalogue;
 use serde_json::json;
 
+use std::net::SocketAddr;
+
+use serde_json::Value;
+
+use crate::allocator::ServiceAllocator;
 use crate::commit::{Outcome, Writer};
 use crate::error::ApiError;
 use crate::registry;
 use crate::request::Target;
+use crate::store::Store;
+use crate::AppState;
 
 pub const SYSTEM_NAMESPACES: &[&str] =
     &["default", "kube-system", "kube-public", "kube-node-lease"];
@@ -30,5 +40,80 @@ pub async fn ensure_namespaces(writer: &Writer) -> Result<(), ApiError> {
             )
             .await?;
     }
+    Ok(())
+}
+
+/// Marks the ClusterIPs and NodePorts of stored Services as taken.
+pub fn load_service_allocations(
+    store: &dyn Store,
+    services: &ServiceAllocator,
+) -> Result<(), ApiError> {
+    let info = catalogue::lookup("", "v1", "services").expect("services are served");
+    store.scan(&info.key_prefix(), None, &mut |_, bytes| {
+        if let Ok(svc) = serde_json::from_slice::<Value>(bytes) {
+            services.load(&svc);
+        }
+        true
+    })?;
+    Ok(())
+}
+
+/// Creates (or refreshes) `default/kubernetes` and its Endpoints.
+pub async fn ensure_kubernetes_service(state: &AppState, addr: SocketAddr) -> Result<(), ApiError> {
+    let svc_info = catalogue::lookup("", "v1", "services").expect("services are served");
+    let target = Target::new(svc_info, Some("default".into()), Some("kubernetes".into()));
+    if state.store.get(&target.key())?.is_none() {
+        let mut svc = json!({
+            "apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": "kubernetes", "namespace": "default",
+                         "labels": {"component": "apiserver", "provider": "kubernetes"}},
+            "spec": {"clusterIP": state.services.cidr.nth(1).to_string(),
+                     "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": addr.port()}]},
+        });
+        registry::prepare_create(&target, &mut svc)?;
+        state
+            .services
+            .allocate(&mut svc)
+            .map_err(|(_, _, detail)| ApiError::internal(detail))?;
+        state
+            .writer
+            .mutate(
+                target.key(),
+                Box::new(move |current| {
+                    Ok(current.map(Outcome::Unchanged).unwrap_or(Outcome::Put(svc)))
+                }),
+            )
+            .await?;
+    }
+    let ep_info = catalogue::lookup("", "v1", "endpoints").expect("endpoints are served");
+    let ep_target = Target::new(ep_info, Some("default".into()), Some("kubernetes".into()));
+    let ip = if addr.ip().is_unspecified() {
+        "127.0.0.1".to_string()
+    } else {
+        addr.ip().to_string()
+    };
+    let subsets = json!([{"addresses": [{"ip": ip}], "ports": [{"name": "https", "port": addr.port(), "protocol": "TCP"}]}]);
+    let mut fresh = json!({"apiVersion": "v1", "kind": "Endpoints",
+        "metadata": {"name": "kubernetes", "namespace": "default", "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}},
+        "subsets": subsets.clone()});
+    registry::prepare_create(&ep_target, &mut fresh)?;
+    state
+        .writer
+        .mutate(
+            ep_target.key(),
+            Box::new(move |current| {
+                Ok(match current {
+                    Some(existing) if existing["subsets"] == subsets => {
+                        Outcome::Unchanged(existing)
+                    }
+                    Some(mut existing) => {
+                        existing["subsets"] = subsets;
+                        Outcome::Put(existing)
+                    }
+                    None => Outcome::Put(fresh),
+                })
+            }),
+        )
+        .await?;
     Ok(())
 }

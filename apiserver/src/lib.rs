@@ -20,6 +20,7 @@
 //! [`transport`]), admission webhooks, CRDs, protobuf, aggregated discovery,
 //! field-level server-side apply, and proxying logs/exec to kubelets.
 
+pub mod allocator;
 pub mod bootstrap;
 pub mod commit;
 pub mod discovery;
@@ -52,6 +53,10 @@ pub struct Config {
     pub listen: SocketAddr,
     /// How many recent changes watches can resume from.
     pub watch_history: usize,
+    /// `--service-cluster-ip-range`: where ClusterIPs come from.
+    pub service_cidr: allocator::Cidr,
+    /// `--service-node-port-range`.
+    pub node_ports: std::ops::RangeInclusive<u16>,
 }
 
 impl Config {
@@ -60,6 +65,8 @@ impl Config {
             data_dir: data_dir.into(),
             listen,
             watch_history: 10_000,
+            service_cidr: "10.96.0.0/16".parse().expect("valid default"),
+            node_ports: 30000..=32767,
         }
     }
 }
@@ -87,6 +94,8 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     pub writer: Writer,
     pub hub: Arc<Hub>,
+    /// ClusterIPs and NodePorts held by stored Services.
+    pub services: allocator::ServiceAllocator,
     /// The address clients are told to use (`host:port`).
     pub advertise: String,
 }
@@ -171,12 +180,16 @@ pub async fn start(config: Config) -> Result<Server, Error> {
             source,
         })?;
     let addr = listener.local_addr()?;
+    let services = allocator::ServiceAllocator::new(config.service_cidr, config.node_ports.clone());
+    bootstrap::load_service_allocations(&*store, &services)?;
     let state = Arc::new(AppState {
         store,
         writer,
         hub: hub.clone(),
+        services,
         advertise: addr.to_string(),
     });
+    bootstrap::ensure_kubernetes_service(&state, addr).await?;
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let app = router(state);
     let task = tokio::spawn(async move {

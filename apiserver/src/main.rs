@@ -19,6 +19,12 @@ struct Args {
     /// Write a kubeconfig for this server to FILE once listening.
     #[arg(long, value_name = "FILE")]
     write_kubeconfig: Option<PathBuf>,
+    /// Range ClusterIPs are allocated from (the cluster DNS uses its .10 address).
+    #[arg(long, default_value = "10.96.0.0/16")]
+    service_cluster_ip_range: minik_apiserver::allocator::Cidr,
+    /// Range NodePorts are allocated from, as FIRST-LAST.
+    #[arg(long, default_value = "30000-32767", value_parser = parse_port_range)]
+    service_node_port_range: std::ops::RangeInclusive<u16>,
     /// How many recent changes a watch can resume from before getting 410 Gone.
     #[arg(long, default_value_t = 10_000)]
     watch_history: usize,
@@ -35,6 +41,8 @@ async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let mut config = minik_apiserver::Config::new(args.data_dir, args.listen);
     config.watch_history = args.watch_history;
+    config.service_cidr = args.service_cluster_ip_range;
+    config.node_ports = args.service_node_port_range;
     let server = minik_apiserver::start(config).await?;
     if let Some(path) = &args.write_kubeconfig {
         minik_apiserver::kubeconfig::write(path, &server.url())
@@ -45,4 +53,22 @@ async fn main() -> anyhow::Result<()> {
         r = server.wait() => Ok(r?),
         _ = tokio::signal::ctrl_c() => Ok(()),
     }
+}
+
+fn parse_port_range(s: &str) -> Result<std::ops::RangeInclusive<u16>, String> {
+    let (a, b) = s
+        .split_once('-')
+        .ok_or_else(|| format!("{s:?} is not a range like 30000-32767"))?;
+    let a: u16 = a
+        .trim()
+        .parse()
+        .map_err(|_| format!("{a:?} is not a port"))?;
+    let b: u16 = b
+        .trim()
+        .parse()
+        .map_err(|_| format!("{b:?} is not a port"))?;
+    if a > b {
+        return Err(format!("{s:?}: the first port must not exceed the last"));
+    }
+    Ok(a..=b)
 }

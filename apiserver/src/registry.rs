@@ -199,7 +199,8 @@ pub fn prepare_update(t: &Target, new: &mut Value, old: &Value) -> Result<(), Ap
     Ok(())
 }
 
-/// A status-subresource update: the stored object with only `status` replaced.
+/// A status-subresource update: the stored object with only `status` replaced
+/// (and, for Deployments, `metadata.annotations`, as Kubernetes allows).
 pub fn prepare_status_update(t: &Target, body: &Value, old: &Value) -> Result<Value, ApiError> {
     let mut new = old.clone();
     match body.get("status") {
@@ -207,6 +208,19 @@ pub fn prepare_status_update(t: &Target, body: &Value, old: &Value) -> Result<Va
         None => {
             if let Some(o) = new.as_object_mut() {
                 o.remove("status");
+            }
+        }
+    }
+    // Kubernetes' deploymentStatusStrategy resets only spec and labels: the
+    // Deployment controller records `deployment.kubernetes.io/revision`
+    // through deployments/status, so annotations come from the body.
+    if t.info.kind == "Deployment" {
+        match body.pointer("/metadata/annotations") {
+            Some(a) => new["metadata"]["annotations"] = a.clone(),
+            None => {
+                if let Some(m) = new["metadata"].as_object_mut() {
+                    m.remove("annotations");
+                }
             }
         }
     }

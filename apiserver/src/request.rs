@@ -29,8 +29,19 @@ pub struct Target {
 }
 
 impl Target {
-    pub fn new(info: &'static ResourceInfo, namespace: Option<String>, name: Option<String>) -> Self {
-        Self { info, served: info, namespace, name, subresource: None, legacy_watch: false }
+    pub fn new(
+        info: &'static ResourceInfo,
+        namespace: Option<String>,
+        name: Option<String>,
+    ) -> Self {
+        Self {
+            info,
+            served: info,
+            namespace,
+            name,
+            subresource: None,
+            legacy_watch: false,
+        }
     }
 
     /// Storage key of the named object.

@@ -35,6 +35,12 @@ pub async fn create_object(ctx: &Ctx, obj: &mut Value) -> Result<Value, ApiError
         let mut target = ctx.target.clone();
         target.name = Some(meta::name(&candidate).to_string());
         registry::prepare_create(&target, &mut candidate)?;
+        let allocated = if info.kind == "Service" {
+            ctx.allocate_service(&mut candidate)?;
+            Some(candidate.clone())
+        } else {
+            None
+        };
         let name = target.name().to_string();
         let key = target.key();
         let result = ctx
@@ -46,6 +52,12 @@ pub async fn create_object(ctx: &Ctx, obj: &mut Value) -> Result<Value, ApiError
                 }),
             )
             .await;
+        // A Service that was not stored (or only dry-run) gives its IP and ports back.
+        if let Some(svc) = &allocated {
+            if result.is_err() || ctx.params.dry_run() {
+                ctx.state.services.release(svc);
+            }
+        }
         match result {
             Err(e) if generate && e.reason == "AlreadyExists" => continue,
             Err(e) => return Err(e),

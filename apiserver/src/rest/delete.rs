@@ -42,10 +42,11 @@ async fn delete_key(
             }),
         )
         .await?;
-    Ok((
-        (*committed.object).clone(),
-        committed.event_type == Some(EventType::Deleted),
-    ))
+    let gone = committed.event_type == Some(EventType::Deleted);
+    if gone && info.kind == "Service" && !ctx.params.dry_run() {
+        ctx.state.services.release(&committed.object);
+    }
+    Ok(((*committed.object).clone(), gone))
 }
 
 pub async fn delete(ctx: Ctx) -> Result<Response, ApiError> {

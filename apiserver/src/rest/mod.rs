@@ -69,6 +69,11 @@ impl Ctx {
         Ok(minik_api::convert::to_storage(served, obj))
     }
 
+    /// Allocates a new Service's ClusterIP and NodePorts (422 on a conflict).
+    pub fn allocate_service(&self, svc: &mut Value) -> Result<(), ApiError> {
+        allocate_service(&self.state, self.info(), svc, &Value::Null)
+    }
+
     /// A stored object in the form of the addressed version.
     pub fn served(&self, obj: &Value) -> Value {
         minik_api::convert::from_storage(self.target.served, obj.clone())
@@ -231,6 +236,34 @@ async fn handle(state: Arc<AppState>, req: Request) -> Result<Response, ApiError
             sub.map(|s| format!("/{s}")).unwrap_or_default()
         ))),
     }
+}
+
+/// Brings a Service's allocations from `old` to what `new` needs; frees
+/// what it no longer holds. Runs inside the store mutation, so allocations
+/// follow the order in which updates are stored.
+pub fn allocate_service(
+    state: &AppState,
+    info: &ResourceInfo,
+    new: &mut Value,
+    old: &Value,
+) -> Result<(), ApiError> {
+    if info.kind != "Service" {
+        return Ok(());
+    }
+    state
+        .services
+        .reallocate(new, old)
+        .map_err(|(field, value, detail)| {
+            ApiError::invalid(
+                info,
+                minik_api::meta::name(new),
+                &[minik_api::FieldError::invalid(field, value, detail)],
+            )
+        })?;
+    if !old.is_null() {
+        state.services.release_dropped(new, old);
+    }
+    Ok(())
 }
 
 /// The ordinary end of an update or patch: remove an object whose deletion

@@ -105,6 +105,7 @@ pub async fn patch(ctx: Ctx) -> Result<Response, ApiError> {
         }
     }
     let manager = ctx.params.get("fieldManager").unwrap_or("").to_string();
+    let state = ctx.state.clone();
     let committed = ctx
         .mutate(
             target.key(),
@@ -123,6 +124,7 @@ pub async fn patch(ctx: Ctx) -> Result<Response, ApiError> {
                     Some("status") => registry::prepare_status_update(&target, &patched, &old)?,
                     _ => {
                         registry::prepare_update(&target, &mut patched, &old)?;
+                        super::allocate_service(&state, info, &mut patched, &old)?;
                         patched
                     }
                 };

@@ -13,6 +13,7 @@ pub async fn update(ctx: Ctx) -> Result<Response, ApiError> {
     let body = ctx.resource_body()?;
     let target = ctx.target.clone();
     let info = ctx.info();
+    let state = ctx.state.clone();
     let committed = ctx
         .mutate(
             target.key(),
@@ -25,6 +26,7 @@ pub async fn update(ctx: Ctx) -> Result<Response, ApiError> {
                     _ => {
                         let mut new = body;
                         registry::prepare_update(&target, &mut new, &old)?;
+                        super::allocate_service(&state, info, &mut new, &old)?;
                         new
                     }
                 };
