@@ -16,8 +16,9 @@
 //! - [`strategic_merge`]: strategic-merge-patch, the patch type `kubectl` sends.
 //! - [`tables`]: server-side `Table` columns for `kubectl get`.
 //! - [`meta`]: timestamps, ages and small helpers over object metadata.
+//! - [`protobuf`]: Kubernetes protobuf request bodies (what `kubectl create` sends) decoded to JSON.
 //!
-//! Deliberately left out: protobuf, CRDs, API version conversion beyond the
+//! Deliberately left out: protobuf responses, CRDs, API version conversion beyond the
 //! few served aliases (see [`catalogue::ResourceInfo::storage_group`]).
 
 pub mod catalogue;
@@ -26,6 +27,7 @@ pub mod defaults;
 pub mod field_error;
 pub mod meta;
 pub mod names;
+pub mod protobuf;
 pub mod quantity;
 pub mod selectors;
 pub mod strategic_merge;

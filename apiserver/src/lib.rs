@@ -17,8 +17,10 @@
 //! - errors become Kubernetes `Status` objects in [`error`].
 //!
 //! Deliberately left out (for now): TLS and authentication (see
-//! [`transport`]), admission webhooks, CRDs, protobuf, aggregated discovery,
-//! field-level server-side apply, and proxying logs/exec to kubelets.
+//! [`transport`]), admission webhooks, CRDs, protobuf responses (protobuf
+//! requests are decoded), aggregated discovery,
+//! and field-level server-side apply. Logs and exec are proxied to the
+//! pod's kubelet ([`rest::proxy`]).
 
 pub mod allocator;
 pub mod bootstrap;

@@ -192,7 +192,11 @@ pub fn prepare_update(t: &Target, new: &mut Value, old: &Value) -> Result<(), Ap
     if !errors.is_empty() {
         return Err(ApiError::invalid(info, url_name, &errors));
     }
-    if info.has_spec() && spec_changed(old, new) {
+    // A Deployment's generation also moves with its annotations (Kubernetes'
+    // deployment strategy does this for the legacy rollback annotation).
+    let annotations_changed = info.kind == "Deployment"
+        && old.pointer("/metadata/annotations") != new.pointer("/metadata/annotations");
+    if info.has_spec() && (spec_changed(old, new) || annotations_changed) {
         let gen = old["metadata"]["generation"].as_i64().unwrap_or(0) + 1;
         new["metadata"]["generation"] = json!(gen);
     }

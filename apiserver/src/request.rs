@@ -289,7 +289,8 @@ pub fn negotiate(accept: Option<&str>, params: &Params) -> Output {
     Output::Object
 }
 
-/// Decodes a request body as JSON or YAML into an object.
+/// Decodes a request body as JSON, YAML or Kubernetes protobuf (what
+/// kubectl's typed clients send) into an object.
 pub fn decode_body(body: &[u8], content_type: &str) -> Result<Value, ApiError> {
     if body.is_empty() {
         return Err(ApiError::bad_request(
@@ -297,7 +298,10 @@ pub fn decode_body(body: &[u8], content_type: &str) -> Result<Value, ApiError> {
         ));
     }
     let ct = content_type.split(';').next().unwrap_or("").trim();
-    if ct.ends_with("yaml") {
+    if ct == minik_api::protobuf::CONTENT_TYPE {
+        minik_api::protobuf::decode(body)
+            .map_err(|e| ApiError::bad_request(format!("error decoding protobuf body: {e}")))
+    } else if ct.ends_with("yaml") {
         let text = std::str::from_utf8(body)
             .map_err(|_| ApiError::bad_request("the YAML body is not valid UTF-8"))?;
         serde_saphyr::from_str::<Value>(text)

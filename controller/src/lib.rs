@@ -12,16 +12,21 @@
 //! - [`namespace`]: empties a Terminating namespace, then removes it.
 //! - [`node_lifecycle`]: marks nodes whose Lease stops unreachable and evicts their pods.
 //! - [`context`]: the shared `Context` (client, settings, event recorder).
+//! - [`error`]: the crate's one `Error` enum, returned by every reconcile.
+//! - [`informer`]: added/updated/deleted changes from a watch (old state, deletions missed by a relist).
 
 pub mod context;
 pub mod deployment;
 pub mod endpoints;
+pub mod error;
 pub mod garbage_collector;
+pub mod informer;
 pub mod namespace;
 pub mod node_lifecycle;
 pub mod replicaset;
 
 pub use context::{Context, Settings};
+pub use error::Error;
 
 use std::sync::Arc;
 

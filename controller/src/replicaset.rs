@@ -1,9 +1,1194 @@
-//! replicaset controller (being built).
+//! The ReplicaSet controller: keeps `spec.replicas` pods alive for every
+//! ReplicaSet. Mirrors kube-controller-manager's `pkg/controller/replicaset`
+//! step for step: `syncReplicaSet` → `claimPods` (adopt orphans, release
+//! pods that stopped matching) → `manageReplicas` (create or delete the
+//! difference) → `calculateStatus`.
+//!
+//! What it shares with Kubernetes, in detail:
+//! - Pods are created from `spec.template` with `generateName: <rs>-` (the API
+//!   server appends 5 random characters) and an ownerReference
+//!   `apps/v1 ReplicaSet, controller: true, blockOwnerDeletion: true`;
+//!   creations go out in "slow start" batches of 1, 2, 4, … so a template
+//!   that cannot be created fails once, not `replicas` times; at most 500
+//!   (`burstReplicas`) pods are created or deleted per sync.
+//! - Terminating (`deletionTimestamp` set), Succeeded and Failed pods are not
+//!   *active*: they are neither counted nor chosen for deletion.
+//! - Which pods go first on scale-down is Kubernetes' `ActivePodsWithRanks`
+//!   order, see [`deletion_order`].
+//! - Expectations ([`Expectations`]): after creating or deleting pods the
+//!   controller does nothing more for that ReplicaSet until its pod cache has
+//!   seen those creations and deletions, so a cache that lags behind the API
+//!   server never makes it create duplicates (Kubernetes' `ControllerExpectations`,
+//!   with the same 5-minute safety timeout).
+//! - Status: `replicas`, `fullyLabeledReplicas`, `readyReplicas`,
+//!   `availableReplicas` (ready for at least `minReadySeconds`, measured from
+//!   the Ready condition's `lastTransitionTime`), `observedGeneration`, and a
+//!   `ReplicaFailure` condition while creating/deleting fails.
+//! - Events (reporter "replicaset-controller"): `SuccessfulCreate` "Created
+//!   pod: web-7d9f5-x2x4q", `SuccessfulDelete` "Deleted pod: …", and Warnings
+//!   `FailedCreate` "Error creating: …" / `FailedDelete` "Error deleting: …".
+//!
+//! Shape: a kube-rs `Controller` over ReplicaSets whose second input is one
+//! watch of pods. That watch fills the pod cache the reconcile reads *and*
+//! triggers it (the pod's controlling ReplicaSet, or for an orphan every
+//! ReplicaSet whose selector matches it), so a reconcile never sees a cache
+//! older than the event that woke it. The reconcile is level-triggered and
+//! idempotent: it compares the pods that exist with `spec.replicas` and acts
+//! on the difference, whatever the event was.
+//!
+//! Simplified on purpose: the alpha `terminatingReplicas` status field
+//! (feature gate off by default in Kubernetes 1.33) is not reported.
 
-use std::sync::Arc;
+use std::cmp::Ordering;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-use crate::Context;
+use futures::{Stream, StreamExt, TryStreamExt};
+use k8s_openapi::api::apps::v1::{ReplicaSet, ReplicaSetCondition, ReplicaSetStatus};
+use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
+    LabelSelector, ObjectMeta, OwnerReference, Time,
+};
+use k8s_openapi::jiff::{SignedDuration, Timestamp};
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use kube::runtime::controller::{self, Action, Controller};
+use kube::runtime::events::EventType;
+use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::{watcher, WatchStreamExt};
+use kube::{Resource, ResourceExt};
+use serde_json::json;
 
-pub async fn run(_ctx: Arc<Context>) -> anyhow::Result<()> {
+use crate::context::{EventRecorder, RetryBackoff};
+use crate::{Context, Error};
+
+/// Most pods created or deleted for one ReplicaSet in one sync
+/// (kube-controller-manager's `BurstReplicas`).
+const BURST_REPLICAS: usize = 500;
+/// How long unmet expectations hold a ReplicaSet back before the controller
+/// stops trusting them (Kubernetes' `ExpectationsTimeout`).
+const EXPECTATIONS_TIMEOUT: Duration = Duration::from_secs(5 * 60);
+/// Annotation that lets users say which pods to delete first.
+const POD_DELETION_COST: &str = "controller.kubernetes.io/pod-deletion-cost";
+
+/// Everything the ReplicaSet reconcile reads besides the ReplicaSet itself.
+struct State {
+    ctx: Arc<Context>,
+    /// Every pod in the cluster, kept by this controller's pod watch.
+    pods: Store<Pod>,
+    /// Every ReplicaSet (the controller's own cache).
+    replica_sets: Store<ReplicaSet>,
+    expectations: Arc<Expectations>,
+    events: EventRecorder,
+    retries: RetryBackoff,
+}
+
+// ---------------------------------------------------------------------------
+// construct and run
+// ---------------------------------------------------------------------------
+
+/// Runs the ReplicaSet controller until the process stops.
+pub async fn run(ctx: Arc<Context>) -> anyhow::Result<()> {
+    let client = ctx.client.clone();
+    let controller = Controller::new(
+        Api::<ReplicaSet>::all(client.clone()),
+        watcher::Config::default(),
+    )
+    .with_config(
+        controller::Config::default().concurrency(ctx.settings.concurrent_replicaset_syncs),
+    );
+    let replica_sets = controller.store();
+    let (pods, writer) = reflector::store::<Pod>();
+    let expectations = Arc::new(Expectations::default());
+    let pod_events = pod_events(client.clone(), writer, expectations.clone());
+    let state = Arc::new(State {
+        events: EventRecorder::new(client, "replicaset-controller"),
+        ctx,
+        pods,
+        replica_sets: replica_sets.clone(),
+        expectations,
+        retries: RetryBackoff::default(),
+    });
+    controller
+        .watches_stream(pod_events, move |pod| {
+            replica_sets_for_pod(&pod, &replica_sets)
+        })
+        .run(reconcile, error_policy, state)
+        .for_each(|result| async move {
+            if let Err(e) = result {
+                tracing::debug!(error = %e, "replicaset controller");
+            }
+        })
+        .await;
     Ok(())
+}
+
+/// The pod watch: each event updates the pod cache, then lowers the
+/// expectations it satisfies, then (as a touched pod) triggers reconciles.
+/// Kubernetes' pod informer event handlers (`addPod`, `updatePod`, `deletePod`).
+fn pod_events(
+    client: kube::Client,
+    mut writer: reflector::store::Writer<Pod>,
+    expectations: Arc<Expectations>,
+) -> impl Stream<Item = Result<Pod, watcher::Error>> + Send {
+    let cache = writer.as_reader();
+    watcher(Api::<Pod>::all(client), watcher::Config::default())
+        .default_backoff()
+        .map_ok(move |event| {
+            // "Added" is not a watcher event kind: a pod the cache did not
+            // hold before this event is a new pod.
+            let added = match &event {
+                watcher::Event::Apply(p) | watcher::Event::InitApply(p) => {
+                    cache.get(&ObjectRef::from_obj(p)).is_none()
+                }
+                _ => false,
+            };
+            writer.apply_watcher_event(&event);
+            expectations.observe(&event, added, &cache);
+            event
+        })
+        .touched_objects()
+}
+
+/// Which ReplicaSets a pod event concerns: its controller if that is a
+/// ReplicaSet, or, for an orphan, every ReplicaSet in its namespace whose
+/// selector matches it (one of them will adopt it).
+fn replica_sets_for_pod(pod: &Pod, replica_sets: &Store<ReplicaSet>) -> Vec<ObjectRef<ReplicaSet>> {
+    let ns = pod.namespace().unwrap_or_default();
+    match controller_of(&pod.metadata) {
+        Some(owner) if owner.kind == "ReplicaSet" && owner.api_version.starts_with("apps/") => {
+            vec![ObjectRef::new(&owner.name).within(&ns)]
+        }
+        Some(_) => Vec::new(),
+        None => replica_sets
+            .state()
+            .iter()
+            .filter(|rs| rs.namespace().as_deref() == Some(ns.as_str()))
+            .filter(|rs| {
+                rs.spec.as_ref().is_some_and(|s| {
+                    selector(&s.selector).is_ok_and(|sel| sel.matches(&labels_of(&pod.metadata)))
+                })
+            })
+            .map(|rs| ObjectRef::from_obj(rs.as_ref()))
+            .collect(),
+    }
+}
+
+/// Failed syncs are retried with client-go's per-object exponential backoff.
+fn error_policy(rs: Arc<ReplicaSet>, error: &Error, state: Arc<State>) -> Action {
+    let key = key_of(&rs.metadata);
+    if is_conflict(error) {
+        // A write based on a cache one step behind; the retry sees the news.
+        tracing::debug!(replicaset = %key, %error, "sync conflicted, will retry");
+    } else {
+        tracing::info!(replicaset = %key, %error, "sync failed, will retry");
+    }
+    Action::requeue(state.retries.next_delay(&key))
+}
+
+// ---------------------------------------------------------------------------
+// sync
+// ---------------------------------------------------------------------------
+
+/// Level-triggered and idempotent: compares the active pods this ReplicaSet
+/// controls with `spec.replicas`, creates or deletes the difference (unless
+/// earlier creations/deletions are still unobserved), and writes status.
+/// Kubernetes' `syncReplicaSet`.
+async fn reconcile(rs: Arc<ReplicaSet>, state: Arc<State>) -> Result<Action, Error> {
+    // Kubernetes starts its workers only after the informer caches synced.
+    let _ = state.pods.wait_until_ready().await;
+    let key = key_of(&rs.metadata);
+    let needs_sync = state.expectations.satisfied(&key);
+    let Some(spec) = rs.spec.as_ref() else {
+        return Err(Error::Malformed(format!("ReplicaSet {key} has no spec")));
+    };
+    let sel = match selector(&spec.selector) {
+        Ok(s) => s,
+        Err(e) => {
+            // As in Kubernetes: a selector that cannot be parsed is not retried.
+            tracing::warn!(replicaset = %key, error = %e, "invalid selector");
+            return Ok(Action::await_change());
+        }
+    };
+    let ns = rs.namespace().unwrap_or_default();
+    let active: Vec<Arc<Pod>> = state
+        .pods
+        .state()
+        .into_iter()
+        .filter(|p| p.namespace().as_deref() == Some(ns.as_str()) && is_pod_active(p))
+        .collect();
+    let claimed = claim_pods(&state, &rs, &sel, active).await?;
+
+    let manage_result = if needs_sync && rs.metadata.deletion_timestamp.is_none() {
+        manage_replicas(&state, &rs, &claimed).await
+    } else {
+        Ok(())
+    };
+    let now = Timestamp::now();
+    let status = calculate_status(&rs, &claimed, manage_result.as_ref().err(), now);
+    update_status(&state, &rs, status).await?;
+    manage_result?;
+    state.retries.forget(&key);
+
+    // A ready pod becomes available `minReadySeconds` after it turned ready,
+    // with no event to say so: come back then (Kubernetes' `AddAfter`).
+    let min_ready = spec.min_ready_seconds.unwrap_or(0);
+    let next_available = claimed
+        .iter()
+        .filter_map(|p| ready_since(p))
+        .map(|since| since + SignedDuration::from_secs(min_ready.into()))
+        .filter(|at| *at >= now)
+        .min();
+    Ok(match (min_ready > 0, next_available) {
+        (true, Some(at)) => {
+            let wait = at.duration_since(now).unsigned_abs() + Duration::from_millis(100);
+            Action::requeue(wait)
+        }
+        _ => Action::await_change(),
+    })
+}
+
+/// Adopts matching orphans and releases owned pods that no longer match;
+/// returns the pods this ReplicaSet now controls. Kubernetes'
+/// `PodControllerRefManager.ClaimPods`.
+async fn claim_pods(
+    state: &State,
+    rs: &ReplicaSet,
+    sel: &minik_api::selectors::LabelSelector,
+    pods: Vec<Arc<Pod>>,
+) -> Result<Vec<Arc<Pod>>, Error> {
+    let rs_uid = rs.metadata.uid.clone().unwrap_or_default();
+    let rs_deleting = rs.metadata.deletion_timestamp.is_some();
+    let api: Api<Pod> = Api::namespaced(
+        state.ctx.client.clone(),
+        &rs.namespace().unwrap_or_default(),
+    );
+    let mut claimed = Vec::new();
+    let mut first_error = None;
+    // Adoption re-reads the ReplicaSet from the API server once, so a
+    // ReplicaSet deleted (or replaced) since the cache saw it adopts nothing.
+    let mut can_adopt: Option<bool> = None;
+    for pod in pods {
+        // Pods of other controllers are skipped before their labels are read.
+        if controller_of(&pod.metadata).is_some_and(|owner| owner.uid != rs_uid) {
+            continue;
+        }
+        let matches = sel.matches(&labels_of(&pod.metadata));
+        let result = match controller_of(&pod.metadata) {
+            Some(_) if matches => {
+                claimed.push(pod);
+                continue;
+            }
+            Some(_) if rs_deleting => continue,
+            Some(_) => release(&api, &pod, &rs_uid).await.map(|_| false),
+            None if rs_deleting || !matches || pod.metadata.deletion_timestamp.is_some() => {
+                continue
+            }
+            None => {
+                if can_adopt.is_none() {
+                    can_adopt = Some(fresh_and_alive(state, rs).await?);
+                }
+                if can_adopt == Some(false) {
+                    continue;
+                }
+                adopt(&api, &pod, rs).await.map(|_| true)
+            }
+        };
+        match result {
+            Ok(true) => claimed.push(pod),
+            Ok(false) => {}
+            Err(e) if is_not_found(&e) => {}
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    match first_error {
+        Some(e) => Err(Error::Api(e)),
+        None => Ok(claimed),
+    }
+}
+
+/// Creates or deletes pods until `replicas` are active. Kubernetes' `manageReplicas`.
+async fn manage_replicas(
+    state: &State,
+    rs: &ReplicaSet,
+    pods: &[Arc<Pod>],
+) -> Result<(), kube::Error> {
+    let key = key_of(&rs.metadata);
+    let want = desired_replicas(rs);
+    let ns = rs.namespace().unwrap_or_default();
+    let api: Api<Pod> = Api::namespaced(state.ctx.client.clone(), &ns);
+    let reference = rs.object_ref(&());
+
+    if pods.len() < want {
+        let diff = (want - pods.len()).min(BURST_REPLICAS);
+        state.expectations.expect_creations(&key, diff);
+        let template = pod_from_template(rs);
+        let (created, result) = slow_start_batch(diff, || async {
+            match api.create(&PostParams::default(), &template).await {
+                Ok(pod) => {
+                    let note = format!("Created pod: {}", pod.name_any());
+                    state
+                        .events
+                        .publish(&reference, EventType::Normal, "SuccessfulCreate", note)
+                        .await;
+                    Ok(())
+                }
+                // Nothing can be created in a terminating namespace; that is
+                // not this ReplicaSet's failure.
+                Err(e) if has_cause(&e, "NamespaceTerminating") => Ok(()),
+                Err(e) => {
+                    let note = format!("Error creating: {}", api_message(&e));
+                    state
+                        .events
+                        .publish(&reference, EventType::Warning, "FailedCreate", note)
+                        .await;
+                    Err(e)
+                }
+            }
+        })
+        .await;
+        // Pods never created will never be observed.
+        for _ in created..diff {
+            state.expectations.creation_observed(&key);
+        }
+        return result;
+    }
+
+    if pods.len() > want {
+        let diff = (pods.len() - want).min(BURST_REPLICAS);
+        let related = indirectly_related_pods(state, rs);
+        let victims = deletion_order(pods.to_vec(), &related, Timestamp::now());
+        let victims = &victims[..diff];
+        state
+            .expectations
+            .expect_deletions(&key, victims.iter().map(|p| key_of(&p.metadata)).collect());
+        let results = futures::future::join_all(victims.iter().map(|pod| {
+            let api = api.clone();
+            let reference = reference.clone();
+            let key = key.clone();
+            async move {
+                let name = pod.name_any();
+                match api.delete(&name, &DeleteParams::default()).await {
+                    Ok(_) => {
+                        let note = format!("Deleted pod: {name}");
+                        state
+                            .events
+                            .publish(&reference, EventType::Normal, "SuccessfulDelete", note)
+                            .await;
+                        Ok(())
+                    }
+                    Err(e) => {
+                        // This deletion will never be observed.
+                        state
+                            .expectations
+                            .deletion_observed(&key, &key_of(&pod.metadata));
+                        if is_not_found(&e) {
+                            return Ok(());
+                        }
+                        let note = format!("Error deleting: {}", api_message(&e));
+                        state
+                            .events
+                            .publish(&reference, EventType::Warning, "FailedDelete", note)
+                            .await;
+                        Err(e)
+                    }
+                }
+            }
+        }))
+        .await;
+        return results.into_iter().collect();
+    }
+    Ok(())
+}
+
+/// Calls `create` `count` times in batches of 1, 2, 4, …, stopping after
+/// the first batch with a failure. Returns how many calls succeeded and the
+/// first error. Kubernetes' `slowStartBatch` (initial batch size 1).
+async fn slow_start_batch<F, Fut>(count: usize, create: F) -> (usize, Result<(), kube::Error>)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<(), kube::Error>>,
+{
+    let mut remaining = count;
+    let mut successes = 0;
+    let mut batch = remaining.min(1);
+    while batch > 0 {
+        let results = futures::future::join_all((0..batch).map(|_| create())).await;
+        let mut errors = results.into_iter().filter_map(Result::err);
+        let first_error = errors.next();
+        successes += batch - first_error.iter().count() - errors.count();
+        if let Some(e) = first_error {
+            return (successes, Err(e));
+        }
+        remaining -= batch;
+        batch = (2 * batch).min(remaining);
+    }
+    (successes, Ok(()))
+}
+
+/// The ReplicaSet's status as its pods say it is. Kubernetes' `calculateStatus`.
+fn calculate_status(
+    rs: &ReplicaSet,
+    pods: &[Arc<Pod>],
+    manage_error: Option<&kube::Error>,
+    now: Timestamp,
+) -> ReplicaSetStatus {
+    let spec = rs.spec.as_ref();
+    let template_labels = spec
+        .and_then(|s| s.template.as_ref())
+        .map(|t| labels_of(t.metadata.as_ref().unwrap_or(&ObjectMeta::default())))
+        .unwrap_or_default();
+    let template_selector = minik_api::selectors::LabelSelector::from_map(&template_labels);
+    let min_ready = spec.and_then(|s| s.min_ready_seconds).unwrap_or(0);
+    let fully_labeled = pods
+        .iter()
+        .filter(|p| template_selector.matches(&labels_of(&p.metadata)))
+        .count();
+    let ready = pods.iter().filter(|p| is_pod_ready(p)).count();
+    let available = pods
+        .iter()
+        .filter(|p| is_pod_available(p, min_ready, now))
+        .count();
+
+    let mut status = rs.status.clone().unwrap_or_default();
+    let mut conditions = status.conditions.take().unwrap_or_default();
+    let has_failure = conditions.iter().any(|c| c.type_ == "ReplicaFailure");
+    match manage_error {
+        Some(e) if !has_failure => {
+            let reason = match pods.len().cmp(&desired_replicas(rs)) {
+                Ordering::Less => "FailedCreate",
+                Ordering::Greater => "FailedDelete",
+                Ordering::Equal => "",
+            };
+            conditions.push(ReplicaSetCondition {
+                type_: "ReplicaFailure".into(),
+                status: "True".into(),
+                reason: Some(reason.into()),
+                message: Some(api_message(e)),
+                last_transition_time: Some(second_precision(now)),
+            });
+        }
+        None if has_failure => conditions.retain(|c| c.type_ != "ReplicaFailure"),
+        _ => {}
+    }
+    status.conditions = (!conditions.is_empty()).then_some(conditions);
+    status.replicas = pods.len() as i32;
+    status.fully_labeled_replicas = omit_zero(fully_labeled as i32);
+    status.ready_replicas = omit_zero(ready as i32);
+    status.available_replicas = omit_zero(available as i32);
+    status
+}
+
+/// Writes `status` (with `observedGeneration`) unless nothing changed; on a
+/// failed write re-reads the ReplicaSet and tries once more. Kubernetes'
+/// `updateReplicaSetStatus`.
+async fn update_status(
+    state: &State,
+    rs: &ReplicaSet,
+    mut status: ReplicaSetStatus,
+) -> Result<(), Error> {
+    let generation = rs.metadata.generation;
+    let current = rs.status.clone().unwrap_or_default();
+    let unchanged = current.replicas == status.replicas
+        && current.fully_labeled_replicas.unwrap_or(0)
+            == status.fully_labeled_replicas.unwrap_or(0)
+        && current.ready_replicas.unwrap_or(0) == status.ready_replicas.unwrap_or(0)
+        && current.available_replicas.unwrap_or(0) == status.available_replicas.unwrap_or(0)
+        && current.observed_generation == generation
+        && current.conditions.clone().unwrap_or_default()
+            == status.conditions.clone().unwrap_or_default();
+    if unchanged {
+        return Ok(());
+    }
+    status.observed_generation = generation;
+    let api: Api<ReplicaSet> = Api::namespaced(
+        state.ctx.client.clone(),
+        &rs.namespace().unwrap_or_default(),
+    );
+    let mut target = rs.clone();
+    for attempt in 0..2 {
+        target.status = Some(status.clone());
+        match api
+            .replace_status(&rs.name_any(), &PostParams::default(), &target)
+            .await
+        {
+            Ok(_) => return Ok(()),
+            Err(e) if attempt == 1 || is_not_found(&e) => return Err(e.into()),
+            Err(_) => {
+                target = api.get(&rs.name_any()).await?;
+                status.observed_generation = target.metadata.generation;
+            }
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// adoption and release
+// ---------------------------------------------------------------------------
+
+/// The ReplicaSet as the API server has it now is the one in the cache and
+/// is not being deleted (`RecheckDeletionTimestamp`).
+async fn fresh_and_alive(state: &State, rs: &ReplicaSet) -> Result<bool, Error> {
+    let api: Api<ReplicaSet> = Api::namespaced(
+        state.ctx.client.clone(),
+        &rs.namespace().unwrap_or_default(),
+    );
+    let fresh = api.get(&rs.name_any()).await?;
+    Ok(fresh.metadata.uid == rs.metadata.uid && fresh.metadata.deletion_timestamp.is_none())
+}
+
+/// Makes `owner` the controller of `obj` with a strategic merge patch that
+/// also pins the object's uid (so a recreated namesake is never adopted).
+pub(crate) async fn adopt<K, O>(api: &Api<K>, obj: &K, owner: &O) -> Result<K, kube::Error>
+where
+    K: Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+    O: Resource<DynamicType = ()>,
+{
+    let patch = json!({"metadata": {
+        "ownerReferences": [controller_ref(owner)],
+        "uid": obj.meta().uid,
+    }});
+    api.patch(
+        &obj.name_any(),
+        &PatchParams::default(),
+        &Patch::Strategic(patch),
+    )
+    .await
+}
+
+/// Removes the ownerReference to `owner_uid` from `obj`.
+pub(crate) async fn release<K>(api: &Api<K>, obj: &K, owner_uid: &str) -> Result<K, kube::Error>
+where
+    K: Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let patch = json!({"metadata": {
+        "ownerReferences": [{"$patch": "delete", "uid": owner_uid}],
+        "uid": obj.meta().uid,
+    }});
+    api.patch(
+        &obj.name_any(),
+        &PatchParams::default(),
+        &Patch::Strategic(patch),
+    )
+    .await
+}
+
+/// The ownerReference a controller puts on what it controls
+/// (`metav1.NewControllerRef`).
+pub(crate) fn controller_ref<O: Resource<DynamicType = ()>>(owner: &O) -> OwnerReference {
+    OwnerReference {
+        api_version: O::api_version(&()).into_owned(),
+        kind: O::kind(&()).into_owned(),
+        name: owner.meta().name.clone().unwrap_or_default(),
+        uid: owner.meta().uid.clone().unwrap_or_default(),
+        controller: Some(true),
+        block_owner_deletion: Some(true),
+    }
+}
+
+/// The ownerReference with `controller: true`, if any.
+pub(crate) fn controller_of(meta: &ObjectMeta) -> Option<&OwnerReference> {
+    meta.owner_references
+        .iter()
+        .flatten()
+        .find(|r| r.controller == Some(true))
+}
+
+/// A new pod for this ReplicaSet: the template's labels, annotations,
+/// finalizers and spec, `generateName: <rs>-`, and the controller reference.
+/// Kubernetes' `GetPodFromTemplate`.
+fn pod_from_template(rs: &ReplicaSet) -> Pod {
+    let template = rs
+        .spec
+        .as_ref()
+        .and_then(|s| s.template.clone())
+        .unwrap_or_default();
+    let tmeta = template.metadata.unwrap_or_default();
+    Pod {
+        metadata: ObjectMeta {
+            generate_name: Some(format!("{}-", rs.name_any())),
+            labels: tmeta.labels,
+            annotations: tmeta.annotations,
+            finalizers: tmeta.finalizers,
+            owner_references: Some(vec![controller_ref(rs)]),
+            ..Default::default()
+        },
+        spec: template.spec,
+        status: None,
+    }
+}
+
+// ---------------------------------------------------------------------------
+// which pods to delete
+// ---------------------------------------------------------------------------
+
+/// Pods controlled by this ReplicaSet or by its siblings (ReplicaSets with
+/// the same controller, e.g. the other revisions of one Deployment), used to
+/// see which nodes are crowded. Kubernetes' `getIndirectlyRelatedPods`.
+fn indirectly_related_pods(state: &State, rs: &ReplicaSet) -> Vec<Arc<Pod>> {
+    let ns = rs.namespace().unwrap_or_default();
+    let siblings: Vec<Arc<ReplicaSet>> = match controller_of(&rs.metadata) {
+        None => vec![Arc::new(rs.clone())],
+        Some(owner) => state
+            .replica_sets
+            .state()
+            .into_iter()
+            .filter(|other| {
+                other.namespace().as_deref() == Some(ns.as_str())
+                    && controller_of(&other.metadata).is_some_and(|o| o.uid == owner.uid)
+            })
+            .collect(),
+    };
+    let pods = state.pods.state();
+    let mut seen = HashSet::new();
+    let mut related = Vec::new();
+    for sibling in siblings {
+        let Some(Ok(sel)) = sibling.spec.as_ref().map(|s| selector(&s.selector)) else {
+            continue;
+        };
+        for pod in &pods {
+            if pod.namespace().as_deref() == Some(ns.as_str())
+                && sel.matches(&labels_of(&pod.metadata))
+                && seen.insert(pod.metadata.uid.clone())
+            {
+                related.push(pod.clone());
+            }
+        }
+    }
+    related
+}
+
+/// Orders pods so the ones to delete first come first: Kubernetes'
+/// `ActivePodsWithRanks.Less` with its default feature gates
+/// (PodDeletionCost, LogarithmicScaleDown):
+///
+/// 1. not yet scheduled before scheduled;
+/// 2. phase Pending before Unknown before Running;
+/// 3. not Ready before Ready;
+/// 4. lower `controller.kubernetes.io/pod-deletion-cost` first;
+/// 5. pods on nodes crowded with more related active pods first;
+/// 6. both Ready: ready more recently first (compared by the power-of-two
+///    bucket of how long ago, ties broken by UID);
+/// 7. more container restarts first;
+/// 8. created more recently first (same bucketing as 6).
+pub fn deletion_order(
+    mut pods: Vec<Arc<Pod>>,
+    related: &[Arc<Pod>],
+    now: Timestamp,
+) -> Vec<Arc<Pod>> {
+    let mut on_node: HashMap<String, usize> = HashMap::new();
+    for p in related.iter().filter(|p| is_pod_active(p)) {
+        *on_node.entry(node_of(p)).or_default() += 1;
+    }
+    let rank = |p: &Pod| on_node.get(&node_of(p)).copied().unwrap_or(0);
+    // An insertion sort: Kubernetes' order is not a strict total order in
+    // every corner (the log-bucket tie-break), which std's sorts may reject.
+    for i in 1..pods.len() {
+        let mut j = i;
+        while j > 0 && delete_before(&pods[j], &pods[j - 1], &rank, now) {
+            pods.swap(j, j - 1);
+            j -= 1;
+        }
+    }
+    pods
+}
+
+/// `ActivePodsWithRanks.Less(a, b)`: should `a` be deleted before `b`?
+fn delete_before(a: &Pod, b: &Pod, rank: &dyn Fn(&Pod) -> usize, now: Timestamp) -> bool {
+    let (na, nb) = (node_of(a), node_of(b));
+    if na != nb && (na.is_empty() || nb.is_empty()) {
+        return na.is_empty();
+    }
+    let (pa, pb) = (phase_ordinal(a), phase_ordinal(b));
+    if pa != pb {
+        return pa < pb;
+    }
+    let (ra, rb) = (is_pod_ready(a), is_pod_ready(b));
+    if ra != rb {
+        return !ra;
+    }
+    let (ca, cb) = (deletion_cost(a), deletion_cost(b));
+    if ca != cb {
+        return ca < cb;
+    }
+    let (ka, kb) = (rank(a), rank(b));
+    if ka != kb {
+        return ka > kb;
+    }
+    if ra && rb {
+        let (ta, tb) = (ready_since(a), ready_since(b));
+        if ta != tb {
+            return newer_first(ta, tb, a, b, now);
+        }
+    }
+    let (xa, xb) = (max_restarts(a), max_restarts(b));
+    if xa != xb {
+        return xa > xb;
+    }
+    let (ta, tb) = (
+        a.metadata.creation_timestamp.as_ref(),
+        b.metadata.creation_timestamp.as_ref(),
+    );
+    if ta != tb {
+        return newer_first(ta.map(|t| t.0), tb.map(|t| t.0), a, b, now);
+    }
+    false
+}
+
+/// Kubernetes' time comparison under LogarithmicScaleDown: a missing time
+/// first; otherwise the smaller log2(age) bucket first, UID breaking ties.
+fn newer_first(
+    ta: Option<Timestamp>,
+    tb: Option<Timestamp>,
+    a: &Pod,
+    b: &Pod,
+    now: Timestamp,
+) -> bool {
+    let (Some(ta), Some(tb)) = (ta, tb) else {
+        return ta.is_none();
+    };
+    let bucket = |t: Timestamp| {
+        let age = now.as_nanosecond() - t.as_nanosecond();
+        if age > 0 {
+            (age as f64).log2() as i64
+        } else {
+            -1
+        }
+    };
+    match bucket(ta).cmp(&bucket(tb)) {
+        Ordering::Equal => a.metadata.uid < b.metadata.uid,
+        o => o == Ordering::Less,
+    }
+}
+
+fn node_of(p: &Pod) -> String {
+    p.spec
+        .as_ref()
+        .and_then(|s| s.node_name.clone())
+        .unwrap_or_default()
+}
+
+fn phase_ordinal(p: &Pod) -> u8 {
+    match p.status.as_ref().and_then(|s| s.phase.as_deref()) {
+        Some("Pending") => 0,
+        Some("Unknown") => 1,
+        Some("Running") => 2,
+        _ => 0,
+    }
+}
+
+fn deletion_cost(p: &Pod) -> i32 {
+    p.metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(POD_DELETION_COST))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// The highest restart count among regular containers, then among
+/// restartable init ("sidecar") containers, compared in that order.
+fn max_restarts(p: &Pod) -> (i32, i32) {
+    let status = p.status.as_ref();
+    let regular = status
+        .and_then(|s| s.container_statuses.as_ref())
+        .into_iter()
+        .flatten()
+        .map(|c| c.restart_count)
+        .max()
+        .unwrap_or(0);
+    let sidecars: HashSet<&str> = p
+        .spec
+        .as_ref()
+        .and_then(|s| s.init_containers.as_ref())
+        .into_iter()
+        .flatten()
+        .filter(|c| c.restart_policy.as_deref() == Some("Always"))
+        .map(|c| c.name.as_str())
+        .collect();
+    let sidecar = status
+        .and_then(|s| s.init_container_statuses.as_ref())
+        .into_iter()
+        .flatten()
+        .filter(|c| sidecars.contains(c.name.as_str()))
+        .map(|c| c.restart_count)
+        .max()
+        .unwrap_or(0);
+    (regular, sidecar)
+}
+
+// ---------------------------------------------------------------------------
+// expectations
+// ---------------------------------------------------------------------------
+
+/// What each ReplicaSet is still waiting to see in its pod cache after its
+/// last round of creates/deletes. Kubernetes' `UIDTrackingControllerExpectations`:
+/// a count of creations and the set of pod keys being deleted, satisfied when
+/// both are used up, or after [`EXPECTATIONS_TIMEOUT`] in case an event was lost.
+#[derive(Default)]
+struct Expectations {
+    by_replica_set: Mutex<HashMap<String, Expected>>,
+}
+
+struct Expected {
+    adds: i64,
+    deletes: HashSet<String>,
+    set_at: Instant,
+}
+
+impl Expected {
+    fn met_or_expired(&self) -> bool {
+        (self.adds <= 0 && self.deletes.is_empty()) || self.set_at.elapsed() > EXPECTATIONS_TIMEOUT
+    }
+}
+
+impl Expectations {
+    fn satisfied(&self, key: &str) -> bool {
+        self.by_replica_set
+            .lock()
+            .unwrap()
+            .get(key)
+            .is_none_or(Expected::met_or_expired)
+    }
+
+    fn expect_creations(&self, key: &str, n: usize) {
+        self.set(key, n as i64, HashSet::new());
+    }
+
+    fn expect_deletions(&self, key: &str, pods: HashSet<String>) {
+        self.set(key, 0, pods);
+    }
+
+    fn set(&self, key: &str, adds: i64, deletes: HashSet<String>) {
+        let expected = Expected {
+            adds,
+            deletes,
+            set_at: Instant::now(),
+        };
+        let mut map = self.by_replica_set.lock().unwrap();
+        // A met or expired entry means the same as none (this also forgets
+        // ReplicaSets that were deleted).
+        map.retain(|_, e| !e.met_or_expired());
+        map.insert(key.to_string(), expected);
+    }
+
+    fn creation_observed(&self, key: &str) {
+        if let Some(e) = self.by_replica_set.lock().unwrap().get_mut(key) {
+            e.adds -= 1;
+        }
+    }
+
+    fn deletion_observed(&self, key: &str, pod: &str) {
+        if let Some(e) = self.by_replica_set.lock().unwrap().get_mut(key) {
+            e.deletes.remove(pod);
+        }
+    }
+
+    /// Lowers expectations for one pod watch event, seen after the cache
+    /// applied it. `added`: the cache did not hold this pod before.
+    fn observe(&self, event: &watcher::Event<Pod>, added: bool, cache: &Store<Pod>) {
+        match event {
+            watcher::Event::Apply(pod) | watcher::Event::InitApply(pod) => {
+                let Some(rs) = owning_replica_set(pod) else {
+                    return;
+                };
+                if pod.metadata.deletion_timestamp.is_some() {
+                    // A pod marked for deletion counts as deleted.
+                    self.deletion_observed(&rs, &key_of(&pod.metadata));
+                } else if added {
+                    self.creation_observed(&rs);
+                }
+            }
+            watcher::Event::Delete(pod) => {
+                if let Some(rs) = owning_replica_set(pod) {
+                    self.deletion_observed(&rs, &key_of(&pod.metadata));
+                }
+            }
+            watcher::Event::InitDone => {
+                // After a relist, pods that vanished meanwhile sent no delete.
+                let present: HashSet<String> =
+                    cache.state().iter().map(|p| key_of(&p.metadata)).collect();
+                for e in self.by_replica_set.lock().unwrap().values_mut() {
+                    e.deletes.retain(|k| present.contains(k));
+                }
+            }
+            watcher::Event::Init => {}
+        }
+    }
+}
+
+fn owning_replica_set(pod: &Pod) -> Option<String> {
+    let owner = controller_of(&pod.metadata).filter(|o| o.kind == "ReplicaSet")?;
+    Some(format!(
+        "{}/{}",
+        pod.namespace().unwrap_or_default(),
+        owner.name
+    ))
+}
+
+// ---------------------------------------------------------------------------
+// helpers shared with the Deployment controller
+// ---------------------------------------------------------------------------
+
+/// `namespace/name`, Kubernetes' cache key.
+pub(crate) fn key_of(meta: &ObjectMeta) -> String {
+    format!(
+        "{}/{}",
+        meta.namespace.as_deref().unwrap_or_default(),
+        meta.name.as_deref().unwrap_or_default()
+    )
+}
+
+/// `spec.replicas` (defaulted to 1).
+fn desired_replicas(rs: &ReplicaSet) -> usize {
+    rs.spec
+        .as_ref()
+        .and_then(|s| s.replicas)
+        .unwrap_or(1)
+        .max(0) as usize
+}
+
+/// A metav1 LabelSelector as a matcher (`LabelSelectorAsSelector`).
+pub(crate) fn selector(s: &LabelSelector) -> Result<minik_api::selectors::LabelSelector, Error> {
+    let value = serde_json::to_value(s)?;
+    minik_api::selectors::LabelSelector::from_json(&value)
+        .map_err(|e| Error::Malformed(e.to_string()))
+}
+
+pub(crate) fn labels_of(meta: &ObjectMeta) -> serde_json::Map<String, serde_json::Value> {
+    meta.labels
+        .iter()
+        .flatten()
+        .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+        .collect()
+}
+
+/// Not terminal and not being deleted (`controller.IsPodActive`).
+pub(crate) fn is_pod_active(p: &Pod) -> bool {
+    let phase = p.status.as_ref().and_then(|s| s.phase.as_deref());
+    !matches!(phase, Some("Succeeded" | "Failed")) && p.metadata.deletion_timestamp.is_none()
+}
+
+pub(crate) fn is_pod_ready(p: &Pod) -> bool {
+    ready_condition(p).is_some_and(|c| c.status == "True")
+}
+
+/// When the pod last turned Ready, if it is Ready.
+fn ready_since(p: &Pod) -> Option<Timestamp> {
+    ready_condition(p)
+        .filter(|c| c.status == "True")
+        .and_then(|c| c.last_transition_time.as_ref())
+        .map(|t| t.0)
+}
+
+fn ready_condition(p: &Pod) -> Option<&k8s_openapi::api::core::v1::PodCondition> {
+    p.status
+        .as_ref()?
+        .conditions
+        .as_ref()?
+        .iter()
+        .find(|c| c.type_ == "Ready")
+}
+
+/// Ready for at least `min_ready_seconds` (`podutil.IsPodAvailable`).
+pub(crate) fn is_pod_available(p: &Pod, min_ready_seconds: i32, now: Timestamp) -> bool {
+    if !is_pod_ready(p) {
+        return false;
+    }
+    if min_ready_seconds <= 0 {
+        return true;
+    }
+    ready_since(p)
+        .is_some_and(|since| since + SignedDuration::from_secs(min_ready_seconds.into()) < now)
+}
+
+/// A count Kubernetes serializes with `omitempty`: absent when zero, so
+/// status reads (`kubectl get -o yaml`) the same as on a real cluster.
+pub(crate) fn omit_zero(n: i32) -> Option<i32> {
+    (n != 0).then_some(n)
+}
+
+/// `t` as a `metav1.Time`, which has second precision.
+pub(crate) fn second_precision(t: Timestamp) -> Time {
+    Time(Timestamp::from_second(t.as_second()).unwrap_or(t))
+}
+
+/// A 409 Conflict: the write was based on an out-of-date object.
+pub(crate) fn is_conflict(e: &Error) -> bool {
+    matches!(e, Error::Api(kube::Error::Api(s)) if s.is_conflict())
+}
+
+pub(crate) fn is_not_found(e: &kube::Error) -> bool {
+    matches!(e, kube::Error::Api(s) if s.is_not_found())
+}
+
+pub(crate) fn has_cause(e: &kube::Error, cause: &str) -> bool {
+    matches!(e, kube::Error::Api(s)
+        if s.details.as_ref().is_some_and(|d| d.causes.iter().any(|c| c.reason == cause)))
+}
+
+/// The API server's message for a failed request (what Kubernetes' Go
+/// client's `err.Error()` prints), or the transport error.
+pub(crate) fn api_message(e: &kube::Error) -> String {
+    match e {
+        kube::Error::Api(s) if !s.message.is_empty() => s.message.clone(),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::api::core::v1::{PodCondition, PodSpec, PodStatus};
+
+    fn pod(name: &str, node: &str, phase: &str, ready_at: Option<i64>, created: i64) -> Arc<Pod> {
+        let conditions = ready_at.map(|t| {
+            vec![PodCondition {
+                type_: "Ready".into(),
+                status: "True".into(),
+                last_transition_time: Some(Time(Timestamp::from_second(t).unwrap())),
+                ..Default::default()
+            }]
+        });
+        Arc::new(Pod {
+            metadata: ObjectMeta {
+                name: Some(name.into()),
+                uid: Some(format!("uid-{name}")),
+                creation_timestamp: Some(Time(Timestamp::from_second(created).unwrap())),
+                ..Default::default()
+            },
+            spec: Some(PodSpec {
+                node_name: (!node.is_empty()).then(|| node.to_string()),
+                ..Default::default()
+            }),
+            status: Some(PodStatus {
+                phase: Some(phase.into()),
+                conditions,
+                ..Default::default()
+            }),
+        })
+    }
+
+    fn names(pods: &[Arc<Pod>]) -> Vec<String> {
+        pods.iter().map(|p| p.name_any()).collect()
+    }
+
+    #[test]
+    fn deletion_order_follows_active_pods_ranking() {
+        let now = Timestamp::from_second(1_000_000).unwrap();
+        let pods = vec![
+            pod("ready-old", "n1", "Running", Some(1000), 100),
+            pod("unscheduled", "", "Pending", None, 900_000),
+            pod("pending", "n2", "Pending", None, 900_000),
+            pod("running-not-ready", "n3", "Running", None, 900_000),
+            pod("ready-new", "n4", "Running", Some(999_990), 999_000),
+        ];
+        let order = deletion_order(pods.clone(), &pods, now);
+        assert_eq!(
+            names(&order),
+            [
+                "unscheduled",
+                "pending",
+                "running-not-ready",
+                "ready-new",
+                "ready-old"
+            ]
+        );
+    }
+
+    #[test]
+    fn crowded_nodes_and_deletion_cost_go_first() {
+        let now = Timestamp::from_second(1_000_000).unwrap();
+        let a = pod("alone", "n1", "Running", Some(500), 100);
+        let b = pod("crowded-1", "n2", "Running", Some(500), 100);
+        let c = pod("crowded-2", "n2", "Running", Some(500), 100);
+        let order = deletion_order(
+            vec![a.clone(), b.clone(), c.clone()],
+            &[a.clone(), b, c],
+            now,
+        );
+        assert_eq!(order.last().unwrap().name_any(), "alone");
+
+        let mut cheap = (*pod("cheap", "n1", "Running", Some(500), 100)).clone();
+        cheap.metadata.annotations =
+            Some([(POD_DELETION_COST.to_string(), "-10".to_string())].into());
+        let cheap = Arc::new(cheap);
+        let order = deletion_order(vec![a.clone(), cheap.clone()], &[a, cheap], now);
+        assert_eq!(order[0].name_any(), "cheap");
+    }
+
+    #[test]
+    fn availability_waits_min_ready_seconds() {
+        let now = Timestamp::from_second(1000).unwrap();
+        let p = pod("p", "n", "Running", Some(995), 900);
+        assert!(is_pod_available(&p, 0, now));
+        assert!(is_pod_available(&p, 4, now));
+        assert!(!is_pod_available(&p, 5, now));
+        assert!(!is_pod_available(
+            &pod("q", "n", "Running", None, 900),
+            0,
+            now
+        ));
+    }
+
+    #[test]
+    fn expectations_wait_until_the_cache_saw_our_writes() {
+        let (cache, _writer) = reflector::store::<Pod>();
+        let owned = |name: &str| {
+            let mut p = (*pod(name, "", "Pending", None, 1)).clone();
+            p.metadata.namespace = Some("default".into());
+            p.metadata.owner_references = Some(vec![OwnerReference {
+                api_version: "apps/v1".into(),
+                kind: "ReplicaSet".into(),
+                name: "web".into(),
+                uid: "rs-uid".into(),
+                controller: Some(true),
+                block_owner_deletion: Some(true),
+            }]);
+            p
+        };
+        let e = Expectations::default();
+        e.expect_creations("default/web", 2);
+        assert!(!e.satisfied("default/web"));
+        e.observe(&watcher::Event::Apply(owned("web-a")), true, &cache);
+        // A later update of a pod already seen is not another creation.
+        e.observe(&watcher::Event::Apply(owned("web-a")), false, &cache);
+        assert!(!e.satisfied("default/web"));
+        e.observe(&watcher::Event::Apply(owned("web-b")), true, &cache);
+        assert!(e.satisfied("default/web"));
+
+        e.expect_deletions("default/web", ["default/web-a".to_string()].into());
+        assert!(!e.satisfied("default/web"));
+        // Marked for deletion counts as deleted.
+        let mut terminating = owned("web-a");
+        terminating.metadata.deletion_timestamp = Some(Time(Timestamp::now()));
+        e.observe(&watcher::Event::Apply(terminating), false, &cache);
+        assert!(e.satisfied("default/web"));
+        assert!(
+            e.satisfied("default/other"),
+            "no expectations: nothing to wait for"
+        );
+    }
+
+    #[tokio::test]
+    async fn slow_start_batches_double_and_stop_at_first_failure() {
+        let calls = std::sync::atomic::AtomicUsize::new(0);
+        let (ok, res) = slow_start_batch(10, || async {
+            let n = calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            if n >= 4 {
+                Err(kube::Error::LinesCodecMaxLineLengthExceeded)
+            } else {
+                Ok(())
+            }
+        })
+        .await;
+        // Batches 1, 2, then 4 of which the 2nd..4th fail: 3 + 1 = 4 succeed,
+        // and the 8-batch never starts.
+        assert_eq!(ok, 4);
+        assert!(res.is_err());
+        assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 7);
+    }
 }

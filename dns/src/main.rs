@@ -1,1 +1,83 @@
-fn main() {}
+//! `minik-dns`: parses flags and runs [`minik_dns::start`] until Ctrl-C or SIGTERM.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Parser;
+
+/// minik's cluster DNS: authoritative for cluster.local, forwards the rest.
+#[derive(Parser, Debug)]
+#[command(name = "minik-dns", version)]
+struct Args {
+    /// Kubeconfig of the cluster (else KUBECONFIG, then ~/.kube/config).
+    #[arg(long, env = "KUBECONFIG", value_name = "FILE")]
+    kubeconfig: Option<PathBuf>,
+    /// Address to serve UDP and TCP on; repeat for several.
+    #[arg(long, default_values = ["10.96.0.10:53", "127.0.0.1:10053"])]
+    listen: Vec<SocketAddr>,
+    /// Upstream resolver for names outside the cluster; repeat for several
+    /// (default: the nameservers of --resolv-conf). Port 53 unless given.
+    #[arg(long, value_parser = parse_upstream)]
+    upstream: Vec<SocketAddr>,
+    /// Where the host's resolvers are read from when --upstream is absent.
+    #[arg(long, default_value = "/etc/resolv.conf")]
+    resolv_conf: PathBuf,
+    /// Total time to wait for upstreams before answering SERVFAIL.
+    #[arg(long, default_value_t = 2000)]
+    forward_timeout_ms: u64,
+    /// The cluster domain.
+    #[arg(long, default_value = "cluster.local")]
+    cluster_domain: String,
+    /// The service CIDR (its reverse zone is answered authoritatively).
+    #[arg(long, default_value = "10.96.0.0/16")]
+    service_cidr: ipnet::IpNet,
+}
+
+fn parse_upstream(s: &str) -> Result<SocketAddr, String> {
+    s.parse::<SocketAddr>()
+        .or_else(|_| {
+            s.parse::<std::net::IpAddr>()
+                .map(|ip| SocketAddr::new(ip, 53))
+        })
+        .map_err(|e| format!("{s}: {e}"))
+}
+
+async fn client(kubeconfig: Option<&PathBuf>) -> anyhow::Result<kube::Client> {
+    let config = match kubeconfig {
+        Some(path) => {
+            let kc = kube::config::Kubeconfig::read_from(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            kube::Config::from_custom_kubeconfig(kc, &Default::default()).await?
+        }
+        None => kube::Config::infer().await?,
+    };
+    Ok(kube::Client::try_from(config)?)
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let args = Args::parse();
+    let mut config = minik_dns::Config::new(client(args.kubeconfig.as_ref()).await?);
+    config.listen = args.listen;
+    config.upstreams = args.upstream;
+    config.resolv_conf = args.resolv_conf;
+    config.forward_timeout = Duration::from_millis(args.forward_timeout_ms);
+    config.domain = args.cluster_domain;
+    config.service_cidr = Some(args.service_cidr);
+    let dns = minik_dns::start(config).await?;
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        r = dns.wait() => r?,
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    Ok(())
+}

@@ -1,1 +1,205 @@
-//! minik-kubelet (being built).
+//! # minik-kubelet: the node agent
+//!
+//! Models the kubelet: it registers a Node, heartbeats a Lease, turns the
+//! Pods bound to its node into containers, and reports their truth back.
+//! Like every minik component it talks to the cluster only through the API
+//! server (the `kube` crate); it is the only component that knows Docker.
+//!
+//! A tour, in the order things happen:
+//! - [`config`] — the flags' settings, with Kubernetes' defaults.
+//! - [`node`] registers the Node (capacity, labels, addresses, nodeInfo,
+//!   kubelet port) and keeps its status true; [`lease`] renews the node
+//!   Lease in `kube-node-lease`.
+//! - [`pod_worker`] watches the pods with `spec.nodeName=<node>` and runs one
+//!   worker per pod; each worker calls [`sync::sync_pod`], the level-triggered
+//!   desired-vs-actual step (sandbox, volumes, init containers, containers,
+//!   restarts, probes, status), and [`sync::terminate`] for deletions.
+//! - Inside a sync: [`images`] (pull policy, ErrImagePull/ImagePullBackOff),
+//!   [`env`] (environment, CreateContainerConfigError), [`volumes`]
+//!   (emptyDir, configMap, secret, hostPath, downwardAPI, projected),
+//!   [`pod_dns`] (resolv.conf and hosts), [`backoff`] (CrashLoopBackOff),
+//!   [`probes`] (startup/liveness/readiness workers and hook actions),
+//!   [`status`] (PodStatus as kubectl expects it), [`events`] (Pulled,
+//!   Created, Started, Killing, Unhealthy, BackOff …).
+//! - [`cache`] watches the ConfigMaps and Secrets pods consume.
+//! - [`runtime`] is the CRI-like boundary: [`runtime::docker`] runs real
+//!   containers (infra container + app containers sharing its network
+//!   namespace, all labelled so a restarted kubelet adopts them), and
+//!   [`runtime::sim`] simulates them for fast tests and many-node demos.
+//! - [`server`] serves logs, exec ([`exec`], WebSocket channel protocol)
+//!   and stats to the API server's proxy.
+//!
+//! Deliberately left out: static pods, host-network pods, sidecar init
+//! containers, ephemeral containers, eviction, device plugins, CSI and
+//! other storage volumes, TLS and authentication on the kubelet port, CRI
+//! over gRPC (the runtime is a Rust trait).
+
+pub mod backoff;
+pub mod cache;
+pub mod config;
+pub mod context;
+pub mod env;
+pub mod error;
+pub mod events;
+pub mod exec;
+pub mod images;
+pub mod lease;
+pub mod node;
+pub mod pod_dns;
+pub mod pod_worker;
+pub mod probes;
+pub mod runtime;
+pub mod server;
+pub mod status;
+pub mod sync;
+pub mod volumes;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use tokio::task::JoinHandle;
+
+pub use config::{Config, RuntimeKind};
+pub use context::Kubelet;
+pub use error::Error;
+
+use crate::cache::ObjectCache;
+use crate::context::Capacity;
+use crate::runtime::docker::DockerRuntime;
+use crate::runtime::sim::SimRuntime;
+use crate::runtime::Runtime;
+
+/// One running node of this process.
+pub struct NodeHandle {
+    pub name: String,
+    /// The kubelet's HTTP server (logs, exec, stats).
+    pub addr: SocketAddr,
+    pub kubelet: Arc<Kubelet>,
+}
+
+/// The kubelet(s) running in this process; dropping it stops them
+/// (containers keep running, as when a real kubelet stops).
+pub struct Running {
+    pub nodes: Vec<NodeHandle>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Running {
+    /// Runs until one of the kubelet's loops ends (it should not).
+    pub async fn wait(mut self) {
+        if !self.tasks.is_empty() {
+            let tasks = std::mem::take(&mut self.tasks);
+            let _ = futures::future::select_all(tasks).await;
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+        for n in &self.nodes {
+            for w in n.kubelet.workers.lock().unwrap().values() {
+                w.abort();
+            }
+        }
+    }
+}
+
+/// Builds the API client from `--kubeconfig` (or KUBECONFIG / defaults).
+pub async fn client(config: &Config) -> Result<kube::Client, Error> {
+    let kube_config = match &config.kubeconfig {
+        Some(path) => {
+            let kc = Kubeconfig::read_from(path)
+                .map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
+            kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
+                .await
+                .map_err(|e| Error::Config(e.to_string()))?
+        }
+        None => kube::Config::infer()
+            .await
+            .map_err(|e| Error::Config(e.to_string()))?,
+    };
+    kube::Client::try_from(kube_config).map_err(Error::Kube)
+}
+
+/// Starts the configured node(s) with `client`: registers each Node and
+/// its Lease, then runs the pod workers, status loops and HTTP servers in
+/// the background.
+pub async fn start(config: Config, client: kube::Client) -> Result<Running, Error> {
+    let config = Arc::new(config);
+    let objects = ObjectCache::start(client.clone()).await?;
+    std::fs::create_dir_all(&config.root_dir)
+        .map_err(|e| Error::io(format!("creating {}", config.root_dir.display()), e))?;
+    let mut running = Running {
+        nodes: Vec::new(),
+        tasks: Vec::new(),
+    };
+    for (i, name) in config.node_names().into_iter().enumerate() {
+        let runtime: Arc<dyn Runtime> = match config.runtime {
+            RuntimeKind::Docker => Arc::new(
+                DockerRuntime::connect(
+                    &name,
+                    &config.cluster_name,
+                    &config.network,
+                    config.network_subnet.as_deref(),
+                )
+                .await?,
+            ),
+            RuntimeKind::Sim => Arc::new(SimRuntime::new(config.sim_delay)),
+        };
+        let mut listen = config.listen;
+        if listen.port() != 0 {
+            listen.set_port(listen.port() + i as u16);
+        }
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .map_err(|e| Error::io(format!("listening on {listen}"), e))?;
+        let kubelet = Arc::new(Kubelet {
+            config: config.clone(),
+            node_name: name.clone(),
+            client: client.clone(),
+            node_ip: runtime.node_ip().await?,
+            capacity: Capacity::of_host(&config),
+            runtime: runtime.clone(),
+            objects: objects.clone(),
+            workers: Default::default(),
+        });
+        let (addr, server) = server::start(kubelet.clone(), listener).await?;
+        running.tasks.push(server);
+        let facts = node::NodeFacts {
+            runtime_version: runtime.version().await?,
+            kubelet_port: addr.port(),
+        };
+        node::register(&kubelet, &facts).await?;
+        lease::renew(&kubelet).await?;
+        running
+            .tasks
+            .push(tokio::spawn(node::run(kubelet.clone(), facts)));
+        running
+            .tasks
+            .push(tokio::spawn(lease::run(kubelet.clone())));
+        let pods = kubelet.clone();
+        running.tasks.push(tokio::spawn(async move {
+            if let Err(e) = pod_worker::run(pods).await {
+                tracing::error!(error = %e, "pod workers stopped");
+            }
+        }));
+        tracing::info!(node = %name, %addr, runtime = ?config.runtime, "kubelet running");
+        running.nodes.push(NodeHandle {
+            name,
+            addr,
+            kubelet,
+        });
+    }
+    Ok(running)
+}
+
+/// Runs the kubelet(s) described by `config` until the process stops.
+pub async fn run(config: Config) -> Result<(), Error> {
+    let client = client(&config).await?;
+    start(config, client).await?.wait().await;
+    Ok(())
+}

@@ -1,1 +1,116 @@
-fn main() {}
+//! `minik-kubelet`: the node agent binary, a thin main over
+//! `minik_kubelet::run`. Flags follow the cluster conventions (and
+//! kubelet's names where they exist).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+use minik_kubelet::{Config, RuntimeKind};
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum RuntimeFlag {
+    Docker,
+    Sim,
+}
+
+/// minik's kubelet: runs the pods bound to its node(s).
+#[derive(Debug, Parser)]
+#[command(name = "minik-kubelet", version)]
+struct Args {
+    /// Kubeconfig of the API server (default: $KUBECONFIG, then ~/.kube/config).
+    #[arg(long, env = "KUBECONFIG")]
+    kubeconfig: Option<PathBuf>,
+    /// The node's name (with --nodes N: NAME-1 … NAME-N).
+    #[arg(long)]
+    node_name: String,
+    /// Container runtime.
+    #[arg(long, value_enum, default_value = "docker")]
+    runtime: RuntimeFlag,
+    /// How many nodes this process runs (simulated runtime only).
+    #[arg(long, default_value_t = 1)]
+    nodes: usize,
+    /// Directory for pod volumes and files.
+    #[arg(long, default_value = "/var/lib/minik/kubelet")]
+    root_dir: PathBuf,
+    /// The cluster DNS server given to pods.
+    #[arg(long, default_value = "10.96.0.10")]
+    cluster_dns: String,
+    /// The cluster domain.
+    #[arg(long, default_value = "cluster.local")]
+    cluster_domain: String,
+    /// Image of the infra container holding each pod's network namespace.
+    #[arg(long, default_value = "minik/pause:3.10")]
+    pod_infra_image: String,
+    /// The cluster's Docker network (created if missing).
+    #[arg(long, default_value = "minik")]
+    network: String,
+    /// Subnet for the network when it is created ("" lets Docker pick).
+    #[arg(long, default_value = "10.244.0.0/16")]
+    network_subnet: String,
+    /// Cluster name, labelled on every container.
+    #[arg(long, default_value = "minik")]
+    cluster_name: String,
+    /// Address of the kubelet's HTTP server (logs, exec, stats).
+    #[arg(long, default_value = "127.0.0.1:10250")]
+    listen: SocketAddr,
+    /// Seconds between node Lease renewals.
+    #[arg(long, default_value_t = 10.0)]
+    lease_renew_interval: f64,
+    /// First CrashLoopBackOff delay in seconds (doubles up to 300).
+    #[arg(long, default_value_t = 10.0)]
+    backoff_base: f64,
+    /// Simulated runtime: seconds for a container to start (and exit).
+    #[arg(long, default_value_t = 0.5)]
+    sim_delay: f64,
+    /// Node CPU capacity (e.g. "4", "3500m"); default: the host's CPUs.
+    #[arg(long)]
+    cpu: Option<String>,
+    /// Node memory capacity (e.g. "8Gi"); default: the host's memory.
+    #[arg(long)]
+    memory: Option<String>,
+    /// Maximum pods on the node.
+    #[arg(long, default_value_t = 110)]
+    max_pods: u32,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,kube=warn".into()),
+        )
+        .init();
+    let args = Args::parse();
+    if args.nodes > 1 && matches!(args.runtime, RuntimeFlag::Docker) {
+        anyhow::bail!("--nodes N needs --runtime sim; run one minik-kubelet per Docker node");
+    }
+    let mut config = Config::new(args.node_name);
+    config.kubeconfig = args.kubeconfig;
+    config.runtime = match args.runtime {
+        RuntimeFlag::Docker => RuntimeKind::Docker,
+        RuntimeFlag::Sim => RuntimeKind::Sim,
+    };
+    config.nodes = args.nodes.max(1);
+    config.root_dir = args.root_dir;
+    config.cluster_dns = args.cluster_dns;
+    config.cluster_domain = args.cluster_domain;
+    config.pod_infra_image = args.pod_infra_image;
+    config.network = args.network;
+    config.network_subnet = Some(args.network_subnet).filter(|s| !s.is_empty());
+    config.cluster_name = args.cluster_name;
+    config.listen = args.listen;
+    config.lease_renew_interval = Duration::from_secs_f64(args.lease_renew_interval);
+    config.backoff_base = Duration::from_secs_f64(args.backoff_base);
+    config.sim_delay = Duration::from_secs_f64(args.sim_delay);
+    config.cpu_capacity = args.cpu;
+    config.memory_capacity = args.memory;
+    config.max_pods = args.max_pods;
+    tokio::select! {
+        result = minik_kubelet::run(config) => result?,
+        _ = tokio::signal::ctrl_c() => tracing::info!("interrupted; containers keep running"),
+    }
+    Ok(())
+}

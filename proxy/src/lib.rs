@@ -1,1 +1,206 @@
-//! minik-proxy (being built).
+//! # minik-proxy: Services and Ingress made real
+//!
+//! Models kube-proxy (ClusterIP and NodePort), k3s's ServiceLB
+//! (LoadBalancer) and an ingress controller (ingress-nginx) in one process
+//! on the host. Everything is driven by watches: any change to Services,
+//! Endpoints, Ingresses or IngressClasses wakes one sync loop that brings
+//! listeners, balancers, routes and statuses in line with the cluster —
+//! level-triggered, like kube-proxy's `syncProxyRules`.
+//!
+//! A tour:
+//! - [`watch`]: the reflectors and the change signal.
+//! - [`plan`]: Services + Endpoints → per service port: ready endpoints and
+//!   frontends (ClusterIP, NodePort, LoadBalancer). Pure.
+//! - [`proxier`]: applies a plan — balancers updated in place, listeners
+//!   started/stopped; [`socket`] binds them.
+//! - [`backends`]: round-robin and ClientIP affinity over ready endpoints.
+//! - [`tcp`], [`udp`]: the userspace data path.
+//! - [`loadbalancer`]: `status.loadBalancer` for LoadBalancer services.
+//! - [`ingress`]: IngressClass selection, the routing table, the HTTP
+//!   reverse proxy (WebSocket included) and Ingress status.
+//! - [`route`]: the local route that makes the service CIDR bindable.
+//! - [`events`]: Kubernetes Events, each said once.
+//! - this file: [`Config`], [`start`] and the sync loop, [`Error`].
+//!
+//! Where minik simplifies on purpose: the data path is a userspace proxy
+//! (kube-proxy's original mode) rather than iptables/IPVS/nftables, so a
+//! backend sees the proxy's address, not the client's; there is one node
+//! (the host) whatever the number of kubelets, so traffic policies and
+//! topology are moot; no `externalIPs`, no SCTP; Ingress serves HTTP/1.1
+//! without TLS; annotations other than `rewrite-target` are reported and
+//! ignored.
+
+pub mod backends;
+pub mod events;
+pub mod ingress;
+pub mod loadbalancer;
+pub mod plan;
+pub mod proxier;
+pub mod route;
+pub mod socket;
+pub mod tcp;
+pub mod udp;
+pub mod watch;
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use ipnet::IpNet;
+use tokio::task::JoinSet;
+
+use crate::ingress::class::Identity;
+use crate::ingress::IngressController;
+use crate::plan::{Addressing, ClusterIpBind};
+use crate::proxier::Proxier;
+use crate::route::LocalRoute;
+
+/// How soon frontends that could not be bound are tried again.
+const RETRY_FAILED_BINDS: Duration = Duration::from_secs(5);
+
+/// The crate's errors; all happen at start and none is retryable.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("service CIDR route: {0}")]
+    Route(String),
+    #[error("cannot listen for Ingress traffic on {addr}: {source}")]
+    IngressListen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// How minik-proxy runs.
+pub struct Config {
+    pub client: kube::Client,
+    /// The service CIDR whose local route the proxy ensures (`None`: leave routes alone).
+    pub service_cidr: Option<IpNet>,
+    /// Where ClusterIPs are served (the IPs themselves, or loopback for tests).
+    pub cluster_ips: ClusterIpBind,
+    /// The node IP: reported as LoadBalancer and Ingress address.
+    pub node_ip: Option<IpAddr>,
+    /// Addresses NodePort and LoadBalancer ports listen on.
+    pub node_addresses: Vec<IpAddr>,
+    /// The Ingress HTTP listener (`None`: no Ingress controller).
+    pub ingress_listen: Option<SocketAddr>,
+    /// The IngressClass name and controller this proxy answers to.
+    pub ingress_identity: Identity,
+    /// How long an idle UDP session to an endpoint lives.
+    pub udp_idle: Duration,
+}
+
+impl Config {
+    /// minik's defaults: the 10.96.0.0/16 route, ClusterIPs bound directly,
+    /// NodePorts and LoadBalancers on 127.0.0.1, Ingress on 127.0.0.1:80.
+    pub fn new(client: kube::Client) -> Self {
+        Self {
+            client,
+            service_cidr: Some("10.96.0.0/16".parse().expect("valid")),
+            cluster_ips: ClusterIpBind::Direct,
+            node_ip: None,
+            node_addresses: vec![IpAddr::V4(Ipv4Addr::LOCALHOST)],
+            ingress_listen: Some(SocketAddr::from((Ipv4Addr::LOCALHOST, 80))),
+            ingress_identity: Identity {
+                class: "minik".into(),
+                controller: "minik.dev/ingress".into(),
+            },
+            udp_idle: Duration::from_secs(30),
+        }
+    }
+}
+
+/// A running proxy. Dropping it stops everything and removes the route it added.
+pub struct Proxy {
+    /// Where the Ingress listener is bound.
+    pub ingress_addr: Option<SocketAddr>,
+    tasks: JoinSet<()>,
+    _route: Option<LocalRoute>,
+}
+
+impl Proxy {
+    /// Runs until a task ends (they only end if the process is stopping).
+    pub async fn wait(mut self) {
+        self.tasks.join_next().await;
+    }
+}
+
+/// Ensures the route, binds the Ingress listener, starts watches and the sync loop.
+pub async fn start(config: Config) -> Result<Proxy, Error> {
+    let route = config.service_cidr.map(LocalRoute::ensure).transpose()?;
+    let mut tasks = JoinSet::new();
+    let caches = watch::Caches::start(&config.client, &mut tasks);
+    let status_ip = config.node_ip.unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
+    let mut ingress = IngressController::new(
+        config.client.clone(),
+        config.ingress_identity.clone(),
+        status_ip,
+    );
+    let ingress_addr = match config.ingress_listen {
+        Some(addr) => {
+            let listener = socket::tcp_listener(addr)
+                .map_err(|source| Error::IngressListen { addr, source })?;
+            let bound = listener.local_addr().ok();
+            tasks.spawn(ingress::server::serve(listener, ingress.routes()));
+            tracing::info!(addr = ?bound, "serving Ingress");
+            bound
+        }
+        None => None,
+    };
+    let addressing = Addressing {
+        cluster_ips: config.cluster_ips,
+        node_addresses: config.node_addresses.clone(),
+    };
+    let client = config.client.clone();
+    let udp_idle = config.udp_idle;
+    let serve_ingress = config.ingress_listen.is_some();
+    tasks.spawn(async move {
+        if !caches.ready().await {
+            return;
+        }
+        let mut proxier = Proxier::new(udp_idle);
+        let mut lb_events = events::Events::new(client.clone(), "service-controller");
+        loop {
+            let services = caches.services.state();
+            let plans = plan::plan(&services, &caches.endpoints.state(), &addressing);
+            for p in &plans {
+                tracing::debug!(service = %format!("{}/{}", p.key.namespace, p.key.service), port = %p.key.port_name, endpoints = ?p.endpoints, "sync");
+            }
+            let failures = proxier.apply(&plans);
+            for f in &failures {
+                tracing::warn!(service = %format!("{}/{}", f.key.namespace, f.key.service), "{}", f.reason);
+            }
+            loadbalancer::sync(
+                &client,
+                &mut lb_events,
+                &services,
+                &plans,
+                &proxier,
+                &failures,
+                status_ip,
+            )
+            .await;
+            if serve_ingress {
+                ingress
+                    .sync(
+                        &caches.ingresses.state(),
+                        &caches.classes.state(),
+                        &services,
+                        &proxier.backends(),
+                    )
+                    .await;
+            }
+            if failures.is_empty() {
+                caches.changed.notified().await;
+            } else {
+                tokio::select! {
+                    _ = caches.changed.notified() => {}
+                    _ = tokio::time::sleep(RETRY_FAILED_BINDS) => {}
+                }
+            }
+        }
+    });
+    Ok(Proxy {
+        ingress_addr,
+        tasks,
+        _route: route,
+    })
+}

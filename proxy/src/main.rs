@@ -1,1 +1,88 @@
-fn main() {}
+//! `minik-proxy`: parses flags and runs [`minik_proxy::start`] until Ctrl-C
+//! or SIGTERM; on a clean stop the service-CIDR route it added is removed
+//! (`miniktl cluster down` removes it as well, should the proxy be killed).
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Parser;
+use minik_proxy::plan::ClusterIpBind;
+
+/// minik's service proxy: ClusterIP, NodePort, LoadBalancer and Ingress.
+#[derive(Parser, Debug)]
+#[command(name = "minik-proxy", version)]
+struct Args {
+    /// Kubeconfig of the cluster (else KUBECONFIG, then ~/.kube/config).
+    #[arg(long, env = "KUBECONFIG", value_name = "FILE")]
+    kubeconfig: Option<PathBuf>,
+    /// The service CIDR; the proxy adds its local route if missing.
+    #[arg(long, default_value = "10.96.0.0/16")]
+    service_cidr: ipnet::IpNet,
+    /// Do not add (or remove) the service-CIDR route.
+    #[arg(long)]
+    no_route: bool,
+    /// The node IP (the cluster network's gateway): NodePorts and
+    /// LoadBalancers listen on it too, and it is the reported EXTERNAL-IP.
+    #[arg(long)]
+    node_ip: Option<IpAddr>,
+    /// HTTP address of the Ingress controller ("none" to disable).
+    #[arg(long, default_value = "127.0.0.1:80")]
+    ingress_listen: String,
+    /// Debugging without the route: serve ClusterIP a.b.c.d at 127.X.c.d
+    /// (give 127.X.0.0; needs a service CIDR of /16 or smaller).
+    #[arg(long, value_name = "127.X.0.0")]
+    cluster_ip_loopback: Option<Ipv4Addr>,
+    /// Idle timeout of UDP sessions, in seconds.
+    #[arg(long, default_value_t = 30)]
+    udp_idle_timeout: u64,
+}
+
+async fn client(kubeconfig: Option<&PathBuf>) -> anyhow::Result<kube::Client> {
+    let config = match kubeconfig {
+        Some(path) => {
+            let kc = kube::config::Kubeconfig::read_from(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            kube::Config::from_custom_kubeconfig(kc, &Default::default()).await?
+        }
+        None => kube::Config::infer().await?,
+    };
+    Ok(kube::Client::try_from(config)?)
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let args = Args::parse();
+    let mut config = minik_proxy::Config::new(client(args.kubeconfig.as_ref()).await?);
+    config.service_cidr = (!args.no_route).then_some(args.service_cidr);
+    if let Some(base) = args.cluster_ip_loopback {
+        config.cluster_ips = ClusterIpBind::Loopback(base);
+    }
+    config.node_ip = args.node_ip;
+    config.node_addresses = std::iter::once(IpAddr::V4(Ipv4Addr::LOCALHOST))
+        .chain(args.node_ip)
+        .collect();
+    config.ingress_listen = match args.ingress_listen.as_str() {
+        "none" | "" => None,
+        addr => Some(
+            addr.parse::<SocketAddr>()
+                .with_context(|| format!("--ingress-listen {addr}"))?,
+        ),
+    };
+    config.udp_idle = Duration::from_secs(args.udp_idle_timeout);
+    let proxy = minik_proxy::start(config).await?;
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        _ = proxy.wait() => {}
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    Ok(())
+}

@@ -1,1 +1,79 @@
-fn main() {}
+//! `minik-scheduler`: the scheduler binary (kube-scheduler). A thin main
+//! over [`minik_scheduler::run`]: flags named after KubeSchedulerConfiguration
+//! fields with Kubernetes' defaults, a client from `--kubeconfig` (or
+//! `KUBECONFIG`, or the usual inference), then the scheduling loop.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::Parser;
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use minik_scheduler::{Config, QueueSettings};
+
+/// minik's scheduler: binds pending pods to nodes (filter, then score).
+#[derive(Debug, Parser)]
+#[command(name = "minik-scheduler", version)]
+struct Args {
+    /// Path to a kubeconfig file for the API server.
+    #[arg(long, env = "KUBECONFIG")]
+    kubeconfig: Option<PathBuf>,
+
+    /// Schedule pods whose spec.schedulerName is this.
+    #[arg(long, default_value = "default-scheduler")]
+    scheduler_name: String,
+
+    /// Backoff after a pod's first failed attempt; doubles per attempt.
+    #[arg(long, default_value_t = 1)]
+    pod_initial_backoff_seconds: u64,
+
+    /// Longest backoff between attempts.
+    #[arg(long, default_value_t = 10)]
+    pod_max_backoff_seconds: u64,
+
+    /// Retry an unschedulable pod after this long even if nothing changed.
+    #[arg(long, default_value_t = 300)]
+    pod_max_in_unschedulable_pods_seconds: u64,
+
+    /// Share of nodes to find feasible before scoring (0 = adaptive, as Kubernetes).
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=100))]
+    percentage_of_nodes_to_score: u8,
+
+    /// Bindings in flight at once.
+    #[arg(long, default_value_t = 64)]
+    max_concurrent_binds: usize,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let args = Args::parse();
+    let kube_config = match &args.kubeconfig {
+        Some(path) => {
+            let kubeconfig = Kubeconfig::read_from(path)
+                .with_context(|| format!("reading kubeconfig {}", path.display()))?;
+            kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default()).await?
+        }
+        None => kube::Config::infer().await?,
+    };
+    let client = kube::Client::try_from(kube_config).context("building the API client")?;
+    let mut config = Config::new(client);
+    config.scheduler_name = args.scheduler_name;
+    config.queue = QueueSettings {
+        pod_initial_backoff: Duration::from_secs(args.pod_initial_backoff_seconds),
+        pod_max_backoff: Duration::from_secs(args.pod_max_backoff_seconds),
+        pod_max_in_unschedulable_pods_duration: Duration::from_secs(
+            args.pod_max_in_unschedulable_pods_seconds,
+        ),
+    };
+    config.percentage_of_nodes_to_score = args.percentage_of_nodes_to_score;
+    config.max_concurrent_binds = args.max_concurrent_binds;
+    tracing::info!(scheduler = %config.scheduler_name, "minik-scheduler starting");
+    minik_scheduler::run(config).await?;
+    Ok(())
+}

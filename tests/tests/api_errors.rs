@@ -309,7 +309,13 @@ async fn events_k8s_io_and_core_events_are_one_set() {
     .unwrap();
     let pod = pods.create(&PostParams::default(), &pod).await.unwrap();
     // kube's Recorder writes events.k8s.io/v1 Events...
-    let recorder = Recorder::new(c.client.clone(), Reporter { controller: "test-controller".into(), instance: None });
+    let recorder = Recorder::new(
+        c.client.clone(),
+        Reporter {
+            controller: "test-controller".into(),
+            instance: None,
+        },
+    );
     let reference = kube::Resource::object_ref(&pod, &());
     recorder
         .publish(

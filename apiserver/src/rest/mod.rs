@@ -9,6 +9,7 @@ pub mod binding;
 pub mod create;
 pub mod delete;
 pub mod patch;
+pub mod proxy;
 pub mod read;
 pub mod scale;
 pub mod update;
@@ -130,11 +131,23 @@ impl Ctx {
             minik_api::catalogue::lookup("", "v1", "namespaces").expect("namespaces are served");
         match self.read(&ns_info.key(None, ns))? {
             None => Err(ApiError::not_found(ns_info, ns)),
-            Some(n) if n.pointer("/metadata/deletionTimestamp").is_some_and(|v| !v.is_null()) => Err(ApiError::new(
-                403,
-                "Forbidden",
-                format!("{} \"{}\" is forbidden: unable to create new content in namespace {ns} because it is being terminated", self.info().qualified_plural(), self.target.name()),
-            )),
+            Some(n)
+                if n.pointer("/metadata/deletionTimestamp")
+                    .is_some_and(|v| !v.is_null()) =>
+            {
+                let mut err = ApiError::new(
+                    403,
+                    "Forbidden",
+                    format!("{} \"{}\" is forbidden: unable to create new content in namespace {ns} because it is being terminated", self.info().qualified_plural(), self.target.name()),
+                );
+                // Controllers recognise this case by its cause, as in Kubernetes.
+                err.details = Some(json!({
+                    "name": self.target.name(),
+                    "kind": self.info().plural,
+                    "causes": [{"reason": "NamespaceTerminating", "message": format!("namespace {ns} is being terminated"), "field": "metadata.namespace"}],
+                }));
+                Err(err)
+            }
             Some(_) => Ok(()),
         }
     }
@@ -225,6 +238,9 @@ async fn handle(state: Arc<AppState>, req: Request) -> Result<Response, ApiError
         (Method::DELETE, false, None) => delete::delete_collection(ctx).await,
         (Method::GET | Method::PUT | Method::PATCH, true, Some("scale")) => scale::scale(ctx).await,
         (Method::POST, true, Some("binding")) => binding::bind(ctx).await,
+        (Method::GET | Method::POST, true, Some(sub @ ("log" | "exec"))) => {
+            proxy::proxy(ctx, sub, parts.uri.query(), parts.extensions).await
+        }
         (_, true, Some(sub @ ("log" | "exec" | "portforward" | "proxy" | "eviction"))) => Err(ApiError::new(
             503,
             "ServiceUnavailable",

@@ -68,9 +68,13 @@ pub async fn scale(ctx: Ctx) -> Result<Response, ApiError> {
                     None => body,
                 };
                 check_resource_version(info, target.name(), &wanted, &old)?;
-                let replicas = wanted.pointer("/spec/replicas").and_then(Value::as_i64).ok_or_else(|| {
-                    ApiError::new(422, "Invalid", format!("Scale.autoscaling \"{}\" is invalid: spec.replicas: Required value", target.name()))
-                })?;
+                // Scale.spec.replicas is a plain int32 in Kubernetes: absent means 0.
+                let replicas = match wanted.pointer("/spec/replicas") {
+                    None | Some(Value::Null) => 0,
+                    Some(v) => v.as_i64().ok_or_else(|| {
+                        ApiError::new(422, "Invalid", format!("Scale.autoscaling \"{}\" is invalid: spec.replicas: Invalid value: {v}: must be an integer", target.name()))
+                    })?,
+                };
                 let mut new = old.clone();
                 new["spec"]["replicas"] = json!(replicas);
                 let mut main = target.clone();

@@ -4,6 +4,10 @@
 
 #![allow(dead_code)]
 
+pub mod lifecycle;
+pub mod scheduler;
+pub mod workloads;
+
 use std::path::{Path, PathBuf};
 use std::process::Output;
 

@@ -1,0 +1,266 @@
+//! `pods/<name>/log` and `pods/<name>/exec`: proxied to the kubelet of the
+//! pod's node, as kube-apiserver does (its "connect" subresources).
+//!
+//! The kubelet is found through the Node's
+//! `status.daemonEndpoints.kubeletEndpoint.Port`, on 127.0.0.1: every minik
+//! node runs on the API server's host.
+//!
+//! - log: `GET /containerLogs/<ns>/<pod>/<container>?<options>`; the
+//!   response streams through as it comes (`kubectl logs -f`).
+//! - exec: the client's WebSocket upgrade is forwarded as is (same
+//!   `Sec-WebSocket-Key` and offered subprotocols), so the kubelet's
+//!   handshake answer — including the negotiated `v5.channel.k8s.io` or
+//!   `v4.channel.k8s.io` — is valid for the client; after the 101 both
+//!   upgraded connections are spliced byte for byte.
+//!
+//! Before proxying, the container is resolved like kube-apiserver does: the
+//! `container` parameter, or the pod's only container; a container that has
+//! never run is "waiting to start". Simplified: no TLS or authentication
+//! towards the kubelet (it listens on loopback), no SPDY for exec, and no
+//! attach or port-forward.
+
+use axum::body::Body;
+use axum::response::Response;
+use bytes::Bytes;
+use http::{header, Method, Request, StatusCode};
+use http_body_util::Empty;
+use hyper_util::rt::TokioIo;
+use serde_json::Value;
+
+use super::Ctx;
+use crate::error::ApiError;
+
+/// Headers a WebSocket handshake needs to reach the kubelet unchanged.
+const UPGRADE_HEADERS: [&str; 6] = [
+    "connection",
+    "upgrade",
+    "sec-websocket-key",
+    "sec-websocket-version",
+    "sec-websocket-protocol",
+    "sec-websocket-extensions",
+];
+
+/// Proxies a pod's `log` or `exec` subresource to its kubelet.
+pub async fn proxy(
+    ctx: Ctx,
+    sub: &str,
+    query: Option<&str>,
+    mut extensions: http::Extensions,
+) -> Result<Response, ApiError> {
+    if ctx.info().kind != "Pod" || !matches!(sub, "log" | "exec") {
+        return Err(ApiError::method_not_allowed(format!(
+            "{}/{sub} is not served",
+            ctx.info().plural
+        )));
+    }
+    let name = ctx.target.name().to_string();
+    let namespace = ctx.target.namespace.clone().unwrap_or_default();
+    let pod = ctx
+        .read(&ctx.target.key())?
+        .ok_or_else(|| ApiError::not_found(ctx.info(), &name))?;
+    let container = container_name(&pod, &name, ctx.params.get("container"))?;
+    if sub == "log" {
+        check_started(&pod, &name, &container)?;
+    }
+    let port = kubelet_port(&ctx, &pod, &name)?;
+
+    // The kubelet's path; the client's options pass through as they are.
+    let kubelet_path = match sub {
+        "log" => "containerLogs",
+        _ => "exec",
+    };
+    let query: Vec<&str> = query
+        .unwrap_or("")
+        .split('&')
+        .filter(|p| !p.is_empty() && !p.starts_with("container="))
+        .collect();
+    let uri = format!(
+        "/{kubelet_path}/{namespace}/{name}/{container}{}{}",
+        if query.is_empty() { "" } else { "?" },
+        query.join("&")
+    );
+
+    let stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .map_err(|e| unavailable(&name, e))?;
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| unavailable(&name, e))?;
+    tokio::spawn(async move {
+        let _ = conn.with_upgrades().await;
+    });
+    let mut request = Request::builder()
+        .method(Method::GET)
+        .uri(&uri)
+        .header(header::HOST, format!("127.0.0.1:{port}"));
+    let upgrade = sub == "exec";
+    if upgrade {
+        for h in UPGRADE_HEADERS {
+            for v in ctx.headers.get_all(h) {
+                request = request.header(h, v);
+            }
+        }
+    }
+    let request = request
+        .body(Empty::<Bytes>::new())
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    let mut response = sender
+        .send_request(request)
+        .await
+        .map_err(|e| unavailable(&name, e))?;
+
+    if response.status() == StatusCode::SWITCHING_PROTOCOLS {
+        let client_side = extensions
+            .remove::<hyper::upgrade::OnUpgrade>()
+            .ok_or_else(|| ApiError::bad_request("exec needs a WebSocket upgrade request"))?;
+        let kubelet_side = hyper::upgrade::on(&mut response);
+        tokio::spawn(async move {
+            let (Ok(client), Ok(kubelet)) = (client_side.await, kubelet_side.await) else {
+                return;
+            };
+            let mut client = TokioIo::new(client);
+            let mut kubelet = TokioIo::new(kubelet);
+            let _ = tokio::io::copy_bidirectional(&mut client, &mut kubelet).await;
+        });
+        let (parts, _) = response.into_parts();
+        return Ok(Response::from_parts(parts, Body::empty()));
+    }
+    let (parts, body) = response.into_parts();
+    Ok(Response::from_parts(parts, Body::new(body)))
+}
+
+fn unavailable(pod: &str, e: impl std::fmt::Display) -> ApiError {
+    ApiError::new(
+        503,
+        "ServiceUnavailable",
+        format!("cannot reach the kubelet of pod {pod}: {e}"),
+    )
+}
+
+fn names(pod: &Value, field: &str) -> Vec<String> {
+    pod.pointer(&format!("/spec/{field}"))
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c.get("name").and_then(Value::as_str).map(String::from))
+        .collect()
+}
+
+/// The `container` parameter, or the pod's only container.
+fn container_name(pod: &Value, name: &str, asked: Option<&str>) -> Result<String, ApiError> {
+    let containers = names(pod, "containers");
+    let inits = names(pod, "initContainers");
+    match asked {
+        Some(c) if containers.iter().chain(&inits).any(|n| n == c) => Ok(c.to_string()),
+        Some(c) => Err(ApiError::bad_request(format!(
+            "container {c} is not valid for pod {name}"
+        ))),
+        None if containers.len() == 1 => Ok(containers[0].clone()),
+        None => {
+            let mut message = format!(
+                "a container name must be specified for pod {name}, choose one of: [{}]",
+                containers.join(" ")
+            );
+            if !inits.is_empty() {
+                message.push_str(&format!(
+                    " or one of the init containers: [{}]",
+                    inits.join(" ")
+                ));
+            }
+            Err(ApiError::bad_request(message))
+        }
+    }
+}
+
+/// Logs exist once the container has run at least once.
+fn check_started(pod: &Value, name: &str, container: &str) -> Result<(), ApiError> {
+    let statuses = ["containerStatuses", "initContainerStatuses"]
+        .iter()
+        .filter_map(|f| {
+            pod.pointer(&format!("/status/{f}"))
+                .and_then(Value::as_array)
+        })
+        .flatten();
+    for s in statuses {
+        if s.get("name").and_then(Value::as_str) != Some(container) {
+            continue;
+        }
+        let has_run = s
+            .get("containerID")
+            .is_some_and(|v| v.as_str().is_some_and(|v| !v.is_empty()));
+        if has_run {
+            return Ok(());
+        }
+        let reason = s
+            .pointer("/state/waiting/reason")
+            .and_then(Value::as_str)
+            .unwrap_or("ContainerCreating");
+        return Err(ApiError::bad_request(format!(
+            "container \"{container}\" in pod \"{name}\" is waiting to start: {reason}"
+        )));
+    }
+    Err(ApiError::bad_request(format!(
+        "container \"{container}\" in pod \"{name}\" is waiting to start: ContainerCreating"
+    )))
+}
+
+/// The kubelet port of the pod's node.
+fn kubelet_port(ctx: &Ctx, pod: &Value, name: &str) -> Result<u16, ApiError> {
+    let node = pod
+        .pointer("/spec/nodeName")
+        .and_then(Value::as_str)
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| {
+            ApiError::bad_request(format!("pod {name} does not have a host assigned"))
+        })?;
+    let nodes = minik_api::catalogue::lookup("", "v1", "nodes").expect("nodes are served");
+    let node_obj = ctx
+        .read(&nodes.key(None, node))?
+        .ok_or_else(|| ApiError::not_found(nodes, node))?;
+    node_obj
+        .pointer("/status/daemonEndpoints/kubeletEndpoint/Port")
+        .and_then(Value::as_u64)
+        .and_then(|p| u16::try_from(p).ok())
+        .filter(|p| *p != 0)
+        .ok_or_else(|| {
+            ApiError::new(
+                503,
+                "ServiceUnavailable",
+                format!("node {node} reports no kubelet port"),
+            )
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn container_is_resolved_like_kube_apiserver() {
+        let pod = json!({"spec": {"containers": [{"name": "a"}, {"name": "b"}], "initContainers": [{"name": "i"}]}});
+        assert_eq!(container_name(&pod, "p", Some("i")).unwrap(), "i");
+        let err = container_name(&pod, "p", None).unwrap_err();
+        assert!(err.status()["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("a container name must be specified for pod p, choose one of: [a b] or one of the init containers: [i]"));
+        assert!(container_name(&pod, "p", Some("z")).is_err());
+        let single = json!({"spec": {"containers": [{"name": "only"}]}});
+        assert_eq!(container_name(&single, "p", None).unwrap(), "only");
+    }
+
+    #[test]
+    fn logs_of_a_container_that_never_ran_are_refused() {
+        let pod = json!({"status": {"containerStatuses": [
+            {"name": "c", "state": {"waiting": {"reason": "ImagePullBackOff"}}},
+            {"name": "d", "containerID": "docker://abc", "state": {"running": {}}}
+        ]}});
+        let err = check_started(&pod, "p", "c").unwrap_err();
+        assert_eq!(
+            err.status()["message"],
+            "container \"c\" in pod \"p\" is waiting to start: ImagePullBackOff"
+        );
+        assert!(check_started(&pod, "p", "d").is_ok());
+    }
+}

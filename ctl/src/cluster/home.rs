@@ -1,0 +1,77 @@
+//! The cluster's home directory (`--home`, else `$MINIK_HOME`, else
+//! `~/.minik`) and the layout inside it — minik's equivalent of kind's
+//! node containers or minikube's profile directory:
+//!
+//! ```text
+//! <home>/kubeconfig            written by `cluster up`, used by miniktl and kubectl
+//! <home>/cluster.json          how the cluster was started (ports, runtime, nodes)
+//! <home>/data/apiserver/       the API server's store
+//! <home>/data/kubelet/<node>/  each kubelet's root dir
+//! <home>/logs/<component>.log  each component's stdout+stderr
+//! <home>/pids/<component>.pid  each component's process id
+//! ```
+
+use std::path::{Path, PathBuf};
+
+/// `$MINIK_HOME`, else `~/.minik`.
+pub fn default_home() -> PathBuf {
+    if let Some(h) = std::env::var_os("MINIK_HOME").filter(|h| !h.is_empty()) {
+        return PathBuf::from(h);
+    }
+    std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/root"))
+        .join(".minik")
+}
+
+/// Paths inside one cluster home.
+#[derive(Debug, Clone)]
+pub struct Home {
+    pub root: PathBuf,
+}
+
+impl Home {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Home { root: root.into() }
+    }
+
+    pub fn kubeconfig(&self) -> PathBuf {
+        self.root.join("kubeconfig")
+    }
+
+    pub fn state_file(&self) -> PathBuf {
+        self.root.join("cluster.json")
+    }
+
+    pub fn data(&self) -> PathBuf {
+        self.root.join("data")
+    }
+
+    pub fn apiserver_data(&self) -> PathBuf {
+        self.data().join("apiserver")
+    }
+
+    pub fn kubelet_root(&self, node: &str) -> PathBuf {
+        self.data().join("kubelet").join(node)
+    }
+
+    pub fn logs(&self) -> PathBuf {
+        self.root.join("logs")
+    }
+
+    pub fn log(&self, component: &str) -> PathBuf {
+        self.logs().join(format!("{component}.log"))
+    }
+
+    pub fn pids(&self) -> PathBuf {
+        self.root.join("pids")
+    }
+
+    pub fn pid_file(&self, component: &str) -> PathBuf {
+        self.pids().join(format!("{component}.pid"))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.root
+    }
+}

@@ -1,0 +1,188 @@
+//! The cluster's component processes: finding their binaries, starting them
+//! in the background (own session, output to `<home>/logs`, pid to
+//! `<home>/pids`), telling whether they still run, and stopping them
+//! (SIGTERM, then SIGKILL after a grace period) — what kind or minikube do
+//! with containers and VMs, minik does with plain processes.
+
+use std::ffi::OsString;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::cluster::home::Home;
+use crate::error::{Error, Result};
+
+/// Every binary `cluster up` needs.
+pub const BINARIES: &[&str] = &[
+    "minik-apiserver",
+    "minik-controller",
+    "minik-scheduler",
+    "minik-kubelet",
+    "minik-proxy",
+    "minik-dns",
+];
+
+/// Where a binary is: `$MINIK_BIN_DIR`, next to miniktl's own executable,
+/// then `$PATH`.
+pub fn find_binary(name: &str) -> Option<PathBuf> {
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    if let Some(d) = std::env::var_os("MINIK_BIN_DIR") {
+        dirs.push(PathBuf::from(d));
+    }
+    if let Some(d) = std::env::current_exe()
+        .ok()
+        .and_then(|e| e.parent().map(Path::to_path_buf))
+    {
+        dirs.push(d);
+    }
+    if let Some(path) = std::env::var_os("PATH") {
+        dirs.extend(std::env::split_paths(&path));
+    }
+    dirs.into_iter().map(|d| d.join(name)).find(|p| p.is_file())
+}
+
+/// All binaries, or an error naming each missing one.
+pub fn find_all() -> Result<Vec<(&'static str, PathBuf)>> {
+    let mut found = Vec::new();
+    let mut missing = Vec::new();
+    for b in BINARIES {
+        match find_binary(b) {
+            Some(p) => found.push((*b, p)),
+            None => missing.push(*b),
+        }
+    }
+    if !missing.is_empty() {
+        let here = std::env::current_exe()
+            .ok()
+            .and_then(|e| e.parent().map(|p| p.display().to_string()))
+            .unwrap_or_default();
+        return Err(Error::Cluster(format!(
+            "cannot start the cluster: missing {} (looked in $MINIK_BIN_DIR, {here} and $PATH).\n\
+             Build them with `cargo build --workspace --bins` (or --release) and run miniktl from the same target directory.",
+            missing.join(", ")
+        )));
+    }
+    Ok(found)
+}
+
+/// One component to run: its file stem in logs/pids, binary and arguments.
+#[derive(Debug, Clone)]
+pub struct Spec {
+    pub id: String,
+    pub binary: PathBuf,
+    pub args: Vec<OsString>,
+}
+
+/// Starts a component detached from miniktl (its own session), appending
+/// its output to `<home>/logs/<id>.log`; writes `<home>/pids/<id>.pid`.
+pub fn spawn(home: &Home, spec: &Spec) -> Result<u32> {
+    std::fs::create_dir_all(home.logs())?;
+    std::fs::create_dir_all(home.pids())?;
+    let log_path = home.log(&spec.id);
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_path)
+        .map_err(|source| Error::File {
+            path: log_path.clone(),
+            source,
+        })?;
+    let log2 = log.try_clone()?;
+    let mut cmd = Command::new(&spec.binary);
+    cmd.args(&spec.args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(log))
+        .stderr(Stdio::from(log2))
+        .env_remove("KUBECONFIG");
+    // SAFETY: setsid is async-signal-safe; it detaches the child from
+    // miniktl's terminal so Ctrl-C on miniktl does not stop the cluster.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::setsid();
+            Ok(())
+        });
+    }
+    let child = cmd
+        .spawn()
+        .map_err(|e| Error::Cluster(format!("cannot start {}: {e}", spec.binary.display())))?;
+    let pid = child.id();
+    std::fs::write(home.pid_file(&spec.id), format!("{pid}\n"))?;
+    Ok(pid)
+}
+
+/// The pid recorded for a component, if any.
+pub fn read_pid(home: &Home, id: &str) -> Option<u32> {
+    std::fs::read_to_string(home.pid_file(id))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// Whether `pid` is a live (not zombie) process running `binary`.
+pub fn alive(pid: u32, binary: &str) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    // The state follows the parenthesised command name.
+    let state = stat
+        .rsplit_once(')')
+        .and_then(|(_, rest)| rest.trim_start().chars().next());
+    if matches!(state, Some('Z') | Some('X') | None) {
+        reap(pid);
+        return false;
+    }
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|c| String::from_utf8_lossy(&c).contains(binary))
+        .unwrap_or(false)
+}
+
+/// Collects an exited child's status if it was started by this process.
+fn reap(pid: u32) {
+    let mut status = 0;
+    // SAFETY: non-blocking waitpid; ECHILD for processes that are not ours.
+    unsafe {
+        libc::waitpid(pid as libc::pid_t, &mut status, libc::WNOHANG);
+    }
+}
+
+/// Stops a process: SIGTERM, then SIGKILL after `grace`. Bounded wait.
+pub fn stop(pid: u32, binary: &str, grace: Duration) {
+    if !alive(pid, binary) {
+        return;
+    }
+    // SAFETY: signals a process we verified runs our binary.
+    unsafe {
+        libc::kill(pid as libc::pid_t, libc::SIGTERM);
+    }
+    let start = Instant::now();
+    while start.elapsed() < grace {
+        if !alive(pid, binary) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // SAFETY: as above.
+    unsafe {
+        libc::kill(pid as libc::pid_t, libc::SIGKILL);
+    }
+    for _ in 0..100 {
+        if !alive(pid, binary) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// The last lines of a component's log (for crash reports), without a
+/// Rust backtrace that would hide the error itself.
+pub fn log_tail(home: &Home, id: &str, lines: usize) -> String {
+    let text = std::fs::read_to_string(home.log(id)).unwrap_or_default();
+    let text = match text.find("Stack backtrace:") {
+        Some(i) => &text[..i],
+        None => &text,
+    };
+    let all: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}

@@ -1,0 +1,308 @@
+//! `miniktl delete`: delete objects and (by default) wait until they are
+//! gone — kubectl delete.
+//!
+//! Objects are named by `TYPE NAME...`, `TYPE/NAME`, `-f` manifests, `-l`
+//! selectors or `--all`. Deletion is graceful: the API server sets a
+//! `deletionTimestamp`, and the object disappears when its finalizers and
+//! owner (a kubelet stopping the pod's containers, the namespace controller
+//! emptying a namespace) are done. Like kubectl, miniktl prints
+//! `kind "name" deleted` as each request is accepted, then watches until
+//! every object is really gone, unless `--wait=false`.
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use minik_api::ResourceInfo;
+use serde_json::Value;
+
+use crate::cmd::apply::{self, DryRun};
+use crate::cmd::get::encode_query;
+use crate::context::{resource_path, Ctx};
+use crate::error::{Error, Result};
+use crate::manifest;
+use crate::resources::{self, Selection};
+
+/// Delete resources by file names, stdin, resources and names, or by label selector.
+#[derive(clap::Args, Debug)]
+pub struct Delete {
+    /// TYPE NAME... or TYPE/NAME...
+    pub args: Vec<String>,
+    #[arg(short = 'f', long = "filename")]
+    pub filename: Vec<String>,
+    #[arg(short = 'R', long = "recursive")]
+    pub recursive: bool,
+    /// Delete the objects matching this label selector.
+    #[arg(short = 'l', long = "selector")]
+    pub selector: Option<String>,
+    /// Delete every object of the given type(s) in the namespace.
+    #[arg(long = "all")]
+    pub all: bool,
+    /// With --all or -l: in every namespace.
+    #[arg(short = 'A', long = "all-namespaces")]
+    pub all_namespaces: bool,
+    /// Wait for the objects to be gone before returning.
+    #[arg(long = "wait", default_value = "true", num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
+    pub wait: bool,
+    /// Seconds given to the object to terminate gracefully (-1: the object's default).
+    #[arg(long = "grace-period", default_value_t = -1, allow_hyphen_values = true)]
+    pub grace_period: i64,
+    /// Immediate shutdown (grace period 1).
+    #[arg(long = "now")]
+    pub now: bool,
+    /// Immediate removal from the API (grace period 0); the workload may keep running.
+    #[arg(long = "force")]
+    pub force: bool,
+    /// Treat "not found" as success.
+    #[arg(long = "ignore-not-found")]
+    pub ignore_not_found: bool,
+    /// Give up waiting after this long (e.g. 30s, 2m; 0: wait forever).
+    #[arg(long = "timeout", default_value = "0s")]
+    pub timeout: String,
+    /// none, client or server.
+    #[arg(long = "dry-run", default_value = "none", num_args = 0..=1, default_missing_value = "client")]
+    pub dry_run: String,
+}
+
+/// One object to delete.
+struct Target {
+    info: &'static ResourceInfo,
+    ns: String,
+    name: String,
+}
+
+impl Delete {
+    pub async fn run(self, ctx: &Ctx) -> Result<()> {
+        let dry = DryRun::parse(&self.dry_run)?;
+        let timeout = parse_duration(&self.timeout)?;
+        let grace: Option<u32> = if self.force {
+            ctx.eprint("Warning: Immediate deletion does not wait for confirmation that the running resource has been terminated. The resource may continue to run on the cluster indefinitely.\n");
+            Some(0)
+        } else if self.now {
+            Some(1)
+        } else if self.grace_period >= 0 {
+            Some(self.grace_period as u32)
+        } else {
+            None
+        };
+        let mut failures = 0;
+        let targets = self.targets(ctx).await?;
+        if targets.is_empty() && (self.all || self.selector.is_some()) {
+            let ns = ctx.namespace().await?;
+            if self.all_namespaces {
+                ctx.eprint("No resources found\n");
+            } else {
+                ctx.eprint(&format!("No resources found in {ns} namespace.\n"));
+            }
+            return Ok(());
+        }
+        let mut deleted: Vec<(Target, Option<Value>)> = Vec::new();
+        for t in targets {
+            let before = if self.wait && dry == DryRun::None {
+                match ctx.get_opt(t.info, &t.ns, &t.name).await {
+                    Ok(v) => v,
+                    Err(e) => {
+                        failures += 1;
+                        ctx.eprint(&format!("{}\n", e.render()));
+                        continue;
+                    }
+                }
+            } else {
+                None
+            };
+            let result = if dry == DryRun::Client {
+                ctx.get(t.info, &t.ns, &t.name).await.map(|_| ())
+            } else {
+                ctx.delete(t.info, &t.ns, &t.name, grace, dry == DryRun::Server)
+                    .await
+            };
+            match result {
+                Ok(()) => {
+                    let kind = resources::kind_prefix(t.info);
+                    ctx.print(&format!("{kind} \"{}\" deleted{}\n", t.name, dry.suffix()));
+                    deleted.push((t, before));
+                }
+                Err(e) if e.is_not_found() && self.ignore_not_found => {}
+                Err(e) => {
+                    failures += 1;
+                    ctx.eprint(&format!("{}\n", e.render()));
+                }
+            }
+        }
+        if self.wait && dry == DryRun::None && grace != Some(0) {
+            for (t, before) in &deleted {
+                let Some(before) = before else { continue };
+                let wait = wait_gone(ctx, t.info, &t.ns, &t.name, before);
+                let r = match timeout {
+                    Some(d) => match tokio::time::timeout(d, wait).await {
+                        Ok(r) => r,
+                        Err(_) => Err(Error::Timeout(format!(
+                            "timed out waiting for the condition on {}/{}",
+                            t.info.plural, t.name
+                        ))),
+                    },
+                    None => wait.await,
+                };
+                if let Err(e) = r {
+                    failures += 1;
+                    ctx.eprint(&format!("{}\n", e.render()));
+                }
+            }
+        }
+        if failures > 0 {
+            return Err(Error::Reported(failures));
+        }
+        Ok(())
+    }
+
+    async fn targets(&self, ctx: &Ctx) -> Result<Vec<Target>> {
+        let namespace = ctx.namespace().await?;
+        let mut out = Vec::new();
+        if !self.filename.is_empty() {
+            for doc in manifest::read_all(&ctx.io, &self.filename, self.recursive)? {
+                let (info, ns, obj) = apply::prepare(ctx, &doc).await?;
+                out.push(Target {
+                    info,
+                    ns,
+                    name: minik_api::meta::name(&obj).to_string(),
+                });
+            }
+            return Ok(out);
+        }
+        if self.args.is_empty() {
+            return Err(Error::Usage(
+                "You must provide one or more resources by argument or filename.\nExample resource specifications include:\n   '-f rsrc.yaml'\n   '--filename=rsrc.json'\n   '<resource> <name>'\n   '<resource>'".into(),
+            ));
+        }
+        let selections = resources::parse_args(&self.args)?;
+        let by_selector = self.all || self.selector.is_some();
+        for Selection { info, names, .. } in selections.items {
+            if names.is_empty() {
+                if !by_selector {
+                    return Err(Error::Usage(format!(
+                        "resource(s) were provided, but no name was specified (use --all to delete every {} in the namespace)",
+                        info.singular
+                    )));
+                }
+                let ns = (!self.all_namespaces).then_some(namespace.as_str());
+                for obj in ctx.list(info, ns, self.selector.as_deref(), None).await? {
+                    out.push(Target {
+                        info,
+                        ns: minik_api::meta::namespace(&obj).unwrap_or("").to_string(),
+                        name: minik_api::meta::name(&obj).to_string(),
+                    });
+                }
+            } else {
+                if by_selector {
+                    return Err(Error::Usage(
+                        "name cannot be provided when a selector is specified".into(),
+                    ));
+                }
+                for name in names {
+                    out.push(Target {
+                        info,
+                        ns: namespace.clone(),
+                        name,
+                    });
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Waits until the object `before` (same name, same uid) no longer exists.
+pub async fn wait_gone(
+    ctx: &Ctx,
+    info: &ResourceInfo,
+    ns: &str,
+    name: &str,
+    before: &Value,
+) -> Result<()> {
+    let uid = minik_api::meta::meta_str(before, "uid")
+        .unwrap_or("")
+        .to_string();
+    loop {
+        let current = ctx.get_opt(info, ns, name).await?;
+        let Some(current) = current else {
+            return Ok(());
+        };
+        if minik_api::meta::meta_str(&current, "uid").unwrap_or("") != uid {
+            return Ok(());
+        }
+        let rv = minik_api::meta::meta_str(&current, "resourceVersion")
+            .unwrap_or("0")
+            .to_string();
+        let params = vec![
+            ("fieldSelector", format!("metadata.name={name}")),
+            ("watch", "1".to_string()),
+            ("resourceVersion", rv),
+        ];
+        let path = format!(
+            "{}{}",
+            resource_path(info, Some(ns), None, None),
+            encode_query(&params)
+        );
+        let mut stream = Box::pin(ctx.raw_watch(&path, "application/json").await?);
+        while let Some(ev) = stream.next().await {
+            match ev {
+                Ok((kind, obj))
+                    if kind == "DELETED"
+                        && minik_api::meta::meta_str(&obj, "uid").unwrap_or("") == uid =>
+                {
+                    return Ok(());
+                }
+                Ok(_) => {}
+                // 410 Gone or a dropped stream: look again.
+                Err(_) => break,
+            }
+        }
+    }
+}
+
+/// `30s`, `2m`, `1h`, `500ms`, `0` → a duration (`None` for zero: forever).
+pub fn parse_duration(s: &str) -> Result<Option<Duration>> {
+    let s = s.trim();
+    let bad = || Error::Usage(format!("invalid duration {s:?} (use e.g. 30s, 2m, 1h)"));
+    if s.is_empty() || s == "0" {
+        return Ok(None);
+    }
+    let (num, unit) = s
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .map(|i| s.split_at(i))
+        .unwrap_or((s, "s"));
+    let n: f64 = num.parse().map_err(|_| bad())?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "s" => n,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return Err(bad()),
+    };
+    if secs <= 0.0 {
+        return Ok(None);
+    }
+    Ok(Some(Duration::from_secs_f64(secs)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("0s").unwrap(), None);
+        assert_eq!(
+            parse_duration("30s").unwrap(),
+            Some(Duration::from_secs(30))
+        );
+        assert_eq!(
+            parse_duration("2m").unwrap(),
+            Some(Duration::from_secs(120))
+        );
+        assert_eq!(
+            parse_duration("250ms").unwrap(),
+            Some(Duration::from_millis(250))
+        );
+        assert!(parse_duration("soon").is_err());
+    }
+}

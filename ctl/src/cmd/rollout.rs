@@ -1,0 +1,417 @@
+//! `miniktl rollout status|history|undo|pause|resume|restart` for
+//! Deployments — kubectl rollout, with its messages.
+//!
+//! A Deployment's history is its ReplicaSets: each carries the pod template
+//! of one revision and a `deployment.kubernetes.io/revision` annotation.
+//! `undo` copies an old ReplicaSet's template (minus `pod-template-hash`)
+//! back into the Deployment, which the Deployment controller then rolls
+//! out as a new revision; `restart` changes a template annotation so every
+//! pod is replaced; `status` watches the Deployment until the rollout is done.
+
+use std::collections::BTreeMap;
+
+use futures::StreamExt;
+use serde_json::{json, Value};
+
+use crate::cmd::delete::parse_duration;
+use crate::cmd::get::encode_query;
+use crate::context::{resource_path, Ctx};
+use crate::describe::workloads::{replica_sets, same_template};
+use crate::describe::{pod::pod_template, Writer};
+use crate::error::{Error, Result};
+use crate::printers::tabwriter::TabWriter;
+use crate::resources;
+
+const REVISION: &str = "deployment.kubernetes.io/revision";
+const CHANGE_CAUSE: &str = "kubernetes.io/change-cause";
+
+/// Manage the rollout of a deployment.
+#[derive(clap::Subcommand, Debug)]
+pub enum Rollout {
+    /// Watch the rollout until it completes.
+    Status {
+        target: Vec<String>,
+        /// Keep watching until done (false: print the current status once).
+        #[arg(short = 'w', long = "watch", default_value = "true", num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
+        watch: bool,
+        /// Give up after this long (0: never).
+        #[arg(long = "timeout", default_value = "0s")]
+        timeout: String,
+    },
+    /// Show the revisions.
+    History {
+        target: Vec<String>,
+        /// Show one revision's pod template.
+        #[arg(long = "revision", default_value_t = 0)]
+        revision: i64,
+    },
+    /// Roll back to the previous (or a given) revision.
+    Undo {
+        target: Vec<String>,
+        #[arg(long = "to-revision", default_value_t = 0)]
+        to_revision: i64,
+    },
+    /// Stop rolling out template changes.
+    Pause { target: Vec<String> },
+    /// Resume a paused deployment.
+    Resume { target: Vec<String> },
+    /// Replace every pod (a new rollout of the same template).
+    Restart { target: Vec<String> },
+}
+
+fn target_name(args: &[String]) -> Result<String> {
+    let (info, name) = match args {
+        [one] => resources::type_and_name(one, None)?,
+        [t, n] => (resources::resolve(t)?, n.clone()),
+        _ => {
+            return Err(Error::Usage(
+                "expected TYPE/NAME or TYPE NAME (e.g. deployment/web)".into(),
+            ))
+        }
+    };
+    if info.kind != "Deployment" {
+        return Err(Error::Usage(format!(
+            "rollout is supported for deployments in miniktl, not {}",
+            info.plural
+        )));
+    }
+    Ok(name)
+}
+
+fn revision_of(rs: &Value) -> i64 {
+    rs.pointer("/metadata/annotations/deployment.kubernetes.io~1revision")
+        .and_then(Value::as_str)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
+/// kubectl's rollout status message, and whether the rollout is done.
+pub fn status_message(d: &Value) -> Result<(String, bool)> {
+    let name = minik_api::meta::name(d);
+    let n = |p: &str| d.pointer(p).and_then(Value::as_i64).unwrap_or(0);
+    if n("/metadata/generation") > n("/status/observedGeneration") {
+        return Ok((
+            "Waiting for deployment spec update to be observed...".into(),
+            false,
+        ));
+    }
+    let timed_out = d
+        .pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .is_some_and(|cs| {
+            cs.iter()
+                .any(|c| c["type"] == "Progressing" && c["reason"] == "ProgressDeadlineExceeded")
+        });
+    if timed_out {
+        return Err(Error::Usage(format!(
+            "deployment \"{name}\" exceeded its progress deadline"
+        )));
+    }
+    let spec = d
+        .pointer("/spec/replicas")
+        .and_then(Value::as_i64)
+        .unwrap_or(1);
+    let (updated, total, available) = (
+        n("/status/updatedReplicas"),
+        n("/status/replicas"),
+        n("/status/availableReplicas"),
+    );
+    Ok(if updated < spec {
+        (format!("Waiting for deployment \"{name}\" rollout to finish: {updated} out of {spec} new replicas have been updated..."), false)
+    } else if total > updated {
+        (format!("Waiting for deployment \"{name}\" rollout to finish: {} old replicas are pending termination...", total - updated), false)
+    } else if available < updated {
+        (format!("Waiting for deployment \"{name}\" rollout to finish: {available} of {updated} updated replicas are available..."), false)
+    } else {
+        (
+            format!("deployment \"{name}\" successfully rolled out"),
+            true,
+        )
+    })
+}
+
+impl Rollout {
+    pub async fn run(self, ctx: &Ctx) -> Result<()> {
+        let info = resources::resolve("deployments.apps")?;
+        let ns = ctx.namespace().await?;
+        match self {
+            Rollout::Status {
+                target,
+                watch,
+                timeout,
+            } => {
+                let name = target_name(&target)?;
+                let deadline = parse_duration(&timeout)?;
+                let work = async {
+                    let mut last = String::new();
+                    loop {
+                        let d = ctx.get(info, &ns, &name).await?;
+                        let (msg, done) = status_message(&d)?;
+                        if msg != last {
+                            ctx.print(&format!("{msg}\n"));
+                            last = msg.clone();
+                        }
+                        if done || !watch {
+                            return Ok(());
+                        }
+                        let rv = minik_api::meta::meta_str(&d, "resourceVersion")
+                            .unwrap_or("0")
+                            .to_string();
+                        let params = vec![
+                            ("fieldSelector", format!("metadata.name={name}")),
+                            ("watch", "1".to_string()),
+                            ("resourceVersion", rv),
+                        ];
+                        let path = format!(
+                            "{}{}",
+                            resource_path(info, Some(&ns), None, None),
+                            encode_query(&params)
+                        );
+                        let mut stream = Box::pin(ctx.raw_watch(&path, "application/json").await?);
+                        while let Some(ev) = stream.next().await {
+                            let Ok((kind, obj)) = ev else { break };
+                            if kind == "DELETED" {
+                                return Err(Error::Usage(format!(
+                                    "deployment \"{name}\" was deleted"
+                                )));
+                            }
+                            let (msg, done) = status_message(&obj)?;
+                            if msg != last {
+                                ctx.print(&format!("{msg}\n"));
+                                last = msg;
+                            }
+                            if done {
+                                return Ok(());
+                            }
+                        }
+                    }
+                };
+                match deadline {
+                    Some(d) => tokio::time::timeout(d, work).await.map_err(|_| {
+                        Error::Timeout("timed out waiting for the condition".into())
+                    })?,
+                    None => work.await,
+                }
+            }
+            Rollout::History { target, revision } => {
+                let name = target_name(&target)?;
+                let d = ctx.get(info, &ns, &name).await?;
+                let (old, new_rs, all_old) = replica_sets(ctx, &d).await?;
+                drop(old);
+                let mut history: BTreeMap<i64, Value> = BTreeMap::new();
+                for rs in all_old.into_iter().chain(new_rs) {
+                    let r = revision_of(&rs);
+                    if r > 0 {
+                        history.insert(r, rs);
+                    }
+                }
+                if revision > 0 {
+                    let rs = history.get(&revision).ok_or_else(|| {
+                        Error::Usage("unable to find the specified revision".to_string())
+                    })?;
+                    // kubectl prints this template with its tabs unaligned.
+                    let mut w = Writer::raw();
+                    pod_template(&mut w, rs.pointer("/spec/template"));
+                    ctx.print(&format!(
+                        "deployment.apps/{name} with revision #{revision}\n{}\n",
+                        w.finish()
+                    ));
+                    return Ok(());
+                }
+                let mut tw = TabWriter::new(0, 2, false);
+                tw.write_str("REVISION\tCHANGE-CAUSE\n");
+                for (r, rs) in &history {
+                    let cause = rs
+                        .pointer(&format!(
+                            "/metadata/annotations/{}",
+                            CHANGE_CAUSE.replace('/', "~1")
+                        ))
+                        .and_then(Value::as_str)
+                        .filter(|s| !s.is_empty())
+                        .unwrap_or("<none>");
+                    tw.write_str(&format!("{r}\t{cause}\n"));
+                }
+                ctx.print(&format!("deployment.apps/{name} \n{}\n", tw.flush()));
+                Ok(())
+            }
+            Rollout::Undo {
+                target,
+                to_revision,
+            } => {
+                let name = target_name(&target)?;
+                let d = ctx.get(info, &ns, &name).await?;
+                if d.pointer("/spec/paused").and_then(Value::as_bool) == Some(true) {
+                    return Err(Error::Usage(
+                        "you cannot rollback a paused deployment; resume it first with 'miniktl rollout resume' and try again".into(),
+                    ));
+                }
+                let (_, new_rs, all_old) = replica_sets(ctx, &d).await?;
+                let mut history: BTreeMap<i64, Value> = BTreeMap::new();
+                for rs in all_old.into_iter().chain(new_rs) {
+                    history.insert(revision_of(&rs), rs);
+                }
+                let revision = if to_revision == 0 {
+                    let revs: Vec<i64> = history.keys().copied().filter(|r| *r > 0).collect();
+                    if revs.len() < 2 {
+                        return Err(Error::Usage(
+                            "no rollout history found for deployment \"".to_string() + &name + "\"",
+                        ));
+                    }
+                    revs[revs.len() - 2]
+                } else {
+                    to_revision
+                };
+                let rs = history.get(&revision).ok_or_else(|| {
+                    Error::Usage(format!(
+                        "unable to find specified revision {revision} in history"
+                    ))
+                })?;
+                let template = d.pointer("/spec/template").cloned().unwrap_or_default();
+                if same_template(rs.pointer("/spec/template"), &template) {
+                    ctx.print(&format!("deployment.apps/{name} skipped rollback (current template already matches revision {revision})\n"));
+                    return Ok(());
+                }
+                let mut restored = rs.pointer("/spec/template").cloned().unwrap_or_default();
+                if let Some(l) = restored
+                    .pointer_mut("/metadata/labels")
+                    .and_then(Value::as_object_mut)
+                {
+                    l.remove("pod-template-hash");
+                }
+                // Deployment annotations: keep the controller's own, take the rest from the ReplicaSet.
+                const SKIP: &[&str] = &[
+                    "kubectl.kubernetes.io/last-applied-configuration",
+                    REVISION,
+                    "deployment.kubernetes.io/revision-history",
+                    "deployment.kubernetes.io/desired-replicas",
+                    "deployment.kubernetes.io/max-replicas",
+                    "deprecated.deployment.rollback.to",
+                ];
+                let mut annotations = serde_json::Map::new();
+                if let Some(a) = d
+                    .pointer("/metadata/annotations")
+                    .and_then(Value::as_object)
+                {
+                    for (k, v) in a {
+                        if SKIP.contains(&k.as_str()) {
+                            annotations.insert(k.clone(), v.clone());
+                        }
+                    }
+                }
+                if let Some(a) = rs
+                    .pointer("/metadata/annotations")
+                    .and_then(Value::as_object)
+                {
+                    for (k, v) in a {
+                        if !SKIP.contains(&k.as_str()) {
+                            annotations.insert(k.clone(), v.clone());
+                        }
+                    }
+                }
+                let patch: json_patch::Patch = serde_json::from_value(json!([
+                    {"op": "replace", "path": "/spec/template", "value": restored},
+                    {"op": "replace", "path": "/metadata/annotations", "value": annotations}
+                ]))
+                .expect("valid JSON patch");
+                let api = ctx.api(info, Some(&ns)).await?;
+                if let Err(e) = api
+                    .patch(
+                        &name,
+                        &kube::api::PatchParams::default(),
+                        &kube::api::Patch::<()>::Json(patch),
+                    )
+                    .await
+                {
+                    return Err(Error::Usage(format!(
+                        "failed restoring revision {revision}: {}",
+                        ctx.kube_err(e).await.render()
+                    )));
+                }
+                ctx.print(&format!("deployment.apps/{name} rolled back\n"));
+                Ok(())
+            }
+            Rollout::Pause { target } | Rollout::Resume { target } if target.is_empty() => Err(
+                Error::Usage("expected TYPE/NAME (e.g. deployment/web)".into()),
+            ),
+            Rollout::Pause { target } => {
+                set_paused(ctx, info, &ns, &target_name(&target)?, true).await
+            }
+            Rollout::Resume { target } => {
+                set_paused(ctx, info, &ns, &target_name(&target)?, false).await
+            }
+            Rollout::Restart { target } => {
+                let name = target_name(&target)?;
+                let d = ctx.get(info, &ns, &name).await?;
+                if d.pointer("/spec/paused").and_then(Value::as_bool) == Some(true) {
+                    return Err(Error::Usage(format!("deployments.apps \"{name}\" can't restart paused deployment (run rollout resume first)")));
+                }
+                let now = minik_api::meta::now_rfc3339();
+                let patch = json!({"spec": {"template": {"metadata": {"annotations": {"kubectl.kubernetes.io/restartedAt": now}}}}});
+                ctx.patch(info, &ns, &name, &patch, false).await?;
+                ctx.print(&format!("deployment.apps/{name} restarted\n"));
+                Ok(())
+            }
+        }
+    }
+}
+
+async fn set_paused(
+    ctx: &Ctx,
+    info: &minik_api::ResourceInfo,
+    ns: &str,
+    name: &str,
+    pause: bool,
+) -> Result<()> {
+    let d = ctx.get(info, ns, name).await?;
+    let paused = d.pointer("/spec/paused").and_then(Value::as_bool) == Some(true);
+    if paused == pause {
+        return Err(Error::Usage(format!(
+            "deployments.apps \"{name}\" {}",
+            if pause {
+                "is already paused"
+            } else {
+                "is not paused"
+            }
+        )));
+    }
+    ctx.patch(info, ns, name, &json!({"spec": {"paused": pause}}), false)
+        .await?;
+    ctx.print(&format!(
+        "deployment.apps/{name} {}\n",
+        if pause { "paused" } else { "resumed" }
+    ));
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_messages_follow_kubectl() {
+        let d = |g: i64, og: i64, spec: i64, upd: i64, tot: i64, avail: i64| {
+            json!({"metadata": {"name": "web", "generation": g}, "spec": {"replicas": spec},
+                   "status": {"observedGeneration": og, "updatedReplicas": upd, "replicas": tot, "availableReplicas": avail}})
+        };
+        assert_eq!(
+            status_message(&d(2, 1, 3, 3, 3, 3)).unwrap().0,
+            "Waiting for deployment spec update to be observed..."
+        );
+        assert_eq!(
+            status_message(&d(2, 2, 3, 1, 4, 3)).unwrap().0,
+            "Waiting for deployment \"web\" rollout to finish: 1 out of 3 new replicas have been updated..."
+        );
+        assert_eq!(
+            status_message(&d(2, 2, 3, 3, 4, 3)).unwrap().0,
+            "Waiting for deployment \"web\" rollout to finish: 1 old replicas are pending termination..."
+        );
+        assert_eq!(
+            status_message(&d(2, 2, 3, 3, 3, 2)).unwrap().0,
+            "Waiting for deployment \"web\" rollout to finish: 2 of 3 updated replicas are available..."
+        );
+        assert_eq!(
+            status_message(&d(2, 2, 3, 3, 3, 3)).unwrap(),
+            ("deployment \"web\" successfully rolled out".into(), true)
+        );
+    }
+}

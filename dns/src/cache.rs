@@ -1,0 +1,85 @@
+//! Watches of Services, Endpoints and Pods, and the rebuild of the zone
+//! whenever one of them changes.
+//!
+//! Like CoreDNS's `kubernetes` plugin, which answers from client-go
+//! informers: kube-rs reflectors keep a local copy of each kind, fed by a
+//! list and then a watch, re-listing after an API-server restart or a 410.
+//! Every change (and the end of every re-list, so stale objects vanish at
+//! once) wakes one task that builds a new `Zone` snapshot and swaps it in;
+//! changes that arrive during a build coalesce into one more build.
+
+use std::fmt::Debug;
+use std::sync::Arc;
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::{Endpoints, Pod, Service};
+use kube::runtime::reflector::{self, Store};
+use kube::runtime::{watcher, WatchStreamExt};
+use kube::{Api, Resource};
+use serde::de::DeserializeOwned;
+use tokio::sync::Notify;
+use tokio::task::JoinSet;
+
+use crate::handler::SharedZone;
+use crate::zone::{Zone, ZoneSettings};
+
+/// Starts the three watches and the zone builder on `tasks`.
+pub fn start(
+    client: kube::Client,
+    settings: ZoneSettings,
+    zone: SharedZone,
+    tasks: &mut JoinSet<()>,
+) {
+    let changed = Arc::new(Notify::new());
+    let services = reflect::<Service>(Api::all(client.clone()), &changed, tasks);
+    let endpoints = reflect::<Endpoints>(Api::all(client.clone()), &changed, tasks);
+    let pods = reflect::<Pod>(Api::all(client), &changed, tasks);
+    tasks.spawn(async move {
+        let ready = futures::future::try_join3(
+            services.wait_until_ready(),
+            endpoints.wait_until_ready(),
+            pods.wait_until_ready(),
+        );
+        if ready.await.is_err() {
+            return;
+        }
+        let mut serial: u32 = 0;
+        loop {
+            serial = serial.wrapping_add(1);
+            let next = Zone::build(
+                &settings,
+                serial,
+                &services.state(),
+                &endpoints.state(),
+                &pods.state(),
+            );
+            *zone.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(next));
+            changed.notified().await;
+        }
+    });
+}
+
+/// A reflector for `K` whose every change wakes `changed`.
+fn reflect<K>(api: Api<K>, changed: &Arc<Notify>, tasks: &mut JoinSet<()>) -> Store<K>
+where
+    K: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+    K::DynamicType: Default + Eq + std::hash::Hash + Clone,
+{
+    let (store, writer) = reflector::store();
+    let changed = changed.clone();
+    let stream = watcher(api, watcher::Config::default())
+        .default_backoff()
+        .reflect(writer);
+    tasks.spawn(async move {
+        futures::pin_mut!(stream);
+        while let Some(event) = stream.next().await {
+            match event {
+                Ok(watcher::Event::Apply(_) | watcher::Event::Delete(_))
+                | Ok(watcher::Event::InitDone) => changed.notify_one(),
+                Ok(watcher::Event::Init | watcher::Event::InitApply(_)) => {}
+                Err(error) => tracing::warn!(%error, kind = %K::kind(&Default::default()), "watch failed; retrying"),
+            }
+        }
+    });
+    store
+}

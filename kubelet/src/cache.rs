@@ -1,0 +1,145 @@
+//! The ConfigMaps and Secrets pods consume, watched rather than fetched per
+//! sync: like kubelet's watch-based configmap/secret managers, one reflector
+//! per kind keeps a local copy, and every change is announced so the pod
+//! workers using that object sync again (refreshing volume files).
+//!
+//! One cache serves every node of the process (`--nodes N` shares it). A
+//! lookup that misses the cache asks the API server once, so a pod created
+//! right after its ConfigMap does not fail on a cache that is a moment
+//! behind.
+
+use std::sync::Arc;
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use kube::api::Api;
+use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::watcher::{self, Event};
+use kube::runtime::WatchStreamExt;
+use kube::Resource;
+use tokio::sync::broadcast;
+use tokio::task::JoinHandle;
+
+use crate::Error;
+
+/// Which object changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectChange {
+    pub kind: &'static str,
+    pub namespace: String,
+    pub name: String,
+}
+
+/// Watched ConfigMaps and Secrets.
+pub struct ObjectCache {
+    client: kube::Client,
+    config_maps: Store<ConfigMap>,
+    secrets: Store<Secret>,
+    changes: broadcast::Sender<ObjectChange>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Drop for ObjectCache {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+impl ObjectCache {
+    /// Starts both reflectors and waits for their first lists.
+    pub async fn start(client: kube::Client) -> Result<Arc<Self>, Error> {
+        let (changes, _) = broadcast::channel(1024);
+        let (config_maps, cm_task) = reflect::<ConfigMap>(&client, "ConfigMap", changes.clone());
+        let (secrets, secret_task) = reflect::<Secret>(&client, "Secret", changes.clone());
+        let cache = Arc::new(Self {
+            client,
+            config_maps,
+            secrets,
+            changes,
+            tasks: vec![cm_task, secret_task],
+        });
+        let ready = async {
+            let _ = cache.config_maps.wait_until_ready().await;
+            let _ = cache.secrets.wait_until_ready().await;
+        };
+        if tokio::time::timeout(std::time::Duration::from_secs(30), ready)
+            .await
+            .is_err()
+        {
+            tracing::warn!("ConfigMap/Secret caches not ready after 30s; falling back to reads");
+        }
+        Ok(cache)
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<ObjectChange> {
+        self.changes.subscribe()
+    }
+
+    pub async fn config_map(&self, ns: &str, name: &str) -> Result<Option<Arc<ConfigMap>>, Error> {
+        lookup(&self.client, &self.config_maps, ns, name).await
+    }
+
+    pub async fn secret(&self, ns: &str, name: &str) -> Result<Option<Arc<Secret>>, Error> {
+        lookup(&self.client, &self.secrets, ns, name).await
+    }
+}
+
+fn reflect<K>(
+    client: &kube::Client,
+    kind: &'static str,
+    changes: broadcast::Sender<ObjectChange>,
+) -> (Store<K>, JoinHandle<()>)
+where
+    K: Resource<DynamicType = ()>
+        + Clone
+        + std::fmt::Debug
+        + serde::de::DeserializeOwned
+        + Send
+        + Sync
+        + 'static,
+{
+    let (store, writer) = reflector::store();
+    let api: Api<K> = Api::all(client.clone());
+    let stream = reflector::reflector(writer, watcher::watcher(api, watcher::Config::default()))
+        .default_backoff();
+    let task = tokio::spawn(async move {
+        futures::pin_mut!(stream);
+        while let Some(event) = stream.next().await {
+            let obj = match event {
+                Ok(Event::Apply(o) | Event::Delete(o) | Event::InitApply(o)) => o,
+                Ok(_) => continue,
+                Err(e) => {
+                    tracing::debug!(error = %e, kind, "watch error");
+                    continue;
+                }
+            };
+            let _ = changes.send(ObjectChange {
+                kind,
+                namespace: obj.meta().namespace.clone().unwrap_or_default(),
+                name: obj.meta().name.clone().unwrap_or_default(),
+            });
+        }
+    });
+    (store, task)
+}
+
+async fn lookup<K>(
+    client: &kube::Client,
+    store: &Store<K>,
+    ns: &str,
+    name: &str,
+) -> Result<Option<Arc<K>>, Error>
+where
+    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + std::fmt::Debug
+        + serde::de::DeserializeOwned,
+{
+    if let Some(obj) = store.get(&ObjectRef::new(name).within(ns)) {
+        return Ok(Some(obj));
+    }
+    let api: Api<K> = Api::namespaced(client.clone(), ns);
+    Ok(api.get_opt(name).await?.map(Arc::new))
+}

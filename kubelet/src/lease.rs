@@ -1,0 +1,76 @@
+//! The node's heartbeat: a Lease in `kube-node-lease` named after the node,
+//! renewed every `lease_renew_interval` (10 s), as kubelet's node lease
+//! controller does. The node lifecycle controller watches these leases and
+//! marks the node NotReady when renewals stop.
+//!
+//! The Lease is owned by the Node (ownerReference), so deleting the Node
+//! deletes its Lease. Renewal is a timer by nature, not a poll of anything.
+
+use std::sync::Arc;
+
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::Node;
+use kube::api::{Api, Patch, PatchParams, PostParams};
+use serde_json::json;
+
+use crate::context::Kubelet;
+use crate::Error;
+
+pub const LEASE_NAMESPACE: &str = "kube-node-lease";
+
+fn micro_time(t: jiff::Timestamp) -> String {
+    t.strftime("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}
+
+/// Creates or renews the Lease once.
+pub async fn renew(k: &Kubelet) -> Result<(), Error> {
+    let api: Api<Lease> = Api::namespaced(k.client.clone(), LEASE_NAMESPACE);
+    let now = micro_time(jiff::Timestamp::now());
+    let patch = json!({"spec": {
+        "holderIdentity": k.node_name,
+        "leaseDurationSeconds": k.config.lease_duration_seconds,
+        "renewTime": now,
+    }});
+    match api
+        .patch(&k.node_name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(s)) if s.code == 404 => {
+            let nodes: Api<Node> = Api::all(k.client.clone());
+            let owner = nodes
+                .get_opt(&k.node_name)
+                .await?
+                .and_then(|n| n.metadata.uid);
+            let mut lease = json!({
+                "apiVersion": "coordination.k8s.io/v1",
+                "kind": "Lease",
+                "metadata": {"name": k.node_name, "namespace": LEASE_NAMESPACE},
+                "spec": patch["spec"],
+            });
+            if let Some(uid) = owner {
+                lease["metadata"]["ownerReferences"] = json!([{
+                    "apiVersion": "v1", "kind": "Node", "name": k.node_name, "uid": uid
+                }]);
+            }
+            let lease: Lease = serde_json::from_value(lease).expect("valid Lease");
+            match api.create(&PostParams::default(), &lease).await {
+                Ok(_) => Ok(()),
+                Err(kube::Error::Api(s)) if s.code == 409 => Ok(()),
+                Err(e) => Err(e.into()),
+            }
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Renews the Lease forever.
+pub async fn run(k: Arc<Kubelet>) {
+    let mut ticker = tokio::time::interval(k.config.lease_renew_interval);
+    loop {
+        ticker.tick().await;
+        if let Err(e) = renew(&k).await {
+            tracing::warn!(node = %k.node_name, error = %e, "cannot renew node lease");
+        }
+    }
+}

@@ -1,0 +1,240 @@
+//! The Node object: registration and status, as kubelet's node status
+//! manager keeps them.
+//!
+//! - Registration creates the Node (or takes over an existing one of the
+//!   same name) with the well-known labels (`kubernetes.io/hostname`,
+//!   `kubernetes.io/os`, `kubernetes.io/arch` and their beta forms).
+//! - Status: capacity and allocatable (cpu, memory from the host — or the
+//!   flags —, pods 110), addresses (InternalIP = the pod network's gateway,
+//!   the host side shared by all minik nodes; Hostname), nodeInfo,
+//!   `daemonEndpoints.kubeletEndpoint.Port` (where the API server proxies
+//!   logs and exec), and the conditions Ready plus Memory/Disk/PID pressure.
+//! - The Node is watched: when its status differs from what this kubelet
+//!   would report (say the node lifecycle controller marked it Unknown while
+//!   the kubelet was away), the kubelet writes its status again. It also
+//!   re-checks every `node_status_update_frequency` and writes at least
+//!   every `node_status_report_frequency` (heartbeat times).
+//!
+//! Simplified: the pressure conditions are always False (no eviction
+//! manager), and allocatable equals capacity (no reservations).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Node;
+use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::runtime::watcher::{self, Event};
+use kube::runtime::WatchStreamExt;
+use minik_api::meta::format_timestamp;
+use serde_json::{json, Value};
+
+use crate::context::Kubelet;
+use crate::Error;
+
+pub const KUBELET_VERSION: &str = "v1.33.0-minik";
+
+/// `amd64`/`arm64`, as Go names architectures.
+pub fn go_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "x86" => "386",
+        other => other,
+    }
+}
+
+fn labels(name: &str) -> Value {
+    json!({
+        "kubernetes.io/hostname": name,
+        "kubernetes.io/os": "linux",
+        "kubernetes.io/arch": go_arch(),
+        "beta.kubernetes.io/os": "linux",
+        "beta.kubernetes.io/arch": go_arch(),
+    })
+}
+
+fn read_trimmed(path: &str) -> String {
+    std::fs::read_to_string(path)
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
+}
+
+fn os_image() -> String {
+    std::fs::read_to_string("/etc/os-release")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("PRETTY_NAME="))
+                .map(|v| v.trim_matches('"').to_string())
+        })
+        .unwrap_or_else(|| "Linux".into())
+}
+
+fn format_cpu(millis: i64) -> String {
+    if millis % 1000 == 0 {
+        (millis / 1000).to_string()
+    } else {
+        format!("{millis}m")
+    }
+}
+
+/// Facts about the node that do not change while the kubelet runs.
+pub struct NodeFacts {
+    pub runtime_version: String,
+    pub kubelet_port: u16,
+}
+
+/// The status this kubelet reports, heartbeat times set to `now`;
+/// transition times are kept from `current` when a condition did not flip.
+pub fn desired_status(k: &Kubelet, facts: &NodeFacts, current: Option<&Node>) -> Value {
+    let now = json!(format_timestamp(jiff::Timestamp::now()));
+    let resources = json!({
+        "cpu": format_cpu(k.capacity.cpu_millis),
+        "memory": format!("{}Ki", k.capacity.memory_bytes / 1024),
+        "pods": k.capacity.pods.to_string(),
+    });
+    let old: Vec<Value> = current
+        .and_then(|n| n.status.as_ref())
+        .and_then(|s| s.conditions.clone())
+        .unwrap_or_default()
+        .into_iter()
+        .map(|c| serde_json::to_value(c).unwrap_or_default())
+        .collect();
+    let condition = |type_: &str, status: &str, reason: &str, message: &str| {
+        let transition = old
+            .iter()
+            .find(|o| o["type"] == type_ && o["status"] == status)
+            .map(|o| o["lastTransitionTime"].clone())
+            .unwrap_or_else(|| now.clone());
+        json!({
+            "type": type_, "status": status, "reason": reason, "message": message,
+            "lastHeartbeatTime": now, "lastTransitionTime": transition,
+        })
+    };
+    let machine_id = read_trimmed("/etc/machine-id");
+    json!({
+        "capacity": resources,
+        "allocatable": resources,
+        "conditions": [
+            condition("MemoryPressure", "False", "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
+            condition("DiskPressure", "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
+            condition("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
+            condition("Ready", "True", "KubeletReady", "kubelet is posting ready status"),
+        ],
+        "addresses": [
+            {"type": "InternalIP", "address": k.node_ip},
+            {"type": "Hostname", "address": k.node_name},
+        ],
+        "daemonEndpoints": {"kubeletEndpoint": {"Port": facts.kubelet_port}},
+        "nodeInfo": {
+            "machineID": machine_id,
+            "systemUUID": machine_id,
+            "bootID": read_trimmed("/proc/sys/kernel/random/boot_id"),
+            "kernelVersion": read_trimmed("/proc/sys/kernel/osrelease"),
+            "osImage": os_image(),
+            "containerRuntimeVersion": facts.runtime_version,
+            "kubeletVersion": KUBELET_VERSION,
+            "kubeProxyVersion": "",
+            "operatingSystem": "linux",
+            "architecture": go_arch(),
+        },
+    })
+}
+
+/// The fields this kubelet reports, without heartbeat times, for "did
+/// anything change?".
+fn comparable(status: &Value, keys: &Value) -> Value {
+    let mut s = json!({});
+    for key in keys.as_object().into_iter().flat_map(|o| o.keys()) {
+        s[key] = status.get(key).cloned().unwrap_or(Value::Null);
+    }
+    for c in s["conditions"].as_array_mut().into_iter().flatten() {
+        if let Some(o) = c.as_object_mut() {
+            o.remove("lastHeartbeatTime");
+        }
+    }
+    s
+}
+
+/// Creates the Node, or adopts an existing one (after a restart), and
+/// writes its status.
+pub async fn register(k: &Kubelet, facts: &NodeFacts) -> Result<(), Error> {
+    let api: Api<Node> = Api::all(k.client.clone());
+    let node: Node = serde_json::from_value(json!({
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {
+            "name": k.node_name,
+            "labels": labels(&k.node_name),
+            "annotations": {"node.alpha.kubernetes.io/ttl": "0"},
+        },
+        "spec": {},
+    }))
+    .expect("valid Node");
+    match api.create(&PostParams::default(), &node).await {
+        Ok(_) => {}
+        Err(kube::Error::Api(s)) if s.code == 409 => {
+            let patch = json!({"metadata": {"labels": labels(&k.node_name)}});
+            api.patch(&k.node_name, &PatchParams::default(), &Patch::Merge(&patch))
+                .await?;
+        }
+        Err(e) => return Err(e.into()),
+    }
+    let current = api.get_opt(&k.node_name).await?;
+    write_status(&api, k, desired_status(k, facts, current.as_ref())).await
+}
+
+async fn write_status(api: &Api<Node>, k: &Kubelet, status: Value) -> Result<(), Error> {
+    let patch = json!({"status": status});
+    api.patch_status(&k.node_name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await?;
+    Ok(())
+}
+
+/// Keeps the Node's status true, until aborted.
+pub async fn run(k: Arc<Kubelet>, facts: NodeFacts) {
+    let api: Api<Node> = Api::all(k.client.clone());
+    let config = watcher::Config::default().fields(&format!("metadata.name={}", k.node_name));
+    let nodes = watcher::watcher(api.clone(), config).default_backoff();
+    futures::pin_mut!(nodes);
+    let mut ticker = tokio::time::interval(k.config.node_status_update_frequency);
+    let mut current: Option<Node> = None;
+    let mut last_report = Instant::now();
+    loop {
+        tokio::select! {
+            event = nodes.next() => match event {
+                Some(Ok(Event::Apply(n) | Event::InitApply(n))) => current = Some(n),
+                Some(Ok(Event::Delete(_))) => current = None,
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => {
+                    tracing::warn!(error = %e, "node watch failed; retrying");
+                    continue;
+                }
+                None => return,
+            },
+            _ = ticker.tick() => {}
+        }
+        let desired = desired_status(&k, &facts, current.as_ref());
+        let reported = current
+            .as_ref()
+            .and_then(|n| n.status.as_ref())
+            .map(|s| serde_json::to_value(s).unwrap_or_default());
+        let changed =
+            reported.map(|r| comparable(&r, &desired)) != Some(comparable(&desired, &desired));
+        let due = last_report.elapsed() >= k.config.node_status_report_frequency;
+        if !changed && !due {
+            continue;
+        }
+        let result = if current.is_none() {
+            // Deleted (e.g. by a student): register again, as kubelet does.
+            register(&k, &facts).await
+        } else {
+            write_status(&api, &k, desired).await
+        };
+        match result {
+            Ok(()) => last_report = Instant::now(),
+            Err(e) => tracing::warn!(node = %k.node_name, error = %e, "cannot update node status"),
+        }
+    }
+}

@@ -1,0 +1,291 @@
+//! Pod workers: one task per pod, like kubelet's `podWorkers`, fed by
+//!
+//! - a watch of the Pods bound to this node (`spec.nodeName=<node>`);
+//! - the runtime's container events (the PLEG: a container started, died
+//!   or was OOM-killed);
+//! - changes of ConfigMaps/Secrets the pod uses;
+//! - probe results, and a periodic resync as a safety net.
+//!
+//! Each worker runs `sync::sync_pod` whenever one of these wakes it (or its
+//! own timer, for back-off) and only ever holds the *latest* Pod, so a burst
+//! of updates costs one sync. Syncs of one pod never overlap; pods sync in
+//! parallel.
+//!
+//! After each (re)list of pods the watch reports, containers on this node
+//! whose pod is no longer in the API (deleted while the kubelet was down)
+//! are removed: nothing depends on what a previous kubelet process knew.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::Api;
+use kube::runtime::watcher::{self, Event};
+use kube::runtime::WatchStreamExt;
+use tokio::sync::{broadcast, watch, Notify};
+use tokio::task::JoinHandle;
+
+use crate::context::Kubelet;
+use crate::sync::{self, Next, PodState};
+use crate::volumes;
+use crate::Error;
+
+static GENERATION: AtomicU64 = AtomicU64::new(1);
+
+/// The handle the dispatcher keeps for a pod's worker.
+pub struct WorkerHandle {
+    pod: watch::Sender<Option<Arc<Pod>>>,
+    wake: Arc<Notify>,
+    namespace: String,
+    /// ConfigMaps and Secrets the pod uses: ("ConfigMap", name).
+    uses: HashSet<(&'static str, String)>,
+    generation: u64,
+    task: JoinHandle<()>,
+}
+
+impl WorkerHandle {
+    pub fn abort(&self) {
+        self.task.abort();
+    }
+
+    /// The newest Pod this worker was given (`None` once it was deleted).
+    pub fn pod(&self) -> Option<Arc<Pod>> {
+        self.pod.borrow().clone()
+    }
+}
+
+/// The ConfigMaps and Secrets a pod reads (volumes, env, envFrom).
+fn uses(pod: &Pod) -> HashSet<(&'static str, String)> {
+    let mut out = HashSet::new();
+    let Some(spec) = &pod.spec else { return out };
+    for v in spec.volumes.iter().flatten() {
+        if let Some(cm) = &v.config_map {
+            out.insert(("ConfigMap", cm.name.clone()));
+        }
+        if let Some(s) = v.secret.as_ref().and_then(|s| s.secret_name.clone()) {
+            out.insert(("Secret", s));
+        }
+        for source in v.projected.iter().flat_map(|p| p.sources.iter().flatten()) {
+            if let Some(cm) = &source.config_map {
+                out.insert(("ConfigMap", cm.name.clone()));
+            }
+            if let Some(s) = &source.secret {
+                out.insert(("Secret", s.name.clone()));
+            }
+        }
+    }
+    let containers = spec
+        .containers
+        .iter()
+        .chain(spec.init_containers.iter().flatten());
+    for c in containers {
+        for e in c.env_from.iter().flatten() {
+            if let Some(r) = &e.config_map_ref {
+                out.insert(("ConfigMap", r.name.clone()));
+            }
+            if let Some(r) = &e.secret_ref {
+                out.insert(("Secret", r.name.clone()));
+            }
+        }
+        for e in c.env.iter().flatten() {
+            let from = e.value_from.as_ref();
+            if let Some(r) = from.and_then(|f| f.config_map_key_ref.as_ref()) {
+                out.insert(("ConfigMap", r.name.clone()));
+            }
+            if let Some(r) = from.and_then(|f| f.secret_key_ref.as_ref()) {
+                out.insert(("Secret", r.name.clone()));
+            }
+        }
+    }
+    out
+}
+
+/// Watches this node's pods and dispatches them to workers, until aborted.
+pub async fn run(k: Arc<Kubelet>) -> Result<(), Error> {
+    let api: Api<Pod> = Api::all(k.client.clone());
+    let config = watcher::Config::default().fields(&format!("spec.nodeName={}", k.node_name));
+    let pods = watcher::watcher(api, config).default_backoff();
+    futures::pin_mut!(pods);
+    let mut pleg = k.runtime.subscribe();
+    let mut changes = k.objects.subscribe();
+    let mut resync = tokio::time::interval(k.config.resync_period);
+    resync.tick().await;
+    let mut listing: Option<HashSet<String>> = None;
+    loop {
+        tokio::select! {
+            event = pods.next() => match event {
+                Some(Ok(Event::Init)) => listing = Some(HashSet::new()),
+                Some(Ok(Event::InitApply(pod))) => {
+                    if let (Some(seen), Some(uid)) = (listing.as_mut(), pod.metadata.uid.clone()) {
+                        seen.insert(uid);
+                    }
+                    update(&k, pod);
+                }
+                Some(Ok(Event::InitDone)) => {
+                    let seen = listing.take().unwrap_or_default();
+                    forget_missing(&k, &seen);
+                    if let Err(e) = remove_orphans(&k, &seen).await {
+                        tracing::warn!(error = %e, "cannot remove containers of deleted pods");
+                    }
+                }
+                Some(Ok(Event::Apply(pod))) => update(&k, pod),
+                Some(Ok(Event::Delete(pod))) => deleted(&k, &pod),
+                Some(Err(e)) => tracing::warn!(error = %e, node = %k.node_name, "pod watch failed; retrying"),
+                None => return Ok(()),
+            },
+            uid = pleg.recv() => match uid {
+                Ok(uid) => wake(&k, |u, _| u == uid),
+                Err(broadcast::error::RecvError::Lagged(_)) => wake(&k, |_, _| true),
+                Err(broadcast::error::RecvError::Closed) => return Err(Error::Runtime("runtime event stream closed".into())),
+            },
+            change = changes.recv() => match change {
+                Ok(c) => wake(&k, |_, h| h.namespace == c.namespace && h.uses.contains(&(c.kind, c.name.clone()))),
+                Err(broadcast::error::RecvError::Lagged(_)) => wake(&k, |_, _| true),
+                Err(broadcast::error::RecvError::Closed) => {}
+            },
+            _ = resync.tick() => wake(&k, |_, _| true),
+        }
+    }
+}
+
+fn wake(k: &Kubelet, which: impl Fn(&str, &WorkerHandle) -> bool) {
+    for (uid, handle) in k.workers.lock().unwrap().iter() {
+        if which(uid, handle) {
+            handle.wake.notify_one();
+        }
+    }
+}
+
+/// Hands the newest Pod to its worker, starting one for a new pod.
+fn update(k: &Arc<Kubelet>, pod: Pod) {
+    let Some(uid) = pod.metadata.uid.clone() else {
+        return;
+    };
+    let pod = Arc::new(pod);
+    let mut workers = k.workers.lock().unwrap();
+    if let Some(handle) = workers.get_mut(&uid) {
+        handle.uses = uses(&pod);
+        handle.pod.send_replace(Some(pod));
+        return;
+    }
+    let (tx, rx) = watch::channel(Some(pod.clone()));
+    let wake = Arc::new(Notify::new());
+    let generation = GENERATION.fetch_add(1, Ordering::Relaxed);
+    let task = tokio::spawn(worker(k.clone(), uid.clone(), rx, wake.clone(), generation));
+    workers.insert(
+        uid,
+        WorkerHandle {
+            pod: tx,
+            wake,
+            namespace: pod.metadata.namespace.clone().unwrap_or_default(),
+            uses: uses(&pod),
+            generation,
+            task,
+        },
+    );
+}
+
+/// The pod is gone from the API server (its deletion was confirmed, or it
+/// was force-deleted): its worker cleans up.
+fn deleted(k: &Kubelet, pod: &Pod) {
+    if let Some(uid) = &pod.metadata.uid {
+        if let Some(handle) = k.workers.lock().unwrap().get(uid) {
+            handle.pod.send_replace(None);
+        }
+    }
+}
+
+/// After a relist: workers of pods that are no longer listed clean up.
+fn forget_missing(k: &Kubelet, seen: &HashSet<String>) {
+    for (uid, handle) in k.workers.lock().unwrap().iter() {
+        if !seen.contains(uid) {
+            handle.pod.send_replace(None);
+        }
+    }
+}
+
+/// Removes containers of pods that neither the API nor a worker knows.
+async fn remove_orphans(k: &Kubelet, seen: &HashSet<String>) -> Result<(), Error> {
+    let records = k.runtime.list_all().await?;
+    let known: HashSet<String> = k.workers.lock().unwrap().keys().cloned().collect();
+    let orphans: Vec<_> = records
+        .into_iter()
+        .filter(|r| !seen.contains(&r.pod.uid) && !known.contains(&r.pod.uid))
+        .collect();
+    for r in orphans.iter().filter(|r| r.running() && !r.sandbox) {
+        k.runtime
+            .stop_container(&r.id, Duration::from_secs(2))
+            .await?;
+    }
+    for r in &orphans {
+        tracing::info!(pod = %format!("{}/{}", r.pod.namespace, r.pod.name), container = %r.name, "removing container of deleted pod");
+        k.runtime.remove_container(&r.id).await?;
+        volumes::remove_pod_dir(&k.root_dir(), &r.pod.uid);
+    }
+    Ok(())
+}
+
+/// One pod's worker: sync, then wait for the pod to change, a wake-up or
+/// the requeue timer; stop once the pod is gone.
+async fn worker(
+    k: Arc<Kubelet>,
+    uid: String,
+    mut pod_rx: watch::Receiver<Option<Arc<Pod>>>,
+    wake: Arc<Notify>,
+    generation: u64,
+) {
+    let Some(first) = pod_rx.borrow().clone() else {
+        return;
+    };
+    let mut state = PodState::new(&k, &first, wake.clone());
+    let mut last = first;
+    let mut failures = 0u32;
+    loop {
+        let current = pod_rx.borrow_and_update().clone();
+        let result = match current {
+            Some(pod) => {
+                last = pod.clone();
+                sync::sync_pod(&k, &pod, &mut state).await
+            }
+            None => {
+                let grace = last.metadata.deletion_grace_period_seconds.unwrap_or(0);
+                sync::terminate(&k, &last, &mut state, grace)
+                    .await
+                    .map(|()| Next::Done)
+            }
+        };
+        let delay = match result {
+            Ok(Next::Done) => break,
+            Ok(Next::Requeue(d)) => {
+                failures = 0;
+                d
+            }
+            Err(e) => {
+                failures += 1;
+                tracing::warn!(pod = %format!("{}/{}", last.metadata.namespace.as_deref().unwrap_or(""), last.metadata.name.as_deref().unwrap_or("")), error = %e, "sync failed");
+                Some(Duration::from_millis(500 * u64::from(failures.min(20))))
+            }
+        };
+        let timer = async {
+            match delay {
+                Some(d) => tokio::time::sleep(d).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            changed = pod_rx.changed() => if changed.is_err() { break },
+            _ = wake.notified() => {}
+            _ = timer => {}
+        }
+    }
+    let mut workers = k.workers.lock().unwrap();
+    if workers
+        .get(&uid)
+        .is_some_and(|h| h.generation == generation)
+    {
+        workers.remove(&uid);
+    }
+}

@@ -1,0 +1,634 @@
+//! The Docker runtime: pods as real containers through the Docker Engine API
+//! (bollard), the way Kubernetes' dockershim ran them.
+//!
+//! - A pod sandbox is an infra container (`--pod-infra-image`, by default
+//!   `minik/pause:3.10`) attached to the cluster's bridge network; its IP is
+//!   the pod IP and its hostname the pod's hostname.
+//! - App and init containers join the sandbox's network and IPC namespaces
+//!   (`network_mode: container:<sandbox>`), so a pod's containers share
+//!   `localhost`.
+//! - Every container is labelled (pod uid/namespace/name, container name,
+//!   restart count, spec hash, node, cluster) and every query filters on this
+//!   node's and cluster's labels, so several kubelets — and several test
+//!   clusters — share one engine without touching each other's containers.
+//! - Docker's event stream (start/die/oom) feeds the kubelet's PLEG.
+//!
+//! Simplified on purpose: images are only pulled by reference (no registry
+//! credentials), and stats come from Docker's own stats endpoint.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bollard::container::LogOutput;
+use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
+use bollard::models::{
+    ContainerCreateBody, ContainerInspectResponse, ContainerStateStatusEnum, HostConfig, Ipam,
+    IpamConfig, NetworkCreateRequest,
+};
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, CreateImageOptionsBuilder, EventsOptionsBuilder,
+    ListContainersOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
+    StatsOptionsBuilder, StopContainerOptionsBuilder,
+};
+use bollard::Docker;
+use bytes::Bytes;
+use futures::stream::BoxStream;
+use futures::{StreamExt, TryStreamExt};
+use jiff::Timestamp;
+use tokio::sync::broadcast;
+
+use super::{
+    container_name, labels, ContainerConfig, ContainerRecord, ContainerStats, ExecFrame,
+    ExecOutput, ExecSession, LogOptions, PodRef, RunState, Runtime, SandboxConfig, LABEL_CLUSTER,
+    LABEL_CONTAINER_NAME, LABEL_HASH, LABEL_NODE, LABEL_POD_NAME, LABEL_POD_NAMESPACE,
+    LABEL_POD_UID, LABEL_RESTART_COUNT, LABEL_TYPE, SANDBOX_NAME,
+};
+use crate::Error;
+
+/// A connection to the Docker engine, scoped to one node of one cluster.
+pub struct DockerRuntime {
+    docker: Docker,
+    node: String,
+    cluster: String,
+    network: String,
+    events: broadcast::Sender<String>,
+    events_task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for DockerRuntime {
+    fn drop(&mut self) {
+        self.events_task.abort();
+    }
+}
+
+impl DockerRuntime {
+    /// Connects (negotiating the API version: Debian's engine speaks 1.41),
+    /// makes sure the cluster network exists, and starts following events.
+    pub async fn connect(
+        node: &str,
+        cluster: &str,
+        network: &str,
+        subnet: Option<&str>,
+    ) -> Result<Self, Error> {
+        let docker = Docker::connect_with_local_defaults()?
+            .negotiate_version()
+            .await?;
+        ensure_network(&docker, network, cluster, subnet).await?;
+        let (events, _) = broadcast::channel(1024);
+        let mut filters = node_filters(node, cluster, None);
+        filters.insert("type".into(), vec!["container".into()]);
+        filters.insert(
+            "event".into(),
+            vec!["start".into(), "die".into(), "oom".into()],
+        );
+        let events_task = tokio::spawn(follow_events(docker.clone(), filters, events.clone()));
+        Ok(Self {
+            docker,
+            node: node.to_string(),
+            cluster: cluster.to_string(),
+            network: network.to_string(),
+            events,
+            events_task,
+        })
+    }
+
+    fn filters(&self, extra: Option<String>) -> HashMap<String, Vec<String>> {
+        node_filters(&self.node, &self.cluster, extra)
+    }
+
+    async fn list(&self, extra: Option<String>) -> Result<Vec<ContainerRecord>, Error> {
+        let options = ListContainersOptionsBuilder::default()
+            .all(true)
+            .filters(&self.filters(extra))
+            .build();
+        let summaries = self.docker.list_containers(Some(options)).await?;
+        let mut records = Vec::with_capacity(summaries.len());
+        for s in summaries {
+            let Some(id) = s.id else { continue };
+            match self.docker.inspect_container(&id, None).await {
+                Ok(inspect) => records.extend(self.record(inspect)),
+                // Removed between the list and the inspect.
+                Err(bollard::errors::Error::DockerResponseServerError {
+                    status_code: 404, ..
+                }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        records.sort_by_key(|r| std::cmp::Reverse(r.created_at));
+        Ok(records)
+    }
+
+    fn record(&self, c: ContainerInspectResponse) -> Option<ContainerRecord> {
+        let config = c.config?;
+        let labels = config.labels.unwrap_or_default();
+        let label = |k: &str| labels.get(k).cloned().unwrap_or_default();
+        let state = c.state.unwrap_or_default();
+        let run_state = match state.status {
+            Some(ContainerStateStatusEnum::RUNNING)
+            | Some(ContainerStateStatusEnum::PAUSED)
+            | Some(ContainerStateStatusEnum::RESTARTING) => RunState::Running,
+            Some(ContainerStateStatusEnum::CREATED) => RunState::Created,
+            _ => RunState::Exited,
+        };
+        let ip = c
+            .network_settings
+            .and_then(|n| n.networks)
+            .and_then(|mut n| n.remove(&self.network))
+            .and_then(|e| e.ip_address)
+            .filter(|ip| !ip.is_empty());
+        Some(ContainerRecord {
+            id: c.id?,
+            pod: PodRef {
+                uid: label(LABEL_POD_UID),
+                namespace: label(LABEL_POD_NAMESPACE),
+                name: label(LABEL_POD_NAME),
+            },
+            name: label(LABEL_CONTAINER_NAME),
+            sandbox: label(LABEL_TYPE) == "podsandbox",
+            restart_count: label(LABEL_RESTART_COUNT).parse().unwrap_or(0),
+            hash: label(LABEL_HASH),
+            image: config.image.unwrap_or_default(),
+            image_id: format!("docker://{}", c.image.unwrap_or_default()),
+            state: run_state,
+            created_at: c
+                .created
+                .and_then(|d| d.to_string().parse().ok())
+                .unwrap_or(Timestamp::UNIX_EPOCH),
+            started_at: docker_time(state.started_at.as_deref()),
+            finished_at: docker_time(state.finished_at.as_deref()),
+            exit_code: state.exit_code.unwrap_or(0),
+            oom_killed: state.oom_killed.unwrap_or(false),
+            error: state.error.unwrap_or_default(),
+            ip,
+        })
+    }
+
+    /// Creates a container, replacing a stale one of the same name left by
+    /// a kubelet that died between create and start.
+    async fn create(&self, name: &str, body: ContainerCreateBody) -> Result<String, Error> {
+        for attempt in 0..2 {
+            let options = CreateContainerOptionsBuilder::default().name(name).build();
+            match self
+                .docker
+                .create_container(Some(options), body.clone())
+                .await
+            {
+                Ok(created) => return Ok(created.id),
+                Err(bollard::errors::Error::DockerResponseServerError {
+                    status_code: 409, ..
+                }) if attempt == 0 => self.remove_container(name).await?,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(Error::Runtime(format!("cannot create container {name}")))
+    }
+}
+
+/// Label filters selecting one node's containers.
+fn node_filters(node: &str, cluster: &str, extra: Option<String>) -> HashMap<String, Vec<String>> {
+    let mut labels = vec![
+        format!("{LABEL_NODE}={node}"),
+        format!("{LABEL_CLUSTER}={cluster}"),
+    ];
+    labels.extend(extra);
+    HashMap::from([("label".to_string(), labels)])
+}
+
+/// Forwards Docker's container events for one node to subscribers, as pod
+/// UIDs. The stream is reopened if the engine drops it.
+async fn follow_events(
+    docker: Docker,
+    filters: HashMap<String, Vec<String>>,
+    tx: broadcast::Sender<String>,
+) {
+    loop {
+        let options = EventsOptionsBuilder::default().filters(&filters).build();
+        let mut stream = docker.events(Some(options));
+        while let Some(Ok(event)) = stream.next().await {
+            let uid = event
+                .actor
+                .and_then(|a| a.attributes)
+                .and_then(|mut a| a.remove(LABEL_POD_UID));
+            if let Some(uid) = uid {
+                let _ = tx.send(uid);
+            }
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+/// Docker reports "0001-01-01T00:00:00Z" for times that never happened.
+fn docker_time(s: Option<&str>) -> Option<Timestamp> {
+    s.and_then(|s| s.parse::<Timestamp>().ok())
+        .filter(|t| t.as_second() > 0)
+}
+
+/// Creates the cluster's bridge network unless it exists. Two kubelets may
+/// race here: the loser's 409 Conflict means the network is there.
+async fn ensure_network(
+    docker: &Docker,
+    network: &str,
+    cluster: &str,
+    subnet: Option<&str>,
+) -> Result<(), Error> {
+    if docker.inspect_network(network, None).await.is_ok() {
+        return Ok(());
+    }
+    let request = NetworkCreateRequest {
+        name: network.to_string(),
+        driver: Some("bridge".into()),
+        labels: Some(HashMap::from([(
+            LABEL_CLUSTER.to_string(),
+            cluster.to_string(),
+        )])),
+        ipam: subnet.map(|s| Ipam {
+            config: Some(vec![IpamConfig {
+                subnet: Some(s.to_string()),
+                ..Default::default()
+            }]),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    match docker.create_network(request).await {
+        Ok(_)
+        | Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 409, ..
+        }) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn is_not_found(e: &bollard::errors::Error) -> bool {
+    matches!(
+        e,
+        bollard::errors::Error::DockerResponseServerError {
+            status_code: 404,
+            ..
+        }
+    )
+}
+
+#[async_trait]
+impl Runtime for DockerRuntime {
+    fn scheme(&self) -> &'static str {
+        "docker"
+    }
+
+    fn reaches_pods(&self) -> bool {
+        true
+    }
+
+    async fn version(&self) -> Result<String, Error> {
+        let v = self.docker.version().await?;
+        Ok(format!("docker://{}", v.version.unwrap_or_default()))
+    }
+
+    async fn node_ip(&self) -> Result<String, Error> {
+        let net = self.docker.inspect_network(&self.network, None).await?;
+        net.ipam
+            .and_then(|i| i.config)
+            .into_iter()
+            .flatten()
+            .find_map(|c| c.gateway)
+            .ok_or_else(|| Error::Runtime(format!("network {} has no gateway", self.network)))
+    }
+
+    async fn list_pod(&self, pod_uid: &str) -> Result<Vec<ContainerRecord>, Error> {
+        self.list(Some(format!("{LABEL_POD_UID}={pod_uid}"))).await
+    }
+
+    async fn list_all(&self) -> Result<Vec<ContainerRecord>, Error> {
+        self.list(None).await
+    }
+
+    async fn image_id(&self, image: &str) -> Result<Option<String>, Error> {
+        match self.docker.inspect_image(image).await {
+            Ok(i) => Ok(i.id),
+            Err(e) if is_not_found(&e) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn pull_image(&self, image: &str) -> Result<(), Error> {
+        let options = CreateImageOptionsBuilder::default()
+            .from_image(image)
+            .build();
+        let mut progress = self.docker.create_image(Some(options), None, None);
+        while let Some(step) = progress.next().await {
+            step.map_err(|e| Error::Runtime(e.to_string()))?;
+        }
+        Ok(())
+    }
+
+    async fn run_sandbox(&self, config: &SandboxConfig) -> Result<ContainerRecord, Error> {
+        let body = ContainerCreateBody {
+            image: Some(config.image.clone()),
+            hostname: Some(config.hostname.clone()),
+            labels: Some(labels(
+                &config.pod,
+                SANDBOX_NAME,
+                &self.node,
+                &self.cluster,
+                true,
+                config.attempt,
+                "",
+            )),
+            host_config: Some(HostConfig {
+                network_mode: Some(self.network.clone()),
+                // The pod's containers join its IPC namespace, as in Kubernetes.
+                ipc_mode: Some("shareable".into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let name = container_name(&config.pod, SANDBOX_NAME, config.attempt);
+        let id = self.create(&name, body).await?;
+        if let Err(e) = self.docker.start_container(&id, None).await {
+            // A sandbox that cannot start is useless: do not leave it behind.
+            let _ = self.remove_container(&id).await;
+            return Err(e.into());
+        }
+        let inspect = self.docker.inspect_container(&id, None).await?;
+        self.record(inspect)
+            .ok_or_else(|| Error::Runtime(format!("sandbox {id} vanished")))
+    }
+
+    async fn create_container(
+        &self,
+        pod: &PodRef,
+        sandbox_id: &str,
+        c: &ContainerConfig,
+    ) -> Result<String, Error> {
+        let namespace_of_sandbox = format!("container:{sandbox_id}");
+        // CPU limit as CFS quota over a 100 ms period, exactly like kubelet.
+        let (cpu_quota, cpu_period) = match c.cpu_limit_millis {
+            Some(m) if m > 0 => (Some((m * 100_000 / 1000).max(1000)), Some(100_000)),
+            _ => (None, None),
+        };
+        let host_config = HostConfig {
+            network_mode: Some(namespace_of_sandbox.clone()),
+            ipc_mode: Some(namespace_of_sandbox),
+            binds: Some(c.binds.clone()),
+            memory: c.memory_limit,
+            // No swap: a container over its limit is OOM-killed, as on a node.
+            memory_swap: c.memory_limit,
+            cpu_quota,
+            cpu_period,
+            cpu_shares: c.cpu_request_millis.map(|m| (m * 1024 / 1000).max(2)),
+            privileged: Some(c.privileged),
+            readonly_rootfs: Some(c.readonly_rootfs),
+            ..Default::default()
+        };
+        let body = ContainerCreateBody {
+            image: Some(c.image.clone()),
+            entrypoint: c.entrypoint.clone(),
+            cmd: c.cmd.clone(),
+            env: Some(c.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
+            working_dir: c.working_dir.clone(),
+            user: c.user.clone(),
+            tty: Some(c.tty),
+            open_stdin: Some(c.stdin),
+            stdin_once: Some(c.stdin_once),
+            labels: Some(labels(
+                pod,
+                &c.name,
+                &self.node,
+                &self.cluster,
+                false,
+                c.restart_count,
+                &c.hash,
+            )),
+            host_config: Some(host_config),
+            ..Default::default()
+        };
+        self.create(&container_name(pod, &c.name, c.restart_count), body)
+            .await
+    }
+
+    async fn start_container(&self, id: &str) -> Result<(), Error> {
+        Ok(self.docker.start_container(id, None).await?)
+    }
+
+    async fn stop_container(&self, id: &str, grace: Duration) -> Result<(), Error> {
+        let t = grace.as_secs_f64().ceil() as i32;
+        let options = StopContainerOptionsBuilder::default().t(t).build();
+        match self.docker.stop_container(id, Some(options)).await {
+            Ok(()) => Ok(()),
+            Err(e) if is_not_found(&e) => Ok(()),
+            // 304: already stopped.
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 304, ..
+            }) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn remove_container(&self, id: &str) -> Result<(), Error> {
+        let options = RemoveContainerOptionsBuilder::default()
+            .force(true)
+            .v(true)
+            .build();
+        match self.docker.remove_container(id, Some(options)).await {
+            Ok(()) => Ok(()),
+            Err(e) if is_not_found(&e) => Ok(()),
+            // 409: removal already in progress.
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 409, ..
+            }) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn exec_sync(
+        &self,
+        id: &str,
+        cmd: &[String],
+        timeout: Duration,
+    ) -> Result<ExecOutput, Error> {
+        let exec = self
+            .docker
+            .create_exec(
+                id,
+                CreateExecOptions {
+                    cmd: Some(cmd.to_vec()),
+                    attach_stdout: Some(true),
+                    attach_stderr: Some(true),
+                    ..Default::default()
+                },
+            )
+            .await?;
+        let run = async {
+            let mut output = Vec::new();
+            if let StartExecResults::Attached {
+                output: mut out, ..
+            } = self.docker.start_exec(&exec.id, None).await?
+            {
+                while let Some(frame) = out.next().await {
+                    output.extend_from_slice(frame?.as_ref());
+                }
+            }
+            Ok::<_, bollard::errors::Error>(output)
+        };
+        let output = tokio::time::timeout(timeout, run).await.map_err(|_| {
+            Error::Runtime(format!(
+                "command timed out after {}s",
+                timeout.as_secs_f64()
+            ))
+        })??;
+        let exit_code = self
+            .docker
+            .inspect_exec(&exec.id)
+            .await?
+            .exit_code
+            .unwrap_or(-1);
+        Ok(ExecOutput {
+            exit_code,
+            output: String::from_utf8_lossy(&output).into_owned(),
+        })
+    }
+
+    async fn exec_attach(
+        &self,
+        id: &str,
+        cmd: &[String],
+        tty: bool,
+        stdin: bool,
+    ) -> Result<ExecSession, Error> {
+        let exec = self
+            .docker
+            .create_exec(
+                id,
+                CreateExecOptions {
+                    cmd: Some(cmd.to_vec()),
+                    attach_stdin: Some(stdin),
+                    attach_stdout: Some(true),
+                    attach_stderr: Some(!tty),
+                    tty: Some(tty),
+                    ..Default::default()
+                },
+            )
+            .await?;
+        let start = StartExecOptions {
+            detach: false,
+            tty,
+            output_capacity: None,
+        };
+        match self.docker.start_exec(&exec.id, Some(start)).await? {
+            StartExecResults::Attached { output, input } => Ok(ExecSession {
+                exec_id: exec.id,
+                output: output
+                    .map_ok(|frame| match frame {
+                        LogOutput::StdErr { message } => ExecFrame::Stderr(message),
+                        LogOutput::StdOut { message }
+                        | LogOutput::Console { message }
+                        | LogOutput::StdIn { message } => ExecFrame::Stdout(message),
+                    })
+                    .map_err(Error::from)
+                    .boxed(),
+                input,
+            }),
+            StartExecResults::Detached => Err(Error::Runtime("exec started detached".into())),
+        }
+    }
+
+    async fn exec_resize(&self, exec_id: &str, width: u16, height: u16) -> Result<(), Error> {
+        let options = bollard::exec::ResizeExecOptions { width, height };
+        Ok(self.docker.resize_exec(exec_id, options).await?)
+    }
+
+    async fn exec_exit_code(&self, exec_id: &str) -> Result<Option<i64>, Error> {
+        let inspect = self.docker.inspect_exec(exec_id).await?;
+        Ok(if inspect.running == Some(true) {
+            None
+        } else {
+            inspect.exit_code
+        })
+    }
+
+    async fn logs(
+        &self,
+        id: &str,
+        options: &LogOptions,
+    ) -> Result<BoxStream<'static, Result<Bytes, Error>>, Error> {
+        let mut builder = LogsOptionsBuilder::default()
+            .follow(options.follow)
+            .stdout(true)
+            .stderr(true)
+            .timestamps(options.timestamps)
+            .tail(
+                &options
+                    .tail_lines
+                    .map(|n| n.to_string())
+                    .unwrap_or_else(|| "all".into()),
+            );
+        if let Some(since) = options.since {
+            builder = builder.since(since.as_second() as i32);
+        }
+        // Fail now (404) rather than inside the stream.
+        self.docker.inspect_container(id, None).await?;
+        Ok(self
+            .docker
+            .logs(id, Some(builder.build()))
+            .map_ok(LogOutput::into_bytes)
+            .map_err(Error::from)
+            .boxed())
+    }
+
+    async fn stats(&self, id: &str) -> Result<ContainerStats, Error> {
+        // stream=false: Docker samples twice (1 s apart) so precpu is set.
+        let options = StatsOptionsBuilder::default()
+            .stream(false)
+            .one_shot(false)
+            .build();
+        let s = self
+            .docker
+            .stats(id, Some(options))
+            .next()
+            .await
+            .ok_or_else(|| Error::Runtime(format!("no stats for {id}")))??;
+        let cpu = s.cpu_stats.unwrap_or_default();
+        let pre = s.precpu_stats.unwrap_or_default();
+        let total = cpu
+            .cpu_usage
+            .as_ref()
+            .and_then(|u| u.total_usage)
+            .unwrap_or(0);
+        let pre_total = pre
+            .cpu_usage
+            .as_ref()
+            .and_then(|u| u.total_usage)
+            .unwrap_or(0);
+        let system = cpu.system_cpu_usage.unwrap_or(0);
+        let pre_system = pre.system_cpu_usage.unwrap_or(0);
+        let cpus = cpu.online_cpus.unwrap_or(1).max(1) as f64;
+        let nano_cores = if system > pre_system && total >= pre_total {
+            ((total - pre_total) as f64 / (system - pre_system) as f64 * cpus * 1e9) as u64
+        } else {
+            0
+        };
+        let mem = s.memory_stats.unwrap_or_default();
+        let usage = mem.usage.unwrap_or(0);
+        // Working set = usage minus inactive file cache, as cAdvisor computes it.
+        let inactive = mem
+            .stats
+            .as_ref()
+            .and_then(|st| {
+                st.get("inactive_file")
+                    .or_else(|| st.get("total_inactive_file"))
+            })
+            .copied()
+            .unwrap_or(0);
+        Ok(ContainerStats {
+            cpu_usage_core_nanoseconds: total,
+            cpu_usage_nano_cores: nano_cores,
+            memory_usage_bytes: usage,
+            memory_working_set_bytes: usage.saturating_sub(inactive),
+        })
+    }
+
+    fn subscribe(&self) -> broadcast::Receiver<String> {
+        self.events.subscribe()
+    }
+}

@@ -1,0 +1,276 @@
+//! The container runtime seen by the kubelet: a small trait in the spirit of
+//! Kubernetes' CRI (Container Runtime Interface), with two implementations:
+//! [`docker`] (real containers through the Docker Engine API) and [`sim`]
+//! (a simulated runtime for fast tests and scale demos).
+//!
+//! Like CRI, the runtime knows *pod sandboxes* (the infra container holding
+//! the pod's network namespace and IP) and *containers* joined to them. Every
+//! container carries labels saying which pod and container it belongs to, so
+//! the kubelet can always rebuild its view from the runtime alone: nothing
+//! the kubelet must remember lives only in its memory.
+//!
+//! Simplified on purpose: no image service separate from the runtime service,
+//! no streaming server of its own (the kubelet's HTTP server calls
+//! [`Runtime::logs`] and [`Runtime::exec_attach`] directly), and no sandbox
+//! configuration beyond what a Docker bridge network offers.
+
+pub mod docker;
+pub mod sim;
+
+use std::collections::HashMap;
+use std::pin::Pin;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures::stream::BoxStream;
+use jiff::Timestamp;
+use tokio::io::AsyncWrite;
+use tokio::sync::broadcast;
+
+use crate::Error;
+
+/// Labels on every container minik creates (the first four are the ones
+/// Kubernetes' dockershim used; `minik.*` keep clusters and nodes apart).
+pub const LABEL_POD_UID: &str = "io.kubernetes.pod.uid";
+pub const LABEL_POD_NAMESPACE: &str = "io.kubernetes.pod.namespace";
+pub const LABEL_POD_NAME: &str = "io.kubernetes.pod.name";
+pub const LABEL_CONTAINER_NAME: &str = "io.kubernetes.container.name";
+/// `podsandbox` or `container`, as dockershim labelled them.
+pub const LABEL_TYPE: &str = "io.kubernetes.docker.type";
+/// How many times this container had been restarted when it was created.
+pub const LABEL_RESTART_COUNT: &str = "io.kubernetes.container.restartCount";
+/// Hash of the container's spec: a changed spec means a restart.
+pub const LABEL_HASH: &str = "io.kubernetes.container.hash";
+pub const LABEL_NODE: &str = "minik.node";
+pub const LABEL_CLUSTER: &str = "minik.cluster";
+
+/// The container name Kubernetes uses for the pod sandbox.
+pub const SANDBOX_NAME: &str = "POD";
+
+/// Which pod a sandbox or container belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PodRef {
+    pub uid: String,
+    pub namespace: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunState {
+    /// Created but not (successfully) started.
+    Created,
+    Running,
+    Exited,
+}
+
+/// One container (or sandbox) as the runtime reports it.
+#[derive(Debug, Clone)]
+pub struct ContainerRecord {
+    pub id: String,
+    pub pod: PodRef,
+    /// Container name from the pod spec, or [`SANDBOX_NAME`].
+    pub name: String,
+    pub sandbox: bool,
+    pub restart_count: i32,
+    pub hash: String,
+    pub image: String,
+    pub image_id: String,
+    pub state: RunState,
+    pub created_at: Timestamp,
+    pub started_at: Option<Timestamp>,
+    pub finished_at: Option<Timestamp>,
+    pub exit_code: i64,
+    pub oom_killed: bool,
+    /// The runtime's error for a container that failed to start.
+    pub error: String,
+    /// Sandboxes only: the pod IP.
+    pub ip: Option<String>,
+}
+
+impl ContainerRecord {
+    pub fn running(&self) -> bool {
+        self.state == RunState::Running
+    }
+
+    /// A container that will not run again: exited, or failed to start.
+    pub fn dead(&self) -> bool {
+        self.state == RunState::Exited
+            || (self.state == RunState::Created && !self.error.is_empty())
+    }
+
+    /// Docker-style ID as Kubernetes shows it (`docker://<id>`).
+    pub fn container_id(&self, scheme: &str) -> String {
+        format!("{scheme}://{}", self.id)
+    }
+}
+
+/// What the sandbox needs: identity, hostname and the cluster network.
+#[derive(Debug, Clone)]
+pub struct SandboxConfig {
+    pub pod: PodRef,
+    pub attempt: i32,
+    pub hostname: String,
+    pub image: String,
+}
+
+/// A container fully resolved by the kubelet (env expanded, mounts made).
+#[derive(Debug, Clone, Default)]
+pub struct ContainerConfig {
+    pub name: String,
+    pub image: String,
+    /// `command` of the pod spec (Docker's entrypoint), already expanded.
+    pub entrypoint: Option<Vec<String>>,
+    /// `args` of the pod spec (Docker's cmd), already expanded.
+    pub cmd: Option<Vec<String>>,
+    pub env: Vec<(String, String)>,
+    pub working_dir: Option<String>,
+    /// `host:container[:ro]` bind mounts.
+    pub binds: Vec<String>,
+    pub memory_limit: Option<i64>,
+    pub cpu_limit_millis: Option<i64>,
+    pub cpu_request_millis: Option<i64>,
+    pub restart_count: i32,
+    pub hash: String,
+    pub tty: bool,
+    pub stdin: bool,
+    pub stdin_once: bool,
+    pub privileged: bool,
+    pub user: Option<String>,
+    pub readonly_rootfs: bool,
+}
+
+/// Output of a command run to completion (probes and hooks).
+#[derive(Debug, Clone)]
+pub struct ExecOutput {
+    pub exit_code: i64,
+    pub output: String,
+}
+
+/// What `kubectl logs` asks for.
+#[derive(Debug, Clone, Default)]
+pub struct LogOptions {
+    pub follow: bool,
+    pub tail_lines: Option<i64>,
+    pub since: Option<Timestamp>,
+    pub timestamps: bool,
+}
+
+/// An interactive exec: output frames tagged by stream, and the input side.
+pub struct ExecSession {
+    pub exec_id: String,
+    pub output: BoxStream<'static, Result<ExecFrame, Error>>,
+    pub input: Pin<Box<dyn AsyncWrite + Send>>,
+}
+
+#[derive(Debug)]
+pub enum ExecFrame {
+    Stdout(Bytes),
+    Stderr(Bytes),
+}
+
+/// One container's resource usage, as the summary API reports it.
+#[derive(Debug, Clone, Default)]
+pub struct ContainerStats {
+    pub cpu_usage_core_nanoseconds: u64,
+    pub cpu_usage_nano_cores: u64,
+    pub memory_usage_bytes: u64,
+    pub memory_working_set_bytes: u64,
+}
+
+/// The container runtime as the kubelet uses it.
+#[async_trait]
+pub trait Runtime: Send + Sync {
+    /// `docker` or `sim`: the scheme of container IDs.
+    fn scheme(&self) -> &'static str;
+    /// Whether network probes (httpGet, tcpSocket) can reach pod IPs.
+    fn reaches_pods(&self) -> bool;
+    /// `docker://20.10.24`, for the Node's nodeInfo.
+    async fn version(&self) -> Result<String, Error>;
+    /// The node's InternalIP: the host side of the pod network.
+    async fn node_ip(&self) -> Result<String, Error>;
+    /// Every container (and sandbox) of one pod, newest first.
+    async fn list_pod(&self, pod_uid: &str) -> Result<Vec<ContainerRecord>, Error>;
+    /// Every container (and sandbox) of this node, newest first.
+    async fn list_all(&self) -> Result<Vec<ContainerRecord>, Error>;
+    /// The image's ID when it is present locally.
+    async fn image_id(&self, image: &str) -> Result<Option<String>, Error>;
+    /// Pulls an image from its registry.
+    async fn pull_image(&self, image: &str) -> Result<(), Error>;
+    /// Creates and starts the infra container; returns it with its IP.
+    async fn run_sandbox(&self, config: &SandboxConfig) -> Result<ContainerRecord, Error>;
+    /// Creates an app or init container inside the sandbox.
+    async fn create_container(
+        &self,
+        pod: &PodRef,
+        sandbox_id: &str,
+        config: &ContainerConfig,
+    ) -> Result<String, Error>;
+    async fn start_container(&self, id: &str) -> Result<(), Error>;
+    /// SIGTERM, then SIGKILL once `grace` has passed.
+    async fn stop_container(&self, id: &str, grace: Duration) -> Result<(), Error>;
+    async fn remove_container(&self, id: &str) -> Result<(), Error>;
+    /// Runs a command in a running container and waits for it (probes, hooks).
+    async fn exec_sync(
+        &self,
+        id: &str,
+        cmd: &[String],
+        timeout: Duration,
+    ) -> Result<ExecOutput, Error>;
+    /// Starts an interactive command in a running container.
+    async fn exec_attach(
+        &self,
+        id: &str,
+        cmd: &[String],
+        tty: bool,
+        stdin: bool,
+    ) -> Result<ExecSession, Error>;
+    async fn exec_resize(&self, exec_id: &str, width: u16, height: u16) -> Result<(), Error>;
+    /// Exit code of a finished interactive exec.
+    async fn exec_exit_code(&self, exec_id: &str) -> Result<Option<i64>, Error>;
+    /// The container's log stream.
+    async fn logs(
+        &self,
+        id: &str,
+        options: &LogOptions,
+    ) -> Result<BoxStream<'static, Result<Bytes, Error>>, Error>;
+    async fn stats(&self, id: &str) -> Result<ContainerStats, Error>;
+    /// Pod UIDs whose containers changed (started, died, OOM): the kubelet's
+    /// PLEG (pod lifecycle event generator), fed by the runtime's own events.
+    fn subscribe(&self) -> broadcast::Receiver<String>;
+}
+
+/// Labels minik puts on a container of `pod`.
+pub fn labels(
+    pod: &PodRef,
+    container: &str,
+    node: &str,
+    cluster: &str,
+    sandbox: bool,
+    restart_count: i32,
+    hash: &str,
+) -> HashMap<String, String> {
+    HashMap::from([
+        (LABEL_POD_UID.to_string(), pod.uid.clone()),
+        (LABEL_POD_NAMESPACE.to_string(), pod.namespace.clone()),
+        (LABEL_POD_NAME.to_string(), pod.name.clone()),
+        (LABEL_CONTAINER_NAME.to_string(), container.to_string()),
+        (
+            LABEL_TYPE.to_string(),
+            if sandbox { "podsandbox" } else { "container" }.to_string(),
+        ),
+        (LABEL_RESTART_COUNT.to_string(), restart_count.to_string()),
+        (LABEL_HASH.to_string(), hash.to_string()),
+        (LABEL_NODE.to_string(), node.to_string()),
+        (LABEL_CLUSTER.to_string(), cluster.to_string()),
+    ])
+}
+
+/// Docker container name, as dockershim named them:
+/// `k8s_<container>_<pod>_<namespace>_<uid>_<attempt>`.
+pub fn container_name(pod: &PodRef, container: &str, attempt: i32) -> String {
+    format!(
+        "k8s_{container}_{}_{}_{}_{attempt}",
+        pod.name, pod.namespace, pod.uid
+    )
+}

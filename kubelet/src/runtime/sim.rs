@@ -1,0 +1,377 @@
+//! The simulated runtime: the kubelet's whole pod state machine without
+//! containers, for fast tests and for scale demos with many nodes in one
+//! process (`--runtime sim --nodes N`).
+//!
+//! A "container" here is a record in memory. Starting one takes a
+//! configurable delay (standing in for image unpacking and process start),
+//! after which it is Running. A command that is trivially run-to-completion
+//! exits after the same delay again: one ending in `exit N` exits with N,
+//! `true` and a lone `echo`/`date` exit 0, `false` exits 1; anything else
+//! runs until stopped. Probes succeed, pod IPs come from 10.128.0.0/9 and
+//! reach nothing, and there are no logs, exec or real stats. The Docker
+//! runtime is what the real behaviour is tested against; this one never
+//! substitutes for it.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures::stream::BoxStream;
+use futures::StreamExt;
+use jiff::Timestamp;
+use tokio::sync::broadcast;
+
+use super::{
+    ContainerConfig, ContainerRecord, ContainerStats, ExecOutput, ExecSession, LogOptions, PodRef,
+    RunState, Runtime, SandboxConfig, SANDBOX_NAME,
+};
+use crate::Error;
+
+/// Pod IPs of every simulated node in the process come from one counter.
+static NEXT_IP: AtomicU32 = AtomicU32::new(1);
+
+/// How a simulated container's process behaves once started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Behaviour {
+    RunForever,
+    Exit(i64),
+}
+
+struct SimContainer {
+    record: ContainerRecord,
+    behaviour: Behaviour,
+}
+
+/// One simulated node's containers.
+pub struct SimRuntime {
+    delay: Duration,
+    containers: Arc<Mutex<HashMap<String, SimContainer>>>,
+    events: broadcast::Sender<String>,
+    next_id: AtomicU32,
+}
+
+impl SimRuntime {
+    /// `delay` is how long a container takes to start (and to exit, for
+    /// run-to-completion commands).
+    pub fn new(delay: Duration) -> Self {
+        Self {
+            delay,
+            containers: Arc::default(),
+            events: broadcast::channel(1024).0,
+            next_id: AtomicU32::new(1),
+        }
+    }
+
+    fn new_id(&self) -> String {
+        format!(
+            "sim{:08x}{:08x}",
+            std::process::id(),
+            self.next_id.fetch_add(1, Ordering::Relaxed)
+        )
+    }
+
+    fn insert(&self, record: ContainerRecord, behaviour: Behaviour) {
+        self.containers
+            .lock()
+            .unwrap()
+            .insert(record.id.clone(), SimContainer { record, behaviour });
+    }
+
+    /// Marks a container exited and tells the PLEG.
+    fn exit(
+        containers: &Mutex<HashMap<String, SimContainer>>,
+        events: &broadcast::Sender<String>,
+        id: &str,
+        code: i64,
+    ) {
+        let uid = {
+            let mut all = containers.lock().unwrap();
+            let Some(c) = all.get_mut(id) else { return };
+            if c.record.state != RunState::Running {
+                return;
+            }
+            c.record.state = RunState::Exited;
+            c.record.exit_code = code;
+            c.record.finished_at = Some(Timestamp::now());
+            c.record.pod.uid.clone()
+        };
+        let _ = events.send(uid);
+    }
+}
+
+/// Guesses what a command does, for the few shapes worth simulating.
+fn behaviour(config: &ContainerConfig) -> Behaviour {
+    let words: Vec<String> = config
+        .entrypoint
+        .iter()
+        .flatten()
+        .chain(config.cmd.iter().flatten())
+        .cloned()
+        .collect();
+    let script = words.join(" ");
+    let script = script.trim().trim_end_matches(';').trim();
+    let last = script
+        .rsplit([';', '&', '|', '\n'])
+        .next()
+        .unwrap_or("")
+        .trim();
+    let tokens: Vec<&str> = last.split_whitespace().collect();
+    if let [.., "exit", code] = tokens.as_slice() {
+        if let Ok(code) = code.parse() {
+            return Behaviour::Exit(code);
+        }
+    }
+    let compound = ["while", "sleep", "httpd", "nc ", "tail", ";", "&&", "||"]
+        .iter()
+        .any(|k| script.contains(k));
+    let first = words
+        .iter()
+        .map(|w| w.rsplit('/').next().unwrap_or(w))
+        .find(|w| !matches!(*w, "sh" | "-c" | "bash"))
+        .unwrap_or("");
+    match first {
+        "true" if !compound => Behaviour::Exit(0),
+        "false" if !compound => Behaviour::Exit(1),
+        "echo" | "date" if !compound => Behaviour::Exit(0),
+        _ => Behaviour::RunForever,
+    }
+}
+
+#[async_trait]
+impl Runtime for SimRuntime {
+    fn scheme(&self) -> &'static str {
+        "sim"
+    }
+
+    fn reaches_pods(&self) -> bool {
+        false
+    }
+
+    async fn version(&self) -> Result<String, Error> {
+        Ok(format!("sim://{}", env!("CARGO_PKG_VERSION")))
+    }
+
+    async fn node_ip(&self) -> Result<String, Error> {
+        Ok("127.0.0.1".into())
+    }
+
+    async fn list_pod(&self, pod_uid: &str) -> Result<Vec<ContainerRecord>, Error> {
+        let mut list: Vec<ContainerRecord> = self
+            .containers
+            .lock()
+            .unwrap()
+            .values()
+            .filter(|c| c.record.pod.uid == pod_uid)
+            .map(|c| c.record.clone())
+            .collect();
+        list.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
+        Ok(list)
+    }
+
+    async fn list_all(&self) -> Result<Vec<ContainerRecord>, Error> {
+        let mut list: Vec<ContainerRecord> = self
+            .containers
+            .lock()
+            .unwrap()
+            .values()
+            .map(|c| c.record.clone())
+            .collect();
+        list.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
+        Ok(list)
+    }
+
+    async fn image_id(&self, image: &str) -> Result<Option<String>, Error> {
+        Ok(Some(format!("sim-image:{image}")))
+    }
+
+    async fn pull_image(&self, _image: &str) -> Result<(), Error> {
+        Ok(())
+    }
+
+    async fn run_sandbox(&self, config: &SandboxConfig) -> Result<ContainerRecord, Error> {
+        let n = NEXT_IP.fetch_add(1, Ordering::Relaxed);
+        let ip = std::net::Ipv4Addr::from(0x0A80_0000u32 + (n & 0x007F_FFFF));
+        let now = Timestamp::now();
+        let record = ContainerRecord {
+            id: self.new_id(),
+            pod: config.pod.clone(),
+            name: SANDBOX_NAME.into(),
+            sandbox: true,
+            restart_count: config.attempt,
+            hash: String::new(),
+            image: config.image.clone(),
+            image_id: format!("sim-image:{}", config.image),
+            state: RunState::Running,
+            created_at: now,
+            started_at: Some(now),
+            finished_at: None,
+            exit_code: 0,
+            oom_killed: false,
+            error: String::new(),
+            ip: Some(ip.to_string()),
+        };
+        self.insert(record.clone(), Behaviour::RunForever);
+        Ok(record)
+    }
+
+    async fn create_container(
+        &self,
+        pod: &PodRef,
+        _sandbox_id: &str,
+        config: &ContainerConfig,
+    ) -> Result<String, Error> {
+        let id = self.new_id();
+        let record = ContainerRecord {
+            id: id.clone(),
+            pod: pod.clone(),
+            name: config.name.clone(),
+            sandbox: false,
+            restart_count: config.restart_count,
+            hash: config.hash.clone(),
+            image: config.image.clone(),
+            image_id: format!("sim-image:{}", config.image),
+            state: RunState::Created,
+            created_at: Timestamp::now(),
+            started_at: None,
+            finished_at: None,
+            exit_code: 0,
+            oom_killed: false,
+            error: String::new(),
+            ip: None,
+        };
+        self.insert(record, behaviour(config));
+        Ok(id)
+    }
+
+    async fn start_container(&self, id: &str) -> Result<(), Error> {
+        tokio::time::sleep(self.delay).await;
+        let (uid, behaviour) = {
+            let mut all = self.containers.lock().unwrap();
+            let c = all
+                .get_mut(id)
+                .ok_or_else(|| Error::NotFound(format!("no such container: {id}")))?;
+            c.record.state = RunState::Running;
+            c.record.started_at = Some(Timestamp::now());
+            (c.record.pod.uid.clone(), c.behaviour)
+        };
+        let _ = self.events.send(uid);
+        if let Behaviour::Exit(code) = behaviour {
+            let (containers, events, id, delay) = (
+                self.containers.clone(),
+                self.events.clone(),
+                id.to_string(),
+                self.delay,
+            );
+            tokio::spawn(async move {
+                tokio::time::sleep(delay).await;
+                Self::exit(&containers, &events, &id, code);
+            });
+        }
+        Ok(())
+    }
+
+    async fn stop_container(&self, id: &str, _grace: Duration) -> Result<(), Error> {
+        // A simulated process honours SIGTERM at once (exit code 143).
+        Self::exit(&self.containers, &self.events, id, 143);
+        Ok(())
+    }
+
+    async fn remove_container(&self, id: &str) -> Result<(), Error> {
+        self.containers.lock().unwrap().remove(id);
+        Ok(())
+    }
+
+    async fn exec_sync(
+        &self,
+        _id: &str,
+        _cmd: &[String],
+        _timeout: Duration,
+    ) -> Result<ExecOutput, Error> {
+        Ok(ExecOutput {
+            exit_code: 0,
+            output: String::new(),
+        })
+    }
+
+    async fn exec_attach(
+        &self,
+        _id: &str,
+        _cmd: &[String],
+        _tty: bool,
+        _stdin: bool,
+    ) -> Result<ExecSession, Error> {
+        Err(Error::BadRequest(
+            "the simulated runtime has no processes to exec into".into(),
+        ))
+    }
+
+    async fn exec_resize(&self, _exec_id: &str, _w: u16, _h: u16) -> Result<(), Error> {
+        Ok(())
+    }
+
+    async fn exec_exit_code(&self, _exec_id: &str) -> Result<Option<i64>, Error> {
+        Ok(Some(0))
+    }
+
+    async fn logs(
+        &self,
+        _id: &str,
+        _options: &LogOptions,
+    ) -> Result<BoxStream<'static, Result<Bytes, Error>>, Error> {
+        Ok(futures::stream::once(async {
+            Ok(Bytes::from_static(
+                b"(simulated container: the sim runtime keeps no logs)\n",
+            ))
+        })
+        .boxed())
+    }
+
+    async fn stats(&self, _id: &str) -> Result<ContainerStats, Error> {
+        Ok(ContainerStats::default())
+    }
+
+    fn subscribe(&self) -> broadcast::Receiver<String> {
+        self.events.subscribe()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(entrypoint: &[&str], cmd: &[&str]) -> ContainerConfig {
+        ContainerConfig {
+            entrypoint: (!entrypoint.is_empty())
+                .then(|| entrypoint.iter().map(|s| s.to_string()).collect()),
+            cmd: (!cmd.is_empty()).then(|| cmd.iter().map(|s| s.to_string()).collect()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn guesses_run_to_completion_commands() {
+        assert_eq!(
+            behaviour(&config(&["sh", "-c", "exit 3"], &[])),
+            Behaviour::Exit(3)
+        );
+        assert_eq!(
+            behaviour(&config(&["sh", "-c", "echo hi; exit 0"], &[])),
+            Behaviour::Exit(0)
+        );
+        assert_eq!(behaviour(&config(&["true"], &[])), Behaviour::Exit(0));
+        assert_eq!(behaviour(&config(&["/bin/false"], &[])), Behaviour::Exit(1));
+        assert_eq!(behaviour(&config(&["echo"], &["done"])), Behaviour::Exit(0));
+        assert_eq!(
+            behaviour(&config(&["sh", "-c", "sleep 3600"], &[])),
+            Behaviour::RunForever
+        );
+        assert_eq!(behaviour(&config(&[], &[])), Behaviour::RunForever);
+        assert_eq!(
+            behaviour(&config(&["sh", "-c", "while true; do echo x; done"], &[])),
+            Behaviour::RunForever
+        );
+    }
+}

@@ -1,0 +1,721 @@
+//! Syncing one pod: desired (the Pod from the API) against actual (the
+//! runtime's containers, found by label), like kubelet's `SyncPod` and
+//! `computePodActions`. Level-triggered and idempotent: every call looks at
+//! the world afresh, does the next steps, writes the status, and says when
+//! it wants to run again. Running it twice in a row does nothing new.
+//!
+//! In pipeline order:
+//! 1. terminating pods: preStop hooks, SIGTERM, the grace period, SIGKILL,
+//!    remove containers and the pod directory, confirm the deletion;
+//! 2. the sandbox (infra container) — recreated, with every container
+//!    stopped, if it died;
+//! 3. resolv.conf, hosts and volumes;
+//! 4. init containers in order, each to success;
+//! 5. app containers: start missing ones, restart dead ones per
+//!    `restartPolicy` with CrashLoopBackOff, kill ones failing liveness or
+//!    whose spec changed;
+//! 6. probe workers, garbage collection of old dead instances;
+//! 7. the status, patched only when it changed.
+//!
+//! What a sync learns that the runtime cannot tell (backoff timers, why a
+//! container waits, probe results) lives in `PodState`, per pod worker.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use k8s_openapi::api::core::v1::{Container, Pod};
+use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
+use serde_json::{json, Value};
+use tokio::sync::Notify;
+
+use crate::backoff::{go_duration, Backoff};
+use crate::context::Kubelet;
+use crate::env::{self, ConfigError, PodFacts};
+use crate::events::{field_path, PodEvents};
+use crate::images::{self, ImageOutcome, PullBackoff};
+use crate::pod_dns;
+use crate::probes::{self, Action, ProbeContext, ProbeKind, Prober};
+use crate::runtime::{ContainerConfig, ContainerRecord, PodRef, SandboxConfig};
+use crate::status::{self, instances, Waiting};
+use crate::volumes::{self, MountError};
+use crate::Error;
+
+/// What a pod worker remembers between syncs.
+pub struct PodState {
+    pub events: PodEvents,
+    pub crash_backoff: Backoff,
+    pub pulls: PullBackoff,
+    pub waiting: Waiting,
+    pub prober: Prober,
+    pub wake: Arc<Notify>,
+    pub first_seen: Timestamp,
+}
+
+impl PodState {
+    pub fn new(k: &Kubelet, pod: &Pod, wake: Arc<Notify>) -> Self {
+        let backoff = Backoff::new(k.config.backoff_base, k.config.backoff_max);
+        Self {
+            events: PodEvents::new(k.client.clone(), &k.node_name, pod),
+            crash_backoff: backoff.clone(),
+            pulls: PullBackoff::new(backoff),
+            waiting: Waiting::new(),
+            prober: Prober::default(),
+            wake,
+            first_seen: Timestamp::now(),
+        }
+    }
+}
+
+/// What the worker should do after a sync.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Next {
+    /// The pod is gone: stop the worker.
+    Done,
+    /// Sync again on the next event, or after this long at the latest.
+    Requeue(Option<Duration>),
+}
+
+fn pod_ref(pod: &Pod) -> PodRef {
+    PodRef {
+        uid: pod.metadata.uid.clone().unwrap_or_default(),
+        namespace: pod.metadata.namespace.clone().unwrap_or_default(),
+        name: pod.metadata.name.clone().unwrap_or_default(),
+    }
+}
+
+fn earliest(a: Option<Duration>, b: Duration) -> Option<Duration> {
+    Some(a.map_or(b, |a| a.min(b)))
+}
+
+/// Hash of what, when changed, means the container must be recreated.
+/// FNV-1a: stable across builds, so a restarted kubelet agrees with the labels.
+fn spec_hash(c: &Container) -> String {
+    let text = json!([c.name, c.image, c.command, c.args]).to_string();
+    let mut h: u64 = 0xcbf29ce484222325;
+    for b in text.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x100000001b3);
+    }
+    format!("{h:016x}")
+}
+
+/// Syncs a pod that exists in the API server.
+pub async fn sync_pod(k: &Kubelet, pod: &Pod, st: &mut PodState) -> Result<Next, Error> {
+    if pod.metadata.deletion_timestamp.is_some() {
+        let grace = pod
+            .metadata
+            .deletion_grace_period_seconds
+            .or_else(|| {
+                pod.spec
+                    .as_ref()
+                    .and_then(|s| s.termination_grace_period_seconds)
+            })
+            .unwrap_or(30);
+        terminate(k, pod, st, grace).await?;
+        confirm_deletion(k, pod).await?;
+        return Ok(Next::Done);
+    }
+    let pref = pod_ref(pod);
+    let spec = pod.spec.clone().unwrap_or_default();
+    let phase = pod.status.as_ref().and_then(|s| s.phase.clone());
+    let mut records = k.runtime.list_pod(&pref.uid).await?;
+
+    // A finished pod runs nothing more; its dead containers stay for logs.
+    if matches!(phase.as_deref(), Some("Succeeded" | "Failed")) {
+        st.prober.stop_all();
+        for r in records.iter().filter(|r| r.running()) {
+            k.runtime.stop_container(&r.id, Duration::ZERO).await?;
+        }
+        return Ok(Next::Requeue(None));
+    }
+
+    let mut requeue = None;
+    let sandbox = match records.iter().find(|r| r.sandbox && r.running()).cloned() {
+        Some(s) => s,
+        None => match create_sandbox(k, pod, st, &records).await? {
+            Some(s) => {
+                records = k.runtime.list_pod(&pref.uid).await?;
+                s
+            }
+            None => {
+                write_status(k, pod, st).await?;
+                return Ok(Next::Requeue(Some(Duration::from_secs(5))));
+            }
+        },
+    };
+    let pod_ip = sandbox.ip.clone().unwrap_or_default();
+
+    // Pod files and volumes.
+    let root = k.root_dir();
+    volumes::write_pod_file(
+        &root,
+        &pref.uid,
+        "resolv.conf",
+        &pod_dns::resolv_conf(pod, &k.config.cluster_dns, &k.config.cluster_domain),
+    )?;
+    volumes::write_pod_file(
+        &root,
+        &pref.uid,
+        "hosts",
+        &pod_dns::hosts(pod, &pod_ip, &k.config.cluster_domain),
+    )?;
+    let facts = PodFacts {
+        pod,
+        pod_ip: &pod_ip,
+        host_ip: &k.node_ip,
+        node_cpu_millis: k.capacity.cpu_millis,
+        node_memory_bytes: k.capacity.memory_bytes,
+    };
+    let volumes = match volumes::setup(&root, &k.objects, &facts).await {
+        Ok(v) => v,
+        Err(MountError::Invalid(msg)) => {
+            st.events.warning("FailedMount", msg);
+            write_status(k, pod, st).await?;
+            return Ok(Next::Requeue(Some(Duration::from_secs(10))));
+        }
+        Err(MountError::Api(e)) => return Err(e),
+    };
+    let mut starter = Starter {
+        k,
+        pod,
+        pref: &pref,
+        sandbox: &sandbox,
+        facts: &facts,
+        volumes: &volumes,
+    };
+
+    let policy = spec.restart_policy.as_deref().unwrap_or("Always");
+    let now = Timestamp::now();
+
+    // Init containers, in order, each to success.
+    let mut initialized = true;
+    for c in spec.init_containers.iter().flatten() {
+        let latest = instances(&records, &c.name).first().map(|r| (*r).clone());
+        match latest {
+            Some(r) if r.dead() && r.exit_code == 0 && r.error.is_empty() => continue,
+            Some(r) if r.running() => {}
+            Some(r) if r.dead() => {
+                if policy != "Never" {
+                    requeue =
+                        restart_after_backoff(&mut starter, st, c, true, &r, now, requeue).await?;
+                }
+            }
+            Some(r) => {
+                // Created by a kubelet that died before starting it.
+                k.runtime.start_container(&r.id).await?;
+            }
+            None => {
+                requeue = starter.start(st, c, true, 0).await?.or(requeue);
+            }
+        }
+        initialized = false;
+        break;
+    }
+
+    if initialized {
+        for c in &spec.containers {
+            let latest = instances(&records, &c.name).first().map(|r| (*r).clone());
+            match latest {
+                None => requeue = starter.start(st, c, false, 0).await?.or(requeue),
+                Some(r) if r.running() => {
+                    let events = st.events.container(&field_path(false, &c.name));
+                    let reason = if r.hash != spec_hash(c) && !r.hash.is_empty() {
+                        Some(format!(
+                            "Container {} definition changed, will be restarted",
+                            c.name
+                        ))
+                    } else {
+                        match st.prober.failed(c, &r.id) {
+                            Some(ProbeKind::Liveness) => Some(format!(
+                                "Container {} failed liveness probe, will be restarted",
+                                c.name
+                            )),
+                            Some(ProbeKind::Startup) => Some(format!(
+                                "Container {} failed startup probe, will be restarted",
+                                c.name
+                            )),
+                            _ => None,
+                        }
+                    };
+                    if let Some(reason) = reason {
+                        events.normal("Killing", reason);
+                        stop_container(k, pod, st, c, &r, grace_of(pod)).await;
+                        requeue = Some(Duration::ZERO);
+                    }
+                }
+                Some(r) if r.dead() => {
+                    let restart = match policy {
+                        "Always" => true,
+                        "OnFailure" => !(r.exit_code == 0 && r.error.is_empty()),
+                        _ => false,
+                    };
+                    if restart {
+                        requeue =
+                            restart_after_backoff(&mut starter, st, c, false, &r, now, requeue)
+                                .await?;
+                    } else {
+                        st.waiting.remove(&c.name);
+                    }
+                }
+                Some(r) => k.runtime.start_container(&r.id).await?,
+            }
+        }
+    }
+
+    // Probe workers follow the running containers.
+    let records = k.runtime.list_pod(&pref.uid).await?;
+    let running: Vec<(Container, String)> = spec
+        .containers
+        .iter()
+        .filter_map(|c| {
+            let r = instances(&records, &c.name).into_iter().next()?;
+            r.running().then(|| (c.clone(), r.id.clone()))
+        })
+        .collect();
+    st.prober.sync(
+        &running,
+        &ProbeContext {
+            runtime: k.runtime.clone(),
+            pod_ip: pod_ip.clone(),
+            wake: st.wake.clone(),
+            events: st.events.clone(),
+        },
+    );
+    collect_garbage(k, &records).await?;
+    write_status(k, pod, st).await?;
+    Ok(Next::Requeue(requeue))
+}
+
+/// Everything needed to create one container of the pod.
+struct Starter<'a> {
+    k: &'a Kubelet,
+    pod: &'a Pod,
+    pref: &'a PodRef,
+    sandbox: &'a ContainerRecord,
+    facts: &'a PodFacts<'a>,
+    volumes: &'a std::collections::BTreeMap<String, std::path::PathBuf>,
+}
+
+impl Starter<'_> {
+    /// Pulls, configures, creates and starts one container instance.
+    /// Returns when to retry if it must wait (image pull back-off).
+    async fn start(
+        &mut self,
+        st: &mut PodState,
+        c: &Container,
+        init: bool,
+        restart_count: i32,
+    ) -> Result<Option<Duration>, Error> {
+        let k = self.k;
+        let events = st.events.container(&field_path(init, &c.name));
+        match images::ensure(k.runtime.as_ref(), &events, &mut st.pulls, c).await? {
+            ImageOutcome::Ready => {}
+            ImageOutcome::Waiting(reason, message, retry) => {
+                st.waiting.insert(c.name.clone(), (reason, message));
+                return Ok(retry);
+            }
+        }
+        let config_error = |st: &mut PodState, msg: String| {
+            events.warning("Failed", format!("Error: {msg}"));
+            st.waiting
+                .insert(c.name.clone(), ("CreateContainerConfigError".into(), msg));
+        };
+        let env = match env::container_env(&k.objects, self.facts, c).await {
+            Ok(env) => env,
+            Err(ConfigError::Invalid(msg)) => {
+                config_error(st, msg);
+                return Ok(Some(Duration::from_secs(10)));
+            }
+            Err(ConfigError::Api(e)) => return Err(e),
+        };
+        let mut binds = match volumes::binds(self.pod, c, self.volumes, &env) {
+            Ok(b) => b,
+            Err(msg) => {
+                config_error(st, msg);
+                return Ok(Some(Duration::from_secs(10)));
+            }
+        };
+        let dir = volumes::pod_dir(&k.root_dir(), &self.pref.uid);
+        binds.push(format!("{}:/etc/hosts", dir.join("hosts").display()));
+        binds.push(format!(
+            "{}:/etc/resolv.conf",
+            dir.join("resolv.conf").display()
+        ));
+
+        let lookup = |name: &str| env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+        let expand = |v: &Option<Vec<String>>| {
+            v.as_ref().map(|args| {
+                args.iter()
+                    .map(|a| env::expand(a, lookup))
+                    .collect::<Vec<_>>()
+            })
+        };
+        let resources = c.resources.clone().unwrap_or_default();
+        let quantity = |m: &Option<
+            std::collections::BTreeMap<
+                String,
+                k8s_openapi::apimachinery::pkg::api::resource::Quantity,
+            >,
+        >,
+                        key: &str| {
+            m.as_ref()
+                .and_then(|m| m.get(key))
+                .and_then(|q| minik_api::quantity::Quantity::parse(&q.0).ok())
+        };
+        let security = c.security_context.clone().unwrap_or_default();
+        let config = ContainerConfig {
+            name: c.name.clone(),
+            image: c.image.clone().unwrap_or_default(),
+            entrypoint: expand(&c.command),
+            cmd: match (&c.command, &c.args) {
+                // A command without args drops the image's CMD, as in Kubernetes.
+                (Some(_), None) => Some(vec![]),
+                (_, args) => expand(args),
+            },
+            env: env.clone(),
+            working_dir: c.working_dir.clone().filter(|w| !w.is_empty()),
+            binds,
+            memory_limit: quantity(&resources.limits, "memory").map(|q| q.value()),
+            cpu_limit_millis: quantity(&resources.limits, "cpu").map(|q| q.millis()),
+            cpu_request_millis: quantity(&resources.requests, "cpu").map(|q| q.millis()),
+            restart_count,
+            hash: spec_hash(c),
+            tty: c.tty == Some(true),
+            stdin: c.stdin == Some(true),
+            stdin_once: c.stdin_once == Some(true),
+            privileged: security.privileged == Some(true),
+            user: security.run_as_user.map(|u| match security.run_as_group {
+                Some(g) => format!("{u}:{g}"),
+                None => u.to_string(),
+            }),
+            readonly_rootfs: security.read_only_root_filesystem == Some(true),
+        };
+        let id = match k
+            .runtime
+            .create_container(self.pref, &self.sandbox.id, &config)
+            .await
+        {
+            Ok(id) => id,
+            Err(e) => {
+                events.warning("Failed", format!("Error: {e}"));
+                st.waiting.insert(
+                    c.name.clone(),
+                    ("CreateContainerError".into(), e.to_string()),
+                );
+                return Ok(Some(Duration::from_secs(10)));
+            }
+        };
+        events.normal("Created", format!("Created container: {}", c.name));
+        st.waiting.remove(&c.name);
+        if let Err(e) = k.runtime.start_container(&id).await {
+            events.warning(
+                "Failed",
+                format!("Error: failed to start container \"{}\": {e}", c.name),
+            );
+            // The dead instance is restarted with back-off by the next sync.
+            return Ok(Some(Duration::from_millis(100)));
+        }
+        events.normal("Started", format!("Started container {}", c.name));
+        if let Some(hook) = c.lifecycle.as_ref().and_then(|l| l.post_start.as_ref()) {
+            let target = probes::Target {
+                runtime: k.runtime.as_ref(),
+                container: c,
+                container_id: &id,
+                pod_ip: self.facts.pod_ip,
+            };
+            let timeout = Duration::from_secs(grace_of(self.pod).max(1) as u64);
+            if let Err(msg) = probes::run(&Action::of_hook(hook), &target, timeout).await {
+                events.warning(
+                    "FailedPostStartHook",
+                    format!("PostStartHook failed: {msg}"),
+                );
+                events.normal(
+                    "Killing",
+                    format!("FailedPostStartHook: stopping container {}", c.name),
+                );
+                k.runtime.stop_container(&id, Duration::ZERO).await?;
+                return Ok(Some(Duration::from_millis(100)));
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// Restarts a dead container unless it is still backing off, in which case
+/// it waits in CrashLoopBackOff. Returns the updated requeue time.
+async fn restart_after_backoff(
+    starter: &mut Starter<'_>,
+    st: &mut PodState,
+    c: &Container,
+    init: bool,
+    dead: &ContainerRecord,
+    now: Timestamp,
+    requeue: Option<Duration>,
+) -> Result<Option<Duration>, Error> {
+    let finished = dead.finished_at.unwrap_or(dead.created_at);
+    if let Some(left) = st.crash_backoff.remaining(&c.name, finished, now) {
+        let p = starter.pref;
+        st.waiting.insert(
+            c.name.clone(),
+            (
+                "CrashLoopBackOff".into(),
+                format!(
+                    "back-off {} restarting failed container={} pod={}_{}({})",
+                    go_duration(st.crash_backoff.delay(&c.name)),
+                    c.name,
+                    p.name,
+                    p.namespace,
+                    p.uid
+                ),
+            ),
+        );
+        st.events.container(&field_path(init, &c.name)).warning(
+            "BackOff",
+            format!(
+                "Back-off restarting failed container {} in pod {}_{}({})",
+                c.name, p.name, p.namespace, p.uid
+            ),
+        );
+        return Ok(earliest(requeue, left));
+    }
+    st.crash_backoff.next(&c.name, finished, now);
+    let retry = starter.start(st, c, init, dead.restart_count + 1).await?;
+    Ok(match retry {
+        Some(d) => earliest(requeue, d),
+        None => requeue,
+    })
+}
+
+fn grace_of(pod: &Pod) -> i64 {
+    pod.spec
+        .as_ref()
+        .and_then(|s| s.termination_grace_period_seconds)
+        .unwrap_or(30)
+}
+
+/// Creates the pod's sandbox (stopping containers left in a dead one).
+async fn create_sandbox(
+    k: &Kubelet,
+    pod: &Pod,
+    st: &mut PodState,
+    records: &[ContainerRecord],
+) -> Result<Option<ContainerRecord>, Error> {
+    let had_sandbox = records.iter().any(|r| r.sandbox);
+    if had_sandbox {
+        st.events.normal(
+            "SandboxChanged",
+            "Pod sandbox changed, it will be killed and re-created.",
+        );
+        for r in records.iter().filter(|r| r.running()) {
+            k.runtime.stop_container(&r.id, Duration::ZERO).await?;
+        }
+    }
+    let image = &k.config.pod_infra_image;
+    if k.runtime.image_id(image).await?.is_none() {
+        if let Err(e) = k.runtime.pull_image(image).await {
+            st.events.warning(
+                "FailedCreatePodSandBox",
+                format!(
+                    "Failed to create pod sandbox: failed to pull infra image \"{image}\": {e}"
+                ),
+            );
+            return Ok(None);
+        }
+    }
+    let attempt = records
+        .iter()
+        .filter(|r| r.sandbox)
+        .map(|r| r.restart_count + 1)
+        .max()
+        .unwrap_or(0);
+    let config = SandboxConfig {
+        pod: pod_ref(pod),
+        attempt,
+        hostname: pod_dns::hostname(pod),
+        image: image.clone(),
+    };
+    match k.runtime.run_sandbox(&config).await {
+        Ok(s) => Ok(Some(s)),
+        Err(e) => {
+            st.events.warning(
+                "FailedCreatePodSandBox",
+                format!("Failed to create pod sandbox: {e}"),
+            );
+            Ok(None)
+        }
+    }
+}
+
+/// Runs the preStop hook, then stops the container within the grace period.
+async fn stop_container(
+    k: &Kubelet,
+    pod: &Pod,
+    st: &PodState,
+    c: &Container,
+    r: &ContainerRecord,
+    grace_seconds: i64,
+) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(grace_seconds.max(0) as u64);
+    if let Some(hook) = c.lifecycle.as_ref().and_then(|l| l.pre_stop.as_ref()) {
+        if grace_seconds > 0 {
+            let pod_ip = pod
+                .status
+                .as_ref()
+                .and_then(|s| s.pod_ip.clone())
+                .unwrap_or_default();
+            let target = probes::Target {
+                runtime: k.runtime.as_ref(),
+                container: c,
+                container_id: &r.id,
+                pod_ip: &pod_ip,
+            };
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if let Err(msg) = probes::run(&Action::of_hook(hook), &target, left).await {
+                st.events
+                    .container(&field_path(false, &c.name))
+                    .warning("FailedPreStopHook", format!("PreStopHook failed: {msg}"));
+            }
+        }
+    }
+    let left = deadline.saturating_duration_since(std::time::Instant::now());
+    if let Err(e) = k.runtime.stop_container(&r.id, left).await {
+        tracing::warn!(container = %r.id, error = %e, "cannot stop container");
+    }
+}
+
+/// Stops every container of the pod (app containers in parallel, honouring
+/// the grace period), then removes them and the pod's directory.
+pub async fn terminate(k: &Kubelet, pod: &Pod, st: &mut PodState, grace: i64) -> Result<(), Error> {
+    st.prober.stop_all();
+    let pref = pod_ref(pod);
+    let records = k.runtime.list_pod(&pref.uid).await?;
+    let spec = pod.spec.clone().unwrap_or_default();
+    let all_specs: Vec<&Container> = spec
+        .containers
+        .iter()
+        .chain(spec.init_containers.iter().flatten())
+        .collect();
+    let stops = records
+        .iter()
+        .filter(|r| r.running() && !r.sandbox)
+        .map(|r| {
+            let c = all_specs
+                .iter()
+                .find(|c| c.name == r.name)
+                .map(|c| (*c).clone())
+                .unwrap_or_else(|| Container {
+                    name: r.name.clone(),
+                    ..Default::default()
+                });
+            let st = &*st;
+            async move {
+                st.events
+                    .container(&field_path(false, &r.name))
+                    .normal("Killing", format!("Stopping container {}", r.name));
+                stop_container(k, pod, st, &c, r, grace).await;
+            }
+        });
+    futures::future::join_all(stops).await;
+    for r in records.iter().filter(|r| r.sandbox && r.running()) {
+        k.runtime.stop_container(&r.id, Duration::ZERO).await?;
+    }
+    for r in &records {
+        k.runtime.remove_container(&r.id).await?;
+    }
+    volumes::remove_pod_dir(&k.root_dir(), &pref.uid);
+    Ok(())
+}
+
+/// Tells the API server the pod's containers are gone: a delete with grace
+/// period 0, guarded by the UID so a new pod of the same name is safe.
+async fn confirm_deletion(k: &Kubelet, pod: &Pod) -> Result<(), Error> {
+    let pref = pod_ref(pod);
+    let api: Api<Pod> = Api::namespaced(k.client.clone(), &pref.namespace);
+    let params = DeleteParams {
+        grace_period_seconds: Some(0),
+        preconditions: Some(Preconditions {
+            uid: Some(pref.uid.clone()),
+            resource_version: None,
+        }),
+        ..Default::default()
+    };
+    match api.delete(&pref.name, &params).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(s)) if s.code == 404 || s.code == 409 => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Removes dead instances beyond the newest two of each container (the
+/// current and the previous, for `kubectl logs --previous`) and dead
+/// sandboxes other than the newest.
+async fn collect_garbage(k: &Kubelet, records: &[ContainerRecord]) -> Result<(), Error> {
+    let mut seen: HashMap<(bool, &str), usize> = HashMap::new();
+    for r in records {
+        let n = seen.entry((r.sandbox, r.name.as_str())).or_default();
+        *n += 1;
+        let keep = if r.sandbox { 1 } else { 2 };
+        if *n > keep && r.dead() {
+            k.runtime.remove_container(&r.id).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Computes the status and patches it when it differs from the API's.
+pub async fn write_status(k: &Kubelet, pod: &Pod, st: &PodState) -> Result<(), Error> {
+    let pref = pod_ref(pod);
+    let records = k.runtime.list_pod(&pref.uid).await?;
+    let mine = status::compute(&status::Input {
+        pod,
+        records: &records,
+        waiting: &st.waiting,
+        prober: &st.prober,
+        host_ip: &k.node_ip,
+        scheme: k.runtime.scheme(),
+        start_time: st.first_seen,
+        now: Timestamp::now(),
+    });
+    let current = pod
+        .status
+        .as_ref()
+        .map(|s| serde_json::to_value(s).unwrap_or_default())
+        .unwrap_or_else(|| json!({}));
+    let mut merged = current.clone();
+    for (key, value) in &mine {
+        merged[key] = value.clone();
+    }
+    if merged == current {
+        return Ok(());
+    }
+    let api: Api<Pod> = Api::namespaced(k.client.clone(), &pref.namespace);
+    let patch = json!({"status": Value::Object(mine)});
+    match api
+        .patch_status(&pref.name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spec_hash_is_stable_and_tracks_the_image() {
+        let c = |image: &str| Container {
+            name: "web".into(),
+            image: Some(image.into()),
+            ..Default::default()
+        };
+        assert_eq!(spec_hash(&c("minik/web:v1")), spec_hash(&c("minik/web:v1")));
+        assert_ne!(spec_hash(&c("minik/web:v1")), spec_hash(&c("minik/web:v2")));
+        // Pinned: a kubelet built later must agree with labels written now.
+        assert_eq!(spec_hash(&c("minik/web:v1")).len(), 16);
+    }
+}

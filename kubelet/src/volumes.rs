@@ -1,0 +1,556 @@
+//! Pod volumes on the node's disk and the bind mounts that put them into
+//! containers, mirroring kubelet's volume plugins:
+//!
+//! - `emptyDir`: a directory under `<root>/pods/<uid>/volumes/kubernetes.io~empty-dir/`,
+//!   shared by the pod's containers and removed with the pod.
+//! - `configMap`, `secret`, `downwardAPI`, `projected`: files written by an
+//!   *atomic writer* like kubelet's: the data lives in a timestamped
+//!   directory, `..data` is a symlink to it and each top-level name is a
+//!   symlink through `..data`. An update writes a new directory and renames
+//!   a new `..data` link over the old one, so a container sees the old set
+//!   or the new set of files, never a mix. Pods sync again when the object
+//!   changes (see `cache.rs`), which refreshes these files in place.
+//! - `hostPath`: the host path itself (with the `type` checks).
+//! - `volumeMounts`: `readOnly`, `subPath` and `subPathExpr`.
+//!
+//! Simplified: `emptyDir.medium: Memory` is a directory on disk, sizeLimit
+//! is not enforced, and volumes needing storage systems (PVCs, CSI, NFS…)
+//! are refused with a FailedMount event.
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use k8s_openapi::api::core::v1::{Container, KeyToPath, Pod, Volume};
+
+use crate::cache::ObjectCache;
+use crate::env::{self, PodFacts};
+use crate::Error;
+
+/// Why a volume cannot be set up (shown in a FailedMount event).
+#[derive(Debug)]
+pub enum MountError {
+    Invalid(String),
+    Api(Error),
+}
+
+impl From<Error> for MountError {
+    fn from(e: Error) -> Self {
+        MountError::Api(e)
+    }
+}
+
+/// A file to project: relative path, contents, mode.
+type Payload = BTreeMap<String, (Vec<u8>, u32)>;
+
+/// The pod's directory: `<root>/pods/<uid>`.
+pub fn pod_dir(root: &Path, uid: &str) -> PathBuf {
+    root.join("pods").join(uid)
+}
+
+/// Sets up (or refreshes) every volume of the pod; returns volume name → host path.
+pub async fn setup(
+    root: &Path,
+    cache: &ObjectCache,
+    facts: &PodFacts<'_>,
+) -> Result<BTreeMap<String, PathBuf>, MountError> {
+    let pod = facts.pod;
+    let uid = pod.metadata.uid.as_deref().unwrap_or_default();
+    let dir = pod_dir(root, uid).join("volumes");
+    let mut paths = BTreeMap::new();
+    for volume in pod.spec.iter().flat_map(|s| s.volumes.iter().flatten()) {
+        let path = setup_volume(&dir, cache, facts, volume)
+            .await
+            .map_err(|e| match e {
+                MountError::Invalid(msg) => MountError::Invalid(format!(
+                    "MountVolume.SetUp failed for volume \"{}\" : {msg}",
+                    volume.name
+                )),
+                other => other,
+            })?;
+        paths.insert(volume.name.clone(), path);
+    }
+    Ok(paths)
+}
+
+async fn setup_volume(
+    dir: &Path,
+    cache: &ObjectCache,
+    facts: &PodFacts<'_>,
+    v: &Volume,
+) -> Result<PathBuf, MountError> {
+    let ns = facts.pod.metadata.namespace.as_deref().unwrap_or("default");
+    let plugin_dir = |plugin: &str| dir.join(plugin).join(&v.name);
+    if v.empty_dir.is_some() {
+        let path = plugin_dir("kubernetes.io~empty-dir");
+        create_dir(&path)?;
+        // World-writable like kubelet's emptyDir, so non-root users can write.
+        set_mode(&path, 0o777)?;
+        return Ok(path);
+    }
+    if let Some(h) = &v.host_path {
+        return host_path(&h.path, h.type_.as_deref().unwrap_or(""));
+    }
+    let payload = if let Some(cm) = &v.config_map {
+        let source = match cache.config_map(ns, &cm.name).await? {
+            Some(obj) => Some(config_map_data(&obj)),
+            None if cm.optional == Some(true) => None,
+            None => {
+                return Err(MountError::Invalid(format!(
+                    "configmap \"{}\" not found",
+                    cm.name
+                )))
+            }
+        };
+        project(
+            source,
+            cm.items.as_deref(),
+            cm.default_mode.unwrap_or(0o644),
+            cm.optional == Some(true),
+            "configmap",
+        )?
+    } else if let Some(s) = &v.secret {
+        let name = s.secret_name.clone().unwrap_or_default();
+        let source = match cache.secret(ns, &name).await? {
+            Some(obj) => Some(secret_bytes(&obj)),
+            None if s.optional == Some(true) => None,
+            None => return Err(MountError::Invalid(format!("secret \"{name}\" not found"))),
+        };
+        project(
+            source,
+            s.items.as_deref(),
+            s.default_mode.unwrap_or(0o644),
+            s.optional == Some(true),
+            "secret",
+        )?
+    } else if let Some(d) = &v.downward_api {
+        downward_payload(
+            facts,
+            d.items.as_deref().unwrap_or(&[]),
+            d.default_mode.unwrap_or(0o644),
+        )?
+    } else if let Some(p) = &v.projected {
+        let mode = p.default_mode.unwrap_or(0o644);
+        let mut all = Payload::new();
+        for source in p.sources.iter().flatten() {
+            if let Some(cm) = &source.config_map {
+                let data = cache
+                    .config_map(ns, &cm.name)
+                    .await?
+                    .map(|o| config_map_data(&o));
+                if data.is_none() && cm.optional != Some(true) {
+                    return Err(MountError::Invalid(format!(
+                        "configmap \"{}\" not found",
+                        cm.name
+                    )));
+                }
+                all.extend(project(
+                    data,
+                    cm.items.as_deref(),
+                    mode,
+                    cm.optional == Some(true),
+                    "configmap",
+                )?);
+            }
+            if let Some(s) = &source.secret {
+                let data = cache.secret(ns, &s.name).await?.map(|o| secret_bytes(&o));
+                if data.is_none() && s.optional != Some(true) {
+                    return Err(MountError::Invalid(format!(
+                        "secret \"{}\" not found",
+                        s.name
+                    )));
+                }
+                all.extend(project(
+                    data,
+                    s.items.as_deref(),
+                    mode,
+                    s.optional == Some(true),
+                    "secret",
+                )?);
+            }
+            if let Some(d) = &source.downward_api {
+                all.extend(downward_payload(
+                    facts,
+                    d.items.as_deref().unwrap_or(&[]),
+                    mode,
+                )?);
+            }
+        }
+        all
+    } else {
+        return Err(MountError::Invalid(
+            "minik supports emptyDir, hostPath, configMap, secret, downwardAPI and projected volumes only"
+                .into(),
+        ));
+    };
+    let plugin = if v.config_map.is_some() {
+        "kubernetes.io~configmap"
+    } else if v.secret.is_some() {
+        "kubernetes.io~secret"
+    } else if v.downward_api.is_some() {
+        "kubernetes.io~downward-api"
+    } else {
+        "kubernetes.io~projected"
+    };
+    let path = plugin_dir(plugin);
+    write_atomic(&path, &payload)?;
+    Ok(path)
+}
+
+fn config_map_data(cm: &k8s_openapi::api::core::v1::ConfigMap) -> BTreeMap<String, Vec<u8>> {
+    let mut out: BTreeMap<String, Vec<u8>> = cm
+        .data
+        .iter()
+        .flatten()
+        .map(|(k, v)| (k.clone(), v.clone().into_bytes()))
+        .collect();
+    for (k, v) in cm.binary_data.iter().flatten() {
+        out.insert(k.clone(), v.0.clone());
+    }
+    out
+}
+
+fn secret_bytes(s: &k8s_openapi::api::core::v1::Secret) -> BTreeMap<String, Vec<u8>> {
+    let mut out: BTreeMap<String, Vec<u8>> = s
+        .data
+        .iter()
+        .flatten()
+        .map(|(k, v)| (k.clone(), v.0.clone()))
+        .collect();
+    for (k, v) in s.string_data.iter().flatten() {
+        out.insert(k.clone(), v.clone().into_bytes());
+    }
+    out
+}
+
+/// Files from a ConfigMap's or Secret's keys: all keys, or only `items`.
+fn project(
+    data: Option<BTreeMap<String, Vec<u8>>>,
+    items: Option<&[KeyToPath]>,
+    default_mode: i32,
+    optional: bool,
+    what: &str,
+) -> Result<Payload, MountError> {
+    let Some(data) = data else {
+        return Ok(Payload::new());
+    };
+    let mut out = Payload::new();
+    match items {
+        Some(items) if !items.is_empty() => {
+            for item in items {
+                match data.get(&item.key) {
+                    Some(bytes) => {
+                        check_relative(&item.path)?;
+                        out.insert(
+                            item.path.clone(),
+                            (bytes.clone(), item.mode.unwrap_or(default_mode) as u32),
+                        );
+                    }
+                    None if optional => {}
+                    None => {
+                        return Err(MountError::Invalid(format!(
+                            "{what} references non-existent config key: {}",
+                            item.key
+                        )))
+                    }
+                }
+            }
+        }
+        _ => {
+            for (k, v) in data {
+                out.insert(k, (v, default_mode as u32));
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn downward_payload(
+    facts: &PodFacts<'_>,
+    items: &[k8s_openapi::api::core::v1::DownwardAPIVolumeFile],
+    default_mode: i32,
+) -> Result<Payload, MountError> {
+    let mut out = Payload::new();
+    for item in items {
+        check_relative(&item.path)?;
+        let value = if let Some(f) = &item.field_ref {
+            env::field_value(facts, &f.field_path)
+        } else if let Some(r) = &item.resource_field_ref {
+            env::resource_value(facts, None, r)
+        } else {
+            Ok(String::new())
+        }
+        .map_err(MountError::Invalid)?;
+        out.insert(
+            item.path.clone(),
+            (value.into_bytes(), item.mode.unwrap_or(default_mode) as u32),
+        );
+    }
+    Ok(out)
+}
+
+fn check_relative(path: &str) -> Result<(), MountError> {
+    if path.starts_with('/') || path.split('/').any(|p| p == "..") || path.starts_with("..") {
+        return Err(MountError::Invalid(format!("invalid path {path:?}")));
+    }
+    Ok(())
+}
+
+fn io(context: String) -> impl FnOnce(std::io::Error) -> MountError {
+    move |e| MountError::Api(Error::io(context, e))
+}
+
+fn create_dir(path: &Path) -> Result<(), MountError> {
+    std::fs::create_dir_all(path).map_err(io(format!("creating {}", path.display())))
+}
+
+fn set_mode(path: &Path, mode: u32) -> Result<(), MountError> {
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+        .map_err(io(format!("chmod {}", path.display())))
+}
+
+fn host_path(path: &str, kind: &str) -> Result<PathBuf, MountError> {
+    let p = PathBuf::from(path);
+    let missing = |what: &str| {
+        Err(MountError::Invalid(format!(
+            "hostPath type check failed: {path} is not a {what}"
+        )))
+    };
+    match kind {
+        "DirectoryOrCreate" => create_dir(&p)?,
+        "FileOrCreate" if !p.exists() => {
+            if let Some(parent) = p.parent() {
+                create_dir(parent)?;
+            }
+            std::fs::write(&p, b"").map_err(io(format!("creating {path}")))?;
+        }
+        "Directory" if !p.is_dir() => return missing("directory"),
+        "File" if !p.is_file() => return missing("file"),
+        "Socket" | "CharDevice" | "BlockDevice" if !p.exists() => return missing(kind),
+        _ => {}
+    }
+    Ok(p)
+}
+
+/// The files currently published under `..data`.
+fn current_payload(dir: &Path) -> Option<Payload> {
+    fn walk(base: &Path, rel: &str, out: &mut Payload) -> std::io::Result<()> {
+        for entry in std::fs::read_dir(base.join(rel))? {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let rel_name = if rel.is_empty() {
+                name
+            } else {
+                format!("{rel}/{name}")
+            };
+            let meta = entry.metadata()?;
+            if meta.is_dir() {
+                walk(base, &rel_name, out)?;
+            } else {
+                let bytes = std::fs::read(entry.path())?;
+                out.insert(rel_name, (bytes, meta.permissions().mode() & 0o7777));
+            }
+        }
+        Ok(())
+    }
+    let mut out = Payload::new();
+    walk(&dir.join("..data"), "", &mut out).ok()?;
+    Some(out)
+}
+
+/// Publishes `payload` in `dir` atomically (kubelet's AtomicWriter); does
+/// nothing when the published files are already the same.
+fn write_atomic(dir: &Path, payload: &Payload) -> Result<(), MountError> {
+    let old = current_payload(dir);
+    if old.as_ref() == Some(payload) {
+        return Ok(());
+    }
+    create_dir(dir)?;
+    let stamp = jiff::Timestamp::now()
+        .strftime("..%Y_%m_%d_%H_%M_%S.%f")
+        .to_string();
+    let data_dir = dir.join(&stamp);
+    create_dir(&data_dir)?;
+    for (rel, (bytes, mode)) in payload {
+        let file = data_dir.join(rel);
+        if let Some(parent) = file.parent() {
+            create_dir(parent)?;
+        }
+        std::fs::write(&file, bytes).map_err(io(format!("writing {}", file.display())))?;
+        set_mode(&file, *mode)?;
+    }
+    set_mode(&data_dir, 0o755)?;
+    let previous = std::fs::read_link(dir.join("..data")).ok();
+    let tmp = dir.join("..data_tmp");
+    let _ = std::fs::remove_file(&tmp);
+    std::os::unix::fs::symlink(&stamp, &tmp).map_err(io(format!("linking {}", tmp.display())))?;
+    std::fs::rename(&tmp, dir.join("..data"))
+        .map_err(io(format!("publishing {}", dir.display())))?;
+    // Top-level names point through ..data; names no longer present go.
+    let top: std::collections::BTreeSet<String> = payload
+        .keys()
+        .map(|k| k.split('/').next().unwrap_or(k).to_string())
+        .collect();
+    for name in &top {
+        let link = dir.join(name);
+        if std::fs::symlink_metadata(&link).is_err() {
+            std::os::unix::fs::symlink(format!("..data/{name}"), &link)
+                .map_err(io(format!("linking {}", link.display())))?;
+        }
+    }
+    for entry in std::fs::read_dir(dir)
+        .map_err(io(format!("listing {}", dir.display())))?
+        .flatten()
+    {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !name.starts_with("..") && !top.contains(&name) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+    if let Some(prev) = previous {
+        if prev != Path::new(&stamp) {
+            let _ = std::fs::remove_dir_all(dir.join(prev));
+        }
+    }
+    Ok(())
+}
+
+/// Docker bind mounts for the container's volumeMounts.
+pub fn binds(
+    pod: &Pod,
+    container: &Container,
+    volumes: &BTreeMap<String, PathBuf>,
+    env: &[(String, String)],
+) -> Result<Vec<String>, String> {
+    let specs = pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.volumes.clone())
+        .unwrap_or_default();
+    let mut out = Vec::new();
+    for m in container.volume_mounts.iter().flatten() {
+        let host = volumes
+            .get(&m.name)
+            .ok_or_else(|| format!("volume {:?} is not defined in the pod", m.name))?;
+        let spec = specs.iter().find(|v| v.name == m.name);
+        let projected = spec.is_some_and(|v| {
+            v.config_map.is_some()
+                || v.secret.is_some()
+                || v.downward_api.is_some()
+                || v.projected.is_some()
+        });
+        let sub = match (&m.sub_path, &m.sub_path_expr) {
+            (Some(p), _) if !p.is_empty() => Some(p.clone()),
+            (_, Some(e)) if !e.is_empty() => Some(env::expand(e, |n| {
+                env.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone())
+            })),
+            _ => None,
+        };
+        let source = match sub {
+            Some(sub) => {
+                if sub.starts_with('/') || sub.split('/').any(|p| p == "..") {
+                    return Err(format!("invalid subPath {sub:?}"));
+                }
+                let p = host.join(&sub);
+                if !projected && !p.exists() {
+                    std::fs::create_dir_all(&p)
+                        .map_err(|e| format!("creating subPath {}: {e}", p.display()))?;
+                    let _ = std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o777));
+                }
+                // A projected key is a symlink through ..data: bind its target.
+                std::fs::canonicalize(&p).unwrap_or(p)
+            }
+            None => host.clone(),
+        };
+        let read_only = m.read_only == Some(true) || projected;
+        out.push(format!(
+            "{}:{}{}",
+            source.display(),
+            m.mount_path,
+            if read_only { ":ro" } else { "" }
+        ));
+    }
+    Ok(out)
+}
+
+/// Writes a small pod-level file (resolv.conf, hosts) unless unchanged.
+pub fn write_pod_file(
+    root: &Path,
+    uid: &str,
+    name: &str,
+    contents: &str,
+) -> Result<PathBuf, Error> {
+    let dir = pod_dir(root, uid);
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+    let path = dir.join(name);
+    if std::fs::read_to_string(&path).ok().as_deref() != Some(contents) {
+        std::fs::write(&path, contents)
+            .map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
+    }
+    Ok(path)
+}
+
+/// Removes everything the pod had on disk.
+pub fn remove_pod_dir(root: &Path, uid: &str) {
+    let _ = std::fs::remove_dir_all(pod_dir(root, uid));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn payload(entries: &[(&str, &str)]) -> Payload {
+        entries
+            .iter()
+            .map(|(k, v)| (k.to_string(), (v.as_bytes().to_vec(), 0o644)))
+            .collect()
+    }
+
+    #[test]
+    fn atomic_writer_swaps_data_and_drops_removed_keys() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("vol");
+        write_atomic(&dir, &payload(&[("a", "1"), ("b", "2")])).unwrap();
+        assert_eq!(std::fs::read_to_string(dir.join("a")).unwrap(), "1");
+        assert_eq!(
+            std::fs::read_link(dir.join("a")).unwrap(),
+            Path::new("..data/a")
+        );
+        let first = std::fs::read_link(dir.join("..data")).unwrap();
+
+        // Same content: nothing is rewritten.
+        write_atomic(&dir, &payload(&[("a", "1"), ("b", "2")])).unwrap();
+        assert_eq!(std::fs::read_link(dir.join("..data")).unwrap(), first);
+
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        write_atomic(&dir, &payload(&[("a", "9"), ("c", "3")])).unwrap();
+        assert_eq!(std::fs::read_to_string(dir.join("a")).unwrap(), "9");
+        assert_eq!(std::fs::read_to_string(dir.join("c")).unwrap(), "3");
+        assert!(std::fs::symlink_metadata(dir.join("b")).is_err());
+        assert!(!dir.join(&first).exists(), "old data directory removed");
+    }
+
+    #[test]
+    fn items_select_keys_with_modes() {
+        let data: BTreeMap<String, Vec<u8>> = [
+            ("k".to_string(), b"v".to_vec()),
+            ("x".to_string(), b"y".to_vec()),
+        ]
+        .into();
+        let items = vec![KeyToPath {
+            key: "k".into(),
+            path: "dir/file".into(),
+            mode: Some(0o600),
+        }];
+        let p = project(Some(data.clone()), Some(&items), 0o644, false, "configmap").unwrap();
+        assert_eq!(p.len(), 1);
+        assert_eq!(p["dir/file"], (b"v".to_vec(), 0o600));
+        let missing = vec![KeyToPath {
+            key: "nope".into(),
+            path: "f".into(),
+            mode: None,
+        }];
+        assert!(project(Some(data), Some(&missing), 0o644, false, "configmap").is_err());
+    }
+}

@@ -1,0 +1,290 @@
+//! The scheduling loop: the one task that owns the cache and the queue.
+//!
+//! Mirrors kube-scheduler's `Scheduler.Run` / `ScheduleOne`, in pipeline
+//! order:
+//! 1. **construct** ([`Scheduler::start`]) — informers for nodes, assigned
+//!    pods and pending pods feed one channel;
+//! 2. **run** ([`Scheduler::run`]) — absorb every change already delivered
+//!    (so decisions use the freshest cache), release pods whose backoff is
+//!    over, then schedule one pod; sleep only when there is nothing to do
+//!    (waiting for a change, a finished binding, or the next backoff expiry);
+//! 3. **schedule one** ([`Scheduler::schedule_one`]) — pop the next pod,
+//!    pick a node ([`crate::schedule_one`]), *assume* the pod on it in the
+//!    cache and start its binding on a separate task; or report why no node
+//!    fits and park the pod;
+//! 4. **binding done** ([`Scheduler::binding_done`]) — `Scheduled` event,
+//!    or forget the assumption and retry the pod after its backoff.
+//!
+//! Changes that can help unschedulable pods (kube's cluster events): a node
+//! added, a node whose labels, taints, cordon, allocatable or readiness
+//! changed, an assigned pod deleted or finished, a binding that failed
+//! (its resources are free again).
+//!
+//! Everything here is level-triggered: a missed change is made up by the
+//! informers' relists, and the cache is always rebuilt from what the API
+//! server says, never from what the scheduler hoped.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use k8s_openapi::api::core::v1::{Node, Pod};
+use kube::api::Api;
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::watcher;
+use kube::ResourceExt;
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
+
+use crate::cache::{Cache, NodeChange};
+use crate::diagnosis::NO_NODES;
+use crate::informer::{self, Change};
+use crate::pod_info::PodInfo;
+use crate::queue::SchedulingQueue;
+use crate::report::{Reporter, REASON_SCHEDULER_ERROR, REASON_UNSCHEDULABLE};
+use crate::schedule_one::{Algorithm, NoFit};
+use crate::{binder, Config, Error};
+
+/// A change delivered by one of the informers.
+enum ClusterEvent {
+    Node(Change<Node>),
+    AssignedPod(Change<Pod>),
+    PendingPod(Change<Pod>),
+}
+
+/// How a binding ended.
+struct BindOutcome {
+    key: ObjectRef<Pod>,
+    pod: Arc<Pod>,
+    node: String,
+    result: Result<(), kube::Error>,
+}
+
+pub struct Scheduler {
+    client: kube::Client,
+    cache: Cache,
+    queue: SchedulingQueue<ObjectRef<Pod>>,
+    algorithm: Algorithm,
+    /// Reflector cache of pending pods: the queue holds keys, this the objects.
+    pending: Store<Pod>,
+    reporter: Arc<Reporter>,
+    binds: Arc<Semaphore>,
+    bind_tx: mpsc::UnboundedSender<BindOutcome>,
+    bind_rx: mpsc::UnboundedReceiver<BindOutcome>,
+    events: mpsc::Receiver<ClusterEvent>,
+    nodes_synced: bool,
+    assigned_synced: bool,
+    rng: StdRng,
+}
+
+impl Scheduler {
+    /// Starts the informers and the event writers.
+    pub fn start(config: Config) -> Scheduler {
+        let client = config.client;
+        let (tx, events) = mpsc::channel(1024);
+        let not_finished = "status.phase!=Succeeded,status.phase!=Failed";
+        informer::spawn(
+            Api::<Node>::all(client.clone()),
+            watcher::Config::default(),
+            tx.clone(),
+            ClusterEvent::Node,
+        );
+        informer::spawn(
+            Api::<Pod>::all(client.clone()),
+            watcher::Config::default().fields(&format!("spec.nodeName!=,{not_finished}")),
+            tx.clone(),
+            ClusterEvent::AssignedPod,
+        );
+        let pending = informer::spawn(
+            Api::<Pod>::all(client.clone()),
+            watcher::Config::default().fields(&format!(
+                "spec.nodeName=,spec.schedulerName={},{not_finished}",
+                config.scheduler_name
+            )),
+            tx,
+            ClusterEvent::PendingPod,
+        );
+        let (bind_tx, bind_rx) = mpsc::unbounded_channel();
+        Scheduler {
+            reporter: Reporter::start(client.clone(), &config.reporting_instance),
+            client,
+            cache: Cache::new(),
+            queue: SchedulingQueue::new(config.queue),
+            algorithm: Algorithm::new(config.percentage_of_nodes_to_score),
+            pending,
+            binds: Arc::new(Semaphore::new(config.max_concurrent_binds.max(1))),
+            bind_tx,
+            bind_rx,
+            events,
+            nodes_synced: false,
+            assigned_synced: false,
+            rng: StdRng::from_rng(&mut rand::rng()),
+        }
+    }
+
+    /// Runs until an informer stops.
+    pub async fn run(mut self) -> Result<(), Error> {
+        loop {
+            loop {
+                match self.events.try_recv() {
+                    Ok(event) => self.handle(event),
+                    Err(mpsc::error::TryRecvError::Empty) => break,
+                    Err(mpsc::error::TryRecvError::Disconnected) => {
+                        return Err(Error::InformerStopped)
+                    }
+                }
+            }
+            while let Ok(outcome) = self.bind_rx.try_recv() {
+                self.binding_done(outcome);
+            }
+            self.queue.flush(Instant::now());
+            if self.nodes_synced && self.assigned_synced && self.queue.has_active() {
+                if let Ok(permit) = Arc::clone(&self.binds).try_acquire_owned() {
+                    self.schedule_one(permit);
+                    continue;
+                }
+            }
+            let wakeup = self.queue.next_wakeup();
+            tokio::select! {
+                event = self.events.recv() => match event {
+                    Some(event) => self.handle(event),
+                    None => return Err(Error::InformerStopped),
+                },
+                Some(outcome) = self.bind_rx.recv() => self.binding_done(outcome),
+                _ = sleep_until(wakeup) => {}
+            }
+        }
+    }
+
+    /// Applies one informer change to the cache and the queue.
+    fn handle(&mut self, event: ClusterEvent) {
+        let now = Instant::now();
+        match event {
+            ClusterEvent::Node(Change::Applied { new, .. }) => {
+                if self.cache.upsert_node(&new) != NodeChange::Unchanged {
+                    self.queue.move_all(now);
+                }
+            }
+            ClusterEvent::Node(Change::Deleted(node)) => self.cache.remove_node(&node.name_any()),
+            ClusterEvent::Node(Change::Synced) => self.nodes_synced = true,
+            ClusterEvent::AssignedPod(Change::Applied { new, .. }) => self.cache.upsert_pod(&new),
+            ClusterEvent::AssignedPod(Change::Deleted(pod)) => {
+                self.cache.remove_pod(&pod.uid().unwrap_or_default());
+                self.queue.move_all(now);
+            }
+            ClusterEvent::AssignedPod(Change::Synced) => self.assigned_synced = true,
+            ClusterEvent::PendingPod(Change::Applied { old, new }) => {
+                // A pod whose binding is in flight is not queued again.
+                if self.cache.has_pod(&new.uid().unwrap_or_default()) {
+                    return;
+                }
+                let changed = old.is_some_and(|old| {
+                    old.spec != new.spec
+                        || old.metadata.labels != new.metadata.labels
+                        || old.metadata.annotations != new.metadata.annotations
+                });
+                let priority = new.spec.as_ref().and_then(|s| s.priority).unwrap_or(0);
+                self.queue
+                    .add_or_update(ObjectRef::from_obj(&*new), priority, changed, now);
+            }
+            ClusterEvent::PendingPod(Change::Deleted(pod)) => {
+                self.queue.delete(&ObjectRef::from_obj(&*pod));
+                self.reporter.forget(&pod.uid().unwrap_or_default());
+            }
+            ClusterEvent::PendingPod(Change::Synced) => {}
+        }
+    }
+
+    /// One scheduling cycle for the next pod in the queue.
+    fn schedule_one(&mut self, permit: OwnedSemaphorePermit) {
+        let Some((key, cycle)) = self.queue.pop() else {
+            return;
+        };
+        let Some(pod) = self.pending.get(&key) else {
+            // Deleted or bound since it was queued; its informer event follows.
+            self.queue.delete(&key);
+            return;
+        };
+        if pod.metadata.deletion_timestamp.is_some() {
+            self.reporter.skipped_deleting(&pod);
+            return;
+        }
+        let info = PodInfo::new(&pod);
+        let decision = self.algorithm.schedule(&self.cache, &info, &mut self.rng);
+        let now = Instant::now();
+        match decision {
+            Ok(node) => {
+                let (namespace, name, uid) = (
+                    pod.namespace().unwrap_or_default(),
+                    pod.name_any(),
+                    pod.uid().unwrap_or_default(),
+                );
+                self.cache.assume(&uid, &node, info.usage);
+                let client = self.client.clone();
+                let done = self.bind_tx.clone();
+                tokio::spawn(async move {
+                    let result = binder::bind(client, &namespace, &name, &uid, &node).await;
+                    drop(permit);
+                    let _ = done.send(BindOutcome {
+                        key,
+                        pod,
+                        node,
+                        result,
+                    });
+                });
+            }
+            Err(no_fit) => {
+                let message = match no_fit {
+                    NoFit::NoNodes => NO_NODES.to_string(),
+                    NoFit::Unschedulable(diagnosis) => diagnosis.message(info.never_preempts),
+                };
+                tracing::debug!(pod = %key, %message, "unschedulable");
+                self.queue.requeue_unschedulable(&key, cycle, now);
+                self.reporter
+                    .failed(&pod, REASON_UNSCHEDULABLE, message, true);
+            }
+        }
+    }
+
+    /// A binding finished.
+    fn binding_done(&mut self, outcome: BindOutcome) {
+        let BindOutcome {
+            key,
+            pod,
+            node,
+            result,
+        } = outcome;
+        match result {
+            Ok(()) => self.reporter.scheduled(&pod, &node),
+            Err(e) => {
+                let uid = pod.uid().unwrap_or_default();
+                tracing::info!(pod = %key, %node, error = %e, "binding failed");
+                self.cache.forget(&uid);
+                let still_pending = self
+                    .pending
+                    .get(&key)
+                    .is_some_and(|p| p.uid().as_deref() == Some(uid.as_str()));
+                let now = Instant::now();
+                if still_pending {
+                    self.queue.requeue_after_error(&key, now);
+                } else {
+                    self.queue.delete(&key);
+                }
+                self.queue.move_all(now);
+                self.reporter.failed(
+                    &pod,
+                    REASON_SCHEDULER_ERROR,
+                    binder::failure_message(&e),
+                    still_pending,
+                );
+            }
+        }
+    }
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
+}

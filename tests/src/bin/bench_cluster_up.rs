@@ -1,0 +1,93 @@
+//! Benchmark of `miniktl cluster up`: wall time from the command's start to
+//! its return, which is when every node is Ready and the cluster DNS
+//! answers (the target is under 2 s; kind takes ~12–33 s, minikube ~50 s).
+//! Each round starts a fresh cluster (new home, unique name, `--isolated`
+//! so it meets no other cluster) and removes it with `cluster down --purge`.
+//!
+//! Run after building the binaries it starts:
+//! `cargo build --release --workspace --bins && target/release/bench-cluster-up [--runtime sim|docker] [--nodes N] [--rounds R]`
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn miniktl() -> PathBuf {
+    let exe = std::env::current_exe().expect("own path");
+    let bin = exe.with_file_name("miniktl");
+    assert!(
+        bin.exists(),
+        "{} is missing: build the workspace binaries first (cargo build --release --workspace --bins)",
+        bin.display()
+    );
+    bin
+}
+
+fn arg(name: &str, default: &str) -> String {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+        .unwrap_or_else(|| default.to_string())
+}
+
+fn main() {
+    let runtime = arg("--runtime", "sim");
+    let nodes = arg("--nodes", "3");
+    let rounds: usize = arg("--rounds", "5").parse().expect("--rounds N");
+    let bin = miniktl();
+    let mut times = Vec::new();
+    for round in 0..rounds {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let home = dir.path().join("home").display().to_string();
+        let name = format!("bench-{}-{round}", std::process::id());
+        let start = Instant::now();
+        let out = Command::new(&bin)
+            .args([
+                "cluster",
+                "up",
+                "--runtime",
+                &runtime,
+                "--nodes",
+                &nodes,
+                "--isolated",
+                "--api-port",
+                "0",
+                "--home",
+                &home,
+                "--name",
+                &name,
+            ])
+            .stdin(Stdio::null())
+            .output()
+            .expect("miniktl runs");
+        let elapsed = start.elapsed();
+        let down = Command::new(&bin)
+            .args(["cluster", "down", "--purge", "--home", &home])
+            .output();
+        if !out.status.success() {
+            eprintln!("{}", String::from_utf8_lossy(&out.stdout));
+            eprintln!("{}", String::from_utf8_lossy(&out.stderr));
+            panic!("cluster up failed in round {round}");
+        }
+        assert!(
+            down.is_ok_and(|d| d.status.success()),
+            "cluster down failed in round {round}"
+        );
+        println!(
+            "round {}: cluster up ({runtime}, {nodes} nodes) ready in {:.3}s",
+            round + 1,
+            elapsed.as_secs_f64()
+        );
+        times.push(elapsed);
+    }
+    times.sort();
+    let median = times[times.len() / 2];
+    let max = *times.last().expect("rounds");
+    println!(
+        "cluster up to all {nodes} nodes Ready + DNS answering ({runtime} runtime): median {:.3}s, min {:.3}s, max {:.3}s over {rounds} rounds; target < 2s: {}",
+        median.as_secs_f64(),
+        times[0].as_secs_f64(),
+        max.as_secs_f64(),
+        if median < Duration::from_secs(2) { "met" } else { "NOT met" }
+    );
+}

@@ -1,0 +1,838 @@
+//! The kubelet with real Docker containers: an in-process API server and an
+//! in-process kubelet (docker runtime) per test, each on its own Docker
+//! network and cluster name, cleaned up by a guard even on failure. Pods are
+//! bound to the node directly (no scheduler runs here).
+//!
+//! Docker is required: these tests fail under CI=true without an engine.
+
+mod kubelet_support;
+mod support;
+
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use kubelet_support::*;
+use serde_json::json;
+
+const T: Duration = Duration::from_secs(30);
+
+async fn create_object<K>(client: &kube::Client, obj: serde_json::Value)
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + std::fmt::Debug
+        + serde::Serialize
+        + serde::de::DeserializeOwned,
+{
+    let api: Api<K> = Api::namespaced(client.clone(), "default");
+    let obj: K = serde_json::from_value(obj).unwrap();
+    api.create(&PostParams::default(), &obj).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn containers_share_localhost_env_volumes_and_dns() {
+    let Some(c) = KubeletCluster::start().await else {
+        return;
+    };
+    let client = c.cluster.client.clone();
+    create_object::<ConfigMap>(
+        &client,
+        json!({
+            "metadata": {"name": "app-config"},
+            "data": {"greeting": "hello", "config.txt": "v1"}
+        }),
+    )
+    .await;
+    create_object::<Secret>(
+        &client,
+        json!({
+            "metadata": {"name": "app-secret"},
+            "data": {"password": "czNjcmV0"}
+        }),
+    )
+    .await;
+    c.create_pod(json!({
+        "metadata": {"name": "web", "labels": {"app": "demo"}},
+        "spec": {
+            "volumes": [
+                {"name": "cfg", "configMap": {"name": "app-config"}},
+                {"name": "shared", "emptyDir": {}},
+                {"name": "info", "downwardAPI": {"items": [{"path": "labels", "fieldRef": {"fieldPath": "metadata.labels"}}]}}
+            ],
+            "containers": [
+                {"name": "web", "image": "minik/web:v1", "ports": [{"containerPort": 80}],
+                 "volumeMounts": [{"name": "shared", "mountPath": "/shared"}]},
+                {"name": "client", "image": "busybox:1.35",
+                 "command": ["sh", "-c", "echo from-client > /shared/f; sleep 3600"],
+                 "env": [
+                     {"name": "GREETING", "valueFrom": {"configMapKeyRef": {"name": "app-config", "key": "greeting"}}},
+                     {"name": "PASSWORD", "valueFrom": {"secretKeyRef": {"name": "app-secret", "key": "password"}}},
+                     {"name": "MAYBE", "valueFrom": {"configMapKeyRef": {"name": "nope", "key": "x", "optional": true}}},
+                     {"name": "COMBINED", "value": "$(GREETING)-world"},
+                     {"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
+                     {"name": "APP", "valueFrom": {"fieldRef": {"fieldPath": "metadata.labels['app']"}}},
+                     {"name": "MEM", "valueFrom": {"resourceFieldRef": {"resource": "limits.memory", "divisor": "1Mi"}}}
+                 ],
+                 "envFrom": [{"prefix": "CFG_", "configMapRef": {"name": "app-config"}}],
+                 "resources": {"limits": {"memory": "64Mi"}},
+                 "volumeMounts": [
+                     {"name": "cfg", "mountPath": "/etc/cfg"},
+                     {"name": "shared", "mountPath": "/shared"},
+                     {"name": "info", "mountPath": "/etc/podinfo"}
+                 ]}
+            ]
+        }
+    }))
+    .await;
+    c.create_pod(json!({
+        "metadata": {"name": "broken"},
+        "spec": {"containers": [{"name": "c", "image": "busybox:1.35", "command": ["sleep", "3600"],
+            "env": [{"name": "X", "valueFrom": {"configMapKeyRef": {"name": "missing", "key": "k"}}}]}]}
+    }))
+    .await;
+
+    let pod = c.wait_pod("web", T, running_and_ready).await;
+    let pod_ip = pod["status"]["podIP"].as_str().unwrap().to_string();
+    assert!(!pod_ip.is_empty());
+    assert_eq!(pod["status"]["hostIP"], pod["status"]["hostIPs"][0]["ip"]);
+    let client_id = docker_id(&pod, "client");
+    let web_id = docker_id(&pod, "web");
+
+    // Two containers, one network namespace: localhost reaches the web server.
+    let page = docker_exec(
+        &client_id,
+        &["timeout", "5", "wget", "-qO-", "http://127.0.0.1:80/"],
+    );
+    assert!(page.contains("minik-web v1 on web"), "page: {page}");
+
+    let env = docker_exec(&client_id, &["env"]);
+    for expected in [
+        "GREETING=hello",
+        "PASSWORD=s3cret",
+        "COMBINED=hello-world",
+        &format!("POD_IP={pod_ip}"),
+        "APP=demo",
+        "MEM=64",
+        "CFG_greeting=hello",
+    ] {
+        assert!(
+            env.lines().any(|l| l == expected),
+            "missing {expected} in:\n{env}"
+        );
+    }
+    assert!(
+        !env.contains("MAYBE="),
+        "an optional missing key sets nothing"
+    );
+
+    // resolv.conf, hosts and hostname as kubelet writes them.
+    let resolv = docker_exec(&client_id, &["cat", "/etc/resolv.conf"]);
+    assert_eq!(
+        resolv,
+        "nameserver 10.96.0.10\nsearch default.svc.cluster.local svc.cluster.local cluster.local\noptions ndots:5\n"
+    );
+    let hosts = docker_exec(&client_id, &["cat", "/etc/hosts"]);
+    assert!(hosts.contains(&format!("{pod_ip}\tweb")), "hosts: {hosts}");
+    assert_eq!(docker_exec(&client_id, &["hostname"]).trim(), "web");
+
+    // emptyDir is shared; downwardAPI writes labels.
+    assert_eq!(
+        docker_exec(&web_id, &["cat", "/shared/f"]).trim(),
+        "from-client"
+    );
+    assert_eq!(
+        docker_exec(&client_id, &["cat", "/etc/podinfo/labels"]),
+        "app=\"demo\""
+    );
+
+    // A configMap volume follows the ConfigMap in place.
+    assert_eq!(
+        docker_exec(&client_id, &["cat", "/etc/cfg/config.txt"]),
+        "v1"
+    );
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+    cms.patch(
+        "app-config",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"data": {"config.txt": "v2"}})),
+    )
+    .await
+    .unwrap();
+    let start = Instant::now();
+    loop {
+        let now = docker_exec(&client_id, &["cat", "/etc/cfg/config.txt"]);
+        if now == "v2" {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "configMap volume not refreshed: {now}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // Same containers: the update needed no restart.
+    let pod = c.pod("web").await.unwrap();
+    assert_eq!(docker_id(&pod, "client"), client_id);
+
+    // A missing ConfigMap is CreateContainerConfigError, naming it.
+    let broken = c
+        .wait_pod("broken", T, |p| {
+            container_status(p, "c")["state"]["waiting"]["reason"] == "CreateContainerConfigError"
+        })
+        .await;
+    assert_eq!(
+        container_status(&broken, "c")["state"]["waiting"]["message"],
+        "configmap \"missing\" not found"
+    );
+    assert_eq!(broken["status"]["phase"], "Pending");
+
+    let events = pod_events(&client, "web").await;
+    let has =
+        |reason: &str, text: &str| events.iter().any(|(r, n)| r == reason && n.contains(text));
+    assert!(
+        has(
+            "Pulled",
+            "Container image \"minik/web:v1\" already present on machine"
+        ),
+        "{events:?}"
+    );
+    assert!(has("Created", "Created container: client"), "{events:?}");
+    assert!(has("Started", "Started container web"), "{events:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crash_loop_back_off_and_image_pull_errors() {
+    let Some(c) = KubeletCluster::start().await else {
+        return;
+    };
+    c.create_pod(json!({
+        "metadata": {"name": "crash"},
+        "spec": {"containers": [{"name": "crash", "image": "busybox:1.35", "command": ["sh", "-c", "echo crashing; exit 1"]}]}
+    }))
+    .await;
+    c.create_pod(json!({
+        "metadata": {"name": "noimage"},
+        "spec": {"containers": [{"name": "c", "image": "minik/does-not-exist:v9"}]}
+    }))
+    .await;
+
+    let first = c
+        .wait_pod("crash", T, |p| {
+            let s = container_status(p, "crash");
+            s["state"]["waiting"]["reason"] == "CrashLoopBackOff"
+                && s["restartCount"].as_i64() >= Some(1)
+        })
+        .await;
+    let s = container_status(&first, "crash");
+    assert_eq!(s["lastState"]["terminated"]["exitCode"], 1);
+    assert_eq!(s["lastState"]["terminated"]["reason"], "Error");
+    assert!(s["state"]["waiting"]["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("back-off "));
+    assert_eq!(first["status"]["phase"], "Running");
+    let count = s["restartCount"].as_i64().unwrap();
+    // The kubelet keeps restarting it, more slowly each time.
+    c.wait_pod("crash", T, |p| {
+        container_status(p, "crash")["restartCount"].as_i64() >= Some(count + 2)
+    })
+    .await;
+    let mut shown = String::new();
+    for _ in 0..20 {
+        shown = c
+            .cluster
+            .kubectl_ok(&["get", "pod", "crash", "--no-headers"]);
+        if shown.contains("CrashLoopBackOff") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    assert!(shown.contains("CrashLoopBackOff"), "kubectl shows: {shown}");
+    let events = pod_events(&c.cluster.client, "crash").await;
+    assert!(
+        events.iter().any(|(r, n)| r == "BackOff"
+            && n.starts_with("Back-off restarting failed container crash in pod crash_default(")),
+        "{events:?}"
+    );
+
+    let pulled = c
+        .wait_pod("noimage", T, |p| {
+            container_status(p, "c")["state"]["waiting"]["reason"] == "ImagePullBackOff"
+        })
+        .await;
+    assert_eq!(pulled["status"]["phase"], "Pending");
+    let events = pod_events(&c.cluster.client, "noimage").await;
+    assert!(
+        events
+            .iter()
+            .any(|(r, n)| r == "Failed" && n == "Error: ErrImagePull"),
+        "{events:?}"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|(r, n)| r == "Pulling" && n.contains("minik/does-not-exist:v9")),
+        "{events:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn liveness_restarts_and_readiness_flips_ready() {
+    let Some(c) = KubeletCluster::start().await else {
+        return;
+    };
+    c.create_pod(json!({
+        "metadata": {"name": "live"},
+        "spec": {"containers": [{"name": "c", "image": "busybox:1.35",
+            "command": ["sh", "-c", "touch /tmp/healthy; sleep 2; rm /tmp/healthy; sleep 3600"],
+            "livenessProbe": {"exec": {"command": ["cat", "/tmp/healthy"]}, "periodSeconds": 1, "failureThreshold": 2}}]}
+    }))
+    .await;
+    c.create_pod(json!({
+        "metadata": {"name": "ready"},
+        "spec": {"containers": [{"name": "web", "image": "minik/web:v1",
+            "readinessProbe": {"exec": {"command": ["test", "-f", "/tmp/ready"]}, "periodSeconds": 1},
+            "livenessProbe": {"tcpSocket": {"port": 80}, "periodSeconds": 1},
+            "startupProbe": {"httpGet": {"path": "/healthz", "port": 80}, "periodSeconds": 1}}]}
+    }))
+    .await;
+
+    // Running but not ready until the readiness probe passes.
+    let pod = c
+        .wait_pod("ready", T, |p| {
+            p["status"]["phase"] == "Running" && container_status(p, "web")["started"] == true
+        })
+        .await;
+    assert_eq!(condition(&pod, "Ready"), "False");
+    let ready_cond = pod["status"]["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "ContainersReady")
+        .unwrap()
+        .clone();
+    assert_eq!(ready_cond["reason"], "ContainersNotReady");
+    assert_eq!(
+        ready_cond["message"],
+        "containers with unready status: [web]"
+    );
+    let id = docker_id(&pod, "web");
+    docker_exec(&id, &["touch", "/tmp/ready"]);
+    c.wait_pod("ready", T, |p| condition(p, "Ready") == "True")
+        .await;
+    docker_exec(&id, &["rm", "/tmp/ready"]);
+    let pod = c
+        .wait_pod("ready", T, |p| condition(p, "Ready") == "False")
+        .await;
+    assert_eq!(
+        container_status(&pod, "web")["restartCount"],
+        0,
+        "readiness never restarts"
+    );
+
+    // Liveness failure: killed and restarted.
+    let live = c
+        .wait_pod("live", T, |p| {
+            container_status(p, "c")["restartCount"].as_i64() >= Some(1)
+        })
+        .await;
+    assert!(container_status(&live, "c")["lastState"]["terminated"].is_object());
+    let events = pod_events(&c.cluster.client, "live").await;
+    assert!(
+        events
+            .iter()
+            .any(|(r, n)| r == "Unhealthy" && n.starts_with("Liveness probe failed:")),
+        "{events:?}"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|(r, n)| r == "Killing"
+                && n == "Container c failed liveness probe, will be restarted"),
+        "{events:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn init_containers_run_in_order_and_oom_is_reported() {
+    let Some(c) = KubeletCluster::start().await else {
+        return;
+    };
+    c.create_pod(json!({
+        "metadata": {"name": "init"},
+        "spec": {
+            "volumes": [{"name": "work", "emptyDir": {}}],
+            "initContainers": [
+                {"name": "i1", "image": "busybox:1.35", "command": ["sh", "-c", "sleep 1; echo one >> /work/log"],
+                 "volumeMounts": [{"name": "work", "mountPath": "/work"}]},
+                {"name": "i2", "image": "busybox:1.35", "command": ["sh", "-c", "echo two >> /work/log"],
+                 "volumeMounts": [{"name": "work", "mountPath": "/work"}]}
+            ],
+            "containers": [{"name": "app", "image": "busybox:1.35", "command": ["sh", "-c", "cat /work/log; sleep 3600"],
+                 "volumeMounts": [{"name": "work", "mountPath": "/work"}]}]
+        }
+    }))
+    .await;
+    c.create_pod(json!({
+        "metadata": {"name": "initfail"},
+        "spec": {"restartPolicy": "Never",
+            "initContainers": [{"name": "bad", "image": "busybox:1.35", "command": ["sh", "-c", "exit 3"]}],
+            "containers": [{"name": "app", "image": "busybox:1.35", "command": ["true"]}]}
+    }))
+    .await;
+    c.create_pod(json!({
+        "metadata": {"name": "oom"},
+        "spec": {"restartPolicy": "Never", "containers": [{"name": "hog", "image": "busybox:1.35",
+            "command": ["sh", "-c", "head -c 200m /dev/zero | tail"],
+            "resources": {"limits": {"memory": "20Mi", "cpu": "500m"}}}]}
+    }))
+    .await;
+
+    // While i1 runs, the pod is initializing (kubectl: Init:0/2).
+    let pending = c
+        .wait_pod("init", T, |p| {
+            container_status(p, "i1")["state"]["running"].is_object()
+        })
+        .await;
+    assert_eq!(pending["status"]["phase"], "Pending");
+    assert_eq!(
+        container_status(&pending, "app")["state"]["waiting"]["reason"],
+        "PodInitializing"
+    );
+    assert_eq!(condition(&pending, "Initialized"), "False");
+
+    let pod = c.wait_pod("init", T, running_and_ready).await;
+    let time = |name: &str, field: &str| -> String {
+        let s = container_status(&pod, name);
+        s["state"]["terminated"][field]
+            .as_str()
+            .or(s["state"]["running"][field].as_str())
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(
+        container_status(&pod, "i1")["state"]["terminated"]["reason"],
+        "Completed"
+    );
+    assert_eq!(
+        container_status(&pod, "i2")["state"]["terminated"]["reason"],
+        "Completed"
+    );
+    assert!(time("i2", "startedAt") >= time("i1", "finishedAt"));
+    assert!(time("app", "startedAt") >= time("i2", "finishedAt"));
+    assert_eq!(condition(&pod, "Initialized"), "True");
+    let logs = c.cluster.kubectl_ok(&["logs", "init", "-c", "app"]);
+    assert_eq!(logs, "one\ntwo\n");
+
+    let failed = c
+        .wait_pod("initfail", T, |p| p["status"]["phase"] == "Failed")
+        .await;
+    assert_eq!(
+        container_status(&failed, "bad")["state"]["terminated"]["exitCode"],
+        3
+    );
+    let shown = c
+        .cluster
+        .kubectl_ok(&["get", "pod", "initfail", "--no-headers"]);
+    assert!(shown.contains("Init:Error"), "kubectl shows: {shown}");
+
+    let oom = c
+        .wait_pod("oom", T, |p| p["status"]["phase"] == "Failed")
+        .await;
+    let t = &container_status(&oom, "hog")["state"]["terminated"];
+    assert_eq!(t["reason"], "OOMKilled", "{t}");
+    assert_eq!(t["exitCode"], 137);
+    let id = docker_id(&oom, "hog");
+    assert_eq!(
+        docker_inspect(&id, "{{.HostConfig.Memory}}"),
+        (20 * 1024 * 1024).to_string()
+    );
+    assert_eq!(
+        docker_inspect(&id, "{{.HostConfig.CpuQuota}}/{{.HostConfig.CpuPeriod}}"),
+        "50000/100000"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graceful_deletion_honours_the_grace_period() {
+    let Some(c) = KubeletCluster::start().await else {
+        return;
+    };
+    let hook_dir = c.cluster.dir.path().join("hook");
+    std::fs::create_dir_all(&hook_dir).unwrap();
+    c.create_pod(json!({
+        "metadata": {"name": "stubborn"},
+        "spec": {
+            "terminationGracePeriodSeconds": 3,
+            "volumes": [{"name": "hook", "hostPath": {"path": hook_dir.to_string_lossy()}}],
+            "containers": [{"name": "c", "image": "busybox:1.35", "command": ["sleep", "3600"],
+                "volumeMounts": [{"name": "hook", "mountPath": "/hook"}],
+                "lifecycle": {"preStop": {"exec": {"command": ["sh", "-c", "echo prestop > /hook/ran"]}}}}]
+        }
+    }))
+    .await;
+    c.create_pod(json!({
+        "metadata": {"name": "polite"},
+        "spec": {"terminationGracePeriodSeconds": 30, "containers": [{"name": "c", "image": "busybox:1.35",
+            "command": ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 0.2; done"]}]}
+    }))
+    .await;
+    let stubborn = c.wait_pod("stubborn", T, running_and_ready).await;
+    c.wait_pod("polite", T, running_and_ready).await;
+    let uid = stubborn["metadata"]["uid"].as_str().unwrap().to_string();
+
+    let pods = c.pods();
+    pods.delete("stubborn", &DeleteParams::default())
+        .await
+        .unwrap();
+    pods.delete("polite", &DeleteParams::default())
+        .await
+        .unwrap();
+    let polite = c.wait_gone("polite", Duration::from_secs(20));
+    let stubborn_gone = c.wait_gone("stubborn", Duration::from_secs(20));
+    let (polite, stubborn_gone) = tokio::join!(polite, stubborn_gone);
+    // PID 1 ignores SIGTERM: SIGKILL comes when the 3 s grace period ends.
+    assert!(
+        stubborn_gone >= Duration::from_millis(2500),
+        "gone after {stubborn_gone:?}"
+    );
+    assert!(
+        stubborn_gone < Duration::from_secs(10),
+        "gone after {stubborn_gone:?}"
+    );
+    // A process that handles SIGTERM ends long before its 30 s.
+    assert!(polite < Duration::from_secs(8), "gone after {polite:?}");
+    assert_eq!(
+        std::fs::read_to_string(hook_dir.join("ran")).unwrap(),
+        "prestop\n"
+    );
+    let left = std::process::Command::new("docker")
+        .args([
+            "ps",
+            "-aq",
+            "--filter",
+            &format!("label=io.kubernetes.pod.uid={uid}"),
+        ])
+        .output()
+        .unwrap();
+    assert!(left.stdout.is_empty(), "containers left behind");
+    let events = pod_events(&c.cluster.client, "stubborn").await;
+    assert!(
+        events
+            .iter()
+            .any(|(r, n)| r == "Killing" && n == "Stopping container c"),
+        "{events:?}"
+    );
+}
+
+/// Kills a child process on drop.
+struct ChildGuard(std::process::Child);
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_and_restart_adopts_running_containers() {
+    if !docker_available() {
+        return;
+    }
+    let cluster = support::TestCluster::start().await;
+    let id = run_id();
+    let guard = DockerGuard {
+        cluster: format!("minik-t-{id}"),
+        network: format!("minik-t-{id}"),
+    };
+    let root = cluster.dir.path().join("kubelet");
+    let kubeconfig = cluster.kubeconfig.clone();
+    let (network, cluster_name) = (guard.network.clone(), guard.cluster.clone());
+    let spawn = || {
+        ChildGuard(
+            std::process::Command::new(support::workspace_bin("minik-kubelet"))
+                .args(["--kubeconfig", kubeconfig.to_str().unwrap()])
+                .args(["--node-name", "node-1", "--listen", "127.0.0.1:0"])
+                .args(["--root-dir", root.to_str().unwrap()])
+                .args(["--network", &network, "--network-subnet", ""])
+                .args(["--cluster-name", &cluster_name])
+                .args(["--lease-renew-interval", "1", "--backoff-base", "1"])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .expect("minik-kubelet starts"),
+        )
+    };
+    let c = KubeletCluster {
+        kubelet: None,
+        config: KubeletCluster::config(&cluster, &id),
+        cluster,
+        guard,
+    };
+    let mut kubelet = spawn();
+    let sleeper = |name: &str| json!({"metadata": {"name": name}, "spec": {"containers": [{"name": "c", "image": "busybox:1.35", "command": ["sleep", "3600"]}]}});
+    c.create_pod(sleeper("keep")).await;
+    c.create_pod(sleeper("doomed")).await;
+    let keep = c.wait_pod("keep", T, running_and_ready).await;
+    let doomed = c.wait_pod("doomed", T, running_and_ready).await;
+    let keep_id = docker_id(&keep, "c");
+    let started = docker_inspect(&keep_id, "{{.State.StartedAt}}");
+    let doomed_uid = doomed["metadata"]["uid"].as_str().unwrap().to_string();
+
+    // kill -9: no cleanup, no goodbye.
+    kubelet.0.kill().unwrap();
+    kubelet.0.wait().unwrap();
+    // Meanwhile one pod is deleted outright and another is created.
+    c.pods()
+        .delete(
+            "doomed",
+            &DeleteParams {
+                grace_period_seconds: Some(0),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    c.wait_gone("doomed", Duration::from_secs(5)).await;
+    c.create_pod(sleeper("late")).await;
+
+    kubelet = spawn();
+    c.wait_pod("late", T, running_and_ready).await;
+    let keep = c.wait_pod("keep", T, running_and_ready).await;
+    assert_eq!(docker_id(&keep, "c"), keep_id, "adopted, not recreated");
+    assert_eq!(container_status(&keep, "c")["restartCount"], 0);
+    assert_eq!(
+        docker_inspect(&keep_id, "{{.State.StartedAt}}"),
+        started,
+        "never restarted"
+    );
+    let running = std::process::Command::new("docker")
+        .args([
+            "ps",
+            "-q",
+            "--filter",
+            "label=io.kubernetes.pod.name=keep",
+            "--filter",
+            &format!("label=minik.cluster={}", c.guard.cluster),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&running.stdout).lines().count(),
+        2,
+        "one sandbox + one container, no duplicates"
+    );
+    let start = Instant::now();
+    loop {
+        let left = std::process::Command::new("docker")
+            .args([
+                "ps",
+                "-aq",
+                "--filter",
+                &format!("label=io.kubernetes.pod.uid={doomed_uid}"),
+            ])
+            .output()
+            .unwrap();
+        if left.stdout.is_empty() {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "containers of the deleted pod remain"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    drop(kubelet);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_logs_follow_and_exec() {
+    let Some(c) = KubeletCluster::start().await else {
+        return;
+    };
+    c.create_pod(json!({
+        "metadata": {"name": "talker"},
+        "spec": {"containers": [{"name": "c", "image": "busybox:1.35", "command": ["sh", "-c",
+            "echo line-1; echo line-2; i=3; while true; do echo line-$i; i=$((i+1)); sleep 0.3; done"]}]}
+    }))
+    .await;
+    c.wait_pod("talker", T, running_and_ready).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let logs = c.cluster.kubectl_ok(&["logs", "talker"]);
+    assert!(logs.starts_with("line-1\nline-2\n"), "logs: {logs}");
+    let number = |line: &str| line.trim_start_matches("line-").parse::<u32>().unwrap_or(0);
+    let last_logged = logs.lines().map(number).max().unwrap();
+    let tail = c.cluster.kubectl_ok(&["logs", "talker", "--tail=1"]);
+    assert_eq!(tail.lines().count(), 1, "tail: {tail}");
+    let stamped = c
+        .cluster
+        .kubectl_ok(&["logs", "talker", "--timestamps", "--limit-bytes=40"]);
+    assert!(
+        stamped.len() <= 40 && stamped.starts_with("20"),
+        "stamped: {stamped}"
+    );
+
+    // -f keeps streaming lines written after it started.
+    let mut follow = c.cluster.kubectl_spawn(&["logs", "-f", "talker"]);
+    let stdout = follow.stdout.take().unwrap();
+    let seen = tokio::task::spawn_blocking(move || {
+        use std::io::BufRead;
+        let mut lines = Vec::new();
+        for line in std::io::BufReader::new(stdout).lines() {
+            let line = line.unwrap();
+            let n = number(&line);
+            lines.push(line);
+            if n > last_logged + 3 {
+                break;
+            }
+        }
+        lines
+    });
+    let seen = tokio::time::timeout(Duration::from_secs(20), seen)
+        .await
+        .expect("kubectl logs -f streams")
+        .unwrap();
+    let _ = follow.kill();
+    let _ = follow.wait();
+    assert_eq!(seen[0], "line-1", "{seen:?}");
+    assert!(number(seen.last().unwrap()) > last_logged + 3, "{seen:?}");
+
+    // exec: stdout, stderr and the exit code come back.
+    let out = c.cluster.kubectl(&[
+        "exec",
+        "talker",
+        "--",
+        "sh",
+        "-c",
+        "echo out; echo err >&2; exit 3",
+    ]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "out\n");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("err"));
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // stdin reaches the command and its end closes it (v5 close frame).
+    let out = c
+        .cluster
+        .kubectl_stdin(&["exec", "-i", "talker", "--", "cat"], "hello from stdin\n");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "hello from stdin\n");
+    let out = c.cluster.kubectl_ok(&["exec", "talker", "--", "hostname"]);
+    assert_eq!(out, "talker\n");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_is_registered_with_lease_and_stats() {
+    let Some(c) = KubeletCluster::start().await else {
+        return;
+    };
+    let nodes: Api<k8s_openapi::api::core::v1::Node> = Api::all(c.cluster.client.clone());
+    let node = serde_json::to_value(nodes.get("node-1").await.unwrap()).unwrap();
+    assert_eq!(
+        node["metadata"]["labels"]["kubernetes.io/hostname"],
+        "node-1"
+    );
+    assert_eq!(node["metadata"]["labels"]["kubernetes.io/os"], "linux");
+    assert_eq!(node["status"]["capacity"]["pods"], "110");
+    assert!(node["status"]["nodeInfo"]["containerRuntimeVersion"]
+        .as_str()
+        .unwrap()
+        .starts_with("docker://"));
+    assert_eq!(
+        node["status"]["nodeInfo"]["kubeletVersion"],
+        "v1.33.0-minik"
+    );
+    let ready = node["status"]["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "Ready")
+        .unwrap()
+        .clone();
+    assert_eq!(ready["status"], "True");
+    assert_eq!(ready["reason"], "KubeletReady");
+    let port = node["status"]["daemonEndpoints"]["kubeletEndpoint"]["Port"]
+        .as_u64()
+        .unwrap();
+    let addr = c.kubelet.as_ref().unwrap().nodes[0].addr;
+    assert_eq!(port, u64::from(addr.port()));
+    let internal = node["status"]["addresses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["type"] == "InternalIP")
+        .unwrap()["address"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let gateway = std::process::Command::new("docker")
+        .args([
+            "network",
+            "inspect",
+            "--format",
+            "{{(index .IPAM.Config 0).Gateway}}",
+            &c.guard.network,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&gateway.stdout).trim(), internal);
+
+    let leases: Api<k8s_openapi::api::coordination::v1::Lease> =
+        Api::namespaced(c.cluster.client.clone(), "kube-node-lease");
+    let first = leases
+        .get("node-1")
+        .await
+        .unwrap()
+        .spec
+        .unwrap()
+        .renew_time
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(2200)).await;
+    let later = leases
+        .get("node-1")
+        .await
+        .unwrap()
+        .spec
+        .unwrap()
+        .renew_time
+        .unwrap();
+    assert!(later.0 > first.0, "lease renewed");
+
+    c.create_pod(json!({"metadata": {"name": "busy"}, "spec": {"containers": [{"name": "c", "image": "busybox:1.35", "command": ["sleep", "3600"]}]}})).await;
+    c.wait_pod("busy", T, running_and_ready).await;
+    let body = tokio::task::spawn_blocking(move || {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
+        s.write_all(b"GET /stats/summary HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        out
+    })
+    .await
+    .unwrap();
+    let json_start = body.find('{').unwrap();
+    let summary: serde_json::Value = serde_json::from_str(body[json_start..].trim()).unwrap();
+    let pod = summary["pods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["podRef"]["name"] == "busy")
+        .expect("pod in summary")
+        .clone();
+    assert!(
+        pod["memory"]["workingSetBytes"].as_u64().unwrap() > 0,
+        "{pod}"
+    );
+    assert_eq!(pod["containers"][0]["name"], "c");
+}

@@ -1,0 +1,192 @@
+//! The kubelet with the simulated runtime: the same pod state machine, node
+//! registration and leases, with no containers — and many nodes in one
+//! process. Fast; never a substitute for the Docker tests.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::{Node, Pod};
+use kube::api::{Api, DeleteParams, PostParams};
+use serde_json::{json, Value};
+use support::TestCluster;
+
+fn sim_config(cluster: &TestCluster, name: &str, nodes: usize) -> minik_kubelet::Config {
+    let mut config = minik_kubelet::Config::new(name);
+    config.runtime = minik_kubelet::RuntimeKind::Sim;
+    config.nodes = nodes;
+    config.root_dir = cluster.dir.path().join("kubelet");
+    config.listen = "127.0.0.1:0".parse().unwrap();
+    config.sim_delay = Duration::from_millis(100);
+    config.lease_renew_interval = Duration::from_secs(1);
+    config.backoff_base = Duration::from_millis(300);
+    config.backoff_max = Duration::from_secs(2);
+    config.resync_period = Duration::from_millis(500);
+    config
+}
+
+async fn create_pod(client: &kube::Client, name: &str, node: &str, spec: Value) {
+    let api: Api<Pod> = Api::namespaced(client.clone(), "default");
+    let mut spec = spec;
+    spec["nodeName"] = node.into();
+    let pod: Pod =
+        serde_json::from_value(json!({"metadata": {"name": name}, "spec": spec})).unwrap();
+    api.create(&PostParams::default(), &pod).await.unwrap();
+}
+
+async fn wait_pods(
+    client: &kube::Client,
+    timeout: Duration,
+    check: impl Fn(&[Value]) -> bool,
+) -> Vec<Value> {
+    let api: Api<Pod> = Api::namespaced(client.clone(), "default");
+    let start = Instant::now();
+    loop {
+        let pods: Vec<Value> = api
+            .list(&Default::default())
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .map(|p| serde_json::to_value(p).unwrap())
+            .collect();
+        if check(&pods) {
+            return pods;
+        }
+        assert!(
+            start.elapsed() < timeout,
+            "pods did not converge in {timeout:?}: {}",
+            serde_json::to_string_pretty(
+                &pods
+                    .iter()
+                    .map(|p| (&p["metadata"]["name"], &p["status"]))
+                    .collect::<Vec<_>>()
+            )
+            .unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn find<'a>(pods: &'a [Value], name: &str) -> Option<&'a Value> {
+    pods.iter().find(|p| p["metadata"]["name"] == name)
+}
+
+fn ready(p: &Value) -> bool {
+    p["status"]["phase"] == "Running"
+        && p["status"]["conditions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|c| c["type"] == "Ready" && c["status"] == "True")
+}
+
+#[tokio::test]
+async fn simulated_nodes_register_and_run_pods_to_their_phases() {
+    let cluster = TestCluster::start().await;
+    let _kubelet = minik_kubelet::start(sim_config(&cluster, "sim", 3), cluster.client.clone())
+        .await
+        .expect("sim kubelets start");
+    let client = &cluster.client;
+
+    let nodes: Api<Node> = Api::all(client.clone());
+    for name in ["sim-1", "sim-2", "sim-3"] {
+        let node = serde_json::to_value(nodes.get(name).await.unwrap()).unwrap();
+        assert_eq!(node["metadata"]["labels"]["kubernetes.io/hostname"], name);
+        assert_eq!(node["status"]["allocatable"]["pods"], "110");
+        assert!(node["status"]["nodeInfo"]["containerRuntimeVersion"]
+            .as_str()
+            .unwrap()
+            .starts_with("sim://"));
+        let leases: Api<Lease> = Api::namespaced(client.clone(), "kube-node-lease");
+        let lease = leases.get(name).await.unwrap();
+        assert_eq!(lease.spec.unwrap().holder_identity.as_deref(), Some(name));
+    }
+
+    let sleeper = json!({"containers": [{"name": "c", "image": "busybox:1.35", "command": ["sleep", "3600"]}]});
+    create_pod(client, "a", "sim-1", sleeper.clone()).await;
+    create_pod(client, "b", "sim-2", sleeper.clone()).await;
+    create_pod(client, "done", "sim-3", json!({"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox:1.35", "command": ["sh", "-c", "exit 0"]}]})).await;
+    create_pod(client, "fails", "sim-3", json!({"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox:1.35", "command": ["sh", "-c", "exit 2"]}]})).await;
+    create_pod(
+        client,
+        "loops",
+        "sim-1",
+        json!({"containers": [{"name": "c", "image": "busybox:1.35", "command": ["false"]}]}),
+    )
+    .await;
+
+    let pods = wait_pods(client, Duration::from_secs(20), |pods| {
+        let phase = |n: &str| find(pods, n).map(|p| p["status"]["phase"].clone());
+        find(pods, "a").is_some_and(ready)
+            && find(pods, "b").is_some_and(ready)
+            && phase("done") == Some(json!("Succeeded"))
+            && phase("fails") == Some(json!("Failed"))
+            && find(pods, "loops").is_some_and(|p| {
+                p["status"]["containerStatuses"][0]["restartCount"].as_i64() >= Some(2)
+            })
+    })
+    .await;
+    let a = find(&pods, "a").unwrap();
+    assert!(a["status"]["podIP"].as_str().unwrap().starts_with("10."));
+    assert!(a["status"]["containerStatuses"][0]["containerID"]
+        .as_str()
+        .unwrap()
+        .starts_with("sim://"));
+    let fails = find(&pods, "fails").unwrap();
+    assert_eq!(
+        fails["status"]["containerStatuses"][0]["state"]["terminated"]["exitCode"],
+        2
+    );
+    assert_eq!(
+        fails["status"]["containerStatuses"][0]["state"]["terminated"]["reason"],
+        "Error"
+    );
+
+    // Level-triggered and idempotent: resyncs of a settled pod write nothing.
+    let api: Api<Pod> = Api::namespaced(client.clone(), "default");
+    let before = api.get("b").await.unwrap().metadata.resource_version;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let after = api.get("b").await.unwrap().metadata.resource_version;
+    assert_eq!(before, after, "a settled pod's status is not rewritten");
+
+    // Deletion is confirmed by the kubelet.
+    api.delete("a", &DeleteParams::default()).await.unwrap();
+    wait_pods(client, Duration::from_secs(10), |pods| {
+        find(pods, "a").is_none()
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_simulated_nodes_in_one_process() {
+    let cluster = TestCluster::start().await;
+    let _kubelet = minik_kubelet::start(sim_config(&cluster, "scale", 20), cluster.client.clone())
+        .await
+        .expect("sim kubelets start");
+    let client = &cluster.client;
+    let nodes: Api<Node> = Api::all(client.clone());
+    assert_eq!(
+        nodes.list(&Default::default()).await.unwrap().items.len(),
+        20
+    );
+    for i in 0..100 {
+        create_pod(
+            client,
+            &format!("p{i}"),
+            &format!("scale-{}", i % 20 + 1),
+            json!({"containers": [{"name": "c", "image": "minik/web:v1"}]}),
+        )
+        .await;
+    }
+    let pods = wait_pods(client, Duration::from_secs(30), |pods| {
+        pods.len() == 100 && pods.iter().all(ready)
+    })
+    .await;
+    let ips: std::collections::HashSet<&str> = pods
+        .iter()
+        .map(|p| p["status"]["podIP"].as_str().unwrap())
+        .collect();
+    assert_eq!(ips.len(), 100, "every pod has its own IP");
+}

@@ -1,0 +1,379 @@
+//! The endpoints controller against an in-process API server: ready and
+//! not-ready addresses, named target ports resolved per pod, pods left out
+//! (no IP, terminating, not selected), reaction time to a pod becoming
+//! ready, no write when nothing changed, Services without a selector left
+//! to their user, and the Endpoints removed with its Service.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::{Endpoints, Pod, Service};
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use serde_json::json;
+use support::lifecycle::{
+    self, confirm_deletion, create_pod, pod, set_pod_status, wait_for, Which,
+};
+use support::TestCluster;
+
+const WAIT: Duration = Duration::from_secs(10);
+
+fn addresses(ep: &Endpoints, ready: bool) -> Vec<(String, i32)> {
+    let mut out = Vec::new();
+    for s in ep.subsets.iter().flatten() {
+        let list = if ready {
+            &s.addresses
+        } else {
+            &s.not_ready_addresses
+        };
+        for a in list.iter().flatten() {
+            for p in s.ports.iter().flatten() {
+                out.push((a.ip.clone(), p.port));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[tokio::test]
+async fn endpoints_follow_pods_ready_state_and_named_ports() {
+    let cluster = TestCluster::start().await;
+    let _controller = lifecycle::start(&cluster.client, Default::default(), &[Which::Endpoints]);
+    let pods: Api<Pod> = Api::namespaced(cluster.client.clone(), "default");
+    let services: Api<Service> = Api::namespaced(cluster.client.clone(), "default");
+    let endpoints: Api<Endpoints> = Api::namespaced(cluster.client.clone(), "default");
+
+    let web = json!({"app": "web"});
+    // Two pods serving the named port "http" on different container ports.
+    create_pod(
+        &pods,
+        &pod(
+            "web-a",
+            web.clone(),
+            Some("node-1"),
+            &[("http", 8080)],
+            json!({}),
+        ),
+    )
+    .await;
+    create_pod(
+        &pods,
+        &pod(
+            "web-b",
+            web.clone(),
+            Some("node-2"),
+            &[("http", 9090)],
+            json!({}),
+        ),
+    )
+    .await;
+    // Selected but without an IP yet, and not selected at all.
+    create_pod(
+        &pods,
+        &pod(
+            "web-pending",
+            web.clone(),
+            None,
+            &[("http", 8080)],
+            json!({}),
+        ),
+    )
+    .await;
+    create_pod(
+        &pods,
+        &pod(
+            "other",
+            json!({"app": "other"}),
+            Some("node-1"),
+            &[("http", 8080)],
+            json!({}),
+        ),
+    )
+    .await;
+    let a = set_pod_status(&pods, "web-a", Some("10.244.1.10"), true).await;
+    set_pod_status(&pods, "web-b", Some("10.244.2.10"), false).await;
+    set_pod_status(&pods, "other", Some("10.244.1.99"), true).await;
+
+    let svc: Service = serde_json::from_value(json!({
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": "web", "labels": {"tier": "frontend"}},
+        "spec": {"selector": {"app": "web"}, "ports": [{"name": "http", "port": 80, "targetPort": "http"}]},
+    }))
+    .unwrap();
+    services.create(&PostParams::default(), &svc).await.unwrap();
+
+    let ep = wait_for("the Endpoints of web", WAIT, || async {
+        let ep = endpoints.get_opt("web").await.unwrap()?;
+        (addresses(&ep, true).len() + addresses(&ep, false).len() == 2).then_some(ep)
+    })
+    .await;
+    assert_eq!(
+        addresses(&ep, true),
+        vec![("10.244.1.10".to_string(), 8080)]
+    );
+    assert_eq!(
+        addresses(&ep, false),
+        vec![("10.244.2.10".to_string(), 9090)]
+    );
+    // Different resolved ports: two subsets.
+    assert_eq!(ep.subsets.as_ref().unwrap().len(), 2, "{ep:#?}");
+    let ready = &ep
+        .subsets
+        .as_ref()
+        .unwrap()
+        .iter()
+        .find(|s| s.addresses.is_some())
+        .unwrap();
+    let addr = &ready.addresses.as_ref().unwrap()[0];
+    assert_eq!(addr.node_name.as_deref(), Some("node-1"));
+    let target = addr.target_ref.as_ref().unwrap();
+    assert_eq!(target.kind.as_deref(), Some("Pod"));
+    assert_eq!(target.name.as_deref(), Some("web-a"));
+    assert_eq!(target.namespace.as_deref(), Some("default"));
+    assert_eq!(target.uid, a.metadata.uid);
+    let port = &ready.ports.as_ref().unwrap()[0];
+    assert_eq!(
+        (port.name.as_deref(), port.protocol.as_deref()),
+        (Some("http"), Some("TCP"))
+    );
+    let labels = ep.metadata.labels.clone().unwrap();
+    assert_eq!(labels.get("tier").map(String::as_str), Some("frontend"));
+    assert_eq!(
+        labels
+            .get("endpoints.kubernetes.io/managed-by")
+            .map(String::as_str),
+        Some("endpoint-controller")
+    );
+    assert!(ep
+        .metadata
+        .annotations
+        .unwrap_or_default()
+        .contains_key("endpoints.kubernetes.io/last-change-trigger-time"));
+
+    // A pod becoming ready moves to `addresses` within a second.
+    let before = Instant::now();
+    set_pod_status(&pods, "web-b", Some("10.244.2.10"), true).await;
+    let ep = wait_for(
+        "web-b ready in the Endpoints",
+        Duration::from_secs(1),
+        || async {
+            let ep = endpoints.get("web").await.unwrap();
+            (addresses(&ep, true).len() == 2).then_some(ep)
+        },
+    )
+    .await;
+    let reaction = before.elapsed();
+    assert!(reaction < Duration::from_secs(1), "took {reaction:?}");
+    assert!(addresses(&ep, false).is_empty());
+
+    // A change the Endpoints cannot show (an annotation) writes nothing.
+    let rv = ep.metadata.resource_version.clone();
+    pods.patch(
+        "web-a",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"annotations": {"note": "unrelated"}}})),
+    )
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        endpoints
+            .get("web")
+            .await
+            .unwrap()
+            .metadata
+            .resource_version,
+        rv
+    );
+
+    // A terminating pod leaves (web-a is bound: it stays, Terminating, until its kubelet confirms).
+    pods.delete("web-a", &DeleteParams::default())
+        .await
+        .unwrap();
+    wait_for("terminating web-a out of the Endpoints", WAIT, || async {
+        let ep = endpoints.get("web").await.unwrap();
+        (addresses(&ep, true) == vec![("10.244.2.10".to_string(), 9090)]).then_some(())
+    })
+    .await;
+    assert!(pods
+        .get("web-a")
+        .await
+        .unwrap()
+        .metadata
+        .deletion_timestamp
+        .is_some());
+    confirm_deletion(&pods, "web-a").await;
+
+    // A pod whose labels stop matching leaves too (the old labels decide which Service to update).
+    pods.patch(
+        "web-b",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"labels": {"app": "retired"}}})),
+    )
+    .await
+    .unwrap();
+    wait_for("relabelled web-b out of the Endpoints", WAIT, || async {
+        let ep = endpoints.get("web").await.unwrap();
+        ep.subsets.as_ref().is_none_or(Vec::is_empty).then_some(())
+    })
+    .await;
+
+    // The Service goes, and its Endpoints with it.
+    services
+        .delete("web", &DeleteParams::default())
+        .await
+        .unwrap();
+    wait_for("the Endpoints of web deleted", WAIT, || async {
+        endpoints
+            .get_opt("web")
+            .await
+            .unwrap()
+            .is_none()
+            .then_some(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn endpoints_of_services_without_selector_are_left_to_the_user() {
+    let cluster = TestCluster::start().await;
+    let _controller = lifecycle::start(&cluster.client, Default::default(), &[Which::Endpoints]);
+    let pods: Api<Pod> = Api::namespaced(cluster.client.clone(), "default");
+    let services: Api<Service> = Api::namespaced(cluster.client.clone(), "default");
+    let endpoints: Api<Endpoints> = Api::namespaced(cluster.client.clone(), "default");
+
+    let svc: Service = serde_json::from_value(json!({
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": "external-db"},
+        "spec": {"ports": [{"port": 5432}]},
+    }))
+    .unwrap();
+    services.create(&PostParams::default(), &svc).await.unwrap();
+    let manual: Endpoints = serde_json::from_value(json!({
+        "apiVersion": "v1", "kind": "Endpoints",
+        "metadata": {"name": "external-db"},
+        "subsets": [{"addresses": [{"ip": "192.0.2.10"}], "ports": [{"port": 5432}]}],
+    }))
+    .unwrap();
+    let created = endpoints
+        .create(&PostParams::default(), &manual)
+        .await
+        .unwrap();
+    // Something that would wake the controller for this namespace: a pod and a Service change.
+    create_pod(
+        &pods,
+        &pod(
+            "db",
+            json!({"app": "db"}),
+            Some("node-1"),
+            &[("pg", 5432)],
+            json!({}),
+        ),
+    )
+    .await;
+    set_pod_status(&pods, "db", Some("10.244.1.20"), true).await;
+    services
+        .patch(
+            "external-db",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"labels": {"touched": "yes"}}})),
+        )
+        .await
+        .unwrap();
+
+    // A selector Service in the same namespace proves the controller is running meanwhile.
+    let probe: Service = serde_json::from_value(json!({
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": "db"},
+        "spec": {"selector": {"app": "db"}, "ports": [{"port": 5432, "targetPort": "pg"}]},
+    }))
+    .unwrap();
+    services
+        .create(&PostParams::default(), &probe)
+        .await
+        .unwrap();
+    wait_for("the Endpoints of db", WAIT, || async {
+        let ep = endpoints.get_opt("db").await.unwrap()?;
+        (addresses(&ep, true) == vec![("10.244.1.20".to_string(), 5432)]).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let now = endpoints.get("external-db").await.unwrap();
+    assert_eq!(
+        now.metadata.resource_version,
+        created.metadata.resource_version
+    );
+    assert_eq!(
+        addresses(&now, true),
+        vec![("192.0.2.10".to_string(), 5432)]
+    );
+    assert!(!now
+        .metadata
+        .labels
+        .unwrap_or_default()
+        .contains_key("endpoints.kubernetes.io/managed-by"));
+
+    // A hand edit of a managed Endpoints is put back.
+    endpoints
+        .patch(
+            "db",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"subsets": [{"addresses": [{"ip": "203.0.113.1"}], "ports": [{"port": 1}]}]})),
+        )
+        .await
+        .unwrap();
+    wait_for("the Endpoints of db restored", WAIT, || async {
+        let ep = endpoints.get("db").await.unwrap();
+        (addresses(&ep, true) == vec![("10.244.1.20".to_string(), 5432)]).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_restarted_controller_rewrites_nothing() {
+    let cluster = TestCluster::start().await;
+    let pods: Api<Pod> = Api::namespaced(cluster.client.clone(), "default");
+    let services: Api<Service> = Api::namespaced(cluster.client.clone(), "default");
+    let endpoints: Api<Endpoints> = Api::namespaced(cluster.client.clone(), "default");
+    // Enough pods that listing them takes longer than listing Services.
+    for i in 0..300 {
+        let name = format!("web-{i}");
+        let ip = format!("10.244.{}.{}", i / 200, i % 200 + 2);
+        let p = pod(
+            &name,
+            json!({"app": "web"}),
+            Some("node-1"),
+            &[("http", 80)],
+            json!({}),
+        );
+        create_pod(&pods, &p).await;
+        set_pod_status(&pods, &name, Some(&ip), true).await;
+    }
+    let svc: Service = serde_json::from_value(json!({
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": "web"},
+        "spec": {"selector": {"app": "web"}, "ports": [{"port": 80}]},
+    }))
+    .unwrap();
+    services.create(&PostParams::default(), &svc).await.unwrap();
+
+    let first = lifecycle::start(&cluster.client, Default::default(), &[Which::Endpoints]);
+    let ep = wait_for("the Endpoints of web", WAIT, || async {
+        let ep = endpoints.get_opt("web").await.unwrap()?;
+        (addresses(&ep, true).len() == 300).then_some(ep)
+    })
+    .await;
+    drop(first);
+
+    // A new controller starts from empty caches: it must not write a
+    // half-known (say, empty) Endpoints before its caches are filled.
+    let _second = lifecycle::start(&cluster.client, Default::default(), &[Which::Endpoints]);
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let again = endpoints.get("web").await.unwrap();
+    assert_eq!(
+        again.metadata.resource_version,
+        ep.metadata.resource_version
+    );
+}
