@@ -34,10 +34,13 @@ pub fn to_storage(served: &'static ResourceInfo, obj: Value) -> Value {
     }
     let mut obj = obj;
     match served.kind {
-        "Event" => rename_fields(
-            &mut obj,
-            EVENT_FIELDS.iter().map(|(core, new)| (*new, *core)),
-        ),
+        "Event" => {
+            rename_fields(
+                &mut obj,
+                EVENT_FIELDS.iter().map(|(core, new)| (*new, *core)),
+            );
+            fill_core_event_times(&mut obj);
+        }
         "HorizontalPodAutoscaler" => hpa_v1_to_v2(&mut obj),
         _ => {}
     }
@@ -64,6 +67,41 @@ pub fn from_storage(served: &'static ResourceInfo, obj: Value) -> Value {
     obj["apiVersion"] = json!(served.api_version());
     obj["kind"] = json!(served.kind);
     obj
+}
+
+/// New-style events carry `eventTime` and `series`; core readers sort and
+/// print by `firstTimestamp`/`lastTimestamp`/`count` (`kubectl get events
+/// --sort-by=.lastTimestamp`), so those are filled in when absent.
+fn fill_core_event_times(obj: &mut Value) {
+    let seconds = |v: &Value| -> Option<Value> {
+        let t: jiff::Timestamp = v.as_str()?.parse().ok()?;
+        Some(json!(crate::meta::format_timestamp(t)))
+    };
+    let Some(map) = obj.as_object_mut() else {
+        return;
+    };
+    let first = map.get("eventTime").and_then(seconds);
+    let last = map
+        .get("series")
+        .and_then(|s| s.get("lastObservedTime"))
+        .and_then(seconds)
+        .or_else(|| first.clone());
+    let count = map
+        .get("series")
+        .and_then(|s| s.get("count"))
+        .cloned()
+        .unwrap_or(json!(1));
+    for (field, value) in [
+        ("firstTimestamp", first),
+        ("lastTimestamp", last),
+        ("count", Some(count)),
+    ] {
+        if let Some(v) = value {
+            if map.get(field).is_none_or(Value::is_null) {
+                map.insert(field.to_string(), v);
+            }
+        }
+    }
 }
 
 fn rename_fields<'a>(obj: &mut Value, pairs: impl Iterator<Item = (&'a str, &'a str)>) {
@@ -149,7 +187,20 @@ mod tests {
         assert_eq!(stored["involvedObject"]["name"], "web");
         assert_eq!(stored["message"], "Started container");
         assert_eq!(stored["reportingComponent"], "kubelet");
-        assert_eq!(from_storage(served, stored), new_style);
+        // Core readers get the timestamps and count they sort and print by.
+        assert_eq!(stored["firstTimestamp"], "2024-01-01T00:00:00Z");
+        assert_eq!(stored["lastTimestamp"], "2024-01-01T00:00:00Z");
+        assert_eq!(stored["count"], 1);
+        let back = from_storage(served, stored);
+        for field in [
+            "regarding",
+            "note",
+            "reason",
+            "reportingController",
+            "eventTime",
+        ] {
+            assert_eq!(back[field], new_style[field], "{field}");
+        }
     }
 
     #[test]

@@ -148,7 +148,7 @@ pub async fn start(config: Config, client: kube::Client) -> Result<Running, Erro
                 )
                 .await?,
             ),
-            RuntimeKind::Sim => Arc::new(SimRuntime::new(config.sim_delay)),
+            RuntimeKind::Sim => Arc::new(SimRuntime::new(config.sim_delay, &name)),
         };
         let mut listen = config.listen;
         if listen.port() != 0 {

@@ -178,6 +178,17 @@ impl Scheduler {
                 if self.cache.has_pod(&new.uid().unwrap_or_default()) {
                     return;
                 }
+                // `spec.schedulingGates` hold a pod back until they are all
+                // removed (kube's SchedulingGates PreEnqueue plugin).
+                if new
+                    .spec
+                    .as_ref()
+                    .and_then(|s| s.scheduling_gates.as_ref())
+                    .is_some_and(|g| !g.is_empty())
+                {
+                    self.queue.delete(&ObjectRef::from_obj(&*new));
+                    return;
+                }
                 let changed = old.is_some_and(|old| {
                     old.spec != new.spec
                         || old.metadata.labels != new.metadata.labels

@@ -43,7 +43,9 @@ async fn a_burst_fills_a_node_by_requests_then_waits_for_the_next() {
     let mut waiting = Vec::new();
     for i in 1..=4 {
         let name = format!("web-{i}");
-        let failed = wait_event(client, "default", &name, "FailedScheduling", |n| n == insufficient);
+        let failed = wait_event(client, "default", &name, "FailedScheduling", |n| {
+            n == insufficient
+        });
         let scheduled = wait_event(client, "default", &name, "Scheduled", |_| true);
         tokio::select! {
             _ = failed => waiting.push(name),
@@ -52,7 +54,10 @@ async fn a_burst_fills_a_node_by_requests_then_waits_for_the_next() {
     }
     assert_eq!(bound.len(), 2, "bound: {bound:?}, waiting: {waiting:?}");
     for (name, note) in &bound {
-        assert_eq!(note, &format!("Successfully assigned default/{name} to node-1"));
+        assert_eq!(
+            note,
+            &format!("Successfully assigned default/{name} to node-1")
+        );
     }
     for name in &waiting {
         wait_pod_scheduled(&pods, name, "False", "Unschedulable", &insufficient).await;
@@ -84,9 +89,21 @@ async fn least_allocated_prefers_the_node_with_room() {
 async fn node_selector_and_node_affinity_operators() {
     let cluster = TestCluster::start().await;
     let client = &cluster.client;
-    node("a", "2").label("disk", "ssd").label("cores", "8").create(client).await;
-    node("b", "2").label("disk", "hdd").label("cores", "2").create(client).await;
-    node("c", "2").label("gpu", "true").label("cores", "4").create(client).await;
+    node("a", "2")
+        .label("disk", "ssd")
+        .label("cores", "8")
+        .create(client)
+        .await;
+    node("b", "2")
+        .label("disk", "hdd")
+        .label("cores", "2")
+        .create(client)
+        .await;
+    node("c", "2")
+        .label("gpu", "true")
+        .label("cores", "4")
+        .create(client)
+        .await;
     let _scheduler = start_scheduler(client);
     let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
 
@@ -102,43 +119,96 @@ async fn node_selector_and_node_affinity_operators() {
         }
     };
     let cases = [
-        ("selector", json!({"nodeSelector": {"disk": "ssd"}}), vec!["a"]),
-        ("in", required(json!([{"matchExpressions": [expr("disk", "In", &["hdd"])]}])), vec!["b"]),
+        (
+            "selector",
+            json!({"nodeSelector": {"disk": "ssd"}}),
+            vec!["a"],
+        ),
+        (
+            "in",
+            required(json!([{"matchExpressions": [expr("disk", "In", &["hdd"])]}])),
+            vec!["b"],
+        ),
         // NotIn also admits nodes without the label.
-        ("notin", required(json!([{"matchExpressions": [expr("disk", "NotIn", &["ssd", "hdd"])]}])), vec!["c"]),
-        ("exists", required(json!([{"matchExpressions": [expr("gpu", "Exists", &[])]}])), vec!["c"]),
+        (
+            "notin",
+            required(json!([{"matchExpressions": [expr("disk", "NotIn", &["ssd", "hdd"])]}])),
+            vec!["c"],
+        ),
+        (
+            "exists",
+            required(json!([{"matchExpressions": [expr("gpu", "Exists", &[])]}])),
+            vec!["c"],
+        ),
         // Expressions of one term are ANDed.
-        ("and", required(json!([{"matchExpressions": [expr("gpu", "DoesNotExist", &[]), expr("cores", "Gt", &["5"])]}])), vec!["a"]),
-        ("lt", required(json!([{"matchExpressions": [expr("cores", "Lt", &["3"])]}])), vec!["b"]),
+        (
+            "and",
+            required(
+                json!([{"matchExpressions": [expr("gpu", "DoesNotExist", &[]), expr("cores", "Gt", &["5"])]}]),
+            ),
+            vec!["a"],
+        ),
+        (
+            "lt",
+            required(json!([{"matchExpressions": [expr("cores", "Lt", &["3"])]}])),
+            vec!["b"],
+        ),
         // Terms are ORed.
-        ("or", required(json!([
+        (
+            "or",
+            required(json!([
             {"matchExpressions": [expr("gpu", "Exists", &[])]},
-            {"matchExpressions": [expr("disk", "In", &["hdd"])]}])), vec!["b", "c"]),
-        ("fields", required(json!([{"matchFields": [expr("metadata.name", "In", &["b"])]}])), vec!["b"]),
+            {"matchExpressions": [expr("disk", "In", &["hdd"])]}])),
+            vec!["b", "c"],
+        ),
+        (
+            "fields",
+            required(json!([{"matchFields": [expr("metadata.name", "In", &["b"])]}])),
+            vec!["b"],
+        ),
     ];
     for (name, extra, _) in &cases {
         create(&pods, &pod(name, Some("100m"), extra.clone())).await;
     }
     for (name, _, allowed) in &cases {
         let node = wait_bound(&pods, name).await;
-        assert!(allowed.contains(&node.as_str()), "{name} went to {node}, expected one of {allowed:?}");
+        assert!(
+            allowed.contains(&node.as_str()),
+            "{name} went to {node}, expected one of {allowed:?}"
+        );
     }
 
-    create(&pods, &pod("nowhere", None, json!({"nodeSelector": {"disk": "nvme"}}))).await;
+    create(
+        &pods,
+        &pod("nowhere", None, json!({"nodeSelector": {"disk": "nvme"}})),
+    )
+    .await;
     let expected = format!(
         "0/3 nodes are available: 3 node(s) didn't match Pod's node affinity/selector. \
          preemption: 0/3 nodes are available: 3 {NOT_HELPFUL}.."
     );
-    wait_event(client, "default", "nowhere", "FailedScheduling", |n| n == expected).await;
+    wait_event(client, "default", "nowhere", "FailedScheduling", |n| {
+        n == expected
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn taints_tolerations_cordoned_and_not_ready_nodes() {
     let cluster = TestCluster::start().await;
     let client = &cluster.client;
-    node("gpu", "2").taint("dedicated", "gpu", "NoSchedule").create(client).await;
-    node("drain", "2").taint("maintenance", "", "NoExecute").create(client).await;
-    node("soft", "2").taint("spot", "", "PreferNoSchedule").create(client).await;
+    node("gpu", "2")
+        .taint("dedicated", "gpu", "NoSchedule")
+        .create(client)
+        .await;
+    node("drain", "2")
+        .taint("maintenance", "", "NoExecute")
+        .create(client)
+        .await;
+    node("soft", "2")
+        .taint("spot", "", "PreferNoSchedule")
+        .create(client)
+        .await;
     node("cordoned", "2").cordoned().create(client).await;
     node("sick", "2").ready("False").create(client).await;
     let _scheduler = start_scheduler(client);
@@ -148,14 +218,38 @@ async fn taints_tolerations_cordoned_and_not_ready_nodes() {
     create(&pods, &pod("plain", Some("100m"), json!({}))).await;
     // Tolerating a hard taint opens that node, and it then scores higher
     // than the node with an untolerated PreferNoSchedule taint.
-    create(&pods, &pod("gpu-job", Some("100m"), json!({"tolerations": [
-        {"key": "dedicated", "operator": "Equal", "value": "gpu", "effect": "NoSchedule"}]}))).await;
-    create(&pods, &pod("drainer", Some("100m"), json!({"tolerations": [
-        {"key": "maintenance", "operator": "Exists", "effect": "NoExecute"}]}))).await;
+    create(
+        &pods,
+        &pod(
+            "gpu-job",
+            Some("100m"),
+            json!({"tolerations": [
+        {"key": "dedicated", "operator": "Equal", "value": "gpu", "effect": "NoSchedule"}]}),
+        ),
+    )
+    .await;
+    create(
+        &pods,
+        &pod(
+            "drainer",
+            Some("100m"),
+            json!({"tolerations": [
+        {"key": "maintenance", "operator": "Exists", "effect": "NoExecute"}]}),
+        ),
+    )
+    .await;
     // Tolerating node.kubernetes.io/unschedulable overrides a cordon.
-    create(&pods, &pod("rescuer", Some("100m"), json!({
+    create(
+        &pods,
+        &pod(
+            "rescuer",
+            Some("100m"),
+            json!({
         "nodeSelector": {"kubernetes.io/hostname": "cordoned"},
-        "tolerations": [{"key": "node.kubernetes.io/unschedulable", "operator": "Exists"}]}))).await;
+        "tolerations": [{"key": "node.kubernetes.io/unschedulable", "operator": "Exists"}]}),
+        ),
+    )
+    .await;
     assert_eq!(wait_bound(&pods, "plain").await, "soft");
     assert_eq!(wait_bound(&pods, "gpu-job").await, "gpu");
     assert_eq!(wait_bound(&pods, "drainer").await, "drain");
@@ -163,15 +257,26 @@ async fn taints_tolerations_cordoned_and_not_ready_nodes() {
 
     // A pod pinned to the gpu node without the toleration: every node
     // refuses, each for the first filter that fails there.
-    create(&pods, &pod("pinned", Some("100m"), json!({"nodeSelector": {"kubernetes.io/hostname": "gpu"}}))).await;
+    create(
+        &pods,
+        &pod(
+            "pinned",
+            Some("100m"),
+            json!({"nodeSelector": {"kubernetes.io/hostname": "gpu"}}),
+        ),
+    )
+    .await;
     let expected = format!(
-            "0/5 nodes are available: 1 node(s) didn't match Pod's node affinity/selector, \
+        "0/5 nodes are available: 1 node(s) didn't match Pod's node affinity/selector, \
              1 node(s) had untolerated taint {{dedicated: gpu}}, \
              1 node(s) had untolerated taint {{maintenance: }}, \
              1 node(s) had untolerated taint {{node.kubernetes.io/not-ready: }}, \
              1 node(s) were unschedulable. preemption: 0/5 nodes are available: 5 {NOT_HELPFUL}.."
     );
-    wait_event(client, "default", "pinned", "FailedScheduling", |n| n == expected).await;
+    wait_event(client, "default", "pinned", "FailedScheduling", |n| {
+        n == expected
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -201,7 +306,10 @@ async fn host_ports_conflict_until_the_holder_goes() {
         "0/2 nodes are available: 2 node(s) didn't have free ports for the requested pod ports. \
          preemption: 0/2 nodes are available: 2 {NO_VICTIMS}.."
     );
-    wait_event(client, "default", "third", "FailedScheduling", |n| n == expected).await;
+    wait_event(client, "default", "third", "FailedScheduling", |n| {
+        n == expected
+    })
+    .await;
     wait_pod_scheduled(&pods, "third", "False", "Unschedulable", &expected).await;
 
     // Deleting an assigned pod frees its port and wakes the waiting pod.
@@ -225,11 +333,16 @@ async fn one_owners_pods_spread_across_nodes() {
     let mut per_node: HashMap<String, usize> = HashMap::new();
     for i in 0..6 {
         let name = format!("web-{i}");
-        create(&pods, &pod(&name, Some("100m"), json!({"metadata": owned_by("rs-web")}))).await;
+        create(
+            &pods,
+            &pod(&name, Some("100m"), json!({"metadata": owned_by("rs-web")})),
+        )
+        .await;
         *per_node.entry(wait_bound(&pods, &name).await).or_default() += 1;
     }
-    let expected: HashMap<String, usize> =
-        [("big", 2), ("small-1", 2), ("small-2", 2)].map(|(n, c)| (n.to_string(), c)).into();
+    let expected: HashMap<String, usize> = [("big", 2), ("small-1", 2), ("small-2", 2)]
+        .map(|(n, c)| (n.to_string(), c))
+        .into();
     assert_eq!(per_node, expected);
 
     // Pods without an owner are not spread: they go where there is most room.

@@ -32,7 +32,10 @@ async fn an_unschedulable_pod_explains_itself_and_runs_once_a_node_fits() {
 
     // 1. No nodes at all.
     let no_nodes = "no nodes available to schedule pods";
-    wait_event(client, "default", "web-1", "FailedScheduling", |n| n == no_nodes).await;
+    wait_event(client, "default", "web-1", "FailedScheduling", |n| {
+        n == no_nodes
+    })
+    .await;
     wait_pod_scheduled(&pods, "web-1", "False", "Unschedulable", no_nodes).await;
 
     // 2. Nodes join, none fits: each new node is a reason to try again.
@@ -42,10 +45,16 @@ async fn an_unschedulable_pod_explains_itself_and_runs_once_a_node_fits() {
     let expected = "0/3 nodes are available: 1 node(s) didn't match Pod's node affinity/selector, \
         2 Insufficient cpu. preemption: 0/3 nodes are available: 1 Preemption is not helpful for scheduling, \
         2 No preemption victims found for incoming pod..";
-    let event = wait_event(client, "default", "web-1", "FailedScheduling", |n| n == expected).await;
+    let event = wait_event(client, "default", "web-1", "FailedScheduling", |n| {
+        n == expected
+    })
+    .await;
     assert_eq!(event.type_.as_deref(), Some("Warning"));
     assert_eq!(event.action.as_deref(), Some("Scheduling"));
-    assert_eq!(event.reporting_controller.as_deref(), Some("default-scheduler"));
+    assert_eq!(
+        event.reporting_controller.as_deref(),
+        Some("default-scheduler")
+    );
     assert!(event
         .reporting_instance
         .as_deref()
@@ -60,7 +69,11 @@ async fn an_unschedulable_pod_explains_itself_and_runs_once_a_node_fits() {
     let seen = count(&events.get(&event_name).await.unwrap());
     let nodes: Api<Node> = Api::all(client.clone());
     nodes
-        .patch("node-1", &PatchParams::default(), &Patch::Merge(json!({"metadata": {"labels": {"tier": "web"}}})))
+        .patch(
+            "node-1",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"labels": {"tier": "web"}}})),
+        )
         .await
         .unwrap();
     let repeated = move |e: Option<&Event>| e.is_some_and(|e| count(e) > seen);
@@ -91,7 +104,11 @@ async fn pods_for_another_scheduler_are_left_alone() {
     node("node-1", "2").create(client).await;
     let _scheduler = start_scheduler(client);
     let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
-    create(&pods, &pod("theirs", None, json!({"schedulerName": "my-scheduler"}))).await;
+    create(
+        &pods,
+        &pod("theirs", None, json!({"schedulerName": "my-scheduler"})),
+    )
+    .await;
     create(&pods, &pod("ours", None, json!({}))).await;
     assert_eq!(wait_bound(&pods, "ours").await, "node-1");
     // The default scheduler has caught up past "theirs" and left it pending.
@@ -107,4 +124,34 @@ async fn pods_for_another_scheduler_are_left_alone() {
         .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some("theirs"))
         .count();
     assert_eq!(about_theirs, 0);
+}
+
+#[tokio::test]
+async fn a_gated_pod_waits_until_its_scheduling_gates_are_removed() {
+    let cluster = TestCluster::start().await;
+    let client = &cluster.client;
+    node("node-1", "2").create(client).await;
+    let _scheduler = start_scheduler(client);
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    create(
+        &pods,
+        &pod(
+            "gated",
+            None,
+            json!({"schedulingGates": [{"name": "example.com/quota"}]}),
+        ),
+    )
+    .await;
+    create(&pods, &pod("free", None, json!({}))).await;
+    wait_bound(&pods, "free").await;
+    assert_eq!(node_of(&pods.get("gated").await.unwrap()), None);
+
+    pods.patch(
+        "gated",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"spec": {"schedulingGates": null}})),
+    )
+    .await
+    .unwrap();
+    assert_eq!(wait_bound(&pods, "gated").await, "node-1");
 }

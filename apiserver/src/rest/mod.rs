@@ -205,6 +205,14 @@ pub async fn dispatch(State(state): State<Arc<AppState>>, req: Request) -> Respo
 
 async fn handle(state: Arc<AppState>, req: Request) -> Result<Response, ApiError> {
     let (parts, body) = req.into_parts();
+    // `nodes/<name>/proxy/<path>`: the kubelet's own endpoints (stats for `top`).
+    if let Some(rest) = parts.uri.path().strip_prefix("/api/v1/nodes/") {
+        if let Some((node, path)) = rest.split_once("/proxy") {
+            if parts.method == Method::GET && !node.contains('/') {
+                return proxy::node_proxy(&state, node, path, parts.uri.query()).await;
+            }
+        }
+    }
     let target = request::parse_path(parts.uri.path())?;
     let params = Params::parse(parts.uri.query());
     let accept = parts

@@ -129,6 +129,72 @@ pub async fn proxy(
     Ok(Response::from_parts(parts, Body::new(body)))
 }
 
+/// `GET nodes/<name>/proxy/<path>`: forwards a GET to the node's kubelet
+/// (`kubectl top` and `miniktl top` read `/stats/summary` this way).
+pub async fn node_proxy(
+    state: &crate::AppState,
+    node: &str,
+    path: &str,
+    query: Option<&str>,
+) -> Result<Response, ApiError> {
+    let nodes = minik_api::catalogue::lookup("", "v1", "nodes").expect("nodes are served");
+    let node_obj: Value = match state.store.get(&nodes.key(None, node))? {
+        Some(b) => serde_json::from_slice(&b).map_err(|e| ApiError::internal(e.to_string()))?,
+        None => return Err(ApiError::not_found(nodes, node)),
+    };
+    let port = node_obj
+        .pointer("/status/daemonEndpoints/kubeletEndpoint/Port")
+        .and_then(Value::as_u64)
+        .and_then(|p| u16::try_from(p).ok())
+        .filter(|p| *p != 0)
+        .ok_or_else(|| {
+            ApiError::new(
+                503,
+                "ServiceUnavailable",
+                format!("node {node} reports no kubelet port"),
+            )
+        })?;
+    let path = if path.is_empty() { "/" } else { path };
+    let uri = match query {
+        Some(q) if !q.is_empty() => format!("{path}?{q}"),
+        _ => path.to_string(),
+    };
+    let stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .map_err(|e| {
+            ApiError::new(
+                503,
+                "ServiceUnavailable",
+                format!("error trying to reach node {node}: {e}"),
+            )
+        })?;
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| {
+            ApiError::new(
+                503,
+                "ServiceUnavailable",
+                format!("error trying to reach node {node}: {e}"),
+            )
+        })?;
+    tokio::spawn(conn);
+    let request = Request::builder()
+        .method(Method::GET)
+        .uri(&uri)
+        .header(header::HOST, format!("127.0.0.1:{port}"))
+        .body(Empty::<Bytes>::new())
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    let response = sender.send_request(request).await.map_err(|e| {
+        ApiError::new(
+            503,
+            "ServiceUnavailable",
+            format!("error trying to reach node {node}: {e}"),
+        )
+    })?;
+    let (parts, body) = response.into_parts();
+    Ok(Response::from_parts(parts, Body::new(body)))
+}
+
 fn unavailable(pod: &str, e: impl std::fmt::Display) -> ApiError {
     ApiError::new(
         503,

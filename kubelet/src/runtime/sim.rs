@@ -7,8 +7,9 @@
 //! after which it is Running. A command that is trivially run-to-completion
 //! exits after the same delay again: one ending in `exit N` exits with N,
 //! `true` and a lone `echo`/`date` exit 0, `false` exits 1; anything else
-//! runs until stopped. Probes succeed, pod IPs come from 10.128.0.0/9 and
-//! reach nothing, and there are no logs, exec or real stats. The Docker
+//! runs until stopped. Probes succeed, pod IPs come from the node's own /24
+//! in 10.128.0.0/9 (like a node's podCIDR, so nodes in separate processes
+//! never hand out the same IP) and reach nothing, and there are no logs, exec or real stats. The Docker
 //! runtime is what the real behaviour is tested against; this one never
 //! substitutes for it.
 
@@ -31,7 +32,21 @@ use super::{
 use crate::Error;
 
 /// Pod IPs of every simulated node in the process come from one counter.
-static NEXT_IP: AtomicU32 = AtomicU32::new(1);
+
+/// Which /24 of 10.128.0.0/9 a node gets: its number for `name-N`
+/// (node-1 → 10.128.1.0/24), else a hash of its name.
+fn node_block(node_name: &str) -> u32 {
+    const BLOCKS: u32 = 1 << 15;
+    let digits = node_name.rsplit('-').next().unwrap_or("");
+    match digits.parse::<u32>() {
+        Ok(n) => n % BLOCKS,
+        Err(_) => {
+            node_name.bytes().fold(2_166_136_261u32, |h, b| {
+                (h ^ b as u32).wrapping_mul(16_777_619)
+            }) % BLOCKS
+        }
+    }
+}
 
 /// How a simulated container's process behaves once started.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,6 +63,9 @@ struct SimContainer {
 /// One simulated node's containers.
 pub struct SimRuntime {
     delay: Duration,
+    /// First address of this node's /24 of pod IPs.
+    pod_cidr_base: u32,
+    next_ip: AtomicU32,
     containers: Arc<Mutex<HashMap<String, SimContainer>>>,
     events: broadcast::Sender<String>,
     next_id: AtomicU32,
@@ -56,9 +74,11 @@ pub struct SimRuntime {
 impl SimRuntime {
     /// `delay` is how long a container takes to start (and to exit, for
     /// run-to-completion commands).
-    pub fn new(delay: Duration) -> Self {
+    pub fn new(delay: Duration, node_name: &str) -> Self {
         Self {
             delay,
+            pod_cidr_base: 0x0A80_0000 + (node_block(node_name) << 8),
+            next_ip: AtomicU32::new(0),
             containers: Arc::default(),
             events: broadcast::channel(1024).0,
             next_id: AtomicU32::new(1),
@@ -192,8 +212,9 @@ impl Runtime for SimRuntime {
     }
 
     async fn run_sandbox(&self, config: &SandboxConfig) -> Result<ContainerRecord, Error> {
-        let n = NEXT_IP.fetch_add(1, Ordering::Relaxed);
-        let ip = std::net::Ipv4Addr::from(0x0A80_0000u32 + (n & 0x007F_FFFF));
+        // .1 to .254 of the node's /24, round and round.
+        let n = self.next_ip.fetch_add(1, Ordering::Relaxed) % 254 + 1;
+        let ip = std::net::Ipv4Addr::from(self.pod_cidr_base + n);
         let now = Timestamp::now();
         let record = ContainerRecord {
             id: self.new_id(),

@@ -113,14 +113,21 @@ async fn wait_count(seen: &Mutex<Seen>, n: usize, limit: Duration) -> bool {
 
 /// Creates pods `from..to` in `ns` with CREATORS concurrent requests;
 /// returns when each creation was acknowledged (from then on the pod exists).
-async fn create_pods(client: &kube::Client, ns: &str, from: usize, to: usize) -> HashMap<String, Instant> {
+async fn create_pods(
+    client: &kube::Client,
+    ns: &str,
+    from: usize,
+    to: usize,
+) -> HashMap<String, Instant> {
     let api: Api<Pod> = Api::namespaced(client.clone(), ns);
     futures::stream::iter(from..to)
         .map(|i| {
             let api = api.clone();
             let p = pod(ns, i);
             async move {
-                api.create(&PostParams::default(), &p).await.expect("pod created");
+                api.create(&PostParams::default(), &p)
+                    .await
+                    .expect("pod created");
                 (p.metadata.name.unwrap(), Instant::now())
             }
         })
@@ -159,7 +166,10 @@ async fn main() -> anyhow::Result<()> {
     ))
     .await?;
     let client = client_for(&server.url())?;
-    println!("minik-scheduler benchmark: {NODES} nodes, {PODS} pods per phase (store in {})", dir.path().display());
+    println!(
+        "minik-scheduler benchmark: {NODES} nodes, {PODS} pods per phase (store in {})",
+        dir.path().display()
+    );
 
     // Nodes, registered as kubelets do: the Node, then its status.
     let started = Instant::now();
@@ -184,7 +194,10 @@ async fn main() -> anyhow::Result<()> {
         .buffer_unordered(CREATORS)
         .try_collect::<Vec<_>>()
         .await?;
-    println!("setup     {NODES} nodes registered in {:.1} s", started.elapsed().as_secs_f64());
+    println!(
+        "setup     {NODES} nodes registered in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
 
     // 1. Backlog: everything pending before the scheduler starts.
     create_namespace(&client, "backlog").await?;
@@ -199,13 +212,32 @@ async fn main() -> anyhow::Result<()> {
     let backlog = bind_watch(client.clone(), "backlog").await;
     let scheduler_client = client_for(&server.url())?;
     let started = Instant::now();
-    let scheduler = tokio::spawn(minik_scheduler::run(minik_scheduler::Config::new(scheduler_client)));
+    let scheduler = tokio::spawn(minik_scheduler::run(minik_scheduler::Config::new(
+        scheduler_client,
+    )));
     if !wait_count(&backlog, PODS, Duration::from_secs(300)).await {
-        anyhow::bail!("backlog: only {} of {PODS} pods bound after 300 s", backlog.lock().unwrap().bound.len());
+        anyhow::bail!(
+            "backlog: only {} of {PODS} pods bound after 300 s",
+            backlog.lock().unwrap().bound.len()
+        );
     }
-    let last = backlog.lock().unwrap().bound.values().max().copied().unwrap();
+    let last = backlog
+        .lock()
+        .unwrap()
+        .bound
+        .values()
+        .max()
+        .copied()
+        .unwrap();
     let took = last.duration_since(started);
-    let first = backlog.lock().unwrap().bound.values().min().copied().unwrap();
+    let first = backlog
+        .lock()
+        .unwrap()
+        .bound
+        .values()
+        .min()
+        .copied()
+        .unwrap();
     println!(
         "backlog   {PODS} pending pods bound in {:.2} s = {:.0} pods/s (first binding {} after start, incl. listing {NODES} nodes and {PODS} pods)",
         took.as_secs_f64(),
@@ -220,7 +252,10 @@ async fn main() -> anyhow::Result<()> {
     let acked = create_pods(&client, "stream", 0, PODS).await;
     let created = started.elapsed();
     if !wait_count(&stream, PODS, Duration::from_secs(300)).await {
-        anyhow::bail!("stream: only {} of {PODS} pods bound after 300 s", stream.lock().unwrap().bound.len());
+        anyhow::bail!(
+            "stream: only {} of {PODS} pods bound after 300 s",
+            stream.lock().unwrap().bound.len()
+        );
     }
     let bound = std::mem::take(&mut stream.lock().unwrap().bound);
     let mut latencies: Vec<Duration> = bound
@@ -269,7 +304,10 @@ async fn main() -> anyhow::Result<()> {
         .create(&PostParams::default(), &deployment)
         .await?;
     if !wait_count(&deployed, REPLICAS, Duration::from_secs(120)).await {
-        anyhow::bail!("deployment: only {} of {REPLICAS} pods bound after 120 s", deployed.lock().unwrap().bound.len());
+        anyhow::bail!(
+            "deployment: only {} of {REPLICAS} pods bound after 120 s",
+            deployed.lock().unwrap().bound.len()
+        );
     }
     let seen = deployed.lock().unwrap();
     let all_created = seen.created.values().max().copied().unwrap();

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Starts a local minik cluster on this machine: sets up what it needs on a
+# fresh Debian machine (docker.io, busybox-static, a running dockerd, the
+# offline images — see scripts/ci-setup.sh), builds the release binaries,
+# then runs `miniktl cluster up` with any arguments given (e.g. --nodes 3).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/ci-setup.sh
+cargo build --release --workspace --bins
+exec target/release/miniktl cluster up "$@"
