@@ -31,8 +31,6 @@ use super::{
 };
 use crate::Error;
 
-/// Pod IPs of every simulated node in the process come from one counter.
-
 /// Which /24 of 10.128.0.0/9 a node gets: its number for `name-N`
 /// (node-1 → 10.128.1.0/24), else a hash of its name.
 fn node_block(node_name: &str) -> u32 {
