@@ -72,7 +72,7 @@ impl Config {
             scheduler_name: "default-scheduler".to_string(),
             queue: QueueSettings::default(),
             percentage_of_nodes_to_score: 0,
-            max_concurrent_binds: 64,
+            max_concurrent_binds: 256,
             reporting_instance: format!("default-scheduler-{}", hostname()),
         }
     }

@@ -40,7 +40,7 @@ struct Args {
     percentage_of_nodes_to_score: u8,
 
     /// Bindings in flight at once.
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = 256)]
     max_concurrent_binds: usize,
 }
 
