@@ -128,11 +128,32 @@ pub fn prepare_create(t: &Target, obj: &mut Value) -> Result<(), ApiError> {
     if info.kind == "Job" {
         defaults::default_job_selector(obj, &uid);
     }
+    if info.kind == "Pod" {
+        mark_scheduling_gated(obj);
+    }
     let errors = validation::validate_create(info, obj);
     if !errors.is_empty() {
         return Err(ApiError::invalid(info, meta::name(obj), &errors));
     }
     Ok(())
+}
+
+/// A pod created with scheduling gates says why it waits, as kube-apiserver does.
+fn mark_scheduling_gated(pod: &mut Value) {
+    let gated = pod
+        .pointer("/spec/schedulingGates")
+        .and_then(Value::as_array)
+        .is_some_and(|g| !g.is_empty());
+    if gated {
+        pod["status"]["conditions"] = json!([{
+            "type": "PodScheduled",
+            "status": "False",
+            "reason": "SchedulingGated",
+            "message": "Scheduling is blocked due to non-empty scheduling gates",
+            "lastProbeTime": null,
+            "lastTransitionTime": meta::now_rfc3339(),
+        }]);
+    }
 }
 
 /// A main-resource update (PUT or PATCH): identity and status carried over

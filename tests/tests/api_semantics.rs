@@ -332,3 +332,21 @@ async fn namespace_deletion_marks_it_terminating() {
         "{e:?}"
     );
 }
+
+#[tokio::test]
+async fn pods_with_scheduling_gates_say_why_they_wait() {
+    let c = TestCluster::start().await;
+    let pods: Api<Pod> = Api::namespaced(c.client.clone(), "default");
+    let pod: Pod = serde_json::from_value(json!({
+        "metadata": {"name": "gated"},
+        "spec": {"schedulingGates": [{"name": "example.com/wait"}], "containers": [{"name": "c", "image": "busybox"}]}
+    }))
+    .unwrap();
+    let created = pods.create(&PostParams::default(), &pod).await.unwrap();
+    let cond = &created.status.unwrap().conditions.unwrap()[0];
+    assert_eq!(
+        (cond.type_.as_str(), cond.status.as_str()),
+        ("PodScheduled", "False")
+    );
+    assert_eq!(cond.reason.as_deref(), Some("SchedulingGated"));
+}

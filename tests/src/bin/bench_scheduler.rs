@@ -309,22 +309,26 @@ async fn main() -> anyhow::Result<()> {
             deployed.lock().unwrap().bound.len()
         );
     }
-    let seen = deployed.lock().unwrap();
-    let all_created = seen.created.values().max().copied().unwrap();
-    let all_bound = seen.bound.values().max().copied().unwrap();
-    let worst = seen
-        .bound
-        .iter()
-        .map(|(name, at)| at.duration_since(seen.created[name]))
-        .max()
-        .unwrap();
+    let (all_created, all_bound, worst) = {
+        let seen = deployed.lock().unwrap();
+        let worst = seen
+            .bound
+            .iter()
+            .map(|(name, at)| at.duration_since(seen.created[name]))
+            .max()
+            .unwrap();
+        (
+            seen.created.values().max().copied().unwrap(),
+            seen.bound.values().max().copied().unwrap(),
+            worst,
+        )
+    };
     println!(
         "deploy    {REPLICAS}-replica Deployment: create -> all pods bound in {} (all pods created by {}; longest pod creation -> binding {})",
         ms(all_bound.duration_since(started)),
         ms(all_created.duration_since(started)),
         ms(worst),
     );
-    drop(seen);
 
     scheduler.abort();
     for c in controllers {
