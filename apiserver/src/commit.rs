@@ -169,7 +169,8 @@ fn run(
     }
 }
 
-fn read(store: &dyn Store, key: &str) -> Result<Option<Value>, ApiError> {
+/// The stored object at `key`, decoded (a corrupt value is an internal error).
+pub fn read(store: &dyn Store, key: &str) -> Result<Option<Value>, ApiError> {
     match store.get(key)? {
         Some(bytes) => serde_json::from_slice(&bytes)
             .map(Some)

@@ -404,6 +404,28 @@ impl Ctx {
         }
     }
 
+    /// A watch on one named object, from `resource_version` on (what
+    /// `delete --wait`, `logs -f`, `rollout status` and `wait` follow).
+    pub async fn watch_object(
+        &self,
+        info: &ResourceInfo,
+        ns: Option<&str>,
+        name: &str,
+        resource_version: String,
+    ) -> Result<impl Stream<Item = Result<(String, Value)>> + use<>> {
+        let params = vec![
+            ("fieldSelector", format!("metadata.name={name}")),
+            ("watch", "1".to_string()),
+            ("resourceVersion", resource_version),
+        ];
+        let path = format!(
+            "{}{}",
+            resource_path(info, ns, None, None),
+            crate::cmd::get::encode_query(&params)
+        );
+        self.raw_watch(&path, "application/json").await
+    }
+
     /// A watch on any path (which must carry `watch=1`), events as JSON.
     pub async fn raw_watch(
         &self,

@@ -835,4 +835,19 @@ async fn node_is_registered_with_lease_and_stats() {
         "{pod}"
     );
     assert_eq!(pod["containers"][0]["name"], "c");
+
+    // The same summary through the API server's node proxy, where `top` reads it.
+    let req = http::Request::get("/api/v1/nodes/node-1/proxy/stats/summary")
+        .body(Vec::new())
+        .unwrap();
+    let text = c.cluster.client.request_text(req).await.unwrap();
+    let proxied: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert!(
+        proxied["pods"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["podRef"]["name"] == "busy"),
+        "{proxied}"
+    );
 }

@@ -82,12 +82,7 @@ impl Ctx {
 
     /// Reads the current object straight from the store.
     pub fn read(&self, key: &str) -> Result<Option<Value>, ApiError> {
-        match self.state.store.get(key)? {
-            Some(b) => Ok(Some(
-                serde_json::from_slice(&b).map_err(|e| ApiError::internal(e.to_string()))?,
-            )),
-            None => Ok(None),
-        }
+        crate::commit::read(&*self.state.store, key)
     }
 
     /// Runs a mutation through the writer, or only evaluates it for `dryRun=All`.

@@ -137,46 +137,25 @@ pub async fn node_proxy(
     path: &str,
     query: Option<&str>,
 ) -> Result<Response, ApiError> {
-    let nodes = minik_api::catalogue::lookup("", "v1", "nodes").expect("nodes are served");
-    let node_obj: Value = match state.store.get(&nodes.key(None, node))? {
-        Some(b) => serde_json::from_slice(&b).map_err(|e| ApiError::internal(e.to_string()))?,
-        None => return Err(ApiError::not_found(nodes, node)),
-    };
-    let port = node_obj
-        .pointer("/status/daemonEndpoints/kubeletEndpoint/Port")
-        .and_then(Value::as_u64)
-        .and_then(|p| u16::try_from(p).ok())
-        .filter(|p| *p != 0)
-        .ok_or_else(|| {
-            ApiError::new(
-                503,
-                "ServiceUnavailable",
-                format!("node {node} reports no kubelet port"),
-            )
-        })?;
+    let port = node_kubelet_port(state, node)?;
     let path = if path.is_empty() { "/" } else { path };
     let uri = match query {
         Some(q) if !q.is_empty() => format!("{path}?{q}"),
         _ => path.to_string(),
     };
+    let unreachable = |e: &dyn std::fmt::Display| {
+        ApiError::new(
+            503,
+            "ServiceUnavailable",
+            format!("error trying to reach node {node}: {e}"),
+        )
+    };
     let stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
         .await
-        .map_err(|e| {
-            ApiError::new(
-                503,
-                "ServiceUnavailable",
-                format!("error trying to reach node {node}: {e}"),
-            )
-        })?;
+        .map_err(|e| unreachable(&e))?;
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
-        .map_err(|e| {
-            ApiError::new(
-                503,
-                "ServiceUnavailable",
-                format!("error trying to reach node {node}: {e}"),
-            )
-        })?;
+        .map_err(|e| unreachable(&e))?;
     tokio::spawn(conn);
     let request = Request::builder()
         .method(Method::GET)
@@ -184,13 +163,10 @@ pub async fn node_proxy(
         .header(header::HOST, format!("127.0.0.1:{port}"))
         .body(Empty::<Bytes>::new())
         .map_err(|e| ApiError::internal(e.to_string()))?;
-    let response = sender.send_request(request).await.map_err(|e| {
-        ApiError::new(
-            503,
-            "ServiceUnavailable",
-            format!("error trying to reach node {node}: {e}"),
-        )
-    })?;
+    let response = sender
+        .send_request(request)
+        .await
+        .map_err(|e| unreachable(&e))?;
     let (parts, body) = response.into_parts();
     Ok(Response::from_parts(parts, Body::new(body)))
 }
@@ -279,9 +255,13 @@ fn kubelet_port(ctx: &Ctx, pod: &Value, name: &str) -> Result<u16, ApiError> {
         .ok_or_else(|| {
             ApiError::bad_request(format!("pod {name} does not have a host assigned"))
         })?;
+    node_kubelet_port(&ctx.state, node)
+}
+
+/// The port a node's kubelet serves on (`status.daemonEndpoints`).
+fn node_kubelet_port(state: &crate::AppState, node: &str) -> Result<u16, ApiError> {
     let nodes = minik_api::catalogue::lookup("", "v1", "nodes").expect("nodes are served");
-    let node_obj = ctx
-        .read(&nodes.key(None, node))?
+    let node_obj = crate::commit::read(&*state.store, &nodes.key(None, node))?
         .ok_or_else(|| ApiError::not_found(nodes, node))?;
     node_obj
         .pointer("/status/daemonEndpoints/kubeletEndpoint/Port")

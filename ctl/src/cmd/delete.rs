@@ -16,8 +16,7 @@ use minik_api::ResourceInfo;
 use serde_json::Value;
 
 use crate::cmd::apply::{self, DryRun};
-use crate::cmd::get::encode_query;
-use crate::context::{resource_path, Ctx};
+use crate::context::Ctx;
 use crate::error::{Error, Result};
 use crate::manifest;
 use crate::resources::{self, Selection};
@@ -232,17 +231,7 @@ pub async fn wait_gone(
         let rv = minik_api::meta::meta_str(&current, "resourceVersion")
             .unwrap_or("0")
             .to_string();
-        let params = vec![
-            ("fieldSelector", format!("metadata.name={name}")),
-            ("watch", "1".to_string()),
-            ("resourceVersion", rv),
-        ];
-        let path = format!(
-            "{}{}",
-            resource_path(info, Some(ns), None, None),
-            encode_query(&params)
-        );
-        let mut stream = Box::pin(ctx.raw_watch(&path, "application/json").await?);
+        let mut stream = Box::pin(ctx.watch_object(info, Some(ns), name, rv).await?);
         while let Some(ev) = stream.next().await {
             match ev {
                 Ok((kind, obj))

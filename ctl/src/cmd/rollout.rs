@@ -14,8 +14,7 @@ use futures::StreamExt;
 use serde_json::{json, Value};
 
 use crate::cmd::delete::parse_duration;
-use crate::cmd::get::encode_query;
-use crate::context::{resource_path, Ctx};
+use crate::context::Ctx;
 use crate::describe::workloads::{replica_sets, same_template};
 use crate::describe::{pod::pod_template, Writer};
 use crate::error::{Error, Result};
@@ -157,17 +156,8 @@ impl Rollout {
                         let rv = minik_api::meta::meta_str(&d, "resourceVersion")
                             .unwrap_or("0")
                             .to_string();
-                        let params = vec![
-                            ("fieldSelector", format!("metadata.name={name}")),
-                            ("watch", "1".to_string()),
-                            ("resourceVersion", rv),
-                        ];
-                        let path = format!(
-                            "{}{}",
-                            resource_path(info, Some(&ns), None, None),
-                            encode_query(&params)
-                        );
-                        let mut stream = Box::pin(ctx.raw_watch(&path, "application/json").await?);
+                        let mut stream =
+                            Box::pin(ctx.watch_object(info, Some(&ns), &name, rv).await?);
                         while let Some(ev) = stream.next().await {
                             let Ok((kind, obj)) = ev else { break };
                             if kind == "DELETED" {

@@ -9,8 +9,7 @@ use minik_api::ResourceInfo;
 use serde_json::Value;
 
 use crate::cmd::delete::{parse_duration, wait_gone};
-use crate::cmd::get::encode_query;
-use crate::context::{resource_path, with_type, Ctx};
+use crate::context::{with_type, Ctx};
 use crate::error::{Error, Result};
 use crate::printers::{self, jsonpath};
 use crate::resources::{self, Selection};
@@ -183,17 +182,7 @@ async fn wait_one(
                 })
             }
         };
-        let params = vec![
-            ("fieldSelector", format!("metadata.name={name}")),
-            ("watch", "1".to_string()),
-            ("resourceVersion", rv),
-        ];
-        let path = format!(
-            "{}{}",
-            resource_path(info, Some(ns), None, None),
-            encode_query(&params)
-        );
-        let mut stream = Box::pin(ctx.raw_watch(&path, "application/json").await?);
+        let mut stream = Box::pin(ctx.watch_object(info, Some(ns), name, rv).await?);
         while let Some(ev) = stream.next().await {
             match ev {
                 Ok((kind, obj)) if kind == "ADDED" || kind == "MODIFIED" => {
