@@ -1,22 +1,31 @@
 //! bench-proxy: requests/s and added latency through minik-proxy, against
 //! a direct connection to the same backend, in one run.
 //!
-//! An in-process API server and proxy (ClusterIPs served on loopback, see
-//! `ClusterIpBind::Loopback`), one Service of type NodePort, and one
-//! keep-alive HTTP backend ("pod") on 127.77.1.1. The load generator is
-//! `wrk` from Debian (`apt-get install wrk`): for each of direct /
-//! ClusterIP / NodePort it runs a throughput pass (32 connections) and a
-//! latency pass (1 connection, so p50 is the per-request round trip, not
-//! queueing). A second scenario, when Docker and the offline images are
-//! there, puts a real "pod" behind the Service: a `minik/web:v1` container
-//! (busybox httpd) on a network the bench creates and removes. Traffic goes
-//! only to loopback and to that container; every pass is bounded in time
-//! (about a minute in all).
+//! An in-process API server, the real `minik-proxy` binary in its own
+//! process (ClusterIPs served on loopback: `--cluster-ip-loopback`), one
+//! Service of type NodePort per backend, and two backends ("pods"): a
+//! `minik/web:v1` container (busybox httpd, one connection per request) on
+//! a network the bench creates and removes — the figure the target is
+//! about — and an in-process keep-alive responder, the cheapest possible
+//! backend, which shows the proxy's own cost at its most visible.
 //!
-//! Usage: `cargo run --release -p minik-tests --bin bench-proxy [-- SECONDS]`
+//! The load generator is `wrk` from Debian (`apt-get install wrk`): per
+//! path (direct / ClusterIP / NodePort) a throughput pass (32 connections)
+//! then a latency pass (1 connection, so p50 is the per-request round trip,
+//! not queueing). Paths are measured in several rounds, in a rotating
+//! order, and the median is reported. Before each pass against the
+//! container the bench waits until the TIME_WAIT sockets of earlier passes
+//! toward it have expired (Linux keeps them 60 s): one pass makes ~20,000
+//! connections from the host to the pod, and a pass starting among the
+//! previous pass's leftovers would pay for them in slower `connect()`s.
+//! Traffic goes only to loopback and to that container; every pass is
+//! bounded in time.
+//!
+//! Usage: `cargo build --release --workspace --bins && target/release/bench-proxy [--seconds S] [--rounds R]`
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::process::Command;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
@@ -27,7 +36,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
 const BASE: u8 = 77;
-
+const PATHS: [&str; 3] = ["direct", "ClusterIP", "NodePort"];
 /// A minimal keep-alive HTTP/1.1 responder: the cheapest possible "pod",
 /// so that the proxy's own cost is what the comparison shows.
 async fn backend(addr: SocketAddr) -> anyhow::Result<()> {
@@ -66,6 +75,7 @@ async fn backend(addr: SocketAddr) -> anyhow::Result<()> {
 /// One wrk run's figures.
 struct Run {
     rps: f64,
+    requests: f64,
     p50_us: f64,
     p99_us: f64,
 }
@@ -82,7 +92,14 @@ fn wrk(url: &str, connections: u32, seconds: u64) -> anyhow::Result<Run> {
         .output()
         .context("wrk is not installed: apt-get install wrk")?;
     let text = String::from_utf8_lossy(&out.stdout);
-    if !out.status.success() || text.contains("Socket errors") && text.contains("connect ") {
+    // "Socket errors: connect 0, read 3, write 0, timeout 0": a refused
+    // connection means the path is broken, not slow.
+    let connect_errors = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Socket errors: connect "))
+        .and_then(|rest| rest.split(',').next())
+        .map_or(0, |n| n.trim().parse::<u64>().unwrap_or(u64::MAX));
+    if !out.status.success() || connect_errors > 0 {
         bail!(
             "wrk failed on {url}:\n{text}{}",
             String::from_utf8_lossy(&out.stderr)
@@ -93,6 +110,12 @@ fn wrk(url: &str, connections: u32, seconds: u64) -> anyhow::Result<Run> {
         .find_map(|l| l.strip_prefix("Requests/sec:"))
         .and_then(|v| v.trim().parse().ok())
         .context("no Requests/sec in wrk output")?;
+    let requests = text
+        .lines()
+        .find(|l| l.contains(" requests in "))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .context("no request count in wrk output")?;
     let pct = |p: &str| -> anyhow::Result<f64> {
         let line = text
             .lines()
@@ -102,6 +125,7 @@ fn wrk(url: &str, connections: u32, seconds: u64) -> anyhow::Result<Run> {
     };
     Ok(Run {
         rps,
+        requests,
         p50_us: pct("50%")?,
         p99_us: pct("99%")?,
     })
@@ -121,34 +145,97 @@ fn parse_duration_us(s: &str) -> anyhow::Result<f64> {
     Ok(num.parse::<f64>()? * scale)
 }
 
-/// One Service (`10.96.0.<ip>`, NodePort `node_port`) in front of `pod`,
-/// measured direct, through the ClusterIP and through the NodePort.
-async fn scenario(
-    client: &kube::Client,
-    label: &str,
-    name: &str,
+/// TIME_WAIT sockets on the host toward `addr` (from /proc/net/tcp, where
+/// an IPv4 address is the hex of its in-memory u32 and the port big-endian hex).
+fn time_wait_toward(addr: SocketAddr) -> usize {
+    let IpAddr::V4(ip) = addr.ip() else { return 0 };
+    let remote = format!(
+        "{:08X}:{:04X}",
+        u32::from_ne_bytes(ip.octets()),
+        addr.port()
+    );
+    std::fs::read_to_string("/proc/net/tcp")
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| {
+            let mut fields = l.split_whitespace().skip(2);
+            fields.next() == Some(remote.as_str()) && fields.next() == Some("06")
+        })
+        .count()
+}
+
+/// Waits (at most 65 s) until earlier passes' TIME_WAIT sockets toward
+/// `pod` have expired.
+fn drain_time_wait(pod: SocketAddr) {
+    let start = Instant::now();
+    while time_wait_toward(pod) > 500 && start.elapsed() < Duration::from_secs(65) {
+        std::thread::sleep(Duration::from_secs(1));
+    }
+}
+
+/// CPU time (user + system) the process has used so far, in microseconds.
+fn cpu_us(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the ")" that ends the command name; utime and stime are
+    // fields 14 and 15 of the whole line, in clock ticks (100 per second).
+    let after = stat.rsplit(')').next().unwrap_or("");
+    let ticks: Vec<f64> = after
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|t| t.parse().ok())
+        .collect();
+    ticks.iter().sum::<f64>() * 10_000.0
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let mid = values.len() / 2;
+    if values.len().is_multiple_of(2) {
+        (values[mid - 1] + values[mid]) / 2.0
+    } else {
+        values[mid]
+    }
+}
+
+/// How one backend is measured.
+struct Scenario<'a> {
+    label: &'a str,
+    name: &'a str,
+    /// ClusterIP 10.96.0.<ip>, served at 127.77.0.<ip>.
     ip: u8,
     node_port: i32,
     pod: SocketAddr,
+    /// Wait for TIME_WAIT toward the pod to expire before each pass.
+    drain: bool,
+}
+
+/// One Service in front of `pod`, measured direct, through the ClusterIP
+/// and through the NodePort, `rounds` times in rotating order.
+async fn scenario(
+    client: &kube::Client,
+    proxy_pid: u32,
+    s: &Scenario<'_>,
     seconds: u64,
+    rounds: usize,
 ) -> anyhow::Result<()> {
     let svc: Service = serde_json::from_value(json!({
-        "metadata": {"name": name},
-        "spec": {"type": "NodePort", "clusterIP": format!("10.96.0.{ip}"),
-            "ports": [{"port": 80, "targetPort": pod.port(), "nodePort": node_port}]}
+        "metadata": {"name": s.name},
+        "spec": {"type": "NodePort", "clusterIP": format!("10.96.0.{}", s.ip),
+            "ports": [{"port": 80, "targetPort": s.pod.port(), "nodePort": s.node_port}]}
     }))?;
     Api::<Service>::namespaced(client.clone(), "default")
         .create(&PostParams::default(), &svc)
         .await?;
     let ep: Endpoints = serde_json::from_value(json!({
-        "metadata": {"name": name},
-        "subsets": [{"addresses": [{"ip": pod.ip().to_string()}], "ports": [{"port": pod.port()}]}]
+        "metadata": {"name": s.name},
+        "subsets": [{"addresses": [{"ip": s.pod.ip().to_string()}], "ports": [{"port": s.pod.port()}]}]
     }))?;
     Api::<Endpoints>::namespaced(client.clone(), "default")
         .create(&PostParams::default(), &ep)
         .await?;
-    let cluster_ip = SocketAddr::from(([127, BASE, 0, ip], 80));
-    let node = SocketAddr::from(([127, 0, 0, 1], node_port as u16));
+    let cluster_ip = SocketAddr::from(([127, BASE, 0, s.ip], 80));
+    let node = SocketAddr::from(([127, 0, 0, 1], s.node_port as u16));
     let start = Instant::now();
     for addr in [cluster_ip, node] {
         while tokio::net::TcpStream::connect(addr).await.is_err() {
@@ -158,36 +245,112 @@ async fn scenario(
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
-    let mut results = Vec::new();
-    for (path, addr) in [
-        ("direct", pod),
-        ("ClusterIP", cluster_ip),
-        ("NodePort", node),
-    ] {
-        let url = format!("http://{addr}/");
-        let load = tokio::task::block_in_place(|| wrk(&url, 32, seconds))?;
-        let single = tokio::task::block_in_place(|| wrk(&url, 1, seconds.min(3)))?;
-        results.push((path, load, single));
+    let addrs = [s.pod, cluster_ip, node];
+    println!("\n{}:", s.label);
+    // Per path: (throughput run, latency run, proxy CPU µs per request) per round.
+    let mut runs: Vec<Vec<(Run, Run, f64)>> = (0..PATHS.len()).map(|_| Vec::new()).collect();
+    for round in 0..rounds {
+        for k in 0..PATHS.len() {
+            let path = (round + k) % PATHS.len();
+            let url = format!("http://{}/", addrs[path]);
+            let (load, single, cpu) = tokio::task::block_in_place(|| {
+                if s.drain {
+                    drain_time_wait(s.pod);
+                }
+                let before = cpu_us(proxy_pid);
+                let load = wrk(&url, 32, seconds)?;
+                let cpu = (cpu_us(proxy_pid) - before) / load.requests;
+                let single = wrk(&url, 1, seconds.min(3))?;
+                anyhow::Ok((load, single, cpu))
+            })?;
+            println!(
+                "  round {} {:<10} {:>9.0} requests/s   p50 {:>6.0}us (1 conn)",
+                round + 1,
+                PATHS[path],
+                load.rps,
+                single.p50_us
+            );
+            runs[path].push((load, single, cpu));
+        }
     }
-    let direct_rps = results[0].1.rps;
-    let direct_p50 = results[0].2.p50_us;
-    println!("\n{label}:");
+    let rps: Vec<f64> = runs
+        .iter()
+        .map(|r| median(r.iter().map(|(l, _, _)| l.rps).collect()))
+        .collect();
+    let p50: Vec<f64> = runs
+        .iter()
+        .map(|r| median(r.iter().map(|(_, s, _)| s.p50_us).collect()))
+        .collect();
+    let p99: Vec<f64> = runs
+        .iter()
+        .map(|r| median(r.iter().map(|(_, s, _)| s.p99_us).collect()))
+        .collect();
+    let cpu: Vec<f64> = runs
+        .iter()
+        .map(|r| median(r.iter().map(|(_, _, c)| *c).collect()))
+        .collect();
+    println!("  median of {rounds} rounds:");
     println!(
-        "{:<10} {:>12} {:>9} {:>12} {:>12} {:>10}",
-        "path", "requests/s", "vs direct", "p50 (1 conn)", "p99 (1 conn)", "added p50"
+        "  {:<10} {:>12} {:>9} {:>12} {:>12} {:>10} {:>14}",
+        "path",
+        "requests/s",
+        "vs direct",
+        "p50 (1 conn)",
+        "p99 (1 conn)",
+        "added p50",
+        "proxy CPU/req"
     );
-    for (path, load, single) in &results {
+    for (i, path) in PATHS.iter().enumerate() {
         println!(
-            "{:<10} {:>12.0} {:>8.0}% {:>10.0}us {:>10.0}us {:>8.0}us",
+            "  {:<10} {:>12.0} {:>8.0}% {:>10.0}us {:>10.0}us {:>8.0}us {:>12.0}us",
             path,
-            load.rps,
-            100.0 * load.rps / direct_rps,
-            single.p50_us,
-            single.p99_us,
-            single.p50_us - direct_p50
+            rps[i],
+            100.0 * rps[i] / rps[0],
+            p50[i],
+            p99[i],
+            p50[i] - p50[0],
+            cpu[i]
         );
     }
     Ok(())
+}
+
+/// The `minik-proxy` binary, in its own process; killed on drop.
+struct ProxyProcess(Child);
+
+impl ProxyProcess {
+    fn start(kubeconfig: &std::path::Path) -> anyhow::Result<Self> {
+        let exe = std::env::current_exe()?;
+        let bin: PathBuf = exe.with_file_name("minik-proxy");
+        if !bin.exists() {
+            bail!(
+                "{} is missing: build the workspace binaries first (cargo build --release --workspace --bins)",
+                bin.display()
+            );
+        }
+        let child = Command::new(bin)
+            .arg("--kubeconfig")
+            .arg(kubeconfig)
+            .args([
+                "--no-route",
+                "--cluster-ip-loopback",
+                &format!("127.{BASE}.0.0"),
+                "--ingress-listen",
+                "none",
+            ])
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .spawn()
+            .context("starting minik-proxy")?;
+        Ok(Self(child))
+    }
+}
+
+impl Drop for ProxyProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 /// A `minik/web:v1` container on its own network, removed on drop.
@@ -252,52 +415,64 @@ impl Drop for DockerPod {
     }
 }
 
+fn arg(name: &str, default: u64) -> anyhow::Result<u64> {
+    let args: Vec<String> = std::env::args().collect();
+    match args.iter().position(|a| a == name) {
+        Some(i) => Ok(args
+            .get(i + 1)
+            .with_context(|| format!("{name} needs a value"))?
+            .parse()?),
+        None => Ok(default),
+    }
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
-    let seconds: u64 = std::env::args()
-        .nth(1)
-        .map(|s| s.parse())
-        .transpose()?
-        .unwrap_or(5)
-        .clamp(1, 30);
+    // One container pass makes ~3,500 connections a second toward one pod
+    // address; Linux has ~28,000 ephemeral ports for it, held 60 s each.
+    let seconds = arg("--seconds", 5)?.clamp(1, 5);
+    let rounds = arg("--rounds", 3)?.clamp(1, 9) as usize;
     let dir = tempfile::tempdir()?;
     let server = minik_apiserver::start(minik_apiserver::Config::new(
         dir.path().join("data"),
         "127.0.0.1:0".parse()?,
     ))
     .await?;
+    let kubeconfig = dir.path().join("kubeconfig");
+    minik_apiserver::kubeconfig::write(&kubeconfig, &server.url())?;
     let client = kube::Client::try_from(kube::Config::new(server.url().parse()?))?;
-
-    let pod = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(127, BASE, 1, 1)), 8080);
-    backend(pod).await?;
-    let mut config = minik_proxy::Config::new(client.clone());
-    config.service_cidr = None;
-    config.cluster_ips = minik_proxy::plan::ClusterIpBind::Loopback(Ipv4Addr::new(127, BASE, 0, 0));
-    config.ingress_listen = None;
-    let _proxy = minik_proxy::start(config).await?;
+    let proxy = ProxyProcess::start(&kubeconfig)?;
 
     let base_port = 30000 + (std::process::id() % 2600) as i32;
     println!(
-        "bench-proxy: wrk, {seconds} s per throughput pass (32 connections), latency at 1 connection"
+        "bench-proxy: wrk, {seconds} s per throughput pass (32 connections), latency at 1 connection, median of {rounds} rounds"
     );
-    scenario(
-        &client,
-        "in-process keep-alive backend",
-        "bench",
-        50,
-        base_port,
-        pod,
-        seconds,
-    )
-    .await?;
     match DockerPod::start() {
         Some(container) => {
-            let pod = SocketAddr::new(container.ip, 80);
-            let label = "minik/web:v1 container (busybox httpd)";
-            scenario(&client, label, "bench-pod", 51, base_port + 1, pod, seconds).await?;
+            let scenario_def = Scenario {
+                label: "minik/web:v1 container (busybox httpd, a connection per request)",
+                name: "bench-pod",
+                ip: 51,
+                node_port: base_port + 1,
+                pod: SocketAddr::new(container.ip, 80),
+                drain: true,
+            };
+            scenario(&client, proxy.0.id(), &scenario_def, seconds, rounds).await?;
         }
         None => println!("(no Docker or no minik/web:v1 image: container scenario skipped)"),
     }
+    let pod = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(127, BASE, 1, 1)), 8080);
+    backend(pod).await?;
+    let in_process = Scenario {
+        label: "in-process keep-alive responder (the proxy's cost at its most visible)",
+        name: "bench",
+        ip: 50,
+        node_port: base_port,
+        pod,
+        drain: false,
+    };
+    scenario(&client, proxy.0.id(), &in_process, seconds, rounds).await?;
+    drop(proxy);
     server.stop().await?;
     Ok(())
 }
