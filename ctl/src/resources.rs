@@ -170,6 +170,18 @@ pub fn kind_prefix(info: &ResourceInfo) -> String {
     }
 }
 
+/// The one object a command like `edit` or `expose` acts on, given as
+/// `TYPE NAME` or `TYPE/NAME`.
+pub fn one_target(args: &[String], command: &str) -> Result<(&'static ResourceInfo, String)> {
+    match args {
+        [one] => type_and_name(one, None),
+        [t, n] => Ok((resolve(t)?, n.clone())),
+        _ => Err(Error::Usage(format!(
+            "{command} takes TYPE NAME or TYPE/NAME (e.g. deployment/web)"
+        ))),
+    }
+}
+
 /// Splits `TYPE/NAME` (or a bare `NAME` with a default type).
 pub fn type_and_name(
     arg: &str,

@@ -3,11 +3,9 @@
 
 use serde_json::json;
 
-use crate::cmd::apply::DryRun;
-use crate::cmd::create::create_object;
+use crate::cmd::create::{create_object, GenerateFlags};
 use crate::context::Ctx;
 use crate::error::{Error, Result};
-use crate::printers::Format;
 use crate::resources;
 
 /// Auto-scale a deployment, replica set or stateful set.
@@ -26,29 +24,14 @@ pub struct Autoscale {
     /// The autoscaler's name (default: the target's).
     #[arg(long = "name")]
     pub name: Option<String>,
-    #[arg(long = "dry-run", default_value = "none", num_args = 0..=1, default_missing_value = "client")]
-    pub dry_run: String,
-    #[arg(short = 'o', long = "output")]
-    pub output: Option<String>,
+    #[command(flatten)]
+    pub out: GenerateFlags,
 }
 
 impl Autoscale {
     pub async fn run(self, ctx: &Ctx) -> Result<()> {
-        let dry = DryRun::parse(&self.dry_run)?;
-        let format = self
-            .output
-            .as_deref()
-            .map(|o| Format::parse(Some(o)))
-            .transpose()?;
-        let (info, name) = match self.args.as_slice() {
-            [one] => resources::type_and_name(one, None)?,
-            [t, n] => (resources::resolve(t)?, n.clone()),
-            _ => {
-                return Err(Error::Usage(
-                    "autoscale takes TYPE NAME or TYPE/NAME".into(),
-                ))
-            }
-        };
+        let (dry, format) = self.out.parse()?;
+        let (info, name) = resources::one_target(&self.args, "autoscale")?;
         if !info.has_subresource("scale") {
             return Err(Error::Usage(format!(
                 "cannot autoscale a {}: it has no scale subresource",

@@ -47,6 +47,32 @@ pub struct CommonCreate {
     pub save_config: bool,
 }
 
+/// `--dry-run` and `-o` of the other commands that generate an object
+/// (`expose`, `run`, `autoscale`); `create`'s own are in [`CommonCreate`],
+/// global to its generators.
+#[derive(clap::Args, Debug)]
+pub struct GenerateFlags {
+    /// none, client or server.
+    #[arg(long = "dry-run", default_value = "none", num_args = 0..=1, default_missing_value = "client")]
+    pub dry_run: String,
+    /// Output format: name, yaml or json.
+    #[arg(short = 'o', long = "output")]
+    pub output: Option<String>,
+}
+
+impl GenerateFlags {
+    pub fn parse(&self) -> Result<(DryRun, Option<Format>)> {
+        output_flags(&self.dry_run, self.output.as_deref())
+    }
+}
+
+/// Parses `--dry-run` and `-o`.
+fn output_flags(dry_run: &str, output: Option<&str>) -> Result<(DryRun, Option<Format>)> {
+    let dry = DryRun::parse(dry_run)?;
+    let format = output.map(|o| Format::parse(Some(o))).transpose()?;
+    Ok((dry, format))
+}
+
 /// The object generators.
 #[derive(clap::Subcommand, Debug)]
 pub enum Generator {
@@ -111,13 +137,7 @@ pub struct Sources {
 
 impl Create {
     pub async fn run(self, ctx: &Ctx) -> Result<()> {
-        let dry = DryRun::parse(&self.common.dry_run)?;
-        let format = self
-            .common
-            .output
-            .as_deref()
-            .map(|o| Format::parse(Some(o)))
-            .transpose()?;
+        let (dry, format) = output_flags(&self.common.dry_run, self.common.output.as_deref())?;
         let Some(what) = self.what else {
             if self.filename.is_empty() {
                 return Err(Error::Usage(

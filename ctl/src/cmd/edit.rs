@@ -23,11 +23,7 @@ pub struct Edit {
 
 impl Edit {
     pub async fn run(self, ctx: &Ctx) -> Result<()> {
-        let (info, name) = match self.args.as_slice() {
-            [one] => resources::type_and_name(one, None)?,
-            [t, n] => (resources::resolve(t)?, n.clone()),
-            _ => return Err(Error::Usage("edit takes TYPE NAME or TYPE/NAME".into())),
-        };
+        let (info, name) = resources::one_target(&self.args, "edit")?;
         let ns = ctx.namespace().await?;
         let obj = with_type(ctx.get(info, &ns, &name).await?, info);
         let original = format!(

@@ -4,11 +4,9 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::cmd::apply::DryRun;
-use crate::cmd::create::create_object;
+use crate::cmd::create::{create_object, GenerateFlags};
 use crate::context::Ctx;
 use crate::error::{Error, Result};
-use crate::printers::Format;
 use crate::resources;
 
 /// Take a deployment, replica set, pod or service and expose it as a new Service.
@@ -34,25 +32,14 @@ pub struct Expose {
     /// Override the selector (k=v,...).
     #[arg(long = "selector")]
     pub selector: Option<String>,
-    #[arg(long = "dry-run", default_value = "none", num_args = 0..=1, default_missing_value = "client")]
-    pub dry_run: String,
-    #[arg(short = 'o', long = "output")]
-    pub output: Option<String>,
+    #[command(flatten)]
+    pub out: GenerateFlags,
 }
 
 impl Expose {
     pub async fn run(self, ctx: &Ctx) -> Result<()> {
-        let dry = DryRun::parse(&self.dry_run)?;
-        let format = self
-            .output
-            .as_deref()
-            .map(|o| Format::parse(Some(o)))
-            .transpose()?;
-        let (info, name) = match self.args.as_slice() {
-            [one] => resources::type_and_name(one, None)?,
-            [t, n] => (resources::resolve(t)?, n.clone()),
-            _ => return Err(Error::Usage("expose takes TYPE NAME or TYPE/NAME".into())),
-        };
+        let (dry, format) = self.out.parse()?;
+        let (info, name) = resources::one_target(&self.args, "expose")?;
         let ns = ctx.namespace().await?;
         let obj = ctx.get(info, &ns, &name).await?;
         let (selector, pod_spec): (Map<String, Value>, Option<Value>) = match info.kind {

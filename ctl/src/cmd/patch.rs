@@ -26,11 +26,7 @@ pub struct PatchCmd {
 
 impl PatchCmd {
     pub async fn run(self, ctx: &Ctx) -> Result<()> {
-        let (info, name) = match self.args.as_slice() {
-            [one] => resources::type_and_name(one, None)?,
-            [t, n] => (resources::resolve(t)?, n.clone()),
-            _ => return Err(Error::Usage("patch takes TYPE NAME or TYPE/NAME".into())),
-        };
+        let (info, name) = resources::one_target(&self.args, "patch")?;
         let body: Value = serde_saphyr::from_str(&self.patch)
             .map_err(|e| Error::Usage(format!("unable to parse \"{}\": {e}", self.patch)))?;
         let ns = ctx.namespace().await?;

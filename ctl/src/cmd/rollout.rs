@@ -59,15 +59,7 @@ pub enum Rollout {
 }
 
 fn target_name(args: &[String]) -> Result<String> {
-    let (info, name) = match args {
-        [one] => resources::type_and_name(one, None)?,
-        [t, n] => (resources::resolve(t)?, n.clone()),
-        _ => {
-            return Err(Error::Usage(
-                "expected TYPE/NAME or TYPE NAME (e.g. deployment/web)".into(),
-            ))
-        }
-    };
+    let (info, name) = resources::one_target(args, "rollout")?;
     if info.kind != "Deployment" {
         return Err(Error::Usage(format!(
             "rollout is supported for deployments in miniktl, not {}",

@@ -13,10 +13,9 @@ use kube::api::{Api, LogParams};
 use serde_json::{json, Value};
 
 use crate::cmd::apply::DryRun;
-use crate::cmd::create::create_object;
+use crate::cmd::create::{create_object, GenerateFlags};
 use crate::context::Ctx;
 use crate::error::{Error, Result};
-use crate::printers::Format;
 use crate::resources;
 
 /// Run a particular image on the cluster.
@@ -47,10 +46,8 @@ pub struct Run {
     /// Delete the pod when it ends.
     #[arg(long = "rm")]
     pub rm: bool,
-    #[arg(long = "dry-run", default_value = "none", num_args = 0..=1, default_missing_value = "client")]
-    pub dry_run: String,
-    #[arg(short = 'o', long = "output")]
-    pub output: Option<String>,
+    #[command(flatten)]
+    pub out: GenerateFlags,
     /// Arguments (or the command, with --command) for the container.
     #[arg(last = true)]
     pub args: Vec<String>,
@@ -58,12 +55,7 @@ pub struct Run {
 
 impl Run {
     pub async fn run(self, ctx: &Ctx) -> Result<()> {
-        let dry = DryRun::parse(&self.dry_run)?;
-        let format = self
-            .output
-            .as_deref()
-            .map(|o| Format::parse(Some(o)))
-            .transpose()?;
+        let (dry, format) = self.out.parse()?;
         if self.rm && !self.stdin {
             return Err(Error::Usage(
                 "--rm should only be used for attached containers (add -i)".into(),

@@ -174,18 +174,44 @@ fn drain_time_wait(pod: SocketAddr) {
 }
 
 /// CPU time (user + system) the process has used so far, in microseconds.
-fn cpu_us(pid: u32) -> f64 {
+fn process_cpu_us(pid: u32) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     // Fields after the ")" that ends the command name; utime and stime are
     // fields 14 and 15 of the whole line, in clock ticks (100 per second).
     let after = stat.rsplit(')').next().unwrap_or("");
-    let ticks: Vec<f64> = after
+    let ticks: f64 = after
         .split_whitespace()
         .skip(11)
         .take(2)
+        .filter_map(|t| t.parse::<f64>().ok())
+        .sum();
+    ticks * 10_000.0
+}
+
+/// Busy CPU time of the whole machine so far (all but idle and iowait),
+/// in microseconds, from /proc/stat.
+fn host_cpu_us() -> f64 {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let ticks: Vec<f64> = stat
+        .lines()
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .skip(1)
         .filter_map(|t| t.parse().ok())
         .collect();
-    ticks.iter().sum::<f64>() * 10_000.0
+    let idle = ticks.get(3).unwrap_or(&0.0) + ticks.get(4).unwrap_or(&0.0);
+    (ticks.iter().take(8).sum::<f64>() - idle) * 10_000.0
+}
+
+/// One path measured once.
+struct Pass {
+    load: Run,
+    single: Run,
+    /// The proxy's CPU time per request of the throughput run.
+    proxy_cpu_us: f64,
+    /// The machine's busy CPU time per request of the throughput run.
+    host_cpu_us: f64,
 }
 
 fn median(mut values: Vec<f64>) -> f64 {
@@ -247,69 +273,73 @@ async fn scenario(
     }
     let addrs = [s.pod, cluster_ip, node];
     println!("\n{}:", s.label);
-    // Per path: (throughput run, latency run, proxy CPU µs per request) per round.
-    let mut runs: Vec<Vec<(Run, Run, f64)>> = (0..PATHS.len()).map(|_| Vec::new()).collect();
+    let mut passes: Vec<Vec<Pass>> = (0..PATHS.len()).map(|_| Vec::new()).collect();
     for round in 0..rounds {
         for k in 0..PATHS.len() {
             let path = (round + k) % PATHS.len();
             let url = format!("http://{}/", addrs[path]);
-            let (load, single, cpu) = tokio::task::block_in_place(|| {
+            let pass = tokio::task::block_in_place(|| {
                 if s.drain {
                     drain_time_wait(s.pod);
                 }
-                let before = cpu_us(proxy_pid);
+                let (proxy_before, host_before) = (process_cpu_us(proxy_pid), host_cpu_us());
                 let load = wrk(&url, 32, seconds)?;
-                let cpu = (cpu_us(proxy_pid) - before) / load.requests;
+                let proxy_cpu_us = (process_cpu_us(proxy_pid) - proxy_before) / load.requests;
+                let host_cpu_us = (host_cpu_us() - host_before) / load.requests;
                 let single = wrk(&url, 1, seconds.min(3))?;
-                anyhow::Ok((load, single, cpu))
+                anyhow::Ok(Pass {
+                    load,
+                    single,
+                    proxy_cpu_us,
+                    host_cpu_us,
+                })
             })?;
             println!(
-                "  round {} {:<10} {:>9.0} requests/s   p50 {:>6.0}us (1 conn)",
+                "  round {} {:<10} {:>9.0} requests/s   p50 {:>6.0}us (1 conn)   machine CPU {:>5.0}us/request",
                 round + 1,
                 PATHS[path],
-                load.rps,
-                single.p50_us
+                pass.load.rps,
+                pass.single.p50_us,
+                pass.host_cpu_us,
             );
-            runs[path].push((load, single, cpu));
+            passes[path].push(pass);
         }
     }
-    let rps: Vec<f64> = runs
-        .iter()
-        .map(|r| median(r.iter().map(|(l, _, _)| l.rps).collect()))
-        .collect();
-    let p50: Vec<f64> = runs
-        .iter()
-        .map(|r| median(r.iter().map(|(_, s, _)| s.p50_us).collect()))
-        .collect();
-    let p99: Vec<f64> = runs
-        .iter()
-        .map(|r| median(r.iter().map(|(_, s, _)| s.p99_us).collect()))
-        .collect();
-    let cpu: Vec<f64> = runs
-        .iter()
-        .map(|r| median(r.iter().map(|(_, _, c)| *c).collect()))
-        .collect();
+    // Per path, the median over rounds of one figure of its passes.
+    let medians = |figure: fn(&Pass) -> f64| -> Vec<f64> {
+        passes
+            .iter()
+            .map(|p| median(p.iter().map(figure).collect()))
+            .collect()
+    };
+    let rps = medians(|p| p.load.rps);
+    let p50 = medians(|p| p.single.p50_us);
+    let p99 = medians(|p| p.single.p99_us);
+    let proxy_cpu = medians(|p| p.proxy_cpu_us);
+    let host_cpu = medians(|p| p.host_cpu_us);
     println!("  median of {rounds} rounds:");
     println!(
-        "  {:<10} {:>12} {:>9} {:>12} {:>12} {:>10} {:>14}",
+        "  {:<10} {:>11} {:>9} {:>12} {:>12} {:>9} {:>15} {:>13}",
         "path",
         "requests/s",
         "vs direct",
         "p50 (1 conn)",
         "p99 (1 conn)",
         "added p50",
+        "machine CPU/req",
         "proxy CPU/req"
     );
     for (i, path) in PATHS.iter().enumerate() {
         println!(
-            "  {:<10} {:>12.0} {:>8.0}% {:>10.0}us {:>10.0}us {:>8.0}us {:>12.0}us",
+            "  {:<10} {:>11.0} {:>8.0}% {:>10.0}us {:>10.0}us {:>7.0}us {:>13.0}us {:>11.0}us",
             path,
             rps[i],
             100.0 * rps[i] / rps[0],
             p50[i],
             p99[i],
             p50[i] - p50[0],
-            cpu[i]
+            host_cpu[i],
+            proxy_cpu[i]
         );
     }
     Ok(())
