@@ -86,6 +86,20 @@ fn matches(pattern: &str, name: &str) -> bool {
     pattern == "*" || pattern == name || pattern.split(',').any(|p| p == name)
 }
 
+/// The containers of `obj`'s pod template that `-c PATTERN` selects, by name.
+fn selected_containers(obj: &Value, kind: &str, pattern: &str) -> Vec<(String, Value)> {
+    pod_spec(obj, kind)
+        .and_then(|spec| spec.get("containers"))
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|c| {
+            let name = c.get("name").and_then(Value::as_str).unwrap_or("");
+            matches(pattern, name).then(|| (name.to_string(), c.clone()))
+        })
+        .collect()
+}
+
 /// Splits leading resource arguments from trailing `a=b` / `a-` arguments.
 fn split(args: &[String]) -> (Vec<String>, Vec<String>) {
     let first_change = args
@@ -219,22 +233,8 @@ impl Set {
                     ));
                 }
                 for (info, obj) in targets(ctx, &res, selector.as_deref(), all).await? {
-                    let spec = pod_spec(&obj, info.kind).cloned().unwrap_or_default();
                     let mut patch_list = Vec::new();
-                    for c in spec
-                        .get("containers")
-                        .and_then(Value::as_array)
-                        .cloned()
-                        .unwrap_or_default()
-                    {
-                        let name = c
-                            .get("name")
-                            .and_then(Value::as_str)
-                            .unwrap_or("")
-                            .to_string();
-                        if !matches(&containers, &name) {
-                            continue;
-                        }
+                    for (name, c) in selected_containers(&obj, info.kind, &containers) {
                         let env = c
                             .get("env")
                             .and_then(Value::as_array)
@@ -327,22 +327,8 @@ impl Set {
                     return Err(Error::Usage("you must specify an update to requests or limits (in the form of --requests/--limits)".into()));
                 }
                 for (info, obj) in targets(ctx, &args, selector.as_deref(), all).await? {
-                    let spec = pod_spec(&obj, info.kind).cloned().unwrap_or_default();
                     let mut patch_list = Vec::new();
-                    for c in spec
-                        .get("containers")
-                        .and_then(Value::as_array)
-                        .cloned()
-                        .unwrap_or_default()
-                    {
-                        let name = c
-                            .get("name")
-                            .and_then(Value::as_str)
-                            .unwrap_or("")
-                            .to_string();
-                        if !matches(&containers, &name) {
-                            continue;
-                        }
+                    for (name, _) in selected_containers(&obj, info.kind, &containers) {
                         let mut r = Map::new();
                         if !lim.is_empty() {
                             r.insert("limits".into(), Value::Object(lim.clone()));
