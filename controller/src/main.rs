@@ -6,9 +6,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::Context as _;
 use clap::Parser;
-use kube::config::{KubeConfigOptions, Kubeconfig};
 use minik_controller::Settings;
 
 /// minik's controller manager: ReplicaSet, Deployment, Endpoints, garbage
@@ -51,15 +49,7 @@ async fn main() -> anyhow::Result<()> {
         )
         .init();
     let args = Args::parse();
-    let config = match &args.kubeconfig {
-        Some(path) => {
-            let kubeconfig = Kubeconfig::read_from(path)
-                .with_context(|| format!("reading kubeconfig {}", path.display()))?;
-            kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default()).await?
-        }
-        None => kube::Config::infer().await?,
-    };
-    let client = kube::Client::try_from(config)?;
+    let client = minik_client::connect(args.kubeconfig.as_deref()).await?;
     // `..default()`: a knob added to Settings before it has a flag here keeps
     // Kubernetes' default rather than breaking the build.
     #[allow(clippy::needless_update)]

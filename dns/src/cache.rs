@@ -8,17 +8,14 @@
 //! once) wakes one task that builds a new `Zone` snapshot and swaps it in;
 //! changes that arrive during a build coalesce into one more build.
 
-use std::fmt::Debug;
 use std::sync::Arc;
 
-use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Endpoints, Pod, Service};
-use kube::runtime::reflector::{self, Store};
-use kube::runtime::{watcher, WatchStreamExt};
-use kube::{Api, Resource};
-use serde::de::DeserializeOwned;
+use kube::Api;
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
+
+use minik_client::reflect;
 
 use crate::handler::SharedZone;
 use crate::zone::{Zone, ZoneSettings};
@@ -57,29 +54,4 @@ pub fn start(
             changed.notified().await;
         }
     });
-}
-
-/// A reflector for `K` whose every change wakes `changed`.
-fn reflect<K>(api: Api<K>, changed: &Arc<Notify>, tasks: &mut JoinSet<()>) -> Store<K>
-where
-    K: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
-    K::DynamicType: Default + Eq + std::hash::Hash + Clone,
-{
-    let (store, writer) = reflector::store();
-    let changed = changed.clone();
-    let stream = watcher(api, watcher::Config::default())
-        .default_backoff()
-        .reflect(writer);
-    tasks.spawn(async move {
-        futures::pin_mut!(stream);
-        while let Some(event) = stream.next().await {
-            match event {
-                Ok(watcher::Event::Apply(_) | watcher::Event::Delete(_))
-                | Ok(watcher::Event::InitDone) => changed.notify_one(),
-                Ok(watcher::Event::Init | watcher::Event::InitApply(_)) => {}
-                Err(error) => tracing::warn!(%error, kind = %K::kind(&Default::default()), "watch failed; retrying"),
-            }
-        }
-    });
-    store
 }

@@ -4,7 +4,6 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::Context;
 use clap::Parser;
 
 /// minik's cluster DNS: authoritative for cluster.local, forwards the rest.
@@ -44,18 +43,6 @@ fn parse_upstream(s: &str) -> Result<SocketAddr, String> {
         .map_err(|e| format!("{s}: {e}"))
 }
 
-async fn client(kubeconfig: Option<&PathBuf>) -> anyhow::Result<kube::Client> {
-    let config = match kubeconfig {
-        Some(path) => {
-            let kc = kube::config::Kubeconfig::read_from(path)
-                .with_context(|| format!("reading {}", path.display()))?;
-            kube::Config::from_custom_kubeconfig(kc, &Default::default()).await?
-        }
-        None => kube::Config::infer().await?,
-    };
-    Ok(kube::Client::try_from(config)?)
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
@@ -65,7 +52,8 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let args = Args::parse();
-    let mut config = minik_dns::Config::new(client(args.kubeconfig.as_ref()).await?);
+    let mut config =
+        minik_dns::Config::new(minik_client::connect(args.kubeconfig.as_deref()).await?);
     config.listen = args.listen;
     config.upstreams = args.upstream;
     config.resolv_conf = args.resolv_conf;

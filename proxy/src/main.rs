@@ -39,18 +39,6 @@ struct Args {
     udp_idle_timeout: u64,
 }
 
-async fn client(kubeconfig: Option<&PathBuf>) -> anyhow::Result<kube::Client> {
-    let config = match kubeconfig {
-        Some(path) => {
-            let kc = kube::config::Kubeconfig::read_from(path)
-                .with_context(|| format!("reading {}", path.display()))?;
-            kube::Config::from_custom_kubeconfig(kc, &Default::default()).await?
-        }
-        None => kube::Config::infer().await?,
-    };
-    Ok(kube::Client::try_from(config)?)
-}
-
 /// One thread is enough: a proxied connection's cost is the kernel's TCP
 /// work on its two legs (about 90 % of the proxy's CPU time is in system
 /// calls), and one thread spares the data path cross-thread wake-ups.
@@ -63,7 +51,8 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let args = Args::parse();
-    let mut config = minik_proxy::Config::new(client(args.kubeconfig.as_ref()).await?);
+    let mut config =
+        minik_proxy::Config::new(minik_client::connect(args.kubeconfig.as_deref()).await?);
     config.service_cidr = (!args.no_route).then_some(args.service_cidr);
     if let Some(base) = args.cluster_ip_loopback {
         config.cluster_ips = ClusterIpBind::Loopback(base);

@@ -8,18 +8,16 @@
 //! after it, objects deleted while the API server was away are gone from
 //! the cache, so no endpoint is used past a resync.
 
-use std::fmt::Debug;
 use std::sync::Arc;
 
-use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Endpoints, Service};
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
-use kube::runtime::reflector::{self, Store};
-use kube::runtime::{watcher, WatchStreamExt};
-use kube::{Api, Resource};
-use serde::de::DeserializeOwned;
+use kube::runtime::reflector::Store;
+use kube::Api;
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
+
+use minik_client::reflect;
 
 /// The caches the sync loop reads.
 #[derive(Clone)]
@@ -55,31 +53,4 @@ impl Caches {
         .await
         .is_ok()
     }
-}
-
-fn reflect<K>(api: Api<K>, changed: &Arc<Notify>, tasks: &mut JoinSet<()>) -> Store<K>
-where
-    K: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
-    K::DynamicType: Default + Eq + std::hash::Hash + Clone,
-{
-    let (store, writer) = reflector::store();
-    let changed = changed.clone();
-    let stream = watcher(api, watcher::Config::default())
-        .default_backoff()
-        .reflect(writer);
-    tasks.spawn(async move {
-        futures::pin_mut!(stream);
-        while let Some(event) = stream.next().await {
-            match event {
-                Ok(watcher::Event::Apply(_) | watcher::Event::Delete(_))
-                | Ok(watcher::Event::InitDone) => changed.notify_one(),
-                Ok(watcher::Event::Init | watcher::Event::InitApply(_)) => {}
-                Err(error) => {
-                    let kind = K::kind(&Default::default()).to_string();
-                    tracing::warn!(%error, %kind, "watch failed; retrying");
-                }
-            }
-        }
-    });
-    store
 }

@@ -6,9 +6,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::Context as _;
 use clap::Parser;
-use kube::config::{KubeConfigOptions, Kubeconfig};
 use minik_scheduler::{Config, QueueSettings};
 
 /// minik's scheduler: binds pending pods to nodes (filter, then score).
@@ -53,15 +51,7 @@ async fn main() -> anyhow::Result<()> {
         )
         .init();
     let args = Args::parse();
-    let kube_config = match &args.kubeconfig {
-        Some(path) => {
-            let kubeconfig = Kubeconfig::read_from(path)
-                .with_context(|| format!("reading kubeconfig {}", path.display()))?;
-            kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default()).await?
-        }
-        None => kube::Config::infer().await?,
-    };
-    let client = kube::Client::try_from(kube_config).context("building the API client")?;
+    let client = minik_client::connect(args.kubeconfig.as_deref()).await?;
     let mut config = Config::new(client);
     config.scheduler_name = args.scheduler_name;
     config.queue = QueueSettings {
