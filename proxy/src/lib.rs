@@ -4,8 +4,8 @@
 //! (LoadBalancer) and an ingress controller (ingress-nginx) in one process
 //! on the host. Everything is driven by watches: any change to Services,
 //! Endpoints, Ingresses or IngressClasses wakes one sync loop that brings
-//! listeners, balancers, routes and statuses in line with the cluster —
-//! level-triggered, like kube-proxy's `syncProxyRules`.
+//! listeners, balancers, DNAT rules, routes and statuses in line with the
+//! cluster — level-triggered, like kube-proxy's `syncProxyRules`.
 //!
 //! A tour:
 //! - [`watch`]: the reflectors and the change signal.
@@ -15,6 +15,8 @@
 //!   started/stopped; [`socket`] binds them.
 //! - [`backends`]: round-robin and ClientIP affinity over ready endpoints.
 //! - [`tcp`], [`udp`]: the userspace data path.
+//! - [`nat`]: the kernel fast path (iptables DNAT) in front of the TCP
+//!   listeners, for what the kernel can do alone.
 //! - [`loadbalancer`]: `status.loadBalancer` for LoadBalancer services.
 //! - [`ingress`]: IngressClass selection, the routing table, the HTTP
 //!   reverse proxy (WebSocket included) and Ingress status.
@@ -22,9 +24,11 @@
 //! - [`events`]: Kubernetes Events, each said once.
 //! - this file: [`Config`], [`start`] and the sync loop, [`Error`].
 //!
-//! Where minik simplifies on purpose: the data path is a userspace proxy
-//! (kube-proxy's original mode) rather than iptables/IPVS/nftables, so a
-//! backend sees the proxy's address, not the client's; there is one node
+//! Where minik simplifies on purpose: every frontend is a userspace
+//! listener (kube-proxy's original mode), and in the default iptables
+//! mode DNAT rules take new TCP connections to ready endpoints before they
+//! reach it; either way a backend sees this host's address, not a
+//! calling pod's (the rules masquerade what pods send); there is one node
 //! (the host) whatever the number of kubelets, so traffic policies and
 //! topology are moot; no `externalIPs`, no SCTP; Ingress serves HTTP/1.1
 //! without TLS; annotations other than `rewrite-target` are reported and
@@ -34,6 +38,7 @@ pub mod backends;
 pub mod events;
 pub mod ingress;
 pub mod loadbalancer;
+pub mod nat;
 pub mod plan;
 pub mod proxier;
 pub mod route;
@@ -43,6 +48,7 @@ pub mod udp;
 pub mod watch;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ipnet::IpNet;
@@ -69,6 +75,16 @@ pub enum Error {
     },
 }
 
+/// kube-proxy's `--proxy-mode`, as far as minik has one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ProxyMode {
+    /// DNAT rules in chains named `<prefix>-…` in front of the listeners
+    /// (see [`nat`]); the listeners alone if iptables cannot be used.
+    Iptables { chain_prefix: String },
+    /// The userspace listeners only.
+    Userspace,
+}
+
 /// How minik-proxy runs.
 pub struct Config {
     pub client: kube::Client,
@@ -76,6 +92,8 @@ pub struct Config {
     pub service_cidr: Option<IpNet>,
     /// Where ClusterIPs are served (the IPs themselves, or loopback for tests).
     pub cluster_ips: ClusterIpBind,
+    /// Whether the kernel fast path is used.
+    pub mode: ProxyMode,
     /// The node IP: reported as LoadBalancer and Ingress address.
     pub node_ip: Option<IpAddr>,
     /// Addresses NodePort and LoadBalancer ports listen on.
@@ -96,6 +114,9 @@ impl Config {
             client,
             service_cidr: Some("10.96.0.0/16".parse().expect("valid")),
             cluster_ips: ClusterIpBind::Direct,
+            mode: ProxyMode::Iptables {
+                chain_prefix: nat::DEFAULT_PREFIX.into(),
+            },
             node_ip: None,
             node_addresses: vec![IpAddr::V4(Ipv4Addr::LOCALHOST)],
             ingress_listen: Some(SocketAddr::from((Ipv4Addr::LOCALHOST, 80))),
@@ -108,12 +129,27 @@ impl Config {
     }
 }
 
-/// A running proxy. Dropping it stops everything and removes the route it added.
+/// The fast path, shared by the sync loop and [`Proxy`]'s drop.
+type SharedNat = Arc<Mutex<Option<nat::Iptables>>>;
+
+/// A running proxy. Dropping it stops everything and removes the rules
+/// and the route it added.
 pub struct Proxy {
     /// Where the Ingress listener is bound.
     pub ingress_addr: Option<SocketAddr>,
     tasks: JoinSet<()>,
+    nat: SharedNat,
     _route: Option<LocalRoute>,
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.tasks.abort_all();
+        // Taken under the lock, so a sync in flight finishes first and no
+        // later one can write rules again.
+        let rules = self.nat.lock().unwrap_or_else(|e| e.into_inner()).take();
+        drop(rules);
+    }
 }
 
 impl Proxy {
@@ -126,6 +162,19 @@ impl Proxy {
 /// Ensures the route, binds the Ingress listener, starts watches and the sync loop.
 pub async fn start(config: Config) -> Result<Proxy, Error> {
     let route = config.service_cidr.map(LocalRoute::ensure).transpose()?;
+    let nat: SharedNat = Arc::new(Mutex::new(match &config.mode {
+        ProxyMode::Iptables { chain_prefix } => match nat::Iptables::install(chain_prefix) {
+            Ok(rules) => {
+                tracing::info!(prefix = %chain_prefix, "proxy mode iptables: DNAT rules in front of the listeners");
+                Some(rules)
+            }
+            Err(error) => {
+                tracing::warn!(%error, "iptables cannot be used; every connection goes through the userspace listeners");
+                None
+            }
+        },
+        ProxyMode::Userspace => None,
+    }));
     let mut tasks = JoinSet::new();
     let caches = watch::Caches::start(&config.client, &mut tasks);
     let status_ip = config.node_ip.unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
@@ -152,6 +201,7 @@ pub async fn start(config: Config) -> Result<Proxy, Error> {
     let client = config.client.clone();
     let udp_idle = config.udp_idle;
     let serve_ingress = config.ingress_listen.is_some();
+    let loop_nat = nat.clone();
     tasks.spawn(async move {
         if !caches.ready().await {
             return;
@@ -167,6 +217,14 @@ pub async fn start(config: Config) -> Result<Proxy, Error> {
             let failures = proxier.apply(&plans);
             for f in &failures {
                 tracing::warn!(service = %format!("{}/{}", f.key.namespace, f.key.service), "{}", f.reason);
+            }
+            let mut rules_written = true;
+            if let Some(rules) = loop_nat.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+                let services = nat::select(&plans, |k, f| proxier.serves(k, f));
+                if let Err(error) = rules.sync(services) {
+                    tracing::warn!(%error, "cannot write the service rules; the listeners serve meanwhile");
+                    rules_written = false;
+                }
             }
             loadbalancer::sync(
                 &client,
@@ -188,7 +246,7 @@ pub async fn start(config: Config) -> Result<Proxy, Error> {
                     )
                     .await;
             }
-            if failures.is_empty() {
+            if failures.is_empty() && rules_written {
                 caches.changed.notified().await;
             } else {
                 tokio::select! {
@@ -201,6 +259,7 @@ pub async fn start(config: Config) -> Result<Proxy, Error> {
     Ok(Proxy {
         ingress_addr,
         tasks,
+        nat,
         _route: route,
     })
 }

@@ -1,6 +1,7 @@
 //! `minik-proxy`: parses flags and runs [`minik_proxy::start`] until Ctrl-C
-//! or SIGTERM; on a clean stop the service-CIDR route it added is removed
-//! (`miniktl cluster down` removes it as well, should the proxy be killed).
+//! or SIGTERM; on a clean stop the iptables rules and the service-CIDR
+//! route it added are removed (`miniktl cluster down` removes both as
+//! well, should the proxy be killed: it runs `minik-proxy --cleanup`).
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -9,6 +10,16 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Parser;
 use minik_proxy::plan::ClusterIpBind;
+use minik_proxy::ProxyMode;
+
+/// kube-proxy's `--proxy-mode` values that minik implements.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    /// DNAT rules for TCP services in front of the userspace listeners.
+    Iptables,
+    /// Userspace listeners only.
+    Userspace,
+}
 
 /// minik's service proxy: ClusterIP, NodePort, LoadBalancer and Ingress.
 #[derive(Parser, Debug)]
@@ -37,6 +48,16 @@ struct Args {
     /// Idle timeout of UDP sessions, in seconds.
     #[arg(long, default_value_t = 30)]
     udp_idle_timeout: u64,
+    /// How connections reach endpoints (kube-proxy's flag).
+    #[arg(long, value_enum, default_value = "iptables")]
+    proxy_mode: Mode,
+    /// Names of the nat-table chains (`<PREFIX>-SERVICES`, …); side-by-side
+    /// proxies need different ones.
+    #[arg(long, default_value = minik_proxy::nat::DEFAULT_PREFIX)]
+    iptables_chain_prefix: String,
+    /// Remove the iptables rules of --iptables-chain-prefix and exit (kube-proxy's flag).
+    #[arg(long)]
+    cleanup: bool,
 }
 
 /// One thread is enough: a proxied connection's cost is the kernel's TCP
@@ -51,12 +72,26 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let args = Args::parse();
+    if args.cleanup {
+        let removed =
+            minik_proxy::nat::cleanup(&args.iptables_chain_prefix).map_err(anyhow::Error::msg)?;
+        if removed {
+            println!("removed the {}-* service rules", args.iptables_chain_prefix);
+        }
+        return Ok(());
+    }
     let mut config =
         minik_proxy::Config::new(minik_client::connect(args.kubeconfig.as_deref()).await?);
     config.service_cidr = (!args.no_route).then_some(args.service_cidr);
     if let Some(base) = args.cluster_ip_loopback {
         config.cluster_ips = ClusterIpBind::Loopback(base);
     }
+    config.mode = match args.proxy_mode {
+        Mode::Iptables => ProxyMode::Iptables {
+            chain_prefix: args.iptables_chain_prefix.clone(),
+        },
+        Mode::Userspace => ProxyMode::Userspace,
+    };
     config.node_ip = args.node_ip;
     config.node_addresses = std::iter::once(IpAddr::V4(Ipv4Addr::LOCALHOST))
         .chain(args.node_ip)

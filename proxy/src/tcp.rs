@@ -1,8 +1,9 @@
 //! TCP frontends: accept, choose a ready endpoint, splice bytes both ways.
 //!
-//! kube-proxy's iptables mode rewrites packets in the kernel (DNAT); minik
-//! proxies in user space, like kube-proxy's original "userspace" mode:
-//! one accepted connection, one connection to an endpoint. An endpoint
+//! In iptables mode the kernel's DNAT rules ([`crate::nat`]) take most
+//! connections before they get here; this is the path for the rest, and
+//! for everything in userspace mode — kube-proxy's original "userspace"
+//! mode: one accepted connection, one connection to an endpoint. An endpoint
 //! that refuses is skipped and the next one tried (as the userspace mode
 //! did), so a pod that just died costs a retry, not a failed request.
 //! With no ready endpoint the connection is reset at once — the client

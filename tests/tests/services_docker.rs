@@ -9,8 +9,13 @@
 //! rolling update with readiness probes runs under a bounded client loop
 //! with zero failed requests; and scaling to 0 refuses connections at once.
 //!
-//! Network hygiene: the run gets its own service CIDR (`10.123.<x>.0/24`),
-//! made local by the proxy's `ip route add local … dev lo table local`
+//! The proxy runs in its default iptables mode: the test checks that DNAT
+//! rules to the pods exist, that a pod calling its own service reaches
+//! itself as well as the other replica (hairpin), and that the rules are
+//! gone once the proxy stops.
+//!
+//! Network hygiene: the run gets its own service CIDR (`10.123.<x>.0/24`)
+//! and iptables chains (`mk<run id>-…`), made local by the proxy's `ip route add local … dev lo table local`
 //! before anything is sent to it and removed when the proxy stops; all
 //! other traffic goes to loopback or to this run's containers. The DNS
 //! upstream is a silent loopback socket: nothing is ever forwarded to the
@@ -228,6 +233,19 @@ fn pod_sh(container: &str, script: &str) -> (bool, String, Duration) {
     (out.status.success(), text, t.elapsed())
 }
 
+/// This run's lines of `iptables-save -t nat`.
+fn nat_rules(prefix: &str) -> String {
+    let out = Command::new("iptables-save")
+        .args(["-t", "nat"])
+        .output()
+        .expect("iptables-save");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.contains(&format!("{prefix}-")))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 fn ready(p: &Pod) -> bool {
     p.metadata.deletion_timestamp.is_none()
         && p.status
@@ -271,6 +289,11 @@ async fn microservices_reach_each_other_and_the_host_reaches_them() {
     // Proxy first: it adds the route that makes the service CIDR local.
     let mut proxy_config = minik_proxy::Config::new(client.clone());
     proxy_config.service_cidr = Some(cidr.parse().unwrap());
+    // The default iptables mode, with chains of this run's own.
+    let chain_prefix = format!("mk{id}");
+    proxy_config.mode = minik_proxy::ProxyMode::Iptables {
+        chain_prefix: chain_prefix.clone(),
+    };
     proxy_config.ingress_listen = Some("127.0.0.1:0".parse().unwrap());
     // Kubelet: a network and cluster name of our own, the DNS IP above.
     let mut kcfg = kubelet_support::KubeletCluster::config(&c, &id);
@@ -395,6 +418,36 @@ async fn microservices_reach_each_other_and_the_host_reaches_them() {
     assert_eq!(seen, user_names);
     let (ok, out, _) = pod_sh(&sh, &format!("timeout 5 wget -qO- http://{user_ip}:5000/"));
     assert!(ok && out.starts_with("minik-web v1"), "by ClusterIP: {out}");
+
+    // The kernel carries it: DNAT rules to both pods. A pod calling its own
+    // service reaches itself too (hairpin: the masquerade rule, and the
+    // kubelet's hairpin mode on the bridge ports), not only the other pod.
+    let rules = nat_rules(&chain_prefix);
+    for ip in &user_ips {
+        assert!(
+            rules.contains(&format!("--to-destination {ip}:80")),
+            "no DNAT rule to {ip}:\n{rules}"
+        );
+    }
+    assert!(
+        rules.contains(&format!("-d {user_ip}/32 -p tcp -m tcp --dport 5000")),
+        "{rules}"
+    );
+    let own = container_id(&users[0]);
+    let hairpin = wait_for(Duration::from_secs(10), "a pod to reach its own service", || async {
+        let (ok, out, _) = pod_sh(
+            &own,
+            "for i in 1 2 3 4; do timeout 5 wget -qO- http://user-service:5000/ || echo FAILED; done",
+        );
+        let hosts: std::collections::BTreeSet<String> = out
+            .lines()
+            .filter_map(|l| l.strip_prefix("minik-web v1 on "))
+            .map(str::to_string)
+            .collect();
+        (ok && !out.contains("FAILED") && hosts == user_names).then_some(out)
+    })
+    .await;
+    assert_eq!(hairpin.matches("minik-web v1 on ").count(), 4, "{hairpin}");
 
     // Headless: the name resolves to the pods' IPs.
     let (_, out, _) = pod_sh(&sh, "nslookup user-db");
@@ -548,6 +601,11 @@ async fn microservices_reach_each_other_and_the_host_reaches_them() {
     drop(kubelet);
     drop(guard);
     drop(proxy);
+    let left = nat_rules(&chain_prefix);
+    assert!(
+        left.is_empty(),
+        "rules left after the proxy stopped:\n{left}"
+    );
     dns.shutdown().await;
     eprintln!("services_docker: total {:?}", started.elapsed());
 }

@@ -8,7 +8,8 @@
 //! `<home>/kubeconfig` written for miniktl and the real kubectl. Running it
 //! again is a no-op (crashed components are reported and restarted).
 //! `down` stops the processes and removes what they left on the host: the
-//! cluster's containers, its Docker network and the service-CIDR route.
+//! cluster's containers, its Docker network, the proxy's iptables rules
+//! (`minik-proxy --cleanup`) and the service-CIDR route.
 //! `status` reports each component's health.
 //!
 //! - [`home`]: the directory layout (`~/.minik` or `$MINIK_HOME`).
@@ -17,8 +18,9 @@
 //!   the bridge network, container/network/route cleanup.
 //! - [`dns_probe`]: the one DNS query that tells DNS is up.
 //!
-//! `--isolated` (for tests and side-by-side clusters) adds no host route:
-//! the proxy serves ClusterIPs on a loopback range, DNS and the ingress
+//! `--isolated` (for tests and side-by-side clusters) adds no host route
+//! and no iptables rules: the proxy serves ClusterIPs on a loopback range
+//! in userspace mode, DNS and the ingress
 //! listen on free loopback ports and kubelets on ephemeral ports.
 
 pub mod dns_probe;
@@ -48,7 +50,7 @@ use process::Spec;
 pub enum ClusterCmd {
     /// Start a cluster (or make sure it runs) and wait until it is ready.
     Up(UpArgs),
-    /// Stop the cluster and remove its containers, network and route.
+    /// Stop the cluster and remove its containers, network, rules and route.
     Down {
         #[command(flatten)]
         home: HomeArg,
@@ -109,7 +111,7 @@ pub struct UpArgs {
     /// API server port on 127.0.0.1 (0: any free port).
     #[arg(long = "api-port", default_value_t = 6443)]
     pub api_port: u16,
-    /// No host route; loopback ClusterIPs and free ports (side-by-side clusters, tests).
+    /// No host route or iptables rules; loopback ClusterIPs and free ports (side-by-side clusters, tests).
     #[arg(long = "isolated")]
     pub isolated: bool,
     /// Give up waiting for readiness after this many seconds.
@@ -326,6 +328,8 @@ async fn up(ctx: &Ctx, args: UpArgs) -> Result<()> {
         let second: u8 = 100 + (rand::random::<u8>() % 100);
         proxy_args.extend([
             "--no-route".into(),
+            "--proxy-mode".into(),
+            "userspace".into(),
             "--cluster-ip-loopback".into(),
             format!("127.{second}.0.0").into(),
             "--ingress-listen".into(),
@@ -645,6 +649,18 @@ async fn down(ctx: &Ctx, home: &Home, purge: bool) -> Result<()> {
         ));
         if docker::remove_network(&state.network).await {
             ctx.print(&format!("Removed Docker network {}.\n", state.network));
+        }
+    }
+    if !state.isolated {
+        if let Some(proxy) = state.components.iter().find(|c| c.id == "proxy") {
+            let cleanup = tokio::process::Command::new(&proxy.binary)
+                .arg("--cleanup")
+                .stdin(std::process::Stdio::null())
+                .output()
+                .await;
+            if cleanup.is_ok_and(|o| o.status.success() && !o.stdout.is_empty()) {
+                ctx.print("Removed the proxy's iptables rules.\n");
+            }
         }
     }
     if !state.isolated && docker::remove_service_route().await {

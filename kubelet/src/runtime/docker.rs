@@ -12,6 +12,7 @@
 //!   node's and cluster's labels, so several kubelets — and several test
 //!   clusters — share one engine without touching each other's containers.
 //! - Docker's event stream (start/die/oom) feeds the kubelet's PLEG.
+//! - The bridge's ports are put in hairpin mode ([`super::hairpin`]).
 //!
 //! Simplified on purpose: images are only pulled by reference (no registry
 //! credentials), and stats come from Docker's own stats endpoint.
@@ -52,6 +53,8 @@ pub struct DockerRuntime {
     node: String,
     cluster: String,
     network: String,
+    /// The Linux bridge of `network`, whose ports get hairpin mode.
+    bridge: String,
     events: broadcast::Sender<String>,
     events_task: tokio::task::JoinHandle<()>,
 }
@@ -75,6 +78,11 @@ impl DockerRuntime {
             .negotiate_version()
             .await?;
         ensure_network(&docker, network, cluster, subnet).await?;
+        let net = docker.inspect_network(network, None).await?;
+        let bridge = super::hairpin::bridge_name(
+            net.id.as_deref().unwrap_or_default(),
+            net.options.as_ref(),
+        );
         let (events, _) = broadcast::channel(1024);
         let mut filters = node_filters(node, cluster, None);
         filters.insert("type".into(), vec!["container".into()]);
@@ -88,6 +96,7 @@ impl DockerRuntime {
             node: node.to_string(),
             cluster: cluster.to_string(),
             network: network.to_string(),
+            bridge,
             events,
             events_task,
         })
@@ -349,6 +358,11 @@ impl Runtime for DockerRuntime {
             // A sandbox that cannot start is useless: do not leave it behind.
             let _ = self.remove_container(&id).await;
             return Err(e.into());
+        }
+        // The sandbox's veth is on the bridge now: let the pod reach itself
+        // through its Service (see hairpin.rs).
+        if let Err(error) = super::hairpin::enable(&self.bridge) {
+            tracing::warn!(bridge = %self.bridge, %error, "cannot set hairpin mode: a pod calling its own Service may stall");
         }
         let inspect = self.docker.inspect_container(&id, None).await?;
         self.record(inspect)

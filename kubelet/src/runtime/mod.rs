@@ -15,6 +15,7 @@
 //! configuration beyond what a Docker bridge network offers.
 
 pub mod docker;
+pub mod hairpin;
 pub mod sim;
 
 use std::collections::HashMap;

@@ -1,24 +1,31 @@
 //! bench-proxy: requests/s and added latency through minik-proxy, against
 //! a direct connection to the same backend, in one run.
 //!
-//! An in-process API server, the real `minik-proxy` binary in its own
-//! process (ClusterIPs served on loopback: `--cluster-ip-loopback`), one
-//! Service of type NodePort per backend, and two backends ("pods"): a
-//! `minik/web:v1` container (busybox httpd, one connection per request) on
-//! a network the bench creates and removes — the figure the target is
-//! about — and an in-process keep-alive responder, the cheapest possible
-//! backend, which shows the proxy's own cost at its most visible.
+//! An in-process API server with a service CIDR of the run's own
+//! (`10.124.<x>.0/24`), the real `minik-proxy` binary in its own process
+//! in its default iptables mode (it adds the CIDR's local route and DNAT
+//! chains named `mkbench<pid>-…`, and removes both when the bench stops
+//! it), one Service of type NodePort per backend, and two backends
+//! ("pods"): a `minik/web:v1` container (busybox httpd, one connection
+//! per request) on a network the bench creates and removes — the figure
+//! the target is about — and an in-process keep-alive responder on
+//! loopback, the cheapest possible backend, which only the userspace
+//! listener can serve and which shows its own cost at its most visible.
+//!
+//! Paths to the container: direct; the ClusterIP and the NodePort on the
+//! node IP (the network's gateway), both carried by the DNAT rules; and
+//! the NodePort on 127.0.0.1, carried by the userspace listener.
 //!
 //! The load generator is `wrk` from Debian (`apt-get install wrk`): per
-//! path (direct / ClusterIP / NodePort) a throughput pass (32 connections)
-//! then a latency pass (1 connection, so p50 is the per-request round trip,
-//! not queueing). Paths are measured in several rounds, in a rotating
-//! order, and the median is reported. Before each pass against the
-//! container the bench waits until the TIME_WAIT sockets of earlier passes
-//! toward it have expired (Linux keeps them 60 s): one pass makes ~20,000
-//! connections from the host to the pod, and a pass starting among the
-//! previous pass's leftovers would pay for them in slower `connect()`s.
-//! Traffic goes only to loopback and to that container; every pass is
+//! path a throughput pass (32 connections) then a latency pass (1
+//! connection, so p50 is the per-request round trip, not queueing). Paths
+//! are measured in several rounds, in a rotating order, and the median is
+//! reported. Before each pass against the container the bench waits until
+//! the TIME_WAIT sockets of earlier passes have expired (Linux keeps them
+//! 60 s): one pass makes ~20,000 connections from the host, and a pass
+//! starting among the previous pass's leftovers would pay for them in
+//! slower `connect()`s. Traffic goes only to loopback, to the service
+//! addresses the proxy made local and to that container; every pass is
 //! bounded in time.
 //!
 //! Usage: `cargo build --release --workspace --bins && target/release/bench-proxy [--seconds S] [--rounds R]`
@@ -35,8 +42,6 @@ use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
-const BASE: u8 = 77;
-const PATHS: [&str; 3] = ["direct", "ClusterIP", "NodePort"];
 /// A minimal keep-alive HTTP/1.1 responder: the cheapest possible "pod",
 /// so that the proxy's own cost is what the comparison shows.
 async fn backend(addr: SocketAddr) -> anyhow::Result<()> {
@@ -165,10 +170,12 @@ fn time_wait_toward(addr: SocketAddr) -> usize {
 }
 
 /// Waits (at most 65 s) until earlier passes' TIME_WAIT sockets toward
-/// `pod` have expired.
-fn drain_time_wait(pod: SocketAddr) {
+/// `addrs` have expired (a socket names the address it connected to, so a
+/// pass through a DNAT rule leaves them toward the service address).
+fn drain_time_wait(addrs: &[SocketAddr]) {
     let start = Instant::now();
-    while time_wait_toward(pod) > 500 && start.elapsed() < Duration::from_secs(65) {
+    let waiting = || addrs.iter().map(|a| time_wait_toward(*a)).sum::<usize>();
+    while waiting() > 500 && start.elapsed() < Duration::from_secs(65) {
         std::thread::sleep(Duration::from_secs(1));
     }
 }
@@ -228,16 +235,18 @@ fn median(mut values: Vec<f64>) -> f64 {
 struct Scenario<'a> {
     label: &'a str,
     name: &'a str,
-    /// ClusterIP 10.96.0.<ip>, served at 127.77.0.<ip>.
-    ip: u8,
-    node_port: i32,
+    /// The Service's ClusterIP.
+    cluster_ip: Ipv4Addr,
+    node_port: u16,
     pod: SocketAddr,
+    /// The paths measured, direct to the pod first.
+    paths: Vec<(&'a str, SocketAddr)>,
     /// Wait for TIME_WAIT toward the pod to expire before each pass.
     drain: bool,
 }
 
-/// One Service in front of `pod`, measured direct, through the ClusterIP
-/// and through the NodePort, `rounds` times in rotating order.
+/// One Service in front of `pod`, measured along each path `rounds`
+/// times in rotating order.
 async fn scenario(
     client: &kube::Client,
     proxy_pid: u32,
@@ -247,7 +256,7 @@ async fn scenario(
 ) -> anyhow::Result<()> {
     let svc: Service = serde_json::from_value(json!({
         "metadata": {"name": s.name},
-        "spec": {"type": "NodePort", "clusterIP": format!("10.96.0.{}", s.ip),
+        "spec": {"type": "NodePort", "clusterIP": s.cluster_ip.to_string(),
             "ports": [{"port": 80, "targetPort": s.pod.port(), "nodePort": s.node_port}]}
     }))?;
     Api::<Service>::namespaced(client.clone(), "default")
@@ -260,27 +269,29 @@ async fn scenario(
     Api::<Endpoints>::namespaced(client.clone(), "default")
         .create(&PostParams::default(), &ep)
         .await?;
-    let cluster_ip = SocketAddr::from(([127, BASE, 0, s.ip], 80));
-    let node = SocketAddr::from(([127, 0, 0, 1], s.node_port as u16));
     let start = Instant::now();
-    for addr in [cluster_ip, node] {
+    for (_, addr) in &s.paths[1..] {
         while tokio::net::TcpStream::connect(addr).await.is_err() {
             if start.elapsed() > Duration::from_secs(10) {
-                bail!("the proxy never listened on {addr}");
+                bail!("the proxy never served {addr}");
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
-    let addrs = [s.pod, cluster_ip, node];
     println!("\n{}:", s.label);
-    let mut passes: Vec<Vec<Pass>> = (0..PATHS.len()).map(|_| Vec::new()).collect();
+    for (name, addr) in &s.paths {
+        println!("  {name:<31} http://{addr}/");
+    }
+    let n = s.paths.len();
+    let mut passes: Vec<Vec<Pass>> = (0..n).map(|_| Vec::new()).collect();
     for round in 0..rounds {
-        for k in 0..PATHS.len() {
-            let path = (round + k) % PATHS.len();
-            let url = format!("http://{}/", addrs[path]);
+        for k in 0..n {
+            let path = (round + k) % n;
+            let url = format!("http://{}/", s.paths[path].1);
             let pass = tokio::task::block_in_place(|| {
                 if s.drain {
-                    drain_time_wait(s.pod);
+                    let addrs: Vec<SocketAddr> = s.paths.iter().map(|p| p.1).collect();
+                    drain_time_wait(&addrs);
                 }
                 let (proxy_before, host_before) = (process_cpu_us(proxy_pid), host_cpu_us());
                 let load = wrk(&url, 32, seconds)?;
@@ -295,9 +306,9 @@ async fn scenario(
                 })
             })?;
             println!(
-                "  round {} {:<10} {:>9.0} requests/s   p50 {:>6.0}us (1 conn)   machine CPU {:>5.0}us/request",
+                "  round {} {:<31} {:>9.0} requests/s   p50 {:>6.0}us (1 conn)   machine CPU {:>5.0}us/request",
                 round + 1,
-                PATHS[path],
+                s.paths[path].0,
                 pass.load.rps,
                 pass.single.p50_us,
                 pass.host_cpu_us,
@@ -319,7 +330,7 @@ async fn scenario(
     let host_cpu = medians(|p| p.host_cpu_us);
     println!("  median of {rounds} rounds:");
     println!(
-        "  {:<10} {:>11} {:>9} {:>12} {:>12} {:>9} {:>15} {:>13}",
+        "  {:<31} {:>11} {:>9} {:>12} {:>12} {:>9} {:>15} {:>13}",
         "path",
         "requests/s",
         "vs direct",
@@ -329,9 +340,9 @@ async fn scenario(
         "machine CPU/req",
         "proxy CPU/req"
     );
-    for (i, path) in PATHS.iter().enumerate() {
+    for (i, (path, _)) in s.paths.iter().enumerate() {
         println!(
-            "  {:<10} {:>11.0} {:>8.0}% {:>10.0}us {:>10.0}us {:>7.0}us {:>13.0}us {:>11.0}us",
+            "  {:<31} {:>11.0} {:>8.0}% {:>10.0}us {:>10.0}us {:>7.0}us {:>13.0}us {:>11.0}us",
             path,
             rps[i],
             100.0 * rps[i] / rps[0],
@@ -349,7 +360,14 @@ async fn scenario(
 struct ProxyProcess(Child);
 
 impl ProxyProcess {
-    fn start(kubeconfig: &std::path::Path) -> anyhow::Result<Self> {
+    /// The default iptables mode with this run's service CIDR, node IP and
+    /// chain prefix.
+    fn start(
+        kubeconfig: &std::path::Path,
+        service_cidr: &str,
+        node_ip: IpAddr,
+        chain_prefix: &str,
+    ) -> anyhow::Result<Self> {
         let exe = std::env::current_exe()?;
         let bin: PathBuf = exe.with_file_name("minik-proxy");
         if !bin.exists() {
@@ -362,9 +380,12 @@ impl ProxyProcess {
             .arg("--kubeconfig")
             .arg(kubeconfig)
             .args([
-                "--no-route",
-                "--cluster-ip-loopback",
-                &format!("127.{BASE}.0.0"),
+                "--service-cidr",
+                service_cidr,
+                "--node-ip",
+                &node_ip.to_string(),
+                "--iptables-chain-prefix",
+                chain_prefix,
                 "--ingress-listen",
                 "none",
             ])
@@ -377,7 +398,18 @@ impl ProxyProcess {
 }
 
 impl Drop for ProxyProcess {
+    /// SIGTERM, so the proxy removes its rules and route; SIGKILL after 5 s.
     fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status();
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(5) {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
@@ -387,6 +419,8 @@ impl Drop for ProxyProcess {
 struct DockerPod {
     name: String,
     ip: IpAddr,
+    /// The network's gateway: this host's address on it (the node IP).
+    gateway: IpAddr,
 }
 
 impl DockerPod {
@@ -405,6 +439,7 @@ impl DockerPod {
         let mut pod = Self {
             name: name.clone(),
             ip: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            gateway: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
         };
         docker(&[
             "run",
@@ -419,6 +454,15 @@ impl DockerPod {
             "inspect",
             "-f",
             "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+            &name,
+        ])?
+        .parse()
+        .ok()?;
+        pod.gateway = docker(&[
+            "network",
+            "inspect",
+            "-f",
+            "{{(index .IPAM.Config 0).Gateway}}",
             &name,
         ])?
         .parse()
@@ -462,47 +506,75 @@ async fn main() -> anyhow::Result<()> {
     // address; Linux has ~28,000 ephemeral ports for it, held 60 s each.
     let seconds = arg("--seconds", 5)?.clamp(1, 5);
     let rounds = arg("--rounds", 3)?.clamp(1, 9) as usize;
+    let Some(container) = DockerPod::start() else {
+        bail!("bench-proxy needs Docker and the minik/web:v1 image (bash scripts/ci-setup.sh)");
+    };
+    // This run's service CIDR (made local by the proxy's route) and chains.
+    let x = 1 + (std::process::id() % 250) as u8;
+    let service_cidr = format!("10.124.{x}.0/24");
+    let chain_prefix = format!("mkbench{}", std::process::id());
     let dir = tempfile::tempdir()?;
-    let server = minik_apiserver::start(minik_apiserver::Config::new(
-        dir.path().join("data"),
-        "127.0.0.1:0".parse()?,
-    ))
-    .await?;
+    let mut config = minik_apiserver::Config::new(dir.path().join("data"), "127.0.0.1:0".parse()?);
+    config.service_cidr = service_cidr.parse().map_err(anyhow::Error::msg)?;
+    let server = minik_apiserver::start(config).await?;
     let kubeconfig = dir.path().join("kubeconfig");
     minik_apiserver::kubeconfig::write(&kubeconfig, &server.url())?;
     let client = kube::Client::try_from(kube::Config::new(server.url().parse()?))?;
-    let proxy = ProxyProcess::start(&kubeconfig)?;
+    let proxy = ProxyProcess::start(&kubeconfig, &service_cidr, container.gateway, &chain_prefix)?;
 
-    let base_port = 30000 + (std::process::id() % 2600) as i32;
+    let base_port = 30000 + (std::process::id() % 2600) as u16;
     println!(
         "bench-proxy: wrk, {seconds} s per throughput pass (32 connections), latency at 1 connection, median of {rounds} rounds"
     );
-    match DockerPod::start() {
-        Some(container) => {
-            let scenario_def = Scenario {
-                label: "minik/web:v1 container (busybox httpd, a connection per request)",
-                name: "bench-pod",
-                ip: 51,
-                node_port: base_port + 1,
-                pod: SocketAddr::new(container.ip, 80),
-                drain: true,
-            };
-            scenario(&client, proxy.0.id(), &scenario_def, seconds, rounds).await?;
-        }
-        None => println!("(no Docker or no minik/web:v1 image: container scenario skipped)"),
-    }
-    let pod = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(127, BASE, 1, 1)), 8080);
-    backend(pod).await?;
-    let in_process = Scenario {
-        label: "in-process keep-alive responder (the proxy's cost at its most visible)",
-        name: "bench",
-        ip: 50,
-        node_port: base_port,
+    println!(
+        "minik-proxy in its default iptables mode: ClusterIPs and NodePorts on the node IP go through DNAT rules, 127.0.0.1:<nodePort> through the userspace listener"
+    );
+    let loopback = IpAddr::V4(Ipv4Addr::LOCALHOST);
+    let cluster_ip = Ipv4Addr::new(10, 124, x, 51);
+    let node_port = base_port + 1;
+    let pod = SocketAddr::new(container.ip, 80);
+    let web = Scenario {
+        label: "minik/web:v1 container (busybox httpd, a connection per request)",
+        name: "bench-pod",
+        cluster_ip,
+        node_port,
         pod,
+        paths: vec![
+            ("direct", pod),
+            ("ClusterIP (DNAT)", SocketAddr::from((cluster_ip, 80))),
+            (
+                "NodePort node IP (DNAT)",
+                SocketAddr::new(container.gateway, node_port),
+            ),
+            (
+                "NodePort 127.0.0.1 (userspace)",
+                SocketAddr::new(loopback, node_port),
+            ),
+        ],
+        drain: true,
+    };
+    scenario(&client, proxy.0.id(), &web, seconds, rounds).await?;
+
+    // The cheapest possible backend, on loopback, so only the userspace
+    // listener can serve it: the userspace proxy's own cost at its most visible.
+    let responder = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(127, 124, x, 1)), 8080);
+    backend(responder).await?;
+    let node_port = base_port;
+    let in_process = Scenario {
+        label: "in-process keep-alive responder on loopback (the userspace proxy's cost at its most visible)",
+        name: "bench",
+        cluster_ip: Ipv4Addr::new(10, 124, x, 50),
+        node_port,
+        pod: responder,
+        paths: vec![
+            ("direct", responder),
+            ("NodePort 127.0.0.1 (userspace)", SocketAddr::new(loopback, node_port)),
+        ],
         drain: false,
     };
     scenario(&client, proxy.0.id(), &in_process, seconds, rounds).await?;
     drop(proxy);
+    drop(container);
     server.stop().await?;
     Ok(())
 }

@@ -40,6 +40,7 @@ pub async fn start_proxy(
         .try_init();
     let mut config = minik_proxy::Config::new(client.clone());
     config.service_cidr = None;
+    config.mode = minik_proxy::ProxyMode::Userspace;
     config.cluster_ips = minik_proxy::plan::ClusterIpBind::Loopback(Ipv4Addr::new(127, r, 0, 0));
     config.node_ip = Some(node_ip);
     config.node_addresses = node_addresses;
