@@ -212,13 +212,9 @@ async fn exec_handler(
     ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> Response {
     let q = query(raw);
-    let Ok(ws) = ws else {
-        return status(
-            400,
-            "BadRequest",
-            "exec needs a WebSocket upgrade (v5.channel.k8s.io or v4.channel.k8s.io); SPDY is not supported".into(),
-        );
-    };
+    // The container and command are checked before the protocol: kubectl
+    // retries a failed WebSocket exec with SPDY, and that retry must report
+    // the real reason, not "SPDY is not supported".
     let record = match find_container(&k, &namespace, &pod, &container, false).await {
         Ok(r) if r.running() => r,
         Ok(_) => {
@@ -238,6 +234,13 @@ async fn exec_handler(
             "you must specify at least one command for the container".into(),
         );
     }
+    let Ok(ws) = ws else {
+        return status(
+            400,
+            "BadRequest",
+            "exec needs a WebSocket upgrade (v5.channel.k8s.io or v4.channel.k8s.io); SPDY is not supported".into(),
+        );
+    };
     let request = ExecRequest {
         container_id: record.id,
         command,

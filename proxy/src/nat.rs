@@ -218,18 +218,19 @@ impl Iptables {
     pub fn install(prefix: &str) -> Result<Self, String> {
         check_prefix(prefix)?;
         cleanup(prefix)?;
-        let chains = Chains {
-            prefix: prefix.to_string(),
-        };
-        restore(&render(&chains, &[], &BTreeSet::new()))?;
-        for (builtin, rule) in chains.jumps() {
-            iptables(&[&["-t", "nat", "-I", builtin, "1"], &str_refs(&rule)[..]].concat())?;
-        }
-        Ok(Self {
-            chains,
+        // Built first, so that a failure below removes what was written.
+        let rules = Self {
+            chains: Chains {
+                prefix: prefix.to_string(),
+            },
             installed: 0,
             last: Some(Vec::new()),
-        })
+        };
+        restore(&render(&rules.chains, &[], &BTreeSet::new()))?;
+        for (builtin, rule) in rules.chains.jumps() {
+            iptables(&[&["-t", "nat", "-I", builtin, "1"], &str_refs(&rule)[..]].concat())?;
+        }
+        Ok(rules)
     }
 
     /// Makes the rules match `services`; does nothing if they already do.

@@ -729,6 +729,34 @@ async fn kubectl_logs_follow_and_exec() {
     assert_eq!(String::from_utf8_lossy(&out.stdout), "hello from stdin\n");
     let out = c.cluster.kubectl_ok(&["exec", "talker", "--", "hostname"]);
     assert_eq!(out, "talker\n");
+
+    // A container that has exited: kubectl retries the refused WebSocket
+    // exec with SPDY, and both attempts give the real reason.
+    c.create_pod(json!({
+        "metadata": {"name": "half-done"},
+        "spec": {"restartPolicy": "Never", "terminationGracePeriodSeconds": 0, "containers": [
+            {"name": "done", "image": "busybox:1.35", "command": ["true"]},
+            {"name": "main", "image": "busybox:1.35", "command": ["sleep", "3600"]}]}
+    }))
+    .await;
+    c.wait_pod("half-done", Duration::from_secs(30), |p| {
+        p["status"]["containerStatuses"]
+            .as_array()
+            .is_some_and(|s| {
+                s.iter()
+                    .any(|c| c["name"] == "done" && c["state"]["terminated"].is_object())
+            })
+    })
+    .await;
+    let out = c
+        .cluster
+        .kubectl(&["exec", "half-done", "-c", "done", "--", "true"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("container done is not running in pod half-done") && !err.contains("SPDY"),
+        "{err}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
