@@ -3,10 +3,12 @@
 //!
 //! kube-proxy's iptables mode picks an endpoint per new connection with
 //! `statistic --mode random` rules and keeps affinity with the `recent`
-//! module; its old userspace mode — which minik resembles, being a
-//! userspace proxy — used round-robin and an affinity map, as here. The
-//! endpoint list is replaced in place when Endpoints change, so listeners
-//! keep running and new connections see the new list at once.
+//! module; its old userspace mode used round-robin and an affinity map,
+//! as the listeners do here (minik's own DNAT rules, in [`crate::nat`],
+//! round-robin with `statistic --mode nth` and leave affinity to the
+//! listeners). The endpoint list is replaced in place when Endpoints
+//! change, so listeners keep running and new connections see the new list
+//! at once.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
