@@ -22,6 +22,7 @@
 //!   reverse proxy (WebSocket included) and Ingress status.
 //! - [`route`]: the local route that makes the service CIDR bindable.
 //! - [`events`]: Kubernetes Events, each said once.
+//! - [`command`]: runs `ip` and the iptables tools.
 //! - this file: [`Config`], [`start`] and the sync loop, [`Error`].
 //!
 //! Where minik simplifies on purpose: every frontend is a userspace
@@ -35,6 +36,7 @@
 //! ignored.
 
 pub mod backends;
+pub mod command;
 pub mod events;
 pub mod ingress;
 pub mod loadbalancer;

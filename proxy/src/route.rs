@@ -13,8 +13,6 @@
 //! too, in case the proxy was killed. Ranges inside 127.0.0.0/8 are
 //! already local and left alone.
 
-use std::process::Command;
-
 use ipnet::IpNet;
 
 use crate::Error;
@@ -75,16 +73,5 @@ fn exists(cidr: IpNet) -> Result<bool, Error> {
 }
 
 fn ip(args: &[&str]) -> Result<String, Error> {
-    let out = Command::new("ip")
-        .args(args)
-        .output()
-        .map_err(|e| Error::Route(format!("cannot run ip {}: {e}", args.join(" "))))?;
-    if !out.status.success() {
-        return Err(Error::Route(format!(
-            "ip {} failed: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        )));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    crate::command::run("ip", args, None).map_err(Error::Route)
 }

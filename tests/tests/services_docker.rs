@@ -25,6 +25,7 @@ mod kubelet_support;
 mod services_support;
 mod support;
 
+use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -32,7 +33,7 @@ use std::time::{Duration, Instant};
 use k8s_openapi::api::core::v1::{Pod, Service};
 use kube::api::{Api, ListParams};
 use kubelet_support::{docker_available, run_id, DockerGuard};
-use services_support::{http_get, wait_for};
+use services_support::{http_get, nat_rules, wait_for};
 use support::TestCluster;
 
 const MANIFESTS: &str = r#"
@@ -233,17 +234,20 @@ fn pod_sh(container: &str, script: &str) -> (bool, String, Duration) {
     (out.status.success(), text, t.elapsed())
 }
 
-/// This run's lines of `iptables-save -t nat`.
-fn nat_rules(prefix: &str) -> String {
-    let out = Command::new("iptables-save")
-        .args(["-t", "nat"])
-        .output()
-        .expect("iptables-save");
-    String::from_utf8_lossy(&out.stdout)
+/// Runs `n` wgets of `http://user-service:5000/` in `container`; the
+/// replicas that answered (and the output) if none failed.
+fn wget_replicas(container: &str, n: usize) -> Option<(BTreeSet<String>, String)> {
+    let times = vec!["x"; n].join(" ");
+    let (ok, out, _) = pod_sh(
+        container,
+        &format!("for i in {times}; do timeout 5 wget -qO- http://user-service:5000/ || echo FAILED; done"),
+    );
+    let hosts = out
         .lines()
-        .filter(|l| l.contains(&format!("{prefix}-")))
-        .collect::<Vec<_>>()
-        .join("\n")
+        .filter_map(|l| l.strip_prefix("minik-web v1 on "))
+        .map(str::to_string)
+        .collect();
+    (ok && !out.contains("FAILED")).then_some((hosts, out))
 }
 
 fn ready(p: &Pod) -> bool {
@@ -377,11 +381,11 @@ async fn microservices_reach_each_other_and_the_host_reaches_them() {
     })
     .await;
     let sh = container_id(&client_pod);
-    let user_names: std::collections::BTreeSet<String> = users
+    let user_names: BTreeSet<String> = users
         .iter()
         .filter_map(|p| p.metadata.name.clone())
         .collect();
-    let user_ips: std::collections::BTreeSet<String> = users
+    let user_ips: BTreeSet<String> = users
         .iter()
         .filter_map(|p| p.status.as_ref()?.pod_ip.clone())
         .collect();
@@ -402,18 +406,15 @@ async fn microservices_reach_each_other_and_the_host_reaches_them() {
     let (_, out, _) = pod_sh(&sh, "nslookup user-service");
     let answer = format!("Name:\tuser-service.default.svc.cluster.local\nAddress: {user_ip}");
     assert!(out.contains(&answer), "nslookup user-service:\n{out}");
-    let seen = wait_for(Duration::from_secs(10), "wget to reach both replicas", || async {
-        let (ok, out, _) = pod_sh(
-            &sh,
-            "for i in 1 2 3 4 5 6; do timeout 5 wget -qO- http://user-service:5000/ || echo FAILED; done",
-        );
-        let hosts: std::collections::BTreeSet<String> = out
-            .lines()
-            .filter_map(|l| l.strip_prefix("minik-web v1 on "))
-            .map(str::to_string)
-            .collect();
-        (ok && !out.contains("FAILED") && hosts == user_names).then_some(hosts)
-    })
+    let seen = wait_for(
+        Duration::from_secs(10),
+        "wget to reach both replicas",
+        || async {
+            wget_replicas(&sh, 6)
+                .map(|(hosts, _)| hosts)
+                .filter(|hosts| *hosts == user_names)
+        },
+    )
     .await;
     assert_eq!(seen, user_names);
     let (ok, out, _) = pod_sh(&sh, &format!("timeout 5 wget -qO- http://{user_ip}:5000/"));
@@ -422,7 +423,7 @@ async fn microservices_reach_each_other_and_the_host_reaches_them() {
     // The kernel carries it: DNAT rules to both pods. A pod calling its own
     // service reaches itself too (hairpin: the masquerade rule, and the
     // kubelet's hairpin mode on the bridge ports), not only the other pod.
-    let rules = nat_rules(&chain_prefix);
+    let rules = nat_rules(&chain_prefix).join("\n");
     for ip in &user_ips {
         assert!(
             rules.contains(&format!("--to-destination {ip}:80")),
@@ -434,18 +435,15 @@ async fn microservices_reach_each_other_and_the_host_reaches_them() {
         "{rules}"
     );
     let own = container_id(&users[0]);
-    let hairpin = wait_for(Duration::from_secs(10), "a pod to reach its own service", || async {
-        let (ok, out, _) = pod_sh(
-            &own,
-            "for i in 1 2 3 4; do timeout 5 wget -qO- http://user-service:5000/ || echo FAILED; done",
-        );
-        let hosts: std::collections::BTreeSet<String> = out
-            .lines()
-            .filter_map(|l| l.strip_prefix("minik-web v1 on "))
-            .map(str::to_string)
-            .collect();
-        (ok && !out.contains("FAILED") && hosts == user_names).then_some(out)
-    })
+    let hairpin = wait_for(
+        Duration::from_secs(10),
+        "a pod to reach its own service",
+        || async {
+            wget_replicas(&own, 4)
+                .filter(|(hosts, _)| *hosts == user_names)
+                .map(|(_, out)| out)
+        },
+    )
     .await;
     assert_eq!(hairpin.matches("minik-web v1 on ").count(), 4, "{hairpin}");
 
@@ -601,7 +599,7 @@ async fn microservices_reach_each_other_and_the_host_reaches_them() {
     drop(kubelet);
     drop(guard);
     drop(proxy);
-    let left = nat_rules(&chain_prefix);
+    let left = nat_rules(&chain_prefix).join("\n");
     assert!(
         left.is_empty(),
         "rules left after the proxy stopped:\n{left}"

@@ -9,49 +9,24 @@
 //! documentation addresses (192.0.2.0/24, 198.51.100.0/24) and chains of
 //! this run's own (`mkt<run id>-…`), all removed at the end.
 
+mod services_support;
 mod support;
 
 use std::process::Command;
 
 use minik_proxy::nat::{cleanup, Iptables, NatService};
+use services_support::nat_rules as rules;
 
 fn iptables_available() -> bool {
     let ok = Command::new("iptables-save")
         .args(["-t", "nat"])
         .output()
         .is_ok_and(|o| o.status.success());
-    if !ok && std::env::var("CI").as_deref() == Ok("true") {
-        panic!("iptables (as root) is required for the proxy's rules tests (CI=true)");
-    }
-    if !ok {
-        eprintln!("skipping: iptables-save -t nat fails (not root, or no iptables)");
-    }
-    ok
+    support::present_or_skip(ok, "iptables (as root)")
 }
 
 fn prefix() -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    format!(
-        "mkt{:x}{:05x}",
-        std::process::id() & 0xffff,
-        nanos & 0xfffff
-    )
-}
-
-/// This prefix's lines of `iptables-save -t nat`.
-fn rules(prefix: &str) -> Vec<String> {
-    let out = Command::new("iptables-save")
-        .args(["-t", "nat"])
-        .output()
-        .expect("iptables-save");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|l| l.contains(&format!("{prefix}-")))
-        .map(str::to_string)
-        .collect()
+    format!("mkt{}", support::run_id())
 }
 
 fn service(name: &str, frontend: &str, endpoints: &[&str]) -> NatService {

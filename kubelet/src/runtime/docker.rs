@@ -25,7 +25,7 @@ use bollard::container::LogOutput;
 use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
 use bollard::models::{
     ContainerCreateBody, ContainerInspectResponse, ContainerStateStatusEnum, HostConfig, Ipam,
-    IpamConfig, NetworkCreateRequest,
+    IpamConfig, NetworkCreateRequest, NetworkInspect,
 };
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, CreateImageOptionsBuilder, EventsOptionsBuilder,
@@ -77,8 +77,7 @@ impl DockerRuntime {
         let docker = Docker::connect_with_local_defaults()?
             .negotiate_version()
             .await?;
-        ensure_network(&docker, network, cluster, subnet).await?;
-        let net = docker.inspect_network(network, None).await?;
+        let net = ensure_network(&docker, network, cluster, subnet).await?;
         let bridge = super::hairpin::bridge_name(
             net.id.as_deref().unwrap_or_default(),
             net.options.as_ref(),
@@ -233,16 +232,17 @@ fn docker_time(s: Option<&str>) -> Option<Timestamp> {
         .filter(|t| t.as_second() > 0)
 }
 
-/// Creates the cluster's bridge network unless it exists. Two kubelets may
-/// race here: the loser's 409 Conflict means the network is there.
+/// Creates the cluster's bridge network unless it exists, and returns it.
+/// Two kubelets may race here: the loser's 409 Conflict means the network
+/// is there.
 async fn ensure_network(
     docker: &Docker,
     network: &str,
     cluster: &str,
     subnet: Option<&str>,
-) -> Result<(), Error> {
-    if docker.inspect_network(network, None).await.is_ok() {
-        return Ok(());
+) -> Result<NetworkInspect, Error> {
+    if let Ok(net) = docker.inspect_network(network, None).await {
+        return Ok(net);
     }
     let request = NetworkCreateRequest {
         name: network.to_string(),
@@ -264,7 +264,7 @@ async fn ensure_network(
         Ok(_)
         | Err(bollard::errors::Error::DockerResponseServerError {
             status_code: 409, ..
-        }) => Ok(()),
+        }) => Ok(docker.inspect_network(network, None).await?),
         Err(e) => Err(e.into()),
     }
 }

@@ -17,28 +17,15 @@ use serde_json::Value;
 
 use crate::support::TestCluster;
 
+pub use crate::support::run_id;
+
 /// Whether a Docker engine answers; panics under CI=true when it does not.
 pub fn docker_available() -> bool {
     let ok = Command::new("docker")
         .args(["info", "--format", "{{.ServerVersion}}"])
         .output()
         .is_ok_and(|o| o.status.success());
-    if !ok && std::env::var("CI").as_deref() == Ok("true") {
-        panic!("Docker is required for the kubelet tests (CI=true) but no engine answers");
-    }
-    if !ok {
-        eprintln!("skipping: no Docker engine (these tests fail instead under CI=true)");
-    }
-    ok
-}
-
-/// A random id for this run's names.
-pub fn run_id() -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    format!("{:x}{:05x}", std::process::id() & 0xffff, nanos & 0xfffff)
+    crate::support::present_or_skip(ok, "a Docker engine")
 }
 
 /// Removes the cluster's containers and network when dropped.

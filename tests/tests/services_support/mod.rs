@@ -302,3 +302,16 @@ pub async fn spread(addr: SocketAddr, n: usize) -> HashMap<String, usize> {
     }
     counts
 }
+
+/// The lines of `iptables-save -t nat` that name chains of `prefix`.
+pub fn nat_rules(prefix: &str) -> Vec<String> {
+    let out = std::process::Command::new("iptables-save")
+        .args(["-t", "nat"])
+        .output()
+        .expect("iptables-save");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.contains(&format!("{prefix}-")))
+        .map(str::to_string)
+        .collect()
+}

@@ -158,6 +158,27 @@ pub fn kubectl_with(kubeconfig: &Path, cache: &Path, args: &[&str], stdin: Optio
     child.wait_with_output().unwrap()
 }
 
+/// A random id for this run's names (containers, networks, chains).
+pub fn run_id() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!("{:x}{:05x}", std::process::id() & 0xffff, nanos & 0xfffff)
+}
+
+/// Whether a test's host requirement (`what`: Docker, iptables) is met:
+/// under CI=true a missing one fails the test; elsewhere it is skipped.
+pub fn present_or_skip(present: bool, what: &str) -> bool {
+    if !present && std::env::var("CI").as_deref() == Ok("true") {
+        panic!("{what} is required under CI=true, and it is not available");
+    }
+    if !present {
+        eprintln!("skipping: {what} is not available (this test fails instead under CI=true)");
+    }
+    present
+}
+
 /// Path of a binary built from this workspace (`cargo build --bins` puts
 /// them next to the test executables' parent directory).
 pub fn workspace_bin(name: &str) -> PathBuf {
