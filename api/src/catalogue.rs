@@ -5,8 +5,10 @@
 //! that is the same for every kind (storage, REST handlers, discovery,
 //! `miniktl get`) looks a kind up here instead of having a file per kind.
 
+use crate::kinds::{apps, autoscaling, batch, coordination, core, networking, Strategy};
+
 /// Everything the rest of minik needs to know about one served resource.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct ResourceInfo {
     /// API group; `""` is the core ("legacy") group served under `/api`.
     pub group: &'static str,
@@ -23,7 +25,28 @@ pub struct ResourceInfo {
     /// (autoscaling/v1 and v2 HPAs) are one set of objects in Kubernetes;
     /// minik keys them by `storage_group/plural` so both see the same objects.
     pub storage_group: &'static str,
+    /// The kind's rules: defaulting, validation, lifecycle, printing.
+    pub strategy: &'static dyn Strategy,
 }
+
+impl std::fmt::Debug for ResourceInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "ResourceInfo({}/{}/{})",
+            self.group, self.version, self.plural
+        )
+    }
+}
+
+/// Two infos are the same resource when they name the same group, version and plural.
+impl PartialEq for ResourceInfo {
+    fn eq(&self, other: &Self) -> bool {
+        (self.group, self.version, self.plural) == (other.group, other.version, other.plural)
+    }
+}
+
+impl Eq for ResourceInfo {}
 
 impl ResourceInfo {
     /// `v1` for the core group, else `group/version` (what `apiVersion` holds).
@@ -68,10 +91,7 @@ impl ResourceInfo {
 
     /// Whether objects of this kind have a `spec` whose changes bump `metadata.generation`.
     pub fn has_spec(&self) -> bool {
-        !matches!(
-            self.kind,
-            "ConfigMap" | "Secret" | "Endpoints" | "Event" | "ServiceAccount" | "Binding"
-        )
+        self.strategy.has_spec()
     }
 
     /// The storage key prefix for objects of this resource, ending in `/`:
@@ -94,63 +114,43 @@ impl ResourceInfo {
     }
 }
 
-const NONE: &[&str] = &[];
-const ALL: &[&str] = &["all"];
-const STATUS: &[&str] = &["status"];
-const STATUS_SCALE: &[&str] = &["status", "scale"];
-
-macro_rules! res {
-    ($g:expr, $v:expr, $kind:expr, $plural:expr, $singular:expr, $ns:expr, $short:expr, $cat:expr, $sub:expr) => {
-        ResourceInfo {
-            group: $g,
-            version: $v,
-            kind: $kind,
-            plural: $plural,
-            singular: $singular,
-            namespaced: $ns,
-            short_names: $short,
-            categories: $cat,
-            subresources: $sub,
-            storage_group: $g,
-        }
-    };
-}
-
-#[rustfmt::skip]
+/// Every served resource, one line per kind file (a kind served in two
+/// versions, such as the autoscaler, has one line per version), in
+/// discovery order.
 static CATALOGUE: &[ResourceInfo] = &[
     // core/v1
-    res!("", "v1", "Namespace", "namespaces", "namespace", false, &["ns"], NONE, &["status", "finalize"]),
-    res!("", "v1", "Node", "nodes", "node", false, &["no"], NONE, &["status", "proxy"]),
-    res!("", "v1", "Pod", "pods", "pod", true, &["po"], ALL, &["status", "binding", "log", "exec", "eviction", "portforward"]),
-    res!("", "v1", "Service", "services", "service", true, &["svc"], ALL, &["status", "proxy"]),
-    res!("", "v1", "Endpoints", "endpoints", "endpoints", true, &["ep"], NONE, NONE),
-    res!("", "v1", "ConfigMap", "configmaps", "configmap", true, &["cm"], NONE, NONE),
-    res!("", "v1", "Secret", "secrets", "secret", true, NONE, NONE, NONE),
-    res!("", "v1", "Event", "events", "event", true, &["ev"], NONE, NONE),
-    res!("", "v1", "ServiceAccount", "serviceaccounts", "serviceaccount", true, &["sa"], NONE, NONE),
-    res!("", "v1", "PersistentVolume", "persistentvolumes", "persistentvolume", false, &["pv"], NONE, STATUS),
-    res!("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims", "persistentvolumeclaim", true, &["pvc"], NONE, STATUS),
-    res!("", "v1", "ResourceQuota", "resourcequotas", "resourcequota", true, &["quota"], NONE, STATUS),
-    res!("", "v1", "LimitRange", "limitranges", "limitrange", true, &["limits"], NONE, NONE),
+    core::namespace::RESOURCE,
+    core::node::RESOURCE,
+    core::pod::RESOURCE,
+    core::service::RESOURCE,
+    core::endpoints::RESOURCE,
+    core::config_map::RESOURCE,
+    core::secret::RESOURCE,
+    core::event::RESOURCE,
+    core::service_account::RESOURCE,
+    core::persistent_volume::RESOURCE,
+    core::persistent_volume_claim::RESOURCE,
+    core::resource_quota::RESOURCE,
+    core::limit_range::RESOURCE,
     // apps/v1
-    res!("apps", "v1", "Deployment", "deployments", "deployment", true, &["deploy"], ALL, STATUS_SCALE),
-    res!("apps", "v1", "ReplicaSet", "replicasets", "replicaset", true, &["rs"], ALL, STATUS_SCALE),
-    res!("apps", "v1", "StatefulSet", "statefulsets", "statefulset", true, &["sts"], ALL, STATUS_SCALE),
-    res!("apps", "v1", "DaemonSet", "daemonsets", "daemonset", true, &["ds"], ALL, STATUS),
+    apps::deployment::RESOURCE,
+    apps::replica_set::RESOURCE,
+    apps::stateful_set::RESOURCE,
+    apps::daemon_set::RESOURCE,
     // batch/v1
-    res!("batch", "v1", "Job", "jobs", "job", true, NONE, ALL, STATUS),
-    res!("batch", "v1", "CronJob", "cronjobs", "cronjob", true, &["cj"], ALL, STATUS),
+    batch::job::RESOURCE,
+    batch::cron_job::RESOURCE,
     // networking.k8s.io/v1
-    res!("networking.k8s.io", "v1", "Ingress", "ingresses", "ingress", true, &["ing"], NONE, STATUS),
-    res!("networking.k8s.io", "v1", "IngressClass", "ingressclasses", "ingressclass", false, NONE, NONE, NONE),
-    res!("networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies", "networkpolicy", true, &["netpol"], NONE, NONE),
+    networking::ingress::RESOURCE,
+    networking::ingress_class::RESOURCE,
+    networking::network_policy::RESOURCE,
     // autoscaling: v2 is the storage version, v1 is served from the same objects.
-    res!("autoscaling", "v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers", "horizontalpodautoscaler", true, &["hpa"], ALL, STATUS),
-    res!("autoscaling", "v1", "HorizontalPodAutoscaler", "horizontalpodautoscalers", "horizontalpodautoscaler", true, &["hpa"], ALL, STATUS),
+    autoscaling::horizontal_pod_autoscaler::V2,
+    autoscaling::horizontal_pod_autoscaler::V1,
     // coordination.k8s.io/v1
-    res!("coordination.k8s.io", "v1", "Lease", "leases", "lease", true, NONE, NONE, NONE),
+    coordination::lease::RESOURCE,
     // events.k8s.io/v1: the same objects as core/v1 Events, in a newer shape.
-    ResourceInfo { storage_group: "", ..res!("events.k8s.io", "v1", "Event", "events", "event", true, &["ev"], NONE, NONE) },
+    core::event::EVENTS_K8S_IO,
 ];
 
 /// Every served resource, in discovery order (groups in the order above).

@@ -2,6 +2,12 @@
 //! stores an object, so that controllers, kubelets and `kubectl` can rely on
 //! them being present.
 //!
+//! This module holds the entry points ([`apply`], [`prepare_for_update`], which
+//! ask the kind's [`crate::kinds::Strategy`]) and the defaults several kinds
+//! share (pod templates and specs, containers, probes, volumes, quantities,
+//! Job specs, PVC specs); each kind's own defaults live in its file under
+//! `kinds/`. What follows describes the defaulting as a whole.
+//!
 //! Mirrors Kubernetes' `pkg/apis/core/v1/defaults.go`,
 //! `pkg/apis/apps/v1/defaults.go`, `pkg/apis/batch/v1/defaults.go`,
 //! `pkg/apis/autoscaling/v{1,2}/defaults.go` and
@@ -12,7 +18,7 @@
 //!   (ServiceAccount admission), `priority`/`preemptionPolicy` (Priority
 //!   admission) and the `not-ready`/`unreachable` `NoExecute` tolerations
 //!   (DefaultTolerationSeconds admission);
-//! - Job: the generated selector and labels ([`default_job_selector`], which
+//! - Job: the generated selector and labels ([`crate::kinds::batch::job::default_job_selector`], which
 //!   needs the uid, so the server calls it once it has assigned one);
 //! - Namespace: `spec.finalizers: [kubernetes]` (namespace strategy);
 //! - Secret: `stringData` folded into base64 `data` (conversion);
@@ -41,11 +47,11 @@ use serde_json::{json, Map, Value};
 use crate::catalogue::ResourceInfo;
 use crate::quantity::{self, Quantity};
 
-type Obj = Map<String, Value>;
+use crate::kinds::Obj;
 
 /// The name of the label Kubernetes puts on every Namespace.
 pub const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
-/// Job pod labels (current and legacy spellings), see [`default_job_selector`].
+/// Job pod labels (current and legacy spellings), see [`crate::kinds::batch::job::default_job_selector`].
 pub const JOB_NAME_LABEL: &str = "batch.kubernetes.io/job-name";
 pub const LEGACY_JOB_NAME_LABEL: &str = "job-name";
 pub const CONTROLLER_UID_LABEL: &str = "batch.kubernetes.io/controller-uid";
@@ -53,29 +59,8 @@ pub const LEGACY_CONTROLLER_UID_LABEL: &str = "controller-uid";
 
 /// Applies the defaults of `info`'s kind to `obj` (a full object).
 pub fn apply(info: &ResourceInfo, obj: &mut Value) {
-    let Some(root) = obj.as_object_mut() else {
-        return;
-    };
-    match (info.group, info.kind) {
-        ("", "Pod") => default_pod(root),
-        ("", "Service") => default_service(root),
-        ("", "Namespace") => default_namespace(root),
-        ("", "Secret") => default_secret(root),
-        ("", "Node") => default_node(root),
-        ("", "Endpoints") => default_endpoints(root),
-        ("", "PersistentVolume") => default_persistent_volume(root),
-        ("", "PersistentVolumeClaim") => default_persistent_volume_claim(root),
-        ("", "ResourceQuota") => default_resource_quota(root),
-        ("", "LimitRange") => default_limit_range(root),
-        ("apps", "Deployment") => default_deployment(root),
-        ("apps", "ReplicaSet") => default_replica_set(root),
-        ("apps", "StatefulSet") => default_stateful_set(root),
-        ("apps", "DaemonSet") => default_daemon_set(root),
-        ("batch", "Job") => default_job(root),
-        ("batch", "CronJob") => default_cron_job(root),
-        ("networking.k8s.io", "NetworkPolicy") => default_network_policy(root),
-        ("autoscaling", "HorizontalPodAutoscaler") => default_hpa(root, info.version),
-        _ => {}
+    if let Some(root) = obj.as_object_mut() {
+        info.strategy.default(info, root);
     }
 }
 
@@ -84,7 +69,7 @@ pub fn apply(info: &ResourceInfo, obj: &mut Value) {
 // ---------------------------------------------------------------------------
 
 /// Sets `key` to `value` unless it already holds a non-null value.
-fn default_value(map: &mut Obj, key: &str, value: Value) {
+pub(crate) fn default_value(map: &mut Obj, key: &str, value: Value) {
     if map.get(key).is_none_or(Value::is_null) {
         map.insert(key.to_string(), value);
     }
@@ -92,7 +77,7 @@ fn default_value(map: &mut Obj, key: &str, value: Value) {
 
 /// The object at `key`, created empty when absent or null. `None` when the
 /// key holds something else (left for validation to report).
-fn child<'a>(map: &'a mut Obj, key: &str) -> Option<&'a mut Obj> {
+pub(crate) fn child<'a>(map: &'a mut Obj, key: &str) -> Option<&'a mut Obj> {
     if map.get(key).is_none_or(Value::is_null) {
         map.insert(key.to_string(), Value::Object(Map::new()));
     }
@@ -100,12 +85,12 @@ fn child<'a>(map: &'a mut Obj, key: &str) -> Option<&'a mut Obj> {
 }
 
 /// The object at `key` if there is one; never creates it.
-fn existing<'a>(map: &'a mut Obj, key: &str) -> Option<&'a mut Obj> {
+pub(crate) fn existing<'a>(map: &'a mut Obj, key: &str) -> Option<&'a mut Obj> {
     map.get_mut(key).and_then(Value::as_object_mut)
 }
 
 /// Every object element of the array at `key`.
-fn each_item<'a>(map: &'a mut Obj, key: &str) -> impl Iterator<Item = &'a mut Obj> {
+pub(crate) fn each_item<'a>(map: &'a mut Obj, key: &str) -> impl Iterator<Item = &'a mut Obj> {
     map.get_mut(key)
         .and_then(Value::as_array_mut)
         .into_iter()
@@ -113,12 +98,12 @@ fn each_item<'a>(map: &'a mut Obj, key: &str) -> impl Iterator<Item = &'a mut Ob
         .filter_map(Value::as_object_mut)
 }
 
-fn str_at<'a>(map: &'a Obj, key: &str) -> Option<&'a str> {
+pub(crate) fn str_at<'a>(map: &'a Obj, key: &str) -> Option<&'a str> {
     map.get(key).and_then(Value::as_str)
 }
 
 /// True when `key` holds a non-empty array or object.
-fn non_empty(map: &Obj, key: &str) -> bool {
+pub(crate) fn non_empty(map: &Obj, key: &str) -> bool {
     match map.get(key) {
         Some(Value::Array(a)) => !a.is_empty(),
         Some(Value::Object(o)) => !o.is_empty(),
@@ -130,7 +115,7 @@ fn non_empty(map: &Obj, key: &str) -> bool {
 /// Kubernetes serializes a `resource.Quantity`: numbers become strings
 /// (`1` → `"1"`, `0.5` → `"500m"`), strings are normalized (`"1.5Gi"` →
 /// `"1536Mi"`). Unparsable values are left for validation to report.
-fn canonicalize_quantities(list: &mut Obj) {
+pub(crate) fn canonicalize_quantities(list: &mut Obj) {
     for v in list.values_mut() {
         canonicalize_quantity(v);
     }
@@ -138,7 +123,7 @@ fn canonicalize_quantities(list: &mut Obj) {
 
 /// One quantity in canonical form, rounded up to milli-units as
 /// `SetDefaults_ResourceList` does (`100u` → `1m`).
-fn canonicalize_quantity(v: &mut Value) {
+pub(crate) fn canonicalize_quantity(v: &mut Value) {
     const NANOS_PER_MILLI: i128 = 1_000_000;
     if matches!(v, Value::Number(_) | Value::String(_)) {
         if let Ok(mut q) = quantity::from_json(v) {
@@ -154,50 +139,9 @@ fn canonicalize_quantity(v: &mut Value) {
 // Pods and pod templates.
 // ---------------------------------------------------------------------------
 
-/// Pod: PodSpec defaults plus the Pod-only ones (requests from limits,
-/// service links, service account, priority, admission tolerations) and the
-/// initial status.
-fn default_pod(pod: &mut Obj) {
-    let Some(spec) = child(pod, "spec") else {
-        return;
-    };
-    default_value(spec, "serviceAccountName", json!("default"));
-    default_pod_spec(spec, true);
-    for key in ["containers", "initContainers"] {
-        for c in each_item(spec, key) {
-            default_requests_from_limits(c);
-        }
-    }
-    for c in each_item(spec, "containers") {
-        default_resize_policy(c);
-    }
-    default_value(spec, "enableServiceLinks", json!(true));
-    default_priority(spec);
-    default_not_ready_tolerations(spec);
-    if spec.get("hostNetwork").and_then(Value::as_bool) == Some(true) {
-        for key in ["containers", "initContainers"] {
-            for c in each_item(spec, key) {
-                for p in each_item(c, "ports") {
-                    let unset = p.get("hostPort").is_none_or(|h| h.is_null() || h == 0);
-                    if let Some(cp) = p.get("containerPort").cloned().filter(|_| unset) {
-                        p.insert("hostPort".into(), cp);
-                    }
-                }
-            }
-        }
-    }
-    let qos = pod.get("spec").map(qos_class);
-    if let Some(status) = child(pod, "status") {
-        default_value(status, "phase", json!("Pending"));
-        if let Some(q) = qos {
-            default_value(status, "qosClass", json!(q));
-        }
-    }
-}
-
 /// Defaults of a pod template (`spec.template` of a workload): the PodSpec
 /// only. `restart_policy` is false for Job templates, which must choose.
-fn default_pod_template(template: &mut Obj, restart_policy: bool) {
+pub(crate) fn default_pod_template(template: &mut Obj, restart_policy: bool) {
     if let Some(spec) = child(template, "spec") {
         default_pod_spec(spec, restart_policy);
     }
@@ -246,7 +190,7 @@ pub fn default_pod_spec(spec: &mut Obj, restart_policy: bool) {
 
 /// `SetDefaults_Container` plus its ports, probes, lifecycle hooks, env and
 /// resources.
-fn default_container(c: &mut Obj) {
+pub(crate) fn default_container(c: &mut Obj) {
     if c.get("imagePullPolicy")
         .is_none_or(|v| v.is_null() || v == "")
     {
@@ -300,7 +244,7 @@ pub fn image_pull_policy(image: &str) -> &'static str {
 
 /// The image's tag: `Some("latest")` when it has neither tag nor digest,
 /// `None` when pinned by digest only or unparsable (empty).
-fn image_tag(image: &str) -> Option<String> {
+pub(crate) fn image_tag(image: &str) -> Option<String> {
     if image.trim().is_empty() {
         return None;
     }
@@ -319,7 +263,7 @@ fn image_tag(image: &str) -> Option<String> {
 }
 
 /// `SetDefaults_Probe` and the handler's own defaults.
-fn default_probe(p: &mut Obj) {
+pub(crate) fn default_probe(p: &mut Obj) {
     // Zero means unset for these (they are plain int32s upstream).
     for (key, value) in [
         ("timeoutSeconds", 1),
@@ -337,7 +281,7 @@ fn default_probe(p: &mut Obj) {
 }
 
 /// `SetDefaults_HTTPGetAction`: path `/`, scheme `HTTP`.
-fn default_http_get(get: &mut Obj) {
+pub(crate) fn default_http_get(get: &mut Obj) {
     if get.get("path").is_none_or(|v| v.is_null() || v == "") {
         get.insert("path".into(), json!("/"));
     }
@@ -345,7 +289,7 @@ fn default_http_get(get: &mut Obj) {
 }
 
 /// `SetDefaults_Volume` and the volume sources' defaults.
-fn default_volume(v: &mut Obj) {
+pub(crate) fn default_volume(v: &mut Obj) {
     let has_source = v.iter().any(|(k, val)| k != "name" && !val.is_null());
     if !has_source {
         v.insert("emptyDir".into(), json!({}));
@@ -378,7 +322,7 @@ fn default_volume(v: &mut Obj) {
     }
 }
 
-fn default_downward_items(d: &mut Obj) {
+pub(crate) fn default_downward_items(d: &mut Obj) {
     for item in each_item(d, "items") {
         if let Some(f) = existing(item, "fieldRef") {
             default_value(f, "apiVersion", json!("v1"));
@@ -386,30 +330,10 @@ fn default_downward_items(d: &mut Obj) {
     }
 }
 
-/// Pod-only: a container that sets limits but not requests requests what it
-/// limits.
-fn default_requests_from_limits(c: &mut Obj) {
-    let Some(resources) = existing(c, "resources") else {
-        return;
-    };
-    let Some(limits) = resources.get("limits").and_then(Value::as_object).cloned() else {
-        return;
-    };
-    if limits.is_empty() {
-        return;
-    }
-    let Some(requests) = child(resources, "requests") else {
-        return;
-    };
-    for (k, v) in limits {
-        requests.entry(k).or_insert(v);
-    }
-}
-
 /// Pod-only, app containers (in-place resize, on by default since 1.33):
 /// every requested CPU or memory resource gets a `NotRequired` resize
 /// policy unless the container names one.
-fn default_resize_policy(c: &mut Obj) {
+pub(crate) fn default_resize_policy(c: &mut Obj) {
     let requested: Vec<&str> = ["cpu", "memory"]
         .into_iter()
         .filter(|r| {
@@ -433,53 +357,6 @@ fn default_resize_policy(c: &mut Obj) {
             {
                 policies.push(json!({"resourceName": r, "restartPolicy": "NotRequired"}));
             }
-        }
-    }
-}
-
-/// Priority admission: built-in classes and otherwise priority 0.
-fn default_priority(spec: &mut Obj) {
-    let priority = match str_at(spec, "priorityClassName") {
-        Some("system-node-critical") => 2_000_001_000,
-        Some("system-cluster-critical") => 2_000_000_000,
-        _ => 0,
-    };
-    default_value(spec, "priority", json!(priority));
-    default_value(spec, "preemptionPolicy", json!("PreemptLowerPriority"));
-}
-
-/// DefaultTolerationSeconds admission: tolerate `not-ready` and
-/// `unreachable` nodes for 300s unless the pod already says otherwise.
-fn default_not_ready_tolerations(spec: &mut Obj) {
-    for key in [
-        "node.kubernetes.io/not-ready",
-        "node.kubernetes.io/unreachable",
-    ] {
-        let tolerated = spec
-            .get("tolerations")
-            .and_then(Value::as_array)
-            .is_some_and(|ts| {
-                ts.iter().any(|t| {
-                    let t_key = t.get("key").and_then(Value::as_str).unwrap_or("");
-                    let op = t.get("operator").and_then(Value::as_str).unwrap_or("");
-                    let effect = t.get("effect").and_then(Value::as_str).unwrap_or("");
-                    (t_key == key || (t_key.is_empty() && op == "Exists"))
-                        && (effect.is_empty() || effect == "NoExecute")
-                })
-            });
-        if tolerated {
-            continue;
-        }
-        if spec.get("tolerations").is_none_or(|v| !v.is_array()) {
-            spec.insert("tolerations".into(), json!([]));
-        }
-        if let Some(ts) = spec.get_mut("tolerations").and_then(Value::as_array_mut) {
-            ts.push(json!({
-                "key": key,
-                "operator": "Exists",
-                "effect": "NoExecute",
-                "tolerationSeconds": 300
-            }));
         }
     }
 }
@@ -539,354 +416,15 @@ pub fn qos_class(spec: &Value) -> &'static str {
 // Core kinds other than Pod.
 // ---------------------------------------------------------------------------
 
-/// `SetDefaults_Service` plus the single-stack IP family fields the service
-/// REST storage fills in.
-fn default_service(svc: &mut Obj) {
-    let Some(spec) = child(svc, "spec") else {
-        return;
-    };
-    default_value(spec, "sessionAffinity", json!("None"));
-    if str_at(spec, "sessionAffinity") == Some("None") {
-        spec.remove("sessionAffinityConfig");
-    }
-    if str_at(spec, "sessionAffinity") == Some("ClientIP") {
-        if let Some(cfg) = child(spec, "sessionAffinityConfig") {
-            if let Some(ip) = child(cfg, "clientIP") {
-                default_value(ip, "timeoutSeconds", json!(10800));
-            }
-        }
-    }
-    default_value(spec, "type", json!("ClusterIP"));
-    for p in each_item(spec, "ports") {
-        default_value(p, "protocol", json!("TCP"));
-        let unset = match p.get("targetPort") {
-            None | Some(Value::Null) => true,
-            Some(Value::Number(n)) => n.as_i64() == Some(0),
-            Some(Value::String(s)) => s.is_empty(),
-            _ => false,
-        };
-        if unset {
-            if let Some(port) = p.get("port").cloned() {
-                p.insert("targetPort".into(), port);
-            }
-        }
-    }
-    let ty = str_at(spec, "type").unwrap_or("ClusterIP").to_string();
-    let externally_accessible = ty == "NodePort"
-        || ty == "LoadBalancer"
-        || (ty == "ClusterIP" && non_empty(spec, "externalIPs"));
-    if externally_accessible {
-        default_value(spec, "externalTrafficPolicy", json!("Cluster"));
-    }
-    if ty == "LoadBalancer" {
-        default_value(spec, "allocateLoadBalancerNodePorts", json!(true));
-    }
-    if matches!(ty.as_str(), "ClusterIP" | "NodePort" | "LoadBalancer") {
-        default_value(spec, "internalTrafficPolicy", json!("Cluster"));
-    }
-    if ty != "ExternalName" {
-        // clusterIP and clusterIPs[0] name the same address.
-        let ip = str_at(spec, "clusterIP").unwrap_or("").to_string();
-        let ips_empty = !non_empty(spec, "clusterIPs");
-        if !ip.is_empty() && ips_empty {
-            spec.insert("clusterIPs".into(), json!([ip]));
-        } else if ip.is_empty() && !ips_empty {
-            if let Some(first) = spec.get("clusterIPs").and_then(|v| v.get(0)).cloned() {
-                spec.insert("clusterIP".into(), first);
-            }
-        }
-        let family = if str_at(spec, "clusterIP").is_some_and(|ip| ip.contains(':')) {
-            "IPv6"
-        } else {
-            "IPv4"
-        };
-        default_value(spec, "ipFamilyPolicy", json!("SingleStack"));
-        if !non_empty(spec, "ipFamilies") {
-            spec.insert("ipFamilies".into(), json!([family]));
-        }
-    }
-}
-
-/// `SetDefaults_Namespace`/`SetDefaults_NamespaceStatus` and the namespace
-/// strategy's `kubernetes` finalizer.
-fn default_namespace(ns: &mut Obj) {
-    let name = ns
-        .get("metadata")
-        .and_then(|m| m.get("name"))
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
-    let deleting = ns
-        .get("metadata")
-        .and_then(|m| m.get("deletionTimestamp"))
-        .is_some_and(|v| !v.is_null());
-    if !name.is_empty() {
-        if let Some(labels) = child(ns, "metadata").and_then(|m| child(m, "labels")) {
-            labels.insert(NAMESPACE_NAME_LABEL.into(), json!(name));
-        }
-    }
-    // Only before deletion starts: once the namespace controller has
-    // finalized it, the list must stay empty.
-    if !deleting {
-        if let Some(spec) = child(ns, "spec") {
-            default_value(spec, "finalizers", json!(["kubernetes"]));
-        }
-    }
-    if let Some(status) = child(ns, "status") {
-        default_value(status, "phase", json!("Active"));
-    }
-}
-
-/// `SetDefaults_Secret` (type `Opaque`) and the conversion that folds the
-/// write-only `stringData` into base64 `data`.
-fn default_secret(secret: &mut Obj) {
-    default_value(secret, "type", json!("Opaque"));
-    if let Some(Value::Object(string_data)) = secret.remove("stringData") {
-        if let Some(data) = child(secret, "data") {
-            for (k, v) in string_data {
-                let s = v
-                    .as_str()
-                    .map(str::to_string)
-                    .unwrap_or_else(|| v.to_string());
-                data.insert(k, json!(base64_encode(s.as_bytes())));
-            }
-        }
-    }
-}
-
-/// Standard base64 with padding (what `data` of a Secret holds).
-fn base64_encode(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
-/// `SetDefaults_NodeStatus`: allocatable defaults to capacity.
-fn default_node(node: &mut Obj) {
-    let Some(status) = existing(node, "status") else {
-        return;
-    };
-    for key in ["capacity", "allocatable"] {
-        if let Some(list) = existing(status, key) {
-            canonicalize_quantities(list);
-        }
-    }
-    if non_empty(status, "capacity") && !non_empty(status, "allocatable") {
-        if let Some(cap) = status.get("capacity").cloned() {
-            status.insert("allocatable".into(), cap);
-        }
-    }
-}
-
-/// `SetDefaults_EndpointPort`: protocol TCP.
-fn default_endpoints(ep: &mut Obj) {
-    for subset in each_item(ep, "subsets") {
-        for p in each_item(subset, "ports") {
-            default_value(p, "protocol", json!("TCP"));
-        }
-    }
-}
-
-/// `SetDefaults_PersistentVolume`.
-fn default_persistent_volume(pv: &mut Obj) {
-    if let Some(spec) = child(pv, "spec") {
-        default_value(spec, "persistentVolumeReclaimPolicy", json!("Retain"));
-        default_value(spec, "volumeMode", json!("Filesystem"));
-        if let Some(cap) = existing(spec, "capacity") {
-            canonicalize_quantities(cap);
-        }
-    }
-    if let Some(status) = child(pv, "status") {
-        default_value(status, "phase", json!("Pending"));
-    }
-}
-
-/// `SetDefaults_PersistentVolumeClaim` (also used for StatefulSet claim
-/// templates).
-fn default_persistent_volume_claim(pvc: &mut Obj) {
-    if let Some(spec) = child(pvc, "spec") {
-        default_value(spec, "volumeMode", json!("Filesystem"));
-        if let Some(resources) = existing(spec, "resources") {
-            for key in ["requests", "limits"] {
-                if let Some(list) = existing(resources, key) {
-                    canonicalize_quantities(list);
-                }
-            }
-        }
-    }
-    if let Some(status) = child(pvc, "status") {
-        default_value(status, "phase", json!("Pending"));
-    }
-}
-
-fn default_resource_quota(q: &mut Obj) {
-    if let Some(hard) = existing(q, "spec").and_then(|s| existing(s, "hard")) {
-        canonicalize_quantities(hard);
-    }
-}
-
-/// `SetDefaults_LimitRangeItem`: for `Container` items, default limits come
-/// from `max`, default requests from the default limits, then from `min`.
-fn default_limit_range(lr: &mut Obj) {
-    let Some(spec) = existing(lr, "spec") else {
-        return;
-    };
-    for item in each_item(spec, "limits") {
-        for key in [
-            "max",
-            "min",
-            "default",
-            "defaultRequest",
-            "maxLimitRequestRatio",
-        ] {
-            if let Some(list) = existing(item, key) {
-                canonicalize_quantities(list);
-            }
-        }
-        if str_at(item, "type") != Some("Container") {
-            continue;
-        }
-        let get = |item: &Obj, k: &str| {
-            item.get(k)
-                .and_then(Value::as_object)
-                .cloned()
-                .unwrap_or_default()
-        };
-        let mut default = get(item, "default");
-        for (k, v) in get(item, "max") {
-            default.entry(k).or_insert(v);
-        }
-        let mut default_request = get(item, "defaultRequest");
-        for (k, v) in default.iter().chain(get(item, "min").iter()) {
-            default_request.entry(k.clone()).or_insert(v.clone());
-        }
-        if !default.is_empty() {
-            item.insert("default".into(), Value::Object(default));
-        }
-        if !default_request.is_empty() {
-            item.insert("defaultRequest".into(), Value::Object(default_request));
-        }
-    }
-}
-
 // ---------------------------------------------------------------------------
 // apps/v1
 // ---------------------------------------------------------------------------
-
-/// `SetDefaults_Deployment`.
-fn default_deployment(d: &mut Obj) {
-    let Some(spec) = child(d, "spec") else {
-        return;
-    };
-    default_value(spec, "replicas", json!(1));
-    if let Some(strategy) = child(spec, "strategy") {
-        default_value(strategy, "type", json!("RollingUpdate"));
-        if str_at(strategy, "type") == Some("RollingUpdate") {
-            if let Some(ru) = child(strategy, "rollingUpdate") {
-                default_value(ru, "maxUnavailable", json!("25%"));
-                default_value(ru, "maxSurge", json!("25%"));
-            }
-        }
-    }
-    default_value(spec, "revisionHistoryLimit", json!(10));
-    default_value(spec, "progressDeadlineSeconds", json!(600));
-    if let Some(t) = child(spec, "template") {
-        default_pod_template(t, true);
-    }
-}
-
-/// `SetDefaults_ReplicaSet`.
-fn default_replica_set(rs: &mut Obj) {
-    let Some(spec) = child(rs, "spec") else {
-        return;
-    };
-    default_value(spec, "replicas", json!(1));
-    if let Some(t) = child(spec, "template") {
-        default_pod_template(t, true);
-    }
-}
-
-/// `SetDefaults_StatefulSet`.
-fn default_stateful_set(sts: &mut Obj) {
-    let Some(spec) = child(sts, "spec") else {
-        return;
-    };
-    default_value(spec, "podManagementPolicy", json!("OrderedReady"));
-    if let Some(strategy) = child(spec, "updateStrategy") {
-        if strategy.get("type").is_none_or(|v| v.is_null() || v == "") {
-            strategy.insert("type".into(), json!("RollingUpdate"));
-            default_value(strategy, "rollingUpdate", json!({}));
-        }
-        if str_at(strategy, "type") == Some("RollingUpdate") {
-            if let Some(ru) = existing(strategy, "rollingUpdate") {
-                default_value(ru, "partition", json!(0));
-            }
-        }
-    }
-    if let Some(policy) = child(spec, "persistentVolumeClaimRetentionPolicy") {
-        default_value(policy, "whenDeleted", json!("Retain"));
-        default_value(policy, "whenScaled", json!("Retain"));
-    }
-    default_value(spec, "replicas", json!(1));
-    default_value(spec, "revisionHistoryLimit", json!(10));
-    if let Some(t) = child(spec, "template") {
-        default_pod_template(t, true);
-    }
-    for claim in each_item(spec, "volumeClaimTemplates") {
-        default_persistent_volume_claim(claim);
-    }
-}
-
-/// `SetDefaults_DaemonSet`.
-fn default_daemon_set(ds: &mut Obj) {
-    let Some(spec) = child(ds, "spec") else {
-        return;
-    };
-    if let Some(strategy) = child(spec, "updateStrategy") {
-        default_value(strategy, "type", json!("RollingUpdate"));
-        if str_at(strategy, "type") == Some("RollingUpdate") {
-            if let Some(ru) = child(strategy, "rollingUpdate") {
-                default_value(ru, "maxUnavailable", json!(1));
-                default_value(ru, "maxSurge", json!(0));
-            }
-        }
-    }
-    default_value(spec, "revisionHistoryLimit", json!(10));
-    if let Some(t) = child(spec, "template") {
-        default_pod_template(t, true);
-    }
-}
 
 // ---------------------------------------------------------------------------
 // batch/v1
 // ---------------------------------------------------------------------------
 
-/// `SetDefaults_Job`. The generated selector needs the uid: see
-/// [`default_job_selector`].
-fn default_job(job: &mut Obj) {
-    let Some(spec) = child(job, "spec") else {
-        return;
-    };
-    default_job_spec(spec);
-    copy_template_labels_to_job(job);
-}
-
-fn default_job_spec(spec: &mut Obj) {
+pub(crate) fn default_job_spec(spec: &mut Obj) {
     let unset = |s: &Obj, k: &str| s.get(k).is_none_or(Value::is_null);
     if unset(spec, "completions") && unset(spec, "parallelism") {
         spec.insert("completions".into(), json!(1));
@@ -919,157 +457,9 @@ fn default_job_spec(spec: &mut Obj) {
     }
 }
 
-/// A Job without labels of its own takes its pod template's labels.
-fn copy_template_labels_to_job(job: &mut Obj) {
-    let template_labels = job
-        .get("spec")
-        .and_then(|s| s.pointer("/template/metadata/labels"))
-        .and_then(Value::as_object)
-        .filter(|l| !l.is_empty())
-        .cloned();
-    let Some(template_labels) = template_labels else {
-        return;
-    };
-    let Some(meta) = child(job, "metadata") else {
-        return;
-    };
-    let has_labels = meta
-        .get("labels")
-        .and_then(Value::as_object)
-        .is_some_and(|l| !l.is_empty());
-    if !has_labels {
-        meta.insert("labels".into(), Value::Object(template_labels));
-    }
-}
-
-/// The Job strategy's selector generation, run by the server at create time
-/// once `metadata.uid` is known (unless `spec.manualSelector` is true): pod
-/// template labels `batch.kubernetes.io/controller-uid`, `controller-uid`,
-/// `batch.kubernetes.io/job-name`, `job-name`, and a selector on
-/// `batch.kubernetes.io/controller-uid`. Labels the user set are kept (a
-/// conflict then fails validation, as in Kubernetes).
-pub fn default_job_selector(obj: &mut Value, uid: &str) {
-    let Some(job) = obj.as_object_mut() else {
-        return;
-    };
-    let name = job
-        .get("metadata")
-        .and_then(|m| m.get("name"))
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
-    let Some(spec) = child(job, "spec") else {
-        return;
-    };
-    if spec.get("manualSelector").and_then(Value::as_bool) == Some(true) {
-        return;
-    }
-    if let Some(labels) = child(spec, "template")
-        .and_then(|t| child(t, "metadata"))
-        .and_then(|m| child(m, "labels"))
-    {
-        for (k, v) in [
-            (CONTROLLER_UID_LABEL, uid),
-            (JOB_NAME_LABEL, name.as_str()),
-            (LEGACY_CONTROLLER_UID_LABEL, uid),
-            (LEGACY_JOB_NAME_LABEL, name.as_str()),
-        ] {
-            labels.entry(k).or_insert_with(|| json!(v));
-        }
-    }
-    if let Some(match_labels) = child(spec, "selector").and_then(|s| child(s, "matchLabels")) {
-        match_labels
-            .entry(CONTROLLER_UID_LABEL)
-            .or_insert_with(|| json!(uid));
-    }
-    copy_template_labels_to_job(job);
-}
-
-/// `SetDefaults_CronJob`; the job template's pod spec is defaulted like a
-/// Job's (no restart policy), its JobSpec is not (as in Kubernetes).
-fn default_cron_job(cj: &mut Obj) {
-    let Some(spec) = child(cj, "spec") else {
-        return;
-    };
-    default_value(spec, "concurrencyPolicy", json!("Allow"));
-    default_value(spec, "suspend", json!(false));
-    default_value(spec, "successfulJobsHistoryLimit", json!(3));
-    default_value(spec, "failedJobsHistoryLimit", json!(1));
-    if let Some(t) = child(spec, "jobTemplate")
-        .and_then(|jt| child(jt, "spec"))
-        .and_then(|js| child(js, "template"))
-    {
-        default_pod_template(t, false);
-    }
-}
-
 // ---------------------------------------------------------------------------
 // networking.k8s.io/v1, autoscaling
 // ---------------------------------------------------------------------------
-
-/// `SetDefaults_NetworkPolicy` and `SetDefaults_NetworkPolicyPort`.
-fn default_network_policy(np: &mut Obj) {
-    let Some(spec) = child(np, "spec") else {
-        return;
-    };
-    for dir in ["ingress", "egress"] {
-        for rule in each_item(spec, dir) {
-            for p in each_item(rule, "ports") {
-                default_value(p, "protocol", json!("TCP"));
-            }
-        }
-    }
-    if !non_empty(spec, "policyTypes") {
-        let mut types = vec![json!("Ingress")];
-        if non_empty(spec, "egress") {
-            types.push(json!("Egress"));
-        }
-        spec.insert("policyTypes".into(), Value::Array(types));
-    }
-}
-
-/// `SetDefaults_HorizontalPodAutoscaler` (v1: minReplicas; v2: also the
-/// default CPU metric and, when `behavior` is given, its missing rules).
-fn default_hpa(hpa: &mut Obj, version: &str) {
-    let Some(spec) = child(hpa, "spec") else {
-        return;
-    };
-    default_value(spec, "minReplicas", json!(1));
-    if version != "v2" {
-        return;
-    }
-    if !non_empty(spec, "metrics") {
-        spec.insert(
-            "metrics".into(),
-            json!([{
-                "type": "Resource",
-                "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 80}}
-            }]),
-        );
-    }
-    if let Some(behavior) = existing(spec, "behavior") {
-        if let Some(up) = child(behavior, "scaleUp") {
-            default_value(up, "stabilizationWindowSeconds", json!(0));
-            default_value(up, "selectPolicy", json!("Max"));
-            default_value(
-                up,
-                "policies",
-                json!([
-                    {"type": "Pods", "value": 4, "periodSeconds": 15},
-                    {"type": "Percent", "value": 100, "periodSeconds": 15}
-                ]),
-            );
-        }
-        if let Some(down) = child(behavior, "scaleDown") {
-            default_value(down, "selectPolicy", json!("Max"));
-            default_value(
-                down,
-                "policies",
-                json!([{"type": "Percent", "value": 100, "periodSeconds": 15}]),
-            );
-        }
-    }
-}
 
 // ---------------------------------------------------------------------------
 // Update-time preparation.
@@ -1081,177 +471,27 @@ fn default_hpa(hpa: &mut Obj, version: &str) {
 /// object omits them (`kubectl replace` of a manifest without `clusterIP`)
 /// and drops fields its new type no longer allows; a Namespace keeps its
 /// finalizers (only the `finalize` subresource changes them).
+/// What an update carries over from the stored object before defaulting
+/// (the kind's [`crate::kinds::Strategy::prepare_update`]).
 pub fn prepare_for_update(info: &ResourceInfo, new: &mut Value, old: &Value) {
-    match (info.group, info.kind) {
-        ("", "Service") => prepare_service_update(new, old),
-        ("", "Namespace") => {
-            let old_finalizers = old.pointer("/spec/finalizers").cloned();
-            if let Some(spec) = new.as_object_mut().and_then(|n| child(n, "spec")) {
-                match old_finalizers {
-                    Some(f) => {
-                        spec.insert("finalizers".into(), f);
-                    }
-                    None => {
-                        spec.remove("finalizers");
-                    }
-                }
-            }
-        }
-        _ => {}
-    }
+    info.strategy.prepare_update(new, old);
 }
 
-fn service_type(svc: &Value) -> &str {
-    svc.pointer("/spec/type")
-        .and_then(Value::as_str)
-        .unwrap_or("ClusterIP")
-}
-
-fn needs_node_ports(svc: &Value) -> bool {
-    match service_type(svc) {
-        "NodePort" => true,
-        "LoadBalancer" => {
-            svc.pointer("/spec/allocateLoadBalancerNodePorts")
-                .and_then(Value::as_bool)
-                != Some(false)
-        }
-        _ => false,
-    }
-}
-
-fn prepare_service_update(new: &mut Value, old: &Value) {
-    let new_type = service_type(new).to_string();
-    let old_type = service_type(old).to_string();
-    let new_needs_node_ports = needs_node_ports(new);
-    let old_needs_node_ports = needs_node_ports(old);
-    let Some(spec) = new.as_object_mut().and_then(|n| child(n, "spec")) else {
-        return;
-    };
-    let old_spec = old.get("spec").cloned().unwrap_or(Value::Null);
-    let old_str = |k: &str| {
-        old_spec
-            .get(k)
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string()
-    };
-
-    // patchAllocatedValues
-    if new_type != "ExternalName" && old_type != "ExternalName" {
-        if str_at(spec, "clusterIP").unwrap_or("").is_empty() && !old_str("clusterIP").is_empty() {
-            spec.insert("clusterIP".into(), json!(old_str("clusterIP")));
-        }
-        if !non_empty(spec, "clusterIPs") {
-            if let Some(ips) = old_spec
-                .get("clusterIPs")
-                .filter(|v| v.as_array().is_some_and(|a| !a.is_empty()))
-            {
-                spec.insert("clusterIPs".into(), ips.clone());
+/// `SetDefaults_PersistentVolumeClaim` (also used for StatefulSet claim
+/// templates).
+pub(crate) fn default_persistent_volume_claim(pvc: &mut Obj) {
+    if let Some(spec) = child(pvc, "spec") {
+        default_value(spec, "volumeMode", json!("Filesystem"));
+        if let Some(resources) = existing(spec, "resources") {
+            for key in ["requests", "limits"] {
+                if let Some(list) = existing(resources, key) {
+                    canonicalize_quantities(list);
+                }
             }
         }
     }
-    if new_needs_node_ports && old_needs_node_ports {
-        let old_ports: Vec<(String, Value)> = old_spec
-            .get("ports")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(|p| {
-                let np = p.get("nodePort").filter(|v| v.as_i64().unwrap_or(0) != 0)?;
-                Some((
-                    p.get("name")
-                        .and_then(Value::as_str)
-                        .unwrap_or("")
-                        .to_string(),
-                    np.clone(),
-                ))
-            })
-            .collect();
-        let used: Vec<Value> = spec
-            .get("ports")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(|p| {
-                p.get("nodePort")
-                    .filter(|v| v.as_i64().unwrap_or(0) != 0)
-                    .cloned()
-            })
-            .collect();
-        for p in each_item(spec, "ports") {
-            if p.get("nodePort").and_then(Value::as_i64).unwrap_or(0) != 0 {
-                continue;
-            }
-            let name = str_at(p, "name").unwrap_or("").to_string();
-            if let Some((_, np)) = old_ports.iter().find(|(n, _)| *n == name) {
-                if !used.contains(np) {
-                    p.insert("nodePort".into(), np.clone());
-                }
-            }
-        }
-        if new_type == "LoadBalancer"
-            && old_type == "LoadBalancer"
-            && spec
-                .get("healthCheckNodePort")
-                .and_then(Value::as_i64)
-                .unwrap_or(0)
-                == 0
-        {
-            if let Some(hc) = old_spec
-                .get("healthCheckNodePort")
-                .filter(|v| v.as_i64().unwrap_or(0) != 0)
-            {
-                spec.insert("healthCheckNodePort".into(), hc.clone());
-            }
-        }
-    }
-
-    // dropTypeDependentFields: only fields the user left as they were.
-    let unchanged = |spec: &Obj, k: &str| spec.get(k) == old_spec.get(k);
-    if new_type != old_type {
-        if new_type == "ExternalName" {
-            for k in [
-                "clusterIP",
-                "clusterIPs",
-                "ipFamilies",
-                "ipFamilyPolicy",
-                "internalTrafficPolicy",
-            ] {
-                if unchanged(spec, k) {
-                    spec.remove(k);
-                }
-            }
-        }
-        if !new_needs_node_ports {
-            let old_ports = old_spec
-                .get("ports")
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default();
-            for (i, p) in each_item(spec, "ports").enumerate() {
-                let old_np = old_ports.get(i).and_then(|op| op.get("nodePort"));
-                if p.get("nodePort").is_some() && p.get("nodePort") == old_np {
-                    p.remove("nodePort");
-                }
-            }
-        }
-        if new_type != "LoadBalancer" {
-            for k in [
-                "healthCheckNodePort",
-                "allocateLoadBalancerNodePorts",
-                "loadBalancerClass",
-            ] {
-                if unchanged(spec, k) {
-                    spec.remove(k);
-                }
-            }
-        }
-        let externally_accessible = new_type == "NodePort"
-            || new_type == "LoadBalancer"
-            || (new_type == "ClusterIP" && non_empty(spec, "externalIPs"));
-        if !externally_accessible && unchanged(spec, "externalTrafficPolicy") {
-            spec.remove("externalTrafficPolicy");
-        }
+    if let Some(status) = child(pvc, "status") {
+        default_value(status, "phase", json!("Pending"));
     }
 }
 
@@ -1424,7 +664,7 @@ mod tests {
         assert_eq!(spec["suspend"], false);
         assert!(spec.get("manualSelector").is_none());
         assert!(spec["template"]["spec"].get("restartPolicy").is_none());
-        default_job_selector(&mut j, "uid-1");
+        crate::kinds::batch::job::default_job_selector(&mut j, "uid-1");
         assert_eq!(
             j["spec"]["selector"],
             json!({"matchLabels": {CONTROLLER_UID_LABEL: "uid-1"}})

@@ -7,6 +7,8 @@
 //!
 //! A tour:
 //! - [`catalogue`]: which kinds are served, their group/version/plural/scope.
+//! - [`kinds`]: one file per kind — its strategy (defaults, validation, typed
+//!   form, lifecycle rules, table columns); the catalogue lists them.
 //! - [`convert`]: conversion between served versions that share storage.
 //! - [`names`]: DNS-1123 names, label keys and values, with Kubernetes' messages.
 //! - [`selectors`]: label selectors (`app=web,tier in (a,b)`) and field selectors.
@@ -25,6 +27,7 @@ pub mod catalogue;
 pub mod convert;
 pub mod defaults;
 pub mod field_error;
+pub mod kinds;
 pub mod meta;
 pub mod names;
 pub mod protobuf;

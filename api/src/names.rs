@@ -326,22 +326,6 @@ fn mask_trailing_dash(name: &str) -> String {
     }
 }
 
-/// The name rule kube-apiserver applies to `metadata.name` of `kind`.
-///
-/// Services are DNS-1035 labels; Namespaces and StatefulSets are DNS-1123
-/// labels (StatefulSet since Kubernetes 1.27, because its pods' hostnames are
-/// built from it); everything else minik serves (Pod, Deployment, ReplicaSet,
-/// DaemonSet, Job, CronJob, ConfigMap, Secret, Node, Ingress, Lease, …) is a
-/// DNS-1123 subdomain. (CronJob additionally limits names to 52 characters;
-/// that per-kind check belongs to the CronJob validation.)
-pub fn name_rule_for_kind(kind: &str) -> NameRule {
-    match kind {
-        "Service" => NameRule::Dns1035Label,
-        "Namespace" | "StatefulSet" => NameRule::Label,
-        _ => NameRule::Subdomain,
-    }
-}
-
 // ---------------------------------------------------------------------------
 // Generated names
 // ---------------------------------------------------------------------------
@@ -623,7 +607,8 @@ pub fn validate_owner_references(refs: &Value, path: &str) -> Vec<FieldError> {
                 "must not be empty",
             ));
         }
-        if group.is_empty() && version == "v1" && kind == "Event" {
+        // Events may not own anything (`ValidateOwnerReferences`).
+        if (group, version, kind) == ("", "v1", "Event") {
             errs.push(FieldError::invalid(
                 path,
                 reference.clone(),
@@ -845,6 +830,13 @@ mod tests {
 
     #[test]
     fn name_rules() {
+        // Each kind states its rule in its strategy (kinds/<group>/<kind>.rs).
+        let name_rule_for_kind = |kind: &str| {
+            crate::catalogue::resolve(kind)
+                .unwrap()
+                .strategy
+                .name_rule()
+        };
         assert_eq!(name_rule_for_kind("Service"), NameRule::Dns1035Label);
         assert_eq!(name_rule_for_kind("Namespace"), NameRule::Label);
         assert_eq!(name_rule_for_kind("StatefulSet"), NameRule::Label);

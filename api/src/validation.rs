@@ -1,6 +1,12 @@
-//! Per-kind validation: the checks kube-apiserver makes on create and update
-//! (after defaulting), reported as [`FieldError`]s worded as Kubernetes words
-//! them, e.g. `spec.template.spec.containers[0].image: Required value`.
+//! Validation: the checks kube-apiserver makes on create and update (after
+//! defaulting), reported as [`FieldError`]s worded as Kubernetes words them,
+//! e.g. `spec.template.spec.containers[0].image: Required value`.
+//!
+//! This module holds the entry points ([`validate_create`], [`validate_update`],
+//! which ask the kind's [`crate::kinds::Strategy`]) and the checks several kinds
+//! share: object metadata updates, pod templates and pod specs, containers,
+//! probes, volumes, resources, ports, workload selectors, Job specs. Each
+//! kind's own checks live in its file under `kinds/`.
 //!
 //! Mirrors `pkg/apis/core/validation` (Pod, PodSpec, containers, probes,
 //! volumes, Service, ConfigMap, Secret, Namespace, PVC, Node),
@@ -25,61 +31,31 @@ use std::net::IpAddr;
 use serde_json::{Map, Value};
 
 use crate::catalogue::ResourceInfo;
-use crate::defaults::{
-    CONTROLLER_UID_LABEL, JOB_NAME_LABEL, LEGACY_CONTROLLER_UID_LABEL, LEGACY_JOB_NAME_LABEL,
-};
 use crate::field_error::{ErrorType, FieldError};
 use crate::names;
 use crate::quantity::{self, Quantity};
 use crate::selectors::{self, LabelSelector};
 
-type Errs = Vec<FieldError>;
+use crate::kinds::Errs;
 
 /// `IsNegativeErrorMsg`.
-const NEGATIVE: &str = "must be greater than or equal to 0";
+pub(crate) const NEGATIVE: &str = "must be greater than or equal to 0";
 /// `FieldImmutableErrorMsg`.
-const IMMUTABLE: &str = "field is immutable";
-const PORT_RANGE: &str = "must be between 1 and 65535, inclusive";
-const INVALID_IP: &str = "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)";
-const QUANTITY_SYNTAX: &str =
+pub(crate) const IMMUTABLE: &str = "field is immutable";
+pub(crate) const PORT_RANGE: &str = "must be between 1 and 65535, inclusive";
+pub(crate) const INVALID_IP: &str = "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)";
+pub(crate) const QUANTITY_SYNTAX: &str =
     "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'";
 /// Largest ConfigMap or Secret payload (`core.MaxSecretSize`).
-const MAX_SECRET_SIZE: usize = 1024 * 1024;
-/// The pod fields an update may change (`updatablePodSpecFields`).
-const UPDATABLE_POD_SPEC_FIELDS: &str = "`spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)";
+pub(crate) const MAX_SECRET_SIZE: usize = 1024 * 1024;
 /// The NodePort range minik's API server allocates from (kube-apiserver's default).
 pub const NODE_PORT_RANGE: (i64, i64) = (30000, 32767);
 
 /// Validates an object about to be created. Call after defaulting.
 pub fn validate_create(info: &ResourceInfo, obj: &Value) -> Vec<FieldError> {
-    let mut errs =
-        names::validate_object_meta(obj, info.namespaced, names::name_rule_for_kind(info.kind));
-    let e = &mut errs;
-    match (info.group, info.kind) {
-        ("", "Pod") => validate_pod(obj, e),
-        ("", "Service") => validate_service(obj, e),
-        ("", "ConfigMap") => validate_config_map(obj, e),
-        ("", "Secret") => validate_secret(obj, e),
-        ("", "Namespace") => validate_namespace(obj, e),
-        ("", "Node") => validate_node(obj, e),
-        ("", "Endpoints") => validate_endpoints(obj, e),
-        ("", "PersistentVolume") => validate_persistent_volume(obj, e),
-        ("", "PersistentVolumeClaim") => validate_persistent_volume_claim(obj, e),
-        ("", "ResourceQuota") => validate_resource_list(&obj["spec"]["hard"], "spec.hard", e),
-        ("", "LimitRange") => validate_limit_range(obj, e),
-        ("apps", "Deployment") => validate_deployment(obj, e),
-        ("apps", "ReplicaSet") => validate_replica_set(obj, e),
-        ("apps", "StatefulSet") => validate_stateful_set(obj, e),
-        ("apps", "DaemonSet") => validate_daemon_set(obj, e),
-        ("batch", "Job") => validate_job(obj, e),
-        ("batch", "CronJob") => validate_cron_job(obj, e),
-        ("networking.k8s.io", "Ingress") => validate_ingress(obj, e),
-        ("networking.k8s.io", "IngressClass") => validate_ingress_class(obj, e),
-        ("networking.k8s.io", "NetworkPolicy") => validate_network_policy(obj, e),
-        ("autoscaling", "HorizontalPodAutoscaler") => validate_hpa(obj, info.version, e),
-        ("coordination.k8s.io", "Lease") => validate_lease(obj, e),
-        _ => {}
-    }
+    let strategy = info.strategy;
+    let mut errs = names::validate_object_meta(obj, info.namespaced, strategy.name_rule());
+    strategy.validate(info, obj, &mut errs);
     errs
 }
 
@@ -88,32 +64,7 @@ pub fn validate_create(info: &ResourceInfo, obj: &Value) -> Vec<FieldError> {
 pub fn validate_update(info: &ResourceInfo, new: &Value, old: &Value) -> Vec<FieldError> {
     let mut errs = validate_object_meta_update(new, old);
     errs.extend(validate_create(info, new));
-    let e = &mut errs;
-    match (info.group, info.kind) {
-        ("", "Pod") => validate_pod_update(new, old, e),
-        ("", "Service") => validate_service_update(new, old, e),
-        ("", "ConfigMap") => validate_immutable_data(new, old, &["data", "binaryData"], e),
-        ("", "Secret") => {
-            immutable_field(new.get("type"), old.get("type"), "type", e);
-            validate_immutable_data(new, old, &["data"], e);
-        }
-        ("", "PersistentVolumeClaim") => validate_pvc_update(new, old, e),
-        ("apps", "Deployment" | "ReplicaSet" | "DaemonSet") => immutable_selector(
-            &new["spec"]["selector"],
-            &old["spec"]["selector"],
-            "spec.selector",
-            e,
-        ),
-        ("apps", "StatefulSet") => validate_stateful_set_update(new, old, e),
-        ("batch", "Job") => validate_job_update(new, old, e),
-        ("networking.k8s.io", "IngressClass") => immutable_field(
-            new["spec"].get("controller"),
-            old["spec"].get("controller"),
-            "spec.controller",
-            e,
-        ),
-        _ => {}
-    }
+    info.strategy.validate_update(new, old, &mut errs);
     errs
 }
 
@@ -121,36 +72,36 @@ pub fn validate_update(info: &ResourceInfo, new: &Value, old: &Value) -> Vec<Fie
 // Small helpers.
 // ---------------------------------------------------------------------------
 
-fn str_of<'a>(v: &'a Value, key: &str) -> &'a str {
+pub(crate) fn str_of<'a>(v: &'a Value, key: &str) -> &'a str {
     v.get(key).and_then(Value::as_str).unwrap_or("")
 }
 
-fn int_of(v: &Value, key: &str) -> Option<i64> {
+pub(crate) fn int_of(v: &Value, key: &str) -> Option<i64> {
     v.get(key).and_then(Value::as_i64)
 }
 
-fn items<'a>(v: &'a Value, key: &str) -> &'a [Value] {
+pub(crate) fn items<'a>(v: &'a Value, key: &str) -> &'a [Value] {
     v.get(key)
         .and_then(Value::as_array)
         .map(Vec::as_slice)
         .unwrap_or(&[])
 }
 
-fn is_set(v: &Value, key: &str) -> bool {
+pub(crate) fn is_set(v: &Value, key: &str) -> bool {
     v.get(key).is_some_and(|x| !x.is_null())
 }
 
-fn is_true(v: &Value, key: &str) -> bool {
+pub(crate) fn is_true(v: &Value, key: &str) -> bool {
     v.get(key).and_then(Value::as_bool) == Some(true)
 }
 
-fn map_of<'a>(v: &'a Value, key: &str) -> Option<&'a Map<String, Value>> {
+pub(crate) fn map_of<'a>(v: &'a Value, key: &str) -> Option<&'a Map<String, Value>> {
     v.get(key).and_then(Value::as_object)
 }
 
 /// An `Invalid value` whose value Kubernetes prints unquoted in Go syntax
 /// (`map[string]string{…}`, `v1.LabelSelector{…}`, `25%`).
-fn invalid_shown(field: impl Into<String>, shown: &str, detail: &str) -> FieldError {
+pub(crate) fn invalid_shown(field: impl Into<String>, shown: &str, detail: &str) -> FieldError {
     FieldError {
         kind: ErrorType::Invalid,
         field: field.into(),
@@ -160,7 +111,7 @@ fn invalid_shown(field: impl Into<String>, shown: &str, detail: &str) -> FieldEr
 }
 
 /// `ValidateNonnegativeField` on an optional integer.
-fn non_negative(v: &Value, key: &str, path: &str, errs: &mut Errs) {
+pub(crate) fn non_negative(v: &Value, key: &str, path: &str, errs: &mut Errs) {
     if let Some(n) = int_of(v, key) {
         if n < 0 {
             errs.push(FieldError::invalid(
@@ -172,7 +123,12 @@ fn non_negative(v: &Value, key: &str, path: &str, errs: &mut Errs) {
     }
 }
 
-fn immutable_field(new: Option<&Value>, old: Option<&Value>, path: &str, errs: &mut Errs) {
+pub(crate) fn immutable_field(
+    new: Option<&Value>,
+    old: Option<&Value>,
+    path: &str,
+    errs: &mut Errs,
+) {
     let norm = |v: Option<&Value>| v.map(normalize).unwrap_or(Value::Null);
     if norm(new) != norm(old) {
         errs.push(FieldError::invalid(
@@ -185,7 +141,7 @@ fn immutable_field(new: Option<&Value>, old: Option<&Value>, path: &str, errs: &
 
 /// The value with nulls, empty maps and empty lists dropped from maps, so
 /// that absent and empty compare equal (apimachinery's semantic equality).
-fn normalize(v: &Value) -> Value {
+pub(crate) fn normalize(v: &Value) -> Value {
     match v {
         Value::Object(m) => Value::Object(
             m.iter()
@@ -206,18 +162,18 @@ fn normalize(v: &Value) -> Value {
     }
 }
 
-fn is_ip(s: &str) -> bool {
+pub(crate) fn is_ip(s: &str) -> bool {
     s.parse::<IpAddr>().is_ok()
 }
 
 // --- Go-syntax rendering of values, as field.Invalid prints them ----------
 
-fn go_quote(s: &str) -> String {
+pub(crate) fn go_quote(s: &str) -> String {
     Value::from(s).to_string()
 }
 
 /// `map[string]string{"app":"web", "tier":"fe"}`, keys sorted, as Go's `%#v`.
-fn go_string_map(v: Option<&Value>) -> String {
+pub(crate) fn go_string_map(v: Option<&Value>) -> String {
     match v.and_then(Value::as_object) {
         None => "map[string]string(nil)".to_string(),
         Some(m) => {
@@ -239,7 +195,7 @@ fn go_string_map(v: Option<&Value>) -> String {
 }
 
 /// `[]string{"a", "b"}` / `[]string(nil)`.
-fn go_string_slice(v: Option<&Value>) -> String {
+pub(crate) fn go_string_slice(v: Option<&Value>) -> String {
     match v.and_then(Value::as_array) {
         None => "[]string(nil)".to_string(),
         Some(a) => {
@@ -253,7 +209,7 @@ fn go_string_slice(v: Option<&Value>) -> String {
 }
 
 /// `v1.LabelSelector{MatchLabels:…, MatchExpressions:…}` as Go's `%#v`.
-fn go_label_selector(v: &Value) -> String {
+pub(crate) fn go_label_selector(v: &Value) -> String {
     let exprs = match v.get("matchExpressions").and_then(Value::as_array) {
         None => "[]v1.LabelSelectorRequirement(nil)".to_string(),
         Some(list) => {
@@ -279,7 +235,7 @@ fn go_label_selector(v: &Value) -> String {
 }
 
 /// An int-or-string as `IntOrString.String()` prints it.
-fn int_or_string_text(v: &Value) -> String {
+pub(crate) fn int_or_string_text(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
         other => other.to_string(),
@@ -289,7 +245,7 @@ fn int_or_string_text(v: &Value) -> String {
 // --- quantities ------------------------------------------------------------
 
 /// A quantity (string, or number as YAML gives it).
-fn quantity_value(v: &Value) -> Result<Quantity, String> {
+pub(crate) fn quantity_value(v: &Value) -> Result<Quantity, String> {
     match v {
         Value::Null => Err(QUANTITY_SYNTAX.to_string()),
         other => quantity::from_json(other).map_err(|e| e.to_string()),
@@ -297,7 +253,7 @@ fn quantity_value(v: &Value) -> Result<Quantity, String> {
 }
 
 /// A quantity as Kubernetes prints it (`Quantity.String()`).
-fn quantity_text(v: &Value) -> String {
+pub(crate) fn quantity_text(v: &Value) -> String {
     match quantity::from_json(v) {
         Ok(q) => q.to_string(),
         Err(_) => v
@@ -309,7 +265,7 @@ fn quantity_text(v: &Value) -> String {
 
 // --- ports -----------------------------------------------------------------
 
-fn port_num_errors(port: i64) -> Vec<String> {
+pub(crate) fn port_num_errors(port: i64) -> Vec<String> {
     if (1..=65535).contains(&port) {
         Vec::new()
     } else {
@@ -318,7 +274,7 @@ fn port_num_errors(port: i64) -> Vec<String> {
 }
 
 /// `IsValidPortName` (IANA service names).
-fn port_name_errors(name: &str) -> Vec<String> {
+pub(crate) fn port_name_errors(name: &str) -> Vec<String> {
     let mut errs = Vec::new();
     if name.len() > 15 {
         errs.push("must be no more than 15 characters".to_string());
@@ -346,7 +302,7 @@ fn port_name_errors(name: &str) -> Vec<String> {
 
 /// `ValidatePortNumOrName`: a number in range or an IANA port name. Absent
 /// reads as 0, as an unset `IntOrString` does.
-fn validate_port_num_or_name(v: Option<&Value>, path: &str, errs: &mut Errs) {
+pub(crate) fn validate_port_num_or_name(v: Option<&Value>, path: &str, errs: &mut Errs) {
     match v {
         Some(Value::String(s)) => {
             for msg in port_name_errors(s) {
@@ -363,7 +319,7 @@ fn validate_port_num_or_name(v: Option<&Value>, path: &str, errs: &mut Errs) {
     }
 }
 
-fn validate_protocol(p: &Value, path: &str, errs: &mut Errs) {
+pub(crate) fn validate_protocol(p: &Value, path: &str, errs: &mut Errs) {
     match p.get("protocol").and_then(Value::as_str) {
         None | Some("") => errs.push(FieldError::required(format!("{path}.protocol"), "")),
         Some("TCP" | "UDP" | "SCTP") => {}
@@ -380,7 +336,7 @@ fn validate_protocol(p: &Value, path: &str, errs: &mut Errs) {
 // ---------------------------------------------------------------------------
 
 /// `ValidateObjectMetaUpdate`: name, namespace and uid may not change.
-fn validate_object_meta_update(new: &Value, old: &Value) -> Errs {
+pub(crate) fn validate_object_meta_update(new: &Value, old: &Value) -> Errs {
     let mut errs = Vec::new();
     for key in ["name", "namespace", "uid"] {
         let n = new["metadata"]
@@ -409,7 +365,7 @@ fn validate_object_meta_update(new: &Value, old: &Value) -> Errs {
 
 /// Where a PodSpec lives, which changes a few rules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum SpecOwner {
+pub(crate) enum SpecOwner {
     Pod,
     /// A workload's pod template (ReplicaSet, Deployment, …).
     Template,
@@ -418,12 +374,13 @@ enum SpecOwner {
     JobTemplate,
 }
 
-fn validate_pod(pod: &Value, errs: &mut Errs) {
-    validate_pod_spec(&pod["spec"], "spec", SpecOwner::Pod, errs);
-}
-
 /// `ValidatePodTemplateSpec` at `path` (e.g. `spec.template`).
-fn validate_pod_template(template: &Value, path: &str, owner: SpecOwner, errs: &mut Errs) {
+pub(crate) fn validate_pod_template(
+    template: &Value,
+    path: &str,
+    owner: SpecOwner,
+    errs: &mut Errs,
+) {
     if let Some(labels) = template["metadata"].get("labels") {
         errs.extend(names::validate_labels(
             labels,
@@ -446,7 +403,7 @@ fn validate_pod_template(template: &Value, path: &str, owner: SpecOwner, errs: &
 }
 
 /// `ValidatePodSpec` (the parts minik implements).
-fn validate_pod_spec(spec: &Value, path: &str, owner: SpecOwner, errs: &mut Errs) {
+pub(crate) fn validate_pod_spec(spec: &Value, path: &str, owner: SpecOwner, errs: &mut Errs) {
     validate_volumes(spec, path, errs);
     let host_network = is_true(spec, "hostNetwork");
     let mut names_seen: HashSet<String> = HashSet::new();
@@ -559,7 +516,7 @@ fn validate_pod_spec(spec: &Value, path: &str, owner: SpecOwner, errs: &mut Errs
     }
 }
 
-struct ContainerCtx {
+pub(crate) struct ContainerCtx {
     path: String,
     init: bool,
     owner: SpecOwner,
@@ -567,7 +524,7 @@ struct ContainerCtx {
 }
 
 /// `validateContainerCommon` and friends for one container.
-fn validate_container(
+pub(crate) fn validate_container(
     c: &Value,
     ctx: &ContainerCtx,
     names_seen: &mut HashSet<String>,
@@ -702,7 +659,7 @@ fn validate_container(
 }
 
 /// `validateContainerPorts`.
-fn validate_container_ports(c: &Value, path: &str, host_network: bool, errs: &mut Errs) {
+pub(crate) fn validate_container_ports(c: &Value, path: &str, host_network: bool, errs: &mut Errs) {
     let mut port_names = HashSet::new();
     for (i, port) in items(c, "ports").iter().enumerate() {
         let p = format!("{path}.ports[{i}]");
@@ -758,7 +715,7 @@ fn validate_container_ports(c: &Value, path: &str, host_network: bool, errs: &mu
 }
 
 /// `ValidateEnv` (names and the value/valueFrom choice).
-fn validate_env(c: &Value, path: &str, errs: &mut Errs) {
+pub(crate) fn validate_env(c: &Value, path: &str, errs: &mut Errs) {
     for (i, env) in items(c, "env").iter().enumerate() {
         let p = format!("{path}.env[{i}]");
         let name = str_of(env, "name");
@@ -807,13 +764,13 @@ fn validate_env(c: &Value, path: &str, errs: &mut Errs) {
 
 /// Whether Kubernetes allows requests below limits for this resource
 /// (`IsOvercommitAllowed`: native resources except huge pages).
-fn overcommit_allowed(name: &str) -> bool {
+pub(crate) fn overcommit_allowed(name: &str) -> bool {
     let native = !name.contains('/') || name.contains("kubernetes.io/");
     native && !name.starts_with("hugepages-")
 }
 
 /// `validateContainerResourceName`.
-fn validate_container_resource_name(name: &str, path: &str, errs: &mut Errs) {
+pub(crate) fn validate_container_resource_name(name: &str, path: &str, errs: &mut Errs) {
     for msg in names::is_qualified_name(name) {
         errs.push(FieldError::invalid(path, Value::from(name), msg));
     }
@@ -829,7 +786,7 @@ fn validate_container_resource_name(name: &str, path: &str, errs: &mut Errs) {
 }
 
 /// `ValidateResourceRequirements` for a container's `resources`.
-fn validate_resources(resources: &Value, path: &str, errs: &mut Errs) {
+pub(crate) fn validate_resources(resources: &Value, path: &str, errs: &mut Errs) {
     let empty = Map::new();
     let limits = map_of(resources, "limits").unwrap_or(&empty);
     let requests = map_of(resources, "requests").unwrap_or(&empty);
@@ -881,7 +838,12 @@ fn validate_resources(resources: &Value, path: &str, errs: &mut Errs) {
 
 /// A quantity's value, reporting syntax errors, negatives and (for extended
 /// resources) fractions at `path`.
-fn validate_quantity(name: &str, q: &Value, path: &str, errs: &mut Errs) -> Option<Quantity> {
+pub(crate) fn validate_quantity(
+    name: &str,
+    q: &Value,
+    path: &str,
+    errs: &mut Errs,
+) -> Option<Quantity> {
     match quantity_value(q) {
         Err(msg) => {
             errs.push(FieldError::invalid(path, q.clone(), msg));
@@ -910,7 +872,7 @@ fn validate_quantity(name: &str, q: &Value, path: &str, errs: &mut Errs) -> Opti
 }
 
 /// Every quantity of a resource list (quota `hard`, node capacity, …).
-fn validate_resource_list(list: &Value, path: &str, errs: &mut Errs) {
+pub(crate) fn validate_resource_list(list: &Value, path: &str, errs: &mut Errs) {
     if let Some(m) = list.as_object() {
         for (name, q) in m {
             validate_quantity(name, q, &format!("{path}[{name}]"), errs);
@@ -919,7 +881,7 @@ fn validate_resource_list(list: &Value, path: &str, errs: &mut Errs) {
 }
 
 /// `validateProbe`.
-fn validate_probe(probe: &Value, path: &str, errs: &mut Errs) {
+pub(crate) fn validate_probe(probe: &Value, path: &str, errs: &mut Errs) {
     validate_handler(probe, path, true, errs);
     for key in [
         "initialDelaySeconds",
@@ -943,7 +905,7 @@ fn validate_probe(probe: &Value, path: &str, errs: &mut Errs) {
 
 /// `validateHandler`: exactly one action (probes: exec, httpGet, tcpSocket,
 /// grpc; lifecycle hooks: exec, httpGet, tcpSocket, sleep).
-fn validate_handler(h: &Value, path: &str, probe: bool, errs: &mut Errs) {
+pub(crate) fn validate_handler(h: &Value, path: &str, probe: bool, errs: &mut Errs) {
     let kinds: [&str; 4] = if probe {
         ["exec", "httpGet", "tcpSocket", "grpc"]
     } else {
@@ -1003,7 +965,7 @@ fn validate_handler(h: &Value, path: &str, probe: bool, errs: &mut Errs) {
 }
 
 /// `ValidateVolumes`: names and exactly one source each.
-fn validate_volumes(spec: &Value, path: &str, errs: &mut Errs) {
+pub(crate) fn validate_volumes(spec: &Value, path: &str, errs: &mut Errs) {
     let mut seen = HashSet::new();
     for (i, v) in items(spec, "volumes").iter().enumerate() {
         let p = format!("{path}.volumes[{i}]");
@@ -1062,7 +1024,7 @@ fn validate_volumes(spec: &Value, path: &str, errs: &mut Errs) {
 }
 
 /// `ValidateTolerations`.
-fn validate_tolerations(tolerations: &[Value], path: &str, errs: &mut Errs) {
+pub(crate) fn validate_tolerations(tolerations: &[Value], path: &str, errs: &mut Errs) {
     for (i, t) in tolerations.iter().enumerate() {
         let p = format!("{path}[{i}]");
         let key = str_of(t, "key");
@@ -1129,631 +1091,16 @@ fn validate_tolerations(tolerations: &[Value], path: &str, errs: &mut Errs) {
     }
 }
 
-/// `ValidatePodUpdate`: only images, activeDeadlineSeconds (set or lower),
-/// added tolerations, removed scheduling gates, and a negative grace period
-/// set to 1 may change. `spec.nodeName` is set through `pods/binding`.
-fn validate_pod_update(new: &Value, old: &Value, errs: &mut Errs) {
-    let (ns, os) = (&new["spec"], &old["spec"]);
-    for key in ["containers", "initContainers"] {
-        if items(ns, key).len() != items(os, key).len() {
-            errs.push(FieldError::forbidden(
-                format!("spec.{key}"),
-                "pod updates may not add or remove containers",
-            ));
-            return;
-        }
-    }
-
-    match (
-        int_of(ns, "activeDeadlineSeconds"),
-        int_of(os, "activeDeadlineSeconds"),
-    ) {
-        (Some(n), _) if n < 0 || n > i64::from(i32::MAX) => {
-            errs.push(FieldError::invalid(
-                "spec.activeDeadlineSeconds",
-                Value::from(n),
-                format!("must be between 0 and {}, inclusive", i32::MAX),
-            ));
-            return;
-        }
-        (Some(n), Some(o)) if o < n => {
-            errs.push(FieldError::invalid(
-                "spec.activeDeadlineSeconds",
-                Value::from(n),
-                "must be less than or equal to previous value",
-            ));
-            return;
-        }
-        (None, Some(_)) => errs.push(FieldError::invalid(
-            "spec.activeDeadlineSeconds",
-            Value::from("null"),
-            "must not update from a positive integer to nil value",
-        )),
-        _ => {}
-    }
-
-    // Tolerations: every old one must still be there (its tolerationSeconds may change).
-    let strip_seconds = |t: &Value| {
-        let mut t = normalize(t);
-        if let Some(m) = t.as_object_mut() {
-            m.remove("tolerationSeconds");
-        }
-        t
-    };
-    let new_tolerations: Vec<Value> = items(ns, "tolerations").iter().map(strip_seconds).collect();
-    if items(os, "tolerations")
-        .iter()
-        .any(|t| !new_tolerations.contains(&strip_seconds(t)))
-    {
-        errs.push(FieldError::forbidden(
-            "spec.tolerations",
-            "existing toleration can not be modified except its tolerationSeconds",
-        ));
-    }
-    // Scheduling gates may only be removed.
-    let old_gates: Vec<&str> = items(os, "schedulingGates")
-        .iter()
-        .map(|g| str_of(g, "name"))
-        .collect();
-    for g in items(ns, "schedulingGates") {
-        let name = str_of(g, "name");
-        if !old_gates.contains(&name) {
-            errs.push(FieldError::forbidden(
-                "spec.schedulingGates",
-                format!("only deletion is allowed, but found new scheduling gate '{name}'"),
-            ));
-        }
-    }
-
-    // Munge the updatable fields back to their old values, then compare.
-    let mut munged = ns.clone();
-    if let Some(m) = munged.as_object_mut() {
-        for key in ["containers", "initContainers"] {
-            if let Some(list) = m.get_mut(key).and_then(Value::as_array_mut) {
-                for (i, c) in list.iter_mut().enumerate() {
-                    if let Some(c) = c.as_object_mut() {
-                        match os[key][i].get("image") {
-                            Some(img) => c.insert("image".into(), img.clone()),
-                            None => c.remove("image"),
-                        };
-                    }
-                }
-            }
-        }
-        for key in ["activeDeadlineSeconds", "tolerations", "schedulingGates"] {
-            match os.get(key) {
-                Some(v) => m.insert(key.into(), v.clone()),
-                None => m.remove(key),
-            };
-        }
-        let old_grace = int_of(os, "terminationGracePeriodSeconds");
-        if old_grace.is_some_and(|g| g < 0)
-            && int_of(ns, "terminationGracePeriodSeconds") == Some(1)
-        {
-            m.insert(
-                "terminationGracePeriodSeconds".into(),
-                Value::from(old_grace),
-            );
-        }
-    }
-    let (munged, old_spec) = (normalize(&munged), normalize(os));
-    if munged != old_spec {
-        let mut lines = Vec::new();
-        diff_values(&old_spec, &munged, "", &mut lines);
-        let more = lines.len().saturating_sub(20);
-        lines.truncate(20);
-        if more > 0 {
-            lines.push(format!("  \t... ({more} more)"));
-        }
-        errs.push(FieldError::forbidden(
-            "spec",
-            format!("pod updates may not change fields other than {UPDATABLE_POD_SPEC_FIELDS}\n  spec{{\n{}\n  }}", lines.join("\n")),
-        ));
-    }
-}
-
-/// Lines `- \tpath: old` / `+ \tpath: new` for every leaf that differs.
-fn diff_values(old: &Value, new: &Value, path: &str, out: &mut Vec<String>) {
-    let join = |k: &str| {
-        if path.is_empty() {
-            k.to_string()
-        } else {
-            format!("{path}.{k}")
-        }
-    };
-    match (old, new) {
-        (Value::Object(a), Value::Object(b)) => {
-            let mut keys: Vec<&String> = a.keys().collect();
-            keys.extend(b.keys().filter(|k| !a.contains_key(*k)));
-            for k in keys {
-                let (x, y) = (
-                    a.get(k).unwrap_or(&Value::Null),
-                    b.get(k).unwrap_or(&Value::Null),
-                );
-                if x != y {
-                    diff_values(x, y, &join(k), out);
-                }
-            }
-        }
-        (Value::Array(a), Value::Array(b)) if a.len() == b.len() => {
-            for (i, (x, y)) in a.iter().zip(b).enumerate() {
-                if x != y {
-                    diff_values(x, y, &format!("{path}[{i}]"), out);
-                }
-            }
-        }
-        _ => {
-            if !old.is_null() {
-                out.push(format!("- \t{path}: {old}"));
-            }
-            if !new.is_null() {
-                out.push(format!("+ \t{path}: {new}"));
-            }
-        }
-    }
-}
-
 // ---------------------------------------------------------------------------
 // Services and endpoints.
 // ---------------------------------------------------------------------------
-
-fn is_headless(spec: &Value) -> bool {
-    str_of(spec, "clusterIP") == "None"
-        || items(spec, "clusterIPs").first().and_then(Value::as_str) == Some("None")
-}
-
-/// `ValidateService`.
-fn validate_service(svc: &Value, errs: &mut Errs) {
-    let spec = &svc["spec"];
-    let ty = str_of(spec, "type");
-    let ports = items(spec, "ports");
-    let headless = is_headless(spec);
-    if ports.is_empty() && !headless && ty != "ExternalName" {
-        errs.push(FieldError::required("spec.ports", ""));
-    }
-    match ty {
-        "LoadBalancer" | "NodePort" if headless => errs.push(FieldError::invalid(
-            "spec.clusterIPs[0]",
-            Value::from("None"),
-            format!("may not be set to 'None' for {ty} services"),
-        )),
-        "ExternalName" => {
-            if !items(spec, "clusterIPs").is_empty() || !str_of(spec, "clusterIP").is_empty() {
-                errs.push(FieldError::forbidden(
-                    "spec.clusterIPs",
-                    "may not be set for ExternalName services",
-                ));
-            }
-            if !items(spec, "ipFamilies").is_empty() {
-                errs.push(FieldError::forbidden(
-                    "spec.ipFamilies",
-                    "may not be set for ExternalName services",
-                ));
-            }
-            if is_set(spec, "ipFamilyPolicy") {
-                errs.push(FieldError::forbidden(
-                    "spec.ipFamilyPolicy",
-                    "may not be set for ExternalName services",
-                ));
-            }
-            let name = str_of(spec, "externalName");
-            let cname = name.strip_suffix('.').unwrap_or(name);
-            if cname.is_empty() {
-                errs.push(FieldError::required("spec.externalName", ""));
-            } else {
-                for msg in names::is_dns1123_subdomain(cname) {
-                    errs.push(FieldError::invalid(
-                        "spec.externalName",
-                        Value::from(cname),
-                        msg,
-                    ));
-                }
-            }
-        }
-        _ => {}
-    }
-
-    let mut port_names = HashSet::new();
-    for (i, port) in ports.iter().enumerate() {
-        validate_service_port(
-            port,
-            &format!("spec.ports[{i}]"),
-            ports.len() > 1,
-            &mut port_names,
-            errs,
-        );
-    }
-    if let Some(selector) = spec.get("selector") {
-        errs.extend(names::validate_labels(selector, "spec.selector"));
-    }
-
-    match spec.get("sessionAffinity").and_then(Value::as_str) {
-        None | Some("") => errs.push(FieldError::required("spec.sessionAffinity", "")),
-        Some("ClientIP") => {
-            let timeout = spec
-                .pointer("/sessionAffinityConfig/clientIP/timeoutSeconds")
-                .and_then(Value::as_i64);
-            match timeout {
-                None => errs.push(FieldError::required(
-                    "spec.sessionAffinityConfig.clientIP.timeoutSeconds",
-                    "",
-                )),
-                Some(t) if !(1..=86400).contains(&t) => errs.push(FieldError::invalid(
-                    "spec.sessionAffinityConfig.clientIP.timeoutSeconds",
-                    Value::from(t),
-                    "must be greater than 0 and less than 86400",
-                )),
-                _ => {}
-            }
-        }
-        Some("None") => {
-            if is_set(spec, "sessionAffinityConfig") {
-                errs.push(FieldError::forbidden(
-                    "spec.sessionAffinityConfig",
-                    "must not be set when session affinity is None",
-                ));
-            }
-        }
-        Some(other) => errs.push(FieldError::not_supported(
-            "spec.sessionAffinity",
-            Value::from(other),
-            &["ClientIP", "None"],
-        )),
-    }
-
-    validate_cluster_ips(spec, ty, errs);
-
-    for (i, ip) in items(spec, "externalIPs").iter().enumerate() {
-        let ip = ip.as_str().unwrap_or("");
-        if !is_ip(ip) {
-            errs.push(FieldError::invalid(
-                format!("spec.externalIPs[{i}]"),
-                Value::from(ip),
-                INVALID_IP,
-            ));
-        }
-    }
-
-    match ty {
-        "" => errs.push(FieldError::required("spec.type", "")),
-        "ClusterIP" | "NodePort" | "LoadBalancer" | "ExternalName" => {}
-        other => errs.push(FieldError::not_supported(
-            "spec.type",
-            Value::from(other),
-            &["ClusterIP", "ExternalName", "LoadBalancer", "NodePort"],
-        )),
-    }
-
-    let mut node_ports = HashSet::new();
-    let mut port_keys = HashSet::new();
-    for (i, port) in ports.iter().enumerate() {
-        let node_port = int_of(port, "nodePort").unwrap_or(0);
-        let protocol = str_of(port, "protocol");
-        if node_port != 0 {
-            if ty == "ClusterIP" {
-                errs.push(FieldError::forbidden(
-                    format!("spec.ports[{i}].nodePort"),
-                    "may not be used when `type` is 'ClusterIP'",
-                ));
-            } else if !(NODE_PORT_RANGE.0..=NODE_PORT_RANGE.1).contains(&node_port) {
-                errs.push(FieldError::invalid(
-                    format!("spec.ports[{i}].nodePort"),
-                    Value::from(node_port),
-                    format!(
-                        "provided port is not in the valid range. The range of valid ports is {}-{}",
-                        NODE_PORT_RANGE.0, NODE_PORT_RANGE.1
-                    ),
-                ));
-            }
-            if !node_ports.insert((protocol.to_string(), node_port)) {
-                errs.push(FieldError::duplicate(
-                    format!("spec.ports[{i}].nodePort"),
-                    Value::from(node_port),
-                ));
-            }
-        }
-        let port_num = int_of(port, "port").unwrap_or(0);
-        if !port_keys.insert((protocol.to_string(), port_num)) {
-            errs.push(FieldError {
-                kind: ErrorType::Duplicate,
-                field: format!("spec.ports[{i}]"),
-                value: None,
-                detail: format!(
-                    "core.ServicePort{{Name:\"\", Protocol:{}, AppProtocol:(*string)(nil), Port:{port_num}, TargetPort:intstr.IntOrString{{Type:0, IntVal:0, StrVal:\"\"}}, NodePort:0}}",
-                    go_quote(protocol)
-                ),
-            });
-        }
-    }
-
-    if !items(spec, "loadBalancerSourceRanges").is_empty() && ty != "LoadBalancer" {
-        errs.push(FieldError::forbidden(
-            "spec.LoadBalancerSourceRanges",
-            "may only be used when `type` is 'LoadBalancer'",
-        ));
-    }
-    if is_set(spec, "allocateLoadBalancerNodePorts") && ty != "LoadBalancer" {
-        errs.push(FieldError::forbidden(
-            "spec.allocateLoadBalancerNodePorts",
-            "may only be used when `type` is 'LoadBalancer'",
-        ));
-    }
-
-    let externally_accessible = matches!(ty, "NodePort" | "LoadBalancer")
-        || (ty == "ClusterIP" && !items(spec, "externalIPs").is_empty());
-    match spec
-        .get("externalTrafficPolicy")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-    {
-        "" if externally_accessible => {
-            errs.push(FieldError::required("spec.externalTrafficPolicy", ""))
-        }
-        "" => {}
-        etp if !externally_accessible => errs.push(FieldError::invalid(
-            "spec.externalTrafficPolicy",
-            Value::from(etp),
-            "may only be set for externally-accessible services",
-        )),
-        "Cluster" | "Local" => {}
-        other => errs.push(FieldError::not_supported(
-            "spec.externalTrafficPolicy",
-            Value::from(other),
-            &["Cluster", "Local"],
-        )),
-    }
-    let needs_health_check =
-        ty == "LoadBalancer" && str_of(spec, "externalTrafficPolicy") == "Local";
-    if let Some(hc) = int_of(spec, "healthCheckNodePort").filter(|p| *p != 0) {
-        if !needs_health_check {
-            errs.push(FieldError::invalid(
-                "spec.healthCheckNodePort",
-                Value::from(hc),
-                "may only be set when `type` is 'LoadBalancer' and `externalTrafficPolicy` is 'Local'",
-            ));
-        } else {
-            for msg in port_num_errors(hc) {
-                errs.push(FieldError::invalid(
-                    "spec.healthCheckNodePort",
-                    Value::from(hc),
-                    msg,
-                ));
-            }
-        }
-    }
-    match spec.get("internalTrafficPolicy").and_then(Value::as_str) {
-        None if matches!(ty, "ClusterIP" | "NodePort" | "LoadBalancer") => {
-            errs.push(FieldError::required("spec.internalTrafficPolicy", ""))
-        }
-        None | Some("Cluster" | "Local") => {}
-        Some(other) => errs.push(FieldError::not_supported(
-            "spec.internalTrafficPolicy",
-            Value::from(other),
-            &["Cluster", "Local"],
-        )),
-    }
-}
-
-/// `validateServicePort`.
-fn validate_service_port(
-    port: &Value,
-    path: &str,
-    require_name: bool,
-    seen: &mut HashSet<String>,
-    errs: &mut Errs,
-) {
-    let name = str_of(port, "name");
-    if require_name && name.is_empty() {
-        errs.push(FieldError::required(format!("{path}.name"), ""));
-    } else if !name.is_empty() {
-        for msg in names::is_dns1123_label(name) {
-            errs.push(FieldError::invalid(
-                format!("{path}.name"),
-                Value::from(name),
-                msg,
-            ));
-        }
-        if !seen.insert(name.to_string()) {
-            errs.push(FieldError::duplicate(
-                format!("{path}.name"),
-                Value::from(name),
-            ));
-        }
-    }
-    let port_num = int_of(port, "port").unwrap_or(0);
-    for msg in port_num_errors(port_num) {
-        errs.push(FieldError::invalid(
-            format!("{path}.port"),
-            Value::from(port_num),
-            msg,
-        ));
-    }
-    validate_protocol(port, path, errs);
-    validate_port_num_or_name(port.get("targetPort"), &format!("{path}.targetPort"), errs);
-    if let Some(app) = port.get("appProtocol").and_then(Value::as_str) {
-        for msg in names::is_qualified_name(app) {
-            errs.push(FieldError::invalid(
-                format!("{path}.appProtocol"),
-                Value::from(app),
-                msg,
-            ));
-        }
-    }
-}
-
-/// The cluster IP fields: addresses, `clusterIP` = `clusterIPs[0]`, the
-/// IP family fields.
-fn validate_cluster_ips(spec: &Value, ty: &str, errs: &mut Errs) {
-    if ty == "ExternalName" {
-        return;
-    }
-    let ips = items(spec, "clusterIPs");
-    let cluster_ip = str_of(spec, "clusterIP");
-    if let Some(first) = ips.first().and_then(Value::as_str) {
-        if first != cluster_ip {
-            errs.push(invalid_shown(
-                "spec.clusterIPs",
-                &go_string_slice(spec.get("clusterIPs")),
-                "first value must match `clusterIP`",
-            ));
-        }
-    }
-    for (i, ip) in ips.iter().enumerate() {
-        let ip = ip.as_str().unwrap_or("");
-        if ip == "None" && ips.len() == 1 {
-            continue;
-        }
-        if !is_ip(ip) {
-            errs.push(FieldError::invalid(
-                format!("spec.clusterIPs[{i}]"),
-                Value::from(ip),
-                INVALID_IP,
-            ));
-        }
-    }
-    if ips.is_empty() && !cluster_ip.is_empty() && cluster_ip != "None" && !is_ip(cluster_ip) {
-        errs.push(FieldError::invalid(
-            "spec.clusterIP",
-            Value::from(cluster_ip),
-            INVALID_IP,
-        ));
-    }
-    if let Some(policy) = spec.get("ipFamilyPolicy").and_then(Value::as_str) {
-        if !matches!(
-            policy,
-            "SingleStack" | "PreferDualStack" | "RequireDualStack"
-        ) {
-            errs.push(FieldError::not_supported(
-                "spec.ipFamilyPolicy",
-                Value::from(policy),
-                &["PreferDualStack", "RequireDualStack", "SingleStack"],
-            ));
-        }
-    }
-    for (i, family) in items(spec, "ipFamilies").iter().enumerate() {
-        let family = family.as_str().unwrap_or("");
-        if !matches!(family, "IPv4" | "IPv6") {
-            errs.push(FieldError::not_supported(
-                format!("spec.ipFamilies[{i}]"),
-                Value::from(family),
-                &["IPv4", "IPv6"],
-            ));
-        }
-    }
-}
-
-/// `ValidateServiceUpdate`: cluster IPs may not change once set (except to
-/// or from ExternalName, or between headless forms); the health-check node
-/// port and load balancer class stay.
-fn validate_service_update(new: &Value, old: &Value, errs: &mut Errs) {
-    let (ns, os) = (&new["spec"], &old["spec"]);
-    let ips = |s: &Value| -> Vec<String> {
-        let list: Vec<String> = items(s, "clusterIPs")
-            .iter()
-            .filter_map(|v| v.as_str().map(str::to_string))
-            .collect();
-        if list.is_empty() && !str_of(s, "clusterIP").is_empty() {
-            vec![str_of(s, "clusterIP").to_string()]
-        } else {
-            list
-        }
-    };
-    if str_of(ns, "type") != "ExternalName"
-        && str_of(os, "type") != "ExternalName"
-        && !(is_headless(ns) && is_headless(os))
-    {
-        let (new_ips, old_ips) = (ips(ns), ips(os));
-        let shown = go_string_slice(Some(&Value::from(new_ips.clone())));
-        if new_ips.len() == old_ips.len() {
-            for (i, ip) in old_ips.iter().enumerate() {
-                if *ip != new_ips[i] {
-                    errs.push(invalid_shown(
-                        format!("spec.clusterIPs[{i}]"),
-                        &shown,
-                        "may not change once set",
-                    ));
-                }
-            }
-        } else if new_ips.len() < old_ips.len() {
-            if new_ips.is_empty() {
-                errs.push(invalid_shown(
-                    "spec.clusterIPs[0]",
-                    &shown,
-                    "primary clusterIP can not be unset",
-                ));
-            } else if new_ips[0] != old_ips[0] {
-                errs.push(invalid_shown(
-                    "spec.clusterIPs[0]",
-                    &shown,
-                    "may not change once set",
-                ));
-            }
-        } else if !old_ips.is_empty() && new_ips[0] != old_ips[0] {
-            errs.push(invalid_shown(
-                "spec.clusterIPs[0]",
-                &shown,
-                "may not change once set",
-            ));
-        }
-    }
-    let needs_hc = |s: &Value| {
-        str_of(s, "type") == "LoadBalancer" && str_of(s, "externalTrafficPolicy") == "Local"
-    };
-    if needs_hc(ns)
-        && needs_hc(os)
-        && int_of(ns, "healthCheckNodePort") != int_of(os, "healthCheckNodePort")
-    {
-        errs.push(FieldError::forbidden("spec.healthCheckNodePort", IMMUTABLE));
-    }
-    if str_of(ns, "type") == "LoadBalancer"
-        && str_of(os, "type") == "LoadBalancer"
-        && ns.get("loadBalancerClass") != os.get("loadBalancerClass")
-    {
-        errs.push(FieldError::invalid(
-            "spec.loadBalancerClass",
-            ns.get("loadBalancerClass").cloned().unwrap_or(Value::Null),
-            "may not change once set",
-        ));
-    }
-}
-
-fn validate_endpoints(ep: &Value, errs: &mut Errs) {
-    for (i, subset) in items(ep, "subsets").iter().enumerate() {
-        for (j, addr) in items(subset, "addresses")
-            .iter()
-            .chain(items(subset, "notReadyAddresses"))
-            .enumerate()
-        {
-            let ip = str_of(addr, "ip");
-            if !is_ip(ip) {
-                errs.push(FieldError::invalid(
-                    format!("subsets[{i}].addresses[{j}].ip"),
-                    Value::from(ip),
-                    INVALID_IP,
-                ));
-            }
-        }
-        for (j, port) in items(subset, "ports").iter().enumerate() {
-            let p = format!("subsets[{i}].ports[{j}]");
-            let num = int_of(port, "port").unwrap_or(0);
-            for msg in port_num_errors(num) {
-                errs.push(FieldError::invalid(
-                    format!("{p}.port"),
-                    Value::from(num),
-                    msg,
-                ));
-            }
-            validate_protocol(port, &p, errs);
-        }
-    }
-}
 
 // ---------------------------------------------------------------------------
 // ConfigMaps, Secrets, Namespaces, Nodes, volumes.
 // ---------------------------------------------------------------------------
 
 /// `IsConfigMapKey`.
-fn config_key_errors(key: &str) -> Vec<String> {
+pub(crate) fn config_key_errors(key: &str) -> Vec<String> {
     let mut errs = Vec::new();
     if key.len() > 253 {
         errs.push("must be no more than 253 characters".to_string());
@@ -1774,7 +1121,7 @@ fn config_key_errors(key: &str) -> Vec<String> {
     errs
 }
 
-fn validate_config_keys(obj: &Value, field: &str, errs: &mut Errs) -> usize {
+pub(crate) fn validate_config_keys(obj: &Value, field: &str, errs: &mut Errs) -> usize {
     let mut size = 0;
     for (key, value) in map_of(obj, field).into_iter().flatten() {
         for msg in config_key_errors(key) {
@@ -1789,7 +1136,7 @@ fn validate_config_keys(obj: &Value, field: &str, errs: &mut Errs) -> usize {
     size
 }
 
-fn too_long(path: &str, max: usize) -> FieldError {
+pub(crate) fn too_long(path: &str, max: usize) -> FieldError {
     FieldError {
         kind: ErrorType::TooLong,
         field: path.to_string(),
@@ -1798,69 +1145,8 @@ fn too_long(path: &str, max: usize) -> FieldError {
     }
 }
 
-/// `ValidateConfigMap`.
-fn validate_config_map(cm: &Value, errs: &mut Errs) {
-    let mut size = validate_config_keys(cm, "data", errs);
-    for key in map_of(cm, "data").into_iter().flatten().map(|(k, _)| k) {
-        if map_of(cm, "binaryData").is_some_and(|b| b.contains_key(key)) {
-            errs.push(FieldError::invalid(
-                format!("data[{key}]"),
-                Value::from(key.as_str()),
-                "duplicate of key present in binaryData",
-            ));
-        }
-    }
-    // binaryData holds base64: count decoded bytes.
-    size += validate_config_keys(cm, "binaryData", errs) * 3 / 4;
-    if size > MAX_SECRET_SIZE {
-        errs.push(too_long("", MAX_SECRET_SIZE));
-    }
-}
-
-/// `ValidateSecret`: keys, the size limit, and what each well-known type requires.
-fn validate_secret(secret: &Value, errs: &mut Errs) {
-    let size = validate_config_keys(secret, "data", errs) * 3 / 4;
-    if size > MAX_SECRET_SIZE {
-        errs.push(too_long("data", MAX_SECRET_SIZE));
-    }
-    let has = |k: &str| map_of(secret, "data").is_some_and(|d| d.contains_key(k));
-    let required =
-        |k: &str, errs: &mut Errs| errs.push(FieldError::required(format!("data[{k}]"), ""));
-    match str_of(secret, "type") {
-        "kubernetes.io/tls" => {
-            for k in ["tls.crt", "tls.key"] {
-                if !has(k) {
-                    required(k, errs);
-                }
-            }
-        }
-        "kubernetes.io/dockerconfigjson" if !has(".dockerconfigjson") => {
-            required(".dockerconfigjson", errs)
-        }
-        "kubernetes.io/dockercfg" if !has(".dockercfg") => required(".dockercfg", errs),
-        "kubernetes.io/basic-auth" if !has("username") && !has("password") => {
-            required("username", errs);
-            required("password", errs);
-        }
-        "kubernetes.io/ssh-auth" if !has("ssh-privatekey") => required("ssh-privatekey", errs),
-        "kubernetes.io/service-account-token" => {
-            let annotated = secret
-                .pointer("/metadata/annotations/kubernetes.io~1service-account.name")
-                .and_then(Value::as_str)
-                .is_some_and(|s| !s.is_empty());
-            if !annotated {
-                errs.push(FieldError::required(
-                    "metadata.annotations[kubernetes.io/service-account.name]",
-                    "",
-                ));
-            }
-        }
-        _ => {}
-    }
-}
-
 /// ConfigMap/Secret update: nothing changes once `immutable` is true.
-fn validate_immutable_data(new: &Value, old: &Value, fields: &[&str], errs: &mut Errs) {
+pub(crate) fn validate_immutable_data(new: &Value, old: &Value, fields: &[&str], errs: &mut Errs) {
     if !is_true(old, "immutable") {
         return;
     }
@@ -1877,80 +1163,14 @@ fn validate_immutable_data(new: &Value, old: &Value, fields: &[&str], errs: &mut
     }
 }
 
-/// `ValidateNamespace`: the name (a DNS label) is checked with the metadata;
-/// `spec.finalizers` must be standard or fully qualified names.
-fn validate_namespace(ns: &Value, errs: &mut Errs) {
-    for (i, f) in items(&ns["spec"], "finalizers").iter().enumerate() {
-        let f = f.as_str().unwrap_or("");
-        let p = format!("spec.finalizers[{i}]");
-        let msgs = names::is_qualified_name(f);
-        if !msgs.is_empty() {
-            for msg in msgs {
-                errs.push(FieldError::invalid(p.clone(), Value::from(f), msg));
-            }
-        } else if !f.contains('/') && f != "kubernetes" {
-            errs.push(FieldError::invalid(
-                p,
-                Value::from(f),
-                "name is neither a standard finalizer name nor is it fully qualified",
-            ));
-        }
-    }
-}
-
-/// `ValidateNode`: taints and resource quantities.
-fn validate_node(node: &Value, errs: &mut Errs) {
-    let mut seen = HashSet::new();
-    for (i, taint) in items(&node["spec"], "taints").iter().enumerate() {
-        let p = format!("metadata.taints[{i}]");
-        let key = str_of(taint, "key");
-        for msg in names::is_qualified_name(key) {
-            errs.push(FieldError::invalid(
-                format!("{p}.key"),
-                Value::from(key),
-                msg,
-            ));
-        }
-        let value = str_of(taint, "value");
-        let msgs = names::is_valid_label_value(value);
-        if !msgs.is_empty() {
-            errs.push(FieldError::invalid(
-                format!("{p}.value"),
-                Value::from(value),
-                msgs.join(";"),
-            ));
-        }
-        let effect = str_of(taint, "effect");
-        match effect {
-            "" => errs.push(FieldError::required(format!("{p}.effect"), "")),
-            "NoSchedule" | "PreferNoSchedule" | "NoExecute" => {}
-            other => errs.push(FieldError::not_supported(
-                format!("{p}.effect"),
-                Value::from(other),
-                &["NoSchedule", "PreferNoSchedule", "NoExecute"],
-            )),
-        }
-        if !seen.insert((key.to_string(), effect.to_string())) {
-            errs.push(FieldError {
-                kind: ErrorType::Duplicate,
-                field: p,
-                value: Some(taint.clone()),
-                detail: "taints must be unique by key and effect pair".into(),
-            });
-        }
-    }
-    validate_resource_list(&node["status"]["capacity"], "status.capacity", errs);
-    validate_resource_list(&node["status"]["allocatable"], "status.allocatable", errs);
-}
-
-const ACCESS_MODES: [&str; 4] = [
+pub(crate) const ACCESS_MODES: [&str; 4] = [
     "ReadOnlyMany",
     "ReadWriteMany",
     "ReadWriteOnce",
     "ReadWriteOncePod",
 ];
 
-fn validate_access_modes(spec: &Value, errs: &mut Errs) {
+pub(crate) fn validate_access_modes(spec: &Value, errs: &mut Errs) {
     let modes = items(spec, "accessModes");
     if modes.is_empty() {
         errs.push(FieldError::required(
@@ -1970,7 +1190,7 @@ fn validate_access_modes(spec: &Value, errs: &mut Errs) {
     }
 }
 
-fn validate_volume_mode(spec: &Value, errs: &mut Errs) {
+pub(crate) fn validate_volume_mode(spec: &Value, errs: &mut Errs) {
     if let Some(mode) = spec.get("volumeMode").and_then(Value::as_str) {
         if !matches!(mode, "Block" | "Filesystem") {
             errs.push(FieldError::not_supported(
@@ -1982,97 +1202,17 @@ fn validate_volume_mode(spec: &Value, errs: &mut Errs) {
     }
 }
 
-fn validate_persistent_volume(pv: &Value, errs: &mut Errs) {
-    let spec = &pv["spec"];
-    validate_access_modes(spec, errs);
-    match map_of(spec, "capacity") {
-        None => errs.push(FieldError::required("spec.capacity", "")),
-        Some(cap) => {
-            if !cap.contains_key("storage") {
-                errs.push(FieldError::required("spec.capacity[storage]", ""));
-            }
-            validate_resource_list(&spec["capacity"], "spec.capacity", errs);
-        }
-    }
-    validate_volume_mode(spec, errs);
-}
-
-fn validate_persistent_volume_claim(pvc: &Value, errs: &mut Errs) {
-    let spec = &pvc["spec"];
-    validate_access_modes(spec, errs);
-    match spec.pointer("/resources/requests/storage") {
-        None => errs.push(FieldError::required("spec.resources[storage]", "")),
-        Some(q) => {
-            if let Some(v) = validate_quantity("storage", q, "spec.resources[storage]", errs) {
-                if v <= Quantity::default() {
-                    errs.push(FieldError::invalid(
-                        "spec.resources[storage]",
-                        Value::from(quantity_text(q)),
-                        "must be greater than zero",
-                    ));
-                }
-            }
-        }
-    }
-    validate_volume_mode(spec, errs);
-}
-
-/// PVC update: the spec is fixed once created, except the requested size
-/// and the volume a pending claim gets bound to.
-fn validate_pvc_update(new: &Value, old: &Value, errs: &mut Errs) {
-    let strip = |spec: &Value, binding: bool| {
-        let mut s = normalize(spec);
-        if let Some(m) = s.as_object_mut() {
-            if let Some(r) = m.get_mut("resources").and_then(Value::as_object_mut) {
-                r.remove("requests");
-            }
-            m.remove("volumeAttributesClassName");
-            if binding {
-                m.remove("volumeName");
-            }
-        }
-        normalize(&s)
-    };
-    let binding = str_of(&old["spec"], "volumeName").is_empty();
-    if strip(&new["spec"], binding) != strip(&old["spec"], binding) {
-        errs.push(FieldError::forbidden(
-            "spec",
-            "spec is immutable after creation except resources.requests and volumeAttributesClassName for bound claims",
-        ));
-    }
-}
-
-fn validate_limit_range(lr: &Value, errs: &mut Errs) {
-    for (i, item) in items(&lr["spec"], "limits").iter().enumerate() {
-        let p = format!("spec.limits[{i}]");
-        match str_of(item, "type") {
-            "Pod" | "Container" | "PersistentVolumeClaim" => {}
-            "" => errs.push(FieldError::required(format!("{p}.type"), "")),
-            other => errs.push(FieldError::not_supported(
-                format!("{p}.type"),
-                Value::from(other),
-                &["Container", "PersistentVolumeClaim", "Pod"],
-            )),
-        }
-        for key in [
-            "max",
-            "min",
-            "default",
-            "defaultRequest",
-            "maxLimitRequestRatio",
-        ] {
-            validate_resource_list(&item[key], &format!("{p}.{key}"), errs);
-        }
-    }
-}
-
 // ---------------------------------------------------------------------------
 // apps/v1
 // ---------------------------------------------------------------------------
 
 /// Selector checks shared by the apps kinds: required, well formed, not
 /// empty. Returns the parsed selector when it can be used for matching.
-fn validate_workload_selector(spec: &Value, what: &str, errs: &mut Errs) -> Option<LabelSelector> {
+pub(crate) fn validate_workload_selector(
+    spec: &Value,
+    what: &str,
+    errs: &mut Errs,
+) -> Option<LabelSelector> {
     let selector = spec.get("selector").filter(|v| !v.is_null());
     let Some(selector) = selector else {
         errs.push(FieldError::required("spec.selector", ""));
@@ -2108,7 +1248,7 @@ fn validate_workload_selector(spec: &Value, what: &str, errs: &mut Errs) -> Opti
 }
 
 /// The selector must select the pods the template makes.
-fn validate_selector_matches_template(
+pub(crate) fn validate_selector_matches_template(
     selector: Option<&LabelSelector>,
     template: &Value,
     path: &str,
@@ -2137,7 +1277,7 @@ fn validate_selector_matches_template(
 /// `ValidatePodTemplateSpecForReplicaSet` (also used for the other apps
 /// kinds): selector match, the pod template, restart policy Always and no
 /// active deadline.
-fn validate_replica_template(
+pub(crate) fn validate_replica_template(
     spec: &Value,
     selector: Option<&LabelSelector>,
     owner_kind: &str,
@@ -2162,28 +1302,8 @@ fn validate_replica_template(
     }
 }
 
-fn validate_deployment(d: &Value, errs: &mut Errs) {
-    let spec = &d["spec"];
-    non_negative(spec, "replicas", "spec", errs);
-    let selector = validate_workload_selector(spec, "deployment", errs);
-    validate_replica_template(spec, selector.as_ref(), "ReplicaSet", errs);
-    validate_deployment_strategy(&spec["strategy"], errs);
-    non_negative(spec, "minReadySeconds", "spec", errs);
-    non_negative(spec, "revisionHistoryLimit", "spec", errs);
-    if let Some(pds) = int_of(spec, "progressDeadlineSeconds") {
-        non_negative(spec, "progressDeadlineSeconds", "spec", errs);
-        if pds <= int_of(spec, "minReadySeconds").unwrap_or(0) {
-            errs.push(FieldError::invalid(
-                "spec.progressDeadlineSeconds",
-                Value::from(pds),
-                "must be greater than minReadySeconds",
-            ));
-        }
-    }
-}
-
 /// The numeric value of an int-or-percent (`25%` → 25).
-fn int_or_percent(v: &Value) -> i64 {
+pub(crate) fn int_or_percent(v: &Value) -> i64 {
     match v {
         Value::String(s) => s
             .strip_suffix('%')
@@ -2194,7 +1314,12 @@ fn int_or_percent(v: &Value) -> i64 {
 }
 
 /// `ValidatePositiveIntOrPercent` and `IsNotMoreThan100Percent`.
-fn validate_int_or_percent(v: Option<&Value>, path: &str, max_100: bool, errs: &mut Errs) {
+pub(crate) fn validate_int_or_percent(
+    v: Option<&Value>,
+    path: &str,
+    max_100: bool,
+    errs: &mut Errs,
+) {
     let Some(v) = v.filter(|v| !v.is_null()) else {
         return;
     };
@@ -2227,227 +1352,8 @@ fn validate_int_or_percent(v: Option<&Value>, path: &str, max_100: bool, errs: &
     }
 }
 
-/// `ValidateDeploymentStrategy`.
-fn validate_deployment_strategy(strategy: &Value, errs: &mut Errs) {
-    let ru = strategy.get("rollingUpdate").filter(|v| !v.is_null());
-    match str_of(strategy, "type") {
-        "Recreate" => {
-            if ru.is_some() {
-                errs.push(FieldError::forbidden(
-                    "spec.strategy.rollingUpdate",
-                    "may not be specified when strategy `type` is 'Recreate'",
-                ));
-            }
-        }
-        "RollingUpdate" => match ru {
-            None => errs.push(FieldError::required(
-                "spec.strategy.rollingUpdate",
-                "this should be defaulted and never be nil",
-            )),
-            Some(ru) => {
-                let p = "spec.strategy.rollingUpdate";
-                validate_int_or_percent(
-                    ru.get("maxUnavailable"),
-                    &format!("{p}.maxUnavailable"),
-                    false,
-                    errs,
-                );
-                validate_int_or_percent(ru.get("maxSurge"), &format!("{p}.maxSurge"), false, errs);
-                let unavailable = ru.get("maxUnavailable").map(int_or_percent).unwrap_or(0);
-                let surge = ru.get("maxSurge").map(int_or_percent).unwrap_or(0);
-                if unavailable == 0 && surge == 0 {
-                    let shown = ru
-                        .get("maxUnavailable")
-                        .map(int_or_string_text)
-                        .unwrap_or_else(|| "0".into());
-                    errs.push(invalid_shown(
-                        format!("{p}.maxUnavailable"),
-                        &shown,
-                        "may not be 0 when `maxSurge` is 0",
-                    ));
-                }
-                if let Some(Value::String(s)) = ru.get("maxUnavailable") {
-                    if int_or_percent(&Value::from(s.as_str())) > 100 {
-                        errs.push(invalid_shown(
-                            format!("{p}.maxUnavailable"),
-                            s,
-                            "must not be greater than 100%",
-                        ));
-                    }
-                }
-            }
-        },
-        _ => errs.push(FieldError::not_supported(
-            "spec.strategy",
-            strategy.clone(),
-            &["Recreate", "RollingUpdate"],
-        )),
-    }
-}
-
-fn validate_replica_set(rs: &Value, errs: &mut Errs) {
-    let spec = &rs["spec"];
-    non_negative(spec, "replicas", "spec", errs);
-    non_negative(spec, "minReadySeconds", "spec", errs);
-    let selector = validate_workload_selector(spec, "deployment", errs);
-    validate_replica_template(spec, selector.as_ref(), "ReplicaSet", errs);
-}
-
-fn validate_stateful_set(sts: &Value, errs: &mut Errs) {
-    let spec = &sts["spec"];
-    match str_of(spec, "podManagementPolicy") {
-        "" => errs.push(FieldError::required("spec.podManagementPolicy", "")),
-        "OrderedReady" | "Parallel" => {}
-        other => errs.push(FieldError::invalid(
-            "spec.podManagementPolicy",
-            Value::from(other),
-            "must be 'OrderedReady' or 'Parallel'",
-        )),
-    }
-    let strategy = &spec["updateStrategy"];
-    match str_of(strategy, "type") {
-        "" => errs.push(FieldError::required("spec.updateStrategy", "")),
-        "OnDelete" => {
-            if is_set(strategy, "rollingUpdate") {
-                errs.push(FieldError::invalid(
-                    "spec.updateStrategy.rollingUpdate",
-                    strategy["rollingUpdate"].clone(),
-                    "only allowed for updateStrategy 'RollingUpdate'",
-                ));
-            }
-        }
-        "RollingUpdate" => {
-            let ru = &strategy["rollingUpdate"];
-            non_negative(ru, "partition", "spec.updateStrategy.rollingUpdate", errs);
-            if let Some(mu) = ru.get("maxUnavailable").filter(|v| !v.is_null()) {
-                let p = "spec.updateStrategy.rollingUpdate.maxUnavailable";
-                validate_int_or_percent(Some(mu), p, true, errs);
-                if int_or_percent(mu) == 0 {
-                    errs.push(invalid_shown(p, &int_or_string_text(mu), "cannot be 0"));
-                }
-            }
-        }
-        _ => errs.push(FieldError::invalid(
-            "spec.updateStrategy",
-            strategy.clone(),
-            "must be 'RollingUpdate' or 'OnDelete'",
-        )),
-    }
-    for key in ["whenDeleted", "whenScaled"] {
-        if let Some(v) = spec["persistentVolumeClaimRetentionPolicy"]
-            .get(key)
-            .and_then(Value::as_str)
-        {
-            if !matches!(v, "Retain" | "Delete") {
-                errs.push(FieldError::not_supported(
-                    format!("spec.persistentVolumeClaimRetentionPolicy.{key}"),
-                    Value::from(v),
-                    &["Retain", "Delete"],
-                ));
-            }
-        }
-    }
-    non_negative(spec, "replicas", "spec", errs);
-    non_negative(spec, "minReadySeconds", "spec", errs);
-    if let Some(start) = spec["ordinals"].get("start").and_then(Value::as_i64) {
-        if start < 0 {
-            errs.push(FieldError::invalid(
-                "spec.ordinals.start",
-                Value::from(start),
-                NEGATIVE,
-            ));
-        }
-    }
-    let selector = validate_workload_selector(spec, "statefulset", errs);
-    validate_replica_template(spec, selector.as_ref(), "StatefulSet", errs);
-}
-
-/// `ValidateStatefulSetUpdate`: only some of the spec may change.
-fn validate_stateful_set_update(new: &Value, old: &Value, errs: &mut Errs) {
-    let mutable = [
-        "replicas",
-        "ordinals",
-        "template",
-        "updateStrategy",
-        "persistentVolumeClaimRetentionPolicy",
-        "minReadySeconds",
-        "revisionHistoryLimit",
-    ];
-    let strip = |spec: &Value| {
-        let mut s = normalize(spec);
-        if let Some(m) = s.as_object_mut() {
-            for k in mutable {
-                m.remove(k);
-            }
-        }
-        s
-    };
-    if strip(&new["spec"]) != strip(&old["spec"]) {
-        errs.push(FieldError::forbidden(
-            "spec",
-            "updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', 'updateStrategy', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden",
-        ));
-    }
-}
-
-fn validate_daemon_set(ds: &Value, errs: &mut Errs) {
-    let spec = &ds["spec"];
-    let selector = validate_workload_selector(spec, "daemonset", errs);
-    validate_replica_template(spec, selector.as_ref(), "DaemonSet", errs);
-    non_negative(spec, "minReadySeconds", "spec", errs);
-    let strategy = &spec["updateStrategy"];
-    match str_of(strategy, "type") {
-        "OnDelete" => {}
-        "RollingUpdate" => {
-            let p = "spec.updateStrategy.rollingUpdate";
-            match strategy.get("rollingUpdate").filter(|v| !v.is_null()) {
-                None => errs.push(FieldError::required(p, "")),
-                Some(ru) => {
-                    validate_int_or_percent(
-                        ru.get("maxUnavailable"),
-                        &format!("{p}.maxUnavailable"),
-                        true,
-                        errs,
-                    );
-                    validate_int_or_percent(
-                        ru.get("maxSurge"),
-                        &format!("{p}.maxSurge"),
-                        true,
-                        errs,
-                    );
-                    let unavailable =
-                        ru.get("maxUnavailable").map(int_or_percent).unwrap_or(0) != 0;
-                    let surge = ru.get("maxSurge").map(int_or_percent).unwrap_or(0) != 0;
-                    if unavailable && surge {
-                        let shown = ru
-                            .get("maxSurge")
-                            .map(int_or_string_text)
-                            .unwrap_or_default();
-                        errs.push(invalid_shown(
-                            format!("{p}.maxSurge"),
-                            &shown,
-                            "may not be set when maxUnavailable is non-zero",
-                        ));
-                    } else if !unavailable && !surge {
-                        errs.push(FieldError::required(
-                            format!("{p}.maxUnavailable"),
-                            "cannot be 0 when maxSurge is 0",
-                        ));
-                    }
-                }
-            }
-        }
-        _ => errs.push(FieldError::not_supported(
-            "spec.updateStrategy",
-            strategy.clone(),
-            &["RollingUpdate", "OnDelete"],
-        )),
-    }
-    non_negative(spec, "revisionHistoryLimit", "spec", errs);
-}
-
 /// apps/v1 (and Job) selectors never change; Kubernetes prints the new one.
-fn immutable_selector(new: &Value, old: &Value, path: &str, errs: &mut Errs) {
+pub(crate) fn immutable_selector(new: &Value, old: &Value, path: &str, errs: &mut Errs) {
     if normalize(new) != normalize(old) {
         let shown = if new.is_null() {
             "null".to_string()
@@ -2464,7 +1370,7 @@ fn immutable_selector(new: &Value, old: &Value, path: &str, errs: &mut Errs) {
 
 /// `validateJobSpec` without the selector: counts, completion mode, the pod
 /// template and its restart policy. `path` is `spec` or `spec.jobTemplate.spec`.
-fn validate_job_spec_common(spec: &Value, path: &str, errs: &mut Errs) {
+pub(crate) fn validate_job_spec_common(spec: &Value, path: &str, errs: &mut Errs) {
     for key in [
         "parallelism",
         "completions",
@@ -2506,723 +1412,13 @@ fn validate_job_spec_common(spec: &Value, path: &str, errs: &mut Errs) {
     }
 }
 
-fn validate_job(job: &Value, errs: &mut Errs) {
-    let spec = &job["spec"];
-    let manual = is_true(spec, "manualSelector");
-    let selector = spec.get("selector").filter(|v| !v.is_null());
-    let uid = job["metadata"]
-        .get("uid")
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    // validateGeneratedSelector: only once the server has generated it.
-    if !manual && selector.is_some() && !uid.is_empty() {
-        let name = job["metadata"]
-            .get("name")
-            .and_then(Value::as_str)
-            .unwrap_or("");
-        let template_labels = &spec["template"]["metadata"]["labels"];
-        let mut expected = Map::new();
-        for (key, want) in [
-            (LEGACY_CONTROLLER_UID_LABEL, uid),
-            (LEGACY_JOB_NAME_LABEL, name),
-            (CONTROLLER_UID_LABEL, uid),
-            (JOB_NAME_LABEL, name),
-        ] {
-            expected.insert(key.to_string(), Value::from(want));
-            let p = format!("spec.template.metadata.labels[{key}]");
-            match template_labels.get(key).and_then(Value::as_str) {
-                None => errs.push(FieldError::required(p, format!("must be '{want}'"))),
-                Some(v) if v != want => errs.push(invalid_shown(
-                    p,
-                    &go_string_map(Some(template_labels)),
-                    &format!("must be '{want}'"),
-                )),
-                _ => {}
-            }
-        }
-        if let (Some(sel), Ok(parsed)) = (
-            selector,
-            LabelSelector::from_json(selector.unwrap_or(&Value::Null)),
-        ) {
-            if !parsed.matches(&expected) {
-                errs.push(invalid_shown(
-                    "spec.selector",
-                    &go_label_selector(sel),
-                    "`selector` not auto-generated",
-                ));
-            }
-        }
-    }
-    validate_job_spec_common(spec, "spec", errs);
-    match selector {
-        // Without a manual selector the server generates one at create time.
-        None if manual => errs.push(FieldError::required("spec.selector", "")),
-        None => {}
-        Some(sel) => {
-            errs.extend(selectors::validate_label_selector(sel, "spec.selector"));
-            if let Ok(parsed) = LabelSelector::from_json(sel) {
-                let empty = Map::new();
-                let labels = spec["template"]["metadata"]
-                    .get("labels")
-                    .and_then(Value::as_object)
-                    .unwrap_or(&empty);
-                if !parsed.matches(labels) {
-                    errs.push(invalid_shown(
-                        "spec.template.metadata.labels",
-                        &go_string_map(spec["template"]["metadata"].get("labels")),
-                        "`selector` does not match template `labels`",
-                    ));
-                }
-            }
-        }
-    }
-}
-
-/// `ValidateJobSpecUpdate`: completions, selector, completion mode and the
-/// pod template are fixed; a suspended Job that never started may still
-/// change its template's labels, annotations and scheduling directives.
-fn validate_job_update(new: &Value, old: &Value, errs: &mut Errs) {
-    let (ns, os) = (&new["spec"], &old["spec"]);
-    immutable_field(
-        ns.get("completions"),
-        os.get("completions"),
-        "spec.completions",
-        errs,
-    );
-    immutable_selector(&ns["selector"], &os["selector"], "spec.selector", errs);
-    let mut old_template = os["template"].clone();
-    let suspended_unstarted = is_true(os, "suspend") && !is_set(&old["status"], "startTime");
-    if suspended_unstarted {
-        for (outer, key) in [
-            ("metadata", "labels"),
-            ("metadata", "annotations"),
-            ("spec", "nodeSelector"),
-            ("spec", "tolerations"),
-            ("spec", "affinity"),
-            ("spec", "schedulingGates"),
-        ] {
-            let v = ns["template"][outer].get(key).cloned();
-            if let Some(m) = old_template.get_mut(outer).and_then(Value::as_object_mut) {
-                match v {
-                    Some(v) => m.insert(key.into(), v),
-                    None => m.remove(key),
-                };
-            }
-        }
-    }
-    immutable_field(
-        Some(&ns["template"]),
-        Some(&old_template),
-        "spec.template",
-        errs,
-    );
-    immutable_field(
-        ns.get("completionMode"),
-        os.get("completionMode"),
-        "spec.completionMode",
-        errs,
-    );
-    immutable_field(
-        ns.get("podFailurePolicy"),
-        os.get("podFailurePolicy"),
-        "spec.podFailurePolicy",
-        errs,
-    );
-}
-
-/// A five-field cron schedule or a `@` descriptor, as `cron.ParseStandard`.
-fn cron_errors(schedule: &str) -> Option<String> {
-    if schedule.contains("TZ") {
-        return Some("cannot use TZ or CRON_TZ in schedule, use timeZone field instead".into());
-    }
-    if let Some(desc) = schedule.strip_prefix('@') {
-        return match desc {
-            "yearly" | "annually" | "monthly" | "weekly" | "daily" | "midnight" | "hourly" => None,
-            d if d.starts_with("every ") => None,
-            _ => Some(format!("unrecognized descriptor: {schedule}")),
-        };
-    }
-    let fields: Vec<&str> = schedule.split_whitespace().collect();
-    if fields.len() != 5 {
-        return Some(format!(
-            "expected exactly 5 fields, found {}: [{}]",
-            fields.len(),
-            fields.join(" ")
-        ));
-    }
-    const MONTHS: [&str; 12] = [
-        "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
-    ];
-    const DAYS: [&str; 7] = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"];
-    let bounds: [(i64, i64, &[&str]); 5] = [
-        (0, 59, &[]),
-        (0, 23, &[]),
-        (1, 31, &[]),
-        (1, 12, &MONTHS),
-        (0, 6, &DAYS),
-    ];
-    for (field, (min, max, names)) in fields.iter().zip(bounds) {
-        for part in field.split(',') {
-            let (range, step) = match part.split_once('/') {
-                Some((r, s)) => (r, Some(s)),
-                None => (part, None),
-            };
-            if let Some(step) = step {
-                if step.parse::<u32>().is_err() {
-                    return Some(format!("failed to parse int from {step}: strconv.Atoi: parsing \"{step}\": invalid syntax"));
-                }
-            }
-            if range == "*" || range == "?" {
-                continue;
-            }
-            let value = |s: &str| -> Result<i64, String> {
-                let lower = s.to_ascii_lowercase();
-                if let Some(i) = names.iter().position(|n| *n == lower) {
-                    return Ok(i as i64 + if min == 1 { 1 } else { 0 });
-                }
-                s.parse::<i64>()
-                    .map_err(|_| format!("failed to parse int from {s}: strconv.Atoi: parsing \"{s}\": invalid syntax"))
-            };
-            let (lo, hi) = match range.split_once('-') {
-                Some((a, b)) => (value(a), value(b)),
-                None => (value(range), value(range)),
-            };
-            let (lo, hi) = match (lo, hi) {
-                (Ok(l), Ok(h)) => (l, h),
-                (Err(e), _) | (_, Err(e)) => return Some(e),
-            };
-            if lo < min {
-                return Some(format!(
-                    "beginning of range ({lo}) below minimum ({min}): {part}"
-                ));
-            }
-            if hi > max {
-                return Some(format!("end of range ({hi}) above maximum ({max}): {part}"));
-            }
-            if lo > hi {
-                return Some(format!(
-                    "beginning of range ({lo}) beyond end of range ({hi}): {part}"
-                ));
-            }
-        }
-    }
-    None
-}
-
-fn validate_cron_job(cj: &Value, errs: &mut Errs) {
-    let name = cj["metadata"]
-        .get("name")
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    if name.len() > 52 {
-        errs.push(FieldError::invalid(
-            "metadata.name",
-            Value::from(name),
-            "must be no more than 52 characters",
-        ));
-    }
-    let spec = &cj["spec"];
-    let schedule = str_of(spec, "schedule");
-    if schedule.is_empty() {
-        errs.push(FieldError::required("spec.schedule", ""));
-    } else if let Some(msg) = cron_errors(schedule) {
-        errs.push(FieldError::invalid(
-            "spec.schedule",
-            Value::from(schedule),
-            msg,
-        ));
-    }
-    non_negative(spec, "startingDeadlineSeconds", "spec", errs);
-    match str_of(spec, "concurrencyPolicy") {
-        "Allow" | "Forbid" | "Replace" => {}
-        "" => errs.push(FieldError::required("spec.concurrencyPolicy", "")),
-        other => errs.push(FieldError::not_supported(
-            "spec.concurrencyPolicy",
-            Value::from(other),
-            &["Allow", "Forbid", "Replace"],
-        )),
-    }
-    let job_template = &spec["jobTemplate"];
-    if let Some(labels) = job_template["metadata"].get("labels") {
-        errs.extend(names::validate_labels(
-            labels,
-            "spec.jobTemplate.metadata.labels",
-        ));
-    }
-    let job_spec = &job_template["spec"];
-    validate_job_spec_common(job_spec, "spec.jobTemplate.spec", errs);
-    if let Some(sel) = job_spec.get("selector").filter(|v| !v.is_null()) {
-        errs.push(invalid_shown(
-            "spec.jobTemplate.spec.selector",
-            &go_label_selector(sel),
-            "`selector` will be auto-generated",
-        ));
-    }
-    if is_true(job_spec, "manualSelector") {
-        errs.push(FieldError::not_supported(
-            "spec.jobTemplate.spec.manualSelector",
-            Value::from(true),
-            &["nil", "false"],
-        ));
-    }
-    non_negative(spec, "successfulJobsHistoryLimit", "spec", errs);
-    non_negative(spec, "failedJobsHistoryLimit", "spec", errs);
-}
-
 // ---------------------------------------------------------------------------
 // networking.k8s.io/v1
 // ---------------------------------------------------------------------------
 
-/// `IsWildcardDNS1123Subdomain`.
-fn wildcard_host_errors(host: &str) -> Vec<String> {
-    let valid = host
-        .strip_prefix("*.")
-        .is_some_and(|rest| names::is_dns1123_subdomain(rest).is_empty());
-    let mut errs = Vec::new();
-    if host.len() > 253 {
-        errs.push("must be no more than 253 characters".to_string());
-    }
-    if !valid {
-        errs.push("a wildcard DNS-1123 subdomain must start with '*.', followed by a valid DNS subdomain, which must consist of lower case alphanumeric characters, '-' or '.' and end with an alphanumeric character (e.g. '*.example.com', regex used for validation is '\\*\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')".to_string());
-    }
-    errs
-}
-
-fn validate_ingress(ing: &Value, errs: &mut Errs) {
-    let spec = &ing["spec"];
-    let rules = items(spec, "rules");
-    let default_backend = spec.get("defaultBackend").filter(|v| !v.is_null());
-    if rules.is_empty() && default_backend.is_none() {
-        errs.push(invalid_shown(
-            "spec",
-            "[]networking.IngressRule(nil)",
-            "either `defaultBackend` or `rules` must be specified",
-        ));
-    }
-    if let Some(b) = default_backend {
-        validate_ingress_backend(b, "spec.defaultBackend", errs);
-    }
-    for (i, rule) in rules.iter().enumerate() {
-        let p = format!("spec.rules[{i}]");
-        let host = str_of(rule, "host");
-        if !host.is_empty() {
-            if is_ip(host) {
-                errs.push(FieldError::invalid(
-                    format!("{p}.host"),
-                    Value::from(host),
-                    "must be a DNS name, not an IP address",
-                ));
-            }
-            let msgs = if host.contains('*') {
-                wildcard_host_errors(host)
-            } else {
-                names::is_dns1123_subdomain(host)
-            };
-            for msg in msgs {
-                errs.push(FieldError::invalid(
-                    format!("{p}.host"),
-                    Value::from(host),
-                    msg,
-                ));
-            }
-        }
-        let Some(http) = rule.get("http").filter(|v| !v.is_null()) else {
-            continue;
-        };
-        let paths = items(http, "paths");
-        if paths.is_empty() {
-            errs.push(FieldError::required(format!("{p}.http.paths"), ""));
-        }
-        for (j, path) in paths.iter().enumerate() {
-            validate_ingress_path(path, &format!("{p}.http.paths[{j}]"), errs);
-        }
-    }
-    if let Some(class) = spec.get("ingressClassName").and_then(Value::as_str) {
-        for msg in names::is_dns1123_subdomain(class) {
-            errs.push(FieldError::invalid(
-                "spec.ingressClassName",
-                Value::from(class),
-                msg,
-            ));
-        }
-    }
-    for (i, tls) in items(spec, "tls").iter().enumerate() {
-        for (j, host) in items(tls, "hosts").iter().enumerate() {
-            let host = host.as_str().unwrap_or("");
-            let msgs = if host.contains('*') {
-                wildcard_host_errors(host)
-            } else {
-                names::is_dns1123_subdomain(host)
-            };
-            for msg in msgs {
-                errs.push(FieldError::invalid(
-                    format!("spec.tls[{i}].hosts[{j}]"),
-                    Value::from(host),
-                    msg,
-                ));
-            }
-        }
-    }
-}
-
-/// `validateHTTPIngressPath`.
-fn validate_ingress_path(path: &Value, p: &str, errs: &mut Errs) {
-    let value = str_of(path, "path");
-    match path.get("pathType").and_then(Value::as_str) {
-        None => {
-            errs.push(FieldError::required(
-                format!("{p}.pathType"),
-                "pathType must be specified",
-            ));
-            return;
-        }
-        Some("Exact" | "Prefix") => {
-            if !value.starts_with('/') {
-                errs.push(FieldError::invalid(
-                    format!("{p}.path"),
-                    Value::from(value),
-                    "must be an absolute path",
-                ));
-            }
-            if !value.is_empty() {
-                for seq in ["//", "/./", "/../", "%2f", "%2F"] {
-                    if value.contains(seq) {
-                        errs.push(FieldError::invalid(
-                            format!("{p}.path"),
-                            Value::from(value),
-                            format!("must not contain '{seq}'"),
-                        ));
-                    }
-                }
-                for suffix in ["/..", "/."] {
-                    if value.ends_with(suffix) {
-                        errs.push(FieldError::invalid(
-                            format!("{p}.path"),
-                            Value::from(value),
-                            format!("cannot end with '{suffix}'"),
-                        ));
-                    }
-                }
-            }
-        }
-        Some("ImplementationSpecific") => {
-            if !value.is_empty() && !value.starts_with('/') {
-                errs.push(FieldError::invalid(
-                    format!("{p}.path"),
-                    Value::from(value),
-                    "must be an absolute path",
-                ));
-            }
-        }
-        Some(other) => errs.push(FieldError::not_supported(
-            format!("{p}.pathType"),
-            Value::from(other),
-            &["Exact", "ImplementationSpecific", "Prefix"],
-        )),
-    }
-    validate_ingress_backend(&path["backend"], &format!("{p}.backend"), errs);
-}
-
-/// `validateIngressBackend`.
-fn validate_ingress_backend(backend: &Value, p: &str, errs: &mut Errs) {
-    let resource = backend.get("resource").filter(|v| !v.is_null());
-    let service = backend.get("service").filter(|v| !v.is_null());
-    match (resource, service) {
-        (Some(_), Some(_)) => errs.push(FieldError::invalid(
-            p,
-            Value::from(""),
-            "cannot set both resource and service backends",
-        )),
-        (Some(r), None) => {
-            for key in ["kind", "name"] {
-                if str_of(r, key).is_empty() {
-                    errs.push(FieldError::required(format!("{p}.resource.{key}"), ""));
-                }
-            }
-        }
-        (None, Some(s)) => {
-            let name = str_of(s, "name");
-            if name.is_empty() {
-                errs.push(FieldError::required(format!("{p}.service.name"), ""));
-            } else {
-                for msg in names::is_dns1035_label(name) {
-                    errs.push(FieldError::invalid(
-                        format!("{p}.service.name"),
-                        Value::from(name),
-                        msg,
-                    ));
-                }
-            }
-            let port_name = str_of(&s["port"], "name");
-            let port_number = int_of(&s["port"], "number").unwrap_or(0);
-            if !port_name.is_empty() && port_number != 0 {
-                errs.push(FieldError::invalid(
-                    p,
-                    Value::from(""),
-                    "cannot set both port name & port number",
-                ));
-            } else if !port_name.is_empty() {
-                for msg in port_name_errors(port_name) {
-                    errs.push(FieldError::invalid(
-                        format!("{p}.service.port.name"),
-                        Value::from(port_name),
-                        msg,
-                    ));
-                }
-            } else if port_number != 0 {
-                for msg in port_num_errors(port_number) {
-                    errs.push(FieldError::invalid(
-                        format!("{p}.service.port.number"),
-                        Value::from(port_number),
-                        msg,
-                    ));
-                }
-            } else {
-                errs.push(FieldError::required(p, "port name or number is required"));
-            }
-        }
-        (None, None) => errs.push(FieldError::invalid(
-            p,
-            Value::from(""),
-            "resource or service backend is required",
-        )),
-    }
-}
-
-fn validate_ingress_class(ic: &Value, errs: &mut Errs) {
-    if str_of(&ic["spec"], "controller").is_empty() {
-        errs.push(FieldError::required("spec.controller", ""));
-    }
-}
-
-fn validate_network_policy(np: &Value, errs: &mut Errs) {
-    let spec = &np["spec"];
-    errs.extend(selectors::validate_label_selector(
-        &spec["podSelector"],
-        "spec.podSelector",
-    ));
-    for (i, t) in items(spec, "policyTypes").iter().enumerate() {
-        let t = t.as_str().unwrap_or("");
-        if !matches!(t, "Ingress" | "Egress") {
-            errs.push(FieldError::not_supported(
-                format!("spec.policyTypes[{i}]"),
-                Value::from(t),
-                &["Ingress", "Egress"],
-            ));
-        }
-    }
-    for dir in ["ingress", "egress"] {
-        for (i, rule) in items(spec, dir).iter().enumerate() {
-            for (j, port) in items(rule, "ports").iter().enumerate() {
-                let p = format!("spec.{dir}[{i}].ports[{j}]");
-                if let Some(proto) = port.get("protocol").and_then(Value::as_str) {
-                    if !matches!(proto, "TCP" | "UDP" | "SCTP") {
-                        errs.push(FieldError::not_supported(
-                            format!("{p}.protocol"),
-                            Value::from(proto),
-                            &["SCTP", "TCP", "UDP"],
-                        ));
-                    }
-                }
-                if let Some(port_value) = port.get("port").filter(|v| !v.is_null()) {
-                    validate_port_num_or_name(Some(port_value), &format!("{p}.port"), errs);
-                }
-            }
-        }
-    }
-}
-
 // ---------------------------------------------------------------------------
 // autoscaling, coordination.k8s.io
 // ---------------------------------------------------------------------------
-
-fn validate_hpa(hpa: &Value, version: &str, errs: &mut Errs) {
-    let spec = &hpa["spec"];
-    let min = int_of(spec, "minReplicas");
-    let max = int_of(spec, "maxReplicas").unwrap_or(0);
-    if let Some(min) = min.filter(|m| *m < 1) {
-        errs.push(FieldError::invalid(
-            "spec.minReplicas",
-            Value::from(min),
-            "must be greater than or equal to 1",
-        ));
-    }
-    if max < 1 {
-        errs.push(FieldError::invalid(
-            "spec.maxReplicas",
-            Value::from(max),
-            "must be greater than 0",
-        ));
-    }
-    if let Some(min) = min {
-        if max < min {
-            errs.push(FieldError::invalid(
-                "spec.maxReplicas",
-                Value::from(max),
-                "must be greater than or equal to `minReplicas`",
-            ));
-        }
-    }
-    let target = &spec["scaleTargetRef"];
-    let before = errs.len();
-    for key in ["kind", "name"] {
-        let v = str_of(target, key);
-        let p = format!("spec.scaleTargetRef.{key}");
-        if v.is_empty() {
-            errs.push(FieldError::required(p, ""));
-        } else if v == "." || v == ".." {
-            errs.push(FieldError::invalid(
-                p,
-                Value::from(v),
-                format!("may not be '{v}'"),
-            ));
-        } else {
-            for bad in ["/", "%"] {
-                if v.contains(bad) {
-                    errs.push(FieldError::invalid(
-                        p.clone(),
-                        Value::from(v),
-                        format!("may not contain '{bad}'"),
-                    ));
-                }
-            }
-        }
-    }
-    if errs.len() != before {
-        return;
-    }
-    if version == "v1" {
-        if let Some(t) = int_of(spec, "targetCPUUtilizationPercentage").filter(|t| *t < 1) {
-            errs.push(FieldError::invalid(
-                "spec.targetCPUUtilizationPercentage",
-                Value::from(t),
-                "must be greater than 0",
-            ));
-        }
-        return;
-    }
-    for (i, metric) in items(spec, "metrics").iter().enumerate() {
-        validate_metric(metric, &format!("spec.metrics[{i}]"), errs);
-    }
-}
-
-/// `validateMetricSpec` (types, the matching source, its target).
-fn validate_metric(metric: &Value, p: &str, errs: &mut Errs) {
-    let ty = str_of(metric, "type");
-    let source_key = match ty {
-        "" => {
-            errs.push(FieldError::required(
-                format!("{p}.type"),
-                "must specify a metric source type",
-            ));
-            return;
-        }
-        "Object" => "object",
-        "Pods" => "pods",
-        "Resource" => "resource",
-        "External" => "external",
-        "ContainerResource" => "containerResource",
-        other => {
-            errs.push(FieldError::not_supported(
-                format!("{p}.type"),
-                Value::from(other),
-                &[
-                    "Object",
-                    "Pods",
-                    "Resource",
-                    "External",
-                    "ContainerResource",
-                ],
-            ));
-            return;
-        }
-    };
-    let Some(source) = metric.get(source_key).filter(|v| !v.is_null()) else {
-        errs.push(FieldError::required(
-            format!("{p}.{source_key}"),
-            "must populate information for the given metric source",
-        ));
-        return;
-    };
-    let sp = format!("{p}.{source_key}");
-    match source_key {
-        "resource" | "containerResource" => {
-            if str_of(source, "name").is_empty() {
-                errs.push(FieldError::required(
-                    format!("{sp}.name"),
-                    "must specify a resource name",
-                ));
-            }
-            if source_key == "containerResource" && str_of(source, "container").is_empty() {
-                errs.push(FieldError::required(
-                    format!("{sp}.container"),
-                    "must specify a container",
-                ));
-            }
-        }
-        _ => {
-            if str_of(&source["metric"], "name").is_empty() {
-                errs.push(FieldError::required(
-                    format!("{sp}.metric.name"),
-                    "must specify a metric name",
-                ));
-            }
-        }
-    }
-    let target = &source["target"];
-    let tp = format!("{sp}.target");
-    match str_of(target, "type") {
-        "" => errs.push(FieldError::required(
-            format!("{tp}.type"),
-            "must specify a metric target type",
-        )),
-        "Utilization" | "Value" | "AverageValue" => {}
-        other => errs.push(FieldError::invalid(
-            format!("{tp}.type"),
-            Value::from(other),
-            "must be either Utilization, Value, or AverageValue",
-        )),
-    }
-    for key in ["value", "averageValue"] {
-        if let Some(q) = target.get(key).filter(|v| !v.is_null()) {
-            if quantity_value(q)
-                .map(|v| v <= Quantity::default())
-                .unwrap_or(true)
-            {
-                errs.push(FieldError::invalid(
-                    format!("{tp}.{key}"),
-                    q.clone(),
-                    "must be positive",
-                ));
-            }
-        }
-    }
-    if let Some(u) = int_of(target, "averageUtilization").filter(|u| *u < 1) {
-        errs.push(FieldError::invalid(
-            format!("{tp}.averageUtilization"),
-            Value::from(u),
-            "must be greater than 0",
-        ));
-    }
-}
-
-fn validate_lease(lease: &Value, errs: &mut Errs) {
-    let spec = &lease["spec"];
-    if let Some(d) = int_of(spec, "leaseDurationSeconds").filter(|d| *d <= 0) {
-        errs.push(FieldError::invalid(
-            "spec.leaseDurationSeconds",
-            Value::from(d),
-            "must be greater than 0",
-        ));
-    }
-    if let Some(t) = int_of(spec, "leaseTransitions").filter(|t| *t < 0) {
-        errs.push(FieldError::invalid(
-            "spec.leaseTransitions",
-            Value::from(t),
-            NEGATIVE,
-        ));
-    }
-}
 
 #[cfg(test)]
 mod tests {
@@ -3426,7 +1622,7 @@ mod tests {
                 "spec": {"restartPolicy": "Never", "containers": [{"name": "pi", "image": "perl"}]}}}});
         defaults::apply(i, &mut job);
         job["metadata"]["uid"] = json!("u-1");
-        defaults::default_job_selector(&mut job, "u-1");
+        crate::kinds::batch::job::default_job_selector(&mut job, "u-1");
         assert_eq!(validate_create(i, &job), vec![]);
         assert_eq!(validate_update(i, &job, &job), vec![]);
 
@@ -3436,7 +1632,7 @@ mod tests {
                 "spec": {"restartPolicy": "Never", "containers": [{"name": "pi", "image": "perl"}]}}}});
         defaults::apply(i, &mut manual);
         manual["metadata"]["uid"] = json!("u-2");
-        defaults::default_job_selector(&mut manual, "u-2");
+        crate::kinds::batch::job::default_job_selector(&mut manual, "u-2");
         let msgs: Vec<String> = validate_create(i, &manual)
             .iter()
             .map(FieldError::message)
@@ -3621,7 +1817,10 @@ mod tests {
         port["spec"]["containers"][0]["ports"][0]["containerPort"] = json!(8080);
         let errs = update("", "Pod", port, old.clone());
         assert_eq!(errs.len(), 1);
-        let expected = format!("spec: Forbidden: pod updates may not change fields other than {UPDATABLE_POD_SPEC_FIELDS}\n");
+        let expected = format!(
+            "spec: Forbidden: pod updates may not change fields other than {}\n",
+            crate::kinds::core::pod::UPDATABLE_POD_SPEC_FIELDS
+        );
         assert!(errs[0].starts_with(&expected), "{}", errs[0]);
         assert!(
             errs[0].contains("containers[0].ports[0].containerPort: 8080"),

@@ -122,24 +122,8 @@ pub async fn group_resources(
     ))
 }
 
-const ALL_VERBS: &[&str] = &[
-    "create",
-    "delete",
-    "deletecollection",
-    "get",
-    "list",
-    "patch",
-    "update",
-    "watch",
-];
-
 fn verbs_for(r: &ResourceInfo) -> &'static [&'static str] {
-    match r.kind {
-        "Namespace" => &[
-            "create", "delete", "get", "list", "patch", "update", "watch",
-        ],
-        _ => ALL_VERBS,
-    }
+    r.strategy.verbs()
 }
 
 fn subresource_doc(r: &ResourceInfo, sub: &str) -> Value {

@@ -25,6 +25,7 @@
 pub mod allocator;
 pub mod bootstrap;
 pub mod commit;
+pub mod decode;
 pub mod discovery;
 pub mod error;
 pub mod hub;

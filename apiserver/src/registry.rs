@@ -14,27 +14,6 @@ use serde_json::{json, Value};
 use crate::error::ApiError;
 use crate::request::Target;
 
-/// Kinds whose `status` is owned by the system: a create starts with an
-/// empty status, and main-resource writes cannot change it.
-fn resets_status_on_create(kind: &str) -> bool {
-    matches!(
-        kind,
-        "Deployment"
-            | "ReplicaSet"
-            | "StatefulSet"
-            | "DaemonSet"
-            | "Job"
-            | "CronJob"
-            | "Service"
-            | "Pod"
-            | "HorizontalPodAutoscaler"
-            | "Ingress"
-            | "PersistentVolumeClaim"
-            | "PersistentVolume"
-            | "ResourceQuota"
-    )
-}
-
 /// Checks `apiVersion`/`kind` in a body against the endpoint and fills them in when absent.
 pub fn check_type(info: &ResourceInfo, obj: &mut Value) -> Result<(), ApiError> {
     if !obj.is_object() {
@@ -119,41 +98,18 @@ pub fn prepare_create(t: &Target, obj: &mut Value) -> Result<(), ApiError> {
     } else {
         m.remove("generation");
     }
-    if resets_status_on_create(info.kind) {
+    if info.strategy.system_owns_status() {
         if let Some(o) = obj.as_object_mut() {
             o.remove("status");
         }
     }
     defaults::apply(info, obj);
-    if info.kind == "Job" {
-        defaults::default_job_selector(obj, &uid);
-    }
-    if info.kind == "Pod" {
-        mark_scheduling_gated(obj);
-    }
+    info.strategy.prepare_create(obj, &uid);
     let errors = validation::validate_create(info, obj);
     if !errors.is_empty() {
         return Err(ApiError::invalid(info, meta::name(obj), &errors));
     }
     Ok(())
-}
-
-/// A pod created with scheduling gates says why it waits, as kube-apiserver does.
-fn mark_scheduling_gated(pod: &mut Value) {
-    let gated = pod
-        .pointer("/spec/schedulingGates")
-        .and_then(Value::as_array)
-        .is_some_and(|g| !g.is_empty());
-    if gated {
-        pod["status"]["conditions"] = json!([{
-            "type": "PodScheduled",
-            "status": "False",
-            "reason": "SchedulingGated",
-            "message": "Scheduling is blocked due to non-empty scheduling gates",
-            "lastProbeTime": null,
-            "lastTransitionTime": meta::now_rfc3339(),
-        }]);
-    }
 }
 
 /// A main-resource update (PUT or PATCH): identity and status carried over
@@ -215,7 +171,7 @@ pub fn prepare_update(t: &Target, new: &mut Value, old: &Value) -> Result<(), Ap
     }
     // A Deployment's generation also moves with its annotations (Kubernetes'
     // deployment strategy does this for the legacy rollback annotation).
-    let annotations_changed = info.kind == "Deployment"
+    let annotations_changed = info.strategy.annotations_follow_spec()
         && old.pointer("/metadata/annotations") != new.pointer("/metadata/annotations");
     if info.has_spec() && (spec_changed(old, new) || annotations_changed) {
         let gen = old["metadata"]["generation"].as_i64().unwrap_or(0) + 1;
@@ -239,7 +195,7 @@ pub fn prepare_status_update(t: &Target, body: &Value, old: &Value) -> Result<Va
     // Kubernetes' deploymentStatusStrategy resets only spec and labels: the
     // Deployment controller records `deployment.kubernetes.io/revision`
     // through deployments/status, so annotations come from the body.
-    if t.info.kind == "Deployment" {
+    if t.info.strategy.annotations_follow_spec() {
         match body.pointer("/metadata/annotations") {
             Some(a) => new["metadata"]["annotations"] = a.clone(),
             None => {
@@ -284,7 +240,7 @@ pub fn same_object(a: &Value, b: &Value) -> bool {
 
 /// An object being deleted whose last finalizer is gone (and, for a pod,
 /// whose graceful period was confirmed) is removed from the store.
-pub fn ready_to_remove(obj: &Value) -> bool {
+pub fn ready_to_remove(info: &ResourceInfo, obj: &Value) -> bool {
     let deleting = obj
         .pointer("/metadata/deletionTimestamp")
         .is_some_and(|v| !v.is_null());
@@ -296,7 +252,7 @@ pub fn ready_to_remove(obj: &Value) -> bool {
         .pointer("/spec/finalizers")
         .and_then(Value::as_array)
         .is_some_and(|f| !f.is_empty())
-        && obj["kind"] == "Namespace";
+        && info.strategy.has_spec_finalizers();
     let grace = obj
         .pointer("/metadata/deletionGracePeriodSeconds")
         .and_then(Value::as_i64)
@@ -396,31 +352,10 @@ pub fn delete_step(
             ));
         }
     }
-    let grace = if info.kind == "Pod" {
-        let bound = obj
-            .pointer("/spec/nodeName")
-            .and_then(Value::as_str)
-            .is_some_and(|n| !n.is_empty());
-        let finished = matches!(
-            obj.pointer("/status/phase").and_then(Value::as_str),
-            Some("Succeeded" | "Failed")
-        );
-        let requested = opts
-            .grace_period_seconds
-            .or_else(|| {
-                obj.pointer("/spec/terminationGracePeriodSeconds")
-                    .and_then(Value::as_i64)
-            })
-            .unwrap_or(30)
-            .max(0);
-        if bound && !finished {
-            requested
-        } else {
-            0
-        }
-    } else {
-        0
-    };
+    let graceful = info
+        .strategy
+        .deletion_grace_seconds(&obj, opts.grace_period_seconds);
+    let grace = graceful.unwrap_or(0);
     let deleting = obj
         .pointer("/metadata/deletionTimestamp")
         .is_some_and(|v| !v.is_null());
@@ -430,9 +365,9 @@ pub fn delete_step(
             .pointer("/metadata/deletionGracePeriodSeconds")
             .and_then(Value::as_i64)
             .unwrap_or(0);
-        if info.kind == "Pod" && grace < current {
+        if graceful.is_some() && grace < current {
             set_deletion(&mut obj, grace);
-            if ready_to_remove(&obj) {
+            if ready_to_remove(info, &obj) {
                 return Ok(DeleteStep::Remove);
             }
             return Ok(DeleteStep::Mark(obj));
@@ -456,10 +391,8 @@ pub fn delete_step(
         }
     }
     set_deletion(&mut obj, grace);
-    if info.kind == "Namespace" {
-        obj["status"]["phase"] = json!("Terminating");
-    }
-    if ready_to_remove(&obj) {
+    info.strategy.mark_deleting(&mut obj);
+    if ready_to_remove(info, &obj) {
         Ok(DeleteStep::Remove)
     } else {
         Ok(DeleteStep::Mark(obj))

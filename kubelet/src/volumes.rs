@@ -83,9 +83,7 @@ async fn setup_volume(
     let plugin_dir = |plugin: &str| dir.join(plugin).join(&v.name);
     if v.empty_dir.is_some() {
         let path = plugin_dir("kubernetes.io~empty-dir");
-        create_dir(&path)?;
-        // World-writable like kubelet's emptyDir, so non-root users can write.
-        set_mode(&path, 0o777)?;
+        empty_dir(&path)?;
         return Ok(path);
     }
     if let Some(h) = &v.host_path {
@@ -300,6 +298,18 @@ fn io(context: String) -> impl FnOnce(std::io::Error) -> MountError {
     move |e| MountError::Api(Error::io(context, e))
 }
 
+/// Makes an emptyDir world-writable like the kubelet does, so non-root users
+/// can write; the mode is set once, when the directory is made: a container
+/// may narrow it (postgres wants its data dir 0700), and every later sync of
+/// the pod must leave that alone.
+fn empty_dir(path: &Path) -> Result<(), MountError> {
+    if !path.exists() {
+        create_dir(path)?;
+        set_mode(path, 0o777)?;
+    }
+    Ok(())
+}
+
 fn create_dir(path: &Path) -> Result<(), MountError> {
     std::fs::create_dir_all(path).map_err(io(format!("creating {}", path.display())))
 }
@@ -505,6 +515,19 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), (v.as_bytes().to_vec(), 0o644)))
             .collect()
+    }
+
+    #[test]
+    fn empty_dir_mode_is_set_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("data");
+        empty_dir(&path).unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+        assert_eq!(mode(&path), 0o777);
+        // What a container does to its data dir survives the next sync.
+        set_mode(&path, 0o700).unwrap();
+        empty_dir(&path).unwrap();
+        assert_eq!(mode(&path), 0o700);
     }
 
     #[test]

@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 
 use super::Ctx;
 use crate::commit::Outcome;
+use crate::decode::Source;
 use crate::error::ApiError;
 use crate::registry;
 
@@ -22,6 +23,8 @@ pub async fn create_object(ctx: &Ctx, obj: &mut Value) -> Result<Value, ApiError
     let info = ctx.info();
     registry::check_type(info, obj)?;
     registry::check_namespace(&ctx.target, obj)?;
+    ctx.decoder
+        .decode(info, ctx.target.served, obj, Source::Body)?;
     ctx.require_namespace()?;
     let generate = meta::name(obj).is_empty();
     // A generated name that collides is retried, as clients of kube-apiserver would.
@@ -35,7 +38,7 @@ pub async fn create_object(ctx: &Ctx, obj: &mut Value) -> Result<Value, ApiError
         let mut target = ctx.target.clone();
         target.name = Some(meta::name(&candidate).to_string());
         registry::prepare_create(&target, &mut candidate)?;
-        let allocated = if info.kind == "Service" {
+        let allocated = if info.strategy.allocates_service_addresses() {
             ctx.allocate_service(&mut candidate)?;
             Some(candidate.clone())
         } else {

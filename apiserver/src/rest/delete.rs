@@ -43,7 +43,7 @@ async fn delete_key(
         )
         .await?;
     let gone = committed.event_type == Some(EventType::Deleted);
-    if gone && info.kind == "Service" && !ctx.params.dry_run() {
+    if gone && info.strategy.allocates_service_addresses() && !ctx.params.dry_run() {
         ctx.state.services.release(&committed.object);
     }
     Ok(((*committed.object).clone(), gone))
@@ -55,7 +55,7 @@ pub async fn delete(ctx: Ctx) -> Result<Response, ApiError> {
         delete_key(&ctx, ctx.target.key(), ctx.target.name().to_string(), opts).await?;
     // kube-apiserver answers a completed delete with a Status, except for
     // pods, whose last state it returns; a pending deletion returns the object.
-    if gone && ctx.info().kind != "Pod" {
+    if gone && !ctx.info().strategy.returns_deleted_object() {
         Ok(json_response(
             StatusCode::OK,
             &success_status(ctx.info(), &obj),

@@ -26,6 +26,7 @@ use minik_api::tables;
 use serde_json::{json, Value};
 
 use crate::commit::{Committed, Mutation, Outcome};
+use crate::decode::{Decoder, FieldValidation};
 use crate::error::ApiError;
 use crate::request::{self, Output, Params, Target};
 use crate::AppState;
@@ -41,6 +42,8 @@ pub struct Ctx {
     pub output: Output,
     pub headers: HeaderMap,
     pub body: bytes::Bytes,
+    /// The typed boundary for what this request writes (`fieldValidation`).
+    pub decoder: Decoder,
 }
 
 impl Ctx {
@@ -153,7 +156,7 @@ impl Ctx {
         let body = match self.output {
             Output::Object => obj.clone(),
             Output::Table(include) => tables::table(
-                self.info().kind,
+                self.info(),
                 std::slice::from_ref(obj),
                 jiff::Timestamp::now(),
                 include,
@@ -164,7 +167,13 @@ impl Ctx {
             ),
             Output::Metadata => partial_metadata(obj),
         };
-        json_response(code, &body)
+        let mut response = json_response(code, &body);
+        for warning in self.decoder.warning_headers() {
+            if let Ok(v) = http::HeaderValue::from_str(&warning) {
+                response.headers_mut().append(http::header::WARNING, v);
+            }
+        }
+        response
     }
 }
 
@@ -220,6 +229,11 @@ async fn handle(state: Arc<AppState>, req: Request) -> Result<Response, ApiError
         .map_err(|_| ApiError::too_large(MAX_BODY))?;
     let is_watch = target.legacy_watch || params.flag("watch");
     let method = parts.method.clone();
+    // Options are checked only where they apply, as kube-apiserver does.
+    let field_validation = match method {
+        Method::POST | Method::PUT | Method::PATCH => FieldValidation::from_params(&params)?,
+        _ => FieldValidation::Warn,
+    };
     let ctx = Ctx {
         state,
         target,
@@ -227,6 +241,7 @@ async fn handle(state: Arc<AppState>, req: Request) -> Result<Response, ApiError
         output,
         headers: parts.headers,
         body,
+        decoder: Decoder::new(field_validation),
     };
     let named = ctx.target.name.is_some();
     match (method, named, ctx.target.subresource.clone().as_deref()) {
@@ -266,7 +281,7 @@ pub fn allocate_service(
     new: &mut Value,
     old: &Value,
 ) -> Result<(), ApiError> {
-    if info.kind != "Service" {
+    if !info.strategy.allocates_service_addresses() {
         return Ok(());
     }
     state
@@ -287,8 +302,8 @@ pub fn allocate_service(
 
 /// The ordinary end of an update or patch: remove an object whose deletion
 /// just completed, skip a write that changes nothing, or store the new object.
-pub fn finish_update(new: Value, old: &Value) -> Outcome {
-    if crate::registry::ready_to_remove(&new) {
+pub fn finish_update(info: &ResourceInfo, new: Value, old: &Value) -> Outcome {
+    if crate::registry::ready_to_remove(info, &new) {
         Outcome::Delete
     } else if crate::registry::same_object(&new, old) {
         Outcome::Unchanged(old.clone())

@@ -16,6 +16,7 @@ use minik_api::{convert, meta, strategic_merge};
 use serde_json::{json, Value};
 
 use super::{check_resource_version, finish_update, Ctx};
+use crate::decode::Source;
 use crate::error::ApiError;
 use crate::registry;
 
@@ -98,6 +99,16 @@ pub async fn patch(ctx: Ctx) -> Result<Response, ApiError> {
         if ctx.read(&target.key())?.is_none() && target.subresource.is_none() {
             let mut obj = patch.clone();
             crate::registry::check_type(target.served, &mut obj)?;
+            // The object applied is the one the URL names.
+            match minik_api::meta::meta_str(&obj, "name") {
+                Some(n) if n != target.name() => {
+                    return Err(ApiError::bad_request(format!(
+                        "the name of the object ({n}) does not match the name on the URL ({})",
+                        target.name()
+                    )))
+                }
+                _ => obj["metadata"]["name"] = serde_json::json!(target.name()),
+            }
             record_manager(&mut obj, manager, &target.served.api_version());
             let mut obj = convert::to_storage(target.served, obj);
             let created = super::create::create_object(&ctx, &mut obj).await?;
@@ -106,6 +117,7 @@ pub async fn patch(ctx: Ctx) -> Result<Response, ApiError> {
     }
     let manager = ctx.params.get("fieldManager").unwrap_or("").to_string();
     let state = ctx.state.clone();
+    let decoder = ctx.decoder.clone();
     let committed = ctx
         .mutate(
             target.key(),
@@ -116,6 +128,7 @@ pub async fn patch(ctx: Ctx) -> Result<Response, ApiError> {
                 let old_served = convert::from_storage(served, old.clone());
                 let patched = apply_patch(served.kind, ty, &old_served, &patch)?;
                 let mut patched = convert::to_storage(served, patched);
+                decoder.decode(info, served, &mut patched, Source::Patch)?;
                 check_resource_version(info, target.name(), &patched, &old)?;
                 if ty == PatchType::Apply {
                     record_manager(&mut patched, &manager, &info.api_version());
@@ -128,7 +141,7 @@ pub async fn patch(ctx: Ctx) -> Result<Response, ApiError> {
                         patched
                     }
                 };
-                Ok(finish_update(new, &old))
+                Ok(finish_update(info, new, &old))
             }),
         )
         .await?;

@@ -47,7 +47,7 @@ pub async fn proxy(
     query: Option<&str>,
     mut extensions: http::Extensions,
 ) -> Result<Response, ApiError> {
-    if ctx.info().kind != "Pod" || !matches!(sub, "log" | "exec") {
+    if !ctx.info().has_subresource(sub) || !matches!(sub, "log" | "exec") {
         return Err(ApiError::method_not_allowed(format!(
             "{}/{sub} is not served",
             ctx.info().plural

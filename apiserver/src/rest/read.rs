@@ -90,7 +90,7 @@ pub async fn list(ctx: Ctx) -> Result<Response, ApiError> {
     let info = ctx.target.served;
     let body = match ctx.output {
         Output::Table(include) => tables::table(
-            info.kind,
+            info,
             &objects,
             jiff::Timestamp::now(),
             include,

@@ -80,7 +80,7 @@ pub async fn scale(ctx: Ctx) -> Result<Response, ApiError> {
                 let mut main = target.clone();
                 main.subresource = None;
                 registry::prepare_update(&main, &mut new, &old)?;
-                Ok(finish_update(new, &old))
+                Ok(finish_update(info, new, &old))
             }),
         )
         .await?;

@@ -6,13 +6,19 @@ use http::StatusCode;
 use serde_json::Value;
 
 use super::{check_resource_version, finish_update, Ctx};
+use crate::decode::Source;
 use crate::error::ApiError;
 use crate::registry;
 
 pub async fn update(ctx: Ctx) -> Result<Response, ApiError> {
-    let body = ctx.resource_body()?;
+    let mut body = ctx.resource_body()?;
     let target = ctx.target.clone();
     let info = ctx.info();
+    if target.subresource.as_deref() != Some("finalize") {
+        registry::check_type(info, &mut body)?;
+        ctx.decoder
+            .decode(info, target.served, &mut body, Source::Body)?;
+    }
     let state = ctx.state.clone();
     let committed = ctx
         .mutate(
@@ -30,7 +36,7 @@ pub async fn update(ctx: Ctx) -> Result<Response, ApiError> {
                         new
                     }
                 };
-                Ok(finish_update(new, &old))
+                Ok(finish_update(info, new, &old))
             }),
         )
         .await?;

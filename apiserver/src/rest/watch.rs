@@ -100,7 +100,7 @@ impl Encoder {
                     .and_then(Value::as_str)
                     .unwrap_or("");
                 let mut t = tables::table(
-                    self.info.kind,
+                    self.info,
                     std::slice::from_ref(obj),
                     jiff::Timestamp::now(),
                     include,

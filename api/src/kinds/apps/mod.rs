@@ -1,0 +1,6 @@
+//! The kinds of apps/v1.
+
+pub mod daemon_set;
+pub mod deployment;
+pub mod replica_set;
+pub mod stateful_set;

@@ -1,0 +1,96 @@
+//! ReplicaSet (apps/v1): keeps a number of identical pods running.
+//!
+//! Its strategy: served resource, typed form, defaulting, validation,
+//! lifecycle rules and table columns (see [`crate::kinds::Strategy`]).
+
+use crate::kinds::prelude::*;
+
+/// The ReplicaSet strategy.
+pub struct ReplicaSet;
+
+pub const RESOURCE: ResourceInfo = ResourceInfo {
+    group: "apps",
+    version: "v1",
+    kind: "ReplicaSet",
+    plural: "replicasets",
+    singular: "replicaset",
+    namespaced: true,
+    short_names: &["rs"],
+    categories: &["all"],
+    subresources: &["status", "scale"],
+    storage_group: "apps",
+    strategy: &ReplicaSet,
+};
+
+impl Strategy for ReplicaSet {
+    fn decode(&self, _: &ResourceInfo, obj: &Value) -> Option<Result<Decoded, DecodeError>> {
+        Some(decode_as::<k8s_openapi::api::apps::v1::ReplicaSet>(obj))
+    }
+    fn system_owns_status(&self) -> bool {
+        true
+    }
+    fn default(&self, _: &ResourceInfo, obj: &mut Obj) {
+        default_replica_set(obj)
+    }
+    fn validate(&self, _: &ResourceInfo, obj: &Value, errs: &mut Errs) {
+        validate_replica_set(obj, errs)
+    }
+    fn validate_update(&self, new: &Value, old: &Value, errs: &mut Errs) {
+        immutable_selector(
+            &new["spec"]["selector"],
+            &old["spec"]["selector"],
+            "spec.selector",
+            errs,
+        )
+    }
+    fn columns(&self) -> &'static [Column] {
+        REPLICASET_COLUMNS
+    }
+    fn cells(&self, obj: &Value, now: Timestamp) -> Vec<Value> {
+        replicaset_cells(obj, now)
+    }
+}
+
+fn validate_replica_set(rs: &Value, errs: &mut Errs) {
+    let spec = &rs["spec"];
+    non_negative(spec, "replicas", "spec", errs);
+    non_negative(spec, "minReadySeconds", "spec", errs);
+    let selector = validate_workload_selector(spec, "deployment", errs);
+    validate_replica_template(spec, selector.as_ref(), "ReplicaSet", errs);
+}
+
+/// `SetDefaults_ReplicaSet`.
+fn default_replica_set(rs: &mut Obj) {
+    let Some(spec) = child(rs, "spec") else {
+        return;
+    };
+    default_value(spec, "replicas", json!(1));
+    if let Some(t) = child(spec, "template") {
+        default_pod_template(t, true);
+    }
+}
+
+const REPLICASET_COLUMNS: &[Column] = &[
+    NAME,
+    col("Desired", "integer", "Replicas is the number of desired pods. This is a pointer to distinguish between explicit zero and unspecified. Defaults to 1. More info: https://kubernetes.io/docs/concepts/workloads/controllers/replicaset"),
+    col("Current", "integer", "Replicas is the most recently observed number of non-terminating pods. More info: https://kubernetes.io/docs/concepts/workloads/controllers/replicaset"),
+    col("Ready", "integer", "The number of non-terminating pods targeted by this ReplicaSet with a Ready Condition."),
+    AGE,
+    CONTAINERS,
+    IMAGES,
+    wide("Selector", "Selector is a label query over pods that should match the replica count. Label keys and values that must match in order to be controlled by this replica set. It must match the pod template's labels. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#label-selectors"),
+];
+
+fn replicaset_cells(rs: &Value, now: Timestamp) -> Vec<Value> {
+    let (names, images) = container_cells(rs, "/spec/template/spec/containers");
+    vec![
+        name_cell(rs),
+        json!(desired_replicas(rs)),
+        json!(int(rs, "/status/replicas")),
+        json!(int(rs, "/status/readyReplicas")),
+        age_cell(rs, now),
+        names.into(),
+        images.into(),
+        format_label_selector(rs.pointer("/spec/selector")).into(),
+    ]
+}

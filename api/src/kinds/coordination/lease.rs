@@ -1,0 +1,70 @@
+//! Lease (coordination.k8s.io/v1): a heartbeat or a lock.
+//!
+//! Its strategy: served resource, typed form, defaulting, validation,
+//! lifecycle rules and table columns (see [`crate::kinds::Strategy`]).
+
+use crate::kinds::prelude::*;
+
+/// The Lease strategy.
+pub struct Lease;
+
+pub const RESOURCE: ResourceInfo = ResourceInfo {
+    group: "coordination.k8s.io",
+    version: "v1",
+    kind: "Lease",
+    plural: "leases",
+    singular: "lease",
+    namespaced: true,
+    short_names: &[],
+    categories: &[],
+    subresources: &[],
+    storage_group: "coordination.k8s.io",
+    strategy: &Lease,
+};
+
+impl Strategy for Lease {
+    fn decode(&self, _: &ResourceInfo, obj: &Value) -> Option<Result<Decoded, DecodeError>> {
+        Some(decode_as::<k8s_openapi::api::coordination::v1::Lease>(obj))
+    }
+    fn validate(&self, _: &ResourceInfo, obj: &Value, errs: &mut Errs) {
+        validate_lease(obj, errs)
+    }
+    fn columns(&self) -> &'static [Column] {
+        LEASE_COLUMNS
+    }
+    fn cells(&self, obj: &Value, now: Timestamp) -> Vec<Value> {
+        lease_cells(obj, now)
+    }
+}
+
+fn validate_lease(lease: &Value, errs: &mut Errs) {
+    let spec = &lease["spec"];
+    if let Some(d) = int_of(spec, "leaseDurationSeconds").filter(|d| *d <= 0) {
+        errs.push(FieldError::invalid(
+            "spec.leaseDurationSeconds",
+            Value::from(d),
+            "must be greater than 0",
+        ));
+    }
+    if let Some(t) = int_of(spec, "leaseTransitions").filter(|t| *t < 0) {
+        errs.push(FieldError::invalid(
+            "spec.leaseTransitions",
+            Value::from(t),
+            NEGATIVE,
+        ));
+    }
+}
+
+const LEASE_COLUMNS: &[Column] = &[
+    NAME,
+    string("Holder", "holderIdentity contains the identity of the holder of a current lease. If Coordinated Leader Election is used, the holder identity must be equal to the elected LeaseCandidate.metadata.name field."),
+    AGE,
+];
+
+fn lease_cells(lease: &Value, now: Timestamp) -> Vec<Value> {
+    vec![
+        name_cell(lease),
+        text(lease, "/spec/holderIdentity").into(),
+        age_cell(lease, now),
+    ]
+}

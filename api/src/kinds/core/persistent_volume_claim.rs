@@ -1,0 +1,128 @@
+//! PersistentVolumeClaim (core/v1): a request for storage by a user.
+//!
+//! Its strategy: served resource, typed form, defaulting, validation,
+//! lifecycle rules and table columns (see [`crate::kinds::Strategy`]).
+
+use crate::kinds::prelude::*;
+
+/// The PersistentVolumeClaim strategy.
+pub struct PersistentVolumeClaim;
+
+pub const RESOURCE: ResourceInfo = ResourceInfo {
+    group: "",
+    version: "v1",
+    kind: "PersistentVolumeClaim",
+    plural: "persistentvolumeclaims",
+    singular: "persistentvolumeclaim",
+    namespaced: true,
+    short_names: &["pvc"],
+    categories: &[],
+    subresources: &["status"],
+    storage_group: "",
+    strategy: &PersistentVolumeClaim,
+};
+
+impl Strategy for PersistentVolumeClaim {
+    fn decode(&self, _: &ResourceInfo, obj: &Value) -> Option<Result<Decoded, DecodeError>> {
+        Some(decode_as::<k8s_openapi::api::core::v1::PersistentVolumeClaim>(obj))
+    }
+    fn system_owns_status(&self) -> bool {
+        true
+    }
+    fn default(&self, _: &ResourceInfo, obj: &mut Obj) {
+        default_persistent_volume_claim(obj)
+    }
+    fn validate(&self, _: &ResourceInfo, obj: &Value, errs: &mut Errs) {
+        validate_persistent_volume_claim(obj, errs)
+    }
+    fn validate_update(&self, new: &Value, old: &Value, errs: &mut Errs) {
+        validate_pvc_update(new, old, errs)
+    }
+    fn columns(&self) -> &'static [Column] {
+        PVC_COLUMNS
+    }
+    fn cells(&self, obj: &Value, now: Timestamp) -> Vec<Value> {
+        pvc_cells(obj, now)
+    }
+}
+
+fn validate_persistent_volume_claim(pvc: &Value, errs: &mut Errs) {
+    let spec = &pvc["spec"];
+    validate_access_modes(spec, errs);
+    match spec.pointer("/resources/requests/storage") {
+        None => errs.push(FieldError::required("spec.resources[storage]", "")),
+        Some(q) => {
+            if let Some(v) = validate_quantity("storage", q, "spec.resources[storage]", errs) {
+                if v <= Quantity::default() {
+                    errs.push(FieldError::invalid(
+                        "spec.resources[storage]",
+                        Value::from(quantity_text(q)),
+                        "must be greater than zero",
+                    ));
+                }
+            }
+        }
+    }
+    validate_volume_mode(spec, errs);
+}
+
+/// PVC update: the spec is fixed once created, except the requested size
+/// and the volume a pending claim gets bound to.
+fn validate_pvc_update(new: &Value, old: &Value, errs: &mut Errs) {
+    let strip = |spec: &Value, binding: bool| {
+        let mut s = normalize(spec);
+        if let Some(m) = s.as_object_mut() {
+            if let Some(r) = m.get_mut("resources").and_then(Value::as_object_mut) {
+                r.remove("requests");
+            }
+            m.remove("volumeAttributesClassName");
+            if binding {
+                m.remove("volumeName");
+            }
+        }
+        normalize(&s)
+    };
+    let binding = str_of(&old["spec"], "volumeName").is_empty();
+    if strip(&new["spec"], binding) != strip(&old["spec"], binding) {
+        errs.push(FieldError::forbidden(
+            "spec",
+            "spec is immutable after creation except resources.requests and volumeAttributesClassName for bound claims",
+        ));
+    }
+}
+
+const PVC_COLUMNS: &[Column] = &[
+    NAME,
+    string("Status", "phase represents the current phase of PersistentVolumeClaim."),
+    string("Volume", "volumeName is the binding reference to the PersistentVolume backing this claim."),
+    string("Capacity", "capacity represents the actual resources of the underlying volume."),
+    string("Access Modes", "accessModes contains the actual access modes the volume backing the PVC has. More info: https://kubernetes.io/docs/concepts/storage/persistent-volumes#access-modes-1"),
+    string("StorageClass", "StorageClass of the pvc"),
+    string("VolumeAttributesClass", "VolumeAttributesClass of the pvc"),
+    AGE,
+    wide("VolumeMode", "volumeMode defines what type of volume is required by the claim. Value of Filesystem is implied when not included in claim spec."),
+];
+
+fn pvc_cells(pvc: &Value, now: Timestamp) -> Vec<Value> {
+    let volume = text(pvc, "/spec/volumeName");
+    // Capacity and access modes are only shown once the claim is bound.
+    let (capacity, modes) = if volume.is_empty() {
+        (String::new(), String::new())
+    } else {
+        (
+            quantity(pvc, "/status/capacity/storage"),
+            access_modes(items_at(pvc, "/status/accessModes")),
+        )
+    };
+    vec![
+        name_cell(pvc),
+        terminating_or(pvc, text(pvc, "/status/phase")).into(),
+        volume.into(),
+        capacity.into(),
+        modes.into(),
+        storage_class(pvc).into(),
+        or_unset(text(pvc, "/spec/volumeAttributesClassName")).into(),
+        age_cell(pvc, now),
+        or_unset(text(pvc, "/spec/volumeMode")).into(),
+    ]
+}

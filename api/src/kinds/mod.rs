@@ -1,0 +1,195 @@
+//! One file per kind: every per-kind rule of the API server, behind one
+//! [`Strategy`] trait — kube-apiserver's per-kind "strategy" objects
+//! (`pkg/registry/<group>/<kind>/strategy.go`) and its printers, in one place.
+//!
+//! A kind file (`kinds/<group>/<kind>.rs`) holds its served resource(s)
+//! ([`ResourceInfo`]), its defaulting, create and update validation, the
+//! typed shape it is decoded into at the boundary (a k8s-openapi struct),
+//! its status/spec split and generation rules, its deletion rules, its
+//! server-side table columns and any admission step. The generic code
+//! (`registry`, `rest`, [`crate::validation`], [`crate::defaults`],
+//! [`crate::tables`]) asks the strategy; it never compares kind names.
+//!
+//! What several kinds share (object metadata, pod templates and pod specs,
+//! label selectors, container validation) stays in the shared modules the
+//! kind files call: [`crate::names`], [`crate::validation`],
+//! [`crate::defaults`], [`crate::tables`], [`crate::selectors`].
+//!
+//! Adding a kind: write `kinds/<group>/<kind>.rs` with a unit struct, its
+//! `RESOURCE` and an `impl Strategy`, declare the file in its group's
+//! `mod.rs`, and add the `RESOURCE` to [`crate::catalogue`]'s list.
+
+pub mod apps;
+pub mod autoscaling;
+pub mod batch;
+pub mod coordination;
+pub mod core;
+pub mod networking;
+mod typed;
+
+/// What every kind file uses: the shared rule modules and the strategy types.
+pub(crate) mod prelude {
+    pub(crate) use super::{decode_as, DecodeError, Decoded, Errs, Obj, Strategy};
+    pub(crate) use crate::catalogue::ResourceInfo;
+    pub(crate) use crate::defaults::*;
+    pub(crate) use crate::field_error::{ErrorType, FieldError};
+    pub(crate) use crate::meta;
+    pub(crate) use crate::names::{self, NameRule};
+    pub(crate) use crate::quantity::Quantity;
+    pub(crate) use crate::selectors::{self, LabelSelector};
+    pub(crate) use crate::tables::*;
+    pub(crate) use crate::validation::*;
+    pub(crate) use jiff::Timestamp;
+    pub(crate) use serde_json::{json, Map, Value};
+    pub(crate) use std::collections::{BTreeSet, HashSet};
+}
+
+use jiff::Timestamp;
+use serde_json::{Map, Value};
+
+pub use typed::{decode_as, DecodeError, Decoded};
+
+use crate::catalogue::ResourceInfo;
+use crate::field_error::FieldError;
+use crate::names::NameRule;
+use crate::tables::{self, Column};
+
+/// A JSON object, as the defaulting functions see it.
+pub type Obj = Map<String, Value>;
+/// Validation errors collected for one object.
+pub type Errs = Vec<FieldError>;
+
+/// The REST verbs of a resource whose objects can be created and deleted freely.
+pub const ALL_VERBS: &[&str] = &[
+    "create",
+    "delete",
+    "deletecollection",
+    "get",
+    "list",
+    "patch",
+    "update",
+    "watch",
+];
+
+/// Everything the generic API machinery asks of one kind. Every method has
+/// the answer most kinds need, so a kind file states only how it differs.
+pub trait Strategy: Sync {
+    // -- shape ---------------------------------------------------------------
+
+    /// Decodes `obj` into the kind's Go-equivalent type (a k8s-openapi
+    /// struct) and back, as kube-apiserver decodes a body into its Go
+    /// struct: a field of the wrong type is an error, and what the type does
+    /// not know is reported so that `fieldValidation` can act on it.
+    /// `None` for kinds without a typed form.
+    fn decode(&self, info: &ResourceInfo, obj: &Value) -> Option<Result<Decoded, DecodeError>> {
+        let _ = (info, obj);
+        None
+    }
+
+    /// Whether changes outside metadata and status bump `metadata.generation`.
+    fn has_spec(&self) -> bool {
+        true
+    }
+
+    /// Whether annotations count as spec for `generation` and may be written
+    /// through the status subresource (Deployment, for the rollback and
+    /// revision annotations its controller keeps).
+    fn annotations_follow_spec(&self) -> bool {
+        false
+    }
+
+    /// Whether `status` belongs to the system: cleared on create.
+    fn system_owns_status(&self) -> bool {
+        false
+    }
+
+    /// The rule `metadata.name` must follow.
+    fn name_rule(&self) -> NameRule {
+        NameRule::Subdomain
+    }
+
+    /// The verbs discovery lists for the kind's main resource.
+    fn verbs(&self) -> &'static [&'static str] {
+        ALL_VERBS
+    }
+
+    // -- create and update ---------------------------------------------------
+
+    /// Fills in defaults (idempotent; never overwrites a value that is set).
+    fn default(&self, info: &ResourceInfo, obj: &mut Obj) {
+        let _ = (info, obj);
+    }
+
+    /// What the server adds on create once the object has a uid, beyond
+    /// defaulting (a Job's generated selector, a gated Pod's condition).
+    fn prepare_create(&self, obj: &mut Value, uid: &str) {
+        let _ = (obj, uid);
+    }
+
+    /// What an update carries over from the stored object before defaulting
+    /// (a Service's allocated addresses).
+    fn prepare_update(&self, new: &mut Value, old: &Value) {
+        let _ = (new, old);
+    }
+
+    /// Checks an object about to be stored (after defaulting). Object
+    /// metadata has been checked already.
+    fn validate(&self, info: &ResourceInfo, obj: &Value, errs: &mut Errs) {
+        let _ = (info, obj, errs);
+    }
+
+    /// What may not change between `old` and `new`, beyond [`Self::validate`].
+    fn validate_update(&self, new: &Value, old: &Value, errs: &mut Errs) {
+        let _ = (new, old, errs);
+    }
+
+    /// Whether the API server allocates ClusterIPs and NodePorts for it
+    /// (the Service REST storage's admission step).
+    fn allocates_service_addresses(&self) -> bool {
+        false
+    }
+
+    // -- deletion --------------------------------------------------------------
+
+    /// The grace period a delete gives the object, for kinds deleted
+    /// gracefully (`requested` is the client's); `None` for kinds removed at
+    /// once. A later delete may only shorten it.
+    fn deletion_grace_seconds(&self, obj: &Value, requested: Option<i64>) -> Option<i64> {
+        let _ = (obj, requested);
+        None
+    }
+
+    /// What a delete marks besides `deletionTimestamp` (a Namespace's phase).
+    fn mark_deleting(&self, obj: &mut Value) {
+        let _ = obj;
+    }
+
+    /// Whether `spec.finalizers` also hold the object (Namespace).
+    fn has_spec_finalizers(&self) -> bool {
+        false
+    }
+
+    /// Whether a completed delete answers with the object rather than a
+    /// `Status` (kube-apiserver does so for pods).
+    fn returns_deleted_object(&self) -> bool {
+        false
+    }
+
+    // -- printing ------------------------------------------------------------
+
+    /// The server-side Table columns (`kubectl get`), wide ones included.
+    fn columns(&self) -> &'static [Column] {
+        tables::UNKNOWN_COLUMNS
+    }
+
+    /// One Table row's cells, one per column of [`Self::columns`].
+    fn cells(&self, obj: &Value, now: Timestamp) -> Vec<Value> {
+        vec![tables::name_cell(obj), tables::age_cell(obj, now)]
+    }
+
+    /// A Table row's `conditions` (kube marks finished pods `Completed`).
+    fn row_conditions(&self, obj: &Value) -> Option<Value> {
+        let _ = obj;
+        None
+    }
+}

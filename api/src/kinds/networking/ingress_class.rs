@@ -1,0 +1,86 @@
+//! IngressClass (networking.k8s.io/v1): which controller serves an Ingress.
+//!
+//! Its strategy: served resource, typed form, defaulting, validation,
+//! lifecycle rules and table columns (see [`crate::kinds::Strategy`]).
+
+use crate::kinds::prelude::*;
+
+/// The IngressClass strategy.
+pub struct IngressClass;
+
+pub const RESOURCE: ResourceInfo = ResourceInfo {
+    group: "networking.k8s.io",
+    version: "v1",
+    kind: "IngressClass",
+    plural: "ingressclasses",
+    singular: "ingressclass",
+    namespaced: false,
+    short_names: &[],
+    categories: &[],
+    subresources: &[],
+    storage_group: "networking.k8s.io",
+    strategy: &IngressClass,
+};
+
+impl Strategy for IngressClass {
+    fn decode(&self, _: &ResourceInfo, obj: &Value) -> Option<Result<Decoded, DecodeError>> {
+        Some(decode_as::<k8s_openapi::api::networking::v1::IngressClass>(
+            obj,
+        ))
+    }
+    fn validate(&self, _: &ResourceInfo, obj: &Value, errs: &mut Errs) {
+        validate_ingress_class(obj, errs)
+    }
+    fn validate_update(&self, new: &Value, old: &Value, errs: &mut Errs) {
+        immutable_field(
+            new["spec"].get("controller"),
+            old["spec"].get("controller"),
+            "spec.controller",
+            errs,
+        )
+    }
+    fn columns(&self) -> &'static [Column] {
+        INGRESSCLASS_COLUMNS
+    }
+    fn cells(&self, obj: &Value, now: Timestamp) -> Vec<Value> {
+        ingressclass_cells(obj, now)
+    }
+}
+
+fn validate_ingress_class(ic: &Value, errs: &mut Errs) {
+    if str_of(&ic["spec"], "controller").is_empty() {
+        errs.push(FieldError::required("spec.controller", ""));
+    }
+}
+
+const INGRESSCLASS_COLUMNS: &[Column] = &[
+    NAME,
+    string(
+        "Controller",
+        "Controller that is responsible for handling this class",
+    ),
+    string(
+        "Parameters",
+        "A reference to a resource with additional parameters",
+    ),
+    AGE,
+];
+
+fn ingressclass_cells(class: &Value, now: Timestamp) -> Vec<Value> {
+    let parameters = match class.pointer("/spec/parameters").filter(|p| !p.is_null()) {
+        None => "<none>".to_string(),
+        Some(p) => {
+            let kind = match p.get("apiGroup").and_then(Value::as_str) {
+                Some(group) => format!("{}.{group}", text(p, "/kind")),
+                None => text(p, "/kind").to_string(),
+            };
+            format!("{kind}/{}", text(p, "/name"))
+        }
+    };
+    vec![
+        name_cell(class),
+        text(class, "/spec/controller").into(),
+        parameters.into(),
+        age_cell(class, now),
+    ]
+}
