@@ -49,6 +49,66 @@ impl PartialEq for ResourceInfo {
 impl Eq for ResourceInfo {}
 
 impl ResourceInfo {
+    /// A namespaced resource stored under its own group, with no short
+    /// names, categories or subresources; the builders below add them.
+    pub const fn new(
+        group: &'static str,
+        version: &'static str,
+        kind: &'static str,
+        plural: &'static str,
+        singular: &'static str,
+        strategy: &'static dyn Strategy,
+    ) -> Self {
+        ResourceInfo {
+            group,
+            version,
+            kind,
+            plural,
+            singular,
+            namespaced: true,
+            short_names: &[],
+            categories: &[],
+            subresources: &[],
+            storage_group: group,
+            strategy,
+        }
+    }
+
+    pub const fn cluster_scoped(mut self) -> Self {
+        self.namespaced = false;
+        self
+    }
+
+    pub const fn short_names(mut self, names: &'static [&'static str]) -> Self {
+        self.short_names = names;
+        self
+    }
+
+    pub const fn categories(mut self, categories: &'static [&'static str]) -> Self {
+        self.categories = categories;
+        self
+    }
+
+    pub const fn subresources(mut self, subresources: &'static [&'static str]) -> Self {
+        self.subresources = subresources;
+        self
+    }
+
+    /// The same objects served in another group-version (converted on the
+    /// way in and out, see [`crate::convert`]); the storage stays this one's.
+    pub const fn served_as(mut self, group: &'static str, version: &'static str) -> Self {
+        self.group = group;
+        self.version = version;
+        self
+    }
+
+    /// Shares the storage of `group`'s resource of the same plural (see
+    /// [`ResourceInfo::storage_group`]).
+    pub const fn stored_with(mut self, group: &'static str) -> Self {
+        self.storage_group = group;
+        self
+    }
+
     /// `v1` for the core group, else `group/version` (what `apiVersion` holds).
     pub fn api_version(&self) -> String {
         if self.group.is_empty() {

@@ -1364,6 +1364,16 @@ pub(crate) fn immutable_selector(new: &Value, old: &Value, path: &str, errs: &mu
     }
 }
 
+/// apps/v1 workloads may not change `spec.selector` (their pods would be orphaned).
+pub(crate) fn immutable_spec_selector(new: &Value, old: &Value, errs: &mut Errs) {
+    immutable_selector(
+        &new["spec"]["selector"],
+        &old["spec"]["selector"],
+        "spec.selector",
+        errs,
+    );
+}
+
 // ---------------------------------------------------------------------------
 // batch/v1
 // ---------------------------------------------------------------------------

@@ -25,32 +25,8 @@ async fn raw(
     content_type: &str,
     body: Vec<u8>,
 ) -> (u16, serde_json::Value) {
-    let req = http::Request::builder()
-        .method(method)
-        .uri(format!("{}{path}", c.url()))
-        .header("content-type", content_type)
-        .body(body)
-        .unwrap();
-    let resp = c
-        .client
-        .send(req.map(kube::client::Body::from))
-        .await
-        .unwrap();
-    let code = resp.status().as_u16();
-    let bytes = http_body_util_collect(resp).await;
-    let body =
-        serde_json::from_slice(&bytes).unwrap_or(json!({"raw": String::from_utf8_lossy(&bytes)}));
-    (code, body)
-}
-
-async fn http_body_util_collect(resp: http::Response<kube::client::Body>) -> Vec<u8> {
-    use http_body_util::BodyExt;
-    resp.into_body()
-        .collect()
-        .await
-        .unwrap()
-        .to_bytes()
-        .to_vec()
+    let r = c.raw(method, path, content_type, body).await;
+    (r.code, r.body)
 }
 
 fn deployment() -> Deployment {

@@ -10,7 +10,7 @@ mod support;
 use serde_json::{json, Value};
 use support::TestCluster;
 
-/// Sends a raw request: (status code, `Warning` headers, body).
+/// Sends a JSON request: (status code, `Warning` headers, body).
 async fn raw(
     c: &TestCluster,
     method: &str,
@@ -18,31 +18,10 @@ async fn raw(
     ct: &str,
     body: Value,
 ) -> (u16, Vec<String>, Value) {
-    use http_body_util::BodyExt;
-    let req = http::Request::builder()
-        .method(method)
-        .uri(format!("{}{path}", c.url()))
-        .header("content-type", ct)
-        .body(serde_json::to_vec(&body).unwrap())
-        .unwrap();
-    let resp = c
-        .client
-        .send(req.map(kube::client::Body::from))
-        .await
-        .unwrap();
-    let code = resp.status().as_u16();
-    let warnings = resp
-        .headers()
-        .get_all("warning")
-        .iter()
-        .map(|v| v.to_str().unwrap().to_string())
-        .collect();
-    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-    (
-        code,
-        warnings,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
+    let r = c
+        .raw(method, path, ct, serde_json::to_vec(&body).unwrap())
+        .await;
+    (r.code, r.warnings, r.body)
 }
 
 fn deployment(name: &str, replicas: Value) -> Value {
@@ -210,35 +189,36 @@ async fn apply_names_the_object_of_the_url() {
     assert_eq!(code, 404, "nothing created under the body's name");
 }
 
+/// Runs `kubectl <verb> [flags] -f <obj>`; its stderr and whether it succeeded.
+fn kubectl_with_file(c: &TestCluster, verb: &[&str], name: &str, obj: &Value) -> (bool, String) {
+    let file = c.file(name, &obj.to_string());
+    let mut args = verb.to_vec();
+    args.extend(["-f", &file]);
+    let out = c.kubectl(&args);
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn kubectl_reports_the_servers_words() {
     let c = TestCluster::start().await;
-    let mut d = deployment("typo", json!(1));
-    d["spec"]["lables"] = json!({"a": "b"});
-    let file = c.file("typo.json", &d.to_string());
+    let mut typo = deployment("typo", json!(1));
+    typo["spec"]["lables"] = json!({"a": "b"});
     // kubectl sends fieldValidation=Strict for apply and create.
-    let out = c.kubectl(&["apply", "-f", &file]);
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let (ok, err) = kubectl_with_file(&c, &["apply"], "typo.json", &typo);
     assert!(
-        err.contains("strict decoding error: unknown field \"spec.lables\""),
+        !ok && err.contains("strict decoding error: unknown field \"spec.lables\""),
         "{err}"
     );
-    let bad = deployment("three", json!("three"));
-    let file = c.file("three.json", &bad.to_string());
-    let out = c.kubectl(&["create", "-f", &file]);
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let three = deployment("three", json!("three"));
+    let (ok, err) = kubectl_with_file(&c, &["create"], "three.json", &three);
     assert!(
-        err.contains("cannot unmarshal string into Go struct field"),
+        !ok && err.contains("cannot unmarshal string into Go struct field"),
         "{err}"
     );
     // --validate=false sends Ignore: created without the field.
-    let file = c.file("typo2.json", &d.to_string());
-    let out = c.kubectl(&["apply", "--validate=false", "-f", &file]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (ok, err) = kubectl_with_file(&c, &["apply", "--validate=false"], "typo2.json", &typo);
+    assert!(ok, "{err}");
 }

@@ -21,7 +21,54 @@ pub struct TestCluster {
     pub client: kube::Client,
 }
 
+/// What a raw request got back.
+pub struct RawResponse {
+    pub code: u16,
+    /// The `Warning` headers, in order.
+    pub warnings: Vec<String>,
+    /// The body as JSON, or `{"raw": text}` when it is not JSON.
+    pub body: serde_json::Value,
+}
+
 impl TestCluster {
+    /// Sends a request as-is (any method, path, content type and bytes),
+    /// for answers a typed client would not let through.
+    pub async fn raw(
+        &self,
+        method: &str,
+        path: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> RawResponse {
+        use http_body_util::BodyExt;
+        let req = http::Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.url()))
+            .header("content-type", content_type)
+            .body(body)
+            .unwrap();
+        let resp = self
+            .client
+            .send(req.map(kube::client::Body::from))
+            .await
+            .unwrap();
+        let code = resp.status().as_u16();
+        let warnings = resp
+            .headers()
+            .get_all("warning")
+            .iter()
+            .map(|v| v.to_str().unwrap().to_string())
+            .collect();
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        let body = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| serde_json::json!({"raw": String::from_utf8_lossy(&bytes)}));
+        RawResponse {
+            code,
+            warnings,
+            body,
+        }
+    }
+
     pub async fn start() -> Self {
         Self::start_with(|_| {}).await
     }

@@ -8,19 +8,18 @@ use crate::kinds::prelude::*;
 /// The DaemonSet strategy.
 pub struct DaemonSet;
 
-pub const RESOURCE: ResourceInfo = ResourceInfo {
-    group: "apps",
-    version: "v1",
-    kind: "DaemonSet",
-    plural: "daemonsets",
-    singular: "daemonset",
-    namespaced: true,
-    short_names: &["ds"],
-    categories: &["all"],
-    subresources: &["status"],
-    storage_group: "apps",
-    strategy: &DaemonSet,
-};
+/// `daemonsets` in apps/v1.
+pub const RESOURCE: ResourceInfo = ResourceInfo::new(
+    "apps",
+    "v1",
+    "DaemonSet",
+    "daemonsets",
+    "daemonset",
+    &DaemonSet,
+)
+.short_names(&["ds"])
+.categories(&["all"])
+.subresources(&["status"]);
 
 impl Strategy for DaemonSet {
     fn decode(&self, _: &ResourceInfo, obj: &Value) -> Option<Result<Decoded, DecodeError>> {
@@ -36,12 +35,7 @@ impl Strategy for DaemonSet {
         validate_daemon_set(obj, errs)
     }
     fn validate_update(&self, new: &Value, old: &Value, errs: &mut Errs) {
-        immutable_selector(
-            &new["spec"]["selector"],
-            &old["spec"]["selector"],
-            "spec.selector",
-            errs,
-        )
+        immutable_spec_selector(new, old, errs)
     }
     fn columns(&self) -> &'static [Column] {
         DAEMONSET_COLUMNS

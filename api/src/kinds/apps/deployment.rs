@@ -8,19 +8,18 @@ use crate::kinds::prelude::*;
 /// The Deployment strategy.
 pub struct Deployment;
 
-pub const RESOURCE: ResourceInfo = ResourceInfo {
-    group: "apps",
-    version: "v1",
-    kind: "Deployment",
-    plural: "deployments",
-    singular: "deployment",
-    namespaced: true,
-    short_names: &["deploy"],
-    categories: &["all"],
-    subresources: &["status", "scale"],
-    storage_group: "apps",
-    strategy: &Deployment,
-};
+/// `deployments` in apps/v1.
+pub const RESOURCE: ResourceInfo = ResourceInfo::new(
+    "apps",
+    "v1",
+    "Deployment",
+    "deployments",
+    "deployment",
+    &Deployment,
+)
+.short_names(&["deploy"])
+.categories(&["all"])
+.subresources(&["status", "scale"]);
 
 impl Strategy for Deployment {
     fn decode(&self, _: &ResourceInfo, obj: &Value) -> Option<Result<Decoded, DecodeError>> {
@@ -39,12 +38,7 @@ impl Strategy for Deployment {
         validate_deployment(obj, errs)
     }
     fn validate_update(&self, new: &Value, old: &Value, errs: &mut Errs) {
-        immutable_selector(
-            &new["spec"]["selector"],
-            &old["spec"]["selector"],
-            "spec.selector",
-            errs,
-        )
+        immutable_spec_selector(new, old, errs)
     }
     fn columns(&self) -> &'static [Column] {
         DEPLOYMENT_COLUMNS

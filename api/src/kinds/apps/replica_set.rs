@@ -8,19 +8,18 @@ use crate::kinds::prelude::*;
 /// The ReplicaSet strategy.
 pub struct ReplicaSet;
 
-pub const RESOURCE: ResourceInfo = ResourceInfo {
-    group: "apps",
-    version: "v1",
-    kind: "ReplicaSet",
-    plural: "replicasets",
-    singular: "replicaset",
-    namespaced: true,
-    short_names: &["rs"],
-    categories: &["all"],
-    subresources: &["status", "scale"],
-    storage_group: "apps",
-    strategy: &ReplicaSet,
-};
+/// `replicasets` in apps/v1.
+pub const RESOURCE: ResourceInfo = ResourceInfo::new(
+    "apps",
+    "v1",
+    "ReplicaSet",
+    "replicasets",
+    "replicaset",
+    &ReplicaSet,
+)
+.short_names(&["rs"])
+.categories(&["all"])
+.subresources(&["status", "scale"]);
 
 impl Strategy for ReplicaSet {
     fn decode(&self, _: &ResourceInfo, obj: &Value) -> Option<Result<Decoded, DecodeError>> {
@@ -36,12 +35,7 @@ impl Strategy for ReplicaSet {
         validate_replica_set(obj, errs)
     }
     fn validate_update(&self, new: &Value, old: &Value, errs: &mut Errs) {
-        immutable_selector(
-            &new["spec"]["selector"],
-            &old["spec"]["selector"],
-            "spec.selector",
-            errs,
-        )
+        immutable_spec_selector(new, old, errs)
     }
     fn columns(&self) -> &'static [Column] {
         REPLICASET_COLUMNS

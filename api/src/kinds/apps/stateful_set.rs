@@ -8,19 +8,18 @@ use crate::kinds::prelude::*;
 /// The StatefulSet strategy.
 pub struct StatefulSet;
 
-pub const RESOURCE: ResourceInfo = ResourceInfo {
-    group: "apps",
-    version: "v1",
-    kind: "StatefulSet",
-    plural: "statefulsets",
-    singular: "statefulset",
-    namespaced: true,
-    short_names: &["sts"],
-    categories: &["all"],
-    subresources: &["status", "scale"],
-    storage_group: "apps",
-    strategy: &StatefulSet,
-};
+/// `statefulsets` in apps/v1.
+pub const RESOURCE: ResourceInfo = ResourceInfo::new(
+    "apps",
+    "v1",
+    "StatefulSet",
+    "statefulsets",
+    "statefulset",
+    &StatefulSet,
+)
+.short_names(&["sts"])
+.categories(&["all"])
+.subresources(&["status", "scale"]);
 
 impl Strategy for StatefulSet {
     fn decode(&self, _: &ResourceInfo, obj: &Value) -> Option<Result<Decoded, DecodeError>> {

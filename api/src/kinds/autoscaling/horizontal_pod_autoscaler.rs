@@ -8,33 +8,21 @@ use crate::kinds::prelude::*;
 /// The HorizontalPodAutoscaler strategy.
 pub struct HorizontalPodAutoscaler;
 
-pub const V2: ResourceInfo = ResourceInfo {
-    group: "autoscaling",
-    version: "v2",
-    kind: "HorizontalPodAutoscaler",
-    plural: "horizontalpodautoscalers",
-    singular: "horizontalpodautoscaler",
-    namespaced: true,
-    short_names: &["hpa"],
-    categories: &["all"],
-    subresources: &["status"],
-    storage_group: "autoscaling",
-    strategy: &HorizontalPodAutoscaler,
-};
+/// `horizontalpodautoscalers` in autoscaling/v2.
+pub const V2: ResourceInfo = ResourceInfo::new(
+    "autoscaling",
+    "v2",
+    "HorizontalPodAutoscaler",
+    "horizontalpodautoscalers",
+    "horizontalpodautoscaler",
+    &HorizontalPodAutoscaler,
+)
+.short_names(&["hpa"])
+.categories(&["all"])
+.subresources(&["status"]);
 
-pub const V1: ResourceInfo = ResourceInfo {
-    group: "autoscaling",
-    version: "v1",
-    kind: "HorizontalPodAutoscaler",
-    plural: "horizontalpodautoscalers",
-    singular: "horizontalpodautoscaler",
-    namespaced: true,
-    short_names: &["hpa"],
-    categories: &["all"],
-    subresources: &["status"],
-    storage_group: "autoscaling",
-    strategy: &HorizontalPodAutoscaler,
-};
+/// `horizontalpodautoscalers` in autoscaling/v1: the same objects, converted.
+pub const V1: ResourceInfo = V2.served_as("autoscaling", "v1");
 
 impl Strategy for HorizontalPodAutoscaler {
     fn decode(&self, _: &ResourceInfo, obj: &Value) -> Option<Result<Decoded, DecodeError>> {

@@ -8,19 +8,12 @@ use crate::kinds::prelude::*;
 /// The CronJob strategy.
 pub struct CronJob;
 
-pub const RESOURCE: ResourceInfo = ResourceInfo {
-    group: "batch",
-    version: "v1",
-    kind: "CronJob",
-    plural: "cronjobs",
-    singular: "cronjob",
-    namespaced: true,
-    short_names: &["cj"],
-    categories: &["all"],
-    subresources: &["status"],
-    storage_group: "batch",
-    strategy: &CronJob,
-};
+/// `cronjobs` in batch/v1.
+pub const RESOURCE: ResourceInfo =
+    ResourceInfo::new("batch", "v1", "CronJob", "cronjobs", "cronjob", &CronJob)
+        .short_names(&["cj"])
+        .categories(&["all"])
+        .subresources(&["status"]);
 
 impl Strategy for CronJob {
     fn decode(&self, _: &ResourceInfo, obj: &Value) -> Option<Result<Decoded, DecodeError>> {

@@ -8,19 +8,10 @@ use crate::kinds::prelude::*;
 /// The Job strategy.
 pub struct Job;
 
-pub const RESOURCE: ResourceInfo = ResourceInfo {
-    group: "batch",
-    version: "v1",
-    kind: "Job",
-    plural: "jobs",
-    singular: "job",
-    namespaced: true,
-    short_names: &[],
-    categories: &["all"],
-    subresources: &["status"],
-    storage_group: "batch",
-    strategy: &Job,
-};
+/// `jobs` in batch/v1.
+pub const RESOURCE: ResourceInfo = ResourceInfo::new("batch", "v1", "Job", "jobs", "job", &Job)
+    .categories(&["all"])
+    .subresources(&["status"]);
 
 impl Strategy for Job {
     fn decode(&self, _: &ResourceInfo, obj: &Value) -> Option<Result<Decoded, DecodeError>> {

@@ -8,19 +8,15 @@ use crate::kinds::prelude::*;
 /// The Lease strategy.
 pub struct Lease;
 
-pub const RESOURCE: ResourceInfo = ResourceInfo {
-    group: "coordination.k8s.io",
-    version: "v1",
-    kind: "Lease",
-    plural: "leases",
-    singular: "lease",
-    namespaced: true,
-    short_names: &[],
-    categories: &[],
-    subresources: &[],
-    storage_group: "coordination.k8s.io",
-    strategy: &Lease,
-};
+/// `leases` in coordination.k8s.io/v1.
+pub const RESOURCE: ResourceInfo = ResourceInfo::new(
+    "coordination.k8s.io",
+    "v1",
+    "Lease",
+    "leases",
+    "lease",
+    &Lease,
+);
 
 impl Strategy for Lease {
     fn decode(&self, _: &ResourceInfo, obj: &Value) -> Option<Result<Decoded, DecodeError>> {

@@ -8,19 +8,10 @@ use crate::kinds::prelude::*;
 /// The ConfigMap strategy.
 pub struct ConfigMap;
 
-pub const RESOURCE: ResourceInfo = ResourceInfo {
-    group: "",
-    version: "v1",
-    kind: "ConfigMap",
-    plural: "configmaps",
-    singular: "configmap",
-    namespaced: true,
-    short_names: &["cm"],
-    categories: &[],
-    subresources: &[],
-    storage_group: "",
-    strategy: &ConfigMap,
-};
+/// `configmaps` in v1.
+pub const RESOURCE: ResourceInfo =
+    ResourceInfo::new("", "v1", "ConfigMap", "configmaps", "configmap", &ConfigMap)
+        .short_names(&["cm"]);
 
 impl Strategy for ConfigMap {
     fn decode(&self, _: &ResourceInfo, obj: &Value) -> Option<Result<Decoded, DecodeError>> {

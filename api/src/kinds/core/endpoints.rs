@@ -8,19 +8,10 @@ use crate::kinds::prelude::*;
 /// The Endpoints strategy.
 pub struct Endpoints;
 
-pub const RESOURCE: ResourceInfo = ResourceInfo {
-    group: "",
-    version: "v1",
-    kind: "Endpoints",
-    plural: "endpoints",
-    singular: "endpoints",
-    namespaced: true,
-    short_names: &["ep"],
-    categories: &[],
-    subresources: &[],
-    storage_group: "",
-    strategy: &Endpoints,
-};
+/// `endpoints` in v1.
+pub const RESOURCE: ResourceInfo =
+    ResourceInfo::new("", "v1", "Endpoints", "endpoints", "endpoints", &Endpoints)
+        .short_names(&["ep"]);
 
 impl Strategy for Endpoints {
     fn decode(&self, _: &ResourceInfo, obj: &Value) -> Option<Result<Decoded, DecodeError>> {

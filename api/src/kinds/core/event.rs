@@ -8,33 +8,12 @@ use crate::kinds::prelude::*;
 /// The Event strategy.
 pub struct Event;
 
-pub const RESOURCE: ResourceInfo = ResourceInfo {
-    group: "",
-    version: "v1",
-    kind: "Event",
-    plural: "events",
-    singular: "event",
-    namespaced: true,
-    short_names: &["ev"],
-    categories: &[],
-    subresources: &[],
-    storage_group: "",
-    strategy: &Event,
-};
+/// `events` in v1.
+pub const RESOURCE: ResourceInfo =
+    ResourceInfo::new("", "v1", "Event", "events", "event", &Event).short_names(&["ev"]);
 
-pub const EVENTS_K8S_IO: ResourceInfo = ResourceInfo {
-    group: "events.k8s.io",
-    version: "v1",
-    kind: "Event",
-    plural: "events",
-    singular: "event",
-    namespaced: true,
-    short_names: &["ev"],
-    categories: &[],
-    subresources: &[],
-    storage_group: "",
-    strategy: &Event,
-};
+/// `events` in events.k8s.io/v1: the same objects as core/v1 Events, in a newer shape.
+pub const EVENTS_K8S_IO: ResourceInfo = RESOURCE.served_as("events.k8s.io", "v1");
 
 impl Strategy for Event {
     fn decode(&self, _: &ResourceInfo, obj: &Value) -> Option<Result<Decoded, DecodeError>> {

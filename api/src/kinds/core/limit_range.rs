@@ -8,19 +8,16 @@ use crate::kinds::prelude::*;
 /// The LimitRange strategy.
 pub struct LimitRange;
 
-pub const RESOURCE: ResourceInfo = ResourceInfo {
-    group: "",
-    version: "v1",
-    kind: "LimitRange",
-    plural: "limitranges",
-    singular: "limitrange",
-    namespaced: true,
-    short_names: &["limits"],
-    categories: &[],
-    subresources: &[],
-    storage_group: "",
-    strategy: &LimitRange,
-};
+/// `limitranges` in v1.
+pub const RESOURCE: ResourceInfo = ResourceInfo::new(
+    "",
+    "v1",
+    "LimitRange",
+    "limitranges",
+    "limitrange",
+    &LimitRange,
+)
+.short_names(&["limits"]);
 
 impl Strategy for LimitRange {
     fn decode(&self, _: &ResourceInfo, obj: &Value) -> Option<Result<Decoded, DecodeError>> {
@@ -53,13 +50,7 @@ fn validate_limit_range(lr: &Value, errs: &mut Errs) {
                 &["Container", "PersistentVolumeClaim", "Pod"],
             )),
         }
-        for key in [
-            "max",
-            "min",
-            "default",
-            "defaultRequest",
-            "maxLimitRequestRatio",
-        ] {
+        for key in LIMIT_KINDS {
             validate_resource_list(&item[key], &format!("{p}.{key}"), errs);
         }
     }
@@ -72,13 +63,7 @@ fn default_limit_range(lr: &mut Obj) {
         return;
     };
     for item in each_item(spec, "limits") {
-        for key in [
-            "max",
-            "min",
-            "default",
-            "defaultRequest",
-            "maxLimitRequestRatio",
-        ] {
+        for key in LIMIT_KINDS {
             if let Some(list) = existing(item, key) {
                 canonicalize_quantities(list);
             }
@@ -108,3 +93,12 @@ fn default_limit_range(lr: &mut Obj) {
         }
     }
 }
+
+/// The resource lists of a LimitRange item.
+const LIMIT_KINDS: [&str; 5] = [
+    "max",
+    "min",
+    "default",
+    "defaultRequest",
+    "maxLimitRequestRatio",
+];

@@ -8,19 +8,12 @@ use crate::kinds::prelude::*;
 /// The Namespace strategy.
 pub struct Namespace;
 
-pub const RESOURCE: ResourceInfo = ResourceInfo {
-    group: "",
-    version: "v1",
-    kind: "Namespace",
-    plural: "namespaces",
-    singular: "namespace",
-    namespaced: false,
-    short_names: &["ns"],
-    categories: &[],
-    subresources: &["status", "finalize"],
-    storage_group: "",
-    strategy: &Namespace,
-};
+/// `namespaces` in v1.
+pub const RESOURCE: ResourceInfo =
+    ResourceInfo::new("", "v1", "Namespace", "namespaces", "namespace", &Namespace)
+        .cluster_scoped()
+        .short_names(&["ns"])
+        .subresources(&["status", "finalize"]);
 
 impl Strategy for Namespace {
     fn decode(&self, _: &ResourceInfo, obj: &Value) -> Option<Result<Decoded, DecodeError>> {

@@ -8,19 +8,11 @@ use crate::kinds::prelude::*;
 /// The Node strategy.
 pub struct Node;
 
-pub const RESOURCE: ResourceInfo = ResourceInfo {
-    group: "",
-    version: "v1",
-    kind: "Node",
-    plural: "nodes",
-    singular: "node",
-    namespaced: false,
-    short_names: &["no"],
-    categories: &[],
-    subresources: &["status", "proxy"],
-    storage_group: "",
-    strategy: &Node,
-};
+/// `nodes` in v1.
+pub const RESOURCE: ResourceInfo = ResourceInfo::new("", "v1", "Node", "nodes", "node", &Node)
+    .cluster_scoped()
+    .short_names(&["no"])
+    .subresources(&["status", "proxy"]);
 
 impl Strategy for Node {
     fn decode(&self, _: &ResourceInfo, obj: &Value) -> Option<Result<Decoded, DecodeError>> {

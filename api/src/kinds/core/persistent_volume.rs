@@ -8,19 +8,18 @@ use crate::kinds::prelude::*;
 /// The PersistentVolume strategy.
 pub struct PersistentVolume;
 
-pub const RESOURCE: ResourceInfo = ResourceInfo {
-    group: "",
-    version: "v1",
-    kind: "PersistentVolume",
-    plural: "persistentvolumes",
-    singular: "persistentvolume",
-    namespaced: false,
-    short_names: &["pv"],
-    categories: &[],
-    subresources: &["status"],
-    storage_group: "",
-    strategy: &PersistentVolume,
-};
+/// `persistentvolumes` in v1.
+pub const RESOURCE: ResourceInfo = ResourceInfo::new(
+    "",
+    "v1",
+    "PersistentVolume",
+    "persistentvolumes",
+    "persistentvolume",
+    &PersistentVolume,
+)
+.cluster_scoped()
+.short_names(&["pv"])
+.subresources(&["status"]);
 
 impl Strategy for PersistentVolume {
     fn decode(&self, _: &ResourceInfo, obj: &Value) -> Option<Result<Decoded, DecodeError>> {

@@ -8,19 +8,17 @@ use crate::kinds::prelude::*;
 /// The PersistentVolumeClaim strategy.
 pub struct PersistentVolumeClaim;
 
-pub const RESOURCE: ResourceInfo = ResourceInfo {
-    group: "",
-    version: "v1",
-    kind: "PersistentVolumeClaim",
-    plural: "persistentvolumeclaims",
-    singular: "persistentvolumeclaim",
-    namespaced: true,
-    short_names: &["pvc"],
-    categories: &[],
-    subresources: &["status"],
-    storage_group: "",
-    strategy: &PersistentVolumeClaim,
-};
+/// `persistentvolumeclaims` in v1.
+pub const RESOURCE: ResourceInfo = ResourceInfo::new(
+    "",
+    "v1",
+    "PersistentVolumeClaim",
+    "persistentvolumeclaims",
+    "persistentvolumeclaim",
+    &PersistentVolumeClaim,
+)
+.short_names(&["pvc"])
+.subresources(&["status"]);
 
 impl Strategy for PersistentVolumeClaim {
     fn decode(&self, _: &ResourceInfo, obj: &Value) -> Option<Result<Decoded, DecodeError>> {

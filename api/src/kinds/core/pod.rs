@@ -8,26 +8,18 @@ use crate::kinds::prelude::*;
 /// The Pod strategy.
 pub struct Pod;
 
-pub const RESOURCE: ResourceInfo = ResourceInfo {
-    group: "",
-    version: "v1",
-    kind: "Pod",
-    plural: "pods",
-    singular: "pod",
-    namespaced: true,
-    short_names: &["po"],
-    categories: &["all"],
-    subresources: &[
+/// `pods` in v1.
+pub const RESOURCE: ResourceInfo = ResourceInfo::new("", "v1", "Pod", "pods", "pod", &Pod)
+    .short_names(&["po"])
+    .categories(&["all"])
+    .subresources(&[
         "status",
         "binding",
         "log",
         "exec",
         "eviction",
         "portforward",
-    ],
-    storage_group: "",
-    strategy: &Pod,
-};
+    ]);
 
 impl Strategy for Pod {
     fn decode(&self, _: &ResourceInfo, obj: &Value) -> Option<Result<Decoded, DecodeError>> {

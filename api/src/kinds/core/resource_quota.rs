@@ -8,19 +8,17 @@ use crate::kinds::prelude::*;
 /// The ResourceQuota strategy.
 pub struct ResourceQuota;
 
-pub const RESOURCE: ResourceInfo = ResourceInfo {
-    group: "",
-    version: "v1",
-    kind: "ResourceQuota",
-    plural: "resourcequotas",
-    singular: "resourcequota",
-    namespaced: true,
-    short_names: &["quota"],
-    categories: &[],
-    subresources: &["status"],
-    storage_group: "",
-    strategy: &ResourceQuota,
-};
+/// `resourcequotas` in v1.
+pub const RESOURCE: ResourceInfo = ResourceInfo::new(
+    "",
+    "v1",
+    "ResourceQuota",
+    "resourcequotas",
+    "resourcequota",
+    &ResourceQuota,
+)
+.short_names(&["quota"])
+.subresources(&["status"]);
 
 impl Strategy for ResourceQuota {
     fn decode(&self, _: &ResourceInfo, obj: &Value) -> Option<Result<Decoded, DecodeError>> {

@@ -8,19 +8,9 @@ use crate::kinds::prelude::*;
 /// The Secret strategy.
 pub struct Secret;
 
-pub const RESOURCE: ResourceInfo = ResourceInfo {
-    group: "",
-    version: "v1",
-    kind: "Secret",
-    plural: "secrets",
-    singular: "secret",
-    namespaced: true,
-    short_names: &[],
-    categories: &[],
-    subresources: &[],
-    storage_group: "",
-    strategy: &Secret,
-};
+/// `secrets` in v1.
+pub const RESOURCE: ResourceInfo =
+    ResourceInfo::new("", "v1", "Secret", "secrets", "secret", &Secret);
 
 impl Strategy for Secret {
     fn decode(&self, _: &ResourceInfo, obj: &Value) -> Option<Result<Decoded, DecodeError>> {

@@ -8,19 +8,12 @@ use crate::kinds::prelude::*;
 /// The Service strategy.
 pub struct Service;
 
-pub const RESOURCE: ResourceInfo = ResourceInfo {
-    group: "",
-    version: "v1",
-    kind: "Service",
-    plural: "services",
-    singular: "service",
-    namespaced: true,
-    short_names: &["svc"],
-    categories: &["all"],
-    subresources: &["status", "proxy"],
-    storage_group: "",
-    strategy: &Service,
-};
+/// `services` in v1.
+pub const RESOURCE: ResourceInfo =
+    ResourceInfo::new("", "v1", "Service", "services", "service", &Service)
+        .short_names(&["svc"])
+        .categories(&["all"])
+        .subresources(&["status", "proxy"]);
 
 impl Strategy for Service {
     fn decode(&self, _: &ResourceInfo, obj: &Value) -> Option<Result<Decoded, DecodeError>> {

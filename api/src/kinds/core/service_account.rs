@@ -8,19 +8,16 @@ use crate::kinds::prelude::*;
 /// The ServiceAccount strategy.
 pub struct ServiceAccount;
 
-pub const RESOURCE: ResourceInfo = ResourceInfo {
-    group: "",
-    version: "v1",
-    kind: "ServiceAccount",
-    plural: "serviceaccounts",
-    singular: "serviceaccount",
-    namespaced: true,
-    short_names: &["sa"],
-    categories: &[],
-    subresources: &[],
-    storage_group: "",
-    strategy: &ServiceAccount,
-};
+/// `serviceaccounts` in v1.
+pub const RESOURCE: ResourceInfo = ResourceInfo::new(
+    "",
+    "v1",
+    "ServiceAccount",
+    "serviceaccounts",
+    "serviceaccount",
+    &ServiceAccount,
+)
+.short_names(&["sa"]);
 
 impl Strategy for ServiceAccount {
     fn decode(&self, _: &ResourceInfo, obj: &Value) -> Option<Result<Decoded, DecodeError>> {

@@ -8,19 +8,17 @@ use crate::kinds::prelude::*;
 /// The Ingress strategy.
 pub struct Ingress;
 
-pub const RESOURCE: ResourceInfo = ResourceInfo {
-    group: "networking.k8s.io",
-    version: "v1",
-    kind: "Ingress",
-    plural: "ingresses",
-    singular: "ingress",
-    namespaced: true,
-    short_names: &["ing"],
-    categories: &[],
-    subresources: &["status"],
-    storage_group: "networking.k8s.io",
-    strategy: &Ingress,
-};
+/// `ingresses` in networking.k8s.io/v1.
+pub const RESOURCE: ResourceInfo = ResourceInfo::new(
+    "networking.k8s.io",
+    "v1",
+    "Ingress",
+    "ingresses",
+    "ingress",
+    &Ingress,
+)
+.short_names(&["ing"])
+.subresources(&["status"]);
 
 impl Strategy for Ingress {
     fn decode(&self, _: &ResourceInfo, obj: &Value) -> Option<Result<Decoded, DecodeError>> {
@@ -80,18 +78,7 @@ fn validate_ingress(ing: &Value, errs: &mut Errs) {
                     "must be a DNS name, not an IP address",
                 ));
             }
-            let msgs = if host.contains('*') {
-                wildcard_host_errors(host)
-            } else {
-                names::is_dns1123_subdomain(host)
-            };
-            for msg in msgs {
-                errs.push(FieldError::invalid(
-                    format!("{p}.host"),
-                    Value::from(host),
-                    msg,
-                ));
-            }
+            validate_host(host, &format!("{p}.host"), errs);
         }
         let Some(http) = rule.get("http").filter(|v| !v.is_null()) else {
             continue;
@@ -116,18 +103,7 @@ fn validate_ingress(ing: &Value, errs: &mut Errs) {
     for (i, tls) in items(spec, "tls").iter().enumerate() {
         for (j, host) in items(tls, "hosts").iter().enumerate() {
             let host = host.as_str().unwrap_or("");
-            let msgs = if host.contains('*') {
-                wildcard_host_errors(host)
-            } else {
-                names::is_dns1123_subdomain(host)
-            };
-            for msg in msgs {
-                errs.push(FieldError::invalid(
-                    format!("spec.tls[{i}].hosts[{j}]"),
-                    Value::from(host),
-                    msg,
-                ));
-            }
+            validate_host(host, &format!("spec.tls[{i}].hosts[{j}]"), errs);
         }
     }
 }
@@ -314,5 +290,17 @@ fn ingress_hosts(rules: &[Value]) -> String {
         format!("{list} + {} more...", rules.len() - MAX)
     } else {
         list
+    }
+}
+
+/// A rule's or TLS entry's host: a DNS subdomain, or a `*.` wildcard one.
+fn validate_host(host: &str, path: &str, errs: &mut Errs) {
+    let msgs = if host.contains('*') {
+        wildcard_host_errors(host)
+    } else {
+        names::is_dns1123_subdomain(host)
+    };
+    for msg in msgs {
+        errs.push(FieldError::invalid(path, Value::from(host), msg));
     }
 }

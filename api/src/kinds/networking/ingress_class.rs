@@ -8,19 +8,16 @@ use crate::kinds::prelude::*;
 /// The IngressClass strategy.
 pub struct IngressClass;
 
-pub const RESOURCE: ResourceInfo = ResourceInfo {
-    group: "networking.k8s.io",
-    version: "v1",
-    kind: "IngressClass",
-    plural: "ingressclasses",
-    singular: "ingressclass",
-    namespaced: false,
-    short_names: &[],
-    categories: &[],
-    subresources: &[],
-    storage_group: "networking.k8s.io",
-    strategy: &IngressClass,
-};
+/// `ingressclasses` in networking.k8s.io/v1.
+pub const RESOURCE: ResourceInfo = ResourceInfo::new(
+    "networking.k8s.io",
+    "v1",
+    "IngressClass",
+    "ingressclasses",
+    "ingressclass",
+    &IngressClass,
+)
+.cluster_scoped();
 
 impl Strategy for IngressClass {
     fn decode(&self, _: &ResourceInfo, obj: &Value) -> Option<Result<Decoded, DecodeError>> {

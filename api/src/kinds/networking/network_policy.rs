@@ -8,19 +8,16 @@ use crate::kinds::prelude::*;
 /// The NetworkPolicy strategy.
 pub struct NetworkPolicy;
 
-pub const RESOURCE: ResourceInfo = ResourceInfo {
-    group: "networking.k8s.io",
-    version: "v1",
-    kind: "NetworkPolicy",
-    plural: "networkpolicies",
-    singular: "networkpolicy",
-    namespaced: true,
-    short_names: &["netpol"],
-    categories: &[],
-    subresources: &[],
-    storage_group: "networking.k8s.io",
-    strategy: &NetworkPolicy,
-};
+/// `networkpolicies` in networking.k8s.io/v1.
+pub const RESOURCE: ResourceInfo = ResourceInfo::new(
+    "networking.k8s.io",
+    "v1",
+    "NetworkPolicy",
+    "networkpolicies",
+    "networkpolicy",
+    &NetworkPolicy,
+)
+.short_names(&["netpol"]);
 
 impl Strategy for NetworkPolicy {
     fn decode(&self, _: &ResourceInfo, obj: &Value) -> Option<Result<Decoded, DecodeError>> {
