@@ -38,10 +38,11 @@ use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::cmd::get::encode_query;
-use crate::context::{resource_path, Ctx, Io};
+use crate::context::Ctx;
 use crate::error::{Error, Result};
+use crate::io::Io;
 use crate::resources;
+use crate::url::{encode_query, resource_path};
 use home::Home;
 use process::Spec;
 

@@ -1,9 +1,11 @@
 //! `miniktl annotate`: add, change (`--overwrite`) or remove (`key-`)
-//! annotations — kubectl annotate (the logic lives in `label.rs`).
+//! annotations — kubectl annotate. The editing is `crate::metadata_edit`'s,
+//! shared with `label`.
 
-use crate::cmd::label::{edit_metadata, MetaField};
 use crate::context::Ctx;
 use crate::error::Result;
+use crate::flags::Selector;
+use crate::metadata_edit::{edit_metadata, MetaField};
 
 /// Update the annotations on a resource.
 #[derive(clap::Args, Debug)]
@@ -13,8 +15,8 @@ pub struct Annotate {
     pub args: Vec<String>,
     #[arg(long = "overwrite")]
     pub overwrite: bool,
-    #[arg(short = 'l', long = "selector")]
-    pub selector: Option<String>,
+    #[command(flatten)]
+    pub selector: Selector,
     #[arg(long = "all")]
     pub all: bool,
     /// Print the current annotations instead.
@@ -29,7 +31,7 @@ impl Annotate {
             MetaField::Annotations,
             &self.args,
             self.overwrite,
-            self.selector.as_deref(),
+            self.selector.get(),
             self.all,
             self.list,
         )

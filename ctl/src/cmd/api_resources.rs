@@ -6,6 +6,7 @@ use serde_json::Value;
 
 use crate::context::Ctx;
 use crate::error::{Error, Result};
+use crate::flags::Output;
 use crate::printers::tabwriter::TabWriter;
 
 /// Print the supported API resources on the server.
@@ -17,9 +18,8 @@ pub struct ApiResources {
     /// Only resources in this API group ("" for core).
     #[arg(long = "api-group")]
     pub api_group: Option<String>,
-    /// wide or name.
-    #[arg(short = 'o', long = "output")]
-    pub output: Option<String>,
+    #[command(flatten)]
+    pub output: Output,
     #[arg(long = "no-headers")]
     pub no_headers: bool,
 }

@@ -19,9 +19,9 @@ use kube::api::Api;
 use serde_json::Value;
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::cmd::logs::pick_pod;
 use crate::context::Ctx;
 use crate::error::{Error, Result};
+use crate::pod_pick::pick_pod;
 use crate::resources;
 
 /// Forward one or more local ports to a pod.

@@ -13,11 +13,11 @@ use std::collections::BTreeMap;
 use futures::StreamExt;
 use serde_json::{json, Value};
 
-use crate::cmd::delete::parse_duration;
 use crate::context::Ctx;
 use crate::describe::workloads::{replica_sets, same_template};
 use crate::describe::{pod::pod_template, Writer};
 use crate::error::{Error, Result};
+use crate::flags::parse_duration;
 use crate::printers::tabwriter::TabWriter;
 use crate::resources;
 

@@ -4,8 +4,10 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::context::{with_type, Ctx};
+use crate::api::with_type;
+use crate::context::Ctx;
 use crate::error::{Error, Result};
+use crate::flags::Selector;
 use crate::printers;
 use crate::resources::{self, Selection};
 
@@ -17,8 +19,8 @@ pub enum Set {
         /// TYPE/NAME (or TYPE NAME) then CONTAINER=IMAGE ...
         #[arg(required = true)]
         args: Vec<String>,
-        #[arg(short = 'l', long = "selector")]
-        selector: Option<String>,
+        #[command(flatten)]
+        selector: Selector,
         #[arg(long = "all")]
         all: bool,
     },
@@ -33,8 +35,8 @@ pub enum Set {
         /// Print the current environment instead of changing it.
         #[arg(long = "list")]
         list: bool,
-        #[arg(short = 'l', long = "selector")]
-        selector: Option<String>,
+        #[command(flatten)]
+        selector: Selector,
         #[arg(long = "all")]
         all: bool,
     },
@@ -49,8 +51,8 @@ pub enum Set {
         limits: Option<String>,
         #[arg(long = "requests")]
         requests: Option<String>,
-        #[arg(short = 'l', long = "selector")]
-        selector: Option<String>,
+        #[command(flatten)]
+        selector: Selector,
         #[arg(long = "all")]
         all: bool,
     },
@@ -165,7 +167,7 @@ impl Set {
                     })?;
                     wanted.push((n.to_string(), i.to_string()));
                 }
-                for (info, obj) in targets(ctx, &res, selector.as_deref(), all).await? {
+                for (info, obj) in targets(ctx, &res, selector.get(), all).await? {
                     let spec = pod_spec(&obj, info.kind).cloned().unwrap_or_default();
                     let mut patch_spec = Map::new();
                     let mut found_any = vec![false; wanted.len()];
@@ -232,7 +234,7 @@ impl Set {
                         "at least one environment variable must be provided".into(),
                     ));
                 }
-                for (info, obj) in targets(ctx, &res, selector.as_deref(), all).await? {
+                for (info, obj) in targets(ctx, &res, selector.get(), all).await? {
                     let mut patch_list = Vec::new();
                     for (name, c) in selected_containers(&obj, info.kind, &containers) {
                         let env = c
@@ -326,7 +328,7 @@ impl Set {
                 if lim.is_empty() && req.is_empty() {
                     return Err(Error::Usage("you must specify an update to requests or limits (in the form of --requests/--limits)".into()));
                 }
-                for (info, obj) in targets(ctx, &args, selector.as_deref(), all).await? {
+                for (info, obj) in targets(ctx, &args, selector.get(), all).await? {
                     let mut patch_list = Vec::new();
                     for (name, _) in selected_containers(&obj, info.kind, &containers) {
                         let mut r = Map::new();

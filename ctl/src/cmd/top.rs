@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use crate::context::Ctx;
 use crate::error::{Error, Result};
+use crate::flags::{AllNamespaces, Selector};
 use crate::printers::tabwriter::TabWriter;
 use crate::resources;
 
@@ -21,10 +22,10 @@ pub enum Top {
     Pods {
         /// Only this pod.
         name: Option<String>,
-        #[arg(short = 'A', long = "all-namespaces")]
-        all_namespaces: bool,
-        #[arg(short = 'l', long = "selector")]
-        selector: Option<String>,
+        #[command(flatten)]
+        all_ns: AllNamespaces,
+        #[command(flatten)]
+        selector: Selector,
         /// One line per container.
         #[arg(long = "containers")]
         containers: bool,
@@ -114,17 +115,18 @@ impl Top {
             }
             Top::Pods {
                 name,
-                all_namespaces,
+                all_ns,
                 selector,
                 containers,
                 no_headers,
             } => {
+                let all_namespaces = all_ns.all_namespaces;
                 let ns = ctx.namespace().await?;
-                let wanted: Option<Vec<String>> = match &selector {
+                let wanted: Option<Vec<String>> = match selector.get() {
                     Some(sel) => Some(
                         ctx.list(
                             resources::resolve("pods")?,
-                            (!all_namespaces).then_some(ns.as_str()),
+                            all_ns.scope(&ns),
                             Some(sel),
                             None,
                         )

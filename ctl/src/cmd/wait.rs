@@ -8,11 +8,13 @@ use futures::StreamExt;
 use minik_api::ResourceInfo;
 use serde_json::Value;
 
-use crate::cmd::delete::{parse_duration, wait_gone};
-use crate::context::{with_type, Ctx};
+use crate::api::with_type;
+use crate::context::Ctx;
 use crate::error::{Error, Result};
+use crate::flags::{parse_duration, AllNamespaces, Selector};
 use crate::printers::{self, jsonpath};
 use crate::resources::{self, Selection};
+use crate::watch::wait_gone;
 
 /// Wait for a specific condition on one or many resources.
 #[derive(clap::Args, Debug)]
@@ -23,12 +25,12 @@ pub struct Wait {
     /// condition=NAME[=VALUE], jsonpath=EXPR=VALUE, delete, or create.
     #[arg(long = "for", required = true)]
     pub for_: String,
-    #[arg(short = 'l', long = "selector")]
-    pub selector: Option<String>,
+    #[command(flatten)]
+    pub selector: Selector,
     #[arg(long = "all")]
     pub all: bool,
-    #[arg(short = 'A', long = "all-namespaces")]
-    pub all_namespaces: bool,
+    #[command(flatten)]
+    pub all_ns: AllNamespaces,
     /// How long to wait (e.g. 30s, 5m).
     #[arg(long = "timeout", default_value = "30s")]
     pub timeout: String,
@@ -115,11 +117,8 @@ impl Wait {
         let mut targets: Vec<(&'static ResourceInfo, String, String)> = Vec::new();
         for Selection { info, names, .. } in resources::parse_args(&self.args)?.items {
             if names.is_empty() {
-                let list_ns = (!self.all_namespaces).then_some(ns.as_str());
-                for o in ctx
-                    .list(info, list_ns, self.selector.as_deref(), None)
-                    .await?
-                {
+                let list_ns = self.all_ns.scope(&ns);
+                for o in ctx.list(info, list_ns, self.selector.get(), None).await? {
                     targets.push((
                         info,
                         minik_api::meta::namespace(&o).unwrap_or("").to_string(),

@@ -16,10 +16,12 @@
 //! - [`config`]: ConfigMap and Secret.
 //! - [`generic`]: every other kind.
 //! - [`events`]: the Events section (core/v1 events for the object).
+//! - [`header`]: the Name/Namespace/Labels/Annotations block all of them open with.
 
 pub mod config;
 pub mod events;
 pub mod generic;
+pub mod header;
 pub mod namespace;
 pub mod node;
 pub mod pod;
@@ -31,6 +33,7 @@ use serde_json::{Map, Value};
 
 use crate::context::Ctx;
 use crate::error::Result;
+use crate::last_applied::LAST_APPLIED;
 use crate::printers::tabwriter::TabWriter;
 
 /// Describes one object (already fetched), fetching related objects as needed.
@@ -180,7 +183,7 @@ pub fn annotations_multiline(
     let shown: Vec<(&String, &Value)> = annotations
         .map(|a| {
             a.iter()
-                .filter(|(k, _)| k.as_str() != crate::cmd::apply::LAST_APPLIED)
+                .filter(|(k, _)| k.as_str() != LAST_APPLIED)
                 .collect()
         })
         .unwrap_or_default();

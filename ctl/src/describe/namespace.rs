@@ -4,24 +4,14 @@
 use serde_json::Value;
 
 use crate::context::Ctx;
-use crate::describe::{annotations_multiline, labels_multiline, rfc1123z, str_at, Writer};
+use crate::describe::header::Header;
+use crate::describe::{rfc1123z, str_at, Writer};
 use crate::error::Result;
 use crate::resources;
 
 pub async fn describe(ctx: &Ctx, ns: &Value, w: &mut Writer) -> Result<()> {
     let name = minik_api::meta::name(ns);
-    w.line(0, &format!("Name:\t{name}"));
-    labels_multiline(
-        w,
-        "Labels",
-        ns.pointer("/metadata/labels").and_then(Value::as_object),
-    );
-    annotations_multiline(
-        w,
-        "Annotations",
-        ns.pointer("/metadata/annotations")
-            .and_then(Value::as_object),
-    );
+    Header::cluster_scoped(ns).write(w);
     w.line(0, &format!("Status:\t{}", str_at(ns, "/status/phase")));
     if let Some(conds) = ns
         .pointer("/status/conditions")

@@ -7,10 +7,8 @@
 use serde_json::Value;
 
 use crate::context::Ctx;
-use crate::describe::{
-    annotations_multiline, canonical_quantity, events, labels_multiline, rfc1123z, since, str_at,
-    Writer,
-};
+use crate::describe::header::Header;
+use crate::describe::{canonical_quantity, events, rfc1123z, since, str_at, Writer};
 use crate::error::Result;
 use crate::resources;
 use minik_api::quantity::Quantity;
@@ -31,7 +29,6 @@ pub async fn describe(ctx: &Ctx, node: &Value, show_events: bool, w: &mut Writer
         .into_iter()
         .filter(|p| !matches!(str_at(p, "/status/phase"), "Succeeded" | "Failed"))
         .collect();
-    w.line(0, &format!("Name:\t{name}"));
     let labels = node.pointer("/metadata/labels").and_then(Value::as_object);
     let mut roles: Vec<String> = labels
         .map(|l| {
@@ -50,24 +47,16 @@ pub async fn describe(ctx: &Ctx, node: &Value, show_events: bool, w: &mut Writer
         })
         .unwrap_or_default();
     roles.sort();
-    w.line(
-        0,
-        &format!(
-            "Roles:\t{}",
+    Header::cluster_scoped(node)
+        .field(
+            "Roles",
             if roles.is_empty() {
                 "<none>".to_string()
             } else {
                 roles.join(",")
-            }
-        ),
-    );
-    labels_multiline(w, "Labels", labels);
-    annotations_multiline(
-        w,
-        "Annotations",
-        node.pointer("/metadata/annotations")
-            .and_then(Value::as_object),
-    );
+            },
+        )
+        .write(w);
     w.line(
         0,
         &format!(

@@ -5,6 +5,7 @@
 use serde_json::Value;
 
 use crate::context::Ctx;
+use crate::describe::header::Header;
 use crate::describe::{
     annotations_multiline, canonical_quantity, controlled_by, events, labels_multiline, rfc1123z,
     scalar, since, str_at, Writer,
@@ -14,61 +15,29 @@ use crate::error::Result;
 pub async fn describe(ctx: &Ctx, pod: &Value, show_events: bool, w: &mut Writer) -> Result<()> {
     let spec = pod.get("spec").cloned().unwrap_or_default();
     let status = pod.get("status").cloned().unwrap_or_default();
-    w.line(0, &format!("Name:\t{}", minik_api::meta::name(pod)));
-    w.line(
-        0,
-        &format!(
-            "Namespace:\t{}",
-            minik_api::meta::namespace(pod).unwrap_or("")
-        ),
-    );
+    let mut header = Header::new(pod);
     if let Some(p) = spec.get("priority").filter(|p| !p.is_null()) {
-        w.line(0, &format!("Priority:\t{}", scalar(Some(p))));
+        header.field("Priority", scalar(Some(p)));
     }
-    if !str_at(&spec, "/priorityClassName").is_empty() {
-        w.line(
-            0,
-            &format!(
-                "Priority Class Name:\t{}",
-                str_at(&spec, "/priorityClassName")
-            ),
-        );
-    }
-    if !str_at(&spec, "/runtimeClassName").is_empty() {
-        w.line(
-            0,
-            &format!(
-                "Runtime Class Name:\t{}",
-                str_at(&spec, "/runtimeClassName")
-            ),
-        );
-    }
-    if !str_at(&spec, "/serviceAccountName").is_empty() {
-        w.line(
-            0,
-            &format!("Service Account:\t{}", str_at(&spec, "/serviceAccountName")),
-        );
+    for (title, pointer) in [
+        ("Priority Class Name", "/priorityClassName"),
+        ("Runtime Class Name", "/runtimeClassName"),
+        ("Service Account", "/serviceAccountName"),
+    ] {
+        if !str_at(&spec, pointer).is_empty() {
+            header.field(title, str_at(&spec, pointer));
+        }
     }
     let node = str_at(&spec, "/nodeName");
     if node.is_empty() {
-        w.line(0, "Node:\t<none>");
+        header.field("Node", "<none>");
     } else {
-        w.line(0, &format!("Node:\t{node}/{}", str_at(&status, "/hostIP")));
+        header.field("Node", format!("{node}/{}", str_at(&status, "/hostIP")));
     }
     if let Some(st) = status.get("startTime").and_then(Value::as_str) {
-        w.line(0, &format!("Start Time:\t{}", rfc1123z(st)));
+        header.field("Start Time", rfc1123z(st));
     }
-    labels_multiline(
-        w,
-        "Labels",
-        pod.pointer("/metadata/labels").and_then(Value::as_object),
-    );
-    annotations_multiline(
-        w,
-        "Annotations",
-        pod.pointer("/metadata/annotations")
-            .and_then(Value::as_object),
-    );
+    header.write(w);
     let phase = str_at(&status, "/phase");
     let deleting = pod
         .pointer("/metadata/deletionTimestamp")

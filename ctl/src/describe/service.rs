@@ -5,7 +5,8 @@
 use serde_json::Value;
 
 use crate::context::Ctx;
-use crate::describe::{annotations_multiline, events, labels_multiline, scalar, str_at, Writer};
+use crate::describe::header::Header;
+use crate::describe::{events, scalar, str_at, Writer};
 use crate::error::Result;
 use crate::printers::format_labels;
 use crate::resources;
@@ -17,19 +18,7 @@ pub async fn describe(ctx: &Ctx, svc: &Value, show_events: bool, w: &mut Writer)
         .get_opt(resources::resolve("endpoints")?, ns, name)
         .await?;
     let spec = svc.get("spec").cloned().unwrap_or_default();
-    w.line(0, &format!("Name:\t{name}"));
-    w.line(0, &format!("Namespace:\t{ns}"));
-    labels_multiline(
-        w,
-        "Labels",
-        svc.pointer("/metadata/labels").and_then(Value::as_object),
-    );
-    annotations_multiline(
-        w,
-        "Annotations",
-        svc.pointer("/metadata/annotations")
-            .and_then(Value::as_object),
-    );
+    Header::new(svc).write(w);
     let selector = spec
         .get("selector")
         .and_then(Value::as_object)

@@ -5,9 +5,10 @@
 use serde_json::Value;
 
 use crate::context::Ctx;
+use crate::describe::header::Header;
 use crate::describe::{
-    annotations_multiline, controlled_by, events, format_label_selector, labels_multiline,
-    pod::pod_template, rfc1123z, scalar, str_at, Writer,
+    controlled_by, events, format_label_selector, pod::pod_template, rfc1123z, scalar, str_at,
+    Writer,
 };
 use crate::error::Result;
 use crate::resources;
@@ -104,32 +105,12 @@ pub async fn describe_deployment(
     show_events: bool,
     w: &mut Writer,
 ) -> Result<()> {
-    w.line(0, &format!("Name:\t{}", minik_api::meta::name(d)));
-    w.line(
-        0,
-        &format!(
-            "Namespace:\t{}",
-            minik_api::meta::namespace(d).unwrap_or("")
-        ),
-    );
-    w.line(
-        0,
-        &format!(
-            "CreationTimestamp:\t{}",
-            rfc1123z(minik_api::meta::meta_str(d, "creationTimestamp").unwrap_or(""))
-        ),
-    );
-    labels_multiline(
-        w,
-        "Labels",
-        d.pointer("/metadata/labels").and_then(Value::as_object),
-    );
-    annotations_multiline(
-        w,
-        "Annotations",
-        d.pointer("/metadata/annotations")
-            .and_then(Value::as_object),
-    );
+    Header::new(d)
+        .field(
+            "CreationTimestamp",
+            rfc1123z(minik_api::meta::meta_str(d, "creationTimestamp").unwrap_or("")),
+        )
+        .write(w);
     w.line(
         0,
         &format!(
@@ -218,26 +199,12 @@ pub async fn describe_replicaset(
     let ns = minik_api::meta::namespace(rs).unwrap_or("default");
     let uid = minik_api::meta::meta_str(rs, "uid").unwrap_or("");
     let pods = ctx.list(pods_info, Some(ns), None, None).await;
-    w.line(0, &format!("Name:\t{}", minik_api::meta::name(rs)));
-    w.line(0, &format!("Namespace:\t{ns}"));
-    w.line(
-        0,
-        &format!(
-            "Selector:\t{}",
-            format_label_selector(rs.pointer("/spec/selector"))
-        ),
-    );
-    labels_multiline(
-        w,
-        "Labels",
-        rs.pointer("/metadata/labels").and_then(Value::as_object),
-    );
-    annotations_multiline(
-        w,
-        "Annotations",
-        rs.pointer("/metadata/annotations")
-            .and_then(Value::as_object),
-    );
+    Header::new(rs)
+        .field(
+            "Selector",
+            format_label_selector(rs.pointer("/spec/selector")),
+        )
+        .write(w);
     if let Some(c) = controlled_by(rs) {
         w.line(0, &format!("Controlled By:\t{c}"));
     }
