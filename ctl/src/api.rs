@@ -119,16 +119,8 @@ impl Ctx {
         patch: &Value,
         dry_run: bool,
     ) -> Result<Value> {
-        let api = self.api(info, Some(ns)).await?;
-        let mut pp = PatchParams {
-            field_manager: Some("kubectl".into()),
-            ..Default::default()
-        };
-        pp.dry_run = dry_run;
-        match api.patch(name, &pp, &Patch::Strategic(patch)).await {
-            Ok(o) => Ok(to_value(o)),
-            Err(e) => Err(self.kube_err(e).await),
-        }
+        self.send_patch(info, ns, name, &Patch::Strategic(patch), dry_run)
+            .await
     }
 
     /// PATCH with a JSON merge patch.
@@ -139,12 +131,25 @@ impl Ctx {
         name: &str,
         patch: &Value,
     ) -> Result<Value> {
+        self.send_patch(info, ns, name, &Patch::Merge(patch), false)
+            .await
+    }
+
+    async fn send_patch(
+        &self,
+        info: &ResourceInfo,
+        ns: &str,
+        name: &str,
+        patch: &Patch<&Value>,
+        dry_run: bool,
+    ) -> Result<Value> {
         let api = self.api(info, Some(ns)).await?;
         let pp = PatchParams {
             field_manager: Some("kubectl".into()),
+            dry_run,
             ..Default::default()
         };
-        match api.patch(name, &pp, &Patch::Merge(patch)).await {
+        match api.patch(name, &pp, patch).await {
             Ok(o) => Ok(to_value(o)),
             Err(e) => Err(self.kube_err(e).await),
         }

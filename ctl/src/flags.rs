@@ -1,6 +1,6 @@
 //! The flags many subcommands share, declared once and pulled into each
 //! command with `#[command(flatten)]` — kubectl's `genericclioptions`
-//! (`-f`/`-R`, `-l`, `-A`, `-o`, `--dry-run`) — plus the parser for
+//! (`-f`/`-R`, `-l` and `--all`, `-A`, `-o`, `--dry-run`) — plus the parser for
 //! duration-valued flags (`--timeout`, `--since`).
 //!
 //! A command that needs a variation says so where it flattens the set,
@@ -52,6 +52,23 @@ impl Selector {
 
     pub fn is_some(&self) -> bool {
         self.selector.is_some()
+    }
+}
+
+/// `-l` or `--all`: which objects of a type to act on when no names are given.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct Matching {
+    #[command(flatten)]
+    pub selector: Selector,
+    /// Every object of the given type(s) in the namespace.
+    #[arg(long = "all")]
+    pub all: bool,
+}
+
+impl Matching {
+    /// Whether objects may be chosen without naming them.
+    pub fn any(&self) -> bool {
+        self.all || self.selector.is_some()
     }
 }
 

@@ -54,10 +54,7 @@ pub async fn wait_started(ctx: &Ctx, ns: &str, name: &str) -> Result<bool> {
         if let Some(s) = started(&pod) {
             return Ok(s);
         }
-        let rv = minik_api::meta::meta_str(&pod, "resourceVersion")
-            .unwrap_or("0")
-            .to_string();
-        let mut stream = Box::pin(ctx.watch_object(info, Some(ns), name, rv).await?);
+        let mut stream = Box::pin(ctx.watch_after(info, ns, name, &pod).await?);
         while let Some(ev) = stream.next().await {
             match ev {
                 Ok((kind, obj)) if kind != "DELETED" => {

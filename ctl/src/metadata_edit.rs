@@ -9,8 +9,25 @@ use serde_json::{json, Map, Value};
 use crate::api::with_type;
 use crate::context::Ctx;
 use crate::error::{Error, Result};
+use crate::flags::Matching;
 use crate::printers;
 use crate::resources::{self, Selection};
+
+/// The arguments and flags `label` and `annotate` share.
+#[derive(clap::Args, Debug)]
+pub struct Edits {
+    /// TYPE NAME KEY=VAL ... KEY- ... (or TYPE/NAME).
+    #[arg(required = true)]
+    pub args: Vec<String>,
+    /// Allow changing existing values.
+    #[arg(long = "overwrite")]
+    pub overwrite: bool,
+    #[command(flatten)]
+    pub matching: Matching,
+    /// Print the current values instead.
+    #[arg(long = "list")]
+    pub list: bool,
+}
 
 /// Which metadata map is edited.
 #[derive(Debug, Clone, Copy)]
@@ -60,15 +77,14 @@ fn split_changes(args: &[String]) -> Result<Changes> {
 
 /// Sets and removes `key=value` / `key-` entries of each object's
 /// labels or annotations (or lists them with `--list`).
-pub async fn edit_metadata(
-    ctx: &Ctx,
-    which: MetaField,
-    args: &[String],
-    overwrite: bool,
-    selector: Option<&str>,
-    all: bool,
-    list: bool,
-) -> Result<()> {
+pub async fn edit_metadata(ctx: &Ctx, which: MetaField, edits: &Edits) -> Result<()> {
+    let Edits {
+        args,
+        overwrite,
+        matching,
+        list,
+    } = edits;
+    let (overwrite, list, selector) = (*overwrite, *list, matching.selector.get());
     let (resource_args, set, remove) = split_changes(args)?;
     if set.is_empty() && remove.is_empty() && !list {
         return Err(Error::Usage(format!(
@@ -93,7 +109,7 @@ pub async fn edit_metadata(
     let mut objects = Vec::new();
     for Selection { info, names, .. } in sels.items {
         if names.is_empty() {
-            if selector.is_none() && !all {
+            if !matching.any() {
                 return Err(Error::Usage(
                     "resource(s) were provided, but no name was specified".into(),
                 ));

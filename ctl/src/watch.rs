@@ -40,6 +40,19 @@ impl Ctx {
         self.raw_watch(&path, "application/json").await
     }
 
+    /// A watch on one object from the version `obj` (just read) has: every
+    /// change after that read, none missed.
+    pub async fn watch_after(
+        &self,
+        info: &ResourceInfo,
+        ns: &str,
+        name: &str,
+        obj: &Value,
+    ) -> Result<impl Stream<Item = Result<(String, Value)>> + use<>> {
+        self.watch_object(info, Some(ns), name, resource_version(obj))
+            .await
+    }
+
     /// A watch on any path (which must carry `watch=1`), events as JSON.
     pub async fn raw_watch(
         &self,
@@ -79,6 +92,13 @@ impl Ctx {
     }
 }
 
+/// The resourceVersion to watch from after reading `obj` (`0`: any).
+pub fn resource_version(obj: &Value) -> String {
+    minik_api::meta::meta_str(obj, "resourceVersion")
+        .unwrap_or("0")
+        .to_string()
+}
+
 /// Waits until the object `before` (same name, same uid) no longer exists
 /// — `delete --wait` and `wait --for=delete`. A new object under the same
 /// name (another uid) counts as gone.
@@ -100,10 +120,7 @@ pub async fn wait_gone(
         if minik_api::meta::meta_str(&current, "uid").unwrap_or("") != uid {
             return Ok(());
         }
-        let rv = minik_api::meta::meta_str(&current, "resourceVersion")
-            .unwrap_or("0")
-            .to_string();
-        let mut stream = Box::pin(ctx.watch_object(info, Some(ns), name, rv).await?);
+        let mut stream = Box::pin(ctx.watch_after(info, ns, name, &current).await?);
         while let Some(ev) = stream.next().await {
             match ev {
                 Ok((kind, obj))

@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use crate::context::Ctx;
 use crate::error::{Error, Result};
-use crate::flags::{parse_duration, AllNamespaces, DryRun, DryRunFlag, Files, Selector};
+use crate::flags::{parse_duration, AllNamespaces, DryRun, DryRunFlag, Files, Matching};
 use crate::objects::prepare;
 use crate::resources::{self, Selection};
 use crate::watch::wait_gone;
@@ -27,10 +27,7 @@ pub struct Delete {
     #[command(flatten)]
     pub files: Files,
     #[command(flatten)]
-    pub selector: Selector,
-    /// Delete every object of the given type(s) in the namespace.
-    #[arg(long = "all")]
-    pub all: bool,
+    pub matching: Matching,
     #[command(flatten)]
     pub all_ns: AllNamespaces,
     /// Wait for the objects to be gone before returning.
@@ -78,7 +75,7 @@ impl Delete {
         };
         let mut failures = 0;
         let targets = self.targets(ctx).await?;
-        if targets.is_empty() && (self.all || self.selector.is_some()) {
+        if targets.is_empty() && self.matching.any() {
             let ns = ctx.namespace().await?;
             if self.all_ns.all_namespaces {
                 ctx.eprint("No resources found\n");
@@ -166,7 +163,7 @@ impl Delete {
             ));
         }
         let selections = resources::parse_args(&self.args)?;
-        let by_selector = self.all || self.selector.is_some();
+        let by_selector = self.matching.any();
         for Selection { info, names, .. } in selections.items {
             if names.is_empty() {
                 if !by_selector {
@@ -176,7 +173,10 @@ impl Delete {
                     )));
                 }
                 let ns = self.all_ns.scope(&namespace);
-                for obj in ctx.list(info, ns, self.selector.get(), None).await? {
+                for obj in ctx
+                    .list(info, ns, self.matching.selector.get(), None)
+                    .await?
+                {
                     out.push(Target {
                         info,
                         ns: minik_api::meta::namespace(&obj).unwrap_or("").to_string(),

@@ -5,7 +5,7 @@ use serde_json::json;
 
 use crate::context::Ctx;
 use crate::error::{Error, Result};
-use crate::flags::Selector;
+use crate::flags::Matching;
 use crate::printers;
 use crate::resources::{self, Selection};
 use crate::url::resource_path;
@@ -23,9 +23,7 @@ pub struct Scale {
     #[arg(long = "current-replicas", default_value_t = -1, allow_hyphen_values = true)]
     pub current_replicas: i64,
     #[command(flatten)]
-    pub selector: Selector,
-    #[arg(long = "all")]
-    pub all: bool,
+    pub matching: Matching,
 }
 
 impl Scale {
@@ -43,12 +41,12 @@ impl Scale {
                 )));
             }
             let names = if names.is_empty() {
-                if self.selector.get().is_none() && !self.all {
+                if !self.matching.any() {
                     return Err(Error::Usage(
                         "resource(s) were provided, but no name was specified".into(),
                     ));
                 }
-                ctx.list(info, Some(&ns), self.selector.get(), None)
+                ctx.list(info, Some(&ns), self.matching.selector.get(), None)
                     .await?
                     .iter()
                     .map(|o| minik_api::meta::name(o).to_string())

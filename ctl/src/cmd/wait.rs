@@ -11,10 +11,10 @@ use serde_json::Value;
 use crate::api::with_type;
 use crate::context::Ctx;
 use crate::error::{Error, Result};
-use crate::flags::{parse_duration, AllNamespaces, Selector};
+use crate::flags::{parse_duration, AllNamespaces, Matching};
 use crate::printers::{self, jsonpath};
 use crate::resources::{self, Selection};
-use crate::watch::wait_gone;
+use crate::watch::{resource_version, wait_gone};
 
 /// Wait for a specific condition on one or many resources.
 #[derive(clap::Args, Debug)]
@@ -26,9 +26,7 @@ pub struct Wait {
     #[arg(long = "for", required = true)]
     pub for_: String,
     #[command(flatten)]
-    pub selector: Selector,
-    #[arg(long = "all")]
-    pub all: bool,
+    pub matching: Matching,
     #[command(flatten)]
     pub all_ns: AllNamespaces,
     /// How long to wait (e.g. 30s, 5m).
@@ -118,7 +116,10 @@ impl Wait {
         for Selection { info, names, .. } in resources::parse_args(&self.args)?.items {
             if names.is_empty() {
                 let list_ns = self.all_ns.scope(&ns);
-                for o in ctx.list(info, list_ns, self.selector.get(), None).await? {
+                for o in ctx
+                    .list(info, list_ns, self.matching.selector.get(), None)
+                    .await?
+                {
                     targets.push((
                         info,
                         minik_api::meta::namespace(&o).unwrap_or("").to_string(),
@@ -169,9 +170,7 @@ async fn wait_one(
         }
         let rv = match &current {
             Some(obj) if holds(cond, &with_type(obj.clone(), info)) => return Ok(()),
-            Some(obj) => minik_api::meta::meta_str(obj, "resourceVersion")
-                .unwrap_or("0")
-                .to_string(),
+            Some(obj) => resource_version(obj),
             None if matches!(cond, Condition::Create) => "0".to_string(),
             None => {
                 return Err(Error::Api {

@@ -211,6 +211,38 @@ pub fn annotations_multiline(
     }
 }
 
+/// A `Conditions:` section, left out when there are none. kubectl's
+/// columns differ per kind, so each describer passes its heading lines and
+/// how one condition reads.
+pub fn conditions(w: &mut Writer, obj: &Value, heading: &[&str], row: impl Fn(&Value) -> String) {
+    let Some(conds) = obj
+        .pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .filter(|a| !a.is_empty())
+    else {
+        return;
+    };
+    w.line(0, "Conditions:");
+    for h in heading {
+        w.line(1, h);
+    }
+    for c in conds {
+        w.line(1, &row(c));
+    }
+}
+
+/// Whether `obj`'s controller owner is the object with this uid.
+pub fn is_controlled_by(obj: &Value, uid: &str) -> bool {
+    obj.pointer("/metadata/ownerReferences")
+        .and_then(Value::as_array)
+        .is_some_and(|o| {
+            o.iter().any(|r| {
+                str_at(r, "/uid") == uid
+                    && r.get("controller").and_then(Value::as_bool) == Some(true)
+            })
+        })
+}
+
 /// `Kind/name` of the controller owner, if any.
 pub fn controlled_by(obj: &Value) -> Option<String> {
     obj.pointer("/metadata/ownerReferences")?

@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use crate::context::Ctx;
 use crate::describe::header::Header;
-use crate::describe::{rfc1123z, str_at, Writer};
+use crate::describe::{conditions, rfc1123z, str_at, Writer};
 use crate::error::Result;
 use crate::resources;
 
@@ -13,28 +13,24 @@ pub async fn describe(ctx: &Ctx, ns: &Value, w: &mut Writer) -> Result<()> {
     let name = minik_api::meta::name(ns);
     Header::cluster_scoped(ns).write(w);
     w.line(0, &format!("Status:\t{}", str_at(ns, "/status/phase")));
-    if let Some(conds) = ns
-        .pointer("/status/conditions")
-        .and_then(Value::as_array)
-        .filter(|a| !a.is_empty())
-    {
-        w.line(0, "Conditions:");
-        w.line(1, "Type\tStatus\tLastTransitionTime\tReason\tMessage");
-        w.line(1, "----\t------\t------------------\t------\t-------");
-        for c in conds {
-            w.line(
-                1,
-                &format!(
-                    "{}\t{}\t{}\t{}\t{}",
-                    str_at(c, "/type"),
-                    str_at(c, "/status"),
-                    rfc1123z(str_at(c, "/lastTransitionTime")),
-                    str_at(c, "/reason"),
-                    str_at(c, "/message")
-                ),
-            );
-        }
-    }
+    conditions(
+        w,
+        ns,
+        &[
+            "Type\tStatus\tLastTransitionTime\tReason\tMessage",
+            "----\t------\t------------------\t------\t-------",
+        ],
+        |c| {
+            format!(
+                "{}\t{}\t{}\t{}\t{}",
+                str_at(c, "/type"),
+                str_at(c, "/status"),
+                rfc1123z(str_at(c, "/lastTransitionTime")),
+                str_at(c, "/reason"),
+                str_at(c, "/message")
+            )
+        },
+    );
     let quotas = ctx
         .list(
             resources::resolve("resourcequotas")?,

@@ -7,8 +7,8 @@ use serde_json::Value;
 use crate::context::Ctx;
 use crate::describe::header::Header;
 use crate::describe::{
-    annotations_multiline, canonical_quantity, controlled_by, events, labels_multiline, rfc1123z,
-    scalar, since, str_at, Writer,
+    annotations_multiline, canonical_quantity, conditions, controlled_by, events, labels_multiline,
+    rfc1123z, scalar, since, str_at, Writer,
 };
 use crate::error::Result;
 
@@ -117,20 +117,9 @@ pub async fn describe(ctx: &Ctx, pod: &Value, show_events: bool, w: &mut Writer)
         Some(pod),
         "",
     );
-    if let Some(conds) = status
-        .get("conditions")
-        .and_then(Value::as_array)
-        .filter(|a| !a.is_empty())
-    {
-        w.line(0, "Conditions:");
-        w.line(1, "Type\tStatus");
-        for c in conds {
-            w.line(
-                1,
-                &format!("{} \t{} ", str_at(c, "/type"), str_at(c, "/status")),
-            );
-        }
-    }
+    conditions(w, pod, &["Type\tStatus"], |c| {
+        format!("{} \t{} ", str_at(c, "/type"), str_at(c, "/status"))
+    });
     volumes(w, spec.get("volumes"), "");
     let qos = match str_at(&status, "/qosClass") {
         "" => qos_class(&spec),

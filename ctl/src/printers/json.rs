@@ -99,24 +99,7 @@ fn write_scalar(out: &mut String, v: &Value) {
 
 /// Go's float encoding: `'f'` format unless the exponent is extreme.
 fn go_number(n: &serde_json::Number) -> String {
-    if n.is_i64() || n.is_u64() {
-        return n.to_string();
-    }
-    let f = n.as_f64().unwrap_or(0.0);
-    if f.fract() == 0.0 && f.abs() < 1e21 {
-        return format!("{}", f as i64);
-    }
-    if f != 0.0 && (f.abs() < 1e-6 || f.abs() >= 1e21) {
-        let s = format!("{f:e}");
-        if let Some((m, e)) = s.split_once('e') {
-            let (sign, digits) = match e.strip_prefix('-') {
-                Some(d) => ("-", d),
-                None => ("+", e),
-            };
-            return format!("{m}e{sign}{digits:0>2}");
-        }
-    }
-    format!("{f}")
+    super::go_number(n, |f| f != 0.0 && (f.abs() < 1e-6 || f.abs() >= 1e21))
 }
 
 fn push_indent(out: &mut String, level: usize) {

@@ -277,6 +277,33 @@ pub fn format_labels(labels: Option<&serde_json::Map<String, Value>>) -> String 
     }
 }
 
+/// A JSON number as Go prints it: integers as they are, whole floats
+/// without a fraction, and exponent notation where `exponent` says the
+/// float needs it — with Go's signed two-digit exponent (`1e-07`,
+/// `1.5e+21`; Rust writes `1e-7`, `1.5e21`). `encoding/json` and
+/// `strconv`'s `'g'` differ only in where exponents start.
+pub fn go_number(n: &serde_json::Number, exponent: fn(f64) -> bool) -> String {
+    if n.is_i64() || n.is_u64() {
+        return n.to_string();
+    }
+    let f = n.as_f64().unwrap_or(0.0);
+    if f.fract() == 0.0 && f.abs() < 1e21 {
+        return format!("{}", f as i64);
+    }
+    if exponent(f) {
+        let s = format!("{f:e}");
+        if let Some((m, e)) = s.split_once('e') {
+            let (sign, digits) = match e.strip_prefix('-') {
+                Some(d) => ("-", d),
+                None => ("+", e),
+            };
+            return format!("{m}e{sign}{digits:0>2}");
+        }
+        return s;
+    }
+    format!("{f}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

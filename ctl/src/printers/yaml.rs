@@ -606,27 +606,10 @@ fn is_base60_float(s: &str) -> bool {
 
 /// Integers as they are; floats the way Go's `strconv.FormatFloat(f, 'g', -1, 64)` does.
 pub fn format_number(n: &serde_json::Number) -> String {
-    if n.is_i64() || n.is_u64() {
-        return n.to_string();
-    }
-    let f = n.as_f64().unwrap_or(0.0);
-    if f.fract() == 0.0 && f.abs() < 1e21 {
-        return format!("{}", f as i64);
-    }
-    let exp = f.abs().log10().floor() as i32;
-    if !(-4..21).contains(&exp) {
-        let s = format!("{f:e}");
-        // Rust: 1e-7 / 1.5e21 ; Go: 1e-07 / 1.5e+21
-        if let Some((m, e)) = s.split_once('e') {
-            let (sign, digits) = match e.strip_prefix('-') {
-                Some(d) => ("-", d),
-                None => ("+", e),
-            };
-            return format!("{m}e{sign}{digits:0>2}");
-        }
-        return s;
-    }
-    format!("{f}")
+    super::go_number(n, |f| {
+        let exp = f.abs().log10().floor() as i32;
+        !(-4..21).contains(&exp)
+    })
 }
 
 #[cfg(test)]
