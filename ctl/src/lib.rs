@@ -38,6 +38,7 @@
 //! - [`log_stream`]: waiting for a container and printing its log (`logs`, `run -i`).
 //! - [`metadata_edit`]: `KEY=VALUE`/`KEY-` edits of labels and annotations
 //!   (`label`, `annotate`).
+//! - [`conditions`]: an object's `status.conditions` (`Ready`, `Progressing`).
 //! - [`printers`]: tables laid out like kubectl (Go's tabwriter), YAML and
 //!   JSON as kubectl prints them, JSONPath.
 //! - [`describe`]: kubectl-style `describe` sections per kind, one shared
@@ -51,6 +52,7 @@
 pub mod api;
 pub mod cluster;
 pub mod cmd;
+pub mod conditions;
 pub mod context;
 pub mod describe;
 pub mod error;

@@ -5,6 +5,7 @@
 
 use serde_json::Value;
 
+use crate::conditions;
 use crate::context::Ctx;
 use crate::error::{Error, Result};
 use crate::resources;
@@ -49,13 +50,7 @@ pub async fn pick_pod(ctx: &Ctx, ns: &str, target: &str, announce: bool) -> Resu
     }
     let rank = |p: &Value| {
         let running = p.pointer("/status/phase").and_then(Value::as_str) == Some("Running");
-        let ready = p
-            .pointer("/status/conditions")
-            .and_then(Value::as_array)
-            .is_some_and(|c| {
-                c.iter()
-                    .any(|c| c["type"] == "Ready" && c["status"] == "True")
-            });
+        let ready = conditions::is_true(p, "Ready");
         (
             !running,
             !ready,

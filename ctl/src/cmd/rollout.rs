@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use futures::StreamExt;
 use serde_json::{json, Value};
 
+use crate::conditions;
 use crate::context::Ctx;
 use crate::describe::workloads::{replica_sets, same_template};
 use crate::describe::{pod::pod_template, Writer};
@@ -86,13 +87,8 @@ pub fn status_message(d: &Value) -> Result<(String, bool)> {
             false,
         ));
     }
-    let timed_out = d
-        .pointer("/status/conditions")
-        .and_then(Value::as_array)
-        .is_some_and(|cs| {
-            cs.iter()
-                .any(|c| c["type"] == "Progressing" && c["reason"] == "ProgressDeadlineExceeded")
-        });
+    let timed_out = conditions::find(d, "Progressing")
+        .is_some_and(|c| c["reason"] == "ProgressDeadlineExceeded");
     if timed_out {
         return Err(Error::Usage(format!(
             "deployment \"{name}\" exceeded its progress deadline"

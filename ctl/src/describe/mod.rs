@@ -112,6 +112,15 @@ impl Writer {
         self.write(0, "\n");
     }
 
+    /// `Title:  value` for the string at `pointer` in `v`, left out when
+    /// it is empty or missing — how kubectl prints optional fields.
+    pub fn optional(&mut self, level: usize, title: &str, v: &Value, pointer: &str) {
+        let value = str_at(v, pointer);
+        if !value.is_empty() {
+            self.line(level, &format!("{title}:\t{value}"));
+        }
+    }
+
     pub fn finish(mut self) -> String {
         match self.raw.take() {
             Some(buf) => buf,
@@ -291,6 +300,21 @@ pub fn format_label_selector(sel: Option<&Value>) -> String {
         return "<none>".into();
     }
     reqs.into_iter().map(|r| r.1).collect::<Vec<_>>().join(",")
+}
+
+/// A `Title:` block of resource quantities (a node's capacity, a
+/// container's limits), one `name: quantity` line per key in key order, one
+/// level deeper; nothing when the map is missing or empty.
+pub fn quantities(w: &mut Writer, level: usize, title: &str, map: Option<&Value>) {
+    let Some(m) = map.and_then(Value::as_object).filter(|m| !m.is_empty()) else {
+        return;
+    };
+    w.line(level, &format!("{title}:"));
+    let mut keys: Vec<&String> = m.keys().collect();
+    keys.sort();
+    for k in keys {
+        w.line(level + 1, &format!("{k}:\t{}", canonical_quantity(&m[k])));
+    }
 }
 
 /// A quantity in Kubernetes' canonical form (`0.5` → `500m`), or as given.

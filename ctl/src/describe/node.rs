@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::context::Ctx;
 use crate::describe::header::Header;
-use crate::describe::{canonical_quantity, events, rfc1123z, since, str_at, Writer};
+use crate::describe::{events, quantities, rfc1123z, since, str_at, Writer};
 use crate::error::Result;
 use crate::resources;
 use minik_api::quantity::Quantity;
@@ -159,18 +159,7 @@ pub async fn describe(ctx: &Ctx, node: &Value, show_events: bool, w: &mut Writer
         );
     }
     for (field, title) in [("capacity", "Capacity"), ("allocatable", "Allocatable")] {
-        if let Some(m) = node
-            .pointer(&format!("/status/{field}"))
-            .and_then(Value::as_object)
-            .filter(|m| !m.is_empty())
-        {
-            w.line(0, &format!("{title}:"));
-            let mut keys: Vec<&String> = m.keys().collect();
-            keys.sort();
-            for k in keys {
-                w.line(0, &format!("  {k}:\t{}", canonical_quantity(&m[k])));
-            }
-        }
+        quantities(w, 0, title, node.pointer(&format!("/status/{field}")));
     }
     w.line(0, "System Info:");
     let info = |f: &str| str_at(node, &format!("/status/nodeInfo/{f}")).to_string();
@@ -188,9 +177,7 @@ pub async fn describe(ctx: &Ctx, node: &Value, show_events: bool, w: &mut Writer
     ] {
         w.line(0, &format!("  {title}:\t{}", info(f)));
     }
-    if !str_at(node, "/spec/podCIDR").is_empty() {
-        w.line(0, &format!("PodCIDR:\t{}", str_at(node, "/spec/podCIDR")));
-    }
+    w.optional(0, "PodCIDR", node, "/spec/podCIDR");
     if let Some(cidrs) = node
         .pointer("/spec/podCIDRs")
         .and_then(Value::as_array)
@@ -199,12 +186,7 @@ pub async fn describe(ctx: &Ctx, node: &Value, show_events: bool, w: &mut Writer
         let list: Vec<&str> = cidrs.iter().filter_map(Value::as_str).collect();
         w.line(0, &format!("PodCIDRs:\t{}", list.join(",")));
     }
-    if !str_at(node, "/spec/providerID").is_empty() {
-        w.line(
-            0,
-            &format!("ProviderID:\t{}", str_at(node, "/spec/providerID")),
-        );
-    }
+    w.optional(0, "ProviderID", node, "/spec/providerID");
     node_resources(w, node, &pods);
     if show_events {
         let evs = events::for_object(ctx, node).await?;

@@ -8,7 +8,7 @@ use crate::context::Ctx;
 use crate::describe::header::Header;
 use crate::describe::{
     annotations_multiline, canonical_quantity, conditions, controlled_by, events, labels_multiline,
-    rfc1123z, scalar, since, str_at, Writer,
+    quantities, rfc1123z, scalar, since, str_at, Writer,
 };
 use crate::error::Result;
 
@@ -58,12 +58,8 @@ pub async fn describe(ctx: &Ctx, pod: &Value, show_events: bool, w: &mut Writer)
         }
         _ => w.line(0, &format!("Status:\t{phase}")),
     }
-    if !str_at(&status, "/reason").is_empty() {
-        w.line(0, &format!("Reason:\t{}", str_at(&status, "/reason")));
-    }
-    if !str_at(&status, "/message").is_empty() {
-        w.line(0, &format!("Message:\t{}", str_at(&status, "/message")));
-    }
+    w.optional(0, "Reason", &status, "/reason");
+    w.optional(0, "Message", &status, "/message");
     w.line(0, &format!("IP:\t{}", str_at(&status, "/podIP")));
     match status
         .get("podIPs")
@@ -81,15 +77,7 @@ pub async fn describe(ctx: &Ctx, pod: &Value, show_events: bool, w: &mut Writer)
     if let Some(c) = controlled_by(pod) {
         w.line(0, &format!("Controlled By:\t{c}"));
     }
-    if !str_at(&status, "/nominatedNodeName").is_empty() {
-        w.line(
-            0,
-            &format!(
-                "NominatedNodeName:\t{}",
-                str_at(&status, "/nominatedNodeName")
-            ),
-        );
-    }
+    w.optional(0, "NominatedNodeName", &status, "/nominatedNodeName");
     if let Some(init) = spec
         .get("initContainers")
         .and_then(Value::as_array)
@@ -198,12 +186,7 @@ pub fn containers(
         } else {
             w.line(2, &format!("Host Port:\t{}", or_none(&host_text)));
         }
-        if !str_at(c, "/restartPolicy").is_empty() {
-            w.line(
-                2,
-                &format!("Restart Policy:\t{}", str_at(c, "/restartPolicy")),
-            );
-        }
+        w.optional(2, "Restart Policy", c, "/restartPolicy");
         for (field, title) in [("command", "Command"), ("args", "Args")] {
             if let Some(list) = c
                 .get(field)
@@ -238,18 +221,7 @@ pub fn containers(
             );
         }
         for (field, title) in [("limits", "Limits"), ("requests", "Requests")] {
-            if let Some(m) = c
-                .pointer(&format!("/resources/{field}"))
-                .and_then(Value::as_object)
-                .filter(|m| !m.is_empty())
-            {
-                w.line(2, &format!("{title}:"));
-                let mut keys: Vec<&String> = m.keys().collect();
-                keys.sort();
-                for k in keys {
-                    w.line(3, &format!("{k}:\t{}", canonical_quantity(&m[k])));
-                }
-            }
+            quantities(w, 2, title, c.pointer(&format!("/resources/{field}")));
         }
         for (field, title) in [
             ("livenessProbe", "Liveness"),
@@ -322,17 +294,11 @@ fn state(w: &mut Writer, name: &str, state: Option<&Value>) {
         );
     } else if let Some(wt) = st.get("waiting").filter(|v| v.is_object()) {
         w.line(2, &format!("{name}:\tWaiting"));
-        if !str_at(wt, "/reason").is_empty() {
-            w.line(3, &format!("Reason:\t{}", str_at(wt, "/reason")));
-        }
+        w.optional(3, "Reason", wt, "/reason");
     } else if let Some(t) = st.get("terminated").filter(|v| v.is_object()) {
         w.line(2, &format!("{name}:\tTerminated"));
-        if !str_at(t, "/reason").is_empty() {
-            w.line(3, &format!("Reason:\t{}", str_at(t, "/reason")));
-        }
-        if !str_at(t, "/message").is_empty() {
-            w.line(3, &format!("Message:\t{}", str_at(t, "/message")));
-        }
+        w.optional(3, "Reason", t, "/reason");
+        w.optional(3, "Message", t, "/message");
         w.line(
             3,
             &format!(
@@ -702,12 +668,7 @@ pub fn pod_template(w: &mut Writer, template: Option<&Value>) {
         );
     }
     let spec = t.get("spec").cloned().unwrap_or_default();
-    if !str_at(&spec, "/serviceAccountName").is_empty() {
-        w.line(
-            1,
-            &format!("Service Account:\t{}", str_at(&spec, "/serviceAccountName")),
-        );
-    }
+    w.optional(1, "Service Account", &spec, "/serviceAccountName");
     if let Some(init) = spec
         .get("initContainers")
         .and_then(Value::as_array)
@@ -727,15 +688,7 @@ pub fn pod_template(w: &mut Writer, template: Option<&Value>) {
         "  ",
     );
     volumes(w, spec.get("volumes"), "  ");
-    if !str_at(&spec, "/priorityClassName").is_empty() {
-        w.line(
-            1,
-            &format!(
-                "Priority Class Name:\t{}",
-                str_at(&spec, "/priorityClassName")
-            ),
-        );
-    }
+    w.optional(1, "Priority Class Name", &spec, "/priorityClassName");
     labels_multiline(
         w,
         "  Node-Selectors",

@@ -35,12 +35,7 @@ pub async fn describe(ctx: &Ctx, svc: &Value, show_events: bool, w: &mut Writer)
         ),
     );
     w.line(0, &format!("Type:\t{}", str_at(&spec, "/type")));
-    if !str_at(&spec, "/ipFamilyPolicy").is_empty() {
-        w.line(
-            0,
-            &format!("IP Family Policy:\t{}", str_at(&spec, "/ipFamilyPolicy")),
-        );
-    }
+    w.optional(0, "IP Family Policy", &spec, "/ipFamilyPolicy");
     let join = |field: &str| -> String {
         spec.get(field)
             .and_then(Value::as_array)
@@ -63,9 +58,7 @@ pub async fn describe(ctx: &Ctx, svc: &Value, show_events: bool, w: &mut Writer)
     {
         w.line(0, &format!("External IPs:\t{}", join("externalIPs")));
     }
-    if !str_at(&spec, "/loadBalancerIP").is_empty() {
-        w.line(0, &format!("IP:\t{}", str_at(&spec, "/loadBalancerIP")));
-    }
+    w.optional(0, "IP", &spec, "/loadBalancerIP");
     if str_at(&spec, "/type") == "LoadBalancer" {
         if let Some(ing) = svc
             .pointer("/status/loadBalancer/ingress")
@@ -129,24 +122,18 @@ pub async fn describe(ctx: &Ctx, svc: &Value, show_events: bool, w: &mut Writer)
         0,
         &format!("Session Affinity:\t{}", str_at(&spec, "/sessionAffinity")),
     );
-    if !str_at(&spec, "/externalTrafficPolicy").is_empty() {
-        w.line(
-            0,
-            &format!(
-                "External Traffic Policy:\t{}",
-                str_at(&spec, "/externalTrafficPolicy")
-            ),
-        );
-    }
-    if !str_at(&spec, "/internalTrafficPolicy").is_empty() {
-        w.line(
-            0,
-            &format!(
-                "Internal Traffic Policy:\t{}",
-                str_at(&spec, "/internalTrafficPolicy")
-            ),
-        );
-    }
+    w.optional(
+        0,
+        "External Traffic Policy",
+        &spec,
+        "/externalTrafficPolicy",
+    );
+    w.optional(
+        0,
+        "Internal Traffic Policy",
+        &spec,
+        "/internalTrafficPolicy",
+    );
     if let Some(n) = spec
         .get("healthCheckNodePort")
         .and_then(Value::as_i64)
