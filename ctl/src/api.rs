@@ -31,10 +31,7 @@ impl Ctx {
     /// GET one object.
     pub async fn get(&self, info: &ResourceInfo, ns: &str, name: &str) -> Result<Value> {
         let api = self.api(info, Some(ns)).await?;
-        match api.get(name).await {
-            Ok(o) => Ok(to_value(o)),
-            Err(e) => Err(self.kube_err(e).await),
-        }
+        self.object(api.get(name).await).await
     }
 
     /// GET one object, `None` when it does not exist.
@@ -86,28 +83,21 @@ impl Ctx {
         dry_run: bool,
     ) -> Result<Value> {
         let api = self.api(info, Some(ns)).await?;
-        let data: DynamicObject = serde_json::from_value(obj.clone())
-            .map_err(|e| Error::Usage(format!("invalid object: {e}")))?;
+        let data = to_dynamic(obj)?;
         let pp = PostParams {
             dry_run,
             field_manager: Some("kubectl-client-side-apply".into()),
         };
-        match api.create(&pp, &data).await {
-            Ok(o) => Ok(to_value(o)),
-            Err(e) => Err(self.kube_err(e).await),
-        }
+        self.object(api.create(&pp, &data).await).await
     }
 
     /// PUT a whole object (optimistic concurrency on its resourceVersion).
     pub async fn replace(&self, info: &ResourceInfo, ns: &str, obj: &Value) -> Result<Value> {
         let api = self.api(info, Some(ns)).await?;
         let name = minik_api::meta::name(obj).to_string();
-        let data: DynamicObject = serde_json::from_value(obj.clone())
-            .map_err(|e| Error::Usage(format!("invalid object: {e}")))?;
-        match api.replace(&name, &PostParams::default(), &data).await {
-            Ok(o) => Ok(to_value(o)),
-            Err(e) => Err(self.kube_err(e).await),
-        }
+        let data = to_dynamic(obj)?;
+        self.object(api.replace(&name, &PostParams::default(), &data).await)
+            .await
     }
 
     /// PATCH with a strategic merge patch (what kubectl sends for built-in kinds).
@@ -149,10 +139,7 @@ impl Ctx {
             dry_run,
             ..Default::default()
         };
-        match api.patch(name, &pp, patch).await {
-            Ok(o) => Ok(to_value(o)),
-            Err(e) => Err(self.kube_err(e).await),
-        }
+        self.object(api.patch(name, &pp, patch).await).await
     }
 
     /// DELETE one object (background propagation, kubectl's default).
@@ -170,6 +157,17 @@ impl Ctx {
         dp.dry_run = dry_run;
         match api.delete(name, &dp).await {
             Ok(_) => Ok(()),
+            Err(e) => Err(self.kube_err(e).await),
+        }
+    }
+
+    /// The server's answer as JSON, or its error as miniktl's.
+    async fn object(
+        &self,
+        answer: std::result::Result<DynamicObject, kube::Error>,
+    ) -> Result<Value> {
+        match answer {
+            Ok(o) => Ok(to_value(o)),
             Err(e) => Err(self.kube_err(e).await),
         }
     }
@@ -225,6 +223,11 @@ pub fn with_type(mut obj: Value, info: &ResourceInfo) -> Value {
         }
     }
     obj
+}
+
+/// Plain JSON as the `DynamicObject` kube sends.
+fn to_dynamic(obj: &Value) -> Result<DynamicObject> {
+    serde_json::from_value(obj.clone()).map_err(|e| Error::Usage(format!("invalid object: {e}")))
 }
 
 /// A `DynamicObject` as plain JSON.

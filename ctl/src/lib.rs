@@ -39,6 +39,7 @@
 //! - [`metadata_edit`]: `KEY=VALUE`/`KEY-` edits of labels and annotations
 //!   (`label`, `annotate`).
 //! - [`conditions`]: an object's `status.conditions` (`Ready`, `Progressing`).
+//! - [`value`]: reading fields of untyped JSON (`str_at`, `array_at`).
 //! - [`printers`]: tables laid out like kubectl (Go's tabwriter), YAML and
 //!   JSON as kubectl prints them, JSONPath.
 //! - [`describe`]: kubectl-style `describe` sections per kind, one shared
@@ -70,6 +71,7 @@ pub mod pod_pick;
 pub mod printers;
 pub mod resources;
 pub mod url;
+pub mod value;
 pub mod watch;
 
 use std::ffi::OsString;

@@ -8,6 +8,7 @@ use crate::context::Ctx;
 use crate::error::{Error, Result};
 use crate::kubeconfig::{read_document, write_document};
 use crate::printers::{tabwriter::TabWriter, yaml};
+use crate::value::array_at;
 
 /// Modify kubeconfig files.
 #[derive(clap::Subcommand, Debug)]
@@ -84,12 +85,7 @@ impl Config {
             Config::GetContexts => {
                 let mut tw = TabWriter::for_tables();
                 tw.write_str("CURRENT\tNAME\tCLUSTER\tAUTHINFO\tNAMESPACE\n");
-                let empty = Vec::new();
-                for c in kc
-                    .get("contexts")
-                    .and_then(Value::as_array)
-                    .unwrap_or(&empty)
-                {
+                for c in array_at(&kc, "/contexts") {
                     let name = c.get("name").and_then(Value::as_str).unwrap_or("");
                     let s = |f: &str| {
                         c.pointer(&format!("/context/{f}"))

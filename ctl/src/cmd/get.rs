@@ -22,6 +22,18 @@ use crate::printers::{self, jsonpath, Format, TableOptions, TablePrinter};
 use crate::resources::{self, kind_prefix, Selection, Selections};
 use crate::url::{encode_query, resource_path, TABLE_ACCEPT};
 
+/// What was found, with the errors met on the way (each printed, then
+/// counted in the exit status, as kubectl reports partial results).
+type Partial<T> = std::result::Result<T, (T, Vec<Error>)>;
+
+fn partial<T>(found: T, errors: Vec<Error>) -> Partial<T> {
+    if errors.is_empty() {
+        Ok(found)
+    } else {
+        Err((found, errors))
+    }
+}
+
 /// Display one or many resources.
 #[derive(clap::Args, Debug)]
 pub struct Get {
@@ -181,6 +193,13 @@ impl Get {
         encode_query(&params)
     }
 
+    /// Keeps a failed GET's error, unless `--ignore-not-found` forgives it.
+    fn record(&self, e: Error, errors: &mut Vec<Error>) {
+        if !(e.is_not_found() && self.ignore_not_found) {
+            errors.push(e);
+        }
+    }
+
     /// The sort key for this resource: `--sort-by`, or time for events.
     fn sort_key(&self, info: &ResourceInfo) -> Option<String> {
         match &self.sort_by {
@@ -197,7 +216,7 @@ impl Get {
         ctx: &Ctx,
         sel: &Selection,
         ns: Option<&str>,
-    ) -> std::result::Result<Option<Value>, (Option<Value>, Vec<Error>)> {
+    ) -> Partial<Option<Value>> {
         let sort = self.sort_key(sel.info);
         let extra: Vec<(&str, String)> = if sort.is_some() {
             vec![("includeObject", "Object".into())]
@@ -245,15 +264,10 @@ impl Get {
                         }
                     }
                 },
-                Err(e) if e.is_not_found() && self.ignore_not_found => {}
-                Err(e) => errors.push(e),
+                Err(e) => self.record(e, &mut errors),
             }
         }
-        if errors.is_empty() {
-            Ok(merged)
-        } else {
-            Err((merged, errors))
-        }
+        partial(merged, errors)
     }
 
     async fn fetch_objects(
@@ -261,7 +275,7 @@ impl Get {
         ctx: &Ctx,
         sel: &Selection,
         ns: Option<&str>,
-    ) -> std::result::Result<Vec<Value>, (Vec<Value>, Vec<Error>)> {
+    ) -> Partial<Vec<Value>> {
         if sel.names.is_empty() {
             return ctx
                 .list(
@@ -288,15 +302,10 @@ impl Get {
         for name in &sel.names {
             match ctx.get(sel.info, &ns_for_named, name).await {
                 Ok(o) => out.push(with_type(o, sel.info)),
-                Err(e) if e.is_not_found() && self.ignore_not_found => {}
-                Err(e) => errors.push(e),
+                Err(e) => self.record(e, &mut errors),
             }
         }
-        if errors.is_empty() {
-            Ok(out)
-        } else {
-            Err((out, errors))
-        }
+        partial(out, errors)
     }
 
     async fn watch(

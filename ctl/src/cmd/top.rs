@@ -13,6 +13,7 @@ use crate::error::{Error, Result};
 use crate::flags::{AllNamespaces, Selector};
 use crate::printers::tabwriter::TabWriter;
 use crate::resources;
+use crate::value::array_at;
 
 /// Display resource (CPU/memory) usage.
 #[derive(clap::Subcommand, Debug)]
@@ -139,8 +140,7 @@ impl Top {
                 };
                 let mut rows: Vec<(String, String, String, i64, i64)> = Vec::new();
                 for (_, s) in summaries(ctx).await? {
-                    let empty = Vec::new();
-                    for p in s.get("pods").and_then(Value::as_array).unwrap_or(&empty) {
+                    for p in array_at(&s, "/pods") {
                         let pns = p
                             .pointer("/podRef/namespace")
                             .and_then(Value::as_str)
@@ -160,11 +160,7 @@ impl Top {
                             continue;
                         }
                         if containers {
-                            for c in p
-                                .get("containers")
-                                .and_then(Value::as_array)
-                                .unwrap_or(&empty)
-                            {
+                            for c in array_at(p, "/containers") {
                                 rows.push((
                                     pns.clone(),
                                     pname.clone(),

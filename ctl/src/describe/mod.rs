@@ -150,9 +150,7 @@ pub fn since(ts: Option<&str>) -> String {
     }
 }
 
-pub fn str_at<'a>(v: &'a Value, pointer: &str) -> &'a str {
-    v.pointer(pointer).and_then(Value::as_str).unwrap_or("")
-}
+pub use crate::value::str_at;
 
 /// A scalar as Go's `%v` prints it (`""` for missing).
 pub fn scalar(v: Option<&Value>) -> String {

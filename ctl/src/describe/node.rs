@@ -11,6 +11,7 @@ use crate::describe::header::Header;
 use crate::describe::{events, quantities, rfc1123z, since, str_at, Writer};
 use crate::error::Result;
 use crate::resources;
+use crate::value::array_at;
 use minik_api::quantity::Quantity;
 
 pub async fn describe(ctx: &Ctx, node: &Value, show_events: bool, w: &mut Writer) -> Result<()> {
@@ -147,12 +148,7 @@ pub async fn describe(ctx: &Ctx, node: &Value, show_events: bool, w: &mut Writer
         }
     }
     w.line(0, "Addresses:");
-    let empty = Vec::new();
-    for a in node
-        .pointer("/status/addresses")
-        .and_then(Value::as_array)
-        .unwrap_or(&empty)
-    {
+    for a in array_at(node, "/status/addresses") {
         w.line(
             1,
             &format!("{}:\t{}", str_at(a, "/type"), str_at(a, "/address")),

@@ -11,6 +11,7 @@ use crate::describe::{
     quantities, rfc1123z, scalar, since, str_at, Writer,
 };
 use crate::error::Result;
+use crate::value::array_at;
 
 pub async fn describe(ctx: &Ctx, pod: &Value, show_events: bool, w: &mut Writer) -> Result<()> {
     let spec = pod.get("spec").cloned().unwrap_or_default();
@@ -92,11 +93,7 @@ pub async fn describe(ctx: &Ctx, pod: &Value, show_events: bool, w: &mut Writer)
             "",
         );
     }
-    let empty = Vec::new();
-    let cs = spec
-        .get("containers")
-        .and_then(Value::as_array)
-        .unwrap_or(&empty);
+    let cs = array_at(&spec, "/containers");
     containers(
         w,
         "Containers",
@@ -530,34 +527,25 @@ pub fn volumes(w: &mut Writer, volumes: Option<&Value>, space: &str) {
             w.line(2, &format!("Medium:\t{}", str_at(e, "/medium")));
             w.line(2, &format!("SizeLimit:\t{limit}"));
         } else if let Some(s) = v.get("secret") {
-            w.line(2, "Type:\tSecret (a volume populated by a Secret)");
-            w.line(2, &format!("SecretName:\t{}", str_at(s, "/secretName")));
-            w.line(
-                2,
-                &format!(
-                    "Optional:\t{}",
-                    s.get("optional").and_then(Value::as_bool).unwrap_or(false)
-                ),
+            let kind = "Secret (a volume populated by a Secret)";
+            named_source(
+                w,
+                kind,
+                s,
+                ("SecretName", "secretName"),
+                ("Optional", "optional"),
             );
         } else if let Some(c) = v.get("configMap") {
-            w.line(2, "Type:\tConfigMap (a volume populated by a ConfigMap)");
-            w.line(2, &format!("Name:\t{}", str_at(c, "/name")));
-            w.line(
-                2,
-                &format!(
-                    "Optional:\t{}",
-                    c.get("optional").and_then(Value::as_bool).unwrap_or(false)
-                ),
-            );
+            let kind = "ConfigMap (a volume populated by a ConfigMap)";
+            named_source(w, kind, c, ("Name", "name"), ("Optional", "optional"));
         } else if let Some(p) = v.get("persistentVolumeClaim") {
-            w.line(2, "Type:\tPersistentVolumeClaim (a reference to a PersistentVolumeClaim in the same namespace)");
-            w.line(2, &format!("ClaimName:\t{}", str_at(p, "/claimName")));
-            w.line(
-                2,
-                &format!(
-                    "ReadOnly:\t{}",
-                    p.get("readOnly").and_then(Value::as_bool).unwrap_or(false)
-                ),
+            let kind = "PersistentVolumeClaim (a reference to a PersistentVolumeClaim in the same namespace)";
+            named_source(
+                w,
+                kind,
+                p,
+                ("ClaimName", "claimName"),
+                ("ReadOnly", "readOnly"),
             );
         } else if v.get("projected").is_some() {
             w.line(
@@ -676,13 +664,10 @@ pub fn pod_template(w: &mut Writer, template: Option<&Value>) {
     {
         containers(w, "Init Containers", init, None, None, "  ");
     }
-    let empty = Vec::new();
     containers(
         w,
         "Containers",
-        spec.get("containers")
-            .and_then(Value::as_array)
-            .unwrap_or(&empty),
+        array_at(&spec, "/containers"),
         None,
         None,
         "  ",
@@ -695,6 +680,24 @@ pub fn pod_template(w: &mut Writer, template: Option<&Value>) {
         spec.get("nodeSelector").and_then(Value::as_object),
     );
     tolerations(w, "  Tolerations", spec.get("tolerations"));
+}
+
+/// A volume source kubectl describes by its type, the object it names
+/// and one boolean (`(title, field)` pairs).
+fn named_source(
+    w: &mut Writer,
+    kind: &str,
+    source: &Value,
+    name: (&str, &str),
+    flag: (&str, &str),
+) {
+    w.line(2, &format!("Type:\t{kind}"));
+    w.line(
+        2,
+        &format!("{}:\t{}", name.0, str_at(source, &format!("/{}", name.1))),
+    );
+    let on = source.get(flag.1).and_then(Value::as_bool).unwrap_or(false);
+    w.line(2, &format!("{}:\t{on}", flag.0));
 }
 
 #[cfg(test)]

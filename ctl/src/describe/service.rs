@@ -10,6 +10,7 @@ use crate::describe::{events, scalar, str_at, Writer};
 use crate::error::Result;
 use crate::printers::format_labels;
 use crate::resources;
+use crate::value::array_at;
 
 pub async fn describe(ctx: &Ctx, svc: &Value, show_events: bool, w: &mut Writer) -> Result<()> {
     let ns = minik_api::meta::namespace(svc).unwrap_or("default");
@@ -79,12 +80,7 @@ pub async fn describe(ctx: &Ctx, svc: &Value, show_events: bool, w: &mut Writer)
             w.line(0, &format!("LoadBalancer Ingress:\t{}", list.join(", ")));
         }
     }
-    let empty = Vec::new();
-    for p in spec
-        .get("ports")
-        .and_then(Value::as_array)
-        .unwrap_or(&empty)
-    {
+    for p in array_at(&spec, "/ports") {
         let pname = match str_at(p, "/name") {
             "" => "<unset>".to_string(),
             n => n.to_string(),
@@ -158,16 +154,9 @@ pub fn format_endpoints(ep: Option<&Value>, port_name: &str, max: usize) -> Stri
         .and_then(Value::as_array)
         .unwrap_or(&empty)
     {
-        let ports = subset
-            .get("ports")
-            .and_then(Value::as_array)
-            .unwrap_or(&empty);
+        let ports = array_at(subset, "/ports");
         for port in ports.iter().filter(|p| str_at(p, "/name") == port_name) {
-            for addr in subset
-                .get("addresses")
-                .and_then(Value::as_array)
-                .unwrap_or(&empty)
-            {
+            for addr in array_at(subset, "/addresses") {
                 count += 1;
                 if list.len() < max {
                     list.push(format!(

@@ -17,6 +17,7 @@ use serde_json::{json, Value};
 use crate::error::{Error, Result};
 use crate::printers::jsonpath::JsonPath;
 use crate::printers::tabwriter::TabWriter;
+use crate::value::array_at;
 
 /// What `-o` asked for.
 #[derive(Debug, Clone)]
@@ -156,15 +157,8 @@ impl TablePrinter {
 
 /// One table as tab-separated text (kubectl's `decorateTable` + `printTable`).
 pub fn render_table(table: &Value, opts: &TableOptions) -> String {
-    let empty = Vec::new();
-    let columns = table
-        .get("columnDefinitions")
-        .and_then(Value::as_array)
-        .unwrap_or(&empty);
-    let rows = table
-        .get("rows")
-        .and_then(Value::as_array)
-        .unwrap_or(&empty);
+    let columns = array_at(table, "/columnDefinitions");
+    let rows = array_at(table, "/rows");
     let name_column = if opts.kind_prefix.is_some() {
         columns.iter().position(|c| {
             c.get("format").and_then(Value::as_str) == Some("name")
@@ -212,7 +206,7 @@ pub fn render_table(table: &Value, opts: &TableOptions) -> String {
                     .to_string(),
             );
         }
-        let row_cells = row.get("cells").and_then(Value::as_array).unwrap_or(&empty);
+        let row_cells = array_at(row, "/cells");
         for (i, cell) in row_cells.iter().enumerate() {
             let Some(c) = columns.get(i) else { break };
             if !shown(c) {

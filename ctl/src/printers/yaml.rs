@@ -627,19 +627,23 @@ status: {}
 
     #[test]
     fn quotes_what_yaml_would_misread() {
-        assert_eq!(choose_style("true", false), Style::Double);
-        assert_eq!(choose_style("", false), Style::Double);
-        assert_eq!(choose_style("1.35", false), Style::Double);
-        assert_eq!(choose_style("0755", false), Style::Double);
-        assert_eq!(choose_style("1:20", false), Style::Double);
-        assert_eq!(choose_style("*", false), Style::Single);
-        assert_eq!(choose_style("- x", false), Style::Single);
-        assert_eq!(choose_style("a: b", false), Style::Single);
-        assert_eq!(choose_style("8080:80", false), Style::Plain);
-        assert_eq!(choose_style("1/1", false), Style::Plain);
-        assert_eq!(choose_style("a\nb", false), Style::Literal);
-        assert_eq!(choose_style("a\tb", false), Style::Double);
-        assert_eq!(choose_style("minik/web:v1", false), Style::Plain);
+        for (text, style) in [
+            ("true", Style::Double),
+            ("", Style::Double),
+            ("1.35", Style::Double),
+            ("0755", Style::Double),
+            ("1:20", Style::Double),
+            ("*", Style::Single),
+            ("- x", Style::Single),
+            ("a: b", Style::Single),
+            ("8080:80", Style::Plain),
+            ("1/1", Style::Plain),
+            ("a\nb", Style::Literal),
+            ("a\tb", Style::Double),
+            ("minik/web:v1", Style::Plain),
+        ] {
+            assert_eq!(choose_style(text, false), style, "{text:?}");
+        }
     }
 
     #[test]
