@@ -526,27 +526,11 @@ pub fn volumes(w: &mut Writer, volumes: Option<&Value>, space: &str) {
             );
             w.line(2, &format!("Medium:\t{}", str_at(e, "/medium")));
             w.line(2, &format!("SizeLimit:\t{limit}"));
-        } else if let Some(s) = v.get("secret") {
-            let kind = "Secret (a volume populated by a Secret)";
-            named_source(
-                w,
-                kind,
-                s,
-                ("SecretName", "secretName"),
-                ("Optional", "optional"),
-            );
-        } else if let Some(c) = v.get("configMap") {
-            let kind = "ConfigMap (a volume populated by a ConfigMap)";
-            named_source(w, kind, c, ("Name", "name"), ("Optional", "optional"));
-        } else if let Some(p) = v.get("persistentVolumeClaim") {
-            let kind = "PersistentVolumeClaim (a reference to a PersistentVolumeClaim in the same namespace)";
-            named_source(
-                w,
-                kind,
-                p,
-                ("ClaimName", "claimName"),
-                ("ReadOnly", "readOnly"),
-            );
+        } else if let Some((source, named)) = NAMED_SOURCES
+            .iter()
+            .find_map(|n| v.get(n.field).map(|source| (source, n)))
+        {
+            named.write(w, source);
         } else if v.get("projected").is_some() {
             w.line(
                 2,
@@ -683,21 +667,53 @@ pub fn pod_template(w: &mut Writer, template: Option<&Value>) {
 }
 
 /// A volume source kubectl describes by its type, the object it names
-/// and one boolean (`(title, field)` pairs).
-fn named_source(
-    w: &mut Writer,
-    kind: &str,
-    source: &Value,
-    name: (&str, &str),
-    flag: (&str, &str),
-) {
-    w.line(2, &format!("Type:\t{kind}"));
-    w.line(
-        2,
-        &format!("{}:\t{}", name.0, str_at(source, &format!("/{}", name.1))),
-    );
-    let on = source.get(flag.1).and_then(Value::as_bool).unwrap_or(false);
-    w.line(2, &format!("{}:\t{on}", flag.0));
+/// and one boolean.
+struct NamedSource {
+    /// The field of the volume that holds this source.
+    field: &'static str,
+    kind: &'static str,
+    /// (title, field) of the object named.
+    name: (&'static str, &'static str),
+    /// (title, field) of the boolean.
+    flag: (&'static str, &'static str),
+}
+
+const NAMED_SOURCES: [NamedSource; 3] = [
+    NamedSource {
+        field: "secret",
+        kind: "Secret (a volume populated by a Secret)",
+        name: ("SecretName", "secretName"),
+        flag: ("Optional", "optional"),
+    },
+    NamedSource {
+        field: "configMap",
+        kind: "ConfigMap (a volume populated by a ConfigMap)",
+        name: ("Name", "name"),
+        flag: ("Optional", "optional"),
+    },
+    NamedSource {
+        field: "persistentVolumeClaim",
+        kind:
+            "PersistentVolumeClaim (a reference to a PersistentVolumeClaim in the same namespace)",
+        name: ("ClaimName", "claimName"),
+        flag: ("ReadOnly", "readOnly"),
+    },
+];
+
+impl NamedSource {
+    fn write(&self, w: &mut Writer, source: &Value) {
+        w.line(2, &format!("Type:\t{}", self.kind));
+        let name = source
+            .get(self.name.1)
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        w.line(2, &format!("{}:\t{name}", self.name.0));
+        let on = source
+            .get(self.flag.1)
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        w.line(2, &format!("{}:\t{on}", self.flag.0));
+    }
 }
 
 #[cfg(test)]
