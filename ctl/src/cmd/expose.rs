@@ -31,6 +31,8 @@ pub struct Expose {
     #[arg(long = "protocol")]
     pub protocol: Option<String>,
     /// Override the selector (k=v,...).
+    // Not `flags::Selector`: this sets the new Service's selector (kubectl
+    // expose gives it no -l); it selects nothing to act on.
     #[arg(long = "selector")]
     pub selector: Option<String>,
     #[command(flatten)]
