@@ -421,24 +421,18 @@ fn env(w: &mut Writer, c: &Value, pod: Option<&Value>) {
                 .map(canonical_quantity)
                 .unwrap_or_else(|| "node allocatable".into());
             w.line(3, &format!("{name}:\t{value} ({resource})"));
-        } else if let Some(s) = from.get("secretKeyRef") {
-            let optional = s.get("optional").and_then(Value::as_bool).unwrap_or(false);
+        } else if let Some((r, source)) = from
+            .get("secretKeyRef")
+            .map(|r| (r, "in secret"))
+            .or_else(|| from.get("configMapKeyRef").map(|r| (r, "of config map")))
+        {
+            let optional = r.get("optional").and_then(Value::as_bool).unwrap_or(false);
             w.line(
                 3,
                 &format!(
-                    "{name}:\t<set to the key '{}' in secret '{}'>\tOptional: {optional}",
-                    str_at(s, "/key"),
-                    str_at(s, "/name")
-                ),
-            );
-        } else if let Some(m) = from.get("configMapKeyRef") {
-            let optional = m.get("optional").and_then(Value::as_bool).unwrap_or(false);
-            w.line(
-                3,
-                &format!(
-                    "{name}:\t<set to the key '{}' of config map '{}'>\tOptional: {optional}",
-                    str_at(m, "/key"),
-                    str_at(m, "/name")
+                    "{name}:\t<set to the key '{}' {source} '{}'>\tOptional: {optional}",
+                    str_at(r, "/key"),
+                    str_at(r, "/name")
                 ),
             );
         }

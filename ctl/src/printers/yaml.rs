@@ -627,22 +627,16 @@ status: {}
 
     #[test]
     fn quotes_what_yaml_would_misread() {
-        for (text, style) in [
-            ("true", Style::Double),
-            ("", Style::Double),
-            ("1.35", Style::Double),
-            ("0755", Style::Double),
-            ("1:20", Style::Double),
-            ("*", Style::Single),
-            ("- x", Style::Single),
-            ("a: b", Style::Single),
-            ("8080:80", Style::Plain),
-            ("1/1", Style::Plain),
-            ("a\nb", Style::Literal),
-            ("a\tb", Style::Double),
-            ("minik/web:v1", Style::Plain),
-        ] {
-            assert_eq!(choose_style(text, false), style, "{text:?}");
+        let cases: [(Style, &[&str]); 4] = [
+            (Style::Double, &["true", "", "1.35", "0755", "1:20", "a\tb"]),
+            (Style::Single, &["*", "- x", "a: b"]),
+            (Style::Plain, &["8080:80", "1/1", "minik/web:v1"]),
+            (Style::Literal, &["a\nb"]),
+        ];
+        for (style, texts) in cases {
+            for text in texts {
+                assert_eq!(choose_style(text, false), style, "{text:?}");
+            }
         }
     }
 
