@@ -384,17 +384,13 @@ pub fn describe_probe(p: &Value) -> String {
 }
 
 fn env(w: &mut Writer, c: &Value, pod: Option<&Value>) {
-    let env = c
-        .get("env")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
+    let env = array_at(c, "/env");
     if env.is_empty() {
         w.line(2, "Environment:\t<none>");
     } else {
         w.line(2, "Environment:");
     }
-    for e in &env {
+    for e in env {
         let name = str_at(e, "/name");
         let Some(from) = e.get("valueFrom").filter(|v| v.is_object()) else {
             for (i, part) in str_at(e, "/value").split('\n').enumerate() {
@@ -456,11 +452,7 @@ fn field_ref_value(pod: &Value, path: &str) -> String {
 }
 
 fn mounts(w: &mut Writer, c: &Value) {
-    let mut mounts = c
-        .get("volumeMounts")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
+    let mut mounts = array_at(c, "/volumeMounts").to_vec();
     if mounts.is_empty() {
         w.line(2, "Mounts:\t<none>");
         return;
