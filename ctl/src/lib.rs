@@ -8,41 +8,80 @@
 //! - [`Cli`] and [`Command`]: the clap definitions. Every subcommand is one
 //!   file in [`cmd`] with the same shape — a `clap::Args` struct and
 //!   `async fn run(self, &Ctx) -> Result<()>` — dispatched through one enum
-//!   (the mini-redis layout).
-//! - [`context`]: the kubeconfig, the lazily built `kube::Client`, the
-//!   namespace, stdin/stdout, and the request shapes commands use
-//!   (`Api<DynamicObject>` for CRUD, raw requests for server-side Tables).
+//!   (the mini-redis layout). No subcommand imports another: what two of
+//!   them share lives in one of the modules below.
+//!
+//! The shared layer, from the outside in:
+//! - [`io`]: stdout, stderr, stdin and the terminal (`Io`, `Out`, raw mode).
+//! - [`kubeconfig`]: which kubeconfig is used, the client it describes, and
+//!   the file as a document for `miniktl config`.
+//! - [`context`]: [`Ctx`], what every command runs with — streams, the lazily
+//!   built `kube::Client`, the namespace.
+//! - [`api`]: CRUD requests as methods on `Ctx` (`Api<DynamicObject>`, raw
+//!   requests for server-side Tables and subresources).
+//! - [`watch`]: watches as methods on `Ctx`, and waiting for an object to go.
+//! - [`url`]: resource paths, query strings, the Table Accept header.
+//! - [`flags`]: `-f/-R`, `-l`, `-A`, `-o`, `--dry-run` declared once and
+//!   flattened into each command; duration-valued flags.
 //! - [`resources`]: `po`, `deploy,svc`, `pod/web`, `all` → served resources
 //!   (from `minik_api::catalogue`, the same table the API server serves).
 //! - [`manifest`]: `-f` files, directories and stdin; YAML errors with file,
 //!   document and line:column.
+//! - [`objects`]: a manifest's object resolved to its kind and namespace,
+//!   ready to send (`apply`, `create`, `delete`, `describe`, `get -f`).
+//! - [`last_applied`]: the last-applied-configuration annotation.
 //! - [`patch`]: client-side apply's three-way strategic merge patch.
+//! - [`generate`]: creating and printing a generated object (`create`
+//!   generators, `run`, `expose`, `autoscale`).
+//! - [`pod_pick`]: the pod and container behind `POD` or `deploy/web`
+//!   (`logs`, `exec`, `port-forward`).
+//! - [`log_stream`]: waiting for a container and printing its log (`logs`, `run -i`).
+//! - [`metadata_edit`]: `KEY=VALUE`/`KEY-` edits of labels and annotations
+//!   (`label`, `annotate`).
+//! - [`conditions`]: an object's `status.conditions` (`Ready`, `Progressing`).
+//! - [`value`]: reading fields of untyped JSON (`str_at`, `array_at`).
 //! - [`printers`]: tables laid out like kubectl (Go's tabwriter), YAML and
 //!   JSON as kubectl prints them, JSONPath.
-//! - [`describe`]: kubectl-style `describe` sections per kind, plus Events.
+//! - [`describe`]: kubectl-style `describe` sections per kind, one shared
+//!   header, plus Events.
 //! - [`cluster`]: `cluster up|down|status`: processes, images, networking.
 //! - [`error`]: one error type; kubectl's `Error from server (Reason): ...`.
 //!
 //! Left out: kustomize (`-k`), server-side apply, `kubectl cp`, `debug`,
 //! `auth`, plugins, and manifests from URLs (this machine has no network).
 
+pub mod api;
 pub mod cluster;
 pub mod cmd;
+pub mod conditions;
 pub mod context;
 pub mod describe;
 pub mod error;
+pub mod flags;
+pub mod generate;
+pub mod io;
+pub mod kubeconfig;
+pub mod last_applied;
+pub mod log_stream;
 pub mod manifest;
+pub mod metadata_edit;
+pub mod objects;
 pub mod patch;
+pub mod pod_pick;
 pub mod printers;
 pub mod resources;
+pub mod url;
+pub mod value;
+pub mod watch;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-pub use context::{Ctx, Io, Out};
+pub use context::Ctx;
 pub use error::{Error, Result};
+pub use io::{Io, Out};
 
 /// miniktl controls a minik (or any Kubernetes) cluster, like kubectl.
 #[derive(Parser, Debug)]

@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::context::Io;
 use crate::error::{Error, Result};
+use crate::io::Io;
 
 /// One object read from a manifest.
 #[derive(Debug, Clone)]

@@ -38,10 +38,12 @@ use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::cmd::get::encode_query;
-use crate::context::{resource_path, Ctx, Io};
+use crate::conditions;
+use crate::context::Ctx;
 use crate::error::{Error, Result};
+use crate::io::Io;
 use crate::resources;
+use crate::url::{encode_query, resource_path};
 use home::Home;
 use process::Spec;
 
@@ -491,14 +493,7 @@ async fn wait_ready(ctx: &Ctx, home: &Home, state: &State, timeout: Duration) ->
     let api = cluster_ctx(ctx, home);
     let info = resources::resolve("nodes")?;
     let wanted: Vec<String> = (1..=state.nodes).map(|i| format!("node-{i}")).collect();
-    let is_ready = |n: &Value| {
-        n.pointer("/status/conditions")
-            .and_then(Value::as_array)
-            .is_some_and(|c| {
-                c.iter()
-                    .any(|c| c["type"] == "Ready" && c["status"] == "True")
-            })
-    };
+    let is_ready = |n: &Value| conditions::is_true(n, "Ready");
     let crashed = |state: &State| -> Option<String> {
         state
             .components
@@ -710,13 +705,7 @@ async fn status(ctx: &Ctx, home: &Home) -> Result<()> {
         Ok(list) => list
             .iter()
             .map(|n| {
-                let ready = n
-                    .pointer("/status/conditions")
-                    .and_then(Value::as_array)
-                    .is_some_and(|c| {
-                        c.iter()
-                            .any(|c| c["type"] == "Ready" && c["status"] == "True")
-                    });
+                let ready = conditions::is_true(n, "Ready");
                 (minik_api::meta::name(n).to_string(), ready)
             })
             .collect(),

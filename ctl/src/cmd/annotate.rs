@@ -1,38 +1,20 @@
 //! `miniktl annotate`: add, change (`--overwrite`) or remove (`key-`)
-//! annotations — kubectl annotate (the logic lives in `label.rs`).
+//! annotations — kubectl annotate. The editing is `crate::metadata_edit`'s,
+//! shared with `label`.
 
-use crate::cmd::label::{edit_metadata, MetaField};
 use crate::context::Ctx;
 use crate::error::Result;
+use crate::metadata_edit::{edit_metadata, Edits, MetaField};
 
 /// Update the annotations on a resource.
 #[derive(clap::Args, Debug)]
 pub struct Annotate {
-    /// TYPE NAME KEY=VAL ... KEY- ... (or TYPE/NAME).
-    #[arg(required = true)]
-    pub args: Vec<String>,
-    #[arg(long = "overwrite")]
-    pub overwrite: bool,
-    #[arg(short = 'l', long = "selector")]
-    pub selector: Option<String>,
-    #[arg(long = "all")]
-    pub all: bool,
-    /// Print the current annotations instead.
-    #[arg(long = "list")]
-    pub list: bool,
+    #[command(flatten)]
+    pub edits: Edits,
 }
 
 impl Annotate {
     pub async fn run(self, ctx: &Ctx) -> Result<()> {
-        edit_metadata(
-            ctx,
-            MetaField::Annotations,
-            &self.args,
-            self.overwrite,
-            self.selector.as_deref(),
-            self.all,
-            self.list,
-        )
-        .await
+        edit_metadata(ctx, MetaField::Annotations, &self.edits).await
     }
 }

@@ -6,7 +6,9 @@ use serde_json::Value;
 
 use crate::context::Ctx;
 use crate::error::{Error, Result};
+use crate::flags::Output;
 use crate::printers::tabwriter::TabWriter;
+use crate::value::array_at;
 
 /// Print the supported API resources on the server.
 #[derive(clap::Args, Debug)]
@@ -17,9 +19,8 @@ pub struct ApiResources {
     /// Only resources in this API group ("" for core).
     #[arg(long = "api-group")]
     pub api_group: Option<String>,
-    /// wide or name.
-    #[arg(short = 'o', long = "output")]
-    pub output: Option<String>,
+    #[command(flatten)]
+    pub output: Output,
     #[arg(long = "no-headers")]
     pub no_headers: bool,
 }
@@ -41,12 +42,7 @@ impl ApiResources {
         let core = ctx.raw_get("/api/v1", "application/json").await?;
         collect(&core, "", "v1", &mut rows);
         let groups = ctx.raw_get("/apis", "application/json").await?;
-        let empty = Vec::new();
-        for g in groups
-            .get("groups")
-            .and_then(Value::as_array)
-            .unwrap_or(&empty)
-        {
+        for g in array_at(&groups, "/groups") {
             let name = g.get("name").and_then(Value::as_str).unwrap_or("");
             let gv = g
                 .pointer("/preferredVersion/groupVersion")
@@ -132,12 +128,7 @@ fn strings(v: Option<&Value>) -> Vec<String> {
 }
 
 fn collect(doc: &Value, group: &str, gv: &str, rows: &mut Vec<Row>) {
-    let empty = Vec::new();
-    for r in doc
-        .get("resources")
-        .and_then(Value::as_array)
-        .unwrap_or(&empty)
-    {
+    for r in array_at(doc, "/resources") {
         let name = r.get("name").and_then(Value::as_str).unwrap_or("");
         if name.contains('/') {
             continue;

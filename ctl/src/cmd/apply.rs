@@ -8,35 +8,28 @@
 //! same file twice changes nothing; fields removed from the file are
 //! removed from the object. Server-side apply (`--server-side`) is left out.
 
-use serde_json::Value;
-
 use crate::context::Ctx;
 use crate::error::{Error, Result};
-use crate::manifest::{self, Document};
+use crate::flags::{DryRun, DryRunFlag, Files, Output};
+use crate::last_applied::{last_applied, with_last_applied, LAST_APPLIED};
+use crate::manifest::Document;
+use crate::objects::{prepare, with_origin};
 use crate::patch::three_way;
-use crate::printers::{self, json, Format};
-use crate::resources;
-
-pub const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+use crate::printers::{self, Format};
 
 /// Apply a configuration to resources from files or stdin.
 #[derive(clap::Args, Debug)]
+#[command(mut_arg("filename", |a| a.required_unless_present("kustomize")))]
 pub struct Apply {
-    /// Files, directories or `-` (stdin) with the manifests.
-    #[arg(short = 'f', long = "filename", required_unless_present = "kustomize")]
-    pub filename: Vec<String>,
+    #[command(flatten)]
+    pub files: Files,
     /// A kustomization directory: not supported by miniktl (says so).
     #[arg(short = 'k', long = "kustomize")]
     pub kustomize: Option<String>,
-    /// Descend into directories.
-    #[arg(short = 'R', long = "recursive")]
-    pub recursive: bool,
-    /// none, client or server: only show what would happen.
-    #[arg(long = "dry-run", default_value = "none", num_args = 0..=1, default_missing_value = "client")]
-    pub dry_run: String,
-    /// Output format: name, yaml or json (default: a message per object).
-    #[arg(short = 'o', long = "output")]
-    pub output: Option<String>,
+    #[command(flatten)]
+    pub dry_run: DryRunFlag,
+    #[command(flatten)]
+    pub output: Output,
     /// Accepted for kubectl compatibility (validation is the server's).
     #[arg(long = "validate", num_args = 0..=1, default_missing_value = "true", hide = true)]
     pub validate: Option<String>,
@@ -67,12 +60,9 @@ impl Apply {
                 "kustomize (-k {k}) is not supported by miniktl; render it with `kubectl kustomize {k} > out.yaml` and apply that file with -f"
             )));
         }
-        let dry = DryRun::parse(&self.dry_run)?;
-        let format = match self.output.as_deref() {
-            None => None,
-            Some(o) => Some(Format::parse(Some(o))?),
-        };
-        let docs = manifest::read_all(&ctx.io, &self.filename, self.recursive)?;
+        let dry = self.dry_run.parse()?;
+        let format = self.output.format()?;
+        let docs = self.files.read(&ctx.io)?;
         let mut failures = 0;
         let mut results = Vec::new();
         for doc in docs {
@@ -111,120 +101,7 @@ impl Apply {
     }
 }
 
-/// `--dry-run`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DryRun {
-    None,
-    Client,
-    Server,
-}
-
-impl DryRun {
-    pub fn parse(s: &str) -> Result<DryRun> {
-        match s {
-            "none" | "false" | "" => Ok(DryRun::None),
-            "client" | "true" => Ok(DryRun::Client),
-            "server" => Ok(DryRun::Server),
-            other => Err(Error::Usage(format!(
-                "Invalid dry-run value ({other}). Must be \"none\", \"server\", or \"client\"."
-            ))),
-        }
-    }
-
-    /// What kubectl appends to its messages.
-    pub fn suffix(self) -> &'static str {
-        match self {
-            DryRun::None => "",
-            DryRun::Client => " (dry run)",
-            DryRun::Server => " (server dry run)",
-        }
-    }
-}
-
-/// Resolves a manifest's kind and namespace; returns the object with its
-/// namespace filled in (namespaced kinds), as kubectl sends it.
-pub async fn prepare(
-    ctx: &Ctx,
-    doc: &Document,
-) -> Result<(&'static minik_api::ResourceInfo, String, Value)> {
-    let av = doc
-        .object
-        .get("apiVersion")
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    let kind = doc.object.get("kind").and_then(Value::as_str).unwrap_or("");
-    let mut obj = doc.object.clone();
-    let name = minik_api::meta::name(&obj).to_string();
-    let info = minik_api::catalogue::by_api_version_kind(av, kind).ok_or_else(|| {
-        resources::unknown_kind(
-            kind,
-            av,
-            &format!(
-                "name: \"{name}\" namespace: \"{}\" from \"{}\"",
-                minik_api::meta::namespace(&obj).unwrap_or(""),
-                doc.origin
-            ),
-        )
-    })?;
-    if name.is_empty() && obj.pointer("/metadata/generateName").is_none() {
-        return Err(Error::Usage(format!(
-            "error when retrieving current configuration of {} from \"{}\" (document {}): resource name may not be empty",
-            info.kind, doc.origin, doc.index
-        )));
-    }
-    let mut ns = String::new();
-    if info.namespaced {
-        let doc_ns = minik_api::meta::namespace(&obj)
-            .map(str::to_string)
-            .filter(|s| !s.is_empty());
-        if let (Some(flag), Some(d)) = (ctx.namespace_flag(), &doc_ns) {
-            if flag != d {
-                return Err(Error::Usage(format!(
-                    "the namespace from the provided object \"{d}\" does not match the namespace \"{flag}\". You must pass '--namespace={d}' to perform this operation."
-                )));
-            }
-        }
-        ns = match doc_ns {
-            Some(d) => d,
-            None => ctx.namespace().await?,
-        };
-        if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
-            meta.insert("namespace".into(), Value::String(ns.clone()));
-        }
-    }
-    Ok((info, ns, obj))
-}
-
-/// The object with the last-applied annotation holding its own content
-/// (kubectl's `GetModifiedConfiguration(annotate=true)`).
-pub fn with_last_applied(obj: &Value) -> Value {
-    let mut without = obj.clone();
-    let meta = without.as_object_mut().map(|m| {
-        m.entry("metadata")
-            .or_insert_with(|| Value::Object(Default::default()))
-    });
-    if let Some(Value::Object(meta)) = meta {
-        let annotations = meta
-            .entry("annotations")
-            .or_insert_with(|| Value::Object(Default::default()));
-        if let Value::Object(a) = annotations {
-            a.remove(LAST_APPLIED);
-        } else {
-            *annotations = Value::Object(Default::default());
-        }
-    }
-    let text = format!("{}\n", json::to_compact(&without));
-    let mut modified = without;
-    if let Some(a) = modified
-        .pointer_mut("/metadata/annotations")
-        .and_then(Value::as_object_mut)
-    {
-        a.insert(LAST_APPLIED.into(), Value::String(text));
-    }
-    modified
-}
-
-async fn apply_one(ctx: &Ctx, doc: &Document, dry: DryRun) -> Result<(Outcome, Value)> {
+async fn apply_one(ctx: &Ctx, doc: &Document, dry: DryRun) -> Result<(Outcome, serde_json::Value)> {
     let (info, ns, obj) = prepare(ctx, doc).await?;
     let name = minik_api::meta::name(&obj).to_string();
     let modified = with_last_applied(&obj);
@@ -236,16 +113,10 @@ async fn apply_one(ctx: &Ctx, doc: &Document, dry: DryRun) -> Result<(Outcome, V
         let created = ctx
             .create(info, &ns, &modified, dry == DryRun::Server)
             .await
-            .map_err(|e| context(e, &format!("error when creating \"{}\": ", doc.origin)))?;
+            .map_err(|e| with_origin(e, &format!("error when creating \"{}\": ", doc.origin)))?;
         return Ok((Outcome::Created, created));
     };
-    let original: Option<Value> = current
-        .pointer(&format!(
-            "/metadata/annotations/{}",
-            LAST_APPLIED.replace('/', "~1")
-        ))
-        .and_then(Value::as_str)
-        .and_then(|s| serde_json::from_str(s).ok());
+    let original = last_applied(&current);
     if original.is_none() {
         ctx.eprint(&format!(
             "Warning: resource {}/{name} is missing the {LAST_APPLIED} annotation which is required by miniktl apply. \
@@ -265,39 +136,6 @@ async fn apply_one(ctx: &Ctx, doc: &Document, dry: DryRun) -> Result<(Outcome, V
     let patched = ctx
         .patch(info, &ns, &name, &patch, dry == DryRun::Server)
         .await
-        .map_err(|e| context(e, &format!("error when patching \"{}\": ", doc.origin)))?;
+        .map_err(|e| with_origin(e, &format!("error when patching \"{}\": ", doc.origin)))?;
     Ok((Outcome::Configured, patched))
-}
-
-/// Prefixes an API error's message (kubectl's `error when creating "f":`);
-/// validation errors stay as they are, printed kubectl's way.
-pub fn context(e: Error, prefix: &str) -> Error {
-    match e {
-        Error::Api {
-            code,
-            reason,
-            message,
-        } if reason != "Invalid" => Error::Api {
-            code,
-            reason,
-            message: format!("{prefix}{message}"),
-        },
-        other => other,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn last_applied_matches_kubectl_shape() {
-        let obj = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "default"}, "data": {"a": "<b>"}});
-        let m = with_last_applied(&obj);
-        assert_eq!(
-            m["metadata"]["annotations"][LAST_APPLIED],
-            "{\"apiVersion\":\"v1\",\"data\":{\"a\":\"\\u003cb\\u003e\"},\"kind\":\"ConfigMap\",\"metadata\":{\"annotations\":{},\"name\":\"c\",\"namespace\":\"default\"}}\n"
-        );
-    }
 }

@@ -3,9 +3,10 @@
 
 use serde_json::json;
 
-use crate::cmd::create::{create_object, GenerateFlags};
 use crate::context::Ctx;
 use crate::error::{Error, Result};
+use crate::flags::{DryRunFlag, Output};
+use crate::generate::create_object;
 use crate::resources;
 
 /// Auto-scale a deployment, replica set or stateful set.
@@ -25,12 +26,15 @@ pub struct Autoscale {
     #[arg(long = "name")]
     pub name: Option<String>,
     #[command(flatten)]
-    pub out: GenerateFlags,
+    pub dry_run: DryRunFlag,
+    #[command(flatten)]
+    pub output: Output,
 }
 
 impl Autoscale {
     pub async fn run(self, ctx: &Ctx) -> Result<()> {
-        let (dry, format) = self.out.parse()?;
+        let dry = self.dry_run.parse()?;
+        let format = self.output.format()?;
         let (info, name) = resources::one_target(&self.args, "autoscale")?;
         if !info.has_subresource("scale") {
             return Err(Error::Usage(format!(

@@ -6,7 +6,9 @@ use serde_json::Value;
 
 use crate::context::Ctx;
 use crate::error::{Error, Result};
+use crate::kubeconfig::{read_document, write_document};
 use crate::printers::{tabwriter::TabWriter, yaml};
+use crate::value::array_at;
 
 /// Modify kubeconfig files.
 #[derive(clap::Subcommand, Debug)]
@@ -33,26 +35,6 @@ pub enum Config {
     },
 }
 
-fn load(ctx: &Ctx) -> Result<(std::path::PathBuf, Value)> {
-    let path = ctx.kubeconfig_path().ok_or_else(|| {
-        Error::Kubeconfig("no kubeconfig found; start a cluster with `miniktl cluster up`".into())
-    })?;
-    let text = std::fs::read_to_string(&path).map_err(|source| Error::File {
-        path: path.clone(),
-        source,
-    })?;
-    let v: Value = serde_saphyr::from_str(&text)
-        .map_err(|e| Error::Kubeconfig(format!("{}: {e}", path.display())))?;
-    Ok((path, v))
-}
-
-fn save(path: &std::path::Path, v: &Value) -> Result<()> {
-    std::fs::write(path, yaml::to_yaml(v)).map_err(|source| Error::File {
-        path: path.to_path_buf(),
-        source,
-    })
-}
-
 fn named<'a>(v: &'a Value, list: &str, name: &str) -> Option<&'a Value> {
     v.get(list)?
         .as_array()?
@@ -62,7 +44,7 @@ fn named<'a>(v: &'a Value, list: &str, name: &str) -> Option<&'a Value> {
 
 impl Config {
     pub async fn run(self, ctx: &Ctx) -> Result<()> {
-        let (path, mut kc) = load(ctx)?;
+        let (path, mut kc) = read_document(ctx.kubeconfig_path())?;
         let current = kc
             .get("current-context")
             .and_then(Value::as_str)
@@ -103,12 +85,7 @@ impl Config {
             Config::GetContexts => {
                 let mut tw = TabWriter::for_tables();
                 tw.write_str("CURRENT\tNAME\tCLUSTER\tAUTHINFO\tNAMESPACE\n");
-                let empty = Vec::new();
-                for c in kc
-                    .get("contexts")
-                    .and_then(Value::as_array)
-                    .unwrap_or(&empty)
-                {
+                for c in array_at(&kc, "/contexts") {
                     let name = c.get("name").and_then(Value::as_str).unwrap_or("");
                     let s = |f: &str| {
                         c.pointer(&format!("/context/{f}"))
@@ -133,7 +110,7 @@ impl Config {
                     )));
                 }
                 kc["current-context"] = Value::String(name.clone());
-                save(&path, &kc)?;
+                write_document(&path, &kc)?;
                 ctx.print(&format!("Switched to context \"{name}\".\n"));
             }
             Config::SetContext {
@@ -163,7 +140,7 @@ impl Config {
                 if let Some(ns) = namespace {
                     c["context"]["namespace"] = Value::String(ns);
                 }
-                save(&path, &kc)?;
+                write_document(&path, &kc)?;
                 ctx.print(&format!("Context \"{target}\" modified.\n"));
             }
         }

@@ -11,11 +11,13 @@ use std::path::Path;
 use base64::Engine;
 use serde_json::{json, Map, Value};
 
-use crate::cmd::apply::{self, DryRun};
 use crate::context::Ctx;
 use crate::error::{Error, Result};
-use crate::manifest;
-use crate::printers::{self, Format};
+use crate::flags::{DryRun, DryRunFlag, Files, Output};
+use crate::generate::{create_object, print_result};
+use crate::last_applied::with_last_applied;
+use crate::objects::{prepare, with_origin};
+use crate::printers::Format;
 
 /// Create a resource from a file or from arguments.
 #[derive(clap::Args, Debug)]
@@ -23,54 +25,24 @@ use crate::printers::{self, Format};
 pub struct Create {
     #[command(subcommand)]
     pub what: Option<Generator>,
-    /// Files, directories or `-` with the manifests.
-    #[arg(short = 'f', long = "filename")]
-    pub filename: Vec<String>,
-    /// Descend into directories.
-    #[arg(short = 'R', long = "recursive")]
-    pub recursive: bool,
+    #[command(flatten)]
+    pub files: Files,
     #[command(flatten)]
     pub common: CommonCreate,
 }
 
-/// Flags every `create` form takes.
+/// Flags every `create` form takes, global so they may follow a
+/// generator (`create namespace x --dry-run=client -o yaml`).
 #[derive(clap::Args, Debug, Clone)]
+#[command(mut_arg("dry_run", |a| a.global(true)), mut_arg("output", |a| a.global(true)))]
 pub struct CommonCreate {
-    /// none, client or server.
-    #[arg(long = "dry-run", default_value = "none", num_args = 0..=1, default_missing_value = "client", global = true)]
-    pub dry_run: String,
-    /// Output format: name, yaml or json.
-    #[arg(short = 'o', long = "output", global = true)]
-    pub output: Option<String>,
+    #[command(flatten)]
+    pub dry_run: DryRunFlag,
+    #[command(flatten)]
+    pub output: Output,
     /// Record the object in the last-applied annotation so `apply` can manage it later.
     #[arg(long = "save-config", global = true)]
     pub save_config: bool,
-}
-
-/// `--dry-run` and `-o` of the other commands that generate an object
-/// (`expose`, `run`, `autoscale`); `create`'s own are in [`CommonCreate`],
-/// global to its generators.
-#[derive(clap::Args, Debug)]
-pub struct GenerateFlags {
-    /// none, client or server.
-    #[arg(long = "dry-run", default_value = "none", num_args = 0..=1, default_missing_value = "client")]
-    pub dry_run: String,
-    /// Output format: name, yaml or json.
-    #[arg(short = 'o', long = "output")]
-    pub output: Option<String>,
-}
-
-impl GenerateFlags {
-    pub fn parse(&self) -> Result<(DryRun, Option<Format>)> {
-        output_flags(&self.dry_run, self.output.as_deref())
-    }
-}
-
-/// Parses `--dry-run` and `-o`.
-fn output_flags(dry_run: &str, output: Option<&str>) -> Result<(DryRun, Option<Format>)> {
-    let dry = DryRun::parse(dry_run)?;
-    let format = output.map(|o| Format::parse(Some(o))).transpose()?;
-    Ok((dry, format))
 }
 
 /// The object generators.
@@ -137,17 +109,17 @@ pub struct Sources {
 
 impl Create {
     pub async fn run(self, ctx: &Ctx) -> Result<()> {
-        let (dry, format) = output_flags(&self.common.dry_run, self.common.output.as_deref())?;
+        let dry = self.common.dry_run.parse()?;
+        let format = self.common.output.format()?;
         let Some(what) = self.what else {
-            if self.filename.is_empty() {
+            if self.files.is_empty() {
                 return Err(Error::Usage(
                     "must specify one of -f and -k, or a generator (namespace, configmap, secret generic, deployment)".into(),
                 ));
             }
             return create_from_files(
                 ctx,
-                &self.filename,
-                self.recursive,
+                &self.files,
                 dry,
                 format.as_ref(),
                 self.common.save_config,
@@ -374,84 +346,27 @@ fn validate_key(k: &str) -> Result<()> {
     Ok(())
 }
 
-/// Creates one generated object (namespace from `-n` for namespaced kinds).
-/// `verb` is what the message says happened (`created`, `exposed`, `autoscaled`).
-pub async fn create_object(
-    ctx: &Ctx,
-    mut obj: Value,
-    dry: DryRun,
-    format: Option<&Format>,
-    save_config: bool,
-    verb: &str,
-) -> Result<()> {
-    let av = obj["apiVersion"].as_str().unwrap_or("").to_string();
-    let kind = obj["kind"].as_str().unwrap_or("").to_string();
-    let info = minik_api::catalogue::by_api_version_kind(&av, &kind)
-        .expect("generators make served kinds");
-    let ns = if info.namespaced {
-        ctx.namespace().await?
-    } else {
-        String::new()
-    };
-    if info.namespaced && dry != DryRun::Client {
-        obj["metadata"]["namespace"] = Value::String(ns.clone());
-    }
-    if save_config {
-        obj = apply::with_last_applied(&obj);
-    }
-    let result = match dry {
-        DryRun::Client => obj,
-        _ => ctx.create(info, &ns, &obj, dry == DryRun::Server).await?,
-    };
-    print_result(ctx, &result, dry, format, verb)
-}
-
-fn print_result(
-    ctx: &Ctx,
-    obj: &Value,
-    dry: DryRun,
-    format: Option<&Format>,
-    verb: &str,
-) -> Result<()> {
-    match format {
-        None => ctx.print(&format!(
-            "{} {verb}{}\n",
-            printers::object_name(obj),
-            dry.suffix()
-        )),
-        Some(f) => ctx.print(&printers::print_objects(
-            f,
-            std::slice::from_ref(obj),
-            true,
-        )?),
-    }
-    Ok(())
-}
-
 async fn create_from_files(
     ctx: &Ctx,
-    files: &[String],
-    recursive: bool,
+    files: &Files,
     dry: DryRun,
     format: Option<&Format>,
     save_config: bool,
 ) -> Result<()> {
-    let docs = manifest::read_all(&ctx.io, files, recursive)?;
+    let docs = files.read(&ctx.io)?;
     let mut failures = 0;
     for doc in docs {
         let result = async {
-            let (info, ns, mut obj) = apply::prepare(ctx, &doc).await?;
+            let (info, ns, mut obj) = prepare(ctx, &doc).await?;
             if save_config {
-                obj = apply::with_last_applied(&obj);
+                obj = with_last_applied(&obj);
             }
             if dry == DryRun::Client {
                 return Ok(obj);
             }
             ctx.create(info, &ns, &obj, dry == DryRun::Server)
                 .await
-                .map_err(|e| {
-                    apply::context(e, &format!("error when creating \"{}\": ", doc.origin))
-                })
+                .map_err(|e| with_origin(e, &format!("error when creating \"{}\": ", doc.origin)))
         }
         .await;
         match result {

@@ -9,36 +9,27 @@
 //! `kind "name" deleted` as each request is accepted, then watches until
 //! every object is really gone, unless `--wait=false`.
 
-use std::time::Duration;
-
-use futures::StreamExt;
 use minik_api::ResourceInfo;
 use serde_json::Value;
 
-use crate::cmd::apply::{self, DryRun};
 use crate::context::Ctx;
 use crate::error::{Error, Result};
-use crate::manifest;
+use crate::flags::{parse_duration, AllNamespaces, DryRun, DryRunFlag, Files, Matching};
+use crate::objects::prepare;
 use crate::resources::{self, Selection};
+use crate::watch::wait_gone;
 
 /// Delete resources by file names, stdin, resources and names, or by label selector.
 #[derive(clap::Args, Debug)]
 pub struct Delete {
     /// TYPE NAME... or TYPE/NAME...
     pub args: Vec<String>,
-    #[arg(short = 'f', long = "filename")]
-    pub filename: Vec<String>,
-    #[arg(short = 'R', long = "recursive")]
-    pub recursive: bool,
-    /// Delete the objects matching this label selector.
-    #[arg(short = 'l', long = "selector")]
-    pub selector: Option<String>,
-    /// Delete every object of the given type(s) in the namespace.
-    #[arg(long = "all")]
-    pub all: bool,
-    /// With --all or -l: in every namespace.
-    #[arg(short = 'A', long = "all-namespaces")]
-    pub all_namespaces: bool,
+    #[command(flatten)]
+    pub files: Files,
+    #[command(flatten)]
+    pub matching: Matching,
+    #[command(flatten)]
+    pub all_ns: AllNamespaces,
     /// Wait for the objects to be gone before returning.
     #[arg(long = "wait", default_value = "true", num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
     pub wait: bool,
@@ -57,9 +48,8 @@ pub struct Delete {
     /// Give up waiting after this long (e.g. 30s, 2m; 0: wait forever).
     #[arg(long = "timeout", default_value = "0s")]
     pub timeout: String,
-    /// none, client or server.
-    #[arg(long = "dry-run", default_value = "none", num_args = 0..=1, default_missing_value = "client")]
-    pub dry_run: String,
+    #[command(flatten)]
+    pub dry_run: DryRunFlag,
 }
 
 /// One object to delete.
@@ -71,7 +61,7 @@ struct Target {
 
 impl Delete {
     pub async fn run(self, ctx: &Ctx) -> Result<()> {
-        let dry = DryRun::parse(&self.dry_run)?;
+        let dry = self.dry_run.parse()?;
         let timeout = parse_duration(&self.timeout)?;
         let grace: Option<u32> = if self.force {
             ctx.eprint("Warning: Immediate deletion does not wait for confirmation that the running resource has been terminated. The resource may continue to run on the cluster indefinitely.\n");
@@ -85,9 +75,9 @@ impl Delete {
         };
         let mut failures = 0;
         let targets = self.targets(ctx).await?;
-        if targets.is_empty() && (self.all || self.selector.is_some()) {
+        if targets.is_empty() && self.matching.any() {
             let ns = ctx.namespace().await?;
-            if self.all_namespaces {
+            if self.all_ns.all_namespaces {
                 ctx.eprint("No resources found\n");
             } else {
                 ctx.eprint(&format!("No resources found in {ns} namespace.\n"));
@@ -156,9 +146,9 @@ impl Delete {
     async fn targets(&self, ctx: &Ctx) -> Result<Vec<Target>> {
         let namespace = ctx.namespace().await?;
         let mut out = Vec::new();
-        if !self.filename.is_empty() {
-            for doc in manifest::read_all(&ctx.io, &self.filename, self.recursive)? {
-                let (info, ns, obj) = apply::prepare(ctx, &doc).await?;
+        if !self.files.is_empty() {
+            for doc in self.files.read(&ctx.io)? {
+                let (info, ns, obj) = prepare(ctx, &doc).await?;
                 out.push(Target {
                     info,
                     ns,
@@ -173,7 +163,7 @@ impl Delete {
             ));
         }
         let selections = resources::parse_args(&self.args)?;
-        let by_selector = self.all || self.selector.is_some();
+        let by_selector = self.matching.any();
         for Selection { info, names, .. } in selections.items {
             if names.is_empty() {
                 if !by_selector {
@@ -182,8 +172,11 @@ impl Delete {
                         info.singular
                     )));
                 }
-                let ns = (!self.all_namespaces).then_some(namespace.as_str());
-                for obj in ctx.list(info, ns, self.selector.as_deref(), None).await? {
+                let ns = self.all_ns.scope(&namespace);
+                for obj in ctx
+                    .list(info, ns, self.matching.selector.get(), None)
+                    .await?
+                {
                     out.push(Target {
                         info,
                         ns: minik_api::meta::namespace(&obj).unwrap_or("").to_string(),
@@ -206,92 +199,5 @@ impl Delete {
             }
         }
         Ok(out)
-    }
-}
-
-/// Waits until the object `before` (same name, same uid) no longer exists.
-pub async fn wait_gone(
-    ctx: &Ctx,
-    info: &ResourceInfo,
-    ns: &str,
-    name: &str,
-    before: &Value,
-) -> Result<()> {
-    let uid = minik_api::meta::meta_str(before, "uid")
-        .unwrap_or("")
-        .to_string();
-    loop {
-        let current = ctx.get_opt(info, ns, name).await?;
-        let Some(current) = current else {
-            return Ok(());
-        };
-        if minik_api::meta::meta_str(&current, "uid").unwrap_or("") != uid {
-            return Ok(());
-        }
-        let rv = minik_api::meta::meta_str(&current, "resourceVersion")
-            .unwrap_or("0")
-            .to_string();
-        let mut stream = Box::pin(ctx.watch_object(info, Some(ns), name, rv).await?);
-        while let Some(ev) = stream.next().await {
-            match ev {
-                Ok((kind, obj))
-                    if kind == "DELETED"
-                        && minik_api::meta::meta_str(&obj, "uid").unwrap_or("") == uid =>
-                {
-                    return Ok(());
-                }
-                Ok(_) => {}
-                // 410 Gone or a dropped stream: look again.
-                Err(_) => break,
-            }
-        }
-    }
-}
-
-/// `30s`, `2m`, `1h`, `500ms`, `0` → a duration (`None` for zero: forever).
-pub fn parse_duration(s: &str) -> Result<Option<Duration>> {
-    let s = s.trim();
-    let bad = || Error::Usage(format!("invalid duration {s:?} (use e.g. 30s, 2m, 1h)"));
-    if s.is_empty() || s == "0" {
-        return Ok(None);
-    }
-    let (num, unit) = s
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .map(|i| s.split_at(i))
-        .unwrap_or((s, "s"));
-    let n: f64 = num.parse().map_err(|_| bad())?;
-    let secs = match unit {
-        "ms" => n / 1000.0,
-        "s" => n,
-        "m" => n * 60.0,
-        "h" => n * 3600.0,
-        _ => return Err(bad()),
-    };
-    if secs <= 0.0 {
-        return Ok(None);
-    }
-    Ok(Some(Duration::from_secs_f64(secs)))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("0s").unwrap(), None);
-        assert_eq!(
-            parse_duration("30s").unwrap(),
-            Some(Duration::from_secs(30))
-        );
-        assert_eq!(
-            parse_duration("2m").unwrap(),
-            Some(Duration::from_secs(120))
-        );
-        assert_eq!(
-            parse_duration("250ms").unwrap(),
-            Some(Duration::from_millis(250))
-        );
-        assert!(parse_duration("soon").is_err());
     }
 }

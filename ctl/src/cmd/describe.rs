@@ -7,7 +7,8 @@ use serde_json::Value;
 use crate::context::Ctx;
 use crate::describe;
 use crate::error::{Error, Result};
-use crate::manifest;
+use crate::flags::{AllNamespaces, Files, Selector};
+use crate::objects::prepare;
 use crate::resources::{self, Selection};
 
 /// Show details of a specific resource or group of resources.
@@ -15,14 +16,12 @@ use crate::resources::{self, Selection};
 pub struct Describe {
     /// TYPE [NAME_PREFIX] or TYPE/NAME.
     pub args: Vec<String>,
-    #[arg(short = 'f', long = "filename")]
-    pub filename: Vec<String>,
-    #[arg(short = 'R', long = "recursive")]
-    pub recursive: bool,
-    #[arg(short = 'l', long = "selector")]
-    pub selector: Option<String>,
-    #[arg(short = 'A', long = "all-namespaces")]
-    pub all_namespaces: bool,
+    #[command(flatten)]
+    pub files: Files,
+    #[command(flatten)]
+    pub selector: Selector,
+    #[command(flatten)]
+    pub all_ns: AllNamespaces,
     /// Show related events.
     #[arg(long = "show-events", default_value = "true", num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
     pub show_events: bool,
@@ -33,9 +32,9 @@ impl Describe {
         let namespace = ctx.namespace().await?;
         let mut objects: Vec<(&'static minik_api::ResourceInfo, Value)> = Vec::new();
         let mut failures = 0;
-        if !self.filename.is_empty() {
-            for doc in manifest::read_all(&ctx.io, &self.filename, self.recursive)? {
-                let (info, ns, obj) = crate::cmd::apply::prepare(ctx, &doc).await?;
+        if !self.files.is_empty() {
+            for doc in self.files.read(&ctx.io)? {
+                let (info, ns, obj) = prepare(ctx, &doc).await?;
                 match ctx.get(info, &ns, minik_api::meta::name(&obj)).await {
                     Ok(o) => objects.push((info, o)),
                     Err(e) => {
@@ -53,10 +52,10 @@ impl Describe {
             let sels = resources::parse_args(&self.args)?;
             // TYPE/NAME is exact; a bare NAME may be a prefix, as in kubectl.
             let exact = self.args.iter().any(|a| a.contains('/'));
-            let ns = (!self.all_namespaces).then_some(namespace.as_str());
+            let ns = self.all_ns.scope(&namespace);
             for Selection { info, names, .. } in sels.items {
                 if names.is_empty() {
-                    let list = ctx.list(info, ns, self.selector.as_deref(), None).await?;
+                    let list = ctx.list(info, ns, self.selector.get(), None).await?;
                     objects.extend(list.into_iter().map(|o| (info, o)));
                     continue;
                 }
@@ -66,7 +65,7 @@ impl Describe {
                         Err(e) if e.is_not_found() && !exact => {
                             // kubectl treats a bare name as a prefix when nothing has that exact name.
                             let list = ctx
-                                .list(info, Some(&namespace), self.selector.as_deref(), None)
+                                .list(info, Some(&namespace), self.selector.get(), None)
                                 .await?;
                             let matching: Vec<Value> = list
                                 .into_iter()
@@ -86,7 +85,7 @@ impl Describe {
                 }
             }
             if objects.is_empty() && failures == 0 {
-                if self.all_namespaces {
+                if self.all_ns.all_namespaces {
                     ctx.eprint("No resources found\n");
                 } else {
                     ctx.eprint(&format!("No resources found in {namespace} namespace.\n"));

@@ -8,7 +8,8 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::context::{with_type, Ctx};
+use crate::api::with_type;
+use crate::context::Ctx;
 use crate::error::{Error, Result};
 use crate::printers::{self, yaml};
 use crate::resources;

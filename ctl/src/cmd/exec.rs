@@ -8,11 +8,11 @@
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, AttachParams};
 use serde_json::Value;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::cmd::logs::{default_container, pick_pod};
-use crate::context::{Ctx, Input, Out};
+use crate::context::Ctx;
 use crate::error::{Error, Result};
+use crate::io::{copy_in, copy_out, RawMode};
+use crate::pod_pick::{choose_container, pick_pod};
 
 /// Execute a command in a container.
 #[derive(clap::Args, Debug)]
@@ -41,29 +41,7 @@ impl Exec {
         let ns = ctx.namespace().await?;
         let pod = pick_pod(ctx, &ns, &self.target, false).await?;
         let name = minik_api::meta::name(&pod).to_string();
-        let container = match &self.container {
-            Some(c) => c.clone(),
-            None => {
-                let c = default_container(&pod)
-                    .ok_or_else(|| Error::Usage("the pod has no containers".into()))?;
-                let all: Vec<&str> = pod
-                    .pointer("/spec/containers")
-                    .and_then(Value::as_array)
-                    .map(|a| {
-                        a.iter()
-                            .filter_map(|c| c.get("name").and_then(Value::as_str))
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                if all.len() > 1 && !self.quiet {
-                    ctx.eprint(&format!(
-                        "Defaulted container \"{c}\" out of: {}\n",
-                        all.join(", ")
-                    ));
-                }
-                c
-            }
-        };
+        let container = choose_container(ctx, &pod, self.container.as_deref(), self.quiet)?;
         if pod
             .pointer("/status/phase")
             .and_then(Value::as_str)
@@ -110,28 +88,7 @@ impl Exec {
         }
         let stdin_task = proc.stdin().map(|mut remote| {
             let input = ctx.io.stdin.clone();
-            tokio::spawn(async move {
-                match input {
-                    Input::Bytes(b) => {
-                        let _ = remote.write_all(&b).await;
-                    }
-                    Input::Process => {
-                        let mut local = tokio::io::stdin();
-                        let mut buf = [0u8; 4096];
-                        loop {
-                            match local.read(&mut buf).await {
-                                Ok(0) | Err(_) => break,
-                                Ok(n) => {
-                                    if remote.write_all(&buf[..n]).await.is_err() {
-                                        break;
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-                let _ = remote.shutdown().await;
-            })
+            tokio::spawn(async move { copy_in(input, &mut remote).await })
         });
         let status = match status {
             Some(s) => s.await,
@@ -168,51 +125,6 @@ impl Exec {
                 }
             }
             None => Ok(()),
-        }
-    }
-}
-
-async fn copy_out(from: &mut (impl tokio::io::AsyncRead + Unpin), mut to: Out) {
-    let mut buf = [0u8; 8192];
-    loop {
-        match from.read(&mut buf).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => {
-                let _ = std::io::Write::write_all(&mut to, &buf[..n]);
-                let _ = std::io::Write::flush(&mut to);
-            }
-        }
-    }
-}
-
-/// The local terminal in raw mode (no echo, no line buffering) until dropped.
-struct RawMode {
-    saved: libc::termios,
-}
-
-impl RawMode {
-    fn enable() -> Option<RawMode> {
-        // SAFETY: plain termios calls on fd 0 with a zero-initialised struct.
-        unsafe {
-            let mut saved: libc::termios = std::mem::zeroed();
-            if libc::tcgetattr(0, &mut saved) != 0 {
-                return None;
-            }
-            let mut raw = saved;
-            libc::cfmakeraw(&mut raw);
-            if libc::tcsetattr(0, libc::TCSANOW, &raw) != 0 {
-                return None;
-            }
-            Some(RawMode { saved })
-        }
-    }
-}
-
-impl Drop for RawMode {
-    fn drop(&mut self) {
-        // SAFETY: restores the attributes read in `enable`.
-        unsafe {
-            libc::tcsetattr(0, libc::TCSANOW, &self.saved);
         }
     }
 }

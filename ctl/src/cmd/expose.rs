@@ -4,9 +4,10 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::cmd::create::{create_object, GenerateFlags};
 use crate::context::Ctx;
 use crate::error::{Error, Result};
+use crate::flags::{DryRunFlag, Output};
+use crate::generate::create_object;
 use crate::resources;
 
 /// Take a deployment, replica set, pod or service and expose it as a new Service.
@@ -30,15 +31,20 @@ pub struct Expose {
     #[arg(long = "protocol")]
     pub protocol: Option<String>,
     /// Override the selector (k=v,...).
+    // Not `flags::Selector`: this sets the new Service's selector (kubectl
+    // expose gives it no -l); it selects nothing to act on.
     #[arg(long = "selector")]
     pub selector: Option<String>,
     #[command(flatten)]
-    pub out: GenerateFlags,
+    pub dry_run: DryRunFlag,
+    #[command(flatten)]
+    pub output: Output,
 }
 
 impl Expose {
     pub async fn run(self, ctx: &Ctx) -> Result<()> {
-        let (dry, format) = self.out.parse()?;
+        let dry = self.dry_run.parse()?;
+        let format = self.output.format()?;
         let (info, name) = resources::one_target(&self.args, "expose")?;
         let ns = ctx.namespace().await?;
         let obj = ctx.get(info, &ns, &name).await?;

@@ -13,29 +13,41 @@ use futures::StreamExt;
 use minik_api::ResourceInfo;
 use serde_json::Value;
 
-use crate::context::{query_escape, resource_path, with_type, Ctx, TABLE_ACCEPT};
+use crate::api::with_type;
+use crate::context::Ctx;
 use crate::error::{Error, Result};
-use crate::manifest;
+use crate::flags::{AllNamespaces, Files, Output, Selector};
+use crate::objects::resource_of;
 use crate::printers::{self, jsonpath, Format, TableOptions, TablePrinter};
 use crate::resources::{self, kind_prefix, Selection, Selections};
+use crate::url::{encode_query, resource_path, TABLE_ACCEPT};
+
+/// What was found, with the errors met on the way (each printed, then
+/// counted in the exit status, as kubectl reports partial results).
+type Partial<T> = std::result::Result<T, (T, Vec<Error>)>;
+
+fn partial<T>(found: T, errors: Vec<Error>) -> Partial<T> {
+    if errors.is_empty() {
+        Ok(found)
+    } else {
+        Err((found, errors))
+    }
+}
 
 /// Display one or many resources.
 #[derive(clap::Args, Debug)]
 pub struct Get {
     /// TYPE[,TYPE...] [NAME...] or TYPE/NAME ...
     pub args: Vec<String>,
-    /// Output format: wide, yaml, json, name, jsonpath=TEMPLATE.
-    #[arg(short = 'o', long = "output")]
-    pub output: Option<String>,
-    /// Label selector (e.g. app=web,tier!=db).
-    #[arg(short = 'l', long = "selector")]
-    pub selector: Option<String>,
+    #[command(flatten)]
+    pub output: Output,
+    #[command(flatten)]
+    pub selector: Selector,
     /// Field selector (e.g. status.phase=Running).
     #[arg(long = "field-selector")]
     pub field_selector: Option<String>,
-    /// List across all namespaces.
-    #[arg(short = 'A', long = "all-namespaces")]
-    pub all_namespaces: bool,
+    #[command(flatten)]
+    pub all_ns: AllNamespaces,
     /// After listing, watch for changes.
     #[arg(short = 'w', long = "watch")]
     pub watch: bool,
@@ -54,12 +66,8 @@ pub struct Get {
     /// Sort by a JSONPath expression (e.g. .metadata.name, .lastTimestamp).
     #[arg(long = "sort-by")]
     pub sort_by: Option<String>,
-    /// Files or directories naming the objects to get.
-    #[arg(short = 'f', long = "filename")]
-    pub filename: Vec<String>,
-    /// Descend into directories given with -f.
-    #[arg(short = 'R', long = "recursive")]
-    pub recursive: bool,
+    #[command(flatten)]
+    pub files: Files,
     /// Don't fail when a named object does not exist.
     #[arg(long = "ignore-not-found")]
     pub ignore_not_found: bool,
@@ -69,15 +77,15 @@ impl Get {
     pub async fn run(self, ctx: &Ctx) -> Result<()> {
         let format = Format::parse(self.output.as_deref())?;
         let namespace = ctx.namespace().await?;
-        let selections = if self.filename.is_empty() {
+        let selections = if self.files.is_empty() {
             resources::parse_args(&self.args)?
         } else {
-            selections_from_files(ctx, &self.filename, self.recursive)?
+            selections_from_files(ctx, &self.files)?
         };
         if self.watch || self.watch_only {
             return self.watch(ctx, &selections, &format, &namespace).await;
         }
-        let ns = (!self.all_namespaces).then_some(namespace.as_str());
+        let ns = self.all_ns.scope(&namespace);
         let mut errors = 0;
         if format.is_table() {
             let mut printer = TablePrinter::new();
@@ -110,7 +118,7 @@ impl Get {
                 let opts = TableOptions {
                     wide: matches!(format, Format::Wide),
                     no_headers: self.no_headers,
-                    with_namespace: self.all_namespaces && sel.info.namespaced,
+                    with_namespace: self.all_ns.all_namespaces && sel.info.namespaced,
                     kind_prefix: (selections.multiple_types).then(|| kind_prefix(sel.info)),
                     show_labels: self.show_labels,
                     label_columns: self.label_columns.clone(),
@@ -128,7 +136,8 @@ impl Get {
                 }
             }
             if !wrote && errors == 0 && !self.ignore_not_found {
-                if self.all_namespaces || selections.items.iter().all(|s| !s.info.namespaced) {
+                if self.all_ns.all_namespaces || selections.items.iter().all(|s| !s.info.namespaced)
+                {
                     ctx.eprint("No resources found\n");
                 } else {
                     ctx.eprint(&format!("No resources found in {namespace} namespace.\n"));
@@ -174,7 +183,7 @@ impl Get {
 
     fn query(&self, extra: &[(&str, String)]) -> String {
         let mut params: Vec<(&str, String)> = Vec::new();
-        if let Some(l) = &self.selector {
+        if let Some(l) = &self.selector.selector {
             params.push(("labelSelector", l.clone()));
         }
         if let Some(f) = &self.field_selector {
@@ -182,6 +191,13 @@ impl Get {
         }
         params.extend(extra.iter().cloned());
         encode_query(&params)
+    }
+
+    /// Keeps a failed GET's error, unless `--ignore-not-found` forgives it.
+    fn record(&self, e: Error, errors: &mut Vec<Error>) {
+        if !(e.is_not_found() && self.ignore_not_found) {
+            errors.push(e);
+        }
     }
 
     /// The sort key for this resource: `--sort-by`, or time for events.
@@ -200,7 +216,7 @@ impl Get {
         ctx: &Ctx,
         sel: &Selection,
         ns: Option<&str>,
-    ) -> std::result::Result<Option<Value>, (Option<Value>, Vec<Error>)> {
+    ) -> Partial<Option<Value>> {
         let sort = self.sort_key(sel.info);
         let extra: Vec<(&str, String)> = if sort.is_some() {
             vec![("includeObject", "Object".into())]
@@ -248,15 +264,10 @@ impl Get {
                         }
                     }
                 },
-                Err(e) if e.is_not_found() && self.ignore_not_found => {}
-                Err(e) => errors.push(e),
+                Err(e) => self.record(e, &mut errors),
             }
         }
-        if errors.is_empty() {
-            Ok(merged)
-        } else {
-            Err((merged, errors))
-        }
+        partial(merged, errors)
     }
 
     async fn fetch_objects(
@@ -264,13 +275,13 @@ impl Get {
         ctx: &Ctx,
         sel: &Selection,
         ns: Option<&str>,
-    ) -> std::result::Result<Vec<Value>, (Vec<Value>, Vec<Error>)> {
+    ) -> Partial<Vec<Value>> {
         if sel.names.is_empty() {
             return ctx
                 .list(
                     sel.info,
                     ns,
-                    self.selector.as_deref(),
+                    self.selector.get(),
                     self.field_selector.as_deref(),
                 )
                 .await
@@ -291,15 +302,10 @@ impl Get {
         for name in &sel.names {
             match ctx.get(sel.info, &ns_for_named, name).await {
                 Ok(o) => out.push(with_type(o, sel.info)),
-                Err(e) if e.is_not_found() && self.ignore_not_found => {}
-                Err(e) => errors.push(e),
+                Err(e) => self.record(e, &mut errors),
             }
         }
-        if errors.is_empty() {
-            Ok(out)
-        } else {
-            Err((out, errors))
-        }
+        partial(out, errors)
     }
 
     async fn watch(
@@ -316,9 +322,9 @@ impl Get {
             )));
         }
         let sel = &selections.items[0];
-        let ns = (!self.all_namespaces).then_some(namespace);
+        let ns = self.all_ns.scope(namespace);
         let mut params: Vec<(&str, String)> = Vec::new();
-        if let Some(l) = &self.selector {
+        if let Some(l) = &self.selector.selector {
             params.push(("labelSelector", l.clone()));
         }
         let mut fields: Vec<String> = self.field_selector.iter().cloned().collect();
@@ -332,7 +338,7 @@ impl Get {
         let opts = TableOptions {
             wide: matches!(format, Format::Wide),
             no_headers: self.no_headers,
-            with_namespace: self.all_namespaces && sel.info.namespaced,
+            with_namespace: self.all_ns.all_namespaces && sel.info.namespaced,
             kind_prefix: None,
             show_labels: self.show_labels,
             label_columns: self.label_columns.clone(),
@@ -398,18 +404,6 @@ impl Get {
     }
 }
 
-/// `?k=v&...`, percent-encoded; empty without parameters.
-pub fn encode_query(params: &[(&str, String)]) -> String {
-    if params.is_empty() {
-        return String::new();
-    }
-    let parts: Vec<String> = params
-        .iter()
-        .map(|(k, v)| format!("{k}={}", query_escape(v)))
-        .collect();
-    format!("?{}", parts.join("&"))
-}
-
 fn watch_object_text(format: &Format, obj: &Value) -> Result<String> {
     Ok(match format {
         Format::Yaml => format!("---\n{}", printers::yaml::to_yaml(obj)),
@@ -418,18 +412,11 @@ fn watch_object_text(format: &Format, obj: &Value) -> Result<String> {
 }
 
 /// Resolves `get -f FILE`: the kinds and names the files describe.
-fn selections_from_files(ctx: &Ctx, files: &[String], recursive: bool) -> Result<Selections> {
-    let docs = manifest::read_all(&ctx.io, files, recursive)?;
+fn selections_from_files(ctx: &Ctx, files: &Files) -> Result<Selections> {
+    let docs = files.read(&ctx.io)?;
     let mut items: Vec<Selection> = Vec::new();
     for d in docs {
-        let av = d
-            .object
-            .get("apiVersion")
-            .and_then(Value::as_str)
-            .unwrap_or("");
-        let kind = d.object.get("kind").and_then(Value::as_str).unwrap_or("");
-        let info = minik_api::catalogue::by_api_version_kind(av, kind)
-            .ok_or_else(|| resources::unknown_kind(kind, av, &format!("\"{}\"", d.origin)))?;
+        let info = resource_of(&d, &format!("\"{}\"", d.origin))?;
         let name = minik_api::meta::name(&d.object).to_string();
         let namespace = minik_api::meta::namespace(&d.object)
             .map(str::to_string)

@@ -4,14 +4,14 @@
 //! one of the object's pods (kubectl says which); `-l` prints every
 //! matching pod's log (followed concurrently with `-f`).
 
-use futures::{AsyncBufReadExt, StreamExt};
-use k8s_openapi::api::core::v1::Pod;
-use kube::api::{Api, LogParams};
+use kube::api::LogParams;
 use serde_json::Value;
 
-use crate::cmd::delete::parse_duration;
 use crate::context::Ctx;
 use crate::error::{Error, Result};
+use crate::flags::{parse_duration, Selector};
+use crate::log_stream::print_log;
+use crate::pod_pick::{choose_container, container_names, pick_pod};
 use crate::resources;
 
 /// Print the logs for a container in a pod.
@@ -37,9 +37,9 @@ pub struct Logs {
     /// Prefix each line with its timestamp.
     #[arg(long = "timestamps")]
     pub timestamps: bool,
-    /// Logs of every pod matching this selector.
-    #[arg(short = 'l', long = "selector")]
-    pub selector: Option<String>,
+    // -l: the logs of every pod matching the selector.
+    #[command(flatten)]
+    pub selector: Selector,
     /// Every container of the pod(s).
     #[arg(long = "all-containers")]
     pub all_containers: bool,
@@ -54,7 +54,7 @@ pub struct Logs {
 impl Logs {
     pub async fn run(self, ctx: &Ctx) -> Result<()> {
         let ns = ctx.namespace().await?;
-        let pods: Vec<Value> = match (&self.target, &self.selector) {
+        let pods: Vec<Value> = match (&self.target, self.selector.get()) {
             (Some(t), None) => vec![pick_pod(ctx, &ns, t, true).await?],
             (None, Some(sel)) => {
                 let list = ctx
@@ -110,40 +110,17 @@ impl Logs {
     }
 
     fn containers_of(&self, ctx: &Ctx, pod: &Value, quiet: bool) -> Result<Vec<String>> {
-        let names: Vec<String> = pod
-            .pointer("/spec/containers")
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(|c| c.get("name").and_then(Value::as_str).map(str::to_string))
-                    .collect()
-            })
-            .unwrap_or_default();
         if self.all_containers {
-            let mut all: Vec<String> = pod
-                .pointer("/spec/initContainers")
-                .and_then(Value::as_array)
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|c| c.get("name").and_then(Value::as_str).map(str::to_string))
-                        .collect()
-                })
-                .unwrap_or_default();
-            all.extend(names);
+            let mut all = container_names(pod, "initContainers");
+            all.extend(container_names(pod, "containers"));
             return Ok(all);
         }
-        if let Some(c) = &self.container {
-            return Ok(vec![c.clone()]);
-        }
-        let default = default_container(pod)
-            .ok_or_else(|| Error::Usage("the pod has no containers".into()))?;
-        if names.len() > 1 && !quiet {
-            ctx.eprint(&format!(
-                "Defaulted container \"{default}\" out of: {}\n",
-                names.join(", ")
-            ));
-        }
-        Ok(vec![default])
+        Ok(vec![choose_container(
+            ctx,
+            pod,
+            self.container.as_deref(),
+            quiet,
+        )?])
     }
 
     async fn stream(
@@ -154,8 +131,6 @@ impl Logs {
         container: &str,
         prefix: bool,
     ) -> Result<()> {
-        let client = ctx.client().await?;
-        let api: Api<Pod> = Api::namespaced(client, ns);
         let lp = LogParams {
             container: Some(container.to_string()),
             follow: self.follow,
@@ -168,136 +143,7 @@ impl Logs {
             timestamps: self.timestamps,
             ..Default::default()
         };
-        let stream = match api.log_stream(pod, &lp).await {
-            Ok(s) => s,
-            Err(e) => return Err(ctx.kube_err(e).await),
-        };
-        let mut lines = stream.lines();
-        while let Some(line) = lines.next().await {
-            let line = line.map_err(Error::Io)?;
-            if prefix {
-                ctx.print(&format!("[pod/{pod}/{container}] {line}\n"));
-            } else {
-                ctx.print(&format!("{line}\n"));
-            }
-        }
-        Ok(())
-    }
-}
-
-/// The container kubectl picks: the `kubectl.kubernetes.io/default-container`
-/// annotation, else the first.
-pub fn default_container(pod: &Value) -> Option<String> {
-    if let Some(c) = pod
-        .pointer("/metadata/annotations/kubectl.kubernetes.io~1default-container")
-        .and_then(Value::as_str)
-    {
-        return Some(c.to_string());
-    }
-    pod.pointer("/spec/containers/0/name")
-        .and_then(Value::as_str)
-        .map(str::to_string)
-}
-
-/// Resolves `POD` or `TYPE/NAME` to one pod, as kubectl's
-/// `AttachablePodForObject` does: a workload's pods are sorted running and
-/// ready first, then oldest first. `announce`: say which one (as `logs` does).
-pub async fn pick_pod(ctx: &Ctx, ns: &str, target: &str, announce: bool) -> Result<Value> {
-    let (info, name) = resources::type_and_name(target, Some("pods"))?;
-    let obj = ctx.get(info, ns, &name).await?;
-    if info.kind == "Pod" {
-        return Ok(obj);
-    }
-    let selector = match info.kind {
-        "Service" => obj
-            .pointer("/spec/selector")
-            .and_then(Value::as_object)
-            .map(|m| {
-                m.iter()
-                    .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
-                    .collect::<Vec<_>>()
-                    .join(",")
-            }),
-        _ => obj.pointer("/spec/selector").map(|s| {
-            let text = crate::describe::format_label_selector(Some(s));
-            if text == "<none>" {
-                String::new()
-            } else {
-                text
-            }
-        }),
-    }
-    .filter(|s| !s.is_empty())
-    .ok_or_else(|| Error::Usage(format!("cannot find pods of {target}: it has no selector")))?;
-    let mut pods = ctx
-        .list(resources::resolve("pods")?, Some(ns), Some(&selector), None)
-        .await?;
-    if pods.is_empty() {
-        return Err(Error::Usage(format!(
-            "no pods found for {target} (selector {selector})"
-        )));
-    }
-    let rank = |p: &Value| {
-        let running = p.pointer("/status/phase").and_then(Value::as_str) == Some("Running");
-        let ready = p
-            .pointer("/status/conditions")
-            .and_then(Value::as_array)
-            .is_some_and(|c| {
-                c.iter()
-                    .any(|c| c["type"] == "Ready" && c["status"] == "True")
-            });
-        (
-            !running,
-            !ready,
-            minik_api::meta::meta_str(p, "creationTimestamp")
-                .unwrap_or("")
-                .to_string(),
-        )
-    };
-    pods.sort_by_key(rank);
-    if pods.len() > 1 && announce {
-        ctx.eprint(&format!(
-            "Found {} pods, using pod/{}\n",
-            pods.len(),
-            minik_api::meta::name(&pods[0])
-        ));
-    }
-    Ok(pods.swap_remove(0))
-}
-
-/// Watches a pod until its first container has started (running or
-/// terminated) — `true` — or the pod failed before that — `false`.
-pub async fn wait_started(ctx: &Ctx, ns: &str, name: &str) -> Result<bool> {
-    let info = resources::resolve("pods")?;
-    let started = |p: &Value| -> Option<bool> {
-        let state = p.pointer("/status/containerStatuses/0/state");
-        if state.is_some_and(|s| s.get("running").is_some() || s.get("terminated").is_some()) {
-            return Some(true);
-        }
-        match p.pointer("/status/phase").and_then(Value::as_str) {
-            Some("Succeeded") | Some("Failed") => Some(false),
-            _ => None,
-        }
-    };
-    loop {
-        let pod = ctx.get(info, ns, name).await?;
-        if let Some(s) = started(&pod) {
-            return Ok(s);
-        }
-        let rv = minik_api::meta::meta_str(&pod, "resourceVersion")
-            .unwrap_or("0")
-            .to_string();
-        let mut stream = Box::pin(ctx.watch_object(info, Some(ns), name, rv).await?);
-        while let Some(ev) = stream.next().await {
-            match ev {
-                Ok((kind, obj)) if kind != "DELETED" => {
-                    if let Some(s) = started(&obj) {
-                        return Ok(s);
-                    }
-                }
-                Ok(_) => return Ok(false),
-                Err(_) => break,
-            }
-        }
+        let prefix = prefix.then(|| format!("[pod/{pod}/{container}] "));
+        print_log(ctx, ns, pod, &lp, prefix.as_deref()).await
     }
 }

@@ -2,6 +2,10 @@
 //! `Subcommand`) type holding kubectl's flags, and
 //! `async fn run(self, ctx: &Ctx) -> Result<()>`. `crate::Command`
 //! dispatches to them.
+//!
+//! No file here imports another: what two subcommands share lives in the
+//! crate's shared layer (`crate::flags`, `crate::objects`,
+//! `crate::generate`, `crate::pod_pick`, ...), so each file reads on its own.
 
 pub mod annotate;
 pub mod api_resources;

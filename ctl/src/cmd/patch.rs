@@ -5,7 +5,8 @@
 use kube::api::{Patch, PatchParams};
 use serde_json::Value;
 
-use crate::context::{to_value, with_type, Ctx};
+use crate::api::{to_value, with_type};
+use crate::context::Ctx;
 use crate::error::{Error, Result};
 use crate::printers;
 use crate::resources;

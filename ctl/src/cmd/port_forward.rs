@@ -19,10 +19,11 @@ use kube::api::Api;
 use serde_json::Value;
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::cmd::logs::pick_pod;
 use crate::context::Ctx;
 use crate::error::{Error, Result};
+use crate::pod_pick::pick_pod;
 use crate::resources;
+use crate::value::array_at;
 
 /// Forward one or more local ports to a pod.
 #[derive(clap::Args, Debug)]
@@ -189,13 +190,8 @@ fn resolve_port(pod: &Value, p: &str) -> Result<u16> {
     if let Ok(n) = p.parse::<u16>() {
         return Ok(n);
     }
-    let empty = Vec::new();
-    for c in pod
-        .pointer("/spec/containers")
-        .and_then(Value::as_array)
-        .unwrap_or(&empty)
-    {
-        for port in c.get("ports").and_then(Value::as_array).unwrap_or(&empty) {
+    for c in array_at(pod, "/spec/containers") {
+        for port in array_at(c, "/ports") {
             if port.get("name").and_then(Value::as_str) == Some(p) {
                 return Ok(port
                     .get("containerPort")
@@ -212,12 +208,7 @@ fn resolve_port(pod: &Value, p: &str) -> Result<u16> {
 
 /// A Service port → the pod port its `targetPort` names.
 fn service_target(svc: &Value, pod: &Value, port: u16) -> Result<u16> {
-    let empty = Vec::new();
-    for sp in svc
-        .pointer("/spec/ports")
-        .and_then(Value::as_array)
-        .unwrap_or(&empty)
-    {
+    for sp in array_at(svc, "/spec/ports") {
         if sp.get("port").and_then(Value::as_u64) == Some(u64::from(port)) {
             return match sp.get("targetPort") {
                 Some(Value::Number(n)) => Ok(n.as_u64().unwrap_or(0) as u16),

@@ -13,11 +13,12 @@ use std::collections::BTreeMap;
 use futures::StreamExt;
 use serde_json::{json, Value};
 
-use crate::cmd::delete::parse_duration;
+use crate::conditions;
 use crate::context::Ctx;
 use crate::describe::workloads::{replica_sets, same_template};
 use crate::describe::{pod::pod_template, Writer};
 use crate::error::{Error, Result};
+use crate::flags::parse_duration;
 use crate::printers::tabwriter::TabWriter;
 use crate::resources;
 
@@ -86,13 +87,8 @@ pub fn status_message(d: &Value) -> Result<(String, bool)> {
             false,
         ));
     }
-    let timed_out = d
-        .pointer("/status/conditions")
-        .and_then(Value::as_array)
-        .is_some_and(|cs| {
-            cs.iter()
-                .any(|c| c["type"] == "Progressing" && c["reason"] == "ProgressDeadlineExceeded")
-        });
+    let timed_out = conditions::find(d, "Progressing")
+        .is_some_and(|c| c["reason"] == "ProgressDeadlineExceeded");
     if timed_out {
         return Err(Error::Usage(format!(
             "deployment \"{name}\" exceeded its progress deadline"
@@ -145,11 +141,7 @@ impl Rollout {
                         if done || !watch {
                             return Ok(());
                         }
-                        let rv = minik_api::meta::meta_str(&d, "resourceVersion")
-                            .unwrap_or("0")
-                            .to_string();
-                        let mut stream =
-                            Box::pin(ctx.watch_object(info, Some(&ns), &name, rv).await?);
+                        let mut stream = Box::pin(ctx.watch_after(info, &ns, &name, &d).await?);
                         while let Some(ev) = stream.next().await {
                             let Ok((kind, obj)) = ev else { break };
                             if kind == "DELETED" {
@@ -375,22 +367,14 @@ mod tests {
             json!({"metadata": {"name": "web", "generation": g}, "spec": {"replicas": spec},
                    "status": {"observedGeneration": og, "updatedReplicas": upd, "replicas": tot, "availableReplicas": avail}})
         };
-        assert_eq!(
-            status_message(&d(2, 1, 3, 3, 3, 3)).unwrap().0,
-            "Waiting for deployment spec update to be observed..."
-        );
-        assert_eq!(
-            status_message(&d(2, 2, 3, 1, 4, 3)).unwrap().0,
-            "Waiting for deployment \"web\" rollout to finish: 1 out of 3 new replicas have been updated..."
-        );
-        assert_eq!(
-            status_message(&d(2, 2, 3, 3, 4, 3)).unwrap().0,
-            "Waiting for deployment \"web\" rollout to finish: 1 old replicas are pending termination..."
-        );
-        assert_eq!(
-            status_message(&d(2, 2, 3, 3, 3, 2)).unwrap().0,
-            "Waiting for deployment \"web\" rollout to finish: 2 of 3 updated replicas are available..."
-        );
+        for (deploy, want) in [
+            (d(2, 1, 3, 3, 3, 3), "Waiting for deployment spec update to be observed..."),
+            (d(2, 2, 3, 1, 4, 3), "Waiting for deployment \"web\" rollout to finish: 1 out of 3 new replicas have been updated..."),
+            (d(2, 2, 3, 3, 4, 3), "Waiting for deployment \"web\" rollout to finish: 1 old replicas are pending termination..."),
+            (d(2, 2, 3, 3, 3, 2), "Waiting for deployment \"web\" rollout to finish: 2 of 3 updated replicas are available..."),
+        ] {
+            assert_eq!(status_message(&deploy).unwrap().0, want);
+        }
         assert_eq!(
             status_message(&d(2, 2, 3, 3, 3, 3)).unwrap(),
             ("deployment \"web\" successfully rolled out".into(), true)

@@ -7,15 +7,14 @@
 //! `pods/attach`, so the container's stdin is not connected — for an
 //! interactive shell, run a long-lived pod and `miniktl exec -it` into it.
 
-use futures::{AsyncBufReadExt, StreamExt};
-use k8s_openapi::api::core::v1::Pod;
-use kube::api::{Api, LogParams};
+use kube::api::LogParams;
 use serde_json::{json, Value};
 
-use crate::cmd::apply::DryRun;
-use crate::cmd::create::{create_object, GenerateFlags};
 use crate::context::Ctx;
 use crate::error::{Error, Result};
+use crate::flags::{DryRun, DryRunFlag, Output};
+use crate::generate::create_object;
+use crate::log_stream::{print_log, wait_started};
 use crate::resources;
 
 /// Run a particular image on the cluster.
@@ -47,7 +46,9 @@ pub struct Run {
     #[arg(long = "rm")]
     pub rm: bool,
     #[command(flatten)]
-    pub out: GenerateFlags,
+    pub dry_run: DryRunFlag,
+    #[command(flatten)]
+    pub output: Output,
     /// Arguments (or the command, with --command) for the container.
     #[arg(last = true)]
     pub args: Vec<String>,
@@ -55,7 +56,8 @@ pub struct Run {
 
 impl Run {
     pub async fn run(self, ctx: &Ctx) -> Result<()> {
-        let (dry, format) = self.out.parse()?;
+        let dry = self.dry_run.parse()?;
+        let format = self.output.format()?;
         if self.rm && !self.stdin {
             return Err(Error::Usage(
                 "--rm should only be used for attached containers (add -i)".into(),
@@ -123,24 +125,13 @@ impl Run {
 
     /// Waits for the container to start, streams its log, returns its exit.
     async fn follow(&self, ctx: &Ctx, ns: &str) -> Result<()> {
-        let client = ctx.client().await?;
-        let pods: Api<Pod> = Api::namespaced(client, ns);
         // Wait (by watching) until the container left "waiting".
-        let started = crate::cmd::logs::wait_started(ctx, ns, &self.name).await?;
-        if started {
+        if wait_started(ctx, ns, &self.name).await? {
             let lp = LogParams {
                 follow: true,
                 ..Default::default()
             };
-            match pods.log_stream(&self.name, &lp).await {
-                Ok(stream) => {
-                    let mut lines = stream.lines();
-                    while let Some(line) = lines.next().await {
-                        ctx.print(&format!("{}\n", line.map_err(Error::Io)?));
-                    }
-                }
-                Err(e) => return Err(ctx.kube_err(e).await),
-            }
+            print_log(ctx, ns, &self.name, &lp, None).await?;
         }
         let pod = ctx.get(resources::resolve("pods")?, ns, &self.name).await?;
         let code = pod

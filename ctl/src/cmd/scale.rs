@@ -3,10 +3,12 @@
 
 use serde_json::json;
 
-use crate::context::{resource_path, Ctx};
+use crate::context::Ctx;
 use crate::error::{Error, Result};
+use crate::flags::Matching;
 use crate::printers;
 use crate::resources::{self, Selection};
+use crate::url::resource_path;
 
 /// Set a new size for a deployment, replica set or stateful set.
 #[derive(clap::Args, Debug)]
@@ -20,10 +22,8 @@ pub struct Scale {
     /// Only scale if the current count is this (a precondition).
     #[arg(long = "current-replicas", default_value_t = -1, allow_hyphen_values = true)]
     pub current_replicas: i64,
-    #[arg(short = 'l', long = "selector")]
-    pub selector: Option<String>,
-    #[arg(long = "all")]
-    pub all: bool,
+    #[command(flatten)]
+    pub matching: Matching,
 }
 
 impl Scale {
@@ -33,7 +33,6 @@ impl Scale {
         }
         let ns = ctx.namespace().await?;
         let sels = resources::parse_args(&self.args)?;
-        let client = ctx.client().await?;
         for Selection { info, names, .. } in sels.items {
             if !info.has_subresource("scale") {
                 return Err(Error::Usage(format!(
@@ -42,12 +41,12 @@ impl Scale {
                 )));
             }
             let names = if names.is_empty() {
-                if self.selector.is_none() && !self.all {
+                if !self.matching.any() {
                     return Err(Error::Usage(
                         "resource(s) were provided, but no name was specified".into(),
                     ));
                 }
-                ctx.list(info, Some(&ns), self.selector.as_deref(), None)
+                ctx.list(info, Some(&ns), self.matching.selector.get(), None)
                     .await?
                     .iter()
                     .map(|o| minik_api::meta::name(o).to_string())
@@ -70,15 +69,8 @@ impl Scale {
                         )));
                     }
                 }
-                let body = serde_json::to_vec(&json!({"spec": {"replicas": self.replicas}}))
-                    .expect("json");
-                let req = http::Request::patch(&path)
-                    .header(http::header::CONTENT_TYPE, "application/merge-patch+json")
-                    .body(body)
-                    .map_err(|e| Error::Client(e.to_string()))?;
-                if let Err(e) = client.request::<serde_json::Value>(req).await {
-                    return Err(ctx.kube_err(e).await);
-                }
+                ctx.raw_merge_patch(&path, &json!({"spec": {"replicas": self.replicas}}))
+                    .await?;
                 let obj = json!({"apiVersion": info.api_version(), "kind": info.kind, "metadata": {"name": name}});
                 ctx.print(&format!("{} scaled\n", printers::object_name(&obj)));
             }

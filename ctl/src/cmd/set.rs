@@ -4,8 +4,10 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::context::{with_type, Ctx};
+use crate::api::with_type;
+use crate::context::Ctx;
 use crate::error::{Error, Result};
+use crate::flags::Matching;
 use crate::printers;
 use crate::resources::{self, Selection};
 
@@ -17,10 +19,8 @@ pub enum Set {
         /// TYPE/NAME (or TYPE NAME) then CONTAINER=IMAGE ...
         #[arg(required = true)]
         args: Vec<String>,
-        #[arg(short = 'l', long = "selector")]
-        selector: Option<String>,
-        #[arg(long = "all")]
-        all: bool,
+        #[command(flatten)]
+        matching: Matching,
     },
     /// Update environment variables: `set env deployment/web KEY=VALUE OTHER-`.
     Env {
@@ -33,10 +33,8 @@ pub enum Set {
         /// Print the current environment instead of changing it.
         #[arg(long = "list")]
         list: bool,
-        #[arg(short = 'l', long = "selector")]
-        selector: Option<String>,
-        #[arg(long = "all")]
-        all: bool,
+        #[command(flatten)]
+        matching: Matching,
     },
     /// Update resource requests and limits: `set resources deployment/web --limits=cpu=200m,memory=512Mi`.
     Resources {
@@ -49,10 +47,8 @@ pub enum Set {
         limits: Option<String>,
         #[arg(long = "requests")]
         requests: Option<String>,
-        #[arg(short = 'l', long = "selector")]
-        selector: Option<String>,
-        #[arg(long = "all")]
-        all: bool,
+        #[command(flatten)]
+        matching: Matching,
     },
 }
 
@@ -117,20 +113,19 @@ fn split(args: &[String]) -> (Vec<String>, Vec<String>) {
 async fn targets(
     ctx: &Ctx,
     resource_args: &[String],
-    selector: Option<&str>,
-    all: bool,
+    matching: &Matching,
 ) -> Result<Vec<(&'static minik_api::ResourceInfo, Value)>> {
     let ns = ctx.namespace().await?;
     let mut out = Vec::new();
     for Selection { info, names, .. } in resources::parse_args(resource_args)?.items {
         if names.is_empty() {
-            if selector.is_none() && !all {
+            if !matching.any() {
                 return Err(Error::Usage(
                     "resource(s) were provided, but no name was specified".into(),
                 ));
             }
             out.extend(
-                ctx.list(info, Some(&ns), selector, None)
+                ctx.list(info, Some(&ns), matching.selector.get(), None)
                     .await?
                     .into_iter()
                     .map(|o| (info, o)),
@@ -147,11 +142,7 @@ async fn targets(
 impl Set {
     pub async fn run(self, ctx: &Ctx) -> Result<()> {
         match self {
-            Set::Image {
-                args,
-                selector,
-                all,
-            } => {
+            Set::Image { args, matching } => {
                 let (res, changes) = split(&args);
                 if changes.is_empty() {
                     return Err(Error::Usage("at least one image update is required".into()));
@@ -165,7 +156,7 @@ impl Set {
                     })?;
                     wanted.push((n.to_string(), i.to_string()));
                 }
-                for (info, obj) in targets(ctx, &res, selector.as_deref(), all).await? {
+                for (info, obj) in targets(ctx, &res, &matching).await? {
                     let spec = pod_spec(&obj, info.kind).cloned().unwrap_or_default();
                     let mut patch_spec = Map::new();
                     let mut found_any = vec![false; wanted.len()];
@@ -214,8 +205,7 @@ impl Set {
                 args,
                 containers,
                 list,
-                selector,
-                all,
+                matching,
             } => {
                 let (res, changes) = split(&args);
                 let mut set: Vec<(String, String)> = Vec::new();
@@ -232,7 +222,7 @@ impl Set {
                         "at least one environment variable must be provided".into(),
                     ));
                 }
-                for (info, obj) in targets(ctx, &res, selector.as_deref(), all).await? {
+                for (info, obj) in targets(ctx, &res, &matching).await? {
                     let mut patch_list = Vec::new();
                     for (name, c) in selected_containers(&obj, info.kind, &containers) {
                         let env = c
@@ -282,19 +272,8 @@ impl Set {
                     if list {
                         continue;
                     }
-                    if patch_list.is_empty() {
-                        return Err(Error::Usage(format!(
-                            "unable to find container named \"{containers}\""
-                        )));
-                    }
-                    finish(
-                        ctx,
-                        info,
-                        &obj,
-                        wrap(info.kind, json!({"containers": patch_list})),
-                        "env updated",
-                    )
-                    .await?;
+                    patch_containers(ctx, info, &obj, patch_list, &containers, "env updated")
+                        .await?;
                 }
                 Ok(())
             }
@@ -303,8 +282,7 @@ impl Set {
                 containers,
                 limits,
                 requests,
-                selector,
-                all,
+                matching,
             } => {
                 let parse = |s: &Option<String>| -> Result<Map<String, Value>> {
                     let mut m = Map::new();
@@ -326,7 +304,7 @@ impl Set {
                 if lim.is_empty() && req.is_empty() {
                     return Err(Error::Usage("you must specify an update to requests or limits (in the form of --requests/--limits)".into()));
                 }
-                for (info, obj) in targets(ctx, &args, selector.as_deref(), all).await? {
+                for (info, obj) in targets(ctx, &args, &matching).await? {
                     let mut patch_list = Vec::new();
                     for (name, _) in selected_containers(&obj, info.kind, &containers) {
                         let mut r = Map::new();
@@ -338,16 +316,12 @@ impl Set {
                         }
                         patch_list.push(json!({"name": name, "resources": r}));
                     }
-                    if patch_list.is_empty() {
-                        return Err(Error::Usage(format!(
-                            "unable to find container named \"{containers}\""
-                        )));
-                    }
-                    finish(
+                    patch_containers(
                         ctx,
                         info,
                         &obj,
-                        wrap(info.kind, json!({"containers": patch_list})),
+                        patch_list,
+                        &containers,
                         "resource requirements updated",
                     )
                     .await?;
@@ -356,6 +330,24 @@ impl Set {
             }
         }
     }
+}
+
+/// Sends the per-container patches, or says that no container matched `-c`.
+async fn patch_containers(
+    ctx: &Ctx,
+    info: &minik_api::ResourceInfo,
+    obj: &Value,
+    patch_list: Vec<Value>,
+    pattern: &str,
+    what: &str,
+) -> Result<()> {
+    if patch_list.is_empty() {
+        return Err(Error::Usage(format!(
+            "unable to find container named \"{pattern}\""
+        )));
+    }
+    let patch = wrap(info.kind, json!({"containers": patch_list}));
+    finish(ctx, info, obj, patch, what).await
 }
 
 async fn finish(

@@ -10,8 +10,10 @@ use serde_json::Value;
 
 use crate::context::Ctx;
 use crate::error::{Error, Result};
+use crate::flags::{AllNamespaces, Selector};
 use crate::printers::tabwriter::TabWriter;
 use crate::resources;
+use crate::value::array_at;
 
 /// Display resource (CPU/memory) usage.
 #[derive(clap::Subcommand, Debug)]
@@ -21,10 +23,10 @@ pub enum Top {
     Pods {
         /// Only this pod.
         name: Option<String>,
-        #[arg(short = 'A', long = "all-namespaces")]
-        all_namespaces: bool,
-        #[arg(short = 'l', long = "selector")]
-        selector: Option<String>,
+        #[command(flatten)]
+        all_ns: AllNamespaces,
+        #[command(flatten)]
+        selector: Selector,
         /// One line per container.
         #[arg(long = "containers")]
         containers: bool,
@@ -114,17 +116,18 @@ impl Top {
             }
             Top::Pods {
                 name,
-                all_namespaces,
+                all_ns,
                 selector,
                 containers,
                 no_headers,
             } => {
+                let all_namespaces = all_ns.all_namespaces;
                 let ns = ctx.namespace().await?;
-                let wanted: Option<Vec<String>> = match &selector {
+                let wanted: Option<Vec<String>> = match selector.get() {
                     Some(sel) => Some(
                         ctx.list(
                             resources::resolve("pods")?,
-                            (!all_namespaces).then_some(ns.as_str()),
+                            all_ns.scope(&ns),
                             Some(sel),
                             None,
                         )
@@ -137,8 +140,7 @@ impl Top {
                 };
                 let mut rows: Vec<(String, String, String, i64, i64)> = Vec::new();
                 for (_, s) in summaries(ctx).await? {
-                    let empty = Vec::new();
-                    for p in s.get("pods").and_then(Value::as_array).unwrap_or(&empty) {
+                    for p in array_at(&s, "/pods") {
                         let pns = p
                             .pointer("/podRef/namespace")
                             .and_then(Value::as_str)
@@ -158,11 +160,7 @@ impl Top {
                             continue;
                         }
                         if containers {
-                            for c in p
-                                .get("containers")
-                                .and_then(Value::as_array)
-                                .unwrap_or(&empty)
-                            {
+                            for c in array_at(p, "/containers") {
                                 rows.push((
                                     pns.clone(),
                                     pname.clone(),

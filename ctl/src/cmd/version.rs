@@ -5,6 +5,7 @@ use serde_json::json;
 
 use crate::context::Ctx;
 use crate::error::Result;
+use crate::flags::Output;
 use crate::printers::{json as json_printer, yaml};
 
 /// Print the client and server version information.
@@ -13,9 +14,8 @@ pub struct Version {
     /// Only the client version (no cluster needed).
     #[arg(long = "client")]
     pub client: bool,
-    /// yaml or json.
-    #[arg(short = 'o', long = "output")]
-    pub output: Option<String>,
+    #[command(flatten)]
+    pub output: Output,
 }
 
 /// What miniktl reports as its own version.

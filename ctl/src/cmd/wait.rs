@@ -8,11 +8,13 @@ use futures::StreamExt;
 use minik_api::ResourceInfo;
 use serde_json::Value;
 
-use crate::cmd::delete::{parse_duration, wait_gone};
-use crate::context::{with_type, Ctx};
+use crate::api::with_type;
+use crate::context::Ctx;
 use crate::error::{Error, Result};
+use crate::flags::{parse_duration, AllNamespaces, Matching};
 use crate::printers::{self, jsonpath};
 use crate::resources::{self, Selection};
+use crate::watch::{resource_version, wait_gone};
 
 /// Wait for a specific condition on one or many resources.
 #[derive(clap::Args, Debug)]
@@ -23,12 +25,10 @@ pub struct Wait {
     /// condition=NAME[=VALUE], jsonpath=EXPR=VALUE, delete, or create.
     #[arg(long = "for", required = true)]
     pub for_: String,
-    #[arg(short = 'l', long = "selector")]
-    pub selector: Option<String>,
-    #[arg(long = "all")]
-    pub all: bool,
-    #[arg(short = 'A', long = "all-namespaces")]
-    pub all_namespaces: bool,
+    #[command(flatten)]
+    pub matching: Matching,
+    #[command(flatten)]
+    pub all_ns: AllNamespaces,
     /// How long to wait (e.g. 30s, 5m).
     #[arg(long = "timeout", default_value = "30s")]
     pub timeout: String,
@@ -115,9 +115,9 @@ impl Wait {
         let mut targets: Vec<(&'static ResourceInfo, String, String)> = Vec::new();
         for Selection { info, names, .. } in resources::parse_args(&self.args)?.items {
             if names.is_empty() {
-                let list_ns = (!self.all_namespaces).then_some(ns.as_str());
+                let list_ns = self.all_ns.scope(&ns);
                 for o in ctx
-                    .list(info, list_ns, self.selector.as_deref(), None)
+                    .list(info, list_ns, self.matching.selector.get(), None)
                     .await?
                 {
                     targets.push((
@@ -170,9 +170,7 @@ async fn wait_one(
         }
         let rv = match &current {
             Some(obj) if holds(cond, &with_type(obj.clone(), info)) => return Ok(()),
-            Some(obj) => minik_api::meta::meta_str(obj, "resourceVersion")
-                .unwrap_or("0")
-                .to_string(),
+            Some(obj) => resource_version(obj),
             None if matches!(cond, Condition::Create) => "0".to_string(),
             None => {
                 return Err(Error::Api {

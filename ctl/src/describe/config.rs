@@ -5,30 +5,9 @@ use base64::Engine;
 use serde_json::Value;
 
 use crate::context::Ctx;
-use crate::describe::{annotations_multiline, events, labels_multiline, str_at, Writer};
+use crate::describe::header::Header;
+use crate::describe::{events, str_at, Writer};
 use crate::error::Result;
-
-fn header(obj: &Value, w: &mut Writer) {
-    w.line(0, &format!("Name:\t{}", minik_api::meta::name(obj)));
-    w.line(
-        0,
-        &format!(
-            "Namespace:\t{}",
-            minik_api::meta::namespace(obj).unwrap_or("")
-        ),
-    );
-    labels_multiline(
-        w,
-        "Labels",
-        obj.pointer("/metadata/labels").and_then(Value::as_object),
-    );
-    annotations_multiline(
-        w,
-        "Annotations",
-        obj.pointer("/metadata/annotations")
-            .and_then(Value::as_object),
-    );
-}
 
 fn sorted(obj: &Value, field: &str) -> Vec<(String, Value)> {
     let mut v: Vec<(String, Value)> = obj
@@ -46,7 +25,7 @@ pub async fn describe_configmap(
     show_events: bool,
     w: &mut Writer,
 ) -> Result<()> {
-    header(cm, w);
+    Header::new(cm).write(w);
     w.line(0, "");
     w.line(0, "Data");
     w.line(0, "====");
@@ -75,7 +54,7 @@ pub async fn describe_configmap(
 }
 
 pub fn describe_secret(secret: &Value, w: &mut Writer) {
-    header(secret, w);
+    Header::new(secret).write(w);
     w.line(0, "");
     w.line(0, &format!("Type:\t{}", str_at(secret, "/type")));
     w.line(0, "");

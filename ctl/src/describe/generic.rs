@@ -5,29 +5,12 @@
 use serde_json::{Map, Value};
 
 use crate::context::Ctx;
-use crate::describe::{annotations_multiline, events, labels_multiline, scalar, Writer};
+use crate::describe::header::Header;
+use crate::describe::{events, scalar, Writer};
 use crate::error::Result;
 
 pub async fn describe(ctx: &Ctx, obj: &Value, show_events: bool, w: &mut Writer) -> Result<()> {
-    w.line(0, &format!("Name:\t{}", minik_api::meta::name(obj)));
-    w.line(
-        0,
-        &format!(
-            "Namespace:\t{}",
-            minik_api::meta::namespace(obj).unwrap_or("")
-        ),
-    );
-    labels_multiline(
-        w,
-        "Labels",
-        obj.pointer("/metadata/labels").and_then(Value::as_object),
-    );
-    annotations_multiline(
-        w,
-        "Annotations",
-        obj.pointer("/metadata/annotations")
-            .and_then(Value::as_object),
-    );
+    Header::new(obj).write(w);
     if let Some(m) = obj.as_object() {
         content(
             w,

@@ -16,10 +16,12 @@
 //! - [`config`]: ConfigMap and Secret.
 //! - [`generic`]: every other kind.
 //! - [`events`]: the Events section (core/v1 events for the object).
+//! - [`header`]: the Name/Namespace/Labels/Annotations block all of them open with.
 
 pub mod config;
 pub mod events;
 pub mod generic;
+pub mod header;
 pub mod namespace;
 pub mod node;
 pub mod pod;
@@ -31,6 +33,7 @@ use serde_json::{Map, Value};
 
 use crate::context::Ctx;
 use crate::error::Result;
+use crate::last_applied::LAST_APPLIED;
 use crate::printers::tabwriter::TabWriter;
 
 /// Describes one object (already fetched), fetching related objects as needed.
@@ -109,6 +112,15 @@ impl Writer {
         self.write(0, "\n");
     }
 
+    /// `Title:  value` for the string at `pointer` in `v`, left out when
+    /// it is empty or missing — how kubectl prints optional fields.
+    pub fn optional(&mut self, level: usize, title: &str, v: &Value, pointer: &str) {
+        let value = str_at(v, pointer);
+        if !value.is_empty() {
+            self.line(level, &format!("{title}:\t{value}"));
+        }
+    }
+
     pub fn finish(mut self) -> String {
         match self.raw.take() {
             Some(buf) => buf,
@@ -138,9 +150,7 @@ pub fn since(ts: Option<&str>) -> String {
     }
 }
 
-pub fn str_at<'a>(v: &'a Value, pointer: &str) -> &'a str {
-    v.pointer(pointer).and_then(Value::as_str).unwrap_or("")
-}
+pub use crate::value::str_at;
 
 /// A scalar as Go's `%v` prints it (`""` for missing).
 pub fn scalar(v: Option<&Value>) -> String {
@@ -180,7 +190,7 @@ pub fn annotations_multiline(
     let shown: Vec<(&String, &Value)> = annotations
         .map(|a| {
             a.iter()
-                .filter(|(k, _)| k.as_str() != crate::cmd::apply::LAST_APPLIED)
+                .filter(|(k, _)| k.as_str() != LAST_APPLIED)
                 .collect()
         })
         .unwrap_or_default();
@@ -206,6 +216,38 @@ pub fn annotations_multiline(
             w.line(0, &line);
         }
     }
+}
+
+/// A `Conditions:` section, left out when there are none. kubectl's
+/// columns differ per kind, so each describer passes its heading lines and
+/// how one condition reads.
+pub fn conditions(w: &mut Writer, obj: &Value, heading: &[&str], row: impl Fn(&Value) -> String) {
+    let Some(conds) = obj
+        .pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .filter(|a| !a.is_empty())
+    else {
+        return;
+    };
+    w.line(0, "Conditions:");
+    for h in heading {
+        w.line(1, h);
+    }
+    for c in conds {
+        w.line(1, &row(c));
+    }
+}
+
+/// Whether `obj`'s controller owner is the object with this uid.
+pub fn is_controlled_by(obj: &Value, uid: &str) -> bool {
+    obj.pointer("/metadata/ownerReferences")
+        .and_then(Value::as_array)
+        .is_some_and(|o| {
+            o.iter().any(|r| {
+                str_at(r, "/uid") == uid
+                    && r.get("controller").and_then(Value::as_bool) == Some(true)
+            })
+        })
 }
 
 /// `Kind/name` of the controller owner, if any.
@@ -256,6 +298,21 @@ pub fn format_label_selector(sel: Option<&Value>) -> String {
         return "<none>".into();
     }
     reqs.into_iter().map(|r| r.1).collect::<Vec<_>>().join(",")
+}
+
+/// A `Title:` block of resource quantities (a node's capacity, a
+/// container's limits), one `name: quantity` line per key in key order, one
+/// level deeper; nothing when the map is missing or empty.
+pub fn quantities(w: &mut Writer, level: usize, title: &str, map: Option<&Value>) {
+    let Some(m) = map.and_then(Value::as_object).filter(|m| !m.is_empty()) else {
+        return;
+    };
+    w.line(level, &format!("{title}:"));
+    let mut keys: Vec<&String> = m.keys().collect();
+    keys.sort();
+    for k in keys {
+        w.line(level + 1, &format!("{k}:\t{}", canonical_quantity(&m[k])));
+    }
 }
 
 /// A quantity in Kubernetes' canonical form (`0.5` → `500m`), or as given.

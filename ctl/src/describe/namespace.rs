@@ -4,47 +4,34 @@
 use serde_json::Value;
 
 use crate::context::Ctx;
-use crate::describe::{annotations_multiline, labels_multiline, rfc1123z, str_at, Writer};
+use crate::describe::header::Header;
+use crate::describe::{conditions, rfc1123z, str_at, Writer};
 use crate::error::Result;
 use crate::resources;
+use crate::value::array_at;
 
 pub async fn describe(ctx: &Ctx, ns: &Value, w: &mut Writer) -> Result<()> {
     let name = minik_api::meta::name(ns);
-    w.line(0, &format!("Name:\t{name}"));
-    labels_multiline(
-        w,
-        "Labels",
-        ns.pointer("/metadata/labels").and_then(Value::as_object),
-    );
-    annotations_multiline(
-        w,
-        "Annotations",
-        ns.pointer("/metadata/annotations")
-            .and_then(Value::as_object),
-    );
+    Header::cluster_scoped(ns).write(w);
     w.line(0, &format!("Status:\t{}", str_at(ns, "/status/phase")));
-    if let Some(conds) = ns
-        .pointer("/status/conditions")
-        .and_then(Value::as_array)
-        .filter(|a| !a.is_empty())
-    {
-        w.line(0, "Conditions:");
-        w.line(1, "Type\tStatus\tLastTransitionTime\tReason\tMessage");
-        w.line(1, "----\t------\t------------------\t------\t-------");
-        for c in conds {
-            w.line(
-                1,
-                &format!(
-                    "{}\t{}\t{}\t{}\t{}",
-                    str_at(c, "/type"),
-                    str_at(c, "/status"),
-                    rfc1123z(str_at(c, "/lastTransitionTime")),
-                    str_at(c, "/reason"),
-                    str_at(c, "/message")
-                ),
-            );
-        }
-    }
+    conditions(
+        w,
+        ns,
+        &[
+            "Type\tStatus\tLastTransitionTime\tReason\tMessage",
+            "----\t------\t------------------\t------\t-------",
+        ],
+        |c| {
+            format!(
+                "{}\t{}\t{}\t{}\t{}",
+                str_at(c, "/type"),
+                str_at(c, "/status"),
+                rfc1123z(str_at(c, "/lastTransitionTime")),
+                str_at(c, "/reason"),
+                str_at(c, "/message")
+            )
+        },
+    );
     let quotas = ctx
         .list(
             resources::resolve("resourcequotas")?,
@@ -53,96 +40,98 @@ pub async fn describe(ctx: &Ctx, ns: &Value, w: &mut Writer) -> Result<()> {
             None,
         )
         .await?;
-    w.line(0, "");
-    if quotas.is_empty() {
-        w.line(0, "No resource quota.");
-    } else {
-        for q in &quotas {
-            w.line(0, "Resource Quotas");
-            w.line(1, &format!("Name:\t{}", minik_api::meta::name(q)));
-            w.line(1, "Resource\tUsed\tHard");
-            w.line(1, "--------\t---\t---");
-            if let Some(hard) = q
-                .pointer("/status/hard")
-                .or_else(|| q.pointer("/spec/hard"))
-                .and_then(Value::as_object)
-            {
-                let mut keys: Vec<&String> = hard.keys().collect();
-                keys.sort();
-                for k in keys {
-                    let used = q
-                        .pointer(&format!("/status/used/{k}"))
-                        .map(|v| crate::describe::scalar(Some(v)))
-                        .unwrap_or_else(|| "0".into());
-                    w.line(
-                        1,
-                        &format!("{k}\t{used}\t{}", crate::describe::scalar(hard.get(k))),
-                    );
-                }
-            }
-        }
-    }
+    section(w, &quotas, "No resource quota.", quota);
     let limits = ctx
         .list(resources::resolve("limitranges")?, Some(name), None, None)
         .await?;
+    section(w, &limits, "No LimitRange resource.", limit_range);
+    Ok(())
+}
+
+/// A blank line, then one block per object, or kubectl's `none` line.
+fn section(w: &mut Writer, items: &[Value], none: &str, each: fn(&mut Writer, &Value)) {
     w.line(0, "");
-    if limits.is_empty() {
-        w.line(0, "No LimitRange resource.");
-    } else {
-        for l in &limits {
-            w.line(0, "Resource Limits");
+    if items.is_empty() {
+        w.line(0, none);
+    }
+    for item in items {
+        each(w, item);
+    }
+}
+
+/// One ResourceQuota: used and hard per resource.
+fn quota(w: &mut Writer, q: &Value) {
+    w.line(0, "Resource Quotas");
+    w.line(1, &format!("Name:\t{}", minik_api::meta::name(q)));
+    w.line(1, "Resource\tUsed\tHard");
+    w.line(1, "--------\t---\t---");
+    if let Some(hard) = q
+        .pointer("/status/hard")
+        .or_else(|| q.pointer("/spec/hard"))
+        .and_then(Value::as_object)
+    {
+        let mut keys: Vec<&String> = hard.keys().collect();
+        keys.sort();
+        for k in keys {
+            let used = q
+                .pointer(&format!("/status/used/{k}"))
+                .map(|v| crate::describe::scalar(Some(v)))
+                .unwrap_or_else(|| "0".into());
             w.line(
                 1,
-                "Type\tResource\tMin\tMax\tDefault Request\tDefault Limit\tMax Limit/Request Ratio",
+                &format!("{k}\t{used}\t{}", crate::describe::scalar(hard.get(k))),
             );
-            w.line(
-                1,
-                "----\t--------\t---\t---\t---------------\t-------------\t-----------------------",
-            );
-            let empty = Vec::new();
-            for item in l
-                .pointer("/spec/limits")
-                .and_then(Value::as_array)
-                .unwrap_or(&empty)
-            {
-                let t = str_at(item, "/type");
-                let mut names: Vec<String> = Vec::new();
-                for f in [
-                    "min",
-                    "max",
-                    "default",
-                    "defaultRequest",
-                    "maxLimitRequestRatio",
-                ] {
-                    if let Some(m) = item.get(f).and_then(Value::as_object) {
-                        for k in m.keys() {
-                            if !names.contains(k) {
-                                names.push(k.clone());
-                            }
-                        }
+        }
+    }
+}
+
+/// One LimitRange: its limits per type and resource.
+fn limit_range(w: &mut Writer, l: &Value) {
+    w.line(0, "Resource Limits");
+    w.line(
+        1,
+        "Type\tResource\tMin\tMax\tDefault Request\tDefault Limit\tMax Limit/Request Ratio",
+    );
+    w.line(
+        1,
+        "----\t--------\t---\t---\t---------------\t-------------\t-----------------------",
+    );
+    for item in array_at(l, "/spec/limits") {
+        let t = str_at(item, "/type");
+        let mut names: Vec<String> = Vec::new();
+        for f in [
+            "min",
+            "max",
+            "default",
+            "defaultRequest",
+            "maxLimitRequestRatio",
+        ] {
+            if let Some(m) = item.get(f).and_then(Value::as_object) {
+                for k in m.keys() {
+                    if !names.contains(k) {
+                        names.push(k.clone());
                     }
-                }
-                names.sort();
-                let get = |f: &str, k: &str| {
-                    item.pointer(&format!("/{f}/{k}"))
-                        .map(|v| crate::describe::scalar(Some(v)))
-                        .unwrap_or_else(|| "-".into())
-                };
-                for k in names {
-                    w.line(
-                        1,
-                        &format!(
-                            "{t}\t{k}\t{}\t{}\t{}\t{}\t{}",
-                            get("min", &k),
-                            get("max", &k),
-                            get("defaultRequest", &k),
-                            get("default", &k),
-                            get("maxLimitRequestRatio", &k)
-                        ),
-                    );
                 }
             }
         }
+        names.sort();
+        let get = |f: &str, k: &str| {
+            item.pointer(&format!("/{f}/{k}"))
+                .map(|v| crate::describe::scalar(Some(v)))
+                .unwrap_or_else(|| "-".into())
+        };
+        for k in names {
+            w.line(
+                1,
+                &format!(
+                    "{t}\t{k}\t{}\t{}\t{}\t{}\t{}",
+                    get("min", &k),
+                    get("max", &k),
+                    get("defaultRequest", &k),
+                    get("default", &k),
+                    get("maxLimitRequestRatio", &k)
+                ),
+            );
+        }
     }
-    Ok(())
 }

@@ -7,12 +7,11 @@
 use serde_json::Value;
 
 use crate::context::Ctx;
-use crate::describe::{
-    annotations_multiline, canonical_quantity, events, labels_multiline, rfc1123z, since, str_at,
-    Writer,
-};
+use crate::describe::header::Header;
+use crate::describe::{events, quantities, rfc1123z, since, str_at, Writer};
 use crate::error::Result;
 use crate::resources;
+use crate::value::array_at;
 use minik_api::quantity::Quantity;
 
 pub async fn describe(ctx: &Ctx, node: &Value, show_events: bool, w: &mut Writer) -> Result<()> {
@@ -31,7 +30,6 @@ pub async fn describe(ctx: &Ctx, node: &Value, show_events: bool, w: &mut Writer
         .into_iter()
         .filter(|p| !matches!(str_at(p, "/status/phase"), "Succeeded" | "Failed"))
         .collect();
-    w.line(0, &format!("Name:\t{name}"));
     let labels = node.pointer("/metadata/labels").and_then(Value::as_object);
     let mut roles: Vec<String> = labels
         .map(|l| {
@@ -50,24 +48,16 @@ pub async fn describe(ctx: &Ctx, node: &Value, show_events: bool, w: &mut Writer
         })
         .unwrap_or_default();
     roles.sort();
-    w.line(
-        0,
-        &format!(
-            "Roles:\t{}",
+    Header::cluster_scoped(node)
+        .field(
+            "Roles",
             if roles.is_empty() {
                 "<none>".to_string()
             } else {
                 roles.join(",")
-            }
-        ),
-    );
-    labels_multiline(w, "Labels", labels);
-    annotations_multiline(
-        w,
-        "Annotations",
-        node.pointer("/metadata/annotations")
-            .and_then(Value::as_object),
-    );
+            },
+        )
+        .write(w);
     w.line(
         0,
         &format!(
@@ -158,30 +148,14 @@ pub async fn describe(ctx: &Ctx, node: &Value, show_events: bool, w: &mut Writer
         }
     }
     w.line(0, "Addresses:");
-    let empty = Vec::new();
-    for a in node
-        .pointer("/status/addresses")
-        .and_then(Value::as_array)
-        .unwrap_or(&empty)
-    {
+    for a in array_at(node, "/status/addresses") {
         w.line(
             1,
             &format!("{}:\t{}", str_at(a, "/type"), str_at(a, "/address")),
         );
     }
     for (field, title) in [("capacity", "Capacity"), ("allocatable", "Allocatable")] {
-        if let Some(m) = node
-            .pointer(&format!("/status/{field}"))
-            .and_then(Value::as_object)
-            .filter(|m| !m.is_empty())
-        {
-            w.line(0, &format!("{title}:"));
-            let mut keys: Vec<&String> = m.keys().collect();
-            keys.sort();
-            for k in keys {
-                w.line(0, &format!("  {k}:\t{}", canonical_quantity(&m[k])));
-            }
-        }
+        quantities(w, 0, title, node.pointer(&format!("/status/{field}")));
     }
     w.line(0, "System Info:");
     let info = |f: &str| str_at(node, &format!("/status/nodeInfo/{f}")).to_string();
@@ -199,9 +173,7 @@ pub async fn describe(ctx: &Ctx, node: &Value, show_events: bool, w: &mut Writer
     ] {
         w.line(0, &format!("  {title}:\t{}", info(f)));
     }
-    if !str_at(node, "/spec/podCIDR").is_empty() {
-        w.line(0, &format!("PodCIDR:\t{}", str_at(node, "/spec/podCIDR")));
-    }
+    w.optional(0, "PodCIDR", node, "/spec/podCIDR");
     if let Some(cidrs) = node
         .pointer("/spec/podCIDRs")
         .and_then(Value::as_array)
@@ -210,12 +182,7 @@ pub async fn describe(ctx: &Ctx, node: &Value, show_events: bool, w: &mut Writer
         let list: Vec<&str> = cidrs.iter().filter_map(Value::as_str).collect();
         w.line(0, &format!("PodCIDRs:\t{}", list.join(",")));
     }
-    if !str_at(node, "/spec/providerID").is_empty() {
-        w.line(
-            0,
-            &format!("ProviderID:\t{}", str_at(node, "/spec/providerID")),
-        );
-    }
+    w.optional(0, "ProviderID", node, "/spec/providerID");
     node_resources(w, node, &pods);
     if show_events {
         let evs = events::for_object(ctx, node).await?;

@@ -5,70 +5,40 @@
 use serde_json::Value;
 
 use crate::context::Ctx;
+use crate::describe::header::Header;
 use crate::describe::{
-    annotations_multiline, canonical_quantity, controlled_by, events, labels_multiline, rfc1123z,
-    scalar, since, str_at, Writer,
+    annotations_multiline, canonical_quantity, conditions, controlled_by, events, labels_multiline,
+    quantities, rfc1123z, scalar, since, str_at, Writer,
 };
 use crate::error::Result;
+use crate::value::array_at;
 
 pub async fn describe(ctx: &Ctx, pod: &Value, show_events: bool, w: &mut Writer) -> Result<()> {
     let spec = pod.get("spec").cloned().unwrap_or_default();
     let status = pod.get("status").cloned().unwrap_or_default();
-    w.line(0, &format!("Name:\t{}", minik_api::meta::name(pod)));
-    w.line(
-        0,
-        &format!(
-            "Namespace:\t{}",
-            minik_api::meta::namespace(pod).unwrap_or("")
-        ),
-    );
+    let mut header = Header::new(pod);
     if let Some(p) = spec.get("priority").filter(|p| !p.is_null()) {
-        w.line(0, &format!("Priority:\t{}", scalar(Some(p))));
+        header.field("Priority", scalar(Some(p)));
     }
-    if !str_at(&spec, "/priorityClassName").is_empty() {
-        w.line(
-            0,
-            &format!(
-                "Priority Class Name:\t{}",
-                str_at(&spec, "/priorityClassName")
-            ),
-        );
-    }
-    if !str_at(&spec, "/runtimeClassName").is_empty() {
-        w.line(
-            0,
-            &format!(
-                "Runtime Class Name:\t{}",
-                str_at(&spec, "/runtimeClassName")
-            ),
-        );
-    }
-    if !str_at(&spec, "/serviceAccountName").is_empty() {
-        w.line(
-            0,
-            &format!("Service Account:\t{}", str_at(&spec, "/serviceAccountName")),
-        );
+    for (title, pointer) in [
+        ("Priority Class Name", "/priorityClassName"),
+        ("Runtime Class Name", "/runtimeClassName"),
+        ("Service Account", "/serviceAccountName"),
+    ] {
+        if !str_at(&spec, pointer).is_empty() {
+            header.field(title, str_at(&spec, pointer));
+        }
     }
     let node = str_at(&spec, "/nodeName");
     if node.is_empty() {
-        w.line(0, "Node:\t<none>");
+        header.field("Node", "<none>");
     } else {
-        w.line(0, &format!("Node:\t{node}/{}", str_at(&status, "/hostIP")));
+        header.field("Node", format!("{node}/{}", str_at(&status, "/hostIP")));
     }
     if let Some(st) = status.get("startTime").and_then(Value::as_str) {
-        w.line(0, &format!("Start Time:\t{}", rfc1123z(st)));
+        header.field("Start Time", rfc1123z(st));
     }
-    labels_multiline(
-        w,
-        "Labels",
-        pod.pointer("/metadata/labels").and_then(Value::as_object),
-    );
-    annotations_multiline(
-        w,
-        "Annotations",
-        pod.pointer("/metadata/annotations")
-            .and_then(Value::as_object),
-    );
+    header.write(w);
     let phase = str_at(&status, "/phase");
     let deleting = pod
         .pointer("/metadata/deletionTimestamp")
@@ -89,12 +59,8 @@ pub async fn describe(ctx: &Ctx, pod: &Value, show_events: bool, w: &mut Writer)
         }
         _ => w.line(0, &format!("Status:\t{phase}")),
     }
-    if !str_at(&status, "/reason").is_empty() {
-        w.line(0, &format!("Reason:\t{}", str_at(&status, "/reason")));
-    }
-    if !str_at(&status, "/message").is_empty() {
-        w.line(0, &format!("Message:\t{}", str_at(&status, "/message")));
-    }
+    w.optional(0, "Reason", &status, "/reason");
+    w.optional(0, "Message", &status, "/message");
     w.line(0, &format!("IP:\t{}", str_at(&status, "/podIP")));
     match status
         .get("podIPs")
@@ -112,15 +78,7 @@ pub async fn describe(ctx: &Ctx, pod: &Value, show_events: bool, w: &mut Writer)
     if let Some(c) = controlled_by(pod) {
         w.line(0, &format!("Controlled By:\t{c}"));
     }
-    if !str_at(&status, "/nominatedNodeName").is_empty() {
-        w.line(
-            0,
-            &format!(
-                "NominatedNodeName:\t{}",
-                str_at(&status, "/nominatedNodeName")
-            ),
-        );
-    }
+    w.optional(0, "NominatedNodeName", &status, "/nominatedNodeName");
     if let Some(init) = spec
         .get("initContainers")
         .and_then(Value::as_array)
@@ -135,11 +93,7 @@ pub async fn describe(ctx: &Ctx, pod: &Value, show_events: bool, w: &mut Writer)
             "",
         );
     }
-    let empty = Vec::new();
-    let cs = spec
-        .get("containers")
-        .and_then(Value::as_array)
-        .unwrap_or(&empty);
+    let cs = array_at(&spec, "/containers");
     containers(
         w,
         "Containers",
@@ -148,20 +102,9 @@ pub async fn describe(ctx: &Ctx, pod: &Value, show_events: bool, w: &mut Writer)
         Some(pod),
         "",
     );
-    if let Some(conds) = status
-        .get("conditions")
-        .and_then(Value::as_array)
-        .filter(|a| !a.is_empty())
-    {
-        w.line(0, "Conditions:");
-        w.line(1, "Type\tStatus");
-        for c in conds {
-            w.line(
-                1,
-                &format!("{} \t{} ", str_at(c, "/type"), str_at(c, "/status")),
-            );
-        }
-    }
+    conditions(w, pod, &["Type\tStatus"], |c| {
+        format!("{} \t{} ", str_at(c, "/type"), str_at(c, "/status"))
+    });
     volumes(w, spec.get("volumes"), "");
     let qos = match str_at(&status, "/qosClass") {
         "" => qos_class(&spec),
@@ -240,12 +183,7 @@ pub fn containers(
         } else {
             w.line(2, &format!("Host Port:\t{}", or_none(&host_text)));
         }
-        if !str_at(c, "/restartPolicy").is_empty() {
-            w.line(
-                2,
-                &format!("Restart Policy:\t{}", str_at(c, "/restartPolicy")),
-            );
-        }
+        w.optional(2, "Restart Policy", c, "/restartPolicy");
         for (field, title) in [("command", "Command"), ("args", "Args")] {
             if let Some(list) = c
                 .get(field)
@@ -280,18 +218,7 @@ pub fn containers(
             );
         }
         for (field, title) in [("limits", "Limits"), ("requests", "Requests")] {
-            if let Some(m) = c
-                .pointer(&format!("/resources/{field}"))
-                .and_then(Value::as_object)
-                .filter(|m| !m.is_empty())
-            {
-                w.line(2, &format!("{title}:"));
-                let mut keys: Vec<&String> = m.keys().collect();
-                keys.sort();
-                for k in keys {
-                    w.line(3, &format!("{k}:\t{}", canonical_quantity(&m[k])));
-                }
-            }
+            quantities(w, 2, title, c.pointer(&format!("/resources/{field}")));
         }
         for (field, title) in [
             ("livenessProbe", "Liveness"),
@@ -364,17 +291,11 @@ fn state(w: &mut Writer, name: &str, state: Option<&Value>) {
         );
     } else if let Some(wt) = st.get("waiting").filter(|v| v.is_object()) {
         w.line(2, &format!("{name}:\tWaiting"));
-        if !str_at(wt, "/reason").is_empty() {
-            w.line(3, &format!("Reason:\t{}", str_at(wt, "/reason")));
-        }
+        w.optional(3, "Reason", wt, "/reason");
     } else if let Some(t) = st.get("terminated").filter(|v| v.is_object()) {
         w.line(2, &format!("{name}:\tTerminated"));
-        if !str_at(t, "/reason").is_empty() {
-            w.line(3, &format!("Reason:\t{}", str_at(t, "/reason")));
-        }
-        if !str_at(t, "/message").is_empty() {
-            w.line(3, &format!("Message:\t{}", str_at(t, "/message")));
-        }
+        w.optional(3, "Reason", t, "/reason");
+        w.optional(3, "Message", t, "/message");
         w.line(
             3,
             &format!(
@@ -463,17 +384,13 @@ pub fn describe_probe(p: &Value) -> String {
 }
 
 fn env(w: &mut Writer, c: &Value, pod: Option<&Value>) {
-    let env = c
-        .get("env")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
+    let env = array_at(c, "/env");
     if env.is_empty() {
         w.line(2, "Environment:\t<none>");
     } else {
         w.line(2, "Environment:");
     }
-    for e in &env {
+    for e in env {
         let name = str_at(e, "/name");
         let Some(from) = e.get("valueFrom").filter(|v| v.is_object()) else {
             for (i, part) in str_at(e, "/value").split('\n').enumerate() {
@@ -500,24 +417,18 @@ fn env(w: &mut Writer, c: &Value, pod: Option<&Value>) {
                 .map(canonical_quantity)
                 .unwrap_or_else(|| "node allocatable".into());
             w.line(3, &format!("{name}:\t{value} ({resource})"));
-        } else if let Some(s) = from.get("secretKeyRef") {
-            let optional = s.get("optional").and_then(Value::as_bool).unwrap_or(false);
+        } else if let Some((r, source)) = from
+            .get("secretKeyRef")
+            .map(|r| (r, "in secret"))
+            .or_else(|| from.get("configMapKeyRef").map(|r| (r, "of config map")))
+        {
+            let optional = r.get("optional").and_then(Value::as_bool).unwrap_or(false);
             w.line(
                 3,
                 &format!(
-                    "{name}:\t<set to the key '{}' in secret '{}'>\tOptional: {optional}",
-                    str_at(s, "/key"),
-                    str_at(s, "/name")
-                ),
-            );
-        } else if let Some(m) = from.get("configMapKeyRef") {
-            let optional = m.get("optional").and_then(Value::as_bool).unwrap_or(false);
-            w.line(
-                3,
-                &format!(
-                    "{name}:\t<set to the key '{}' of config map '{}'>\tOptional: {optional}",
-                    str_at(m, "/key"),
-                    str_at(m, "/name")
+                    "{name}:\t<set to the key '{}' {source} '{}'>\tOptional: {optional}",
+                    str_at(r, "/key"),
+                    str_at(r, "/name")
                 ),
             );
         }
@@ -541,11 +452,7 @@ fn field_ref_value(pod: &Value, path: &str) -> String {
 }
 
 fn mounts(w: &mut Writer, c: &Value) {
-    let mut mounts = c
-        .get("volumeMounts")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
+    let mut mounts = array_at(c, "/volumeMounts").to_vec();
     if mounts.is_empty() {
         w.line(2, "Mounts:\t<none>");
         return;
@@ -605,36 +512,11 @@ pub fn volumes(w: &mut Writer, volumes: Option<&Value>, space: &str) {
             );
             w.line(2, &format!("Medium:\t{}", str_at(e, "/medium")));
             w.line(2, &format!("SizeLimit:\t{limit}"));
-        } else if let Some(s) = v.get("secret") {
-            w.line(2, "Type:\tSecret (a volume populated by a Secret)");
-            w.line(2, &format!("SecretName:\t{}", str_at(s, "/secretName")));
-            w.line(
-                2,
-                &format!(
-                    "Optional:\t{}",
-                    s.get("optional").and_then(Value::as_bool).unwrap_or(false)
-                ),
-            );
-        } else if let Some(c) = v.get("configMap") {
-            w.line(2, "Type:\tConfigMap (a volume populated by a ConfigMap)");
-            w.line(2, &format!("Name:\t{}", str_at(c, "/name")));
-            w.line(
-                2,
-                &format!(
-                    "Optional:\t{}",
-                    c.get("optional").and_then(Value::as_bool).unwrap_or(false)
-                ),
-            );
-        } else if let Some(p) = v.get("persistentVolumeClaim") {
-            w.line(2, "Type:\tPersistentVolumeClaim (a reference to a PersistentVolumeClaim in the same namespace)");
-            w.line(2, &format!("ClaimName:\t{}", str_at(p, "/claimName")));
-            w.line(
-                2,
-                &format!(
-                    "ReadOnly:\t{}",
-                    p.get("readOnly").and_then(Value::as_bool).unwrap_or(false)
-                ),
-            );
+        } else if let Some((source, named)) = NAMED_SOURCES
+            .iter()
+            .find_map(|n| v.get(n.field).map(|source| (source, n)))
+        {
+            named.write(w, source);
         } else if v.get("projected").is_some() {
             w.line(
                 2,
@@ -744,12 +626,7 @@ pub fn pod_template(w: &mut Writer, template: Option<&Value>) {
         );
     }
     let spec = t.get("spec").cloned().unwrap_or_default();
-    if !str_at(&spec, "/serviceAccountName").is_empty() {
-        w.line(
-            1,
-            &format!("Service Account:\t{}", str_at(&spec, "/serviceAccountName")),
-        );
-    }
+    w.optional(1, "Service Account", &spec, "/serviceAccountName");
     if let Some(init) = spec
         .get("initContainers")
         .and_then(Value::as_array)
@@ -757,33 +634,72 @@ pub fn pod_template(w: &mut Writer, template: Option<&Value>) {
     {
         containers(w, "Init Containers", init, None, None, "  ");
     }
-    let empty = Vec::new();
     containers(
         w,
         "Containers",
-        spec.get("containers")
-            .and_then(Value::as_array)
-            .unwrap_or(&empty),
+        array_at(&spec, "/containers"),
         None,
         None,
         "  ",
     );
     volumes(w, spec.get("volumes"), "  ");
-    if !str_at(&spec, "/priorityClassName").is_empty() {
-        w.line(
-            1,
-            &format!(
-                "Priority Class Name:\t{}",
-                str_at(&spec, "/priorityClassName")
-            ),
-        );
-    }
+    w.optional(1, "Priority Class Name", &spec, "/priorityClassName");
     labels_multiline(
         w,
         "  Node-Selectors",
         spec.get("nodeSelector").and_then(Value::as_object),
     );
     tolerations(w, "  Tolerations", spec.get("tolerations"));
+}
+
+/// A volume source kubectl describes by its type, the object it names
+/// and one boolean.
+struct NamedSource {
+    /// The field of the volume that holds this source.
+    field: &'static str,
+    kind: &'static str,
+    /// (title, field) of the object named.
+    name: (&'static str, &'static str),
+    /// (title, field) of the boolean.
+    flag: (&'static str, &'static str),
+}
+
+const NAMED_SOURCES: [NamedSource; 3] = [
+    NamedSource {
+        field: "secret",
+        kind: "Secret (a volume populated by a Secret)",
+        name: ("SecretName", "secretName"),
+        flag: ("Optional", "optional"),
+    },
+    NamedSource {
+        field: "configMap",
+        kind: "ConfigMap (a volume populated by a ConfigMap)",
+        name: ("Name", "name"),
+        flag: ("Optional", "optional"),
+    },
+    NamedSource {
+        field: "persistentVolumeClaim",
+        kind:
+            "PersistentVolumeClaim (a reference to a PersistentVolumeClaim in the same namespace)",
+        name: ("ClaimName", "claimName"),
+        flag: ("ReadOnly", "readOnly"),
+    },
+];
+
+impl NamedSource {
+    fn write(&self, w: &mut Writer, source: &Value) {
+        w.line(2, &format!("Type:\t{}", self.kind));
+        let name = source
+            .get(self.name.1)
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        w.line(2, &format!("{}:\t{name}", self.name.0));
+        let on = source
+            .get(self.flag.1)
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        w.line(2, &format!("{}:\t{on}", self.flag.0));
+    }
 }
 
 #[cfg(test)]

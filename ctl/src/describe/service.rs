@@ -5,10 +5,12 @@
 use serde_json::Value;
 
 use crate::context::Ctx;
-use crate::describe::{annotations_multiline, events, labels_multiline, scalar, str_at, Writer};
+use crate::describe::header::Header;
+use crate::describe::{events, scalar, str_at, Writer};
 use crate::error::Result;
 use crate::printers::format_labels;
 use crate::resources;
+use crate::value::array_at;
 
 pub async fn describe(ctx: &Ctx, svc: &Value, show_events: bool, w: &mut Writer) -> Result<()> {
     let ns = minik_api::meta::namespace(svc).unwrap_or("default");
@@ -17,19 +19,7 @@ pub async fn describe(ctx: &Ctx, svc: &Value, show_events: bool, w: &mut Writer)
         .get_opt(resources::resolve("endpoints")?, ns, name)
         .await?;
     let spec = svc.get("spec").cloned().unwrap_or_default();
-    w.line(0, &format!("Name:\t{name}"));
-    w.line(0, &format!("Namespace:\t{ns}"));
-    labels_multiline(
-        w,
-        "Labels",
-        svc.pointer("/metadata/labels").and_then(Value::as_object),
-    );
-    annotations_multiline(
-        w,
-        "Annotations",
-        svc.pointer("/metadata/annotations")
-            .and_then(Value::as_object),
-    );
+    Header::new(svc).write(w);
     let selector = spec
         .get("selector")
         .and_then(Value::as_object)
@@ -46,12 +36,7 @@ pub async fn describe(ctx: &Ctx, svc: &Value, show_events: bool, w: &mut Writer)
         ),
     );
     w.line(0, &format!("Type:\t{}", str_at(&spec, "/type")));
-    if !str_at(&spec, "/ipFamilyPolicy").is_empty() {
-        w.line(
-            0,
-            &format!("IP Family Policy:\t{}", str_at(&spec, "/ipFamilyPolicy")),
-        );
-    }
+    w.optional(0, "IP Family Policy", &spec, "/ipFamilyPolicy");
     let join = |field: &str| -> String {
         spec.get(field)
             .and_then(Value::as_array)
@@ -74,9 +59,7 @@ pub async fn describe(ctx: &Ctx, svc: &Value, show_events: bool, w: &mut Writer)
     {
         w.line(0, &format!("External IPs:\t{}", join("externalIPs")));
     }
-    if !str_at(&spec, "/loadBalancerIP").is_empty() {
-        w.line(0, &format!("IP:\t{}", str_at(&spec, "/loadBalancerIP")));
-    }
+    w.optional(0, "IP", &spec, "/loadBalancerIP");
     if str_at(&spec, "/type") == "LoadBalancer" {
         if let Some(ing) = svc
             .pointer("/status/loadBalancer/ingress")
@@ -97,12 +80,7 @@ pub async fn describe(ctx: &Ctx, svc: &Value, show_events: bool, w: &mut Writer)
             w.line(0, &format!("LoadBalancer Ingress:\t{}", list.join(", ")));
         }
     }
-    let empty = Vec::new();
-    for p in spec
-        .get("ports")
-        .and_then(Value::as_array)
-        .unwrap_or(&empty)
-    {
+    for p in array_at(&spec, "/ports") {
         let pname = match str_at(p, "/name") {
             "" => "<unset>".to_string(),
             n => n.to_string(),
@@ -140,24 +118,18 @@ pub async fn describe(ctx: &Ctx, svc: &Value, show_events: bool, w: &mut Writer)
         0,
         &format!("Session Affinity:\t{}", str_at(&spec, "/sessionAffinity")),
     );
-    if !str_at(&spec, "/externalTrafficPolicy").is_empty() {
-        w.line(
-            0,
-            &format!(
-                "External Traffic Policy:\t{}",
-                str_at(&spec, "/externalTrafficPolicy")
-            ),
-        );
-    }
-    if !str_at(&spec, "/internalTrafficPolicy").is_empty() {
-        w.line(
-            0,
-            &format!(
-                "Internal Traffic Policy:\t{}",
-                str_at(&spec, "/internalTrafficPolicy")
-            ),
-        );
-    }
+    w.optional(
+        0,
+        "External Traffic Policy",
+        &spec,
+        "/externalTrafficPolicy",
+    );
+    w.optional(
+        0,
+        "Internal Traffic Policy",
+        &spec,
+        "/internalTrafficPolicy",
+    );
     if let Some(n) = spec
         .get("healthCheckNodePort")
         .and_then(Value::as_i64)
@@ -182,16 +154,9 @@ pub fn format_endpoints(ep: Option<&Value>, port_name: &str, max: usize) -> Stri
         .and_then(Value::as_array)
         .unwrap_or(&empty)
     {
-        let ports = subset
-            .get("ports")
-            .and_then(Value::as_array)
-            .unwrap_or(&empty);
+        let ports = array_at(subset, "/ports");
         for port in ports.iter().filter(|p| str_at(p, "/name") == port_name) {
-            for addr in subset
-                .get("addresses")
-                .and_then(Value::as_array)
-                .unwrap_or(&empty)
-            {
+            for addr in array_at(subset, "/addresses") {
                 count += 1;
                 if list.len() < max {
                     list.push(format!(

@@ -5,9 +5,10 @@
 use serde_json::Value;
 
 use crate::context::Ctx;
+use crate::describe::header::Header;
 use crate::describe::{
-    annotations_multiline, controlled_by, events, format_label_selector, labels_multiline,
-    pod::pod_template, rfc1123z, scalar, str_at, Writer,
+    conditions, controlled_by, events, format_label_selector, is_controlled_by, pod::pod_template,
+    rfc1123z, scalar, str_at, Writer,
 };
 use crate::error::Result;
 use crate::resources;
@@ -27,16 +28,7 @@ pub async fn replica_sets(
     let all = ctx.list(info, Some(ns), None, None).await?;
     let owned: Vec<Value> = all
         .into_iter()
-        .filter(|rs| {
-            rs.pointer("/metadata/ownerReferences")
-                .and_then(Value::as_array)
-                .is_some_and(|o| {
-                    o.iter().any(|r| {
-                        str_at(r, "/uid") == uid
-                            && r.get("controller").and_then(Value::as_bool) == Some(true)
-                    })
-                })
-        })
+        .filter(|rs| is_controlled_by(rs, uid))
         .collect();
     let template = deploy
         .pointer("/spec/template")
@@ -104,32 +96,12 @@ pub async fn describe_deployment(
     show_events: bool,
     w: &mut Writer,
 ) -> Result<()> {
-    w.line(0, &format!("Name:\t{}", minik_api::meta::name(d)));
-    w.line(
-        0,
-        &format!(
-            "Namespace:\t{}",
-            minik_api::meta::namespace(d).unwrap_or("")
-        ),
-    );
-    w.line(
-        0,
-        &format!(
-            "CreationTimestamp:\t{}",
-            rfc1123z(minik_api::meta::meta_str(d, "creationTimestamp").unwrap_or(""))
-        ),
-    );
-    labels_multiline(
-        w,
-        "Labels",
-        d.pointer("/metadata/labels").and_then(Value::as_object),
-    );
-    annotations_multiline(
-        w,
-        "Annotations",
-        d.pointer("/metadata/annotations")
-            .and_then(Value::as_object),
-    );
+    Header::new(d)
+        .field(
+            "CreationTimestamp",
+            rfc1123z(minik_api::meta::meta_str(d, "creationTimestamp").unwrap_or("")),
+        )
+        .write(w);
     w.line(
         0,
         &format!(
@@ -170,7 +142,7 @@ pub async fn describe_deployment(
         );
     }
     pod_template(w, d.pointer("/spec/template"));
-    conditions(w, d);
+    workload_conditions(w, d);
     // kubectl lists every old ReplicaSet here, scaled down or not.
     let (_, new_rs, old) = replica_sets(ctx, d).await?;
     if !old.is_empty() || new_rs.is_some() {
@@ -185,27 +157,21 @@ pub async fn describe_deployment(
     Ok(())
 }
 
-fn conditions(w: &mut Writer, obj: &Value) {
-    if let Some(conds) = obj
-        .pointer("/status/conditions")
-        .and_then(Value::as_array)
-        .filter(|a| !a.is_empty())
-    {
-        w.line(0, "Conditions:");
-        w.line(1, "Type\tStatus\tReason");
-        w.line(1, "----\t------\t------");
-        for c in conds {
-            w.line(
-                1,
-                &format!(
-                    "{} \t{}\t{}",
-                    str_at(c, "/type"),
-                    str_at(c, "/status"),
-                    str_at(c, "/reason")
-                ),
-            );
-        }
-    }
+/// Deployment and ReplicaSet conditions: type, status, reason.
+fn workload_conditions(w: &mut Writer, obj: &Value) {
+    conditions(
+        w,
+        obj,
+        &["Type\tStatus\tReason", "----\t------\t------"],
+        |c| {
+            format!(
+                "{} \t{}\t{}",
+                str_at(c, "/type"),
+                str_at(c, "/status"),
+                str_at(c, "/reason")
+            )
+        },
+    );
 }
 
 pub async fn describe_replicaset(
@@ -218,26 +184,12 @@ pub async fn describe_replicaset(
     let ns = minik_api::meta::namespace(rs).unwrap_or("default");
     let uid = minik_api::meta::meta_str(rs, "uid").unwrap_or("");
     let pods = ctx.list(pods_info, Some(ns), None, None).await;
-    w.line(0, &format!("Name:\t{}", minik_api::meta::name(rs)));
-    w.line(0, &format!("Namespace:\t{ns}"));
-    w.line(
-        0,
-        &format!(
-            "Selector:\t{}",
-            format_label_selector(rs.pointer("/spec/selector"))
-        ),
-    );
-    labels_multiline(
-        w,
-        "Labels",
-        rs.pointer("/metadata/labels").and_then(Value::as_object),
-    );
-    annotations_multiline(
-        w,
-        "Annotations",
-        rs.pointer("/metadata/annotations")
-            .and_then(Value::as_object),
-    );
+    Header::new(rs)
+        .field(
+            "Selector",
+            format_label_selector(rs.pointer("/spec/selector")),
+        )
+        .write(w);
     if let Some(c) = controlled_by(rs) {
         w.line(0, &format!("Controlled By:\t{c}"));
     }
@@ -256,16 +208,7 @@ pub async fn describe_replicaset(
         ),
         Ok(pods) => {
             let (mut running, mut waiting, mut succeeded, mut failed) = (0, 0, 0, 0);
-            for p in pods.iter().filter(|p| {
-                p.pointer("/metadata/ownerReferences")
-                    .and_then(Value::as_array)
-                    .is_some_and(|o| {
-                        o.iter().any(|r| {
-                            str_at(r, "/uid") == uid
-                                && r.get("controller").and_then(Value::as_bool) == Some(true)
-                        })
-                    })
-            }) {
+            for p in pods.iter().filter(|p| is_controlled_by(p, uid)) {
                 match str_at(p, "/status/phase") {
                     "Running" => running += 1,
                     "Pending" => waiting += 1,
@@ -278,7 +221,7 @@ pub async fn describe_replicaset(
         }
     }
     pod_template(w, rs.pointer("/spec/template"));
-    conditions(w, rs);
+    workload_conditions(w, rs);
     if show_events {
         let evs = events::for_object(ctx, rs).await?;
         events::write(w, &evs);

@@ -7,7 +7,7 @@ use serde_json::Value;
 /// Renders `value` with a trailing newline.
 pub fn to_json(value: &Value) -> String {
     let mut out = String::new();
-    write_value(&mut out, value, 0);
+    write_value(&mut out, value, Some(0));
     out.push('\n');
     out
 }
@@ -15,76 +15,47 @@ pub fn to_json(value: &Value) -> String {
 /// Compact JSON with sorted keys and Go's escaping (jsonpath's object output).
 pub fn to_compact(value: &Value) -> String {
     let mut out = String::new();
-    write_compact(&mut out, value);
+    write_value(&mut out, value, None);
     out
 }
 
-fn write_value(out: &mut String, v: &Value, indent: usize) {
-    match v {
-        Value::Object(m) if m.is_empty() => out.push_str("{}"),
+/// Writes `v`; `indent` is the nesting level of MarshalIndent's layout,
+/// `None` for compact output. Objects' keys are sorted, as Go sorts a map's.
+fn write_value(out: &mut String, v: &Value, indent: Option<usize>) {
+    let (open, close, entries): (char, char, Vec<(Option<&String>, &Value)>) = match v {
         Value::Object(m) => {
             let mut keys: Vec<&String> = m.keys().collect();
             keys.sort();
-            out.push_str("{\n");
-            for (i, k) in keys.iter().enumerate() {
-                push_indent(out, indent + 1);
-                write_string(out, k);
-                out.push_str(": ");
-                write_value(out, &m[*k], indent + 1);
-                if i + 1 < keys.len() {
-                    out.push(',');
-                }
-                out.push('\n');
-            }
-            push_indent(out, indent);
-            out.push('}');
+            (
+                '{',
+                '}',
+                keys.into_iter().map(|k| (Some(k), &m[k])).collect(),
+            )
         }
-        Value::Array(a) if a.is_empty() => out.push_str("[]"),
-        Value::Array(a) => {
-            out.push_str("[\n");
-            for (i, item) in a.iter().enumerate() {
-                push_indent(out, indent + 1);
-                write_value(out, item, indent + 1);
-                if i + 1 < a.len() {
-                    out.push(',');
-                }
-                out.push('\n');
-            }
-            push_indent(out, indent);
-            out.push(']');
+        Value::Array(a) => ('[', ']', a.iter().map(|item| (None, item)).collect()),
+        scalar => return write_scalar(out, scalar),
+    };
+    let inner = indent.map(|n| n + 1);
+    out.push(open);
+    for (i, (key, item)) in entries.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
         }
-        scalar => write_scalar(out, scalar),
+        if let Some(n) = inner {
+            out.push('\n');
+            push_indent(out, n);
+        }
+        if let Some(k) = key {
+            write_string(out, k);
+            out.push_str(if indent.is_some() { ": " } else { ":" });
+        }
+        write_value(out, item, inner);
     }
-}
-
-fn write_compact(out: &mut String, v: &Value) {
-    match v {
-        Value::Object(m) => {
-            let mut keys: Vec<&String> = m.keys().collect();
-            keys.sort();
-            out.push('{');
-            for (i, k) in keys.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_string(out, k);
-                out.push(':');
-                write_compact(out, &m[*k]);
-            }
-            out.push('}');
-        }
-        Value::Array(a) => {
-            out.push('[');
-            for (i, item) in a.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_compact(out, item);
-            }
-            out.push(']');
-        }
-        scalar => write_scalar(out, scalar),
+    if let (Some(n), false) = (indent, entries.is_empty()) {
+        out.push('\n');
+        push_indent(out, n);
     }
+    out.push(close);
 }
 
 fn write_scalar(out: &mut String, v: &Value) {
@@ -99,24 +70,7 @@ fn write_scalar(out: &mut String, v: &Value) {
 
 /// Go's float encoding: `'f'` format unless the exponent is extreme.
 fn go_number(n: &serde_json::Number) -> String {
-    if n.is_i64() || n.is_u64() {
-        return n.to_string();
-    }
-    let f = n.as_f64().unwrap_or(0.0);
-    if f.fract() == 0.0 && f.abs() < 1e21 {
-        return format!("{}", f as i64);
-    }
-    if f != 0.0 && (f.abs() < 1e-6 || f.abs() >= 1e21) {
-        let s = format!("{f:e}");
-        if let Some((m, e)) = s.split_once('e') {
-            let (sign, digits) = match e.strip_prefix('-') {
-                Some(d) => ("-", d),
-                None => ("+", e),
-            };
-            return format!("{m}e{sign}{digits:0>2}");
-        }
-    }
-    format!("{f}")
+    super::go_number(n, |f| f != 0.0 && (f.abs() < 1e-6 || f.abs() >= 1e21))
 }
 
 fn push_indent(out: &mut String, level: usize) {

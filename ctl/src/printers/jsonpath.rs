@@ -486,32 +486,23 @@ fn filter_matches(f: &Filter, root: &Value, item: &Value) -> bool {
 }
 
 fn compare(got: &Value, op: &str, want: &Value) -> bool {
+    // Numbers compare as numbers, everything else as its text.
+    fn holds<T: PartialOrd>(a: T, op: &str, b: T) -> bool {
+        match op {
+            "==" => a == b,
+            "!=" => a != b,
+            "<" => a < b,
+            ">" => a > b,
+            "<=" => a <= b,
+            ">=" => a >= b,
+            _ => false,
+        }
+    }
     match (got, want) {
         (Value::Number(a), Value::Number(b)) => {
-            let (a, b) = (a.as_f64().unwrap_or(0.0), b.as_f64().unwrap_or(0.0));
-            match op {
-                "==" => a == b,
-                "!=" => a != b,
-                "<" => a < b,
-                ">" => a > b,
-                "<=" => a <= b,
-                ">=" => a >= b,
-                _ => false,
-            }
+            holds(a.as_f64().unwrap_or(0.0), op, b.as_f64().unwrap_or(0.0))
         }
-        _ => {
-            let a = text(got);
-            let b = text(want);
-            match op {
-                "==" => a == b,
-                "!=" => a != b,
-                "<" => a < b,
-                ">" => a > b,
-                "<=" => a <= b,
-                ">=" => a >= b,
-                _ => false,
-            }
-        }
+        _ => holds(text(got), op, text(want)),
     }
 }
 

@@ -17,6 +17,7 @@ use serde_json::{json, Value};
 use crate::error::{Error, Result};
 use crate::printers::jsonpath::JsonPath;
 use crate::printers::tabwriter::TabWriter;
+use crate::value::array_at;
 
 /// What `-o` asked for.
 #[derive(Debug, Clone)]
@@ -156,15 +157,8 @@ impl TablePrinter {
 
 /// One table as tab-separated text (kubectl's `decorateTable` + `printTable`).
 pub fn render_table(table: &Value, opts: &TableOptions) -> String {
-    let empty = Vec::new();
-    let columns = table
-        .get("columnDefinitions")
-        .and_then(Value::as_array)
-        .unwrap_or(&empty);
-    let rows = table
-        .get("rows")
-        .and_then(Value::as_array)
-        .unwrap_or(&empty);
+    let columns = array_at(table, "/columnDefinitions");
+    let rows = array_at(table, "/rows");
     let name_column = if opts.kind_prefix.is_some() {
         columns.iter().position(|c| {
             c.get("format").and_then(Value::as_str) == Some("name")
@@ -212,7 +206,7 @@ pub fn render_table(table: &Value, opts: &TableOptions) -> String {
                     .to_string(),
             );
         }
-        let row_cells = row.get("cells").and_then(Value::as_array).unwrap_or(&empty);
+        let row_cells = array_at(row, "/cells");
         for (i, cell) in row_cells.iter().enumerate() {
             let Some(c) = columns.get(i) else { break };
             if !shown(c) {
@@ -275,6 +269,33 @@ pub fn format_labels(labels: Option<&serde_json::Map<String, Value>>) -> String 
         }
         _ => "<none>".to_string(),
     }
+}
+
+/// A JSON number as Go prints it: integers as they are, whole floats
+/// without a fraction, and exponent notation where `exponent` says the
+/// float needs it — with Go's signed two-digit exponent (`1e-07`,
+/// `1.5e+21`; Rust writes `1e-7`, `1.5e21`). `encoding/json` and
+/// `strconv`'s `'g'` differ only in where exponents start.
+pub fn go_number(n: &serde_json::Number, exponent: fn(f64) -> bool) -> String {
+    if n.is_i64() || n.is_u64() {
+        return n.to_string();
+    }
+    let f = n.as_f64().unwrap_or(0.0);
+    if f.fract() == 0.0 && f.abs() < 1e21 {
+        return format!("{}", f as i64);
+    }
+    if exponent(f) {
+        let s = format!("{f:e}");
+        if let Some((m, e)) = s.split_once('e') {
+            let (sign, digits) = match e.strip_prefix('-') {
+                Some(d) => ("-", d),
+                None => ("+", e),
+            };
+            return format!("{m}e{sign}{digits:0>2}");
+        }
+        return s;
+    }
+    format!("{f}")
 }
 
 #[cfg(test)]

@@ -150,104 +150,94 @@ impl Emitter {
     }
 
     fn plain(&mut self, s: &str, indent: usize, allow_breaks: bool) {
-        let chars: Vec<char> = s.chars().collect();
-        let mut spaces = false;
-        for (i, &c) in chars.iter().enumerate() {
-            if c == ' ' {
-                let next_space = chars.get(i + 1) == Some(&' ');
-                if allow_breaks && !spaces && self.column > BEST_WIDTH && !next_space {
-                    self.write_indent(indent);
-                } else {
-                    self.put_char(c);
-                }
-                spaces = true;
-            } else {
-                self.put_char(c);
-                spaces = false;
-            }
-        }
+        self.flow(s, indent, allow_breaks, Style::Plain, |w, c| w.put_char(c));
     }
 
     fn single_quoted(&mut self, s: &str, indent: usize, allow_breaks: bool) {
         self.put("'");
-        let chars: Vec<char> = s.chars().collect();
-        let mut spaces = false;
-        for (i, &c) in chars.iter().enumerate() {
-            if c == ' ' {
-                let next_space = chars.get(i + 1) == Some(&' ');
-                if allow_breaks
-                    && !spaces
-                    && self.column > BEST_WIDTH
-                    && i > 0
-                    && i + 1 < chars.len()
-                    && !next_space
-                {
-                    self.write_indent(indent);
-                } else {
-                    self.put_char(c);
-                }
-                spaces = true;
-            } else {
-                if c == '\'' {
-                    self.put_char('\'');
-                }
-                self.put_char(c);
-                spaces = false;
+        self.flow(s, indent, allow_breaks, Style::Single, |w, c| {
+            if c == '\'' {
+                w.put_char('\'');
             }
-        }
+            w.put_char(c);
+        });
         self.put("'");
     }
 
     fn double_quoted(&mut self, s: &str, indent: usize, allow_breaks: bool) {
         self.put("\"");
+        self.flow(s, indent, allow_breaks, Style::Double, |w, c| {
+            if is_printable(c) && c != '"' && c != '\\' && c != '\u{feff}' {
+                w.put_char(c);
+                return;
+            }
+            let esc = match c {
+                '\0' => "\\0".to_string(),
+                '\u{7}' => "\\a".to_string(),
+                '\u{8}' => "\\b".to_string(),
+                '\t' => "\\t".to_string(),
+                '\n' => "\\n".to_string(),
+                '\u{b}' => "\\v".to_string(),
+                '\u{c}' => "\\f".to_string(),
+                '\r' => "\\r".to_string(),
+                '\u{1b}' => "\\e".to_string(),
+                '"' => "\\\"".to_string(),
+                '\\' => "\\\\".to_string(),
+                '\u{85}' => "\\N".to_string(),
+                '\u{a0}' => "\\_".to_string(),
+                '\u{2028}' => "\\L".to_string(),
+                '\u{2029}' => "\\P".to_string(),
+                c if (c as u32) <= 0xff => format!("\\x{:02X}", c as u32),
+                c if (c as u32) <= 0xffff => format!("\\u{:04X}", c as u32),
+                c => format!("\\U{:08X}", c as u32),
+            };
+            w.put(&esc);
+        });
+        self.put("\"");
+    }
+
+    /// Writes a flow scalar's characters as go-yaml's emitter does: the
+    /// first space of a run, past the best width, becomes a line break at
+    /// `indent` (where the style allows one there); `write` writes every
+    /// other character, quoting or escaping it as the style needs.
+    fn flow(
+        &mut self,
+        s: &str,
+        indent: usize,
+        allow_breaks: bool,
+        style: Style,
+        write: fn(&mut Self, char),
+    ) {
         let chars: Vec<char> = s.chars().collect();
         let mut spaces = false;
         for (i, &c) in chars.iter().enumerate() {
-            let printable = is_printable(c);
-            if !printable || c == '"' || c == '\\' || c == '\u{feff}' {
-                let esc = match c {
-                    '\0' => "\\0".to_string(),
-                    '\u{7}' => "\\a".to_string(),
-                    '\u{8}' => "\\b".to_string(),
-                    '\t' => "\\t".to_string(),
-                    '\n' => "\\n".to_string(),
-                    '\u{b}' => "\\v".to_string(),
-                    '\u{c}' => "\\f".to_string(),
-                    '\r' => "\\r".to_string(),
-                    '\u{1b}' => "\\e".to_string(),
-                    '"' => "\\\"".to_string(),
-                    '\\' => "\\\\".to_string(),
-                    '\u{85}' => "\\N".to_string(),
-                    '\u{a0}' => "\\_".to_string(),
-                    '\u{2028}' => "\\L".to_string(),
-                    '\u{2029}' => "\\P".to_string(),
-                    c if (c as u32) <= 0xff => format!("\\x{:02X}", c as u32),
-                    c if (c as u32) <= 0xffff => format!("\\u{:04X}", c as u32),
-                    c => format!("\\U{:08X}", c as u32),
-                };
-                self.put(&esc);
+            if c != ' ' {
+                write(self, c);
                 spaces = false;
-            } else if c == ' ' {
-                if allow_breaks
-                    && !spaces
-                    && self.column > BEST_WIDTH
-                    && i != 0
-                    && i + 1 != chars.len()
-                {
-                    self.write_indent(indent);
-                    if chars.get(i + 1) == Some(&' ') {
-                        self.put("\\");
-                    }
-                } else {
-                    self.put_char(c);
+                continue;
+            }
+            let next_space = chars.get(i + 1) == Some(&' ');
+            let interior = i > 0 && i + 1 < chars.len();
+            let wrap = allow_breaks
+                && !spaces
+                && self.column > BEST_WIDTH
+                && match style {
+                    Style::Plain => !next_space,
+                    Style::Single => interior && !next_space,
+                    _ => interior,
+                };
+            if wrap {
+                self.write_indent(indent);
+                // A double-quoted scalar keeps the following space by
+                // escaping the line break before it.
+                if style == Style::Double && next_space {
+                    self.put("\\");
                 }
-                spaces = true;
             } else {
                 self.put_char(c);
-                spaces = false;
             }
+            spaces = true;
         }
-        self.put("\"");
     }
 
     fn literal(&mut self, s: &str, indent: usize) {
@@ -354,8 +344,9 @@ fn analyze(s: &str) -> Analysis {
     let chars: Vec<char> = s.chars().collect();
     let mut block_indicators = s.starts_with("---") || s.starts_with("...");
     let (mut line_breaks, mut special) = (false, false);
-    let (mut leading_space, mut leading_break, mut trailing_space, mut trailing_break) =
-        (false, false, false, false);
+    // Whitespace at either end rules out a plain scalar; a trailing space
+    // also a block scalar.
+    let (mut edge_whitespace, mut trailing_space) = (false, false);
     let (mut break_space, mut space_break) = (false, false);
     let (mut previous_space, mut previous_break) = (false, false);
     let mut preceded_by_whitespace = true;
@@ -380,35 +371,17 @@ fn analyze(s: &str) -> Analysis {
         if !is_printable(c) {
             special = true;
         }
-        if c == ' ' {
-            if i == 0 {
-                leading_space = true;
-            }
-            if i + 1 == chars.len() {
-                trailing_space = true;
-            }
-            if previous_break {
-                break_space = true;
-            }
-            previous_space = true;
-            previous_break = false;
-        } else if is_break(c) {
-            line_breaks = true;
-            if i == 0 {
-                leading_break = true;
-            }
-            if i + 1 == chars.len() {
-                trailing_break = true;
-            }
-            if previous_space {
-                space_break = true;
-            }
-            previous_space = false;
-            previous_break = true;
-        } else {
-            previous_space = false;
-            previous_break = false;
+        let (space, brk) = (c == ' ', is_break(c));
+        if space || brk {
+            let last = i + 1 == chars.len();
+            edge_whitespace |= i == 0 || last;
+            trailing_space |= space && last;
+            break_space |= space && previous_break;
+            space_break |= brk && previous_space;
+            line_breaks |= brk;
         }
+        previous_space = space;
+        previous_break = brk;
         preceded_by_whitespace = c == ' ' || c == '\t' || is_break(c) || c == '\0';
     }
     let mut a = Analysis {
@@ -417,7 +390,7 @@ fn analyze(s: &str) -> Analysis {
         single_quoted_allowed: true,
         block_allowed: true,
     };
-    if leading_space || leading_break || trailing_space || trailing_break {
+    if edge_whitespace {
         a.block_plain_allowed = false;
     }
     if trailing_space {
@@ -606,27 +579,10 @@ fn is_base60_float(s: &str) -> bool {
 
 /// Integers as they are; floats the way Go's `strconv.FormatFloat(f, 'g', -1, 64)` does.
 pub fn format_number(n: &serde_json::Number) -> String {
-    if n.is_i64() || n.is_u64() {
-        return n.to_string();
-    }
-    let f = n.as_f64().unwrap_or(0.0);
-    if f.fract() == 0.0 && f.abs() < 1e21 {
-        return format!("{}", f as i64);
-    }
-    let exp = f.abs().log10().floor() as i32;
-    if !(-4..21).contains(&exp) {
-        let s = format!("{f:e}");
-        // Rust: 1e-7 / 1.5e21 ; Go: 1e-07 / 1.5e+21
-        if let Some((m, e)) = s.split_once('e') {
-            let (sign, digits) = match e.strip_prefix('-') {
-                Some(d) => ("-", d),
-                None => ("+", e),
-            };
-            return format!("{m}e{sign}{digits:0>2}");
-        }
-        return s;
-    }
-    format!("{f}")
+    super::go_number(n, |f| {
+        let exp = f.abs().log10().floor() as i32;
+        !(-4..21).contains(&exp)
+    })
 }
 
 #[cfg(test)]
@@ -671,19 +627,17 @@ status: {}
 
     #[test]
     fn quotes_what_yaml_would_misread() {
-        assert_eq!(choose_style("true", false), Style::Double);
-        assert_eq!(choose_style("", false), Style::Double);
-        assert_eq!(choose_style("1.35", false), Style::Double);
-        assert_eq!(choose_style("0755", false), Style::Double);
-        assert_eq!(choose_style("1:20", false), Style::Double);
-        assert_eq!(choose_style("*", false), Style::Single);
-        assert_eq!(choose_style("- x", false), Style::Single);
-        assert_eq!(choose_style("a: b", false), Style::Single);
-        assert_eq!(choose_style("8080:80", false), Style::Plain);
-        assert_eq!(choose_style("1/1", false), Style::Plain);
-        assert_eq!(choose_style("a\nb", false), Style::Literal);
-        assert_eq!(choose_style("a\tb", false), Style::Double);
-        assert_eq!(choose_style("minik/web:v1", false), Style::Plain);
+        let cases: [(Style, &[&str]); 4] = [
+            (Style::Double, &["true", "", "1.35", "0755", "1:20", "a\tb"]),
+            (Style::Single, &["*", "- x", "a: b"]),
+            (Style::Plain, &["8080:80", "1/1", "minik/web:v1"]),
+            (Style::Literal, &["a\nb"]),
+        ];
+        for (style, texts) in cases {
+            for text in texts {
+                assert_eq!(choose_style(text, false), style, "{text:?}");
+            }
+        }
     }
 
     #[test]
