@@ -9,9 +9,7 @@
 
 use std::path::PathBuf;
 
-// The stream types are part of what a `Ctx` is built from (the tests
-// construct them through this path).
-pub use crate::io::{Input, Io, Out};
+use crate::io::Io;
 
 use crate::error::{Error, Result};
 use crate::kubeconfig::{self, Conn};

@@ -12,7 +12,7 @@ mod support;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use minik_ctl::context::{Input, Io, Out};
+use minik_ctl::io::{Input, Io, Out};
 use serde_json::{json, Value};
 use support::TestCluster;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -145,7 +145,7 @@ async fn forward(
     pod_ip: &str,
     port: u16,
     mode: &AtomicU8,
-    mut out: crate::context::Out,
+    mut out: crate::io::Out,
 ) -> std::result::Result<(), String> {
     if mode.load(Ordering::SeqCst) != DIRECT {
         match api.portforward(pod, &[port]).await {

@@ -10,7 +10,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use minik_ctl::context::{Input, Io, Out};
+use minik_ctl::io::{Input, Io, Out};
 
 /// What one miniktl run printed and returned.
 #[derive(Debug, Clone)]
