@@ -5,7 +5,23 @@
 //! - [`connect`]: a client from `--kubeconfig FILE`, else `KUBECONFIG`,
 //!   else `~/.kube/config` (kube's inference);
 //! - [`reflect`]: a reflector whose every change wakes one level-triggered
-//!   sync loop (minik-proxy, minik-dns).
+//!   sync loop (minik-proxy, minik-dns);
+//! - [`errors`]: what a failed call means (`is_not_found`, `is_conflict`, …),
+//!   client-go's `apierrors`;
+//! - [`events`]: the one Event recorder, with client-go's correlation
+//!   (spam filter, aggregation of similar events, count bumps on repeats);
+//! - [`informer`]: shared informers, one watch and cache per kind per
+//!   process (client-go's `SharedInformerFactory`);
+//! - [`logging`]: the `tracing` set-up every binary starts with.
+
+pub mod errors;
+pub mod events;
+pub mod informer;
+pub mod logging;
+
+pub use events::EventRecorder;
+pub use informer::{Change, Informer, SharedInformerFactory};
+pub use logging::init_tracing;
 
 use std::fmt::Debug;
 use std::path::Path;

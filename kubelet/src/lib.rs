@@ -57,7 +57,6 @@ pub mod volumes;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use kube::config::{KubeConfigOptions, Kubeconfig};
 use tokio::task::JoinHandle;
 
 pub use config::{Config, RuntimeKind};
@@ -108,21 +107,12 @@ impl Drop for Running {
     }
 }
 
-/// Builds the API client from `--kubeconfig` (or KUBECONFIG / defaults).
+/// Builds the API client from `--kubeconfig` (or KUBECONFIG / defaults),
+/// the same way every minik component does ([`minik_client::connect`]).
 pub async fn client(config: &Config) -> Result<kube::Client, Error> {
-    let kube_config = match &config.kubeconfig {
-        Some(path) => {
-            let kc = Kubeconfig::read_from(path)
-                .map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
-            kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
-                .await
-                .map_err(|e| Error::Config(e.to_string()))?
-        }
-        None => kube::Config::infer()
-            .await
-            .map_err(|e| Error::Config(e.to_string()))?,
-    };
-    kube::Client::try_from(kube_config).map_err(Error::Kube)
+    minik_client::connect(config.kubeconfig.as_deref())
+        .await
+        .map_err(|e| Error::Config(format!("{e:#}")))
 }
 
 /// Starts the configured node(s) with `client`: registers each Node and
@@ -166,6 +156,7 @@ pub async fn start(config: Config, client: kube::Client) -> Result<Running, Erro
             runtime: runtime.clone(),
             objects: objects.clone(),
             workers: Default::default(),
+            recorder: minik_client::EventRecorder::new(client.clone(), "kubelet", Some(&name)),
         });
         let (addr, server) = server::start(kubelet.clone(), listener).await?;
         running.tasks.push(server);
