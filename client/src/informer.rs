@@ -5,9 +5,15 @@
 //! Without them every controller opens its own watch: kube-controller-manager
 //! would watch pods once per controller. Here a component asks its
 //! [`SharedInformerFactory`] for `factory.get::<Pod>()` as often as it likes
-//! and always gets the same [`Informer`]: one kube-rs `watcher` (with kube's
-//! default backoff, and kube's idle timeout on each watch), one reflector
-//! [`Store`], and any number of subscribers.
+//! and always gets the same [`Informer`]: one kube-rs `watcher`, one
+//! reflector [`Store`], and any number of subscribers.
+//!
+//! Nothing here waits forever: each watch asks the API server to end it
+//! after 290 s (kube's default `timeoutSeconds`) and kube drops one that
+//! stays silent longer; a failed list or watch is retried with kube's
+//! default backoff (client-go's: 800 ms doubling to 30 s, with jitter) and
+//! relists; a stalled request hits the client's read timeout
+//! ([`crate::READ_TIMEOUT`] on clients from [`crate::connect`]).
 //!
 //! An informer's life, per (re)list:
 //! 1. **list** — the watcher's `Init`, `InitApply`…, `InitDone`: the store is
@@ -187,6 +193,22 @@ where
             },
             writer,
         )
+    }
+
+    /// An informer outside any factory, over `api` with `config`, and the
+    /// future that runs it (the caller spawns it where it likes).
+    pub fn standalone(
+        api: Api<K>,
+        config: watcher::Config,
+    ) -> (Self, impl std::future::Future<Output = ()> + Send + 'static)
+    where
+        K::DynamicType: Default,
+    {
+        let dyntype = K::DynamicType::default();
+        let path = K::url_path(&dyntype, None);
+        let (informer, writer) = Self::new(describe(&path, &config, false), dyntype);
+        let source = watcher(api, config).default_backoff();
+        (informer.clone(), informer.run(writer, source))
     }
 
     /// The shared cache (read-only; `Arc<K>`s), ready once the first list is in.

@@ -22,6 +22,10 @@
 //!   [`status`] (PodStatus as kubectl expects it), [`events`] (Pulled,
 //!   Created, Started, Killing, Unhealthy, BackOff …).
 //! - [`cache`] watches the ConfigMaps and Secrets pods consume.
+//! - Watches, Events and errors go through `minik_client`, as in every
+//!   component: one `SharedInformerFactory` per process (this node's pods,
+//!   ConfigMaps, Secrets), one `EventRecorder` per node (client-go's
+//!   correlation), `minik_client::errors` for what a failed call means.
 //! - [`runtime`] is the CRI-like boundary: [`runtime::docker`] runs real
 //!   containers (infra container + app containers sharing its network
 //!   namespace, all labelled so a restarted kubelet adopts them), and
@@ -120,7 +124,9 @@ pub async fn client(config: &Config) -> Result<kube::Client, Error> {
 /// the background.
 pub async fn start(config: Config, client: kube::Client) -> Result<Running, Error> {
     let config = Arc::new(config);
-    let objects = ObjectCache::start(client.clone()).await?;
+    // One informer per kind (and node selector) for every node of the process.
+    let informers = Arc::new(minik_client::SharedInformerFactory::new(client.clone()));
+    let objects = ObjectCache::start(client.clone(), &informers).await?;
     std::fs::create_dir_all(&config.root_dir)
         .map_err(|e| Error::io(format!("creating {}", config.root_dir.display()), e))?;
     let mut running = Running {
@@ -156,6 +162,7 @@ pub async fn start(config: Config, client: kube::Client) -> Result<Running, Erro
             runtime: runtime.clone(),
             objects: objects.clone(),
             workers: Default::default(),
+            informers: informers.clone(),
             recorder: minik_client::EventRecorder::new(client.clone(), "kubelet", Some(&name)),
         });
         let (addr, server) = server::start(kubelet.clone(), listener).await?;

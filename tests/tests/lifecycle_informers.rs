@@ -20,7 +20,10 @@ async fn the_controller_manager_watches_each_kind_once() {
     let count_watches =
         tower::util::MapRequestLayer::new(move |req: http::Request<kube::client::Body>| {
             let query = req.uri().query().unwrap_or_default();
-            if query.split('&').any(|p| p == "watch=true" || p == "watch=1") {
+            if query
+                .split('&')
+                .any(|p| p == "watch=true" || p == "watch=1")
+            {
                 let path = req.uri().path().to_string();
                 *counter.lock().unwrap().entry(path).or_default() += 1;
             }
