@@ -41,9 +41,22 @@
 //! a kind the process also watches in full are served from that full
 //! informer rather than from a second watch.
 //!
-//! Where minik simplifies: no periodic resync timer (a relist after each
-//! watch expiry re-announces everything anyway), and no indexers (a
-//! controller filters the store by namespace when it needs to).
+//! Controllers plug informers into kube-rs' `Controller` with its shared-stream
+//! constructors (`for_shared_stream`, `watches_shared_stream`; kube's
+//! `unstable-runtime` feature), fed by [`Informer::applied`] and
+//! [`Informer::touched`]. kube-rs' own shared reflector
+//! (`reflector::store_shared` + `Writer::subscribe`) is not used underneath:
+//! its subscribers receive only applied objects — no deletions, no previous
+//! state, no end of a relist — which the endpoints controller (a pod's old
+//! labels), the ReplicaSet expectations (added vs. updated), the garbage
+//! collector and the kubelet (deletions missed during a relist) all need.
+//!
+//! Where minik simplifies: no periodic resync timer (every object is
+//! re-announced on each relist — at start, and after an error or 410 Gone —
+//! not on a timer), and no indexers (a controller filters the store by
+//! namespace when it needs to). A subscriber joining while a change is
+//! between the store and the subscribers may see that change twice; every
+//! consumer is level-triggered.
 
 use std::any::{Any, TypeId};
 use std::collections::HashMap;

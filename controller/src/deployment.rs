@@ -568,7 +568,7 @@ impl Sync<'_> {
         let mut already_exists = false;
         let created = match self.rs_api().create(&PostParams::default(), &new_rs).await {
             Ok(rs) => rs,
-            Err(kube::Error::Api(s)) if s.is_already_exists() => {
+            Err(e) if errors::is_already_exists(&e) => {
                 // Our own earlier creation (the cache is behind), or a
                 // hash collision with someone else's ReplicaSet.
                 already_exists = true;
@@ -584,7 +584,7 @@ impl Sync<'_> {
                     let status = self.d.status.get_or_insert_with(Default::default);
                     status.collision_count = Some(status.collision_count.unwrap_or(0) + 1);
                     self.update_status().await?;
-                    return Err(Error::Api(kube::Error::Api(s)));
+                    return Err(e.into());
                 }
                 existing
             }
