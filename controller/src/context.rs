@@ -1,6 +1,7 @@
-//! What every controller shares: the API client, the timing settings
+//! What every controller shares: the API client, the shared informers (one
+//! watch per kind for the whole controller-manager), the timing settings
 //! (Kubernetes' controller-manager flags, with their defaults), and
-//! helpers for recording Kubernetes Events.
+//! the Event recorder and per-object retry backoff.
 
 use std::time::Duration;
 
@@ -35,94 +36,25 @@ impl Default for Settings {
 /// Shared by every controller's reconcile.
 pub struct Context {
     pub client: kube::Client,
+    /// One informer per kind for every controller of this process
+    /// (kube-controller-manager's `InformerFactory`).
+    pub informers: minik_client::SharedInformerFactory,
     pub settings: Settings,
 }
 
 impl Context {
     pub fn new(client: kube::Client, settings: Settings) -> Self {
-        Self { client, settings }
-    }
-}
-
-/// Records Events the way client-go's `EventRecorder` does: the same event
-/// (same object, type, reason *and message*) repeated within kube's 6-minute
-/// window becomes one Event whose series count grows; a different message is
-/// a new Event. (kube's `Recorder` alone keys its series by reason, not
-/// message, so "Created pod: web-a" and "Created pod: web-b" would collapse
-/// into one Event showing only the first pod.)
-pub struct EventRecorder {
-    client: kube::Client,
-    controller: String,
-    recorders: std::sync::Mutex<
-        std::collections::HashMap<EventKey, (kube::runtime::events::Recorder, std::time::Instant)>,
-    >,
-}
-
-/// What makes two events "the same" for [`EventRecorder`].
-type EventKey = (String, String, &'static str, String, String);
-
-/// kube's `Recorder` forgets an event this long after it was last seen.
-const EVENT_SERIES_WINDOW: Duration = Duration::from_secs(6 * 60);
-
-impl EventRecorder {
-    /// A recorder reporting as `controller` (Kubernetes' component name,
-    /// e.g. "replicaset-controller", "deployment-controller").
-    pub fn new(client: kube::Client, controller: &str) -> Self {
         Self {
+            informers: minik_client::SharedInformerFactory::new(client.clone()),
             client,
-            controller: controller.to_string(),
-            recorders: Default::default(),
-        }
-    }
-
-    /// Publishes one Event about `regarding`. A failure is logged, not
-    /// returned: an event that cannot be written never fails the action it
-    /// describes (as in client-go).
-    pub async fn publish(
-        &self,
-        regarding: &k8s_openapi::api::core::v1::ObjectReference,
-        type_: kube::runtime::events::EventType,
-        reason: &str,
-        note: String,
-    ) {
-        use kube::runtime::events::{EventType, Recorder, Reporter};
-        let type_name = match type_ {
-            EventType::Normal => "Normal",
-            EventType::Warning => "Warning",
-        };
-        let key: EventKey = (
-            regarding.uid.clone().unwrap_or_default(),
-            regarding.name.clone().unwrap_or_default(),
-            type_name,
-            reason.to_string(),
-            note.clone(),
-        );
-        let recorder = {
-            let mut map = self.recorders.lock().unwrap();
-            let now = std::time::Instant::now();
-            map.retain(|_, (_, seen)| now.duration_since(*seen) < EVENT_SERIES_WINDOW);
-            let entry = map.entry(key).or_insert_with(|| {
-                let reporter = Reporter {
-                    controller: self.controller.clone(),
-                    instance: None,
-                };
-                (Recorder::new(self.client.clone(), reporter), now)
-            });
-            entry.1 = now;
-            entry.0.clone()
-        };
-        let event = kube::runtime::events::Event {
-            type_,
-            reason: reason.to_string(),
-            note: Some(note),
-            action: reason.to_string(),
-            secondary: None,
-        };
-        if let Err(e) = recorder.publish(&event, regarding).await {
-            tracing::warn!(reason, error = %e, "cannot record event");
+            settings,
         }
     }
 }
+
+/// Records Events with client-go's correlation rules (one recorder for
+/// every minik component: `minik_client::events`).
+pub use minik_client::EventRecorder;
 
 /// Per-object retry delays after failed reconciles: client-go's default
 /// controller rate limiter (5 ms, doubling per consecutive failure, capped

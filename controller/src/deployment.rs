@@ -64,7 +64,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::{future, Stream, StreamExt, TryStreamExt};
+use futures::future::{self, BoxFuture};
+use futures::{FutureExt, StreamExt};
 use k8s_openapi::api::apps::v1::{
     Deployment, DeploymentCondition, DeploymentStatus, ReplicaSet, ReplicaSetSpec,
 };
@@ -75,15 +76,15 @@ use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use kube::api::{Api, DeleteParams, PostParams};
 use kube::runtime::controller::{self, Action, Controller};
 use kube::runtime::events::EventType;
-use kube::runtime::reflector::{self, ObjectRef, Store};
-use kube::runtime::{watcher, WatchStreamExt};
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Resource, ResourceExt};
+use minik_client::errors;
 
 use crate::context::{EventRecorder, RetryBackoff};
-use crate::replicaset::{
-    adopt, api_message, controller_of, controller_ref, has_cause, is_conflict, is_not_found,
-    key_of, labels_of, omit_zero, release, second_precision, selector,
+use crate::ownership::{
+    adopt, controller_of, controller_ref, key_of, labels_of, release, selector,
 };
+use crate::status::{omit_zero, second_precision};
 use crate::{Context, Error};
 
 /// The label that keeps the ReplicaSets of one Deployment apart.
@@ -133,67 +134,52 @@ struct State {
 
 /// Runs the Deployment controller until the process stops.
 pub async fn run(ctx: Arc<Context>) -> anyhow::Result<()> {
-    let client = ctx.client.clone();
-    let controller = Controller::new(
-        Api::<Deployment>::all(client.clone()),
-        watcher::Config::default(),
-    )
-    .with_config(
-        controller::Config::default().concurrency(ctx.settings.concurrent_deployment_syncs),
-    );
-    let deployments = controller.store();
+    let controller = build(&ctx);
+    ctx.informers.start();
+    controller.await
+}
 
-    let (replica_sets, rs_writer) = reflector::store::<ReplicaSet>();
-    let rs_events = watcher(
-        Api::<ReplicaSet>::all(client.clone()),
-        watcher::Config::default(),
-    )
-    .default_backoff()
-    .reflect(rs_writer)
-    .touched_objects();
-    let (pods, pod_writer) = reflector::store::<Pod>();
-    let pod_deletions = pod_deletions(client.clone(), pod_writer);
-
+/// Builds the controller over the shared Deployment, ReplicaSet and Pod
+/// informers (the caller starts them). Kubernetes' `NewDeploymentController`:
+/// ReplicaSet changes wake their Deployment; of pod changes only deletions
+/// matter (`deletePod`: a Recreate rollout waits for its old pods to go).
+pub fn build(ctx: &Arc<Context>) -> BoxFuture<'static, anyhow::Result<()>> {
+    let deployments = ctx.informers.get::<Deployment>();
+    let replica_sets = ctx.informers.get::<ReplicaSet>();
+    let pods = ctx.informers.pods();
     let state = Arc::new(State {
-        events: EventRecorder::new(client, "deployment-controller"),
-        ctx,
-        replica_sets: replica_sets.clone(),
-        pods,
+        events: EventRecorder::new(ctx.client.clone(), "deployment-controller", None),
+        ctx: ctx.clone(),
+        replica_sets: replica_sets.store(),
+        pods: pods.store(),
         retries: RetryBackoff::default(),
     });
-    let for_rs = deployments.clone();
-    controller
-        .watches_stream(rs_events, move |rs| {
+    let pod_deletions = pods
+        .subscribe()
+        .filter_map(|change| future::ready(change.deleted()));
+    let (for_rs, for_pod) = (deployments.store(), deployments.store());
+    let rs_store = replica_sets.store();
+    let controller = Controller::for_shared_stream(deployments.applied(), deployments.store())
+        .with_config(
+            controller::Config::default().concurrency(ctx.settings.concurrent_deployment_syncs),
+        )
+        .watches_shared_stream(replica_sets.touched(), move |rs| {
             deployments_for_replica_set(&rs, &for_rs)
         })
-        .watches_stream(pod_deletions, move |pod| {
-            recreate_deployment_for_pod(&pod, &replica_sets, &deployments)
+        .watches_shared_stream(pod_deletions, move |pod| {
+            recreate_deployment_for_pod(&pod, &rs_store, &for_pod)
         })
         .run(reconcile, error_policy, state)
         .for_each(|result| async move {
             if let Err(e) = result {
                 tracing::debug!(error = %e, "deployment controller");
             }
-        })
-        .await;
-    Ok(())
-}
-
-/// The pod watch: keeps the pod cache (Recreate waits on it) and yields only
-/// deleted pods, the one pod event a Deployment reacts to (`deletePod`).
-fn pod_deletions(
-    client: kube::Client,
-    writer: reflector::store::Writer<Pod>,
-) -> impl Stream<Item = Result<Pod, watcher::Error>> + Send {
-    watcher(Api::<Pod>::all(client), watcher::Config::default())
-        .default_backoff()
-        .reflect(writer)
-        .try_filter_map(|event| {
-            future::ready(Ok(match event {
-                watcher::Event::Delete(pod) => Some(pod),
-                _ => None,
-            }))
-        })
+        });
+    async move {
+        controller.await;
+        Ok(())
+    }
+    .boxed()
 }
 
 /// The controlling Deployment of a ReplicaSet, or for an orphan every
@@ -242,7 +228,7 @@ fn recreate_deployment_for_pod(
 /// Failed syncs are retried with client-go's per-object exponential backoff.
 fn error_policy(d: Arc<Deployment>, error: &Error, state: Arc<State>) -> Action {
     let key = key_of(&d.metadata);
-    if is_conflict(error) {
+    if error.is_conflict() {
         // A write based on a cache one step behind; the retry sees the news.
         tracing::debug!(deployment = %key, %error, "sync conflicted, will retry");
     } else {
@@ -395,7 +381,7 @@ impl Sync<'_> {
             match result {
                 Ok(Some(rs)) => claimed.push(rs),
                 Ok(None) => {}
-                Err(e) if is_not_found(&e) => {}
+                Err(e) if errors::is_not_found(&e) => {}
                 Err(e) => return Err(e.into()),
             }
         }
@@ -582,7 +568,7 @@ impl Sync<'_> {
         let mut already_exists = false;
         let created = match self.rs_api().create(&PostParams::default(), &new_rs).await {
             Ok(rs) => rs,
-            Err(kube::Error::Api(s)) if s.is_already_exists() => {
+            Err(e) if errors::is_already_exists(&e) => {
                 // Our own earlier creation (the cache is behind), or a
                 // hash collision with someone else's ReplicaSet.
                 already_exists = true;
@@ -598,15 +584,15 @@ impl Sync<'_> {
                     let status = self.d.status.get_or_insert_with(Default::default);
                     status.collision_count = Some(status.collision_count.unwrap_or(0) + 1);
                     self.update_status().await?;
-                    return Err(Error::Api(kube::Error::Api(s)));
+                    return Err(e.into());
                 }
                 existing
             }
-            Err(e) if has_cause(&e, "NamespaceTerminating") => return Err(e.into()),
+            Err(e) if errors::has_cause(&e, "NamespaceTerminating") => return Err(e.into()),
             Err(e) => {
                 let msg = format!(
                     "Failed to create new replica set {name:?}: {}",
-                    api_message(&e)
+                    errors::message(&e)
                 );
                 if has_progress_deadline(&self.d) {
                     let c =
@@ -776,7 +762,7 @@ impl Sync<'_> {
                 .await
             {
                 Ok(_) => {}
-                Err(e) if is_not_found(&e) => {}
+                Err(e) if errors::is_not_found(&e) => {}
                 Err(e) => return Err(e.into()),
             }
         }

@@ -39,7 +39,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures::{future, stream, StreamExt};
+use futures::future::BoxFuture;
+use futures::{stream, FutureExt, StreamExt};
 use k8s_openapi::api::core::v1::{
     EndpointAddress, EndpointPort, EndpointSubset, Endpoints, ObjectReference, Pod, Service,
     ServicePort,
@@ -50,13 +51,14 @@ use k8s_openapi::jiff::Timestamp;
 use kube::api::{DeleteParams, PostParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
-use kube::runtime::reflector::{self, ObjectRef, Store};
-use kube::runtime::{watcher, Controller, WatchStreamExt};
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::Controller;
 use kube::{Api, ResourceExt};
+use minik_client::errors;
 
 use crate::context::{EventRecorder, RetryBackoff};
-use crate::informer::{Change, Tracker};
 use crate::{Context, Error};
+use minik_client::Change;
 
 /// The controller's name: its Events' reporter and the managed-by label value.
 pub const CONTROLLER_NAME: &str = "endpoint-controller";
@@ -94,47 +96,36 @@ struct State {
 
 /// Runs the sync and cleanup controllers until the process stops.
 pub async fn run(ctx: Arc<Context>) -> anyhow::Result<()> {
-    let client = ctx.client.clone();
-    let wc = watcher::Config::default();
+    let controllers = build(&ctx);
+    ctx.informers.start();
+    controllers.await
+}
 
-    let (pods, pod_writer) = reflector::store();
-    let (endpoints, ep_writer) = reflector::store();
-    let (cleanup_services, svc_writer) = reflector::store();
-
-    let sync = Controller::new(Api::<Service>::all(client.clone()), wc.clone());
-    let services = sync.store();
+/// Builds both controllers over the shared Service, Endpoints and Pod
+/// informers (the caller starts them).
+pub fn build(ctx: &Arc<Context>) -> BoxFuture<'static, anyhow::Result<()>> {
+    let services = ctx.informers.get::<Service>();
+    let endpoints = ctx.informers.get::<Endpoints>();
+    let pods = ctx.informers.pods();
     let state = Arc::new(State {
-        recorder: EventRecorder::new(client.clone(), CONTROLLER_NAME),
-        ctx,
-        pods,
-        endpoints,
-        services: cleanup_services,
+        recorder: EventRecorder::new(ctx.client.clone(), CONTROLLER_NAME, None),
+        ctx: ctx.clone(),
+        pods: pods.store(),
+        endpoints: endpoints.store(),
+        services: services.store(),
         triggers: Mutex::default(),
         synced: Mutex::default(),
         backoff: RetryBackoff::default(),
     });
 
     // Pod changes → the Services that selected the pod before or after.
-    let mut tracker = Tracker::default();
-    let pod_triggers = watcher(Api::<Pod>::all(client.clone()), wc.clone())
-        .default_backoff()
-        .reflect(pod_writer)
-        .filter_map(|event| future::ready(log_watch_error(event, "pods")))
-        .flat_map(move |event| {
-            let refs: Vec<ObjectRef<Service>> = tracker
-                .observe(&event)
-                .into_iter()
-                .flat_map(|change| services_for_pod_change(&services, change))
-                .collect();
-            stream::iter(refs)
-        });
-    let endpoints_changes = watcher(Api::<Endpoints>::all(client.clone()), wc.clone())
-        .default_backoff()
-        .reflect(ep_writer)
-        .touched_objects();
-    let sync = sync
+    let service_store = services.store();
+    let pod_triggers = pods
+        .subscribe()
+        .flat_map(move |change| stream::iter(services_for_pod_change(&service_store, change)));
+    let sync = Controller::for_shared_stream(services.applied(), services.store())
         .reconcile_on(pod_triggers)
-        .watches_stream(endpoints_changes, |ep| {
+        .watches_shared_stream(endpoints.touched(), |ep| {
             Some(ObjectRef::<Service>::new(&ep.name_any()).within(&ep.namespace()?))
         })
         .run(reconcile, error_policy, state.clone())
@@ -144,12 +135,8 @@ pub async fn run(ctx: Arc<Context>) -> anyhow::Result<()> {
             }
         });
 
-    let service_changes = watcher(Api::<Service>::all(client.clone()), wc.clone())
-        .default_backoff()
-        .reflect(svc_writer)
-        .touched_objects();
-    let cleanup = Controller::new(Api::<Endpoints>::all(client), wc)
-        .watches_stream(service_changes, |svc| {
+    let cleanup = Controller::for_shared_stream(endpoints.applied(), endpoints.store())
+        .watches_shared_stream(services.touched(), |svc| {
             Some(ObjectRef::<Endpoints>::new(&svc.name_any()).within(&svc.namespace()?))
         })
         .run(reconcile_leftover, error_policy_leftover, state)
@@ -159,21 +146,11 @@ pub async fn run(ctx: Arc<Context>) -> anyhow::Result<()> {
             }
         });
 
-    futures::join!(sync, cleanup);
-    Ok(())
-}
-
-fn log_watch_error<E>(
-    event: Result<watcher::Event<E>, watcher::Error>,
-    what: &str,
-) -> Option<watcher::Event<E>> {
-    match event {
-        Ok(e) => Some(e),
-        Err(e) => {
-            tracing::warn!(error = %e, "watching {what}");
-            None
-        }
+    async move {
+        futures::join!(sync, cleanup);
+        Ok(())
     }
+    .boxed()
 }
 
 /// The Services a pod change concerns: those selecting the pod now and,
@@ -186,6 +163,7 @@ fn services_for_pod_change(
 ) -> Vec<ObjectRef<Service>> {
     let pods: Vec<Arc<Pod>> = match change {
         Change::Added(p) | Change::Deleted(p) => vec![p],
+        Change::Synced => vec![],
         Change::Updated { old, new } => {
             if old.labels() != new.labels() {
                 vec![old, new]
@@ -315,7 +293,7 @@ async fn reconcile(svc: Arc<Service>, st: Arc<State>) -> Result<Action, Error> {
             .map(|_| ()),
     };
     if let Err(e) = result {
-        if is_namespace_terminating(&e) {
+        if errors::is_namespace_terminating(&e) {
             // Creates keep failing in a namespace being deleted: drop the Service.
             return Ok(Action::await_change());
         }
@@ -341,10 +319,6 @@ async fn reconcile(svc: Arc<Service>, st: Arc<State>) -> Result<Action, Error> {
 
 fn current_missing(ep: &Endpoints) -> bool {
     ep.metadata.resource_version.is_none()
-}
-
-fn is_namespace_terminating(e: &kube::Error) -> bool {
-    matches!(e, kube::Error::Api(s) if s.code == 403 && s.message.contains("being terminated"))
 }
 
 /// Failed syncs are retried with client-go's per-item exponential backoff.
@@ -429,7 +403,7 @@ async fn reconcile_leftover(ep: Arc<Endpoints>, st: Arc<State>) -> Result<Action
     };
     match api.delete(&name, &params).await {
         Ok(_) => {}
-        Err(kube::Error::Api(s)) if s.code == 404 || s.code == 409 => {}
+        Err(e) if errors::is_superseded(&e) => {}
         Err(e) => return Err(e.into()),
     }
     st.synced

@@ -24,3 +24,11 @@ impl From<serde_json::Error> for Error {
         Error::Malformed(e.to_string())
     }
 }
+
+impl Error {
+    /// A 409 from the API server: the write was based on an out-of-date
+    /// object, and a retry that reads the news will do.
+    pub fn is_conflict(&self) -> bool {
+        matches!(self, Error::Api(e) if minik_client::errors::is_conflict(e))
+    }
+}

@@ -7,8 +7,9 @@
 //! dependents, now pointing at a missing owner, are collected here.
 //!
 //! Mirrors kube-controller-manager's `garbagecollector` (pkg/controller/garbagecollector):
-//! - *monitors*: one metadata-only watch per served kind (Events excepted,
-//!   as in Kubernetes' default ignored resources) feed one ownership
+//! - *monitors*: one metadata-only informer per served kind (Events excepted,
+//!   as in Kubernetes' default ignored resources; a kind the process already
+//!   watches in full is read from that shared informer) feed one ownership
 //!   *graph* keyed by uid: each object's owners, and each owner's dependents
 //!   — including owners never seen ("virtual" nodes in Kubernetes);
 //! - a change in the graph wakes whoever it concerns: an owner's deletion
@@ -45,30 +46,28 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use futures::channel::mpsc;
-use futures::StreamExt;
+use futures::future::BoxFuture;
+use futures::{FutureExt, StreamExt};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::api::{
     ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, Preconditions,
 };
-use kube::core::PartialObjectMeta;
 use kube::runtime::controller::Action;
-use kube::runtime::reflector::{store::Writer, ObjectRef};
-use kube::runtime::{watcher, Controller, WatchStreamExt};
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::Controller;
 use kube::{Api, ResourceExt};
 use minik_api::catalogue::{self, ResourceInfo};
+use minik_client::errors;
 use serde_json::json;
 
 use crate::context::RetryBackoff;
-use crate::informer::{Change, Tracker};
 use crate::{Context, Error};
+use minik_client::informer::{Change, Meta};
 
 /// Finalizer the API server adds on a DELETE with `propagationPolicy: Orphan`.
 pub const ORPHAN_FINALIZER: &str = "orphan";
 /// Finalizer the API server adds on a DELETE with `propagationPolicy: Foreground`.
 pub const FOREGROUND_FINALIZER: &str = "foregroundDeletion";
-
-/// What the collector sees of an object: its metadata.
-type Meta = PartialObjectMeta<DynamicObject>;
 
 /// One watched kind.
 struct Kind {
@@ -127,7 +126,15 @@ struct KindCtx {
 
 /// Starts one monitor + controller per kind and runs them until the process stops.
 pub async fn run(ctx: Arc<Context>) -> anyhow::Result<()> {
-    let client = ctx.client.clone();
+    let collector = build(&ctx);
+    ctx.informers.start();
+    collector.await
+}
+
+/// Builds one monitor + controller per kind over the shared metadata
+/// informers (the caller starts them). A kind this process also watches in
+/// full (pods, ReplicaSets, …) is served from that informer, not watched twice.
+pub fn build(ctx: &Arc<Context>) -> BoxFuture<'static, anyhow::Result<()>> {
     let mut kinds = Vec::new();
     let mut wakeups = Vec::new();
     let mut seen_storage = HashSet::new();
@@ -146,7 +153,7 @@ pub async fn run(ctx: Arc<Context>) -> anyhow::Result<()> {
     }
     let (ready, _) = tokio::sync::watch::channel(false);
     let gc = Arc::new(Collector {
-        ctx,
+        ctx: ctx.clone(),
         kinds,
         graph: Mutex::default(),
         absent: Mutex::default(),
@@ -158,26 +165,18 @@ pub async fn run(ctx: Arc<Context>) -> anyhow::Result<()> {
     let mut controllers = Vec::new();
     for (i, woken) in wakeups.into_iter().enumerate() {
         let resource = gc.kinds[i].resource.clone();
-        // An Api over PartialObjectMeta asks for metadata only.
-        let api: Api<Meta> = Api::all_with(client.clone(), &resource);
-        let writer = Writer::<Meta>::new(resource.clone());
-        let reader = writer.as_reader();
-        let mut tracker = Tracker::<Meta>::default();
+        let informer = ctx.informers.metadata(&resource);
         let monitor = gc.clone();
-        let objects = watcher(api, watcher::Config::default())
-            .default_backoff()
-            .reflect(writer)
-            .inspect(move |event| match event {
-                Ok(event) => monitor.observe(i, &mut tracker, event),
-                Err(e) => tracing::warn!(kind = monitor.kinds[i].info.kind, error = %e, "garbage collector watch"),
-            })
-            .applied_objects();
+        let objects = informer.subscribe().filter_map(move |change| {
+            monitor.observe(i, &change);
+            std::future::ready(change.applied())
+        });
         let kind_ctx = Arc::new(KindCtx {
             gc: gc.clone(),
             kind: i,
         });
         controllers.push(
-            Controller::for_stream_with(objects, reader, resource)
+            Controller::for_shared_stream_with(objects, informer.store(), resource)
                 .reconcile_on(woken)
                 .run(reconcile, error_policy, kind_ctx)
                 .for_each(|res| async move {
@@ -187,8 +186,11 @@ pub async fn run(ctx: Arc<Context>) -> anyhow::Result<()> {
                 }),
         );
     }
-    futures::future::join_all(controllers).await;
-    Ok(())
+    async move {
+        futures::future::join_all(controllers).await;
+        Ok(())
+    }
+    .boxed()
 }
 
 fn api_resource(info: &ResourceInfo) -> ApiResource {
@@ -206,19 +208,18 @@ fn api_resource(info: &ResourceInfo) -> ApiResource {
 // ---------------------------------------------------------------------------
 
 impl Collector {
-    /// Folds one watch event of kind `kind` into the graph (Kubernetes'
+    /// Folds one change of kind `kind` into the graph (Kubernetes'
     /// `processGraphChanges`) and wakes the objects it concerns.
-    fn observe(&self, kind: usize, tracker: &mut Tracker<Meta>, event: &watcher::Event<Meta>) {
+    fn observe(&self, kind: usize, change: &Change<Meta>) {
         let mut wake = Vec::new();
         {
             let mut graph = self.graph.lock().unwrap();
-            for change in tracker.observe(event) {
-                match change {
-                    Change::Added(obj) | Change::Updated { new: obj, .. } => {
-                        graph.upsert(kind, &obj, &mut wake)
-                    }
-                    Change::Deleted(obj) => graph.remove(&obj.uid().unwrap_or_default(), &mut wake),
+            match change {
+                Change::Added(obj) | Change::Updated { new: obj, .. } => {
+                    graph.upsert(kind, obj, &mut wake)
                 }
+                Change::Deleted(obj) => graph.remove(&obj.uid().unwrap_or_default(), &mut wake),
+                Change::Synced => {}
             }
             for uid in wake.drain(..).collect::<HashSet<_>>() {
                 if let Some(node) = graph.nodes.get(&uid) {
@@ -226,7 +227,7 @@ impl Collector {
                 }
             }
         }
-        if matches!(event, watcher::Event::InitDone) {
+        if matches!(change, Change::Synced) {
             let mut synced = self.synced.lock().unwrap();
             synced.insert(kind);
             if synced.len() == self.kinds.len() {
@@ -562,7 +563,7 @@ fn api_for(gc: &Collector, kind: usize, namespace: Option<&str>) -> Api<DynamicO
 /// Whether a write failed only because the object changed or went away
 /// meanwhile; the watch brings the new state and wakes the object again.
 fn superseded(e: &kube::Error) -> bool {
-    matches!(e, kube::Error::Api(s) if s.code == 404 || s.code == 409)
+    errors::is_superseded(e)
 }
 
 /// Replaces the object's ownerReferences (a JSON merge patch, guarded by uid
@@ -685,7 +686,7 @@ async fn orphan_dependents(gc: &Collector, owner: &Meta) -> Result<(), Error> {
             .await
         {
             Ok(_) => {}
-            Err(kube::Error::Api(s)) if s.code == 404 => {}
+            Err(e) if errors::is_not_found(&e) => {}
             Err(e) => return Err(e.into()),
         }
     }
@@ -720,8 +721,8 @@ async fn delete_object(gc: &Collector, kind: usize, obj: &Meta, policy: &str) ->
     };
     match api.delete(&name, &params(obj.resource_version())).await {
         Ok(_) => Ok(()),
-        Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
-        Err(kube::Error::Api(s)) if s.code == 409 => {
+        Err(e) if errors::is_not_found(&e) => Ok(()),
+        Err(e) if errors::is_superseded(&e) => {
             let Some(live) = api.get_metadata_opt(&name).await? else {
                 return Ok(());
             };

@@ -11,19 +11,35 @@
 //! - [`garbage_collector`]: ownerReferences → cascading deletion (Background/Foreground/Orphan).
 //! - [`namespace`]: empties a Terminating namespace, then removes it.
 //! - [`node_lifecycle`]: marks nodes whose Lease stops unreachable and evicts their pods.
-//! - [`context`]: the shared `Context` (client, settings, event recorder).
+//! - [`context`]: the shared `Context` (client, shared informers, settings,
+//!   event recorder).
+//!
+//! Every controller reads the cluster through `Context::informers`, one
+//! `minik_client::SharedInformerFactory` for the process: pods are watched
+//! once, not once per controller. Each controller file has `build` (ask for
+//! its informers, assemble the kube-rs `Controller`) and `run` (build, start
+//! the informers, run); [`run`] builds them all before starting the
+//! informers, so every informer — and every metadata view the garbage
+//! collector takes of a kind others watch in full — exists before the first
+//! watch opens.
 //! - [`error`]: the crate's one `Error` enum, returned by every reconcile.
-//! - [`informer`]: added/updated/deleted changes from a watch (old state, deletions missed by a relist).
+//!
+//! Helpers several controllers share, so no controller imports another:
+//! - [`ownership`]: controller references, adoption and release, selectors.
+//! - [`pods`]: active / Ready / available pods.
+//! - [`status`]: status fields written the way Kubernetes serializes them.
 
 pub mod context;
 pub mod deployment;
 pub mod endpoints;
 pub mod error;
 pub mod garbage_collector;
-pub mod informer;
 pub mod namespace;
 pub mod node_lifecycle;
+pub mod ownership;
+pub mod pods;
 pub mod replicaset;
+pub mod status;
 
 pub use context::{Context, Settings};
 pub use error::Error;
@@ -33,13 +49,16 @@ use std::sync::Arc;
 /// Runs every controller until one of them fails or the process stops.
 pub async fn run(client: kube::Client, settings: Settings) -> anyhow::Result<()> {
     let ctx = Arc::new(Context::new(client, settings));
-    tokio::try_join!(
-        replicaset::run(ctx.clone()),
-        deployment::run(ctx.clone()),
-        endpoints::run(ctx.clone()),
-        garbage_collector::run(ctx.clone()),
-        namespace::run(ctx.clone()),
-        node_lifecycle::run(ctx.clone()),
-    )?;
+    let controllers = [
+        replicaset::build(&ctx),
+        deployment::build(&ctx),
+        endpoints::build(&ctx),
+        garbage_collector::build(&ctx),
+        namespace::build(&ctx),
+        node_lifecycle::build(&ctx),
+    ];
+    ctx.informers.start();
+    tracing::info!(watches = ?ctx.informers.watches(), "controller-manager informers started");
+    futures::future::try_join_all(controllers).await?;
     Ok(())
 }

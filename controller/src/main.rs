@@ -42,12 +42,7 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
+    minik_client::init_tracing("info");
     let args = Args::parse();
     let client = minik_client::connect(args.kubeconfig.as_deref()).await?;
     // `..default()`: a knob added to Settings before it has a flag here keeps

@@ -31,7 +31,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
+use futures::future::BoxFuture;
+use futures::{FutureExt, StreamExt};
 use k8s_openapi::api::core::v1::{Namespace, NamespaceCondition, NamespaceStatus, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
@@ -39,9 +40,10 @@ use kube::api::{ApiResource, DeleteParams, DynamicObject, ListParams, PostParams
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
-use kube::runtime::{watcher, Controller};
+use kube::runtime::Controller;
 use kube::{Api, ResourceExt};
 use minik_api::catalogue::{self, ResourceInfo};
+use minik_client::errors;
 
 use crate::context::RetryBackoff;
 use crate::{Context, Error};
@@ -60,7 +62,14 @@ struct State {
 
 /// Runs the namespace controller until the process stops.
 pub async fn run(ctx: Arc<Context>) -> anyhow::Result<()> {
-    let client = ctx.client.clone();
+    let controller = build(&ctx);
+    ctx.informers.start();
+    controller.await
+}
+
+/// Builds the controller over the shared Namespace and Pod informers (the
+/// caller starts them).
+pub fn build(ctx: &Arc<Context>) -> BoxFuture<'static, anyhow::Result<()>> {
     let mut seen = std::collections::HashSet::new();
     let kinds = catalogue::all()
         .iter()
@@ -77,36 +86,33 @@ pub async fn run(ctx: Arc<Context>) -> anyhow::Result<()> {
         })
         .collect();
     let state = Arc::new(State {
-        ctx,
+        ctx: ctx.clone(),
         kinds,
         backoff: RetryBackoff::default(),
     });
-    let controller = Controller::new(
-        Api::<Namespace>::all(client.clone()),
-        watcher::Config::default(),
-    );
-    let namespaces = controller.store();
-    controller
+    let namespaces = ctx.informers.get::<Namespace>();
+    let pods = ctx.informers.pods();
+    let store = namespaces.store();
+    let controller = Controller::for_shared_stream(namespaces.applied(), namespaces.store())
         // A pod change in a terminating namespace may be the last pod leaving.
-        .watches(
-            Api::<PartialObjectMeta<Pod>>::all(client),
-            watcher::Config::default(),
-            move |pod| {
-                let ns = pod.namespace()?;
-                let terminating = namespaces
-                    .get(&ObjectRef::new(&ns))
-                    .is_some_and(|n| n.metadata.deletion_timestamp.is_some());
-                terminating.then(|| ObjectRef::new(&ns))
-            },
-        )
+        .watches_shared_stream(pods.touched(), move |pod| {
+            let ns = pod.namespace()?;
+            let terminating = store
+                .get(&ObjectRef::new(&ns))
+                .is_some_and(|n| n.metadata.deletion_timestamp.is_some());
+            terminating.then(|| ObjectRef::new(&ns))
+        })
         .run(reconcile, error_policy, state)
         .for_each(|res| async move {
             if let Err(e) = res {
                 tracing::debug!(error = %e, "namespace controller");
             }
-        })
-        .await;
-    Ok(())
+        });
+    async move {
+        controller.await;
+        Ok(())
+    }
+    .boxed()
 }
 
 /// Deletes the content of a terminating namespace and, once it is empty,
@@ -359,7 +365,7 @@ async fn update_conditions(
     {
         Ok(latest) => Ok(Arc::new(latest)),
         // A newer version is on its way; the next pass writes the conditions.
-        Err(kube::Error::Api(s)) if s.code == 409 || s.code == 404 => Ok(ns.clone()),
+        Err(e) if errors::is_superseded(&e) => Ok(ns.clone()),
         Err(e) => Err(e.into()),
     }
 }
@@ -378,7 +384,7 @@ async fn finalize(st: &State, ns: &Namespace) -> Result<(), Error> {
         .replace_subresource("finalize", &ns.name_any(), &PostParams::default(), &body)
         .await
     {
-        Err(kube::Error::Api(s)) if s.code == 404 || s.code == 409 => Ok(()),
+        Err(e) if errors::is_superseded(&e) => Ok(()),
         r => r.map(|_| ()).map_err(Error::from),
     }
 }

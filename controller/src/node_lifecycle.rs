@@ -51,7 +51,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures::StreamExt;
+use futures::future::BoxFuture;
+use futures::{FutureExt, StreamExt};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Node, NodeCondition, ObjectReference, Pod, Taint, Toleration};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
@@ -59,9 +60,10 @@ use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
-use kube::runtime::reflector::{self, ObjectRef, Store};
-use kube::runtime::{watcher, Controller, WatchStreamExt};
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::Controller;
 use kube::{Api, Resource, ResourceExt};
+use minik_client::errors;
 use serde_json::json;
 
 use crate::context::{EventRecorder, RetryBackoff};
@@ -125,39 +127,36 @@ struct State {
 
 /// Runs the node lifecycle controller until the process stops.
 pub async fn run(ctx: Arc<Context>) -> anyhow::Result<()> {
-    let client = ctx.client.clone();
-    let wc = watcher::Config::default();
-    let (leases, lease_writer) = reflector::store();
-    let (pods, pod_writer) = reflector::store();
-    let lease_changes = watcher(
-        Api::<Lease>::namespaced(client.clone(), NODE_LEASE_NAMESPACE),
-        wc.clone(),
-    )
-    .default_backoff()
-    .reflect(lease_writer)
-    .touched_objects();
-    let pod_changes = watcher(Api::<Pod>::all(client.clone()), wc.clone())
-        .default_backoff()
-        .reflect(pod_writer)
-        .touched_objects();
-    let controller = Controller::new(Api::<Node>::all(client.clone()), wc);
+    let controller = build(&ctx);
+    ctx.informers.start();
+    controller.await
+}
+
+/// Builds the controller over the shared Node, Lease and Pod informers (the
+/// caller starts them). The Lease informer is the process's one watch of
+/// every Lease; only those in `kube-node-lease` wake a node.
+pub fn build(ctx: &Arc<Context>) -> BoxFuture<'static, anyhow::Result<()>> {
+    let nodes = ctx.informers.get::<Node>();
+    let leases = ctx.informers.get::<Lease>();
+    let pods = ctx.informers.pods();
     let state = Arc::new(State {
-        nodes: controller.store(),
-        leases,
-        pods,
+        nodes: nodes.store(),
+        leases: leases.store(),
+        pods: pods.store(),
         registered: Mutex::default(),
         observed_ready: Mutex::default(),
         scheduled: Mutex::default(),
-        node_events: EventRecorder::new(client.clone(), "node-controller"),
-        eviction_events: EventRecorder::new(client, "taint-eviction-controller"),
+        node_events: EventRecorder::new(ctx.client.clone(), "node-controller", None),
+        eviction_events: EventRecorder::new(ctx.client.clone(), "taint-eviction-controller", None),
         backoff: RetryBackoff::default(),
-        ctx,
+        ctx: ctx.clone(),
     });
-    controller
-        .watches_stream(lease_changes, |lease| {
-            Some(ObjectRef::new(&lease.name_any()))
+    let controller = Controller::for_shared_stream(nodes.applied(), nodes.store())
+        .watches_shared_stream(leases.touched(), |lease| {
+            (lease.namespace().as_deref() == Some(NODE_LEASE_NAMESPACE))
+                .then(|| ObjectRef::new(&lease.name_any()))
         })
-        .watches_stream(pod_changes, |pod| {
+        .watches_shared_stream(pods.touched(), |pod| {
             let node = pod.spec.as_ref()?.node_name.clone()?;
             Some(ObjectRef::new(&node))
         })
@@ -166,9 +165,12 @@ pub async fn run(ctx: Arc<Context>) -> anyhow::Result<()> {
             if let Err(e) = res {
                 tracing::debug!(error = %e, "node lifecycle");
             }
-        })
-        .await;
-    Ok(())
+        });
+    async move {
+        controller.await;
+        Ok(())
+    }
+    .boxed()
 }
 
 // ---------------------------------------------------------------------------
@@ -211,9 +213,7 @@ async fn reconcile(node: Arc<Node>, st: Arc<State>) -> Result<Action, Error> {
             {
                 Ok(n) => n,
                 // Changed meanwhile (the kubelet may be back): the change wakes us.
-                Err(kube::Error::Api(s)) if s.code == 409 || s.code == 404 => {
-                    return Ok(Action::await_change())
-                }
+                Err(e) if errors::is_superseded(&e) => return Ok(Action::await_change()),
                 Err(e) => return Err(e.into()),
             };
         }
@@ -263,9 +263,7 @@ async fn reconcile(node: Arc<Node>, st: Arc<State>) -> Result<Action, Error> {
             .await
         {
             Ok(n) => n,
-            Err(kube::Error::Api(s)) if s.code == 409 || s.code == 404 => {
-                return Ok(Action::await_change())
-            }
+            Err(e) if errors::is_superseded(&e) => return Ok(Action::await_change()),
             Err(e) => return Err(e.into()),
         };
     }
@@ -421,7 +419,7 @@ async fn mark_pods_not_ready(
                     .await
             }
             // Changed or gone meanwhile: the change wakes the node again.
-            Err(kube::Error::Api(s)) if s.code == 409 || s.code == 404 => {}
+            Err(e) if errors::is_superseded(&e) => {}
             Err(e) => return Err(e.into()),
         }
     }
@@ -700,12 +698,12 @@ async fn evict(st: &State, pod: &Pod) -> Result<(), Error> {
         .await
     {
         Ok(_) => {}
-        Err(kube::Error::Api(s)) if s.code == 404 => return Ok(()),
+        Err(e) if errors::is_not_found(&e) => return Ok(()),
         Err(e) => return Err(e.into()),
     }
     match api.delete(&name, &DeleteParams::default()).await {
         Ok(_) => Ok(()),
-        Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+        Err(e) if errors::is_not_found(&e) => Ok(()),
         Err(e) => Err(e.into()),
     }
 }

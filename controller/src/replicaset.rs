@@ -44,22 +44,25 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use futures::{Stream, StreamExt, TryStreamExt};
+use futures::future::{self, BoxFuture};
+use futures::{FutureExt, Stream, StreamExt};
 use k8s_openapi::api::apps::v1::{ReplicaSet, ReplicaSetCondition, ReplicaSetStatus};
 use k8s_openapi::api::core::v1::Pod;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
-    LabelSelector, ObjectMeta, OwnerReference, Time,
-};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
-use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use kube::api::{Api, DeleteParams, PostParams};
 use kube::runtime::controller::{self, Action, Controller};
 use kube::runtime::events::EventType;
-use kube::runtime::reflector::{self, ObjectRef, Store};
-use kube::runtime::{watcher, WatchStreamExt};
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Resource, ResourceExt};
-use serde_json::json;
+use minik_client::{errors, Change};
 
 use crate::context::{EventRecorder, RetryBackoff};
+use crate::ownership::{
+    adopt, controller_of, controller_ref, key_of, labels_of, release, selector,
+};
+use crate::pods::{is_pod_active, is_pod_available, is_pod_ready, ready_since};
+use crate::status::{omit_zero, second_precision};
 use crate::{Context, Error};
 
 /// Most pods created or deleted for one ReplicaSet in one sync
@@ -89,65 +92,60 @@ struct State {
 
 /// Runs the ReplicaSet controller until the process stops.
 pub async fn run(ctx: Arc<Context>) -> anyhow::Result<()> {
-    let client = ctx.client.clone();
-    let controller = Controller::new(
-        Api::<ReplicaSet>::all(client.clone()),
-        watcher::Config::default(),
-    )
-    .with_config(
-        controller::Config::default().concurrency(ctx.settings.concurrent_replicaset_syncs),
-    );
-    let replica_sets = controller.store();
-    let (pods, writer) = reflector::store::<Pod>();
+    let controller = build(&ctx);
+    ctx.informers.start();
+    controller.await
+}
+
+/// Builds the controller over the shared ReplicaSet and Pod informers (the
+/// caller starts them). Kubernetes' `NewReplicaSetController`.
+pub fn build(ctx: &Arc<Context>) -> BoxFuture<'static, anyhow::Result<()>> {
+    let replica_sets = ctx.informers.get::<ReplicaSet>();
+    let pods = ctx.informers.pods();
     let expectations = Arc::new(Expectations::default());
-    let pod_events = pod_events(client.clone(), writer, expectations.clone());
     let state = Arc::new(State {
-        events: EventRecorder::new(client, "replicaset-controller"),
-        ctx,
-        pods,
-        replica_sets: replica_sets.clone(),
-        expectations,
+        events: EventRecorder::new(ctx.client.clone(), "replicaset-controller", None),
+        ctx: ctx.clone(),
+        pods: pods.store(),
+        replica_sets: replica_sets.store(),
+        expectations: expectations.clone(),
         retries: RetryBackoff::default(),
     });
-    controller
-        .watches_stream(pod_events, move |pod| {
-            replica_sets_for_pod(&pod, &replica_sets)
+    let rs_store = replica_sets.store();
+    let pod_changes = pod_changes(pods.subscribe(), pods.store(), expectations);
+    let controller = Controller::for_shared_stream(replica_sets.applied(), replica_sets.store())
+        .with_config(
+            controller::Config::default().concurrency(ctx.settings.concurrent_replicaset_syncs),
+        )
+        .watches_shared_stream(pod_changes, move |pod| {
+            replica_sets_for_pod(&pod, &rs_store)
         })
         .run(reconcile, error_policy, state)
         .for_each(|result| async move {
             if let Err(e) = result {
                 tracing::debug!(error = %e, "replicaset controller");
             }
-        })
-        .await;
-    Ok(())
+        });
+    async move {
+        controller.await;
+        Ok(())
+    }
+    .boxed()
 }
 
-/// The pod watch: each event updates the pod cache, then lowers the
-/// expectations it satisfies, then (as a touched pod) triggers reconciles.
-/// Kubernetes' pod informer event handlers (`addPod`, `updatePod`, `deletePod`).
-fn pod_events(
-    client: kube::Client,
-    mut writer: reflector::store::Writer<Pod>,
+/// Pod changes: each lowers the expectations it satisfies, then (as a
+/// touched pod) triggers reconciles. Kubernetes' pod informer event
+/// handlers (`addPod`, `updatePod`, `deletePod`). The shared cache already
+/// holds the change when it arrives.
+fn pod_changes(
+    changes: impl Stream<Item = Change<Pod>> + Send + 'static,
+    cache: Store<Pod>,
     expectations: Arc<Expectations>,
-) -> impl Stream<Item = Result<Pod, watcher::Error>> + Send {
-    let cache = writer.as_reader();
-    watcher(Api::<Pod>::all(client), watcher::Config::default())
-        .default_backoff()
-        .map_ok(move |event| {
-            // "Added" is not a watcher event kind: a pod the cache did not
-            // hold before this event is a new pod.
-            let added = match &event {
-                watcher::Event::Apply(p) | watcher::Event::InitApply(p) => {
-                    cache.get(&ObjectRef::from_obj(p)).is_none()
-                }
-                _ => false,
-            };
-            writer.apply_watcher_event(&event);
-            expectations.observe(&event, added, &cache);
-            event
-        })
-        .touched_objects()
+) -> impl Stream<Item = Arc<Pod>> + Send + 'static {
+    changes.filter_map(move |change| {
+        expectations.observe(&change, &cache);
+        future::ready(change.touched())
+    })
 }
 
 /// Which ReplicaSets a pod event concerns: its controller if that is a
@@ -177,7 +175,7 @@ fn replica_sets_for_pod(pod: &Pod, replica_sets: &Store<ReplicaSet>) -> Vec<Obje
 /// Failed syncs are retried with client-go's per-object exponential backoff.
 fn error_policy(rs: Arc<ReplicaSet>, error: &Error, state: Arc<State>) -> Action {
     let key = key_of(&rs.metadata);
-    if is_conflict(error) {
+    if error.is_conflict() {
         // A write based on a cache one step behind; the retry sees the news.
         tracing::debug!(replicaset = %key, %error, "sync conflicted, will retry");
     } else {
@@ -297,7 +295,7 @@ async fn claim_pods(
         match result {
             Ok(true) => claimed.push(pod),
             Ok(false) => {}
-            Err(e) if is_not_found(&e) => {}
+            Err(e) if errors::is_not_found(&e) => {}
             Err(e) => {
                 first_error.get_or_insert(e);
             }
@@ -337,9 +335,9 @@ async fn manage_replicas(
                 }
                 // Nothing can be created in a terminating namespace; that is
                 // not this ReplicaSet's failure.
-                Err(e) if has_cause(&e, "NamespaceTerminating") => Ok(()),
+                Err(e) if errors::has_cause(&e, "NamespaceTerminating") => Ok(()),
                 Err(e) => {
-                    let note = format!("Error creating: {}", api_message(&e));
+                    let note = format!("Error creating: {}", errors::message(&e));
                     state
                         .events
                         .publish(&reference, EventType::Warning, "FailedCreate", note)
@@ -384,10 +382,10 @@ async fn manage_replicas(
                         state
                             .expectations
                             .deletion_observed(&key, &key_of(&pod.metadata));
-                        if is_not_found(&e) {
+                        if errors::is_not_found(&e) {
                             return Ok(());
                         }
-                        let note = format!("Error deleting: {}", api_message(&e));
+                        let note = format!("Error deleting: {}", errors::message(&e));
                         state
                             .events
                             .publish(&reference, EventType::Warning, "FailedDelete", note)
@@ -466,7 +464,7 @@ fn calculate_status(
                 type_: "ReplicaFailure".into(),
                 status: "True".into(),
                 reason: Some(reason.into()),
-                message: Some(api_message(e)),
+                message: Some(errors::message(e)),
                 last_transition_time: Some(second_precision(now)),
             });
         }
@@ -515,7 +513,7 @@ async fn update_status(
             .await
         {
             Ok(_) => return Ok(()),
-            Err(e) if attempt == 1 || is_not_found(&e) => return Err(e.into()),
+            Err(e) if attempt == 1 || errors::is_not_found(&e) => return Err(e.into()),
             Err(_) => {
                 target = api.get(&rs.name_any()).await?;
                 status.observed_generation = target.metadata.generation;
@@ -538,63 +536,6 @@ async fn fresh_and_alive(state: &State, rs: &ReplicaSet) -> Result<bool, Error> 
     );
     let fresh = api.get(&rs.name_any()).await?;
     Ok(fresh.metadata.uid == rs.metadata.uid && fresh.metadata.deletion_timestamp.is_none())
-}
-
-/// Makes `owner` the controller of `obj` with a strategic merge patch that
-/// also pins the object's uid (so a recreated namesake is never adopted).
-pub(crate) async fn adopt<K, O>(api: &Api<K>, obj: &K, owner: &O) -> Result<K, kube::Error>
-where
-    K: Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
-    O: Resource<DynamicType = ()>,
-{
-    let patch = json!({"metadata": {
-        "ownerReferences": [controller_ref(owner)],
-        "uid": obj.meta().uid,
-    }});
-    api.patch(
-        &obj.name_any(),
-        &PatchParams::default(),
-        &Patch::Strategic(patch),
-    )
-    .await
-}
-
-/// Removes the ownerReference to `owner_uid` from `obj`.
-pub(crate) async fn release<K>(api: &Api<K>, obj: &K, owner_uid: &str) -> Result<K, kube::Error>
-where
-    K: Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
-{
-    let patch = json!({"metadata": {
-        "ownerReferences": [{"$patch": "delete", "uid": owner_uid}],
-        "uid": obj.meta().uid,
-    }});
-    api.patch(
-        &obj.name_any(),
-        &PatchParams::default(),
-        &Patch::Strategic(patch),
-    )
-    .await
-}
-
-/// The ownerReference a controller puts on what it controls
-/// (`metav1.NewControllerRef`).
-pub(crate) fn controller_ref<O: Resource<DynamicType = ()>>(owner: &O) -> OwnerReference {
-    OwnerReference {
-        api_version: O::api_version(&()).into_owned(),
-        kind: O::kind(&()).into_owned(),
-        name: owner.meta().name.clone().unwrap_or_default(),
-        uid: owner.meta().uid.clone().unwrap_or_default(),
-        controller: Some(true),
-        block_owner_deletion: Some(true),
-    }
-}
-
-/// The ownerReference with `controller: true`, if any.
-pub(crate) fn controller_of(meta: &ObjectMeta) -> Option<&OwnerReference> {
-    meta.owner_references
-        .iter()
-        .flatten()
-        .find(|r| r.controller == Some(true))
 }
 
 /// A new pod for this ReplicaSet: the template's labels, annotations,
@@ -889,9 +830,10 @@ impl Expectations {
 
     /// Lowers expectations for one pod watch event, seen after the cache
     /// applied it. `added`: the cache did not hold this pod before.
-    fn observe(&self, event: &watcher::Event<Pod>, added: bool, cache: &Store<Pod>) {
-        match event {
-            watcher::Event::Apply(pod) | watcher::Event::InitApply(pod) => {
+    fn observe(&self, change: &Change<Pod>, cache: &Store<Pod>) {
+        match change {
+            Change::Added(pod) | Change::Updated { new: pod, .. } => {
+                let added = matches!(change, Change::Added(_));
                 let Some(rs) = owning_replica_set(pod) else {
                     return;
                 };
@@ -902,12 +844,12 @@ impl Expectations {
                     self.creation_observed(&rs);
                 }
             }
-            watcher::Event::Delete(pod) => {
+            Change::Deleted(pod) => {
                 if let Some(rs) = owning_replica_set(pod) {
                     self.deletion_observed(&rs, &key_of(&pod.metadata));
                 }
             }
-            watcher::Event::InitDone => {
+            Change::Synced => {
                 // After a relist, pods that vanished meanwhile sent no delete.
                 let present: HashSet<String> =
                     cache.state().iter().map(|p| key_of(&p.metadata)).collect();
@@ -915,7 +857,6 @@ impl Expectations {
                     e.deletes.retain(|k| present.contains(k));
                 }
             }
-            watcher::Event::Init => {}
         }
     }
 }
@@ -930,17 +871,8 @@ fn owning_replica_set(pod: &Pod) -> Option<String> {
 }
 
 // ---------------------------------------------------------------------------
-// helpers shared with the Deployment controller
+// helpers
 // ---------------------------------------------------------------------------
-
-/// `namespace/name`, Kubernetes' cache key.
-pub(crate) fn key_of(meta: &ObjectMeta) -> String {
-    format!(
-        "{}/{}",
-        meta.namespace.as_deref().unwrap_or_default(),
-        meta.name.as_deref().unwrap_or_default()
-    )
-}
 
 /// `spec.replicas` (defaulted to 1).
 fn desired_replicas(rs: &ReplicaSet) -> usize {
@@ -951,98 +883,12 @@ fn desired_replicas(rs: &ReplicaSet) -> usize {
         .max(0) as usize
 }
 
-/// A metav1 LabelSelector as a matcher (`LabelSelectorAsSelector`).
-pub(crate) fn selector(s: &LabelSelector) -> Result<minik_api::selectors::LabelSelector, Error> {
-    let value = serde_json::to_value(s)?;
-    minik_api::selectors::LabelSelector::from_json(&value)
-        .map_err(|e| Error::Malformed(e.to_string()))
-}
-
-pub(crate) fn labels_of(meta: &ObjectMeta) -> serde_json::Map<String, serde_json::Value> {
-    meta.labels
-        .iter()
-        .flatten()
-        .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
-        .collect()
-}
-
-/// Not terminal and not being deleted (`controller.IsPodActive`).
-pub(crate) fn is_pod_active(p: &Pod) -> bool {
-    let phase = p.status.as_ref().and_then(|s| s.phase.as_deref());
-    !matches!(phase, Some("Succeeded" | "Failed")) && p.metadata.deletion_timestamp.is_none()
-}
-
-pub(crate) fn is_pod_ready(p: &Pod) -> bool {
-    ready_condition(p).is_some_and(|c| c.status == "True")
-}
-
-/// When the pod last turned Ready, if it is Ready.
-fn ready_since(p: &Pod) -> Option<Timestamp> {
-    ready_condition(p)
-        .filter(|c| c.status == "True")
-        .and_then(|c| c.last_transition_time.as_ref())
-        .map(|t| t.0)
-}
-
-fn ready_condition(p: &Pod) -> Option<&k8s_openapi::api::core::v1::PodCondition> {
-    p.status
-        .as_ref()?
-        .conditions
-        .as_ref()?
-        .iter()
-        .find(|c| c.type_ == "Ready")
-}
-
-/// Ready for at least `min_ready_seconds` (`podutil.IsPodAvailable`).
-pub(crate) fn is_pod_available(p: &Pod, min_ready_seconds: i32, now: Timestamp) -> bool {
-    if !is_pod_ready(p) {
-        return false;
-    }
-    if min_ready_seconds <= 0 {
-        return true;
-    }
-    ready_since(p)
-        .is_some_and(|since| since + SignedDuration::from_secs(min_ready_seconds.into()) < now)
-}
-
-/// A count Kubernetes serializes with `omitempty`: absent when zero, so
-/// status reads (`kubectl get -o yaml`) the same as on a real cluster.
-pub(crate) fn omit_zero(n: i32) -> Option<i32> {
-    (n != 0).then_some(n)
-}
-
-/// `t` as a `metav1.Time`, which has second precision.
-pub(crate) fn second_precision(t: Timestamp) -> Time {
-    Time(Timestamp::from_second(t.as_second()).unwrap_or(t))
-}
-
-/// A 409 Conflict: the write was based on an out-of-date object.
-pub(crate) fn is_conflict(e: &Error) -> bool {
-    matches!(e, Error::Api(kube::Error::Api(s)) if s.is_conflict())
-}
-
-pub(crate) fn is_not_found(e: &kube::Error) -> bool {
-    matches!(e, kube::Error::Api(s) if s.is_not_found())
-}
-
-pub(crate) fn has_cause(e: &kube::Error, cause: &str) -> bool {
-    matches!(e, kube::Error::Api(s)
-        if s.details.as_ref().is_some_and(|d| d.causes.iter().any(|c| c.reason == cause)))
-}
-
-/// The API server's message for a failed request (what Kubernetes' Go
-/// client's `err.Error()` prints), or the transport error.
-pub(crate) fn api_message(e: &kube::Error) -> String {
-    match e {
-        kube::Error::Api(s) if !s.message.is_empty() => s.message.clone(),
-        other => other.to_string(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use k8s_openapi::api::core::v1::{PodCondition, PodSpec, PodStatus};
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::{OwnerReference, Time};
+    use kube::runtime::reflector;
 
     fn pod(name: &str, node: &str, phase: &str, ready_at: Option<i64>, created: i64) -> Arc<Pod> {
         let conditions = ready_at.map(|t| {
@@ -1150,14 +996,21 @@ mod tests {
             }]);
             p
         };
+        let updated = |p: Pod| {
+            let p = Arc::new(p);
+            Change::Updated {
+                old: p.clone(),
+                new: p,
+            }
+        };
         let e = Expectations::default();
         e.expect_creations("default/web", 2);
         assert!(!e.satisfied("default/web"));
-        e.observe(&watcher::Event::Apply(owned("web-a")), true, &cache);
+        e.observe(&Change::Added(Arc::new(owned("web-a"))), &cache);
         // A later update of a pod already seen is not another creation.
-        e.observe(&watcher::Event::Apply(owned("web-a")), false, &cache);
+        e.observe(&updated(owned("web-a")), &cache);
         assert!(!e.satisfied("default/web"));
-        e.observe(&watcher::Event::Apply(owned("web-b")), true, &cache);
+        e.observe(&Change::Added(Arc::new(owned("web-b"))), &cache);
         assert!(e.satisfied("default/web"));
 
         e.expect_deletions("default/web", ["default/web-a".to_string()].into());
@@ -1165,7 +1018,7 @@ mod tests {
         // Marked for deletion counts as deleted.
         let mut terminating = owned("web-a");
         terminating.metadata.deletion_timestamp = Some(Time(Timestamp::now()));
-        e.observe(&watcher::Event::Apply(terminating), false, &cache);
+        e.observe(&updated(terminating), &cache);
         assert!(e.satisfied("default/web"));
         assert!(
             e.satisfied("default/other"),

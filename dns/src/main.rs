@@ -45,12 +45,7 @@ fn parse_upstream(s: &str) -> Result<SocketAddr, String> {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    minik_client::init_tracing("info");
     let args = Args::parse();
     let mut config =
         minik_dns::Config::new(minik_client::connect(args.kubeconfig.as_deref()).await?);

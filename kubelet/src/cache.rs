@@ -1,7 +1,8 @@
 //! The ConfigMaps and Secrets pods consume, watched rather than fetched per
-//! sync: like kubelet's watch-based configmap/secret managers, one reflector
-//! per kind keeps a local copy, and every change is announced so the pod
-//! workers using that object sync again (refreshing volume files).
+//! sync: like kubelet's watch-based configmap/secret managers, one shared
+//! informer per kind (`minik_client::informer`) keeps a local copy, and
+//! every change is announced so the pod workers using that object sync
+//! again (refreshing volume files).
 //!
 //! One cache serves every node of the process (`--nodes N` shares it). A
 //! lookup that misses the cache asks the API server once, so a pod created
@@ -13,10 +14,9 @@ use std::sync::Arc;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::api::Api;
-use kube::runtime::reflector::{self, ObjectRef, Store};
-use kube::runtime::watcher::{self, Event};
-use kube::runtime::WatchStreamExt;
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::Resource;
+use minik_client::SharedInformerFactory;
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 
@@ -48,11 +48,16 @@ impl Drop for ObjectCache {
 }
 
 impl ObjectCache {
-    /// Starts both reflectors and waits for their first lists.
-    pub async fn start(client: kube::Client) -> Result<Arc<Self>, Error> {
+    /// Starts both informers (from the process's `informers`) and waits for
+    /// their first lists.
+    pub async fn start(
+        client: kube::Client,
+        informers: &SharedInformerFactory,
+    ) -> Result<Arc<Self>, Error> {
         let (changes, _) = broadcast::channel(1024);
-        let (config_maps, cm_task) = reflect::<ConfigMap>(&client, "ConfigMap", changes.clone());
-        let (secrets, secret_task) = reflect::<Secret>(&client, "Secret", changes.clone());
+        let (config_maps, cm_task) = announce::<ConfigMap>(informers, "ConfigMap", changes.clone());
+        let (secrets, secret_task) = announce::<Secret>(informers, "Secret", changes.clone());
+        informers.start();
         let cache = Arc::new(Self {
             client,
             config_maps,
@@ -86,8 +91,9 @@ impl ObjectCache {
     }
 }
 
-fn reflect<K>(
-    client: &kube::Client,
+/// The shared informer's store for `K`, and a task announcing each change.
+fn announce<K>(
+    informers: &SharedInformerFactory,
     kind: &'static str,
     changes: broadcast::Sender<ObjectChange>,
 ) -> (Store<K>, JoinHandle<()>)
@@ -100,21 +106,10 @@ where
         + Sync
         + 'static,
 {
-    let (store, writer) = reflector::store();
-    let api: Api<K> = Api::all(client.clone());
-    let stream = reflector::reflector(writer, watcher::watcher(api, watcher::Config::default()))
-        .default_backoff();
+    let informer = informers.get::<K>();
+    let mut touched = informer.touched();
     let task = tokio::spawn(async move {
-        futures::pin_mut!(stream);
-        while let Some(event) = stream.next().await {
-            let obj = match event {
-                Ok(Event::Apply(o) | Event::Delete(o) | Event::InitApply(o)) => o,
-                Ok(_) => continue,
-                Err(e) => {
-                    tracing::debug!(error = %e, kind, "watch error");
-                    continue;
-                }
-            };
+        while let Some(obj) = touched.next().await {
             let _ = changes.send(ObjectChange {
                 kind,
                 namespace: obj.meta().namespace.clone().unwrap_or_default(),
@@ -122,7 +117,7 @@ where
             });
         }
     });
-    (store, task)
+    (informer.store(), task)
 }
 
 async fn lookup<K>(

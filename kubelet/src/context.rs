@@ -56,6 +56,10 @@ pub struct Kubelet {
     pub capacity: Capacity,
     /// Pod workers by pod UID.
     pub workers: Mutex<HashMap<String, WorkerHandle>>,
+    /// The process's shared informers (this node's pods, ConfigMaps, Secrets).
+    pub informers: Arc<minik_client::SharedInformerFactory>,
+    /// The node's one Event recorder ("kubelet", instance: the node name).
+    pub recorder: minik_client::EventRecorder,
 }
 
 impl Kubelet {

@@ -1,31 +1,28 @@
-//! Events the kubelet records about pods, through kube's `Recorder`
-//! (events.k8s.io/v1) with Kubernetes' reporter name "kubelet" and the
-//! node name as the instance, so `kubectl describe pod` shows them under
-//! "From: kubelet".
+//! Events the kubelet records about pods, through the shared recorder
+//! (`minik_client::events`: events.k8s.io/v1, client-go's correlation) with
+//! Kubernetes' reporter name "kubelet" and the node name as the instance, so
+//! `kubectl describe pod` shows them under "From: kubelet".
 //!
 //! Reasons and wording are the kubelet's (Pulling, Pulled, Created, Started,
 //! Killing, Unhealthy, BackOff, Failed, FailedMount …). Publishing happens
 //! in the background: a slow API server never holds up a pod's sync.
 
 use k8s_openapi::api::core::v1::{ObjectReference, Pod};
-use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::Resource;
+use minik_client::events::{EventRecorder, EventType};
 
 /// Records events about one pod (or one of its containers).
 #[derive(Clone)]
 pub struct PodEvents {
-    recorder: Recorder,
+    recorder: EventRecorder,
     reference: ObjectReference,
 }
 
 impl PodEvents {
-    pub fn new(client: kube::Client, node: &str, pod: &Pod) -> Self {
-        let reporter = Reporter {
-            controller: "kubelet".into(),
-            instance: Some(node.to_string()),
-        };
+    /// Events about `pod`, written by the node's `recorder`.
+    pub fn new(recorder: &EventRecorder, pod: &Pod) -> Self {
         Self {
-            recorder: Recorder::new(client, reporter),
+            recorder: recorder.clone(),
             reference: pod.object_ref(&()),
         }
     }
@@ -49,19 +46,9 @@ impl PodEvents {
     }
 
     fn publish(&self, type_: EventType, reason: &str, note: String) {
-        let event = Event {
-            type_,
-            reason: reason.to_string(),
-            note: Some(note),
-            action: reason.to_string(),
-            secondary: None,
-        };
         let (recorder, reference) = (self.recorder.clone(), self.reference.clone());
-        tokio::spawn(async move {
-            if let Err(e) = recorder.publish(&event, &reference).await {
-                tracing::debug!(error = %e, reason = event.reason, "cannot record event");
-            }
-        });
+        let reason = reason.to_string();
+        tokio::spawn(async move { recorder.publish(&reference, type_, &reason, note).await });
     }
 }
 

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::Node;
 use kube::api::{Api, Patch, PatchParams, PostParams};
+use minik_client::errors;
 use serde_json::json;
 
 use crate::context::Kubelet;
@@ -36,7 +37,7 @@ pub async fn renew(k: &Kubelet) -> Result<(), Error> {
         .await
     {
         Ok(_) => Ok(()),
-        Err(kube::Error::Api(s)) if s.code == 404 => {
+        Err(e) if errors::is_not_found(&e) => {
             let nodes: Api<Node> = Api::all(k.client.clone());
             let owner = nodes
                 .get_opt(&k.node_name)
@@ -56,7 +57,7 @@ pub async fn renew(k: &Kubelet) -> Result<(), Error> {
             let lease: Lease = serde_json::from_value(lease).expect("valid Lease");
             match api.create(&PostParams::default(), &lease).await {
                 Ok(_) => Ok(()),
-                Err(kube::Error::Api(s)) if s.code == 409 => Ok(()),
+                Err(e) if errors::is_already_exists(&e) => Ok(()),
                 Err(e) => Err(e.into()),
             }
         }

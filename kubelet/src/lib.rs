@@ -22,6 +22,10 @@
 //!   [`status`] (PodStatus as kubectl expects it), [`events`] (Pulled,
 //!   Created, Started, Killing, Unhealthy, BackOff …).
 //! - [`cache`] watches the ConfigMaps and Secrets pods consume.
+//! - Watches, Events and errors go through `minik_client`, as in every
+//!   component: one `SharedInformerFactory` per process (this node's pods,
+//!   ConfigMaps, Secrets), one `EventRecorder` per node (client-go's
+//!   correlation), `minik_client::errors` for what a failed call means.
 //! - [`runtime`] is the CRI-like boundary: [`runtime::docker`] runs real
 //!   containers (infra container + app containers sharing its network
 //!   namespace, all labelled so a restarted kubelet adopts them), and
@@ -57,7 +61,6 @@ pub mod volumes;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use kube::config::{KubeConfigOptions, Kubeconfig};
 use tokio::task::JoinHandle;
 
 pub use config::{Config, RuntimeKind};
@@ -108,21 +111,12 @@ impl Drop for Running {
     }
 }
 
-/// Builds the API client from `--kubeconfig` (or KUBECONFIG / defaults).
+/// Builds the API client from `--kubeconfig` (or KUBECONFIG / defaults),
+/// the same way every minik component does ([`minik_client::connect`]).
 pub async fn client(config: &Config) -> Result<kube::Client, Error> {
-    let kube_config = match &config.kubeconfig {
-        Some(path) => {
-            let kc = Kubeconfig::read_from(path)
-                .map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
-            kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
-                .await
-                .map_err(|e| Error::Config(e.to_string()))?
-        }
-        None => kube::Config::infer()
-            .await
-            .map_err(|e| Error::Config(e.to_string()))?,
-    };
-    kube::Client::try_from(kube_config).map_err(Error::Kube)
+    minik_client::connect(config.kubeconfig.as_deref())
+        .await
+        .map_err(|e| Error::Config(format!("{e:#}")))
 }
 
 /// Starts the configured node(s) with `client`: registers each Node and
@@ -130,7 +124,9 @@ pub async fn client(config: &Config) -> Result<kube::Client, Error> {
 /// the background.
 pub async fn start(config: Config, client: kube::Client) -> Result<Running, Error> {
     let config = Arc::new(config);
-    let objects = ObjectCache::start(client.clone()).await?;
+    // One informer per kind (and node selector) for every node of the process.
+    let informers = Arc::new(minik_client::SharedInformerFactory::new(client.clone()));
+    let objects = ObjectCache::start(client.clone(), &informers).await?;
     std::fs::create_dir_all(&config.root_dir)
         .map_err(|e| Error::io(format!("creating {}", config.root_dir.display()), e))?;
     let mut running = Running {
@@ -166,6 +162,8 @@ pub async fn start(config: Config, client: kube::Client) -> Result<Running, Erro
             runtime: runtime.clone(),
             objects: objects.clone(),
             workers: Default::default(),
+            informers: informers.clone(),
+            recorder: minik_client::EventRecorder::new(client.clone(), "kubelet", Some(&name)),
         });
         let (addr, server) = server::start(kubelet.clone(), listener).await?;
         running.tasks.push(server);

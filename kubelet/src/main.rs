@@ -77,12 +77,7 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,kube=warn".into()),
-        )
-        .init();
+    minik_client::init_tracing("info,kube=warn");
     let args = Args::parse();
     if args.nodes > 1 && matches!(args.runtime, RuntimeFlag::Docker) {
         anyhow::bail!("--nodes N needs --runtime sim; run one minik-kubelet per Docker node");

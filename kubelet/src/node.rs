@@ -27,6 +27,7 @@ use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::runtime::watcher::{self, Event};
 use kube::runtime::WatchStreamExt;
 use minik_api::meta::format_timestamp;
+use minik_client::errors;
 use serde_json::{json, Value};
 
 use crate::context::Kubelet;
@@ -174,7 +175,7 @@ pub async fn register(k: &Kubelet, facts: &NodeFacts) -> Result<(), Error> {
     .expect("valid Node");
     match api.create(&PostParams::default(), &node).await {
         Ok(_) => {}
-        Err(kube::Error::Api(s)) if s.code == 409 => {
+        Err(e) if errors::is_already_exists(&e) => {
             let patch = json!({"metadata": {"labels": labels(&k.node_name)}});
             api.patch(&k.node_name, &PatchParams::default(), &Patch::Merge(&patch))
                 .await?;

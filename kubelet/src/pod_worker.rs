@@ -22,9 +22,8 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Pod;
-use kube::api::Api;
-use kube::runtime::watcher::{self, Event};
-use kube::runtime::WatchStreamExt;
+use kube::runtime::watcher;
+use minik_client::Change;
 use tokio::sync::{broadcast, watch, Notify};
 use tokio::task::JoinHandle;
 
@@ -103,37 +102,33 @@ fn uses(pod: &Pod) -> HashSet<(&'static str, String)> {
     out
 }
 
-/// Watches this node's pods and dispatches them to workers, until aborted.
+/// Watches this node's pods (a shared informer filtered by
+/// `spec.nodeName`) and dispatches them to workers, until aborted.
 pub async fn run(k: Arc<Kubelet>) -> Result<(), Error> {
-    let api: Api<Pod> = Api::all(k.client.clone());
     let config = watcher::Config::default().fields(&format!("spec.nodeName={}", k.node_name));
-    let pods = watcher::watcher(api, config).default_backoff();
-    futures::pin_mut!(pods);
+    let informer = k.informers.get_with::<Pod>(config);
+    let mut pods = informer.subscribe();
+    k.informers.start();
     let mut pleg = k.runtime.subscribe();
     let mut changes = k.objects.subscribe();
     let mut resync = tokio::time::interval(k.config.resync_period);
     resync.tick().await;
-    let mut listing: Option<HashSet<String>> = None;
     loop {
         tokio::select! {
-            event = pods.next() => match event {
-                Some(Ok(Event::Init)) => listing = Some(HashSet::new()),
-                Some(Ok(Event::InitApply(pod))) => {
-                    if let (Some(seen), Some(uid)) = (listing.as_mut(), pod.metadata.uid.clone()) {
-                        seen.insert(uid);
-                    }
-                    update(&k, pod);
-                }
-                Some(Ok(Event::InitDone)) => {
-                    let seen = listing.take().unwrap_or_default();
+            change = pods.next() => match change {
+                Some(Change::Added(pod) | Change::Updated { new: pod, .. }) => update(&k, pod),
+                Some(Change::Deleted(pod)) => deleted(&k, &pod),
+                // A (re)list is complete: the informer has already reported
+                // pods it no longer lists as deleted; what the runtime still
+                // runs for pods nobody knows goes now.
+                Some(Change::Synced) => {
+                    let seen: HashSet<String> =
+                        informer.store().state().iter().filter_map(|p| p.metadata.uid.clone()).collect();
                     forget_missing(&k, &seen);
                     if let Err(e) = remove_orphans(&k, &seen).await {
                         tracing::warn!(error = %e, "cannot remove containers of deleted pods");
                     }
                 }
-                Some(Ok(Event::Apply(pod))) => update(&k, pod),
-                Some(Ok(Event::Delete(pod))) => deleted(&k, &pod),
-                Some(Err(e)) => tracing::warn!(error = %e, node = %k.node_name, "pod watch failed; retrying"),
                 None => return Ok(()),
             },
             uid = pleg.recv() => match uid {
@@ -160,11 +155,10 @@ fn wake(k: &Kubelet, which: impl Fn(&str, &WorkerHandle) -> bool) {
 }
 
 /// Hands the newest Pod to its worker, starting one for a new pod.
-fn update(k: &Arc<Kubelet>, pod: Pod) {
+fn update(k: &Arc<Kubelet>, pod: Arc<Pod>) {
     let Some(uid) = pod.metadata.uid.clone() else {
         return;
     };
-    let pod = Arc::new(pod);
     let mut workers = k.workers.lock().unwrap();
     if let Some(handle) = workers.get_mut(&uid) {
         handle.uses = uses(&pod);

@@ -27,6 +27,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::{Container, Pod};
 use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
+use minik_client::errors;
 use serde_json::{json, Value};
 use tokio::sync::Notify;
 
@@ -57,7 +58,7 @@ impl PodState {
     pub fn new(k: &Kubelet, pod: &Pod, wake: Arc<Notify>) -> Self {
         let backoff = Backoff::new(k.config.backoff_base, k.config.backoff_max);
         Self {
-            events: PodEvents::new(k.client.clone(), &k.node_name, pod),
+            events: PodEvents::new(&k.recorder, pod),
             crash_backoff: backoff.clone(),
             pulls: PullBackoff::new(backoff),
             waiting: Waiting::new(),
@@ -643,7 +644,7 @@ async fn confirm_deletion(k: &Kubelet, pod: &Pod) -> Result<(), Error> {
     };
     match api.delete(&pref.name, &params).await {
         Ok(_) => Ok(()),
-        Err(kube::Error::Api(s)) if s.code == 404 || s.code == 409 => Ok(()),
+        Err(e) if errors::is_superseded(&e) => Ok(()),
         Err(e) => Err(e.into()),
     }
 }
@@ -697,7 +698,7 @@ pub async fn write_status(k: &Kubelet, pod: &Pod, st: &PodState) -> Result<(), E
         .await
     {
         Ok(_) => Ok(()),
-        Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+        Err(e) if errors::is_not_found(&e) => Ok(()),
         Err(e) => Err(e.into()),
     }
 }

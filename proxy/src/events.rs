@@ -1,30 +1,27 @@
 //! Kubernetes Events from the proxy, each published once per object and message.
 //!
-//! The proxy re-syncs everything on every change, so without memory it
-//! would repeat the same Warning at each sync; client-go's recorder would
-//! fold repeats into a series, minik simply remembers what it has said
-//! (until restart). A failed publish is logged, never fatal.
+//! The proxy re-syncs everything on every change, so it would repeat the
+//! same Warning at each sync; the shared recorder (`minik_client::events`)
+//! would count each repeat on one Event, but what the proxy reports is a
+//! state it reached ("EnsuredLoadBalancer"), not something that happened
+//! again, so it remembers what it has said (until restart) and says it once.
 
 use std::collections::HashSet;
 
 use k8s_openapi::api::core::v1::ObjectReference;
-use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use minik_client::events::{EventRecorder, EventType};
 
 /// A recorder that says each thing once.
 pub struct Events {
-    recorder: Recorder,
+    recorder: EventRecorder,
     said: HashSet<(String, String, String)>,
 }
 
 impl Events {
     /// A recorder reporting as `controller` (e.g. "service-controller").
     pub fn new(client: kube::Client, controller: &str) -> Self {
-        let reporter = Reporter {
-            controller: controller.to_string(),
-            instance: None,
-        };
         Self {
-            recorder: Recorder::new(client, reporter),
+            recorder: EventRecorder::new(client, controller, None),
             said: HashSet::new(),
         }
     }
@@ -42,21 +39,8 @@ impl Events {
             reason.to_string(),
             note.clone(),
         );
-        if self.said.contains(&key) {
-            return;
-        }
-        let event = Event {
-            type_,
-            reason: reason.to_string(),
-            note: Some(note),
-            action: reason.to_string(),
-            secondary: None,
-        };
-        match self.recorder.publish(&event, regarding).await {
-            Ok(()) => {
-                self.said.insert(key);
-            }
-            Err(error) => tracing::warn!(%error, reason, "cannot publish event"),
+        if self.said.insert(key) {
+            self.recorder.publish(regarding, type_, reason, note).await;
         }
     }
 }

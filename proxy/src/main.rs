@@ -65,12 +65,7 @@ struct Args {
 /// calls), and one thread spares the data path cross-thread wake-ups.
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    minik_client::init_tracing("info");
     let args = Args::parse();
     if args.cleanup {
         let removed =

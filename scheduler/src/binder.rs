@@ -46,9 +46,6 @@ pub async fn bind(
 
 /// The message kube-scheduler reports for a failed binding.
 pub fn failure_message(err: &kube::Error) -> String {
-    let cause = match err {
-        kube::Error::Api(status) => status.message.clone(),
-        other => other.to_string(),
-    };
+    let cause = minik_client::errors::message(err);
     format!("running Bind plugin \"DefaultBinder\": {cause}")
 }

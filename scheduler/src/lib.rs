@@ -7,8 +7,9 @@
 //! condition.
 //!
 //! A tour, in the order a pod meets it:
-//! - [`informer`] — watches for nodes, assigned pods and pending pods, each
-//!   with a reflector cache;
+//! - informers for nodes, assigned pods and pending pods, each with a
+//!   reflector cache: `minik_client::SharedInformerFactory`, the same
+//!   informer code as the controller-manager's (see [`scheduler`]);
 //! - [`cache`] and [`node_info`] — every node with running sums of what its
 //!   pods request, including pods *assumed* there while their binding is in
 //!   flight; [`resources`] computes what one pod requests;
@@ -33,7 +34,6 @@ pub mod cache;
 pub mod diagnosis;
 mod error;
 pub mod filters;
-pub mod informer;
 pub mod matching;
 pub mod node_info;
 pub mod pod_info;

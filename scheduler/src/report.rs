@@ -11,12 +11,11 @@
 //!   only when that condition actually changes, as `updatePod` does;
 //! - `Warning FailedScheduling` "skip schedule deleting pod: <ns>/<pod>".
 //!
-//! Events go through kube-runtime's `Recorder` (events.k8s.io/v1, reporting
-//! controller `default-scheduler`, instance `default-scheduler-<hostname>`).
-//! client-go aggregates a repeated event (same reason *and* message) into a
-//! series; kube-runtime's recorder keys only on the reason, so minik keeps
-//! one recorder per pending pod and message: a repeat bumps the series
-//! count, a new message makes a new Event, as on a real cluster.
+//! Events go through the shared recorder (`minik_client::events`:
+//! events.k8s.io/v1, reporting controller `default-scheduler`, instance
+//! `default-scheduler-<hostname>`), with client-go's correlation: a repeated
+//! event (same reason *and* message) bumps the count of one Event, a new
+//! message makes a new Event, as on a real cluster.
 //!
 //! Events are written by a pool of writers off the scheduling path, so
 //! writing them never slows scheduling down; they wait in a bounded queue
@@ -27,14 +26,13 @@
 //! still gets its `Scheduled` event, a few seconds behind its binding.
 //! Status patches are never dropped.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{ObjectReference, Pod};
 use kube::api::{Api, Patch, PatchParams};
-use kube::runtime::events::{Event, EventType, Recorder, Reporter as EventSource};
 use kube::{Resource, ResourceExt};
+use minik_client::events::{truncate, EventRecorder, EventType};
 use serde_json::json;
 use tokio::sync::{mpsc, Semaphore};
 use tokio_stream::wrappers::ReceiverStream;
@@ -45,8 +43,6 @@ const EVENT_QUEUE: usize = 50_000;
 const EVENT_WRITERS: usize = 32;
 /// Status patches in flight at once.
 const STATUS_WRITERS: usize = 16;
-/// Longest event note the API accepts (`NoteLengthLimit`).
-const NOTE_LIMIT: usize = 1024;
 
 /// `PodScheduled=False` reason when no node fits.
 pub const REASON_UNSCHEDULABLE: &str = "Unschedulable";
@@ -55,7 +51,6 @@ pub const REASON_SCHEDULER_ERROR: &str = "SchedulerError";
 
 struct EventJob {
     reference: ObjectReference,
-    uid: String,
     type_: EventType,
     reason: &'static str,
     action: &'static str,
@@ -64,10 +59,8 @@ struct EventJob {
 
 pub struct Reporter {
     client: kube::Client,
-    source: EventSource,
+    recorder: EventRecorder,
     events: mpsc::Sender<EventJob>,
-    /// Pending pod UID → (last FailedScheduling note, the recorder that sent it).
-    failures: Mutex<HashMap<String, (String, Recorder)>>,
     status_writers: Semaphore,
 }
 
@@ -76,13 +69,13 @@ impl Reporter {
     pub fn start(client: kube::Client, reporting_instance: &str) -> Arc<Reporter> {
         let (tx, rx) = mpsc::channel(EVENT_QUEUE);
         let reporter = Arc::new(Reporter {
+            recorder: EventRecorder::new(
+                client.clone(),
+                "default-scheduler",
+                Some(reporting_instance),
+            ),
             client,
-            source: EventSource {
-                controller: "default-scheduler".to_string(),
-                instance: Some(reporting_instance.to_string()),
-            },
             events: tx,
-            failures: Mutex::new(HashMap::new()),
             status_writers: Semaphore::new(STATUS_WRITERS),
         });
         let writer = Arc::downgrade(&reporter);
@@ -144,7 +137,7 @@ impl Reporter {
             EventType::Warning,
             "FailedScheduling",
             "Scheduling",
-            truncate(&message),
+            truncate(message.clone()),
         );
         if still_pending && condition_differs(pod, reason, &message) {
             let this = Arc::clone(self);
@@ -170,11 +163,6 @@ impl Reporter {
         }
     }
 
-    /// The pod is no longer pending: forget its event series.
-    pub fn forget(&self, uid: &str) {
-        self.failures.lock().expect("not poisoned").remove(uid);
-    }
-
     fn enqueue(
         &self,
         pod: &Pod,
@@ -185,7 +173,6 @@ impl Reporter {
     ) {
         let job = EventJob {
             reference: pod.object_ref(&()),
-            uid: pod.uid().unwrap_or_default(),
             type_,
             reason,
             action,
@@ -197,29 +184,9 @@ impl Reporter {
     }
 
     async fn publish(&self, job: EventJob) {
-        let recorder = if job.reason == "FailedScheduling" {
-            let mut failures = self.failures.lock().expect("not poisoned");
-            match failures.get(&job.uid) {
-                Some((note, recorder)) if *note == job.note => recorder.clone(),
-                _ => {
-                    let recorder = Recorder::new(self.client.clone(), self.source.clone());
-                    failures.insert(job.uid.clone(), (job.note.clone(), recorder.clone()));
-                    recorder
-                }
-            }
-        } else {
-            Recorder::new(self.client.clone(), self.source.clone())
-        };
-        let event = Event {
-            type_: job.type_,
-            reason: job.reason.to_string(),
-            note: Some(job.note),
-            action: job.action.to_string(),
-            secondary: None,
-        };
-        if let Err(e) = recorder.publish(&event, &job.reference).await {
-            tracing::warn!(reason = job.reason, error = %e, "could not write event");
-        }
+        self.recorder
+            .publish_action(&job.reference, job.type_, job.reason, job.action, job.note)
+            .await;
     }
 }
 
@@ -237,30 +204,9 @@ fn condition_differs(pod: &Pod, reason: &str, message: &str) -> bool {
     })
 }
 
-/// kube-scheduler's `truncateMessage`: at most 1024 bytes, ending in " ...".
-fn truncate(message: &str) -> String {
-    if message.len() <= NOTE_LIMIT {
-        return message.to_string();
-    }
-    let mut cut = NOTE_LIMIT - " ...".len();
-    while !message.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    format!("{} ...", &message[..cut])
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn long_messages_are_cut_like_kube_scheduler() {
-        let long = "x".repeat(2000);
-        let t = truncate(&long);
-        assert_eq!(t.len(), NOTE_LIMIT);
-        assert!(t.ends_with(" ..."));
-        assert_eq!(truncate("short"), "short");
-    }
 
     #[test]
     fn condition_patch_only_when_it_changes() {

@@ -2,8 +2,9 @@
 //!
 //! Mirrors kube-scheduler's `Scheduler.Run` / `ScheduleOne`, in pipeline
 //! order:
-//! 1. **construct** ([`Scheduler::start`]) — informers for nodes, assigned
-//!    pods and pending pods feed one channel;
+//! 1. **construct** ([`Scheduler::start`]) — shared informers
+//!    (`minik_client::informer`) for nodes, assigned pods and pending pods,
+//!    their changes merged into one stream;
 //! 2. **run** ([`Scheduler::run`]) — absorb every change already delivered
 //!    (so decisions use the freshest cache), release pods whose backoff is
 //!    over, then schedule one pod; sleep only when there is nothing to do
@@ -27,18 +28,19 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use futures::stream::{self, BoxStream};
+use futures::{FutureExt, StreamExt};
 use k8s_openapi::api::core::v1::{Node, Pod};
-use kube::api::Api;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
 use kube::ResourceExt;
+use minik_client::{Change, SharedInformerFactory};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 
 use crate::cache::{Cache, NodeChange};
 use crate::diagnosis::NO_NODES;
-use crate::informer::{self, Change};
 use crate::pod_info::PodInfo;
 use crate::queue::SchedulingQueue;
 use crate::report::{Reporter, REASON_SCHEDULER_ERROR, REASON_UNSCHEDULABLE};
@@ -71,7 +73,9 @@ pub struct Scheduler {
     binds: Arc<Semaphore>,
     bind_tx: mpsc::UnboundedSender<BindOutcome>,
     bind_rx: mpsc::UnboundedReceiver<BindOutcome>,
-    events: mpsc::Receiver<ClusterEvent>,
+    /// Every informer's changes, merged (the informers live in `_informers`).
+    events: BoxStream<'static, ClusterEvent>,
+    _informers: SharedInformerFactory,
     nodes_synced: bool,
     assigned_synced: bool,
     rng: StdRng,
@@ -79,31 +83,39 @@ pub struct Scheduler {
 
 impl Scheduler {
     /// Starts the informers and the event writers.
+    ///
+    /// Three informers from the shared factory, as kube-scheduler's pod
+    /// informer is split by its handlers:
+    /// - **nodes** — every Node;
+    /// - **assigned pods** — `spec.nodeName!=`, not Succeeded or Failed: what
+    ///   uses node capacity;
+    /// - **pending pods** — `spec.nodeName=` for this scheduler's name, not
+    ///   Succeeded or Failed: what needs scheduling. A pod that gets bound
+    ///   leaves this watch (the API server sends DELETED when an object stops
+    ///   matching a field selector) and enters the assigned one.
+    ///
+    /// Nothing is scheduled before nodes and assigned pods have synced
+    /// (kube's `WaitForCacheSync`).
     pub fn start(config: Config) -> Scheduler {
         let client = config.client;
-        let (tx, events) = mpsc::channel(1024);
+        let informers = SharedInformerFactory::new(client.clone());
         let not_finished = "status.phase!=Succeeded,status.phase!=Failed";
-        informer::spawn(
-            Api::<Node>::all(client.clone()),
-            watcher::Config::default(),
-            tx.clone(),
-            ClusterEvent::Node,
-        );
-        informer::spawn(
-            Api::<Pod>::all(client.clone()),
+        let nodes = informers.get::<Node>();
+        let assigned = informers.get_with::<Pod>(
             watcher::Config::default().fields(&format!("spec.nodeName!=,{not_finished}")),
-            tx.clone(),
-            ClusterEvent::AssignedPod,
         );
-        let pending = informer::spawn(
-            Api::<Pod>::all(client.clone()),
-            watcher::Config::default().fields(&format!(
-                "spec.nodeName=,spec.schedulerName={},{not_finished}",
-                config.scheduler_name
-            )),
-            tx,
-            ClusterEvent::PendingPod,
-        );
+        let pending = informers.get_with::<Pod>(watcher::Config::default().fields(&format!(
+            "spec.nodeName=,spec.schedulerName={},{not_finished}",
+            config.scheduler_name
+        )));
+        let events = stream::select_all([
+            nodes.subscribe().map(ClusterEvent::Node).boxed(),
+            assigned.subscribe().map(ClusterEvent::AssignedPod).boxed(),
+            pending.subscribe().map(ClusterEvent::PendingPod).boxed(),
+        ])
+        .boxed();
+        informers.start();
+        let pending = pending.store();
         let (bind_tx, bind_rx) = mpsc::unbounded_channel();
         Scheduler {
             reporter: Reporter::start(client.clone(), &config.reporting_instance),
@@ -116,6 +128,7 @@ impl Scheduler {
             bind_tx,
             bind_rx,
             events,
+            _informers: informers,
             nodes_synced: false,
             assigned_synced: false,
             rng: StdRng::from_rng(&mut rand::rng()),
@@ -126,12 +139,10 @@ impl Scheduler {
     pub async fn run(mut self) -> Result<(), Error> {
         loop {
             loop {
-                match self.events.try_recv() {
-                    Ok(event) => self.handle(event),
-                    Err(mpsc::error::TryRecvError::Empty) => break,
-                    Err(mpsc::error::TryRecvError::Disconnected) => {
-                        return Err(Error::InformerStopped)
-                    }
+                match self.events.next().now_or_never() {
+                    Some(Some(event)) => self.handle(event),
+                    Some(None) => return Err(Error::InformerStopped),
+                    None => break,
                 }
             }
             while let Ok(outcome) = self.bind_rx.try_recv() {
@@ -146,7 +157,7 @@ impl Scheduler {
             }
             let wakeup = self.queue.next_wakeup();
             tokio::select! {
-                event = self.events.recv() => match event {
+                event = self.events.next() => match event {
                     Some(event) => self.handle(event),
                     None => return Err(Error::InformerStopped),
                 },
@@ -160,20 +171,27 @@ impl Scheduler {
     fn handle(&mut self, event: ClusterEvent) {
         let now = Instant::now();
         match event {
-            ClusterEvent::Node(Change::Applied { new, .. }) => {
+            ClusterEvent::Node(Change::Added(new) | Change::Updated { new, .. }) => {
                 if self.cache.upsert_node(&new) != NodeChange::Unchanged {
                     self.queue.move_all(now);
                 }
             }
             ClusterEvent::Node(Change::Deleted(node)) => self.cache.remove_node(&node.name_any()),
             ClusterEvent::Node(Change::Synced) => self.nodes_synced = true,
-            ClusterEvent::AssignedPod(Change::Applied { new, .. }) => self.cache.upsert_pod(&new),
+            ClusterEvent::AssignedPod(Change::Added(new) | Change::Updated { new, .. }) => {
+                self.cache.upsert_pod(&new)
+            }
             ClusterEvent::AssignedPod(Change::Deleted(pod)) => {
                 self.cache.remove_pod(&pod.uid().unwrap_or_default());
                 self.queue.move_all(now);
             }
             ClusterEvent::AssignedPod(Change::Synced) => self.assigned_synced = true,
-            ClusterEvent::PendingPod(Change::Applied { old, new }) => {
+            ClusterEvent::PendingPod(change @ (Change::Added(_) | Change::Updated { .. })) => {
+                let (old, new) = match change {
+                    Change::Updated { old, new } => (Some(old), new),
+                    Change::Added(new) => (None, new),
+                    _ => return,
+                };
                 // A pod whose binding is in flight is not queued again.
                 if self.cache.has_pod(&new.uid().unwrap_or_default()) {
                     return;
@@ -200,7 +218,6 @@ impl Scheduler {
             }
             ClusterEvent::PendingPod(Change::Deleted(pod)) => {
                 self.queue.delete(&ObjectRef::from_obj(&*pod));
-                self.reporter.forget(&pod.uid().unwrap_or_default());
             }
             ClusterEvent::PendingPod(Change::Synced) => {}
         }
