@@ -50,12 +50,13 @@ OUT = os.path.join(ROOT, "api", "src", "protobuf_schema.rs")
 def crate_src(name):
     """The crate's src/ in cargo's registry: unpacked, or unpacked here from
     the downloaded .crate (`cargo info k8s-pb@0.9.0` downloads one)."""
-    hits = sorted(glob.glob(os.path.expanduser(f"~/.cargo/registry/src/*/{name}/src")))
+    registry = os.path.join(os.environ.get("CARGO_HOME") or os.path.expanduser("~/.cargo"), "registry")
+    hits = sorted(glob.glob(f"{registry}/src/*/{name}/src"))
     if hits:
         return hits[-1]
-    crates = sorted(glob.glob(os.path.expanduser(f"~/.cargo/registry/cache/*/{name}.crate")))
+    crates = sorted(glob.glob(f"{registry}/cache/*/{name}.crate"))
     if not crates:
-        sys.exit(f"gen-protobuf-schema: {name} not in ~/.cargo/registry; see the usage above")
+        sys.exit(f"gen-protobuf-schema: {name} not in {registry}; see the usage above")
     dest = os.path.join(tempfile.gettempdir(), "gen-protobuf-schema")
     with tarfile.open(crates[-1]) as tar:
         tar.extractall(dest, filter="data")
@@ -484,6 +485,13 @@ def ident(key):
 
 
 def main():
+    # The zero-value rules are measured against kubectl's compiled-in Go
+    # types; another minor version may measure differently.
+    version = subprocess.run(["kubectl", "version", "--client", "-o", "json"],
+                             capture_output=True, text=True, check=True)
+    git_version = json.loads(version.stdout)["clientVersion"]["gitVersion"]
+    if not git_version.startswith(("v1.32.", "v1.33.")):
+        sys.exit(f"gen-protobuf-schema: needs kubectl v1.32 or v1.33, found {git_version}")
     pb = parse_pb()
     openapi = parse_openapi(OPENAPI_SRC)
     schema = build(pb, openapi, [parse_openapi(src) for src in OPENAPI_NEWER_SRCS])
