@@ -34,8 +34,13 @@ pub struct Decoded {
 /// Decodes `obj` as `T` and reports what `T` leaves out. Used by the kind
 /// files' [`super::Strategy::decode`].
 pub fn decode_as<T: DeserializeOwned + Serialize>(obj: &Value) -> Result<Decoded, DecodeError> {
-    let typed: T = serde_path_to_error::deserialize(obj.clone())
-        .map_err(|e| DecodeError::Type(go_message(&e.path().to_string(), e.inner())))?;
+    let typed: T = serde_path_to_error::deserialize(obj.clone()).map_err(|e| {
+        let path = e.path().to_string();
+        DecodeError::Type(match base64_error(obj, e.path(), e.inner()) {
+            Some(byte) => format!("illegal base64 data at input byte {byte}"),
+            None => go_message(&path, e.inner()),
+        })
+    })?;
     let round_trip = serde_json::to_value(&typed).expect("k8s-openapi types serialize");
     let mut object = obj.clone();
     let mut unknown_fields = Vec::new();
@@ -131,6 +136,42 @@ fn go_message(path: &str, e: &serde_json::Error) -> String {
     format!("json: cannot unmarshal {go_found} into Go struct field {field} of type {go_type}")
 }
 
+/// For a field of `[]byte` (Secret data) that is not base64, the input
+/// byte Go's decoder names in `illegal base64 data at input byte N`: the
+/// first byte outside the alphabet, or the start of an incomplete last
+/// quantum. `None` for any other error.
+fn base64_error(
+    obj: &Value,
+    path: &serde_path_to_error::Path,
+    e: &serde_json::Error,
+) -> Option<usize> {
+    let text = e.to_string();
+    let base64 = [
+        "Invalid symbol",
+        "Invalid last symbol",
+        "Invalid input length",
+        "Invalid padding",
+    ];
+    if !base64.iter().any(|p| text.starts_with(p)) {
+        return None;
+    }
+    let mut value = obj;
+    for segment in path.iter() {
+        value = match segment {
+            serde_path_to_error::Segment::Map { key } => value.get(key)?,
+            serde_path_to_error::Segment::Seq { index } => value.get(index)?,
+            _ => return None,
+        };
+    }
+    let data = value.as_str()?.as_bytes();
+    let alphabet = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=');
+    Some(
+        data.iter()
+            .position(|b| !alphabet(b))
+            .unwrap_or(data.len() - data.len() % 4),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -154,6 +195,17 @@ mod tests {
                 Err(DecodeError::Type(msg)) => assert!(msg.ends_with(want), "{msg}"),
                 other => panic!("{replicas}: {other:?}"),
             }
+        }
+    }
+
+    #[test]
+    fn bad_base64_is_worded_as_go_words_it() {
+        use k8s_openapi::api::core::v1::Secret;
+        let secret = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"},
+                            "data": {"tls.crt": "LS0tLS1CRUdJTi..."}});
+        match decode_as::<Secret>(&secret) {
+            Err(DecodeError::Type(msg)) => assert_eq!(msg, "illegal base64 data at input byte 14"),
+            other => panic!("{other:?}"),
         }
     }
 
