@@ -7,8 +7,9 @@
 //!   process left behind;
 //! - sim runtime, fault: the API server of a 3-node cluster is killed with
 //!   SIGKILL; `up --home H` with no flags brings back the recorded cluster
-//!   (same nodes, port, proxy mode, pods), `up --nodes 1` is refused without
-//!   touching it, and after `down` the home takes new flags;
+//!   (same nodes, port, proxy mode, pods; the components left running
+//!   serve a scale-up), `up --nodes 1` is refused without touching it, and
+//!   after `down` the home takes new flags;
 //! - Docker runtime: a real container answers through `exec`, `logs` and
 //!   `port-forward`; `down` removes its containers and network.
 //!
@@ -495,6 +496,22 @@ fn up_after_an_apiserver_crash_restores_the_recorded_cluster() {
     ]);
     assert!(out.contains("is already running"), "{out}");
 
+    // The components left running work with the restarted API server: the
+    // controllers and scheduler act on a scale-up once their watches have
+    // relisted (after their retry backoff, hence the generous timeout).
+    let scaled = Instant::now();
+    k(&home_path, &["scale", "deployment/web", "--replicas=7"]);
+    k(
+        &home_path,
+        &[
+            "wait",
+            "--for=jsonpath={.status.readyReplicas}=7",
+            "deployment/web",
+            "--timeout=60s",
+        ],
+    );
+    let acting = scaled.elapsed();
+
     // `down` forgets the record (the data stays): new flags are taken.
     ok(&["cluster", "down", "--home", &home]);
     assert!(!home_path.join("cluster.json").exists());
@@ -517,8 +534,9 @@ fn up_after_an_apiserver_crash_restores_the_recorded_cluster() {
     println!(
         "fault_cluster_up: SIGKILL of minik-apiserver (pid {api_pid}) in a 3-node isolated sim cluster; \
          `cluster up --home H` restored it at {server_before} with 3 nodes Ready and 6 pods on their nodes \
-         in {:.2}s; `--nodes 1` refused",
-        converged.as_secs_f64()
+         in {:.2}s; scaling 6 → 7 then took {:.1}s; `--nodes 1` refused",
+        converged.as_secs_f64(),
+        acting.as_secs_f64()
     );
 }
 
