@@ -5,6 +5,11 @@
 //!   reported and restarted → rolling update v1 → v2 → undo, self-healing,
 //!   scaling → down → up again (the data survives) → down --purge, with no
 //!   process left behind;
+//! - sim runtime, fault: the API server of a 3-node cluster is killed with
+//!   SIGKILL; `up --home H` with no flags brings back the recorded cluster
+//!   (same nodes, port, proxy mode, pods; the components left running
+//!   serve a scale-up), `up --nodes 1` is refused without touching it, and
+//!   after `down` the home takes new flags;
 //! - Docker runtime: a real container answers through `exec`, `logs` and
 //!   `port-forward`; `down` removes its containers and network.
 //!
@@ -306,6 +311,233 @@ fn sim_cluster_lifecycle_and_scenarios() {
         processes_mentioning(&home)
     );
     assert!(!home_path.join("data").exists());
+}
+
+/// The `/proc/<pid>/cmdline` of a process, arguments joined by spaces.
+fn cmdline(pid: u32) -> String {
+    String::from_utf8_lossy(&std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default())
+        .replace('\0', " ")
+}
+
+/// `up` on a home whose API server died restores the recorded cluster —
+/// before, it started a default one (1 Docker node on port 6443, host
+/// iptables rules) and stranded the pods of the recorded nodes.
+#[test]
+fn up_after_an_apiserver_crash_restores_the_recorded_cluster() {
+    let dir = tempfile::tempdir().unwrap();
+    let home_path = dir.path().join("home");
+    let home = home_path.display().to_string();
+    let name = format!("mkt-{}", support::run_id());
+    let _down = Down(home_path.clone());
+    ok(&[
+        "cluster",
+        "up",
+        "--runtime",
+        "sim",
+        "--nodes",
+        "3",
+        "--isolated",
+        "--api-port",
+        "0",
+        "--home",
+        &home,
+        "--name",
+        &name,
+    ]);
+    let server = || {
+        let text = std::fs::read_to_string(home_path.join("kubeconfig")).unwrap();
+        text.lines()
+            .find_map(|l| l.trim().strip_prefix("server: ").map(str::to_string))
+            .unwrap()
+    };
+    let pid_of = |id: &str| -> u32 {
+        std::fs::read_to_string(home_path.join("pids").join(format!("{id}.pid")))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    let pods_on_nodes = || {
+        let names = k(
+            &home_path,
+            &["get", "pods", "-o", "jsonpath={.items[*].metadata.name}"],
+        );
+        let nodes = k(
+            &home_path,
+            &["get", "pods", "-o", "jsonpath={.items[*].spec.nodeName}"],
+        );
+        names
+            .split_whitespace()
+            .zip(nodes.split_whitespace())
+            .map(|(p, n)| format!("{p}@{n}"))
+            .collect::<Vec<_>>()
+    };
+    k(
+        &home_path,
+        &[
+            "create",
+            "deployment",
+            "web",
+            "--image=minik/web:v1",
+            "--replicas=6",
+        ],
+    );
+    k(
+        &home_path,
+        &["rollout", "status", "deployment/web", "--timeout=60s"],
+    );
+    let pods = pods_on_nodes();
+    assert_eq!(pods.len(), 6, "{pods:?}");
+    let server_before = server();
+    let record = std::fs::read_to_string(home_path.join("cluster.json")).unwrap();
+
+    // Fault: the API server dies; everything else keeps running.
+    let api_pid = pid_of("apiserver");
+    let others: Vec<u32> = ["controller", "scheduler", "proxy", "dns"]
+        .into_iter()
+        .map(pid_of)
+        .chain((1..=3).map(|i| pid_of(&format!("kubelet-node-{i}"))))
+        .collect();
+    let injected = Instant::now();
+    // SAFETY: a process this test's cluster started.
+    unsafe { libc::kill(api_pid as i32, libc::SIGKILL) };
+    // Until it is gone or a zombie (whose cmdline is empty).
+    while !cmdline(api_pid).is_empty() && injected.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+
+    // No flags: the recorded cluster comes back, nothing else is touched.
+    let out = ok(&["cluster", "up", "--home", &home]);
+    let converged = injected.elapsed();
+    assert!(
+        out.contains("apiserver (minik-apiserver) had exited")
+            && out.contains("nodes Ready: node-1, node-2, node-3")
+            && out.contains("restarted: apiserver)"),
+        "{out}"
+    );
+    assert_ne!(pid_of("apiserver"), api_pid);
+    assert_eq!(server(), server_before, "the API server moved");
+    for (pid, now) in others.iter().zip(
+        ["controller", "scheduler", "proxy", "dns"]
+            .into_iter()
+            .map(pid_of)
+            .chain((1..=3).map(|i| pid_of(&format!("kubelet-node-{i}")))),
+    ) {
+        assert_eq!(*pid, now, "a live component was restarted");
+    }
+    assert_eq!(
+        std::fs::read_to_string(home_path.join("cluster.json")).unwrap(),
+        record
+    );
+    assert_eq!(
+        k(
+            &home_path,
+            &["get", "nodes", "-o", "jsonpath={.items[*].metadata.name}"]
+        ),
+        "node-1 node-2 node-3"
+    );
+    // Isolated still: the proxy serves in userspace with no host route, so
+    // it adds no iptables rules; no component runs the Docker runtime.
+    let proxy = cmdline(pid_of("proxy"));
+    assert!(
+        proxy.contains("--proxy-mode userspace") && proxy.contains("--no-route"),
+        "{proxy}"
+    );
+    for pid in processes_mentioning(&home) {
+        assert!(
+            !cmdline(pid).contains("--runtime docker"),
+            "{}",
+            cmdline(pid)
+        );
+    }
+    assert_eq!(pods_on_nodes(), pods, "pods moved or vanished");
+    k(
+        &home_path,
+        &[
+            "wait",
+            "--for=jsonpath={.status.readyReplicas}=6",
+            "deployment/web",
+            "--timeout=30s",
+        ],
+    );
+    let status = ok(&["cluster", "status", "--home", &home]);
+    assert!(
+        status.contains(&format!(
+            "--name {name} --runtime sim --nodes 3 --isolated --api-port 0"
+        )) && status.contains("proxy userspace"),
+        "{status}"
+    );
+
+    // Conflicting flags are refused; repeating the record is fine.
+    let refused = miniktl(&["cluster", "up", "--home", &home, "--nodes", "1"]);
+    assert!(!refused.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&refused.stderr).trim_end(),
+        format!(
+            "error: this cluster was created with --nodes 3 (recorded in {home}/cluster.json); \
+             run `miniktl cluster down --home {home}` first to start a different one"
+        )
+    );
+    assert_eq!(
+        std::fs::read_to_string(home_path.join("cluster.json")).unwrap(),
+        record
+    );
+    assert_eq!(pods_on_nodes(), pods);
+    let out = ok(&[
+        "cluster",
+        "up",
+        "--home",
+        &home,
+        "--nodes",
+        "3",
+        "--runtime",
+        "sim",
+        "--isolated",
+    ]);
+    assert!(out.contains("is already running"), "{out}");
+
+    // The components left running work with the restarted API server: the
+    // controllers and scheduler act on a scale-up once their watches have
+    // relisted (after their retry backoff, hence the generous timeout).
+    let scaled = Instant::now();
+    k(&home_path, &["scale", "deployment/web", "--replicas=7"]);
+    k(
+        &home_path,
+        &[
+            "wait",
+            "--for=jsonpath={.status.readyReplicas}=7",
+            "deployment/web",
+            "--timeout=60s",
+        ],
+    );
+    let acting = scaled.elapsed();
+
+    // `down` forgets the record (the data stays): new flags are taken.
+    ok(&["cluster", "down", "--home", &home]);
+    assert!(!home_path.join("cluster.json").exists());
+    let out = ok(&[
+        "cluster",
+        "up",
+        "--runtime",
+        "sim",
+        "--nodes",
+        "1",
+        "--isolated",
+        "--api-port",
+        "0",
+        "--home",
+        &home,
+        "--name",
+        &name,
+    ]);
+    assert!(out.contains("node Ready: node-1"), "{out}");
+    println!(
+        "fault_cluster_up: SIGKILL of minik-apiserver (pid {api_pid}) in a 3-node isolated sim cluster; \
+         `cluster up --home H` restored it at {server_before} with 3 nodes Ready and 6 pods on their nodes \
+         in {:.2}s; scaling 6 → 7 then took {:.1}s; `--nodes 1` refused",
+        converged.as_secs_f64(),
+        acting.as_secs_f64()
+    );
 }
 
 /// Docker must be there when CI=true; elsewhere its absence skips the test.

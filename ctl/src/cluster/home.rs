@@ -4,7 +4,9 @@
 //!
 //! ```text
 //! <home>/kubeconfig            written by `cluster up`, used by miniktl and kubectl
-//! <home>/cluster.json          how the cluster was started (ports, runtime, nodes)
+//! <home>/cluster.json          the cluster's record: every `up` flag, the ports they
+//!                              resolved to, each component's command line; `up`
+//!                              resumes it, `down` deletes it
 //! <home>/data/apiserver/       the API server's store
 //! <home>/data/kubelet/<node>/  each kubelet's root dir
 //! <home>/logs/<component>.log  each component's stdout+stderr

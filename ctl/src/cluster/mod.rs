@@ -5,12 +5,22 @@
 //! `up` starts minik-apiserver, then minik-controller, minik-scheduler, one
 //! minik-kubelet per node (`node-1`..`node-N`), minik-proxy and minik-dns;
 //! it returns once every node is Ready and the cluster DNS answers, with
-//! `<home>/kubeconfig` written for miniktl and the real kubectl. Running it
-//! again is a no-op (crashed components are reported and restarted).
-//! `down` stops the processes and removes what they left on the host: the
-//! cluster's containers, its Docker network, the proxy's iptables rules
-//! (`minik-proxy --cleanup`) and the service-CIDR route.
-//! `status` reports each component's health.
+//! `<home>/kubeconfig` written for miniktl and the real kubectl.
+//!
+//! `<home>/cluster.json` records the cluster: every flag `up` was given
+//! (with defaults filled in), the ports it resolved, and each component's
+//! exact command line. While that record exists, the home *is* that
+//! cluster — as a minikube profile is: `up` again resumes it exactly
+//! (same runtime, nodes, isolation, ports, proxy mode), starting only the
+//! components that are not running (the API server first, on its recorded
+//! port) and leaving live ones alone; flags that repeat the record are
+//! accepted, flags that differ are refused before anything is touched.
+//! `down` stops the processes, removes what they left on the host (the
+//! cluster's containers, its Docker network, the proxy's iptables rules via
+//! `minik-proxy --cleanup`, the service-CIDR route) and deletes the record,
+//! keeping the data unless `--purge`: the next `up` starts a new cluster
+//! from its own flags over the same store.
+//! `status` reports the recorded settings and each component's health.
 //!
 //! - [`home`]: the directory layout (`~/.minik` or `$MINIK_HOME`).
 //! - [`process`]: finding binaries, spawning, liveness, stopping.
@@ -97,22 +107,26 @@ impl Runtime {
     }
 }
 
+/// `up`'s flags. The ones that shape the cluster are `Option`s: on a home
+/// with a record, only flags actually given are compared with it, so
+/// `up --home H` alone resumes whatever H holds; defaults apply to a new
+/// cluster only.
 #[derive(clap::Args, Debug, Clone)]
 pub struct UpArgs {
     #[command(flatten)]
     pub home: HomeArg,
-    /// Number of nodes (kubelets).
-    #[arg(long = "nodes", default_value_t = 1)]
-    pub nodes: usize,
-    /// docker: real containers; sim: a simulated runtime (no Docker needed).
-    #[arg(long = "runtime", value_enum, default_value = "docker")]
-    pub runtime: Runtime,
-    /// The cluster's name (labels its containers; names its Docker network).
-    #[arg(long = "name", default_value = "minik")]
-    pub name: String,
-    /// API server port on 127.0.0.1 (0: any free port).
-    #[arg(long = "api-port", default_value_t = 6443)]
-    pub api_port: u16,
+    /// Number of nodes (kubelets) [default: 1].
+    #[arg(long = "nodes", value_name = "N")]
+    pub nodes: Option<usize>,
+    /// docker: real containers; sim: a simulated runtime (no Docker needed) [default: docker].
+    #[arg(long = "runtime", value_enum)]
+    pub runtime: Option<Runtime>,
+    /// The cluster's name (labels its containers; names its Docker network) [default: minik].
+    #[arg(long = "name")]
+    pub name: Option<String>,
+    /// API server port on 127.0.0.1 (0: any free port) [default: 6443].
+    #[arg(long = "api-port", value_name = "PORT")]
+    pub api_port: Option<u16>,
     /// No host route or iptables rules; loopback ClusterIPs and free ports (side-by-side clusters, tests).
     #[arg(long = "isolated")]
     pub isolated: bool,
@@ -121,19 +135,124 @@ pub struct UpArgs {
     pub wait: u64,
 }
 
-/// How a cluster was started, kept in `<home>/cluster.json`.
+/// The settings of a new cluster: `up`'s flags with defaults filled in.
+struct NewCluster {
+    name: String,
+    runtime: Runtime,
+    nodes: usize,
+    api_port: u16,
+    isolated: bool,
+    wait: u64,
+}
+
+impl UpArgs {
+    fn new_cluster(self) -> NewCluster {
+        NewCluster {
+            name: self.name.unwrap_or_else(|| "minik".into()),
+            runtime: self.runtime.unwrap_or(Runtime::Docker),
+            nodes: self.nodes.unwrap_or(1),
+            api_port: self.api_port.unwrap_or(6443),
+            isolated: self.isolated,
+            wait: self.wait,
+        }
+    }
+}
+
+/// How a cluster was started, kept in `<home>/cluster.json` until `down`.
+/// It holds every flag of `up` but `--wait` (how long one invocation
+/// waits, not a property of the cluster), and what those flags resolved
+/// to: the API server's address, the DNS address, the proxy's mode and
+/// loopback range (in its recorded arguments).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct State {
     name: String,
     runtime: Runtime,
     nodes: usize,
     isolated: bool,
+    /// `--api-port` as given (0: any free port); the port it got is in
+    /// `server` and in the API server's recorded `--listen`. Defaults to 0
+    /// for records written before it was recorded.
+    #[serde(default)]
+    api_port: u16,
     network: String,
     /// Whether `up` created the Docker network (so `down` removes it).
     created_network: bool,
     server: String,
     dns: SocketAddr,
     components: Vec<StoredSpec>,
+}
+
+impl State {
+    /// How the proxy serves Services, which follows from `--isolated`.
+    fn proxy_mode(&self) -> &'static str {
+        if self.isolated {
+            "userspace, no host route or iptables rules"
+        } else {
+            "iptables"
+        }
+    }
+
+    /// The `up` flags that recreate this cluster.
+    fn flags(&self) -> String {
+        format!(
+            "--name {} --runtime {} --nodes {}{} --api-port {}",
+            self.name,
+            self.runtime.flag(),
+            self.nodes,
+            if self.isolated { " --isolated" } else { "" },
+            self.api_port
+        )
+    }
+
+    /// The port the API server got (for `--api-port` given as that port).
+    fn server_port(&self) -> Option<u16> {
+        self.server.rsplit_once(':')?.1.parse().ok()
+    }
+
+    /// Refuses flags that differ from the record: silently resuming a
+    /// different cluster than asked for (or silently ignoring the flags)
+    /// would both surprise; the user decides with `down`.
+    fn check_flags(&self, home: &Home, args: &UpArgs) -> Result<()> {
+        let mut differ: Vec<String> = Vec::new();
+        if args.name.as_ref().is_some_and(|n| *n != self.name) {
+            differ.push(format!("--name {}", self.name));
+        }
+        if args.runtime.is_some_and(|r| r != self.runtime) {
+            differ.push(format!("--runtime {}", self.runtime.flag()));
+        }
+        if args.nodes.is_some_and(|n| n != self.nodes) {
+            differ.push(format!("--nodes {}", self.nodes));
+        }
+        if args
+            .api_port
+            .is_some_and(|p| p != self.api_port && Some(p) != self.server_port())
+        {
+            differ.push(format!("--api-port {}", self.api_port));
+        }
+        // `--isolated` cannot be negated, so only its presence can differ.
+        let mut without = "";
+        if args.isolated && !self.isolated {
+            without = "without --isolated";
+        }
+        if differ.is_empty() && without.is_empty() {
+            return Ok(());
+        }
+        let with = if differ.is_empty() {
+            String::new()
+        } else {
+            format!("with {}", differ.join(" "))
+        };
+        let and = if with.is_empty() || without.is_empty() {
+            ""
+        } else {
+            " and "
+        };
+        Err(Error::Usage(format!(
+            "this cluster was created {with}{and}{without} (recorded in {}); run `miniktl cluster down --home {}` first to start a different one",
+            home.state_file().display(),
+            home.path().display()
+        )))
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -159,8 +278,24 @@ impl StoredSpec {
     }
 }
 
-fn load_state(home: &Home) -> Option<State> {
-    serde_json::from_str(&std::fs::read_to_string(home.state_file()).ok()?).ok()
+/// The record, if there is one. An unreadable record is an error, not "no
+/// cluster": starting a default cluster over it is how a 3-node cluster
+/// once came back as a 1-node one.
+fn load_state(home: &Home) -> Result<Option<State>> {
+    let path = home.state_file();
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => return Err(Error::File { path, source }),
+    };
+    serde_json::from_str(&text).map(Some).map_err(|e| {
+        Error::Cluster(format!(
+            "cannot read {}: {e}. Stop its processes (pids in {}) and run `miniktl cluster down --purge --home {}` to start over",
+            path.display(),
+            home.pids().display(),
+            home.path().display()
+        ))
+    })
 }
 
 fn save_state(home: &Home, state: &State) -> Result<()> {
@@ -196,20 +331,14 @@ fn cluster_ctx(ctx: &Ctx, home: &Home) -> Ctx {
 async fn up(ctx: &Ctx, args: UpArgs) -> Result<()> {
     let start = Instant::now();
     let home = args.home.resolve();
-    if args.nodes == 0 {
+    if args.nodes == Some(0) {
         return Err(Error::Usage("--nodes must be at least 1".into()));
     }
-    if let Some(state) = load_state(&home) {
-        if running(&state, &home, "apiserver") {
-            return ensure_running(ctx, &home, state, args.wait).await;
-        }
-        // Left over from a stopped or crashed cluster: stop what remains, start again.
-        for c in &state.components {
-            if let Some(pid) = process::read_pid(&home, &c.id) {
-                process::stop(pid, &c.binary_name(), Duration::from_secs(3));
-            }
-        }
+    if let Some(state) = load_state(&home)? {
+        state.check_flags(&home, &args)?;
+        return resume(ctx, &home, state, args.wait).await;
     }
+    let args = args.new_cluster();
     let binaries: BTreeMap<&str, PathBuf> = process::find_all()?.into_iter().collect();
     for d in [home.data(), home.logs(), home.pids()] {
         std::fs::create_dir_all(&d).map_err(|source| Error::File {
@@ -255,20 +384,23 @@ async fn up(ctx: &Ctx, args: UpArgs) -> Result<()> {
     }
     // The API server first: everything else needs its kubeconfig.
     let _ = std::fs::remove_file(home.kubeconfig());
-    let api_spec = Spec {
+    let api_spec = |listen: &str| Spec {
         id: "apiserver".into(),
         binary: binaries["minik-apiserver"].clone(),
         args: vec![
             "--data-dir".into(),
             home.apiserver_data().into_os_string(),
             "--listen".into(),
-            format!("127.0.0.1:{}", args.api_port).into(),
+            listen.into(),
             "--write-kubeconfig".into(),
             home.kubeconfig().into_os_string(),
         ],
     };
-    let api_pid = process::spawn(&home, &api_spec)?;
+    let api_pid = process::spawn(&home, &api_spec(&format!("127.0.0.1:{}", args.api_port)))?;
     let server = wait_for_apiserver(&home, api_pid, Duration::from_secs(args.wait)).await?;
+    // Recorded with the port it got (not `--api-port 0`): a restarted API
+    // server must listen where every component's kubeconfig points.
+    let api_spec = api_spec(server.trim_start_matches("http://"));
     ctx.print(&format!(" ✓ minik-apiserver serving at {server}\n"));
     let kubeconfig: OsString = home.kubeconfig().into_os_string();
     let dns = if args.isolated {
@@ -358,6 +490,7 @@ async fn up(ctx: &Ctx, args: UpArgs) -> Result<()> {
         runtime: args.runtime,
         nodes: args.nodes,
         isolated: args.isolated,
+        api_port: args.api_port,
         network,
         created_network,
         server: server.clone(),
@@ -411,21 +544,57 @@ fn running(state: &State, home: &Home, id: &str) -> bool {
         .unwrap_or(false)
 }
 
-/// `up` on a running cluster: report (and restart) crashed components,
-/// then check readiness.
-async fn ensure_running(ctx: &Ctx, home: &Home, state: State, wait: u64) -> Result<()> {
+/// `up` on a home with a record: bring back exactly the recorded cluster.
+///
+/// Components still running are left alone, as a kubelet restarts only the
+/// static pod that died, or `minikube start` resumes a profile: they
+/// reconnect to a restarted API server by themselves (their watches
+/// relist), and restarting them would restart every node's pod workers for
+/// nothing. Dead ones start again from their recorded command lines — the
+/// API server first, on its recorded port, since every other component's
+/// kubeconfig points there.
+async fn resume(ctx: &Ctx, home: &Home, mut state: State, wait: u64) -> Result<()> {
+    if state.runtime == Runtime::Docker {
+        if !docker::available().await {
+            return Err(Error::Cluster(format!(
+                "the Docker engine is not answering (is dockerd running?); cluster \"{}\" in {} uses --runtime docker",
+                state.name,
+                home.path().display()
+            )));
+        }
+        // Docker may have lost the network (a daemon reset); kubelets need it.
+        let subnet = (!state.isolated).then_some("10.244.0.0/16");
+        let (_, created) = docker::ensure_network(&state.network, &state.name, subnet).await?;
+        if created {
+            state.created_network = true;
+            save_state(home, &state)?;
+        }
+    }
     let mut restarted = Vec::new();
     for c in &state.components {
-        if !running(&state, home, &c.id) {
-            ctx.print(&format!(
-                " ! {} ({}) had exited; last log lines:\n{}\n   restarting it\n",
-                c.id,
-                c.binary_name(),
-                indent(&process::log_tail(home, &c.id, 5))
-            ));
-            process::spawn(home, &c.spec())?;
-            restarted.push(c.id.clone());
+        if running(&state, home, &c.id) {
+            continue;
         }
+        ctx.print(&format!(
+            " ! {} ({}) had exited; last log lines:\n{}\n   restarting it\n",
+            c.id,
+            c.binary_name(),
+            indent(&process::log_tail(home, &c.id, 5))
+        ));
+        let pid = process::spawn(home, &c.spec())?;
+        if c.id == "apiserver" {
+            let server = wait_for_apiserver(home, pid, Duration::from_secs(wait)).await?;
+            if server != state.server {
+                // Not the cluster the others point at: leave nothing half-started.
+                process::stop(pid, &c.binary_name(), Duration::from_secs(3));
+                return Err(Error::Cluster(format!(
+                    "minik-apiserver came back at {server}, not at the recorded {}",
+                    state.server
+                )));
+            }
+            ctx.print(&format!(" ✓ minik-apiserver serving at {server}\n"));
+        }
+        restarted.push(c.id.clone());
     }
     wait_ready(ctx, home, &state, Duration::from_secs(wait)).await?;
     if restarted.is_empty() {
@@ -599,8 +768,20 @@ async fn wait_ready(ctx: &Ctx, home: &Home, state: &State, timeout: Duration) ->
     Ok(())
 }
 
+/// Stops the cluster, cleans the host, and deletes the record: afterwards
+/// the home holds no cluster, only (without `--purge`) its data, which the
+/// next `up` — with whatever flags it is given — starts from. Nodes of the
+/// old cluster that the new one does not run stay in the store and go
+/// NotReady, as a removed machine's Node does in Kubernetes.
 async fn down(ctx: &Ctx, home: &Home, purge: bool) -> Result<()> {
-    let Some(state) = load_state(home) else {
+    let state = match load_state(home) {
+        Ok(state) => state,
+        // An unreadable record names no processes to stop; --purge still
+        // clears the home so that a new cluster can start.
+        Err(e) if !purge => return Err(e),
+        Err(_) => None,
+    };
+    let Some(state) = state else {
         if purge && home.path().exists() {
             remove_data(home)?;
             ctx.print(&format!(
@@ -691,7 +872,7 @@ fn remove_data(home: &Home) -> Result<()> {
 }
 
 async fn status(ctx: &Ctx, home: &Home) -> Result<()> {
-    let Some(state) = load_state(home) else {
+    let Some(state) = load_state(home)? else {
         return Err(Error::Cluster(format!(
             "no minik cluster in {}. Start one with `miniktl cluster up`",
             home.path().display()
@@ -758,12 +939,19 @@ async fn status(ctx: &Ctx, home: &Home) -> Result<()> {
         ));
     }
     ctx.print(&format!(
-        "Cluster \"{}\" in {} ({} runtime, {} node{})\n{}",
+        "Cluster \"{}\" in {} ({} runtime, {} node{})\n\
+         Recorded in {}: {}\n\
+         API server {}, DNS {}, proxy {}\n{}",
         state.name,
         home.path().display(),
         state.runtime.flag(),
         state.nodes,
         if state.nodes == 1 { "" } else { "s" },
+        home.state_file().display(),
+        state.flags(),
+        state.server,
+        state.dns,
+        state.proxy_mode(),
         tw.flush()
     ));
     if !healthy {
@@ -772,4 +960,127 @@ async fn status(ctx: &Ctx, home: &Home) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        up: UpArgs,
+    }
+
+    fn up_args(flags: &[&str]) -> UpArgs {
+        Cli::parse_from(std::iter::once("up").chain(flags.iter().copied())).up
+    }
+
+    fn recorded() -> State {
+        State {
+            name: "lab".into(),
+            runtime: Runtime::Sim,
+            nodes: 3,
+            isolated: true,
+            api_port: 0,
+            network: "lab".into(),
+            created_network: false,
+            server: "http://127.0.0.1:41234".into(),
+            dns: "127.0.0.1:5353".parse().unwrap(),
+            components: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn flags_that_repeat_the_record_or_are_absent_are_accepted() {
+        let home = Home::new("/h");
+        let state = recorded();
+        for flags in [
+            &[][..],
+            &[
+                "--nodes",
+                "3",
+                "--runtime",
+                "sim",
+                "--isolated",
+                "--name",
+                "lab",
+            ],
+            &["--api-port", "0"],
+            // The port an `--api-port 0` cluster got is its port too.
+            &["--api-port", "41234"],
+            &["--wait", "5"],
+        ] {
+            state.check_flags(&home, &up_args(flags)).unwrap();
+        }
+    }
+
+    #[test]
+    fn flags_that_differ_are_refused_naming_the_record_and_down() {
+        let home = Home::new("/h");
+        let state = recorded();
+        let refuse = |flags: &[&str]| {
+            state
+                .check_flags(&home, &up_args(flags))
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(
+            refuse(&["--nodes", "1"]),
+            "this cluster was created with --nodes 3 (recorded in /h/cluster.json); \
+             run `miniktl cluster down --home /h` first to start a different one"
+        );
+        assert!(refuse(&["--runtime", "docker", "--api-port", "6443"])
+            .starts_with("this cluster was created with --runtime sim --api-port 0 ("));
+        assert!(
+            refuse(&["--name", "other"]).starts_with("this cluster was created with --name lab (")
+        );
+        let mut shared = recorded();
+        shared.isolated = false;
+        let err = shared
+            .check_flags(&home, &up_args(&["--isolated", "--nodes", "2"]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("this cluster was created with --nodes 3 and without --isolated ("),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_new_cluster_takes_the_documented_defaults() {
+        let c = up_args(&[]).new_cluster();
+        assert_eq!(
+            (c.name.as_str(), c.runtime, c.nodes, c.api_port, c.isolated),
+            ("minik", Runtime::Docker, 1, 6443, false)
+        );
+    }
+
+    #[test]
+    fn the_record_reads_back_and_older_records_still_load() {
+        let dir = std::env::temp_dir().join(format!("minik-record-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let home = Home::new(&dir);
+        assert!(load_state(&home).unwrap().is_none());
+        save_state(&home, &recorded()).unwrap();
+        let back = load_state(&home).unwrap().unwrap();
+        assert_eq!(
+            back.flags(),
+            "--name lab --runtime sim --nodes 3 --isolated --api-port 0"
+        );
+        // Written before `api_port` was recorded.
+        let mut old: Value = serde_json::to_value(recorded()).unwrap();
+        old.as_object_mut().unwrap().remove("api_port");
+        std::fs::write(home.state_file(), old.to_string()).unwrap();
+        assert_eq!(load_state(&home).unwrap().unwrap().api_port, 0);
+        // Unreadable is an error, never "no cluster here".
+        std::fs::write(home.state_file(), "{").unwrap();
+        let err = load_state(&home).unwrap_err().to_string();
+        assert!(
+            err.contains("cannot read") && err.contains("down --purge"),
+            "{err}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
