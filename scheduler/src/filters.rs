@@ -9,15 +9,16 @@
 //! | [`node_affinity`] | NodeAffinity | node(s) didn't match Pod's node affinity/selector |
 //! | [`node_ports`] | NodePorts | node(s) didn't have free ports for the requested pod ports |
 //! | [`node_resources_fit`] | NodeResourcesFit | Too many pods / Insufficient cpu / Insufficient memory / … |
+//! | [`inter_pod_affinity`] | InterPodAffinity | node(s) didn't match pod (anti-)affinity rules / … |
 //!
 //! Each refusal says whether removing other pods could ever help
 //! (`resolvable`, kube's `Unschedulable` vs `UnschedulableAndUnresolvable`):
 //! that decides the preemption part of the FailedScheduling message.
 //!
-//! Left out: volume plugins, inter-pod (anti-)affinity and topology spread
-//! constraints (minik has no PersistentVolumes yet, and the rest is beyond
-//! what this scheduler models).
+//! Left out: volume plugins and topology spread constraints (minik has no
+//! PersistentVolumes yet, and spreading is done by scoring; see `scores`).
 
+use crate::inter_pod_affinity::{self, AffinityState};
 use crate::matching::{any_term_matches, tolerated};
 use crate::node_info::{NodeInfo, NodeView, TAINT_UNSCHEDULABLE};
 use crate::pod_info::PodInfo;
@@ -47,12 +48,33 @@ impl Rejection {
 pub type FilterResult = Result<(), Rejection>;
 
 /// Runs every filter in the default profile's order on one node.
-pub fn run_all(pod: &PodInfo, info: &NodeInfo, node: &NodeView) -> FilterResult {
+pub fn run_all(
+    pod: &PodInfo,
+    info: &NodeInfo,
+    node: &NodeView,
+    affinity: &AffinityState,
+) -> FilterResult {
     node_unschedulable(pod, node)?;
     taint_toleration(pod, node)?;
     node_affinity(pod, &info.name, node)?;
     node_ports(pod, info)?;
-    node_resources_fit(pod, info, node)
+    node_resources_fit(pod, info, node)?;
+    inter_pod_affinity(pod, node, affinity)
+}
+
+/// Where other pods are: see [`crate::inter_pod_affinity`]. A missing
+/// affinity partner cannot be made by evicting pods; a pod in the way can.
+pub fn inter_pod_affinity(pod: &PodInfo, node: &NodeView, state: &AffinityState) -> FilterResult {
+    match inter_pod_affinity::filter(&pod.pod_terms, state, node) {
+        Ok(()) => Ok(()),
+        Err(reason) if reason == inter_pod_affinity::ERR_AFFINITY => {
+            Err(Rejection::unresolvable(reason))
+        }
+        Err(reason) => Err(Rejection {
+            reasons: vec![reason.to_string()],
+            resolvable: true,
+        }),
+    }
 }
 
 /// A cordoned node (`spec.unschedulable`) takes only pods tolerating the
@@ -200,7 +222,7 @@ mod tests {
     }
 
     fn check(p: &Pod, n: &(NodeInfo, NodeView)) -> FilterResult {
-        run_all(&PodInfo::new(p), &n.0, &n.1)
+        run_all(&PodInfo::new(p), &n.0, &n.1, &AffinityState::default())
     }
 
     fn reasons(r: FilterResult) -> Vec<String> {

@@ -19,14 +19,15 @@
 //! - [`schedule_one`] — one decision: [`filters`] (one function per filter
 //!   plugin), then [`scores`] (one function per score plugin), then a random
 //!   pick among the best; [`pod_info`] and [`matching`] are what the plugins
-//!   read and match with;
+//!   read and match with; [`inter_pod_affinity`] counts where other pods
+//!   are once per cycle for the InterPodAffinity filter and score;
 //! - [`diagnosis`] — the "0/3 nodes are available: …" message;
 //! - [`binder`] — `POST pods/<name>/binding`;
 //! - [`report`] — Events and the PodScheduled=False condition.
 //!
 //! Deliberately left out: preemption (the FailedScheduling message still
 //! carries the preemption verdict kube-scheduler would give when no victim
-//! exists), inter-pod affinity, topology spread constraints, volumes,
+//! exists), topology spread constraints, volumes,
 //! multiple profiles, extenders, queueing hints, leader election.
 
 pub mod binder;
@@ -34,6 +35,7 @@ pub mod cache;
 pub mod diagnosis;
 mod error;
 pub mod filters;
+pub mod inter_pod_affinity;
 pub mod matching;
 pub mod node_info;
 pub mod pod_info;

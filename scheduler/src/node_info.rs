@@ -19,7 +19,11 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use std::sync::Arc;
+
 use k8s_openapi::api::core::v1::{Node, Taint};
+
+use crate::inter_pod_affinity::PlacedPod;
 
 use crate::resources::{PodUsage, Resources, BIND_ALL};
 
@@ -121,6 +125,10 @@ pub struct NodeInfo {
     used_ports: HashMap<(String, i32), HashMap<String, u32>>,
     /// Controller owner UID → pods of that owner here (not being deleted).
     owners: HashMap<String, u32>,
+    /// Every pod here, as inter-pod (anti-)affinity sees it.
+    placed: Vec<Arc<PlacedPod>>,
+    /// How many of them have required anti-affinity.
+    anti_affinity_pods: usize,
 }
 
 impl NodeInfo {
@@ -134,6 +142,8 @@ impl NodeInfo {
             pod_count: 0,
             used_ports: HashMap::new(),
             owners: HashMap::new(),
+            placed: Vec::new(),
+            anti_affinity_pods: 0,
         }
     }
 
@@ -169,6 +179,24 @@ impl NodeInfo {
         if let (Some(owner), false) = (&usage.owner, usage.terminating) {
             adjust(&mut self.owners, owner, sign);
         }
+        let guards = !usage.placed.required_anti_affinity.is_empty();
+        if sign > 0 {
+            self.placed.push(usage.placed.clone());
+            self.anti_affinity_pods += usize::from(guards);
+        } else if let Some(i) = self.placed.iter().position(|p| p == &usage.placed) {
+            self.placed.swap_remove(i);
+            self.anti_affinity_pods -= usize::from(guards);
+        }
+    }
+
+    /// The pods here, as inter-pod (anti-)affinity sees them.
+    pub fn placed_pods(&self) -> impl Iterator<Item = &PlacedPod> {
+        self.placed.iter().map(|p| &**p)
+    }
+
+    /// Whether any pod here has required anti-affinity (PreFilter's shortcut).
+    pub fn has_anti_affinity_pods(&self) -> bool {
+        self.anti_affinity_pods > 0
     }
 
     /// Whether a pod wanting `ip:port/protocol` would clash with a pod here

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{NodeSelectorTerm, Pod, PreferredSchedulingTerm, Toleration};
 
+use crate::inter_pod_affinity::PodTerms;
 use crate::resources::PodUsage;
 
 pub struct PodInfo<'a> {
@@ -24,6 +25,8 @@ pub struct PodInfo<'a> {
     pub required_terms: Option<&'a [NodeSelectorTerm]>,
     /// `preferredDuringSchedulingIgnoredDuringExecution`.
     pub preferred_terms: &'a [PreferredSchedulingTerm],
+    /// Its pod (anti-)affinity terms.
+    pub pod_terms: PodTerms<'a>,
 }
 
 impl<'a> PodInfo<'a> {
@@ -55,6 +58,7 @@ impl<'a> PodInfo<'a> {
                         .as_deref()
                 })
                 .unwrap_or_default(),
+            pod_terms: PodTerms::of(pod),
         }
     }
 }

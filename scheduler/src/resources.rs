@@ -16,6 +16,9 @@
 
 use std::collections::BTreeMap;
 
+use std::sync::Arc;
+
+use crate::inter_pod_affinity::PlacedPod;
 use k8s_openapi::api::core::v1::{Container, Pod};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
@@ -133,6 +136,9 @@ pub struct PodUsage {
     pub owner: Option<String>,
     /// A pod being deleted still uses its node but no longer counts for spreading.
     pub terminating: bool,
+    /// Its namespace, labels and required anti-affinity, for other pods'
+    /// inter-pod (anti-)affinity.
+    pub placed: Arc<PlacedPod>,
 }
 
 impl PodUsage {
@@ -185,6 +191,7 @@ impl PodUsage {
             host_ports,
             owner,
             terminating: pod.metadata.deletion_timestamp.is_some(),
+            placed: Arc::new(PlacedPod::of(pod)),
         }
     }
 }

@@ -18,6 +18,7 @@ use rand::Rng;
 use crate::cache::Cache;
 use crate::diagnosis::Diagnosis;
 use crate::filters;
+use crate::inter_pod_affinity::AffinityState;
 use crate::node_info::NodeInfo;
 use crate::pod_info::PodInfo;
 use crate::scores;
@@ -63,11 +64,12 @@ impl Algorithm {
         if num_nodes == 0 {
             return Err(NoFit::NoNodes);
         }
-        let feasible = self.find_feasible(cache, pod)?;
+        let affinity = AffinityState::compute(&pod.usage.placed, &pod.pod_terms, cache);
+        let feasible = self.find_feasible(cache, pod, &affinity)?;
         if feasible.len() == 1 {
             return Ok(feasible[0].name.clone());
         }
-        let totals = scores::score_nodes(pod, &feasible);
+        let totals = scores::score_nodes(pod, &feasible, &affinity);
         Ok(select_host(&feasible, &totals, rng).name.clone())
     }
 
@@ -75,6 +77,7 @@ impl Algorithm {
         &mut self,
         cache: &'c Cache,
         pod: &PodInfo,
+        affinity: &AffinityState,
     ) -> Result<Vec<&'c NodeInfo>, NoFit> {
         let all = cache.nodes();
         let wanted = self.num_feasible_nodes_to_find(cache.num_nodes());
@@ -89,7 +92,7 @@ impl Algorithm {
             processed += 1;
             let info = &all[(start + i) % all.len()];
             let Some(node) = &info.node else { continue };
-            match filters::run_all(pod, info, node) {
+            match filters::run_all(pod, info, node, affinity) {
                 Ok(()) => feasible.push(info),
                 Err(rejection) => diagnosis.add(rejection),
             }

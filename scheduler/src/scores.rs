@@ -9,15 +9,16 @@
 //! | [`taint_toleration`] | TaintToleration | 3 | fewer untolerated `PreferNoSchedule` taints |
 //! | [`node_affinity`] | NodeAffinity | 2 | matching `preferredDuringScheduling…` terms |
 //! | [`selector_spread`] | SelectorSpread | 2 | fewer pods of the same owner (node, then zone) |
+//! | [`inter_pod_affinity::score`] | InterPodAffinity | 2 | domains with the pods its preferred terms want (and without those they avoid) |
 //!
 //! Spreading: kube-scheduler ≤ 1.25 had SelectorSpread (pods matching the
 //! selectors of the Services/ReplicaSets that select this pod); since then
 //! PodTopologySpread's system defaults do the same job with weight 2. minik
 //! spreads by the pod's controller ownerReference (its ReplicaSet,
 //! StatefulSet, …) with SelectorSpread's formula and PodTopologySpread's
-//! weight. Left out: NodeResourcesBalancedAllocation, ImageLocality,
-//! InterPodAffinity.
+//! weight. Left out: NodeResourcesBalancedAllocation, ImageLocality.
 
+use crate::inter_pod_affinity::{self, AffinityState};
 use crate::matching::{term_matches, tolerates};
 use crate::node_info::NodeInfo;
 use crate::pod_info::PodInfo;
@@ -28,11 +29,12 @@ const WEIGHT_LEAST_ALLOCATED: i64 = 1;
 const WEIGHT_TAINT_TOLERATION: i64 = 3;
 const WEIGHT_NODE_AFFINITY: i64 = 2;
 const WEIGHT_SELECTOR_SPREAD: i64 = 2;
+const WEIGHT_INTER_POD_AFFINITY: i64 = 2;
 /// Share of the spreading score that comes from the zone (SelectorSpread's `zoneWeighting`).
 const ZONE_WEIGHTING: f64 = 2.0 / 3.0;
 
 /// Weighted total score of each candidate node, in the order given.
-pub fn score_nodes(pod: &PodInfo, nodes: &[&NodeInfo]) -> Vec<i64> {
+pub fn score_nodes(pod: &PodInfo, nodes: &[&NodeInfo], affinity: &AffinityState) -> Vec<i64> {
     let mut total = vec![0; nodes.len()];
     let mut add = |weight: i64, scores: Vec<i64>| {
         for (t, s) in total.iter_mut().zip(scores) {
@@ -43,6 +45,10 @@ pub fn score_nodes(pod: &PodInfo, nodes: &[&NodeInfo]) -> Vec<i64> {
     add(WEIGHT_TAINT_TOLERATION, taint_toleration(pod, nodes));
     add(WEIGHT_NODE_AFFINITY, node_affinity(pod, nodes));
     add(WEIGHT_SELECTOR_SPREAD, selector_spread(pod, nodes));
+    add(
+        WEIGHT_INTER_POD_AFFINITY,
+        inter_pod_affinity::score(affinity, nodes),
+    );
     total
 }
 

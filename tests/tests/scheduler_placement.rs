@@ -2,8 +2,8 @@
 //! nodes registered by the test: by resource requests (a burst fills one
 //! node, the rest wait, a new node takes them), least-allocated scoring,
 //! nodeSelector and every node affinity operator, taints and tolerations
-//! (with cordoned and NotReady nodes), hostPort conflicts, and spreading of
-//! one owner's pods across nodes.
+//! (with cordoned and NotReady nodes), hostPort conflicts, spreading of
+//! one owner's pods across nodes, and inter-pod affinity and anti-affinity.
 
 mod support;
 
@@ -351,4 +351,102 @@ async fn one_owners_pods_spread_across_nodes() {
         create(&pods, &pod(&name, Some("100m"), json!({}))).await;
         assert_eq!(wait_bound(&pods, &name).await, "big");
     }
+}
+
+#[tokio::test]
+async fn inter_pod_affinity_and_anti_affinity() {
+    let cluster = TestCluster::start().await;
+    let client = &cluster.client;
+    const ZONE: &str = "topology.kubernetes.io/zone";
+    for (name, zone) in [("a", "z1"), ("b", "z1"), ("c", "z2")] {
+        node(name, "4").label(ZONE, zone).create(client).await;
+    }
+    let _scheduler = start_scheduler(client);
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    let term = |app: &str, key: &str| json!({"labelSelector": {"matchLabels": {"app": app}}, "topologyKey": key});
+    let labels = |app: &str| json!({"labels": {"app": app}});
+
+    // Three replicas that refuse to share a node: one per node, like a
+    // highly available Deployment (the tutorials' spreading lesson).
+    let web = |i: usize| {
+        pod(
+            &format!("web-{i}"),
+            Some("100m"),
+            json!({"metadata": labels("web"), "affinity": {"podAntiAffinity": {
+                "requiredDuringSchedulingIgnoredDuringExecution": [term("web", "kubernetes.io/hostname")]}}}),
+        )
+    };
+    let mut nodes = Vec::new();
+    for i in 0..3 {
+        create(&pods, &web(i)).await;
+        nodes.push(wait_bound(&pods, &format!("web-{i}")).await);
+    }
+    nodes.sort();
+    assert_eq!(nodes, ["a", "b", "c"]);
+    // A fourth has nowhere to go, and says why in kube-scheduler's words.
+    create(&pods, &web(3)).await;
+    let expected = format!(
+        "0/3 nodes are available: 3 node(s) didn't match pod anti-affinity rules. \
+         preemption: 0/3 nodes are available: 3 {NO_VICTIMS}.."
+    );
+    wait_event(client, "default", "web-3", "FailedScheduling", |n| {
+        n == expected
+    })
+    .await;
+
+    // Affinity: a pod that must share a zone with the cache goes to z2.
+    assert_eq!(
+        nodes_of(&pods, "web").await.len(),
+        4,
+        "the fourth waits unbound"
+    );
+    create(
+        &pods,
+        &pod(
+            "cache",
+            Some("100m"),
+            json!({"metadata": labels("cache"), "nodeSelector": {"kubernetes.io/hostname": "c"}}),
+        ),
+    )
+    .await;
+    assert_eq!(wait_bound(&pods, "cache").await, "c");
+    create(
+        &pods,
+        &pod(
+            "near-cache",
+            Some("100m"),
+            json!({"affinity": {"podAffinity": {
+            "requiredDuringSchedulingIgnoredDuringExecution": [term("cache", ZONE)]}}}),
+        ),
+    )
+    .await;
+    assert_eq!(wait_bound(&pods, "near-cache").await, "c");
+
+    // A placed pod's anti-affinity keeps others away from it (symmetry):
+    // a "guard" on b refuses batch pods in its zone, so a batch pod avoids z1.
+    create(
+        &pods,
+        &pod("guard", Some("100m"), json!({"nodeSelector": {"kubernetes.io/hostname": "b"},
+            "affinity": {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [term("batch", ZONE)]}}})),
+    )
+    .await;
+    assert_eq!(wait_bound(&pods, "guard").await, "b");
+    create(
+        &pods,
+        &pod("batch", Some("100m"), json!({"metadata": labels("batch")})),
+    )
+    .await;
+    assert_eq!(wait_bound(&pods, "batch").await, "c");
+}
+
+/// The nodes the pods labelled `app` run on.
+async fn nodes_of(pods: &Api<Pod>, app: &str) -> Vec<String> {
+    let lp = kube::api::ListParams::default().labels(&format!("app={app}"));
+    pods.list(&lp)
+        .await
+        .unwrap()
+        .items
+        .iter()
+        .map(|p| support::scheduler::node_of(p).unwrap_or_default())
+        .collect()
 }
