@@ -9,19 +9,21 @@
 //! | [`node_affinity`] | NodeAffinity | node(s) didn't match Pod's node affinity/selector |
 //! | [`node_ports`] | NodePorts | node(s) didn't have free ports for the requested pod ports |
 //! | [`node_resources_fit`] | NodeResourcesFit | Too many pods / Insufficient cpu / Insufficient memory / … |
+//! | [`pod_topology_spread`] | PodTopologySpread | node(s) didn't match pod topology spread constraints |
 //! | [`inter_pod_affinity`] | InterPodAffinity | node(s) didn't match pod (anti-)affinity rules / … |
 //!
 //! Each refusal says whether removing other pods could ever help
 //! (`resolvable`, kube's `Unschedulable` vs `UnschedulableAndUnresolvable`):
 //! that decides the preemption part of the FailedScheduling message.
 //!
-//! Left out: volume plugins and topology spread constraints (minik has no
-//! PersistentVolumes yet, and spreading is done by scoring; see `scores`).
+//! Left out: volume plugins (minik has no PersistentVolumes yet).
 
 use crate::inter_pod_affinity::{self, AffinityState};
 use crate::matching::{any_term_matches, tolerated};
 use crate::node_info::{NodeInfo, NodeView, TAINT_UNSCHEDULABLE};
 use crate::pod_info::PodInfo;
+use crate::pod_info::PreFilter;
+use crate::topology_spread::{self, SpreadState};
 
 pub const ERR_UNSCHEDULABLE: &str = "node(s) were unschedulable";
 pub const ERR_NODE_AFFINITY: &str = "node(s) didn't match Pod's node affinity/selector";
@@ -48,18 +50,30 @@ impl Rejection {
 pub type FilterResult = Result<(), Rejection>;
 
 /// Runs every filter in the default profile's order on one node.
-pub fn run_all(
-    pod: &PodInfo,
-    info: &NodeInfo,
-    node: &NodeView,
-    affinity: &AffinityState,
-) -> FilterResult {
+pub fn run_all(pod: &PodInfo, info: &NodeInfo, node: &NodeView, pre: &PreFilter) -> FilterResult {
     node_unschedulable(pod, node)?;
     taint_toleration(pod, node)?;
     node_affinity(pod, &info.name, node)?;
     node_ports(pod, info)?;
     node_resources_fit(pod, info, node)?;
-    inter_pod_affinity(pod, node, affinity)
+    pod_topology_spread(pod, node, &pre.spread)?;
+    inter_pod_affinity(pod, node, &pre.affinity)
+}
+
+/// `topologySpreadConstraints`: see [`crate::topology_spread`]. A node
+/// without the topology key can never qualify; a skewed domain might once
+/// pods go.
+pub fn pod_topology_spread(pod: &PodInfo, node: &NodeView, state: &SpreadState) -> FilterResult {
+    match topology_spread::filter(pod.pod, state, node) {
+        Ok(()) => Ok(()),
+        Err(reason) if reason == topology_spread::ERR_MISSING_LABEL => {
+            Err(Rejection::unresolvable(reason))
+        }
+        Err(reason) => Err(Rejection {
+            reasons: vec![reason.to_string()],
+            resolvable: true,
+        }),
+    }
 }
 
 /// Where other pods are: see [`crate::inter_pod_affinity`]. A missing
@@ -222,7 +236,7 @@ mod tests {
     }
 
     fn check(p: &Pod, n: &(NodeInfo, NodeView)) -> FilterResult {
-        run_all(&PodInfo::new(p), &n.0, &n.1, &AffinityState::default())
+        run_all(&PodInfo::new(p), &n.0, &n.1, &PreFilter::default())
     }
 
     fn reasons(r: FilterResult) -> Vec<String> {

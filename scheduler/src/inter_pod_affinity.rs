@@ -53,6 +53,8 @@ pub struct PlacedPod {
     pub labels: BTreeMap<String, String>,
     /// `requiredDuringSchedulingIgnoredDuringExecution` of its podAntiAffinity.
     pub required_anti_affinity: Vec<PodAffinityTerm>,
+    /// Being deleted: still there for affinity, no longer counted for spreading.
+    pub terminating: bool,
 }
 
 impl PlacedPod {
@@ -71,6 +73,7 @@ impl PlacedPod {
                         .clone()
                 })
                 .unwrap_or_default(),
+            terminating: pod.metadata.deletion_timestamp.is_some(),
         }
     }
 }

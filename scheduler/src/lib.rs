@@ -19,15 +19,16 @@
 //! - [`schedule_one`] — one decision: [`filters`] (one function per filter
 //!   plugin), then [`scores`] (one function per score plugin), then a random
 //!   pick among the best; [`pod_info`] and [`matching`] are what the plugins
-//!   read and match with; [`inter_pod_affinity`] counts where other pods
-//!   are once per cycle for the InterPodAffinity filter and score;
+//!   read and match with; [`inter_pod_affinity`] and [`topology_spread`]
+//!   count where other pods are once per cycle (PreFilter) for their
+//!   filters and scores;
 //! - [`diagnosis`] — the "0/3 nodes are available: …" message;
 //! - [`binder`] — `POST pods/<name>/binding`;
 //! - [`report`] — Events and the PodScheduled=False condition.
 //!
 //! Deliberately left out: preemption (the FailedScheduling message still
 //! carries the preemption verdict kube-scheduler would give when no victim
-//! exists), topology spread constraints, volumes,
+//! exists), volumes,
 //! multiple profiles, extenders, queueing hints, leader election.
 
 pub mod binder;
@@ -45,6 +46,7 @@ pub mod resources;
 pub mod schedule_one;
 pub mod scheduler;
 pub mod scores;
+pub mod topology_spread;
 
 pub use error::Error;
 pub use queue::QueueSettings;

@@ -9,8 +9,10 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{NodeSelectorTerm, Pod, PreferredSchedulingTerm, Toleration};
 
-use crate::inter_pod_affinity::PodTerms;
+use crate::cache::Cache;
+use crate::inter_pod_affinity::{AffinityState, PodTerms};
 use crate::resources::PodUsage;
+use crate::topology_spread::SpreadState;
 
 pub struct PodInfo<'a> {
     pub pod: &'a Pod,
@@ -27,6 +29,23 @@ pub struct PodInfo<'a> {
     pub preferred_terms: &'a [PreferredSchedulingTerm],
     /// Its pod (anti-)affinity terms.
     pub pod_terms: PodTerms<'a>,
+}
+
+/// What the PreFilter steps compute once per cycle from the whole cache,
+/// for the filters and scores that look beyond one node.
+#[derive(Debug, Default)]
+pub struct PreFilter {
+    pub affinity: AffinityState,
+    pub spread: SpreadState,
+}
+
+impl PreFilter {
+    pub fn compute(pod: &PodInfo, cache: &Cache) -> PreFilter {
+        PreFilter {
+            affinity: AffinityState::compute(&pod.usage.placed, &pod.pod_terms, cache),
+            spread: SpreadState::compute(pod, cache),
+        }
+    }
 }
 
 impl<'a> PodInfo<'a> {

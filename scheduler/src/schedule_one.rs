@@ -18,9 +18,8 @@ use rand::Rng;
 use crate::cache::Cache;
 use crate::diagnosis::Diagnosis;
 use crate::filters;
-use crate::inter_pod_affinity::AffinityState;
 use crate::node_info::NodeInfo;
-use crate::pod_info::PodInfo;
+use crate::pod_info::{PodInfo, PreFilter};
 use crate::scores;
 
 /// Below this many nodes every node is filtered (kube's `minFeasibleNodesToFind`).
@@ -64,12 +63,12 @@ impl Algorithm {
         if num_nodes == 0 {
             return Err(NoFit::NoNodes);
         }
-        let affinity = AffinityState::compute(&pod.usage.placed, &pod.pod_terms, cache);
-        let feasible = self.find_feasible(cache, pod, &affinity)?;
+        let pre = PreFilter::compute(pod, cache);
+        let feasible = self.find_feasible(cache, pod, &pre)?;
         if feasible.len() == 1 {
             return Ok(feasible[0].name.clone());
         }
-        let totals = scores::score_nodes(pod, &feasible, &affinity);
+        let totals = scores::score_nodes(pod, &feasible, &pre);
         Ok(select_host(&feasible, &totals, rng).name.clone())
     }
 
@@ -77,7 +76,7 @@ impl Algorithm {
         &mut self,
         cache: &'c Cache,
         pod: &PodInfo,
-        affinity: &AffinityState,
+        pre: &PreFilter,
     ) -> Result<Vec<&'c NodeInfo>, NoFit> {
         let all = cache.nodes();
         let wanted = self.num_feasible_nodes_to_find(cache.num_nodes());
@@ -92,7 +91,7 @@ impl Algorithm {
             processed += 1;
             let info = &all[(start + i) % all.len()];
             let Some(node) = &info.node else { continue };
-            match filters::run_all(pod, info, node, affinity) {
+            match filters::run_all(pod, info, node, pre) {
                 Ok(()) => feasible.push(info),
                 Err(rejection) => diagnosis.add(rejection),
             }

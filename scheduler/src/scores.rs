@@ -9,6 +9,7 @@
 //! | [`taint_toleration`] | TaintToleration | 3 | fewer untolerated `PreferNoSchedule` taints |
 //! | [`node_affinity`] | NodeAffinity | 2 | matching `preferredDuringScheduling…` terms |
 //! | [`selector_spread`] | SelectorSpread | 2 | fewer pods of the same owner (node, then zone) |
+//! | [`topology_spread::score`] | PodTopologySpread | 2 | `ScheduleAnyway` constraints: fewer matching pods in the node's domains |
 //! | [`inter_pod_affinity::score`] | InterPodAffinity | 2 | domains with the pods its preferred terms want (and without those they avoid) |
 //!
 //! Spreading: kube-scheduler ≤ 1.25 had SelectorSpread (pods matching the
@@ -18,10 +19,12 @@
 //! StatefulSet, …) with SelectorSpread's formula and PodTopologySpread's
 //! weight. Left out: NodeResourcesBalancedAllocation, ImageLocality.
 
-use crate::inter_pod_affinity::{self, AffinityState};
+use crate::inter_pod_affinity;
 use crate::matching::{term_matches, tolerates};
 use crate::node_info::NodeInfo;
 use crate::pod_info::PodInfo;
+use crate::pod_info::PreFilter;
+use crate::topology_spread;
 
 pub const MAX_NODE_SCORE: i64 = 100;
 
@@ -30,11 +33,12 @@ const WEIGHT_TAINT_TOLERATION: i64 = 3;
 const WEIGHT_NODE_AFFINITY: i64 = 2;
 const WEIGHT_SELECTOR_SPREAD: i64 = 2;
 const WEIGHT_INTER_POD_AFFINITY: i64 = 2;
+const WEIGHT_TOPOLOGY_SPREAD: i64 = 2;
 /// Share of the spreading score that comes from the zone (SelectorSpread's `zoneWeighting`).
 const ZONE_WEIGHTING: f64 = 2.0 / 3.0;
 
 /// Weighted total score of each candidate node, in the order given.
-pub fn score_nodes(pod: &PodInfo, nodes: &[&NodeInfo], affinity: &AffinityState) -> Vec<i64> {
+pub fn score_nodes(pod: &PodInfo, nodes: &[&NodeInfo], pre: &PreFilter) -> Vec<i64> {
     let mut total = vec![0; nodes.len()];
     let mut add = |weight: i64, scores: Vec<i64>| {
         for (t, s) in total.iter_mut().zip(scores) {
@@ -47,7 +51,11 @@ pub fn score_nodes(pod: &PodInfo, nodes: &[&NodeInfo], affinity: &AffinityState)
     add(WEIGHT_SELECTOR_SPREAD, selector_spread(pod, nodes));
     add(
         WEIGHT_INTER_POD_AFFINITY,
-        inter_pod_affinity::score(affinity, nodes),
+        inter_pod_affinity::score(&pre.affinity, nodes),
+    );
+    add(
+        WEIGHT_TOPOLOGY_SPREAD,
+        topology_spread::score(pod.pod, &pre.spread, nodes),
     );
     total
 }

@@ -3,7 +3,8 @@
 //! node, the rest wait, a new node takes them), least-allocated scoring,
 //! nodeSelector and every node affinity operator, taints and tolerations
 //! (with cordoned and NotReady nodes), hostPort conflicts, spreading of
-//! one owner's pods across nodes, and inter-pod affinity and anti-affinity.
+//! one owner's pods across nodes, inter-pod affinity and anti-affinity, and
+//! topology spread constraints across zones.
 
 mod support;
 
@@ -449,4 +450,47 @@ async fn nodes_of(pods: &Api<Pod>, app: &str) -> Vec<String> {
         .iter()
         .map(|p| support::scheduler::node_of(p).unwrap_or_default())
         .collect()
+}
+
+#[tokio::test]
+async fn topology_spread_constraints_even_out_zones() {
+    let cluster = TestCluster::start().await;
+    let client = &cluster.client;
+    const ZONE: &str = "topology.kubernetes.io/zone";
+    for (name, zone) in [("a", "z1"), ("b", "z1"), ("c", "z2")] {
+        node(name, "4").label(ZONE, zone).create(client).await;
+    }
+    let _scheduler = start_scheduler(client);
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    let spread = |name: &str, key: &str| {
+        pod(
+            name,
+            Some("100m"),
+            json!({"metadata": {"labels": {"app": "web"}}, "topologySpreadConstraints": [
+                {"maxSkew": 1, "topologyKey": key, "whenUnsatisfiable": "DoNotSchedule",
+                 "labelSelector": {"matchLabels": {"app": "web"}}}]}),
+        )
+    };
+    // Two zones of unequal size still get two pods each: z2's one node
+    // takes as many as z1's two.
+    let mut by_zone: HashMap<&str, u32> = HashMap::new();
+    for i in 0..4 {
+        let name = format!("web-{i}");
+        create(&pods, &spread(&name, ZONE)).await;
+        let node = wait_bound(&pods, &name).await;
+        *by_zone
+            .entry(if node == "c" { "z2" } else { "z1" })
+            .or_default() += 1;
+    }
+    assert_eq!(by_zone, HashMap::from([("z1", 2), ("z2", 2)]));
+    // A constraint on a key no node has leaves the pod Pending, saying so.
+    create(&pods, &spread("racked", "rack")).await;
+    let expected = format!(
+        "0/3 nodes are available: 3 node(s) didn't match pod topology spread constraints (missing required label). \
+         preemption: 0/3 nodes are available: 3 {NOT_HELPFUL}.."
+    );
+    wait_event(client, "default", "racked", "FailedScheduling", |n| {
+        n == expected
+    })
+    .await;
 }
