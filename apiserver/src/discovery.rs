@@ -3,13 +3,17 @@
 //! `kubectl` map `deploy` to `deployments.apps`, find the `scale`
 //! subresource, and print `kubectl api-resources`.
 //!
-//! Only the classic (unaggregated) discovery documents are served; clients
-//! that ask for aggregated discovery fall back to these, as they do with
-//! older kube-apiservers.
+//! Both forms kube-apiserver serves: the classic documents, and aggregated
+//! discovery (`apidiscovery.k8s.io/v2`, and `v2beta1` for older clients):
+//! one `APIGroupDiscoveryList` for `/api` and one for `/apis`, each carrying
+//! every resource's verbs, scope, short names, categories, subresources
+//! and `responseKind`, so a client discovers the cluster in two requests.
+//! Which one a client gets is decided by its `Accept` header, as in
+//! Kubernetes; both are generated from the same catalogue.
 
 use axum::extract::{Path, State};
-use axum::response::Response;
-use http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use http::{HeaderMap, StatusCode};
 use minik_api::catalogue::{self, ResourceInfo};
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -48,7 +52,10 @@ pub fn go_arch() -> &'static str {
     }
 }
 
-pub async fn core_versions(State(state): State<Arc<AppState>>) -> Response {
+pub async fn core_versions(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    if let Some(version) = aggregated_version(&headers) {
+        return aggregated(version, &[""]);
+    }
     json_response(
         StatusCode::OK,
         &json!({
@@ -82,7 +89,10 @@ fn groups() -> Vec<&'static str> {
     out
 }
 
-pub async fn group_list() -> Response {
+pub async fn group_list(headers: HeaderMap) -> Response {
+    if let Some(version) = aggregated_version(&headers) {
+        return aggregated(version, &groups());
+    }
     let groups: Vec<Value> = groups().into_iter().map(group_doc).collect();
     json_response(
         StatusCode::OK,
@@ -193,4 +203,108 @@ pub fn resource_list(group: &str, version: &str) -> Value {
         format!("{group}/{version}")
     };
     json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources})
+}
+
+// ---------------------------------------------------------------------------
+// Aggregated discovery
+// ---------------------------------------------------------------------------
+
+/// The aggregated discovery version a client accepts (`v2` or `v2beta1`),
+/// the first one it lists: `application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList`.
+fn aggregated_version(headers: &HeaderMap) -> Option<&'static str> {
+    let accept = headers.get(http::header::ACCEPT)?.to_str().ok()?;
+    accept.split(',').find_map(|clause| {
+        let params: Vec<&str> = clause.split(';').map(str::trim).collect();
+        let has = |p: &str| params.contains(&p);
+        if !(has("g=apidiscovery.k8s.io") && has("as=APIGroupDiscoveryList")) {
+            return None;
+        }
+        if has("v=v2") {
+            Some("v2")
+        } else if has("v=v2beta1") {
+            Some("v2beta1")
+        } else {
+            None
+        }
+    })
+}
+
+/// The `APIGroupDiscoveryList` for `groups` (`[""]` for `/api`), with the
+/// content type naming what was negotiated.
+fn aggregated(version: &str, groups: &[&str]) -> Response {
+    let items: Vec<Value> = groups.iter().map(|g| group_discovery(g)).collect();
+    let doc = json!({
+        "kind": "APIGroupDiscoveryList",
+        "apiVersion": format!("apidiscovery.k8s.io/{version}"),
+        "metadata": {},
+        "items": items,
+    });
+    let content_type =
+        format!("application/json;g=apidiscovery.k8s.io;v={version};as=APIGroupDiscoveryList");
+    (
+        StatusCode::OK,
+        [
+            (http::header::CONTENT_TYPE, content_type),
+            (http::header::VARY, "Accept".to_string()),
+        ],
+        doc.to_string(),
+    )
+        .into_response()
+}
+
+/// One group with its versions, preferred (first-listed) first.
+fn group_discovery(group: &str) -> Value {
+    let versions: Vec<Value> = catalogue::group_versions()
+        .into_iter()
+        .filter(|(g, _)| *g == group)
+        .map(|(_, v)| {
+            let resources: Vec<Value> = catalogue::all()
+                .iter()
+                .filter(|r| r.group == group && r.version == v)
+                .map(resource_discovery)
+                .collect();
+            json!({"version": v, "resources": resources, "freshness": "Current"})
+        })
+        .collect();
+    let mut metadata = json!({});
+    if !group.is_empty() {
+        metadata["name"] = json!(group);
+    }
+    json!({"metadata": metadata, "versions": versions})
+}
+
+fn resource_discovery(r: &ResourceInfo) -> Value {
+    let subresources: Vec<Value> = r
+        .subresources
+        .iter()
+        .map(|sub| {
+            let legacy = subresource_doc(r, sub);
+            json!({
+                "subresource": sub,
+                "responseKind": {
+                    "group": legacy.get("group").cloned().unwrap_or_else(|| json!(r.group)),
+                    "version": legacy.get("version").cloned().unwrap_or_else(|| json!(r.version)),
+                    "kind": legacy["kind"],
+                },
+                "verbs": legacy["verbs"],
+            })
+        })
+        .collect();
+    let mut d = json!({
+        "resource": r.plural,
+        "responseKind": {"group": r.group, "version": r.version, "kind": r.kind},
+        "scope": if r.namespaced { "Namespaced" } else { "Cluster" },
+        "singularResource": r.singular,
+        "verbs": verbs_for(r),
+    });
+    if !r.short_names.is_empty() {
+        d["shortNames"] = json!(r.short_names);
+    }
+    if !r.categories.is_empty() {
+        d["categories"] = json!(r.categories);
+    }
+    if !subresources.is_empty() {
+        d["subresources"] = json!(subresources);
+    }
+    d
 }

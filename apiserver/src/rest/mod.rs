@@ -259,11 +259,6 @@ async fn handle(state: Arc<AppState>, req: Request) -> Result<Response, ApiError
         (Method::GET | Method::POST, true, Some(sub @ ("log" | "exec"))) => {
             proxy::proxy(ctx, sub, parts.uri.query(), parts.extensions).await
         }
-        (_, true, Some(sub @ ("log" | "exec" | "portforward" | "proxy" | "eviction"))) => Err(ApiError::new(
-            503,
-            "ServiceUnavailable",
-            format!("{}/{sub} needs a kubelet to proxy to; this API server does not proxy to kubelets yet", ctx.info().plural),
-        )),
         (m, _, sub) => Err(ApiError::method_not_allowed(format!(
             "the server does not allow this method on the requested resource ({m} {}{})",
             ctx.info().qualified_plural(),

@@ -31,6 +31,31 @@ pub struct RawResponse {
 }
 
 impl TestCluster {
+    /// A GET with an `Accept` header: (content type, body).
+    pub async fn raw_with_accept(&self, path: &str, accept: &str) -> (String, serde_json::Value) {
+        use http_body_util::BodyExt;
+        let req = http::Request::builder()
+            .uri(format!("{}{path}", self.url()))
+            .header("accept", accept)
+            .body(Vec::new())
+            .unwrap();
+        let resp = self
+            .client
+            .send(req.map(kube::client::Body::from))
+            .await
+            .unwrap();
+        let content_type = resp
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default();
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        (
+            content_type,
+            serde_json::from_slice(&bytes).unwrap_or_default(),
+        )
+    }
+
     /// Sends a request as-is (any method, path, content type and bytes),
     /// for answers a typed client would not let through.
     pub async fn raw(

@@ -8,18 +8,15 @@ use crate::kinds::prelude::*;
 /// The Pod strategy.
 pub struct Pod;
 
-/// `pods` in v1.
+/// `pods` in v1. Only the subresources served are listed: `eviction`,
+/// `portforward` and `attach` are not (yet), so discovery does not offer
+/// them and a request for one is 404, never a retryable 5xx; `kubectl
+/// drain` then deletes pods instead of evicting them, as it does on a
+/// cluster without the eviction API.
 pub const RESOURCE: ResourceInfo = ResourceInfo::new("", "v1", "Pod", "pods", "pod", &Pod)
     .short_names(&["po"])
     .categories(&["all"])
-    .subresources(&[
-        "status",
-        "binding",
-        "log",
-        "exec",
-        "eviction",
-        "portforward",
-    ]);
+    .subresources(&["status", "binding", "log", "exec"]);
 
 impl Strategy for Pod {
     fn decode(&self, _: &ResourceInfo, obj: &Value) -> Option<Result<Decoded, DecodeError>> {

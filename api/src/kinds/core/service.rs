@@ -13,7 +13,7 @@ pub const RESOURCE: ResourceInfo =
     ResourceInfo::new("", "v1", "Service", "services", "service", &Service)
         .short_names(&["svc"])
         .categories(&["all"])
-        .subresources(&["status", "proxy"]);
+        .subresources(&["status"]);
 
 impl Strategy for Service {
     fn decode(&self, _: &ResourceInfo, obj: &Value) -> Option<Result<Decoded, DecodeError>> {

@@ -1,0 +1,149 @@
+//! Discovery as clients use it: aggregated discovery (`apidiscovery.k8s.io`
+//! v2) tells the kube client exactly what the classic documents tell it,
+//! and what minik does not serve answers at once with a 4xx — never a
+//! retryable 5xx that makes a client back off for minutes.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{Api, EvictParams, PostParams};
+use kube::discovery::{Discovery, Scope};
+use serde_json::json;
+use support::TestCluster;
+
+/// Every (group, version, plural, kind, scope, verbs) a discovery saw.
+fn resources(d: &Discovery) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for group in d.groups() {
+        for (ar, caps) in group.recommended_resources() {
+            let scope = match caps.scope {
+                Scope::Cluster => "Cluster",
+                Scope::Namespaced => "Namespaced",
+            };
+            let mut verbs = caps.operations.clone();
+            verbs.sort();
+            out.insert(format!(
+                "{}/{} {} {} {scope} {verbs:?} subresources={:?}",
+                ar.group,
+                ar.version,
+                ar.plural,
+                ar.kind,
+                caps.subresources
+                    .iter()
+                    .map(|(s, _)| s.plural.clone())
+                    .collect::<Vec<_>>()
+            ));
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn aggregated_discovery_agrees_with_the_classic_documents() {
+    let c = TestCluster::start().await;
+    let classic = Discovery::new(c.client.clone()).run().await.unwrap();
+    let aggregated = Discovery::new(c.client.clone())
+        .run_aggregated()
+        .await
+        .unwrap();
+    let classic = resources(&classic);
+    assert!(classic.len() > 20, "{classic:#?}");
+    assert_eq!(resources(&aggregated), classic);
+    assert!(classic.iter().any(
+        |r| r.starts_with("apps/v1 deployments Deployment Namespaced") && r.contains("\"scale\"")
+    ));
+
+    // The negotiated content type, and the classic form for plain JSON.
+    let r = c
+        .raw_with_accept(
+            "/apis",
+            "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json",
+        )
+        .await;
+    assert_eq!(
+        r.0,
+        "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
+    );
+    assert_eq!(r.1["kind"], "APIGroupDiscoveryList");
+    let r = c
+        .raw_with_accept(
+            "/api",
+            "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList",
+        )
+        .await;
+    assert_eq!(r.1["apiVersion"], "apidiscovery.k8s.io/v2beta1");
+    assert_eq!(r.1["items"][0]["versions"][0]["version"], "v1");
+    let r = c.raw_with_accept("/apis", "application/json").await;
+    assert_eq!(r.1["kind"], "APIGroupList");
+}
+
+#[tokio::test]
+async fn what_is_not_served_fails_at_once() {
+    let c = TestCluster::start().await;
+    let pods: Api<Pod> = Api::namespaced(c.client.clone(), "default");
+    let pod: Pod = serde_json::from_value(json!({
+        "metadata": {"name": "p"},
+        "spec": {"containers": [{"name": "c", "image": "busybox"}]}
+    }))
+    .unwrap();
+    pods.create(&PostParams::default(), &pod).await.unwrap();
+    let started = Instant::now();
+    match pods.evict("p", &EvictParams::default()).await {
+        Err(kube::Error::Api(s)) => assert_eq!(s.code, 404, "{s:?}"),
+        other => panic!("eviction is not served yet: {other:?}"),
+    }
+    assert!(pods.portforward("p", &[80]).await.is_err());
+    for sub in ["attach", "portforward", "eviction"] {
+        let r = c
+            .raw(
+                "POST",
+                &format!("/api/v1/namespaces/default/pods/p/{sub}"),
+                "application/json",
+                b"{}".to_vec(),
+            )
+            .await;
+        assert_eq!(r.code, 404, "{sub}: {}", r.body);
+    }
+    // kube's client retries a 503 for minutes; a 404 comes back at once.
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kubectl_drain_deletes_where_eviction_is_not_served() {
+    let c = TestCluster::start().await;
+    let node = json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "node-9"}});
+    let file = c.file("node.json", &node.to_string());
+    c.kubectl_ok(&["create", "-f", &file]);
+    let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "lonely"},
+        "spec": {"nodeName": "node-9", "containers": [{"name": "c", "image": "busybox"}]}});
+    let file = c.file("pod.json", &pod.to_string());
+    c.kubectl_ok(&["create", "-f", &file]);
+    let out = c.kubectl(&[
+        "drain",
+        "node-9",
+        "--force",
+        "--grace-period=0",
+        "--timeout=30s",
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("node/node-9 cordoned"), "{stdout}");
+    assert!(stdout.contains("pod/lonely deleted"), "{stdout}");
+    assert!(stdout.contains("node/node-9 drained"), "{stdout}");
+    let unschedulable = c.kubectl_ok(&[
+        "get",
+        "node",
+        "node-9",
+        "-o",
+        "jsonpath={.spec.unschedulable}",
+    ]);
+    assert_eq!(unschedulable.trim(), "true");
+}
