@@ -34,6 +34,10 @@ use crate::AppState;
 /// Largest request body accepted (kube-apiserver's limit is 3 MiB).
 pub const MAX_BODY: usize = 3 * 1024 * 1024;
 
+/// How long a body may take when the router is used without the transport
+/// (tests calling `router` directly); `Config::request_body_timeout` otherwise.
+const DEFAULT_BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Everything a verb handler needs about one request.
 pub struct Ctx {
     pub state: Arc<AppState>,
@@ -224,11 +228,14 @@ async fn handle(state: Arc<AppState>, req: Request) -> Result<Response, ApiError
         .get(http::header::ACCEPT)
         .and_then(|v| v.to_str().ok());
     let output = request::negotiate(accept, &params);
-    let body: bytes::Bytes = axum::body::to_bytes(Body::new(body), MAX_BODY)
-        .await
-        .map_err(|_| ApiError::too_large(MAX_BODY))?;
     let is_watch = target.legacy_watch || params.flag("watch");
     let method = parts.method.clone();
+    check_options(&method, &target, &params, is_watch)?;
+    let body_timeout = parts
+        .extensions
+        .get::<crate::transport::BodyTimeout>()
+        .map_or(DEFAULT_BODY_TIMEOUT, |t| t.0);
+    let body = request::read_body(&parts.headers, Body::new(body), MAX_BODY, body_timeout).await?;
     // Options are checked only where they apply, as kube-apiserver does.
     let field_validation = match method {
         Method::POST | Method::PUT | Method::PATCH => FieldValidation::from_params(&params)?,
@@ -269,6 +276,41 @@ async fn handle(state: Arc<AppState>, req: Request) -> Result<Response, ApiError
             ctx.info().qualified_plural(),
             sub.map(|s| format!("/{s}")).unwrap_or_default()
         ))),
+    }
+}
+
+/// Query options kube-apiserver refuses before doing anything: `dryRun`
+/// other than `All` on writes, a resourceVersion that is not one, a bad
+/// `resourceVersionMatch`, a field the resource cannot be selected by.
+fn check_options(
+    method: &Method,
+    target: &Target,
+    params: &Params,
+    is_watch: bool,
+) -> Result<(), ApiError> {
+    let collection = target.name.is_none();
+    match *method {
+        Method::POST => params.check_dry_run("CreateOptions"),
+        Method::PUT => params.check_dry_run("UpdateOptions"),
+        Method::PATCH => params.check_dry_run("PatchOptions"),
+        Method::DELETE => {
+            params.check_dry_run("DeleteOptions")?;
+            if collection {
+                params.check_field_selector(target.served)?;
+            }
+            Ok(())
+        }
+        Method::GET => {
+            params.check_resource_version()?;
+            if collection || is_watch {
+                params.check_field_selector(target.served)?;
+            }
+            if collection && !is_watch {
+                params.check_list_options()?;
+            }
+            Ok(())
+        }
+        _ => Ok(()),
     }
 }
 
