@@ -479,6 +479,16 @@ pub fn decode_body(body: &[u8], content_type: &str) -> Result<Value, ApiError> {
         ));
     }
     let ct = content_type.split(';').next().unwrap_or("").trim();
+    // A body in no format the server reads is 415, as in kube-apiserver
+    // (`*/*` and a missing type are read as JSON, as clients mean them).
+    let known = ct.is_empty()
+        || ct == "*/*"
+        || ct.ends_with("json")
+        || ct.ends_with("yaml")
+        || ct == minik_api::protobuf::CONTENT_TYPE;
+    if !known {
+        return Err(ApiError::new(415, "UnsupportedMediaType", format!("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf (got {ct:?})")));
+    }
     if ct == minik_api::protobuf::CONTENT_TYPE {
         minik_api::protobuf::decode(body)
             .map_err(|e| ApiError::bad_request(format!("error decoding protobuf body: {e}")))

@@ -70,6 +70,7 @@ impl Ctx {
     pub fn resource_body(&self) -> Result<Value, ApiError> {
         let mut obj = self.body_object()?;
         let served = self.target.served;
+        check_envelope(served, &obj)?;
         if std::ptr::eq(served, self.target.info) {
             return Ok(obj);
         }
@@ -179,6 +180,49 @@ impl Ctx {
         }
         response
     }
+}
+
+/// What kube-apiserver's decoder refuses before anything else looks at a
+/// body: an object whose `apiVersion`/`kind` are not strings, or whose
+/// `metadata` is not an object (400, in Go's words). Later steps read the
+/// name from `metadata`, so this must come first.
+fn check_envelope(served: &ResourceInfo, obj: &Value) -> Result<(), ApiError> {
+    fn go_type(v: &Value) -> &'static str {
+        match v {
+            Value::String(_) => "string",
+            Value::Number(_) => "number",
+            Value::Bool(_) => "bool",
+            Value::Array(_) => "array",
+            Value::Object(_) => "object",
+            Value::Null => "null",
+        }
+    }
+    let Some(map) = obj.as_object() else {
+        return Err(ApiError::bad_request(format!(
+            "couldn't get version/kind; json parse error: json: cannot unmarshal {} into Go value of type struct {{ APIVersion string \"json:\\\"apiVersion,omitempty\\\"\"; Kind string \"json:\\\"kind,omitempty\\\"\" }}",
+            go_type(obj)
+        )));
+    };
+    for field in ["apiVersion", "kind"] {
+        if let Some(v) = map.get(field).filter(|v| !v.is_string() && !v.is_null()) {
+            return Err(ApiError::bad_request(format!(
+                "couldn't get version/kind; json parse error: json: cannot unmarshal {} into Go struct field .{field} of type string",
+                go_type(v)
+            )));
+        }
+    }
+    if let Some(v) = map
+        .get("metadata")
+        .filter(|v| !v.is_object() && !v.is_null())
+    {
+        return Err(ApiError::bad_request(format!(
+            "{kind} in version \"{version}\" cannot be handled as a {kind}: json: cannot unmarshal {} into Go struct field {kind}.metadata of type v1.ObjectMeta",
+            go_type(v),
+            kind = served.kind,
+            version = served.version,
+        )));
+    }
+    Ok(())
 }
 
 pub fn partial_metadata(obj: &Value) -> Value {
