@@ -203,3 +203,52 @@ async fn connections_past_the_limit_are_refused_clearly() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+#[tokio::test]
+async fn watches_outlive_the_header_timeout() {
+    let c = TestCluster::start_with(|cfg| {
+        cfg.request_header_timeout = Duration::from_secs(1);
+        cfg.max_connections = 20;
+    })
+    .await;
+    let addr = addr(&c);
+    // Ten watches: long-running requests, not idle connections.
+    let mut watches = Vec::new();
+    for _ in 0..10 {
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        s.write_all(
+            b"GET /api/v1/namespaces/default/configmaps?watch=true HTTP/1.1\r\nHost: minik\r\n\r\n",
+        )
+        .await
+        .unwrap();
+        watches.push(s);
+    }
+    // Past the header timeout, then a change every watch must see.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let mut post = TcpStream::connect(addr).await.unwrap();
+    let body = r#"{"metadata":{"name":"seen"},"data":{"k":"v"}}"#;
+    let req = format!(
+        "POST /api/v1/namespaces/default/configmaps HTTP/1.1\r\nHost: minik\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    post.write_all(req.as_bytes()).await.unwrap();
+    let answer = read_until_closed(&mut post, Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert_eq!(status_code(&answer), 201, "{answer}");
+    for (i, w) in watches.iter_mut().enumerate() {
+        let mut seen = String::new();
+        let mut buf = [0u8; 8192];
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while !seen.contains("\"seen\"") {
+            let left = deadline
+                .checked_duration_since(Instant::now())
+                .unwrap_or_else(|| panic!("watch {i} saw nothing: {seen:?}"));
+            match tokio::time::timeout(left, w.read(&mut buf)).await {
+                Ok(Ok(n)) if n > 0 => seen.push_str(&String::from_utf8_lossy(&buf[..n])),
+                other => panic!("watch {i} ended: {other:?} after {seen:?}"),
+            }
+        }
+        assert!(seen.contains("ADDED"), "{seen}");
+    }
+}
