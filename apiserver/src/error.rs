@@ -78,17 +78,35 @@ impl ApiError {
 
     /// 422 Invalid, listing every broken field rule like kube-apiserver does.
     pub fn invalid(info: &ResourceInfo, name: &str, errors: &[FieldError]) -> Self {
+        Self::invalid_kind(info.group, &info.qualified_kind(), info.kind, name, errors)
+    }
+
+    /// 422 Invalid for a request's options (`CreateOptions`, `ListOptions`, …):
+    /// kube-apiserver validates the query as an object of group meta.k8s.io
+    /// with no name, so its message reads `ListOptions.meta.k8s.io "" is invalid: …`.
+    pub fn invalid_options(kind: &str, errors: &[FieldError]) -> Self {
+        Self::invalid_kind(
+            "meta.k8s.io",
+            &format!("{kind}.meta.k8s.io"),
+            kind,
+            "",
+            errors,
+        )
+    }
+
+    fn invalid_kind(
+        group: &str,
+        qualified_kind: &str,
+        kind: &str,
+        name: &str,
+        errors: &[FieldError],
+    ) -> Self {
         let msgs: Vec<String> = errors.iter().map(FieldError::message).collect();
         let message = if msgs.len() == 1 {
-            format!(
-                "{} \"{name}\" is invalid: {}",
-                info.qualified_kind(),
-                msgs[0]
-            )
+            format!("{qualified_kind} \"{name}\" is invalid: {}", msgs[0])
         } else {
             format!(
-                "{} \"{name}\" is invalid: [{}]",
-                info.qualified_kind(),
+                "{qualified_kind} \"{name}\" is invalid: [{}]",
                 msgs.join(", ")
             )
         };
@@ -97,9 +115,9 @@ impl ApiError {
             .map(|e| json!({"reason": e.kind.reason(), "message": e.message().split_once(": ").map(|x| x.1.to_string()).unwrap_or_default(), "field": e.field}))
             .collect();
         let mut err = Self::new(422, "Invalid", message);
-        let mut details = json!({"name": name, "kind": info.kind, "causes": causes});
-        if !info.group.is_empty() {
-            details["group"] = json!(info.group);
+        let mut details = json!({"name": name, "kind": kind, "causes": causes});
+        if !group.is_empty() {
+            details["group"] = json!(group);
         }
         err.details = Some(details);
         err
@@ -126,6 +144,30 @@ impl ApiError {
             413,
             "RequestEntityTooLarge",
             format!("Request entity too large: limit is {limit}"),
+        )
+    }
+
+    /// 429: the server is at its connection limit; retry after `seconds`
+    /// (kube-apiserver's max-in-flight wording).
+    pub fn too_many_requests(seconds: u64) -> Self {
+        let mut err = Self::new(
+            429,
+            "TooManyRequests",
+            "Too many requests, please try again later.",
+        );
+        err.details = Some(json!({"retryAfterSeconds": seconds}));
+        err
+    }
+
+    /// 408: the client stopped sending its request body.
+    pub fn body_timeout(after: std::time::Duration) -> Self {
+        Self::new(
+            408,
+            "Timeout",
+            format!(
+                "Timeout: the request body did not arrive within {}s",
+                after.as_secs_f64()
+            ),
         )
     }
 
@@ -163,12 +205,24 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let code = StatusCode::from_u16(self.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        (
+        let mut response = (
             code,
             [(http::header::CONTENT_TYPE, "application/json")],
             self.status().to_string(),
         )
-            .into_response()
+            .into_response();
+        // Clients back off by the header; the Status carries the same number.
+        let retry = self
+            .details
+            .as_ref()
+            .and_then(|d| d.get("retryAfterSeconds"))
+            .and_then(Value::as_u64);
+        if let Some(seconds) = retry {
+            response
+                .headers_mut()
+                .insert(http::header::RETRY_AFTER, seconds.into());
+        }
+        response
     }
 }
 

@@ -60,6 +60,15 @@ pub struct Config {
     pub service_cidr: allocator::Cidr,
     /// `--service-node-port-range`.
     pub node_ports: std::ops::RangeInclusive<u16>,
+    /// Connections served at once, watches included (one per watch); past
+    /// it a connection is answered 429. Far below a 1,024 fd limit, far
+    /// above what a cluster's components hold open.
+    pub max_connections: usize,
+    /// Time to send a request's headers; also how long an idle keep-alive
+    /// connection is kept (kube-apiserver's `ReadHeaderTimeout` is 32s).
+    pub request_header_timeout: std::time::Duration,
+    /// Time to send a request's body (kube-apiserver's request timeout is 60s).
+    pub request_body_timeout: std::time::Duration,
 }
 
 impl Config {
@@ -70,6 +79,9 @@ impl Config {
             watch_history: 10_000,
             service_cidr: "10.96.0.0/16".parse().expect("valid default"),
             node_ports: 30000..=32767,
+            max_connections: 512,
+            request_header_timeout: std::time::Duration::from_secs(32),
+            request_body_timeout: std::time::Duration::from_secs(60),
         }
     }
 }
@@ -195,8 +207,13 @@ pub async fn start(config: Config) -> Result<Server, Error> {
     bootstrap::ensure_kubernetes_service(&state, addr).await?;
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let app = router(state);
+    let limits = transport::Limits {
+        max_connections: config.max_connections,
+        header_timeout: config.request_header_timeout,
+        body_timeout: config.request_body_timeout,
+    };
     let task = tokio::spawn(async move {
-        transport::serve(listener, app, async {
+        transport::serve(listener, app, limits, async {
             let _ = rx.await;
         })
         .await

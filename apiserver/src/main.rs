@@ -28,6 +28,10 @@ struct Args {
     /// How many recent changes a watch can resume from before getting 410 Gone.
     #[arg(long, default_value_t = 10_000)]
     watch_history: usize,
+    /// Connections served at once, watches included; more are answered 429.
+    /// Keep it well below the process's file descriptor limit.
+    #[arg(long, default_value_t = 512)]
+    max_connections: usize,
 }
 
 #[tokio::main]
@@ -43,6 +47,7 @@ async fn main() -> anyhow::Result<()> {
     config.watch_history = args.watch_history;
     config.service_cidr = args.service_cluster_ip_range;
     config.node_ports = args.service_node_port_range;
+    config.max_connections = args.max_connections;
     let server = minik_apiserver::start(config).await?;
     if let Some(path) = &args.write_kubeconfig {
         minik_apiserver::kubeconfig::write(path, &server.url())

@@ -4,13 +4,40 @@
 //! Today minik serves plain HTTP and admits every request (like a
 //! kube-apiserver with anonymous auth and AlwaysAllow authorization) because
 //! it listens on loopback for one student's laptop. TLS would wrap the
-//! listener in `serve`; bearer tokens would be checked in `authenticate`.
+//! stream in `serve_connection`; bearer tokens would be checked in
+//! `authenticate`.
+//!
+//! Connection hygiene — what a misbehaving client cannot do to the server:
+//! - hold a connection by never finishing its headers (slowloris): hyper's
+//!   header read timeout drops it after `Limits::header_timeout`. A
+//!   keep-alive connection waiting for its next request is waiting for
+//!   headers too, so the same timer closes idle connections (kube-apiserver
+//!   has `ReadHeaderTimeout` 32s and `IdleTimeout` 90s; hyper has one timer
+//!   for both, so minik uses the shorter);
+//! - hold a request by never finishing its body: the handler reads the body
+//!   under `Limits::body_timeout` (see `rest::dispatch`);
+//! - exhaust file descriptors with open connections: at most
+//!   `Limits::max_connections` are served at once. Past that a connection
+//!   is still accepted, answered `429 TooManyRequests` (a `Status` with
+//!   `Retry-After`) and closed — except the health probes, which are
+//!   answered `ok` as kube-apiserver's priority and fairness exempts them.
+//!   A few more (`REFUSING`) may be waiting for their refusal; beyond that a
+//!   connection is closed at once. Watches are connections too (HTTP/1.1:
+//!   one per watch), so the default limit leaves room for hundreds.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::Request;
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::Router;
-use tokio::net::TcpListener;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
+
+use crate::error::ApiError;
 
 /// The identity a request was authenticated as.
 #[derive(Debug, Clone)]
@@ -26,13 +53,141 @@ pub async fn authenticate(mut req: Request, next: Next) -> Response {
     next.run(req).await
 }
 
-/// Serves the router on the listener until `shutdown` resolves.
+/// What one client may hold of the server (see the module doc).
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Connections served at once, watches included.
+    pub max_connections: usize,
+    /// Time to send a request's headers; also how long an idle keep-alive
+    /// connection stays open.
+    pub header_timeout: Duration,
+    /// Time to send a request's body once its headers are in.
+    pub body_timeout: Duration,
+}
+
+/// The body deadline, attached to every request for the handler that reads
+/// the body (it is the one that knows whether there is one to read).
+#[derive(Debug, Clone, Copy)]
+pub struct BodyTimeout(pub Duration);
+
+/// Connections past the limit that may wait for their refusal at once; more
+/// are closed without an answer, so refusing costs a bounded number of fds.
+const REFUSING: usize = 64;
+
+/// Longest a refused connection is kept: long enough to read a request
+/// line and answer it, short enough that refusals do not pile up.
+const REFUSAL_DEADLINE: Duration = Duration::from_secs(2);
+
+/// Pause after a failed accept (for example EMFILE: no file descriptor
+/// left), so the loop does not spin while connections close.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
+
+/// Serves the router on the listener until `shutdown` resolves, then waits
+/// for open connections to finish (open watches end when the hub closes).
 pub async fn serve(
     listener: TcpListener,
     app: Router,
+    limits: Limits,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app.layer(axum::middleware::from_fn(authenticate)))
-        .with_graceful_shutdown(shutdown)
-        .await
+    let app = app
+        .layer(axum::middleware::from_fn(authenticate))
+        .layer(axum::Extension(BodyTimeout(limits.body_timeout)));
+    let serving = Arc::new(Semaphore::new(limits.max_connections));
+    let refusing = Arc::new(Semaphore::new(REFUSING));
+    // Every connection task holds a receiver; shutdown is complete when the
+    // last one is dropped.
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let (open_tx, open_rx) = watch::channel(());
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed; backing off");
+                    tokio::time::sleep(ACCEPT_BACKOFF).await;
+                    continue;
+                }
+            },
+            _ = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        if let Ok(permit) = serving.clone().try_acquire_owned() {
+            let (app, stop, open) = (app.clone(), stop_rx.clone(), open_rx.clone());
+            tokio::spawn(async move {
+                serve_connection(stream, app, limits, stop).await;
+                drop((permit, open));
+            });
+        } else if let Ok(permit) = refusing.clone().try_acquire_owned() {
+            tracing::debug!(
+                limit = limits.max_connections,
+                "connection limit reached; refusing"
+            );
+            tokio::spawn(refuse(stream, permit));
+        } else {
+            drop(stream);
+        }
+    }
+    drop(listener);
+    let _ = stop_tx.send(true);
+    drop(open_rx);
+    open_tx.closed().await;
+    Ok(())
+}
+
+/// One HTTP/1.1 connection (clients of a plain-HTTP kube-apiserver do not
+/// speak HTTP/2 without TLS), with upgrades for `exec`'s WebSocket.
+async fn serve_connection(
+    stream: TcpStream,
+    app: Router,
+    limits: Limits,
+    mut stop: watch::Receiver<bool>,
+) {
+    let service = hyper_util::service::TowerToHyperService::new(app);
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout);
+    let conn = builder
+        .serve_connection(TokioIo::new(stream), service)
+        .with_upgrades();
+    let mut conn = std::pin::pin!(conn);
+    let mut stopping = false;
+    loop {
+        tokio::select! {
+            result = conn.as_mut() => {
+                if let Err(e) = result {
+                    tracing::debug!(error = %e, "connection ended");
+                }
+                return;
+            }
+            _ = stop.wait_for(|s| *s), if !stopping => {
+                // Finish the request in flight, then close.
+                conn.as_mut().graceful_shutdown();
+                stopping = true;
+            }
+        }
+    }
+}
+
+/// A connection past the limit: the health probes get their `ok`, anything
+/// else a 429 `Status`; then the connection is closed.
+async fn refuse(stream: TcpStream, permit: OwnedSemaphorePermit) {
+    let service =
+        hyper::service::service_fn(|req: http::Request<hyper::body::Incoming>| async move {
+            let response = match req.uri().path() {
+                "/healthz" | "/livez" | "/readyz" => "ok".into_response(),
+                _ => ApiError::too_many_requests(1).into_response(),
+            };
+            Ok::<_, Infallible>(response)
+        });
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(REFUSAL_DEADLINE)
+        .keep_alive(false);
+    let conn = builder.serve_connection(TokioIo::new(stream), service);
+    let _ = tokio::time::timeout(REFUSAL_DEADLINE, conn).await;
+    drop(permit);
 }

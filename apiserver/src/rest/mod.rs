@@ -34,6 +34,10 @@ use crate::AppState;
 /// Largest request body accepted (kube-apiserver's limit is 3 MiB).
 pub const MAX_BODY: usize = 3 * 1024 * 1024;
 
+/// How long a body may take when the router is used without the transport
+/// (tests calling `router` directly); `Config::request_body_timeout` otherwise.
+const DEFAULT_BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Everything a verb handler needs about one request.
 pub struct Ctx {
     pub state: Arc<AppState>,
@@ -66,6 +70,7 @@ impl Ctx {
     pub fn resource_body(&self) -> Result<Value, ApiError> {
         let mut obj = self.body_object()?;
         let served = self.target.served;
+        check_envelope(served, &obj)?;
         if std::ptr::eq(served, self.target.info) {
             return Ok(obj);
         }
@@ -177,6 +182,49 @@ impl Ctx {
     }
 }
 
+/// What kube-apiserver's decoder refuses before anything else looks at a
+/// body: an object whose `apiVersion`/`kind` are not strings, or whose
+/// `metadata` is not an object (400, in Go's words). Later steps read the
+/// name from `metadata`, so this must come first.
+fn check_envelope(served: &ResourceInfo, obj: &Value) -> Result<(), ApiError> {
+    fn go_type(v: &Value) -> &'static str {
+        match v {
+            Value::String(_) => "string",
+            Value::Number(_) => "number",
+            Value::Bool(_) => "bool",
+            Value::Array(_) => "array",
+            Value::Object(_) => "object",
+            Value::Null => "null",
+        }
+    }
+    let Some(map) = obj.as_object() else {
+        return Err(ApiError::bad_request(format!(
+            "couldn't get version/kind; json parse error: json: cannot unmarshal {} into Go value of type struct {{ APIVersion string \"json:\\\"apiVersion,omitempty\\\"\"; Kind string \"json:\\\"kind,omitempty\\\"\" }}",
+            go_type(obj)
+        )));
+    };
+    for field in ["apiVersion", "kind"] {
+        if let Some(v) = map.get(field).filter(|v| !v.is_string() && !v.is_null()) {
+            return Err(ApiError::bad_request(format!(
+                "couldn't get version/kind; json parse error: json: cannot unmarshal {} into Go struct field .{field} of type string",
+                go_type(v)
+            )));
+        }
+    }
+    if let Some(v) = map
+        .get("metadata")
+        .filter(|v| !v.is_object() && !v.is_null())
+    {
+        return Err(ApiError::bad_request(format!(
+            "{kind} in version \"{version}\" cannot be handled as a {kind}: json: cannot unmarshal {} into Go struct field {kind}.metadata of type v1.ObjectMeta",
+            go_type(v),
+            kind = served.kind,
+            version = served.version,
+        )));
+    }
+    Ok(())
+}
+
 pub fn partial_metadata(obj: &Value) -> Value {
     json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": obj.get("metadata").cloned().unwrap_or(json!({}))})
 }
@@ -224,11 +272,14 @@ async fn handle(state: Arc<AppState>, req: Request) -> Result<Response, ApiError
         .get(http::header::ACCEPT)
         .and_then(|v| v.to_str().ok());
     let output = request::negotiate(accept, &params);
-    let body: bytes::Bytes = axum::body::to_bytes(Body::new(body), MAX_BODY)
-        .await
-        .map_err(|_| ApiError::too_large(MAX_BODY))?;
     let is_watch = target.legacy_watch || params.flag("watch");
     let method = parts.method.clone();
+    check_options(&method, &target, &params, is_watch)?;
+    let body_timeout = parts
+        .extensions
+        .get::<crate::transport::BodyTimeout>()
+        .map_or(DEFAULT_BODY_TIMEOUT, |t| t.0);
+    let body = request::read_body(&parts.headers, Body::new(body), MAX_BODY, body_timeout).await?;
     // Options are checked only where they apply, as kube-apiserver does.
     let field_validation = match method {
         Method::POST | Method::PUT | Method::PATCH => FieldValidation::from_params(&params)?,
@@ -264,6 +315,41 @@ async fn handle(state: Arc<AppState>, req: Request) -> Result<Response, ApiError
             ctx.info().qualified_plural(),
             sub.map(|s| format!("/{s}")).unwrap_or_default()
         ))),
+    }
+}
+
+/// Query options kube-apiserver refuses before doing anything: `dryRun`
+/// other than `All` on writes, a resourceVersion that is not one, a bad
+/// `resourceVersionMatch`, a field the resource cannot be selected by.
+fn check_options(
+    method: &Method,
+    target: &Target,
+    params: &Params,
+    is_watch: bool,
+) -> Result<(), ApiError> {
+    let collection = target.name.is_none();
+    match *method {
+        Method::POST => params.check_dry_run("CreateOptions"),
+        Method::PUT => params.check_dry_run("UpdateOptions"),
+        Method::PATCH => params.check_dry_run("PatchOptions"),
+        Method::DELETE => {
+            params.check_dry_run("DeleteOptions")?;
+            if collection {
+                params.check_field_selector(target.served)?;
+            }
+            Ok(())
+        }
+        Method::GET => {
+            params.check_resource_version()?;
+            if collection || is_watch {
+                params.check_field_selector(target.served)?;
+            }
+            if collection && !is_watch {
+                params.check_list_options()?;
+            }
+            Ok(())
+        }
+        _ => Ok(()),
     }
 }
 
