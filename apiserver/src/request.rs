@@ -306,7 +306,7 @@ impl Params {
     /// by, as kube-apiserver's field label conversion does (400).
     pub fn check_field_selector(&self, info: &ResourceInfo) -> Result<(), ApiError> {
         let selector = self.field_selector()?;
-        let supported = field_labels(info);
+        let supported = info.strategy.field_labels();
         for r in selector.requirements() {
             let common =
                 r.field == "metadata.name" || (info.namespaced && r.field == "metadata.namespace");
@@ -318,54 +318,6 @@ impl Params {
             }
         }
         Ok(())
-    }
-}
-
-/// The fields each resource can be selected by besides `metadata.name` and
-/// `metadata.namespace` (kube-apiserver's per-kind field label conversion
-/// functions). A table here for now: it belongs in each kind's `Strategy`.
-fn field_labels(info: &ResourceInfo) -> &'static [&'static str] {
-    match (info.group, info.plural) {
-        ("", "pods") => &[
-            "spec.nodeName",
-            "spec.restartPolicy",
-            "spec.schedulerName",
-            "spec.serviceAccountName",
-            "spec.hostNetwork",
-            "status.phase",
-            "status.podIP",
-            "status.podIPs",
-            "status.nominatedNodeName",
-        ],
-        ("", "events") | ("events.k8s.io", "events") => &[
-            "involvedObject.kind",
-            "involvedObject.namespace",
-            "involvedObject.name",
-            "involvedObject.uid",
-            "involvedObject.apiVersion",
-            "involvedObject.resourceVersion",
-            "involvedObject.fieldPath",
-            "reason",
-            "reportingComponent",
-            "source",
-            "type",
-            "regarding.kind",
-            "regarding.namespace",
-            "regarding.name",
-            "regarding.uid",
-            "regarding.apiVersion",
-            "regarding.resourceVersion",
-            "regarding.fieldPath",
-            "reportingController",
-            "deprecatedSource",
-        ],
-        ("", "nodes") => &["spec.unschedulable"],
-        ("", "namespaces") => &["status.phase"],
-        ("", "secrets") => &["type"],
-        ("", "services") => &["spec.clusterIP", "spec.type"],
-        ("", "replicationcontrollers") | ("apps", "replicasets") => &["status.replicas"],
-        ("batch", "jobs") => &["status.successful"],
-        _ => &[],
     }
 }
 

@@ -108,6 +108,12 @@ pub trait Strategy: Sync {
         NameRule::Subdomain
     }
 
+    /// The fields a `fieldSelector` may name besides `metadata.name` and
+    /// `metadata.namespace` (kube-apiserver's field label conversion).
+    fn field_labels(&self) -> &'static [&'static str] {
+        &[]
+    }
+
     /// The verbs discovery lists for the kind's main resource.
     fn verbs(&self) -> &'static [&'static str] {
         ALL_VERBS

@@ -22,6 +22,9 @@ pub const RESOURCE: ResourceInfo = ResourceInfo::new(
 .subresources(&["status", "scale"]);
 
 impl Strategy for ReplicaSet {
+    fn field_labels(&self) -> &'static [&'static str] {
+        &["status.replicas"]
+    }
     fn decode(&self, _: &ResourceInfo, obj: &Value) -> Option<Result<Decoded, DecodeError>> {
         Some(decode_as::<k8s_openapi::api::apps::v1::ReplicaSet>(obj))
     }

@@ -14,6 +14,9 @@ pub const RESOURCE: ResourceInfo = ResourceInfo::new("batch", "v1", "Job", "jobs
     .subresources(&["status"]);
 
 impl Strategy for Job {
+    fn field_labels(&self) -> &'static [&'static str] {
+        &["status.successful"]
+    }
     fn decode(&self, _: &ResourceInfo, obj: &Value) -> Option<Result<Decoded, DecodeError>> {
         Some(decode_as::<k8s_openapi::api::batch::v1::Job>(obj))
     }

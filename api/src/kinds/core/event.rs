@@ -16,6 +16,31 @@ pub const RESOURCE: ResourceInfo =
 pub const EVENTS_K8S_IO: ResourceInfo = RESOURCE.served_as("events.k8s.io", "v1");
 
 impl Strategy for Event {
+    fn field_labels(&self) -> &'static [&'static str] {
+        // core/v1's names and events.k8s.io's, both served from one storage.
+        &[
+            "involvedObject.kind",
+            "involvedObject.namespace",
+            "involvedObject.name",
+            "involvedObject.uid",
+            "involvedObject.apiVersion",
+            "involvedObject.resourceVersion",
+            "involvedObject.fieldPath",
+            "reason",
+            "reportingComponent",
+            "source",
+            "type",
+            "regarding.kind",
+            "regarding.namespace",
+            "regarding.name",
+            "regarding.uid",
+            "regarding.apiVersion",
+            "regarding.resourceVersion",
+            "regarding.fieldPath",
+            "reportingController",
+            "deprecatedSource",
+        ]
+    }
     fn decode(&self, _: &ResourceInfo, obj: &Value) -> Option<Result<Decoded, DecodeError>> {
         Some(match obj["apiVersion"].as_str() {
             Some("events.k8s.io/v1") => decode_as::<k8s_openapi::api::events::v1::Event>(obj),

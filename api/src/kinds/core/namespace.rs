@@ -16,6 +16,9 @@ pub const RESOURCE: ResourceInfo =
         .subresources(&["status", "finalize"]);
 
 impl Strategy for Namespace {
+    fn field_labels(&self) -> &'static [&'static str] {
+        &["status.phase"]
+    }
     fn decode(&self, _: &ResourceInfo, obj: &Value) -> Option<Result<Decoded, DecodeError>> {
         Some(decode_as::<k8s_openapi::api::core::v1::Namespace>(obj))
     }

@@ -15,6 +15,9 @@ pub const RESOURCE: ResourceInfo = ResourceInfo::new("", "v1", "Node", "nodes", 
     .subresources(&["status", "proxy"]);
 
 impl Strategy for Node {
+    fn field_labels(&self) -> &'static [&'static str] {
+        &["spec.unschedulable"]
+    }
     fn decode(&self, _: &ResourceInfo, obj: &Value) -> Option<Result<Decoded, DecodeError>> {
         Some(decode_as::<k8s_openapi::api::core::v1::Node>(obj))
     }

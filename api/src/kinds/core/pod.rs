@@ -19,6 +19,19 @@ pub const RESOURCE: ResourceInfo = ResourceInfo::new("", "v1", "Pod", "pods", "p
     .subresources(&["status", "binding", "log", "exec"]);
 
 impl Strategy for Pod {
+    fn field_labels(&self) -> &'static [&'static str] {
+        &[
+            "spec.nodeName",
+            "spec.restartPolicy",
+            "spec.schedulerName",
+            "spec.serviceAccountName",
+            "spec.hostNetwork",
+            "status.phase",
+            "status.podIP",
+            "status.podIPs",
+            "status.nominatedNodeName",
+        ]
+    }
     fn decode(&self, _: &ResourceInfo, obj: &Value) -> Option<Result<Decoded, DecodeError>> {
         Some(decode_as::<k8s_openapi::api::core::v1::Pod>(obj))
     }

@@ -13,6 +13,9 @@ pub const RESOURCE: ResourceInfo =
     ResourceInfo::new("", "v1", "Secret", "secrets", "secret", &Secret);
 
 impl Strategy for Secret {
+    fn field_labels(&self) -> &'static [&'static str] {
+        &["type"]
+    }
     fn decode(&self, _: &ResourceInfo, obj: &Value) -> Option<Result<Decoded, DecodeError>> {
         Some(decode_as::<k8s_openapi::api::core::v1::Secret>(obj))
     }

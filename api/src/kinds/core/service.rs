@@ -16,6 +16,9 @@ pub const RESOURCE: ResourceInfo =
         .subresources(&["status"]);
 
 impl Strategy for Service {
+    fn field_labels(&self) -> &'static [&'static str] {
+        &["spec.clusterIP", "spec.type"]
+    }
     fn decode(&self, _: &ResourceInfo, obj: &Value) -> Option<Result<Decoded, DecodeError>> {
         Some(decode_as::<k8s_openapi::api::core::v1::Service>(obj))
     }
