@@ -11,8 +11,10 @@
 //! Nothing here waits forever: each watch asks the API server to end it
 //! after 290 s (kube's default `timeoutSeconds`) and kube drops one that
 //! stays silent longer; a failed list or watch is retried with kube's
-//! default backoff (client-go's: 800 ms doubling to 30 s, with jitter) and
-//! relists; a stalled request hits the client's read timeout
+//! default backoff (client-go's: 800 ms doubling to 30 s, with jitter, reset
+//! by the first success) and relists — except 410 Gone, which relists at
+//! once (client-go does too: after an API server restart every watch gets
+//! it, and backing off then only delays recovery); a stalled request hits the client's read timeout
 //! ([`crate::READ_TIMEOUT`] on clients from [`crate::connect`]).
 //!
 //! An informer's life, per (re)list:
@@ -23,8 +25,9 @@
 //!    missed while the watch was down is still seen), then [`Change::Synced`];
 //! 2. **watch** — each `Apply`/`Delete` updates the store, then becomes
 //!    `Added`, `Updated { old, new }` or `Deleted` for every subscriber;
-//! 3. on an error the watcher backs off and goes back to 1 (a watch that
-//!    expired with 410 Gone relists).
+//! 3. on an error the informer backs off and goes back to 1 (a watch that
+//!    expired with 410 Gone relists at once). From the error until the
+//!    relist is in, [`Informer::is_watching`] is false: the cache may be old.
 //!
 //! The store is always updated *before* subscribers hear of a change, so a
 //! reconcile woken by a change never reads a cache older than that change.
@@ -62,14 +65,17 @@ use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::fmt::Debug;
 use std::hash::Hash;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use futures::{FutureExt, Stream, StreamExt};
 use kube::api::{Api, ApiResource, DynamicObject, PartialObjectMeta};
 use kube::runtime::reflector::store::Writer;
 use kube::runtime::reflector::Lookup;
 use kube::runtime::reflector::{ObjectRef, Store};
-use kube::runtime::{watcher, WatchStreamExt};
+use kube::runtime::utils::Backoff;
+use kube::runtime::watcher;
 use kube::Resource;
 use serde::de::DeserializeOwned;
 use tokio::sync::mpsc;
@@ -177,6 +183,13 @@ where
     dyntype: K::DynamicType,
     /// Subscribers, and whether the first list has been delivered to them.
     listeners: Mutex<Listeners<K>>,
+    /// Whether the store is current: false from a failed list or watch
+    /// until the relist after it is in (and before the first list).
+    watching: AtomicBool,
+    /// Completed (re)lists so far.
+    lists: AtomicU64,
+    /// Set once the first list is in (see [`Synced`]).
+    synced: tokio::sync::watch::Sender<bool>,
 }
 
 struct Listeners<K> {
@@ -199,6 +212,9 @@ where
                 synced: false,
                 senders: Vec::new(),
             }),
+            watching: AtomicBool::new(false),
+            lists: AtomicU64::new(0),
+            synced: tokio::sync::watch::Sender::new(false),
         };
         (
             Self {
@@ -220,7 +236,7 @@ where
         let dyntype = K::DynamicType::default();
         let path = K::url_path(&dyntype, None);
         let (informer, writer) = Self::new(describe(&path, &config, false), dyntype);
-        let source = watcher(api, config).default_backoff();
+        let source = watcher(api, config);
         (informer.clone(), informer.run(writer, source))
     }
 
@@ -244,6 +260,27 @@ where
         tokio_stream::wrappers::UnboundedReceiverStream::new(rx)
     }
 
+    /// A handle that says when the first list is in (client-go's
+    /// `HasSynced`), which any number of tasks may wait on at once.
+    pub fn synced(&self) -> Synced {
+        Synced(self.shared.synced.subscribe())
+    }
+
+    /// Whether the cache is being kept current: the first list is in and no
+    /// list or watch has failed since the last (re)list. While it is false
+    /// the cache may be arbitrarily old — a controller that judges by how
+    /// recent something is (the node lifecycle controller and its Leases)
+    /// must not judge from it.
+    pub fn is_watching(&self) -> bool {
+        self.shared.watching.load(Ordering::SeqCst)
+    }
+
+    /// How many (re)lists have completed: a change in this number means the
+    /// cache was rebuilt, possibly after a gap in which changes were missed.
+    pub fn lists(&self) -> u64 {
+        self.shared.lists.load(Ordering::SeqCst)
+    }
+
     /// Objects added or updated (kube's `applied_objects`): the trigger of a
     /// `Controller::for_shared_stream` over this kind.
     pub fn applied(&self) -> impl Stream<Item = Arc<K>> + Send + 'static {
@@ -265,12 +302,34 @@ where
         S: Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send,
     {
         let mut source = std::pin::pin!(source);
+        let mut backoff = watcher::DefaultBackoff::default();
+        let mut last_failed = false;
+        let mut last_gone = false;
         while let Some(event) = source.next().await {
             let event = match event {
-                Ok(event) => event,
+                Ok(event) => {
+                    if last_failed {
+                        backoff.reset();
+                        (last_failed, last_gone) = (false, false);
+                    }
+                    event
+                }
                 Err(error) => {
-                    // The watcher backs off and relists by itself.
-                    tracing::warn!(watch = %self.shared.describe, %error, "watch failed; retrying");
+                    self.shared.watching.store(false, Ordering::SeqCst);
+                    // 410 Gone is a healthy server asking for a relist:
+                    // relist at once, as client-go does (a restarted API
+                    // server answers every old watch so); anything else
+                    // (and a second 410 in a row) backs off first. The
+                    // watcher is lazy: not polling it is the backoff.
+                    let gone = is_gone(&error);
+                    let delay = if gone && !last_gone {
+                        Duration::ZERO
+                    } else {
+                        backoff.next().unwrap_or(MAX_BACKOFF)
+                    };
+                    (last_failed, last_gone) = (true, gone);
+                    tracing::warn!(watch = %self.shared.describe, %error, ?delay, "watch failed; relisting");
+                    tokio::time::sleep(delay).await;
                     continue;
                 }
             };
@@ -284,6 +343,9 @@ where
                 watcher::Event::InitDone => {
                     let before = self.shared.store.state();
                     writer.apply_watcher_event(&event);
+                    self.shared.lists.fetch_add(1, Ordering::SeqCst);
+                    self.shared.watching.store(true, Ordering::SeqCst);
+                    self.shared.synced.send_replace(true);
                     self.relisted(before)
                 }
                 watcher::Event::Apply(obj) => {
@@ -347,6 +409,39 @@ where
 
     fn key(&self, obj: &K) -> ObjectRef<K> {
         obj.to_object_ref(self.shared.dyntype.clone())
+    }
+}
+
+/// Whether an informer's first list is in (client-go's `HasSynced`); wait on
+/// it before reading the informer's store (`WaitForCacheSync`).
+///
+/// Use this, not kube's `Store::wait_until_ready`, from reconciles: every
+/// reader of a kube store shares one `oneshot` receiver, which remembers only
+/// the waker of the last task (or future) that polled it. Reconciles run as
+/// futures of one `FuturesUnordered` inside kube's `Controller`, so when
+/// several waited at once only one was ever woken; the others hung for good
+/// and held the controller's concurrency slots — a restarted
+/// controller-manager then never synced some Deployments.
+#[derive(Clone)]
+pub struct Synced(tokio::sync::watch::Receiver<bool>);
+
+impl Synced {
+    /// Returns once the first list is in (at once if it already is, or if
+    /// the informer is gone).
+    pub async fn wait(&self) {
+        let mut rx = self.0.clone();
+        let _ = rx.wait_for(|synced| *synced).await;
+    }
+
+    pub fn is_synced(&self) -> bool {
+        *self.0.borrow()
+    }
+}
+
+/// Waits until every one of `informers` has its first list in.
+pub async fn wait_for_cache_sync(informers: &[Synced]) {
+    for s in informers {
+        s.wait().await;
     }
 }
 
@@ -425,7 +520,7 @@ impl SharedInformerFactory {
             (),
             move |informer, writer, factory| {
                 factory.opened(opened);
-                let source = watcher(api, config).default_backoff();
+                let source = watcher(api, config);
                 informer.run(writer, source).boxed()
             },
         );
@@ -473,7 +568,7 @@ impl SharedInformerFactory {
                     None => {
                         factory.opened(opened);
                         // An Api over PartialObjectMeta asks for metadata only.
-                        let source = watcher(api, watcher::Config::default()).default_backoff();
+                        let source = watcher(api, watcher::Config::default());
                         informer.run(writer, source).boxed()
                     }
                 }
@@ -549,6 +644,20 @@ impl SharedInformerFactory {
         let mut watches = self.inner.lock().unwrap().opened.clone();
         watches.sort();
         watches
+    }
+}
+
+/// The longest wait between failed lists or watches (kube's and client-go's).
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// Whether a watch failed with 410 Gone (its resourceVersion is too old).
+fn is_gone(error: &watcher::Error) -> bool {
+    match error {
+        watcher::Error::WatchError(status) => status.code == 410,
+        watcher::Error::WatchStartFailed(e) | watcher::Error::WatchFailed(e) => {
+            crate::errors::is_gone(e)
+        }
+        _ => false,
     }
 }
 
