@@ -29,6 +29,12 @@
 //!    expired with 410 Gone relists at once). From the error until the
 //!    relist is in, [`Informer::is_watching`] is false: the cache may be old.
 //!
+//! Full informers watch their kind untyped and decode each object on its
+//! own ([`typed`]): an object that does not decode is skipped, logged and
+//! reported with a Warning `FailedDecode` Event, rather than failing every
+//! list of its kind (as client-go's would) and stalling every controller
+//! over it. The price is one more pass over each object (JSON value → type).
+//!
 //! The store is always updated *before* subscribers hear of a change, so a
 //! reconcile woken by a change never reads a cache older than that change.
 //! Every relist re-announces every object, so a restarted component
@@ -457,6 +463,8 @@ type Projection = Arc<dyn Fn() -> MetaSource + Send + Sync>;
 /// process, then runs them all (client-go's `SharedInformerFactory`).
 pub struct SharedInformerFactory {
     client: kube::Client,
+    /// Reports objects the informers cannot decode (see [`typed`]).
+    recorder: crate::EventRecorder,
     inner: Mutex<FactoryState>,
 }
 
@@ -489,9 +497,17 @@ struct FactoryState {
 impl SharedInformerFactory {
     pub fn new(client: kube::Client) -> Self {
         Self {
+            recorder: crate::EventRecorder::new(client.clone(), "shared-informer", None),
             client,
             inner: Mutex::default(),
         }
+    }
+
+    /// The same factory, its decoding-failure Events reported as `component`
+    /// (e.g. "kube-controller-manager").
+    pub fn reporting_as(mut self, component: &str) -> Self {
+        self.recorder = crate::EventRecorder::new(self.client.clone(), component, None);
+        self
     }
 
     /// The informer over every `K` in the cluster.
@@ -512,15 +528,26 @@ impl SharedInformerFactory {
         let path = K::url_path(&(), None);
         let filtered = config.label_selector.is_some() || config.field_selector.is_some();
         let describe = describe(&path, &config, false);
-        let api = Api::<K>::all(self.client.clone());
+        // Watched untyped, decoded one object at a time: one object that
+        // does not decode is skipped (and reported) instead of failing
+        // every list of its kind.
+        let api =
+            Api::<DynamicObject>::all_with(self.client.clone(), &ApiResource::erase::<K>(&()));
         let opened = describe.clone();
+        let recorder = self.recorder.clone();
         let informer = self.informer(
             TypeId::of::<K>(),
-            describe,
+            describe.clone(),
             (),
             move |informer, writer, factory| {
                 factory.opened(opened);
-                let source = watcher(api, config);
+                let on_error = report_to(
+                    recorder,
+                    describe,
+                    K::api_version(&()).into(),
+                    K::kind(&()).into(),
+                );
+                let source = typed::<K>(watcher(api, config), on_error);
                 informer.run(writer, source).boxed()
             },
         );
@@ -647,6 +674,109 @@ impl SharedInformerFactory {
     }
 }
 
+/// What to do about an object that does not decode (log it, record an Event).
+pub type OnUndecodable =
+    Arc<dyn Fn(DynamicObject, String) -> futures::future::BoxFuture<'static, ()> + Send + Sync>;
+
+/// A watch of untyped objects as a watch of `K`: each object is decoded on
+/// its own, and one that does not decode (say `"replicas": "three"`, stored
+/// before the API server checked types, or by a newer version of a kind) is
+/// handed to `on_error` and left out — the informer and every controller
+/// over it go on with the others. (client-go instead fails the whole list
+/// and retries it for ever.) A deletion that does not decode is passed on
+/// with the object's metadata only, so the cache still forgets it.
+pub fn typed<K>(
+    source: impl Stream<Item = Result<watcher::Event<DynamicObject>, watcher::Error>> + Send + 'static,
+    on_error: OnUndecodable,
+) -> impl Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send + 'static
+where
+    K: Informable<DynamicType = ()>,
+{
+    source.filter_map(move |event| {
+        let on_error = on_error.clone();
+        async move {
+            let event = match event {
+                Ok(event) => event,
+                Err(e) => return Some(Err(e)),
+            };
+            type Rebuild<K> = fn(K) -> watcher::Event<K>;
+            let (obj, rebuild, delete): (DynamicObject, Rebuild<K>, bool) = match event {
+                watcher::Event::Init => return Some(Ok(watcher::Event::Init)),
+                watcher::Event::InitDone => return Some(Ok(watcher::Event::InitDone)),
+                watcher::Event::InitApply(o) => (o, watcher::Event::InitApply, false),
+                watcher::Event::Apply(o) => (o, watcher::Event::Apply, false),
+                watcher::Event::Delete(o) => (o, watcher::Event::Delete, true),
+            };
+            match decode::<K>(&obj) {
+                Ok(k) => Some(Ok(rebuild(k))),
+                Err(error) => {
+                    let deleted = if delete { meta_only::<K>(&obj) } else { None };
+                    on_error(obj, error.to_string()).await;
+                    deleted.map(|k| Ok(watcher::Event::Delete(k)))
+                }
+            }
+        }
+    })
+}
+
+/// The object's metadata alone, as a `K` (every kind minik informs on has
+/// only optional fields besides its metadata).
+fn meta_only<K: Informable<DynamicType = ()>>(obj: &DynamicObject) -> Option<K> {
+    serde_json::from_value(serde_json::json!({
+        "apiVersion": K::api_version(&()),
+        "kind": K::kind(&()),
+        "metadata": obj.metadata,
+    }))
+    .ok()
+}
+
+/// One untyped object as a `K`.
+fn decode<K: Informable<DynamicType = ()>>(obj: &DynamicObject) -> Result<K, serde_json::Error> {
+    let mut value = serde_json::to_value(obj)?;
+    if let Some(map) = value.as_object_mut() {
+        map.insert("apiVersion".into(), K::api_version(&()).into());
+        map.insert("kind".into(), K::kind(&()).into());
+    }
+    serde_json::from_value(value)
+}
+
+/// Logs an undecodable object and records a Warning `FailedDecode` Event about it.
+fn report_to(
+    recorder: crate::EventRecorder,
+    watch: String,
+    api_version: String,
+    kind: String,
+) -> OnUndecodable {
+    Arc::new(move |obj: DynamicObject, error: String| {
+        let recorder = recorder.clone();
+        let watch = watch.clone();
+        let (api_version, kind) = (api_version.clone(), kind.clone());
+        async move {
+            let name = obj.metadata.name.clone().unwrap_or_default();
+            tracing::warn!(%watch, object = %name, namespace = ?obj.metadata.namespace, %error,
+                "skipping an object that does not decode");
+            let regarding = k8s_openapi::api::core::v1::ObjectReference {
+                api_version: Some(api_version),
+                kind: Some(kind),
+                name: Some(name),
+                namespace: obj.metadata.namespace.clone(),
+                uid: obj.metadata.uid.clone(),
+                resource_version: obj.metadata.resource_version.clone(),
+                ..Default::default()
+            };
+            recorder
+                .publish(
+                    &regarding,
+                    kube::runtime::events::EventType::Warning,
+                    "FailedDecode",
+                    format!("Skipped by the informer of {watch}: {error}"),
+                )
+                .await;
+        }
+        .boxed()
+    })
+}
+
 /// The longest wait between failed lists or watches (kube's and client-go's).
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
@@ -755,6 +885,59 @@ mod tests {
             Change::Deleted(p) => format!("-{}", p.name_any()),
             Change::Synced => "synced".into(),
         }
+    }
+
+    #[tokio::test]
+    async fn an_object_that_does_not_decode_is_skipped_and_reported() {
+        use k8s_openapi::api::apps::v1::Deployment;
+        use watcher::Event::*;
+        let deployment = |name: &str, replicas: serde_json::Value| -> DynamicObject {
+            serde_json::from_value(serde_json::json!({
+                "apiVersion": "apps/v1", "kind": "Deployment",
+                "metadata": {"name": name, "namespace": "default", "uid": name},
+                "spec": {"replicas": replicas, "selector": {}, "template": {}},
+            }))
+            .unwrap()
+        };
+        let reported = Arc::new(Mutex::new(Vec::new()));
+        let log = reported.clone();
+        let on_error: OnUndecodable = Arc::new(move |obj: DynamicObject, error: String| {
+            log.lock()
+                .unwrap()
+                .push(format!("{}: {error}", obj.metadata.name.unwrap()));
+            async {}.boxed()
+        });
+        let events = vec![
+            Init,
+            InitApply(deployment("a", 1.into())),
+            InitApply(deployment("bad", "three".into())),
+            InitApply(deployment("c", 3.into())),
+            InitDone,
+            Apply(deployment("bad", "four".into())),
+            Apply(deployment("a", 2.into())),
+            // A deletion is applied from the metadata even if the body is bad.
+            Apply(deployment("c", 3.into())),
+            Delete(deployment("c", "gone".into())),
+        ];
+        let source =
+            typed::<Deployment>(futures::stream::iter(events.into_iter().map(Ok)), on_error);
+        let (informer, writer) =
+            Informer::<Deployment>::new("/apis/apps/v1/deployments".into(), ());
+        informer.clone().run(writer, source).await;
+        let mut names: Vec<(String, i32)> = informer
+            .store()
+            .state()
+            .iter()
+            .map(|d| (d.name_any(), d.spec.as_ref().unwrap().replicas.unwrap()))
+            .collect();
+        names.sort();
+        assert_eq!(names, [("a".to_string(), 2)]);
+        let reported = reported.lock().unwrap().clone();
+        assert_eq!(reported.len(), 3, "{reported:?}");
+        assert!(
+            reported[0].starts_with("bad: invalid type: string \"three\""),
+            "{reported:?}"
+        );
     }
 
     #[tokio::test]
