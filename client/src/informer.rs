@@ -11,8 +11,10 @@
 //! Nothing here waits forever: each watch asks the API server to end it
 //! after 290 s (kube's default `timeoutSeconds`) and kube drops one that
 //! stays silent longer; a failed list or watch is retried with kube's
-//! default backoff (client-go's: 800 ms doubling to 30 s, with jitter) and
-//! relists; a stalled request hits the client's read timeout
+//! default backoff (client-go's: 800 ms doubling to 30 s, with jitter, reset
+//! by the first success) and relists — except 410 Gone, which relists at
+//! once (client-go does too: after an API server restart every watch gets
+//! it, and backing off then only delays recovery); a stalled request hits the client's read timeout
 //! ([`crate::READ_TIMEOUT`] on clients from [`crate::connect`]).
 //!
 //! An informer's life, per (re)list:
@@ -23,8 +25,15 @@
 //!    missed while the watch was down is still seen), then [`Change::Synced`];
 //! 2. **watch** — each `Apply`/`Delete` updates the store, then becomes
 //!    `Added`, `Updated { old, new }` or `Deleted` for every subscriber;
-//! 3. on an error the watcher backs off and goes back to 1 (a watch that
-//!    expired with 410 Gone relists).
+//! 3. on an error the informer backs off and goes back to 1 (a watch that
+//!    expired with 410 Gone relists at once). From the error until the
+//!    relist is in, [`Informer::is_watching`] is false: the cache may be old.
+//!
+//! Full informers watch their kind untyped and decode each object on its
+//! own ([`typed`]): an object that does not decode is skipped, logged and
+//! reported with a Warning `FailedDecode` Event, rather than failing every
+//! list of its kind (as client-go's would) and stalling every controller
+//! over it. The price is one more pass over each object (JSON value → type).
 //!
 //! The store is always updated *before* subscribers hear of a change, so a
 //! reconcile woken by a change never reads a cache older than that change.
@@ -62,14 +71,17 @@ use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::fmt::Debug;
 use std::hash::Hash;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use futures::{FutureExt, Stream, StreamExt};
 use kube::api::{Api, ApiResource, DynamicObject, PartialObjectMeta};
 use kube::runtime::reflector::store::Writer;
 use kube::runtime::reflector::Lookup;
 use kube::runtime::reflector::{ObjectRef, Store};
-use kube::runtime::{watcher, WatchStreamExt};
+use kube::runtime::utils::Backoff;
+use kube::runtime::watcher;
 use kube::Resource;
 use serde::de::DeserializeOwned;
 use tokio::sync::mpsc;
@@ -177,6 +189,13 @@ where
     dyntype: K::DynamicType,
     /// Subscribers, and whether the first list has been delivered to them.
     listeners: Mutex<Listeners<K>>,
+    /// Whether the store is current: false from a failed list or watch
+    /// until the relist after it is in (and before the first list).
+    watching: AtomicBool,
+    /// Completed (re)lists so far.
+    lists: AtomicU64,
+    /// Set once the first list is in (see [`Synced`]).
+    synced: tokio::sync::watch::Sender<bool>,
 }
 
 struct Listeners<K> {
@@ -199,6 +218,9 @@ where
                 synced: false,
                 senders: Vec::new(),
             }),
+            watching: AtomicBool::new(false),
+            lists: AtomicU64::new(0),
+            synced: tokio::sync::watch::Sender::new(false),
         };
         (
             Self {
@@ -220,7 +242,7 @@ where
         let dyntype = K::DynamicType::default();
         let path = K::url_path(&dyntype, None);
         let (informer, writer) = Self::new(describe(&path, &config, false), dyntype);
-        let source = watcher(api, config).default_backoff();
+        let source = watcher(api, config);
         (informer.clone(), informer.run(writer, source))
     }
 
@@ -244,6 +266,27 @@ where
         tokio_stream::wrappers::UnboundedReceiverStream::new(rx)
     }
 
+    /// A handle that says when the first list is in (client-go's
+    /// `HasSynced`), which any number of tasks may wait on at once.
+    pub fn synced(&self) -> Synced {
+        Synced(self.shared.synced.subscribe())
+    }
+
+    /// Whether the cache is being kept current: the first list is in and no
+    /// list or watch has failed since the last (re)list. While it is false
+    /// the cache may be arbitrarily old — a controller that judges by how
+    /// recent something is (the node lifecycle controller and its Leases)
+    /// must not judge from it.
+    pub fn is_watching(&self) -> bool {
+        self.shared.watching.load(Ordering::SeqCst)
+    }
+
+    /// How many (re)lists have completed: a change in this number means the
+    /// cache was rebuilt, possibly after a gap in which changes were missed.
+    pub fn lists(&self) -> u64 {
+        self.shared.lists.load(Ordering::SeqCst)
+    }
+
     /// Objects added or updated (kube's `applied_objects`): the trigger of a
     /// `Controller::for_shared_stream` over this kind.
     pub fn applied(&self) -> impl Stream<Item = Arc<K>> + Send + 'static {
@@ -265,12 +308,34 @@ where
         S: Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send,
     {
         let mut source = std::pin::pin!(source);
+        let mut backoff = watcher::DefaultBackoff::default();
+        let mut last_failed = false;
+        let mut last_gone = false;
         while let Some(event) = source.next().await {
             let event = match event {
-                Ok(event) => event,
+                Ok(event) => {
+                    if last_failed {
+                        backoff.reset();
+                        (last_failed, last_gone) = (false, false);
+                    }
+                    event
+                }
                 Err(error) => {
-                    // The watcher backs off and relists by itself.
-                    tracing::warn!(watch = %self.shared.describe, %error, "watch failed; retrying");
+                    self.shared.watching.store(false, Ordering::SeqCst);
+                    // 410 Gone is a healthy server asking for a relist:
+                    // relist at once, as client-go does (a restarted API
+                    // server answers every old watch so); anything else
+                    // (and a second 410 in a row) backs off first. The
+                    // watcher is lazy: not polling it is the backoff.
+                    let gone = is_gone(&error);
+                    let delay = if gone && !last_gone {
+                        Duration::ZERO
+                    } else {
+                        backoff.next().unwrap_or(MAX_BACKOFF)
+                    };
+                    (last_failed, last_gone) = (true, gone);
+                    tracing::warn!(watch = %self.shared.describe, %error, ?delay, "watch failed; relisting");
+                    tokio::time::sleep(delay).await;
                     continue;
                 }
             };
@@ -284,6 +349,9 @@ where
                 watcher::Event::InitDone => {
                     let before = self.shared.store.state();
                     writer.apply_watcher_event(&event);
+                    self.shared.lists.fetch_add(1, Ordering::SeqCst);
+                    self.shared.watching.store(true, Ordering::SeqCst);
+                    self.shared.synced.send_replace(true);
                     self.relisted(before)
                 }
                 watcher::Event::Apply(obj) => {
@@ -350,6 +418,39 @@ where
     }
 }
 
+/// Whether an informer's first list is in (client-go's `HasSynced`); wait on
+/// it before reading the informer's store (`WaitForCacheSync`).
+///
+/// Use this, not kube's `Store::wait_until_ready`, from reconciles: every
+/// reader of a kube store shares one `oneshot` receiver, which remembers only
+/// the waker of the last task (or future) that polled it. Reconciles run as
+/// futures of one `FuturesUnordered` inside kube's `Controller`, so when
+/// several waited at once only one was ever woken; the others hung for good
+/// and held the controller's concurrency slots — a restarted
+/// controller-manager then never synced some Deployments.
+#[derive(Clone)]
+pub struct Synced(tokio::sync::watch::Receiver<bool>);
+
+impl Synced {
+    /// Returns once the first list is in (at once if it already is, or if
+    /// the informer is gone).
+    pub async fn wait(&self) {
+        let mut rx = self.0.clone();
+        let _ = rx.wait_for(|synced| *synced).await;
+    }
+
+    pub fn is_synced(&self) -> bool {
+        *self.0.borrow()
+    }
+}
+
+/// Waits until every one of `informers` has its first list in.
+pub async fn wait_for_cache_sync(informers: &[Synced]) {
+    for s in informers {
+        s.wait().await;
+    }
+}
+
 /// An informer not yet started: what `start` needs to run it.
 type Pending =
     Box<dyn FnOnce(&SharedInformerFactory) -> futures::future::BoxFuture<'static, ()> + Send>;
@@ -362,6 +463,8 @@ type Projection = Arc<dyn Fn() -> MetaSource + Send + Sync>;
 /// process, then runs them all (client-go's `SharedInformerFactory`).
 pub struct SharedInformerFactory {
     client: kube::Client,
+    /// Reports objects the informers cannot decode (see [`typed`]).
+    recorder: crate::EventRecorder,
     inner: Mutex<FactoryState>,
 }
 
@@ -394,9 +497,17 @@ struct FactoryState {
 impl SharedInformerFactory {
     pub fn new(client: kube::Client) -> Self {
         Self {
+            recorder: crate::EventRecorder::new(client.clone(), "shared-informer", None),
             client,
             inner: Mutex::default(),
         }
+    }
+
+    /// The same factory, its decoding-failure Events reported as `component`
+    /// (e.g. "kube-controller-manager").
+    pub fn reporting_as(mut self, component: &str) -> Self {
+        self.recorder = crate::EventRecorder::new(self.client.clone(), component, None);
+        self
     }
 
     /// The informer over every `K` in the cluster.
@@ -417,15 +528,26 @@ impl SharedInformerFactory {
         let path = K::url_path(&(), None);
         let filtered = config.label_selector.is_some() || config.field_selector.is_some();
         let describe = describe(&path, &config, false);
-        let api = Api::<K>::all(self.client.clone());
+        // Watched untyped, decoded one object at a time: one object that
+        // does not decode is skipped (and reported) instead of failing
+        // every list of its kind.
+        let api =
+            Api::<DynamicObject>::all_with(self.client.clone(), &ApiResource::erase::<K>(&()));
         let opened = describe.clone();
+        let recorder = self.recorder.clone();
         let informer = self.informer(
             TypeId::of::<K>(),
-            describe,
+            describe.clone(),
             (),
             move |informer, writer, factory| {
                 factory.opened(opened);
-                let source = watcher(api, config).default_backoff();
+                let on_error = report_to(
+                    recorder,
+                    describe,
+                    K::api_version(&()).into(),
+                    K::kind(&()).into(),
+                );
+                let source = typed::<K>(watcher(api, config), on_error);
                 informer.run(writer, source).boxed()
             },
         );
@@ -473,7 +595,7 @@ impl SharedInformerFactory {
                     None => {
                         factory.opened(opened);
                         // An Api over PartialObjectMeta asks for metadata only.
-                        let source = watcher(api, watcher::Config::default()).default_backoff();
+                        let source = watcher(api, watcher::Config::default());
                         informer.run(writer, source).boxed()
                     }
                 }
@@ -549,6 +671,123 @@ impl SharedInformerFactory {
         let mut watches = self.inner.lock().unwrap().opened.clone();
         watches.sort();
         watches
+    }
+}
+
+/// What to do about an object that does not decode (log it, record an Event).
+pub type OnUndecodable =
+    Arc<dyn Fn(DynamicObject, String) -> futures::future::BoxFuture<'static, ()> + Send + Sync>;
+
+/// A watch of untyped objects as a watch of `K`: each object is decoded on
+/// its own, and one that does not decode (say `"replicas": "three"`, stored
+/// before the API server checked types, or by a newer version of a kind) is
+/// handed to `on_error` and left out — the informer and every controller
+/// over it go on with the others. (client-go instead fails the whole list
+/// and retries it for ever.) A deletion that does not decode is passed on
+/// with the object's metadata only, so the cache still forgets it.
+pub fn typed<K>(
+    source: impl Stream<Item = Result<watcher::Event<DynamicObject>, watcher::Error>> + Send + 'static,
+    on_error: OnUndecodable,
+) -> impl Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send + 'static
+where
+    K: Informable<DynamicType = ()>,
+{
+    source.filter_map(move |event| {
+        let on_error = on_error.clone();
+        async move {
+            let event = match event {
+                Ok(event) => event,
+                Err(e) => return Some(Err(e)),
+            };
+            type Rebuild<K> = fn(K) -> watcher::Event<K>;
+            let (obj, rebuild, delete): (DynamicObject, Rebuild<K>, bool) = match event {
+                watcher::Event::Init => return Some(Ok(watcher::Event::Init)),
+                watcher::Event::InitDone => return Some(Ok(watcher::Event::InitDone)),
+                watcher::Event::InitApply(o) => (o, watcher::Event::InitApply, false),
+                watcher::Event::Apply(o) => (o, watcher::Event::Apply, false),
+                watcher::Event::Delete(o) => (o, watcher::Event::Delete, true),
+            };
+            match decode::<K>(&obj) {
+                Ok(k) => Some(Ok(rebuild(k))),
+                Err(error) => {
+                    let deleted = if delete { meta_only::<K>(&obj) } else { None };
+                    on_error(obj, error.to_string()).await;
+                    deleted.map(|k| Ok(watcher::Event::Delete(k)))
+                }
+            }
+        }
+    })
+}
+
+/// The object's metadata alone, as a `K` (every kind minik informs on has
+/// only optional fields besides its metadata).
+fn meta_only<K: Informable<DynamicType = ()>>(obj: &DynamicObject) -> Option<K> {
+    serde_json::from_value(serde_json::json!({
+        "apiVersion": K::api_version(&()),
+        "kind": K::kind(&()),
+        "metadata": obj.metadata,
+    }))
+    .ok()
+}
+
+/// One untyped object as a `K`.
+fn decode<K: Informable<DynamicType = ()>>(obj: &DynamicObject) -> Result<K, serde_json::Error> {
+    let mut value = serde_json::to_value(obj)?;
+    if let Some(map) = value.as_object_mut() {
+        map.insert("apiVersion".into(), K::api_version(&()).into());
+        map.insert("kind".into(), K::kind(&()).into());
+    }
+    serde_json::from_value(value)
+}
+
+/// Logs an undecodable object and records a Warning `FailedDecode` Event about it.
+fn report_to(
+    recorder: crate::EventRecorder,
+    watch: String,
+    api_version: String,
+    kind: String,
+) -> OnUndecodable {
+    Arc::new(move |obj: DynamicObject, error: String| {
+        let recorder = recorder.clone();
+        let watch = watch.clone();
+        let (api_version, kind) = (api_version.clone(), kind.clone());
+        async move {
+            let name = obj.metadata.name.clone().unwrap_or_default();
+            tracing::warn!(%watch, object = %name, namespace = ?obj.metadata.namespace, %error,
+                "skipping an object that does not decode");
+            let regarding = k8s_openapi::api::core::v1::ObjectReference {
+                api_version: Some(api_version),
+                kind: Some(kind),
+                name: Some(name),
+                namespace: obj.metadata.namespace.clone(),
+                uid: obj.metadata.uid.clone(),
+                resource_version: obj.metadata.resource_version.clone(),
+                ..Default::default()
+            };
+            recorder
+                .publish(
+                    &regarding,
+                    kube::runtime::events::EventType::Warning,
+                    "FailedDecode",
+                    format!("Skipped by the informer of {watch}: {error}"),
+                )
+                .await;
+        }
+        .boxed()
+    })
+}
+
+/// The longest wait between failed lists or watches (kube's and client-go's).
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// Whether a watch failed with 410 Gone (its resourceVersion is too old).
+fn is_gone(error: &watcher::Error) -> bool {
+    match error {
+        watcher::Error::WatchError(status) => status.code == 410,
+        watcher::Error::WatchStartFailed(e) | watcher::Error::WatchFailed(e) => {
+            crate::errors::is_gone(e)
+        }
+        _ => false,
     }
 }
 
@@ -646,6 +885,59 @@ mod tests {
             Change::Deleted(p) => format!("-{}", p.name_any()),
             Change::Synced => "synced".into(),
         }
+    }
+
+    #[tokio::test]
+    async fn an_object_that_does_not_decode_is_skipped_and_reported() {
+        use k8s_openapi::api::apps::v1::Deployment;
+        use watcher::Event::*;
+        let deployment = |name: &str, replicas: serde_json::Value| -> DynamicObject {
+            serde_json::from_value(serde_json::json!({
+                "apiVersion": "apps/v1", "kind": "Deployment",
+                "metadata": {"name": name, "namespace": "default", "uid": name},
+                "spec": {"replicas": replicas, "selector": {}, "template": {}},
+            }))
+            .unwrap()
+        };
+        let reported = Arc::new(Mutex::new(Vec::new()));
+        let log = reported.clone();
+        let on_error: OnUndecodable = Arc::new(move |obj: DynamicObject, error: String| {
+            log.lock()
+                .unwrap()
+                .push(format!("{}: {error}", obj.metadata.name.unwrap()));
+            async {}.boxed()
+        });
+        let events = vec![
+            Init,
+            InitApply(deployment("a", 1.into())),
+            InitApply(deployment("bad", "three".into())),
+            InitApply(deployment("c", 3.into())),
+            InitDone,
+            Apply(deployment("bad", "four".into())),
+            Apply(deployment("a", 2.into())),
+            // A deletion is applied from the metadata even if the body is bad.
+            Apply(deployment("c", 3.into())),
+            Delete(deployment("c", "gone".into())),
+        ];
+        let source =
+            typed::<Deployment>(futures::stream::iter(events.into_iter().map(Ok)), on_error);
+        let (informer, writer) =
+            Informer::<Deployment>::new("/apis/apps/v1/deployments".into(), ());
+        informer.clone().run(writer, source).await;
+        let mut names: Vec<(String, i32)> = informer
+            .store()
+            .state()
+            .iter()
+            .map(|d| (d.name_any(), d.spec.as_ref().unwrap().replicas.unwrap()))
+            .collect();
+        names.sort();
+        assert_eq!(names, [("a".to_string(), 2)]);
+        let reported = reported.lock().unwrap().clone();
+        assert_eq!(reported.len(), 3, "{reported:?}");
+        assert!(
+            reported[0].starts_with("bad: invalid type: string \"three\""),
+            "{reported:?}"
+        );
     }
 
     #[tokio::test]

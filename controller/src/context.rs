@@ -45,7 +45,8 @@ pub struct Context {
 impl Context {
     pub fn new(client: kube::Client, settings: Settings) -> Self {
         Self {
-            informers: minik_client::SharedInformerFactory::new(client.clone()),
+            informers: minik_client::SharedInformerFactory::new(client.clone())
+                .reporting_as("controller-manager"),
             client,
             settings,
         }

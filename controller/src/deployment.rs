@@ -79,6 +79,7 @@ use kube::runtime::events::EventType;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Resource, ResourceExt};
 use minik_client::errors;
+use minik_client::informer::{wait_for_cache_sync, Synced};
 
 use crate::context::{EventRecorder, RetryBackoff};
 use crate::ownership::{
@@ -124,6 +125,8 @@ struct State {
     ctx: Arc<Context>,
     replica_sets: Store<ReplicaSet>,
     pods: Store<Pod>,
+    /// The ReplicaSet and Pod informers' first lists are in.
+    caches_synced: [Synced; 2],
     events: EventRecorder,
     retries: RetryBackoff,
 }
@@ -152,6 +155,7 @@ pub fn build(ctx: &Arc<Context>) -> BoxFuture<'static, anyhow::Result<()>> {
         ctx: ctx.clone(),
         replica_sets: replica_sets.store(),
         pods: pods.store(),
+        caches_synced: [replica_sets.synced(), pods.synced()],
         retries: RetryBackoff::default(),
     });
     let pod_deletions = pods
@@ -240,8 +244,7 @@ fn error_policy(d: Arc<Deployment>, error: &Error, state: Arc<State>) -> Action 
 /// Level-triggered and idempotent: one `syncDeployment` pass.
 async fn reconcile(d: Arc<Deployment>, state: Arc<State>) -> Result<Action, Error> {
     // Kubernetes starts its workers only after the informer caches synced.
-    let _ = state.replica_sets.wait_until_ready().await;
-    let _ = state.pods.wait_until_ready().await;
+    wait_for_cache_sync(&state.caches_synced).await;
     let key = key_of(&d.metadata);
     let mut sync = Sync {
         state: &state,

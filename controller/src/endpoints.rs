@@ -55,6 +55,7 @@ use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::Controller;
 use kube::{Api, ResourceExt};
 use minik_client::errors;
+use minik_client::informer::{wait_for_cache_sync, Synced};
 
 use crate::context::{EventRecorder, RetryBackoff};
 use crate::{Context, Error};
@@ -82,6 +83,10 @@ struct State {
     endpoints: Store<Endpoints>,
     /// The cleanup controller's view of Services.
     services: Store<Service>,
+    /// Pods and Endpoints listed once (the Service reconcile waits for it).
+    pods_endpoints_synced: [Synced; 2],
+    /// Services listed once (the leftover-Endpoints reconcile waits for it).
+    services_synced: Synced,
     triggers: Mutex<TriggerTimes>,
     /// Services (namespace, name) this controller has synced: when one goes,
     /// its Endpoints goes too even if the user wrote it.
@@ -113,6 +118,8 @@ pub fn build(ctx: &Arc<Context>) -> BoxFuture<'static, anyhow::Result<()>> {
         pods: pods.store(),
         endpoints: endpoints.store(),
         services: services.store(),
+        pods_endpoints_synced: [pods.synced(), endpoints.synced()],
+        services_synced: services.synced(),
         triggers: Mutex::default(),
         synced: Mutex::default(),
         backoff: RetryBackoff::default(),
@@ -224,9 +231,7 @@ async fn reconcile(svc: Arc<Service>, st: Arc<State>) -> Result<Action, Error> {
     st.synced.lock().unwrap().insert((ns.clone(), name.clone()));
     // Until both caches have been listed once, an absent pod or Endpoints
     // may only be not yet seen (Kubernetes' WaitForCacheSync).
-    if st.pods.wait_until_ready().await.is_err() || st.endpoints.wait_until_ready().await.is_err() {
-        return Ok(Action::await_change());
-    }
+    wait_for_cache_sync(&st.pods_endpoints_synced).await;
 
     let pods: Vec<Arc<Pod>> = st
         .pods
@@ -365,9 +370,8 @@ fn desired_labels(svc: &Service) -> BTreeMap<String, String> {
 /// wrote it (the managed-by label) or saw its Service. Level-triggered: it
 /// runs on every change to the Endpoints or to a Service of that name.
 async fn reconcile_leftover(ep: Arc<Endpoints>, st: Arc<State>) -> Result<Action, Error> {
-    if st.services.wait_until_ready().await.is_err()
-        || ep.annotations().contains_key(LEADER_ANNOTATION)
-    {
+    st.services_synced.wait().await;
+    if ep.annotations().contains_key(LEADER_ANNOTATION) {
         return Ok(Action::await_change());
     }
     let ns = ep.namespace().unwrap_or_default();

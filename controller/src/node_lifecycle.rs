@@ -32,12 +32,21 @@
 //! is due: the lease expiring, an eviction deadline, and at least every
 //! `--node-monitor-period` as in Kubernetes. Level-triggered and idempotent.
 //!
+//! Health is judged as Kubernetes does (`tryUpdateNodeHealth`): by when
+//! the controller *observed* the heartbeat (the Lease's `renewTime`, the
+//! Ready condition's heartbeat) change, on its own clock, not by the
+//! heartbeat's timestamp. A node first seen — at start-up, or after the
+//! Lease or Node cache was rebuilt by a relist — gets a full grace period
+//! from that moment, and while either cache is not being kept current (a
+//! watch failed and has not relisted yet) no node is judged at all: a gap
+//! in what the controller could observe never counts against a node. (An
+//! API server restart once made every healthy node NotReady: the Node
+//! cache relisted before the Lease cache, whose renewTimes were seconds old.)
+//!
 //! Simplified on purpose:
-//! - health is judged from the timestamps in the Lease and the node status
-//!   (minik's components share one clock), not from when the controller
-//!   observed them change; and eviction deadlines count from the taint's
-//!   `timeAdded`, not from when the taint manager first saw the pod — so a
-//!   controller restart neither resets nor forgets them;
+//! - eviction deadlines count from the taint's `timeAdded`, not from when
+//!   the taint manager first saw the pod — so a controller restart neither
+//!   resets nor forgets them;
 //! - the `--node-eviction-rate` limiter (one node tainted per 10 s) is left
 //!   out: all failed nodes are tainted at once;
 //! - [`Settings::pod_eviction_timeout`](crate::Settings) stands in for
@@ -63,7 +72,8 @@ use kube::runtime::events::EventType;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::Controller;
 use kube::{Api, Resource, ResourceExt};
-use minik_client::errors;
+use minik_client::informer::{wait_for_cache_sync, Synced};
+use minik_client::{errors, Informer};
 use serde_json::json;
 
 use crate::context::{EventRecorder, RetryBackoff};
@@ -109,6 +119,13 @@ struct State {
     ctx: Arc<Context>,
     nodes: Store<Node>,
     leases: Store<Lease>,
+    /// The informers behind `nodes` and `leases`: whether they are current.
+    node_informer: Informer<Node>,
+    lease_informer: Informer<Lease>,
+    /// Per node: the heartbeat last seen and when it was seen to change
+    /// (Kubernetes' `nodeHealthData.probeTimestamp`).
+    observed: Mutex<HashMap<String, Observed>>,
+    pods_synced: Synced,
     pods: Store<Pod>,
     /// Nodes already announced with `RegisteredNode`.
     registered: Mutex<HashSet<String>>,
@@ -119,6 +136,16 @@ struct State {
     node_events: EventRecorder,
     eviction_events: EventRecorder,
     backoff: RetryBackoff,
+}
+
+/// When the controller last saw a node's heartbeat change.
+struct Observed {
+    heartbeat: Timestamp,
+    /// The controller's clock when it saw `heartbeat` first.
+    at: Timestamp,
+    /// The Node and Lease informers' list counts then: a relist since
+    /// restarts the grace period.
+    lists: u64,
 }
 
 // ---------------------------------------------------------------------------
@@ -143,6 +170,10 @@ pub fn build(ctx: &Arc<Context>) -> BoxFuture<'static, anyhow::Result<()>> {
         nodes: nodes.store(),
         leases: leases.store(),
         pods: pods.store(),
+        node_informer: nodes.clone(),
+        lease_informer: leases.clone(),
+        observed: Mutex::default(),
+        pods_synced: pods.synced(),
         registered: Mutex::default(),
         observed_ready: Mutex::default(),
         scheduled: Mutex::default(),
@@ -182,9 +213,7 @@ pub fn build(ctx: &Arc<Context>) -> BoxFuture<'static, anyhow::Result<()>> {
 async fn reconcile(node: Arc<Node>, st: Arc<State>) -> Result<Action, Error> {
     // Until the Leases and pods have been listed once, a missing Lease may
     // only be not yet seen (Kubernetes' WaitForCacheSync).
-    if st.leases.wait_until_ready().await.is_err() || st.pods.wait_until_ready().await.is_err() {
-        return Ok(Action::await_change());
-    }
+    wait_for_cache_sync(&[st.lease_informer.synced(), st.pods_synced.clone()]).await;
     let name = node.name_any();
     let settings = &st.ctx.settings;
     let now = Timestamp::now();
@@ -202,7 +231,7 @@ async fn reconcile(node: Arc<Node>, st: Arc<State>) -> Result<Action, Error> {
     // 1. Health: has the kubelet reported within the grace period?
     let grace =
         SignedDuration::try_from(settings.node_monitor_grace_period).unwrap_or(SignedDuration::MAX);
-    let deadline = plus(last_heartbeat(&st, &node), grace);
+    let deadline = plus(observed_heartbeat(&st, &node, now), grace);
     let mut node = (*node).clone();
     if now > deadline {
         if let Some(marked) = mark_unknown(&node, now) {
@@ -316,6 +345,31 @@ fn condition<'a>(node: &'a Node, type_: &str) -> Option<&'a NodeCondition> {
         .as_ref()?
         .iter()
         .find(|c| c.type_ == type_)
+}
+
+/// When the controller saw the node's latest sign of life appear: now if
+/// the heartbeat changed since the last look, if the node is new to it, if
+/// the Node or Lease cache was relisted since, or if either cache is not
+/// current (a failed watch not yet relisted) — the moment it was first
+/// seen otherwise.
+fn observed_heartbeat(st: &State, node: &Node, now: Timestamp) -> Timestamp {
+    let heartbeat = last_heartbeat(st, node);
+    let current = st.node_informer.is_watching() && st.lease_informer.is_watching();
+    let lists = st.node_informer.lists() + st.lease_informer.lists();
+    let mut observed = st.observed.lock().unwrap();
+    let seen = observed.entry(node.name_any()).or_insert(Observed {
+        heartbeat,
+        at: now,
+        lists,
+    });
+    if seen.heartbeat != heartbeat || seen.lists != lists || !current {
+        *seen = Observed {
+            heartbeat,
+            at: now,
+            lists,
+        };
+    }
+    seen.at
 }
 
 /// The latest sign of life: the Lease's renewTime, the Ready condition's

@@ -55,6 +55,7 @@ use kube::runtime::controller::{self, Action, Controller};
 use kube::runtime::events::EventType;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Resource, ResourceExt};
+use minik_client::informer::Synced;
 use minik_client::{errors, Change};
 
 use crate::context::{EventRecorder, RetryBackoff};
@@ -79,6 +80,8 @@ struct State {
     ctx: Arc<Context>,
     /// Every pod in the cluster, kept by this controller's pod watch.
     pods: Store<Pod>,
+    /// The Pod informer's first list is in.
+    pods_synced: Synced,
     /// Every ReplicaSet (the controller's own cache).
     replica_sets: Store<ReplicaSet>,
     expectations: Arc<Expectations>,
@@ -107,6 +110,7 @@ pub fn build(ctx: &Arc<Context>) -> BoxFuture<'static, anyhow::Result<()>> {
         events: EventRecorder::new(ctx.client.clone(), "replicaset-controller", None),
         ctx: ctx.clone(),
         pods: pods.store(),
+        pods_synced: pods.synced(),
         replica_sets: replica_sets.store(),
         expectations: expectations.clone(),
         retries: RetryBackoff::default(),
@@ -194,7 +198,7 @@ fn error_policy(rs: Arc<ReplicaSet>, error: &Error, state: Arc<State>) -> Action
 /// Kubernetes' `syncReplicaSet`.
 async fn reconcile(rs: Arc<ReplicaSet>, state: Arc<State>) -> Result<Action, Error> {
     // Kubernetes starts its workers only after the informer caches synced.
-    let _ = state.pods.wait_until_ready().await;
+    state.pods_synced.wait().await;
     let key = key_of(&rs.metadata);
     let needs_sync = state.expectations.satisfied(&key);
     let Some(spec) = rs.spec.as_ref() else {
@@ -237,13 +241,18 @@ async fn reconcile(rs: Arc<ReplicaSet>, state: Arc<State>) -> Result<Action, Err
         .map(|since| since + SignedDuration::from_secs(min_ready.into()))
         .filter(|at| *at >= now)
         .min();
-    Ok(match (min_ready > 0, next_available) {
+    let mut wait = match (min_ready > 0, next_available) {
         (true, Some(at)) => {
-            let wait = at.duration_since(now).unsigned_abs() + Duration::from_millis(100);
-            Action::requeue(wait)
+            Some(at.duration_since(now).unsigned_abs() + Duration::from_millis(100))
         }
-        _ => Action::await_change(),
-    })
+        _ => None,
+    };
+    // Held back by expectations: the pod events that meet them wake us, but
+    // if one was lost (a watch gap) nothing would; come back when they expire.
+    if let Some(expiry) = state.expectations.expires_in(&key) {
+        wait = Some(wait.map_or(expiry, |w| w.min(expiry)));
+    }
+    Ok(wait.map_or_else(Action::await_change, Action::requeue))
 }
 
 /// Adopts matching orphans and releases owned pods that no longer match;
@@ -793,6 +802,13 @@ impl Expectations {
             .unwrap()
             .get(key)
             .is_none_or(Expected::met_or_expired)
+    }
+
+    /// How long until unmet expectations for `key` expire (`None`: none are unmet).
+    fn expires_in(&self, key: &str) -> Option<Duration> {
+        let map = self.by_replica_set.lock().unwrap();
+        let e = map.get(key).filter(|e| !e.met_or_expired())?;
+        Some(EXPECTATIONS_TIMEOUT.saturating_sub(e.set_at.elapsed()) + Duration::from_millis(100))
     }
 
     fn expect_creations(&self, key: &str, n: usize) {

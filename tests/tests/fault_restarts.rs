@@ -1,0 +1,453 @@
+//! Fault injection: `kill -9` of each component in turn — API server,
+//! controller-manager, scheduler, simulated kubelet — while Deployments are
+//! being scaled and rolled out, then a restart. Nothing lost, nothing stuck:
+//! - every Deployment converges within 10 s of the restart
+//!   (observedGeneration == generation, ready == updated == spec replicas,
+//!   no surplus pods, old ReplicaSets scaled to zero);
+//! - no acknowledged write is lost (the store holds what each successful
+//!   write returned, or something newer);
+//! - a `kube::runtime::watcher` in the test keeps going across the API
+//!   server's restart (it relists on 410 Gone);
+//! - no node goes NotReady because the API server restarted: the node
+//!   lifecycle controller must not count a gap in what it could observe
+//!   against the node.
+//!
+//! All four components run as real processes (`support::faults`) on the
+//! simulated runtime, so no Docker is needed. One cluster serves the four
+//! scenarios in turn, which keeps the whole file well under a minute or two
+//! on a small machine.
+
+mod support;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+use k8s_openapi::api::core::v1::{Node, Pod};
+use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
+use kube::runtime::{watcher, WatchStreamExt};
+use kube::ResourceExt;
+use serde_json::json;
+use support::faults::{Component, ProcessCluster};
+
+const NAMESPACE: &str = "default";
+const DEPLOYMENTS: usize = 12;
+const NODES: usize = 2;
+/// How long after its restart the cluster must have converged.
+const CONVERGE_WITHIN: Duration = Duration::from_secs(10);
+
+/// A client with short timeouts: a request to a dead API server fails
+/// quickly instead of hanging the churn.
+fn client(url: &str) -> kube::Client {
+    let mut config = kube::Config::new(url.parse().unwrap());
+    config.connect_timeout = Some(Duration::from_secs(2));
+    config.read_timeout = Some(Duration::from_secs(5));
+    kube::Client::try_from(config).unwrap()
+}
+
+fn deployment(name: &str) -> Deployment {
+    serde_json::from_value(json!({
+        "metadata": {"name": name},
+        "spec": {
+            "replicas": 2,
+            "selector": {"matchLabels": {"app": name}},
+            "strategy": {"rollingUpdate": {"maxSurge": 1, "maxUnavailable": 1}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {"containers": [{"name": "c", "image": "busybox:1"}]},
+            },
+        },
+    }))
+    .unwrap()
+}
+
+/// The spec a Deployment should have after a write: (replicas, image).
+type Desired = (i32, String);
+
+/// What the churn knows about each Deployment: the last acknowledged
+/// write, and whether a write has failed since (its outcome is unknown: a
+/// request cut off by a kill may or may not have been committed).
+#[derive(Default, Clone)]
+struct Acked {
+    desired: Option<Desired>,
+    generation: i64,
+    uncertain: bool,
+}
+
+type Ledger = Arc<Mutex<HashMap<String, Acked>>>;
+
+/// Scales and rolls out Deployments (as `kubectl scale` and
+/// `kubectl set image` would, with merge patches) until `stop` is set.
+async fn churn(api: Api<Deployment>, ledger: Ledger, stop: Arc<std::sync::atomic::AtomicBool>) {
+    let mut round = 0u64;
+    while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+        round += 1;
+        for i in 0..DEPLOYMENTS {
+            if stop.load(std::sync::atomic::Ordering::SeqCst) {
+                break;
+            }
+            let name = format!("web-{i}");
+            let current = ledger.lock().unwrap()[&name].desired.clone().unwrap();
+            let (replicas, image) = current;
+            let k = round as usize + i;
+            let (patch, desired) = if k.is_multiple_of(2) {
+                let r = 1 + (k % 4) as i32;
+                (json!({"spec": {"replicas": r}}), (r, image))
+            } else {
+                let image = format!("busybox:{}", 1 + k % 5);
+                (
+                    json!({"spec": {"template": {"spec": {"containers": [{"name": "c", "image": image}]}}}}),
+                    (replicas, image),
+                )
+            };
+            let res = api
+                .patch(&name, &PatchParams::default(), &Patch::Strategic(&patch))
+                .await;
+            let mut l = ledger.lock().unwrap();
+            let entry = l.get_mut(&name).unwrap();
+            match res {
+                Ok(d) => {
+                    entry.desired = Some(desired);
+                    entry.generation = d.metadata.generation.unwrap_or_default();
+                    entry.uncertain = false;
+                }
+                Err(_) => entry.uncertain = true,
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Why the cluster has not converged yet (`None`: it has).
+async fn not_converged(client: &kube::Client) -> Option<String> {
+    let deploys: Api<Deployment> = Api::namespaced(client.clone(), NAMESPACE);
+    let rss: Api<ReplicaSet> = Api::namespaced(client.clone(), NAMESPACE);
+    let pods: Api<Pod> = Api::namespaced(client.clone(), NAMESPACE);
+    let lp = ListParams::default();
+    let (d, r, p) = futures::join!(deploys.list(&lp), rss.list(&lp), pods.list(&lp));
+    let (d, r, p) = match (d, r, p) {
+        (Ok(d), Ok(r), Ok(p)) => (d, r, p),
+        _ => return Some("API server unreachable".into()),
+    };
+    for dep in &d.items {
+        let name = dep.name_any();
+        let want = dep.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
+        let status = dep.status.clone().unwrap_or_default();
+        let generation = dep.metadata.generation.unwrap_or_default();
+        if status.observed_generation != Some(generation) {
+            return Some(format!(
+                "{name}: observedGeneration {:?} != generation {generation}",
+                status.observed_generation
+            ));
+        }
+        let counts = (
+            status.replicas.unwrap_or(0),
+            status.updated_replicas.unwrap_or(0),
+            status.ready_replicas.unwrap_or(0),
+        );
+        if counts != (want, want, want) {
+            return Some(format!(
+                "{name}: replicas/updated/ready {counts:?}, want {want}"
+            ));
+        }
+        let image = &dep
+            .spec
+            .as_ref()
+            .unwrap()
+            .template
+            .spec
+            .as_ref()
+            .unwrap()
+            .containers[0]
+            .image;
+        let owned_by = |meta: &kube::api::ObjectMeta, uid: &str| {
+            meta.owner_references
+                .iter()
+                .flatten()
+                .any(|o| o.uid == uid && o.controller == Some(true))
+        };
+        let mut live = 0;
+        for rs in r
+            .items
+            .iter()
+            .filter(|rs| owned_by(&rs.metadata, &dep.uid().unwrap()))
+        {
+            let rs_uid = rs.uid().unwrap();
+            let rs_image = &rs
+                .spec
+                .as_ref()
+                .unwrap()
+                .template
+                .as_ref()
+                .unwrap()
+                .spec
+                .as_ref()
+                .unwrap()
+                .containers[0]
+                .image;
+            let rs_want = rs.spec.as_ref().unwrap().replicas.unwrap_or(1);
+            if rs_image != image && rs_want != 0 {
+                return Some(format!(
+                    "{name}: old ReplicaSet {} still wants {rs_want}",
+                    rs.name_any()
+                ));
+            }
+            let rs_pods = p
+                .items
+                .iter()
+                .filter(|pod| owned_by(&pod.metadata, &rs_uid))
+                .filter(|pod| pod.metadata.deletion_timestamp.is_none())
+                .count() as i32;
+            if rs_pods != rs_want {
+                return Some(format!(
+                    "{name}: ReplicaSet {} has {rs_pods} pods, wants {rs_want}",
+                    rs.name_any()
+                ));
+            }
+            live += rs_pods;
+        }
+        if live != want {
+            return Some(format!("{name}: {live} live pods, want {want}"));
+        }
+    }
+    None
+}
+
+/// Live pods beyond their Deployment's replicas (counted by label).
+async fn surplus_pods(client: &kube::Client) -> i32 {
+    let deploys: Api<Deployment> = Api::namespaced(client.clone(), NAMESPACE);
+    let pods: Api<Pod> = Api::namespaced(client.clone(), NAMESPACE);
+    let lp = ListParams::default();
+    let (d, p) = (
+        deploys.list(&lp).await.unwrap(),
+        pods.list(&lp).await.unwrap(),
+    );
+    let mut surplus = 0;
+    for dep in d.items {
+        let want = dep.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
+        let live = p
+            .items
+            .iter()
+            .filter(|pod| pod.metadata.deletion_timestamp.is_none())
+            .filter(|pod| pod.labels().get("app") == Some(&dep.name_any()))
+            .count() as i32;
+        surplus += (live - want).max(0);
+    }
+    surplus
+}
+
+/// Waits until converged; returns how long it took (or fails, with why not).
+async fn converge(cluster: &ProcessCluster, client: &kube::Client, since: Instant) -> Duration {
+    let mut why = String::new();
+    while since.elapsed() < CONVERGE_WITHIN + Duration::from_secs(20) {
+        match not_converged(client).await {
+            None => return since.elapsed(),
+            Some(w) => why = w,
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!(
+        "not converged {:?} after the restart: {why}\n{}",
+        since.elapsed(),
+        cluster.logs_tail(40)
+    );
+}
+
+/// No acknowledged write lost: each Deployment is at the last write that
+/// succeeded (unless a later write's outcome is unknown) and its generation
+/// is not behind that write's.
+async fn lost_writes(client: &kube::Client, ledger: &Ledger) -> Vec<String> {
+    let deploys: Api<Deployment> = Api::namespaced(client.clone(), NAMESPACE);
+    let ledger = ledger.lock().unwrap().clone();
+    let mut lost = Vec::new();
+    for (name, acked) in ledger {
+        let d = deploys.get(&name).await.unwrap();
+        let spec = d.spec.as_ref().unwrap();
+        let now: Desired = (
+            spec.replicas.unwrap_or(1),
+            spec.template.spec.as_ref().unwrap().containers[0]
+                .image
+                .clone()
+                .unwrap(),
+        );
+        if d.metadata.generation.unwrap_or_default() < acked.generation
+            || (!acked.uncertain && acked.desired.as_ref() != Some(&now))
+        {
+            lost.push(format!(
+                "{name}: acknowledged {:?} (generation {}), stored {now:?} (generation {:?})",
+                acked.desired, acked.generation, d.metadata.generation
+            ));
+        }
+    }
+    lost
+}
+
+/// Watches Nodes with kube's watcher for the whole test: counts completed
+/// (re)lists, and records every node seen not Ready or tainted unreachable
+/// / not-ready once all nodes were Ready.
+struct NodeWatch {
+    /// The scenario running (for messages).
+    phase: String,
+    relists: usize,
+    all_ready_once: bool,
+    not_ready: Vec<String>,
+}
+
+fn watch_nodes(client: kube::Client) -> (Arc<Mutex<NodeWatch>>, tokio::task::JoinHandle<()>) {
+    let state = Arc::new(Mutex::new(NodeWatch {
+        phase: "start".into(),
+        relists: 0,
+        all_ready_once: false,
+        not_ready: Vec::new(),
+    }));
+    let st = state.clone();
+    let task = tokio::spawn(async move {
+        let api: Api<Node> = Api::all(client);
+        let mut nodes: HashMap<String, bool> = HashMap::new();
+        let mut stream = std::pin::pin!(watcher(api, watcher::Config::default()).default_backoff());
+        while let Some(event) = stream.next().await {
+            let Ok(event) = event else { continue };
+            let mut seen = Vec::new();
+            match event {
+                watcher::Event::InitDone => st.lock().unwrap().relists += 1,
+                watcher::Event::Apply(n) | watcher::Event::InitApply(n) => seen.push(n),
+                _ => {}
+            }
+            for n in seen {
+                let ready = n
+                    .status
+                    .as_ref()
+                    .and_then(|s| s.conditions.as_ref())
+                    .and_then(|cs| cs.iter().find(|c| c.type_ == "Ready"))
+                    .is_some_and(|c| c.status == "True");
+                let tainted = n
+                    .spec
+                    .as_ref()
+                    .and_then(|s| s.taints.as_ref())
+                    .is_some_and(|ts| {
+                        ts.iter().any(|t| {
+                            t.key == "node.kubernetes.io/unreachable"
+                                || t.key == "node.kubernetes.io/not-ready"
+                        })
+                    });
+                let ok = ready && !tainted;
+                let mut s = st.lock().unwrap();
+                if s.all_ready_once && !ok {
+                    let phase = s.phase.clone();
+                    s.not_ready.push(format!(
+                        "{phase}: {} (ready={ready}, tainted={tainted})",
+                        n.name_any()
+                    ));
+                }
+                nodes.insert(n.name_any(), ok);
+                if nodes.len() == NODES && nodes.values().all(|ok| *ok) {
+                    s.all_ready_once = true;
+                }
+            }
+        }
+    });
+    (state, task)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_each_component_during_churn() {
+    let mut cluster = ProcessCluster::start(NODES);
+    let client = client(&cluster.url);
+    let deploys: Api<Deployment> = Api::namespaced(client.clone(), NAMESPACE);
+    let (nodes, node_task) = watch_nodes(client.clone());
+
+    // Nodes registered and Ready, then the Deployments, converged.
+    let start = Instant::now();
+    while !nodes.lock().unwrap().all_ready_once {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "nodes never Ready\n{}",
+            cluster.logs_tail(30)
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let ledger: Ledger = Ledger::default();
+    for i in 0..DEPLOYMENTS {
+        let d = deploys
+            .create(&PostParams::default(), &deployment(&format!("web-{i}")))
+            .await
+            .unwrap();
+        ledger.lock().unwrap().insert(
+            d.name_any(),
+            Acked {
+                desired: Some((2, "busybox:1".into())),
+                generation: d.metadata.generation.unwrap_or_default(),
+                uncertain: false,
+            },
+        );
+    }
+    converge(&cluster, &client, Instant::now()).await;
+
+    let mut report = Vec::new();
+    // MINIK_FAULT_ONLY=minik-controller (say) runs one scenario, for debugging.
+    let only = std::env::var("MINIK_FAULT_ONLY").ok();
+    for component in Component::ALL {
+        if only.as_deref().is_some_and(|o| o != component.binary()) {
+            continue;
+        }
+        let relists_before = {
+            let mut n = nodes.lock().unwrap();
+            n.phase = format!("kill -9 {}", component.binary());
+            n.relists
+        };
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let churning = tokio::spawn(churn(deploys.clone(), ledger.clone(), stop.clone()));
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        cluster.kill9(component);
+        // Down for a second while the churn goes on (failing, for the API server).
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        cluster.spawn(component);
+        let restarted = Instant::now();
+        stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        churning.await.unwrap();
+        let took = converge(&cluster, &client, restarted).await;
+        let lost = lost_writes(&client, &ledger).await;
+        let surplus = surplus_pods(&client).await;
+        println!(
+            "fault: kill -9 {} during churn: converged in {:.1}s after restart, surplus pods {surplus}, lost writes {}",
+            component.binary(),
+            took.as_secs_f64(),
+            lost.len()
+        );
+        report.push((component, took, surplus, lost));
+        if component == Component::ApiServer {
+            // The test's own watcher relisted after the restart and keeps going.
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while nodes.lock().unwrap().relists <= relists_before {
+                assert!(
+                    Instant::now() < deadline,
+                    "kube watcher did not resume after the API server restart"
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            // Leave time for a wrongly judged node to be marked (grace 4 s).
+            tokio::time::sleep(Duration::from_secs(5)).await;
+        }
+    }
+
+    let not_ready = nodes.lock().unwrap().not_ready.clone();
+    node_task.abort();
+    for (component, took, surplus, lost) in &report {
+        assert!(
+            lost.is_empty(),
+            "kill -9 {component:?}: acknowledged writes lost: {lost:#?}"
+        );
+        assert_eq!(*surplus, 0, "kill -9 {component:?}: surplus pods");
+        assert!(
+            *took <= CONVERGE_WITHIN,
+            "kill -9 {component:?}: converged only {took:?} after the restart"
+        );
+    }
+    assert!(
+        not_ready.is_empty(),
+        "nodes went NotReady: {not_ready:?}\n{}",
+        cluster.logs_tail(40)
+    );
+}
