@@ -11,6 +11,7 @@
 //! cluster's containers, its Docker network, the proxy's iptables rules
 //! (`minik-proxy --cleanup`) and the service-CIDR route.
 //! `status` reports each component's health.
+//! `backup FILE` / `restore FILE` save and rebuild the store ([`backup`]).
 //!
 //! - [`home`]: the directory layout (`~/.minik` or `$MINIK_HOME`).
 //! - [`process`]: finding binaries, spawning, liveness, stopping.
@@ -23,6 +24,7 @@
 //! in userspace mode, DNS and the ingress
 //! listen on free loopback ports and kubelets on ephemeral ports.
 
+pub mod backup;
 pub mod dns_probe;
 pub mod docker;
 pub mod home;
@@ -64,6 +66,18 @@ pub enum ClusterCmd {
     Status {
         #[command(flatten)]
         home: HomeArg,
+    },
+    /// Save a snapshot of the running cluster's store to FILE (etcdctl snapshot save).
+    Backup {
+        #[command(flatten)]
+        home: HomeArg,
+        file: PathBuf,
+    },
+    /// Replace the stopped cluster's store with the snapshot in FILE, keeping the old one aside.
+    Restore {
+        #[command(flatten)]
+        home: HomeArg,
+        file: PathBuf,
     },
 }
 
@@ -183,6 +197,8 @@ impl ClusterCmd {
             ClusterCmd::Up(args) => up(ctx, args).await,
             ClusterCmd::Down { home, purge } => down(ctx, &home.resolve(), purge).await,
             ClusterCmd::Status { home } => status(ctx, &home.resolve()).await,
+            ClusterCmd::Backup { home, file } => backup::backup(ctx, &home, &file).await,
+            ClusterCmd::Restore { home, file } => backup::restore(ctx, &home, &file).await,
         }
     }
 }
