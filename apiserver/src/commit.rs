@@ -10,18 +10,21 @@
 //! to watches. A dedicated OS thread runs this so a flush never blocks the
 //! async runtime's workers.
 //!
-//! After each flush, and before anything of the batch is published or
-//! acknowledged, the writer records the new revision in the store's
-//! [`MarkerFile`], so the marker never claims a revision that is not
-//! durable and is never behind a revision a client has seen (see
-//! `store.rs` for what start-up does with it). Between batches it also
-//! takes [`Snapshot`]s: nothing writes meanwhile, so a snapshot is one
-//! revision's state.
+//! After each flush the writer records the new revision in the store's
+//! [`MarkerFile`] (see `store.rs` for what start-up does with it). The
+//! marker's `fdatasync` costs as much as sled's flush, so it is not paid in
+//! series: a [`Recorder`] thread writes batch N's marker while the writer
+//! applies and flushes batch N+1, and the writer waits for it only before
+//! answering batch N+1. So the marker never claims a revision that is not
+//! durable, and lags the revisions clients have seen by at most one batch
+//! ([`MAX_BATCH`] revisions). Between batches the writer also takes
+//! [`Snapshot`]s: nothing writes meanwhile, so a snapshot is one revision's
+//! state.
 
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::{mpsc, Arc, Condvar, Mutex};
 
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
@@ -73,8 +76,9 @@ pub struct Writer {
 /// Resolves once the writer thread has exited and released the store.
 pub type WriterDone = oneshot::Receiver<()>;
 
-/// Most mutations applied in one batch; bounds the latency of the first one.
-const MAX_BATCH: usize = 512;
+/// Most mutations applied in one batch; bounds the latency of the first
+/// one, and how far the marker may lag (each mutation takes one revision).
+pub const MAX_BATCH: usize = 512;
 
 impl Writer {
     /// Starts the writer thread. It runs until every `Writer` handle is
@@ -95,8 +99,9 @@ impl Writer {
         std::thread::Builder::new()
             .name("minik-writer".into())
             .spawn(move || {
+                let recorder = Recorder::start(marker, revision);
                 let tally = Tally {
-                    marker,
+                    recorder,
                     revision,
                     objects,
                 };
@@ -143,9 +148,99 @@ impl Writer {
 
 /// The writer's running state, mirrored durably in the marker.
 struct Tally {
-    marker: MarkerFile,
+    recorder: Recorder,
     revision: u64,
     objects: u64,
+}
+
+/// Writes markers on its own thread, newest first: a marker asked for
+/// while another is being written replaces any older one still waiting.
+struct Recorder {
+    shared: Arc<(Mutex<Recording>, Condvar)>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    /// The revision last passed to `record`.
+    requested: u64,
+}
+
+struct Recording {
+    wanted: Option<Marker>,
+    /// The newest revision the marker holds (or failed to hold; see `run`).
+    recorded: u64,
+    closed: bool,
+}
+
+impl Recorder {
+    fn start(mut file: MarkerFile, recorded: u64) -> Self {
+        let shared = Arc::new((
+            Mutex::new(Recording {
+                wanted: None,
+                recorded,
+                closed: false,
+            }),
+            Condvar::new(),
+        ));
+        let in_thread = shared.clone();
+        let thread = std::thread::Builder::new()
+            .name("minik-marker".into())
+            .spawn(move || {
+                let (lock, cvar) = &*in_thread;
+                let mut state = lock.lock().unwrap();
+                loop {
+                    let Some(marker) = state.wanted.take() else {
+                        if state.closed {
+                            return;
+                        }
+                        state = cvar.wait(state).unwrap();
+                        continue;
+                    };
+                    drop(state);
+                    // The data is durable either way; a marker that cannot be
+                    // written only weakens the next start-up's check.
+                    if let Err(e) = file.write(marker) {
+                        tracing::error!(error = %e, "cannot record the store marker");
+                    }
+                    state = lock.lock().unwrap();
+                    state.recorded = marker.revision;
+                    cvar.notify_all();
+                }
+            })
+            .ok();
+        Self {
+            shared,
+            thread,
+            requested: recorded,
+        }
+    }
+
+    /// Asks for `marker` to be recorded (its revision must be durable).
+    fn record(&mut self, marker: Marker) {
+        self.requested = marker.revision;
+        let (lock, cvar) = &*self.shared;
+        lock.lock().unwrap().wanted = Some(marker);
+        cvar.notify_all();
+    }
+
+    /// Waits until the marker holds at least `revision`.
+    fn wait_for(&self, revision: u64) {
+        if self.thread.is_none() {
+            return;
+        }
+        let (lock, cvar) = &*self.shared;
+        let state = lock.lock().unwrap();
+        drop(cvar.wait_while(state, |s| s.recorded < revision).unwrap());
+    }
+}
+
+impl Drop for Recorder {
+    /// Writes the last marker before the store closes: a clean stop leaves it exact.
+    fn drop(&mut self) {
+        let (lock, cvar) = &*self.shared;
+        lock.lock().unwrap().closed = true;
+        cvar.notify_all();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }
 
 fn run(
@@ -243,15 +338,13 @@ fn commit_batch(
             .count();
         tally.revision = revision;
         tally.objects = (tally.objects + added as u64).saturating_sub(deleted as u64);
-        let marker = Marker {
+        let previous = tally.recorder.requested;
+        tally.recorder.record(Marker {
             revision,
             objects: tally.objects,
-        };
-        // The data is durable either way; a marker that cannot be written
-        // only weakens the next start-up's check, so say so and go on.
-        if let Err(e) = tally.marker.write(marker) {
-            tracing::error!(error = %e, "cannot record the store marker");
-        }
+        });
+        // The previous batch's marker was written while this one flushed.
+        tally.recorder.wait_for(previous);
         hub.publish(events);
     }
     for (reply, result) in replies {

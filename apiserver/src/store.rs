@@ -13,7 +13,8 @@
 //! dropping everything after the damage, so a damaged store would open
 //! "fine" with its newest changes gone and its revision rolled back. To
 //! notice, the writer keeps a [`Marker`] beside sled's files — the last
-//! durable revision and the number of objects — and [`open_checked`]
+//! durable revision and the number of objects, never ahead of the store
+//! and at most one batch behind what clients have seen — and [`open_checked`]
 //! compares the store with it at start-up (etcd checks its own data with
 //! hashes on every page; minik checks the outcome instead). The same file
 //! format serves [`Snapshot`]s, etcd's `snapshot save/restore`.
@@ -159,7 +160,8 @@ pub const MARKER_FILE: &str = "revision";
 /// Two slots, each in its own 512-byte sector.
 const SLOT: u64 = 512;
 
-/// `<data-dir>/revision`, rewritten after every flushed batch.
+/// `<data-dir>/revision`, rewritten after every flushed batch (off the
+/// commit path: see `commit.rs`).
 ///
 /// The usual way to replace a file atomically is temp + fsync + rename (+
 /// fsync of the directory): four system calls and two flushes, about 4 ms
@@ -280,6 +282,11 @@ struct Survey {
     newest_object: u64,
 }
 
+/// How far the marker may be behind the revisions clients have seen: the
+/// writer records batch N's marker while it flushes batch N+1 (`commit.rs`).
+/// Recovery and restore move the revision past the marker by more than this.
+const MARKER_LAG: u64 = crate::commit::MAX_BATCH as u64;
+
 /// How far `--recover` moves the revision when no marker says how far the
 /// old store had got (etcd's `snapshot restore --bump-revision` serves the
 /// same purpose).
@@ -322,7 +329,7 @@ pub fn open_checked(dir: &Path, recover: bool) -> Result<Opened, StoreError> {
         (Some(problem), true) => {
             let was = marker.map_or(survey.revision, |m| m.revision);
             let bumped = match marker {
-                Some(m) => m.revision.max(survey.revision) + 1,
+                Some(m) => m.revision.max(survey.revision) + MARKER_LAG + 1,
                 None => survey.revision + UNKNOWN_BUMP,
             };
             store.apply(Vec::new(), bumped)?;
@@ -339,7 +346,7 @@ pub fn open_checked(dir: &Path, recover: bool) -> Result<Opened, StoreError> {
                 );
             }
             report += &format!(
-                "; revision set to {bumped}, above the {was} clients may have seen, so no revision number is reused and their watches get 410 Gone"
+                "; revision set to {bumped}, more than a batch above the marker's {was}, so no revision number is reused and their watches get 410 Gone"
             );
             Some(report)
         }
@@ -451,7 +458,7 @@ fn recover_unreadable(
     let aside = aside_path(dir, "damaged");
     std::fs::rename(dir, &aside).map_err(|e| file_error(dir, e))?;
     std::fs::create_dir_all(dir).map_err(|e| file_error(dir, e))?;
-    let bumped = marker.map_or(UNKNOWN_BUMP, |m| m.revision + 1);
+    let bumped = marker.map_or(UNKNOWN_BUMP, |m| m.revision + MARKER_LAG + 1);
     let store = SledStore::open(dir)?;
     store.apply(Vec::new(), bumped)?;
     store.flush()?;
@@ -602,7 +609,9 @@ impl Snapshot {
                 }
             }
         }
-        let revision = self.revision.max(old_marker.map_or(0, |m| m.revision + 1));
+        let revision = self
+            .revision
+            .max(old_marker.map_or(0, |m| m.revision + MARKER_LAG + 1));
         let staging = aside_path(dir, "restoring");
         std::fs::create_dir_all(&staging).map_err(|e| file_error(&staging, e))?;
         {
@@ -756,7 +765,7 @@ mod tests {
         let err = open_checked(&dir, false).err().expect("refused");
         assert!(err.to_string().contains("went backwards"), "{err}");
         let opened = open_checked(&dir, true).unwrap();
-        assert_eq!(opened.store.revision().unwrap(), 11);
+        assert_eq!(opened.store.revision().unwrap(), 10 + MARKER_LAG + 1);
         let report = opened.recovered.as_deref().unwrap();
         assert!(
             report.contains("7 revisions and 3 objects lost"),
@@ -765,6 +774,14 @@ mod tests {
         drop(opened);
         assert!(open_checked(&dir, false).unwrap().recovered.is_none());
         std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn a_panic_inside_sled_becomes_a_refusal() {
+        let found = guarded::<()>(|| panic!("index out of bounds")).unwrap_err();
+        assert!(
+            matches!(&found, StoreError::Damaged(m) if m.contains("sled panicked: index out of bounds"))
+        );
     }
 
     #[test]

@@ -105,6 +105,24 @@ fn refused(home: &Home) -> String {
     }
 }
 
+/// The marker is written beside the commit path and may trail the last
+/// acknowledged batch by one batch for a moment (see `apiserver/src/commit.rs`);
+/// wait until it has caught up, so every damage below is measured against it.
+fn wait_for_marker(home: &Home, revision: u64) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let needle = format!("revision={revision} ");
+    while !std::fs::read_to_string(home.data().join("revision"))
+        .unwrap_or_default()
+        .contains(&needle)
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the marker never reached {revision}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 fn configmaps(s: &Serving) -> Api<ConfigMap> {
     Api::namespaced(support::client_for(&s.url), "default")
 }
@@ -232,7 +250,9 @@ async fn damaged_stores_are_refused_and_recovered() {
     let pristine = Home(dir.path().join("pristine"));
     let max_rv = {
         let s = serving(&pristine, &[]);
-        seed(&s, OBJECTS).await
+        let max_rv = seed(&s, OBJECTS).await;
+        wait_for_marker(&pristine, max_rv);
+        max_rv
         // Dropped: SIGKILL, as a crash would.
     };
     let size = std::fs::metadata(db(&pristine)).unwrap().len();
@@ -330,6 +350,7 @@ async fn backup_then_damage_then_restore_brings_objects_back() {
         "{err}"
     );
 
+    wait_for_marker(&home, max_rv);
     drop(s);
     truncate_by(&home, u64::MAX);
     assert_clear_refusal(&refused(&home), &home);
