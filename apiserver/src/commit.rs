@@ -13,7 +13,7 @@
 //! After each flush the writer records the new revision in the store's
 //! [`MarkerFile`] (see `store.rs` for what start-up does with it). The
 //! marker's `fdatasync` costs as much as sled's flush, so it is not paid in
-//! series: a [`Recorder`] thread writes batch N's marker while the writer
+//! series: a `Recorder` thread writes batch N's marker while the writer
 //! applies and flushes batch N+1, and the writer waits for it only before
 //! answering batch N+1. So the marker never claims a revision that is not
 //! durable, and lags the revisions clients have seen by at most one batch

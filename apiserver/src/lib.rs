@@ -16,6 +16,10 @@
 //!   that group-commits to the [`store`] and publishes to the watch [`hub`];
 //! - errors become Kubernetes `Status` objects in [`error`].
 //!
+//! At start-up [`store::open_checked`] refuses a damaged store (or, with
+//! `--recover`, keeps what is intact); `GET /minik/snapshot` serves a
+//! consistent copy of the store from the writer ([`commit::Writer::snapshot`]).
+//!
 //! Deliberately left out (for now): TLS and authentication (see
 //! [`transport`]), admission webhooks, CRDs, protobuf responses (protobuf
 //! requests are decoded), aggregated discovery,

@@ -340,7 +340,7 @@ pub fn open_checked(dir: &Path, recover: bool) -> Result<Opened, StoreError> {
             );
             if let Some(m) = marker {
                 report += &format!(
-                    " ({} revisions and {} objects lost, counting from the marker)",
+                    " ({} revision(s) and {} object(s) lost, counting from the marker)",
                     m.revision.saturating_sub(survey.revision),
                     m.objects as i64 - survey.objects as i64
                 );
@@ -403,10 +403,14 @@ fn survey(store: &SledStore) -> Result<Survey, StoreError> {
     let mut objects = 0;
     let mut newest_object = 0;
     let mut bad = None;
-    store.scan("/registry/", None, &mut |key, value| {
+    store.scan("", None, &mut |key, value| {
+        if key.as_bytes() == REVISION_KEY {
+            return true;
+        }
         objects += 1;
         match object_revision(value) {
             Some(rv) => newest_object = newest_object.max(rv),
+            // Every object is written by `commit.rs`, which stamps its resourceVersion.
             None => bad = Some(key.to_string()),
         }
         bad.is_none()
@@ -515,7 +519,10 @@ impl Snapshot {
         let revision = store.revision()?;
         let mut entries = Vec::new();
         let mut bad = None;
-        store.scan("/registry/", None, &mut |key, value| {
+        store.scan("", None, &mut |key, value| {
+            if key.as_bytes() == REVISION_KEY {
+                return true;
+            }
             match serde_json::from_slice(value) {
                 Ok(v) => entries.push((key.to_string(), v)),
                 Err(_) => bad = Some(key.to_string()),
@@ -578,8 +585,8 @@ impl Snapshot {
                 serde_json::from_str(line).map_err(|e| format!("entry {}: {e}", i + 1))?;
             let key = entry["key"]
                 .as_str()
-                .filter(|k| k.starts_with("/registry/"))
-                .ok_or_else(|| format!("entry {} has no /registry/ key", i + 1))?
+                .filter(|k| k.as_bytes() != REVISION_KEY)
+                .ok_or_else(|| format!("entry {} has no object key", i + 1))?
                 .to_string();
             entries.push((key, entry["value"].take()));
         }
@@ -768,7 +775,7 @@ mod tests {
         assert_eq!(opened.store.revision().unwrap(), 10 + MARKER_LAG + 1);
         let report = opened.recovered.as_deref().unwrap();
         assert!(
-            report.contains("7 revisions and 3 objects lost"),
+            report.contains("7 revision(s) and 3 object(s) lost"),
             "{report}"
         );
         drop(opened);
