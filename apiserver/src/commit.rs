@@ -12,12 +12,13 @@
 //!
 //! After each flush the writer records the new revision in the store's
 //! [`MarkerFile`] (see `store.rs` for what start-up does with it). The
-//! marker's `fdatasync` costs as much as sled's flush, so it is not paid in
-//! series: a `Recorder` thread writes batch N's marker while the writer
-//! applies and flushes batch N+1, and the writer waits for it only before
-//! answering batch N+1. So the marker never claims a revision that is not
-//! durable, and lags the revisions clients have seen by at most one batch
-//! ([`MAX_BATCH`] revisions). Between batches the writer also takes
+//! marker's `fdatasync` would add a third to each batch's flush if paid in
+//! series, so a `Recorder` thread writes batch N's marker while the writer
+//! applies and flushes batch N+1. The marker never claims a revision that
+//! is not durable (it is asked for only after the flush), and the writer
+//! answers a batch only once the marker is within [`MAX_BATCH`] revisions
+//! of it, so clients never see a revision more than that beyond the
+//! marker — recovery and restore move the revision past that margin. Between batches the writer also takes
 //! [`Snapshot`]s: nothing writes meanwhile, so a snapshot is one revision's
 //! state.
 
@@ -158,8 +159,6 @@ struct Tally {
 struct Recorder {
     shared: Arc<(Mutex<Recording>, Condvar)>,
     thread: Option<std::thread::JoinHandle<()>>,
-    /// The revision last passed to `record`.
-    requested: u64,
 }
 
 struct Recording {
@@ -205,16 +204,11 @@ impl Recorder {
                 }
             })
             .ok();
-        Self {
-            shared,
-            thread,
-            requested: recorded,
-        }
+        Self { shared, thread }
     }
 
     /// Asks for `marker` to be recorded (its revision must be durable).
-    fn record(&mut self, marker: Marker) {
-        self.requested = marker.revision;
+    fn record(&self, marker: Marker) {
         let (lock, cvar) = &*self.shared;
         lock.lock().unwrap().wanted = Some(marker);
         cvar.notify_all();
@@ -338,13 +332,16 @@ fn commit_batch(
             .count();
         tally.revision = revision;
         tally.objects = (tally.objects + added as u64).saturating_sub(deleted as u64);
-        let previous = tally.recorder.requested;
         tally.recorder.record(Marker {
             revision,
             objects: tally.objects,
         });
-        // The previous batch's marker was written while this one flushed.
-        tally.recorder.wait_for(previous);
+        // Clients may see revisions at most MAX_BATCH ahead of the marker.
+        // The marker keeps up on its own (one fdatasync per batch, cheaper
+        // than sled's flush), so this waits only if the disk stalls.
+        tally
+            .recorder
+            .wait_for(revision.saturating_sub(MAX_BATCH as u64));
         hub.publish(events);
     }
     for (reply, result) in replies {

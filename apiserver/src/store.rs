@@ -14,7 +14,7 @@
 //! "fine" with its newest changes gone and its revision rolled back. To
 //! notice, the writer keeps a [`Marker`] beside sled's files — the last
 //! durable revision and the number of objects, never ahead of the store
-//! and at most one batch behind what clients have seen — and [`open_checked`]
+//! and never far behind what clients have seen — and [`open_checked`]
 //! compares the store with it at start-up (etcd checks its own data with
 //! hashes on every page; minik checks the outcome instead). The same file
 //! format serves [`Snapshot`]s, etcd's `snapshot save/restore`.
@@ -283,8 +283,9 @@ struct Survey {
 }
 
 /// How far the marker may be behind the revisions clients have seen: the
-/// writer records batch N's marker while it flushes batch N+1 (`commit.rs`).
-/// Recovery and restore move the revision past the marker by more than this.
+/// writer records markers beside the commit path and answers only while the
+/// marker is within this many revisions (`commit.rs`). Recovery and restore
+/// move the revision past the marker by more than this.
 const MARKER_LAG: u64 = crate::commit::MAX_BATCH as u64;
 
 /// How far `--recover` moves the revision when no marker says how far the
@@ -346,7 +347,7 @@ pub fn open_checked(dir: &Path, recover: bool) -> Result<Opened, StoreError> {
                 );
             }
             report += &format!(
-                "; revision set to {bumped}, more than a batch above the marker's {was}, so no revision number is reused and their watches get 410 Gone"
+                "; revision set to {bumped}, {MARKER_LAG}+ above the marker's {was}, so no revision number is reused and their watches get 410 Gone"
             );
             Some(report)
         }

@@ -106,7 +106,7 @@ fn refused(home: &Home) -> String {
 }
 
 /// The marker is written beside the commit path and may trail the last
-/// acknowledged batch by one batch for a moment (see `apiserver/src/commit.rs`);
+/// acknowledged batch for a moment (see `apiserver/src/commit.rs`);
 /// wait until it has caught up, so every damage below is measured against it.
 fn wait_for_marker(home: &Home, revision: u64) {
     let deadline = Instant::now() + Duration::from_secs(10);
