@@ -18,9 +18,10 @@
 //! is not durable (it is asked for only after the flush), and the writer
 //! answers a batch only once the marker is within [`MAX_BATCH`] revisions
 //! of it, so clients never see a revision more than that beyond the
-//! marker — recovery and restore move the revision past that margin. Between batches the writer also takes
-//! [`Snapshot`]s: nothing writes meanwhile, so a snapshot is one revision's
-//! state.
+//! marker — recovery and restore move the revision past that margin.
+//!
+//! Between batches the writer also takes [`Snapshot`]s: nothing writes
+//! meanwhile, so a snapshot is one revision's state.
 
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
@@ -163,7 +164,8 @@ struct Recorder {
 
 struct Recording {
     wanted: Option<Marker>,
-    /// The newest revision the marker holds (or failed to hold; see `run`).
+    /// The newest revision the marker holds (or failed to: the error is
+    /// logged and the writer goes on, as the data itself is durable).
     recorded: u64,
     closed: bool,
 }
