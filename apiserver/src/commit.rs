@@ -9,18 +9,31 @@
 //! flush — group commit — before any of them is acknowledged or published
 //! to watches. A dedicated OS thread runs this so a flush never blocks the
 //! async runtime's workers.
+//!
+//! After each flush the writer records the new revision in the store's
+//! [`MarkerFile`] (see `store.rs` for what start-up does with it). The
+//! marker's `fdatasync` would add a third to each batch's flush if paid in
+//! series, so a `Recorder` thread writes batch N's marker while the writer
+//! applies and flushes batch N+1. The marker never claims a revision that
+//! is not durable (it is asked for only after the flush), and the writer
+//! answers a batch only once the marker is within [`MAX_BATCH`] revisions
+//! of it, so clients never see a revision more than that beyond the
+//! marker — recovery and restore move the revision past that margin.
+//!
+//! Between batches the writer also takes [`Snapshot`]s: nothing writes
+//! meanwhile, so a snapshot is one revision's state.
 
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::{mpsc, Arc, Condvar, Mutex};
 
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
 
 use crate::error::ApiError;
 use crate::hub::{Event, EventType, Hub};
-use crate::store::Store;
+use crate::store::{Marker, MarkerFile, Snapshot, Store};
 
 /// What a mutation decided to do with the object.
 pub enum Outcome {
@@ -50,31 +63,51 @@ struct Request {
     reply: oneshot::Sender<Result<Committed, ApiError>>,
 }
 
+/// What the writer thread is asked to do.
+enum Job {
+    Mutate(Request),
+    Snapshot(oneshot::Sender<Result<Snapshot, ApiError>>),
+}
+
 /// Handle to the writer thread.
 pub struct Writer {
-    tx: mpsc::Sender<Request>,
+    tx: mpsc::Sender<Job>,
     applied: Arc<AtomicU64>,
 }
 
 /// Resolves once the writer thread has exited and released the store.
 pub type WriterDone = oneshot::Receiver<()>;
 
-/// Most mutations applied in one batch; bounds the latency of the first one.
-const MAX_BATCH: usize = 512;
+/// Most mutations applied in one batch; bounds the latency of the first
+/// one, and how far the marker may lag (each mutation takes one revision).
+pub const MAX_BATCH: usize = 512;
 
 impl Writer {
     /// Starts the writer thread. It runs until every `Writer` handle is
     /// dropped, then drops the store and resolves the returned [`WriterDone`].
-    pub fn start(store: Arc<dyn Store>, hub: Arc<Hub>) -> Result<(Self, WriterDone), ApiError> {
+    /// `objects` is how many objects the store holds (counted at start-up);
+    /// the writer keeps the count in the marker.
+    pub fn start(
+        store: Arc<dyn Store>,
+        hub: Arc<Hub>,
+        marker: MarkerFile,
+        objects: u64,
+    ) -> Result<(Self, WriterDone), ApiError> {
         let revision = store.revision()?;
         let applied = Arc::new(AtomicU64::new(revision));
-        let (tx, rx) = mpsc::channel::<Request>();
+        let (tx, rx) = mpsc::channel::<Job>();
         let (done_tx, done_rx) = oneshot::channel();
         let applied_in_thread = applied.clone();
         std::thread::Builder::new()
             .name("minik-writer".into())
             .spawn(move || {
-                run(store, hub, rx, applied_in_thread, revision);
+                let recorder = Recorder::start(marker, revision);
+                let tally = Tally {
+                    recorder,
+                    revision,
+                    objects,
+                };
+                run(store, hub, rx, applied_in_thread, tally);
                 let _ = done_tx.send(());
             })
             .map_err(|e| ApiError::internal(e.to_string()))?;
@@ -85,11 +118,25 @@ impl Writer {
     pub async fn mutate(&self, key: String, mutation: Mutation) -> Result<Committed, ApiError> {
         let (reply, rx) = oneshot::channel();
         self.tx
-            .send(Request {
+            .send(Job::Mutate(Request {
                 key,
                 mutation,
                 reply,
-            })
+            }))
+            .map_err(|_| ApiError::internal("the store writer has stopped"))?;
+        rx.await
+            .map_err(|_| ApiError::internal("the store writer has stopped"))?
+    }
+
+    /// A consistent copy of the store, taken between two batches.
+    ///
+    /// Writes wait while it is copied: etcd streams its snapshot from a
+    /// read transaction instead, but a minik store is a laptop cluster's
+    /// few megabytes, copied in milliseconds.
+    pub async fn snapshot(&self) -> Result<Snapshot, ApiError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Job::Snapshot(reply))
             .map_err(|_| ApiError::internal("the store writer has stopped"))?;
         rx.await
             .map_err(|_| ApiError::internal("the store writer has stopped"))?
@@ -101,71 +148,206 @@ impl Writer {
     }
 }
 
+/// The writer's running state, mirrored durably in the marker.
+struct Tally {
+    recorder: Recorder,
+    revision: u64,
+    objects: u64,
+}
+
+/// Writes markers on its own thread, newest first: a marker asked for
+/// while another is being written replaces any older one still waiting.
+struct Recorder {
+    shared: Arc<(Mutex<Recording>, Condvar)>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+struct Recording {
+    wanted: Option<Marker>,
+    /// The newest revision the marker holds (or failed to: the error is
+    /// logged and the writer goes on, as the data itself is durable).
+    recorded: u64,
+    closed: bool,
+}
+
+impl Recorder {
+    fn start(mut file: MarkerFile, recorded: u64) -> Self {
+        let shared = Arc::new((
+            Mutex::new(Recording {
+                wanted: None,
+                recorded,
+                closed: false,
+            }),
+            Condvar::new(),
+        ));
+        let in_thread = shared.clone();
+        let thread = std::thread::Builder::new()
+            .name("minik-marker".into())
+            .spawn(move || {
+                let (lock, cvar) = &*in_thread;
+                let mut state = lock.lock().unwrap();
+                loop {
+                    let Some(marker) = state.wanted.take() else {
+                        if state.closed {
+                            return;
+                        }
+                        state = cvar.wait(state).unwrap();
+                        continue;
+                    };
+                    drop(state);
+                    // The data is durable either way; a marker that cannot be
+                    // written only weakens the next start-up's check.
+                    if let Err(e) = file.write(marker) {
+                        tracing::error!(error = %e, "cannot record the store marker");
+                    }
+                    state = lock.lock().unwrap();
+                    state.recorded = marker.revision;
+                    cvar.notify_all();
+                }
+            })
+            .ok();
+        Self { shared, thread }
+    }
+
+    /// Asks for `marker` to be recorded (its revision must be durable).
+    fn record(&self, marker: Marker) {
+        let (lock, cvar) = &*self.shared;
+        lock.lock().unwrap().wanted = Some(marker);
+        cvar.notify_all();
+    }
+
+    /// Waits until the marker holds at least `revision`.
+    fn wait_for(&self, revision: u64) {
+        if self.thread.is_none() {
+            return;
+        }
+        let (lock, cvar) = &*self.shared;
+        let state = lock.lock().unwrap();
+        drop(cvar.wait_while(state, |s| s.recorded < revision).unwrap());
+    }
+}
+
+impl Drop for Recorder {
+    /// Writes the last marker before the store closes: a clean stop leaves it exact.
+    fn drop(&mut self) {
+        let (lock, cvar) = &*self.shared;
+        lock.lock().unwrap().closed = true;
+        cvar.notify_all();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
 fn run(
     store: Arc<dyn Store>,
     hub: Arc<Hub>,
-    rx: mpsc::Receiver<Request>,
+    rx: mpsc::Receiver<Job>,
     applied: Arc<AtomicU64>,
-    mut revision: u64,
+    mut tally: Tally,
 ) {
     while let Ok(first) = rx.recv() {
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(r) => batch.push(r),
-                Err(_) => break,
+        let mut batch = Vec::new();
+        // Snapshots asked for while this batch gathers are taken after it.
+        let mut snapshots = Vec::new();
+        let mut next = Some(first);
+        while let Some(job) = next {
+            match job {
+                Job::Mutate(r) => batch.push(r),
+                Job::Snapshot(reply) => snapshots.push(reply),
             }
-        }
-        let start_revision = revision;
-        // Values written earlier in this batch, not yet in the store.
-        let mut overlay: HashMap<String, Option<Value>> = HashMap::new();
-        let mut ops = Vec::new();
-        let mut events = Vec::new();
-        let mut replies = Vec::new();
-        for req in batch {
-            let current = match overlay.get(&req.key) {
-                Some(v) => Ok(v.clone()),
-                None => read(&*store, &req.key),
+            next = if batch.len() < MAX_BATCH {
+                rx.try_recv().ok()
+            } else {
+                None
             };
-            let result = current.and_then(|current| {
-                let outcome =
-                    std::panic::catch_unwind(AssertUnwindSafe(|| (req.mutation)(current.clone())))
-                        .unwrap_or_else(|_| {
-                            Err(ApiError::internal(
-                                "a request handler panicked; nothing was written",
-                            ))
-                        })?;
-                Ok(apply_outcome(
-                    outcome,
-                    current,
-                    &req.key,
-                    &mut revision,
-                    &mut ops,
-                    &mut events,
-                    &mut overlay,
-                ))
-            });
-            replies.push((req.reply, result));
         }
-        if !ops.is_empty() {
-            let durable = store.apply(ops, revision).and_then(|_| {
-                applied.store(revision, Ordering::SeqCst);
-                store.flush()
-            });
-            if let Err(e) = durable {
-                tracing::error!(error = %e, "store write failed; rejecting the batch");
-                revision = store.revision().unwrap_or(start_revision);
-                applied.store(revision, Ordering::SeqCst);
-                for (reply, _) in replies {
-                    let _ = reply.send(Err(ApiError::internal(e.to_string())));
-                }
-                continue;
+        commit_batch(&*store, &hub, &applied, &mut tally, batch);
+        for reply in snapshots {
+            let _ = reply.send(Snapshot::take(&*store).map_err(ApiError::from));
+        }
+    }
+}
+
+/// Applies one batch of mutations, flushes it, records the marker, then
+/// publishes and answers.
+fn commit_batch(
+    store: &dyn Store,
+    hub: &Hub,
+    applied: &AtomicU64,
+    tally: &mut Tally,
+    batch: Vec<Request>,
+) {
+    let start_revision = tally.revision;
+    let mut revision = start_revision;
+    // Values written earlier in this batch, not yet in the store.
+    let mut overlay: HashMap<String, Option<Value>> = HashMap::new();
+    let mut ops = Vec::new();
+    let mut events = Vec::new();
+    let mut replies = Vec::new();
+    for req in batch {
+        let current = match overlay.get(&req.key) {
+            Some(v) => Ok(v.clone()),
+            None => read(store, &req.key),
+        };
+        let result = current.and_then(|current| {
+            let outcome =
+                std::panic::catch_unwind(AssertUnwindSafe(|| (req.mutation)(current.clone())))
+                    .unwrap_or_else(|_| {
+                        Err(ApiError::internal(
+                            "a request handler panicked; nothing was written",
+                        ))
+                    })?;
+            Ok(apply_outcome(
+                outcome,
+                current,
+                &req.key,
+                &mut revision,
+                &mut ops,
+                &mut events,
+                &mut overlay,
+            ))
+        });
+        replies.push((req.reply, result));
+    }
+    if !ops.is_empty() {
+        let durable = store.apply(ops, revision).and_then(|_| {
+            applied.store(revision, Ordering::SeqCst);
+            store.flush()
+        });
+        if let Err(e) = durable {
+            tracing::error!(error = %e, "store write failed; rejecting the batch");
+            tally.revision = store.revision().unwrap_or(start_revision);
+            applied.store(tally.revision, Ordering::SeqCst);
+            for (reply, _) in replies {
+                let _ = reply.send(Err(ApiError::internal(e.to_string())));
             }
-            hub.publish(events);
+            return;
         }
-        for (reply, result) in replies {
-            let _ = reply.send(result);
-        }
+        let added = events
+            .iter()
+            .filter(|e| e.event_type == EventType::Added)
+            .count();
+        let deleted = events
+            .iter()
+            .filter(|e| e.event_type == EventType::Deleted)
+            .count();
+        tally.revision = revision;
+        tally.objects = (tally.objects + added as u64).saturating_sub(deleted as u64);
+        tally.recorder.record(Marker {
+            revision,
+            objects: tally.objects,
+        });
+        // Clients may see revisions at most MAX_BATCH ahead of the marker.
+        // The marker keeps up on its own (one fdatasync per batch, cheaper
+        // than sled's flush), so this waits only if the disk stalls.
+        tally
+            .recorder
+            .wait_for(revision.saturating_sub(MAX_BATCH as u64));
+        hub.publish(events);
+    }
+    for (reply, result) in replies {
+        let _ = reply.send(result);
     }
 }
 

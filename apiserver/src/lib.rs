@@ -16,6 +16,10 @@
 //!   that group-commits to the [`store`] and publishes to the watch [`hub`];
 //! - errors become Kubernetes `Status` objects in [`error`].
 //!
+//! At start-up [`store::open_checked`] refuses a damaged store (or, with
+//! `--recover`, keeps what is intact); `GET /minik/snapshot` serves a
+//! consistent copy of the store from the writer ([`commit::Writer::snapshot`]).
+//!
 //! Deliberately left out (for now): TLS and authentication (see
 //! [`transport`]), admission webhooks, CRDs, protobuf responses (protobuf
 //! requests are decoded), aggregated discovery,
@@ -47,7 +51,7 @@ use tokio::net::TcpListener;
 
 use crate::commit::Writer;
 use crate::hub::Hub;
-use crate::store::{SledStore, Store};
+use crate::store::Store;
 
 /// How to run an API server.
 #[derive(Debug, Clone)]
@@ -69,6 +73,8 @@ pub struct Config {
     pub request_header_timeout: std::time::Duration,
     /// Time to send a request's body (kube-apiserver's request timeout is 60s).
     pub request_body_timeout: std::time::Duration,
+    /// `--recover`: start on a damaged store, keeping what is intact.
+    pub recover: bool,
 }
 
 impl Config {
@@ -82,6 +88,7 @@ impl Config {
             max_connections: 512,
             request_header_timeout: std::time::Duration::from_secs(32),
             request_body_timeout: std::time::Duration::from_secs(60),
+            recover: false,
         }
     }
 }
@@ -93,6 +100,15 @@ pub enum Error {
         dir: PathBuf,
         source: store::StoreError,
     },
+    #[error(
+        "refusing to start: the store in {dir} is damaged: {found}.\n\
+         Serving it would show clients a cluster that silently went back in time. \
+         To recover: with the cluster stopped, restore a backup (`miniktl cluster restore FILE`, \
+         or `minik-apiserver --data-dir {dir} --restore-snapshot FILE`), \
+         or start once with `--recover` to keep what is intact (what was lost stays lost)",
+        dir = dir.display()
+    )]
+    Damaged { dir: PathBuf, found: String },
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: SocketAddr,
@@ -130,8 +146,18 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/apis/{group}/{version}", get(discovery::group_resources))
         .route("/openapi/v3", get(openapi::root))
         .route("/openapi/v3/{*path}", get(openapi::document))
+        .route("/minik/snapshot", get(snapshot))
         .fallback(rest::dispatch)
         .with_state(state)
+}
+
+/// `GET /minik/snapshot`: the whole store at one revision, what
+/// `miniktl cluster backup` saves (etcd's `snapshot save`). Authenticated
+/// like every other path (see [`transport`]).
+async fn snapshot(
+    axum::extract::State(state): axum::extract::State<Arc<AppState>>,
+) -> Result<String, error::ApiError> {
+    Ok(state.writer.snapshot().await?.encode())
 }
 
 /// A running API server.
@@ -172,21 +198,30 @@ impl Server {
     }
 }
 
-/// Opens the store, binds the listener and serves in the background.
+/// Opens the store (refusing a damaged one unless `recover`), binds the
+/// listener and serves in the background.
 pub async fn start(config: Config) -> Result<Server, Error> {
-    let store: Arc<dyn Store> =
-        Arc::new(
-            SledStore::open(&config.data_dir).map_err(|source| Error::Store {
-                dir: config.data_dir.clone(),
-                source,
-            })?,
-        );
+    let opened = store::open_checked(&config.data_dir, config.recover).map_err(|e| match e {
+        store::StoreError::Damaged(found) => Error::Damaged {
+            dir: config.data_dir.clone(),
+            found,
+        },
+        source => Error::Store {
+            dir: config.data_dir.clone(),
+            source,
+        },
+    })?;
+    if let Some(report) = &opened.recovered {
+        tracing::warn!(data_dir = %config.data_dir.display(), "{report}");
+    }
+    let store: Arc<dyn Store> = Arc::new(opened.store);
     let revision = store.revision().map_err(|source| Error::Store {
         dir: config.data_dir.clone(),
         source,
     })?;
     let hub = Arc::new(Hub::new(revision, config.watch_history));
-    let (writer, writer_done) = Writer::start(store.clone(), hub.clone())?;
+    let (writer, writer_done) =
+        Writer::start(store.clone(), hub.clone(), opened.marker, opened.objects)?;
     bootstrap::ensure_namespaces(&writer).await?;
     let listener = TcpListener::bind(config.listen)
         .await

@@ -32,6 +32,12 @@ struct Args {
     /// Keep it well below the process's file descriptor limit.
     #[arg(long, default_value_t = 512)]
     max_connections: usize,
+    /// Start even if the store is damaged, keeping what is intact and saying what was lost.
+    #[arg(long)]
+    recover: bool,
+    /// Replace the (stopped) store in --data-dir with this snapshot, keeping the old one aside, then exit.
+    #[arg(long, value_name = "FILE")]
+    restore_snapshot: Option<PathBuf>,
 }
 
 #[tokio::main]
@@ -43,11 +49,15 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let args = Args::parse();
+    if let Some(file) = &args.restore_snapshot {
+        return restore(file, &args.data_dir);
+    }
     let mut config = minik_apiserver::Config::new(args.data_dir, args.listen);
     config.watch_history = args.watch_history;
     config.service_cidr = args.service_cluster_ip_range;
     config.node_ports = args.service_node_port_range;
     config.max_connections = args.max_connections;
+    config.recover = args.recover;
     let server = minik_apiserver::start(config).await?;
     if let Some(path) = &args.write_kubeconfig {
         minik_apiserver::kubeconfig::write(path, &server.url())
@@ -58,6 +68,16 @@ async fn main() -> anyhow::Result<()> {
         r = server.wait() => Ok(r?),
         _ = tokio::signal::ctrl_c() => Ok(()),
     }
+}
+
+/// `--restore-snapshot FILE`: etcd's `snapshot restore`, then exit.
+fn restore(file: &std::path::Path, data_dir: &std::path::Path) -> anyhow::Result<()> {
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    let snapshot = minik_apiserver::store::Snapshot::decode(&text)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+    println!("{}", snapshot.restore(data_dir)?);
+    Ok(())
 }
 
 fn parse_port_range(s: &str) -> Result<std::ops::RangeInclusive<u16>, String> {

@@ -21,6 +21,7 @@
 //! keeping the data unless `--purge`: the next `up` starts a new cluster
 //! from its own flags over the same store.
 //! `status` reports the recorded settings and each component's health.
+//! `backup FILE` / `restore FILE` save and rebuild the store ([`backup`]).
 //!
 //! - [`home`]: the directory layout (`~/.minik` or `$MINIK_HOME`).
 //! - [`process`]: finding binaries, spawning, liveness, stopping.
@@ -33,6 +34,7 @@
 //! in userspace mode, DNS and the ingress
 //! listen on free loopback ports and kubelets on ephemeral ports.
 
+pub mod backup;
 pub mod dns_probe;
 pub mod docker;
 pub mod home;
@@ -74,6 +76,18 @@ pub enum ClusterCmd {
     Status {
         #[command(flatten)]
         home: HomeArg,
+    },
+    /// Save a snapshot of the running cluster's store to FILE (etcdctl snapshot save).
+    Backup {
+        #[command(flatten)]
+        home: HomeArg,
+        file: PathBuf,
+    },
+    /// Replace the stopped cluster's store with the snapshot in FILE, keeping the old one aside.
+    Restore {
+        #[command(flatten)]
+        home: HomeArg,
+        file: PathBuf,
     },
 }
 
@@ -318,6 +332,8 @@ impl ClusterCmd {
             ClusterCmd::Up(args) => up(ctx, args).await,
             ClusterCmd::Down { home, purge } => down(ctx, &home.resolve(), purge).await,
             ClusterCmd::Status { home } => status(ctx, &home.resolve()).await,
+            ClusterCmd::Backup { home, file } => backup::backup(ctx, &home, &file).await,
+            ClusterCmd::Restore { home, file } => backup::restore(ctx, &home, &file).await,
         }
     }
 }
