@@ -34,6 +34,7 @@ pub mod discovery;
 pub mod error;
 pub mod hub;
 pub mod kubeconfig;
+pub mod metrics;
 pub mod openapi;
 pub mod registry;
 pub mod request;
@@ -129,6 +130,8 @@ pub struct AppState {
     pub services: allocator::ServiceAllocator,
     /// The address clients are told to use (`host:port`).
     pub advertise: String,
+    /// Open watches by client and resource (`GET /metrics`).
+    pub watches: Arc<metrics::Watches>,
 }
 
 /// The HTTP routes: fixed paths first, every resource path through the dispatcher.
@@ -147,6 +150,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/openapi/v3", get(openapi::root))
         .route("/openapi/v3/{*path}", get(openapi::document))
         .route("/minik/snapshot", get(snapshot))
+        .route("/metrics", get(metrics::metrics))
         .fallback(rest::dispatch)
         .with_state(state)
 }
@@ -238,6 +242,7 @@ pub async fn start(config: Config) -> Result<Server, Error> {
         hub: hub.clone(),
         services,
         advertise: addr.to_string(),
+        watches: Arc::default(),
     });
     bootstrap::ensure_kubernetes_service(&state, addr).await?;
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();

@@ -55,7 +55,33 @@ pub async fn connect(kubeconfig: Option<&Path>) -> anyhow::Result<kube::Client> 
         None => kube::Config::infer().await?,
     };
     config.read_timeout.get_or_insert(READ_TIMEOUT);
+    // Named as client-go names its users (`kube-controller-manager/v1.33.0
+    // (linux/amd64)`), so the API server can tell components apart (its
+    // `/metrics` counts watches per client).
+    if let Ok(agent) = http::HeaderValue::from_str(&user_agent()) {
+        config.headers.push((http::header::USER_AGENT, agent));
+    }
     kube::Client::try_from(config).context("building the API client")
+}
+
+/// `<binary>/<version> (<os>/<arch>)` for the running component.
+fn user_agent() -> String {
+    let binary = std::env::args()
+        .next()
+        .as_deref()
+        .and_then(|a| {
+            std::path::Path::new(a)
+                .file_name()?
+                .to_str()
+                .map(str::to_string)
+        })
+        .unwrap_or_else(|| "minik".into());
+    format!(
+        "{binary}/{} ({}/{})",
+        env!("CARGO_PKG_VERSION"),
+        std::env::consts::OS,
+        std::env::consts::ARCH
+    )
 }
 
 /// A reflector for `K`, run on `tasks`, whose every change wakes `changed`:

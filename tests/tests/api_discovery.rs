@@ -1,7 +1,8 @@
 //! Discovery as clients use it: aggregated discovery (`apidiscovery.k8s.io`
 //! v2) tells the kube client exactly what the classic documents tell it,
 //! and what minik does not serve answers at once with a 4xx — never a
-//! retryable 5xx that makes a client back off for minutes.
+//! retryable 5xx that makes a client back off for minutes. `/metrics` shows
+//! the watches each client holds open (one per kind for a component).
 
 mod support;
 
@@ -146,4 +147,51 @@ async fn kubectl_drain_deletes_where_eviction_is_not_served() {
         "jsonpath={.spec.unschedulable}",
     ]);
     assert_eq!(unschedulable.trim(), "true");
+}
+
+#[tokio::test]
+async fn metrics_count_open_watches_per_client() {
+    use futures::StreamExt;
+    let c = TestCluster::start().await;
+    // A client that names itself as minik's components do.
+    let mut config = kube::Config::new(c.url().parse().unwrap());
+    config.headers.push((
+        http::header::USER_AGENT,
+        http::HeaderValue::from_static("minik-controller/0.1.0 (linux/amd64)"),
+    ));
+    let client = kube::Client::try_from(config).unwrap();
+    let pods: Api<Pod> = Api::all(client.clone());
+    let gauge = |text: &str| {
+        text.lines()
+            .find(|l| {
+                l.starts_with("apiserver_longrunning_requests{client=\"minik-controller\"")
+                    && l.contains("resource=\"pods\"")
+            })
+            .and_then(|l| l.rsplit(' ').next())
+            .map(|n| n.parse::<u64>().unwrap())
+            .unwrap_or(0)
+    };
+    let metrics = || async {
+        let r = c.raw("GET", "/metrics", "text/plain", Vec::new()).await;
+        r.body["raw"].as_str().unwrap_or_default().to_string()
+    };
+    assert_eq!(gauge(&metrics().await), 0);
+    let mut one = pods
+        .watch(&kube::api::WatchParams::default(), "0")
+        .await
+        .unwrap()
+        .boxed();
+    let two = pods
+        .watch(&kube::api::WatchParams::default(), "0")
+        .await
+        .unwrap()
+        .boxed();
+    let _ = tokio::time::timeout(Duration::from_millis(200), one.next()).await;
+    assert_eq!(gauge(&metrics().await), 2);
+    drop(two);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while gauge(&metrics().await) != 1 {
+        assert!(Instant::now() < deadline, "{}", metrics().await);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }

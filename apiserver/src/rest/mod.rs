@@ -295,9 +295,15 @@ async fn handle(state: Arc<AppState>, req: Request) -> Result<Response, ApiError
         decoder: Decoder::new(field_validation),
     };
     let named = ctx.target.name.is_some();
+    if method == Method::GET && is_watch && ctx.target.subresource.is_none() {
+        let user_agent = ctx
+            .headers
+            .get(http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok());
+        let guard = ctx.state.watches.open(&ctx.target, user_agent);
+        return Ok(crate::metrics::counted(watch::watch(ctx).await?, guard));
+    }
     match (method, named, ctx.target.subresource.clone().as_deref()) {
-        (Method::GET, false, None) if is_watch => watch::watch(ctx).await,
-        (Method::GET, true, None) if is_watch => watch::watch(ctx).await,
         (Method::GET, false, None) => read::list(ctx).await,
         (Method::GET, true, None | Some("status")) => read::get(ctx).await,
         (Method::POST, false, None) => create::create(ctx).await,

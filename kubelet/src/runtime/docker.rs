@@ -114,7 +114,7 @@ impl DockerRuntime {
         let mut records = Vec::with_capacity(summaries.len());
         for s in summaries {
             let Some(id) = s.id else { continue };
-            match self.docker.inspect_container(&id, None).await {
+            match self.inspect_settled(&id).await {
                 Ok(inspect) => records.extend(self.record(inspect)),
                 // Removed between the list and the inspect.
                 Err(bollard::errors::Error::DockerResponseServerError {
@@ -125,6 +125,37 @@ impl DockerRuntime {
         }
         records.sort_by_key(|r| std::cmp::Reverse(r.created_at));
         Ok(records)
+    }
+
+    /// Inspects a container; one just killed with SIGKILL (exit 137) under a
+    /// memory limit is inspected again for a moment until Docker has
+    /// processed the OOM event. dockerd handles containerd's `oom` and
+    /// `exit` events separately, so right after the exit `OOMKilled` can
+    /// still read false, and the pod would say `Error` instead of
+    /// `OOMKilled`. Bounded: at most 5 × 100 ms, only in that case.
+    async fn inspect_settled(
+        &self,
+        id: &str,
+    ) -> Result<ContainerInspectResponse, bollard::errors::Error> {
+        let mut inspect = self.docker.inspect_container(id, None).await?;
+        for _ in 0..5 {
+            let state = inspect.state.as_ref();
+            let maybe_oom = state.and_then(|s| s.exit_code) == Some(137)
+                && state.and_then(|s| s.oom_killed) != Some(true)
+                && inspect
+                    .host_config
+                    .as_ref()
+                    .and_then(|h| h.memory)
+                    .is_some_and(|m| m > 0)
+                && docker_time(state.and_then(|s| s.finished_at.as_deref()))
+                    .is_some_and(|t| Timestamp::now().duration_since(t).as_secs_f64() < 2.0);
+            if !maybe_oom {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            inspect = self.docker.inspect_container(id, None).await?;
+        }
+        Ok(inspect)
     }
 
     fn record(&self, c: ContainerInspectResponse) -> Option<ContainerRecord> {

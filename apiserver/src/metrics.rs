@@ -1,0 +1,188 @@
+//! `GET /metrics`: the API server's open watches, in Prometheus' text
+//! format under kube-apiserver's metric name, so a reader can *see* that
+//! each component watches each kind once (client-go's shared informers;
+//! minik's `minik_client::informer`):
+//!
+//! ```text
+//! $ kubectl get --raw /metrics | grep 'resource="pods"'
+//! apiserver_longrunning_requests{client="minik-controller",group="",resource="pods",scope="cluster",verb="WATCH",version="v1"} 1
+//! ```
+//!
+//! kube-apiserver's gauge has no `client` label; minik adds one, taken
+//! from the `User-Agent` (`minik-controller/0.1.0 (linux/amd64)` → its
+//! product name), because seeing who watches what is the point here.
+//! Only watches are counted; request counts and latencies are left out.
+
+use std::collections::BTreeMap;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use http_body::{Frame, SizeHint};
+
+use crate::request::Target;
+use crate::AppState;
+
+/// The labels of one open-watch gauge.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct WatchKey {
+    client: String,
+    group: &'static str,
+    version: &'static str,
+    resource: &'static str,
+    /// `cluster` for a watch across namespaces, `namespace` for one namespace.
+    scope: &'static str,
+}
+
+/// Open watches by client and resource.
+#[derive(Debug, Default)]
+pub struct Watches {
+    open: Mutex<BTreeMap<WatchKey, u64>>,
+}
+
+impl Watches {
+    /// Counts a watch until the returned guard is dropped (the stream ends).
+    pub fn open(self: &Arc<Self>, target: &Target, user_agent: Option<&str>) -> WatchGuard {
+        let key = WatchKey {
+            client: client_name(user_agent),
+            group: target.served.group,
+            version: target.served.version,
+            resource: target.served.plural,
+            scope: if target.namespace.is_some() {
+                "namespace"
+            } else {
+                "cluster"
+            },
+        };
+        *self
+            .open
+            .lock()
+            .expect("watches lock")
+            .entry(key.clone())
+            .or_default() += 1;
+        WatchGuard {
+            watches: self.clone(),
+            key,
+        }
+    }
+
+    fn close(&self, key: &WatchKey) {
+        let mut open = self.open.lock().expect("watches lock");
+        if let Some(n) = open.get_mut(key) {
+            *n -= 1;
+            if *n == 0 {
+                open.remove(key);
+            }
+        }
+    }
+
+    /// The exposition text.
+    fn render(&self) -> String {
+        let mut out = String::from(
+            "# HELP apiserver_longrunning_requests Gauge of all active long-running apiserver requests broken out by verb, group, version, resource, scope and client.\n\
+             # TYPE apiserver_longrunning_requests gauge\n",
+        );
+        for (k, n) in self.open.lock().expect("watches lock").iter() {
+            out.push_str(&format!(
+                "apiserver_longrunning_requests{{client=\"{}\",group=\"{}\",resource=\"{}\",scope=\"{}\",verb=\"WATCH\",version=\"{}\"}} {n}\n",
+                k.client, k.group, k.resource, k.scope, k.version
+            ));
+        }
+        out
+    }
+}
+
+/// The product name of a `User-Agent` (`kubectl/v1.33.0 (linux/amd64) …` → `kubectl`).
+fn client_name(user_agent: Option<&str>) -> String {
+    let ua = user_agent.unwrap_or("").trim();
+    let product = ua.split([' ', '/']).next().unwrap_or("");
+    let clean: String = product
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        .collect();
+    if clean.is_empty() {
+        "unknown".into()
+    } else {
+        clean
+    }
+}
+
+/// Holds one watch's count while its response streams.
+pub struct WatchGuard {
+    watches: Arc<Watches>,
+    key: WatchKey,
+}
+
+impl Drop for WatchGuard {
+    fn drop(&mut self) {
+        self.watches.close(&self.key);
+    }
+}
+
+/// A response body that keeps its watch counted until it is dropped.
+struct CountedBody {
+    inner: Body,
+    _guard: WatchGuard,
+}
+
+impl http_body::Body for CountedBody {
+    type Data = bytes::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        Pin::new(&mut self.inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// Ties `guard` to `response`'s body.
+pub fn counted(response: Response, guard: WatchGuard) -> Response {
+    let (parts, body) = response.into_parts();
+    Response::from_parts(
+        parts,
+        Body::new(CountedBody {
+            inner: body,
+            _guard: guard,
+        }),
+    )
+}
+
+/// `GET /metrics`.
+pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    (
+        [(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.watches.render(),
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clients_are_named_by_product() {
+        assert_eq!(
+            client_name(Some("minik-controller/0.1.0 (linux/amd64)")),
+            "minik-controller"
+        );
+        assert_eq!(
+            client_name(Some("kubectl/v1.33.0 (linux/amd64) kubernetes/abc")),
+            "kubectl"
+        );
+        assert_eq!(client_name(None), "unknown");
+    }
+}
