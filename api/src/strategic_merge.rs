@@ -1,21 +1,37 @@
 //! Strategic merge patch (`application/strategic-merge-patch+json`), applied
-//! the way kube-apiserver applies it.
+//! the way kube-apiserver (and `kubectl patch --local`) applies it.
 //!
 //! This module owns one thing: [`apply`], which merges a strategic merge patch
 //! into a stored object, plus the table ([`merge_key`]) saying which lists are
-//! merged element by element and by which key. It mirrors the *apply* half of
-//! apimachinery's `pkg/util/strategicpatch` (`StrategicMergeMapPatch` with
-//! `MergeParallelList` and `IgnoreUnmatchedNulls` set, as the API server uses it):
+//! merged element by element and by which key. It follows the *apply* half of
+//! apimachinery's `pkg/util/strategicpatch` (`mergeMap` with the options the
+//! API server uses: `MergeParallelList` and `IgnoreUnmatchedNulls`), rule for
+//! rule, including its quirks, because clients (kubectl apply, set, rollout,
+//! label, ...) compute their patches expecting exactly those results. The test
+//! `tests/tests/api_strategic_merge_oracle.rs` checks that against the real
+//! kubectl.
 //!
 //! - Maps merge recursively; a `null` value deletes the key.
 //! - Lists whose field carries `patchStrategy:"merge"` in `k8s.io/api` are
 //!   merged: lists of objects element by element, matched on the
 //!   `patchMergeKey`; lists of scalars as a set union (`metadata.finalizers`).
 //!   Every other list is replaced by the patch's list.
-//! - Directives: `$patch: replace|delete|merge` (on a map, or as a list
-//!   element), `$retainKeys`, `$setElementOrder/<field>` and
-//!   `$deleteFromPrimitiveList/<field>`. No directive key ever survives into
-//!   the result, however deeply it is nested.
+//! - Merged lists are ordered as upstream orders them: the elements the patch
+//!   names follow the patch's order (so a new element goes *before* the
+//!   existing ones it is not ordered against), elements only the server has
+//!   keep their relative order and are interleaved by their old positions.
+//!   `$setElementOrder/<field>` overrides the patch's order.
+//! - Directives: `$patch: replace|delete` on a map (`delete` leaves `{}`,
+//!   as upstream), `$patch: replace|delete` as a list element, `$retainKeys`,
+//!   `$setElementOrder/<field>` and `$deleteFromPrimitiveList/<field>`.
+//!   `$patch: merge` is rejected, as upstream rejects it.
+//! - A value the patch introduces (a new key, a new list element, a map
+//!   replaced with `$patch: replace`) is taken as it is, like upstream, and
+//!   then cleaned the way kube-apiserver's decoding into typed objects cleans
+//!   it: directive keys and `null` fields are dropped. Where upstream takes
+//!   such a value wholesale it also drops objects carrying `$patch` from it
+//!   (`removeDirectives`); so does this module. No directive key ever
+//!   survives into the result.
 //!
 //! Where apimachinery reads the `patchStrategy`/`patchMergeKey` struct tags of
 //! the Go types by reflection, this module has a small hand-written table of
@@ -26,27 +42,26 @@
 //! Deliberate differences and omissions:
 //! - No OpenAPI-driven patch metadata, so custom resources get no merge keys:
 //!   every list in a CRD object is replaced, as a JSON merge patch would.
+//!   (kube-apiserver refuses strategic merge patches for custom resources.)
 //! - The two-way and three-way *diff* (creating patches) is the client's job
 //!   and lives elsewhere; this is only the server-side apply of a patch.
-//! - Without a `$setElementOrder` directive, elements that only the patch has
-//!   are appended after the existing ones, and existing elements keep their
-//!   places. (apimachinery's best-effort ordering puts new elements first and
-//!   may move existing ones to follow the patch's order.) With the directive,
-//!   the order follows apimachinery's algorithm.
-//! - Port lists (a container's `ports`, a Service's `spec.ports`) are matched
-//!   on the port number as upstream does, but an element whose `protocol` is
-//!   given only matches an element with the same protocol (absent = `TCP`),
-//!   so `53/TCP` and `53/UDP` stay two ports instead of being merged into one.
-//! - Lenient where upstream is inconsistent: `$patch: merge` is accepted (and
-//!   means ordinary merging) on maps and list elements; `$patch: delete` on a
-//!   map removes the key rather than leaving `{}`; values adopted wholesale
-//!   from the patch are stripped of directives and `null`s too.
+//! - Upstream merges the fields of a map in Go's (random) map order. Here the
+//!   patch's fields are merged in the patch's order, and
+//!   `$deleteFromPrimitiveList` lists after the other fields, so a patch that
+//!   both adds and deletes the same scalar has one deterministic outcome.
+//! - Where upstream would panic (ordering a list of objects that has no merge
+//!   key, comparing objects as scalars) this module returns an error; where
+//!   it compares Go values, numbers compare by value (`80` equals `80.0`).
+//! - Upstream sorts with Go's `sort.SliceStable` and a comparison that is not
+//!   a strict order when an element is missing from the order list; this
+//!   module reproduces the insertion sort Go uses for up to 20 elements, and
+//!   only longer lists with such elements could come out differently.
 
 use serde_json::{Map, Value};
 
 type Object = Map<String, Value>;
 
-/// `$patch: replace | delete | merge`.
+/// `$patch: replace | delete` (`merge` is recognised only to be refused).
 const PATCH: &str = "$patch";
 /// `$retainKeys: [field, ...]`: drop every other field of the original map.
 const RETAIN_KEYS: &str = "$retainKeys";
@@ -54,21 +69,21 @@ const RETAIN_KEYS: &str = "$retainKeys";
 const SET_ELEMENT_ORDER: &str = "$setElementOrder";
 /// `$deleteFromPrimitiveList/<field>: [...]`: values to remove from a scalar list.
 const DELETE_FROM_PRIMITIVE_LIST: &str = "$deleteFromPrimitiveList";
-/// The protocol of a port that doesn't name one (Kubernetes' default).
-const DEFAULT_PROTOCOL: &str = "TCP";
 
 /// What can go wrong applying a strategic merge patch. Each message names the
-/// place in the object (a dotted field path, list positions left out).
+/// place in the object (a dotted field path, list positions left out). The
+/// cases are the ones upstream rejects, so a patch kube-apiserver refuses is
+/// refused here too.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StrategicMergeError {
     #[error("a strategic merge patch must be a JSON object, not {found}")]
     PatchNotObject { found: &'static str },
     #[error("the object to patch must be a JSON object, not {found}")]
     OriginalNotObject { found: &'static str },
-    #[error(
-        "{path}: unknown patch directive \"$patch: {value}\" (expected replace, delete or merge)"
-    )]
+    #[error("{path}: unknown patch directive \"$patch: {value}\" (expected replace or delete)")]
     UnknownPatchDirective { path: String, value: String },
+    #[error("{path}: \"$patch: merge\" is not supported (upstream: merging lists cannot yet be specified in the patch)")]
+    MergeDirective { path: String },
     #[error("{path}: malformed directive key {key:?}, expected {prefix}/<field>")]
     MalformedDirectiveKey {
         path: String,
@@ -81,8 +96,8 @@ pub enum StrategicMergeError {
         directive: String,
         found: &'static str,
     },
-    #[error("{path}: $retainKeys must list field names, found {value}")]
-    RetainKeysNotString { path: String, value: String },
+    #[error("{path}: the list ordered by $setElementOrder is {found}, not a list")]
+    OrderedFieldNotList { path: String, found: &'static str },
     #[error(
         "{path}: the patch sets field {field:?}, which its $retainKeys directive does not list"
     )]
@@ -101,6 +116,12 @@ pub enum StrategicMergeError {
         key: &'static str,
         element: String,
     },
+    #[error("{path}: a list of objects without a merge key cannot be merged or ordered")]
+    NoMergeKey { path: String },
+    #[error("{path}: list elements are not all of one type (or a list holds lists)")]
+    MixedElements { path: String },
+    #[error("{path}: $setElementOrder names a list that is empty or absent on both sides")]
+    NothingToOrder { path: String },
     #[error("{path}: the order of the patch's list does not match its $setElementOrder directive")]
     SetElementOrderMismatch { path: String },
 }
@@ -114,11 +135,14 @@ pub enum MergeStrategy {
     /// A list of objects merged element by element; elements with equal
     /// values of this key are the same element (`patchMergeKey`).
     ByKey(&'static str),
-    /// Like [`MergeStrategy::ByKey`] for port lists keyed by a port number;
-    /// additionally, a patch element naming a `protocol` only matches an
-    /// element with that protocol (absent means `TCP`).
+    /// A port list (a container's `ports`, a Service's `spec.ports`), whose
+    /// `patchMergeKey` is the port number. [`apply`] matches elements on the
+    /// port number alone, exactly like [`MergeStrategy::ByKey`], because
+    /// kube-apiserver does (so `53/TCP` and `53/UDP` are one element to a
+    /// strategic merge patch). The variant tells client-side diffing
+    /// (miniktl's three-way apply) that the protocol also tells ports apart.
     ByPortAndProtocol(&'static str),
-    /// A list of scalars merged as a set union, keeping first occurrences
+    /// A list of scalars merged as a set union
     /// (`patchStrategy:"merge"` without a merge key, e.g. finalizers).
     Union,
 }
@@ -168,6 +192,12 @@ const fn at(
 
 /// The fields that hold a pod's containers: parents of `env`, `ports`, ...
 const CONTAINERS: &[&str] = &["containers", "initContainers", "ephemeralContainers"];
+/// The fields that hold a pod's container statuses.
+const CONTAINER_STATUSES: &[&str] = &[
+    "containerStatuses",
+    "initContainerStatuses",
+    "ephemeralContainerStatuses",
+];
 /// The field holding a `PodSpec`: `spec` in a Pod, `spec.template.spec` in a
 /// workload, `spec.jobTemplate.spec.template.spec` in a CronJob.
 const POD_SPEC: &[&str] = &["spec"];
@@ -182,7 +212,8 @@ const BY_TYPE: MergeStrategy = MergeStrategy::ByKey("type");
 /// The merging list fields of the built-in kinds, after the `patchStrategy`
 /// and `patchMergeKey` tags of the Go structs in `k8s.io/api`. The first rule
 /// that fits wins. A list field not listed here (tolerations, args, command,
-/// envFrom, containerStatuses, ...) is replaced by the patch's list.
+/// envFrom, a Node's taints, an Ingress's rules, ...) is replaced by the
+/// patch's list.
 #[rustfmt::skip]
 const RULES: &[Rule] = &[
     // metav1.ObjectMeta, in every object and in every pod template.
@@ -203,17 +234,20 @@ const RULES: &[Rule] = &[
     under(CONTAINERS, "volumeMounts", MergeStrategy::ByKey("mountPath")),
     under(CONTAINERS, "volumeDevices", MergeStrategy::ByKey("devicePath")),
     under(CONTAINERS, "ports", MergeStrategy::ByPortAndProtocol("containerPort")),
-    // status.conditions of pods, nodes, namespaces, PVCs, every workload, ...
+    // core/v1 ContainerStatus.
+    under(CONTAINER_STATUSES, "volumeMounts", MergeStrategy::ByKey("mountPath")),
+    under(CONTAINER_STATUSES, "allocatedResourcesStatus", BY_NAME),
+    // status.conditions of pods, nodes, namespaces, PVCs, Services, every
+    // workload, HPAs (v2), ...
     under(STATUS, "conditions", BY_TYPE),
     // core/v1 PodStatus.
     at("Pod", STATUS, "podIPs", BY_IP),
     at("Pod", STATUS, "hostIPs", BY_IP),
     at("Pod", STATUS, "resourceClaimStatuses", BY_NAME),
-    // core/v1 Node.
-    at("Node", SPEC, "taints", MergeStrategy::ByKey("key")),
+    // core/v1 Node (its spec.taints have no strategy: replaced).
     at("Node", SPEC, "podCIDRs", MergeStrategy::Union),
     at("Node", STATUS, "addresses", BY_TYPE),
-    // core/v1 Service.
+    // core/v1 Service: merged by port number (see MergeStrategy::ByPortAndProtocol).
     at("Service", SPEC, "ports", MergeStrategy::ByPortAndProtocol("port")),
     // core/v1 ServiceAccount (its imagePullSecrets have no strategy: replaced).
     at("ServiceAccount", &[], "secrets", BY_NAME),
@@ -252,29 +286,6 @@ impl MergeStrategy {
             MergeStrategy::Union => None,
         }
     }
-
-    /// Whether `probe` (a patch element, a `$setElementOrder` entry or an
-    /// element of the original list) designates the list element `item`.
-    fn matches(self, probe: &Value, item: &Value) -> bool {
-        let key_matches = |key: &str| match (probe.get(key), item.get(key)) {
-            (Some(a), Some(b)) => probe.is_object() && item.is_object() && scalar_eq(a, b),
-            _ => false,
-        };
-        match self {
-            MergeStrategy::Union => scalar_eq(probe, item),
-            MergeStrategy::ByKey(key) => key_matches(key),
-            MergeStrategy::ByPortAndProtocol(key) => {
-                key_matches(key)
-                    && probe.get("protocol").is_none_or(|wanted| {
-                        let theirs = item
-                            .get("protocol")
-                            .and_then(Value::as_str)
-                            .unwrap_or(DEFAULT_PROTOCOL);
-                        wanted.as_str() == Some(theirs)
-                    })
-            }
-        }
-    }
 }
 
 /// Applies the strategic merge patch `patch` to `original`, an object of
@@ -298,9 +309,8 @@ pub fn apply(original: &Value, patch: &Value, kind: &str) -> Result<Value, Strat
             })
         }
     };
-    let merged = Merger { kind }.merge_map(Some(original), patch, &mut Vec::new())?;
-    // `$patch: delete` on the whole object leaves nothing, as upstream.
-    Ok(Value::Object(merged.unwrap_or_default()))
+    let merged = Merger { kind }.merge_map(original, patch, &mut Vec::new())?;
+    Ok(Value::Object(merged))
 }
 
 /// One patch application: the kind decides which lists merge. Methods take
@@ -309,350 +319,568 @@ struct Merger<'k> {
     kind: &'k str,
 }
 
+/// The shape of a list's elements, which decides how it merges (upstream
+/// looks at the Go type of the elements of both lists).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Elements {
+    Objects,
+    Scalars,
+}
+
 impl Merger<'_> {
     fn strategy(&self, path: &[&str]) -> Option<MergeStrategy> {
         merge_key(self.kind, path)
     }
 
-    /// Merges a patch map into an original map (`None`: the key is new).
-    /// Returns `None` when the patch deletes the map (`$patch: delete`).
+    /// Merges a patch map into an existing map (upstream `mergeMap`): the
+    /// map-level `$patch`, then `$retainKeys`, then the lists named by
+    /// `$setElementOrder`, then the other fields, then the
+    /// `$deleteFromPrimitiveList` lists.
     fn merge_map<'p>(
-        &self,
-        original: Option<Object>,
-        patch: &'p Object,
-        path: &mut Vec<&'p str>,
-    ) -> Result<Option<Object>> {
-        match patch.get(PATCH) {
-            None => {}
-            Some(Value::String(directive)) if directive == "merge" => {}
-            Some(Value::String(directive)) if directive == "replace" => {
-                return self.merge_fields(Object::new(), patch, path).map(Some);
-            }
-            Some(Value::String(directive)) if directive == "delete" => return Ok(None),
-            Some(other) => return Err(unknown_directive(other, path)),
-        }
-        self.merge_fields(original.unwrap_or_default(), patch, path)
-            .map(Some)
-    }
-
-    /// The field-by-field part of [`Merger::merge_map`], with the map-level
-    /// directives: `$retainKeys` first, then the fields, then reordering for
-    /// `$setElementOrder` lists the patch doesn't touch, then
-    /// `$deleteFromPrimitiveList`.
-    fn merge_fields<'p>(
         &self,
         mut original: Object,
         patch: &'p Object,
         path: &mut Vec<&'p str>,
     ) -> Result<Object> {
+        match patch.get(PATCH) {
+            None => {}
+            // The patch, as it is, instead of the original.
+            Some(Value::String(directive)) if directive == "replace" => {
+                let mut replacement = patch.clone();
+                replacement.shift_remove(PATCH);
+                return Ok(clean_map(replacement));
+            }
+            // Upstream leaves an empty map, not a missing key.
+            Some(Value::String(directive)) if directive == "delete" => return Ok(Object::new()),
+            Some(Value::String(directive)) if directive == "merge" => {
+                return Err(StrategicMergeError::MergeDirective { path: render(path) })
+            }
+            Some(other) => return Err(unknown_directive(other, path)),
+        }
+
         if let Some(retain) = patch.get(RETAIN_KEYS) {
             let keep = retained_keys(retain, patch, path)?;
             original.retain(|key, _| keep.contains(&key.as_str()));
         }
 
-        let mut orders: Vec<(&'p str, &'p [Value])> = Vec::new();
-        let mut deletions: Vec<(&'p str, &'p [Value])> = Vec::new();
+        let mut ordered: Vec<&'p str> = Vec::new();
         for (key, value) in patch {
             if let Some(field) = directive_field(key, SET_ELEMENT_ORDER, path)? {
-                orders.push((field, directive_list(key, value, path)?));
-            } else if let Some(field) = directive_field(key, DELETE_FROM_PRIMITIVE_LIST, path)? {
-                deletions.push((field, directive_list(key, value, path)?));
+                let order = directive_list(key, value, path)?;
+                path.push(field);
+                self.merge_ordered_list(&mut original, field, order, patch.get(field), path)?;
+                path.pop();
+                ordered.push(field);
             }
         }
 
         for (key, value) in patch {
-            if is_directive(key) {
+            // Directive keys are handled around this loop; upstream would
+            // keep an unknown `$...` field, which typed decoding then drops.
+            if key.starts_with('$') || ordered.contains(&key.as_str()) {
                 continue;
             }
-            let order = orders
-                .iter()
-                .find(|(field, _)| field == key)
-                .map(|(_, order)| *order);
             path.push(key);
-            self.merge_field(&mut original, key, value, order, path)?;
+            self.merge_field(&mut original, key, value, false, path)?;
             path.pop();
         }
 
-        // `$setElementOrder` alone (the list's contents unchanged) reorders.
-        for (field, order) in orders {
-            if patch.contains_key(field) {
-                continue;
-            }
-            path.push(field);
-            if let (Some(strategy), Some(Value::Array(list))) =
-                (self.strategy(path), original.get_mut(field))
-            {
-                check_order_entries(order, strategy, path)?;
-                let current = std::mem::take(list);
-                *list = reorder(current.clone(), order, &current, strategy);
-            }
-            path.pop();
-        }
-
-        for (field, doomed) in deletions {
-            if let Some(Value::Array(list)) = original.get_mut(field) {
-                list.retain(|item| !doomed.iter().any(|gone| scalar_eq(gone, item)));
+        for (key, value) in patch {
+            if let Some(field) = directive_field(key, DELETE_FROM_PRIMITIVE_LIST, path)? {
+                path.push(field);
+                self.merge_field(&mut original, field, value, true, path)?;
+                path.pop();
             }
         }
         Ok(original)
     }
 
-    /// Merges one field of the patch into `target`, which holds the original
-    /// map being patched. `path` ends with `key`.
+    /// Merges one field of the patch into `target`, the map being patched;
+    /// `path` ends with `key`. With `deletions`, `patch` is the value of
+    /// `$deleteFromPrimitiveList/<key>`.
     fn merge_field<'p>(
         &self,
         target: &mut Object,
         key: &'p str,
         patch: &'p Value,
-        order: Option<&'p [Value]>,
+        deletions: bool,
         path: &mut Vec<&'p str>,
     ) -> Result<()> {
         if patch.is_null() {
             target.shift_remove(key);
             return Ok(());
         }
-        let existing = target.get_mut(key).map(std::mem::take);
-        let merged = match (existing, patch) {
-            (Some(Value::Object(existing)), Value::Object(patch)) => self
-                .merge_map(Some(existing), patch, path)?
-                .map(Value::Object),
-            (Some(Value::Array(existing)), Value::Array(patch)) => {
-                Some(Value::Array(self.merge_list(existing, patch, order, path)?))
+        let Some(existing) = target.get_mut(key) else {
+            // A new field: the patch's value. (A deletion list for a list
+            // the object doesn't have creates nothing.)
+            if !deletions {
+                if let Some(value) = adopt(patch) {
+                    target.insert(key.to_owned(), value);
+                }
             }
-            // New key, or a different type (a scalar, a list replacing a map,
-            // ...): the patch's value, without its directives.
-            _ => self.adopt(patch, order, path)?,
+            return Ok(());
         };
-        match merged {
-            // Inserting over an existing key keeps its position.
-            Some(value) => {
-                target.insert(key.to_owned(), value);
+        match (existing, patch) {
+            (Value::Object(existing), Value::Object(patch)) => {
+                let merged = self.merge_map(std::mem::take(existing), patch, path)?;
+                *existing = merged;
             }
-            None => {
-                target.shift_remove(key);
+            (Value::Array(existing), Value::Array(patch)) => {
+                let strategy = self.strategy(path);
+                let merged = if strategy.is_some() || deletions {
+                    self.merge_list(std::mem::take(existing), patch, strategy, deletions, path)?
+                } else {
+                    clean_list(patch.clone())
+                };
+                *existing = merged;
+            }
+            // A scalar over a scalar of its type: the patch's value (upstream
+            // sets it even from a deletion list).
+            (existing, patch) if same_type(existing, patch) => *existing = patch.clone(),
+            // A value of another type: the patch's, taken as a new value is
+            // (a deletion list deletes nothing from a non-list).
+            (existing, patch) => {
+                if !deletions {
+                    match adopt(patch) {
+                        Some(value) => *existing = value,
+                        None => {
+                            target.shift_remove(key);
+                        }
+                    }
+                }
             }
         }
         Ok(())
     }
 
-    /// A value taken from the patch as it is (nothing to merge it with):
-    /// merged into nothing, which strips directives and `null`s.
-    fn adopt<'p>(
-        &self,
-        patch: &'p Value,
-        order: Option<&'p [Value]>,
-        path: &mut Vec<&'p str>,
-    ) -> Result<Option<Value>> {
-        Ok(match patch {
-            Value::Null => None,
-            Value::Object(patch) => self.merge_map(None, patch, path)?.map(Value::Object),
-            Value::Array(patch) => Some(Value::Array(self.merge_list(
-                Vec::new(),
-                patch,
-                order,
-                path,
-            )?)),
-            scalar => Some(scalar.clone()),
-        })
-    }
-
-    /// Merges a patch list into an original list, by the field's strategy.
+    /// Merges two lists of a field with a merge strategy (upstream
+    /// `mergeSlice`), or applies a `$deleteFromPrimitiveList` list.
     fn merge_list<'p>(
         &self,
         original: Vec<Value>,
         patch: &'p [Value],
-        order: Option<&'p [Value]>,
+        strategy: Option<MergeStrategy>,
+        deletions: bool,
         path: &mut Vec<&'p str>,
     ) -> Result<Vec<Value>> {
-        match self.strategy(path) {
-            Some(strategy) => self.merge_strategic_list(original, patch, strategy, order, path),
-            None => self.replacement_list(patch, path),
+        if original.is_empty() && patch.is_empty() {
+            return Ok(original);
         }
-    }
+        let elements = element_kind(&original, patch, path)?;
+        let key = strategy.and_then(MergeStrategy::key);
 
-    /// A list without a merge strategy: the patch's list replaces the
-    /// original. Its objects are cleaned of directives; objects carrying
-    /// `$patch` are list-level directives, meaningless here, and dropped.
-    fn replacement_list<'p>(
-        &self,
-        patch: &'p [Value],
-        path: &mut Vec<&'p str>,
-    ) -> Result<Vec<Value>> {
-        let mut out = Vec::with_capacity(patch.len());
-        for item in patch {
-            match item {
-                Value::Object(item) if item.contains_key(PATCH) => {}
-                Value::Object(item) => {
-                    out.extend(self.merge_map(None, item, path)?.map(Value::Object))
-                }
-                Value::Array(inner) => out.push(Value::Array(self.replacement_list(inner, path)?)),
-                other => out.push(other.clone()),
+        if elements == Elements::Scalars {
+            if deletions {
+                let mut kept = original;
+                kept.retain(|item| !patch.iter().any(|gone| scalar_eq(gone, item)));
+                return Ok(kept);
             }
+            let mut union: Vec<Value> = Vec::with_capacity(original.len() + patch.len());
+            for value in original.iter().chain(patch) {
+                if !union.iter().any(|seen| scalar_eq(seen, value)) {
+                    union.push(value.clone());
+                }
+            }
+            // A keyed list of scalars fails here, as upstream.
+            let patch_order: Vec<&Value> = patch.iter().collect();
+            let (named, server_only) = partition(union, &patch_order, key, path)?;
+            let server_order: Vec<&Value> = original.iter().collect();
+            return normalize_element_order(
+                named,
+                server_only,
+                &patch_order,
+                &server_order,
+                key,
+                path,
+            );
         }
-        Ok(out)
-    }
 
-    /// A list with a merge strategy. List-level directive elements first
-    /// (`$patch: delete` removes the elements with that key, `$patch:
-    /// replace` discards the original list), then each patch element merges
-    /// into the original element it matches or is appended, then
-    /// `$setElementOrder` (if any) orders the result.
-    fn merge_strategic_list<'p>(
-        &self,
-        original: Vec<Value>,
-        patch: &'p [Value],
-        strategy: MergeStrategy,
-        order: Option<&'p [Value]>,
-        path: &mut Vec<&'p str>,
-    ) -> Result<Vec<Value>> {
+        let Some(key) = key else {
+            return Err(StrategicMergeError::NoMergeKey { path: render(path) });
+        };
+        // List-level directive elements: deletions act on the original list
+        // at once; `replace` makes the patch's other elements the list.
+        let mut original = original;
         let mut replace = false;
-        let mut doomed: Vec<&'p Value> = Vec::new();
         let mut items: Vec<&'p Value> = Vec::new();
         for item in patch {
-            let Some(directive) = item.as_object().and_then(|item| item.get(PATCH)) else {
+            let Some(directive) = item.get(PATCH) else {
                 items.push(item);
                 continue;
             };
             match directive.as_str() {
-                Some("delete") => doomed.push(item),
+                Some("delete") => {
+                    let gone = require_merge_key(item, key, path)?;
+                    let value = &gone[key];
+                    original.retain(|kept| !key_value_eq(kept.get(key), Some(value)));
+                }
                 Some("replace") => replace = true,
-                // An element to merge as usual, if it says which one.
                 Some("merge") => {
-                    if strategy.key().is_some_and(|key| item.get(key).is_some()) {
-                        items.push(item);
-                    }
+                    return Err(StrategicMergeError::MergeDirective { path: render(path) })
                 }
                 _ => return Err(unknown_directive(directive, path)),
             }
         }
+        if replace {
+            original = items.iter().map(|item| clean((*item).clone())).collect();
+            items.clear();
+        }
 
-        // The original order, for `$setElementOrder`'s interleaving.
-        let server_order = if order.is_some() {
-            original.clone()
-        } else {
-            Vec::new()
+        // Each element merges into the first element with its key (one it
+        // added itself included), or is appended.
+        let mut merged = original.clone();
+        for &item in &items {
+            let fields = require_merge_key(item, key, path)?;
+            let value = &fields[key];
+            match merged
+                .iter()
+                .position(|existing| key_value_eq(existing.get(key), Some(value)))
+            {
+                Some(at) => {
+                    if let Value::Object(existing) = std::mem::take(&mut merged[at]) {
+                        merged[at] = Value::Object(self.merge_map(existing, fields, path)?);
+                    }
+                }
+                None => merged.push(clean(item.clone())),
+            }
+        }
+
+        let patch_order: Vec<&Value> = items;
+        let (named, server_only) = partition(merged, &patch_order, Some(key), path)?;
+        let server_order: Vec<&Value> = original.iter().collect();
+        normalize_element_order(
+            named,
+            server_only,
+            &patch_order,
+            &server_order,
+            Some(key),
+            path,
+        )
+    }
+
+    /// A list named by `$setElementOrder/<field>` (upstream
+    /// `mergePatchIntoOriginal`): merged with the patch's list, if any, then
+    /// put in the directive's order, elements only the server has
+    /// interleaved by their old positions.
+    fn merge_ordered_list<'p>(
+        &self,
+        original: &mut Object,
+        field: &'p str,
+        order: &'p [Value],
+        patch_list: Option<&'p Value>,
+        path: &mut Vec<&'p str>,
+    ) -> Result<()> {
+        let as_list = |value: &'p Value| -> Result<&'p [Value]> {
+            value.as_array().map(Vec::as_slice).ok_or_else(|| {
+                StrategicMergeError::OrderedFieldNotList {
+                    path: render(path),
+                    found: type_name(value),
+                }
+            })
         };
-        let mut merged = if replace { Vec::new() } else { original };
-
-        match strategy.key() {
-            None => {
-                // Union of scalars; `$patch: delete` elements mean nothing
-                // here (scalar lists delete with $deleteFromPrimitiveList).
-                let mut union: Vec<Value> = Vec::with_capacity(merged.len() + items.len());
-                for value in merged
-                    .into_iter()
-                    .chain(items.iter().map(|item| (*item).clone()))
-                {
-                    if !union.iter().any(|seen| scalar_eq(seen, &value)) {
-                        union.push(value);
-                    }
-                }
-                merged = union;
+        let original_list: Option<Vec<Value>> = match original.get(field) {
+            None => None,
+            Some(Value::Array(list)) => Some(list.clone()),
+            Some(other) => {
+                return Err(StrategicMergeError::OrderedFieldNotList {
+                    path: render(path),
+                    found: type_name(other),
+                })
             }
-            Some(key) => {
-                for gone in doomed {
-                    require_merge_key(gone, key, path)?;
-                    merged.retain(|item| !strategy.matches(gone, item));
-                }
-                for &item in &items {
-                    let fields = require_merge_key(item, key, path)?;
-                    match merged
-                        .iter()
-                        .position(|existing| strategy.matches(item, existing))
-                    {
-                        Some(at) => {
-                            if let Value::Object(existing) = std::mem::take(&mut merged[at]) {
-                                match self.merge_map(Some(existing), fields, path)? {
-                                    Some(object) => merged[at] = Value::Object(object),
-                                    None => {
-                                        merged.remove(at);
-                                    }
-                                }
-                            }
-                        }
-                        None => {
-                            merged.extend(self.merge_map(None, fields, path)?.map(Value::Object))
-                        }
-                    }
-                }
-            }
-        }
+        };
+        let patch_list = patch_list.map(as_list).transpose()?;
+        let strategy = self.strategy(path);
+        let key = strategy.and_then(MergeStrategy::key);
+        check_order_agrees(patch_list.unwrap_or_default(), order, key, path)?;
 
-        if let Some(order) = order {
-            check_order_entries(order, strategy, path)?;
-            check_order_agrees(order, &items, strategy, path)?;
-            merged = reorder(merged, order, &server_order, strategy);
+        let merged = match (&original_list, patch_list) {
+            (None, None) => return Ok(()),
+            (Some(list), None) => list.clone(),
+            (None, Some(patch)) => clean_list(remove_directives_in_list(patch)),
+            (Some(list), Some(patch)) => match strategy {
+                Some(_) => self.merge_list(list.clone(), patch, strategy, false, path)?,
+                None => clean_list(patch.to_vec()),
+            },
+        };
+        let server_order_list = original_list.unwrap_or_default();
+        let elements = element_kind(&server_order_list, patch_list.unwrap_or_default(), path)?;
+        if elements == Elements::Objects && key.is_none() {
+            return Err(StrategicMergeError::NoMergeKey { path: render(path) });
         }
-        Ok(merged)
+        let order: Vec<&Value> = order.iter().collect();
+        let (named, server_only) = partition(merged, &order, key, path)?;
+        let server_order: Vec<&Value> = server_order_list.iter().collect();
+        let both = normalize_element_order(named, server_only, &order, &server_order, key, path)?;
+        original.insert(field.to_owned(), Value::Array(both));
+        Ok(())
     }
 }
 
-/// Orders a merged list by a `$setElementOrder` list, as apimachinery does:
-/// the elements named in `order` go in that order; the others (elements only
-/// the server has, e.g. an injected sidecar) keep their original relative
-/// order, and each is placed before the next ordered element only if it came
-/// before that element in the original list (`server_order`).
-fn reorder(
-    merged: Vec<Value>,
-    order: &[Value],
-    server_order: &[Value],
-    strategy: MergeStrategy,
-) -> Vec<Value> {
-    let rank =
-        |list: &[Value], item: &Value| list.iter().position(|probe| strategy.matches(probe, item));
-    let total = merged.len();
-    let (mut ordered, mut server_only): (Vec<Value>, Vec<Value>) = merged
-        .into_iter()
-        .partition(|item| rank(order, item).is_some());
-    ordered.sort_by_cached_key(|item| rank(order, item));
-    server_only.sort_by_cached_key(|item| rank(server_order, item).unwrap_or(usize::MAX));
+/// Whether two JSON values have the same type (Go's `reflect.TypeOf` on
+/// decoded JSON: all numbers are one type).
+fn same_type(a: &Value, b: &Value) -> bool {
+    std::mem::discriminant(a) == std::mem::discriminant(b)
+}
 
-    let was_before = |left: &Value, right: &Value| {
-        matches!(
-            (rank(server_order, left), rank(server_order, right)),
-            (Some(l), Some(r)) if l < r
-        )
+/// The kind of elements two lists hold together (upstream
+/// `sliceElementType`): all objects or all scalars of one type.
+fn element_kind(original: &[Value], patch: &[Value], path: &[&str]) -> Result<Elements> {
+    let mixed = || StrategicMergeError::MixedElements { path: render(path) };
+    let mut items = original.iter().chain(patch);
+    let first = items
+        .next()
+        .ok_or_else(|| StrategicMergeError::NothingToOrder { path: render(path) })?;
+    if first.is_array() || items.any(|item| !same_type(first, item)) {
+        return Err(mixed());
+    }
+    Ok(if first.is_object() {
+        Elements::Objects
+    } else {
+        Elements::Scalars
+    })
+}
+
+/// Splits `merged` into the elements `names` designates (by merge key, or by
+/// value for scalars) and the others, keeping their order (upstream
+/// `partitionMapsByPresentInList`/`partitionPrimitivesByPresentInList`).
+/// Every element of a keyed list must carry the key.
+fn partition(
+    merged: Vec<Value>,
+    names: &[&Value],
+    key: Option<&'static str>,
+    path: &[&str],
+) -> Result<(Vec<Value>, Vec<Value>)> {
+    let mut named = Vec::new();
+    let mut others = Vec::new();
+    for item in merged {
+        let found = match key {
+            Some(key) => {
+                let value = &require_merge_key(&item, key, path)?[key];
+                names
+                    .iter()
+                    .any(|name| name.is_object() && key_value_eq(name.get(key), Some(value)))
+            }
+            None => names.iter().any(|name| scalar_eq(name, &item)),
+        };
+        if found {
+            named.push(item);
+        } else {
+            others.push(item);
+        }
+    }
+    Ok((named, others))
+}
+
+/// Upstream `normalizeElementOrder`: the patch's elements sorted by
+/// `patch_order`, the server-only ones by `server_order`, then interleaved.
+fn normalize_element_order(
+    named: Vec<Value>,
+    server_only: Vec<Value>,
+    patch_order: &[&Value],
+    server_order: &[&Value],
+    key: Option<&'static str>,
+    path: &[&str],
+) -> Result<Vec<Value>> {
+    let named = normalize_slice_order(named, patch_order, key, path)?;
+    let server_only = normalize_slice_order(server_only, server_order, key, path)?;
+    Ok(merge_sorted(server_only, named, server_order, key))
+}
+
+/// Upstream `normalizeSliceOrder`: a stable sort of `items` by their
+/// positions in `order`. Its comparison says "less" whenever either element
+/// is missing from `order`; Go's `sort.SliceStable` runs an insertion sort
+/// (for up to 20 elements), reproduced here so the same inputs give the
+/// same order. `$patch: delete` elements go last.
+fn normalize_slice_order(
+    items: Vec<Value>,
+    order: &[&Value],
+    key: Option<&'static str>,
+    path: &[&str],
+) -> Result<Vec<Value>> {
+    let mut items = items;
+    let mut doomed = Vec::new();
+    if let Some(key) = key {
+        for item in items.iter().chain(order.iter().copied()) {
+            require_merge_key(item, key, path)?;
+        }
+        let (kept, gone): (Vec<Value>, Vec<Value>) = items
+            .into_iter()
+            .partition(|item| item.get(PATCH).and_then(Value::as_str) != Some("delete"));
+        items = kept;
+        doomed = gone;
+    }
+    let less = |a: &Value, b: &Value| match (index(order, a, key), index(order, b, key)) {
+        (Some(i), Some(j)) => i < j,
+        _ => true,
     };
-    let mut out = Vec::with_capacity(total);
-    let mut ordered = ordered.into_iter().peekable();
-    let mut server_only = server_only.into_iter().peekable();
+    for i in 1..items.len() {
+        let mut j = i;
+        while j > 0 && less(&items[j], &items[j - 1]) {
+            items.swap(j, j - 1);
+            j -= 1;
+        }
+    }
+    items.extend(doomed);
+    Ok(items)
+}
+
+/// Upstream `mergeSortedSlice`: interleaves the server-only elements
+/// (`left`) into the patch's (`right`), both already sorted; a server-only
+/// element goes first only if it came before the next patch element in the
+/// original list.
+fn merge_sorted(
+    left: Vec<Value>,
+    right: Vec<Value>,
+    server_order: &[&Value],
+    key: Option<&'static str>,
+) -> Vec<Value> {
+    let mut out = Vec::with_capacity(left.len() + right.len());
+    let mut left = left.into_iter().peekable();
+    let mut right = right.into_iter().peekable();
     loop {
-        let next = match (server_only.peek(), ordered.peek()) {
+        let next = match (left.peek(), right.peek()) {
             (None, None) => break,
-            (Some(left), Some(right)) if !was_before(left, right) => ordered.next(),
-            (Some(_), _) => server_only.next(),
-            (None, Some(_)) => ordered.next(),
+            (Some(_), None) => left.next(),
+            (None, Some(_)) => right.next(),
+            (Some(l), Some(r)) => {
+                match (index(server_order, l, key), index(server_order, r, key)) {
+                    (Some(li), Some(ri)) if li < ri => left.next(),
+                    _ => right.next(),
+                }
+            }
         };
         out.extend(next);
     }
     out
 }
 
-/// Every `$setElementOrder` entry of a keyed list must carry the merge key.
-fn check_order_entries(order: &[Value], strategy: MergeStrategy, path: &[&str]) -> Result<()> {
-    if let Some(key) = strategy.key() {
-        for entry in order {
-            require_merge_key(entry, key, path)?;
+/// Upstream `index`: the position of the first element of `list` with the
+/// same merge key value as `item` (an element without the key matches
+/// another without it, as Go's `nil == nil`), or equal to it for scalars.
+fn index(list: &[&Value], item: &Value, key: Option<&str>) -> Option<usize> {
+    match key {
+        Some(key) => {
+            let wanted = item.as_object().and_then(|item| item.get(key));
+            list.iter().position(|probe| {
+                let theirs = probe.as_object().and_then(|probe| probe.get(key));
+                key_value_eq(wanted, theirs)
+            })
+        }
+        None => list.iter().position(|probe| scalar_eq(probe, item)),
+    }
+}
+
+/// Equality of two (possibly missing) merge key values.
+fn key_value_eq(a: Option<&Value>, b: Option<&Value>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => scalar_eq(a, b),
+        (None, None) => true,
+        _ => false,
+    }
+}
+
+/// The patch's elements must appear in `$setElementOrder`, in the same
+/// relative order (upstream `validatePatchWithSetOrderList`); deletions and
+/// other directive elements are not counted.
+fn check_order_agrees(
+    patch: &[Value],
+    order: &[Value],
+    key: Option<&'static str>,
+    path: &[&str],
+) -> Result<()> {
+    if patch.is_empty() || order.is_empty() {
+        return Ok(());
+    }
+    let mut entries = order.iter();
+    for item in patch.iter().filter(|item| item.get(PATCH).is_none()) {
+        let matches = |entry: &Value| -> Result<bool> {
+            Ok(match key {
+                Some(key) => {
+                    let mine = &require_merge_key(item, key, path)?[key];
+                    let theirs = &require_merge_key(entry, key, path)?[key];
+                    scalar_eq(mine, theirs)
+                }
+                None => scalar_eq(item, entry),
+            })
+        };
+        let mut found = false;
+        for entry in entries.by_ref() {
+            if matches(entry)? {
+                found = true;
+                break;
+            }
+        }
+        if !found {
+            return Err(StrategicMergeError::SetElementOrderMismatch { path: render(path) });
         }
     }
     Ok(())
 }
 
-/// The patch's own elements must appear in `$setElementOrder`, in the same
-/// relative order (upstream rejects the patch otherwise).
-fn check_order_agrees(
-    order: &[Value],
-    items: &[&Value],
-    strategy: MergeStrategy,
-    path: &[&str],
-) -> Result<()> {
-    let mut entries = order.iter();
-    for item in items.iter().filter(|item| item.get(PATCH).is_none()) {
-        if !entries.any(|entry| strategy.matches(entry, item)) {
-            return Err(StrategicMergeError::SetElementOrderMismatch { path: render(path) });
+/// A value the patch introduces wholesale (a new field, or one replacing a
+/// value of another type), as upstream takes it: `null` fields discarded,
+/// objects carrying `$patch` dropped (`removeDirectives`); then the other
+/// directive keys go too, as typed decoding drops them. `None`: the value
+/// itself carried `$patch`, so the field is not set.
+fn adopt(patch: &Value) -> Option<Value> {
+    let mut value = patch.clone();
+    discard_nulls(&mut value);
+    remove_directives(value).map(clean)
+}
+
+/// Upstream `discardNullValuesFromPatch`: drops `null` fields of every map.
+fn discard_nulls(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            map.retain(|_, inner| !inner.is_null());
+            map.values_mut().for_each(discard_nulls);
         }
+        Value::Array(items) => items.iter_mut().for_each(discard_nulls),
+        _ => {}
     }
-    Ok(())
+}
+
+/// Upstream `removeDirectives`: an object carrying `$patch` is dropped,
+/// wherever it is (`None` when it is the value itself).
+fn remove_directives(value: Value) -> Option<Value> {
+    match value {
+        Value::Object(map) if map.contains_key(PATCH) => None,
+        Value::Object(map) => Some(Value::Object(
+            map.into_iter()
+                .filter_map(|(key, inner)| remove_directives(inner).map(|inner| (key, inner)))
+                .collect(),
+        )),
+        Value::Array(items) => Some(Value::Array(remove_directives_in_list(&items))),
+        other => Some(other),
+    }
+}
+
+fn remove_directives_in_list(items: &[Value]) -> Vec<Value> {
+    items
+        .iter()
+        .filter_map(|item| remove_directives(item.clone()))
+        .collect()
+}
+
+/// What typed decoding makes of a value taken from the patch as it is:
+/// directive keys (unknown fields) and `null` fields are gone, everywhere.
+fn clean(value: Value) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(clean_map(map)),
+        Value::Array(items) => Value::Array(clean_list(items)),
+        other => other,
+    }
+}
+
+fn clean_map(map: Object) -> Object {
+    map.into_iter()
+        .filter(|(key, value)| !key.starts_with('$') && !value.is_null())
+        .map(|(key, value)| (key, clean(value)))
+        .collect()
+}
+
+fn clean_list(items: Vec<Value>) -> Vec<Value> {
+    items.into_iter().map(clean).collect()
 }
 
 /// The element as an object carrying the merge key, or the error saying why not.
@@ -676,18 +904,13 @@ fn require_merge_key<'v>(item: &'v Value, key: &'static str, path: &[&str]) -> R
 }
 
 /// The field names of a `$retainKeys` directive, after checking that the
-/// patch sets no field outside them (nulls and directives aside).
+/// patch sets no field outside them (nulls and list directives aside).
+/// Entries that are not strings name no field, as upstream.
 fn retained_keys<'p>(retain: &'p Value, patch: &Object, path: &[&str]) -> Result<Vec<&'p str>> {
-    let names = directive_list(RETAIN_KEYS, retain, path)?
+    let names: Vec<&str> = directive_list(RETAIN_KEYS, retain, path)?
         .iter()
-        .map(|name| {
-            name.as_str()
-                .ok_or_else(|| StrategicMergeError::RetainKeysNotString {
-                    path: render(path),
-                    value: name.to_string(),
-                })
-        })
-        .collect::<Result<Vec<_>>>()?;
+        .filter_map(Value::as_str)
+        .collect();
     for (key, value) in patch {
         if !value.is_null() && !is_directive(key) && !names.contains(&key.as_str()) {
             return Err(StrategicMergeError::RetainKeysMissingField {
@@ -718,7 +941,7 @@ fn directive_field<'p>(
         return Ok(None);
     };
     match rest.strip_prefix('/') {
-        Some(field) if !field.is_empty() => Ok(Some(field)),
+        Some(field) => Ok(Some(field)),
         _ => Err(StrategicMergeError::MalformedDirectiveKey {
             path: render(path),
             key: key.to_owned(),
@@ -875,9 +1098,10 @@ mod tests {
             {"name": "B", "value": "two"}
         ]}]}}}});
         let out = patched(original, patch, "Deployment");
+        // The elements the patch names take the patch's order.
         assert_eq!(
             containers_of(&out)[0]["env"],
-            json!([{"name": "B", "value": "two"}, {"name": "C", "value": "3"}])
+            json!([{"name": "C", "value": "3"}, {"name": "B", "value": "two"}])
         );
     }
 
@@ -957,7 +1181,7 @@ mod tests {
     }
 
     #[test]
-    fn new_elements_are_appended_without_an_element_order() {
+    fn new_elements_go_first_without_an_element_order() {
         let original = deployment(json!([
             {"name": "a", "image": "a:1"},
             {"name": "b", "image": "b:1"}
@@ -967,9 +1191,11 @@ mod tests {
             {"name": "a", "image": "a:2"}
         ]}}}});
         let out = patched(original, patch, "Deployment");
+        // Upstream's order: the patch's elements in the patch's order, and
+        // `b` (server only) after `a`, which preceded it on the server.
         let containers = &out["spec"]["template"]["spec"]["containers"];
-        assert_eq!(names(containers), ["a", "b", "c"]);
-        assert_eq!(containers[0]["image"], "a:2");
+        assert_eq!(names(containers), ["c", "a", "b"]);
+        assert_eq!(containers[1]["image"], "a:2");
     }
 
     #[test]
@@ -1056,29 +1282,39 @@ mod tests {
             out["spec"]["ports"],
             json!([
                 {"name": "http", "port": 80, "targetPort": 9090, "protocol": "TCP"},
-                {"name": "https", "port": 443, "targetPort": 8443, "protocol": "TCP"},
-                {"name": "dns", "port": 53, "protocol": "UDP"}
+                {"name": "dns", "port": 53, "protocol": "UDP"},
+                {"name": "https", "port": 443, "targetPort": 8443, "protocol": "TCP"}
             ])
+        );
+        // What kubectl apply sends when a port gains a name and loses its
+        // protocol: still one port.
+        let original =
+            json!({"spec": {"ports": [{"port": 3001, "protocol": "TCP", "targetPort": 3001}]}});
+        let patch = json!({"spec": {
+            "$setElementOrder/ports": [{"port": 3001}],
+            "ports": [{"port": 3001, "protocol": null, "name": "http"}]
+        }});
+        let out = patched(original, patch, "Service");
+        assert_eq!(
+            out["spec"]["ports"],
+            json!([{"port": 3001, "targetPort": 3001, "name": "http"}])
         );
     }
 
     #[test]
-    fn container_ports_merge_by_container_port_and_protocol() {
+    fn container_ports_merge_by_container_port_alone() {
         let original = json!({"spec": {"containers": [{"name": "dns", "ports": [
             {"containerPort": 53, "protocol": "TCP"}
         ]}]}});
         let patch = json!({"spec": {"containers": [{"name": "dns", "ports": [
             {"containerPort": 53, "protocol": "UDP", "name": "dns-udp"}
         ]}]}});
+        // Upstream ignores the protocol: 53/UDP merges into 53/TCP.
         let out = patched(original.clone(), patch, "Pod");
         assert_eq!(
             out["spec"]["containers"][0]["ports"],
-            json!([
-                {"containerPort": 53, "protocol": "TCP"},
-                {"containerPort": 53, "protocol": "UDP", "name": "dns-udp"}
-            ])
+            json!([{"containerPort": 53, "protocol": "UDP", "name": "dns-udp"}])
         );
-        // No protocol in the patch: matched on the port alone.
         let patch = json!({"spec": {"containers": [{"name": "dns", "ports": [
             {"containerPort": 53, "name": "dns-tcp"}
         ]}]}});
@@ -1246,23 +1482,36 @@ mod tests {
     }
 
     #[test]
-    fn patch_delete_and_merge_on_maps() {
+    fn patch_directives_on_maps_behave_as_upstream() {
         let original = json!({"spec": {
             "securityContext": {"runAsUser": 1000},
             "dnsConfig": {"options": [{"name": "ndots", "value": "2"}]}
         }});
+        // `delete` leaves an empty map; on a missing map, and `replace` on a
+        // missing map, nothing is set.
         let patch = json!({"spec": {
             "securityContext": {"$patch": "delete"},
-            "dnsConfig": {"$patch": "merge", "nameservers": ["1.1.1.1"]},
-            "affinity": {"$patch": "delete"}
+            "dnsConfig": {"$patch": "replace", "nameservers": ["1.1.1.1"], "searches": null},
+            "affinity": {"$patch": "delete"},
+            "overhead": {"$patch": "replace", "cpu": "1"}
         }});
-        let out = patched(original, patch, "Pod");
+        let out = patched(original.clone(), patch, "Pod");
         assert_eq!(
             out,
-            json!({"spec": {"dnsConfig": {
-                "options": [{"name": "ndots", "value": "2"}],
-                "nameservers": ["1.1.1.1"]
-            }}})
+            json!({"spec": {"securityContext": {}, "dnsConfig": {"nameservers": ["1.1.1.1"]}}})
+        );
+        // `merge` is refused, on a map as in a list.
+        let patch = json!({"spec": {"dnsConfig": {"$patch": "merge", "nameservers": ["1.1.1.1"]}}});
+        assert_eq!(
+            apply(&original, &patch, "Pod").unwrap_err(),
+            StrategicMergeError::MergeDirective {
+                path: "spec.dnsConfig".into()
+            }
+        );
+        // On the whole object, `delete` leaves `{}`.
+        assert_eq!(
+            patched(original, json!({"$patch": "delete"}), "Pod"),
+            json!({})
         );
     }
 
@@ -1308,7 +1557,7 @@ mod tests {
     }
 
     #[test]
-    fn owner_references_merge_by_uid_and_node_taints_by_key() {
+    fn owner_references_merge_by_uid_and_node_taints_are_replaced() {
         let original = json!({"metadata": {"ownerReferences": [
             {"uid": "1", "kind": "ReplicaSet", "name": "a"}
         ]}, "spec": {"taints": [{"key": "k", "effect": "NoSchedule"}]}});
@@ -1318,11 +1567,13 @@ mod tests {
         let out = patched(original, patch, "Node");
         assert_eq!(
             out["metadata"]["ownerReferences"],
-            json!([{"uid": "1", "kind": "ReplicaSet", "name": "a"}, {"uid": "2", "kind": "ReplicaSet", "name": "b"}])
+            json!([{"uid": "2", "kind": "ReplicaSet", "name": "b"}, {"uid": "1", "kind": "ReplicaSet", "name": "a"}])
         );
+        // NodeSpec.taints has no patch strategy: the patch's list, as sent
+        // (typed decoding keeps the element, minus the directive key).
         assert_eq!(
             out["spec"]["taints"],
-            json!([{"key": "j", "effect": "NoExecute"}])
+            json!([{"key": "k"}, {"key": "j", "effect": "NoExecute"}])
         );
     }
 
@@ -1368,9 +1619,10 @@ mod tests {
         );
         assert_eq!(merge_key("Pod", &["spec", "tolerations"]), None);
         assert_eq!(merge_key("Pod", &["spec", "containers", "args"]), None);
+        assert_eq!(merge_key("Node", &["spec", "taints"]), None);
         assert_eq!(
-            merge_key("Node", &["spec", "taints"]),
-            Some(MergeStrategy::ByKey("key"))
+            merge_key("Pod", &["status", "containerStatuses", "volumeMounts"]),
+            Some(MergeStrategy::ByKey("mountPath"))
         );
         assert_eq!(
             merge_key("Node", &["status", "addresses"]),
@@ -1404,19 +1656,33 @@ mod tests {
             ),
             (
                 json!({"spec": {"template": {"spec": {"containers": ["web"]}}}}),
-                "must be an object, not a string",
+                "list elements are not all of one type",
+            ),
+            (
+                json!({"spec": {"template": {"spec": {"containers": [{"name": "web", "$patch": "merge"}]}}}}),
+                "spec.template.spec.containers: \"$patch: merge\" is not supported",
+            ),
+            (
+                json!({"spec": {"template": {"spec": {"tolerations": [{"key": "a"}],
+                    "$deleteFromPrimitiveList/tolerations": [{"key": "a"}]}}}}),
+                "a list of objects without a merge key cannot be merged",
+            ),
+            (
+                json!({"spec": {"template": {"spec": {"$setElementOrder/volumes": [{"name": "a"}],
+                    "volumes": []}}}}),
+                "spec.template.spec.volumes: $setElementOrder names a list that is empty",
             ),
             (
                 json!({"metadata": {"$setElementOrder": []}}),
                 "malformed directive key",
             ),
             (
-                json!({"metadata": {"$deleteFromPrimitiveList/finalizers": "a"}}),
-                "must be a list",
+                json!({"metadata": {"$setElementOrder/finalizers": "a"}}),
+                "$setElementOrder/finalizers must be a list",
             ),
             (
-                json!({"spec": {"$retainKeys": [1]}}),
-                "$retainKeys must list field names",
+                json!({"spec": {"$retainKeys": "replicas"}}),
+                "$retainKeys must be a list",
             ),
         ];
         for (patch, expected) in cases {
