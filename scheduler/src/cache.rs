@@ -185,6 +185,16 @@ impl Cache {
     }
 }
 
+/// A Ready test node with hostname and zone labels (4 CPUs, 110 pods).
+#[cfg(test)]
+pub(crate) fn zoned_node(name: &str, zone: &str) -> Node {
+    serde_json::from_value(serde_json::json!({
+        "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name, "topology.kubernetes.io/zone": zone}},
+        "status": {"allocatable": {"cpu": "4", "pods": "110"}, "conditions": [{"type": "Ready", "status": "True"}]}
+    }))
+    .unwrap()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -181,12 +181,7 @@ mod tests {
     fn cache_with(placed: &[(&str, &str)]) -> Cache {
         let mut cache = Cache::new();
         for (name, zone) in [("a", "z1"), ("b", "z1"), ("c", "z2")] {
-            let n: k8s_openapi::api::core::v1::Node = serde_json::from_value(json!({
-                "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name, "topology.kubernetes.io/zone": zone}},
-                "status": {"allocatable": {"cpu": "4", "pods": "110"}, "conditions": [{"type": "Ready", "status": "True"}]}
-            }))
-            .unwrap();
-            cache.upsert_node(&n);
+            cache.upsert_node(&crate::cache::zoned_node(name, zone));
         }
         for (i, (node, app)) in placed.iter().enumerate() {
             let p: Pod = serde_json::from_value(json!({
