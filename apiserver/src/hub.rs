@@ -1,18 +1,35 @@
-//! The watch hub: the in-memory history of recent changes and the fan-out
-//! of new ones to every open watch.
+//! The watch hub: the in-memory history of recent changes that every open
+//! watch reads from.
 //!
 //! kube-apiserver serves watches from its watch cache, a ring of recent
-//! events over etcd's history; minik does the same with a ring of the last
-//! `capacity` events plus a broadcast channel. A watch that asks for a
-//! resourceVersion older than the ring gets 410 Gone, and a watcher that
-//! falls behind the channel catches up from the ring (or gets 410 if even the
-//! ring has moved past it), so no event is ever silently skipped.
+//! events over etcd's history; minik does the same with a ring bounded both
+//! by count (`--watch-history`) and by bytes (`--watch-history-bytes`), so
+//! one large object updated many times cannot grow it without limit. A
+//! watch that asks for a resourceVersion older than the ring gets 410 Gone,
+//! and so does a watcher that falls so far behind that the ring moved past
+//! it: no event is ever silently skipped.
+//!
+//! Each change is encoded to JSON once, when it is published, and the same
+//! bytes (`bytes::Bytes`, reference-counted) are handed to every watcher, so
+//! memory does not grow with object size × history × watchers. kube-apiserver
+//! gets the same effect by caching each event's serialization. Watchers
+//! *pull* from the ring with a cursor (their last revision) and are woken by
+//! a `watch` channel holding the newest revision; nothing is queued per
+//! watcher here, so a watcher that stops reading holds no history. Its own
+//! output buffer is bounded in `rest/watch.rs`.
+//!
+//! Where minik simplifies: the ring keeps the JSON, not the decoded object,
+//! so a watch with a label or field selector (or one served as a Table or in
+//! another API version) decodes each change it looks at. kube-apiserver
+//! keeps decoded objects and their selectable fields instead.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
+use bytes::{BufMut, Bytes, BytesMut};
 use serde_json::Value;
-use tokio::sync::broadcast;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventType {
@@ -31,7 +48,7 @@ impl EventType {
     }
 }
 
-/// One committed change to one object.
+/// One committed change to one object, as the writer hands it over.
 #[derive(Debug)]
 pub struct Event {
     pub revision: u64,
@@ -45,8 +62,92 @@ pub struct Event {
     pub prev: Option<Arc<Value>>,
 }
 
-/// Backlog of retained events plus a receiver for the ones to come.
-pub type Subscription = (Vec<Arc<Event>>, broadcast::Receiver<Arc<Event>>);
+/// A change as the hub retains it: encoded once, shared by every watcher.
+#[derive(Debug)]
+pub struct Change {
+    pub revision: u64,
+    pub event_type: EventType,
+    pub key: Box<str>,
+    /// `{"type":"<event_type>","object":<object>}\n`, the watch line most
+    /// watchers send as is.
+    line: Bytes,
+    /// Where the object's JSON sits inside `line`.
+    object_at: (usize, usize),
+    /// The previous state's JSON; shares the previous change's bytes when
+    /// that change is still in the ring.
+    prev: Option<Bytes>,
+}
+
+impl Change {
+    /// The watch line for this change's own event type.
+    pub fn line(&self) -> Bytes {
+        self.line.clone()
+    }
+
+    /// The object's JSON (storage form).
+    pub fn object_json(&self) -> Bytes {
+        self.line.slice(self.object_at.0..self.object_at.1)
+    }
+
+    /// The object, decoded.
+    pub fn object(&self) -> Value {
+        serde_json::from_slice(&self.line[self.object_at.0..self.object_at.1])
+            .expect("the hub encoded this JSON")
+    }
+
+    /// The state before the change, decoded.
+    pub fn prev(&self) -> Option<Value> {
+        self.prev
+            .as_ref()
+            .map(|p| serde_json::from_slice(p).expect("the hub encoded this JSON"))
+    }
+
+    /// Bytes this change accounts for. A shared `prev` is counted again:
+    /// the budget errs on the side of holding less.
+    fn cost(&self) -> usize {
+        std::mem::size_of::<Self>()
+            + self.key.len()
+            + self.line.len()
+            + self.prev.as_ref().map_or(0, Bytes::len)
+    }
+}
+
+/// `{"type":"<ty>","object":<object_json>}\n`, and where the object sits in it.
+pub fn watch_line(ty: EventType, object_json: &[u8]) -> (Bytes, (usize, usize)) {
+    let head = format!("{{\"type\":\"{}\",\"object\":", ty.as_str());
+    let mut b = BytesMut::with_capacity(head.len() + object_json.len() + 2);
+    b.put_slice(head.as_bytes());
+    let start = b.len();
+    b.put_slice(object_json);
+    let end = b.len();
+    b.put_slice(b"}\n");
+    (b.freeze(), (start, end))
+}
+
+/// How much the hub and each watch may hold.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Most changes kept in history (`--watch-history`).
+    pub changes: usize,
+    /// Most bytes of encoded changes kept in history (`--watch-history-bytes`).
+    pub bytes: usize,
+    /// Most bytes queued for one watch whose client is not reading.
+    pub watcher_bytes: usize,
+    /// How long a watch's full buffer may see no progress before the watch
+    /// is closed (the client then re-watches or relists).
+    pub stall_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            changes: 10_000,
+            bytes: 64 << 20,
+            watcher_bytes: 1 << 20,
+            stall_timeout: Duration::from_secs(5),
+        }
+    }
+}
 
 /// The requested resourceVersion is older than the retained history.
 #[derive(Debug)]
@@ -54,32 +155,82 @@ pub struct Expired {
     pub oldest: u64,
 }
 
+/// What the hub holds now (for tests and benchmarks).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Stats {
+    /// Changes in history.
+    pub changes: usize,
+    /// Bytes accounted for them.
+    pub history_bytes: usize,
+    /// Open watches.
+    pub watchers: usize,
+    /// Bytes queued in watches' output buffers, not yet taken by their connection.
+    pub buffered_bytes: usize,
+    /// Watches closed because their client stopped reading.
+    pub slow_closed: u64,
+}
+
+/// Counters the watches keep up to date.
+#[derive(Debug, Default)]
+pub struct Gauges {
+    pub watchers: AtomicUsize,
+    pub buffered_bytes: AtomicUsize,
+    pub slow_closed: AtomicU64,
+}
+
 struct Ring {
-    events: VecDeque<Arc<Event>>,
-    capacity: usize,
-    /// Every event with a revision above this one is in `events`.
+    changes: VecDeque<Arc<Change>>,
+    bytes: usize,
+    /// Every change with a revision above this one is in `changes`.
     complete_after: u64,
+    /// Per key, the revision and JSON of its newest change still in the
+    /// ring: the next change's `prev` shares these bytes.
+    newest: HashMap<Box<str>, (u64, Bytes)>,
 }
 
 pub struct Hub {
     ring: Mutex<Ring>,
-    tx: broadcast::Sender<Arc<Event>>,
+    limits: Limits,
+    /// The newest published revision; watchers wait on it.
+    published: tokio::sync::watch::Sender<u64>,
+    gauges: Gauges,
     /// Flips to true when the server shuts down, ending every watch.
     closing: tokio::sync::watch::Sender<bool>,
 }
 
 impl Hub {
     /// A hub whose history starts at `revision` (the store's revision at start-up).
-    pub fn new(revision: u64, capacity: usize) -> Self {
-        let (tx, _) = broadcast::channel(4096);
+    pub fn new(revision: u64, limits: Limits) -> Self {
         Self {
             ring: Mutex::new(Ring {
-                events: VecDeque::with_capacity(capacity),
-                capacity,
+                changes: VecDeque::new(),
+                bytes: 0,
                 complete_after: revision,
+                newest: HashMap::new(),
             }),
-            tx,
+            limits,
+            published: tokio::sync::watch::Sender::new(revision),
+            gauges: Gauges::default(),
             closing: tokio::sync::watch::Sender::new(false),
+        }
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    pub fn gauges(&self) -> &Gauges {
+        &self.gauges
+    }
+
+    pub fn stats(&self) -> Stats {
+        let ring = self.ring.lock().unwrap();
+        Stats {
+            changes: ring.changes.len(),
+            history_bytes: ring.bytes,
+            watchers: self.gauges.watchers.load(Ordering::Relaxed),
+            buffered_bytes: self.gauges.buffered_bytes.load(Ordering::Relaxed),
+            slow_closed: self.gauges.slow_closed.load(Ordering::Relaxed),
         }
     }
 
@@ -96,78 +247,183 @@ impl Hub {
         }
     }
 
+    /// The newest published revision, and a way to wait for the next one.
+    pub fn published(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.published.subscribe()
+    }
+
     /// Records committed events (in revision order) and wakes the watches.
     pub fn publish(&self, events: Vec<Arc<Event>>) {
+        let Some(last) = events.last().map(|e| e.revision) else {
+            return;
+        };
+        // Encode outside the lock; only `prev` needs the ring.
+        let encoded: Vec<_> = events
+            .into_iter()
+            .map(|ev| {
+                let json = serde_json::to_vec(&*ev.object).expect("JSON values serialize");
+                let (line, object_at) = watch_line(ev.event_type, &json);
+                (ev, line, object_at)
+            })
+            .collect();
         let mut ring = self.ring.lock().unwrap();
-        for ev in events {
-            if ring.events.len() == ring.capacity {
-                if let Some(old) = ring.events.pop_front() {
-                    ring.complete_after = old.revision;
+        for (ev, line, object_at) in encoded {
+            let prev = ev.prev.as_ref().map(|p| {
+                let rv = p
+                    .pointer("/metadata/resourceVersion")
+                    .and_then(Value::as_str)
+                    .and_then(|s| s.parse::<u64>().ok());
+                match ring.newest.get(ev.key.as_str()) {
+                    Some((rev, json)) if Some(*rev) == rv => json.clone(),
+                    _ => Bytes::from(serde_json::to_vec(&**p).expect("JSON values serialize")),
+                }
+            });
+            let change = Arc::new(Change {
+                revision: ev.revision,
+                event_type: ev.event_type,
+                key: ev.key.as_str().into(),
+                line,
+                object_at,
+                prev,
+            });
+            if change.event_type == EventType::Deleted {
+                ring.newest.remove(ev.key.as_str());
+            } else {
+                ring.newest
+                    .insert(change.key.clone(), (change.revision, change.object_json()));
+            }
+            ring.bytes += change.cost();
+            ring.changes.push_back(change);
+            // Keep at least the newest change, however large.
+            while ring.changes.len() > 1
+                && (ring.changes.len() > self.limits.changes || ring.bytes > self.limits.bytes)
+            {
+                let old = ring.changes.pop_front().expect("not empty");
+                ring.bytes -= old.cost();
+                ring.complete_after = old.revision;
+                if ring
+                    .newest
+                    .get(&old.key)
+                    .is_some_and(|(r, _)| *r == old.revision)
+                {
+                    ring.newest.remove(&old.key);
                 }
             }
-            ring.events.push_back(ev.clone());
-            // No receivers is fine: nobody is watching.
-            let _ = self.tx.send(ev);
         }
+        drop(ring);
+        self.published.send_replace(last);
     }
 
-    /// Events after `revision` still in history, and a receiver for what
-    /// comes next, taken atomically so nothing falls in between.
-    pub fn subscribe_after(&self, revision: u64) -> Result<Subscription, Expired> {
+    /// Fails if history no longer holds every change after `revision`.
+    pub fn check(&self, revision: u64) -> Result<(), Expired> {
         let ring = self.ring.lock().unwrap();
-        let backlog = Self::collect_after(&ring, revision)?;
-        Ok((backlog, self.tx.subscribe()))
-    }
-
-    /// Events after `revision` (used by a watcher that lagged behind the channel).
-    pub fn events_after(&self, revision: u64) -> Result<Vec<Arc<Event>>, Expired> {
-        let ring = self.ring.lock().unwrap();
-        Self::collect_after(&ring, revision)
-    }
-
-    fn collect_after(ring: &Ring, revision: u64) -> Result<Vec<Arc<Event>>, Expired> {
         if revision < ring.complete_after {
             return Err(Expired {
                 oldest: ring.complete_after,
             });
         }
-        let start = ring.events.partition_point(|e| e.revision <= revision);
-        Ok(ring.events.range(start..).cloned().collect())
+        Ok(())
+    }
+
+    /// Up to `max` changes after `revision`, oldest first.
+    pub fn changes_after(&self, revision: u64, max: usize) -> Result<Vec<Arc<Change>>, Expired> {
+        let ring = self.ring.lock().unwrap();
+        if revision < ring.complete_after {
+            return Err(Expired {
+                oldest: ring.complete_after,
+            });
+        }
+        let start = ring.changes.partition_point(|c| c.revision <= revision);
+        Ok(ring.changes.range(start..).take(max).cloned().collect())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
-    fn ev(rev: u64) -> Arc<Event> {
+    fn ev(rev: u64, key: &str, obj: Value, prev: Option<Value>) -> Arc<Event> {
         Arc::new(Event {
             revision: rev,
-            event_type: EventType::Added,
-            key: format!("/k/{rev}"),
-            object: Arc::new(Value::Null),
-            prev: None,
+            event_type: if prev.is_some() {
+                EventType::Modified
+            } else {
+                EventType::Added
+            },
+            key: key.into(),
+            object: Arc::new(obj),
+            prev: prev.map(Arc::new),
         })
+    }
+
+    fn added(rev: u64) -> Arc<Event> {
+        ev(rev, &format!("/k/{rev}"), Value::Null, None)
+    }
+
+    fn limits(changes: usize, bytes: usize) -> Limits {
+        Limits {
+            changes,
+            bytes,
+            ..Limits::default()
+        }
     }
 
     #[test]
     fn history_window_and_expiry() {
-        let hub = Hub::new(10, 3);
-        hub.publish(vec![ev(11), ev(12)]);
-        assert_eq!(hub.events_after(10).unwrap().len(), 2);
-        assert_eq!(hub.events_after(11).unwrap().len(), 1);
-        assert!(hub.events_after(9).is_err());
-        hub.publish(vec![ev(13), ev(14)]); // evicts 11
-        assert!(hub.events_after(10).is_err());
-        assert_eq!(hub.events_after(11).unwrap().len(), 3);
+        let hub = Hub::new(10, limits(3, 1 << 20));
+        hub.publish(vec![added(11), added(12)]);
+        assert_eq!(hub.changes_after(10, 100).unwrap().len(), 2);
+        assert_eq!(hub.changes_after(11, 100).unwrap().len(), 1);
+        assert!(hub.changes_after(9, 100).is_err());
+        hub.publish(vec![added(13), added(14)]); // evicts 11
+        assert!(hub.changes_after(10, 100).is_err());
+        assert_eq!(hub.changes_after(11, 100).unwrap().len(), 3);
+        assert_eq!(hub.changes_after(11, 2).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn history_is_bounded_by_bytes() {
+        let hub = Hub::new(0, limits(10_000, 256 * 1024));
+        let blob = "x".repeat(32 * 1024);
+        let mut prev = None;
+        for rev in 1..=100u64 {
+            let obj = json!({"metadata": {"resourceVersion": rev.to_string()}, "data": blob});
+            hub.publish(vec![ev(rev, "/k/big", obj.clone(), prev.take())]);
+            prev = Some(obj);
+        }
+        let stats = hub.stats();
+        assert!(stats.history_bytes <= 256 * 1024, "{stats:?}");
+        assert!(stats.changes >= 3, "{stats:?}");
+        assert!(hub.changes_after(50, 100).is_err());
+        assert!(hub.changes_after(99, 100).is_ok());
+    }
+
+    #[test]
+    fn lines_and_shared_prev() {
+        let hub = Hub::new(0, Limits::default());
+        let a = json!({"metadata": {"resourceVersion": "1"}, "n": 1});
+        let b = json!({"metadata": {"resourceVersion": "2"}, "n": 2});
+        hub.publish(vec![ev(1, "/k/a", a.clone(), None)]);
+        hub.publish(vec![ev(2, "/k/a", b.clone(), Some(a.clone()))]);
+        let changes = hub.changes_after(0, 10).unwrap();
+        let line: Value = serde_json::from_slice(&changes[1].line()).unwrap();
+        assert_eq!(line, json!({"type": "MODIFIED", "object": b}));
+        assert_eq!(changes[1].prev(), Some(a));
+        // The second change's prev is the first change's bytes, not a copy.
+        assert_eq!(
+            changes[1].prev.as_ref().unwrap().as_ptr(),
+            changes[0].object_json().as_ptr()
+        );
     }
 
     #[tokio::test]
-    async fn subscribers_see_new_events() {
-        let hub = Hub::new(0, 10);
-        let (backlog, mut rx) = hub.subscribe_after(0).unwrap();
-        assert!(backlog.is_empty());
-        hub.publish(vec![ev(1)]);
-        assert_eq!(rx.recv().await.unwrap().revision, 1);
+    async fn watchers_are_woken_by_new_revisions() {
+        let hub = Hub::new(0, Limits::default());
+        let mut rx = hub.published();
+        assert_eq!(*rx.borrow_and_update(), 0);
+        hub.publish(vec![added(1)]);
+        rx.changed().await.unwrap();
+        assert_eq!(*rx.borrow(), 1);
     }
 }

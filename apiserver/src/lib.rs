@@ -32,6 +32,7 @@ pub mod commit;
 pub mod decode;
 pub mod discovery;
 pub mod error;
+pub mod event_ttl;
 pub mod hub;
 pub mod kubeconfig;
 pub mod metrics;
@@ -61,6 +62,14 @@ pub struct Config {
     pub listen: SocketAddr,
     /// How many recent changes watches can resume from.
     pub watch_history: usize,
+    /// `--watch-history-bytes`: the most bytes of encoded changes kept for watches.
+    pub watch_history_bytes: usize,
+    /// The most bytes one watch may queue for a client that is not reading,
+    /// and how long the queue may stay full before the watch is closed.
+    pub watch_buffer_bytes: usize,
+    pub watch_stall_timeout: std::time::Duration,
+    /// `--event-ttl`: Events are deleted this long after their last write.
+    pub event_ttl: std::time::Duration,
     /// `--service-cluster-ip-range`: where ClusterIPs come from.
     pub service_cidr: allocator::Cidr,
     /// `--service-node-port-range`.
@@ -84,6 +93,10 @@ impl Config {
             data_dir: data_dir.into(),
             listen,
             watch_history: 10_000,
+            watch_history_bytes: 64 << 20,
+            watch_buffer_bytes: 1 << 20,
+            watch_stall_timeout: std::time::Duration::from_secs(5),
+            event_ttl: std::time::Duration::from_secs(3600),
             service_cidr: "10.96.0.0/16".parse().expect("valid default"),
             node_ports: 30000..=32767,
             max_connections: 512,
@@ -179,6 +192,11 @@ impl Server {
         format!("http://{}", self.addr)
     }
 
+    /// What the watch hub holds now (history and watch buffers).
+    pub fn hub_stats(&self) -> hub::Stats {
+        self.hub.stats()
+    }
+
     /// Waits until the server stops (it only stops on error or `stop`).
     pub async fn wait(self) -> Result<(), Error> {
         self.task
@@ -223,7 +241,15 @@ pub async fn start(config: Config) -> Result<Server, Error> {
         dir: config.data_dir.clone(),
         source,
     })?;
-    let hub = Arc::new(Hub::new(revision, config.watch_history));
+    let hub = Arc::new(Hub::new(
+        revision,
+        hub::Limits {
+            changes: config.watch_history,
+            bytes: config.watch_history_bytes,
+            watcher_bytes: config.watch_buffer_bytes,
+            stall_timeout: config.watch_stall_timeout,
+        },
+    ));
     let (writer, writer_done) =
         Writer::start(store.clone(), hub.clone(), opened.marker, opened.objects)?;
     bootstrap::ensure_namespaces(&writer).await?;
@@ -245,6 +271,7 @@ pub async fn start(config: Config) -> Result<Server, Error> {
         watches: Arc::default(),
     });
     bootstrap::ensure_kubernetes_service(&state, addr).await?;
+    tokio::spawn(event_ttl::run(state.clone(), config.event_ttl));
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let app = router(state);
     let limits = transport::Limits {

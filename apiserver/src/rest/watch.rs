@@ -15,31 +15,39 @@
 //! Selectors apply to every event; an object that stops matching is sent as
 //! DELETED and one that starts matching as ADDED, as Kubernetes does.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::convert::Infallible;
-use std::sync::Arc;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use axum::body::Body;
 use axum::response::Response;
 use bytes::Bytes;
-use futures::StreamExt;
+use futures::Stream;
 use minik_api::catalogue::ResourceInfo;
 use minik_api::selectors::{FieldSelector, LabelSelector};
 use minik_api::tables;
 use serde_json::{json, Value};
-use tokio::sync::{broadcast, mpsc};
-use tokio_stream::wrappers::ReceiverStream;
+use tokio::sync::Notify;
 
 use super::{partial_metadata, Ctx};
 use crate::error::ApiError;
-use crate::hub::{Event, EventType, Hub};
+use crate::hub::{watch_line, Change, EventType, Hub};
 use crate::request::Output;
 
 /// Interval between progress BOOKMARKs on an otherwise quiet watch.
 const BOOKMARK_EVERY: Duration = Duration::from_secs(60);
 /// Default watch lifetime (kube-apiserver uses 30–60 minutes).
 const DEFAULT_TIMEOUT_SECS: u64 = 1800;
+/// Changes a watch takes from the hub at a time: all a stalled watch can
+/// keep alive past their eviction from history.
+const FETCH: usize = 32;
+/// How long a watch from a future resourceVersion waits for it to be
+/// reached before 504 (kube-apiserver's watch cache waits 3 s).
+const FRESHNESS_WAIT: Duration = Duration::from_secs(3);
 
 /// Which events a watch wants.
 struct Filter {
@@ -61,14 +69,23 @@ impl Filter {
         }
     }
 
-    /// The event type this watch sees for a change, if any.
-    fn view(&self, ev: &Event) -> Option<EventType> {
-        if !self.wants_key(&ev.key) {
+    fn selects_everything(&self) -> bool {
+        self.labels.is_empty() && self.fields.is_empty()
+    }
+
+    /// The event type this watch sees for a change, if any, and the object
+    /// if deciding needed it decoded.
+    fn view(&self, c: &Change) -> Option<(EventType, Option<Value>)> {
+        if !self.wants_key(&c.key) {
             return None;
         }
-        let now = self.matches(&ev.object);
-        let before = ev.prev.as_deref().is_some_and(|p| self.matches(p));
-        match ev.event_type {
+        if self.selects_everything() {
+            return Some((c.event_type, None));
+        }
+        let obj = c.object();
+        let now = self.matches(&obj);
+        let before = c.prev().is_some_and(|p| self.matches(&p));
+        let ty = match c.event_type {
             EventType::Deleted => (now || before).then_some(EventType::Deleted),
             _ => match (before, now) {
                 (true, true) => Some(EventType::Modified),
@@ -76,7 +93,8 @@ impl Filter {
                 (true, false) => Some(EventType::Deleted),
                 (false, false) => None,
             },
-        }
+        };
+        ty.map(|t| (t, Some(obj)))
     }
 }
 
@@ -88,6 +106,24 @@ struct Encoder {
 }
 
 impl Encoder {
+    /// Whether stored JSON is what this watch sends (no conversion, no Table).
+    fn sends_stored(&self) -> bool {
+        matches!(self.output, Output::Object)
+            && std::ptr::eq(minik_api::catalogue::storage_info(self.info), self.info)
+    }
+
+    /// One change's line: the hub's shared bytes when possible.
+    fn change(&mut self, ty: EventType, c: &Change, decoded: Option<Value>) -> Bytes {
+        if self.sends_stored() {
+            if ty == c.event_type {
+                return c.line();
+            }
+            return watch_line(ty, &c.object_json()).0;
+        }
+        let obj = decoded.unwrap_or_else(|| c.object());
+        self.event(ty.as_str(), &obj)
+    }
+
     fn event(&mut self, ty: &str, stored: &Value) -> Bytes {
         let served = minik_api::convert::from_storage(self.info, stored.clone());
         let obj = &served;
@@ -141,6 +177,29 @@ fn expired_line(message: String) -> Bytes {
     line("ERROR", &ApiError::expired(message).status())
 }
 
+/// kube-apiserver's answer to a resourceVersion it has not reached:
+/// `storage.NewTooLargeResourceVersionError`, a 504 Timeout to retry.
+fn too_large(requested: u64, current: u64) -> ApiError {
+    let mut err = ApiError::new(
+        504,
+        "Timeout",
+        format!("Timeout: Too large resource version: {requested}, current: {current}"),
+    );
+    err.details = Some(json!({
+        "causes": [{"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}],
+        "retryAfterSeconds": 1,
+    }));
+    err
+}
+
+/// Waits (briefly) until the hub has published `revision`; false if it did not.
+async fn wait_until_published(hub: &Hub, revision: u64) -> bool {
+    let mut published = hub.published();
+    tokio::time::timeout(FRESHNESS_WAIT, published.wait_for(|r| *r >= revision))
+        .await
+        .is_ok_and(|r| r.is_ok())
+}
+
 pub async fn watch(ctx: Ctx) -> Result<Response, ApiError> {
     let filter = Filter {
         prefix: ctx.target.collection_prefix(),
@@ -162,6 +221,15 @@ pub async fn watch(ctx: Ctx) -> Result<Response, ApiError> {
                 .map_err(|_| ApiError::bad_request(format!("invalid resourceVersion {rv:?}")))?,
         ),
     };
+    let hub = ctx.state.hub.clone();
+    if let Some(rv) = requested {
+        // A revision the server has not reached: wait a little (a write may
+        // be on its way), then answer as kube-apiserver does rather than
+        // accept a watch that would silently skip events up to `rv`.
+        if rv > ctx.state.writer.revision() && !wait_until_published(&hub, rv).await {
+            return Err(too_large(rv, ctx.state.writer.revision()));
+        }
+    }
     // "Get state and start at most recent" unless the client names a start.
     let synthesize = send_initial.unwrap_or(requested.is_none());
     let from = if synthesize {
@@ -170,22 +238,21 @@ pub async fn watch(ctx: Ctx) -> Result<Response, ApiError> {
         requested.unwrap_or_else(|| ctx.state.writer.revision())
     };
 
-    let mut enc = Encoder {
+    let enc = Encoder {
         info: ctx.target.served,
         output: ctx.output,
         columns_sent: false,
     };
-    let (tx, rx) = mpsc::channel::<Bytes>(256);
-    match ctx.state.hub.subscribe_after(from) {
+    let (tx, body) = outbox(hub.clone());
+    match hub.check(from) {
         Err(expired) => {
             let msg = format!("too old resource version: {from} ({})", expired.oldest);
-            tx.try_send(expired_line(msg))
-                .expect("fresh channel has room");
-            drop(tx);
+            tx.push_final(expired_line(msg));
         }
-        Ok((backlog, live)) => {
-            // Subscribed first, listed second: a change racing the list is
-            // replayed, and the per-key revisions below drop the repeats.
+        Ok(()) => {
+            // The start revision was read before the list: a change racing
+            // the list is replayed, and the per-key revisions below drop
+            // the repeats.
             let mut initial = Vec::new();
             let mut listed: HashMap<String, u64> = HashMap::new();
             if synthesize {
@@ -200,14 +267,12 @@ pub async fn watch(ctx: Ctx) -> Result<Response, ApiError> {
                         .and_then(|s| s.parse().ok())
                         .unwrap_or(0);
                     listed.insert(key, rv);
-                    initial.push(enc.event("ADDED", &obj));
+                    initial.push(obj);
                 }
             }
-            if synthesize && send_initial == Some(true) && bookmarks {
-                initial.push(enc.bookmark(from, true));
-            }
+            let initial_end = synthesize && send_initial == Some(true) && bookmarks;
             let stream = WatchStream {
-                hub: ctx.state.hub.clone(),
+                hub,
                 filter,
                 enc,
                 bookmarks,
@@ -215,16 +280,21 @@ pub async fn watch(ctx: Ctx) -> Result<Response, ApiError> {
                 listed,
                 tx,
             };
-            tokio::spawn(stream.run(initial, backlog, live, timeout));
+            tokio::spawn(stream.run(initial, initial_end, timeout));
         }
     }
-    let body = Body::from_stream(ReceiverStream::new(rx).map(Ok::<_, Infallible>));
     Ok(Response::builder()
         .status(200)
         .header(http::header::CONTENT_TYPE, "application/json")
         .header(http::header::CACHE_CONTROL, "no-cache, private")
-        .body(body)
+        .body(Body::from_stream(body))
         .expect("valid response"))
+}
+
+/// Why a watch stopped sending.
+enum Stop {
+    /// The client went away, or stopped reading and was cut off.
+    Gone,
 }
 
 /// One open watch, following the hub.
@@ -237,26 +307,29 @@ struct WatchStream {
     last: u64,
     /// Revisions of objects sent in the synthetic initial list.
     listed: HashMap<String, u64>,
-    tx: mpsc::Sender<Bytes>,
+    tx: Sender,
 }
 
 impl WatchStream {
-    async fn run(
-        mut self,
-        initial: Vec<Bytes>,
-        backlog: Vec<Arc<Event>>,
-        mut live: broadcast::Receiver<Arc<Event>>,
+    async fn run(mut self, initial: Vec<Value>, initial_end: bool, timeout: Duration) {
+        let _ = self.follow(initial, initial_end, timeout).await;
+        // Dropping `self.tx` ends the response; whatever it still buffers is
+        // handed to the connection and then released.
+    }
+
+    async fn follow(
+        &mut self,
+        initial: Vec<Value>,
+        initial_end: bool,
         timeout: Duration,
-    ) {
-        for l in initial {
-            if self.tx.send(l).await.is_err() {
-                return;
-            }
+    ) -> Result<(), Stop> {
+        for obj in initial {
+            let l = self.enc.event("ADDED", &obj);
+            self.tx.send(l).await?;
         }
-        for ev in backlog {
-            if !self.deliver(&ev).await {
-                return;
-            }
+        if initial_end {
+            let b = self.enc.bookmark(self.last, true);
+            self.tx.send(b).await?;
         }
         let deadline = tokio::time::sleep(timeout);
         tokio::pin!(deadline);
@@ -264,54 +337,242 @@ impl WatchStream {
         tokio::pin!(closed);
         let mut ticker = tokio::time::interval(BOOKMARK_EVERY);
         ticker.tick().await;
+        let mut published = self.hub.published();
         loop {
+            // Marked seen before reading the ring: a change published after
+            // this point wakes the `changed()` below.
+            published.borrow_and_update();
+            let batch = match self.hub.changes_after(self.last, FETCH) {
+                Ok(batch) => batch,
+                Err(_) => {
+                    // The ring moved past this watch: tell the client to relist.
+                    let msg = format!("too old resource version: {}", self.last);
+                    self.tx.push_final(expired_line(msg));
+                    return Ok(());
+                }
+            };
+            if !batch.is_empty() {
+                for c in batch {
+                    self.deliver(&c).await?;
+                }
+                continue;
+            }
             tokio::select! {
-                _ = self.tx.closed() => return,
-                _ = &mut deadline => return,
-                _ = &mut closed => return,
+                _ = self.tx.gone() => return Err(Stop::Gone),
+                _ = &mut deadline => return Ok(()),
+                _ = &mut closed => return Ok(()),
                 _ = ticker.tick(), if self.bookmarks => {
                     let b = self.enc.bookmark(self.last, false);
-                    if self.tx.send(b).await.is_err() { return; }
+                    self.tx.send(b).await?;
                 }
-                received = live.recv() => match received {
-                    Ok(ev) => if !self.deliver(&ev).await { return },
-                    Err(broadcast::error::RecvError::Lagged(_)) => {
-                        // Fell behind the channel: catch up from history, or
-                        // tell the client to relist if history moved on.
-                        match self.hub.events_after(self.last) {
-                            Ok(events) => for ev in events {
-                                if !self.deliver(&ev).await { return }
-                            },
-                            Err(_) => {
-                                let _ = self.tx.send(expired_line(format!("too old resource version: {}", self.last))).await;
-                                return;
-                            }
-                        }
+                changed = published.changed() => if changed.is_err() { return Ok(()) },
+            }
+        }
+    }
+
+    /// Sends one change if this watch wants it.
+    async fn deliver(&mut self, c: &Change) -> Result<(), Stop> {
+        if c.revision <= self.last {
+            return Ok(());
+        }
+        self.last = c.revision;
+        if let Some(&listed_rv) = self.listed.get(&*c.key) {
+            if c.revision <= listed_rv {
+                return Ok(());
+            }
+        }
+        match self.filter.view(c) {
+            Some((ty, decoded)) => {
+                let l = self.enc.change(ty, c, decoded);
+                self.tx.send(l).await
+            }
+            None => Ok(()),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The outbox: one watch's output buffer, bounded by bytes.
+//
+// kube-apiserver's watch cache gives each watcher a bounded channel and
+// closes a watcher whose channel stays full ("Forcing watcher close due to
+// unresponsiveness"); the client sees the stream end and re-watches or
+// relists. minik does the same by bytes: a watch may queue up to
+// `Limits::watcher_bytes` (a single larger line is let through alone), and
+// when the buffer stays full for `Limits::stall_timeout` with nothing taken
+// by the connection, the queue is dropped and the stream ends. Since
+// watchers pull from the hub, a stalled one never slows the others.
+
+#[derive(Default)]
+struct Queue {
+    lines: VecDeque<Bytes>,
+    bytes: usize,
+    /// No more lines will be added: the stream ends once `lines` is empty.
+    finished: bool,
+    /// Where the connection waits for the next line.
+    waker: Option<Waker>,
+}
+
+struct Outbox {
+    queue: Mutex<Queue>,
+    /// The connection took a line (or went away): the sender may have room.
+    room: Notify,
+    /// Set when the connection drops the response body.
+    gone: AtomicBool,
+    gone_notify: Notify,
+    hub: Arc<Hub>,
+}
+
+impl Outbox {
+    /// Drops every queued line (their memory is released now).
+    fn clear(&self, q: &mut Queue) {
+        self.hub
+            .gauges()
+            .buffered_bytes
+            .fetch_sub(q.bytes, Ordering::Relaxed);
+        q.lines.clear();
+        q.bytes = 0;
+    }
+
+    fn finish(&self, q: &mut Queue) {
+        q.finished = true;
+        if let Some(w) = q.waker.take() {
+            w.wake();
+        }
+    }
+}
+
+/// The watch task's end of an outbox.
+struct Sender(Arc<Outbox>);
+
+/// The response body's end of an outbox.
+struct BodyStream(Arc<Outbox>);
+
+fn outbox(hub: Arc<Hub>) -> (Sender, BodyStream) {
+    hub.gauges().watchers.fetch_add(1, Ordering::Relaxed);
+    let o = Arc::new(Outbox {
+        queue: Mutex::new(Queue::default()),
+        room: Notify::new(),
+        gone: AtomicBool::new(false),
+        gone_notify: Notify::new(),
+        hub,
+    });
+    (Sender(o.clone()), BodyStream(o))
+}
+
+impl Sender {
+    /// Queues a line, waiting for room; a client that takes nothing for
+    /// the stall timeout is cut off.
+    async fn send(&self, line: Bytes) -> Result<(), Stop> {
+        let o = &*self.0;
+        let limits = o.hub.limits();
+        loop {
+            {
+                let mut q = o.queue.lock().unwrap();
+                if o.gone.load(Ordering::Acquire) || q.finished {
+                    return Err(Stop::Gone);
+                }
+                if q.bytes == 0 || q.bytes + line.len() <= limits.watcher_bytes {
+                    q.bytes += line.len();
+                    o.hub
+                        .gauges()
+                        .buffered_bytes
+                        .fetch_add(line.len(), Ordering::Relaxed);
+                    q.lines.push_back(line);
+                    if let Some(w) = q.waker.take() {
+                        w.wake();
                     }
-                    Err(broadcast::error::RecvError::Closed) => return,
+                    return Ok(());
+                }
+            }
+            // `notify_one` keeps a permit, so progress made between the
+            // check above and this wait is not missed.
+            if tokio::time::timeout(limits.stall_timeout, o.room.notified())
+                .await
+                .is_err()
+            {
+                let mut q = o.queue.lock().unwrap();
+                if q.bytes > 0 && q.bytes + line.len() > limits.watcher_bytes {
+                    tracing::info!(
+                        buffered = q.bytes,
+                        "closing a watch whose client stopped reading"
+                    );
+                    o.clear(&mut q);
+                    o.finish(&mut q);
+                    o.hub.gauges().slow_closed.fetch_add(1, Ordering::Relaxed);
+                    return Err(Stop::Gone);
                 }
             }
         }
     }
 
-    /// Sends one event if this watch wants it; false once the client is gone.
-    async fn deliver(&mut self, ev: &Event) -> bool {
-        if ev.revision <= self.last {
-            return true;
-        }
-        self.last = ev.revision;
-        if let Some(&listed_rv) = self.listed.get(&ev.key) {
-            if ev.revision <= listed_rv {
-                return true;
+    /// Queues a last line regardless of room (the in-stream 410 ERROR).
+    fn push_final(&self, line: Bytes) {
+        let mut q = self.0.queue.lock().unwrap();
+        q.bytes += line.len();
+        self.0
+            .hub
+            .gauges()
+            .buffered_bytes
+            .fetch_add(line.len(), Ordering::Relaxed);
+        q.lines.push_back(line);
+        self.0.finish(&mut q);
+    }
+
+    /// Resolves when the connection has dropped the response.
+    async fn gone(&self) {
+        loop {
+            let notified = self.0.gone_notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.0.gone.load(Ordering::Acquire) {
+                return;
             }
+            notified.await;
         }
-        match self.filter.view(ev) {
-            Some(ty) => self
-                .tx
-                .send(self.enc.event(ty.as_str(), &ev.object))
-                .await
-                .is_ok(),
-            None => true,
+    }
+}
+
+impl Drop for Sender {
+    fn drop(&mut self) {
+        let mut q = self.0.queue.lock().unwrap();
+        self.0.finish(&mut q);
+        drop(q);
+        self.0.hub.gauges().watchers.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl Stream for BodyStream {
+    type Item = Result<Bytes, Infallible>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let o = &*self.0;
+        let mut q = o.queue.lock().unwrap();
+        if let Some(line) = q.lines.pop_front() {
+            q.bytes -= line.len();
+            o.hub
+                .gauges()
+                .buffered_bytes
+                .fetch_sub(line.len(), Ordering::Relaxed);
+            o.room.notify_one();
+            return Poll::Ready(Some(Ok(line)));
         }
+        if q.finished {
+            return Poll::Ready(None);
+        }
+        q.waker = Some(cx.waker().clone());
+        Poll::Pending
+    }
+}
+
+impl Drop for BodyStream {
+    fn drop(&mut self) {
+        let o = &*self.0;
+        let mut q = o.queue.lock().unwrap();
+        o.clear(&mut q);
+        drop(q);
+        o.gone.store(true, Ordering::Release);
+        o.room.notify_one();
+        o.gone_notify.notify_waiters();
     }
 }
