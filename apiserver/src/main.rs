@@ -50,12 +50,7 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    minik_client::init_tracing("info");
     let args = Args::parse();
     if let Some(file) = &args.restore_snapshot {
         return restore(file, &args.data_dir);

@@ -82,6 +82,11 @@ const REFUSAL_DEADLINE: Duration = Duration::from_secs(2);
 /// left), so the loop does not spin while connections close.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 
+/// How long a connection may take to finish its response once the server
+/// is stopping; then it is closed (a client that never reads would
+/// otherwise hold the shutdown for ever).
+const SHUTDOWN_DRAIN: Duration = Duration::from_secs(5);
+
 /// Serves the router on the listener until `shutdown` resolves, then waits
 /// for open connections to finish (open watches end when the hub closes).
 pub async fn serve(
@@ -154,6 +159,8 @@ async fn serve_connection(
         .with_upgrades();
     let mut conn = std::pin::pin!(conn);
     let mut stopping = false;
+    let drain = tokio::time::sleep(Duration::MAX);
+    let mut drain = std::pin::pin!(drain);
     loop {
         tokio::select! {
             result = conn.as_mut() => {
@@ -166,7 +173,10 @@ async fn serve_connection(
                 // Finish the request in flight, then close.
                 conn.as_mut().graceful_shutdown();
                 stopping = true;
+                drain.as_mut().reset(tokio::time::Instant::now() + SHUTDOWN_DRAIN);
             }
+            // A client that stopped reading cannot hold the shutdown up.
+            _ = &mut drain => return,
         }
     }
 }

@@ -45,7 +45,9 @@ fn parse_upstream(s: &str) -> Result<SocketAddr, String> {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    minik_client::init_tracing("info");
+    // hickory logs every query at INFO (`hickory_server::server`); a cluster
+    // answering thousands of lookups must not grow its log with them.
+    minik_client::init_tracing("info,hickory_server::server=warn");
     let args = Args::parse();
     let mut config =
         minik_dns::Config::new(minik_client::connect(args.kubeconfig.as_deref()).await?);

@@ -236,6 +236,13 @@ async fn a_watch_that_never_reads_is_closed_and_released() {
     .await;
     let stats = server(&c).hub_stats();
     assert!(stats.buffered_bytes < 256 * 1024, "{stats:?}");
+    // The stalled client, reading at last, finds its stream ended early:
+    // the server finished it, so it ends without the server stopping.
+    let mut got = Vec::new();
+    tokio::time::timeout(Duration::from_secs(20), stalled.read_to_end(&mut got))
+        .await
+        .expect("the stalled watch's connection ends")
+        .unwrap();
     // The other watch kept receiving, and still does.
     update_n_times(&cms, cm, 1).await;
     // Its stream ends at the server's stop; count what it saw.
@@ -246,12 +253,6 @@ async fn a_watch_that_never_reads_is_closed_and_released() {
         .unwrap()
         .unwrap();
     assert_eq!(seen, UPDATES + 1);
-    // The stalled client, reading at last, finds its stream ended early.
-    let mut got = Vec::new();
-    tokio::time::timeout(Duration::from_secs(10), stalled.read_to_end(&mut got))
-        .await
-        .expect("the stalled watch's connection ends")
-        .unwrap();
     let lines = got.windows(2).filter(|w| w == b"}\n").count();
     assert!(lines < UPDATES as usize, "it was cut off ({lines} lines)");
     println!(
@@ -305,4 +306,85 @@ async fn a_watch_from_a_future_resource_version_is_refused() {
         "future RV: watch from {future} (current {current}): 504 Timeout \"Too large resource version\" after {:.1} s",
         start.elapsed().as_secs_f64()
     );
+}
+
+#[tokio::test]
+async fn a_component_log_file_is_capped() {
+    // The API server binary, its stderr a log file opened for append as
+    // `miniktl cluster up` opens it, logging every request at trace level.
+    let dir = tempfile::tempdir().unwrap();
+    let log_path = dir.path().join("apiserver.log");
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_path)
+        .unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    const CAP: u64 = 20_000;
+    let mut child = std::process::Command::new(support::workspace_bin("minik-apiserver"))
+        .args(["--data-dir", dir.path().join("data").to_str().unwrap()])
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .env("RUST_LOG", "trace")
+        .env("MINIK_LOG_MAX_BYTES", CAP.to_string())
+        .stdout(std::process::Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let client = reqwest_free_get(port);
+    let mut requests = 0;
+    for _ in 0..1000 {
+        if client.await_ok().await {
+            requests += 1;
+        }
+    }
+    let size = std::fs::metadata(&log_path).unwrap().len();
+    let old = std::fs::metadata(dir.path().join("apiserver.log.1")).map_or(0, |m| m.len());
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(requests > 0, "the API server answered");
+    // Checked every CAP/8 bytes written: the file overshoots by at most that
+    // (plus one line).
+    let bound = CAP + CAP / 8 + 4096;
+    assert!(
+        old > CAP && old <= bound,
+        "rotated file {old} B ({requests} requests)"
+    );
+    assert!(size <= bound, "live file {size} B");
+    println!(
+        "log cap: API server at trace level, {requests} requests: log rotated at {CAP} B cap ({old} B moved to .1), live file {size} B"
+    );
+}
+
+/// A bounded GET of `/healthz` on a fresh connection each time.
+struct Healthz(u16);
+
+fn reqwest_free_get(port: u16) -> Healthz {
+    Healthz(port)
+}
+
+impl Healthz {
+    async fn await_ok(&self) -> bool {
+        let attempt = async {
+            let mut conn = tokio::net::TcpStream::connect(("127.0.0.1", self.0))
+                .await
+                .ok()?;
+            conn.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                .await
+                .ok()?;
+            let mut got = Vec::new();
+            conn.read_to_end(&mut got).await.ok()?;
+            Some(got.starts_with(b"HTTP/1.1 200"))
+        };
+        match tokio::time::timeout(Duration::from_secs(2), attempt).await {
+            Ok(Some(ok)) => ok,
+            _ => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                false
+            }
+        }
+    }
 }
