@@ -5,7 +5,7 @@
 //! that is the same for every kind (storage, REST handlers, discovery,
 //! `miniktl get`) looks a kind up here instead of having a file per kind.
 
-use crate::kinds::{apps, autoscaling, batch, coordination, core, networking, Strategy};
+use crate::kinds::{apps, autoscaling, batch, coordination, core, networking, policy, Strategy};
 
 /// Everything the rest of minik needs to know about one served resource.
 #[derive(Clone)]
@@ -207,6 +207,8 @@ static CATALOGUE: &[ResourceInfo] = &[
     // autoscaling: v2 is the storage version, v1 is served from the same objects.
     autoscaling::horizontal_pod_autoscaler::V2,
     autoscaling::horizontal_pod_autoscaler::V1,
+    // policy/v1
+    policy::pod_disruption_budget::RESOURCE,
     // coordination.k8s.io/v1
     coordination::lease::RESOURCE,
     // events.k8s.io/v1: the same objects as core/v1 Events, in a newer shape.

@@ -11,6 +11,7 @@
 //! - [`garbage_collector`]: ownerReferences → cascading deletion (Background/Foreground/Orphan).
 //! - [`namespace`]: empties a Terminating namespace, then removes it.
 //! - [`node_lifecycle`]: marks nodes whose Lease stops unreachable and evicts their pods.
+//! - [`disruption`]: PodDisruptionBudget status — how many pods may be evicted now.
 //! - [`context`]: the shared `Context` (client, shared informers, settings,
 //!   event recorder).
 //!
@@ -31,6 +32,7 @@
 
 pub mod context;
 pub mod deployment;
+pub mod disruption;
 pub mod endpoints;
 pub mod error;
 pub mod garbage_collector;
@@ -56,6 +58,7 @@ pub async fn run(client: kube::Client, settings: Settings) -> anyhow::Result<()>
         garbage_collector::build(&ctx),
         namespace::build(&ctx),
         node_lifecycle::build(&ctx),
+        disruption::build(&ctx),
     ];
     ctx.informers.start();
     tracing::info!(watches = ?ctx.informers.watches(), "controller-manager informers started");

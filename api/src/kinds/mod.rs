@@ -25,6 +25,7 @@ pub mod batch;
 pub mod coordination;
 pub mod core;
 pub mod networking;
+pub mod policy;
 mod typed;
 
 /// What every kind file uses: the shared rule modules and the strategy types.

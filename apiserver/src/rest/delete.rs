@@ -22,7 +22,7 @@ fn options(ctx: &Ctx) -> Result<DeleteOptions, ApiError> {
 }
 
 /// Deletes (or marks) the object at `key`; returns it and whether it is gone.
-async fn delete_key(
+pub(super) async fn delete_key(
     ctx: &Ctx,
     key: String,
     name: String,

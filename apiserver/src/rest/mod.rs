@@ -1,6 +1,6 @@
 //! The REST surface for every kind in the catalogue: one dispatcher that
 //! routes a parsed request to a verb family (`read`, `create`, `update`,
-//! `patch`, `delete`, `watch`) or a subresource (`scale`, `binding`).
+//! `patch`, `delete`, `watch`) or a subresource (`scale`, `binding`, `eviction`).
 //!
 //! Nothing here is written per kind: like kube-apiserver's generic registry,
 //! every handler works on JSON objects described by a `ResourceInfo`.
@@ -8,6 +8,7 @@
 pub mod binding;
 pub mod create;
 pub mod delete;
+pub mod eviction;
 pub mod patch;
 pub mod proxy;
 pub mod read;
@@ -313,6 +314,7 @@ async fn handle(state: Arc<AppState>, req: Request) -> Result<Response, ApiError
         (Method::DELETE, false, None) => delete::delete_collection(ctx).await,
         (Method::GET | Method::PUT | Method::PATCH, true, Some("scale")) => scale::scale(ctx).await,
         (Method::POST, true, Some("binding")) => binding::bind(ctx).await,
+        (Method::POST, true, Some("eviction")) => eviction::evict(ctx).await,
         (Method::GET | Method::POST, true, Some(sub @ ("log" | "exec"))) => {
             proxy::proxy(ctx, sub, parts.uri.query(), parts.extensions).await
         }

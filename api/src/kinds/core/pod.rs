@@ -8,15 +8,13 @@ use crate::kinds::prelude::*;
 /// The Pod strategy.
 pub struct Pod;
 
-/// `pods` in v1. Only the subresources served are listed: `eviction`,
-/// `portforward` and `attach` are not (yet), so discovery does not offer
-/// them and a request for one is 404, never a retryable 5xx; `kubectl
-/// drain` then deletes pods instead of evicting them, as it does on a
-/// cluster without the eviction API.
+/// `pods` in v1. Only the subresources served are listed: `portforward`
+/// and `attach` are not (yet), so discovery does not offer them and a
+/// request for one is 404, never a retryable 5xx.
 pub const RESOURCE: ResourceInfo = ResourceInfo::new("", "v1", "Pod", "pods", "pod", &Pod)
     .short_names(&["po"])
     .categories(&["all"])
-    .subresources(&["status", "binding", "log", "exec"]);
+    .subresources(&["status", "binding", "eviction", "log", "exec"]);
 
 impl Strategy for Pod {
     fn field_labels(&self) -> &'static [&'static str] {
