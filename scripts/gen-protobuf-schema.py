@@ -105,6 +105,7 @@ ROOTS = [
     "api.coordination.v1.Lease",
     "api.events.v1.Event",
     "api.policy.v1.Eviction",
+    "api.policy.v1.PodDisruptionBudget",
     "apimachinery.pkg.apis.meta.v1.DeleteOptions",
 ]
 ANY_GROUP_VERSION = {"apimachinery.pkg.apis.meta.v1.DeleteOptions"}
@@ -240,6 +241,8 @@ KEEP_ZERO_UNPROBED = {
     ],
     "apimachinery.pkg.apis.meta.v1.ObjectMeta": [],
     "apimachinery.pkg.apis.meta.v1.Preconditions": ["uid", "resourceVersion"],
+    "api.policy.v1.PodDisruptionBudgetSpec": ["unhealthyPodEvictionPolicy"],
+    "api.policy.v1.PodDisruptionBudgetStatus": [],
 }
 
 

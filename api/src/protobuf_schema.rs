@@ -46,6 +46,7 @@ pub(super) static ROOTS: &[Root] = &[
     Root { api_version: Some("coordination.k8s.io/v1"), kind: "Lease", message: &COORDINATION_V1_LEASE },
     Root { api_version: Some("events.k8s.io/v1"), kind: "Event", message: &EVENTS_V1_EVENT },
     Root { api_version: Some("policy/v1"), kind: "Eviction", message: &POLICY_V1_EVICTION },
+    Root { api_version: Some("policy/v1"), kind: "PodDisruptionBudget", message: &POLICY_V1_PODDISRUPTIONBUDGET },
     Root { api_version: None, kind: "DeleteOptions", message: &META_V1_DELETEOPTIONS },
 ];
 
@@ -2711,6 +2712,35 @@ static POLICY_V1_EVICTION: Message = Message {
     fields: &[
         f(1, "metadata", Msg(&META_V1_OBJECTMETA), One, false),
         f(2, "deleteOptions", Msg(&META_V1_DELETEOPTIONS), One, false),
+    ],
+};
+
+static POLICY_V1_PODDISRUPTIONBUDGET: Message = Message {
+    fields: &[
+        f(1, "metadata", Msg(&META_V1_OBJECTMETA), One, false),
+        f(2, "spec", Msg(&POLICY_V1_PODDISRUPTIONBUDGETSPEC), One, false),
+        f(3, "status", Msg(&POLICY_V1_PODDISRUPTIONBUDGETSTATUS), One, false),
+    ],
+};
+
+static POLICY_V1_PODDISRUPTIONBUDGETSPEC: Message = Message {
+    fields: &[
+        f(1, "minAvailable", IntOrString, One, false),
+        f(2, "selector", Msg(&META_V1_LABELSELECTOR), One, false),
+        f(3, "maxUnavailable", IntOrString, One, false),
+        f(4, "unhealthyPodEvictionPolicy", Str, One, true),
+    ],
+};
+
+static POLICY_V1_PODDISRUPTIONBUDGETSTATUS: Message = Message {
+    fields: &[
+        f(1, "observedGeneration", I64, One, false),
+        f(2, "disruptedPods", Time, Map, false),
+        f(3, "disruptionsAllowed", I32, One, true),
+        f(4, "currentHealthy", I32, One, true),
+        f(5, "desiredHealthy", I32, One, true),
+        f(6, "expectedPods", I32, One, true),
+        f(7, "conditions", Msg(&META_V1_CONDITION), Repeated, false),
     ],
 };
 

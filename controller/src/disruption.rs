@@ -175,7 +175,12 @@ async fn reconcile(pdb: Arc<PodDisruptionBudget>, st: Arc<State>) -> Result<Acti
         }
         Err(why) => {
             st.recorder
-                .publish(&reference, EventType::Warning, "CalculateExpectedPodCountFailed", why.clone())
+                .publish(
+                    &reference,
+                    EventType::Warning,
+                    "CalculateExpectedPodCountFailed",
+                    why.clone(),
+                )
                 .await;
             (failed_status(&pdb, &why, now), None)
         }
@@ -246,7 +251,10 @@ async fn expected_scale(pods: &[Arc<Pod>], st: &State) -> Result<i32, String> {
     for pod in pods {
         let ns = pod.namespace().unwrap_or_default();
         let Some(owner) = controller_of(&pod.metadata) else {
-            return Err(format!("found no controller ref for pod {:?}", pod.name_any()));
+            return Err(format!(
+                "found no controller ref for pod {:?}",
+                pod.name_any()
+            ));
         };
         if scales.contains_key(&owner.uid) {
             continue;
@@ -259,23 +267,24 @@ async fn expected_scale(pods: &[Arc<Pod>], st: &State) -> Result<i32, String> {
                     .filter(|rs| rs.uid().as_deref() == Some(owner.uid.as_str()));
                 match rs {
                     // A Deployment's ReplicaSet: the Deployment's replicas count.
-                    Some(rs) => match controller_of(&rs.metadata).filter(|o| o.kind == "Deployment")
-                    {
-                        Some(d) => st
-                            .deployments
-                            .get(&ObjectRef::new(&d.name).within(&ns))
-                            .filter(|dep| dep.uid().as_deref() == Some(d.uid.as_str()))
-                            .map(|dep| {
-                                (
-                                    d.uid.clone(),
-                                    dep.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1),
-                                )
-                            }),
-                        None => Some((
-                            owner.uid.clone(),
-                            rs.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1),
-                        )),
-                    },
+                    Some(rs) => {
+                        match controller_of(&rs.metadata).filter(|o| o.kind == "Deployment") {
+                            Some(d) => st
+                                .deployments
+                                .get(&ObjectRef::new(&d.name).within(&ns))
+                                .filter(|dep| dep.uid().as_deref() == Some(d.uid.as_str()))
+                                .map(|dep| {
+                                    (
+                                        d.uid.clone(),
+                                        dep.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1),
+                                    )
+                                }),
+                            None => Some((
+                                owner.uid.clone(),
+                                rs.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1),
+                            )),
+                        }
+                    }
                     None => None,
                 }
             }
@@ -299,12 +308,7 @@ async fn expected_scale(pods: &[Arc<Pod>], st: &State) -> Result<i32, String> {
                 // several ReplicaSets count once, under the Deployment).
                 scales.entry(owner.uid.clone()).or_insert(0);
             }
-            None => {
-                return Err(format!(
-                    "found no controllers for pod {:?}",
-                    pod.name_any()
-                ))
-            }
+            None => return Err(format!("found no controllers for pod {:?}", pod.name_any())),
         }
     }
     Ok(scales.values().sum())
@@ -371,7 +375,11 @@ fn computed_status(
 }
 
 /// What a failed sync leaves: nothing may be evicted (`failSafe`).
-fn failed_status(pdb: &PodDisruptionBudget, why: &str, now: Timestamp) -> PodDisruptionBudgetStatus {
+fn failed_status(
+    pdb: &PodDisruptionBudget,
+    why: &str,
+    now: Timestamp,
+) -> PodDisruptionBudgetStatus {
     let mut status = pdb.status.clone().unwrap_or_default();
     status.disruptions_allowed = 0;
     status.observed_generation = pdb.metadata.generation;
@@ -429,12 +437,8 @@ async fn write_status(
     updated.status = Some(status);
     let api: Api<PodDisruptionBudget> =
         Api::namespaced(st.ctx.client.clone(), &pdb.namespace().unwrap_or_default());
-    api.replace_status(
-        &pdb.name_any(),
-        &PostParams::default(),
-        serde_json::to_vec(&updated)?,
-    )
-    .await?;
+    api.replace_status(&pdb.name_any(), &PostParams::default(), &updated)
+        .await?;
     Ok(())
 }
 
@@ -463,21 +467,36 @@ mod tests {
     #[test]
     fn disrupted_pods_expire_or_go_when_deleting() {
         let now = Timestamp::now();
-        let mut pdb = PodDisruptionBudget::default();
-        pdb.status = Some(PodDisruptionBudgetStatus {
-            disrupted_pods: Some(BTreeMap::from([
-                ("fresh".to_string(), Time(now - SignedDuration::from_secs(10))),
-                ("old".to_string(), Time(now - SignedDuration::from_secs(300))),
-                ("deleting".to_string(), Time(now)),
-                ("gone".to_string(), Time(now)),
-            ])),
+        let pdb = PodDisruptionBudget {
+            status: Some(PodDisruptionBudgetStatus {
+                disrupted_pods: Some(BTreeMap::from([
+                    (
+                        "fresh".to_string(),
+                        Time(now - SignedDuration::from_secs(10)),
+                    ),
+                    (
+                        "old".to_string(),
+                        Time(now - SignedDuration::from_secs(300)),
+                    ),
+                    ("deleting".to_string(), Time(now)),
+                    ("gone".to_string(), Time(now)),
+                ])),
+                ..Default::default()
+            }),
             ..Default::default()
-        });
-        let pods = [pod("fresh", false), pod("old", false), pod("deleting", true)];
+        };
+        let pods = [
+            pod("fresh", false),
+            pod("old", false),
+            pod("deleting", true),
+        ];
         let (live, next) = live_disruptions(&pdb, &pods, now);
         assert_eq!(live.keys().collect::<Vec<_>>(), ["fresh"]);
         let next = next.unwrap();
-        assert!(next > Duration::from_secs(100) && next <= Duration::from_secs(110), "{next:?}");
+        assert!(
+            next > Duration::from_secs(100) && next <= Duration::from_secs(110),
+            "{next:?}"
+        );
     }
 
     #[test]

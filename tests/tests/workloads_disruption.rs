@@ -14,13 +14,20 @@ use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use serde_json::{json, Value};
 use support::TestCluster;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 fn pdb(name: &str, spec: Value) -> PodDisruptionBudget {
     serde_json::from_value(json!({"metadata": {"name": name}, "spec": spec})).unwrap()
 }
 
 /// What the disruption controller would write.
-async fn set_budget(api: &Api<PodDisruptionBudget>, name: &str, allowed: i32, healthy: i32, desired: i32) {
+async fn set_budget(
+    api: &Api<PodDisruptionBudget>,
+    name: &str,
+    allowed: i32,
+    healthy: i32,
+    desired: i32,
+) {
     let current = api.get(name).await.unwrap();
     let body = json!({"status": {
         "observedGeneration": current.metadata.generation,
@@ -46,36 +53,25 @@ async fn evict(c: &TestCluster, pod: &str, extra: Value) -> (u16, Value) {
             b.insert(k.clone(), v.clone());
         }
     }
-    let client = reqwest_like(c);
-    client
-        .post(
-            &format!("/api/v1/namespaces/default/pods/{pod}/eviction"),
-            &body,
-        )
+    // Over a bare connection: kube's client retries a 429 by itself.
+    let addr = c.url().trim_start_matches("http://").to_string();
+    let body = body.to_string();
+    let request = format!(
+        "POST /api/v1/namespaces/default/pods/{pod}/eviction HTTP/1.1\r\nHost: {addr}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let mut conn = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    conn.write_all(request.as_bytes()).await.unwrap();
+    let mut got = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), conn.read_to_end(&mut got))
         .await
-}
-
-/// A tiny HTTP client over the support module's raw helper.
-struct Raw<'a>(&'a TestCluster);
-
-fn reqwest_like(c: &TestCluster) -> Raw<'_> {
-    Raw(c)
-}
-
-impl Raw<'_> {
-    async fn post(&self, path: &str, body: &Value) -> (u16, Value) {
-        let req = http::Request::post(path)
-            .header("content-type", "application/json")
-            .body(body.to_string().into_bytes())
-            .unwrap();
-        let resp = self.0.client.send(req.map(Into::into)).await.unwrap();
-        let code = resp.status().as_u16();
-        let bytes = http_body_util::BodyExt::collect(resp.into_body())
-            .await
-            .unwrap()
-            .to_bytes();
-        (code, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
-    }
+        .expect("an answer within 10 s")
+        .unwrap();
+    let text = String::from_utf8_lossy(&got);
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    let code = head[9..12].parse().unwrap();
+    (code, serde_json::from_str(body).unwrap_or(Value::Null))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -86,7 +82,10 @@ async fn eviction_answers_like_kube_apiserver() {
     budgets
         .create(
             &PostParams::default(),
-            &pdb("web", json!({"minAvailable": 2, "selector": {"matchLabels": {"app": "web"}}})),
+            &pdb(
+                "web",
+                json!({"minAvailable": 2, "selector": {"matchLabels": {"app": "web"}}}),
+            ),
         )
         .await
         .unwrap();
@@ -115,14 +114,35 @@ async fn eviction_answers_like_kube_apiserver() {
         body["details"]["causes"][0]["message"],
         "The disruption budget web needs 2 healthy pods and has 2 currently"
     );
-    assert!(pods.get("web-1").await.unwrap().metadata.deletion_timestamp.is_none());
+    assert!(pods
+        .get("web-1")
+        .await
+        .unwrap()
+        .metadata
+        .deletion_timestamp
+        .is_none());
 
     // One allowed: a dry run spends nothing.
     set_budget(&budgets, "web", 1, 3, 2).await;
     let (code, body) = evict(&c, "web-1", json!({"deleteOptions": {"dryRun": ["All"]}})).await;
     assert_eq!(code, 201, "{body}");
-    assert!(pods.get("web-1").await.unwrap().metadata.deletion_timestamp.is_none());
-    assert_eq!(budgets.get("web").await.unwrap().status.unwrap().disruptions_allowed, 1);
+    assert!(pods
+        .get("web-1")
+        .await
+        .unwrap()
+        .metadata
+        .deletion_timestamp
+        .is_none());
+    assert_eq!(
+        budgets
+            .get("web")
+            .await
+            .unwrap()
+            .status
+            .unwrap()
+            .disruptions_allowed,
+        1
+    );
 
     // The real one: budget spent, pod recorded, marked and deleted gracefully.
     let (code, body) = evict(&c, "web-1", json!({})).await;
@@ -137,7 +157,10 @@ async fn eviction_answers_like_kube_apiserver() {
         .into_iter()
         .find(|c| c.type_ == "DisruptionAllowed")
         .unwrap();
-    assert_eq!((cond.status.as_str(), cond.reason.as_str()), ("False", "InsufficientPods"));
+    assert_eq!(
+        (cond.status.as_str(), cond.reason.as_str()),
+        ("False", "InsufficientPods")
+    );
     let evicted = pods.get("web-1").await.unwrap();
     assert!(evicted.metadata.deletion_timestamp.is_some());
     let target = evicted
@@ -170,7 +193,10 @@ async fn eviction_answers_like_kube_apiserver() {
     budgets
         .create(
             &PostParams::default(),
-            &pdb("web-too", json!({"maxUnavailable": 1, "selector": {"matchLabels": {"app": "web"}}})),
+            &pdb(
+                "web-too",
+                json!({"maxUnavailable": 1, "selector": {"matchLabels": {"app": "web"}}}),
+            ),
         )
         .await
         .unwrap();
@@ -185,7 +211,10 @@ async fn eviction_answers_like_kube_apiserver() {
     running_pod(&pods, "other", json!({"app": "other"}), true).await;
     let (code, body) = evict(&c, "other", json!({"metadata": {"name": "else"}})).await;
     assert_eq!(code, 400, "{body}");
-    assert_eq!(body["message"], "name in URL does not match name in Eviction object");
+    assert_eq!(
+        body["message"],
+        "name in URL does not match name in Eviction object"
+    );
     let (code, _) = evict(&c, "other", json!({})).await;
     assert_eq!(code, 201);
     let (code, _) = evict(&c, "missing", json!({})).await;
@@ -198,10 +227,25 @@ async fn eviction_answers_like_kube_apiserver() {
     );
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("minAvailable and maxUnavailable cannot be both set"), "{err}");
+    assert!(
+        err.contains("minAvailable and maxUnavailable cannot be both set"),
+        "{err}"
+    );
     let table = c.kubectl_ok(&["get", "pdb", "web-too"]);
     let header: Vec<&str> = table.lines().next().unwrap().split_whitespace().collect();
-    assert_eq!(header, ["NAME", "MIN", "AVAILABLE", "MAX", "UNAVAILABLE", "ALLOWED", "DISRUPTIONS", "AGE"]);
+    assert_eq!(
+        header,
+        [
+            "NAME",
+            "MIN",
+            "AVAILABLE",
+            "MAX",
+            "UNAVAILABLE",
+            "ALLOWED",
+            "DISRUPTIONS",
+            "AGE"
+        ]
+    );
     let row: Vec<&str> = table.lines().nth(1).unwrap().split_whitespace().collect();
     assert_eq!(&row[..4], ["web-too", "N/A", "1", "0"]);
     println!("eviction: 429 (still processing, budget spent), 201 (allowed, dry run, unready, pending, unselected), 500 (two budgets), 400, 404 as kube-apiserver answers");
@@ -259,7 +303,13 @@ async fn kubectl_drain_keeps_the_budget() {
         .create(&PostParams::default(), &deploy)
         .await
         .unwrap();
-    c.kubectl_ok(&["create", "pdb", "web", "--selector=app=web", "--min-available=3"]);
+    c.kubectl_ok(&[
+        "create",
+        "pdb",
+        "web",
+        "--selector=app=web",
+        "--min-available=3",
+    ]);
     let pods: Api<Pod> = Api::namespaced(c.client.clone(), "default");
     let budgets: Api<PodDisruptionBudget> = Api::namespaced(c.client.clone(), "default");
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -270,13 +320,27 @@ async fn kubectl_drain_keeps_the_budget() {
             && ready.iter().any(|n| n == "node-a")
             && status.disruptions_allowed == 1
         {
-            assert_eq!((status.expected_pods, status.current_healthy, status.desired_healthy), (4, 4, 3));
+            assert_eq!(
+                (
+                    status.expected_pods,
+                    status.current_healthy,
+                    status.desired_healthy
+                ),
+                (4, 4, 3)
+            );
             break;
         }
-        assert!(Instant::now() < deadline, "4 ready pods on both nodes and 1 disruption allowed: {ready:?} {status:?}");
+        assert!(
+            Instant::now() < deadline,
+            "4 ready pods on both nodes and 1 disruption allowed: {ready:?} {status:?}"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let on_a = ready_pods(&pods).await.iter().filter(|n| *n == "node-a").count();
+    let on_a = ready_pods(&pods)
+        .await
+        .iter()
+        .filter(|n| *n == "node-a")
+        .count();
 
     // Drain node-a with the real kubectl while watching the ready count.
     let watch_pods = pods.clone();
@@ -293,7 +357,13 @@ async fn kubectl_drain_keeps_the_budget() {
         lowest
     });
     let start = Instant::now();
-    let out = c.kubectl(&["drain", "node-a", "--ignore-daemonsets", "--delete-emptydir-data", "--timeout=90s"]);
+    let out = c.kubectl(&[
+        "drain",
+        "node-a",
+        "--ignore-daemonsets",
+        "--delete-emptydir-data",
+        "--timeout=90s",
+    ]);
     let took = start.elapsed();
     let _ = stop_tx.send(());
     let lowest = watcher.await.unwrap();
@@ -302,8 +372,19 @@ async fn kubectl_drain_keeps_the_budget() {
     assert!(out.status.success(), "drain failed: {stderr}\n{stdout}");
     assert!(stdout.contains("evicted"), "{stdout}");
     assert!(stdout.contains("node/node-a drained"), "{stdout}");
-    assert!(lowest >= 3, "the budget was broken: {lowest} ready pods at the lowest");
-    let node = Api::<Node>::all(c.client.clone()).get("node-a").await.unwrap();
+    assert!(
+        lowest >= 3,
+        "the budget was broken: {lowest} ready pods at the lowest"
+    );
+    // The second eviction had to wait for a replacement to be Ready.
+    assert!(
+        stderr.contains("Cannot evict pod as it would violate the pod's disruption budget."),
+        "the budget never held an eviction back: {stderr}"
+    );
+    let node = Api::<Node>::all(c.client.clone())
+        .get("node-a")
+        .await
+        .unwrap();
     assert_eq!(node.spec.unwrap().unschedulable, Some(true));
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
@@ -316,7 +397,15 @@ async fn kubectl_drain_keeps_the_budget() {
     }
     // With the budget met again, one disruption is allowed again.
     let deadline = Instant::now() + Duration::from_secs(10);
-    while budgets.get("web").await.unwrap().status.unwrap_or_default().disruptions_allowed != 1 {
+    while budgets
+        .get("web")
+        .await
+        .unwrap()
+        .status
+        .unwrap_or_default()
+        .disruptions_allowed
+        != 1
+    {
         assert!(Instant::now() < deadline, "budget back to 1 allowed");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }

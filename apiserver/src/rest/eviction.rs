@@ -35,6 +35,9 @@ use crate::registry::DeleteOptions;
 /// refused (the disruption controller has fallen behind).
 const MAX_DISRUPTED_PODS: usize = 2000;
 
+/// The body's kind: not a stored kind, the subresource's request type.
+const EVICTION: &str = "Eviction";
+
 pub async fn evict(ctx: Ctx) -> Result<Response, ApiError> {
     let body = ctx.body_object()?;
     if let Some(api_version) = body.get("apiVersion").and_then(Value::as_str) {
@@ -44,11 +47,14 @@ pub async fn evict(ctx: Ctx) -> Result<Response, ApiError> {
             )));
         }
     }
-    if body.get("kind").and_then(Value::as_str) != Some("Eviction") {
-        return Err(ApiError::bad_request(format!(
-            "not a Eviction object: {}",
-            body.get("kind").and_then(Value::as_str).unwrap_or("<none>")
-        )));
+    // A body without `kind` is taken as an Eviction, as the endpoint's
+    // type is known (kube's client sends none).
+    if let Some(kind) = body.get("kind").and_then(Value::as_str) {
+        if kind != EVICTION {
+            return Err(ApiError::bad_request(format!(
+                "not a Eviction object: {kind}"
+            )));
+        }
     }
     if meta::name(&body) != ctx.target.name() {
         return Err(ApiError::bad_request(
@@ -91,18 +97,24 @@ pub async fn evict(ctx: Ctx) -> Result<Response, ApiError> {
     {
         Some("AlwaysAllow") => true,
         // IfHealthyBudget: only while the budget is met without this pod.
-        _ => {
-            int("currentHealthy") >= int("desiredHealthy") && int("desiredHealthy") > 0
-        }
+        _ => int("currentHealthy") >= int("desiredHealthy") && int("desiredHealthy") > 0,
     };
     if !is_ready(&pod) && unhealthy_may_go {
         // The pod must still be the one judged unready.
         if opts.precondition_resource_version.is_none() {
-            opts.precondition_resource_version = meta::meta_str(&pod, "resourceVersion").map(str::to_string);
+            opts.precondition_resource_version =
+                meta::meta_str(&pod, "resourceVersion").map(str::to_string);
         }
         return delete(&ctx, opts, dry_run).await;
     }
-    spend_budget(&ctx, &namespace, meta::name(&budget), ctx.target.name(), dry_run).await?;
+    spend_budget(
+        &ctx,
+        &namespace,
+        meta::name(&budget),
+        ctx.target.name(),
+        dry_run,
+    )
+    .await?;
     delete(&ctx, opts, dry_run).await
 }
 
@@ -215,9 +227,7 @@ async fn spend_budget(
             .as_object_mut()
             .expect("a budget with disruptions allowed has a status");
         status.insert("disruptionsAllowed".into(), json!(allowed - 1));
-        let disrupted = status
-            .entry("disruptedPods")
-            .or_insert_with(|| json!({}));
+        let disrupted = status.entry("disruptedPods").or_insert_with(|| json!({}));
         if !disrupted.is_object() {
             *disrupted = json!({});
         }
@@ -234,7 +244,10 @@ async fn spend_budget(
 /// The `DisruptionAllowed` condition once the budget is spent
 /// (`UpdateDisruptionAllowedCondition`).
 fn set_disruption_allowed_false(status: &mut serde_json::Map<String, Value>) {
-    let generation = status.get("observedGeneration").cloned().unwrap_or(json!(0));
+    let generation = status
+        .get("observedGeneration")
+        .cloned()
+        .unwrap_or(json!(0));
     let conditions = status.entry("conditions").or_insert_with(|| json!([]));
     let Some(list) = conditions.as_array_mut() else {
         return;
@@ -300,10 +313,14 @@ async fn delete(ctx: &Ctx, opts: DeleteOptions, dry_run: bool) -> Result<Respons
             )
             .await?;
     }
-    let mut opts = opts;
-    // The condition write moved the resourceVersion on.
-    opts.precondition_resource_version = None;
-    super::delete::delete_key(ctx, ctx.target.key(), name, opts).await?;
+    // A dry run (in the query or in the Eviction's deleteOptions) stops
+    // here: the pod exists and the budget allowed it.
+    if !dry_run {
+        let mut opts = opts;
+        // The condition write moved the resourceVersion on.
+        opts.precondition_resource_version = None;
+        super::delete::delete_key(ctx, ctx.target.key(), name, opts).await?;
+    }
     Ok(json_response(
         StatusCode::CREATED,
         &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}),
@@ -334,7 +351,9 @@ mod tests {
     #[test]
     fn pods_not_running_or_going_skip_the_budget() {
         assert!(can_ignore_budget(&json!({"status": {"phase": "Pending"}})));
-        assert!(can_ignore_budget(&json!({"status": {"phase": "Succeeded"}})));
+        assert!(can_ignore_budget(
+            &json!({"status": {"phase": "Succeeded"}})
+        ));
         assert!(can_ignore_budget(
             &json!({"metadata": {"deletionTimestamp": "2026-01-01T00:00:00Z"}, "status": {"phase": "Running"}})
         ));

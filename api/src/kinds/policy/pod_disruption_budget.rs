@@ -56,7 +56,10 @@ fn validate_pdb_spec(spec: &Value, errs: &mut Errs) {
     validate_int_or_percent(min, "spec.minAvailable", true, errs);
     validate_int_or_percent(max, "spec.maxUnavailable", true, errs);
     if let Some(selector) = spec.get("selector").filter(|v| !v.is_null()) {
-        errs.extend(selectors::validate_label_selector(selector, "spec.selector"));
+        errs.extend(selectors::validate_label_selector(
+            selector,
+            "spec.selector",
+        ));
     }
     if let Some(policy) = spec
         .get("unhealthyPodEvictionPolicy")
@@ -74,9 +77,19 @@ fn validate_pdb_spec(spec: &Value, errs: &mut Errs) {
 
 const PDB_COLUMNS: &[Column] = &[
     NAME,
-    string("Min Available", "The minimum number of pods that must be available."),
-    string("Max Unavailable", "The maximum number of pods that may be unavailable."),
-    col("Allowed Disruptions", "integer", "Calculated number of pods that may be disrupted at this time."),
+    string(
+        "Min Available",
+        "The minimum number of pods that must be available.",
+    ),
+    string(
+        "Max Unavailable",
+        "The maximum number of pods that may be unavailable.",
+    ),
+    col(
+        "Allowed Disruptions",
+        "integer",
+        "Calculated number of pods that may be disrupted at this time.",
+    ),
     AGE,
 ];
 
@@ -107,11 +120,16 @@ mod tests {
 
     #[test]
     fn one_of_min_and_max() {
-        assert!(errors(json!({"minAvailable": 2, "selector": {"matchLabels": {"a": "b"}}})).is_empty());
+        assert!(
+            errors(json!({"minAvailable": 2, "selector": {"matchLabels": {"a": "b"}}})).is_empty()
+        );
         assert!(errors(json!({"maxUnavailable": "50%"})).is_empty());
         let both = errors(json!({"minAvailable": 1, "maxUnavailable": 1}));
         assert_eq!(both.len(), 1);
-        assert!(both[0].ends_with("minAvailable and maxUnavailable cannot be both set"), "{both:?}");
+        assert!(
+            both[0].ends_with("minAvailable and maxUnavailable cannot be both set"),
+            "{both:?}"
+        );
         assert_eq!(
             errors(json!({"maxUnavailable": "150%"})),
             ["spec.maxUnavailable: Invalid value: \"150%\": must not be greater than 100%"]
@@ -120,6 +138,9 @@ mod tests {
             errors(json!({"minAvailable": -1})),
             ["spec.minAvailable: Invalid value: -1: must be greater than or equal to 0"]
         );
-        assert_eq!(errors(json!({"unhealthyPodEvictionPolicy": "Sometimes"})).len(), 1);
+        assert_eq!(
+            errors(json!({"unhealthyPodEvictionPolicy": "Sometimes"})).len(),
+            1
+        );
     }
 }
