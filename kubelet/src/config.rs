@@ -58,6 +58,9 @@ pub struct Config {
     pub cpu_capacity: Option<String>,
     pub memory_capacity: Option<String>,
     pub max_pods: u32,
+    /// Labels the Node registers with besides the well-known ones
+    /// (`--node-labels`), e.g. `topology.kubernetes.io/zone`.
+    pub node_labels: std::collections::BTreeMap<String, String>,
 }
 
 impl Config {
@@ -87,6 +90,7 @@ impl Config {
             cpu_capacity: None,
             memory_capacity: None,
             max_pods: 110,
+            node_labels: Default::default(),
         }
     }
 

@@ -73,6 +73,23 @@ struct Args {
     /// Maximum pods on the node.
     #[arg(long, default_value_t = 110)]
     max_pods: u32,
+    /// Labels to register the node with: `key=value,key2=value2`
+    /// (e.g. `topology.kubernetes.io/zone=zone-a`).
+    #[arg(long, value_parser = parse_labels, default_value = "")]
+    node_labels: std::collections::BTreeMap<String, String>,
+}
+
+/// `--node-labels`' `key=value,…` form.
+fn parse_labels(s: &str) -> Result<std::collections::BTreeMap<String, String>, String> {
+    s.split(',')
+        .filter(|kv| !kv.trim().is_empty())
+        .map(|kv| match kv.split_once('=') {
+            Some((k, v)) if !k.trim().is_empty() => {
+                Ok((k.trim().to_string(), v.trim().to_string()))
+            }
+            _ => Err(format!("invalid label {kv:?}: expected key=value")),
+        })
+        .collect()
 }
 
 #[tokio::main]
@@ -103,6 +120,7 @@ async fn main() -> anyhow::Result<()> {
     config.cpu_capacity = args.cpu;
     config.memory_capacity = args.memory;
     config.max_pods = args.max_pods;
+    config.node_labels = args.node_labels;
     tokio::select! {
         result = minik_kubelet::run(config) => result?,
         _ = tokio::signal::ctrl_c() => tracing::info!("interrupted; containers keep running"),

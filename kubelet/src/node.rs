@@ -45,14 +45,21 @@ pub fn go_arch() -> &'static str {
     }
 }
 
-fn labels(name: &str) -> Value {
-    json!({
+/// The well-known labels, then `--node-labels` (which may not override them).
+fn labels(name: &str, extra: &std::collections::BTreeMap<String, String>) -> Value {
+    let mut labels = json!({
         "kubernetes.io/hostname": name,
         "kubernetes.io/os": "linux",
         "kubernetes.io/arch": go_arch(),
         "beta.kubernetes.io/os": "linux",
         "beta.kubernetes.io/arch": go_arch(),
-    })
+    });
+    for (k, v) in extra {
+        if labels.get(k).is_none() {
+            labels[k] = json!(v);
+        }
+    }
+    labels
 }
 
 fn read_trimmed(path: &str) -> String {
@@ -167,7 +174,7 @@ pub async fn register(k: &Kubelet, facts: &NodeFacts) -> Result<(), Error> {
         "kind": "Node",
         "metadata": {
             "name": k.node_name,
-            "labels": labels(&k.node_name),
+            "labels": labels(&k.node_name, &k.config.node_labels),
             "annotations": {"node.alpha.kubernetes.io/ttl": "0"},
         },
         "spec": {},
@@ -176,7 +183,8 @@ pub async fn register(k: &Kubelet, facts: &NodeFacts) -> Result<(), Error> {
     match api.create(&PostParams::default(), &node).await {
         Ok(_) => {}
         Err(e) if errors::is_already_exists(&e) => {
-            let patch = json!({"metadata": {"labels": labels(&k.node_name)}});
+            let patch =
+                json!({"metadata": {"labels": labels(&k.node_name, &k.config.node_labels)}});
             api.patch(&k.node_name, &PatchParams::default(), &Patch::Merge(&patch))
                 .await?;
         }

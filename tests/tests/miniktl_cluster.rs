@@ -686,3 +686,98 @@ fn docker_cluster_runs_containers_and_cleans_up() {
         processes_mentioning(&home)
     );
 }
+
+/// The real kubectl against a home's cluster.
+fn kubectl(home: &Path, args: &[&str]) -> String {
+    let out = std::process::Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(kc(home))
+        .args(args)
+        .output()
+        .expect("kubectl is installed");
+    assert!(
+        out.status.success(),
+        "kubectl {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn zones_label_nodes_and_pods_spread_across_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let home_path = dir.path().join("home");
+    let home = home_path.display().to_string();
+    let name = format!("mkz-{}", support::run_id());
+    let _down = Down(home_path.clone());
+    ok(&[
+        "cluster",
+        "up",
+        "--runtime",
+        "sim",
+        "--nodes",
+        "3",
+        "--zones",
+        "3",
+        "--isolated",
+        "--api-port",
+        "0",
+        "--home",
+        &home,
+        "--name",
+        &name,
+    ]);
+    let zones = kubectl(
+        &home_path,
+        &[
+            "get",
+            "nodes",
+            "-o",
+            r#"jsonpath={range .items[*]}{.metadata.name}={.metadata.labels.topology\.kubernetes\.io/zone} {end}"#,
+        ],
+    );
+    assert_eq!(zones.trim(), "node-1=zone-a node-2=zone-b node-3=zone-c");
+    let deploy = r#"{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"spread"},
+      "spec":{"replicas":6,"selector":{"matchLabels":{"app":"spread"}},
+        "template":{"metadata":{"labels":{"app":"spread"}},"spec":{
+          "topologySpreadConstraints":[{"maxSkew":1,"topologyKey":"topology.kubernetes.io/zone",
+            "whenUnsatisfiable":"DoNotSchedule","labelSelector":{"matchLabels":{"app":"spread"}}}],
+          "containers":[{"name":"c","image":"minik/web:v1"}]}}}}"#;
+    let file = dir.path().join("spread.json");
+    std::fs::write(&file, deploy).unwrap();
+    kubectl(&home_path, &["apply", "-f", file.to_str().unwrap()]);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let per_node = loop {
+        let nodes = kubectl(
+            &home_path,
+            &[
+                "get",
+                "pods",
+                "-l",
+                "app=spread",
+                "-o",
+                "jsonpath={.items[*].spec.nodeName}",
+            ],
+        );
+        let mut counts = std::collections::BTreeMap::new();
+        for n in nodes.split_whitespace() {
+            *counts.entry(n.to_string()).or_insert(0) += 1;
+        }
+        if counts.values().sum::<i32>() == 6 {
+            break counts;
+        }
+        assert!(Instant::now() < deadline, "6 pods scheduled: {counts:?}");
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    assert_eq!(
+        per_node.values().copied().collect::<Vec<_>>(),
+        [2, 2, 2],
+        "{per_node:?}"
+    );
+    // The record keeps --zones: a resume with another count is refused.
+    let refused = miniktl(&["cluster", "up", "--home", &home, "--zones", "2"]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--zones 3"));
+    println!("zones: 3 nodes in zone-a/b/c; 6 replicas spread {per_node:?}");
+}

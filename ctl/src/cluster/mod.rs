@@ -132,6 +132,10 @@ pub struct UpArgs {
     /// Number of nodes (kubelets) [default: 1].
     #[arg(long = "nodes", value_name = "N")]
     pub nodes: Option<usize>,
+    /// Spread the nodes over N zones: node i gets the label
+    /// `topology.kubernetes.io/zone=zone-<a, b, …>` (0: no zone labels) [default: 0].
+    #[arg(long = "zones", value_name = "N")]
+    pub zones: Option<usize>,
     /// docker: real containers; sim: a simulated runtime (no Docker needed) [default: docker].
     #[arg(long = "runtime", value_enum)]
     pub runtime: Option<Runtime>,
@@ -154,6 +158,7 @@ struct NewCluster {
     name: String,
     runtime: Runtime,
     nodes: usize,
+    zones: usize,
     api_port: u16,
     isolated: bool,
     wait: u64,
@@ -165,6 +170,7 @@ impl UpArgs {
             name: self.name.unwrap_or_else(|| "minik".into()),
             runtime: self.runtime.unwrap_or(Runtime::Docker),
             nodes: self.nodes.unwrap_or(1),
+            zones: self.zones.unwrap_or(0),
             api_port: self.api_port.unwrap_or(6443),
             isolated: self.isolated,
             wait: self.wait,
@@ -182,6 +188,9 @@ struct State {
     name: String,
     runtime: Runtime,
     nodes: usize,
+    /// `--zones` (0 for records written before it existed).
+    #[serde(default)]
+    zones: usize,
     isolated: bool,
     /// `--api-port` as given (0: any free port); the port it got is in
     /// `server` and in the API server's recorded `--listen`. Defaults to 0
@@ -209,10 +218,15 @@ impl State {
     /// The `up` flags that recreate this cluster.
     fn flags(&self) -> String {
         format!(
-            "--name {} --runtime {} --nodes {}{} --api-port {}",
+            "--name {} --runtime {} --nodes {}{}{} --api-port {}",
             self.name,
             self.runtime.flag(),
             self.nodes,
+            if self.zones > 0 {
+                format!(" --zones {}", self.zones)
+            } else {
+                String::new()
+            },
             if self.isolated { " --isolated" } else { "" },
             self.api_port
         )
@@ -236,6 +250,9 @@ impl State {
         }
         if args.nodes.is_some_and(|n| n != self.nodes) {
             differ.push(format!("--nodes {}", self.nodes));
+        }
+        if args.zones.is_some_and(|z| z != self.zones) {
+            differ.push(format!("--zones {}", self.zones));
         }
         if args
             .api_port
@@ -463,6 +480,10 @@ async fn up(ctx: &Ctx, args: UpArgs) -> Result<()> {
             a.push("--network-subnet".into());
             a.push("".into());
         }
+        if let Some(zone) = zone_of(i, args.zones) {
+            a.push("--node-labels".into());
+            a.push(format!("topology.kubernetes.io/zone={zone}").into());
+        }
         specs.push(Spec {
             id: format!("kubelet-{node}"),
             binary: binaries["minik-kubelet"].clone(),
@@ -505,6 +526,7 @@ async fn up(ctx: &Ctx, args: UpArgs) -> Result<()> {
         name: args.name.clone(),
         runtime: args.runtime,
         nodes: args.nodes,
+        zones: args.zones,
         isolated: args.isolated,
         api_port: args.api_port,
         network,
@@ -998,6 +1020,7 @@ mod tests {
             name: "lab".into(),
             runtime: Runtime::Sim,
             nodes: 3,
+            zones: 0,
             isolated: true,
             api_port: 0,
             network: "lab".into(),
@@ -1098,5 +1121,32 @@ mod tests {
             "{err}"
         );
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
+
+/// The zone of node `i` (from 1) in a cluster of `zones` zones, round
+/// robin: `zone-a`, `zone-b`, … (`None` without zones).
+fn zone_of(i: usize, zones: usize) -> Option<String> {
+    (zones > 0).then(|| {
+        let n = (i - 1) % zones;
+        let letter = (b'a' + (n % 26) as u8) as char;
+        if n < 26 {
+            format!("zone-{letter}")
+        } else {
+            format!("zone-{letter}{}", n / 26)
+        }
+    })
+}
+
+#[cfg(test)]
+mod zone_tests {
+    use super::zone_of;
+
+    #[test]
+    fn nodes_take_zones_round_robin() {
+        assert_eq!(zone_of(1, 0), None);
+        let zones: Vec<_> = (1..=5).map(|i| zone_of(i, 2).unwrap()).collect();
+        assert_eq!(zones, ["zone-a", "zone-b", "zone-a", "zone-b", "zone-a"]);
+        assert_eq!(zone_of(3, 3).as_deref(), Some("zone-c"));
     }
 }
