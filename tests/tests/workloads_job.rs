@@ -536,3 +536,21 @@ async fn ttl_after_finished_deletes_the_job_and_its_pods() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_batch_examples_are_valid() {
+    let cluster = support::TestCluster::start().await;
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../examples/batch")
+        .display()
+        .to_string();
+    let out = cluster.kubectl_ok(&["apply", "--dry-run=server", "-f", &dir]);
+    for created in [
+        "job.batch/pi",
+        "job.batch/shards",
+        "job.batch/flaky",
+        "cronjob.batch/hello",
+    ] {
+        assert!(out.contains(created), "{out}");
+    }
+}
