@@ -291,9 +291,10 @@ async fn reconcile(job: Arc<Job>, state: Arc<State>) -> Result<Action, Error> {
     let now = Timestamp::now();
     let old_status = job.status.clone().unwrap_or_default();
 
-    if is_finished(&old_status) {
+    if is_finished(&old_status) || job.metadata.deletion_timestamp.is_some() {
         // Anything still holding the finalizer (a pod that ended after the
-        // Job did) no longer counts.
+        // Job did, or whose Job is being deleted, e.g. in the foreground)
+        // no longer counts, and must not hold its deletion up.
         let stragglers: Vec<Arc<Pod>> = pods
             .iter()
             .filter(|p| has_tracking_finalizer(p))
@@ -303,10 +304,6 @@ async fn reconcile(job: Arc<Job>, state: Arc<State>) -> Result<Action, Error> {
         state.backoffs.lock().unwrap().remove(&key);
         return Ok(Action::await_change());
     }
-    if job.metadata.deletion_timestamp.is_some() {
-        return Ok(Action::await_change());
-    }
-
     let mut status = old_status.clone();
     let suspended = spec.suspend == Some(true);
     let indexed = is_indexed(spec);

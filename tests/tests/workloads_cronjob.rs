@@ -271,7 +271,7 @@ async fn cron_jobs_run_on_schedule_with_concurrency_policies_and_history_limits(
     let forbid_jobs = jobs_of(&jobs, "forbid").await;
     assert_eq!(forbid_jobs.len(), 1, "Forbid started nothing new");
     assert_eq!(forbid_jobs[0].name_any(), first[0]);
-    let events = events_about(&c.client, "default", "replace").await;
+    let events = wait_event(&c.client, "replace", "SuccessfulDelete").await;
     assert!(
         events
             .iter()
@@ -296,13 +296,14 @@ async fn cron_jobs_run_on_schedule_with_concurrency_policies_and_history_limits(
         },
     )
     .await;
-    let events = events_about(&c.client, "default", "tick").await;
-    assert!(
-        events.iter().any(|e| e.0 == "SawCompletedJob"),
-        "{events:?}"
-    );
-    assert!(
-        events.iter().filter(|e| e.0 == "SuccessfulDelete").count() >= 2,
-        "{events:?}"
-    );
+    wait_event(&c.client, "tick", "SawCompletedJob").await;
+    wait_for(
+        "two history deletions recorded",
+        Duration::from_secs(20),
+        || async {
+            let events = events_about(&c.client, "default", "tick").await;
+            (events.iter().filter(|e| e.0 == "SuccessfulDelete").count() >= 2).then_some(())
+        },
+    )
+    .await;
 }

@@ -15,7 +15,7 @@ use kube::api::{DeleteParams, Patch, PatchParams};
 use kube::ResourceExt;
 use serde_json::json;
 use support::batch::*;
-use support::lifecycle::{events_about, wait_for};
+use support::lifecycle::wait_for;
 
 /// Pods that are neither finished nor being deleted.
 fn active(pods: &[Pod]) -> usize {
@@ -97,9 +97,9 @@ async fn completions_parallelism_indexed_and_kubectl() {
             );
         }
     }
-    let events = events_about(&c.client, "default", "batch").await;
+    let events = wait_event(&c.client, "batch", "Completed").await;
     let created = events.iter().filter(|e| e.0 == "SuccessfulCreate").count();
-    assert!(created >= 1, "{events:?}");
+    assert_eq!(created, 5, "{events:?}");
     assert!(
         events
             .iter()
@@ -241,7 +241,7 @@ async fn failures_back_off_and_stop_at_the_backoff_limit() {
     assert!(pods
         .iter()
         .all(|p| phase(p) == "Failed" && !has_tracking_finalizer(p)));
-    let events = events_about(&c.client, "default", "fail").await;
+    let events = wait_event(&c.client, "fail", "BackoffLimitExceeded").await;
     assert!(
         events.iter().any(|e| e.0 == "BackoffLimitExceeded"
             && e.1 == "Job has reached the specified backoff limit"),
@@ -251,7 +251,7 @@ async fn failures_back_off_and_stop_at_the_backoff_limit() {
     // OnFailure: one pod restarts in place until its restarts reach the limit.
     let job = c.wait_condition("onfailure", "Failed").await;
     assert_eq!(condition(&job, "Failed").unwrap().2, "BackoffLimitExceeded");
-    let events = events_about(&c.client, "default", "onfailure").await;
+    let events = wait_event(&c.client, "onfailure", "BackoffLimitExceeded").await;
     let created = events.iter().filter(|e| e.0 == "SuccessfulCreate").count();
     assert_eq!(
         created, 1,
@@ -422,7 +422,7 @@ async fn active_deadline_and_suspend_resume() {
             .then_some(())
     })
     .await;
-    let events = events_about(&c.client, "default", "deadline").await;
+    let events = wait_event(&c.client, "deadline", "DeadlineExceeded").await;
     assert!(
         events.iter().any(|e| e.0 == "DeadlineExceeded"),
         "{events:?}"
@@ -486,7 +486,7 @@ async fn active_deadline_and_suspend_resume() {
         "{:?}",
         job.status
     );
-    let events = events_about(&c.client, "default", "pausable").await;
+    let events = wait_event(&c.client, "pausable", "Suspended").await;
     for reason in ["Suspended", "Resumed"] {
         assert!(events.iter().any(|e| e.0 == reason), "{reason}: {events:?}");
     }
@@ -529,10 +529,17 @@ async fn ttl_after_finished_deletes_the_job_and_its_pods() {
         (pods.iter().filter(|p| phase(p) == "Running").count() == 2).then_some(())
     })
     .await;
-    c.cluster
-        .kubectl_ok(&["delete", "job", "doomed", "--wait=false"]);
-    wait_for("doomed's pods gone", WAIT, || async {
-        c.job_pods("doomed").await.is_empty().then_some(())
+    // Foreground: the Job waits for its pods, which must not wait for it.
+    c.cluster.kubectl_ok(&[
+        "delete",
+        "job",
+        "doomed",
+        "--cascade=foreground",
+        "--timeout=20s",
+    ]);
+    wait_for("doomed and its pods gone", WAIT, || async {
+        let job = c.jobs().get_opt("doomed").await.unwrap();
+        (job.is_none() && c.job_pods("doomed").await.is_empty()).then_some(())
     })
     .await;
 }

@@ -185,3 +185,14 @@ pub fn phase(pod: &Pod) -> String {
         .and_then(|s| s.phase.clone())
         .unwrap_or_default()
 }
+
+/// Waits until an Event with `reason` about `name` has been recorded
+/// (controllers record it just after the status write the test saw);
+/// returns all Events about `name` as (reason, note).
+pub async fn wait_event(client: &kube::Client, name: &str, reason: &str) -> Vec<(String, String)> {
+    wait_for(&format!("a {reason} event about {name}"), WAIT, || async {
+        let events = super::lifecycle::events_about(client, "default", name).await;
+        events.iter().any(|e| e.0 == reason).then_some(events)
+    })
+    .await
+}
