@@ -19,6 +19,17 @@ pub struct Settings {
     pub concurrent_replicaset_syncs: u16,
     /// `--concurrent-deployment-syncs` (5): Deployments reconciled at once.
     pub concurrent_deployment_syncs: u16,
+    /// `--concurrent-job-syncs` (5): Jobs reconciled at once.
+    pub concurrent_job_syncs: u16,
+    /// `--concurrent-cron-job-syncs` (5): CronJobs reconciled at once.
+    pub concurrent_cron_job_syncs: u16,
+    /// `--concurrent-ttl-after-finished-syncs` (5): finished Jobs checked at once.
+    pub concurrent_ttl_after_finished_syncs: u16,
+    /// The first delay before a failed Job pod is replaced (10 s, Kubernetes'
+    /// `DefaultJobPodFailureBackOff`, a constant there); it doubles with
+    /// each consecutive failure up to 10 minutes. A setting so tests and
+    /// demos can shorten it (`--job-pod-failure-backoff`, minik's own flag).
+    pub job_pod_failure_backoff: Duration,
 }
 
 impl Default for Settings {
@@ -29,6 +40,10 @@ impl Default for Settings {
             node_monitor_period: Duration::from_secs(5),
             concurrent_replicaset_syncs: 5,
             concurrent_deployment_syncs: 5,
+            concurrent_job_syncs: 5,
+            concurrent_cron_job_syncs: 5,
+            concurrent_ttl_after_finished_syncs: 5,
+            job_pod_failure_backoff: Duration::from_secs(10),
         }
     }
 }

@@ -12,6 +12,12 @@
 //! - [`namespace`]: empties a Terminating namespace, then removes it.
 //! - [`node_lifecycle`]: marks nodes whose Lease stops unreachable and evicts their pods.
 //! - [`disruption`]: PodDisruptionBudget status — how many pods may be evicted now.
+//! - [`job`]: runs a Job's pods to completion (parallelism, completions,
+//!   Indexed, backoff, pod failure policy, deadline, suspend), counting each
+//!   finished pod once through its `batch.kubernetes.io/job-tracking` finalizer.
+//! - [`cron_job`]: creates a Job at each time of a CronJob's schedule
+//!   (concurrency policy, starting deadline, history limits).
+//! - [`ttl_after_finished`]: deletes finished Jobs once their `ttlSecondsAfterFinished` passes.
 //! - [`context`]: the shared `Context` (client, shared informers, settings,
 //!   event recorder).
 //!
@@ -29,19 +35,25 @@
 //! - [`ownership`]: controller references, adoption and release, selectors.
 //! - [`pods`]: active / Ready / available pods.
 //! - [`status`]: status fields written the way Kubernetes serializes them.
+//! - [`expectations`]: pod creations/deletions a controller waits to see in
+//!   its cache before acting again (ReplicaSet, Job).
 
 pub mod context;
+pub mod cron_job;
 pub mod deployment;
 pub mod disruption;
 pub mod endpoints;
 pub mod error;
+pub mod expectations;
 pub mod garbage_collector;
+pub mod job;
 pub mod namespace;
 pub mod node_lifecycle;
 pub mod ownership;
 pub mod pods;
 pub mod replicaset;
 pub mod status;
+pub mod ttl_after_finished;
 
 pub use context::{Context, Settings};
 pub use error::Error;
@@ -59,6 +71,9 @@ pub async fn run(client: kube::Client, settings: Settings) -> anyhow::Result<()>
         namespace::build(&ctx),
         node_lifecycle::build(&ctx),
         disruption::build(&ctx),
+        job::build(&ctx),
+        cron_job::build(&ctx),
+        ttl_after_finished::build(&ctx),
     ];
     ctx.informers.start();
     tracing::info!(watches = ?ctx.informers.watches(), "controller-manager informers started");

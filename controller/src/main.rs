@@ -10,7 +10,8 @@ use clap::Parser;
 use minik_controller::Settings;
 
 /// minik's controller manager: ReplicaSet, Deployment, Endpoints, garbage
-/// collector, Namespace and node lifecycle controllers in one process.
+/// collector, Namespace, node lifecycle, Job, CronJob and TTL-after-finished
+/// controllers in one process.
 #[derive(Debug, Parser)]
 #[command(name = "minik-controller", version)]
 struct Args {
@@ -38,6 +39,24 @@ struct Args {
     /// Deployments synced concurrently.
     #[arg(long, default_value_t = 5)]
     concurrent_deployment_syncs: u16,
+
+    /// Jobs synced concurrently.
+    #[arg(long, default_value_t = 5)]
+    concurrent_job_syncs: u16,
+
+    /// CronJobs synced concurrently.
+    #[arg(long, default_value_t = 5)]
+    concurrent_cron_job_syncs: u16,
+
+    /// Finished Jobs checked for their TTL concurrently.
+    #[arg(long, default_value_t = 5)]
+    concurrent_ttl_after_finished_syncs: u16,
+
+    /// First delay before a failed Job pod is replaced; doubles with each
+    /// consecutive failure up to 10m (minik's own flag: Kubernetes has the
+    /// 10s as a constant). Shorten it for demos.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    job_pod_failure_backoff: Duration,
 }
 
 #[tokio::main]
@@ -54,6 +73,10 @@ async fn main() -> anyhow::Result<()> {
         node_monitor_period: args.node_monitor_period,
         concurrent_replicaset_syncs: args.concurrent_replicaset_syncs,
         concurrent_deployment_syncs: args.concurrent_deployment_syncs,
+        concurrent_job_syncs: args.concurrent_job_syncs,
+        concurrent_cron_job_syncs: args.concurrent_cron_job_syncs,
+        concurrent_ttl_after_finished_syncs: args.concurrent_ttl_after_finished_syncs,
+        job_pod_failure_backoff: args.job_pod_failure_backoff,
         ..Settings::default()
     };
     tracing::info!(?settings, "starting controllers");

@@ -15,7 +15,7 @@
 //!   *active*: they are neither counted nor chosen for deletion.
 //! - Which pods go first on scale-down is Kubernetes' `ActivePodsWithRanks`
 //!   order, see [`deletion_order`].
-//! - Expectations ([`Expectations`]): after creating or deleting pods the
+//! - Expectations (`crate::expectations`): after creating or deleting pods the
 //!   controller does nothing more for that ReplicaSet until its pod cache has
 //!   seen those creations and deletions, so a cache that lags behind the API
 //!   server never makes it create duplicates (Kubernetes' `ControllerExpectations`,
@@ -41,8 +41,8 @@
 
 use std::cmp::Ordering;
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use futures::future::{self, BoxFuture};
 use futures::{FutureExt, Stream, StreamExt};
@@ -59,6 +59,7 @@ use minik_client::informer::Synced;
 use minik_client::{errors, Change};
 
 use crate::context::{EventRecorder, RetryBackoff};
+use crate::expectations::Expectations;
 use crate::ownership::{
     adopt, controller_of, controller_ref, key_of, labels_of, release, selector,
 };
@@ -69,9 +70,6 @@ use crate::{Context, Error};
 /// Most pods created or deleted for one ReplicaSet in one sync
 /// (kube-controller-manager's `BurstReplicas`).
 const BURST_REPLICAS: usize = 500;
-/// How long unmet expectations hold a ReplicaSet back before the controller
-/// stops trusting them (Kubernetes' `ExpectationsTimeout`).
-const EXPECTATIONS_TIMEOUT: Duration = Duration::from_secs(5 * 60);
 /// Annotation that lets users say which pods to delete first.
 const POD_DELETION_COST: &str = "controller.kubernetes.io/pod-deletion-cost";
 
@@ -105,7 +103,7 @@ pub async fn run(ctx: Arc<Context>) -> anyhow::Result<()> {
 pub fn build(ctx: &Arc<Context>) -> BoxFuture<'static, anyhow::Result<()>> {
     let replica_sets = ctx.informers.get::<ReplicaSet>();
     let pods = ctx.informers.pods();
-    let expectations = Arc::new(Expectations::default());
+    let expectations = Arc::new(Expectations::for_owner_kind("ReplicaSet"));
     let state = Arc::new(State {
         events: EventRecorder::new(ctx.client.clone(), "replicaset-controller", None),
         ctx: ctx.clone(),
@@ -771,122 +769,6 @@ fn max_restarts(p: &Pod) -> (i32, i32) {
 }
 
 // ---------------------------------------------------------------------------
-// expectations
-// ---------------------------------------------------------------------------
-
-/// What each ReplicaSet is still waiting to see in its pod cache after its
-/// last round of creates/deletes. Kubernetes' `UIDTrackingControllerExpectations`:
-/// a count of creations and the set of pod keys being deleted, satisfied when
-/// both are used up, or after [`EXPECTATIONS_TIMEOUT`] in case an event was lost.
-#[derive(Default)]
-struct Expectations {
-    by_replica_set: Mutex<HashMap<String, Expected>>,
-}
-
-struct Expected {
-    adds: i64,
-    deletes: HashSet<String>,
-    set_at: Instant,
-}
-
-impl Expected {
-    fn met_or_expired(&self) -> bool {
-        (self.adds <= 0 && self.deletes.is_empty()) || self.set_at.elapsed() > EXPECTATIONS_TIMEOUT
-    }
-}
-
-impl Expectations {
-    fn satisfied(&self, key: &str) -> bool {
-        self.by_replica_set
-            .lock()
-            .unwrap()
-            .get(key)
-            .is_none_or(Expected::met_or_expired)
-    }
-
-    /// How long until unmet expectations for `key` expire (`None`: none are unmet).
-    fn expires_in(&self, key: &str) -> Option<Duration> {
-        let map = self.by_replica_set.lock().unwrap();
-        let e = map.get(key).filter(|e| !e.met_or_expired())?;
-        Some(EXPECTATIONS_TIMEOUT.saturating_sub(e.set_at.elapsed()) + Duration::from_millis(100))
-    }
-
-    fn expect_creations(&self, key: &str, n: usize) {
-        self.set(key, n as i64, HashSet::new());
-    }
-
-    fn expect_deletions(&self, key: &str, pods: HashSet<String>) {
-        self.set(key, 0, pods);
-    }
-
-    fn set(&self, key: &str, adds: i64, deletes: HashSet<String>) {
-        let expected = Expected {
-            adds,
-            deletes,
-            set_at: Instant::now(),
-        };
-        let mut map = self.by_replica_set.lock().unwrap();
-        // A met or expired entry means the same as none (this also forgets
-        // ReplicaSets that were deleted).
-        map.retain(|_, e| !e.met_or_expired());
-        map.insert(key.to_string(), expected);
-    }
-
-    fn creation_observed(&self, key: &str) {
-        if let Some(e) = self.by_replica_set.lock().unwrap().get_mut(key) {
-            e.adds -= 1;
-        }
-    }
-
-    fn deletion_observed(&self, key: &str, pod: &str) {
-        if let Some(e) = self.by_replica_set.lock().unwrap().get_mut(key) {
-            e.deletes.remove(pod);
-        }
-    }
-
-    /// Lowers expectations for one pod watch event, seen after the cache
-    /// applied it. `added`: the cache did not hold this pod before.
-    fn observe(&self, change: &Change<Pod>, cache: &Store<Pod>) {
-        match change {
-            Change::Added(pod) | Change::Updated { new: pod, .. } => {
-                let added = matches!(change, Change::Added(_));
-                let Some(rs) = owning_replica_set(pod) else {
-                    return;
-                };
-                if pod.metadata.deletion_timestamp.is_some() {
-                    // A pod marked for deletion counts as deleted.
-                    self.deletion_observed(&rs, &key_of(&pod.metadata));
-                } else if added {
-                    self.creation_observed(&rs);
-                }
-            }
-            Change::Deleted(pod) => {
-                if let Some(rs) = owning_replica_set(pod) {
-                    self.deletion_observed(&rs, &key_of(&pod.metadata));
-                }
-            }
-            Change::Synced => {
-                // After a relist, pods that vanished meanwhile sent no delete.
-                let present: HashSet<String> =
-                    cache.state().iter().map(|p| key_of(&p.metadata)).collect();
-                for e in self.by_replica_set.lock().unwrap().values_mut() {
-                    e.deletes.retain(|k| present.contains(k));
-                }
-            }
-        }
-    }
-}
-
-fn owning_replica_set(pod: &Pod) -> Option<String> {
-    let owner = controller_of(&pod.metadata).filter(|o| o.kind == "ReplicaSet")?;
-    Some(format!(
-        "{}/{}",
-        pod.namespace().unwrap_or_default(),
-        owner.name
-    ))
-}
-
-// ---------------------------------------------------------------------------
 // helpers
 // ---------------------------------------------------------------------------
 
@@ -903,8 +785,7 @@ fn desired_replicas(rs: &ReplicaSet) -> usize {
 mod tests {
     use super::*;
     use k8s_openapi::api::core::v1::{PodCondition, PodSpec, PodStatus};
-    use k8s_openapi::apimachinery::pkg::apis::meta::v1::{OwnerReference, Time};
-    use kube::runtime::reflector;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
     fn pod(name: &str, node: &str, phase: &str, ready_at: Option<i64>, created: i64) -> Arc<Pod> {
         let conditions = ready_at.map(|t| {
@@ -994,52 +875,6 @@ mod tests {
             0,
             now
         ));
-    }
-
-    #[test]
-    fn expectations_wait_until_the_cache_saw_our_writes() {
-        let (cache, _writer) = reflector::store::<Pod>();
-        let owned = |name: &str| {
-            let mut p = (*pod(name, "", "Pending", None, 1)).clone();
-            p.metadata.namespace = Some("default".into());
-            p.metadata.owner_references = Some(vec![OwnerReference {
-                api_version: "apps/v1".into(),
-                kind: "ReplicaSet".into(),
-                name: "web".into(),
-                uid: "rs-uid".into(),
-                controller: Some(true),
-                block_owner_deletion: Some(true),
-            }]);
-            p
-        };
-        let updated = |p: Pod| {
-            let p = Arc::new(p);
-            Change::Updated {
-                old: p.clone(),
-                new: p,
-            }
-        };
-        let e = Expectations::default();
-        e.expect_creations("default/web", 2);
-        assert!(!e.satisfied("default/web"));
-        e.observe(&Change::Added(Arc::new(owned("web-a"))), &cache);
-        // A later update of a pod already seen is not another creation.
-        e.observe(&updated(owned("web-a")), &cache);
-        assert!(!e.satisfied("default/web"));
-        e.observe(&Change::Added(Arc::new(owned("web-b"))), &cache);
-        assert!(e.satisfied("default/web"));
-
-        e.expect_deletions("default/web", ["default/web-a".to_string()].into());
-        assert!(!e.satisfied("default/web"));
-        // Marked for deletion counts as deleted.
-        let mut terminating = owned("web-a");
-        terminating.metadata.deletion_timestamp = Some(Time(Timestamp::now()));
-        e.observe(&updated(terminating), &cache);
-        assert!(e.satisfied("default/web"));
-        assert!(
-            e.satisfied("default/other"),
-            "no expectations: nothing to wait for"
-        );
     }
 
     #[tokio::test]

@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+pub mod batch;
 pub mod faults;
 pub mod lifecycle;
 pub mod scheduler;

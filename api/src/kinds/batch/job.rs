@@ -301,6 +301,8 @@ fn job_status(job: &Value) -> &'static str {
         "Suspended"
     } else if condition("FailureTarget") {
         "FailureTarget"
+    } else if condition("SuccessCriteriaMet") {
+        "SuccessCriteriaMet"
     } else {
         "Running"
     }
