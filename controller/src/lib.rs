@@ -26,8 +26,10 @@
 //!
 //! Helpers several controllers share, so no controller imports another:
 //! - [`ownership`]: controller references, adoption and release, selectors.
+//! - [`pod_control`]: expectations and slow-start batches for pod creation/deletion.
 //! - [`pods`]: active / Ready / available pods.
 //! - [`status`]: status fields written the way Kubernetes serializes them.
+//! - [`template_hash`]: the pod-template hash children are named by.
 
 pub mod context;
 pub mod deployment;
@@ -37,9 +39,11 @@ pub mod garbage_collector;
 pub mod namespace;
 pub mod node_lifecycle;
 pub mod ownership;
+pub mod pod_control;
 pub mod pods;
 pub mod replicaset;
 pub mod status;
+pub mod template_hash;
 
 pub use context::{Context, Settings};
 pub use error::Error;

@@ -41,8 +41,8 @@
 
 use std::cmp::Ordering;
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use futures::future::{self, BoxFuture};
 use futures::{FutureExt, Stream, StreamExt};
@@ -59,9 +59,8 @@ use minik_client::informer::Synced;
 use minik_client::{errors, Change};
 
 use crate::context::{EventRecorder, RetryBackoff};
-use crate::ownership::{
-    adopt, controller_of, controller_ref, key_of, labels_of, release, selector,
-};
+use crate::ownership::{claim_pods, controller_of, controller_ref, key_of, labels_of, selector};
+use crate::pod_control::{slow_start_batch, Expectations};
 use crate::pods::{is_pod_active, is_pod_available, is_pod_ready, ready_since};
 use crate::status::{omit_zero, second_precision};
 use crate::{Context, Error};
@@ -69,9 +68,6 @@ use crate::{Context, Error};
 /// Most pods created or deleted for one ReplicaSet in one sync
 /// (kube-controller-manager's `BurstReplicas`).
 const BURST_REPLICAS: usize = 500;
-/// How long unmet expectations hold a ReplicaSet back before the controller
-/// stops trusting them (Kubernetes' `ExpectationsTimeout`).
-const EXPECTATIONS_TIMEOUT: Duration = Duration::from_secs(5 * 60);
 /// Annotation that lets users say which pods to delete first.
 const POD_DELETION_COST: &str = "controller.kubernetes.io/pod-deletion-cost";
 
@@ -105,7 +101,7 @@ pub async fn run(ctx: Arc<Context>) -> anyhow::Result<()> {
 pub fn build(ctx: &Arc<Context>) -> BoxFuture<'static, anyhow::Result<()>> {
     let replica_sets = ctx.informers.get::<ReplicaSet>();
     let pods = ctx.informers.pods();
-    let expectations = Arc::new(Expectations::default());
+    let expectations = Arc::new(Expectations::for_kind("ReplicaSet"));
     let state = Arc::new(State {
         events: EventRecorder::new(ctx.client.clone(), "replicaset-controller", None),
         ctx: ctx.clone(),
@@ -219,7 +215,7 @@ async fn reconcile(rs: Arc<ReplicaSet>, state: Arc<State>) -> Result<Action, Err
         .into_iter()
         .filter(|p| p.namespace().as_deref() == Some(ns.as_str()) && is_pod_active(p))
         .collect();
-    let claimed = claim_pods(&state, &rs, &sel, active).await?;
+    let claimed = claim_pods(&state.ctx.client, rs.as_ref(), &sel, active).await?;
 
     let manage_result = if needs_sync && rs.metadata.deletion_timestamp.is_none() {
         manage_replicas(&state, &rs, &claimed).await
@@ -253,67 +249,6 @@ async fn reconcile(rs: Arc<ReplicaSet>, state: Arc<State>) -> Result<Action, Err
         wait = Some(wait.map_or(expiry, |w| w.min(expiry)));
     }
     Ok(wait.map_or_else(Action::await_change, Action::requeue))
-}
-
-/// Adopts matching orphans and releases owned pods that no longer match;
-/// returns the pods this ReplicaSet now controls. Kubernetes'
-/// `PodControllerRefManager.ClaimPods`.
-async fn claim_pods(
-    state: &State,
-    rs: &ReplicaSet,
-    sel: &minik_api::selectors::LabelSelector,
-    pods: Vec<Arc<Pod>>,
-) -> Result<Vec<Arc<Pod>>, Error> {
-    let rs_uid = rs.metadata.uid.clone().unwrap_or_default();
-    let rs_deleting = rs.metadata.deletion_timestamp.is_some();
-    let api: Api<Pod> = Api::namespaced(
-        state.ctx.client.clone(),
-        &rs.namespace().unwrap_or_default(),
-    );
-    let mut claimed = Vec::new();
-    let mut first_error = None;
-    // Adoption re-reads the ReplicaSet from the API server once, so a
-    // ReplicaSet deleted (or replaced) since the cache saw it adopts nothing.
-    let mut can_adopt: Option<bool> = None;
-    for pod in pods {
-        // Pods of other controllers are skipped before their labels are read.
-        if controller_of(&pod.metadata).is_some_and(|owner| owner.uid != rs_uid) {
-            continue;
-        }
-        let matches = sel.matches(&labels_of(&pod.metadata));
-        let result = match controller_of(&pod.metadata) {
-            Some(_) if matches => {
-                claimed.push(pod);
-                continue;
-            }
-            Some(_) if rs_deleting => continue,
-            Some(_) => release(&api, &pod, &rs_uid).await.map(|_| false),
-            None if rs_deleting || !matches || pod.metadata.deletion_timestamp.is_some() => {
-                continue
-            }
-            None => {
-                if can_adopt.is_none() {
-                    can_adopt = Some(fresh_and_alive(state, rs).await?);
-                }
-                if can_adopt == Some(false) {
-                    continue;
-                }
-                adopt(&api, &pod, rs).await.map(|_| true)
-            }
-        };
-        match result {
-            Ok(true) => claimed.push(pod),
-            Ok(false) => {}
-            Err(e) if errors::is_not_found(&e) => {}
-            Err(e) => {
-                first_error.get_or_insert(e);
-            }
-        }
-    }
-    match first_error {
-        Some(e) => Err(Error::Api(e)),
-        None => Ok(claimed),
-    }
 }
 
 /// Creates or deletes pods until `replicas` are active. Kubernetes' `manageReplicas`.
@@ -408,31 +343,6 @@ async fn manage_replicas(
         return results.into_iter().collect();
     }
     Ok(())
-}
-
-/// Calls `create` `count` times in batches of 1, 2, 4, …, stopping after
-/// the first batch with a failure. Returns how many calls succeeded and the
-/// first error. Kubernetes' `slowStartBatch` (initial batch size 1).
-async fn slow_start_batch<F, Fut>(count: usize, create: F) -> (usize, Result<(), kube::Error>)
-where
-    F: Fn() -> Fut,
-    Fut: std::future::Future<Output = Result<(), kube::Error>>,
-{
-    let mut remaining = count;
-    let mut successes = 0;
-    let mut batch = remaining.min(1);
-    while batch > 0 {
-        let results = futures::future::join_all((0..batch).map(|_| create())).await;
-        let mut errors = results.into_iter().filter_map(Result::err);
-        let first_error = errors.next();
-        successes += batch - first_error.iter().count() - errors.count();
-        if let Some(e) = first_error {
-            return (successes, Err(e));
-        }
-        remaining -= batch;
-        batch = (2 * batch).min(remaining);
-    }
-    (successes, Ok(()))
 }
 
 /// The ReplicaSet's status as its pods say it is. Kubernetes' `calculateStatus`.
@@ -535,17 +445,6 @@ async fn update_status(
 // ---------------------------------------------------------------------------
 // adoption and release
 // ---------------------------------------------------------------------------
-
-/// The ReplicaSet as the API server has it now is the one in the cache and
-/// is not being deleted (`RecheckDeletionTimestamp`).
-async fn fresh_and_alive(state: &State, rs: &ReplicaSet) -> Result<bool, Error> {
-    let api: Api<ReplicaSet> = Api::namespaced(
-        state.ctx.client.clone(),
-        &rs.namespace().unwrap_or_default(),
-    );
-    let fresh = api.get(&rs.name_any()).await?;
-    Ok(fresh.metadata.uid == rs.metadata.uid && fresh.metadata.deletion_timestamp.is_none())
-}
 
 /// A new pod for this ReplicaSet: the template's labels, annotations,
 /// finalizers and spec, `generateName: <rs>-`, and the controller reference.
@@ -771,122 +670,6 @@ fn max_restarts(p: &Pod) -> (i32, i32) {
 }
 
 // ---------------------------------------------------------------------------
-// expectations
-// ---------------------------------------------------------------------------
-
-/// What each ReplicaSet is still waiting to see in its pod cache after its
-/// last round of creates/deletes. Kubernetes' `UIDTrackingControllerExpectations`:
-/// a count of creations and the set of pod keys being deleted, satisfied when
-/// both are used up, or after [`EXPECTATIONS_TIMEOUT`] in case an event was lost.
-#[derive(Default)]
-struct Expectations {
-    by_replica_set: Mutex<HashMap<String, Expected>>,
-}
-
-struct Expected {
-    adds: i64,
-    deletes: HashSet<String>,
-    set_at: Instant,
-}
-
-impl Expected {
-    fn met_or_expired(&self) -> bool {
-        (self.adds <= 0 && self.deletes.is_empty()) || self.set_at.elapsed() > EXPECTATIONS_TIMEOUT
-    }
-}
-
-impl Expectations {
-    fn satisfied(&self, key: &str) -> bool {
-        self.by_replica_set
-            .lock()
-            .unwrap()
-            .get(key)
-            .is_none_or(Expected::met_or_expired)
-    }
-
-    /// How long until unmet expectations for `key` expire (`None`: none are unmet).
-    fn expires_in(&self, key: &str) -> Option<Duration> {
-        let map = self.by_replica_set.lock().unwrap();
-        let e = map.get(key).filter(|e| !e.met_or_expired())?;
-        Some(EXPECTATIONS_TIMEOUT.saturating_sub(e.set_at.elapsed()) + Duration::from_millis(100))
-    }
-
-    fn expect_creations(&self, key: &str, n: usize) {
-        self.set(key, n as i64, HashSet::new());
-    }
-
-    fn expect_deletions(&self, key: &str, pods: HashSet<String>) {
-        self.set(key, 0, pods);
-    }
-
-    fn set(&self, key: &str, adds: i64, deletes: HashSet<String>) {
-        let expected = Expected {
-            adds,
-            deletes,
-            set_at: Instant::now(),
-        };
-        let mut map = self.by_replica_set.lock().unwrap();
-        // A met or expired entry means the same as none (this also forgets
-        // ReplicaSets that were deleted).
-        map.retain(|_, e| !e.met_or_expired());
-        map.insert(key.to_string(), expected);
-    }
-
-    fn creation_observed(&self, key: &str) {
-        if let Some(e) = self.by_replica_set.lock().unwrap().get_mut(key) {
-            e.adds -= 1;
-        }
-    }
-
-    fn deletion_observed(&self, key: &str, pod: &str) {
-        if let Some(e) = self.by_replica_set.lock().unwrap().get_mut(key) {
-            e.deletes.remove(pod);
-        }
-    }
-
-    /// Lowers expectations for one pod watch event, seen after the cache
-    /// applied it. `added`: the cache did not hold this pod before.
-    fn observe(&self, change: &Change<Pod>, cache: &Store<Pod>) {
-        match change {
-            Change::Added(pod) | Change::Updated { new: pod, .. } => {
-                let added = matches!(change, Change::Added(_));
-                let Some(rs) = owning_replica_set(pod) else {
-                    return;
-                };
-                if pod.metadata.deletion_timestamp.is_some() {
-                    // A pod marked for deletion counts as deleted.
-                    self.deletion_observed(&rs, &key_of(&pod.metadata));
-                } else if added {
-                    self.creation_observed(&rs);
-                }
-            }
-            Change::Deleted(pod) => {
-                if let Some(rs) = owning_replica_set(pod) {
-                    self.deletion_observed(&rs, &key_of(&pod.metadata));
-                }
-            }
-            Change::Synced => {
-                // After a relist, pods that vanished meanwhile sent no delete.
-                let present: HashSet<String> =
-                    cache.state().iter().map(|p| key_of(&p.metadata)).collect();
-                for e in self.by_replica_set.lock().unwrap().values_mut() {
-                    e.deletes.retain(|k| present.contains(k));
-                }
-            }
-        }
-    }
-}
-
-fn owning_replica_set(pod: &Pod) -> Option<String> {
-    let owner = controller_of(&pod.metadata).filter(|o| o.kind == "ReplicaSet")?;
-    Some(format!(
-        "{}/{}",
-        pod.namespace().unwrap_or_default(),
-        owner.name
-    ))
-}
-
-// ---------------------------------------------------------------------------
 // helpers
 // ---------------------------------------------------------------------------
 
@@ -903,8 +686,7 @@ fn desired_replicas(rs: &ReplicaSet) -> usize {
 mod tests {
     use super::*;
     use k8s_openapi::api::core::v1::{PodCondition, PodSpec, PodStatus};
-    use k8s_openapi::apimachinery::pkg::apis::meta::v1::{OwnerReference, Time};
-    use kube::runtime::reflector;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
     fn pod(name: &str, node: &str, phase: &str, ready_at: Option<i64>, created: i64) -> Arc<Pod> {
         let conditions = ready_at.map(|t| {
@@ -994,70 +776,5 @@ mod tests {
             0,
             now
         ));
-    }
-
-    #[test]
-    fn expectations_wait_until_the_cache_saw_our_writes() {
-        let (cache, _writer) = reflector::store::<Pod>();
-        let owned = |name: &str| {
-            let mut p = (*pod(name, "", "Pending", None, 1)).clone();
-            p.metadata.namespace = Some("default".into());
-            p.metadata.owner_references = Some(vec![OwnerReference {
-                api_version: "apps/v1".into(),
-                kind: "ReplicaSet".into(),
-                name: "web".into(),
-                uid: "rs-uid".into(),
-                controller: Some(true),
-                block_owner_deletion: Some(true),
-            }]);
-            p
-        };
-        let updated = |p: Pod| {
-            let p = Arc::new(p);
-            Change::Updated {
-                old: p.clone(),
-                new: p,
-            }
-        };
-        let e = Expectations::default();
-        e.expect_creations("default/web", 2);
-        assert!(!e.satisfied("default/web"));
-        e.observe(&Change::Added(Arc::new(owned("web-a"))), &cache);
-        // A later update of a pod already seen is not another creation.
-        e.observe(&updated(owned("web-a")), &cache);
-        assert!(!e.satisfied("default/web"));
-        e.observe(&Change::Added(Arc::new(owned("web-b"))), &cache);
-        assert!(e.satisfied("default/web"));
-
-        e.expect_deletions("default/web", ["default/web-a".to_string()].into());
-        assert!(!e.satisfied("default/web"));
-        // Marked for deletion counts as deleted.
-        let mut terminating = owned("web-a");
-        terminating.metadata.deletion_timestamp = Some(Time(Timestamp::now()));
-        e.observe(&updated(terminating), &cache);
-        assert!(e.satisfied("default/web"));
-        assert!(
-            e.satisfied("default/other"),
-            "no expectations: nothing to wait for"
-        );
-    }
-
-    #[tokio::test]
-    async fn slow_start_batches_double_and_stop_at_first_failure() {
-        let calls = std::sync::atomic::AtomicUsize::new(0);
-        let (ok, res) = slow_start_batch(10, || async {
-            let n = calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            if n >= 4 {
-                Err(kube::Error::LinesCodecMaxLineLengthExceeded)
-            } else {
-                Ok(())
-            }
-        })
-        .await;
-        // Batches 1, 2, then 4 of which the 2nd..4th fail: 3 + 1 = 4 succeed,
-        // and the 8-batch never starts.
-        assert_eq!(ok, 4);
-        assert!(res.is_err());
-        assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 7);
     }
 }
