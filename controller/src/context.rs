@@ -19,6 +19,8 @@ pub struct Settings {
     pub concurrent_replicaset_syncs: u16,
     /// `--concurrent-deployment-syncs` (5): Deployments reconciled at once.
     pub concurrent_deployment_syncs: u16,
+    /// `--concurrent-daemonset-syncs` (2): DaemonSets reconciled at once.
+    pub concurrent_daemonset_syncs: u16,
 }
 
 impl Default for Settings {
@@ -29,6 +31,7 @@ impl Default for Settings {
             node_monitor_period: Duration::from_secs(5),
             concurrent_replicaset_syncs: 5,
             concurrent_deployment_syncs: 5,
+            concurrent_daemonset_syncs: 2,
         }
     }
 }

@@ -7,6 +7,8 @@
 //! A tour (one file per controller):
 //! - [`replicaset`]: keeps `replicas` pods per ReplicaSet (create, adopt, release, delete).
 //! - [`deployment`]: rolling updates and rollbacks through ReplicaSets.
+//! - [`daemon_set`]: one pod per eligible node, placed by the scheduler;
+//!   rolling updates and OnDelete through ControllerRevisions.
 //! - [`endpoints`]: ready pod addresses behind each Service.
 //! - [`garbage_collector`]: ownerReferences → cascading deletion (Background/Foreground/Orphan).
 //! - [`namespace`]: empties a Terminating namespace, then removes it.
@@ -32,6 +34,7 @@
 //! - [`template_hash`]: the pod-template hash children are named by.
 
 pub mod context;
+pub mod daemon_set;
 pub mod deployment;
 pub mod endpoints;
 pub mod error;
@@ -56,6 +59,7 @@ pub async fn run(client: kube::Client, settings: Settings) -> anyhow::Result<()>
     let controllers = [
         replicaset::build(&ctx),
         deployment::build(&ctx),
+        daemon_set::build(&ctx),
         endpoints::build(&ctx),
         garbage_collector::build(&ctx),
         namespace::build(&ctx),

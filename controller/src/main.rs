@@ -9,7 +9,7 @@ use std::time::Duration;
 use clap::Parser;
 use minik_controller::Settings;
 
-/// minik's controller manager: ReplicaSet, Deployment, Endpoints, garbage
+/// minik's controller manager: ReplicaSet, Deployment, DaemonSet, Endpoints, garbage
 /// collector, Namespace and node lifecycle controllers in one process.
 #[derive(Debug, Parser)]
 #[command(name = "minik-controller", version)]
@@ -38,6 +38,10 @@ struct Args {
     /// Deployments synced concurrently.
     #[arg(long, default_value_t = 5)]
     concurrent_deployment_syncs: u16,
+
+    /// DaemonSets synced concurrently.
+    #[arg(long, default_value_t = 2)]
+    concurrent_daemonset_syncs: u16,
 }
 
 #[tokio::main]
@@ -54,6 +58,7 @@ async fn main() -> anyhow::Result<()> {
         node_monitor_period: args.node_monitor_period,
         concurrent_replicaset_syncs: args.concurrent_replicaset_syncs,
         concurrent_deployment_syncs: args.concurrent_deployment_syncs,
+        concurrent_daemonset_syncs: args.concurrent_daemonset_syncs,
         ..Settings::default()
     };
     tracing::info!(?settings, "starting controllers");

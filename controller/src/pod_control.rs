@@ -93,16 +93,17 @@ impl Expectations {
     }
 
     pub fn expect_creations(&self, key: &str, n: usize) {
-        self.set(key, n as i64, HashSet::new());
+        self.set(key, n, HashSet::new());
     }
 
     pub fn expect_deletions(&self, key: &str, pods: HashSet<String>) {
         self.set(key, 0, pods);
     }
 
-    fn set(&self, key: &str, adds: i64, deletes: HashSet<String>) {
+    /// Expects `adds` creations and the deletion of `deletes` (pod keys) for `key`.
+    pub fn set(&self, key: &str, adds: usize, deletes: HashSet<String>) {
         let expected = Expected {
-            adds,
+            adds: adds as i64,
             deletes,
             set_at: Instant::now(),
         };

@@ -22,7 +22,9 @@ pub const RESOURCE: ResourceInfo = ResourceInfo::new(
 
 impl Strategy for ControllerRevision {
     fn decode(&self, _: &ResourceInfo, obj: &Value) -> Option<Result<Decoded, DecodeError>> {
-        Some(decode_as::<k8s_openapi::api::apps::v1::ControllerRevision>(obj))
+        Some(decode_as::<k8s_openapi::api::apps::v1::ControllerRevision>(
+            obj,
+        ))
     }
     /// No spec: `data` and `revision` sit at the top level.
     fn has_spec(&self) -> bool {
@@ -48,8 +50,15 @@ impl Strategy for ControllerRevision {
 
 const REVISION_COLUMNS: &[Column] = &[
     NAME,
-    string("Controller", "The controller (kind.group/name) that owns this revision."),
-    col("Revision", "integer", "Revision indicates the revision of the state represented by Data."),
+    string(
+        "Controller",
+        "The controller (kind.group/name) that owns this revision.",
+    ),
+    col(
+        "Revision",
+        "integer",
+        "Revision indicates the revision of the state represented by Data.",
+    ),
     AGE,
 ];
 
