@@ -4,8 +4,10 @@
 //! `matchFields: metadata.name`; pods follow nodes that join, leave and
 //! change labels or taints; deleted pods come back; RollingUpdate replaces
 //! one node at a time while the real `kubectl rollout status|history|undo`
-//! follow it; OnDelete waits; status and `kubectl get ds` columns.
+//! follow it; OnDelete waits; status and `kubectl get ds` columns. One test
+//! runs `examples/daemonset/` on real Docker: two nodes, then a third joins.
 
+mod kubelet_support;
 mod support;
 
 use std::collections::BTreeMap;
@@ -290,6 +292,31 @@ async fn one_pod_per_node_as_nodes_join_and_leave() {
     })
     .await;
     assert_ne!(again, old);
+
+    // A failed daemon pod is deleted (Warning FailedDaemonPod) and replaced.
+    let failed = again;
+    let patch = json!({"status": {"phase": "Failed", "reason": "Evicted"}});
+    cluster
+        .pods()
+        .patch_status(&failed, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .unwrap();
+    wait_for("the failed pod replaced on node-1", WAIT, || async {
+        let p = cluster.placement().await;
+        p.get("node-1")
+            .filter(|pods| pods.len() == 1 && pods[0].0 != failed)
+            .map(|_| ())
+    })
+    .await;
+    let events = events_about(&cluster.c.client, "default", "agent").await;
+    let note =
+        format!("Found failed daemon pod default/{failed} on node node-1, will try to kill it");
+    assert!(
+        events
+            .iter()
+            .any(|(r, n)| r == "FailedDaemonPod" && *n == note),
+        "{events:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -527,4 +554,101 @@ async fn on_delete_replaces_a_pod_only_when_it_is_deleted() {
     cluster
         .wait_columns(&["2", "2", "2", "1", "2", "<none>"])
         .await;
+
+    // Deleting the DaemonSet takes its pods and ControllerRevisions along.
+    cluster.c.kubectl_ok(&["delete", "ds", "agent"]);
+    let revisions: Api<ControllerRevision> = Api::namespaced(cluster.c.client.clone(), "default");
+    wait_for("pods and revisions gone", WAIT, || async {
+        let pods = cluster
+            .pods()
+            .list(&ListParams::default().labels("app=agent"))
+            .await
+            .unwrap();
+        let revs = revisions.list(&ListParams::default()).await.unwrap();
+        (pods.items.is_empty() && revs.items.is_empty()).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_example_node_agent_runs_in_docker_on_every_node() {
+    let Some(mut c) = kubelet_support::KubeletCluster::start_with(|config| {
+        config.node_name = "node".into();
+        config.nodes = 2;
+    })
+    .await
+    else {
+        return;
+    };
+    let client = c.cluster.client.clone();
+    let _controllers = tokio::spawn({
+        let client = client.clone();
+        async move {
+            let _ = minik_controller::run(client, Default::default()).await;
+        }
+    });
+    let _scheduler = tokio::spawn({
+        let client = client.clone();
+        async move {
+            let _ = minik_scheduler::run(minik_scheduler::Config::new(client)).await;
+        }
+    });
+    let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../examples/daemonset/node-agent.yaml");
+    c.cluster
+        .kubectl_ok(&["apply", "-f", manifest.to_str().unwrap()]);
+    let pods = c.pods();
+    let running_on = |want: usize| {
+        let pods = pods.clone();
+        async move {
+            wait_for(&format!("{want} Ready node-agent pods"), WAIT, || async {
+                let list = pods
+                    .list(&ListParams::default().labels("app=node-agent"))
+                    .await
+                    .unwrap();
+                let mut nodes: Vec<(String, String)> = list
+                    .items
+                    .iter()
+                    .filter(|p| p.metadata.deletion_timestamp.is_none() && ready(p))
+                    .map(|p| {
+                        (
+                            p.spec.as_ref().unwrap().node_name.clone().unwrap(),
+                            p.name_any(),
+                        )
+                    })
+                    .collect();
+                nodes.sort();
+                (nodes.len() == want).then_some(nodes)
+            })
+            .await
+        }
+    };
+    let placed = running_on(2).await;
+    assert_eq!(
+        placed.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(),
+        ["node-1", "node-2"]
+    );
+    let logs = wait_for("the agent's first report", WAIT, || async {
+        let out = c.cluster.kubectl(&["logs", &placed[1].1]);
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        text.contains("node-agent on node-2: load").then_some(text)
+    })
+    .await;
+    assert!(logs.contains("entries in /var/log"), "{logs}");
+
+    // A third node (another kubelet on the same Docker network) joins.
+    let mut config = c.config.clone();
+    config.node_name = "node-3".into();
+    config.nodes = 1;
+    config.root_dir = c.cluster.dir.path().join("kubelet-3");
+    let third = minik_kubelet::start(config, client.clone()).await.unwrap();
+    let placed = running_on(3).await;
+    assert_eq!(placed[2].0, "node-3");
+    let out = c
+        .cluster
+        .kubectl_ok(&["get", "ds", "node-agent", "--no-headers"]);
+    let cols: Vec<&str> = out.split_whitespace().collect();
+    assert_eq!(cols[1..6], ["3", "3", "3", "3", "3"], "{out}");
+    drop(third);
+    c.kubelet.take();
 }
