@@ -40,14 +40,11 @@
 //!   3 to 2", Warning `ReplicaSetCreateError`, Warning `SelectingAll`.
 //!
 //! Where minik differs on purpose:
-//! - The pod-template hash. Kubernetes hashes the Go struct's `spew` dump with
-//!   FNV-32a; that dump cannot be reproduced outside Go, so minik hashes the
-//!   template's JSON (k8s-openapi field order, sorted maps) with FNV-32a, adds
-//!   `collisionCount` the way Kubernetes does (8 bytes, little-endian), and
-//!   encodes the decimal sum with Kubernetes' `SafeEncodeString` alphabet. The
-//!   names look like Kubernetes' (`web-7c5ddbdf54`) but differ from what a
-//!   real cluster would pick for the same template. Nothing depends on the
-//!   value: ReplicaSets are matched by template, never by hash.
+//! - The pod-template hash is minik's own FNV-32a over the template's JSON
+//!   (`template_hash`): names look like Kubernetes' (`web-7c5ddbdf54`) but
+//!   differ from what a real cluster would pick for the same template.
+//!   Nothing depends on the value: ReplicaSets are matched by template,
+//!   never by hash.
 //! - The deprecated `extensions/v1beta1` rollback subresource
 //!   (`spec.rollbackTo`) is not served, so there is no server-side rollback
 //!   path; `kubectl rollout undo` works as it does against apps/v1.
