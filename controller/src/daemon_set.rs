@@ -361,12 +361,23 @@ async fn manage(
     let mut creates = Vec::new();
     let mut deletes = Vec::new();
     let allows_surge = max_surge_param(ds).is_some_and(|s| !is_zero(&s));
+    let min_ready = ds
+        .spec
+        .as_ref()
+        .and_then(|s| s.min_ready_seconds)
+        .unwrap_or(0);
     let empty = Vec::new();
     for node in nodes {
         let name = node.name_any();
         let (should_run, should_continue) = node_should_run(node, ds);
         let pods = by_node.get(&name).unwrap_or(&empty);
+        if should_run && pods.is_empty() {
+            creates.push(name);
+            continue;
+        }
         if should_continue {
+            // A node whose pod is still terminating gets its new pod once the
+            // old one is gone (no two agents fighting over host ports).
             let mut running = Vec::new();
             for pod in pods {
                 if pod.metadata.deletion_timestamp.is_some() {
@@ -376,7 +387,7 @@ async fn manage(
                     "Failed" => {
                         // Replace failed pods, but not faster than the backoff.
                         let backoff_key = format!("{}/{name}", key_of(&ds.metadata));
-                        if let Some(wait) = failed_pod_backoff(state, &backoff_key) {
+                        if let Some(wait) = failed_pod_backoff(&state.failed_pods, &backoff_key) {
                             *requeue = earliest(*requeue, wait);
                             continue;
                         }
@@ -400,27 +411,9 @@ async fn manage(
                     _ => running.push(pod.clone()),
                 }
             }
-            if should_run && running.is_empty() {
-                creates.push(name);
-                continue;
-            }
             running.sort_by(|a, b| by_creation_and_phase(a, b));
             if allows_surge {
-                // Keep the oldest updated and the oldest old pod (a surge in
-                // progress); delete the rest.
-                let (mut newest_kept, mut old_kept) = (false, false);
-                for pod in running {
-                    let kept = if revision_hash(&pod) == hash {
-                        &mut newest_kept
-                    } else {
-                        &mut old_kept
-                    };
-                    if *kept {
-                        deletes.push(pod);
-                    } else {
-                        *kept = true;
-                    }
-                }
+                deletes.extend(surplus_during_surge(running, hash, min_ready));
             } else {
                 // One pod per node: keep the oldest.
                 deletes.extend(running.into_iter().skip(1));
@@ -456,6 +449,33 @@ async fn manage(
         }
     }
     (creates, deletes, force)
+}
+
+/// With maxSurge a node may run two pods: the oldest of the current
+/// revision and the oldest of an old one, the old one only while it is
+/// Ready and the new one not yet available. Everything else on the node is
+/// surplus (`podsShouldBeOnNode`). `running` is sorted oldest first.
+fn surplus_during_surge(running: Vec<Arc<Pod>>, hash: &str, min_ready: i32) -> Vec<Arc<Pod>> {
+    let mut surplus = Vec::new();
+    let (mut oldest_new, mut oldest_old): (Option<Arc<Pod>>, Option<Arc<Pod>>) = (None, None);
+    for pod in running {
+        let slot = if revision_hash(&pod) == hash {
+            &mut oldest_new
+        } else {
+            &mut oldest_old
+        };
+        if slot.is_none() {
+            *slot = Some(pod);
+        } else {
+            surplus.push(pod);
+        }
+    }
+    if let (Some(new_pod), Some(old_pod)) = (oldest_new, oldest_old) {
+        if !is_pod_ready(&old_pod) || is_pod_available(&new_pod, min_ready, Timestamp::now()) {
+            surplus.push(old_pod);
+        }
+    }
+    surplus
 }
 
 /// Which old pods the rolling update deletes now and which nodes get a
@@ -1258,8 +1278,11 @@ fn scaled(v: &IntOrString, total: i32) -> i32 {
 /// If the node's failed-pod backoff is running, how long it still runs;
 /// otherwise raises it (1 s, doubling, at most 15 min) and returns `None`.
 /// Kubernetes' `failedPodsBackoff` (`IsInBackOffSinceUpdate`, `Next`).
-fn failed_pod_backoff(state: &State, key: &str) -> Option<Duration> {
-    let mut map = state.failed_pods.lock().unwrap();
+fn failed_pod_backoff(
+    backoffs: &Mutex<HashMap<String, (Duration, Instant)>>,
+    key: &str,
+) -> Option<Duration> {
+    let mut map = backoffs.lock().unwrap();
     let now = Instant::now();
     match map.get_mut(key) {
         Some((delay, since)) if now < *since + *delay => Some(*since + *delay - now),
@@ -1497,6 +1520,33 @@ mod tests {
         assert_eq!(deletes.len(), 1);
         assert_eq!(revision_hash(&deletes[0]), "old");
         assert_eq!(creates, vec!["b".to_string()]);
+    }
+
+    #[test]
+    fn failed_pods_are_replaced_with_backoff() {
+        let backoffs = Mutex::default();
+        // The first failure is acted on at once, the next waits about 1 s.
+        assert_eq!(failed_pod_backoff(&backoffs, "default/agent/a"), None);
+        let wait = failed_pod_backoff(&backoffs, "default/agent/a").unwrap();
+        assert!(wait <= FAILED_POD_BACKOFF_INITIAL && wait > Duration::from_millis(900));
+        // Per node.
+        assert_eq!(failed_pod_backoff(&backoffs, "default/agent/b"), None);
+    }
+
+    #[test]
+    fn surge_keeps_an_old_ready_pod_until_its_replacement_is_available() {
+        let old = pod_on("a", "old", true);
+        let new_unready = pod_on("a", "new", false);
+        assert!(surplus_during_surge(vec![old.clone(), new_unready.clone()], "new", 0).is_empty());
+        let new_ready = pod_on("a", "new", true);
+        let surplus = surplus_during_surge(vec![old.clone(), new_ready], "new", 0);
+        assert_eq!(surplus.len(), 1);
+        assert_eq!(revision_hash(&surplus[0]), "old");
+        let old_unready = pod_on("a", "old", false);
+        assert_eq!(
+            surplus_during_surge(vec![old_unready, new_unready], "new", 0).len(),
+            1
+        );
     }
 
     #[test]

@@ -652,3 +652,75 @@ async fn the_example_node_agent_runs_in_docker_on_every_node() {
     drop(third);
     c.kubelet.take();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_surge_starts_the_new_pod_before_the_old_one_goes() {
+    let cluster = Cluster::start(&["node-1", "node-2", "node-3"]).await;
+    cluster
+        .create_ds(
+            json!({"updateStrategy": {"type": "RollingUpdate",
+                    "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}}}),
+            json!({}),
+        )
+        .await;
+    cluster
+        .wait_placement(&["node-1", "node-2", "node-3"], "minik/busybox:v1")
+        .await;
+    // Throughout the update every node keeps a Ready pod, and no node ever
+    // runs more than two.
+    let fewest = Arc::new(AtomicUsize::new(usize::MAX));
+    let most_on_a_node = Arc::new(AtomicUsize::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let watcher = tokio::spawn({
+        let (fewest, most, stop) = (fewest.clone(), most_on_a_node.clone(), stop.clone());
+        let pods = cluster.pods();
+        async move {
+            while !stop.load(Ordering::SeqCst) {
+                let list = pods
+                    .list(&ListParams::default().labels("app=agent"))
+                    .await
+                    .unwrap();
+                let mut ready_nodes = BTreeMap::<String, usize>::new();
+                let mut all_nodes = BTreeMap::<String, usize>::new();
+                for p in &list.items {
+                    let Some(node) = p.spec.as_ref().and_then(|s| s.node_name.clone()) else {
+                        continue;
+                    };
+                    if p.metadata.deletion_timestamp.is_none() {
+                        *all_nodes.entry(node.clone()).or_default() += 1;
+                        if ready(p) {
+                            *ready_nodes.entry(node).or_default() += 1;
+                        }
+                    }
+                }
+                fewest.fetch_min(ready_nodes.len(), Ordering::SeqCst);
+                most.fetch_max(
+                    all_nodes.values().copied().max().unwrap_or(0),
+                    Ordering::SeqCst,
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    });
+    cluster
+        .c
+        .kubectl_ok(&["set", "image", "daemonset/agent", "agent=minik/busybox:v2"]);
+    cluster
+        .c
+        .kubectl_ok(&["rollout", "status", "daemonset/agent", "--timeout=60s"]);
+    cluster
+        .wait_placement(&["node-1", "node-2", "node-3"], "minik/busybox:v2")
+        .await;
+    stop.store(true, Ordering::SeqCst);
+    watcher.await.unwrap();
+    assert_eq!(
+        fewest.load(Ordering::SeqCst),
+        3,
+        "a node lost its Ready pod"
+    );
+    assert_eq!(
+        most_on_a_node.load(Ordering::SeqCst),
+        2,
+        "a surge pod beside the old one, never more"
+    );
+}
