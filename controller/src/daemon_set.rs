@@ -19,7 +19,9 @@
 //! - Creations go out in slow-start batches with expectations, like the
 //!   ReplicaSet controller's (`pod_control`). Failed daemon pods are deleted
 //!   (Warning `FailedDaemonPod`) and replaced with a per-node backoff of 1 s
-//!   doubling to 15 min; extra pods on a node are deleted, oldest kept.
+//!   doubling to 15 min; extra pods on a node are deleted, oldest kept. A
+//!   node's replacement pod is created only once its terminating pod is
+//!   gone, so two agents never contend for the node's host ports.
 //! - Revisions: every template is snapshotted in a ControllerRevision named
 //!   `<ds>-<hash>`, its `data` the patch `{"spec":{"template":{…,"$patch":
 //!   "replace"}}}` and its `revision` one more than the highest; returning to

@@ -240,6 +240,16 @@ async fn one_pod_per_node_as_nodes_join_and_leave() {
     assert_eq!(status.number_unavailable, None);
     assert_eq!(status.updated_number_scheduled, Some(3));
     assert_eq!(status.observed_generation, Some(1));
+    let described = cluster.c.kubectl_ok(&["describe", "ds", "agent"]);
+    for want in [
+        "Desired Number of Nodes Scheduled: 3",
+        "Number of Nodes Scheduled with Up-to-date Pods: 3",
+        "Number of Nodes Misscheduled: 0",
+        "Pods Status:  3 Running / 0 Waiting / 0 Succeeded / 0 Failed",
+        "SuccessfulCreate",
+    ] {
+        assert!(described.contains(want), "{want} in {described}");
+    }
 
     // A node joins: it gets a pod.
     cluster.add_node("node-4").await;
