@@ -492,6 +492,13 @@ async fn rolling_update_goes_one_node_at_a_time_and_kubectl_follows_it() {
         .collect();
     numbers.sort();
     assert_eq!(numbers, vec![1, 2]);
+    let table = cluster
+        .c
+        .kubectl_ok(&["get", "controllerrevisions", "--no-headers"]);
+    assert!(
+        table.lines().all(|l| l.contains(" daemonset.apps/agent ")),
+        "{table}"
+    );
     let history = cluster
         .c
         .kubectl_ok(&["rollout", "history", "daemonset/agent"]);
