@@ -4,7 +4,8 @@
 //! `matchFields: metadata.name`; pods follow nodes that join, leave and
 //! change labels or taints; deleted pods come back; RollingUpdate replaces
 //! one node at a time while the real `kubectl rollout status|history|undo`
-//! follow it; OnDelete waits; status and `kubectl get ds` columns. One test
+//! follow it; OnDelete waits; orphans are adopted and relabelled pods
+//! released; status and `kubectl get ds` columns. One test
 //! runs `examples/daemonset/` on real Docker: two nodes, then a third joins.
 
 mod kubelet_support;
@@ -740,4 +741,61 @@ async fn max_surge_starts_the_new_pod_before_the_old_one_goes() {
         2,
         "a surge pod beside the old one, never more"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orphans_are_adopted_and_relabelled_pods_released() {
+    let cluster = Cluster::start(&["node-1", "node-2"]).await;
+    // A bare pod on node-1 that matches the selector, made before the DaemonSet.
+    let orphan: Pod = serde_json::from_value(json!({
+        "metadata": {"name": "stray", "labels": {"app": "agent"}},
+        "spec": {"nodeName": "node-1", "terminationGracePeriodSeconds": 1,
+                 "containers": [{"name": "agent", "image": "minik/busybox:v1",
+                                 "command": ["sh", "-c", "sleep 3600"]}]},
+    }))
+    .unwrap();
+    cluster
+        .pods()
+        .create(&PostParams::default(), &orphan)
+        .await
+        .unwrap();
+    // OnDelete: under RollingUpdate the adopted pod, which lacks the
+    // controller-revision-hash label, would count as old and be replaced.
+    cluster
+        .create_ds(json!({"updateStrategy": {"type": "OnDelete"}}), json!({}))
+        .await;
+    let placed = cluster
+        .wait_placement(&["node-1", "node-2"], "minik/busybox:v1")
+        .await;
+    assert_eq!(
+        placed["node-1"], "stray",
+        "the orphan is adopted, not duplicated"
+    );
+    let stray = cluster.pods().get("stray").await.unwrap();
+    let owner = &stray.metadata.owner_references.unwrap()[0];
+    assert_eq!(
+        (owner.kind.as_str(), owner.name.as_str()),
+        ("DaemonSet", "agent")
+    );
+
+    // Relabelled out of the selector: released, and node-1 gets a daemon pod.
+    let patch = json!({"metadata": {"labels": {"app": "debug"}}});
+    cluster
+        .pods()
+        .patch("stray", &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .unwrap();
+    wait_for("a new daemon pod on node-1", WAIT, || async {
+        let p = cluster.placement().await;
+        p.get("node-1")
+            .filter(|pods| pods.len() == 1 && pods[0].0 != "stray")
+            .map(|_| ())
+    })
+    .await;
+    let stray = cluster.pods().get("stray").await.unwrap();
+    assert!(stray
+        .metadata
+        .owner_references
+        .unwrap_or_default()
+        .is_empty());
 }
