@@ -197,6 +197,7 @@ static CATALOGUE: &[ResourceInfo] = &[
     apps::replica_set::RESOURCE,
     apps::stateful_set::RESOURCE,
     apps::daemon_set::RESOURCE,
+    apps::controller_revision::RESOURCE,
     // batch/v1
     batch::job::RESOURCE,
     batch::cron_job::RESOURCE,

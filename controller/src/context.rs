@@ -30,6 +30,8 @@ pub struct Settings {
     /// each consecutive failure up to 10 minutes. A setting so tests and
     /// demos can shorten it (`--job-pod-failure-backoff`, minik's own flag).
     pub job_pod_failure_backoff: Duration,
+    /// `--concurrent-daemonset-syncs` (2): DaemonSets reconciled at once.
+    pub concurrent_daemonset_syncs: u16,
 }
 
 impl Default for Settings {
@@ -44,6 +46,7 @@ impl Default for Settings {
             concurrent_cron_job_syncs: 5,
             concurrent_ttl_after_finished_syncs: 5,
             job_pod_failure_backoff: Duration::from_secs(10),
+            concurrent_daemonset_syncs: 2,
         }
     }
 }

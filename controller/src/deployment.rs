@@ -40,14 +40,11 @@
 //!   3 to 2", Warning `ReplicaSetCreateError`, Warning `SelectingAll`.
 //!
 //! Where minik differs on purpose:
-//! - The pod-template hash. Kubernetes hashes the Go struct's `spew` dump with
-//!   FNV-32a; that dump cannot be reproduced outside Go, so minik hashes the
-//!   template's JSON (k8s-openapi field order, sorted maps) with FNV-32a, adds
-//!   `collisionCount` the way Kubernetes does (8 bytes, little-endian), and
-//!   encodes the decimal sum with Kubernetes' `SafeEncodeString` alphabet. The
-//!   names look like Kubernetes' (`web-7c5ddbdf54`) but differ from what a
-//!   real cluster would pick for the same template. Nothing depends on the
-//!   value: ReplicaSets are matched by template, never by hash.
+//! - The pod-template hash is minik's own FNV-32a over the template's JSON
+//!   (`template_hash`): names look like Kubernetes' (`web-7c5ddbdf54`) but
+//!   differ from what a real cluster would pick for the same template.
+//!   Nothing depends on the value: ReplicaSets are matched by template,
+//!   never by hash.
 //! - The deprecated `extensions/v1beta1` rollback subresource
 //!   (`spec.rollbackTo`) is not served, so there is no server-side rollback
 //!   path; `kubectl rollout undo` works as it does against apps/v1.
@@ -86,6 +83,7 @@ use crate::ownership::{
     adopt, controller_of, controller_ref, key_of, labels_of, release, selector,
 };
 use crate::status::{omit_zero, second_precision};
+use crate::template_hash::compute_hash;
 use crate::{Context, Error};
 
 /// The label that keeps the ReplicaSets of one Deployment apart.
@@ -105,8 +103,6 @@ const ANNOTATIONS_TO_SKIP: [&str; 6] = [
 ];
 /// Longest `revision-history` annotation kept.
 const MAX_REV_HISTORY_CHARS: usize = 2000;
-/// Kubernetes' `rand.SafeEncodeString` alphabet (no vowels, no 0/1/3).
-const SAFE_ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
 
 // Condition reasons, as in `deploymentutil`.
 const NEW_RS_REASON: &str = "NewReplicaSetCreated";
@@ -1539,29 +1535,6 @@ fn set_deployment_revision(d: &mut Deployment, revision: &str) -> bool {
     true
 }
 
-/// The pod-template hash: FNV-32a over the template's JSON, then
-/// `collisionCount` as 8 little-endian bytes, the decimal sum encoded with
-/// [`SAFE_ALPHABET`] (see the module doc for how this differs from Kubernetes).
-pub fn compute_hash(template: &PodTemplateSpec, collision_count: Option<i32>) -> String {
-    let mut hash: u32 = 0x811c_9dc5;
-    let mut write = |bytes: &[u8]| {
-        for b in bytes {
-            hash ^= u32::from(*b);
-            hash = hash.wrapping_mul(0x0100_0193);
-        }
-    };
-    write(&serde_json::to_vec(template).unwrap_or_default());
-    if let Some(c) = collision_count {
-        let mut bytes = [0u8; 8];
-        bytes[..4].copy_from_slice(&(c as u32).to_le_bytes());
-        write(&bytes);
-    }
-    hash.to_string()
-        .bytes()
-        .map(|b| SAFE_ALPHABET[usize::from(b) % SAFE_ALPHABET.len()] as char)
-        .collect()
-}
-
 /// `<deployment>-<hash>`, the Deployment name cut so the whole fits 253 characters.
 fn replica_set_name(deployment: &str, hash: &str) -> String {
     let max = 253 - 1 - hash.len();
@@ -1795,22 +1768,6 @@ mod tests {
         let p_new = proportion(&new, &d, to_add, p_old).unwrap();
         // 8 * 25 / 13 = 15.38 → 15 (+7); 5 * 25 / 13 = 9.6 → 10 (+5).
         assert_eq!((p_old, p_new), (7, 5));
-    }
-
-    #[test]
-    fn hash_is_stable_and_collision_count_changes_it() {
-        let t = PodTemplateSpec {
-            metadata: Some(ObjectMeta {
-                labels: Some([("app".to_string(), "web".to_string())].into()),
-                ..Default::default()
-            }),
-            spec: None,
-        };
-        let h = compute_hash(&t, None);
-        assert_eq!(h, compute_hash(&t, None));
-        assert_ne!(h, compute_hash(&t, Some(1)));
-        assert!(h.bytes().all(|b| SAFE_ALPHABET.contains(&b)));
-        assert!((6..=10).contains(&h.len()));
     }
 
     #[test]

@@ -77,8 +77,8 @@ use minik_client::{errors, Change};
 use serde_json::json;
 
 use crate::context::{EventRecorder, RetryBackoff};
-use crate::expectations::Expectations;
 use crate::ownership::{controller_of, controller_ref, key_of};
+use crate::pod_control::Expectations;
 use crate::pods::is_pod_ready;
 use crate::status::{omit_zero, second_precision};
 use crate::{Context, Error};
@@ -138,7 +138,7 @@ pub async fn run(ctx: Arc<Context>) -> anyhow::Result<()> {
 pub fn build(ctx: &Arc<Context>) -> BoxFuture<'static, anyhow::Result<()>> {
     let jobs = ctx.informers.get::<Job>();
     let pods = ctx.informers.pods();
-    let expectations = Arc::new(Expectations::for_owner_kind("Job"));
+    let expectations = Arc::new(Expectations::for_kind("Job"));
     let finalizers = Arc::new(FinalizerExpectations::default());
     let state = Arc::new(State {
         events: EventRecorder::new(ctx.client.clone(), "job-controller", None),

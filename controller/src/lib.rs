@@ -7,6 +7,8 @@
 //! A tour (one file per controller):
 //! - [`replicaset`]: keeps `replicas` pods per ReplicaSet (create, adopt, release, delete).
 //! - [`deployment`]: rolling updates and rollbacks through ReplicaSets.
+//! - [`daemon_set`]: one pod per eligible node, placed by the scheduler;
+//!   rolling updates and OnDelete through ControllerRevisions.
 //! - [`endpoints`]: ready pod addresses behind each Service.
 //! - [`garbage_collector`]: ownerReferences → cascading deletion (Background/Foreground/Orphan).
 //! - [`namespace`]: empties a Terminating namespace, then removes it.
@@ -33,26 +35,30 @@
 //!
 //! Helpers several controllers share, so no controller imports another:
 //! - [`ownership`]: controller references, adoption and release, selectors.
+//! - [`pod_control`]: expectations (pod creations/deletions a controller
+//!   waits to see in its cache: ReplicaSet, DaemonSet, Job) and slow-start
+//!   batches for pod creation.
 //! - [`pods`]: active / Ready / available pods.
 //! - [`status`]: status fields written the way Kubernetes serializes them.
-//! - [`expectations`]: pod creations/deletions a controller waits to see in
-//!   its cache before acting again (ReplicaSet, Job).
+//! - [`template_hash`]: the pod-template hash children are named by.
 
 pub mod context;
 pub mod cron_job;
+pub mod daemon_set;
 pub mod deployment;
 pub mod disruption;
 pub mod endpoints;
 pub mod error;
-pub mod expectations;
 pub mod garbage_collector;
 pub mod job;
 pub mod namespace;
 pub mod node_lifecycle;
 pub mod ownership;
+pub mod pod_control;
 pub mod pods;
 pub mod replicaset;
 pub mod status;
+pub mod template_hash;
 pub mod ttl_after_finished;
 
 pub use context::{Context, Settings};
@@ -66,6 +72,7 @@ pub async fn run(client: kube::Client, settings: Settings) -> anyhow::Result<()>
     let controllers = [
         replicaset::build(&ctx),
         deployment::build(&ctx),
+        daemon_set::build(&ctx),
         endpoints::build(&ctx),
         garbage_collector::build(&ctx),
         namespace::build(&ctx),

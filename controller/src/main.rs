@@ -9,9 +9,9 @@ use std::time::Duration;
 use clap::Parser;
 use minik_controller::Settings;
 
-/// minik's controller manager: ReplicaSet, Deployment, Endpoints, garbage
-/// collector, Namespace, node lifecycle, Job, CronJob and TTL-after-finished
-/// controllers in one process.
+/// minik's controller manager: ReplicaSet, Deployment, DaemonSet, Job,
+/// CronJob, TTL-after-finished, disruption, Endpoints, garbage collector,
+/// Namespace and node lifecycle controllers in one process.
 #[derive(Debug, Parser)]
 #[command(name = "minik-controller", version)]
 struct Args {
@@ -57,6 +57,9 @@ struct Args {
     /// 10s as a constant). Shorten it for demos.
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     job_pod_failure_backoff: Duration,
+    /// DaemonSets synced concurrently.
+    #[arg(long, default_value_t = 2)]
+    concurrent_daemonset_syncs: u16,
 }
 
 #[tokio::main]
@@ -77,6 +80,7 @@ async fn main() -> anyhow::Result<()> {
         concurrent_cron_job_syncs: args.concurrent_cron_job_syncs,
         concurrent_ttl_after_finished_syncs: args.concurrent_ttl_after_finished_syncs,
         job_pod_failure_backoff: args.job_pod_failure_backoff,
+        concurrent_daemonset_syncs: args.concurrent_daemonset_syncs,
         ..Settings::default()
     };
     tracing::info!(?settings, "starting controllers");

@@ -4,9 +4,14 @@
 //! of children that stopped matching (client-go's `ControllerRefManager`),
 //! and the selector/label/key helpers those decisions read.
 
+use std::sync::Arc;
+
+use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, OwnerReference};
+use k8s_openapi::NamespaceResourceScope;
 use kube::api::{Api, Patch, PatchParams};
 use kube::{Resource, ResourceExt};
+use minik_client::errors;
 use serde_json::json;
 
 use crate::Error;
@@ -91,4 +96,82 @@ pub fn labels_of(meta: &ObjectMeta) -> serde_json::Map<String, serde_json::Value
         .flatten()
         .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
         .collect()
+}
+
+/// Adopts matching orphans and releases owned pods that no longer match;
+/// returns the pods `rs` (a ReplicaSet, a DaemonSet) now controls. Kubernetes'
+/// `PodControllerRefManager.ClaimPods`.
+pub async fn claim_pods<O>(
+    client: &kube::Client,
+    rs: &O,
+    sel: &minik_api::selectors::LabelSelector,
+    pods: Vec<Arc<Pod>>,
+) -> Result<Vec<Arc<Pod>>, Error>
+where
+    O: Resource<DynamicType = (), Scope = NamespaceResourceScope>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
+{
+    let rs_uid = rs.meta().uid.clone().unwrap_or_default();
+    let rs_deleting = rs.meta().deletion_timestamp.is_some();
+    let api: Api<Pod> = Api::namespaced(client.clone(), &rs.namespace().unwrap_or_default());
+    let mut claimed = Vec::new();
+    let mut first_error = None;
+    // Adoption re-reads the owner from the API server once, so an
+    // owner deleted (or replaced) since the cache saw it adopts nothing.
+    let mut can_adopt: Option<bool> = None;
+    for pod in pods {
+        // Pods of other controllers are skipped before their labels are read.
+        if controller_of(&pod.metadata).is_some_and(|owner| owner.uid != rs_uid) {
+            continue;
+        }
+        let matches = sel.matches(&labels_of(&pod.metadata));
+        let result = match controller_of(&pod.metadata) {
+            Some(_) if matches => {
+                claimed.push(pod);
+                continue;
+            }
+            Some(_) if rs_deleting => continue,
+            Some(_) => release(&api, &pod, &rs_uid).await.map(|_| false),
+            None if rs_deleting || !matches || pod.metadata.deletion_timestamp.is_some() => {
+                continue
+            }
+            None => {
+                if can_adopt.is_none() {
+                    can_adopt = Some(fresh_and_alive(client, rs).await?);
+                }
+                if can_adopt == Some(false) {
+                    continue;
+                }
+                adopt(&api, &pod, rs).await.map(|_| true)
+            }
+        };
+        match result {
+            Ok(true) => claimed.push(pod),
+            Ok(false) => {}
+            Err(e) if errors::is_not_found(&e) => {}
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    match first_error {
+        Some(e) => Err(Error::Api(e)),
+        None => Ok(claimed),
+    }
+}
+
+/// The owner as the API server has it now is the one in the cache and
+/// is not being deleted (`RecheckDeletionTimestamp`).
+async fn fresh_and_alive<O>(client: &kube::Client, rs: &O) -> Result<bool, Error>
+where
+    O: Resource<DynamicType = (), Scope = NamespaceResourceScope>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
+{
+    let api: Api<O> = Api::namespaced(client.clone(), &rs.namespace().unwrap_or_default());
+    let fresh = api.get(&rs.name_any()).await?;
+    Ok(fresh.meta().uid == rs.meta().uid && fresh.meta().deletion_timestamp.is_none())
 }

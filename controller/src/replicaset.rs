@@ -59,10 +59,8 @@ use minik_client::informer::Synced;
 use minik_client::{errors, Change};
 
 use crate::context::{EventRecorder, RetryBackoff};
-use crate::expectations::Expectations;
-use crate::ownership::{
-    adopt, controller_of, controller_ref, key_of, labels_of, release, selector,
-};
+use crate::ownership::{claim_pods, controller_of, controller_ref, key_of, labels_of, selector};
+use crate::pod_control::{slow_start_batch, Expectations};
 use crate::pods::{is_pod_active, is_pod_available, is_pod_ready, ready_since};
 use crate::status::{omit_zero, second_precision};
 use crate::{Context, Error};
@@ -103,7 +101,7 @@ pub async fn run(ctx: Arc<Context>) -> anyhow::Result<()> {
 pub fn build(ctx: &Arc<Context>) -> BoxFuture<'static, anyhow::Result<()>> {
     let replica_sets = ctx.informers.get::<ReplicaSet>();
     let pods = ctx.informers.pods();
-    let expectations = Arc::new(Expectations::for_owner_kind("ReplicaSet"));
+    let expectations = Arc::new(Expectations::for_kind("ReplicaSet"));
     let state = Arc::new(State {
         events: EventRecorder::new(ctx.client.clone(), "replicaset-controller", None),
         ctx: ctx.clone(),
@@ -217,7 +215,7 @@ async fn reconcile(rs: Arc<ReplicaSet>, state: Arc<State>) -> Result<Action, Err
         .into_iter()
         .filter(|p| p.namespace().as_deref() == Some(ns.as_str()) && is_pod_active(p))
         .collect();
-    let claimed = claim_pods(&state, &rs, &sel, active).await?;
+    let claimed = claim_pods(&state.ctx.client, rs.as_ref(), &sel, active).await?;
 
     let manage_result = if needs_sync && rs.metadata.deletion_timestamp.is_none() {
         manage_replicas(&state, &rs, &claimed).await
@@ -251,67 +249,6 @@ async fn reconcile(rs: Arc<ReplicaSet>, state: Arc<State>) -> Result<Action, Err
         wait = Some(wait.map_or(expiry, |w| w.min(expiry)));
     }
     Ok(wait.map_or_else(Action::await_change, Action::requeue))
-}
-
-/// Adopts matching orphans and releases owned pods that no longer match;
-/// returns the pods this ReplicaSet now controls. Kubernetes'
-/// `PodControllerRefManager.ClaimPods`.
-async fn claim_pods(
-    state: &State,
-    rs: &ReplicaSet,
-    sel: &minik_api::selectors::LabelSelector,
-    pods: Vec<Arc<Pod>>,
-) -> Result<Vec<Arc<Pod>>, Error> {
-    let rs_uid = rs.metadata.uid.clone().unwrap_or_default();
-    let rs_deleting = rs.metadata.deletion_timestamp.is_some();
-    let api: Api<Pod> = Api::namespaced(
-        state.ctx.client.clone(),
-        &rs.namespace().unwrap_or_default(),
-    );
-    let mut claimed = Vec::new();
-    let mut first_error = None;
-    // Adoption re-reads the ReplicaSet from the API server once, so a
-    // ReplicaSet deleted (or replaced) since the cache saw it adopts nothing.
-    let mut can_adopt: Option<bool> = None;
-    for pod in pods {
-        // Pods of other controllers are skipped before their labels are read.
-        if controller_of(&pod.metadata).is_some_and(|owner| owner.uid != rs_uid) {
-            continue;
-        }
-        let matches = sel.matches(&labels_of(&pod.metadata));
-        let result = match controller_of(&pod.metadata) {
-            Some(_) if matches => {
-                claimed.push(pod);
-                continue;
-            }
-            Some(_) if rs_deleting => continue,
-            Some(_) => release(&api, &pod, &rs_uid).await.map(|_| false),
-            None if rs_deleting || !matches || pod.metadata.deletion_timestamp.is_some() => {
-                continue
-            }
-            None => {
-                if can_adopt.is_none() {
-                    can_adopt = Some(fresh_and_alive(state, rs).await?);
-                }
-                if can_adopt == Some(false) {
-                    continue;
-                }
-                adopt(&api, &pod, rs).await.map(|_| true)
-            }
-        };
-        match result {
-            Ok(true) => claimed.push(pod),
-            Ok(false) => {}
-            Err(e) if errors::is_not_found(&e) => {}
-            Err(e) => {
-                first_error.get_or_insert(e);
-            }
-        }
-    }
-    match first_error {
-        Some(e) => Err(Error::Api(e)),
-        None => Ok(claimed),
-    }
 }
 
 /// Creates or deletes pods until `replicas` are active. Kubernetes' `manageReplicas`.
@@ -406,31 +343,6 @@ async fn manage_replicas(
         return results.into_iter().collect();
     }
     Ok(())
-}
-
-/// Calls `create` `count` times in batches of 1, 2, 4, …, stopping after
-/// the first batch with a failure. Returns how many calls succeeded and the
-/// first error. Kubernetes' `slowStartBatch` (initial batch size 1).
-async fn slow_start_batch<F, Fut>(count: usize, create: F) -> (usize, Result<(), kube::Error>)
-where
-    F: Fn() -> Fut,
-    Fut: std::future::Future<Output = Result<(), kube::Error>>,
-{
-    let mut remaining = count;
-    let mut successes = 0;
-    let mut batch = remaining.min(1);
-    while batch > 0 {
-        let results = futures::future::join_all((0..batch).map(|_| create())).await;
-        let mut errors = results.into_iter().filter_map(Result::err);
-        let first_error = errors.next();
-        successes += batch - first_error.iter().count() - errors.count();
-        if let Some(e) = first_error {
-            return (successes, Err(e));
-        }
-        remaining -= batch;
-        batch = (2 * batch).min(remaining);
-    }
-    (successes, Ok(()))
 }
 
 /// The ReplicaSet's status as its pods say it is. Kubernetes' `calculateStatus`.
@@ -533,17 +445,6 @@ async fn update_status(
 // ---------------------------------------------------------------------------
 // adoption and release
 // ---------------------------------------------------------------------------
-
-/// The ReplicaSet as the API server has it now is the one in the cache and
-/// is not being deleted (`RecheckDeletionTimestamp`).
-async fn fresh_and_alive(state: &State, rs: &ReplicaSet) -> Result<bool, Error> {
-    let api: Api<ReplicaSet> = Api::namespaced(
-        state.ctx.client.clone(),
-        &rs.namespace().unwrap_or_default(),
-    );
-    let fresh = api.get(&rs.name_any()).await?;
-    Ok(fresh.metadata.uid == rs.metadata.uid && fresh.metadata.deletion_timestamp.is_none())
-}
 
 /// A new pod for this ReplicaSet: the template's labels, annotations,
 /// finalizers and spec, `generateName: <rs>-`, and the controller reference.
@@ -875,24 +776,5 @@ mod tests {
             0,
             now
         ));
-    }
-
-    #[tokio::test]
-    async fn slow_start_batches_double_and_stop_at_first_failure() {
-        let calls = std::sync::atomic::AtomicUsize::new(0);
-        let (ok, res) = slow_start_batch(10, || async {
-            let n = calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            if n >= 4 {
-                Err(kube::Error::LinesCodecMaxLineLengthExceeded)
-            } else {
-                Ok(())
-            }
-        })
-        .await;
-        // Batches 1, 2, then 4 of which the 2nd..4th fail: 3 + 1 = 4 succeed,
-        // and the 8-batch never starts.
-        assert_eq!(ok, 4);
-        assert!(res.is_err());
-        assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 7);
     }
 }

@@ -564,7 +564,7 @@ async fn a_name_collision_moves_to_the_next_hash() {
     let template = d.spec.unwrap().template;
     let taken = format!(
         "col-{}",
-        minik_controller::deployment::compute_hash(&template, None)
+        minik_controller::template_hash::compute_hash(&template, None)
     );
     let squatter: ReplicaSet = serde_json::from_value(json!({
         "metadata": {"name": taken, "labels": {"app": "other"}},
@@ -594,7 +594,7 @@ async fn a_name_collision_moves_to_the_next_hash() {
     let rss = replica_sets(&client, "col").await;
     let expected = format!(
         "col-{}",
-        minik_controller::deployment::compute_hash(&template, Some(1))
+        minik_controller::template_hash::compute_hash(&template, Some(1))
     );
     assert_eq!(rss.keys().collect::<Vec<_>>(), vec![&expected]);
     let squatter = rs_api.get(&taken).await.unwrap();

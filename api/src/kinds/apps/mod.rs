@@ -1,5 +1,6 @@
 //! The kinds of apps/v1.
 
+pub mod controller_revision;
 pub mod daemon_set;
 pub mod deployment;
 pub mod replica_set;

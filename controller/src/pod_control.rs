@@ -1,14 +1,9 @@
-//! Expectations: what a controller is still waiting to see in its pod cache
-//! after its last round of pod creations and deletions, so a cache that lags
-//! behind the API server never makes it create duplicates or delete twice.
-//! Kubernetes' `UIDTrackingControllerExpectations`, shared by every
-//! controller that creates pods (ReplicaSet, Job).
-//!
-//! Per owner (`namespace/name`): a count of creations and the set of pod
-//! keys being deleted, satisfied when both are used up, or after
-//! [`EXPECTATIONS_TIMEOUT`] in case an event was lost (Kubernetes'
-//! `ExpectationsTimeout`, 5 minutes). The pod watch lowers them
-//! ([`Expectations::observe`]) before it wakes the owner's reconcile.
+//! How controllers create and delete pods without trusting a lagging cache
+//! too much, shared by the ReplicaSet and DaemonSet controllers (Kubernetes'
+//! `controller_utils.go`): expectations, which hold an owner back until its
+//! pod cache has seen the creations and deletions it asked for, and
+//! slow-start batches, which make a template that cannot be created fail
+//! once rather than once per pod.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
@@ -23,11 +18,39 @@ use crate::ownership::{controller_of, key_of};
 
 /// How long unmet expectations hold an owner back before the controller
 /// stops trusting them (Kubernetes' `ExpectationsTimeout`).
-pub const EXPECTATIONS_TIMEOUT: Duration = Duration::from_secs(5 * 60);
+const EXPECTATIONS_TIMEOUT: Duration = Duration::from_secs(5 * 60);
 
-/// Expectations of one controller, keyed by owner (`namespace/name`).
+/// Calls `create` `count` times in batches of 1, 2, 4, …, stopping after
+/// the first batch with a failure. Returns how many calls succeeded and the
+/// first error. Kubernetes' `slowStartBatch` (initial batch size 1).
+pub async fn slow_start_batch<F, Fut>(count: usize, create: F) -> (usize, Result<(), kube::Error>)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<(), kube::Error>>,
+{
+    let mut remaining = count;
+    let mut successes = 0;
+    let mut batch = remaining.min(1);
+    while batch > 0 {
+        let results = futures::future::join_all((0..batch).map(|_| create())).await;
+        let mut errors = results.into_iter().filter_map(Result::err);
+        let first_error = errors.next();
+        successes += batch - first_error.iter().count() - errors.count();
+        if let Some(e) = first_error {
+            return (successes, Err(e));
+        }
+        remaining -= batch;
+        batch = (2 * batch).min(remaining);
+    }
+    (successes, Ok(()))
+}
+
+/// What each ReplicaSet is still waiting to see in its pod cache after its
+/// last round of creates/deletes. Kubernetes' `UIDTrackingControllerExpectations`:
+/// a count of creations and the set of pod keys being deleted, satisfied when
+/// both are used up, or after [`EXPECTATIONS_TIMEOUT`] in case an event was lost.
 pub struct Expectations {
-    /// The owners' kind: pods whose controller is of another kind are ignored.
+    /// The kind of owner whose pods are tracked (`ReplicaSet`, `DaemonSet`).
     owner_kind: &'static str,
     by_owner: Mutex<HashMap<String, Expected>>,
 }
@@ -45,15 +68,15 @@ impl Expected {
 }
 
 impl Expectations {
-    /// Expectations for owners of kind `owner_kind` (e.g. "ReplicaSet", "Job").
-    pub fn for_owner_kind(owner_kind: &'static str) -> Self {
+    /// Expectations for the pods of owners of this kind.
+    pub fn for_kind(owner_kind: &'static str) -> Self {
         Self {
             owner_kind,
             by_owner: Mutex::default(),
         }
     }
 
-    /// Nothing is awaited for `key` (or what was has expired).
+    /// Nothing is awaited for `key` (`namespace/name` of the owner).
     pub fn satisfied(&self, key: &str) -> bool {
         self.by_owner
             .lock()
@@ -69,37 +92,34 @@ impl Expectations {
         Some(EXPECTATIONS_TIMEOUT.saturating_sub(e.set_at.elapsed()) + Duration::from_millis(100))
     }
 
-    /// `n` pods are being created for `key`.
     pub fn expect_creations(&self, key: &str, n: usize) {
-        self.set(key, n as i64, HashSet::new());
+        self.set(key, n, HashSet::new());
     }
 
-    /// These pods (keys) are being deleted for `key`.
     pub fn expect_deletions(&self, key: &str, pods: HashSet<String>) {
         self.set(key, 0, pods);
     }
 
-    fn set(&self, key: &str, adds: i64, deletes: HashSet<String>) {
+    /// Expects `adds` creations and the deletion of `deletes` (pod keys) for `key`.
+    pub fn set(&self, key: &str, adds: usize, deletes: HashSet<String>) {
         let expected = Expected {
-            adds,
+            adds: adds as i64,
             deletes,
             set_at: Instant::now(),
         };
         let mut map = self.by_owner.lock().unwrap();
         // A met or expired entry means the same as none (this also forgets
-        // owners that were deleted).
+        // ReplicaSets that were deleted).
         map.retain(|_, e| !e.met_or_expired());
         map.insert(key.to_string(), expected);
     }
 
-    /// One awaited creation happened (or will never happen: it failed).
     pub fn creation_observed(&self, key: &str) {
         if let Some(e) = self.by_owner.lock().unwrap().get_mut(key) {
             e.adds -= 1;
         }
     }
 
-    /// One awaited deletion happened (or will never happen: it failed).
     pub fn deletion_observed(&self, key: &str, pod: &str) {
         if let Some(e) = self.by_owner.lock().unwrap().get_mut(key) {
             e.deletes.remove(pod);
@@ -107,7 +127,7 @@ impl Expectations {
     }
 
     /// Lowers expectations for one pod watch event, seen after the cache
-    /// applied it.
+    /// applied it. `added`: the cache did not hold this pod before.
     pub fn observe(&self, change: &Change<Pod>, cache: &Store<Pod>) {
         match change {
             Change::Added(pod) | Change::Updated { new: pod, .. } => {
@@ -137,7 +157,9 @@ impl Expectations {
             }
         }
     }
+}
 
+impl Expectations {
     /// `namespace/name` of the pod's controller, if it is of our kind.
     fn owner_of(&self, pod: &Pod) -> Option<String> {
         let owner = controller_of(&pod.metadata).filter(|o| o.kind == self.owner_kind)?;
@@ -152,7 +174,7 @@ impl Expectations {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference, Time};
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::{OwnerReference, Time};
     use k8s_openapi::jiff::Timestamp;
     use kube::runtime::reflector;
     use std::sync::Arc;
@@ -160,21 +182,19 @@ mod tests {
     #[test]
     fn expectations_wait_until_the_cache_saw_our_writes() {
         let (cache, _writer) = reflector::store::<Pod>();
-        let owned = |name: &str| Pod {
-            metadata: ObjectMeta {
-                name: Some(name.into()),
-                namespace: Some("default".into()),
-                owner_references: Some(vec![OwnerReference {
-                    api_version: "apps/v1".into(),
-                    kind: "ReplicaSet".into(),
-                    name: "web".into(),
-                    uid: "rs-uid".into(),
-                    controller: Some(true),
-                    block_owner_deletion: Some(true),
-                }]),
-                ..Default::default()
-            },
-            ..Default::default()
+        let owned = |name: &str| {
+            let mut p = Pod::default();
+            p.metadata.name = Some(name.into());
+            p.metadata.namespace = Some("default".into());
+            p.metadata.owner_references = Some(vec![OwnerReference {
+                api_version: "apps/v1".into(),
+                kind: "ReplicaSet".into(),
+                name: "web".into(),
+                uid: "rs-uid".into(),
+                controller: Some(true),
+                block_owner_deletion: Some(true),
+            }]);
+            p
         };
         let updated = |p: Pod| {
             let p = Arc::new(p);
@@ -183,7 +203,7 @@ mod tests {
                 new: p,
             }
         };
-        let e = Expectations::for_owner_kind("ReplicaSet");
+        let e = Expectations::for_kind("ReplicaSet");
         e.expect_creations("default/web", 2);
         assert!(!e.satisfied("default/web"));
         e.observe(&Change::Added(Arc::new(owned("web-a"))), &cache);
@@ -204,10 +224,24 @@ mod tests {
             e.satisfied("default/other"),
             "no expectations: nothing to wait for"
         );
-        // Pods of other kinds of owner are not ours to count.
-        let j = Expectations::for_owner_kind("Job");
-        j.expect_creations("default/web", 1);
-        j.observe(&Change::Added(Arc::new(owned("web-c"))), &cache);
-        assert!(!j.satisfied("default/web"));
+    }
+
+    #[tokio::test]
+    async fn slow_start_batches_double_and_stop_at_first_failure() {
+        let calls = std::sync::atomic::AtomicUsize::new(0);
+        let (ok, res) = slow_start_batch(10, || async {
+            let n = calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            if n >= 4 {
+                Err(kube::Error::LinesCodecMaxLineLengthExceeded)
+            } else {
+                Ok(())
+            }
+        })
+        .await;
+        // Batches 1, 2, then 4 of which the 2nd..4th fail: 3 + 1 = 4 succeed,
+        // and the 8-batch never starts.
+        assert_eq!(ok, 4);
+        assert!(res.is_err());
+        assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 7);
     }
 }
