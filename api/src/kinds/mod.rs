@@ -29,7 +29,9 @@ mod typed;
 
 /// What every kind file uses: the shared rule modules and the strategy types.
 pub(crate) mod prelude {
-    pub(crate) use super::{decode_as, DecodeError, Decoded, Errs, Obj, Strategy};
+    pub(crate) use super::{
+        decode_as, is_present, typed, DecodeError, Decoded, Errs, Obj, Strategy,
+    };
     pub(crate) use crate::catalogue::ResourceInfo;
     pub(crate) use crate::defaults::*;
     pub(crate) use crate::field_error::{ErrorType, FieldError};
@@ -40,6 +42,7 @@ pub(crate) mod prelude {
     pub(crate) use crate::tables::*;
     pub(crate) use crate::validation::*;
     pub(crate) use jiff::Timestamp;
+    pub(crate) use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
     pub(crate) use serde_json::{json, Map, Value};
     pub(crate) use std::collections::{BTreeSet, HashSet};
 }
@@ -47,7 +50,7 @@ pub(crate) mod prelude {
 use jiff::Timestamp;
 use serde_json::{Map, Value};
 
-pub use typed::{decode_as, DecodeError, Decoded};
+pub use typed::{decode_as, is_present, typed, DecodeError, Decoded};
 
 use crate::catalogue::ResourceInfo;
 use crate::field_error::FieldError;

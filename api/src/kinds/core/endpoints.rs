@@ -60,7 +60,7 @@ fn validate_endpoints(ep: &Value, errs: &mut Errs) {
                     msg,
                 ));
             }
-            validate_protocol(port, &p, errs);
+            validate_protocol(port.get("protocol").and_then(Value::as_str), &p, errs);
         }
     }
 }

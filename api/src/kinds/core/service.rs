@@ -322,8 +322,8 @@ fn validate_service_port(
             msg,
         ));
     }
-    validate_protocol(port, path, errs);
-    validate_port_num_or_name(port.get("targetPort"), &format!("{path}.targetPort"), errs);
+    validate_protocol(port.get("protocol").and_then(Value::as_str), path, errs);
+    validate_port_value(port.get("targetPort"), &format!("{path}.targetPort"), errs);
     if let Some(app) = port.get("appProtocol").and_then(Value::as_str) {
         for msg in names::is_qualified_name(app) {
             errs.push(FieldError::invalid(

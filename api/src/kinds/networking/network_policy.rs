@@ -67,7 +67,7 @@ fn validate_network_policy(np: &Value, errs: &mut Errs) {
                     }
                 }
                 if let Some(port_value) = port.get("port").filter(|v| !v.is_null()) {
-                    validate_port_num_or_name(Some(port_value), &format!("{p}.port"), errs);
+                    validate_port_value(Some(port_value), &format!("{p}.port"), errs);
                 }
             }
         }
