@@ -113,14 +113,6 @@ pub(crate) fn is_set(v: &Value, key: &str) -> bool {
     v.get(key).is_some_and(|x| !x.is_null())
 }
 
-pub(crate) fn is_true(v: &Value, key: &str) -> bool {
-    v.get(key).and_then(Value::as_bool) == Some(true)
-}
-
-pub(crate) fn map_of<'a>(v: &'a Value, key: &str) -> Option<&'a Map<String, Value>> {
-    v.get(key).and_then(Value::as_object)
-}
-
 /// An `Invalid value` whose value Kubernetes prints unquoted in Go syntax
 /// (`map[string]string{…}`, `v1.LabelSelector{…}`, `25%`).
 pub(crate) fn invalid_shown(field: impl Into<String>, shown: &str, detail: &str) -> FieldError {
@@ -1217,9 +1209,15 @@ pub(crate) fn config_key_errors(key: &str) -> Vec<String> {
     errs
 }
 
-pub(crate) fn validate_config_keys(obj: &Value, field: &str, errs: &mut Errs) -> usize {
+/// Checks the keys of a ConfigMap's or Secret's `field` and adds up the
+/// sizes of their values (`entries` pairs each key with its value's size).
+pub(crate) fn validate_config_keys<'a>(
+    entries: impl IntoIterator<Item = (&'a String, usize)>,
+    field: &str,
+    errs: &mut Errs,
+) -> usize {
     let mut size = 0;
-    for (key, value) in map_of(obj, field).into_iter().flatten() {
+    for (key, value_size) in entries {
         for msg in config_key_errors(key) {
             errs.push(FieldError::invalid(
                 format!("{field}[{key}]"),
@@ -1227,9 +1225,16 @@ pub(crate) fn validate_config_keys(obj: &Value, field: &str, errs: &mut Errs) ->
                 msg,
             ));
         }
-        size += value.as_str().map(str::len).unwrap_or(0);
+        size += value_size;
     }
     size
+}
+
+/// The length of `n` bytes in base64, as a ConfigMap's `binaryData` or a
+/// Secret's `data` stores them; their size is counted as three quarters of
+/// it.
+pub(crate) fn base64_len(n: usize) -> usize {
+    n.div_ceil(3) * 4
 }
 
 pub(crate) fn too_long(path: &str, max: usize) -> FieldError {
@@ -1242,18 +1247,21 @@ pub(crate) fn too_long(path: &str, max: usize) -> FieldError {
 }
 
 /// ConfigMap/Secret update: nothing changes once `immutable` is true.
-pub(crate) fn validate_immutable_data(new: &Value, old: &Value, fields: &[&str], errs: &mut Errs) {
-    if !is_true(old, "immutable") {
+/// `fields` are the payload fields, each with its new and old value.
+pub(crate) fn validate_immutable_data(
+    immutable: (Option<bool>, Option<bool>),
+    fields: &[(&str, Value, Value)],
+    errs: &mut Errs,
+) {
+    if immutable.1 != Some(true) {
         return;
     }
     const MSG: &str = "field is immutable when `immutable` is set";
-    if !is_true(new, "immutable") {
+    if immutable.0 != Some(true) {
         errs.push(FieldError::forbidden("immutable", MSG));
     }
-    for field in fields {
-        if normalize(new.get(*field).unwrap_or(&Value::Null))
-            != normalize(old.get(*field).unwrap_or(&Value::Null))
-        {
+    for (field, new, old) in fields {
+        if normalize(new) != normalize(old) {
             errs.push(FieldError::forbidden(*field, MSG));
         }
     }
@@ -1266,8 +1274,7 @@ pub(crate) const ACCESS_MODES: [&str; 4] = [
     "ReadWriteOncePod",
 ];
 
-pub(crate) fn validate_access_modes(spec: &Value, errs: &mut Errs) {
-    let modes = items(spec, "accessModes");
+pub(crate) fn validate_access_modes(modes: &[String], errs: &mut Errs) {
     if modes.is_empty() {
         errs.push(FieldError::required(
             "spec.accessModes",
@@ -1275,19 +1282,18 @@ pub(crate) fn validate_access_modes(spec: &Value, errs: &mut Errs) {
         ));
     }
     for m in modes {
-        let m = m.as_str().unwrap_or("");
-        if !ACCESS_MODES.contains(&m) {
+        if !ACCESS_MODES.contains(&m.as_str()) {
             errs.push(FieldError::not_supported(
                 "spec.accessModes",
-                Value::from(m),
+                Value::from(m.as_str()),
                 &ACCESS_MODES,
             ));
         }
     }
 }
 
-pub(crate) fn validate_volume_mode(spec: &Value, errs: &mut Errs) {
-    if let Some(mode) = spec.get("volumeMode").and_then(Value::as_str) {
+pub(crate) fn validate_volume_mode(mode: Option<&str>, errs: &mut Errs) {
+    if let Some(mode) = mode {
         if !matches!(mode, "Block" | "Filesystem") {
             errs.push(FieldError::not_supported(
                 "spec.volumeMode",
