@@ -11,13 +11,14 @@
 //! Checks run on the kind's k8s-openapi struct (`PodSpec`, `Container`,
 //! `IntOrString`, …), decoded from the stored JSON by the kind file
 //! ([`crate::kinds::typed`]), as kube-apiserver validates its Go structs: a
-//! misspelt field does not compile. Kinds not converted yet still pass JSON
-//! (`serde_json::Value`) to the small untyped helpers at the top of this
-//! file. Two things the typed form cannot say are read from the JSON: a
+//! misspelt field does not compile. Service and HorizontalPodAutoscaler are
+//! still validated on their JSON (`serde_json::Value`) with the small
+//! untyped helpers at the top of this file (their files say why). Two
+//! things the typed form cannot say are read from the JSON: a
 //! required field that is absent (k8s-openapi defaults it where Go keeps a
 //! nil pointer; see [`crate::kinds::is_present`]) and, for label selectors
 //! and label maps, the shared checks in [`crate::selectors`] and
-//! [`crate::names`], which take the JSON form ([`json_of`]). Maps come in
+//! [`crate::names`], which take the JSON form (`json_of`). Maps come in
 //! key order in the typed form (Go walks them in random order).
 //!
 //! Mirrors `pkg/apis/core/validation` (Pod, PodSpec, containers, probes,
@@ -37,10 +38,8 @@
 //! field-level diff Kubernetes appends to a forbidden pod update (minik
 //! appends a short list of the changed fields instead).
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::net::IpAddr;
-
-use std::collections::BTreeMap;
 
 use k8s_openapi::api::batch::v1::JobSpec;
 use k8s_openapi::api::core::v1::{
@@ -1918,6 +1917,47 @@ mod tests {
         assert_eq!(
             create("apps", "Deployment", d),
             vec!["spec.template.spec.restartPolicy: Unsupported value: \"Never\": supported values: \"Always\""]
+        );
+    }
+
+    /// k8s-openapi defaults an absent required field where Go keeps a nil
+    /// pointer; the kind files tell the two apart from the JSON.
+    #[test]
+    fn absent_and_empty_required_fields_differ() {
+        let mut d = deployment();
+        d["spec"]["selector"] = json!({});
+        let errs = create("apps", "Deployment", d);
+        assert!(
+            errs.iter()
+                .any(|e| e.ends_with("empty selector is invalid for deployment")),
+            "{errs:?}"
+        );
+        assert!(
+            !errs.iter().any(|e| e.contains("Required value")),
+            "{errs:?}"
+        );
+
+        let ingress = |path: Value| {
+            json!({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+                "metadata": {"name": "i", "namespace": "default"},
+                "spec": {"rules": [{"http": {"paths": [path]}}]}})
+        };
+        let backend = json!({"service": {"name": "web", "port": {"number": 80}}});
+        assert_eq!(
+            create(
+                "networking.k8s.io",
+                "Ingress",
+                ingress(json!({"path": "/", "pathType": "", "backend": backend}))
+            ),
+            vec!["spec.rules[0].http.paths[0].pathType: Unsupported value: \"\": supported values: \"Exact\", \"ImplementationSpecific\", \"Prefix\""]
+        );
+
+        let mut without = deployment();
+        without["spec"].as_object_mut().unwrap().remove("selector");
+        let errs = update("apps", "Deployment", without, deployment());
+        assert!(
+            errs.contains(&"spec.selector: Invalid value: null: field is immutable".to_string()),
+            "{errs:?}"
         );
     }
 

@@ -10,6 +10,10 @@
 //! (`registry`, `rest`, [`crate::validation`], [`crate::defaults`],
 //! [`crate::tables`]) asks the strategy; it never compares kind names.
 //!
+//! Validation works on the k8s-openapi struct of the kind (decoded from the
+//! stored JSON with [`typed`]), as kube-apiserver validates its Go structs;
+//! defaulting and table cells work on the JSON (see [`crate::defaults`]).
+//!
 //! What several kinds share (object metadata, pod templates and pod specs,
 //! label selectors, container validation) stays in the shared modules the
 //! kind files call: [`crate::names`], [`crate::validation`],
@@ -142,7 +146,8 @@ pub trait Strategy: Sync {
     }
 
     /// Checks an object about to be stored (after defaulting). Object
-    /// metadata has been checked already.
+    /// metadata has been checked already. Kind files check the typed form
+    /// ([`typed`]): the object passed [`Self::decode`] at the boundary.
     fn validate(&self, info: &ResourceInfo, obj: &Value, errs: &mut Errs) {
         let _ = (info, obj, errs);
     }

@@ -2,6 +2,11 @@
 //!
 //! Its strategy: served resource, typed form, defaulting, validation,
 //! lifecycle rules and table columns (see [`crate::kinds::Strategy`]).
+//!
+//! Unlike the other kinds, its validation still reads the JSON rather than
+//! the k8s-openapi `Service`: it is the largest rule set (IP families,
+//! cluster IPs, node ports, traffic policies) and has not been converted
+//! yet.
 
 use crate::kinds::prelude::*;
 
