@@ -11,10 +11,10 @@
 //! Checks run on the kind's k8s-openapi struct (`PodSpec`, `Container`,
 //! `IntOrString`, …), decoded from the stored JSON by the kind file
 //! ([`crate::kinds::typed`]), as kube-apiserver validates its Go structs: a
-//! misspelt field does not compile. Service and HorizontalPodAutoscaler are
-//! still validated on their JSON (`serde_json::Value`) with the small
-//! untyped helpers at the top of this file (their files say why). Two
-//! things the typed form cannot say are read from the JSON: a
+//! misspelt field does not compile. HorizontalPodAutoscaler is still
+//! validated on its JSON (`serde_json::Value`) with the small untyped
+//! helpers at the top of this file (its file says why). Two things the
+//! typed form cannot say are read from the JSON: a
 //! required field that is absent (k8s-openapi defaults it where Go keeps a
 //! nil pointer; see [`crate::kinds::is_present`]) and, for label selectors
 //! and label maps, the shared checks in [`crate::selectors`] and
@@ -106,10 +106,6 @@ pub(crate) fn items<'a>(v: &'a Value, key: &str) -> &'a [Value] {
         .and_then(Value::as_array)
         .map(Vec::as_slice)
         .unwrap_or(&[])
-}
-
-pub(crate) fn is_set(v: &Value, key: &str) -> bool {
-    v.get(key).is_some_and(|x| !x.is_null())
 }
 
 /// An `Invalid value` whose value Kubernetes prints unquoted in Go syntax
@@ -322,19 +318,6 @@ pub(crate) fn validate_port_num_or_name(v: &IntOrString, path: &str, errs: &mut 
     }
 }
 
-/// [`validate_port_num_or_name`] on the JSON form, for the kinds still
-/// validated untyped. Absent reads as 0, as an unset `IntOrString` does.
-pub(crate) fn validate_port_value(v: Option<&Value>, path: &str, errs: &mut Errs) {
-    let port = match v {
-        Some(Value::String(s)) => IntOrString::String(s.clone()),
-        Some(Value::Number(n)) => {
-            IntOrString::Int(n.as_i64().and_then(|n| i32::try_from(n).ok()).unwrap_or(0))
-        }
-        _ => IntOrString::Int(0),
-    };
-    validate_port_num_or_name(&port, path, errs)
-}
-
 /// A port's `protocol` at `{path}.protocol`.
 pub(crate) fn validate_protocol(protocol: Option<&str>, path: &str, errs: &mut Errs) {
     match protocol {
@@ -403,7 +386,7 @@ pub(crate) fn opt_str(v: &Option<String>) -> &str {
 
 /// A typed value in its JSON form, for the messages and helpers (label
 /// selectors, label maps) that print or read JSON.
-pub(crate) fn json_of<T: serde::Serialize>(v: &T) -> Value {
+pub(crate) fn json_of<T: serde::Serialize + ?Sized>(v: &T) -> Value {
     serde_json::to_value(v).unwrap_or_default()
 }
 
