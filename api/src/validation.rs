@@ -93,6 +93,8 @@ pub fn validate_update(info: &ResourceInfo, new: &Value, old: &Value) -> Vec<Fie
 // Small helpers.
 // ---------------------------------------------------------------------------
 
+// JSON accessors, for the one kind validated on its JSON (HorizontalPodAutoscaler).
+
 pub(crate) fn str_of<'a>(v: &'a Value, key: &str) -> &'a str {
     v.get(key).and_then(Value::as_str).unwrap_or("")
 }
