@@ -41,6 +41,12 @@
 //! Left out: the service-account token volume (minik issues no tokens),
 //! in-place resize policies, ephemeral volume claim templates, and defaults
 //! for API versions minik does not serve.
+//!
+//! Defaulting works on the JSON, not on the k8s-openapi structs validation
+//! uses: writing a struct back would reorder the client's fields, turn an
+//! explicit empty value into an absent one (or back) and print quantities
+//! differently, and the stored object is what clients read back. Defaults
+//! add what is missing, which the JSON does without touching the rest.
 
 use serde_json::{json, Map, Value};
 

@@ -8,6 +8,19 @@
 //! probes, volumes, resources, ports, workload selectors, Job specs. Each
 //! kind's own checks live in its file under `kinds/`.
 //!
+//! Checks run on the kind's k8s-openapi struct (`PodSpec`, `Container`,
+//! `IntOrString`, …), decoded from the stored JSON by the kind file
+//! ([`crate::kinds::typed`]), as kube-apiserver validates its Go structs: a
+//! misspelt field does not compile. HorizontalPodAutoscaler is still
+//! validated on its JSON (`serde_json::Value`) with the small untyped
+//! helpers at the top of this file (its file says why). Two things the
+//! typed form cannot say are read from the JSON: a
+//! required field that is absent (k8s-openapi defaults it where Go keeps a
+//! nil pointer; see [`crate::kinds::is_present`]) and, for label selectors
+//! and label maps, the shared checks in [`crate::selectors`] and
+//! [`crate::names`], which take the JSON form (`json_of`). Maps come in
+//! key order in the typed form (Go walks them in random order).
+//!
 //! Mirrors `pkg/apis/core/validation` (Pod, PodSpec, containers, probes,
 //! volumes, Service, ConfigMap, Secret, Namespace, PVC, Node),
 //! `pkg/apis/apps/validation`, `pkg/apis/batch/validation`,
@@ -25,9 +38,17 @@
 //! field-level diff Kubernetes appends to a forbidden pod update (minik
 //! appends a short list of the changed fields instead).
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::net::IpAddr;
 
+use k8s_openapi::api::batch::v1::JobSpec;
+use k8s_openapi::api::core::v1::{
+    Container, ContainerPort, EnvVar, ExecAction, HTTPGetAction, PodSpec, PodTemplateSpec, Probe,
+    ResourceRequirements, TCPSocketAction, Toleration, Volume,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1 as metav1;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::catalogue::ResourceInfo;
@@ -72,6 +93,8 @@ pub fn validate_update(info: &ResourceInfo, new: &Value, old: &Value) -> Vec<Fie
 // Small helpers.
 // ---------------------------------------------------------------------------
 
+// JSON accessors, for the one kind validated on its JSON (HorizontalPodAutoscaler).
+
 pub(crate) fn str_of<'a>(v: &'a Value, key: &str) -> &'a str {
     v.get(key).and_then(Value::as_str).unwrap_or("")
 }
@@ -87,18 +110,6 @@ pub(crate) fn items<'a>(v: &'a Value, key: &str) -> &'a [Value] {
         .unwrap_or(&[])
 }
 
-pub(crate) fn is_set(v: &Value, key: &str) -> bool {
-    v.get(key).is_some_and(|x| !x.is_null())
-}
-
-pub(crate) fn is_true(v: &Value, key: &str) -> bool {
-    v.get(key).and_then(Value::as_bool) == Some(true)
-}
-
-pub(crate) fn map_of<'a>(v: &'a Value, key: &str) -> Option<&'a Map<String, Value>> {
-    v.get(key).and_then(Value::as_object)
-}
-
 /// An `Invalid value` whose value Kubernetes prints unquoted in Go syntax
 /// (`map[string]string{…}`, `v1.LabelSelector{…}`, `25%`).
 pub(crate) fn invalid_shown(field: impl Into<String>, shown: &str, detail: &str) -> FieldError {
@@ -110,15 +121,11 @@ pub(crate) fn invalid_shown(field: impl Into<String>, shown: &str, detail: &str)
     }
 }
 
-/// `ValidateNonnegativeField` on an optional integer.
-pub(crate) fn non_negative(v: &Value, key: &str, path: &str, errs: &mut Errs) {
-    if let Some(n) = int_of(v, key) {
+/// `ValidateNonnegativeField` on an optional integer at `path`.
+pub(crate) fn non_negative(v: Option<impl Into<i64>>, path: &str, errs: &mut Errs) {
+    if let Some(n) = v.map(Into::into) {
         if n < 0 {
-            errs.push(FieldError::invalid(
-                format!("{path}.{key}"),
-                Value::from(n),
-                NEGATIVE,
-            ));
+            errs.push(FieldError::invalid(path, Value::from(n), NEGATIVE));
         }
     }
 }
@@ -137,6 +144,11 @@ pub(crate) fn immutable_field(
             IMMUTABLE,
         ));
     }
+}
+
+/// [`immutable_field`] on a typed field (`None` reads as absent).
+pub(crate) fn immutable<T: serde::Serialize>(new: &T, old: &T, path: &str, errs: &mut Errs) {
+    immutable_field(Some(&json_of(new)), Some(&json_of(old)), path, errs)
 }
 
 /// The value with nulls, empty maps and empty lists dropped from maps, so
@@ -234,14 +246,6 @@ pub(crate) fn go_label_selector(v: &Value) -> String {
     )
 }
 
-/// An int-or-string as `IntOrString.String()` prints it.
-pub(crate) fn int_or_string_text(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
-}
-
 // --- quantities ------------------------------------------------------------
 
 /// A quantity (string, or number as YAML gives it).
@@ -300,27 +304,25 @@ pub(crate) fn port_name_errors(name: &str) -> Vec<String> {
     errs
 }
 
-/// `ValidatePortNumOrName`: a number in range or an IANA port name. Absent
-/// reads as 0, as an unset `IntOrString` does.
-pub(crate) fn validate_port_num_or_name(v: Option<&Value>, path: &str, errs: &mut Errs) {
+/// `ValidatePortNumOrName`: a number in range or an IANA port name.
+pub(crate) fn validate_port_num_or_name(v: &IntOrString, path: &str, errs: &mut Errs) {
     match v {
-        Some(Value::String(s)) => {
+        IntOrString::String(s) => {
             for msg in port_name_errors(s) {
                 errs.push(FieldError::invalid(path, Value::from(s.as_str()), msg));
             }
         }
-        Some(Value::Number(n)) => {
-            let port = n.as_i64().unwrap_or(0);
-            for msg in port_num_errors(port) {
-                errs.push(FieldError::invalid(path, Value::from(port), msg));
+        IntOrString::Int(port) => {
+            for msg in port_num_errors(i64::from(*port)) {
+                errs.push(FieldError::invalid(path, Value::from(*port), msg));
             }
         }
-        _ => errs.push(FieldError::invalid(path, Value::from(0), PORT_RANGE)),
     }
 }
 
-pub(crate) fn validate_protocol(p: &Value, path: &str, errs: &mut Errs) {
-    match p.get("protocol").and_then(Value::as_str) {
+/// A port's `protocol` at `{path}.protocol`.
+pub(crate) fn validate_protocol(protocol: Option<&str>, path: &str, errs: &mut Errs) {
+    match protocol {
         None | Some("") => errs.push(FieldError::required(format!("{path}.protocol"), "")),
         Some("TCP" | "UDP" | "SCTP") => {}
         Some(other) => errs.push(FieldError::not_supported(
@@ -360,7 +362,7 @@ pub(crate) fn validate_object_meta_update(new: &Value, old: &Value) -> Errs {
 }
 
 // ---------------------------------------------------------------------------
-// Pods and pod specs.
+// Pods and pod specs, on the typed k8s-openapi structs.
 // ---------------------------------------------------------------------------
 
 /// Where a PodSpec lives, which changes a few rules.
@@ -374,27 +376,45 @@ pub(crate) enum SpecOwner {
     JobTemplate,
 }
 
+/// A list field that may be absent, as a slice.
+pub(crate) fn list<T>(v: &Option<Vec<T>>) -> &[T] {
+    v.as_deref().unwrap_or_default()
+}
+
+/// A string field that may be absent, as `""` when it is.
+pub(crate) fn opt_str(v: &Option<String>) -> &str {
+    v.as_deref().unwrap_or_default()
+}
+
+/// A typed value in its JSON form, for the messages and helpers (label
+/// selectors, label maps) that print or read JSON.
+pub(crate) fn json_of<T: serde::Serialize + ?Sized>(v: &T) -> Value {
+    serde_json::to_value(v).unwrap_or_default()
+}
+
 /// `ValidatePodTemplateSpec` at `path` (e.g. `spec.template`).
 pub(crate) fn validate_pod_template(
-    template: &Value,
+    template: &PodTemplateSpec,
     path: &str,
     owner: SpecOwner,
     errs: &mut Errs,
 ) {
-    if let Some(labels) = template["metadata"].get("labels") {
+    let meta = template.metadata.as_ref();
+    if let Some(labels) = meta.and_then(|m| m.labels.as_ref()) {
         errs.extend(names::validate_labels(
-            labels,
+            &json_of(labels),
             &format!("{path}.metadata.labels"),
         ));
     }
-    if let Some(annotations) = template["metadata"].get("annotations") {
+    if let Some(annotations) = meta.and_then(|m| m.annotations.as_ref()) {
         errs.extend(names::validate_annotations(
-            annotations,
+            &json_of(annotations),
             &format!("{path}.metadata.annotations"),
         ));
     }
-    validate_pod_spec(&template["spec"], &format!("{path}.spec"), owner, errs);
-    if !items(&template["spec"], "ephemeralContainers").is_empty() {
+    let spec = template.spec.clone().unwrap_or_default();
+    validate_pod_spec(&spec, &format!("{path}.spec"), owner, errs);
+    if !list(&spec.ephemeral_containers).is_empty() {
         errs.push(FieldError::forbidden(
             format!("{path}.spec.ephemeralContainers"),
             "ephemeral containers not allowed in pod template",
@@ -403,16 +423,15 @@ pub(crate) fn validate_pod_template(
 }
 
 /// `ValidatePodSpec` (the parts minik implements).
-pub(crate) fn validate_pod_spec(spec: &Value, path: &str, owner: SpecOwner, errs: &mut Errs) {
-    validate_volumes(spec, path, errs);
-    let host_network = is_true(spec, "hostNetwork");
+pub(crate) fn validate_pod_spec(spec: &PodSpec, path: &str, owner: SpecOwner, errs: &mut Errs) {
+    validate_volumes(list(&spec.volumes), path, errs);
+    let host_network = spec.host_network == Some(true);
     let mut names_seen: HashSet<String> = HashSet::new();
 
-    let containers = items(spec, "containers");
-    if containers.is_empty() {
+    if spec.containers.is_empty() {
         errs.push(FieldError::required(format!("{path}.containers"), ""));
     }
-    for (i, c) in items(spec, "initContainers").iter().enumerate() {
+    for (i, c) in list(&spec.init_containers).iter().enumerate() {
         let ctx = ContainerCtx {
             path: format!("{path}.initContainers[{i}]"),
             init: true,
@@ -421,7 +440,7 @@ pub(crate) fn validate_pod_spec(spec: &Value, path: &str, owner: SpecOwner, errs
         };
         validate_container(c, &ctx, &mut names_seen, errs);
     }
-    for (i, c) in containers.iter().enumerate() {
+    for (i, c) in spec.containers.iter().enumerate() {
         let ctx = ContainerCtx {
             path: format!("{path}.containers[{i}]"),
             init: false,
@@ -430,45 +449,44 @@ pub(crate) fn validate_pod_spec(spec: &Value, path: &str, owner: SpecOwner, errs
         };
         validate_container(c, &ctx, &mut names_seen, errs);
     }
-    for (i, c) in items(spec, "ephemeralContainers").iter().enumerate() {
+    for (i, c) in list(&spec.ephemeral_containers).iter().enumerate() {
         let p = format!("{path}.ephemeralContainers[{i}].name");
-        let name = str_of(c, "name");
-        if name.is_empty() {
+        if c.name.is_empty() {
             errs.push(FieldError::required(p, ""));
-        } else if !names_seen.insert(name.to_string()) {
-            errs.push(FieldError::duplicate(p, Value::from(name)));
+        } else if !names_seen.insert(c.name.clone()) {
+            errs.push(FieldError::duplicate(p, Value::from(c.name.as_str())));
         }
     }
 
     if owner != SpecOwner::JobTemplate {
-        match spec.get("restartPolicy").and_then(Value::as_str) {
-            Some("Always" | "OnFailure" | "Never") => {}
-            None | Some("") => errs.push(FieldError::required(format!("{path}.restartPolicy"), "")),
-            Some(other) => errs.push(FieldError::not_supported(
+        match opt_str(&spec.restart_policy) {
+            "Always" | "OnFailure" | "Never" => {}
+            "" => errs.push(FieldError::required(format!("{path}.restartPolicy"), "")),
+            other => errs.push(FieldError::not_supported(
                 format!("{path}.restartPolicy"),
                 Value::from(other),
                 &["Always", "OnFailure", "Never"],
             )),
         }
     }
-    match spec.get("dnsPolicy").and_then(Value::as_str) {
-        Some("ClusterFirstWithHostNet" | "ClusterFirst" | "Default") => {}
-        Some("None") => {
-            if !is_set(spec, "dnsConfig") {
+    match opt_str(&spec.dns_policy) {
+        "ClusterFirstWithHostNet" | "ClusterFirst" | "Default" => {}
+        "None" => {
+            if spec.dns_config.is_none() {
                 errs.push(FieldError::required(
                     format!("{path}.dnsConfig"),
                     "must provide `dnsConfig` when `dnsPolicy` is None",
                 ));
             }
         }
-        None | Some("") => errs.push(FieldError::required(format!("{path}.dnsPolicy"), "")),
-        Some(other) => errs.push(FieldError::not_supported(
+        "" => errs.push(FieldError::required(format!("{path}.dnsPolicy"), "")),
+        other => errs.push(FieldError::not_supported(
             format!("{path}.dnsPolicy"),
             Value::from(other),
             &["ClusterFirstWithHostNet", "ClusterFirst", "Default", "None"],
         )),
     }
-    if let Some(ads) = int_of(spec, "activeDeadlineSeconds") {
+    if let Some(ads) = spec.active_deadline_seconds {
         if !(1..=i64::from(i32::MAX)).contains(&ads) {
             errs.push(FieldError::invalid(
                 format!("{path}.activeDeadlineSeconds"),
@@ -477,13 +495,13 @@ pub(crate) fn validate_pod_spec(spec: &Value, path: &str, owner: SpecOwner, errs
             ));
         }
     }
-    for (key, label) in [
-        ("nodeName", false),
-        ("serviceAccountName", false),
-        ("hostname", true),
-        ("subdomain", true),
+    for (key, value, label) in [
+        ("nodeName", &spec.node_name, false),
+        ("serviceAccountName", &spec.service_account_name, false),
+        ("hostname", &spec.hostname, true),
+        ("subdomain", &spec.subdomain, true),
     ] {
-        let v = str_of(spec, key);
+        let v = opt_str(value);
         if v.is_empty() {
             continue;
         }
@@ -500,19 +518,19 @@ pub(crate) fn validate_pod_spec(spec: &Value, path: &str, owner: SpecOwner, errs
             ));
         }
     }
-    if let Some(selector) = spec.get("nodeSelector") {
+    if let Some(selector) = &spec.node_selector {
         errs.extend(names::validate_labels(
-            selector,
+            &json_of(selector),
             &format!("{path}.nodeSelector"),
         ));
     }
     validate_tolerations(
-        items(spec, "tolerations"),
+        list(&spec.tolerations),
         &format!("{path}.tolerations"),
         errs,
     );
-    if let Some(overhead) = spec.get("overhead") {
-        validate_resource_list(overhead, &format!("{path}.overhead"), errs);
+    if let Some(overhead) = &spec.overhead {
+        validate_resource_list(&json_of(overhead), &format!("{path}.overhead"), errs);
     }
 }
 
@@ -525,13 +543,13 @@ pub(crate) struct ContainerCtx {
 
 /// `validateContainerCommon` and friends for one container.
 pub(crate) fn validate_container(
-    c: &Value,
+    c: &Container,
     ctx: &ContainerCtx,
     names_seen: &mut HashSet<String>,
     errs: &mut Errs,
 ) {
     let p = &ctx.path;
-    let name = str_of(c, "name");
+    let name = c.name.as_str();
     if name.is_empty() {
         errs.push(FieldError::required(format!("{p}.name"), ""));
     } else {
@@ -550,7 +568,7 @@ pub(crate) fn validate_container(
         ));
     }
 
-    let image = str_of(c, "image");
+    let image = opt_str(&c.image);
     if image.is_empty() {
         errs.push(FieldError::required(format!("{p}.image"), ""));
     } else if ctx.owner == SpecOwner::Pod && image.trim() != image {
@@ -561,22 +579,22 @@ pub(crate) fn validate_container(
         ));
     }
 
-    match c.get("imagePullPolicy").and_then(Value::as_str) {
-        Some("Always" | "IfNotPresent" | "Never") => {}
-        None | Some("") => errs.push(FieldError::required(format!("{p}.imagePullPolicy"), "")),
-        Some(other) => errs.push(FieldError::not_supported(
+    match opt_str(&c.image_pull_policy) {
+        "Always" | "IfNotPresent" | "Never" => {}
+        "" => errs.push(FieldError::required(format!("{p}.imagePullPolicy"), "")),
+        other => errs.push(FieldError::not_supported(
             format!("{p}.imagePullPolicy"),
             Value::from(other),
             &["Always", "IfNotPresent", "Never"],
         )),
     }
-    match c.get("terminationMessagePolicy").and_then(Value::as_str) {
-        Some("File" | "FallbackToLogsOnError") => {}
-        None | Some("") => errs.push(FieldError::required(
+    match opt_str(&c.termination_message_policy) {
+        "File" | "FallbackToLogsOnError" => {}
+        "" => errs.push(FieldError::required(
             format!("{p}.terminationMessagePolicy"),
             "must be 'File' or 'FallbackToLogsOnError'",
         )),
-        Some(other) => errs.push(FieldError::invalid(
+        other => errs.push(FieldError::invalid(
             format!("{p}.terminationMessagePolicy"),
             Value::from(other),
             "must be 'File' or 'FallbackToLogsOnError'",
@@ -585,8 +603,8 @@ pub(crate) fn validate_container(
 
     // Sidecars are init containers with restartPolicy Always; nothing else
     // may set a container restart policy.
-    let restartable_init = ctx.init && str_of(c, "restartPolicy") == "Always";
-    if let Some(rp) = c.get("restartPolicy").and_then(Value::as_str) {
+    let restartable_init = ctx.init && c.restart_policy.as_deref() == Some("Always");
+    if let Some(rp) = &c.restart_policy {
         if !ctx.init {
             errs.push(FieldError::forbidden(
                 format!("{p}.restartPolicy"),
@@ -595,50 +613,53 @@ pub(crate) fn validate_container(
         } else if rp != "Always" {
             errs.push(FieldError::not_supported(
                 format!("{p}.restartPolicy"),
-                Value::from(rp),
+                Value::from(rp.as_str()),
                 &["Always"],
             ));
         }
     }
 
-    validate_container_ports(c, p, ctx.host_network, errs);
-    validate_env(c, p, errs);
-    for (i, m) in items(c, "volumeMounts").iter().enumerate() {
+    validate_container_ports(list(&c.ports), p, ctx.host_network, errs);
+    validate_env(list(&c.env), p, errs);
+    for (i, m) in list(&c.volume_mounts).iter().enumerate() {
         let mp = format!("{p}.volumeMounts[{i}]");
-        if str_of(m, "name").is_empty() {
+        if m.name.is_empty() {
             errs.push(FieldError::required(format!("{mp}.name"), ""));
         }
-        if str_of(m, "mountPath").is_empty() {
+        if m.mount_path.is_empty() {
             errs.push(FieldError::required(format!("{mp}.mountPath"), ""));
         }
     }
-    if let Some(resources) = c.get("resources") {
+    if let Some(resources) = &c.resources {
         validate_resources(resources, &format!("{p}.resources"), errs);
     }
 
-    let probes = ["livenessProbe", "readinessProbe", "startupProbe"];
+    let probes = [
+        ("livenessProbe", &c.liveness_probe),
+        ("readinessProbe", &c.readiness_probe),
+        ("startupProbe", &c.startup_probe),
+    ];
     if ctx.init && !restartable_init {
-        for key in [
-            "lifecycle",
-            "livenessProbe",
-            "readinessProbe",
-            "startupProbe",
-        ] {
-            if is_set(c, key) {
-                errs.push(FieldError::forbidden(
-                    format!("{p}.{key}"),
-                    "may not be set for init containers without restartPolicy=Always",
-                ));
-            }
+        let set = [
+            ("lifecycle", c.lifecycle.is_some()),
+            ("livenessProbe", c.liveness_probe.is_some()),
+            ("readinessProbe", c.readiness_probe.is_some()),
+            ("startupProbe", c.startup_probe.is_some()),
+        ];
+        for (key, _) in set.into_iter().filter(|(_, set)| *set) {
+            errs.push(FieldError::forbidden(
+                format!("{p}.{key}"),
+                "may not be set for init containers without restartPolicy=Always",
+            ));
         }
     } else {
-        for key in probes {
-            if let Some(probe) = c.get(key).filter(|v| !v.is_null()) {
+        for (key, probe) in probes {
+            if let Some(probe) = probe {
                 validate_probe(probe, &format!("{p}.{key}"), errs);
             }
         }
-        for key in ["livenessProbe", "startupProbe"] {
-            if let Some(st) = c.get(key).and_then(|pr| int_of(pr, "successThreshold")) {
+        for (key, probe) in [probes[0], probes[2]] {
+            if let Some(st) = probe.as_ref().and_then(|pr| pr.success_threshold) {
                 if st != 1 {
                     errs.push(FieldError::invalid(
                         format!("{p}.{key}.successThreshold"),
@@ -648,10 +669,19 @@ pub(crate) fn validate_container(
                 }
             }
         }
-        if let Some(lifecycle) = c.get("lifecycle").filter(|v| !v.is_null()) {
-            for hook in ["postStart", "preStop"] {
-                if let Some(h) = lifecycle.get(hook).filter(|v| !v.is_null()) {
-                    validate_handler(h, &format!("{p}.lifecycle.{hook}"), false, errs);
+        if let Some(lifecycle) = &c.lifecycle {
+            for (hook, h) in [
+                ("postStart", &lifecycle.post_start),
+                ("preStop", &lifecycle.pre_stop),
+            ] {
+                if let Some(h) = h {
+                    let actions = [
+                        ("exec", h.exec.as_ref().map(Action::Exec)),
+                        ("httpGet", h.http_get.as_ref().map(Action::HttpGet)),
+                        ("tcpSocket", h.tcp_socket.as_ref().map(Action::TcpSocket)),
+                        ("sleep", h.sleep.as_ref().map(|_| Action::Sleep)),
+                    ];
+                    validate_handler(actions, &format!("{p}.lifecycle.{hook}"), errs);
                 }
             }
         }
@@ -659,11 +689,16 @@ pub(crate) fn validate_container(
 }
 
 /// `validateContainerPorts`.
-pub(crate) fn validate_container_ports(c: &Value, path: &str, host_network: bool, errs: &mut Errs) {
+pub(crate) fn validate_container_ports(
+    ports: &[ContainerPort],
+    path: &str,
+    host_network: bool,
+    errs: &mut Errs,
+) {
     let mut port_names = HashSet::new();
-    for (i, port) in items(c, "ports").iter().enumerate() {
+    for (i, port) in ports.iter().enumerate() {
         let p = format!("{path}.ports[{i}]");
-        let name = str_of(port, "name");
+        let name = opt_str(&port.name);
         if !name.is_empty() {
             let msgs = port_name_errors(name);
             if !msgs.is_empty() {
@@ -681,7 +716,7 @@ pub(crate) fn validate_container_ports(c: &Value, path: &str, host_network: bool
                 ));
             }
         }
-        let container_port = int_of(port, "containerPort").unwrap_or(0);
+        let container_port = i64::from(port.container_port);
         if container_port == 0 {
             errs.push(FieldError::required(format!("{p}.containerPort"), ""));
         } else {
@@ -693,7 +728,7 @@ pub(crate) fn validate_container_ports(c: &Value, path: &str, host_network: bool
                 ));
             }
         }
-        let host_port = int_of(port, "hostPort").unwrap_or(0);
+        let host_port = i64::from(port.host_port.unwrap_or(0));
         if host_port != 0 {
             for msg in port_num_errors(host_port) {
                 errs.push(FieldError::invalid(
@@ -710,15 +745,15 @@ pub(crate) fn validate_container_ports(c: &Value, path: &str, host_network: bool
                 "must match `containerPort` when `hostNetwork` is true",
             ));
         }
-        validate_protocol(port, &p, errs);
+        validate_protocol(port.protocol.as_deref(), &p, errs);
     }
 }
 
 /// `ValidateEnv` (names and the value/valueFrom choice).
-pub(crate) fn validate_env(c: &Value, path: &str, errs: &mut Errs) {
-    for (i, env) in items(c, "env").iter().enumerate() {
+pub(crate) fn validate_env(env: &[EnvVar], path: &str, errs: &mut Errs) {
+    for (i, env) in env.iter().enumerate() {
         let p = format!("{path}.env[{i}]");
-        let name = str_of(env, "name");
+        let name = env.name.as_str();
         if name.is_empty() {
             errs.push(FieldError::required(format!("{p}.name"), ""));
         } else if !name.bytes().all(|b| (32..=126).contains(&b) && b != b'=') {
@@ -728,15 +763,15 @@ pub(crate) fn validate_env(c: &Value, path: &str, errs: &mut Errs) {
                 "a valid environment variable name must consist only of printable ASCII characters other than '='",
             ));
         }
-        if let Some(from) = env.get("valueFrom").and_then(Value::as_object) {
+        if let Some(from) = &env.value_from {
             let sources = [
-                "fieldRef",
-                "resourceFieldRef",
-                "configMapKeyRef",
-                "secretKeyRef",
+                from.field_ref.is_some(),
+                from.resource_field_ref.is_some(),
+                from.config_map_key_ref.is_some(),
+                from.secret_key_ref.is_some(),
             ]
-            .iter()
-            .filter(|k| from.get(**k).is_some_and(|v| !v.is_null()))
+            .into_iter()
+            .filter(|set| *set)
             .count();
             if sources == 0 {
                 errs.push(FieldError::invalid(
@@ -751,7 +786,7 @@ pub(crate) fn validate_env(c: &Value, path: &str, errs: &mut Errs) {
                     "may not have more than one field specified at a time",
                 ));
             }
-            if !str_of(env, "value").is_empty() {
+            if !opt_str(&env.value).is_empty() {
                 errs.push(FieldError::invalid(
                     format!("{p}.valueFrom"),
                     Value::from(""),
@@ -785,23 +820,24 @@ pub(crate) fn validate_container_resource_name(name: &str, path: &str, errs: &mu
     }
 }
 
-/// `ValidateResourceRequirements` for a container's `resources`.
-pub(crate) fn validate_resources(resources: &Value, path: &str, errs: &mut Errs) {
-    let empty = Map::new();
-    let limits = map_of(resources, "limits").unwrap_or(&empty);
-    let requests = map_of(resources, "requests").unwrap_or(&empty);
+/// `ValidateResourceRequirements` for a container's `resources`. The lists
+/// are sorted maps in the typed form; Go walks them in random order.
+pub(crate) fn validate_resources(resources: &ResourceRequirements, path: &str, errs: &mut Errs) {
+    let empty = BTreeMap::new();
+    let limits = resources.limits.as_ref().unwrap_or(&empty);
+    let requests = resources.requests.as_ref().unwrap_or(&empty);
     let mut limit_values: Vec<(&str, Quantity)> = Vec::new();
     for (name, q) in limits {
         let p = format!("{path}.limits[{name}]");
         validate_container_resource_name(name, &p, errs);
-        if let Some(v) = validate_quantity(name, q, &p, errs) {
+        if let Some(v) = validate_quantity(name, &Value::from(q.0.as_str()), &p, errs) {
             limit_values.push((name, v));
         }
     }
     for (name, q) in requests {
         let p = format!("{path}.requests[{name}]");
         validate_container_resource_name(name, &p, errs);
-        let Some(request) = validate_quantity(name, q, &p, errs) else {
+        let Some(request) = validate_quantity(name, &Value::from(q.0.as_str()), &p, errs) else {
             continue;
         };
         let limit = limit_values
@@ -836,8 +872,9 @@ pub(crate) fn validate_resources(resources: &Value, path: &str, errs: &mut Errs)
     }
 }
 
-/// A quantity's value, reporting syntax errors, negatives and (for extended
-/// resources) fractions at `path`.
+/// A quantity's value (its JSON form: a string, or a number as YAML gives
+/// it), reporting syntax errors, negatives and (for extended resources)
+/// fractions at `path`.
 pub(crate) fn validate_quantity(
     name: &str,
     q: &Value,
@@ -871,7 +908,8 @@ pub(crate) fn validate_quantity(
     }
 }
 
-/// Every quantity of a resource list (quota `hard`, node capacity, …).
+/// Every quantity of a resource list (quota `hard`, node capacity, …), in
+/// its JSON form.
 pub(crate) fn validate_resource_list(list: &Value, path: &str, errs: &mut Errs) {
     if let Some(m) = list.as_object() {
         for (name, q) in m {
@@ -881,18 +919,27 @@ pub(crate) fn validate_resource_list(list: &Value, path: &str, errs: &mut Errs) 
 }
 
 /// `validateProbe`.
-pub(crate) fn validate_probe(probe: &Value, path: &str, errs: &mut Errs) {
-    validate_handler(probe, path, true, errs);
-    for key in [
-        "initialDelaySeconds",
-        "timeoutSeconds",
-        "periodSeconds",
-        "successThreshold",
-        "failureThreshold",
+pub(crate) fn validate_probe(probe: &Probe, path: &str, errs: &mut Errs) {
+    let actions = [
+        ("exec", probe.exec.as_ref().map(Action::Exec)),
+        ("httpGet", probe.http_get.as_ref().map(Action::HttpGet)),
+        (
+            "tcpSocket",
+            probe.tcp_socket.as_ref().map(Action::TcpSocket),
+        ),
+        ("grpc", probe.grpc.as_ref().map(|g| Action::Grpc(g.port))),
+    ];
+    validate_handler(actions, path, errs);
+    for (key, value) in [
+        ("initialDelaySeconds", probe.initial_delay_seconds),
+        ("timeoutSeconds", probe.timeout_seconds),
+        ("periodSeconds", probe.period_seconds),
+        ("successThreshold", probe.success_threshold),
+        ("failureThreshold", probe.failure_threshold),
     ] {
-        non_negative(probe, key, path, errs);
+        non_negative(value, &format!("{path}.{key}"), errs);
     }
-    if let Some(tgp) = int_of(probe, "terminationGracePeriodSeconds") {
+    if let Some(tgp) = probe.termination_grace_period_seconds {
         if tgp <= 0 {
             errs.push(FieldError::invalid(
                 format!("{path}.terminationGracePeriodSeconds"),
@@ -903,17 +950,23 @@ pub(crate) fn validate_probe(probe: &Value, path: &str, errs: &mut Errs) {
     }
 }
 
-/// `validateHandler`: exactly one action (probes: exec, httpGet, tcpSocket,
-/// grpc; lifecycle hooks: exec, httpGet, tcpSocket, sleep).
-pub(crate) fn validate_handler(h: &Value, path: &str, probe: bool, errs: &mut Errs) {
-    let kinds: [&str; 4] = if probe {
-        ["exec", "httpGet", "tcpSocket", "grpc"]
-    } else {
-        ["exec", "httpGet", "tcpSocket", "sleep"]
-    };
+/// One action of a probe or lifecycle hook.
+pub(crate) enum Action<'a> {
+    Exec(&'a ExecAction),
+    HttpGet(&'a HTTPGetAction),
+    TcpSocket(&'a TCPSocketAction),
+    /// A gRPC probe, by its port.
+    Grpc(i32),
+    Sleep,
+}
+
+/// `validateHandler`: exactly one action. `actions` are the handler's
+/// fields in Kubernetes' order (probes: exec, httpGet, tcpSocket, grpc;
+/// lifecycle hooks: exec, httpGet, tcpSocket, sleep), `None` where unset.
+pub(crate) fn validate_handler(actions: [(&str, Option<Action>); 4], path: &str, errs: &mut Errs) {
     let mut found = 0;
-    for kind in kinds {
-        let Some(action) = h.get(kind).filter(|v| !v.is_null()) else {
+    for (kind, action) in actions {
+        let Some(action) = action else {
             continue;
         };
         let p = format!("{path}.{kind}");
@@ -925,30 +978,29 @@ pub(crate) fn validate_handler(h: &Value, path: &str, probe: bool, errs: &mut Er
             continue;
         }
         found += 1;
-        match kind {
-            "exec" if items(action, "command").is_empty() => {
+        match action {
+            Action::Exec(exec) if list(&exec.command).is_empty() => {
                 errs.push(FieldError::required(format!("{p}.command"), ""));
             }
-            "httpGet" => {
-                if str_of(action, "path").is_empty() {
+            Action::HttpGet(get) => {
+                if opt_str(&get.path).is_empty() {
                     errs.push(FieldError::required(format!("{p}.path"), ""));
                 }
-                validate_port_num_or_name(action.get("port"), &format!("{p}.port"), errs);
-                match action.get("scheme").and_then(Value::as_str) {
-                    Some("HTTP" | "HTTPS") => {}
+                validate_port_num_or_name(&get.port, &format!("{p}.port"), errs);
+                match opt_str(&get.scheme) {
+                    "HTTP" | "HTTPS" => {}
                     other => errs.push(FieldError::not_supported(
                         format!("{p}.scheme"),
-                        Value::from(other.unwrap_or("")),
+                        Value::from(other),
                         &["HTTP", "HTTPS"],
                     )),
                 }
             }
-            "tcpSocket" => {
-                validate_port_num_or_name(action.get("port"), &format!("{p}.port"), errs)
+            Action::TcpSocket(tcp) => {
+                validate_port_num_or_name(&tcp.port, &format!("{p}.port"), errs)
             }
-            "grpc" => {
-                let port = int_of(action, "port").unwrap_or(0);
-                for msg in port_num_errors(port) {
+            Action::Grpc(port) => {
+                for msg in port_num_errors(i64::from(port)) {
                     errs.push(FieldError::invalid(
                         format!("{p}.port"),
                         Value::from(port),
@@ -956,7 +1008,7 @@ pub(crate) fn validate_handler(h: &Value, path: &str, probe: bool, errs: &mut Er
                     ));
                 }
             }
-            _ => {}
+            Action::Exec(_) | Action::Sleep => {}
         }
     }
     if found == 0 {
@@ -964,12 +1016,14 @@ pub(crate) fn validate_handler(h: &Value, path: &str, probe: bool, errs: &mut Er
     }
 }
 
-/// `ValidateVolumes`: names and exactly one source each.
-pub(crate) fn validate_volumes(spec: &Value, path: &str, errs: &mut Errs) {
+/// `ValidateVolumes`: names and exactly one source each. The sources are
+/// read from the volume's JSON form, so they come in k8s-openapi's field
+/// order (Go checks them in its own fixed order).
+pub(crate) fn validate_volumes(volumes: &[Volume], path: &str, errs: &mut Errs) {
     let mut seen = HashSet::new();
-    for (i, v) in items(spec, "volumes").iter().enumerate() {
+    for (i, v) in volumes.iter().enumerate() {
         let p = format!("{path}.volumes[{i}]");
-        let name = str_of(v, "name");
+        let name = v.name.as_str();
         if name.is_empty() {
             errs.push(FieldError::required(format!("{p}.name"), ""));
         } else {
@@ -987,11 +1041,13 @@ pub(crate) fn validate_volumes(spec: &Value, path: &str, errs: &mut Errs) {
                 ));
             }
         }
-        let sources: Vec<(&String, &Value)> = v
+        let json = json_of(v);
+        let sources: Vec<&String> = json
             .as_object()
             .into_iter()
             .flatten()
             .filter(|(k, val)| k.as_str() != "name" && !val.is_null())
+            .map(|(k, _)| k)
             .collect();
         if sources.is_empty() {
             errs.push(FieldError::required(
@@ -999,37 +1055,53 @@ pub(crate) fn validate_volumes(spec: &Value, path: &str, errs: &mut Errs) {
                 "must specify a volume type",
             ));
         }
-        for (k, _) in sources.iter().skip(1) {
+        for k in sources.iter().skip(1) {
             errs.push(FieldError::forbidden(
                 format!("{p}.{k}"),
                 "may not specify more than 1 volume type",
             ));
         }
-        if let Some((kind, source)) = sources.first() {
-            let required = match kind.as_str() {
-                "secret" => Some("secretName"),
-                "configMap" => Some("name"),
-                "persistentVolumeClaim" => Some("claimName"),
-                "hostPath" => Some("path"),
-                "nfs" => Some("server"),
-                _ => None,
-            };
-            if let Some(field) = required {
-                if str_of(source, field).is_empty() {
-                    errs.push(FieldError::required(format!("{p}.{kind}.{field}"), ""));
-                }
-            }
+        let missing = match sources.first().map(|k| k.as_str()) {
+            Some("secret") => v
+                .secret
+                .as_ref()
+                .is_some_and(|s| opt_str(&s.secret_name).is_empty())
+                .then_some("secret.secretName"),
+            Some("configMap") => v
+                .config_map
+                .as_ref()
+                .is_some_and(|c| c.name.is_empty())
+                .then_some("configMap.name"),
+            Some("persistentVolumeClaim") => v
+                .persistent_volume_claim
+                .as_ref()
+                .is_some_and(|c| c.claim_name.is_empty())
+                .then_some("persistentVolumeClaim.claimName"),
+            Some("hostPath") => v
+                .host_path
+                .as_ref()
+                .is_some_and(|h| h.path.is_empty())
+                .then_some("hostPath.path"),
+            Some("nfs") => v
+                .nfs
+                .as_ref()
+                .is_some_and(|n| n.server.is_empty())
+                .then_some("nfs.server"),
+            _ => None,
+        };
+        if let Some(field) = missing {
+            errs.push(FieldError::required(format!("{p}.{field}"), ""));
         }
     }
 }
 
 /// `ValidateTolerations`.
-pub(crate) fn validate_tolerations(tolerations: &[Value], path: &str, errs: &mut Errs) {
+pub(crate) fn validate_tolerations(tolerations: &[Toleration], path: &str, errs: &mut Errs) {
     for (i, t) in tolerations.iter().enumerate() {
         let p = format!("{path}[{i}]");
-        let key = str_of(t, "key");
-        let operator = str_of(t, "operator");
-        let effect = str_of(t, "effect");
+        let key = opt_str(&t.key);
+        let operator = opt_str(&t.operator);
+        let effect = opt_str(&t.effect);
         if !key.is_empty() {
             for msg in names::is_qualified_name(key) {
                 errs.push(FieldError::invalid(
@@ -1046,7 +1118,7 @@ pub(crate) fn validate_tolerations(tolerations: &[Value], path: &str, errs: &mut
                 "operator must be Exists when `key` is empty, which means \"match all values and all keys\"",
             ));
         }
-        if is_set(t, "tolerationSeconds") && effect != "NoExecute" {
+        if t.toleration_seconds.is_some() && effect != "NoExecute" {
             errs.push(FieldError::invalid(
                 format!("{p}.effect"),
                 Value::from(effect),
@@ -1055,7 +1127,7 @@ pub(crate) fn validate_tolerations(tolerations: &[Value], path: &str, errs: &mut
         }
         match operator {
             "" | "Equal" => {
-                let value = str_of(t, "value");
+                let value = opt_str(&t.value);
                 let msgs = names::is_valid_label_value(value);
                 if !msgs.is_empty() {
                     errs.push(FieldError::invalid(
@@ -1066,10 +1138,10 @@ pub(crate) fn validate_tolerations(tolerations: &[Value], path: &str, errs: &mut
                 }
             }
             "Exists" => {
-                if !str_of(t, "value").is_empty() {
+                if !opt_str(&t.value).is_empty() {
                     errs.push(FieldError::invalid(
                         format!("{p}.operator"),
-                        t.clone(),
+                        json_of(t),
                         "value must be empty when `operator` is 'Exists'",
                     ));
                 }
@@ -1121,9 +1193,15 @@ pub(crate) fn config_key_errors(key: &str) -> Vec<String> {
     errs
 }
 
-pub(crate) fn validate_config_keys(obj: &Value, field: &str, errs: &mut Errs) -> usize {
+/// Checks the keys of a ConfigMap's or Secret's `field` and adds up the
+/// sizes of their values (`entries` pairs each key with its value's size).
+pub(crate) fn validate_config_keys<'a>(
+    entries: impl IntoIterator<Item = (&'a String, usize)>,
+    field: &str,
+    errs: &mut Errs,
+) -> usize {
     let mut size = 0;
-    for (key, value) in map_of(obj, field).into_iter().flatten() {
+    for (key, value_size) in entries {
         for msg in config_key_errors(key) {
             errs.push(FieldError::invalid(
                 format!("{field}[{key}]"),
@@ -1131,9 +1209,16 @@ pub(crate) fn validate_config_keys(obj: &Value, field: &str, errs: &mut Errs) ->
                 msg,
             ));
         }
-        size += value.as_str().map(str::len).unwrap_or(0);
+        size += value_size;
     }
     size
+}
+
+/// The length of `n` bytes in base64, as a ConfigMap's `binaryData` or a
+/// Secret's `data` stores them; their size is counted as three quarters of
+/// it.
+pub(crate) fn base64_len(n: usize) -> usize {
+    n.div_ceil(3) * 4
 }
 
 pub(crate) fn too_long(path: &str, max: usize) -> FieldError {
@@ -1146,18 +1231,21 @@ pub(crate) fn too_long(path: &str, max: usize) -> FieldError {
 }
 
 /// ConfigMap/Secret update: nothing changes once `immutable` is true.
-pub(crate) fn validate_immutable_data(new: &Value, old: &Value, fields: &[&str], errs: &mut Errs) {
-    if !is_true(old, "immutable") {
+/// `fields` are the payload fields, each with its new and old value.
+pub(crate) fn validate_immutable_data(
+    immutable: (Option<bool>, Option<bool>),
+    fields: &[(&str, Value, Value)],
+    errs: &mut Errs,
+) {
+    if immutable.1 != Some(true) {
         return;
     }
     const MSG: &str = "field is immutable when `immutable` is set";
-    if !is_true(new, "immutable") {
+    if immutable.0 != Some(true) {
         errs.push(FieldError::forbidden("immutable", MSG));
     }
-    for field in fields {
-        if normalize(new.get(*field).unwrap_or(&Value::Null))
-            != normalize(old.get(*field).unwrap_or(&Value::Null))
-        {
+    for (field, new, old) in fields {
+        if normalize(new) != normalize(old) {
             errs.push(FieldError::forbidden(*field, MSG));
         }
     }
@@ -1170,8 +1258,7 @@ pub(crate) const ACCESS_MODES: [&str; 4] = [
     "ReadWriteOncePod",
 ];
 
-pub(crate) fn validate_access_modes(spec: &Value, errs: &mut Errs) {
-    let modes = items(spec, "accessModes");
+pub(crate) fn validate_access_modes(modes: &[String], errs: &mut Errs) {
     if modes.is_empty() {
         errs.push(FieldError::required(
             "spec.accessModes",
@@ -1179,19 +1266,18 @@ pub(crate) fn validate_access_modes(spec: &Value, errs: &mut Errs) {
         ));
     }
     for m in modes {
-        let m = m.as_str().unwrap_or("");
-        if !ACCESS_MODES.contains(&m) {
+        if !ACCESS_MODES.contains(&m.as_str()) {
             errs.push(FieldError::not_supported(
                 "spec.accessModes",
-                Value::from(m),
+                Value::from(m.as_str()),
                 &ACCESS_MODES,
             ));
         }
     }
 }
 
-pub(crate) fn validate_volume_mode(spec: &Value, errs: &mut Errs) {
-    if let Some(mode) = spec.get("volumeMode").and_then(Value::as_str) {
+pub(crate) fn validate_volume_mode(mode: Option<&str>, errs: &mut Errs) {
+    if let Some(mode) = mode {
         if !matches!(mode, "Block" | "Filesystem") {
             errs.push(FieldError::not_supported(
                 "spec.volumeMode",
@@ -1207,38 +1293,39 @@ pub(crate) fn validate_volume_mode(spec: &Value, errs: &mut Errs) {
 // ---------------------------------------------------------------------------
 
 /// Selector checks shared by the apps kinds: required, well formed, not
-/// empty. Returns the parsed selector when it can be used for matching.
+/// empty. `selector` is `None` when the object has none. Returns the parsed
+/// selector when it can be used for matching.
 pub(crate) fn validate_workload_selector(
-    spec: &Value,
+    selector: Option<&metav1::LabelSelector>,
     what: &str,
     errs: &mut Errs,
 ) -> Option<LabelSelector> {
-    let selector = spec.get("selector").filter(|v| !v.is_null());
     let Some(selector) = selector else {
         errs.push(FieldError::required("spec.selector", ""));
         return None;
     };
+    let json = json_of(selector);
     let before = errs.len();
-    errs.extend(selectors::validate_label_selector(
-        selector,
-        "spec.selector",
-    ));
-    let empty = map_of(selector, "matchLabels").is_none_or(Map::is_empty)
-        && items(selector, "matchExpressions").is_empty();
+    errs.extend(selectors::validate_label_selector(&json, "spec.selector"));
+    let empty = selector
+        .match_labels
+        .as_ref()
+        .is_none_or(BTreeMap::is_empty)
+        && list(&selector.match_expressions).is_empty();
     if empty {
         errs.push(invalid_shown(
             "spec.selector",
-            &go_label_selector(selector),
+            &go_label_selector(&json),
             &format!("empty selector is invalid for {what}"),
         ));
     }
-    match LabelSelector::from_json(selector) {
+    match LabelSelector::from_json(&json) {
         Ok(s) => Some(s),
         Err(_) => {
             if errs.len() == before {
                 errs.push(invalid_shown(
                     "spec.selector",
-                    &go_label_selector(selector),
+                    &go_label_selector(&json),
                     "invalid label selector",
                 ));
             }
@@ -1247,10 +1334,17 @@ pub(crate) fn validate_workload_selector(
     }
 }
 
+/// The labels of a pod template, in their JSON form (for selector matching
+/// and for messages).
+pub(crate) fn template_labels(template: &PodTemplateSpec) -> Option<Value> {
+    let labels = template.metadata.as_ref()?.labels.as_ref()?;
+    Some(json_of(labels))
+}
+
 /// The selector must select the pods the template makes.
 pub(crate) fn validate_selector_matches_template(
     selector: Option<&LabelSelector>,
-    template: &Value,
+    template: &PodTemplateSpec,
     path: &str,
     errs: &mut Errs,
 ) {
@@ -1260,15 +1354,12 @@ pub(crate) fn validate_selector_matches_template(
     if selector.is_empty() {
         return;
     }
+    let labels = template_labels(template);
     let empty = Map::new();
-    let labels = template["metadata"]
-        .get("labels")
-        .and_then(Value::as_object)
-        .unwrap_or(&empty);
-    if !selector.matches(labels) {
+    if !selector.matches(labels.as_ref().and_then(Value::as_object).unwrap_or(&empty)) {
         errs.push(invalid_shown(
             format!("{path}.metadata.labels"),
-            &go_string_map(template["metadata"].get("labels")),
+            &go_string_map(labels.as_ref()),
             "`selector` does not match template `labels`",
         ));
     }
@@ -1278,15 +1369,15 @@ pub(crate) fn validate_selector_matches_template(
 /// kinds): selector match, the pod template, restart policy Always and no
 /// active deadline.
 pub(crate) fn validate_replica_template(
-    spec: &Value,
+    template: &PodTemplateSpec,
     selector: Option<&LabelSelector>,
     owner_kind: &str,
     errs: &mut Errs,
 ) {
-    let template = &spec["template"];
     validate_selector_matches_template(selector, template, "spec.template", errs);
     validate_pod_template(template, "spec.template", SpecOwner::Template, errs);
-    let restart = str_of(&template["spec"], "restartPolicy");
+    let spec = template.spec.as_ref();
+    let restart = spec.map_or("", |s| opt_str(&s.restart_policy));
     if restart != "Always" && !restart.is_empty() {
         errs.push(FieldError::not_supported(
             "spec.template.spec.restartPolicy",
@@ -1294,7 +1385,7 @@ pub(crate) fn validate_replica_template(
             &["Always"],
         ));
     }
-    if is_set(&template["spec"], "activeDeadlineSeconds") {
+    if spec.is_some_and(|s| s.active_deadline_seconds.is_some()) {
         errs.push(FieldError::forbidden(
             "spec.template.spec.activeDeadlineSeconds",
             format!("activeDeadlineSeconds in {owner_kind} is not Supported"),
@@ -1303,72 +1394,86 @@ pub(crate) fn validate_replica_template(
 }
 
 /// The numeric value of an int-or-percent (`25%` → 25).
-pub(crate) fn int_or_percent(v: &Value) -> i64 {
+pub(crate) fn int_or_percent(v: &IntOrString) -> i64 {
     match v {
-        Value::String(s) => s
+        IntOrString::String(s) => s
             .strip_suffix('%')
             .and_then(|n| n.parse().ok())
             .unwrap_or(0),
-        other => other.as_i64().unwrap_or(0),
+        IntOrString::Int(n) => i64::from(*n),
+    }
+}
+
+/// An int-or-string as `IntOrString.String()` prints it.
+pub(crate) fn int_or_string_text(v: &IntOrString) -> String {
+    match v {
+        IntOrString::String(s) => s.clone(),
+        IntOrString::Int(n) => n.to_string(),
     }
 }
 
 /// `ValidatePositiveIntOrPercent` and `IsNotMoreThan100Percent`.
 pub(crate) fn validate_int_or_percent(
-    v: Option<&Value>,
+    v: Option<&IntOrString>,
     path: &str,
     max_100: bool,
     errs: &mut Errs,
 ) {
-    let Some(v) = v.filter(|v| !v.is_null()) else {
-        return;
-    };
     match v {
-        Value::String(s) => {
-            let valid = s
+        None => {}
+        Some(IntOrString::String(s)) => {
+            let digits = s
                 .strip_suffix('%')
-                .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
-            if !valid {
+                .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+            if digits.is_none() {
                 errs.push(invalid_shown(
                     path,
                     s,
                     "a valid percent string must be a numeric string followed by an ending '%' (e.g. '1%',  or '93%', regex used for validation is '[0-9]+%')",
                 ));
-            } else if max_100 && int_or_percent(v) > 100 {
+            } else if max_100 && digits.and_then(|n| n.parse::<i64>().ok()).unwrap_or(0) > 100 {
                 errs.push(invalid_shown(path, s, "must not be greater than 100%"));
             }
         }
-        Value::Number(n) => {
-            let n = n.as_i64().unwrap_or(0);
-            if n < 0 {
-                errs.push(FieldError::invalid(path, Value::from(n), NEGATIVE));
-            }
+        Some(IntOrString::Int(n)) if *n < 0 => {
+            errs.push(FieldError::invalid(path, Value::from(*n), NEGATIVE));
         }
-        other => errs.push(FieldError::invalid(
-            path,
-            other.clone(),
-            "must be an integer or percentage (e.g '5%')",
-        )),
+        Some(IntOrString::Int(_)) => {}
     }
 }
 
 /// apps/v1 (and Job) selectors never change; Kubernetes prints the new one.
-pub(crate) fn immutable_selector(new: &Value, old: &Value, path: &str, errs: &mut Errs) {
-    if normalize(new) != normalize(old) {
-        let shown = if new.is_null() {
-            "null".to_string()
-        } else {
-            go_label_selector(new)
+/// `None` is an absent selector.
+pub(crate) fn immutable_selector(
+    new: Option<&metav1::LabelSelector>,
+    old: Option<&metav1::LabelSelector>,
+    path: &str,
+    errs: &mut Errs,
+) {
+    let (new, old) = (new.map(json_of), old.map(json_of));
+    let norm = |v: &Option<Value>| v.as_ref().map(normalize).unwrap_or(Value::Null);
+    if norm(&new) != norm(&old) {
+        let shown = match &new {
+            None => "null".to_string(),
+            Some(new) => go_label_selector(new),
         };
         errs.push(invalid_shown(path, &shown, IMMUTABLE));
     }
 }
 
-/// apps/v1 workloads may not change `spec.selector` (their pods would be orphaned).
+/// apps/v1 workloads may not change `spec.selector` (their pods would be
+/// orphaned). Only the selectors are decoded, as `Option`s, which keep an
+/// absent selector apart from an empty one.
 pub(crate) fn immutable_spec_selector(new: &Value, old: &Value, errs: &mut Errs) {
+    let selector = |obj: &Value| {
+        let json = obj.pointer("/spec/selector").unwrap_or(&Value::Null);
+        Option::<metav1::LabelSelector>::deserialize(json)
+            .ok()
+            .flatten()
+    };
     immutable_selector(
-        &new["spec"]["selector"],
-        &old["spec"]["selector"],
+        selector(new).as_ref(),
+        selector(old).as_ref(),
         "spec.selector",
         errs,
     );
@@ -1380,20 +1485,23 @@ pub(crate) fn immutable_spec_selector(new: &Value, old: &Value, errs: &mut Errs)
 
 /// `validateJobSpec` without the selector: counts, completion mode, the pod
 /// template and its restart policy. `path` is `spec` or `spec.jobTemplate.spec`.
-pub(crate) fn validate_job_spec_common(spec: &Value, path: &str, errs: &mut Errs) {
-    for key in [
-        "parallelism",
-        "completions",
-        "activeDeadlineSeconds",
-        "backoffLimit",
-        "ttlSecondsAfterFinished",
+pub(crate) fn validate_job_spec_common(spec: &JobSpec, path: &str, errs: &mut Errs) {
+    for (key, value) in [
+        ("parallelism", spec.parallelism.map(i64::from)),
+        ("completions", spec.completions.map(i64::from)),
+        ("activeDeadlineSeconds", spec.active_deadline_seconds),
+        ("backoffLimit", spec.backoff_limit.map(i64::from)),
+        (
+            "ttlSecondsAfterFinished",
+            spec.ttl_seconds_after_finished.map(i64::from),
+        ),
     ] {
-        non_negative(spec, key, path, errs);
+        non_negative(value, &format!("{path}.{key}"), errs);
     }
-    match spec.get("completionMode").and_then(Value::as_str) {
+    match spec.completion_mode.as_deref() {
         None | Some("NonIndexed") => {}
         Some("Indexed") => {
-            if !is_set(spec, "completions") {
+            if spec.completions.is_none() {
                 errs.push(FieldError::required(
                     format!("{path}.completions"),
                     "when completion mode is Indexed",
@@ -1407,13 +1515,12 @@ pub(crate) fn validate_job_spec_common(spec: &Value, path: &str, errs: &mut Errs
         )),
     }
     let template_path = format!("{path}.template");
-    validate_pod_template(
-        &spec["template"],
-        &template_path,
-        SpecOwner::JobTemplate,
-        errs,
-    );
-    let restart = str_of(&spec["template"]["spec"], "restartPolicy");
+    validate_pod_template(&spec.template, &template_path, SpecOwner::JobTemplate, errs);
+    let restart = spec
+        .template
+        .spec
+        .as_ref()
+        .map_or("", |s| opt_str(&s.restart_policy));
     if restart != "OnFailure" && restart != "Never" {
         errs.push(FieldError::required(
             format!("{template_path}.spec.restartPolicy"),
@@ -1795,6 +1902,47 @@ mod tests {
         assert_eq!(
             create("apps", "Deployment", d),
             vec!["spec.template.spec.restartPolicy: Unsupported value: \"Never\": supported values: \"Always\""]
+        );
+    }
+
+    /// k8s-openapi defaults an absent required field where Go keeps a nil
+    /// pointer; the kind files tell the two apart from the JSON.
+    #[test]
+    fn absent_and_empty_required_fields_differ() {
+        let mut d = deployment();
+        d["spec"]["selector"] = json!({});
+        let errs = create("apps", "Deployment", d);
+        assert!(
+            errs.iter()
+                .any(|e| e.ends_with("empty selector is invalid for deployment")),
+            "{errs:?}"
+        );
+        assert!(
+            !errs.iter().any(|e| e.contains("Required value")),
+            "{errs:?}"
+        );
+
+        let ingress = |path: Value| {
+            json!({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+                "metadata": {"name": "i", "namespace": "default"},
+                "spec": {"rules": [{"http": {"paths": [path]}}]}})
+        };
+        let backend = json!({"service": {"name": "web", "port": {"number": 80}}});
+        assert_eq!(
+            create(
+                "networking.k8s.io",
+                "Ingress",
+                ingress(json!({"path": "/", "pathType": "", "backend": backend}))
+            ),
+            vec!["spec.rules[0].http.paths[0].pathType: Unsupported value: \"\": supported values: \"Exact\", \"ImplementationSpecific\", \"Prefix\""]
+        );
+
+        let mut without = deployment();
+        without["spec"].as_object_mut().unwrap().remove("selector");
+        let errs = update("apps", "Deployment", without, deployment());
+        assert!(
+            errs.contains(&"spec.selector: Invalid value: null: field is immutable".to_string()),
+            "{errs:?}"
         );
     }
 

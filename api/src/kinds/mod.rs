@@ -10,6 +10,10 @@
 //! (`registry`, `rest`, [`crate::validation`], [`crate::defaults`],
 //! [`crate::tables`]) asks the strategy; it never compares kind names.
 //!
+//! Validation works on the k8s-openapi struct of the kind (decoded from the
+//! stored JSON with [`typed`]), as kube-apiserver validates its Go structs;
+//! defaulting and table cells work on the JSON (see [`crate::defaults`]).
+//!
 //! What several kinds share (object metadata, pod templates and pod specs,
 //! label selectors, container validation) stays in the shared modules the
 //! kind files call: [`crate::names`], [`crate::validation`],
@@ -30,7 +34,9 @@ mod typed;
 
 /// What every kind file uses: the shared rule modules and the strategy types.
 pub(crate) mod prelude {
-    pub(crate) use super::{decode_as, DecodeError, Decoded, Errs, Obj, Strategy};
+    pub(crate) use super::{
+        decode_as, is_present, typed, DecodeError, Decoded, Errs, Obj, Strategy,
+    };
     pub(crate) use crate::catalogue::ResourceInfo;
     pub(crate) use crate::defaults::*;
     pub(crate) use crate::field_error::{ErrorType, FieldError};
@@ -41,6 +47,7 @@ pub(crate) mod prelude {
     pub(crate) use crate::tables::*;
     pub(crate) use crate::validation::*;
     pub(crate) use jiff::Timestamp;
+    pub(crate) use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
     pub(crate) use serde_json::{json, Map, Value};
     pub(crate) use std::collections::{BTreeSet, HashSet};
 }
@@ -48,7 +55,7 @@ pub(crate) mod prelude {
 use jiff::Timestamp;
 use serde_json::{Map, Value};
 
-pub use typed::{decode_as, DecodeError, Decoded};
+pub use typed::{decode_as, is_present, typed, DecodeError, Decoded};
 
 use crate::catalogue::ResourceInfo;
 use crate::field_error::FieldError;
@@ -140,7 +147,8 @@ pub trait Strategy: Sync {
     }
 
     /// Checks an object about to be stored (after defaulting). Object
-    /// metadata has been checked already.
+    /// metadata has been checked already. Kind files check the typed form
+    /// ([`typed`]): the object passed [`Self::decode`] at the boundary.
     fn validate(&self, info: &ResourceInfo, obj: &Value, errs: &mut Errs) {
         let _ = (info, obj, errs);
     }

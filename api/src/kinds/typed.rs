@@ -15,6 +15,8 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::field_error::FieldError;
+
 /// Why an object could not be decoded into its type.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DecodeError {
@@ -49,6 +51,33 @@ pub fn decode_as<T: DeserializeOwned + Serialize>(obj: &Value) -> Result<Decoded
         object,
         unknown_fields,
     })
+}
+
+/// The typed form of an object about to be validated. Validation runs on
+/// objects that passed [`decode_as`] at the boundary (and defaulting, which
+/// writes only well-typed values), so this does not fail for type reasons;
+/// should it fail anyway, the failure is reported as a field error on the
+/// object rather than a panic.
+pub fn typed<T: DeserializeOwned>(obj: &Value, errs: &mut Vec<FieldError>) -> Option<T> {
+    match serde_path_to_error::deserialize(obj) {
+        Ok(t) => Some(t),
+        Err(e) => {
+            errs.push(FieldError::invalid(
+                e.path().to_string(),
+                Value::Null,
+                go_message(&e.path().to_string(), e.inner()),
+            ));
+            None
+        }
+    }
+}
+
+/// Whether `obj` holds a non-null value at `pointer` (`/spec/selector`).
+/// k8s-openapi gives a required field its default when it is absent, where
+/// Go's pointer stays nil: where Kubernetes tells absent from empty (an
+/// apps/v1 `spec.selector`), the kind file asks the JSON.
+pub fn is_present(obj: &Value, pointer: &str) -> bool {
+    obj.pointer(pointer).is_some_and(|v| !v.is_null())
 }
 
 /// Removes from `given` every non-null field absent from `known` (the typed

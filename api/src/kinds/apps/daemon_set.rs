@@ -4,6 +4,7 @@
 //! lifecycle rules and table columns (see [`crate::kinds::Strategy`]).
 
 use crate::kinds::prelude::*;
+use k8s_openapi::api::apps::v1 as apps;
 
 /// The DaemonSet strategy.
 pub struct DaemonSet;
@@ -45,39 +46,36 @@ impl Strategy for DaemonSet {
     }
 }
 
-fn validate_daemon_set(ds: &Value, errs: &mut Errs) {
-    let spec = &ds["spec"];
-    let selector = validate_workload_selector(spec, "daemonset", errs);
-    validate_replica_template(spec, selector.as_ref(), "DaemonSet", errs);
-    non_negative(spec, "minReadySeconds", "spec", errs);
-    let strategy = &spec["updateStrategy"];
-    match str_of(strategy, "type") {
+fn validate_daemon_set(obj: &Value, errs: &mut Errs) {
+    let Some(ds) = typed::<apps::DaemonSet>(obj, errs) else {
+        return;
+    };
+    let spec = ds.spec.unwrap_or_default();
+    let selector = is_present(obj, "/spec/selector").then_some(&spec.selector);
+    let selector = validate_workload_selector(selector, "daemonset", errs);
+    validate_replica_template(&spec.template, selector.as_ref(), "DaemonSet", errs);
+    non_negative(spec.min_ready_seconds, "spec.minReadySeconds", errs);
+    let strategy = spec.update_strategy.as_ref();
+    match strategy.and_then(|s| s.type_.as_deref()).unwrap_or("") {
         "OnDelete" => {}
         "RollingUpdate" => {
             let p = "spec.updateStrategy.rollingUpdate";
-            match strategy.get("rollingUpdate").filter(|v| !v.is_null()) {
+            match strategy.and_then(|s| s.rolling_update.as_ref()) {
                 None => errs.push(FieldError::required(p, "")),
                 Some(ru) => {
+                    let (max_unavailable, max_surge) =
+                        (ru.max_unavailable.as_ref(), ru.max_surge.as_ref());
                     validate_int_or_percent(
-                        ru.get("maxUnavailable"),
+                        max_unavailable,
                         &format!("{p}.maxUnavailable"),
                         true,
                         errs,
                     );
-                    validate_int_or_percent(
-                        ru.get("maxSurge"),
-                        &format!("{p}.maxSurge"),
-                        true,
-                        errs,
-                    );
-                    let unavailable =
-                        ru.get("maxUnavailable").map(int_or_percent).unwrap_or(0) != 0;
-                    let surge = ru.get("maxSurge").map(int_or_percent).unwrap_or(0) != 0;
+                    validate_int_or_percent(max_surge, &format!("{p}.maxSurge"), true, errs);
+                    let unavailable = max_unavailable.map(int_or_percent).unwrap_or(0) != 0;
+                    let surge = max_surge.map(int_or_percent).unwrap_or(0) != 0;
                     if unavailable && surge {
-                        let shown = ru
-                            .get("maxSurge")
-                            .map(int_or_string_text)
-                            .unwrap_or_default();
+                        let shown = max_surge.map(int_or_string_text).unwrap_or_default();
                         errs.push(invalid_shown(
                             format!("{p}.maxSurge"),
                             &shown,
@@ -94,11 +92,15 @@ fn validate_daemon_set(ds: &Value, errs: &mut Errs) {
         }
         _ => errs.push(FieldError::not_supported(
             "spec.updateStrategy",
-            strategy.clone(),
+            json_of(&strategy),
             &["RollingUpdate", "OnDelete"],
         )),
     }
-    non_negative(spec, "revisionHistoryLimit", "spec", errs);
+    non_negative(
+        spec.revision_history_limit,
+        "spec.revisionHistoryLimit",
+        errs,
+    );
 }
 
 /// `SetDefaults_DaemonSet`.

@@ -4,6 +4,7 @@
 //! lifecycle rules and table columns (see [`crate::kinds::Strategy`]).
 
 use crate::kinds::prelude::*;
+use k8s_openapi::api::apps::v1 as apps;
 
 /// The Deployment strategy.
 pub struct Deployment;
@@ -48,17 +49,25 @@ impl Strategy for Deployment {
     }
 }
 
-fn validate_deployment(d: &Value, errs: &mut Errs) {
-    let spec = &d["spec"];
-    non_negative(spec, "replicas", "spec", errs);
-    let selector = validate_workload_selector(spec, "deployment", errs);
-    validate_replica_template(spec, selector.as_ref(), "ReplicaSet", errs);
-    validate_deployment_strategy(&spec["strategy"], errs);
-    non_negative(spec, "minReadySeconds", "spec", errs);
-    non_negative(spec, "revisionHistoryLimit", "spec", errs);
-    if let Some(pds) = int_of(spec, "progressDeadlineSeconds") {
-        non_negative(spec, "progressDeadlineSeconds", "spec", errs);
-        if pds <= int_of(spec, "minReadySeconds").unwrap_or(0) {
+fn validate_deployment(obj: &Value, errs: &mut Errs) {
+    let Some(d) = typed::<apps::Deployment>(obj, errs) else {
+        return;
+    };
+    let spec = d.spec.unwrap_or_default();
+    non_negative(spec.replicas, "spec.replicas", errs);
+    let selector = is_present(obj, "/spec/selector").then_some(&spec.selector);
+    let selector = validate_workload_selector(selector, "deployment", errs);
+    validate_replica_template(&spec.template, selector.as_ref(), "ReplicaSet", errs);
+    validate_deployment_strategy(spec.strategy.as_ref(), errs);
+    non_negative(spec.min_ready_seconds, "spec.minReadySeconds", errs);
+    non_negative(
+        spec.revision_history_limit,
+        "spec.revisionHistoryLimit",
+        errs,
+    );
+    if let Some(pds) = spec.progress_deadline_seconds {
+        non_negative(Some(pds), "spec.progressDeadlineSeconds", errs);
+        if pds <= spec.min_ready_seconds.unwrap_or(0) {
             errs.push(FieldError::invalid(
                 "spec.progressDeadlineSeconds",
                 Value::from(pds),
@@ -69,9 +78,9 @@ fn validate_deployment(d: &Value, errs: &mut Errs) {
 }
 
 /// `ValidateDeploymentStrategy`.
-fn validate_deployment_strategy(strategy: &Value, errs: &mut Errs) {
-    let ru = strategy.get("rollingUpdate").filter(|v| !v.is_null());
-    match str_of(strategy, "type") {
+fn validate_deployment_strategy(strategy: Option<&apps::DeploymentStrategy>, errs: &mut Errs) {
+    let ru = strategy.and_then(|s| s.rolling_update.as_ref());
+    match strategy.and_then(|s| s.type_.as_deref()).unwrap_or("") {
         "Recreate" => {
             if ru.is_some() {
                 errs.push(FieldError::forbidden(
@@ -87,18 +96,19 @@ fn validate_deployment_strategy(strategy: &Value, errs: &mut Errs) {
             )),
             Some(ru) => {
                 let p = "spec.strategy.rollingUpdate";
+                let (max_unavailable, max_surge) =
+                    (ru.max_unavailable.as_ref(), ru.max_surge.as_ref());
                 validate_int_or_percent(
-                    ru.get("maxUnavailable"),
+                    max_unavailable,
                     &format!("{p}.maxUnavailable"),
                     false,
                     errs,
                 );
-                validate_int_or_percent(ru.get("maxSurge"), &format!("{p}.maxSurge"), false, errs);
-                let unavailable = ru.get("maxUnavailable").map(int_or_percent).unwrap_or(0);
-                let surge = ru.get("maxSurge").map(int_or_percent).unwrap_or(0);
+                validate_int_or_percent(max_surge, &format!("{p}.maxSurge"), false, errs);
+                let unavailable = max_unavailable.map(int_or_percent).unwrap_or(0);
+                let surge = max_surge.map(int_or_percent).unwrap_or(0);
                 if unavailable == 0 && surge == 0 {
-                    let shown = ru
-                        .get("maxUnavailable")
+                    let shown = max_unavailable
                         .map(int_or_string_text)
                         .unwrap_or_else(|| "0".into());
                     errs.push(invalid_shown(
@@ -107,8 +117,8 @@ fn validate_deployment_strategy(strategy: &Value, errs: &mut Errs) {
                         "may not be 0 when `maxSurge` is 0",
                     ));
                 }
-                if let Some(Value::String(s)) = ru.get("maxUnavailable") {
-                    if int_or_percent(&Value::from(s.as_str())) > 100 {
+                if let Some(v @ IntOrString::String(s)) = max_unavailable {
+                    if int_or_percent(v) > 100 {
                         errs.push(invalid_shown(
                             format!("{p}.maxUnavailable"),
                             s,
@@ -120,7 +130,7 @@ fn validate_deployment_strategy(strategy: &Value, errs: &mut Errs) {
         },
         _ => errs.push(FieldError::not_supported(
             "spec.strategy",
-            strategy.clone(),
+            json_of(&strategy),
             &["Recreate", "RollingUpdate"],
         )),
     }

@@ -4,6 +4,7 @@
 //! lifecycle rules and table columns (see [`crate::kinds::Strategy`]).
 
 use crate::kinds::prelude::*;
+use k8s_openapi::api::apps::v1 as apps;
 
 /// The ReplicaSet strategy.
 pub struct ReplicaSet;
@@ -48,12 +49,17 @@ impl Strategy for ReplicaSet {
     }
 }
 
-fn validate_replica_set(rs: &Value, errs: &mut Errs) {
-    let spec = &rs["spec"];
-    non_negative(spec, "replicas", "spec", errs);
-    non_negative(spec, "minReadySeconds", "spec", errs);
-    let selector = validate_workload_selector(spec, "deployment", errs);
-    validate_replica_template(spec, selector.as_ref(), "ReplicaSet", errs);
+fn validate_replica_set(obj: &Value, errs: &mut Errs) {
+    let Some(rs) = typed::<apps::ReplicaSet>(obj, errs) else {
+        return;
+    };
+    let spec = rs.spec.unwrap_or_default();
+    non_negative(spec.replicas, "spec.replicas", errs);
+    non_negative(spec.min_ready_seconds, "spec.minReadySeconds", errs);
+    let selector = is_present(obj, "/spec/selector").then_some(&spec.selector);
+    let selector = validate_workload_selector(selector, "deployment", errs);
+    let template = spec.template.unwrap_or_default();
+    validate_replica_template(&template, selector.as_ref(), "ReplicaSet", errs);
 }
 
 /// `SetDefaults_ReplicaSet`.

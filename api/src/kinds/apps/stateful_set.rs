@@ -4,6 +4,7 @@
 //! lifecycle rules and table columns (see [`crate::kinds::Strategy`]).
 
 use crate::kinds::prelude::*;
+use k8s_openapi::api::apps::v1 as apps;
 
 /// The StatefulSet strategy.
 pub struct StatefulSet;
@@ -48,9 +49,12 @@ impl Strategy for StatefulSet {
     }
 }
 
-fn validate_stateful_set(sts: &Value, errs: &mut Errs) {
-    let spec = &sts["spec"];
-    match str_of(spec, "podManagementPolicy") {
+fn validate_stateful_set(obj: &Value, errs: &mut Errs) {
+    let Some(sts) = typed::<apps::StatefulSet>(obj, errs) else {
+        return;
+    };
+    let spec = sts.spec.unwrap_or_default();
+    match opt_str(&spec.pod_management_policy) {
         "" => errs.push(FieldError::required("spec.podManagementPolicy", "")),
         "OrderedReady" | "Parallel" => {}
         other => errs.push(FieldError::invalid(
@@ -59,22 +63,27 @@ fn validate_stateful_set(sts: &Value, errs: &mut Errs) {
             "must be 'OrderedReady' or 'Parallel'",
         )),
     }
-    let strategy = &spec["updateStrategy"];
-    match str_of(strategy, "type") {
+    let strategy = spec.update_strategy.as_ref();
+    let ru = strategy.and_then(|s| s.rolling_update.as_ref());
+    match strategy.map_or("", |s| opt_str(&s.type_)) {
         "" => errs.push(FieldError::required("spec.updateStrategy", "")),
         "OnDelete" => {
-            if is_set(strategy, "rollingUpdate") {
+            if let Some(ru) = ru {
                 errs.push(FieldError::invalid(
                     "spec.updateStrategy.rollingUpdate",
-                    strategy["rollingUpdate"].clone(),
+                    json_of(ru),
                     "only allowed for updateStrategy 'RollingUpdate'",
                 ));
             }
         }
         "RollingUpdate" => {
-            let ru = &strategy["rollingUpdate"];
-            non_negative(ru, "partition", "spec.updateStrategy.rollingUpdate", errs);
-            if let Some(mu) = ru.get("maxUnavailable").filter(|v| !v.is_null()) {
+            let partition = ru.and_then(|ru| ru.partition);
+            non_negative(
+                partition,
+                "spec.updateStrategy.rollingUpdate.partition",
+                errs,
+            );
+            if let Some(mu) = ru.and_then(|ru| ru.max_unavailable.as_ref()) {
                 let p = "spec.updateStrategy.rollingUpdate.maxUnavailable";
                 validate_int_or_percent(Some(mu), p, true, errs);
                 if int_or_percent(mu) == 0 {
@@ -84,60 +93,61 @@ fn validate_stateful_set(sts: &Value, errs: &mut Errs) {
         }
         _ => errs.push(FieldError::invalid(
             "spec.updateStrategy",
-            strategy.clone(),
+            json_of(&strategy),
             "must be 'RollingUpdate' or 'OnDelete'",
         )),
     }
-    for key in ["whenDeleted", "whenScaled"] {
-        if let Some(v) = spec["persistentVolumeClaimRetentionPolicy"]
-            .get(key)
-            .and_then(Value::as_str)
-        {
-            if !matches!(v, "Retain" | "Delete") {
-                errs.push(FieldError::not_supported(
-                    format!("spec.persistentVolumeClaimRetentionPolicy.{key}"),
-                    Value::from(v),
-                    &["Retain", "Delete"],
-                ));
+    if let Some(policy) = &spec.persistent_volume_claim_retention_policy {
+        for (key, v) in [
+            ("whenDeleted", &policy.when_deleted),
+            ("whenScaled", &policy.when_scaled),
+        ] {
+            if let Some(v) = v.as_deref() {
+                if !matches!(v, "Retain" | "Delete") {
+                    errs.push(FieldError::not_supported(
+                        format!("spec.persistentVolumeClaimRetentionPolicy.{key}"),
+                        Value::from(v),
+                        &["Retain", "Delete"],
+                    ));
+                }
             }
         }
     }
-    non_negative(spec, "replicas", "spec", errs);
-    non_negative(spec, "minReadySeconds", "spec", errs);
-    if let Some(start) = spec["ordinals"].get("start").and_then(Value::as_i64) {
-        if start < 0 {
-            errs.push(FieldError::invalid(
-                "spec.ordinals.start",
-                Value::from(start),
-                NEGATIVE,
-            ));
-        }
-    }
-    let selector = validate_workload_selector(spec, "statefulset", errs);
-    validate_replica_template(spec, selector.as_ref(), "StatefulSet", errs);
+    non_negative(spec.replicas, "spec.replicas", errs);
+    non_negative(spec.min_ready_seconds, "spec.minReadySeconds", errs);
+    non_negative(
+        spec.ordinals.as_ref().and_then(|o| o.start),
+        "spec.ordinals.start",
+        errs,
+    );
+    let selector = is_present(obj, "/spec/selector").then_some(&spec.selector);
+    let selector = validate_workload_selector(selector, "statefulset", errs);
+    validate_replica_template(&spec.template, selector.as_ref(), "StatefulSet", errs);
 }
 
 /// `ValidateStatefulSetUpdate`: only some of the spec may change.
 fn validate_stateful_set_update(new: &Value, old: &Value, errs: &mut Errs) {
-    let mutable = [
-        "replicas",
-        "ordinals",
-        "template",
-        "updateStrategy",
-        "persistentVolumeClaimRetentionPolicy",
-        "minReadySeconds",
-        "revisionHistoryLimit",
-    ];
-    let strip = |spec: &Value| {
-        let mut s = normalize(spec);
-        if let Some(m) = s.as_object_mut() {
-            for k in mutable {
-                m.remove(k);
-            }
-        }
-        s
+    let (Some(new), Some(old)) = (
+        typed::<apps::StatefulSet>(new, errs),
+        typed::<apps::StatefulSet>(old, errs),
+    ) else {
+        return;
     };
-    if strip(&new["spec"]) != strip(&old["spec"]) {
+    // The spec without what may change, absent and empty alike.
+    let fixed = |sts: apps::StatefulSet| {
+        let spec = apps::StatefulSetSpec {
+            replicas: None,
+            ordinals: None,
+            template: Default::default(),
+            update_strategy: None,
+            persistent_volume_claim_retention_policy: None,
+            min_ready_seconds: None,
+            revision_history_limit: None,
+            ..sts.spec.unwrap_or_default()
+        };
+        normalize(&json_of(&spec))
+    };
+    if fixed(new) != fixed(old) {
         errs.push(FieldError::forbidden(
             "spec",
             "updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', 'updateStrategy', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden",

@@ -2,6 +2,11 @@
 //!
 //! Its strategy: served resource, typed form, defaulting, validation,
 //! lifecycle rules and table columns (see [`crate::kinds::Strategy`]).
+//!
+//! Its validation reads the JSON rather than a k8s-openapi struct: it runs
+//! on the version the client addressed (v1 and v2 differ), and a metric
+//! target's quantity is shown as written (`averageValue: 0` prints `0`,
+//! which the typed `Quantity`, a string, would print as `"0"`).
 
 use crate::kinds::prelude::*;
 

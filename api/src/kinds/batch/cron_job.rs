@@ -4,6 +4,7 @@
 //! lifecycle rules and table columns (see [`crate::kinds::Strategy`]).
 
 use crate::kinds::prelude::*;
+use k8s_openapi::api::batch::v1 as batch;
 
 /// The CronJob strategy.
 pub struct CronJob;
@@ -115,11 +116,11 @@ fn cron_errors(schedule: &str) -> Option<String> {
     None
 }
 
-fn validate_cron_job(cj: &Value, errs: &mut Errs) {
-    let name = cj["metadata"]
-        .get("name")
-        .and_then(Value::as_str)
-        .unwrap_or("");
+fn validate_cron_job(obj: &Value, errs: &mut Errs) {
+    let Some(cj) = typed::<batch::CronJob>(obj, errs) else {
+        return;
+    };
+    let name = opt_str(&cj.metadata.name);
     if name.len() > 52 {
         errs.push(FieldError::invalid(
             "metadata.name",
@@ -127,8 +128,8 @@ fn validate_cron_job(cj: &Value, errs: &mut Errs) {
             "must be no more than 52 characters",
         ));
     }
-    let spec = &cj["spec"];
-    let schedule = str_of(spec, "schedule");
+    let spec = cj.spec.unwrap_or_default();
+    let schedule = spec.schedule.as_str();
     if schedule.is_empty() {
         errs.push(FieldError::required("spec.schedule", ""));
     } else if let Some(msg) = cron_errors(schedule) {
@@ -138,8 +139,12 @@ fn validate_cron_job(cj: &Value, errs: &mut Errs) {
             msg,
         ));
     }
-    non_negative(spec, "startingDeadlineSeconds", "spec", errs);
-    match str_of(spec, "concurrencyPolicy") {
+    non_negative(
+        spec.starting_deadline_seconds,
+        "spec.startingDeadlineSeconds",
+        errs,
+    );
+    match opt_str(&spec.concurrency_policy) {
         "Allow" | "Forbid" | "Replace" => {}
         "" => errs.push(FieldError::required("spec.concurrencyPolicy", "")),
         other => errs.push(FieldError::not_supported(
@@ -148,31 +153,43 @@ fn validate_cron_job(cj: &Value, errs: &mut Errs) {
             &["Allow", "Forbid", "Replace"],
         )),
     }
-    let job_template = &spec["jobTemplate"];
-    if let Some(labels) = job_template["metadata"].get("labels") {
+    let job_template = &spec.job_template;
+    if let Some(labels) = job_template
+        .metadata
+        .as_ref()
+        .and_then(|m| m.labels.as_ref())
+    {
         errs.extend(names::validate_labels(
-            labels,
+            &json_of(labels),
             "spec.jobTemplate.metadata.labels",
         ));
     }
-    let job_spec = &job_template["spec"];
-    validate_job_spec_common(job_spec, "spec.jobTemplate.spec", errs);
-    if let Some(sel) = job_spec.get("selector").filter(|v| !v.is_null()) {
+    let job_spec = job_template.spec.clone().unwrap_or_default();
+    validate_job_spec_common(&job_spec, "spec.jobTemplate.spec", errs);
+    if let Some(sel) = &job_spec.selector {
         errs.push(invalid_shown(
             "spec.jobTemplate.spec.selector",
-            &go_label_selector(sel),
+            &go_label_selector(&json_of(sel)),
             "`selector` will be auto-generated",
         ));
     }
-    if is_true(job_spec, "manualSelector") {
+    if job_spec.manual_selector == Some(true) {
         errs.push(FieldError::not_supported(
             "spec.jobTemplate.spec.manualSelector",
             Value::from(true),
             &["nil", "false"],
         ));
     }
-    non_negative(spec, "successfulJobsHistoryLimit", "spec", errs);
-    non_negative(spec, "failedJobsHistoryLimit", "spec", errs);
+    non_negative(
+        spec.successful_jobs_history_limit,
+        "spec.successfulJobsHistoryLimit",
+        errs,
+    );
+    non_negative(
+        spec.failed_jobs_history_limit,
+        "spec.failedJobsHistoryLimit",
+        errs,
+    );
 }
 
 /// `SetDefaults_CronJob`; the job template's pod spec is defaulted like a

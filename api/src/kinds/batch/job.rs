@@ -4,6 +4,7 @@
 //! lifecycle rules and table columns (see [`crate::kinds::Strategy`]).
 
 use crate::kinds::prelude::*;
+use k8s_openapi::api::batch::v1 as batch;
 
 /// The Job strategy.
 pub struct Job;
@@ -43,21 +44,18 @@ impl Strategy for Job {
     }
 }
 
-fn validate_job(job: &Value, errs: &mut Errs) {
-    let spec = &job["spec"];
-    let manual = is_true(spec, "manualSelector");
-    let selector = spec.get("selector").filter(|v| !v.is_null());
-    let uid = job["metadata"]
-        .get("uid")
-        .and_then(Value::as_str)
-        .unwrap_or("");
+fn validate_job(obj: &Value, errs: &mut Errs) {
+    let Some(job) = typed::<batch::Job>(obj, errs) else {
+        return;
+    };
+    let spec = job.spec.unwrap_or_default();
+    let manual = spec.manual_selector == Some(true);
+    let selector = spec.selector.as_ref();
+    let uid = opt_str(&job.metadata.uid);
+    let labels = template_labels(&spec.template);
     // validateGeneratedSelector: only once the server has generated it.
     if !manual && selector.is_some() && !uid.is_empty() {
-        let name = job["metadata"]
-            .get("name")
-            .and_then(Value::as_str)
-            .unwrap_or("");
-        let template_labels = &spec["template"]["metadata"]["labels"];
+        let name = opt_str(&job.metadata.name);
         let mut expected = Map::new();
         for (key, want) in [
             (LEGACY_CONTROLLER_UID_LABEL, uid),
@@ -67,46 +65,46 @@ fn validate_job(job: &Value, errs: &mut Errs) {
         ] {
             expected.insert(key.to_string(), Value::from(want));
             let p = format!("spec.template.metadata.labels[{key}]");
-            match template_labels.get(key).and_then(Value::as_str) {
+            match labels
+                .as_ref()
+                .and_then(|l| l.get(key))
+                .and_then(Value::as_str)
+            {
                 None => errs.push(FieldError::required(p, format!("must be '{want}'"))),
                 Some(v) if v != want => errs.push(invalid_shown(
                     p,
-                    &go_string_map(Some(template_labels)),
+                    &go_string_map(labels.as_ref()),
                     &format!("must be '{want}'"),
                 )),
                 _ => {}
             }
         }
-        if let (Some(sel), Ok(parsed)) = (
-            selector,
-            LabelSelector::from_json(selector.unwrap_or(&Value::Null)),
-        ) {
+        let sel = json_of(&selector);
+        if let Ok(parsed) = LabelSelector::from_json(&sel) {
             if !parsed.matches(&expected) {
                 errs.push(invalid_shown(
                     "spec.selector",
-                    &go_label_selector(sel),
+                    &go_label_selector(&sel),
                     "`selector` not auto-generated",
                 ));
             }
         }
     }
-    validate_job_spec_common(spec, "spec", errs);
+    validate_job_spec_common(&spec, "spec", errs);
     match selector {
         // Without a manual selector the server generates one at create time.
         None if manual => errs.push(FieldError::required("spec.selector", "")),
         None => {}
         Some(sel) => {
-            errs.extend(selectors::validate_label_selector(sel, "spec.selector"));
-            if let Ok(parsed) = LabelSelector::from_json(sel) {
+            let sel = json_of(sel);
+            errs.extend(selectors::validate_label_selector(&sel, "spec.selector"));
+            if let Ok(parsed) = LabelSelector::from_json(&sel) {
                 let empty = Map::new();
-                let labels = spec["template"]["metadata"]
-                    .get("labels")
-                    .and_then(Value::as_object)
-                    .unwrap_or(&empty);
-                if !parsed.matches(labels) {
+                let labels_map = labels.as_ref().and_then(Value::as_object).unwrap_or(&empty);
+                if !parsed.matches(labels_map) {
                     errs.push(invalid_shown(
                         "spec.template.metadata.labels",
-                        &go_string_map(spec["template"]["metadata"].get("labels")),
+                        &go_string_map(labels.as_ref()),
                         "`selector` does not match template `labels`",
                     ));
                 }
@@ -119,49 +117,46 @@ fn validate_job(job: &Value, errs: &mut Errs) {
 /// pod template are fixed; a suspended Job that never started may still
 /// change its template's labels, annotations and scheduling directives.
 fn validate_job_update(new: &Value, old: &Value, errs: &mut Errs) {
-    let (ns, os) = (&new["spec"], &old["spec"]);
-    immutable_field(
-        ns.get("completions"),
-        os.get("completions"),
-        "spec.completions",
+    let (Some(new), Some(old)) = (
+        typed::<batch::Job>(new, errs),
+        typed::<batch::Job>(old, errs),
+    ) else {
+        return;
+    };
+    let (ns, os) = (new.spec.unwrap_or_default(), old.spec.unwrap_or_default());
+    immutable(&ns.completions, &os.completions, "spec.completions", errs);
+    immutable_selector(
+        ns.selector.as_ref(),
+        os.selector.as_ref(),
+        "spec.selector",
         errs,
     );
-    immutable_selector(&ns["selector"], &os["selector"], "spec.selector", errs);
-    let mut old_template = os["template"].clone();
-    let suspended_unstarted = is_true(os, "suspend") && !is_set(&old["status"], "startTime");
-    if suspended_unstarted {
-        for (outer, key) in [
-            ("metadata", "labels"),
-            ("metadata", "annotations"),
-            ("spec", "nodeSelector"),
-            ("spec", "tolerations"),
-            ("spec", "affinity"),
-            ("spec", "schedulingGates"),
-        ] {
-            let v = ns["template"][outer].get(key).cloned();
-            if let Some(m) = old_template.get_mut(outer).and_then(Value::as_object_mut) {
-                match v {
-                    Some(v) => m.insert(key.into(), v),
-                    None => m.remove(key),
-                };
-            }
+    let mut old_template = os.template.clone();
+    let started = old.status.and_then(|s| s.start_time).is_some();
+    if os.suspend == Some(true) && !started {
+        let new_meta = ns.template.metadata.clone().unwrap_or_default();
+        if let Some(m) = &mut old_template.metadata {
+            m.labels = new_meta.labels;
+            m.annotations = new_meta.annotations;
+        }
+        let new_spec = ns.template.spec.clone().unwrap_or_default();
+        if let Some(s) = &mut old_template.spec {
+            s.node_selector = new_spec.node_selector;
+            s.tolerations = new_spec.tolerations;
+            s.affinity = new_spec.affinity;
+            s.scheduling_gates = new_spec.scheduling_gates;
         }
     }
-    immutable_field(
-        Some(&ns["template"]),
-        Some(&old_template),
-        "spec.template",
-        errs,
-    );
-    immutable_field(
-        ns.get("completionMode"),
-        os.get("completionMode"),
+    immutable(&ns.template, &old_template, "spec.template", errs);
+    immutable(
+        &ns.completion_mode,
+        &os.completion_mode,
         "spec.completionMode",
         errs,
     );
-    immutable_field(
-        ns.get("podFailurePolicy"),
-        os.get("podFailurePolicy"),
+    immutable(
+        &ns.pod_failure_policy,
+        &os.pod_failure_policy,
         "spec.podFailurePolicy",
         errs,
     );

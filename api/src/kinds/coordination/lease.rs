@@ -4,6 +4,7 @@
 //! lifecycle rules and table columns (see [`crate::kinds::Strategy`]).
 
 use crate::kinds::prelude::*;
+use k8s_openapi::api::coordination::v1 as coordination;
 
 /// The Lease strategy.
 pub struct Lease;
@@ -33,16 +34,19 @@ impl Strategy for Lease {
     }
 }
 
-fn validate_lease(lease: &Value, errs: &mut Errs) {
-    let spec = &lease["spec"];
-    if let Some(d) = int_of(spec, "leaseDurationSeconds").filter(|d| *d <= 0) {
+fn validate_lease(obj: &Value, errs: &mut Errs) {
+    let Some(lease) = typed::<coordination::Lease>(obj, errs) else {
+        return;
+    };
+    let spec = lease.spec.unwrap_or_default();
+    if let Some(d) = spec.lease_duration_seconds.filter(|d| *d <= 0) {
         errs.push(FieldError::invalid(
             "spec.leaseDurationSeconds",
             Value::from(d),
             "must be greater than 0",
         ));
     }
-    if let Some(t) = int_of(spec, "leaseTransitions").filter(|t| *t < 0) {
+    if let Some(t) = spec.lease_transitions.filter(|t| *t < 0) {
         errs.push(FieldError::invalid(
             "spec.leaseTransitions",
             Value::from(t),

@@ -4,6 +4,7 @@
 //! lifecycle rules and table columns (see [`crate::kinds::Strategy`]).
 
 use crate::kinds::prelude::*;
+use k8s_openapi::api::core::v1 as core;
 
 /// The ConfigMap strategy.
 pub struct ConfigMap;
@@ -24,7 +25,7 @@ impl Strategy for ConfigMap {
         validate_config_map(obj, errs)
     }
     fn validate_update(&self, new: &Value, old: &Value, errs: &mut Errs) {
-        validate_immutable_data(new, old, &["data", "binaryData"], errs)
+        validate_config_map_update(new, old, errs)
     }
     fn columns(&self) -> &'static [Column] {
         CONFIGMAP_COLUMNS
@@ -35,22 +36,46 @@ impl Strategy for ConfigMap {
 }
 
 /// `ValidateConfigMap`.
-fn validate_config_map(cm: &Value, errs: &mut Errs) {
-    let mut size = validate_config_keys(cm, "data", errs);
-    for key in map_of(cm, "data").into_iter().flatten().map(|(k, _)| k) {
-        if map_of(cm, "binaryData").is_some_and(|b| b.contains_key(key)) {
-            errs.push(FieldError::invalid(
-                format!("data[{key}]"),
-                Value::from(key.as_str()),
-                "duplicate of key present in binaryData",
-            ));
-        }
+fn validate_config_map(obj: &Value, errs: &mut Errs) {
+    let Some(cm) = typed::<core::ConfigMap>(obj, errs) else {
+        return;
+    };
+    let (data, binary) = (
+        cm.data.unwrap_or_default(),
+        cm.binary_data.unwrap_or_default(),
+    );
+    let mut size = validate_config_keys(data.iter().map(|(k, v)| (k, v.len())), "data", errs);
+    for key in data.keys().filter(|k| binary.contains_key(*k)) {
+        errs.push(FieldError::invalid(
+            format!("data[{key}]"),
+            Value::from(key.as_str()),
+            "duplicate of key present in binaryData",
+        ));
     }
     // binaryData holds base64: count decoded bytes.
-    size += validate_config_keys(cm, "binaryData", errs) * 3 / 4;
+    let binary_sizes = binary.iter().map(|(k, v)| (k, base64_len(v.0.len())));
+    size += validate_config_keys(binary_sizes, "binaryData", errs) * 3 / 4;
     if size > MAX_SECRET_SIZE {
         errs.push(too_long("", MAX_SECRET_SIZE));
     }
+}
+
+fn validate_config_map_update(new: &Value, old: &Value, errs: &mut Errs) {
+    let (Some(n), Some(o)) = (
+        typed::<core::ConfigMap>(new, errs),
+        typed::<core::ConfigMap>(old, errs),
+    ) else {
+        return;
+    };
+    let fields = [
+        ("data", json_of(&n.data), json_of(&o.data)),
+        (
+            "binaryData",
+            json_of(&n.binary_data),
+            json_of(&o.binary_data),
+        ),
+    ];
+    validate_immutable_data((n.immutable, o.immutable), &fields, errs);
 }
 
 const CONFIGMAP_COLUMNS: &[Column] = &[

@@ -4,6 +4,7 @@
 //! lifecycle rules and table columns (see [`crate::kinds::Strategy`]).
 
 use crate::kinds::prelude::*;
+use k8s_openapi::api::core::v1 as core;
 
 /// The Endpoints strategy.
 pub struct Endpoints;
@@ -34,33 +35,34 @@ impl Strategy for Endpoints {
     }
 }
 
-fn validate_endpoints(ep: &Value, errs: &mut Errs) {
-    for (i, subset) in items(ep, "subsets").iter().enumerate() {
-        for (j, addr) in items(subset, "addresses")
+fn validate_endpoints(obj: &Value, errs: &mut Errs) {
+    let Some(ep) = typed::<core::Endpoints>(obj, errs) else {
+        return;
+    };
+    for (i, subset) in list(&ep.subsets).iter().enumerate() {
+        for (j, addr) in list(&subset.addresses)
             .iter()
-            .chain(items(subset, "notReadyAddresses"))
+            .chain(list(&subset.not_ready_addresses))
             .enumerate()
         {
-            let ip = str_of(addr, "ip");
-            if !is_ip(ip) {
+            if !is_ip(&addr.ip) {
                 errs.push(FieldError::invalid(
                     format!("subsets[{i}].addresses[{j}].ip"),
-                    Value::from(ip),
+                    Value::from(addr.ip.as_str()),
                     INVALID_IP,
                 ));
             }
         }
-        for (j, port) in items(subset, "ports").iter().enumerate() {
+        for (j, port) in list(&subset.ports).iter().enumerate() {
             let p = format!("subsets[{i}].ports[{j}]");
-            let num = int_of(port, "port").unwrap_or(0);
-            for msg in port_num_errors(num) {
+            for msg in port_num_errors(i64::from(port.port)) {
                 errs.push(FieldError::invalid(
                     format!("{p}.port"),
-                    Value::from(num),
+                    Value::from(port.port),
                     msg,
                 ));
             }
-            validate_protocol(port, &p, errs);
+            validate_protocol(port.protocol.as_deref(), &p, errs);
         }
     }
 }

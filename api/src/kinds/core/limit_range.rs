@@ -4,6 +4,7 @@
 //! lifecycle rules and table columns (see [`crate::kinds::Strategy`]).
 
 use crate::kinds::prelude::*;
+use k8s_openapi::api::core::v1 as core;
 
 /// The LimitRange strategy.
 pub struct LimitRange;
@@ -38,10 +39,13 @@ impl Strategy for LimitRange {
     }
 }
 
-fn validate_limit_range(lr: &Value, errs: &mut Errs) {
-    for (i, item) in items(&lr["spec"], "limits").iter().enumerate() {
+fn validate_limit_range(obj: &Value, errs: &mut Errs) {
+    let Some(lr) = typed::<core::LimitRange>(obj, errs) else {
+        return;
+    };
+    for (i, item) in lr.spec.unwrap_or_default().limits.iter().enumerate() {
         let p = format!("spec.limits[{i}]");
-        match str_of(item, "type") {
+        match item.type_.as_str() {
             "Pod" | "Container" | "PersistentVolumeClaim" => {}
             "" => errs.push(FieldError::required(format!("{p}.type"), "")),
             other => errs.push(FieldError::not_supported(
@@ -50,8 +54,15 @@ fn validate_limit_range(lr: &Value, errs: &mut Errs) {
                 &["Container", "PersistentVolumeClaim", "Pod"],
             )),
         }
-        for key in LIMIT_KINDS {
-            validate_resource_list(&item[key], &format!("{p}.{key}"), errs);
+        let lists = [
+            &item.max,
+            &item.min,
+            &item.default,
+            &item.default_request,
+            &item.max_limit_request_ratio,
+        ];
+        for (key, list) in LIMIT_KINDS.iter().zip(lists) {
+            validate_resource_list(&json_of(list), &format!("{p}.{key}"), errs);
         }
     }
 }

@@ -4,6 +4,7 @@
 //! lifecycle rules and table columns (see [`crate::kinds::Strategy`]).
 
 use crate::kinds::prelude::*;
+use k8s_openapi::api::core::v1 as core;
 
 /// The Namespace strategy.
 pub struct Namespace;
@@ -55,9 +56,13 @@ impl Strategy for Namespace {
 
 /// `ValidateNamespace`: the name (a DNS label) is checked with the metadata;
 /// `spec.finalizers` must be standard or fully qualified names.
-fn validate_namespace(ns: &Value, errs: &mut Errs) {
-    for (i, f) in items(&ns["spec"], "finalizers").iter().enumerate() {
-        let f = f.as_str().unwrap_or("");
+fn validate_namespace(obj: &Value, errs: &mut Errs) {
+    let Some(ns) = typed::<core::Namespace>(obj, errs) else {
+        return;
+    };
+    let finalizers = ns.spec.and_then(|s| s.finalizers).unwrap_or_default();
+    for (i, f) in finalizers.iter().enumerate() {
+        let f = f.as_str();
         let p = format!("spec.finalizers[{i}]");
         let msgs = names::is_qualified_name(f);
         if !msgs.is_empty() {

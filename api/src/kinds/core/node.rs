@@ -4,6 +4,7 @@
 //! lifecycle rules and table columns (see [`crate::kinds::Strategy`]).
 
 use crate::kinds::prelude::*;
+use k8s_openapi::api::core::v1 as core;
 
 /// The Node strategy.
 pub struct Node;
@@ -36,11 +37,15 @@ impl Strategy for Node {
 }
 
 /// `ValidateNode`: taints and resource quantities.
-fn validate_node(node: &Value, errs: &mut Errs) {
+fn validate_node(obj: &Value, errs: &mut Errs) {
+    let Some(node) = typed::<core::Node>(obj, errs) else {
+        return;
+    };
     let mut seen = HashSet::new();
-    for (i, taint) in items(&node["spec"], "taints").iter().enumerate() {
+    let taints = node.spec.and_then(|s| s.taints).unwrap_or_default();
+    for (i, taint) in taints.iter().enumerate() {
         let p = format!("metadata.taints[{i}]");
-        let key = str_of(taint, "key");
+        let key = taint.key.as_str();
         for msg in names::is_qualified_name(key) {
             errs.push(FieldError::invalid(
                 format!("{p}.key"),
@@ -48,7 +53,7 @@ fn validate_node(node: &Value, errs: &mut Errs) {
                 msg,
             ));
         }
-        let value = str_of(taint, "value");
+        let value = opt_str(&taint.value);
         let msgs = names::is_valid_label_value(value);
         if !msgs.is_empty() {
             errs.push(FieldError::invalid(
@@ -57,7 +62,7 @@ fn validate_node(node: &Value, errs: &mut Errs) {
                 msgs.join(";"),
             ));
         }
-        let effect = str_of(taint, "effect");
+        let effect = taint.effect.as_str();
         match effect {
             "" => errs.push(FieldError::required(format!("{p}.effect"), "")),
             "NoSchedule" | "PreferNoSchedule" | "NoExecute" => {}
@@ -67,17 +72,18 @@ fn validate_node(node: &Value, errs: &mut Errs) {
                 &["NoSchedule", "PreferNoSchedule", "NoExecute"],
             )),
         }
-        if !seen.insert((key.to_string(), effect.to_string())) {
+        if !seen.insert((key, effect)) {
             errs.push(FieldError {
                 kind: ErrorType::Duplicate,
                 field: p,
-                value: Some(taint.clone()),
+                value: Some(json_of(taint)),
                 detail: "taints must be unique by key and effect pair".into(),
             });
         }
     }
-    validate_resource_list(&node["status"]["capacity"], "status.capacity", errs);
-    validate_resource_list(&node["status"]["allocatable"], "status.allocatable", errs);
+    let status = node.status.unwrap_or_default();
+    validate_resource_list(&json_of(&status.capacity), "status.capacity", errs);
+    validate_resource_list(&json_of(&status.allocatable), "status.allocatable", errs);
 }
 
 /// `SetDefaults_NodeStatus`: allocatable defaults to capacity.

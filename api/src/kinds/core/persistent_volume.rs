@@ -4,6 +4,7 @@
 //! lifecycle rules and table columns (see [`crate::kinds::Strategy`]).
 
 use crate::kinds::prelude::*;
+use k8s_openapi::api::core::v1 as core;
 
 /// The PersistentVolume strategy.
 pub struct PersistentVolume;
@@ -44,19 +45,22 @@ impl Strategy for PersistentVolume {
     }
 }
 
-fn validate_persistent_volume(pv: &Value, errs: &mut Errs) {
-    let spec = &pv["spec"];
-    validate_access_modes(spec, errs);
-    match map_of(spec, "capacity") {
+fn validate_persistent_volume(obj: &Value, errs: &mut Errs) {
+    let Some(pv) = typed::<core::PersistentVolume>(obj, errs) else {
+        return;
+    };
+    let spec = pv.spec.unwrap_or_default();
+    validate_access_modes(list(&spec.access_modes), errs);
+    match &spec.capacity {
         None => errs.push(FieldError::required("spec.capacity", "")),
         Some(cap) => {
             if !cap.contains_key("storage") {
                 errs.push(FieldError::required("spec.capacity[storage]", ""));
             }
-            validate_resource_list(&spec["capacity"], "spec.capacity", errs);
+            validate_resource_list(&json_of(cap), "spec.capacity", errs);
         }
     }
-    validate_volume_mode(spec, errs);
+    validate_volume_mode(spec.volume_mode.as_deref(), errs);
 }
 
 /// `SetDefaults_PersistentVolume`.

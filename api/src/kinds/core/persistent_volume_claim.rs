@@ -4,6 +4,7 @@
 //! lifecycle rules and table columns (see [`crate::kinds::Strategy`]).
 
 use crate::kinds::prelude::*;
+use k8s_openapi::api::core::v1 as core;
 
 /// The PersistentVolumeClaim strategy.
 pub struct PersistentVolumeClaim;
@@ -44,44 +45,52 @@ impl Strategy for PersistentVolumeClaim {
     }
 }
 
-fn validate_persistent_volume_claim(pvc: &Value, errs: &mut Errs) {
-    let spec = &pvc["spec"];
-    validate_access_modes(spec, errs);
-    match spec.pointer("/resources/requests/storage") {
+fn validate_persistent_volume_claim(obj: &Value, errs: &mut Errs) {
+    let Some(pvc) = typed::<core::PersistentVolumeClaim>(obj, errs) else {
+        return;
+    };
+    let spec = pvc.spec.unwrap_or_default();
+    validate_access_modes(list(&spec.access_modes), errs);
+    let requests = spec.resources.as_ref().and_then(|r| r.requests.as_ref());
+    match requests.and_then(|r| r.get("storage")) {
         None => errs.push(FieldError::required("spec.resources[storage]", "")),
         Some(q) => {
-            if let Some(v) = validate_quantity("storage", q, "spec.resources[storage]", errs) {
+            let q = Value::from(q.0.as_str());
+            if let Some(v) = validate_quantity("storage", &q, "spec.resources[storage]", errs) {
                 if v <= Quantity::default() {
                     errs.push(FieldError::invalid(
                         "spec.resources[storage]",
-                        Value::from(quantity_text(q)),
+                        Value::from(quantity_text(&q)),
                         "must be greater than zero",
                     ));
                 }
             }
         }
     }
-    validate_volume_mode(spec, errs);
+    validate_volume_mode(spec.volume_mode.as_deref(), errs);
 }
 
 /// PVC update: the spec is fixed once created, except the requested size
 /// and the volume a pending claim gets bound to.
 fn validate_pvc_update(new: &Value, old: &Value, errs: &mut Errs) {
-    let strip = |spec: &Value, binding: bool| {
-        let mut s = normalize(spec);
-        if let Some(m) = s.as_object_mut() {
-            if let Some(r) = m.get_mut("resources").and_then(Value::as_object_mut) {
-                r.remove("requests");
-            }
-            m.remove("volumeAttributesClassName");
-            if binding {
-                m.remove("volumeName");
-            }
-        }
-        normalize(&s)
+    let spec = |obj: &Value, errs: &mut Errs| {
+        typed::<core::PersistentVolumeClaim>(obj, errs).map(|pvc| pvc.spec.unwrap_or_default())
     };
-    let binding = str_of(&old["spec"], "volumeName").is_empty();
-    if strip(&new["spec"], binding) != strip(&old["spec"], binding) {
+    let (Some(new), Some(old)) = (spec(new, errs), spec(old, errs)) else {
+        return;
+    };
+    let binding = opt_str(&old.volume_name).is_empty();
+    let fixed = |mut spec: core::PersistentVolumeClaimSpec| {
+        if let Some(r) = &mut spec.resources {
+            r.requests = None;
+        }
+        spec.volume_attributes_class_name = None;
+        if binding {
+            spec.volume_name = None;
+        }
+        normalize(&json_of(&spec))
+    };
+    if fixed(new) != fixed(old) {
         errs.push(FieldError::forbidden(
             "spec",
             "spec is immutable after creation except resources.requests and volumeAttributesClassName for bound claims",

@@ -4,6 +4,7 @@
 //! lifecycle rules and table columns (see [`crate::kinds::Strategy`]).
 
 use crate::kinds::prelude::*;
+use k8s_openapi::api::core::v1 as core;
 
 /// The Pod strategy.
 pub struct Pod;
@@ -66,16 +67,30 @@ impl Strategy for Pod {
 }
 
 fn validate_pod(pod: &Value, errs: &mut Errs) {
-    validate_pod_spec(&pod["spec"], "spec", SpecOwner::Pod, errs);
+    if let Some(pod) = typed::<core::Pod>(pod, errs) {
+        let spec = pod.spec.unwrap_or_default();
+        validate_pod_spec(&spec, "spec", SpecOwner::Pod, errs);
+    }
 }
 
 /// `ValidatePodUpdate`: only images, activeDeadlineSeconds (set or lower),
 /// added tolerations, removed scheduling gates, and a negative grace period
 /// set to 1 may change. `spec.nodeName` is set through `pods/binding`.
 fn validate_pod_update(new: &Value, old: &Value, errs: &mut Errs) {
-    let (ns, os) = (&new["spec"], &old["spec"]);
-    for key in ["containers", "initContainers"] {
-        if items(ns, key).len() != items(os, key).len() {
+    let (Some(new), Some(old)) = (typed::<core::Pod>(new, errs), typed::<core::Pod>(old, errs))
+    else {
+        return;
+    };
+    let (ns, os) = (new.spec.unwrap_or_default(), old.spec.unwrap_or_default());
+    for (key, n, o) in [
+        ("containers", ns.containers.len(), os.containers.len()),
+        (
+            "initContainers",
+            list(&ns.init_containers).len(),
+            list(&os.init_containers).len(),
+        ),
+    ] {
+        if n != o {
             errs.push(FieldError::forbidden(
                 format!("spec.{key}"),
                 "pod updates may not add or remove containers",
@@ -84,10 +99,7 @@ fn validate_pod_update(new: &Value, old: &Value, errs: &mut Errs) {
         }
     }
 
-    match (
-        int_of(ns, "activeDeadlineSeconds"),
-        int_of(os, "activeDeadlineSeconds"),
-    ) {
+    match (ns.active_deadline_seconds, os.active_deadline_seconds) {
         (Some(n), _) if n < 0 || n > i64::from(i32::MAX) => {
             errs.push(FieldError::invalid(
                 "spec.activeDeadlineSeconds",
@@ -113,15 +125,15 @@ fn validate_pod_update(new: &Value, old: &Value, errs: &mut Errs) {
     }
 
     // Tolerations: every old one must still be there (its tolerationSeconds may change).
-    let strip_seconds = |t: &Value| {
-        let mut t = normalize(t);
+    let strip_seconds = |t: &core::Toleration| {
+        let mut t = normalize(&json_of(t));
         if let Some(m) = t.as_object_mut() {
             m.remove("tolerationSeconds");
         }
         t
     };
-    let new_tolerations: Vec<Value> = items(ns, "tolerations").iter().map(strip_seconds).collect();
-    if items(os, "tolerations")
+    let new_tolerations: Vec<Value> = list(&ns.tolerations).iter().map(strip_seconds).collect();
+    if list(&os.tolerations)
         .iter()
         .any(|t| !new_tolerations.contains(&strip_seconds(t)))
     {
@@ -131,52 +143,40 @@ fn validate_pod_update(new: &Value, old: &Value, errs: &mut Errs) {
         ));
     }
     // Scheduling gates may only be removed.
-    let old_gates: Vec<&str> = items(os, "schedulingGates")
+    let old_gates: Vec<&str> = list(&os.scheduling_gates)
         .iter()
-        .map(|g| str_of(g, "name"))
+        .map(|g| g.name.as_str())
         .collect();
-    for g in items(ns, "schedulingGates") {
-        let name = str_of(g, "name");
-        if !old_gates.contains(&name) {
+    for g in list(&ns.scheduling_gates) {
+        if !old_gates.contains(&g.name.as_str()) {
             errs.push(FieldError::forbidden(
                 "spec.schedulingGates",
-                format!("only deletion is allowed, but found new scheduling gate '{name}'"),
+                format!(
+                    "only deletion is allowed, but found new scheduling gate '{}'",
+                    g.name
+                ),
             ));
         }
     }
 
     // Munge the updatable fields back to their old values, then compare.
     let mut munged = ns.clone();
-    if let Some(m) = munged.as_object_mut() {
-        for key in ["containers", "initContainers"] {
-            if let Some(list) = m.get_mut(key).and_then(Value::as_array_mut) {
-                for (i, c) in list.iter_mut().enumerate() {
-                    if let Some(c) = c.as_object_mut() {
-                        match os[key][i].get("image") {
-                            Some(img) => c.insert("image".into(), img.clone()),
-                            None => c.remove("image"),
-                        };
-                    }
-                }
-            }
-        }
-        for key in ["activeDeadlineSeconds", "tolerations", "schedulingGates"] {
-            match os.get(key) {
-                Some(v) => m.insert(key.into(), v.clone()),
-                None => m.remove(key),
-            };
-        }
-        let old_grace = int_of(os, "terminationGracePeriodSeconds");
-        if old_grace.is_some_and(|g| g < 0)
-            && int_of(ns, "terminationGracePeriodSeconds") == Some(1)
-        {
-            m.insert(
-                "terminationGracePeriodSeconds".into(),
-                Value::from(old_grace),
-            );
+    for (c, old) in munged.containers.iter_mut().zip(&os.containers) {
+        c.image.clone_from(&old.image);
+    }
+    if let (Some(cs), Some(olds)) = (&mut munged.init_containers, &os.init_containers) {
+        for (c, old) in cs.iter_mut().zip(olds) {
+            c.image.clone_from(&old.image);
         }
     }
-    let (munged, old_spec) = (normalize(&munged), normalize(os));
+    munged.active_deadline_seconds = os.active_deadline_seconds;
+    munged.tolerations.clone_from(&os.tolerations);
+    munged.scheduling_gates.clone_from(&os.scheduling_gates);
+    let old_grace = os.termination_grace_period_seconds;
+    if old_grace.is_some_and(|g| g < 0) && ns.termination_grace_period_seconds == Some(1) {
+        munged.termination_grace_period_seconds = old_grace;
+    }
+    let (munged, old_spec) = (normalize(&json_of(&munged)), normalize(&json_of(&os)));
     if munged != old_spec {
         let mut lines = Vec::new();
         diff_values(&old_spec, &munged, "", &mut lines);

@@ -4,6 +4,7 @@
 //! lifecycle rules and table columns (see [`crate::kinds::Strategy`]).
 
 use crate::kinds::prelude::*;
+use k8s_openapi::api::core::v1 as core;
 
 /// The ResourceQuota strategy.
 pub struct ResourceQuota;
@@ -31,7 +32,10 @@ impl Strategy for ResourceQuota {
         default_resource_quota(obj)
     }
     fn validate(&self, _: &ResourceInfo, obj: &Value, errs: &mut Errs) {
-        validate_resource_list(&obj["spec"]["hard"], "spec.hard", errs)
+        if let Some(quota) = typed::<core::ResourceQuota>(obj, errs) {
+            let hard = quota.spec.and_then(|s| s.hard);
+            validate_resource_list(&json_of(&hard), "spec.hard", errs)
+        }
     }
     fn columns(&self) -> &'static [Column] {
         RESOURCEQUOTA_COLUMNS

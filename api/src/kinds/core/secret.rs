@@ -4,6 +4,7 @@
 //! lifecycle rules and table columns (see [`crate::kinds::Strategy`]).
 
 use crate::kinds::prelude::*;
+use k8s_openapi::api::core::v1 as core;
 
 /// The Secret strategy.
 pub struct Secret;
@@ -29,8 +30,7 @@ impl Strategy for Secret {
         validate_secret(obj, errs)
     }
     fn validate_update(&self, new: &Value, old: &Value, errs: &mut Errs) {
-        immutable_field(new.get("type"), old.get("type"), "type", errs);
-        validate_immutable_data(new, old, &["data"], errs);
+        validate_secret_update(new, old, errs)
     }
     fn columns(&self) -> &'static [Column] {
         SECRET_COLUMNS
@@ -41,15 +41,20 @@ impl Strategy for Secret {
 }
 
 /// `ValidateSecret`: keys, the size limit, and what each well-known type requires.
-fn validate_secret(secret: &Value, errs: &mut Errs) {
-    let size = validate_config_keys(secret, "data", errs) * 3 / 4;
+fn validate_secret(obj: &Value, errs: &mut Errs) {
+    let Some(secret) = typed::<core::Secret>(obj, errs) else {
+        return;
+    };
+    let data = secret.data.unwrap_or_default();
+    let sizes = data.iter().map(|(k, v)| (k, base64_len(v.0.len())));
+    let size = validate_config_keys(sizes, "data", errs) * 3 / 4;
     if size > MAX_SECRET_SIZE {
         errs.push(too_long("data", MAX_SECRET_SIZE));
     }
-    let has = |k: &str| map_of(secret, "data").is_some_and(|d| d.contains_key(k));
+    let has = |k: &str| data.contains_key(k);
     let required =
         |k: &str, errs: &mut Errs| errs.push(FieldError::required(format!("data[{k}]"), ""));
-    match str_of(secret, "type") {
+    match opt_str(&secret.type_) {
         "kubernetes.io/tls" => {
             for k in ["tls.crt", "tls.key"] {
                 if !has(k) {
@@ -68,8 +73,10 @@ fn validate_secret(secret: &Value, errs: &mut Errs) {
         "kubernetes.io/ssh-auth" if !has("ssh-privatekey") => required("ssh-privatekey", errs),
         "kubernetes.io/service-account-token" => {
             let annotated = secret
-                .pointer("/metadata/annotations/kubernetes.io~1service-account.name")
-                .and_then(Value::as_str)
+                .metadata
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get("kubernetes.io/service-account.name"))
                 .is_some_and(|s| !s.is_empty());
             if !annotated {
                 errs.push(FieldError::required(
@@ -80,6 +87,19 @@ fn validate_secret(secret: &Value, errs: &mut Errs) {
         }
         _ => {}
     }
+}
+
+/// The type never changes; nothing does once `immutable` is set.
+fn validate_secret_update(new: &Value, old: &Value, errs: &mut Errs) {
+    let (Some(n), Some(o)) = (
+        typed::<core::Secret>(new, errs),
+        typed::<core::Secret>(old, errs),
+    ) else {
+        return;
+    };
+    immutable(&n.type_, &o.type_, "type", errs);
+    let fields = [("data", json_of(&n.data), json_of(&o.data))];
+    validate_immutable_data((n.immutable, o.immutable), &fields, errs);
 }
 
 /// `SetDefaults_Secret` (type `Opaque`) and the conversion that folds the

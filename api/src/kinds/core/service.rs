@@ -4,6 +4,7 @@
 //! lifecycle rules and table columns (see [`crate::kinds::Strategy`]).
 
 use crate::kinds::prelude::*;
+use k8s_openapi::api::core::v1 as core;
 
 /// The Service strategy.
 pub struct Service;
@@ -51,16 +52,19 @@ impl Strategy for Service {
     }
 }
 
-fn is_headless(spec: &Value) -> bool {
-    str_of(spec, "clusterIP") == "None"
-        || items(spec, "clusterIPs").first().and_then(Value::as_str) == Some("None")
+fn is_headless(spec: &core::ServiceSpec) -> bool {
+    opt_str(&spec.cluster_ip) == "None"
+        || list(&spec.cluster_ips).first().map(String::as_str) == Some("None")
 }
 
 /// `ValidateService`.
-fn validate_service(svc: &Value, errs: &mut Errs) {
-    let spec = &svc["spec"];
-    let ty = str_of(spec, "type");
-    let ports = items(spec, "ports");
+fn validate_service(obj: &Value, errs: &mut Errs) {
+    let Some(svc) = typed::<core::Service>(obj, errs) else {
+        return;
+    };
+    let spec = &svc.spec.unwrap_or_default();
+    let ty = opt_str(&spec.type_);
+    let ports = list(&spec.ports);
     let headless = is_headless(spec);
     if ports.is_empty() && !headless && ty != "ExternalName" {
         errs.push(FieldError::required("spec.ports", ""));
@@ -72,25 +76,25 @@ fn validate_service(svc: &Value, errs: &mut Errs) {
             format!("may not be set to 'None' for {ty} services"),
         )),
         "ExternalName" => {
-            if !items(spec, "clusterIPs").is_empty() || !str_of(spec, "clusterIP").is_empty() {
+            if !list(&spec.cluster_ips).is_empty() || !opt_str(&spec.cluster_ip).is_empty() {
                 errs.push(FieldError::forbidden(
                     "spec.clusterIPs",
                     "may not be set for ExternalName services",
                 ));
             }
-            if !items(spec, "ipFamilies").is_empty() {
+            if !list(&spec.ip_families).is_empty() {
                 errs.push(FieldError::forbidden(
                     "spec.ipFamilies",
                     "may not be set for ExternalName services",
                 ));
             }
-            if is_set(spec, "ipFamilyPolicy") {
+            if spec.ip_family_policy.is_some() {
                 errs.push(FieldError::forbidden(
                     "spec.ipFamilyPolicy",
                     "may not be set for ExternalName services",
                 ));
             }
-            let name = str_of(spec, "externalName");
+            let name = opt_str(&spec.external_name);
             let cname = name.strip_suffix('.').unwrap_or(name);
             if cname.is_empty() {
                 errs.push(FieldError::required("spec.externalName", ""));
@@ -117,16 +121,18 @@ fn validate_service(svc: &Value, errs: &mut Errs) {
             errs,
         );
     }
-    if let Some(selector) = spec.get("selector") {
-        errs.extend(names::validate_labels(selector, "spec.selector"));
+    if let Some(selector) = &spec.selector {
+        errs.extend(names::validate_labels(&json_of(selector), "spec.selector"));
     }
 
-    match spec.get("sessionAffinity").and_then(Value::as_str) {
+    match spec.session_affinity.as_deref() {
         None | Some("") => errs.push(FieldError::required("spec.sessionAffinity", "")),
         Some("ClientIP") => {
             let timeout = spec
-                .pointer("/sessionAffinityConfig/clientIP/timeoutSeconds")
-                .and_then(Value::as_i64);
+                .session_affinity_config
+                .as_ref()
+                .and_then(|c| c.client_ip.as_ref())
+                .and_then(|c| c.timeout_seconds);
             match timeout {
                 None => errs.push(FieldError::required(
                     "spec.sessionAffinityConfig.clientIP.timeoutSeconds",
@@ -141,7 +147,7 @@ fn validate_service(svc: &Value, errs: &mut Errs) {
             }
         }
         Some("None") => {
-            if is_set(spec, "sessionAffinityConfig") {
+            if spec.session_affinity_config.is_some() {
                 errs.push(FieldError::forbidden(
                     "spec.sessionAffinityConfig",
                     "must not be set when session affinity is None",
@@ -157,12 +163,11 @@ fn validate_service(svc: &Value, errs: &mut Errs) {
 
     validate_cluster_ips(spec, ty, errs);
 
-    for (i, ip) in items(spec, "externalIPs").iter().enumerate() {
-        let ip = ip.as_str().unwrap_or("");
+    for (i, ip) in list(&spec.external_ips).iter().enumerate() {
         if !is_ip(ip) {
             errs.push(FieldError::invalid(
                 format!("spec.externalIPs[{i}]"),
-                Value::from(ip),
+                Value::from(ip.as_str()),
                 INVALID_IP,
             ));
         }
@@ -181,8 +186,8 @@ fn validate_service(svc: &Value, errs: &mut Errs) {
     let mut node_ports = HashSet::new();
     let mut port_keys = HashSet::new();
     for (i, port) in ports.iter().enumerate() {
-        let node_port = int_of(port, "nodePort").unwrap_or(0);
-        let protocol = str_of(port, "protocol");
+        let node_port = i64::from(port.node_port.unwrap_or(0));
+        let protocol = opt_str(&port.protocol);
         if node_port != 0 {
             if ty == "ClusterIP" {
                 errs.push(FieldError::forbidden(
@@ -206,7 +211,7 @@ fn validate_service(svc: &Value, errs: &mut Errs) {
                 ));
             }
         }
-        let port_num = int_of(port, "port").unwrap_or(0);
+        let port_num = port.port;
         if !port_keys.insert((protocol.to_string(), port_num)) {
             errs.push(FieldError {
                 kind: ErrorType::Duplicate,
@@ -220,13 +225,13 @@ fn validate_service(svc: &Value, errs: &mut Errs) {
         }
     }
 
-    if !items(spec, "loadBalancerSourceRanges").is_empty() && ty != "LoadBalancer" {
+    if !list(&spec.load_balancer_source_ranges).is_empty() && ty != "LoadBalancer" {
         errs.push(FieldError::forbidden(
             "spec.LoadBalancerSourceRanges",
             "may only be used when `type` is 'LoadBalancer'",
         ));
     }
-    if is_set(spec, "allocateLoadBalancerNodePorts") && ty != "LoadBalancer" {
+    if spec.allocate_load_balancer_node_ports.is_some() && ty != "LoadBalancer" {
         errs.push(FieldError::forbidden(
             "spec.allocateLoadBalancerNodePorts",
             "may only be used when `type` is 'LoadBalancer'",
@@ -234,12 +239,8 @@ fn validate_service(svc: &Value, errs: &mut Errs) {
     }
 
     let externally_accessible = matches!(ty, "NodePort" | "LoadBalancer")
-        || (ty == "ClusterIP" && !items(spec, "externalIPs").is_empty());
-    match spec
-        .get("externalTrafficPolicy")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-    {
+        || (ty == "ClusterIP" && !list(&spec.external_ips).is_empty());
+    match opt_str(&spec.external_traffic_policy) {
         "" if externally_accessible => {
             errs.push(FieldError::required("spec.externalTrafficPolicy", ""))
         }
@@ -257,8 +258,12 @@ fn validate_service(svc: &Value, errs: &mut Errs) {
         )),
     }
     let needs_health_check =
-        ty == "LoadBalancer" && str_of(spec, "externalTrafficPolicy") == "Local";
-    if let Some(hc) = int_of(spec, "healthCheckNodePort").filter(|p| *p != 0) {
+        ty == "LoadBalancer" && opt_str(&spec.external_traffic_policy) == "Local";
+    if let Some(hc) = spec
+        .health_check_node_port
+        .map(i64::from)
+        .filter(|p| *p != 0)
+    {
         if !needs_health_check {
             errs.push(FieldError::invalid(
                 "spec.healthCheckNodePort",
@@ -275,7 +280,7 @@ fn validate_service(svc: &Value, errs: &mut Errs) {
             }
         }
     }
-    match spec.get("internalTrafficPolicy").and_then(Value::as_str) {
+    match spec.internal_traffic_policy.as_deref() {
         None if matches!(ty, "ClusterIP" | "NodePort" | "LoadBalancer") => {
             errs.push(FieldError::required("spec.internalTrafficPolicy", ""))
         }
@@ -290,13 +295,13 @@ fn validate_service(svc: &Value, errs: &mut Errs) {
 
 /// `validateServicePort`.
 fn validate_service_port(
-    port: &Value,
+    port: &core::ServicePort,
     path: &str,
     require_name: bool,
     seen: &mut HashSet<String>,
     errs: &mut Errs,
 ) {
-    let name = str_of(port, "name");
+    let name = opt_str(&port.name);
     if require_name && name.is_empty() {
         errs.push(FieldError::required(format!("{path}.name"), ""));
     } else if !name.is_empty() {
@@ -314,7 +319,7 @@ fn validate_service_port(
             ));
         }
     }
-    let port_num = int_of(port, "port").unwrap_or(0);
+    let port_num = i64::from(port.port);
     for msg in port_num_errors(port_num) {
         errs.push(FieldError::invalid(
             format!("{path}.port"),
@@ -322,9 +327,11 @@ fn validate_service_port(
             msg,
         ));
     }
-    validate_protocol(port, path, errs);
-    validate_port_num_or_name(port.get("targetPort"), &format!("{path}.targetPort"), errs);
-    if let Some(app) = port.get("appProtocol").and_then(Value::as_str) {
+    validate_protocol(port.protocol.as_deref(), path, errs);
+    // Unset reads as 0, as an unset `IntOrString` does.
+    let target = port.target_port.clone().unwrap_or(IntOrString::Int(0));
+    validate_port_num_or_name(&target, &format!("{path}.targetPort"), errs);
+    if let Some(app) = port.app_protocol.as_deref() {
         for msg in names::is_qualified_name(app) {
             errs.push(FieldError::invalid(
                 format!("{path}.appProtocol"),
@@ -337,23 +344,23 @@ fn validate_service_port(
 
 /// The cluster IP fields: addresses, `clusterIP` = `clusterIPs[0]`, the
 /// IP family fields.
-fn validate_cluster_ips(spec: &Value, ty: &str, errs: &mut Errs) {
+fn validate_cluster_ips(spec: &core::ServiceSpec, ty: &str, errs: &mut Errs) {
     if ty == "ExternalName" {
         return;
     }
-    let ips = items(spec, "clusterIPs");
-    let cluster_ip = str_of(spec, "clusterIP");
-    if let Some(first) = ips.first().and_then(Value::as_str) {
+    let ips = list(&spec.cluster_ips);
+    let cluster_ip = opt_str(&spec.cluster_ip);
+    if let Some(first) = ips.first() {
         if first != cluster_ip {
             errs.push(invalid_shown(
                 "spec.clusterIPs",
-                &go_string_slice(spec.get("clusterIPs")),
+                &go_string_slice(Some(&json_of(ips))),
                 "first value must match `clusterIP`",
             ));
         }
     }
     for (i, ip) in ips.iter().enumerate() {
-        let ip = ip.as_str().unwrap_or("");
+        let ip = ip.as_str();
         if ip == "None" && ips.len() == 1 {
             continue;
         }
@@ -372,7 +379,7 @@ fn validate_cluster_ips(spec: &Value, ty: &str, errs: &mut Errs) {
             INVALID_IP,
         ));
     }
-    if let Some(policy) = spec.get("ipFamilyPolicy").and_then(Value::as_str) {
+    if let Some(policy) = spec.ip_family_policy.as_deref() {
         if !matches!(
             policy,
             "SingleStack" | "PreferDualStack" | "RequireDualStack"
@@ -384,8 +391,8 @@ fn validate_cluster_ips(spec: &Value, ty: &str, errs: &mut Errs) {
             ));
         }
     }
-    for (i, family) in items(spec, "ipFamilies").iter().enumerate() {
-        let family = family.as_str().unwrap_or("");
+    for (i, family) in list(&spec.ip_families).iter().enumerate() {
+        let family = family.as_str();
         if !matches!(family, "IPv4" | "IPv6") {
             errs.push(FieldError::not_supported(
                 format!("spec.ipFamilies[{i}]"),
@@ -400,20 +407,21 @@ fn validate_cluster_ips(spec: &Value, ty: &str, errs: &mut Errs) {
 /// or from ExternalName, or between headless forms); the health-check node
 /// port and load balancer class stay.
 fn validate_service_update(new: &Value, old: &Value, errs: &mut Errs) {
-    let (ns, os) = (&new["spec"], &old["spec"]);
-    let ips = |s: &Value| -> Vec<String> {
-        let list: Vec<String> = items(s, "clusterIPs")
-            .iter()
-            .filter_map(|v| v.as_str().map(str::to_string))
-            .collect();
-        if list.is_empty() && !str_of(s, "clusterIP").is_empty() {
-            vec![str_of(s, "clusterIP").to_string()]
-        } else {
-            list
+    let spec = |obj: &Value, errs: &mut Errs| {
+        typed::<core::Service>(obj, errs).map(|svc| svc.spec.unwrap_or_default())
+    };
+    let (Some(ns), Some(os)) = (spec(new, errs), spec(old, errs)) else {
+        return;
+    };
+    let (ns, os) = (&ns, &os);
+    let ips = |s: &core::ServiceSpec| -> Vec<String> {
+        match (list(&s.cluster_ips), opt_str(&s.cluster_ip)) {
+            ([], ip) if !ip.is_empty() => vec![ip.to_string()],
+            (ips, _) => ips.to_vec(),
         }
     };
-    if str_of(ns, "type") != "ExternalName"
-        && str_of(os, "type") != "ExternalName"
+    if opt_str(&ns.type_) != "ExternalName"
+        && opt_str(&os.type_) != "ExternalName"
         && !(is_headless(ns) && is_headless(os))
     {
         let (new_ips, old_ips) = (ips(ns), ips(os));
@@ -450,22 +458,19 @@ fn validate_service_update(new: &Value, old: &Value, errs: &mut Errs) {
             ));
         }
     }
-    let needs_hc = |s: &Value| {
-        str_of(s, "type") == "LoadBalancer" && str_of(s, "externalTrafficPolicy") == "Local"
+    let needs_hc = |s: &core::ServiceSpec| {
+        opt_str(&s.type_) == "LoadBalancer" && opt_str(&s.external_traffic_policy) == "Local"
     };
-    if needs_hc(ns)
-        && needs_hc(os)
-        && int_of(ns, "healthCheckNodePort") != int_of(os, "healthCheckNodePort")
-    {
+    if needs_hc(ns) && needs_hc(os) && ns.health_check_node_port != os.health_check_node_port {
         errs.push(FieldError::forbidden("spec.healthCheckNodePort", IMMUTABLE));
     }
-    if str_of(ns, "type") == "LoadBalancer"
-        && str_of(os, "type") == "LoadBalancer"
-        && ns.get("loadBalancerClass") != os.get("loadBalancerClass")
+    if opt_str(&ns.type_) == "LoadBalancer"
+        && opt_str(&os.type_) == "LoadBalancer"
+        && ns.load_balancer_class != os.load_balancer_class
     {
         errs.push(FieldError::invalid(
             "spec.loadBalancerClass",
-            ns.get("loadBalancerClass").cloned().unwrap_or(Value::Null),
+            json_of(&ns.load_balancer_class),
             "may not change once set",
         ));
     }

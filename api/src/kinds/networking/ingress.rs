@@ -4,6 +4,7 @@
 //! lifecycle rules and table columns (see [`crate::kinds::Strategy`]).
 
 use crate::kinds::prelude::*;
+use k8s_openapi::api::networking::v1 as networking;
 
 /// The Ingress strategy.
 pub struct Ingress;
@@ -53,23 +54,25 @@ fn wildcard_host_errors(host: &str) -> Vec<String> {
     errs
 }
 
-fn validate_ingress(ing: &Value, errs: &mut Errs) {
-    let spec = &ing["spec"];
-    let rules = items(spec, "rules");
-    let default_backend = spec.get("defaultBackend").filter(|v| !v.is_null());
-    if rules.is_empty() && default_backend.is_none() {
+fn validate_ingress(obj: &Value, errs: &mut Errs) {
+    let Some(ing) = typed::<networking::Ingress>(obj, errs) else {
+        return;
+    };
+    let spec = ing.spec.unwrap_or_default();
+    let rules = list(&spec.rules);
+    if rules.is_empty() && spec.default_backend.is_none() {
         errs.push(invalid_shown(
             "spec",
             "[]networking.IngressRule(nil)",
             "either `defaultBackend` or `rules` must be specified",
         ));
     }
-    if let Some(b) = default_backend {
+    if let Some(b) = &spec.default_backend {
         validate_ingress_backend(b, "spec.defaultBackend", errs);
     }
     for (i, rule) in rules.iter().enumerate() {
         let p = format!("spec.rules[{i}]");
-        let host = str_of(rule, "host");
+        let host = opt_str(&rule.host);
         if !host.is_empty() {
             if is_ip(host) {
                 errs.push(FieldError::invalid(
@@ -80,18 +83,20 @@ fn validate_ingress(ing: &Value, errs: &mut Errs) {
             }
             validate_host(host, &format!("{p}.host"), errs);
         }
-        let Some(http) = rule.get("http").filter(|v| !v.is_null()) else {
+        let Some(http) = &rule.http else {
             continue;
         };
-        let paths = items(http, "paths");
-        if paths.is_empty() {
+        if http.paths.is_empty() {
             errs.push(FieldError::required(format!("{p}.http.paths"), ""));
         }
-        for (j, path) in paths.iter().enumerate() {
-            validate_ingress_path(path, &format!("{p}.http.paths[{j}]"), errs);
+        for (j, path) in http.paths.iter().enumerate() {
+            // k8s-openapi reads an absent pathType as "", which Kubernetes refuses differently.
+            let path_type = is_present(obj, &format!("/spec/rules/{i}/http/paths/{j}/pathType"))
+                .then_some(path.path_type.as_str());
+            validate_ingress_path(path, path_type, &format!("{p}.http.paths[{j}]"), errs);
         }
     }
-    if let Some(class) = spec.get("ingressClassName").and_then(Value::as_str) {
+    if let Some(class) = spec.ingress_class_name.as_deref() {
         for msg in names::is_dns1123_subdomain(class) {
             errs.push(FieldError::invalid(
                 "spec.ingressClassName",
@@ -100,18 +105,22 @@ fn validate_ingress(ing: &Value, errs: &mut Errs) {
             ));
         }
     }
-    for (i, tls) in items(spec, "tls").iter().enumerate() {
-        for (j, host) in items(tls, "hosts").iter().enumerate() {
-            let host = host.as_str().unwrap_or("");
+    for (i, tls) in list(&spec.tls).iter().enumerate() {
+        for (j, host) in list(&tls.hosts).iter().enumerate() {
             validate_host(host, &format!("spec.tls[{i}].hosts[{j}]"), errs);
         }
     }
 }
 
-/// `validateHTTPIngressPath`.
-fn validate_ingress_path(path: &Value, p: &str, errs: &mut Errs) {
-    let value = str_of(path, "path");
-    match path.get("pathType").and_then(Value::as_str) {
+/// `validateHTTPIngressPath`; `path_type` is `None` when absent.
+fn validate_ingress_path(
+    path: &networking::HTTPIngressPath,
+    path_type: Option<&str>,
+    p: &str,
+    errs: &mut Errs,
+) {
+    let value = opt_str(&path.path);
+    match path_type {
         None => {
             errs.push(FieldError::required(
                 format!("{p}.pathType"),
@@ -163,28 +172,26 @@ fn validate_ingress_path(path: &Value, p: &str, errs: &mut Errs) {
             &["Exact", "ImplementationSpecific", "Prefix"],
         )),
     }
-    validate_ingress_backend(&path["backend"], &format!("{p}.backend"), errs);
+    validate_ingress_backend(&path.backend, &format!("{p}.backend"), errs);
 }
 
 /// `validateIngressBackend`.
-fn validate_ingress_backend(backend: &Value, p: &str, errs: &mut Errs) {
-    let resource = backend.get("resource").filter(|v| !v.is_null());
-    let service = backend.get("service").filter(|v| !v.is_null());
-    match (resource, service) {
+fn validate_ingress_backend(backend: &networking::IngressBackend, p: &str, errs: &mut Errs) {
+    match (&backend.resource, &backend.service) {
         (Some(_), Some(_)) => errs.push(FieldError::invalid(
             p,
             Value::from(""),
             "cannot set both resource and service backends",
         )),
         (Some(r), None) => {
-            for key in ["kind", "name"] {
-                if str_of(r, key).is_empty() {
+            for (key, value) in [("kind", &r.kind), ("name", &r.name)] {
+                if value.is_empty() {
                     errs.push(FieldError::required(format!("{p}.resource.{key}"), ""));
                 }
             }
         }
         (None, Some(s)) => {
-            let name = str_of(s, "name");
+            let name = s.name.as_str();
             if name.is_empty() {
                 errs.push(FieldError::required(format!("{p}.service.name"), ""));
             } else {
@@ -196,8 +203,9 @@ fn validate_ingress_backend(backend: &Value, p: &str, errs: &mut Errs) {
                     ));
                 }
             }
-            let port_name = str_of(&s["port"], "name");
-            let port_number = int_of(&s["port"], "number").unwrap_or(0);
+            let port = s.port.clone().unwrap_or_default();
+            let port_name = opt_str(&port.name);
+            let port_number = i64::from(port.number.unwrap_or(0));
             if !port_name.is_empty() && port_number != 0 {
                 errs.push(FieldError::invalid(
                     p,

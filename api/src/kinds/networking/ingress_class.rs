@@ -4,6 +4,7 @@
 //! lifecycle rules and table columns (see [`crate::kinds::Strategy`]).
 
 use crate::kinds::prelude::*;
+use k8s_openapi::api::networking::v1 as networking;
 
 /// The IngressClass strategy.
 pub struct IngressClass;
@@ -29,12 +30,7 @@ impl Strategy for IngressClass {
         validate_ingress_class(obj, errs)
     }
     fn validate_update(&self, new: &Value, old: &Value, errs: &mut Errs) {
-        immutable_field(
-            new["spec"].get("controller"),
-            old["spec"].get("controller"),
-            "spec.controller",
-            errs,
-        )
+        validate_ingress_class_update(new, old, errs)
     }
     fn columns(&self) -> &'static [Column] {
         INGRESSCLASS_COLUMNS
@@ -44,9 +40,27 @@ impl Strategy for IngressClass {
     }
 }
 
-fn validate_ingress_class(ic: &Value, errs: &mut Errs) {
-    if str_of(&ic["spec"], "controller").is_empty() {
+fn validate_ingress_class(obj: &Value, errs: &mut Errs) {
+    let Some(ic) = typed::<networking::IngressClass>(obj, errs) else {
+        return;
+    };
+    if ic
+        .spec
+        .and_then(|s| s.controller)
+        .unwrap_or_default()
+        .is_empty()
+    {
         errs.push(FieldError::required("spec.controller", ""));
+    }
+}
+
+/// The controller of a class never changes.
+fn validate_ingress_class_update(new: &Value, old: &Value, errs: &mut Errs) {
+    let controller = |obj: &Value, errs: &mut Errs| {
+        typed::<networking::IngressClass>(obj, errs).map(|ic| ic.spec.and_then(|s| s.controller))
+    };
+    if let (Some(new), Some(old)) = (controller(new, errs), controller(old, errs)) {
+        immutable(&new, &old, "spec.controller", errs);
     }
 }
 

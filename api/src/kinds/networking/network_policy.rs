@@ -4,6 +4,7 @@
 //! lifecycle rules and table columns (see [`crate::kinds::Strategy`]).
 
 use crate::kinds::prelude::*;
+use k8s_openapi::api::networking::v1 as networking;
 
 /// The NetworkPolicy strategy.
 pub struct NetworkPolicy;
@@ -37,27 +38,34 @@ impl Strategy for NetworkPolicy {
     }
 }
 
-fn validate_network_policy(np: &Value, errs: &mut Errs) {
-    let spec = &np["spec"];
+fn validate_network_policy(obj: &Value, errs: &mut Errs) {
+    let Some(np) = typed::<networking::NetworkPolicy>(obj, errs) else {
+        return;
+    };
+    let spec = np.spec.unwrap_or_default();
     errs.extend(selectors::validate_label_selector(
-        &spec["podSelector"],
+        &json_of(&spec.pod_selector),
         "spec.podSelector",
     ));
-    for (i, t) in items(spec, "policyTypes").iter().enumerate() {
-        let t = t.as_str().unwrap_or("");
-        if !matches!(t, "Ingress" | "Egress") {
+    for (i, t) in list(&spec.policy_types).iter().enumerate() {
+        if !matches!(t.as_str(), "Ingress" | "Egress") {
             errs.push(FieldError::not_supported(
                 format!("spec.policyTypes[{i}]"),
-                Value::from(t),
+                Value::from(t.as_str()),
                 &["Ingress", "Egress"],
             ));
         }
     }
-    for dir in ["ingress", "egress"] {
-        for (i, rule) in items(spec, dir).iter().enumerate() {
-            for (j, port) in items(rule, "ports").iter().enumerate() {
+    let ingress = list(&spec.ingress).iter().map(|r| list(&r.ports));
+    let egress = list(&spec.egress).iter().map(|r| list(&r.ports));
+    for (dir, rules) in [
+        ("ingress", ingress.collect::<Vec<_>>()),
+        ("egress", egress.collect()),
+    ] {
+        for (i, ports) in rules.into_iter().enumerate() {
+            for (j, port) in ports.iter().enumerate() {
                 let p = format!("spec.{dir}[{i}].ports[{j}]");
-                if let Some(proto) = port.get("protocol").and_then(Value::as_str) {
+                if let Some(proto) = port.protocol.as_deref() {
                     if !matches!(proto, "TCP" | "UDP" | "SCTP") {
                         errs.push(FieldError::not_supported(
                             format!("{p}.protocol"),
@@ -66,8 +74,8 @@ fn validate_network_policy(np: &Value, errs: &mut Errs) {
                         ));
                     }
                 }
-                if let Some(port_value) = port.get("port").filter(|v| !v.is_null()) {
-                    validate_port_num_or_name(Some(port_value), &format!("{p}.port"), errs);
+                if let Some(port_value) = &port.port {
+                    validate_port_num_or_name(port_value, &format!("{p}.port"), errs);
                 }
             }
         }
