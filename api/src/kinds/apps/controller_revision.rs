@@ -31,8 +31,8 @@ impl Strategy for ControllerRevision {
         false
     }
     fn validate(&self, _: &ResourceInfo, obj: &Value, errs: &mut Errs) {
-        if let Some(n) = int_of(obj, "revision").filter(|n| *n < 0) {
-            errs.push(FieldError::invalid("revision", Value::from(n), NEGATIVE));
+        if let Some(cr) = typed::<k8s_openapi::api::apps::v1::ControllerRevision>(obj, errs) {
+            non_negative(Some(cr.revision), "revision", errs);
         }
     }
     /// `data` never changes; only `revision` may (a rollback renumbers the

@@ -31,7 +31,7 @@ impl Strategy for PodDisruptionBudget {
         true
     }
     fn validate(&self, _: &ResourceInfo, obj: &Value, errs: &mut Errs) {
-        validate_pdb_spec(&obj["spec"], errs)
+        validate_pdb(obj, errs)
     }
     fn columns(&self) -> &'static [Column] {
         PDB_COLUMNS
@@ -43,32 +43,36 @@ impl Strategy for PodDisruptionBudget {
 
 /// `ValidatePodDisruptionBudgetSpec` (policy/v1: an empty selector is
 /// allowed and selects nothing).
-fn validate_pdb_spec(spec: &Value, errs: &mut Errs) {
-    let min = spec.get("minAvailable").filter(|v| !v.is_null());
-    let max = spec.get("maxUnavailable").filter(|v| !v.is_null());
-    if min.is_some() && max.is_some() {
+fn validate_pdb(obj: &Value, errs: &mut Errs) {
+    let Some(pdb) = typed::<k8s_openapi::api::policy::v1::PodDisruptionBudget>(obj, errs) else {
+        return;
+    };
+    let spec = pdb.spec.unwrap_or_default();
+    if spec.min_available.is_some() && spec.max_unavailable.is_some() {
         errs.push(FieldError::invalid(
             "spec",
-            spec.clone(),
+            json_of(&spec),
             "minAvailable and maxUnavailable cannot be both set",
         ));
     }
-    validate_int_or_percent(min, "spec.minAvailable", true, errs);
-    validate_int_or_percent(max, "spec.maxUnavailable", true, errs);
-    if let Some(selector) = spec.get("selector").filter(|v| !v.is_null()) {
+    validate_int_or_percent(spec.min_available.as_ref(), "spec.minAvailable", true, errs);
+    validate_int_or_percent(
+        spec.max_unavailable.as_ref(),
+        "spec.maxUnavailable",
+        true,
+        errs,
+    );
+    if let Some(selector) = &spec.selector {
         errs.extend(selectors::validate_label_selector(
-            selector,
+            &json_of(selector),
             "spec.selector",
         ));
     }
-    if let Some(policy) = spec
-        .get("unhealthyPodEvictionPolicy")
-        .filter(|v| !v.is_null())
-    {
-        if !matches!(policy.as_str(), Some("IfHealthyBudget" | "AlwaysAllow")) {
+    if let Some(policy) = &spec.unhealthy_pod_eviction_policy {
+        if !matches!(policy.as_str(), "IfHealthyBudget" | "AlwaysAllow") {
             errs.push(FieldError::not_supported(
                 "spec.unhealthyPodEvictionPolicy",
-                policy.clone(),
+                Value::from(policy.as_str()),
                 &["AlwaysAllow", "IfHealthyBudget"],
             ));
         }
@@ -114,7 +118,7 @@ mod tests {
 
     fn errors(spec: Value) -> Vec<String> {
         let mut errs = Errs::new();
-        validate_pdb_spec(&spec, &mut errs);
+        validate_pdb(&json!({"metadata": {"name": "p"}, "spec": spec}), &mut errs);
         errs.iter().map(FieldError::message).collect()
     }
 
