@@ -95,6 +95,23 @@ impl RetryBackoff {
         delay
     }
 
+    /// A failed sync of the `kind` object `key`: logged (a conflict only at
+    /// debug level — a write based on a cache one step behind, which the
+    /// retry fixes) and retried after the next delay.
+    pub fn requeue(
+        &self,
+        kind: &str,
+        key: &str,
+        error: &crate::Error,
+    ) -> kube::runtime::controller::Action {
+        if error.is_conflict() {
+            tracing::debug!(kind, object = %key, %error, "sync conflicted, will retry");
+        } else {
+            tracing::info!(kind, object = %key, %error, "sync failed, will retry");
+        }
+        kube::runtime::controller::Action::requeue(self.next_delay(key))
+    }
+
     /// `key` reconciled successfully: its next failure starts at 5 ms again.
     pub fn forget(&self, key: &str) {
         self.failures.lock().unwrap().remove(key);

@@ -123,13 +123,9 @@ fn cron_job_of(job: &Job) -> Option<ObjectRef<CronJob>> {
 }
 
 fn error_policy(cj: Arc<CronJob>, error: &Error, state: Arc<State>) -> Action {
-    let key = key_of(&cj.metadata);
-    if error.is_conflict() {
-        tracing::debug!(cronjob = %key, %error, "sync conflicted, will retry");
-    } else {
-        tracing::info!(cronjob = %key, %error, "sync failed, will retry");
-    }
-    Action::requeue(state.retries.next_delay(&key))
+    state
+        .retries
+        .requeue("CronJob", &key_of(&cj.metadata), error)
 }
 
 // ---------------------------------------------------------------------------

@@ -85,7 +85,9 @@ use minik_client::{errors, Change};
 use serde_json::{json, Value};
 
 use crate::context::{EventRecorder, RetryBackoff};
-use crate::ownership::{claim_pods, controller_of, controller_ref, key_of, labels_of, selector};
+use crate::ownership::{
+    claim_pods, controller_of, controller_ref, key_of, owners_for_pod, selector,
+};
 use crate::pod_control::{slow_start_batch, Expectations};
 use crate::pods::{is_pod_available, is_pod_ready};
 use crate::status::omit_zero;
@@ -216,35 +218,16 @@ fn node_changes(
 /// DaemonSet, or, for an orphan, every DaemonSet in its namespace whose
 /// selector matches it.
 fn daemon_sets_for_pod(pod: &Pod, daemon_sets: &Store<DaemonSet>) -> Vec<ObjectRef<DaemonSet>> {
-    let ns = pod.namespace().unwrap_or_default();
-    match controller_of(&pod.metadata) {
-        Some(owner) if owner.kind == "DaemonSet" && owner.api_version.starts_with("apps/") => {
-            vec![ObjectRef::new(&owner.name).within(&ns)]
-        }
-        Some(_) => Vec::new(),
-        None => daemon_sets
-            .state()
-            .iter()
-            .filter(|ds| ds.namespace().as_deref() == Some(ns.as_str()))
-            .filter(|ds| {
-                ds.spec.as_ref().is_some_and(|s| {
-                    selector(&s.selector).is_ok_and(|sel| sel.matches(&labels_of(&pod.metadata)))
-                })
-            })
-            .map(|ds| ObjectRef::from_obj(ds.as_ref()))
-            .collect(),
-    }
+    owners_for_pod(pod, daemon_sets, "DaemonSet", "apps/", |ds| {
+        ds.spec.as_ref().map(|s| &s.selector)
+    })
 }
 
 /// Failed syncs are retried with client-go's per-object exponential backoff.
 fn error_policy(ds: Arc<DaemonSet>, error: &Error, state: Arc<State>) -> Action {
-    let key = key_of(&ds.metadata);
-    if error.is_conflict() {
-        tracing::debug!(daemonset = %key, %error, "sync conflicted, will retry");
-    } else {
-        tracing::info!(daemonset = %key, %error, "sync failed, will retry");
-    }
-    Action::requeue(state.retries.next_delay(&key))
+    state
+        .retries
+        .requeue("DaemonSet", &key_of(&ds.metadata), error)
 }
 
 // ---------------------------------------------------------------------------

@@ -227,14 +227,9 @@ fn recreate_deployment_for_pod(
 
 /// Failed syncs are retried with client-go's per-object exponential backoff.
 fn error_policy(d: Arc<Deployment>, error: &Error, state: Arc<State>) -> Action {
-    let key = key_of(&d.metadata);
-    if error.is_conflict() {
-        // A write based on a cache one step behind; the retry sees the news.
-        tracing::debug!(deployment = %key, %error, "sync conflicted, will retry");
-    } else {
-        tracing::info!(deployment = %key, %error, "sync failed, will retry");
-    }
-    Action::requeue(state.retries.next_delay(&key))
+    state
+        .retries
+        .requeue("Deployment", &key_of(&d.metadata), error)
 }
 
 /// Level-triggered and idempotent: one `syncDeployment` pass.

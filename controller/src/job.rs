@@ -256,13 +256,7 @@ async fn release_orphans(
 
 /// Failed syncs are retried with client-go's per-object exponential backoff.
 fn error_policy(job: Arc<Job>, error: &Error, state: Arc<State>) -> Action {
-    let key = key_of(&job.metadata);
-    if error.is_conflict() {
-        tracing::debug!(job = %key, %error, "sync conflicted, will retry");
-    } else {
-        tracing::info!(job = %key, %error, "sync failed, will retry");
-    }
-    Action::requeue(state.retries.next_delay(&key))
+    state.retries.requeue("Job", &key_of(&job.metadata), error)
 }
 
 // ---------------------------------------------------------------------------

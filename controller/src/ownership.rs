@@ -175,3 +175,38 @@ where
     let fresh = api.get(&rs.name_any()).await?;
     Ok(fresh.meta().uid == rs.meta().uid && fresh.meta().deletion_timestamp.is_none())
 }
+
+/// The objects of kind `K` a pod change should wake (client-go's
+/// `getPodXs`): its controller if that is a `K` (`kind` in `group`), else —
+/// an orphan — every `K` of its namespace whose selector matches it, which
+/// may adopt it.
+pub fn owners_for_pod<K>(
+    pod: &Pod,
+    owners: &kube::runtime::reflector::Store<K>,
+    kind: &str,
+    group: &str,
+    selector_of: impl Fn(&K) -> Option<&LabelSelector>,
+) -> Vec<kube::runtime::reflector::ObjectRef<K>>
+where
+    K: Resource<DynamicType = ()> + Clone + 'static,
+{
+    use kube::runtime::reflector::ObjectRef;
+    let ns = pod.namespace().unwrap_or_default();
+    match controller_of(&pod.metadata) {
+        Some(owner) if owner.kind == kind && owner.api_version.starts_with(group) => {
+            vec![ObjectRef::new(&owner.name).within(&ns)]
+        }
+        Some(_) => Vec::new(),
+        None => owners
+            .state()
+            .iter()
+            .filter(|o| o.meta().namespace.as_deref() == Some(ns.as_str()))
+            .filter(|o| {
+                selector_of(o).is_some_and(|s| {
+                    selector(s).is_ok_and(|sel| sel.matches(&labels_of(&pod.metadata)))
+                })
+            })
+            .map(|o| ObjectRef::from_obj(o.as_ref()))
+            .collect(),
+    }
+}

@@ -59,7 +59,9 @@ use minik_client::informer::Synced;
 use minik_client::{errors, Change};
 
 use crate::context::{EventRecorder, RetryBackoff};
-use crate::ownership::{claim_pods, controller_of, controller_ref, key_of, labels_of, selector};
+use crate::ownership::{
+    claim_pods, controller_of, controller_ref, key_of, labels_of, owners_for_pod, selector,
+};
 use crate::pod_control::{slow_start_batch, Expectations};
 use crate::pods::{is_pod_active, is_pod_available, is_pod_ready, ready_since};
 use crate::status::{omit_zero, second_precision};
@@ -152,36 +154,16 @@ fn pod_changes(
 /// ReplicaSet, or, for an orphan, every ReplicaSet in its namespace whose
 /// selector matches it (one of them will adopt it).
 fn replica_sets_for_pod(pod: &Pod, replica_sets: &Store<ReplicaSet>) -> Vec<ObjectRef<ReplicaSet>> {
-    let ns = pod.namespace().unwrap_or_default();
-    match controller_of(&pod.metadata) {
-        Some(owner) if owner.kind == "ReplicaSet" && owner.api_version.starts_with("apps/") => {
-            vec![ObjectRef::new(&owner.name).within(&ns)]
-        }
-        Some(_) => Vec::new(),
-        None => replica_sets
-            .state()
-            .iter()
-            .filter(|rs| rs.namespace().as_deref() == Some(ns.as_str()))
-            .filter(|rs| {
-                rs.spec.as_ref().is_some_and(|s| {
-                    selector(&s.selector).is_ok_and(|sel| sel.matches(&labels_of(&pod.metadata)))
-                })
-            })
-            .map(|rs| ObjectRef::from_obj(rs.as_ref()))
-            .collect(),
-    }
+    owners_for_pod(pod, replica_sets, "ReplicaSet", "apps/", |rs| {
+        rs.spec.as_ref().map(|s| &s.selector)
+    })
 }
 
 /// Failed syncs are retried with client-go's per-object exponential backoff.
 fn error_policy(rs: Arc<ReplicaSet>, error: &Error, state: Arc<State>) -> Action {
-    let key = key_of(&rs.metadata);
-    if error.is_conflict() {
-        // A write based on a cache one step behind; the retry sees the news.
-        tracing::debug!(replicaset = %key, %error, "sync conflicted, will retry");
-    } else {
-        tracing::info!(replicaset = %key, %error, "sync failed, will retry");
-    }
-    Action::requeue(state.retries.next_delay(&key))
+    state
+        .retries
+        .requeue("ReplicaSet", &key_of(&rs.metadata), error)
 }
 
 // ---------------------------------------------------------------------------

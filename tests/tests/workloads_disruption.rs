@@ -8,7 +8,6 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Node, Pod};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
@@ -291,25 +290,10 @@ async fn kubectl_drain_keeps_the_budget() {
     let node_b = minik_kubelet::start(kubelet_config(&c, "node-b"), c.client.clone())
         .await
         .unwrap();
-    let deploy: Deployment = serde_json::from_value(json!({
-        "metadata": {"name": "web"},
-        "spec": {"replicas": 4, "selector": {"matchLabels": {"app": "web"}},
-                 "template": {"metadata": {"labels": {"app": "web"}},
-                              "spec": {"terminationGracePeriodSeconds": 1,
-                                       "containers": [{"name": "web", "image": "minik/web:v1"}]}}}
-    }))
-    .unwrap();
-    Api::<Deployment>::namespaced(c.client.clone(), "default")
-        .create(&PostParams::default(), &deploy)
-        .await
-        .unwrap();
-    c.kubectl_ok(&[
-        "create",
-        "pdb",
-        "web",
-        "--selector=app=web",
-        "--min-available=3",
-    ]);
+    // The example a student follows: web ×4 and a budget of minAvailable 3.
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../examples/daemonset-drain/web.yaml");
+    c.kubectl_ok(&["apply", "-f", example.to_str().unwrap()]);
     let pods: Api<Pod> = Api::namespaced(c.client.clone(), "default");
     let budgets: Api<PodDisruptionBudget> = Api::namespaced(c.client.clone(), "default");
     let deadline = Instant::now() + Duration::from_secs(30);

@@ -136,7 +136,7 @@ mod tests {
         );
         assert_eq!(
             errors(json!({"maxUnavailable": "150%"})),
-            ["spec.maxUnavailable: Invalid value: \"150%\": must not be greater than 100%"]
+            ["spec.maxUnavailable: Invalid value: 150%: must not be greater than 100%"]
         );
         assert_eq!(
             errors(json!({"minAvailable": -1})),
