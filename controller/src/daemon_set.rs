@@ -88,7 +88,7 @@ use crate::context::{EventRecorder, RetryBackoff};
 use crate::ownership::{
     claim_pods, controller_of, controller_ref, key_of, owners_for_pod, selector,
 };
-use crate::pod_control::{slow_start_batch, Expectations};
+use crate::pod_control::{delete_pod, slow_start_batch, Expectations};
 use crate::pods::{is_pod_available, is_pod_ready};
 use crate::status::omit_zero;
 use crate::template_hash::compute_hash;
@@ -639,38 +639,22 @@ async fn sync_nodes(
     let reference = ds.object_ref(&());
 
     let results = futures::future::join_all(deletes.iter().map(|(pod, force)| {
-        let (api, reference, key) = (api.clone(), reference.clone(), key.clone());
+        let params = if *force {
+            DeleteParams::default().grace_period(0)
+        } else {
+            DeleteParams::default()
+        };
+        let (api, reference, key) = (&api, &reference, &key);
         async move {
-            let name = pod.name_any();
-            let params = if *force {
-                DeleteParams::default().grace_period(0)
-            } else {
-                DeleteParams::default()
-            };
-            match api.delete(&name, &params).await {
-                Ok(_) => {
-                    let note = format!("Deleted pod: {name}");
-                    state
-                        .events
-                        .publish(&reference, EventType::Normal, "SuccessfulDelete", note)
-                        .await;
-                    Ok(())
-                }
-                Err(e) => {
-                    state
-                        .expectations
-                        .deletion_observed(&key, &key_of(&pod.metadata));
-                    if errors::is_not_found(&e) {
-                        return Ok(());
-                    }
-                    let note = format!("Error deleting: {}", errors::message(&e));
-                    state
-                        .events
-                        .publish(&reference, EventType::Warning, "FailedDelete", note)
-                        .await;
-                    Err(e)
-                }
-            }
+            delete_pod(
+                api,
+                pod,
+                params,
+                (reference, key),
+                &state.expectations,
+                &state.events,
+            )
+            .await
         }
     }))
     .await;

@@ -78,7 +78,7 @@ use serde_json::json;
 
 use crate::context::{EventRecorder, RetryBackoff};
 use crate::ownership::{controller_of, controller_ref, key_of};
-use crate::pod_control::Expectations;
+use crate::pod_control::{delete_pod, Expectations};
 use crate::pods::is_pod_ready;
 use crate::status::{omit_zero, second_precision};
 use crate::{Context, Error};
@@ -870,43 +870,14 @@ async fn delete_pods(
         .expectations
         .expect_deletions(&key, pods.iter().map(|p| key_of(&p.metadata)).collect());
     let results = future::join_all(pods.iter().map(|pod| {
-        let reference = reference.clone();
-        let key = key.clone();
-        async move {
-            let name = pod.name_any();
-            match api.delete(&name, &DeleteParams::default()).await {
-                Ok(_) => {
-                    state
-                        .events
-                        .publish(
-                            &reference,
-                            EventType::Normal,
-                            "SuccessfulDelete",
-                            format!("Deleted pod: {name}"),
-                        )
-                        .await;
-                    Ok(())
-                }
-                Err(e) => {
-                    state
-                        .expectations
-                        .deletion_observed(&key, &key_of(&pod.metadata));
-                    if errors::is_not_found(&e) {
-                        return Ok(());
-                    }
-                    state
-                        .events
-                        .publish(
-                            &reference,
-                            EventType::Warning,
-                            "FailedDelete",
-                            format!("Error deleting: {}", errors::message(&e)),
-                        )
-                        .await;
-                    Err(e)
-                }
-            }
-        }
+        delete_pod(
+            api,
+            pod,
+            DeleteParams::default(),
+            (&reference, &key),
+            &state.expectations,
+            &state.events,
+        )
     }))
     .await;
     results.into_iter().collect()

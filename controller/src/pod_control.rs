@@ -1,24 +1,64 @@
 //! How controllers create and delete pods without trusting a lagging cache
-//! too much, shared by the ReplicaSet and DaemonSet controllers (Kubernetes'
-//! `controller_utils.go`): expectations, which hold an owner back until its
-//! pod cache has seen the creations and deletions it asked for, and
-//! slow-start batches, which make a template that cannot be created fail
-//! once rather than once per pod.
+//! too much, shared by the ReplicaSet, DaemonSet and Job controllers
+//! (Kubernetes' `controller_utils.go`): expectations, which hold an owner
+//! back until its pod cache has seen the creations and deletions it asked
+//! for; slow-start batches, which make a template that cannot be created
+//! fail once rather than once per pod; and the pod deletion with its
+//! Events (`PodControl.DeletePod`).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{ObjectReference, Pod};
+use kube::api::{Api, DeleteParams};
+use kube::runtime::events::EventType;
 use kube::runtime::reflector::Store;
 use kube::ResourceExt;
-use minik_client::Change;
+use minik_client::{errors, Change, EventRecorder};
 
 use crate::ownership::{controller_of, key_of};
 
 /// How long unmet expectations hold an owner back before the controller
 /// stops trusting them (Kubernetes' `ExpectationsTimeout`).
 const EXPECTATIONS_TIMEOUT: Duration = Duration::from_secs(5 * 60);
+
+/// Deletes one pod its owner (`owner`, cache key `owner_key`) decided to
+/// remove: `SuccessfulDelete` "Deleted pod: <name>", or a `FailedDelete`
+/// Warning. A deletion the cache will never show (it failed, or the pod
+/// was gone already) is marked observed at once; a pod already gone counts
+/// as deleted.
+pub async fn delete_pod(
+    pods: &Api<Pod>,
+    pod: &Pod,
+    params: DeleteParams,
+    owner: (&ObjectReference, &str),
+    expectations: &Expectations,
+    events: &EventRecorder,
+) -> Result<(), kube::Error> {
+    let (reference, owner_key) = owner;
+    let name = pod.name_any();
+    match pods.delete(&name, &params).await {
+        Ok(_) => {
+            let note = format!("Deleted pod: {name}");
+            events
+                .publish(reference, EventType::Normal, "SuccessfulDelete", note)
+                .await;
+            Ok(())
+        }
+        Err(e) => {
+            expectations.deletion_observed(owner_key, &key_of(&pod.metadata));
+            if errors::is_not_found(&e) {
+                return Ok(());
+            }
+            let note = format!("Error deleting: {}", errors::message(&e));
+            events
+                .publish(reference, EventType::Warning, "FailedDelete", note)
+                .await;
+            Err(e)
+        }
+    }
+}
 
 /// Calls `create` `count` times in batches of 1, 2, 4, …, stopping after
 /// the first batch with a failure. Returns how many calls succeeded and the

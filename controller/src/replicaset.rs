@@ -62,7 +62,7 @@ use crate::context::{EventRecorder, RetryBackoff};
 use crate::ownership::{
     claim_pods, controller_of, controller_ref, key_of, labels_of, owners_for_pod, selector,
 };
-use crate::pod_control::{slow_start_batch, Expectations};
+use crate::pod_control::{delete_pod, slow_start_batch, Expectations};
 use crate::pods::{is_pod_active, is_pod_available, is_pod_ready, ready_since};
 use crate::status::{omit_zero, second_precision};
 use crate::{Context, Error};
@@ -289,37 +289,14 @@ async fn manage_replicas(
             .expectations
             .expect_deletions(&key, victims.iter().map(|p| key_of(&p.metadata)).collect());
         let results = futures::future::join_all(victims.iter().map(|pod| {
-            let api = api.clone();
-            let reference = reference.clone();
-            let key = key.clone();
-            async move {
-                let name = pod.name_any();
-                match api.delete(&name, &DeleteParams::default()).await {
-                    Ok(_) => {
-                        let note = format!("Deleted pod: {name}");
-                        state
-                            .events
-                            .publish(&reference, EventType::Normal, "SuccessfulDelete", note)
-                            .await;
-                        Ok(())
-                    }
-                    Err(e) => {
-                        // This deletion will never be observed.
-                        state
-                            .expectations
-                            .deletion_observed(&key, &key_of(&pod.metadata));
-                        if errors::is_not_found(&e) {
-                            return Ok(());
-                        }
-                        let note = format!("Error deleting: {}", errors::message(&e));
-                        state
-                            .events
-                            .publish(&reference, EventType::Warning, "FailedDelete", note)
-                            .await;
-                        Err(e)
-                    }
-                }
-            }
+            delete_pod(
+                &api,
+                pod,
+                DeleteParams::default(),
+                (&reference, &key),
+                &state.expectations,
+                &state.events,
+            )
         }))
         .await;
         return results.into_iter().collect();

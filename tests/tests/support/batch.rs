@@ -18,8 +18,13 @@ use super::TestCluster;
 
 /// How long any single wait in the batch tests may take.
 pub const WAIT: Duration = Duration::from_secs(30);
-/// The pod-failure backoff the test controllers start from.
-pub const BACKOFF: Duration = Duration::from_millis(400);
+/// The pod-failure backoff the test controllers start from. Counted, as in
+/// Kubernetes, from the failed container's `finishedAt`, which has second
+/// precision: a replacement may come up to 1 s early, so this is well
+/// above 1 s for the doubling to show.
+pub const BACKOFF: Duration = Duration::from_millis(1500);
+/// How much earlier than the backoff a replacement may come (see [`BACKOFF`]).
+pub const FINISHED_AT_PRECISION: Duration = Duration::from_secs(1);
 
 /// An API server with the batch controllers, a scheduler and sim kubelets.
 pub struct BatchCluster {
