@@ -184,6 +184,8 @@ pub struct Server {
     task: tokio::task::JoinHandle<Result<(), Error>>,
     writer_done: commit::WriterDone,
     hub: Arc<Hub>,
+    /// The Event TTL sweeper; it holds the store until it sees the hub close.
+    event_ttl: tokio::task::JoinHandle<()>,
 }
 
 impl Server {
@@ -215,6 +217,8 @@ impl Server {
             .task
             .await
             .map_err(|e| Error::Serve(std::io::Error::other(e)))?;
+        // It ends on the hub's close; until then it holds the store open.
+        let _ = self.event_ttl.await;
         let _ = self.writer_done.await;
         served
     }
@@ -271,7 +275,7 @@ pub async fn start(config: Config) -> Result<Server, Error> {
         watches: Arc::default(),
     });
     bootstrap::ensure_kubernetes_service(&state, addr).await?;
-    tokio::spawn(event_ttl::run(state.clone(), config.event_ttl));
+    let event_ttl = tokio::spawn(event_ttl::run(state.clone(), config.event_ttl));
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let app = router(state);
     let limits = transport::Limits {
@@ -293,6 +297,7 @@ pub async fn start(config: Config) -> Result<Server, Error> {
         task,
         writer_done,
         hub,
+        event_ttl,
     })
 }
 

@@ -290,10 +290,12 @@ async fn kubectl_drain_keeps_the_budget() {
     let node_b = minik_kubelet::start(kubelet_config(&c, "node-b"), c.client.clone())
         .await
         .unwrap();
-    // The example a student follows: web ×4 and a budget of minAvailable 3.
-    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../examples/daemonset-drain/web.yaml");
-    c.kubectl_ok(&["apply", "-f", example.to_str().unwrap()]);
+    // The example a student follows: the node agent on every node, web ×4
+    // and a budget of minAvailable 3.
+    let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
+    for file in ["daemonset/node-agent.yaml", "daemonset-drain/web.yaml"] {
+        c.kubectl_ok(&["apply", "-f", examples.join(file).to_str().unwrap()]);
+    }
     let pods: Api<Pod> = Api::namespaced(c.client.clone(), "default");
     let budgets: Api<PodDisruptionBudget> = Api::namespaced(c.client.clone(), "default");
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -356,6 +358,23 @@ async fn kubectl_drain_keeps_the_budget() {
     assert!(out.status.success(), "drain failed: {stderr}\n{stdout}");
     assert!(stdout.contains("evicted"), "{stdout}");
     assert!(stdout.contains("node/node-a drained"), "{stdout}");
+    // The node agent is left where it is (--ignore-daemonsets).
+    assert!(
+        stderr.contains("ignoring DaemonSet-managed Pods: default/node-agent-"),
+        "{stderr}"
+    );
+    let agents = pods
+        .list(&ListParams::default().labels("app=node-agent"))
+        .await
+        .unwrap()
+        .items;
+    assert!(
+        agents.iter().any(
+            |p| p.spec.as_ref().unwrap().node_name.as_deref() == Some("node-a")
+                && p.metadata.deletion_timestamp.is_none()
+        ),
+        "node-a keeps its agent"
+    );
     assert!(
         lowest >= 3,
         "the budget was broken: {lowest} ready pods at the lowest"
@@ -365,10 +384,8 @@ async fn kubectl_drain_keeps_the_budget() {
         stderr.contains("Cannot evict pod as it would violate the pod's disruption budget."),
         "the budget never held an eviction back: {stderr}"
     );
-    let node = Api::<Node>::all(c.client.clone())
-        .get("node-a")
-        .await
-        .unwrap();
+    let nodes = Api::<Node>::all(c.client.clone());
+    let node = nodes.get("node-a").await.unwrap();
     assert_eq!(node.spec.unwrap().unschedulable, Some(true));
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
@@ -393,6 +410,9 @@ async fn kubectl_drain_keeps_the_budget() {
         assert!(Instant::now() < deadline, "budget back to 1 allowed");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    c.kubectl_ok(&["uncordon", "node-a"]);
+    let node = nodes.get("node-a").await.unwrap();
+    assert_ne!(node.spec.unwrap().unschedulable, Some(true));
     println!(
         "drain: {on_a} pods evicted from node-a in {:.1} s under minAvailable 3 of 4; ready pods never below {lowest}",
         took.as_secs_f64()
