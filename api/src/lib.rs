@@ -26,6 +26,7 @@
 pub mod catalogue;
 pub mod convert;
 pub mod defaults;
+pub mod duration;
 pub mod field_error;
 pub mod kinds;
 pub mod meta;

@@ -526,7 +526,8 @@ impl Schedule {
     pub fn parse(schedule: &str) -> Result<Self, String> {
         let s = schedule.trim();
         if let Some(d) = s.strip_prefix("@every ") {
-            return parse_go_duration(d.trim())
+            return minik_api::duration::parse_go_duration(d.trim())
+                .ok()
                 .filter(|d| !d.is_zero())
                 .map(Schedule::Every)
                 .ok_or_else(|| format!("failed to parse duration {s}"));
@@ -678,35 +679,6 @@ pub fn most_recent_time(
         Schedule::Every(_) => latest,
     };
     (exact.or(Some(t1)), missed)
-}
-
-/// A Go duration for `@every` ("1h30m", "90s", "1.5h").
-fn parse_go_duration(s: &str) -> Option<Duration> {
-    let mut rest = s;
-    let mut total = 0f64;
-    if rest.is_empty() {
-        return None;
-    }
-    while !rest.is_empty() {
-        let n = rest.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
-        let value: f64 = rest[..n].parse().ok()?;
-        rest = &rest[n..];
-        let u = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let unit = match &rest[..u] {
-            "ns" => 1e-9,
-            "us" | "µs" => 1e-6,
-            "ms" => 1e-3,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            _ => return None,
-        };
-        total += value * unit;
-        rest = &rest[u..];
-    }
-    Some(Duration::from_secs_f64(total))
 }
 
 #[cfg(test)]

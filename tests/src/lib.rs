@@ -1,1 +1,102 @@
-//! Cross-component tests live in `tests/`; this library is empty.
+//! Cross-component tests live in `tests/`; this library holds the few
+//! measuring and raw-socket helpers that both they and the benchmarks in
+//! `src/bin/` use.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpSocket, TcpStream};
+
+/// Resident set size of this process (an in-process API server's memory).
+pub fn rss_bytes() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    pages * 4096
+}
+
+/// Sends a GET over a fresh connection (with a small receive buffer if
+/// given) and returns the connection unread: a client that stalls.
+pub async fn send_get(
+    addr: SocketAddr,
+    path: &str,
+    recv_buffer: Option<u32>,
+) -> std::io::Result<TcpStream> {
+    let socket = TcpSocket::new_v4()?;
+    if let Some(size) = recv_buffer {
+        socket.set_recv_buffer_size(size)?;
+    }
+    let mut conn = socket.connect(addr).await?;
+    let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    conn.write_all(req.as_bytes()).await?;
+    Ok(conn)
+}
+
+/// Reads until the server closes the connection, or `None` after `within`.
+pub async fn read_until_closed(stream: &mut TcpStream, within: Duration) -> Option<String> {
+    let mut out = Vec::new();
+    let mut buf = [0u8; 8192];
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
+            Err(_) => return None,
+            Ok(Ok(0)) | Ok(Err(_)) => return Some(String::from_utf8_lossy(&out).into_owned()),
+            Ok(Ok(n)) => out.extend_from_slice(&buf[..n]),
+        }
+    }
+}
+
+/// One request on a fresh connection (`Connection: close`, a JSON body if
+/// given), past any client's retries: the raw response, or `None` if it
+/// cannot connect or no complete answer comes within `within`.
+pub async fn try_request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    json_body: Option<&str>,
+    within: Duration,
+) -> Option<String> {
+    let mut s = TcpStream::connect(addr).await.ok()?;
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: minik\r\nConnection: close\r\n");
+    if let Some(body) = json_body {
+        req.push_str(&format!(
+            "Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        ));
+    } else {
+        req.push_str("\r\n");
+    }
+    s.write_all(req.as_bytes()).await.ok()?;
+    read_until_closed(&mut s, within).await
+}
+
+/// [`try_request`] that must be answered within 5 s.
+pub async fn request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    json_body: Option<&str>,
+) -> String {
+    try_request(addr, method, path, json_body, Duration::from_secs(5))
+        .await
+        .unwrap_or_else(|| panic!("{method} {path}: no answer within 5s"))
+}
+
+/// A raw response's status code.
+pub fn status_code(response: &str) -> u16 {
+    response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("not an HTTP response: {response:?}"))
+}
+
+/// A raw response's body as JSON.
+pub fn body_json(response: &str) -> serde_json::Value {
+    let body = response.split_once("\r\n\r\n").map(|x| x.1).unwrap_or("");
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body:?}"))
+}

@@ -12,7 +12,7 @@ mod support;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use minik_tests::{body_json, read_until_closed, request, status_code};
 use support::TestCluster;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -21,46 +21,8 @@ fn addr(c: &TestCluster) -> SocketAddr {
     c.server.as_ref().expect("running").addr
 }
 
-/// Reads until the server closes the connection, or `None` after `within`.
-async fn read_until_closed(stream: &mut TcpStream, within: Duration) -> Option<String> {
-    let mut out = Vec::new();
-    let mut buf = [0u8; 8192];
-    let deadline = Instant::now() + within;
-    loop {
-        let left = deadline.checked_duration_since(Instant::now())?;
-        match tokio::time::timeout(left, stream.read(&mut buf)).await {
-            Err(_) => return None,
-            Ok(Ok(0)) | Ok(Err(_)) => return Some(String::from_utf8_lossy(&out).into_owned()),
-            Ok(Ok(n)) => out.extend_from_slice(&buf[..n]),
-        }
-    }
-}
-
-/// One request on a fresh connection (`Connection: close`); the raw response.
-async fn request(addr: SocketAddr, method: &str, path: &str) -> String {
-    let mut s = TcpStream::connect(addr).await.expect("connect");
-    let req = format!("{method} {path} HTTP/1.1\r\nHost: minik\r\nConnection: close\r\n\r\n");
-    s.write_all(req.as_bytes()).await.expect("send");
-    read_until_closed(&mut s, Duration::from_secs(5))
-        .await
-        .unwrap_or_else(|| panic!("{method} {path}: no answer within 5s"))
-}
-
-fn status_code(response: &str) -> u16 {
-    response
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or_else(|| panic!("not an HTTP response: {response:?}"))
-}
-
-fn body_json(response: &str) -> Value {
-    let body = response.split_once("\r\n\r\n").map(|x| x.1).unwrap_or("");
-    serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body:?}"))
-}
-
 async fn healthz(addr: SocketAddr) -> u16 {
-    status_code(&request(addr, "GET", "/healthz").await)
+    status_code(&request(addr, "GET", "/healthz", None).await)
 }
 
 #[tokio::test]
@@ -177,7 +139,7 @@ async fn connections_past_the_limit_are_refused_clearly() {
     // The health probes are still answered past the limit ...
     assert_eq!(healthz(addr).await, 200);
     // ... anything else gets a clear refusal.
-    let answer = request(addr, "GET", "/api/v1/namespaces").await;
+    let answer = request(addr, "GET", "/api/v1/namespaces", None).await;
     assert_eq!(status_code(&answer), 429, "{answer}");
     assert!(
         answer.to_ascii_lowercase().contains("retry-after: 1"),
@@ -192,7 +154,7 @@ async fn connections_past_the_limit_are_refused_clearly() {
     drop(idle);
     let started = Instant::now();
     loop {
-        let code = status_code(&request(addr, "GET", "/api/v1/namespaces").await);
+        let code = status_code(&request(addr, "GET", "/api/v1/namespaces", None).await);
         if code == 200 {
             break;
         }

@@ -13,20 +13,9 @@ use futures::StreamExt;
 use k8s_openapi::api::core::v1::{ConfigMap, Event};
 use kube::api::{Api, PostParams, WatchEvent, WatchParams};
 use serde_json::{json, Value};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 
 const MIB: f64 = 1024.0 * 1024.0;
-
-/// Resident set size of this process (the API server runs in-process).
-fn rss_bytes() -> u64 {
-    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
-    let pages: u64 = statm
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    pages * 4096
-}
 
 fn server(c: &support::TestCluster) -> &minik_apiserver::Server {
     c.server.as_ref().expect("running")
@@ -69,19 +58,6 @@ async fn counting_watch(cms: &Api<ConfigMap>, rv: &str) -> tokio::task::JoinHand
         }
         seen
     })
-}
-
-/// Sends a GET over a fresh connection and returns it without reading.
-async fn raw_get(url: &str, path: &str, recv_buffer: Option<u32>) -> tokio::net::TcpStream {
-    let addr: std::net::SocketAddr = url.trim_start_matches("http://").parse().unwrap();
-    let socket = tokio::net::TcpSocket::new_v4().unwrap();
-    if let Some(size) = recv_buffer {
-        socket.set_recv_buffer_size(size).unwrap();
-    }
-    let mut conn = socket.connect(addr).await.unwrap();
-    let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    conn.write_all(req.as_bytes()).await.unwrap();
-    conn
 }
 
 async fn wait_for(what: &str, within: Duration, mut done: impl FnMut() -> bool) {
@@ -171,11 +147,11 @@ async fn large_object_updated_many_times_stays_bounded() {
         counting_watch(&cms, &rv).await,
         counting_watch(&cms, &rv).await,
     ];
-    let before = rss_bytes();
+    let before = minik_tests::rss_bytes();
     const UPDATES: u32 = 3000;
     update_n_times(&cms, cm, UPDATES).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let after = rss_bytes();
+    let after = minik_tests::rss_bytes();
     let stats = server(&c).hub_stats();
     println!(
         "growth: 32 KiB ConfigMap updated {UPDATES} times, 2 watchers: RSS {:.1} MiB -> {:.1} MiB; \
@@ -211,12 +187,13 @@ async fn a_watch_that_never_reads_is_closed_and_released() {
     let cm = big_config_map(&cms).await;
     let rv = cm.metadata.resource_version.clone().unwrap();
     let reader = counting_watch(&cms, &rv).await;
-    let mut stalled = raw_get(
-        &c.url(),
+    let mut stalled = minik_tests::send_get(
+        server(&c).addr,
         &format!("/api/v1/namespaces/default/configmaps?watch=true&resourceVersion={rv}"),
         Some(4096),
     )
-    .await;
+    .await
+    .unwrap();
     wait_for("two watches", Duration::from_secs(5), || {
         server(&c).hub_stats().watchers == 2
     })
@@ -271,12 +248,13 @@ async fn a_watch_from_a_future_resource_version_is_refused() {
     let current: u64 = list.metadata.resource_version.unwrap().parse().unwrap();
     let future = current + 1000;
     let start = Instant::now();
-    let mut conn = raw_get(
-        &c.url(),
+    let mut conn = minik_tests::send_get(
+        server(&c).addr,
         &format!("/api/v1/namespaces/default/configmaps?watch=true&resourceVersion={future}"),
         None,
     )
-    .await;
+    .await
+    .unwrap();
     let mut got = Vec::new();
     tokio::time::timeout(Duration::from_secs(10), conn.read_to_end(&mut got))
         .await
@@ -334,11 +312,14 @@ async fn a_component_log_file_is_capped() {
         .stderr(log)
         .spawn()
         .unwrap();
-    let client = reqwest_free_get(port);
+    let addr: std::net::SocketAddr = ([127, 0, 0, 1], port).into();
     let mut requests = 0;
     for _ in 0..1000 {
-        if client.await_ok().await {
-            requests += 1;
+        match minik_tests::try_request(addr, "GET", "/healthz", None, Duration::from_secs(2)).await
+        {
+            Some(answer) if minik_tests::status_code(&answer) == 200 => requests += 1,
+            // Not listening yet.
+            _ => tokio::time::sleep(Duration::from_millis(50)).await,
         }
     }
     let size = std::fs::metadata(&log_path).unwrap().len();
@@ -357,34 +338,4 @@ async fn a_component_log_file_is_capped() {
     println!(
         "log cap: API server at trace level, {requests} requests: log rotated at {CAP} B cap ({old} B moved to .1), live file {size} B"
     );
-}
-
-/// A bounded GET of `/healthz` on a fresh connection each time.
-struct Healthz(u16);
-
-fn reqwest_free_get(port: u16) -> Healthz {
-    Healthz(port)
-}
-
-impl Healthz {
-    async fn await_ok(&self) -> bool {
-        let attempt = async {
-            let mut conn = tokio::net::TcpStream::connect(("127.0.0.1", self.0))
-                .await
-                .ok()?;
-            conn.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-                .await
-                .ok()?;
-            let mut got = Vec::new();
-            conn.read_to_end(&mut got).await.ok()?;
-            Some(got.starts_with(b"HTTP/1.1 200"))
-        };
-        match tokio::time::timeout(Duration::from_secs(2), attempt).await {
-            Ok(Some(ok)) => ok,
-            _ => {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                false
-            }
-        }
-    }
 }

@@ -13,7 +13,6 @@ use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use serde_json::{json, Value};
 use support::TestCluster;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 fn pdb(name: &str, spec: Value) -> PodDisruptionBudget {
     serde_json::from_value(json!({"metadata": {"name": name}, "spec": spec})).unwrap()
@@ -53,24 +52,22 @@ async fn evict(c: &TestCluster, pod: &str, extra: Value) -> (u16, Value) {
         }
     }
     // Over a bare connection: kube's client retries a 429 by itself.
-    let addr = c.url().trim_start_matches("http://").to_string();
-    let body = body.to_string();
-    let request = format!(
-        "POST /api/v1/namespaces/default/pods/{pod}/eviction HTTP/1.1\r\nHost: {addr}\r\n\
-         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    let mut conn = tokio::net::TcpStream::connect(&addr).await.unwrap();
-    conn.write_all(request.as_bytes()).await.unwrap();
-    let mut got = Vec::new();
-    tokio::time::timeout(Duration::from_secs(10), conn.read_to_end(&mut got))
-        .await
-        .expect("an answer within 10 s")
-        .unwrap();
-    let text = String::from_utf8_lossy(&got);
-    let (head, body) = text.split_once("\r\n\r\n").unwrap();
-    let code = head[9..12].parse().unwrap();
-    (code, serde_json::from_str(body).unwrap_or(Value::Null))
+    let addr = c.server.as_ref().expect("running").addr;
+    let path = format!("/api/v1/namespaces/default/pods/{pod}/eviction");
+    let answer = minik_tests::try_request(
+        addr,
+        "POST",
+        &path,
+        Some(&body.to_string()),
+        Duration::from_secs(10),
+    )
+    .await
+    .expect("an answer within 10 s");
+    let body = answer.split_once("\r\n\r\n").map_or("", |x| x.1);
+    (
+        minik_tests::status_code(&answer),
+        serde_json::from_str(body).unwrap_or(Value::Null),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

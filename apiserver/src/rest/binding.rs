@@ -3,11 +3,10 @@
 //! and the PodScheduled condition, refusing a pod already bound.
 
 use axum::response::Response;
-use http::StatusCode;
 use minik_api::meta;
 use serde_json::{json, Value};
 
-use super::{json_response, Ctx};
+use super::Ctx;
 use crate::commit::Outcome;
 use crate::error::ApiError;
 
@@ -59,27 +58,14 @@ pub async fn bind(ctx: Ctx) -> Result<Response, ApiError> {
                 ));
             }
             pod["spec"]["nodeName"] = json!(node);
-            set_condition(&mut pod, "PodScheduled", "True");
+            super::set_pod_condition(
+                &mut pod,
+                json!({"type": "PodScheduled", "status": "True", "lastProbeTime": null,
+                       "lastTransitionTime": meta::now_rfc3339()}),
+            );
             Ok(Outcome::Put(pod))
         }),
     )
     .await?;
-    Ok(json_response(
-        StatusCode::CREATED,
-        &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}),
-    ))
-}
-
-fn set_condition(pod: &mut Value, ty: &str, status: &str) {
-    let now = meta::now_rfc3339();
-    let mut conditions: Vec<Value> = pod
-        .pointer("/status/conditions")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
-    conditions.retain(|c| c["type"] != ty);
-    conditions.push(
-        json!({"type": ty, "status": status, "lastProbeTime": null, "lastTransitionTime": now}),
-    );
-    pod["status"]["conditions"] = json!(conditions);
+    Ok(super::created_status())
 }

@@ -280,68 +280,52 @@ fn budget_error(retry_after: u64, cause: String) -> ApiError {
 }
 
 /// Marks the pod with the `DisruptionTarget` condition, then deletes it
-/// with the eviction's options; answers as kube-apiserver does (201 Success).
-async fn delete(ctx: &Ctx, opts: DeleteOptions, dry_run: bool) -> Result<Response, ApiError> {
+/// with the eviction's options; answers as kube-apiserver does (201
+/// Success). A dry run (in the query or in the Eviction's deleteOptions)
+/// stops before writing: the pod exists and the budget allowed it.
+async fn delete(ctx: &Ctx, mut opts: DeleteOptions, dry_run: bool) -> Result<Response, ApiError> {
+    if dry_run {
+        return Ok(super::created_status());
+    }
     let info = ctx.info();
     let name = ctx.target.name().to_string();
-    if !dry_run {
-        let (name, precondition) = (name.clone(), opts.precondition_resource_version.clone());
-        ctx.state
-            .writer
-            .mutate(
-                ctx.target.key(),
-                Box::new(move |current| {
-                    let mut pod = current.ok_or_else(|| ApiError::not_found(info, &name))?;
-                    if let Some(rv) = &precondition {
-                        if meta::meta_str(&pod, "resourceVersion") != Some(rv.as_str()) {
-                            // Changed since it was judged: let the client try again.
-                            return Err(budget_error(
-                                10,
-                                "The pod changed while its eviction was decided.".into(),
-                            ));
-                        }
+    // The condition write moves the resourceVersion on, so a precondition
+    // is checked here, not by the delete.
+    let precondition = opts.precondition_resource_version.take();
+    let pod_name = name.clone();
+    ctx.state
+        .writer
+        .mutate(
+            ctx.target.key(),
+            Box::new(move |current| {
+                let mut pod = current.ok_or_else(|| ApiError::not_found(info, &pod_name))?;
+                if let Some(rv) = &precondition {
+                    if meta::meta_str(&pod, "resourceVersion") != Some(rv.as_str()) {
+                        // Changed since it was judged: let the client try again.
+                        return Err(budget_error(
+                            10,
+                            "The pod changed while its eviction was decided.".into(),
+                        ));
                     }
-                    if pod
-                        .pointer("/metadata/deletionTimestamp")
-                        .is_some_and(|v| !v.is_null())
-                    {
-                        return Ok(Outcome::Unchanged(pod));
-                    }
-                    add_disruption_target(&mut pod);
-                    Ok(Outcome::Put(pod))
-                }),
-            )
-            .await?;
-    }
-    // A dry run (in the query or in the Eviction's deleteOptions) stops
-    // here: the pod exists and the budget allowed it.
-    if !dry_run {
-        let mut opts = opts;
-        // The condition write moved the resourceVersion on.
-        opts.precondition_resource_version = None;
-        super::delete::delete_key(ctx, ctx.target.key(), name, opts).await?;
-    }
-    Ok(json_response(
-        StatusCode::CREATED,
-        &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}),
-    ))
-}
-
-fn add_disruption_target(pod: &mut Value) {
-    if !pod["status"].is_object() {
-        pod["status"] = json!({});
-    }
-    let conditions = &mut pod["status"]["conditions"];
-    if !conditions.is_array() {
-        *conditions = json!([]);
-    }
-    let list = conditions.as_array_mut().expect("just made an array");
-    list.retain(|c| c["type"] != "DisruptionTarget");
-    list.push(json!({
-        "type": "DisruptionTarget", "status": "True", "reason": "EvictionByEvictionAPI",
-        "message": "Eviction API: evicting", "lastTransitionTime": meta::now_rfc3339(),
-        "lastProbeTime": null,
-    }));
+                }
+                if pod
+                    .pointer("/metadata/deletionTimestamp")
+                    .is_some_and(|v| !v.is_null())
+                {
+                    return Ok(Outcome::Unchanged(pod));
+                }
+                super::set_pod_condition(
+                    &mut pod,
+                    json!({"type": "DisruptionTarget", "status": "True",
+                           "reason": "EvictionByEvictionAPI", "message": "Eviction API: evicting",
+                           "lastProbeTime": null, "lastTransitionTime": meta::now_rfc3339()}),
+                );
+                Ok(Outcome::Put(pod))
+            }),
+        )
+        .await?;
+    super::delete::delete_key(ctx, ctx.target.key(), name, opts).await?;
+    Ok(super::created_status())
 }
 
 #[cfg(test)]

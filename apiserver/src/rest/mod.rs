@@ -248,6 +248,28 @@ pub fn success_status(info: &ResourceInfo, obj: &Value) -> Value {
     json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": details})
 }
 
+/// The `201 Success` Status a subresource POST that makes no object
+/// answers with (`binding`, `eviction`).
+pub fn created_status() -> Response {
+    json_response(
+        StatusCode::CREATED,
+        &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}),
+    )
+}
+
+/// Puts `condition` into the pod's `status.conditions`, replacing one of
+/// the same type (what the binding and eviction subresources write).
+pub fn set_pod_condition(pod: &mut Value, condition: Value) {
+    let mut conditions: Vec<Value> = pod
+        .pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    conditions.retain(|c| c["type"] != condition["type"]);
+    conditions.push(condition);
+    pod["status"]["conditions"] = json!(conditions);
+}
+
 /// The fallback handler: every resource path lands here.
 pub async fn dispatch(State(state): State<Arc<AppState>>, req: Request) -> Response {
     match handle(state, req).await {

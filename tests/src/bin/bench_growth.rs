@@ -17,20 +17,13 @@ use futures::StreamExt;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, PostParams, WatchEvent, WatchParams};
 use serde_json::json;
-use tokio::io::AsyncWriteExt;
 
 const MIB: f64 = 1024.0 * 1024.0;
 const LARGE_UPDATES: u32 = 3000;
 const STALLED_UPDATES: u32 = 3000;
 
 fn rss_mib() -> f64 {
-    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
-    let pages: f64 = statm
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0.0);
-    pages * 4096.0 / MIB
+    minik_tests::rss_bytes() as f64 / MIB
 }
 
 fn main() -> anyhow::Result<()> {
@@ -94,15 +87,8 @@ async fn child(scenario: &str, baseline: bool) -> anyhow::Result<()> {
     }
     // The client that never reads: a small receive buffer, a watch request, silence.
     let _stalled = if scenario == "stalled-watch" {
-        let socket = tokio::net::TcpSocket::new_v4()?;
-        socket.set_recv_buffer_size(4096)?;
-        let addr: std::net::SocketAddr = server.url().trim_start_matches("http://").parse()?;
-        let mut conn = socket.connect(addr).await?;
-        let req = format!(
-            "GET /api/v1/namespaces/default/configmaps?watch=true&resourceVersion={rv} HTTP/1.1\r\nHost: {addr}\r\n\r\n"
-        );
-        conn.write_all(req.as_bytes()).await?;
-        Some(conn)
+        let path = format!("/api/v1/namespaces/default/configmaps?watch=true&resourceVersion={rv}");
+        Some(minik_tests::send_get(server.addr, &path, Some(4096)).await?)
     } else {
         None
     };
