@@ -50,10 +50,14 @@
 //! the Job). Level-triggered and idempotent: every sync recomputes what to do
 //! from the Job and its pods, whatever woke it.
 //!
+//! A Job whose `spec.managedBy` names another controller is left to it,
+//! as Kubernetes' Job controller does.
+//!
 //! Simplified on purpose: no adoption of orphan pods that match a Job's
 //! selector (Jobs choose their own generated selectors, so only a
-//! `manualSelector` Job could have any), no `successPolicy`, no
-//! `managedBy`; a Job's pods are those it controls.
+//! `manualSelector` Job could have any); a Job's pods are those it
+//! controls. `successPolicy` is not implemented: such a Job gets a Warning
+//! Event (`SuccessPolicyNotSupported`) and completes by its completions.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -95,6 +99,8 @@ const COMPLETION_INDEX_ENV: &str = "JOB_COMPLETION_INDEX";
 const MAX_POD_CREATE_DELETE_PER_SYNC: usize = 500;
 /// The longest pod-recreation backoff (`MaxJobPodFailureBackOff`).
 const MAX_POD_FAILURE_BACKOFF: Duration = Duration::from_secs(10 * 60);
+/// `spec.managedBy` of the Jobs this controller syncs (or none).
+const MANAGED_BY_JOB_CONTROLLER: &str = "kubernetes.io/job-controller";
 
 const REASON_COMPLETIONS_REACHED: &str = "CompletionsReached";
 const MSG_COMPLETIONS_REACHED: &str = "Reached expected number of succeeded pods";
@@ -272,6 +278,25 @@ async fn reconcile(job: Arc<Job>, state: Arc<State>) -> Result<Action, Error> {
     let Some(spec) = job.spec.as_ref() else {
         return Err(Error::Malformed(format!("Job {key} has no spec")));
     };
+    if spec
+        .managed_by
+        .as_deref()
+        .is_some_and(|m| m != MANAGED_BY_JOB_CONTROLLER)
+    {
+        return Ok(Action::await_change());
+    }
+    if spec.success_policy.is_some() {
+        let note = "minik does not implement spec.successPolicy; the Job completes when its completions succeed".to_string();
+        state
+            .events
+            .publish(
+                &job.object_ref(&()),
+                EventType::Warning,
+                "SuccessPolicyNotSupported",
+                note,
+            )
+            .await;
+    }
     let ns = job.namespace().unwrap_or_default();
     let api: Api<Pod> = Api::namespaced(state.ctx.client.clone(), &ns);
     let uid = job.metadata.uid.clone().unwrap_or_default();

@@ -569,3 +569,41 @@ async fn the_batch_examples_are_valid() {
         assert!(out.contains(created), "{out}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fields_minik_does_not_run_are_said_or_left_to_their_owner() {
+    let c = BatchCluster::start().await;
+    // managedBy another controller: the built-in one leaves the Job alone.
+    c.create_job(
+        "elsewhere",
+        "exit 0",
+        json!({"managedBy": "example.com/another-controller"}),
+    )
+    .await;
+    // successPolicy is not implemented: a Warning Event says so, and the
+    // Job still completes by its completions.
+    c.create_job(
+        "policy",
+        "exit 0",
+        json!({"completions": 2, "completionMode": "Indexed",
+               "successPolicy": {"rules": [{"succeededIndexes": "0"}]}}),
+    )
+    .await;
+    let events = wait_event(&c.client, "policy", "SuccessPolicyNotSupported").await;
+    assert!(
+        events
+            .iter()
+            .any(|(_, note)| note.contains("spec.successPolicy")),
+        "{events:?}"
+    );
+    c.wait_condition("policy", "Complete").await;
+    assert!(
+        c.job_pods("elsewhere").await.is_empty(),
+        "a Job managed by another controller gets no pods from minik"
+    );
+    let status = c.jobs().get("elsewhere").await.unwrap().status;
+    assert!(
+        status.as_ref().is_none_or(|s| s.start_time.is_none()),
+        "{status:?}"
+    );
+}
