@@ -132,13 +132,14 @@ impl DockerRuntime {
     /// processed the OOM event. dockerd handles containerd's `oom` and
     /// `exit` events separately, so right after the exit `OOMKilled` can
     /// still read false, and the pod would say `Error` instead of
-    /// `OOMKilled`. Bounded: at most 5 × 100 ms, only in that case.
+    /// `OOMKilled`. Bounded: only in that case, and only until 2 s after the
+    /// exit (under load dockerd took longer than 0.5 s to set the flag).
     async fn inspect_settled(
         &self,
         id: &str,
     ) -> Result<ContainerInspectResponse, bollard::errors::Error> {
         let mut inspect = self.docker.inspect_container(id, None).await?;
-        for _ in 0..5 {
+        for _ in 0..20 {
             let state = inspect.state.as_ref();
             let maybe_oom = state.and_then(|s| s.exit_code) == Some(137)
                 && state.and_then(|s| s.oom_killed) != Some(true)
