@@ -129,6 +129,12 @@ pub async fn sync_pod(k: &Kubelet, pod: &Pod, st: &mut PodState) -> Result<Next,
         for r in records.iter().filter(|r| r.running()) {
             k.runtime.stop_container(&r.id, Duration::ZERO).await?;
         }
+        // dockerd may set a container's OOMKilled only after it reported
+        // the exit (it handles containerd's oom and exit events apart):
+        // once it does, the finished pod's status says so.
+        if oom_reported_late(pod, &records) {
+            write_status(k, pod, st).await?;
+        }
         return Ok(Next::Requeue(None));
     }
 
@@ -663,6 +669,30 @@ async fn collect_garbage(k: &Kubelet, records: &[ContainerRecord]) -> Result<(),
         }
     }
     Ok(())
+}
+
+/// Whether the runtime now says a container was OOM-killed while the pod's
+/// status still shows it terminated for another reason.
+fn oom_reported_late(pod: &Pod, records: &[ContainerRecord]) -> bool {
+    let Some(status) = pod.status.as_ref() else {
+        return false;
+    };
+    let shown = status
+        .container_statuses
+        .iter()
+        .flatten()
+        .chain(status.init_container_statuses.iter().flatten());
+    shown.into_iter().any(|cs| {
+        let reason = cs
+            .state
+            .as_ref()
+            .and_then(|s| s.terminated.as_ref())
+            .and_then(|t| t.reason.as_deref());
+        reason.is_some_and(|r| r != "OOMKilled")
+            && records
+                .iter()
+                .any(|r| !r.sandbox && r.name == cs.name && r.oom_killed && !r.running())
+    })
 }
 
 /// Computes the status and patches it when it differs from the API's.

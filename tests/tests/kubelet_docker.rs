@@ -437,8 +437,13 @@ async fn init_containers_run_in_order_and_oom_is_reported() {
         .kubectl_ok(&["get", "pod", "initfail", "--no-headers"]);
     assert!(shown.contains("Init:Error"), "kubectl shows: {shown}");
 
+    // Docker may set OOMKilled a moment after it reports the exit; the
+    // kubelet then corrects the finished pod's status.
     let oom = c
-        .wait_pod("oom", T, |p| p["status"]["phase"] == "Failed")
+        .wait_pod("oom", T, |p| {
+            p["status"]["phase"] == "Failed"
+                && container_status(p, "hog")["state"]["terminated"]["reason"] == "OOMKilled"
+        })
         .await;
     let t = &container_status(&oom, "hog")["state"]["terminated"];
     assert_eq!(t["reason"], "OOMKilled", "{t}");
