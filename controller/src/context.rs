@@ -117,3 +117,23 @@ impl RetryBackoff {
         self.failures.lock().unwrap().remove(key);
     }
 }
+
+/// A controller assembled over the shared informers: what each
+/// controller file's `build` returns (the caller starts the informers).
+pub type Built = futures::future::BoxFuture<'static, anyhow::Result<()>>;
+
+/// Drives a kube-rs controller's results until its trigger streams end. A
+/// failed reconcile has already been handled by its `error_policy` (logged
+/// and requeued), so here it is only traced, under the controller's `name`.
+pub fn drive<T, E: std::fmt::Display>(
+    name: &'static str,
+    results: impl futures::Stream<Item = Result<T, E>> + Send + 'static,
+) -> impl std::future::Future<Output = ()> + Send + 'static {
+    use futures::StreamExt;
+    results.for_each(move |result| {
+        if let Err(error) = result {
+            tracing::debug!(controller = name, %error, "reconcile failed");
+        }
+        std::future::ready(())
+    })
+}

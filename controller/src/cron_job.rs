@@ -39,8 +39,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::future::BoxFuture;
-use futures::{FutureExt, StreamExt};
+use futures::FutureExt;
 use k8s_openapi::api::batch::v1::{CronJob, CronJobStatus, Job};
 use k8s_openapi::api::core::v1::ObjectReference;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -54,7 +53,7 @@ use kube::{Resource, ResourceExt};
 use minik_client::errors;
 use minik_client::informer::Synced;
 
-use crate::context::{EventRecorder, RetryBackoff};
+use crate::context::{drive, Built, EventRecorder, RetryBackoff};
 use crate::ownership::{controller_of, controller_ref, key_of};
 use crate::status::second_precision;
 use crate::{Context, Error};
@@ -78,16 +77,9 @@ struct State {
 // construct and run
 // ---------------------------------------------------------------------------
 
-/// Runs the CronJob controller until the process stops.
-pub async fn run(ctx: Arc<Context>) -> anyhow::Result<()> {
-    let controller = build(&ctx);
-    ctx.informers.start();
-    controller.await
-}
-
 /// Builds the controller over the shared CronJob and Job informers (the
 /// caller starts them). Job changes wake the CronJob that controls them.
-pub fn build(ctx: &Arc<Context>) -> BoxFuture<'static, anyhow::Result<()>> {
+pub fn build(ctx: &Arc<Context>) -> Built {
     let cron_jobs = ctx.informers.get::<CronJob>();
     let jobs = ctx.informers.get::<Job>();
     let state = Arc::new(State {
@@ -97,22 +89,16 @@ pub fn build(ctx: &Arc<Context>) -> BoxFuture<'static, anyhow::Result<()>> {
         jobs_synced: jobs.synced(),
         retries: RetryBackoff::default(),
     });
-    let controller = Controller::for_shared_stream(cron_jobs.applied(), cron_jobs.store())
-        .with_config(
-            controller::Config::default().concurrency(ctx.settings.concurrent_cron_job_syncs),
-        )
-        .watches_shared_stream(jobs.touched(), |job| cron_job_of(&job))
-        .run(reconcile, error_policy, state)
-        .for_each(|result| async move {
-            if let Err(e) = result {
-                tracing::debug!(error = %e, "cronjob controller");
-            }
-        });
-    async move {
-        controller.await;
-        Ok(())
-    }
-    .boxed()
+    let controller = drive(
+        "cronjob controller",
+        Controller::for_shared_stream(cron_jobs.applied(), cron_jobs.store())
+            .with_config(
+                controller::Config::default().concurrency(ctx.settings.concurrent_cron_job_syncs),
+            )
+            .watches_shared_stream(jobs.touched(), |job| cron_job_of(&job))
+            .run(reconcile, error_policy, state),
+    );
+    controller.map(Ok).boxed()
 }
 
 /// The CronJob controlling a Job, if any.

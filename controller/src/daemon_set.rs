@@ -64,7 +64,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use futures::future::{self, BoxFuture};
+use futures::future;
 use futures::{FutureExt, Stream, StreamExt};
 use k8s_openapi::api::apps::v1::{ControllerRevision, DaemonSet, DaemonSetStatus};
 use k8s_openapi::api::core::v1::{
@@ -84,7 +84,7 @@ use minik_client::informer::Synced;
 use minik_client::{errors, Change};
 use serde_json::{json, Value};
 
-use crate::context::{EventRecorder, RetryBackoff};
+use crate::context::{drive, Built, EventRecorder, RetryBackoff};
 use crate::ownership::{
     claim_pods, controller_of, controller_ref, key_of, owners_for_pod, selector,
 };
@@ -123,17 +123,10 @@ struct State {
 // construct and run
 // ---------------------------------------------------------------------------
 
-/// Runs the DaemonSet controller until the process stops.
-pub async fn run(ctx: Arc<Context>) -> anyhow::Result<()> {
-    let controller = build(&ctx);
-    ctx.informers.start();
-    controller.await
-}
-
 /// Builds the controller over the shared DaemonSet, Pod, Node and
 /// ControllerRevision informers (the caller starts them).
 /// Kubernetes' `NewDaemonSetsController`.
-pub fn build(ctx: &Arc<Context>) -> BoxFuture<'static, anyhow::Result<()>> {
+pub fn build(ctx: &Arc<Context>) -> Built {
     let daemon_sets = ctx.informers.get::<DaemonSet>();
     let pods = ctx.informers.pods();
     let nodes = ctx.informers.get::<Node>();
@@ -164,29 +157,23 @@ pub fn build(ctx: &Arc<Context>) -> BoxFuture<'static, anyhow::Result<()>> {
     });
     let ds_store = daemon_sets.store();
     let all_ds = daemon_sets.store();
-    let controller = Controller::for_shared_stream(daemon_sets.applied(), daemon_sets.store())
-        .with_config(
-            controller::Config::default().concurrency(ctx.settings.concurrent_daemonset_syncs),
-        )
-        .watches_shared_stream(pod_changes, move |pod| daemon_sets_for_pod(&pod, &ds_store))
-        .watches_shared_stream(node_changes(nodes.subscribe()), move |_node| {
-            all_ds
-                .state()
-                .iter()
-                .map(|ds| ObjectRef::from_obj(ds.as_ref()))
-                .collect::<Vec<_>>()
-        })
-        .run(reconcile, error_policy, state)
-        .for_each(|result| async move {
-            if let Err(e) = result {
-                tracing::debug!(error = %e, "daemonset controller");
-            }
-        });
-    async move {
-        controller.await;
-        Ok(())
-    }
-    .boxed()
+    let controller = drive(
+        "daemonset controller",
+        Controller::for_shared_stream(daemon_sets.applied(), daemon_sets.store())
+            .with_config(
+                controller::Config::default().concurrency(ctx.settings.concurrent_daemonset_syncs),
+            )
+            .watches_shared_stream(pod_changes, move |pod| daemon_sets_for_pod(&pod, &ds_store))
+            .watches_shared_stream(node_changes(nodes.subscribe()), move |_node| {
+                all_ds
+                    .state()
+                    .iter()
+                    .map(|ds| ObjectRef::from_obj(ds.as_ref()))
+                    .collect::<Vec<_>>()
+            })
+            .run(reconcile, error_policy, state),
+    );
+    controller.map(Ok).boxed()
 }
 
 /// Node changes that can change where daemon pods belong: a node added or

@@ -61,7 +61,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::future::{self, BoxFuture};
+use futures::future;
 use futures::{FutureExt, StreamExt};
 use k8s_openapi::api::apps::v1::{
     Deployment, DeploymentCondition, DeploymentStatus, ReplicaSet, ReplicaSetSpec,
@@ -78,7 +78,7 @@ use kube::{Resource, ResourceExt};
 use minik_client::errors;
 use minik_client::informer::{wait_for_cache_sync, Synced};
 
-use crate::context::{EventRecorder, RetryBackoff};
+use crate::context::{drive, Built, EventRecorder, RetryBackoff};
 use crate::ownership::{
     adopt, controller_of, controller_ref, key_of, labels_of, release, selector,
 };
@@ -131,18 +131,11 @@ struct State {
 // construct and run
 // ---------------------------------------------------------------------------
 
-/// Runs the Deployment controller until the process stops.
-pub async fn run(ctx: Arc<Context>) -> anyhow::Result<()> {
-    let controller = build(&ctx);
-    ctx.informers.start();
-    controller.await
-}
-
 /// Builds the controller over the shared Deployment, ReplicaSet and Pod
 /// informers (the caller starts them). Kubernetes' `NewDeploymentController`:
 /// ReplicaSet changes wake their Deployment; of pod changes only deletions
 /// matter (`deletePod`: a Recreate rollout waits for its old pods to go).
-pub fn build(ctx: &Arc<Context>) -> BoxFuture<'static, anyhow::Result<()>> {
+pub fn build(ctx: &Arc<Context>) -> Built {
     let deployments = ctx.informers.get::<Deployment>();
     let replica_sets = ctx.informers.get::<ReplicaSet>();
     let pods = ctx.informers.pods();
@@ -159,27 +152,21 @@ pub fn build(ctx: &Arc<Context>) -> BoxFuture<'static, anyhow::Result<()>> {
         .filter_map(|change| future::ready(change.deleted()));
     let (for_rs, for_pod) = (deployments.store(), deployments.store());
     let rs_store = replica_sets.store();
-    let controller = Controller::for_shared_stream(deployments.applied(), deployments.store())
-        .with_config(
-            controller::Config::default().concurrency(ctx.settings.concurrent_deployment_syncs),
-        )
-        .watches_shared_stream(replica_sets.touched(), move |rs| {
-            deployments_for_replica_set(&rs, &for_rs)
-        })
-        .watches_shared_stream(pod_deletions, move |pod| {
-            recreate_deployment_for_pod(&pod, &rs_store, &for_pod)
-        })
-        .run(reconcile, error_policy, state)
-        .for_each(|result| async move {
-            if let Err(e) = result {
-                tracing::debug!(error = %e, "deployment controller");
-            }
-        });
-    async move {
-        controller.await;
-        Ok(())
-    }
-    .boxed()
+    let controller = drive(
+        "deployment controller",
+        Controller::for_shared_stream(deployments.applied(), deployments.store())
+            .with_config(
+                controller::Config::default().concurrency(ctx.settings.concurrent_deployment_syncs),
+            )
+            .watches_shared_stream(replica_sets.touched(), move |rs| {
+                deployments_for_replica_set(&rs, &for_rs)
+            })
+            .watches_shared_stream(pod_deletions, move |pod| {
+                recreate_deployment_for_pod(&pod, &rs_store, &for_pod)
+            })
+            .run(reconcile, error_policy, state),
+    );
+    controller.map(Ok).boxed()
 }
 
 /// The controlling Deployment of a ReplicaSet, or for an orphan every

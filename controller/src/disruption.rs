@@ -32,7 +32,6 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::future::BoxFuture;
 use futures::{stream, FutureExt, StreamExt};
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::core::v1::Pod;
@@ -49,7 +48,7 @@ use kube::{Api, Resource, ResourceExt};
 use minik_client::informer::{wait_for_cache_sync, Synced};
 use minik_client::Change;
 
-use crate::context::{EventRecorder, RetryBackoff};
+use crate::context::{drive, Built, EventRecorder, RetryBackoff};
 use crate::ownership::{controller_of, labels_of, selector};
 use crate::pods::is_pod_ready;
 use crate::{Context, Error};
@@ -70,16 +69,9 @@ struct State {
     backoff: RetryBackoff,
 }
 
-/// Runs the controller until the process stops.
-pub async fn run(ctx: Arc<Context>) -> anyhow::Result<()> {
-    let controller = build(&ctx);
-    ctx.informers.start();
-    controller.await
-}
-
 /// Builds the controller over the shared PDB, Pod, ReplicaSet and
 /// Deployment informers (the caller starts them).
-pub fn build(ctx: &Arc<Context>) -> BoxFuture<'static, anyhow::Result<()>> {
+pub fn build(ctx: &Arc<Context>) -> Built {
     let budgets = ctx.informers.get::<PodDisruptionBudget>();
     let pods = ctx.informers.pods();
     let replica_sets = ctx.informers.get::<ReplicaSet>();
@@ -97,16 +89,14 @@ pub fn build(ctx: &Arc<Context>) -> BoxFuture<'static, anyhow::Result<()>> {
     let pod_triggers = pods
         .subscribe()
         .flat_map(move |change| stream::iter(budgets_for_pod_change(&budget_store, change)));
-    Controller::for_shared_stream(budgets.applied(), budgets.store())
-        .reconcile_on(pod_triggers)
-        .run(reconcile, error_policy, state)
-        .for_each(|res| async move {
-            if let Err(e) = res {
-                tracing::debug!(error = %e, "disruption sync");
-            }
-        })
-        .map(Ok)
-        .boxed()
+    drive(
+        "disruption sync",
+        Controller::for_shared_stream(budgets.applied(), budgets.store())
+            .reconcile_on(pod_triggers)
+            .run(reconcile, error_policy, state),
+    )
+    .map(Ok)
+    .boxed()
 }
 
 /// The budgets a pod change concerns: those selecting the pod before or after.

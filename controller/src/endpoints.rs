@@ -39,7 +39,6 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures::future::BoxFuture;
 use futures::{stream, FutureExt, StreamExt};
 use k8s_openapi::api::core::v1::{
     EndpointAddress, EndpointPort, EndpointSubset, Endpoints, ObjectReference, Pod, Service,
@@ -57,7 +56,7 @@ use kube::{Api, ResourceExt};
 use minik_client::errors;
 use minik_client::informer::{wait_for_cache_sync, Synced};
 
-use crate::context::{EventRecorder, RetryBackoff};
+use crate::context::{drive, Built, EventRecorder, RetryBackoff};
 use crate::{Context, Error};
 use minik_client::Change;
 
@@ -99,16 +98,9 @@ struct State {
 // Construct and run.
 // ---------------------------------------------------------------------------
 
-/// Runs the sync and cleanup controllers until the process stops.
-pub async fn run(ctx: Arc<Context>) -> anyhow::Result<()> {
-    let controllers = build(&ctx);
-    ctx.informers.start();
-    controllers.await
-}
-
 /// Builds both controllers over the shared Service, Endpoints and Pod
 /// informers (the caller starts them).
-pub fn build(ctx: &Arc<Context>) -> BoxFuture<'static, anyhow::Result<()>> {
+pub fn build(ctx: &Arc<Context>) -> Built {
     let services = ctx.informers.get::<Service>();
     let endpoints = ctx.informers.get::<Endpoints>();
     let pods = ctx.informers.pods();
@@ -130,28 +122,24 @@ pub fn build(ctx: &Arc<Context>) -> BoxFuture<'static, anyhow::Result<()>> {
     let pod_triggers = pods
         .subscribe()
         .flat_map(move |change| stream::iter(services_for_pod_change(&service_store, change)));
-    let sync = Controller::for_shared_stream(services.applied(), services.store())
-        .reconcile_on(pod_triggers)
-        .watches_shared_stream(endpoints.touched(), |ep| {
-            Some(ObjectRef::<Service>::new(&ep.name_any()).within(&ep.namespace()?))
-        })
-        .run(reconcile, error_policy, state.clone())
-        .for_each(|res| async move {
-            if let Err(e) = res {
-                tracing::debug!(error = %e, "endpoints sync");
-            }
-        });
+    let sync = drive(
+        "endpoints sync",
+        Controller::for_shared_stream(services.applied(), services.store())
+            .reconcile_on(pod_triggers)
+            .watches_shared_stream(endpoints.touched(), |ep| {
+                Some(ObjectRef::<Service>::new(&ep.name_any()).within(&ep.namespace()?))
+            })
+            .run(reconcile, error_policy, state.clone()),
+    );
 
-    let cleanup = Controller::for_shared_stream(endpoints.applied(), endpoints.store())
-        .watches_shared_stream(services.touched(), |svc| {
-            Some(ObjectRef::<Endpoints>::new(&svc.name_any()).within(&svc.namespace()?))
-        })
-        .run(reconcile_leftover, error_policy_leftover, state)
-        .for_each(|res| async move {
-            if let Err(e) = res {
-                tracing::debug!(error = %e, "endpoints cleanup");
-            }
-        });
+    let cleanup = drive(
+        "endpoints cleanup",
+        Controller::for_shared_stream(endpoints.applied(), endpoints.store())
+            .watches_shared_stream(services.touched(), |svc| {
+                Some(ObjectRef::<Endpoints>::new(&svc.name_any()).within(&svc.namespace()?))
+            })
+            .run(reconcile_leftover, error_policy_leftover, state),
+    );
 
     async move {
         futures::join!(sync, cleanup);

@@ -46,7 +46,6 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use futures::channel::mpsc;
-use futures::future::BoxFuture;
 use futures::{FutureExt, StreamExt};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::api::{
@@ -60,7 +59,7 @@ use minik_api::catalogue::{self, ResourceInfo};
 use minik_client::errors;
 use serde_json::json;
 
-use crate::context::RetryBackoff;
+use crate::context::{drive, Built, RetryBackoff};
 use crate::{Context, Error};
 use minik_client::informer::{Change, Meta};
 
@@ -124,17 +123,10 @@ struct KindCtx {
 // Construct and run.
 // ---------------------------------------------------------------------------
 
-/// Starts one monitor + controller per kind and runs them until the process stops.
-pub async fn run(ctx: Arc<Context>) -> anyhow::Result<()> {
-    let collector = build(&ctx);
-    ctx.informers.start();
-    collector.await
-}
-
 /// Builds one monitor + controller per kind over the shared metadata
 /// informers (the caller starts them). A kind this process also watches in
 /// full (pods, ReplicaSets, …) is served from that informer, not watched twice.
-pub fn build(ctx: &Arc<Context>) -> BoxFuture<'static, anyhow::Result<()>> {
+pub fn build(ctx: &Arc<Context>) -> Built {
     let mut kinds = Vec::new();
     let mut wakeups = Vec::new();
     let mut seen_storage = HashSet::new();
@@ -175,16 +167,12 @@ pub fn build(ctx: &Arc<Context>) -> BoxFuture<'static, anyhow::Result<()>> {
             gc: gc.clone(),
             kind: i,
         });
-        controllers.push(
+        controllers.push(drive(
+            "garbage collector",
             Controller::for_shared_stream_with(objects, informer.store(), resource)
                 .reconcile_on(woken)
-                .run(reconcile, error_policy, kind_ctx)
-                .for_each(|res| async move {
-                    if let Err(e) = res {
-                        tracing::debug!(error = %e, "garbage collector");
-                    }
-                }),
-        );
+                .run(reconcile, error_policy, kind_ctx),
+        ));
     }
     async move {
         futures::future::join_all(controllers).await;

@@ -63,7 +63,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures::future::{self, BoxFuture};
+use futures::future;
 use futures::{FutureExt, Stream, StreamExt};
 use k8s_openapi::api::batch::v1::{
     Job, JobCondition, JobSpec, JobStatus, PodFailurePolicyRule, UncountedTerminatedPods,
@@ -80,7 +80,7 @@ use minik_client::informer::Synced;
 use minik_client::{errors, Change};
 use serde_json::json;
 
-use crate::context::{EventRecorder, RetryBackoff};
+use crate::context::{drive, Built, EventRecorder, RetryBackoff};
 use crate::ownership::{controller_of, controller_ref, key_of};
 use crate::pod_control::{delete_pod, Expectations};
 use crate::pods::is_pod_ready;
@@ -132,16 +132,9 @@ struct State {
 // construct and run
 // ---------------------------------------------------------------------------
 
-/// Runs the Job controller until the process stops.
-pub async fn run(ctx: Arc<Context>) -> anyhow::Result<()> {
-    let controller = build(&ctx);
-    ctx.informers.start();
-    controller.await
-}
-
 /// Builds the controller over the shared Job and Pod informers (the caller
 /// starts them). Kubernetes' `NewController` in `pkg/controller/job`.
-pub fn build(ctx: &Arc<Context>) -> BoxFuture<'static, anyhow::Result<()>> {
+pub fn build(ctx: &Arc<Context>) -> Built {
     let jobs = ctx.informers.get::<Job>();
     let pods = ctx.informers.pods();
     let expectations = Arc::new(Expectations::for_kind("Job"));
@@ -165,15 +158,15 @@ pub fn build(ctx: &Arc<Context>) -> BoxFuture<'static, anyhow::Result<()>> {
         pods.store(),
     );
     let pod_changes = pod_changes(pods.subscribe(), pods.store(), expectations, finalizers);
-    let controller = Controller::for_shared_stream(jobs.applied(), jobs.store())
-        .with_config(controller::Config::default().concurrency(ctx.settings.concurrent_job_syncs))
-        .watches_shared_stream(pod_changes, |pod| job_of_pod(&pod))
-        .run(reconcile, error_policy, state)
-        .for_each(|result| async move {
-            if let Err(e) = result {
-                tracing::debug!(error = %e, "job controller");
-            }
-        });
+    let controller = drive(
+        "job controller",
+        Controller::for_shared_stream(jobs.applied(), jobs.store())
+            .with_config(
+                controller::Config::default().concurrency(ctx.settings.concurrent_job_syncs),
+            )
+            .watches_shared_stream(pod_changes, |pod| job_of_pod(&pod))
+            .run(reconcile, error_policy, state),
+    );
     async move {
         futures::join!(controller, orphans);
         Ok(())

@@ -26,11 +26,11 @@
 //! Every controller reads the cluster through `Context::informers`, one
 //! `minik_client::SharedInformerFactory` for the process: pods are watched
 //! once, not once per controller. Each controller file has `build` (ask for
-//! its informers, assemble the kube-rs `Controller`) and `run` (build, start
-//! the informers, run); [`run`] builds them all before starting the
+//! its informers, assemble the kube-rs `Controller`, drive it with
+//! [`context::drive`]); [`run`] builds them all before starting the
 //! informers, so every informer — and every metadata view the garbage
 //! collector takes of a kind others watch in full — exists before the first
-//! watch opens.
+//! watch opens. [`run_only`] does the same for a chosen few (tests, benchmarks).
 //! - [`error`]: the crate's one `Error` enum, returned by every reconcile.
 //!
 //! Helpers several controllers share, so no controller imports another:
@@ -61,27 +61,39 @@ pub mod status;
 pub mod template_hash;
 pub mod ttl_after_finished;
 
-pub use context::{Context, Settings};
+pub use context::{Built, Context, Settings};
 pub use error::Error;
 
 use std::sync::Arc;
 
+/// Every controller's `build`, in the order they start.
+const ALL: &[fn(&Arc<Context>) -> Built] = &[
+    replicaset::build,
+    deployment::build,
+    daemon_set::build,
+    endpoints::build,
+    garbage_collector::build,
+    namespace::build,
+    node_lifecycle::build,
+    disruption::build,
+    job::build,
+    cron_job::build,
+    ttl_after_finished::build,
+];
+
 /// Runs every controller until one of them fails or the process stops.
 pub async fn run(client: kube::Client, settings: Settings) -> anyhow::Result<()> {
-    let ctx = Arc::new(Context::new(client, settings));
-    let controllers = [
-        replicaset::build(&ctx),
-        deployment::build(&ctx),
-        daemon_set::build(&ctx),
-        endpoints::build(&ctx),
-        garbage_collector::build(&ctx),
-        namespace::build(&ctx),
-        node_lifecycle::build(&ctx),
-        disruption::build(&ctx),
-        job::build(&ctx),
-        cron_job::build(&ctx),
-        ttl_after_finished::build(&ctx),
-    ];
+    run_only(Arc::new(Context::new(client, settings)), ALL).await
+}
+
+/// Runs the given controllers (their `build` functions) over `ctx`'s
+/// informers: all are built before the informers start, then they run until
+/// one fails or the process stops.
+pub async fn run_only(
+    ctx: Arc<Context>,
+    builds: &[fn(&Arc<Context>) -> Built],
+) -> anyhow::Result<()> {
+    let controllers: Vec<Built> = builds.iter().map(|build| build(&ctx)).collect();
     ctx.informers.start();
     tracing::info!(watches = ?ctx.informers.watches(), "controller-manager informers started");
     futures::future::try_join_all(controllers).await?;

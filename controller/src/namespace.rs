@@ -31,8 +31,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::future::BoxFuture;
-use futures::{FutureExt, StreamExt};
+use futures::FutureExt;
 use k8s_openapi::api::core::v1::{Namespace, NamespaceCondition, NamespaceStatus, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
@@ -45,7 +44,7 @@ use kube::{Api, ResourceExt};
 use minik_api::catalogue::{self, ResourceInfo};
 use minik_client::errors;
 
-use crate::context::RetryBackoff;
+use crate::context::{drive, Built, RetryBackoff};
 use crate::{Context, Error};
 
 /// The finalizer in `spec.finalizers` that this controller owns.
@@ -60,16 +59,9 @@ struct State {
     backoff: RetryBackoff,
 }
 
-/// Runs the namespace controller until the process stops.
-pub async fn run(ctx: Arc<Context>) -> anyhow::Result<()> {
-    let controller = build(&ctx);
-    ctx.informers.start();
-    controller.await
-}
-
 /// Builds the controller over the shared Namespace and Pod informers (the
 /// caller starts them).
-pub fn build(ctx: &Arc<Context>) -> BoxFuture<'static, anyhow::Result<()>> {
+pub fn build(ctx: &Arc<Context>) -> Built {
     let mut seen = std::collections::HashSet::new();
     let kinds = catalogue::all()
         .iter()
@@ -93,26 +85,20 @@ pub fn build(ctx: &Arc<Context>) -> BoxFuture<'static, anyhow::Result<()>> {
     let namespaces = ctx.informers.get::<Namespace>();
     let pods = ctx.informers.pods();
     let store = namespaces.store();
-    let controller = Controller::for_shared_stream(namespaces.applied(), namespaces.store())
-        // A pod change in a terminating namespace may be the last pod leaving.
-        .watches_shared_stream(pods.touched(), move |pod| {
-            let ns = pod.namespace()?;
-            let terminating = store
-                .get(&ObjectRef::new(&ns))
-                .is_some_and(|n| n.metadata.deletion_timestamp.is_some());
-            terminating.then(|| ObjectRef::new(&ns))
-        })
-        .run(reconcile, error_policy, state)
-        .for_each(|res| async move {
-            if let Err(e) = res {
-                tracing::debug!(error = %e, "namespace controller");
-            }
-        });
-    async move {
-        controller.await;
-        Ok(())
-    }
-    .boxed()
+    let controller = drive(
+        "namespace controller",
+        Controller::for_shared_stream(namespaces.applied(), namespaces.store())
+            // A pod change in a terminating namespace may be the last pod leaving.
+            .watches_shared_stream(pods.touched(), move |pod| {
+                let ns = pod.namespace()?;
+                let terminating = store
+                    .get(&ObjectRef::new(&ns))
+                    .is_some_and(|n| n.metadata.deletion_timestamp.is_some());
+                terminating.then(|| ObjectRef::new(&ns))
+            })
+            .run(reconcile, error_policy, state),
+    );
+    controller.map(Ok).boxed()
 }
 
 /// Deletes the content of a terminating namespace and, once it is empty,

@@ -60,8 +60,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures::future::BoxFuture;
-use futures::{FutureExt, StreamExt};
+use futures::FutureExt;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Node, NodeCondition, ObjectReference, Pod, Taint, Toleration};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
@@ -76,7 +75,7 @@ use minik_client::informer::{wait_for_cache_sync, Synced};
 use minik_client::{errors, Informer};
 use serde_json::json;
 
-use crate::context::{EventRecorder, RetryBackoff};
+use crate::context::{drive, Built, EventRecorder, RetryBackoff};
 use crate::{Context, Error};
 
 /// Namespace of the kubelets' heartbeat Leases.
@@ -152,17 +151,10 @@ struct Observed {
 // Construct and run.
 // ---------------------------------------------------------------------------
 
-/// Runs the node lifecycle controller until the process stops.
-pub async fn run(ctx: Arc<Context>) -> anyhow::Result<()> {
-    let controller = build(&ctx);
-    ctx.informers.start();
-    controller.await
-}
-
 /// Builds the controller over the shared Node, Lease and Pod informers (the
 /// caller starts them). The Lease informer is the process's one watch of
 /// every Lease; only those in `kube-node-lease` wake a node.
-pub fn build(ctx: &Arc<Context>) -> BoxFuture<'static, anyhow::Result<()>> {
+pub fn build(ctx: &Arc<Context>) -> Built {
     let nodes = ctx.informers.get::<Node>();
     let leases = ctx.informers.get::<Lease>();
     let pods = ctx.informers.pods();
@@ -182,26 +174,20 @@ pub fn build(ctx: &Arc<Context>) -> BoxFuture<'static, anyhow::Result<()>> {
         backoff: RetryBackoff::default(),
         ctx: ctx.clone(),
     });
-    let controller = Controller::for_shared_stream(nodes.applied(), nodes.store())
-        .watches_shared_stream(leases.touched(), |lease| {
-            (lease.namespace().as_deref() == Some(NODE_LEASE_NAMESPACE))
-                .then(|| ObjectRef::new(&lease.name_any()))
-        })
-        .watches_shared_stream(pods.touched(), |pod| {
-            let node = pod.spec.as_ref()?.node_name.clone()?;
-            Some(ObjectRef::new(&node))
-        })
-        .run(reconcile, error_policy, state)
-        .for_each(|res| async move {
-            if let Err(e) = res {
-                tracing::debug!(error = %e, "node lifecycle");
-            }
-        });
-    async move {
-        controller.await;
-        Ok(())
-    }
-    .boxed()
+    let controller = drive(
+        "node lifecycle",
+        Controller::for_shared_stream(nodes.applied(), nodes.store())
+            .watches_shared_stream(leases.touched(), |lease| {
+                (lease.namespace().as_deref() == Some(NODE_LEASE_NAMESPACE))
+                    .then(|| ObjectRef::new(&lease.name_any()))
+            })
+            .watches_shared_stream(pods.touched(), |pod| {
+                let node = pod.spec.as_ref()?.node_name.clone()?;
+                Some(ObjectRef::new(&node))
+            })
+            .run(reconcile, error_policy, state),
+    );
+    controller.map(Ok).boxed()
 }
 
 // ---------------------------------------------------------------------------

@@ -44,7 +44,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::future::{self, BoxFuture};
+use futures::future;
 use futures::{FutureExt, Stream, StreamExt};
 use k8s_openapi::api::apps::v1::{ReplicaSet, ReplicaSetCondition, ReplicaSetStatus};
 use k8s_openapi::api::core::v1::Pod;
@@ -58,7 +58,7 @@ use kube::{Resource, ResourceExt};
 use minik_client::informer::Synced;
 use minik_client::{errors, Change};
 
-use crate::context::{EventRecorder, RetryBackoff};
+use crate::context::{drive, Built, EventRecorder, RetryBackoff};
 use crate::ownership::{
     claim_pods, controller_of, controller_ref, key_of, labels_of, owners_for_pod, selector,
 };
@@ -91,16 +91,9 @@ struct State {
 // construct and run
 // ---------------------------------------------------------------------------
 
-/// Runs the ReplicaSet controller until the process stops.
-pub async fn run(ctx: Arc<Context>) -> anyhow::Result<()> {
-    let controller = build(&ctx);
-    ctx.informers.start();
-    controller.await
-}
-
 /// Builds the controller over the shared ReplicaSet and Pod informers (the
 /// caller starts them). Kubernetes' `NewReplicaSetController`.
-pub fn build(ctx: &Arc<Context>) -> BoxFuture<'static, anyhow::Result<()>> {
+pub fn build(ctx: &Arc<Context>) -> Built {
     let replica_sets = ctx.informers.get::<ReplicaSet>();
     let pods = ctx.informers.pods();
     let expectations = Arc::new(Expectations::for_kind("ReplicaSet"));
@@ -115,24 +108,18 @@ pub fn build(ctx: &Arc<Context>) -> BoxFuture<'static, anyhow::Result<()>> {
     });
     let rs_store = replica_sets.store();
     let pod_changes = pod_changes(pods.subscribe(), pods.store(), expectations);
-    let controller = Controller::for_shared_stream(replica_sets.applied(), replica_sets.store())
-        .with_config(
-            controller::Config::default().concurrency(ctx.settings.concurrent_replicaset_syncs),
-        )
-        .watches_shared_stream(pod_changes, move |pod| {
-            replica_sets_for_pod(&pod, &rs_store)
-        })
-        .run(reconcile, error_policy, state)
-        .for_each(|result| async move {
-            if let Err(e) = result {
-                tracing::debug!(error = %e, "replicaset controller");
-            }
-        });
-    async move {
-        controller.await;
-        Ok(())
-    }
-    .boxed()
+    let controller = drive(
+        "replicaset controller",
+        Controller::for_shared_stream(replica_sets.applied(), replica_sets.store())
+            .with_config(
+                controller::Config::default().concurrency(ctx.settings.concurrent_replicaset_syncs),
+            )
+            .watches_shared_stream(pod_changes, move |pod| {
+                replica_sets_for_pod(&pod, &rs_store)
+            })
+            .run(reconcile, error_policy, state),
+    );
+    controller.map(Ok).boxed()
 }
 
 /// Pod changes: each lowers the expectations it satisfies, then (as a

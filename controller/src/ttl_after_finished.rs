@@ -16,8 +16,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::future::BoxFuture;
-use futures::{FutureExt, StreamExt};
+use futures::FutureExt;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use kube::api::{Api, DeleteParams, Preconditions, PropagationPolicy};
@@ -25,7 +24,7 @@ use kube::runtime::controller::{self, Action, Controller};
 use kube::ResourceExt;
 use minik_client::errors;
 
-use crate::context::RetryBackoff;
+use crate::context::{drive, Built, RetryBackoff};
 use crate::ownership::key_of;
 use crate::{Context, Error};
 
@@ -38,36 +37,23 @@ struct State {
 // construct and run
 // ---------------------------------------------------------------------------
 
-/// Runs the TTL-after-finished controller until the process stops.
-pub async fn run(ctx: Arc<Context>) -> anyhow::Result<()> {
-    let controller = build(&ctx);
-    ctx.informers.start();
-    controller.await
-}
-
 /// Builds the controller over the shared Job informer (the caller starts it).
-pub fn build(ctx: &Arc<Context>) -> BoxFuture<'static, anyhow::Result<()>> {
+pub fn build(ctx: &Arc<Context>) -> Built {
     let jobs = ctx.informers.get::<Job>();
     let state = Arc::new(State {
         ctx: ctx.clone(),
         retries: RetryBackoff::default(),
     });
-    let controller = Controller::for_shared_stream(jobs.applied(), jobs.store())
-        .with_config(
-            controller::Config::default()
-                .concurrency(ctx.settings.concurrent_ttl_after_finished_syncs),
-        )
-        .run(reconcile, error_policy, state)
-        .for_each(|result| async move {
-            if let Err(e) = result {
-                tracing::debug!(error = %e, "ttl-after-finished controller");
-            }
-        });
-    async move {
-        controller.await;
-        Ok(())
-    }
-    .boxed()
+    let controller = drive(
+        "ttl-after-finished controller",
+        Controller::for_shared_stream(jobs.applied(), jobs.store())
+            .with_config(
+                controller::Config::default()
+                    .concurrency(ctx.settings.concurrent_ttl_after_finished_syncs),
+            )
+            .run(reconcile, error_policy, state),
+    );
+    controller.map(Ok).boxed()
 }
 
 fn error_policy(job: Arc<Job>, error: &Error, state: Arc<State>) -> Action {

@@ -286,10 +286,13 @@ async fn main() -> anyhow::Result<()> {
         client_for(&server.url())?,
         minik_controller::Settings::default(),
     ));
-    let controllers = [
-        tokio::spawn(minik_controller::replicaset::run(ctx.clone())),
-        tokio::spawn(minik_controller::deployment::run(ctx)),
-    ];
+    let controllers = [tokio::spawn(minik_controller::run_only(
+        ctx,
+        &[
+            minik_controller::replicaset::build,
+            minik_controller::deployment::build,
+        ],
+    ))];
     create_namespace(&client, "deploy").await?;
     let deployed = bind_watch(client.clone(), "deploy").await;
     let deployment: Deployment = serde_json::from_value(json!({

@@ -44,15 +44,14 @@ impl BatchCluster {
             ..Default::default()
         };
         let ctx = Arc::new(minik_controller::Context::new(client.clone(), settings));
-        let builds = vec![
-            minik_controller::job::build(&ctx),
-            minik_controller::cron_job::build(&ctx),
-            minik_controller::ttl_after_finished::build(&ctx),
-            minik_controller::garbage_collector::build(&ctx),
+        let builds = [
+            minik_controller::job::build,
+            minik_controller::cron_job::build,
+            minik_controller::ttl_after_finished::build,
+            minik_controller::garbage_collector::build,
         ];
-        ctx.informers.start();
         let controllers = Running::spawn(async move {
-            futures::future::try_join_all(builds)
+            minik_controller::run_only(ctx, &builds)
                 .await
                 .expect("controllers run");
         });

@@ -46,23 +46,20 @@ pub fn start(
     which: &[Which],
 ) -> Running {
     let ctx = Arc::new(minik_controller::Context::new(client.clone(), settings));
-    let tasks = which
+    let builds: Vec<fn(&Arc<minik_controller::Context>) -> minik_controller::Built> = which
         .iter()
-        .map(|w| {
-            let ctx = ctx.clone();
-            let w = *w;
-            tokio::spawn(async move {
-                let result = match w {
-                    Which::Endpoints => minik_controller::endpoints::run(ctx).await,
-                    Which::GarbageCollector => minik_controller::garbage_collector::run(ctx).await,
-                    Which::Namespace => minik_controller::namespace::run(ctx).await,
-                    Which::NodeLifecycle => minik_controller::node_lifecycle::run(ctx).await,
-                };
-                result.expect("controller runs");
-            })
+        .map(|w| match w {
+            Which::Endpoints => minik_controller::endpoints::build as fn(&_) -> _,
+            Which::GarbageCollector => minik_controller::garbage_collector::build,
+            Which::Namespace => minik_controller::namespace::build,
+            Which::NodeLifecycle => minik_controller::node_lifecycle::build,
         })
         .collect();
-    Running(tasks)
+    Running(vec![tokio::spawn(async move {
+        minik_controller::run_only(ctx, &builds)
+            .await
+            .expect("controllers run");
+    })])
 }
 
 /// Polls `check` every 50 ms until it returns `Some`, failing the test

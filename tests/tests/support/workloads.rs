@@ -33,16 +33,13 @@ pub fn start_controllers(client: &kube::Client) -> Tasks {
         client.clone(),
         minik_controller::Settings::default(),
     ));
-    let rs = tokio::spawn({
-        let ctx = ctx.clone();
-        async move {
-            minik_controller::replicaset::run(ctx).await.unwrap();
-        }
-    });
-    let deploy = tokio::spawn(async move {
-        minik_controller::deployment::run(ctx).await.unwrap();
-    });
-    Tasks(vec![rs, deploy])
+    let builds = [
+        minik_controller::replicaset::build,
+        minik_controller::deployment::build,
+    ];
+    Tasks(vec![tokio::spawn(async move {
+        minik_controller::run_only(ctx, &builds).await.unwrap();
+    })])
 }
 
 /// Which pods the fake kubelet makes Ready, and after how long.
