@@ -491,8 +491,26 @@ fn string_field<'a>(
 /// itself as the field, as Kubernetes' `ValidateLabels` does.
 pub fn validate_labels(labels: &Value, path: &str) -> Vec<FieldError> {
     let mut errs = Vec::new();
-    let map = match labels {
-        Value::Null => return errs,
+    for (key, value) in string_map(labels, path, &mut errs) {
+        for msg in is_qualified_name(key) {
+            errs.push(FieldError::invalid(path, Value::from(key), msg));
+        }
+        for msg in is_valid_label_value(value) {
+            errs.push(FieldError::invalid(path, Value::from(value), msg));
+        }
+    }
+    errs
+}
+
+/// The entries of a map of strings at `path` (labels, annotations); a value
+/// of another shape is reported in `errs` and left out. `null` is empty.
+fn string_map<'a>(
+    map: &'a Value,
+    path: &str,
+    errs: &mut Vec<FieldError>,
+) -> Vec<(&'a str, &'a str)> {
+    let map = match map {
+        Value::Null => return Vec::new(),
         Value::Object(map) => map,
         other => {
             errs.push(FieldError::invalid(
@@ -500,23 +518,17 @@ pub fn validate_labels(labels: &Value, path: &str) -> Vec<FieldError> {
                 other.clone(),
                 "must be a map of strings",
             ));
-            return errs;
+            return Vec::new();
         }
     };
+    let mut entries = Vec::with_capacity(map.len());
     for (key, value) in map {
-        for msg in is_qualified_name(key) {
-            errs.push(FieldError::invalid(path, Value::from(key.as_str()), msg));
-        }
         match value {
-            Value::String(v) => {
-                for msg in is_valid_label_value(v) {
-                    errs.push(FieldError::invalid(path, Value::from(v.as_str()), msg));
-                }
-            }
+            Value::String(v) => entries.push((key.as_str(), v.as_str())),
             other => errs.push(FieldError::invalid(path, other.clone(), "must be a string")),
         }
     }
-    errs
+    entries
 }
 
 /// Checks an annotations map: keys are qualified names (compared in lower
@@ -524,28 +536,12 @@ pub fn validate_labels(labels: &Value, path: &str) -> Vec<FieldError> {
 /// [`TOTAL_ANNOTATION_SIZE_LIMIT`] bytes.
 pub fn validate_annotations(annotations: &Value, path: &str) -> Vec<FieldError> {
     let mut errs = Vec::new();
-    let map = match annotations {
-        Value::Null => return errs,
-        Value::Object(map) => map,
-        other => {
-            errs.push(FieldError::invalid(
-                path,
-                other.clone(),
-                "must be a map of strings",
-            ));
-            return errs;
-        }
-    };
     let mut total = 0usize;
-    for (key, value) in map {
+    for (key, value) in string_map(annotations, path, &mut errs) {
         for msg in is_qualified_name(&key.to_lowercase()) {
-            errs.push(FieldError::invalid(path, Value::from(key.as_str()), msg));
+            errs.push(FieldError::invalid(path, Value::from(key), msg));
         }
-        total += key.len();
-        match value {
-            Value::String(v) => total += v.len(),
-            other => errs.push(FieldError::invalid(path, other.clone(), "must be a string")),
-        }
+        total += key.len() + value.len();
     }
     if total > TOTAL_ANNOTATION_SIZE_LIMIT {
         errs.push(FieldError {

@@ -461,14 +461,19 @@ impl fmt::Display for LabelSelector {
     /// The canonical text, as Kubernetes' `Selector.String()`:
     /// requirements sorted by key, comma-separated (`app=web,tier in (a,b)`).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, r) in self.requirements.iter().enumerate() {
-            if i > 0 {
-                f.write_str(",")?;
-            }
-            write!(f, "{r}")?;
-        }
-        Ok(())
+        write_comma_separated(f, &self.requirements)
     }
+}
+
+/// `a,b,c`: how both kinds of selector print their requirements.
+fn write_comma_separated<T: fmt::Display>(f: &mut fmt::Formatter<'_>, items: &[T]) -> fmt::Result {
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            f.write_str(",")?;
+        }
+        write!(f, "{item}")?;
+    }
+    Ok(())
 }
 
 fn expression_requirement(expr: &Value, index: usize) -> Result<Requirement, SelectorError> {
@@ -1007,13 +1012,7 @@ impl FieldSelector {
 impl fmt::Display for FieldSelector {
     /// Canonical text: terms joined by commas, `==` shown as `=`, values escaped.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, r) in self.requirements.iter().enumerate() {
-            if i > 0 {
-                f.write_str(",")?;
-            }
-            write!(f, "{r}")?;
-        }
-        Ok(())
+        write_comma_separated(f, &self.requirements)
     }
 }
 

@@ -321,16 +321,19 @@ pub(crate) fn validate_port_num_or_name(v: &IntOrString, path: &str, errs: &mut 
 }
 
 /// A port's `protocol` at `{path}.protocol`.
-pub(crate) fn validate_protocol(protocol: Option<&str>, path: &str, errs: &mut Errs) {
-    match protocol {
-        None | Some("") => errs.push(FieldError::required(format!("{path}.protocol"), "")),
-        Some("TCP" | "UDP" | "SCTP") => {}
-        Some(other) => errs.push(FieldError::not_supported(
-            format!("{path}.protocol"),
-            Value::from(other),
-            &["SCTP", "TCP", "UDP"],
-        )),
+/// A required enum field: empty is `Required value`, anything but one of
+/// `allowed` is `Unsupported value` listing them (in the order given).
+pub(crate) fn required_one_of(value: &str, path: &str, allowed: &[&str], errs: &mut Errs) {
+    if value.is_empty() {
+        errs.push(FieldError::required(path, ""));
+    } else if !allowed.contains(&value) {
+        errs.push(FieldError::not_supported(path, Value::from(value), allowed));
     }
+}
+
+pub(crate) fn validate_protocol(protocol: Option<&str>, path: &str, errs: &mut Errs) {
+    let path = format!("{path}.protocol");
+    required_one_of(protocol.unwrap_or(""), &path, &["SCTP", "TCP", "UDP"], errs);
 }
 
 // ---------------------------------------------------------------------------
@@ -459,15 +462,12 @@ pub(crate) fn validate_pod_spec(spec: &PodSpec, path: &str, owner: SpecOwner, er
     }
 
     if owner != SpecOwner::JobTemplate {
-        match opt_str(&spec.restart_policy) {
-            "Always" | "OnFailure" | "Never" => {}
-            "" => errs.push(FieldError::required(format!("{path}.restartPolicy"), "")),
-            other => errs.push(FieldError::not_supported(
-                format!("{path}.restartPolicy"),
-                Value::from(other),
-                &["Always", "OnFailure", "Never"],
-            )),
-        }
+        required_one_of(
+            opt_str(&spec.restart_policy),
+            &format!("{path}.restartPolicy"),
+            &["Always", "OnFailure", "Never"],
+            errs,
+        );
     }
     match opt_str(&spec.dns_policy) {
         "ClusterFirstWithHostNet" | "ClusterFirst" | "Default" => {}
@@ -579,15 +579,12 @@ pub(crate) fn validate_container(
         ));
     }
 
-    match opt_str(&c.image_pull_policy) {
-        "Always" | "IfNotPresent" | "Never" => {}
-        "" => errs.push(FieldError::required(format!("{p}.imagePullPolicy"), "")),
-        other => errs.push(FieldError::not_supported(
-            format!("{p}.imagePullPolicy"),
-            Value::from(other),
-            &["Always", "IfNotPresent", "Never"],
-        )),
-    }
+    required_one_of(
+        opt_str(&c.image_pull_policy),
+        &format!("{p}.imagePullPolicy"),
+        &["Always", "IfNotPresent", "Never"],
+        errs,
+    );
     match opt_str(&c.termination_message_policy) {
         "File" | "FallbackToLogsOnError" => {}
         "" => errs.push(FieldError::required(

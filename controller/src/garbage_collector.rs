@@ -567,23 +567,34 @@ async fn patch_owner_references(
     } else {
         refs
     };
-    let patch = json!({"metadata": {
+    let metadata = json!({
         "ownerReferences": refs,
         "uid": obj.uid(),
         "resourceVersion": obj.resource_version(),
-    }});
-    let api = api_for(gc, kind, obj.namespace().as_deref());
-    match api
-        .patch(
-            &obj.name_any(),
-            &PatchParams::default(),
-            &Patch::Merge(&patch),
-        )
-        .await
-    {
+    });
+    match merge_metadata(gc, kind, obj, metadata).await {
         Err(e) if superseded(&e) => Ok(()),
-        r => r.map(|_| ()).map_err(Error::from),
+        r => r.map_err(Error::from),
     }
+}
+
+/// A JSON merge patch of `obj`'s metadata (its guards — uid,
+/// resourceVersion — are part of `metadata`).
+async fn merge_metadata(
+    gc: &Collector,
+    kind: usize,
+    obj: &Meta,
+    metadata: serde_json::Value,
+) -> Result<(), kube::Error> {
+    let api = api_for(gc, kind, obj.namespace().as_deref());
+    let patch = json!({ "metadata": metadata });
+    api.patch(
+        &obj.name_any(),
+        &PatchParams::default(),
+        &Patch::Merge(&patch),
+    )
+    .await
+    .map(|_| ())
 }
 
 /// Removes one finalizer, guarded by resourceVersion: the API server removes
@@ -599,22 +610,14 @@ async fn remove_finalizer(
         .iter()
         .filter(|f| *f != finalizer)
         .collect();
-    let patch = json!({"metadata": {
+    let metadata = json!({
         "finalizers": if rest.is_empty() { serde_json::Value::Null } else { json!(rest) },
         "resourceVersion": obj.resource_version(),
-    }});
-    let api = api_for(gc, kind, obj.namespace().as_deref());
+    });
     tracing::debug!(name = %obj.name_any(), finalizer, "removing finalizer");
-    match api
-        .patch(
-            &obj.name_any(),
-            &PatchParams::default(),
-            &Patch::Merge(&patch),
-        )
-        .await
-    {
+    match merge_metadata(gc, kind, obj, metadata).await {
         Err(e) if superseded(&e) => Ok(()),
-        r => r.map(|_| ()).map_err(Error::from),
+        r => r.map_err(Error::from),
     }
 }
 
@@ -659,21 +662,13 @@ async fn orphan_dependents(gc: &Collector, owner: &Meta) -> Result<(), Error> {
         } else {
             json!(kept)
         };
-        let patch = json!({"metadata": {
+        let metadata = json!({
             "ownerReferences": refs,
             "uid": dep.uid(),
             "resourceVersion": dep.resource_version(),
-        }});
-        let api = api_for(gc, kind, dep.namespace().as_deref());
-        match api
-            .patch(
-                &dep.name_any(),
-                &PatchParams::default(),
-                &Patch::Merge(&patch),
-            )
-            .await
-        {
-            Ok(_) => {}
+        });
+        match merge_metadata(gc, kind, &dep, metadata).await {
+            Ok(()) => {}
             Err(e) if errors::is_not_found(&e) => {}
             Err(e) => return Err(e.into()),
         }

@@ -100,3 +100,23 @@ pub fn body_json(response: &str) -> serde_json::Value {
     let body = response.split_once("\r\n\r\n").map(|x| x.1).unwrap_or("");
     serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body:?}"))
 }
+
+/// Polls `check` every 20 ms until it returns `Some`, failing the test with
+/// `what` after `timeout`. Every test's bounded wait.
+pub async fn wait_for<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(
+            start.elapsed() < timeout,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

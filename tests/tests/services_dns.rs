@@ -155,7 +155,7 @@ async fn cluster_records_of_every_type_and_forwarding() {
 
     // Each kind has its own watch: synced once every object is visible
     // (the ExternalName is checked by CNAME, which is not chased upstream).
-    wait_for(Duration::from_secs(5), "the zone to sync", || async {
+    wait_for("the zone to sync", Duration::from_secs(5), || async {
         let checks = [
             ("10-244-0-30.default.pod.cluster.local.", RecordType::A),
             ("web.default.svc.cluster.local.", RecordType::A),
@@ -276,7 +276,7 @@ async fn cluster_records_of_every_type_and_forwarding() {
     let svcs: Api<Service> = Api::namespaced(c.client.clone(), "default");
     let t = Instant::now();
     svcs.delete("web", &DeleteParams::default()).await.unwrap();
-    wait_for(Duration::from_secs(1), "web to vanish", || async {
+    wait_for("web to vanish", Duration::from_secs(1), || async {
         let r = ask(
             server,
             "web.default.svc.cluster.local.",
@@ -294,8 +294,8 @@ async fn cluster_records_of_every_type_and_forwarding() {
     )
     .await;
     wait_for(
-        Duration::from_secs(1),
         "db to follow its endpoints",
+        Duration::from_secs(1),
         || async {
             let r = ask(
                 server,

@@ -362,8 +362,8 @@ async fn microservices_reach_each_other_and_the_host_reaches_them() {
     ]);
     let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
     let users = wait_for(
-        Duration::from_secs(60),
         "2 ready user-service pods",
+        Duration::from_secs(60),
         || async {
             let p = ready_pods(&pods, "user-service").await;
             (p.len() == 2).then_some(p)
@@ -371,12 +371,12 @@ async fn microservices_reach_each_other_and_the_host_reaches_them() {
     )
     .await;
     wait_for(
-        Duration::from_secs(30),
         "2 ready product-service pods",
+        Duration::from_secs(30),
         || async { (ready_pods(&pods, "product-service").await.len() == 2).then_some(()) },
     )
     .await;
-    let client_pod = wait_for(Duration::from_secs(30), "the client pod", || async {
+    let client_pod = wait_for("the client pod", Duration::from_secs(30), || async {
         ready_pods(&pods, "client").await.pop()
     })
     .await;
@@ -407,8 +407,8 @@ async fn microservices_reach_each_other_and_the_host_reaches_them() {
     let answer = format!("Name:\tuser-service.default.svc.cluster.local\nAddress: {user_ip}");
     assert!(out.contains(&answer), "nslookup user-service:\n{out}");
     let seen = wait_for(
-        Duration::from_secs(10),
         "wget to reach both replicas",
+        Duration::from_secs(10),
         || async {
             wget_replicas(&sh, 6)
                 .map(|(hosts, _)| hosts)
@@ -436,8 +436,8 @@ async fn microservices_reach_each_other_and_the_host_reaches_them() {
     );
     let own = container_id(&users[0]);
     let hairpin = wait_for(
-        Duration::from_secs(10),
         "a pod to reach its own service",
+        Duration::from_secs(10),
         || async {
             wget_replicas(&own, 4)
                 .filter(|(hosts, _)| *hosts == user_names)
@@ -464,7 +464,7 @@ async fn microservices_reach_each_other_and_the_host_reaches_them() {
     let product = svcs.get("product-service").await.unwrap();
     let node_port = product.spec.unwrap().ports.unwrap()[0].node_port.unwrap() as u16;
     for host in [IpAddr::V4(Ipv4Addr::LOCALHOST), gateway] {
-        let r = wait_for(Duration::from_secs(10), "the NodePort", || async {
+        let r = wait_for("the NodePort", Duration::from_secs(10), || async {
             http_get(SocketAddr::new(host, node_port), "x", "/")
                 .await
                 .ok()
@@ -472,7 +472,7 @@ async fn microservices_reach_each_other_and_the_host_reaches_them() {
         .await;
         assert!(r.body.starts_with("minik-web v2"), "{}", r.body);
     }
-    let r = wait_for(Duration::from_secs(10), "the LoadBalancer port", || async {
+    let r = wait_for("the LoadBalancer port", Duration::from_secs(10), || async {
         http_get(
             SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), lb_port),
             "x",
@@ -490,7 +490,7 @@ async fn microservices_reach_each_other_and_the_host_reaches_them() {
     );
 
     // Ingress from the host: two hosts, two paths.
-    let r = wait_for(Duration::from_secs(10), "the ingress", || async {
+    let r = wait_for("the ingress", Duration::from_secs(10), || async {
         let r = http_get(ingress, "users.shop.test", "/").await.ok()?;
         (r.status == 200).then_some(r)
     })
@@ -536,7 +536,7 @@ async fn microservices_reach_each_other_and_the_host_reaches_them() {
         "deployment/user-service",
         "web=minik/web:v2",
     ]);
-    wait_for(Duration::from_secs(60), "the rollout to finish", || async {
+    wait_for("the rollout to finish", Duration::from_secs(60), || async {
         let all = pods
             .list(&ListParams::default().labels("app=user-service"))
             .await
@@ -568,8 +568,8 @@ async fn microservices_reach_each_other_and_the_host_reaches_them() {
     // Scale to 0: the service refuses at once instead of hanging.
     c.kubectl_ok(&["scale", "deployment/user-service", "--replicas=0"]);
     wait_for(
-        Duration::from_secs(30),
         "no user-service endpoints",
+        Duration::from_secs(30),
         || async {
             let ep: Api<k8s_openapi::api::core::v1::Endpoints> =
                 Api::namespaced(client.clone(), "default");

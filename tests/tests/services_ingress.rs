@@ -139,8 +139,8 @@ async fn ingress_routes_hosts_and_paths_like_ingress_nginx() {
     let api = "api.mycompany.com";
     let admin = "admin.mycompany.com";
     let r = wait_for(
-        Duration::from_secs(5),
         "both ingresses to route",
+        Duration::from_secs(5),
         || async {
             let admin_ready = http_get(ingress, admin, "/status").await.ok()?.status == 200;
             let r = http_get(ingress, api, "/users/123").await.ok()?;
@@ -223,7 +223,7 @@ async fn ingress_routes_hosts_and_paths_like_ingress_nginx() {
             "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: catch-all\nspec:\n  defaultBackend:\n    service:\n      name: fallback\n      port:\n        number: 80\n",
         ),
     ]);
-    wait_for(Duration::from_secs(5), "the default backend", || async {
+    wait_for("the default backend", Duration::from_secs(5), || async {
         let r = http_get(ingress, "unknown.test", "/x").await.ok()?;
         (r.backend() == "fallback").then_some(())
     })
@@ -231,7 +231,7 @@ async fn ingress_routes_hosts_and_paths_like_ingress_nginx() {
 
     // Status: our Ingresses get the node IP; the foreign one does not.
     let ingresses: Api<Ingress> = Api::namespaced(c.client.clone(), "default");
-    let ip = wait_for(Duration::from_secs(5), "ingress status", || async {
+    let ip = wait_for("ingress status", Duration::from_secs(5), || async {
         let i = ingresses.get("api-ingress").await.ok()?;
         i.status?.load_balancer?.ingress?.first()?.ip.clone()
     })
@@ -255,7 +255,7 @@ async fn ingress_routes_hosts_and_paths_like_ingress_nginx() {
     // Unimplemented annotations: a Warning event, the Ingress still routes.
     let events: Api<k8s_openapi::api::events::v1::Event> =
         Api::namespaced(c.client.clone(), "default");
-    let note = wait_for(Duration::from_secs(5), "an Unsupported warning", || async {
+    let note = wait_for("an Unsupported warning", Duration::from_secs(5), || async {
         let list = events.list(&Default::default()).await.ok()?;
         list.items.into_iter().find_map(|e| {
             (e.type_.as_deref() == Some("Warning")

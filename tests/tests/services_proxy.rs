@@ -53,8 +53,8 @@ async fn cluster_ip_round_robin_readiness_changes_and_no_endpoints() {
     .await;
     let vip = sa(lo(R, 0, 50), 80);
     wait_for(
-        Duration::from_secs(5),
         "the ClusterIP to answer",
+        Duration::from_secs(5),
         || async { http_get(vip, "web", "/").await.ok() },
     )
     .await;
@@ -77,7 +77,7 @@ async fn cluster_ip_round_robin_readiness_changes_and_no_endpoints() {
         }]),
     )
     .await;
-    wait_for(Duration::from_secs(1), "pod-c to get traffic", || async {
+    wait_for("pod-c to get traffic", Duration::from_secs(1), || async {
         let r = http_get(vip, "web", "/").await.ok()?;
         (r.backend() == "pod-c").then_some(())
     })
@@ -94,7 +94,7 @@ async fn cluster_ip_round_robin_readiness_changes_and_no_endpoints() {
 
     // No ready endpoints: refused at once, not hanging.
     set_endpoints(&c.client, "web", json!([])).await;
-    wait_for(Duration::from_secs(1), "the service to refuse", || async {
+    wait_for("the service to refuse", Duration::from_secs(1), || async {
         http_get(vip, "web", "/").await.is_err().then_some(())
     })
     .await;
@@ -114,7 +114,7 @@ async fn cluster_ip_round_robin_readiness_changes_and_no_endpoints() {
         json!([{"addresses": [{"ip": lo(R, 1, 1).to_string()}], "ports": [{"name": "http", "port": 8080}]}]),
     )
     .await;
-    wait_for(Duration::from_secs(1), "pod-a to be back", || async {
+    wait_for("pod-a to be back", Duration::from_secs(1), || async {
         let r = http_get(vip, "web", "/").await.ok()?;
         (r.backend() == "pod-a").then_some(())
     })
@@ -161,7 +161,7 @@ async fn session_affinity_udp_and_node_port() {
     set_endpoints(&c.client, "np", both).await;
 
     let sticky = sa(lo(R, 0, 60), 80);
-    wait_for(Duration::from_secs(5), "the sticky service", || async {
+    wait_for("the sticky service", Duration::from_secs(5), || async {
         http_get(sticky, "s", "/").await.ok()
     })
     .await;
@@ -170,7 +170,7 @@ async fn session_affinity_udp_and_node_port() {
 
     // NodePort on 127.0.0.1 reaches both endpoints.
     let np = sa(localhost, node_port as u16);
-    wait_for(Duration::from_secs(5), "the NodePort", || async {
+    wait_for("the NodePort", Duration::from_secs(5), || async {
         http_get(np, "np", "/").await.ok()
     })
     .await;
@@ -208,13 +208,13 @@ async fn load_balancer_listens_on_the_host_and_reports_its_ip() {
         json!([{"addresses": [{"ip": lo(R, 1, 1).to_string()}], "ports": [{"port": 8080}]}]),
     )
     .await;
-    let r = wait_for(Duration::from_secs(5), "the LoadBalancer port", || async {
+    let r = wait_for("the LoadBalancer port", Duration::from_secs(5), || async {
         http_get(sa(node_ip, 8081), "shop", "/").await.ok()
     })
     .await;
     assert_eq!(r.backend(), "pod-a");
     let svcs: Api<Service> = Api::namespaced(c.client.clone(), "default");
-    let ip = wait_for(Duration::from_secs(5), "status.loadBalancer", || async {
+    let ip = wait_for("status.loadBalancer", Duration::from_secs(5), || async {
         let s = svcs.get("shop").await.ok()?;
         let ingress = s.status?.load_balancer?.ingress?;
         ingress.first()?.ip.clone()
@@ -238,8 +238,8 @@ async fn load_balancer_listens_on_the_host_and_reports_its_ip() {
     let events: Api<k8s_openapi::api::events::v1::Event> =
         Api::namespaced(c.client.clone(), "default");
     let note = wait_for(
-        Duration::from_secs(5),
         "a SyncLoadBalancerFailed event",
+        Duration::from_secs(5),
         || async {
             let list = events.list(&Default::default()).await.ok()?;
             list.items.into_iter().find_map(|e| {
@@ -282,7 +282,7 @@ async fn resync_after_api_server_restart_drops_stale_endpoints() {
     )
     .await;
     let vip = sa(lo(R, 0, 80), 80);
-    wait_for(Duration::from_secs(5), "the service", || async {
+    wait_for("the service", Duration::from_secs(5), || async {
         http_get(vip, "web", "/").await.ok()
     })
     .await;
@@ -297,8 +297,8 @@ async fn resync_after_api_server_restart_drops_stale_endpoints() {
     )
     .await;
     wait_for(
-        Duration::from_secs(10),
         "only pod-b after the resync",
+        Duration::from_secs(10),
         || async {
             let counts = spread(vip, 4).await;
             (counts.len() == 1 && counts.contains_key("pod-b")).then_some(())

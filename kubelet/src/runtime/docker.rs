@@ -301,6 +301,20 @@ async fn ensure_network(
     }
 }
 
+/// A stop or remove that found the container gone, or Docker answering
+/// `benign` (its way of saying the container is already so), succeeded.
+fn already_so(result: Result<(), bollard::errors::Error>, benign: u16) -> Result<(), Error> {
+    match result {
+        Err(e) if is_not_found(&e) => Ok(()),
+        Err(bollard::errors::Error::DockerResponseServerError { status_code, .. })
+            if status_code == benign =>
+        {
+            Ok(())
+        }
+        r => r.map_err(Error::from),
+    }
+}
+
 fn is_not_found(e: &bollard::errors::Error) -> bool {
     matches!(
         e,
@@ -460,15 +474,8 @@ impl Runtime for DockerRuntime {
     async fn stop_container(&self, id: &str, grace: Duration) -> Result<(), Error> {
         let t = grace.as_secs_f64().ceil() as i32;
         let options = StopContainerOptionsBuilder::default().t(t).build();
-        match self.docker.stop_container(id, Some(options)).await {
-            Ok(()) => Ok(()),
-            Err(e) if is_not_found(&e) => Ok(()),
-            // 304: already stopped.
-            Err(bollard::errors::Error::DockerResponseServerError {
-                status_code: 304, ..
-            }) => Ok(()),
-            Err(e) => Err(e.into()),
-        }
+        // 304: already stopped.
+        already_so(self.docker.stop_container(id, Some(options)).await, 304)
     }
 
     async fn remove_container(&self, id: &str) -> Result<(), Error> {
@@ -476,15 +483,8 @@ impl Runtime for DockerRuntime {
             .force(true)
             .v(true)
             .build();
-        match self.docker.remove_container(id, Some(options)).await {
-            Ok(()) => Ok(()),
-            Err(e) if is_not_found(&e) => Ok(()),
-            // 409: removal already in progress.
-            Err(bollard::errors::Error::DockerResponseServerError {
-                status_code: 409, ..
-            }) => Ok(()),
-            Err(e) => Err(e.into()),
-        }
+        // 409: removal already in progress.
+        already_so(self.docker.remove_container(id, Some(options)).await, 409)
     }
 
     async fn exec_sync(

@@ -9,10 +9,9 @@
 #![allow(dead_code)]
 
 use std::collections::HashMap;
-use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{Endpoints, Service};
 use kube::api::{Api, Patch, PatchParams, PostParams};
@@ -274,24 +273,8 @@ pub async fn set_endpoints(client: &kube::Client, name: &str, subsets: serde_jso
     .expect("endpoints applied");
 }
 
-/// Polls `check` every 20 ms until it returns `Some`, for at most `limit`.
-pub async fn wait_for<T, F, Fut>(limit: Duration, what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let start = Instant::now();
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(
-            start.elapsed() < limit,
-            "timed out after {limit:?} waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
+#[allow(unused_imports)] // not every test binary waits
+pub use minik_tests::wait_for;
 
 /// Counts which backend answered `n` requests.
 pub async fn spread(addr: SocketAddr, n: usize) -> HashMap<String, usize> {

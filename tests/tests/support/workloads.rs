@@ -4,9 +4,8 @@
 //! the Events the controllers recorded.
 
 use std::collections::HashSet;
-use std::future::Future;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Pod;
@@ -136,25 +135,8 @@ pub async fn set_pod_state(
         .await
 }
 
-/// Polls `check` every 50 ms until it yields `Some`, failing the test with
-/// `what` after `timeout`.
-pub async fn wait_for<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let start = Instant::now();
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(
-            start.elapsed() < timeout,
-            "timed out after {timeout:?} waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
+#[allow(unused_imports)] // not every test binary waits
+pub use minik_tests::wait_for;
 
 /// (reason, note) of every Event about the object named `name`, oldest first.
 pub async fn events_about(client: &kube::Client, ns: &str, name: &str) -> Vec<(String, String)> {
