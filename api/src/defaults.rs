@@ -507,10 +507,7 @@ mod tests {
     use crate::catalogue;
 
     fn info(group: &str, kind: &str) -> &'static ResourceInfo {
-        catalogue::all()
-            .iter()
-            .find(|r| r.group == group && r.kind == kind)
-            .expect("kind in catalogue")
+        catalogue::by_group_kind(group, kind).expect("kind in catalogue")
     }
 
     fn defaulted(group: &str, kind: &str, mut obj: Value) -> Value {

@@ -542,6 +542,21 @@ pub(crate) struct ContainerCtx {
 }
 
 /// `validateContainerCommon` and friends for one container.
+/// A required name that is a DNS-1123 label and unique among its siblings
+/// (`seen`): containers', volumes'.
+fn unique_label_name(name: &str, path: &str, seen: &mut HashSet<String>, errs: &mut Errs) {
+    if name.is_empty() {
+        errs.push(FieldError::required(path, ""));
+        return;
+    }
+    for msg in names::is_dns1123_label(name) {
+        errs.push(FieldError::invalid(path, Value::from(name), msg));
+    }
+    if !seen.insert(name.to_string()) {
+        errs.push(FieldError::duplicate(path, Value::from(name)));
+    }
+}
+
 pub(crate) fn validate_container(
     c: &Container,
     ctx: &ContainerCtx,
@@ -550,23 +565,7 @@ pub(crate) fn validate_container(
 ) {
     let p = &ctx.path;
     let name = c.name.as_str();
-    if name.is_empty() {
-        errs.push(FieldError::required(format!("{p}.name"), ""));
-    } else {
-        for msg in names::is_dns1123_label(name) {
-            errs.push(FieldError::invalid(
-                format!("{p}.name"),
-                Value::from(name),
-                msg,
-            ));
-        }
-    }
-    if !name.is_empty() && !names_seen.insert(name.to_string()) {
-        errs.push(FieldError::duplicate(
-            format!("{p}.name"),
-            Value::from(name),
-        ));
-    }
+    unique_label_name(name, &format!("{p}.name"), names_seen, errs);
 
     let image = opt_str(&c.image);
     if image.is_empty() {
@@ -1021,23 +1020,7 @@ pub(crate) fn validate_volumes(volumes: &[Volume], path: &str, errs: &mut Errs) 
     for (i, v) in volumes.iter().enumerate() {
         let p = format!("{path}.volumes[{i}]");
         let name = v.name.as_str();
-        if name.is_empty() {
-            errs.push(FieldError::required(format!("{p}.name"), ""));
-        } else {
-            for msg in names::is_dns1123_label(name) {
-                errs.push(FieldError::invalid(
-                    format!("{p}.name"),
-                    Value::from(name),
-                    msg,
-                ));
-            }
-            if !seen.insert(name.to_string()) {
-                errs.push(FieldError::duplicate(
-                    format!("{p}.name"),
-                    Value::from(name),
-                ));
-            }
-        }
+        unique_label_name(name, &format!("{p}.name"), &mut seen, errs);
         let json = json_of(v);
         let sources: Vec<&String> = json
             .as_object()
@@ -1541,10 +1524,7 @@ mod tests {
     use serde_json::json;
 
     fn info(group: &str, kind: &str) -> &'static ResourceInfo {
-        catalogue::all()
-            .iter()
-            .find(|r| r.group == group && r.kind == kind)
-            .expect("kind in catalogue")
+        catalogue::by_group_kind(group, kind).expect("kind in catalogue")
     }
 
     /// Defaults then validates on create, returning the messages.

@@ -95,15 +95,17 @@ impl RetryBackoff {
         delay
     }
 
-    /// A failed sync of the `kind` object `key`: logged (a conflict only at
-    /// debug level — a write based on a cache one step behind, which the
-    /// retry fixes) and retried after the next delay.
-    pub fn requeue(
+    /// A failed sync of `obj`: logged (a conflict only at debug level — a
+    /// write based on a cache one step behind, which the retry fixes) and
+    /// retried after the next delay. What a controller's `error_policy` says.
+    pub fn requeue<K: kube::Resource<DynamicType = ()>>(
         &self,
-        kind: &str,
-        key: &str,
+        obj: &K,
         error: &crate::Error,
     ) -> kube::runtime::controller::Action {
+        let kind = K::kind(&());
+        let key = &crate::ownership::key_of(obj.meta());
+        let kind = kind.as_ref();
         if error.is_conflict() {
             tracing::debug!(kind, object = %key, %error, "sync conflicted, will retry");
         } else {

@@ -109,9 +109,7 @@ fn cron_job_of(job: &Job) -> Option<ObjectRef<CronJob>> {
 }
 
 fn error_policy(cj: Arc<CronJob>, error: &Error, state: Arc<State>) -> Action {
-    state
-        .retries
-        .requeue("CronJob", &key_of(&cj.metadata), error)
+    state.retries.requeue(&*cj, error)
 }
 
 // ---------------------------------------------------------------------------

@@ -205,16 +205,12 @@ fn node_changes(
 /// DaemonSet, or, for an orphan, every DaemonSet in its namespace whose
 /// selector matches it.
 fn daemon_sets_for_pod(pod: &Pod, daemon_sets: &Store<DaemonSet>) -> Vec<ObjectRef<DaemonSet>> {
-    owners_for_pod(pod, daemon_sets, "DaemonSet", "apps/", |ds| {
-        ds.spec.as_ref().map(|s| &s.selector)
-    })
+    owners_for_pod(pod, daemon_sets, |ds| ds.spec.as_ref().map(|s| &s.selector))
 }
 
 /// Failed syncs are retried with client-go's per-object exponential backoff.
 fn error_policy(ds: Arc<DaemonSet>, error: &Error, state: Arc<State>) -> Action {
-    state
-        .retries
-        .requeue("DaemonSet", &key_of(&ds.metadata), error)
+    state.retries.requeue(&*ds, error)
 }
 
 // ---------------------------------------------------------------------------

@@ -214,9 +214,7 @@ fn recreate_deployment_for_pod(
 
 /// Failed syncs are retried with client-go's per-object exponential backoff.
 fn error_policy(d: Arc<Deployment>, error: &Error, state: Arc<State>) -> Action {
-    state
-        .retries
-        .requeue("Deployment", &key_of(&d.metadata), error)
+    state.retries.requeue(&*d, error)
 }
 
 /// Level-triggered and idempotent: one `syncDeployment` pass.
@@ -1762,21 +1760,14 @@ mod tests {
             spec: None,
         };
         let mut b = a.clone();
-        b.metadata
-            .as_mut()
-            .unwrap()
-            .labels
-            .as_mut()
+        fn labels(t: &mut PodTemplateSpec) -> Option<&mut BTreeMap<String, String>> {
+            t.metadata.as_mut()?.labels.as_mut()
+        }
+        labels(&mut b)
             .unwrap()
             .insert(POD_TEMPLATE_HASH.into(), "x".into());
         assert!(equal_ignore_hash(&a, &b));
-        b.metadata
-            .as_mut()
-            .unwrap()
-            .labels
-            .as_mut()
-            .unwrap()
-            .insert("tier".into(), "db".into());
+        labels(&mut b).unwrap().insert("tier".into(), "db".into());
         assert!(!equal_ignore_hash(&a, &b));
     }
 

@@ -255,7 +255,7 @@ async fn release_orphans(
 
 /// Failed syncs are retried with client-go's per-object exponential backoff.
 fn error_policy(job: Arc<Job>, error: &Error, state: Arc<State>) -> Action {
-    state.retries.requeue("Job", &key_of(&job.metadata), error)
+    state.retries.requeue(&*job, error)
 }
 
 // ---------------------------------------------------------------------------

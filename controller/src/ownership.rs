@@ -23,16 +23,7 @@ where
     K: Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
     O: Resource<DynamicType = ()>,
 {
-    let patch = json!({"metadata": {
-        "ownerReferences": [controller_ref(owner)],
-        "uid": obj.meta().uid,
-    }});
-    api.patch(
-        &obj.name_any(),
-        &PatchParams::default(),
-        &Patch::Strategic(patch),
-    )
-    .await
+    patch_owner_references(api, obj, json!([controller_ref(owner)])).await
 }
 
 /// Removes the ownerReference to `owner_uid` from `obj`.
@@ -40,10 +31,21 @@ pub async fn release<K>(api: &Api<K>, obj: &K, owner_uid: &str) -> Result<K, kub
 where
     K: Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
 {
-    let patch = json!({"metadata": {
-        "ownerReferences": [{"$patch": "delete", "uid": owner_uid}],
-        "uid": obj.meta().uid,
-    }});
+    let delete = json!([{"$patch": "delete", "uid": owner_uid}]);
+    patch_owner_references(api, obj, delete).await
+}
+
+/// A strategic merge patch of `obj`'s ownerReferences (merged by uid),
+/// pinned to its uid.
+async fn patch_owner_references<K>(
+    api: &Api<K>,
+    obj: &K,
+    refs: serde_json::Value,
+) -> Result<K, kube::Error>
+where
+    K: Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let patch = json!({"metadata": {"ownerReferences": refs, "uid": obj.meta().uid}});
     api.patch(
         &obj.name_any(),
         &PatchParams::default(),
@@ -177,14 +179,11 @@ where
 }
 
 /// The objects of kind `K` a pod change should wake (client-go's
-/// `getPodXs`): its controller if that is a `K` (`kind` in `group`), else —
-/// an orphan — every `K` of its namespace whose selector matches it, which
-/// may adopt it.
+/// `getPodXs`): its controller if that is a `K`, else — an orphan — every
+/// `K` of its namespace whose selector matches it, which may adopt it.
 pub fn owners_for_pod<K>(
     pod: &Pod,
     owners: &kube::runtime::reflector::Store<K>,
-    kind: &str,
-    group: &str,
     selector_of: impl Fn(&K) -> Option<&LabelSelector>,
 ) -> Vec<kube::runtime::reflector::ObjectRef<K>>
 where
@@ -193,7 +192,7 @@ where
     use kube::runtime::reflector::ObjectRef;
     let ns = pod.namespace().unwrap_or_default();
     match controller_of(&pod.metadata) {
-        Some(owner) if owner.kind == kind && owner.api_version.starts_with(group) => {
+        Some(owner) if owner.kind == K::kind(&()) && owner.api_version == K::api_version(&()) => {
             vec![ObjectRef::new(&owner.name).within(&ns)]
         }
         Some(_) => Vec::new(),

@@ -141,16 +141,14 @@ fn pod_changes(
 /// ReplicaSet, or, for an orphan, every ReplicaSet in its namespace whose
 /// selector matches it (one of them will adopt it).
 fn replica_sets_for_pod(pod: &Pod, replica_sets: &Store<ReplicaSet>) -> Vec<ObjectRef<ReplicaSet>> {
-    owners_for_pod(pod, replica_sets, "ReplicaSet", "apps/", |rs| {
+    owners_for_pod(pod, replica_sets, |rs| {
         rs.spec.as_ref().map(|s| &s.selector)
     })
 }
 
 /// Failed syncs are retried with client-go's per-object exponential backoff.
 fn error_policy(rs: Arc<ReplicaSet>, error: &Error, state: Arc<State>) -> Action {
-    state
-        .retries
-        .requeue("ReplicaSet", &key_of(&rs.metadata), error)
+    state.retries.requeue(&*rs, error)
 }
 
 // ---------------------------------------------------------------------------
