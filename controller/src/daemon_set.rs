@@ -90,7 +90,7 @@ use crate::ownership::{
 };
 use crate::pod_control::{delete_pod, slow_start_batch, Expectations};
 use crate::pods::{is_pod_available, is_pod_ready};
-use crate::status::omit_zero;
+use crate::status::{omit_zero, write_status};
 use crate::template_hash::compute_hash;
 use crate::{Context, Error};
 
@@ -748,22 +748,11 @@ async fn update_status(
         state.ctx.client.clone(),
         &ds.namespace().unwrap_or_default(),
     );
-    let mut target = ds.clone();
-    for attempt in 0..2 {
-        target.status = Some(status.clone());
-        match api
-            .replace_status(&ds.name_any(), &PostParams::default(), &target)
-            .await
-        {
-            Ok(_) => return Ok(()),
-            Err(e) if attempt == 1 || errors::is_not_found(&e) => return Err(e.into()),
-            Err(_) => {
-                target = api.get(&ds.name_any()).await?;
-                status.collision_count = target.status.as_ref().and_then(|s| s.collision_count);
-            }
-        }
-    }
-    Ok(())
+    let put = |ds: &mut DaemonSet, s| ds.status = Some(s);
+    let refresh = |fresh: &DaemonSet, s: &mut DaemonSetStatus| {
+        s.collision_count = fresh.status.as_ref().and_then(|f| f.collision_count);
+    };
+    Ok(write_status(&api, ds, status, put, refresh).await?)
 }
 
 // ---------------------------------------------------------------------------

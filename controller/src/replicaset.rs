@@ -64,7 +64,7 @@ use crate::ownership::{
 };
 use crate::pod_control::{delete_pod, slow_start_batch, Expectations};
 use crate::pods::{is_pod_active, is_pod_available, is_pod_ready, ready_since};
-use crate::status::{omit_zero, second_precision};
+use crate::status::{omit_zero, second_precision, write_status};
 use crate::{Context, Error};
 
 /// Most pods created or deleted for one ReplicaSet in one sync
@@ -368,22 +368,11 @@ async fn update_status(
         state.ctx.client.clone(),
         &rs.namespace().unwrap_or_default(),
     );
-    let mut target = rs.clone();
-    for attempt in 0..2 {
-        target.status = Some(status.clone());
-        match api
-            .replace_status(&rs.name_any(), &PostParams::default(), &target)
-            .await
-        {
-            Ok(_) => return Ok(()),
-            Err(e) if attempt == 1 || errors::is_not_found(&e) => return Err(e.into()),
-            Err(_) => {
-                target = api.get(&rs.name_any()).await?;
-                status.observed_generation = target.metadata.generation;
-            }
-        }
-    }
-    Ok(())
+    let put = |rs: &mut ReplicaSet, s| rs.status = Some(s);
+    let refresh = |fresh: &ReplicaSet, s: &mut ReplicaSetStatus| {
+        s.observed_generation = fresh.metadata.generation;
+    };
+    Ok(write_status(&api, rs, status, put, refresh).await?)
 }
 
 // ---------------------------------------------------------------------------
