@@ -101,7 +101,7 @@ pub fn body_json(response: &str) -> serde_json::Value {
     serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body:?}"))
 }
 
-/// Polls `check` every 20 ms until it returns `Some`, failing the test with
+/// Polls `check` every 50 ms until it returns `Some`, failing the test with
 /// `what` after `timeout`. Every test's bounded wait.
 pub async fn wait_for<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
 where
@@ -117,6 +117,6 @@ where
             start.elapsed() < timeout,
             "timed out after {timeout:?} waiting for {what}"
         );
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
