@@ -248,7 +248,9 @@ pub fn by_api_version_kind(api_version: &str, kind: &str) -> Option<&'static Res
 
 /// The first-listed resource of `kind` in `group` (its storage version).
 pub fn by_group_kind(group: &str, kind: &str) -> Option<&'static ResourceInfo> {
-    CATALOGUE.iter().find(|r| r.group == group && r.kind == kind)
+    CATALOGUE
+        .iter()
+        .find(|r| r.group == group && r.kind == kind)
 }
 
 /// Resolves what a user typed (`po`, `pods`, `pod`, `deploy`, `deployments.apps`,

@@ -60,7 +60,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures::FutureExt;
+use futures::{FutureExt, StreamExt};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Node, NodeCondition, ObjectReference, Pod, Taint, Toleration};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
@@ -71,7 +71,7 @@ use kube::runtime::events::EventType;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::Controller;
 use kube::{Api, Resource, ResourceExt};
-use minik_client::informer::{wait_for_cache_sync, Synced};
+use minik_client::informer::{wait_for_cache_sync, Change, Synced};
 use minik_client::{errors, Informer};
 use serde_json::json;
 
@@ -185,9 +185,41 @@ pub fn build(ctx: &Arc<Context>) -> Built {
                 let node = pod.spec.as_ref()?.node_name.clone()?;
                 Some(ObjectRef::new(&node))
             })
-            .run(reconcile, error_policy, state),
+            .run(reconcile, error_policy, state.clone()),
     );
-    controller.map(Ok).boxed()
+    let removals = nodes.subscribe().for_each(move |change| {
+        let st = state.clone();
+        async move {
+            if let Change::Deleted(node) = change {
+                forget(&st, &node).await;
+            }
+        }
+    });
+    async move {
+        futures::join!(controller, removals);
+        Ok(())
+    }
+    .boxed()
+}
+
+/// A deleted node leaves the controller's memory (its heartbeat, Ready
+/// state, scheduled evictions), with Kubernetes' `RemovingNode` Event.
+async fn forget(st: &State, node: &Node) {
+    let name = node.name_any();
+    st.observed.lock().unwrap().remove(&name);
+    st.observed_ready.lock().unwrap().remove(&name);
+    st.scheduled.lock().unwrap().remove(&name);
+    st.backoff.forget(&name);
+    if st.registered.lock().unwrap().remove(&name) {
+        st.node_events
+            .publish(
+                &node_ref(node),
+                EventType::Normal,
+                "RemovingNode",
+                format!("Node {name} event: Removing Node {name} from Controller"),
+            )
+            .await;
+    }
 }
 
 // ---------------------------------------------------------------------------

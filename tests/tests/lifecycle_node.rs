@@ -279,3 +279,56 @@ async fn a_silent_node_is_tainted_its_pods_evicted_and_it_recovers() {
     let forever = pods.get("forever").await.unwrap();
     assert!(forever.metadata.deletion_timestamp.is_none());
 }
+
+/// A deleted node is forgotten (Kubernetes' `RemovingNode`): the controller
+/// keeps no heartbeat or state for it, and a node registered again under
+/// the same name is a new node to it (`RegisteredNode` once more).
+#[tokio::test]
+async fn a_deleted_node_is_forgotten() {
+    let cluster = TestCluster::start().await;
+    let client = cluster.client.clone();
+    let nodes: Api<Node> = Api::all(client.clone());
+    let node: Node = serde_json::from_value(json!({"metadata": {"name": "node-x"}})).unwrap();
+    nodes.create(&PostParams::default(), &node).await.unwrap();
+    report_ready(&nodes, "node-x").await;
+    let _controller = lifecycle::start(&client, settings(), &[Which::NodeLifecycle]);
+    let count = |reason: &'static str| {
+        let client = client.clone();
+        async move {
+            let events: Api<k8s_openapi::api::events::v1::Event> =
+                Api::namespaced(client, "default");
+            let list = events.list(&Default::default()).await.unwrap().items;
+            list.iter()
+                .filter(|e| e.reason.as_deref() == Some(reason))
+                .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some("node-x"))
+                .map(|e| e.series.as_ref().map_or(1, |s| s.count))
+                .sum::<i32>()
+        }
+    };
+    wait_for("RegisteredNode", WAIT, || async {
+        (count("RegisteredNode").await == 1).then_some(())
+    })
+    .await;
+
+    nodes.delete("node-x", &Default::default()).await.unwrap();
+    let notes = wait_for("RemovingNode", WAIT, || async {
+        let events = events_about(&client, "default", "node-x").await;
+        let removing: Vec<String> = events
+            .into_iter()
+            .filter(|(reason, _)| reason == "RemovingNode")
+            .map(|(_, note)| note)
+            .collect();
+        (!removing.is_empty()).then_some(removing)
+    })
+    .await;
+    assert_eq!(
+        notes,
+        ["Node node-x event: Removing Node node-x from Controller"]
+    );
+
+    nodes.create(&PostParams::default(), &node).await.unwrap();
+    wait_for("RegisteredNode again", WAIT, || async {
+        (count("RegisteredNode").await == 2).then_some(())
+    })
+    .await;
+}
