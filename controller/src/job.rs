@@ -356,10 +356,10 @@ async fn reconcile(job: Arc<Job>, state: Arc<State>) -> Result<Action, Error> {
             }
             continue;
         }
-        // A pod being deleted counts as failed (`isPodFailed`). Kubernetes'
-        // kubelet first writes a deleted pod's terminal phase, and with a
-        // podFailurePolicy the Job waits for it; minik's kubelet removes the
-        // pod without that last status, so such a pod is judged as it stands
+        // A pod being deleted counts as failed (`isPodFailed`). With a
+        // podFailurePolicy Kubernetes waits for the terminal phase the
+        // kubelet writes before removing it; minik has no PodGC to mark the
+        // pods of lost nodes Failed, so such a pod is judged as it stands
         // (its conditions, e.g. DisruptionTarget, are already there).
         let deleting = pod.metadata.deletion_timestamp.is_some();
         if phase != "Failed" && !deleting {

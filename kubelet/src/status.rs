@@ -41,6 +41,9 @@ pub struct Input<'a> {
     pub scheme: &'a str,
     pub start_time: Timestamp,
     pub now: Timestamp,
+    /// The pod is being deleted and its containers have stopped
+    /// (Kubernetes' `podIsTerminal`): it gets a terminal phase before it goes.
+    pub terminal: bool,
 }
 
 /// The newest instance of a container, and the one before it.
@@ -181,7 +184,14 @@ pub fn compute(input: &Input<'_>) -> Map<String, Value> {
         Some(p @ ("Succeeded" | "Failed")) => p.to_string(),
         _ if init_failed => "Failed".into(),
         _ if !initialized => "Pending".into(),
-        _ => phase_of(&statuses, policy),
+        _ => phase_of(&statuses, policy, input.terminal),
+    };
+    // The status manager's `TerminatePod`: a pod that ends without a
+    // terminal phase of its own (a container never started) has Failed.
+    let phase = if input.terminal && phase != "Succeeded" {
+        "Failed".to_string()
+    } else {
+        phase
     };
 
     let unready: Vec<String> = statuses
@@ -340,8 +350,9 @@ fn condition(type_: &str, ok: bool, reason: Option<(&str, String)>) -> Value {
     c
 }
 
-/// kubelet's `getPhase` over the app containers' statuses.
-fn phase_of(statuses: &[Value], policy: &str) -> String {
+/// kubelet's `getPhase` over the app containers' statuses. A `terminal` pod
+/// (deleted, containers stopped) is not restarted whatever its policy.
+fn phase_of(statuses: &[Value], policy: &str, terminal: bool) -> String {
     let (mut running, mut waiting, mut stopped, mut succeeded) = (0, 0, 0, 0);
     for s in statuses {
         if s.pointer("/state/running").is_some() {
@@ -362,7 +373,13 @@ fn phase_of(statuses: &[Value], policy: &str) -> String {
     } else if running > 0 {
         "Running"
     } else if stopped > 0 {
-        if policy == "Always" {
+        if terminal {
+            if stopped == succeeded {
+                "Succeeded"
+            } else {
+                "Failed"
+            }
+        } else if policy == "Always" {
             "Running"
         } else if stopped == succeeded {
             "Succeeded"
@@ -429,6 +446,7 @@ mod tests {
             host_ip: "10.244.0.1",
             scheme: "docker",
             start_time: Timestamp::from_second(1_700_000_000).unwrap(),
+            terminal: false,
             now: Timestamp::from_second(1_700_000_100).unwrap(),
         })
     }
@@ -513,10 +531,13 @@ mod tests {
     #[test]
     fn run_to_completion_phases_follow_restart_policy() {
         let statuses = |code: i64| vec![json!({"state": {"terminated": {"exitCode": code}}})];
-        assert_eq!(phase_of(&statuses(0), "Never"), "Succeeded");
-        assert_eq!(phase_of(&statuses(1), "Never"), "Failed");
-        assert_eq!(phase_of(&statuses(1), "OnFailure"), "Running");
-        assert_eq!(phase_of(&statuses(0), "OnFailure"), "Succeeded");
-        assert_eq!(phase_of(&statuses(0), "Always"), "Running");
+        assert_eq!(phase_of(&statuses(0), "Never", false), "Succeeded");
+        assert_eq!(phase_of(&statuses(1), "Never", false), "Failed");
+        assert_eq!(phase_of(&statuses(1), "OnFailure", false), "Running");
+        assert_eq!(phase_of(&statuses(0), "OnFailure", false), "Succeeded");
+        assert_eq!(phase_of(&statuses(0), "Always", false), "Running");
+        // Deleted and stopped: terminal whatever the policy.
+        assert_eq!(phase_of(&statuses(0), "Always", true), "Succeeded");
+        assert_eq!(phase_of(&statuses(1), "Always", true), "Failed");
     }
 }

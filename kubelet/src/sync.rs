@@ -114,7 +114,12 @@ pub async fn sync_pod(k: &Kubelet, pod: &Pod, st: &mut PodState) -> Result<Next,
                     .and_then(|s| s.termination_grace_period_seconds)
             })
             .unwrap_or(30);
-        terminate(k, pod, st, grace).await?;
+        // As Kubernetes' kubelet does, the pod reaches a terminal phase (with
+        // its containers' exit codes) before it goes, so controllers see how
+        // it ended (a Job's podFailurePolicy, for one).
+        stop_pod(k, pod, st, grace).await?;
+        write_status_of(k, pod, st, true).await?;
+        remove_pod(k, pod).await?;
         confirm_deletion(k, pod).await?;
         return Ok(Next::Done);
     }
@@ -595,6 +600,13 @@ async fn stop_container(
 /// Stops every container of the pod (app containers in parallel, honouring
 /// the grace period), then removes them and the pod's directory.
 pub async fn terminate(k: &Kubelet, pod: &Pod, st: &mut PodState, grace: i64) -> Result<(), Error> {
+    stop_pod(k, pod, st, grace).await?;
+    remove_pod(k, pod).await
+}
+
+/// Stops every container of the pod: app containers in parallel, honouring
+/// the grace period, then the sandbox.
+async fn stop_pod(k: &Kubelet, pod: &Pod, st: &mut PodState, grace: i64) -> Result<(), Error> {
     st.prober.stop_all();
     let pref = pod_ref(pod);
     let records = k.runtime.list_pod(&pref.uid).await?;
@@ -628,7 +640,13 @@ pub async fn terminate(k: &Kubelet, pod: &Pod, st: &mut PodState, grace: i64) ->
     for r in records.iter().filter(|r| r.sandbox && r.running()) {
         k.runtime.stop_container(&r.id, Duration::ZERO).await?;
     }
-    for r in &records {
+    Ok(())
+}
+
+/// Removes the pod's (stopped) containers and its directory.
+async fn remove_pod(k: &Kubelet, pod: &Pod) -> Result<(), Error> {
+    let pref = pod_ref(pod);
+    for r in &k.runtime.list_pod(&pref.uid).await? {
         k.runtime.remove_container(&r.id).await?;
     }
     volumes::remove_pod_dir(&k.root_dir(), &pref.uid);
@@ -697,6 +715,17 @@ fn oom_reported_late(pod: &Pod, records: &[ContainerRecord]) -> bool {
 
 /// Computes the status and patches it when it differs from the API's.
 pub async fn write_status(k: &Kubelet, pod: &Pod, st: &PodState) -> Result<(), Error> {
+    write_status_of(k, pod, st, false).await
+}
+
+/// [`write_status`], for a pod whose containers have all stopped for good
+/// when `terminal`.
+async fn write_status_of(
+    k: &Kubelet,
+    pod: &Pod,
+    st: &PodState,
+    terminal: bool,
+) -> Result<(), Error> {
     let pref = pod_ref(pod);
     let records = k.runtime.list_pod(&pref.uid).await?;
     let mine = status::compute(&status::Input {
@@ -708,6 +737,7 @@ pub async fn write_status(k: &Kubelet, pod: &Pod, st: &PodState) -> Result<(), E
         scheme: k.runtime.scheme(),
         start_time: st.first_seen,
         now: Timestamp::now(),
+        terminal,
     });
     let current = pod
         .status

@@ -488,6 +488,42 @@ async fn graceful_deletion_honours_the_grace_period() {
     let uid = stubborn["metadata"]["uid"].as_str().unwrap().to_string();
 
     let pods = c.pods();
+    // Every change until both are gone: the last state each had.
+    let rv = pods
+        .list(&Default::default())
+        .await
+        .unwrap()
+        .metadata
+        .resource_version
+        .unwrap();
+    let changes = pods
+        .watch(&kube::api::WatchParams::default().timeout(40), &rv)
+        .await
+        .unwrap();
+    let last_states = tokio::spawn(async move {
+        use futures::StreamExt;
+        let mut last = std::collections::BTreeMap::new();
+        let mut gone = 0;
+        let mut changes = std::pin::pin!(changes);
+        while let Some(Ok(change)) = changes.next().await {
+            let (pod, deleted) = match change {
+                kube::api::WatchEvent::Modified(p) => (p, false),
+                kube::api::WatchEvent::Deleted(p) => (p, true),
+                _ => continue,
+            };
+            let status = pod.status.clone().unwrap_or_default();
+            let exit = status
+                .container_statuses
+                .and_then(|cs| cs[0].state.clone()?.terminated)
+                .map(|t| t.exit_code);
+            last.insert(pod.metadata.name.clone().unwrap(), (status.phase, exit));
+            gone += usize::from(deleted);
+            if gone == 2 {
+                break;
+            }
+        }
+        last
+    });
     pods.delete("stubborn", &DeleteParams::default())
         .await
         .unwrap();
@@ -508,6 +544,20 @@ async fn graceful_deletion_honours_the_grace_period() {
     );
     // A process that handles SIGTERM ends long before its 30 s.
     assert!(polite < Duration::from_secs(8), "gone after {polite:?}");
+    // Before it went, each reached a terminal phase with its exit code, as
+    // Kubernetes' kubelet writes: Succeeded for the clean exit, Failed for
+    // the SIGKILL.
+    let last = last_states.await.unwrap();
+    assert_eq!(
+        last["polite"],
+        (Some("Succeeded".to_string()), Some(0)),
+        "{last:?}"
+    );
+    assert_eq!(
+        last["stubborn"],
+        (Some("Failed".to_string()), Some(137)),
+        "{last:?}"
+    );
     assert_eq!(
         std::fs::read_to_string(hook_dir.join("ran")).unwrap(),
         "prestop\n"
