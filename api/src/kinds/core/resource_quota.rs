@@ -43,6 +43,16 @@ impl Strategy for ResourceQuota {
     fn cells(&self, obj: &Value, now: Timestamp) -> Vec<Value> {
         resourcequota_cells(obj, now)
     }
+    fn quota_usage(&self, _: &Value, _: Timestamp) -> crate::quota::ResourceList {
+        [(
+            "resourcequotas".to_string(),
+            Quantity::from_value(1, Default::default()),
+        )]
+        .into()
+    }
+    fn quota_tracks(&self, resource: &str) -> bool {
+        resource == "resourcequotas"
+    }
 }
 
 fn default_resource_quota(q: &mut Obj) {
