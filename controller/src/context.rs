@@ -32,6 +32,9 @@ pub struct Settings {
     pub job_pod_failure_backoff: Duration,
     /// `--concurrent-daemonset-syncs` (2): DaemonSets reconciled at once.
     pub concurrent_daemonset_syncs: u16,
+    /// `--resource-quota-sync-period` (5 m): how often every quota's usage
+    /// is recalculated in full, besides the recalculations changes trigger.
+    pub resource_quota_sync_period: Duration,
 }
 
 impl Default for Settings {
@@ -47,6 +50,7 @@ impl Default for Settings {
             concurrent_ttl_after_finished_syncs: 5,
             job_pod_failure_backoff: Duration::from_secs(10),
             concurrent_daemonset_syncs: 2,
+            resource_quota_sync_period: Duration::from_secs(300),
         }
     }
 }
