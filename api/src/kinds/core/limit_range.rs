@@ -1,7 +1,9 @@
 //! LimitRange (core/v1): per-container defaults and bounds in a namespace.
 //!
 //! Its strategy: served resource, typed form, defaulting, validation,
-//! lifecycle rules and table columns (see [`crate::kinds::Strategy`]).
+//! lifecycle rules and table columns (see [`crate::kinds::Strategy`]); then
+//! the LimitRanger admission rules the pod and PVC strategies apply with
+//! the namespace's ranges (defaults, min, max, maxLimitRequestRatio).
 
 use crate::kinds::prelude::*;
 use k8s_openapi::api::core::v1 as core;
