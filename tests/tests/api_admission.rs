@@ -439,6 +439,14 @@ async fn quota_scopes_select_the_pods_they_limit() {
     )
     .await
     .unwrap();
+
+    // miniktl describes a scoped quota as the real kubectl does.
+    for name in ["best-effort", "terminating"] {
+        let args = ["describe", "quota", name, "-n", "scopes"];
+        let theirs = c.kubectl_ok(&args);
+        assert!(theirs.contains("Scopes:"), "{theirs}");
+        assert_eq!(miniktl::miniktl(&c.kubeconfig, &args).await.ok(), theirs);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -62,7 +62,7 @@ fn section(w: &mut Writer, items: &[Value], none: &str, each: fn(&mut Writer, &V
 fn quota(w: &mut Writer, q: &Value) {
     w.line(0, "Resource Quotas");
     w.line(1, &format!("Name:\t{}", minik_api::meta::name(q)));
-    super::quota::quota_rows(w, 1, q, "---");
+    super::quota::quota_rows(w, 1, q, true);
 }
 
 /// One LimitRange: its limits per type and resource.

@@ -29,7 +29,7 @@ pub fn describe_quota(q: &Value, w: &mut Writer) {
             }
         }
     }
-    quota_rows(w, 0, q, "----");
+    quota_rows(w, 0, q, false);
 }
 
 /// kubectl's `helpTextForResourceQuotaScope`.
@@ -53,13 +53,20 @@ pub fn describe_limit_range(l: &Value, w: &mut Writer) {
     limit_rows(w, 0, l);
 }
 
-/// The `Resource Used Hard` table: one row per resource in `spec.hard`,
-/// used and hard from the status the quota controller writes. kubectl
-/// underlines `Used`/`Hard` with `----` here and with `---` under a namespace.
-pub fn quota_rows(w: &mut Writer, level: usize, q: &Value, rule: &str) {
+/// The `Resource Used Hard` table: one row per resource, used and hard
+/// from the status the quota controller writes. kubectl underlines
+/// `Used`/`Hard` with `----` here and with `---` under a namespace.
+/// kubectl lists the resources of `status.hard` (none until the quota
+/// controller has written it); under a namespace, those of `spec.hard`
+/// before then.
+pub fn quota_rows(w: &mut Writer, level: usize, q: &Value, in_namespace: bool) {
+    let rule = if in_namespace { "---" } else { "----" };
     w.line(level, "Resource\tUsed\tHard");
     w.line(level, &format!("--------\t{rule}\t{rule}"));
-    let Some(hard) = q.pointer("/spec/hard").and_then(Value::as_object) else {
+    let hard = q
+        .pointer("/status/hard")
+        .or_else(|| in_namespace.then(|| q.pointer("/spec/hard")).flatten());
+    let Some(hard) = hard.and_then(Value::as_object) else {
         return;
     };
     let mut keys: Vec<&String> = hard.keys().collect();
@@ -73,7 +80,7 @@ pub fn quota_rows(w: &mut Writer, level: usize, q: &Value, rule: &str) {
     for k in keys {
         w.line(
             level,
-            &format!("{k}\t{}\t{}", status("used", k), status("hard", k)),
+            &format!("{k}\t{}\t{}", status("used", k), scalar(hard.get(k))),
         );
     }
 }
