@@ -53,12 +53,10 @@ pub fn describe_limit_range(l: &Value, w: &mut Writer) {
     limit_rows(w, 0, l);
 }
 
-/// The `Resource Used Hard` table: one row per resource, used and hard
-/// from the status the quota controller writes. kubectl underlines
-/// `Used`/`Hard` with `----` here and with `---` under a namespace.
-/// kubectl lists the resources of `status.hard` (none until the quota
-/// controller has written it); under a namespace, those of `spec.hard`
-/// before then.
+/// The `Resource Used Hard` table: one row per resource of `status.hard`
+/// (none until the quota controller has written it; under a namespace,
+/// those of `spec.hard` before then), used and hard from the status.
+/// kubectl underlines `Used`/`Hard` with `----` here, `---` under a namespace.
 pub fn quota_rows(w: &mut Writer, level: usize, q: &Value, in_namespace: bool) {
     let rule = if in_namespace { "---" } else { "----" };
     w.line(level, "Resource\tUsed\tHard");
