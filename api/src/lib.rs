@@ -13,6 +13,8 @@
 //! - [`names`]: DNS-1123 names, label keys and values, with Kubernetes' messages.
 //! - [`selectors`]: label selectors (`app=web,tier in (a,b)`) and field selectors.
 //! - [`quantity`]: resource quantities (`250m`, `128Mi`).
+//! - [`quota`]: what an object costs a namespace's ResourceQuotas (shared by
+//!   the API server's quota admission and the quota controller).
 //! - [`defaults`]: the defaulting kube-apiserver applies on create and update.
 //! - [`validation`]: per-kind validation, producing [`field_error::FieldError`]s.
 //! - [`strategic_merge`]: strategic-merge-patch, the patch type `kubectl` sends.
@@ -33,6 +35,7 @@ pub mod meta;
 pub mod names;
 pub mod protobuf;
 pub mod quantity;
+pub mod quota;
 pub mod selectors;
 pub mod strategic_merge;
 pub mod tables;

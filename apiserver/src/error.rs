@@ -131,6 +131,15 @@ impl ApiError {
         Self::new(403, "Forbidden", message)
     }
 
+    /// `<resource> "<name>" is forbidden: <why>` (an admission plugin's refusal).
+    pub fn forbidden_object(info: &ResourceInfo, name: &str, why: &str) -> Self {
+        Self::forbidden(format!(
+            "{} \"{name}\" is forbidden: {why}",
+            info.qualified_plural()
+        ))
+        .with_details(info, name)
+    }
+
     pub fn method_not_allowed(message: impl Into<String>) -> Self {
         Self::new(405, "MethodNotAllowed", message)
     }

@@ -14,6 +14,7 @@
 //!   `delete`, `watch`, `scale`, `binding`) applies the lifecycle rules in
 //!   [`registry`] inside a mutation sent to [`commit`], the single writer
 //!   that group-commits to the [`store`] and publishes to the watch [`hub`];
+//!   a create passes [`admission`] (LimitRanger, ResourceQuota) on the way;
 //! - errors become Kubernetes `Status` objects in [`error`].
 //!
 //! At start-up [`store::open_checked`] refuses a damaged store (or, with
@@ -21,11 +22,13 @@
 //! consistent copy of the store from the writer ([`commit::Writer::snapshot`]).
 //!
 //! Deliberately left out (for now): TLS and authentication (see
-//! [`transport`]), admission webhooks, CRDs, protobuf responses (protobuf
+//! [`transport`]), admission webhooks (the built-in LimitRanger and
+//! ResourceQuota plugins are in [`admission`]), CRDs, protobuf responses (protobuf
 //! requests are decoded), aggregated discovery,
 //! and field-level server-side apply. Logs and exec are proxied to the
 //! pod's kubelet ([`rest::proxy`]).
 
+pub mod admission;
 pub mod allocator;
 pub mod bootstrap;
 pub mod commit;
@@ -145,6 +148,9 @@ pub struct AppState {
     pub advertise: String,
     /// Open watches by client and resource (`GET /metrics`).
     pub watches: Arc<metrics::Watches>,
+    /// Serializes the creates a ResourceQuota limits, per namespace
+    /// (see [`admission::resource_quota`]).
+    pub quota_locks: admission::NamespaceLocks,
 }
 
 /// The HTTP routes: fixed paths first, every resource path through the dispatcher.
@@ -273,6 +279,7 @@ pub async fn start(config: Config) -> Result<Server, Error> {
         services,
         advertise: addr.to_string(),
         watches: Arc::default(),
+        quota_locks: Default::default(),
     });
     bootstrap::ensure_kubernetes_service(&state, addr).await?;
     let event_ttl = tokio::spawn(event_ttl::run(state.clone(), config.event_ttl));

@@ -77,6 +77,16 @@ pub fn check_namespace(t: &Target, obj: &mut Value) -> Result<(), ApiError> {
 /// Everything the server owns on create: identity, timestamps, generation,
 /// defaults, a fresh status; then validation.
 pub fn prepare_create(t: &Target, obj: &mut Value) -> Result<(), ApiError> {
+    prepare_admitted_create(t, obj, |_| Ok(()))
+}
+
+/// [`prepare_create`] with the mutating admission step `admit` run between
+/// defaulting and validation, where kube-apiserver runs it.
+pub fn prepare_admitted_create(
+    t: &Target,
+    obj: &mut Value,
+    admit: impl FnOnce(&mut Value) -> Result<(), ApiError>,
+) -> Result<(), ApiError> {
     let info = t.info;
     let m = obj["metadata"]
         .as_object_mut()
@@ -105,6 +115,7 @@ pub fn prepare_create(t: &Target, obj: &mut Value) -> Result<(), ApiError> {
     }
     defaults::apply(info, obj);
     info.strategy.prepare_create(obj, &uid);
+    admit(obj)?;
     let errors = validation::validate_create(info, obj);
     if !errors.is_empty() {
         return Err(ApiError::invalid(info, meta::name(obj), &errors));

@@ -32,6 +32,9 @@ pub struct Settings {
     pub job_pod_failure_backoff: Duration,
     /// `--concurrent-daemonset-syncs` (2): DaemonSets reconciled at once.
     pub concurrent_daemonset_syncs: u16,
+    /// `--resource-quota-sync-period` (5 m): how often every quota's usage
+    /// is recalculated in full, besides the recalculations changes trigger.
+    pub resource_quota_sync_period: Duration,
 }
 
 impl Default for Settings {
@@ -47,6 +50,7 @@ impl Default for Settings {
             concurrent_ttl_after_finished_syncs: 5,
             job_pod_failure_backoff: Duration::from_secs(10),
             concurrent_daemonset_syncs: 2,
+            resource_quota_sync_period: Duration::from_secs(300),
         }
     }
 }
@@ -138,4 +142,30 @@ pub fn drive<T, E: std::fmt::Display>(
         }
         std::future::ready(())
     })
+}
+
+/// Every kind the API server serves, once per storage (two served versions
+/// of one kind share their objects), with the `ApiResource` that reaches it:
+/// what the garbage collector, namespace and quota controllers walk.
+pub fn stored_kinds() -> Vec<(
+    &'static minik_api::catalogue::ResourceInfo,
+    kube::api::ApiResource,
+)> {
+    let mut seen = std::collections::HashSet::new();
+    minik_api::catalogue::all()
+        .iter()
+        .filter(|info| seen.insert(info.key_prefix()))
+        .map(|info| (info, api_resource(info)))
+        .collect()
+}
+
+/// The `ApiResource` a dynamic client reaches `info`'s objects with.
+pub fn api_resource(info: &minik_api::catalogue::ResourceInfo) -> kube::api::ApiResource {
+    kube::api::ApiResource {
+        group: info.group.into(),
+        version: info.version.into(),
+        api_version: info.api_version(),
+        kind: info.kind.into(),
+        plural: info.plural.into(),
+    }
 }

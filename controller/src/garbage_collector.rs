@@ -59,7 +59,7 @@ use minik_api::catalogue::{self, ResourceInfo};
 use minik_client::errors;
 use serde_json::json;
 
-use crate::context::{drive, Built, RetryBackoff};
+use crate::context::{api_resource, drive, stored_kinds, Built, RetryBackoff};
 use crate::{Context, Error};
 use minik_client::informer::{Change, Meta};
 
@@ -129,16 +129,15 @@ struct KindCtx {
 pub fn build(ctx: &Arc<Context>) -> Built {
     let mut kinds = Vec::new();
     let mut wakeups = Vec::new();
-    let mut seen_storage = HashSet::new();
-    for info in catalogue::all() {
-        // Two served versions of one kind share objects: watch one of them.
-        if !seen_storage.insert(info.key_prefix()) || info.kind == "Event" {
+    // Events own nothing and are many: not watched.
+    for (info, resource) in stored_kinds() {
+        if info.kind == "Event" {
             continue;
         }
         let (wake, woken) = mpsc::unbounded();
         kinds.push(Kind {
             info,
-            resource: api_resource(info),
+            resource,
             wake,
         });
         wakeups.push(woken);
@@ -179,16 +178,6 @@ pub fn build(ctx: &Arc<Context>) -> Built {
         Ok(())
     }
     .boxed()
-}
-
-fn api_resource(info: &ResourceInfo) -> ApiResource {
-    ApiResource {
-        group: info.group.into(),
-        version: info.version.into(),
-        api_version: info.api_version(),
-        kind: info.kind.into(),
-        plural: info.plural.into(),
-    }
 }
 
 // ---------------------------------------------------------------------------

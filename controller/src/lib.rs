@@ -20,6 +20,7 @@
 //! - [`cron_job`]: creates a Job at each time of a CronJob's schedule
 //!   (concurrency policy, starting deadline, history limits).
 //! - [`ttl_after_finished`]: deletes finished Jobs once their `ttlSecondsAfterFinished` passes.
+//! - [`resource_quota`]: each ResourceQuota's `status.hard` and `status.used`.
 //! - [`context`]: the shared `Context` (client, shared informers, settings,
 //!   event recorder).
 //!
@@ -57,6 +58,7 @@ pub mod ownership;
 pub mod pod_control;
 pub mod pods;
 pub mod replicaset;
+pub mod resource_quota;
 pub mod status;
 pub mod template_hash;
 pub mod ttl_after_finished;
@@ -79,6 +81,7 @@ const ALL: &[fn(&Arc<Context>) -> Built] = &[
     job::build,
     cron_job::build,
     ttl_after_finished::build,
+    resource_quota::build,
 ];
 
 /// Runs every controller until one of them fails or the process stops.

@@ -60,6 +60,9 @@ struct Args {
     /// DaemonSets synced concurrently.
     #[arg(long, default_value_t = 2)]
     concurrent_daemonset_syncs: u16,
+    /// How often every ResourceQuota's usage is recalculated in full.
+    #[arg(long, default_value = "5m0s", value_parser = minik_api::duration::parse_go_duration)]
+    resource_quota_sync_period: Duration,
 }
 
 #[tokio::main]
@@ -81,6 +84,7 @@ async fn main() -> anyhow::Result<()> {
         concurrent_ttl_after_finished_syncs: args.concurrent_ttl_after_finished_syncs,
         job_pod_failure_backoff: args.job_pod_failure_backoff,
         concurrent_daemonset_syncs: args.concurrent_daemonset_syncs,
+        resource_quota_sync_period: args.resource_quota_sync_period,
         ..Settings::default()
     };
     tracing::info!(?settings, "starting controllers");

@@ -41,10 +41,10 @@ use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::Controller;
 use kube::{Api, ResourceExt};
-use minik_api::catalogue::{self, ResourceInfo};
+use minik_api::catalogue::ResourceInfo;
 use minik_client::errors;
 
-use crate::context::{drive, Built, RetryBackoff};
+use crate::context::{drive, stored_kinds, Built, RetryBackoff};
 use crate::{Context, Error};
 
 /// The finalizer in `spec.finalizers` that this controller owns.
@@ -62,20 +62,9 @@ struct State {
 /// Builds the controller over the shared Namespace and Pod informers (the
 /// caller starts them).
 pub fn build(ctx: &Arc<Context>) -> Built {
-    let mut seen = std::collections::HashSet::new();
-    let kinds = catalogue::all()
-        .iter()
-        .filter(|info| info.namespaced && seen.insert(info.key_prefix()))
-        .map(|info| {
-            let resource = ApiResource {
-                group: info.group.into(),
-                version: info.version.into(),
-                api_version: info.api_version(),
-                kind: info.kind.into(),
-                plural: info.plural.into(),
-            };
-            (info, resource)
-        })
+    let kinds = stored_kinds()
+        .into_iter()
+        .filter(|(info, _)| info.namespaced)
         .collect();
     let state = Arc::new(State {
         ctx: ctx.clone(),

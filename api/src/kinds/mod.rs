@@ -52,7 +52,10 @@ pub(crate) mod prelude {
     pub(crate) use std::collections::{BTreeSet, HashSet};
 }
 
+use std::collections::BTreeSet;
+
 use jiff::Timestamp;
+use k8s_openapi::api::core::v1::{LimitRange, ScopedResourceSelectorRequirement};
 use serde_json::{Map, Value};
 
 pub use typed::{decode_as, is_present, typed, DecodeError, Decoded};
@@ -162,6 +165,56 @@ pub trait Strategy: Sync {
     /// (the Service REST storage's admission step).
     fn allocates_service_addresses(&self) -> bool {
         false
+    }
+
+    // -- admission: LimitRanger and ResourceQuota -----------------------------
+
+    /// LimitRanger's mutating step (`MutateLimit`): fills in what the
+    /// namespace's LimitRanges default (a pod's container requests and
+    /// limits, with the `kubernetes.io/limit-ranger` annotation). Runs after
+    /// defaulting and before validation, as kube-apiserver's mutating admission.
+    fn limit_range_defaults(&self, obj: &mut Value, ranges: &[LimitRange]) {
+        let _ = (obj, ranges);
+    }
+
+    /// LimitRanger's validating step (`ValidateLimit`): each broken min, max
+    /// or ratio in Kubernetes' words (`minimum cpu usage per Container is
+    /// 100m, but request is 50m`); empty when the object is within bounds.
+    fn limit_range_violations(&self, obj: &Value, ranges: &[LimitRange]) -> Vec<String> {
+        let _ = (obj, ranges);
+        Vec::new()
+    }
+
+    /// What one object costs its namespace's quotas beyond its object count
+    /// (`count/<resource>` is added by [`crate::quota::usage`]): `pods`,
+    /// `requests.cpu`, `services.nodeports`, `requests.storage`, … An object
+    /// that no longer counts (a finished pod) costs nothing here.
+    fn quota_usage(&self, obj: &Value, now: Timestamp) -> crate::quota::ResourceList {
+        let _ = (obj, now);
+        Default::default()
+    }
+
+    /// Whether a quota's `hard` entry `resource` limits this kind (beyond
+    /// its `count/…` name): the evaluator's `MatchingResources`.
+    fn quota_tracks(&self, resource: &str) -> bool {
+        let _ = resource;
+        false
+    }
+
+    /// Whether the object matches one of a quota's scopes (`BestEffort`,
+    /// `Terminating`, `PriorityClass` …). Kinds without scopes match none,
+    /// so a scoped quota never limits them.
+    fn quota_scope_matches(&self, obj: &Value, scope: &ScopedResourceSelectorRequirement) -> bool {
+        let _ = (obj, scope);
+        false
+    }
+
+    /// What a quota tracking `tracked` requires of the object
+    /// (`Evaluator.Constraints`): a pod must set requests or limits for the
+    /// compute resources quoted (`must specify limits.cpu for: web`).
+    fn quota_constraints(&self, obj: &Value, tracked: &BTreeSet<String>) -> Result<(), String> {
+        let _ = (obj, tracked);
+        Ok(())
     }
 
     // -- deletion --------------------------------------------------------------

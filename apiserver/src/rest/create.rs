@@ -1,5 +1,5 @@
 //! POST to a collection: create an object (generateName, defaults,
-//! validation, identity), failing with 409 AlreadyExists on a taken name.
+//! admission, validation, identity), failing with 409 AlreadyExists on a taken name.
 
 use axum::response::Response;
 use http::StatusCode;
@@ -7,6 +7,7 @@ use minik_api::{meta, names};
 use serde_json::{json, Value};
 
 use super::Ctx;
+use crate::admission;
 use crate::commit::Outcome;
 use crate::decode::Source;
 use crate::error::ApiError;
@@ -37,7 +38,12 @@ pub async fn create_object(ctx: &Ctx, obj: &mut Value) -> Result<Value, ApiError
         }
         let mut target = ctx.target.clone();
         target.name = Some(meta::name(&candidate).to_string());
-        registry::prepare_create(&target, &mut candidate)?;
+        let store = ctx.state.store.clone();
+        registry::prepare_admitted_create(&target, &mut candidate, |obj| {
+            admission::mutate(&*store, info, obj)
+        })?;
+        // Held until the object is stored: see admission::resource_quota.
+        let reservation = admission::validate(&ctx.state, info, &candidate).await?;
         let allocated = if info.strategy.allocates_service_addresses() {
             ctx.allocate_service(&mut candidate)?;
             Some(candidate.clone())
@@ -61,6 +67,7 @@ pub async fn create_object(ctx: &Ctx, obj: &mut Value) -> Result<Value, ApiError
                 ctx.state.services.release(svc);
             }
         }
+        drop(reservation);
         match result {
             Err(e) if generate && e.reason == "AlreadyExists" => continue,
             Err(e) => return Err(e),

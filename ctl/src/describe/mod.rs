@@ -14,6 +14,7 @@
 //! - [`node`]: Node with its Lease, pods and allocated resources.
 //! - [`namespace`]: Namespace with quotas and limit ranges.
 //! - [`config`]: ConfigMap and Secret.
+//! - [`quota`]: ResourceQuota and LimitRange.
 //! - [`generic`]: every other kind.
 //! - [`events`]: the Events section (core/v1 events for the object).
 //! - [`header`]: the Name/Namespace/Labels/Annotations block all of them open with.
@@ -25,6 +26,7 @@ pub mod header;
 pub mod namespace;
 pub mod node;
 pub mod pod;
+pub mod quota;
 pub mod service;
 pub mod workloads;
 
@@ -57,6 +59,8 @@ pub async fn describe(
         ("", "Namespace") => namespace::describe(ctx, obj, &mut w).await?,
         ("", "ConfigMap") => config::describe_configmap(ctx, obj, show_events, &mut w).await?,
         ("", "Secret") => config::describe_secret(obj, &mut w),
+        ("", "ResourceQuota") => quota::describe_quota(obj, &mut w),
+        ("", "LimitRange") => quota::describe_limit_range(obj, &mut w),
         _ => generic::describe(ctx, obj, show_events, &mut w).await?,
     }
     Ok(w.finish())

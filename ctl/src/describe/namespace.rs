@@ -8,7 +8,6 @@ use crate::describe::header::Header;
 use crate::describe::{conditions, rfc1123z, str_at, Writer};
 use crate::error::Result;
 use crate::resources;
-use crate::value::array_at;
 
 pub async fn describe(ctx: &Ctx, ns: &Value, w: &mut Writer) -> Result<()> {
     let name = minik_api::meta::name(ns);
@@ -63,75 +62,11 @@ fn section(w: &mut Writer, items: &[Value], none: &str, each: fn(&mut Writer, &V
 fn quota(w: &mut Writer, q: &Value) {
     w.line(0, "Resource Quotas");
     w.line(1, &format!("Name:\t{}", minik_api::meta::name(q)));
-    w.line(1, "Resource\tUsed\tHard");
-    w.line(1, "--------\t---\t---");
-    if let Some(hard) = q
-        .pointer("/status/hard")
-        .or_else(|| q.pointer("/spec/hard"))
-        .and_then(Value::as_object)
-    {
-        let mut keys: Vec<&String> = hard.keys().collect();
-        keys.sort();
-        for k in keys {
-            let used = q
-                .pointer(&format!("/status/used/{k}"))
-                .map(|v| crate::describe::scalar(Some(v)))
-                .unwrap_or_else(|| "0".into());
-            w.line(
-                1,
-                &format!("{k}\t{used}\t{}", crate::describe::scalar(hard.get(k))),
-            );
-        }
-    }
+    super::quota::quota_rows(w, 1, q, true);
 }
 
 /// One LimitRange: its limits per type and resource.
 fn limit_range(w: &mut Writer, l: &Value) {
     w.line(0, "Resource Limits");
-    w.line(
-        1,
-        "Type\tResource\tMin\tMax\tDefault Request\tDefault Limit\tMax Limit/Request Ratio",
-    );
-    w.line(
-        1,
-        "----\t--------\t---\t---\t---------------\t-------------\t-----------------------",
-    );
-    for item in array_at(l, "/spec/limits") {
-        let t = str_at(item, "/type");
-        let mut names: Vec<String> = Vec::new();
-        for f in [
-            "min",
-            "max",
-            "default",
-            "defaultRequest",
-            "maxLimitRequestRatio",
-        ] {
-            if let Some(m) = item.get(f).and_then(Value::as_object) {
-                for k in m.keys() {
-                    if !names.contains(k) {
-                        names.push(k.clone());
-                    }
-                }
-            }
-        }
-        names.sort();
-        let get = |f: &str, k: &str| {
-            item.pointer(&format!("/{f}/{k}"))
-                .map(|v| crate::describe::scalar(Some(v)))
-                .unwrap_or_else(|| "-".into())
-        };
-        for k in names {
-            w.line(
-                1,
-                &format!(
-                    "{t}\t{k}\t{}\t{}\t{}\t{}\t{}",
-                    get("min", &k),
-                    get("max", &k),
-                    get("defaultRequest", &k),
-                    get("default", &k),
-                    get("maxLimitRequestRatio", &k)
-                ),
-            );
-        }
-    }
+    super::quota::limit_rows(w, 1, l);
 }

@@ -33,6 +33,16 @@ impl Strategy for ConfigMap {
     fn cells(&self, obj: &Value, now: Timestamp) -> Vec<Value> {
         configmap_cells(obj, now)
     }
+    fn quota_usage(&self, _: &Value, _: Timestamp) -> crate::quota::ResourceList {
+        [(
+            "configmaps".to_string(),
+            Quantity::from_value(1, Default::default()),
+        )]
+        .into()
+    }
+    fn quota_tracks(&self, resource: &str) -> bool {
+        resource == "configmaps"
+    }
 }
 
 /// `ValidateConfigMap`.

@@ -43,6 +43,17 @@ impl Strategy for PersistentVolumeClaim {
     fn cells(&self, obj: &Value, now: Timestamp) -> Vec<Value> {
         pvc_cells(obj, now)
     }
+    fn limit_range_violations(&self, obj: &Value, ranges: &[core::LimitRange]) -> Vec<String> {
+        super::limit_range::claim_violations(obj, ranges)
+    }
+    fn quota_usage(&self, obj: &Value, _: Timestamp) -> crate::quota::ResourceList {
+        claim_quota_usage(obj)
+    }
+    fn quota_tracks(&self, resource: &str) -> bool {
+        matches!(resource, "persistentvolumeclaims" | "requests.storage")
+            || resource.ends_with(STORAGE_CLASS_REQUESTS)
+            || resource.ends_with(STORAGE_CLASS_CLAIMS)
+    }
 }
 
 fn validate_persistent_volume_claim(obj: &Value, errs: &mut Errs) {
@@ -132,4 +143,38 @@ fn pvc_cells(pvc: &Value, now: Timestamp) -> Vec<Value> {
         age_cell(pvc, now),
         or_unset(text(pvc, "/spec/volumeMode")).into(),
     ]
+}
+
+/// `<class>.storageclass.storage.k8s.io/requests.storage` and
+/// `…/persistentvolumeclaims`: quota per storage class.
+const STORAGE_CLASS_REQUESTS: &str = ".storageclass.storage.k8s.io/requests.storage";
+const STORAGE_CLASS_CLAIMS: &str = ".storageclass.storage.k8s.io/persistentvolumeclaims";
+
+/// Kubernetes' PVC evaluator: one `persistentvolumeclaims`, its storage
+/// request as `requests.storage`, and both again under its storage class.
+fn claim_quota_usage(pvc: &Value) -> crate::quota::ResourceList {
+    let one = Quantity::from_value(1, Default::default());
+    let mut usage = crate::quota::ResourceList::new();
+    usage.insert("persistentvolumeclaims".into(), one);
+    let storage = pvc
+        .pointer("/spec/resources/requests/storage")
+        .and_then(|q| Quantity::from_json(q).ok());
+    if let Some(q) = storage {
+        usage.insert("requests.storage".into(), q);
+    }
+    let class = pvc
+        .pointer("/spec/storageClassName")
+        .and_then(Value::as_str)
+        .or_else(|| {
+            pvc.pointer("/metadata/annotations/volume.beta.kubernetes.io~1storage-class")
+                .and_then(Value::as_str)
+        })
+        .filter(|c| !c.is_empty());
+    if let Some(class) = class {
+        usage.insert(format!("{class}{STORAGE_CLASS_CLAIMS}"), one);
+        if let Some(q) = storage {
+            usage.insert(format!("{class}{STORAGE_CLASS_REQUESTS}"), q);
+        }
+    }
+    usage
 }

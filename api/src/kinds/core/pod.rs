@@ -64,6 +64,219 @@ impl Strategy for Pod {
     fn row_conditions(&self, obj: &Value) -> Option<Value> {
         finished_row_condition(obj)
     }
+    fn limit_range_defaults(&self, obj: &mut Value, ranges: &[core::LimitRange]) {
+        super::limit_range::default_pod_resources(obj, ranges);
+        // kube-apiserver computes the QoS class after admission
+        // (PrepareForCreate): it follows the requests and limits just set.
+        let qos = obj.get("spec").map(qos_class);
+        if let (Some(q), Some(status)) = (qos, obj.get_mut("status").and_then(Value::as_object_mut))
+        {
+            status.insert("qosClass".into(), json!(q));
+        }
+    }
+    fn limit_range_violations(&self, obj: &Value, ranges: &[core::LimitRange]) -> Vec<String> {
+        super::limit_range::pod_violations(obj, ranges)
+    }
+    fn quota_usage(&self, obj: &Value, now: Timestamp) -> ResourceList {
+        pod_quota_usage(obj, now)
+    }
+    fn quota_tracks(&self, resource: &str) -> bool {
+        POD_QUOTA_RESOURCES.contains(&resource)
+    }
+    fn quota_scope_matches(
+        &self,
+        obj: &Value,
+        scope: &core::ScopedResourceSelectorRequirement,
+    ) -> bool {
+        pod_matches_scope(obj, scope)
+    }
+    fn quota_constraints(&self, obj: &Value, tracked: &BTreeSet<String>) -> Result<(), String> {
+        pod_quota_constraints(obj, tracked)
+    }
+}
+
+// -- quota (Kubernetes' pod evaluator, pkg/quota/v1/evaluator/core/pods.go) ----
+
+use crate::quota::ResourceList;
+
+/// What a quota can limit about pods (`podResources`; hugepages and
+/// extended resources are not modelled).
+const POD_QUOTA_RESOURCES: &[&str] = &[
+    "count/pods",
+    "cpu",
+    "memory",
+    "ephemeral-storage",
+    "requests.cpu",
+    "requests.memory",
+    "requests.ephemeral-storage",
+    "limits.cpu",
+    "limits.memory",
+    "limits.ephemeral-storage",
+    "pods",
+];
+
+/// The compute resources a pod must state per container when a quota
+/// tracks them (`validationSet`; Kubernetes calls the rule a mistake it
+/// keeps for compatibility, and adds no resource to it).
+const MUST_SPECIFY: &[&str] = &[
+    "cpu",
+    "memory",
+    "requests.cpu",
+    "requests.memory",
+    "limits.cpu",
+    "limits.memory",
+];
+
+/// `PodUsageFunc`: a pod that still counts costs `pods` and its requests
+/// and limits; a finished one (or one whose deletion grace has run out)
+/// only its object count.
+fn pod_quota_usage(pod: &Value, now: Timestamp) -> ResourceList {
+    if !counts_for_quota(pod, now) {
+        return ResourceList::new();
+    }
+    let (requests, limits) = super::limit_range::pod_totals(pod);
+    compute_usage(&requests, &limits)
+}
+
+/// `QuotaV1Pod`: not Succeeded or Failed, and not stuck terminating past
+/// its deletion time plus grace period (a lost node's pods stop counting).
+fn counts_for_quota(pod: &Value, now: Timestamp) -> bool {
+    if matches!(
+        pod.pointer("/status/phase").and_then(Value::as_str),
+        Some("Succeeded" | "Failed")
+    ) {
+        return false;
+    }
+    let deleted_at = pod
+        .pointer("/metadata/deletionTimestamp")
+        .and_then(Value::as_str)
+        .and_then(|t| t.parse::<Timestamp>().ok());
+    let grace = pod
+        .pointer("/metadata/deletionGracePeriodSeconds")
+        .and_then(Value::as_i64);
+    match (deleted_at, grace) {
+        (Some(at), Some(grace)) => now <= at + jiff::SignedDuration::from_secs(grace),
+        _ => true,
+    }
+}
+
+/// `podComputeUsageHelper`: `pods` plus each compute resource the lists set,
+/// under its plain, `requests.` and `limits.` names.
+fn compute_usage(requests: &ResourceList, limits: &ResourceList) -> ResourceList {
+    let mut usage = ResourceList::new();
+    usage.insert("pods".into(), Quantity::from_value(1, Default::default()));
+    for name in ["cpu", "memory", "ephemeral-storage"] {
+        if let Some(q) = requests.get(name) {
+            usage.insert(name.into(), *q);
+            usage.insert(format!("requests.{name}"), *q);
+        }
+        if let Some(q) = limits.get(name) {
+            usage.insert(format!("limits.{name}"), *q);
+        }
+    }
+    usage
+}
+
+/// `podMatchesScopeFunc`.
+fn pod_matches_scope(pod: &Value, scope: &core::ScopedResourceSelectorRequirement) -> bool {
+    let spec = pod.get("spec").unwrap_or(&Value::Null);
+    let terminating = spec
+        .get("activeDeadlineSeconds")
+        .and_then(Value::as_i64)
+        .is_some_and(|s| s >= 0);
+    let best_effort = qos_class(spec) == "BestEffort";
+    match scope.scope_name.as_str() {
+        "Terminating" => terminating,
+        "NotTerminating" => !terminating,
+        "BestEffort" => best_effort,
+        "NotBestEffort" => !best_effort,
+        "PriorityClass" => {
+            // The pod's class name as the label `PriorityClass` (`podMatchesSelector`).
+            let class = spec
+                .get("priorityClassName")
+                .and_then(Value::as_str)
+                .filter(|c| !c.is_empty());
+            let listed = |c: &str| scope.values.iter().flatten().any(|v| v == c);
+            match scope.operator.as_str() {
+                "Exists" => class.is_some(),
+                "DoesNotExist" => class.is_none(),
+                "In" => class.is_some_and(listed),
+                "NotIn" => !class.is_some_and(listed),
+                _ => false,
+            }
+        }
+        "CrossNamespacePodAffinity" => uses_cross_namespace_affinity(spec),
+        _ => false,
+    }
+}
+
+/// Whether a pod (anti-)affinity term names other namespaces.
+fn uses_cross_namespace_affinity(spec: &Value) -> bool {
+    let cross = |term: &Value| {
+        term.get("namespaces")
+            .and_then(Value::as_array)
+            .is_some_and(|n| !n.is_empty())
+            || term.get("namespaceSelector").is_some_and(|s| !s.is_null())
+    };
+    ["podAffinity", "podAntiAffinity"].iter().any(|kind| {
+        let Some(a) = spec.pointer(&format!("/affinity/{kind}")) else {
+            return false;
+        };
+        let required = a
+            .get("requiredDuringSchedulingIgnoredDuringExecution")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .any(cross);
+        let preferred = a
+            .get("preferredDuringSchedulingIgnoredDuringExecution")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .any(|w| w.get("podAffinityTerm").is_some_and(cross));
+        required || preferred
+    })
+}
+
+/// The pod evaluator's `Constraints`: with cpu or memory quoted, every
+/// container must state them (`must specify limits.cpu for: web`).
+fn pod_quota_constraints(pod: &Value, tracked: &BTreeSet<String>) -> Result<(), String> {
+    let required: Vec<&String> = tracked
+        .iter()
+        .filter(|r| MUST_SPECIFY.contains(&r.as_str()))
+        .collect();
+    let mut missing: std::collections::BTreeMap<&str, BTreeSet<&str>> = Default::default();
+    for key in ["containers", "initContainers"] {
+        for c in pod
+            .pointer(&format!("/spec/{key}"))
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let list =
+                |which: &str| crate::quota::from_json(c.pointer(&format!("/resources/{which}")));
+            let has = compute_usage(&list("requests"), &list("limits"));
+            let name = c.get("name").and_then(Value::as_str).unwrap_or("");
+            for r in &required {
+                if !has.contains_key(r.as_str()) {
+                    missing.entry(r.as_str()).or_default().insert(name);
+                }
+            }
+        }
+    }
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let parts: Vec<String> = missing
+        .iter()
+        .map(|(r, names)| {
+            format!(
+                "{r} for: {}",
+                names.iter().copied().collect::<Vec<_>>().join(",")
+            )
+        })
+        .collect();
+    Err(format!("must specify {}", parts.join("; ")))
 }
 
 fn validate_pod(pod: &Value, errs: &mut Errs) {

@@ -38,6 +38,16 @@ impl Strategy for Secret {
     fn cells(&self, obj: &Value, now: Timestamp) -> Vec<Value> {
         secret_cells(obj, now)
     }
+    fn quota_usage(&self, _: &Value, _: Timestamp) -> crate::quota::ResourceList {
+        [(
+            "secrets".to_string(),
+            Quantity::from_value(1, Default::default()),
+        )]
+        .into()
+    }
+    fn quota_tracks(&self, resource: &str) -> bool {
+        resource == "secrets"
+    }
 }
 
 /// `ValidateSecret`: keys, the size limit, and what each well-known type requires.

@@ -50,6 +50,15 @@ impl Strategy for Service {
     fn cells(&self, obj: &Value, now: Timestamp) -> Vec<Value> {
         service_cells(obj, now)
     }
+    fn quota_usage(&self, obj: &Value, _: Timestamp) -> crate::quota::ResourceList {
+        service_quota_usage(obj)
+    }
+    fn quota_tracks(&self, resource: &str) -> bool {
+        matches!(
+            resource,
+            "services" | "services.nodeports" | "services.loadbalancers"
+        )
+    }
 }
 
 fn is_headless(spec: &core::ServiceSpec) -> bool {
@@ -762,4 +771,42 @@ fn service_ports(svc: &Value) -> String {
         })
         .collect::<Vec<_>>()
         .join(",")
+}
+
+/// Kubernetes' service evaluator: one `services`; a NodePort or
+/// LoadBalancer Service also one `services.nodeports` per port (a
+/// LoadBalancer with `allocateLoadBalancerNodePorts: false` only its ports
+/// that name a nodePort), and a LoadBalancer one `services.loadbalancers`.
+fn service_quota_usage(svc: &Value) -> crate::quota::ResourceList {
+    let count = |n: usize| Quantity::from_value(n as i64, Default::default());
+    let ports = svc
+        .pointer("/spec/ports")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let (node_ports, load_balancers) = match svc.pointer("/spec/type").and_then(Value::as_str) {
+        Some("NodePort") => (ports.len(), 0),
+        Some("LoadBalancer") => {
+            let allocate = svc
+                .pointer("/spec/allocateLoadBalancerNodePorts")
+                .and_then(Value::as_bool)
+                != Some(false);
+            let explicit = ports
+                .iter()
+                .filter(|p| {
+                    p.get("nodePort")
+                        .and_then(Value::as_i64)
+                        .is_some_and(|n| n != 0)
+                })
+                .count();
+            (if allocate { ports.len() } else { explicit }, 1)
+        }
+        _ => (0, 0),
+    };
+    [
+        ("services".to_string(), count(1)),
+        ("services.nodeports".to_string(), count(node_ports)),
+        ("services.loadbalancers".to_string(), count(load_balancers)),
+    ]
+    .into()
 }

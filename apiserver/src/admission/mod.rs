@@ -1,0 +1,93 @@
+//! Admission: what kube-apiserver's built-in admission plugins do to a
+//! create between decoding and storage, one file per plugin:
+//! [`limit_ranger`] (LimitRanger) and [`resource_quota`] (ResourceQuota).
+//!
+//! The order is kube-apiserver's: defaulting, then the mutating step
+//! ([`mutate`]: LimitRanger's defaults), then the kind's validation, then
+//! the validating step ([`validate`]: LimitRanger's bounds, then quota).
+//! A refusal is 403 Forbidden, `pods "web" is forbidden: …`.
+//!
+//! What a plugin needs to know about a kind it asks the kind's `Strategy`
+//! (`limit_range_defaults`, `quota_usage`, …); nothing here names a kind.
+//! Plugins read LimitRanges, ResourceQuotas and the objects they count
+//! straight from the store: it is in-process and current (kube-apiserver
+//! reads informer caches and lists live on a miss).
+//!
+//! Where minik simplifies: admission runs on creates (POST, and server-side
+//! apply of an absent object); updates are not admitted again (Kubernetes
+//! re-checks a Service whose type changes and a PVC that grows).
+
+pub mod limit_ranger;
+pub mod resource_quota;
+
+use minik_api::catalogue::ResourceInfo;
+use minik_api::meta;
+use serde_json::Value;
+
+use crate::error::ApiError;
+use crate::store::Store;
+use crate::AppState;
+
+pub use resource_quota::{NamespaceLocks, Reservation};
+
+/// The mutating step, run after defaulting and before validation.
+pub fn mutate(store: &dyn Store, info: &ResourceInfo, obj: &mut Value) -> Result<(), ApiError> {
+    let Some(ns) = namespace_of(info, obj) else {
+        return Ok(());
+    };
+    limit_ranger::mutate(store, info, &ns, obj)
+}
+
+/// The validating step, run on the validated object. A returned
+/// [`Reservation`] must be held until the object is stored (or refused):
+/// it keeps the namespace's quota-affected creates in line.
+pub async fn validate(
+    state: &AppState,
+    info: &'static ResourceInfo,
+    obj: &Value,
+) -> Result<Option<Reservation>, ApiError> {
+    let Some(ns) = namespace_of(info, obj) else {
+        return Ok(None);
+    };
+    limit_ranger::validate(&*state.store, info, &ns, obj)?;
+    resource_quota::admit(state, info, &ns, obj).await
+}
+
+fn namespace_of(info: &ResourceInfo, obj: &Value) -> Option<String> {
+    info.namespaced
+        .then(|| meta::namespace(obj).map(str::to_string))
+        .flatten()
+}
+
+/// Every object stored under `resource`'s prefix in `namespace`, decoded as `T`
+/// (objects that do not decode are skipped: validation let none in).
+fn list_in<T: serde::de::DeserializeOwned>(
+    store: &dyn Store,
+    resource: &ResourceInfo,
+    namespace: &str,
+) -> Result<Vec<T>, ApiError> {
+    let mut out = Vec::new();
+    let prefix = format!("{}{namespace}/", resource.key_prefix());
+    store.scan(&prefix, None, &mut |_, bytes| {
+        if let Ok(v) = serde_json::from_slice(bytes) {
+            out.push(v);
+        }
+        true
+    })?;
+    Ok(out)
+}
+
+/// `admission.NewForbidden`: `<resource> "<name>" is forbidden: <why>`,
+/// several reasons as `[a, b]` (an aggregate error's text).
+pub fn forbidden(info: &ResourceInfo, obj: &Value, reasons: &[String]) -> ApiError {
+    let name = match meta::name(obj) {
+        "" => meta::meta_str(obj, "generateName").unwrap_or("Unknown"),
+        n => n,
+    };
+    let why = if reasons.len() == 1 {
+        reasons[0].clone()
+    } else {
+        format!("[{}]", reasons.join(", "))
+    };
+    ApiError::forbidden_object(info, name, &why)
+}
