@@ -9,6 +9,9 @@
 //! - [`deployment`]: rolling updates and rollbacks through ReplicaSets.
 //! - [`daemon_set`]: one pod per eligible node, placed by the scheduler;
 //!   rolling updates and OnDelete through ControllerRevisions.
+//! - [`stateful_set`]: pods with stable names, DNS identities and claims,
+//!   created and removed in ordinal order; rolling updates with a
+//!   partition and OnDelete through ControllerRevisions.
 //! - [`endpoints`]: ready pod addresses behind each Service.
 //! - [`garbage_collector`]: ownerReferences → cascading deletion (Background/Foreground/Orphan).
 //! - [`namespace`]: empties a Terminating namespace, then removes it.
@@ -41,6 +44,7 @@
 //! - [`pods`]: active / Ready / available pods.
 //! - [`status`]: status fields written the way Kubernetes serializes them.
 //! - [`template_hash`]: the pod-template hash children are named by.
+//! - [`history`]: ControllerRevisions (DaemonSet, StatefulSet).
 
 pub mod context;
 pub mod cron_job;
@@ -50,6 +54,7 @@ pub mod disruption;
 pub mod endpoints;
 pub mod error;
 pub mod garbage_collector;
+pub mod history;
 pub mod job;
 pub mod namespace;
 pub mod node_lifecycle;
@@ -57,6 +62,7 @@ pub mod ownership;
 pub mod pod_control;
 pub mod pods;
 pub mod replicaset;
+pub mod stateful_set;
 pub mod status;
 pub mod template_hash;
 pub mod ttl_after_finished;
@@ -73,6 +79,7 @@ pub async fn run(client: kube::Client, settings: Settings) -> anyhow::Result<()>
         replicaset::build(&ctx),
         deployment::build(&ctx),
         daemon_set::build(&ctx),
+        stateful_set::build(&ctx),
         endpoints::build(&ctx),
         garbage_collector::build(&ctx),
         namespace::build(&ctx),
