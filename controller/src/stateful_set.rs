@@ -45,7 +45,8 @@
 //!
 //! Shape: a kube-rs `Controller` over StatefulSets that also watches pods
 //! (routed to their controlling set, or for an orphan to every set whose
-//! selector matches it); ControllerRevisions and PVCs are read from caches.
+//! selector matches it) and claims (routed to the sets they are named
+//! after); ControllerRevisions are read from a cache.
 //! Like Kubernetes' it needs no expectations: pods have fixed names, so a
 //! creation the cache has not shown yet fails with AlreadyExists and the sync
 //! is retried.
@@ -145,12 +146,17 @@ pub fn build(ctx: &Arc<Context>) -> BoxFuture<'static, anyhow::Result<()>> {
         retries: RetryBackoff::default(),
     });
     let set_store = sets.store();
+    let claim_sets = sets.store();
     let controller = Controller::for_shared_stream(sets.applied(), sets.store())
         .with_config(controller::Config::default().concurrency(CONCURRENT_SYNCS))
         .watches_shared_stream(pods.touched(), move |pod| {
             owners_for_pod(&pod, &set_store, "StatefulSet", "apps/", |s| {
                 s.spec.as_ref().map(|s| &s.selector)
             })
+        })
+        // A claim going away may unblock a pod waiting on it (`claim_is_stale`).
+        .watches_shared_stream(claims.touched(), move |claim| {
+            sets_for_claim(&claim, &claim_sets)
         })
         .run(reconcile, error_policy, state)
         .for_each(|result| async move {
@@ -163,6 +169,25 @@ pub fn build(ctx: &Arc<Context>) -> BoxFuture<'static, anyhow::Result<()>> {
         Ok(())
     }
     .boxed()
+}
+
+/// The sets in the claim's namespace whose claims are named like it
+/// (`<template>-<set>-<ordinal>`).
+fn sets_for_claim(
+    claim: &PersistentVolumeClaim,
+    sets: &Store<StatefulSet>,
+) -> Vec<ObjectRef<StatefulSet>> {
+    let name = claim.name_any();
+    sets.state()
+        .iter()
+        .filter(|s| s.namespace() == claim.namespace())
+        .filter(|s| {
+            templates(s)
+                .iter()
+                .any(|t| name.starts_with(&format!("{}-{}-", t.name_any(), s.name_any())))
+        })
+        .map(|s| ObjectRef::from_obj(s.as_ref()))
+        .collect()
 }
 
 /// Failed syncs are retried with client-go's per-object exponential backoff.

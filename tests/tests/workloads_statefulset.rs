@@ -1,0 +1,545 @@
+//! The StatefulSet controller with the whole control plane in one process
+//! (API server, every controller, the scheduler) and simulated kubelets:
+//! OrderedReady creates pods strictly in order and scales down in reverse;
+//! Parallel creates them all at once, OrderedReady stops at an unhealthy
+//! pod; a RollingUpdate with partition 2 updates only the highest ordinal,
+//! then all in reverse order, and the real `kubectl rollout
+//! status|history|undo` follow it; OnDelete waits for deletions; claims
+//! from volumeClaimTemplates come before their pods and follow the
+//! retention policy (garbage collector included); `kubectl get sts`,
+//! `kubectl scale sts`, `kubectl delete sts` and the Events.
+
+mod support;
+
+use std::sync::{Arc, Mutex};
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use k8s_openapi::api::apps::v1::{ControllerRevision, StatefulSet};
+use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod};
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::runtime::watcher;
+use kube::ResourceExt;
+use serde_json::{json, Value};
+use support::workloads::{
+    events_about, fake_kubelet, is_ready as ready, start_all_controllers, wait_for, PodLog,
+    Readiness, SimCluster, Tasks,
+};
+use support::TestCluster;
+
+const WAIT: Duration = Duration::from_secs(60);
+
+/// A StatefulSet `web` of `replicas` busybox pods, with `extra` merged into its spec.
+fn web(replicas: i32, extra: Value) -> StatefulSet {
+    let mut spec = json!({
+        "replicas": replicas,
+        "serviceName": "web",
+        "selector": {"matchLabels": {"app": "web"}},
+        "template": {
+            "metadata": {"labels": {"app": "web"}},
+            "spec": {
+                "terminationGracePeriodSeconds": 1,
+                "containers": [{"name": "web", "image": "minik/busybox:v1",
+                                "command": ["sh", "-c", "sleep 3600"]}],
+            },
+        },
+    });
+    for (k, v) in extra.as_object().unwrap() {
+        spec[k] = v.clone();
+    }
+    serde_json::from_value(json!({"metadata": {"name": "web"}, "spec": spec})).unwrap()
+}
+
+async fn create(client: &kube::Client, set: StatefulSet) -> StatefulSet {
+    let api: Api<StatefulSet> = Api::namespaced(client.clone(), "default");
+    api.create(&PostParams::default(), &set).await.unwrap()
+}
+
+
+fn image(p: &Pod) -> String {
+    support::workloads::first_image(p)
+}
+
+/// Records `Kind/name` → the resourceVersion it was created at, from a watch
+/// started before anything was created.
+fn record_creations<K>(
+    api: Api<K>,
+    into: Arc<Mutex<std::collections::BTreeMap<String, u64>>>,
+) -> tokio::task::JoinHandle<()>
+where
+    K: kube::Resource<DynamicType = ()> + Clone + std::fmt::Debug + serde::de::DeserializeOwned + Send + 'static,
+{
+    tokio::spawn(async move {
+        let mut events = watcher(api, watcher::Config::default()).boxed();
+        while let Some(ev) = events.next().await {
+            if let Ok(watcher::Event::Apply(o)) = ev {
+                let rv: u64 = o.resource_version().unwrap_or_default().parse().unwrap_or(0);
+                let key = format!("{}/{}", K::kind(&()), o.name_any());
+                into.lock().unwrap().entry(key).or_insert(rv);
+            }
+        }
+    })
+}
+
+/// Running, Ready, not-terminating pods of the set: name → image.
+async fn ready_pods(pods: &Api<Pod>) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = pods
+        .list(&ListParams::default().labels("app=web"))
+        .await
+        .unwrap()
+        .items
+        .iter()
+        .filter(|p| p.metadata.deletion_timestamp.is_none() && ready(p))
+        .map(|p| (p.name_any(), image(p)))
+        .collect();
+    out.sort();
+    out
+}
+
+async fn wait_images(pods: &Api<Pod>, want: &[(&str, &str)]) {
+    let want: Vec<(String, String)> = want
+        .iter()
+        .map(|(n, i)| (n.to_string(), i.to_string()))
+        .collect();
+    wait_for(&format!("ready pods {want:?}"), WAIT, || async {
+        let all = pods.list(&ListParams::default().labels("app=web")).await.unwrap();
+        let settled = all.items.len() == want.len();
+        (settled && ready_pods(pods).await == want).then_some(())
+    })
+    .await;
+}
+
+async fn status(client: &kube::Client) -> k8s_openapi::api::apps::v1::StatefulSetStatus {
+    let api: Api<StatefulSet> = Api::namespaced(client.clone(), "default");
+    api.get("web").await.unwrap().status.unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ordered_ready_creates_in_order_and_scales_down_in_reverse() {
+    let cluster = SimCluster::start(2, Duration::from_millis(200)).await;
+    let c = &cluster.c;
+    let log = PodLog::start(&c.client, "app=web");
+    c.kubectl_ok(&[
+        "apply",
+        "-f",
+        &c.file(
+            "svc.yaml",
+            "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n  clusterIP: None\n  selector:\n    app: web\n  ports:\n  - port: 80\n",
+        ),
+    ]);
+    create(&c.client, web(3, json!({"ordinals": {"start": 0}}))).await;
+    let out = c.kubectl_ok(&["rollout", "status", "statefulset/web", "--timeout=60s"]);
+    assert!(
+        out.contains("partitioned roll out complete: 3 new pods have been updated"),
+        "{out}"
+    );
+    // Each pod was created only once the one before it was Ready.
+    assert!(log.position("ready web-0") < log.position("added web-1"), "{:?}", log.entries());
+    assert!(log.position("ready web-1") < log.position("added web-2"), "{:?}", log.entries());
+
+    // Identity: labels, hostname and subdomain; no claims without templates.
+    let pods: Api<Pod> = Api::namespaced(c.client.clone(), "default");
+    let web1 = pods.get("web-1").await.unwrap();
+    let labels = web1.labels();
+    assert_eq!(labels["statefulset.kubernetes.io/pod-name"], "web-1");
+    assert_eq!(labels["apps.kubernetes.io/pod-index"], "1");
+    let st = status(&c.client).await;
+    assert_eq!(labels["controller-revision-hash"], st.update_revision.clone().unwrap());
+    let spec = web1.spec.unwrap();
+    assert_eq!(spec.hostname.as_deref(), Some("web-1"));
+    assert_eq!(spec.subdomain.as_deref(), Some("web"));
+    assert_eq!(st.replicas, 3);
+    assert_eq!(st.ready_replicas, Some(3));
+    assert_eq!(st.available_replicas, Some(3));
+    assert_eq!(st.current_replicas, Some(3));
+    assert_eq!(st.updated_replicas, Some(3));
+    assert_eq!(st.current_revision, st.update_revision);
+    assert_eq!(st.collision_count, Some(0));
+    assert_eq!(st.observed_generation, Some(1));
+
+    // kubectl's columns (NAME READY AGE) and the Events in Kubernetes' words.
+    let table = c.kubectl_ok(&["get", "sts"]);
+    let header: Vec<&str> = table.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(header, ["NAME", "READY", "AGE"], "{table}");
+    let row: Vec<&str> = table.lines().nth(1).unwrap().split_whitespace().collect();
+    assert_eq!(row[..2], ["web", "3/3"], "{table}");
+    let events = events_about(&c.client, "default", "web").await;
+    for n in 0..3 {
+        let note = format!("create Pod web-{n} in StatefulSet web successful");
+        assert!(
+            events.contains(&("SuccessfulCreate".into(), note.clone())),
+            "{note} missing from {events:?}"
+        );
+    }
+
+    // Scale to 1: web-2 goes first, web-1 only once web-2 is gone.
+    c.kubectl_ok(&["scale", "sts", "web", "--replicas=1"]);
+    wait_images(&pods, &[("web-0", "minik/busybox:v1")]).await;
+    assert!(
+        log.position("deleted web-2") < log.position("deleting web-1"),
+        "{:?}",
+        log.entries()
+    );
+    let events = events_about(&c.client, "default", "web").await;
+    assert!(
+        events.contains(&(
+            "SuccessfulDelete".into(),
+            "delete Pod web-2 in StatefulSet web successful".into()
+        )),
+        "{events:?}"
+    );
+    wait_for("status replicas 1", WAIT, || async {
+        (status(&c.client).await.replicas == 1).then_some(())
+    })
+    .await;
+
+    // A deleted pod comes back under the same name.
+    let uid = pods.get("web-0").await.unwrap().uid();
+    pods.delete("web-0", &DeleteParams::default()).await.unwrap();
+    wait_for("web-0 recreated", WAIT, || async {
+        let p = pods.get_opt("web-0").await.unwrap()?;
+        (p.uid() != uid && ready(&p)).then_some(())
+    })
+    .await;
+
+    // Deleting the set takes its pods and revisions along.
+    c.kubectl_ok(&["delete", "sts", "web"]);
+    let revisions: Api<ControllerRevision> = Api::namespaced(c.client.clone(), "default");
+    wait_for("pods and revisions gone", WAIT, || async {
+        let pods = pods.list(&ListParams::default().labels("app=web")).await.unwrap();
+        let revs = revisions.list(&ListParams::default()).await.unwrap();
+        (pods.items.is_empty() && revs.items.is_empty()).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parallel_creates_all_while_ordered_ready_stops_at_an_unready_pod() {
+    // No kubelet: pods are created but never become Ready.
+    let c = TestCluster::start().await;
+    let _controllers = start_all_controllers(&c.client);
+    let pods: Api<Pod> = Api::namespaced(c.client.clone(), "default");
+    let names = |selector: &'static str| {
+        let pods = pods.clone();
+        async move {
+            let mut n: Vec<String> = pods
+                .list(&ListParams::default().labels(selector))
+                .await
+                .unwrap()
+                .items
+                .iter()
+                .map(|p| p.name_any())
+                .collect();
+            n.sort();
+            n
+        }
+    };
+    let mut ordered = web(3, json!({}));
+    ordered.metadata.name = Some("ordered".into());
+    create(&c.client, ordered).await;
+    let mut parallel = web(3, json!({"podManagementPolicy": "Parallel",
+        "selector": {"matchLabels": {"app": "par"}}}));
+    parallel.metadata.name = Some("par".into());
+    parallel.spec.as_mut().unwrap().template.metadata.as_mut().unwrap().labels =
+        Some([("app".to_string(), "par".to_string())].into());
+    create(&c.client, parallel).await;
+    wait_for("3 Parallel pods", WAIT, || async {
+        (names("app=par").await == ["par-0", "par-1", "par-2"]).then_some(())
+    })
+    .await;
+    // OrderedReady made web-0 and waits for it to be Ready.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(names("app=web").await, ["ordered-0"]);
+    let api: Api<StatefulSet> = Api::namespaced(c.client.clone(), "default");
+    let st = api.get("ordered").await.unwrap().status.unwrap();
+    assert_eq!((st.replicas, st.ready_replicas), (1, None));
+
+    // Once ordered-0 is Ready the next one comes.
+    support::workloads::make_ready(&pods, "ordered-0", None).await.unwrap();
+    wait_for("ordered-1", WAIT, || async {
+        (names("app=web").await == ["ordered-0", "ordered-1"]).then_some(())
+    })
+    .await;
+    // A failed pod is deleted and made again, with a Warning.
+    let patch = json!({"status": {"phase": "Failed"}});
+    pods.patch_status("par-1", &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .unwrap();
+    wait_for("par-1 recreated", WAIT, || async {
+        let p = pods.get_opt("par-1").await.unwrap()?;
+        let phase = p.status.and_then(|s| s.phase).unwrap_or_default();
+        (phase == "Pending").then_some(())
+    })
+    .await;
+    let events = events_about(&c.client, "default", "par").await;
+    assert!(
+        events.contains(&(
+            "RecreatingFailedPod".into(),
+            "StatefulSet default/par is recreating failed Pod par-1".into()
+        )),
+        "{events:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partition_updates_only_the_highest_ordinal_then_kubectl_undoes() {
+    let cluster = SimCluster::start(2, Duration::from_millis(100)).await;
+    let c = &cluster.c;
+    let pods: Api<Pod> = Api::namespaced(c.client.clone(), "default");
+    create(&c.client, web(3, json!({}))).await;
+    c.kubectl_ok(&["rollout", "status", "sts/web", "--timeout=60s"]);
+    let v1 = status(&c.client).await.update_revision.unwrap();
+
+    // partition 2: only web-2 moves to v2.
+    c.kubectl_ok(&[
+        "patch", "sts", "web", "-p",
+        r#"{"spec":{"updateStrategy":{"type":"RollingUpdate","rollingUpdate":{"partition":2}}}}"#,
+    ]);
+    c.kubectl_ok(&["set", "image", "sts/web", "web=minik/busybox:v2"]);
+    wait_images(
+        &pods,
+        &[("web-0", "minik/busybox:v1"), ("web-1", "minik/busybox:v1"), ("web-2", "minik/busybox:v2")],
+    )
+    .await;
+    let out = c.kubectl_ok(&["rollout", "status", "sts/web", "--timeout=60s"]);
+    assert!(
+        out.contains("partitioned roll out complete: 1 new pods have been updated"),
+        "{out}"
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let st = status(&c.client).await;
+    let v2 = st.update_revision.clone().unwrap();
+    assert_ne!(v1, v2);
+    assert_eq!(st.current_revision.as_deref(), Some(v1.as_str()));
+    assert_eq!((st.current_replicas, st.updated_replicas), (Some(2), Some(1)));
+    assert_eq!(image(&pods.get("web-1").await.unwrap()), "minik/busybox:v1");
+
+    // partition 0: the rest, highest ordinal first.
+    let log = PodLog::start(&c.client, "app=web");
+    c.kubectl_ok(&[
+        "patch", "sts", "web", "-p",
+        r#"{"spec":{"updateStrategy":{"rollingUpdate":{"partition":0}}}}"#,
+    ]);
+    wait_images(
+        &pods,
+        &[("web-0", "minik/busybox:v2"), ("web-1", "minik/busybox:v2"), ("web-2", "minik/busybox:v2")],
+    )
+    .await;
+    assert!(
+        log.position("deleting web-1") < log.position("deleting web-0"),
+        "{:?}",
+        log.entries()
+    );
+    wait_for("the update revision to become current", WAIT, || async {
+        let st = status(&c.client).await;
+        (st.current_revision.as_deref() == Some(v2.as_str()) && st.current_replicas == Some(3))
+            .then_some(())
+    })
+    .await;
+
+    // kubectl reads the history and undoes to v1, which becomes revision 3.
+    let history = c.kubectl_ok(&["rollout", "history", "sts/web"]);
+    assert!(history.contains("REVISION") && history.contains("\n2 "), "{history}");
+    let rev2 = c.kubectl_ok(&["rollout", "history", "sts/web", "--revision=2"]);
+    assert!(rev2.contains("minik/busybox:v2"), "{rev2}");
+    let out = c.kubectl_ok(&["rollout", "undo", "sts/web"]);
+    assert!(out.contains("statefulset.apps/web rolled back"), "{out}");
+    wait_images(
+        &pods,
+        &[("web-0", "minik/busybox:v1"), ("web-1", "minik/busybox:v1"), ("web-2", "minik/busybox:v1")],
+    )
+    .await;
+    c.kubectl_ok(&["rollout", "status", "sts/web", "--timeout=60s"]);
+    let revisions: Api<ControllerRevision> = Api::namespaced(c.client.clone(), "default");
+    let mut numbers: Vec<(i64, String)> = revisions
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .iter()
+        .map(|r| (r.revision, r.name_any()))
+        .collect();
+    numbers.sort();
+    assert_eq!(numbers, vec![(2, v2.clone()), (3, v1.clone())]);
+    let table = c.kubectl_ok(&["get", "controllerrevisions", "--no-headers"]);
+    assert!(table.lines().all(|l| l.contains(" statefulset.apps/web ")), "{table}");
+    wait_for("status at v1 again", WAIT, || async {
+        let st = status(&c.client).await;
+        (st.update_revision.as_deref() == Some(v1.as_str())
+            && st.current_revision.as_deref() == Some(v1.as_str()))
+        .then_some(())
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_delete_replaces_a_pod_only_when_it_is_deleted() {
+    let cluster = SimCluster::start(1, Duration::from_millis(100)).await;
+    let c = &cluster.c;
+    let pods: Api<Pod> = Api::namespaced(c.client.clone(), "default");
+    create(&c.client, web(2, json!({"updateStrategy": {"type": "OnDelete"}}))).await;
+    wait_images(&pods, &[("web-0", "minik/busybox:v1"), ("web-1", "minik/busybox:v1")]).await;
+    c.kubectl_ok(&["set", "image", "sts/web", "web=minik/busybox:v2"]);
+    wait_for("the new revision observed", WAIT, || async {
+        let st = status(&c.client).await;
+        (st.observed_generation == Some(2) && st.update_revision != st.current_revision)
+            .then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    wait_images(&pods, &[("web-0", "minik/busybox:v1"), ("web-1", "minik/busybox:v1")]).await;
+    pods.delete("web-0", &DeleteParams::default()).await.unwrap();
+    wait_images(&pods, &[("web-0", "minik/busybox:v2"), ("web-1", "minik/busybox:v1")]).await;
+    let st = status(&c.client).await;
+    assert_eq!((st.current_replicas, st.updated_replicas), (Some(1), Some(1)));
+    // kubectl says rollout status needs RollingUpdate, as it does on Kubernetes.
+    let out = c.kubectl(&["rollout", "status", "sts/web"]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("rollout status is only available for RollingUpdate strategy type"),
+        "{out:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn claims_come_before_pods_and_follow_the_retention_policy() {
+    // Pods are made Ready by a stand-in kubelet: this test is about the
+    // claims the controller makes, not about mounting them.
+    let c = TestCluster::start().await;
+    let _controllers = start_all_controllers(&c.client);
+    let _kubelet = fake_kubelet(&c.client, "default", Readiness::all(Duration::from_millis(50)));
+    let pods: Api<Pod> = Api::namespaced(c.client.clone(), "default");
+    let claims: Api<PersistentVolumeClaim> = Api::namespaced(c.client.clone(), "default");
+    let templates = json!([{"metadata": {"name": "www", "labels": {"tier": "data"}},
+        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}]);
+    let claim_names = || async {
+        let mut n: Vec<String> = claims
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .iter()
+            .filter(|c| c.metadata.deletion_timestamp.is_none())
+            .map(|c| c.name_any())
+            .collect();
+        n.sort();
+        n
+    };
+    let versions = Arc::new(Mutex::new(std::collections::BTreeMap::new()));
+    let _watches = Tasks::from(vec![
+        record_creations(pods.clone(), versions.clone()),
+        record_creations(claims.clone(), versions.clone()),
+    ]);
+    let set = create(
+        &c.client,
+        web(3, json!({"volumeClaimTemplates": templates.clone(),
+            "persistentVolumeClaimRetentionPolicy": {"whenDeleted": "Delete", "whenScaled": "Delete"}})),
+    )
+    .await;
+    wait_for("3 Ready pods", WAIT, || async {
+        (ready_pods(&pods).await.len() == 3).then_some(())
+    })
+    .await;
+    assert_eq!(claim_names().await, ["www-web-0", "www-web-1", "www-web-2"]);
+    let claim = claims.get("www-web-1").await.unwrap();
+    let pod = pods.get("web-1").await.unwrap();
+    // Each claim was written before its pod (resourceVersions only grow).
+    let first = versions.lock().unwrap().clone();
+    for n in 0..3 {
+        let (claim, pod) = (format!("PersistentVolumeClaim/www-web-{n}"), format!("Pod/web-{n}"));
+        assert!(first[&claim] < first[&pod], "{first:?}");
+    }
+    let labels = claim.labels();
+    assert_eq!((labels["app"].as_str(), labels["tier"].as_str()), ("web", "data"));
+    // whenDeleted: Delete → the set controls its claims.
+    let owner = claim.owner_references()[0].clone();
+    assert_eq!((owner.kind.as_str(), owner.uid.as_str()), ("StatefulSet", set.uid().unwrap().as_str()));
+    let volume = &pod.spec.unwrap().volumes.unwrap()[0];
+    assert_eq!(volume.name, "www");
+    assert_eq!(volume.persistent_volume_claim.as_ref().unwrap().claim_name, "www-web-1");
+    let events = events_about(&c.client, "default", "web").await;
+    assert!(
+        events.contains(&(
+            "SuccessfulCreate".into(),
+            "create Claim www-web-0 Pod web-0 in StatefulSet web success".into()
+        )),
+        "{events:?}"
+    );
+
+    // whenScaled: Delete → scaling to 1 takes web-2's and web-1's claims.
+    c.kubectl_ok(&["scale", "sts", "web", "--replicas=1"]);
+    wait_for("claims of web-1 and web-2 gone", WAIT, || async {
+        (claim_names().await == ["www-web-0"]).then_some(())
+    })
+    .await;
+    // Scaling up again makes fresh claims.
+    c.kubectl_ok(&["scale", "sts", "web", "--replicas=2"]);
+    wait_for("www-web-1 again", WAIT, || async {
+        (claim_names().await == ["www-web-0", "www-web-1"] && ready_pods(&pods).await.len() == 2)
+            .then_some(())
+    })
+    .await;
+    // whenDeleted: Delete → deleting the set deletes the claims.
+    c.kubectl_ok(&["delete", "sts", "web"]);
+    wait_for("every claim gone", WAIT, || async {
+        claim_names().await.is_empty().then_some(())
+    })
+    .await;
+
+    // The default, Retain: claims outlive both scale-down and deletion.
+    let set = create(&c.client, web(2, json!({"volumeClaimTemplates": templates}))).await;
+    let policy = set.spec.unwrap().persistent_volume_claim_retention_policy.unwrap();
+    assert_eq!(
+        (policy.when_deleted.as_deref(), policy.when_scaled.as_deref()),
+        (Some("Retain"), Some("Retain"))
+    );
+    wait_for("2 Ready pods", WAIT, || async {
+        (ready_pods(&pods).await.len() == 2).then_some(())
+    })
+    .await;
+    c.kubectl_ok(&["scale", "sts", "web", "--replicas=1"]);
+    wait_for("web-1 gone", WAIT, || async {
+        (ready_pods(&pods).await.len() == 1 && pods.get_opt("web-1").await.unwrap().is_none())
+            .then_some(())
+    })
+    .await;
+    c.kubectl_ok(&["delete", "sts", "web"]);
+    wait_for("pods gone", WAIT, || async {
+        let all = pods.list(&ListParams::default()).await.unwrap();
+        all.items.is_empty().then_some(())
+    })
+    .await;
+    assert_eq!(claim_names().await, ["www-web-0", "www-web-1"]);
+    assert!(claims.get("www-web-0").await.unwrap().owner_references().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn validation_and_defaults_are_kube_apiservers() {
+    let c = TestCluster::start().await;
+    let created = create(&c.client, web(1, json!({}))).await;
+    let spec = created.spec.unwrap();
+    assert_eq!(spec.pod_management_policy.as_deref(), Some("OrderedReady"));
+    assert_eq!(spec.revision_history_limit, Some(10));
+    let strategy = spec.update_strategy.unwrap();
+    assert_eq!(strategy.type_.as_deref(), Some("RollingUpdate"));
+    assert_eq!(strategy.rolling_update.unwrap().partition, Some(0));
+
+    // Only some of the spec may change.
+    let out = c.kubectl(&["patch", "sts", "web", "-p", r#"{"spec":{"serviceName":"other"}}"#]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("spec: Forbidden: updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', 'updateStrategy', 'revisionHistoryLimit', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden"),
+        "{err}"
+    );
+    let out = c.kubectl(&[
+        "patch", "sts", "web", "-p",
+        r#"{"spec":{"updateStrategy":{"rollingUpdate":{"maxUnavailable":0}}}}"#,
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("spec.updateStrategy.rollingUpdate.maxUnavailable: Invalid value: \"0\": cannot be 0")
+            || err.contains("spec.updateStrategy.rollingUpdate.maxUnavailable: Invalid value: 0: cannot be 0"),
+        "{err}"
+    );
+}
