@@ -1,7 +1,8 @@
 //! A StatefulSet on real Docker with the whole control plane in-process
 //! (API server, every controller, the scheduler, a Docker kubelet and
 //! minik-dns): three pods behind a headless Service become Ready strictly
-//! in order, `nslookup web-0.web` from another pod answers web-0's IP, and
+//! in order, from another pod `web-0.web` (`ping`, through the search list)
+//! and `web-0.web.default.svc.cluster.local` (`nslookup`) are web-0's IP, and
 //! scaling to 1 removes web-2, then web-1.
 //!
 //! The DNS server listens on the test network's gateway (this host), which
@@ -79,15 +80,23 @@ async fn stateful_pods_start_in_order_resolve_by_name_and_scale_down_in_reverse(
     let x = 1 + (u32::from_str_radix(&id[id.len() - 4..], 16).unwrap_or(7) % 250) as u8;
     let c = TestCluster::start().await;
     let client = c.client.clone();
-    // A network of this run's own; Docker gives its gateway the first address.
+    // A network of this run's own with a known gateway (made here, as
+    // `miniktl cluster up` makes its network; the kubelet finds it).
     let mut kcfg = KubeletCluster::config(&c, &id);
-    kcfg.network_subnet = Some(format!("10.124.{x}.0/24"));
     let gateway: IpAddr = format!("10.124.{x}.1").parse().unwrap();
     kcfg.cluster_dns = gateway.to_string();
     let _guard = DockerGuard {
         cluster: kcfg.cluster_name.clone(),
         network: kcfg.network.clone(),
     };
+    let created = Command::new("docker")
+        .args(["network", "create", "--subnet", &format!("10.124.{x}.0/24")])
+        .args(["--gateway", &gateway.to_string()])
+        .args(["--label", &format!("minik.cluster={}", kcfg.cluster_name)])
+        .arg(&kcfg.network)
+        .output()
+        .expect("docker network create");
+    assert!(created.status.success(), "{created:?}");
     let kubelet = minik_kubelet::start(kcfg.clone(), client.clone())
         .await
         .expect("kubelet starts");
@@ -111,9 +120,9 @@ async fn stateful_pods_start_in_order_resolve_by_name_and_scale_down_in_reverse(
     assert!(log.position("ready web-0") < log.position("added web-1"), "{:?}", log.entries());
     assert!(log.position("ready web-1") < log.position("added web-2"), "{:?}", log.entries());
 
-    // From another pod, web-0.web is web-0's IP (busybox's nslookup also
-    // asks the other search domains and exits 1 on their NXDOMAIN: judge
-    // the answer).
+    // From another pod, web-0.web is web-0's IP. busybox's nslookup does
+    // not apply the search list to a name with a dot, so it is asked for
+    // the full name; `ping` resolves the short one through the search list.
     let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
     let client_pod = wait_for("the client pod", WAIT, || async {
         pods.get_opt("client").await.unwrap().filter(is_ready)
@@ -128,16 +137,30 @@ async fn stateful_pods_start_in_order_resolve_by_name_and_scale_down_in_reverse(
         .expect("web-0 has an IP");
     let container = kubelet_support::docker_id(&serde_json::to_value(&client_pod).unwrap(), "sh");
     let answer = format!("Name:\tweb-0.web.default.svc.cluster.local\nAddress: {web0_ip}");
-    let out = wait_for("web-0.web to resolve", Duration::from_secs(20), || async {
-        let out = Command::new("docker")
-            .args(["exec", &container, "nslookup", "web-0.web"])
+    let mut out = String::new();
+    for _ in 0..40 {
+        let run = Command::new("docker")
+            .args(["exec", &container, "nslookup", "web-0.web.default.svc.cluster.local"])
             .output()
             .expect("docker exec");
-        let text = String::from_utf8_lossy(&out.stdout).to_string();
-        text.contains(&answer).then_some(text)
-    })
-    .await;
-    assert!(out.contains(&answer), "{out}");
+        out = format!(
+            "{}{}",
+            String::from_utf8_lossy(&run.stdout),
+            String::from_utf8_lossy(&run.stderr)
+        );
+        if out.contains(&answer) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert!(out.contains(&answer), "nslookup web-0.web.default.svc.cluster.local:\n{out}");
+    let ping = Command::new("docker")
+        .args(["exec", &container, "ping", "-c", "1", "-W", "2", "web-0.web"])
+        .output()
+        .expect("docker exec");
+    let ping = String::from_utf8_lossy(&ping.stdout).to_string()
+        + &String::from_utf8_lossy(&ping.stderr);
+    assert!(ping.contains(&format!("PING web-0.web ({web0_ip})")), "ping web-0.web:\n{ping}");
     // The pod knows itself by that name too.
     let web1 = pods.get("web-1").await.unwrap();
     let web1_container = kubelet_support::docker_id(&serde_json::to_value(&web1).unwrap(), "web");
