@@ -84,13 +84,11 @@ use minik_client::{errors, Change};
 use serde_json::Value;
 
 use crate::context::{EventRecorder, RetryBackoff};
-use crate::ownership::{
-    claim_pods, controller_ref, key_of, owners_for_pod, selector,
-};
+use crate::history::{self, REVISION_HASH_LABEL};
+use crate::ownership::{claim_pods, controller_ref, key_of, owners_for_pod, selector};
 use crate::pod_control::{delete_pod, slow_start_batch, Expectations};
 use crate::pods::{is_pod_available, is_pod_ready};
 use crate::status::omit_zero;
-use crate::history::{self, REVISION_HASH_LABEL};
 use crate::template_hash::compute_hash;
 use crate::{Context, Error};
 
@@ -793,7 +791,11 @@ async fn construct_history(
 ) -> Result<(ControllerRevision, Vec<Arc<ControllerRevision>>), Error> {
     let uid = ds.metadata.uid.clone().unwrap_or_default();
     let ns = ds.namespace().unwrap_or_default();
-    let template = ds.spec.as_ref().map(|s| s.template.clone()).unwrap_or_default();
+    let template = ds
+        .spec
+        .as_ref()
+        .map(|s| s.template.clone())
+        .unwrap_or_default();
     let patch = history::template_patch(&template);
     let (current, old): (Vec<_>, Vec<_>) = history::owned_revisions(&state.revisions, &ns, &uid)
         .into_iter()
@@ -864,10 +866,7 @@ async fn cleanup_history(
         state.ctx.client.clone(),
         &ds.namespace().unwrap_or_default(),
     );
-    history::delete_oldest(&api, old, excess, |r| {
-        live.contains(history::hash_of(r))
-    })
-    .await
+    history::delete_oldest(&api, old, excess, |r| live.contains(history::hash_of(r))).await
 }
 
 // ---------------------------------------------------------------------------

@@ -167,7 +167,9 @@ pub async fn renumber(
     }
     let mut r = revision.clone();
     r.revision = number;
-    Ok(api.replace(&r.name_any(), &PostParams::default(), &r).await?)
+    Ok(api
+        .replace(&r.name_any(), &PostParams::default(), &r)
+        .await?)
 }
 
 /// Deletes up to `count` of `candidates` (oldest first), skipping those

@@ -287,8 +287,10 @@ async fn set_revisions(
         .unwrap_or_default();
     let patch = history::template_patch(&template);
     let next = history::next_revision(revisions);
-    let api: Api<ControllerRevision> =
-        Api::namespaced(state.ctx.client.clone(), &set.namespace().unwrap_or_default());
+    let api: Api<ControllerRevision> = Api::namespaced(
+        state.ctx.client.clone(),
+        &set.namespace().unwrap_or_default(),
+    );
     let equal = revisions.iter().rfind(|r| history::stores(r, &patch));
     let update = match equal {
         Some(r) if revisions.last().map(|l| &l.metadata.name) == Some(&r.metadata.name) => {
@@ -377,7 +379,11 @@ async fn update_stateful_set(
         .enumerate()
         .map(|(i, p)| {
             p.unwrap_or_else(|| {
-                Arc::new(new_versioned_pod(&current_set, &update_set, start + i as i32))
+                Arc::new(new_versioned_pod(
+                    &current_set,
+                    &update_set,
+                    start + i as i32,
+                ))
             })
         })
         .collect();
@@ -388,7 +394,13 @@ async fn update_stateful_set(
         .chain(condemned.iter().rev())
         .find(|p| !is_healthy(p))
         .map(|p| p.name_any());
-    update_counts(&mut status, min_ready, current, update, &[&replicas, &condemned]);
+    update_counts(
+        &mut status,
+        min_ready,
+        current,
+        update,
+        &[&replicas, &condemned],
+    );
     if set.metadata.deletion_timestamp.is_some() {
         return (status, Ok(()));
     }
@@ -396,11 +408,24 @@ async fn update_stateful_set(
 
     // Every replica in range: created, recreated, waited for.
     let outcome = run_for_all(replicas.len(), monotonic, |i| {
-        process_replica(state, set, &current_set, &update_set, monotonic, &replicas[i])
+        process_replica(
+            state,
+            set,
+            &current_set,
+            &update_set,
+            monotonic,
+            &replicas[i],
+        )
     })
     .await;
     if let Some(result) = outcome {
-        update_counts(&mut status, min_ready, current, update, &[&replicas, &condemned]);
+        update_counts(
+            &mut status,
+            min_ready,
+            current,
+            update,
+            &[&replicas, &condemned],
+        );
         return (status, result);
     }
 
@@ -417,17 +442,35 @@ async fn update_stateful_set(
     })
     .await;
     if let Some(result) = outcome {
-        update_counts(&mut status, min_ready, current, update, &[&replicas, &condemned]);
+        update_counts(
+            &mut status,
+            min_ready,
+            current,
+            update,
+            &[&replicas, &condemned],
+        );
         return (status, result);
     }
 
     // Scale down, highest ordinal first (in monotonic mode one at a time,
     // once everything before is healthy).
     let outcome = run_for_all(condemned.len(), monotonic, |i| {
-        process_condemned(state, set, first_unhealthy.as_deref(), monotonic, &condemned[i])
+        process_condemned(
+            state,
+            set,
+            first_unhealthy.as_deref(),
+            monotonic,
+            &condemned[i],
+        )
     })
     .await;
-    update_counts(&mut status, min_ready, current, update, &[&replicas, &condemned]);
+    update_counts(
+        &mut status,
+        min_ready,
+        current,
+        update,
+        &[&replicas, &condemned],
+    );
     if let Some(result) = outcome {
         return (status, result);
     }
@@ -441,7 +484,11 @@ async fn update_stateful_set(
 /// Runs `step` for each index: in order, stopping at the first that says
 /// stop or fails (monotonic), or all in slow-start batches (Parallel).
 /// `Some(result)` when the sync must stop here (`runForAll`).
-async fn run_for_all<'a, F, Fut>(count: usize, monotonic: bool, step: F) -> Option<Result<(), Error>>
+async fn run_for_all<'a, F, Fut>(
+    count: usize,
+    monotonic: bool,
+    step: F,
+) -> Option<Result<(), Error>>
 where
     F: Fn(usize) -> Fut,
     Fut: std::future::Future<Output = Result<bool, Error>> + 'a,
@@ -457,7 +504,10 @@ where
         return None;
     }
     let next = AtomicUsize::new(0);
-    let (_, result) = slow_start_batch(count, || step(next.fetch_add(1, Ordering::SeqCst)).map(|r| r.map(|_| ()))).await;
+    let (_, result) = slow_start_batch(count, || {
+        step(next.fetch_add(1, Ordering::SeqCst)).map(|r| r.map(|_| ()))
+    })
+    .await;
     result.err().map(Err)
 }
 
@@ -487,7 +537,10 @@ async fn process_replica(
             key_of(&set.metadata),
             pod.name_any()
         );
-        state.events.publish(&set_ref(set), kind, reason, note).await;
+        state
+            .events
+            .publish(&set_ref(set), kind, reason, note)
+            .await;
         delete_stateful_pod(state, set, &pod).await?;
         let ord = ordinal_of(&pod).unwrap_or(0);
         pod = Arc::new(new_versioned_pod(current_set, update_set, ord));
@@ -658,8 +711,10 @@ async fn update_status(
     if !inconsistent(&old, &status) {
         return Ok(());
     }
-    let api: Api<StatefulSet> =
-        Api::namespaced(state.ctx.client.clone(), &set.namespace().unwrap_or_default());
+    let api: Api<StatefulSet> = Api::namespaced(
+        state.ctx.client.clone(),
+        &set.namespace().unwrap_or_default(),
+    );
     let mut target = set.clone();
     for attempt in 0..2 {
         target.status = Some(status.clone());
@@ -716,8 +771,10 @@ async fn truncate_history(
     let Some(excess) = old.len().checked_sub(limit).filter(|n| *n > 0) else {
         return Ok(());
     };
-    let api: Api<ControllerRevision> =
-        Api::namespaced(state.ctx.client.clone(), &set.namespace().unwrap_or_default());
+    let api: Api<ControllerRevision> = Api::namespaced(
+        state.ctx.client.clone(),
+        &set.namespace().unwrap_or_default(),
+    );
     history::delete_oldest(&api, &old, excess, |_| false).await
 }
 
@@ -732,7 +789,10 @@ async fn create_stateful_pod(state: &State, set: &StatefulSet, pod: &Pod) -> Res
         record_pod_event(state, set, "create", &pod.name_any(), Some(&e)).await;
         return Err(e);
     }
-    let api: Api<Pod> = Api::namespaced(state.ctx.client.clone(), &set.namespace().unwrap_or_default());
+    let api: Api<Pod> = Api::namespaced(
+        state.ctx.client.clone(),
+        &set.namespace().unwrap_or_default(),
+    );
     match api.create(&PostParams::default(), pod).await {
         // The cache had not shown it yet: retry once it has.
         Err(e) if errors::is_already_exists(&e) => Err(e.into()),
@@ -755,7 +815,10 @@ async fn create_stateful_pod(state: &State, set: &StatefulSet, pod: &Pod) -> Res
 /// Deletes a pod with its Event (`DeleteStatefulPod`); one already gone
 /// counts as deleted.
 async fn delete_stateful_pod(state: &State, set: &StatefulSet, pod: &Pod) -> Result<(), Error> {
-    let api: Api<Pod> = Api::namespaced(state.ctx.client.clone(), &set.namespace().unwrap_or_default());
+    let api: Api<Pod> = Api::namespaced(
+        state.ctx.client.clone(),
+        &set.namespace().unwrap_or_default(),
+    );
     match api.delete(&pod.name_any(), &DeleteParams::default()).await {
         Ok(_) => {
             record_pod_event(state, set, "delete", &pod.name_any(), None).await;
@@ -798,7 +861,10 @@ async fn update_stateful_pod(state: &State, set: &StatefulSet, pod: &Pod) -> Res
     if consistent {
         return Ok(());
     }
-    let api: Api<Pod> = Api::namespaced(state.ctx.client.clone(), &set.namespace().unwrap_or_default());
+    let api: Api<Pod> = Api::namespaced(
+        state.ctx.client.clone(),
+        &set.namespace().unwrap_or_default(),
+    );
     let result = api
         .replace(&pod.name_any(), &PostParams::default(), &pod)
         .await
@@ -813,8 +879,10 @@ async fn create_claims(state: &State, set: &StatefulSet, pod: &Pod) -> Result<()
     let Some(ord) = ordinal_of(pod) else {
         return Ok(());
     };
-    let api: Api<PersistentVolumeClaim> =
-        Api::namespaced(state.ctx.client.clone(), &set.namespace().unwrap_or_default());
+    let api: Api<PersistentVolumeClaim> = Api::namespaced(
+        state.ctx.client.clone(),
+        &set.namespace().unwrap_or_default(),
+    );
     let mut errs = Vec::new();
     for claim in claims_for(set, ord) {
         match state.claims.get(&ObjectRef::from_obj(&claim)) {
@@ -894,7 +962,15 @@ fn claim_is_stale(state: &State, set: &StatefulSet, pod: &Pod) -> bool {
         state
             .claims
             .get(&ObjectRef::from_obj(c))
-            .is_some_and(|claim| has_stale_ref(&claim.metadata, "v1", "Pod", &pod.name_any(), pod.metadata.uid.as_deref()))
+            .is_some_and(|claim| {
+                has_stale_ref(
+                    &claim.metadata,
+                    "v1",
+                    "Pod",
+                    &pod.name_any(),
+                    pod.metadata.uid.as_deref(),
+                )
+            })
     })
 }
 
@@ -922,8 +998,10 @@ async fn update_claims_for_retention(
     let Some(ord) = ordinal_of(pod) else {
         return Ok(());
     };
-    let api: Api<PersistentVolumeClaim> =
-        Api::namespaced(state.ctx.client.clone(), &set.namespace().unwrap_or_default());
+    let api: Api<PersistentVolumeClaim> = Api::namespaced(
+        state.ctx.client.clone(),
+        &set.namespace().unwrap_or_default(),
+    );
     for c in claims_for(set, ord) {
         let Some(claim) = state.claims.get(&ObjectRef::from_obj(&c)) else {
             continue;
@@ -932,7 +1010,12 @@ async fn update_claims_for_retention(
             let note = format!("PersistentVolumeClaim {} has a conflicting OwnerReference that acts as a managing controller, the retention policy is ignored for this claim", c.name_any());
             state
                 .events
-                .publish(&set_ref(set), EventType::Warning, "ConflictingController", note)
+                .publish(
+                    &set_ref(set),
+                    EventType::Warning,
+                    "ConflictingController",
+                    note,
+                )
                 .await;
         }
         if claim_owner_up_to_date(&claim.metadata, set, pod) {
@@ -987,7 +1070,13 @@ fn wanted_owners(set: &StatefulSet, pod: &Pod) -> (bool, bool) {
 fn claim_owner_up_to_date(claim: &ObjectMeta, set: &StatefulSet, pod: &Pod) -> bool {
     let set_uid = set.metadata.uid.as_deref();
     if has_stale_ref(claim, "apps/v1", "StatefulSet", &set.name_any(), set_uid)
-        || has_stale_ref(claim, "v1", "Pod", &pod.name_any(), pod.metadata.uid.as_deref())
+        || has_stale_ref(
+            claim,
+            "v1",
+            "Pod",
+            &pod.name_any(),
+            pod.metadata.uid.as_deref(),
+        )
     {
         return true;
     }
@@ -1051,7 +1140,13 @@ fn has_unexpected_controller(claim: &ObjectMeta, set: &StatefulSet, pod: &Pod) -
 }
 
 /// A reference to `kind/name` whose uid is not `uid` (`hasStaleOwnerRef`).
-fn has_stale_ref(meta: &ObjectMeta, api_version: &str, kind: &str, name: &str, uid: Option<&str>) -> bool {
+fn has_stale_ref(
+    meta: &ObjectMeta,
+    api_version: &str,
+    kind: &str,
+    name: &str,
+    uid: Option<&str>,
+) -> bool {
     meta.owner_references
         .iter()
         .flatten()
@@ -1067,37 +1162,69 @@ fn matches_ref(r: &OwnerReference, api_version: &str, kind: &str, name: &str) ->
     r.api_version == api_version && r.kind == kind && r.name == name
 }
 
-async fn record_pod_event(state: &State, set: &StatefulSet, verb: &str, pod: &str, err: Option<&Error>) {
+async fn record_pod_event(
+    state: &State,
+    set: &StatefulSet,
+    verb: &str,
+    pod: &str,
+    err: Option<&Error>,
+) {
     let (kind, reason, note) = match err {
         None => (
             EventType::Normal,
             format!("Successful{}", title(verb)),
-            format!("{verb} Pod {pod} in StatefulSet {} successful", set.name_any()),
+            format!(
+                "{verb} Pod {pod} in StatefulSet {} successful",
+                set.name_any()
+            ),
         ),
         Some(e) => (
             EventType::Warning,
             format!("Failed{}", title(verb)),
-            format!("{verb} Pod {pod} in StatefulSet {} failed error: {}", set.name_any(), error_text(e)),
+            format!(
+                "{verb} Pod {pod} in StatefulSet {} failed error: {}",
+                set.name_any(),
+                error_text(e)
+            ),
         ),
     };
-    state.events.publish(&set_ref(set), kind, &reason, note).await;
+    state
+        .events
+        .publish(&set_ref(set), kind, &reason, note)
+        .await;
 }
 
-async fn record_claim_event(state: &State, set: &StatefulSet, pod: &Pod, claim: &str, err: Option<&Error>) {
+async fn record_claim_event(
+    state: &State,
+    set: &StatefulSet,
+    pod: &Pod,
+    claim: &str,
+    err: Option<&Error>,
+) {
     let pod = pod.name_any();
     let (kind, reason, note) = match err {
         None => (
             EventType::Normal,
             "SuccessfulCreate",
-            format!("create Claim {claim} Pod {pod} in StatefulSet {} success", set.name_any()),
+            format!(
+                "create Claim {claim} Pod {pod} in StatefulSet {} success",
+                set.name_any()
+            ),
         ),
         Some(e) => (
             EventType::Warning,
             "FailedCreate",
-            format!("create Claim {claim} for Pod {pod} in StatefulSet {} failed error: {}", set.name_any(), error_text(e)),
+            format!(
+                "create Claim {claim} for Pod {pod} in StatefulSet {} failed error: {}",
+                set.name_any(),
+                error_text(e)
+            ),
         ),
     };
-    state.events.publish(&set_ref(set), kind, reason, note).await;
+    state
+        .events
+        .publish(&set_ref(set), kind, reason, note)
+        .await;
 }
 
 /// An API error as Kubernetes prints it (its Status message), else the error.
@@ -1298,7 +1425,11 @@ fn start_ordinal(set: &StatefulSet) -> i32 {
 }
 
 fn replicas(set: &StatefulSet) -> i32 {
-    set.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1).max(0)
+    set.spec
+        .as_ref()
+        .and_then(|s| s.replicas)
+        .unwrap_or(1)
+        .max(0)
 }
 
 fn in_ordinal_range(set: &StatefulSet, ord: i32) -> bool {
@@ -1433,7 +1564,11 @@ mod tests {
         // The claim replaces the template's volume of the same name, first.
         assert_eq!(volumes.len(), 2);
         assert_eq!(
-            volumes[0].persistent_volume_claim.as_ref().unwrap().claim_name,
+            volumes[0]
+                .persistent_volume_claim
+                .as_ref()
+                .unwrap()
+                .claim_name,
             "www-web-6"
         );
         assert_eq!(volumes[1].name, "cfg");
@@ -1483,12 +1618,30 @@ mod tests {
         pod.metadata.uid = Some("pod-uid".into());
         let mut gone = new_pod(&set(json!({})), 4, "r");
         gone.metadata.uid = Some("gone-uid".into());
-        assert_eq!(wanted_owners(&with("Retain", "Retain"), &pod), (false, false));
-        assert_eq!(wanted_owners(&with("Delete", "Retain"), &pod), (true, false));
-        assert_eq!(wanted_owners(&with("Retain", "Delete"), &pod), (false, false));
-        assert_eq!(wanted_owners(&with("Retain", "Delete"), &gone), (false, true));
-        assert_eq!(wanted_owners(&with("Delete", "Delete"), &pod), (true, false));
-        assert_eq!(wanted_owners(&with("Delete", "Delete"), &gone), (false, true));
+        assert_eq!(
+            wanted_owners(&with("Retain", "Retain"), &pod),
+            (false, false)
+        );
+        assert_eq!(
+            wanted_owners(&with("Delete", "Retain"), &pod),
+            (true, false)
+        );
+        assert_eq!(
+            wanted_owners(&with("Retain", "Delete"), &pod),
+            (false, false)
+        );
+        assert_eq!(
+            wanted_owners(&with("Retain", "Delete"), &gone),
+            (false, true)
+        );
+        assert_eq!(
+            wanted_owners(&with("Delete", "Delete"), &pod),
+            (true, false)
+        );
+        assert_eq!(
+            wanted_owners(&with("Delete", "Delete"), &gone),
+            (false, true)
+        );
 
         let s = with("Delete", "Delete");
         let claim = ObjectMeta::default();
@@ -1504,7 +1657,10 @@ mod tests {
         // Scaled away: the set's reference gives way to the pod's.
         let refs = retention_owner_refs(&owned, &s, &gone);
         assert_eq!(refs.len(), 1);
-        assert_eq!((refs[0].kind.as_str(), refs[0].uid.as_str()), ("Pod", "gone-uid"));
+        assert_eq!(
+            (refs[0].kind.as_str(), refs[0].uid.as_str()),
+            ("Pod", "gone-uid")
+        );
         // A claim of an earlier pod of the name is stale.
         let stale = ObjectMeta {
             owner_references: Some(refs),
@@ -1515,7 +1671,9 @@ mod tests {
 
     #[test]
     fn versioned_pods_follow_the_partition() {
-        let s = set(json!({"updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"partition": 2}}}));
+        let s = set(
+            json!({"updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"partition": 2}}}),
+        );
         let current = Versioned {
             set: s.clone(),
             revision: "web-old".into(),
@@ -1524,8 +1682,14 @@ mod tests {
             set: s.clone(),
             revision: "web-new".into(),
         };
-        assert_eq!(revision_of(&new_versioned_pod(&current, &update, 1)), "web-old");
-        assert_eq!(revision_of(&new_versioned_pod(&current, &update, 2)), "web-new");
+        assert_eq!(
+            revision_of(&new_versioned_pod(&current, &update, 1)),
+            "web-old"
+        );
+        assert_eq!(
+            revision_of(&new_versioned_pod(&current, &update, 2)),
+            "web-new"
+        );
         assert_eq!(scaled_down(&IntOrString::String("50%".into()), 3), 1);
     }
 }

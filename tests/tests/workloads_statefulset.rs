@@ -9,6 +9,8 @@
 //! retention policy (garbage collector included); `kubectl get sts`,
 //! `kubectl scale sts`, `kubectl delete sts` and the Events.
 
+#[path = "support/miniktl.rs"]
+mod mk;
 mod support;
 
 use std::sync::{Arc, Mutex};
@@ -56,7 +58,6 @@ async fn create(client: &kube::Client, set: StatefulSet) -> StatefulSet {
     api.create(&PostParams::default(), &set).await.unwrap()
 }
 
-
 fn image(p: &Pod) -> String {
     support::workloads::first_image(p)
 }
@@ -68,13 +69,22 @@ fn record_creations<K>(
     into: Arc<Mutex<std::collections::BTreeMap<String, u64>>>,
 ) -> tokio::task::JoinHandle<()>
 where
-    K: kube::Resource<DynamicType = ()> + Clone + std::fmt::Debug + serde::de::DeserializeOwned + Send + 'static,
+    K: kube::Resource<DynamicType = ()>
+        + Clone
+        + std::fmt::Debug
+        + serde::de::DeserializeOwned
+        + Send
+        + 'static,
 {
     tokio::spawn(async move {
         let mut events = watcher(api, watcher::Config::default()).boxed();
         while let Some(ev) = events.next().await {
             if let Ok(watcher::Event::Apply(o)) = ev {
-                let rv: u64 = o.resource_version().unwrap_or_default().parse().unwrap_or(0);
+                let rv: u64 = o
+                    .resource_version()
+                    .unwrap_or_default()
+                    .parse()
+                    .unwrap_or(0);
                 let key = format!("{}/{}", K::kind(&()), o.name_any());
                 into.lock().unwrap().entry(key).or_insert(rv);
             }
@@ -103,7 +113,10 @@ async fn wait_images(pods: &Api<Pod>, want: &[(&str, &str)]) {
         .map(|(n, i)| (n.to_string(), i.to_string()))
         .collect();
     wait_for(&format!("ready pods {want:?}"), WAIT, || async {
-        let all = pods.list(&ListParams::default().labels("app=web")).await.unwrap();
+        let all = pods
+            .list(&ListParams::default().labels("app=web"))
+            .await
+            .unwrap();
         let settled = all.items.len() == want.len();
         (settled && ready_pods(pods).await == want).then_some(())
     })
@@ -135,8 +148,16 @@ async fn ordered_ready_creates_in_order_and_scales_down_in_reverse() {
         "{out}"
     );
     // Each pod was created only once the one before it was Ready.
-    assert!(log.position("ready web-0") < log.position("added web-1"), "{:?}", log.entries());
-    assert!(log.position("ready web-1") < log.position("added web-2"), "{:?}", log.entries());
+    assert!(
+        log.position("ready web-0") < log.position("added web-1"),
+        "{:?}",
+        log.entries()
+    );
+    assert!(
+        log.position("ready web-1") < log.position("added web-2"),
+        "{:?}",
+        log.entries()
+    );
 
     // Identity: labels, hostname and subdomain; no claims without templates.
     let pods: Api<Pod> = Api::namespaced(c.client.clone(), "default");
@@ -145,7 +166,10 @@ async fn ordered_ready_creates_in_order_and_scales_down_in_reverse() {
     assert_eq!(labels["statefulset.kubernetes.io/pod-name"], "web-1");
     assert_eq!(labels["apps.kubernetes.io/pod-index"], "1");
     let st = status(&c.client).await;
-    assert_eq!(labels["controller-revision-hash"], st.update_revision.clone().unwrap());
+    assert_eq!(
+        labels["controller-revision-hash"],
+        st.update_revision.clone().unwrap()
+    );
     let spec = web1.spec.unwrap();
     assert_eq!(spec.hostname.as_deref(), Some("web-1"));
     assert_eq!(spec.subdomain.as_deref(), Some("web"));
@@ -196,7 +220,9 @@ async fn ordered_ready_creates_in_order_and_scales_down_in_reverse() {
 
     // A deleted pod comes back under the same name.
     let uid = pods.get("web-0").await.unwrap().uid();
-    pods.delete("web-0", &DeleteParams::default()).await.unwrap();
+    pods.delete("web-0", &DeleteParams::default())
+        .await
+        .unwrap();
     wait_for("web-0 recreated", WAIT, || async {
         let p = pods.get_opt("web-0").await.unwrap()?;
         (p.uid() != uid && ready(&p)).then_some(())
@@ -207,7 +233,10 @@ async fn ordered_ready_creates_in_order_and_scales_down_in_reverse() {
     c.kubectl_ok(&["delete", "sts", "web"]);
     let revisions: Api<ControllerRevision> = Api::namespaced(c.client.clone(), "default");
     wait_for("pods and revisions gone", WAIT, || async {
-        let pods = pods.list(&ListParams::default().labels("app=web")).await.unwrap();
+        let pods = pods
+            .list(&ListParams::default().labels("app=web"))
+            .await
+            .unwrap();
         let revs = revisions.list(&ListParams::default()).await.unwrap();
         (pods.items.is_empty() && revs.items.is_empty()).then_some(())
     })
@@ -238,11 +267,21 @@ async fn parallel_creates_all_while_ordered_ready_stops_at_an_unready_pod() {
     let mut ordered = web(3, json!({}));
     ordered.metadata.name = Some("ordered".into());
     create(&c.client, ordered).await;
-    let mut parallel = web(3, json!({"podManagementPolicy": "Parallel",
-        "selector": {"matchLabels": {"app": "par"}}}));
+    let mut parallel = web(
+        3,
+        json!({"podManagementPolicy": "Parallel",
+        "selector": {"matchLabels": {"app": "par"}}}),
+    );
     parallel.metadata.name = Some("par".into());
-    parallel.spec.as_mut().unwrap().template.metadata.as_mut().unwrap().labels =
-        Some([("app".to_string(), "par".to_string())].into());
+    parallel
+        .spec
+        .as_mut()
+        .unwrap()
+        .template
+        .metadata
+        .as_mut()
+        .unwrap()
+        .labels = Some([("app".to_string(), "par".to_string())].into());
     create(&c.client, parallel).await;
     wait_for("3 Parallel pods", WAIT, || async {
         (names("app=par").await == ["par-0", "par-1", "par-2"]).then_some(())
@@ -256,7 +295,9 @@ async fn parallel_creates_all_while_ordered_ready_stops_at_an_unready_pod() {
     assert_eq!((st.replicas, st.ready_replicas), (1, None));
 
     // Once ordered-0 is Ready the next one comes.
-    support::workloads::make_ready(&pods, "ordered-0", None).await.unwrap();
+    support::workloads::make_ready(&pods, "ordered-0", None)
+        .await
+        .unwrap();
     wait_for("ordered-1", WAIT, || async {
         (names("app=web").await == ["ordered-0", "ordered-1"]).then_some(())
     })
@@ -293,13 +334,20 @@ async fn partition_updates_only_the_highest_ordinal_then_kubectl_undoes() {
 
     // partition 2: only web-2 moves to v2.
     c.kubectl_ok(&[
-        "patch", "sts", "web", "-p",
+        "patch",
+        "sts",
+        "web",
+        "-p",
         r#"{"spec":{"updateStrategy":{"type":"RollingUpdate","rollingUpdate":{"partition":2}}}}"#,
     ]);
     c.kubectl_ok(&["set", "image", "sts/web", "web=minik/busybox:v2"]);
     wait_images(
         &pods,
-        &[("web-0", "minik/busybox:v1"), ("web-1", "minik/busybox:v1"), ("web-2", "minik/busybox:v2")],
+        &[
+            ("web-0", "minik/busybox:v1"),
+            ("web-1", "minik/busybox:v1"),
+            ("web-2", "minik/busybox:v2"),
+        ],
     )
     .await;
     let out = c.kubectl_ok(&["rollout", "status", "sts/web", "--timeout=60s"]);
@@ -312,18 +360,28 @@ async fn partition_updates_only_the_highest_ordinal_then_kubectl_undoes() {
     let v2 = st.update_revision.clone().unwrap();
     assert_ne!(v1, v2);
     assert_eq!(st.current_revision.as_deref(), Some(v1.as_str()));
-    assert_eq!((st.current_replicas, st.updated_replicas), (Some(2), Some(1)));
+    assert_eq!(
+        (st.current_replicas, st.updated_replicas),
+        (Some(2), Some(1))
+    );
     assert_eq!(image(&pods.get("web-1").await.unwrap()), "minik/busybox:v1");
 
     // partition 0: the rest, highest ordinal first.
     let log = PodLog::start(&c.client, "app=web");
     c.kubectl_ok(&[
-        "patch", "sts", "web", "-p",
+        "patch",
+        "sts",
+        "web",
+        "-p",
         r#"{"spec":{"updateStrategy":{"rollingUpdate":{"partition":0}}}}"#,
     ]);
     wait_images(
         &pods,
-        &[("web-0", "minik/busybox:v2"), ("web-1", "minik/busybox:v2"), ("web-2", "minik/busybox:v2")],
+        &[
+            ("web-0", "minik/busybox:v2"),
+            ("web-1", "minik/busybox:v2"),
+            ("web-2", "minik/busybox:v2"),
+        ],
     )
     .await;
     assert!(
@@ -340,14 +398,21 @@ async fn partition_updates_only_the_highest_ordinal_then_kubectl_undoes() {
 
     // kubectl reads the history and undoes to v1, which becomes revision 3.
     let history = c.kubectl_ok(&["rollout", "history", "sts/web"]);
-    assert!(history.contains("REVISION") && history.contains("\n2 "), "{history}");
+    assert!(
+        history.contains("REVISION") && history.contains("\n2 "),
+        "{history}"
+    );
     let rev2 = c.kubectl_ok(&["rollout", "history", "sts/web", "--revision=2"]);
     assert!(rev2.contains("minik/busybox:v2"), "{rev2}");
     let out = c.kubectl_ok(&["rollout", "undo", "sts/web"]);
     assert!(out.contains("statefulset.apps/web rolled back"), "{out}");
     wait_images(
         &pods,
-        &[("web-0", "minik/busybox:v1"), ("web-1", "minik/busybox:v1"), ("web-2", "minik/busybox:v1")],
+        &[
+            ("web-0", "minik/busybox:v1"),
+            ("web-1", "minik/busybox:v1"),
+            ("web-2", "minik/busybox:v1"),
+        ],
     )
     .await;
     c.kubectl_ok(&["rollout", "status", "sts/web", "--timeout=60s"]);
@@ -363,7 +428,10 @@ async fn partition_updates_only_the_highest_ordinal_then_kubectl_undoes() {
     numbers.sort();
     assert_eq!(numbers, vec![(2, v2.clone()), (3, v1.clone())]);
     let table = c.kubectl_ok(&["get", "controllerrevisions", "--no-headers"]);
-    assert!(table.lines().all(|l| l.contains(" statefulset.apps/web ")), "{table}");
+    assert!(
+        table.lines().all(|l| l.contains(" statefulset.apps/web ")),
+        "{table}"
+    );
     wait_for("status at v1 again", WAIT, || async {
         let st = status(&c.client).await;
         (st.update_revision.as_deref() == Some(v1.as_str())
@@ -371,6 +439,44 @@ async fn partition_updates_only_the_highest_ordinal_then_kubectl_undoes() {
         .then_some(())
     })
     .await;
+
+    // miniktl's rollout reads the same history and status as kubectl.
+    let kubectl_history = c.kubectl_ok(&["rollout", "history", "sts/web"]);
+    let miniktl_history = mk::miniktl(&c.kubeconfig, &["rollout", "history", "sts/web"])
+        .await
+        .ok();
+    assert_eq!(miniktl_history, kubectl_history);
+    let status_out = mk::miniktl(&c.kubeconfig, &["rollout", "status", "sts/web"])
+        .await
+        .ok();
+    assert!(
+        status_out.contains("partitioned roll out complete: 3 new pods have been updated..."),
+        "{status_out}"
+    );
+    let out = mk::miniktl(
+        &c.kubeconfig,
+        &["rollout", "undo", "sts/web", "--to-revision=2"],
+    )
+    .await
+    .ok();
+    assert_eq!(out, "statefulset.apps/web rolled back\n");
+    wait_images(
+        &pods,
+        &[
+            ("web-0", "minik/busybox:v2"),
+            ("web-1", "minik/busybox:v2"),
+            ("web-2", "minik/busybox:v2"),
+        ],
+    )
+    .await;
+    // NAME READY AGE, laid out as kubectl lays them out (AGE may tick).
+    let cut = |t: &str| -> Vec<String> {
+        t.lines()
+            .map(|l| l[..l.rfind(' ').unwrap()].to_string())
+            .collect()
+    };
+    let table = mk::miniktl(&c.kubeconfig, &["get", "sts"]).await.ok();
+    assert_eq!(cut(&table), cut(&c.kubectl_ok(&["get", "sts"])), "{table}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -378,8 +484,16 @@ async fn on_delete_replaces_a_pod_only_when_it_is_deleted() {
     let cluster = SimCluster::start(1, Duration::from_millis(100)).await;
     let c = &cluster.c;
     let pods: Api<Pod> = Api::namespaced(c.client.clone(), "default");
-    create(&c.client, web(2, json!({"updateStrategy": {"type": "OnDelete"}}))).await;
-    wait_images(&pods, &[("web-0", "minik/busybox:v1"), ("web-1", "minik/busybox:v1")]).await;
+    create(
+        &c.client,
+        web(2, json!({"updateStrategy": {"type": "OnDelete"}})),
+    )
+    .await;
+    wait_images(
+        &pods,
+        &[("web-0", "minik/busybox:v1"), ("web-1", "minik/busybox:v1")],
+    )
+    .await;
     c.kubectl_ok(&["set", "image", "sts/web", "web=minik/busybox:v2"]);
     wait_for("the new revision observed", WAIT, || async {
         let st = status(&c.client).await;
@@ -388,11 +502,24 @@ async fn on_delete_replaces_a_pod_only_when_it_is_deleted() {
     })
     .await;
     tokio::time::sleep(Duration::from_secs(1)).await;
-    wait_images(&pods, &[("web-0", "minik/busybox:v1"), ("web-1", "minik/busybox:v1")]).await;
-    pods.delete("web-0", &DeleteParams::default()).await.unwrap();
-    wait_images(&pods, &[("web-0", "minik/busybox:v2"), ("web-1", "minik/busybox:v1")]).await;
+    wait_images(
+        &pods,
+        &[("web-0", "minik/busybox:v1"), ("web-1", "minik/busybox:v1")],
+    )
+    .await;
+    pods.delete("web-0", &DeleteParams::default())
+        .await
+        .unwrap();
+    wait_images(
+        &pods,
+        &[("web-0", "minik/busybox:v2"), ("web-1", "minik/busybox:v1")],
+    )
+    .await;
     let st = status(&c.client).await;
-    assert_eq!((st.current_replicas, st.updated_replicas), (Some(1), Some(1)));
+    assert_eq!(
+        (st.current_replicas, st.updated_replicas),
+        (Some(1), Some(1))
+    );
     // kubectl says rollout status needs RollingUpdate, as it does on Kubernetes.
     let out = c.kubectl(&["rollout", "status", "sts/web"]);
     assert!(
@@ -408,7 +535,11 @@ async fn claims_come_before_pods_and_follow_the_retention_policy() {
     // claims the controller makes, not about mounting them.
     let c = TestCluster::start().await;
     let _controllers = start_all_controllers(&c.client);
-    let _kubelet = fake_kubelet(&c.client, "default", Readiness::all(Duration::from_millis(50)));
+    let _kubelet = fake_kubelet(
+        &c.client,
+        "default",
+        Readiness::all(Duration::from_millis(50)),
+    );
     let pods: Api<Pod> = Api::namespaced(c.client.clone(), "default");
     let claims: Api<PersistentVolumeClaim> = Api::namespaced(c.client.clone(), "default");
     let templates = json!([{"metadata": {"name": "www", "labels": {"tier": "data"}},
@@ -447,17 +578,29 @@ async fn claims_come_before_pods_and_follow_the_retention_policy() {
     // Each claim was written before its pod (resourceVersions only grow).
     let first = versions.lock().unwrap().clone();
     for n in 0..3 {
-        let (claim, pod) = (format!("PersistentVolumeClaim/www-web-{n}"), format!("Pod/web-{n}"));
+        let (claim, pod) = (
+            format!("PersistentVolumeClaim/www-web-{n}"),
+            format!("Pod/web-{n}"),
+        );
         assert!(first[&claim] < first[&pod], "{first:?}");
     }
     let labels = claim.labels();
-    assert_eq!((labels["app"].as_str(), labels["tier"].as_str()), ("web", "data"));
+    assert_eq!(
+        (labels["app"].as_str(), labels["tier"].as_str()),
+        ("web", "data")
+    );
     // whenDeleted: Delete → the set controls its claims.
     let owner = claim.owner_references()[0].clone();
-    assert_eq!((owner.kind.as_str(), owner.uid.as_str()), ("StatefulSet", set.uid().unwrap().as_str()));
+    assert_eq!(
+        (owner.kind.as_str(), owner.uid.as_str()),
+        ("StatefulSet", set.uid().unwrap().as_str())
+    );
     let volume = &pod.spec.unwrap().volumes.unwrap()[0];
     assert_eq!(volume.name, "www");
-    assert_eq!(volume.persistent_volume_claim.as_ref().unwrap().claim_name, "www-web-1");
+    assert_eq!(
+        volume.persistent_volume_claim.as_ref().unwrap().claim_name,
+        "www-web-1"
+    );
     let events = events_about(&c.client, "default", "web").await;
     assert!(
         events.contains(&(
@@ -488,10 +631,21 @@ async fn claims_come_before_pods_and_follow_the_retention_policy() {
     .await;
 
     // The default, Retain: claims outlive both scale-down and deletion.
-    let set = create(&c.client, web(2, json!({"volumeClaimTemplates": templates}))).await;
-    let policy = set.spec.unwrap().persistent_volume_claim_retention_policy.unwrap();
+    let set = create(
+        &c.client,
+        web(2, json!({"volumeClaimTemplates": templates})),
+    )
+    .await;
+    let policy = set
+        .spec
+        .unwrap()
+        .persistent_volume_claim_retention_policy
+        .unwrap();
     assert_eq!(
-        (policy.when_deleted.as_deref(), policy.when_scaled.as_deref()),
+        (
+            policy.when_deleted.as_deref(),
+            policy.when_scaled.as_deref()
+        ),
         (Some("Retain"), Some("Retain"))
     );
     wait_for("2 Ready pods", WAIT, || async {
@@ -511,7 +665,12 @@ async fn claims_come_before_pods_and_follow_the_retention_policy() {
     })
     .await;
     assert_eq!(claim_names().await, ["www-web-0", "www-web-1"]);
-    assert!(claims.get("www-web-0").await.unwrap().owner_references().is_empty());
+    assert!(claims
+        .get("www-web-0")
+        .await
+        .unwrap()
+        .owner_references()
+        .is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -526,20 +685,32 @@ async fn validation_and_defaults_are_kube_apiservers() {
     assert_eq!(strategy.rolling_update.unwrap().partition, Some(0));
 
     // Only some of the spec may change.
-    let out = c.kubectl(&["patch", "sts", "web", "-p", r#"{"spec":{"serviceName":"other"}}"#]);
+    let out = c.kubectl(&[
+        "patch",
+        "sts",
+        "web",
+        "-p",
+        r#"{"spec":{"serviceName":"other"}}"#,
+    ]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains("spec: Forbidden: updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', 'updateStrategy', 'revisionHistoryLimit', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden"),
         "{err}"
     );
     let out = c.kubectl(&[
-        "patch", "sts", "web", "-p",
+        "patch",
+        "sts",
+        "web",
+        "-p",
         r#"{"spec":{"updateStrategy":{"rollingUpdate":{"maxUnavailable":0}}}}"#,
     ]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("spec.updateStrategy.rollingUpdate.maxUnavailable: Invalid value: \"0\": cannot be 0")
-            || err.contains("spec.updateStrategy.rollingUpdate.maxUnavailable: Invalid value: 0: cannot be 0"),
+        err.contains(
+            "spec.updateStrategy.rollingUpdate.maxUnavailable: Invalid value: \"0\": cannot be 0"
+        ) || err.contains(
+            "spec.updateStrategy.rollingUpdate.maxUnavailable: Invalid value: 0: cannot be 0"
+        ),
         "{err}"
     );
 }

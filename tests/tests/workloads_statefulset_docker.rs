@@ -101,10 +101,19 @@ async fn stateful_pods_start_in_order_resolve_by_name_and_scale_down_in_reverse(
         .await
         .expect("kubelet starts");
     let inspected = Command::new("docker")
-        .args(["network", "inspect", "-f", "{{(index .IPAM.Config 0).Gateway}}", &kcfg.network])
+        .args([
+            "network",
+            "inspect",
+            "-f",
+            "{{(index .IPAM.Config 0).Gateway}}",
+            &kcfg.network,
+        ])
         .output()
         .expect("docker network inspect");
-    assert_eq!(String::from_utf8_lossy(&inspected.stdout).trim(), gateway.to_string());
+    assert_eq!(
+        String::from_utf8_lossy(&inspected.stdout).trim(),
+        gateway.to_string()
+    );
     let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let mut dns_config = minik_dns::Config::new(client.clone());
     dns_config.listen = vec![SocketAddr::from((gateway, 53))];
@@ -117,8 +126,16 @@ async fn stateful_pods_start_in_order_resolve_by_name_and_scale_down_in_reverse(
     c.kubectl_ok(&["apply", "-f", &c.file("web.yaml", MANIFESTS)]);
     let out = c.kubectl_ok(&["rollout", "status", "sts/web", "--timeout=90s"]);
     assert!(out.contains("3 new pods have been updated"), "{out}");
-    assert!(log.position("ready web-0") < log.position("added web-1"), "{:?}", log.entries());
-    assert!(log.position("ready web-1") < log.position("added web-2"), "{:?}", log.entries());
+    assert!(
+        log.position("ready web-0") < log.position("added web-1"),
+        "{:?}",
+        log.entries()
+    );
+    assert!(
+        log.position("ready web-1") < log.position("added web-2"),
+        "{:?}",
+        log.entries()
+    );
 
     // From another pod, web-0.web is web-0's IP. busybox's nslookup does
     // not apply the search list to a name with a dot, so it is asked for
@@ -140,7 +157,12 @@ async fn stateful_pods_start_in_order_resolve_by_name_and_scale_down_in_reverse(
     let mut out = String::new();
     for _ in 0..40 {
         let run = Command::new("docker")
-            .args(["exec", &container, "nslookup", "web-0.web.default.svc.cluster.local"])
+            .args([
+                "exec",
+                &container,
+                "nslookup",
+                "web-0.web.default.svc.cluster.local",
+            ])
             .output()
             .expect("docker exec");
         out = format!(
@@ -153,14 +175,29 @@ async fn stateful_pods_start_in_order_resolve_by_name_and_scale_down_in_reverse(
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    assert!(out.contains(&answer), "nslookup web-0.web.default.svc.cluster.local:\n{out}");
+    assert!(
+        out.contains(&answer),
+        "nslookup web-0.web.default.svc.cluster.local:\n{out}"
+    );
     let ping = Command::new("docker")
-        .args(["exec", &container, "ping", "-c", "1", "-W", "2", "web-0.web"])
+        .args([
+            "exec",
+            &container,
+            "ping",
+            "-c",
+            "1",
+            "-W",
+            "2",
+            "web-0.web",
+        ])
         .output()
         .expect("docker exec");
-    let ping = String::from_utf8_lossy(&ping.stdout).to_string()
-        + &String::from_utf8_lossy(&ping.stderr);
-    assert!(ping.contains(&format!("PING web-0.web ({web0_ip})")), "ping web-0.web:\n{ping}");
+    let ping =
+        String::from_utf8_lossy(&ping.stdout).to_string() + &String::from_utf8_lossy(&ping.stderr);
+    assert!(
+        ping.contains(&format!("PING web-0.web ({web0_ip})")),
+        "ping web-0.web:\n{ping}"
+    );
     // The pod knows itself by that name too.
     let web1 = pods.get("web-1").await.unwrap();
     let web1_container = kubelet_support::docker_id(&serde_json::to_value(&web1).unwrap(), "web");
@@ -189,7 +226,12 @@ async fn stateful_pods_start_in_order_resolve_by_name_and_scale_down_in_reverse(
     let table = c.kubectl_ok(&["get", "sts", "web", "--no-headers"]);
     assert_eq!(table.split_whitespace().nth(1), Some("1/1"), "{table}");
 
-    c.kubectl_ok(&["delete", "-f", &c.file("web.yaml", MANIFESTS), "--wait=true"]);
+    c.kubectl_ok(&[
+        "delete",
+        "-f",
+        &c.file("web.yaml", MANIFESTS),
+        "--wait=true",
+    ]);
     dns.shutdown().await;
     drop(kubelet);
 }

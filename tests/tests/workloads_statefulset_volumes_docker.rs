@@ -102,7 +102,14 @@ async fn claims_bind_on_the_pods_node_and_data_outlives_the_pod() {
             .await
             .unwrap();
         let affinity = serde_json::to_string(&volume.spec.unwrap().node_affinity).unwrap();
-        let node = pods.get(&format!("web-{n}")).await.unwrap().spec.unwrap().node_name.unwrap();
+        let node = pods
+            .get(&format!("web-{n}"))
+            .await
+            .unwrap()
+            .spec
+            .unwrap()
+            .node_name
+            .unwrap();
         assert!(affinity.contains(&format!("\"{node}\"")), "{affinity}");
     }
 
@@ -121,6 +128,7 @@ async fn claims_bind_on_the_pods_node_and_data_outlives_the_pod() {
     let id = docker_id(&serde_json::to_value(&new).unwrap(), "web");
     assert_eq!(docker_exec(&id, &["cat", "/data/proof"]).trim(), "kept");
 
-    c.cluster.kubectl_ok(&["delete", "sts", "web", "--wait=true"]);
+    c.cluster
+        .kubectl_ok(&["delete", "sts", "web", "--wait=true"]);
     c.kubelet.take();
 }

@@ -142,32 +142,57 @@ pub fn stateful_set_status_message(s: &Value) -> Result<(String, bool)> {
     }
     let observed = n("/status/observedGeneration").unwrap_or(0);
     if observed == 0 || n("/metadata/generation").unwrap_or(0) > observed {
-        return Ok(("Waiting for statefulset spec update to be observed...".into(), false));
+        return Ok((
+            "Waiting for statefulset spec update to be observed...".into(),
+            false,
+        ));
     }
     let ready = n("/status/readyReplicas").unwrap_or(0);
     let updated = n("/status/updatedReplicas").unwrap_or(0);
     if let Some(replicas) = n("/spec/replicas") {
         if ready < replicas {
-            return Ok((format!("Waiting for {} pods to be ready...", replicas - ready), false));
+            return Ok((
+                format!("Waiting for {} pods to be ready...", replicas - ready),
+                false,
+            ));
         }
     }
-    if s.pointer("/spec/updateStrategy/rollingUpdate").is_some_and(|r| !r.is_null()) {
-        if let (Some(replicas), Some(partition)) =
-            (n("/spec/replicas"), n("/spec/updateStrategy/rollingUpdate/partition"))
-        {
+    if s.pointer("/spec/updateStrategy/rollingUpdate")
+        .is_some_and(|r| !r.is_null())
+    {
+        if let (Some(replicas), Some(partition)) = (
+            n("/spec/replicas"),
+            n("/spec/updateStrategy/rollingUpdate/partition"),
+        ) {
             if updated < replicas - partition {
                 return Ok((format!("Waiting for partitioned roll out to finish: {updated} out of {} new pods have been updated...", replicas - partition), false));
             }
         }
-        return Ok((format!("partitioned roll out complete: {updated} new pods have been updated..."), true));
+        return Ok((
+            format!("partitioned roll out complete: {updated} new pods have been updated..."),
+            true,
+        ));
     }
-    let text = |p: &str| s.pointer(p).and_then(Value::as_str).unwrap_or("").to_string();
-    let (current, update) = (text("/status/currentRevision"), text("/status/updateRevision"));
+    let text = |p: &str| {
+        s.pointer(p)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
+    let (current, update) = (
+        text("/status/currentRevision"),
+        text("/status/updateRevision"),
+    );
     if update != current {
         return Ok((format!("waiting for statefulset rolling update to complete {updated} pods at revision {update}..."), false));
     }
     let current_replicas = n("/status/currentReplicas").unwrap_or(0);
-    Ok((format!("statefulset rolling update complete {current_replicas} pods at revision {current}..."), true))
+    Ok((
+        format!(
+            "statefulset rolling update complete {current_replicas} pods at revision {current}..."
+        ),
+        true,
+    ))
 }
 
 /// The StatefulSet's ControllerRevisions by number (kubectl's
@@ -177,15 +202,25 @@ async fn stateful_set_history(ctx: &Ctx, ns: &str, sts: &Value) -> Result<BTreeM
     let labels: Vec<String> = sts
         .pointer("/spec/selector/matchLabels")
         .and_then(Value::as_object)
-        .map(|m| m.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or(""))).collect())
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
+                .collect()
+        })
         .unwrap_or_default();
     let uid = sts.pointer("/metadata/uid").cloned().unwrap_or_default();
     let mut history = BTreeMap::new();
-    for rev in ctx.list(info, Some(ns), Some(&labels.join(",")), None).await? {
+    for rev in ctx
+        .list(info, Some(ns), Some(&labels.join(",")), None)
+        .await?
+    {
         let controlled = rev
             .pointer("/metadata/ownerReferences")
             .and_then(Value::as_array)
-            .is_some_and(|refs| refs.iter().any(|r| r["controller"] == json!(true) && r["uid"] == uid));
+            .is_some_and(|refs| {
+                refs.iter()
+                    .any(|r| r["controller"] == json!(true) && r["uid"] == uid)
+            });
         if controlled {
             history.insert(rev["revision"].as_i64().unwrap_or(0), rev);
         }
@@ -247,7 +282,10 @@ impl Rollout {
                 tw.write_str("REVISION\tCHANGE-CAUSE\n");
                 for (r, rev) in &history {
                     let cause = rev
-                        .pointer(&format!("/metadata/annotations/{}", CHANGE_CAUSE.replace('/', "~1")))
+                        .pointer(&format!(
+                            "/metadata/annotations/{}",
+                            CHANGE_CAUSE.replace('/', "~1")
+                        ))
                         .and_then(Value::as_str)
                         .filter(|s| !s.is_empty())
                         .unwrap_or("<none>");
@@ -267,7 +305,9 @@ impl Rollout {
                     r => r,
                 };
                 let rev = history.get(&revision).ok_or_else(|| {
-                    Error::Usage(format!("unable to find specified revision {revision} in history"))
+                    Error::Usage(format!(
+                        "unable to find specified revision {revision} in history"
+                    ))
                 })?;
                 if revision_template(rev).as_ref() == sts.pointer("/spec/template") {
                     ctx.print(&format!("statefulset.apps/{name} skipped rollback (current template already matches revision {revision})\n"));
@@ -284,8 +324,14 @@ impl Rollout {
                 Ok(())
             }
             Rollout::Pause { .. } | Rollout::Resume { .. } => {
-                let verb = if matches!(self, Rollout::Pause { .. }) { "pausing" } else { "resuming" };
-                Err(Error::Usage(format!("statefulsets.apps \"{name}\" {verb} is not supported")))
+                let verb = if matches!(self, Rollout::Pause { .. }) {
+                    "pausing"
+                } else {
+                    "resuming"
+                };
+                Err(Error::Usage(format!(
+                    "statefulsets.apps \"{name}\" {verb} is not supported"
+                )))
             }
             Rollout::Restart { .. } => {
                 let now = minik_api::meta::now_rfc3339();
@@ -584,11 +630,29 @@ mod tests {
                               "currentRevision": "web-a", "updateRevision": "web-b", "currentReplicas": 2}})
         };
         let msg = |v: Value| stateful_set_status_message(&v).unwrap();
-        assert_eq!(msg(s(2, 1, 3, 3, json!({"partition": 0}))).0, "Waiting for statefulset spec update to be observed...");
-        assert_eq!(msg(s(1, 1, 1, 3, json!({"partition": 0}))).0, "Waiting for 2 pods to be ready...");
-        assert_eq!(msg(s(1, 1, 3, 0, json!({"partition": 2}))).0, "Waiting for partitioned roll out to finish: 0 out of 1 new pods have been updated...");
-        assert_eq!(msg(s(1, 1, 3, 1, json!({"partition": 2}))), ("partitioned roll out complete: 1 new pods have been updated...".into(), true));
-        assert_eq!(msg(s(1, 1, 3, 1, Value::Null)).0, "waiting for statefulset rolling update to complete 1 pods at revision web-b...");
+        assert_eq!(
+            msg(s(2, 1, 3, 3, json!({"partition": 0}))).0,
+            "Waiting for statefulset spec update to be observed..."
+        );
+        assert_eq!(
+            msg(s(1, 1, 1, 3, json!({"partition": 0}))).0,
+            "Waiting for 2 pods to be ready..."
+        );
+        assert_eq!(
+            msg(s(1, 1, 3, 0, json!({"partition": 2}))).0,
+            "Waiting for partitioned roll out to finish: 0 out of 1 new pods have been updated..."
+        );
+        assert_eq!(
+            msg(s(1, 1, 3, 1, json!({"partition": 2}))),
+            (
+                "partitioned roll out complete: 1 new pods have been updated...".into(),
+                true
+            )
+        );
+        assert_eq!(
+            msg(s(1, 1, 3, 1, Value::Null)).0,
+            "waiting for statefulset rolling update to complete 1 pods at revision web-b..."
+        );
         let mut on_delete = s(1, 1, 3, 3, Value::Null);
         on_delete["spec"]["updateStrategy"] = json!({"type": "OnDelete"});
         assert!(stateful_set_status_message(&on_delete).is_err());

@@ -78,9 +78,16 @@ where
     api.delete(name, &DeleteParams::foreground()).await?;
     let start = Instant::now();
     while api.get_opt(name).await?.is_some()
-        || !pods.list(&ListParams::default().labels("app=bench")).await?.items.is_empty()
+        || !pods
+            .list(&ListParams::default().labels("app=bench"))
+            .await?
+            .items
+            .is_empty()
     {
-        anyhow::ensure!(start.elapsed() < Duration::from_secs(120), "pods of {name} linger");
+        anyhow::ensure!(
+            start.elapsed() < Duration::from_secs(120),
+            "pods of {name} linger"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     Ok(())

@@ -314,4 +314,3 @@ impl PodLog {
             .unwrap_or_else(|| panic!("no {entry:?} in {log:?}"))
     }
 }
-
