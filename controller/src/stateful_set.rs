@@ -394,13 +394,10 @@ async fn update_stateful_set(
         .chain(condemned.iter().rev())
         .find(|p| !is_healthy(p))
         .map(|p| p.name_any());
-    update_counts(
-        &mut status,
-        min_ready,
-        current,
-        update,
-        &[&replicas, &condemned],
-    );
+    let recount = |status: &mut StatefulSetStatus| {
+        update_counts(status, min_ready, current, update, &[&replicas, &condemned])
+    };
+    recount(&mut status);
     if set.metadata.deletion_timestamp.is_some() {
         return (status, Ok(()));
     }
@@ -419,13 +416,7 @@ async fn update_stateful_set(
     })
     .await;
     if let Some(result) = outcome {
-        update_counts(
-            &mut status,
-            min_ready,
-            current,
-            update,
-            &[&replicas, &condemned],
-        );
+        recount(&mut status);
         return (status, result);
     }
 
@@ -442,13 +433,7 @@ async fn update_stateful_set(
     })
     .await;
     if let Some(result) = outcome {
-        update_counts(
-            &mut status,
-            min_ready,
-            current,
-            update,
-            &[&replicas, &condemned],
-        );
+        recount(&mut status);
         return (status, result);
     }
 
@@ -464,13 +449,7 @@ async fn update_stateful_set(
         )
     })
     .await;
-    update_counts(
-        &mut status,
-        min_ready,
-        current,
-        update,
-        &[&replicas, &condemned],
-    );
+    recount(&mut status);
     if let Some(result) = outcome {
         return (status, result);
     }
@@ -1618,30 +1597,20 @@ mod tests {
         pod.metadata.uid = Some("pod-uid".into());
         let mut gone = new_pod(&set(json!({})), 4, "r");
         gone.metadata.uid = Some("gone-uid".into());
-        assert_eq!(
-            wanted_owners(&with("Retain", "Retain"), &pod),
-            (false, false)
-        );
-        assert_eq!(
-            wanted_owners(&with("Delete", "Retain"), &pod),
-            (true, false)
-        );
-        assert_eq!(
-            wanted_owners(&with("Retain", "Delete"), &pod),
-            (false, false)
-        );
-        assert_eq!(
-            wanted_owners(&with("Retain", "Delete"), &gone),
-            (false, true)
-        );
-        assert_eq!(
-            wanted_owners(&with("Delete", "Delete"), &pod),
-            (true, false)
-        );
-        assert_eq!(
-            wanted_owners(&with("Delete", "Delete"), &gone),
-            (false, true)
-        );
+        for (deleted, scaled, on, want) in [
+            ("Retain", "Retain", &pod, (false, false)),
+            ("Delete", "Retain", &pod, (true, false)),
+            ("Retain", "Delete", &pod, (false, false)),
+            ("Retain", "Delete", &gone, (false, true)),
+            ("Delete", "Delete", &pod, (true, false)),
+            ("Delete", "Delete", &gone, (false, true)),
+        ] {
+            assert_eq!(
+                wanted_owners(&with(deleted, scaled), on),
+                want,
+                "{deleted}/{scaled}"
+            );
+        }
 
         let s = with("Delete", "Delete");
         let claim = ObjectMeta::default();

@@ -266,33 +266,16 @@ impl Rollout {
             Rollout::History { revision, .. } => {
                 let sts = ctx.get(info, &ns, &name).await?;
                 let history = stateful_set_history(ctx, &ns, &sts).await?;
-                if revision > 0 {
-                    let rev = history.get(&revision).ok_or_else(|| {
-                        Error::Usage(format!("unable to find the specified revision {revision}"))
-                    })?;
-                    let mut w = Writer::raw();
-                    pod_template(&mut w, revision_template(rev).as_ref());
-                    ctx.print(&format!(
-                        "statefulset.apps/{name} with revision #{revision}\n{}\n",
-                        w.finish()
-                    ));
-                    return Ok(());
-                }
-                let mut tw = TabWriter::new(0, 2, false);
-                tw.write_str("REVISION\tCHANGE-CAUSE\n");
-                for (r, rev) in &history {
-                    let cause = rev
-                        .pointer(&format!(
-                            "/metadata/annotations/{}",
-                            CHANGE_CAUSE.replace('/', "~1")
-                        ))
-                        .and_then(Value::as_str)
-                        .filter(|s| !s.is_empty())
-                        .unwrap_or("<none>");
-                    tw.write_str(&format!("{r}\t{cause}\n"));
-                }
-                ctx.print(&format!("statefulset.apps/{name} \n{}\n", tw.flush()));
-                Ok(())
+                let templates = history
+                    .iter()
+                    .map(|(r, rev)| (*r, (rev.clone(), revision_template(rev))))
+                    .collect();
+                print_history(
+                    ctx,
+                    &format!("statefulset.apps/{name}"),
+                    &templates,
+                    revision,
+                )
             }
             Rollout::Undo { to_revision, .. } => {
                 let sts = ctx.get(info, &ns, &name).await?;
@@ -377,34 +360,16 @@ impl Rollout {
                         history.insert(r, rs);
                     }
                 }
-                if revision > 0 {
-                    let rs = history.get(&revision).ok_or_else(|| {
-                        Error::Usage("unable to find the specified revision".to_string())
-                    })?;
-                    // kubectl prints this template with its tabs unaligned.
-                    let mut w = Writer::raw();
-                    pod_template(&mut w, rs.pointer("/spec/template"));
-                    ctx.print(&format!(
-                        "deployment.apps/{name} with revision #{revision}\n{}\n",
-                        w.finish()
-                    ));
-                    return Ok(());
-                }
-                let mut tw = TabWriter::new(0, 2, false);
-                tw.write_str("REVISION\tCHANGE-CAUSE\n");
-                for (r, rs) in &history {
-                    let cause = rs
-                        .pointer(&format!(
-                            "/metadata/annotations/{}",
-                            CHANGE_CAUSE.replace('/', "~1")
-                        ))
-                        .and_then(Value::as_str)
-                        .filter(|s| !s.is_empty())
-                        .unwrap_or("<none>");
-                    tw.write_str(&format!("{r}\t{cause}\n"));
-                }
-                ctx.print(&format!("deployment.apps/{name} \n{}\n", tw.flush()));
-                Ok(())
+                let templates = history
+                    .iter()
+                    .map(|(r, rs)| (*r, (rs.clone(), rs.pointer("/spec/template").cloned())))
+                    .collect();
+                print_history(
+                    ctx,
+                    &format!("deployment.apps/{name}"),
+                    &templates,
+                    revision,
+                )
             }
             Rollout::Undo {
                 target,
@@ -525,6 +490,45 @@ impl Rollout {
             }
         }
     }
+}
+
+/// `rollout history` as kubectl prints it: the revisions with their
+/// change causes, or (`revision` > 0) one revision's pod template.
+/// `history`: revision → (the object carrying it, its template).
+fn print_history(
+    ctx: &Ctx,
+    object: &str,
+    history: &BTreeMap<i64, (Value, Option<Value>)>,
+    revision: i64,
+) -> Result<()> {
+    if revision > 0 {
+        let (_, template) = history
+            .get(&revision)
+            .ok_or_else(|| Error::Usage("unable to find the specified revision".to_string()))?;
+        // kubectl prints this template with its tabs unaligned.
+        let mut w = Writer::raw();
+        pod_template(&mut w, template.as_ref());
+        ctx.print(&format!(
+            "{object} with revision #{revision}\n{}\n",
+            w.finish()
+        ));
+        return Ok(());
+    }
+    let mut tw = TabWriter::new(0, 2, false);
+    tw.write_str("REVISION\tCHANGE-CAUSE\n");
+    for (r, (obj, _)) in history {
+        let cause = obj
+            .pointer(&format!(
+                "/metadata/annotations/{}",
+                CHANGE_CAUSE.replace('/', "~1")
+            ))
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .unwrap_or("<none>");
+        tw.write_str(&format!("{r}\t{cause}\n"));
+    }
+    ctx.print(&format!("{object} \n{}\n", tw.flush()));
+    Ok(())
 }
 
 /// Prints `message`'s verdict on the object, then (with `watch`) on each
