@@ -32,6 +32,10 @@ pub struct Settings {
     pub job_pod_failure_backoff: Duration,
     /// `--concurrent-daemonset-syncs` (2): DaemonSets reconciled at once.
     pub concurrent_daemonset_syncs: u16,
+    /// Where the local-path provisioner keeps its volumes
+    /// (`--local-path-dir`, minik's own flag; `cluster up` passes a directory
+    /// under the cluster's home). `None`: the provisioner is off.
+    pub local_path_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for Settings {
@@ -47,6 +51,7 @@ impl Default for Settings {
             concurrent_ttl_after_finished_syncs: 5,
             job_pod_failure_backoff: Duration::from_secs(10),
             concurrent_daemonset_syncs: 2,
+            local_path_dir: None,
         }
     }
 }

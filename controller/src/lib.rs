@@ -23,6 +23,12 @@
 //! - [`cron_job`]: creates a Job at each time of a CronJob's schedule
 //!   (concurrency policy, starting deadline, history limits).
 //! - [`ttl_after_finished`]: deletes finished Jobs once their `ttlSecondsAfterFinished` passes.
+//! - [`persistent_volume`]: binds PersistentVolumeClaims to PersistentVolumes,
+//!   phases, reclaim policies (Kubernetes' PV controller).
+//! - [`local_path`]: the `minik.io/local-path` provisioner — hostPath volumes
+//!   in a directory per claim on the chosen node (like k3s').
+//! - [`volume_protection`]: lifts the pvc-/pv-protection finalizers once a
+//!   claim has no pod and a volume is not bound.
 //! - [`context`]: the shared `Context` (client, shared informers, settings,
 //!   event recorder).
 //!
@@ -56,9 +62,11 @@ pub mod error;
 pub mod garbage_collector;
 pub mod history;
 pub mod job;
+pub mod local_path;
 pub mod namespace;
 pub mod node_lifecycle;
 pub mod ownership;
+pub mod persistent_volume;
 pub mod pod_control;
 pub mod pods;
 pub mod replicaset;
@@ -66,6 +74,7 @@ pub mod stateful_set;
 pub mod status;
 pub mod template_hash;
 pub mod ttl_after_finished;
+pub mod volume_protection;
 
 pub use context::{Context, Settings};
 pub use error::Error;
@@ -88,6 +97,9 @@ pub async fn run(client: kube::Client, settings: Settings) -> anyhow::Result<()>
         job::build(&ctx),
         cron_job::build(&ctx),
         ttl_after_finished::build(&ctx),
+        persistent_volume::build(&ctx),
+        local_path::build(&ctx),
+        volume_protection::build(&ctx),
     ];
     ctx.informers.start();
     tracing::info!(watches = ?ctx.informers.watches(), "controller-manager informers started");

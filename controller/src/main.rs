@@ -10,7 +10,8 @@ use clap::Parser;
 use minik_controller::Settings;
 
 /// minik's controller manager: ReplicaSet, Deployment, DaemonSet, Job,
-/// CronJob, TTL-after-finished, disruption, Endpoints, garbage collector,
+/// CronJob, TTL-after-finished, disruption, PersistentVolume (with the
+/// local-path provisioner and volume protection), Endpoints, garbage collector,
 /// Namespace and node lifecycle controllers in one process.
 #[derive(Debug, Parser)]
 #[command(name = "minik-controller", version)]
@@ -60,6 +61,11 @@ struct Args {
     /// DaemonSets synced concurrently.
     #[arg(long, default_value_t = 2)]
     concurrent_daemonset_syncs: u16,
+
+    /// Directory the local-path provisioner (`minik.io/local-path`) makes
+    /// volumes in; unset, the provisioner is off (minik's own flag).
+    #[arg(long)]
+    local_path_dir: Option<PathBuf>,
 }
 
 #[tokio::main]
@@ -81,6 +87,7 @@ async fn main() -> anyhow::Result<()> {
         concurrent_ttl_after_finished_syncs: args.concurrent_ttl_after_finished_syncs,
         job_pod_failure_backoff: args.job_pod_failure_backoff,
         concurrent_daemonset_syncs: args.concurrent_daemonset_syncs,
+        local_path_dir: args.local_path_dir,
         ..Settings::default()
     };
     tracing::info!(?settings, "starting controllers");
