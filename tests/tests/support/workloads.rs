@@ -202,9 +202,17 @@ pub async fn pod_names(client: &kube::Client, ns: &str, selector: &str) -> Vec<S
 /// Every controller of `minik-controller` (garbage collector included),
 /// running against `client`.
 pub fn start_all_controllers(client: &kube::Client) -> Tasks {
+    start_all_controllers_with(client, Default::default())
+}
+
+/// [`start_all_controllers`] with these settings.
+pub fn start_all_controllers_with(
+    client: &kube::Client,
+    settings: minik_controller::Settings,
+) -> Tasks {
     let client = client.clone();
     Tasks(vec![tokio::spawn(async move {
-        let _ = minik_controller::run(client, Default::default()).await;
+        let _ = minik_controller::run(client, settings).await;
     })])
 }
 
