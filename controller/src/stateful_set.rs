@@ -1266,6 +1266,8 @@ pub fn new_pod(set: &StatefulSet, ordinal: i32, revision: &str) -> Pod {
     let mut pod = Pod {
         metadata: ObjectMeta {
             name: Some(pod_name(set, ordinal)),
+            // Kubernetes' `GetPodFromTemplate` leaves the prefix there too.
+            generate_name: Some(format!("{}-", set.name_any())),
             namespace: set.namespace(),
             labels: meta.labels,
             annotations: meta.annotations,

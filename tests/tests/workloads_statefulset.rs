@@ -610,6 +610,48 @@ async fn claims_come_before_pods_and_follow_the_retention_policy() {
         "{events:?}"
     );
 
+    // A claim the API server refuses: the pod is not created, and both
+    // failures are reported in Kubernetes' words.
+    let mut bad = web(
+        1,
+        json!({"volumeClaimTemplates": [{"metadata": {"name": "data"},
+        "spec": {"accessModes": ["ReadWriteOnce"]}}]}),
+    );
+    bad.metadata.name = Some("bad".into());
+    bad.spec.as_mut().unwrap().selector.match_labels =
+        Some([("app".to_string(), "bad".to_string())].into());
+    bad.spec
+        .as_mut()
+        .unwrap()
+        .template
+        .metadata
+        .as_mut()
+        .unwrap()
+        .labels = Some([("app".to_string(), "bad".to_string())].into());
+    create(&c.client, bad).await;
+    let events = wait_for("the FailedCreate events", WAIT, || async {
+        let events = events_about(&c.client, "default", "bad").await;
+        (events.len() >= 2).then_some(events)
+    })
+    .await;
+    let claim_failure = "create Claim data-bad-0 for Pod bad-0 in StatefulSet bad failed error: PersistentVolumeClaim \"data-bad-0\" is invalid: spec.resources[storage]: Required value";
+    let pod_failure =
+        "create Pod bad-0 in StatefulSet bad failed error: failed to create PVC data-bad-0: ";
+    assert!(
+        events
+            .iter()
+            .any(|(r, n)| r == "FailedCreate" && n.starts_with(claim_failure)),
+        "{events:?}"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|(r, n)| r == "FailedCreate" && n.starts_with(pod_failure)),
+        "{events:?}"
+    );
+    assert!(pods.get_opt("bad-0").await.unwrap().is_none());
+    c.kubectl_ok(&["delete", "sts", "bad"]);
+
     // whenScaled: Delete → scaling to 1 takes web-2's and web-1's claims.
     c.kubectl_ok(&["scale", "sts", "web", "--replicas=1"]);
     wait_for("claims of web-1 and web-2 gone", WAIT, || async {
