@@ -756,3 +756,70 @@ async fn validation_and_defaults_are_kube_apiservers() {
         "{err}"
     );
 }
+
+/// The tutorial's PostgreSQL StatefulSet (seed 000), as written.
+const TUTORIAL_POSTGRES: &str = r#"apiVersion: apps/v1
+kind: StatefulSet
+metadata:
+  name: postgres
+spec:
+  serviceName: postgres  # Stable network identity
+  replicas: 3
+  selector:
+    matchLabels:
+      app: postgres
+  template:
+    metadata:
+      labels:
+        app: postgres
+    spec:
+      containers:
+      - name: postgres
+        image: postgres:15
+        ports:
+        - containerPort: 5432
+        volumeMounts:
+        - name: postgres-storage
+          mountPath: /var/lib/postgresql/data
+  volumeClaimTemplates:  # Each Pod gets its own storage
+  - metadata:
+      name: postgres-storage
+    spec:
+      accessModes: ["ReadWriteOnce"]
+      resources:
+        requests:
+          storage: 10Gi
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tutorials_postgres_runs_with_bound_volumes_on_the_sim_runtime() {
+    let cluster = SimCluster::start_with(2, Duration::from_millis(100), |settings, dir| {
+        settings.local_path_dir = Some(dir.join("local-path"));
+    })
+    .await;
+    let c = &cluster.c;
+    let class = "apiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata:\n  name: standard\n  annotations:\n    storageclass.kubernetes.io/is-default-class: \"true\"\nprovisioner: minik.io/local-path\nvolumeBindingMode: Immediate\nreclaimPolicy: Delete\n";
+    c.kubectl_ok(&["apply", "-f", &c.file("class.yaml", class)]);
+    c.kubectl_ok(&["apply", "-f", &c.file("postgres.yaml", TUTORIAL_POSTGRES)]);
+    let out = c.kubectl_ok(&["rollout", "status", "sts/postgres", "--timeout=60s"]);
+    assert!(out.contains("3 new pods have been updated"), "{out}");
+    let claims: Api<PersistentVolumeClaim> = Api::namespaced(c.client.clone(), "default");
+    for n in 0..3 {
+        let claim = claims
+            .get(&format!("postgres-storage-postgres-{n}"))
+            .await
+            .unwrap();
+        let phase = claim.status.and_then(|s| s.phase);
+        assert_eq!(
+            phase.as_deref(),
+            Some("Bound"),
+            "postgres-storage-postgres-{n}"
+        );
+        assert_eq!(
+            claim.spec.unwrap().storage_class_name.as_deref(),
+            Some("standard")
+        );
+    }
+    let table = c.kubectl_ok(&["get", "sts", "postgres", "--no-headers"]);
+    assert_eq!(table.split_whitespace().nth(1), Some("3/3"), "{table}");
+}

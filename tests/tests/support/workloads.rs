@@ -228,8 +228,20 @@ pub struct SimCluster {
 
 impl SimCluster {
     pub async fn start(nodes: usize, sim_delay: Duration) -> Self {
+        Self::start_with(nodes, sim_delay, |_, _| {}).await
+    }
+
+    /// [`SimCluster::start`] with controller settings changed by `tweak`
+    /// (given the cluster's temporary directory).
+    pub async fn start_with(
+        nodes: usize,
+        sim_delay: Duration,
+        tweak: impl FnOnce(&mut minik_controller::Settings, &std::path::Path),
+    ) -> Self {
         let c = super::TestCluster::start().await;
-        let controllers = start_all_controllers(&c.client);
+        let mut settings = minik_controller::Settings::default();
+        tweak(&mut settings, c.dir.path());
+        let controllers = start_all_controllers_with(&c.client, settings);
         let scheduler = super::scheduler::start_scheduler(&c.client);
         let mut config = minik_kubelet::Config::new("node");
         config.runtime = minik_kubelet::RuntimeKind::Sim;
