@@ -4,9 +4,12 @@
 //! Parallel creates them all at once, OrderedReady stops at an unhealthy
 //! pod; a RollingUpdate with partition 2 updates only the highest ordinal,
 //! then all in reverse order, and the real `kubectl rollout
-//! status|history|undo` follow it; OnDelete waits for deletions; claims
+//! status|history|undo` (and `miniktl rollout`) follow it; maxUnavailable 2
+//! replaces two pods at once; OnDelete waits for deletions; claims
 //! from volumeClaimTemplates come before their pods and follow the
-//! retention policy (garbage collector included); `kubectl get sts`,
+//! retention policy (garbage collector included), a refused claim is
+//! reported; the tutorial's PostgreSQL StatefulSet runs with bound volumes
+//! (local-path provisioner); `kubectl get sts`,
 //! `kubectl scale sts`, `kubectl delete sts` and the Events.
 
 #[path = "support/miniktl.rs"]
@@ -822,4 +825,38 @@ async fn the_tutorials_postgres_runs_with_bound_volumes_on_the_sim_runtime() {
     }
     let table = c.kubectl_ok(&["get", "sts", "postgres", "--no-headers"]);
     assert_eq!(table.split_whitespace().nth(1), Some("3/3"), "{table}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_unavailable_replaces_two_pods_at_once() {
+    let cluster = SimCluster::start(2, Duration::from_millis(300)).await;
+    let c = &cluster.c;
+    let pods: Api<Pod> = Api::namespaced(c.client.clone(), "default");
+    let strategy = json!({"type": "RollingUpdate",
+        "rollingUpdate": {"partition": 0, "maxUnavailable": 2}});
+    create(&c.client, web(3, json!({"updateStrategy": strategy}))).await;
+    c.kubectl_ok(&["rollout", "status", "sts/web", "--timeout=60s"]);
+    let log = PodLog::start(&c.client, "app=web");
+    wait_for("the log to see the pods", WAIT, || async {
+        (log.entries().len() >= 6).then_some(())
+    })
+    .await;
+    c.kubectl_ok(&["set", "image", "sts/web", "web=minik/busybox:v2"]);
+    wait_images(
+        &pods,
+        &[
+            ("web-0", "minik/busybox:v2"),
+            ("web-1", "minik/busybox:v2"),
+            ("web-2", "minik/busybox:v2"),
+        ],
+    )
+    .await;
+    // web-2 and web-1 went together, before the new web-2 was Ready.
+    let entries = log.entries();
+    let last_ready_2 = entries.iter().rposition(|e| e == "ready web-2").unwrap();
+    assert!(log.position("deleting web-1") < last_ready_2, "{entries:?}");
+    assert!(
+        log.position("deleting web-0") > log.position("deleting web-1"),
+        "{entries:?}"
+    );
 }
