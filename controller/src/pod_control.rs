@@ -1,6 +1,6 @@
 //! How controllers create and delete pods without trusting a lagging cache
-//! too much, shared by the ReplicaSet, DaemonSet and Job controllers (slow-start
-//! batches by the StatefulSet controller too)
+//! too much, shared by the ReplicaSet, DaemonSet and Job controllers (and
+//! slow-start batches by the StatefulSet controller's Parallel mode)
 //! (Kubernetes' `controller_utils.go`): expectations, which hold an owner
 //! back until its pod cache has seen the creations and deletions it asked
 //! for; slow-start batches, which make a template that cannot be created

@@ -860,3 +860,48 @@ async fn max_unavailable_replaces_two_pods_at_once() {
         "{entries:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn min_ready_seconds_holds_the_next_pod_back() {
+    let cluster = SimCluster::start(1, Duration::from_millis(100)).await;
+    let c = &cluster.c;
+    let pods: Api<Pod> = Api::namespaced(c.client.clone(), "default");
+    create(&c.client, web(2, json!({"minReadySeconds": 2}))).await;
+    // Ready but not yet available: counted as ready, not available.
+    let st = wait_for("web-0 Ready", WAIT, || async {
+        let st = status(&c.client).await;
+        (st.ready_replicas == Some(1)).then_some(st)
+    })
+    .await;
+    assert_eq!(st.available_replicas, Some(0));
+    c.kubectl_ok(&["rollout", "status", "sts/web", "--timeout=60s"]);
+    wait_for("both available", WAIT, || async {
+        (status(&c.client).await.available_replicas == Some(2)).then_some(())
+    })
+    .await;
+    // web-1 was created only once web-0 had been Ready for 2 s.
+    let web0 = pods.get("web-0").await.unwrap();
+    let ready_since = web0
+        .status
+        .unwrap()
+        .conditions
+        .unwrap()
+        .into_iter()
+        .find(|c| c.type_ == "Ready")
+        .unwrap()
+        .last_transition_time
+        .unwrap()
+        .0;
+    let created = pods
+        .get("web-1")
+        .await
+        .unwrap()
+        .metadata
+        .creation_timestamp
+        .unwrap()
+        .0;
+    assert!(
+        created.as_second() - ready_since.as_second() >= 2,
+        "web-0 Ready at {ready_since}, web-1 created at {created}"
+    );
+}
