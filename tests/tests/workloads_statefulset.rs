@@ -272,7 +272,7 @@ async fn parallel_creates_all_while_ordered_ready_stops_at_an_unready_pod() {
     create(&c.client, ordered).await;
     let mut parallel = web(
         3,
-        json!({"podManagementPolicy": "Parallel",
+        json!({"podManagementPolicy": "Parallel", "ordinals": {"start": 3},
         "selector": {"matchLabels": {"app": "par"}}}),
     );
     parallel.metadata.name = Some("par".into());
@@ -286,8 +286,9 @@ async fn parallel_creates_all_while_ordered_ready_stops_at_an_unready_pod() {
         .unwrap()
         .labels = Some([("app".to_string(), "par".to_string())].into());
     create(&c.client, parallel).await;
+    // Parallel, numbered from ordinals.start.
     wait_for("3 Parallel pods", WAIT, || async {
-        (names("app=par").await == ["par-0", "par-1", "par-2"]).then_some(())
+        (names("app=par").await == ["par-3", "par-4", "par-5"]).then_some(())
     })
     .await;
     // OrderedReady made web-0 and waits for it to be Ready.
@@ -307,11 +308,11 @@ async fn parallel_creates_all_while_ordered_ready_stops_at_an_unready_pod() {
     .await;
     // A failed pod is deleted and made again, with a Warning.
     let patch = json!({"status": {"phase": "Failed"}});
-    pods.patch_status("par-1", &PatchParams::default(), &Patch::Merge(&patch))
+    pods.patch_status("par-4", &PatchParams::default(), &Patch::Merge(&patch))
         .await
         .unwrap();
-    wait_for("par-1 recreated", WAIT, || async {
-        let p = pods.get_opt("par-1").await.unwrap()?;
+    wait_for("par-4 recreated", WAIT, || async {
+        let p = pods.get_opt("par-4").await.unwrap()?;
         let phase = p.status.and_then(|s| s.phase).unwrap_or_default();
         (phase == "Pending").then_some(())
     })
@@ -320,7 +321,7 @@ async fn parallel_creates_all_while_ordered_ready_stops_at_an_unready_pod() {
     assert!(
         events.contains(&(
             "RecreatingFailedPod".into(),
-            "StatefulSet default/par is recreating failed Pod par-1".into()
+            "StatefulSet default/par is recreating failed Pod par-4".into()
         )),
         "{events:?}"
     );
