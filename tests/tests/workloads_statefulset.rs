@@ -473,14 +473,25 @@ async fn partition_updates_only_the_highest_ordinal_then_kubectl_undoes() {
         ],
     )
     .await;
-    // NAME READY AGE, laid out as kubectl lays them out (AGE may tick).
-    let cut = |t: &str| -> Vec<String> {
+    wait_for("status to settle at 3 ready", WAIT, || async {
+        let st = status(&c.client).await;
+        (st.ready_replicas == Some(3) && st.updated_replicas == Some(3)).then_some(())
+    })
+    .await;
+    // NAME READY AGE as kubectl prints them (AGE may tick in between).
+    let cut = |t: &str| -> Vec<Vec<String>> {
         t.lines()
-            .map(|l| l[..l.rfind(' ').unwrap()].to_string())
+            .map(|l| {
+                let cols: Vec<String> = l.split_whitespace().map(String::from).collect();
+                cols[..cols.len() - 1].to_vec()
+            })
             .collect()
     };
     let table = mk::miniktl(&c.kubeconfig, &["get", "sts"]).await.ok();
-    assert_eq!(cut(&table), cut(&c.kubectl_ok(&["get", "sts"])), "{table}");
+    let kubectl_table = c.kubectl_ok(&["get", "sts"]);
+    assert_eq!(cut(&table), cut(&kubectl_table), "{table}");
+    let header = |t: &str| t.lines().next().unwrap().to_string();
+    assert_eq!(header(&table), header(&kubectl_table));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
