@@ -225,22 +225,24 @@ async fn sync_unbound_claim(claim: &PersistentVolumeClaim, state: &State) -> Res
     let reference = claim.object_ref(&());
     if class_name.is_empty() {
         let note = "no persistent volumes available for this claim and no storage class is set";
-        return Ok(state
+        state
             .events
             .publish(&reference, EventType::Normal, "FailedBinding", note.into())
-            .await);
+            .await;
+        return Ok(());
     }
     let Some(class) = class else {
         let note = format!("storageclass.storage.k8s.io \"{class_name}\" not found");
-        return Ok(state
+        state
             .events
             .publish(&reference, EventType::Warning, "ProvisioningFailed", note)
-            .await);
+            .await;
+        return Ok(());
     };
     let annotations = claim.metadata.annotations.clone().unwrap_or_default();
     if delayed && !annotations.contains_key(SELECTED_NODE) {
         let note = "waiting for first consumer to be created before binding";
-        return Ok(state
+        state
             .events
             .publish(
                 &reference,
@@ -248,7 +250,8 @@ async fn sync_unbound_claim(claim: &PersistentVolumeClaim, state: &State) -> Res
                 "WaitForFirstConsumer",
                 note.into(),
             )
-            .await);
+            .await;
+        return Ok(());
     }
     // Hand the claim to its provisioner (kube's provisionClaimOperationExternal).
     let provisioner = class.provisioner.clone();
@@ -264,7 +267,11 @@ async fn sync_unbound_claim(claim: &PersistentVolumeClaim, state: &State) -> Res
         )
         .await?;
     }
-    let note = format!("Waiting for a volume to be created either by the external provisioner '{provisioner}' or manually by the system administrator. If volume creation is delayed, please verify that the provisioner is running and correctly registered.");
+    let note = format!(
+        "Waiting for a volume to be created either by the external provisioner '{provisioner}' \
+         or manually by the system administrator. If volume creation is delayed, please verify \
+         that the provisioner is running and correctly registered."
+    );
     state
         .events
         .publish(&reference, EventType::Normal, "ExternalProvisioning", note)

@@ -523,3 +523,63 @@ async fn kubectl_sees_kube_apiservers_validation_errors() {
         "{err}"
     );
 }
+
+/// The simulated runtime mounts claims too (so scale demos can use them):
+/// three pods on three sim nodes, each with a claim of the default class,
+/// each claim provisioned on its pod's node, every pod Running.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sim_kubelets_run_pods_with_provisioned_claims() {
+    let c = TestCluster::start().await;
+    let client = c.client.clone();
+    let base = c.dir.path().join("local-path");
+    std::fs::create_dir_all(&base).unwrap();
+    let _controllers = start_controllers(&client, Some(&base));
+    let _scheduler = start_scheduler(&client);
+    let mut config = minik_kubelet::Config::new("sim");
+    config.runtime = minik_kubelet::RuntimeKind::Sim;
+    config.nodes = 3;
+    config.root_dir = c.dir.path().join("kubelet");
+    config.listen = "127.0.0.1:0".parse().unwrap();
+    config.sim_delay = Duration::from_millis(100);
+    config.resync_period = Duration::from_millis(500);
+    let _kubelet = minik_kubelet::start(config, client.clone())
+        .await
+        .expect("kubelet starts");
+    c.kubectl_ok(&[
+        "apply",
+        "-f",
+        &c.file(
+            "default.yaml",
+            &DEFAULT_CLASS.replace("  name: data\n", "  name: data-0\n"),
+        ),
+    ]);
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    for i in 0..3 {
+        if i > 0 {
+            c.kubectl_ok(&["apply", "-f", &c.file("claim.yaml", &format!(
+                "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata:\n  name: data-{i}\nspec:\n  accessModes: [ReadWriteOnce]\n  resources: {{requests: {{storage: 64Mi}}}}\n"
+            ))]);
+        }
+        let mut p = claim_pod(&format!("app-{i}"), &format!("data-{i}"));
+        // One pod per node.
+        p.metadata.labels = Some([("app".to_string(), "spread".to_string())].into());
+        p.spec.as_mut().unwrap().affinity = Some(serde_json::from_value(json!({"podAntiAffinity": {
+            "requiredDuringSchedulingIgnoredDuringExecution": [{"labelSelector": {"matchLabels": {"app": "spread"}},
+                                                                 "topologyKey": "kubernetes.io/hostname"}]}})).unwrap());
+        pods.create(&PostParams::default(), &p).await.unwrap();
+    }
+    for i in 0..3 {
+        let name = format!("app-{i}");
+        let running = wait_for(&format!("{name} Running"), T, || async {
+            pods.get_opt(&name)
+                .await
+                .unwrap()
+                .filter(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running"))
+        })
+        .await;
+        let node = running.spec.unwrap().node_name.unwrap();
+        let bound = wait_claim_phase(&client, &format!("data-{i}"), "Bound").await;
+        let annotations = bound.metadata.annotations.unwrap_or_default();
+        assert_eq!(annotations["volume.kubernetes.io/selected-node"], node);
+    }
+}
