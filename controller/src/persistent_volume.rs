@@ -94,8 +94,20 @@ pub fn build(ctx: &Arc<Context>) -> BoxFuture<'static, anyhow::Result<()>> {
         events: EventRecorder::new(ctx.client.clone(), "persistentvolume-controller", None),
         retries: RetryBackoff::default(),
     });
+    let (claim_store, class_claims) = (claims.store(), claims.store());
     let claim_loop = Controller::for_shared_stream(claims.applied(), claims.store())
-        .watches_shared_stream(volumes.touched(), |pv| claim_of(&pv))
+        .watches_shared_stream(volumes.touched(), move |pv| {
+            // A volume reserved for a claim wakes that claim; a free one
+            // every unbound claim (kube's periodic claim resync, without the wait).
+            match claim_of(&pv) {
+                Some(claim) => vec![claim],
+                None => unbound_claims(&claim_store, |_| true),
+            }
+        })
+        .watches_shared_stream(classes.touched(), move |class| {
+            let name = class.name_any();
+            unbound_claims(&class_claims, |c| claim_class(c) == name)
+        })
         .run(sync_claim, claim_error, state.clone())
         .for_each(|_| async {});
     let volume_store = volumes.store();
@@ -114,6 +126,26 @@ pub fn build(ctx: &Arc<Context>) -> BoxFuture<'static, anyhow::Result<()>> {
 fn claim_of(pv: &PersistentVolume) -> Option<ObjectRef<PersistentVolumeClaim>> {
     let r = pv.spec.as_ref()?.claim_ref.as_ref()?;
     Some(ObjectRef::new(r.name.as_deref()?).within(r.namespace.as_deref()?))
+}
+
+/// The unbound claims that `pick` accepts.
+fn unbound_claims(
+    claims: &Store<PersistentVolumeClaim>,
+    pick: impl Fn(&PersistentVolumeClaim) -> bool,
+) -> Vec<ObjectRef<PersistentVolumeClaim>> {
+    claims
+        .state()
+        .iter()
+        .filter(|c| {
+            c.spec
+                .as_ref()
+                .and_then(|s| s.volume_name.as_deref())
+                .unwrap_or("")
+                .is_empty()
+                && pick(c)
+        })
+        .map(|c| ObjectRef::from_obj(&**c))
+        .collect()
 }
 
 /// The volumes a claim names or that name it.
@@ -193,22 +225,24 @@ async fn sync_unbound_claim(claim: &PersistentVolumeClaim, state: &State) -> Res
     let reference = claim.object_ref(&());
     if class_name.is_empty() {
         let note = "no persistent volumes available for this claim and no storage class is set";
-        return Ok(state
+        state
             .events
             .publish(&reference, EventType::Normal, "FailedBinding", note.into())
-            .await);
+            .await;
+        return Ok(());
     }
     let Some(class) = class else {
         let note = format!("storageclass.storage.k8s.io \"{class_name}\" not found");
-        return Ok(state
+        state
             .events
             .publish(&reference, EventType::Warning, "ProvisioningFailed", note)
-            .await);
+            .await;
+        return Ok(());
     };
     let annotations = claim.metadata.annotations.clone().unwrap_or_default();
     if delayed && !annotations.contains_key(SELECTED_NODE) {
         let note = "waiting for first consumer to be created before binding";
-        return Ok(state
+        state
             .events
             .publish(
                 &reference,
@@ -216,7 +250,8 @@ async fn sync_unbound_claim(claim: &PersistentVolumeClaim, state: &State) -> Res
                 "WaitForFirstConsumer",
                 note.into(),
             )
-            .await);
+            .await;
+        return Ok(());
     }
     // Hand the claim to its provisioner (kube's provisionClaimOperationExternal).
     let provisioner = class.provisioner.clone();
@@ -232,7 +267,11 @@ async fn sync_unbound_claim(claim: &PersistentVolumeClaim, state: &State) -> Res
         )
         .await?;
     }
-    let note = format!("Waiting for a volume to be created either by the external provisioner '{provisioner}' or manually by the system administrator. If volume creation is delayed, please verify that the provisioner is running and correctly registered.");
+    let note = format!(
+        "Waiting for a volume to be created either by the external provisioner '{provisioner}' \
+         or manually by the system administrator. If volume creation is delayed, please verify \
+         that the provisioner is running and correctly registered."
+    );
     state
         .events
         .publish(&reference, EventType::Normal, "ExternalProvisioning", note)

@@ -1,14 +1,10 @@
 //! A StatefulSet's volumes on real Docker, with `examples/stateful/`: each
-//! pod's claim from `volumeClaimTemplates` is provisioned by the
-//! local-path provisioner and Bound to a volume pinned to the pod's node, the
-//! kubelet mounts it, and what
-//! postgres-1 wrote survives `kubectl delete pod postgres-1`: the new
-//! postgres-1 mounts the same claim and finds its data directory.
-//!
-//! The default class here binds `Immediate`ly (the provisioner picks the
-//! first Ready node, the only one): `cluster up`'s class is
-//! `WaitForFirstConsumer`, which needs the scheduler's VolumeBinding to
-//! choose the node, not yet merged when this test was written.
+//! pod's claim from `volumeClaimTemplates` waits for its pod
+//! (`WaitForFirstConsumer`), is provisioned by the local-path provisioner on
+//! the node the scheduler chose and Bound to a volume pinned there, the
+//! kubelet mounts it, and what postgres-1 wrote survives `kubectl delete
+//! pod postgres-1`: the new postgres-1 mounts the same claim and finds its
+//! data directory.
 
 mod kubelet_support;
 mod support;
@@ -23,7 +19,7 @@ use support::workloads::{is_ready, start_all_controllers_with, wait_for};
 
 const WAIT: Duration = Duration::from_secs(90);
 
-/// A default StorageClass like `miniktl cluster up`'s, binding Immediately.
+/// The default StorageClass `miniktl cluster up` creates.
 const STORAGE_CLASS: &str = r#"apiVersion: storage.k8s.io/v1
 kind: StorageClass
 metadata:
@@ -31,7 +27,7 @@ metadata:
   annotations:
     storageclass.kubernetes.io/is-default-class: "true"
 provisioner: minik.io/local-path
-volumeBindingMode: Immediate
+volumeBindingMode: WaitForFirstConsumer
 reclaimPolicy: Delete
 "#;
 
