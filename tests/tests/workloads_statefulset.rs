@@ -813,7 +813,7 @@ async fn the_tutorials_postgres_runs_with_bound_volumes_on_the_sim_runtime() {
     })
     .await;
     let c = &cluster.c;
-    let class = "apiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata:\n  name: standard\n  annotations:\n    storageclass.kubernetes.io/is-default-class: \"true\"\nprovisioner: minik.io/local-path\nvolumeBindingMode: Immediate\nreclaimPolicy: Delete\n";
+    let class = "apiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata:\n  name: standard\n  annotations:\n    storageclass.kubernetes.io/is-default-class: \"true\"\nprovisioner: minik.io/local-path\nvolumeBindingMode: WaitForFirstConsumer\nreclaimPolicy: Delete\n";
     c.kubectl_ok(&["apply", "-f", &c.file("class.yaml", class)]);
     c.kubectl_ok(&["apply", "-f", &c.file("postgres.yaml", TUTORIAL_POSTGRES)]);
     let out = c.kubectl_ok(&["rollout", "status", "sts/postgres", "--timeout=60s"]);
