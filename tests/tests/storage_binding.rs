@@ -255,6 +255,20 @@ async fn static_volumes_bind_place_the_pod_and_are_released() {
         "{table}"
     );
 
+    // minik expands no volume: a bound claim cannot grow.
+    let out = c.kubectl(&[
+        "patch",
+        "pvc",
+        "claim",
+        "-p",
+        r#"{"spec":{"resources":{"requests":{"storage":"2Gi"}}}}"#,
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("spec.resources.requests.storage: Forbidden: only dynamically provisioned pvc can be resized and the storageclass that provisions the pvc must support resize"),
+        "{err}"
+    );
+
     // The volume's node affinity decides where its pod goes.
     let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
     pods.create(&PostParams::default(), &claim_pod("user", "claim"))

@@ -906,7 +906,8 @@ async fn down(ctx: &Ctx, home: &Home, purge: bool) -> Result<()> {
     Ok(())
 }
 
-/// The cluster's default StorageClass, as minikube's `standard` and k3s'
+/// The cluster's default StorageClass (unless the store has one called
+/// `standard` already), as minikube's `standard` and k3s'
 /// `local-path`: volumes made on the pod's node by minik-controller's
 /// local-path provisioner once the pod is scheduled, deleted with their claim.
 async fn create_default_storage_class(ctx: &Ctx, home: &Home) -> Result<()> {
@@ -927,7 +928,11 @@ async fn create_default_storage_class(ctx: &Ctx, home: &Home) -> Result<()> {
         path: home.local_path(),
         source,
     })?;
-    api.create(info, "", &class, false).await?;
+    // A new cluster over a kept store (`down` without `--purge`) has it
+    // already, perhaps edited: leave it as it is.
+    if api.get_opt(info, "", "standard").await?.is_none() {
+        api.create(info, "", &class, false).await?;
+    }
     Ok(())
 }
 

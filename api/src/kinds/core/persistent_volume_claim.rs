@@ -130,6 +130,22 @@ fn validate_pvc_update(new: &Value, old: &Value, errs: &mut Errs) {
         }
         normalize(&json_of(&spec))
     };
+    // minik expands no volume (it has no resizer), so a bound claim may not
+    // grow: kube's PersistentVolumeClaimResize admission answer for a
+    // class that does not allow expansion.
+    let storage = |spec: &core::PersistentVolumeClaimSpec| {
+        spec.resources
+            .as_ref()
+            .and_then(|r| r.requests.as_ref())
+            .and_then(|r| r.get("storage"))
+            .and_then(|q| Quantity::parse(&q.0).ok())
+    };
+    if !binding && storage(&new) > storage(&old) {
+        errs.push(FieldError::forbidden(
+            "spec.resources.requests.storage",
+            "only dynamically provisioned pvc can be resized and the storageclass that provisions the pvc must support resize",
+        ));
+    }
     if fixed(new) != fixed(old) {
         errs.push(FieldError::forbidden(
             "spec",
