@@ -5,7 +5,9 @@
 //! that is the same for every kind (storage, REST handlers, discovery,
 //! `miniktl get`) looks a kind up here instead of having a file per kind.
 
-use crate::kinds::{apps, autoscaling, batch, coordination, core, networking, policy, Strategy};
+use crate::kinds::{
+    apps, autoscaling, batch, coordination, core, networking, policy, storage, Strategy,
+};
 
 /// Everything the rest of minik needs to know about one served resource.
 #[derive(Clone)]
@@ -210,6 +212,8 @@ static CATALOGUE: &[ResourceInfo] = &[
     autoscaling::horizontal_pod_autoscaler::V1,
     // policy/v1
     policy::pod_disruption_budget::RESOURCE,
+    // storage.k8s.io/v1
+    storage::storage_class::RESOURCE,
     // coordination.k8s.io/v1
     coordination::lease::RESOURCE,
     // events.k8s.io/v1: the same objects as core/v1 Events, in a newer shape.

@@ -104,6 +104,23 @@ pub fn age(obj: &Value, now: jiff::Timestamp) -> String {
     }
 }
 
+/// Adds `finalizer` to the object's `metadata.finalizers` unless present.
+pub fn add_finalizer(obj: &mut Value, finalizer: &str) {
+    let Some(m) = obj.get_mut("metadata").and_then(Value::as_object_mut) else {
+        return;
+    };
+    let list = m
+        .entry("finalizers")
+        .or_insert_with(|| Value::Array(Vec::new()));
+    if !list.is_array() {
+        *list = Value::Array(Vec::new());
+    }
+    let list = list.as_array_mut().expect("made an array above");
+    if !list.iter().any(|f| f.as_str() == Some(finalizer)) {
+        list.push(Value::from(finalizer));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1256,6 +1256,16 @@ pub(crate) fn validate_access_modes(modes: &[String], errs: &mut Errs) {
     }
 }
 
+/// A PV's or PVC's `storageClassName`: empty (no class) or a DNS subdomain.
+pub(crate) fn validate_class_name(name: &str, path: &str, errs: &mut Errs) {
+    for msg in names::is_dns1123_subdomain(name)
+        .into_iter()
+        .filter(|_| !name.is_empty())
+    {
+        errs.push(FieldError::invalid(path, Value::from(name), msg));
+    }
+}
+
 pub(crate) fn validate_volume_mode(mode: Option<&str>, errs: &mut Errs) {
     if let Some(mode) = mode {
         if !matches!(mode, "Block" | "Filesystem") {

@@ -35,6 +35,10 @@ pub struct Settings {
     /// `--resource-quota-sync-period` (5 m): how often every quota's usage
     /// is recalculated in full, besides the recalculations changes trigger.
     pub resource_quota_sync_period: Duration,
+    /// Where the local-path provisioner keeps its volumes
+    /// (`--local-path-dir`, minik's own flag; `cluster up` passes a directory
+    /// under the cluster's home). `None`: the provisioner is off.
+    pub local_path_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for Settings {
@@ -51,6 +55,7 @@ impl Default for Settings {
             job_pod_failure_backoff: Duration::from_secs(10),
             concurrent_daemonset_syncs: 2,
             resource_quota_sync_period: Duration::from_secs(300),
+            local_path_dir: None,
         }
     }
 }

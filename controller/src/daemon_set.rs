@@ -69,10 +69,9 @@ use futures::{FutureExt, Stream, StreamExt};
 use k8s_openapi::api::apps::v1::{ControllerRevision, DaemonSet, DaemonSetStatus};
 use k8s_openapi::api::core::v1::{
     Affinity, Node, NodeAffinity, NodeSelector, NodeSelectorRequirement, NodeSelectorTerm, Pod,
-    PodSpec, Taint, Toleration,
+    PodSpec, PodTemplateSpec, Taint, Toleration,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use k8s_openapi::apimachinery::pkg::runtime::RawExtension;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, DeleteParams, PostParams};
@@ -82,12 +81,11 @@ use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Resource, ResourceExt};
 use minik_client::informer::Synced;
 use minik_client::{errors, Change};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::context::{drive, Built, EventRecorder, RetryBackoff};
-use crate::ownership::{
-    claim_pods, controller_of, controller_ref, key_of, owners_for_pod, selector,
-};
+use crate::history::{self, REVISION_HASH_LABEL};
+use crate::ownership::{claim_pods, controller_ref, key_of, owners_for_pod, selector};
 use crate::pod_control::{delete_pod, slow_start_batch, Expectations};
 use crate::pods::{is_pod_available, is_pod_ready};
 use crate::status::{omit_zero, write_status};
@@ -96,8 +94,6 @@ use crate::{Context, Error};
 
 /// Most pods created or deleted for one DaemonSet in one sync (`BurstReplicas`).
 const BURST_REPLICAS: usize = 250;
-/// The pod label naming the ControllerRevision a pod was made from.
-pub const REVISION_HASH_LABEL: &str = "controller-revision-hash";
 /// The pod label with the DaemonSet generation it was made from.
 pub const TEMPLATE_GENERATION_LABEL: &str = "pod-template-generation";
 /// Backoff for replacing failed daemon pods: 1 s doubling up to 15 min.
@@ -767,26 +763,22 @@ async fn construct_history(
 ) -> Result<(ControllerRevision, Vec<Arc<ControllerRevision>>), Error> {
     let uid = ds.metadata.uid.clone().unwrap_or_default();
     let ns = ds.namespace().unwrap_or_default();
-    let patch = template_patch(ds);
-    let (current, old): (Vec<_>, Vec<_>) = state
-        .revisions
-        .state()
+    let template = ds
+        .spec
+        .as_ref()
+        .map(|s| s.template.clone())
+        .unwrap_or_default();
+    let patch = history::template_patch(&template);
+    let (current, old): (Vec<_>, Vec<_>) = history::owned_revisions(&state.revisions, &ns, &uid)
         .into_iter()
-        .filter(|r| r.namespace().as_deref() == Some(ns.as_str()))
-        .filter(|r| controller_of(&r.metadata).is_some_and(|o| o.uid == uid))
-        .partition(|r| r.data.as_ref().map(|d| &d.0) == Some(&patch));
-    let next = old.iter().map(|r| r.revision).max().unwrap_or(0) + 1;
+        .partition(|r| history::stores(r, &patch));
+    let next = history::next_revision(&old);
     let api: Api<ControllerRevision> = Api::namespaced(state.ctx.client.clone(), &ns);
     let current = match current.into_iter().max_by_key(|r| r.revision) {
         Some(r) if r.revision >= next => (*r).clone(),
-        Some(r) => {
-            // Back to an older template (`rollout undo`): it is the newest now.
-            let mut r = (*r).clone();
-            r.revision = next;
-            api.replace(&r.name_any(), &PostParams::default(), &r)
-                .await?
-        }
-        None => snapshot(state, ds, &api, patch, next).await?,
+        // Back to an older template (`rollout undo`): it is the newest now.
+        Some(r) => history::renumber(&api, &r, next).await?,
+        None => snapshot(state, ds, &api, &template, patch, next).await?,
     };
     Ok((current, old))
 }
@@ -798,68 +790,30 @@ async fn snapshot(
     state: &State,
     ds: &DaemonSet,
     api: &Api<ControllerRevision>,
+    template: &PodTemplateSpec,
     patch: Value,
     revision: i64,
 ) -> Result<ControllerRevision, Error> {
-    let spec = ds.spec.as_ref();
-    let template = spec.map(|s| s.template.clone()).unwrap_or_default();
     let collision_count = ds.status.as_ref().and_then(|s| s.collision_count);
-    let hash = compute_hash(&template, collision_count);
-    let mut labels = template
-        .metadata
-        .as_ref()
-        .and_then(|m| m.labels.clone())
-        .unwrap_or_default();
-    labels.insert(REVISION_HASH_LABEL.into(), hash.clone());
-    let history = ControllerRevision {
-        metadata: ObjectMeta {
-            name: Some(format!("{}-{hash}", ds.name_any())),
-            namespace: ds.namespace(),
-            labels: Some(labels),
-            annotations: ds.metadata.annotations.clone(),
-            owner_references: Some(vec![controller_ref(ds)]),
-            ..Default::default()
-        },
-        data: Some(RawExtension(patch.clone())),
-        revision,
-    };
-    match api.create(&PostParams::default(), &history).await {
-        Ok(created) => Ok(created),
-        Err(e) if errors::is_already_exists(&e) => {
-            let existing = api.get(&history.name_any()).await?;
-            let ours = controller_of(&existing.metadata)
-                .is_some_and(|o| Some(&o.uid) == ds.metadata.uid.as_ref());
-            if ours && existing.data.as_ref().map(|d| &d.0) == Some(&patch) {
-                return Ok(existing);
-            }
-            let ds_api: Api<DaemonSet> = Api::namespaced(
-                state.ctx.client.clone(),
-                &ds.namespace().unwrap_or_default(),
-            );
-            let mut fresh = ds_api.get(&ds.name_any()).await?;
-            let status = fresh.status.get_or_insert_with(Default::default);
-            status.collision_count = Some(status.collision_count.unwrap_or(0) + 1);
-            ds_api
-                .replace_status(&ds.name_any(), &PostParams::default(), &fresh)
-                .await?;
-            Err(Error::Incomplete(format!(
-                "found a hash collision for DaemonSet {:?} - bumping collisionCount",
-                ds.name_any()
-            )))
-        }
-        Err(e) => Err(e.into()),
+    let hash = compute_hash(template, collision_count);
+    let new = history::new_revision(ds, template, patch, revision, &hash);
+    if let Some(created) = history::create(api, &new).await? {
+        return Ok(created);
     }
-}
-
-/// What a revision stores, the patch `kubectl rollout undo` applies:
-/// `{"spec":{"template":{…, "$patch":"replace"}}}` (`getPatch`).
-fn template_patch(ds: &DaemonSet) -> Value {
-    let template = ds.spec.as_ref().map(|s| &s.template);
-    let mut template = serde_json::to_value(template).unwrap_or(Value::Null);
-    if let Some(t) = template.as_object_mut() {
-        t.insert("$patch".into(), json!("replace"));
-    }
-    json!({"spec": {"template": template}})
+    let ds_api: Api<DaemonSet> = Api::namespaced(
+        state.ctx.client.clone(),
+        &ds.namespace().unwrap_or_default(),
+    );
+    let mut fresh = ds_api.get(&ds.name_any()).await?;
+    let status = fresh.status.get_or_insert_with(Default::default);
+    status.collision_count = Some(status.collision_count.unwrap_or(0) + 1);
+    ds_api
+        .replace_status(&ds.name_any(), &PostParams::default(), &fresh)
+        .await?;
+    Err(Error::Incomplete(format!(
+        "found a hash collision for DaemonSet {:?} - bumping collisionCount",
+        ds.name_any()
+    )))
 }
 
 /// Deletes the oldest revisions beyond `revisionHistoryLimit` that no pod
@@ -876,38 +830,15 @@ async fn cleanup_history(
         .and_then(|s| s.revision_history_limit)
         .unwrap_or(10)
         .max(0) as usize;
-    let Some(mut excess) = old.len().checked_sub(limit).filter(|n| *n > 0) else {
+    let Some(excess) = old.len().checked_sub(limit).filter(|n| *n > 0) else {
         return Ok(());
     };
     let live: HashSet<&str> = pods.iter().map(|p| revision_hash(p)).collect();
-    let mut old = old.to_vec();
-    old.sort_by_key(|r| r.revision);
     let api: Api<ControllerRevision> = Api::namespaced(
         state.ctx.client.clone(),
         &ds.namespace().unwrap_or_default(),
     );
-    for r in old {
-        if excess == 0 {
-            break;
-        }
-        let hash = r
-            .metadata
-            .labels
-            .as_ref()
-            .and_then(|l| l.get(REVISION_HASH_LABEL))
-            .map(String::as_str)
-            .unwrap_or("");
-        if live.contains(hash) {
-            continue;
-        }
-        match api.delete(&r.name_any(), &DeleteParams::default()).await {
-            Ok(_) => {}
-            Err(e) if errors::is_not_found(&e) => {}
-            Err(e) => return Err(e.into()),
-        }
-        excess -= 1;
-    }
-    Ok(())
+    history::delete_oldest(&api, old, excess, |r| live.contains(history::hash_of(r))).await
 }
 
 // ---------------------------------------------------------------------------
@@ -1251,6 +1182,8 @@ fn earliest(current: Option<Duration>, candidate: Duration) -> Option<Duration> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ownership::controller_of;
+    use serde_json::json;
 
     fn node(name: &str, labels: Value, taints: Value) -> Node {
         serde_json::from_value(json!({

@@ -64,25 +64,34 @@ struct State {
     pods: Store<Pod>,
     replica_sets: Store<ReplicaSet>,
     deployments: Store<Deployment>,
-    synced: [Synced; 3],
+    stateful_sets: Store<StatefulSet>,
+    synced: [Synced; 5],
     recorder: EventRecorder,
     backoff: RetryBackoff,
 }
 
-/// Builds the controller over the shared PDB, Pod, ReplicaSet and
-/// Deployment informers (the caller starts them).
+/// Builds the controller over the shared PDB, Pod, ReplicaSet, Deployment
+/// and StatefulSet informers (the caller starts them).
 pub fn build(ctx: &Arc<Context>) -> Built {
     let budgets = ctx.informers.get::<PodDisruptionBudget>();
     let pods = ctx.informers.pods();
     let replica_sets = ctx.informers.get::<ReplicaSet>();
     let deployments = ctx.informers.get::<Deployment>();
+    let stateful_sets = ctx.informers.get::<StatefulSet>();
     let state = Arc::new(State {
         recorder: EventRecorder::new(ctx.client.clone(), CONTROLLER_NAME, None),
         ctx: ctx.clone(),
         pods: pods.store(),
         replica_sets: replica_sets.store(),
         deployments: deployments.store(),
-        synced: [budgets.synced(), pods.synced(), replica_sets.synced()],
+        stateful_sets: stateful_sets.store(),
+        synced: [
+            budgets.synced(),
+            pods.synced(),
+            replica_sets.synced(),
+            deployments.synced(),
+            stateful_sets.synced(),
+        ],
         backoff: RetryBackoff::default(),
     });
     let budget_store = budgets.store();
@@ -278,17 +287,16 @@ async fn expected_scale(pods: &[Arc<Pod>], st: &State) -> Result<i32, String> {
                     None => None,
                 }
             }
-            "StatefulSet" => {
-                let api: Api<StatefulSet> = Api::namespaced(st.ctx.client.clone(), &ns);
-                match api.get_opt(&owner.name).await {
-                    Ok(Some(ss)) if ss.uid().as_deref() == Some(owner.uid.as_str()) => Some((
+            "StatefulSet" => st
+                .stateful_sets
+                .get(&ObjectRef::new(&owner.name).within(&ns))
+                .filter(|ss| ss.uid().as_deref() == Some(owner.uid.as_str()))
+                .map(|ss| {
+                    (
                         owner.uid.clone(),
                         ss.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1),
-                    )),
-                    Ok(_) => None,
-                    Err(e) => return Err(format!("reading StatefulSet {}: {e}", owner.name)),
-                }
-            }
+                    )
+                }),
             _ => None,
         };
         match found {

@@ -9,6 +9,9 @@
 //! - [`deployment`]: rolling updates and rollbacks through ReplicaSets.
 //! - [`daemon_set`]: one pod per eligible node, placed by the scheduler;
 //!   rolling updates and OnDelete through ControllerRevisions.
+//! - [`stateful_set`]: pods with stable names, DNS identities and claims,
+//!   created and removed in ordinal order; rolling updates with a
+//!   partition and OnDelete through ControllerRevisions.
 //! - [`endpoints`]: ready pod addresses behind each Service.
 //! - [`garbage_collector`]: ownerReferences → cascading deletion (Background/Foreground/Orphan).
 //! - [`namespace`]: empties a Terminating namespace, then removes it.
@@ -21,6 +24,12 @@
 //!   (concurrency policy, starting deadline, history limits).
 //! - [`ttl_after_finished`]: deletes finished Jobs once their `ttlSecondsAfterFinished` passes.
 //! - [`resource_quota`]: each ResourceQuota's `status.hard` and `status.used`.
+//! - [`persistent_volume`]: binds PersistentVolumeClaims to PersistentVolumes,
+//!   phases, reclaim policies (Kubernetes' PV controller).
+//! - [`local_path`]: the `minik.io/local-path` provisioner — hostPath volumes
+//!   in a directory per claim on the chosen node (like k3s').
+//! - [`volume_protection`]: lifts the pvc-/pv-protection finalizers once a
+//!   claim has no pod and a volume is not bound.
 //! - [`context`]: the shared `Context` (client, shared informers, settings,
 //!   event recorder).
 //!
@@ -42,6 +51,7 @@
 //! - [`pods`]: active / Ready / available pods.
 //! - [`status`]: status fields written the way Kubernetes serializes them.
 //! - [`template_hash`]: the pod-template hash children are named by.
+//! - [`history`]: ControllerRevisions (DaemonSet, StatefulSet).
 
 pub mod context;
 pub mod cron_job;
@@ -51,17 +61,22 @@ pub mod disruption;
 pub mod endpoints;
 pub mod error;
 pub mod garbage_collector;
+pub mod history;
 pub mod job;
+pub mod local_path;
 pub mod namespace;
 pub mod node_lifecycle;
 pub mod ownership;
+pub mod persistent_volume;
 pub mod pod_control;
 pub mod pods;
 pub mod replicaset;
 pub mod resource_quota;
+pub mod stateful_set;
 pub mod status;
 pub mod template_hash;
 pub mod ttl_after_finished;
+pub mod volume_protection;
 
 pub use context::{Built, Context, Settings};
 pub use error::Error;
@@ -73,6 +88,7 @@ const ALL: &[fn(&Arc<Context>) -> Built] = &[
     replicaset::build,
     deployment::build,
     daemon_set::build,
+    stateful_set::build,
     endpoints::build,
     garbage_collector::build,
     namespace::build,
@@ -82,6 +98,9 @@ const ALL: &[fn(&Arc<Context>) -> Built] = &[
     cron_job::build,
     ttl_after_finished::build,
     resource_quota::build,
+    persistent_volume::build,
+    local_path::build,
+    volume_protection::build,
 ];
 
 /// Runs every controller until one of them fails or the process stops.

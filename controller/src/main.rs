@@ -10,7 +10,8 @@ use clap::Parser;
 use minik_controller::Settings;
 
 /// minik's controller manager: ReplicaSet, Deployment, DaemonSet, Job,
-/// CronJob, TTL-after-finished, disruption, Endpoints, garbage collector,
+/// CronJob, TTL-after-finished, disruption, PersistentVolume (with the
+/// local-path provisioner and volume protection), Endpoints, garbage collector,
 /// Namespace and node lifecycle controllers in one process.
 #[derive(Debug, Parser)]
 #[command(name = "minik-controller", version)]
@@ -63,6 +64,11 @@ struct Args {
     /// How often every ResourceQuota's usage is recalculated in full.
     #[arg(long, default_value = "5m0s", value_parser = minik_api::duration::parse_go_duration)]
     resource_quota_sync_period: Duration,
+
+    /// Directory the local-path provisioner (`minik.io/local-path`) makes
+    /// volumes in; unset, the provisioner is off (minik's own flag).
+    #[arg(long)]
+    local_path_dir: Option<PathBuf>,
 }
 
 #[tokio::main]
@@ -85,6 +91,7 @@ async fn main() -> anyhow::Result<()> {
         job_pod_failure_backoff: args.job_pod_failure_backoff,
         concurrent_daemonset_syncs: args.concurrent_daemonset_syncs,
         resource_quota_sync_period: args.resource_quota_sync_period,
+        local_path_dir: args.local_path_dir,
         ..Settings::default()
     };
     tracing::info!(?settings, "starting controllers");

@@ -1,5 +1,6 @@
 //! How controllers create and delete pods without trusting a lagging cache
-//! too much, shared by the ReplicaSet, DaemonSet and Job controllers
+//! too much, shared by the ReplicaSet, DaemonSet and Job controllers (and
+//! slow-start batches by the StatefulSet controller's Parallel mode)
 //! (Kubernetes' `controller_utils.go`): expectations, which hold an owner
 //! back until its pod cache has seen the creations and deletions it asked
 //! for; slow-start batches, which make a template that cannot be created
@@ -63,10 +64,10 @@ pub async fn delete_pod(
 /// Calls `create` `count` times in batches of 1, 2, 4, …, stopping after
 /// the first batch with a failure. Returns how many calls succeeded and the
 /// first error. Kubernetes' `slowStartBatch` (initial batch size 1).
-pub async fn slow_start_batch<F, Fut>(count: usize, create: F) -> (usize, Result<(), kube::Error>)
+pub async fn slow_start_batch<F, Fut, E>(count: usize, create: F) -> (usize, Result<(), E>)
 where
     F: Fn() -> Fut,
-    Fut: std::future::Future<Output = Result<(), kube::Error>>,
+    Fut: std::future::Future<Output = Result<(), E>>,
 {
     let mut remaining = count;
     let mut successes = 0;

@@ -1,6 +1,8 @@
 //! The pod-template hash Deployments and DaemonSets name their children by
 //! (`pod-template-hash`, `controller-revision-hash`): Kubernetes'
-//! `controller.ComputeHash`.
+//! `controller.ComputeHash`; and the same hash over a ControllerRevision's
+//! data, which StatefulSets name their revisions by
+//! (`history.HashControllerRevision`).
 //!
 //! Where minik differs on purpose: Kubernetes hashes the Go struct's `spew`
 //! dump with FNV-32a; that dump cannot be reproduced outside Go, so minik
@@ -19,6 +21,15 @@ const SAFE_ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
 /// `collisionCount` as 8 little-endian bytes, the decimal sum encoded with
 /// [`SAFE_ALPHABET`] .
 pub fn compute_hash(template: &PodTemplateSpec, collision_count: Option<i32>) -> String {
+    hash_bytes(
+        &serde_json::to_vec(template).unwrap_or_default(),
+        collision_count,
+    )
+}
+
+/// FNV-32a over `bytes`, then `collisionCount` as 8 little-endian bytes,
+/// the decimal sum encoded with [`SAFE_ALPHABET`].
+pub fn hash_bytes(bytes: &[u8], collision_count: Option<i32>) -> String {
     let mut hash: u32 = 0x811c_9dc5;
     let mut write = |bytes: &[u8]| {
         for b in bytes {
@@ -26,7 +37,7 @@ pub fn compute_hash(template: &PodTemplateSpec, collision_count: Option<i32>) ->
             hash = hash.wrapping_mul(0x0100_0193);
         }
     };
-    write(&serde_json::to_vec(template).unwrap_or_default());
+    write(bytes);
     if let Some(c) = collision_count {
         let mut bytes = [0u8; 8];
         bytes[..4].copy_from_slice(&(c as u32).to_le_bytes());

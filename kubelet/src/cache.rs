@@ -1,5 +1,6 @@
-//! The ConfigMaps and Secrets pods consume, watched rather than fetched per
-//! sync: like kubelet's watch-based configmap/secret managers, one shared
+//! The ConfigMaps and Secrets pods consume (and the PersistentVolumeClaims
+//! and PersistentVolumes behind their claim volumes), watched rather than
+//! fetched per sync: like kubelet's watch-based configmap/secret managers, one shared
 //! informer per kind (`minik_client::informer`) keeps a local copy, and
 //! every change is announced so the pod workers using that object sync
 //! again (refreshing volume files).
@@ -12,7 +13,7 @@
 use std::sync::Arc;
 
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolume, PersistentVolumeClaim, Secret};
 use kube::api::Api;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::Resource;
@@ -35,6 +36,8 @@ pub struct ObjectCache {
     client: kube::Client,
     config_maps: Store<ConfigMap>,
     secrets: Store<Secret>,
+    claims: Store<PersistentVolumeClaim>,
+    volumes: Store<PersistentVolume>,
     changes: broadcast::Sender<ObjectChange>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -57,13 +60,19 @@ impl ObjectCache {
         let (changes, _) = broadcast::channel(1024);
         let (config_maps, cm_task) = announce::<ConfigMap>(informers, "ConfigMap", changes.clone());
         let (secrets, secret_task) = announce::<Secret>(informers, "Secret", changes.clone());
+        // A claim changes when it is bound (volumeName, phase): that wakes its pods.
+        let (claims, claim_task) =
+            announce::<PersistentVolumeClaim>(informers, "PersistentVolumeClaim", changes.clone());
+        let volumes = informers.get::<PersistentVolume>().store();
         informers.start();
         let cache = Arc::new(Self {
             client,
             config_maps,
             secrets,
+            claims,
+            volumes,
             changes,
-            tasks: vec![cm_task, secret_task],
+            tasks: vec![cm_task, secret_task, claim_task],
         });
         let ready = async {
             let _ = cache.config_maps.wait_until_ready().await;
@@ -88,6 +97,23 @@ impl ObjectCache {
 
     pub async fn secret(&self, ns: &str, name: &str) -> Result<Option<Arc<Secret>>, Error> {
         lookup(&self.client, &self.secrets, ns, name).await
+    }
+
+    pub async fn claim(
+        &self,
+        ns: &str,
+        name: &str,
+    ) -> Result<Option<Arc<PersistentVolumeClaim>>, Error> {
+        lookup(&self.client, &self.claims, ns, name).await
+    }
+
+    /// A PersistentVolume (cluster-scoped), from the cache or else the API server.
+    pub async fn volume(&self, name: &str) -> Result<Option<Arc<PersistentVolume>>, Error> {
+        if let Some(pv) = self.volumes.get(&ObjectRef::new(name)) {
+            return Ok(Some(pv));
+        }
+        let api: Api<PersistentVolume> = Api::all(self.client.clone());
+        Ok(api.get_opt(name).await?.map(Arc::new))
     }
 }
 

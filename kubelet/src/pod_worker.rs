@@ -56,7 +56,7 @@ impl WorkerHandle {
     }
 }
 
-/// The ConfigMaps and Secrets a pod reads (volumes, env, envFrom).
+/// The ConfigMaps, Secrets and PersistentVolumeClaims a pod reads (volumes, env, envFrom).
 fn uses(pod: &Pod) -> HashSet<(&'static str, String)> {
     let mut out = HashSet::new();
     let Some(spec) = &pod.spec else { return out };
@@ -66,6 +66,9 @@ fn uses(pod: &Pod) -> HashSet<(&'static str, String)> {
         }
         if let Some(s) = v.secret.as_ref().and_then(|s| s.secret_name.clone()) {
             out.insert(("Secret", s));
+        }
+        if let Some(c) = &v.persistent_volume_claim {
+            out.insert(("PersistentVolumeClaim", c.claim_name.clone()));
         }
         for source in v.projected.iter().flat_map(|p| p.sources.iter().flatten()) {
             if let Some(cm) = &source.config_map {

@@ -182,7 +182,7 @@ pub async fn sync_pod(k: &Kubelet, pod: &Pod, st: &mut PodState) -> Result<Next,
     };
     let volumes = match volumes::setup(&root, &k.objects, &facts).await {
         Ok(v) => v,
-        Err(MountError::Invalid(msg)) => {
+        Err(MountError::Invalid(msg) | MountError::Unprocessed(msg)) => {
             st.events.warning("FailedMount", msg);
             write_status(k, pod, st).await?;
             return Ok(Next::Requeue(Some(Duration::from_secs(10))));

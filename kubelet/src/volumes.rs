@@ -11,10 +11,15 @@
 //!   or the new set of files, never a mix. Pods sync again when the object
 //!   changes (see `cache.rs`), which refreshes these files in place.
 //! - `hostPath`: the host path itself (with the `type` checks).
+//! - `persistentVolumeClaim`: the bound PersistentVolume's `hostPath` or
+//!   `local` path; while the claim is unbound (or missing, or being
+//!   deleted) the pod waits with a FailedMount event, as kubelet's volume
+//!   manager does. `readOnly` on the claim volume mounts it read-only.
 //! - `volumeMounts`: `readOnly`, `subPath` and `subPathExpr`.
 //!
 //! Simplified: `emptyDir.medium: Memory` is a directory on disk, sizeLimit
-//! is not enforced, and volumes needing storage systems (PVCs, CSI, NFS…)
+//! is not enforced (nor a volume's capacity), and volumes needing storage
+//! systems (CSI, NFS…, PersistentVolumes other than hostPath and local)
 //! are refused with a FailedMount event.
 
 use std::collections::BTreeMap;
@@ -31,6 +36,9 @@ use crate::Error;
 #[derive(Debug)]
 pub enum MountError {
     Invalid(String),
+    /// A claim volume whose claim cannot be used yet (kubelet's "error
+    /// processing PVC"): the pod waits for the claim.
+    Unprocessed(String),
     Api(Error),
 }
 
@@ -66,6 +74,10 @@ pub async fn setup(
                     "MountVolume.SetUp failed for volume \"{}\" : {msg}",
                     volume.name
                 )),
+                MountError::Unprocessed(msg) => MountError::Invalid(format!(
+                    "Unable to attach or mount volumes: unmounted volumes=[{0}], unattached volumes=[], failed to process volumes=[{0}]: {msg}",
+                    volume.name
+                )),
                 other => other,
             })?;
         paths.insert(volume.name.clone(), path);
@@ -88,6 +100,9 @@ async fn setup_volume(
     }
     if let Some(h) = &v.host_path {
         return host_path(&h.path, h.type_.as_deref().unwrap_or(""));
+    }
+    if let Some(c) = &v.persistent_volume_claim {
+        return claim_path(cache, ns, &c.claim_name).await;
     }
     let payload = if let Some(cm) = &v.config_map {
         let source = match cache.config_map(ns, &cm.name).await? {
@@ -177,7 +192,7 @@ async fn setup_volume(
         all
     } else {
         return Err(MountError::Invalid(
-            "minik supports emptyDir, hostPath, configMap, secret, downwardAPI and projected volumes only"
+            "minik supports emptyDir, hostPath, persistentVolumeClaim, configMap, secret, downwardAPI and projected volumes only"
                 .into(),
         ));
     };
@@ -193,6 +208,56 @@ async fn setup_volume(
     let path = plugin_dir(plugin);
     write_atomic(&path, &payload)?;
     Ok(path)
+}
+
+/// The host path behind a claim: its bound volume's `hostPath` or `local` path.
+async fn claim_path(cache: &ObjectCache, ns: &str, name: &str) -> Result<PathBuf, MountError> {
+    let unprocessed =
+        |why: &str| MountError::Unprocessed(format!("error processing PVC {ns}/{name}: {why}"));
+    let Some(claim) = cache.claim(ns, name).await? else {
+        return Err(unprocessed(&format!(
+            "persistentvolumeclaim \"{name}\" not found"
+        )));
+    };
+    if claim.metadata.deletion_timestamp.is_some() {
+        return Err(unprocessed(&format!(
+            "can't start pod because PVC {ns}/{name} is being deleted"
+        )));
+    }
+    let volume = claim
+        .spec
+        .as_ref()
+        .and_then(|s| s.volume_name.clone())
+        .unwrap_or_default();
+    let phase = claim
+        .status
+        .as_ref()
+        .and_then(|s| s.phase.as_deref())
+        .unwrap_or("");
+    if volume.is_empty() || phase != "Bound" {
+        return Err(unprocessed("PVC is not bound"));
+    }
+    let Some(pv) = cache.volume(&volume).await? else {
+        return Err(unprocessed(&format!(
+            "persistentvolume \"{volume}\" not found"
+        )));
+    };
+    let spec = pv.spec.clone().unwrap_or_default();
+    if let Some(h) = &spec.host_path {
+        return host_path(&h.path, h.type_.as_deref().unwrap_or(""));
+    }
+    if let Some(l) = &spec.local {
+        if !Path::new(&l.path).exists() {
+            return Err(MountError::Invalid(format!(
+                "path \"{}\" does not exist",
+                l.path
+            )));
+        }
+        return Ok(PathBuf::from(&l.path));
+    }
+    Err(MountError::Invalid(format!(
+        "persistentvolume \"{volume}\": minik mounts hostPath and local PersistentVolumes only"
+    )))
 }
 
 fn config_map_data(cm: &k8s_openapi::api::core::v1::ConfigMap) -> BTreeMap<String, Vec<u8>> {
@@ -472,7 +537,10 @@ pub fn binds(
             }
             None => host.clone(),
         };
-        let read_only = m.read_only == Some(true) || projected;
+        let claim_read_only = spec
+            .and_then(|v| v.persistent_volume_claim.as_ref())
+            .is_some_and(|c| c.read_only == Some(true));
+        let read_only = m.read_only == Some(true) || projected || claim_read_only;
         out.push(format!(
             "{}:{}{}",
             source.display(),

@@ -33,12 +33,24 @@ pub struct Diagnosis {
     num_all_nodes: usize,
     reasons: HashMap<String, usize>,
     resolvable_nodes: usize,
+    /// A PreFilter plugin's refusal, which holds for every node.
+    pre_filter: Option<String>,
 }
 
 impl Diagnosis {
     pub fn new(num_all_nodes: usize) -> Diagnosis {
         Diagnosis {
             num_all_nodes,
+            ..Default::default()
+        }
+    }
+
+    /// Every node refused by a PreFilter plugin with `message` (kube's
+    /// `Diagnosis.PreFilterMsg`; no node can be helped by preemption).
+    pub fn pre_filter(num_all_nodes: usize, message: &str) -> Diagnosis {
+        Diagnosis {
+            num_all_nodes,
+            pre_filter: Some(message.to_string()),
             ..Default::default()
         }
     }
@@ -70,11 +82,14 @@ impl Diagnosis {
             }
             fit_error(self.num_all_nodes, &verdicts, None)
         };
-        fit_error(
-            self.num_all_nodes,
-            &self.reasons,
-            Some(&format!("preemption: {preemption}")),
-        )
+        let post = format!("preemption: {preemption}");
+        match &self.pre_filter {
+            Some(pre) => format!(
+                "0/{} nodes are available: {pre}. {post}.",
+                self.num_all_nodes
+            ),
+            None => fit_error(self.num_all_nodes, &self.reasons, Some(&post)),
+        }
     }
 }
 
@@ -106,6 +121,16 @@ mod tests {
             reasons: reasons.iter().map(|r| r.to_string()).collect(),
             resolvable,
         }
+    }
+
+    #[test]
+    fn pre_filter_refusal_holds_everywhere() {
+        let d = Diagnosis::pre_filter(2, "pod has unbound immediate PersistentVolumeClaims");
+        assert_eq!(
+            d.message(false),
+            "0/2 nodes are available: pod has unbound immediate PersistentVolumeClaims. \
+             preemption: 0/2 nodes are available: 2 Preemption is not helpful for scheduling.."
+        );
     }
 
     #[test]

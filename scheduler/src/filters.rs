@@ -9,6 +9,7 @@
 //! | [`node_affinity`] | NodeAffinity | node(s) didn't match Pod's node affinity/selector |
 //! | [`node_ports`] | NodePorts | node(s) didn't have free ports for the requested pod ports |
 //! | [`node_resources_fit`] | NodeResourcesFit | Too many pods / Insufficient cpu / Insufficient memory / … |
+//! | [`crate::volume_binding::filter`] | VolumeBinding | node(s) had volume node affinity conflict / node(s) didn't find available persistent volumes to bind |
 //! | [`pod_topology_spread`] | PodTopologySpread | node(s) didn't match pod topology spread constraints |
 //! | [`inter_pod_affinity`] | InterPodAffinity | node(s) didn't match pod (anti-)affinity rules / … |
 //!
@@ -16,7 +17,8 @@
 //! (`resolvable`, kube's `Unschedulable` vs `UnschedulableAndUnresolvable`):
 //! that decides the preemption part of the FailedScheduling message.
 //!
-//! Left out: volume plugins (minik has no PersistentVolumes yet).
+//! Left out: the volume plugins other than VolumeBinding (VolumeRestrictions,
+//! NodeVolumeLimits, VolumeZone).
 
 use crate::inter_pod_affinity::{self, AffinityState};
 use crate::matching::{any_term_matches, tolerated};
@@ -56,6 +58,9 @@ pub fn run_all(pod: &PodInfo, info: &NodeInfo, node: &NodeView, pre: &PreFilter)
     node_affinity(pod, &info.name, node)?;
     node_ports(pod, info)?;
     node_resources_fit(pod, info, node)?;
+    if let Ok(Some(volumes)) = &pod.volumes {
+        crate::volume_binding::filter(volumes, &info.name, &node.labels)?;
+    }
     pod_topology_spread(pod, node, &pre.spread)?;
     inter_pod_affinity(pod, node, &pre.affinity)
 }

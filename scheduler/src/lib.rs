@@ -22,13 +22,16 @@
 //!   read and match with; [`inter_pod_affinity`] and [`topology_spread`]
 //!   count where other pods are once per cycle (PreFilter) for their
 //!   filters and scores;
+//! - [`volume_binding`] — the VolumeBinding plugin: a pod's claims limit
+//!   where it may go, and the chosen node decides `WaitForFirstConsumer`
+//!   claims' volumes;
 //! - [`diagnosis`] — the "0/3 nodes are available: …" message;
 //! - [`binder`] — `POST pods/<name>/binding`;
 //! - [`report`] — Events and the PodScheduled=False condition.
 //!
 //! Deliberately left out: preemption (the FailedScheduling message still
 //! carries the preemption verdict kube-scheduler would give when no victim
-//! exists), volumes,
+//! exists), the volume plugins other than VolumeBinding,
 //! multiple profiles, extenders, queueing hints, leader election.
 
 pub mod binder;
@@ -47,6 +50,7 @@ pub mod schedule_one;
 pub mod scheduler;
 pub mod scores;
 pub mod topology_spread;
+pub mod volume_binding;
 
 pub use error::Error;
 pub use queue::QueueSettings;

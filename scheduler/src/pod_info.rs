@@ -13,6 +13,7 @@ use crate::cache::Cache;
 use crate::inter_pod_affinity::{AffinityState, PodTerms};
 use crate::resources::PodUsage;
 use crate::topology_spread::SpreadState;
+use crate::volume_binding::VolumeState;
 
 pub struct PodInfo<'a> {
     pub pod: &'a Pod,
@@ -29,6 +30,9 @@ pub struct PodInfo<'a> {
     pub preferred_terms: &'a [PreferredSchedulingTerm],
     /// Its pod (anti-)affinity terms.
     pub pod_terms: PodTerms<'a>,
+    /// VolumeBinding's PreFilter result: the state of its claims, or why no
+    /// node can take it (set by the scheduler, which has the claim caches).
+    pub volumes: Result<Option<VolumeState>, String>,
 }
 
 /// What the PreFilter steps compute once per cycle from the whole cache,
@@ -78,6 +82,7 @@ impl<'a> PodInfo<'a> {
                 })
                 .unwrap_or_default(),
             pod_terms: PodTerms::of(pod),
+            volumes: Ok(None),
         }
     }
 }

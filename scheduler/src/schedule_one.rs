@@ -63,6 +63,11 @@ impl Algorithm {
         if num_nodes == 0 {
             return Err(NoFit::NoNodes);
         }
+        if let Err(message) = &pod.volumes {
+            return Err(NoFit::Unschedulable(Diagnosis::pre_filter(
+                num_nodes, message,
+            )));
+        }
         let pre = PreFilter::compute(pod, cache);
         let feasible = self.find_feasible(cache, pod, &pre)?;
         if feasible.len() == 1 {

@@ -19,7 +19,8 @@
 //! Changes that can help unschedulable pods (kube's cluster events): a node
 //! added, a node whose labels, taints, cordon, allocatable or readiness
 //! changed, an assigned pod deleted or finished, a binding that failed
-//! (its resources are free again).
+//! (its resources are free again), any change to a PersistentVolumeClaim,
+//! PersistentVolume or StorageClass (VolumeBinding).
 //!
 //! Everything here is level-triggered: a missed change is made up by the
 //! informers' relists, and the cache is always rebuilt from what the API
@@ -30,7 +31,8 @@ use std::time::Instant;
 
 use futures::stream::{self, BoxStream};
 use futures::{FutureExt, StreamExt};
-use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::api::core::v1::{Node, PersistentVolume, PersistentVolumeClaim, Pod};
+use k8s_openapi::api::storage::v1::StorageClass;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
 use kube::ResourceExt;
@@ -45,6 +47,7 @@ use crate::pod_info::PodInfo;
 use crate::queue::SchedulingQueue;
 use crate::report::{Reporter, REASON_SCHEDULER_ERROR, REASON_UNSCHEDULABLE};
 use crate::schedule_one::{Algorithm, NoFit};
+use crate::volume_binding::{self, Stores};
 use crate::{binder, Config, Error};
 
 /// A change delivered by one of the informers.
@@ -52,6 +55,8 @@ enum ClusterEvent {
     Node(Change<Node>),
     AssignedPod(Change<Pod>),
     PendingPod(Change<Pod>),
+    /// A claim, volume or class changed (what VolumeBinding reads).
+    Storage,
 }
 
 /// How a binding ended.
@@ -69,6 +74,8 @@ pub struct Scheduler {
     algorithm: Algorithm,
     /// Reflector cache of pending pods: the queue holds keys, this the objects.
     pending: Store<Pod>,
+    /// Claims, volumes and classes, for VolumeBinding.
+    storage: Stores,
     reporter: Arc<Reporter>,
     binds: Arc<Semaphore>,
     bind_tx: mpsc::UnboundedSender<BindOutcome>,
@@ -108,10 +115,21 @@ impl Scheduler {
             "spec.nodeName=,spec.schedulerName={},{not_finished}",
             config.scheduler_name
         )));
+        let claims = informers.get::<PersistentVolumeClaim>();
+        let volumes = informers.get::<PersistentVolume>();
+        let classes = informers.get::<StorageClass>();
+        let storage = Stores {
+            claims: claims.store(),
+            volumes: volumes.store(),
+            classes: classes.store(),
+        };
         let events = stream::select_all([
             nodes.subscribe().map(ClusterEvent::Node).boxed(),
             assigned.subscribe().map(ClusterEvent::AssignedPod).boxed(),
             pending.subscribe().map(ClusterEvent::PendingPod).boxed(),
+            claims.subscribe().map(|_| ClusterEvent::Storage).boxed(),
+            volumes.subscribe().map(|_| ClusterEvent::Storage).boxed(),
+            classes.subscribe().map(|_| ClusterEvent::Storage).boxed(),
         ])
         .boxed();
         informers.start();
@@ -124,6 +142,7 @@ impl Scheduler {
             queue: SchedulingQueue::new(config.queue),
             algorithm: Algorithm::new(config.percentage_of_nodes_to_score),
             pending,
+            storage,
             binds: Arc::new(Semaphore::new(config.max_concurrent_binds.max(1))),
             bind_tx,
             bind_rx,
@@ -220,6 +239,7 @@ impl Scheduler {
                 self.queue.delete(&ObjectRef::from_obj(&*pod));
             }
             ClusterEvent::PendingPod(Change::Synced) => {}
+            ClusterEvent::Storage => self.queue.move_all(now),
         }
     }
 
@@ -237,7 +257,8 @@ impl Scheduler {
             self.reporter.skipped_deleting(&pod);
             return;
         }
-        let info = PodInfo::new(&pod);
+        let mut info = PodInfo::new(&pod);
+        info.volumes = volume_binding::pre_filter(&pod, &self.storage);
         let decision = self.algorithm.schedule(&self.cache, &info, &mut self.rng);
         let now = Instant::now();
         match decision {
@@ -247,11 +268,25 @@ impl Scheduler {
                     pod.name_any(),
                     pod.uid().unwrap_or_default(),
                 );
+                let labels = self
+                    .cache
+                    .node(&node)
+                    .and_then(|n| n.node.as_ref())
+                    .map(|n| n.labels.clone())
+                    .unwrap_or_default();
+                let volumes = info.volumes.ok().flatten();
                 self.cache.assume(&uid, &node, info.usage);
                 let client = self.client.clone();
                 let done = self.bind_tx.clone();
                 tokio::spawn(async move {
-                    let result = binder::bind(client, &namespace, &name, &uid, &node).await;
+                    let prebound = match &volumes {
+                        Some(v) => volume_binding::prebind(&client, v, &node, &labels).await,
+                        None => Ok(()),
+                    };
+                    let result = match prebound {
+                        Ok(()) => binder::bind(client, &namespace, &name, &uid, &node).await,
+                        Err(e) => Err(e),
+                    };
                     drop(permit);
                     let _ = done.send(BindOutcome {
                         key,

@@ -30,12 +30,13 @@ pub mod coordination;
 pub mod core;
 pub mod networking;
 pub mod policy;
+pub mod storage;
 mod typed;
 
 /// What every kind file uses: the shared rule modules and the strategy types.
 pub(crate) mod prelude {
     pub(crate) use super::{
-        decode_as, is_present, typed, DecodeError, Decoded, Errs, Obj, Strategy,
+        decode_as, is_present, typed, Cluster, DecodeError, Decoded, Errs, Obj, Strategy,
     };
     pub(crate) use crate::catalogue::ResourceInfo;
     pub(crate) use crate::defaults::*;
@@ -81,6 +82,13 @@ pub const ALL_VERBS: &[&str] = &[
     "update",
     "watch",
 ];
+
+/// What admission may read of the cluster (the API server implements it
+/// over its store; `api` itself does no I/O).
+pub trait Cluster {
+    /// Every stored object of `info`'s resource (all namespaces).
+    fn list(&self, info: &ResourceInfo) -> Vec<Value>;
+}
 
 /// Everything the generic API machinery asks of one kind. Every method has
 /// the answer most kinds need, so a kind file states only how it differs.
@@ -215,6 +223,13 @@ pub trait Strategy: Sync {
     fn quota_constraints(&self, obj: &Value, tracked: &BTreeSet<String>) -> Result<(), String> {
         let _ = (obj, tracked);
         Ok(())
+    }
+
+    /// Mutating admission on create that reads other stored objects, run
+    /// before defaulting (kube's DefaultStorageClass plugin gives a claim
+    /// the default class); `cluster` lists what is stored.
+    fn admit_create(&self, obj: &mut Value, cluster: &dyn Cluster) {
+        let _ = (obj, cluster);
     }
 
     // -- deletion --------------------------------------------------------------

@@ -13,6 +13,27 @@ use crate::decode::Source;
 use crate::error::ApiError;
 use crate::registry;
 
+/// What admission reads: the stored objects, straight from the store.
+struct StoreCluster<'a>(&'a Ctx);
+
+impl minik_api::kinds::Cluster for StoreCluster<'_> {
+    fn list(&self, info: &minik_api::catalogue::ResourceInfo) -> Vec<Value> {
+        let mut out = Vec::new();
+        // An unreadable object is left out: admission defaults, it does not fail.
+        let _ = self
+            .0
+            .state
+            .store
+            .scan(&info.key_prefix(), None, &mut |_, bytes| {
+                if let Ok(v) = serde_json::from_slice(bytes) {
+                    out.push(v);
+                }
+                true
+            });
+        out
+    }
+}
+
 pub async fn create(ctx: Ctx) -> Result<Response, ApiError> {
     let mut obj = ctx.resource_body()?;
     let created = create_object(&ctx, &mut obj).await?;
@@ -27,6 +48,7 @@ pub async fn create_object(ctx: &Ctx, obj: &mut Value) -> Result<Value, ApiError
     ctx.decoder
         .decode(info, ctx.target.served, obj, Source::Body)?;
     ctx.require_namespace()?;
+    info.strategy.admit_create(obj, &StoreCluster(ctx));
     let generate = meta::name(obj).is_empty();
     // A generated name that collides is retried, as clients of kube-apiserver would.
     for _ in 0..5 {

@@ -57,6 +57,12 @@ impl Home {
         self.data().join("kubelet").join(node)
     }
 
+    /// Where the local-path provisioner keeps the cluster's volumes (under
+    /// `data`, so `cluster down --purge` removes them with the rest).
+    pub fn local_path(&self) -> PathBuf {
+        self.data().join("local-path")
+    }
+
     pub fn logs(&self) -> PathBuf {
         self.root.join("logs")
     }

@@ -5,7 +5,12 @@
 //! `up` starts minik-apiserver, then minik-controller, minik-scheduler, one
 //! minik-kubelet per node (`node-1`..`node-N`), minik-proxy and minik-dns;
 //! it returns once every node is Ready and the cluster DNS answers, with
-//! `<home>/kubeconfig` written for miniktl and the real kubectl.
+//! `<home>/kubeconfig` written for miniktl and the real kubectl. A new
+//! cluster gets the default StorageClass `standard` (provisioner
+//! `minik.io/local-path`, `WaitForFirstConsumer`, reclaim `Delete`); its
+//! volumes live in `<home>/data/local-path`, which minik-controller's
+//! provisioner (`--local-path-dir`) and the kubelets share because they run
+//! on this one machine.
 //!
 //! `<home>/cluster.json` records the cluster: every flag `up` was given
 //! (with defaults filled in), the ports it resolved, and each component's
@@ -18,7 +23,7 @@
 //! `down` stops the processes, removes what they left on the host (the
 //! cluster's containers, its Docker network, the proxy's iptables rules via
 //! `minik-proxy --cleanup`, the service-CIDR route) and deletes the record,
-//! keeping the data unless `--purge`: the next `up` starts a new cluster
+//! keeping the data (the store and the volumes' data) unless `--purge`: the next `up` starts a new cluster
 //! from its own flags over the same store.
 //! `status` reports the recorded settings and each component's health.
 //! `backup FILE` / `restore FILE` save and rebuild the store ([`backup`]).
@@ -435,6 +440,8 @@ async fn up(ctx: &Ctx, args: UpArgs) -> Result<()> {
     // server must listen where every component's kubeconfig points.
     let api_spec = api_spec(server.trim_start_matches("http://"));
     ctx.print(&format!(" ✓ minik-apiserver serving at {server}\n"));
+    create_default_storage_class(ctx, &home).await?;
+    ctx.print(" ✓ default StorageClass standard (minik.io/local-path)\n");
     let kubeconfig: OsString = home.kubeconfig().into_os_string();
     let dns = if args.isolated {
         SocketAddr::from(([127, 0, 0, 1], free_port()?))
@@ -445,7 +452,12 @@ async fn up(ctx: &Ctx, args: UpArgs) -> Result<()> {
         Spec {
             id: "controller".into(),
             binary: binaries["minik-controller"].clone(),
-            args: vec!["--kubeconfig".into(), kubeconfig.clone()],
+            args: vec![
+                "--kubeconfig".into(),
+                kubeconfig.clone(),
+                "--local-path-dir".into(),
+                home.local_path().into_os_string(),
+            ],
         },
         Spec {
             id: "scheduler".into(),
@@ -890,6 +902,36 @@ async fn down(ctx: &Ctx, home: &Home, purge: bool) -> Result<()> {
             "Deleted the cluster's data in {}.\n",
             home.path().display()
         ));
+    }
+    Ok(())
+}
+
+/// The cluster's default StorageClass (unless the store has one called
+/// `standard` already), as minikube's `standard` and k3s'
+/// `local-path`: volumes made on the pod's node by minik-controller's
+/// local-path provisioner once the pod is scheduled, deleted with their claim.
+async fn create_default_storage_class(ctx: &Ctx, home: &Home) -> Result<()> {
+    let api = cluster_ctx(ctx, home);
+    let info = resources::resolve("storageclasses")?;
+    let class = serde_json::json!({
+        "apiVersion": "storage.k8s.io/v1",
+        "kind": "StorageClass",
+        "metadata": {
+            "name": "standard",
+            "annotations": {"storageclass.kubernetes.io/is-default-class": "true"},
+        },
+        "provisioner": "minik.io/local-path",
+        "reclaimPolicy": "Delete",
+        "volumeBindingMode": "WaitForFirstConsumer",
+    });
+    std::fs::create_dir_all(home.local_path()).map_err(|source| Error::File {
+        path: home.local_path(),
+        source,
+    })?;
+    // A new cluster over a kept store (`down` without `--purge`) has it
+    // already, perhaps edited: leave it as it is.
+    if api.get_opt(info, "", "standard").await?.is_none() {
+        api.create(info, "", &class, false).await?;
     }
     Ok(())
 }

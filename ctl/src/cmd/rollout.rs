@@ -1,5 +1,5 @@
 //! `miniktl rollout status|history|undo|pause|resume|restart` for
-//! Deployments — kubectl rollout, with its messages.
+//! Deployments and StatefulSets — kubectl rollout, with its messages.
 //!
 //! A Deployment's history is its ReplicaSets: each carries the pod template
 //! of one revision and a `deployment.kubernetes.io/revision` annotation.
@@ -7,6 +7,10 @@
 //! back into the Deployment, which the Deployment controller then rolls
 //! out as a new revision; `restart` changes a template annotation so every
 //! pod is replaced; `status` watches the Deployment until the rollout is done.
+//!
+//! A StatefulSet's history is its ControllerRevisions (`revision`, and
+//! `data`: the patch that restores its template); `undo` sends that patch
+//! as kubectl does, and the controller renumbers the revision.
 
 use std::collections::BTreeMap;
 
@@ -63,11 +67,17 @@ fn target_name(args: &[String]) -> Result<String> {
     let (info, name) = resources::one_target(args, "rollout")?;
     if info.kind != "Deployment" {
         return Err(Error::Usage(format!(
-            "rollout is supported for deployments in miniktl, not {}",
+            "rollout is supported for deployments and statefulsets in miniktl, not {}",
             info.plural
         )));
     }
     Ok(name)
+}
+
+/// The StatefulSet named by `args`, if that is what they name.
+fn stateful_set_target(args: &[String]) -> Option<String> {
+    let (info, name) = resources::one_target(args, "rollout").ok()?;
+    (info.kind == "StatefulSet").then_some(name)
 }
 
 fn revision_of(rs: &Value) -> i64 {
@@ -117,8 +127,209 @@ pub fn status_message(d: &Value) -> Result<(String, bool)> {
     })
 }
 
+/// kubectl's rollout status message for a StatefulSet, and whether the
+/// rollout is done (`StatefulSetStatusViewer`).
+pub fn stateful_set_status_message(s: &Value) -> Result<(String, bool)> {
+    let n = |p: &str| s.pointer(p).and_then(Value::as_i64);
+    let strategy = s
+        .pointer("/spec/updateStrategy/type")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    if strategy != "RollingUpdate" {
+        return Err(Error::Usage(
+            "rollout status is only available for RollingUpdate strategy type".into(),
+        ));
+    }
+    let observed = n("/status/observedGeneration").unwrap_or(0);
+    if observed == 0 || n("/metadata/generation").unwrap_or(0) > observed {
+        return Ok((
+            "Waiting for statefulset spec update to be observed...".into(),
+            false,
+        ));
+    }
+    let ready = n("/status/readyReplicas").unwrap_or(0);
+    let updated = n("/status/updatedReplicas").unwrap_or(0);
+    if let Some(replicas) = n("/spec/replicas") {
+        if ready < replicas {
+            return Ok((
+                format!("Waiting for {} pods to be ready...", replicas - ready),
+                false,
+            ));
+        }
+    }
+    if s.pointer("/spec/updateStrategy/rollingUpdate")
+        .is_some_and(|r| !r.is_null())
+    {
+        if let (Some(replicas), Some(partition)) = (
+            n("/spec/replicas"),
+            n("/spec/updateStrategy/rollingUpdate/partition"),
+        ) {
+            if updated < replicas - partition {
+                return Ok((format!("Waiting for partitioned roll out to finish: {updated} out of {} new pods have been updated...", replicas - partition), false));
+            }
+        }
+        return Ok((
+            format!("partitioned roll out complete: {updated} new pods have been updated..."),
+            true,
+        ));
+    }
+    let text = |p: &str| {
+        s.pointer(p)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
+    let (current, update) = (
+        text("/status/currentRevision"),
+        text("/status/updateRevision"),
+    );
+    if update != current {
+        return Ok((format!("waiting for statefulset rolling update to complete {updated} pods at revision {update}..."), false));
+    }
+    let current_replicas = n("/status/currentReplicas").unwrap_or(0);
+    Ok((
+        format!(
+            "statefulset rolling update complete {current_replicas} pods at revision {current}..."
+        ),
+        true,
+    ))
+}
+
+/// The StatefulSet's ControllerRevisions by number (kubectl's
+/// `controlledHistory`: matching its selector, controlled by it).
+async fn stateful_set_history(ctx: &Ctx, ns: &str, sts: &Value) -> Result<BTreeMap<i64, Value>> {
+    let info = resources::resolve("controllerrevisions.apps")?;
+    let labels: Vec<String> = sts
+        .pointer("/spec/selector/matchLabels")
+        .and_then(Value::as_object)
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
+                .collect()
+        })
+        .unwrap_or_default();
+    let uid = sts.pointer("/metadata/uid").cloned().unwrap_or_default();
+    let mut history = BTreeMap::new();
+    for rev in ctx
+        .list(info, Some(ns), Some(&labels.join(",")), None)
+        .await?
+    {
+        let controlled = rev
+            .pointer("/metadata/ownerReferences")
+            .and_then(Value::as_array)
+            .is_some_and(|refs| {
+                refs.iter()
+                    .any(|r| r["controller"] == json!(true) && r["uid"] == uid)
+            });
+        if controlled {
+            history.insert(rev["revision"].as_i64().unwrap_or(0), rev);
+        }
+    }
+    Ok(history)
+}
+
+/// The template a revision restores.
+fn revision_template(rev: &Value) -> Option<Value> {
+    let mut t = rev.pointer("/data/spec/template")?.clone();
+    t.as_object_mut()?.remove("$patch");
+    Some(t)
+}
+
 impl Rollout {
+    fn target(&self) -> &[String] {
+        match self {
+            Rollout::Status { target, .. }
+            | Rollout::History { target, .. }
+            | Rollout::Undo { target, .. }
+            | Rollout::Pause { target }
+            | Rollout::Resume { target }
+            | Rollout::Restart { target } => target,
+        }
+    }
+
+    /// The subcommands for a StatefulSet (kubectl's StatefulSet viewers and
+    /// rollbacker).
+    async fn run_stateful_set(self, ctx: &Ctx, name: String) -> Result<()> {
+        let info = resources::resolve("statefulsets.apps")?;
+        let ns = ctx.namespace().await?;
+        match self {
+            Rollout::Status { watch, timeout, .. } => {
+                let deadline = parse_duration(&timeout)?;
+                let work = follow(ctx, info, &ns, &name, watch, stateful_set_status_message);
+                match deadline {
+                    Some(d) => tokio::time::timeout(d, work).await.map_err(|_| {
+                        Error::Timeout("timed out waiting for the condition".into())
+                    })?,
+                    None => work.await,
+                }
+            }
+            Rollout::History { revision, .. } => {
+                let sts = ctx.get(info, &ns, &name).await?;
+                let history = stateful_set_history(ctx, &ns, &sts).await?;
+                let templates = history
+                    .iter()
+                    .map(|(r, rev)| (*r, (rev.clone(), revision_template(rev))))
+                    .collect();
+                print_history(
+                    ctx,
+                    &format!("statefulset.apps/{name}"),
+                    &templates,
+                    revision,
+                )
+            }
+            Rollout::Undo { to_revision, .. } => {
+                let sts = ctx.get(info, &ns, &name).await?;
+                let history = stateful_set_history(ctx, &ns, &sts).await?;
+                if to_revision == 0 && history.len() <= 1 {
+                    return Err(Error::Usage("no last revision to roll back to".into()));
+                }
+                let revision = match to_revision {
+                    0 => *history.keys().nth_back(1).expect("two revisions"),
+                    r => r,
+                };
+                let rev = history.get(&revision).ok_or_else(|| {
+                    Error::Usage(format!(
+                        "unable to find specified revision {revision} in history"
+                    ))
+                })?;
+                if revision_template(rev).as_ref() == sts.pointer("/spec/template") {
+                    ctx.print(&format!("statefulset.apps/{name} skipped rollback (current template already matches revision {revision})\n"));
+                    return Ok(());
+                }
+                let data = rev.get("data").cloned().unwrap_or_default();
+                if let Err(e) = ctx.patch(info, &ns, &name, &data, false).await {
+                    return Err(Error::Usage(format!(
+                        "failed restoring revision {revision}: {}",
+                        e.render()
+                    )));
+                }
+                ctx.print(&format!("statefulset.apps/{name} rolled back\n"));
+                Ok(())
+            }
+            Rollout::Pause { .. } | Rollout::Resume { .. } => {
+                let verb = if matches!(self, Rollout::Pause { .. }) {
+                    "pausing"
+                } else {
+                    "resuming"
+                };
+                Err(Error::Usage(format!(
+                    "statefulsets.apps \"{name}\" {verb} is not supported"
+                )))
+            }
+            Rollout::Restart { .. } => {
+                let now = minik_api::meta::now_rfc3339();
+                let patch = json!({"spec": {"template": {"metadata": {"annotations": {"kubectl.kubernetes.io/restartedAt": now}}}}});
+                ctx.patch(info, &ns, &name, &patch, false).await?;
+                ctx.print(&format!("statefulset.apps/{name} restarted\n"));
+                Ok(())
+            }
+        }
+    }
+
     pub async fn run(self, ctx: &Ctx) -> Result<()> {
+        if let Some(name) = stateful_set_target(self.target()) {
+            return self.run_stateful_set(ctx, name).await;
+        }
         let info = resources::resolve("deployments.apps")?;
         let ns = ctx.namespace().await?;
         match self {
@@ -129,37 +340,7 @@ impl Rollout {
             } => {
                 let name = target_name(&target)?;
                 let deadline = parse_duration(&timeout)?;
-                let work = async {
-                    let mut last = String::new();
-                    loop {
-                        let d = ctx.get(info, &ns, &name).await?;
-                        let (msg, done) = status_message(&d)?;
-                        if msg != last {
-                            ctx.print(&format!("{msg}\n"));
-                            last = msg.clone();
-                        }
-                        if done || !watch {
-                            return Ok(());
-                        }
-                        let mut stream = Box::pin(ctx.watch_after(info, &ns, &name, &d).await?);
-                        while let Some(ev) = stream.next().await {
-                            let Ok((kind, obj)) = ev else { break };
-                            if kind == "DELETED" {
-                                return Err(Error::Usage(format!(
-                                    "deployment \"{name}\" was deleted"
-                                )));
-                            }
-                            let (msg, done) = status_message(&obj)?;
-                            if msg != last {
-                                ctx.print(&format!("{msg}\n"));
-                                last = msg;
-                            }
-                            if done {
-                                return Ok(());
-                            }
-                        }
-                    }
-                };
+                let work = follow(ctx, info, &ns, &name, watch, status_message);
                 match deadline {
                     Some(d) => tokio::time::timeout(d, work).await.map_err(|_| {
                         Error::Timeout("timed out waiting for the condition".into())
@@ -179,34 +360,16 @@ impl Rollout {
                         history.insert(r, rs);
                     }
                 }
-                if revision > 0 {
-                    let rs = history.get(&revision).ok_or_else(|| {
-                        Error::Usage("unable to find the specified revision".to_string())
-                    })?;
-                    // kubectl prints this template with its tabs unaligned.
-                    let mut w = Writer::raw();
-                    pod_template(&mut w, rs.pointer("/spec/template"));
-                    ctx.print(&format!(
-                        "deployment.apps/{name} with revision #{revision}\n{}\n",
-                        w.finish()
-                    ));
-                    return Ok(());
-                }
-                let mut tw = TabWriter::new(0, 2, false);
-                tw.write_str("REVISION\tCHANGE-CAUSE\n");
-                for (r, rs) in &history {
-                    let cause = rs
-                        .pointer(&format!(
-                            "/metadata/annotations/{}",
-                            CHANGE_CAUSE.replace('/', "~1")
-                        ))
-                        .and_then(Value::as_str)
-                        .filter(|s| !s.is_empty())
-                        .unwrap_or("<none>");
-                    tw.write_str(&format!("{r}\t{cause}\n"));
-                }
-                ctx.print(&format!("deployment.apps/{name} \n{}\n", tw.flush()));
-                Ok(())
+                let templates = history
+                    .iter()
+                    .map(|(r, rs)| (*r, (rs.clone(), rs.pointer("/spec/template").cloned())))
+                    .collect();
+                print_history(
+                    ctx,
+                    &format!("deployment.apps/{name}"),
+                    &templates,
+                    revision,
+                )
             }
             Rollout::Undo {
                 target,
@@ -329,6 +492,87 @@ impl Rollout {
     }
 }
 
+/// `rollout history` as kubectl prints it: the revisions with their
+/// change causes, or (`revision` > 0) one revision's pod template.
+/// `history`: revision → (the object carrying it, its template).
+fn print_history(
+    ctx: &Ctx,
+    object: &str,
+    history: &BTreeMap<i64, (Value, Option<Value>)>,
+    revision: i64,
+) -> Result<()> {
+    if revision > 0 {
+        let (_, template) = history
+            .get(&revision)
+            .ok_or_else(|| Error::Usage("unable to find the specified revision".to_string()))?;
+        // kubectl prints this template with its tabs unaligned.
+        let mut w = Writer::raw();
+        pod_template(&mut w, template.as_ref());
+        ctx.print(&format!(
+            "{object} with revision #{revision}\n{}\n",
+            w.finish()
+        ));
+        return Ok(());
+    }
+    let mut tw = TabWriter::new(0, 2, false);
+    tw.write_str("REVISION\tCHANGE-CAUSE\n");
+    for (r, (obj, _)) in history {
+        let cause = obj
+            .pointer(&format!(
+                "/metadata/annotations/{}",
+                CHANGE_CAUSE.replace('/', "~1")
+            ))
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .unwrap_or("<none>");
+        tw.write_str(&format!("{r}\t{cause}\n"));
+    }
+    ctx.print(&format!("{object} \n{}\n", tw.flush()));
+    Ok(())
+}
+
+/// Prints `message`'s verdict on the object, then (with `watch`) on each
+/// change, until it says the rollout is done.
+async fn follow(
+    ctx: &Ctx,
+    info: &minik_api::ResourceInfo,
+    ns: &str,
+    name: &str,
+    watch: bool,
+    message: fn(&Value) -> Result<(String, bool)>,
+) -> Result<()> {
+    let mut last = String::new();
+    loop {
+        let obj = ctx.get(info, ns, name).await?;
+        let (msg, done) = message(&obj)?;
+        if msg != last {
+            ctx.print(&format!("{msg}\n"));
+            last = msg.clone();
+        }
+        if done || !watch {
+            return Ok(());
+        }
+        let mut stream = Box::pin(ctx.watch_after(info, ns, name, &obj).await?);
+        while let Some(ev) = stream.next().await {
+            let Ok((kind, obj)) = ev else { break };
+            if kind == "DELETED" {
+                return Err(Error::Usage(format!(
+                    "{} \"{name}\" was deleted",
+                    info.singular
+                )));
+            }
+            let (msg, done) = message(&obj)?;
+            if msg != last {
+                ctx.print(&format!("{msg}\n"));
+                last = msg;
+            }
+            if done {
+                return Ok(());
+            }
+        }
+    }
+}
+
 async fn set_paused(
     ctx: &Ctx,
     info: &minik_api::ResourceInfo,
@@ -379,5 +623,42 @@ mod tests {
             status_message(&d(2, 2, 3, 3, 3, 3)).unwrap(),
             ("deployment \"web\" successfully rolled out".into(), true)
         );
+    }
+
+    #[test]
+    fn stateful_set_messages_follow_kubectl() {
+        let s = |g: i64, og: i64, ready: i64, updated: i64, partition: Value| {
+            json!({"metadata": {"generation": g},
+                   "spec": {"replicas": 3, "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": partition}},
+                   "status": {"observedGeneration": og, "readyReplicas": ready, "updatedReplicas": updated,
+                              "currentRevision": "web-a", "updateRevision": "web-b", "currentReplicas": 2}})
+        };
+        let msg = |v: Value| stateful_set_status_message(&v).unwrap();
+        assert_eq!(
+            msg(s(2, 1, 3, 3, json!({"partition": 0}))).0,
+            "Waiting for statefulset spec update to be observed..."
+        );
+        assert_eq!(
+            msg(s(1, 1, 1, 3, json!({"partition": 0}))).0,
+            "Waiting for 2 pods to be ready..."
+        );
+        assert_eq!(
+            msg(s(1, 1, 3, 0, json!({"partition": 2}))).0,
+            "Waiting for partitioned roll out to finish: 0 out of 1 new pods have been updated..."
+        );
+        assert_eq!(
+            msg(s(1, 1, 3, 1, json!({"partition": 2}))),
+            (
+                "partitioned roll out complete: 1 new pods have been updated...".into(),
+                true
+            )
+        );
+        assert_eq!(
+            msg(s(1, 1, 3, 1, Value::Null)).0,
+            "waiting for statefulset rolling update to complete 1 pods at revision web-b..."
+        );
+        let mut on_delete = s(1, 1, 3, 3, Value::Null);
+        on_delete["spec"]["updateStrategy"] = json!({"type": "OnDelete"});
+        assert!(stateful_set_status_message(&on_delete).is_err());
     }
 }

@@ -18,6 +18,12 @@ use serde_json::json;
 /// Background tasks aborted when dropped (also when a test fails).
 pub struct Tasks(Vec<tokio::task::JoinHandle<()>>);
 
+impl From<Vec<tokio::task::JoinHandle<()>>> for Tasks {
+    fn from(tasks: Vec<tokio::task::JoinHandle<()>>) -> Self {
+        Self(tasks)
+    }
+}
+
 impl Drop for Tasks {
     fn drop(&mut self) {
         for t in &self.0 {
@@ -170,4 +176,140 @@ pub async fn pod_names(client: &kube::Client, ns: &str, selector: &str) -> Vec<S
         .collect();
     names.sort();
     names
+}
+
+/// Every controller of `minik-controller` (garbage collector included),
+/// running against `client`.
+pub fn start_all_controllers(client: &kube::Client) -> Tasks {
+    start_all_controllers_with(client, Default::default())
+}
+
+/// [`start_all_controllers`] with these settings.
+pub fn start_all_controllers_with(
+    client: &kube::Client,
+    settings: minik_controller::Settings,
+) -> Tasks {
+    let client = client.clone();
+    Tasks(vec![tokio::spawn(async move {
+        let _ = minik_controller::run(client, settings).await;
+    })])
+}
+
+/// The whole control plane in this process (API server, every controller,
+/// the scheduler) and one simulated kubelet serving `nodes` nodes whose
+/// containers start after `sim_delay`.
+pub struct SimCluster {
+    pub c: super::TestCluster,
+    _controllers: Tasks,
+    _scheduler: super::scheduler::RunningScheduler,
+    _kubelet: minik_kubelet::Running,
+}
+
+impl SimCluster {
+    pub async fn start(nodes: usize, sim_delay: Duration) -> Self {
+        Self::start_with(nodes, sim_delay, |_, _| {}).await
+    }
+
+    /// [`SimCluster::start`] with controller settings changed by `tweak`
+    /// (given the cluster's temporary directory).
+    pub async fn start_with(
+        nodes: usize,
+        sim_delay: Duration,
+        tweak: impl FnOnce(&mut minik_controller::Settings, &std::path::Path),
+    ) -> Self {
+        let c = super::TestCluster::start().await;
+        let mut settings = minik_controller::Settings::default();
+        tweak(&mut settings, c.dir.path());
+        let controllers = start_all_controllers_with(&c.client, settings);
+        let scheduler = super::scheduler::start_scheduler(&c.client);
+        let mut config = minik_kubelet::Config::new("node");
+        config.runtime = minik_kubelet::RuntimeKind::Sim;
+        config.nodes = nodes;
+        config.root_dir = c.dir.path().join("kubelet");
+        config.listen = "127.0.0.1:0".parse().unwrap();
+        config.sim_delay = sim_delay;
+        config.lease_renew_interval = Duration::from_millis(500);
+        config.resync_period = Duration::from_millis(500);
+        let kubelet = minik_kubelet::start(config, c.client.clone())
+            .await
+            .expect("kubelet starts");
+        Self {
+            c,
+            _controllers: controllers,
+            _scheduler: scheduler,
+            _kubelet: kubelet,
+        }
+    }
+}
+
+/// The pod's Ready condition is True.
+pub fn is_ready(p: &Pod) -> bool {
+    p.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+}
+
+/// What a watch of the set's pods saw, in order: `added web-0`,
+/// `ready web-0`, `deleting web-2`, `deleted web-2`.
+pub struct PodLog {
+    log: Arc<Mutex<Vec<String>>>,
+    _task: Tasks,
+}
+
+impl PodLog {
+    pub fn start(client: &kube::Client, selector: &str) -> Self {
+        let api: Api<Pod> = Api::namespaced(client.clone(), "default");
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let seen = log.clone();
+        let selector = selector.to_string();
+        let task = tokio::spawn(async move {
+            let mut state: std::collections::HashMap<String, (bool, bool)> = Default::default();
+            let config = watcher::Config::default().labels(&selector);
+            let mut events = watcher(api, config).boxed();
+            while let Some(ev) = events.next().await {
+                let mut log = seen.lock().unwrap();
+                match ev {
+                    Ok(watcher::Event::Apply(p)) | Ok(watcher::Event::InitApply(p)) => {
+                        let name = p.name_any();
+                        let entry = state.entry(name.clone()).or_insert_with(|| {
+                            log.push(format!("added {name}"));
+                            (false, false)
+                        });
+                        if is_ready(&p) && !entry.0 {
+                            entry.0 = true;
+                            log.push(format!("ready {name}"));
+                        }
+                        if p.metadata.deletion_timestamp.is_some() && !entry.1 {
+                            entry.1 = true;
+                            log.push(format!("deleting {name}"));
+                        }
+                    }
+                    Ok(watcher::Event::Delete(p)) => {
+                        let name = p.name_any();
+                        if state.remove(&name).is_some_and(|(_, deleting)| !deleting) {
+                            log.push(format!("deleting {name}"));
+                        }
+                        log.push(format!("deleted {name}"));
+                    }
+                    _ => {}
+                }
+            }
+        });
+        Self {
+            log,
+            _task: Tasks(vec![task]),
+        }
+    }
+
+    pub fn entries(&self) -> Vec<String> {
+        self.log.lock().unwrap().clone()
+    }
+
+    pub fn position(&self, entry: &str) -> usize {
+        let log = self.entries();
+        log.iter()
+            .position(|e| e == entry)
+            .unwrap_or_else(|| panic!("no {entry:?} in {log:?}"))
+    }
 }

@@ -150,7 +150,7 @@ fn validate_stateful_set_update(new: &Value, old: &Value, errs: &mut Errs) {
     if fixed(new) != fixed(old) {
         errs.push(FieldError::forbidden(
             "spec",
-            "updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', 'updateStrategy', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden",
+            "updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', 'updateStrategy', 'revisionHistoryLimit', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden",
         ));
     }
 }
@@ -172,6 +172,7 @@ fn default_stateful_set(sts: &mut Obj) {
             }
         }
     }
+    // Always present since StatefulSetAutoDeletePVC (on by default from 1.27).
     if let Some(policy) = child(spec, "persistentVolumeClaimRetentionPolicy") {
         default_value(policy, "whenDeleted", json!("Retain"));
         default_value(policy, "whenScaled", json!("Retain"));

@@ -31,6 +31,30 @@ impl Strategy for PersistentVolumeClaim {
     fn default(&self, _: &ResourceInfo, obj: &mut Obj) {
         default_persistent_volume_claim(obj)
     }
+    /// The DefaultStorageClass admission plugin: a claim that names no
+    /// class (neither `spec.storageClassName` nor the beta annotation) gets
+    /// the default class, when there is one.
+    fn admit_create(&self, obj: &mut Value, cluster: &dyn Cluster) {
+        if present(obj, "/spec/storageClassName")
+            || present(
+                obj,
+                &format!("/metadata/annotations/{}", BETA_CLASS.replace('/', "~1")),
+            )
+        {
+            return;
+        }
+        let classes = cluster.list(&crate::kinds::storage::storage_class::RESOURCE);
+        if let Some(class) = crate::kinds::storage::storage_class::default_class(&classes) {
+            if let Some(spec) = obj.get_mut("spec").and_then(Value::as_object_mut) {
+                spec.insert("storageClassName".into(), Value::from(meta::name(class)));
+            }
+        }
+    }
+    /// The StorageObjectInUseProtection admission plugin: a new claim is
+    /// held by `kubernetes.io/pvc-protection` while a pod uses it.
+    fn prepare_create(&self, obj: &mut Value, _uid: &str) {
+        meta::add_finalizer(obj, PVC_PROTECTION);
+    }
     fn validate(&self, _: &ResourceInfo, obj: &Value, errs: &mut Errs) {
         validate_persistent_volume_claim(obj, errs)
     }
@@ -56,6 +80,11 @@ impl Strategy for PersistentVolumeClaim {
     }
 }
 
+/// The finalizer that keeps a claim in use from going.
+pub const PVC_PROTECTION: &str = "kubernetes.io/pvc-protection";
+/// The annotation that named a claim's class before `spec.storageClassName`.
+pub const BETA_CLASS: &str = "volume.beta.kubernetes.io/storage-class";
+
 fn validate_persistent_volume_claim(obj: &Value, errs: &mut Errs) {
     let Some(pvc) = typed::<core::PersistentVolumeClaim>(obj, errs) else {
         return;
@@ -79,6 +108,17 @@ fn validate_persistent_volume_claim(obj: &Value, errs: &mut Errs) {
         }
     }
     validate_volume_mode(spec.volume_mode.as_deref(), errs);
+    validate_class_name(
+        opt_str(&spec.storage_class_name),
+        "spec.storageClassName",
+        errs,
+    );
+    if let Some(selector) = &spec.selector {
+        errs.extend(selectors::validate_label_selector(
+            &json_of(selector),
+            "spec.selector",
+        ));
+    }
 }
 
 /// PVC update: the spec is fixed once created, except the requested size
@@ -101,6 +141,22 @@ fn validate_pvc_update(new: &Value, old: &Value, errs: &mut Errs) {
         }
         normalize(&json_of(&spec))
     };
+    // minik expands no volume (it has no resizer), so a bound claim may not
+    // grow: kube's PersistentVolumeClaimResize admission answer for a
+    // class that does not allow expansion.
+    let storage = |spec: &core::PersistentVolumeClaimSpec| {
+        spec.resources
+            .as_ref()
+            .and_then(|r| r.requests.as_ref())
+            .and_then(|r| r.get("storage"))
+            .and_then(|q| Quantity::parse(&q.0).ok())
+    };
+    if !binding && storage(&new) > storage(&old) {
+        errs.push(FieldError::forbidden(
+            "spec.resources.requests.storage",
+            "only dynamically provisioned pvc can be resized and the storageclass that provisions the pvc must support resize",
+        ));
+    }
     if fixed(new) != fixed(old) {
         errs.push(FieldError::forbidden(
             "spec",
