@@ -17,7 +17,8 @@
 //! Simplified on purpose: images are only pulled by reference (no registry
 //! credentials), and stats come from Docker's own stats endpoint.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -57,7 +58,16 @@ pub struct DockerRuntime {
     bridge: String,
     events: broadcast::Sender<String>,
     events_task: tokio::task::JoinHandle<()>,
+    /// Containers Docker sent an `oom` event for. Docker 20.10 can lose
+    /// `OOMKilled` in its inspect answer when it handles the exit after
+    /// the OOM (the exit resets the flag); the event is not lost.
+    oom_seen: OomSeen,
 }
+
+/// Container IDs with an `oom` event, forgotten when the container is
+/// removed (and all at once past [`OOM_SEEN_MAX`], to stay bounded).
+type OomSeen = Arc<std::sync::Mutex<HashSet<String>>>;
+const OOM_SEEN_MAX: usize = 4096;
 
 impl Drop for DockerRuntime {
     fn drop(&mut self) {
@@ -89,7 +99,13 @@ impl DockerRuntime {
             "event".into(),
             vec!["start".into(), "die".into(), "oom".into()],
         );
-        let events_task = tokio::spawn(follow_events(docker.clone(), filters, events.clone()));
+        let oom_seen = OomSeen::default();
+        let events_task = tokio::spawn(follow_events(
+            docker.clone(),
+            filters,
+            events.clone(),
+            oom_seen.clone(),
+        ));
         Ok(Self {
             docker,
             node: node.to_string(),
@@ -98,6 +114,7 @@ impl DockerRuntime {
             bridge,
             events,
             events_task,
+            oom_seen,
         })
     }
 
@@ -143,6 +160,7 @@ impl DockerRuntime {
             let state = inspect.state.as_ref();
             let maybe_oom = state.and_then(|s| s.exit_code) == Some(137)
                 && state.and_then(|s| s.oom_killed) != Some(true)
+                && !self.oom_seen.lock().unwrap().contains(id)
                 && inspect
                     .host_config
                     .as_ref()
@@ -160,6 +178,10 @@ impl DockerRuntime {
     }
 
     fn record(&self, c: ContainerInspectResponse) -> Option<ContainerRecord> {
+        let oom_event = c
+            .id
+            .as_ref()
+            .is_some_and(|id| self.oom_seen.lock().unwrap().contains(id));
         let config = c.config?;
         let labels = config.labels.unwrap_or_default();
         let label = |k: &str| labels.get(k).cloned().unwrap_or_default();
@@ -198,7 +220,7 @@ impl DockerRuntime {
             started_at: docker_time(state.started_at.as_deref()),
             finished_at: docker_time(state.finished_at.as_deref()),
             exit_code: state.exit_code.unwrap_or(0),
-            oom_killed: state.oom_killed.unwrap_or(false),
+            oom_killed: state.oom_killed.unwrap_or(false) || oom_event,
             error: state.error.unwrap_or_default(),
             ip,
         })
@@ -241,11 +263,21 @@ async fn follow_events(
     docker: Docker,
     filters: HashMap<String, Vec<String>>,
     tx: broadcast::Sender<String>,
+    oom_seen: OomSeen,
 ) {
     loop {
         let options = EventsOptionsBuilder::default().filters(&filters).build();
         let mut stream = docker.events(Some(options));
         while let Some(Ok(event)) = stream.next().await {
+            if event.action.as_deref() == Some("oom") {
+                if let Some(id) = event.actor.as_ref().and_then(|a| a.id.clone()) {
+                    let mut seen = oom_seen.lock().unwrap();
+                    if seen.len() >= OOM_SEEN_MAX {
+                        seen.clear();
+                    }
+                    seen.insert(id);
+                }
+            }
             let uid = event
                 .actor
                 .and_then(|a| a.attributes)
@@ -483,6 +515,7 @@ impl Runtime for DockerRuntime {
             .force(true)
             .v(true)
             .build();
+        self.oom_seen.lock().unwrap().remove(id);
         // 409: removal already in progress.
         already_so(self.docker.remove_container(id, Some(options)).await, 409)
     }
