@@ -178,10 +178,9 @@ impl DockerRuntime {
     }
 
     fn record(&self, c: ContainerInspectResponse) -> Option<ContainerRecord> {
-        let oom_event = c
-            .id
-            .as_ref()
-            .is_some_and(|id| self.oom_seen.lock().unwrap().contains(id));
+        let oom_event =
+            c.id.as_ref()
+                .is_some_and(|id| self.oom_seen.lock().unwrap().contains(id));
         let config = c.config?;
         let labels = config.labels.unwrap_or_default();
         let label = |k: &str| labels.get(k).cloned().unwrap_or_default();

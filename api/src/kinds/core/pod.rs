@@ -118,7 +118,7 @@ const POD_QUOTA_RESOURCES: &[&str] = &[
 /// The compute resources a pod must state per container when a quota
 /// tracks them (`validationSet`; Kubernetes calls the rule a mistake it
 /// keeps for compatibility, and adds no resource to it).
-const MUST_SPECIFY: &[&str] = &[
+pub(crate) const MUST_SPECIFY: &[&str] = &[
     "cpu",
     "memory",
     "requests.cpu",

@@ -131,20 +131,11 @@ const STANDARD_QUOTA_RESOURCES: &[&str] = &[
 
 /// `IsResourceQuotaScopeValidForResource`: what each scope can limit.
 fn scope_fits(scope: &str, resource: &str) -> bool {
-    const COMPUTE: &[&str] = &[
-        "pods",
-        "cpu",
-        "memory",
-        "requests.cpu",
-        "requests.memory",
-        "limits.cpu",
-        "limits.memory",
-    ];
+    // `pods` and the compute resources a pod must state.
+    let compute = resource == "pods" || super::pod::MUST_SPECIFY.contains(&resource);
     match scope {
         "BestEffort" | "CrossNamespacePodAffinity" => resource == "pods",
-        "Terminating" | "NotTerminating" | "NotBestEffort" | "PriorityClass" => {
-            COMPUTE.contains(&resource)
-        }
+        "Terminating" | "NotTerminating" | "NotBestEffort" | "PriorityClass" => compute,
         _ => true,
     }
 }
