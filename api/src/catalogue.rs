@@ -5,7 +5,9 @@
 //! that is the same for every kind (storage, REST handlers, discovery,
 //! `miniktl get`) looks a kind up here instead of having a file per kind.
 
-use crate::kinds::{apps, autoscaling, batch, coordination, core, networking, policy, Strategy};
+use crate::kinds::{
+    apps, autoscaling, batch, coordination, core, metrics, networking, policy, Strategy,
+};
 
 /// Everything the rest of minik needs to know about one served resource.
 #[derive(Clone)]
@@ -212,6 +214,9 @@ static CATALOGUE: &[ResourceInfo] = &[
     policy::pod_disruption_budget::RESOURCE,
     // coordination.k8s.io/v1
     coordination::lease::RESOURCE,
+    // metrics.k8s.io/v1beta1: usage scraped from the kubelets, never stored.
+    metrics::node_metrics::RESOURCE,
+    metrics::pod_metrics::RESOURCE,
     // events.k8s.io/v1: the same objects as core/v1 Events, in a newer shape.
     core::event::EVENTS_K8S_IO,
 ];

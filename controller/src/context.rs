@@ -32,6 +32,16 @@ pub struct Settings {
     pub job_pod_failure_backoff: Duration,
     /// `--concurrent-daemonset-syncs` (2): DaemonSets reconciled at once.
     pub concurrent_daemonset_syncs: u16,
+    /// `--horizontal-pod-autoscaler-sync-period` (15 s): how often each HPA is synced.
+    pub hpa_sync_period: Duration,
+    /// `--horizontal-pod-autoscaler-downscale-stabilization` (5 min).
+    pub hpa_downscale_stabilization: Duration,
+    /// `--horizontal-pod-autoscaler-tolerance` (0.1).
+    pub hpa_tolerance: f64,
+    /// `--horizontal-pod-autoscaler-cpu-initialization-period` (5 min).
+    pub hpa_cpu_initialization_period: Duration,
+    /// `--horizontal-pod-autoscaler-initial-readiness-delay` (30 s).
+    pub hpa_initial_readiness_delay: Duration,
 }
 
 impl Default for Settings {
@@ -47,6 +57,11 @@ impl Default for Settings {
             concurrent_ttl_after_finished_syncs: 5,
             job_pod_failure_backoff: Duration::from_secs(10),
             concurrent_daemonset_syncs: 2,
+            hpa_sync_period: Duration::from_secs(15),
+            hpa_downscale_stabilization: Duration::from_secs(300),
+            hpa_tolerance: 0.1,
+            hpa_cpu_initialization_period: Duration::from_secs(300),
+            hpa_initial_readiness_delay: Duration::from_secs(30),
         }
     }
 }

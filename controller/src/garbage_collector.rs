@@ -143,6 +143,15 @@ pub fn build(ctx: &Arc<Context>) -> BoxFuture<'static, anyhow::Result<()>> {
         if !seen_storage.insert(info.key_prefix()) || info.kind == "Event" {
             continue;
         }
+        // Kubernetes' collector watches only resources it can list, watch
+        // and delete (metrics.k8s.io is get/list only).
+        let verbs = info.strategy.verbs();
+        if !["list", "watch", "delete"]
+            .iter()
+            .all(|v| verbs.contains(v))
+        {
+            continue;
+        }
         let (wake, woken) = mpsc::unbounded();
         kinds.push(Kind {
             info,

@@ -50,13 +50,16 @@ pub mod disruption;
 pub mod endpoints;
 pub mod error;
 pub mod garbage_collector;
+pub mod horizontal_pod_autoscaler;
 pub mod job;
 pub mod namespace;
 pub mod node_lifecycle;
 pub mod ownership;
 pub mod pod_control;
 pub mod pods;
+pub mod replica_calculator;
 pub mod replicaset;
+pub mod scaling_rules;
 pub mod status;
 pub mod template_hash;
 pub mod ttl_after_finished;
@@ -81,6 +84,7 @@ pub async fn run(client: kube::Client, settings: Settings) -> anyhow::Result<()>
         job::build(&ctx),
         cron_job::build(&ctx),
         ttl_after_finished::build(&ctx),
+        horizontal_pod_autoscaler::build(&ctx),
     ];
     ctx.informers.start();
     tracing::info!(watches = ?ctx.informers.watches(), "controller-manager informers started");

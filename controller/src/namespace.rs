@@ -73,6 +73,9 @@ pub fn build(ctx: &Arc<Context>) -> BoxFuture<'static, anyhow::Result<()>> {
     let mut seen = std::collections::HashSet::new();
     let kinds = catalogue::all()
         .iter()
+        // Only what can be deleted (kube's namespace controller asks discovery
+        // for `deletecollection`; metrics.k8s.io is read-only).
+        .filter(|info| info.strategy.verbs().contains(&"delete"))
         .filter(|info| info.namespaced && seen.insert(info.key_prefix()))
         .map(|info| {
             let resource = ApiResource {
