@@ -248,3 +248,281 @@ fn ratio(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn now() -> Timestamp {
+        "2026-01-01T12:00:00Z".parse().unwrap()
+    }
+
+    fn ago(secs: i64) -> Timestamp {
+        now() - jiff::SignedDuration::from_secs(secs)
+    }
+
+    /// A Running pod ready for 10 minutes, requesting 1000m, using `milli` (None: no metrics).
+    fn pod(name: &str, milli: Option<i64>) -> PodInfo {
+        PodInfo {
+            name: name.into(),
+            phase: "Running".into(),
+            deleting: false,
+            ready: Some((true, ago(590))),
+            start_time: Some(ago(600)),
+            request: Ok(1000),
+            sample: milli.map(|milli| Sample {
+                milli,
+                timestamp: ago(5),
+                window: Duration::from_secs(15),
+            }),
+        }
+    }
+
+    fn pending(name: &str) -> PodInfo {
+        PodInfo {
+            phase: "Pending".into(),
+            ready: None,
+            sample: None,
+            ..pod(name, None)
+        }
+    }
+
+    fn with(p: PodInfo, f: impl FnOnce(&mut PodInfo)) -> PodInfo {
+        let mut p = p;
+        f(&mut p);
+        p
+    }
+
+    fn cpu(current: i32, target: Target, pods: Vec<PodInfo>) -> Result<i32, String> {
+        Calculator::default()
+            .replicas(current, target, true, &pods, now())
+            .map(|p| p.replicas)
+    }
+
+    const HALF: Target = Target::Utilization(50);
+
+    #[test]
+    fn kubernetes_replica_calculator_cases() {
+        let cases: Vec<(&str, i32, Target, Vec<PodInfo>, Result<i32, &str>)> = vec![
+            (
+                "within tolerance: 52% of a 50% target",
+                3,
+                HALF,
+                vec![
+                    pod("a", Some(520)),
+                    pod("b", Some(520)),
+                    pod("c", Some(520)),
+                ],
+                Ok(3),
+            ),
+            (
+                "just outside tolerance scales",
+                3,
+                HALF,
+                vec![
+                    pod("a", Some(560)),
+                    pod("b", Some(560)),
+                    pod("c", Some(560)),
+                ],
+                Ok(4),
+            ),
+            (
+                "scale up: 100% of a 50% target",
+                3,
+                HALF,
+                vec![
+                    pod("a", Some(1000)),
+                    pod("b", Some(1000)),
+                    pod("c", Some(1000)),
+                ],
+                Ok(6),
+            ),
+            (
+                "scale down: 25% of a 50% target",
+                4,
+                HALF,
+                (0..4).map(|i| pod(&format!("p{i}"), Some(250))).collect(),
+                Ok(2),
+            ),
+            (
+                "missing metrics count as 100% on a scale down",
+                4,
+                HALF,
+                vec![
+                    pod("a", Some(100)),
+                    pod("b", Some(100)),
+                    pod("c", Some(100)),
+                    pod("d", None),
+                ],
+                Ok(3),
+            ),
+            (
+                "missing metrics count as 0% on a scale up",
+                4,
+                HALF,
+                vec![
+                    pod("a", Some(1000)),
+                    pod("b", Some(1000)),
+                    pod("c", Some(1000)),
+                    pod("d", None),
+                ],
+                Ok(6),
+            ),
+            (
+                "unready (Pending) pods count as 0% on a scale up",
+                3,
+                HALF,
+                vec![pod("a", Some(1000)), pod("b", Some(1000)), pending("c")],
+                Ok(4),
+            ),
+            (
+                "unready pods are left out of a scale down",
+                3,
+                HALF,
+                vec![pod("a", Some(100)), pod("b", Some(100)), pending("c")],
+                Ok(1),
+            ),
+            (
+                "assumptions that reverse the direction: no scale",
+                4,
+                HALF,
+                vec![
+                    pod("a", Some(600)),
+                    pod("b", None),
+                    pod("c", None),
+                    pod("d", None),
+                ],
+                Ok(4),
+            ),
+            (
+                "deleted and Failed pods are ignored",
+                2,
+                HALF,
+                vec![
+                    pod("a", Some(1000)),
+                    with(pod("b", Some(0)), |p| p.deleting = true),
+                    with(pod("c", Some(0)), |p| p.phase = "Failed".into()),
+                ],
+                Ok(2),
+            ),
+            // A CPU burst while starting (b at 100 %) is left out while b is "unready".
+            (
+                "CPU: ready less than one window ago within the initialization period",
+                2,
+                HALF,
+                vec![
+                    pod("a", Some(1500)),
+                    with(pod("b", Some(1000)), |p| {
+                        p.start_time = Some(ago(60));
+                        p.ready = Some((true, ago(8)));
+                    }),
+                ],
+                Ok(3),
+            ),
+            (
+                "CPU: ready a full window ago within the initialization period counts",
+                2,
+                HALF,
+                vec![
+                    pod("a", Some(1500)),
+                    with(pod("b", Some(1000)), |p| {
+                        p.start_time = Some(ago(60));
+                        p.ready = Some((true, ago(40)));
+                    }),
+                ],
+                Ok(5),
+            ),
+            (
+                "CPU: never ready since start (within the readiness delay) is unready",
+                2,
+                HALF,
+                vec![
+                    pod("a", Some(1500)),
+                    with(pod("b", Some(1000)), |p| p.ready = Some((false, ago(590)))),
+                ],
+                Ok(3),
+            ),
+            (
+                "CPU: unready after having been ready counts",
+                2,
+                HALF,
+                vec![
+                    pod("a", Some(1500)),
+                    with(pod("b", Some(1000)), |p| p.ready = Some((false, ago(100)))),
+                ],
+                Ok(5),
+            ),
+            (
+                "AverageValue: 300m each against 100m",
+                3,
+                Target::AverageValue(100),
+                vec![
+                    pod("a", Some(300)),
+                    pod("b", Some(300)),
+                    pod("c", Some(300)),
+                ],
+                Ok(9),
+            ),
+            (
+                "AverageValue: missing pods assume the target on a scale down",
+                4,
+                Target::AverageValue(100),
+                vec![
+                    pod("a", Some(10)),
+                    pod("b", Some(10)),
+                    pod("c", Some(10)),
+                    pod("d", None),
+                ],
+                Ok(2),
+            ),
+            (
+                "no pods",
+                1,
+                HALF,
+                vec![],
+                Err("no pods returned by selector while calculating replica count"),
+            ),
+            (
+                "no metrics for any counted pod",
+                1,
+                HALF,
+                vec![pod("a", None), pending("b")],
+                Err("did not receive metrics for targeted pods (pods might be unready)"),
+            ),
+            (
+                "a container without a request",
+                1,
+                HALF,
+                vec![with(pod("a", Some(100)), |p| {
+                    p.request = Err("missing request for cpu in container app of Pod a".into())
+                })],
+                Err("missing request for cpu in container app of Pod a"),
+            ),
+        ];
+        for (what, current, target, pods, want) in cases {
+            assert_eq!(
+                cpu(current, target, pods),
+                want.map_err(String::from),
+                "{what}"
+            );
+        }
+    }
+
+    #[test]
+    fn readiness_does_not_matter_for_memory() {
+        let pods = vec![
+            pod("a", Some(1000)),
+            with(pod("b", Some(1000)), |p| {
+                p.start_time = Some(ago(5));
+                p.ready = Some((false, ago(5)));
+            }),
+        ];
+        let p = Calculator::default()
+            .replicas(2, HALF, false, &pods, now())
+            .unwrap();
+        assert_eq!(
+            (p.replicas, p.utilization, p.average_milli),
+            (4, Some(100), 1000)
+        );
+    }
+}

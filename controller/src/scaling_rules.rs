@@ -399,3 +399,187 @@ impl History {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FIVE_MIN: Duration = Duration::from_secs(300);
+
+    fn at(secs: i64) -> Timestamp {
+        Timestamp::from_second(1_800_000_000 + secs).unwrap()
+    }
+
+    fn bounds(min: i32, max: i32, current: i32) -> Bounds {
+        Bounds { min, max, current }
+    }
+
+    fn behavior(json: serde_json::Value) -> Behavior {
+        Behavior::from_spec(&serde_json::from_value(json).unwrap(), FIVE_MIN)
+    }
+
+    fn plain(
+        h: &mut History,
+        b: Bounds,
+        desired: i32,
+        t: i64,
+    ) -> (i32, &'static str, &'static str) {
+        let n = h.normalize(None, FIVE_MIN, b, desired, at(t));
+        (n.replicas, n.able_to_scale.1, n.scaling_limited.1)
+    }
+
+    #[test]
+    fn without_behavior_scale_down_waits_five_minutes_and_scale_up_doubles() {
+        let mut h = History::default();
+        assert_eq!(
+            plain(&mut h, bounds(1, 10, 5), 5, 0),
+            (5, "ReadyForNewScale", "DesiredWithinRange")
+        );
+        assert_eq!(
+            plain(&mut h, bounds(1, 10, 5), 2, 60),
+            (5, "ScaleDownStabilized", "DesiredWithinRange")
+        );
+        assert_eq!(
+            plain(&mut h, bounds(1, 10, 5), 2, 301),
+            (2, "ReadyForNewScale", "DesiredWithinRange")
+        );
+        let mut h = History::default();
+        assert_eq!(
+            plain(&mut h, bounds(1, 20, 1), 10, 0),
+            (4, "ReadyForNewScale", "ScaleUpLimit")
+        );
+        assert_eq!(
+            plain(&mut h, bounds(1, 20, 8), 30, 15),
+            (16, "ReadyForNewScale", "ScaleUpLimit")
+        );
+        let mut h = History::default();
+        assert_eq!(
+            plain(&mut h, bounds(1, 6, 4), 9, 30),
+            (6, "ReadyForNewScale", "TooManyReplicas")
+        );
+        let mut h = History::default();
+        assert_eq!(
+            plain(&mut h, bounds(2, 6, 2), 1, 0),
+            (2, "ReadyForNewScale", "TooFewReplicas")
+        );
+    }
+
+    #[test]
+    fn behavior_policies_select_and_periods() {
+        // (what, behavior, bounds, desired, want replicas, want ScalingLimited reason)
+        let cases = vec![
+            (
+                "defaults: the larger of +4 pods and +100 %",
+                json!({}),
+                bounds(1, 100, 10),
+                100,
+                20,
+                "ScaleUpLimit",
+            ),
+            (
+                "selectPolicy Min: the smaller",
+                json!({"scaleUp": {"selectPolicy": "Min", "policies": [
+                {"type": "Pods", "value": 4, "periodSeconds": 15}, {"type": "Percent", "value": 100, "periodSeconds": 15}]}}),
+                bounds(1, 100, 10),
+                100,
+                14,
+                "ScaleUpLimit",
+            ),
+            (
+                "selectPolicy Disabled: no scale up",
+                json!({"scaleUp": {"selectPolicy": "Disabled"}}),
+                bounds(1, 100, 10),
+                100,
+                10,
+                "ScaleUpLimit",
+            ),
+            (
+                "max replicas below the rate limit",
+                json!({}),
+                bounds(1, 12, 10),
+                100,
+                12,
+                "TooManyReplicas",
+            ),
+            (
+                "scale down without a window: the default 100 % per 15 s",
+                json!({"scaleDown": {"stabilizationWindowSeconds": 0}}),
+                bounds(1, 100, 10),
+                1,
+                1,
+                "DesiredWithinRange",
+            ),
+            (
+                "scale down held to min replicas",
+                json!({"scaleDown": {"stabilizationWindowSeconds": 0}}),
+                bounds(3, 100, 10),
+                1,
+                3,
+                "TooFewReplicas",
+            ),
+            (
+                "scale down by at most 2 pods",
+                json!({"scaleDown": {"stabilizationWindowSeconds": 0,
+                "policies": [{"type": "Pods", "value": 2, "periodSeconds": 60}]}}),
+                bounds(1, 100, 10),
+                1,
+                8,
+                "ScaleDownLimit",
+            ),
+            (
+                "scale down Disabled",
+                json!({"scaleDown": {"selectPolicy": "Disabled", "stabilizationWindowSeconds": 0}}),
+                bounds(1, 100, 10),
+                1,
+                10,
+                "ScaleDownLimit",
+            ),
+        ];
+        for (what, b, bounds, desired, want, reason) in cases {
+            let b = behavior(b);
+            let n = History::default().normalize(Some(&b), FIVE_MIN, bounds, desired, at(0));
+            assert_eq!((n.replicas, n.scaling_limited.1), (want, reason), "{what}");
+            assert_eq!(
+                n.scaling_limited.0,
+                want != desired,
+                "{what}: ScalingLimited status"
+            );
+        }
+    }
+
+    #[test]
+    fn policy_periods_count_recent_scale_events() {
+        let b = behavior(json!({"scaleDown": {"stabilizationWindowSeconds": 0,
+            "policies": [{"type": "Percent", "value": 50, "periodSeconds": 60}]}}));
+        let mut h = History::default();
+        let n = h.normalize(Some(&b), FIVE_MIN, bounds(1, 100, 10), 1, at(0));
+        assert_eq!((n.replicas, n.scaling_limited.1), (5, "ScaleDownLimit"));
+        h.record_scale(Some(&b), 10, 5, at(0));
+        // Within the period the 50 % is of the 10 the period started with.
+        let n = h.normalize(Some(&b), FIVE_MIN, bounds(1, 100, 5), 1, at(30));
+        assert_eq!(n.replicas, 5);
+        let n = h.normalize(Some(&b), FIVE_MIN, bounds(1, 100, 5), 1, at(61));
+        assert_eq!(n.replicas, 2);
+    }
+
+    #[test]
+    fn stabilization_windows_in_both_directions() {
+        let b = behavior(
+            json!({"scaleUp": {"stabilizationWindowSeconds": 60}, "scaleDown": {"stabilizationWindowSeconds": 120}}),
+        );
+        let mut h = History::default();
+        let run = |h: &mut History, current, desired, t| {
+            let n = h.normalize(Some(&b), FIVE_MIN, bounds(1, 100, current), desired, at(t));
+            (n.replicas, n.able_to_scale.1)
+        };
+        assert_eq!(run(&mut h, 4, 4, 0), (4, "ReadyForNewScale"));
+        // Up: the lowest recommendation of the last 60 s.
+        assert_eq!(run(&mut h, 4, 8, 10), (4, "ScaleUpStabilized"));
+        assert_eq!(run(&mut h, 4, 8, 70), (8, "ReadyForNewScale"));
+        // Down: the highest of the last 120 s.
+        assert_eq!(run(&mut h, 8, 2, 80), (8, "ScaleDownStabilized"));
+        assert_eq!(run(&mut h, 8, 2, 200), (2, "ReadyForNewScale"));
+    }
+
+    use serde_json::json;
+}

@@ -257,7 +257,12 @@ async fn exec_handler(
 
 async fn summary(State(k): State<Arc<Kubelet>>) -> Response {
     match crate::stats::collect(&k).await {
-        Ok(usages) => axum::Json(crate::stats::summary(&k.node_name, &usages)).into_response(),
+        Ok(usages) => axum::Json(crate::stats::summary(
+            &k.node_name,
+            &usages,
+            k.rates.retired_core_nanoseconds(),
+        ))
+        .into_response(),
         Err(e) => error_response(e),
     }
 }
@@ -269,7 +274,7 @@ async fn resource_metrics(State(k): State<Arc<Kubelet>>) -> Response {
                 http::header::CONTENT_TYPE,
                 "text/plain; version=0.0.4; charset=utf-8",
             )],
-            crate::stats::resource_metrics(&usages),
+            crate::stats::resource_metrics(&usages, k.rates.retired_core_nanoseconds()),
         )
             .into_response(),
         Err(e) => error_response(e),

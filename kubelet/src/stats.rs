@@ -36,16 +36,21 @@ pub struct Usage {
     pub nano_cores: Option<u64>,
 }
 
-/// The previous sample of each container, for CPU rates.
+/// The previous sample of each container, for CPU rates, and the CPU time
+/// of containers that are gone: the node's counter includes it, so it
+/// never goes down (as the root cgroup's does not).
 #[derive(Default)]
 pub struct RateCache {
     previous: Mutex<HashMap<String, Previous>>,
+    retired_core_nanoseconds: std::sync::atomic::AtomicU64,
 }
 
 struct Previous {
     time: Timestamp,
     core_nanoseconds: u64,
     nano_cores: Option<u64>,
+    /// The container's latest cumulative CPU time.
+    latest: u64,
 }
 
 impl RateCache {
@@ -60,10 +65,12 @@ impl RateCache {
                     time,
                     core_nanoseconds,
                     nano_cores: None,
+                    latest: core_nanoseconds,
                 },
             );
             return None;
         };
+        p.latest = core_nanoseconds;
         let elapsed = time.duration_since(p.time);
         if elapsed.as_secs_f64() < MIN_RATE_WINDOW.as_secs_f64() {
             return p.nano_cores;
@@ -74,17 +81,28 @@ impl RateCache {
             time,
             core_nanoseconds,
             nano_cores: Some(rate),
+            latest: core_nanoseconds,
         };
         Some(rate)
     }
 
-    /// Forgets containers no longer running.
+    /// Forgets containers no longer running, keeping their CPU time for the node.
     fn retain(&self, running: &[&ContainerRecord]) {
         let ids: std::collections::HashSet<&str> = running.iter().map(|r| r.id.as_str()).collect();
-        self.previous
-            .lock()
-            .unwrap()
-            .retain(|id, _| ids.contains(id.as_str()));
+        self.previous.lock().unwrap().retain(|id, p| {
+            let keep = ids.contains(id.as_str());
+            if !keep {
+                self.retired_core_nanoseconds
+                    .fetch_add(p.latest, std::sync::atomic::Ordering::Relaxed);
+            }
+            keep
+        });
+    }
+
+    /// CPU time of this node's containers that are gone.
+    pub fn retired_core_nanoseconds(&self) -> u64 {
+        self.retired_core_nanoseconds
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 }
 
@@ -174,9 +192,13 @@ fn by_pod(usages: &[Usage]) -> Vec<(&PodRef, Vec<&Usage>)> {
 }
 
 /// The Summary API document (`/stats/summary`): node, pods, containers.
-pub fn summary(node_name: &str, usages: &[Usage]) -> Value {
+/// `retired` is the CPU time of containers that are gone (the node's counter keeps it).
+pub fn summary(node_name: &str, usages: &[Usage], retired: u64) -> Value {
     let now = Timestamp::now();
-    let mut node = Total::default();
+    let mut node = Total {
+        core_nanoseconds: retired,
+        ..Default::default()
+    };
     let pods: Vec<Value> = by_pod(usages)
         .into_iter()
         .map(|(pod, list)| {
@@ -211,8 +233,8 @@ pub fn summary(node_name: &str, usages: &[Usage]) -> Value {
 }
 
 /// Prometheus text for `/metrics/resource`, with the kubelet's metric
-/// names, help texts and millisecond timestamps.
-pub fn resource_metrics(usages: &[Usage]) -> String {
+/// names, help texts and millisecond timestamps (`retired` as for [`summary`]).
+pub fn resource_metrics(usages: &[Usage], retired: u64) -> String {
     let mut out = String::new();
     let ms = |t: Timestamp| t.as_millisecond();
     let seconds = |ns: u64| ns as f64 / 1e9;
@@ -264,7 +286,10 @@ pub fn resource_metrics(usages: &[Usage]) -> String {
             })
             .collect(),
     );
-    let mut node = Total::default();
+    let mut node = Total {
+        core_nanoseconds: retired,
+        ..Default::default()
+    };
     let pods: Vec<(String, Total)> = by_pod(usages)
         .into_iter()
         .map(|(pod, list)| {
