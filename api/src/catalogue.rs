@@ -6,7 +6,7 @@
 //! `miniktl get`) looks a kind up here instead of having a file per kind.
 
 use crate::kinds::{
-    apps, autoscaling, batch, coordination, core, networking, policy, storage, Strategy,
+    apps, autoscaling, batch, coordination, core, metrics, networking, policy, storage, Strategy,
 };
 
 /// Everything the rest of minik needs to know about one served resource.
@@ -216,6 +216,9 @@ static CATALOGUE: &[ResourceInfo] = &[
     storage::storage_class::RESOURCE,
     // coordination.k8s.io/v1
     coordination::lease::RESOURCE,
+    // metrics.k8s.io/v1beta1: usage scraped from the kubelets, never stored.
+    metrics::node_metrics::RESOURCE,
+    metrics::pod_metrics::RESOURCE,
     // events.k8s.io/v1: the same objects as core/v1 Events, in a newer shape.
     core::event::EVENTS_K8S_IO,
 ];

@@ -43,6 +43,7 @@ pub mod openapi;
 pub mod registry;
 pub mod request;
 pub mod rest;
+pub mod scraper;
 pub mod store;
 pub mod transport;
 
@@ -88,6 +89,9 @@ pub struct Config {
     pub request_body_timeout: std::time::Duration,
     /// `--recover`: start on a damaged store, keeping what is intact.
     pub recover: bool,
+    /// `--metrics-resolution`: how often every kubelet's resource metrics
+    /// are scraped (metrics-server's default, 15 s).
+    pub metrics_resolution: std::time::Duration,
 }
 
 impl Config {
@@ -106,6 +110,7 @@ impl Config {
             request_header_timeout: std::time::Duration::from_secs(32),
             request_body_timeout: std::time::Duration::from_secs(60),
             recover: false,
+            metrics_resolution: std::time::Duration::from_secs(15),
         }
     }
 }
@@ -151,6 +156,8 @@ pub struct AppState {
     /// Serializes the creates a ResourceQuota limits, per namespace
     /// (see [`admission::resource_quota`]).
     pub quota_locks: admission::NamespaceLocks,
+    /// Usage scraped from the kubelets (metrics.k8s.io).
+    pub resource_metrics: scraper::Scraped,
 }
 
 /// The HTTP routes: fixed paths first, every resource path through the dispatcher.
@@ -192,6 +199,8 @@ pub struct Server {
     hub: Arc<Hub>,
     /// The Event TTL sweeper; it holds the store until it sees the hub close.
     event_ttl: tokio::task::JoinHandle<()>,
+    /// The kubelet scraper (metrics.k8s.io); aborted on stop.
+    scraper: tokio::task::JoinHandle<()>,
 }
 
 impl Server {
@@ -218,6 +227,8 @@ impl Server {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
+        self.scraper.abort();
+        let _ = (&mut self.scraper).await;
         self.hub.close();
         let served = self
             .task
@@ -280,9 +291,11 @@ pub async fn start(config: Config) -> Result<Server, Error> {
         advertise: addr.to_string(),
         watches: Arc::default(),
         quota_locks: Default::default(),
+        resource_metrics: scraper::Scraped::new(config.metrics_resolution),
     });
     bootstrap::ensure_kubernetes_service(&state, addr).await?;
     let event_ttl = tokio::spawn(event_ttl::run(state.clone(), config.event_ttl));
+    let scraper = tokio::spawn(scraper::run(state.clone()));
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let app = router(state);
     let limits = transport::Limits {
@@ -305,6 +318,7 @@ pub async fn start(config: Config) -> Result<Server, Error> {
         writer_done,
         hub,
         event_ttl,
+        scraper,
     })
 }
 

@@ -46,6 +46,17 @@ struct Args {
     /// (`1h`, `30m`, `90s`); 0 keeps them forever.
     #[arg(long, default_value = "1h", value_parser = minik_api::duration::parse_go_duration)]
     event_ttl: Duration,
+    /// How often every kubelet's resource metrics are scraped for
+    /// metrics.k8s.io, as a Go duration (metrics-server's default, 15s).
+    #[arg(long, default_value = "15s", value_parser = parse_resolution)]
+    metrics_resolution: Duration,
+}
+
+fn parse_resolution(s: &str) -> Result<Duration, String> {
+    match minik_api::duration::parse_go_duration(s)? {
+        d if d.is_zero() => Err("must be greater than 0".into()),
+        d => Ok(d),
+    }
 }
 
 #[tokio::main]
@@ -59,6 +70,7 @@ async fn main() -> anyhow::Result<()> {
     config.watch_history = args.watch_history;
     config.watch_history_bytes = args.watch_history_bytes;
     config.event_ttl = args.event_ttl;
+    config.metrics_resolution = args.metrics_resolution;
     config.service_cidr = args.service_cluster_ip_range;
     config.node_ports = args.service_node_port_range;
     config.max_connections = args.max_connections;

@@ -39,6 +39,16 @@ pub struct Settings {
     /// (`--local-path-dir`, minik's own flag; `cluster up` passes a directory
     /// under the cluster's home). `None`: the provisioner is off.
     pub local_path_dir: Option<std::path::PathBuf>,
+    /// `--horizontal-pod-autoscaler-sync-period` (15 s): how often each HPA is synced.
+    pub hpa_sync_period: Duration,
+    /// `--horizontal-pod-autoscaler-downscale-stabilization` (5 min).
+    pub hpa_downscale_stabilization: Duration,
+    /// `--horizontal-pod-autoscaler-tolerance` (0.1).
+    pub hpa_tolerance: f64,
+    /// `--horizontal-pod-autoscaler-cpu-initialization-period` (5 min).
+    pub hpa_cpu_initialization_period: Duration,
+    /// `--horizontal-pod-autoscaler-initial-readiness-delay` (30 s).
+    pub hpa_initial_readiness_delay: Duration,
 }
 
 impl Default for Settings {
@@ -56,6 +66,11 @@ impl Default for Settings {
             concurrent_daemonset_syncs: 2,
             resource_quota_sync_period: Duration::from_secs(300),
             local_path_dir: None,
+            hpa_sync_period: Duration::from_secs(15),
+            hpa_downscale_stabilization: Duration::from_secs(300),
+            hpa_tolerance: 0.1,
+            hpa_cpu_initialization_period: Duration::from_secs(300),
+            hpa_initial_readiness_delay: Duration::from_secs(30),
         }
     }
 }
@@ -149,9 +164,11 @@ pub fn drive<T, E: std::fmt::Display>(
     })
 }
 
-/// Every kind the API server serves, once per storage (two served versions
+/// Every kind the API server stores, once per storage (two served versions
 /// of one kind share their objects), with the `ApiResource` that reaches it:
-/// what the garbage collector, namespace and quota controllers walk.
+/// what the garbage collector, namespace and quota controllers walk. As
+/// Kubernetes' controllers find them through discovery, only resources that
+/// can be listed, watched and deleted (not metrics.k8s.io's read-only ones).
 pub fn stored_kinds() -> Vec<(
     &'static minik_api::catalogue::ResourceInfo,
     kube::api::ApiResource,
@@ -159,6 +176,12 @@ pub fn stored_kinds() -> Vec<(
     let mut seen = std::collections::HashSet::new();
     minik_api::catalogue::all()
         .iter()
+        .filter(|info| {
+            let verbs = info.strategy.verbs();
+            ["list", "watch", "delete"]
+                .iter()
+                .all(|v| verbs.contains(v))
+        })
         .filter(|info| seen.insert(info.key_prefix()))
         .map(|info| (info, api_resource(info)))
         .collect()

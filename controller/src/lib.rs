@@ -62,6 +62,7 @@ pub mod endpoints;
 pub mod error;
 pub mod garbage_collector;
 pub mod history;
+pub mod horizontal_pod_autoscaler;
 pub mod job;
 pub mod local_path;
 pub mod namespace;
@@ -70,8 +71,10 @@ pub mod ownership;
 pub mod persistent_volume;
 pub mod pod_control;
 pub mod pods;
+pub mod replica_calculator;
 pub mod replicaset;
 pub mod resource_quota;
+pub mod scaling_rules;
 pub mod stateful_set;
 pub mod status;
 pub mod template_hash;
@@ -101,6 +104,7 @@ const ALL: &[fn(&Arc<Context>) -> Built] = &[
     persistent_volume::build,
     local_path::build,
     volume_protection::build,
+    horizontal_pod_autoscaler::build,
 ];
 
 /// Runs every controller until one of them fails or the process stops.

@@ -69,6 +69,21 @@ struct Args {
     /// volumes in; unset, the provisioner is off (minik's own flag).
     #[arg(long)]
     local_path_dir: Option<PathBuf>,
+    /// How often each HorizontalPodAutoscaler is synced (Go duration).
+    #[arg(long, default_value = "15s", value_parser = positive_duration)]
+    horizontal_pod_autoscaler_sync_period: Duration,
+    /// How long a scale-down waits for higher recommendations to expire (HPAs without `behavior`).
+    #[arg(long, default_value = "5m0s", value_parser = minik_api::duration::parse_go_duration)]
+    horizontal_pod_autoscaler_downscale_stabilization: Duration,
+    /// The usage/target ratio within which no scaling happens.
+    #[arg(long, default_value_t = 0.1)]
+    horizontal_pod_autoscaler_tolerance: f64,
+    /// How long after a pod starts its CPU samples may be skipped.
+    #[arg(long, default_value = "5m0s", value_parser = minik_api::duration::parse_go_duration)]
+    horizontal_pod_autoscaler_cpu_initialization_period: Duration,
+    /// How long after a pod starts a readiness change still counts as initial.
+    #[arg(long, default_value = "30s", value_parser = minik_api::duration::parse_go_duration)]
+    horizontal_pod_autoscaler_initial_readiness_delay: Duration,
 }
 
 #[tokio::main]
@@ -92,8 +107,20 @@ async fn main() -> anyhow::Result<()> {
         concurrent_daemonset_syncs: args.concurrent_daemonset_syncs,
         resource_quota_sync_period: args.resource_quota_sync_period,
         local_path_dir: args.local_path_dir,
+        hpa_sync_period: args.horizontal_pod_autoscaler_sync_period,
+        hpa_downscale_stabilization: args.horizontal_pod_autoscaler_downscale_stabilization,
+        hpa_tolerance: args.horizontal_pod_autoscaler_tolerance,
+        hpa_cpu_initialization_period: args.horizontal_pod_autoscaler_cpu_initialization_period,
+        hpa_initial_readiness_delay: args.horizontal_pod_autoscaler_initial_readiness_delay,
         ..Settings::default()
     };
     tracing::info!(?settings, "starting controllers");
     minik_controller::run(client, settings).await
+}
+
+fn positive_duration(s: &str) -> Result<Duration, String> {
+    match minik_api::duration::parse_go_duration(s)? {
+        d if d.is_zero() => Err("must be greater than 0".into()),
+        d => Ok(d),
+    }
 }

@@ -60,6 +60,8 @@ pub struct Kubelet {
     pub informers: Arc<minik_client::SharedInformerFactory>,
     /// The node's one Event recorder ("kubelet", instance: the node name).
     pub recorder: minik_client::EventRecorder,
+    /// Each running container's previous usage sample, for CPU rates.
+    pub rates: crate::stats::RateCache,
 }
 
 impl Kubelet {

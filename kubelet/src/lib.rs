@@ -54,6 +54,7 @@ pub mod pod_worker;
 pub mod probes;
 pub mod runtime;
 pub mod server;
+pub mod stats;
 pub mod status;
 pub mod sync;
 pub mod volumes;
@@ -164,6 +165,7 @@ pub async fn start(config: Config, client: kube::Client) -> Result<Running, Erro
             workers: Default::default(),
             informers: informers.clone(),
             recorder: minik_client::EventRecorder::new(client.clone(), "kubelet", Some(&name)),
+            rates: Default::default(),
         });
         let (addr, server) = server::start(kubelet.clone(), listener).await?;
         running.tasks.push(server);

@@ -8,7 +8,9 @@
 //! - `GET /exec/{namespace}/{pod}/{container}?command=…&stdin&stdout&stderr&tty`
 //!   — a WebSocket (see `exec.rs`);
 //! - `GET /stats/summary` — CPU and memory per pod and container, in the
-//!   shape of kubelet's Summary API (what metrics-server reads);
+//!   shape of kubelet's Summary API;
+//! - `GET /metrics/resource` — the same as Prometheus text with the
+//!   kubelet's metric names (what metrics-server, and minik's API server, scrape);
 //! - `GET /healthz`.
 //!
 //! Errors are Kubernetes `Status` objects, which the API server passes on to
@@ -26,7 +28,7 @@ use axum::routing::get;
 use axum::Router;
 use futures::StreamExt;
 use http::StatusCode;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::context::Kubelet;
 use crate::exec::{self, ExecRequest};
@@ -43,6 +45,7 @@ pub fn router(k: Arc<Kubelet>) -> Router {
             get(exec_handler).post(exec_handler),
         )
         .route("/stats/summary", get(summary))
+        .route("/metrics/resource", get(resource_metrics))
         .with_state(k)
 }
 
@@ -252,63 +255,28 @@ async fn exec_handler(
         .on_upgrade(move |socket| exec::serve(socket, runtime, request))
 }
 
-fn usage(time: &str, s: &crate::runtime::ContainerStats) -> (Value, Value) {
-    (
-        json!({"time": time, "usageNanoCores": s.cpu_usage_nano_cores, "usageCoreNanoSeconds": s.cpu_usage_core_nanoseconds}),
-        json!({"time": time, "usageBytes": s.memory_usage_bytes, "workingSetBytes": s.memory_working_set_bytes}),
-    )
+async fn summary(State(k): State<Arc<Kubelet>>) -> Response {
+    match crate::stats::collect(&k).await {
+        Ok(usages) => axum::Json(crate::stats::summary(
+            &k.node_name,
+            &usages,
+            k.rates.retired_core_nanoseconds(),
+        ))
+        .into_response(),
+        Err(e) => error_response(e),
+    }
 }
 
-async fn summary(State(k): State<Arc<Kubelet>>) -> Response {
-    let records = match k.runtime.list_all().await {
-        Ok(r) => r,
-        Err(e) => return error_response(e),
-    };
-    let running: Vec<ContainerRecord> = records
-        .into_iter()
-        .filter(|r| r.running() && !r.sandbox)
-        .collect();
-    let stats = futures::future::join_all(running.iter().map(|r| k.runtime.stats(&r.id))).await;
-    let now = minik_api::meta::now_rfc3339();
-    let mut pods: Vec<(
-        crate::runtime::PodRef,
-        Vec<Value>,
-        crate::runtime::ContainerStats,
-    )> = Vec::new();
-    let mut node_total = crate::runtime::ContainerStats::default();
-    for (r, s) in running.iter().zip(stats) {
-        let Ok(s) = s else { continue };
-        let (cpu, memory) = usage(&now, &s);
-        let container = json!({
-            "name": r.name,
-            "startTime": r.started_at.map(minik_api::meta::format_timestamp),
-            "cpu": cpu, "memory": memory,
-        });
-        let entry = match pods.iter_mut().find(|(p, _, _)| p.uid == r.pod.uid) {
-            Some(e) => e,
-            None => {
-                pods.push((r.pod.clone(), Vec::new(), Default::default()));
-                pods.last_mut().expect("just pushed")
-            }
-        };
-        entry.1.push(container);
-        for total in [&mut entry.2, &mut node_total] {
-            total.cpu_usage_nano_cores += s.cpu_usage_nano_cores;
-            total.cpu_usage_core_nanoseconds += s.cpu_usage_core_nanoseconds;
-            total.memory_usage_bytes += s.memory_usage_bytes;
-            total.memory_working_set_bytes += s.memory_working_set_bytes;
-        }
+async fn resource_metrics(State(k): State<Arc<Kubelet>>) -> Response {
+    match crate::stats::collect(&k).await {
+        Ok(usages) => (
+            [(
+                http::header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            )],
+            crate::stats::resource_metrics(&usages, k.rates.retired_core_nanoseconds()),
+        )
+            .into_response(),
+        Err(e) => error_response(e),
     }
-    let (node_cpu, node_memory) = usage(&now, &node_total);
-    let body = json!({
-        "node": {"nodeName": k.node_name, "cpu": node_cpu, "memory": node_memory},
-        "pods": pods.into_iter().map(|(p, containers, total)| {
-            let (cpu, memory) = usage(&now, &total);
-            json!({
-                "podRef": {"name": p.name, "namespace": p.namespace, "uid": p.uid},
-                "containers": containers, "cpu": cpu, "memory": memory,
-            })
-        }).collect::<Vec<_>>(),
-    });
-    axum::Json(body).into_response()
 }

@@ -28,6 +28,7 @@ pub mod autoscaling;
 pub mod batch;
 pub mod coordination;
 pub mod core;
+pub mod metrics;
 pub mod networking;
 pub mod policy;
 pub mod storage;
@@ -90,6 +91,16 @@ pub trait Cluster {
     fn list(&self, info: &ResourceInfo) -> Vec<Value>;
 }
 
+/// Where a kind's objects come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backing {
+    /// Stored objects: the generic registry (create, update, watch, …).
+    Store,
+    /// Built from the usage the API server scrapes from the kubelets
+    /// (metrics.k8s.io, metrics-server's in-memory storage): get and list only.
+    ResourceMetrics,
+}
+
 /// Everything the generic API machinery asks of one kind. Every method has
 /// the answer most kinds need, so a kind file states only how it differs.
 pub trait Strategy: Sync {
@@ -131,6 +142,11 @@ pub trait Strategy: Sync {
     /// `metadata.namespace` (kube-apiserver's field label conversion).
     fn field_labels(&self) -> &'static [&'static str] {
         &[]
+    }
+
+    /// Where the objects come from: the store, or the scraped usage.
+    fn backing(&self) -> Backing {
+        Backing::Store
     }
 
     /// The verbs discovery lists for the kind's main resource.

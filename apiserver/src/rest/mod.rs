@@ -9,6 +9,7 @@ pub mod binding;
 pub mod create;
 pub mod delete;
 pub mod eviction;
+pub mod metrics_api;
 pub mod patch;
 pub mod proxy;
 pub mod read;
@@ -317,6 +318,9 @@ async fn handle(state: Arc<AppState>, req: Request) -> Result<Response, ApiError
         body,
         decoder: Decoder::new(field_validation),
     };
+    if ctx.info().strategy.backing() == minik_api::kinds::Backing::ResourceMetrics {
+        return metrics_api::serve(ctx, &method, is_watch).await;
+    }
     let named = ctx.target.name.is_some();
     if method == Method::GET && is_watch && ctx.target.subresource.is_none() {
         let user_agent = ctx

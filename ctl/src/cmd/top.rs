@@ -1,10 +1,11 @@
 //! `miniktl top pods|nodes`: CPU and memory in use — kubectl top.
 //!
-//! kubectl reads the metrics.k8s.io API (metrics-server); minik has no
-//! metrics-server, so miniktl reads each kubelet's stats summary
-//! (`/stats/summary`, the Summary API metrics-server itself scrapes)
-//! through the API server's node proxy, `/api/v1/nodes/<node>/proxy/stats/summary`.
-//! When that is not available it says so and fails.
+//! Reads the metrics.k8s.io API (NodeMetrics, PodMetrics), which the API
+//! server fills by scraping every kubelet (`apiserver/src/scraper.rs`),
+//! and prints what `kubectl top` prints: CPU in millicores, memory in Mi,
+//! and for nodes the share of allocatable. A node whose kubelet does not
+//! answer has no NodeMetrics; it is shown as `<unknown>` and the others
+//! are reported as usual.
 
 use serde_json::Value;
 
@@ -37,80 +38,98 @@ pub enum Top {
     #[command(alias = "node", alias = "no")]
     Nodes {
         name: Option<String>,
+        #[command(flatten)]
+        selector: Selector,
         #[arg(long = "no-headers")]
         no_headers: bool,
     },
 }
 
-fn millicores(v: Option<&Value>) -> i64 {
-    v.and_then(Value::as_i64)
-        .map(|n| n / 1_000_000)
-        .unwrap_or(0)
+fn metrics_info(plural: &str) -> &'static minik_api::catalogue::ResourceInfo {
+    minik_api::catalogue::lookup("metrics.k8s.io", "v1beta1", plural)
+        .expect("metrics.k8s.io is in the catalogue")
 }
 
-fn mebibytes(v: Option<&Value>) -> i64 {
-    v.and_then(Value::as_i64)
-        .map(|n| n / (1024 * 1024))
-        .unwrap_or(0)
+/// (millicores, bytes) of a `usage` map.
+fn usage(u: Option<&Value>) -> (i64, i64) {
+    usage_sum(u.into_iter())
 }
 
-async fn summaries(ctx: &Ctx) -> Result<Vec<(Value, Value)>> {
-    let nodes = ctx
-        .list(resources::resolve("nodes")?, None, None, None)
-        .await?;
-    if nodes.is_empty() {
-        return Err(Error::Usage(
-            "Metrics API not available: the cluster has no nodes".into(),
-        ));
+/// (millicores, bytes) of several `usage` maps summed exactly first, as
+/// kubectl sums a pod's containers before rounding up to millicores.
+fn usage_sum<'a>(usages: impl Iterator<Item = &'a Value>) -> (i64, i64) {
+    use minik_api::quantity::Quantity;
+    let (mut cpu, mut memory) = (Quantity::from_millis(0), Quantity::from_millis(0));
+    for u in usages {
+        let q = |k: &str| {
+            u.get(k)
+                .and_then(|v| minik_api::quantity::from_json(v).ok())
+        };
+        cpu = cpu + q("cpu").unwrap_or(Quantity::from_millis(0));
+        memory = memory + q("memory").unwrap_or(Quantity::from_millis(0));
     }
-    let mut out = Vec::new();
-    for n in nodes {
-        let name = minik_api::meta::name(&n).to_string();
-        let path = format!("/api/v1/nodes/{name}/proxy/stats/summary");
-        match ctx.raw_get(&path, "application/json").await {
-            Ok(s) => out.push((n, s)),
-            Err(e @ Error::ConnectionRefused { .. }) => return Err(e),
-            Err(e) => {
-                return Err(Error::Usage(format!(
-                    "Metrics API not available: minik has no metrics-server, and reading node {name}'s kubelet stats through the API server failed (GET {path}: {})",
-                    e.render()
-                )))
-            }
-        }
+    (cpu.millis(), memory.value())
+}
+
+fn not_available(e: Error) -> Error {
+    match e {
+        e @ Error::ConnectionRefused { .. } => e,
+        e => Error::Usage(format!("Metrics API not available ({})", e.render())),
     }
-    Ok(out)
 }
 
 impl Top {
     pub async fn run(self, ctx: &Ctx) -> Result<()> {
         let mut tw = TabWriter::for_tables();
         match self {
-            Top::Nodes { name, no_headers } => {
+            Top::Nodes {
+                name,
+                selector,
+                no_headers,
+            } => {
+                let metrics = ctx
+                    .list(metrics_info("nodes"), None, selector.get(), None)
+                    .await
+                    .map_err(not_available)?;
+                let nodes = ctx
+                    .list(resources::resolve("nodes")?, None, selector.get(), None)
+                    .await?;
+                let nodes: Vec<Value> = nodes
+                    .into_iter()
+                    .filter(|n| name.as_ref().is_none_or(|w| w == minik_api::meta::name(n)))
+                    .collect();
+                if nodes.is_empty() {
+                    return Err(match name {
+                        Some(n) => Error::Usage(format!("nodes \"{n}\" not found")),
+                        // kubectl's words when there is nothing to show.
+                        None => Error::Usage("metrics not available yet".into()),
+                    });
+                }
                 if !no_headers {
                     tw.write_str("NAME\tCPU(cores)\tCPU(%)\tMEMORY(bytes)\tMEMORY(%)\n");
                 }
-                for (node, s) in summaries(ctx).await? {
-                    let n = minik_api::meta::name(&node).to_string();
-                    if name.as_ref().is_some_and(|w| *w != n) {
+                for node in &nodes {
+                    let n = minik_api::meta::name(node);
+                    let Some(m) = metrics.iter().find(|m| minik_api::meta::name(m) == n) else {
+                        tw.write_str(&format!(
+                            "{n}\t<unknown>\t<unknown>\t<unknown>\t<unknown>\n"
+                        ));
                         continue;
-                    }
-                    let cpu = millicores(s.pointer("/node/cpu/usageNanoCores"));
-                    let mem = mebibytes(s.pointer("/node/memory/workingSetBytes"));
-                    let alloc_cpu = node
-                        .pointer("/status/allocatable/cpu")
-                        .and_then(|v| minik_api::quantity::from_json(v).ok())
-                        .map(|q| q.millis())
-                        .unwrap_or(0);
-                    let alloc_mem = node
-                        .pointer("/status/allocatable/memory")
-                        .and_then(|v| minik_api::quantity::from_json(v).ok())
-                        .map(|q| q.value() / (1024 * 1024))
-                        .unwrap_or(0);
-                    let pct = |a: i64, b: i64| if b == 0 { 0 } else { a * 100 / b };
+                    };
+                    let (cpu, mem) = usage(m.get("usage"));
+                    let allocatable = |k: &str| {
+                        node.pointer(&format!("/status/allocatable/{k}"))
+                            .and_then(|v| minik_api::quantity::from_json(v).ok())
+                    };
+                    let pct = |used: f64, of: Option<f64>| match of {
+                        Some(of) if of > 0.0 => (used / of * 100.0) as i64,
+                        _ => 0,
+                    };
                     tw.write_str(&format!(
-                        "{n}\t{cpu}m\t{}%\t{mem}Mi\t{}%\n",
-                        pct(cpu, alloc_cpu),
-                        pct(mem, alloc_mem)
+                        "{n}\t{cpu}m\t{}%\t{}Mi\t{}%\n",
+                        pct(cpu as f64, allocatable("cpu").map(|q| q.millis() as f64)),
+                        mem / (1024 * 1024),
+                        pct(mem as f64, allocatable("memory").map(|q| q.value() as f64)),
                     ));
                 }
             }
@@ -123,71 +142,30 @@ impl Top {
             } => {
                 let all_namespaces = all_ns.all_namespaces;
                 let ns = ctx.namespace().await?;
-                let wanted: Option<Vec<String>> = match selector.get() {
-                    Some(sel) => Some(
-                        ctx.list(
-                            resources::resolve("pods")?,
-                            all_ns.scope(&ns),
-                            Some(sel),
-                            None,
-                        )
-                        .await?
-                        .iter()
-                        .map(|p| minik_api::meta::name(p).to_string())
-                        .collect(),
-                    ),
-                    None => None,
+                let info = metrics_info("pods");
+                let metrics = match &name {
+                    Some(n) => match ctx.get(info, &ns, n).await {
+                        Ok(m) => vec![m],
+                        Err(e) if e.is_not_found() => {
+                            return Err(Error::Usage(format!(
+                                "Metrics not available for pod {ns}/{n}"
+                            )))
+                        }
+                        Err(e) => return Err(not_available(e)),
+                    },
+                    None => ctx
+                        .list(info, all_ns.scope(&ns), selector.get(), None)
+                        .await
+                        .map_err(not_available)?,
                 };
-                let mut rows: Vec<(String, String, String, i64, i64)> = Vec::new();
-                for (_, s) in summaries(ctx).await? {
-                    for p in array_at(&s, "/pods") {
-                        let pns = p
-                            .pointer("/podRef/namespace")
-                            .and_then(Value::as_str)
-                            .unwrap_or("")
-                            .to_string();
-                        let pname = p
-                            .pointer("/podRef/name")
-                            .and_then(Value::as_str)
-                            .unwrap_or("")
-                            .to_string();
-                        if !all_namespaces && pns != ns {
-                            continue;
-                        }
-                        if name.as_ref().is_some_and(|n| *n != pname)
-                            || wanted.as_ref().is_some_and(|w| !w.contains(&pname))
-                        {
-                            continue;
-                        }
-                        if containers {
-                            for c in array_at(p, "/containers") {
-                                rows.push((
-                                    pns.clone(),
-                                    pname.clone(),
-                                    c.get("name")
-                                        .and_then(Value::as_str)
-                                        .unwrap_or("")
-                                        .to_string(),
-                                    millicores(c.pointer("/cpu/usageNanoCores")),
-                                    mebibytes(c.pointer("/memory/workingSetBytes")),
-                                ));
-                            }
-                        } else {
-                            rows.push((
-                                pns,
-                                pname,
-                                String::new(),
-                                millicores(p.pointer("/cpu/usageNanoCores")),
-                                mebibytes(p.pointer("/memory/workingSetBytes")),
-                            ));
-                        }
-                    }
-                }
-                rows.sort();
-                if rows.is_empty() {
-                    return Err(Error::Usage(format!(
-                        "Metrics not available for pods in namespace {ns}"
-                    )));
+                if metrics.is_empty() {
+                    // As kubectl: a note on stderr, and success.
+                    ctx.eprint(&if all_namespaces {
+                        "No resources found\n".to_string()
+                    } else {
+                        format!("No resources found in {ns} namespace.\n")
+                    });
+                    return Ok(());
                 }
                 if !no_headers {
                     let mut h = String::new();
@@ -198,17 +176,30 @@ impl Top {
                     h.push_str("CPU(cores)\tMEMORY(bytes)\n");
                     tw.write_str(&h);
                 }
-                for (pns, pname, cname, cpu, mem) in rows {
-                    let mut line = String::new();
-                    if all_namespaces {
-                        line.push_str(&format!("{pns}\t"));
-                    }
-                    line.push_str(&format!("{pname}\t"));
+                for m in &metrics {
+                    let prefix = if all_namespaces {
+                        format!("{}\t", minik_api::meta::namespace(m).unwrap_or(""))
+                    } else {
+                        String::new()
+                    };
+                    let pod = minik_api::meta::name(m);
+                    let list = array_at(m, "/containers");
                     if containers {
-                        line.push_str(&format!("{cname}\t"));
+                        for c in list {
+                            let (cpu, mem) = usage(c.get("usage"));
+                            let cname = c.get("name").and_then(Value::as_str).unwrap_or("");
+                            tw.write_str(&format!(
+                                "{prefix}{pod}\t{cname}\t{cpu}m\t{}Mi\n",
+                                mem / (1024 * 1024)
+                            ));
+                        }
+                    } else {
+                        let (cpu, mem) = usage_sum(list.iter().filter_map(|c| c.get("usage")));
+                        tw.write_str(&format!(
+                            "{prefix}{pod}\t{cpu}m\t{}Mi\n",
+                            mem / (1024 * 1024)
+                        ));
                     }
-                    line.push_str(&format!("{cpu}m\t{mem}Mi\n"));
-                    tw.write_str(&line);
                 }
             }
         }

@@ -17,7 +17,7 @@
 //! Simplified on purpose: images are only pulled by reference (no registry
 //! credentials), and stats come from Docker's own stats endpoint.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -654,11 +654,17 @@ impl Runtime for DockerRuntime {
             .boxed())
     }
 
-    async fn stats(&self, id: &str) -> Result<ContainerStats, Error> {
-        // stream=false: Docker samples twice (1 s apart) so precpu is set.
+    async fn stats(
+        &self,
+        id: &str,
+        _annotations: &BTreeMap<String, String>,
+    ) -> Result<ContainerStats, Error> {
+        // one_shot: one sample of the cgroup counters, answered at once
+        // (without it Docker samples twice, a second apart, to fill in
+        // precpu); the kubelet computes the rate between its own samples.
         let options = StatsOptionsBuilder::default()
             .stream(false)
-            .one_shot(false)
+            .one_shot(true)
             .build();
         let s = self
             .docker
@@ -666,26 +672,11 @@ impl Runtime for DockerRuntime {
             .next()
             .await
             .ok_or_else(|| Error::Runtime(format!("no stats for {id}")))??;
-        let cpu = s.cpu_stats.unwrap_or_default();
-        let pre = s.precpu_stats.unwrap_or_default();
-        let total = cpu
-            .cpu_usage
-            .as_ref()
+        let total = s
+            .cpu_stats
+            .and_then(|c| c.cpu_usage)
             .and_then(|u| u.total_usage)
             .unwrap_or(0);
-        let pre_total = pre
-            .cpu_usage
-            .as_ref()
-            .and_then(|u| u.total_usage)
-            .unwrap_or(0);
-        let system = cpu.system_cpu_usage.unwrap_or(0);
-        let pre_system = pre.system_cpu_usage.unwrap_or(0);
-        let cpus = cpu.online_cpus.unwrap_or(1).max(1) as f64;
-        let nano_cores = if system > pre_system && total >= pre_total {
-            ((total - pre_total) as f64 / (system - pre_system) as f64 * cpus * 1e9) as u64
-        } else {
-            0
-        };
         let mem = s.memory_stats.unwrap_or_default();
         let usage = mem.usage.unwrap_or(0);
         // Working set = usage minus inactive file cache, as cAdvisor computes it.
@@ -700,7 +691,6 @@ impl Runtime for DockerRuntime {
             .unwrap_or(0);
         Ok(ContainerStats {
             cpu_usage_core_nanoseconds: total,
-            cpu_usage_nano_cores: nano_cores,
             memory_usage_bytes: usage,
             memory_working_set_bytes: usage.saturating_sub(inactive),
         })

@@ -18,7 +18,7 @@ pub mod docker;
 pub mod hairpin;
 pub mod sim;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::pin::Pin;
 use std::time::Duration;
 
@@ -170,14 +170,21 @@ pub enum ExecFrame {
     Stderr(Bytes),
 }
 
-/// One container's resource usage, as the summary API reports it.
+/// One container's resource usage at one moment: cumulative CPU time and
+/// memory now. The kubelet turns successive samples into a CPU rate
+/// (`crate::stats`), as cAdvisor does.
 #[derive(Debug, Clone, Default)]
 pub struct ContainerStats {
     pub cpu_usage_core_nanoseconds: u64,
-    pub cpu_usage_nano_cores: u64,
     pub memory_usage_bytes: u64,
     pub memory_working_set_bytes: u64,
 }
+
+/// Pod annotations through which a simulated container's usage is driven
+/// (`kubectl annotate pod p sim.minik.io/cpu=400m`): each container of the
+/// pod then uses that much. The Docker runtime measures instead.
+pub const SIM_CPU_ANNOTATION: &str = "sim.minik.io/cpu";
+pub const SIM_MEMORY_ANNOTATION: &str = "sim.minik.io/memory";
 
 /// The container runtime as the kubelet uses it.
 #[async_trait]
@@ -235,7 +242,13 @@ pub trait Runtime: Send + Sync {
         id: &str,
         options: &LogOptions,
     ) -> Result<BoxStream<'static, Result<Bytes, Error>>, Error>;
-    async fn stats(&self, id: &str) -> Result<ContainerStats, Error>;
+    /// One sample of a running container's usage. `annotations` are its
+    /// pod's: the simulated runtime's usage is driven by them.
+    async fn stats(
+        &self,
+        id: &str,
+        annotations: &BTreeMap<String, String>,
+    ) -> Result<ContainerStats, Error>;
     /// Pod UIDs whose containers changed (started, died, OOM): the kubelet's
     /// PLEG (pod lifecycle event generator), fed by the runtime's own events.
     fn subscribe(&self) -> broadcast::Receiver<String>;

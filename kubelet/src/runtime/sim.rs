@@ -9,11 +9,16 @@
 //! `true` and a lone `echo`/`date` exit 0, `false` exits 1; anything else
 //! runs until stopped. Probes succeed, pod IPs come from the node's own /24
 //! in 10.128.0.0/9 (like a node's podCIDR, so nodes in separate processes
-//! never hand out the same IP) and reach nothing, and there are no logs, exec or real stats. The Docker
+//! never hand out the same IP) and reach nothing, and there are no logs or exec.
+//! Usage is synthetic: a busy loop (`while :; do :; done`, no `sleep`)
+//! burns one core (or its CPU limit), anything else idles; the pod
+//! annotations `sim.minik.io/cpu` and `sim.minik.io/memory` set each
+//! container's usage outright, so an autoscaling demo can drive load on
+//! many simulated nodes (`kubectl annotate pods -l app=web sim.minik.io/cpu=300m`). The Docker
 //! runtime is what the real behaviour is tested against; this one never
 //! substitutes for it.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -56,6 +61,33 @@ enum Behaviour {
 struct SimContainer {
     record: ContainerRecord,
     behaviour: Behaviour,
+    /// Millicores its command uses unless an annotation says otherwise.
+    cpu_millis: i64,
+    /// CPU time used up to `sampled` (integrated at each stats call).
+    cpu_core_nanoseconds: u64,
+    sampled: Option<Timestamp>,
+}
+
+/// Working set of a simulated container without an annotation (about
+/// what a busybox shell holds).
+const SIM_IDLE_MEMORY: u64 = 1 << 20;
+
+/// Millicores a command burns: a busy loop takes a core, or its limit.
+fn cpu_millis(config: &ContainerConfig) -> i64 {
+    let script: String = config
+        .entrypoint
+        .iter()
+        .flatten()
+        .chain(config.cmd.iter().flatten())
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(" ");
+    let busy = script.contains("while") && !script.contains("sleep");
+    if busy {
+        config.cpu_limit_millis.unwrap_or(1000).min(1000)
+    } else {
+        0
+    }
 }
 
 /// One simulated node's containers.
@@ -91,11 +123,17 @@ impl SimRuntime {
         )
     }
 
-    fn insert(&self, record: ContainerRecord, behaviour: Behaviour) {
-        self.containers
-            .lock()
-            .unwrap()
-            .insert(record.id.clone(), SimContainer { record, behaviour });
+    fn insert(&self, record: ContainerRecord, behaviour: Behaviour, cpu_millis: i64) {
+        self.containers.lock().unwrap().insert(
+            record.id.clone(),
+            SimContainer {
+                record,
+                behaviour,
+                cpu_millis,
+                cpu_core_nanoseconds: 0,
+                sampled: None,
+            },
+        );
     }
 
     /// Marks a container exited and tells the PLEG.
@@ -232,7 +270,7 @@ impl Runtime for SimRuntime {
             error: String::new(),
             ip: Some(ip.to_string()),
         };
-        self.insert(record.clone(), Behaviour::RunForever);
+        self.insert(record.clone(), Behaviour::RunForever, 0);
         Ok(record)
     }
 
@@ -261,7 +299,7 @@ impl Runtime for SimRuntime {
             error: String::new(),
             ip: None,
         };
-        self.insert(record, behaviour(config));
+        self.insert(record, behaviour(config), cpu_millis(config));
         Ok(id)
     }
 
@@ -348,8 +386,33 @@ impl Runtime for SimRuntime {
         .boxed())
     }
 
-    async fn stats(&self, _id: &str) -> Result<ContainerStats, Error> {
-        Ok(ContainerStats::default())
+    async fn stats(
+        &self,
+        id: &str,
+        annotations: &BTreeMap<String, String>,
+    ) -> Result<ContainerStats, Error> {
+        let quantity = |key: &str| {
+            annotations
+                .get(key)
+                .and_then(|q| minik_api::quantity::Quantity::parse(q).ok())
+        };
+        let mut all = self.containers.lock().unwrap();
+        let c = all
+            .get_mut(id)
+            .ok_or_else(|| Error::NotFound(format!("no such container: {id}")))?;
+        let millis = quantity(super::SIM_CPU_ANNOTATION).map_or(c.cpu_millis, |q| q.millis());
+        let now = Timestamp::now();
+        let since = c.sampled.or(c.record.started_at).unwrap_or(now);
+        let elapsed_ns = now.duration_since(since).as_nanos().max(0) as u128;
+        c.cpu_core_nanoseconds += (elapsed_ns * millis.max(0) as u128 / 1000) as u64;
+        c.sampled = Some(now);
+        let memory = quantity(super::SIM_MEMORY_ANNOTATION)
+            .map_or(SIM_IDLE_MEMORY, |q| q.value().max(0) as u64);
+        Ok(ContainerStats {
+            cpu_usage_core_nanoseconds: c.cpu_core_nanoseconds,
+            memory_usage_bytes: memory,
+            memory_working_set_bytes: memory,
+        })
     }
 
     fn subscribe(&self) -> broadcast::Receiver<String> {

@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+pub mod autoscaling;
 pub mod batch;
 pub mod faults;
 pub mod lifecycle;

@@ -16,7 +16,7 @@ use kube::ResourceExt;
 use serde_json::json;
 
 /// Background tasks aborted when dropped (also when a test fails).
-pub struct Tasks(Vec<tokio::task::JoinHandle<()>>);
+pub struct Tasks(pub Vec<tokio::task::JoinHandle<()>>);
 
 impl From<Vec<tokio::task::JoinHandle<()>>> for Tasks {
     fn from(tasks: Vec<tokio::task::JoinHandle<()>>) -> Self {
