@@ -65,8 +65,8 @@ fn usage_sum<'a>(usages: impl Iterator<Item = &'a Value>) -> (i64, i64) {
             u.get(k)
                 .and_then(|v| minik_api::quantity::from_json(v).ok())
         };
-        cpu = cpu + q("cpu").unwrap_or(Quantity::from_millis(0));
-        memory = memory + q("memory").unwrap_or(Quantity::from_millis(0));
+        cpu += q("cpu").unwrap_or(Quantity::from_millis(0));
+        memory += q("memory").unwrap_or(Quantity::from_millis(0));
     }
     (cpu.millis(), memory.value())
 }
