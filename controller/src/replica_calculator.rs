@@ -303,7 +303,8 @@ mod tests {
 
     #[test]
     fn kubernetes_replica_calculator_cases() {
-        let cases: Vec<(&str, i32, Target, Vec<PodInfo>, Result<i32, &str>)> = vec![
+        type Case<'a> = (&'a str, i32, Target, Vec<PodInfo>, Result<i32, &'a str>);
+        let cases: Vec<Case> = vec![
             (
                 "within tolerance: 52% of a 50% target",
                 3,

@@ -1,6 +1,7 @@
 //! The kinds of metrics.k8s.io/v1beta1: resource usage measured by the
 //! kubelets, read-only and never stored (metrics-server's API, served by
-//! minik's API server itself; see `apiserver/src/resource_metrics.rs`).
+//! minik's API server itself; see `apiserver/src/scraper.rs` and
+//! `apiserver/src/rest/metrics_api.rs`).
 
 pub mod node_metrics;
 pub mod pod_metrics;
