@@ -20,31 +20,11 @@
 mod mk;
 mod support;
 
+use support::cli::{miniktl, ok, Down};
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-/// Runs the built `miniktl` binary (so it finds the component binaries next to it).
-fn miniktl(args: &[&str]) -> Output {
-    Command::new(support::workspace_bin("miniktl"))
-        .args(args)
-        .env_remove("KUBECONFIG")
-        .stdin(Stdio::null())
-        .output()
-        .expect("miniktl runs")
-}
-
-fn ok(args: &[&str]) -> String {
-    let o = miniktl(args);
-    assert!(
-        o.status.success(),
-        "miniktl {} failed:\nstdout: {}\nstderr: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8(o.stdout).unwrap()
-}
 
 /// Pids of processes whose command line mentions `needle`.
 fn processes_mentioning(needle: &str) -> Vec<u32> {
@@ -68,16 +48,6 @@ fn processes_mentioning(needle: &str) -> Vec<u32> {
         }
     }
     found
-}
-
-/// Stops the cluster even when a test fails half-way.
-struct Down(PathBuf);
-
-impl Drop for Down {
-    fn drop(&mut self) {
-        let home = self.0.display().to_string();
-        let _ = miniktl(&["cluster", "down", "--purge", "--home", &home]);
-    }
 }
 
 fn kc(home: &Path) -> String {

@@ -7,40 +7,10 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use support::cli::{ok, Down};
+
+use std::path::Path;
 use std::time::{Duration, Instant};
-
-fn miniktl(args: &[&str]) -> Output {
-    Command::new(support::workspace_bin("miniktl"))
-        .args(args)
-        .env_remove("KUBECONFIG")
-        .stdin(Stdio::null())
-        .output()
-        .expect("miniktl runs")
-}
-
-fn ok(args: &[&str]) -> String {
-    let o = miniktl(args);
-    assert!(
-        o.status.success(),
-        "miniktl {} failed:\nstdout: {}\nstderr: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8(o.stdout).unwrap()
-}
-
-/// Stops the cluster even when the test fails half-way.
-struct Down(PathBuf);
-
-impl Drop for Down {
-    fn drop(&mut self) {
-        let home = self.0.display().to_string();
-        let _ = miniktl(&["cluster", "down", "--purge", "--home", &home]);
-    }
-}
 
 fn kubectl(home: &Path, cache: &Path, args: &[&str], stdin: Option<&str>) -> String {
     let out = support::kubectl_with(&home.join("kubeconfig"), cache, args, stdin);

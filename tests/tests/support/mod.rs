@@ -6,6 +6,7 @@
 
 pub mod autoscaling;
 pub mod batch;
+pub mod cli;
 pub mod faults;
 pub mod lifecycle;
 pub mod scheduler;
