@@ -839,6 +839,97 @@ async fn the_tutorials_postgres_runs_with_bound_volumes_on_the_sim_runtime() {
     assert_eq!(table.split_whitespace().nth(1), Some("3/3"), "{table}");
 }
 
+/// The tutorial's Redis StatefulSet, verbatim (a claim template naming a
+/// `fast-ssd` class, a ConfigMap volume), once the class and the ConfigMap
+/// it expects exist: three pods, each with its own Bound claim.
+const TUTORIAL_REDIS: &str = r#"
+apiVersion: apps/v1
+kind: StatefulSet
+metadata:
+  name: redis-cluster
+  namespace: microservices
+spec:
+  serviceName: redis-cluster
+  replicas: 3
+  selector:
+    matchLabels:
+      app: redis-cluster
+  template:
+    metadata:
+      labels:
+        app: redis-cluster
+    spec:
+      containers:
+      - name: redis
+        image: redis:6.2-alpine
+        ports:
+        - containerPort: 6379
+        - containerPort: 16379
+        command:
+        - redis-server
+        - /conf/redis.conf
+        volumeMounts:
+        - name: redis-data
+          mountPath: /data
+        - name: redis-config
+          mountPath: /conf
+        resources:
+          requests:
+            memory: "256Mi"
+            cpu: "250m"
+          limits:
+            memory: "512Mi"
+            cpu: "500m"
+      volumes:
+      - name: redis-config
+        configMap:
+          name: redis-config
+  volumeClaimTemplates:
+  - metadata:
+      name: redis-data
+    spec:
+      accessModes: ["ReadWriteOnce"]
+      storageClassName: fast-ssd
+      resources:
+        requests:
+          storage: 10Gi
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tutorials_redis_runs_with_its_claims_on_the_sim_runtime() {
+    let cluster = SimCluster::start_with(2, Duration::from_millis(100), |settings, dir| {
+        settings.local_path_dir = Some(dir.join("local-path"));
+    })
+    .await;
+    let c = &cluster.c;
+    let prereqs = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: microservices\n---\napiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata:\n  name: fast-ssd\nprovisioner: minik.io/local-path\nvolumeBindingMode: WaitForFirstConsumer\nreclaimPolicy: Delete\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: redis-config\n  namespace: microservices\ndata:\n  redis.conf: \"appendonly yes\\n\"\n";
+    c.kubectl_ok(&["apply", "-f", &c.file("prereqs.yaml", prereqs)]);
+    c.kubectl_ok(&["apply", "-f", &c.file("redis.yaml", TUTORIAL_REDIS)]);
+    let out = c.kubectl_ok(&[
+        "rollout",
+        "status",
+        "sts/redis-cluster",
+        "-n",
+        "microservices",
+        "--timeout=60s",
+    ]);
+    assert!(out.contains("3 new pods have been updated"), "{out}");
+    let claims: Api<PersistentVolumeClaim> = Api::namespaced(c.client.clone(), "microservices");
+    for n in 0..3 {
+        let name = format!("redis-data-redis-cluster-{n}");
+        let claim = claims.get(&name).await.unwrap();
+        assert_eq!(
+            claim.status.and_then(|s| s.phase).as_deref(),
+            Some("Bound"),
+            "{name}"
+        );
+        assert_eq!(
+            claim.spec.unwrap().storage_class_name.as_deref(),
+            Some("fast-ssd")
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn max_unavailable_replaces_two_pods_at_once() {
     let cluster = SimCluster::start(2, Duration::from_millis(300)).await;
