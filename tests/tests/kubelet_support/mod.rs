@@ -96,11 +96,19 @@ impl KubeletCluster {
     }
 
     pub async fn start_with(tweak: impl FnOnce(&mut minik_kubelet::Config)) -> Option<Self> {
+        Self::start_configured(|_| {}, tweak).await
+    }
+
+    /// Like [`Self::start_with`], also configuring the API server.
+    pub async fn start_configured(
+        server: impl FnOnce(&mut minik_apiserver::Config),
+        tweak: impl FnOnce(&mut minik_kubelet::Config),
+    ) -> Option<Self> {
         if !docker_available() {
             return None;
         }
         let id = run_id();
-        let cluster = TestCluster::start().await;
+        let cluster = TestCluster::start_with(server).await;
         let mut config = Self::config(&cluster, &id);
         tweak(&mut config);
         let guard = DockerGuard {

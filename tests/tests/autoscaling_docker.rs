@@ -1,0 +1,315 @@
+//! Resource metrics and the HorizontalPodAutoscaler with real Docker
+//! containers: a Deployment whose container burns CPU scales up under an
+//! HPA within two sync periods, `kubectl top` shows the burner's usage,
+//! and once the load stops it scales back down; then a seed tutorial's
+//! autoscaling/v2 HPA (CPU, memory and a Pods metric minik cannot serve)
+//! scales a real workload, reporting the unsupported metric.
+//!
+//! Docker is required: this test fails under CI=true without an engine.
+
+mod kubelet_support;
+#[path = "support/miniktl.rs"]
+mod mk;
+mod support;
+
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+use kube::api::Api;
+use kubelet_support::*;
+use serde_json::{json, Value};
+use support::autoscaling::*;
+use support::workloads::{events_about, wait_for};
+use support::TestCluster;
+
+/// The HPA loop period and the metrics resolution of this test.
+const PERIOD: Duration = Duration::from_secs(3);
+const RESOLUTION: Duration = Duration::from_secs(2);
+const T: Duration = Duration::from_secs(90);
+
+fn apply(tc: &TestCluster, manifest: &str) {
+    let file = tc.file("manifest.yaml", manifest);
+    let out = tc.kubectl(&["apply", "-f", &file]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn kubectl(tc: &TestCluster, args: &[&str]) -> String {
+    let out = tc.kubectl(args);
+    assert!(
+        out.status.success(),
+        "kubectl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// A Deployment of CPU burners on node-1 (no scheduler runs here) that
+/// stop burning once `/tmp/stop` exists.
+fn burner(name: &str, namespace: &str, replicas: i32, cpu_limit: &str) -> String {
+    json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {
+                    "nodeName": "node-1",
+                    "terminationGracePeriodSeconds": 1,
+                    "containers": [{
+                        "name": "burn", "image": "busybox:1.35",
+                        "command": ["sh", "-c", "while [ ! -f /tmp/stop ]; do :; done; exec sleep 3600"],
+                        "resources": {"requests": {"cpu": "100m", "memory": "32Mi"}, "limits": {"cpu": cpu_limit}}
+                    }]
+                }
+            }
+        }
+    })
+    .to_string()
+}
+
+async fn replicas(tc: &TestCluster, ns: &str, name: &str) -> i32 {
+    let api: Api<Deployment> = Api::namespaced(tc.client.clone(), ns);
+    api.get(name)
+        .await
+        .ok()
+        .and_then(|d| d.spec?.replicas)
+        .unwrap_or(-1)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cpu_burner_scales_up_and_back_down_with_real_containers() {
+    let Some(c) =
+        KubeletCluster::start_configured(|s| s.metrics_resolution = RESOLUTION, |_| {}).await
+    else {
+        return;
+    };
+    let tc = &c.cluster;
+    let _controllers = start_autoscaling_controllers(&tc.client, PERIOD);
+
+    apply(tc, &burner("burner", "default", 1, "150m"));
+    // kubectl top sees the burner above 90m once it has been scraped twice.
+    let top = wait_for("the burner in kubectl top", T, || async {
+        let out = tc.kubectl(&["top", "pods", "-l", "app=burner"]);
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        let row = table(&text)
+            .into_iter()
+            .find(|r| r[0].starts_with("burner-"))?;
+        (number(&row[1])? > 90).then_some(text)
+    })
+    .await;
+    let ours = mk::miniktl(&tc.kubeconfig, &["top", "pods", "-l", "app=burner"]).await;
+    assert!(
+        agree(&top, &ours.out, 40),
+        "kubectl:\n{top}\nminiktl:\n{}",
+        ours.out
+    );
+    let nodes = kubectl(tc, &["top", "nodes"]);
+    let node = table(&nodes)
+        .into_iter()
+        .find(|r| r[0] == "node-1")
+        .expect("node-1 row");
+    assert!(number(&node[1]).unwrap() > 90, "{nodes}");
+    let ours = mk::miniktl(&tc.kubeconfig, &["top", "nodes"]).await;
+    assert!(
+        agree(&nodes, &ours.out, 60),
+        "kubectl:\n{nodes}\nminiktl:\n{}",
+        ours.out
+    );
+
+    // The HPA: 50 % of the 100m request; the burner uses ~150 %.
+    let created = Instant::now();
+    apply(
+        tc,
+        r#"
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata:
+  name: burner
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: burner}
+  minReplicas: 1
+  maxReplicas: 3
+  metrics:
+  - type: Resource
+    resource: {name: cpu, target: {type: Utilization, averageUtilization: 50}}
+  behavior:
+    scaleDown: {stabilizationWindowSeconds: 0}
+"#,
+    );
+    wait_for(
+        "a scale up",
+        2 * PERIOD + Duration::from_secs(1),
+        || async { (replicas(tc, "default", "burner").await > 1).then_some(()) },
+    )
+    .await;
+    let up = created.elapsed();
+    let events = events_about(&tc.client, "default", "burner").await;
+    assert!(
+        events.iter().any(|(r, n)| r == "SuccessfulRescale"
+            && n.starts_with("New size: 3; reason: cpu resource utilization (percentage of request) above target")),
+        "{events:?}"
+    );
+    let get = kubectl(tc, &["get", "hpa", "burner"]);
+    let targets = table(&get)[1][2].clone();
+    assert!(
+        targets.starts_with("cpu:") || get.contains("cpu: "),
+        "{get}"
+    );
+    assert!(get.contains("%/50%"), "{get}");
+    let describe = kubectl(tc, &["describe", "hpa", "burner"]);
+    for text in [
+        "AbleToScale",
+        "ScalingActive",
+        "ValidMetricFound",
+        "SuccessfulRescale",
+    ] {
+        assert!(describe.contains(text), "{text} in:\n{describe}");
+    }
+
+    // The load stops in every pod; the HPA brings it back to one.
+    wait_for("three burners running", T, || async {
+        let pods = c
+            .pods()
+            .list(&kube::api::ListParams::default().labels("app=burner"))
+            .await
+            .ok()?;
+        let running: Vec<String> = pods
+            .items
+            .iter()
+            .filter(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running"))
+            .map(|p| p.metadata.name.clone().unwrap())
+            .collect();
+        (running.len() == 3).then_some(running)
+    })
+    .await
+    .iter()
+    .for_each(|pod| {
+        kubectl(tc, &["exec", pod, "--", "touch", "/tmp/stop"]);
+    });
+    let stopped = Instant::now();
+    wait_for("the scale down", T, || async {
+        (replicas(tc, "default", "burner").await == 1).then_some(())
+    })
+    .await;
+    let down = stopped.elapsed();
+    let events = events_about(&tc.client, "default", "burner").await;
+    assert!(
+        events.iter().any(|(r, n)| r == "SuccessfulRescale"
+            && n == "New size: 1; reason: All metrics below target"),
+        "{events:?}"
+    );
+    eprintln!("scaled up {up:?} after the HPA was created; down {down:?} after the load stopped");
+    kubectl(tc, &["delete", "hpa", "burner"]);
+    kubectl(tc, &["delete", "deployment", "burner"]);
+
+    // A seed tutorial's HPA: CPU and memory utilization, a Pods metric
+    // (http_requests_per_second) and behavior, applied with the real kubectl.
+    kubectl(tc, &["create", "namespace", "microservices"]);
+    apply(tc, &burner("user-service", "microservices", 2, "100m"));
+    apply(tc, SEED_HPA);
+    let hpas: Api<HorizontalPodAutoscaler> = Api::namespaced(tc.client.clone(), "microservices");
+    wait_for("the seed's HPA scales the workload up", T, || async {
+        (replicas(tc, "microservices", "user-service").await > 2).then_some(())
+    })
+    .await;
+    let status =
+        serde_json::to_value(hpas.get("user-service-hpa").await.unwrap().status.unwrap()).unwrap();
+    let metrics: Vec<&Value> = status["currentMetrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .collect();
+    assert_eq!(metrics[0]["resource"]["name"], "cpu", "{status}");
+    assert_eq!(metrics[1]["resource"]["name"], "memory", "{status}");
+    assert!(
+        metrics[1]["resource"]["current"]["averageUtilization"].is_number(),
+        "{status}"
+    );
+    let events = events_about(&tc.client, "microservices", "user-service-hpa").await;
+    assert!(
+        events.iter().any(
+            |(r, n)| r == "FailedGetPodsMetric" && n.contains("Pods metrics are not supported")
+        ),
+        "{events:?}"
+    );
+    assert!(
+        events.iter().any(|(r, n)| r == "SuccessfulRescale"
+            && n.contains("cpu resource utilization (percentage of request) above target")),
+        "{events:?}"
+    );
+    kubectl(
+        tc,
+        &["delete", "namespace", "microservices", "--wait=false"],
+    );
+    kubectl(
+        tc,
+        &[
+            "delete",
+            "deployment",
+            "user-service",
+            "-n",
+            "microservices",
+            "--wait=false",
+        ],
+    );
+}
+
+/// From the seeds (a microservices tutorial), as written there.
+const SEED_HPA: &str = r#"
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata:
+  name: user-service-hpa
+  namespace: microservices
+spec:
+  scaleTargetRef:
+    apiVersion: apps/v1
+    kind: Deployment
+    name: user-service
+  minReplicas: 2
+  maxReplicas: 20
+  metrics:
+  - type: Resource
+    resource:
+      name: cpu
+      target:
+        type: Utilization
+        averageUtilization: 70
+  - type: Resource
+    resource:
+      name: memory
+      target:
+        type: Utilization
+        averageUtilization: 80
+  - type: Pods
+    pods:
+      metric:
+        name: http_requests_per_second
+      target:
+        type: AverageValue
+        averageValue: "100"
+  behavior:
+    scaleDown:
+      stabilizationWindowSeconds: 300
+      policies:
+      - type: Percent
+        value: 10
+        periodSeconds: 60
+    scaleUp:
+      stabilizationWindowSeconds: 0
+      policies:
+      - type: Percent
+        value: 100
+        periodSeconds: 15
+      - type: Pods
+        value: 4
+        periodSeconds: 15
+      selectPolicy: Max
+"#;
