@@ -314,6 +314,101 @@ async fn quota_refuses_each_resource_past_hard() {
     create(&c, "default", p("b")).await.unwrap();
 }
 
+/// An update is charged only what it adds: a ClusterIP Service turned
+/// NodePort past `services.nodeports` is refused (by PATCH and by PUT) and
+/// keeps its type, while an update that adds nothing — a label on a pod in
+/// a namespace already over its quota — passes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quota_charges_updates_what_they_add() {
+    let c = TestCluster::start().await;
+    namespace(&c, "updates").await;
+    quota(
+        &c,
+        "updates",
+        "q",
+        json!({"hard": {"services.nodeports": "1", "pods": "1"}}),
+    )
+    .await;
+    let svc = |name: &str, t: &str| {
+        json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": name},
+            "spec": {"type": t, "selector": {"app": "x"}, "ports": [{"port": 80}]}})
+    };
+    create(&c, "updates", svc("np", "NodePort")).await.unwrap();
+    create(&c, "updates", svc("plain", "ClusterIP"))
+        .await
+        .unwrap();
+    let services: Api<k8s_openapi::api::core::v1::Service> =
+        Api::namespaced(c.client.clone(), "updates");
+    let to_node_port = Patch::Merge(json!({"spec": {"type": "NodePort"}}));
+    let expected = "services \"plain\" is forbidden: exceeded quota: q, requested: services.nodeports=1, used: services.nodeports=1, limited: services.nodeports=1";
+    let (code, msg) = refusal(
+        services
+            .patch("plain", &PatchParams::default(), &to_node_port)
+            .await,
+    );
+    assert_eq!((code, msg.as_str()), (403, expected));
+    let mut replaced = services.get("plain").await.unwrap();
+    replaced.spec.as_mut().unwrap().type_ = Some("NodePort".into());
+    let (code, msg) = refusal(
+        services
+            .replace("plain", &PostParams::default(), &replaced)
+            .await,
+    );
+    assert_eq!((code, msg.as_str()), (403, expected));
+    let kept = services.get("plain").await.unwrap();
+    assert_eq!(kept.spec.unwrap().type_.as_deref(), Some("ClusterIP"));
+    // The real kubectl shows kube-apiserver's words.
+    let out = c.kubectl(&[
+        "patch",
+        "svc",
+        "plain",
+        "-n",
+        "updates",
+        "-p",
+        r#"{"spec":{"type":"NodePort"}}"#,
+    ]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(expected), "{stderr}");
+    // A change that adds nothing passes; once the NodePort Service is gone
+    // the type change fits (no node port was kept by the refusals).
+    let label = Patch::Merge(json!({"metadata": {"labels": {"tier": "web"}}}));
+    services
+        .patch("plain", &PatchParams::default(), &label)
+        .await
+        .unwrap();
+    services
+        .delete("np", &DeleteParams::default())
+        .await
+        .unwrap();
+    services
+        .patch("plain", &PatchParams::default(), &to_node_port)
+        .await
+        .unwrap();
+
+    // Two pods, then a quota of one: the namespace is over it, yet the
+    // pods can still be relabelled; only a new pod is refused.
+    namespace(&c, "over").await;
+    let pods: Api<Pod> = Api::namespaced(c.client.clone(), "over");
+    for name in ["a", "b"] {
+        pods.create(&PostParams::default(), &pod(name, json!({}), json!({})))
+            .await
+            .unwrap();
+    }
+    quota(&c, "over", "q", json!({"hard": {"pods": "1"}})).await;
+    pods.patch("a", &PatchParams::default(), &label)
+        .await
+        .unwrap();
+    let (code, msg) = refusal(
+        pods.create(&PostParams::default(), &pod("c", json!({}), json!({})))
+            .await,
+    );
+    assert_eq!(
+        (code, msg.as_str()),
+        (403, "pods \"c\" is forbidden: exceeded quota: q, requested: pods=1, used: pods=2, limited: pods=1")
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn compute_quota_requires_requests_and_limits() {
     let c = TestCluster::start().await;

@@ -209,6 +209,13 @@ pub trait Strategy: Sync {
         Vec::new()
     }
 
+    /// Whether LimitRanger checks updates too (`limit_range_violations` on
+    /// the new object): claims, whose requests can grow; not pods, whose
+    /// containers cannot change (Kubernetes skips pod updates).
+    fn limit_range_checks_updates(&self) -> bool {
+        false
+    }
+
     /// What one object costs its namespace's quotas beyond its object count
     /// (`count/<resource>` is added by [`crate::quota::usage`]): `pods`,
     /// `requests.cpu`, `services.nodeports`, `requests.storage`, … An object

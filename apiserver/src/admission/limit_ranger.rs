@@ -13,7 +13,7 @@ use crate::error::ApiError;
 use crate::store::Store;
 
 /// The namespace's LimitRanges, in name order (the store's key order).
-fn ranges(store: &dyn Store, namespace: &str) -> Result<Vec<LimitRange>, ApiError> {
+pub fn ranges(store: &dyn Store, namespace: &str) -> Result<Vec<LimitRange>, ApiError> {
     let info = catalogue::lookup("", "v1", "limitranges").expect("limitranges are served");
     super::list_in(store, info, namespace)
 }

@@ -13,9 +13,13 @@
 //! straight from the store: it is in-process and current (kube-apiserver
 //! reads informer caches and lists live on a miss).
 //!
-//! Where minik simplifies: admission runs on creates (POST, and server-side
-//! apply of an absent object); updates are not admitted again (Kubernetes
-//! re-checks a Service whose type changes and a PVC that grows).
+//! Creates (POST, and server-side apply of an absent object) run both
+//! steps. Updates of an object itself (PUT and PATCH; subresources such as
+//! `status` are not admitted, as in Kubernetes) run the validating step
+//! only ([`prepare_update`], then [`UpdateAdmission::check`]): LimitRanger
+//! bounds for the kinds whose strategy asks for it (claims; a pod's
+//! containers cannot change), and quota on what the update adds (a Service
+//! turned NodePort).
 
 pub mod limit_ranger;
 pub mod resource_quota;
@@ -29,6 +33,9 @@ use crate::store::Store;
 use crate::AppState;
 
 pub use resource_quota::{NamespaceLocks, Reservation};
+
+use k8s_openapi::api::core::v1::LimitRange;
+use resource_quota::UpdateQuotas;
 
 /// The mutating step, run after defaulting and before validation.
 pub fn mutate(store: &dyn Store, info: &ResourceInfo, obj: &mut Value) -> Result<(), ApiError> {
@@ -51,6 +58,55 @@ pub async fn validate(
     };
     limit_ranger::validate(&*state.store, info, &ns, obj)?;
     resource_quota::admit(state, info, &ns, obj).await
+}
+
+/// The validating step of an update, read before the writer applies it.
+pub struct UpdateAdmission {
+    ranges: Vec<LimitRange>,
+    quotas: Option<UpdateQuotas>,
+}
+
+/// Reads what an update of an object of `info` in `namespace` will be
+/// checked against. The [`Reservation`], if any, must be held until the
+/// update is stored (or refused), as for a create.
+pub async fn prepare_update(
+    state: &AppState,
+    info: &'static ResourceInfo,
+    namespace: Option<&str>,
+) -> Result<(UpdateAdmission, Option<Reservation>), ApiError> {
+    let Some(ns) = namespace.filter(|_| info.namespaced) else {
+        let none = UpdateAdmission {
+            ranges: Vec::new(),
+            quotas: None,
+        };
+        return Ok((none, None));
+    };
+    let ranges = if info.strategy.limit_range_checks_updates() {
+        limit_ranger::ranges(&*state.store, ns)?
+    } else {
+        Vec::new()
+    };
+    let (quotas, reservation) = match resource_quota::prepare_update(state, info, ns).await? {
+        Some((quotas, reservation)) => (Some(quotas), Some(reservation)),
+        None => (None, None),
+    };
+    Ok((UpdateAdmission { ranges, quotas }, reservation))
+}
+
+impl UpdateAdmission {
+    /// Refuses the update from `old` to `new` with 403 Forbidden, as on create.
+    pub fn check(&self, info: &ResourceInfo, new: &Value, old: &Value) -> Result<(), ApiError> {
+        if !self.ranges.is_empty() {
+            let violations = info.strategy.limit_range_violations(new, &self.ranges);
+            if !violations.is_empty() {
+                return Err(forbidden(info, new, &violations));
+            }
+        }
+        match &self.quotas {
+            Some(quotas) => quotas.check(info, new, old),
+            None => Ok(()),
+        }
+    }
 }
 
 fn namespace_of(info: &ResourceInfo, obj: &Value) -> Option<String> {

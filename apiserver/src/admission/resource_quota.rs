@@ -3,7 +3,8 @@
 //! would take a namespace past one of its quotas' `hard` limits is refused
 //! with 403 `exceeded quota: q, requested: pods=1, used: pods=2, limited:
 //! pods=2`, and a pod that leaves out a quoted compute resource with
-//! `failed quota: q: must specify limits.cpu for: web`.
+//! `failed quota: q: must specify limits.cpu for: web`. An update is
+//! charged what it adds ([`UpdateQuotas`]).
 //!
 //! ## Why it cannot be raced
 //!
@@ -20,7 +21,8 @@
 //! `pods: 2`. So the creates a quota limits are serialized per namespace:
 //! [`admit`] takes the namespace's lock *before* it counts and hands it
 //! back as a [`Reservation`] that the create handler holds until the
-//! writer has stored (or refused) the object. The next create in that
+//! writer has stored (or refused) the object (an update that a quota limits
+//! takes the same lock). The next create in that
 //! namespace counts after the previous one is in the store. Creates no
 //! quota limits (and every other namespace) take no lock, so group commit
 //! still batches them.
@@ -93,21 +95,10 @@ pub async fn admit(
     namespace: &str,
     obj: &Value,
 ) -> Result<Option<Reservation>, ApiError> {
-    let quotas_info = catalogue::lookup("", "v1", "resourcequotas").expect("quotas are served");
-    let pertinent: Vec<Pertinent> =
-        super::list_in::<ResourceQuota>(&*state.store, quotas_info, namespace)?
-            .into_iter()
-            .filter(|q| quota::matches(info, q, obj))
-            .map(|q| {
-                let hard = quota::hard(&q);
-                let tracked = quota::matching_resources(info, hard.keys());
-                Pertinent {
-                    quota: q,
-                    hard,
-                    tracked,
-                }
-            })
-            .collect();
+    let pertinent: Vec<Pertinent> = quotas_tracking(state, info, namespace)?
+        .into_iter()
+        .filter(|p| quota::matches(info, &p.quota, obj))
+        .collect();
     if pertinent.is_empty() {
         return Ok(None);
     }
@@ -124,31 +115,117 @@ pub async fn admit(
     let delta = quota::usage(info, obj, now);
     let reservation = state.quota_locks.lock(namespace).await;
     let used = count_usage(state, info, namespace, &pertinent, now)?;
-    for (p, used) in pertinent.iter().zip(used) {
-        let requested = quota::remove_zeros(quota::mask(&delta, &p.tracked));
-        let exceeded: BTreeSet<String> = requested
-            .iter()
-            .filter(|(name, amount)| {
-                let total = used.get(*name).copied().unwrap_or_default() + **amount;
-                p.hard.get(*name).is_some_and(|hard| total > *hard)
-            })
-            .map(|(name, _)| name.clone())
-            .collect();
-        if !exceeded.is_empty() {
-            return Err(super::forbidden(
-                info,
-                obj,
-                &[format!(
-                    "exceeded quota: {}, requested: {}, used: {}, limited: {}",
-                    quota_name(&p.quota),
-                    quota::pretty_print(&quota::mask(&requested, &exceeded)),
-                    quota::pretty_print(&quota::mask(&used, &exceeded)),
-                    quota::pretty_print(&quota::mask(&p.hard, &exceeded)),
-                )],
-            ));
-        }
+    for (p, used) in pertinent.iter().zip(&used) {
+        check(info, obj, p, used, &delta)?;
     }
     Ok(Some(reservation))
+}
+
+/// The quotas of a namespace, with their usage, that an update of one of
+/// its objects is checked against. Counted before the writer applies the
+/// update (under the namespace's lock, which the handler holds until the
+/// update is stored), checked by [`UpdateQuotas::check`] once the writer
+/// knows the stored object the update replaces.
+pub struct UpdateQuotas {
+    quotas: Vec<(Pertinent, ResourceList)>,
+    now: Timestamp,
+}
+
+/// Prepares the quota check of an update in `namespace`: `None` when no
+/// quota there limits the kind (no lock is taken then).
+pub async fn prepare_update(
+    state: &AppState,
+    info: &'static ResourceInfo,
+    namespace: &str,
+) -> Result<Option<(UpdateQuotas, Reservation)>, ApiError> {
+    let pertinent = quotas_tracking(state, info, namespace)?;
+    if pertinent.is_empty() {
+        return Ok(None);
+    }
+    let now = Timestamp::now();
+    let reservation = state.quota_locks.lock(namespace).await;
+    let used = count_usage(state, info, namespace, &pertinent, now)?;
+    let quotas = pertinent.into_iter().zip(used).collect();
+    Ok(Some((UpdateQuotas { quotas, now }, reservation)))
+}
+
+impl UpdateQuotas {
+    /// `CheckRequest` for an update from `old` to `new`: only what the
+    /// update adds is charged (`SubtractWithNonNegativeResult`), so an
+    /// update that costs nothing more — a label change, a pod finishing —
+    /// passes even in a namespace over its quota; a Service turned
+    /// NodePort or a claim that grows is refused past `hard`.
+    pub fn check(&self, info: &ResourceInfo, new: &Value, old: &Value) -> Result<(), ApiError> {
+        for (p, used) in &self.quotas {
+            if !quota::matches(info, &p.quota, new) {
+                continue;
+            }
+            let before = if quota::matches(info, &p.quota, old) {
+                quota::usage(info, old, self.now)
+            } else {
+                ResourceList::default()
+            };
+            let delta = quota::increase(&quota::usage(info, new, self.now), &before);
+            check(info, new, p, used, &delta)?;
+        }
+        Ok(())
+    }
+}
+
+/// The namespace's quotas whose `hard` names something `info` consumes.
+fn quotas_tracking(
+    state: &AppState,
+    info: &ResourceInfo,
+    namespace: &str,
+) -> Result<Vec<Pertinent>, ApiError> {
+    let quotas_info = catalogue::lookup("", "v1", "resourcequotas").expect("quotas are served");
+    Ok(
+        super::list_in::<ResourceQuota>(&*state.store, quotas_info, namespace)?
+            .into_iter()
+            .filter_map(|q| {
+                let hard = quota::hard(&q);
+                let tracked = quota::matching_resources(info, hard.keys());
+                (!tracked.is_empty()).then_some(Pertinent {
+                    quota: q,
+                    hard,
+                    tracked,
+                })
+            })
+            .collect(),
+    )
+}
+
+/// Refuses `obj` if `used` plus what it adds (`delta`) passes the quota's `hard`.
+fn check(
+    info: &ResourceInfo,
+    obj: &Value,
+    p: &Pertinent,
+    used: &ResourceList,
+    delta: &ResourceList,
+) -> Result<(), ApiError> {
+    let requested = quota::remove_zeros(quota::mask(delta, &p.tracked));
+    let exceeded: BTreeSet<String> = requested
+        .iter()
+        .filter(|(name, amount)| {
+            let total = used.get(*name).copied().unwrap_or_default() + **amount;
+            p.hard.get(*name).is_some_and(|hard| total > *hard)
+        })
+        .map(|(name, _)| name.clone())
+        .collect();
+    if exceeded.is_empty() {
+        return Ok(());
+    }
+    Err(super::forbidden(
+        info,
+        obj,
+        &[format!(
+            "exceeded quota: {}, requested: {}, used: {}, limited: {}",
+            quota_name(&p.quota),
+            quota::pretty_print(&quota::mask(&requested, &exceeded)),
+            quota::pretty_print(&quota::mask(used, &exceeded)),
+            quota::pretty_print(&quota::mask(&p.hard, &exceeded)),
+        )],
+    ))
 }
 
 /// What the namespace's stored objects of `info` cost each pertinent quota

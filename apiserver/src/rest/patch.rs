@@ -118,6 +118,8 @@ pub async fn patch(ctx: Ctx) -> Result<Response, ApiError> {
     let manager = ctx.params.get("fieldManager").unwrap_or("").to_string();
     let state = ctx.state.clone();
     let decoder = ctx.decoder.clone();
+    // Held until the update is stored: see admission::resource_quota.
+    let (admission, reservation) = super::update::admit_update(&ctx).await?;
     let committed = ctx
         .mutate(
             target.key(),
@@ -137,6 +139,7 @@ pub async fn patch(ctx: Ctx) -> Result<Response, ApiError> {
                     Some("status") => registry::prepare_status_update(&target, &patched, &old)?,
                     _ => {
                         registry::prepare_update(&target, &mut patched, &old)?;
+                        admission.check(info, &patched, &old)?;
                         super::allocate_service(&state, info, &mut patched, &old)?;
                         patched
                     }
@@ -144,8 +147,9 @@ pub async fn patch(ctx: Ctx) -> Result<Response, ApiError> {
                 Ok(finish_update(info, new, &old))
             }),
         )
-        .await?;
-    Ok(ctx.respond(StatusCode::OK, &committed.object))
+        .await;
+    drop(reservation);
+    Ok(ctx.respond(StatusCode::OK, &committed?.object))
 }
 
 /// Records (or refreshes) an `Apply` entry for `manager` in managedFields.

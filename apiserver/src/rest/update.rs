@@ -6,6 +6,7 @@ use http::StatusCode;
 use serde_json::Value;
 
 use super::{check_resource_version, finish_update, Ctx};
+use crate::admission;
 use crate::decode::Source;
 use crate::error::ApiError;
 use crate::registry;
@@ -20,6 +21,8 @@ pub async fn update(ctx: Ctx) -> Result<Response, ApiError> {
             .decode(info, target.served, &mut body, Source::Body)?;
     }
     let state = ctx.state.clone();
+    // Held until the update is stored: see admission::resource_quota.
+    let (admission, reservation) = admit_update(&ctx).await?;
     let committed = ctx
         .mutate(
             target.key(),
@@ -32,6 +35,7 @@ pub async fn update(ctx: Ctx) -> Result<Response, ApiError> {
                     _ => {
                         let mut new = body;
                         registry::prepare_update(&target, &mut new, &old)?;
+                        admission.check(info, &new, &old)?;
                         super::allocate_service(&state, info, &mut new, &old)?;
                         new
                     }
@@ -39,8 +43,21 @@ pub async fn update(ctx: Ctx) -> Result<Response, ApiError> {
                 Ok(finish_update(info, new, &old))
             }),
         )
-        .await?;
-    Ok(ctx.respond(StatusCode::OK, &committed.object))
+        .await;
+    drop(reservation);
+    Ok(ctx.respond(StatusCode::OK, &committed?.object))
+}
+
+/// The validating admission of an update of the object itself (not of a
+/// subresource): see [`admission::prepare_update`].
+pub(super) async fn admit_update(
+    ctx: &Ctx,
+) -> Result<(admission::UpdateAdmission, Option<admission::Reservation>), ApiError> {
+    let namespace = match ctx.target.subresource {
+        None => ctx.target.namespace.as_deref(),
+        Some(_) => None,
+    };
+    admission::prepare_update(&ctx.state, ctx.info(), namespace).await
 }
 
 /// The `namespaces/<name>/finalize` subresource changes only `spec.finalizers`.

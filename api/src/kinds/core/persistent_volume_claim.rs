@@ -70,6 +70,9 @@ impl Strategy for PersistentVolumeClaim {
     fn limit_range_violations(&self, obj: &Value, ranges: &[core::LimitRange]) -> Vec<String> {
         super::limit_range::claim_violations(obj, ranges)
     }
+    fn limit_range_checks_updates(&self) -> bool {
+        true
+    }
     fn quota_usage(&self, obj: &Value, _: Timestamp) -> crate::quota::ResourceList {
         claim_quota_usage(obj)
     }
