@@ -132,6 +132,9 @@ async fn run(size: &Size, resolution: Duration) -> anyhow::Result<Measured> {
                 "--metrics-resolution",
                 &format!("{}s", resolution.as_secs()),
             ])
+            // A simulated node holds two connections (its pod watch, and its
+            // status and lease writes): 1,000 nodes pass the default 512.
+            .args(["--max-connections", &(3 * size.nodes + 512).to_string()])
             .stdout(Stdio::null())
             .stderr(log("apiserver.log")?)
             .spawn()?,
