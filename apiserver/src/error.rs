@@ -127,6 +127,11 @@ impl ApiError {
         Self::new(400, "BadRequest", message)
     }
 
+    /// 401: credentials that name nobody (kube-apiserver says only this).
+    pub fn unauthorized() -> Self {
+        Self::new(401, "Unauthorized", "Unauthorized")
+    }
+
     pub fn forbidden(message: impl Into<String>) -> Self {
         Self::new(403, "Forbidden", message)
     }

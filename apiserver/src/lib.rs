@@ -30,14 +30,17 @@
 
 pub mod admission;
 pub mod allocator;
+pub mod authentication;
+pub mod authorization;
 pub mod bootstrap;
+pub mod certificates;
 pub mod commit;
 pub mod decode;
 pub mod discovery;
+pub mod encryption;
 pub mod error;
 pub mod event_ttl;
 pub mod hub;
-pub mod kubeconfig;
 pub mod metrics;
 pub mod openapi;
 pub mod registry;
@@ -92,6 +95,15 @@ pub struct Config {
     /// `--metrics-resolution`: how often every kubelet's resource metrics
     /// are scraped (metrics-server's default, 15 s).
     pub metrics_resolution: std::time::Duration,
+    /// HTTPS with client certificates; `None` serves plain HTTP, where every
+    /// caller acts as the cluster admin (`authentication.rs`): in-process
+    /// tests and `--insecure-plain-http` only.
+    pub tls: Option<transport::TlsFiles>,
+    /// `--token-auth-file`: static bearer tokens.
+    pub authenticator: Arc<authentication::Authenticator>,
+    /// `--encryption-provider-config`: how Secrets are encrypted at rest
+    /// (the default here writes them as they are).
+    pub encryption: Arc<encryption::Transformer>,
 }
 
 impl Config {
@@ -111,6 +123,9 @@ impl Config {
             request_body_timeout: std::time::Duration::from_secs(60),
             recover: false,
             metrics_resolution: std::time::Duration::from_secs(15),
+            tls: None,
+            authenticator: Arc::default(),
+            encryption: Arc::default(),
         }
     }
 }
@@ -136,6 +151,8 @@ pub enum Error {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    #[error("TLS: {0}")]
+    Tls(String),
     #[error(transparent)]
     Api(#[from] error::ApiError),
     #[error("server error: {0}")]
@@ -193,6 +210,8 @@ async fn snapshot(
 /// A running API server.
 pub struct Server {
     pub addr: SocketAddr,
+    /// Whether it serves HTTPS.
+    pub tls: bool,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<Result<(), Error>>,
     writer_done: commit::WriterDone,
@@ -204,9 +223,10 @@ pub struct Server {
 }
 
 impl Server {
-    /// `http://<addr>`, what a kubeconfig's `server:` holds.
+    /// `https://<addr>` (or `http://` without TLS), what a kubeconfig's `server:` holds.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
     }
 
     /// What the watch hub holds now (history and watch buffers).
@@ -244,7 +264,8 @@ impl Server {
 /// Opens the store (refusing a damaged one unless `recover`), binds the
 /// listener and serves in the background.
 pub async fn start(config: Config) -> Result<Server, Error> {
-    let opened = store::open_checked(&config.data_dir, config.recover).map_err(|e| match e {
+    let opened = store::open_checked(&config.data_dir, config.recover, config.encryption.clone())
+        .map_err(|e| match e {
         store::StoreError::Damaged(found) => Error::Damaged {
             dir: config.data_dir.clone(),
             found,
@@ -303,8 +324,16 @@ pub async fn start(config: Config) -> Result<Server, Error> {
         header_timeout: config.request_header_timeout,
         body_timeout: config.request_body_timeout,
     };
+    let security = transport::Security {
+        tls: match &config.tls {
+            Some(files) => Some(transport::acceptor(files).map_err(Error::Tls)?),
+            None => None,
+        },
+        authenticator: config.authenticator.clone(),
+    };
+    let tls = security.tls.is_some();
     let task = tokio::spawn(async move {
-        transport::serve(listener, app, limits, async {
+        transport::serve(listener, app, limits, security, async {
             let _ = rx.await;
         })
         .await
@@ -313,6 +342,7 @@ pub async fn start(config: Config) -> Result<Server, Error> {
     tracing::info!(%addr, data_dir = %config.data_dir.display(), revision, "minik-apiserver serving");
     Ok(Server {
         addr,
+        tls,
         shutdown: Some(tx),
         task,
         writer_done,

@@ -6,6 +6,12 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
+use minik_apiserver::authentication::Authenticator;
+use minik_apiserver::certificates;
+use minik_apiserver::encryption::Transformer;
+use minik_apiserver::transport::TlsFiles;
+use minik_client::kubeconfig::Kubeconfig;
+use std::sync::Arc;
 
 /// minik's API server: the Kubernetes REST API over an embedded sled store.
 #[derive(Parser, Debug)]
@@ -14,12 +20,42 @@ struct Args {
     /// Directory holding the store (created if missing).
     #[arg(long, env = "MINIK_DATA_DIR", default_value = "minik-data")]
     data_dir: PathBuf,
-    /// Address to serve the API on (plain HTTP).
+    /// Address to serve the API on (HTTPS).
     #[arg(long, default_value = "127.0.0.1:6443")]
     listen: SocketAddr,
-    /// Write a kubeconfig for this server to FILE once listening.
+    /// Write the cluster admin's kubeconfig (CA, admin client certificate;
+    /// mode 0600) to FILE once listening. Needs the certificates made in
+    /// --cert-dir (not --tls-cert-file).
     #[arg(long, value_name = "FILE")]
     write_kubeconfig: Option<PathBuf>,
+    /// Where the CA, serving and admin certificates are made when no
+    /// --tls-cert-file is given (kube-apiserver's self-signed certificates);
+    /// default `<data-dir>/../pki`.
+    #[arg(long, value_name = "DIR")]
+    cert_dir: Option<PathBuf>,
+    /// Extra names and addresses for the self-made serving certificate.
+    #[arg(long = "tls-san", value_name = "NAME")]
+    tls_sans: Vec<String>,
+    /// The serving certificate (PEM); with --tls-private-key-file and --client-ca-file.
+    #[arg(long, value_name = "FILE", requires_all = ["tls_private_key_file", "client_ca_file"])]
+    tls_cert_file: Option<PathBuf>,
+    #[arg(long, value_name = "FILE", requires = "tls_cert_file")]
+    tls_private_key_file: Option<PathBuf>,
+    /// The CA client certificates must be signed by (x509 authentication).
+    #[arg(long, value_name = "FILE", requires = "tls_cert_file")]
+    client_ca_file: Option<PathBuf>,
+    /// How Secrets are encrypted at rest (an apiserver.config.k8s.io/v1
+    /// EncryptionConfiguration: aesgcm and identity providers); default
+    /// `<cert-dir>/encryption-config.yaml`, made with a random key if missing.
+    #[arg(long, value_name = "FILE")]
+    encryption_provider_config: Option<PathBuf>,
+    /// Static bearer tokens, one `token,user,uid[,"group1,group2"]` per line.
+    #[arg(long, value_name = "FILE")]
+    token_auth_file: Option<PathBuf>,
+    /// Serve plain HTTP, where every caller acts as the cluster admin: for
+    /// debugging on loopback only (kube-apiserver's old insecure port).
+    #[arg(long)]
+    insecure_plain_http: bool,
     /// Range ClusterIPs are allocated from (the cluster DNS uses its .10 address).
     #[arg(long, default_value = "10.96.0.0/16")]
     service_cluster_ip_range: minik_apiserver::allocator::Cidr,
@@ -63,8 +99,13 @@ fn parse_resolution(s: &str) -> Result<Duration, String> {
 async fn main() -> anyhow::Result<()> {
     minik_client::init_tracing("info");
     let args = Args::parse();
+    let cert_dir = args.cert_dir.clone().unwrap_or_else(|| {
+        let parent = args.data_dir.parent().unwrap_or(std::path::Path::new("."));
+        parent.join("pki")
+    });
+    let encryption = encryption(&args, &cert_dir)?;
     if let Some(file) = &args.restore_snapshot {
-        return restore(file, &args.data_dir);
+        return restore(file, &args.data_dir, encryption);
     }
     let mut config = minik_apiserver::Config::new(args.data_dir, args.listen);
     config.watch_history = args.watch_history;
@@ -75,9 +116,62 @@ async fn main() -> anyhow::Result<()> {
     config.node_ports = args.service_node_port_range;
     config.max_connections = args.max_connections;
     config.recover = args.recover;
+    config.encryption = encryption;
+    if let Some(file) = &args.token_auth_file {
+        let tokens = Authenticator::from_token_file(file).map_err(anyhow::Error::msg)?;
+        config.authenticator = std::sync::Arc::new(tokens);
+    }
+    let read = |path: &PathBuf| {
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
+    };
+    let mut self_signed = None;
+    if args.insecure_plain_http {
+        tracing::warn!("serving plain HTTP: every caller acts as the cluster admin");
+    } else if let (Some(cert), Some(key), Some(ca)) = (
+        &args.tls_cert_file,
+        &args.tls_private_key_file,
+        &args.client_ca_file,
+    ) {
+        config.tls = Some(TlsFiles {
+            cert_pem: read(cert)?,
+            key_pem: read(key)?,
+            client_ca_pem: read(ca)?,
+        });
+    } else {
+        let dir = &cert_dir;
+        let made = certificates::ensure(
+            dir,
+            config.listen,
+            config.service_cidr.nth(1).into(),
+            &args.tls_sans,
+        )
+        .with_context(|| format!("making certificates in {}", dir.display()))?;
+        config.tls = Some(made.tls_files());
+        self_signed = Some(made);
+    }
     let server = minik_apiserver::start(config).await?;
     if let Some(path) = &args.write_kubeconfig {
-        minik_apiserver::kubeconfig::write(path, &server.url())
+        let url = server.url();
+        let kubeconfig = match &self_signed {
+            Some(made) => Kubeconfig {
+                server: &url,
+                ca_pem: Some(&made.ca.pem().cert_pem),
+                client: Some(&made.admin),
+                user: "kubernetes-admin",
+            },
+            None if args.insecure_plain_http => Kubeconfig {
+                server: &url,
+                ca_pem: None,
+                client: None,
+                user: "minik",
+            },
+            None => anyhow::bail!(
+                "--write-kubeconfig needs the certificates minik-apiserver makes itself \
+                 (leave out --tls-cert-file), or --insecure-plain-http"
+            ),
+        };
+        kubeconfig
+            .write(path)
             .with_context(|| format!("writing kubeconfig to {}", path.display()))?;
         tracing::info!(path = %path.display(), "wrote kubeconfig");
     }
@@ -87,13 +181,35 @@ async fn main() -> anyhow::Result<()> {
     }
 }
 
+/// The encryption configuration: `--encryption-provider-config`, else the
+/// one in `cert_dir` (written with a fresh random key the first time).
+fn encryption(args: &Args, cert_dir: &std::path::Path) -> anyhow::Result<Arc<Transformer>> {
+    let path = match &args.encryption_provider_config {
+        Some(path) => path.clone(),
+        None => {
+            let path = cert_dir.join("encryption-config.yaml");
+            if !path.exists() {
+                minik_client::pki::write_private(&path, &Transformer::generate_config())?;
+            }
+            path
+        }
+    };
+    Ok(Arc::new(
+        Transformer::from_file(&path).map_err(anyhow::Error::msg)?,
+    ))
+}
+
 /// `--restore-snapshot FILE`: etcd's `snapshot restore`, then exit.
-fn restore(file: &std::path::Path, data_dir: &std::path::Path) -> anyhow::Result<()> {
+fn restore(
+    file: &std::path::Path,
+    data_dir: &std::path::Path,
+    encryption: Arc<Transformer>,
+) -> anyhow::Result<()> {
     let text =
         std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
     let snapshot = minik_apiserver::store::Snapshot::decode(&text)
         .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
-    println!("{}", snapshot.restore(data_dir)?);
+    println!("{}", snapshot.restore(data_dir, encryption)?);
     Ok(())
 }
 

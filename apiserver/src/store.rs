@@ -24,6 +24,9 @@ use std::io::Write;
 use std::os::unix::fs::FileExt;
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::encryption::Transformer;
 
 const REVISION_KEY: &[u8] = b"/minik/revision";
 
@@ -38,6 +41,9 @@ pub enum StoreError {
     Damaged(String),
     #[error("{0}")]
     File(String),
+    /// A value the encryption configuration cannot read (a missing key).
+    #[error("cannot decrypt {key}: {why}")]
+    Decrypt { key: String, why: String },
 }
 
 /// One change in an atomic batch: `Some(bytes)` writes, `None` removes.
@@ -63,24 +69,46 @@ pub trait Store: Send + Sync + 'static {
 }
 
 /// sled-backed store. sled's `apply_batch` gives atomicity, `flush` durability.
+/// Values of the resources the [`Transformer`] names (Secrets) are
+/// encrypted on the way in and decrypted on the way out, so everything
+/// above the store sees plain JSON (`encryption.rs`).
 pub struct SledStore {
     db: sled::Db,
+    transformer: Arc<Transformer>,
 }
 
 impl SledStore {
+    /// A store that writes every value as it is.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        SledStore::open_with(dir, Arc::default())
+    }
+
+    pub fn open_with(dir: &Path, transformer: Arc<Transformer>) -> Result<Self, StoreError> {
         let db = sled::Config::new()
             .path(dir)
             // Durability comes from explicit group-commit flushes, not a timer.
             .flush_every_ms(None)
             .open()?;
-        Ok(Self { db })
+        Ok(Self { db, transformer })
+    }
+
+    fn read(&self, key: &str, stored: &[u8]) -> Result<Vec<u8>, StoreError> {
+        self.transformer
+            .from_storage(key, stored)
+            .map_err(|why| StoreError::Decrypt {
+                key: key.to_string(),
+                why,
+            })
     }
 }
 
 impl Store for SledStore {
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.db.get(key.as_bytes())?.map(|v| v.to_vec()))
+        match self.db.get(key.as_bytes())? {
+            Some(v) if self.transformer.transforms(key) => Ok(Some(self.read(key, &v)?)),
+            Some(v) => Ok(Some(v.to_vec())),
+            None => Ok(None),
+        }
     }
 
     fn scan(
@@ -103,7 +131,12 @@ impl Store for SledStore {
                 break;
             }
             let key = std::str::from_utf8(&k).map_err(|_| StoreError::Corrupt(format!("{k:?}")))?;
-            if !visit(key, &v) {
+            let more = if self.transformer.transforms(key) {
+                visit(key, &self.read(key, &v)?)
+            } else {
+                visit(key, &v)
+            };
+            if !more {
                 break;
             }
         }
@@ -127,7 +160,7 @@ impl Store for SledStore {
         let mut batch = sled::Batch::default();
         for (key, value) in ops {
             match value {
-                Some(v) => batch.insert(key.as_bytes(), v),
+                Some(v) => batch.insert(key.as_bytes(), self.transformer.to_storage(&key, v)),
                 None => batch.remove(key.as_bytes()),
             }
         }
@@ -300,8 +333,18 @@ const UNKNOWN_BUMP: u64 = 1_000_000;
 /// [`StoreError::Damaged`] unless `recover` is set; then it keeps what is
 /// intact, moves the revision above anything handed out before, and says
 /// what was lost.
-pub fn open_checked(dir: &Path, recover: bool) -> Result<Opened, StoreError> {
+pub fn open_checked(
+    dir: &Path,
+    recover: bool,
+    transformer: Arc<Transformer>,
+) -> Result<Opened, StoreError> {
     std::fs::create_dir_all(dir).map_err(|e| file_error(dir, e))?;
+    // Only the server's user reads the store (it holds every Secret).
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| file_error(dir, e))?;
+    }
     let marker = match read_marker(dir) {
         Ok(m) => m,
         Err(e) if recover => {
@@ -311,7 +354,7 @@ pub fn open_checked(dir: &Path, recover: bool) -> Result<Opened, StoreError> {
         Err(e) => return Err(e),
     };
     let (store, survey) = match guarded(|| {
-        let store = SledStore::open(dir)?;
+        let store = SledStore::open_with(dir, transformer)?;
         let survey = survey(&store)?;
         Ok((store, survey))
     }) {
@@ -320,6 +363,8 @@ pub fn open_checked(dir: &Path, recover: bool) -> Result<Opened, StoreError> {
         Err(StoreError::Io(sled::Error::Io(e))) if e.to_string().contains("lock") => {
             return Err(StoreError::Io(sled::Error::Io(e)))
         }
+        // A key missing from the encryption configuration is not damage.
+        Err(e @ StoreError::Decrypt { .. }) => return Err(e),
         Err(e) if recover => return recover_unreadable(dir, marker, &e),
         Err(e) => return Err(StoreError::Damaged(format!("sled cannot read it: {e}"))),
     };
@@ -603,7 +648,7 @@ impl Snapshot {
     /// marker's, so no revision number handed out before is reused: watches
     /// and lists from before the restore get 410 Gone and relist. Returns
     /// a sentence saying what was done.
-    pub fn restore(&self, dir: &Path) -> Result<String, StoreError> {
+    pub fn restore(&self, dir: &Path, transformer: Arc<Transformer>) -> Result<String, StoreError> {
         let old_marker = read_marker(dir).ok().flatten();
         if dir.exists() {
             // sled locks its files: if this opens, no server is using them.
@@ -623,7 +668,7 @@ impl Snapshot {
         let staging = aside_path(dir, "restoring");
         std::fs::create_dir_all(&staging).map_err(|e| file_error(&staging, e))?;
         {
-            let store = SledStore::open(&staging)?;
+            let store = SledStore::open_with(&staging, transformer)?;
             let ops = self
                 .entries
                 .iter()
@@ -665,12 +710,19 @@ impl Snapshot {
     }
 }
 
-/// temp + fsync + rename: `path` holds either its old contents or all of `bytes`.
+/// temp + fsync + rename: `path` holds either its old contents or all of
+/// `bytes`. Owner-only (0600): snapshots hold Secrets in clear.
 pub fn write_file_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
     let mut tmp = path.as_os_str().to_os_string();
     tmp.push(".tmp");
     let tmp = PathBuf::from(tmp);
-    let mut f = File::create(&tmp)?;
+    let _ = std::fs::remove_file(&tmp);
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)?;
     f.write_all(bytes)?;
     f.sync_all()?;
     std::fs::rename(&tmp, path)
@@ -696,7 +748,7 @@ mod tests {
             s.apply(vec![("/registry/a/1".into(), None)], 8).unwrap();
             s.flush().unwrap();
         }
-        let s = SledStore::open(&dir).unwrap();
+        let s = reopen(&dir);
         assert_eq!(s.revision().unwrap(), 8);
         let mut seen = vec![];
         s.scan("/registry/a/", None, &mut |k, _| {
@@ -770,9 +822,11 @@ mod tests {
                 objects: 4,
             })
             .unwrap();
-        let err = open_checked(&dir, false).err().expect("refused");
+        let err = open_checked(&dir, false, Arc::default())
+            .err()
+            .expect("refused");
         assert!(err.to_string().contains("went backwards"), "{err}");
-        let opened = open_checked(&dir, true).unwrap();
+        let opened = open_checked(&dir, true, Arc::default()).unwrap();
         assert_eq!(opened.store.revision().unwrap(), 10 + MARKER_LAG + 1);
         let report = opened.recovered.as_deref().unwrap();
         assert!(
@@ -780,7 +834,10 @@ mod tests {
             "{report}"
         );
         drop(opened);
-        assert!(open_checked(&dir, false).unwrap().recovered.is_none());
+        assert!(open_checked(&dir, false, Arc::default())
+            .unwrap()
+            .recovered
+            .is_none());
         std::fs::remove_dir_all(&dir).ok();
     }
 
@@ -807,6 +864,20 @@ mod tests {
         assert!(Snapshot::decode(&damaged).unwrap_err().contains("checksum"));
         let truncated = &text[..text.len() - 10];
         assert!(Snapshot::decode(truncated).is_err());
+    }
+
+    /// sled lets go of its file lock from a background thread after the
+    /// `Db` is dropped: a reopen at once may find it still held.
+    fn reopen(dir: &Path) -> SledStore {
+        for _ in 0..100 {
+            match SledStore::open(dir) {
+                Err(StoreError::Io(e)) if e.to_string().contains("lock") => {
+                    std::thread::sleep(std::time::Duration::from_millis(20))
+                }
+                other => return other.unwrap(),
+            }
+        }
+        panic!("{} stayed locked for 2 s", dir.display());
     }
 
     fn tempdir() -> std::path::PathBuf {

@@ -1,11 +1,13 @@
-//! Transport and authentication, kept in one place: how connections are
-//! accepted and who a request is from. Handlers never look at either.
+//! Transport: how connections are accepted, and what a connection says
+//! about its caller. Handlers never look at either.
 //!
-//! Today minik serves plain HTTP and admits every request (like a
-//! kube-apiserver with anonymous auth and AlwaysAllow authorization) because
-//! it listens on loopback for one student's laptop. TLS would wrap the
-//! stream in `serve_connection`; bearer tokens would be checked in
-//! `authenticate`.
+//! HTTPS (rustls, `ring` provider, HTTP/1.1 — what kubectl and client-go
+//! fall back to when HTTP/2 is not offered): the handshake asks for a
+//! client certificate and verifies any that is sent against the client CA;
+//! the verified certificate travels with each request as a [`Peer`] for
+//! `authentication.rs`, then `authorization.rs` decides. Without a
+//! certificate the handshake still succeeds (a bearer token or anonymous,
+//! as kube-apiserver allows). Plain HTTP only behind an explicit flag.
 //!
 //! Connection hygiene — what a misbehaving client cannot do to the server:
 //! - hold a connection by never finishing its headers (slowloris): hyper's
@@ -29,28 +31,65 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::Request;
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::IntoResponse;
 use axum::Router;
 use hyper_util::rt::{TokioIo, TokioTimer};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::server::WebPkiClientVerifier;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
+use tokio_rustls::TlsAcceptor;
 
+use crate::authentication::{self, Authenticator, Peer};
+use crate::authorization;
 use crate::error::ApiError;
 
-/// The identity a request was authenticated as.
-#[derive(Debug, Clone)]
-pub struct User {
-    pub name: String,
+/// How callers are told apart: TLS (with the client CA) or plain HTTP, and
+/// the static tokens.
+#[derive(Clone)]
+pub struct Security {
+    pub tls: Option<TlsAcceptor>,
+    pub authenticator: Arc<Authenticator>,
 }
 
-/// Authentication middleware: attaches the caller's identity to the request.
-pub async fn authenticate(mut req: Request, next: Next) -> Response {
-    req.extensions_mut().insert(User {
-        name: "system:anonymous".into(),
-    });
-    next.run(req).await
+/// The serving certificate, its key and the CA client certificates must be
+/// signed by, PEM-encoded (`--tls-cert-file`, `--tls-private-key-file`,
+/// `--client-ca-file`).
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    pub cert_pem: String,
+    pub key_pem: String,
+    pub client_ca_pem: String,
+}
+
+/// The rustls acceptor for `files`: HTTP/1.1, client certificates asked
+/// for, verified if sent, optional.
+pub fn acceptor(files: &TlsFiles) -> Result<TlsAcceptor, String> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let certs = CertificateDer::pem_slice_iter(files.cert_pem.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("serving certificate: {e}"))?;
+    let key = PrivateKeyDer::from_pem_slice(files.key_pem.as_bytes())
+        .map_err(|e| format!("serving key: {e}"))?;
+    let mut roots = rustls::RootCertStore::empty();
+    for ca in CertificateDer::pem_slice_iter(files.client_ca_pem.as_bytes()) {
+        let ca = ca.map_err(|e| format!("client CA: {e}"))?;
+        roots.add(ca).map_err(|e| format!("client CA: {e}"))?;
+    }
+    let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+        .allow_unauthenticated()
+        .build()
+        .map_err(|e| format!("client CA: {e}"))?;
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(certs, key)
+        .map_err(|e| format!("serving certificate: {e}"))?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(TlsAcceptor::from(Arc::new(config)))
 }
 
 /// What one client may hold of the server (see the module doc).
@@ -93,10 +132,16 @@ pub async fn serve(
     listener: TcpListener,
     app: Router,
     limits: Limits,
+    security: Security,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    // The outermost layer runs first: who, then may they, then the handler.
     let app = app
-        .layer(axum::middleware::from_fn(authenticate))
+        .layer(axum::middleware::from_fn(authorization::authorize))
+        .layer(axum::middleware::from_fn_with_state(
+            security.authenticator.clone(),
+            authentication::authenticate,
+        ))
         .layer(axum::Extension(BodyTimeout(limits.body_timeout)));
     let serving = Arc::new(Semaphore::new(limits.max_connections));
     let refusing = Arc::new(Semaphore::new(REFUSING));
@@ -120,10 +165,37 @@ pub async fn serve(
         let _ = stream.set_nodelay(true);
         if let Ok(permit) = serving.clone().try_acquire_owned() {
             let (app, stop, open) = (app.clone(), stop_rx.clone(), open_rx.clone());
+            let tls = security.tls.clone();
             tokio::spawn(async move {
-                serve_connection(stream, app, limits, stop).await;
+                match tls {
+                    None => serve_connection(stream, Peer::Insecure, app, limits, stop).await,
+                    Some(tls) => {
+                        // The handshake is bounded like a request's headers.
+                        let accepted =
+                            tokio::time::timeout(limits.header_timeout, tls.accept(stream)).await;
+                        match accepted {
+                            Ok(Ok(stream)) => {
+                                let (_, session) = stream.get_ref();
+                                let certificate = session
+                                    .peer_certificates()
+                                    .and_then(|c| c.first())
+                                    .map(|c| c.as_ref());
+                                let peer = Peer::from_certificate(certificate);
+                                serve_connection(stream, peer, app, limits, stop).await
+                            }
+                            Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),
+                            Err(_) => tracing::debug!("TLS handshake timed out"),
+                        }
+                    }
+                }
                 drop((permit, open));
             });
+        } else if security.tls.is_some() {
+            tracing::debug!(
+                limit = limits.max_connections,
+                "connection limit reached; closing"
+            );
+            drop(stream);
         } else if let Ok(permit) = refusing.clone().try_acquire_owned() {
             tracing::debug!(
                 limit = limits.max_connections,
@@ -143,13 +215,20 @@ pub async fn serve(
 
 /// One HTTP/1.1 connection (clients of a plain-HTTP kube-apiserver do not
 /// speak HTTP/2 without TLS), with upgrades for `exec`'s WebSocket.
-async fn serve_connection(
-    stream: TcpStream,
+async fn serve_connection<S>(
+    stream: S,
+    peer: Peer,
     app: Router,
     limits: Limits,
     mut stop: watch::Receiver<bool>,
-) {
-    let service = hyper_util::service::TowerToHyperService::new(app);
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let service =
+        hyper::service::service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
+            req.extensions_mut().insert(peer.clone());
+            tower::ServiceExt::oneshot(app.clone(), req)
+        });
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
         .timer(TokioTimer::new())
@@ -182,7 +261,9 @@ async fn serve_connection(
 }
 
 /// A connection past the limit: the health probes get their `ok`, anything
-/// else a 429 `Status`; then the connection is closed.
+/// else a 429 `Status`; then the connection is closed. (Over TLS the
+/// refusal is a closed connection: a handshake per refusal would cost what
+/// the limit is there to save.)
 async fn refuse(stream: TcpStream, permit: OwnedSemaphorePermit) {
     let service =
         hyper::service::service_fn(|req: http::Request<hyper::body::Incoming>| async move {

@@ -12,12 +12,18 @@
 //!   (spam filter, aggregation of similar events, count bumps on repeats);
 //! - [`informer`]: shared informers, one watch and cache per kind per
 //!   process (client-go's `SharedInformerFactory`);
-//! - [`logging`]: the `tracing` set-up every binary starts with.
+//! - [`logging`]: the `tracing` set-up every binary starts with;
+//! - [`kubeconfig`]: writing one (server, CA, client certificate);
+//! - [`pki`]: the cluster's CA and the certificates it issues (kubeadm's
+//!   `certs` phase): the API server's serving certificate and one client
+//!   certificate per identity.
 
 pub mod errors;
 pub mod events;
 pub mod informer;
+pub mod kubeconfig;
 pub mod logging;
+pub mod pki;
 
 pub use events::EventRecorder;
 pub use informer::{Change, Informer, SharedInformerFactory};

@@ -152,7 +152,7 @@ async fn metrics_count_open_watches_per_client() {
     use futures::StreamExt;
     let c = TestCluster::start().await;
     // A client that names itself as minik's components do.
-    let mut config = kube::Config::new(c.url().parse().unwrap());
+    let mut config = c.client_config().await;
     config.headers.push((
         http::header::USER_AGENT,
         http::HeaderValue::from_static("minik-controller/0.1.0 (linux/amd64)"),

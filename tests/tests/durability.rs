@@ -30,6 +30,8 @@ fn spawn(data: &std::path::Path, kubeconfig: &std::path::Path, listen: &str) -> 
             .arg(data)
             .arg("--listen")
             .arg(listen)
+            // Plain HTTP: this test is about durability, not the transport.
+            .arg("--insecure-plain-http")
             .arg("--write-kubeconfig")
             .arg(kubeconfig)
             .stdout(Stdio::null())

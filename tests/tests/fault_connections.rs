@@ -28,6 +28,8 @@ async fn healthz(addr: SocketAddr) -> u16 {
 #[tokio::test]
 async fn slowloris_and_idle_connections_are_dropped() {
     let c = TestCluster::start_with(|cfg| {
+        // Raw HTTP/1.1 sockets: the plain listener.
+        cfg.tls = None;
         cfg.request_header_timeout = Duration::from_secs(1);
     })
     .await;
@@ -73,6 +75,8 @@ async fn slowloris_and_idle_connections_are_dropped() {
 #[tokio::test]
 async fn bodies_that_never_arrive_end_the_request() {
     let c = TestCluster::start_with(|cfg| {
+        // Raw HTTP/1.1 sockets: the plain listener.
+        cfg.tls = None;
         cfg.request_body_timeout = Duration::from_secs(1);
     })
     .await;
@@ -124,6 +128,8 @@ async fn bodies_that_never_arrive_end_the_request() {
 async fn connections_past_the_limit_are_refused_clearly() {
     const LIMIT: usize = 20;
     let c = TestCluster::start_with(|cfg| {
+        // Raw HTTP/1.1 sockets: the plain listener.
+        cfg.tls = None;
         cfg.max_connections = LIMIT;
     })
     .await;
@@ -169,6 +175,8 @@ async fn connections_past_the_limit_are_refused_clearly() {
 #[tokio::test]
 async fn watches_outlive_the_header_timeout() {
     let c = TestCluster::start_with(|cfg| {
+        // Raw HTTP/1.1 sockets: the plain listener.
+        cfg.tls = None;
         cfg.request_header_timeout = Duration::from_secs(1);
         cfg.max_connections = 20;
     })

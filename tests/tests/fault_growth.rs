@@ -179,6 +179,7 @@ async fn large_object_updated_many_times_stays_bounded() {
 #[tokio::test]
 async fn a_watch_that_never_reads_is_closed_and_released() {
     let c = support::TestCluster::start_with(|cfg| {
+        cfg.tls = None; // a raw socket that never reads
         cfg.watch_buffer_bytes = 256 * 1024;
         cfg.watch_stall_timeout = Duration::from_secs(1);
     })
@@ -242,7 +243,7 @@ async fn a_watch_that_never_reads_is_closed_and_released() {
 
 #[tokio::test]
 async fn a_watch_from_a_future_resource_version_is_refused() {
-    let c = support::TestCluster::start().await;
+    let c = support::TestCluster::start_with(|cfg| cfg.tls = None).await; // raw sockets
     let cms: Api<ConfigMap> = Api::namespaced(c.client.clone(), "default");
     let list = cms.list(&Default::default()).await.unwrap();
     let current: u64 = list.metadata.resource_version.unwrap().parse().unwrap();
@@ -306,6 +307,7 @@ async fn a_component_log_file_is_capped() {
     let mut child = std::process::Command::new(support::workspace_bin("minik-apiserver"))
         .args(["--data-dir", dir.path().join("data").to_str().unwrap()])
         .args(["--listen", &format!("127.0.0.1:{port}")])
+        .arg("--insecure-plain-http")
         .env("RUST_LOG", "trace")
         .env("MINIK_LOG_MAX_BYTES", CAP.to_string())
         .stdout(std::process::Stdio::null())

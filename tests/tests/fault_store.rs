@@ -61,7 +61,13 @@ fn start(home: &Home, extra: &[&str]) -> Outcome {
     let child = Command::new(support::workspace_bin("minik-apiserver"))
         .arg("--data-dir")
         .arg(home.data())
-        .args(["--listen", "127.0.0.1:0", "--write-kubeconfig"])
+        // Plain HTTP: this suite is about the store, not the transport.
+        .args([
+            "--insecure-plain-http",
+            "--listen",
+            "127.0.0.1:0",
+            "--write-kubeconfig",
+        ])
         .arg(home.kubeconfig())
         .args(extra)
         .stdout(Stdio::null())

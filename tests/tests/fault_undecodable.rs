@@ -97,7 +97,7 @@ async fn an_undecodable_deployment_is_skipped_with_an_event() {
                 body.map_frame(|frame| frame.map_data(|data| bytes::Bytes::from(corrupt(&data))))
             })
         });
-    let config = kube::Config::new(cluster.url().parse().unwrap());
+    let config = cluster.client_config().await;
     let client = kube::client::ClientBuilder::try_from(config)
         .unwrap()
         .with_layer(&corrupting)

@@ -29,7 +29,7 @@ async fn the_controller_manager_watches_each_kind_once() {
             }
             req
         });
-    let config = kube::Config::new(cluster.url().parse().unwrap());
+    let config = cluster.client_config().await;
     let client = kube::client::ClientBuilder::try_from(config)
         .unwrap()
         .with_layer(&count_watches)

@@ -511,7 +511,7 @@ async fn edit_rollout_and_small_commands() {
         "Context \"minik\" modified.\n"
     );
     let ctxs = mk::miniktl(k, &["config", "get-contexts"]).await.ok();
-    assert_eq!(ctxs, "CURRENT   NAME    CLUSTER   AUTHINFO   NAMESPACE\n*         minik   minik     minik      kube-system\n");
+    assert_eq!(ctxs, "CURRENT   NAME    CLUSTER   AUTHINFO           NAMESPACE\n*         minik   minik     kubernetes-admin   kube-system\n");
     // The kubeconfig written back is still one kubectl reads.
     assert_eq!(
         tc.kubectl_ok(&[

@@ -119,7 +119,7 @@ async fn a_stopped_cluster_says_how_to_start_one() {
         .unwrap()
         .port();
     let kubeconfig = dir.path().join("kubeconfig");
-    minik_apiserver::kubeconfig::write(&kubeconfig, &format!("http://127.0.0.1:{port}")).unwrap();
+    minik_client::kubeconfig::write(&kubeconfig, &format!("http://127.0.0.1:{port}")).unwrap();
     for args in [
         &["get", "pods"][..],
         &["apply", "-f", "-"],

@@ -72,7 +72,7 @@ async fn evict(c: &TestCluster, pod: &str, extra: Value) -> (u16, Value) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn eviction_answers_like_kube_apiserver() {
-    let c = TestCluster::start().await;
+    let c = TestCluster::start_with(|cfg| cfg.tls = None).await; // evict() speaks raw HTTP
     let pods: Api<Pod> = Api::namespaced(c.client.clone(), "default");
     let budgets: Api<PodDisruptionBudget> = Api::namespaced(c.client.clone(), "default");
     budgets
@@ -273,7 +273,7 @@ async fn ready_pods(pods: &Api<Pod>) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_drain_keeps_the_budget() {
-    let c = TestCluster::start().await;
+    let c = TestCluster::start_with(|cfg| cfg.tls = None).await; // evict() speaks raw HTTP
     let controllers = tokio::spawn(minik_controller::run(
         c.client.clone(),
         minik_controller::Settings::default(),

@@ -89,12 +89,19 @@ pub async fn restore(ctx: &Ctx, home: &HomeArg, file: &Path) -> Result<()> {
     Ok(())
 }
 
-/// temp + fsync + rename.
+/// temp + fsync + rename, readable by its owner only: a backup holds
+/// every Secret in clear (the store's encryption stays in the store).
 fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
     let mut tmp = path.as_os_str().to_os_string();
     tmp.push(".tmp");
-    let mut f = std::fs::File::create(&tmp)?;
+    let _ = std::fs::remove_file(&tmp);
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)?;
     f.write_all(bytes)?;
     f.sync_all()?;
     std::fs::rename(&tmp, path)

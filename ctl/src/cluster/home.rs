@@ -49,6 +49,18 @@ impl Home {
         self.root.join("data")
     }
 
+    /// The cluster CA and the API server's certificates (`--cert-dir`).
+    pub fn pki(&self) -> PathBuf {
+        self.data().join("pki")
+    }
+
+    /// The kubeconfig component `id` runs with: its own identity.
+    pub fn component_kubeconfig(&self, id: &str) -> PathBuf {
+        self.data()
+            .join("kubeconfigs")
+            .join(format!("{id}.kubeconfig"))
+    }
+
     pub fn apiserver_data(&self) -> PathBuf {
         self.data().join("apiserver")
     }

@@ -40,6 +40,7 @@
 //! listen on free loopback ports and kubelets on ephemeral ports.
 
 pub mod backup;
+pub mod certificates;
 pub mod dns_probe;
 pub mod docker;
 pub mod home;
@@ -432,17 +433,23 @@ async fn up(ctx: &Ctx, args: UpArgs) -> Result<()> {
             listen.into(),
             "--write-kubeconfig".into(),
             home.kubeconfig().into_os_string(),
+            "--cert-dir".into(),
+            home.pki().into_os_string(),
         ],
     };
     let api_pid = process::spawn(&home, &api_spec(&format!("127.0.0.1:{}", args.api_port)))?;
     let server = wait_for_apiserver(&home, api_pid, Duration::from_secs(args.wait)).await?;
     // Recorded with the port it got (not `--api-port 0`): a restarted API
     // server must listen where every component's kubeconfig points.
-    let api_spec = api_spec(server.trim_start_matches("http://"));
+    let api_spec = api_spec(server_address(&server));
     ctx.print(&format!(" ✓ minik-apiserver serving at {server}\n"));
     create_default_storage_class(ctx, &home).await?;
     ctx.print(" ✓ default StorageClass standard (minik.io/local-path)\n");
-    let kubeconfig: OsString = home.kubeconfig().into_os_string();
+    let kubeconfig = |id: &str| -> Result<OsString> {
+        let (user, groups) = identity(id);
+        certificates::write_kubeconfig(&home, &server, id, &user, &groups)?;
+        Ok(home.component_kubeconfig(id).into_os_string())
+    };
     let dns = if args.isolated {
         SocketAddr::from(([127, 0, 0, 1], free_port()?))
     } else {
@@ -454,7 +461,7 @@ async fn up(ctx: &Ctx, args: UpArgs) -> Result<()> {
             binary: binaries["minik-controller"].clone(),
             args: vec![
                 "--kubeconfig".into(),
-                kubeconfig.clone(),
+                kubeconfig("controller")?,
                 "--local-path-dir".into(),
                 home.local_path().into_os_string(),
             ],
@@ -462,7 +469,7 @@ async fn up(ctx: &Ctx, args: UpArgs) -> Result<()> {
         Spec {
             id: "scheduler".into(),
             binary: binaries["minik-scheduler"].clone(),
-            args: vec!["--kubeconfig".into(), kubeconfig.clone()],
+            args: vec!["--kubeconfig".into(), kubeconfig("scheduler")?],
         },
     ];
     for i in 1..=args.nodes {
@@ -474,7 +481,7 @@ async fn up(ctx: &Ctx, args: UpArgs) -> Result<()> {
         };
         let mut a: Vec<OsString> = vec![
             "--kubeconfig".into(),
-            kubeconfig.clone(),
+            kubeconfig(&format!("kubelet-{node}"))?,
             "--node-name".into(),
             node.clone().into(),
             "--runtime".into(),
@@ -502,7 +509,7 @@ async fn up(ctx: &Ctx, args: UpArgs) -> Result<()> {
             args: a,
         });
     }
-    let mut proxy_args: Vec<OsString> = vec!["--kubeconfig".into(), kubeconfig.clone()];
+    let mut proxy_args: Vec<OsString> = vec!["--kubeconfig".into(), kubeconfig("proxy")?];
     if let Some(ip) = &node_ip {
         proxy_args.push("--node-ip".into());
         proxy_args.push(ip.into());
@@ -524,7 +531,7 @@ async fn up(ctx: &Ctx, args: UpArgs) -> Result<()> {
         binary: binaries["minik-proxy"].clone(),
         args: proxy_args,
     });
-    let mut dns_args: Vec<OsString> = vec!["--kubeconfig".into(), kubeconfig.clone()];
+    let mut dns_args: Vec<OsString> = vec!["--kubeconfig".into(), kubeconfig("dns")?];
     if !args.isolated {
         dns_args.extend(["--listen".into(), "10.96.0.10:53".into()]);
     }
@@ -684,15 +691,8 @@ async fn wait_for_apiserver(home: &Home, pid: u32, timeout: Duration) -> Result<
         }
         if let Ok(text) = std::fs::read_to_string(home.kubeconfig()) {
             if let Some(server) = text.lines().find_map(|l| l.trim().strip_prefix("server: ")) {
-                let addr = server.trim_start_matches("http://").to_string();
-                if let Ok(mut s) = tokio::net::TcpStream::connect(&addr).await {
-                    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-                    let _ = s.write_all(b"GET /healthz HTTP/1.0\r\n\r\n").await;
-                    let mut buf = Vec::new();
-                    let _ = s.read_to_end(&mut buf).await;
-                    if String::from_utf8_lossy(&buf).contains("200") {
-                        return Ok(server.to_string());
-                    }
+                if healthy(home).await {
+                    return Ok(server.to_string());
                 }
             }
         }
@@ -702,6 +702,50 @@ async fn wait_for_apiserver(home: &Home, pid: u32, timeout: Duration) -> Result<
             ));
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// `GET /healthz` answers `ok`, through the admin's kubeconfig (HTTPS).
+async fn healthy(home: &Home) -> bool {
+    let Ok(conn) = crate::kubeconfig::connect(Some(home.kubeconfig())).await else {
+        return false;
+    };
+    let request = http::Request::get("/healthz").body(Vec::new());
+    match request {
+        Ok(request) => conn
+            .client
+            .request_text(request)
+            .await
+            .is_ok_and(|body| body.trim() == "ok"),
+        Err(_) => false,
+    }
+}
+
+/// `https://127.0.0.1:6443` → `127.0.0.1:6443`.
+fn server_address(server: &str) -> &str {
+    server
+        .trim_start_matches("https://")
+        .trim_start_matches("http://")
+}
+
+/// Who component `id` is (`user.Info`): the names Kubernetes' components
+/// authenticate as, so RBAC's bootstrap bindings fit them.
+fn identity(id: &str) -> (String, Vec<&'static str>) {
+    match id {
+        "controller" => ("system:kube-controller-manager".into(), vec![]),
+        "scheduler" => ("system:kube-scheduler".into(), vec![]),
+        "proxy" => ("system:kube-proxy".into(), vec![]),
+        "dns" => (
+            "system:serviceaccount:kube-system:coredns".into(),
+            vec![
+                "system:serviceaccounts",
+                "system:serviceaccounts:kube-system",
+            ],
+        ),
+        kubelet => {
+            let node = kubelet.trim_start_matches("kubelet-");
+            (format!("system:node:{node}"), vec!["system:nodes"])
+        }
     }
 }
 

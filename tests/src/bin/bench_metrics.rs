@@ -157,7 +157,16 @@ async fn run(size: &Size, resolution: Duration) -> anyhow::Result<Measured> {
             .stderr(log("kubelet.log")?)
             .spawn()?,
     );
-    let config = kube::Config::new(format!("http://127.0.0.1:{port}").parse()?);
+    // HTTPS with the admin's client certificate, as every client of a
+    // default minik-apiserver.
+    let kubeconfig = loop {
+        // The file is renamed into place whole once the server listens.
+        if let Ok(kc) = kube::config::Kubeconfig::read_from(&kubeconfig) {
+            break kc;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await?;
     let client = kube::Client::try_from(config)?;
 
     let nodes: Api<Node> = Api::all(client.clone());

@@ -518,7 +518,7 @@ async fn main() -> anyhow::Result<()> {
     config.service_cidr = service_cidr.parse().map_err(anyhow::Error::msg)?;
     let server = minik_apiserver::start(config).await?;
     let kubeconfig = dir.path().join("kubeconfig");
-    minik_apiserver::kubeconfig::write(&kubeconfig, &server.url())?;
+    minik_client::kubeconfig::write(&kubeconfig, &server.url())?;
     let client = kube::Client::try_from(kube::Config::new(server.url().parse()?))?;
     let proxy = ProxyProcess::start(&kubeconfig, &service_cidr, container.gateway, &chain_prefix)?;
 

@@ -115,6 +115,9 @@ impl ProcessCluster {
                 &self.listen,
                 "--write-kubeconfig",
                 &kubeconfig,
+                // Plain HTTP: the suite is about restarts, not the transport
+                // (the cluster tests run every component over HTTPS).
+                "--insecure-plain-http",
             ]),
             Component::Controller => s(&[
                 "--kubeconfig",

@@ -1,6 +1,8 @@
 //! Shared helpers for the cross-component tests: an in-process API server
-//! on 127.0.0.1:0 with its own temporary store, a `kube::Client` for it, and
-//! a way to run the real `kubectl` against it.
+//! on 127.0.0.1:0 with its own temporary store, serving HTTPS with its own
+//! CA as `minik-apiserver` does; a `kube::Client` for it (the cluster
+//! admin's client certificate), and a way to run the real `kubectl`
+//! against it. Tests that speak raw HTTP set `config.tls = None`.
 
 #![allow(dead_code)]
 
@@ -23,6 +25,8 @@ pub struct TestCluster {
     pub dir: tempfile::TempDir,
     pub kubeconfig: PathBuf,
     pub client: kube::Client,
+    /// The serving certificate and client CA, kept for restarts.
+    pub tls: Option<minik_apiserver::transport::TlsFiles>,
 }
 
 /// What a raw request got back.
@@ -105,19 +109,43 @@ impl TestCluster {
     pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut config = Config::new(dir.path().join("data"), "127.0.0.1:0".parse().unwrap());
+        let pki = minik_apiserver::certificates::ensure(
+            &dir.path().join("pki"),
+            config.listen,
+            config.service_cidr.nth(1).into(),
+            &[],
+        )
+        .expect("certificates");
+        config.tls = Some(pki.tls_files());
         tweak(&mut config);
+        let tls = config.tls.clone();
         let server = minik_apiserver::start(config)
             .await
             .expect("API server starts");
         let kubeconfig = dir.path().join("kubeconfig");
-        minik_apiserver::kubeconfig::write(&kubeconfig, &server.url()).unwrap();
-        let client = client_for(&server.url());
+        let url = server.url();
+        minik_client::kubeconfig::Kubeconfig {
+            server: &url,
+            ca_pem: tls.as_ref().map(|_| pki.ca.pem().cert_pem.as_str()),
+            client: tls.as_ref().map(|_| &pki.admin),
+            user: "kubernetes-admin",
+        }
+        .write(&kubeconfig)
+        .unwrap();
+        let client = kube::Client::try_from(config_from(&kubeconfig).await).expect("client");
         Self {
             server: Some(server),
             dir,
             kubeconfig,
             client,
+            tls,
         }
+    }
+
+    /// A client configuration for this cluster (the admin's), for tests
+    /// that build their own client (extra headers, layers).
+    pub async fn client_config(&self) -> kube::Config {
+        config_from(&self.kubeconfig).await
     }
 
     pub fn url(&self) -> String {
@@ -129,7 +157,8 @@ impl TestCluster {
         let server = self.server.take().expect("running");
         let addr = server.addr;
         server.stop().await.expect("clean stop");
-        let config = Config::new(self.dir.path().join("data"), addr);
+        let mut config = Config::new(self.dir.path().join("data"), addr);
+        config.tls = self.tls.clone();
         self.server = Some(
             minik_apiserver::start(config)
                 .await
@@ -197,6 +226,14 @@ impl TestCluster {
         std::fs::write(&p, contents).unwrap();
         p.to_string_lossy().into_owned()
     }
+}
+
+/// The client configuration a kubeconfig file describes.
+pub async fn config_from(kubeconfig: &Path) -> kube::Config {
+    let kc = kube::config::Kubeconfig::read_from(kubeconfig).expect("readable kubeconfig");
+    kube::Config::from_custom_kubeconfig(kc, &Default::default())
+        .await
+        .expect("valid kubeconfig")
 }
 
 pub fn client_for(url: &str) -> kube::Client {
