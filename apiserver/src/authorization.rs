@@ -315,12 +315,8 @@ pub fn confirm_no_escalation(
             namespace,
             kind,
             name: role,
+            resource,
         } => {
-            let resource = if kind == "Role" {
-                "roles"
-            } else {
-                "clusterroles"
-            };
             if allowed("bind", resource, &namespace, &role) {
                 return Ok(());
             }

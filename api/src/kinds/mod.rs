@@ -120,6 +120,9 @@ pub enum Grant {
         namespace: String,
         kind: String,
         name: String,
+        /// The role's resource (`roles` or `clusterroles`), whose `bind`
+        /// verb lets a user bind it without holding its rules.
+        resource: &'static str,
     },
 }
 

@@ -138,6 +138,14 @@ fn validate_binding(
     }
 }
 
+/// The resource a roleRef's kind names.
+fn role_resource(kind: &str) -> &'static str {
+    match kind {
+        "Role" => "roles",
+        _ => "clusterroles",
+    }
+}
+
 /// `SetDefaults_Subject`: a User or Group subject's apiGroup is RBAC's.
 fn default_subjects(obj: &mut Obj) {
     if let Some(subjects) = obj.get_mut("subjects").and_then(Value::as_array_mut) {

@@ -33,6 +33,7 @@ impl Strategy for RoleBinding {
         let binding: rbac::RoleBinding = serde_json::from_value(obj.clone()).ok()?;
         Some(Grant::Role {
             namespace: binding.metadata.namespace.unwrap_or_default(),
+            resource: super::role_resource(&binding.role_ref.kind),
             kind: binding.role_ref.kind,
             name: binding.role_ref.name,
         })
