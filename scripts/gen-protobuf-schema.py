@@ -106,6 +106,15 @@ ROOTS = [
     "api.events.v1.Event",
     "api.policy.v1.Eviction",
     "api.policy.v1.PodDisruptionBudget",
+    "api.rbac.v1.Role",
+    "api.rbac.v1.ClusterRole",
+    "api.rbac.v1.RoleBinding",
+    "api.rbac.v1.ClusterRoleBinding",
+    "api.authorization.v1.SelfSubjectAccessReview",
+    "api.authorization.v1.SelfSubjectRulesReview",
+    "api.authorization.v1.SubjectAccessReview",
+    "api.authorization.v1.LocalSubjectAccessReview",
+    "api.authentication.v1.SelfSubjectReview",
     "apimachinery.pkg.apis.meta.v1.DeleteOptions",
 ]
 ANY_GROUP_VERSION = {"apimachinery.pkg.apis.meta.v1.DeleteOptions"}
@@ -118,6 +127,8 @@ SPECIAL = {
     "apimachinery.pkg.api.resource.Quantity": "Quantity",
     "apimachinery.pkg.util.intstr.IntOrString": "IntOrString",
     "apimachinery.pkg.apis.meta.v1.FieldsV1": "FieldsV1",
+    "api.authentication.v1.ExtraValue": "StringList",
+    "api.authorization.v1.ExtraValue": "StringList",
 }
 # Special types no root reaches today; the decoder has no Kind for them, so
 # adding a root that needs one must add it there first.
@@ -156,6 +167,16 @@ PROBES = [
 # message with such unmeasured optional scalars must be listed (an empty
 # list: all of them are plain `omitempty` values), so a new one is reviewed.
 KEEP_ZERO_UNPROBED = {
+    "api.rbac.v1.Subject": [],
+    "api.authorization.v1.SelfSubjectRulesReviewSpec": [],
+    "api.authorization.v1.SubjectRulesReviewStatus": [],
+    "api.authorization.v1.FieldSelectorAttributes": [],
+    "api.authorization.v1.LabelSelectorAttributes": [],
+    "api.authorization.v1.ResourceAttributes": [],
+    "api.authorization.v1.NonResourceAttributes": [],
+    "api.authorization.v1.SubjectAccessReviewSpec": [],
+    "api.authorization.v1.SubjectAccessReviewStatus": [],
+    "api.authentication.v1.UserInfo": [],
     "api.apps.v1.DaemonSetUpdateStrategy": [],
     "api.apps.v1.DeploymentStrategy": [],
     "api.apps.v1.StatefulSetUpdateStrategy": [],

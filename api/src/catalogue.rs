@@ -6,7 +6,8 @@
 //! `miniktl get`) looks a kind up here instead of having a file per kind.
 
 use crate::kinds::{
-    apps, autoscaling, batch, coordination, core, metrics, networking, policy, storage, Strategy,
+    apps, authentication, authorization, autoscaling, batch, coordination, core, metrics,
+    networking, policy, rbac, storage, Strategy,
 };
 
 /// Everything the rest of minik needs to know about one served resource.
@@ -214,6 +215,17 @@ static CATALOGUE: &[ResourceInfo] = &[
     policy::pod_disruption_budget::RESOURCE,
     // storage.k8s.io/v1
     storage::storage_class::RESOURCE,
+    // authentication.k8s.io/v1 and authorization.k8s.io/v1: reviews, never stored.
+    authentication::self_subject_review::RESOURCE,
+    authorization::self_subject_access_review::RESOURCE,
+    authorization::self_subject_rules_review::RESOURCE,
+    authorization::subject_access_review::RESOURCE,
+    authorization::local_subject_access_review::RESOURCE,
+    // rbac.authorization.k8s.io/v1
+    rbac::role::RESOURCE,
+    rbac::cluster_role::RESOURCE,
+    rbac::role_binding::RESOURCE,
+    rbac::cluster_role_binding::RESOURCE,
     // coordination.k8s.io/v1
     coordination::lease::RESOURCE,
     // metrics.k8s.io/v1beta1: usage scraped from the kubelets, never stored.

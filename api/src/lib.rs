@@ -36,6 +36,7 @@ pub mod names;
 pub mod protobuf;
 pub mod quantity;
 pub mod quota;
+pub mod rbac;
 pub mod selectors;
 pub mod strategic_merge;
 pub mod tables;

@@ -285,6 +285,9 @@ pub enum NameRule {
     Label,
     /// `NameIsDNS1035Label`: like `Label` but must start with a letter (Service).
     Dns1035Label,
+    /// `path.IsValidPathSegmentName`: anything that is one URL path segment
+    /// (RBAC's roles and bindings: `system:kube-scheduler`).
+    PathSegment,
 }
 
 impl NameRule {
@@ -303,8 +306,21 @@ impl NameRule {
             NameRule::Subdomain => is_dns1123_subdomain(name),
             NameRule::Label => is_dns1123_label(name),
             NameRule::Dns1035Label => is_dns1035_label(name),
+            NameRule::PathSegment => is_path_segment_name(name),
         }
     }
+}
+
+/// `path.IsValidPathSegmentName`: not `.` or `..`, no `/` or `%`.
+pub fn is_path_segment_name(name: &str) -> Vec<String> {
+    if name == "." || name == ".." {
+        return vec![format!("may not be '{name}'")];
+    }
+    ["/", "%"]
+        .iter()
+        .filter(|bad| name.contains(*bad))
+        .map(|bad| format!("may not contain '{bad}'"))
+        .collect()
 }
 
 /// Kubernetes' `maskTrailingDash`: a `generateName` like `web-` is checked as

@@ -135,6 +135,9 @@ enum Kind {
     IntOrString,
     /// `meta/v1.FieldsV1` {1: raw JSON} → that JSON.
     FieldsV1,
+    /// A Go `[]string` type with its own message, `ExtraValue` {1: repeated
+    /// items} → a JSON array of strings.
+    StringList,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -383,6 +386,18 @@ fn decode_value(kind: Kind, wire: u8, r: &mut Reader<'_>) -> Result<Value, WireE
             } else {
                 Value::Number(Number::from(int_val))
             }
+        }
+        Kind::StringList => {
+            expect_wire(wire, WIRE_LEN)?;
+            let mut v = Reader::new(r.len_delimited()?);
+            let mut items = Vec::new();
+            while let Some((n, w)) = v.key()? {
+                match (n, w) {
+                    (1, WIRE_LEN) => items.push(Value::String(v.string()?)),
+                    _ => v.skip(w)?,
+                }
+            }
+            Value::Array(items)
         }
         Kind::FieldsV1 => {
             expect_wire(wire, WIRE_LEN)?;

@@ -47,6 +47,15 @@ pub(super) static ROOTS: &[Root] = &[
     Root { api_version: Some("events.k8s.io/v1"), kind: "Event", message: &EVENTS_V1_EVENT },
     Root { api_version: Some("policy/v1"), kind: "Eviction", message: &POLICY_V1_EVICTION },
     Root { api_version: Some("policy/v1"), kind: "PodDisruptionBudget", message: &POLICY_V1_PODDISRUPTIONBUDGET },
+    Root { api_version: Some("rbac.authorization.k8s.io/v1"), kind: "Role", message: &RBAC_V1_ROLE },
+    Root { api_version: Some("rbac.authorization.k8s.io/v1"), kind: "ClusterRole", message: &RBAC_V1_CLUSTERROLE },
+    Root { api_version: Some("rbac.authorization.k8s.io/v1"), kind: "RoleBinding", message: &RBAC_V1_ROLEBINDING },
+    Root { api_version: Some("rbac.authorization.k8s.io/v1"), kind: "ClusterRoleBinding", message: &RBAC_V1_CLUSTERROLEBINDING },
+    Root { api_version: Some("authorization.k8s.io/v1"), kind: "SelfSubjectAccessReview", message: &AUTHORIZATION_V1_SELFSUBJECTACCESSREVIEW },
+    Root { api_version: Some("authorization.k8s.io/v1"), kind: "SelfSubjectRulesReview", message: &AUTHORIZATION_V1_SELFSUBJECTRULESREVIEW },
+    Root { api_version: Some("authorization.k8s.io/v1"), kind: "SubjectAccessReview", message: &AUTHORIZATION_V1_SUBJECTACCESSREVIEW },
+    Root { api_version: Some("authorization.k8s.io/v1"), kind: "LocalSubjectAccessReview", message: &AUTHORIZATION_V1_LOCALSUBJECTACCESSREVIEW },
+    Root { api_version: Some("authentication.k8s.io/v1"), kind: "SelfSubjectReview", message: &AUTHENTICATION_V1_SELFSUBJECTREVIEW },
     Root { api_version: None, kind: "DeleteOptions", message: &META_V1_DELETEOPTIONS },
 ];
 
@@ -279,6 +288,153 @@ static APPS_V1_STATEFULSETUPDATESTRATEGY: Message = Message {
     fields: &[
         f(1, "type", Str, One, false),
         f(2, "rollingUpdate", Msg(&APPS_V1_ROLLINGUPDATESTATEFULSETSTRATEGY), One, false),
+    ],
+};
+
+static AUTHENTICATION_V1_SELFSUBJECTREVIEW: Message = Message {
+    fields: &[
+        f(1, "metadata", Msg(&META_V1_OBJECTMETA), One, false),
+        f(2, "status", Msg(&AUTHENTICATION_V1_SELFSUBJECTREVIEWSTATUS), One, false),
+    ],
+};
+
+static AUTHENTICATION_V1_SELFSUBJECTREVIEWSTATUS: Message = Message {
+    fields: &[
+        f(1, "userInfo", Msg(&AUTHENTICATION_V1_USERINFO), One, false),
+    ],
+};
+
+static AUTHENTICATION_V1_USERINFO: Message = Message {
+    fields: &[
+        f(1, "username", Str, One, false),
+        f(2, "uid", Str, One, false),
+        f(3, "groups", Str, Repeated, false),
+        f(4, "extra", StringList, Map, false),
+    ],
+};
+
+static AUTHORIZATION_V1_FIELDSELECTORATTRIBUTES: Message = Message {
+    fields: &[
+        f(1, "rawSelector", Str, One, false),
+        f(2, "requirements", Msg(&META_V1_FIELDSELECTORREQUIREMENT), Repeated, false),
+    ],
+};
+
+static AUTHORIZATION_V1_LABELSELECTORATTRIBUTES: Message = Message {
+    fields: &[
+        f(1, "rawSelector", Str, One, false),
+        f(2, "requirements", Msg(&META_V1_LABELSELECTORREQUIREMENT), Repeated, false),
+    ],
+};
+
+static AUTHORIZATION_V1_LOCALSUBJECTACCESSREVIEW: Message = Message {
+    fields: &[
+        f(1, "metadata", Msg(&META_V1_OBJECTMETA), One, false),
+        f(2, "spec", Msg(&AUTHORIZATION_V1_SUBJECTACCESSREVIEWSPEC), One, false),
+        f(3, "status", Msg(&AUTHORIZATION_V1_SUBJECTACCESSREVIEWSTATUS), One, false),
+    ],
+};
+
+static AUTHORIZATION_V1_NONRESOURCEATTRIBUTES: Message = Message {
+    fields: &[
+        f(1, "path", Str, One, false),
+        f(2, "verb", Str, One, false),
+    ],
+};
+
+static AUTHORIZATION_V1_NONRESOURCERULE: Message = Message {
+    fields: &[
+        f(1, "verbs", Str, Repeated, false),
+        f(2, "nonResourceURLs", Str, Repeated, false),
+    ],
+};
+
+static AUTHORIZATION_V1_RESOURCEATTRIBUTES: Message = Message {
+    fields: &[
+        f(1, "namespace", Str, One, false),
+        f(2, "verb", Str, One, false),
+        f(3, "group", Str, One, false),
+        f(4, "version", Str, One, false),
+        f(5, "resource", Str, One, false),
+        f(6, "subresource", Str, One, false),
+        f(7, "name", Str, One, false),
+        f(8, "fieldSelector", Msg(&AUTHORIZATION_V1_FIELDSELECTORATTRIBUTES), One, false),
+        f(9, "labelSelector", Msg(&AUTHORIZATION_V1_LABELSELECTORATTRIBUTES), One, false),
+    ],
+};
+
+static AUTHORIZATION_V1_RESOURCERULE: Message = Message {
+    fields: &[
+        f(1, "verbs", Str, Repeated, false),
+        f(2, "apiGroups", Str, Repeated, false),
+        f(3, "resources", Str, Repeated, false),
+        f(4, "resourceNames", Str, Repeated, false),
+    ],
+};
+
+static AUTHORIZATION_V1_SELFSUBJECTACCESSREVIEW: Message = Message {
+    fields: &[
+        f(1, "metadata", Msg(&META_V1_OBJECTMETA), One, false),
+        f(2, "spec", Msg(&AUTHORIZATION_V1_SELFSUBJECTACCESSREVIEWSPEC), One, false),
+        f(3, "status", Msg(&AUTHORIZATION_V1_SUBJECTACCESSREVIEWSTATUS), One, false),
+    ],
+};
+
+static AUTHORIZATION_V1_SELFSUBJECTACCESSREVIEWSPEC: Message = Message {
+    fields: &[
+        f(1, "resourceAttributes", Msg(&AUTHORIZATION_V1_RESOURCEATTRIBUTES), One, false),
+        f(2, "nonResourceAttributes", Msg(&AUTHORIZATION_V1_NONRESOURCEATTRIBUTES), One, false),
+    ],
+};
+
+static AUTHORIZATION_V1_SELFSUBJECTRULESREVIEW: Message = Message {
+    fields: &[
+        f(1, "metadata", Msg(&META_V1_OBJECTMETA), One, false),
+        f(2, "spec", Msg(&AUTHORIZATION_V1_SELFSUBJECTRULESREVIEWSPEC), One, false),
+        f(3, "status", Msg(&AUTHORIZATION_V1_SUBJECTRULESREVIEWSTATUS), One, false),
+    ],
+};
+
+static AUTHORIZATION_V1_SELFSUBJECTRULESREVIEWSPEC: Message = Message {
+    fields: &[
+        f(1, "namespace", Str, One, false),
+    ],
+};
+
+static AUTHORIZATION_V1_SUBJECTACCESSREVIEW: Message = Message {
+    fields: &[
+        f(1, "metadata", Msg(&META_V1_OBJECTMETA), One, false),
+        f(2, "spec", Msg(&AUTHORIZATION_V1_SUBJECTACCESSREVIEWSPEC), One, false),
+        f(3, "status", Msg(&AUTHORIZATION_V1_SUBJECTACCESSREVIEWSTATUS), One, false),
+    ],
+};
+
+static AUTHORIZATION_V1_SUBJECTACCESSREVIEWSPEC: Message = Message {
+    fields: &[
+        f(1, "resourceAttributes", Msg(&AUTHORIZATION_V1_RESOURCEATTRIBUTES), One, false),
+        f(2, "nonResourceAttributes", Msg(&AUTHORIZATION_V1_NONRESOURCEATTRIBUTES), One, false),
+        f(3, "user", Str, One, false),
+        f(4, "groups", Str, Repeated, false),
+        f(5, "extra", StringList, Map, false),
+        f(6, "uid", Str, One, false),
+    ],
+};
+
+static AUTHORIZATION_V1_SUBJECTACCESSREVIEWSTATUS: Message = Message {
+    fields: &[
+        f(1, "allowed", Bool, One, true),
+        f(4, "denied", Bool, One, false),
+        f(2, "reason", Str, One, false),
+        f(3, "evaluationError", Str, One, false),
+    ],
+};
+
+static AUTHORIZATION_V1_SUBJECTRULESREVIEWSTATUS: Message = Message {
+    fields: &[
+        f(1, "resourceRules", Msg(&AUTHORIZATION_V1_RESOURCERULE), Repeated, false),
+        f(2, "nonResourceRules", Msg(&AUTHORIZATION_V1_NONRESOURCERULE), Repeated, false),
+        f(3, "incomplete", Bool, One, true),
+        f(4, "evaluationError", Str, One, false),
     ],
 };
 
@@ -2744,6 +2900,70 @@ static POLICY_V1_PODDISRUPTIONBUDGETSTATUS: Message = Message {
     ],
 };
 
+static RBAC_V1_AGGREGATIONRULE: Message = Message {
+    fields: &[
+        f(1, "clusterRoleSelectors", Msg(&META_V1_LABELSELECTOR), Repeated, false),
+    ],
+};
+
+static RBAC_V1_CLUSTERROLE: Message = Message {
+    fields: &[
+        f(1, "metadata", Msg(&META_V1_OBJECTMETA), One, false),
+        f(2, "rules", Msg(&RBAC_V1_POLICYRULE), Repeated, false),
+        f(3, "aggregationRule", Msg(&RBAC_V1_AGGREGATIONRULE), One, false),
+    ],
+};
+
+static RBAC_V1_CLUSTERROLEBINDING: Message = Message {
+    fields: &[
+        f(1, "metadata", Msg(&META_V1_OBJECTMETA), One, false),
+        f(2, "subjects", Msg(&RBAC_V1_SUBJECT), Repeated, false),
+        f(3, "roleRef", Msg(&RBAC_V1_ROLEREF), One, false),
+    ],
+};
+
+static RBAC_V1_POLICYRULE: Message = Message {
+    fields: &[
+        f(1, "verbs", Str, Repeated, false),
+        f(2, "apiGroups", Str, Repeated, false),
+        f(3, "resources", Str, Repeated, false),
+        f(4, "resourceNames", Str, Repeated, false),
+        f(5, "nonResourceURLs", Str, Repeated, false),
+    ],
+};
+
+static RBAC_V1_ROLE: Message = Message {
+    fields: &[
+        f(1, "metadata", Msg(&META_V1_OBJECTMETA), One, false),
+        f(2, "rules", Msg(&RBAC_V1_POLICYRULE), Repeated, false),
+    ],
+};
+
+static RBAC_V1_ROLEBINDING: Message = Message {
+    fields: &[
+        f(1, "metadata", Msg(&META_V1_OBJECTMETA), One, false),
+        f(2, "subjects", Msg(&RBAC_V1_SUBJECT), Repeated, false),
+        f(3, "roleRef", Msg(&RBAC_V1_ROLEREF), One, false),
+    ],
+};
+
+static RBAC_V1_ROLEREF: Message = Message {
+    fields: &[
+        f(1, "apiGroup", Str, One, true),
+        f(2, "kind", Str, One, true),
+        f(3, "name", Str, One, true),
+    ],
+};
+
+static RBAC_V1_SUBJECT: Message = Message {
+    fields: &[
+        f(1, "kind", Str, One, true),
+        f(2, "apiGroup", Str, One, false),
+        f(3, "name", Str, One, true),
+        f(4, "namespace", Str, One, false),
+    ],
+};
+
 static META_V1_CONDITION: Message = Message {
     fields: &[
         f(1, "type", Str, One, true),
@@ -2763,6 +2983,14 @@ static META_V1_DELETEOPTIONS: Message = Message {
         f(4, "propagationPolicy", Str, One, true),
         f(5, "dryRun", Str, Repeated, false),
         f(6, "ignoreStoreReadErrorWithClusterBreakingPotential", Bool, One, true),
+    ],
+};
+
+static META_V1_FIELDSELECTORREQUIREMENT: Message = Message {
+    fields: &[
+        f(1, "key", Str, One, true),
+        f(2, "operator", Str, One, true),
+        f(3, "values", Str, Repeated, false),
     ],
 };
 

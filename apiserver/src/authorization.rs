@@ -3,21 +3,34 @@
 //! resource request's verb, API group, resource, subresource, namespace and
 //! name, or a non-resource request's verb and path), then decided.
 //!
-//! The decision today is the first step towards RBAC: `system:anonymous`
-//! may only `get` the public health and version paths (what Kubernetes'
-//! `system:public-info-viewer` role grants to everyone); every
-//! authenticated user may do everything (kube-apiserver's `AlwaysAllow`
-//! mode). A refusal is 403 in kube-apiserver's words: `pods is forbidden:
-//! User "system:anonymous" cannot list resource "pods" in API group "" in
-//! the namespace "default"`.
+//! The decision is kube-apiserver's `--authorization-mode=RBAC`: members
+//! of `system:masters` may do anything (its privileged group); everyone
+//! else what the Roles and ClusterRoles bound to them allow
+//! (`minik_api::rbac`). The policy — every role and binding — is held in
+//! memory and rebuilt from the store when one of them changes (the hub
+//! counts changes under the RBAC prefix), so a decision reads no store.
+//! The bootstrap roles (`bootstrap_policy.rs`) give anonymous callers the
+//! health and version paths and every authenticated user discovery.
+//! A refusal is 403 in kube-apiserver's words: `pods is forbidden: User
+//! "system:anonymous" cannot list resource "pods" in API group "" in the
+//! namespace "default"`.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 
 use axum::extract::Request;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use k8s_openapi::api::rbac::v1::PolicyRule;
+use minik_api::catalogue;
+use minik_api::kinds::Grant;
+use minik_api::rbac::{Policy, UserInfo};
 use serde_json::json;
 
-use crate::authentication::{User, UNAUTHENTICATED};
+use crate::authentication::{User, MASTERS};
 use crate::error::ApiError;
+use crate::hub::Hub;
+use crate::store::Store;
 
 /// What a request asks to do (`authorizer.Attributes`).
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -37,8 +50,8 @@ pub struct Attributes {
 const SPECIAL_VERBS: [&str; 2] = ["proxy", "watch"];
 /// What may follow `namespaces/<name>/` and still be the namespace's own.
 const NAMESPACE_SUBRESOURCES: [&str; 2] = ["status", "finalize"];
-/// Paths anyone may `get` (`system:public-info-viewer`).
-const PUBLIC_PATHS: [&str; 5] = ["/healthz", "/livez", "/readyz", "/version", "/version/"];
+/// Where RBAC's objects are stored (every key of the group).
+const RBAC_PREFIX: &str = "/registry/rbac.authorization.k8s.io/";
 
 impl Attributes {
     /// `RequestInfoFactory.NewRequestInfo`, for the API prefixes minik serves.
@@ -114,6 +127,34 @@ impl Attributes {
         attrs
     }
 
+    /// The attributes of an RBAC request (what an access review asks about).
+    pub fn from_request(r: &minik_api::rbac::Request) -> Attributes {
+        Attributes {
+            verb: r.verb.clone(),
+            resource_request: r.resource_request,
+            path: r.path.clone(),
+            api_group: r.api_group.clone(),
+            resource: r.resource.clone(),
+            subresource: r.subresource.clone(),
+            namespace: r.namespace.clone(),
+            name: r.name.clone(),
+        }
+    }
+
+    /// The same, as RBAC evaluates it.
+    pub fn request(&self) -> minik_api::rbac::Request {
+        minik_api::rbac::Request {
+            verb: self.verb.clone(),
+            resource_request: self.resource_request,
+            api_group: self.api_group.clone(),
+            resource: self.resource.clone(),
+            subresource: self.subresource.clone(),
+            namespace: self.namespace.clone(),
+            name: self.name.clone(),
+            path: self.path.clone(),
+        }
+    }
+
     /// `forbiddenMessage`: what the user cannot do, in kube-apiserver's words.
     fn forbidden_message(&self, user: &str) -> String {
         if !self.resource_request {
@@ -160,23 +201,170 @@ impl Attributes {
     }
 }
 
-/// Whether `user` may do what `attrs` describes (see the module doc).
-pub fn allowed(user: &User, attrs: &Attributes) -> bool {
-    if user.in_group(UNAUTHENTICATED) {
-        return !attrs.resource_request
-            && attrs.verb == "get"
-            && PUBLIC_PATHS.contains(&attrs.path.as_str());
+/// The RBAC authorizer over an in-memory copy of the policy.
+pub struct Authorizer {
+    store: Arc<dyn Store>,
+    /// Bumped by the hub whenever a role or binding changes.
+    generation: Arc<AtomicU64>,
+    cached: RwLock<Option<(u64, Arc<Policy>)>>,
+}
+
+impl Authorizer {
+    pub fn new(store: Arc<dyn Store>, hub: &Hub) -> Authorizer {
+        Authorizer {
+            store,
+            generation: hub.generation(RBAC_PREFIX),
+            cached: RwLock::new(None),
+        }
     }
-    true
+
+    /// The current policy, rebuilt if a role or binding changed since.
+    pub fn policy(&self) -> Arc<Policy> {
+        let generation = self.generation.load(Ordering::SeqCst);
+        if let Some((g, policy)) = &*self.cached.read().unwrap() {
+            if *g == generation {
+                return policy.clone();
+            }
+        }
+        let policy = Arc::new(self.load());
+        *self.cached.write().unwrap() = Some((generation, policy.clone()));
+        policy
+    }
+
+    fn load(&self) -> Policy {
+        fn all<T: serde::de::DeserializeOwned>(store: &dyn Store, plural: &str) -> Vec<T> {
+            let info = catalogue::lookup("rbac.authorization.k8s.io", "v1", plural)
+                .expect("RBAC is served");
+            let mut out = Vec::new();
+            let scanned = store.scan(&info.key_prefix(), None, &mut |_, bytes| {
+                if let Ok(v) = serde_json::from_slice(bytes) {
+                    out.push(v);
+                }
+                true
+            });
+            if let Err(e) = scanned {
+                tracing::error!(error = %e, plural, "reading the RBAC policy");
+            }
+            out
+        }
+        let store = &*self.store;
+        Policy::new(
+            all(store, "roles"),
+            all(store, "clusterroles"),
+            all(store, "rolebindings"),
+            all(store, "clusterrolebindings"),
+        )
+    }
+
+    /// Whether `user` may do what `attrs` describes.
+    pub fn allows(&self, user: &User, attrs: &Attributes) -> bool {
+        user.in_group(MASTERS) || self.policy().allows(&user_info(user), &attrs.request())
+    }
+
+    /// The rules that apply to `user` in `namespace` (all of them for a
+    /// member of `system:masters`).
+    pub fn rules_for(&self, user: &User, namespace: &str) -> Vec<PolicyRule> {
+        if user.in_group(MASTERS) {
+            return serde_json::from_value(json!([
+                {"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]},
+                {"nonResourceURLs": ["*"], "verbs": ["*"]},
+            ]))
+            .expect("valid rules");
+        }
+        self.policy().rules_for(&user_info(user), namespace)
+    }
+}
+
+/// RBAC's escalation prevention, for a Role, ClusterRole or binding about
+/// to be stored: a user may grant only what they hold, unless they may
+/// `escalate` (roles) or `bind` (the role a binding names), or are in
+/// `system:masters`.
+pub fn confirm_no_escalation(
+    authorizer: &Authorizer,
+    user: &User,
+    info: &catalogue::ResourceInfo,
+    obj: &serde_json::Value,
+) -> Result<(), ApiError> {
+    let Some(grant) = info.strategy.grants(obj) else {
+        return Ok(());
+    };
+    if user.in_group(MASTERS) {
+        return Ok(());
+    }
+    let name = minik_api::meta::name(obj);
+    let allowed = |verb: &str, resource: &str, namespace: &str, name: &str| {
+        let attrs = Attributes {
+            verb: verb.into(),
+            resource_request: true,
+            api_group: "rbac.authorization.k8s.io".into(),
+            resource: resource.into(),
+            namespace: namespace.into(),
+            name: name.into(),
+            ..Attributes::default()
+        };
+        authorizer.allows(user, &attrs)
+    };
+    let (namespace, rules) = match grant {
+        Grant::Rules { namespace, rules } => {
+            if allowed("escalate", info.plural, &namespace, name) {
+                return Ok(());
+            }
+            (namespace, rules)
+        }
+        Grant::Role {
+            namespace,
+            kind,
+            name: role,
+            resource,
+        } => {
+            if allowed("bind", resource, &namespace, &role) {
+                return Ok(());
+            }
+            let policy = authorizer.policy();
+            let Some(rules) = policy.role_rules(&kind, &role, &namespace) else {
+                let role_info = catalogue::lookup("rbac.authorization.k8s.io", "v1", resource)
+                    .expect("RBAC is served");
+                return Err(ApiError::not_found(role_info, &role));
+            };
+            (namespace, rules.to_vec())
+        }
+    };
+    let missing = minik_api::rbac::uncovered(&authorizer.rules_for(user, &namespace), &rules);
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let groups: Vec<String> = user.groups.iter().map(|g| format!("{g:?}")).collect();
+    let held: Vec<String> = missing.iter().map(minik_api::rbac::compact).collect();
+    Err(ApiError::forbidden_object(
+        info,
+        name,
+        &format!(
+            "user {:?} (groups=[{}]) is attempting to grant RBAC permissions not currently held:\n{}",
+            user.name,
+            groups.join(" "),
+            held.join("\n")
+        ),
+    ))
+}
+
+pub fn user_info(user: &User) -> UserInfo {
+    UserInfo {
+        name: user.name.clone(),
+        groups: user.groups.clone(),
+    }
 }
 
 /// Middleware: refuses what the authenticated user may not do.
-pub async fn authorize(req: Request, next: Next) -> Response {
+pub async fn authorize(
+    axum::extract::State(authorizer): axum::extract::State<Arc<Authorizer>>,
+    req: Request,
+    next: Next,
+) -> Response {
     let Some(user) = req.extensions().get::<User>().cloned() else {
         return ApiError::unauthorized().into_response();
     };
     let attrs = Attributes::of(req.method(), req.uri().path(), req.uri().query());
-    if allowed(&user, &attrs) {
+    if authorizer.allows(&user, &attrs) {
         next.run(req).await
     } else {
         attrs.forbidden(&user.name).into_response()
@@ -264,8 +452,5 @@ mod tests {
             a.forbidden("system:anonymous").message,
             "forbidden: User \"system:anonymous\" cannot get path \"/api\""
         );
-        let anonymous = User::anonymous();
-        assert!(allowed(&anonymous, &of(Method::GET, "/healthz", None)));
-        assert!(!allowed(&anonymous, &of(Method::GET, "/api", None)));
     }
 }

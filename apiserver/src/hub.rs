@@ -196,6 +196,9 @@ pub struct Hub {
     gauges: Gauges,
     /// Flips to true when the server shuts down, ending every watch.
     closing: tokio::sync::watch::Sender<bool>,
+    /// Counters bumped when a change under their key prefix is published,
+    /// for in-memory caches of a few kinds (the RBAC authorizer's policy).
+    generations: Mutex<Vec<(String, Arc<AtomicU64>)>>,
 }
 
 impl Hub {
@@ -212,7 +215,19 @@ impl Hub {
             published: tokio::sync::watch::Sender::new(revision),
             gauges: Gauges::default(),
             closing: tokio::sync::watch::Sender::new(false),
+            generations: Mutex::default(),
         }
+    }
+
+    /// A counter that grows whenever a change under `prefix` is published:
+    /// a cache built from those keys is stale once it differs.
+    pub fn generation(&self, prefix: &str) -> Arc<AtomicU64> {
+        let counter = Arc::new(AtomicU64::new(0));
+        self.generations
+            .lock()
+            .unwrap()
+            .push((prefix.to_string(), counter.clone()));
+        counter
     }
 
     pub fn limits(&self) -> &Limits {
@@ -257,6 +272,11 @@ impl Hub {
         let Some(last) = events.last().map(|e| e.revision) else {
             return;
         };
+        for (prefix, counter) in self.generations.lock().unwrap().iter() {
+            if events.iter().any(|e| e.key.starts_with(prefix.as_str())) {
+                counter.fetch_add(1, Ordering::SeqCst);
+            }
+        }
         // Encode outside the lock; only `prev` needs the ring.
         let encoded: Vec<_> = events
             .into_iter()

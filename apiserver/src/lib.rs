@@ -33,6 +33,7 @@ pub mod allocator;
 pub mod authentication;
 pub mod authorization;
 pub mod bootstrap;
+pub mod bootstrap_policy;
 pub mod certificates;
 pub mod commit;
 pub mod decode;
@@ -41,6 +42,7 @@ pub mod encryption;
 pub mod error;
 pub mod event_ttl;
 pub mod hub;
+pub mod impersonation;
 pub mod metrics;
 pub mod openapi;
 pub mod registry;
@@ -175,6 +177,8 @@ pub struct AppState {
     pub quota_locks: admission::NamespaceLocks,
     /// Usage scraped from the kubelets (metrics.k8s.io).
     pub resource_metrics: scraper::Scraped,
+    /// RBAC: who may do what (also asked by the access reviews).
+    pub authorizer: Arc<authorization::Authorizer>,
 }
 
 /// The HTTP routes: fixed paths first, every resource path through the dispatcher.
@@ -295,6 +299,8 @@ pub async fn start(config: Config) -> Result<Server, Error> {
     let (writer, writer_done) =
         Writer::start(store.clone(), hub.clone(), opened.marker, opened.objects)?;
     bootstrap::ensure_namespaces(&writer).await?;
+    bootstrap_policy::ensure(&writer).await?;
+    let authorizer = Arc::new(authorization::Authorizer::new(store.clone(), &hub));
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|source| Error::Listen {
@@ -313,6 +319,7 @@ pub async fn start(config: Config) -> Result<Server, Error> {
         watches: Arc::default(),
         quota_locks: Default::default(),
         resource_metrics: scraper::Scraped::new(config.metrics_resolution),
+        authorizer: authorizer.clone(),
     });
     bootstrap::ensure_kubernetes_service(&state, addr).await?;
     let event_ttl = tokio::spawn(event_ttl::run(state.clone(), config.event_ttl));
@@ -330,6 +337,7 @@ pub async fn start(config: Config) -> Result<Server, Error> {
             None => None,
         },
         authenticator: config.authenticator.clone(),
+        authorizer,
     };
     let tls = security.tls.is_some();
     let task = tokio::spawn(async move {

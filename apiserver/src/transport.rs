@@ -43,8 +43,9 @@ use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio_rustls::TlsAcceptor;
 
 use crate::authentication::{self, Authenticator, Peer};
-use crate::authorization;
+use crate::authorization::{self, Authorizer};
 use crate::error::ApiError;
+use crate::impersonation;
 
 /// How callers are told apart: TLS (with the client CA) or plain HTTP, and
 /// the static tokens.
@@ -52,6 +53,7 @@ use crate::error::ApiError;
 pub struct Security {
     pub tls: Option<TlsAcceptor>,
     pub authenticator: Arc<Authenticator>,
+    pub authorizer: Arc<Authorizer>,
 }
 
 /// The serving certificate, its key and the CA client certificates must be
@@ -135,9 +137,16 @@ pub async fn serve(
     security: Security,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    // The outermost layer runs first: who, then may they, then the handler.
+    // The outermost layer runs first: who, as whom, may they, then the handler.
     let app = app
-        .layer(axum::middleware::from_fn(authorization::authorize))
+        .layer(axum::middleware::from_fn_with_state(
+            security.authorizer.clone(),
+            authorization::authorize,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            security.authorizer.clone(),
+            impersonation::middleware,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             security.authenticator.clone(),
             authentication::authenticate,

@@ -402,11 +402,14 @@ async fn malformed_or_unsupported_protobuf_is_a_bad_request() {
     assert!(message.contains("metadata"), "{message}");
 
     // A kind minik does not decode from protobuf.
-    let body = envelope("rbac.authorization.k8s.io/v1", "Role", &[]);
+    let body = envelope("scheduling.k8s.io/v1", "PriorityClass", &[]);
     let (code, status) = post_protobuf(&c, "/api/v1/namespaces/default/configmaps", body).await;
     assert_eq!(code, 400, "{status}");
     assert!(
-        status["message"].as_str().unwrap().contains("Role"),
+        status["message"]
+            .as_str()
+            .unwrap()
+            .contains("PriorityClass"),
         "{status}"
     );
 

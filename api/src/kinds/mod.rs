@@ -24,6 +24,8 @@
 //! `mod.rs`, and add the `RESOURCE` to [`crate::catalogue`]'s list.
 
 pub mod apps;
+pub mod authentication;
+pub mod authorization;
 pub mod autoscaling;
 pub mod batch;
 pub mod coordination;
@@ -31,6 +33,7 @@ pub mod core;
 pub mod metrics;
 pub mod networking;
 pub mod policy;
+pub mod rbac;
 pub mod storage;
 mod typed;
 
@@ -99,6 +102,45 @@ pub enum Backing {
     /// Built from the usage the API server scrapes from the kubelets
     /// (metrics.k8s.io, metrics-server's in-memory storage): get and list only.
     ResourceMetrics,
+    /// Questions to the authenticator or authorizer (access reviews,
+    /// SelfSubjectReview): create only, answered in `status`, never stored.
+    Review,
+}
+
+/// What an RBAC object grants (see [`Strategy::grants`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Grant {
+    /// A Role's (namespace set) or ClusterRole's rules.
+    Rules {
+        namespace: String,
+        rules: Vec<k8s_openapi::api::rbac::v1::PolicyRule>,
+    },
+    /// A binding's roleRef, in the binding's namespace (empty: cluster-wide).
+    Role {
+        namespace: String,
+        kind: String,
+        name: String,
+        /// The role's resource (`roles` or `clusterroles`), whose `bind`
+        /// verb lets a user bind it without holding its rules.
+        resource: &'static str,
+    },
+}
+
+/// What a review kind may ask about the caller and the cluster's policy
+/// (the API server answers from its authenticator and RBAC authorizer).
+pub trait Reviewer {
+    /// Who sent the request (after impersonation).
+    fn caller(&self) -> crate::rbac::UserInfo;
+    /// The caller's uid, if their credential names one.
+    fn caller_uid(&self) -> String;
+    /// Whether `user` may do what `request` describes.
+    fn allows(&self, user: &crate::rbac::UserInfo, request: &crate::rbac::Request) -> bool;
+    /// Every rule that applies to `user` in `namespace`.
+    fn rules_for(
+        &self,
+        user: &crate::rbac::UserInfo,
+        namespace: &str,
+    ) -> Vec<k8s_openapi::api::rbac::v1::PolicyRule>;
 }
 
 /// Everything the generic API machinery asks of one kind. Every method has
@@ -246,6 +288,19 @@ pub trait Strategy: Sync {
     fn quota_constraints(&self, obj: &Value, tracked: &BTreeSet<String>) -> Result<(), String> {
         let _ = (obj, tracked);
         Ok(())
+    }
+
+    /// What creating or updating this object grants, for RBAC's escalation
+    /// check: a Role's or ClusterRole's rules, or the role a binding names.
+    fn grants(&self, obj: &Value) -> Option<Grant> {
+        let _ = obj;
+        None
+    }
+
+    /// A review kind's answer: `obj` (validated) with its `status` filled
+    /// in; `namespace` is the one in the URL, for namespaced reviews.
+    fn review(&self, obj: &mut Value, namespace: Option<&str>, reviewer: &dyn Reviewer) {
+        let _ = (obj, namespace, reviewer);
     }
 
     /// Mutating admission on create that reads other stored objects, run

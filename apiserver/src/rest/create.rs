@@ -66,6 +66,12 @@ pub async fn create_object(ctx: &Ctx, obj: &mut Value) -> Result<Value, ApiError
         })?;
         // Held until the object is stored: see admission::resource_quota.
         let reservation = admission::validate(&ctx.state, info, &candidate).await?;
+        crate::authorization::confirm_no_escalation(
+            &ctx.state.authorizer,
+            &ctx.user,
+            info,
+            &candidate,
+        )?;
         let allocated = if info.strategy.allocates_service_addresses() {
             ctx.allocate_service(&mut candidate)?;
             Some(candidate.clone())

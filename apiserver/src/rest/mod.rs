@@ -13,6 +13,7 @@ pub mod metrics_api;
 pub mod patch;
 pub mod proxy;
 pub mod read;
+pub mod review;
 pub mod scale;
 pub mod update;
 pub mod watch;
@@ -50,6 +51,8 @@ pub struct Ctx {
     pub body: bytes::Bytes,
     /// The typed boundary for what this request writes (`fieldValidation`).
     pub decoder: Decoder,
+    /// Who asks (after impersonation): reviews and escalation checks use it.
+    pub user: crate::authentication::User,
 }
 
 impl Ctx {
@@ -317,9 +320,18 @@ async fn handle(state: Arc<AppState>, req: Request) -> Result<Response, ApiError
         headers: parts.headers,
         body,
         decoder: Decoder::new(field_validation),
+        user: parts
+            .extensions
+            .get::<crate::authentication::User>()
+            .cloned()
+            .unwrap_or_else(crate::authentication::User::anonymous),
     };
-    if ctx.info().strategy.backing() == minik_api::kinds::Backing::ResourceMetrics {
-        return metrics_api::serve(ctx, &method, is_watch).await;
+    match ctx.info().strategy.backing() {
+        minik_api::kinds::Backing::ResourceMetrics => {
+            return metrics_api::serve(ctx, &method, is_watch).await
+        }
+        minik_api::kinds::Backing::Review => return review::review(ctx, &method).await,
+        minik_api::kinds::Backing::Store => {}
     }
     let named = ctx.target.name.is_some();
     if method == Method::GET && is_watch && ctx.target.subresource.is_none() {

@@ -119,6 +119,7 @@ pub async fn patch(ctx: Ctx) -> Result<Response, ApiError> {
     let state = ctx.state.clone();
     let decoder = ctx.decoder.clone();
     // Held until the update is stored: see admission::resource_quota.
+    let (authorizer, user) = (ctx.state.authorizer.clone(), ctx.user.clone());
     let (admission, reservation) = super::update::admit_update(&ctx).await?;
     let committed = ctx
         .mutate(
@@ -140,6 +141,12 @@ pub async fn patch(ctx: Ctx) -> Result<Response, ApiError> {
                     _ => {
                         registry::prepare_update(&target, &mut patched, &old)?;
                         admission.check(info, &patched, &old)?;
+                        crate::authorization::confirm_no_escalation(
+                            &authorizer,
+                            &user,
+                            info,
+                            &patched,
+                        )?;
                         super::allocate_service(&state, info, &mut patched, &old)?;
                         patched
                     }

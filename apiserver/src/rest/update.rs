@@ -22,6 +22,7 @@ pub async fn update(ctx: Ctx) -> Result<Response, ApiError> {
     }
     let state = ctx.state.clone();
     // Held until the update is stored: see admission::resource_quota.
+    let (authorizer, user) = (ctx.state.authorizer.clone(), ctx.user.clone());
     let (admission, reservation) = admit_update(&ctx).await?;
     let committed = ctx
         .mutate(
@@ -36,6 +37,12 @@ pub async fn update(ctx: Ctx) -> Result<Response, ApiError> {
                         let mut new = body;
                         registry::prepare_update(&target, &mut new, &old)?;
                         admission.check(info, &new, &old)?;
+                        crate::authorization::confirm_no_escalation(
+                            &authorizer,
+                            &user,
+                            info,
+                            &new,
+                        )?;
                         super::allocate_service(&state, info, &mut new, &old)?;
                         new
                     }
