@@ -3,7 +3,8 @@
 //! (`ca.crt`, `ca.key`, kept across restarts: every kubeconfig trusts it),
 //! a serving certificate for every name a client dials (`apiserver.crt`)
 //! and the cluster admin's client certificate (`admin.crt`, `O=system:masters`).
-//! The serving and admin certificates are issued afresh at each start.
+//! The serving, admin and kubelet-client certificates (what the API server
+//! shows the kubelets) are issued afresh at each start.
 //! `miniktl cluster up` issues its components' certificates from the same CA.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -26,14 +27,26 @@ pub struct SelfSigned {
     pub ca: Ca,
     pub serving: Issued,
     pub admin: Issued,
+    /// What the API server shows the kubelets (`apiserver-kubelet-client`).
+    pub kubelet_client: Issued,
 }
 
 impl SelfSigned {
+    /// The API server's side of its connections to the kubelets, whose
+    /// serving certificates the same CA signs (`miniktl cluster up`).
+    pub fn kubelet_files(&self) -> TlsFiles {
+        TlsFiles {
+            cert_pem: self.kubelet_client.cert_pem.clone(),
+            key_pem: self.kubelet_client.key_pem.clone(),
+            ca_pem: self.ca.pem().cert_pem.clone(),
+        }
+    }
+
     pub fn tls_files(&self) -> TlsFiles {
         TlsFiles {
             cert_pem: self.serving.cert_pem.clone(),
             key_pem: self.serving.key_pem.clone(),
-            client_ca_pem: self.ca.pem().cert_pem.clone(),
+            ca_pem: self.ca.pem().cert_pem.clone(),
         }
     }
 }
@@ -89,5 +102,11 @@ pub fn ensure(
     let admin = ca.issue_client("kubernetes-admin", &["system:masters"])?;
     pki::write_private(&dir.join("admin.crt"), &admin.cert_pem)?;
     pki::write_private(&dir.join("admin.key"), &admin.key_pem)?;
-    Ok(SelfSigned { ca, serving, admin })
+    let kubelet_client = ca.issue_client("kube-apiserver-kubelet-client", &["system:masters"])?;
+    Ok(SelfSigned {
+        ca,
+        serving,
+        admin,
+        kubelet_client,
+    })
 }

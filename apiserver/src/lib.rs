@@ -43,6 +43,7 @@ pub mod error;
 pub mod event_ttl;
 pub mod hub;
 pub mod impersonation;
+pub mod kubelet_client;
 pub mod metrics;
 pub mod openapi;
 pub mod registry;
@@ -103,6 +104,10 @@ pub struct Config {
     pub tls: Option<transport::TlsFiles>,
     /// `--token-auth-file`: static bearer tokens.
     pub authenticator: Arc<authentication::Authenticator>,
+    /// How to reach the kubelets: the API server's client certificate and
+    /// the kubelets' CA (`--kubelet-client-certificate`, …); `None` dials
+    /// them over plain HTTP.
+    pub kubelet_tls: Option<transport::TlsFiles>,
     /// `--encryption-provider-config`: how Secrets are encrypted at rest
     /// (the default here writes them as they are).
     pub encryption: Arc<encryption::Transformer>,
@@ -128,6 +133,7 @@ impl Config {
             tls: None,
             authenticator: Arc::default(),
             encryption: Arc::default(),
+            kubelet_tls: None,
         }
     }
 }
@@ -179,6 +185,8 @@ pub struct AppState {
     pub resource_metrics: scraper::Scraped,
     /// RBAC: who may do what (also asked by the access reviews).
     pub authorizer: Arc<authorization::Authorizer>,
+    /// How the API server dials a kubelet (proxy, scrape).
+    pub kubelets: kubelet_client::KubeletClient,
 }
 
 /// The HTTP routes: fixed paths first, every resource path through the dispatcher.
@@ -320,6 +328,8 @@ pub async fn start(config: Config) -> Result<Server, Error> {
         quota_locks: Default::default(),
         resource_metrics: scraper::Scraped::new(config.metrics_resolution),
         authorizer: authorizer.clone(),
+        kubelets: kubelet_client::KubeletClient::new(config.kubelet_tls.as_ref())
+            .map_err(Error::Tls)?,
     });
     bootstrap::ensure_kubernetes_service(&state, addr).await?;
     let event_ttl = tokio::spawn(event_ttl::run(state.clone(), config.event_ttl));

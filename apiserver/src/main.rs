@@ -52,6 +52,17 @@ struct Args {
     /// Static bearer tokens, one `token,user,uid[,"group1,group2"]` per line.
     #[arg(long, value_name = "FILE")]
     token_auth_file: Option<PathBuf>,
+    /// The client certificate (PEM) the API server shows the kubelets; with
+    /// --kubelet-client-key and --kubelet-certificate-authority. Default:
+    /// one made in --cert-dir (none with --insecure-plain-http: plain HTTP
+    /// to the kubelets too).
+    #[arg(long, value_name = "FILE", requires_all = ["kubelet_client_key", "kubelet_certificate_authority"])]
+    kubelet_client_certificate: Option<PathBuf>,
+    #[arg(long, value_name = "FILE", requires = "kubelet_client_certificate")]
+    kubelet_client_key: Option<PathBuf>,
+    /// The CA the kubelets' serving certificates are checked against.
+    #[arg(long, value_name = "FILE", requires = "kubelet_client_certificate")]
+    kubelet_certificate_authority: Option<PathBuf>,
     /// Serve plain HTTP, where every caller acts as the cluster admin: for
     /// debugging on loopback only (kube-apiserver's old insecure port).
     #[arg(long)]
@@ -135,7 +146,7 @@ async fn main() -> anyhow::Result<()> {
         config.tls = Some(TlsFiles {
             cert_pem: read(cert)?,
             key_pem: read(key)?,
-            client_ca_pem: read(ca)?,
+            ca_pem: read(ca)?,
         });
     } else {
         let dir = &cert_dir;
@@ -147,7 +158,20 @@ async fn main() -> anyhow::Result<()> {
         )
         .with_context(|| format!("making certificates in {}", dir.display()))?;
         config.tls = Some(made.tls_files());
+        config.kubelet_tls = Some(made.kubelet_files());
         self_signed = Some(made);
+    }
+    // Given explicitly, these replace the self-made kubelet client.
+    if let (Some(cert), Some(key), Some(ca)) = (
+        &args.kubelet_client_certificate,
+        &args.kubelet_client_key,
+        &args.kubelet_certificate_authority,
+    ) {
+        config.kubelet_tls = Some(TlsFiles {
+            cert_pem: read(cert)?,
+            key_pem: read(key)?,
+            ca_pem: read(ca)?,
+        });
     }
     let server = minik_apiserver::start(config).await?;
     if let Some(path) = &args.write_kubeconfig {

@@ -34,9 +34,7 @@ use std::time::Duration;
 use axum::response::IntoResponse;
 use axum::Router;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use rustls::server::WebPkiClientVerifier;
+use minik_client::tls::ClientAuth;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
@@ -57,40 +55,13 @@ pub struct Security {
 }
 
 /// The serving certificate, its key and the CA client certificates must be
-/// signed by, PEM-encoded (`--tls-cert-file`, `--tls-private-key-file`,
-/// `--client-ca-file`).
-#[derive(Debug, Clone)]
-pub struct TlsFiles {
-    pub cert_pem: String,
-    pub key_pem: String,
-    pub client_ca_pem: String,
-}
+/// signed by (`--tls-cert-file`, `--tls-private-key-file`, `--client-ca-file`).
+pub use minik_client::tls::TlsFiles;
 
-/// The rustls acceptor for `files`: HTTP/1.1, client certificates asked
-/// for, verified if sent, optional.
+/// The rustls acceptor for `files`: client certificates asked for,
+/// verified if sent, optional.
 pub fn acceptor(files: &TlsFiles) -> Result<TlsAcceptor, String> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let certs = CertificateDer::pem_slice_iter(files.cert_pem.as_bytes())
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| format!("serving certificate: {e}"))?;
-    let key = PrivateKeyDer::from_pem_slice(files.key_pem.as_bytes())
-        .map_err(|e| format!("serving key: {e}"))?;
-    let mut roots = rustls::RootCertStore::empty();
-    for ca in CertificateDer::pem_slice_iter(files.client_ca_pem.as_bytes()) {
-        let ca = ca.map_err(|e| format!("client CA: {e}"))?;
-        roots.add(ca).map_err(|e| format!("client CA: {e}"))?;
-    }
-    let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
-        .allow_unauthenticated()
-        .build()
-        .map_err(|e| format!("client CA: {e}"))?;
-    let mut config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
-        .with_client_cert_verifier(verifier)
-        .with_single_cert(certs, key)
-        .map_err(|e| format!("serving certificate: {e}"))?;
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let config = minik_client::tls::server_config(files, ClientAuth::Optional)?;
     Ok(TlsAcceptor::from(Arc::new(config)))
 }
 

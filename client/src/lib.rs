@@ -16,7 +16,7 @@
 //! - [`kubeconfig`]: writing one (server, CA, client certificate);
 //! - [`pki`]: the cluster's CA and the certificates it issues (kubeadm's
 //!   `certs` phase): the API server's serving certificate and one client
-//!   certificate per identity.
+//!   certificate per identity; [`tls`]: rustls configurations from them.
 
 pub mod errors;
 pub mod events;
@@ -24,6 +24,7 @@ pub mod informer;
 pub mod kubeconfig;
 pub mod logging;
 pub mod pki;
+pub mod tls;
 
 pub use events::EventRecorder;
 pub use informer::{Change, Informer, SharedInformerFactory};

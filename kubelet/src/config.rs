@@ -61,6 +61,9 @@ pub struct Config {
     /// Labels the Node registers with besides the well-known ones
     /// (`--node-labels`), e.g. `topology.kubernetes.io/zone`.
     pub node_labels: std::collections::BTreeMap<String, String>,
+    /// Serve HTTPS to the API server only (`--tls-cert-file`,
+    /// `--tls-private-key-file`, `--client-ca-file`); `None` is plain HTTP.
+    pub tls: Option<minik_client::tls::TlsFiles>,
 }
 
 impl Config {
@@ -91,6 +94,7 @@ impl Config {
             memory_capacity: None,
             max_pods: 110,
             node_labels: Default::default(),
+            tls: None,
         }
     }
 

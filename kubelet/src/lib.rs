@@ -31,13 +31,15 @@
 //!   namespace, all labelled so a restarted kubelet adopts them), and
 //!   [`runtime::sim`] simulates them for fast tests and many-node demos.
 //! - [`server`] serves logs, exec ([`exec`], WebSocket channel protocol)
-//!   and stats to the API server's proxy.
+//!   and stats to the API server's proxy; [`authn`] makes that HTTPS for
+//!   the API server only.
 //!
 //! Deliberately left out: static pods, host-network pods, sidecar init
 //! containers, ephemeral containers, eviction, device plugins, CSI and
-//! other storage volumes, TLS and authentication on the kubelet port, CRI
+//! other storage volumes, a SubjectAccessReview per kubelet request, CRI
 //! over gRPC (the runtime is a Rust trait).
 
+pub mod authn;
 pub mod backoff;
 pub mod cache;
 pub mod config;

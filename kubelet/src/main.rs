@@ -52,6 +52,16 @@ struct Args {
     /// Cluster name, labelled on every container.
     #[arg(long, default_value = "minik")]
     cluster_name: String,
+    /// The kubelet's serving certificate (PEM): serve HTTPS, answering only
+    /// clients with a certificate from --client-ca-file that are the API
+    /// server or in system:masters.
+    #[arg(long, value_name = "FILE", requires_all = ["tls_private_key_file", "client_ca_file"])]
+    tls_cert_file: Option<PathBuf>,
+    #[arg(long, value_name = "FILE", requires = "tls_cert_file")]
+    tls_private_key_file: Option<PathBuf>,
+    /// The CA client certificates must be signed by.
+    #[arg(long, value_name = "FILE", requires = "tls_cert_file")]
+    client_ca_file: Option<PathBuf>,
     /// Address of the kubelet's HTTP server (logs, exec, stats).
     #[arg(long, default_value = "127.0.0.1:10250")]
     listen: SocketAddr,
@@ -121,6 +131,20 @@ async fn main() -> anyhow::Result<()> {
     config.memory_capacity = args.memory;
     config.max_pods = args.max_pods;
     config.node_labels = args.node_labels;
+    if let (Some(cert), Some(key), Some(ca)) = (
+        &args.tls_cert_file,
+        &args.tls_private_key_file,
+        &args.client_ca_file,
+    ) {
+        let read = |p: &PathBuf| {
+            std::fs::read_to_string(p).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))
+        };
+        config.tls = Some(minik_client::tls::TlsFiles {
+            cert_pem: read(cert)?,
+            key_pem: read(key)?,
+            ca_pem: read(ca)?,
+        });
+    }
     tokio::select! {
         result = minik_kubelet::run(config) => result?,
         _ = tokio::signal::ctrl_c() => tracing::info!("interrupted; containers keep running"),

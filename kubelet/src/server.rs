@@ -1,6 +1,6 @@
-//! The kubelet's HTTP server on 127.0.0.1 (kubelet's port 10250, plain HTTP
-//! on loopback here), which the API server proxies `pods/log` and
-//! `pods/exec` to:
+//! The kubelet's HTTP server on 127.0.0.1 (kubelet's port 10250; HTTPS for
+//! the API server only, see `authn.rs`), which the API server proxies
+//! `pods/log` and `pods/exec` to:
 //!
 //! - `GET /containerLogs/{namespace}/{pod}/{container}` with `follow`,
 //!   `previous`, `tailLines`, `sinceSeconds`, `sinceTime`, `timestamps`,
@@ -14,8 +14,7 @@
 //! - `GET /healthz`.
 //!
 //! Errors are Kubernetes `Status` objects, which the API server passes on to
-//! kubectl unchanged. Simplified: no authentication (loopback only), no
-//! attach or port-forward.
+//! kubectl unchanged. Simplified: no attach or port-forward.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -57,12 +56,25 @@ pub async fn start(
     let addr = listener
         .local_addr()
         .map_err(|e| Error::io("kubelet listener", e))?;
+    let tls = match &k.config.tls {
+        Some(files) => Some(
+            minik_client::tls::server_config(files, minik_client::tls::ClientAuth::Required)
+                .map_err(|e| Error::io("kubelet TLS", std::io::Error::other(e)))?,
+        ),
+        None => None,
+    };
     let app = router(k);
-    let task = tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app).await {
-            tracing::error!(error = %e, "kubelet server stopped");
+    let task = match tls {
+        Some(config) => {
+            let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+            tokio::spawn(crate::authn::serve_tls(listener, app, acceptor))
         }
-    });
+        None => tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, app).await {
+                tracing::error!(error = %e, "kubelet server stopped");
+            }
+        }),
+    };
     Ok((addr, task))
 }
 

@@ -15,9 +15,9 @@
 //!
 //! Before proxying, the container is resolved like kube-apiserver does: the
 //! `container` parameter, or the pod's only container; a container that has
-//! never run is "waiting to start". Simplified: no TLS or authentication
-//! towards the kubelet (it listens on loopback), no SPDY for exec, and no
-//! attach or port-forward.
+//! never run is "waiting to start". The connection is the API server's
+//! kubelet client (`kubelet_client.rs`: HTTPS with its own certificate).
+//! Simplified: no SPDY for exec, and no attach or port-forward.
 
 use axum::body::Body;
 use axum::response::Response;
@@ -80,7 +80,10 @@ pub async fn proxy(
         query.join("&")
     );
 
-    let stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+    let stream = ctx
+        .state
+        .kubelets
+        .connect(port)
         .await
         .map_err(|e| unavailable(&name, e))?;
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
@@ -150,7 +153,9 @@ pub async fn node_proxy(
             format!("error trying to reach node {node}: {e}"),
         )
     };
-    let stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+    let stream = state
+        .kubelets
+        .connect(port)
         .await
         .map_err(|e| unreachable(&e))?;
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))

@@ -499,6 +499,7 @@ async fn up(ctx: &Ctx, args: UpArgs) -> Result<()> {
             a.push("--network-subnet".into());
             a.push("".into());
         }
+        a.extend(certificates::kubelet_tls_args(&home, &node)?);
         if let Some(zone) = zone_of(i, args.zones) {
             a.push("--node-labels".into());
             a.push(format!("topology.kubernetes.io/zone={zone}").into());

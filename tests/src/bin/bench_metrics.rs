@@ -128,6 +128,9 @@ async fn run(size: &Size, resolution: Duration) -> anyhow::Result<Measured> {
             .args(["--listen", &format!("127.0.0.1:{port}")])
             .arg("--write-kubeconfig")
             .arg(&kubeconfig)
+            // Plain HTTP, to the kubelets too: the simulated kubelet here
+            // has no serving certificate (`cluster up` gives each one).
+            .arg("--insecure-plain-http")
             .args([
                 "--metrics-resolution",
                 &format!("{}s", resolution.as_secs()),
@@ -157,8 +160,6 @@ async fn run(size: &Size, resolution: Duration) -> anyhow::Result<Measured> {
             .stderr(log("kubelet.log")?)
             .spawn()?,
     );
-    // HTTPS with the admin's client certificate, as every client of a
-    // default minik-apiserver.
     let kubeconfig = loop {
         // The file is renamed into place whole once the server listens.
         if let Ok(kc) = kube::config::Kubeconfig::read_from(&kubeconfig) {
