@@ -238,6 +238,11 @@ fn sim_cluster_lifecycle_and_scenarios() {
             "--timeout=60s",
         ],
     );
+    // The replacement can be Ready while the victim is still terminating.
+    k(
+        &home_path,
+        &["wait", "--for=delete", &victim, "--timeout=60s"],
+    );
     let after = k(&home_path, &["get", "pods", "-l", "app=web", "-o", "name"]);
     assert!(!after.lines().any(|l| l == victim), "{after}");
 

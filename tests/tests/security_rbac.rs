@@ -13,35 +13,9 @@ use std::sync::Arc;
 use minik_apiserver::authentication::Authenticator;
 use support::TestCluster;
 
-/// The seed's Role and RoleBinding (a microservices tutorial), as written there.
-const SEED: &str = r#"
-apiVersion: rbac.authorization.k8s.io/v1
-kind: Role
-metadata:
-  namespace: microservices
-  name: microservice-role
-rules:
-- apiGroups: [""]
-  resources: ["secrets", "configmaps"]
-  verbs: ["get", "list"]
-- apiGroups: [""]
-  resources: ["pods"]
-  verbs: ["get", "list", "watch"]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata:
-  name: microservice-rolebinding
-  namespace: microservices
-subjects:
-- kind: ServiceAccount
-  name: microservice-sa
-  namespace: microservices
-roleRef:
-  kind: Role
-  name: microservice-role
-  apiGroup: rbac.authorization.k8s.io
-"#;
+/// The seed's Role and RoleBinding (a microservices tutorial), as
+/// `examples/security/` ships them.
+const SEED: &str = include_str!("../../examples/security/rbac.yaml");
 
 const SA: &str = "system:serviceaccount:microservices:microservice-sa";
 
