@@ -33,6 +33,7 @@ pub mod field_error;
 pub mod kinds;
 pub mod meta;
 pub mod names;
+pub mod pod_security;
 pub mod protobuf;
 pub mod quantity;
 pub mod quota;

@@ -128,6 +128,11 @@ impl Decoder {
         Ok(())
     }
 
+    /// Adds a warning for the client (admission's, beside unknown fields).
+    pub fn warn(&self, text: String) {
+        self.warnings.lock().expect("warnings lock").push(text);
+    }
+
     /// The `Warning` header values for the response (RFC 7234 form, code 299).
     pub fn warning_headers(&self) -> Vec<String> {
         let warnings = self.warnings.lock().expect("warnings lock");

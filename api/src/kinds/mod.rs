@@ -251,6 +251,12 @@ pub trait Strategy: Sync {
         Vec::new()
     }
 
+    /// The pod spec PodSecurity admission judges (pods only).
+    fn pod_security_spec(&self, obj: &Value) -> Option<k8s_openapi::api::core::v1::PodSpec> {
+        let _ = obj;
+        None
+    }
+
     /// Whether LimitRanger checks updates too (`limit_range_violations` on
     /// the new object): claims, whose requests can grow; not pods, whose
     /// containers cannot change (Kubernetes skips pod updates).

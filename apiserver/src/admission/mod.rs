@@ -1,6 +1,7 @@
 //! Admission: what kube-apiserver's built-in admission plugins do to a
 //! create between decoding and storage, one file per plugin:
-//! [`limit_ranger`] (LimitRanger) and [`resource_quota`] (ResourceQuota).
+//! [`limit_ranger`] (LimitRanger), [`pod_security`] (PodSecurity) and
+//! [`resource_quota`] (ResourceQuota).
 //!
 //! The order is kube-apiserver's: defaulting, then the mutating step
 //! ([`mutate`]: LimitRanger's defaults), then the kind's validation, then
@@ -22,6 +23,7 @@
 //! turned NodePort).
 
 pub mod limit_ranger;
+pub mod pod_security;
 pub mod resource_quota;
 
 use minik_api::catalogue::ResourceInfo;
@@ -52,11 +54,13 @@ pub async fn validate(
     state: &AppState,
     info: &'static ResourceInfo,
     obj: &Value,
+    warnings: &crate::decode::Decoder,
 ) -> Result<Option<Reservation>, ApiError> {
     let Some(ns) = namespace_of(info, obj) else {
         return Ok(None);
     };
     limit_ranger::validate(&*state.store, info, &ns, obj)?;
+    pod_security::admit(&*state.store, info, &ns, obj, warnings)?;
     resource_quota::admit(state, info, &ns, obj).await
 }
 

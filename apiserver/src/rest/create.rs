@@ -65,7 +65,7 @@ pub async fn create_object(ctx: &Ctx, obj: &mut Value) -> Result<Value, ApiError
             admission::mutate(&*store, info, obj)
         })?;
         // Held until the object is stored: see admission::resource_quota.
-        let reservation = admission::validate(&ctx.state, info, &candidate).await?;
+        let reservation = admission::validate(&ctx.state, info, &candidate, &ctx.decoder).await?;
         crate::authorization::confirm_no_escalation(
             &ctx.state.authorizer,
             &ctx.user,
