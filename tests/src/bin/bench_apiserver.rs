@@ -2,8 +2,10 @@
 //! latency with 16 concurrent clients, and watch delivery latency with 100
 //! concurrent watchers. Prints its figures; see BENCHMARKS.md.
 //!
-//! Baseline measured in the same run: sled itself, one `insert` + `flush`
-//! per write from one writer (what durability costs without group commit).
+//! Baselines measured in the same run: sled itself, one `insert` + `flush`
+//! per write from one writer (what durability costs without group commit);
+//! and the creates over plain HTTP as the cluster admin, against which the
+//! same creates over HTTPS by an RBAC-authorized token user are compared.
 //!
 //! Run: `cargo run --release -p minik-tests --bin bench-apiserver`
 
@@ -56,6 +58,101 @@ fn sled_baseline(dir: &std::path::Path) -> f64 {
     n as f64 / start.elapsed().as_secs_f64()
 }
 
+/// Latencies of the creates made by `CLIENTS` clients in `CREATE_SECS`, and the time taken.
+async fn creates(client: &kube::Client, prefix: &str) -> anyhow::Result<(Vec<Duration>, Duration)> {
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+    let deadline = Instant::now() + Duration::from_secs(CREATE_SECS);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for c in 0..CLIENTS {
+        let cms = cms.clone();
+        let prefix = prefix.to_string();
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            let mut i = 0;
+            while Instant::now() < deadline {
+                let t = Instant::now();
+                cms.create(&PostParams::default(), &cm(&format!("{prefix}-{c}-{i}")))
+                    .await
+                    .expect("create");
+                lat.push(t.elapsed());
+                i += 1;
+            }
+            lat
+        }));
+    }
+    let mut lat: Vec<Duration> = Vec::new();
+    for t in tasks {
+        lat.extend(t.await?);
+    }
+    let elapsed = started.elapsed();
+    lat.sort();
+    Ok((lat, elapsed))
+}
+
+fn report(what: &str, (lat, elapsed): &(Vec<Duration>, Duration)) {
+    println!(
+        "{what}, {CLIENTS} clients: {} creates in {:.1} s = {:.0} creates/s; latency p50 {} p99 {} (targets: >= 2000/s, p99 < 20 ms)",
+        lat.len(),
+        elapsed.as_secs_f64(),
+        lat.len() as f64 / elapsed.as_secs_f64(),
+        ms(percentile(lat, 0.5)),
+        ms(percentile(lat, 0.99)),
+    );
+}
+
+/// The same creates against an API server as `minik-apiserver` runs by
+/// default — HTTPS with its own CA — by a token user who may create
+/// ConfigMaps through the `edit` ClusterRole bound in `default`.
+async fn secure_creates(dir: &std::path::Path) -> anyhow::Result<(Vec<Duration>, Duration)> {
+    let mut config = minik_apiserver::Config::new(dir.join("secure"), "127.0.0.1:0".parse()?);
+    let pki = minik_apiserver::certificates::ensure(
+        &dir.join("pki"),
+        config.listen,
+        config.service_cidr.nth(1).into(),
+        &[],
+    )?;
+    config.tls = Some(pki.tls_files());
+    config.authenticator = Arc::new(
+        minik_apiserver::authentication::Authenticator::parse_tokens("bench-token,bench,1000\n")
+            .map_err(anyhow::Error::msg)?,
+    );
+    let server = minik_apiserver::start(config).await?;
+    let url = server.url();
+    let write = |name: &str, client| -> anyhow::Result<std::path::PathBuf> {
+        let path = dir.join(name);
+        minik_client::kubeconfig::Kubeconfig {
+            server: &url,
+            ca_pem: Some(&pki.ca.pem().cert_pem),
+            client,
+            user: name,
+        }
+        .write(&path)?;
+        Ok(path)
+    };
+    async fn client_config(path: std::path::PathBuf) -> anyhow::Result<kube::Config> {
+        let kc = kube::config::Kubeconfig::read_from(&path)?;
+        Ok(kube::Config::from_custom_kubeconfig(kc, &Default::default()).await?)
+    }
+    let admin = kube::Client::try_from(client_config(write("admin", Some(&pki.admin))?).await?)?;
+    let bindings: Api<k8s_openapi::api::rbac::v1::RoleBinding> = Api::namespaced(admin, "default");
+    bindings
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({
+                "metadata": {"name": "bench-edit"},
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "edit"},
+                "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "bench"}],
+            }))?,
+        )
+        .await?;
+    let mut user = client_config(write("bench", None)?).await?;
+    user.auth_info.token = Some("bench-token".to_string().into());
+    let result = creates(&kube::Client::try_from(user)?, "secure").await;
+    server.stop().await?;
+    result
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
@@ -73,40 +170,15 @@ async fn main() -> anyhow::Result<()> {
     .await?;
     let client = kube::Client::try_from(kube::Config::new(server.url().parse()?))?;
 
-    // 1. Durable creates with 16 concurrent clients for a fixed time.
-    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
-    let deadline = Instant::now() + Duration::from_secs(CREATE_SECS);
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for c in 0..CLIENTS {
-        let cms = cms.clone();
-        tasks.push(tokio::spawn(async move {
-            let mut lat = Vec::new();
-            let mut i = 0;
-            while Instant::now() < deadline {
-                let t = Instant::now();
-                cms.create(&PostParams::default(), &cm(&format!("c{c}-{i}")))
-                    .await
-                    .expect("create");
-                lat.push(t.elapsed());
-                i += 1;
-            }
-            lat
-        }));
-    }
-    let mut lat: Vec<Duration> = Vec::new();
-    for t in tasks {
-        lat.extend(t.await?);
-    }
-    let elapsed = started.elapsed();
-    lat.sort();
-    println!(
-        "creates   {CLIENTS} clients: {} creates in {:.1} s = {:.0} creates/s; latency p50 {} p99 {} (targets: >= 2000/s, p99 < 20 ms)",
-        lat.len(),
-        elapsed.as_secs_f64(),
-        lat.len() as f64 / elapsed.as_secs_f64(),
-        ms(percentile(&lat, 0.5)),
-        ms(percentile(&lat, 0.99)),
+    // 1. Durable creates with 16 concurrent clients for a fixed time:
+    // over plain HTTP (the baseline for the next line), then over HTTPS
+    // as a user whom RBAC must authorize on every request.
+    let plain = creates(&client, "plain").await?;
+    report("creates   plain HTTP, cluster admin", &plain);
+    let secure = secure_creates(dir.path()).await?;
+    report(
+        "creates   HTTPS + RBAC (edit via a RoleBinding, token)",
+        &secure,
     );
 
     // 2. Watch delivery with 100 concurrent watchers on one namespace.
