@@ -24,6 +24,7 @@
 //!   (concurrency policy, starting deadline, history limits).
 //! - [`ttl_after_finished`]: deletes finished Jobs once their `ttlSecondsAfterFinished` passes.
 //! - [`resource_quota`]: each ResourceQuota's `status.hard` and `status.used`.
+//! - [`service_account`]: a `default` ServiceAccount in every namespace.
 //! - [`persistent_volume`]: binds PersistentVolumeClaims to PersistentVolumes,
 //!   phases, reclaim policies (Kubernetes' PV controller).
 //! - [`local_path`]: the `minik.io/local-path` provisioner — hostPath volumes
@@ -75,6 +76,7 @@ pub mod replica_calculator;
 pub mod replicaset;
 pub mod resource_quota;
 pub mod scaling_rules;
+pub mod service_account;
 pub mod stateful_set;
 pub mod status;
 pub mod template_hash;
@@ -105,6 +107,7 @@ const ALL: &[fn(&Arc<Context>) -> Built] = &[
     local_path::build,
     volume_protection::build,
     horizontal_pod_autoscaler::build,
+    service_account::build,
 ];
 
 /// Runs every controller until one of them fails or the process stops.

@@ -251,8 +251,9 @@ pub trait Strategy: Sync {
         Vec::new()
     }
 
-    /// The pod spec PodSecurity admission judges (pods only).
-    fn pod_security_spec(&self, obj: &Value) -> Option<k8s_openapi::api::core::v1::PodSpec> {
+    /// The pod spec the admission plugins judge — PodSecurity, ServiceAccount
+    /// (pods only).
+    fn pod_spec(&self, obj: &Value) -> Option<k8s_openapi::api::core::v1::PodSpec> {
         let _ = obj;
         None
     }

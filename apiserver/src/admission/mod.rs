@@ -1,7 +1,7 @@
 //! Admission: what kube-apiserver's built-in admission plugins do to a
 //! create between decoding and storage, one file per plugin:
-//! [`limit_ranger`] (LimitRanger), [`pod_security`] (PodSecurity) and
-//! [`resource_quota`] (ResourceQuota).
+//! [`limit_ranger`] (LimitRanger), [`service_account`] (ServiceAccount),
+//! [`pod_security`] (PodSecurity) and [`resource_quota`] (ResourceQuota).
 //!
 //! The order is kube-apiserver's: defaulting, then the mutating step
 //! ([`mutate`]: LimitRanger's defaults), then the kind's validation, then
@@ -25,6 +25,7 @@
 pub mod limit_ranger;
 pub mod pod_security;
 pub mod resource_quota;
+pub mod service_account;
 
 use minik_api::catalogue::ResourceInfo;
 use minik_api::meta;
@@ -60,6 +61,7 @@ pub async fn validate(
         return Ok(None);
     };
     limit_ranger::validate(&*state.store, info, &ns, obj)?;
+    service_account::admit(&*state.store, info, &ns, obj)?;
     pod_security::admit(&*state.store, info, &ns, obj, warnings)?;
     resource_quota::admit(state, info, &ns, obj).await
 }

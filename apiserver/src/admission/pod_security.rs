@@ -43,7 +43,7 @@ pub fn admit(
     obj: &Value,
     warnings: &Decoder,
 ) -> Result<(), ApiError> {
-    let Some(spec) = info.strategy.pod_security_spec(obj) else {
+    let Some(spec) = info.strategy.pod_spec(obj) else {
         return Ok(());
     };
     let policy = pod_security::namespace_policy(&labels(store, namespace)?);

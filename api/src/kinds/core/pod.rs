@@ -18,7 +18,7 @@ pub const RESOURCE: ResourceInfo = ResourceInfo::new("", "v1", "Pod", "pods", "p
     .subresources(&["status", "binding", "eviction", "log", "exec"]);
 
 impl Strategy for Pod {
-    fn pod_security_spec(&self, obj: &Value) -> Option<k8s_openapi::api::core::v1::PodSpec> {
+    fn pod_spec(&self, obj: &Value) -> Option<k8s_openapi::api::core::v1::PodSpec> {
         serde_json::from_value(obj.get("spec")?.clone()).ok()
     }
     fn field_labels(&self) -> &'static [&'static str] {
