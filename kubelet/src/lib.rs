@@ -30,8 +30,9 @@
 //!   containers (infra container + app containers sharing its network
 //!   namespace, all labelled so a restarted kubelet adopts them), and
 //!   [`runtime::sim`] simulates them for fast tests and many-node demos.
-//! - [`server`] serves logs, exec ([`exec`], WebSocket channel protocol)
-//!   and stats to the API server's proxy.
+//! - [`server`] serves logs, exec ([`exec`], WebSocket channel protocol),
+//!   port-forward ([`portforward`] over [`spdy`] or WebSocket) and stats to
+//!   the API server's proxy.
 //!
 //! Deliberately left out: static pods, host-network pods, sidecar init
 //! containers, ephemeral containers, eviction, device plugins, CSI and
@@ -51,9 +52,11 @@ pub mod lease;
 pub mod node;
 pub mod pod_dns;
 pub mod pod_worker;
+pub mod portforward;
 pub mod probes;
 pub mod runtime;
 pub mod server;
+pub mod spdy;
 pub mod stats;
 pub mod status;
 pub mod sync;
