@@ -7,6 +7,8 @@
 //!   `limitBytes` — the runtime's log stream, streamed as it comes;
 //! - `GET /exec/{namespace}/{pod}/{container}?command=…&stdin&stdout&stderr&tty`
 //!   — a WebSocket (see `exec.rs`);
+//! - `GET /attach/{namespace}/{pod}/{container}?stdin&stdout&stderr&tty`
+//!   — the container's main process, same WebSocket protocol as exec;
 //! - `GET|POST /portForward/{namespace}/{pod}` — SPDY/3.1, SPDY tunnelled
 //!   in a WebSocket, or the WebSocket channel form (see `portforward.rs`);
 //! - `GET /stats/summary` — CPU and memory per pod and container, in the
@@ -17,7 +19,7 @@
 //!
 //! Errors are Kubernetes `Status` objects, which the API server passes on to
 //! kubectl unchanged. Simplified: no authentication (loopback only), no
-//! attach.
+//! SPDY for exec and attach (kubectl tries WebSocket first).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -46,6 +48,10 @@ pub fn router(k: Arc<Kubelet>) -> Router {
         .route(
             "/exec/{namespace}/{pod}/{container}",
             get(exec_handler).post(exec_handler),
+        )
+        .route(
+            "/attach/{namespace}/{pod}/{container}",
+            get(attach_handler).post(attach_handler),
         )
         .route(
             "/portForward/{namespace}/{pod}",
@@ -259,7 +265,41 @@ async fn exec_handler(
     };
     let runtime = k.runtime.clone();
     ws.protocols(exec::PROTOCOLS)
-        .on_upgrade(move |socket| exec::serve(socket, runtime, request))
+        .on_upgrade(move |socket| exec::serve(socket, runtime, exec::Session::Exec(request)))
+}
+
+async fn attach_handler(
+    State(k): State<Arc<Kubelet>>,
+    Path((namespace, pod, container)): Path<(String, String, String)>,
+    RawQuery(raw): RawQuery,
+    ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
+) -> Response {
+    let q = query(raw);
+    let record = match find_container(&k, &namespace, &pod, &container, false).await {
+        Ok(r) if r.running() => r,
+        Ok(_) => {
+            return status(
+                400,
+                "BadRequest",
+                format!("container {container} is not running in pod {pod}"),
+            )
+        }
+        Err(e) => return error_response(e),
+    };
+    let Ok(ws) = ws else {
+        return status(
+            400,
+            "BadRequest",
+            "attach needs a WebSocket upgrade (v5.channel.k8s.io or v4.channel.k8s.io); SPDY is not supported".into(),
+        );
+    };
+    let session = exec::Session::Attach {
+        container_id: record.id,
+        stdin: flag(&q, "stdin") || flag(&q, "input"),
+    };
+    let runtime = k.runtime.clone();
+    ws.protocols(exec::PROTOCOLS)
+        .on_upgrade(move |socket| exec::serve(socket, runtime, session))
 }
 
 /// `pods/portforward`: finds the pod's network, then serves whichever

@@ -7,7 +7,7 @@
 //!
 //! - log: `GET /containerLogs/<ns>/<pod>/<container>?<options>`; the
 //!   response streams through as it comes (`kubectl logs -f`).
-//! - exec and portforward: the client's upgrade is forwarded as is (same
+//! - exec, attach and portforward: the client's upgrade is forwarded as is (same
 //!   `Sec-WebSocket-Key` and offered subprotocols, or `Upgrade: SPDY/3.1`
 //!   with `X-Stream-Protocol-Version`), so the kubelet's handshake answer —
 //!   including the negotiated `v5.channel.k8s.io`, `v4.channel.k8s.io` or
@@ -19,7 +19,7 @@
 //! Before proxying, the container is resolved like kube-apiserver does: the
 //! `container` parameter, or the pod's only container; a container that has
 //! never run is "waiting to start". Simplified: no TLS or authentication
-//! towards the kubelet (it listens on loopback), no SPDY for exec, and no
+//! towards the kubelet (it listens on loopback), no SPDY for exec and
 //! attach.
 
 use axum::body::Body;
@@ -46,9 +46,10 @@ const UPGRADE_HEADERS: [&str; 7] = [
 ];
 
 /// The pod subresources proxied to the kubelet.
-const PROXIED: [&str; 3] = ["log", "exec", "portforward"];
+const PROXIED: [&str; 4] = ["log", "exec", "attach", "portforward"];
 
-/// Proxies a pod's `log`, `exec` or `portforward` subresource to its kubelet.
+/// Proxies a pod's `log`, `exec`, `attach` or `portforward` subresource to
+/// its kubelet.
 pub async fn proxy(
     ctx: Ctx,
     method: Method,
@@ -87,7 +88,7 @@ pub async fn proxy(
         }
         _ => {
             let container = container_name(&pod, &name, ctx.params.get("container"))?;
-            format!("/exec/{namespace}/{name}/{container}")
+            format!("/{sub}/{namespace}/{name}/{container}")
         }
     };
     let uri = format!(

@@ -9,9 +9,9 @@ use k8s_openapi::api::core::v1 as core;
 /// The Pod strategy.
 pub struct Pod;
 
-/// `pods` in v1. Only the subresources served are listed: `attach` is not
-/// (yet), so discovery does not offer it and a request for it is 404,
-/// never a retryable 5xx.
+/// `pods` in v1. Only the subresources served are listed: discovery offers
+/// nothing that is not served (a request for anything else is 404, never a
+/// retryable 5xx).
 pub const RESOURCE: ResourceInfo = ResourceInfo::new("", "v1", "Pod", "pods", "pod", &Pod)
     .short_names(&["po"])
     .categories(&["all"])
@@ -21,6 +21,7 @@ pub const RESOURCE: ResourceInfo = ResourceInfo::new("", "v1", "Pod", "pods", "p
         "eviction",
         "log",
         "exec",
+        "attach",
         "portforward",
     ]);
 
