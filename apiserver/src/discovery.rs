@@ -148,6 +148,7 @@ fn subresource_doc(r: &ResourceInfo, sub: &str) -> Value {
         "binding" => ("Binding", None, None, &["create"]),
         "log" => ("Pod", None, None, &["get"]),
         "exec" => ("PodExecOptions", None, None, &["create", "get"]),
+        "attach" => ("PodAttachOptions", None, None, &["create", "get"]),
         "portforward" => ("PodPortForwardOptions", None, None, &["create", "get"]),
         "proxy" => (
             "NodeProxyOptions",

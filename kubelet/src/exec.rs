@@ -8,6 +8,11 @@
 //! v5 adds channel 255, "close": `[255, 0]` from the client means stdin
 //! reached EOF, so `echo hi | kubectl exec -i … -- cat` ends.
 //!
+//! The same protocol serves `kubectl attach` (and `kubectl run -i`): the
+//! session is then the container's main process (Docker attach), resize
+//! applies to the container's TTY, and the end is a `Success` status, as
+//! the kubelet sends when an attach returns.
+//!
 //! The command runs through the runtime's interactive exec (Docker exec
 //! with a hijacked connection); this module only shuttles bytes.
 
@@ -44,6 +49,13 @@ fn frame(channel: u8, data: &[u8]) -> Message {
     Message::Binary(Bytes::from(v))
 }
 
+/// An exec, or an attach to a container's main process.
+#[derive(Debug, Clone)]
+pub enum Session {
+    Exec(ExecRequest),
+    Attach { container_id: String, stdin: bool },
+}
+
 /// The `Status` sent on the error channel when the command has ended.
 pub fn exit_status(command: &[String], exit_code: Option<i64>) -> serde_json::Value {
     match exit_code {
@@ -64,13 +76,22 @@ pub fn exit_status(command: &[String], exit_code: Option<i64>) -> serde_json::Va
     }
 }
 
-/// Runs one exec session on an upgraded WebSocket.
-pub async fn serve(socket: WebSocket, runtime: std::sync::Arc<dyn Runtime>, req: ExecRequest) {
+/// Runs one exec or attach session on an upgraded WebSocket.
+pub async fn serve(socket: WebSocket, runtime: std::sync::Arc<dyn Runtime>, what: Session) {
     let (mut tx, mut rx) = socket.split();
-    let session = match runtime
-        .exec_attach(&req.container_id, &req.command, req.tty, req.stdin)
-        .await
-    {
+    let opened = match &what {
+        Session::Exec(req) => {
+            runtime
+                .exec_attach(&req.container_id, &req.command, req.tty, req.stdin)
+                .await
+        }
+        Session::Attach {
+            container_id,
+            stdin,
+        } => runtime.attach(container_id, *stdin).await,
+    };
+    let attach = matches!(what, Session::Attach { .. });
+    let session = match opened {
         Ok(s) => s,
         Err(e) => {
             let status = json!({"metadata": {}, "status": "Failure", "message": e.to_string(), "reason": "InternalError"});
@@ -107,7 +128,11 @@ pub async fn serve(socket: WebSocket, runtime: std::sync::Arc<dyn Runtime>, req:
                     if let Ok(size) = serde_json::from_slice::<serde_json::Value>(payload) {
                         let w = size["Width"].as_u64().unwrap_or(80) as u16;
                         let h = size["Height"].as_u64().unwrap_or(24) as u16;
-                        let _ = resize_runtime.exec_resize(&resize_id, w, h).await;
+                        let _ = if attach {
+                            resize_runtime.resize(&resize_id, w, h).await
+                        } else {
+                            resize_runtime.exec_resize(&resize_id, w, h).await
+                        };
                     }
                 }
                 CLOSE if payload.first() == Some(&STDIN) && stdin_open => {
@@ -119,8 +144,18 @@ pub async fn serve(socket: WebSocket, runtime: std::sync::Arc<dyn Runtime>, req:
         }
     });
 
-    // Container → client: stdout and stderr, then the exit status.
-    while let Some(item) = output.next().await {
+    // Container → client: stdout and stderr, then the exit status. A
+    // client that goes away ends the session (an attached container runs on).
+    let mut client_gone = false;
+    loop {
+        let item = tokio::select! {
+            item = output.next() => item,
+            _ = &mut reader => {
+                client_gone = true;
+                None
+            }
+        };
+        let Some(item) = item else { break };
         let msg = match item {
             Ok(ExecFrame::Stdout(b)) => frame(STDOUT, &b),
             Ok(ExecFrame::Stderr(b)) => frame(STDERR, &b),
@@ -130,19 +165,27 @@ pub async fn serve(socket: WebSocket, runtime: std::sync::Arc<dyn Runtime>, req:
             break;
         }
     }
-    // Docker may report the exec as running for a moment after its output ends.
-    let mut code = None;
-    for _ in 0..50 {
-        match runtime.exec_exit_code(&exec_id).await {
-            Ok(Some(c)) => {
-                code = Some(c);
-                break;
-            }
-            Ok(None) => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
-            Err(_) => break,
-        }
+    if client_gone {
+        return;
     }
-    let status = exit_status(&req.command, code);
+    let status = match &what {
+        Session::Attach { .. } => json!({"metadata": {}, "status": "Success"}),
+        Session::Exec(req) => {
+            // Docker may report the exec as running for a moment after its output ends.
+            let mut code = None;
+            for _ in 0..50 {
+                match runtime.exec_exit_code(&exec_id).await {
+                    Ok(Some(c)) => {
+                        code = Some(c);
+                        break;
+                    }
+                    Ok(None) => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
+                    Err(_) => break,
+                }
+            }
+            exit_status(&req.command, code)
+        }
+    };
     let _ = tx.send(frame(ERROR, status.to_string().as_bytes())).await;
     let _ = tx.send(normal_close()).await;
     // Let the client answer the close before the connection drops, so it

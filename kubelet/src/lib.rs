@@ -30,9 +30,10 @@
 //!   containers (infra container + app containers sharing its network
 //!   namespace, all labelled so a restarted kubelet adopts them), and
 //!   [`runtime::sim`] simulates them for fast tests and many-node demos.
-//! - [`server`] serves logs, exec ([`exec`], WebSocket channel protocol)
-//!   and stats to the API server's proxy; [`authn`] makes that HTTPS for
-//!   the API server only.
+//! - [`server`] serves logs, exec ([`exec`], WebSocket channel protocol),
+//!   port-forward ([`portforward`] over [`spdy`] or WebSocket) and stats to
+//!   the API server's proxy; [`authn`] makes that HTTPS for the API server
+//!   only.
 //!
 //! Deliberately left out: static pods, host-network pods, sidecar init
 //! containers, ephemeral containers, eviction, device plugins, CSI and
@@ -53,9 +54,11 @@ pub mod lease;
 pub mod node;
 pub mod pod_dns;
 pub mod pod_worker;
+pub mod portforward;
 pub mod probes;
 pub mod runtime;
 pub mod server;
+pub mod spdy;
 pub mod stats;
 pub mod status;
 pub mod sync;

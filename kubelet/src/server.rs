@@ -7,6 +7,10 @@
 //!   `limitBytes` — the runtime's log stream, streamed as it comes;
 //! - `GET /exec/{namespace}/{pod}/{container}?command=…&stdin&stdout&stderr&tty`
 //!   — a WebSocket (see `exec.rs`);
+//! - `GET /attach/{namespace}/{pod}/{container}?stdin&stdout&stderr&tty`
+//!   — the container's main process, same WebSocket protocol as exec;
+//! - `GET|POST /portForward/{namespace}/{pod}` — SPDY/3.1, SPDY tunnelled
+//!   in a WebSocket, or the WebSocket channel form (see `portforward.rs`);
 //! - `GET /stats/summary` — CPU and memory per pod and container, in the
 //!   shape of kubelet's Summary API;
 //! - `GET /metrics/resource` — the same as Prometheus text with the
@@ -14,14 +18,15 @@
 //! - `GET /healthz`.
 //!
 //! Errors are Kubernetes `Status` objects, which the API server passes on to
-//! kubectl unchanged. Simplified: no attach or port-forward.
+//! kubectl unchanged. Simplified: no SPDY for exec and attach (kubectl
+//! tries WebSocket first).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{Path, RawQuery, State, WebSocketUpgrade};
+use axum::extract::{FromRequest, Path, RawQuery, Request, State, WebSocketUpgrade};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -31,6 +36,7 @@ use serde_json::json;
 
 use crate::context::Kubelet;
 use crate::exec::{self, ExecRequest};
+use crate::portforward;
 use crate::runtime::{ContainerRecord, LogOptions};
 use crate::Error;
 
@@ -42,6 +48,14 @@ pub fn router(k: Arc<Kubelet>) -> Router {
         .route(
             "/exec/{namespace}/{pod}/{container}",
             get(exec_handler).post(exec_handler),
+        )
+        .route(
+            "/attach/{namespace}/{pod}/{container}",
+            get(attach_handler).post(attach_handler),
+        )
+        .route(
+            "/portForward/{namespace}/{pod}",
+            get(port_forward).post(port_forward),
         )
         .route("/stats/summary", get(summary))
         .route("/metrics/resource", get(resource_metrics))
@@ -264,7 +278,154 @@ async fn exec_handler(
     };
     let runtime = k.runtime.clone();
     ws.protocols(exec::PROTOCOLS)
-        .on_upgrade(move |socket| exec::serve(socket, runtime, request))
+        .on_upgrade(move |socket| exec::serve(socket, runtime, exec::Session::Exec(request)))
+}
+
+async fn attach_handler(
+    State(k): State<Arc<Kubelet>>,
+    Path((namespace, pod, container)): Path<(String, String, String)>,
+    RawQuery(raw): RawQuery,
+    ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
+) -> Response {
+    let q = query(raw);
+    let record = match find_container(&k, &namespace, &pod, &container, false).await {
+        Ok(r) if r.running() => r,
+        Ok(_) => {
+            return status(
+                400,
+                "BadRequest",
+                format!("container {container} is not running in pod {pod}"),
+            )
+        }
+        Err(e) => return error_response(e),
+    };
+    let Ok(ws) = ws else {
+        return status(
+            400,
+            "BadRequest",
+            "attach needs a WebSocket upgrade (v5.channel.k8s.io or v4.channel.k8s.io); SPDY is not supported".into(),
+        );
+    };
+    let session = exec::Session::Attach {
+        container_id: record.id,
+        stdin: flag(&q, "stdin") || flag(&q, "input"),
+    };
+    let runtime = k.runtime.clone();
+    ws.protocols(exec::PROTOCOLS)
+        .on_upgrade(move |socket| exec::serve(socket, runtime, session))
+}
+
+/// `pods/portforward`: finds the pod's network, then serves whichever
+/// form the client asked for.
+async fn port_forward(
+    State(k): State<Arc<Kubelet>>,
+    Path((namespace, pod)): Path<(String, String)>,
+    RawQuery(raw): RawQuery,
+    mut request: Request,
+) -> Response {
+    let target = match pod_network(&k, &namespace, &pod).await {
+        Ok(t) => t,
+        Err(e) => return error_response(e),
+    };
+    let headers = request.headers();
+    let upgrade = headers
+        .get(http::header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    if upgrade == "spdy/3.1" {
+        let offered = headers
+            .get_all("x-stream-protocol-version")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .any(|p| p.trim() == portforward::SPDY_PROTOCOL);
+        if !offered {
+            return status(
+                403,
+                "Forbidden",
+                format!(
+                    "unable to upgrade: no common protocol: port-forward speaks {}",
+                    portforward::SPDY_PROTOCOL
+                ),
+            );
+        }
+        let on_upgrade = hyper::upgrade::on(&mut request);
+        tokio::spawn(async move {
+            if let Ok(upgraded) = on_upgrade.await {
+                portforward::serve_spdy(hyper_util::rt::TokioIo::new(upgraded), target).await;
+            }
+        });
+        return Response::builder()
+            .status(StatusCode::SWITCHING_PROTOCOLS)
+            .header(http::header::CONNECTION, "Upgrade")
+            .header(http::header::UPGRADE, "SPDY/3.1")
+            .header("X-Stream-Protocol-Version", portforward::SPDY_PROTOCOL)
+            .body(Body::empty())
+            .unwrap_or_default();
+    }
+    let offered: Vec<String> = headers
+        .get_all(http::header::SEC_WEBSOCKET_PROTOCOL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|p| p.trim().to_string())
+        .collect();
+    let ws = match WebSocketUpgrade::from_request(request, &()).await {
+        Ok(ws) => ws,
+        Err(_) => {
+            return status(
+                400,
+                "BadRequest",
+                "port-forward needs an upgrade: SPDY/3.1, or a WebSocket with SPDY/3.1+portforward.k8s.io or v4.channel.k8s.io".into(),
+            )
+        }
+    };
+    if offered.iter().any(|p| p == portforward::TUNNEL_PROTOCOL) {
+        return ws
+            .protocols([portforward::TUNNEL_PROTOCOL])
+            .on_upgrade(move |socket| portforward::serve_tunnel(socket, target));
+    }
+    let q = query(raw);
+    let ports = match portforward::parse_ports(q.get("ports").map(Vec::as_slice).unwrap_or(&[])) {
+        Ok(p) => p,
+        Err(m) => return status(400, "BadRequest", m),
+    };
+    ws.protocols(portforward::CHANNEL_PROTOCOLS)
+        .on_upgrade(move |socket| portforward::serve_channels(socket, target, ports))
+}
+
+/// The pod's IP on the pod network, from its running sandbox.
+async fn pod_network(
+    k: &Kubelet,
+    namespace: &str,
+    pod: &str,
+) -> Result<portforward::Target, Error> {
+    let uid = k.pod_uid(namespace, pod).ok_or_else(|| {
+        Error::NotFound(format!("pod {namespace}/{pod} is not running on this node"))
+    })?;
+    if !k.runtime.reaches_pods() {
+        return Err(Error::BadRequest(format!(
+            "port-forward to pod {pod} is not possible: the {} runtime simulates containers and gives pods no network",
+            k.runtime.scheme()
+        )));
+    }
+    let sandbox = k
+        .runtime
+        .list_pod(&uid)
+        .await?
+        .into_iter()
+        .find(|r| r.sandbox && r.running())
+        .ok_or_else(|| Error::BadRequest(format!("pod {pod} has no running sandbox")))?;
+    let ip = sandbox
+        .ip
+        .filter(|ip| !ip.is_empty())
+        .ok_or_else(|| Error::BadRequest(format!("pod {pod} has no IP yet")))?;
+    Ok(portforward::Target {
+        pod: sandbox.id,
+        uid,
+        ip,
+    })
 }
 
 async fn summary(State(k): State<Arc<Kubelet>>) -> Response {

@@ -95,7 +95,7 @@ async fn what_is_not_served_fails_at_once() {
     // Eviction is served: a pod not yet running is evicted at once.
     pods.evict("p", &EvictParams::default()).await.unwrap();
     assert!(pods.portforward("p", &[80]).await.is_err());
-    for sub in ["attach", "portforward"] {
+    for sub in ["resize", "proxy"] {
         let r = c
             .raw(
                 "POST",

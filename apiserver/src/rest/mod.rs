@@ -353,9 +353,11 @@ async fn handle(state: Arc<AppState>, req: Request) -> Result<Response, ApiError
         (Method::GET | Method::PUT | Method::PATCH, true, Some("scale")) => scale::scale(ctx).await,
         (Method::POST, true, Some("binding")) => binding::bind(ctx).await,
         (Method::POST, true, Some("eviction")) => eviction::evict(ctx).await,
-        (Method::GET | Method::POST, true, Some(sub @ ("log" | "exec"))) => {
-            proxy::proxy(ctx, sub, parts.uri.query(), parts.extensions).await
-        }
+        (
+            m @ (Method::GET | Method::POST),
+            true,
+            Some(sub @ ("log" | "exec" | "attach" | "portforward")),
+        ) => proxy::proxy(ctx, m, sub, parts.uri.query(), parts.extensions).await,
         (m, _, sub) => Err(ApiError::method_not_allowed(format!(
             "the server does not allow this method on the requested resource ({m} {}{})",
             ctx.info().qualified_plural(),

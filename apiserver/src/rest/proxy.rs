@@ -7,17 +7,20 @@
 //!
 //! - log: `GET /containerLogs/<ns>/<pod>/<container>?<options>`; the
 //!   response streams through as it comes (`kubectl logs -f`).
-//! - exec: the client's WebSocket upgrade is forwarded as is (same
-//!   `Sec-WebSocket-Key` and offered subprotocols), so the kubelet's
-//!   handshake answer — including the negotiated `v5.channel.k8s.io` or
-//!   `v4.channel.k8s.io` — is valid for the client; after the 101 both
-//!   upgraded connections are spliced byte for byte.
+//! - exec, attach and portforward: the client's upgrade is forwarded as is (same
+//!   `Sec-WebSocket-Key` and offered subprotocols, or `Upgrade: SPDY/3.1`
+//!   with `X-Stream-Protocol-Version`), so the kubelet's handshake answer —
+//!   including the negotiated `v5.channel.k8s.io`, `v4.channel.k8s.io` or
+//!   `SPDY/3.1+portforward.k8s.io` — is valid for the client; after the 101
+//!   both upgraded connections are spliced byte for byte. kube-apiserver
+//!   unwraps SPDY-in-WebSocket itself and speaks plain SPDY to the kubelet;
+//!   here the kubelet does both, so only one place speaks the protocol.
 //!
 //! Before proxying, the container is resolved like kube-apiserver does: the
 //! `container` parameter, or the pod's only container; a container that has
 //! never run is "waiting to start". The connection is the API server's
 //! kubelet client (`kubelet_client.rs`: HTTPS with its own certificate).
-//! Simplified: no SPDY for exec, and no attach or port-forward.
+//! Simplified: no SPDY for exec and attach.
 
 use axum::body::Body;
 use axum::response::Response;
@@ -30,24 +33,31 @@ use serde_json::Value;
 use super::Ctx;
 use crate::error::ApiError;
 
-/// Headers a WebSocket handshake needs to reach the kubelet unchanged.
-const UPGRADE_HEADERS: [&str; 6] = [
+/// Headers an upgrade (WebSocket or SPDY) needs to reach the kubelet
+/// unchanged.
+const UPGRADE_HEADERS: [&str; 7] = [
     "connection",
     "upgrade",
     "sec-websocket-key",
     "sec-websocket-version",
     "sec-websocket-protocol",
     "sec-websocket-extensions",
+    "x-stream-protocol-version",
 ];
 
-/// Proxies a pod's `log` or `exec` subresource to its kubelet.
+/// The pod subresources proxied to the kubelet.
+const PROXIED: [&str; 4] = ["log", "exec", "attach", "portforward"];
+
+/// Proxies a pod's `log`, `exec`, `attach` or `portforward` subresource to
+/// its kubelet.
 pub async fn proxy(
     ctx: Ctx,
+    method: Method,
     sub: &str,
     query: Option<&str>,
     mut extensions: http::Extensions,
 ) -> Result<Response, ApiError> {
-    if !ctx.info().has_subresource(sub) || !matches!(sub, "log" | "exec") {
+    if !ctx.info().has_subresource(sub) || !PROXIED.contains(&sub) {
         return Err(ApiError::method_not_allowed(format!(
             "{}/{sub} is not served",
             ctx.info().plural
@@ -58,27 +68,37 @@ pub async fn proxy(
     let pod = ctx
         .read(&ctx.target.key())?
         .ok_or_else(|| ApiError::not_found(ctx.info(), &name))?;
-    let container = container_name(&pod, &name, ctx.params.get("container"))?;
-    if sub == "log" {
-        check_started(&pod, &name, &container)?;
-    }
     let port = kubelet_port(&ctx, &pod, &name)?;
 
     // The kubelet's path; the client's options pass through as they are.
-    let kubelet_path = match sub {
-        "log" => "containerLogs",
-        _ => "exec",
-    };
     let query: Vec<&str> = query
         .unwrap_or("")
         .split('&')
         .filter(|p| !p.is_empty() && !p.starts_with("container="))
         .collect();
+    let path = match sub {
+        "portforward" => {
+            check_running(&pod, &name)?;
+            format!("/portForward/{namespace}/{name}")
+        }
+        "log" => {
+            let container = container_name(&pod, &name, ctx.params.get("container"))?;
+            check_started(&pod, &name, &container)?;
+            format!("/containerLogs/{namespace}/{name}/{container}")
+        }
+        _ => {
+            let container = container_name(&pod, &name, ctx.params.get("container"))?;
+            format!("/{sub}/{namespace}/{name}/{container}")
+        }
+    };
     let uri = format!(
-        "/{kubelet_path}/{namespace}/{name}/{container}{}{}",
+        "{path}{}{}",
         if query.is_empty() { "" } else { "?" },
         query.join("&")
     );
+    let upgrade = sub != "log";
+    // SPDY upgrades are POSTs; WebSocket ones GETs. The kubelet takes both.
+    let method = if upgrade { method } else { Method::GET };
 
     let stream = ctx
         .state
@@ -93,10 +113,9 @@ pub async fn proxy(
         let _ = conn.with_upgrades().await;
     });
     let mut request = Request::builder()
-        .method(Method::GET)
+        .method(method)
         .uri(&uri)
         .header(header::HOST, format!("127.0.0.1:{port}"));
-    let upgrade = sub == "exec";
     if upgrade {
         for h in UPGRADE_HEADERS {
             for v in ctx.headers.get_all(h) {
@@ -115,7 +134,7 @@ pub async fn proxy(
     if response.status() == StatusCode::SWITCHING_PROTOCOLS {
         let client_side = extensions
             .remove::<hyper::upgrade::OnUpgrade>()
-            .ok_or_else(|| ApiError::bad_request("exec needs a WebSocket upgrade request"))?;
+            .ok_or_else(|| ApiError::bad_request(format!("{sub} needs an upgrade request")))?;
         let kubelet_side = hyper::upgrade::on(&mut response);
         tokio::spawn(async move {
             let (Ok(client), Ok(kubelet)) = (client_side.await, kubelet_side.await) else {
@@ -217,6 +236,20 @@ fn container_name(pod: &Value, name: &str, asked: Option<&str>) -> Result<String
             Err(ApiError::bad_request(message))
         }
     }
+}
+
+/// Port-forward needs the pod running, as kube-apiserver checks.
+fn check_running(pod: &Value, name: &str) -> Result<(), ApiError> {
+    let phase = pod
+        .pointer("/status/phase")
+        .and_then(Value::as_str)
+        .unwrap_or("Pending");
+    if phase == "Running" {
+        return Ok(());
+    }
+    Err(ApiError::bad_request(format!(
+        "pod {name} is not running and cannot be port-forwarded (phase {phase})"
+    )))
 }
 
 /// Logs exist once the container has run at least once.

@@ -616,6 +616,38 @@ impl Runtime for DockerRuntime {
         Ok(self.docker.resize_exec(exec_id, options).await?)
     }
 
+    async fn attach(&self, id: &str, stdin: bool) -> Result<ExecSession, Error> {
+        let options = bollard::query_parameters::AttachContainerOptionsBuilder::default()
+            .stdin(stdin)
+            .stdout(true)
+            .stderr(true)
+            .stream(true)
+            .build();
+        let attached = self.docker.attach_container(id, Some(options)).await?;
+        Ok(ExecSession {
+            exec_id: id.to_string(),
+            output: attached
+                .output
+                .map_ok(|frame| match frame {
+                    LogOutput::StdErr { message } => ExecFrame::Stderr(message),
+                    LogOutput::StdOut { message }
+                    | LogOutput::Console { message }
+                    | LogOutput::StdIn { message } => ExecFrame::Stdout(message),
+                })
+                .map_err(Error::from)
+                .boxed(),
+            input: attached.input,
+        })
+    }
+
+    async fn resize(&self, id: &str, width: u16, height: u16) -> Result<(), Error> {
+        let options = bollard::query_parameters::ResizeContainerTTYOptions {
+            h: i32::from(height),
+            w: i32::from(width),
+        };
+        Ok(self.docker.resize_container_tty(id, options).await?)
+    }
+
     async fn exec_exit_code(&self, exec_id: &str) -> Result<Option<i64>, Error> {
         let inspect = self.docker.inspect_exec(exec_id).await?;
         Ok(if inspect.running == Some(true) {

@@ -234,6 +234,12 @@ pub trait Runtime: Send + Sync {
         stdin: bool,
     ) -> Result<ExecSession, Error>;
     async fn exec_resize(&self, exec_id: &str, width: u16, height: u16) -> Result<(), Error>;
+    /// Attaches to a container's main process (`kubectl attach`, `run -i`):
+    /// its output from now on, and its stdin when `stdin`. The session's
+    /// `exec_id` is the container's ID.
+    async fn attach(&self, id: &str, stdin: bool) -> Result<ExecSession, Error>;
+    /// Resizes a container's TTY.
+    async fn resize(&self, id: &str, width: u16, height: u16) -> Result<(), Error>;
     /// Exit code of a finished interactive exec.
     async fn exec_exit_code(&self, exec_id: &str) -> Result<Option<i64>, Error>;
     /// The container's log stream.

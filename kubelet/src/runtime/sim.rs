@@ -369,6 +369,16 @@ impl Runtime for SimRuntime {
         Ok(())
     }
 
+    async fn attach(&self, _id: &str, _stdin: bool) -> Result<ExecSession, Error> {
+        Err(Error::BadRequest(
+            "the simulated runtime has no processes to attach to".into(),
+        ))
+    }
+
+    async fn resize(&self, _id: &str, _w: u16, _h: u16) -> Result<(), Error> {
+        Ok(())
+    }
+
     async fn exec_exit_code(&self, _exec_id: &str) -> Result<Option<i64>, Error> {
         Ok(Some(0))
     }

@@ -9,13 +9,21 @@ use k8s_openapi::api::core::v1 as core;
 /// The Pod strategy.
 pub struct Pod;
 
-/// `pods` in v1. Only the subresources served are listed: `portforward`
-/// and `attach` are not (yet), so discovery does not offer them and a
-/// request for one is 404, never a retryable 5xx.
+/// `pods` in v1. Only the subresources served are listed: discovery offers
+/// nothing that is not served (a request for anything else is 404, never a
+/// retryable 5xx).
 pub const RESOURCE: ResourceInfo = ResourceInfo::new("", "v1", "Pod", "pods", "pod", &Pod)
     .short_names(&["po"])
     .categories(&["all"])
-    .subresources(&["status", "binding", "eviction", "log", "exec"]);
+    .subresources(&[
+        "status",
+        "binding",
+        "eviction",
+        "log",
+        "exec",
+        "attach",
+        "portforward",
+    ]);
 
 impl Strategy for Pod {
     fn pod_spec(&self, obj: &Value) -> Option<k8s_openapi::api::core::v1::PodSpec> {

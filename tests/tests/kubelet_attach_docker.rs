@@ -1,0 +1,144 @@
+//! `pods/attach` with real Docker pods: `kubectl run -i --rm` talks to the
+//! container's main process and deletes the pod, `kubectl attach` follows a
+//! running container's output and leaves it running, and the kube crate's
+//! `Api::attach` reaches stdin and stdout.
+//!
+//! Docker is required: these tests fail under CI=true without an engine.
+
+mod kubelet_support;
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::time::Duration;
+
+use kube::api::AttachParams;
+use kubelet_support::*;
+use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_run_interactive_and_attach() {
+    let Some(c) = KubeletCluster::start().await else {
+        return;
+    };
+    // No scheduler runs here: the pod is bound through --overrides.
+    let out = c.cluster.kubectl_stdin(
+        &[
+            "run",
+            "talk",
+            "-i",
+            "--rm",
+            "--restart=Never",
+            "--image=busybox:1.35",
+            "--pod-running-timeout=60s",
+            "--overrides",
+            r#"{"apiVersion": "v1", "spec": {"nodeName": "node-1", "terminationGracePeriodSeconds": 0}}"#,
+            "--",
+            "sh",
+            "-c",
+            "read line; echo got $line; echo to-stderr >&2",
+        ],
+        "hello\n",
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "stdout: {stdout}\nstderr: {stderr}");
+    assert!(
+        stdout.contains("got hello"),
+        "stdout: {stdout}\nstderr: {stderr}"
+    );
+    assert!(stdout.contains("pod \"talk\" deleted"), "{stdout}");
+    assert!(
+        !stderr.contains("falling back to logs") && !stderr.contains("error"),
+        "{stderr}"
+    );
+    c.wait_gone("talk", Duration::from_secs(30)).await;
+
+    // kubectl attach: the running container's output, and it keeps running.
+    c.create_pod(json!({
+        "metadata": {"name": "ticker"},
+        "spec": {"terminationGracePeriodSeconds": 0, "containers": [{
+            "name": "tick", "image": "busybox:1.35",
+            "command": ["sh", "-c", "i=0; while true; do i=$((i+1)); echo tick $i; sleep 0.2; done"]
+        }]}
+    }))
+    .await;
+    c.wait_pod("ticker", Duration::from_secs(60), running_and_ready)
+        .await;
+    let mut attach = c.cluster.kubectl_spawn(&["attach", "ticker", "-c", "tick"]);
+    let stdout = attach.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut ticks = Vec::new();
+    while ticks.len() < 3 {
+        match rx.recv_timeout(Duration::from_secs(20)) {
+            Ok(l) if l.starts_with("tick ") => ticks.push(l),
+            Ok(_) => {}
+            Err(_) => {
+                let _ = attach.kill();
+                let out = attach.wait_with_output().unwrap();
+                panic!(
+                    "kubectl attach printed {ticks:?}; stderr: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+        }
+    }
+    let n = |l: &String| l[5..].parse::<u64>().unwrap();
+    assert!(n(&ticks[1]) == n(&ticks[0]) + 1 && n(&ticks[2]) == n(&ticks[1]) + 1);
+    attach.kill().unwrap();
+    let _ = attach.wait();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let pod = c.pod("ticker").await.unwrap();
+    assert_eq!(
+        container_status(&pod, "tick")["restartCount"],
+        0,
+        "detaching leaves the container alone"
+    );
+    assert!(container_status(&pod, "tick")["state"]["running"].is_object());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kube_crate_attach() {
+    let Some(c) = KubeletCluster::start().await else {
+        return;
+    };
+    c.create_pod(json!({
+        "metadata": {"name": "echoer"},
+        "spec": {"terminationGracePeriodSeconds": 0, "containers": [{
+            "name": "c", "image": "busybox:1.35", "stdin": true,
+            "command": ["sh", "-c", "while read line; do echo got $line; done"]
+        }]}
+    }))
+    .await;
+    c.wait_pod("echoer", Duration::from_secs(60), running_and_ready)
+        .await;
+    let params = AttachParams::default()
+        .stdin(true)
+        .stdout(true)
+        .stderr(false);
+    let mut attached = c.pods().attach("echoer", &params).await.unwrap();
+    let mut stdin = attached.stdin().unwrap();
+    let mut stdout = attached.stdout().unwrap();
+    stdin.write_all(b"one\ntwo\n").await.unwrap();
+    let mut seen = Vec::new();
+    tokio::time::timeout(Duration::from_secs(20), async {
+        let mut buf = [0u8; 1024];
+        while !seen.ends_with(b"got two\n") {
+            let n = stdout.read(&mut buf).await.unwrap();
+            assert!(n > 0, "stdout ended early");
+            seen.extend_from_slice(&buf[..n]);
+        }
+    })
+    .await
+    .expect("the container's answers");
+    assert_eq!(seen, b"got one\ngot two\n");
+    drop(stdin);
+    attached.abort();
+}
