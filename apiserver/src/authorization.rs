@@ -1,5 +1,5 @@
 //! Authorization: may this user do this? Each request is first described
-//! as kube-apiserver's `RequestInfo` describes it ([`Attributes`]: a
+//! as kube-apiserver's `RequestInfo` describes it ([`attributes`]: a
 //! resource request's verb, API group, resource, subresource, namespace and
 //! name, or a non-resource request's verb and path), then decided.
 //!
@@ -32,19 +32,9 @@ use crate::error::ApiError;
 use crate::hub::Hub;
 use crate::store::Store;
 
-/// What a request asks to do (`authorizer.Attributes`).
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Attributes {
-    pub verb: String,
-    pub resource_request: bool,
-    /// Non-resource requests: the path.
-    pub path: String,
-    pub api_group: String,
-    pub resource: String,
-    pub subresource: String,
-    pub namespace: String,
-    pub name: String,
-}
+/// What a request asks to do (`authorizer.Attributes`): the request RBAC
+/// evaluates.
+pub use minik_api::rbac::Request as Attributes;
 
 /// Verbs that come first in a path (`/api/v1/watch/pods`).
 const SPECIAL_VERBS: [&str; 2] = ["proxy", "watch"];
@@ -53,152 +43,122 @@ const NAMESPACE_SUBRESOURCES: [&str; 2] = ["status", "finalize"];
 /// Where RBAC's objects are stored (every key of the group).
 const RBAC_PREFIX: &str = "/registry/rbac.authorization.k8s.io/";
 
-impl Attributes {
-    /// `RequestInfoFactory.NewRequestInfo`, for the API prefixes minik serves.
-    pub fn of(method: &http::Method, path: &str, query: Option<&str>) -> Attributes {
-        let non_resource = || Attributes {
-            verb: method.as_str().to_lowercase(),
-            path: path.to_string(),
-            ..Attributes::default()
-        };
-        let mut parts: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-        if parts.len() < 3 {
+/// `RequestInfoFactory.NewRequestInfo`, for the API prefixes minik serves.
+pub fn attributes(method: &http::Method, path: &str, query: Option<&str>) -> Attributes {
+    let non_resource = || Attributes {
+        verb: method.as_str().to_lowercase(),
+        path: path.to_string(),
+        ..Attributes::default()
+    };
+    let mut parts: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    if parts.len() < 3 {
+        return non_resource();
+    }
+    let mut attrs = Attributes {
+        resource_request: true,
+        path: path.to_string(),
+        ..Attributes::default()
+    };
+    match parts[0] {
+        "api" => parts.drain(..1),
+        "apis" if parts.len() >= 4 => {
+            attrs.api_group = parts[1].to_string();
+            parts.drain(..2)
+        }
+        _ => return non_resource(),
+    };
+    parts.remove(0); // the version
+    let by_method = if SPECIAL_VERBS.contains(&parts[0]) {
+        if parts.len() < 2 {
             return non_resource();
         }
-        let mut attrs = Attributes {
-            resource_request: true,
-            path: path.to_string(),
-            ..Attributes::default()
-        };
-        match parts[0] {
-            "api" => parts.drain(..1),
-            "apis" if parts.len() >= 4 => {
-                attrs.api_group = parts[1].to_string();
-                parts.drain(..2)
+        attrs.verb = parts.remove(0).to_string();
+        false
+    } else {
+        attrs.verb = match *method {
+            http::Method::POST => "create",
+            http::Method::GET | http::Method::HEAD => "get",
+            http::Method::PUT => "update",
+            http::Method::PATCH => "patch",
+            http::Method::DELETE => "delete",
+            _ => "",
+        }
+        .to_string();
+        true
+    };
+    if parts[0] == "namespaces" {
+        if let Some(ns) = parts.get(1) {
+            attrs.namespace = ns.to_string();
+            if parts.len() > 2 && !NAMESPACE_SUBRESOURCES.contains(&parts[2]) {
+                parts.drain(..2);
             }
-            _ => return non_resource(),
-        };
-        parts.remove(0); // the version
-        let by_method = if SPECIAL_VERBS.contains(&parts[0]) {
-            if parts.len() < 2 {
-                return non_resource();
-            }
-            attrs.verb = parts.remove(0).to_string();
-            false
+        }
+    }
+    if parts.len() >= 3 && attrs.verb != "proxy" {
+        attrs.subresource = parts[2].to_string();
+    }
+    if parts.len() >= 2 {
+        attrs.name = parts[1].to_string();
+    }
+    attrs.resource = parts[0].to_string();
+    let params = crate::request::Params::parse(query);
+    if by_method && attrs.name.is_empty() && attrs.verb == "get" {
+        attrs.verb = if params.flag("watch") {
+            "watch"
         } else {
-            attrs.verb = match *method {
-                http::Method::POST => "create",
-                http::Method::GET | http::Method::HEAD => "get",
-                http::Method::PUT => "update",
-                http::Method::PATCH => "patch",
-                http::Method::DELETE => "delete",
-                _ => "",
-            }
-            .to_string();
-            true
-        };
-        if parts[0] == "namespaces" {
-            if let Some(ns) = parts.get(1) {
-                attrs.namespace = ns.to_string();
-                if parts.len() > 2 && !NAMESPACE_SUBRESOURCES.contains(&parts[2]) {
-                    parts.drain(..2);
-                }
-            }
+            "list"
         }
-        if parts.len() >= 3 && attrs.verb != "proxy" {
-            attrs.subresource = parts[2].to_string();
-        }
-        if parts.len() >= 2 {
-            attrs.name = parts[1].to_string();
-        }
-        attrs.resource = parts[0].to_string();
-        let params = crate::request::Params::parse(query);
-        if by_method && attrs.name.is_empty() && attrs.verb == "get" {
-            attrs.verb = if params.flag("watch") {
-                "watch"
-            } else {
-                "list"
-            }
-            .into();
-        }
-        if by_method && attrs.name.is_empty() && attrs.verb == "delete" {
-            attrs.verb = "deletecollection".into();
-        }
-        attrs
+        .into();
     }
+    if by_method && attrs.name.is_empty() && attrs.verb == "delete" {
+        attrs.verb = "deletecollection".into();
+    }
+    attrs
+}
 
-    /// The attributes of an RBAC request (what an access review asks about).
-    pub fn from_request(r: &minik_api::rbac::Request) -> Attributes {
-        Attributes {
-            verb: r.verb.clone(),
-            resource_request: r.resource_request,
-            path: r.path.clone(),
-            api_group: r.api_group.clone(),
-            resource: r.resource.clone(),
-            subresource: r.subresource.clone(),
-            namespace: r.namespace.clone(),
-            name: r.name.clone(),
-        }
+/// `forbiddenMessage`: what the user cannot do, in kube-apiserver's words.
+fn forbidden_message(attrs: &Attributes, user: &str) -> String {
+    if !attrs.resource_request {
+        return format!("User {user:?} cannot {} path {:?}", attrs.verb, attrs.path);
     }
+    let resource = match attrs.subresource.as_str() {
+        "" => attrs.resource.clone(),
+        sub => format!("{}/{sub}", attrs.resource),
+    };
+    let scope = match attrs.namespace.as_str() {
+        "" => "at the cluster scope".to_string(),
+        ns => format!("in the namespace {ns:?}"),
+    };
+    format!(
+        "User {user:?} cannot {} resource {resource:?} in API group {:?} {scope}",
+        attrs.verb, attrs.api_group
+    )
+}
 
-    /// The same, as RBAC evaluates it.
-    pub fn request(&self) -> minik_api::rbac::Request {
-        minik_api::rbac::Request {
-            verb: self.verb.clone(),
-            resource_request: self.resource_request,
-            api_group: self.api_group.clone(),
-            resource: self.resource.clone(),
-            subresource: self.subresource.clone(),
-            namespace: self.namespace.clone(),
-            name: self.name.clone(),
-            path: self.path.clone(),
-        }
+/// `responsewriters.Forbidden`: 403 with the group-qualified resource and name.
+pub fn forbidden(attrs: &Attributes, user: &str) -> ApiError {
+    let why = forbidden_message(attrs, user);
+    if !attrs.resource_request {
+        return ApiError::forbidden(format!("forbidden: {why}"));
     }
-
-    /// `forbiddenMessage`: what the user cannot do, in kube-apiserver's words.
-    fn forbidden_message(&self, user: &str) -> String {
-        if !self.resource_request {
-            return format!("User {user:?} cannot {} path {:?}", self.verb, self.path);
-        }
-        let resource = match self.subresource.as_str() {
-            "" => self.resource.clone(),
-            sub => format!("{}/{sub}", self.resource),
-        };
-        let scope = match self.namespace.as_str() {
-            "" => "at the cluster scope".to_string(),
-            ns => format!("in the namespace {ns:?}"),
-        };
-        format!(
-            "User {user:?} cannot {} resource {resource:?} in API group {:?} {scope}",
-            self.verb, self.api_group
-        )
+    let qualified = match attrs.api_group.as_str() {
+        "" => attrs.resource.clone(),
+        group => format!("{}.{group}", attrs.resource),
+    };
+    let message = match attrs.name.as_str() {
+        "" => format!("{qualified} is forbidden: {why}"),
+        name => format!("{qualified} {name:?} is forbidden: {why}"),
+    };
+    let mut err = ApiError::forbidden(message);
+    let mut details = json!({"kind": attrs.resource});
+    if !attrs.api_group.is_empty() {
+        details["group"] = json!(attrs.api_group);
     }
-
-    /// `responsewriters.Forbidden`: 403 with the group-qualified resource and name.
-    pub fn forbidden(&self, user: &str) -> ApiError {
-        let why = self.forbidden_message(user);
-        if !self.resource_request {
-            return ApiError::forbidden(format!("forbidden: {why}"));
-        }
-        let qualified = match self.api_group.as_str() {
-            "" => self.resource.clone(),
-            group => format!("{}.{group}", self.resource),
-        };
-        let message = match self.name.as_str() {
-            "" => format!("{qualified} is forbidden: {why}"),
-            name => format!("{qualified} {name:?} is forbidden: {why}"),
-        };
-        let mut err = ApiError::forbidden(message);
-        let mut details = json!({"kind": self.resource});
-        if !self.api_group.is_empty() {
-            details["group"] = json!(self.api_group);
-        }
-        if !self.name.is_empty() {
-            details["name"] = json!(self.name);
-        }
-        err.details = Some(details);
-        err
+    if !attrs.name.is_empty() {
+        details["name"] = json!(attrs.name);
     }
+    err.details = Some(details);
+    err
 }
 
 /// The RBAC authorizer over an in-memory copy of the policy.
@@ -258,7 +218,7 @@ impl Authorizer {
 
     /// Whether `user` may do what `attrs` describes.
     pub fn allows(&self, user: &User, attrs: &Attributes) -> bool {
-        user.in_group(MASTERS) || self.policy().allows(&user_info(user), &attrs.request())
+        user.in_group(MASTERS) || self.policy().allows(&user_info(user), attrs)
     }
 
     /// The rules that apply to `user` in `namespace` (all of them for a
@@ -363,11 +323,11 @@ pub async fn authorize(
     let Some(user) = req.extensions().get::<User>().cloned() else {
         return ApiError::unauthorized().into_response();
     };
-    let attrs = Attributes::of(req.method(), req.uri().path(), req.uri().query());
+    let attrs = attributes(req.method(), req.uri().path(), req.uri().query());
     if authorizer.allows(&user, &attrs) {
         next.run(req).await
     } else {
-        attrs.forbidden(&user.name).into_response()
+        forbidden(&attrs, &user.name).into_response()
     }
 }
 
@@ -377,7 +337,7 @@ mod tests {
     use http::Method;
 
     fn of(method: Method, path: &str, query: Option<&str>) -> Attributes {
-        Attributes::of(&method, path, query)
+        attributes(&method, path, query)
     }
 
     #[test]
@@ -435,7 +395,7 @@ mod tests {
     fn refusals_read_like_kube_apiservers() {
         let a = of(Method::GET, "/api/v1/namespaces/default/pods", None);
         assert_eq!(
-            a.forbidden("system:anonymous").message,
+            forbidden(&a, "system:anonymous").message,
             "pods is forbidden: User \"system:anonymous\" cannot list resource \"pods\" in API group \"\" in the namespace \"default\""
         );
         let a = of(
@@ -444,12 +404,12 @@ mod tests {
             None,
         );
         assert_eq!(
-            a.forbidden("bob").message,
+            forbidden(&a, "bob").message,
             "clusterroles.rbac.authorization.k8s.io \"admin\" is forbidden: User \"bob\" cannot get resource \"clusterroles\" in API group \"rbac.authorization.k8s.io\" at the cluster scope"
         );
         let a = of(Method::GET, "/api", None);
         assert_eq!(
-            a.forbidden("system:anonymous").message,
+            forbidden(&a, "system:anonymous").message,
             "forbidden: User \"system:anonymous\" cannot get path \"/api\""
         );
     }

@@ -86,7 +86,7 @@ fn impersonate(
     }
     for check in &checks {
         if !authorizer.allows(caller, check) {
-            return Err(check.forbidden(&caller.name));
+            return Err(crate::authorization::forbidden(check, &caller.name));
         }
     }
     let mut impersonated_groups = groups;

@@ -138,6 +138,25 @@ fn number(q: &HashMap<String, Vec<String>>, key: &str) -> Result<Option<i64>, Er
     }
 }
 
+/// The container exec and attach reach: its newest instance, which must be
+/// running; otherwise the answer to send.
+async fn running_container(
+    k: &Kubelet,
+    namespace: &str,
+    pod: &str,
+    container: &str,
+) -> Result<ContainerRecord, Response> {
+    match find_container(k, namespace, pod, container, false).await {
+        Ok(r) if r.running() => Ok(r),
+        Ok(_) => Err(status(
+            400,
+            "BadRequest",
+            format!("container {container} is not running in pod {pod}"),
+        )),
+        Err(e) => Err(error_response(e)),
+    }
+}
+
 /// The container instance to read from: the newest, or the one before it
 /// for `previous`.
 async fn find_container(
@@ -244,16 +263,9 @@ async fn exec_handler(
     // The container and command are checked before the protocol: kubectl
     // retries a failed WebSocket exec with SPDY, and that retry must report
     // the real reason, not "SPDY is not supported".
-    let record = match find_container(&k, &namespace, &pod, &container, false).await {
-        Ok(r) if r.running() => r,
-        Ok(_) => {
-            return status(
-                400,
-                "BadRequest",
-                format!("container {container} is not running in pod {pod}"),
-            )
-        }
-        Err(e) => return error_response(e),
+    let record = match running_container(&k, &namespace, &pod, &container).await {
+        Ok(r) => r,
+        Err(response) => return response,
     };
     let command = q.get("command").cloned().unwrap_or_default();
     if command.is_empty() {
@@ -288,16 +300,9 @@ async fn attach_handler(
     ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> Response {
     let q = query(raw);
-    let record = match find_container(&k, &namespace, &pod, &container, false).await {
-        Ok(r) if r.running() => r,
-        Ok(_) => {
-            return status(
-                400,
-                "BadRequest",
-                format!("container {container} is not running in pod {pod}"),
-            )
-        }
-        Err(e) => return error_response(e),
+    let record = match running_container(&k, &namespace, &pod, &container).await {
+        Ok(r) => r,
+        Err(response) => return response,
     };
     let Ok(ws) = ws else {
         return status(

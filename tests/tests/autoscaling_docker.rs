@@ -28,26 +28,6 @@ const PERIOD: Duration = Duration::from_secs(3);
 const RESOLUTION: Duration = Duration::from_secs(2);
 const T: Duration = Duration::from_secs(90);
 
-fn apply(tc: &TestCluster, manifest: &str) {
-    let file = tc.file("manifest.yaml", manifest);
-    let out = tc.kubectl(&["apply", "-f", &file]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn kubectl(tc: &TestCluster, args: &[&str]) -> String {
-    let out = tc.kubectl(args);
-    assert!(
-        out.status.success(),
-        "kubectl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
 /// A Deployment of CPU burners on node-1 (no scheduler runs here) that
 /// stop burning once `/tmp/stop` exists.
 fn burner(name: &str, namespace: &str, replicas: i32, cpu_limit: &str) -> String {
@@ -93,7 +73,7 @@ async fn a_cpu_burner_scales_up_and_back_down_with_real_containers() {
     let tc = &c.cluster;
     let _controllers = start_autoscaling_controllers(&tc.client, PERIOD);
 
-    apply(tc, &burner("burner", "default", 1, "150m"));
+    tc.apply(&burner("burner", "default", 1, "150m"));
     // kubectl top sees the burner above 90m once it has been scraped twice.
     let top = wait_for("the burner in kubectl top", T, || async {
         let out = tc.kubectl(&["top", "pods", "-l", "app=burner"]);
@@ -110,7 +90,7 @@ async fn a_cpu_burner_scales_up_and_back_down_with_real_containers() {
         "kubectl:\n{top}\nminiktl:\n{}",
         ours.out
     );
-    let nodes = kubectl(tc, &["top", "nodes"]);
+    let nodes = tc.kubectl_ok(&["top", "nodes"]);
     let node = table(&nodes)
         .into_iter()
         .find(|r| r[0] == "node-1")
@@ -125,8 +105,7 @@ async fn a_cpu_burner_scales_up_and_back_down_with_real_containers() {
 
     // The HPA: 50 % of the 100m request; the burner uses ~150 %.
     let created = Instant::now();
-    apply(
-        tc,
+    tc.apply(
         r#"
 apiVersion: autoscaling/v2
 kind: HorizontalPodAutoscaler
@@ -166,14 +145,14 @@ spec:
             .then_some(())
     })
     .await;
-    let get = kubectl(tc, &["get", "hpa", "burner"]);
+    let get = tc.kubectl_ok(&["get", "hpa", "burner"]);
     let targets = table(&get)[1][2].clone();
     assert!(
         targets.starts_with("cpu:") || get.contains("cpu: "),
         "{get}"
     );
     assert!(get.contains("%/50%"), "{get}");
-    let describe = kubectl(tc, &["describe", "hpa", "burner"]);
+    let describe = tc.kubectl_ok(&["describe", "hpa", "burner"]);
     for text in [
         "AbleToScale",
         "ScalingActive",
@@ -202,7 +181,7 @@ spec:
     .await
     .iter()
     .for_each(|pod| {
-        kubectl(tc, &["exec", pod, "--", "touch", "/tmp/stop"]);
+        tc.kubectl_ok(&["exec", pod, "--", "touch", "/tmp/stop"]);
     });
     let stopped = Instant::now();
     wait_for("the scale down", T, || async {
@@ -221,14 +200,14 @@ spec:
     })
     .await;
     eprintln!("scaled up {up:?} after the HPA was created; down {down:?} after the load stopped");
-    kubectl(tc, &["delete", "hpa", "burner"]);
-    kubectl(tc, &["delete", "deployment", "burner"]);
+    tc.kubectl_ok(&["delete", "hpa", "burner"]);
+    tc.kubectl_ok(&["delete", "deployment", "burner"]);
 
     // A seed tutorial's HPA: CPU and memory utilization, a Pods metric
     // (http_requests_per_second) and behavior, applied with the real kubectl.
-    kubectl(tc, &["create", "namespace", "microservices"]);
-    apply(tc, &burner("user-service", "microservices", 2, "100m"));
-    apply(tc, SEED_HPA);
+    tc.kubectl_ok(&["create", "namespace", "microservices"]);
+    tc.apply(&burner("user-service", "microservices", 2, "100m"));
+    tc.apply(SEED_HPA);
     let hpas: Api<HorizontalPodAutoscaler> = Api::namespaced(tc.client.clone(), "microservices");
     wait_for("the seed's HPA scales the workload up", T, || async {
         (replicas(tc, "microservices", "user-service").await > 2).then_some(())
@@ -259,21 +238,15 @@ spec:
             && n.contains("cpu resource utilization (percentage of request) above target")),
         "{events:?}"
     );
-    kubectl(
-        tc,
-        &["delete", "namespace", "microservices", "--wait=false"],
-    );
-    kubectl(
-        tc,
-        &[
-            "delete",
-            "deployment",
-            "user-service",
-            "-n",
-            "microservices",
-            "--wait=false",
-        ],
-    );
+    tc.kubectl_ok(&["delete", "namespace", "microservices", "--wait=false"]);
+    tc.kubectl_ok(&[
+        "delete",
+        "deployment",
+        "user-service",
+        "-n",
+        "microservices",
+        "--wait=false",
+    ]);
 }
 
 /// From the seeds (a microservices tutorial), as written there.

@@ -13,7 +13,7 @@ use std::time::Duration;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use kube::api::Api;
-use serde_json::{json, Value};
+use serde_json::json;
 use support::autoscaling::*;
 use support::workloads::{events_about, wait_for};
 use support::TestCluster;
@@ -31,26 +31,6 @@ fn sim_node(cluster: &TestCluster, name: &str) -> minik_kubelet::Config {
     config.cpu_capacity = Some("4".into());
     config.memory_capacity = Some("8Gi".into());
     config
-}
-
-async fn create(tc: &TestCluster, manifest: Value) {
-    let yaml = tc.file("m.json", &manifest.to_string());
-    let out = tc.kubectl(&["apply", "-f", &yaml]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn kubectl(tc: &TestCluster, args: &[&str]) -> String {
-    let out = tc.kubectl(args);
-    assert!(
-        out.status.success(),
-        "kubectl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -85,19 +65,18 @@ async fn metrics_api_top_and_autoscaling_on_simulated_nodes() {
     let verbs = &metrics_group["versions"][0]["resources"][0]["verbs"];
     assert_eq!(verbs, &json!(["get", "list"]));
 
-    create(
-        &tc,
-        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "other"}}),
-    )
-    .await;
-    create(&tc, json!({
+    tc.apply(
+        &json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "other"}})
+            .to_string(),
+    );
+    tc.apply(&json!({
         "apiVersion": "v1", "kind": "Pod",
         "metadata": {"name": "batch", "namespace": "other", "labels": {"app": "batch"},
                      "annotations": {"sim.minik.io/memory": "128Mi"}},
         "spec": {"nodeName": "node-b", "containers": [{"name": "main", "image": "busybox",
             "command": ["sh", "-c", "while :; do :; done"], "resources": {"limits": {"cpu": "300m"}}}]}
-    })).await;
-    create(&tc, json!({
+    }).to_string());
+    tc.apply(&json!({
         "apiVersion": "apps/v1", "kind": "Deployment",
         "metadata": {"name": "web"},
         "spec": {
@@ -114,7 +93,7 @@ async fn metrics_api_top_and_autoscaling_on_simulated_nodes() {
                 ]}
             }
         }
-    })).await;
+    }).to_string());
 
     // PodMetrics appear once each pod is scraped twice.
     let pods = wait_for("PodMetrics of web and batch", T, || async {
@@ -181,7 +160,7 @@ async fn metrics_api_top_and_autoscaling_on_simulated_nodes() {
         vec!["top", "pods", web_pod.as_str()],
         vec!["top", "nodes"],
     ] {
-        let theirs = kubectl(&tc, &args);
+        let theirs = tc.kubectl_ok(&args);
         let ours = mk::miniktl(&tc.kubeconfig, &args).await;
         assert_eq!(ours.code, 0, "miniktl {args:?}: {}", ours.err);
         assert!(
@@ -191,7 +170,7 @@ async fn metrics_api_top_and_autoscaling_on_simulated_nodes() {
         );
     }
     // The annotation sets each container's usage.
-    let containers = table(&kubectl(&tc, &["top", "pods", "--containers"]));
+    let containers = table(&tc.kubectl_ok(&["top", "pods", "--containers"]));
     let sidecar = containers
         .iter()
         .find(|r| r[1] == "sidecar")
@@ -200,7 +179,7 @@ async fn metrics_api_top_and_autoscaling_on_simulated_nodes() {
         (148..=153).contains(&number(&sidecar[2]).unwrap()),
         "{sidecar:?}"
     );
-    let all = kubectl(&tc, &["top", "pods", "-A"]);
+    let all = tc.kubectl_ok(&["top", "pods", "-A"]);
     assert!(all.starts_with("NAMESPACE"), "{all}");
     let batch_cpu = table(&all)
         .iter()
@@ -213,7 +192,7 @@ async fn metrics_api_top_and_autoscaling_on_simulated_nodes() {
     );
 
     // An HPA at 50 % of the requests: web uses 300m of 200m requested (150 %).
-    create(&tc, json!({
+    tc.apply(&json!({
         "apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
         "metadata": {"name": "web"},
         "spec": {
@@ -222,7 +201,7 @@ async fn metrics_api_top_and_autoscaling_on_simulated_nodes() {
             "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 50}}}],
             "behavior": {"scaleDown": {"stabilizationWindowSeconds": 0}}
         }
-    })).await;
+    }).to_string());
     let deployments: Api<Deployment> = Api::namespaced(tc.client.clone(), "default");
     wait_for("web scaled to the HPA's maximum", T, || async {
         let d = deployments.get("web").await.ok()?;
@@ -260,37 +239,31 @@ async fn metrics_api_top_and_autoscaling_on_simulated_nodes() {
             && note == "New size: 3; reason: cpu resource utilization (percentage of request) above target"),
         "{events:?}"
     );
-    let get = kubectl(&tc, &["get", "hpa", "web"]);
+    let get = tc.kubectl_ok(&["get", "hpa", "web"]);
     assert!(get.contains("cpu: ") && get.contains("%/50%"), "{get}");
-    let describe = kubectl(&tc, &["describe", "hpa", "web"]);
+    let describe = tc.kubectl_ok(&["describe", "hpa", "web"]);
     assert!(
         describe.contains("ScalingActive") && describe.contains("SuccessfulRescale"),
         "{describe}"
     );
 
     // The load stops: every pod idles, and the HPA scales back to one.
-    kubectl(
-        &tc,
-        &[
-            "annotate",
-            "pods",
-            "-l",
-            "app=web",
-            "sim.minik.io/cpu=1m",
-            "--overwrite",
-        ],
-    );
-    kubectl(
-        &tc,
-        &[
-            "patch",
-            "deployment",
-            "web",
-            "--type=merge",
-            "-p",
-            r#"{"spec":{"template":{"metadata":{"annotations":{"sim.minik.io/cpu":"1m"}}}}}"#,
-        ],
-    );
+    tc.kubectl_ok(&[
+        "annotate",
+        "pods",
+        "-l",
+        "app=web",
+        "sim.minik.io/cpu=1m",
+        "--overwrite",
+    ]);
+    tc.kubectl_ok(&[
+        "patch",
+        "deployment",
+        "web",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"template":{"metadata":{"annotations":{"sim.minik.io/cpu":"1m"}}}}}"#,
+    ]);
     wait_for("web scaled back down", T, || async {
         let d = deployments.get("web").await.ok()?;
         (d.spec?.replicas == Some(1)).then_some(())

@@ -41,8 +41,7 @@ impl Reviewer for Answers<'_> {
         self.user.uid.clone()
     }
     fn allows(&self, user: &UserInfo, request: &Request) -> bool {
-        let attrs = crate::authorization::Attributes::from_request(request);
-        self.authorizer.allows(&as_user(user), &attrs)
+        self.authorizer.allows(&as_user(user), request)
     }
     fn rules_for(&self, user: &UserInfo, namespace: &str) -> Vec<PolicyRule> {
         self.authorizer.rules_for(&as_user(user), namespace)

@@ -192,6 +192,12 @@ impl TestCluster {
         String::from_utf8(out.stdout).unwrap()
     }
 
+    /// `kubectl apply -f` of `manifest` (YAML or JSON), failing the test if it fails.
+    pub fn apply(&self, manifest: &str) -> String {
+        let file = self.file("manifest.yaml", manifest);
+        self.kubectl_ok(&["apply", "-f", &file])
+    }
+
     /// Runs kubectl with `stdin` as its standard input.
     pub fn kubectl_stdin(&self, args: &[&str], stdin: &str) -> Output {
         tokio::task::block_in_place(|| {
