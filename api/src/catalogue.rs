@@ -6,8 +6,8 @@
 //! `miniktl get`) looks a kind up here instead of having a file per kind.
 
 use crate::kinds::{
-    apps, authentication, authorization, autoscaling, batch, coordination, core, metrics,
-    networking, policy, rbac, storage, Strategy,
+    apiextensions, apps, authentication, authorization, autoscaling, batch, coordination, core,
+    metrics, networking, policy, rbac, storage, Strategy,
 };
 
 /// Everything the rest of minik needs to know about one served resource.
@@ -228,6 +228,9 @@ static CATALOGUE: &[ResourceInfo] = &[
     rbac::cluster_role_binding::RESOURCE,
     // coordination.k8s.io/v1
     coordination::lease::RESOURCE,
+    // apiextensions.k8s.io/v1: the kinds it defines are served from
+    // `custom_resource`, not listed here.
+    apiextensions::custom_resource_definition::RESOURCE,
     // metrics.k8s.io/v1beta1: usage scraped from the kubelets, never stored.
     metrics::node_metrics::RESOURCE,
     metrics::pod_metrics::RESOURCE,
@@ -251,6 +254,9 @@ pub fn lookup(group: &str, version: &str, plural: &str) -> Option<&'static Resou
 /// of `storage_group/plural` (core/v1 for events.k8s.io Events, autoscaling/v2
 /// for autoscaling/v1 HPAs, the resource itself for everything else).
 pub fn storage_info(info: &'static ResourceInfo) -> &'static ResourceInfo {
+    if let Some(storage) = info.strategy.storage_info() {
+        return storage;
+    }
     CATALOGUE
         .iter()
         .find(|r| r.group == info.storage_group && r.plural == info.plural)

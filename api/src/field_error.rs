@@ -17,6 +17,7 @@ pub enum ErrorType {
     Forbidden,
     Duplicate,
     TooLong,
+    TooMany,
 }
 
 impl ErrorType {
@@ -29,6 +30,7 @@ impl ErrorType {
             ErrorType::Forbidden => "FieldValueForbidden",
             ErrorType::Duplicate => "FieldValueDuplicate",
             ErrorType::TooLong => "FieldValueTooLong",
+            ErrorType::TooMany => "FieldValueTooMany",
         }
     }
 }
@@ -100,6 +102,7 @@ impl FieldError {
             ErrorType::Forbidden => "Forbidden",
             ErrorType::Duplicate => "Duplicate value",
             ErrorType::TooLong => "Too long",
+            ErrorType::TooMany => "Too many",
         };
         let mut s = format!("{}: {what}", self.field);
         if let Some(v) = &self.value {

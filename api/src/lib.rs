@@ -27,6 +27,7 @@
 
 pub mod catalogue;
 pub mod convert;
+pub mod custom_resource;
 pub mod defaults;
 pub mod duration;
 pub mod field_error;
@@ -40,6 +41,7 @@ pub mod quota;
 pub mod rbac;
 pub mod selectors;
 pub mod strategic_merge;
+pub mod structural_schema;
 pub mod tables;
 pub mod validation;
 

@@ -14,10 +14,11 @@
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, StatusCode};
-use minik_api::catalogue::{self, ResourceInfo};
+use minik_api::catalogue::ResourceInfo;
 use serde_json::{json, Value};
 use std::sync::Arc;
 
+use crate::custom_resources::Served;
 use crate::error::ApiError;
 use crate::rest::json_response;
 use crate::AppState;
@@ -54,7 +55,7 @@ pub fn go_arch() -> &'static str {
 
 pub async fn core_versions(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
     if let Some(version) = aggregated_version(&headers) {
-        return aggregated(version, &[""]);
+        return aggregated(&state.served(), version, &[""]);
     }
     json_response(
         StatusCode::OK,
@@ -66,8 +67,9 @@ pub async fn core_versions(State(state): State<Arc<AppState>>, headers: HeaderMa
     )
 }
 
-fn group_doc(group: &str) -> Value {
-    let versions: Vec<&str> = catalogue::group_versions()
+fn group_doc(served: &Served, group: &str) -> Value {
+    let versions: Vec<&str> = served
+        .group_versions()
         .into_iter()
         .filter(|(g, _)| *g == group)
         .map(|(_, v)| v)
@@ -79,9 +81,9 @@ fn group_doc(group: &str) -> Value {
     json!({"name": group, "versions": entries, "preferredVersion": entries[0]})
 }
 
-fn groups() -> Vec<&'static str> {
+fn groups(served: &Served) -> Vec<&'static str> {
     let mut out: Vec<&str> = Vec::new();
-    for (g, _) in catalogue::group_versions() {
+    for (g, _) in served.group_versions() {
         if !g.is_empty() && !out.contains(&g) {
             out.push(g);
         }
@@ -89,35 +91,45 @@ fn groups() -> Vec<&'static str> {
     out
 }
 
-pub async fn group_list(headers: HeaderMap) -> Response {
+pub async fn group_list(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    let served = state.served();
     if let Some(version) = aggregated_version(&headers) {
-        return aggregated(version, &groups());
+        return aggregated(&served, version, &groups(&served));
     }
-    let groups: Vec<Value> = groups().into_iter().map(group_doc).collect();
+    let groups: Vec<Value> = groups(&served)
+        .into_iter()
+        .map(|g| group_doc(&served, g))
+        .collect();
     json_response(
         StatusCode::OK,
         &json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}),
     )
 }
 
-pub async fn group(Path(group): Path<String>) -> Result<Response, ApiError> {
-    if !groups().contains(&group.as_str()) {
+pub async fn group(
+    State(state): State<Arc<AppState>>,
+    Path(group): Path<String>,
+) -> Result<Response, ApiError> {
+    let served = state.served();
+    if !groups(&served).contains(&group.as_str()) {
         return Err(ApiError::new(404, "NotFound", format!("the server could not find the requested resource: API group {group:?} is not served")));
     }
-    let mut doc = group_doc(&group);
+    let mut doc = group_doc(&served, &group);
     doc["kind"] = json!("APIGroup");
     doc["apiVersion"] = json!("v1");
     Ok(json_response(StatusCode::OK, &doc))
 }
 
-pub async fn core_resources() -> Response {
-    json_response(StatusCode::OK, &resource_list("", "v1"))
+pub async fn core_resources(State(state): State<Arc<AppState>>) -> Response {
+    json_response(StatusCode::OK, &resource_list(&state.served(), "", "v1"))
 }
 
 pub async fn group_resources(
+    State(state): State<Arc<AppState>>,
     Path((group, version)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    if !catalogue::group_versions().contains(&(group.as_str(), version.as_str())) {
+    let served = state.served();
+    if !served.serves(&group, &version) {
         return Err(ApiError::new(
             404,
             "NotFound",
@@ -128,7 +140,7 @@ pub async fn group_resources(
     }
     Ok(json_response(
         StatusCode::OK,
-        &resource_list(&group, &version),
+        &resource_list(&served, &group, &version),
     ))
 }
 
@@ -174,10 +186,11 @@ fn subresource_doc(r: &ResourceInfo, sub: &str) -> Value {
     d
 }
 
-pub fn resource_list(group: &str, version: &str) -> Value {
+pub fn resource_list(served: &Served, group: &str, version: &str) -> Value {
     let mut resources = Vec::new();
-    for r in catalogue::all()
-        .iter()
+    for r in served
+        .all()
+        .into_iter()
         .filter(|r| r.group == group && r.version == version)
     {
         let mut d = json!({
@@ -232,8 +245,8 @@ fn aggregated_version(headers: &HeaderMap) -> Option<&'static str> {
 
 /// The `APIGroupDiscoveryList` for `groups` (`[""]` for `/api`), with the
 /// content type naming what was negotiated.
-fn aggregated(version: &str, groups: &[&str]) -> Response {
-    let items: Vec<Value> = groups.iter().map(|g| group_discovery(g)).collect();
+fn aggregated(served: &Served, version: &str, groups: &[&str]) -> Response {
+    let items: Vec<Value> = groups.iter().map(|g| group_discovery(served, g)).collect();
     let doc = json!({
         "kind": "APIGroupDiscoveryList",
         "apiVersion": format!("apidiscovery.k8s.io/{version}"),
@@ -254,13 +267,15 @@ fn aggregated(version: &str, groups: &[&str]) -> Response {
 }
 
 /// One group with its versions, preferred (first-listed) first.
-fn group_discovery(group: &str) -> Value {
-    let versions: Vec<Value> = catalogue::group_versions()
+fn group_discovery(served: &Served, group: &str) -> Value {
+    let versions: Vec<Value> = served
+        .group_versions()
         .into_iter()
         .filter(|(g, _)| *g == group)
         .map(|(_, v)| {
-            let resources: Vec<Value> = catalogue::all()
-                .iter()
+            let resources: Vec<Value> = served
+                .all()
+                .into_iter()
                 .filter(|r| r.group == group && r.version == v)
                 .map(resource_discovery)
                 .collect();

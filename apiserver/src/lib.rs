@@ -36,6 +36,7 @@ pub mod bootstrap;
 pub mod bootstrap_policy;
 pub mod certificates;
 pub mod commit;
+pub mod custom_resources;
 pub mod decode;
 pub mod discovery;
 pub mod encryption;
@@ -187,6 +188,15 @@ pub struct AppState {
     pub authorizer: Arc<authorization::Authorizer>,
     /// How the API server dials a kubelet (proxy, scrape).
     pub kubelets: kubelet_client::KubeletClient,
+    /// The resources CustomResourceDefinitions add.
+    pub custom: custom_resources::CustomResources,
+}
+
+impl AppState {
+    /// Every resource served now, custom ones included.
+    pub fn served(&self) -> custom_resources::Served {
+        self.custom.served()
+    }
 }
 
 /// The HTTP routes: fixed paths first, every resource path through the dispatcher.
@@ -318,7 +328,9 @@ pub async fn start(config: Config) -> Result<Server, Error> {
     let addr = listener.local_addr()?;
     let services = allocator::ServiceAllocator::new(config.service_cidr, config.node_ports.clone());
     bootstrap::load_service_allocations(&*store, &services)?;
+    let custom = custom_resources::CustomResources::new(store.clone(), &hub);
     let state = Arc::new(AppState {
+        custom,
         store,
         writer,
         hub: hub.clone(),

@@ -3,18 +3,26 @@
 //! and the `fieldValidation` parameter, which tells `kubectl apply` and
 //! `kubectl create` (validation on by default) to let the server validate.
 //!
-//! Left out: the object schemas themselves (`components.schemas`), which
-//! `kubectl explain` would read; kubectl falls back to its compiled-in
-//! types for strategic-merge metadata.
+//! Object schemas (`components.schemas`, what `kubectl explain` reads) are
+//! served for custom resources, from their CRD's schema. Left out: the
+//! built-in kinds' schemas; kubectl falls back to its compiled-in types
+//! for strategic-merge metadata.
+//!
+//! Each document's `hash` covers what it describes, so a client's cached
+//! copy is replaced when a CRD changes.
 
-use axum::extract::Path;
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
 use axum::response::Response;
 use http::StatusCode;
-use minik_api::catalogue::{self, ResourceInfo};
+use minik_api::catalogue::ResourceInfo;
 use serde_json::{json, Map, Value};
 
+use crate::custom_resources::Served;
 use crate::error::ApiError;
 use crate::rest::json_response;
+use crate::AppState;
 
 fn gv_key(group: &str, version: &str) -> String {
     if group.is_empty() {
@@ -24,27 +32,43 @@ fn gv_key(group: &str, version: &str) -> String {
     }
 }
 
-pub async fn root() -> Response {
+pub async fn root(State(state): State<Arc<AppState>>) -> Response {
+    let served = state.served();
     let mut paths = Map::new();
-    for (g, v) in catalogue::group_versions() {
+    for (g, v) in served.group_versions() {
         let key = gv_key(g, v);
         paths.insert(
             key.clone(),
-            json!({"serverRelativeURL": format!("/openapi/v3/{key}?hash={}", hash(g, v))}),
+            json!({"serverRelativeURL": format!("/openapi/v3/{key}?hash={}", hash(&served, g, v))}),
         );
     }
     json_response(StatusCode::OK, &json!({"paths": paths}))
 }
 
-/// A stable content hash per document (the documents only change with the binary).
-fn hash(group: &str, version: &str) -> String {
+/// A content hash per document: the binary's version and the schemas of
+/// the group-version's custom resources.
+fn hash(served: &Served, group: &str, version: &str) -> String {
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
     (group, version, env!("CARGO_PKG_VERSION")).hash(&mut h);
+    for r in served
+        .all()
+        .into_iter()
+        .filter(|r| r.group == group && r.version == version)
+    {
+        (r.plural, r.kind).hash(&mut h);
+        if let Some(schema) = r.strategy.openapi_schema() {
+            schema.to_string().hash(&mut h);
+        }
+    }
     format!("{:016X}", h.finish())
 }
 
-pub async fn document(Path(path): Path<String>) -> Result<Response, ApiError> {
+pub async fn document(
+    State(state): State<Arc<AppState>>,
+    Path(path): Path<String>,
+) -> Result<Response, ApiError> {
+    let served = state.served();
     let segs: Vec<&str> = path.split('/').collect();
     let (group, version) = match segs.as_slice() {
         ["api", v] => ("", *v),
@@ -57,7 +81,7 @@ pub async fn document(Path(path): Path<String>) -> Result<Response, ApiError> {
             ))
         }
     };
-    if !catalogue::group_versions().contains(&(group, version)) {
+    if !served.serves(group, version) {
         return Err(ApiError::new(
             404,
             "NotFound",
@@ -65,13 +89,18 @@ pub async fn document(Path(path): Path<String>) -> Result<Response, ApiError> {
         ));
     }
     let mut paths = Map::new();
-    for r in catalogue::all()
-        .iter()
+    let mut schemas = Map::new();
+    for r in served
+        .all()
+        .into_iter()
         .filter(|r| r.group == group && r.version == version)
     {
         let (collection, item) = resource_paths(r);
         paths.insert(collection_path(r), collection);
         paths.insert(item_path(r), item);
+        if let Some(schema) = r.strategy.openapi_schema() {
+            schemas.insert(schema_name(r), object_schema(r, schema));
+        }
     }
     Ok(json_response(
         StatusCode::OK,
@@ -79,9 +108,38 @@ pub async fn document(Path(path): Path<String>) -> Result<Response, ApiError> {
             "openapi": "3.0.0",
             "info": {"title": "Kubernetes (minik)", "version": format!("v{}.{}", crate::discovery::KUBE_MAJOR, crate::discovery::KUBE_MINOR)},
             "paths": paths,
-            "components": {"schemas": {}},
+            "components": {"schemas": schemas},
         }),
     ))
+}
+
+/// kube-apiserver's name for a kind's schema: the group reversed, then
+/// version and kind (`com.example.v1.Website`).
+fn schema_name(r: &ResourceInfo) -> String {
+    let mut group: Vec<&str> = r.group.split('.').collect();
+    group.reverse();
+    format!("{}.{}.{}", group.join("."), r.version, r.kind)
+}
+
+/// A custom kind's schema as kube-apiserver publishes it: the CRD's schema
+/// with `apiVersion`, `kind` and `metadata` described and the kind named.
+fn object_schema(r: &ResourceInfo, mut schema: Value) -> Value {
+    let standard = json!({
+        "apiVersion": {"type": "string", "description": "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources"},
+        "kind": {"type": "string", "description": "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds"},
+        "metadata": {"type": "object", "description": "Standard object's metadata. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata"},
+    });
+    if !schema.get("properties").is_some_and(Value::is_object) {
+        schema["properties"] = json!({});
+    }
+    for (k, v) in standard.as_object().into_iter().flatten() {
+        if schema["properties"].get(k).is_none() {
+            schema["properties"][k] = v.clone();
+        }
+    }
+    schema["x-kubernetes-group-version-kind"] =
+        json!([{"group": r.group, "version": r.version, "kind": r.kind}]);
+    schema
 }
 
 fn collection_path(r: &ResourceInfo) -> String {

@@ -12,6 +12,7 @@ use minik_api::tables::IncludeObject;
 use minik_api::FieldError;
 use serde_json::Value;
 
+use crate::custom_resources::Served;
 use crate::error::ApiError;
 
 /// The resource a request addresses.
@@ -67,7 +68,7 @@ impl Target {
 }
 
 /// Parses `/api/v1/...` and `/apis/<group>/<version>/...` resource paths.
-pub fn parse_path(path: &str) -> Result<Target, ApiError> {
+pub fn parse_path(served: &Served, path: &str) -> Result<Target, ApiError> {
     let segs: Vec<&str> = path
         .trim_matches('/')
         .split('/')
@@ -78,13 +79,14 @@ pub fn parse_path(path: &str) -> Result<Target, ApiError> {
         ["apis", group, version, rest @ ..] => (*group, *version, rest),
         _ => return Err(not_found_path(path)),
     };
-    if !catalogue::group_versions().contains(&(group, version)) {
+    if !served.serves(group, version) {
         let gv = if group.is_empty() {
             version.to_string()
         } else {
             format!("{group}/{version}")
         };
-        let served: Vec<String> = catalogue::group_versions()
+        let served: Vec<String> = served
+            .group_versions()
             .iter()
             .map(|(g, v)| {
                 if g.is_empty() {
@@ -120,9 +122,10 @@ pub fn parse_path(path: &str) -> Result<Target, ApiError> {
         [plural, name, sub] => (*plural, Some(name.to_string()), Some(sub.to_string())),
         _ => return Err(not_found_path(path)),
     };
-    let info = catalogue::lookup(group, version, plural).ok_or_else(|| {
-        let served: Vec<&str> = catalogue::all()
-            .iter()
+    let info = served.lookup(group, version, plural).ok_or_else(|| {
+        let served: Vec<&str> = served
+            .all()
+            .into_iter()
             .filter(|r| r.group == group && r.version == version)
             .map(|r| r.plural)
             .collect();

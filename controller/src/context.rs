@@ -5,6 +5,10 @@
 
 use std::time::Duration;
 
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use minik_api::catalogue::ResourceInfo;
+use minik_api::custom_resource::resources_of;
+
 /// Timing knobs kube-controller-manager has as flags, with its defaults.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -185,6 +189,49 @@ pub fn stored_kinds() -> Vec<(
         .filter(|info| seen.insert(info.key_prefix()))
         .map(|info| (info, api_resource(info)))
         .collect()
+}
+
+/// Asks for the shared CRD informer at build time, so that it starts with
+/// the others (controllers that reach custom kinds call it in `build`).
+pub fn watch_crds(ctx: &Context) {
+    let _ = ctx.informers.get::<CustomResourceDefinition>();
+}
+
+/// The CustomResourceDefinitions this process knows of (the shared informer).
+pub fn crds(ctx: &Context) -> Vec<serde_json::Value> {
+    ctx.informers
+        .get::<CustomResourceDefinition>()
+        .store()
+        .state()
+        .iter()
+        .filter_map(|crd| serde_json::to_value(&**crd).ok())
+        .collect()
+}
+
+/// The storage resource of each Established CRD: what [`stored_kinds`] is
+/// for the built-in kinds, found through the CRD informer as Kubernetes'
+/// controllers find custom kinds through discovery.
+pub fn custom_kinds(ctx: &Context) -> Vec<(&'static ResourceInfo, kube::api::ApiResource)> {
+    crds(ctx)
+        .iter()
+        .filter_map(|crd| resources_of(crd).first().copied())
+        .map(|info| {
+            let storage = minik_api::catalogue::storage_info(info);
+            (storage, api_resource(storage))
+        })
+        .collect()
+}
+
+/// The resource for an object's `apiVersion` and `kind`: a built-in one,
+/// or one a CRD serves.
+pub fn resource_for(ctx: &Context, api_version: &str, kind: &str) -> Option<&'static ResourceInfo> {
+    minik_api::catalogue::by_api_version_kind(api_version, kind).or_else(|| {
+        crds(ctx).iter().find_map(|crd| {
+            resources_of(crd)
+                .into_iter()
+                .find(|r| r.api_version() == api_version && r.kind == kind)
+        })
+    })
 }
 
 /// The `ApiResource` a dynamic client reaches `info`'s objects with.

@@ -47,6 +47,7 @@ use std::sync::{Arc, Mutex};
 
 use futures::channel::mpsc;
 use futures::{FutureExt, StreamExt};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::api::{
     ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, Preconditions,
@@ -55,7 +56,7 @@ use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::Controller;
 use kube::{Api, ResourceExt};
-use minik_api::catalogue::{self, ResourceInfo};
+use minik_api::catalogue::ResourceInfo;
 use minik_client::errors;
 use serde_json::json;
 
@@ -103,7 +104,9 @@ struct Graph {
 /// The collector: its kinds, graph and bookkeeping.
 struct Collector {
     ctx: Arc<Context>,
-    kinds: Vec<Kind>,
+    /// Every watched kind; custom kinds are appended as CRDs appear (an
+    /// index never changes meaning).
+    kinds: std::sync::RwLock<Vec<Arc<Kind>>>,
     graph: Mutex<Graph>,
     /// Owner uids the API server confirmed absent (uids are never reused).
     absent: Mutex<HashSet<String>>,
@@ -127,56 +130,90 @@ struct KindCtx {
 /// informers (the caller starts them). A kind this process also watches in
 /// full (pods, ReplicaSets, …) is served from that informer, not watched twice.
 pub fn build(ctx: &Arc<Context>) -> Built {
-    let mut kinds = Vec::new();
-    let mut wakeups = Vec::new();
-    // Events own nothing and are many: not watched.
-    for (info, resource) in stored_kinds() {
-        if info.kind == "Event" {
-            continue;
-        }
-        let (wake, woken) = mpsc::unbounded();
-        kinds.push(Kind {
-            info,
-            resource,
-            wake,
-        });
-        wakeups.push(woken);
-    }
     let (ready, _) = tokio::sync::watch::channel(false);
     let gc = Arc::new(Collector {
         ctx: ctx.clone(),
-        kinds,
+        kinds: Default::default(),
         graph: Mutex::default(),
         absent: Mutex::default(),
         synced: Mutex::default(),
         ready,
         backoff: RetryBackoff::default(),
     });
-
-    let mut controllers = Vec::new();
-    for (i, woken) in wakeups.into_iter().enumerate() {
-        let resource = gc.kinds[i].resource.clone();
-        let informer = ctx.informers.metadata(&resource);
-        let monitor = gc.clone();
-        let objects = informer.subscribe().filter_map(move |change| {
-            monitor.observe(i, &change);
-            std::future::ready(change.applied())
-        });
-        let kind_ctx = Arc::new(KindCtx {
-            gc: gc.clone(),
-            kind: i,
-        });
-        controllers.push(drive(
-            "garbage collector",
-            Controller::for_shared_stream_with(objects, informer.store(), resource)
-                .reconcile_on(woken)
-                .run(reconcile, error_policy, kind_ctx),
-        ));
-    }
+    // Events own nothing and are many: not watched.
+    let controllers: Vec<_> = stored_kinds()
+        .into_iter()
+        .filter(|(info, _)| info.kind != "Event")
+        .map(|(info, resource)| monitor(&gc, info, resource))
+        .collect();
+    // Custom kinds join as their CRDs are established.
+    let crds = ctx.informers.get::<CustomResourceDefinition>();
+    let joiner = gc.clone();
+    let custom = crds.subscribe().for_each(move |change| {
+        if matches!(
+            change,
+            Change::Added(_) | Change::Updated { .. } | Change::Synced
+        ) {
+            let watched: HashSet<String> = joiner
+                .kinds
+                .read()
+                .unwrap()
+                .iter()
+                .map(|k| k.info.key_prefix())
+                .collect();
+            for (info, resource) in crate::context::custom_kinds(&joiner.ctx) {
+                if !watched.contains(&info.key_prefix()) {
+                    tracing::info!(
+                        kind = info.kind,
+                        group = info.group,
+                        "garbage collector watches a custom kind"
+                    );
+                    tokio::spawn(monitor(&joiner, info, resource));
+                }
+            }
+        }
+        std::future::ready(())
+    });
     async move {
-        futures::future::join_all(controllers).await;
+        futures::future::join(futures::future::join_all(controllers), custom).await;
         Ok(())
     }
+    .boxed()
+}
+
+/// Adds a kind to the graph: its metadata informer feeds the graph, and a
+/// controller reconciles its objects when the graph wakes them.
+fn monitor(
+    gc: &Arc<Collector>,
+    info: &'static ResourceInfo,
+    resource: ApiResource,
+) -> futures::future::BoxFuture<'static, ()> {
+    let (wake, woken) = mpsc::unbounded();
+    let i = {
+        let mut kinds = gc.kinds.write().unwrap();
+        kinds.push(Arc::new(Kind {
+            info,
+            resource: resource.clone(),
+            wake,
+        }));
+        kinds.len() - 1
+    };
+    let informer = gc.ctx.informers.metadata(&resource);
+    let monitor = gc.clone();
+    let objects = informer.subscribe().filter_map(move |change| {
+        monitor.observe(i, &change);
+        std::future::ready(change.applied())
+    });
+    let kind_ctx = Arc::new(KindCtx {
+        gc: gc.clone(),
+        kind: i,
+    });
+    drive(
+        "garbage collector",
+        Controller::for_shared_stream_with(objects, informer.store(), resource)
+            .reconcile_on(woken)
+            .run(reconcile, error_policy, kind_ctx),
+    )
     .boxed()
 }
 
@@ -207,7 +244,7 @@ impl Collector {
         if matches!(change, Change::Synced) {
             let mut synced = self.synced.lock().unwrap();
             synced.insert(kind);
-            if synced.len() == self.kinds.len() {
+            if synced.len() == self.kinds.read().unwrap().len() {
                 self.ready.send_replace(true);
             }
         }
@@ -218,13 +255,17 @@ impl Collector {
     }
 
     fn wake_object(&self, kind: usize, namespace: Option<&str>, name: &str) {
-        let kind = &self.kinds[kind];
+        let kind = self.kind(kind);
         let mut r = ObjectRef::new_with(name, kind.resource.clone());
         if let Some(ns) = namespace {
             r = r.within(ns);
         }
         // The receiver lives as long as the controllers.
         let _ = kind.wake.unbounded_send(r);
+    }
+
+    fn kind(&self, i: usize) -> Arc<Kind> {
+        self.kinds.read().unwrap()[i].clone()
     }
 
     /// Waits until every kind has been listed once: before that, a missing
@@ -457,7 +498,7 @@ async fn attempt(gc: &Collector, kind: usize, obj: &Meta, uid: &str) -> Result<A
 /// Failed attempts are retried with client-go's per-item exponential backoff.
 fn error_policy(obj: Arc<Meta>, err: &Error, kc: Arc<KindCtx>) -> Action {
     tracing::warn!(
-        kind = kc.gc.kinds[kc.kind].info.kind,
+        kind = kc.gc.kind(kc.kind).info.kind,
         name = %obj.name_any(),
         error = %err,
         "garbage collection"
@@ -487,7 +528,7 @@ async fn owner_state(
     if gc.absent.lock().unwrap().contains(&owner.uid) {
         return Ok(Some(OwnerState::Dangling));
     }
-    let Some(info) = catalogue::by_api_version_kind(&owner.api_version, &owner.kind) else {
+    let Some(info) = crate::context::resource_for(&gc.ctx, &owner.api_version, &owner.kind) else {
         tracing::warn!(
             dependent = %dependent.name_any(),
             owner = %format!("{}/{}", owner.api_version, owner.kind),
@@ -530,7 +571,7 @@ async fn owner_state(
 // ---------------------------------------------------------------------------
 
 fn api_for(gc: &Collector, kind: usize, namespace: Option<&str>) -> Api<DynamicObject> {
-    let resource = &gc.kinds[kind].resource;
+    let resource = &gc.kind(kind).resource;
     match namespace {
         Some(ns) => Api::namespaced_with(gc.ctx.client.clone(), ns, resource),
         None => Api::all_with(gc.ctx.client.clone(), resource),
@@ -619,7 +660,8 @@ async fn live_dependents(gc: &Collector, owner: &Meta) -> Result<Vec<(usize, Met
     let uid = owner.uid().unwrap_or_default();
     let owner_ns = owner.namespace();
     let mut found = Vec::new();
-    for (i, kind) in gc.kinds.iter().enumerate() {
+    let kinds = gc.kinds.read().unwrap().clone();
+    for (i, kind) in kinds.iter().enumerate() {
         let api: Api<Meta> = match (&owner_ns, kind.info.namespaced) {
             (Some(ns), true) => Api::namespaced_with(gc.ctx.client.clone(), ns, &kind.resource),
             // A cluster-scoped object cannot depend on a namespaced owner.
@@ -673,7 +715,7 @@ async fn delete_object(gc: &Collector, kind: usize, obj: &Meta, policy: &str) ->
     let api = api_for(gc, kind, obj.namespace().as_deref());
     let name = obj.name_any();
     tracing::info!(
-        kind = gc.kinds[kind].info.kind,
+        kind = gc.kind(kind).info.kind,
         namespace = ?obj.namespace(),
         name = %name,
         policy,

@@ -70,6 +70,8 @@ struct State {
 
 /// Builds the controller over the shared HPA and Pod informers.
 pub fn build(ctx: &Arc<Context>) -> Built {
+    // A target may be a custom resource with a scale subresource.
+    crate::context::watch_crds(ctx);
     let hpas = ctx.informers.get::<HorizontalPodAutoscaler>();
     let pods = ctx.informers.pods();
     let settings = &ctx.settings;
@@ -312,7 +314,7 @@ fn scale_api(
     kind: &str,
 ) -> Result<Api<DynamicObject>, String> {
     let api_version = api_version.unwrap_or("");
-    let info = minik_api::catalogue::by_api_version_kind(api_version, kind)
+    let info = crate::context::resource_for(&st.ctx, api_version, kind)
         .filter(|i| i.has_subresource("scale"))
         .ok_or_else(|| format!("unable to determine resource for scale target reference: no matches for kind \"{kind}\" in version \"{api_version}\""))?;
     let resource = ApiResource {

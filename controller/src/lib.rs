@@ -56,6 +56,7 @@
 
 pub mod context;
 pub mod cron_job;
+pub mod custom_resource_cleanup;
 pub mod daemon_set;
 pub mod deployment;
 pub mod disruption;
@@ -108,6 +109,7 @@ const ALL: &[fn(&Arc<Context>) -> Built] = &[
     volume_protection::build,
     horizontal_pod_autoscaler::build,
     service_account::build,
+    custom_resource_cleanup::build,
 ];
 
 /// Runs every controller until one of them fails or the process stops.

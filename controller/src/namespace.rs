@@ -66,6 +66,7 @@ pub fn build(ctx: &Arc<Context>) -> Built {
         .into_iter()
         .filter(|(info, _)| info.namespaced)
         .collect();
+    crate::context::watch_crds(ctx);
     let state = Arc::new(State {
         ctx: ctx.clone(),
         kinds,
@@ -143,7 +144,12 @@ struct Outcome {
 /// One pass of Kubernetes' `deleteAllContent`.
 async fn delete_all_content(st: &State, ns: &str) -> Outcome {
     let mut out = Outcome::default();
-    for (info, resource) in &st.kinds {
+    // Custom kinds as the CRDs are now (Kubernetes rediscovers each pass).
+    let custom: Vec<_> = crate::context::custom_kinds(&st.ctx)
+        .into_iter()
+        .filter(|(info, _)| info.namespaced)
+        .collect();
+    for (info, resource) in st.kinds.iter().chain(&custom) {
         let plural = format!("{}.{}", info.plural, info.group);
         match delete_kind(st, ns, info, resource).await {
             Ok((estimate, left, finalizers)) => {

@@ -23,6 +23,7 @@
 //! `RESOURCE` and an `impl Strategy`, declare the file in its group's
 //! `mod.rs`, and add the `RESOURCE` to [`crate::catalogue`]'s list.
 
+pub mod apiextensions;
 pub mod apps;
 pub mod authentication;
 pub mod authorization;
@@ -126,6 +127,16 @@ pub enum Grant {
     },
 }
 
+/// Where a custom kind's `scale` subresource reads and writes (the CRD's
+/// `subresources.scale`, JSONPaths such as `.spec.replicas`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScalePaths {
+    pub spec_replicas: String,
+    pub status_replicas: String,
+    /// Where the selector is, as a string (`.status.selector`), if anywhere.
+    pub label_selector: Option<String>,
+}
+
 /// What a review kind may ask about the caller and the cluster's policy
 /// (the API server answers from its authenticator and RBAC authorizer).
 pub trait Reviewer {
@@ -184,6 +195,36 @@ pub trait Strategy: Sync {
     /// `metadata.namespace` (kube-apiserver's field label conversion).
     fn field_labels(&self) -> &'static [&'static str] {
         &[]
+    }
+
+    /// The resource whose form objects are stored in, for kinds the
+    /// catalogue does not list (custom resources); `None`: the catalogue's rule.
+    fn storage_info(&self) -> Option<&'static ResourceInfo> {
+        None
+    }
+
+    /// Whether `application/strategic-merge-patch+json` applies (kube refuses
+    /// it with 415 for custom resources, which carry no patch strategy).
+    fn supports_strategic_merge(&self) -> bool {
+        true
+    }
+
+    /// Where the `scale` subresource reads and writes; `None`: `spec.replicas`,
+    /// `status.replicas` and the label selector at `spec.selector`.
+    fn scale_paths(&self) -> Option<ScalePaths> {
+        None
+    }
+
+    /// The object's OpenAPI v3 schema, for `/openapi/v3` (`kubectl explain`).
+    fn openapi_schema(&self) -> Option<Value> {
+        None
+    }
+
+    /// Warnings a write of `obj` earns (a `Warning` header): what minik stores
+    /// but does not honour.
+    fn warnings(&self, obj: &Value) -> Vec<String> {
+        let _ = obj;
+        Vec::new()
     }
 
     /// Where the objects come from: the store, or the scraped usage.
@@ -315,6 +356,12 @@ pub trait Strategy: Sync {
     /// the default class); `cluster` lists what is stored.
     fn admit_create(&self, obj: &mut Value, cluster: &dyn Cluster) {
         let _ = (obj, cluster);
+    }
+
+    /// The same for updates of the object itself (not its status): a CRD's
+    /// accepted names and conditions follow its spec.
+    fn admit_update(&self, new: &mut Value, old: &Value, cluster: &dyn Cluster) {
+        let _ = (new, old, cluster);
     }
 
     // -- deletion --------------------------------------------------------------

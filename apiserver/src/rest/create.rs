@@ -14,22 +14,18 @@ use crate::error::ApiError;
 use crate::registry;
 
 /// What admission reads: the stored objects, straight from the store.
-struct StoreCluster<'a>(&'a Ctx);
+pub struct StoreCluster<'a>(pub &'a dyn crate::store::Store);
 
 impl minik_api::kinds::Cluster for StoreCluster<'_> {
     fn list(&self, info: &minik_api::catalogue::ResourceInfo) -> Vec<Value> {
         let mut out = Vec::new();
         // An unreadable object is left out: admission defaults, it does not fail.
-        let _ = self
-            .0
-            .state
-            .store
-            .scan(&info.key_prefix(), None, &mut |_, bytes| {
-                if let Ok(v) = serde_json::from_slice(bytes) {
-                    out.push(v);
-                }
-                true
-            });
+        let _ = self.0.scan(&info.key_prefix(), None, &mut |_, bytes| {
+            if let Ok(v) = serde_json::from_slice(bytes) {
+                out.push(v);
+            }
+            true
+        });
         out
     }
 }
@@ -48,7 +44,11 @@ pub async fn create_object(ctx: &Ctx, obj: &mut Value) -> Result<Value, ApiError
     ctx.decoder
         .decode(info, ctx.target.served, obj, Source::Body)?;
     ctx.require_namespace()?;
-    info.strategy.admit_create(obj, &StoreCluster(ctx));
+    info.strategy
+        .admit_create(obj, &StoreCluster(&*ctx.state.store));
+    for warning in info.strategy.warnings(obj) {
+        ctx.decoder.warn(warning);
+    }
     let generate = meta::name(obj).is_empty();
     // A generated name that collides is retried, as clients of kube-apiserver would.
     for _ in 0..5 {

@@ -292,7 +292,7 @@ async fn handle(state: Arc<AppState>, req: Request) -> Result<Response, ApiError
             }
         }
     }
-    let target = request::parse_path(parts.uri.path())?;
+    let target = request::parse_path(&state.served(), parts.uri.path())?;
     let params = Params::parse(parts.uri.query());
     let accept = parts
         .headers

@@ -87,8 +87,16 @@ fn decode_patch(ctx: &Ctx, ty: PatchType) -> Result<Value, ApiError> {
 
 pub async fn patch(ctx: Ctx) -> Result<Response, ApiError> {
     let ty = PatchType::from_content_type(ctx.content_type())?;
-    let patch = decode_patch(&ctx, ty)?;
     let info = ctx.info();
+    if ty == PatchType::Strategic && !info.strategy.supports_strategic_merge() {
+        // kube-apiserver's answer for custom resources, which have no patch strategy.
+        return Err(ApiError::new(
+            415,
+            "UnsupportedMediaType",
+            "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml",
+        ));
+    }
+    let patch = decode_patch(&ctx, ty)?;
     let target = ctx.target.clone();
     if ty == PatchType::Apply {
         let manager = ctx.params.get("fieldManager").ok_or_else(|| {
@@ -132,6 +140,11 @@ pub async fn patch(ctx: Ctx) -> Result<Response, ApiError> {
                 let patched = apply_patch(served.kind, ty, &old_served, &patch)?;
                 let mut patched = convert::to_storage(served, patched);
                 decoder.decode(info, served, &mut patched, Source::Patch)?;
+                if target.subresource.is_none() {
+                    for warning in info.strategy.warnings(&patched) {
+                        decoder.warn(warning);
+                    }
+                }
                 check_resource_version(info, target.name(), &patched, &old)?;
                 if ty == PatchType::Apply {
                     record_manager(&mut patched, &manager, &info.api_version());
@@ -140,6 +153,8 @@ pub async fn patch(ctx: Ctx) -> Result<Response, ApiError> {
                     Some("status") => registry::prepare_status_update(&target, &patched, &old)?,
                     _ => {
                         registry::prepare_update(&target, &mut patched, &old)?;
+                        let cluster = super::create::StoreCluster(&*state.store);
+                        info.strategy.admit_update(&mut patched, &old, &cluster);
                         admission.check(info, &patched, &old)?;
                         crate::authorization::confirm_no_escalation(
                             &authorizer,

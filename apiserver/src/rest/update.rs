@@ -19,6 +19,11 @@ pub async fn update(ctx: Ctx) -> Result<Response, ApiError> {
         registry::check_type(info, &mut body)?;
         ctx.decoder
             .decode(info, target.served, &mut body, Source::Body)?;
+        if target.subresource.is_none() {
+            for warning in info.strategy.warnings(&body) {
+                ctx.decoder.warn(warning);
+            }
+        }
     }
     let state = ctx.state.clone();
     // Held until the update is stored: see admission::resource_quota.
@@ -36,6 +41,8 @@ pub async fn update(ctx: Ctx) -> Result<Response, ApiError> {
                     _ => {
                         let mut new = body;
                         registry::prepare_update(&target, &mut new, &old)?;
+                        let cluster = super::create::StoreCluster(&*state.store);
+                        info.strategy.admit_update(&mut new, &old, &cluster);
                         admission.check(info, &new, &old)?;
                         crate::authorization::confirm_no_escalation(
                             &authorizer,

@@ -1,0 +1,114 @@
+//! The custom resources this API server serves: every Established
+//! CustomResourceDefinition in its store, turned into resources by
+//! [`minik_api::custom_resource::resources_of`] and served beside the
+//! built-in catalogue — in REST paths, discovery and OpenAPI — from the
+//! request after the CRD's write, without a restart.
+//!
+//! Like the RBAC policy, the set is kept in memory and rebuilt when the
+//! hub's change counter for the CRD prefix moves, so a request reads no
+//! store to find its resource. (kube-apiserver's `crdHandler` watches CRDs
+//! through an informer instead; minik's counter is bumped before the
+//! write's reply, so there is no window where a created CRD is not served.)
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use minik_api::catalogue::{self, ResourceInfo};
+use minik_api::kinds::apiextensions::custom_resource_definition;
+
+use crate::hub::Hub;
+use crate::store::Store;
+
+/// The CRDs' resources, rebuilt when a CRD changes.
+pub struct CustomResources {
+    store: Arc<dyn Store>,
+    generation: Arc<AtomicU64>,
+    cached: RwLock<Option<(u64, Served)>>,
+}
+
+impl CustomResources {
+    pub fn new(store: Arc<dyn Store>, hub: &Hub) -> CustomResources {
+        let prefix = custom_resource_definition::RESOURCE.key_prefix();
+        CustomResources {
+            store,
+            generation: hub.generation(&prefix),
+            cached: RwLock::new(None),
+        }
+    }
+
+    /// Every resource served now: the catalogue's, then the CRDs'.
+    pub fn served(&self) -> Served {
+        let generation = self.generation.load(Ordering::SeqCst);
+        if let Some((g, served)) = &*self.cached.read().unwrap() {
+            if *g == generation {
+                return served.clone();
+            }
+        }
+        let served = self.load();
+        *self.cached.write().unwrap() = Some((generation, served.clone()));
+        served
+    }
+
+    fn load(&self) -> Served {
+        let mut custom = Vec::new();
+        let prefix = custom_resource_definition::RESOURCE.key_prefix();
+        let scanned = self.store.scan(&prefix, None, &mut |_, bytes| {
+            if let Ok(crd) = serde_json::from_slice(bytes) {
+                custom.extend(minik_api::custom_resource::resources_of(&crd));
+            }
+            true
+        });
+        if let Err(e) = scanned {
+            tracing::error!(error = %e, "reading CustomResourceDefinitions");
+        }
+        Served {
+            custom: Arc::new(custom),
+        }
+    }
+}
+
+/// One view of what is served: the built-in catalogue and the custom resources.
+#[derive(Clone, Default)]
+pub struct Served {
+    custom: Arc<Vec<&'static ResourceInfo>>,
+}
+
+impl Served {
+    /// Every served resource, built-ins first, in discovery order.
+    pub fn all(&self) -> Vec<&'static ResourceInfo> {
+        catalogue::all()
+            .iter()
+            .chain(self.custom.iter().copied())
+            .collect()
+    }
+
+    /// The resource served at `group/version/plural`, if any.
+    pub fn lookup(
+        &self,
+        group: &str,
+        version: &str,
+        plural: &str,
+    ) -> Option<&'static ResourceInfo> {
+        catalogue::lookup(group, version, plural).or_else(|| {
+            self.custom
+                .iter()
+                .copied()
+                .find(|r| r.group == group && r.version == version && r.plural == plural)
+        })
+    }
+
+    /// All distinct group-versions, core first; a group's preferred version first.
+    pub fn group_versions(&self) -> Vec<(&'static str, &'static str)> {
+        let mut out = catalogue::group_versions();
+        for r in self.custom.iter() {
+            if !out.contains(&(r.group, r.version)) {
+                out.push((r.group, r.version));
+            }
+        }
+        out
+    }
+
+    pub fn serves(&self, group: &str, version: &str) -> bool {
+        self.group_versions().contains(&(group, version))
+    }
+}
