@@ -53,6 +53,10 @@ impl Strategy for CustomStrategy {
     }
     fn validate(&self, _: &ResourceInfo, obj: &Value, errs: &mut Errs) {
         structural_schema::validate(&self.schema, obj, errs);
+        crate::cel_rules::validate(&self.schema, obj, None, "", errs);
+    }
+    fn validate_update(&self, new: &Value, old: &Value, errs: &mut Errs) {
+        crate::cel_rules::validate(&self.schema, new, Some(old), "", errs);
     }
     fn columns(&self) -> &'static [Column] {
         self.columns

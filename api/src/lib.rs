@@ -26,6 +26,7 @@
 //! few served aliases (see [`catalogue::ResourceInfo::storage_group`]).
 
 pub mod catalogue;
+pub mod cel_rules;
 pub mod convert;
 pub mod custom_resource;
 pub mod defaults;

@@ -7,10 +7,11 @@
 //! apiextensions-apiserver converts them (`spec.replicas: Invalid value:
 //! "string": spec.replicas in body must be of type integer: "string"`).
 //!
+//! CEL rules (`x-kubernetes-validations`) are [`crate::cel_rules`]'.
+//!
 //! minik simplifies: `allOf`/`anyOf`/`oneOf`/`not` are not evaluated (the
-//! CRD strategy warns when a schema uses them), CEL rules
-//! (`x-kubernetes-validations`) are not evaluated (warned likewise), and
-//! formats other than those in [`format_ok`] are accepted as any string.
+//! CRD strategy warns when a schema uses them), and formats other than
+//! those in [`format_ok`] are accepted as any string.
 
 use serde_json::{json, Map, Value};
 
@@ -476,6 +477,7 @@ pub fn check_schema(schema: &Value, path: &str, root: bool, errs: &mut Vec<Field
         ));
         return;
     };
+    crate::cel_rules::check_rules(schema, path, errs);
     let ty = map.get("type").and_then(Value::as_str).unwrap_or("");
     if root && ty != "object" {
         if ty.is_empty() {
@@ -559,7 +561,7 @@ pub fn unevaluated_keywords(schema: &Value, out: &mut std::collections::BTreeSet
     let Some(map) = schema.as_object() else {
         return;
     };
-    for k in ["allOf", "anyOf", "oneOf", "not", "x-kubernetes-validations"] {
+    for k in ["allOf", "anyOf", "oneOf", "not"] {
         if map.contains_key(k) {
             out.insert(k);
         }

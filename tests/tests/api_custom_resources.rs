@@ -3,8 +3,9 @@
 //! a built-in (typed CRUD, watch, status and scale subresources, finalizers,
 //! ownerReference garbage collection, the CRD's deletion taking its objects
 //! along); the real kubectl applying a CRD and its objects (printer columns,
-//! `explain`, `scale`, schema defaulting, validation and pruning errors in
-//! kube-apiserver's words, strategic merge refused with 415); name
+//! `explain`, `scale`, schema defaulting, validation — CEL rules included —
+//! and pruning errors in kube-apiserver's words, strategic merge refused
+//! with 415); name
 //! conflicts; and the seeds' operator manifests (Istio, Prometheus
 //! Operator, Chaos Mesh) stored once a CRD for them exists.
 
@@ -324,6 +325,9 @@ spec:
             type: object
             description: What the website should be.
             required: [image]
+            x-kubernetes-validations:
+            - rule: "!has(self.size) || self.size != 'small' || self.replicas <= 5"
+              message: a small website has at most 5 replicas
             properties:
               image:
                 type: string
@@ -337,6 +341,9 @@ spec:
               size:
                 type: string
                 enum: [small, large]
+                x-kubernetes-validations:
+                - rule: self == oldSelf
+                  message: size is immutable
           status:
             type: object
             properties:
@@ -425,6 +432,18 @@ async fn kubectl_applies_gets_explains_scales_and_validates() {
         err.contains(r#"spec.size: Unsupported value: "huge": supported values: "small", "large""#),
         "{err}"
     );
+    // CEL rules, and a transition rule that compares with the stored object.
+    let err = refused(site("bad", "  image: x\n  size: small\n  replicas: 6"));
+    assert!(
+        err.contains(r#"spec: Invalid value: "object": a small website has at most 5 replicas"#),
+        "{err}"
+    );
+    c.apply(&site("sized", "  image: x\n  size: small"));
+    let err = refused(site("sized", "  image: x\n  size: large"));
+    assert!(
+        err.contains(r#"spec.size: Invalid value: "string": size is immutable"#),
+        "{err}"
+    );
     // kubectl validates strictly by default: an undeclared field is refused.
     let err = refused(site("bad", "  image: x\n  colour: blue"));
     assert!(
@@ -455,6 +474,15 @@ async fn kubectl_applies_gets_explains_scales_and_validates() {
         "-p",
         r#"{"spec":{"replicas":2}}"#,
     ]);
+
+    // Server-side apply.
+    let path = c.file("ssa.yaml", &site("ssa", "  image: minik/web:v2\n  replicas: 2"));
+    let out = c.kubectl_ok(&["apply", "--server-side", "-f", &path]);
+    assert!(out.contains("website.minik.example.com/ssa serverside-applied"), "{out}");
+    assert_eq!(
+        c.kubectl_ok(&["get", "ws", "ssa", "-o", "jsonpath={.spec.image} {.spec.replicas}"]),
+        "minik/web:v2 2"
+    );
 
     // Gone with its CRD.
     c.kubectl_ok(&[

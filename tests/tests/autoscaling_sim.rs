@@ -305,3 +305,114 @@ async fn metrics_api_top_and_autoscaling_on_simulated_nodes() {
     );
     drop(node_a);
 }
+
+/// A custom kind with a `scale` subresource whose selector sits in `status`.
+const FLEET_CRD: &str = r#"
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: fleets.minik.example.com
+spec:
+  group: minik.example.com
+  scope: Namespaced
+  names: {plural: fleets, singular: fleet, kind: Fleet}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    subresources:
+      status: {}
+      scale:
+        specReplicasPath: .spec.replicas
+        statusReplicasPath: .status.replicas
+        labelSelectorPath: .status.selector
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            type: object
+            properties:
+              replicas: {type: integer}
+          status:
+            type: object
+            properties:
+              replicas: {type: integer}
+              selector: {type: string}
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_hpa_scales_a_custom_resource_through_its_scale_subresource() {
+    let tc = TestCluster::start_with(|c| c.metrics_resolution = Duration::from_millis(500)).await;
+    let _node = minik_kubelet::start(sim_node(&tc, "node-a"), tc.client.clone())
+        .await
+        .unwrap();
+    let _controllers = start_autoscaling_controllers(&tc.client, Duration::from_secs(1));
+    tc.apply(FLEET_CRD);
+    tc.apply(r#"{"apiVersion": "minik.example.com/v1", "kind": "Fleet", "metadata": {"name": "ships"}, "spec": {"replicas": 2}}"#);
+    // What a fleet controller would report: its pods and their selector.
+    tc.kubectl_ok(&[
+        "patch",
+        "fleet",
+        "ships",
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        r#"{"status":{"replicas":2,"selector":"app=ships"}}"#,
+    ]);
+    for i in 0..2 {
+        tc.apply(
+            &json!({
+                "apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": format!("ship-{i}"), "labels": {"app": "ships"},
+                             "annotations": {"sim.minik.io/cpu": "150m"}},
+                "spec": {"nodeName": "node-a", "containers": [{"name": "main", "image": "busybox",
+                    "resources": {"requests": {"cpu": "100m"}}}]}
+            })
+            .to_string(),
+        );
+    }
+    let scale = tc.kubectl_ok(&[
+        "get",
+        "--raw",
+        "/apis/minik.example.com/v1/namespaces/default/fleets/ships/scale",
+    ]);
+    let scale: serde_json::Value = serde_json::from_str(&scale).unwrap();
+    assert_eq!(scale["status"]["selector"], "app=ships");
+
+    // 150% of the request against a 50% target: as many as maxReplicas allows.
+    tc.kubectl_ok(&[
+        "autoscale",
+        "fleet",
+        "ships",
+        "--cpu-percent=50",
+        "--min=1",
+        "--max=4",
+    ]);
+    let fleets: Api<kube::api::DynamicObject> = Api::namespaced_with(
+        tc.client.clone(),
+        "default",
+        &kube::api::ApiResource {
+            group: "minik.example.com".into(),
+            version: "v1".into(),
+            api_version: "minik.example.com/v1".into(),
+            kind: "Fleet".into(),
+            plural: "fleets".into(),
+        },
+    );
+    wait_for("the HPA to scale the Fleet to 4", T, || async {
+        let fleet = fleets.get("ships").await.unwrap();
+        (fleet.data["spec"]["replicas"] == 4).then_some(())
+    })
+    .await;
+    let hpas: Api<HorizontalPodAutoscaler> = Api::namespaced(tc.client.clone(), "default");
+    let hpa = hpas.get("ships").await.unwrap();
+    assert_eq!(hpa.status.unwrap().desired_replicas, 4);
+    let events = events_about(&tc.client, "default", "ships").await;
+    assert!(
+        events
+            .iter()
+            .any(|(reason, note)| reason == "SuccessfulRescale" && note.contains("New size: 4")),
+        "{events:?}"
+    );
+}
