@@ -10,6 +10,7 @@
 //! through an informer instead; minik's counter is bumped before the
 //! write's reply, so there is no window where a created CRD is not served.)
 
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
@@ -51,10 +52,15 @@ impl CustomResources {
 
     fn load(&self) -> Served {
         let mut custom = Vec::new();
+        let mut terminating = HashSet::new();
         let prefix = custom_resource_definition::RESOURCE.key_prefix();
         let scanned = self.store.scan(&prefix, None, &mut |_, bytes| {
-            if let Ok(crd) = serde_json::from_slice(bytes) {
-                custom.extend(minik_api::custom_resource::resources_of(&crd));
+            if let Ok(crd) = serde_json::from_slice::<serde_json::Value>(bytes) {
+                let resources = minik_api::custom_resource::resources_of(&crd);
+                if crd.pointer("/metadata/deletionTimestamp").is_some() {
+                    terminating.extend(resources.iter().map(|r| r.key_prefix()));
+                }
+                custom.extend(resources);
             }
             true
         });
@@ -63,6 +69,7 @@ impl CustomResources {
         }
         Served {
             custom: Arc::new(custom),
+            terminating: Arc::new(terminating),
         }
     }
 }
@@ -71,6 +78,8 @@ impl CustomResources {
 #[derive(Clone, Default)]
 pub struct Served {
     custom: Arc<Vec<&'static ResourceInfo>>,
+    /// Storage prefixes of resources whose CRD is being deleted.
+    terminating: Arc<HashSet<String>>,
 }
 
 impl Served {
@@ -106,6 +115,12 @@ impl Served {
             }
         }
         out
+    }
+
+    /// Whether `info`'s CRD is being deleted: its objects can still be
+    /// read and deleted, not created.
+    pub fn terminating(&self, info: &ResourceInfo) -> bool {
+        self.terminating.contains(&info.key_prefix())
     }
 
     pub fn serves(&self, group: &str, version: &str) -> bool {

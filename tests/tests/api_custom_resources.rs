@@ -260,7 +260,49 @@ async fn kube_crate_custom_resource_like_a_built_in() {
             .await
             .unwrap();
     }
+    // An object's finalizer holds the CRD in Terminating, where creates are refused.
+    sites
+        .patch(
+            "a",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"finalizers": ["minik.example.com/cleanup"]}})),
+        )
+        .await
+        .unwrap();
     crds.delete("websites.minik.example.com", &DeleteParams::default())
+        .await
+        .unwrap();
+    wait_for("the CRD Terminating", T, || async {
+        let crd = crds.get("websites.minik.example.com").await.unwrap();
+        (condition(&crd, "Terminating").as_deref() == Some("True")).then_some(())
+    })
+    .await;
+    wait_for("b deleted, a held by its finalizer", T, || async {
+        let b = sites.get_opt("b").await.unwrap();
+        let a = sites.get("a").await.unwrap();
+        (b.is_none() && a.metadata.deletion_timestamp.is_some()).then_some(())
+    })
+    .await;
+    let err = sites
+        .create(&PostParams::default(), &website("c", 1))
+        .await
+        .unwrap_err();
+    match err {
+        kube::Error::Api(s) => {
+            assert_eq!(s.code, 405);
+            assert_eq!(
+                s.message,
+                "create not allowed while custom resource definition is terminating"
+            );
+        }
+        other => panic!("expected 405, got {other}"),
+    }
+    sites
+        .patch(
+            "a",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"finalizers": null}})),
+        )
         .await
         .unwrap();
     wait_for("the CRD gone", T, || async {
@@ -476,11 +518,23 @@ async fn kubectl_applies_gets_explains_scales_and_validates() {
     ]);
 
     // Server-side apply.
-    let path = c.file("ssa.yaml", &site("ssa", "  image: minik/web:v2\n  replicas: 2"));
+    let path = c.file(
+        "ssa.yaml",
+        &site("ssa", "  image: minik/web:v2\n  replicas: 2"),
+    );
     let out = c.kubectl_ok(&["apply", "--server-side", "-f", &path]);
-    assert!(out.contains("website.minik.example.com/ssa serverside-applied"), "{out}");
+    assert!(
+        out.contains("website.minik.example.com/ssa serverside-applied"),
+        "{out}"
+    );
     assert_eq!(
-        c.kubectl_ok(&["get", "ws", "ssa", "-o", "jsonpath={.spec.image} {.spec.replicas}"]),
+        c.kubectl_ok(&[
+            "get",
+            "ws",
+            "ssa",
+            "-o",
+            "jsonpath={.spec.image} {.spec.replicas}"
+        ]),
         "minik/web:v2 2"
     );
 
@@ -682,4 +736,45 @@ async fn seed_operator_manifests_apply_once_their_crds_exist() {
         "jsonpath={.items[0].spec.scheduler.cron}",
     ]);
     assert_eq!(cron, "@every 10m");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn versions_share_storage_and_discovery_prefers_the_highest() {
+    let c = TestCluster::start().await;
+    let two = CRD.replace(
+        "  versions:\n  - name: v1\n",
+        "  versions:\n  - name: v1beta1\n    served: true\n    storage: false\n    schema:\n      openAPIV3Schema:\n        type: object\n        x-kubernetes-preserve-unknown-fields: true\n  - name: v1\n",
+    );
+    c.apply(&two);
+    let group = c.kubectl_ok(&["get", "--raw", "/apis/minik.example.com"]);
+    let group: serde_json::Value = serde_json::from_str(&group).unwrap();
+    assert_eq!(group["preferredVersion"]["version"], "v1");
+    assert_eq!(group["versions"][1]["version"], "v1beta1");
+    // Written as v1beta1, read as v1 (conversion None: only apiVersion changes).
+    let old = "apiVersion: minik.example.com/v1beta1\nkind: Website\nmetadata:\n  name: old\nspec:\n  image: minik/web:v1\n  replicas: 2\n";
+    c.apply(old);
+    let v1 = c.kubectl_ok(&[
+        "get",
+        "--raw",
+        "/apis/minik.example.com/v1/namespaces/default/websites/old",
+    ]);
+    let v1: serde_json::Value = serde_json::from_str(&v1).unwrap();
+    assert_eq!(v1["apiVersion"], "minik.example.com/v1");
+    assert_eq!(v1["spec"]["replicas"], 2);
+    let beta = c.kubectl_ok(&[
+        "get",
+        "websites.v1beta1.minik.example.com",
+        "old",
+        "-o",
+        "jsonpath={.apiVersion}",
+    ]);
+    assert_eq!(beta, "minik.example.com/v1beta1");
+    let crd = c.kubectl_ok(&[
+        "get",
+        "crd",
+        "websites.minik.example.com",
+        "-o",
+        "jsonpath={.status.storedVersions}",
+    ]);
+    assert_eq!(crd, r#"["v1"]"#);
 }

@@ -39,6 +39,11 @@ pub async fn create(ctx: Ctx) -> Result<Response, ApiError> {
 /// Shared by POST and by server-side apply of an absent object.
 pub async fn create_object(ctx: &Ctx, obj: &mut Value) -> Result<Value, ApiError> {
     let info = ctx.info();
+    if ctx.state.served().terminating(info) {
+        return Err(ApiError::method_not_allowed(
+            "create not allowed while custom resource definition is terminating",
+        ));
+    }
     registry::check_type(info, obj)?;
     registry::check_namespace(&ctx.target, obj)?;
     ctx.decoder
