@@ -1,7 +1,8 @@
 #!/bin/sh
 # Prepares a fresh Debian machine (as root) to build and test minik offline:
 #   1. installs docker.io and busybox-static if missing (and iptables, which
-#      docker.io depends on anyway and minik-proxy's DNAT rules use),
+#      docker.io depends on anyway and minik-proxy's DNAT rules use, and
+#      openssl, with which the CSR test makes a user's key and request),
 #   2. starts dockerd in the background if no daemon answers (it outlives this script;
 #      log: /tmp/minik-dockerd.log),
 #   3. builds the offline images (images/build.sh).
@@ -21,13 +22,14 @@ command -v docker  >/dev/null 2>&1 || need="$need docker.io"
 command -v dockerd >/dev/null 2>&1 || need="$need docker.io"
 dpkg -s busybox-static >/dev/null 2>&1 || need="$need busybox-static"
 command -v iptables-restore >/dev/null 2>&1 || need="$need iptables"
+command -v openssl >/dev/null 2>&1 || need="$need openssl"
 if [ -n "$need" ]; then
-  say "installing docker.io busybox-static iptables"
+  say "installing docker.io busybox-static iptables openssl"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -q >/dev/null || die "apt-get update failed"
-  apt-get install -y -q docker.io busybox-static iptables >/dev/null || die "apt-get install failed"
+  apt-get install -y -q docker.io busybox-static iptables openssl >/dev/null || die "apt-get install failed"
 else
-  say "docker, busybox-static and iptables already installed"
+  say "docker, busybox-static, iptables and openssl already installed"
 fi
 
 # 2. Docker daemon.

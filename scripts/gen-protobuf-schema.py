@@ -115,6 +115,7 @@ ROOTS = [
     "api.authorization.v1.SubjectAccessReview",
     "api.authorization.v1.LocalSubjectAccessReview",
     "api.authentication.v1.SelfSubjectReview",
+    "api.certificates.v1.CertificateSigningRequest",
     "apimachinery.pkg.apis.meta.v1.DeleteOptions",
 ]
 ANY_GROUP_VERSION = {"apimachinery.pkg.apis.meta.v1.DeleteOptions"}
@@ -129,6 +130,7 @@ SPECIAL = {
     "apimachinery.pkg.apis.meta.v1.FieldsV1": "FieldsV1",
     "api.authentication.v1.ExtraValue": "StringList",
     "api.authorization.v1.ExtraValue": "StringList",
+    "api.certificates.v1.ExtraValue": "StringList",
 }
 # Special types no root reaches today; the decoder has no Kind for them, so
 # adding a root that needs one must add it there first.
@@ -192,6 +194,9 @@ KEEP_ZERO_UNPROBED = {
     "api.autoscaling.v2.HorizontalPodAutoscalerStatus": ["observedGeneration"],
     "api.autoscaling.v2.MetricTarget": ["averageUtilization"],
     "api.autoscaling.v2.MetricValueStatus": ["averageUtilization"],
+    "api.certificates.v1.CertificateSigningRequestCondition": [],
+    "api.certificates.v1.CertificateSigningRequestSpec": ["expirationSeconds"],
+    "api.certificates.v1.CertificateSigningRequestStatus": [],
     "api.coordination.v1.LeaseSpec": [
         "holderIdentity",
         "leaseDurationSeconds",

@@ -6,8 +6,8 @@
 //! `miniktl get`) looks a kind up here instead of having a file per kind.
 
 use crate::kinds::{
-    apiextensions, apps, authentication, authorization, autoscaling, batch, coordination, core,
-    metrics, networking, policy, rbac, storage, Strategy,
+    apiextensions, apiregistration, apps, authentication, authorization, autoscaling, batch,
+    certificates, coordination, core, metrics, networking, policy, rbac, storage, Strategy,
 };
 
 /// Everything the rest of minik needs to know about one served resource.
@@ -195,6 +195,7 @@ static CATALOGUE: &[ResourceInfo] = &[
     core::persistent_volume_claim::RESOURCE,
     core::resource_quota::RESOURCE,
     core::limit_range::RESOURCE,
+    core::component_status::RESOURCE,
     // apps/v1
     apps::deployment::RESOURCE,
     apps::replica_set::RESOURCE,
@@ -226,11 +227,15 @@ static CATALOGUE: &[ResourceInfo] = &[
     rbac::cluster_role::RESOURCE,
     rbac::role_binding::RESOURCE,
     rbac::cluster_role_binding::RESOURCE,
+    // certificates.k8s.io/v1
+    certificates::certificate_signing_request::RESOURCE,
     // coordination.k8s.io/v1
     coordination::lease::RESOURCE,
     // apiextensions.k8s.io/v1: the kinds it defines are served from
     // `custom_resource`, not listed here.
     apiextensions::custom_resource_definition::RESOURCE,
+    // apiregistration.k8s.io/v1: every served group-version, Local.
+    apiregistration::api_service::RESOURCE,
     // metrics.k8s.io/v1beta1: usage scraped from the kubelets, never stored.
     metrics::node_metrics::RESOURCE,
     metrics::pod_metrics::RESOURCE,

@@ -121,6 +121,57 @@ pub fn add_finalizer(obj: &mut Value, finalizer: &str) {
     }
 }
 
+/// The fields of `ObjectMeta` in the order Go writes them.
+const OBJECT_META_ORDER: &[&str] = &[
+    "name",
+    "generateName",
+    "namespace",
+    "selfLink",
+    "uid",
+    "resourceVersion",
+    "generation",
+    "creationTimestamp",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+    "labels",
+    "annotations",
+    "ownerReferences",
+    "finalizers",
+    "managedFields",
+];
+
+/// Puts an object's fields in the order kube-apiserver writes them (its Go
+/// structs' order): `kind`, `apiVersion`, `metadata` (in `ObjectMeta`'s
+/// order), the kind's own fields as they came, `status` last. Clients that
+/// compare bytes or report positions then see what they would see from
+/// Kubernetes. (minik keeps the order of the kind's own fields as written,
+/// which for `spec` and most kinds is already Go's.)
+pub fn go_field_order(obj: &mut Value) {
+    let Some(map) = obj.as_object_mut() else {
+        return;
+    };
+    let mut old = std::mem::take(map);
+    for key in ["kind", "apiVersion", "metadata"] {
+        if let Some(v) = old.remove(key) {
+            map.insert(key.into(), v);
+        }
+    }
+    let status = old.remove("status");
+    map.extend(old);
+    if let Some(s) = status {
+        map.insert("status".into(), s);
+    }
+    if let Some(meta) = map.get_mut("metadata").and_then(Value::as_object_mut) {
+        let mut rest = std::mem::take(meta);
+        for key in OBJECT_META_ORDER {
+            if let Some(v) = rest.remove(*key) {
+                meta.insert((*key).into(), v);
+            }
+        }
+        meta.extend(rest);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -56,6 +56,7 @@ pub(super) static ROOTS: &[Root] = &[
     Root { api_version: Some("authorization.k8s.io/v1"), kind: "SubjectAccessReview", message: &AUTHORIZATION_V1_SUBJECTACCESSREVIEW },
     Root { api_version: Some("authorization.k8s.io/v1"), kind: "LocalSubjectAccessReview", message: &AUTHORIZATION_V1_LOCALSUBJECTACCESSREVIEW },
     Root { api_version: Some("authentication.k8s.io/v1"), kind: "SelfSubjectReview", message: &AUTHENTICATION_V1_SELFSUBJECTREVIEW },
+    Root { api_version: Some("certificates.k8s.io/v1"), kind: "CertificateSigningRequest", message: &CERTIFICATES_V1_CERTIFICATESIGNINGREQUEST },
     Root { api_version: None, kind: "DeleteOptions", message: &META_V1_DELETEOPTIONS },
 ];
 
@@ -823,6 +824,45 @@ static BATCH_V1_UNCOUNTEDTERMINATEDPODS: Message = Message {
     fields: &[
         f(1, "succeeded", Str, Repeated, false),
         f(2, "failed", Str, Repeated, false),
+    ],
+};
+
+static CERTIFICATES_V1_CERTIFICATESIGNINGREQUEST: Message = Message {
+    fields: &[
+        f(1, "metadata", Msg(&META_V1_OBJECTMETA), One, false),
+        f(2, "spec", Msg(&CERTIFICATES_V1_CERTIFICATESIGNINGREQUESTSPEC), One, false),
+        f(3, "status", Msg(&CERTIFICATES_V1_CERTIFICATESIGNINGREQUESTSTATUS), One, false),
+    ],
+};
+
+static CERTIFICATES_V1_CERTIFICATESIGNINGREQUESTCONDITION: Message = Message {
+    fields: &[
+        f(1, "type", Str, One, true),
+        f(6, "status", Str, One, true),
+        f(2, "reason", Str, One, false),
+        f(3, "message", Str, One, false),
+        f(4, "lastUpdateTime", Time, One, false),
+        f(5, "lastTransitionTime", Time, One, false),
+    ],
+};
+
+static CERTIFICATES_V1_CERTIFICATESIGNINGREQUESTSPEC: Message = Message {
+    fields: &[
+        f(1, "request", Bytes, One, false),
+        f(7, "signerName", Str, One, true),
+        f(8, "expirationSeconds", I32, One, true),
+        f(5, "usages", Str, Repeated, false),
+        f(2, "username", Str, One, false),
+        f(3, "uid", Str, One, false),
+        f(4, "groups", Str, Repeated, false),
+        f(6, "extra", StringList, Map, false),
+    ],
+};
+
+static CERTIFICATES_V1_CERTIFICATESIGNINGREQUESTSTATUS: Message = Message {
+    fields: &[
+        f(1, "conditions", Msg(&CERTIFICATES_V1_CERTIFICATESIGNINGREQUESTCONDITION), Repeated, false),
+        f(2, "certificate", Bytes, One, false),
     ],
 };
 

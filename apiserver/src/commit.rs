@@ -378,6 +378,7 @@ fn apply_outcome(
         Outcome::Put(mut v) => {
             *revision += 1;
             v["metadata"]["resourceVersion"] = json!(revision.to_string());
+            minik_api::meta::go_field_order(&mut v);
             let event_type = if current.is_some() {
                 EventType::Modified
             } else {

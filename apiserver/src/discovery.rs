@@ -170,6 +170,7 @@ fn subresource_doc(r: &ResourceInfo, sub: &str) -> Value {
         ),
         "eviction" => ("Eviction", Some("policy"), Some("v1"), &["create"]),
         "finalize" => ("Namespace", None, None, &["update"]),
+        "approval" => (r.kind, None, None, &["get", "update"]),
         _ => (r.kind, None, None, &["get"]),
     };
     let mut d = json!({

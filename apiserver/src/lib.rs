@@ -190,6 +190,8 @@ pub struct AppState {
     pub kubelets: kubelet_client::KubeletClient,
     /// The resources CustomResourceDefinitions add.
     pub custom: custom_resources::CustomResources,
+    /// When this server started (the APIServices' creation time).
+    pub started: jiff::Timestamp,
 }
 
 impl AppState {
@@ -331,6 +333,7 @@ pub async fn start(config: Config) -> Result<Server, Error> {
     let custom = custom_resources::CustomResources::new(store.clone(), &hub);
     let state = Arc::new(AppState {
         custom,
+        started: jiff::Timestamp::now(),
         store,
         writer,
         hub: hub.clone(),

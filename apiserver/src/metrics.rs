@@ -69,6 +69,17 @@ impl Watches {
         }
     }
 
+    /// How many watches `client` (a `User-Agent` product name) holds open.
+    pub fn watching(&self, client: &str) -> u64 {
+        self.open
+            .lock()
+            .expect("watches lock")
+            .iter()
+            .filter(|(k, _)| k.client == client)
+            .map(|(_, n)| n)
+            .sum()
+    }
+
     fn close(&self, key: &WatchKey) {
         let mut open = self.open.lock().expect("watches lock");
         if let Some(n) = open.get_mut(key) {

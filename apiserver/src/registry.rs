@@ -191,6 +191,26 @@ pub fn prepare_update(t: &Target, new: &mut Value, old: &Value) -> Result<(), Ap
     Ok(())
 }
 
+/// An `approval` update (CertificateSigningRequests): the stored object with
+/// only `status.conditions` replaced, checked by the kind's approval rules.
+pub fn prepare_approval_update(t: &Target, body: &Value, old: &Value) -> Result<Value, ApiError> {
+    let mut new = old.clone();
+    match body.pointer("/status/conditions") {
+        Some(c) => new["status"]["conditions"] = c.clone(),
+        None => {
+            if let Some(s) = new.get_mut("status").and_then(Value::as_object_mut) {
+                s.remove("conditions");
+            }
+        }
+    }
+    let mut errors = Vec::new();
+    t.info.strategy.validate_approval(&new, old, &mut errors);
+    if !errors.is_empty() {
+        return Err(ApiError::invalid(t.info, t.name(), &errors));
+    }
+    Ok(new)
+}
+
 /// A status-subresource update: the stored object with only `status` replaced
 /// (and, for Deployments, `metadata.annotations`, as Kubernetes allows).
 pub fn prepare_status_update(t: &Target, body: &Value, old: &Value) -> Result<Value, ApiError> {

@@ -131,6 +131,27 @@ impl Ca {
         self.issue(params)
     }
 
+    /// Signs a PEM certificate request (its subject kept: CN the user, O the
+    /// groups) as a client certificate valid for `seconds`: what
+    /// kube-controller-manager's signer does for an approved
+    /// CertificateSigningRequest of `kubernetes.io/kube-apiserver-client`.
+    pub fn sign_client_request(&self, request_pem: &str, seconds: i64) -> Result<String, PkiError> {
+        let mut csr = rcgen::CertificateSigningRequestParams::from_pem(request_pem)?;
+        let params = &mut csr.params;
+        params.subject_alt_names.clear();
+        params.is_ca = rcgen::IsCa::ExplicitNoCa;
+        params.key_usages = vec![
+            KeyUsagePurpose::DigitalSignature,
+            KeyUsagePurpose::KeyEncipherment,
+        ];
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        params.use_authority_key_identifier_extension = true;
+        let now = time::OffsetDateTime::now_utc();
+        params.not_before = now - time::Duration::minutes(5);
+        params.not_after = now + time::Duration::seconds(seconds);
+        Ok(csr.signed_by(&self.issuer)?.pem())
+    }
+
     fn issue(&self, mut params: CertificateParams) -> Result<Issued, PkiError> {
         let key = KeyPair::generate()?;
         params.key_usages = vec![

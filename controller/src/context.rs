@@ -43,6 +43,11 @@ pub struct Settings {
     /// (`--local-path-dir`, minik's own flag; `cluster up` passes a directory
     /// under the cluster's home). `None`: the provisioner is off.
     pub local_path_dir: Option<std::path::PathBuf>,
+    /// `--cluster-signing-cert-file` and `--cluster-signing-key-file`: the CA
+    /// that signs approved CertificateSigningRequests; `None`: no signer.
+    pub cluster_signing: Option<(std::path::PathBuf, std::path::PathBuf)>,
+    /// `--cluster-signing-duration` (1 year): the longest certificate signed.
+    pub cluster_signing_duration: Duration,
     /// `--horizontal-pod-autoscaler-sync-period` (15 s): how often each HPA is synced.
     pub hpa_sync_period: Duration,
     /// `--horizontal-pod-autoscaler-downscale-stabilization` (5 min).
@@ -70,6 +75,8 @@ impl Default for Settings {
             concurrent_daemonset_syncs: 2,
             resource_quota_sync_period: Duration::from_secs(300),
             local_path_dir: None,
+            cluster_signing: None,
+            cluster_signing_duration: Duration::from_secs(365 * 24 * 3600),
             hpa_sync_period: Duration::from_secs(15),
             hpa_downscale_stabilization: Duration::from_secs(300),
             hpa_tolerance: 0.1,

@@ -56,6 +56,7 @@
 
 pub mod context;
 pub mod cron_job;
+pub mod csr_signing;
 pub mod custom_resource_cleanup;
 pub mod daemon_set;
 pub mod deployment;
@@ -110,6 +111,7 @@ const ALL: &[fn(&Arc<Context>) -> Built] = &[
     horizontal_pod_autoscaler::build,
     service_account::build,
     custom_resource_cleanup::build,
+    csr_signing::build,
 ];
 
 /// Runs every controller until one of them fails or the process stops.

@@ -69,6 +69,15 @@ struct Args {
     /// volumes in; unset, the provisioner is off (minik's own flag).
     #[arg(long)]
     local_path_dir: Option<PathBuf>,
+    /// The CA certificate that signs approved CertificateSigningRequests.
+    #[arg(long, requires = "cluster_signing_key_file")]
+    cluster_signing_cert_file: Option<PathBuf>,
+    /// The CA key that signs approved CertificateSigningRequests.
+    #[arg(long, requires = "cluster_signing_cert_file")]
+    cluster_signing_key_file: Option<PathBuf>,
+    /// The longest a signed certificate is valid (Go duration).
+    #[arg(long, default_value = "8760h0m0s", value_parser = positive_duration)]
+    cluster_signing_duration: Duration,
     /// How often each HorizontalPodAutoscaler is synced (Go duration).
     #[arg(long, default_value = "15s", value_parser = positive_duration)]
     horizontal_pod_autoscaler_sync_period: Duration,
@@ -107,6 +116,10 @@ async fn main() -> anyhow::Result<()> {
         concurrent_daemonset_syncs: args.concurrent_daemonset_syncs,
         resource_quota_sync_period: args.resource_quota_sync_period,
         local_path_dir: args.local_path_dir,
+        cluster_signing: args
+            .cluster_signing_cert_file
+            .zip(args.cluster_signing_key_file),
+        cluster_signing_duration: args.cluster_signing_duration,
         hpa_sync_period: args.horizontal_pod_autoscaler_sync_period,
         hpa_downscale_stabilization: args.horizontal_pod_autoscaler_downscale_stabilization,
         hpa_tolerance: args.horizontal_pod_autoscaler_tolerance,

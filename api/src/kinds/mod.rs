@@ -24,11 +24,13 @@
 //! `mod.rs`, and add the `RESOURCE` to [`crate::catalogue`]'s list.
 
 pub mod apiextensions;
+pub mod apiregistration;
 pub mod apps;
 pub mod authentication;
 pub mod authorization;
 pub mod autoscaling;
 pub mod batch;
+pub mod certificates;
 pub mod coordination;
 pub mod core;
 pub mod metrics;
@@ -106,6 +108,29 @@ pub enum Backing {
     /// Questions to the authenticator or authorizer (access reviews,
     /// SelfSubjectReview): create only, answered in `status`, never stored.
     Review,
+    /// What the API server knows of itself (the APIServices it serves, the
+    /// health of the control plane), built on each read by
+    /// [`Strategy::server_state`]: get and list only.
+    ServerState,
+}
+
+/// One control-plane component's health, as ComponentStatus reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ComponentHealth {
+    pub name: String,
+    pub healthy: bool,
+    pub message: String,
+    pub error: String,
+}
+
+/// What the API server tells [`Backing::ServerState`] kinds about itself.
+pub trait ServerView {
+    /// Every served group-version (custom ones included), in discovery order.
+    fn group_versions(&self) -> Vec<(String, String)>;
+    /// When this API server started.
+    fn started(&self) -> Timestamp;
+    /// The control plane's components and whether each is working.
+    fn components(&self) -> Vec<ComponentHealth>;
 }
 
 /// What an RBAC object grants (see [`Strategy::grants`]).
@@ -349,6 +374,31 @@ pub trait Strategy: Sync {
     /// in; `namespace` is the one in the URL, for namespaced reviews.
     fn review(&self, obj: &mut Value, namespace: Option<&str>, reviewer: &dyn Reviewer) {
         let _ = (obj, namespace, reviewer);
+    }
+
+    /// What the API server records of who created the object (a
+    /// CertificateSigningRequest's `spec.username`, `groups`, `uid`): set
+    /// from the authenticated user on create, whatever the client sent.
+    fn stamp_requester(&self, obj: &mut Value, user: &crate::rbac::UserInfo, uid: &str) {
+        let _ = (obj, user, uid);
+    }
+
+    /// What the `approval` subresource may not do (a CSR's Approved and
+    /// Denied conditions are exclusive and, once set, stay).
+    fn validate_approval(&self, new: &Value, old: &Value, errs: &mut Errs) {
+        let _ = (new, old, errs);
+    }
+
+    /// A [`Backing::ServerState`] kind's objects, built from `view`.
+    fn server_state(&self, view: &dyn ServerView) -> Vec<Value> {
+        let _ = view;
+        Vec::new()
+    }
+
+    /// The `Warning` a deprecated kind's every request gets
+    /// (`v1 ComponentStatus is deprecated in v1.19+`).
+    fn deprecation(&self) -> Option<&'static str> {
+        None
     }
 
     /// Mutating admission on create that reads other stored objects, run

@@ -51,6 +51,11 @@ pub async fn create_object(ctx: &Ctx, obj: &mut Value) -> Result<Value, ApiError
     ctx.require_namespace()?;
     info.strategy
         .admit_create(obj, &StoreCluster(&*ctx.state.store));
+    info.strategy.stamp_requester(
+        obj,
+        &crate::authorization::user_info(&ctx.user),
+        &ctx.user.uid,
+    );
     for warning in info.strategy.warnings(obj) {
         ctx.decoder.warn(warning);
     }

@@ -15,6 +15,7 @@ pub mod proxy;
 pub mod read;
 pub mod review;
 pub mod scale;
+pub mod server_state;
 pub mod update;
 pub mod watch;
 
@@ -331,6 +332,9 @@ async fn handle(state: Arc<AppState>, req: Request) -> Result<Response, ApiError
             return metrics_api::serve(ctx, &method, is_watch).await
         }
         minik_api::kinds::Backing::Review => return review::review(ctx, &method).await,
+        minik_api::kinds::Backing::ServerState => {
+            return server_state::serve(ctx, &method, is_watch).await
+        }
         minik_api::kinds::Backing::Store => {}
     }
     let named = ctx.target.name.is_some();
@@ -344,9 +348,11 @@ async fn handle(state: Arc<AppState>, req: Request) -> Result<Response, ApiError
     }
     match (method, named, ctx.target.subresource.clone().as_deref()) {
         (Method::GET, false, None) => read::list(ctx).await,
-        (Method::GET, true, None | Some("status")) => read::get(ctx).await,
+        (Method::GET, true, None | Some("status" | "approval")) => read::get(ctx).await,
         (Method::POST, false, None) => create::create(ctx).await,
-        (Method::PUT, true, None | Some("status") | Some("finalize")) => update::update(ctx).await,
+        (Method::PUT, true, None | Some("status" | "finalize" | "approval")) => {
+            update::update(ctx).await
+        }
         (Method::PATCH, true, None | Some("status")) => patch::patch(ctx).await,
         (Method::DELETE, true, None) => delete::delete(ctx).await,
         (Method::DELETE, false, None) => delete::delete_collection(ctx).await,

@@ -37,6 +37,7 @@ pub async fn update(ctx: Ctx) -> Result<Response, ApiError> {
                 check_resource_version(info, target.name(), &body, &old)?;
                 let new = match target.subresource.as_deref() {
                     Some("status") => registry::prepare_status_update(&target, &body, &old)?,
+                    Some("approval") => registry::prepare_approval_update(&target, &body, &old)?,
                     Some("finalize") => finalize(&body, &old),
                     _ => {
                         let mut new = body;

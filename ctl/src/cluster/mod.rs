@@ -464,6 +464,10 @@ async fn up(ctx: &Ctx, args: UpArgs) -> Result<()> {
                 kubeconfig("controller")?,
                 "--local-path-dir".into(),
                 home.local_path().into_os_string(),
+                "--cluster-signing-cert-file".into(),
+                home.pki().join("ca.crt").into_os_string(),
+                "--cluster-signing-key-file".into(),
+                home.pki().join("ca.key").into_os_string(),
             ],
         },
         Spec {

@@ -1,5 +1,6 @@
 //! The kinds of core/v1 (the legacy group, served under `/api/v1`).
 
+pub mod component_status;
 pub mod config_map;
 pub mod endpoints;
 pub mod event;
