@@ -21,7 +21,7 @@ use jiff::Timestamp;
 use serde_json::{json, Value};
 
 use crate::catalogue::ResourceInfo;
-use crate::kinds::{DecodeError, Decoded, Errs, Obj, ScalePaths, Strategy};
+use crate::kinds::{DecodeError, Decoded, Errs, Obj, ScalePaths, SchemaGenerator, Strategy};
 use crate::structural_schema;
 use crate::tables::{self, Column};
 
@@ -86,7 +86,7 @@ impl Strategy for CustomStrategy {
     fn supports_strategic_merge(&self) -> bool {
         false
     }
-    fn openapi_schema(&self) -> Option<Value> {
+    fn openapi_schema(&self, _: &ResourceInfo, _: &mut SchemaGenerator) -> Option<Value> {
         Some(self.schema.clone())
     }
 }

@@ -173,6 +173,14 @@ impl ApiError {
         err
     }
 
+    /// 503 for a real, transient unavailability (a kubelet that does not
+    /// answer), with `Retry-After` so clients know when to try again.
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        let mut err = Self::new(503, "ServiceUnavailable", message);
+        err.details = Some(json!({"retryAfterSeconds": 1}));
+        err
+    }
+
     /// 408: the client stopped sending its request body.
     pub fn body_timeout(after: std::time::Duration) -> Self {
         Self::new(

@@ -3,10 +3,12 @@
 //! and the `fieldValidation` parameter, which tells `kubectl apply` and
 //! `kubectl create` (validation on by default) to let the server validate.
 //!
-//! Object schemas (`components.schemas`, what `kubectl explain` reads) are
-//! served for custom resources, from their CRD's schema. Left out: the
-//! built-in kinds' schemas; kubectl falls back to its compiled-in types
-//! for strategic-merge metadata.
+//! Object schemas (`components.schemas`, what `kubectl explain` reads): the
+//! built-in kinds' from their k8s-openapi types (with every type they
+//! reference, named as Kubernetes names them), custom kinds' from their
+//! CRD; each kind's own schema carries its `x-kubernetes-group-version-kind`.
+//! Left out: the `x-kubernetes-patch-*` extensions (kubectl falls back to
+//! its compiled-in types for strategic-merge metadata).
 //!
 //! Each document's `hash` covers what it describes, so a client's cached
 //! copy is replaced when a CRD changes.
@@ -17,6 +19,7 @@ use axum::extract::{Path, State};
 use axum::response::Response;
 use http::StatusCode;
 use minik_api::catalogue::ResourceInfo;
+use schemars::generate::SchemaSettings;
 use serde_json::{json, Map, Value};
 
 use crate::custom_resources::Served;
@@ -57,8 +60,12 @@ fn hash(served: &Served, group: &str, version: &str) -> String {
         .filter(|r| r.group == group && r.version == version)
     {
         (r.plural, r.kind).hash(&mut h);
-        if let Some(schema) = r.strategy.openapi_schema() {
-            schema.to_string().hash(&mut h);
+        // Built-in schemas change only with the binary; custom ones with their CRD.
+        if minik_api::catalogue::lookup(r.group, r.version, r.plural).is_none() {
+            let mut g = SchemaSettings::openapi3().into_generator();
+            if let Some(schema) = r.strategy.openapi_schema(r, &mut g) {
+                schema.to_string().hash(&mut h);
+            }
         }
     }
     format!("{:016X}", h.finish())
@@ -90,6 +97,8 @@ pub async fn document(
     }
     let mut paths = Map::new();
     let mut schemas = Map::new();
+    let mut generator = SchemaSettings::openapi3().into_generator();
+    let mut kinds: Vec<(String, &ResourceInfo)> = Vec::new();
     for r in served
         .all()
         .into_iter()
@@ -98,8 +107,28 @@ pub async fn document(
         let (collection, item) = resource_paths(r);
         paths.insert(collection_path(r), collection);
         paths.insert(item_path(r), item);
-        if let Some(schema) = r.strategy.openapi_schema() {
-            schemas.insert(schema_name(r), object_schema(r, schema));
+        match r.strategy.openapi_schema(r, &mut generator) {
+            // A reference into the generator's definitions (built-in kinds).
+            Some(Value::Object(reference)) if reference.contains_key("$ref") => {
+                if let Some(name) = reference["$ref"]
+                    .as_str()
+                    .and_then(|s| s.strip_prefix("#/components/schemas/"))
+                {
+                    kinds.push((name.to_string(), r));
+                }
+            }
+            Some(schema) => {
+                schemas.insert(schema_name(r), object_schema(r, schema));
+            }
+            None => {}
+        }
+    }
+    for (name, schema) in generator.take_definitions(true) {
+        schemas.insert(name, schema);
+    }
+    for (name, r) in kinds {
+        if let Some(schema) = schemas.get_mut(&name) {
+            add_gvk(schema, r);
         }
     }
     Ok(json_response(
@@ -137,9 +166,14 @@ fn object_schema(r: &ResourceInfo, mut schema: Value) -> Value {
             schema["properties"][k] = v.clone();
         }
     }
+    add_gvk(&mut schema, r);
+    schema
+}
+
+/// Names the kind a schema describes, as kube-apiserver's documents do.
+fn add_gvk(schema: &mut Value, r: &ResourceInfo) {
     schema["x-kubernetes-group-version-kind"] =
         json!([{"group": r.group, "version": r.version, "kind": r.kind}]);
-    schema
 }
 
 fn collection_path(r: &ResourceInfo) -> String {

@@ -193,3 +193,43 @@ async fn metrics_count_open_watches_per_client() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// `kubectl explain` reads the built-in kinds' schemas from `/openapi/v3`,
+/// with Kubernetes' own descriptions, nested types and required fields.
+#[tokio::test(flavor = "multi_thread")]
+async fn kubectl_explain_reads_the_built_in_schemas() {
+    let c = TestCluster::start().await;
+    let explain = c.kubectl_ok(&["explain", "deployment.spec.strategy"]);
+    assert!(explain.contains("GROUP:      apps"), "{explain}");
+    assert!(explain.contains("KIND:       Deployment"), "{explain}");
+    assert!(
+        explain.contains("FIELD: strategy <DeploymentStrategy>"),
+        "{explain}"
+    );
+    assert!(
+        explain.contains("The deployment strategy to use to replace existing pods with new ones."),
+        "{explain}"
+    );
+    assert!(
+        explain.contains("rollingUpdate\t<RollingUpdateDeployment>"),
+        "{explain}"
+    );
+    let explain = c.kubectl_ok(&["explain", "pods.spec.containers.livenessProbe.httpGet"]);
+    assert!(
+        explain.contains("port\t<IntOrString> -required-"),
+        "{explain}"
+    );
+    let explain = c.kubectl_ok(&["explain", "svc", "--recursive"]);
+    assert!(explain.contains("clusterIP\t<string>"), "{explain}");
+    let explain = c.kubectl_ok(&[
+        "explain",
+        "hpa.spec.metrics",
+        "--api-version=autoscaling/v2",
+    ]);
+    assert!(explain.contains("VERSION:    v2"), "{explain}");
+    let explain = c.kubectl_ok(&["explain", "events.note", "--api-version=events.k8s.io/v1"]);
+    assert!(
+        explain.contains("note is a human-readable description"),
+        "{explain}"
+    );
+}

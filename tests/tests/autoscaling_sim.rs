@@ -405,10 +405,21 @@ async fn an_hpa_scales_a_custom_resource_through_its_scale_subresource() {
         (fleet.data["spec"]["replicas"] == 4).then_some(())
     })
     .await;
+    // The HPA writes the scale, then its status and Event.
     let hpas: Api<HorizontalPodAutoscaler> = Api::namespaced(tc.client.clone(), "default");
-    let hpa = hpas.get("ships").await.unwrap();
-    assert_eq!(hpa.status.unwrap().desired_replicas, 4);
-    let events = events_about(&tc.client, "default", "ships").await;
+    wait_for("the HPA's status to say 4", T, || async {
+        let hpa = hpas.get("ships").await.unwrap();
+        (hpa.status?.desired_replicas == 4).then_some(())
+    })
+    .await;
+    let events = wait_for("the rescale Event", T, || async {
+        let events = events_about(&tc.client, "default", "ships").await;
+        events
+            .iter()
+            .any(|(reason, _)| reason == "SuccessfulRescale")
+            .then_some(events)
+    })
+    .await;
     assert!(
         events
             .iter()

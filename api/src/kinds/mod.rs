@@ -43,7 +43,7 @@ mod typed;
 /// What every kind file uses: the shared rule modules and the strategy types.
 pub(crate) mod prelude {
     pub(crate) use super::{
-        decode_as, is_present, typed, Cluster, DecodeError, Decoded, Errs, Obj, Strategy,
+        decode_as, is_present, schema_of, typed, Cluster, DecodeError, Decoded, Errs, Obj, Strategy,
     };
     pub(crate) use crate::catalogue::ResourceInfo;
     pub(crate) use crate::defaults::*;
@@ -56,6 +56,7 @@ pub(crate) mod prelude {
     pub(crate) use crate::validation::*;
     pub(crate) use jiff::Timestamp;
     pub(crate) use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+    pub(crate) use schemars::SchemaGenerator;
     pub(crate) use serde_json::{json, Map, Value};
     pub(crate) use std::collections::{BTreeSet, HashSet};
 }
@@ -66,7 +67,8 @@ use jiff::Timestamp;
 use k8s_openapi::api::core::v1::{LimitRange, ScopedResourceSelectorRequirement};
 use serde_json::{Map, Value};
 
-pub use typed::{decode_as, is_present, typed, DecodeError, Decoded};
+pub use schemars::SchemaGenerator;
+pub use typed::{decode_as, is_present, schema_of, typed, DecodeError, Decoded};
 
 use crate::catalogue::ResourceInfo;
 use crate::field_error::FieldError;
@@ -240,8 +242,12 @@ pub trait Strategy: Sync {
         None
     }
 
-    /// The object's OpenAPI v3 schema, for `/openapi/v3` (`kubectl explain`).
-    fn openapi_schema(&self) -> Option<Value> {
+    /// The object's OpenAPI v3 schema for `/openapi/v3` (`kubectl explain`):
+    /// a `$ref` into `g`'s definitions for the built-in kinds (the
+    /// k8s-openapi type's schema, named as Kubernetes names it), the
+    /// schema itself for custom kinds.
+    fn openapi_schema(&self, info: &ResourceInfo, g: &mut SchemaGenerator) -> Option<Value> {
+        let _ = (info, g);
         None
     }
 

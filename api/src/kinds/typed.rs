@@ -33,6 +33,12 @@ pub struct Decoded {
     pub unknown_fields: Vec<String>,
 }
 
+/// The OpenAPI schema of `T` as a `$ref` into `g`'s definitions (k8s-openapi
+/// names each type as Kubernetes' OpenAPI does: `io.k8s.api.apps.v1.Deployment`).
+pub fn schema_of<T: schemars::JsonSchema>(g: &mut schemars::SchemaGenerator) -> Value {
+    serde_json::to_value(g.subschema_for::<T>()).unwrap_or(Value::Null)
+}
+
 /// Decodes `obj` as `T` and reports what `T` leaves out. Used by the kind
 /// files' [`super::Strategy::decode`].
 pub fn decode_as<T: DeserializeOwned + Serialize>(obj: &Value) -> Result<Decoded, DecodeError> {

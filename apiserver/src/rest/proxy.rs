@@ -166,11 +166,7 @@ pub async fn node_proxy(
         _ => path.to_string(),
     };
     let unreachable = |e: &dyn std::fmt::Display| {
-        ApiError::new(
-            503,
-            "ServiceUnavailable",
-            format!("error trying to reach node {node}: {e}"),
-        )
+        ApiError::unavailable(format!("error trying to reach node {node}: {e}"))
     };
     let stream = state
         .kubelets
@@ -196,11 +192,7 @@ pub async fn node_proxy(
 }
 
 fn unavailable(pod: &str, e: impl std::fmt::Display) -> ApiError {
-    ApiError::new(
-        503,
-        "ServiceUnavailable",
-        format!("cannot reach the kubelet of pod {pod}: {e}"),
-    )
+    ApiError::unavailable(format!("cannot reach the kubelet of pod {pod}: {e}"))
 }
 
 fn names(pod: &Value, field: &str) -> Vec<String> {
@@ -306,13 +298,7 @@ fn node_kubelet_port(state: &crate::AppState, node: &str) -> Result<u16, ApiErro
         .and_then(Value::as_u64)
         .and_then(|p| u16::try_from(p).ok())
         .filter(|p| *p != 0)
-        .ok_or_else(|| {
-            ApiError::new(
-                503,
-                "ServiceUnavailable",
-                format!("node {node} reports no kubelet port"),
-            )
-        })
+        .ok_or_else(|| ApiError::unavailable(format!("node {node} reports no kubelet port")))
 }
 
 #[cfg(test)]

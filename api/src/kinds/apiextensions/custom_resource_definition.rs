@@ -39,6 +39,9 @@ impl Strategy for CustomResourceDefinition {
     fn decode(&self, _: &ResourceInfo, obj: &Value) -> Option<Result<Decoded, DecodeError>> {
         Some(decode_as::<ext::CustomResourceDefinition>(obj))
     }
+    fn openapi_schema(&self, _: &ResourceInfo, g: &mut SchemaGenerator) -> Option<Value> {
+        Some(schema_of::<ext::CustomResourceDefinition>(g))
+    }
     fn default(&self, _: &ResourceInfo, obj: &mut Obj) {
         // `SetDefaults_CustomResourceDefinition(Spec)`.
         let Some(spec) = obj.get_mut("spec").and_then(Value::as_object_mut) else {

@@ -26,6 +26,11 @@ impl Strategy for ControllerRevision {
             obj,
         ))
     }
+    fn openapi_schema(&self, _: &ResourceInfo, g: &mut SchemaGenerator) -> Option<Value> {
+        Some(schema_of::<k8s_openapi::api::apps::v1::ControllerRevision>(
+            g,
+        ))
+    }
     /// No spec: `data` and `revision` sit at the top level.
     fn has_spec(&self) -> bool {
         false

@@ -26,6 +26,9 @@ impl Strategy for Deployment {
     fn decode(&self, _: &ResourceInfo, obj: &Value) -> Option<Result<Decoded, DecodeError>> {
         Some(decode_as::<k8s_openapi::api::apps::v1::Deployment>(obj))
     }
+    fn openapi_schema(&self, _: &ResourceInfo, g: &mut SchemaGenerator) -> Option<Value> {
+        Some(schema_of::<k8s_openapi::api::apps::v1::Deployment>(g))
+    }
     fn system_owns_status(&self) -> bool {
         true
     }

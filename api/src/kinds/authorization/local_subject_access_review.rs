@@ -22,6 +22,9 @@ impl Strategy for LocalSubjectAccessReview {
     fn decode(&self, _: &ResourceInfo, obj: &Value) -> Option<Result<Decoded, DecodeError>> {
         Some(decode_as::<authz::LocalSubjectAccessReview>(obj))
     }
+    fn openapi_schema(&self, _: &ResourceInfo, g: &mut SchemaGenerator) -> Option<Value> {
+        Some(schema_of::<authz::LocalSubjectAccessReview>(g))
+    }
     fn backing(&self) -> Backing {
         Backing::Review
     }

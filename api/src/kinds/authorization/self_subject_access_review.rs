@@ -22,6 +22,9 @@ impl Strategy for SelfSubjectAccessReview {
     fn decode(&self, _: &ResourceInfo, obj: &Value) -> Option<Result<Decoded, DecodeError>> {
         Some(decode_as::<authz::SelfSubjectAccessReview>(obj))
     }
+    fn openapi_schema(&self, _: &ResourceInfo, g: &mut SchemaGenerator) -> Option<Value> {
+        Some(schema_of::<authz::SelfSubjectAccessReview>(g))
+    }
     fn backing(&self) -> Backing {
         Backing::Review
     }

@@ -23,6 +23,9 @@ impl Strategy for SelfSubjectRulesReview {
     fn decode(&self, _: &ResourceInfo, obj: &Value) -> Option<Result<Decoded, DecodeError>> {
         Some(decode_as::<authz::SelfSubjectRulesReview>(obj))
     }
+    fn openapi_schema(&self, _: &ResourceInfo, g: &mut SchemaGenerator) -> Option<Value> {
+        Some(schema_of::<authz::SelfSubjectRulesReview>(g))
+    }
     fn backing(&self) -> Backing {
         Backing::Review
     }

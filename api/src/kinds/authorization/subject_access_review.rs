@@ -23,6 +23,9 @@ impl Strategy for SubjectAccessReview {
     fn decode(&self, _: &ResourceInfo, obj: &Value) -> Option<Result<Decoded, DecodeError>> {
         Some(decode_as::<authz::SubjectAccessReview>(obj))
     }
+    fn openapi_schema(&self, _: &ResourceInfo, g: &mut SchemaGenerator) -> Option<Value> {
+        Some(schema_of::<authz::SubjectAccessReview>(g))
+    }
     fn backing(&self) -> Backing {
         Backing::Review
     }

@@ -38,6 +38,12 @@ impl Strategy for HorizontalPodAutoscaler {
             _ => decode_as::<k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler>(obj),
         })
     }
+    fn openapi_schema(&self, info: &ResourceInfo, g: &mut SchemaGenerator) -> Option<Value> {
+        Some(match info.version {
+            "v1" => schema_of::<k8s_openapi::api::autoscaling::v1::HorizontalPodAutoscaler>(g),
+            _ => schema_of::<k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler>(g),
+        })
+    }
     fn system_owns_status(&self) -> bool {
         true
     }

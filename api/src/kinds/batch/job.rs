@@ -21,6 +21,9 @@ impl Strategy for Job {
     fn decode(&self, _: &ResourceInfo, obj: &Value) -> Option<Result<Decoded, DecodeError>> {
         Some(decode_as::<k8s_openapi::api::batch::v1::Job>(obj))
     }
+    fn openapi_schema(&self, _: &ResourceInfo, g: &mut SchemaGenerator) -> Option<Value> {
+        Some(schema_of::<k8s_openapi::api::batch::v1::Job>(g))
+    }
     fn system_owns_status(&self) -> bool {
         true
     }

@@ -46,6 +46,9 @@ impl Strategy for CertificateSigningRequest {
     fn decode(&self, _: &ResourceInfo, obj: &Value) -> Option<Result<Decoded, DecodeError>> {
         Some(decode_as::<certificates::CertificateSigningRequest>(obj))
     }
+    fn openapi_schema(&self, _: &ResourceInfo, g: &mut SchemaGenerator) -> Option<Value> {
+        Some(schema_of::<certificates::CertificateSigningRequest>(g))
+    }
     fn system_owns_status(&self) -> bool {
         true
     }

@@ -23,6 +23,9 @@ impl Strategy for Lease {
     fn decode(&self, _: &ResourceInfo, obj: &Value) -> Option<Result<Decoded, DecodeError>> {
         Some(decode_as::<k8s_openapi::api::coordination::v1::Lease>(obj))
     }
+    fn openapi_schema(&self, _: &ResourceInfo, g: &mut SchemaGenerator) -> Option<Value> {
+        Some(schema_of::<k8s_openapi::api::coordination::v1::Lease>(g))
+    }
     fn validate(&self, _: &ResourceInfo, obj: &Value, errs: &mut Errs) {
         validate_lease(obj, errs)
     }

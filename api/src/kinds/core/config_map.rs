@@ -18,6 +18,9 @@ impl Strategy for ConfigMap {
     fn decode(&self, _: &ResourceInfo, obj: &Value) -> Option<Result<Decoded, DecodeError>> {
         Some(decode_as::<k8s_openapi::api::core::v1::ConfigMap>(obj))
     }
+    fn openapi_schema(&self, _: &ResourceInfo, g: &mut SchemaGenerator) -> Option<Value> {
+        Some(schema_of::<k8s_openapi::api::core::v1::ConfigMap>(g))
+    }
     fn has_spec(&self) -> bool {
         false
     }

@@ -47,6 +47,12 @@ impl Strategy for Event {
             _ => decode_as::<k8s_openapi::api::core::v1::Event>(obj),
         })
     }
+    fn openapi_schema(&self, info: &ResourceInfo, g: &mut SchemaGenerator) -> Option<Value> {
+        Some(match info.group {
+            "events.k8s.io" => schema_of::<k8s_openapi::api::events::v1::Event>(g),
+            _ => schema_of::<k8s_openapi::api::core::v1::Event>(g),
+        })
+    }
     fn has_spec(&self) -> bool {
         false
     }

@@ -23,6 +23,9 @@ impl Strategy for Namespace {
     fn decode(&self, _: &ResourceInfo, obj: &Value) -> Option<Result<Decoded, DecodeError>> {
         Some(decode_as::<k8s_openapi::api::core::v1::Namespace>(obj))
     }
+    fn openapi_schema(&self, _: &ResourceInfo, g: &mut SchemaGenerator) -> Option<Value> {
+        Some(schema_of::<k8s_openapi::api::core::v1::Namespace>(g))
+    }
     fn name_rule(&self) -> NameRule {
         NameRule::Label
     }

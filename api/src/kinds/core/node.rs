@@ -22,6 +22,9 @@ impl Strategy for Node {
     fn decode(&self, _: &ResourceInfo, obj: &Value) -> Option<Result<Decoded, DecodeError>> {
         Some(decode_as::<k8s_openapi::api::core::v1::Node>(obj))
     }
+    fn openapi_schema(&self, _: &ResourceInfo, g: &mut SchemaGenerator) -> Option<Value> {
+        Some(schema_of::<k8s_openapi::api::core::v1::Node>(g))
+    }
     fn default(&self, _: &ResourceInfo, obj: &mut Obj) {
         default_node(obj)
     }

@@ -28,6 +28,9 @@ impl Strategy for PersistentVolume {
             obj,
         ))
     }
+    fn openapi_schema(&self, _: &ResourceInfo, g: &mut SchemaGenerator) -> Option<Value> {
+        Some(schema_of::<k8s_openapi::api::core::v1::PersistentVolume>(g))
+    }
     fn system_owns_status(&self) -> bool {
         true
     }

@@ -45,6 +45,9 @@ impl Strategy for Pod {
     fn decode(&self, _: &ResourceInfo, obj: &Value) -> Option<Result<Decoded, DecodeError>> {
         Some(decode_as::<k8s_openapi::api::core::v1::Pod>(obj))
     }
+    fn openapi_schema(&self, _: &ResourceInfo, g: &mut SchemaGenerator) -> Option<Value> {
+        Some(schema_of::<k8s_openapi::api::core::v1::Pod>(g))
+    }
     fn system_owns_status(&self) -> bool {
         true
     }

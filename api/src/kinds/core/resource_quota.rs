@@ -25,6 +25,9 @@ impl Strategy for ResourceQuota {
     fn decode(&self, _: &ResourceInfo, obj: &Value) -> Option<Result<Decoded, DecodeError>> {
         Some(decode_as::<k8s_openapi::api::core::v1::ResourceQuota>(obj))
     }
+    fn openapi_schema(&self, _: &ResourceInfo, g: &mut SchemaGenerator) -> Option<Value> {
+        Some(schema_of::<k8s_openapi::api::core::v1::ResourceQuota>(g))
+    }
     fn system_owns_status(&self) -> bool {
         true
     }

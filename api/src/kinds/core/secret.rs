@@ -20,6 +20,9 @@ impl Strategy for Secret {
     fn decode(&self, _: &ResourceInfo, obj: &Value) -> Option<Result<Decoded, DecodeError>> {
         Some(decode_as::<k8s_openapi::api::core::v1::Secret>(obj))
     }
+    fn openapi_schema(&self, _: &ResourceInfo, g: &mut SchemaGenerator) -> Option<Value> {
+        Some(schema_of::<k8s_openapi::api::core::v1::Secret>(g))
+    }
     fn has_spec(&self) -> bool {
         false
     }

@@ -25,6 +25,9 @@ impl Strategy for Ingress {
     fn decode(&self, _: &ResourceInfo, obj: &Value) -> Option<Result<Decoded, DecodeError>> {
         Some(decode_as::<k8s_openapi::api::networking::v1::Ingress>(obj))
     }
+    fn openapi_schema(&self, _: &ResourceInfo, g: &mut SchemaGenerator) -> Option<Value> {
+        Some(schema_of::<k8s_openapi::api::networking::v1::Ingress>(g))
+    }
     fn system_owns_status(&self) -> bool {
         true
     }

@@ -26,6 +26,11 @@ impl Strategy for IngressClass {
             obj,
         ))
     }
+    fn openapi_schema(&self, _: &ResourceInfo, g: &mut SchemaGenerator) -> Option<Value> {
+        Some(schema_of::<k8s_openapi::api::networking::v1::IngressClass>(
+            g,
+        ))
+    }
     fn validate(&self, _: &ResourceInfo, obj: &Value, errs: &mut Errs) {
         validate_ingress_class(obj, errs)
     }

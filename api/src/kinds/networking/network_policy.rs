@@ -24,6 +24,9 @@ impl Strategy for NetworkPolicy {
     fn decode(&self, _: &ResourceInfo, obj: &Value) -> Option<Result<Decoded, DecodeError>> {
         Some(decode_as::<k8s_openapi::api::networking::v1::NetworkPolicy>(obj))
     }
+    fn openapi_schema(&self, _: &ResourceInfo, g: &mut SchemaGenerator) -> Option<Value> {
+        Some(schema_of::<k8s_openapi::api::networking::v1::NetworkPolicy>(g))
+    }
     fn default(&self, _: &ResourceInfo, obj: &mut Obj) {
         default_network_policy(obj)
     }

@@ -27,6 +27,9 @@ impl Strategy for PodDisruptionBudget {
     fn decode(&self, _: &ResourceInfo, obj: &Value) -> Option<Result<Decoded, DecodeError>> {
         Some(decode_as::<k8s_openapi::api::policy::v1::PodDisruptionBudget>(obj))
     }
+    fn openapi_schema(&self, _: &ResourceInfo, g: &mut SchemaGenerator) -> Option<Value> {
+        Some(schema_of::<k8s_openapi::api::policy::v1::PodDisruptionBudget>(g))
+    }
     fn system_owns_status(&self) -> bool {
         true
     }

@@ -27,6 +27,9 @@ impl Strategy for ClusterRole {
     fn decode(&self, _: &ResourceInfo, obj: &Value) -> Option<Result<Decoded, DecodeError>> {
         Some(decode_as::<rbac::ClusterRole>(obj))
     }
+    fn openapi_schema(&self, _: &ResourceInfo, g: &mut SchemaGenerator) -> Option<Value> {
+        Some(schema_of::<rbac::ClusterRole>(g))
+    }
     fn has_spec(&self) -> bool {
         false
     }

@@ -18,6 +18,9 @@ impl Strategy for Role {
     fn decode(&self, _: &ResourceInfo, obj: &Value) -> Option<Result<Decoded, DecodeError>> {
         Some(decode_as::<rbac::Role>(obj))
     }
+    fn openapi_schema(&self, _: &ResourceInfo, g: &mut SchemaGenerator) -> Option<Value> {
+        Some(schema_of::<rbac::Role>(g))
+    }
     fn has_spec(&self) -> bool {
         false
     }

@@ -26,6 +26,9 @@ impl Strategy for RoleBinding {
     fn decode(&self, _: &ResourceInfo, obj: &Value) -> Option<Result<Decoded, DecodeError>> {
         Some(decode_as::<rbac::RoleBinding>(obj))
     }
+    fn openapi_schema(&self, _: &ResourceInfo, g: &mut SchemaGenerator) -> Option<Value> {
+        Some(schema_of::<rbac::RoleBinding>(g))
+    }
     fn has_spec(&self) -> bool {
         false
     }

@@ -33,6 +33,9 @@ impl Strategy for StorageClass {
     fn decode(&self, _: &ResourceInfo, obj: &Value) -> Option<Result<Decoded, DecodeError>> {
         Some(decode_as::<storage::StorageClass>(obj))
     }
+    fn openapi_schema(&self, _: &ResourceInfo, g: &mut SchemaGenerator) -> Option<Value> {
+        Some(schema_of::<storage::StorageClass>(g))
+    }
     // A StorageClass has no spec: its fields sit at the top level, and
     // Kubernetes keeps no generation for it.
     fn has_spec(&self) -> bool {
