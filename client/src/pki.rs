@@ -136,15 +136,41 @@ impl Ca {
     /// kube-controller-manager's signer does for an approved
     /// CertificateSigningRequest of `kubernetes.io/kube-apiserver-client`.
     pub fn sign_client_request(&self, request_pem: &str, seconds: i64) -> Result<String, PkiError> {
+        self.sign_request(request_pem, seconds, false)
+    }
+
+    /// Signs a PEM certificate request as a serving certificate (its
+    /// subject and subject alternative names kept), valid for `seconds`:
+    /// the `kubernetes.io/kubelet-serving` signer.
+    pub fn sign_serving_request(
+        &self,
+        request_pem: &str,
+        seconds: i64,
+    ) -> Result<String, PkiError> {
+        self.sign_request(request_pem, seconds, true)
+    }
+
+    fn sign_request(
+        &self,
+        request_pem: &str,
+        seconds: i64,
+        serving: bool,
+    ) -> Result<String, PkiError> {
         let mut csr = rcgen::CertificateSigningRequestParams::from_pem(request_pem)?;
         let params = &mut csr.params;
-        params.subject_alt_names.clear();
+        if !serving {
+            params.subject_alt_names.clear();
+        }
         params.is_ca = rcgen::IsCa::ExplicitNoCa;
         params.key_usages = vec![
             KeyUsagePurpose::DigitalSignature,
             KeyUsagePurpose::KeyEncipherment,
         ];
-        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        params.extended_key_usages = vec![if serving {
+            ExtendedKeyUsagePurpose::ServerAuth
+        } else {
+            ExtendedKeyUsagePurpose::ClientAuth
+        }];
         params.use_authority_key_identifier_extension = true;
         let now = time::OffsetDateTime::now_utc();
         params.not_before = now - time::Duration::minutes(5);
@@ -166,6 +192,32 @@ impl Ca {
             key_pem: key.serialize_pem(),
         })
     }
+}
+
+/// What a PEM certificate request asks to be: its CN, its O values and
+/// how many subject alternative names it lists.
+pub fn request_subject(request_pem: &str) -> Result<(String, Vec<String>, usize), PkiError> {
+    let csr = rcgen::CertificateSigningRequestParams::from_pem(request_pem)?;
+    let text = |v: &rcgen::DnValue| match v {
+        rcgen::DnValue::Utf8String(s) => s.clone(),
+        rcgen::DnValue::PrintableString(s) => s.as_str().to_string(),
+        rcgen::DnValue::Ia5String(s) => s.as_str().to_string(),
+        _ => String::new(),
+    };
+    let mut common_name = String::new();
+    let mut organizations = Vec::new();
+    for (ty, value) in csr.params.distinguished_name.iter() {
+        match ty {
+            DnType::CommonName => common_name = text(value),
+            DnType::OrganizationName => organizations.push(text(value)),
+            _ => {}
+        }
+    }
+    Ok((
+        common_name,
+        organizations,
+        csr.params.subject_alt_names.len(),
+    ))
 }
 
 /// The user and groups a client certificate names (CN and O), as

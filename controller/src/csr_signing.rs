@@ -1,15 +1,18 @@
 //! The CertificateSigningRequest signer (kube-controller-manager's
-//! `csrsigning` controller for `kubernetes.io/kube-apiserver-client`): an
-//! approved request is signed with the cluster CA
+//! `csrsigning` controller for `kubernetes.io/kube-apiserver-client` and
+//! `kubernetes.io/kubelet-serving`): an approved request is signed with
+//! the cluster CA
 //! (`--cluster-signing-cert-file`, `--cluster-signing-key-file`) and the
 //! certificate written to `status.certificate`, valid for the requested
 //! `expirationSeconds`, at most `--cluster-signing-duration` (1 year).
-//! A request the signer cannot honour (usages other than client auth,
-//! an unparsable request) gets a `Failed` condition saying why.
+//! A request the signer cannot honour (usages the signer does not allow, a
+//! kubelet-serving request not for `system:node:<name>` in `system:nodes`
+//! or without a SAN, an unparsable request) gets a `Failed` condition
+//! saying why, in the words of Kubernetes' signer.
 //!
 //! Requests for other signers are left to them, as in Kubernetes (minik
-//! signs neither kubelet-serving nor kubelet client certificates: its
-//! kubelets get theirs from `miniktl cluster up`). Without signing files
+//! does not sign `kube-apiserver-client-kubelet`: its kubelets get their
+//! client certificates from `miniktl cluster up`). Without signing files
 //! the controller does not run, and approved requests stay unissued.
 
 use std::sync::Arc;
@@ -26,11 +29,14 @@ use serde_json::json;
 use crate::context::{drive, Built, RetryBackoff};
 use crate::{Context, Error};
 
-/// The signer this controller serves.
+/// The signers this controller serves.
 pub const KUBE_APISERVER_CLIENT: &str = "kubernetes.io/kube-apiserver-client";
+pub const KUBELET_SERVING: &str = "kubernetes.io/kubelet-serving";
 
 /// What a client certificate may be used for (kube's signer's rule).
 const CLIENT_USAGES: &[&str] = &["client auth", "digital signature", "key encipherment"];
+/// What a kubelet's serving certificate may be used for.
+const SERVING_USAGES: &[&str] = &["server auth", "digital signature", "key encipherment"];
 
 struct State {
     ctx: Arc<Context>,
@@ -96,7 +102,8 @@ async fn reconcile(
         .as_ref()
         .and_then(|s| s.certificate.as_ref())
         .is_some_and(|c| !c.0.is_empty());
-    if csr.spec.signer_name != KUBE_APISERVER_CLIENT
+    let serving = csr.spec.signer_name == KUBELET_SERVING;
+    if !(serving || csr.spec.signer_name == KUBE_APISERVER_CLIENT)
         || !condition(&csr, "Approved")
         || condition(&csr, "Denied")
         || condition(&csr, "Failed")
@@ -107,25 +114,44 @@ async fn reconcile(
     let api: Api<CertificateSigningRequest> = Api::all(state.ctx.client.clone());
     let name = csr.name_any();
     let usages = csr.spec.usages.clone().unwrap_or_default();
-    let refused = if !usages.iter().any(|u| u == "client auth") {
-        Some("usages did not contain \"client auth\"".to_string())
+    let request = String::from_utf8_lossy(&csr.spec.request.0).to_string();
+    let (needed, allowed, what) = if serving {
+        ("server auth", SERVING_USAGES, "serving")
+    } else {
+        ("client auth", CLIENT_USAGES, "client")
+    };
+    let mut refused = if !usages.iter().any(|u| u == needed) {
+        Some(format!("usages did not contain {needed:?}"))
     } else {
         usages
             .iter()
-            .find(|u| !CLIENT_USAGES.contains(&u.as_str()))
-            .map(|u| format!("invalid usage for client certificate: {u}"))
+            .find(|u| !allowed.contains(&u.as_str()))
+            .map(|u| format!("invalid usage for {what} certificate: {u}"))
     };
+    if serving && refused.is_none() {
+        refused = match minik_client::pki::request_subject(&request) {
+            Err(e) => Some(format!("unable to parse csr: {e}")),
+            Ok((cn, orgs, _)) if orgs != ["system:nodes"] => Some(format!(
+                "subject organization is not system:nodes (CN {cn})"
+            )),
+            Ok((cn, _, _)) if !cn.starts_with("system:node:") => {
+                Some("subject common name does not begin with system:node:".into())
+            }
+            Ok((_, _, 0)) => Some("DNS or IP subjectAltName is required".into()),
+            Ok(_) => None,
+        };
+    }
     let seconds = csr
         .spec
         .expiration_seconds
         .map_or(state.max_seconds, |s| i64::from(s).min(state.max_seconds));
-    let request = String::from_utf8_lossy(&csr.spec.request.0).to_string();
+    let signed = |r: Result<String, minik_client::pki::PkiError>| {
+        r.map_err(|e| format!("the request could not be signed: {e}"))
+    };
     let status = match refused {
         Some(reason) => Err(reason),
-        None => state
-            .ca
-            .sign_client_request(&request, seconds)
-            .map_err(|e| format!("the request could not be signed: {e}")),
+        None if serving => signed(state.ca.sign_serving_request(&request, seconds)),
+        None => signed(state.ca.sign_client_request(&request, seconds)),
     };
     let patch = match status {
         Ok(pem) => {

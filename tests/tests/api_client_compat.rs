@@ -242,6 +242,91 @@ async fn a_new_user_through_a_certificate_signing_request() {
         ]),
         ""
     );
+    // A kubelet's serving certificate: its SANs kept, for server auth;
+    // a request not from a node's identity fails the signer's checks.
+    let node_key = dir.join("node.key");
+    let node_csr = dir.join("node.csr");
+    openssl(&["genrsa", "-out", node_key.to_str().unwrap(), "2048"]);
+    openssl(&[
+        "req",
+        "-new",
+        "-key",
+        node_key.to_str().unwrap(),
+        "-subj",
+        "/O=system:nodes/CN=system:node:node-a",
+        "-addext",
+        "subjectAltName=DNS:node-a,IP:127.0.0.1",
+        "-out",
+        node_csr.to_str().unwrap(),
+    ]);
+    let node_pem = std::fs::read_to_string(&node_csr).unwrap();
+    let serving = |name: &str, pem: &str| {
+        csr_manifest(name, pem)
+            .replace("kube-apiserver-client", "kubelet-serving")
+            .replace(
+                "  - client auth\n",
+                "  - digital signature\n  - server auth\n",
+            )
+    };
+    c.apply(&serving("node-a-serving", &node_pem));
+    c.apply(&serving("not-a-node", &pem));
+    c.kubectl_ok(&["certificate", "approve", "node-a-serving", "not-a-node"]);
+    let certificate = wait_for("node-a's serving certificate", T, || async {
+        let cert = c.kubectl_ok(&[
+            "get",
+            "csr",
+            "node-a-serving",
+            "-o",
+            "jsonpath={.status.certificate}",
+        ]);
+        (!cert.is_empty()).then_some(cert)
+    })
+    .await;
+    let served = dir.join("node-a.crt");
+    std::fs::write(
+        &served,
+        base64::engine::general_purpose::STANDARD
+            .decode(certificate.trim())
+            .unwrap(),
+    )
+    .unwrap();
+    openssl(&[
+        "verify",
+        "-CAfile",
+        ca.to_str().unwrap(),
+        "-purpose",
+        "sslserver",
+        served.to_str().unwrap(),
+    ]);
+    let text = Command::new("openssl")
+        .args([
+            "x509",
+            "-noout",
+            "-ext",
+            "subjectAltName",
+            "-in",
+            served.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains("DNS:node-a") && text.contains("IP Address:127.0.0.1"),
+        "{text}"
+    );
+    let failed = wait_for("the non-node request Failed", T, || async {
+        let reason = c.kubectl_ok(&[
+            "get",
+            "csr",
+            "not-a-node",
+            "-o",
+            r#"jsonpath={.status.conditions[?(@.type=="Failed")].message}"#,
+        ]);
+        (!reason.is_empty()).then_some(reason)
+    })
+    .await;
+    assert_eq!(failed, "subject organization is not system:nodes (CN jane)");
+
     // Validation in kube-apiserver's words.
     let bad = csr_manifest("short", &pem).replace("86400", "60");
     let path = c.file("short.yaml", &bad);
