@@ -130,6 +130,8 @@ pub enum Command {
     Autoscale(cmd::autoscale::Autoscale),
     /// Forward one or more local ports to a pod or service.
     PortForward(cmd::port_forward::PortForward),
+    /// Explain why a pod, deployment or service is the way it is.
+    Why(cmd::why::Why),
     /// Display resource (CPU/memory) usage.
     #[command(subcommand)]
     Top(cmd::top::Top),
@@ -178,6 +180,7 @@ impl Command {
             Command::Autoscale(c) => c.run(ctx).await,
             Command::PortForward(c) => c.run(ctx).await,
             Command::Top(c) => c.run(ctx).await,
+            Command::Why(c) => c.run(ctx).await,
             Command::Label(c) => c.run(ctx).await,
             Command::Annotate(c) => c.run(ctx).await,
             Command::Edit(c) => c.run(ctx).await,

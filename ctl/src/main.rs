@@ -10,6 +10,16 @@ async fn main() {
             .with_writer(std::io::stderr)
             .init();
     }
-    let code = minik_ctl::execute(std::env::args_os(), minik_ctl::Io::process()).await;
+    // Run as `kubectl-why` (kubectl's plugin mechanism: `kubectl why ...`), be `miniktl why ...`.
+    let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let invoked = args
+        .first()
+        .and_then(|a| std::path::Path::new(a).file_name())
+        .and_then(|n| n.to_str())
+        .unwrap_or("");
+    if invoked == "kubectl-why" {
+        args.insert(1, "why".into());
+    }
+    let code = minik_ctl::execute(args, minik_ctl::Io::process()).await;
     std::process::exit(code);
 }

@@ -32,3 +32,4 @@ pub mod set;
 pub mod top;
 pub mod version;
 pub mod wait;
+pub mod why;

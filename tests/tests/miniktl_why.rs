@@ -1,0 +1,281 @@
+//! `miniktl why` on simulated nodes: a pod after a rolling update (its
+//! owner chain down from the Deployment, with the Events each controller
+//! recorded, the scheduling decision, its Service), a pod recreated after
+//! its predecessor was deleted, an unschedulable pod (the scheduler's
+//! reasons), a Deployment's rollout as a timeline, a Service's pods; the
+//! same as JSON, and as a kubectl plugin (`kubectl why`).
+
+#[path = "support/miniktl.rs"]
+mod mk;
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{Api, DeleteParams, ListParams};
+use support::scheduler::start_scheduler;
+use support::workloads::{wait_for, Tasks};
+use support::{workspace_bin, TestCluster};
+
+const T: Duration = Duration::from_secs(30);
+
+const WEB: &str = r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  replicas: 2
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+      - name: web
+        image: minik/web:v1
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: web
+spec:
+  selector: {app: web}
+  ports:
+  - port: 80
+"#;
+
+async fn ready_pods(pods: &Api<Pod>, image: &str) -> Option<Vec<String>> {
+    let list = pods
+        .list(&ListParams::default().labels("app=web"))
+        .await
+        .ok()?;
+    let ready: Vec<String> = list
+        .items
+        .iter()
+        .filter(|p| p.metadata.deletion_timestamp.is_none())
+        .filter(|p| p.spec.as_ref().unwrap().containers[0].image.as_deref() == Some(image))
+        .filter(|p| {
+            p.status
+                .as_ref()
+                .and_then(|s| s.conditions.as_ref())
+                .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+        })
+        .map(|p| p.metadata.name.clone().unwrap())
+        .collect();
+    (ready.len() == 2 && list.items.len() == 2).then_some(ready)
+}
+
+fn has_line(text: &str, parts: &[&str]) -> bool {
+    text.lines().any(|l| parts.iter().all(|p| l.contains(p)))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn why_explains_pods_deployments_and_services() {
+    let c = TestCluster::start().await;
+    let mut node = minik_kubelet::Config::new("node-a");
+    node.runtime = minik_kubelet::RuntimeKind::Sim;
+    node.root_dir = c.dir.path().join("kubelet");
+    node.listen = "127.0.0.1:0".parse().unwrap();
+    node.sim_delay = Duration::from_millis(50);
+    node.lease_renew_interval = Duration::from_secs(1);
+    node.resync_period = Duration::from_millis(500);
+    let _node = minik_kubelet::start(node, c.client.clone()).await.unwrap();
+    let _scheduler = start_scheduler(&c.client);
+    let ctx = Arc::new(minik_controller::Context::new(
+        c.client.clone(),
+        minik_controller::Settings::default(),
+    ));
+    let _controllers = Tasks(vec![tokio::spawn(async move {
+        minik_controller::run_only(
+            ctx,
+            &[
+                minik_controller::deployment::build,
+                minik_controller::replicaset::build,
+                minik_controller::endpoints::build,
+            ],
+        )
+        .await
+        .unwrap();
+    })]);
+    let pods: Api<Pod> = Api::namespaced(c.client.clone(), "default");
+
+    // A rolling update from v1 to v2.
+    c.apply(WEB);
+    wait_for("two ready v1 pods", T, || ready_pods(&pods, "minik/web:v1")).await;
+    c.kubectl_ok(&["set", "image", "deploy/web", "web=minik/web:v2"]);
+    let v2 = wait_for("two ready v2 pods", T, || ready_pods(&pods, "minik/web:v2")).await;
+    let pod = &v2[0];
+    let why = wait_for("the pod to be an endpoint", T, || async {
+        let out = mk::miniktl(&c.kubeconfig, &["why", &format!("pod/{pod}")])
+            .await
+            .ok();
+        out.contains("ready endpoint").then_some(out)
+    })
+    .await;
+    let rs = pod.rsplit_once('-').unwrap().0;
+    let hash = rs.rsplit_once('-').unwrap().1;
+    assert!(
+        why.starts_with(&format!("Pod default/{pod}: Running, ready, on node-a\n")),
+        "{why}"
+    );
+    assert!(
+        has_line(
+            &why,
+            &[&format!(
+                "Pod {pod} ← ReplicaSet {rs} (revision 2, template hash {hash})"
+            )]
+        ),
+        "{why}"
+    );
+    assert!(
+        has_line(
+            &why,
+            &["replicaset-controller SuccessfulCreate: Created pod: ", pod]
+        ),
+        "{why}"
+    );
+    assert!(
+        has_line(
+            &why,
+            &[&format!(
+                "ReplicaSet {rs} (revision 2, template hash {hash}) ← Deployment web"
+            )]
+        ),
+        "{why}"
+    );
+    assert!(
+        has_line(
+            &why,
+            &[
+                "deployment-controller ScalingReplicaSet: Scaled up replica set ",
+                rs
+            ]
+        ),
+        "{why}"
+    );
+    assert!(has_line(&why, &["Why it is on node-a:"]), "{why}");
+    assert!(
+        has_line(
+            &why,
+            &[
+                "Scheduled: Successfully assigned default/",
+                pod,
+                "to node-a"
+            ]
+        ),
+        "{why}"
+    );
+    assert!(
+        has_line(&why, &["web (minik/web:v2): running", "ready, 0 restarts"]),
+        "{why}"
+    );
+    assert!(
+        has_line(&why, &["web (10.96.", "): ready endpoint"]),
+        "{why}"
+    );
+
+    // The Deployment's rollout, revision by revision.
+    let deploy = mk::miniktl(&c.kubeconfig, &["why", "deployment/web"])
+        .await
+        .ok();
+    assert!(
+        has_line(&deploy, &["revision 1: web-", "(minik/web:v1) 0/0 ready"]),
+        "{deploy}"
+    );
+    assert!(
+        has_line(&deploy, &["revision 2: ", rs, "(minik/web:v2) 2/2 ready"]),
+        "{deploy}"
+    );
+    assert!(
+        has_line(
+            &deploy,
+            &["ScalingReplicaSet: Scaled down replica set web-"]
+        ),
+        "{deploy}"
+    );
+
+    // A deleted pod's replacement: created by the ReplicaSet, for that reason.
+    pods.delete(pod, &DeleteParams::default()).await.unwrap();
+    let replacement = wait_for("a replacement pod", T, || async {
+        let list = pods
+            .list(&ListParams::default().labels("app=web"))
+            .await
+            .ok()?;
+        list.items
+            .iter()
+            .map(|p| p.metadata.name.clone().unwrap())
+            .find(|n| !v2.contains(n))
+    })
+    .await;
+    let why = mk::miniktl(&c.kubeconfig, &["why", &format!("pod/{replacement}")])
+        .await
+        .ok();
+    assert!(
+        has_line(&why, &["SuccessfulCreate: Created pod: ", &replacement]),
+        "{why}"
+    );
+    assert!(
+        has_line(&why, &[&format!("Pod {replacement} ← ReplicaSet {rs}")]),
+        "{why}"
+    );
+
+    // A Service's pods, and why each does or does not get traffic.
+    let svc = mk::miniktl(&c.kubeconfig, &["why", "svc/web"]).await.ok();
+    assert!(
+        has_line(&svc, &[&v2[1], "ready: receives traffic"]),
+        "{svc}"
+    );
+
+    // A pod no node can take: the scheduler's reasons.
+    c.apply("apiVersion: v1\nkind: Pod\nmetadata:\n  name: picky\nspec:\n  nodeSelector: {disk: ssd}\n  containers:\n  - name: c\n    image: minik/web:v1\n");
+    let why = wait_for("the FailedScheduling reason", T, || async {
+        let out = mk::miniktl(&c.kubeconfig, &["why", "pod", "picky"])
+            .await
+            .ok();
+        out.contains("FailedScheduling").then_some(out)
+    })
+    .await;
+    assert!(has_line(&why, &["Why it has no node yet:"]), "{why}");
+    assert!(has_line(&why, &["FailedScheduling: 0/1 nodes are available: 1 node(s) didn't match Pod's node affinity/selector"]), "{why}");
+    assert!(
+        has_line(&why, &["created directly: no controller owns it"]),
+        "{why}"
+    );
+
+    // The same trace as data.
+    let json = mk::miniktl(&c.kubeconfig, &["why", "pod/picky", "-o", "json"])
+        .await
+        .ok();
+    let trace: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(trace["phase"], "Pending");
+    assert_eq!(trace["scheduling"][0]["reason"], "FailedScheduling");
+
+    // kubectl's plugin mechanism: `kubectl why` runs miniktl linked as kubectl-why.
+    let plugins = c.dir.path().join("plugins");
+    std::fs::create_dir_all(&plugins).unwrap();
+    std::os::unix::fs::symlink(workspace_bin("miniktl"), plugins.join("kubectl-why")).unwrap();
+    let path = format!(
+        "{}:{}",
+        plugins.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = std::process::Command::new("kubectl")
+        .env("PATH", path)
+        .env("KUBECONFIG", &c.kubeconfig)
+        .args(["why", "pod/picky"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.starts_with("Pod default/picky: Pending, not ready\n"),
+        "{text}"
+    );
+}
