@@ -756,3 +756,57 @@ fn zones_label_nodes_and_pods_spread_across_them() {
     assert!(String::from_utf8_lossy(&refused.stderr).contains("--zones 3"));
     println!("zones: 3 nodes in zone-a/b/c; 6 replicas spread {per_node:?}");
 }
+
+/// More simulated nodes than a process each is worth run in one kubelet
+/// process: every node registers and turns Ready, `cluster status` counts
+/// them, and `cluster down` stops the one process.
+#[test]
+fn many_simulated_nodes_share_one_kubelet_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let home_path = dir.path().join("home");
+    let home = home_path.display().to_string();
+    let name = format!("mkn-{}", support::run_id());
+    let _down = Down(home_path.clone());
+    let out = ok(&[
+        "cluster",
+        "up",
+        "--runtime",
+        "sim",
+        "--nodes",
+        "24",
+        "--isolated",
+        "--api-port",
+        "0",
+        "--home",
+        &home,
+        "--name",
+        &name,
+    ]);
+    assert!(out.contains("node-1, node-2"), "{out}");
+    let status = ok(&["cluster", "status", "--home", &home]);
+    assert!(
+        status
+            .lines()
+            .any(|l| l.starts_with("minik-kubelet (nodes)")
+                && l.contains("running, 24/24 nodes Ready")),
+        "{status}"
+    );
+    assert_eq!(
+        status
+            .lines()
+            .filter(|l| l.starts_with("minik-kubelet"))
+            .count(),
+        1,
+        "{status}"
+    );
+    let nodes = k(&home_path, &["get", "nodes", "--no-headers"]);
+    assert_eq!(
+        nodes.lines().filter(|l| l.contains(" Ready ")).count(),
+        24,
+        "{nodes}"
+    );
+    let kubelets = processes_mentioning(&format!("{home}/data/pki/kubelet-nodes.crt"));
+    assert_eq!(kubelets.len(), 1, "one kubelet process");
+    ok(&["cluster", "down", "--home", &home]);
+    assert!(processes_mentioning(&format!("{home}/data/pki/kubelet-nodes.crt")).is_empty());
+}

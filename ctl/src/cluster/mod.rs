@@ -423,6 +423,9 @@ async fn up(ctx: &Ctx, args: UpArgs) -> Result<()> {
     }
     // The API server first: everything else needs its kubeconfig.
     let _ = std::fs::remove_file(home.kubeconfig());
+    // Each kubelet connection carries a node's watches and writes: a big
+    // simulated cluster needs more than the default 512 connections.
+    let max_connections = (3 * args.nodes + 512).max(512).to_string();
     let api_spec = |listen: &str| Spec {
         id: "apiserver".into(),
         binary: binaries["minik-apiserver"].clone(),
@@ -435,6 +438,8 @@ async fn up(ctx: &Ctx, args: UpArgs) -> Result<()> {
             home.kubeconfig().into_os_string(),
             "--cert-dir".into(),
             home.pki().into_os_string(),
+            "--max-connections".into(),
+            max_connections.clone().into(),
         ],
     };
     let api_pid = process::spawn(&home, &api_spec(&format!("127.0.0.1:{}", args.api_port)))?;
@@ -476,7 +481,40 @@ async fn up(ctx: &Ctx, args: UpArgs) -> Result<()> {
             args: vec!["--kubeconfig".into(), kubeconfig("scheduler")?],
         },
     ];
-    for i in 1..=args.nodes {
+    if one_sim_kubelet(&args) {
+        // One process for every simulated node (`node-1` … `node-N`), as
+        // kwok runs its fake nodes: a process per node costs ~18 MB.
+        let listen = if args.isolated {
+            "127.0.0.1:0".to_string()
+        } else {
+            "127.0.0.1:10250".to_string()
+        };
+        let mut a: Vec<OsString> = vec![
+            "--kubeconfig".into(),
+            kubeconfig(SIM_KUBELET)?,
+            "--node-name".into(),
+            "node".into(),
+            "--nodes".into(),
+            args.nodes.to_string().into(),
+            "--runtime".into(),
+            args.runtime.flag().into(),
+            "--root-dir".into(),
+            home.kubelet_root("nodes").into_os_string(),
+            "--cluster-name".into(),
+            args.name.clone().into(),
+            "--network".into(),
+            network.clone().into(),
+            "--listen".into(),
+            listen.into(),
+        ];
+        a.extend(certificates::kubelet_tls_args(&home, "nodes")?);
+        specs.push(Spec {
+            id: SIM_KUBELET.into(),
+            binary: binaries["minik-kubelet"].clone(),
+            args: a,
+        });
+    }
+    for i in (1..=args.nodes).filter(|_| !one_sim_kubelet(&args)) {
         let node = format!("node-{i}");
         let listen = if args.isolated {
             "127.0.0.1:0".to_string()
@@ -735,6 +773,20 @@ fn server_address(server: &str) -> &str {
 
 /// Who component `id` is (`user.Info`): the names Kubernetes' components
 /// authenticate as, so RBAC's bootstrap bindings fit them.
+/// The id of the one kubelet process that runs many simulated nodes.
+const SIM_KUBELET: &str = "kubelet-nodes";
+/// Simulated clusters with more nodes than this run them all in one kubelet
+/// process; smaller ones keep a process per node, so that one node can be
+/// stopped (`kill` its kubelet) to show a node failure.
+const SIM_NODES_PER_PROCESS: usize = 10;
+
+/// Whether `up` starts one kubelet process for all the (simulated) nodes:
+/// more than [`SIM_NODES_PER_PROCESS`] of them and no zones (zone labels
+/// are given per kubelet process).
+fn one_sim_kubelet(args: &NewCluster) -> bool {
+    args.runtime == Runtime::Sim && args.nodes > SIM_NODES_PER_PROCESS && args.zones == 0
+}
+
 fn identity(id: &str) -> (String, Vec<&'static str>) {
     match id {
         "controller" => ("system:kube-controller-manager".into(), vec![]),
@@ -1032,6 +1084,12 @@ async fn status(ctx: &Ctx, home: &Home) -> Result<()> {
             format!("exited (see {})", home.log(&c.id).display())
         } else if c.id == "apiserver" {
             format!("running, serving {}", state.server)
+        } else if c.id == SIM_KUBELET {
+            let ready = nodes.values().filter(|r| **r).count();
+            if ready < state.nodes {
+                healthy = false;
+            }
+            format!("running, {ready}/{} nodes Ready", state.nodes)
         } else if let Some(node) = c.id.strip_prefix("kubelet-") {
             match nodes.get(node) {
                 Some(true) => format!("running, {node} Ready"),
