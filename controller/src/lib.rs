@@ -54,6 +54,7 @@
 //! - [`template_hash`]: the pod-template hash children are named by.
 //! - [`history`]: ControllerRevisions (DaemonSet, StatefulSet).
 
+pub mod cluster_role_aggregation;
 pub mod context;
 pub mod cron_job;
 pub mod csr_signing;
@@ -112,6 +113,7 @@ const ALL: &[fn(&Arc<Context>) -> Built] = &[
     service_account::build,
     custom_resource_cleanup::build,
     csr_signing::build,
+    cluster_role_aggregation::build,
 ];
 
 /// Runs every controller until one of them fails or the process stops.

@@ -363,3 +363,47 @@ async fn roles_bindings_reviews_impersonation_and_escalation() {
     );
     assert!(!ok && err.contains("cannot change roleRef"), "{err}");
 }
+
+/// The aggregation controller writes an aggregated ClusterRole's rules, so
+/// `kubectl get clusterrole view -o yaml` shows them, and a new role
+/// labelled `aggregate-to-view` reaches `view`, then `edit` and `admin`.
+#[tokio::test(flavor = "multi_thread")]
+async fn aggregated_cluster_roles_get_their_rules_written() {
+    use support::workloads::{wait_for, Tasks};
+    let c = TestCluster::start().await;
+    let ctx = Arc::new(minik_controller::Context::new(
+        c.client.clone(),
+        minik_controller::Settings::default(),
+    ));
+    let _controller = Tasks(vec![tokio::spawn(async move {
+        minik_controller::run_only(ctx, &[minik_controller::cluster_role_aggregation::build])
+            .await
+            .unwrap();
+    })]);
+    let t = std::time::Duration::from_secs(20);
+    let rules_of = |role: &str| {
+        c.kubectl_ok(&[
+            "get",
+            "clusterrole",
+            role,
+            "-o",
+            "jsonpath={.rules[*].resources}",
+        ])
+    };
+    wait_for("view's rules written", t, || async {
+        let rules = rules_of("view");
+        rules.contains("\"pods\"").then_some(())
+    })
+    .await;
+    c.apply(
+        r#"{"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+            "metadata": {"name": "widget-viewer", "labels": {"rbac.authorization.k8s.io/aggregate-to-view": "true"}},
+            "rules": [{"apiGroups": ["minik.example.com"], "resources": ["widgets"], "verbs": ["get", "list", "watch"]}]}"#,
+    );
+    for role in ["view", "edit", "admin"] {
+        wait_for(&format!("widgets in {role}"), t, || async {
+            rules_of(role).contains("\"widgets\"").then_some(())
+        })
+        .await;
+    }
+}
