@@ -70,3 +70,41 @@ async fn namespaces_enforce_and_warn_the_pod_security_standards() {
     let (ok, err) = create(&c, "default", ROOTKIT);
     assert!(ok, "{err}");
 }
+
+/// Raising a namespace's enforce level leaves its pods running and warns
+/// about those that break the new level, grouped by what they break.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn raising_a_namespaces_level_warns_about_its_pods() {
+    let c = TestCluster::start().await;
+    c.kubectl_ok(&["create", "namespace", "legacy"]);
+    for name in ["plain-1", "plain-2"] {
+        let (ok, err) = create(
+            &c,
+            "legacy",
+            &PLAIN.replace("\"plain\"", &format!("{name:?}")),
+        );
+        assert!(ok, "{err}");
+    }
+    let (ok, err) = create(&c, "legacy", HARDENED);
+    assert!(ok, "{err}");
+    let out = c.kubectl(&[
+        "label",
+        "namespace",
+        "legacy",
+        "pod-security.kubernetes.io/enforce=restricted",
+    ]);
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("Warning: existing pods in namespace \"legacy\" violate the new PodSecurity enforce level \"restricted:latest\""),
+        "{err}"
+    );
+    assert!(
+        err.contains("Warning: plain-1 (and 1 other pod): allowPrivilegeEscalation != false, unrestricted capabilities, runAsNonRoot != true, seccompProfile"),
+        "{err}"
+    );
+    assert!(!err.contains("hardened"), "{err}");
+    // Unchanged level, no warnings.
+    let out = c.kubectl(&["label", "namespace", "legacy", "team=web"]);
+    assert!(String::from_utf8_lossy(&out.stderr).is_empty());
+}

@@ -2,10 +2,12 @@
 //! `pod-security.kubernetes.io/enforce: <level>` that breaks that Pod
 //! Security Standard is refused with 403 `violates PodSecurity
 //! "restricted:latest": …`; one that breaks the `warn` level is created
-//! with a `Warning: would violate PodSecurity …` header. The standards
-//! themselves are `minik_api::pod_security`. Where minik simplifies: pods
-//! are checked on create only (their spec barely changes after), workload
-//! templates get no warnings, and `audit` has no audit log to write to.
+//! with a `Warning: would violate PodSecurity …` header. A namespace whose
+//! enforce level is raised warns about the pods already there that break
+//! it (they keep running, as in Kubernetes). The standards themselves are
+//! `minik_api::pod_security`. Where minik simplifies: pods are checked on
+//! create only (their spec barely changes after), workload templates get
+//! no warnings, and `audit` has no audit log to write to.
 
 use std::collections::BTreeMap;
 
@@ -33,6 +35,83 @@ fn labels(store: &dyn Store, namespace: &str) -> Result<BTreeMap<String, String>
                 .collect()
         })
         .unwrap_or_default())
+}
+
+fn label_map(obj: &Value) -> BTreeMap<String, String> {
+    obj.pointer("/metadata/labels")
+        .and_then(Value::as_object)
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// After a namespace's update: if its enforce level changed, a warning
+/// for each group of existing pods that break the new level, in
+/// pod-security-admission's words (`existing pods in namespace "demo"
+/// violate the new PodSecurity enforce level "restricted:latest"`, then
+/// `web-1 (and 2 other pods): allowPrivilegeEscalation != false, …`).
+pub fn namespace_updated(
+    store: &dyn Store,
+    info: &ResourceInfo,
+    old: &Value,
+    new: &Value,
+    warnings: &Decoder,
+) {
+    let namespaces = catalogue::lookup("", "v1", "namespaces").expect("namespaces are served");
+    if !std::ptr::eq(info, namespaces) {
+        return;
+    }
+    let before = pod_security::namespace_policy(&label_map(old)).enforce;
+    let Some((level, version)) = pod_security::namespace_policy(&label_map(new)).enforce else {
+        return;
+    };
+    if before == Some((level, version.clone())) {
+        return;
+    }
+    let pods = catalogue::lookup("", "v1", "pods").expect("pods are served");
+    let ns = minik_api::meta::name(new);
+    // Pods with the same failures are reported together.
+    let mut groups: Vec<(String, Vec<String>)> = Vec::new();
+    let _ = store.scan(
+        &format!("{}{ns}/", pods.key_prefix()),
+        None,
+        &mut |_, bytes| {
+            let Ok(pod) = serde_json::from_slice::<Value>(bytes) else {
+                return true;
+            };
+            if let Some(spec) = pods.strategy.pod_spec(&pod) {
+                let failures = pod_security::evaluate(level, &spec);
+                if !failures.is_empty() {
+                    let reasons: Vec<String> = failures.iter().map(|(r, _)| r.clone()).collect();
+                    let reasons = reasons.join(", ");
+                    let name = minik_api::meta::name(&pod).to_string();
+                    match groups.iter_mut().find(|(r, _)| *r == reasons) {
+                        Some((_, names)) => names.push(name),
+                        None => groups.push((reasons, vec![name])),
+                    }
+                }
+            }
+            true
+        },
+    );
+    if groups.is_empty() {
+        return;
+    }
+    warnings.warn(format!(
+        "existing pods in namespace {ns:?} violate the new PodSecurity enforce level \"{}:{version}\"",
+        level.as_str()
+    ));
+    for (reasons, names) in groups {
+        let who = match names.len() {
+            1 => names[0].clone(),
+            2 => format!("{} (and 1 other pod)", names[0]),
+            n => format!("{} (and {} other pods)", names[0], n - 1),
+        };
+        warnings.warn(format!("{who}: {reasons}"));
+    }
 }
 
 /// Checks a pod being created in `namespace` against its labels' levels.

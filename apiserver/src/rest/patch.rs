@@ -129,6 +129,7 @@ pub async fn patch(ctx: Ctx) -> Result<Response, ApiError> {
     // Held until the update is stored: see admission::resource_quota.
     let (authorizer, user) = (ctx.state.authorizer.clone(), ctx.user.clone());
     let (admission, reservation) = super::update::admit_update(&ctx).await?;
+    let before = ctx.read(&target.key())?;
     let committed = ctx
         .mutate(
             target.key(),
@@ -171,7 +172,17 @@ pub async fn patch(ctx: Ctx) -> Result<Response, ApiError> {
         )
         .await;
     drop(reservation);
-    Ok(ctx.respond(StatusCode::OK, &committed?.object))
+    let committed = committed?;
+    if let (Some(old), None) = (&before, &ctx.target.subresource) {
+        crate::admission::pod_security::namespace_updated(
+            &*ctx.state.store,
+            info,
+            old,
+            &committed.object,
+            &ctx.decoder,
+        );
+    }
+    Ok(ctx.respond(StatusCode::OK, &committed.object))
 }
 
 /// Records (or refreshes) an `Apply` entry for `manager` in managedFields.

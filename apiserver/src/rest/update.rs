@@ -29,6 +29,7 @@ pub async fn update(ctx: Ctx) -> Result<Response, ApiError> {
     // Held until the update is stored: see admission::resource_quota.
     let (authorizer, user) = (ctx.state.authorizer.clone(), ctx.user.clone());
     let (admission, reservation) = admit_update(&ctx).await?;
+    let before = ctx.read(&target.key())?;
     let committed = ctx
         .mutate(
             target.key(),
@@ -60,7 +61,17 @@ pub async fn update(ctx: Ctx) -> Result<Response, ApiError> {
         )
         .await;
     drop(reservation);
-    Ok(ctx.respond(StatusCode::OK, &committed?.object))
+    let committed = committed?;
+    if let (Some(old), None) = (&before, &ctx.target.subresource) {
+        admission::pod_security::namespace_updated(
+            &*ctx.state.store,
+            info,
+            old,
+            &committed.object,
+            &ctx.decoder,
+        );
+    }
+    Ok(ctx.respond(StatusCode::OK, &committed.object))
 }
 
 /// The validating admission of an update of the object itself (not of a
