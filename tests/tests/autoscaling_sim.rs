@@ -233,12 +233,15 @@ async fn metrics_api_top_and_autoscaling_on_simulated_nodes() {
     assert_eq!(condition("ScalingActive")["reason"], "ValidMetricFound");
     assert_eq!(condition("ScalingLimited")["status"], "True", "{status}");
     assert_eq!(condition("ScalingLimited")["reason"], "TooManyReplicas");
-    let events = events_about(&tc.client, "default", "web").await;
-    assert!(
-        events.iter().any(|(reason, note)| reason == "SuccessfulRescale"
-            && note == "New size: 3; reason: cpu resource utilization (percentage of request) above target"),
-        "{events:?}"
-    );
+    wait_for("the scale-up Event", T, || async {
+        let events = events_about(&tc.client, "default", "web").await;
+        events
+            .iter()
+            .any(|(reason, note)| reason == "SuccessfulRescale"
+                && note == "New size: 3; reason: cpu resource utilization (percentage of request) above target")
+            .then_some(())
+    })
+    .await;
     let get = tc.kubectl_ok(&["get", "hpa", "web"]);
     assert!(get.contains("cpu: ") && get.contains("%/50%"), "{get}");
     let describe = tc.kubectl_ok(&["describe", "hpa", "web"]);
@@ -269,12 +272,17 @@ async fn metrics_api_top_and_autoscaling_on_simulated_nodes() {
         (d.spec?.replicas == Some(1)).then_some(())
     })
     .await;
-    let events = events_about(&tc.client, "default", "web").await;
-    assert!(
-        events.iter().any(|(r, n)| r == "SuccessfulRescale"
-            && n == "New size: 1; reason: All metrics below target"),
-        "{events:?}"
-    );
+    // The HPA scales, then records the Event.
+    wait_for("the scale-down Event", T, || async {
+        let events = events_about(&tc.client, "default", "web").await;
+        events
+            .iter()
+            .any(|(r, n)| {
+                r == "SuccessfulRescale" && n == "New size: 1; reason: All metrics below target"
+            })
+            .then_some(())
+    })
+    .await;
 
     // A node that stops answering: the other is still reported.
     drop(node_b);
