@@ -15,12 +15,17 @@ use kube::api::{Api, PostParams};
 
 /// Binds `namespace/name` (with UID `uid`, so a pod recreated under the
 /// same name is not bound by mistake) to `node`.
+/// The pod annotation that says why the scheduler chose its node (minik's
+/// own: `miniktl why` shows it).
+pub const DECISION: &str = "scheduler.minik.io/decision";
+
 pub async fn bind(
     client: kube::Client,
     namespace: &str,
     name: &str,
     uid: &str,
     node: &str,
+    why: &str,
 ) -> Result<(), kube::Error> {
     let pods: Api<Pod> = Api::namespaced(client, namespace);
     let binding = Binding {
@@ -28,6 +33,8 @@ pub async fn bind(
             name: Some(name.to_string()),
             namespace: Some(namespace.to_string()),
             uid: Some(uid.to_string()),
+            // Copied onto the pod by the API server, as Binding annotations are.
+            annotations: Some([(DECISION.to_string(), why.to_string())].into()),
             ..Default::default()
         },
         target: ObjectReference {

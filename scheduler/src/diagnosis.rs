@@ -55,6 +55,18 @@ impl Diagnosis {
         }
     }
 
+    /// The refusals counted so far, most common first (`2 Insufficient
+    /// cpu, 1 node(s) had untolerated taint {…}`); empty when none.
+    pub fn counts(&self) -> String {
+        let mut reasons: Vec<(&String, &usize)> = self.reasons.iter().collect();
+        reasons.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+        reasons
+            .iter()
+            .map(|(r, n)| format!("{n} {r}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
     /// Records one refused node.
     pub fn add(&mut self, rejection: Rejection) {
         if rejection.resolvable {

@@ -37,6 +37,14 @@ pub enum NoFit {
 }
 
 /// The decision-making state that outlives one cycle.
+/// Where a pod goes, and why (the filters' refusals and the winning
+/// scores, bounded: the runner-up nodes are the best three).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Placement {
+    pub node: String,
+    pub why: String,
+}
+
 pub struct Algorithm {
     /// `percentageOfNodesToScore`; 0 means adaptive.
     percentage_of_nodes_to_score: u8,
@@ -58,7 +66,7 @@ impl Algorithm {
         cache: &Cache,
         pod: &PodInfo,
         rng: &mut impl Rng,
-    ) -> Result<String, NoFit> {
+    ) -> Result<Placement, NoFit> {
         let num_nodes = cache.num_nodes();
         if num_nodes == 0 {
             return Err(NoFit::NoNodes);
@@ -69,12 +77,45 @@ impl Algorithm {
             )));
         }
         let pre = PreFilter::compute(pod, cache);
-        let feasible = self.find_feasible(cache, pod, &pre)?;
+        let (feasible, diagnosis, filtered) = self.find_feasible(cache, pod, &pre)?;
+        let excluded = diagnosis.counts();
+        let sampled = if filtered < num_nodes {
+            format!(" (filtered {filtered} of {num_nodes} nodes)")
+        } else {
+            String::new()
+        };
+        let excluded = if excluded.is_empty() {
+            String::new()
+        } else {
+            format!("; excluded: {excluded}")
+        };
         if feasible.len() == 1 {
-            return Ok(feasible[0].name.clone());
+            let node = feasible[0].name.clone();
+            let why = format!("{node}: the only node that passed the filters{sampled}{excluded}");
+            return Ok(Placement { node, why });
         }
         let totals = scores::score_nodes(pod, &feasible, &pre);
-        Ok(select_host(&feasible, &totals, rng).name.clone())
+        let node = select_host(&feasible, &totals, rng).name.clone();
+        // The chosen node's score and the runners-up, best first.
+        let mut ranked: Vec<(&str, i64)> = feasible
+            .iter()
+            .zip(&totals)
+            .map(|(n, t)| (n.name.as_str(), *t))
+            .collect();
+        ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        let score = ranked.iter().find(|(n, _)| *n == node).map_or(0, |r| r.1);
+        let others: Vec<String> = ranked
+            .iter()
+            .filter(|(n, _)| *n != node)
+            .take(3)
+            .map(|(n, t)| format!("{n} {t}"))
+            .collect();
+        let why = format!(
+            "{node} scored {score}, the highest of {} feasible nodes{sampled} (next: {}){excluded}",
+            feasible.len(),
+            others.join(", ")
+        );
+        Ok(Placement { node, why })
     }
 
     fn find_feasible<'c>(
@@ -82,7 +123,7 @@ impl Algorithm {
         cache: &'c Cache,
         pod: &PodInfo,
         pre: &PreFilter,
-    ) -> Result<Vec<&'c NodeInfo>, NoFit> {
+    ) -> Result<(Vec<&'c NodeInfo>, Diagnosis, usize), NoFit> {
         let all = cache.nodes();
         let wanted = self.num_feasible_nodes_to_find(cache.num_nodes());
         let mut feasible = Vec::with_capacity(wanted.min(all.len()));
@@ -105,7 +146,7 @@ impl Algorithm {
         if feasible.is_empty() {
             Err(NoFit::Unschedulable(diagnosis))
         } else {
-            Ok(feasible)
+            Ok((feasible, diagnosis, processed))
         }
     }
 
@@ -187,11 +228,41 @@ mod tests {
         assert_eq!(a.next_start, 420);
         let mut chosen = std::collections::HashSet::new();
         for _ in 0..20 {
-            chosen.insert(a.schedule(&cache, &info, &mut rng).unwrap());
+            chosen.insert(a.schedule(&cache, &info, &mut rng).unwrap().node);
         }
         assert!(
             chosen.len() > 10,
             "equal nodes are picked at random: {chosen:?}"
+        );
+    }
+
+    #[test]
+    fn a_placement_says_why() {
+        let cache = cache_with(3);
+        let p = pod("100m");
+        let placed = Algorithm::new(0)
+            .schedule(&cache, &PodInfo::new(&p), &mut rand::rng())
+            .unwrap();
+        assert!(
+            placed.why.starts_with(&format!("{} scored ", placed.node))
+                && placed
+                    .why
+                    .contains("the highest of 3 feasible nodes (next: "),
+            "{placed:?}"
+        );
+        let big = pod("2");
+        let mut cache = cache_with(3);
+        let roomy: Node = serde_json::from_value(json!({"metadata": {"name": "roomy"},
+            "status": {"allocatable": {"cpu": "4", "memory": "1Gi", "pods": "110"},
+                       "conditions": [{"type": "Ready", "status": "True"}]}}))
+        .unwrap();
+        cache.upsert_node(&roomy);
+        let placed = Algorithm::new(0)
+            .schedule(&cache, &PodInfo::new(&big), &mut rand::rng())
+            .unwrap();
+        assert_eq!(
+            placed.why,
+            "roomy: the only node that passed the filters; excluded: 3 Insufficient cpu"
         );
     }
 

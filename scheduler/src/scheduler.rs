@@ -46,7 +46,7 @@ use crate::diagnosis::NO_NODES;
 use crate::pod_info::PodInfo;
 use crate::queue::SchedulingQueue;
 use crate::report::{Reporter, REASON_SCHEDULER_ERROR, REASON_UNSCHEDULABLE};
-use crate::schedule_one::{Algorithm, NoFit};
+use crate::schedule_one::{Algorithm, NoFit, Placement};
 use crate::volume_binding::{self, Stores};
 use crate::{binder, Config, Error};
 
@@ -262,7 +262,7 @@ impl Scheduler {
         let decision = self.algorithm.schedule(&self.cache, &info, &mut self.rng);
         let now = Instant::now();
         match decision {
-            Ok(node) => {
+            Ok(Placement { node, why }) => {
                 let (namespace, name, uid) = (
                     pod.namespace().unwrap_or_default(),
                     pod.name_any(),
@@ -284,7 +284,7 @@ impl Scheduler {
                         None => Ok(()),
                     };
                     let result = match prebound {
-                        Ok(()) => binder::bind(client, &namespace, &name, &uid, &node).await,
+                        Ok(()) => binder::bind(client, &namespace, &name, &uid, &node, &why).await,
                         Err(e) => Err(e),
                     };
                     drop(permit);

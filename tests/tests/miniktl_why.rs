@@ -160,6 +160,13 @@ async fn why_explains_pods_deployments_and_services() {
     assert!(
         has_line(
             &why,
+            &["the scheduler's choice: node-a: the only node that passed the filters"]
+        ),
+        "{why}"
+    );
+    assert!(
+        has_line(
+            &why,
             &[
                 "Scheduled: Successfully assigned default/",
                 pod,

@@ -1,6 +1,7 @@
 //! `pods/<name>/binding`: how the scheduler assigns a pod to a node. The
 //! API server sets `spec.nodeName` (which no ordinary update may change)
-//! and the PodScheduled condition, refusing a pod already bound.
+//! and the PodScheduled condition, refusing a pod already bound, and copies
+//! the Binding's annotations onto the pod, as kube-apiserver does.
 
 use axum::response::Response;
 use minik_api::meta;
@@ -27,6 +28,11 @@ pub async fn bind(ctx: Ctx) -> Result<Response, ApiError> {
             )
         })?
         .to_string();
+    let annotations = body
+        .pointer("/metadata/annotations")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
     let info = ctx.info();
     let target = ctx.target.clone();
     ctx.mutate(
@@ -58,6 +64,9 @@ pub async fn bind(ctx: Ctx) -> Result<Response, ApiError> {
                 ));
             }
             pod["spec"]["nodeName"] = json!(node);
+            for (k, v) in annotations {
+                pod["metadata"]["annotations"][k] = v;
+            }
             super::set_pod_condition(
                 &mut pod,
                 json!({"type": "PodScheduled", "status": "True", "lastProbeTime": null,

@@ -256,6 +256,7 @@ async fn pod_trace(ctx: &Ctx, ns: &str, pod: &Value, events: &[Value]) -> Result
         "phase": str_at(pod, "/status/phase"),
         "ready": crate::conditions::is_true(pod, "Ready"),
         "node": str_at(pod, "/spec/nodeName"),
+        "schedulerDecision": str_at(pod, "/metadata/annotations/scheduler.minik.io~1decision"),
         "deleting": pod.pointer("/metadata/deletionTimestamp").is_some(),
         "owners": chain,
         "scheduling": scheduling,
@@ -468,6 +469,12 @@ fn render(t: &Value) -> String {
             }
             for e in scheduling {
                 line(format!("  {}", event_text(e)));
+            }
+            if !str_at(t, "/schedulerDecision").is_empty() {
+                line(format!(
+                    "  the scheduler's choice: {}",
+                    str_at(t, "/schedulerDecision")
+                ));
             }
             line(String::new());
             line("Its containers:".into());
