@@ -286,12 +286,20 @@ pub fn by_group_kind(group: &str, kind: &str) -> Option<&'static ResourceInfo> {
 /// Resolves what a user typed (`po`, `pods`, `pod`, `deploy`, `deployments.apps`,
 /// `Deployment`) to a resource, preferring the first-listed version of a group.
 pub fn resolve(name: &str) -> Option<&'static ResourceInfo> {
+    resolve_among(CATALOGUE.iter(), name)
+}
+
+/// [`resolve`] among other resources (the ones CRDs add, for clients).
+pub fn resolve_among<'a>(
+    resources: impl IntoIterator<Item = &'a ResourceInfo>,
+    name: &str,
+) -> Option<&'a ResourceInfo> {
     let lower = name.to_ascii_lowercase();
     let (base, group) = match lower.split_once('.') {
         Some((b, g)) => (b.to_string(), Some(g.to_string())),
         None => (lower.clone(), None),
     };
-    CATALOGUE.iter().find(|r| {
+    resources.into_iter().find(|r| {
         let name_matches = r.plural == base
             || r.singular == base
             || r.kind.eq_ignore_ascii_case(&base)

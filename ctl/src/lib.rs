@@ -222,6 +222,13 @@ where
         }
     };
     let ctx = Ctx::new(io, cli.kubeconfig, cli.namespace);
+    // Custom kinds resolve like built-in ones in commands that name kinds.
+    if !matches!(
+        cli.command,
+        Command::Cluster(_) | Command::Config(_) | Command::Version(_)
+    ) {
+        resources::load_custom(&ctx).await;
+    }
     match cli.command.run(&ctx).await {
         Ok(()) => 0,
         Err(e) => {

@@ -22,7 +22,7 @@ pub fn resource_of(doc: &Document, context: &str) -> Result<&'static ResourceInf
         .and_then(Value::as_str)
         .unwrap_or("");
     let kind = doc.object.get("kind").and_then(Value::as_str).unwrap_or("");
-    minik_api::catalogue::by_api_version_kind(av, kind)
+    resources::by_api_version_kind(av, kind)
         .ok_or_else(|| resources::unknown_kind(kind, av, context))
 }
 

@@ -2,9 +2,12 @@
 //! served resources — kubectl's RESTMapper plus `resource.Builder`'s
 //! argument rules.
 //!
-//! minik serves exactly the kinds in `minik_api::catalogue` (no CRDs), so
-//! the compiled-in catalogue is the mapping; `miniktl api-resources` asks
-//! the server's discovery instead, to show what is really served.
+//! minik serves the kinds in `minik_api::catalogue` plus those its
+//! CustomResourceDefinitions add: the compiled-in catalogue is the mapping
+//! for the first, and the cluster's CRDs (read once per command by
+//! [`load_custom`], turned into resources as the API server turns them)
+//! for the second; `miniktl api-resources` asks the server's discovery
+//! instead, to show what is really served.
 
 use minik_api::catalogue;
 use minik_api::ResourceInfo;
@@ -32,9 +35,50 @@ pub struct Selections {
     pub named: bool,
 }
 
-/// Resolves one type name (`po`, `pods`, `Pod`, `deployments.apps`).
+/// The resources the cluster's CRDs add, as far as this process has read
+/// them (added to, never dropped: tests run several clusters in one process).
+static CUSTOM: std::sync::RwLock<Vec<&'static ResourceInfo>> = std::sync::RwLock::new(Vec::new());
+
+/// Reads the cluster's CustomResourceDefinitions so that their kinds
+/// resolve like built-in ones; best effort (a command that needs the
+/// server reports it when it cannot reach it).
+pub async fn load_custom(ctx: &crate::Ctx) {
+    let Some(info) = catalogue::lookup("apiextensions.k8s.io", "v1", "customresourcedefinitions")
+    else {
+        return;
+    };
+    let Ok(crds) = ctx.list(info, None, None, None).await else {
+        return;
+    };
+    let mut custom = CUSTOM.write().expect("custom resources lock");
+    for crd in &crds {
+        for r in minik_api::custom_resource::resources_of(crd) {
+            if !custom.iter().any(|c| std::ptr::eq(*c, r)) {
+                custom.push(r);
+            }
+        }
+    }
+}
+
+fn custom() -> Vec<&'static ResourceInfo> {
+    CUSTOM.read().expect("custom resources lock").clone()
+}
+
+/// Resolves one type name (`po`, `pods`, `Pod`, `deployments.apps`,
+/// `websites`, `websites.example.com`).
 pub fn resolve(name: &str) -> Result<&'static ResourceInfo> {
-    catalogue::resolve(name).ok_or_else(|| unknown_type(name))
+    catalogue::resolve(name)
+        .or_else(|| catalogue::resolve_among(custom(), name))
+        .ok_or_else(|| unknown_type(name))
+}
+
+/// The resource of an object's `apiVersion` and `kind`, built-in or custom.
+pub fn by_api_version_kind(api_version: &str, kind: &str) -> Option<&'static ResourceInfo> {
+    catalogue::by_api_version_kind(api_version, kind).or_else(|| {
+        custom()
+            .into_iter()
+            .find(|r| r.api_version() == api_version && r.kind == kind)
+    })
 }
 
 /// The error for a resource type the server does not have.

@@ -9,6 +9,8 @@
 //! conflicts; and the seeds' operator manifests (Istio, Prometheus
 //! Operator, Chaos Mesh) stored once a CRD for them exists.
 
+#[path = "support/miniktl.rs"]
+mod mk;
 mod support;
 
 use std::sync::Arc;
@@ -777,4 +779,51 @@ async fn versions_share_storage_and_discovery_prefers_the_highest() {
         "jsonpath={.status.storedVersions}",
     ]);
     assert_eq!(crd, r#"["v1"]"#);
+}
+
+/// miniktl reads the cluster's CRDs, so custom kinds resolve as in kubectl.
+#[tokio::test(flavor = "multi_thread")]
+async fn miniktl_gets_applies_and_deletes_custom_resources() {
+    let c = TestCluster::start().await;
+    c.apply(CRD);
+    let path = c.file("blog.yaml", &site("blog", "  image: minik/web:v1"));
+    let out = mk::miniktl(&c.kubeconfig, &["apply", "-f", &path])
+        .await
+        .ok();
+    assert!(
+        out.contains("website.minik.example.com/blog created"),
+        "{out}"
+    );
+    let table = mk::miniktl(&c.kubeconfig, &["get", "ws"]).await.ok();
+    let header: Vec<&str> = table.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(header, vec!["NAME", "IMAGE", "REPLICAS", "AGE"], "{table}");
+    let ours = mk::miniktl(
+        &c.kubeconfig,
+        &[
+            "get",
+            "websites.minik.example.com",
+            "blog",
+            "-o",
+            "jsonpath={.spec.replicas}",
+        ],
+    )
+    .await
+    .ok();
+    assert_eq!(ours, "1");
+    let out = mk::miniktl(&c.kubeconfig, &["delete", "website", "blog"])
+        .await
+        .ok();
+    assert!(
+        out.contains("website.minik.example.com \"blog\" deleted"),
+        "{out}"
+    );
+    let missing = mk::miniktl(&c.kubeconfig, &["get", "gadgets"]).await;
+    assert_ne!(missing.code, 0);
+    assert!(
+        missing
+            .err
+            .contains("the server doesn't have a resource type \"gadgets\""),
+        "{}",
+        missing.err
+    );
 }

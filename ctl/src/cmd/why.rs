@@ -144,7 +144,7 @@ async fn owner_of(ctx: &Ctx, ns: &str, obj: &Value) -> Result<Option<Value>> {
     };
     let av = str_at(owner, "/apiVersion");
     let kind = str_at(owner, "/kind");
-    let Some(info) = minik_api::catalogue::by_api_version_kind(av, kind) else {
+    let Some(info) = resources::by_api_version_kind(av, kind) else {
         return Ok(Some(
             json!({"kind": kind, "metadata": {"name": str_at(owner, "/name")}}),
         ));
