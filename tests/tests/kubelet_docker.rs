@@ -6,6 +6,8 @@
 //! Docker is required: these tests fail under CI=true without an engine.
 
 mod kubelet_support;
+#[path = "support/miniktl.rs"]
+mod mk;
 mod support;
 
 use std::time::{Duration, Instant};
@@ -351,6 +353,25 @@ async fn liveness_restarts_and_readiness_flips_ready() {
             .any(|(r, n)| r == "Killing"
                 && n == "Container c failed liveness probe, will be restarted"),
         "{events:?}"
+    );
+
+    // `miniktl why` tells the story: no owner, a node named in the spec,
+    // the restart and the probe that caused it.
+    let why = mk::miniktl(&c.cluster.kubeconfig, &["why", "pod/live"])
+        .await
+        .ok();
+    let has = |parts: &[&str]| why.lines().any(|l| parts.iter().all(|p| l.contains(p)));
+    assert!(has(&["created directly: no controller owns it"]), "{why}");
+    assert!(
+        has(&["its spec named the node (no scheduling decision)"]),
+        "{why}"
+    );
+    assert!(has(&["c (busybox:1.35): ", "restart"]), "{why}");
+    assert!(has(&["last ended: ", "(exit code "]), "{why}");
+    assert!(has(&["Unhealthy: Liveness probe failed:"]), "{why}");
+    assert!(
+        has(&["Killing: Container c failed liveness probe, will be restarted"]),
+        "{why}"
     );
 }
 
