@@ -3,9 +3,8 @@
 //! quota controller's `status.used` after creates, deletes, finished pods
 //! and an API server restart.
 
-#[path = "support/miniktl.rs"]
-mod miniktl;
-mod support;
+use crate::support;
+use crate::support::miniktl;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -6,7 +6,7 @@
 //! written in Go's field order, and unknown subresources answering a
 //! non-retryable 404 at once.
 
-mod support;
+use crate::support;
 
 use std::process::Command;
 use std::sync::Arc;

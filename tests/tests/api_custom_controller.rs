@@ -6,7 +6,7 @@
 //! scale` on the Website reaches its pods; deleting the Website lets the
 //! garbage collector remove what it owned.
 
-mod support;
+use crate::support;
 
 use std::process::{Command, Stdio};
 use std::sync::Arc;

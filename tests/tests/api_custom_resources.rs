@@ -9,9 +9,8 @@
 //! conflicts; and the seeds' operator manifests (Istio, Prometheus
 //! Operator, Chaos Mesh) stored once a CRD for them exists.
 
-#[path = "support/miniktl.rs"]
-mod mk;
-mod support;
+use crate::support;
+use crate::support::miniktl as mk;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -4,7 +4,7 @@
 //! retryable 5xx that makes a client back off for minutes. `/metrics` shows
 //! the watches each client holds open (one per kind for a component).
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};

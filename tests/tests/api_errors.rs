@@ -2,7 +2,7 @@
 //! invalid and immutable fields (422), unknown kinds (404 naming what is
 //! served), malformed and oversized bodies (400/413) — and the server stays up.
 
-mod support;
+use crate::support;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Pod};

@@ -5,7 +5,7 @@
 //! prove the body really was protobuf, and the stored object is read back.
 //! Also: malformed or unsupported protobuf bodies are 400s naming the kind.
 
-mod support;
+use crate::support;
 
 use serde_json::{json, Value};
 use support::TestCluster;

@@ -3,7 +3,7 @@
 //! initial-events-end bookmark, watch timeouts, pagination, field selectors,
 //! graceful pod deletion, finalizers and propagation policy, deletecollection.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

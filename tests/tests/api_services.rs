@@ -2,7 +2,7 @@
 //! (requested values honored, conflicts 422, released on delete, kept across
 //! restarts) and the built-in `kubernetes` Service.
 
-mod support;
+use crate::support;
 
 use k8s_openapi::api::core::v1::{Endpoints, Service};
 use kube::api::{Api, DeleteParams, PostParams};

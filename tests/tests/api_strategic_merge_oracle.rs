@@ -8,7 +8,7 @@
 //! written down here. Also: the Service apply that used to fail, end to end
 //! through the API server with the real `kubectl apply`.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::process::Command;

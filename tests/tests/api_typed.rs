@@ -5,7 +5,7 @@
 //! `Warning` header; Strict: 400; Ignore: dropped silently). The real kubectl
 //! sends `fieldValidation=Strict` and prints the server's words.
 
-mod support;
+use crate::support;
 
 use serde_json::{json, Value};
 use support::TestCluster;

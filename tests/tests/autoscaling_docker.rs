@@ -7,10 +7,9 @@
 //!
 //! Docker is required: this test fails under CI=true without an engine.
 
-mod kubelet_support;
-#[path = "support/miniktl.rs"]
-mod mk;
-mod support;
+use crate::kubelet_support;
+use crate::support;
+use crate::support::miniktl as mk;
 
 use std::time::{Duration, Instant};
 
@@ -213,8 +212,13 @@ spec:
         (replicas(tc, "microservices", "user-service").await > 2).then_some(())
     })
     .await;
-    let status =
-        serde_json::to_value(hpas.get("user-service-hpa").await.unwrap().status.unwrap()).unwrap();
+    // A loop whose scrape missed (the kubelet's stats are slow under load)
+    // reports empty metrics, as Kubernetes' does; wait for one that read them.
+    let status = wait_for("the seed's HPA reads cpu and memory", T, || async {
+        let status = serde_json::to_value(hpas.get("user-service-hpa").await.ok()?.status?).ok()?;
+        (status["currentMetrics"][0]["resource"]["name"] == "cpu").then_some(status)
+    })
+    .await;
     let metrics: Vec<&Value> = status["currentMetrics"]
         .as_array()
         .unwrap()

@@ -4,9 +4,8 @@
 //! `miniktl top`, and an HPA scaling a Deployment up and back down.
 //! Fast; the Docker test (`autoscaling_docker.rs`) is the real one.
 
-#[path = "support/miniktl.rs"]
-mod mk;
-mod support;
+use crate::support;
+use crate::support::miniktl as mk;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! Every acknowledged write survives `kill -9` of the API server process,
 //! and resourceVersions keep increasing after the restart.
 
-mod support;
+use crate::support;
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};

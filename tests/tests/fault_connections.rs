@@ -7,7 +7,7 @@
 //! Raw TCP on 127.0.0.1 with small limits set through `Config`, so each test
 //! takes a few seconds.
 
-mod support;
+use crate::support;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};

@@ -5,7 +5,7 @@
 //! watch from a resourceVersion the server has not reached gets kube's
 //! "Too large resource version" 504. Each scenario prints one summary line.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 

@@ -8,7 +8,7 @@
 //! created before it must be unchanged — bad input gets a clear error and
 //! loses nothing. One summary line is printed.
 
-mod support;
+use crate::support;
 
 use serde_json::{json, Value};
 use support::TestCluster;

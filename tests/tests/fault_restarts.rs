@@ -17,7 +17,7 @@
 //! scenarios in turn, which keeps the whole file well under a minute or two
 //! on a small machine.
 
-mod support;
+use crate::support;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

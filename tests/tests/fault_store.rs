@@ -6,7 +6,7 @@
 //! Last, `miniktl cluster backup` → damage → `miniktl cluster restore`
 //! brings every object back. Each scenario prints one summary line.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

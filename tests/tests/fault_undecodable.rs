@@ -9,7 +9,7 @@
 //! `"minReadySeconds":42` into `"minReadySeconds":"three"` in every
 //! response it receives, lists and watch events alike.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! The Rust `kube` client against minik-apiserver: typed CRUD, the four
 //! patch types, and `kube::runtime::watcher` through restarts and expiry.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

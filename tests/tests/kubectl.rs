@@ -1,7 +1,7 @@
 //! The real `kubectl` (v1.32) against minik-apiserver: discovery, OpenAPI
 //! validation, server-side tables, apply's three-way patches, scale, watch.
 
-mod support;
+use crate::support;
 
 use std::io::{BufRead, BufReader};
 use std::time::{Duration, Instant};

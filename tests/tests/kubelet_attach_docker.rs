@@ -5,8 +5,7 @@
 //!
 //! Docker is required: these tests fail under CI=true without an engine.
 
-mod kubelet_support;
-mod support;
+use crate::kubelet_support;
 
 use std::io::{BufRead, BufReader};
 use std::time::Duration;

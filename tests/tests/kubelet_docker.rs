@@ -5,10 +5,9 @@
 //!
 //! Docker is required: these tests fail under CI=true without an engine.
 
-mod kubelet_support;
-#[path = "support/miniktl.rs"]
-mod mk;
-mod support;
+use crate::kubelet_support;
+use crate::support;
+use crate::support::miniktl as mk;
 
 use std::time::{Duration, Instant};
 

@@ -2,7 +2,7 @@
 //! registration and leases, with no containers — and many nodes in one
 //! process. Fast; never a substitute for the Docker tests.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 

@@ -4,7 +4,7 @@
 //! ready, no write when nothing changed, Services without a selector left
 //! to their user, and the Endpoints removed with its Service.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 

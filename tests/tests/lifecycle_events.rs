@@ -2,7 +2,7 @@
 //! server: a repeat bumps one Event's count (seen by events.k8s.io and core
 //! readers alike), and similar events are combined from the tenth message on.
 
-mod support;
+use crate::support;
 
 use k8s_openapi::api::core::v1::{ConfigMap, Event as CoreEvent};
 use k8s_openapi::api::events::v1::Event;

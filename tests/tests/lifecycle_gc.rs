@@ -4,7 +4,7 @@
 //! written by the test; unbound pods are removed by a DELETE at once, a
 //! bound one waits for its (simulated) kubelet as in a real cluster.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

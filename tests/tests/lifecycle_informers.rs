@@ -3,7 +3,7 @@
 //! does with its `SharedInformerFactory`. The test counts the watch requests
 //! that reach the API server, per path, through a layer on the client.
 
-mod support;
+use crate::support;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -3,7 +3,7 @@
 //! Terminating and its conditions, waits for a pod still terminating on its
 //! (simulated) kubelet, then finalizes it so the API server removes it.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -5,7 +5,7 @@
 //! their tolerations; once its (simulated) kubelet renews the Lease and
 //! reports Ready again, the taints go and the remaining pods stay.
 
-mod support;
+use crate::support;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};

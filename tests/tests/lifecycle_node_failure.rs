@@ -4,7 +4,7 @@
 //! lifecycle controller taints it and evicts its pods, the ReplicaSet
 //! replaces them, and the scheduler puts the replacements on node-b.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 

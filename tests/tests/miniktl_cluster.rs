@@ -16,9 +16,7 @@
 //! Clusters run `--isolated` (no host route, loopback ports) under unique
 //! names and homes, so they never meet another test's cluster.
 
-#[path = "support/miniktl.rs"]
-mod mk;
-mod support;
+use crate::support;
 
 use support::cli::{miniktl, ok, Down};
 

@@ -5,9 +5,8 @@
 //! restores an old ReplicaSet's template, `port-forward` carries bytes, and
 //! the smaller commands (explain, config, cluster-info, events order) work.
 
-#[path = "support/miniktl.rs"]
-mod mk;
-mod support;
+use crate::support;
+use crate::support::miniktl as mk;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -6,9 +6,8 @@
 //! byte-identical to kubectl's (ages may tick between the two runs: a
 //! comparison is retried until both land in the same second).
 
-#[path = "support/miniktl.rs"]
-mod mk;
-mod support;
+use crate::support;
+use crate::support::miniktl as mk;
 
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use kube::core::ApiResource;

@@ -3,9 +3,8 @@
 //! what is served; a stopped cluster says how to start one; server errors
 //! print like kubectl's; and every failure exits non-zero.
 
-#[path = "support/miniktl.rs"]
-mod mk;
-mod support;
+use crate::support;
+use crate::support::miniktl as mk;
 
 use support::TestCluster;
 

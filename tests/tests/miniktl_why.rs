@@ -5,9 +5,8 @@
 //! reasons), a Deployment's rollout as a timeline, a Service's pods; the
 //! same as JSON, and as a kubectl plugin (`kubectl why`).
 
-#[path = "support/miniktl.rs"]
-mod mk;
-mod support;
+use crate::support;
+use crate::support::miniktl as mk;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -6,7 +6,7 @@
 //! one owner's pods across nodes, inter-pod affinity and anti-affinity, and
 //! topology spread constraints across zones.
 
-mod support;
+use crate::support;
 
 use std::collections::HashMap;
 

@@ -5,7 +5,7 @@
 //! and it is bound — with a `Scheduled` Event — once a fitting node appears.
 //! Pods for another scheduler are left alone.
 
-mod support;
+use crate::support;
 
 use k8s_openapi::api::core::v1::{Node, Pod};
 use k8s_openapi::api::events::v1::Event;

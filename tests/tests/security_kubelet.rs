@@ -5,7 +5,7 @@
 //! work through the API server, which dials the kubelet with its own
 //! certificate. Sim runtime: the port is what is tested, not containers.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::time::Duration;

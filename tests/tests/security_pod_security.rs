@@ -5,7 +5,7 @@
 //! too but admits a plain pod; `warn` admits with kubectl's `Warning:`
 //! line; a hardened pod passes `restricted`.
 
-mod support;
+use crate::support;
 
 use support::TestCluster;
 

@@ -6,7 +6,7 @@
 //! cannot impersonate, and escalation prevention: a user cannot grant what
 //! they do not hold, unless they may `bind` or `escalate`.
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 

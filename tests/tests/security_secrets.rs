@@ -6,7 +6,7 @@
 //! private; and a server given another key refuses to start, saying which
 //! object it cannot decrypt.
 
-mod support;
+use crate::support;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};

@@ -5,7 +5,7 @@
 //! kube-apiserver's message — the seeds' Deployment for `microservice-sa`
 //! runs once its ServiceAccount exists.
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 use std::time::Duration;

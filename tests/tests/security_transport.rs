@@ -7,7 +7,7 @@
 //! the handshake; the kubeconfig is private. Through the kube crate and the
 //! real kubectl.
 
-mod support;
+use crate::support;
 
 use std::os::unix::fs::PermissionsExt;
 use std::sync::Arc;

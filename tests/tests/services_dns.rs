@@ -3,8 +3,8 @@
 //! changes visible at once, and forwarding — to a stub upstream resolver
 //! this test runs on loopback (no test ever queries the host's resolver).
 
-mod services_support;
-mod support;
+use crate::services_support;
+use crate::support;
 
 use std::net::SocketAddr;
 use std::str::FromStr;

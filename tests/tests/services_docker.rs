@@ -21,9 +21,9 @@
 //! upstream is a silent loopback socket: nothing is ever forwarded to the
 //! host's resolver. Containers and the network are removed by a guard.
 
-mod kubelet_support;
-mod services_support;
-mod support;
+use crate::kubelet_support;
+use crate::services_support;
+use crate::support;
 
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};

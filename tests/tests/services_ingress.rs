@@ -8,8 +8,8 @@
 //! pass-through, status.loadBalancer, IngressClass selection, and Warning
 //! events for annotations minik ignores.
 
-mod services_support;
-mod support;
+use crate::services_support;
+use crate::support;
 
 use std::net::SocketAddr;
 use std::time::Duration;

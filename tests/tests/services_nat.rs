@@ -9,8 +9,8 @@
 //! documentation addresses (192.0.2.0/24, 198.51.100.0/24) and chains of
 //! this run's own (`mkt<run id>-…`), all removed at the end.
 
-mod services_support;
-mod support;
+use crate::services_support;
+use crate::support;
 
 use std::process::Command;
 

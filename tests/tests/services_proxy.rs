@@ -9,8 +9,8 @@
 //! status (and kubectl's EXTERNAL-IP), and a resync after an API-server
 //! restart that never uses stale endpoints.
 
-mod services_support;
-mod support;
+use crate::services_support;
+use crate::support;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};

@@ -8,7 +8,7 @@
 //! Delete, the FailedScheduling messages of VolumeBinding, and the real
 //! kubectl's tables and validation errors.
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -5,7 +5,7 @@
 //! claim runs with the volume provisioned under the cluster's home, and
 //! `cluster down --purge` removes the volumes' data with the rest.
 
-mod support;
+use crate::support;
 
 use support::cli::{ok, Down};
 

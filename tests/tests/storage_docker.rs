@@ -10,8 +10,8 @@
 //!
 //! Docker is required: this test fails under CI=true without an engine.
 
-mod kubelet_support;
-mod support;
+use crate::kubelet_support;
+use crate::support;
 
 use std::time::Duration;
 

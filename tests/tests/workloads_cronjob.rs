@@ -8,7 +8,7 @@
 //! The scheduling arithmetic itself (next times, missed times, deadlines,
 //! time zones) is unit-tested with a fixed clock in `controller/src/cron_job.rs`.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -8,8 +8,8 @@
 //! released; status and `kubectl get ds` columns. One test
 //! runs `examples/daemonset/` on real Docker: two nodes, then a third joins.
 
-mod kubelet_support;
-mod support;
+use crate::kubelet_support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};

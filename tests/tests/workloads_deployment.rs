@@ -5,7 +5,7 @@
 //! and kubelet by marking pods Running/Ready, selectively where a rollout
 //! must get stuck.
 
-mod support;
+use crate::support;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};

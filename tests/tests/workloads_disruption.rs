@@ -4,7 +4,7 @@
 //! controller keeps the budget's status, and the real `kubectl drain`
 //! empties a node without ever taking the Deployment below its budget.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 

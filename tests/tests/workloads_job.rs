@@ -5,7 +5,7 @@
 //! side by side and asserts on their status, pods, finalizers and Events —
 //! and, in one, on what the real `kubectl` prints and waits for.
 
-mod support;
+use crate::support;
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};

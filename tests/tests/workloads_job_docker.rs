@@ -4,8 +4,7 @@
 //! own index and hostname, `kubectl wait --for=condition=complete`
 //! returns, and `kubectl logs` shows each shard's output.
 
-mod kubelet_support;
-mod support;
+use crate::kubelet_support;
 
 use std::collections::BTreeSet;
 use std::time::Duration;

@@ -4,7 +4,7 @@
 //! ReplicaSet and give it the next revision), pause/resume batching two
 //! changes into one rollout, restart, and status on a stuck rollout.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::time::Duration;

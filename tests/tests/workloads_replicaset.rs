@@ -3,7 +3,7 @@
 //! failures and the Events it records. A test helper plays scheduler and
 //! kubelet by binding pods and marking them Running/Ready.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

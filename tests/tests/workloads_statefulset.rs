@@ -12,9 +12,8 @@
 //! (local-path provisioner); `kubectl get sts`,
 //! `kubectl scale sts`, `kubectl delete sts` and the Events.
 
-#[path = "support/miniktl.rs"]
-mod mk;
-mod support;
+use crate::support;
+use crate::support::miniktl as mk;
 
 use std::sync::{Arc, Mutex};
 

@@ -8,8 +8,8 @@
 //! The DNS server listens on the test network's gateway (this host), which
 //! the kubelet gives pods as their nameserver, so no Service route is needed.
 
-mod kubelet_support;
-mod support;
+use crate::kubelet_support;
+use crate::support;
 
 use std::net::{IpAddr, SocketAddr};
 use std::process::Command;

@@ -6,8 +6,8 @@
 //! pod postgres-1`: the new postgres-1 mounts the same claim and finds its
 //! data directory.
 
-mod kubelet_support;
-mod support;
+use crate::kubelet_support;
+use crate::support;
 
 use std::time::Duration;
 

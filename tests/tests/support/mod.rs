@@ -11,6 +11,7 @@ pub mod batch;
 pub mod cli;
 pub mod faults;
 pub mod lifecycle;
+pub mod miniktl;
 pub mod scheduler;
 pub mod workloads;
 

@@ -1,0 +1,75 @@
+//! The cross-component tests, one module per area file (`<area>_*.rs`),
+//! linked into one test binary: one link and one binary on disk instead of
+//! one per file (each links the whole of minik, kube and k8s-openapi).
+//! Run one area with `cargo test -p minik-tests --test suite <area>_`.
+
+mod kubelet_support;
+mod services_support;
+mod support;
+
+mod api_admission;
+mod api_client_compat;
+mod api_custom_controller;
+mod api_custom_resources;
+mod api_discovery;
+mod api_errors;
+mod api_protobuf;
+mod api_semantics;
+mod api_services;
+mod api_strategic_merge_oracle;
+mod api_typed;
+mod architecture;
+mod autoscaling_docker;
+mod autoscaling_sim;
+mod durability;
+mod fault_connections;
+mod fault_growth;
+mod fault_input;
+mod fault_restarts;
+mod fault_store;
+mod fault_undecodable;
+mod kube_client;
+mod kubectl;
+mod kubelet_attach_docker;
+mod kubelet_docker;
+mod kubelet_portforward_docker;
+mod kubelet_sim;
+mod lifecycle_endpoints;
+mod lifecycle_events;
+mod lifecycle_gc;
+mod lifecycle_informers;
+mod lifecycle_namespace;
+mod lifecycle_node;
+mod lifecycle_node_failure;
+mod miniktl_cluster;
+mod miniktl_commands;
+mod miniktl_compat;
+mod miniktl_errors;
+mod miniktl_why;
+mod scheduler_placement;
+mod scheduler_unschedulable;
+mod security_kubelet;
+mod security_pod_security;
+mod security_rbac;
+mod security_secrets;
+mod security_service_accounts;
+mod security_transport;
+mod services_dns;
+mod services_docker;
+mod services_ingress;
+mod services_nat;
+mod services_proxy;
+mod storage_binding;
+mod storage_cluster;
+mod storage_docker;
+mod workloads_cronjob;
+mod workloads_daemonset;
+mod workloads_deployment;
+mod workloads_disruption;
+mod workloads_job;
+mod workloads_job_docker;
+mod workloads_kubectl;
+mod workloads_replicaset;
+mod workloads_statefulset;
+mod workloads_statefulset_docker;
+mod workloads_statefulset_volumes_docker;
