@@ -115,6 +115,7 @@ ROOTS = [
     "api.authorization.v1.SubjectAccessReview",
     "api.authorization.v1.LocalSubjectAccessReview",
     "api.authentication.v1.SelfSubjectReview",
+    "api.authentication.v1.TokenRequest",
     "api.certificates.v1.CertificateSigningRequest",
     "apimachinery.pkg.apis.meta.v1.DeleteOptions",
 ]
@@ -179,6 +180,9 @@ KEEP_ZERO_UNPROBED = {
     "api.authorization.v1.SubjectAccessReviewSpec": [],
     "api.authorization.v1.SubjectAccessReviewStatus": [],
     "api.authentication.v1.UserInfo": [],
+    "api.authentication.v1.TokenRequestSpec": ["expirationSeconds"],
+    "api.authentication.v1.TokenRequestStatus": ["token", "expirationTimestamp"],
+    "api.authentication.v1.BoundObjectReference": [],
     "api.apps.v1.DaemonSetUpdateStrategy": [],
     "api.apps.v1.DeploymentStrategy": [],
     "api.apps.v1.StatefulSetUpdateStrategy": [],

@@ -56,6 +56,7 @@ pub(super) static ROOTS: &[Root] = &[
     Root { api_version: Some("authorization.k8s.io/v1"), kind: "SubjectAccessReview", message: &AUTHORIZATION_V1_SUBJECTACCESSREVIEW },
     Root { api_version: Some("authorization.k8s.io/v1"), kind: "LocalSubjectAccessReview", message: &AUTHORIZATION_V1_LOCALSUBJECTACCESSREVIEW },
     Root { api_version: Some("authentication.k8s.io/v1"), kind: "SelfSubjectReview", message: &AUTHENTICATION_V1_SELFSUBJECTREVIEW },
+    Root { api_version: Some("authentication.k8s.io/v1"), kind: "TokenRequest", message: &AUTHENTICATION_V1_TOKENREQUEST },
     Root { api_version: Some("certificates.k8s.io/v1"), kind: "CertificateSigningRequest", message: &CERTIFICATES_V1_CERTIFICATESIGNINGREQUEST },
     Root { api_version: None, kind: "DeleteOptions", message: &META_V1_DELETEOPTIONS },
 ];
@@ -292,6 +293,15 @@ static APPS_V1_STATEFULSETUPDATESTRATEGY: Message = Message {
     ],
 };
 
+static AUTHENTICATION_V1_BOUNDOBJECTREFERENCE: Message = Message {
+    fields: &[
+        f(1, "kind", Str, One, false),
+        f(2, "apiVersion", Str, One, false),
+        f(3, "name", Str, One, false),
+        f(4, "uid", Str, One, false),
+    ],
+};
+
 static AUTHENTICATION_V1_SELFSUBJECTREVIEW: Message = Message {
     fields: &[
         f(1, "metadata", Msg(&META_V1_OBJECTMETA), One, false),
@@ -302,6 +312,29 @@ static AUTHENTICATION_V1_SELFSUBJECTREVIEW: Message = Message {
 static AUTHENTICATION_V1_SELFSUBJECTREVIEWSTATUS: Message = Message {
     fields: &[
         f(1, "userInfo", Msg(&AUTHENTICATION_V1_USERINFO), One, false),
+    ],
+};
+
+static AUTHENTICATION_V1_TOKENREQUEST: Message = Message {
+    fields: &[
+        f(1, "metadata", Msg(&META_V1_OBJECTMETA), One, false),
+        f(2, "spec", Msg(&AUTHENTICATION_V1_TOKENREQUESTSPEC), One, false),
+        f(3, "status", Msg(&AUTHENTICATION_V1_TOKENREQUESTSTATUS), One, false),
+    ],
+};
+
+static AUTHENTICATION_V1_TOKENREQUESTSPEC: Message = Message {
+    fields: &[
+        f(1, "audiences", Str, Repeated, false),
+        f(4, "expirationSeconds", I64, One, true),
+        f(3, "boundObjectRef", Msg(&AUTHENTICATION_V1_BOUNDOBJECTREFERENCE), One, false),
+    ],
+};
+
+static AUTHENTICATION_V1_TOKENREQUESTSTATUS: Message = Message {
+    fields: &[
+        f(1, "token", Str, One, true),
+        f(2, "expirationTimestamp", Time, One, false),
     ],
 };
 

@@ -7,7 +7,12 @@
 //! 2. Bearer tokens from `--token-auth-file` (kube-apiserver's static token
 //!    file: `token,user,uid,"group1,group2"` per line). A token that is
 //!    not known is 401 Unauthorized, never anonymous.
-//! 3. Nobody: `system:anonymous` in `system:unauthenticated`, which the
+//! 3. ServiceAccount tokens (`service_account_token.rs`): a JWT bearer
+//!    token signed with the cluster's key whose ServiceAccount (and the
+//!    Pod, Secret or Node it is bound to) still exists with the uid it
+//!    names is `system:serviceaccount:<ns>:<name>` in
+//!    `system:serviceaccounts` and `system:serviceaccounts:<ns>`.
+//! 4. Nobody: `system:anonymous` in `system:unauthenticated`, which the
 //!    authorizer lets reach only the health and version endpoints.
 //!
 //! Every authenticated user is also in `system:authenticated`, as in
@@ -15,7 +20,7 @@
 //! default; tests start in-process servers that way) has no way to tell
 //! who is calling, so, like kube-apiserver's old insecure port, everything
 //! arriving there acts as the cluster admin: it is for loopback debugging
-//! only. ServiceAccount tokens are not issued yet.
+//! only.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -26,6 +31,8 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::error::ApiError;
+use crate::service_account_token::{self, Keys, Private};
+use crate::store::Store;
 
 /// The identity a request was authenticated as (`user.Info`).
 #[derive(Debug, Clone, PartialEq)]
@@ -92,10 +99,12 @@ impl Peer {
     }
 }
 
-/// The static tokens (`--token-auth-file`).
-#[derive(Default)]
+/// The static tokens (`--token-auth-file`) and, once the server has a
+/// store, what checks ServiceAccount tokens.
+#[derive(Default, Clone)]
 pub struct Authenticator {
     tokens: HashMap<String, User>,
+    service_accounts: Option<(Arc<Keys>, Arc<dyn Store>)>,
 }
 
 /// Never prints the tokens themselves.
@@ -146,7 +155,19 @@ impl Authenticator {
                 User::authenticated(&fields[1], &fields[2], groups),
             );
         }
-        Ok(Authenticator { tokens })
+        Ok(Authenticator {
+            tokens,
+            service_accounts: None,
+        })
+    }
+
+    /// The same, also accepting ServiceAccount tokens signed by `keys`
+    /// whose objects are in `store`.
+    pub fn with_service_accounts(&self, keys: Arc<Keys>, store: Arc<dyn Store>) -> Authenticator {
+        Authenticator {
+            tokens: self.tokens.clone(),
+            service_accounts: Some((keys, store)),
+        }
     }
 
     /// The request's user, or 401 for credentials that name nobody.
@@ -155,15 +176,68 @@ impl Authenticator {
             Peer::Insecure => Ok(User::insecure_admin()),
             Peer::Tls(Some(user)) => Ok(user.clone()),
             Peer::Tls(None) => match bearer_token(req) {
-                Some(token) => self
-                    .tokens
-                    .get(token)
-                    .cloned()
-                    .ok_or_else(ApiError::unauthorized),
+                Some(token) => self.token_user(token).ok_or_else(ApiError::unauthorized),
                 None => Ok(User::anonymous()),
             },
         }
     }
+
+    fn token_user(&self, token: &str) -> Option<User> {
+        if let Some(user) = self.tokens.get(token) {
+            return Some(user.clone());
+        }
+        let (keys, store) = self.service_accounts.as_ref()?;
+        if !service_account_token::looks_like_jwt(token) {
+            return None;
+        }
+        let private = keys
+            .verify(token)
+            .map_err(|e| tracing::debug!(error = %e, "service account token refused"))
+            .ok()?;
+        if let Err(e) = still_bound(&**store, &private) {
+            tracing::debug!(error = %e, "service account token refused");
+            return None;
+        }
+        let ns = &private.namespace;
+        Some(User::authenticated(
+            &format!("system:serviceaccount:{ns}:{}", private.serviceaccount.name),
+            &private.serviceaccount.uid,
+            vec![
+                "system:serviceaccounts".into(),
+                format!("system:serviceaccounts:{ns}"),
+            ],
+        ))
+    }
+}
+
+/// A token outlives nothing it names: its ServiceAccount, and the Pod,
+/// Secret or Node it is bound to, must exist with the same uid (a pod
+/// being deleted still counts, as its containers run until they stop).
+fn still_bound(store: &dyn Store, private: &Private) -> Result<(), String> {
+    use minik_api::catalogue;
+    let ns = private.namespace.as_str();
+    let named = [
+        ("serviceaccounts", Some(ns), Some(&private.serviceaccount)),
+        ("pods", Some(ns), private.pod.as_ref()),
+        ("secrets", Some(ns), private.secret.as_ref()),
+        // A pod-bound token names the pod's node only for information.
+        (
+            "nodes",
+            None,
+            private.node.as_ref().filter(|_| private.pod.is_none()),
+        ),
+    ];
+    for (plural, namespace, object) in named {
+        let Some(object) = object else { continue };
+        let info = catalogue::lookup("", "v1", plural).expect("core kinds are served");
+        let stored = crate::commit::read(store, &info.key(namespace, &object.name))
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("{plural} {:?} not found", object.name))?;
+        if minik_api::meta::meta_str(&stored, "uid") != Some(object.uid.as_str()) {
+            return Err(format!("{plural} {:?} has another uid", object.name));
+        }
+    }
+    Ok(())
 }
 
 fn bearer_token(req: &Request) -> Option<&str> {

@@ -169,6 +169,12 @@ fn subresource_doc(r: &ResourceInfo, sub: &str) -> Value {
             &["create", "delete", "get", "patch", "update"],
         ),
         "eviction" => ("Eviction", Some("policy"), Some("v1"), &["create"]),
+        "token" => (
+            "TokenRequest",
+            Some("authentication.k8s.io"),
+            Some("v1"),
+            &["create"],
+        ),
         "finalize" => ("Namespace", None, None, &["update"]),
         "approval" => (r.kind, None, None, &["get", "update"]),
         _ => (r.kind, None, None, &["get"]),

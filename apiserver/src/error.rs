@@ -94,7 +94,8 @@ impl ApiError {
         )
     }
 
-    fn invalid_kind(
+    /// 422 Invalid for a kind that is not a stored resource (a subresource's request type).
+    pub fn invalid_kind(
         group: &str,
         qualified_kind: &str,
         kind: &str,

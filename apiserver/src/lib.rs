@@ -51,6 +51,7 @@ pub mod registry;
 pub mod request;
 pub mod rest;
 pub mod scraper;
+pub mod service_account_token;
 pub mod store;
 pub mod transport;
 
@@ -112,6 +113,9 @@ pub struct Config {
     /// `--encryption-provider-config`: how Secrets are encrypted at rest
     /// (the default here writes them as they are).
     pub encryption: Arc<encryption::Transformer>,
+    /// `--service-account-signing-key-file`: signs and checks
+    /// ServiceAccount tokens (`None`: a key for this process's life).
+    pub service_account_keys: Option<Arc<service_account_token::Keys>>,
 }
 
 impl Config {
@@ -135,6 +139,7 @@ impl Config {
             authenticator: Arc::default(),
             encryption: Arc::default(),
             kubelet_tls: None,
+            service_account_keys: None,
         }
     }
 }
@@ -188,6 +193,8 @@ pub struct AppState {
     pub authorizer: Arc<authorization::Authorizer>,
     /// How the API server dials a kubelet (proxy, scrape).
     pub kubelets: kubelet_client::KubeletClient,
+    /// Signs the tokens the TokenRequest API issues.
+    pub service_account_keys: Arc<service_account_token::Keys>,
     /// The resources CustomResourceDefinitions add.
     pub custom: custom_resources::CustomResources,
     /// When this server started (the APIServices' creation time).
@@ -331,6 +338,15 @@ pub async fn start(config: Config) -> Result<Server, Error> {
     let services = allocator::ServiceAllocator::new(config.service_cidr, config.node_ports.clone());
     bootstrap::load_service_allocations(&*store, &services)?;
     let custom = custom_resources::CustomResources::new(store.clone(), &hub);
+    let service_account_keys = config
+        .service_account_keys
+        .clone()
+        .unwrap_or_else(|| Arc::new(service_account_token::Keys::ephemeral()));
+    let authenticator = Arc::new(
+        config
+            .authenticator
+            .with_service_accounts(service_account_keys.clone(), store.clone()),
+    );
     let state = Arc::new(AppState {
         custom,
         started: jiff::Timestamp::now(),
@@ -345,6 +361,7 @@ pub async fn start(config: Config) -> Result<Server, Error> {
         authorizer: authorizer.clone(),
         kubelets: kubelet_client::KubeletClient::new(config.kubelet_tls.as_ref())
             .map_err(Error::Tls)?,
+        service_account_keys,
     });
     bootstrap::ensure_kubernetes_service(&state, addr).await?;
     let event_ttl = tokio::spawn(event_ttl::run(state.clone(), config.event_ttl));
@@ -361,7 +378,7 @@ pub async fn start(config: Config) -> Result<Server, Error> {
             Some(files) => Some(transport::acceptor(files).map_err(Error::Tls)?),
             None => None,
         },
-        authenticator: config.authenticator.clone(),
+        authenticator,
         authorizer,
     };
     let tls = security.tls.is_some();

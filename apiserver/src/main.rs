@@ -49,6 +49,14 @@ struct Args {
     /// `<cert-dir>/encryption-config.yaml`, made with a random key if missing.
     #[arg(long, value_name = "FILE")]
     encryption_provider_config: Option<PathBuf>,
+    /// The P-256 PKCS#8 key ServiceAccount tokens are signed and checked
+    /// with; default `<cert-dir>/sa.key`, made if missing.
+    #[arg(long, value_name = "FILE")]
+    service_account_signing_key_file: Option<PathBuf>,
+    /// The `iss` of the tokens issued, also the audience a token must be
+    /// meant for to be accepted here.
+    #[arg(long, value_name = "URL", default_value = minik_apiserver::service_account_token::DEFAULT_ISSUER)]
+    service_account_issuer: String,
     /// Static bearer tokens, one `token,user,uid[,"group1,group2"]` per line.
     #[arg(long, value_name = "FILE")]
     token_auth_file: Option<PathBuf>,
@@ -132,6 +140,15 @@ async fn main() -> anyhow::Result<()> {
         let tokens = Authenticator::from_token_file(file).map_err(anyhow::Error::msg)?;
         config.authenticator = std::sync::Arc::new(tokens);
     }
+    let sa_key = args
+        .service_account_signing_key_file
+        .clone()
+        .unwrap_or_else(|| cert_dir.join("sa.key"));
+    let mut keys = minik_apiserver::service_account_token::Keys::ensure(&sa_key)
+        .map_err(anyhow::Error::msg)?;
+    keys.issuer = args.service_account_issuer.clone();
+    keys.audiences = vec![args.service_account_issuer.clone()];
+    config.service_account_keys = Some(Arc::new(keys));
     let read = |path: &PathBuf| {
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
     };

@@ -2,12 +2,40 @@
 //! server: its address, the CA that signed its serving certificate, and a
 //! client certificate saying who the holder is. Written private (0600):
 //! whoever reads it is that user. The API server writes the admin's,
-//! `miniktl cluster up` one per component.
+//! `miniktl cluster up` one per component. [`ca_pem`] reads the CA back.
 
 use std::path::Path;
 
 use crate::pki::{self, Issued, PkiError};
 use base64::Engine;
+
+/// The CA (PEM) of the current context's cluster in the kubeconfig at
+/// `path`, from `certificate-authority-data` or `certificate-authority`.
+pub fn ca_pem(path: &Path) -> Option<String> {
+    let kc = kube::config::Kubeconfig::read_from(path).ok()?;
+    let context = kc.current_context.as_deref()?;
+    let cluster_name = kc
+        .contexts
+        .iter()
+        .find(|c| c.name == context)?
+        .context
+        .as_ref()?
+        .cluster
+        .clone();
+    let cluster = kc
+        .clusters
+        .iter()
+        .find(|c| c.name == cluster_name)?
+        .cluster
+        .as_ref()?;
+    if let Some(data) = &cluster.certificate_authority_data {
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(data)
+            .ok()?;
+        return String::from_utf8(bytes).ok();
+    }
+    std::fs::read_to_string(cluster.certificate_authority.as_ref()?).ok()
+}
 
 /// What a kubeconfig holds for one user of one server.
 pub struct Kubeconfig<'a> {

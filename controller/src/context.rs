@@ -46,6 +46,9 @@ pub struct Settings {
     /// `--cluster-signing-cert-file` and `--cluster-signing-key-file`: the CA
     /// that signs approved CertificateSigningRequests; `None`: no signer.
     pub cluster_signing: Option<(std::path::PathBuf, std::path::PathBuf)>,
+    /// The CA bundle published as `kube-root-ca.crt` in every namespace
+    /// (`--root-ca-file`, or the kubeconfig's CA).
+    pub root_ca: Option<String>,
     /// `--cluster-signing-duration` (1 year): the longest certificate signed.
     pub cluster_signing_duration: Duration,
     /// `--horizontal-pod-autoscaler-sync-period` (15 s): how often each HPA is synced.
@@ -76,6 +79,7 @@ impl Default for Settings {
             resource_quota_sync_period: Duration::from_secs(300),
             local_path_dir: None,
             cluster_signing: None,
+            root_ca: None,
             cluster_signing_duration: Duration::from_secs(365 * 24 * 3600),
             hpa_sync_period: Duration::from_secs(15),
             hpa_downscale_stabilization: Duration::from_secs(300),

@@ -78,6 +78,7 @@ pub mod pods;
 pub mod replica_calculator;
 pub mod replicaset;
 pub mod resource_quota;
+pub mod root_ca_publisher;
 pub mod scaling_rules;
 pub mod service_account;
 pub mod stateful_set;
@@ -111,6 +112,7 @@ const ALL: &[fn(&Arc<Context>) -> Built] = &[
     volume_protection::build,
     horizontal_pod_autoscaler::build,
     service_account::build,
+    root_ca_publisher::build,
     custom_resource_cleanup::build,
     csr_signing::build,
     cluster_role_aggregation::build,

@@ -6,6 +6,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use anyhow::Context as _;
 use clap::Parser;
 use minik_controller::Settings;
 
@@ -75,6 +76,10 @@ struct Args {
     /// The CA key that signs approved CertificateSigningRequests.
     #[arg(long, requires = "cluster_signing_cert_file")]
     cluster_signing_key_file: Option<PathBuf>,
+    /// The CA bundle published to every namespace as the `kube-root-ca.crt`
+    /// ConfigMap; default: the CA of --kubeconfig's cluster.
+    #[arg(long, value_name = "FILE")]
+    root_ca_file: Option<PathBuf>,
     /// The longest a signed certificate is valid (Go duration).
     #[arg(long, default_value = "8760h0m0s", value_parser = positive_duration)]
     cluster_signing_duration: Duration,
@@ -100,6 +105,14 @@ async fn main() -> anyhow::Result<()> {
     minik_client::init_tracing("info");
     let args = Args::parse();
     let client = minik_client::connect(args.kubeconfig.as_deref()).await?;
+    let root_ca = match (&args.root_ca_file, &args.kubeconfig) {
+        (Some(file), _) => Some(
+            std::fs::read_to_string(file)
+                .with_context(|| format!("reading --root-ca-file {}", file.display()))?,
+        ),
+        (None, Some(kubeconfig)) => minik_client::kubeconfig::ca_pem(kubeconfig),
+        (None, None) => None,
+    };
     // `..default()`: a knob added to Settings before it has a flag here keeps
     // Kubernetes' default rather than breaking the build.
     #[allow(clippy::needless_update)]
@@ -120,6 +133,7 @@ async fn main() -> anyhow::Result<()> {
             .cluster_signing_cert_file
             .zip(args.cluster_signing_key_file),
         cluster_signing_duration: args.cluster_signing_duration,
+        root_ca,
         hpa_sync_period: args.horizontal_pod_autoscaler_sync_period,
         hpa_downscale_stabilization: args.horizontal_pod_autoscaler_downscale_stabilization,
         hpa_tolerance: args.horizontal_pod_autoscaler_tolerance,

@@ -13,7 +13,9 @@
 use std::sync::Arc;
 
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolume, PersistentVolumeClaim, Secret};
+use k8s_openapi::api::core::v1::{
+    ConfigMap, PersistentVolume, PersistentVolumeClaim, Secret, Service,
+};
 use kube::api::Api;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::Resource;
@@ -38,8 +40,13 @@ pub struct ObjectCache {
     secrets: Store<Secret>,
     claims: Store<PersistentVolumeClaim>,
     volumes: Store<PersistentVolume>,
+    /// For containers' Service environment variables (not announced: a
+    /// Service change does not touch running containers).
+    services: Store<Service>,
     changes: broadcast::Sender<ObjectChange>,
     tasks: Vec<JoinHandle<()>>,
+    /// ServiceAccount tokens for projected volumes.
+    pub tokens: crate::token_manager::TokenManager,
 }
 
 impl Drop for ObjectCache {
@@ -64,13 +71,16 @@ impl ObjectCache {
         let (claims, claim_task) =
             announce::<PersistentVolumeClaim>(informers, "PersistentVolumeClaim", changes.clone());
         let volumes = informers.get::<PersistentVolume>().store();
+        let services = informers.get::<Service>().store();
         informers.start();
         let cache = Arc::new(Self {
+            tokens: crate::token_manager::TokenManager::new(client.clone()),
             client,
             config_maps,
             secrets,
             claims,
             volumes,
+            services,
             changes,
             tasks: vec![cm_task, secret_task, claim_task],
         });
@@ -105,6 +115,11 @@ impl ObjectCache {
         name: &str,
     ) -> Result<Option<Arc<PersistentVolumeClaim>>, Error> {
         lookup(&self.client, &self.claims, ns, name).await
+    }
+
+    /// Every Service the cache holds (all namespaces).
+    pub fn services(&self) -> Vec<Arc<Service>> {
+        self.services.state()
     }
 
     /// A PersistentVolume (cluster-scoped), from the cache or else the API server.

@@ -8,8 +8,8 @@
 //! CreateContainerConfigError the pod then shows, with kubelet's message.
 //! The same field and resource lookups serve downwardAPI volumes.
 //!
-//! Simplified: no Service environment variables (`enableServiceLinks`):
-//! minik pods find Services through the cluster DNS.
+//! Service variables (`service_env.rs`) come last, for the names the
+//! container did not set, and `$(VAR)` can refer to them.
 
 use std::collections::BTreeMap;
 
@@ -51,6 +51,14 @@ pub async fn container_env(
     container: &Container,
 ) -> Result<Vec<(String, String)>, ConfigError> {
     let ns = facts.pod.metadata.namespace.as_deref().unwrap_or("default");
+    let links = facts
+        .pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.enable_service_links)
+        .unwrap_or(true);
+    let services = cache.services();
+    let service_env = crate::service_env::service_env(services.iter().map(|s| &**s), ns, links);
     let mut env: Vec<(String, String)> = Vec::new();
     let set = |env: &mut Vec<(String, String)>, name: String, value: String| match env
         .iter_mut()
@@ -152,10 +160,15 @@ pub async fn container_env(
         } else {
             let defined: BTreeMap<String, String> = env.iter().cloned().collect();
             expand(var.value.as_deref().unwrap_or(""), |name: &str| {
-                defined.get(name).cloned()
+                defined.get(name).or_else(|| service_env.get(name)).cloned()
             })
         };
         set(&mut env, var.name.clone(), value);
+    }
+    for (name, value) in service_env {
+        if !env.iter().any(|(n, _)| *n == name) {
+            env.push((name, value));
+        }
     }
     Ok(env)
 }

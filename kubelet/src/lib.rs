@@ -58,10 +58,12 @@ pub mod portforward;
 pub mod probes;
 pub mod runtime;
 pub mod server;
+pub mod service_env;
 pub mod spdy;
 pub mod stats;
 pub mod status;
 pub mod sync;
+pub mod token_manager;
 pub mod volumes;
 
 use std::net::SocketAddr;

@@ -221,6 +221,7 @@ async fn remove_orphans(k: &Kubelet, seen: &HashSet<String>) -> Result<(), Error
         tracing::info!(pod = %format!("{}/{}", r.pod.namespace, r.pod.name), container = %r.name, "removing container of deleted pod");
         k.runtime.remove_container(&r.id).await?;
         volumes::remove_pod_dir(&k.root_dir(), &r.pod.uid);
+        k.objects.tokens.forget_pod(&r.pod.uid);
     }
     Ok(())
 }

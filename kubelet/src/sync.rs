@@ -650,6 +650,7 @@ async fn remove_pod(k: &Kubelet, pod: &Pod) -> Result<(), Error> {
         k.runtime.remove_container(&r.id).await?;
     }
     volumes::remove_pod_dir(&k.root_dir(), &pref.uid);
+    k.objects.tokens.forget_pod(&pref.uid);
     Ok(())
 }
 

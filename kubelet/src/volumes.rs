@@ -10,6 +10,8 @@
 //!   a new `..data` link over the old one, so a container sees the old set
 //!   or the new set of files, never a mix. Pods sync again when the object
 //!   changes (see `cache.rs`), which refreshes these files in place.
+//!   A projected `serviceAccountToken` is a token bound to the pod
+//!   (`token_manager.rs`), renewed by these syncs before it expires.
 //! - `hostPath`: the host path itself (with the `type` checks).
 //! - `persistentVolumeClaim`: the bound PersistentVolume's `hostPath` or
 //!   `local` path; while the claim is unbound (or missing, or being
@@ -30,6 +32,7 @@ use k8s_openapi::api::core::v1::{Container, KeyToPath, Pod, Volume};
 
 use crate::cache::ObjectCache;
 use crate::env::{self, PodFacts};
+use crate::token_manager::Wanted;
 use crate::Error;
 
 /// Why a volume cannot be set up (shown in a FailedMount event).
@@ -187,6 +190,35 @@ async fn setup_volume(
                     d.items.as_deref().unwrap_or(&[]),
                     mode,
                 )?);
+            }
+            if let Some(t) = &source.service_account_token {
+                check_relative(&t.path)?;
+                let pod = facts.pod;
+                let wanted = Wanted {
+                    namespace: ns.to_string(),
+                    service_account: pod
+                        .spec
+                        .as_ref()
+                        .and_then(|s| s.service_account_name.clone())
+                        .filter(|n| !n.is_empty())
+                        .unwrap_or_else(|| "default".into()),
+                    pod_name: pod.metadata.name.clone().unwrap_or_default(),
+                    pod_uid: pod.metadata.uid.clone().unwrap_or_default(),
+                    audience: t.audience.clone().filter(|a| !a.is_empty()),
+                    expiration_seconds: t.expiration_seconds.unwrap_or(3600),
+                };
+                let token = cache.tokens.token(&wanted).await.map_err(|e| {
+                    MountError::Invalid(format!(
+                        "failed to fetch token: {}",
+                        e.to_string().trim_start_matches("API server: ")
+                    ))
+                })?;
+                all.insert(t.path.clone(), (token.into_bytes(), mode as u32));
+            }
+            if source.cluster_trust_bundle.is_some() {
+                return Err(MountError::Invalid(
+                    "minik does not serve ClusterTrustBundles: a clusterTrustBundle projection cannot be mounted".into(),
+                ));
             }
         }
         all

@@ -276,6 +276,147 @@ fn container_id(p: &Pod) -> String {
         .to_string()
 }
 
+/// Removes a test's image however the test ends.
+struct ImageGuard(String);
+
+impl Drop for ImageGuard {
+    fn drop(&mut self) {
+        let _ = Command::new("docker").args(["rmi", "-f", &self.0]).output();
+    }
+}
+
+/// An image holding the host's (static) kubectl, as tutorials use
+/// `bitnami/kubectl`: built locally, no registry.
+fn kubectl_image(tag: &str) -> ImageGuard {
+    let dir = tempfile::tempdir().unwrap();
+    let kubectl = String::from_utf8(
+        Command::new("sh")
+            .args(["-c", "readlink -f \"$(command -v kubectl)\""])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    std::fs::copy(kubectl.trim(), dir.path().join("kubectl")).expect("copy kubectl");
+    std::fs::write(
+        dir.path().join("Dockerfile"),
+        "FROM minik/busybox:1.35\nCOPY kubectl /bin/kubectl\n",
+    )
+    .unwrap();
+    let out = Command::new("docker")
+        .args(["build", "-q", "-t", tag])
+        .arg(dir.path())
+        .env("DOCKER_BUILDKIT", "0")
+        .output()
+        .expect("docker build");
+    assert!(
+        out.status.success(),
+        "docker build: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    ImageGuard(tag.to_string())
+}
+
+/// The real kubectl inside a pod, configured by nothing but what every pod
+/// gets: `KUBERNETES_SERVICE_HOST`/`PORT` and the mounted token, CA and
+/// namespace. It is the namespace's `default` ServiceAccount, which may
+/// list nothing until a RoleBinding grants `view`; its token is refused
+/// once the pod it is bound to is gone.
+async fn in_cluster_client(c: &TestCluster, id: &str) {
+    let image = format!("mk{id}/kubectl:test");
+    let _image = kubectl_image(&image);
+    c.kubectl_ok(&[
+        "run",
+        "kubectl-client",
+        &format!("--image={image}"),
+        "--image-pull-policy=Never",
+        "--command",
+        "--",
+        "sleep",
+        "3600",
+    ]);
+    let pods: Api<Pod> = Api::namespaced(c.client.clone(), "default");
+    let pod = wait_for("the kubectl pod", Duration::from_secs(30), || async {
+        pods.get("kubectl-client").await.ok().filter(ready)
+    })
+    .await;
+    let sh = container_id(&pod);
+    let (_, env, _) = pod_sh(&sh, "env | grep ^KUBERNETES_SERVICE");
+    assert!(env.contains("KUBERNETES_SERVICE_PORT_HTTPS=443"), "{env}");
+    let (ok, out, _) = pod_sh(&sh, "kubectl get pods");
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("pods is forbidden: User \"system:serviceaccount:default:default\" cannot list resource \"pods\" in API group \"\" in the namespace \"default\""),
+        "{out}"
+    );
+    c.kubectl_ok(&[
+        "create",
+        "rolebinding",
+        "default-view",
+        "--clusterrole=view",
+        "--serviceaccount=default:default",
+    ]);
+    let listed = wait_for("the granted list", Duration::from_secs(10), || async {
+        let (ok, out, _) = pod_sh(&sh, "kubectl get pods -o name");
+        ok.then_some(out)
+    })
+    .await;
+    assert!(listed.contains("pod/kubectl-client"), "{listed}");
+    let (_, whoami, _) = pod_sh(
+        &sh,
+        "kubectl auth whoami -o jsonpath='{.status.userInfo.username}'",
+    );
+    assert_eq!(whoami.trim(), "system:serviceaccount:default:default");
+    let (ok, out, _) = pod_sh(&sh, "kubectl delete pod kubectl-client");
+    assert!(!ok && out.contains("cannot delete resource"), "{out}");
+
+    // The mounted token works from outside too, until its pod is gone.
+    let (_, token, _) = pod_sh(
+        &sh,
+        "cat /var/run/secrets/kubernetes.io/serviceaccount/token",
+    );
+    let ca = c.file("ca.crt", &c.tls.as_ref().unwrap().ca_pem);
+    let server = c.url();
+    let with_token = |args: &[&str]| {
+        let mut all = vec![
+            "--kubeconfig=/dev/null",
+            "--server",
+            server.as_str(),
+            "--certificate-authority",
+            ca.as_str(),
+            "--token",
+            token.trim(),
+        ];
+        all.extend_from_slice(args);
+        Command::new("kubectl")
+            .args(&all)
+            .output()
+            .expect("kubectl")
+    };
+    let out = with_token(&["get", "pods", "-o", "name"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    c.kubectl_ok(&[
+        "delete",
+        "pod",
+        "kubectl-client",
+        "--wait=true",
+        "--timeout=60s",
+    ]);
+    let out = with_token(&["get", "pods", "-o", "name"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("Unauthorized"),
+        "a token bound to a deleted pod: {err}"
+    );
+    eprintln!(
+        "services_docker: in-cluster kubectl: forbidden, granted, whoami, token dies with its pod"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn microservices_reach_each_other_and_the_host_reaches_them() {
     if !docker_available() {
@@ -340,7 +481,12 @@ async fn microservices_reach_each_other_and_the_host_reaches_them() {
     let scheduler = tokio::spawn(minik_scheduler::run(minik_scheduler::Config::new(
         client.clone(),
     )));
-    let controllers = tokio::spawn(minik_controller::run(client.clone(), Default::default()));
+    // The CA pods verify the API server with (`kube-root-ca.crt`).
+    let settings = minik_controller::Settings {
+        root_ca: c.tls.as_ref().map(|t| t.ca_pem.clone()),
+        ..Default::default()
+    };
+    let controllers = tokio::spawn(minik_controller::run(client.clone(), settings));
 
     // The cluster DNS Service (as `cluster up` creates it), then the app.
     c.kubectl_ok(&[
@@ -592,6 +738,8 @@ async fn microservices_reach_each_other_and_the_host_reaches_them() {
         "services_docker: scaled to 0, refused in {took:?} ({})",
         out.trim()
     );
+
+    in_cluster_client(&c, &id).await;
 
     // Tear down in order: pods (guard), then proxy (removes the route), DNS, the rest.
     controllers.abort();

@@ -4,7 +4,7 @@
 //! [`pod_security`] (PodSecurity) and [`resource_quota`] (ResourceQuota).
 //!
 //! The order is kube-apiserver's: defaulting, then the mutating step
-//! ([`mutate`]: LimitRanger's defaults), then the kind's validation, then
+//! ([`mutate`]: LimitRanger's defaults, the ServiceAccount token volume), then the kind's validation, then
 //! the validating step ([`validate`]: LimitRanger's bounds, then quota).
 //! A refusal is 403 Forbidden, `pods "web" is forbidden: …`.
 //!
@@ -45,7 +45,8 @@ pub fn mutate(store: &dyn Store, info: &ResourceInfo, obj: &mut Value) -> Result
     let Some(ns) = namespace_of(info, obj) else {
         return Ok(());
     };
-    limit_ranger::mutate(store, info, &ns, obj)
+    limit_ranger::mutate(store, info, &ns, obj)?;
+    service_account::mutate(store, info, &ns, obj)
 }
 
 /// The validating step, run on the validated object. A returned

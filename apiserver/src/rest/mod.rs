@@ -16,6 +16,7 @@ pub mod read;
 pub mod review;
 pub mod scale;
 pub mod server_state;
+pub mod token_request;
 pub mod update;
 pub mod watch;
 
@@ -359,6 +360,7 @@ async fn handle(state: Arc<AppState>, req: Request) -> Result<Response, ApiError
         (Method::GET | Method::PUT | Method::PATCH, true, Some("scale")) => scale::scale(ctx).await,
         (Method::POST, true, Some("binding")) => binding::bind(ctx).await,
         (Method::POST, true, Some("eviction")) => eviction::evict(ctx).await,
+        (Method::POST, true, Some("token")) => token_request::create(ctx).await,
         (
             m @ (Method::GET | Method::POST),
             true,

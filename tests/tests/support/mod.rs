@@ -118,7 +118,23 @@ impl TestCluster {
         )
         .expect("certificates");
         config.tls = Some(pki.tls_files());
+        let default_cidr = config.service_cidr;
         tweak(&mut config);
+        // A service range of the test's own: the serving certificate names
+        // its first address (the `kubernetes` Service in-cluster clients dial).
+        let pki = if config.tls.is_some() && config.service_cidr != default_cidr {
+            let pki = minik_apiserver::certificates::ensure(
+                &dir.path().join("pki"),
+                config.listen,
+                config.service_cidr.nth(1).into(),
+                &[],
+            )
+            .expect("certificates");
+            config.tls = Some(pki.tls_files());
+            pki
+        } else {
+            pki
+        };
         let tls = config.tls.clone();
         let server = minik_apiserver::start(config)
             .await

@@ -17,7 +17,8 @@ pub const RESOURCE: ResourceInfo = ResourceInfo::new(
     "serviceaccount",
     &ServiceAccount,
 )
-.short_names(&["sa"]);
+.short_names(&["sa"])
+.subresources(&["token"]);
 
 impl Strategy for ServiceAccount {
     fn decode(&self, _: &ResourceInfo, obj: &Value) -> Option<Result<Decoded, DecodeError>> {
