@@ -92,28 +92,6 @@ async fn every_namespace_has_a_default_account_and_pods_need_theirs() {
     ]);
 }
 
-/// The real kubectl against the cluster as the bearer of `token` (no client certificate).
-fn as_token(c: &TestCluster, token: &str, args: &[&str]) -> std::process::Output {
-    let ca = c.file("ca.crt", &c.tls.as_ref().unwrap().ca_pem);
-    let server = c.url();
-    let mut all = vec![
-        "--kubeconfig=/dev/null",
-        "--server",
-        server.as_str(),
-        "--certificate-authority",
-        ca.as_str(),
-        "--token",
-        token,
-    ];
-    all.extend_from_slice(args);
-    tokio::task::block_in_place(|| {
-        std::process::Command::new("kubectl")
-            .args(&all)
-            .output()
-            .expect("kubectl")
-    })
-}
-
 /// `kubectl create token` (the TokenRequest API) and what a token is good
 /// for: the account it names, until the account (or the pod it is bound
 /// to) is gone; kube-apiserver's refusals for bad requests; and the token
@@ -159,8 +137,7 @@ async fn tokens_are_issued_bound_and_mounted() {
     c.kubectl_ok(&["create", "serviceaccount", "reader", "-n", "shop"]);
     let token = c.kubectl_ok(&["create", "token", "reader", "-n", "shop", "--duration=15m"]);
     let token = token.trim();
-    let out = as_token(
-        &c,
+    let out = c.kubectl_as_token(
         token,
         &[
             "auth",
@@ -173,7 +150,7 @@ async fn tokens_are_issued_bound_and_mounted() {
         String::from_utf8_lossy(&out.stdout),
         "system:serviceaccount:shop:reader"
     );
-    let out = as_token(&c, token, &["get", "pods", "-n", "shop"]);
+    let out = c.kubectl_as_token(token, &["get", "pods", "-n", "shop"]);
     assert!(
         String::from_utf8_lossy(&out.stderr)
             .contains("User \"system:serviceaccount:shop:reader\" cannot list resource \"pods\""),
@@ -189,7 +166,7 @@ async fn tokens_are_issued_bound_and_mounted() {
         "--serviceaccount=shop:reader",
     ]);
     wait_for("the granted list", T, || async {
-        as_token(&c, token, &["get", "pods", "-n", "shop"])
+        c.kubectl_as_token(token, &["get", "pods", "-n", "shop"])
             .status
             .success()
             .then_some(())
@@ -197,13 +174,13 @@ async fn tokens_are_issued_bound_and_mounted() {
     .await;
     // Tampered, or from an account deleted since: 401.
     let tampered = format!("{}x", token);
-    let out = as_token(&c, &tampered, &["get", "pods", "-n", "shop"]);
+    let out = c.kubectl_as_token(&tampered, &["get", "pods", "-n", "shop"]);
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("Unauthorized"),
         "{out:?}"
     );
     c.kubectl_ok(&["delete", "serviceaccount", "reader", "-n", "shop"]);
-    let out = as_token(&c, token, &["get", "pods", "-n", "shop"]);
+    let out = c.kubectl_as_token(token, &["get", "pods", "-n", "shop"]);
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("Unauthorized"),
         "{out:?}"
@@ -297,7 +274,8 @@ async fn tokens_are_issued_bound_and_mounted() {
         "--bound-object-kind=Pod",
         "--bound-object-name=web",
     ]);
-    assert!(as_token(&c, bound.trim(), &["auth", "whoami"])
+    assert!(c
+        .kubectl_as_token(bound.trim(), &["auth", "whoami"])
         .status
         .success());
     c.kubectl_ok(&[
@@ -309,7 +287,7 @@ async fn tokens_are_issued_bound_and_mounted() {
         "--grace-period=0",
         "--force",
     ]);
-    let out = as_token(&c, bound.trim(), &["auth", "whoami"]);
+    let out = c.kubectl_as_token(bound.trim(), &["auth", "whoami"]);
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("Unauthorized"),
         "{out:?}"

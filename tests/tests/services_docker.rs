@@ -375,24 +375,7 @@ async fn in_cluster_client(c: &TestCluster, id: &str) {
         &sh,
         "cat /var/run/secrets/kubernetes.io/serviceaccount/token",
     );
-    let ca = c.file("ca.crt", &c.tls.as_ref().unwrap().ca_pem);
-    let server = c.url();
-    let with_token = |args: &[&str]| {
-        let mut all = vec![
-            "--kubeconfig=/dev/null",
-            "--server",
-            server.as_str(),
-            "--certificate-authority",
-            ca.as_str(),
-            "--token",
-            token.trim(),
-        ];
-        all.extend_from_slice(args);
-        Command::new("kubectl")
-            .args(&all)
-            .output()
-            .expect("kubectl")
-    };
+    let with_token = |args: &[&str]| c.kubectl_as_token(token.trim(), args);
     let out = with_token(&["get", "pods", "-o", "name"]);
     assert!(
         out.status.success(),

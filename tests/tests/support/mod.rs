@@ -110,26 +110,23 @@ impl TestCluster {
     pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut config = Config::new(dir.path().join("data"), "127.0.0.1:0".parse().unwrap());
-        let pki = minik_apiserver::certificates::ensure(
-            &dir.path().join("pki"),
-            config.listen,
-            config.service_cidr.nth(1).into(),
-            &[],
-        )
-        .expect("certificates");
+        let issue = |config: &Config| {
+            minik_apiserver::certificates::ensure(
+                &dir.path().join("pki"),
+                config.listen,
+                config.service_cidr.nth(1).into(),
+                &[],
+            )
+            .expect("certificates")
+        };
+        let pki = issue(&config);
         config.tls = Some(pki.tls_files());
         let default_cidr = config.service_cidr;
         tweak(&mut config);
         // A service range of the test's own: the serving certificate names
         // its first address (the `kubernetes` Service in-cluster clients dial).
         let pki = if config.tls.is_some() && config.service_cidr != default_cidr {
-            let pki = minik_apiserver::certificates::ensure(
-                &dir.path().join("pki"),
-                config.listen,
-                config.service_cidr.nth(1).into(),
-                &[],
-            )
-            .expect("certificates");
+            let pki = issue(&config);
             config.tls = Some(pki.tls_files());
             pki
         } else {
@@ -197,6 +194,28 @@ impl TestCluster {
     }
 
     /// Runs kubectl and returns stdout, failing the test (with stderr) if it fails.
+    /// The real kubectl as the bearer of `token` (no client certificate).
+    pub fn kubectl_as_token(&self, token: &str, args: &[&str]) -> Output {
+        let ca = self.file("ca.crt", &self.tls.as_ref().expect("HTTPS").ca_pem);
+        let server = self.url();
+        let mut all = vec![
+            "--kubeconfig=/dev/null",
+            "--server",
+            server.as_str(),
+            "--certificate-authority",
+            ca.as_str(),
+            "--token",
+            token,
+        ];
+        all.extend_from_slice(args);
+        tokio::task::block_in_place(|| {
+            std::process::Command::new("kubectl")
+                .args(&all)
+                .output()
+                .expect("kubectl")
+        })
+    }
+
     pub fn kubectl_ok(&self, args: &[&str]) -> String {
         let out = self.kubectl(args);
         assert!(
