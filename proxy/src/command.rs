@@ -5,6 +5,24 @@
 use std::io::Write as _;
 use std::process::{Command, Stdio};
 
+/// How long to wait for the xtables lock held by another program.
+const LOCK_WAIT_SECS: &str = "5";
+
+/// Runs `iptables -w 5 args`.
+pub fn iptables(args: &[&str]) -> Result<String, String> {
+    run("iptables", &[&["-w", LOCK_WAIT_SECS], args].concat(), None)
+}
+
+/// Feeds `input` to `iptables-restore --noflush` (one transaction; the
+/// chains it declares are flushed, the others left alone).
+pub fn restore(input: &str) -> Result<String, String> {
+    run(
+        "iptables-restore",
+        &["-w", LOCK_WAIT_SECS, "--noflush"],
+        Some(input),
+    )
+}
+
 /// Runs `program args`, with `stdin` as its input if given; its stdout,
 /// or why it failed.
 pub fn run(program: &str, args: &[&str], stdin: Option<&str>) -> Result<String, String> {

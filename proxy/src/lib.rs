@@ -17,6 +17,8 @@
 //! - [`tcp`], [`udp`]: the userspace data path.
 //! - [`nat`]: the kernel fast path (iptables DNAT) in front of the TCP
 //!   listeners, for what the kernel can do alone.
+//! - [`network_policy`]: NetworkPolicy enforced with iptables filter rules
+//!   on the pod network (in iptables mode).
 //! - [`loadbalancer`]: `status.loadBalancer` for LoadBalancer services.
 //! - [`ingress`]: IngressClass selection, the routing table, the HTTP
 //!   reverse proxy (WebSocket included) and Ingress status.
@@ -41,6 +43,7 @@ pub mod events;
 pub mod ingress;
 pub mod loadbalancer;
 pub mod nat;
+pub mod network_policy;
 pub mod plan;
 pub mod proxier;
 pub mod route;
@@ -141,6 +144,7 @@ pub struct Proxy {
     pub ingress_addr: Option<SocketAddr>,
     tasks: JoinSet<()>,
     nat: SharedNat,
+    network_policy: network_policy::SharedRules,
     _route: Option<LocalRoute>,
 }
 
@@ -150,6 +154,12 @@ impl Drop for Proxy {
         // Taken under the lock, so a sync in flight finishes first and no
         // later one can write rules again.
         let rules = self.nat.lock().unwrap_or_else(|e| e.into_inner()).take();
+        drop(rules);
+        let rules = self
+            .network_policy
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
         drop(rules);
     }
 }
@@ -178,6 +188,11 @@ pub async fn start(config: Config) -> Result<Proxy, Error> {
         ProxyMode::Userspace => None,
     }));
     let mut tasks = JoinSet::new();
+    let policy_prefix = match &config.mode {
+        ProxyMode::Iptables { chain_prefix } => Some(chain_prefix.as_str()),
+        ProxyMode::Userspace => None,
+    };
+    let network_policy = network_policy::start(&config.client, policy_prefix, &mut tasks);
     let caches = watch::Caches::start(&config.client, &mut tasks);
     let status_ip = config.node_ip.unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
     let mut ingress = IngressController::new(
@@ -262,6 +277,7 @@ pub async fn start(config: Config) -> Result<Proxy, Error> {
         ingress_addr,
         tasks,
         nat,
+        network_policy,
         _route: route,
     })
 }

@@ -51,11 +51,12 @@ struct Args {
     /// How connections reach endpoints (kube-proxy's flag).
     #[arg(long, value_enum, default_value = "iptables")]
     proxy_mode: Mode,
-    /// Names of the nat-table chains (`<PREFIX>-SERVICES`, …); side-by-side
+    /// Names of the iptables chains (`<PREFIX>-SERVICES`, `<PREFIX>-NETPOL`, …); side-by-side
     /// proxies need different ones.
     #[arg(long, default_value = minik_proxy::nat::DEFAULT_PREFIX)]
     iptables_chain_prefix: String,
-    /// Remove the iptables rules of --iptables-chain-prefix and exit (kube-proxy's flag).
+    /// Remove the iptables rules (services and network policy) of
+    /// --iptables-chain-prefix and exit (kube-proxy's flag).
     #[arg(long)]
     cleanup: bool,
 }
@@ -68,10 +69,12 @@ async fn main() -> anyhow::Result<()> {
     minik_client::init_tracing("info");
     let args = Args::parse();
     if args.cleanup {
-        let removed =
-            minik_proxy::nat::cleanup(&args.iptables_chain_prefix).map_err(anyhow::Error::msg)?;
-        if removed {
-            println!("removed the {}-* service rules", args.iptables_chain_prefix);
+        let prefix = &args.iptables_chain_prefix;
+        if minik_proxy::nat::cleanup(prefix).map_err(anyhow::Error::msg)? {
+            println!("removed the {prefix}-* service rules");
+        }
+        if minik_proxy::network_policy::rules::cleanup(prefix).map_err(anyhow::Error::msg)? {
+            println!("removed the {prefix}-* network policy rules");
         }
         return Ok(());
     }

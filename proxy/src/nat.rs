@@ -44,7 +44,7 @@ use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::net::{SocketAddr, SocketAddrV4};
 
-use crate::command::run;
+use crate::command::{iptables, restore, run};
 use crate::plan::{Frontend, PortKey, PortPlan, Protocol};
 
 /// The chain-name prefix used unless one is given.
@@ -53,8 +53,6 @@ pub const DEFAULT_PREFIX: &str = "MINIK";
 const MAX_PREFIX: usize = 16;
 /// The packet mark that asks `<P>-POSTROUTING` to masquerade (kube-proxy's bit).
 const MASQUERADE_MARK: &str = "0x4000/0x4000";
-/// How long to wait for the xtables lock held by another program.
-const LOCK_WAIT_SECS: &str = "5";
 
 /// One service port the kernel forwards by itself.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -295,7 +293,8 @@ pub fn cleanup(prefix: &str) -> Result<bool, String> {
     Ok(removed)
 }
 
-fn check_prefix(prefix: &str) -> Result<(), String> {
+/// Refuses a prefix that would make chain names iptables rejects.
+pub(crate) fn check_prefix(prefix: &str) -> Result<(), String> {
     let ok = !prefix.is_empty()
         && prefix.len() <= MAX_PREFIX
         && prefix
@@ -310,20 +309,8 @@ fn check_prefix(prefix: &str) -> Result<(), String> {
     }
 }
 
-fn str_refs(v: &[String]) -> Vec<&str> {
+pub(crate) fn str_refs(v: &[String]) -> Vec<&str> {
     v.iter().map(String::as_str).collect()
-}
-
-fn iptables(args: &[&str]) -> Result<String, String> {
-    run("iptables", &[&["-w", LOCK_WAIT_SECS], args].concat(), None)
-}
-
-fn restore(input: &str) -> Result<String, String> {
-    run(
-        "iptables-restore",
-        &["-w", LOCK_WAIT_SECS, "--noflush"],
-        Some(input),
-    )
 }
 
 #[cfg(test)]

@@ -58,6 +58,7 @@ mod services_dns;
 mod services_docker;
 mod services_ingress;
 mod services_nat;
+mod services_network_policy_docker;
 mod services_proxy;
 mod storage_binding;
 mod storage_cluster;
