@@ -635,6 +635,106 @@ mod tests {
         );
     }
 
+    /// The microservices tutorial's policy, as the seed writes it.
+    #[test]
+    fn the_tutorials_policy() {
+        let seed = policy(
+            "microservices",
+            "microservices-network-policy",
+            json!({
+                "podSelector": {"matchLabels": {"app": "user-service"}},
+                "policyTypes": ["Ingress", "Egress"],
+                "ingress": [{"from": [
+                    {"podSelector": {"matchLabels": {"app": "api-gateway"}}},
+                    {"namespaceSelector": {"matchLabels": {"name": "monitoring"}},
+                     "podSelector": {"matchLabels": {"app": "prometheus"}}},
+                ], "ports": [{"protocol": "TCP", "port": 3001}]}],
+                "egress": [
+                    {"to": [{"podSelector": {"matchLabels": {"app": "postgres"}}}],
+                     "ports": [{"protocol": "TCP", "port": 5432}]},
+                    {"to": [], "ports": [{"protocol": "UDP", "port": 53}]},
+                ],
+            }),
+        );
+        let pods = [
+            pod(
+                "microservices",
+                "user",
+                "10.0.1.1",
+                json!({"app": "user-service"}),
+                json!([]),
+            ),
+            pod(
+                "microservices",
+                "gw",
+                "10.0.1.2",
+                json!({"app": "api-gateway"}),
+                json!([]),
+            ),
+            pod(
+                "microservices",
+                "db",
+                "10.0.1.3",
+                json!({"app": "postgres"}),
+                json!([]),
+            ),
+            pod(
+                "microservices",
+                "prom-here",
+                "10.0.1.4",
+                json!({"app": "prometheus"}),
+                json!([]),
+            ),
+            pod(
+                "monitoring",
+                "prom",
+                "10.0.2.1",
+                json!({"app": "prometheus"}),
+                json!([]),
+            ),
+            pod(
+                "monitoring",
+                "other",
+                "10.0.2.2",
+                json!({"app": "grafana"}),
+                json!([]),
+            ),
+        ];
+        let namespaces = [
+            namespace("microservices", json!({})),
+            namespace("monitoring", json!({"name": "monitoring"})),
+        ];
+        let out = plan(
+            &[&seed],
+            &pods.iter().collect::<Vec<_>>(),
+            &namespaces.iter().collect::<Vec<_>>(),
+        );
+        let ingress: Vec<Allow> = ["10.0.1.2", "10.0.2.1"]
+            .map(|p| Allow {
+                peer: ip(p),
+                ports: tcp(3001, 3001),
+            })
+            .to_vec();
+        assert_eq!(out.ingress.len(), 1);
+        assert_eq!(out.ingress[0].pod, "microservices/user");
+        assert_eq!(out.ingress[0].allow, ingress);
+        let egress = vec![
+            Allow {
+                peer: Peer::Any,
+                ports: Ports::Range {
+                    protocol: Protocol::Udp,
+                    first: 53,
+                    last: 53,
+                },
+            },
+            Allow {
+                peer: ip("10.0.1.3"),
+                ports: tcp(5432, 5432),
+            },
+        ];
+        assert_eq!(out.egress[0].allow, egress);
+    }
+
     #[test]
     fn finished_and_host_network_pods_are_left_out() {
         let mut done = pod("shop", "done", "10.0.0.9", json!({}), json!([]));
