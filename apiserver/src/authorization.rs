@@ -324,7 +324,21 @@ pub async fn authorize(
         return ApiError::unauthorized().into_response();
     };
     let attrs = attributes(req.method(), req.uri().path(), req.uri().query());
-    if authorizer.allows(&user, &attrs) {
+    let allowed = authorizer.allows(&user, &attrs);
+    // What each identity does, for writing least-privilege roles
+    // (`RUST_LOG=minik_apiserver::authorization=debug`).
+    tracing::debug!(
+        user = %user.name,
+        verb = %attrs.verb,
+        group = %attrs.api_group,
+        resource = %attrs.resource,
+        subresource = %attrs.subresource,
+        namespace = %attrs.namespace,
+        path = %attrs.path,
+        allowed,
+        "authorize"
+    );
+    if allowed {
         next.run(req).await
     } else {
         forbidden(&attrs, &user.name).into_response()

@@ -10,11 +10,26 @@
 //!   one may do) for every authenticated user; `system:public-info-viewer`
 //!   (health and version) for everyone, signed in or not.
 //!
-//! Where minik simplifies: its components are bound to `cluster-admin`
-//! (`minik:components`) instead of Kubernetes' least-privilege
-//! `system:kube-scheduler`, `system:node`, … roles — minik's
-//! controller-manager runs every controller under one identity, where
-//! Kubernetes gives each controller a ServiceAccount of its own.
+//! - each component's own role, bound to its identity, holding what it
+//!   uses and no more: `system:kube-scheduler` and
+//!   `system:volume-scheduler` (the scheduler), `system:node-proxier` and
+//!   `system:minik:proxy` (minik-proxy: kube-proxy's rights, plus its
+//!   Ingress controller, ServiceLB and NetworkPolicy watches),
+//!   `system:coredns` (minik-dns, as kubeadm binds CoreDNS), `system:node`
+//!   (kubelets) and `system:minik:controller-manager`.
+//!
+//! Where minik simplifies: its controller-manager runs every controller
+//! under one identity, where Kubernetes gives each controller a
+//! ServiceAccount of its own (`--use-service-account-credentials`), so its
+//! role is their union: the garbage collector and the namespace controller
+//! read, update and delete objects of every kind, custom ones included; it
+//! creates only the kinds controllers make, and cannot impersonate,
+//! approve, bind or create Secrets. Kubelets are bound to `system:node`
+//! (Kubernetes binds nobody to it and authorizes nodes with the Node
+//! authorizer, which also limits a node to the Secrets and ConfigMaps of
+//! its own pods; minik's kubelet may read every Secret and ConfigMap).
+//! Start-up removes the `minik:components` binding of earlier versions
+//! (every component bound to `cluster-admin`) from a resumed cluster.
 
 use minik_api::catalogue;
 use serde_json::{json, Value};
@@ -65,6 +80,10 @@ fn binding(name: &str, role: &str, subjects: Vec<Value>) -> Value {
            "metadata": metadata(name, json!({})),
            "roleRef": {"apiGroup": GROUP, "kind": "ClusterRole", "name": role},
            "subjects": subjects})
+}
+
+fn role_binding(name: &str, role: &str, subject: Value) -> Value {
+    binding(name, role, vec![subject])
 }
 
 fn group(name: &str) -> Value {
@@ -255,7 +274,7 @@ pub fn objects() -> (Vec<Value>, Vec<Value>) {
         "/version",
         "/version/",
     ];
-    let roles = vec![
+    let mut roles = vec![
         cluster_role(
             "cluster-admin",
             json!({}),
@@ -293,6 +312,7 @@ pub fn objects() -> (Vec<Value>, Vec<Value>) {
             ],
         ),
     ];
+    roles.extend(component_roles());
     let bindings = vec![
         binding(
             "cluster-admin",
@@ -317,23 +337,247 @@ pub fn objects() -> (Vec<Value>, Vec<Value>) {
                 group("system:unauthenticated"),
             ],
         ),
-        binding(
-            "minik:components",
-            "cluster-admin",
-            vec![
-                user("system:kube-controller-manager"),
-                user("system:kube-scheduler"),
-                user("system:kube-proxy"),
-                group("system:nodes"),
-                json!({"kind": "ServiceAccount", "name": "coredns", "namespace": "kube-system"}),
-            ],
+        role_binding(
+            "system:kube-scheduler",
+            "system:kube-scheduler",
+            user("system:kube-scheduler"),
+        ),
+        role_binding(
+            "system:volume-scheduler",
+            "system:volume-scheduler",
+            user("system:kube-scheduler"),
+        ),
+        role_binding(
+            "system:node-proxier",
+            "system:node-proxier",
+            user("system:kube-proxy"),
+        ),
+        role_binding(
+            "system:minik:proxy",
+            "system:minik:proxy",
+            user("system:kube-proxy"),
+        ),
+        role_binding(
+            "system:coredns",
+            "system:coredns",
+            json!({"kind": "ServiceAccount", "name": "coredns", "namespace": "kube-system"}),
+        ),
+        role_binding("system:node", "system:node", group("system:nodes")),
+        role_binding(
+            "system:minik:controller-manager",
+            "system:minik:controller-manager",
+            user("system:kube-controller-manager"),
         ),
     ];
     (roles, bindings)
 }
 
-/// Creates each bootstrap role and binding that does not exist yet.
+/// Bootstrap objects of earlier minik versions, removed at start-up.
+const RETIRED_BINDINGS: [&str; 1] = ["minik:components"];
+
+/// Events, as every component writes them (core and events.k8s.io).
+fn events_rules() -> [Value; 2] {
+    let verbs = ["create", "patch", "update"];
+    [
+        rule(&[""], &["events"], &verbs),
+        rule(&["events.k8s.io"], &["events"], &verbs),
+    ]
+}
+
+/// The roles of minik's own components (Kubernetes' `bootstrappolicy`
+/// rules, narrowed or widened to what minik's component does).
+fn component_roles() -> Vec<Value> {
+    let none = json!({});
+    let mut scheduler = vec![
+        rule(&[""], &["nodes", "namespaces"], &READ),
+        rule(&[""], &["pods"], &["delete", "get", "list", "watch"]),
+        rule(&[""], &["bindings", "pods/binding"], &["create"]),
+        rule(&[""], &["pods/status"], &["patch", "update"]),
+        rule(
+            &[""],
+            &[
+                "replicationcontrollers",
+                "services",
+                "persistentvolumeclaims",
+                "persistentvolumes",
+            ],
+            &READ,
+        ),
+        rule(&["apps"], &["replicasets", "statefulsets"], &READ),
+        rule(&["policy"], &["poddisruptionbudgets"], &READ),
+        rule(&["storage.k8s.io"], &["csinodes", "storageclasses"], &READ),
+        rule(
+            &["coordination.k8s.io"],
+            &["leases"],
+            &["create", "get", "update"],
+        ),
+    ];
+    scheduler.extend(events_rules());
+    let volume_scheduler = vec![
+        rule(
+            &[""],
+            &["persistentvolumes", "persistentvolumeclaims"],
+            &["get", "list", "patch", "update", "watch"],
+        ),
+        rule(&["storage.k8s.io"], &["storageclasses"], &READ),
+    ];
+    let mut node_proxier = vec![
+        rule(&[""], &["endpoints", "services"], &["list", "watch"]),
+        rule(&[""], &["nodes"], &READ),
+        rule(
+            &["discovery.k8s.io"],
+            &["endpointslices"],
+            &["list", "watch"],
+        ),
+    ];
+    node_proxier.extend(events_rules());
+    let minik_proxy = vec![
+        rule(&[""], &["services/status"], &["patch", "update"]),
+        rule(&[""], &["pods", "namespaces"], &["list", "watch"]),
+        rule(
+            &["networking.k8s.io"],
+            &["ingresses", "ingressclasses", "networkpolicies"],
+            &READ,
+        ),
+        rule(
+            &["networking.k8s.io"],
+            &["ingresses/status"],
+            &["patch", "update"],
+        ),
+    ];
+    let coredns = vec![
+        rule(
+            &[""],
+            &["endpoints", "services", "pods", "namespaces"],
+            &["list", "watch"],
+        ),
+        rule(
+            &["discovery.k8s.io"],
+            &["endpointslices"],
+            &["list", "watch"],
+        ),
+    ];
+    let mut node = vec![
+        rule(&["authentication.k8s.io"], &["tokenreviews"], &["create"]),
+        rule(
+            &["authorization.k8s.io"],
+            &["subjectaccessreviews", "localsubjectaccessreviews"],
+            &["create"],
+        ),
+        rule(&[""], &["services", "nodes"], &READ),
+        rule(&[""], &["nodes"], &["create", "patch", "update"]),
+        rule(&[""], &["nodes/status"], &["patch", "update"]),
+        rule(
+            &[""],
+            &["pods"],
+            &["create", "delete", "get", "list", "watch"],
+        ),
+        rule(&[""], &["pods/status"], &["patch", "update"]),
+        rule(&[""], &["pods/eviction"], &["create"]),
+        rule(&[""], &["configmaps", "secrets"], &READ),
+        rule(
+            &[""],
+            &["persistentvolumeclaims", "persistentvolumes"],
+            &READ,
+        ),
+        rule(
+            &[""],
+            &["persistentvolumeclaims/status"],
+            &["patch", "update"],
+        ),
+        rule(&[""], &["serviceaccounts/token"], &["create"]),
+        rule(
+            &["certificates.k8s.io"],
+            &["certificatesigningrequests"],
+            &["create", "get", "list", "watch"],
+        ),
+        rule(
+            &["coordination.k8s.io"],
+            &["leases"],
+            &["create", "delete", "get", "patch", "update"],
+        ),
+        rule(&["storage.k8s.io"], &["csidrivers", "csinodes"], &READ),
+        rule(&["node.k8s.io"], &["runtimeclasses"], &READ),
+    ];
+    node.extend(events_rules());
+    let mut controller_manager = vec![
+        // The garbage collector, the namespace controller and the status
+        // writers reach every kind (custom resources too).
+        rule(
+            &["*"],
+            &["*"],
+            &[
+                "delete",
+                "deletecollection",
+                "get",
+                "list",
+                "patch",
+                "update",
+                "watch",
+            ],
+        ),
+        // What controllers make.
+        rule(
+            &[""],
+            &[
+                "pods",
+                "endpoints",
+                "configmaps",
+                "serviceaccounts",
+                "persistentvolumeclaims",
+                "persistentvolumes",
+            ],
+            &["create"],
+        ),
+        rule(
+            &["apps"],
+            &["replicasets", "controllerrevisions"],
+            &["create"],
+        ),
+        rule(&["batch"], &["jobs"], &["create"]),
+        rule(&["discovery.k8s.io"], &["endpointslices"], &["create"]),
+        rule(&["coordination.k8s.io"], &["leases"], &["create"]),
+        // The ClusterRole aggregation controller writes rules it need not hold.
+        rule(&[GROUP], &["clusterroles"], &["escalate"]),
+        // The CSR signer.
+        rule(&["certificates.k8s.io"], &["signers"], &["sign"]),
+    ];
+    controller_manager.extend(events_rules());
+    vec![
+        cluster_role("system:kube-scheduler", none.clone(), scheduler),
+        cluster_role("system:volume-scheduler", none.clone(), volume_scheduler),
+        cluster_role("system:node-proxier", none.clone(), node_proxier),
+        cluster_role("system:minik:proxy", none.clone(), minik_proxy),
+        cluster_role("system:coredns", none.clone(), coredns),
+        cluster_role("system:node", none.clone(), node),
+        cluster_role("system:minik:controller-manager", none, controller_manager),
+    ]
+}
+
+/// Creates each bootstrap role and binding that does not exist yet, and
+/// removes retired bootstrap bindings (only if still labelled as such).
 pub async fn ensure(writer: &Writer) -> Result<(), ApiError> {
+    let info = catalogue::lookup(GROUP, "v1", "clusterrolebindings").expect("RBAC is served");
+    for name in RETIRED_BINDINGS {
+        let target = Target::new(info, None, Some(name.to_string()));
+        writer
+            .mutate(
+                target.key(),
+                Box::new(|current| {
+                    Ok(match current {
+                        Some(old)
+                            if old.pointer("/metadata/labels/kubernetes.io~1bootstrapping")
+                                == Some(&json!("rbac-defaults")) =>
+                        {
+                            Outcome::Delete
+                        }
+                        Some(other) => Outcome::Unchanged(other),
+                        None => Outcome::Unchanged(Value::Null),
+                    })
+                }),
+            )
+            .await?;
+    }
     let (roles, bindings) = objects();
     for (plural, objects) in [("clusterroles", roles), ("clusterrolebindings", bindings)] {
         let info = catalogue::lookup(GROUP, "v1", plural).expect("RBAC is served");

@@ -19,8 +19,8 @@ const SEED: &str = include_str!("../../examples/security/rbac.yaml");
 
 const SA: &str = "system:serviceaccount:microservices:microservice-sa";
 
-fn run(c: &TestCluster, args: &[&str]) -> (bool, String, String) {
-    let out = c.kubectl(args);
+/// Whether kubectl succeeded, and its stdout and stderr.
+fn outcome(out: std::process::Output) -> (bool, String, String) {
     (
         out.status.success(),
         String::from_utf8_lossy(&out.stdout).to_string(),
@@ -28,37 +28,12 @@ fn run(c: &TestCluster, args: &[&str]) -> (bool, String, String) {
     )
 }
 
-/// A kubeconfig with the cluster CA and a bearer token.
-fn token_kubeconfig(c: &TestCluster, token: &str) -> std::path::PathBuf {
-    let text = std::fs::read_to_string(&c.kubeconfig).unwrap();
-    let cut = text.find("users:").unwrap();
-    let path = c.dir.path().join(format!("kubeconfig-{token}"));
-    let user = text[..cut]
-        .lines()
-        .find(|l| l.trim_start().starts_with("user:"))
-        .unwrap();
-    let name = user.trim_start().trim_start_matches("user:").trim();
-    std::fs::write(
-        &path,
-        format!(
-            "{}users:\n- name: {name}\n  user:\n    token: {token}\n",
-            &text[..cut]
-        ),
-    )
-    .unwrap();
-    path
+fn run(c: &TestCluster, args: &[&str]) -> (bool, String, String) {
+    outcome(c.kubectl(args))
 }
 
 fn as_token(c: &TestCluster, token: &str, args: &[&str]) -> (bool, String, String) {
-    let kubeconfig = token_kubeconfig(c, token);
-    let out = tokio::task::block_in_place(|| {
-        support::kubectl_with(&kubeconfig, &c.dir.path().join("cache-token"), args, None)
-    });
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).to_string(),
-        String::from_utf8_lossy(&out.stderr).to_string(),
-    )
+    outcome(c.kubectl_as_token(token, args))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -406,4 +381,74 @@ async fn aggregated_cluster_roles_get_their_rules_written() {
         })
         .await;
     }
+}
+
+/// Each component's identity holds its own bootstrap role, not
+/// `cluster-admin`: what it does is allowed, what it has no business
+/// doing is not (asked as the real kubectl asks, by impersonation).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn components_hold_least_privilege_roles() {
+    let c = TestCluster::start().await;
+    let node = ["--as", "system:node:node-1", "--as-group", "system:nodes"];
+    let sched = ["--as", "system:kube-scheduler"];
+    let proxy = ["--as", "system:kube-proxy"];
+    let kcm = ["--as", "system:kube-controller-manager"];
+    let dns = ["--as", "system:serviceaccount:kube-system:coredns"];
+    let cases: &[(&[&str], &str, &str, bool)] = &[
+        (&sched, "create", "pods --subresource=binding", true),
+        (&sched, "patch", "persistentvolumeclaims", true),
+        (&sched, "create", "pods", false),
+        (&sched, "get", "secrets", false),
+        (&proxy, "watch", "networkpolicies.networking.k8s.io", true),
+        (
+            &proxy,
+            "patch",
+            "ingresses.networking.k8s.io --subresource=status",
+            true,
+        ),
+        (&proxy, "delete", "pods", false),
+        (&dns, "watch", "endpoints", true),
+        (&dns, "list", "secrets", false),
+        (&node, "patch", "nodes --subresource=status", true),
+        (&node, "create", "serviceaccounts --subresource=token", true),
+        (&node, "delete", "nodes", false),
+        (&node, "create", "deployments.apps", false),
+        (&kcm, "create", "replicasets.apps", true),
+        (&kcm, "deletecollection", "widgets.minik.example.com", true),
+        (&kcm, "update", "deployments.apps --subresource=scale", true),
+        (
+            &kcm,
+            "escalate",
+            "clusterroles.rbac.authorization.k8s.io",
+            true,
+        ),
+        (&kcm, "create", "secrets", false),
+        (
+            &kcm,
+            "create",
+            "clusterrolebindings.rbac.authorization.k8s.io",
+            false,
+        ),
+        (&kcm, "impersonate", "users", false),
+        (
+            &kcm,
+            "approve",
+            "certificatesigningrequests.certificates.k8s.io",
+            false,
+        ),
+    ];
+    for (who, verb, resource, expected) in cases {
+        // `TYPE --subresource=S`: kubectl reads `TYPE/NAME` as a name.
+        let mut args = vec!["auth", "can-i", *verb, "-A"];
+        args.extend(resource.split(' '));
+        args.extend_from_slice(who);
+        let (_, out, _) = run(&c, &args);
+        assert_eq!(
+            out.trim(),
+            if *expected { "yes" } else { "no" },
+            "{who:?} {verb} {resource}"
+        );
+    }
+    let (ok, _, err) = run(&c, &["get", "clusterrolebinding", "minik:components"]);
+    assert!(!ok && err.contains("NotFound"), "{err}");
 }
