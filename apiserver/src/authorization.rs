@@ -30,6 +30,7 @@ use serde_json::json;
 use crate::authentication::{User, MASTERS};
 use crate::error::ApiError;
 use crate::hub::Hub;
+use crate::node_authorizer::{node_of, Decision, NodeGraph};
 use crate::store::Store;
 
 /// What a request asks to do (`authorizer.Attributes`): the request RBAC
@@ -109,11 +110,31 @@ pub fn attributes(method: &http::Method, path: &str, query: Option<&str>) -> Att
             "list"
         }
         .into();
+        // A list or watch of one object by name is about that object
+        // (`RequiresExactMatch("metadata.name")`), so resourceNames and the
+        // Node authorizer can judge it.
+        if let Some(name) = params.get("fieldSelector").and_then(exact_name) {
+            attrs.name = name;
+        }
     }
     if by_method && attrs.name.is_empty() && attrs.verb == "delete" {
         attrs.verb = "deletecollection".into();
     }
     attrs
+}
+
+/// The name a field selector requires (`metadata.name=x` or `==x`), if it
+/// is the selector's only requirement on `metadata.name` and a valid path
+/// segment.
+fn exact_name(selector: &str) -> Option<String> {
+    let mut names = selector.split(',').filter_map(|term| {
+        let term = term.trim();
+        term.strip_prefix("metadata.name==")
+            .or_else(|| term.strip_prefix("metadata.name="))
+    });
+    let name = names.next()?;
+    let valid = !name.is_empty() && name != "." && name != ".." && !name.contains(['/', '%']);
+    (names.next().is_none() && valid).then(|| name.to_string())
 }
 
 /// `forbiddenMessage`: what the user cannot do, in kube-apiserver's words.
@@ -137,7 +158,23 @@ fn forbidden_message(attrs: &Attributes, user: &str) -> String {
 
 /// `responsewriters.Forbidden`: 403 with the group-qualified resource and name.
 pub fn forbidden(attrs: &Attributes, user: &str) -> ApiError {
-    let why = forbidden_message(attrs, user);
+    refused(attrs, forbidden_message(attrs, user))
+}
+
+/// A refusal with the authorizer's reason appended, or (`restricted`) in
+/// the words of an admission plugin.
+fn forbidden_because(attrs: &Attributes, user: &str, decision: &Decision) -> ApiError {
+    match decision {
+        Decision::Deny(reason) => refused(
+            attrs,
+            format!("{}: {reason}", forbidden_message(attrs, user)),
+        ),
+        Decision::Restricted(reason) => refused(attrs, reason.clone()),
+        _ => forbidden(attrs, user),
+    }
+}
+
+fn refused(attrs: &Attributes, why: String) -> ApiError {
     if !attrs.resource_request {
         return ApiError::forbidden(format!("forbidden: {why}"));
     }
@@ -164,14 +201,18 @@ pub fn forbidden(attrs: &Attributes, user: &str) -> ApiError {
 /// The RBAC authorizer over an in-memory copy of the policy.
 pub struct Authorizer {
     store: Arc<dyn Store>,
+    /// The Node authorizer's graph, asked first for kubelets.
+    nodes: Arc<NodeGraph>,
     /// Bumped by the hub whenever a role or binding changes.
     generation: Arc<AtomicU64>,
     cached: RwLock<Option<(u64, Arc<Policy>)>>,
 }
 
 impl Authorizer {
-    pub fn new(store: Arc<dyn Store>, hub: &Hub) -> Authorizer {
+    /// Needs a runtime: the Node authorizer follows the hub in a task.
+    pub fn new(store: Arc<dyn Store>, hub: &Arc<Hub>) -> Authorizer {
         Authorizer {
+            nodes: NodeGraph::start(store.clone(), hub),
             store,
             generation: hub.generation(RBAC_PREFIX),
             cached: RwLock::new(None),
@@ -218,7 +259,20 @@ impl Authorizer {
 
     /// Whether `user` may do what `attrs` describes.
     pub fn allows(&self, user: &User, attrs: &Attributes) -> bool {
-        user.in_group(MASTERS) || self.policy().allows(&user_info(user), attrs)
+        self.decide(user, attrs) == Decision::Allow
+    }
+
+    /// `system:masters`, then the Node authorizer, then RBAC (kube-apiserver's
+    /// `--authorization-mode=Node,RBAC`): allowed, or refused and why.
+    fn decide(&self, user: &User, attrs: &Attributes) -> Decision {
+        if user.in_group(MASTERS) {
+            return Decision::Allow;
+        }
+        match self.nodes.decide(user, attrs) {
+            Decision::NoOpinion if self.policy().allows(&user_info(user), attrs) => Decision::Allow,
+            Decision::NoOpinion => Decision::Deny(String::new()),
+            decided => decided,
+        }
     }
 
     /// The rules that apply to `user` in `namespace` (all of them for a
@@ -324,7 +378,13 @@ pub async fn authorize(
         return ApiError::unauthorized().into_response();
     };
     let attrs = attributes(req.method(), req.uri().path(), req.uri().query());
-    let allowed = authorizer.allows(&user, &attrs);
+    let mut decision = authorizer.decide(&user, &attrs);
+    if decision != Decision::Allow && node_of(&user).is_some() {
+        // The kubelet may know of its new pod before the graph does.
+        authorizer.nodes.catch_up().await;
+        decision = authorizer.decide(&user, &attrs);
+    }
+    let allowed = decision == Decision::Allow;
     // What each identity does, for writing least-privilege roles
     // (`RUST_LOG=minik_apiserver::authorization=debug`).
     tracing::debug!(
@@ -338,10 +398,12 @@ pub async fn authorize(
         allowed,
         "authorize"
     );
-    if allowed {
-        next.run(req).await
-    } else {
-        forbidden(&attrs, &user.name).into_response()
+    match decision {
+        Decision::Allow => next.run(req).await,
+        Decision::Deny(reason) if reason.is_empty() => {
+            forbidden(&attrs, &user.name).into_response()
+        }
+        refusal => forbidden_because(&attrs, &user.name, &refusal).into_response(),
     }
 }
 
@@ -403,6 +465,18 @@ mod tests {
         );
         let a = of(Method::GET, "/apis/apps/v1", None);
         assert!(!a.resource_request);
+        let a = of(
+            Method::GET,
+            "/api/v1/namespaces/x/secrets",
+            Some("fieldSelector=metadata.name%3Ddb&watch=true"),
+        );
+        assert_eq!((a.verb.as_str(), a.name.as_str()), ("watch", "db"));
+        let a = of(
+            Method::GET,
+            "/api/v1/namespaces/x/secrets",
+            Some("fieldSelector=metadata.name!%3Ddb"),
+        );
+        assert_eq!((a.verb.as_str(), a.name.as_str()), ("list", ""));
     }
 
     #[test]

@@ -25,9 +25,10 @@
 //! read, update and delete objects of every kind, custom ones included; it
 //! creates only the kinds controllers make, and cannot impersonate,
 //! approve, bind or create Secrets. Kubelets are bound to `system:node`
-//! (Kubernetes binds nobody to it and authorizes nodes with the Node
-//! authorizer, which also limits a node to the Secrets and ConfigMaps of
-//! its own pods; minik's kubelet may read every Secret and ConfigMap).
+//! (Kubernetes binds nobody to it and grants nodes its rules through the
+//! Node authorizer); either way the Node authorizer (`node_authorizer.rs`)
+//! judges first what a node may read. The process running many simulated
+//! nodes has an identity that is no one node and may read what its pods use.
 //! Start-up removes the `minik:components` binding of earlier versions
 //! (every component bound to `cluster-admin`) from a resumed cluster.
 
@@ -364,6 +365,11 @@ pub fn objects() -> (Vec<Value>, Vec<Value>) {
         ),
         role_binding("system:node", "system:node", group("system:nodes")),
         role_binding(
+            "system:minik:simulated-nodes",
+            "system:minik:simulated-nodes",
+            user("system:minik:simulated-nodes"),
+        ),
+        role_binding(
             "system:minik:controller-manager",
             "system:minik:controller-manager",
             user("system:kube-controller-manager"),
@@ -500,6 +506,16 @@ fn component_roles() -> Vec<Value> {
         rule(&["node.k8s.io"], &["runtimeclasses"], &READ),
     ];
     node.extend(events_rules());
+    let simulated_nodes = vec![rule(
+        &[""],
+        &[
+            "configmaps",
+            "secrets",
+            "persistentvolumeclaims",
+            "persistentvolumes",
+        ],
+        &READ,
+    )];
     let mut controller_manager = vec![
         // The garbage collector, the namespace controller and the status
         // writers reach every kind (custom resources too).
@@ -550,6 +566,11 @@ fn component_roles() -> Vec<Value> {
         cluster_role("system:minik:proxy", none.clone(), minik_proxy),
         cluster_role("system:coredns", none.clone(), coredns),
         cluster_role("system:node", none.clone(), node),
+        cluster_role(
+            "system:minik:simulated-nodes",
+            none.clone(),
+            simulated_nodes,
+        ),
         cluster_role("system:minik:controller-manager", none, controller_manager),
     ]
 }

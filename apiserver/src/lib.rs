@@ -46,6 +46,7 @@ pub mod hub;
 pub mod impersonation;
 pub mod kubelet_client;
 pub mod metrics;
+pub mod node_authorizer;
 pub mod openapi;
 pub mod registry;
 pub mod request;

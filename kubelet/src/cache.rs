@@ -1,16 +1,22 @@
 //! The ConfigMaps and Secrets pods consume (and the PersistentVolumeClaims
-//! and PersistentVolumes behind their claim volumes), watched rather than
-//! fetched per sync: like kubelet's watch-based configmap/secret managers, one shared
-//! informer per kind (`minik_client::informer`) keeps a local copy, and
-//! every change is announced so the pod workers using that object sync
-//! again (refreshing volume files).
+//! behind their claim volumes), watched rather than fetched per sync, one
+//! object at a time: like the kubelet's watch-based configmap/secret
+//! managers, the first lookup of an object starts a watch on it alone
+//! (`fieldSelector=metadata.name=<name>`), so the kubelet reads only what
+//! its pods use — all the Node authorizer lets it read — and every change
+//! is announced so the pod workers using that object sync again
+//! (refreshing volume files). A watch nobody has looked up for
+//! [`IDLE`] is stopped.
 //!
 //! One cache serves every node of the process (`--nodes N` shares it). A
-//! lookup that misses the cache asks the API server once, so a pod created
-//! right after its ConfigMap does not fail on a cache that is a moment
-//! behind.
+//! lookup that misses the watch's copy asks the API server once, so a pod
+//! created right after its ConfigMap does not fail on a watch that is a
+//! moment behind. PersistentVolumes are read when needed; Services (for
+//! environment variables) are one shared informer, which nodes may list.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{
@@ -18,12 +24,19 @@ use k8s_openapi::api::core::v1::{
 };
 use kube::api::Api;
 use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::watcher;
 use kube::Resource;
+use minik_client::informer::Informer;
 use minik_client::SharedInformerFactory;
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 
 use crate::Error;
+
+/// How long a watched object may go unlooked-up before its watch stops.
+pub const IDLE: Duration = Duration::from_secs(600);
+/// How often idle watches are looked for.
+const SWEEP: Duration = Duration::from_secs(60);
 
 /// Which object changed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,67 +46,66 @@ pub struct ObjectChange {
     pub name: String,
 }
 
-/// Watched ConfigMaps and Secrets.
+/// Watched ConfigMaps, Secrets and claims.
 pub struct ObjectCache {
     client: kube::Client,
-    config_maps: Store<ConfigMap>,
-    secrets: Store<Secret>,
-    claims: Store<PersistentVolumeClaim>,
-    volumes: Store<PersistentVolume>,
+    config_maps: Watched<ConfigMap>,
+    secrets: Watched<Secret>,
+    claims: Watched<PersistentVolumeClaim>,
     /// For containers' Service environment variables (not announced: a
     /// Service change does not touch running containers).
     services: Store<Service>,
     changes: broadcast::Sender<ObjectChange>,
-    tasks: Vec<JoinHandle<()>>,
+    sweeper: Mutex<Option<JoinHandle<()>>>,
     /// ServiceAccount tokens for projected volumes.
     pub tokens: crate::token_manager::TokenManager,
 }
 
 impl Drop for ObjectCache {
     fn drop(&mut self) {
-        for t in &self.tasks {
+        if let Some(t) = self
+            .sweeper
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        {
             t.abort();
         }
     }
 }
 
 impl ObjectCache {
-    /// Starts both informers (from the process's `informers`) and waits for
-    /// their first lists.
+    /// Starts the Service informer (from the process's `informers`) and the
+    /// sweeper of idle watches.
     pub async fn start(
         client: kube::Client,
         informers: &SharedInformerFactory,
     ) -> Result<Arc<Self>, Error> {
         let (changes, _) = broadcast::channel(1024);
-        let (config_maps, cm_task) = announce::<ConfigMap>(informers, "ConfigMap", changes.clone());
-        let (secrets, secret_task) = announce::<Secret>(informers, "Secret", changes.clone());
-        // A claim changes when it is bound (volumeName, phase): that wakes its pods.
-        let (claims, claim_task) =
-            announce::<PersistentVolumeClaim>(informers, "PersistentVolumeClaim", changes.clone());
-        let volumes = informers.get::<PersistentVolume>().store();
         let services = informers.get::<Service>().store();
         informers.start();
         let cache = Arc::new(Self {
             tokens: crate::token_manager::TokenManager::new(client.clone()),
+            config_maps: Watched::new("ConfigMap", &client, &changes),
+            secrets: Watched::new("Secret", &client, &changes),
+            // A claim changes when it is bound (volumeName, phase): that wakes its pods.
+            claims: Watched::new("PersistentVolumeClaim", &client, &changes),
             client,
-            config_maps,
-            secrets,
-            claims,
-            volumes,
             services,
             changes,
-            tasks: vec![cm_task, secret_task, claim_task],
+            sweeper: Mutex::new(None),
         });
-        let ready = async {
-            let _ = cache.config_maps.wait_until_ready().await;
-            let _ = cache.secrets.wait_until_ready().await;
-        };
-        if tokio::time::timeout(std::time::Duration::from_secs(30), ready)
-            .await
-            .is_err()
-        {
-            tracing::warn!("ConfigMap/Secret caches not ready after 30s; falling back to reads");
-        }
+        let weak = Arc::downgrade(&cache);
+        let sweeper = tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(SWEEP).await;
+                let Some(cache) = weak.upgrade() else { return };
+                cache.config_maps.sweep(IDLE);
+                cache.secrets.sweep(IDLE);
+                cache.claims.sweep(IDLE);
+            }
+        });
+        *cache.sweeper.lock().unwrap_or_else(|e| e.into_inner()) = Some(sweeper);
         Ok(cache)
     }
 
@@ -102,11 +114,11 @@ impl ObjectCache {
     }
 
     pub async fn config_map(&self, ns: &str, name: &str) -> Result<Option<Arc<ConfigMap>>, Error> {
-        lookup(&self.client, &self.config_maps, ns, name).await
+        self.config_maps.get(ns, name).await
     }
 
     pub async fn secret(&self, ns: &str, name: &str) -> Result<Option<Arc<Secret>>, Error> {
-        lookup(&self.client, &self.secrets, ns, name).await
+        self.secrets.get(ns, name).await
     }
 
     pub async fn claim(
@@ -114,7 +126,7 @@ impl ObjectCache {
         ns: &str,
         name: &str,
     ) -> Result<Option<Arc<PersistentVolumeClaim>>, Error> {
-        lookup(&self.client, &self.claims, ns, name).await
+        self.claims.get(ns, name).await
     }
 
     /// Every Service the cache holds (all namespaces).
@@ -122,24 +134,35 @@ impl ObjectCache {
         self.services.state()
     }
 
-    /// A PersistentVolume (cluster-scoped), from the cache or else the API server.
+    /// A PersistentVolume (cluster-scoped), from the API server.
     pub async fn volume(&self, name: &str) -> Result<Option<Arc<PersistentVolume>>, Error> {
-        if let Some(pv) = self.volumes.get(&ObjectRef::new(name)) {
-            return Ok(Some(pv));
-        }
         let api: Api<PersistentVolume> = Api::all(self.client.clone());
         Ok(api.get_opt(name).await?.map(Arc::new))
     }
+
+    /// How many objects are watched now (ConfigMaps, Secrets, claims).
+    pub fn watched(&self) -> usize {
+        self.config_maps.len() + self.secrets.len() + self.claims.len()
+    }
 }
 
-/// The shared informer's store for `K`, and a task announcing each change.
-fn announce<K>(
-    informers: &SharedInformerFactory,
+/// One watch per object of kind `K`, started by the first lookup.
+struct Watched<K: Resource<DynamicType = ()> + Clone + 'static> {
     kind: &'static str,
+    client: kube::Client,
     changes: broadcast::Sender<ObjectChange>,
-) -> (Store<K>, JoinHandle<()>)
+    watches: Mutex<HashMap<(String, String), Watch<K>>>,
+}
+
+struct Watch<K: Resource<DynamicType = ()> + Clone + 'static> {
+    store: Store<K>,
+    task: JoinHandle<()>,
+    used: Instant,
+}
+
+impl<K> Watched<K>
 where
-    K: Resource<DynamicType = ()>
+    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
         + Clone
         + std::fmt::Debug
         + serde::de::DeserializeOwned
@@ -147,35 +170,91 @@ where
         + Sync
         + 'static,
 {
-    let informer = informers.get::<K>();
-    let mut touched = informer.touched();
-    let task = tokio::spawn(async move {
-        while let Some(obj) = touched.next().await {
-            let _ = changes.send(ObjectChange {
-                kind,
-                namespace: obj.meta().namespace.clone().unwrap_or_default(),
-                name: obj.meta().name.clone().unwrap_or_default(),
-            });
+    fn new(
+        kind: &'static str,
+        client: &kube::Client,
+        changes: &broadcast::Sender<ObjectChange>,
+    ) -> Self {
+        Self {
+            kind,
+            client: client.clone(),
+            changes: changes.clone(),
+            watches: Mutex::default(),
         }
-    });
-    (informer.store(), task)
+    }
+
+    /// The object, from its watch (started now if there is none), or else
+    /// from the API server.
+    async fn get(&self, ns: &str, name: &str) -> Result<Option<Arc<K>>, Error> {
+        let store = {
+            let mut watches = self.watches.lock().unwrap_or_else(|e| e.into_inner());
+            let watch = watches
+                .entry((ns.to_string(), name.to_string()))
+                .or_insert_with(|| self.start(ns, name));
+            watch.used = Instant::now();
+            watch.store.clone()
+        };
+        if let Some(obj) = store.get(&ObjectRef::new(name).within(ns)) {
+            return Ok(Some(obj));
+        }
+        let api: Api<K> = Api::namespaced(self.client.clone(), ns);
+        Ok(api.get_opt(name).await?.map(Arc::new))
+    }
+
+    fn start(&self, ns: &str, name: &str) -> Watch<K> {
+        let api: Api<K> = Api::namespaced(self.client.clone(), ns);
+        let config = watcher::Config::default().fields(&format!("metadata.name={name}"));
+        let (informer, run) = Informer::standalone(api, config);
+        let mut touched = informer.touched();
+        let (changes, kind) = (self.changes.clone(), self.kind);
+        let (namespace, name) = (ns.to_string(), name.to_string());
+        let task = tokio::spawn(async move {
+            let announce = async {
+                while touched.next().await.is_some() {
+                    let _ = changes.send(ObjectChange {
+                        kind,
+                        namespace: namespace.clone(),
+                        name: name.clone(),
+                    });
+                }
+            };
+            tokio::join!(run, announce);
+        });
+        Watch {
+            store: informer.store(),
+            task,
+            used: Instant::now(),
+        }
+    }
+
+    /// Stops the watches not looked up for `idle`.
+    fn sweep(&self, idle: Duration) {
+        self.watches
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|_, w| {
+                let keep = w.used.elapsed() < idle;
+                if !keep {
+                    w.task.abort();
+                }
+                keep
+            });
+    }
+
+    fn len(&self) -> usize {
+        self.watches.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
 }
 
-async fn lookup<K>(
-    client: &kube::Client,
-    store: &Store<K>,
-    ns: &str,
-    name: &str,
-) -> Result<Option<Arc<K>>, Error>
-where
-    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
-        + Clone
-        + std::fmt::Debug
-        + serde::de::DeserializeOwned,
-{
-    if let Some(obj) = store.get(&ObjectRef::new(name).within(ns)) {
-        return Ok(Some(obj));
+impl<K: Resource<DynamicType = ()> + Clone + 'static> Drop for Watched<K> {
+    fn drop(&mut self) {
+        for w in self
+            .watches
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+        {
+            w.task.abort();
+        }
     }
-    let api: Api<K> = Api::namespaced(client.clone(), ns);
-    Ok(api.get_opt(name).await?.map(Arc::new))
 }

@@ -49,6 +49,7 @@ mod miniktl_why;
 mod scheduler_placement;
 mod scheduler_unschedulable;
 mod security_kubelet;
+mod security_node_authorizer;
 mod security_pod_security;
 mod security_rbac;
 mod security_secrets;

@@ -410,7 +410,15 @@ async fn components_hold_least_privilege_roles() {
         (&dns, "watch", "endpoints", true),
         (&dns, "list", "secrets", false),
         (&node, "patch", "nodes --subresource=status", true),
-        (&node, "create", "serviceaccounts --subresource=token", true),
+        // Secrets and tokens only for its own pods (the Node authorizer;
+        // `security_node_authorizer`), so never for all of them.
+        (
+            &node,
+            "create",
+            "serviceaccounts --subresource=token",
+            false,
+        ),
+        (&node, "list", "secrets", false),
         (&node, "delete", "nodes", false),
         (&node, "create", "deployments.apps", false),
         (&kcm, "create", "replicasets.apps", true),

@@ -799,6 +799,10 @@ fn identity(id: &str) -> (String, Vec<&'static str>) {
                 "system:serviceaccounts:kube-system",
             ],
         ),
+        // One process for many simulated nodes is no one node: the Node
+        // authorizer would judge it as a node named "nodes". It gets a role
+        // of its own (`system:minik:simulated-nodes`).
+        SIM_KUBELET => ("system:minik:simulated-nodes".into(), vec!["system:nodes"]),
         kubelet => {
             let node = kubelet.trim_start_matches("kubelet-");
             (format!("system:node:{node}"), vec!["system:nodes"])
