@@ -2,7 +2,8 @@
 # Prepares a fresh Debian machine (as root) to build and test minik offline:
 #   1. installs docker.io and busybox-static if missing (and iptables, which
 #      docker.io depends on anyway and minik-proxy's DNAT rules use, and
-#      openssl, with which the CSR test makes a user's key and request),
+#      openssl, with which the CSR test makes a user's key and request, and
+#      python3-kubernetes, the Python client the security tests drive),
 #   2. starts dockerd in the background if no daemon answers (it outlives this script;
 #      log: /tmp/minik-dockerd.log),
 #   3. builds the offline images (images/build.sh).
@@ -23,13 +24,16 @@ command -v dockerd >/dev/null 2>&1 || need="$need docker.io"
 dpkg -s busybox-static >/dev/null 2>&1 || need="$need busybox-static"
 command -v iptables-restore >/dev/null 2>&1 || need="$need iptables"
 command -v openssl >/dev/null 2>&1 || need="$need openssl"
+# The Python Kubernetes client, for the client-compatibility tests (Debian's
+# interpreter: /usr/bin/python3).
+/usr/bin/python3 -c 'import kubernetes' >/dev/null 2>&1 || need="$need python3-kubernetes"
 if [ -n "$need" ]; then
-  say "installing docker.io busybox-static iptables openssl"
+  say "installing docker.io busybox-static iptables openssl python3-kubernetes"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -q >/dev/null || die "apt-get update failed"
-  apt-get install -y -q docker.io busybox-static iptables openssl >/dev/null || die "apt-get install failed"
+  apt-get install -y -q docker.io busybox-static iptables openssl python3-kubernetes >/dev/null || die "apt-get install failed"
 else
-  say "docker, busybox-static, iptables and openssl already installed"
+  say "docker, busybox-static, iptables, openssl and python3-kubernetes already installed"
 fi
 
 # 2. Docker daemon.

@@ -51,6 +51,7 @@ mod scheduler_unschedulable;
 mod security_kubelet;
 mod security_node_authorizer;
 mod security_pod_security;
+mod security_python_client;
 mod security_rbac;
 mod security_secrets;
 mod security_service_accounts;
