@@ -7,7 +7,8 @@
 
 use crate::kinds::{
     apiextensions, apiregistration, apps, authentication, authorization, autoscaling, batch,
-    certificates, coordination, core, metrics, networking, policy, rbac, storage, Strategy,
+    certificates, coordination, core, discovery, metrics, networking, policy, rbac, storage,
+    Strategy,
 };
 
 /// Everything the rest of minik needs to know about one served resource.
@@ -231,6 +232,8 @@ static CATALOGUE: &[ResourceInfo] = &[
     certificates::certificate_signing_request::RESOURCE,
     // coordination.k8s.io/v1
     coordination::lease::RESOURCE,
+    // discovery.k8s.io/v1
+    discovery::endpoint_slice::RESOURCE,
     // apiextensions.k8s.io/v1: the kinds it defines are served from
     // `custom_resource`, not listed here.
     apiextensions::custom_resource_definition::RESOURCE,

@@ -115,5 +115,42 @@ pub async fn ensure_kubernetes_service(state: &AppState, addr: SocketAddr) -> Re
             }),
         )
         .await?;
+    // The same address as kube-apiserver's EndpointSlice `kubernetes`
+    // (what `kubectl describe service kubernetes` reads).
+    let slice_info = catalogue::lookup("discovery.k8s.io", "v1", "endpointslices")
+        .expect("endpointslices are served");
+    let slice_target = Target::new(
+        slice_info,
+        Some("default".into()),
+        Some("kubernetes".into()),
+    );
+    let endpoints = json!([{"addresses": [ip], "conditions": {"ready": true}}]);
+    let ports = json!([{"name": "https", "port": addr.port(), "protocol": "TCP"}]);
+    let mut fresh = json!({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+        "metadata": {"name": "kubernetes", "namespace": "default",
+                     "labels": {"kubernetes.io/service-name": "kubernetes"}},
+        "addressType": "IPv4", "endpoints": endpoints.clone(), "ports": ports.clone()});
+    registry::prepare_create(&slice_target, &mut fresh)?;
+    state
+        .writer
+        .mutate(
+            slice_target.key(),
+            Box::new(move |current| {
+                Ok(match current {
+                    Some(existing)
+                        if existing["endpoints"] == endpoints && existing["ports"] == ports =>
+                    {
+                        Outcome::Unchanged(existing)
+                    }
+                    Some(mut existing) => {
+                        existing["endpoints"] = endpoints;
+                        existing["ports"] = ports;
+                        Outcome::Put(existing)
+                    }
+                    None => Outcome::Put(fresh),
+                })
+            }),
+        )
+        .await?;
     Ok(())
 }

@@ -31,8 +31,10 @@
 //!   Service is gone — Kubernetes does this when it sees the Service
 //!   deleted, and once at startup for leftovers.
 //!
-//! Simplified on purpose: EndpointSlices are not served by minik, so there
-//! is no endpointslice controller; single-stack IPv4/IPv6 only (the first of
+//! The same pods are published as EndpointSlices by
+//! [`crate::endpoint_slice`], which shares this file's pod and port rules.
+//!
+//! Simplified on purpose: single-stack IPv4/IPv6 only (the first of
 //! the Service's IP families); no batching period between pod updates.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -152,7 +154,7 @@ pub fn build(ctx: &Arc<Context>) -> Built {
 /// when its labels changed, those that selected it before. Changes that
 /// cannot alter any Endpoints (an annotation, a container restart count)
 /// concern none.
-fn services_for_pod_change(
+pub(crate) fn services_for_pod_change(
     services: &Store<Service>,
     change: Change<Pod>,
 ) -> Vec<ObjectRef<Service>> {
@@ -321,7 +323,7 @@ fn error_policy(svc: Arc<Service>, err: &Error, st: Arc<State>) -> Action {
     Action::requeue(st.backoff.next_delay(&key(&ns, &svc.name_any())))
 }
 
-fn key(ns: &str, name: &str) -> String {
+pub(crate) fn key(ns: &str, name: &str) -> String {
     format!("{ns}/{name}")
 }
 
@@ -416,7 +418,7 @@ fn error_policy_leftover(ep: Arc<Endpoints>, err: &Error, _st: Arc<State>) -> Ac
 // ---------------------------------------------------------------------------
 
 /// Whether the Service's selector selects the pod.
-fn selects(svc: &Service, pod: &Pod) -> bool {
+pub(crate) fn selects(svc: &Service, pod: &Pod) -> bool {
     match svc.spec.as_ref().and_then(|s| s.selector.as_ref()) {
         Some(sel) => matches(sel, pod),
         None => false,
@@ -424,13 +426,13 @@ fn selects(svc: &Service, pod: &Pod) -> bool {
 }
 
 /// A Service selector is a plain equality map; an empty one selects every pod.
-fn matches(selector: &BTreeMap<String, String>, pod: &Pod) -> bool {
+pub(crate) fn matches(selector: &BTreeMap<String, String>, pod: &Pod) -> bool {
     let labels = pod.labels();
     selector.iter().all(|(k, v)| labels.get(k) == Some(v))
 }
 
 /// `podutil.IsPodReady`: the Ready condition is True.
-fn is_ready(pod: &Pod) -> bool {
+pub(crate) fn is_ready(pod: &Pod) -> bool {
     ready_condition(pod).is_some_and(|c| c.status == "True")
 }
 
@@ -461,7 +463,7 @@ fn should_be_in_endpoints(pod: &Pod, include_terminating: bool) -> bool {
 }
 
 /// The Service's IP family: its first `ipFamilies` entry, else its ClusterIP's.
-fn service_is_ipv6(svc: &Service) -> Option<bool> {
+pub(crate) fn service_is_ipv6(svc: &Service) -> Option<bool> {
     let spec = svc.spec.as_ref()?;
     if let Some(f) = spec.ip_families.as_ref().and_then(|f| f.first()) {
         return Some(f == "IPv6");
@@ -474,7 +476,7 @@ fn service_is_ipv6(svc: &Service) -> Option<bool> {
 
 /// `podToEndpointAddressForService`: the pod's IP of the Service's family
 /// (any, for a headless Service without families), its node and a reference to it.
-fn endpoint_address(svc: &Service, pod: &Pod) -> Option<EndpointAddress> {
+pub(crate) fn endpoint_address(svc: &Service, pod: &Pod) -> Option<EndpointAddress> {
     let status = pod.status.as_ref()?;
     let mut ips: Vec<String> = status
         .pod_ips
@@ -515,7 +517,7 @@ fn endpoint_address(svc: &Service, pod: &Pod) -> Option<EndpointAddress> {
 
 /// `podutil.FindPort`: a numeric targetPort as is; a named one looked up
 /// among the pod's container ports (and its sidecars') of the same protocol.
-fn find_port(pod: &Pod, port: &ServicePort) -> Option<i32> {
+pub(crate) fn find_port(pod: &Pod, port: &ServicePort) -> Option<i32> {
     let protocol = port.protocol.as_deref().unwrap_or("TCP");
     match port.target_port.as_ref() {
         None => Some(port.port),

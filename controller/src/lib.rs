@@ -13,6 +13,8 @@
 //!   created and removed in ordinal order; rolling updates with a
 //!   partition and OnDelete through ControllerRevisions.
 //! - [`endpoints`]: ready pod addresses behind each Service.
+//! - [`endpoint_slice`]: the same pods as EndpointSlices, with their
+//!   ready/serving/terminating conditions.
 //! - [`garbage_collector`]: ownerReferences → cascading deletion (Background/Foreground/Orphan).
 //! - [`namespace`]: empties a Terminating namespace, then removes it.
 //! - [`node_lifecycle`]: marks nodes whose Lease stops unreachable and evicts their pods.
@@ -62,6 +64,7 @@ pub mod custom_resource_cleanup;
 pub mod daemon_set;
 pub mod deployment;
 pub mod disruption;
+pub mod endpoint_slice;
 pub mod endpoints;
 pub mod error;
 pub mod garbage_collector;
@@ -99,6 +102,7 @@ const ALL: &[fn(&Arc<Context>) -> Built] = &[
     daemon_set::build,
     stateful_set::build,
     endpoints::build,
+    endpoint_slice::build,
     garbage_collector::build,
     namespace::build,
     node_lifecycle::build,

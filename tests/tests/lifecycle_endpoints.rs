@@ -377,3 +377,115 @@ async fn a_restarted_controller_rewrites_nothing() {
         ep.metadata.resource_version
     );
 }
+
+/// The EndpointSlice controller alone (no Endpoints are written here, so
+/// what kubectl shows comes from the slices): `kubectl get endpointslices`
+/// and `kubectl describe service` list the pods, a not-ready pod is in the
+/// slice but not among the described endpoints until it is ready, the
+/// node's zone is copied, and the slices go with their Service.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn endpoint_slices_follow_pods_and_kubectl_describes_them() {
+    use k8s_openapi::api::discovery::v1::EndpointSlice;
+    let cluster = TestCluster::start().await;
+    let _controllers = lifecycle::start(
+        &cluster.client,
+        Default::default(),
+        &[Which::EndpointSlice, Which::GarbageCollector],
+    );
+    let pods: Api<Pod> = Api::namespaced(cluster.client.clone(), "default");
+    let slices: Api<EndpointSlice> = Api::namespaced(cluster.client.clone(), "default");
+    cluster.kubectl_ok(&[
+        "apply",
+        "-f",
+        &cluster.file(
+            "web.yaml",
+            "apiVersion: v1\nkind: Node\nmetadata:\n  name: node-1\n  labels:\n    topology.kubernetes.io/zone: zone-a\n---\napiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n  selector:\n    app: web\n  ports:\n  - name: http\n    port: 80\n    targetPort: http\n",
+        ),
+    ]);
+    for name in ["web-a", "web-b"] {
+        create_pod(
+            &pods,
+            &pod(
+                name,
+                json!({"app": "web"}),
+                Some("node-1"),
+                &[("http", 8080)],
+                json!({}),
+            ),
+        )
+        .await;
+    }
+    set_pod_status(&pods, "web-a", Some("10.1.0.1"), true).await;
+    set_pod_status(&pods, "web-b", Some("10.1.0.2"), false).await;
+    let listed = |slices: Vec<EndpointSlice>| -> Vec<(String, bool, Option<String>)> {
+        let mut out: Vec<_> = slices
+            .iter()
+            .flat_map(|s| &s.endpoints)
+            .map(|e| {
+                let ready = e.conditions.as_ref().and_then(|c| c.ready) == Some(true);
+                (e.addresses[0].clone(), ready, e.zone.clone())
+            })
+            .collect();
+        out.sort();
+        out
+    };
+    let by_service = kube::api::ListParams::default().labels("kubernetes.io/service-name=web");
+    let zone = Some("zone-a".to_string());
+    wait_for("a slice with both pods", WAIT, || async {
+        let found = listed(slices.list(&by_service).await.ok()?.items);
+        (found
+            == vec![
+                ("10.1.0.1".to_string(), true, zone.clone()),
+                ("10.1.0.2".to_string(), false, zone.clone()),
+            ])
+        .then_some(())
+    })
+    .await;
+    let table = cluster.kubectl_ok(&[
+        "get",
+        "endpointslices",
+        "-l",
+        "kubernetes.io/service-name=web",
+    ]);
+    let row = table.lines().nth(1).unwrap_or_default();
+    let cells: Vec<&str> = row.split_whitespace().collect();
+    assert!(
+        cells.len() == 5
+            && cells[0].starts_with("web-")
+            && cells[1..4] == ["IPv4", "8080", "10.1.0.1,10.1.0.2"],
+        "{table}"
+    );
+    let endpoints_line = |described: &str| {
+        described
+            .lines()
+            .find(|l| l.starts_with("Endpoints:"))
+            .map(|l| l.trim_start_matches("Endpoints:").trim().to_string())
+            .unwrap_or_default()
+    };
+    let described = cluster.kubectl_ok(&["describe", "service", "web"]);
+    assert_eq!(endpoints_line(&described), "10.1.0.1:8080", "{described}");
+    // The API server publishes its own address for `kubernetes`.
+    let described = cluster.kubectl_ok(&["describe", "service", "kubernetes"]);
+    assert!(
+        endpoints_line(&described).starts_with("127.0.0.1:"),
+        "{described}"
+    );
+    set_pod_status(&pods, "web-b", Some("10.1.0.2"), true).await;
+    wait_for("web-b ready in the description", WAIT, || async {
+        let described = cluster.kubectl_ok(&["describe", "service", "web"]);
+        (endpoints_line(&described) == "10.1.0.1:8080,10.1.0.2:8080").then_some(())
+    })
+    .await;
+    // The slices belong to the Service: deleting it removes them.
+    cluster.kubectl_ok(&["delete", "service", "web"]);
+    wait_for("the slices garbage-collected", WAIT, || async {
+        slices
+            .list(&by_service)
+            .await
+            .ok()?
+            .items
+            .is_empty()
+            .then_some(())
+    })
+    .await;
+}

@@ -33,6 +33,7 @@ pub mod batch;
 pub mod certificates;
 pub mod coordination;
 pub mod core;
+pub mod discovery;
 pub mod metrics;
 pub mod networking;
 pub mod policy;

@@ -1,6 +1,7 @@
 //! `describe service` — kubectl's `describeService`. Endpoints are read
-//! from the core/v1 Endpoints object of the same name (kubectl 1.32 reads
-//! EndpointSlices, which minik does not serve; the addresses are the same).
+//! from the core/v1 Endpoints object of the same name (kubectl 1.33 reads
+//! the Service's EndpointSlices; minik's controllers write both from the
+//! same pods, so the ready addresses are the same).
 
 use serde_json::Value;
 

@@ -33,6 +33,7 @@ impl Drop for Running {
 #[derive(Clone, Copy)]
 pub enum Which {
     Endpoints,
+    EndpointSlice,
     GarbageCollector,
     Namespace,
     NodeLifecycle,
@@ -49,6 +50,7 @@ pub fn start(
         .iter()
         .map(|w| match w {
             Which::Endpoints => minik_controller::endpoints::build as fn(&_) -> _,
+            Which::EndpointSlice => minik_controller::endpoint_slice::build,
             Which::GarbageCollector => minik_controller::garbage_collector::build,
             Which::Namespace => minik_controller::namespace::build,
             Which::NodeLifecycle => minik_controller::node_lifecycle::build,
