@@ -342,6 +342,9 @@ mod tests {
         kube::runtime::reflector::store::<Node>().0
     }
 
+    /// A slice as (its port numbers, its endpoints' (address, ready)).
+    type Summary = (Vec<i32>, Vec<(String, bool)>);
+
     #[test]
     fn pods_serving_on_different_ports_land_in_different_slices() {
         let pods = [
@@ -351,7 +354,7 @@ mod tests {
             pod("d", "10.0.0.4", true, "other", 1),
         ];
         let slices = desired(&service(), &pods, &no_nodes());
-        let summary: Vec<(Vec<i32>, Vec<(String, bool)>)> = slices
+        let summary: Vec<Summary> = slices
             .iter()
             .map(|(ports, endpoints)| {
                 (
