@@ -18,6 +18,7 @@ pub enum ErrorType {
     Duplicate,
     TooLong,
     TooMany,
+    NotFound,
 }
 
 impl ErrorType {
@@ -31,6 +32,7 @@ impl ErrorType {
             ErrorType::Duplicate => "FieldValueDuplicate",
             ErrorType::TooLong => "FieldValueTooLong",
             ErrorType::TooMany => "FieldValueTooMany",
+            ErrorType::NotFound => "FieldValueNotFound",
         }
     }
 }
@@ -103,6 +105,7 @@ impl FieldError {
             ErrorType::Duplicate => "Duplicate value",
             ErrorType::TooLong => "Too long",
             ErrorType::TooMany => "Too many",
+            ErrorType::NotFound => "Not found",
         };
         let mut s = format!("{}: {what}", self.field);
         if let Some(v) = &self.value {

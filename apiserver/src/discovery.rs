@@ -177,6 +177,7 @@ fn subresource_doc(r: &ResourceInfo, sub: &str) -> Value {
         ),
         "finalize" => ("Namespace", None, None, &["update"]),
         "approval" => (r.kind, None, None, &["get", "update"]),
+        "ephemeralcontainers" => (r.kind, None, None, &["get", "patch", "update"]),
         _ => (r.kind, None, None, &["get"]),
     };
     let mut d = json!({

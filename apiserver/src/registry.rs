@@ -211,6 +211,27 @@ pub fn prepare_approval_update(t: &Target, body: &Value, old: &Value) -> Result<
     Ok(new)
 }
 
+/// An `ephemeralcontainers` update (`kubectl debug`): the stored pod with
+/// only `spec.ephemeralContainers` taken from the body, checked by the
+/// kind's create rules and its ephemeral-container rules.
+pub fn prepare_ephemeral_update(t: &Target, body: &Value, old: &Value) -> Result<Value, ApiError> {
+    let mut new = old.clone();
+    match body.pointer("/spec/ephemeralContainers") {
+        Some(c) => new["spec"]["ephemeralContainers"] = c.clone(),
+        None => {
+            if let Some(spec) = new.get_mut("spec").and_then(Value::as_object_mut) {
+                spec.remove("ephemeralContainers");
+            }
+        }
+    }
+    let mut errors = validation::validate_create(t.info, &new);
+    t.info.strategy.validate_ephemeral(&new, old, &mut errors);
+    if !errors.is_empty() {
+        return Err(ApiError::invalid(t.info, t.name(), &errors));
+    }
+    Ok(new)
+}
+
 /// A status-subresource update: the stored object with only `status` replaced
 /// (and, for Deployments, `metadata.annotations`, as Kubernetes allows).
 pub fn prepare_status_update(t: &Target, body: &Value, old: &Value) -> Result<Value, ApiError> {

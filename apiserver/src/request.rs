@@ -157,12 +157,17 @@ pub fn parse_path(served: &Served, path: &str) -> Result<Target, ApiError> {
     })
 }
 
+/// kube-apiserver's 404 for a path it does not serve. Its `details` is
+/// present though empty: clients tell this 404 from a missing object's by
+/// the empty name (kubectl debug reads `details.name` unchecked).
 fn not_found_path(path: &str) -> ApiError {
-    ApiError::new(
+    let mut err = ApiError::new(
         404,
         "NotFound",
         format!("the server could not find the requested resource (path {path:?})"),
-    )
+    );
+    err.details = Some(serde_json::json!({}));
+    err
 }
 
 /// Query parameters shared by the verbs (Kubernetes' ListOptions,

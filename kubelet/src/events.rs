@@ -53,6 +53,11 @@ impl PodEvents {
 }
 
 /// `spec.containers{name}` or `spec.initContainers{name}`.
+/// `spec.ephemeralContainers{name}`.
+pub fn ephemeral_field_path(name: &str) -> String {
+    format!("spec.ephemeralContainers{{{name}}}")
+}
+
 pub fn field_path(init: bool, name: &str) -> String {
     if init {
         format!("spec.initContainers{{{name}}}")

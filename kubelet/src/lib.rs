@@ -35,8 +35,11 @@
 //!   the API server's proxy; [`authn`] makes that HTTPS for the API server
 //!   only.
 //!
+//! Ephemeral containers (`kubectl debug`) start once beside the app
+//! containers, in the target container's process namespace.
+//!
 //! Deliberately left out: static pods, host-network pods, sidecar init
-//! containers, ephemeral containers, eviction, device plugins, CSI and
+//! containers, eviction, device plugins, CSI and
 //! other storage volumes, a SubjectAccessReview per kubelet request, CRI
 //! over gRPC (the runtime is a Rust trait).
 

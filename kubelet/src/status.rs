@@ -10,7 +10,8 @@
 //!   ContainersReady (PodScheduled is the scheduler's), each keeping its
 //!   `lastTransitionTime` until its status flips; conditions written by
 //!   others are kept.
-//! - `containerStatuses` / `initContainerStatuses`: state and lastState
+//! - `containerStatuses` / `initContainerStatuses` /
+//!   `ephemeralContainerStatuses`: state and lastState
 //!   (the previous instance's termination), ready, started, restartCount,
 //!   image, imageID, containerID (`docker://<id>`).
 //! - podIP(s) from the sandbox, hostIP(s) from the node, startTime.
@@ -336,6 +337,25 @@ pub fn compute(input: &Input<'_>) -> Map<String, Value> {
         status.insert("initContainerStatuses".into(), Value::Array(init_statuses));
     }
     status.insert("containerStatuses".into(), Value::Array(statuses));
+    // Ephemeral containers are never ready (they serve nothing); started
+    // says whether one runs.
+    let ephemeral: Vec<Value> = spec
+        .ephemeral_containers
+        .iter()
+        .flatten()
+        .map(|e| {
+            let c = crate::sync::ephemeral_as_container(e);
+            let mut s = container_status(input, &c, false, "ContainerCreating");
+            s["ready"] = json!(false);
+            s["started"] = json!(instances(input.records, &c.name)
+                .first()
+                .is_some_and(|r| r.running()));
+            s
+        })
+        .collect();
+    if !ephemeral.is_empty() {
+        status.insert("ephemeralContainerStatuses".into(), Value::Array(ephemeral));
+    }
     status
 }
 

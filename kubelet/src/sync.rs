@@ -25,7 +25,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::Timestamp;
-use k8s_openapi::api::core::v1::{Container, Pod};
+use k8s_openapi::api::core::v1::{Container, EphemeralContainer, Pod};
 use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
 use minik_client::errors;
 use serde_json::{json, Value};
@@ -34,7 +34,7 @@ use tokio::sync::Notify;
 use crate::backoff::{go_duration, Backoff};
 use crate::context::Kubelet;
 use crate::env::{self, ConfigError, PodFacts};
-use crate::events::{field_path, PodEvents};
+use crate::events::{ephemeral_field_path, field_path, PodEvents};
 use crate::images::{self, ImageOutcome, PullBackoff};
 use crate::pod_dns;
 use crate::probes::{self, Action, ProbeContext, ProbeKind, Prober};
@@ -276,6 +276,30 @@ pub async fn sync_pod(k: &Kubelet, pod: &Pod, st: &mut PodState) -> Result<Next,
         }
     }
 
+    // Ephemeral containers (`kubectl debug`): started once, never restarted.
+    if initialized {
+        let records = k.runtime.list_pod(&pref.uid).await?;
+        for e in spec.ephemeral_containers.iter().flatten() {
+            if !instances(&records, &e.name).is_empty() {
+                continue;
+            }
+            let target = match e.target_container_name.as_deref() {
+                Some(name) => match instances(&records, name).first() {
+                    Some(r) if r.running() => Some(r.id.clone()),
+                    // Its target is not running (yet): try again soon.
+                    _ => {
+                        requeue = earliest(requeue, Duration::from_secs(1));
+                        continue;
+                    }
+                },
+                None => None,
+            };
+            let c = ephemeral_as_container(e);
+            let path = ephemeral_field_path(&e.name);
+            requeue = starter.launch(st, &c, &path, 0, target).await?.or(requeue);
+        }
+    }
+
     // Probe workers follow the running containers.
     let records = k.runtime.list_pod(&pref.uid).await?;
     let running: Vec<(Container, String)> = spec
@@ -300,6 +324,15 @@ pub async fn sync_pod(k: &Kubelet, pod: &Pod, st: &mut PodState) -> Result<Next,
     Ok(Next::Requeue(requeue))
 }
 
+/// An ephemeral container as the container it is to the runtime (the same
+/// fields; ports, probes and lifecycle hooks are refused by validation).
+pub fn ephemeral_as_container(e: &EphemeralContainer) -> Container {
+    serde_json::to_value(e)
+        .ok()
+        .and_then(|v| serde_json::from_value(v).ok())
+        .unwrap_or_default()
+}
+
 /// Everything needed to create one container of the pod.
 struct Starter<'a> {
     k: &'a Kubelet,
@@ -320,8 +353,22 @@ impl Starter<'_> {
         init: bool,
         restart_count: i32,
     ) -> Result<Option<Duration>, Error> {
+        self.launch(st, c, &field_path(init, &c.name), restart_count, None)
+            .await
+    }
+
+    /// [`Self::start`] for any list of containers: `path` names it in
+    /// Events; `pid_target` is an ephemeral container's target.
+    async fn launch(
+        &mut self,
+        st: &mut PodState,
+        c: &Container,
+        path: &str,
+        restart_count: i32,
+        pid_target: Option<String>,
+    ) -> Result<Option<Duration>, Error> {
         let k = self.k;
-        let events = st.events.container(&field_path(init, &c.name));
+        let events = st.events.container(path);
         match images::ensure(k.runtime.as_ref(), &events, &mut st.pulls, c).await? {
             ImageOutcome::Ready => {}
             ImageOutcome::Waiting(reason, message, retry) => {
@@ -403,6 +450,7 @@ impl Starter<'_> {
                 None => u.to_string(),
             }),
             readonly_rootfs: security.read_only_root_filesystem == Some(true),
+            pid_target,
         };
         let id = match k
             .runtime

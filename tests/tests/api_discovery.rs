@@ -105,6 +105,8 @@ async fn what_is_not_served_fails_at_once() {
             )
             .await;
         assert_eq!(r.code, 404, "{sub}: {}", r.body);
+        // Clients read `details` unchecked (kubectl debug panicked on its absence).
+        assert!(r.body["details"].is_object(), "{sub}: {}", r.body);
     }
     // kube's client retries a 503 for minutes; a 404 comes back at once.
     assert!(

@@ -141,3 +141,103 @@ async fn kube_crate_attach() {
     drop(stdin);
     attached.abort();
 }
+
+/// `kubectl debug` with an ephemeral container: it joins the target's
+/// process namespace (its `ps` shows the target's processes), takes stdin
+/// and writes to kubectl, is reported in `ephemeralContainerStatuses`, and
+/// has logs; the pod's own container keeps running. The subresource's
+/// rules refuse changing an ephemeral container, a duplicate name and an
+/// unknown target, in kube-apiserver's words.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_debug_joins_the_target_container() {
+    let Some(c) = KubeletCluster::start().await else {
+        return;
+    };
+    c.create_pod(json!({
+        "metadata": {"name": "app"},
+        "spec": {"terminationGracePeriodSeconds": 0, "containers": [{
+            "name": "app", "image": "busybox:1.35",
+            "command": ["sh", "-c", "exec sleep 3600"]}]},
+    }))
+    .await;
+    c.wait_pod("app", Duration::from_secs(60), running_and_ready)
+        .await;
+    let debug = |name: &str, stdin: &str| {
+        c.cluster.kubectl_stdin(
+            &[
+                "debug",
+                "app",
+                "-i",
+                "--image=busybox:1.35",
+                "--target=app",
+                &format!("--container={name}"),
+                "--profile=general",
+                "--",
+                "sh",
+            ],
+            stdin,
+        )
+    };
+    let out = debug("dbg", "ps -o pid,args\nexit\n");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "stdout: {stdout}\nstderr: {stderr}");
+    assert!(
+        stdout.contains("sleep 3600"),
+        "the target's processes are visible:\n{stdout}\nstderr: {stderr}"
+    );
+    let pod = c
+        .wait_pod("app", Duration::from_secs(20), |p| {
+            p["status"]["ephemeralContainerStatuses"][0]["state"]["terminated"]["reason"]
+                == "Completed"
+        })
+        .await;
+    assert_eq!(
+        pod["status"]["ephemeralContainerStatuses"][0]["name"],
+        "dbg"
+    );
+    assert_eq!(
+        pod["spec"]["ephemeralContainers"][0]["targetContainerName"],
+        "app"
+    );
+    assert!(running_and_ready(&pod), "the app keeps running");
+    let logs = c.cluster.kubectl_ok(&["logs", "app", "-c", "dbg"]);
+    assert!(logs.contains("sleep 3600"), "{logs}");
+
+    // The subresource's rules.
+    let patch = |body: &str| {
+        c.cluster.kubectl(&[
+            "patch",
+            "pod",
+            "app",
+            "--subresource=ephemeralcontainers",
+            "--type=strategic",
+            "-p",
+            body,
+        ])
+    };
+    let refused = |body: &str, message: &str| {
+        let out = patch(body);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && err.contains(message),
+            "{body}: {err}"
+        );
+    };
+    refused(
+        r#"{"spec":{"ephemeralContainers":[{"name":"dbg","image":"busybox:latest"}]}}"#,
+        r#"spec.ephemeralContainers[0]: Forbidden: existing ephemeral containers "dbg" may not be changed"#,
+    );
+    refused(
+        r#"{"spec":{"ephemeralContainers":[{"name":"app","image":"busybox:1.35"}]}}"#,
+        r#"spec.ephemeralContainers[0].name: Duplicate value: "app""#,
+    );
+    refused(
+        r#"{"spec":{"ephemeralContainers":[{"name":"x","image":"busybox:1.35","targetContainerName":"nope"}]}}"#,
+        r#"spec.ephemeralContainers[0].targetContainerName: Not found: "nope""#,
+    );
+    refused(
+        r#"{"spec":{"ephemeralContainers":[{"name":"y","image":"busybox:1.35","ports":[{"containerPort":80}]}]}}"#,
+        "spec.ephemeralContainers[0].ports: Forbidden: cannot be set for an Ephemeral Container",
+    );
+}

@@ -396,6 +396,12 @@ pub trait Strategy: Sync {
         let _ = (new, old, errs);
     }
 
+    /// What the `ephemeralcontainers` subresource may not do (a pod's
+    /// ephemeral containers are only ever added, never changed).
+    fn validate_ephemeral(&self, new: &Value, old: &Value, errs: &mut Errs) {
+        let _ = (new, old, errs);
+    }
+
     /// A [`Backing::ServerState`] kind's objects, built from `view`.
     fn server_state(&self, view: &dyn ServerView) -> Vec<Value> {
         let _ = view;

@@ -349,12 +349,18 @@ async fn handle(state: Arc<AppState>, req: Request) -> Result<Response, ApiError
     }
     match (method, named, ctx.target.subresource.clone().as_deref()) {
         (Method::GET, false, None) => read::list(ctx).await,
-        (Method::GET, true, None | Some("status" | "approval")) => read::get(ctx).await,
-        (Method::POST, false, None) => create::create(ctx).await,
-        (Method::PUT, true, None | Some("status" | "finalize" | "approval")) => {
-            update::update(ctx).await
+        (Method::GET, true, None | Some("status" | "approval" | "ephemeralcontainers")) => {
+            read::get(ctx).await
         }
-        (Method::PATCH, true, None | Some("status")) => patch::patch(ctx).await,
+        (Method::POST, false, None) => create::create(ctx).await,
+        (
+            Method::PUT,
+            true,
+            None | Some("status" | "finalize" | "approval" | "ephemeralcontainers"),
+        ) => update::update(ctx).await,
+        (Method::PATCH, true, None | Some("status" | "ephemeralcontainers")) => {
+            patch::patch(ctx).await
+        }
         (Method::DELETE, true, None) => delete::delete(ctx).await,
         (Method::DELETE, false, None) => delete::delete_collection(ctx).await,
         (Method::GET | Method::PUT | Method::PATCH, true, Some("scale")) => scale::scale(ctx).await,

@@ -152,6 +152,9 @@ pub async fn patch(ctx: Ctx) -> Result<Response, ApiError> {
                 }
                 let new = match target.subresource.as_deref() {
                     Some("status") => registry::prepare_status_update(&target, &patched, &old)?,
+                    Some("ephemeralcontainers") => {
+                        registry::prepare_ephemeral_update(&target, &patched, &old)?
+                    }
                     _ => {
                         registry::prepare_update(&target, &mut patched, &old)?;
                         let cluster = super::create::StoreCluster(&*state.store);

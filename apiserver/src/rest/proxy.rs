@@ -208,8 +208,17 @@ fn names(pod: &Value, field: &str) -> Vec<String> {
 fn container_name(pod: &Value, name: &str, asked: Option<&str>) -> Result<String, ApiError> {
     let containers = names(pod, "containers");
     let inits = names(pod, "initContainers");
+    let ephemeral = names(pod, "ephemeralContainers");
     match asked {
-        Some(c) if containers.iter().chain(&inits).any(|n| n == c) => Ok(c.to_string()),
+        Some(c)
+            if containers
+                .iter()
+                .chain(&inits)
+                .chain(&ephemeral)
+                .any(|n| n == c) =>
+        {
+            Ok(c.to_string())
+        }
         Some(c) => Err(ApiError::bad_request(format!(
             "container {c} is not valid for pod {name}"
         ))),
@@ -223,6 +232,12 @@ fn container_name(pod: &Value, name: &str, asked: Option<&str>) -> Result<String
                 message.push_str(&format!(
                     " or one of the init containers: [{}]",
                     inits.join(" ")
+                ));
+            }
+            if !ephemeral.is_empty() {
+                message.push_str(&format!(
+                    " or one of the ephemeral containers: [{}]",
+                    ephemeral.join(" ")
                 ));
             }
             Err(ApiError::bad_request(message))
@@ -246,13 +261,17 @@ fn check_running(pod: &Value, name: &str) -> Result<(), ApiError> {
 
 /// Logs exist once the container has run at least once.
 fn check_started(pod: &Value, name: &str, container: &str) -> Result<(), ApiError> {
-    let statuses = ["containerStatuses", "initContainerStatuses"]
-        .iter()
-        .filter_map(|f| {
-            pod.pointer(&format!("/status/{f}"))
-                .and_then(Value::as_array)
-        })
-        .flatten();
+    let statuses = [
+        "containerStatuses",
+        "initContainerStatuses",
+        "ephemeralContainerStatuses",
+    ]
+    .iter()
+    .filter_map(|f| {
+        pod.pointer(&format!("/status/{f}"))
+            .and_then(Value::as_array)
+    })
+    .flatten();
     for s in statuses {
         if s.get("name").and_then(Value::as_str) != Some(container) {
             continue;

@@ -39,6 +39,9 @@ pub async fn update(ctx: Ctx) -> Result<Response, ApiError> {
                 let new = match target.subresource.as_deref() {
                     Some("status") => registry::prepare_status_update(&target, &body, &old)?,
                     Some("approval") => registry::prepare_approval_update(&target, &body, &old)?,
+                    Some("ephemeralcontainers") => {
+                        registry::prepare_ephemeral_update(&target, &body, &old)?
+                    }
                     Some("finalize") => finalize(&body, &old),
                     _ => {
                         let mut new = body;

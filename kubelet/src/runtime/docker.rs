@@ -18,8 +18,10 @@
 //! credentials), and stats come from Docker's own stats endpoint.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::io::AsyncWrite;
 
 use async_trait::async_trait;
 use bollard::container::LogOutput;
@@ -470,6 +472,7 @@ impl Runtime for DockerRuntime {
             cpu_shares: c.cpu_request_millis.map(|m| (m * 1024 / 1000).max(2)),
             privileged: Some(c.privileged),
             readonly_rootfs: Some(c.readonly_rootfs),
+            pid_mode: c.pid_target.as_ref().map(|id| format!("container:{id}")),
             ..Default::default()
         };
         let body = ContainerCreateBody {
@@ -623,7 +626,24 @@ impl Runtime for DockerRuntime {
             .stderr(true)
             .stream(true)
             .build();
+        // Docker ends an attach when the client's stdin ends, unless the
+        // container closes its stdin then (`stdinOnce`). Kubernetes streams
+        // on until the container exits (`kubectl debug -i` with a closed
+        // stdin still shows the output), so without `stdinOnce` the end of
+        // the client's stdin is not passed on.
+        let stdin_once = self
+            .docker
+            .inspect_container(id, None)
+            .await?
+            .config
+            .and_then(|c| c.stdin_once)
+            .unwrap_or(false);
         let attached = self.docker.attach_container(id, Some(options)).await?;
+        let input: Pin<Box<dyn AsyncWrite + Send>> = if stdin_once {
+            attached.input
+        } else {
+            Box::pin(KeepOpen(attached.input))
+        };
         Ok(ExecSession {
             exec_id: id.to_string(),
             output: attached
@@ -636,7 +656,7 @@ impl Runtime for DockerRuntime {
                 })
                 .map_err(Error::from)
                 .boxed(),
-            input: attached.input,
+            input,
         })
     }
 
@@ -730,5 +750,32 @@ impl Runtime for DockerRuntime {
 
     fn subscribe(&self) -> broadcast::Receiver<String> {
         self.events.subscribe()
+    }
+}
+
+/// A writer whose shutdown leaves the stream open (see `attach`).
+struct KeepOpen(Pin<Box<dyn AsyncWrite + Send>>);
+
+impl AsyncWrite for KeepOpen {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        self.0.as_mut().poll_write(cx, buf)
+    }
+
+    fn poll_flush(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        self.0.as_mut().poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        self: Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
     }
 }

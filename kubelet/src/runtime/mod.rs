@@ -139,6 +139,9 @@ pub struct ContainerConfig {
     pub privileged: bool,
     pub user: Option<String>,
     pub readonly_rootfs: bool,
+    /// An ephemeral container's target: the runtime ID of the container
+    /// whose process namespace it joins (`kubectl debug --target`).
+    pub pid_target: Option<String>,
 }
 
 /// Output of a command run to completion (probes and hooks).

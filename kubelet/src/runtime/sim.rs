@@ -436,6 +436,7 @@ mod tests {
 
     fn config(entrypoint: &[&str], cmd: &[&str]) -> ContainerConfig {
         ContainerConfig {
+            pid_target: None,
             entrypoint: (!entrypoint.is_empty())
                 .then(|| entrypoint.iter().map(|s| s.to_string()).collect()),
             cmd: (!cmd.is_empty()).then(|| cmd.iter().map(|s| s.to_string()).collect()),

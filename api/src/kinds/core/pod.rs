@@ -23,6 +23,7 @@ pub const RESOURCE: ResourceInfo = ResourceInfo::new("", "v1", "Pod", "pods", "p
         "exec",
         "attach",
         "portforward",
+        "ephemeralcontainers",
     ]);
 
 impl Strategy for Pod {
@@ -62,6 +63,9 @@ impl Strategy for Pod {
     }
     fn validate_update(&self, new: &Value, old: &Value, errs: &mut Errs) {
         validate_pod_update(new, old, errs)
+    }
+    fn validate_ephemeral(&self, new: &Value, old: &Value, errs: &mut Errs) {
+        validate_ephemeral_update(new, old, errs)
     }
     fn deletion_grace_seconds(&self, pod: &Value, requested: Option<i64>) -> Option<i64> {
         Some(deletion_grace(pod, requested))
@@ -303,6 +307,93 @@ fn validate_pod(pod: &Value, errs: &mut Errs) {
 /// `ValidatePodUpdate`: only images, activeDeadlineSeconds (set or lower),
 /// added tolerations, removed scheduling gates, and a negative grace period
 /// set to 1 may change. `spec.nodeName` is set through `pods/binding`.
+/// `ValidatePodEphemeralContainersUpdate` and `validateEphemeralContainers`:
+/// existing ephemeral containers stay as they are; a new one has an image,
+/// a name no other container has, no ports, probes, lifecycle, resources or
+/// restart policy, and a `targetContainerName` that names a container.
+fn validate_ephemeral_update(new: &Value, old: &Value, errs: &mut Errs) {
+    let (Some(new), Some(old)) = (typed::<core::Pod>(new, errs), typed::<core::Pod>(old, errs))
+    else {
+        return;
+    };
+    let (ns, os) = (new.spec.unwrap_or_default(), old.spec.unwrap_or_default());
+    let news = list(&ns.ephemeral_containers);
+    for (i, was) in list(&os.ephemeral_containers).iter().enumerate() {
+        match news.iter().find(|c| c.name == was.name) {
+            None => errs.push(FieldError::forbidden(
+                "spec.ephemeralContainers",
+                format!(
+                    "existing ephemeral containers {:?} may not be removed",
+                    was.name
+                ),
+            )),
+            Some(now) if json_of(now) != json_of(was) => errs.push(FieldError::forbidden(
+                format!("spec.ephemeralContainers[{i}]"),
+                format!(
+                    "existing ephemeral containers {:?} may not be changed",
+                    was.name
+                ),
+            )),
+            _ => {}
+        }
+    }
+    let containers: Vec<&str> = ns
+        .containers
+        .iter()
+        .chain(list(&ns.init_containers))
+        .map(|c| c.name.as_str())
+        .collect();
+    let existing: Vec<&str> = list(&os.ephemeral_containers)
+        .iter()
+        .map(|c| c.name.as_str())
+        .collect();
+    for (i, c) in news.iter().enumerate() {
+        if existing.contains(&c.name.as_str()) {
+            continue;
+        }
+        let path = format!("spec.ephemeralContainers[{i}]");
+        if containers.contains(&c.name.as_str()) {
+            errs.push(FieldError::duplicate(format!("{path}.name"), json!(c.name)));
+        }
+        if c.image.as_deref().unwrap_or_default().is_empty() {
+            errs.push(FieldError::required(format!("{path}.image"), ""));
+        }
+        let set = [
+            ("ports", c.ports.as_ref().is_some_and(|p| !p.is_empty())),
+            ("livenessProbe", c.liveness_probe.is_some()),
+            ("readinessProbe", c.readiness_probe.is_some()),
+            ("startupProbe", c.startup_probe.is_some()),
+            ("lifecycle", c.lifecycle.is_some()),
+            (
+                "resources",
+                c.resources
+                    .as_ref()
+                    .is_some_and(|r| json_of(r) != json!({})),
+            ),
+            ("resizePolicy", c.resize_policy.is_some()),
+            ("restartPolicy", c.restart_policy.is_some()),
+        ];
+        for (field, present) in set {
+            if present {
+                errs.push(FieldError::forbidden(
+                    format!("{path}.{field}"),
+                    "cannot be set for an Ephemeral Container",
+                ));
+            }
+        }
+        if let Some(target) = c.target_container_name.as_deref() {
+            if !containers.contains(&target) {
+                errs.push(FieldError {
+                    kind: ErrorType::NotFound,
+                    field: format!("{path}.targetContainerName"),
+                    value: Some(json!(target)),
+                    detail: String::new(),
+                });
+            }
+        }
+    }
+}
+
 fn validate_pod_update(new: &Value, old: &Value, errs: &mut Errs) {
     let (Some(new), Some(old)) = (typed::<core::Pod>(new, errs), typed::<core::Pod>(old, errs))
     else {
