@@ -450,6 +450,8 @@ fn component_roles() -> Vec<Value> {
             &["ingresses/status"],
             &["patch", "update"],
         ),
+        // Ingress TLS certificates, as ingress-nginx reads them.
+        rule(&[""], &["secrets"], &READ),
     ];
     let coredns = vec![
         rule(
@@ -575,6 +577,38 @@ fn component_roles() -> Vec<Value> {
     ]
 }
 
+/// Kubernetes' reconciliation of a bootstrap object that exists: unless it
+/// says `rbac.authorization.kubernetes.io/autoupdate: "false"`, the rules
+/// (or subjects) it lacks are added — what an upgrade brings in — and what
+/// was added by hand stays.
+fn reconcile(mut existing: Value, wanted: &Value) -> Outcome {
+    let autoupdate = existing
+        .pointer("/metadata/annotations/rbac.authorization.kubernetes.io~1autoupdate")
+        .and_then(Value::as_str);
+    if autoupdate == Some("false") {
+        return Outcome::Unchanged(existing);
+    }
+    let mut changed = false;
+    for field in ["rules", "subjects"] {
+        let Some(want) = wanted.get(field).and_then(Value::as_array) else {
+            continue;
+        };
+        let have = existing[field].as_array().cloned().unwrap_or_default();
+        let missing: Vec<Value> = want.iter().filter(|w| !have.contains(w)).cloned().collect();
+        // An aggregated role's rules are the aggregation controller's.
+        if missing.is_empty() || (field == "rules" && wanted.get("aggregationRule").is_some()) {
+            continue;
+        }
+        existing[field] = Value::Array(have.into_iter().chain(missing).collect());
+        changed = true;
+    }
+    if changed {
+        Outcome::Put(existing)
+    } else {
+        Outcome::Unchanged(existing)
+    }
+}
+
 /// Creates each bootstrap role and binding that does not exist yet, and
 /// removes retired bootstrap bindings (only if still labelled as such).
 pub async fn ensure(writer: &Writer) -> Result<(), ApiError> {
@@ -614,7 +648,7 @@ pub async fn ensure(writer: &Writer) -> Result<(), ApiError> {
                     target.key(),
                     Box::new(move |current| {
                         Ok(match current {
-                            Some(existing) => Outcome::Unchanged(existing),
+                            Some(existing) => reconcile(existing, &obj),
                             None => Outcome::Put(obj),
                         })
                     }),
@@ -623,4 +657,31 @@ pub async fn ensure(writer: &Writer) -> Result<(), ApiError> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn role(rules: Value, annotations: Value) -> Value {
+        json!({"metadata": {"name": "r", "annotations": annotations}, "rules": rules})
+    }
+
+    #[test]
+    fn reconciling_adds_what_is_missing_and_keeps_what_was_added() {
+        let a = rule(&[""], &["pods"], &["get"]);
+        let b = rule(&[""], &["secrets"], &["list"]);
+        let mine = rule(&[""], &["configmaps"], &["get"]);
+        let wanted = role(json!([a, b]), json!({}));
+        let Outcome::Put(updated) = reconcile(role(json!([a, mine]), json!({})), &wanted) else {
+            panic!("a missing rule is added");
+        };
+        assert_eq!(updated["rules"], json!([a, mine, b]));
+        assert!(matches!(reconcile(updated, &wanted), Outcome::Unchanged(_)));
+        let frozen = role(
+            json!([a]),
+            json!({"rbac.authorization.kubernetes.io/autoupdate": "false"}),
+        );
+        assert!(matches!(reconcile(frozen, &wanted), Outcome::Unchanged(_)));
+    }
 }

@@ -34,7 +34,7 @@
 //! calling pod's (the rules masquerade what pods send); there is one node
 //! (the host) whatever the number of kubelets, so traffic policies and
 //! topology are moot; no `externalIPs`, no SCTP; Ingress serves HTTP/1.1
-//! without TLS; annotations other than `rewrite-target` are reported and
+//! (and HTTPS for `spec.tls` hosts); annotations other than `rewrite-target` are reported and
 //! ignored.
 
 pub mod backends;
@@ -78,6 +78,8 @@ pub enum Error {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    #[error("Ingress TLS: {0}")]
+    IngressTls(String),
 }
 
 /// kube-proxy's `--proxy-mode`, as far as minik has one.
@@ -105,6 +107,9 @@ pub struct Config {
     pub node_addresses: Vec<IpAddr>,
     /// The Ingress HTTP listener (`None`: no Ingress controller).
     pub ingress_listen: Option<SocketAddr>,
+    /// The Ingress HTTPS listener, for Ingresses with `spec.tls` (`None`:
+    /// none; only with an HTTP listener).
+    pub ingress_tls_listen: Option<SocketAddr>,
     /// The IngressClass name and controller this proxy answers to.
     pub ingress_identity: Identity,
     /// How long an idle UDP session to an endpoint lives.
@@ -125,6 +130,7 @@ impl Config {
             node_ip: None,
             node_addresses: vec![IpAddr::V4(Ipv4Addr::LOCALHOST)],
             ingress_listen: Some(SocketAddr::from((Ipv4Addr::LOCALHOST, 80))),
+            ingress_tls_listen: Some(SocketAddr::from((Ipv4Addr::LOCALHOST, 443))),
             ingress_identity: Identity {
                 class: "minik".into(),
                 controller: "minik.dev/ingress".into(),
@@ -142,6 +148,8 @@ type SharedNat = Arc<Mutex<Option<nat::Iptables>>>;
 pub struct Proxy {
     /// Where the Ingress listener is bound.
     pub ingress_addr: Option<SocketAddr>,
+    /// Where the Ingress HTTPS listener is bound.
+    pub ingress_tls_addr: Option<SocketAddr>,
     tasks: JoinSet<()>,
     nat: SharedNat,
     network_policy: network_policy::SharedRules,
@@ -205,8 +213,27 @@ pub async fn start(config: Config) -> Result<Proxy, Error> {
             let listener = socket::tcp_listener(addr)
                 .map_err(|source| Error::IngressListen { addr, source })?;
             let bound = listener.local_addr().ok();
-            tasks.spawn(ingress::server::serve(listener, ingress.routes()));
+            tasks.spawn(ingress::server::serve(listener, ingress.routes(), None));
             tracing::info!(addr = ?bound, "serving Ingress");
+            bound
+        }
+        None => None,
+    };
+    let ingress_tls_addr = match config.ingress_tls_listen.filter(|_| ingress_addr.is_some()) {
+        Some(addr) => {
+            let listener = socket::tcp_listener(addr)
+                .map_err(|source| Error::IngressListen { addr, source })?;
+            let bound = listener.local_addr().ok();
+            let tls = ingress
+                .certificates()
+                .server_config()
+                .map_err(Error::IngressTls)?;
+            tasks.spawn(ingress::server::serve(
+                listener,
+                ingress.routes(),
+                Some(Arc::new(tls)),
+            ));
+            tracing::info!(addr = ?bound, "serving Ingress over HTTPS");
             bound
         }
         None => None,
@@ -258,6 +285,7 @@ pub async fn start(config: Config) -> Result<Proxy, Error> {
                     .sync(
                         &caches.ingresses.state(),
                         &caches.classes.state(),
+                        &caches.secrets.state(),
                         &services,
                         &proxier.backends(),
                     )
@@ -275,6 +303,7 @@ pub async fn start(config: Config) -> Result<Proxy, Error> {
     });
     Ok(Proxy {
         ingress_addr,
+        ingress_tls_addr,
         tasks,
         nat,
         network_policy,

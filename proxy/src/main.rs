@@ -41,6 +41,10 @@ struct Args {
     /// HTTP address of the Ingress controller ("none" to disable).
     #[arg(long, default_value = "127.0.0.1:80")]
     ingress_listen: String,
+    /// HTTPS address of the Ingress controller, for Ingresses with `tls`
+    /// ("none" to disable).
+    #[arg(long, default_value = "127.0.0.1:443")]
+    ingress_tls_listen: String,
     /// Debugging without the route: serve ClusterIP a.b.c.d at 127.X.c.d
     /// (give 127.X.0.0; needs a service CIDR of /16 or smaller).
     #[arg(long, value_name = "127.X.0.0")]
@@ -94,13 +98,17 @@ async fn main() -> anyhow::Result<()> {
     config.node_addresses = std::iter::once(IpAddr::V4(Ipv4Addr::LOCALHOST))
         .chain(args.node_ip)
         .collect();
-    config.ingress_listen = match args.ingress_listen.as_str() {
-        "none" | "" => None,
-        addr => Some(
-            addr.parse::<SocketAddr>()
-                .with_context(|| format!("--ingress-listen {addr}"))?,
-        ),
+    let listen = |flag: &str, value: &str| -> anyhow::Result<Option<SocketAddr>> {
+        match value {
+            "none" | "" => Ok(None),
+            addr => Ok(Some(
+                addr.parse::<SocketAddr>()
+                    .with_context(|| format!("--{flag} {addr}"))?,
+            )),
+        }
     };
+    config.ingress_listen = listen("ingress-listen", &args.ingress_listen)?;
+    config.ingress_tls_listen = listen("ingress-tls-listen", &args.ingress_tls_listen)?;
     config.udp_idle = Duration::from_secs(args.udp_idle_timeout);
     let proxy = minik_proxy::start(config).await?;
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;

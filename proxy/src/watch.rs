@@ -1,6 +1,7 @@
 //! The proxy's view of the cluster: reflectors (list, then watch; re-list
 //! after an API-server restart or a 410) for Services, Endpoints,
-//! Ingresses and IngressClasses, and one `Notify` that any change wakes.
+//! Ingresses, IngressClasses and Secrets (Ingress TLS), and one `Notify`
+//! that any change wakes.
 //!
 //! Like kube-proxy's informers: a change wakes the sync loop, which reads
 //! the caches whole. Only a completed re-list (`InitDone`) counts as a
@@ -10,7 +11,7 @@
 
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::{Endpoints, Service};
+use k8s_openapi::api::core::v1::{Endpoints, Secret, Service};
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 use kube::runtime::reflector::Store;
 use kube::Api;
@@ -26,6 +27,8 @@ pub struct Caches {
     pub endpoints: Store<Endpoints>,
     pub ingresses: Store<Ingress>,
     pub classes: Store<IngressClass>,
+    /// For Ingress TLS certificates (as ingress-nginx, every namespace's).
+    pub secrets: Store<Secret>,
     pub changed: Arc<Notify>,
 }
 
@@ -38,17 +41,19 @@ impl Caches {
             endpoints: reflect(Api::all(client.clone()), &changed, tasks),
             ingresses: reflect(Api::all(client.clone()), &changed, tasks),
             classes: reflect(Api::all(client.clone()), &changed, tasks),
+            secrets: reflect(Api::all(client.clone()), &changed, tasks),
             changed,
         }
     }
 
     /// Waits until every cache has listed once.
     pub async fn ready(&self) -> bool {
-        futures::future::try_join4(
+        futures::future::try_join5(
             self.services.wait_until_ready(),
             self.endpoints.wait_until_ready(),
             self.ingresses.wait_until_ready(),
             self.classes.wait_until_ready(),
+            self.secrets.wait_until_ready(),
         )
         .await
         .is_ok()

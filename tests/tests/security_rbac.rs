@@ -407,6 +407,9 @@ async fn components_hold_least_privilege_roles() {
             true,
         ),
         (&proxy, "delete", "pods", false),
+        // Ingress TLS Secrets, as ingress-nginx reads them.
+        (&proxy, "watch", "secrets", true),
+        (&proxy, "create", "secrets", false),
         (&dns, "watch", "endpoints", true),
         (&dns, "list", "secrets", false),
         (&node, "patch", "nodes --subresource=status", true),

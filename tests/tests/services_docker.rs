@@ -423,6 +423,7 @@ async fn microservices_reach_each_other_and_the_host_reaches_them() {
         chain_prefix: chain_prefix.clone(),
     };
     proxy_config.ingress_listen = Some("127.0.0.1:0".parse().unwrap());
+    proxy_config.ingress_tls_listen = Some("127.0.0.1:0".parse().unwrap());
     // Kubelet: a network and cluster name of our own, the DNS IP above.
     let mut kcfg = kubelet_support::KubeletCluster::config(&c, &id);
     kcfg.cluster_dns = dns_ip.to_string();

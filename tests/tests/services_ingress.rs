@@ -266,3 +266,112 @@ async fn ingress_routes_hosts_and_paths_like_ingress_nginx() {
     .await;
     assert!(note.contains("ssl-redirect"), "{note}");
 }
+
+/// An HTTPS GET through the Ingress TLS listener, with `ca_pem` trusted
+/// and `sni` as the server name: the response, or why the handshake failed.
+async fn https_get(
+    addr: SocketAddr,
+    ca_pem: &str,
+    sni: &str,
+    path: &str,
+) -> Result<HttpResponse, String> {
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls::pki_types::CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
+    let name = rustls::pki_types::ServerName::try_from(sni.to_string()).unwrap();
+    let fut = async {
+        let tcp = tokio::net::TcpStream::connect(addr)
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut tls = connector
+            .connect(name, tcp)
+            .await
+            .map_err(|e| e.to_string())?;
+        let req = format!("GET {path} HTTP/1.1\r\nHost: {sni}\r\nConnection: close\r\n\r\n");
+        tls.write_all(req.as_bytes())
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut raw = Vec::new();
+        // The server may end TLS without close_notify once it has answered.
+        let _ = tls.read_to_end(&mut raw).await;
+        parse_response(&raw).map_err(|e| e.to_string())
+    };
+    tokio::time::timeout(Duration::from_secs(5), fut)
+        .await
+        .map_err(|_| "timed out".to_string())?
+}
+
+/// Ingress TLS as ingress-nginx serves it: `kubectl create secret tls` and
+/// an Ingress with `spec.tls`; the HTTPS listener presents the Secret's
+/// certificate for its host (SNI), routes like the HTTP listener and says
+/// `X-Forwarded-Proto: https`; another name gets the fake certificate
+/// (which the client does not trust); a missing Secret is a Warning Event.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ingress_tls_serves_each_host_its_certificate() {
+    const R: u8 = 212;
+    let c = TestCluster::start().await;
+    let _pod = HttpBackend::start("shop", SocketAddr::new(lo(R, 1, 1), 8080)).await;
+    let node_ip = lo(R, 255, 1);
+    let proxy = start_proxy(&c.client, R, node_ip, vec![node_ip]).await;
+    let https = proxy.ingress_tls_addr.expect("ingress TLS listener");
+    pod_service(&c, R, "shop", 1, 80, "").await;
+    let ca = minik_client::pki::Ca::generate("shop-ca").unwrap();
+    let issued = ca
+        .issue_server("shop.example", &["shop.example".to_string()], &[])
+        .unwrap();
+    c.kubectl_ok(&[
+        "create",
+        "secret",
+        "tls",
+        "shop-tls",
+        "--cert",
+        &c.file("tls.crt", &issued.cert_pem),
+        "--key",
+        &c.file("tls.key", &issued.key_pem),
+    ]);
+    c.kubectl_ok(&[
+        "apply",
+        "-f",
+        &c.file(
+            "tls.yaml",
+            "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: shop\nspec:\n  tls:\n  - hosts: [shop.example]\n    secretName: shop-tls\n  - hosts: [lost.example]\n    secretName: lost-tls\n  rules:\n  - host: shop.example\n    http:\n      paths:\n      - path: /\n        pathType: Prefix\n        backend:\n          service:\n            name: shop\n            port:\n              number: 80\n",
+        ),
+    ]);
+    let ca_pem = ca.pem().cert_pem.clone();
+    let r = wait_for(
+        "HTTPS with the shop certificate",
+        Duration::from_secs(10),
+        || async {
+            https_get(https, &ca_pem, "shop.example", "/cart")
+                .await
+                .ok()
+        },
+    )
+    .await;
+    assert_eq!((r.status, r.backend(), r.path()), (200, "shop", "/cart"));
+    assert_eq!(r.header("x-forwarded-proto").as_deref(), Some("https"));
+    // Another name: the fake certificate, which this client does not trust.
+    let err = https_get(https, &ca_pem, "other.example", "/")
+        .await
+        .unwrap_err();
+    assert!(err.contains("invalid peer certificate"), "{err}");
+    // Plain HTTP still routes the same host.
+    let ingress = proxy.ingress_addr.unwrap();
+    let r = http_get(ingress, "shop.example", "/").await.unwrap();
+    assert_eq!((r.status, r.backend()), (200, "shop"));
+    let events = c.kubectl_ok(&["get", "events", "--field-selector", "reason=TLSSecret"]);
+    assert!(
+        events.contains("Error getting SSL certificate: secret default/lost-tls was not found"),
+        "{events}"
+    );
+}

@@ -567,6 +567,8 @@ async fn up(ctx: &Ctx, args: UpArgs) -> Result<()> {
             format!("127.{second}.0.0").into(),
             "--ingress-listen".into(),
             format!("127.0.0.1:{}", free_port()?).into(),
+            "--ingress-tls-listen".into(),
+            format!("127.0.0.1:{}", free_port()?).into(),
         ]);
     }
     specs.push(Spec {

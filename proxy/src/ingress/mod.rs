@@ -10,18 +10,21 @@
 //! 3. write `status.loadBalancer.ingress: [{ip: <node ip>}]` where it differs;
 //! 4. publish, once, a `Normal Sync` event per Ingress generation (as
 //!    ingress-nginx does) and a `Warning` for each annotation or field
-//!    minik ignores (TLS, auth, rate limits, regex rewrites, …) — such an
-//!    Ingress still applies and routes, it is not rejected.
+//!    minik ignores (auth, rate limits, regex rewrites, …) — such an
+//!    Ingress still applies and routes, it is not rejected;
+//! 5. load the certificates of `spec.tls` Secrets for the HTTPS listener
+//!    ([`tls`]), with a Warning for a Secret that cannot be used.
 
 pub mod class;
 pub mod routes;
 pub mod server;
+pub mod tls;
 
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::core::v1::{Secret, Service};
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::events::EventType;
@@ -41,6 +44,7 @@ pub struct IngressController {
     identity: Identity,
     status_ip: IpAddr,
     routes: SharedRoutes,
+    certificates: Arc<tls::Certificates>,
     events: Events,
     synced: HashSet<(String, i64)>,
 }
@@ -53,8 +57,14 @@ impl IngressController {
             identity,
             status_ip,
             routes: Arc::default(),
+            certificates: tls::Certificates::new().expect("a self-signed certificate can be made"),
             synced: HashSet::new(),
         }
+    }
+
+    /// The certificates the HTTPS listener serves.
+    pub fn certificates(&self) -> Arc<tls::Certificates> {
+        self.certificates.clone()
     }
 
     /// The routes the HTTP server reads.
@@ -67,6 +77,7 @@ impl IngressController {
         &mut self,
         ingresses: &[Arc<Ingress>],
         classes: &[Arc<IngressClass>],
+        secrets: &[Arc<Secret>],
         services: &[Arc<Service>],
         backends: &SharedBackends,
     ) {
@@ -90,6 +101,13 @@ impl IngressController {
             table,
             backends: resolved,
         });
+        let (certificates, problems) = tls::collect(&ours, secrets);
+        self.certificates.set(certificates);
+        for (ing, why) in problems {
+            self.events
+                .once(&ing.object_ref(&()), EventType::Warning, "TLSSecret", why)
+                .await;
+        }
         for ing in ours {
             self.status(ing).await;
             self.explain(ing).await;
@@ -161,14 +179,6 @@ fn unsupported(ing: &Ingress) -> Vec<String> {
         }
     }
     let spec = ing.spec.as_ref();
-    if spec
-        .and_then(|s| s.tls.as_ref())
-        .is_some_and(|t| !t.is_empty())
-    {
-        notes.push(
-            "spec.tls is not implemented: minik's ingress controller serves plain HTTP only".into(),
-        );
-    }
     let resource_backends = spec
         .into_iter()
         .flat_map(|s| s.rules.iter().flatten())

@@ -8,7 +8,8 @@
 //! through: once the endpoint answers 101, bytes are spliced both ways.
 //! Answers of its own: 404 (`default backend - 404`) when nothing
 //! matches, 503 when the backend service has no ready endpoint (or does
-//! not exist), 502 when the endpoint cannot be reached. HTTP/1.1 only.
+//! not exist), 502 when the endpoint cannot be reached. HTTP/1.1 only;
+//! the same server answers HTTPS on its TLS listener ([`super::tls`]).
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -41,8 +42,13 @@ pub struct Routes {
 /// Swapped whole by the sync loop whenever anything changes.
 pub type SharedRoutes = Arc<RwLock<Arc<Routes>>>;
 
-/// Serves HTTP on `listener` until the task is aborted.
-pub async fn serve(listener: TcpListener, routes: SharedRoutes) {
+/// Serves HTTP on `listener` (HTTPS with `tls`) until the task is aborted.
+pub async fn serve(
+    listener: TcpListener,
+    routes: SharedRoutes,
+    tls: Option<Arc<rustls::ServerConfig>>,
+) {
+    let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
     let mut connector = HttpConnector::new();
     connector.set_nodelay(true);
     connector.set_connect_timeout(Some(std::time::Duration::from_secs(5)));
@@ -61,14 +67,41 @@ pub async fn serve(listener: TcpListener, routes: SharedRoutes) {
         let _ = stream.set_nodelay(true);
         let routes = routes.clone();
         let client = client.clone();
+        let acceptor = acceptor.clone();
         tokio::spawn(async move {
+            let scheme = if acceptor.is_some() { "https" } else { "http" };
             let service = hyper::service::service_fn(move |req| {
-                handle(req, peer, local_port, routes.clone(), client.clone())
+                handle(
+                    req,
+                    peer,
+                    local_port,
+                    scheme,
+                    routes.clone(),
+                    client.clone(),
+                )
             });
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .with_upgrades()
-                .await;
+            let http = hyper::server::conn::http1::Builder::new();
+            match acceptor {
+                Some(acceptor) => {
+                    // A handshake that stalls is dropped with its connection.
+                    let handshake = tokio::time::timeout(
+                        std::time::Duration::from_secs(10),
+                        acceptor.accept(stream),
+                    );
+                    if let Ok(Ok(stream)) = handshake.await {
+                        let _ = http
+                            .serve_connection(TokioIo::new(stream), service)
+                            .with_upgrades()
+                            .await;
+                    }
+                }
+                None => {
+                    let _ = http
+                        .serve_connection(TokioIo::new(stream), service)
+                        .with_upgrades()
+                        .await;
+                }
+            }
         });
     }
 }
@@ -77,6 +110,7 @@ async fn handle(
     mut req: Request<Incoming>,
     peer: SocketAddr,
     local_port: u16,
+    scheme: &'static str,
     routes: SharedRoutes,
     client: Client<HttpConnector, Incoming>,
 ) -> Result<Response<Body>, Infallible> {
@@ -125,7 +159,7 @@ async fn handle(
     };
     set(headers, "x-forwarded-for", &forwarded_for);
     set(headers, "x-forwarded-host", &host_header);
-    set(headers, "x-forwarded-proto", "http");
+    set(headers, "x-forwarded-proto", scheme);
     set(headers, "x-forwarded-port", &local_port.to_string());
     set(headers, "x-real-ip", &client_ip);
 

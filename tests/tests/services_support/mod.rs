@@ -25,7 +25,8 @@ pub fn lo(r: u8, c: u8, d: u8) -> IpAddr {
 }
 
 /// Starts minik-proxy in-process for test `r`: ClusterIPs at 127.r.c.d,
-/// NodePorts/LoadBalancers on `node_addresses`, Ingress on 127.0.0.1:0.
+/// NodePorts/LoadBalancers on `node_addresses`, Ingress on 127.0.0.1:0
+/// (HTTP and HTTPS).
 pub async fn start_proxy(
     client: &kube::Client,
     r: u8,
@@ -44,6 +45,7 @@ pub async fn start_proxy(
     config.node_ip = Some(node_ip);
     config.node_addresses = node_addresses;
     config.ingress_listen = Some("127.0.0.1:0".parse().unwrap());
+    config.ingress_tls_listen = Some("127.0.0.1:0".parse().unwrap());
     minik_proxy::start(config).await.expect("proxy starts")
 }
 
