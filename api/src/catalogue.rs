@@ -188,6 +188,7 @@ static CATALOGUE: &[ResourceInfo] = &[
     core::pod::RESOURCE,
     core::service::RESOURCE,
     core::endpoints::RESOURCE,
+    core::replication_controller::RESOURCE,
     core::config_map::RESOURCE,
     core::secret::RESOURCE,
     core::event::RESOURCE,

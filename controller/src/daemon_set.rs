@@ -201,7 +201,9 @@ fn node_changes(
 /// DaemonSet, or, for an orphan, every DaemonSet in its namespace whose
 /// selector matches it.
 fn daemon_sets_for_pod(pod: &Pod, daemon_sets: &Store<DaemonSet>) -> Vec<ObjectRef<DaemonSet>> {
-    owners_for_pod(pod, daemon_sets, |ds| ds.spec.as_ref().map(|s| &s.selector))
+    owners_for_pod(pod, daemon_sets, |ds| {
+        ds.spec.as_ref().map(|s| s.selector.clone())
+    })
 }
 
 /// Failed syncs are retried with client-go's per-object exponential backoff.

@@ -6,6 +6,7 @@
 //!
 //! A tour (one file per controller):
 //! - [`replicaset`]: keeps `replicas` pods per ReplicaSet (create, adopt, release, delete).
+//! - [`replication_controller`]: the same for ReplicationControllers.
 //! - [`deployment`]: rolling updates and rollbacks through ReplicaSets.
 //! - [`daemon_set`]: one pod per eligible node, placed by the scheduler;
 //!   rolling updates and OnDelete through ControllerRevisions.
@@ -80,6 +81,7 @@ pub mod pod_control;
 pub mod pods;
 pub mod replica_calculator;
 pub mod replicaset;
+pub mod replication_controller;
 pub mod resource_quota;
 pub mod root_ca_publisher;
 pub mod scaling_rules;
@@ -98,6 +100,7 @@ use std::sync::Arc;
 /// Every controller's `build`, in the order they start.
 const ALL: &[fn(&Arc<Context>) -> Built] = &[
     replicaset::build,
+    replication_controller::build,
     deployment::build,
     daemon_set::build,
     stateful_set::build,

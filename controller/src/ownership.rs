@@ -184,7 +184,7 @@ where
 pub fn owners_for_pod<K>(
     pod: &Pod,
     owners: &kube::runtime::reflector::Store<K>,
-    selector_of: impl Fn(&K) -> Option<&LabelSelector>,
+    selector_of: impl Fn(&K) -> Option<LabelSelector>,
 ) -> Vec<kube::runtime::reflector::ObjectRef<K>>
 where
     K: Resource<DynamicType = ()> + Clone + 'static,
@@ -202,7 +202,7 @@ where
             .filter(|o| o.meta().namespace.as_deref() == Some(ns.as_str()))
             .filter(|o| {
                 selector_of(o).is_some_and(|s| {
-                    selector(s).is_ok_and(|sel| sel.matches(&labels_of(&pod.metadata)))
+                    selector(&s).is_ok_and(|sel| sel.matches(&labels_of(&pod.metadata)))
                 })
             })
             .map(|o| ObjectRef::from_obj(o.as_ref()))

@@ -73,15 +73,49 @@ const BURST_REPLICAS: usize = 500;
 /// Annotation that lets users say which pods to delete first.
 const POD_DELETION_COST: &str = "controller.kubernetes.io/pod-deletion-cost";
 
-/// Everything the ReplicaSet reconcile reads besides the ReplicaSet itself.
-struct State {
+/// A kind this controller keeps `replicas` pods for: the ReplicaSet, and
+/// the ReplicationController, which Kubernetes runs through this same
+/// controller by converting it (`pkg/controller/replication`).
+pub trait ReplicaOwner:
+    Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+    + Clone
+    + std::fmt::Debug
+    + serde::Serialize
+    + serde::de::DeserializeOwned
+    + Send
+    + Sync
+    + 'static
+{
+    /// The kind (`ReplicaSet`).
+    const KIND: &'static str;
+    /// The Events' reporter (`replicaset-controller`).
+    const REPORTER: &'static str;
+    /// The object as a ReplicaSet: what the controller's rules read.
+    fn as_replica_set(&self) -> ReplicaSet;
+    /// Stores a ReplicaSet status as this kind's status.
+    fn put_status(&mut self, status: ReplicaSetStatus);
+}
+
+impl ReplicaOwner for ReplicaSet {
+    const KIND: &'static str = "ReplicaSet";
+    const REPORTER: &'static str = "replicaset-controller";
+    fn as_replica_set(&self) -> ReplicaSet {
+        self.clone()
+    }
+    fn put_status(&mut self, status: ReplicaSetStatus) {
+        self.status = Some(status);
+    }
+}
+
+/// Everything the reconcile reads besides the owner itself.
+struct State<K: ReplicaOwner> {
     ctx: Arc<Context>,
     /// Every pod in the cluster, kept by this controller's pod watch.
     pods: Store<Pod>,
     /// The Pod informer's first list is in.
     pods_synced: Synced,
-    /// Every ReplicaSet (the controller's own cache).
-    replica_sets: Store<ReplicaSet>,
+    /// Every owner (the controller's own cache).
+    replica_sets: Store<K>,
     expectations: Arc<Expectations>,
     events: EventRecorder,
     retries: RetryBackoff,
@@ -94,11 +128,16 @@ struct State {
 /// Builds the controller over the shared ReplicaSet and Pod informers (the
 /// caller starts them). Kubernetes' `NewReplicaSetController`.
 pub fn build(ctx: &Arc<Context>) -> Built {
-    let replica_sets = ctx.informers.get::<ReplicaSet>();
+    build_for::<ReplicaSet>(ctx, "replicaset controller")
+}
+
+/// The controller for one [`ReplicaOwner`] kind.
+pub fn build_for<K: ReplicaOwner>(ctx: &Arc<Context>, name: &'static str) -> Built {
+    let replica_sets = ctx.informers.get::<K>();
     let pods = ctx.informers.pods();
-    let expectations = Arc::new(Expectations::for_kind("ReplicaSet"));
+    let expectations = Arc::new(Expectations::for_kind(K::KIND));
     let state = Arc::new(State {
-        events: EventRecorder::new(ctx.client.clone(), "replicaset-controller", None),
+        events: EventRecorder::new(ctx.client.clone(), K::REPORTER, None),
         ctx: ctx.clone(),
         pods: pods.store(),
         pods_synced: pods.synced(),
@@ -109,7 +148,7 @@ pub fn build(ctx: &Arc<Context>) -> Built {
     let rs_store = replica_sets.store();
     let pod_changes = pod_changes(pods.subscribe(), pods.store(), expectations);
     let controller = drive(
-        "replicaset controller",
+        name,
         Controller::for_shared_stream(replica_sets.applied(), replica_sets.store())
             .with_config(
                 controller::Config::default().concurrency(ctx.settings.concurrent_replicaset_syncs),
@@ -140,14 +179,14 @@ fn pod_changes(
 /// Which ReplicaSets a pod event concerns: its controller if that is a
 /// ReplicaSet, or, for an orphan, every ReplicaSet in its namespace whose
 /// selector matches it (one of them will adopt it).
-fn replica_sets_for_pod(pod: &Pod, replica_sets: &Store<ReplicaSet>) -> Vec<ObjectRef<ReplicaSet>> {
-    owners_for_pod(pod, replica_sets, |rs| {
-        rs.spec.as_ref().map(|s| &s.selector)
+fn replica_sets_for_pod<K: ReplicaOwner>(pod: &Pod, replica_sets: &Store<K>) -> Vec<ObjectRef<K>> {
+    owners_for_pod(pod, replica_sets, |k| {
+        k.as_replica_set().spec.map(|s| s.selector)
     })
 }
 
 /// Failed syncs are retried with client-go's per-object exponential backoff.
-fn error_policy(rs: Arc<ReplicaSet>, error: &Error, state: Arc<State>) -> Action {
+fn error_policy<K: ReplicaOwner>(rs: Arc<K>, error: &Error, state: Arc<State<K>>) -> Action {
     state.retries.requeue(&*rs, error)
 }
 
@@ -159,9 +198,10 @@ fn error_policy(rs: Arc<ReplicaSet>, error: &Error, state: Arc<State>) -> Action
 /// controls with `spec.replicas`, creates or deletes the difference (unless
 /// earlier creations/deletions are still unobserved), and writes status.
 /// Kubernetes' `syncReplicaSet`.
-async fn reconcile(rs: Arc<ReplicaSet>, state: Arc<State>) -> Result<Action, Error> {
+async fn reconcile<K: ReplicaOwner>(owner: Arc<K>, state: Arc<State<K>>) -> Result<Action, Error> {
     // Kubernetes starts its workers only after the informer caches synced.
     state.pods_synced.wait().await;
+    let rs = owner.as_replica_set();
     let key = key_of(&rs.metadata);
     let needs_sync = state.expectations.satisfied(&key);
     let Some(spec) = rs.spec.as_ref() else {
@@ -182,16 +222,16 @@ async fn reconcile(rs: Arc<ReplicaSet>, state: Arc<State>) -> Result<Action, Err
         .into_iter()
         .filter(|p| p.namespace().as_deref() == Some(ns.as_str()) && is_pod_active(p))
         .collect();
-    let claimed = claim_pods(&state.ctx.client, rs.as_ref(), &sel, active).await?;
+    let claimed = claim_pods(&state.ctx.client, owner.as_ref(), &sel, active).await?;
 
     let manage_result = if needs_sync && rs.metadata.deletion_timestamp.is_none() {
-        manage_replicas(&state, &rs, &claimed).await
+        manage_replicas(&state, owner.as_ref(), &rs, &claimed).await
     } else {
         Ok(())
     };
     let now = Timestamp::now();
     let status = calculate_status(&rs, &claimed, manage_result.as_ref().err(), now);
-    update_status(&state, &rs, status).await?;
+    update_status(&state, owner.as_ref(), &rs, status).await?;
     manage_result?;
     state.retries.forget(&key);
 
@@ -219,8 +259,9 @@ async fn reconcile(rs: Arc<ReplicaSet>, state: Arc<State>) -> Result<Action, Err
 }
 
 /// Creates or deletes pods until `replicas` are active. Kubernetes' `manageReplicas`.
-async fn manage_replicas(
-    state: &State,
+async fn manage_replicas<K: ReplicaOwner>(
+    state: &State<K>,
+    owner: &K,
     rs: &ReplicaSet,
     pods: &[Arc<Pod>],
 ) -> Result<(), kube::Error> {
@@ -228,12 +269,12 @@ async fn manage_replicas(
     let want = desired_replicas(rs);
     let ns = rs.namespace().unwrap_or_default();
     let api: Api<Pod> = Api::namespaced(state.ctx.client.clone(), &ns);
-    let reference = rs.object_ref(&());
+    let reference = owner.object_ref(&());
 
     if pods.len() < want {
         let diff = (want - pods.len()).min(BURST_REPLICAS);
         state.expectations.expect_creations(&key, diff);
-        let template = pod_from_template(rs);
+        let template = pod_from_template(owner, rs);
         let (created, result) = slow_start_batch(diff, || async {
             match api.create(&PostParams::default(), &template).await {
                 Ok(pod) => {
@@ -345,8 +386,9 @@ fn calculate_status(
 /// Writes `status` (with `observedGeneration`) unless nothing changed; on a
 /// failed write re-reads the ReplicaSet and tries once more. Kubernetes'
 /// `updateReplicaSetStatus`.
-async fn update_status(
-    state: &State,
+async fn update_status<K: ReplicaOwner>(
+    state: &State<K>,
+    owner: &K,
     rs: &ReplicaSet,
     mut status: ReplicaSetStatus,
 ) -> Result<(), Error> {
@@ -364,15 +406,15 @@ async fn update_status(
         return Ok(());
     }
     status.observed_generation = generation;
-    let api: Api<ReplicaSet> = Api::namespaced(
+    let api: Api<K> = Api::namespaced(
         state.ctx.client.clone(),
         &rs.namespace().unwrap_or_default(),
     );
-    let put = |rs: &mut ReplicaSet, s| rs.status = Some(s);
-    let refresh = |fresh: &ReplicaSet, s: &mut ReplicaSetStatus| {
-        s.observed_generation = fresh.metadata.generation;
+    let put = |k: &mut K, s| k.put_status(s);
+    let refresh = |fresh: &K, s: &mut ReplicaSetStatus| {
+        s.observed_generation = fresh.meta().generation;
     };
-    Ok(write_status(&api, rs, status, put, refresh).await?)
+    Ok(write_status(&api, owner, status, put, refresh).await?)
 }
 
 // ---------------------------------------------------------------------------
@@ -382,7 +424,7 @@ async fn update_status(
 /// A new pod for this ReplicaSet: the template's labels, annotations,
 /// finalizers and spec, `generateName: <rs>-`, and the controller reference.
 /// Kubernetes' `GetPodFromTemplate`.
-fn pod_from_template(rs: &ReplicaSet) -> Pod {
+fn pod_from_template<K: ReplicaOwner>(owner: &K, rs: &ReplicaSet) -> Pod {
     let template = rs
         .spec
         .as_ref()
@@ -395,7 +437,7 @@ fn pod_from_template(rs: &ReplicaSet) -> Pod {
             labels: tmeta.labels,
             annotations: tmeta.annotations,
             finalizers: tmeta.finalizers,
-            owner_references: Some(vec![controller_ref(rs)]),
+            owner_references: Some(vec![controller_ref(owner)]),
             ..Default::default()
         },
         spec: template.spec,
@@ -410,14 +452,15 @@ fn pod_from_template(rs: &ReplicaSet) -> Pod {
 /// Pods controlled by this ReplicaSet or by its siblings (ReplicaSets with
 /// the same controller, e.g. the other revisions of one Deployment), used to
 /// see which nodes are crowded. Kubernetes' `getIndirectlyRelatedPods`.
-fn indirectly_related_pods(state: &State, rs: &ReplicaSet) -> Vec<Arc<Pod>> {
+fn indirectly_related_pods<K: ReplicaOwner>(state: &State<K>, rs: &ReplicaSet) -> Vec<Arc<Pod>> {
     let ns = rs.namespace().unwrap_or_default();
-    let siblings: Vec<Arc<ReplicaSet>> = match controller_of(&rs.metadata) {
-        None => vec![Arc::new(rs.clone())],
+    let siblings: Vec<ReplicaSet> = match controller_of(&rs.metadata) {
+        None => vec![rs.clone()],
         Some(owner) => state
             .replica_sets
             .state()
             .into_iter()
+            .map(|other| other.as_replica_set())
             .filter(|other| {
                 other.namespace().as_deref() == Some(ns.as_str())
                     && controller_of(&other.metadata).is_some_and(|o| o.uid == owner.uid)

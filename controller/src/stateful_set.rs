@@ -144,7 +144,9 @@ pub fn build(ctx: &Arc<Context>) -> Built {
         Controller::for_shared_stream(sets.applied(), sets.store())
             .with_config(controller::Config::default().concurrency(CONCURRENT_SYNCS))
             .watches_shared_stream(pods.touched(), move |pod| {
-                owners_for_pod(&pod, &set_store, |s| s.spec.as_ref().map(|s| &s.selector))
+                owners_for_pod(&pod, &set_store, |s| {
+                    s.spec.as_ref().map(|s| s.selector.clone())
+                })
             })
             // A claim going away may unblock a pod waiting on it (`claim_is_stale`).
             .watches_shared_stream(claims.touched(), move |claim| {

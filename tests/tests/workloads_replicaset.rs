@@ -381,3 +381,110 @@ async fn failed_creations_are_reported() {
     })
     .await;
 }
+
+/// The guestbook's ReplicationController (kubernetes/examples'
+/// `guestbook-go`, trimmed): the RC keeps its pods (it owns them, its
+/// selector defaulted from the template), reports ready replicas, scales
+/// with `kubectl scale rc`, and `kubectl apply --prune -l` with kubectl's
+/// default allowlist (which names ReplicationController) prunes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replication_controllers_keep_pods_and_apply_prune_works() {
+    let c = TestCluster::start().await;
+    let _controllers = {
+        let ctx = std::sync::Arc::new(minik_controller::Context::new(
+            c.client.clone(),
+            minik_controller::Settings::default(),
+        ));
+        Tasks(vec![tokio::spawn(async move {
+            minik_controller::run_only(
+                ctx,
+                &[
+                    minik_controller::replication_controller::build,
+                    minik_controller::garbage_collector::build,
+                ],
+            )
+            .await
+            .unwrap();
+        })])
+    };
+    let _kubelet = fake_kubelet(
+        &c.client,
+        "default",
+        Readiness::all(Duration::from_millis(50)),
+    );
+    let dir = c.dir.path().join("guestbook");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("redis-master-controller.yaml"),
+        "apiVersion: v1\nkind: ReplicationController\nmetadata:\n  name: redis-master\n  labels:\n    app: guestbook\nspec:\n  replicas: 1\n  template:\n    metadata:\n      labels:\n        app: redis\n        role: master\n    spec:\n      containers:\n      - name: redis-master\n        image: redis:7\n        ports:\n        - name: redis-server\n          containerPort: 6379\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("guestbook-controller.yaml"),
+        "apiVersion: v1\nkind: ReplicationController\nmetadata:\n  name: guestbook\n  labels:\n    app: guestbook\nspec:\n  replicas: 3\n  template:\n    metadata:\n      labels:\n        app: guestbook\n    spec:\n      containers:\n      - name: guestbook\n        image: minik/web:v1\n",
+    )
+    .unwrap();
+    let dir = dir.to_string_lossy().to_string();
+    c.kubectl_ok(&["apply", "-f", &dir]);
+    let wait_pods = |selector: &'static str, n: usize| {
+        let client = c.client.clone();
+        async move {
+            wait_for(
+                &format!("{n} pods {selector}"),
+                Duration::from_secs(15),
+                || async {
+                    (pod_names(&client, "default", selector).await.len() == n).then_some(())
+                },
+            )
+            .await
+        }
+    };
+    wait_pods("app=guestbook", 3).await;
+    wait_pods("app=redis,role=master", 1).await;
+    let pods: Api<Pod> = Api::namespaced(c.client.clone(), "default");
+    let name = pod_names(&c.client, "default", "app=guestbook")
+        .await
+        .remove(0);
+    let owner = pods
+        .get(&name)
+        .await
+        .unwrap()
+        .metadata
+        .owner_references
+        .unwrap();
+    assert_eq!(
+        (
+            owner[0].kind.as_str(),
+            owner[0].api_version.as_str(),
+            owner[0].name.as_str()
+        ),
+        ("ReplicationController", "v1", "guestbook")
+    );
+    // Defaulted from the template, as Kubernetes does.
+    let selector = c.kubectl_ok(&["get", "rc", "guestbook", "-o", "jsonpath={.spec.selector}"]);
+    assert_eq!(selector, r#"{"app":"guestbook"}"#);
+    wait_for("3 ready", Duration::from_secs(15), || async {
+        let ready = c.kubectl_ok(&[
+            "get",
+            "rc",
+            "guestbook",
+            "-o",
+            "jsonpath={.status.readyReplicas}",
+        ]);
+        (ready == "3").then_some(())
+    })
+    .await;
+    let table = c.kubectl_ok(&["get", "rc", "guestbook"]);
+    let row: Vec<&str> = table.lines().nth(1).unwrap().split_whitespace().collect();
+    assert_eq!(row[..4], ["guestbook", "3", "3", "3"], "{table}");
+    c.kubectl_ok(&["scale", "rc", "guestbook", "--replicas=1"]);
+    wait_pods("app=guestbook", 1).await;
+    // Prune: the RC left out of the directory goes, with its pods.
+    std::fs::remove_file(format!("{dir}/redis-master-controller.yaml")).unwrap();
+    let out = c.kubectl_ok(&["apply", "--prune", "-l", "app=guestbook", "-f", &dir]);
+    assert!(
+        out.contains("replicationcontroller/redis-master pruned"),
+        "{out}"
+    );
+    wait_pods("app=redis,role=master", 0).await;
+}

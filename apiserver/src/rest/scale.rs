@@ -47,11 +47,18 @@ fn paths(info: &ResourceInfo) -> Paths {
 pub fn scale_of(info: &ResourceInfo, obj: &Value) -> Value {
     let p = paths(info);
     let selector = match &p.selector {
-        None => obj
-            .pointer("/spec/selector")
-            .and_then(|s| LabelSelector::from_json(s).ok())
-            .map(|s| s.to_string())
-            .unwrap_or_default(),
+        // A ReplicationController's selector is a plain label map.
+        None => match obj.pointer("/spec/selector") {
+            Some(Value::Object(m))
+                if !m.contains_key("matchLabels") && !m.contains_key("matchExpressions") =>
+            {
+                LabelSelector::from_map(m).to_string()
+            }
+            s => s
+                .and_then(|s| LabelSelector::from_json(s).ok())
+                .map(|s| s.to_string())
+                .unwrap_or_default(),
+        },
         Some(path) => path
             .as_deref()
             .and_then(|p| obj.pointer(p))
