@@ -185,6 +185,20 @@ impl Ctx {
         }
     }
 
+    /// A POST of a JSON body to any path (a pod's `eviction` subresource).
+    pub async fn raw_post(&self, path: &str, body: &Value) -> Result<Value> {
+        let client = self.client().await?;
+        let body = serde_json::to_vec(body).expect("json");
+        let req = http::Request::post(path)
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .body(body)
+            .map_err(|e| Error::Client(e.to_string()))?;
+        match client.request::<Value>(req).await {
+            Ok(v) => Ok(v),
+            Err(e) => Err(self.kube_err(e).await),
+        }
+    }
+
     /// A JSON merge patch of any path (a `scale` subresource, whose
     /// `autoscaling/v1` Scale kind is not in the catalogue).
     pub async fn raw_merge_patch(&self, path: &str, patch: &Value) -> Result<Value> {

@@ -135,6 +135,12 @@ pub enum Command {
     /// Display resource (CPU/memory) usage.
     #[command(subcommand)]
     Top(cmd::top::Top),
+    /// Mark a node as unschedulable.
+    Cordon(cmd::drain::Cordon),
+    /// Mark a node as schedulable.
+    Uncordon(cmd::drain::Uncordon),
+    /// Drain a node in preparation for maintenance (cordon, then evict its pods).
+    Drain(cmd::drain::Drain),
     /// Update the labels on a resource.
     Label(cmd::label::Label),
     /// Update the annotations on a resource.
@@ -181,6 +187,9 @@ impl Command {
             Command::PortForward(c) => c.run(ctx).await,
             Command::Top(c) => c.run(ctx).await,
             Command::Why(c) => c.run(ctx).await,
+            Command::Cordon(c) => c.run(ctx).await,
+            Command::Uncordon(c) => c.run(ctx).await,
+            Command::Drain(c) => c.run(ctx).await,
             Command::Label(c) => c.run(ctx).await,
             Command::Annotate(c) => c.run(ctx).await,
             Command::Edit(c) => c.run(ctx).await,

@@ -642,3 +642,95 @@ async fn port_forward_reaches_the_pod_and_node_proxies_report_clearly() {
         (0, "No resources found in default namespace.\n")
     );
 }
+
+/// `miniktl cordon`, `drain` and `uncordon` on a simulated two-node cluster,
+/// the way a node is taken out for maintenance: drain refuses an unmanaged
+/// pod and a DaemonSet's without the flags (kubectl's words), then evicts
+/// the Deployment's pods, which the ReplicaSet recreates on the other node;
+/// the node stays cordoned until uncordoned.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cordon_drain_and_uncordon_move_pods_off_a_node() {
+    use crate::support::workloads::{wait_for, SimCluster};
+    let sim = SimCluster::start(2, Duration::from_millis(50)).await;
+    let (c, k) = (&sim.c, &sim.c.kubeconfig);
+    c.kubectl_ok(&[
+        "create",
+        "deployment",
+        "web",
+        "--image=minik/web:v1",
+        "--replicas=4",
+    ]);
+    c.kubectl_ok(&[
+        "run",
+        "loner",
+        "--image=busybox:1.35",
+        "--overrides",
+        r#"{"spec":{"nodeName":"node-1"}}"#,
+    ]);
+    let pods_on = |node: &'static str, selector: &'static str| async move {
+        let out = c.kubectl_ok(&[
+            "get",
+            "pods",
+            "-l",
+            selector,
+            "--field-selector",
+            &format!("spec.nodeName={node},status.phase=Running"),
+            "-o",
+            "name",
+        ]);
+        out.lines().count()
+    };
+    wait_for("4 web pods running", Duration::from_secs(20), || async {
+        (pods_on("node-1", "app=web").await + pods_on("node-2", "app=web").await == 4).then_some(())
+    })
+    .await;
+    assert_eq!(
+        mk::miniktl(k, &["cordon", "node-1"]).await.ok(),
+        "node/node-1 cordoned\n"
+    );
+    assert_eq!(
+        mk::miniktl(k, &["cordon", "node-1"]).await.ok(),
+        "node/node-1 already cordoned\n"
+    );
+    let refused = mk::miniktl(k, &["drain", "node-1"]).await;
+    assert_ne!(refused.code, 0);
+    assert!(
+        refused.err.contains(
+            "cannot delete Pods that declare no controller (use --force to override): default/loner"
+        ),
+        "{}",
+        refused.err
+    );
+    let out = mk::miniktl(k, &["drain", "node-1", "--force", "--timeout=60s"])
+        .await
+        .ok();
+    assert!(out.starts_with("node/node-1 already cordoned\n"), "{out}");
+    assert!(out.contains("evicting pod default/loner"), "{out}");
+    assert!(out.ends_with("node/node-1 drained\n"), "{out}");
+    // The ReplicaSet puts its pods back, on the node that is left.
+    wait_for("4 web pods on node-2", Duration::from_secs(30), || async {
+        (pods_on("node-2", "app=web").await == 4).then_some(())
+    })
+    .await;
+    assert_eq!(pods_on("node-1", "app=web").await, 0);
+    let unschedulable = c.kubectl_ok(&[
+        "get",
+        "node",
+        "node-1",
+        "-o",
+        "jsonpath={.spec.unschedulable}",
+    ]);
+    assert_eq!(unschedulable, "true");
+    assert_eq!(
+        mk::miniktl(k, &["uncordon", "node-1"]).await.ok(),
+        "node/node-1 uncordoned\n"
+    );
+    let unschedulable = c.kubectl_ok(&[
+        "get",
+        "node",
+        "node-1",
+        "-o",
+        "jsonpath={.spec.unschedulable}",
+    ]);
+    assert_eq!(unschedulable, "");
+}

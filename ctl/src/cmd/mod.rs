@@ -16,6 +16,7 @@ pub mod config;
 pub mod create;
 pub mod delete;
 pub mod describe;
+pub mod drain;
 pub mod edit;
 pub mod exec;
 pub mod explain;
