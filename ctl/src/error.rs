@@ -61,6 +61,9 @@ pub enum Error {
     /// each one was already reported as it happened.
     #[error("{0} operation(s) failed")]
     Reported(usize),
+    /// A negative answer already printed (`auth can-i` says "no" and exits 1).
+    #[error("no")]
+    No,
     /// `cluster up/down/status` problems.
     #[error("{0}")]
     Cluster(String),
@@ -96,7 +99,7 @@ impl Error {
                 format!("The {message}")
             }
             Error::Api { .. } | Error::ExitCode(_) => self.to_string(),
-            Error::Reported(_) => String::new(),
+            Error::Reported(_) | Error::No => String::new(),
             _ => format!("error: {self}"),
         }
     }

@@ -141,6 +141,11 @@ pub enum Command {
     Uncordon(cmd::drain::Uncordon),
     /// Drain a node in preparation for maintenance (cordon, then evict its pods).
     Drain(cmd::drain::Drain),
+    /// Update the taints on one or more nodes.
+    Taint(cmd::taint::Taint),
+    /// Inspect authorization (whoami, can-i).
+    #[command(subcommand)]
+    Auth(cmd::auth::Auth),
     /// Update the labels on a resource.
     Label(cmd::label::Label),
     /// Update the annotations on a resource.
@@ -190,6 +195,8 @@ impl Command {
             Command::Cordon(c) => c.run(ctx).await,
             Command::Uncordon(c) => c.run(ctx).await,
             Command::Drain(c) => c.run(ctx).await,
+            Command::Taint(c) => c.run(ctx).await,
+            Command::Auth(c) => c.run(ctx).await,
             Command::Label(c) => c.run(ctx).await,
             Command::Annotate(c) => c.run(ctx).await,
             Command::Edit(c) => c.run(ctx).await,

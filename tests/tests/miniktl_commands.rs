@@ -734,3 +734,66 @@ async fn cordon_drain_and_uncordon_move_pods_off_a_node() {
     ]);
     assert_eq!(unschedulable, "");
 }
+
+/// `miniktl auth whoami` and `auth can-i` print what the real kubectl
+/// prints (the oracle), for the admin and for a ServiceAccount's token
+/// (whose "no" exits 1).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auth_whoami_and_can_i_answer_like_kubectl() {
+    let c = TestCluster::start().await;
+    let k = &c.kubeconfig;
+    let kubectl_out = |args: &[&str]| {
+        let out = c.kubectl(args);
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+        )
+    };
+    let whoami = mk::miniktl(k, &["auth", "whoami"]).await.ok();
+    assert_eq!(whoami, kubectl_out(&["auth", "whoami"]).1);
+    let yes = mk::miniktl(k, &["auth", "can-i", "delete", "pods"]).await;
+    assert_eq!((yes.code, yes.out.as_str()), (0, "yes\n"));
+
+    // A ServiceAccount's token, in a kubeconfig of its own.
+    c.kubectl_ok(&["create", "serviceaccount", "viewer"]);
+    let token = c.kubectl_ok(&["create", "token", "viewer"]);
+    let viewer = c.dir.path().join("viewer.kubeconfig");
+    std::fs::copy(k, &viewer).unwrap();
+    let with_viewer = |args: &[&str]| {
+        let mut all = vec!["--kubeconfig", viewer.to_str().unwrap()];
+        all.extend_from_slice(args);
+        c.kubectl(&all)
+    };
+    assert!(with_viewer(&[
+        "config",
+        "set-credentials",
+        "viewer",
+        "--token",
+        token.trim()
+    ])
+    .status
+    .success());
+    assert!(
+        with_viewer(&["config", "set-context", "--current", "--user", "viewer"])
+            .status
+            .success()
+    );
+    let whoami = mk::miniktl(&viewer, &["auth", "whoami"]).await.ok();
+    let expected = String::from_utf8_lossy(&with_viewer(&["auth", "whoami"]).stdout).to_string();
+    assert_eq!(whoami, expected);
+    assert!(
+        whoami.contains("system:serviceaccount:default:viewer"),
+        "{whoami}"
+    );
+    let no = mk::miniktl(&viewer, &["auth", "can-i", "list", "secrets"]).await;
+    let kubectl_no = with_viewer(&["auth", "can-i", "list", "secrets"]);
+    assert_eq!(
+        (no.code, no.out.as_str()),
+        (
+            kubectl_no.status.code().unwrap(),
+            String::from_utf8_lossy(&kubectl_no.stdout).as_ref()
+        )
+    );
+    assert_eq!(no.code, 1);
+    assert!(no.err.is_empty(), "{}", no.err);
+}

@@ -10,6 +10,7 @@
 pub mod annotate;
 pub mod api_resources;
 pub mod apply;
+pub mod auth;
 pub mod autoscale;
 pub mod cluster_info;
 pub mod config;
@@ -30,6 +31,7 @@ pub mod rollout;
 pub mod run;
 pub mod scale;
 pub mod set;
+pub mod taint;
 pub mod top;
 pub mod version;
 pub mod wait;
