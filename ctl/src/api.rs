@@ -199,6 +199,35 @@ impl Ctx {
         }
     }
 
+    /// A strategic merge patch of any path (a pod's `ephemeralcontainers`).
+    pub async fn raw_strategic_patch(&self, path: &str, patch: &Value) -> Result<Value> {
+        let client = self.client().await?;
+        let body = serde_json::to_vec(patch).expect("json");
+        let req = http::Request::patch(path)
+            .header(
+                http::header::CONTENT_TYPE,
+                "application/strategic-merge-patch+json",
+            )
+            .body(body)
+            .map_err(|e| Error::Client(e.to_string()))?;
+        match client.request::<Value>(req).await {
+            Ok(v) => Ok(v),
+            Err(e) => Err(self.kube_err(e).await),
+        }
+    }
+
+    /// A GET of any path as text (a container's log).
+    pub async fn raw_text(&self, path: &str) -> Result<String> {
+        let client = self.client().await?;
+        let req = http::Request::get(path)
+            .body(Vec::new())
+            .map_err(|e| Error::Client(e.to_string()))?;
+        match client.request_text(req).await {
+            Ok(v) => Ok(v),
+            Err(e) => Err(self.kube_err(e).await),
+        }
+    }
+
     /// A JSON merge patch of any path (a `scale` subresource, whose
     /// `autoscaling/v1` Scale kind is not in the catalogue).
     pub async fn raw_merge_patch(&self, path: &str, patch: &Value) -> Result<Value> {

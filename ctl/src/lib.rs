@@ -70,6 +70,7 @@ pub mod patch;
 pub mod pod_pick;
 pub mod printers;
 pub mod resources;
+pub mod session;
 pub mod url;
 pub mod value;
 pub mod watch;
@@ -114,6 +115,10 @@ pub enum Command {
     Logs(cmd::logs::Logs),
     /// Execute a command in a container.
     Exec(cmd::exec::Exec),
+    /// Attach to a running container.
+    Attach(cmd::attach::Attach),
+    /// Create a debugging session in a pod (an ephemeral container).
+    Debug(cmd::debug::Debug),
     /// Run a particular image on the cluster (creates a pod).
     Run(cmd::run::Run),
     /// Set a new size for a deployment, replica set or stateful set.
@@ -183,6 +188,8 @@ impl Command {
             Command::Delete(c) => c.run(ctx).await,
             Command::Logs(c) => c.run(ctx).await,
             Command::Exec(c) => c.run(ctx).await,
+            Command::Attach(c) => c.run(ctx).await,
+            Command::Debug(c) => c.run(ctx).await,
             Command::Run(c) => c.run(ctx).await,
             Command::Scale(c) => c.run(ctx).await,
             Command::Rollout(c) => c.run(ctx).await,

@@ -240,4 +240,49 @@ async fn kubectl_debug_joins_the_target_container() {
         r#"{"spec":{"ephemeralContainers":[{"name":"y","image":"busybox:1.35","ports":[{"containerPort":80}]}]}}"#,
         "spec.ephemeralContainers[0].ports: Forbidden: cannot be set for an Ephemeral Container",
     );
+
+    // miniktl's own debug: the same ephemeral container, attached with -i.
+    let k = &c.cluster.kubeconfig;
+    let out = crate::support::miniktl::miniktl_with_stdin(
+        k,
+        &[
+            "debug",
+            "app",
+            "-i",
+            "--image=busybox:1.35",
+            "--target=app",
+            "-c",
+            "mdbg",
+            "--",
+            "sh",
+        ],
+        "ps -o pid,args\nexit\n",
+    )
+    .await;
+    assert_eq!(out.code, 0, "stdout: {}\nstderr: {}", out.out, out.err);
+    assert!(
+        out.out.contains("sleep 3600"),
+        "stdout: {}\nstderr: {}",
+        out.out,
+        out.err
+    );
+    // miniktl attach: a container's output until its process ends.
+    c.create_pod(json!({
+        "metadata": {"name": "brief"},
+        "spec": {"terminationGracePeriodSeconds": 0, "restartPolicy": "Never", "containers": [{
+            "name": "brief", "image": "busybox:1.35",
+            "command": ["sh", "-c", "sleep 2; echo bye"]}]},
+    }))
+    .await;
+    c.wait_pod("brief", Duration::from_secs(60), |p| {
+        p["status"]["phase"] == "Running"
+    })
+    .await;
+    let out = crate::support::miniktl::miniktl(k, &["attach", "brief"]).await;
+    assert_eq!(
+        (out.code, out.out.as_str()),
+        (0, "bye\n"),
+        "stderr: {}",
+        out.err
+    );
 }

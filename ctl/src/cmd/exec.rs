@@ -11,7 +11,6 @@ use serde_json::Value;
 
 use crate::context::Ctx;
 use crate::error::{Error, Result};
-use crate::io::{copy_in, copy_out, RawMode};
 use crate::pod_pick::{choose_container, pick_pod};
 
 /// Execute a command in a container.
@@ -67,64 +66,10 @@ impl Exec {
             .stdout(true)
             .stderr(!tty)
             .tty(tty);
-        let mut proc = match api.exec(&name, self.command.clone(), &ap).await {
+        let proc = match api.exec(&name, self.command.clone(), &ap).await {
             Ok(p) => p,
             Err(e) => return Err(ctx.kube_err(e).await),
         };
-        let _raw = if tty { RawMode::enable() } else { None };
-        let status = proc.take_status();
-        let mut tasks = Vec::new();
-        if let Some(mut stdout) = proc.stdout() {
-            let out = ctx.io.out.clone();
-            tasks.push(tokio::spawn(
-                async move { copy_out(&mut stdout, out).await },
-            ));
-        }
-        if let Some(mut stderr) = proc.stderr() {
-            let err = ctx.io.err.clone();
-            tasks.push(tokio::spawn(
-                async move { copy_out(&mut stderr, err).await },
-            ));
-        }
-        let stdin_task = proc.stdin().map(|mut remote| {
-            let input = ctx.io.stdin.clone();
-            tokio::spawn(async move { copy_in(input, &mut remote).await })
-        });
-        let status = match status {
-            Some(s) => s.await,
-            None => None,
-        };
-        for t in tasks {
-            let _ = t.await;
-        }
-        if let Some(t) = stdin_task {
-            t.abort();
-        }
-        let _ = proc.join().await;
-        match status {
-            Some(s) if s.status.as_deref() == Some("Success") => Ok(()),
-            Some(s) => {
-                let code = s
-                    .details
-                    .as_ref()
-                    .and_then(|d| d.causes.as_ref())
-                    .and_then(|causes| {
-                        causes
-                            .iter()
-                            .find(|c| c.reason.as_deref() == Some("ExitCode"))
-                    })
-                    .and_then(|c| c.message.as_deref())
-                    .and_then(|m| m.parse::<i32>().ok());
-                match code {
-                    Some(c) => Err(Error::ExitCode(c)),
-                    None => Err(Error::Api {
-                        code: s.code.unwrap_or(500) as u16,
-                        reason: s.reason.clone().unwrap_or_else(|| "InternalError".into()),
-                        message: s.message.clone().unwrap_or_default(),
-                    }),
-                }
-            }
-            None => Ok(()),
-        }
+        crate::session::stream(ctx, proc, tty).await
     }
 }

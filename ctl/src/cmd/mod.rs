@@ -10,11 +10,13 @@
 pub mod annotate;
 pub mod api_resources;
 pub mod apply;
+pub mod attach;
 pub mod auth;
 pub mod autoscale;
 pub mod cluster_info;
 pub mod config;
 pub mod create;
+pub mod debug;
 pub mod delete;
 pub mod describe;
 pub mod drain;

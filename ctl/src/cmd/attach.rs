@@ -1,0 +1,40 @@
+//! `miniktl attach`: attach to a running container's main process through
+//! the `pods/attach` subresource — kubectl attach. `-i` passes stdin, `-t`
+//! a TTY; output streams until the process ends or miniktl is stopped
+//! (which leaves the container running).
+
+use crate::context::Ctx;
+use crate::error::Result;
+use crate::pod_pick::{choose_container, pick_pod};
+
+/// Attach to a running container.
+#[derive(clap::Args, Debug)]
+pub struct Attach {
+    /// POD or TYPE/NAME (deploy/web picks one of its pods).
+    pub target: String,
+    /// The container (default: the only one, or the first).
+    #[arg(short = 'c', long = "container")]
+    pub container: Option<String>,
+    /// Pass stdin to the container.
+    #[arg(short = 'i', long = "stdin")]
+    pub stdin: bool,
+    /// Stdin is a TTY.
+    #[arg(short = 't', long = "tty")]
+    pub tty: bool,
+    /// Only print errors.
+    #[arg(short = 'q', long = "quiet")]
+    pub quiet: bool,
+}
+
+impl Attach {
+    pub async fn run(self, ctx: &Ctx) -> Result<()> {
+        let ns = ctx.namespace().await?;
+        let pod = pick_pod(ctx, &ns, &self.target, false).await?;
+        let name = minik_api::meta::name(&pod).to_string();
+        let container = choose_container(ctx, &pod, self.container.as_deref(), self.quiet)?;
+        crate::session::attach(
+            ctx, &ns, &name, &container, self.stdin, self.tty, self.quiet,
+        )
+        .await
+    }
+}
