@@ -117,6 +117,8 @@ pub enum Command {
     Exec(cmd::exec::Exec),
     /// Attach to a running container.
     Attach(cmd::attach::Attach),
+    /// Copy files and directories to and from containers.
+    Cp(cmd::cp::Cp),
     /// Create a debugging session in a pod (an ephemeral container).
     Debug(cmd::debug::Debug),
     /// Run a particular image on the cluster (creates a pod).
@@ -189,6 +191,7 @@ impl Command {
             Command::Logs(c) => c.run(ctx).await,
             Command::Exec(c) => c.run(ctx).await,
             Command::Attach(c) => c.run(ctx).await,
+            Command::Cp(c) => c.run(ctx).await,
             Command::Debug(c) => c.run(ctx).await,
             Command::Run(c) => c.run(ctx).await,
             Command::Scale(c) => c.run(ctx).await,

@@ -266,6 +266,45 @@ async fn kubectl_debug_joins_the_target_container() {
         out.out,
         out.err
     );
+    // miniktl cp, both ways, as kubectl cp does it (tar through exec).
+    let dir = c.cluster.dir.path();
+    std::fs::write(dir.join("local.txt"), "hello cp\n").unwrap();
+    let local = dir.join("local.txt").display().to_string();
+    crate::support::miniktl::miniktl(k, &["cp", &local, "app:/tmp/copied.txt"])
+        .await
+        .ok();
+    let inside = c
+        .cluster
+        .kubectl_ok(&["exec", "app", "--", "cat", "/tmp/copied.txt"]);
+    assert_eq!(inside, "hello cp\n");
+    let mine = dir.join("mine").display().to_string();
+    let theirs = dir.join("theirs").display().to_string();
+    crate::support::miniktl::miniktl(k, &["cp", "app:/etc", &mine])
+        .await
+        .ok();
+    c.cluster.kubectl_ok(&["cp", "app:/etc", &theirs]);
+    let files = |root: &str| {
+        let mut names: Vec<(String, Vec<u8>)> = std::fs::read_dir(root)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.path().is_file())
+            .map(|e| {
+                (
+                    e.file_name().to_string_lossy().to_string(),
+                    std::fs::read(e.path()).unwrap(),
+                )
+            })
+            .collect();
+        names.sort();
+        names
+    };
+    assert!(!files(&mine).is_empty());
+    assert_eq!(
+        files(&mine),
+        files(&theirs),
+        "miniktl cp and kubectl cp agree"
+    );
+
     // miniktl attach: a container's output until its process ends.
     c.create_pod(json!({
         "metadata": {"name": "brief"},

@@ -15,6 +15,7 @@ pub mod auth;
 pub mod autoscale;
 pub mod cluster_info;
 pub mod config;
+pub mod cp;
 pub mod create;
 pub mod debug;
 pub mod delete;
