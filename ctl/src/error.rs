@@ -61,7 +61,8 @@ pub enum Error {
     /// each one was already reported as it happened.
     #[error("{0} operation(s) failed")]
     Reported(usize),
-    /// A negative answer already printed (`auth can-i` says "no" and exits 1).
+    /// A negative answer already printed: `auth can-i` says "no", `diff`
+    /// printed differences; exit 1 with nothing more on stderr.
     #[error("no")]
     No,
     /// `cluster up/down/status` problems.

@@ -107,6 +107,8 @@ pub enum Command {
     Create(cmd::create::Create),
     /// Display one or many resources.
     Get(cmd::get::Get),
+    /// Diff the live version against what apply would make of the files.
+    Diff(cmd::diff::Diff),
     /// Show details of a resource or group of resources.
     Describe(cmd::describe::Describe),
     /// Delete resources by file names, stdin, resources and names, or by label selector.
@@ -186,6 +188,7 @@ impl Command {
             Command::Apply(c) => c.run(ctx).await,
             Command::Create(c) => c.run(ctx).await,
             Command::Get(c) => c.run(ctx).await,
+            Command::Diff(c) => c.run(ctx).await,
             Command::Describe(c) => c.run(ctx).await,
             Command::Delete(c) => c.run(ctx).await,
             Command::Logs(c) => c.run(ctx).await,

@@ -797,3 +797,53 @@ async fn auth_whoami_and_can_i_answer_like_kubectl() {
     assert_eq!(no.code, 1);
     assert!(no.err.is_empty(), "{}", no.err);
 }
+
+/// `miniktl diff -f` shows the same changed lines as the real `kubectl
+/// diff` (the oracle), exits 1 when there are differences and 0 when there
+/// are none, and changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn diff_shows_what_apply_would_change_like_kubectl() {
+    let c = TestCluster::start().await;
+    let k = &c.kubeconfig;
+    let manifest = |replicas: u32, image: &str| {
+        format!("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  replicas: {replicas}\n  selector:\n    matchLabels:\n      app: web\n  template:\n    metadata:\n      labels:\n        app: web\n    spec:\n      containers:\n      - name: web\n        image: {image}\n")
+    };
+    let file = c.file("web.yaml", &manifest(1, "minik/web:v1"));
+    mk::miniktl(k, &["apply", "-f", &file]).await.ok();
+    let same = mk::miniktl(k, &["diff", "-f", &file]).await;
+    assert_eq!((same.code, same.out.as_str()), (0, ""), "{}", same.err);
+    let changed = c.file("web.yaml", &manifest(3, "minik/web:v2"));
+    let ours = mk::miniktl(k, &["diff", "-f", &changed]).await;
+    assert_eq!(ours.code, 1, "{}", ours.err);
+    let theirs = c.kubectl(&["diff", "-f", &changed]);
+    assert_eq!(theirs.status.code(), Some(1));
+    // The changed lines, without the headers naming the temporary files.
+    let changes = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter(|l| {
+                (l.starts_with('+') || l.starts_with('-'))
+                    && !l.starts_with("+++")
+                    && !l.starts_with("---")
+            })
+            .map(str::to_string)
+            .collect()
+    };
+    let ours_lines = changes(&ours.out);
+    assert!(
+        ours_lines.contains(&"-  replicas: 1".to_string()),
+        "{}",
+        ours.out
+    );
+    assert!(
+        ours_lines.contains(&"+  replicas: 3".to_string()),
+        "{}",
+        ours.out
+    );
+    assert_eq!(
+        ours_lines,
+        changes(&String::from_utf8_lossy(&theirs.stdout))
+    );
+    // Nothing was applied.
+    let replicas = c.kubectl_ok(&["get", "deploy", "web", "-o", "jsonpath={.spec.replicas}"]);
+    assert_eq!(replicas, "1");
+}

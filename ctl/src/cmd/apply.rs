@@ -10,11 +10,8 @@
 
 use crate::context::Ctx;
 use crate::error::{Error, Result};
-use crate::flags::{DryRun, DryRunFlag, Files, Output};
-use crate::last_applied::{last_applied, with_last_applied, LAST_APPLIED};
-use crate::manifest::Document;
-use crate::objects::{prepare, with_origin};
-use crate::patch::three_way;
+use crate::flags::{DryRunFlag, Files, Output};
+use crate::last_applied::apply_object;
 use crate::printers::{self, Format};
 
 /// Apply a configuration to resources from files or stdin.
@@ -35,24 +32,6 @@ pub struct Apply {
     pub validate: Option<String>,
 }
 
-/// What happened to one object.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    Created,
-    Configured,
-    Unchanged,
-}
-
-impl Outcome {
-    pub fn word(self) -> &'static str {
-        match self {
-            Outcome::Created => "created",
-            Outcome::Configured => "configured",
-            Outcome::Unchanged => "unchanged",
-        }
-    }
-}
-
 impl Apply {
     pub async fn run(self, ctx: &Ctx) -> Result<()> {
         if let Some(k) = &self.kustomize {
@@ -66,7 +45,7 @@ impl Apply {
         let mut failures = 0;
         let mut results = Vec::new();
         for doc in docs {
-            match apply_one(ctx, &doc, dry).await {
+            match apply_object(ctx, &doc, dry, true).await {
                 Ok((outcome, obj)) => {
                     match &format {
                         None => ctx.print(&format!(
@@ -99,43 +78,4 @@ impl Apply {
         }
         Ok(())
     }
-}
-
-async fn apply_one(ctx: &Ctx, doc: &Document, dry: DryRun) -> Result<(Outcome, serde_json::Value)> {
-    let (info, ns, obj) = prepare(ctx, doc).await?;
-    let name = minik_api::meta::name(&obj).to_string();
-    let modified = with_last_applied(&obj);
-    let current = ctx.get_opt(info, &ns, &name).await?;
-    let Some(current) = current else {
-        if dry == DryRun::Client {
-            return Ok((Outcome::Created, modified));
-        }
-        let created = ctx
-            .create(info, &ns, &modified, dry == DryRun::Server)
-            .await
-            .map_err(|e| with_origin(e, &format!("error when creating \"{}\": ", doc.origin)))?;
-        return Ok((Outcome::Created, created));
-    };
-    let original = last_applied(&current);
-    if original.is_none() {
-        ctx.eprint(&format!(
-            "Warning: resource {}/{name} is missing the {LAST_APPLIED} annotation which is required by miniktl apply. \
-             miniktl apply should only be used on resources created declaratively by either miniktl create --save-config or miniktl apply. \
-             The missing annotation will be patched automatically.\n",
-            info.plural
-        ));
-    }
-    if dry == DryRun::Client {
-        // kubectl computes no patch for a client-side dry run: always "configured".
-        return Ok((Outcome::Configured, current));
-    }
-    let patch = three_way(original.as_ref(), &modified, &current, info.kind);
-    if patch.as_object().is_some_and(|m| m.is_empty()) {
-        return Ok((Outcome::Unchanged, current));
-    }
-    let patched = ctx
-        .patch(info, &ns, &name, &patch, dry == DryRun::Server)
-        .await
-        .map_err(|e| with_origin(e, &format!("error when patching \"{}\": ", doc.origin)))?;
-    Ok((Outcome::Configured, patched))
 }

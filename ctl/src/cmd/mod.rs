@@ -20,6 +20,7 @@ pub mod create;
 pub mod debug;
 pub mod delete;
 pub mod describe;
+pub mod diff;
 pub mod drain;
 pub mod edit;
 pub mod exec;
