@@ -11,12 +11,13 @@
 //!
 //! The checks run in Kubernetes' order: the baseline checks, then at
 //! `baseline` the ones the restricted level replaces (capabilities,
-//! hostPath volumes), or at `restricted` the restricted checks. minik
-//! implements the checks its pods can fail; AppArmor, SELinux, `/proc`
-//! mount, sysctls, Windows and probe/lifecycle host checks are not
-//! evaluated, and every version label means "latest".
+//! hostPath volumes, seccomp), or at `restricted` the restricted checks.
+//! The baseline level covers AppArmor (annotations and
+//! `appArmorProfile`), `procMount`, SELinux options and sysctls too; the
+//! Windows and probe/lifecycle host checks are not evaluated (minik runs
+//! no Windows nodes), and every version label means "latest".
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use k8s_openapi::api::core::v1::{Container, PodSpec};
 
@@ -454,11 +455,250 @@ fn seccomp_profile_restricted(spec: &PodSpec) -> Option<Failure> {
     })
 }
 
-/// Every check `spec` fails at `level`, in Kubernetes' order.
-pub fn evaluate(level: Level, spec: &PodSpec) -> Vec<Failure> {
+/// The AppArmor annotation prefix (one per container).
+const APPARMOR_ANNOTATION: &str = "container.apparmor.security.beta.kubernetes.io/";
+
+/// `who` for pod-or-container checks: `pod`, `containers "a", "b"`, or both.
+fn setters(pod: bool, names: &[String]) -> String {
+    let mut who = Vec::new();
+    if pod {
+        who.push("pod".to_string());
+    }
+    if !names.is_empty() {
+        who.push(containers(names));
+    }
+    who.join(" and ")
+}
+
+/// `appArmorProfile`: no unconfined profile, by annotation or field.
+fn app_armor(annotations: &BTreeMap<String, String>, spec: &PodSpec) -> Option<Failure> {
+    let allowed = |p: &str| p.is_empty() || p == "runtime/default" || p.starts_with("localhost/");
+    let mut bad: Vec<String> = annotations
+        .iter()
+        .filter(|(k, v)| k.starts_with(APPARMOR_ANNOTATION) && !allowed(v))
+        .map(|(k, v)| format!("{k}={v:?}"))
+        .collect();
+    bad.sort();
+    let unconfined = |p: Option<&k8s_openapi::api::core::v1::AppArmorProfile>| {
+        p.is_some_and(|p| p.type_ == "Unconfined")
+    };
+    let pod = unconfined(
+        spec.security_context
+            .as_ref()
+            .and_then(|s| s.app_armor_profile.as_ref()),
+    );
+    let names = names(spec, |c| {
+        unconfined(
+            c.security_context
+                .as_ref()
+                .and_then(|s| s.app_armor_profile.as_ref()),
+        )
+    });
+    if pod || !names.is_empty() {
+        bad.push(format!(
+            "{} must not set securityContext.appArmorProfile.type to \"Unconfined\"",
+            setters(pod, &names)
+        ));
+    }
+    (!bad.is_empty()).then(|| {
+        (
+            pluralize(
+                "forbidden AppArmor profile",
+                "forbidden AppArmor profiles",
+                bad.len(),
+            )
+            .into(),
+            bad.join(", "),
+        )
+    })
+}
+
+/// `procMount`: only the default, unless the pod has its own user namespace.
+fn proc_mount(spec: &PodSpec) -> Option<Failure> {
+    if spec.host_users == Some(false) {
+        return None;
+    }
+    let bad = names(spec, |c| {
+        c.security_context
+            .as_ref()
+            .and_then(|s| s.proc_mount.as_deref())
+            .is_some_and(|m| m != "Default")
+    });
+    let values: BTreeSet<String> = all(spec)
+        .filter_map(|c| c.security_context.as_ref()?.proc_mount.clone())
+        .filter(|m| m != "Default")
+        .collect();
+    (!bad.is_empty()).then(|| {
+        (
+            "procMount".into(),
+            format!(
+                "{} must not set securityContext.procMount to {}",
+                containers(&bad),
+                join_quote(&values.into_iter().collect::<Vec<_>>())
+            ),
+        )
+    })
+}
+
+/// `seccompProfile_baseline`: never `Unconfined`.
+fn seccomp_profile_baseline(spec: &PodSpec) -> Option<Failure> {
+    let unconfined = |p: Option<&k8s_openapi::api::core::v1::SeccompProfile>| {
+        p.is_some_and(|p| p.type_ != "RuntimeDefault" && p.type_ != "Localhost")
+    };
+    let pod_profile = spec
+        .security_context
+        .as_ref()
+        .and_then(|s| s.seccomp_profile.as_ref());
+    let pod = unconfined(pod_profile);
+    let bad = names(spec, |c| {
+        unconfined(
+            c.security_context
+                .as_ref()
+                .and_then(|s| s.seccomp_profile.as_ref()),
+        )
+    });
+    let values: BTreeSet<String> = pod_profile
+        .into_iter()
+        .chain(all(spec).filter_map(|c| c.security_context.as_ref()?.seccomp_profile.as_ref()))
+        .filter(|p| unconfined(Some(p)))
+        .map(|p| p.type_.clone())
+        .collect();
+    (pod || !bad.is_empty()).then(|| {
+        (
+            "seccompProfile".into(),
+            format!(
+                "{} must not set securityContext.seccompProfile.type to {}",
+                setters(pod, &bad),
+                join_quote(&values.into_iter().collect::<Vec<_>>())
+            ),
+        )
+    })
+}
+
+/// `seLinuxOptions`: only the container types; no user or role.
+fn se_linux_options(spec: &PodSpec) -> Option<Failure> {
+    const TYPES: [&str; 5] = [
+        "",
+        "container_t",
+        "container_init_t",
+        "container_kvm_t",
+        "container_engine_t",
+    ];
+    let mut bad_types = BTreeSet::new();
+    let (mut set_user, mut set_role) = (false, false);
+    let mut valid = |o: Option<&k8s_openapi::api::core::v1::SELinuxOptions>| {
+        let Some(o) = o else { return true };
+        let mut ok = true;
+        let ty = o.type_.clone().unwrap_or_default();
+        if !TYPES.contains(&ty.as_str()) {
+            bad_types.insert(ty);
+            ok = false;
+        }
+        if o.user.as_deref().is_some_and(|u| !u.is_empty()) {
+            set_user = true;
+            ok = false;
+        }
+        if o.role.as_deref().is_some_and(|r| !r.is_empty()) {
+            set_role = true;
+            ok = false;
+        }
+        ok
+    };
+    let pod = !valid(
+        spec.security_context
+            .as_ref()
+            .and_then(|s| s.se_linux_options.as_ref()),
+    );
+    let mut bad = Vec::new();
+    for c in all(spec) {
+        if !valid(
+            c.security_context
+                .as_ref()
+                .and_then(|s| s.se_linux_options.as_ref()),
+        ) {
+            bad.push(c.name.clone());
+        }
+    }
+    if !pod && bad.is_empty() {
+        return None;
+    }
+    let mut data = Vec::new();
+    if !bad_types.is_empty() {
+        let types: Vec<String> = bad_types.into_iter().collect();
+        data.push(format!(
+            "{} {}",
+            pluralize("type", "types", types.len()),
+            join_quote(&types)
+        ));
+    }
+    if set_user {
+        data.push("user may not be set".into());
+    }
+    if set_role {
+        data.push("role may not be set".into());
+    }
+    Some((
+        "seLinuxOptions".into(),
+        format!(
+            "{} set forbidden securityContext.seLinuxOptions: {}",
+            setters(pod, &bad),
+            data.join("; ")
+        ),
+    ))
+}
+
+/// `sysctls`: only the safe, namespaced ones.
+fn sysctls(spec: &PodSpec) -> Option<Failure> {
+    const SAFE: [&str; 12] = [
+        "kernel.shm_rmid_forced",
+        "net.ipv4.ip_local_port_range",
+        "net.ipv4.tcp_syncookies",
+        "net.ipv4.ping_group_range",
+        "net.ipv4.ip_unprivileged_port_start",
+        "net.ipv4.ip_local_reserved_ports",
+        "net.ipv4.tcp_keepalive_time",
+        "net.ipv4.tcp_fin_timeout",
+        "net.ipv4.tcp_keepalive_intvl",
+        "net.ipv4.tcp_keepalive_probes",
+        "net.ipv4.tcp_rmem",
+        "net.ipv4.tcp_wmem",
+    ];
+    let bad: Vec<String> = spec
+        .security_context
+        .iter()
+        .flat_map(|s| s.sysctls.iter().flatten())
+        .filter(|s| !SAFE.contains(&s.name.as_str()))
+        .map(|s| s.name.clone())
+        .collect();
+    (!bad.is_empty()).then(|| ("forbidden sysctls".into(), bad.join(", ")))
+}
+
+/// Every check a pod with these annotations and `spec` fails at `level`,
+/// in Kubernetes' order.
+pub fn evaluate(
+    level: Level,
+    annotations: &BTreeMap<String, String>,
+    spec: &PodSpec,
+) -> Vec<Failure> {
     type Check = fn(&PodSpec) -> Option<Failure>;
-    let baseline: [Check; 3] = [host_namespaces, host_ports, privileged];
-    let replaced_by_restricted: [Check; 2] = [capabilities_baseline, host_path_volumes];
+    let app_armor_failure = if level == Level::Privileged {
+        None
+    } else {
+        app_armor(annotations, spec)
+    };
+    let baseline: [Check; 6] = [
+        host_namespaces,
+        host_ports,
+        privileged,
+        proc_mount,
+        se_linux_options,
+        sysctls,
+    ];
+    let replaced_by_restricted: [Check; 3] = [
+        capabilities_baseline,
+        host_path_volumes,
+        seccomp_profile_baseline,
+    ];
     let restricted: [Check; 6] = [
         allow_privilege_escalation,
         capabilities_restricted,
@@ -472,7 +712,11 @@ pub fn evaluate(level: Level, spec: &PodSpec) -> Vec<Failure> {
         Level::Baseline => baseline.into_iter().chain(replaced_by_restricted).collect(),
         Level::Restricted => baseline.into_iter().chain(restricted).collect(),
     };
-    checks.into_iter().filter_map(|check| check(spec)).collect()
+    // appArmorProfile's ID sorts first among the baseline checks.
+    app_armor_failure
+        .into_iter()
+        .chain(checks.into_iter().filter_map(|check| check(spec)))
+        .collect()
 }
 
 /// `AggregateCheckResult.ForbiddenDetail`: `reason (detail), …`.
@@ -502,9 +746,9 @@ mod tests {
     #[test]
     fn a_plain_pod_passes_baseline_and_fails_restricted_in_kubernetes_words() {
         let plain = spec(json!({"containers": [{"name": "web", "image": "nginx"}]}));
-        assert!(evaluate(Level::Baseline, &plain).is_empty());
+        assert!(evaluate(Level::Baseline, &BTreeMap::new(), &plain).is_empty());
         assert_eq!(
-            forbidden_detail(&evaluate(Level::Restricted, &plain)),
+            forbidden_detail(&evaluate(Level::Restricted, &BTreeMap::new(), &plain)),
             "allowPrivilegeEscalation != false (container \"web\" must set securityContext.allowPrivilegeEscalation=false), unrestricted capabilities (container \"web\" must set securityContext.capabilities.drop=[\"ALL\"]), runAsNonRoot != true (pod or container \"web\" must set securityContext.runAsNonRoot=true), seccompProfile (pod or container \"web\" must set securityContext.seccompProfile.type to \"RuntimeDefault\" or \"Localhost\")"
         );
         let hardened = spec(json!({
@@ -513,7 +757,7 @@ mod tests {
                 "allowPrivilegeEscalation": false, "capabilities": {"drop": ["ALL"], "add": ["NET_BIND_SERVICE"]}}}],
             "volumes": [{"name": "cache", "emptyDir": {}}]
         }));
-        assert!(evaluate(Level::Restricted, &hardened).is_empty());
+        assert!(evaluate(Level::Restricted, &BTreeMap::new(), &hardened).is_empty());
     }
 
     #[test]
@@ -526,15 +770,46 @@ mod tests {
             "volumes": [{"name": "root", "hostPath": {"path": "/"}}]
         }));
         assert_eq!(
-            forbidden_detail(&evaluate(Level::Baseline, &root)),
+            forbidden_detail(&evaluate(Level::Baseline, &BTreeMap::new(), &root)),
             "host namespaces (hostNetwork, hostPID), hostPort (container \"sh\" uses hostPort 8080), privileged (container \"sh\" must not set securityContext.privileged=true), non-default capabilities (container \"sh\" must not include \"SYS_ADMIN\" in securityContext.capabilities.add), hostPath volumes (volume \"root\")"
         );
-        let restricted = forbidden_detail(&evaluate(Level::Restricted, &root));
+        let restricted = forbidden_detail(&evaluate(Level::Restricted, &BTreeMap::new(), &root));
         assert!(
             restricted
                 .contains("restricted volume types (volumes [\"root\"] have restricted types)"),
             "{restricted}"
         );
         assert!(!restricted.contains("hostPath volumes"), "{restricted}");
+    }
+
+    #[test]
+    fn baseline_covers_apparmor_proc_mount_seccomp_selinux_and_sysctls() {
+        let pod = spec(json!({
+            "securityContext": {"sysctls": [{"name": "kernel.msgmax", "value": "1"}, {"name": "net.ipv4.tcp_syncookies", "value": "1"}],
+                                "seccompProfile": {"type": "Unconfined"}},
+            "containers": [{"name": "web", "image": "nginx", "securityContext": {
+                "procMount": "Unmasked",
+                "appArmorProfile": {"type": "Unconfined"},
+                "seLinuxOptions": {"type": "spc_t", "user": "root"}}}]
+        }));
+        let annotations = BTreeMap::from([(
+            format!("{APPARMOR_ANNOTATION}web"),
+            "unconfined".to_string(),
+        )]);
+        assert_eq!(
+            forbidden_detail(&evaluate(Level::Baseline, &annotations, &pod)),
+            "forbidden AppArmor profiles (container.apparmor.security.beta.kubernetes.io/web=\"unconfined\", container \"web\" must not set securityContext.appArmorProfile.type to \"Unconfined\"), \
+             procMount (container \"web\" must not set securityContext.procMount to \"Unmasked\"), \
+             seLinuxOptions (container \"web\" set forbidden securityContext.seLinuxOptions: type \"spc_t\"; user may not be set), \
+             forbidden sysctls (kernel.msgmax), \
+             seccompProfile (pod must not set securityContext.seccompProfile.type to \"Unconfined\")"
+        );
+        // The user-namespace relaxation of procMount.
+        let mut own_users = pod.clone();
+        own_users.host_users = Some(false);
+        assert!(
+            !forbidden_detail(&evaluate(Level::Baseline, &BTreeMap::new(), &own_users))
+                .contains("procMount")
+        );
     }
 }

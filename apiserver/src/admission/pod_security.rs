@@ -83,7 +83,7 @@ pub fn namespace_updated(
                 return true;
             };
             if let Some(spec) = pods.strategy.pod_spec(&pod) {
-                let failures = pod_security::evaluate(level, &spec);
+                let failures = pod_security::evaluate(level, &annotations_of(&pod), &spec);
                 if !failures.is_empty() {
                     let reasons: Vec<String> = failures.iter().map(|(r, _)| r.clone()).collect();
                     let reasons = reasons.join(", ");
@@ -126,8 +126,9 @@ pub fn admit(
         return Ok(());
     };
     let policy = pod_security::namespace_policy(&labels(store, namespace)?);
+    let annotations = annotations_of(obj);
     let judged = |(level, version): &(Level, String)| {
-        let failures = pod_security::evaluate(*level, &spec);
+        let failures = pod_security::evaluate(*level, &annotations, &spec);
         (!failures.is_empty()).then(|| {
             format!(
                 "PodSecurity \"{}:{version}\": {}",
@@ -147,4 +148,11 @@ pub fn admit(
         warnings.warn(format!("would violate {violation}"));
     }
     Ok(())
+}
+
+/// A pod's annotations (what the AppArmor check reads).
+fn annotations_of(obj: &Value) -> std::collections::BTreeMap<String, String> {
+    obj.pointer("/metadata/annotations")
+        .and_then(|a| serde_json::from_value(a.clone()).ok())
+        .unwrap_or_default()
 }
