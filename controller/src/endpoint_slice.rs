@@ -43,7 +43,8 @@ use minik_client::informer::{wait_for_cache_sync, Synced};
 
 use crate::context::{drive, Built, RetryBackoff};
 use crate::endpoints::{
-    endpoint_address, find_port, is_ready, key, matches, service_is_ipv6, services_for_pod_change,
+    endpoint_address, find_port, is_ready, key, selected_pods, service_is_ipv6,
+    services_for_pod_change,
 };
 use crate::{Context, Error};
 
@@ -208,12 +209,7 @@ async fn reconcile(svc: Arc<Service>, st: Arc<State>) -> Result<Action, Error> {
         return Ok(Action::await_change());
     }
     wait_for_cache_sync(&st.synced).await;
-    let pods: Vec<Arc<Pod>> = st
-        .pods
-        .state()
-        .into_iter()
-        .filter(|p| p.namespace().as_deref() == Some(ns.as_str()) && matches(selector, p))
-        .collect();
+    let pods = selected_pods(&st.pods, &ns, selector);
     let wanted = desired(&svc, &pods, &st.nodes);
     let labels = desired_labels(&svc);
     let address_type = match service_is_ipv6(&svc) {

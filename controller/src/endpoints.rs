@@ -223,12 +223,7 @@ async fn reconcile(svc: Arc<Service>, st: Arc<State>) -> Result<Action, Error> {
     // may only be not yet seen (Kubernetes' WaitForCacheSync).
     wait_for_cache_sync(&st.pods_endpoints_synced).await;
 
-    let pods: Vec<Arc<Pod>> = st
-        .pods
-        .state()
-        .into_iter()
-        .filter(|p| p.namespace().as_deref() == Some(ns.as_str()) && matches(selector, p))
-        .collect();
+    let pods = selected_pods(&st.pods, &ns, selector);
     let trigger_time = st.triggers.lock().unwrap().compute(&svc, &pods);
     let subsets = desired_subsets(&svc, &pods);
 
@@ -426,7 +421,20 @@ pub(crate) fn selects(svc: &Service, pod: &Pod) -> bool {
 }
 
 /// A Service selector is a plain equality map; an empty one selects every pod.
-pub(crate) fn matches(selector: &BTreeMap<String, String>, pod: &Pod) -> bool {
+/// The pods of namespace `ns` a Service's selector picks (what both the
+/// Endpoints and the EndpointSlices of the Service list).
+pub(crate) fn selected_pods(
+    pods: &Store<Pod>,
+    ns: &str,
+    selector: &BTreeMap<String, String>,
+) -> Vec<Arc<Pod>> {
+    pods.state()
+        .into_iter()
+        .filter(|p| p.namespace().as_deref() == Some(ns) && matches(selector, p))
+        .collect()
+}
+
+fn matches(selector: &BTreeMap<String, String>, pod: &Pod) -> bool {
     let labels = pod.labels();
     selector.iter().all(|(k, v)| labels.get(k) == Some(v))
 }

@@ -76,6 +76,7 @@ pub mod local_path;
 pub mod namespace;
 pub mod node_lifecycle;
 pub mod ownership;
+pub mod per_namespace;
 pub mod persistent_volume;
 pub mod pod_control;
 pub mod pods;

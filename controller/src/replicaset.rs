@@ -39,6 +39,7 @@
 //! Simplified on purpose: the alpha `terminatingReplicas` status field
 //! (feature gate off by default in Kubernetes 1.33) is not reported.
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -48,7 +49,7 @@ use futures::future;
 use futures::{FutureExt, Stream, StreamExt};
 use k8s_openapi::api::apps::v1::{ReplicaSet, ReplicaSetCondition, ReplicaSetStatus};
 use k8s_openapi::api::core::v1::Pod;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use kube::api::{Api, DeleteParams, PostParams};
 use kube::runtime::controller::{self, Action, Controller};
@@ -90,8 +91,9 @@ pub trait ReplicaOwner:
     const KIND: &'static str;
     /// The Events' reporter (`replicaset-controller`).
     const REPORTER: &'static str;
-    /// The object as a ReplicaSet: what the controller's rules read.
-    fn as_replica_set(&self) -> ReplicaSet;
+    /// The object as a ReplicaSet: what the controller's rules read
+    /// (a ReplicaSet itself, borrowed).
+    fn as_replica_set(&self) -> Cow<'_, ReplicaSet>;
     /// Stores a ReplicaSet status as this kind's status.
     fn put_status(&mut self, status: ReplicaSetStatus);
 }
@@ -99,8 +101,8 @@ pub trait ReplicaOwner:
 impl ReplicaOwner for ReplicaSet {
     const KIND: &'static str = "ReplicaSet";
     const REPORTER: &'static str = "replicaset-controller";
-    fn as_replica_set(&self) -> ReplicaSet {
-        self.clone()
+    fn as_replica_set(&self) -> Cow<'_, ReplicaSet> {
+        Cow::Borrowed(self)
     }
     fn put_status(&mut self, status: ReplicaSetStatus) {
         self.status = Some(status);
@@ -181,7 +183,7 @@ fn pod_changes(
 /// selector matches it (one of them will adopt it).
 fn replica_sets_for_pod<K: ReplicaOwner>(pod: &Pod, replica_sets: &Store<K>) -> Vec<ObjectRef<K>> {
     owners_for_pod(pod, replica_sets, |k| {
-        k.as_replica_set().spec.map(|s| s.selector)
+        k.as_replica_set().spec.as_ref().map(|s| s.selector.clone())
     })
 }
 
@@ -454,16 +456,23 @@ fn pod_from_template<K: ReplicaOwner>(owner: &K, rs: &ReplicaSet) -> Pod {
 /// see which nodes are crowded. Kubernetes' `getIndirectlyRelatedPods`.
 fn indirectly_related_pods<K: ReplicaOwner>(state: &State<K>, rs: &ReplicaSet) -> Vec<Arc<Pod>> {
     let ns = rs.namespace().unwrap_or_default();
-    let siblings: Vec<ReplicaSet> = match controller_of(&rs.metadata) {
-        None => vec![rs.clone()],
+    // The selectors of this owner's siblings (itself, without an owner).
+    let siblings: Vec<LabelSelector> = match controller_of(&rs.metadata) {
+        None => rs.spec.iter().map(|s| s.selector.clone()).collect(),
         Some(owner) => state
             .replica_sets
             .state()
-            .into_iter()
-            .map(|other| other.as_replica_set())
+            .iter()
             .filter(|other| {
-                other.namespace().as_deref() == Some(ns.as_str())
-                    && controller_of(&other.metadata).is_some_and(|o| o.uid == owner.uid)
+                other.meta().namespace.as_deref() == Some(ns.as_str())
+                    && controller_of(other.meta()).is_some_and(|o| o.uid == owner.uid)
+            })
+            .filter_map(|other| {
+                other
+                    .as_replica_set()
+                    .spec
+                    .as_ref()
+                    .map(|s| s.selector.clone())
             })
             .collect(),
     };
@@ -471,7 +480,7 @@ fn indirectly_related_pods<K: ReplicaOwner>(state: &State<K>, rs: &ReplicaSet) -
     let mut seen = HashSet::new();
     let mut related = Vec::new();
     for sibling in siblings {
-        let Some(Ok(sel)) = sibling.spec.as_ref().map(|s| selector(&s.selector)) else {
+        let Ok(sel) = selector(&sibling) else {
             continue;
         };
         for pod in &pods {

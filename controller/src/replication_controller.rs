@@ -5,6 +5,7 @@
 //! are created, adopted and released with the RC as their controller;
 //! Events come from `replication-controller`.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use k8s_openapi::api::apps::v1::{ReplicaSet, ReplicaSetSpec, ReplicaSetStatus};
@@ -27,9 +28,9 @@ impl ReplicaOwner for ReplicationController {
     const KIND: &'static str = "ReplicationController";
     const REPORTER: &'static str = "replication-controller";
 
-    fn as_replica_set(&self) -> ReplicaSet {
+    fn as_replica_set(&self) -> Cow<'_, ReplicaSet> {
         let spec = self.spec.clone().unwrap_or_default();
-        ReplicaSet {
+        Cow::Owned(ReplicaSet {
             metadata: self.metadata.clone(),
             spec: Some(ReplicaSetSpec {
                 replicas: spec.replicas,
@@ -41,7 +42,7 @@ impl ReplicaOwner for ReplicationController {
                 template: spec.template,
             }),
             status: self.status.as_ref().map(convert::<_, ReplicaSetStatus>),
-        }
+        })
     }
 
     fn put_status(&mut self, status: ReplicaSetStatus) {

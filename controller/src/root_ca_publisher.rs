@@ -13,15 +13,15 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use futures::FutureExt;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use kube::api::{Api, PostParams};
-use kube::runtime::controller::{Action, Controller};
+use kube::runtime::controller::Action;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::ResourceExt;
 use minik_client::errors;
 
-use crate::context::{drive, Built, RetryBackoff};
+use crate::context::{Built, RetryBackoff};
+use crate::per_namespace::{self, Retries};
 use crate::{Context, Error};
 
 /// The ConfigMap every namespace gets.
@@ -38,7 +38,6 @@ struct State {
 
 /// Builds the publisher over the shared Namespace and ConfigMap informers.
 pub fn build(ctx: &Arc<Context>) -> Built {
-    let namespaces = ctx.informers.get::<Namespace>();
     let config_maps = ctx.informers.get::<ConfigMap>();
     let bundle = ctx.settings.root_ca.clone().unwrap_or_else(|| {
         tracing::warn!(
@@ -52,27 +51,19 @@ pub fn build(ctx: &Arc<Context>) -> Built {
         bundle,
         retries: RetryBackoff::default(),
     });
-    let controller = drive(
-        "root-ca-cert-publisher",
-        Controller::for_shared_stream(namespaces.applied(), namespaces.store())
-            .watches_shared_stream(config_maps.touched(), |cm| {
-                (cm.name_any() == NAME).then(|| ObjectRef::new(&cm.namespace().unwrap_or_default()))
-            })
-            .run(reconcile, error_policy, state),
-    );
-    controller.map(Ok).boxed()
+    per_namespace::build::<ConfigMap, _, _>(ctx, "root-ca-cert-publisher", NAME, reconcile, state)
 }
 
-fn error_policy(ns: Arc<Namespace>, error: &Error, state: Arc<State>) -> Action {
-    state.retries.requeue(&*ns, error)
+impl Retries for State {
+    fn retries(&self) -> &RetryBackoff {
+        &self.retries
+    }
 }
 
 /// Creates or corrects the namespace's `kube-root-ca.crt`.
 async fn reconcile(ns: Arc<Namespace>, state: Arc<State>) -> Result<Action, Error> {
     let name = ns.name_any();
-    let terminating = ns.metadata.deletion_timestamp.is_some()
-        || ns.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Terminating");
-    if terminating {
+    if per_namespace::terminating(&ns) {
         return Ok(Action::await_change());
     }
     let wanted = BTreeMap::from([(KEY.to_string(), state.bundle.clone())]);

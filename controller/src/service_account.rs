@@ -10,15 +10,15 @@
 
 use std::sync::Arc;
 
-use futures::FutureExt;
 use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
 use kube::api::{Api, PostParams};
-use kube::runtime::controller::{Action, Controller};
+use kube::runtime::controller::Action;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::ResourceExt;
 use minik_client::errors;
 
-use crate::context::{drive, Built, RetryBackoff};
+use crate::context::{Built, RetryBackoff};
+use crate::per_namespace::{self, Retries};
 use crate::{Context, Error};
 
 /// The ServiceAccount every namespace gets.
@@ -32,35 +32,32 @@ struct State {
 
 /// Builds the controller over the shared Namespace and ServiceAccount informers.
 pub fn build(ctx: &Arc<Context>) -> Built {
-    let namespaces = ctx.informers.get::<Namespace>();
     let accounts = ctx.informers.get::<ServiceAccount>();
     let state = Arc::new(State {
         ctx: ctx.clone(),
         accounts: accounts.store(),
         retries: RetryBackoff::default(),
     });
-    let controller = drive(
+    // A deleted `default` brings its namespace back for a look.
+    per_namespace::build::<ServiceAccount, _, _>(
+        ctx,
         "serviceaccount controller",
-        Controller::for_shared_stream(namespaces.applied(), namespaces.store())
-            // A deleted `default` brings its namespace back for a look.
-            .watches_shared_stream(accounts.touched(), |sa| {
-                (sa.name_any() == DEFAULT)
-                    .then(|| ObjectRef::new(&sa.namespace().unwrap_or_default()))
-            })
-            .run(reconcile, error_policy, state),
-    );
-    controller.map(Ok).boxed()
+        DEFAULT,
+        reconcile,
+        state,
+    )
 }
 
-fn error_policy(ns: Arc<Namespace>, error: &Error, state: Arc<State>) -> Action {
-    state.retries.requeue(&*ns, error)
+impl Retries for State {
+    fn retries(&self) -> &RetryBackoff {
+        &self.retries
+    }
 }
 
 /// Creates the namespace's `default` ServiceAccount if it is missing.
 async fn reconcile(ns: Arc<Namespace>, state: Arc<State>) -> Result<Action, Error> {
     let name = ns.name_any();
-    let terminating = ns.metadata.deletion_timestamp.is_some()
-        || ns.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Terminating");
+    let terminating = per_namespace::terminating(&ns);
     let present = state
         .accounts
         .get(&ObjectRef::new(DEFAULT).within(&name))

@@ -185,37 +185,6 @@ impl Ctx {
         }
     }
 
-    /// A POST of a JSON body to any path (a pod's `eviction` subresource).
-    pub async fn raw_post(&self, path: &str, body: &Value) -> Result<Value> {
-        let client = self.client().await?;
-        let body = serde_json::to_vec(body).expect("json");
-        let req = http::Request::post(path)
-            .header(http::header::CONTENT_TYPE, "application/json")
-            .body(body)
-            .map_err(|e| Error::Client(e.to_string()))?;
-        match client.request::<Value>(req).await {
-            Ok(v) => Ok(v),
-            Err(e) => Err(self.kube_err(e).await),
-        }
-    }
-
-    /// A strategic merge patch of any path (a pod's `ephemeralcontainers`).
-    pub async fn raw_strategic_patch(&self, path: &str, patch: &Value) -> Result<Value> {
-        let client = self.client().await?;
-        let body = serde_json::to_vec(patch).expect("json");
-        let req = http::Request::patch(path)
-            .header(
-                http::header::CONTENT_TYPE,
-                "application/strategic-merge-patch+json",
-            )
-            .body(body)
-            .map_err(|e| Error::Client(e.to_string()))?;
-        match client.request::<Value>(req).await {
-            Ok(v) => Ok(v),
-            Err(e) => Err(self.kube_err(e).await),
-        }
-    }
-
     /// A GET of any path as text (a container's log).
     pub async fn raw_text(&self, path: &str) -> Result<String> {
         let client = self.client().await?;
@@ -228,13 +197,49 @@ impl Ctx {
         }
     }
 
+    /// A POST of a JSON body to any path (a pod's `eviction` subresource).
+    pub async fn raw_post(&self, path: &str, body: &Value) -> Result<Value> {
+        self.raw_send(http::Method::POST, path, "application/json", body)
+            .await
+    }
+
+    /// A strategic merge patch of any path (a pod's `ephemeralcontainers`).
+    pub async fn raw_strategic_patch(&self, path: &str, patch: &Value) -> Result<Value> {
+        self.raw_send(
+            http::Method::PATCH,
+            path,
+            "application/strategic-merge-patch+json",
+            patch,
+        )
+        .await
+    }
+
     /// A JSON merge patch of any path (a `scale` subresource, whose
     /// `autoscaling/v1` Scale kind is not in the catalogue).
     pub async fn raw_merge_patch(&self, path: &str, patch: &Value) -> Result<Value> {
+        self.raw_send(
+            http::Method::PATCH,
+            path,
+            "application/merge-patch+json",
+            patch,
+        )
+        .await
+    }
+
+    /// Sends `body` as `content_type` to any path; the answer as JSON.
+    async fn raw_send(
+        &self,
+        method: http::Method,
+        path: &str,
+        content_type: &str,
+        body: &Value,
+    ) -> Result<Value> {
         let client = self.client().await?;
-        let body = serde_json::to_vec(patch).expect("json");
-        let req = http::Request::patch(path)
-            .header(http::header::CONTENT_TYPE, "application/merge-patch+json")
+        let body = serde_json::to_vec(body).expect("json");
+        let req = http::Request::builder()
+            .method(method)
+            .uri(path)
+            .header(http::header::CONTENT_TYPE, content_type)
             .body(body)
             .map_err(|e| Error::Client(e.to_string()))?;
         match client.request::<Value>(req).await {

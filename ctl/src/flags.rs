@@ -37,6 +37,21 @@ impl Files {
     }
 }
 
+/// `-i/--stdin`, `-t/--tty`, `-q/--quiet`: how miniktl is wired to a
+/// container's process (`exec`, `attach`, `debug`).
+#[derive(clap::Args, Debug, Clone, Copy, Default)]
+pub struct Streams {
+    /// Pass stdin to the container's process.
+    #[arg(short = 'i', long = "stdin")]
+    pub stdin: bool,
+    /// Stdin is a TTY.
+    #[arg(short = 't', long = "tty")]
+    pub tty: bool,
+    /// Only print errors.
+    #[arg(short = 'q', long = "quiet")]
+    pub quiet: bool,
+}
+
 /// `-l/--selector`: a label selector (e.g. `app=web,tier!=db`).
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct Selector {

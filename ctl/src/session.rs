@@ -9,6 +9,7 @@ use kube::api::{Api, AttachParams, AttachedProcess};
 
 use crate::context::Ctx;
 use crate::error::{Error, Result};
+use crate::flags::Streams;
 use crate::io::{copy_in, copy_out, RawMode};
 
 /// Streams `proc` until it ends; its status becomes miniktl's result.
@@ -77,10 +78,9 @@ pub async fn attach(
     ns: &str,
     name: &str,
     container: &str,
-    stdin: bool,
-    tty: bool,
-    quiet: bool,
+    streams: Streams,
 ) -> Result<()> {
+    let Streams { stdin, tty, quiet } = streams;
     let tty = tty && stdin && ctx.io.stdin_is_tty();
     let client = ctx.client().await?;
     let api: Api<Pod> = Api::namespaced(client, ns);

@@ -2,6 +2,8 @@
 //! `iptables-save`, `iptables-restore`): one place that spawns them,
 //! feeds their input and turns a failure into its stderr.
 
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
 use std::io::Write as _;
 use std::process::{Command, Stdio};
 
@@ -52,4 +54,43 @@ pub fn run(program: &str, args: &[&str], stdin: Option<&str>) -> Result<String, 
         ));
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Removes from `table` every copy of each `(built-in chain, rule)` jump
+/// (a crashed run may have left one per start), then every chain `owns`
+/// claims, in one `iptables-restore` transaction; returns whether there
+/// was anything to remove. The proxy's service and network policy rules
+/// are both cleaned up this way.
+pub fn remove_chains(
+    table: &str,
+    jumps: &[(&str, Vec<String>)],
+    owns: impl Fn(&str) -> bool,
+) -> Result<bool, String> {
+    let mut removed = false;
+    for (builtin, rule) in jumps {
+        let rule: Vec<&str> = rule.iter().map(String::as_str).collect();
+        while iptables(&[&["-t", table, "-C", builtin], &rule[..]].concat()).is_ok() {
+            iptables(&[&["-t", table, "-D", builtin], &rule[..]].concat())?;
+            removed = true;
+        }
+    }
+    let saved = run("iptables-save", &["-t", table], None)?;
+    let existing: BTreeSet<&str> = saved
+        .lines()
+        .filter_map(|l| l.strip_prefix(':')?.split_whitespace().next())
+        .filter(|c| owns(c))
+        .collect();
+    if !existing.is_empty() {
+        let mut input = format!("*{table}\n");
+        for c in &existing {
+            let _ = writeln!(input, ":{c} - [0:0]");
+        }
+        for c in &existing {
+            let _ = writeln!(input, "-X {c}");
+        }
+        input.push_str("COMMIT\n");
+        restore(&input)?;
+        removed = true;
+    }
+    Ok(removed)
 }

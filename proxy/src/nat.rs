@@ -44,7 +44,7 @@ use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::net::{SocketAddr, SocketAddrV4};
 
-use crate::command::{iptables, restore, run};
+use crate::command::{iptables, remove_chains, restore};
 use crate::plan::{Frontend, PortKey, PortPlan, Protocol};
 
 /// The chain-name prefix used unless one is given.
@@ -262,35 +262,7 @@ pub fn cleanup(prefix: &str) -> Result<bool, String> {
     let chains = Chains {
         prefix: prefix.to_string(),
     };
-    let mut removed = false;
-    for (builtin, rule) in chains.jumps() {
-        let rule = str_refs(&rule);
-        // Delete every copy (a crashed run may have left one per start).
-        while iptables(&[&["-t", "nat", "-C", builtin], &rule[..]].concat()).is_ok() {
-            iptables(&[&["-t", "nat", "-D", builtin], &rule[..]].concat())?;
-            removed = true;
-        }
-    }
-    let saved = run("iptables-save", &["-t", "nat"], None)?;
-    let existing: BTreeSet<String> = saved
-        .lines()
-        .filter_map(|l| l.strip_prefix(':')?.split_whitespace().next())
-        .filter(|c| chains.owns(c))
-        .map(str::to_string)
-        .collect();
-    if !existing.is_empty() {
-        let mut input = String::from("*nat\n");
-        for c in &existing {
-            let _ = writeln!(input, ":{c} - [0:0]");
-        }
-        for c in &existing {
-            let _ = writeln!(input, "-X {c}");
-        }
-        input.push_str("COMMIT\n");
-        restore(&input)?;
-        removed = true;
-    }
-    Ok(removed)
+    remove_chains("nat", &chains.jumps(), |c| chains.owns(c))
 }
 
 /// Refuses a prefix that would make chain names iptables rejects.

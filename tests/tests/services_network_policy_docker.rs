@@ -256,19 +256,8 @@ async fn policies_stop_and_reopen_pod_and_service_traffic() {
     expect_reach("allow ops", &from_probe, &web80, false).await;
 
     // 5. Egress: the client may reach the pod network except probe's address.
-    let subnet = {
-        let out = Command::new("docker")
-            .args([
-                "network",
-                "inspect",
-                "-f",
-                "{{(index .IPAM.Config 0).Subnet}}",
-                &kc.config.network,
-            ])
-            .output()
-            .expect("docker network inspect");
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
-    };
+    let subnet =
+        kubelet_support::docker_inspect(&kc.config.network, "{{(index .IPAM.Config 0).Subnet}}");
     let egress = format!(
         "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: client-egress\nspec:\n  podSelector:\n    matchLabels: {{app: client}}\n  policyTypes: [Egress]\n  egress:\n  - to:\n    - ipBlock:\n        cidr: {subnet}\n        except: [{probe_ip}/32]\n"
     );

@@ -5,6 +5,7 @@
 
 use crate::context::Ctx;
 use crate::error::Result;
+use crate::flags::Streams;
 use crate::pod_pick::{choose_container, pick_pod};
 
 /// Attach to a running container.
@@ -15,15 +16,8 @@ pub struct Attach {
     /// The container (default: the only one, or the first).
     #[arg(short = 'c', long = "container")]
     pub container: Option<String>,
-    /// Pass stdin to the container.
-    #[arg(short = 'i', long = "stdin")]
-    pub stdin: bool,
-    /// Stdin is a TTY.
-    #[arg(short = 't', long = "tty")]
-    pub tty: bool,
-    /// Only print errors.
-    #[arg(short = 'q', long = "quiet")]
-    pub quiet: bool,
+    #[command(flatten)]
+    pub streams: Streams,
 }
 
 impl Attach {
@@ -31,10 +25,7 @@ impl Attach {
         let ns = ctx.namespace().await?;
         let pod = pick_pod(ctx, &ns, &self.target, false).await?;
         let name = minik_api::meta::name(&pod).to_string();
-        let container = choose_container(ctx, &pod, self.container.as_deref(), self.quiet)?;
-        crate::session::attach(
-            ctx, &ns, &name, &container, self.stdin, self.tty, self.quiet,
-        )
-        .await
+        let container = choose_container(ctx, &pod, self.container.as_deref(), self.streams.quiet)?;
+        crate::session::attach(ctx, &ns, &name, &container, self.streams).await
     }
 }

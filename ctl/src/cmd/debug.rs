@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 
 use crate::context::Ctx;
 use crate::error::{Error, Result};
+use crate::flags::Streams;
 use crate::pod_pick::pick_pod;
 use crate::resources;
 use crate::url::resource_path;
@@ -32,15 +33,8 @@ pub struct Debug {
     /// The container whose processes it shares.
     #[arg(long = "target")]
     pub target_container: Option<String>,
-    /// Keep stdin open and attach.
-    #[arg(short = 'i', long = "stdin")]
-    pub stdin: bool,
-    /// Allocate a TTY.
-    #[arg(short = 't', long = "tty")]
-    pub tty: bool,
-    /// Only print errors.
-    #[arg(short = 'q', long = "quiet")]
-    pub quiet: bool,
+    #[command(flatten)]
+    pub streams: Streams,
     /// The command and its arguments, after `--`.
     #[arg(last = true)]
     pub command: Vec<String>,
@@ -80,7 +74,7 @@ impl Debug {
             Some(c) => c.clone(),
             None => {
                 let c = generated_name();
-                if !self.quiet {
+                if !self.streams.quiet {
                     ctx.eprint(&format!("Defaulting debug container name to {c}.\n"));
                 }
                 c
@@ -91,15 +85,15 @@ impl Debug {
             "image": self.image,
             "imagePullPolicy": "IfNotPresent",
             "terminationMessagePolicy": "File",
-            "stdin": self.stdin,
-            "tty": self.tty,
+            "stdin": self.streams.stdin,
+            "tty": self.streams.tty,
         });
         if !self.command.is_empty() {
             ephemeral["command"] = json!(self.command);
         }
         if let Some(t) = &self.target_container {
             ephemeral["targetContainerName"] = json!(t);
-            if !self.quiet {
+            if !self.streams.quiet {
                 ctx.eprint(&format!("Targeting container {t:?}. If you don't see processes from this container it may be because the container runtime doesn't support this feature.\n"));
             }
         }
@@ -107,7 +101,7 @@ impl Debug {
         let path = resource_path(info, Some(&ns), Some(&name), Some("ephemeralcontainers"));
         let patch = json!({"spec": {"ephemeralContainers": [ephemeral]}});
         ctx.raw_strategic_patch(&path, &patch).await?;
-        if !self.stdin {
+        if !self.streams.stdin {
             return Ok(());
         }
         let deadline = Instant::now() + START_TIMEOUT;
@@ -132,6 +126,7 @@ impl Debug {
                 None => tokio::time::sleep(Duration::from_millis(250)).await,
             }
         }
-        crate::session::attach(ctx, &ns, &name, &container, true, self.tty, self.quiet).await
+        // Only with -i does it get here.
+        crate::session::attach(ctx, &ns, &name, &container, self.streams).await
     }
 }

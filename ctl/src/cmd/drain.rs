@@ -15,6 +15,7 @@ use serde_json::{json, Value};
 
 use crate::context::Ctx;
 use crate::error::{Error, Result};
+use crate::flags::parse_duration;
 use crate::resources;
 use crate::url::resource_path;
 
@@ -119,30 +120,9 @@ fn finished(pod: &Value) -> bool {
     )
 }
 
-/// kubectl's go-duration flag values: `90s`, `5m`, `1h`, `0`.
-fn parse_timeout(text: &str) -> Result<Option<Duration>> {
-    let bad = || {
-        Error::Usage(format!(
-            "invalid --timeout {text:?}: use e.g. 60s, 5m or 1h"
-        ))
-    };
-    let (number, unit) = text.split_at(
-        text.find(|c: char| c.is_ascii_alphabetic())
-            .unwrap_or(text.len()),
-    );
-    let n: u64 = number.parse().map_err(|_| bad())?;
-    let seconds = match unit {
-        "" | "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        _ => return Err(bad()),
-    };
-    Ok((seconds > 0).then(|| Duration::from_secs(seconds)))
-}
-
 impl Drain {
     pub async fn run(self, ctx: &Ctx) -> Result<()> {
-        let deadline = parse_timeout(&self.timeout)?.map(|t| Instant::now() + t);
+        let deadline = parse_duration(&self.timeout)?.map(|t| Instant::now() + t);
         set_unschedulable(ctx, &self.node, true).await?;
         let pods_info = resources::resolve("pods")?;
         let on_node = ctx
@@ -264,18 +244,5 @@ impl Drain {
                 Err(e) => return Err(e),
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn timeouts_read_like_kubectls() {
-        assert_eq!(parse_timeout("0s").unwrap(), None);
-        assert_eq!(parse_timeout("90s").unwrap(), Some(Duration::from_secs(90)));
-        assert_eq!(parse_timeout("5m").unwrap(), Some(Duration::from_secs(300)));
-        assert!(parse_timeout("soon").is_err());
     }
 }

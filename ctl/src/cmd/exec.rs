@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use crate::context::Ctx;
 use crate::error::{Error, Result};
+use crate::flags::Streams;
 use crate::pod_pick::{choose_container, pick_pod};
 
 /// Execute a command in a container.
@@ -21,15 +22,8 @@ pub struct Exec {
     /// The container (default: the only one, or the first).
     #[arg(short = 'c', long = "container")]
     pub container: Option<String>,
-    /// Pass stdin to the command.
-    #[arg(short = 'i', long = "stdin")]
-    pub stdin: bool,
-    /// Stdin is a TTY.
-    #[arg(short = 't', long = "tty")]
-    pub tty: bool,
-    /// Only print errors (no "Defaulted container" note).
-    #[arg(short = 'q', long = "quiet")]
-    pub quiet: bool,
+    #[command(flatten)]
+    pub streams: Streams,
     /// The command and its arguments, after `--`.
     #[arg(last = true, required = true)]
     pub command: Vec<String>,
@@ -40,7 +34,7 @@ impl Exec {
         let ns = ctx.namespace().await?;
         let pod = pick_pod(ctx, &ns, &self.target, false).await?;
         let name = minik_api::meta::name(&pod).to_string();
-        let container = choose_container(ctx, &pod, self.container.as_deref(), self.quiet)?;
+        let container = choose_container(ctx, &pod, self.container.as_deref(), self.streams.quiet)?;
         if pod
             .pointer("/status/phase")
             .and_then(Value::as_str)
@@ -53,16 +47,16 @@ impl Exec {
                     .unwrap_or("")
             )));
         }
-        let local_tty = self.tty && self.stdin && ctx.io.stdin_is_tty();
-        if self.tty && !local_tty && self.stdin {
+        let local_tty = self.streams.tty && self.streams.stdin && ctx.io.stdin_is_tty();
+        if self.streams.tty && !local_tty && self.streams.stdin {
             ctx.eprint("Unable to use a TTY - input is not a terminal or the right kind of file\n");
         }
-        let tty = self.tty && local_tty;
+        let tty = self.streams.tty && local_tty;
         let client = ctx.client().await?;
         let api: Api<Pod> = Api::namespaced(client, &ns);
         let ap = AttachParams::default()
             .container(container)
-            .stdin(self.stdin)
+            .stdin(self.streams.stdin)
             .stdout(true)
             .stderr(!tty)
             .tty(tty);

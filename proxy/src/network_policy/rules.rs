@@ -38,7 +38,7 @@ use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
 use super::plan::{Allow, Isolated, Peer, Plan, Ports};
-use crate::command::{iptables, restore, run};
+use crate::command::{iptables, remove_chains, restore, run};
 use crate::nat::{check_prefix, str_refs};
 
 /// The packet mark bit an `ipBlock` helper chain sets when it matches.
@@ -224,46 +224,37 @@ fn render(chains: &Chains, plan: &Plan, stale: &BTreeSet<String>) -> String {
         out,
         "-A {top} -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN"
     );
-    for (n, pod) in plan.egress.iter().enumerate() {
-        let _ = writeln!(
-            out,
-            "-A {top} -s {}/32 {} -j {}",
-            pod.ip,
-            comment(&format!("{} egress", pod.pod)),
-            chains.egress(n)
-        );
-    }
-    for (n, pod) in plan.ingress.iter().enumerate() {
-        let _ = writeln!(
-            out,
-            "-A {top} -d {}/32 {} -j {}",
-            pod.ip,
-            comment(&format!("{} ingress", pod.pod)),
-            chains.ingress(n)
-        );
+    // Per direction: its pods, which side of a packet is the pod, which
+    // the peer, its name, and pod n's chain. Egress first, both times.
+    type ChainOf = fn(&Chains, usize) -> String;
+    let directions: [(&[Isolated], &str, &str, &str, ChainOf); 2] = [
+        (&plan.egress, "-s", "-d", "egress", Chains::egress),
+        (&plan.ingress, "-d", "-s", "ingress", Chains::ingress),
+    ];
+    for (pods, own, _, word, chain_of) in &directions {
+        for (n, pod) in pods.iter().enumerate() {
+            let _ = writeln!(
+                out,
+                "-A {top} {own} {}/32 {} -j {}",
+                pod.ip,
+                comment(&format!("{} {word}", pod.pod)),
+                chain_of(chains, n)
+            );
+        }
     }
     let mut blocks = 0;
-    for (n, pod) in plan.egress.iter().enumerate() {
-        render_pod(
-            &mut out,
-            chains,
-            &chains.egress(n),
-            pod,
-            "egress",
-            "-d",
-            &mut blocks,
-        );
-    }
-    for (n, pod) in plan.ingress.iter().enumerate() {
-        render_pod(
-            &mut out,
-            chains,
-            &chains.ingress(n),
-            pod,
-            "ingress",
-            "-s",
-            &mut blocks,
-        );
+    for (pods, _, peer, word, chain_of) in &directions {
+        for (n, pod) in pods.iter().enumerate() {
+            render_pod(
+                &mut out,
+                chains,
+                &chain_of(chains, n),
+                pod,
+                word,
+                peer,
+                &mut blocks,
+            );
+        }
     }
     for chain in stale {
         let _ = writeln!(out, "-X {chain}");
@@ -362,34 +353,7 @@ pub fn cleanup(prefix: &str) -> Result<bool, String> {
     let chains = Chains {
         prefix: prefix.to_string(),
     };
-    let mut removed = false;
-    let jump = chains.jump();
-    let jump = str_refs(&jump);
-    // Delete every copy (a crashed run may have left one per start).
-    while iptables(&[&["-t", "filter", "-C", "FORWARD"], &jump[..]].concat()).is_ok() {
-        iptables(&[&["-t", "filter", "-D", "FORWARD"], &jump[..]].concat())?;
-        removed = true;
-    }
-    let saved = run("iptables-save", &["-t", "filter"], None)?;
-    let existing: BTreeSet<String> = saved
-        .lines()
-        .filter_map(|l| l.strip_prefix(':')?.split_whitespace().next())
-        .filter(|c| chains.owns(c))
-        .map(str::to_string)
-        .collect();
-    if !existing.is_empty() {
-        let mut input = String::from("*filter\n");
-        for c in &existing {
-            let _ = writeln!(input, ":{c} - [0:0]");
-        }
-        for c in &existing {
-            let _ = writeln!(input, "-X {c}");
-        }
-        input.push_str("COMMIT\n");
-        restore(&input)?;
-        removed = true;
-    }
-    Ok(removed)
+    remove_chains("filter", &[("FORWARD", chains.jump())], |c| chains.owns(c))
 }
 
 #[cfg(test)]
