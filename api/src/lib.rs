@@ -18,6 +18,9 @@
 //! - [`defaults`]: the defaulting kube-apiserver applies on create and update.
 //! - [`validation`]: per-kind validation, producing [`field_error::FieldError`]s.
 //! - [`strategic_merge`]: strategic-merge-patch, the patch type `kubectl` sends.
+//! - [`managed_fields`]: field ownership (`managedFields`) and server-side
+//!   apply, over [`field_set`] (sets of field paths) and [`field_shape`]
+//!   (each kind's structs, maps and list types).
 //! - [`tables`]: server-side `Table` columns for `kubectl get`.
 //! - [`meta`]: timestamps, ages and small helpers over object metadata.
 //! - [`protobuf`]: Kubernetes protobuf request bodies (what `kubectl create` sends) decoded to JSON.
@@ -32,7 +35,10 @@ pub mod custom_resource;
 pub mod defaults;
 pub mod duration;
 pub mod field_error;
+pub mod field_set;
+pub mod field_shape;
 pub mod kinds;
+pub mod managed_fields;
 pub mod meta;
 pub mod names;
 pub mod pod_security;

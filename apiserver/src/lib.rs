@@ -42,6 +42,7 @@ pub mod discovery;
 pub mod encryption;
 pub mod error;
 pub mod event_ttl;
+pub mod field_manager;
 pub mod hub;
 pub mod impersonation;
 pub mod kubelet_client;

@@ -14,6 +14,8 @@
 //!   process (client-go's `SharedInformerFactory`);
 //! - [`logging`]: the `tracing` set-up every binary starts with;
 //! - [`kubeconfig`]: writing one (server, CA, client certificate);
+//! - [`service_endpoints`]: the endpoints behind each Service, from its
+//!   EndpointSlices (what minik-proxy and minik-dns route and answer with);
 //! - [`pki`]: the cluster's CA and the certificates it issues (kubeadm's
 //!   `certs` phase): the API server's serving certificate and one client
 //!   certificate per identity; [`tls`]: rustls configurations from them.
@@ -24,6 +26,7 @@ pub mod informer;
 pub mod kubeconfig;
 pub mod logging;
 pub mod pki;
+pub mod service_endpoints;
 pub mod tls;
 
 pub use events::EventRecorder;

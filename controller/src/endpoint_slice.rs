@@ -22,9 +22,10 @@
 //!
 //! Simplified on purpose: existing slices are rewritten in name order
 //! rather than matched to keep churn minimal, there are no topology hints
-//! or `endpoints.kubernetes.io/last-change-trigger-time`, and no mirroring
-//! of hand-written Endpoints into slices (minik-proxy and minik-dns read
-//! Endpoints, which [`crate::endpoints`] writes from the same pods).
+//! or `endpoints.kubernetes.io/last-change-trigger-time`. Hand-written
+//! Endpoints of Services without a selector are mirrored into slices by
+//! [`crate::endpoint_slice_mirroring`]; minik-proxy and minik-dns read
+//! only slices, as kube-proxy and CoreDNS do.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -253,7 +254,7 @@ async fn reconcile(svc: Arc<Service>, st: Arc<State>) -> Result<Action, Error> {
                 }
                 if current.address_type != slice.address_type {
                     // The address type is immutable: replace the slice.
-                    delete(&api, current).await?;
+                    delete_slice(&api, current).await?;
                     api.create(&PostParams::default(), &slice).await.map(|_| ())
                 } else {
                     slice.metadata = current.metadata.clone();
@@ -273,7 +274,7 @@ async fn reconcile(svc: Arc<Service>, st: Arc<State>) -> Result<Action, Error> {
         }
     }
     for surplus in existing.iter().skip(wanted.len()) {
-        delete(&api, surplus).await?;
+        delete_slice(&api, surplus).await?;
     }
     st.backoff.forget(&key(&ns, &name));
     Ok(Action::await_change())
@@ -281,7 +282,10 @@ async fn reconcile(svc: Arc<Service>, st: Arc<State>) -> Result<Action, Error> {
 
 /// Deletes a slice this controller saw (a uid precondition, so a newer one
 /// of the same name is safe); gone already is fine.
-async fn delete(api: &Api<EndpointSlice>, slice: &EndpointSlice) -> Result<(), Error> {
+pub(crate) async fn delete_slice(
+    api: &Api<EndpointSlice>,
+    slice: &EndpointSlice,
+) -> Result<(), Error> {
     let params = DeleteParams {
         preconditions: slice
             .meta()

@@ -16,6 +16,8 @@
 //! - [`endpoints`]: ready pod addresses behind each Service.
 //! - [`endpoint_slice`]: the same pods as EndpointSlices, with their
 //!   ready/serving/terminating conditions.
+//! - [`endpoint_slice_mirroring`]: hand-written Endpoints of Services
+//!   without a selector, mirrored into EndpointSlices.
 //! - [`garbage_collector`]: ownerReferences → cascading deletion (Background/Foreground/Orphan).
 //! - [`namespace`]: empties a Terminating namespace, then removes it.
 //! - [`node_lifecycle`]: marks nodes whose Lease stops unreachable and evicts their pods.
@@ -66,6 +68,7 @@ pub mod daemon_set;
 pub mod deployment;
 pub mod disruption;
 pub mod endpoint_slice;
+pub mod endpoint_slice_mirroring;
 pub mod endpoints;
 pub mod error;
 pub mod garbage_collector;
@@ -107,6 +110,7 @@ const ALL: &[fn(&Arc<Context>) -> Built] = &[
     stateful_set::build,
     endpoints::build,
     endpoint_slice::build,
+    endpoint_slice_mirroring::build,
     garbage_collector::build,
     namespace::build,
     node_lifecycle::build,

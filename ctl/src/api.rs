@@ -113,6 +113,29 @@ impl Ctx {
             .await
     }
 
+    /// Server-side apply of `obj` as `manager` (`force`: take the fields
+    /// other managers own).
+    pub async fn server_side_apply(
+        &self,
+        info: &ResourceInfo,
+        ns: &str,
+        obj: &Value,
+        manager: &str,
+        force: bool,
+        dry_run: bool,
+    ) -> Result<Value> {
+        let api = self.api(info, Some(ns)).await?;
+        let name = minik_api::meta::name(obj).to_string();
+        let pp = PatchParams {
+            field_manager: Some(manager.to_string()),
+            force,
+            dry_run,
+            ..Default::default()
+        };
+        self.object(api.patch(&name, &pp, &Patch::Apply(obj)).await)
+            .await
+    }
+
     /// PATCH with a JSON merge patch.
     pub async fn merge_patch(
         &self,

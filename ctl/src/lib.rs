@@ -47,8 +47,8 @@
 //! - [`cluster`]: `cluster up|down|status`: processes, images, networking.
 //! - [`error`]: one error type; kubectl's `Error from server (Reason): ...`.
 //!
-//! Left out: kustomize (`-k`), server-side apply, `kubectl cp`, `debug`,
-//! `auth`, plugins, and manifests from URLs (this machine has no network).
+//! Left out: kustomize (`-k`: `kubectl apply -k` is the way), kubectl's
+//! plugins, and manifests from URLs (this machine has no network).
 
 pub mod api;
 pub mod cluster;

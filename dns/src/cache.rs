@@ -1,4 +1,4 @@
-//! Watches of Services, Endpoints and Pods, and the rebuild of the zone
+//! Watches of Services, EndpointSlices and Pods, and the rebuild of the zone
 //! whenever one of them changes.
 //!
 //! Like CoreDNS's `kubernetes` plugin, which answers from client-go
@@ -10,7 +10,8 @@
 
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::{Endpoints, Pod, Service};
+use k8s_openapi::api::core::v1::{Pod, Service};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::Api;
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
@@ -29,7 +30,7 @@ pub fn start(
 ) {
     let changed = Arc::new(Notify::new());
     let services = reflect::<Service>(Api::all(client.clone()), &changed, tasks);
-    let endpoints = reflect::<Endpoints>(Api::all(client.clone()), &changed, tasks);
+    let endpoints = reflect::<EndpointSlice>(Api::all(client.clone()), &changed, tasks);
     let pods = reflect::<Pod>(Api::all(client), &changed, tasks);
     tasks.spawn(async move {
         let ready = futures::future::try_join3(

@@ -2,7 +2,7 @@
 //!
 //! Models CoreDNS as kubeadm deploys it (the `kube-dns` Service at
 //! 10.96.0.10): authoritative for `cluster.local`, built from watches of
-//! Services, Endpoints and Pods, and a forwarder for every other name.
+//! Services, EndpointSlices and Pods, and a forwarder for every other name.
 //! Pods find it because the kubelet writes `nameserver 10.96.0.10`, the
 //! search path `<ns>.svc.cluster.local svc.cluster.local cluster.local`
 //! and `ndots:5` into their resolv.conf.

@@ -26,7 +26,9 @@ use std::str::FromStr;
 use hickory_proto::rr::rdata::{A, AAAA, CNAME, NS, PTR, SOA, SRV};
 use hickory_proto::rr::{LowerName, Name, RData, Record, RecordType};
 use ipnet::IpNet;
-use k8s_openapi::api::core::v1::{Endpoints, Pod, Service};
+use k8s_openapi::api::core::v1::{ObjectReference, Pod, Service};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use minik_client::service_endpoints::{self, ServiceEndpoints};
 
 /// TTL of every answer (CoreDNS's `kubernetes` plugin default).
 pub const TTL: u32 = 5;
@@ -76,7 +78,7 @@ impl Zone {
         settings: &ZoneSettings,
         serial: u32,
         services: &[std::sync::Arc<Service>],
-        endpoints: &[std::sync::Arc<Endpoints>],
+        slices: &[std::sync::Arc<EndpointSlice>],
         pods: &[std::sync::Arc<Pod>],
     ) -> Zone {
         let mut domain = settings.domain.clone();
@@ -85,10 +87,7 @@ impl Zone {
             domain: domain.clone(),
             records: HashMap::new(),
         };
-        let endpoints_by_key: HashMap<(&str, &str), &Endpoints> = endpoints
-            .iter()
-            .filter_map(|e| Some(((ns_of(&e.metadata)?, e.metadata.name.as_deref()?), &**e)))
-            .collect();
+        let endpoints_by_key = service_endpoints::by_service(slices);
         let pods_by_key: HashMap<(&str, &str), &Pod> = pods
             .iter()
             .filter_map(|p| Some(((ns_of(&p.metadata)?, p.metadata.name.as_deref()?), &**p)))
@@ -103,7 +102,7 @@ impl Zone {
                 svc,
                 ns,
                 name,
-                endpoints_by_key.get(&(ns, name)).copied(),
+                endpoints_by_key.get(&(ns, name)),
                 &pods_by_key,
             );
         }
@@ -250,13 +249,13 @@ impl Builder {
         }
     }
 
-    /// Records of one Service (and of its Endpoints when it is headless).
+    /// Records of one Service (and of its ready endpoints when it is headless).
     fn service(
         &mut self,
         svc: &Service,
         ns: &str,
         name: &str,
-        endpoints: Option<&Endpoints>,
+        endpoints: Option<&ServiceEndpoints<'_>>,
         pods: &HashMap<(&str, &str), &Pod>,
     ) {
         let Some(spec) = &svc.spec else { return };
@@ -293,18 +292,25 @@ impl Builder {
         }
         // Headless: the ready endpoints themselves.
         let Some(endpoints) = endpoints else { return };
-        let subsets = endpoints.subsets.iter().flatten();
-        let total: usize = subsets
-            .clone()
-            .map(|s| s.addresses.iter().flatten().count())
-            .sum();
+        let ready: Vec<_> = endpoints
+            .endpoints()
+            .filter(|(e, _)| service_endpoints::is_ready(e))
+            .collect();
+        let total: usize = ready.iter().map(|(e, _)| e.addresses.len()).sum();
         let weight = (100 / total.max(1)).max(1) as u16;
-        for subset in subsets {
-            for address in subset.addresses.iter().flatten() {
-                let Ok(ip) = address.ip.parse::<IpAddr>() else {
+        for (endpoint, ports) in ready {
+            for address in &endpoint.addresses {
+                let Ok(ip) = address.parse::<IpAddr>() else {
                     continue;
                 };
-                let host = endpoint_hostname(address, name, ns, pods).unwrap_or_else(|| dashed(ip));
+                let host = endpoint_hostname(
+                    endpoint.hostname.as_deref(),
+                    endpoint.target_ref.as_ref(),
+                    name,
+                    ns,
+                    pods,
+                )
+                .unwrap_or_else(|| dashed(ip));
                 let Ok(host_name) =
                     Name::from_labels([host.as_bytes()]).and_then(|h| h.append_domain(&base))
                 else {
@@ -313,12 +319,15 @@ impl Builder {
                 self.address(&base, ip);
                 self.address(&host_name, ip);
                 self.ptr(ip, &host_name);
-                for port in subset.ports.iter().flatten() {
-                    if let Some(port_name) = port.name.as_deref().filter(|n| !n.is_empty()) {
-                        let proto = port.protocol.as_deref().unwrap_or("TCP");
-                        let srv = SRV::new(0, weight, port.port as u16, host_name.clone());
-                        self.srv(&base, port_name, proto, srv);
-                    }
+                for port in ports {
+                    let (Some(port_name), Some(number)) =
+                        (port.name.as_deref().filter(|n| !n.is_empty()), port.port)
+                    else {
+                        continue;
+                    };
+                    let proto = port.protocol.as_deref().unwrap_or("TCP");
+                    let srv = SRV::new(0, weight, number as u16, host_name.clone());
+                    self.srv(&base, port_name, proto, srv);
                 }
             }
         }
@@ -347,15 +356,16 @@ impl Builder {
 /// when the pod's `spec.subdomain` is this service (how Kubernetes names
 /// StatefulSet pods: `web-0.nginx.default.svc.cluster.local`).
 fn endpoint_hostname(
-    address: &k8s_openapi::api::core::v1::EndpointAddress,
+    hostname: Option<&str>,
+    target: Option<&ObjectReference>,
     service: &str,
     ns: &str,
     pods: &HashMap<(&str, &str), &Pod>,
 ) -> Option<String> {
-    if let Some(h) = address.hostname.as_deref().filter(|h| !h.is_empty()) {
+    if let Some(h) = hostname.filter(|h| !h.is_empty()) {
         return Some(h.to_string());
     }
-    let target = address.target_ref.as_ref()?;
+    let target = target?;
     if target.kind.as_deref() != Some("Pod") {
         return None;
     }
@@ -449,17 +459,18 @@ mod tests {
             svc(json!({"metadata": {"name": "ext", "namespace": "default"},
                 "spec": {"type": "ExternalName", "externalName": "example.test"}})),
         ];
-        let endpoints: Vec<Arc<Endpoints>> = vec![Arc::new(
+        let endpoints: Vec<Arc<EndpointSlice>> = vec![Arc::new(
             serde_json::from_value(json!({
-                "metadata": {"name": "db", "namespace": "shop"},
-                "subsets": [{
-                    "addresses": [
-                        {"ip": "10.244.0.7", "hostname": "db-0"},
-                        {"ip": "10.244.0.8", "targetRef": {"kind": "Pod", "name": "db-1", "namespace": "shop"}}
-                    ],
-                    "notReadyAddresses": [{"ip": "10.244.0.9"}],
-                    "ports": [{"name": "pg", "port": 5432, "protocol": "TCP"}]
-                }]
+                "metadata": {"name": "db-x7k2p", "namespace": "shop",
+                    "labels": {"kubernetes.io/service-name": "db"}},
+                "addressType": "IPv4",
+                "endpoints": [
+                    {"addresses": ["10.244.0.7"], "hostname": "db-0", "conditions": {"ready": true}},
+                    {"addresses": ["10.244.0.8"], "conditions": {"ready": true},
+                        "targetRef": {"kind": "Pod", "name": "db-1", "namespace": "shop"}},
+                    {"addresses": ["10.244.0.9"], "conditions": {"ready": false}},
+                ],
+                "ports": [{"name": "pg", "port": 5432, "protocol": "TCP"}]
             }))
             .unwrap(),
         )];

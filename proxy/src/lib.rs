@@ -3,13 +3,13 @@
 //! Models kube-proxy (ClusterIP and NodePort), k3s's ServiceLB
 //! (LoadBalancer) and an ingress controller (ingress-nginx) in one process
 //! on the host. Everything is driven by watches: any change to Services,
-//! Endpoints, Ingresses or IngressClasses wakes one sync loop that brings
+//! EndpointSlices, Ingresses or IngressClasses wakes one sync loop that brings
 //! listeners, balancers, DNAT rules, routes and statuses in line with the
 //! cluster — level-triggered, like kube-proxy's `syncProxyRules`.
 //!
 //! A tour:
 //! - [`watch`]: the reflectors and the change signal.
-//! - [`plan`]: Services + Endpoints → per service port: ready endpoints and
+//! - [`plan`]: Services + EndpointSlices → per service port: ready endpoints and
 //!   frontends (ClusterIP, NodePort, LoadBalancer). Pure.
 //! - [`proxier`]: applies a plan — balancers updated in place, listeners
 //!   started/stopped; [`socket`] binds them.

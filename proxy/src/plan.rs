@@ -1,5 +1,5 @@
 //! What the proxy should be doing, as a pure function of Services and
-//! Endpoints: for every service port, its ready endpoints and the
+//! their EndpointSlices: for every service port, its ready endpoints and the
 //! addresses ("frontends") it must be reachable on.
 //!
 //! This is the part of kube-proxy's `syncProxyRules` that turns the
@@ -10,17 +10,19 @@
 //! - NodePort (and LoadBalancer, which has node ports too):
 //!   `<node address>:<nodePort>`.
 //! - LoadBalancer, the k3s ServiceLB way: `<node address>:<port>` on the host.
-//! - Endpoints are matched to a service port by port name and protocol;
-//!   only `addresses` (ready) count, never `notReadyAddresses`.
+//! - A Service's endpoints come from its EndpointSlices (as kube-proxy
+//!   reads them, see `minik_client::service_endpoints`), matched to a
+//!   service port by port name and protocol; only ready endpoints count.
 //!
 //! Not modelled: `externalIPs`, `externalTrafficPolicy`/
 //! `internalTrafficPolicy` (every node is this host), SCTP, topology hints.
 
-use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::{Endpoints, Service};
+use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use minik_client::service_endpoints;
 
 /// Layer-4 protocol of a service port.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -30,6 +32,13 @@ pub enum Protocol {
 }
 
 impl Protocol {
+    fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Tcp => "TCP",
+            Protocol::Udp => "UDP",
+        }
+    }
+
     fn parse(s: Option<&str>) -> Option<Self> {
         match s.unwrap_or("TCP") {
             "TCP" => Some(Protocol::Tcp),
@@ -118,21 +127,10 @@ const DEFAULT_AFFINITY: Duration = Duration::from_secs(10800);
 /// first, so that when two services claim one host port the older keeps it).
 pub fn plan(
     services: &[std::sync::Arc<Service>],
-    endpoints: &[std::sync::Arc<Endpoints>],
+    slices: &[std::sync::Arc<EndpointSlice>],
     addressing: &Addressing,
 ) -> Vec<PortPlan> {
-    let endpoints: HashMap<(&str, &str), &Endpoints> = endpoints
-        .iter()
-        .filter_map(|e| {
-            Some((
-                (
-                    e.metadata.namespace.as_deref()?,
-                    e.metadata.name.as_deref()?,
-                ),
-                &**e,
-            ))
-        })
-        .collect();
+    let endpoints = service_endpoints::by_service(slices);
     let mut services: Vec<&Service> = services.iter().map(|s| &**s).collect();
     services.sort_by(|a, b| {
         let key = |s: &Service| {
@@ -215,46 +213,16 @@ pub fn plan(
                     protocol,
                 },
                 port: port.port,
-                endpoints: ready_endpoints(
-                    endpoints.get(&(ns, name)).copied(),
-                    &port_name,
-                    protocol,
-                ),
+                endpoints: endpoints
+                    .get(&(ns, name))
+                    .map(|e| e.ready(&port_name, protocol.as_str()))
+                    .unwrap_or_default(),
                 affinity,
                 frontends,
             });
         }
     }
     plans
-}
-
-/// The ready `ip:port`s of an Endpoints object for one service port.
-fn ready_endpoints(
-    endpoints: Option<&Endpoints>,
-    port_name: &str,
-    protocol: Protocol,
-) -> Vec<SocketAddr> {
-    let mut out = Vec::new();
-    for subset in endpoints
-        .into_iter()
-        .flat_map(|e| e.subsets.iter().flatten())
-    {
-        let port = subset.ports.iter().flatten().find(|p| {
-            p.name.as_deref().unwrap_or("") == port_name
-                && Protocol::parse(p.protocol.as_deref()) == Some(protocol)
-        });
-        let Some(port) = port.and_then(|p| u16::try_from(p.port).ok()) else {
-            continue;
-        };
-        for address in subset.addresses.iter().flatten() {
-            if let Ok(ip) = address.ip.parse::<IpAddr>() {
-                out.push(SocketAddr::new(ip, port));
-            }
-        }
-    }
-    out.sort();
-    out.dedup();
-    out
 }
 
 #[cfg(test)]
@@ -274,7 +242,7 @@ mod tests {
         Arc::new(serde_json::from_value(v).unwrap())
     }
 
-    fn eps(v: serde_json::Value) -> Arc<Endpoints> {
+    fn eps(v: serde_json::Value) -> Arc<EndpointSlice> {
         Arc::new(serde_json::from_value(v).unwrap())
     }
 
@@ -286,12 +254,15 @@ mod tests {
                 {"name": "http", "port": 80}, {"name": "dns", "port": 53, "protocol": "UDP"}]}
         }))];
         let endpoints = [eps(json!({
-            "metadata": {"name": "web", "namespace": "default"},
-            "subsets": [{
-                "addresses": [{"ip": "10.244.0.5"}, {"ip": "10.244.0.6"}],
-                "notReadyAddresses": [{"ip": "10.244.0.7"}],
-                "ports": [{"name": "http", "port": 8080}, {"name": "dns", "port": 5353, "protocol": "UDP"}]
-            }]
+            "metadata": {"name": "web-x1", "namespace": "default",
+                "labels": {"kubernetes.io/service-name": "web"}},
+            "addressType": "IPv4",
+            "endpoints": [
+                {"addresses": ["10.244.0.5"], "conditions": {"ready": true}},
+                {"addresses": ["10.244.0.6"], "conditions": {"ready": true}},
+                {"addresses": ["10.244.0.7"], "conditions": {"ready": false}},
+            ],
+            "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}, {"name": "dns", "port": 5353, "protocol": "UDP"}]
         }))];
         let plans = plan(&services, &endpoints, &addressing());
         assert_eq!(plans.len(), 2);

@@ -1,5 +1,5 @@
 //! The proxy's view of the cluster: reflectors (list, then watch; re-list
-//! after an API-server restart or a 410) for Services, Endpoints,
+//! after an API-server restart or a 410) for Services, EndpointSlices,
 //! Ingresses, IngressClasses and Secrets (Ingress TLS), and one `Notify`
 //! that any change wakes.
 //!
@@ -11,7 +11,8 @@
 
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::{Endpoints, Secret, Service};
+use k8s_openapi::api::core::v1::{Secret, Service};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 use kube::runtime::reflector::Store;
 use kube::Api;
@@ -24,7 +25,8 @@ use minik_client::reflect;
 #[derive(Clone)]
 pub struct Caches {
     pub services: Store<Service>,
-    pub endpoints: Store<Endpoints>,
+    /// Every Service's EndpointSlices (what kube-proxy reads).
+    pub endpoints: Store<EndpointSlice>,
     pub ingresses: Store<Ingress>,
     pub classes: Store<IngressClass>,
     /// For Ingress TLS certificates (as ingress-nginx, every namespace's).

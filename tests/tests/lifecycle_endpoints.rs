@@ -9,7 +9,9 @@ use crate::support;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::{Endpoints, Pod, Service};
-use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::ResourceExt;
 use serde_json::json;
 use support::lifecycle::{
     self, confirm_deletion, create_pod, pod, set_pod_status, wait_for, Which,
@@ -385,7 +387,6 @@ async fn a_restarted_controller_rewrites_nothing() {
 /// node's zone is copied, and the slices go with their Service.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn endpoint_slices_follow_pods_and_kubectl_describes_them() {
-    use k8s_openapi::api::discovery::v1::EndpointSlice;
     let cluster = TestCluster::start().await;
     let _controllers = lifecycle::start(
         &cluster.client,
@@ -486,6 +487,111 @@ async fn endpoint_slices_follow_pods_and_kubectl_describes_them() {
             .items
             .is_empty()
             .then_some(())
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hand_written_endpoints_are_mirrored_into_slices() {
+    let cluster = TestCluster::start().await;
+    let _controller = lifecycle::start(
+        &cluster.client,
+        Default::default(),
+        &[Which::EndpointSliceMirroring],
+    );
+    let services: Api<Service> = Api::namespaced(cluster.client.clone(), "default");
+    let endpoints: Api<Endpoints> = Api::namespaced(cluster.client.clone(), "default");
+    let slices: Api<EndpointSlice> = Api::namespaced(cluster.client.clone(), "default");
+    let mirrored = || async {
+        let lp = ListParams::default().labels(
+            "kubernetes.io/service-name=external-db,endpointslice.kubernetes.io/managed-by=endpointslicemirroring-controller.k8s.io",
+        );
+        slices.list(&lp).await.unwrap().items
+    };
+    let svc: Service = serde_json::from_value(json!({
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": "external-db"},
+        "spec": {"ports": [{"name": "pg", "port": 5432}]},
+    }))
+    .unwrap();
+    services.create(&PostParams::default(), &svc).await.unwrap();
+    let manual: Endpoints = serde_json::from_value(json!({
+        "apiVersion": "v1", "kind": "Endpoints",
+        "metadata": {"name": "external-db", "labels": {"team": "data"}},
+        "subsets": [{
+            "addresses": [{"ip": "192.0.2.10", "hostname": "primary"}],
+            "notReadyAddresses": [{"ip": "192.0.2.11"}],
+            "ports": [{"name": "pg", "port": 5432}],
+        }],
+    }))
+    .unwrap();
+    let created = endpoints
+        .create(&PostParams::default(), &manual)
+        .await
+        .unwrap();
+
+    let ready_of = |s: &EndpointSlice| -> Vec<(String, Option<bool>)> {
+        s.endpoints
+            .iter()
+            .map(|e| {
+                (
+                    e.addresses[0].clone(),
+                    e.conditions.as_ref().and_then(|c| c.ready),
+                )
+            })
+            .collect()
+    };
+    let slice = wait_for("the mirrored slice", WAIT, || async {
+        mirrored().await.into_iter().next()
+    })
+    .await;
+    assert_eq!(slice.address_type, "IPv4");
+    assert_eq!(
+        ready_of(&slice),
+        [
+            ("192.0.2.10".to_string(), Some(true)),
+            ("192.0.2.11".to_string(), Some(false))
+        ]
+    );
+    assert_eq!(slice.endpoints[0].hostname.as_deref(), Some("primary"));
+    let port = &slice.ports.as_ref().unwrap()[0];
+    assert_eq!(
+        (port.name.as_deref(), port.port, port.protocol.as_deref()),
+        (Some("pg"), Some(5432), Some("TCP"))
+    );
+    assert_eq!(slice.labels()["team"], "data");
+    let owner = &slice.metadata.owner_references.as_ref().unwrap()[0];
+    assert_eq!(
+        (owner.kind.as_str(), owner.uid.as_str()),
+        ("Endpoints", created.uid().unwrap().as_str())
+    );
+
+    // The Endpoints change: so does the slice.
+    endpoints
+        .patch(
+            "external-db",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"subsets": [{"addresses": [{"ip": "192.0.2.12"}], "ports": [{"name": "pg", "port": 5432}]}]})),
+        )
+        .await
+        .unwrap();
+    wait_for("the slice to follow", WAIT, || async {
+        let s = mirrored().await;
+        (s.len() == 1 && ready_of(&s[0]) == [("192.0.2.12".to_string(), Some(true))]).then_some(())
+    })
+    .await;
+
+    // A Service with a selector has its slices from pods, not from Endpoints.
+    services
+        .patch(
+            "external-db",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"selector": {"app": "db"}}})),
+        )
+        .await
+        .unwrap();
+    wait_for("the mirrored slice to go", WAIT, || async {
+        mirrored().await.is_empty().then_some(())
     })
     .await;
 }

@@ -15,6 +15,7 @@ mod api_discovery;
 mod api_errors;
 mod api_protobuf;
 mod api_semantics;
+mod api_server_side_apply;
 mod api_services;
 mod api_strategic_merge_oracle;
 mod api_typed;

@@ -39,7 +39,7 @@ pub mod networking;
 pub mod policy;
 pub mod rbac;
 pub mod storage;
-mod typed;
+pub(crate) mod typed;
 
 /// What every kind file uses: the shared rule modules and the strategy types.
 pub(crate) mod prelude {

@@ -32,12 +32,17 @@ impl minik_api::kinds::Cluster for StoreCluster<'_> {
 
 pub async fn create(ctx: Ctx) -> Result<Response, ApiError> {
     let mut obj = ctx.resource_body()?;
-    let created = create_object(&ctx, &mut obj).await?;
+    let created = create_object(&ctx, &mut obj, None).await?;
     Ok(ctx.respond(StatusCode::CREATED, &created))
 }
 
-/// Shared by POST and by server-side apply of an absent object.
-pub async fn create_object(ctx: &Ctx, obj: &mut Value) -> Result<Value, ApiError> {
+/// Shared by POST and by server-side apply of an absent object (`applied`:
+/// the apply's managedFields, kept instead of recording a create).
+pub async fn create_object(
+    ctx: &Ctx,
+    obj: &mut Value,
+    applied: Option<&Value>,
+) -> Result<Value, ApiError> {
     let info = ctx.info();
     if ctx.state.served().terminating(info) {
         return Err(ApiError::method_not_allowed(
@@ -74,6 +79,7 @@ pub async fn create_object(ctx: &Ctx, obj: &mut Value) -> Result<Value, ApiError
         registry::prepare_admitted_create(&target, &mut candidate, |obj| {
             admission::mutate(&*store, info, obj)
         })?;
+        crate::field_manager::Recorder::new(ctx).record_create(&mut candidate, applied);
         // Held until the object is stored: see admission::resource_quota.
         let reservation = admission::validate(&ctx.state, info, &candidate, &ctx.decoder).await?;
         crate::authorization::confirm_no_escalation(

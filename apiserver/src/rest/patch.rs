@@ -5,14 +5,13 @@
 //! The patch is applied inside the store mutation, to the current object,
 //! so concurrent patches never lose each other's changes.
 //!
-//! Server-side apply is simplified: the applied configuration is merged
-//! into the live object with strategic-merge rules and the manager is
-//! recorded in `managedFields`, but per-field ownership and conflict
-//! detection are not tracked, and fields dropped from a later apply are kept.
+//! Server-side apply merges the applied configuration by the kind's field
+//! shape and tracks field ownership (see `minik_api::managed_fields`);
+//! every other patch is recorded as an update of the fields it changed.
 
 use axum::response::Response;
 use http::StatusCode;
-use minik_api::{convert, meta, strategic_merge};
+use minik_api::{convert, strategic_merge};
 use serde_json::{json, Value};
 
 use super::{check_resource_version, finish_update, Ctx};
@@ -62,6 +61,8 @@ pub fn apply_patch(
             json_patch::merge(&mut out, patch);
             Ok(out)
         }
+        // An apply is merged by field ownership (`Recorder::apply`); a
+        // scale subresource takes it as a strategic merge.
         PatchType::Strategic | PatchType::Apply => strategic_merge::apply(doc, patch, kind)
             .map_err(|e| {
                 unprocessable(format!(
@@ -98,12 +99,14 @@ pub async fn patch(ctx: Ctx) -> Result<Response, ApiError> {
     }
     let patch = decode_patch(&ctx, ty)?;
     let target = ctx.target.clone();
+    let force = check_force(&ctx, ty)?;
+    let fields = crate::field_manager::Recorder::new(&ctx);
     if ty == PatchType::Apply {
-        let manager = ctx.params.get("fieldManager").ok_or_else(|| {
-            ApiError::bad_request(
+        if ctx.params.get("fieldManager").is_none() {
+            return Err(ApiError::bad_request(
                 "PATCH with application/apply-patch+yaml requires a fieldManager parameter",
-            )
-        })?;
+            ));
+        }
         if ctx.read(&target.key())?.is_none() && target.subresource.is_none() {
             let mut obj = patch.clone();
             crate::registry::check_type(target.served, &mut obj)?;
@@ -117,13 +120,13 @@ pub async fn patch(ctx: Ctx) -> Result<Response, ApiError> {
                 }
                 _ => obj["metadata"]["name"] = serde_json::json!(target.name()),
             }
-            record_manager(&mut obj, manager, &target.served.api_version());
-            let mut obj = convert::to_storage(target.served, obj);
-            let created = super::create::create_object(&ctx, &mut obj).await?;
+            let applied = fields.apply(&json!({}), &obj, force)?;
+            let entries = applied["metadata"]["managedFields"].clone();
+            let mut obj = convert::to_storage(target.served, applied);
+            let created = super::create::create_object(&ctx, &mut obj, Some(&entries)).await?;
             return Ok(ctx.respond(StatusCode::CREATED, &created));
         }
     }
-    let manager = ctx.params.get("fieldManager").unwrap_or("").to_string();
     let state = ctx.state.clone();
     let decoder = ctx.decoder.clone();
     // Held until the update is stored: see admission::resource_quota.
@@ -138,7 +141,12 @@ pub async fn patch(ctx: Ctx) -> Result<Response, ApiError> {
                 // Patches are written against the addressed version's shape.
                 let served = target.served;
                 let old_served = convert::from_storage(served, old.clone());
-                let patched = apply_patch(served.kind, ty, &old_served, &patch)?;
+                let patched = match (ty, target.subresource.as_deref()) {
+                    (PatchType::Apply, None | Some("status")) => {
+                        fields.apply(&old_served, &patch, force)?
+                    }
+                    _ => apply_patch(served.kind, ty, &old_served, &patch)?,
+                };
                 let mut patched = convert::to_storage(served, patched);
                 decoder.decode(info, served, &mut patched, Source::Patch)?;
                 if target.subresource.is_none() {
@@ -147,10 +155,7 @@ pub async fn patch(ctx: Ctx) -> Result<Response, ApiError> {
                     }
                 }
                 check_resource_version(info, target.name(), &patched, &old)?;
-                if ty == PatchType::Apply {
-                    record_manager(&mut patched, &manager, &info.api_version());
-                }
-                let new = match target.subresource.as_deref() {
+                let mut new = match target.subresource.as_deref() {
                     Some("status") => registry::prepare_status_update(&target, &patched, &old)?,
                     Some("ephemeralcontainers") => {
                         registry::prepare_ephemeral_update(&target, &patched, &old)?
@@ -170,6 +175,9 @@ pub async fn patch(ctx: Ctx) -> Result<Response, ApiError> {
                         patched
                     }
                 };
+                if ty != PatchType::Apply {
+                    fields.record(&old, &mut new);
+                }
                 Ok(finish_update(info, new, &old))
             }),
         )
@@ -188,23 +196,22 @@ pub async fn patch(ctx: Ctx) -> Result<Response, ApiError> {
     Ok(ctx.respond(StatusCode::OK, &committed.object))
 }
 
-/// Records (or refreshes) an `Apply` entry for `manager` in managedFields.
-fn record_manager(obj: &mut Value, manager: &str, api_version: &str) {
-    if !obj.get("metadata").is_some_and(Value::is_object) {
-        obj["metadata"] = json!({});
+/// `force` is for server-side apply alone; kube-apiserver validates the
+/// patch options and answers 422 for any other patch that sets it.
+fn check_force(ctx: &Ctx, ty: PatchType) -> Result<bool, ApiError> {
+    let force = match ctx.params.get("force") {
+        None => return Ok(false),
+        Some(v) => v == "true",
+    };
+    if ty != PatchType::Apply {
+        return Err(ApiError::invalid_options(
+            "PatchOptions",
+            &[minik_api::FieldError::invalid(
+                "force",
+                json!(force),
+                "may not be specified for non-apply patch",
+            )],
+        ));
     }
-    let mut fields: Vec<Value> = obj["metadata"]["managedFields"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    fields.retain(|f| !(f["manager"] == manager && f["operation"] == "Apply"));
-    fields.push(json!({
-        "manager": manager,
-        "operation": "Apply",
-        "apiVersion": api_version,
-        "time": meta::now_rfc3339(),
-        "fieldsType": "FieldsV1",
-        "fieldsV1": {},
-    }));
-    obj["metadata"]["managedFields"] = json!(fields);
+    Ok(force)
 }

@@ -104,6 +104,7 @@ pub async fn scale(ctx: Ctx) -> Result<Response, ApiError> {
     } else {
         (None, ctx.body_object()?)
     };
+    let fields = crate::field_manager::Recorder::new(&ctx);
     let committed = ctx
         .mutate(
             target.key(),
@@ -127,6 +128,7 @@ pub async fn scale(ctx: Ctx) -> Result<Response, ApiError> {
                 let mut main = target.clone();
                 main.subresource = None;
                 registry::prepare_update(&main, &mut new, &old)?;
+                fields.record(&old, &mut new);
                 Ok(finish_update(info, new, &old))
             }),
         )

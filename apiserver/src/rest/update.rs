@@ -29,6 +29,7 @@ pub async fn update(ctx: Ctx) -> Result<Response, ApiError> {
     // Held until the update is stored: see admission::resource_quota.
     let (authorizer, user) = (ctx.state.authorizer.clone(), ctx.user.clone());
     let (admission, reservation) = admit_update(&ctx).await?;
+    let fields = crate::field_manager::Recorder::new(&ctx);
     let before = ctx.read(&target.key())?;
     let committed = ctx
         .mutate(
@@ -36,7 +37,7 @@ pub async fn update(ctx: Ctx) -> Result<Response, ApiError> {
             Box::new(move |current| {
                 let old = current.ok_or_else(|| ApiError::not_found(info, target.name()))?;
                 check_resource_version(info, target.name(), &body, &old)?;
-                let new = match target.subresource.as_deref() {
+                let mut new = match target.subresource.as_deref() {
                     Some("status") => registry::prepare_status_update(&target, &body, &old)?,
                     Some("approval") => registry::prepare_approval_update(&target, &body, &old)?,
                     Some("ephemeralcontainers") => {
@@ -59,6 +60,7 @@ pub async fn update(ctx: Ctx) -> Result<Response, ApiError> {
                         new
                     }
                 };
+                fields.record(&old, &mut new);
                 Ok(finish_update(info, new, &old))
             }),
         )

@@ -26,7 +26,9 @@ impl Edit {
     pub async fn run(self, ctx: &Ctx) -> Result<()> {
         let (info, name) = resources::one_target(&self.args, "edit")?;
         let ns = ctx.namespace().await?;
-        let obj = with_type(ctx.get(info, &ns, &name).await?, info);
+        let mut obj = with_type(ctx.get(info, &ns, &name).await?, info);
+        // Like kubectl edit: who owns which field is not for hand editing.
+        crate::printers::omit_managed_fields(&mut obj);
         let original = format!(
             "# Please edit the object below. Lines beginning with a '#' will be ignored,\n\
              # and an empty file will abort the edit.\n#\n{}",

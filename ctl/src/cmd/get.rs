@@ -71,6 +71,9 @@ pub struct Get {
     /// Don't fail when a named object does not exist.
     #[arg(long = "ignore-not-found")]
     pub ignore_not_found: bool,
+    /// Keep metadata.managedFields (who owns which field) in JSON and YAML.
+    #[arg(long = "show-managed-fields")]
+    pub show_managed_fields: bool,
 }
 
 impl Get {
@@ -172,7 +175,12 @@ impl Get {
                 ctx.eprint(&format!("No resources found in {namespace} namespace.\n"));
             }
             if !(single && objects.is_empty()) {
-                ctx.print(&printers::print_objects(&format, &objects, single)?);
+                ctx.print(&printers::render_objects(
+                    &format,
+                    &objects,
+                    single,
+                    self.show_managed_fields,
+                )?);
             }
         }
         if errors > 0 {
@@ -397,7 +405,11 @@ impl Get {
                 }
                 ctx.print(&printer.flush());
             } else {
-                ctx.print(&watch_object_text(format, &with_type(obj, sel.info))?);
+                let mut obj = with_type(obj, sel.info);
+                if !self.show_managed_fields {
+                    printers::omit_managed_fields(&mut obj);
+                }
+                ctx.print(&watch_object_text(format, &obj)?);
             }
         }
         Ok(())

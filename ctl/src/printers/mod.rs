@@ -67,13 +67,28 @@ impl Format {
 }
 
 /// Prints objects in a non-table format. `single` means one object was
-/// asked for by name: it prints bare, otherwise inside a `List`.
+/// asked for by name: it prints bare, otherwise inside a `List`. JSON and
+/// YAML leave out `metadata.managedFields`, as kubectl does by default.
 pub fn print_objects(format: &Format, objects: &[Value], single: bool) -> Result<String> {
-    let data = if single && objects.len() == 1 {
+    render_objects(format, objects, single, false)
+}
+
+/// [`print_objects`], keeping `metadata.managedFields` if asked to
+/// (`--show-managed-fields`).
+pub fn render_objects(
+    format: &Format,
+    objects: &[Value],
+    single: bool,
+    show_managed_fields: bool,
+) -> Result<String> {
+    let mut data = if single && objects.len() == 1 {
         objects[0].clone()
     } else {
         json!({"apiVersion": "v1", "items": objects, "kind": "List", "metadata": {"resourceVersion": ""}})
     };
+    if !show_managed_fields && matches!(format, Format::Yaml | Format::Json) {
+        omit_managed_fields(&mut data);
+    }
     Ok(match format {
         Format::Yaml => yaml::to_yaml(&data),
         Format::Json => json::to_json(&data),
@@ -296,6 +311,16 @@ pub fn go_number(n: &serde_json::Number, exponent: fn(f64) -> bool) -> String {
         return s;
     }
     format!("{f}")
+}
+
+/// Drops `metadata.managedFields` from an object or from a List's items.
+pub fn omit_managed_fields(data: &mut Value) {
+    if let Some(items) = data.get_mut("items").and_then(Value::as_array_mut) {
+        items.iter_mut().for_each(omit_managed_fields);
+    }
+    if let Some(meta) = data.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.remove("managedFields");
+    }
 }
 
 #[cfg(test)]

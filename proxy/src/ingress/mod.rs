@@ -2,7 +2,7 @@
 //! their status, and Events about what minik does not implement.
 //!
 //! Plays ingress-nginx's control plane. Each sync (after any change to
-//! Ingresses, IngressClasses, Services or Endpoints):
+//! Ingresses, IngressClasses, Services or EndpointSlices):
 //! 1. select the Ingresses this controller serves ([`class`]);
 //! 2. build the routing table ([`routes`]) and resolve every backend to
 //!    its service port's balancer, then swap it into the HTTP server

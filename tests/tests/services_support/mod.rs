@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{Endpoints, Service};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
@@ -258,7 +259,9 @@ pub async fn create_service(client: &kube::Client, spec: serde_json::Value) -> S
         .expect("service created")
 }
 
-/// Creates or replaces the Endpoints `name` in `default` (server-side apply).
+/// Creates or replaces the Endpoints `name` in `default` (server-side
+/// apply), and the EndpointSlice the mirroring controller would make of it
+/// (minik-proxy and minik-dns read slices; these tests run no controllers).
 pub async fn set_endpoints(client: &kube::Client, name: &str, subsets: serde_json::Value) {
     let ep = serde_json::json!({
         "apiVersion": "v1", "kind": "Endpoints",
@@ -273,6 +276,40 @@ pub async fn set_endpoints(client: &kube::Client, name: &str, subsets: serde_jso
     )
     .await
     .expect("endpoints applied");
+    let mut endpoints = Vec::new();
+    let mut ports = serde_json::json!([]);
+    for subset in subsets.as_array().into_iter().flatten() {
+        ports = subset["ports"].clone();
+        for (list, ready) in [("addresses", true), ("notReadyAddresses", false)] {
+            for a in subset[list].as_array().into_iter().flatten() {
+                let mut e =
+                    serde_json::json!({"addresses": [a["ip"]], "conditions": {"ready": ready}});
+                for field in ["hostname", "targetRef", "nodeName"] {
+                    if let Some(v) = a.get(field) {
+                        e[field] = v.clone();
+                    }
+                }
+                endpoints.push(e);
+            }
+        }
+    }
+    let slice = serde_json::json!({
+        "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+        "metadata": {"name": format!("{name}-test"), "namespace": "default",
+            "labels": {"kubernetes.io/service-name": name}},
+        "addressType": "IPv4",
+        "endpoints": endpoints,
+        "ports": ports,
+    });
+    let slices: Api<EndpointSlice> = Api::namespaced(client.clone(), "default");
+    slices
+        .patch(
+            &format!("{name}-test"),
+            &PatchParams::apply("services-test").force(),
+            &Patch::Apply(&slice),
+        )
+        .await
+        .expect("endpoint slice applied");
 }
 
 #[allow(unused_imports)] // not every test binary waits

@@ -34,6 +34,7 @@ impl Drop for Running {
 pub enum Which {
     Endpoints,
     EndpointSlice,
+    EndpointSliceMirroring,
     GarbageCollector,
     Namespace,
     NodeLifecycle,
@@ -51,6 +52,7 @@ pub fn start(
         .map(|w| match w {
             Which::Endpoints => minik_controller::endpoints::build as fn(&_) -> _,
             Which::EndpointSlice => minik_controller::endpoint_slice::build,
+            Which::EndpointSliceMirroring => minik_controller::endpoint_slice_mirroring::build,
             Which::GarbageCollector => minik_controller::garbage_collector::build,
             Which::Namespace => minik_controller::namespace::build,
             Which::NodeLifecycle => minik_controller::node_lifecycle::build,
