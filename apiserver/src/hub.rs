@@ -76,7 +76,26 @@ pub struct Change {
     /// The previous state's JSON; shares the previous change's bytes when
     /// that change is still in the ring.
     prev: Option<Bytes>,
+    /// The object and previous state decoded, once, for every watch that
+    /// filters by selector (a thousand kubelets' `spec.nodeName` watches
+    /// would otherwise each decode every pod change). Counted against the
+    /// history's byte budget through `decoded_bytes` while it is kept.
+    decoded: std::sync::OnceLock<(Arc<Value>, Option<Arc<Value>>)>,
+    decoded_bytes: Arc<AtomicUsize>,
 }
+
+impl Drop for Change {
+    fn drop(&mut self) {
+        if self.decoded.get().is_some() {
+            self.decoded_bytes
+                .fetch_sub(self.decoded_cost(), Ordering::Relaxed);
+        }
+    }
+}
+
+/// What a decoded change is taken to cost: JSON as `serde_json::Value`
+/// takes several times its text (maps, strings, their allocations).
+const DECODED_FACTOR: usize = 4;
 
 impl Change {
     /// The watch line for this change's own event type.
@@ -91,15 +110,32 @@ impl Change {
 
     /// The object, decoded.
     pub fn object(&self) -> Value {
-        serde_json::from_slice(&self.line[self.object_at.0..self.object_at.1])
-            .expect("the hub encoded this JSON")
+        (*self.decoded().0).clone()
     }
 
     /// The state before the change, decoded.
     pub fn prev(&self) -> Option<Value> {
-        self.prev
-            .as_ref()
-            .map(|p| serde_json::from_slice(p).expect("the hub encoded this JSON"))
+        self.decoded().1.as_deref().cloned()
+    }
+
+    /// The object and the state before, decoded once and shared.
+    pub fn decoded(&self) -> &(Arc<Value>, Option<Arc<Value>>) {
+        self.decoded.get_or_init(|| {
+            self.decoded_bytes
+                .fetch_add(self.decoded_cost(), Ordering::Relaxed);
+            let decode = |b: &[u8]| -> Value {
+                serde_json::from_slice(b).expect("the hub encoded this JSON")
+            };
+            (
+                Arc::new(decode(&self.line[self.object_at.0..self.object_at.1])),
+                self.prev.as_deref().map(|p| Arc::new(decode(p))),
+            )
+        })
+    }
+
+    /// What decoding this change adds (see [`DECODED_FACTOR`]).
+    fn decoded_cost(&self) -> usize {
+        DECODED_FACTOR * (self.line.len() + self.prev.as_ref().map_or(0, Bytes::len))
     }
 
     /// Bytes this change accounts for. A shared `prev` is counted again:
@@ -181,6 +217,9 @@ pub struct Gauges {
 struct Ring {
     changes: VecDeque<Arc<Change>>,
     bytes: usize,
+    /// What decoded changes (retained here or still held by a watch) add
+    /// to `bytes`.
+    decoded_bytes: Arc<AtomicUsize>,
     /// Every change with a revision above this one is in `changes`.
     complete_after: u64,
     /// Per key, the revision and JSON of its newest change still in the
@@ -206,6 +245,7 @@ impl Hub {
     pub fn new(revision: u64, limits: Limits) -> Self {
         Self {
             ring: Mutex::new(Ring {
+                decoded_bytes: Arc::new(AtomicUsize::new(0)),
                 changes: VecDeque::new(),
                 bytes: 0,
                 complete_after: revision,
@@ -305,6 +345,8 @@ impl Hub {
                 line,
                 object_at,
                 prev,
+                decoded: std::sync::OnceLock::new(),
+                decoded_bytes: ring.decoded_bytes.clone(),
             });
             if change.event_type == EventType::Deleted {
                 ring.newest.remove(ev.key.as_str());
@@ -316,7 +358,8 @@ impl Hub {
             ring.changes.push_back(change);
             // Keep at least the newest change, however large.
             while ring.changes.len() > 1
-                && (ring.changes.len() > self.limits.changes || ring.bytes > self.limits.bytes)
+                && (ring.changes.len() > self.limits.changes
+                    || ring.bytes + ring.decoded_bytes.load(Ordering::Relaxed) > self.limits.bytes)
             {
                 let old = ring.changes.pop_front().expect("not empty");
                 ring.bytes -= old.cost();

@@ -65,6 +65,19 @@ impl Target {
     pub fn name(&self) -> &str {
         self.name.as_deref().unwrap_or("")
     }
+
+    /// The one key a list or watch can match: the named object, or the one
+    /// a `metadata.name=<name>` field selector pins down (in a namespace, or
+    /// of a cluster-scoped kind). kube-apiserver's storage reads such a
+    /// list as a single get rather than a scan, as this lets minik.
+    pub fn single_key(&self, fields: &minik_api::selectors::FieldSelector) -> Option<String> {
+        if self.name.is_some() {
+            return Some(self.key());
+        }
+        let name = fields.requires_exact_match("metadata.name")?;
+        (!self.info.namespaced || self.namespace.is_some())
+            .then(|| self.info.key(self.namespace.as_deref(), name))
+    }
 }
 
 /// Parses `/api/v1/...` and `/apis/<group>/<version>/...` resource paths.

@@ -130,81 +130,120 @@ pub async fn client(config: &Config) -> Result<kube::Client, Error> {
         .map_err(|e| Error::Config(format!("{e:#}")))
 }
 
+/// How many nodes of one process register at once. Each registration is a
+/// few round trips (Node, its status, its Lease); one after another, a
+/// thousand simulated nodes took most of `cluster up`'s time.
+const REGISTER_AT_ONCE: usize = 32;
+
 /// Starts the configured node(s) with `client`: registers each Node and
 /// its Lease, then runs the pod workers, status loops and HTTP servers in
 /// the background.
 pub async fn start(config: Config, client: kube::Client) -> Result<Running, Error> {
+    use futures::{StreamExt, TryStreamExt};
     let config = Arc::new(config);
     // One informer per kind (and node selector) for every node of the process.
     let informers = Arc::new(minik_client::SharedInformerFactory::new(client.clone()));
     let objects = ObjectCache::start(client.clone(), &informers).await?;
     std::fs::create_dir_all(&config.root_dir)
         .map_err(|e| Error::io(format!("creating {}", config.root_dir.display()), e))?;
+    let shared = Shared {
+        config: config.clone(),
+        client,
+        informers,
+        objects,
+    };
+    let started: Vec<(NodeHandle, Vec<JoinHandle<()>>)> =
+        futures::stream::iter(config.node_names().into_iter().enumerate())
+            .map(|(i, name)| start_node(&shared, i, name))
+            .buffered(REGISTER_AT_ONCE)
+            .try_collect()
+            .await?;
     let mut running = Running {
         nodes: Vec::new(),
         tasks: Vec::new(),
     };
-    for (i, name) in config.node_names().into_iter().enumerate() {
-        let runtime: Arc<dyn Runtime> = match config.runtime {
-            RuntimeKind::Docker => Arc::new(
-                DockerRuntime::connect(
-                    &name,
-                    &config.cluster_name,
-                    &config.network,
-                    config.network_subnet.as_deref(),
-                )
-                .await?,
-            ),
-            RuntimeKind::Sim => Arc::new(SimRuntime::new(config.sim_delay, &name)),
-        };
-        let mut listen = config.listen;
-        if listen.port() != 0 {
-            listen.set_port(listen.port() + i as u16);
+    for (node, tasks) in started {
+        running.nodes.push(node);
+        running.tasks.extend(tasks);
+    }
+    Ok(running)
+}
+
+/// What every node of the process shares.
+struct Shared {
+    config: Arc<Config>,
+    client: kube::Client,
+    informers: Arc<minik_client::SharedInformerFactory>,
+    objects: Arc<ObjectCache>,
+}
+
+/// Starts node `i` (`name`): its runtime, HTTP server, Node and Lease, and
+/// its loops (returned, to be aborted when the process stops).
+async fn start_node(
+    shared: &Shared,
+    i: usize,
+    name: String,
+) -> Result<(NodeHandle, Vec<JoinHandle<()>>), Error> {
+    let config = &shared.config;
+    let client = &shared.client;
+    let runtime: Arc<dyn Runtime> = match config.runtime {
+        RuntimeKind::Docker => Arc::new(
+            DockerRuntime::connect(
+                &name,
+                &config.cluster_name,
+                &config.network,
+                config.network_subnet.as_deref(),
+            )
+            .await?,
+        ),
+        RuntimeKind::Sim => Arc::new(SimRuntime::new(config.sim_delay, &name)),
+    };
+    let mut listen = config.listen;
+    if listen.port() != 0 {
+        listen.set_port(listen.port() + i as u16);
+    }
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| Error::io(format!("listening on {listen}"), e))?;
+    let kubelet = Arc::new(Kubelet {
+        config: config.clone(),
+        node_name: name.clone(),
+        client: client.clone(),
+        node_ip: runtime.node_ip().await?,
+        capacity: Capacity::of_host(config),
+        runtime: runtime.clone(),
+        objects: shared.objects.clone(),
+        workers: Default::default(),
+        informers: shared.informers.clone(),
+        recorder: minik_client::EventRecorder::new(client.clone(), "kubelet", Some(&name)),
+        rates: Default::default(),
+    });
+    let mut tasks = Vec::new();
+    let (addr, server) = server::start(kubelet.clone(), listener).await?;
+    tasks.push(server);
+    let facts = node::NodeFacts {
+        runtime_version: runtime.version().await?,
+        kubelet_port: addr.port(),
+    };
+    node::register(&kubelet, &facts).await?;
+    lease::renew(&kubelet).await?;
+    tasks.push(tokio::spawn(node::run(kubelet.clone(), facts)));
+    tasks.push(tokio::spawn(lease::run(kubelet.clone())));
+    let pods = kubelet.clone();
+    tasks.push(tokio::spawn(async move {
+        if let Err(e) = pod_worker::run(pods).await {
+            tracing::error!(error = %e, "pod workers stopped");
         }
-        let listener = tokio::net::TcpListener::bind(listen)
-            .await
-            .map_err(|e| Error::io(format!("listening on {listen}"), e))?;
-        let kubelet = Arc::new(Kubelet {
-            config: config.clone(),
-            node_name: name.clone(),
-            client: client.clone(),
-            node_ip: runtime.node_ip().await?,
-            capacity: Capacity::of_host(&config),
-            runtime: runtime.clone(),
-            objects: objects.clone(),
-            workers: Default::default(),
-            informers: informers.clone(),
-            recorder: minik_client::EventRecorder::new(client.clone(), "kubelet", Some(&name)),
-            rates: Default::default(),
-        });
-        let (addr, server) = server::start(kubelet.clone(), listener).await?;
-        running.tasks.push(server);
-        let facts = node::NodeFacts {
-            runtime_version: runtime.version().await?,
-            kubelet_port: addr.port(),
-        };
-        node::register(&kubelet, &facts).await?;
-        lease::renew(&kubelet).await?;
-        running
-            .tasks
-            .push(tokio::spawn(node::run(kubelet.clone(), facts)));
-        running
-            .tasks
-            .push(tokio::spawn(lease::run(kubelet.clone())));
-        let pods = kubelet.clone();
-        running.tasks.push(tokio::spawn(async move {
-            if let Err(e) = pod_worker::run(pods).await {
-                tracing::error!(error = %e, "pod workers stopped");
-            }
-        }));
-        tracing::info!(node = %name, %addr, runtime = ?config.runtime, "kubelet running");
-        running.nodes.push(NodeHandle {
+    }));
+    tracing::info!(node = %name, %addr, runtime = ?config.runtime, "kubelet running");
+    Ok((
+        NodeHandle {
             name,
             addr,
             kubelet,
-        });
-    }
-    Ok(running)
+        },
+        tasks,
+    ))
 }
 
 /// Runs the kubelet(s) described by `config` until the process stops.

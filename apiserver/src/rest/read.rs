@@ -37,6 +37,16 @@ pub fn select(
     let labels = ctx.params.label_selector()?;
     let fields = ctx.params.field_selector()?;
     let prefix = ctx.target.collection_prefix();
+    if let Some(key) = ctx.target.single_key(&fields) {
+        // One object at most: read it rather than scan the collection.
+        let past = start_after.is_some_and(|after| key.as_str() <= after);
+        let obj = if past { None } else { ctx.read(&key)? };
+        let items = obj
+            .filter(|o| labels.matches(&minik_api::meta::labels(o)) && fields.matches(o))
+            .map(|o| vec![(key, o)])
+            .unwrap_or_default();
+        return Ok((items, false));
+    }
     let mut items = Vec::new();
     let mut more = false;
     let mut error = None;

@@ -74,17 +74,18 @@ impl Filter {
     }
 
     /// The event type this watch sees for a change, if any, and the object
-    /// if deciding needed it decoded.
-    fn view(&self, c: &Change) -> Option<(EventType, Option<Value>)> {
+    /// if deciding needed it decoded (decoded once per change, shared by
+    /// every watch).
+    fn view(&self, c: &Change) -> Option<(EventType, Option<Arc<Value>>)> {
         if !self.wants_key(&c.key) {
             return None;
         }
         if self.selects_everything() {
             return Some((c.event_type, None));
         }
-        let obj = c.object();
-        let now = self.matches(&obj);
-        let before = c.prev().is_some_and(|p| self.matches(&p));
+        let (obj, prev) = c.decoded();
+        let now = self.matches(obj);
+        let before = prev.as_deref().is_some_and(|p| self.matches(p));
         let ty = match c.event_type {
             EventType::Deleted => (now || before).then_some(EventType::Deleted),
             _ => match (before, now) {
@@ -94,7 +95,7 @@ impl Filter {
                 (false, false) => None,
             },
         };
-        ty.map(|t| (t, Some(obj)))
+        ty.map(|t| (t, Some(obj.clone())))
     }
 }
 
@@ -113,14 +114,14 @@ impl Encoder {
     }
 
     /// One change's line: the hub's shared bytes when possible.
-    fn change(&mut self, ty: EventType, c: &Change, decoded: Option<Value>) -> Bytes {
+    fn change(&mut self, ty: EventType, c: &Change, decoded: Option<Arc<Value>>) -> Bytes {
         if self.sends_stored() {
             if ty == c.event_type {
                 return c.line();
             }
             return watch_line(ty, &c.object_json()).0;
         }
-        let obj = decoded.unwrap_or_else(|| c.object());
+        let obj = decoded.unwrap_or_else(|| c.decoded().0.clone());
         self.event(ty.as_str(), &obj)
     }
 
@@ -201,11 +202,12 @@ async fn wait_until_published(hub: &Hub, revision: u64) -> bool {
 }
 
 pub async fn watch(ctx: Ctx) -> Result<Response, ApiError> {
+    let fields = ctx.params.field_selector()?;
     let filter = Filter {
         prefix: ctx.target.collection_prefix(),
-        exact_key: ctx.target.name.as_ref().map(|_| ctx.target.key()),
+        exact_key: ctx.target.single_key(&fields),
         labels: ctx.params.label_selector()?,
-        fields: ctx.params.field_selector()?,
+        fields,
     };
     let bookmarks = ctx.params.flag("allowWatchBookmarks");
     let send_initial = ctx.params.get("sendInitialEvents").map(|s| s == "true");
