@@ -497,7 +497,31 @@ fn compare(old: &Value, new: &Value, shape: &Shape<'_>, writer: &Writer) -> Comp
         _ => &[],
     };
     if part.is_empty() {
-        compare_at(Some(old), Some(new), shape, &mut Vec::new(), &mut out);
+        // What the writer can never own is not walked: `spec` through
+        // `/status`, `status` through the object when it has `/status`.
+        let skip = match writer.subresource.as_deref() {
+            Some("status") => Some("spec"),
+            None if writer.status_is_subresource => Some("status"),
+            _ => None,
+        };
+        let empty = Map::new();
+        let a = old.as_object().unwrap_or(&empty);
+        let b = new.as_object().unwrap_or(&empty);
+        let mut path = Vec::new();
+        for key in a.keys().chain(b.keys().filter(|k| !a.contains_key(*k))) {
+            if Some(key.as_str()) == skip {
+                continue;
+            }
+            path.push(PathElement::Field(key.clone()));
+            compare_at(
+                a.get(key),
+                b.get(key),
+                &shape.field(key),
+                &mut path,
+                &mut out,
+            );
+            path.pop();
+        }
     } else {
         let mut shape = shape.clone();
         let (mut a, mut b) = (Some(old), Some(new));

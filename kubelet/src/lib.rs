@@ -130,9 +130,11 @@ pub async fn client(config: &Config) -> Result<kube::Client, Error> {
         .map_err(|e| Error::Config(format!("{e:#}")))
 }
 
-/// How many nodes of one process register at once. Each registration is a
-/// few round trips (Node, its status, its Lease); one after another, a
-/// thousand simulated nodes took most of `cluster up`'s time.
+/// How many simulated nodes of one process register at once. Each
+/// registration is a few round trips (Node, its status, its Lease); one
+/// after another, a thousand simulated nodes took most of `cluster up`'s
+/// time. Docker nodes start one at a time: the first one creates the
+/// cluster's network, which the others then join.
 const REGISTER_AT_ONCE: usize = 32;
 
 /// Starts the configured node(s) with `client`: registers each Node and
@@ -155,7 +157,10 @@ pub async fn start(config: Config, client: kube::Client) -> Result<Running, Erro
     let started: Vec<(NodeHandle, Vec<JoinHandle<()>>)> =
         futures::stream::iter(config.node_names().into_iter().enumerate())
             .map(|(i, name)| start_node(&shared, i, name))
-            .buffered(REGISTER_AT_ONCE)
+            .buffered(match config.runtime {
+                RuntimeKind::Sim => REGISTER_AT_ONCE,
+                RuntimeKind::Docker => 1,
+            })
             .try_collect()
             .await?;
     let mut running = Running {

@@ -1,0 +1,252 @@
+//! Benchmark of pods at scale, end to end (issue 18): a simulated cluster
+//! from `miniktl cluster up --runtime sim --nodes N`, then D Deployments of
+//! R replicas applied at once, timed until every pod is Running (one watch
+//! counts them). Prints, in the same run: the control plane's memory at
+//! 100 pods (one small Deployment first), the pods/s end to end, how long
+//! the real `kubectl get pods -A` takes at that size, and each component's
+//! resident memory at the end.
+//!
+//! `cargo build --release --workspace --bins && target/release/bench-pods [--nodes 1000] [--deployments 10] [--replicas 1000] [--timeout 600]`
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use futures::{StreamExt, TryStreamExt};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{Api, PostParams};
+use kube::runtime::{watcher, WatchStreamExt};
+use serde_json::json;
+
+fn bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("own path");
+    let bin = exe.with_file_name(name);
+    assert!(
+        bin.exists(),
+        "{} is missing: build the workspace binaries first (cargo build --release --workspace --bins)",
+        bin.display()
+    );
+    bin
+}
+
+fn arg(name: &str, default: &str) -> String {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+        .unwrap_or_else(|| default.to_string())
+}
+
+/// Resident memory (MB) of each minik process started from `home`.
+fn memory(home: &Path) -> Vec<(String, f64)> {
+    let mut out = Vec::new();
+    let home = home.display().to_string();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let dir = entry.path();
+        let Ok(cmdline) = std::fs::read(dir.join("cmdline")) else {
+            continue;
+        };
+        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        let Some(exe) = cmdline.split(' ').next() else {
+            continue;
+        };
+        let name = exe.rsplit('/').next().unwrap_or("").to_string();
+        if !name.starts_with("minik-") || !cmdline.contains(&home) {
+            continue;
+        }
+        let status = std::fs::read_to_string(dir.join("status")).unwrap_or_default();
+        let kb: f64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
+            .unwrap_or(0.0);
+        out.push((name, kb / 1024.0));
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+fn print_memory(when: &str, home: &Path) {
+    let m = memory(home);
+    let control: f64 = m
+        .iter()
+        .filter(|(n, _)| n != "minik-kubelet")
+        .map(|(_, mb)| mb)
+        .sum();
+    let parts: Vec<String> = m.iter().map(|(n, mb)| format!("{n} {mb:.0} MB")).collect();
+    println!(
+        "memory    {when}: control plane (all but the kubelet) {control:.0} MB; {}",
+        parts.join(", ")
+    );
+}
+
+fn deployment(name: &str, replicas: usize) -> Deployment {
+    serde_json::from_value(json!({
+        "metadata": {"name": name},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {"containers": [{"name": "app", "image": "minik/web:v1",
+                    "resources": {"requests": {"cpu": "1m", "memory": "1Mi"}}}]},
+            },
+        },
+    }))
+    .expect("a Deployment")
+}
+
+/// Waits until `want` pods (of those whose name starts with one of
+/// `prefixes`) are Running, or `timeout` passes; returns how many were.
+async fn running(pods: &Api<Pod>, prefixes: &[String], want: usize, timeout: Duration) -> usize {
+    let mut seen: HashSet<String> = HashSet::new();
+    let stream = watcher(pods.clone(), watcher::Config::default()).default_backoff();
+    let mut stream = std::pin::pin!(stream);
+    let deadline = tokio::time::Instant::now() + timeout;
+    while seen.len() < want {
+        let next = tokio::time::timeout_at(deadline, stream.try_next()).await;
+        let Ok(Ok(Some(event))) = next else { break };
+        let mut note = |p: &Pod| {
+            let name = p.metadata.name.clone().unwrap_or_default();
+            if !prefixes.iter().any(|x| name.starts_with(x.as_str())) {
+                return;
+            }
+            let phase = p.status.as_ref().and_then(|s| s.phase.as_deref());
+            if phase == Some("Running") {
+                seen.insert(name);
+            } else {
+                seen.remove(&name);
+            }
+        };
+        match event {
+            watcher::Event::Apply(p) | watcher::Event::InitApply(p) => note(&p),
+            watcher::Event::Delete(p) => {
+                seen.remove(&p.metadata.name.clone().unwrap_or_default());
+            }
+            _ => {}
+        }
+    }
+    seen.len()
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let nodes = arg("--nodes", "1000");
+    let deployments: usize = arg("--deployments", "10").parse()?;
+    let replicas: usize = arg("--replicas", "1000").parse()?;
+    let timeout = Duration::from_secs(arg("--timeout", "600").parse()?);
+    let dir = tempfile::tempdir()?;
+    let home = dir.path().join("home");
+    let name = format!("bench-pods-{}", std::process::id());
+    let miniktl = bin("miniktl");
+
+    let started = Instant::now();
+    let up = Command::new(&miniktl)
+        .args([
+            "cluster",
+            "up",
+            "--runtime",
+            "sim",
+            "--nodes",
+            &nodes,
+            "--isolated",
+        ])
+        .args([
+            "--api-port",
+            "0",
+            "--home",
+            &home.display().to_string(),
+            "--name",
+            &name,
+        ])
+        .stdin(Stdio::null())
+        .output()?;
+    anyhow::ensure!(
+        up.status.success(),
+        "cluster up failed: {}",
+        String::from_utf8_lossy(&up.stderr)
+    );
+    println!(
+        "cluster   {nodes} simulated nodes Ready in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    let kubeconfig = home.join("kubeconfig");
+    let result = run(&kubeconfig, &home, deployments, replicas, timeout).await;
+    let down = Command::new(&miniktl)
+        .args([
+            "cluster",
+            "down",
+            "--purge",
+            "--home",
+            &home.display().to_string(),
+        ])
+        .output();
+    anyhow::ensure!(
+        down.is_ok_and(|d| d.status.success()),
+        "cluster down failed"
+    );
+    result
+}
+
+async fn run(
+    kubeconfig: &Path,
+    home: &Path,
+    deployments: usize,
+    replicas: usize,
+    timeout: Duration,
+) -> anyhow::Result<()> {
+    let config = kube::Config::from_custom_kubeconfig(
+        kube::config::Kubeconfig::read_from(kubeconfig)?,
+        &Default::default(),
+    )
+    .await?;
+    let client = kube::Client::try_from(config)?;
+    let api: Api<Deployment> = Api::namespaced(client.clone(), "default");
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+
+    // 100 pods first: the small-cluster memory figure.
+    api.create(&PostParams::default(), &deployment("small", 100))
+        .await?;
+    let got = running(&pods, &["small-".into()], 100, timeout).await;
+    anyhow::ensure!(got == 100, "only {got} of the 100 small pods ran");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    print_memory("at 100 pods", home);
+
+    let total = deployments * replicas;
+    let names: Vec<String> = (0..deployments).map(|i| format!("load-{i}")).collect();
+    let started = Instant::now();
+    futures::stream::iter(names.iter())
+        .map(|n| {
+            let api = api.clone();
+            async move {
+                api.create(&PostParams::default(), &deployment(n, replicas))
+                    .await
+            }
+        })
+        .buffer_unordered(8)
+        .try_collect::<Vec<_>>()
+        .await?;
+    let prefixes: Vec<String> = names.iter().map(|n| format!("{n}-")).collect();
+    let got = running(&pods, &prefixes, total, timeout).await;
+    let took = started.elapsed().as_secs_f64();
+    println!(
+        "pods      {deployments} Deployments x {replicas}: {got}/{total} Running after {took:.1} s = {:.0} pods/s end to end (target: 30,000 in < 60 s, >= 500 pods/s)",
+        got as f64 / took
+    );
+
+    let kubectl = Instant::now();
+    let out = Command::new("kubectl")
+        .args(["--kubeconfig", &kubeconfig.display().to_string()])
+        .args(["get", "pods", "-A", "--no-headers"])
+        .output()?;
+    let lines = String::from_utf8_lossy(&out.stdout).lines().count();
+    println!(
+        "kubectl   get pods -A: {lines} rows in {:.2} s (target < 2 s)",
+        kubectl.elapsed().as_secs_f64()
+    );
+    print_memory(&format!("at {} pods", got + 100), home);
+    anyhow::ensure!(got == total, "not every pod ran within {timeout:?}");
+    Ok(())
+}
