@@ -938,10 +938,10 @@ pub struct FieldRequirement {
 impl FieldRequirement {
     /// Whether `obj` satisfies this term (see [`field_value`]).
     pub fn matches(&self, obj: &Value) -> bool {
-        let actual = field_value(obj, &self.field);
+        let actual = field_text(obj, &self.field);
         match self.op {
-            FieldOp::Equals => actual == self.value,
-            FieldOp::NotEquals => actual != self.value,
+            FieldOp::Equals => actual == self.value.as_str(),
+            FieldOp::NotEquals => actual != self.value.as_str(),
         }
     }
 }
@@ -1022,6 +1022,12 @@ impl fmt::Display for FieldSelector {
 /// Event means `source.component`, and the booleans `spec.unschedulable`
 /// (Node) and `spec.hostNetwork` (Pod) read as "false" when absent.
 pub fn field_value(obj: &Value, path: &str) -> String {
+    field_text(obj, path).into_owned()
+}
+
+/// [`field_value`], borrowed where the field is a string.
+fn field_text<'v>(obj: &'v Value, path: &str) -> std::borrow::Cow<'v, str> {
+    use std::borrow::Cow;
     let path = if path == "source" && obj.get("source").is_some_and(Value::is_object) {
         "source.component"
     } else {
@@ -1033,11 +1039,11 @@ pub fn field_value(obj: &Value, path: &str) -> String {
     }
     match current {
         None | Some(Value::Null) => match path {
-            "spec.unschedulable" | "spec.hostNetwork" => "false".to_string(),
-            _ => String::new(),
+            "spec.unschedulable" | "spec.hostNetwork" => Cow::Borrowed("false"),
+            _ => Cow::Borrowed(""),
         },
-        Some(Value::String(s)) => s.clone(),
-        Some(other) => other.to_string(),
+        Some(Value::String(s)) => Cow::Borrowed(s.as_str()),
+        Some(other) => Cow::Owned(other.to_string()),
     }
 }
 

@@ -13,6 +13,9 @@ use minik_apiserver::transport::TlsFiles;
 use minik_client::kubeconfig::Kubeconfig;
 use std::sync::Arc;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// minik's API server: the Kubernetes REST API over an embedded sled store.
 #[derive(Parser, Debug)]
 #[command(name = "minik-apiserver", version)]

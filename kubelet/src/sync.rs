@@ -159,20 +159,24 @@ pub async fn sync_pod(k: &Kubelet, pod: &Pod, st: &mut PodState) -> Result<Next,
     };
     let pod_ip = sandbox.ip.clone().unwrap_or_default();
 
-    // Pod files and volumes.
+    // Pod files and volumes (files only for containers that read them:
+    // not in the simulated runtime, see volumes::setup).
     let root = k.root_dir();
-    volumes::write_pod_file(
-        &root,
-        &pref.uid,
-        "resolv.conf",
-        &pod_dns::resolv_conf(pod, &k.config.cluster_dns, &k.config.cluster_domain),
-    )?;
-    volumes::write_pod_file(
-        &root,
-        &pref.uid,
-        "hosts",
-        &pod_dns::hosts(pod, &pod_ip, &k.config.cluster_domain),
-    )?;
+    let materialize = k.config.runtime == crate::RuntimeKind::Docker;
+    if materialize {
+        volumes::write_pod_file(
+            &root,
+            &pref.uid,
+            "resolv.conf",
+            &pod_dns::resolv_conf(pod, &k.config.cluster_dns, &k.config.cluster_domain),
+        )?;
+        volumes::write_pod_file(
+            &root,
+            &pref.uid,
+            "hosts",
+            &pod_dns::hosts(pod, &pod_ip, &k.config.cluster_domain),
+        )?;
+    }
     let facts = PodFacts {
         pod,
         pod_ip: &pod_ip,
@@ -180,7 +184,7 @@ pub async fn sync_pod(k: &Kubelet, pod: &Pod, st: &mut PodState) -> Result<Next,
         node_cpu_millis: k.capacity.cpu_millis,
         node_memory_bytes: k.capacity.memory_bytes,
     };
-    let volumes = match volumes::setup(&root, &k.objects, &facts).await {
+    let volumes = match volumes::setup(&root, &k.objects, &facts, materialize).await {
         Ok(v) => v,
         Err(MountError::Invalid(msg) | MountError::Unprocessed(msg)) => {
             st.events.warning("FailedMount", msg);

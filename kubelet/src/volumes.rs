@@ -60,17 +60,22 @@ pub fn pod_dir(root: &Path, uid: &str) -> PathBuf {
 }
 
 /// Sets up (or refreshes) every volume of the pod; returns volume name → host path.
+/// `materialize`: write the files. The simulated runtime, which runs no
+/// containers, resolves every volume (a missing ConfigMap is still a
+/// FailedMount, a token is still requested) but writes nothing: at a
+/// thousand nodes the files were most of the kubelet's work.
 pub async fn setup(
     root: &Path,
     cache: &ObjectCache,
     facts: &PodFacts<'_>,
+    materialize: bool,
 ) -> Result<BTreeMap<String, PathBuf>, MountError> {
     let pod = facts.pod;
     let uid = pod.metadata.uid.as_deref().unwrap_or_default();
     let dir = pod_dir(root, uid).join("volumes");
     let mut paths = BTreeMap::new();
     for volume in pod.spec.iter().flat_map(|s| s.volumes.iter().flatten()) {
-        let path = setup_volume(&dir, cache, facts, volume)
+        let path = setup_volume(&dir, cache, facts, volume, materialize)
             .await
             .map_err(|e| match e {
                 MountError::Invalid(msg) => MountError::Invalid(format!(
@@ -93,12 +98,15 @@ async fn setup_volume(
     cache: &ObjectCache,
     facts: &PodFacts<'_>,
     v: &Volume,
+    materialize: bool,
 ) -> Result<PathBuf, MountError> {
     let ns = facts.pod.metadata.namespace.as_deref().unwrap_or("default");
     let plugin_dir = |plugin: &str| dir.join(plugin).join(&v.name);
     if v.empty_dir.is_some() {
         let path = plugin_dir("kubernetes.io~empty-dir");
-        empty_dir(&path)?;
+        if materialize {
+            empty_dir(&path)?;
+        }
         return Ok(path);
     }
     if let Some(h) = &v.host_path {
@@ -238,7 +246,9 @@ async fn setup_volume(
         "kubernetes.io~projected"
     };
     let path = plugin_dir(plugin);
-    write_atomic(&path, &payload)?;
+    if materialize {
+        write_atomic(&path, &payload)?;
+    }
     Ok(path)
 }
 

@@ -49,7 +49,7 @@ pub async fn serve(ctx: Ctx, method: &Method, is_watch: bool) -> Result<Response
             let mut items = Vec::new();
             ctx.state.store.scan(&prefix, None, &mut |_, bytes| {
                 if let Ok(obj) = serde_json::from_slice::<Value>(bytes) {
-                    if labels.matches(&minik_api::meta::labels(&obj)) && fields.matches(&obj) {
+                    if labels.matches_object(&obj) && fields.matches(&obj) {
                         items.extend(metrics_of(&ctx, &obj));
                     }
                 }

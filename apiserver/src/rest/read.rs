@@ -42,7 +42,7 @@ pub fn select(
         let past = start_after.is_some_and(|after| key.as_str() <= after);
         let obj = if past { None } else { ctx.read(&key)? };
         let items = obj
-            .filter(|o| labels.matches(&minik_api::meta::labels(o)) && fields.matches(o))
+            .filter(|o| labels.matches_object(o) && fields.matches(o))
             .map(|o| vec![(key, o)])
             .unwrap_or_default();
         return Ok((items, false));
@@ -60,7 +60,7 @@ pub fn select(
                     return false;
                 }
             };
-            if !labels.matches(&minik_api::meta::labels(&obj)) || !fields.matches(&obj) {
+            if !labels.matches_object(&obj) || !fields.matches(&obj) {
                 return true;
             }
             if limit > 0 && items.len() == limit {

@@ -99,7 +99,7 @@ pub async fn serve(ctx: Ctx, method: &Method, is_watch: bool) -> Result<Response
             let fields = ctx.params.field_selector()?;
             let items: Vec<Value> = objects
                 .into_iter()
-                .filter(|o| labels.matches(&minik_api::meta::labels(o)) && fields.matches(o))
+                .filter(|o| labels.matches_object(o) && fields.matches(o))
                 .collect();
             match ctx.output {
                 Output::Table(include) => tables::table(info, &items, now, include, "", None),

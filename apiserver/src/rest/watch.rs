@@ -59,7 +59,7 @@ struct Filter {
 
 impl Filter {
     fn matches(&self, obj: &Value) -> bool {
-        self.labels.matches(&minik_api::meta::labels(obj)) && self.fields.matches(obj)
+        self.fields.matches(obj) && self.labels.matches_object(obj)
     }
 
     fn wants_key(&self, key: &str) -> bool {
