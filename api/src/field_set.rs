@@ -182,17 +182,6 @@ impl FieldSet {
         out
     }
 
-    /// Whether `path` or anything beneath it is in the set.
-    pub fn touches(&self, path: &[PathElement]) -> bool {
-        match path {
-            [] => !self.is_empty(),
-            [first, rest @ ..] => {
-                (rest.is_empty() && self.members.contains(first))
-                    || self.children.get(first).is_some_and(|c| c.touches(rest))
-            }
-        }
-    }
-
     /// The paths beneath `element`, as a set of their own.
     pub fn child(&self, element: &PathElement) -> Option<&FieldSet> {
         self.children.get(element)
@@ -369,8 +358,6 @@ mod tests {
         assert_eq!(a.intersection(&b).paths().len(), 1);
         assert_eq!(a.difference(&b).paths()[0].to_string(), ".spec.paused");
         assert_eq!(a.union(&b).paths().len(), 3);
-        assert!(b.touches(&[f("metadata")]));
-        assert!(!a.touches(&[f("metadata")]));
         assert!(a.difference(&a).is_empty());
     }
 }

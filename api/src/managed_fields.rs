@@ -154,29 +154,6 @@ pub fn set_entries(obj: &mut Value, entries: &[Entry]) {
     }
 }
 
-/// A managedFields entry list a client sent, checked as kube-apiserver
-/// checks it (`metadata.managedFields`: each entry an Apply or Update with
-/// FieldsV1). `Err` names what is wrong.
-pub fn validate_sent(obj: &Value) -> Result<(), String> {
-    let Some(list) = obj.pointer("/metadata/managedFields") else {
-        return Ok(());
-    };
-    let Some(list) = list.as_array() else {
-        return Err("metadata.managedFields: must be a list".into());
-    };
-    for (i, v) in list.iter().enumerate() {
-        if v.as_object().is_some_and(Map::is_empty) {
-            continue;
-        }
-        if Entry::from_json(v).is_none() {
-            return Err(format!(
-                "metadata.managedFields[{i}]: must have operation Apply or Update and fieldsV1 in the FieldsV1 format"
-            ));
-        }
-    }
-    Ok(())
-}
-
 /// An apply refused because other managers own fields it would change.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Conflicts(pub Vec<(String, FieldPath)>);
@@ -308,7 +285,7 @@ pub fn apply(
         let kept = managers
             .iter()
             .fold(config_fields.clone(), |all, e| all.union(&e.fields));
-        remove_dropped(&mut merged, last, Some(&kept));
+        remove_dropped(&mut merged, shape, last, Some(&kept));
     }
     let comparison = compare(live, &merged, shape, writer);
     let changed = comparison.added.union(&comparison.modified);
@@ -628,6 +605,16 @@ fn same_kind(a: Option<&Value>, b: Option<&Value>) -> bool {
 
 /// A non-atomic list's elements with the path elements naming them (the
 /// first of duplicates wins; elements that cannot be named go by position).
+/// The path element naming the `i`th element of a list of `list_type`
+/// (by position where its keys cannot name it).
+fn list_element(item: &Value, i: usize, list_type: &ListType, shape: &Shape<'_>) -> PathElement {
+    match list_type {
+        ListType::Set => PathElement::value(item),
+        ListType::Map(keys) => key_element(item, keys, shape).unwrap_or(PathElement::Index(i)),
+        ListType::Atomic => PathElement::Index(i),
+    }
+}
+
 fn index_list<'v>(
     list: Option<&'v Value>,
     list_type: &ListType,
@@ -640,11 +627,7 @@ fn index_list<'v>(
         .flatten()
         .enumerate()
     {
-        let element = match list_type {
-            ListType::Set => PathElement::value(item),
-            ListType::Map(keys) => key_element(item, keys, shape).unwrap_or(PathElement::Index(i)),
-            ListType::Atomic => PathElement::Index(i),
-        };
+        let element = list_element(item, i, list_type, shape);
         if !out.iter().any(|(e, _)| *e == element) {
             out.push((element, item));
         }
@@ -757,58 +740,61 @@ fn merge_list(
 
 // -- removing what an applier dropped --------------------------------------------
 
-/// Removes from `obj` what the applier owned last time (`last`) and nobody
-/// keeps (`kept`): fields, map entries and list elements, and structs left
-/// with nothing anybody owns.
-fn remove_dropped(obj: &mut Value, last: &FieldSet, kept: Option<&FieldSet>) {
+/// Removes from `obj` (of `shape`) what the applier owned last time
+/// (`last`) and nobody keeps (`kept`): fields, map entries and list
+/// elements, and structs left with nothing anybody owns.
+fn remove_dropped(obj: &mut Value, shape: &Shape<'_>, last: &FieldSet, kept: Option<&FieldSet>) {
     let elements: Vec<PathElement> = last.elements().into_iter().cloned().collect();
     for element in elements {
         let kept_here = kept.is_some_and(|k| k.is_member(&element));
         let kept_below = kept.and_then(|k| k.child(&element));
         if !kept_here && kept_below.is_none_or(FieldSet::is_empty) {
-            remove_element(obj, &element);
+            remove_element(obj, shape, &element);
         } else if let Some(below) = last.child(&element) {
-            if let Some(child) = element_mut(obj, &element) {
-                remove_dropped(child, below, kept_below);
+            let child_shape = match &element {
+                PathElement::Field(name) => shape.field(name),
+                _ => shape.item(),
+            };
+            if let Some(child) = element_mut(obj, shape, &element) {
+                remove_dropped(child, &child_shape, below, kept_below);
             }
         }
     }
 }
 
-fn remove_element(obj: &mut Value, element: &PathElement) {
+fn remove_element(obj: &mut Value, shape: &Shape<'_>, element: &PathElement) {
     match (obj, element) {
         (Value::Object(map), PathElement::Field(name)) => {
             map.remove(name);
         }
-        (Value::Array(items), PathElement::Key(_) | PathElement::Value(_)) => {
-            items.retain(|item| !names(item, element));
+        (Value::Array(items), _) => {
+            let list_type = shape.list_type();
+            let mut i = 0;
+            items.retain(|item| {
+                i += 1;
+                list_element(item, i - 1, &list_type, shape) != *element
+            });
         }
         _ => {}
     }
 }
 
-fn element_mut<'v>(obj: &'v mut Value, element: &PathElement) -> Option<&'v mut Value> {
+fn element_mut<'v>(
+    obj: &'v mut Value,
+    shape: &Shape<'_>,
+    element: &PathElement,
+) -> Option<&'v mut Value> {
     match (obj, element) {
         (Value::Object(map), PathElement::Field(name)) => map.get_mut(name),
-        (Value::Array(items), PathElement::Key(_) | PathElement::Value(_)) => {
-            items.iter_mut().find(|item| names(item, element))
+        (Value::Array(items), _) => {
+            let list_type = shape.list_type();
+            items
+                .iter_mut()
+                .enumerate()
+                .find(|(i, item)| list_element(item, *i, &list_type, shape) == *element)
+                .map(|(_, item)| item)
         }
-        (Value::Array(items), PathElement::Index(i)) => items.get_mut(*i),
         _ => None,
-    }
-}
-
-/// Whether a list element is the one `element` names.
-fn names(item: &Value, element: &PathElement) -> bool {
-    match element {
-        PathElement::Value(_) => PathElement::value(item) == *element,
-        PathElement::Key(json) => {
-            let keys: Map<String, Value> = serde_json::from_str(json).unwrap_or_default();
-            keys.iter().all(|(k, v)| {
-                item.get(k) == Some(v) || (item.get(k).is_none() && k == "protocol" && v == "TCP")
-            })
-        }
-        _ => false,
     }
 }
 

@@ -33,7 +33,7 @@ use std::sync::Arc;
 use futures::{stream, FutureExt, StreamExt};
 use k8s_openapi::api::core::v1::{Node, Pod, Service};
 use k8s_openapi::api::discovery::v1::{Endpoint, EndpointConditions, EndpointPort, EndpointSlice};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use kube::api::{DeleteParams, PostParams};
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::{ObjectRef, Store};
@@ -212,80 +212,115 @@ async fn reconcile(svc: Arc<Service>, st: Arc<State>) -> Result<Action, Error> {
     wait_for_cache_sync(&st.synced).await;
     let pods = selected_pods(&st.pods, &ns, selector);
     let wanted = desired(&svc, &pods, &st.nodes);
-    let labels = desired_labels(&svc);
     let address_type = match service_is_ipv6(&svc) {
         Some(true) => "IPv6",
         _ => "IPv4",
     };
-    let mut existing: Vec<Arc<EndpointSlice>> = st
-        .slices
-        .state()
+    let wanted: Vec<WantedSlice> = wanted
         .into_iter()
-        .filter(|s| {
-            s.namespace().as_deref() == Some(ns.as_str())
-                && s.labels().get(LABEL_SERVICE_NAME) == Some(&name)
-                && s.labels().get(LABEL_MANAGED_BY).map(String::as_str) == Some(CONTROLLER_NAME)
-        })
+        .map(|(ports, endpoints)| (address_type, ports, endpoints))
         .collect();
-    existing.sort_by_key(|s| s.name_any());
-    let api: Api<EndpointSlice> = Api::namespaced(st.ctx.client.clone(), &ns);
     let owner = svc.controller_owner_ref(&());
-    for (i, (ports, endpoints)) in wanted.iter().enumerate() {
-        let mut slice = EndpointSlice {
-            metadata: ObjectMeta {
-                generate_name: Some(format!("{name}-")),
-                namespace: Some(ns.clone()),
-                labels: Some(labels.clone()),
-                owner_references: owner.clone().map(|o| vec![o]),
-                ..Default::default()
-            },
-            address_type: address_type.into(),
-            endpoints: endpoints.clone(),
-            ports: (!ports.is_empty()).then(|| ports.clone()),
-        };
-        let result = match existing.get(i) {
-            Some(current) => {
-                if current.address_type == slice.address_type
-                    && current.endpoints == slice.endpoints
-                    && current.ports == slice.ports
-                    && current.labels() == &labels
-                {
-                    continue;
-                }
-                if current.address_type != slice.address_type {
-                    // The address type is immutable: replace the slice.
-                    delete_slice(&api, current).await?;
-                    api.create(&PostParams::default(), &slice).await.map(|_| ())
-                } else {
+    let slices = SliceSet {
+        client: &st.ctx.client,
+        slices: &st.slices,
+        namespace: &ns,
+        service: &name,
+        manager: CONTROLLER_NAME,
+    };
+    if !slices.write(&wanted, &desired_labels(&svc), owner).await? {
+        // A namespace being deleted refuses creates; its Services go too.
+        return Ok(Action::await_change());
+    }
+    st.backoff.forget(&key(&ns, &name));
+    Ok(Action::await_change())
+}
+
+/// One slice's content: its address type, ports and endpoints.
+pub(crate) type WantedSlice = (&'static str, Vec<EndpointPort>, Vec<Endpoint>);
+
+/// The slices one controller (`manager`) keeps for one Service.
+pub(crate) struct SliceSet<'a> {
+    pub client: &'a kube::Client,
+    pub slices: &'a Store<EndpointSlice>,
+    pub namespace: &'a str,
+    pub service: &'a str,
+    pub manager: &'static str,
+}
+
+impl SliceSet<'_> {
+    /// Brings the slices to `wanted`: existing ones are rewritten in name
+    /// order (replaced when their immutable address type differs), missing
+    /// ones created as `<service>-<random>`, surplus ones deleted. `false`
+    /// when the namespace is being deleted and refuses creates.
+    pub async fn write(
+        &self,
+        wanted: &[WantedSlice],
+        labels: &BTreeMap<String, String>,
+        owner: Option<OwnerReference>,
+    ) -> Result<bool, Error> {
+        let mut existing: Vec<Arc<EndpointSlice>> = self
+            .slices
+            .state()
+            .into_iter()
+            .filter(|s| {
+                s.namespace().as_deref() == Some(self.namespace)
+                    && s.labels().get(LABEL_SERVICE_NAME).map(String::as_str) == Some(self.service)
+                    && s.labels().get(LABEL_MANAGED_BY).map(String::as_str) == Some(self.manager)
+            })
+            .collect();
+        existing.sort_by_key(|s| s.name_any());
+        let api: Api<EndpointSlice> = Api::namespaced(self.client.clone(), self.namespace);
+        for (i, (address_type, ports, endpoints)) in wanted.iter().enumerate() {
+            let mut slice = EndpointSlice {
+                metadata: ObjectMeta {
+                    generate_name: Some(format!("{}-", self.service)),
+                    namespace: Some(self.namespace.to_string()),
+                    labels: Some(labels.clone()),
+                    owner_references: owner.clone().map(|o| vec![o]),
+                    ..Default::default()
+                },
+                address_type: address_type.to_string(),
+                endpoints: endpoints.clone(),
+                ports: (!ports.is_empty()).then(|| ports.clone()),
+            };
+            let result = match existing.get(i) {
+                Some(current) if current.address_type == slice.address_type => {
+                    if current.endpoints == slice.endpoints
+                        && current.ports == slice.ports
+                        && current.labels() == labels
+                    {
+                        continue;
+                    }
                     slice.metadata = current.metadata.clone();
                     slice.metadata.labels = Some(labels.clone());
                     api.replace(&current.name_any(), &PostParams::default(), &slice)
                         .await
                         .map(|_| ())
                 }
+                Some(current) => {
+                    // The address type is immutable: replace the slice.
+                    delete_slice(&api, current).await?;
+                    api.create(&PostParams::default(), &slice).await.map(|_| ())
+                }
+                None => api.create(&PostParams::default(), &slice).await.map(|_| ()),
+            };
+            match result {
+                Ok(()) => {}
+                Err(e) if errors::is_namespace_terminating(&e) => return Ok(false),
+                Err(e) => return Err(e.into()),
             }
-            None => api.create(&PostParams::default(), &slice).await.map(|_| ()),
-        };
-        match result {
-            Ok(()) => {}
-            // A namespace being deleted refuses creates; its Services go too.
-            Err(e) if errors::is_namespace_terminating(&e) => return Ok(Action::await_change()),
-            Err(e) => return Err(e.into()),
         }
+        for surplus in existing.iter().skip(wanted.len()) {
+            delete_slice(&api, surplus).await?;
+        }
+        Ok(true)
     }
-    for surplus in existing.iter().skip(wanted.len()) {
-        delete_slice(&api, surplus).await?;
-    }
-    st.backoff.forget(&key(&ns, &name));
-    Ok(Action::await_change())
 }
 
 /// Deletes a slice this controller saw (a uid precondition, so a newer one
 /// of the same name is safe); gone already is fine.
-pub(crate) async fn delete_slice(
-    api: &Api<EndpointSlice>,
-    slice: &EndpointSlice,
-) -> Result<(), Error> {
+async fn delete_slice(api: &Api<EndpointSlice>, slice: &EndpointSlice) -> Result<(), Error> {
     let params = DeleteParams {
         preconditions: slice
             .meta()

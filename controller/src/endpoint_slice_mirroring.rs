@@ -28,17 +28,14 @@ use std::sync::Arc;
 use futures::FutureExt;
 use k8s_openapi::api::core::v1::{EndpointAddress, Endpoints, Service};
 use k8s_openapi::api::discovery::v1::{Endpoint, EndpointConditions, EndpointPort, EndpointSlice};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use kube::api::PostParams;
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::Controller;
-use kube::{Api, Resource, ResourceExt};
-use minik_client::errors;
+use kube::{Resource, ResourceExt};
 use minik_client::informer::{wait_for_cache_sync, Synced};
 
 use crate::context::{drive, Built, RetryBackoff};
-use crate::endpoint_slice::{delete_slice, LABEL_MANAGED_BY, LABEL_SERVICE_NAME};
+use crate::endpoint_slice::{SliceSet, WantedSlice, LABEL_MANAGED_BY, LABEL_SERVICE_NAME};
 use crate::endpoints::key;
 use crate::{Context, Error};
 
@@ -104,7 +101,7 @@ fn mirrored(endpoints: &Endpoints, service: Option<&Service>) -> bool {
 
 /// The slices mirroring `endpoints`: (address type, ports, endpoints) per
 /// subset and family.
-fn desired(endpoints: &Endpoints) -> Vec<(&'static str, Vec<EndpointPort>, Vec<Endpoint>)> {
+fn desired(endpoints: &Endpoints) -> Vec<WantedSlice> {
     let mut out = Vec::new();
     for subset in endpoints.subsets.iter().flatten() {
         let ports: Vec<EndpointPort> = subset
@@ -173,64 +170,19 @@ async fn reconcile(endpoints: Arc<Endpoints>, st: Arc<State>) -> Result<Action, 
     } else {
         Vec::new()
     };
-    let mut existing: Vec<Arc<EndpointSlice>> = st
-        .slices
-        .state()
-        .into_iter()
-        .filter(|s| {
-            s.namespace().as_deref() == Some(ns.as_str())
-                && s.labels().get(LABEL_SERVICE_NAME) == Some(&name)
-                && s.labels().get(LABEL_MANAGED_BY).map(String::as_str) == Some(CONTROLLER_NAME)
-        })
-        .collect();
-    existing.sort_by_key(|s| s.name_any());
     let mut labels = endpoints.labels().clone();
     labels.insert(LABEL_SERVICE_NAME.into(), name.clone());
     labels.insert(LABEL_MANAGED_BY.into(), CONTROLLER_NAME.into());
-    let api: Api<EndpointSlice> = Api::namespaced(st.ctx.client.clone(), &ns);
+    let slices = SliceSet {
+        client: &st.ctx.client,
+        slices: &st.slices,
+        namespace: &ns,
+        service: &name,
+        manager: CONTROLLER_NAME,
+    };
     let owner = endpoints.controller_owner_ref(&());
-    for (i, (address_type, ports, list)) in wanted.iter().enumerate() {
-        let mut slice = EndpointSlice {
-            metadata: ObjectMeta {
-                generate_name: Some(format!("{name}-")),
-                namespace: Some(ns.clone()),
-                labels: Some(labels.clone()),
-                owner_references: owner.clone().map(|o| vec![o]),
-                ..Default::default()
-            },
-            address_type: address_type.to_string(),
-            endpoints: list.clone(),
-            ports: (!ports.is_empty()).then(|| ports.clone()),
-        };
-        let result = match existing.get(i) {
-            Some(current) if current.address_type == slice.address_type => {
-                if current.endpoints == slice.endpoints
-                    && current.ports == slice.ports
-                    && current.labels() == &labels
-                {
-                    continue;
-                }
-                slice.metadata = current.metadata.clone();
-                slice.metadata.labels = Some(labels.clone());
-                api.replace(&current.name_any(), &PostParams::default(), &slice)
-                    .await
-                    .map(|_| ())
-            }
-            Some(current) => {
-                // The address type is immutable: replace the slice.
-                delete_slice(&api, current).await?;
-                api.create(&PostParams::default(), &slice).await.map(|_| ())
-            }
-            None => api.create(&PostParams::default(), &slice).await.map(|_| ()),
-        };
-        match result {
-            Ok(()) => {}
-            Err(e) if errors::is_namespace_terminating(&e) => return Ok(Action::await_change()),
-            Err(e) => return Err(e.into()),
-        }
-    }
-    for surplus in existing.iter().skip(wanted.len()) {
-        delete_slice(&api, surplus).await?;
+    if !slices.write(&wanted, &labels, owner).await? {
+        return Ok(Action::await_change());
     }
     st.backoff.forget(&key(&ns, &name));
     Ok(Action::await_change())

@@ -3,10 +3,33 @@
 //! `src/bin/` use.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
+
+/// A workspace binary beside the running benchmark (`miniktl`,
+/// `minik-apiserver`, …); panics with the build command if it is missing.
+pub fn sibling_binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("own path");
+    let bin = exe.with_file_name(name);
+    assert!(
+        bin.exists(),
+        "{} is missing: build the workspace binaries first (cargo build --release --workspace --bins)",
+        bin.display()
+    );
+    bin
+}
+
+/// A benchmark's `--name VALUE` argument, or `default`.
+pub fn bench_arg(name: &str, default: &str) -> String {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+        .unwrap_or_else(|| default.to_string())
+}
 
 /// Resident set size of this process (an in-process API server's memory).
 pub fn rss_bytes() -> u64 {

@@ -65,6 +65,7 @@ pub async fn create_object(
         ctx.decoder.warn(warning);
     }
     let generate = meta::name(obj).is_empty();
+    let fields = crate::field_manager::Recorder::new(ctx);
     // A generated name that collides is retried, as clients of kube-apiserver would.
     for _ in 0..5 {
         let mut candidate = obj.clone();
@@ -79,7 +80,7 @@ pub async fn create_object(
         registry::prepare_admitted_create(&target, &mut candidate, |obj| {
             admission::mutate(&*store, info, obj)
         })?;
-        crate::field_manager::Recorder::new(ctx).record_create(&mut candidate, applied);
+        fields.record_create(&mut candidate, applied);
         // Held until the object is stored: see admission::resource_quota.
         let reservation = admission::validate(&ctx.state, info, &candidate, &ctx.decoder).await?;
         crate::authorization::confirm_no_escalation(

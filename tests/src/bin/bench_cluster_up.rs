@@ -7,34 +7,15 @@
 //! Run after building the binaries it starts:
 //! `cargo build --release --workspace --bins && target/release/bench-cluster-up [--runtime sim|docker] [--nodes N] [--rounds R]`
 
-use std::path::PathBuf;
+use minik_tests::{bench_arg, sibling_binary};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn miniktl() -> PathBuf {
-    let exe = std::env::current_exe().expect("own path");
-    let bin = exe.with_file_name("miniktl");
-    assert!(
-        bin.exists(),
-        "{} is missing: build the workspace binaries first (cargo build --release --workspace --bins)",
-        bin.display()
-    );
-    bin
-}
-
-fn arg(name: &str, default: &str) -> String {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
-        .unwrap_or_else(|| default.to_string())
-}
-
 fn main() {
-    let runtime = arg("--runtime", "sim");
-    let nodes = arg("--nodes", "3");
-    let rounds: usize = arg("--rounds", "5").parse().expect("--rounds N");
-    let bin = miniktl();
+    let runtime = bench_arg("--runtime", "sim");
+    let nodes = bench_arg("--nodes", "3");
+    let rounds: usize = bench_arg("--rounds", "5").parse().expect("--rounds N");
+    let bin = sibling_binary("miniktl");
     let mut times = Vec::new();
     for round in 0..rounds {
         let dir = tempfile::tempdir().expect("temp dir");

@@ -9,7 +9,7 @@
 //! `cargo build --release --workspace --bins && target/release/bench-pods [--nodes 1000] [--deployments 10] [--replicas 1000] [--timeout 600]`
 
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -18,26 +18,8 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, PostParams};
 use kube::runtime::{watcher, WatchStreamExt};
+use minik_tests::{bench_arg, sibling_binary};
 use serde_json::json;
-
-fn bin(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("own path");
-    let bin = exe.with_file_name(name);
-    assert!(
-        bin.exists(),
-        "{} is missing: build the workspace binaries first (cargo build --release --workspace --bins)",
-        bin.display()
-    );
-    bin
-}
-
-fn arg(name: &str, default: &str) -> String {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
-        .unwrap_or_else(|| default.to_string())
-}
 
 /// Resident memory (MB) of each minik process started from `home`.
 fn memory(home: &Path) -> Vec<(String, f64)> {
@@ -133,14 +115,14 @@ async fn running(pods: &Api<Pod>, prefixes: &[String], want: usize, timeout: Dur
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let nodes = arg("--nodes", "1000");
-    let deployments: usize = arg("--deployments", "10").parse()?;
-    let replicas: usize = arg("--replicas", "1000").parse()?;
-    let timeout = Duration::from_secs(arg("--timeout", "600").parse()?);
+    let nodes = bench_arg("--nodes", "1000");
+    let deployments: usize = bench_arg("--deployments", "10").parse()?;
+    let replicas: usize = bench_arg("--replicas", "1000").parse()?;
+    let timeout = Duration::from_secs(bench_arg("--timeout", "600").parse()?);
     let dir = tempfile::tempdir()?;
     let home = dir.path().join("home");
     let name = format!("bench-pods-{}", std::process::id());
-    let miniktl = bin("miniktl");
+    let miniktl = sibling_binary("miniktl");
 
     let started = Instant::now();
     let up = Command::new(&miniktl)
