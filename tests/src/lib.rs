@@ -2,6 +2,8 @@
 //! measuring and raw-socket helpers that both they and the benchmarks in
 //! `src/bin/` use.
 
+pub mod etcd;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
