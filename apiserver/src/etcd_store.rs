@@ -144,6 +144,11 @@ impl EtcdStore {
     }
 
     /// Runs `fut` on the store's runtime, blocking this thread until it ends.
+    ///
+    /// Called from a request handler on a multi-threaded runtime, the wait
+    /// is announced with `block_in_place`, so the worker's other requests
+    /// move to another thread meanwhile rather than queue behind an etcd
+    /// round trip.
     fn block<T: Send + 'static>(
         &self,
         fut: impl Future<Output = Result<T, StoreError>> + Send + 'static,
@@ -152,8 +157,14 @@ impl EtcdStore {
         self.handle().spawn(async move {
             let _ = tx.send(fut.await);
         });
-        rx.recv()
-            .map_err(|_| StoreError::Etcd("the etcd client stopped".into()))?
+        let wait = || {
+            rx.recv()
+                .map_err(|_| StoreError::Etcd("the etcd client stopped".into()))?
+        };
+        match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+            Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(wait),
+            _ => wait(),
+        }
     }
 
     pub fn client(&self) -> Client {
@@ -194,12 +205,19 @@ impl EtcdStore {
         Ok(stamp_revision(plain, revision))
     }
 
-    /// The value at `key` and its mod_revision.
+    /// The value at `key` and its mod_revision, read before a swap. A
+    /// serializable read (the member's own state, no quorum round trip):
+    /// the swap's compare catches a stale one, as a conflict.
     pub async fn get_versioned(&self, key: &str) -> Result<Option<Versioned>, StoreError> {
         let mut client = self.client.clone();
         let ekey = self.etcd_key(key);
         let mut resp = self
-            .run(async move { client.get(ekey, None).await.map_err(etcd_error) })
+            .run(async move {
+                client
+                    .get(ekey, Some(GetOptions::new().with_serializable()))
+                    .await
+                    .map_err(etcd_error)
+            })
             .await?;
         match resp.take_kvs().into_iter().next() {
             Some(kv) => Ok(Some(Versioned {
