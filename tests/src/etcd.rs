@@ -34,6 +34,11 @@ fn binary() -> Option<PathBuf> {
     found
 }
 
+/// Whether etcd is installed (panics under CI=true when it is not).
+pub fn available() -> bool {
+    binary().is_some()
+}
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
