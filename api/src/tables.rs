@@ -104,6 +104,27 @@ pub fn table(
     resource_version: &str,
     continue_token: Option<&str>,
 ) -> Value {
+    table_of(
+        info,
+        objects.to_vec(),
+        now,
+        include_object,
+        resource_version,
+        continue_token,
+    )
+}
+
+/// [`table`] of objects it may take apart: each row takes its object's
+/// metadata (or the object) rather than copying it — a page of a list is
+/// hundreds of objects.
+pub fn table_of(
+    info: &ResourceInfo,
+    objects: Vec<Value>,
+    now: Timestamp,
+    include_object: IncludeObject,
+    resource_version: &str,
+    continue_token: Option<&str>,
+) -> Value {
     let mut metadata = Map::new();
     if !resource_version.is_empty() {
         metadata.insert("resourceVersion".into(), resource_version.into());
@@ -113,7 +134,7 @@ pub fn table(
     }
     let column_definitions: Vec<Value> = columns(info).iter().map(Column::to_json).collect();
     let rows: Vec<Value> = objects
-        .iter()
+        .into_iter()
         .map(|obj| table_row(info, obj, now, include_object))
         .collect();
     json!({
@@ -127,19 +148,22 @@ pub fn table(
 
 pub(crate) fn table_row(
     info: &ResourceInfo,
-    obj: &Value,
+    mut obj: Value,
     now: Timestamp,
     include_object: IncludeObject,
 ) -> Value {
     let mut row = Map::new();
-    row.insert("cells".into(), Value::Array(cells(info, obj, now)));
-    if let Some(conditions) = info.strategy.row_conditions(obj) {
+    row.insert("cells".into(), Value::Array(cells(info, &obj, now)));
+    if let Some(conditions) = info.strategy.row_conditions(&obj) {
         row.insert("conditions".into(), conditions);
     }
     match include_object {
         IncludeObject::None => {}
         IncludeObject::Metadata => {
-            let metadata = obj.get("metadata").cloned().unwrap_or_else(|| json!({}));
+            let metadata = obj
+                .get_mut("metadata")
+                .map(Value::take)
+                .unwrap_or_else(|| json!({}));
             row.insert(
                 "object".into(),
                 json!({
@@ -150,7 +174,7 @@ pub(crate) fn table_row(
             );
         }
         IncludeObject::Object => {
-            row.insert("object".into(), obj.clone());
+            row.insert("object".into(), obj);
         }
     }
     Value::Object(row)

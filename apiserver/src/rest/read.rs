@@ -96,12 +96,16 @@ pub async fn list(ctx: Ctx) -> Result<Response, ApiError> {
     } else {
         None
     };
-    let objects: Vec<Value> = items.iter().map(|(_, v)| ctx.served(v)).collect();
+    // Taken apart, not copied: a page is hundreds of objects.
+    let objects: Vec<Value> = items
+        .into_iter()
+        .map(|(_, v)| minik_api::convert::from_storage(ctx.target.served, v))
+        .collect();
     let info = ctx.target.served;
     let body = match ctx.output {
-        Output::Table(include) => tables::table(
+        Output::Table(include) => tables::table_of(
             info,
-            &objects,
+            objects,
             jiff::Timestamp::now(),
             include,
             &rv.to_string(),
