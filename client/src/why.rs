@@ -115,8 +115,10 @@ pub fn event_time(e: &Value) -> &str {
 }
 
 /// Sorts Events oldest first, as a trace reads them.
+/// Within one second (the resolution of `lastTimestamp`), events.k8s.io's
+/// microsecond `eventTime` orders them.
 pub fn sort_events(events: &mut [Value]) {
-    events.sort_by_key(|e| event_time(e).to_string());
+    events.sort_by_key(|e| (event_time(e).to_string(), str_at(e, "/eventTime").to_string()));
 }
 
 /// The object an Event is about (`involvedObject` or `regarding`).

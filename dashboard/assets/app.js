@@ -69,7 +69,15 @@ function connect() {
 }
 
 let frame = 0;
-function schedule() { if (!frame) frame = requestAnimationFrame(render); }
+function schedule() { if (!frame) frame = requestAnimationFrame(timed); }
+// How long redraws take (the benchmark reads it: a frame over 50 ms is a visible stall).
+window.minikFrames = { count: 0, total: 0, max: 0 };
+function timed() {
+  const t = performance.now();
+  render();
+  const f = window.minikFrames, d = performance.now() - t;
+  f.count++; f.total += d; f.max = Math.max(f.max, d);
+}
 
 // ---- Small helpers.
 const esc = s => String(s).replace(/[&<>"']/g, c => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]));

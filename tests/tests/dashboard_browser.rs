@@ -1,0 +1,250 @@
+//! The dashboard in a real headless browser (chromium through chromedriver,
+//! `minik_tests::browser`), against an in-process cluster on simulated
+//! nodes with the dashboard started in-process as `cluster up` starts it:
+//! - requests without the token are refused (403), with it the page loads
+//!   and the token is kept in a cookie;
+//! - the cluster map shows the 3 pods of a 3-replica Deployment, and the
+//!   5 after the real `kubectl scale --replicas=5`, within 2 s;
+//! - a pod's page shows its `why` trace (its owner chain, as `miniktl why`
+//!   prints it);
+//! - the decision feed shows the ReplicaSet's SuccessfulCreate, naming the
+//!   ReplicaSet and the pod it created;
+//! - a control (scale, in the rollout view) makes the API call and shows
+//!   the equivalent kubectl command.
+//!
+//! Screenshots are saved under `target/test-screenshots/<run>/` and their
+//! paths printed. Without chromium the test fails under CI=true and is
+//! skipped (saying so) elsewhere.
+
+use crate::support;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use fantoccini::Locator;
+use k8s_openapi::api::apps::v1::Deployment;
+use kube::api::Api;
+use minik_tests::browser::{self, Browser};
+use support::scheduler::start_scheduler;
+use support::workloads::{wait_for, Tasks};
+use support::{present_or_skip, run_id, TestCluster};
+
+const T: Duration = Duration::from_secs(30);
+
+fn manifest(name: &str, replicas: u32) -> String {
+    format!(
+        r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {name}
+spec:
+  replicas: {replicas}
+  selector:
+    matchLabels: {{app: {name}}}
+  template:
+    metadata:
+      labels: {{app: {name}}}
+    spec:
+      containers:
+      - name: web
+        image: minik/web:v1
+"#
+    )
+}
+
+/// The pod boxes of this Deployment on the cluster map (`data-pod` = `ns/name`).
+async fn boxes(b: &Browser, name: &str) -> Vec<String> {
+    let script = format!(
+        "return [...document.querySelectorAll('#map [data-pod^=\"default/{name}-\"]')].map(e => e.dataset.pod)"
+    );
+    b.eval(&script)
+        .await
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|v| v.as_str().map(str::to_string))
+        .collect()
+}
+
+async fn text_of(b: &Browser, css: &str) -> Option<String> {
+    let el = b.client.find(Locator::Css(css)).await.ok()?;
+    el.text().await.ok()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_follows_the_cluster_in_a_browser() {
+    if !present_or_skip(browser::available(), "chromium and chromedriver") {
+        return;
+    }
+    let run = run_id();
+    let name = format!("dash-{run}");
+    let c = TestCluster::start().await;
+    let mut nodes = Vec::new();
+    for n in ["node-a", "node-b"] {
+        let mut node = minik_kubelet::Config::new(n);
+        node.runtime = minik_kubelet::RuntimeKind::Sim;
+        node.root_dir = c.dir.path().join(n);
+        node.listen = "127.0.0.1:0".parse().unwrap();
+        node.sim_delay = Duration::from_millis(50);
+        node.lease_renew_interval = Duration::from_secs(1);
+        nodes.push(minik_kubelet::start(node, c.client.clone()).await.unwrap());
+    }
+    let _scheduler = start_scheduler(&c.client);
+    let ctx = Arc::new(minik_controller::Context::new(
+        c.client.clone(),
+        minik_controller::Settings::default(),
+    ));
+    let _controllers = Tasks(vec![tokio::spawn(async move {
+        minik_controller::run_only(
+            ctx,
+            &[
+                minik_controller::deployment::build,
+                minik_controller::replicaset::build,
+            ],
+        )
+        .await
+        .unwrap();
+    })]);
+    let token = minik_dashboard::auth::new_token();
+    let dashboard = minik_dashboard::start(minik_dashboard::Config {
+        client: c.client.clone(),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        token: token.clone(),
+    })
+    .await
+    .unwrap();
+    let base = format!("http://{}", dashboard.addr);
+
+    // Without the token: refused, for the page and for the API behind it.
+    for path in ["/", "/api/stream", "/api/why/pod/default/x", "/?token=wrong"] {
+        let answer = minik_tests::request(dashboard.addr, "GET", path, None).await;
+        assert_eq!(minik_tests::status_code(&answer), 403, "{path}: {answer}");
+    }
+    let body = r#"{"action":"delete","namespace":"default","name":"x"}"#;
+    let answer = minik_tests::request(dashboard.addr, "POST", "/api/action", Some(body)).await;
+    assert_eq!(minik_tests::status_code(&answer), 403, "{answer}");
+
+    let b = Browser::start(&run).await;
+    b.client.goto(&format!("{base}/")).await.unwrap();
+    let refused = b.client.source().await.unwrap();
+    assert!(refused.contains("403 Forbidden"), "{refused}");
+
+    // With it: the map shows the Deployment's 3 pods.
+    c.apply(&manifest(&name, 3));
+    b.client.goto(&dashboard.url).await.unwrap();
+    let three = wait_for("3 pod boxes on the map", T, || async {
+        let found = boxes(&b, &name).await;
+        (found.len() == 3).then_some(found)
+    })
+    .await;
+    // The token is now a cookie: the bare URL works.
+    b.client.goto(&format!("{base}/#/map")).await.unwrap();
+    wait_for("the map again from the cookie", T, || async {
+        (boxes(&b, &name).await.len() == 3).then_some(())
+    })
+    .await;
+    let shot = b.screenshot("1-map-3-pods").await;
+    assert!(shot.exists());
+
+    // The real kubectl scales; the two new boxes appear within 2 s.
+    let started = Instant::now();
+    c.kubectl_ok(&["scale", &format!("deployment/{name}"), "--replicas=5"]);
+    let five = wait_for("5 pod boxes on the map", Duration::from_secs(5), || async {
+        let found = boxes(&b, &name).await;
+        (found.len() == 5).then_some(found)
+    })
+    .await;
+    let took = started.elapsed();
+    b.screenshot("2-map-5-pods").await;
+    assert!(took < Duration::from_secs(2), "5 pods shown after {took:?}");
+    assert!(three.iter().all(|p| five.contains(p)), "{three:?} {five:?}");
+
+    // A pod's page: its why trace, as miniktl why prints it.
+    let pod = five[0].trim_start_matches("default/").to_string();
+    let rs = pod.rsplit_once('-').unwrap().0.to_string();
+    b.client
+        .goto(&format!("{base}/#/pod/default/{pod}"))
+        .await
+        .unwrap();
+    let why = wait_for("the pod's why trace", T, || async {
+        let text = text_of(&b, "pre#why").await?;
+        (text.contains(&format!("Pod {pod} ← ReplicaSet {rs}"))
+            && text.contains(&format!("ReplicaSet {rs}"))
+            && text.contains(&format!("← Deployment {name}"))
+            && text.contains("SuccessfulCreate"))
+        .then_some(text)
+    })
+    .await;
+    assert!(why.starts_with(&format!("Pod default/{pod}: ")), "{why}");
+    b.screenshot("3-pod-why").await;
+
+    // The decision feed: the ReplicaSet's SuccessfulCreate, with what it is
+    // about (the ReplicaSet) and what it did (created this pod).
+    b.client.goto(&format!("{base}/#/feed")).await.unwrap();
+    let entry = wait_for("SuccessfulCreate in the feed", T, || async {
+        let entries = b
+            .client
+            .find_all(Locator::Css("#feed li[data-reason=SuccessfulCreate]"))
+            .await
+            .ok()?;
+        for e in entries {
+            let text = e.text().await.ok()?;
+            if text.contains(&format!("ReplicaSet/{rs}")) && text.contains(&pod) {
+                return Some(text);
+            }
+        }
+        None
+    })
+    .await;
+    assert!(entry.contains(&format!("Created pod: {pod}")), "{entry}");
+    b.screenshot("4-decision-feed").await;
+
+    // A control: scale to 2 from the rollout view; the API has it and the
+    // page shows the kubectl command.
+    b.client.goto(&format!("{base}/#/rollouts")).await.unwrap();
+    let input = wait_for("the rollout view's scale box", T, || async {
+        b.client
+            .find(Locator::Css(&format!("input[id='r-default/{name}']")))
+            .await
+            .ok()
+    })
+    .await;
+    input.send_keys("2").await.unwrap();
+    let button = b
+        .client
+        .find(Locator::Css(&format!(
+            "[data-deployment='default/{name}'] button[data-field=replicas]"
+        )))
+        .await
+        .unwrap();
+    button.click().await.unwrap();
+    let deployments: Api<Deployment> = Api::namespaced(c.client.clone(), "default");
+    wait_for("the Deployment scaled to 2", T, || async {
+        let d = deployments.get(&name).await.ok()?;
+        (d.spec?.replicas == Some(2)).then_some(())
+    })
+    .await;
+    let command = wait_for("the kubectl command shown", T, || async {
+        text_of(&b, "#commands li code").await
+    })
+    .await;
+    assert_eq!(
+        command,
+        format!("kubectl scale deployment/{name} --replicas=2 -n default")
+    );
+    b.client.goto(&format!("{base}/#/map")).await.unwrap();
+    wait_for("2 pod boxes left", T, || async {
+        let live = b
+            .eval(&format!(
+                "return document.querySelectorAll('#map [data-pod^=\"default/{name}-\"]:not(.deleting)').length"
+            ))
+            .await;
+        (live == 2).then_some(())
+    })
+    .await;
+    b.screenshot("5-scaled-to-2").await;
+    b.close().await;
+    dashboard.task.abort();
+}
