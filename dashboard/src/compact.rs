@@ -208,11 +208,18 @@ fn reference(r: Option<&k8s_openapi::api::core::v1::ObjectReference>) -> Value {
 /// it was about (`regarding`) and what caused it (`related`).
 pub fn event(e: &Event) -> Value {
     let raw = serde_json::to_value(e).unwrap_or(Value::Null);
+    // The latest occurrence, to the microsecond where the Event has it (the
+    // feed is ordered by it).
+    let time = ["/series/lastObservedTime", "/eventTime"]
+        .iter()
+        .filter_map(|p| raw.pointer(p).and_then(Value::as_str))
+        .find(|s| !s.is_empty())
+        .unwrap_or_else(|| minik_client::why::event_time(&raw));
     json!({
         "k": "ev",
         "id": id(e),
         "ns": e.namespace().unwrap_or_default(),
-        "time": minik_client::why::event_time(&raw),
+        "time": time,
         "type": e.type_.clone().unwrap_or_default(),
         "reason": e.reason.clone().unwrap_or_default(),
         "note": e.note.clone().unwrap_or_default(),

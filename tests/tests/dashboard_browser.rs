@@ -12,6 +12,8 @@
 //! - a control (scale, in the rollout view) makes the API call and shows
 //!   the equivalent kubectl command.
 //!
+//! And `miniktl cluster up` starts it, printing its URL with the token.
+//!
 //! Screenshots are saved under `target/test-screenshots/<run>/` and their
 //! paths printed. Without chromium the test fails under CI=true and is
 //! skipped (saying so) elsewhere.
@@ -247,4 +249,57 @@ async fn the_dashboard_follows_the_cluster_in_a_browser() {
     b.screenshot("5-scaled-to-2").await;
     b.close().await;
     dashboard.task.abort();
+}
+
+/// `miniktl cluster up` starts minik-dashboard and prints its URL with the
+/// cluster's token (kept 0600 in the home, new per cluster); the URL
+/// answers, the bare address refuses; `cluster status` names it and
+/// `cluster down` stops it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_up_starts_the_dashboard_and_prints_its_url() {
+    use std::os::unix::fs::PermissionsExt;
+    use support::cli::{ok, Down};
+
+    let dir = tempfile::tempdir().unwrap();
+    let home_path = dir.path().join("home");
+    let home = home_path.display().to_string();
+    let name = format!("dsh-{}", run_id());
+    let _down = Down(home_path.clone());
+    let out = ok(&[
+        "cluster", "up", "--runtime", "sim", "--nodes", "1", "--isolated", "--api-port", "0",
+        "--name", &name, "--home", &home,
+    ]);
+    let url = out
+        .lines()
+        .find_map(|l| l.strip_prefix("Dashboard:"))
+        .map(|u| u.trim().to_string())
+        .unwrap_or_else(|| panic!("no Dashboard line in:\n{out}"));
+    let token = std::fs::read_to_string(home_path.join("dashboard-token")).unwrap();
+    let token = token.trim();
+    assert_eq!(token.len(), 32, "{token:?}");
+    let mode = std::fs::metadata(home_path.join("dashboard-token"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let rest = url.strip_prefix("http://").unwrap();
+    let (addr, query) = rest.split_once('/').unwrap();
+    assert_eq!(query, format!("?token={token}"));
+    let addr: std::net::SocketAddr = addr.parse().unwrap();
+    assert!(addr.ip().is_loopback(), "{url}");
+    let page = minik_tests::request(addr, "GET", &format!("/{query}"), None).await;
+    assert_eq!(minik_tests::status_code(&page), 200, "{page}");
+    assert!(page.contains("<title>minik dashboard</title>"), "{page}");
+    let refused = minik_tests::request(addr, "GET", "/", None).await;
+    assert_eq!(minik_tests::status_code(&refused), 403, "{refused}");
+    let status = ok(&["cluster", "status", "--home", &home]);
+    assert!(
+        status
+            .lines()
+            .any(|l| l.starts_with("minik-dashboard") && l.contains(&url)),
+        "{status}"
+    );
+    ok(&["cluster", "down", "--home", &home]);
+    let gone = minik_tests::try_request(addr, "GET", "/", None, Duration::from_secs(2)).await;
+    assert!(gone.as_ref().is_none_or(|r| r.is_empty()), "{gone:?}");
 }
