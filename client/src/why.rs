@@ -118,7 +118,12 @@ pub fn event_time(e: &Value) -> &str {
 /// Within one second (the resolution of `lastTimestamp`), events.k8s.io's
 /// microsecond `eventTime` orders them.
 pub fn sort_events(events: &mut [Value]) {
-    events.sort_by_key(|e| (event_time(e).to_string(), str_at(e, "/eventTime").to_string()));
+    events.sort_by_key(|e| {
+        (
+            event_time(e).to_string(),
+            str_at(e, "/eventTime").to_string(),
+        )
+    });
 }
 
 /// The object an Event is about (`involvedObject` or `regarding`).
@@ -208,7 +213,8 @@ pub fn pod_trace(
         child = owner;
     }
     let own = about(events, pod);
-    let is_scheduling = |e: &Value| matches!(e["reason"].as_str(), Some("Scheduled" | "FailedScheduling"));
+    let is_scheduling =
+        |e: &Value| matches!(e["reason"].as_str(), Some("Scheduled" | "FailedScheduling"));
     let scheduling: Vec<Value> = own.iter().filter(|e| is_scheduling(e)).cloned().collect();
     let lifecycle: Vec<Value> = own.iter().filter(|e| !is_scheduling(e)).cloned().collect();
     let containers: Vec<Value> = array_at(pod, "/status/containerStatuses")

@@ -82,6 +82,14 @@ function timed() {
 // ---- Small helpers.
 const esc = s => String(s).replace(/[&<>"']/g, c => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]));
 const view = () => document.getElementById('view');
+// Redraws the view with `html`, keeping what was typed into its inputs (and focus).
+function redraw(html) {
+  const typed = [...view().querySelectorAll('input[id]')].map(i => [i.id, i.value]);
+  const focused = document.activeElement && document.activeElement.id;
+  view().innerHTML = html;
+  for (const [id, value] of typed) { const i = document.getElementById(id); if (i) i.value = value; }
+  if (focused && document.getElementById(focused)) document.getElementById(focused).focus();
+}
 const route = () => (location.hash || '#/map').slice(2).split('/').map(decodeURIComponent);
 function podClass(p) {
   let c = 'pod';
@@ -252,7 +260,7 @@ function owners() {
     if (bare.length) html += `<li><span class="kind">Pods</span>without an owner: ${chips(bare)}</li>`;
     html += '</ul>';
   }
-  view().innerHTML = html + '</div>';
+  redraw(html + '</div>');
 }
 
 // The decision feed: every Event, newest first, filterable by any object it names.
@@ -288,7 +296,7 @@ function rollouts() {
       sets.map(rs => `<tr><td>${esc(rs.revision)}</td><td>${esc(rs.name)}</td><td>${esc(rs.image)}</td><td>${rs.replicas}/${rs.desired}</td><td>${rs.ready}</td></tr>`).join('') +
       `</table>${chart(history.get(d.id) || [], sets.map(s => s.name))}</div>`;
   }
-  view().innerHTML = html || '<p>No Deployments yet. Try <code>kubectl apply -f examples/rolling-update/</code>.</p>';
+  redraw(html || '<p>No Deployments yet. Try <code>kubectl apply -f examples/rolling-update/</code>.</p>');
 }
 
 // ReplicaSet sizes over time as lines (newest revision first in `names`).

@@ -73,7 +73,9 @@ impl Action {
                 name,
                 replicas,
             } => format!("kubectl scale deployment/{name} --replicas={replicas} -n {namespace}"),
-            Action::Delete { namespace, name } => format!("kubectl delete pod {name} -n {namespace}"),
+            Action::Delete { namespace, name } => {
+                format!("kubectl delete pod {name} -n {namespace}")
+            }
             Action::Cordon { node } => format!("kubectl cordon {node}"),
             Action::Uncordon { node } => format!("kubectl uncordon {node}"),
             Action::Drain { node } => format!("kubectl drain {node} --ignore-daemonsets"),
@@ -103,16 +105,18 @@ pub async fn act(State(state): State<AppState>, Json(action): Json<Action>) -> R
                 ),
                 other => (StatusCode::BAD_GATEWAY, other.to_string()),
             };
-            (status, Json(json!({"kubectl": kubectl, "message": message}))).into_response()
+            (
+                status,
+                Json(json!({"kubectl": kubectl, "message": message})),
+            )
+                .into_response()
         }
     }
 }
 
 async fn run(state: &AppState, action: &Action) -> Result<String, kube::Error> {
     let client = state.model.client();
-    let params = PatchParams::default();
-    let mut params_managed = params.clone();
-    params_managed.field_manager = Some(MANAGER.into());
+    let params_managed = params();
     match action {
         Action::Scale {
             namespace,
@@ -175,6 +179,14 @@ async fn run(state: &AppState, action: &Action) -> Result<String, kube::Error> {
             Ok(format!("deployment.apps/{name} image updated"))
         }
         Action::Undo { namespace, name } => undo(state, client, namespace, name).await,
+    }
+}
+
+/// Patches recorded in managedFields as the dashboard's.
+fn params() -> PatchParams {
+    PatchParams {
+        field_manager: Some(MANAGER.into()),
+        ..PatchParams::default()
     }
 }
 
@@ -251,8 +263,9 @@ async fn undo(
     let patch = json!([{"op": "replace", "path": "/spec/template", "value": template}]);
     let patch: json_patch::Patch =
         serde_json::from_value(patch).map_err(kube::Error::SerdeError)?;
-    let mut params = PatchParams::default();
-    params.field_manager = Some(MANAGER.into());
-    api.patch(name, &params, &Patch::<()>::Json(patch)).await?;
-    Ok(format!("deployment.apps/{name} rolled back (to revision {revision})"))
+    api.patch(name, &params(), &Patch::<()>::Json(patch))
+        .await?;
+    Ok(format!(
+        "deployment.apps/{name} rolled back (to revision {revision})"
+    ))
 }

@@ -57,7 +57,10 @@ pub async fn require_token(State(state): State<AppState>, req: Request, next: Ne
     }
     let mut response = next.run(req).await;
     if in_query && !in_cookie {
-        let cookie = format!("{COOKIE}={}; Path=/; HttpOnly; SameSite=Strict", state.token);
+        let cookie = format!(
+            "{COOKIE}={}; Path=/; HttpOnly; SameSite=Strict",
+            state.token
+        );
         if let Ok(v) = HeaderValue::from_str(&cookie) {
             response.headers_mut().append(header::SET_COOKIE, v);
         }

@@ -60,8 +60,18 @@ impl Model {
         });
         forward(&model.pods, &model.deltas, "pod", compact::pod);
         forward(&model.nodes, &model.deltas, "node", compact::node);
-        forward(&model.deployments, &model.deltas, "deploy", compact::deployment);
-        forward(&model.replica_sets, &model.deltas, "rs", compact::replica_set);
+        forward(
+            &model.deployments,
+            &model.deltas,
+            "deploy",
+            compact::deployment,
+        );
+        forward(
+            &model.replica_sets,
+            &model.deltas,
+            "rs",
+            compact::replica_set,
+        );
         forward(&model.services, &model.deltas, "svc", compact::service);
         forward(&model.slices, &model.deltas, "slice", compact::slice);
         forward(&model.events, &model.deltas, "ev", compact::event);
@@ -78,10 +88,34 @@ impl Model {
     pub fn snapshot(&self) -> Vec<Value> {
         let mut out = Vec::new();
         out.extend(self.nodes.store().state().iter().map(|o| compact::node(o)));
-        out.extend(self.deployments.store().state().iter().map(|o| compact::deployment(o)));
-        out.extend(self.replica_sets.store().state().iter().map(|o| compact::replica_set(o)));
-        out.extend(self.services.store().state().iter().map(|o| compact::service(o)));
-        out.extend(self.slices.store().state().iter().map(|o| compact::slice(o)));
+        out.extend(
+            self.deployments
+                .store()
+                .state()
+                .iter()
+                .map(|o| compact::deployment(o)),
+        );
+        out.extend(
+            self.replica_sets
+                .store()
+                .state()
+                .iter()
+                .map(|o| compact::replica_set(o)),
+        );
+        out.extend(
+            self.services
+                .store()
+                .state()
+                .iter()
+                .map(|o| compact::service(o)),
+        );
+        out.extend(
+            self.slices
+                .store()
+                .state()
+                .iter()
+                .map(|o| compact::slice(o)),
+        );
         out.extend(self.pods.store().state().iter().map(|o| compact::pod(o)));
         let mut events: Vec<Value> = self
             .events

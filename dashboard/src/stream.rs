@@ -24,7 +24,9 @@ fn reset(model: &Model) -> Event {
     Event::default().event("reset").data(snapshot.to_string())
 }
 
-pub async fn sse(State(state): State<AppState>) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+pub async fn sse(
+    State(state): State<AppState>,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     // Subscribed before the snapshot is taken: a change in between is sent
     // twice (harmless: a put is the whole object), never lost.
     let rx = state.model.deltas.subscribe();

@@ -150,7 +150,11 @@ fn endpoints_of(m: &Model, ns: &str, service: &str) -> Value {
     let (mut ready, mut not_ready) = (Vec::new(), Vec::new());
     for slice in m.slices.store().state() {
         if slice.namespace().as_deref() != Some(ns)
-            || slice.labels().get("kubernetes.io/service-name").map(String::as_str) != Some(service)
+            || slice
+                .labels()
+                .get("kubernetes.io/service-name")
+                .map(String::as_str)
+                != Some(service)
         {
             continue;
         }

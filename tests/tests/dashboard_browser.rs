@@ -9,8 +9,9 @@
 //!   prints it);
 //! - the decision feed shows the ReplicaSet's SuccessfulCreate, naming the
 //!   ReplicaSet and the pod it created;
-//! - a control (scale, in the rollout view) makes the API call and shows
-//!   the equivalent kubectl command.
+//! - the controls (scale, set image and rollout undo in the rollout view;
+//!   drain and uncordon on the map) make their API calls and show the
+//!   equivalent kubectl commands.
 //!
 //! And `miniktl cluster up` starts it, printing its URL with the token.
 //!
@@ -25,6 +26,7 @@ use std::time::{Duration, Instant};
 
 use fantoccini::Locator;
 use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::Node;
 use kube::api::Api;
 use minik_tests::browser::{self, Browser};
 use support::scheduler::start_scheduler;
@@ -68,6 +70,22 @@ async fn boxes(b: &Browser, name: &str) -> Vec<String> {
         .into_iter()
         .filter_map(|v| v.as_str().map(str::to_string))
         .collect()
+}
+
+/// Types `text` into `input` (if given), then clicks `button`.
+async fn click_control(b: &Browser, input: &str, text: Option<&str>, button: &str) {
+    if let Some(text) = text {
+        let el = wait_for("the control's input", T, || async {
+            b.client.find(Locator::Css(input)).await.ok()
+        })
+        .await;
+        el.send_keys(text).await.unwrap();
+    }
+    let el = wait_for("the control's button", T, || async {
+        b.client.find(Locator::Css(button)).await.ok()
+    })
+    .await;
+    el.click().await.unwrap();
 }
 
 async fn text_of(b: &Browser, css: &str) -> Option<String> {
@@ -120,7 +138,12 @@ async fn the_dashboard_follows_the_cluster_in_a_browser() {
     let base = format!("http://{}", dashboard.addr);
 
     // Without the token: refused, for the page and for the API behind it.
-    for path in ["/", "/api/stream", "/api/why/pod/default/x", "/?token=wrong"] {
+    for path in [
+        "/",
+        "/api/stream",
+        "/api/why/pod/default/x",
+        "/?token=wrong",
+    ] {
         let answer = minik_tests::request(dashboard.addr, "GET", path, None).await;
         assert_eq!(minik_tests::status_code(&answer), 403, "{path}: {answer}");
     }
@@ -247,6 +270,88 @@ async fn the_dashboard_follows_the_cluster_in_a_browser() {
     })
     .await;
     b.screenshot("5-scaled-to-2").await;
+
+    // Set image, then rollout undo, from the rollout view.
+    b.client.goto(&format!("{base}/#/rollouts")).await.unwrap();
+    let image_of = || async {
+        let d = deployments.get(&name).await.ok()?;
+        d.spec?.template.spec?.containers[0].image.clone()
+    };
+    click_control(
+        &b,
+        &format!("input[id='i-default/{name}']"),
+        Some("minik/web:v2"),
+        &format!("[data-deployment='default/{name}'] button[data-field=image]"),
+    )
+    .await;
+    wait_for("the image set to v2", T, || async {
+        (image_of().await? == "minik/web:v2").then_some(())
+    })
+    .await;
+    wait_for("the new ReplicaSet in the rollout view", T, || async {
+        let text = text_of(&b, &format!("[data-deployment='default/{name}'] table")).await?;
+        text.contains("minik/web:v2").then_some(())
+    })
+    .await;
+    b.screenshot("6-set-image").await;
+    click_control(
+        &b,
+        "",
+        None,
+        &format!("[data-deployment='default/{name}'] button[data-act*=undo]"),
+    )
+    .await;
+    wait_for("the image back to v1", T, || async {
+        (image_of().await? == "minik/web:v1").then_some(())
+    })
+    .await;
+    let commands = wait_for("three kubectl commands shown", T, || async {
+        let text = text_of(&b, "#commands").await?;
+        (text.matches("kubectl ").count() >= 3).then_some(text)
+    })
+    .await;
+    assert!(
+        commands.contains(&format!(
+            "kubectl set image deployment/{name} web=minik/web:v2 -n default"
+        )),
+        "{commands}"
+    );
+    assert!(
+        commands.contains(&format!(
+            "kubectl rollout undo deployment/{name} -n default"
+        )),
+        "{commands}"
+    );
+
+    // Cordon and drain a node from the map: it takes no pods and its pods go.
+    b.client.goto(&format!("{base}/#/map")).await.unwrap();
+    click_control(&b, "", None, "[data-node='node-b'] button[data-act*=drain]").await;
+    let nodes: Api<Node> = Api::all(c.client.clone());
+    wait_for("node-b cordoned", T, || async {
+        let n = nodes.get("node-b").await.ok()?;
+        (n.spec?.unschedulable == Some(true)).then_some(())
+    })
+    .await;
+    wait_for("node-b's pods evicted and node-b shown cordoned", T, || async {
+        let on_b = b
+            .eval("return document.querySelectorAll(\"[data-node='node-b'] .pod:not(.deleting)\").length + ' ' + document.querySelectorAll('.column.cordoned').length")
+            .await;
+        (on_b == "0 1").then_some(())
+    })
+    .await;
+    b.screenshot("7-drained").await;
+    click_control(
+        &b,
+        "",
+        None,
+        "[data-node='node-b'] button[data-act*=uncordon]",
+    )
+    .await;
+    wait_for("node-b uncordoned", T, || async {
+        let n = nodes.get("node-b").await.ok()?;
+        (n.spec?.unschedulable != Some(true)).then_some(())
+    })
+    .await;
     b.close().await;
     dashboard.task.abort();
 }
@@ -266,8 +371,19 @@ async fn cluster_up_starts_the_dashboard_and_prints_its_url() {
     let name = format!("dsh-{}", run_id());
     let _down = Down(home_path.clone());
     let out = ok(&[
-        "cluster", "up", "--runtime", "sim", "--nodes", "1", "--isolated", "--api-port", "0",
-        "--name", &name, "--home", &home,
+        "cluster",
+        "up",
+        "--runtime",
+        "sim",
+        "--nodes",
+        "1",
+        "--isolated",
+        "--api-port",
+        "0",
+        "--name",
+        &name,
+        "--home",
+        &home,
     ]);
     let url = out
         .lines()

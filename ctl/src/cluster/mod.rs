@@ -369,11 +369,7 @@ fn write_dashboard_token(home: &Home) -> Result<()> {
 /// The URL to open the dashboard at: its recorded address and the token.
 fn dashboard_url(home: &Home, state: &State) -> Option<String> {
     let c = state.components.iter().find(|c| c.id == "dashboard")?;
-    let listen = c
-        .args
-        .iter()
-        .skip_while(|a| *a != "--listen")
-        .nth(1)?;
+    let listen = c.args.iter().skip_while(|a| *a != "--listen").nth(1)?;
     let token = std::fs::read_to_string(home.dashboard_token()).ok()?;
     Some(format!("http://{listen}/?token={}", token.trim()))
 }

@@ -106,7 +106,9 @@ async fn pod_trace(ctx: &Ctx, ns: &str, pod: &Value, events: &[Value]) -> Result
         if !why::selects(&svc, pod) {
             continue;
         }
-        let endpoints = ctx.get_opt(endpoints_info, ns, str_at(&svc, "/metadata/name")).await?;
+        let endpoints = ctx
+            .get_opt(endpoints_info, ns, str_at(&svc, "/metadata/name"))
+            .await?;
         services.push((svc, endpoints));
     }
     Ok(why::pod_trace(pod, &owners, &services, events))
@@ -121,7 +123,9 @@ async fn deployment_trace(ctx: &Ctx, ns: &str, d: &Value, events: &[Value]) -> R
 async fn service_trace(ctx: &Ctx, ns: &str, svc: &Value, events: &[Value]) -> Result<Value> {
     let pods_info = resources::resolve("pods")?;
     let endpoints_info = resources::resolve("endpoints")?;
-    let endpoints = ctx.get_opt(endpoints_info, ns, str_at(svc, "/metadata/name")).await?;
+    let endpoints = ctx
+        .get_opt(endpoints_info, ns, str_at(svc, "/metadata/name"))
+        .await?;
     let selector: Vec<String> = svc
         .pointer("/spec/selector")
         .and_then(Value::as_object)

@@ -64,7 +64,14 @@ async fn main() {
     let up = Command::new(&miniktl)
         .args(["cluster", "up", "--home"])
         .arg(&home)
-        .args(["--runtime", "sim", "--isolated", "--api-port", "0", "--nodes"])
+        .args([
+            "--runtime",
+            "sim",
+            "--isolated",
+            "--api-port",
+            "0",
+            "--nodes",
+        ])
         .arg(nodes.to_string())
         .output()
         .unwrap();
@@ -85,9 +92,7 @@ async fn main() {
             .arg(&home)
             .output();
     };
-    let result = std::panic::AssertUnwindSafe(run(
-        &home, &url, nodes, pods, in_flight, timeout,
-    ));
+    let result = std::panic::AssertUnwindSafe(run(&home, &url, nodes, pods, in_flight, timeout));
     let result = futures::FutureExt::catch_unwind(result).await;
     down();
     if let Err(e) = result {
@@ -136,7 +141,9 @@ async fn run(
                     "spec": {"containers": [{"name": "c", "image": "minik/web:v1"}]}
                 }))
                 .unwrap();
-                sent.lock().unwrap().insert(format!("default/{name}"), epoch_ms());
+                sent.lock()
+                    .unwrap()
+                    .insert(format!("default/{name}"), epoch_ms());
                 api.create(&PostParams::default(), &pod).await.unwrap();
                 if in_flight == 1 {
                     // One change at a time: the latency of one change, not of a queue.
@@ -168,7 +175,9 @@ async fn run(
         .collect();
     latencies.sort_by(|a, b| a.partial_cmp(b).unwrap());
     let frames = browser.eval("return window.minikFrames").await;
-    let shot = browser.screenshot(&format!("{nodes}-nodes-{pods}-pods")).await;
+    let shot = browser
+        .screenshot(&format!("{nodes}-nodes-{pods}-pods"))
+        .await;
     let rss = dashboard_rss(home);
     println!(
         "{pods} pods on {nodes} simulated nodes ({in_flight} create(s) in flight, all created in {:.1}s): \
