@@ -12,7 +12,8 @@ use kube::ResourceExt;
 use minik_api::quantity::Quantity;
 use serde_json::{json, Value};
 
-fn id<K: ResourceExt>(o: &K) -> String {
+/// `namespace/name`, or the name of a cluster-scoped object.
+pub fn id<K: ResourceExt>(o: &K) -> String {
     match o.namespace() {
         Some(ns) => format!("{ns}/{}", o.name_any()),
         None => o.name_any(),

@@ -148,13 +148,7 @@ fn forward<K>(
                 Change::Added(o) | Change::Updated { new: o, .. } => {
                     json!({"op": "put", "o": compact(&o)})
                 }
-                Change::Deleted(o) => {
-                    let id = match o.namespace() {
-                        Some(ns) => format!("{ns}/{}", o.name_any()),
-                        None => o.name_any(),
-                    };
-                    json!({"op": "del", "k": kind, "id": id})
-                }
+                Change::Deleted(o) => json!({"op": "del", "k": kind, "id": compact::id(&*o)}),
                 Change::Synced => continue,
             };
             // No page open is not an error: the delta is simply not needed.
