@@ -3,7 +3,9 @@
 #   1. installs docker.io and busybox-static if missing (and iptables, which
 #      docker.io depends on anyway and minik-proxy's DNAT rules use, and
 #      openssl, with which the CSR test makes a user's key and request, and
-#      python3-kubernetes, the Python client the security tests drive, and
+#      python3-kubernetes, the Python client the security tests drive,
+#      etcd-server, the store the API suites also run on,
+#      protobuf-compiler, which the etcd client's build needs, and
 #      chromium with chromium-driver, the headless browser the dashboard's
 #      test and benchmark drive through WebDriver),
 #   2. starts dockerd in the background if no daemon answers (it outlives this script;
@@ -29,16 +31,19 @@ command -v openssl >/dev/null 2>&1 || need="$need openssl"
 # The Python Kubernetes client, for the client-compatibility tests (Debian's
 # interpreter: /usr/bin/python3).
 /usr/bin/python3 -c 'import kubernetes' >/dev/null 2>&1 || need="$need python3-kubernetes"
+command -v etcd >/dev/null 2>&1 || need="$need etcd-server"
+command -v protoc >/dev/null 2>&1 || need="$need protobuf-compiler"
 # The dashboard's browser test (tests/tests/dashboard_browser.rs).
 command -v chromium >/dev/null 2>&1 || need="$need chromium"
 command -v chromedriver >/dev/null 2>&1 || need="$need chromium-driver"
+PACKAGES="docker.io busybox-static iptables openssl python3-kubernetes etcd-server protobuf-compiler chromium chromium-driver"
 if [ -n "$need" ]; then
-  say "installing docker.io busybox-static iptables openssl python3-kubernetes chromium chromium-driver"
+  say "installing $PACKAGES"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -q >/dev/null || die "apt-get update failed"
-  apt-get install -y -q docker.io busybox-static iptables openssl python3-kubernetes chromium chromium-driver >/dev/null || die "apt-get install failed"
+  apt-get install -y -q $PACKAGES >/dev/null || die "apt-get install failed"
 else
-  say "docker, busybox-static, iptables, openssl, python3-kubernetes and chromium already installed"
+  say "$PACKAGES already installed"
 fi
 
 # 2. Docker daemon.

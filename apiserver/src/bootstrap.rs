@@ -22,6 +22,22 @@ use crate::AppState;
 pub const SYSTEM_NAMESPACES: &[&str] =
     &["default", "kube-system", "kube-public", "kube-node-lease"];
 
+/// Runs a bootstrap step again when it lost a race with another API server
+/// starting on the same etcd (a 409 from a compare-and-swap).
+pub async fn retry_races<F, Fut>(step: F) -> Result<(), ApiError>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<(), ApiError>>,
+{
+    let mut attempts = 0;
+    loop {
+        match step().await {
+            Err(e) if e.code == 409 && attempts < 5 => attempts += 1,
+            result => return result,
+        }
+    }
+}
+
 pub async fn ensure_namespaces(writer: &Writer) -> Result<(), ApiError> {
     let info = catalogue::lookup("", "v1", "namespaces").expect("namespaces are served");
     for ns in SYSTEM_NAMESPACES {

@@ -32,6 +32,7 @@ use serde_json::{json, Value};
 use tokio::sync::oneshot;
 
 use crate::error::ApiError;
+use crate::etcd_commit::SharedWriter;
 use crate::hub::{Event, EventType, Hub};
 use crate::store::{Marker, MarkerFile, Snapshot, Store};
 
@@ -69,10 +70,21 @@ enum Job {
     Snapshot(oneshot::Sender<Result<Snapshot, ApiError>>),
 }
 
-/// Handle to the writer thread.
+/// Handle to the writer: the sled writer thread, or, for an etcd store,
+/// compare-and-swap transactions (`etcd_commit.rs`).
 pub struct Writer {
-    tx: mpsc::Sender<Job>,
-    applied: Arc<AtomicU64>,
+    inner: Inner,
+}
+
+enum Inner {
+    Local {
+        tx: mpsc::Sender<Job>,
+        applied: Arc<AtomicU64>,
+    },
+    Shared {
+        writer: Arc<SharedWriter>,
+        store: Arc<dyn Store>,
+    },
 }
 
 /// Resolves once the writer thread has exited and released the store.
@@ -111,19 +123,39 @@ impl Writer {
                 let _ = done_tx.send(());
             })
             .map_err(|e| ApiError::internal(e.to_string()))?;
-        Ok((Self { tx, applied }, done_rx))
+        Ok((
+            Self {
+                inner: Inner::Local { tx, applied },
+            },
+            done_rx,
+        ))
+    }
+
+    /// A writer over an etcd store shared with other API servers.
+    pub fn shared(writer: Arc<SharedWriter>, store: Arc<dyn Store>) -> (Self, WriterDone) {
+        let (done_tx, done_rx) = oneshot::channel();
+        let _ = done_tx.send(());
+        (
+            Self {
+                inner: Inner::Shared { writer, store },
+            },
+            done_rx,
+        )
     }
 
     /// Applies `mutation` to the object at `key` and waits until it is durable.
     pub async fn mutate(&self, key: String, mutation: Mutation) -> Result<Committed, ApiError> {
+        let tx = match &self.inner {
+            Inner::Local { tx, .. } => tx,
+            Inner::Shared { writer, .. } => return writer.mutate(key, mutation).await,
+        };
         let (reply, rx) = oneshot::channel();
-        self.tx
-            .send(Job::Mutate(Request {
-                key,
-                mutation,
-                reply,
-            }))
-            .map_err(|_| ApiError::internal("the store writer has stopped"))?;
+        tx.send(Job::Mutate(Request {
+            key,
+            mutation,
+            reply,
+        }))
+        .map_err(|_| ApiError::internal("the store writer has stopped"))?;
         rx.await
             .map_err(|_| ApiError::internal("the store writer has stopped"))?
     }
@@ -134,9 +166,19 @@ impl Writer {
     /// read transaction instead, but a minik store is a laptop cluster's
     /// few megabytes, copied in milliseconds.
     pub async fn snapshot(&self) -> Result<Snapshot, ApiError> {
+        let tx = match &self.inner {
+            Inner::Local { tx, .. } => tx,
+            // One scan at one etcd revision (pages share it).
+            Inner::Shared { store, .. } => {
+                let store = store.clone();
+                return tokio::task::spawn_blocking(move || Snapshot::take(&*store))
+                    .await
+                    .map_err(|e| ApiError::internal(e.to_string()))?
+                    .map_err(ApiError::from);
+            }
+        };
         let (reply, rx) = oneshot::channel();
-        self.tx
-            .send(Job::Snapshot(reply))
+        tx.send(Job::Snapshot(reply))
             .map_err(|_| ApiError::internal("the store writer has stopped"))?;
         rx.await
             .map_err(|_| ApiError::internal("the store writer has stopped"))?
@@ -144,7 +186,10 @@ impl Writer {
 
     /// The newest revision applied to the store (what a list reports).
     pub fn revision(&self) -> u64 {
-        self.applied.load(Ordering::SeqCst)
+        match &self.inner {
+            Inner::Local { applied, .. } => applied.load(Ordering::SeqCst),
+            Inner::Shared { writer, .. } => writer.revision(),
+        }
     }
 }
 

@@ -377,6 +377,20 @@ impl Hub {
         self.published.send_replace(last);
     }
 
+    /// Forgets all history: every watch older than `revision` is answered
+    /// 410 Gone and relists. For an etcd store whose history was compacted
+    /// before the hub could follow it.
+    pub fn reset(&self, revision: u64) {
+        let mut ring = self.ring.lock().unwrap();
+        ring.changes.clear();
+        ring.newest.clear();
+        ring.bytes = 0;
+        ring.complete_after = ring.complete_after.max(revision);
+        drop(ring);
+        // Wakes every watch, so those behind `revision` learn they expired.
+        self.published.send_modify(|r| *r = (*r).max(revision));
+    }
+
     /// Fails if history no longer holds every change after `revision`.
     pub fn check(&self, revision: u64) -> Result<(), Expired> {
         let ring = self.ring.lock().unwrap();

@@ -41,6 +41,8 @@ pub mod decode;
 pub mod discovery;
 pub mod encryption;
 pub mod error;
+pub mod etcd_commit;
+pub mod etcd_store;
 pub mod event_ttl;
 pub mod field_manager;
 pub mod hub;
@@ -118,6 +120,9 @@ pub struct Config {
     /// `--service-account-signing-key-file`: signs and checks
     /// ServiceAccount tokens (`None`: a key for this process's life).
     pub service_account_keys: Option<Arc<service_account_token::Keys>>,
+    /// `--store etcd://…`: keep the cluster in etcd (shared with other API
+    /// servers) instead of sled in `data_dir`.
+    pub etcd: Option<etcd_store::EtcdConfig>,
 }
 
 impl Config {
@@ -142,6 +147,7 @@ impl Config {
             encryption: Arc::default(),
             kubelet_tls: None,
             service_account_keys: None,
+            etcd: None,
         }
     }
 }
@@ -245,6 +251,8 @@ pub struct Server {
     pub addr: SocketAddr,
     /// Whether it serves HTTPS.
     pub tls: bool,
+    /// The etcd store it serves from, if not sled.
+    pub etcd: Option<etcd_store::EtcdConfig>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<Result<(), Error>>,
     writer_done: commit::WriterDone,
@@ -297,38 +305,18 @@ impl Server {
 /// Opens the store (refusing a damaged one unless `recover`), binds the
 /// listener and serves in the background.
 pub async fn start(config: Config) -> Result<Server, Error> {
-    let opened = store::open_checked(&config.data_dir, config.recover, config.encryption.clone())
-        .map_err(|e| match e {
-        store::StoreError::Damaged(found) => Error::Damaged {
-            dir: config.data_dir.clone(),
-            found,
-        },
-        source => Error::Store {
-            dir: config.data_dir.clone(),
-            source,
-        },
-    })?;
-    if let Some(report) = &opened.recovered {
-        tracing::warn!(data_dir = %config.data_dir.display(), "{report}");
-    }
-    let store: Arc<dyn Store> = Arc::new(opened.store);
-    let revision = store.revision().map_err(|source| Error::Store {
-        dir: config.data_dir.clone(),
-        source,
-    })?;
-    let hub = Arc::new(Hub::new(
-        revision,
-        hub::Limits {
-            changes: config.watch_history,
-            bytes: config.watch_history_bytes,
-            watcher_bytes: config.watch_buffer_bytes,
-            stall_timeout: config.watch_stall_timeout,
-        },
-    ));
-    let (writer, writer_done) =
-        Writer::start(store.clone(), hub.clone(), opened.marker, opened.objects)?;
-    bootstrap::ensure_namespaces(&writer).await?;
-    bootstrap_policy::ensure(&writer).await?;
+    let limits = hub::Limits {
+        changes: config.watch_history,
+        bytes: config.watch_history_bytes,
+        watcher_bytes: config.watch_buffer_bytes,
+        stall_timeout: config.watch_stall_timeout,
+    };
+    let (store, hub, writer, writer_done) = match &config.etcd {
+        None => open_sled(&config, limits)?,
+        Some(etcd) => open_etcd(&config, etcd, limits).await?,
+    };
+    bootstrap::retry_races(|| bootstrap::ensure_namespaces(&writer)).await?;
+    bootstrap::retry_races(|| bootstrap_policy::ensure(&writer)).await?;
     let authorizer = Arc::new(authorization::Authorizer::new(store.clone(), &hub));
     let listener = TcpListener::bind(config.listen)
         .await
@@ -365,7 +353,8 @@ pub async fn start(config: Config) -> Result<Server, Error> {
             .map_err(Error::Tls)?,
         service_account_keys,
     });
-    bootstrap::ensure_kubernetes_service(&state, addr).await?;
+    bootstrap::retry_races(|| bootstrap::ensure_kubernetes_service(&state, addr)).await?;
+    let state_revision = state.writer.revision();
     let event_ttl = tokio::spawn(event_ttl::run(state.clone(), config.event_ttl));
     let scraper = tokio::spawn(scraper::run(state.clone()));
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -391,10 +380,18 @@ pub async fn start(config: Config) -> Result<Server, Error> {
         .await
         .map_err(Error::from)
     });
-    tracing::info!(%addr, data_dir = %config.data_dir.display(), revision, "minik-apiserver serving");
+    match &config.etcd {
+        None => {
+            tracing::info!(%addr, data_dir = %config.data_dir.display(), revision = state_revision, "minik-apiserver serving")
+        }
+        Some(etcd) => {
+            tracing::info!(%addr, etcd = %etcd.endpoints.join(","), prefix = %etcd.prefix, revision = state_revision, "minik-apiserver serving")
+        }
+    }
     Ok(Server {
         addr,
         tls,
+        etcd: config.etcd.clone(),
         shutdown: Some(tx),
         task,
         writer_done,
@@ -402,6 +399,60 @@ pub async fn start(config: Config) -> Result<Server, Error> {
         event_ttl,
         scraper,
     })
+}
+
+type Opened = (Arc<dyn Store>, Arc<Hub>, Writer, commit::WriterDone);
+
+/// The sled store in `data_dir`, checked against its marker, and its writer thread.
+fn open_sled(config: &Config, limits: hub::Limits) -> Result<Opened, Error> {
+    let opened = store::open_checked(&config.data_dir, config.recover, config.encryption.clone())
+        .map_err(|e| match e {
+        store::StoreError::Damaged(found) => Error::Damaged {
+            dir: config.data_dir.clone(),
+            found,
+        },
+        source => Error::Store {
+            dir: config.data_dir.clone(),
+            source,
+        },
+    })?;
+    if let Some(report) = &opened.recovered {
+        tracing::warn!(data_dir = %config.data_dir.display(), "{report}");
+    }
+    let store: Arc<dyn Store> = Arc::new(opened.store);
+    let revision = store.revision().map_err(|source| Error::Store {
+        dir: config.data_dir.clone(),
+        source,
+    })?;
+    let hub = Arc::new(Hub::new(revision, limits));
+    let (writer, writer_done) =
+        Writer::start(store.clone(), hub.clone(), opened.marker, opened.objects)?;
+    Ok((store, hub, writer, writer_done))
+}
+
+/// An etcd store: the hub follows etcd from `watch_history` revisions back
+/// (so watches resume across restarts), writes are transactions.
+async fn open_etcd(
+    config: &Config,
+    etcd: &etcd_store::EtcdConfig,
+    limits: hub::Limits,
+) -> Result<Opened, Error> {
+    let store_error = |source| Error::Store {
+        dir: PathBuf::from(etcd.endpoints.join(",")),
+        source,
+    };
+    let store = Arc::new(
+        etcd_store::EtcdStore::connect(etcd, config.encryption.clone())
+            .await
+            .map_err(store_error)?,
+    );
+    let current = store.current_revision().await.map_err(store_error)?;
+    let history_from = current.saturating_sub(limits.changes as u64);
+    let hub = Arc::new(Hub::new(history_from, limits));
+    let shared = etcd_commit::SharedWriter::start(store.clone(), hub.clone(), history_from).await?;
+    let store: Arc<dyn Store> = store;
+    let (writer, writer_done) = Writer::shared(shared, store.clone());
+    Ok((store, hub, writer, writer_done))
 }
 
 /// Runs until the process is stopped.

@@ -23,6 +23,14 @@ struct Args {
     /// Directory holding the store (created if missing).
     #[arg(long, env = "MINIK_DATA_DIR", default_value = "minik-data")]
     data_dir: PathBuf,
+    /// Where the cluster is kept: `sled` (in --data-dir, this server only)
+    /// or `etcd://host:port[,host:port]` (shared: several API servers may
+    /// serve one cluster from it).
+    #[arg(long, env = "MINIK_STORE", default_value = "sled")]
+    store: String,
+    /// Prepended to every key in etcd (several clusters can share one etcd).
+    #[arg(long, default_value = "")]
+    etcd_prefix: String,
     /// Address to serve the API on (HTTPS).
     #[arg(long, default_value = "127.0.0.1:6443")]
     listen: SocketAddr,
@@ -138,6 +146,13 @@ async fn main() -> anyhow::Result<()> {
     config.node_ports = args.service_node_port_range;
     config.max_connections = args.max_connections;
     config.recover = args.recover;
+    config.etcd = match args.store.as_str() {
+        "sled" => None,
+        spec => Some(
+            minik_apiserver::etcd_store::EtcdConfig::parse(spec, &args.etcd_prefix)
+                .map_err(|e| anyhow::anyhow!("--store: {e}"))?,
+        ),
+    };
     config.encryption = encryption;
     if let Some(file) = &args.token_auth_file {
         let tokens = Authenticator::from_token_file(file).map_err(anyhow::Error::msg)?;

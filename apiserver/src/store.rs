@@ -44,6 +44,9 @@ pub enum StoreError {
     /// A value the encryption configuration cannot read (a missing key).
     #[error("cannot decrypt {key}: {why}")]
     Decrypt { key: String, why: String },
+    /// etcd did not answer, or answered with an error.
+    #[error("etcd: {0}")]
+    Etcd(String),
 }
 
 /// One change in an atomic batch: `Some(bytes)` writes, `None` removes.

@@ -14,6 +14,8 @@
 //!   process (client-go's `SharedInformerFactory`);
 //! - [`logging`]: the `tracing` set-up every binary starts with;
 //! - [`kubeconfig`]: writing one (server, CA, client certificate);
+//! - [`leader_election`]: Lease-based leader election (`--leader-elect`),
+//!   so of several controller-managers or schedulers only one acts;
 //! - [`service_endpoints`]: the endpoints behind each Service, from its
 //!   EndpointSlices (what minik-proxy and minik-dns route and answer with);
 //! - [`pki`]: the cluster's CA and the certificates it issues (kubeadm's
@@ -26,6 +28,7 @@ pub mod errors;
 pub mod events;
 pub mod informer;
 pub mod kubeconfig;
+pub mod leader_election;
 pub mod logging;
 pub mod pki;
 pub mod service_endpoints;

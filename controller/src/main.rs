@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::Parser;
+use minik_client::leader_election::LeaderElection;
 use minik_controller::Settings;
 
 /// minik's controller manager: ReplicaSet, Deployment, DaemonSet, Job,
@@ -98,6 +99,9 @@ struct Args {
     /// How long after a pod starts a readiness change still counts as initial.
     #[arg(long, default_value = "30s", value_parser = minik_api::duration::parse_go_duration)]
     horizontal_pod_autoscaler_initial_readiness_delay: Duration,
+
+    #[command(flatten)]
+    leader_election: minik_client::leader_election::LeaderElectionArgs,
 }
 
 #[tokio::main]
@@ -142,7 +146,13 @@ async fn main() -> anyhow::Result<()> {
         ..Settings::default()
     };
     tracing::info!(?settings, "starting controllers");
-    minik_controller::run(client, settings).await
+    if !args.leader_election.leader_elect {
+        return minik_controller::run(client, settings).await;
+    }
+    // kube-controller-manager's lease: only its holder runs the controllers.
+    LeaderElection::new("kube-controller-manager", &args.leader_election)
+        .run(client.clone(), minik_controller::run(client, settings))
+        .await
 }
 
 fn positive_duration(s: &str) -> Result<Duration, String> {

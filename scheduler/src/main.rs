@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
+use minik_client::leader_election::LeaderElection;
 use minik_scheduler::{Config, QueueSettings};
 
 /// minik's scheduler: binds pending pods to nodes (filter, then score).
@@ -40,6 +41,9 @@ struct Args {
     /// Bindings in flight at once.
     #[arg(long, default_value_t = 256)]
     max_concurrent_binds: usize,
+
+    #[command(flatten)]
+    leader_election: minik_client::leader_election::LeaderElectionArgs,
 }
 
 #[tokio::main]
@@ -47,7 +51,7 @@ async fn main() -> anyhow::Result<()> {
     minik_client::init_tracing("info");
     let args = Args::parse();
     let client = minik_client::connect(args.kubeconfig.as_deref()).await?;
-    let mut config = Config::new(client);
+    let mut config = Config::new(client.clone());
     config.scheduler_name = args.scheduler_name;
     config.queue = QueueSettings {
         pod_initial_backoff: Duration::from_secs(args.pod_initial_backoff_seconds),
@@ -59,6 +63,12 @@ async fn main() -> anyhow::Result<()> {
     config.percentage_of_nodes_to_score = args.percentage_of_nodes_to_score;
     config.max_concurrent_binds = args.max_concurrent_binds;
     tracing::info!(scheduler = %config.scheduler_name, "minik-scheduler starting");
-    minik_scheduler::run(config).await?;
-    Ok(())
+    if !args.leader_election.leader_elect {
+        minik_scheduler::run(config).await?;
+        return Ok(());
+    }
+    // kube-scheduler's lease: only its holder schedules.
+    LeaderElection::new("kube-scheduler", &args.leader_election)
+        .run(client, async { Ok(minik_scheduler::run(config).await?) })
+        .await
 }

@@ -5,6 +5,8 @@
 
 pub mod browser;
 
+pub mod etcd;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;

@@ -72,20 +72,26 @@ async fn boxes(b: &Browser, name: &str) -> Vec<String> {
         .collect()
 }
 
-/// Types `text` into `input` (if given), then clicks `button`.
+/// Types `text` into `input` (if given), then clicks `button`. The page
+/// redraws a view when what it shows changes, which can replace an element
+/// between finding and using it: the whole step is retried then (bounded).
 async fn click_control(b: &Browser, input: &str, text: Option<&str>, button: &str) {
-    if let Some(text) = text {
-        let el = wait_for("the control's input", T, || async {
-            b.client.find(Locator::Css(input)).await.ok()
-        })
-        .await;
-        el.send_keys(text).await.unwrap();
+    let attempt = || async {
+        if let Some(text) = text {
+            let el = b.client.find(Locator::Css(input)).await?;
+            el.clear().await?;
+            el.send_keys(text).await?;
+        }
+        b.client.find(Locator::Css(button)).await?.click().await
+    };
+    let deadline = Instant::now() + T;
+    loop {
+        match attempt().await {
+            Ok(()) => return,
+            Err(e) if Instant::now() > deadline => panic!("control {button}: {e}"),
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
     }
-    let el = wait_for("the control's button", T, || async {
-        b.client.find(Locator::Css(button)).await.ok()
-    })
-    .await;
-    el.click().await.unwrap();
 }
 
 async fn text_of(b: &Browser, css: &str) -> Option<String> {

@@ -30,6 +30,7 @@ mod fault_input;
 mod fault_restarts;
 mod fault_store;
 mod fault_undecodable;
+mod ha_control_plane;
 mod kube_client;
 mod kubectl;
 mod kubelet_attach_docker;

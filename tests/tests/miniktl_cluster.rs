@@ -809,3 +809,117 @@ fn many_simulated_nodes_share_one_kubelet_process() {
     ok(&["cluster", "down", "--home", &home]);
     assert!(processes_mentioning(&format!("{home}/data/pki/kubelet-nodes.crt")).is_empty());
 }
+
+/// `cluster up --ha`: etcd, two API servers behind the load balancer and
+/// two elected copies of the controller-manager and the scheduler. With
+/// the first API server killed (SIGKILL), the real kubectl still reaches
+/// the cluster through the same kubeconfig and a scale-up is carried out;
+/// `up` again restarts the dead server; `down` leaves no process behind.
+#[test]
+fn ha_control_plane_survives_losing_an_api_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let home_path = dir.path().join("home");
+    let home = home_path.display().to_string();
+    let name = format!("mkha-{}", support::run_id());
+    let _down = Down(home_path.clone());
+    // Fails loudly under CI without etcd.
+    if !minik_tests::etcd::available() {
+        eprintln!("etcd is not installed: skipped outside CI");
+        return;
+    }
+    let out = ok(&[
+        "cluster",
+        "up",
+        "--ha",
+        "--runtime",
+        "sim",
+        "--nodes",
+        "2",
+        "--isolated",
+        "--api-port",
+        "0",
+        "--home",
+        &home,
+        "--name",
+        &name,
+    ]);
+    for line in [
+        "etcd serving at",
+        "(apiserver-2) serving at",
+        "load balancer at",
+    ] {
+        assert!(out.contains(line), "{line:?} missing from:\n{out}");
+    }
+    let status = ok(&["cluster", "status", "--home", &home]);
+    for id in [
+        "(apiserver)",
+        "(apiserver-2)",
+        "(lb)",
+        "(controller-2)",
+        "(scheduler-2)",
+    ] {
+        assert!(
+            status
+                .lines()
+                .any(|l| l.contains(id) && l.contains("running")),
+            "{id} not running:\n{status}"
+        );
+    }
+    let leases = kubectl(
+        &home_path,
+        &["get", "leases", "-n", "kube-system", "-o", "name"],
+    );
+    for lease in ["kube-controller-manager", "kube-scheduler"] {
+        assert!(leases.contains(lease), "{leases}");
+    }
+    kubectl(
+        &home_path,
+        &[
+            "create",
+            "deployment",
+            "web",
+            "--image=minik/web:v1",
+            "--replicas=2",
+        ],
+    );
+    let running = |n: usize| {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let pods = kubectl(
+                &home_path,
+                &["get", "pods", "-l", "app=web", "--no-headers"],
+            );
+            if pods.lines().filter(|l| l.contains(" Running ")).count() == n {
+                return;
+            }
+            assert!(Instant::now() < deadline, "{n} pods not Running:\n{pods}");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    running(2);
+
+    // Lose the first API server: the load balancer sends everyone to the other.
+    let pid: i32 = std::fs::read_to_string(home_path.join("pids/apiserver.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    // SAFETY: a pid this test's cluster wrote; SIGKILL only.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGKILL) }, 0);
+    kubectl(&home_path, &["scale", "deployment", "web", "--replicas=4"]);
+    running(4);
+    let status = miniktl(&["cluster", "status", "--home", &home]);
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert!(
+        text.lines()
+            .any(|l| l.contains("(apiserver)") && l.contains("exited")),
+        "{text}"
+    );
+    let out = ok(&["cluster", "up", "--home", &home]);
+    assert!(out.contains("restarted: apiserver"), "{out}");
+    ok(&["cluster", "down", "--home", &home]);
+    assert!(
+        processes_mentioning(&home).is_empty(),
+        "processes left behind"
+    );
+}

@@ -36,6 +36,13 @@
 //!   the bridge network, container/network/route cleanup.
 //! - [`dns_probe`]: the one DNS query that tells DNS is up.
 //!
+//! `--ha` runs an HA control plane on one machine: etcd (Debian's
+//! etcd-server) holds the cluster, two API servers serve it from there
+//! behind a small TCP load balancer on the API address ([`load_balancer`],
+//! `miniktl cluster lb`), and two copies each of the controller-manager and
+//! the scheduler run with `--leader-elect`: kill any one and the cluster
+//! carries on.
+//!
 //! `--isolated` (for tests and side-by-side clusters) adds no host route
 //! and no iptables rules: the proxy serves ClusterIPs on a loopback range
 //! in userspace mode, DNS and the ingress
@@ -45,7 +52,9 @@ pub mod backup;
 pub mod certificates;
 pub mod dns_probe;
 pub mod docker;
+pub mod etcd;
 pub mod home;
+pub mod load_balancer;
 pub mod process;
 
 use std::collections::BTreeMap;
@@ -85,6 +94,9 @@ pub enum ClusterCmd {
         #[command(flatten)]
         home: HomeArg,
     },
+    /// Run the HA control plane's load balancer (started by `up --ha`).
+    #[command(hide = true)]
+    Lb(load_balancer::LbArgs),
     /// Save a snapshot of the running cluster's store to FILE (etcdctl snapshot save).
     Backup {
         #[command(flatten)]
@@ -156,6 +168,10 @@ pub struct UpArgs {
     /// No host route or iptables rules; loopback ClusterIPs and free ports (side-by-side clusters, tests).
     #[arg(long = "isolated")]
     pub isolated: bool,
+    /// An HA control plane: etcd, two API servers behind a load balancer,
+    /// two elected copies of the controller-manager and the scheduler.
+    #[arg(long = "ha")]
+    pub ha: bool,
     /// Give up waiting for readiness after this many seconds.
     #[arg(long = "wait", default_value_t = 60)]
     pub wait: u64,
@@ -169,6 +185,7 @@ struct NewCluster {
     zones: usize,
     api_port: u16,
     isolated: bool,
+    ha: bool,
     wait: u64,
 }
 
@@ -181,6 +198,7 @@ impl UpArgs {
             zones: self.zones.unwrap_or(0),
             api_port: self.api_port.unwrap_or(6443),
             isolated: self.isolated,
+            ha: self.ha,
             wait: self.wait,
         }
     }
@@ -200,6 +218,9 @@ struct State {
     #[serde(default)]
     zones: usize,
     isolated: bool,
+    /// `--ha` (false for records written before it existed).
+    #[serde(default)]
+    ha: bool,
     /// `--api-port` as given (0: any free port); the port it got is in
     /// `server` and in the API server's recorded `--listen`. Defaults to 0
     /// for records written before it was recorded.
@@ -226,7 +247,7 @@ impl State {
     /// The `up` flags that recreate this cluster.
     fn flags(&self) -> String {
         format!(
-            "--name {} --runtime {} --nodes {}{}{} --api-port {}",
+            "--name {} --runtime {} --nodes {}{}{}{} --api-port {}",
             self.name,
             self.runtime.flag(),
             self.nodes,
@@ -236,6 +257,7 @@ impl State {
                 String::new()
             },
             if self.isolated { " --isolated" } else { "" },
+            if self.ha { " --ha" } else { "" },
             self.api_port
         )
     }
@@ -268,10 +290,17 @@ impl State {
         {
             differ.push(format!("--api-port {}", self.api_port));
         }
-        // `--isolated` cannot be negated, so only its presence can differ.
-        let mut without = "";
+        // `--isolated` and `--ha` cannot be negated, so only their presence can differ.
+        let mut without = String::new();
         if args.isolated && !self.isolated {
-            without = "without --isolated";
+            without = "without --isolated".into();
+        }
+        if args.ha && !self.ha {
+            without = if without.is_empty() {
+                "without --ha".into()
+            } else {
+                format!("{without} or --ha")
+            };
         }
         if differ.is_empty() && without.is_empty() {
             return Ok(());
@@ -299,6 +328,20 @@ struct StoredSpec {
     id: String,
     binary: PathBuf,
     args: Vec<String>,
+}
+
+impl From<&Spec> for StoredSpec {
+    fn from(s: &Spec) -> Self {
+        StoredSpec {
+            id: s.id.clone(),
+            binary: s.binary.clone(),
+            args: s
+                .args
+                .iter()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect(),
+        }
+    }
 }
 
 impl StoredSpec {
@@ -345,25 +388,28 @@ fn save_state(home: &Home, state: &State) -> Result<()> {
     Ok(())
 }
 
-/// A new random access token for the dashboard, written 0600.
-fn write_dashboard_token(home: &Home) -> Result<()> {
+/// Writes a file only its owner may read (a kubeconfig with a client key).
+fn write_private(path: &std::path::Path, text: &str) -> Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(text.as_bytes())?;
+    Ok(())
+}
+
+/// A new random access token for the dashboard, written 0600 (the old
+/// file is removed first: a file that exists keeps its mode when rewritten).
+fn write_dashboard_token(home: &Home) -> Result<()> {
     let path = home.dashboard_token();
     let bytes: [u8; 16] = rand::random();
     let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
     let _ = std::fs::remove_file(&path);
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&path)
-        .map_err(|source| Error::File {
-            path: path.clone(),
-            source,
-        })?;
-    writeln!(f, "{token}")?;
-    Ok(())
+    write_private(&path, &format!("{token}\n"))
 }
 
 /// The URL to open the dashboard at: its recorded address and the token.
@@ -386,6 +432,7 @@ impl ClusterCmd {
             ClusterCmd::Up(args) => up(ctx, args).await,
             ClusterCmd::Down { home, purge } => down(ctx, &home.resolve(), purge).await,
             ClusterCmd::Status { home } => status(ctx, &home.resolve()).await,
+            ClusterCmd::Lb(args) => load_balancer::run(args).await,
             ClusterCmd::Backup { home, file } => backup::backup(ctx, &home, &file).await,
             ClusterCmd::Restore { home, file } => backup::restore(ctx, &home, &file).await,
         }
@@ -454,31 +501,138 @@ async fn up(ctx: &Ctx, args: UpArgs) -> Result<()> {
     }
     // The API server first: everything else needs its kubeconfig.
     let _ = std::fs::remove_file(home.kubeconfig());
+    // `--ha`: etcd before the API servers, which keep the cluster in it.
+    let mut control_plane: Vec<Spec> = Vec::new();
+    let mut store_args: Vec<OsString> = Vec::new();
+    if args.ha {
+        let etcd = etcd::spec(&home, free_port()?, free_port()?)?;
+        let pid = process::spawn(&home, &etcd)?;
+        let addr = etcd::client_address(&StoredSpec::from(&etcd).args).expect("recorded");
+        etcd::wait_healthy(&home, pid, &addr, Duration::from_secs(args.wait)).await?;
+        ctx.print(&format!(" ✓ etcd serving at http://{addr}\n"));
+        store_args = vec!["--store".into(), format!("etcd://{addr}").into()];
+        control_plane.push(etcd);
+    }
     // Each kubelet connection carries a node's watches and writes: a big
     // simulated cluster needs more than the default 512 connections.
     let max_connections = (3 * args.nodes + 512).max(512).to_string();
-    let api_spec = |listen: &str| Spec {
-        id: "apiserver".into(),
+    let api_spec = |id: &str, listen: &str, kubeconfig: PathBuf, data: PathBuf| Spec {
+        id: id.into(),
         binary: binaries["minik-apiserver"].clone(),
-        args: vec![
-            "--data-dir".into(),
-            home.apiserver_data().into_os_string(),
-            "--listen".into(),
-            listen.into(),
-            "--write-kubeconfig".into(),
-            home.kubeconfig().into_os_string(),
-            "--cert-dir".into(),
-            home.pki().into_os_string(),
-            "--max-connections".into(),
-            max_connections.clone().into(),
-        ],
+        args: [
+            vec![
+                "--data-dir".into(),
+                data.into_os_string(),
+                "--listen".into(),
+                listen.into(),
+                "--write-kubeconfig".into(),
+                kubeconfig.into_os_string(),
+                "--cert-dir".into(),
+                home.pki().into_os_string(),
+                "--max-connections".into(),
+                max_connections.clone().into(),
+            ],
+            store_args.clone(),
+        ]
+        .concat(),
     };
-    let api_pid = process::spawn(&home, &api_spec(&format!("127.0.0.1:{}", args.api_port)))?;
-    let server = wait_for_apiserver(&home, api_pid, Duration::from_secs(args.wait)).await?;
-    // Recorded with the port it got (not `--api-port 0`): a restarted API
-    // server must listen where every component's kubeconfig points.
-    let api_spec = api_spec(server_address(&server));
-    ctx.print(&format!(" ✓ minik-apiserver serving at {server}\n"));
+    let server = if args.ha {
+        // Two API servers on free ports, each writing a kubeconfig of its
+        // own; the cluster's kubeconfig names the load balancer in front.
+        let mut backends = Vec::new();
+        for (id, data) in [
+            ("apiserver", home.apiserver_data()),
+            ("apiserver-2", home.data().join("apiserver-2")),
+        ] {
+            let direct = home.component_kubeconfig(id);
+            if let Some(dir) = direct.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            let listen = format!("127.0.0.1:{}", free_port()?);
+            let spec = api_spec(id, &listen, direct.clone(), data);
+            let pid = process::spawn(&home, &spec)?;
+            let at =
+                wait_for_apiserver(&home, id, pid, &direct, Duration::from_secs(args.wait)).await?;
+            ctx.print(&format!(
+                " ✓ minik-apiserver ({id}) serving at {at} from etcd\n"
+            ));
+            backends.push(listen);
+            control_plane.push(spec);
+        }
+        let port = match args.api_port {
+            0 => free_port()?,
+            p => p,
+        };
+        let listen = format!("127.0.0.1:{port}");
+        let lb = Spec {
+            id: "lb".into(),
+            binary: std::env::current_exe()?,
+            args: [
+                "cluster",
+                "lb",
+                "--listen",
+                &listen,
+                "--backend",
+                &backends[0],
+                "--backend",
+                &backends[1],
+            ]
+            .iter()
+            .map(OsString::from)
+            .collect(),
+        };
+        let pid = process::spawn(&home, &lb)?;
+        control_plane.push(lb);
+        let server = format!("https://{listen}");
+        let admin = std::fs::read_to_string(home.component_kubeconfig("apiserver"))?;
+        let through_lb: String = admin
+            .lines()
+            .map(|l| match l.trim().strip_prefix("server: ") {
+                Some(direct) => l.replace(direct, &server),
+                None => l.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        write_private(&home.kubeconfig(), &through_lb)?;
+        let deadline = Instant::now() + Duration::from_secs(args.wait);
+        while !healthy(&home.kubeconfig()).await {
+            if !process::alive(pid, "miniktl") || Instant::now() > deadline {
+                return Err(Error::Cluster(format!(
+                    "the load balancer at {listen} does not reach the API servers; its log:\n{}",
+                    indent(&process::log_tail(&home, "lb", 10))
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        ctx.print(&format!(" ✓ load balancer at {server} in front of both\n"));
+        server
+    } else {
+        let spec = api_spec(
+            "apiserver",
+            &format!("127.0.0.1:{}", args.api_port),
+            home.kubeconfig(),
+            home.apiserver_data(),
+        );
+        let api_pid = process::spawn(&home, &spec)?;
+        let server = wait_for_apiserver(
+            &home,
+            "apiserver",
+            api_pid,
+            &home.kubeconfig(),
+            Duration::from_secs(args.wait),
+        )
+        .await?;
+        // Recorded with the port it got (not `--api-port 0`): a restarted API
+        // server must listen where every component's kubeconfig points.
+        control_plane.push(api_spec(
+            "apiserver",
+            server_address(&server),
+            home.kubeconfig(),
+            home.apiserver_data(),
+        ));
+        ctx.print(&format!(" ✓ minik-apiserver serving at {server}\n"));
+        server
+    };
     create_default_storage_class(ctx, &home).await?;
     ctx.print(" ✓ default StorageClass standard (minik.io/local-path)\n");
     let kubeconfig = |id: &str| -> Result<OsString> {
@@ -512,6 +666,20 @@ async fn up(ctx: &Ctx, args: UpArgs) -> Result<()> {
             args: vec!["--kubeconfig".into(), kubeconfig("scheduler")?],
         },
     ];
+    if args.ha {
+        // Two copies of each, of which only the Lease holder acts.
+        for s in &mut specs {
+            s.args.push("--leader-elect".into());
+        }
+        let copies: Vec<Spec> = specs
+            .iter()
+            .map(|s| Spec {
+                id: format!("{}-2", s.id),
+                ..s.clone()
+            })
+            .collect();
+        specs.extend(copies);
+    }
     if one_sim_kubelet(&args) {
         // One process for every simulated node (`node-1` … `node-N`), as
         // kwok runs its fake nodes: a process per node costs ~18 MB.
@@ -646,22 +814,16 @@ async fn up(ctx: &Ctx, args: UpArgs) -> Result<()> {
         nodes: args.nodes,
         zones: args.zones,
         isolated: args.isolated,
+        ha: args.ha,
         api_port: args.api_port,
         network,
         created_network,
         server: server.clone(),
         dns,
-        components: std::iter::once(&api_spec)
+        components: control_plane
+            .iter()
             .chain(specs.iter())
-            .map(|s| StoredSpec {
-                id: s.id.clone(),
-                binary: s.binary.clone(),
-                args: s
-                    .args
-                    .iter()
-                    .map(|a| a.to_string_lossy().into_owned())
-                    .collect(),
-            })
+            .map(StoredSpec::from)
             .collect(),
     };
     save_state(&home, &state)?;
@@ -669,7 +831,8 @@ async fn up(ctx: &Ctx, args: UpArgs) -> Result<()> {
         process::spawn(&home, s)?;
     }
     ctx.print(&format!(
-        " ✓ started minik-controller, minik-scheduler, {} minik-kubelet{}, minik-proxy, minik-dns, minik-dashboard\n",
+        " ✓ started minik-controller, minik-scheduler{}, {} minik-kubelet{}, minik-proxy, minik-dns, minik-dashboard\n",
+        if args.ha { " (two of each, leader-elected)" } else { "" },
         args.nodes,
         if args.nodes == 1 { "" } else { "s" }
     ));
@@ -740,8 +903,19 @@ async fn resume(ctx: &Ctx, home: &Home, mut state: State, wait: u64) -> Result<(
             indent(&process::log_tail(home, &c.id, 5))
         ));
         let pid = process::spawn(home, &c.spec())?;
-        if c.id == "apiserver" {
-            let server = wait_for_apiserver(home, pid, Duration::from_secs(wait)).await?;
+        if c.id == "etcd" {
+            let addr = etcd::client_address(&c.args).unwrap_or_default();
+            etcd::wait_healthy(home, pid, &addr, Duration::from_secs(wait)).await?;
+        }
+        if c.id == "apiserver" && !state.ha {
+            let server = wait_for_apiserver(
+                home,
+                "apiserver",
+                pid,
+                &home.kubeconfig(),
+                Duration::from_secs(wait),
+            )
+            .await?;
             if server != state.server {
                 // Not the cluster the others point at: leave nothing half-started.
                 process::stop(pid, &c.binary_name(), Duration::from_secs(3));
@@ -782,20 +956,26 @@ fn indent(s: &str) -> String {
         .join("\n")
 }
 
-/// Waits for the API server's kubeconfig and `/healthz`; fails early if it exits.
-async fn wait_for_apiserver(home: &Home, pid: u32, timeout: Duration) -> Result<String> {
+/// Waits for API server `id`'s kubeconfig and `/healthz`; fails early if it exits.
+async fn wait_for_apiserver(
+    home: &Home,
+    id: &str,
+    pid: u32,
+    kubeconfig: &std::path::Path,
+    timeout: Duration,
+) -> Result<String> {
     let deadline = Instant::now() + timeout;
     loop {
         if !process::alive(pid, "minik-apiserver") {
             return Err(Error::Cluster(format!(
                 "minik-apiserver exited during startup; last log lines:\n{}\n(full log: {})",
-                indent(&process::log_tail(home, "apiserver", 10)),
-                home.log("apiserver").display()
+                indent(&process::log_tail(home, id, 10)),
+                home.log(id).display()
             )));
         }
-        if let Ok(text) = std::fs::read_to_string(home.kubeconfig()) {
+        if let Ok(text) = std::fs::read_to_string(kubeconfig) {
             if let Some(server) = text.lines().find_map(|l| l.trim().strip_prefix("server: ")) {
-                if healthy(home).await {
+                if healthy(kubeconfig).await {
                     return Ok(server.to_string());
                 }
             }
@@ -809,9 +989,9 @@ async fn wait_for_apiserver(home: &Home, pid: u32, timeout: Duration) -> Result<
     }
 }
 
-/// `GET /healthz` answers `ok`, through the admin's kubeconfig (HTTPS).
-async fn healthy(home: &Home) -> bool {
-    let Ok(conn) = crate::kubeconfig::connect(Some(home.kubeconfig())).await else {
+/// `GET /healthz` answers `ok`, through an admin's kubeconfig (HTTPS).
+async fn healthy(kubeconfig: &std::path::Path) -> bool {
+    let Ok(conn) = crate::kubeconfig::connect(Some(kubeconfig.to_path_buf())).await else {
         return false;
     };
     let request = http::Request::get("/healthz").body(Vec::new());
@@ -1147,8 +1327,10 @@ async fn status(ctx: &Ctx, home: &Home) -> Result<()> {
         let detail = if !alive {
             healthy = false;
             format!("exited (see {})", home.log(&c.id).display())
-        } else if c.id == "apiserver" {
+        } else if (c.id == "apiserver" && !state.ha) || c.id == "lb" {
             format!("running, serving {}", state.server)
+        } else if c.id.starts_with("apiserver") {
+            "running, behind the load balancer".to_string()
         } else if c.id == SIM_KUBELET {
             let ready = nodes.values().filter(|r| **r).count();
             if ready < state.nodes {
@@ -1188,10 +1370,12 @@ async fn status(ctx: &Ctx, home: &Home) -> Result<()> {
         tw.write_str(&format!(
             "{}\t{}\t{detail}\n",
             c.binary_name()
-                + &c.id
-                    .strip_prefix("kubelet")
-                    .map(|n| format!(" ({})", n.trim_start_matches('-')))
-                    .unwrap_or_default(),
+                + &match c.id.strip_prefix("kubelet") {
+                    Some(n) => format!(" ({})", n.trim_start_matches('-')),
+                    // Several copies of one binary: say which.
+                    None if state.ha => format!(" ({})", c.id),
+                    None => String::new(),
+                },
             pid.map(|p| p.to_string()).unwrap_or_else(|| "-".into())
         ));
     }
@@ -1241,6 +1425,7 @@ mod tests {
             nodes: 3,
             zones: 0,
             isolated: true,
+            ha: false,
             api_port: 0,
             network: "lab".into(),
             created_network: false,
@@ -1302,6 +1487,14 @@ mod tests {
             .to_string();
         assert!(
             err.starts_with("this cluster was created with --nodes 3 and without --isolated ("),
+            "{err}"
+        );
+        let err = shared
+            .check_flags(&home, &up_args(&["--isolated", "--ha"]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("this cluster was created without --isolated or --ha ("),
             "{err}"
         );
     }

@@ -7,6 +7,11 @@
 //! and the creates over plain HTTP as the cluster admin, against which the
 //! same creates over HTTPS by an RBAC-authorized token user are compared.
 //!
+//! With etcd installed (Debian's etcd-server), the same creates against an
+//! API server on `--store etcd://…` (a throwaway etcd on loopback), and as
+//! its baseline bare etcd puts through etcd's own HTTP gateway
+//! (`POST /v3/kv/put`) from the same 16-client load generator.
+//!
 //! Run: `cargo run --release -p minik-tests --bin bench-apiserver`
 
 use std::sync::Arc;
@@ -90,9 +95,13 @@ async fn creates(client: &kube::Client, prefix: &str) -> anyhow::Result<(Vec<Dur
     Ok((lat, elapsed))
 }
 
-fn report(what: &str, (lat, elapsed): &(Vec<Duration>, Duration)) {
+fn report(what: &str, figures: &(Vec<Duration>, Duration)) {
+    report_writes(what, "creates", figures)
+}
+
+fn report_writes(what: &str, noun: &str, (lat, elapsed): &(Vec<Duration>, Duration)) {
     println!(
-        "{what}, {CLIENTS} clients: {} creates in {:.1} s = {:.0} creates/s; latency p50 {} p99 {} (targets: >= 2000/s, p99 < 20 ms)",
+        "{what}, {CLIENTS} clients: {} {noun} in {:.1} s = {:.0} {noun}/s; latency p50 {} p99 {} (targets: >= 2000/s, p99 < 20 ms)",
         lat.len(),
         elapsed.as_secs_f64(),
         lat.len() as f64 / elapsed.as_secs_f64(),
@@ -153,6 +162,72 @@ async fn secure_creates(dir: &std::path::Path) -> anyhow::Result<(Vec<Duration>,
     result
 }
 
+/// Puts of 512-byte values through etcd's HTTP gateway by `CLIENTS` clients
+/// for `CREATE_SECS` (the `kube` client's HTTP stack, as in `creates`).
+async fn etcd_puts(addr: &str) -> anyhow::Result<(Vec<Duration>, Duration)> {
+    use base64::Engine as _;
+    let client = kube::Client::try_from(kube::Config::new(format!("http://{addr}").parse()?))?;
+    let deadline = Instant::now() + Duration::from_secs(CREATE_SECS);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for c in 0..CLIENTS {
+        let client = client.clone();
+        tasks.push(tokio::spawn(async move {
+            let b64 = base64::engine::general_purpose::STANDARD;
+            let value = b64.encode(vec![b'x'; 512]);
+            let mut lat = Vec::new();
+            let mut i = 0;
+            while Instant::now() < deadline {
+                let body = json!({"key": b64.encode(format!("/bare/{c}/{i}")), "value": value});
+                let req = http::Request::post("/v3/kv/put")
+                    .header("content-type", "application/json")
+                    .body(serde_json::to_vec(&body).unwrap())
+                    .unwrap();
+                let t = Instant::now();
+                let answer: serde_json::Value = client.request(req).await.expect("etcd put");
+                assert!(answer.get("header").is_some(), "etcd answered {answer}");
+                lat.push(t.elapsed());
+                i += 1;
+            }
+            lat
+        }));
+    }
+    let mut lat: Vec<Duration> = Vec::new();
+    for t in tasks {
+        lat.extend(t.await?);
+    }
+    let elapsed = started.elapsed();
+    lat.sort();
+    Ok((lat, elapsed))
+}
+
+/// Bare etcd puts, then minik's creates with the store in that etcd.
+async fn etcd_figures() -> anyhow::Result<()> {
+    let Some(etcd) = minik_tests::etcd::Etcd::start() else {
+        println!("etcd      skipped: etcd is not installed (apt-get install etcd-server)");
+        return Ok(());
+    };
+    report_writes(
+        "baseline  bare etcd, HTTP gateway",
+        "puts",
+        &etcd_puts(&etcd.client_addr).await?,
+    );
+    let mut config =
+        minik_apiserver::Config::new(etcd.dir.path().join("unused"), "127.0.0.1:0".parse()?);
+    config.etcd = Some(
+        minik_apiserver::etcd_store::EtcdConfig::parse(&etcd.store_url(), "/bench")
+            .map_err(anyhow::Error::msg)?,
+    );
+    let server = minik_apiserver::start(config).await?;
+    let client = kube::Client::try_from(kube::Config::new(server.url().parse()?))?;
+    report(
+        "creates   plain HTTP, cluster admin, etcd store",
+        &creates(&client, "etcd").await?,
+    );
+    server.stop().await?;
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
@@ -175,6 +250,7 @@ async fn main() -> anyhow::Result<()> {
     // as a user whom RBAC must authorize on every request.
     let plain = creates(&client, "plain").await?;
     report("creates   plain HTTP, cluster admin", &plain);
+    etcd_figures().await?;
     let secure = secure_creates(dir.path()).await?;
     report(
         "creates   HTTPS + RBAC (edit via a RoleBinding, token)",

@@ -3,6 +3,10 @@
 //! CA as `minik-apiserver` does; a `kube::Client` for it (the cluster
 //! admin's client certificate), and a way to run the real `kubectl`
 //! against it. Tests that speak raw HTTP set `config.tls = None`.
+//!
+//! With `MINIK_TEST_STORE=etcd` every test cluster keeps its data in one
+//! etcd started for the test process, each under a key prefix of its own
+//! (`scripts/test.sh` runs the API suites a second time that way).
 
 #![allow(dead_code)]
 
@@ -10,6 +14,7 @@ pub mod autoscaling;
 pub mod batch;
 pub mod cli;
 pub mod faults;
+pub mod ha;
 pub mod lifecycle;
 pub mod miniktl;
 pub mod scheduler;
@@ -19,6 +24,31 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use minik_apiserver::{Config, Server};
+
+/// `MINIK_TEST_STORE=etcd`: a store of this test cluster's own in the test
+/// process's etcd (started on first use, ended with the process).
+pub fn etcd_for_tests() -> Option<minik_apiserver::etcd_store::EtcdConfig> {
+    if std::env::var("MINIK_TEST_STORE").ok()? != "etcd" {
+        return None;
+    }
+    static ETCD: std::sync::OnceLock<minik_tests::etcd::Etcd> = std::sync::OnceLock::new();
+    let etcd = ETCD.get_or_init(|| {
+        minik_tests::etcd::Etcd::start().expect("MINIK_TEST_STORE=etcd needs etcd installed")
+    });
+    let prefix = format!(
+        "/test-{}",
+        std::process::id() as u64 * 1_000_000 + next_id()
+    );
+    Some(
+        minik_apiserver::etcd_store::EtcdConfig::parse(&etcd.store_url(), &prefix)
+            .expect("valid etcd store"),
+    )
+}
+
+fn next_id() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
 
 /// An API server running inside the test process.
 pub struct TestCluster {
@@ -110,6 +140,7 @@ impl TestCluster {
     pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut config = Config::new(dir.path().join("data"), "127.0.0.1:0".parse().unwrap());
+        config.etcd = etcd_for_tests();
         let issue = |config: &Config| {
             minik_apiserver::certificates::ensure(
                 &dir.path().join("pki"),
@@ -170,9 +201,11 @@ impl TestCluster {
     pub async fn restart(&mut self) {
         let server = self.server.take().expect("running");
         let addr = server.addr;
+        let etcd = server.etcd.clone();
         server.stop().await.expect("clean stop");
         let mut config = Config::new(self.dir.path().join("data"), addr);
         config.tls = self.tls.clone();
+        config.etcd = etcd;
         self.server = Some(
             minik_apiserver::start(config)
                 .await
