@@ -365,7 +365,7 @@ async fn the_dashboard_follows_the_cluster_in_a_browser() {
 /// `miniktl cluster up` starts minik-dashboard and prints its URL with the
 /// cluster's token (kept 0600 in the home, new per cluster); the URL
 /// answers, the bare address refuses; `cluster status` names it and
-/// `cluster down` stops it.
+/// `cluster down` stops it and removes the token.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cluster_up_starts_the_dashboard_and_prints_its_url() {
     use std::os::unix::fs::PermissionsExt;
@@ -422,6 +422,7 @@ async fn cluster_up_starts_the_dashboard_and_prints_its_url() {
         "{status}"
     );
     ok(&["cluster", "down", "--home", &home]);
+    assert!(!home_path.join("dashboard-token").exists());
     let gone = minik_tests::try_request(addr, "GET", "/", None, Duration::from_secs(2)).await;
     assert!(gone.as_ref().is_none_or(|r| r.is_empty()), "{gone:?}");
 }

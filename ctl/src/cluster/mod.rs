@@ -1242,6 +1242,8 @@ async fn down(ctx: &Ctx, home: &Home, purge: bool) -> Result<()> {
         ));
     }
     let _ = std::fs::remove_file(home.state_file());
+    // The dashboard's token opens nothing now; the next cluster gets its own.
+    let _ = std::fs::remove_file(home.dashboard_token());
     if purge {
         remove_data(home)?;
         ctx.print(&format!(
