@@ -1,9 +1,10 @@
 //! A real headless browser for the dashboard's tests and benchmark:
 //! Debian's `chromium`, driven through its `chromedriver` (package
 //! `chromium-driver`) over WebDriver with the fantoccini client. Each
-//! [`Browser`] runs its own chromedriver on a free loopback port and stops
-//! it when dropped.
+//! [`Browser`] runs its own chromedriver on a free loopback port and kills
+//! it and its chromium when dropped (also when a test fails half-way).
 
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -35,7 +36,10 @@ impl Browser {
             .local_addr()
             .unwrap()
             .port();
+        // Its own process group: chromium is chromedriver's child, and a
+        // test that fails before `close` must not leave it running.
         let driver = Command::new(CHROMEDRIVER)
+            .process_group(0)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -95,17 +99,18 @@ impl Browser {
             .unwrap_or_else(|e| panic!("script {script:?}: {e}"))
     }
 
-    /// Ends the session (chromium exits) and stops chromedriver.
-    pub async fn close(mut self) {
+    /// Ends the session (chromium exits); dropping stops chromedriver.
+    pub async fn close(self) {
         let _ = self.client.clone().close().await;
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
     }
 }
 
 impl Drop for Browser {
+    /// Kills chromedriver's process group (chromedriver and the chromium
+    /// processes it started), then reaps chromedriver.
     fn drop(&mut self) {
-        let _ = self.driver.kill();
+        // SAFETY: the group this Browser made (`process_group(0)` above).
+        unsafe { libc::kill(-(self.driver.id() as i32), libc::SIGKILL) };
         let _ = self.driver.wait();
     }
 }
