@@ -4,8 +4,10 @@
 #      docker.io depends on anyway and minik-proxy's DNAT rules use, and
 #      openssl, with which the CSR test makes a user's key and request, and
 #      python3-kubernetes, the Python client the security tests drive,
-#      etcd-server, the store the API suites also run on, and
-#      protobuf-compiler, which the etcd client's build needs),
+#      etcd-server, the store the API suites also run on,
+#      protobuf-compiler, which the etcd client's build needs, and
+#      chromium with chromium-driver, the headless browser the dashboard's
+#      test and benchmark drive through WebDriver),
 #   2. starts dockerd in the background if no daemon answers (it outlives this script;
 #      log: /tmp/minik-dockerd.log),
 #   3. builds the offline images (images/build.sh).
@@ -31,7 +33,10 @@ command -v openssl >/dev/null 2>&1 || need="$need openssl"
 /usr/bin/python3 -c 'import kubernetes' >/dev/null 2>&1 || need="$need python3-kubernetes"
 command -v etcd >/dev/null 2>&1 || need="$need etcd-server"
 command -v protoc >/dev/null 2>&1 || need="$need protobuf-compiler"
-PACKAGES="docker.io busybox-static iptables openssl python3-kubernetes etcd-server protobuf-compiler"
+# The dashboard's browser test (tests/tests/dashboard_browser.rs).
+command -v chromium >/dev/null 2>&1 || need="$need chromium"
+command -v chromedriver >/dev/null 2>&1 || need="$need chromium-driver"
+PACKAGES="docker.io busybox-static iptables openssl python3-kubernetes etcd-server protobuf-compiler chromium chromium-driver"
 if [ -n "$need" ]; then
   say "installing $PACKAGES"
   export DEBIAN_FRONTEND=noninteractive

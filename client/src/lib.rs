@@ -20,7 +20,9 @@
 //!   EndpointSlices (what minik-proxy and minik-dns route and answer with);
 //! - [`pki`]: the cluster's CA and the certificates it issues (kubeadm's
 //!   `certs` phase): the API server's serving certificate and one client
-//!   certificate per identity; [`tls`]: rustls configurations from them.
+//!   certificate per identity; [`tls`]: rustls configurations from them;
+//! - [`why`]: why an object is the way it is, from objects and Events (the
+//!   trace `miniktl why` prints and the dashboard's pod page shows).
 
 pub mod errors;
 pub mod events;
@@ -31,6 +33,7 @@ pub mod logging;
 pub mod pki;
 pub mod service_endpoints;
 pub mod tls;
+pub mod why;
 
 pub use events::EventRecorder;
 pub use informer::{Change, Informer, SharedInformerFactory};

@@ -1,6 +1,9 @@
 //! Cross-component tests live in `tests/`; this library holds the few
 //! measuring and raw-socket helpers that both they and the benchmarks in
-//! `src/bin/` use.
+//! `src/bin/` use, and [`browser`], the headless browser the dashboard's
+//! test and benchmark drive.
+
+pub mod browser;
 
 pub mod etcd;
 

@@ -93,6 +93,7 @@ fn crate_sources() -> Vec<PathBuf> {
         "proxy",
         "dns",
         "ctl",
+        "dashboard",
     ]
     .iter()
     .flat_map(|c| sources(&root.join(c).join("src")))

@@ -22,6 +22,7 @@ mod api_typed;
 mod architecture;
 mod autoscaling_docker;
 mod autoscaling_sim;
+mod dashboard_browser;
 mod durability;
 mod fault_connections;
 mod fault_growth;

@@ -102,9 +102,10 @@ fn sim_cluster_lifecycle_and_scenarios() {
         started.elapsed()
     );
     let status = ok(&["cluster", "status", "--home", &home]);
+    // API server, controller-manager, scheduler, 2 kubelets, proxy, DNS, dashboard.
     assert_eq!(
         status.lines().filter(|l| l.contains("running")).count(),
-        7,
+        8,
         "{status}"
     );
     // The real kubectl reads the kubeconfig too.
@@ -264,7 +265,7 @@ fn sim_cluster_lifecycle_and_scenarios() {
 
     // Down: nothing left running; up again keeps the data; purge removes it.
     let out = ok(&["cluster", "down", "--home", &home]);
-    assert!(out.contains("Stopped 7 component(s)"), "{out}");
+    assert!(out.contains("Stopped 8 component(s)"), "{out}");
     assert!(
         processes_mentioning(&home).is_empty(),
         "stray processes: {:?}",

@@ -75,6 +75,11 @@ impl Home {
         self.data().join("local-path")
     }
 
+    /// The dashboard's access token (0600), made anew by each new cluster's `up`.
+    pub fn dashboard_token(&self) -> PathBuf {
+        self.root.join("dashboard-token")
+    }
+
     pub fn logs(&self) -> PathBuf {
         self.root.join("logs")
     }

@@ -4,6 +4,8 @@
 //!
 //! `up` starts minik-apiserver, then minik-controller, minik-scheduler, one
 //! minik-kubelet per node (`node-1`..`node-N`), minik-proxy and minik-dns;
+//! and minik-dashboard (on 127.0.0.1, its URL with the cluster's access
+//! token printed at the end: `<home>/dashboard-token`, 0600, new per cluster);
 //! it returns once every node is Ready and the cluster DNS answers, with
 //! `<home>/kubeconfig` written for miniktl and the real kubectl. A new
 //! cluster gets the default StorageClass `standard` (provisioner
@@ -400,6 +402,24 @@ fn write_private(path: &std::path::Path, text: &str) -> Result<()> {
     Ok(())
 }
 
+/// A new random access token for the dashboard, written 0600 (the old
+/// file is removed first: a file that exists keeps its mode when rewritten).
+fn write_dashboard_token(home: &Home) -> Result<()> {
+    let path = home.dashboard_token();
+    let bytes: [u8; 16] = rand::random();
+    let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let _ = std::fs::remove_file(&path);
+    write_private(&path, &format!("{token}\n"))
+}
+
+/// The URL to open the dashboard at: its recorded address and the token.
+fn dashboard_url(home: &Home, state: &State) -> Option<String> {
+    let c = state.components.iter().find(|c| c.id == "dashboard")?;
+    let listen = c.args.iter().skip_while(|a| *a != "--listen").nth(1)?;
+    let token = std::fs::read_to_string(home.dashboard_token()).ok()?;
+    Some(format!("http://{listen}/?token={}", token.trim()))
+}
+
 fn free_port() -> Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
@@ -765,6 +785,29 @@ async fn up(ctx: &Ctx, args: UpArgs) -> Result<()> {
         binary: binaries["minik-dns"].clone(),
         args: dns_args,
     });
+    write_dashboard_token(&home)?;
+    let dashboard_port = if args.isolated {
+        free_port()?
+    } else {
+        // kubectl proxy's port when it is free: a URL students can remember.
+        std::net::TcpListener::bind("127.0.0.1:8001")
+            .map(|_| 8001)
+            .or_else(|_| free_port())?
+    };
+    specs.push(Spec {
+        id: "dashboard".into(),
+        binary: binaries["minik-dashboard"].clone(),
+        args: vec![
+            // The cluster admin's credentials: the controls scale, delete and
+            // drain; only holders of the token reach them.
+            "--kubeconfig".into(),
+            home.kubeconfig().into_os_string(),
+            "--listen".into(),
+            format!("127.0.0.1:{dashboard_port}").into(),
+            "--token-file".into(),
+            home.dashboard_token().into_os_string(),
+        ],
+    });
     let mut state = State {
         name: args.name.clone(),
         runtime: args.runtime,
@@ -788,7 +831,7 @@ async fn up(ctx: &Ctx, args: UpArgs) -> Result<()> {
         process::spawn(&home, s)?;
     }
     ctx.print(&format!(
-        " ✓ started minik-controller, minik-scheduler{}, {} minik-kubelet{}, minik-proxy, minik-dns\n",
+        " ✓ started minik-controller, minik-scheduler{}, {} minik-kubelet{}, minik-proxy, minik-dns, minik-dashboard\n",
         if args.ha { " (two of each, leader-elected)" } else { "" },
         args.nodes,
         if args.nodes == 1 { "" } else { "s" }
@@ -800,11 +843,13 @@ async fn up(ctx: &Ctx, args: UpArgs) -> Result<()> {
         "Cluster \"{}\" is ready in {:.1}s. kubeconfig: {}\n\n\
          Try:\n  miniktl get nodes\n  miniktl create deployment web --image=minik/web:v1 --replicas=3\n  miniktl expose deployment web --port=80\n  miniktl apply -f examples/rolling-update/   (see examples/README.md)\n\
          For the real kubectl:  export KUBECONFIG={}\n\
+         Dashboard:  {}\n\
          Stop it with:  miniktl cluster down   (--purge also deletes its data)\n",
         args.name,
         start.elapsed().as_secs_f64(),
         home.kubeconfig().display(),
-        home.kubeconfig().display()
+        home.kubeconfig().display(),
+        dashboard_url(&home, &state).unwrap_or_else(|| "not started".into())
     ));
     Ok(())
 }
@@ -897,6 +942,9 @@ async fn resume(ctx: &Ctx, home: &Home, mut state: State, wait: u64) -> Result<(
             state.name,
             restarted.join(", ")
         ));
+    }
+    if let Some(url) = dashboard_url(home, &state) {
+        ctx.print(&format!("Dashboard: {url}\n"));
     }
     Ok(())
 }
@@ -1194,6 +1242,8 @@ async fn down(ctx: &Ctx, home: &Home, purge: bool) -> Result<()> {
         ));
     }
     let _ = std::fs::remove_file(home.state_file());
+    // The dashboard's token opens nothing now; the next cluster gets its own.
+    let _ = std::fs::remove_file(home.dashboard_token());
     if purge {
         remove_data(home)?;
         ctx.print(&format!(
@@ -1311,6 +1361,11 @@ async fn status(ctx: &Ctx, home: &Home) -> Result<()> {
                     format!("running, not answering on {}", state.dns)
                 }
             }
+        } else if c.id == "dashboard" {
+            format!(
+                "running, {}",
+                dashboard_url(home, &state).unwrap_or_default()
+            )
         } else {
             "running".to_string()
         };

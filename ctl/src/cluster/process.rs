@@ -21,6 +21,7 @@ pub const BINARIES: &[&str] = &[
     "minik-kubelet",
     "minik-proxy",
     "minik-dns",
+    "minik-dashboard",
 ];
 
 /// Where a binary is: `$MINIK_BIN_DIR`, next to miniktl's own executable,

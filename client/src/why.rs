@@ -1,0 +1,602 @@
+//! Why an object is the way it is, traced from objects and Events alone:
+//! the JSON trace `miniktl why` prints (`-o json`) and renders as text, and
+//! the dashboard's pod page shows. Pure: callers fetch the objects (miniktl
+//! with GETs and LISTs, the dashboard from its watch caches) and hand them
+//! in, so both explain a pod in the same words.
+//!
+//! - a Pod: its owner chain (Pod ← ReplicaSet (revision, template hash) ←
+//!   Deployment) with the Event each owner recorded when it acted on the
+//!   next, the scheduling decision (or why it is still Pending), each
+//!   container's state, restarts and their reasons, and its Services;
+//! - a Deployment: its ReplicaSets by revision, and the rollout as a
+//!   timeline of its scaling Events;
+//! - a Service: which pods match its selector, and for each whether it
+//!   is in the Endpoints and, if not, why.
+//!
+//! Events are read in either shape: core/v1 (`involvedObject`, `message`,
+//! `count`) or events.k8s.io/v1 (`regarding`, `note`, `deprecatedCount`).
+//! minik simplifies: the scheduler records its reasons only in its Events
+//! (`FailedScheduling` counts nodes per reason, as kube-scheduler does) and
+//! its Binding annotation, not per-node scores.
+
+use serde_json::{json, Map, Value};
+
+/// How many owners up the chain a trace follows (a loop of references
+/// cannot make it walk forever).
+pub const MAX_OWNERS: usize = 6;
+
+/// The string at a JSON pointer, `""` when missing.
+fn str_at<'a>(v: &'a Value, pointer: &str) -> &'a str {
+    v.pointer(pointer).and_then(Value::as_str).unwrap_or("")
+}
+
+/// The array at a JSON pointer, empty when missing.
+fn array_at<'a>(v: &'a Value, pointer: &str) -> &'a [Value] {
+    v.pointer(pointer)
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or(&[])
+}
+
+fn name(obj: &Value) -> &str {
+    str_at(obj, "/metadata/name")
+}
+
+fn condition_true(obj: &Value, type_: &str) -> bool {
+    array_at(obj, "/status/conditions")
+        .iter()
+        .any(|c| c["type"] == type_ && c["status"] == "True")
+}
+
+/// The owner an object names: its controller reference, else its first.
+pub struct OwnerRef<'a> {
+    pub api_version: &'a str,
+    pub kind: &'a str,
+    pub name: &'a str,
+}
+
+/// The owner reference a trace follows up from `obj`, if any.
+pub fn owner_ref(obj: &Value) -> Option<OwnerRef<'_>> {
+    let refs = array_at(obj, "/metadata/ownerReferences");
+    let owner = refs
+        .iter()
+        .find(|o| o["controller"] == json!(true))
+        .or_else(|| refs.first())?;
+    Some(OwnerRef {
+        api_version: str_at(owner, "/apiVersion"),
+        kind: str_at(owner, "/kind"),
+        name: str_at(owner, "/name"),
+    })
+}
+
+/// What stands in the chain for an owner of a kind the caller cannot look up.
+pub fn unknown_owner(owner: &OwnerRef) -> Value {
+    json!({"kind": owner.kind, "metadata": {"name": owner.name}})
+}
+
+/// What stands in the chain for an owner that no longer exists (the chain
+/// stops there).
+pub fn gone_owner(owner: &OwnerRef) -> Value {
+    json!({"kind": owner.kind, "metadata": {"name": owner.name}, "gone": true})
+}
+
+/// Whether the walk up the chain stops after this owner.
+pub fn chain_ends(owner: &Value, chain_len: usize) -> bool {
+    chain_len >= MAX_OWNERS || owner["gone"] == json!(true)
+}
+
+/// Whether a Service's `spec.selector` takes an object with these labels
+/// (an empty or missing selector takes none).
+pub fn selects(service: &Value, obj: &Value) -> bool {
+    let Some(selector) = service.pointer("/spec/selector").and_then(Value::as_object) else {
+        return false;
+    };
+    let labels = obj.pointer("/metadata/labels").and_then(Value::as_object);
+    !selector.is_empty()
+        && selector
+            .iter()
+            .all(|(k, v)| labels.and_then(|l| l.get(k)) == Some(v))
+}
+
+/// When an Event happened (its last occurrence), in either shape.
+pub fn event_time(e: &Value) -> &str {
+    [
+        "/lastTimestamp",
+        "/deprecatedLastTimestamp",
+        "/eventTime",
+        "/firstTimestamp",
+        "/deprecatedFirstTimestamp",
+        "/metadata/creationTimestamp",
+    ]
+    .iter()
+    .map(|p| str_at(e, p))
+    .find(|s| !s.is_empty())
+    .unwrap_or("")
+}
+
+/// Sorts Events oldest first, as a trace reads them.
+/// Within one second (the resolution of `lastTimestamp`), events.k8s.io's
+/// microsecond `eventTime` orders them.
+pub fn sort_events(events: &mut [Value]) {
+    events.sort_by_key(|e| {
+        (
+            event_time(e).to_string(),
+            str_at(e, "/eventTime").to_string(),
+        )
+    });
+}
+
+/// The object an Event is about (`involvedObject` or `regarding`).
+fn regarding(e: &Value) -> &Value {
+    match e.get("involvedObject") {
+        Some(o) if o.is_object() => o,
+        _ => &e["regarding"],
+    }
+}
+
+/// The Events about one object (by uid, else by kind and name), as trace lines.
+fn about(events: &[Value], obj: &Value) -> Vec<Value> {
+    let uid = str_at(obj, "/metadata/uid");
+    let (kind, name) = (str_at(obj, "/kind"), name(obj));
+    events
+        .iter()
+        .filter(|e| {
+            let o = regarding(e);
+            (!uid.is_empty() && str_at(o, "/uid") == uid)
+                || (str_at(o, "/kind") == kind && str_at(o, "/name") == name)
+        })
+        .map(event_line)
+        .collect()
+}
+
+fn first_of<'a>(e: &'a Value, pointers: &[&str]) -> &'a str {
+    pointers
+        .iter()
+        .map(|p| str_at(e, p))
+        .find(|s| !s.is_empty())
+        .unwrap_or("")
+}
+
+fn event_line(e: &Value) -> Value {
+    let count = e["count"]
+        .as_i64()
+        .or_else(|| e["deprecatedCount"].as_i64())
+        .unwrap_or(1);
+    json!({
+        "time": event_time(e),
+        "type": str_at(e, "/type"),
+        "reason": str_at(e, "/reason"),
+        "message": first_of(e, &["/message", "/note"]),
+        "source": first_of(e, &[
+            "/source/component",
+            "/reportingComponent",
+            "/deprecatedSource/component",
+            "/reportingController",
+        ]),
+        "count": count,
+    })
+}
+
+/// A Pod's trace. `owners` is its owner chain, nearest first (from
+/// [`owner_ref`], looked up, [`gone_owner`] when missing, ended by
+/// [`chain_ends`]); `services` the namespace's Services each with its
+/// Endpoints, if any; `events` the namespace's Events, oldest first.
+pub fn pod_trace(
+    pod: &Value,
+    owners: &[Value],
+    services: &[(Value, Option<Value>)],
+    events: &[Value],
+) -> Value {
+    // The owner chain, with what each owner recorded about the step below it.
+    let mut chain = Vec::new();
+    let mut child = pod;
+    for owner in owners {
+        let child_name = name(child);
+        let caused: Vec<Value> = about(events, owner)
+            .into_iter()
+            .filter(|e| {
+                e["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains(child_name))
+            })
+            .collect();
+        let annotations = &owner["metadata"]["annotations"];
+        chain.push(json!({
+            "kind": str_at(owner, "/kind"),
+            "name": name(owner),
+            "gone": owner["gone"] == json!(true),
+            "revision": str_at(annotations, "/deployment.kubernetes.io~1revision"),
+            "templateHash": str_at(owner, "/metadata/labels/pod-template-hash"),
+            "changeCause": str_at(annotations, "/kubernetes.io~1change-cause"),
+            "caused": caused,
+        }));
+        child = owner;
+    }
+    let own = about(events, pod);
+    let is_scheduling =
+        |e: &Value| matches!(e["reason"].as_str(), Some("Scheduled" | "FailedScheduling"));
+    let scheduling: Vec<Value> = own.iter().filter(|e| is_scheduling(e)).cloned().collect();
+    let lifecycle: Vec<Value> = own.iter().filter(|e| !is_scheduling(e)).cloned().collect();
+    let containers: Vec<Value> = array_at(pod, "/status/containerStatuses")
+        .iter()
+        .map(|c| {
+            let state = c["state"].as_object().and_then(|s| s.iter().next());
+            let (state, detail) = match state {
+                Some((s, d)) => (s.clone(), d.clone()),
+                None => (String::new(), Value::Null),
+            };
+            json!({
+                "name": c["name"],
+                "image": c["image"],
+                "ready": c["ready"],
+                "state": state,
+                "since": str_at(&detail, "/startedAt"),
+                "reason": str_at(&detail, "/reason"),
+                "restarts": c["restartCount"],
+                "lastTermination": c.pointer("/lastState/terminated").cloned().unwrap_or(Value::Null),
+            })
+        })
+        .collect();
+    // The Services whose selector takes this pod, and whether it is an endpoint.
+    let ip = str_at(pod, "/status/podIP");
+    let services: Vec<Value> = services
+        .iter()
+        .filter(|(svc, _)| selects(svc, pod))
+        .map(|(svc, endpoints)| {
+            let membership = if listed(endpoints.as_ref(), ip, "addresses") {
+                "ready endpoint"
+            } else if listed(endpoints.as_ref(), ip, "notReadyAddresses") {
+                "not-ready endpoint (traffic is not sent to it)"
+            } else {
+                "not an endpoint yet"
+            };
+            json!({"name": name(svc), "clusterIP": str_at(svc, "/spec/clusterIP"), "membership": membership})
+        })
+        .collect();
+    json!({
+        "kind": "Pod",
+        "name": name(pod),
+        "namespace": str_at(pod, "/metadata/namespace"),
+        "phase": str_at(pod, "/status/phase"),
+        "ready": condition_true(pod, "Ready"),
+        "node": str_at(pod, "/spec/nodeName"),
+        "schedulerDecision": str_at(pod, "/metadata/annotations/scheduler.minik.io~1decision"),
+        "deleting": pod.pointer("/metadata/deletionTimestamp").is_some(),
+        "owners": chain,
+        "scheduling": scheduling,
+        "containers": containers,
+        "events": lifecycle,
+        "services": services,
+    })
+}
+
+/// Whether `ip` is among the Endpoints' `field` (`addresses`, `notReadyAddresses`).
+fn listed(endpoints: Option<&Value>, ip: &str, field: &str) -> bool {
+    endpoints.is_some_and(|ep| {
+        array_at(ep, "/subsets").iter().any(|s| {
+            array_at(s, &format!("/{field}"))
+                .iter()
+                .any(|a| !ip.is_empty() && str_at(a, "/ip") == ip)
+        })
+    })
+}
+
+/// A Deployment's trace from the namespace's ReplicaSets (those it owns
+/// are picked here) and Events.
+pub fn deployment_trace(d: &Value, replica_sets: &[Value], events: &[Value]) -> Value {
+    let uid = str_at(d, "/metadata/uid");
+    let mut sets: Vec<Value> = replica_sets
+        .iter()
+        .filter(|rs| {
+            array_at(rs, "/metadata/ownerReferences")
+                .iter()
+                .any(|o| str_at(o, "/uid") == uid)
+        })
+        .map(|rs| {
+            let annotations = &rs["metadata"]["annotations"];
+            let images: Vec<&str> = array_at(rs, "/spec/template/spec/containers")
+                .iter()
+                .map(|c| str_at(c, "/image"))
+                .collect();
+            json!({
+                "name": name(rs),
+                "revision": str_at(annotations, "/deployment.kubernetes.io~1revision").parse::<i64>().unwrap_or(0),
+                "images": images,
+                "replicas": rs.pointer("/status/replicas").cloned().unwrap_or(json!(0)),
+                "ready": rs.pointer("/status/readyReplicas").cloned().unwrap_or(json!(0)),
+                "changeCause": str_at(annotations, "/kubernetes.io~1change-cause"),
+            })
+        })
+        .collect();
+    sets.sort_by_key(|s| s["revision"].as_i64().unwrap_or(0));
+    json!({
+        "kind": "Deployment",
+        "name": name(d),
+        "namespace": str_at(d, "/metadata/namespace"),
+        "replicas": d.pointer("/spec/replicas").cloned().unwrap_or(json!(1)),
+        "ready": d.pointer("/status/readyReplicas").cloned().unwrap_or(json!(0)),
+        "updated": d.pointer("/status/updatedReplicas").cloned().unwrap_or(json!(0)),
+        "replicaSets": sets,
+        "timeline": about(events, d),
+    })
+}
+
+/// A Service's trace: `pods` are those its selector matches.
+pub fn service_trace(
+    svc: &Value,
+    endpoints: Option<&Value>,
+    pods: &[Value],
+    events: &[Value],
+) -> Value {
+    let selector: Map<String, Value> = svc
+        .pointer("/spec/selector")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    let pods: Vec<Value> = if selector.is_empty() {
+        Vec::new()
+    } else {
+        pods.iter()
+            .map(|pod| {
+                let ip = str_at(pod, "/status/podIP");
+                let why = if listed(endpoints, ip, "addresses") {
+                    "ready: receives traffic".to_string()
+                } else if pod.pointer("/metadata/deletionTimestamp").is_some() {
+                    "terminating: removed from the endpoints".to_string()
+                } else if ip.is_empty() {
+                    format!("no IP yet ({})", str_at(pod, "/status/phase"))
+                } else {
+                    let reason = array_at(pod, "/status/conditions")
+                        .iter()
+                        .find(|c| c["type"] == "Ready")
+                        .map(|c| str_at(c, "/message"))
+                        .unwrap_or("");
+                    format!(
+                        "not ready{}: listed as not ready, gets no traffic",
+                        if reason.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" ({reason})")
+                        }
+                    )
+                };
+                json!({"name": name(pod), "ip": ip, "why": why})
+            })
+            .collect()
+    };
+    json!({
+        "kind": "Service",
+        "name": name(svc),
+        "namespace": str_at(svc, "/metadata/namespace"),
+        "clusterIP": str_at(svc, "/spec/clusterIP"),
+        "selector": selector,
+        "pods": pods,
+        "events": about(events, svc),
+    })
+}
+
+/// `HH:MM:SS` of an RFC 3339 time, for timelines.
+fn clock(t: &str) -> &str {
+    t.get(11..19).unwrap_or(t)
+}
+
+fn event_text(e: &Value) -> String {
+    let count = e["count"].as_i64().unwrap_or(1);
+    let times = if count > 1 {
+        format!(" (x{count})")
+    } else {
+        String::new()
+    };
+    format!(
+        "{} {} {}: {}{times}",
+        clock(str_at(e, "/time")),
+        str_at(e, "/source"),
+        str_at(e, "/reason"),
+        str_at(e, "/message")
+    )
+}
+
+/// The trace as text for a terminal.
+pub fn render(t: &Value) -> String {
+    let mut out = String::new();
+    let mut line = |s: String| {
+        out.push_str(&s);
+        out.push('\n');
+    };
+    match str_at(t, "/kind") {
+        "Pod" => {
+            let ready = if t["ready"] == json!(true) {
+                "ready"
+            } else {
+                "not ready"
+            };
+            let node = str_at(t, "/node");
+            line(format!(
+                "Pod {}/{}: {}, {ready}{}{}",
+                str_at(t, "/namespace"),
+                str_at(t, "/name"),
+                str_at(t, "/phase"),
+                if node.is_empty() {
+                    String::new()
+                } else {
+                    format!(", on {node}")
+                },
+                if t["deleting"] == json!(true) {
+                    ", being deleted"
+                } else {
+                    ""
+                }
+            ));
+            line(String::new());
+            line("Why it exists:".into());
+            let owners = array_at(t, "/owners");
+            if owners.is_empty() {
+                line(
+                    "  created directly: no controller owns it, so nothing recreates it if it goes"
+                        .into(),
+                );
+            }
+            let mut below = format!("Pod {}", str_at(t, "/name"));
+            for o in owners {
+                let mut what = format!("{} {}", str_at(o, "/kind"), str_at(o, "/name"));
+                if !str_at(o, "/revision").is_empty() {
+                    what.push_str(&format!(" (revision {}", str_at(o, "/revision")));
+                    if !str_at(o, "/templateHash").is_empty() {
+                        what.push_str(&format!(", template hash {}", str_at(o, "/templateHash")));
+                    }
+                    what.push(')');
+                }
+                if o["gone"] == json!(true) {
+                    what.push_str(" — gone");
+                }
+                line(format!("  {below} ← {what}"));
+                for e in array_at(o, "/caused") {
+                    line(format!("      {}", event_text(e)));
+                }
+                if !str_at(o, "/changeCause").is_empty() {
+                    line(format!("      change-cause: {}", str_at(o, "/changeCause")));
+                }
+                below = what;
+            }
+            line(String::new());
+            let node = str_at(t, "/node");
+            line(if node.is_empty() {
+                "Why it has no node yet:".into()
+            } else {
+                format!("Why it is on {node}:")
+            });
+            let scheduling = array_at(t, "/scheduling");
+            if scheduling.is_empty() {
+                line(if node.is_empty() {
+                    "  the scheduler has not looked at it yet".into()
+                } else {
+                    "  its spec named the node (no scheduling decision)".into()
+                });
+            }
+            for e in scheduling {
+                line(format!("  {}", event_text(e)));
+            }
+            if !str_at(t, "/schedulerDecision").is_empty() {
+                line(format!(
+                    "  the scheduler's choice: {}",
+                    str_at(t, "/schedulerDecision")
+                ));
+            }
+            line(String::new());
+            line("Its containers:".into());
+            for c in array_at(t, "/containers") {
+                let mut s = format!(
+                    "  {} ({}): {}",
+                    str_at(c, "/name"),
+                    str_at(c, "/image"),
+                    str_at(c, "/state")
+                );
+                if !str_at(c, "/reason").is_empty() {
+                    s.push_str(&format!(" ({})", str_at(c, "/reason")));
+                }
+                if !str_at(c, "/since").is_empty() {
+                    s.push_str(&format!(" since {}", clock(str_at(c, "/since"))));
+                }
+                s.push_str(if c["ready"] == json!(true) {
+                    ", ready"
+                } else {
+                    ", not ready"
+                });
+                let restarts = c["restarts"].as_i64().unwrap_or(0);
+                s.push_str(&format!(
+                    ", {restarts} restart{}",
+                    if restarts == 1 { "" } else { "s" }
+                ));
+                line(s);
+                let last = &c["lastTermination"];
+                if !last.is_null() {
+                    line(format!(
+                        "    last ended: {} (exit code {}) at {}",
+                        str_at(last, "/reason"),
+                        last["exitCode"],
+                        clock(str_at(last, "/finishedAt"))
+                    ));
+                }
+            }
+            for e in array_at(t, "/events") {
+                line(format!("  {}", event_text(e)));
+            }
+            line(String::new());
+            line("Services it backs:".into());
+            let services = array_at(t, "/services");
+            if services.is_empty() {
+                line("  none: no Service's selector matches its labels".into());
+            }
+            for s in services {
+                line(format!(
+                    "  {} ({}): {}",
+                    str_at(s, "/name"),
+                    str_at(s, "/clusterIP"),
+                    str_at(s, "/membership")
+                ));
+            }
+        }
+        "Deployment" => {
+            line(format!(
+                "Deployment {}/{}: {} wanted, {} up to date, {} ready",
+                str_at(t, "/namespace"),
+                str_at(t, "/name"),
+                t["replicas"],
+                t["updated"],
+                t["ready"]
+            ));
+            line(String::new());
+            line("Its ReplicaSets, by revision:".into());
+            for rs in array_at(t, "/replicaSets") {
+                let images: Vec<&str> = array_at(rs, "/images")
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .collect();
+                let mut s = format!(
+                    "  revision {}: {} ({}) {}/{} ready",
+                    rs["revision"],
+                    str_at(rs, "/name"),
+                    images.join(", "),
+                    rs["ready"],
+                    rs["replicas"]
+                );
+                if !str_at(rs, "/changeCause").is_empty() {
+                    s.push_str(&format!(" — {}", str_at(rs, "/changeCause")));
+                }
+                line(s);
+            }
+            line(String::new());
+            line("The rollout, as it happened:".into());
+            for e in array_at(t, "/timeline") {
+                line(format!("  {}", event_text(e)));
+            }
+        }
+        _ => {
+            line(format!(
+                "Service {}/{} ({}), selector {}",
+                str_at(t, "/namespace"),
+                str_at(t, "/name"),
+                str_at(t, "/clusterIP"),
+                t["selector"]
+            ));
+            line(String::new());
+            line("Pods its selector matches:".into());
+            let pods = array_at(t, "/pods");
+            if pods.is_empty() {
+                line("  none: no pod has all of the selector's labels, so the Service has no endpoints".into());
+            }
+            for p in pods {
+                line(format!(
+                    "  {} ({}): {}",
+                    str_at(p, "/name"),
+                    str_at(p, "/ip"),
+                    str_at(p, "/why")
+                ));
+            }
+            for e in array_at(t, "/events") {
+                line(format!("  {}", event_text(e)));
+            }
+        }
+    }
+    out
+}
