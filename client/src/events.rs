@@ -105,6 +105,24 @@ impl EventRecorder {
         action: &str,
         note: String,
     ) {
+        self.publish_related(regarding, None, type_, reason, action, note)
+            .await
+    }
+
+    /// Records an Event about `regarding` whose other party is `related`
+    /// (events.k8s.io's `related`): the pod a ReplicaSet created, the
+    /// ReplicaSet a Deployment scaled, the Node a pod was bound to or
+    /// evicted from — so a reader (`miniktl why`, the dashboard's feed)
+    /// can follow a decision to both objects.
+    pub async fn publish_related(
+        &self,
+        regarding: &ObjectReference,
+        related: Option<&ObjectReference>,
+        type_: EventType,
+        reason: &str,
+        action: &str,
+        note: String,
+    ) {
         let note = truncate(note);
         let type_ = match type_ {
             EventType::Normal => "Normal",
@@ -129,8 +147,10 @@ impl EventRecorder {
                 return;
             }
             Decision::Write { name, count, note } => {
-                self.write(regarding, type_, reason, action, &name, count, note)
-                    .await
+                self.write(
+                    regarding, related, type_, reason, action, &name, count, note,
+                )
+                .await
             }
         };
         if let Err(error) = result {
@@ -144,6 +164,7 @@ impl EventRecorder {
     async fn write(
         &self,
         regarding: &ObjectReference,
+        related: Option<&ObjectReference>,
         type_: &str,
         reason: &str,
         action: &str,
@@ -173,6 +194,7 @@ impl EventRecorder {
             reason: Some(reason.to_string()),
             note: Some(note.clone()),
             regarding: Some(regarding.clone()),
+            related: related.cloned(),
             reporting_controller: Some(self.inner.controller.clone()),
             reporting_instance: Some(self.inner.instance.clone()),
             type_: Some(type_.to_string()),

@@ -588,8 +588,7 @@ impl Sync<'_> {
         self.remember(&created);
         if !already_exists && new_replicas > 0 {
             let msg = format!("Scaled up replica set {name} from 0 to {new_replicas}");
-            self.event(EventType::Normal, "ScalingReplicaSet", msg)
-                .await;
+            self.scaling_event(&created, msg).await;
         }
         let mut needs_update = set_deployment_revision(&mut self.d, &new_revision);
         if !already_exists && has_progress_deadline(&self.d) {
@@ -706,8 +705,7 @@ impl Sync<'_> {
             "Scaled {direction} replica set {} from {old_scale} to {new_scale}",
             rs.name_any()
         );
-        self.event(EventType::Normal, "ScalingReplicaSet", msg)
-            .await;
+        self.scaling_event(&updated, msg).await;
         Ok((true, updated))
     }
 
@@ -1106,6 +1104,22 @@ impl Sync<'_> {
             Some(slot) => *slot = rs.clone(),
             None => self.rs_list.push(rs.clone()),
         }
+    }
+
+    /// `ScalingReplicaSet` about the Deployment, naming the ReplicaSet it scaled.
+    async fn scaling_event(&self, rs: &ReplicaSet, note: String) {
+        let reference = self.d.object_ref(&());
+        self.state
+            .events
+            .publish_related(
+                &reference,
+                Some(&rs.object_ref(&())),
+                EventType::Normal,
+                "ScalingReplicaSet",
+                "ScalingReplicaSet",
+                note,
+            )
+            .await;
     }
 
     async fn event(&self, type_: EventType, reason: &str, note: String) {

@@ -745,10 +745,20 @@ async fn evict(st: &State, pod: &Pod) -> Result<(), Error> {
     let ns = pod.namespace().unwrap_or_default();
     let name = pod.name_any();
     tracing::info!(pod = %format!("{ns}/{name}"), "evicting pod from a NoExecute-tainted node");
+    // Related: the Node whose NoExecute taint evicts the pod.
+    let node = pod.spec.as_ref().and_then(|s| s.node_name.clone());
+    let node_ref = node.map(|n| ObjectReference {
+        api_version: Some("v1".into()),
+        kind: Some("Node".into()),
+        name: Some(n),
+        ..Default::default()
+    });
     st.eviction_events
-        .publish(
+        .publish_related(
             &pod.object_ref(&()),
+            node_ref.as_ref(),
             EventType::Normal,
+            "TaintManagerEviction",
             "TaintManagerEviction",
             format!("Marking for deletion Pod {ns}/{name}"),
         )

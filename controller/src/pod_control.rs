@@ -15,7 +15,7 @@ use k8s_openapi::api::core::v1::{ObjectReference, Pod};
 use kube::api::{Api, DeleteParams};
 use kube::runtime::events::EventType;
 use kube::runtime::reflector::Store;
-use kube::ResourceExt;
+use kube::{Resource, ResourceExt};
 use minik_client::{errors, Change, EventRecorder};
 
 use crate::ownership::{controller_of, key_of};
@@ -43,7 +43,14 @@ pub async fn delete_pod(
         Ok(_) => {
             let note = format!("Deleted pod: {name}");
             events
-                .publish(reference, EventType::Normal, "SuccessfulDelete", note)
+                .publish_related(
+                    reference,
+                    Some(&pod.object_ref(&())),
+                    EventType::Normal,
+                    "SuccessfulDelete",
+                    "SuccessfulDelete",
+                    note,
+                )
                 .await;
             Ok(())
         }

@@ -283,7 +283,14 @@ async fn manage_replicas<K: ReplicaOwner>(
                     let note = format!("Created pod: {}", pod.name_any());
                     state
                         .events
-                        .publish(&reference, EventType::Normal, "SuccessfulCreate", note)
+                        .publish_related(
+                            &reference,
+                            Some(&pod.object_ref(&())),
+                            EventType::Normal,
+                            "SuccessfulCreate",
+                            "SuccessfulCreate",
+                            note,
+                        )
                         .await;
                     Ok(())
                 }

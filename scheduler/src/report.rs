@@ -51,6 +51,8 @@ pub const REASON_SCHEDULER_ERROR: &str = "SchedulerError";
 
 struct EventJob {
     reference: ObjectReference,
+    /// The other object of the decision (the Node of a binding).
+    related: Option<ObjectReference>,
     type_: EventType,
     reason: &'static str,
     action: &'static str,
@@ -94,8 +96,14 @@ impl Reporter {
 
     /// `Scheduled`: the binding succeeded.
     pub fn scheduled(&self, pod: &Pod, node: &str) {
-        self.enqueue(
+        self.enqueue_related(
             pod,
+            Some(ObjectReference {
+                api_version: Some("v1".into()),
+                kind: Some("Node".into()),
+                name: Some(node.to_string()),
+                ..Default::default()
+            }),
             EventType::Normal,
             "Scheduled",
             "Binding",
@@ -171,8 +179,21 @@ impl Reporter {
         action: &'static str,
         note: String,
     ) {
+        self.enqueue_related(pod, None, type_, reason, action, note)
+    }
+
+    fn enqueue_related(
+        &self,
+        pod: &Pod,
+        related: Option<ObjectReference>,
+        type_: EventType,
+        reason: &'static str,
+        action: &'static str,
+        note: String,
+    ) {
         let job = EventJob {
             reference: pod.object_ref(&()),
+            related,
             type_,
             reason,
             action,
@@ -185,7 +206,14 @@ impl Reporter {
 
     async fn publish(&self, job: EventJob) {
         self.recorder
-            .publish_action(&job.reference, job.type_, job.reason, job.action, job.note)
+            .publish_related(
+                &job.reference,
+                job.related.as_ref(),
+                job.type_,
+                job.reason,
+                job.action,
+                job.note,
+            )
             .await;
     }
 }
