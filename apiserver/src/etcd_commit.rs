@@ -232,27 +232,42 @@ async fn follow(store: Arc<EtcdStore>, hub: Arc<Hub>, known: Arc<AtomicU64>, his
                         continue;
                     };
                     let revision = kv.mod_revision() as u64;
-                    let prev = match ev.prev_kv() {
-                        Some(p) => {
-                            Some(Arc::new(decode(&store, key, p.value(), p.mod_revision())?))
+                    // A value this server cannot read (a different encryption
+                    // key, a stray key) is logged and skipped: one bad value
+                    // must not stop every watch.
+                    let decoded = |stored: &[u8], at: i64| match decode(&store, key, stored, at) {
+                        Ok(v) => Some(v),
+                        Err(e) => {
+                            tracing::error!(key, revision, error = %e, "unreadable value in etcd; its change is not published");
+                            None
                         }
+                    };
+                    let prev = match ev.prev_kv() {
+                        Some(p) => match decoded(p.value(), p.mod_revision()) {
+                            Some(v) => Some(Arc::new(v)),
+                            None => continue,
+                        },
                         None => None,
                     };
                     let (event_type, object) = match ev.event_type() {
-                        etcd_client::EventType::Put => (
-                            if kv.create_revision() == kv.mod_revision() {
+                        etcd_client::EventType::Put => {
+                            let Some(v) = decoded(kv.value(), kv.mod_revision()) else {
+                                continue;
+                            };
+                            let added = kv.create_revision() == kv.mod_revision();
+                            let t = if added {
                                 EventType::Added
                             } else {
                                 EventType::Modified
-                            },
-                            Arc::new(decode(&store, key, kv.value(), kv.mod_revision())?),
-                        ),
+                            };
+                            (t, Arc::new(v))
+                        }
                         etcd_client::EventType::Delete => {
                             // The last state, stamped with the deletion's revision.
-                            let last = match ev.prev_kv() {
-                                Some(p) => decode(&store, key, p.value(), kv.mod_revision())?,
-                                None => Value::Null,
-                            };
+                            let last = ev
+                                .prev_kv()
+                                .and_then(|p| decoded(p.value(), kv.mod_revision()))
+                                .unwrap_or(Value::Null);
                             (EventType::Deleted, Arc::new(last))
                         }
                     };
@@ -264,7 +279,14 @@ async fn follow(store: Arc<EtcdStore>, hub: Arc<Hub>, known: Arc<AtomicU64>, his
                         prev,
                     }));
                 }
-                if let Some(last) = events.last().map(|e| e.revision) {
+                // Skipped values still move the watch on.
+                let newest = resp
+                    .events()
+                    .iter()
+                    .filter_map(|e| e.kv())
+                    .map(|kv| kv.mod_revision() as u64)
+                    .max();
+                if let Some(last) = newest {
                     known.fetch_max(last, Ordering::SeqCst);
                     next = last + 1;
                     hub.publish(events);

@@ -206,18 +206,14 @@ impl EtcdStore {
     }
 
     /// The value at `key` and its mod_revision, read before a swap. A
-    /// serializable read (the member's own state, no quorum round trip):
-    /// the swap's compare catches a stale one, as a conflict.
+    /// linearizable read: a serializable one (no quorum round trip) was
+    /// faster, but a lagging member could show a client's own last write as
+    /// not yet there and fail its next update with a false 409.
     pub async fn get_versioned(&self, key: &str) -> Result<Option<Versioned>, StoreError> {
         let mut client = self.client.clone();
         let ekey = self.etcd_key(key);
         let mut resp = self
-            .run(async move {
-                client
-                    .get(ekey, Some(GetOptions::new().with_serializable()))
-                    .await
-                    .map_err(etcd_error)
-            })
+            .run(async move { client.get(ekey, None).await.map_err(etcd_error) })
             .await?;
         match resp.take_kvs().into_iter().next() {
             Some(kv) => Ok(Some(Versioned {
@@ -336,6 +332,9 @@ impl Store for EtcdStore {
         start_after: Option<&str>,
         visit: &mut dyn FnMut(&str, &[u8]) -> bool,
     ) -> Result<(), StoreError> {
+        // Every minik key starts with '/': an empty prefix is the whole of
+        // this store, not every key sharing its text (`/test-1` vs `/test-12`).
+        let prefix = if prefix.is_empty() { "/" } else { prefix };
         let end = prefix_end(self.etcd_key(prefix).into_bytes());
         let mut start = match start_after {
             Some(after) => {

@@ -355,6 +355,9 @@ pub async fn start(config: Config) -> Result<Server, Error> {
     });
     bootstrap::retry_races(|| bootstrap::ensure_kubernetes_service(&state, addr)).await?;
     let state_revision = state.writer.revision();
+    if config.etcd.is_some() {
+        tokio::spawn(follow_service_allocations(state.clone()));
+    }
     let event_ttl = tokio::spawn(event_ttl::run(state.clone(), config.event_ttl));
     let scraper = tokio::spawn(scraper::run(state.clone()));
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -399,6 +402,50 @@ pub async fn start(config: Config) -> Result<Server, Error> {
         event_ttl,
         scraper,
     })
+}
+
+/// With several API servers on one etcd, each one's allocator learns from
+/// the watch hub which ClusterIPs and NodePorts the others took or freed.
+/// Where minik simplifies: kube-apiserver keeps the allocation bitmaps in
+/// etcd and takes from them with compare-and-swap; here two servers
+/// allocating in the same instant (before either hears of the other) can
+/// still pick one address.
+async fn follow_service_allocations(state: Arc<AppState>) {
+    let prefix = minik_api::catalogue::lookup("", "v1", "services")
+        .expect("services are served")
+        .key_prefix();
+    let mut published = state.hub.published();
+    let mut cursor = *published.borrow_and_update();
+    let closed = state.hub.closed();
+    tokio::pin!(closed);
+    loop {
+        tokio::select! {
+            _ = &mut closed => return,
+            changed = published.changed() => if changed.is_err() { return },
+        }
+        match state.hub.changes_after(cursor, usize::MAX) {
+            Ok(changes) => {
+                for c in changes {
+                    cursor = c.revision;
+                    if !c.key.starts_with(prefix.as_str()) {
+                        continue;
+                    }
+                    match c.event_type {
+                        hub::EventType::Deleted => state.services.release(&c.object()),
+                        _ => state.services.load(&c.object()),
+                    }
+                }
+            }
+            // Fell behind the history: read every Service again.
+            Err(expired) => {
+                cursor = expired.oldest;
+                if let Err(e) = bootstrap::load_service_allocations(&*state.store, &state.services)
+                {
+                    tracing::warn!(error = ?e, "cannot reload the Services' allocations");
+                }
+            }
+        }
+    }
 }
 
 type Opened = (Arc<dyn Store>, Arc<Hub>, Writer, commit::WriterDone);

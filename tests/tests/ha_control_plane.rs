@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::{ConfigMap, Node, Pod};
+use k8s_openapi::api::core::v1::{ConfigMap, Node, Pod, Service};
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams, WatchEvent, WatchParams};
 use serde_json::json;
 
@@ -183,6 +183,54 @@ async fn two_api_servers_serve_one_cluster_and_a_crash_loses_no_acknowledged_wri
         acked.len() + 1,
         "replayed after the restart"
     );
+
+    // Each server's allocator learns what the other took: a ClusterIP and
+    // NodePort A handed out are refused when asked of B.
+    let services_a: Api<Service> = Api::namespaced(ha.client(0).await, "default");
+    let services_b: Api<Service> = Api::namespaced(b.clone(), "default");
+    let svc = |name: &str| -> Service {
+        serde_json::from_value(json!({
+            "metadata": {"name": name},
+            "spec": {"type": "NodePort", "clusterIP": "10.96.0.77",
+                     "ports": [{"port": 80, "nodePort": 30777}]}
+        }))
+        .unwrap()
+    };
+    let rv = services_b
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .metadata
+        .resource_version
+        .unwrap();
+    let mut seen = services_b
+        .watch(&WatchParams::default().timeout(10), &rv)
+        .await
+        .unwrap()
+        .boxed();
+    services_a
+        .create(&PostParams::default(), &svc("on-a"))
+        .await
+        .unwrap();
+    loop {
+        match tokio::time::timeout(Duration::from_secs(10), seen.next()).await {
+            Ok(Some(Ok(WatchEvent::Added(_)))) => break,
+            Ok(Some(Ok(_))) => {}
+            other => panic!("B did not see the Service: {other:?}"),
+        }
+    }
+    // The allocator follows B's hub just behind its watches.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    match services_b
+        .create(&PostParams::default(), &svc("on-b"))
+        .await
+    {
+        Err(kube::Error::Api(s)) => {
+            assert_eq!(s.code, 422, "{s:?}");
+            assert!(s.message.contains("already allocated"), "{}", s.message);
+        }
+        other => panic!("B handed out A's ClusterIP and NodePort again: {other:?}"),
+    }
 
     // Optimistic concurrency holds across servers: a write through A with
     // the resourceVersion B's write replaced is a 409.
