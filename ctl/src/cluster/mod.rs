@@ -902,6 +902,9 @@ async fn resume(ctx: &Ctx, home: &Home, mut state: State, wait: u64) -> Result<(
             c.binary_name(),
             indent(&process::log_tail(home, &c.id, 5))
         ));
+        if let Some(old) = process::read_pid(home, &c.id) {
+            process::wait_exited(old, Duration::from_secs(5));
+        }
         let pid = process::spawn(home, &c.spec())?;
         if c.id == "etcd" {
             let addr = etcd::client_address(&c.args).unwrap_or_default();

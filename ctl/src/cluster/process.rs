@@ -121,6 +121,27 @@ pub fn read_pid(home: &Home, id: &str) -> Option<u32> {
         .ok()
 }
 
+/// Waits (at most `timeout`) until `pid` has finished exiting. A killed
+/// process's command line empties (so [`alive`] says no) before the kernel
+/// closes its files: a component restarted in that moment finds its old
+/// self still holding its locks (the API server's store).
+pub fn wait_exited(pid: u32, timeout: Duration) {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            return;
+        };
+        let state = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.trim_start().chars().next());
+        if matches!(state, Some('Z') | Some('X') | None) {
+            reap(pid);
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// Whether `pid` is a live (not zombie) process running `binary`.
 pub fn alive(pid: u32, binary: &str) -> bool {
     let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
