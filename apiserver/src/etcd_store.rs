@@ -19,8 +19,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use etcd_client::{
-    Client, Compare, CompareOp, ConnectOptions, GetOptions, KeyValue, Txn, TxnOp, WatchOptions,
-    WatchStream,
+    Client, Compare, CompareOp, ConnectOptions, GetOptions, GetResponse, KeyValue, Txn, TxnOp,
+    WatchOptions, WatchStream,
 };
 use serde_json::Value;
 
@@ -167,8 +167,27 @@ impl EtcdStore {
         }
     }
 
-    pub fn client(&self) -> Client {
-        self.client.clone()
+    /// A read of `key`, to run on the store's runtime (`run` or `block`).
+    fn read_key(
+        &self,
+        key: &str,
+    ) -> impl Future<Output = Result<GetResponse, StoreError>> + Send + 'static {
+        let mut client = self.client.clone();
+        let ekey = self.etcd_key(key);
+        async move { client.get(ekey, None).await.map_err(etcd_error) }
+    }
+
+    /// A read of nothing, for the current revision its answer carries.
+    fn read_revision(&self) -> impl Future<Output = Result<u64, StoreError>> + Send + 'static {
+        let mut client = self.client.clone();
+        let key = self.etcd_key("/");
+        async move {
+            let resp = client
+                .get(key, Some(GetOptions::new().with_count_only()))
+                .await
+                .map_err(etcd_error)?;
+            Ok(resp.header().map(|h| h.revision() as u64).unwrap_or(0))
+        }
     }
 
     /// The etcd key of a minik key.
@@ -210,11 +229,7 @@ impl EtcdStore {
     /// faster, but a lagging member could show a client's own last write as
     /// not yet there and fail its next update with a false 409.
     pub async fn get_versioned(&self, key: &str) -> Result<Option<Versioned>, StoreError> {
-        let mut client = self.client.clone();
-        let ekey = self.etcd_key(key);
-        let mut resp = self
-            .run(async move { client.get(ekey, None).await.map_err(etcd_error) })
-            .await?;
+        let mut resp = self.run(self.read_key(key)).await?;
         match resp.take_kvs().into_iter().next() {
             Some(kv) => Ok(Some(Versioned {
                 bytes: self.decode(key, &kv)?,
@@ -267,17 +282,7 @@ impl EtcdStore {
 
     /// etcd's current revision.
     pub async fn current_revision(&self) -> Result<u64, StoreError> {
-        let mut client = self.client.clone();
-        let key = self.etcd_key("/");
-        let resp = self
-            .run(async move {
-                client
-                    .get(key, Some(GetOptions::new().with_count_only()))
-                    .await
-                    .map_err(etcd_error)
-            })
-            .await?;
-        Ok(resp.header().map(|h| h.revision() as u64).unwrap_or(0))
+        self.run(self.read_revision()).await
     }
 
     /// Spawns `fut` on the store's runtime (the watch feeder).
@@ -314,10 +319,7 @@ pub fn stamp_revision(bytes: Vec<u8>, revision: i64) -> Vec<u8> {
 
 impl Store for EtcdStore {
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let mut client = self.client.clone();
-        let ekey = self.etcd_key(key);
-        let mut resp =
-            self.block(async move { client.get(ekey, None).await.map_err(etcd_error) })?;
+        let mut resp = self.block(self.read_key(key))?;
         match resp.take_kvs().into_iter().next() {
             Some(kv) => Ok(Some(self.decode(key, &kv)?)),
             None => Ok(None),
@@ -380,15 +382,7 @@ impl Store for EtcdStore {
     }
 
     fn revision(&self) -> Result<u64, StoreError> {
-        let mut client = self.client.clone();
-        let key = self.etcd_key("/");
-        let resp = self.block(async move {
-            client
-                .get(key, Some(GetOptions::new().with_count_only()))
-                .await
-                .map_err(etcd_error)
-        })?;
-        Ok(resp.header().map(|h| h.revision() as u64).unwrap_or(0))
+        self.block(self.read_revision())
     }
 
     /// Not used: an etcd store is written one compare-and-swap at a time

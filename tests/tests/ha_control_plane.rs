@@ -26,6 +26,36 @@ use k8s_openapi::api::core::v1::{ConfigMap, Node, Pod, Service};
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams, WatchEvent, WatchParams};
 use serde_json::json;
 
+/// The collection's resourceVersion now, and a task handing every event of
+/// a watch from there (at most `seconds` long) to `each`.
+async fn watch_from_now<K>(
+    api: &Api<K>,
+    seconds: u32,
+    mut each: impl FnMut(WatchEvent<K>) + Send + 'static,
+) -> (String, tokio::task::JoinHandle<()>)
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + 'static,
+{
+    let rv = api
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .metadata
+        .resource_version
+        .unwrap();
+    let mut stream = api
+        .watch(&WatchParams::default().timeout(seconds), &rv)
+        .await
+        .unwrap()
+        .boxed();
+    let task = tokio::spawn(async move {
+        while let Some(Ok(ev)) = stream.next().await {
+            each(ev);
+        }
+    });
+    (rv, task)
+}
+
 fn config_map(name: &str) -> ConfigMap {
     serde_json::from_value(json!({"metadata": {"name": name}, "data": {"n": name}})).unwrap()
 }
@@ -47,30 +77,16 @@ async fn two_api_servers_serve_one_cluster_and_a_crash_loses_no_acknowledged_wri
     let b = ha.client(1).await;
     let on_a: Api<ConfigMap> = Api::namespaced(a.clone(), "default");
     let on_b: Api<ConfigMap> = Api::namespaced(b.clone(), "default");
-    let start_rv = on_b
-        .list(&ListParams::default())
-        .await
-        .unwrap()
-        .metadata
-        .resource_version
-        .unwrap();
-
     // B's watch, open while A takes the writes.
     let seen_on_b = Arc::new(Mutex::new(HashSet::new()));
-    let watch = {
+    let (start_rv, watch) = {
         let seen = seen_on_b.clone();
-        let mut stream = on_b
-            .watch(&WatchParams::default().timeout(60), &start_rv)
-            .await
-            .unwrap()
-            .boxed();
-        tokio::spawn(async move {
-            while let Some(Ok(ev)) = stream.next().await {
-                if let WatchEvent::Added(cm) = ev {
-                    seen.lock().unwrap().insert(cm.metadata.name.unwrap());
-                }
+        watch_from_now(&on_b, 60, move |ev| {
+            if let WatchEvent::Added(cm) = ev {
+                seen.lock().unwrap().insert(cm.metadata.name.unwrap());
             }
         })
+        .await
     };
 
     // Writes through A, acknowledged ones remembered, until A is killed.
@@ -332,28 +348,15 @@ async fn only_the_lease_holder_acts_and_a_standby_takes_over_within_the_lease() 
 
     // Only the leader acts: exactly 3 pods are ever created for 3 replicas.
     let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
-    let start_rv = pods
-        .list(&ListParams::default())
-        .await
-        .unwrap()
-        .metadata
-        .resource_version
-        .unwrap();
     let added = Arc::new(AtomicUsize::new(0));
-    let counter = {
+    let (_, counter) = {
         let added = added.clone();
-        let mut stream = pods
-            .watch(&WatchParams::default().timeout(120), &start_rv)
-            .await
-            .unwrap()
-            .boxed();
-        tokio::spawn(async move {
-            while let Some(Ok(ev)) = stream.next().await {
-                if matches!(ev, WatchEvent::Added(_)) {
-                    added.fetch_add(1, Ordering::SeqCst);
-                }
+        watch_from_now(&pods, 120, move |ev| {
+            if matches!(ev, WatchEvent::Added(_)) {
+                added.fetch_add(1, Ordering::SeqCst);
             }
         })
+        .await
     };
     let rs: ReplicaSet = serde_json::from_value(json!({
         "metadata": {"name": "web"},

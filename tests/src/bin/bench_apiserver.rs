@@ -63,23 +63,25 @@ fn sled_baseline(dir: &std::path::Path) -> f64 {
     n as f64 / start.elapsed().as_secs_f64()
 }
 
-/// Latencies of the creates made by `CLIENTS` clients in `CREATE_SECS`, and the time taken.
-async fn creates(client: &kube::Client, prefix: &str) -> anyhow::Result<(Vec<Duration>, Duration)> {
-    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+/// The load generator every figure here shares: `CLIENTS` tasks, each
+/// calling `write(client, i)` one write after another for `CREATE_SECS`;
+/// the latencies (sorted) and the time taken.
+async fn load<F, Fut>(write: F) -> anyhow::Result<(Vec<Duration>, Duration)>
+where
+    F: Fn(usize, usize) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
     let deadline = Instant::now() + Duration::from_secs(CREATE_SECS);
     let started = Instant::now();
     let mut tasks = Vec::new();
     for c in 0..CLIENTS {
-        let cms = cms.clone();
-        let prefix = prefix.to_string();
+        let write = write.clone();
         tasks.push(tokio::spawn(async move {
             let mut lat = Vec::new();
             let mut i = 0;
             while Instant::now() < deadline {
                 let t = Instant::now();
-                cms.create(&PostParams::default(), &cm(&format!("{prefix}-{c}-{i}")))
-                    .await
-                    .expect("create");
+                write(c, i).await;
                 lat.push(t.elapsed());
                 i += 1;
             }
@@ -93,6 +95,21 @@ async fn creates(client: &kube::Client, prefix: &str) -> anyhow::Result<(Vec<Dur
     let elapsed = started.elapsed();
     lat.sort();
     Ok((lat, elapsed))
+}
+
+/// Latencies of the creates made by `CLIENTS` clients in `CREATE_SECS`, and the time taken.
+async fn creates(client: &kube::Client, prefix: &str) -> anyhow::Result<(Vec<Duration>, Duration)> {
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+    let prefix = prefix.to_string();
+    load(move |c, i| {
+        let (cms, name) = (cms.clone(), format!("{prefix}-{c}-{i}"));
+        async move {
+            cms.create(&PostParams::default(), &cm(&name))
+                .await
+                .expect("create");
+        }
+    })
+    .await
 }
 
 fn report(what: &str, figures: &(Vec<Duration>, Duration)) {
@@ -167,38 +184,21 @@ async fn secure_creates(dir: &std::path::Path) -> anyhow::Result<(Vec<Duration>,
 async fn etcd_puts(addr: &str) -> anyhow::Result<(Vec<Duration>, Duration)> {
     use base64::Engine as _;
     let client = kube::Client::try_from(kube::Config::new(format!("http://{addr}").parse()?))?;
-    let deadline = Instant::now() + Duration::from_secs(CREATE_SECS);
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for c in 0..CLIENTS {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let value = b64.encode(vec![b'x'; 512]);
+    load(move |c, i| {
+        let body = json!({"key": b64.encode(format!("/bare/{c}/{i}")), "value": value});
+        let req = http::Request::post("/v3/kv/put")
+            .header("content-type", "application/json")
+            .body(serde_json::to_vec(&body).unwrap())
+            .unwrap();
         let client = client.clone();
-        tasks.push(tokio::spawn(async move {
-            let b64 = base64::engine::general_purpose::STANDARD;
-            let value = b64.encode(vec![b'x'; 512]);
-            let mut lat = Vec::new();
-            let mut i = 0;
-            while Instant::now() < deadline {
-                let body = json!({"key": b64.encode(format!("/bare/{c}/{i}")), "value": value});
-                let req = http::Request::post("/v3/kv/put")
-                    .header("content-type", "application/json")
-                    .body(serde_json::to_vec(&body).unwrap())
-                    .unwrap();
-                let t = Instant::now();
-                let answer: serde_json::Value = client.request(req).await.expect("etcd put");
-                assert!(answer.get("header").is_some(), "etcd answered {answer}");
-                lat.push(t.elapsed());
-                i += 1;
-            }
-            lat
-        }));
-    }
-    let mut lat: Vec<Duration> = Vec::new();
-    for t in tasks {
-        lat.extend(t.await?);
-    }
-    let elapsed = started.elapsed();
-    lat.sort();
-    Ok((lat, elapsed))
+        async move {
+            let answer: serde_json::Value = client.request(req).await.expect("etcd put");
+            assert!(answer.get("header").is_some(), "etcd answered {answer}");
+        }
+    })
+    .await
 }
 
 /// Bare etcd puts, then minik's creates with the store in that etcd.
