@@ -191,8 +191,11 @@ impl EventRecorder {
         });
     }
 
+    /// [`Self::publish_annotated`] for something that happened `at` (a
+    /// writer that queues Events stamps them when they happen, so they
+    /// sort among other components' Events as they happened).
     #[allow(clippy::too_many_arguments)]
-    async fn publish_at(
+    pub async fn publish_at(
         &self,
         regarding: &ObjectReference,
         related: Option<&ObjectReference>,

@@ -315,6 +315,10 @@ pub fn pod_trace(
         "namespace": str_at(pod, "/metadata/namespace"),
         "phase": str_at(pod, "/status/phase"),
         "ready": condition_true(pod, "Ready"),
+        "readySince": array_at(pod, "/status/conditions")
+            .iter()
+            .find(|c| c["type"] == "Ready" && c["status"] == "True")
+            .map_or("", |c| str_at(c, "/lastTransitionTime")),
         "node": str_at(pod, "/spec/nodeName"),
         "schedulerDecision": str_at(pod, "/metadata/annotations/scheduler.minik.io~1decision"),
         "deleting": pod.pointer("/metadata/deletionTimestamp").is_some(),
@@ -421,6 +425,33 @@ fn render_filter_table(t: &Value, line: &mut dyn FnMut(String)) {
             .collect();
         line(format!("    {}", cells.join("  ").trim_end()));
     }
+}
+
+/// The trace of an object that no longer exists: what the Events still
+/// say about it (they outlive it until the event TTL), its own and those
+/// of other objects naming it (the ReplicaSet's "Deleted pod: …"), oldest
+/// first. `None` when no Event mentions it either.
+pub fn gone_trace(kind: &str, namespace: &str, obj_name: &str, events: &[Value]) -> Option<Value> {
+    let lines: Vec<Value> = events
+        .iter()
+        .filter(|e| {
+            let o = regarding(e);
+            let own = str_at(o, "/kind") == kind && str_at(o, "/name") == obj_name;
+            let naming = first_of(e, &["/message", "/note"])
+                .split(|c: char| !(c.is_alphanumeric() || c == '-' || c == '.'))
+                .any(|word| word == obj_name);
+            own || naming
+        })
+        .map(|e| {
+            let mut line = event_line(e);
+            let o = regarding(e);
+            line["about"] = json!(format!("{} {}", str_at(o, "/kind"), str_at(o, "/name")));
+            line
+        })
+        .collect();
+    (!lines.is_empty()).then(|| {
+        json!({"kind": kind, "gone": true, "name": obj_name, "namespace": namespace, "events": lines})
+    })
 }
 
 /// Whether `ip` is among the Endpoints' `field` (`addresses`, `notReadyAddresses`).
@@ -556,6 +587,27 @@ pub fn render(t: &Value) -> String {
         out.push_str(&s);
         out.push('\n');
     };
+    if t["gone"] == json!(true) {
+        line(format!(
+            "{} {}/{}: gone (no such object now)",
+            str_at(t, "/kind"),
+            str_at(t, "/namespace"),
+            str_at(t, "/name")
+        ));
+        line(String::new());
+        line(
+            "What the Events still say about it (they expire after the API server's event TTL):"
+                .into(),
+        );
+        for e in array_at(t, "/events") {
+            line(format!(
+                "  {}   [about {}]",
+                event_text(e),
+                str_at(e, "/about")
+            ));
+        }
+        return out;
+    }
     match str_at(t, "/kind") {
         "Pod" => {
             let ready = if t["ready"] == json!(true) {
@@ -743,6 +795,9 @@ pub fn render(t: &Value) -> String {
             }
             line(String::new());
             line("Services it backs:".into());
+            if !str_at(t, "/readySince").is_empty() {
+                line(format!("  ready since {}", clock(str_at(t, "/readySince"))));
+            }
             let services = array_at(t, "/services");
             if services.is_empty() {
                 line("  none: no Service's selector matches its labels".into());

@@ -278,18 +278,23 @@ async fn manage_replicas<K: ReplicaOwner>(
         state.expectations.expect_creations(&key, diff);
         let template = pod_from_template(owner, rs);
         let (created, result) = slow_start_batch(diff, || async {
+            // The Event's time is the create's: the scheduler may bind the
+            // pod before the Event is written.
+            let asked = k8s_openapi::jiff::Timestamp::now();
             match api.create(&PostParams::default(), &template).await {
                 Ok(pod) => {
                     let note = format!("Created pod: {}", pod.name_any());
                     state
                         .events
-                        .publish_related(
+                        .publish_at(
                             &reference,
                             Some(&pod.object_ref(&())),
                             EventType::Normal,
                             "SuccessfulCreate",
                             "SuccessfulCreate",
                             note,
+                            Default::default(),
+                            asked,
                         )
                         .await;
                     Ok(())

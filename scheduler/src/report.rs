@@ -65,6 +65,8 @@ struct EventJob {
     note: String,
     /// The decision table (JSON), carried as the Event's annotation.
     table: Option<String>,
+    /// When it happened (it is written later, from the queue).
+    at: k8s_openapi::jiff::Timestamp,
 }
 
 pub struct Reporter {
@@ -104,8 +106,15 @@ impl Reporter {
 
     /// `Scheduled`: the binding succeeded; `table` is the decision's
     /// [`crate::decision_table`] as JSON.
-    pub fn scheduled(&self, pod: &Pod, node: &str, table: String) {
-        self.enqueue_related(
+    pub fn scheduled(
+        &self,
+        pod: &Pod,
+        node: &str,
+        table: String,
+        decided: k8s_openapi::jiff::Timestamp,
+    ) {
+        self.enqueue_at(
+            decided,
             pod,
             Some(ObjectReference {
                 api_version: Some("v1".into()),
@@ -207,6 +216,22 @@ impl Reporter {
         note: String,
         table: Option<String>,
     ) {
+        let now = k8s_openapi::jiff::Timestamp::now();
+        self.enqueue_at(now, pod, related, type_, reason, action, note, table)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn enqueue_at(
+        &self,
+        at: k8s_openapi::jiff::Timestamp,
+        pod: &Pod,
+        related: Option<ObjectReference>,
+        type_: EventType,
+        reason: &'static str,
+        action: &'static str,
+        note: String,
+        table: Option<String>,
+    ) {
         let job = EventJob {
             reference: pod.object_ref(&()),
             related,
@@ -215,6 +240,7 @@ impl Reporter {
             action,
             note,
             table,
+            at,
         };
         if self.events.try_send(job).is_err() {
             tracing::warn!(pod = %pod.name_any(), reason, "event queue full; event dropped");
@@ -227,7 +253,7 @@ impl Reporter {
             .map(|t| [(ANNOTATION.to_string(), t)].into())
             .unwrap_or_default();
         self.recorder
-            .publish_annotated(
+            .publish_at(
                 &job.reference,
                 job.related.as_ref(),
                 job.type_,
@@ -235,6 +261,7 @@ impl Reporter {
                 job.action,
                 job.note,
                 annotations,
+                job.at,
             )
             .await;
     }

@@ -66,6 +66,9 @@ struct BindOutcome {
     node: String,
     /// The decision table (JSON) for the `Scheduled` Event.
     table: String,
+    /// When the binding was asked for: the `Scheduled` Event's time, so it
+    /// sorts before anything the kubelet does with the bound pod.
+    decided: k8s_openapi::jiff::Timestamp,
     result: Result<(), kube::Error>,
 }
 
@@ -266,6 +269,7 @@ impl Scheduler {
         match decision {
             Ok(Placement { node, why, table }) => {
                 let table = table.to_json();
+                let decided = k8s_openapi::jiff::Timestamp::now();
                 let (namespace, name, uid) = (
                     pod.namespace().unwrap_or_default(),
                     pod.name_any(),
@@ -296,6 +300,7 @@ impl Scheduler {
                         pod,
                         node,
                         table,
+                        decided,
                         result,
                     });
                 });
@@ -323,10 +328,11 @@ impl Scheduler {
             pod,
             node,
             table,
+            decided,
             result,
         } = outcome;
         match result {
-            Ok(()) => self.reporter.scheduled(&pod, &node, table),
+            Ok(()) => self.reporter.scheduled(&pod, &node, table, decided),
             Err(e) => {
                 let uid = pod.uid().unwrap_or_default();
                 tracing::info!(pod = %key, %node, error = %e, "binding failed");

@@ -1,7 +1,8 @@
 //! `miniktl why` on simulated nodes: a pod after a rolling update (its
 //! owner chain down from the Deployment, with the Events each controller
 //! recorded, the scheduling decision and its filter table, its Service), a
-//! pod recreated after its predecessor was deleted, an unschedulable pod
+//! pod recreated after its predecessor was deleted (and the deleted one,
+//! from the Events that outlive it), an unschedulable pod
 //! (which filter refused which node), a pod evicted from a lost node, a
 //! Deployment's rollout as a timeline, a Service's pods; the same as JSON,
 //! and as a kubectl plugin (`kubectl why`). The pod traces are compared
@@ -310,6 +311,27 @@ async fn why_explains_pods_deployments_and_services() {
     assert!(
         has_line(&why, &[&format!("Pod {replacement} ← ReplicaSet {rs}")]),
         "{why}"
+    );
+
+    // The deleted pod itself: gone, but its Events still tell its story.
+    let gone = assert_why_golden(&c, "gone", &format!("pod/{pod}"), &hashes, |t| {
+        t.contains("Stopping container")
+    })
+    .await;
+    assert!(
+        gone.starts_with(&format!("Pod default/{pod}: gone (no such object now)\n")),
+        "{gone}"
+    );
+    assert!(
+        has_line(
+            &gone,
+            &[
+                "SuccessfulCreate: Created pod: ",
+                pod,
+                &format!("[about ReplicaSet {rs}]")
+            ]
+        ),
+        "{gone}"
     );
 
     // A Service's pods, and why each does or does not get traffic.

@@ -40,8 +40,16 @@ impl Why {
         };
         let info = resources::resolve(&kind)?;
         let ns = ctx.namespace().await?;
-        let obj = ctx.get(info, &ns, &name).await?;
         let events = namespace_events(ctx, &ns).await?;
+        let obj = match ctx.get(info, &ns, &name).await {
+            Ok(obj) => obj,
+            // Gone: its Events outlive it for a while.
+            Err(e) if e.is_not_found() => match why::gone_trace(info.kind, &ns, &name, &events) {
+                Some(trace) => return self.print(ctx, &trace),
+                None => return Err(e),
+            },
+            Err(e) => return Err(e),
+        };
         let trace = match info.kind {
             "Pod" => pod_trace(ctx, &ns, &obj, &events).await?,
             "Deployment" => deployment_trace(ctx, &ns, &obj, &events).await?,
@@ -52,6 +60,10 @@ impl Why {
                 )))
             }
         };
+        self.print(ctx, &trace)
+    }
+
+    fn print(&self, ctx: &Ctx, trace: &Value) -> Result<()> {
         match self.output.as_deref() {
             Some("json") => ctx.print(&format!(
                 "{}\n",
