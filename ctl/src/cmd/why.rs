@@ -69,7 +69,7 @@ impl Why {
                 "{}\n",
                 serde_json::to_string_pretty(&trace).expect("JSON")
             )),
-            None => ctx.print(&why::render(&trace)),
+            None => ctx.print(&why::render(trace)),
             Some(other) => {
                 return Err(Error::Usage(format!(
                     "unable to match a printer suitable for the output format {other:?}, allowed formats are: json"
