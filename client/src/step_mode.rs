@@ -20,6 +20,8 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::ConfigMap;
+use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::runtime::wait::await_condition;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -154,6 +156,87 @@ pub fn progress_patch(
         data["last"] = Value::String(serde_json::to_string(last).expect("JSON"));
     }
     json!({"data": data})
+}
+
+/// The ConfigMap's state and resourceVersion (`None`: there is none).
+pub async fn read(client: &kube::Client) -> Result<Option<(StepState, String)>, kube::Error> {
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), NAMESPACE);
+    Ok(api.get_opt(NAME).await?.map(|cm| {
+        let rv = cm.metadata.resource_version.clone().unwrap_or_default();
+        (StepState::from_config_map(Some(&cm)), rv)
+    }))
+}
+
+/// Turns step mode on (creating the ConfigMap if there is none) or off
+/// (no ConfigMap: nothing to turn off).
+pub async fn set_mode(client: &kube::Client, stepping: bool) -> Result<(), kube::Error> {
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), NAMESPACE);
+    let patch = mode_patch(stepping);
+    match api
+        .patch(NAME, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) if crate::errors::is_not_found(&e) && stepping => {
+            match api
+                .create(&PostParams::default(), &new_config_map(true))
+                .await
+            {
+                // Someone else created it meanwhile: patch theirs.
+                Err(e) if crate::errors::is_already_exists(&e) => api
+                    .patch(NAME, &PatchParams::default(), &Patch::Merge(&patch))
+                    .await
+                    .map(|_| ()),
+                other => other.map(|_| ()),
+            }
+        }
+        Err(e) if crate::errors::is_not_found(&e) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Grants `n` more steps; returns the new `granted` (the step count to
+/// wait for in `taken`), or `None` if step mode is off. Conditional on the
+/// resourceVersion read, retried on conflict: a grant is never lost.
+pub async fn grant(client: &kube::Client, n: u64) -> Result<Option<u64>, kube::Error> {
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), NAMESPACE);
+    let mut attempts = 0;
+    loop {
+        let Some((state, rv)) = read(client).await? else {
+            return Ok(None);
+        };
+        if !state.stepping {
+            return Ok(None);
+        }
+        let granted = state.granted + n;
+        match api
+            .patch(
+                NAME,
+                &PatchParams::default(),
+                &Patch::Merge(&grant_patch(granted, &rv)),
+            )
+            .await
+        {
+            Ok(_) => return Ok(Some(granted)),
+            Err(e) if crate::errors::is_conflict(&e) && attempts < 10 => attempts += 1,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Waits (at most `timeout`) until `taken` reaches `step`; returns the state then.
+pub async fn wait_taken(
+    client: &kube::Client,
+    step: u64,
+    timeout: std::time::Duration,
+) -> Result<Option<StepState>, kube::Error> {
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), NAMESPACE);
+    let reached = move |cm: Option<&ConfigMap>| StepState::from_config_map(cm).taken >= step;
+    match tokio::time::timeout(timeout, await_condition(api, NAME, reached)).await {
+        Ok(Ok(cm)) => Ok(Some(StepState::from_config_map(cm.as_ref()))),
+        Ok(Err(e)) => Err(kube::Error::Service(Box::new(e))),
+        Err(_) => Ok(None),
+    }
 }
 
 fn mode_word(stepping: bool) -> &'static str {

@@ -284,10 +284,17 @@ fn plan(d: &Deployment, state: &State) -> Plan {
     } else if d.spec.as_ref().and_then(|s| s.paused) == Some(true) {
         "paused: will only scale its ReplicaSets to the new size, no rollout".to_string()
     } else if scaling {
-        format!(
-            "will spread the new size over its active ReplicaSets ({})",
-            names(&active(&with_new(&old_all, &new_rs)))
-        )
+        match find_active_or_latest(new_rs.as_ref(), &old_all) {
+            Some(rs) => format!(
+                "will scale ReplicaSet {} from {} to {want}",
+                rs.name_any(),
+                rs_replicas(&rs)
+            ),
+            None => format!(
+                "will spread the new size over its active ReplicaSets: {}",
+                names(&active(&with_new(&old_all, &new_rs)))
+            ),
+        }
     } else {
         match &new_rs {
             None if strategy_type(d) == "Recreate" && !old_active.is_empty() => format!(
