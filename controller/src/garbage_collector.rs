@@ -35,6 +35,10 @@
 //!     (Background by default). Deletes carry uid and resourceVersion
 //!     preconditions, so an object that gained an owner meanwhile survives.
 //!
+//! In step mode (`step_gate`) only the collector's writes wait for a step
+//! (`held`): it is woken by every change of every object and nearly always
+//! finds nothing to do.
+//!
 //! Simplified on purpose: an owner is looked up in the graph first and in
 //! the API server only when the graph has never seen it (Kubernetes always
 //! asks the API server — its own TODO suggests this); owners of kinds minik

@@ -11,6 +11,7 @@
 //! | `drain`    | cordon, then an Eviction per pod on the node (not DaemonSet or mirror pods) | `kubectl drain <node> --ignore-daemonsets` |
 //! | `setImage` | strategic-merge PATCH of one container's image  | `kubectl set image deployment/<name> <container>=<image>` |
 //! | `undo`     | the previous revision's ReplicaSet template PATCHed into the Deployment | `kubectl rollout undo deployment/<name>` |
+//! | `pause`, `step`, `resume` | merge PATCHes of the step-mode ConfigMap (`crate::step`) | `miniktl controllers pause\|step\|resume` |
 //!
 //! The API server's answer is passed on: a refused call (a PodDisruptionBudget
 //! blocking an eviction, an invalid image) comes back with its status and message.
@@ -62,6 +63,9 @@ pub enum Action {
         namespace: String,
         name: String,
     },
+    Pause,
+    Step,
+    Resume,
 }
 
 impl Action {
@@ -88,6 +92,9 @@ impl Action {
             Action::Undo { namespace, name } => {
                 format!("kubectl rollout undo deployment/{name} -n {namespace}")
             }
+            Action::Pause => crate::step::command(Some(true)),
+            Action::Resume => crate::step::command(Some(false)),
+            Action::Step => crate::step::command(None),
         }
     }
 }
@@ -179,6 +186,9 @@ async fn run(state: &AppState, action: &Action) -> Result<String, kube::Error> {
             Ok(format!("deployment.apps/{name} image updated"))
         }
         Action::Undo { namespace, name } => undo(state, client, namespace, name).await,
+        Action::Pause => crate::step::act(client, Some(true)).await,
+        Action::Resume => crate::step::act(client, Some(false)).await,
+        Action::Step => crate::step::act(client, None).await,
     }
 }
 

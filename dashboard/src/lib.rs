@@ -14,6 +14,8 @@
 //!   (the same code as `miniktl why`) from the caches;
 //! - [`actions`]: the classroom controls, each one ordinary API call,
 //!   answered with the kubectl command that does the same;
+//! - [`step`]: step mode's bar — the step-mode ConfigMap as the page shows
+//!   it (what waits, with plans) and its pause / step / resume controls;
 //! - [`auth`]: the per-cluster access token (in the printed URL, then a
 //!   cookie), as Jupyter guards its notebooks;
 //! - [`assets`]: the page (HTML, JavaScript, CSS) compiled into the binary:
@@ -27,6 +29,7 @@ pub mod assets;
 pub mod auth;
 pub mod compact;
 pub mod model;
+pub mod step;
 pub mod stream;
 pub mod trace;
 

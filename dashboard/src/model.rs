@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
-use k8s_openapi::api::core::v1::{Node, Pod, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, Node, Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::events::v1::Event;
 use minik_client::informer::{Change, Informable, Informer};
@@ -35,6 +35,8 @@ pub struct Model {
     pub services: Informer<Service>,
     pub slices: Informer<EndpointSlice>,
     pub events: Informer<Event>,
+    /// The step-mode ConfigMap (`crate::step`).
+    pub step: Informer<ConfigMap>,
     pub deltas: broadcast::Sender<Arc<str>>,
     client: kube::Client,
     /// Kept so the informers run as long as the model.
@@ -54,6 +56,7 @@ impl Model {
             services: factory.get(),
             slices: factory.get(),
             events: factory.get(),
+            step: factory.get_with(crate::step::watch_config()),
             deltas,
             client,
             _factory: factory,
@@ -75,6 +78,7 @@ impl Model {
         forward(&model.services, &model.deltas, "svc", compact::service);
         forward(&model.slices, &model.deltas, "slice", compact::slice);
         forward(&model.events, &model.deltas, "ev", compact::event);
+        forward(&model.step, &model.deltas, "step", crate::step::compact);
         model._factory.start();
         model
     }
@@ -117,6 +121,13 @@ impl Model {
                 .map(|o| compact::slice(o)),
         );
         out.extend(self.pods.store().state().iter().map(|o| compact::pod(o)));
+        out.extend(
+            self.step
+                .store()
+                .state()
+                .iter()
+                .map(|o| crate::step::compact(o)),
+        );
         let mut events: Vec<Value> = self
             .events
             .store()

@@ -251,6 +251,26 @@ async fn one_step_runs_one_reconcile() {
         "{listed}"
     );
     assert_eq!(count(&pods).await, 3, "the scale waits for a step");
+    // The dashboard shows the same queue (its `step` object) from its watch.
+    let model = minik_dashboard::Model::start(client.clone());
+    let shown = wait_for("the dashboard's step-mode object", T, || async {
+        model
+            .snapshot()
+            .into_iter()
+            .find(|o| o["k"] == "step" && o["stepping"] == true)
+            .filter(|o| {
+                o["waiting"].as_array().is_some_and(|w| {
+                    w.iter().any(|w| {
+                        w["object"] == "default/web"
+                            && w["plan"]
+                                .as_str()
+                                .is_some_and(|p| p.contains(" from 3 to 4"))
+                    })
+                })
+            })
+    })
+    .await;
+    assert_eq!(shown["id"], "kube-system/minik-step-mode");
     let mut stepped = String::new();
     for _ in 0..10 {
         let out = mk::miniktl(kc, &["step"]).await.ok();
@@ -268,6 +288,31 @@ async fn one_step_runs_one_reconcile() {
         (rs.spec.as_ref()?.replicas == Some(4)).then_some(())
     })
     .await;
+    // The dashboard's Step control: one grant, answered with its command.
+    let token = minik_dashboard::auth::new_token();
+    let dashboard = minik_dashboard::start(minik_dashboard::Config {
+        client: client.clone(),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        token: token.clone(),
+    })
+    .await
+    .unwrap();
+    let granted = state(&client).await.granted;
+    let answer = minik_tests::request(
+        dashboard.addr,
+        "POST",
+        &format!("/api/action?token={token}"),
+        Some(r#"{"action":"step"}"#),
+    )
+    .await;
+    assert_eq!(minik_tests::status_code(&answer), 200, "{answer}");
+    assert!(
+        answer.contains(r#""kubectl":"miniktl controllers step""#)
+            && answer.contains(&format!("step {} granted", granted + 1)),
+        "{answer}"
+    );
+    assert_eq!(state(&client).await.granted, granted + 1);
+    dashboard.task.abort();
     let resumed = mk::miniktl(kc, &["controllers", "resume"]).await.ok();
     assert!(resumed.starts_with("controllers resumed"), "{resumed}");
     wait_for("4 ready replicas after resume", T, || async {
