@@ -220,10 +220,14 @@ impl StepGate {
             tokio::select! {
                 change = changes.next() => {
                     let Some(change) = change else { return };
-                    if let Change::Deleted(_) = change {
-                        state = None;
-                    } else {
-                        state = self.current();
+                    let was_there = state.is_some();
+                    state = match change {
+                        Change::Deleted(_) => None,
+                        _ => self.current(),
+                    };
+                    // A ConfigMap made anew starts its own count.
+                    if let (false, Some(new)) = (was_there, &state) {
+                        (released, taken) = (new.taken, new.taken);
                     }
                     dirty = true;
                 }
@@ -296,8 +300,10 @@ fn outcome<E: std::fmt::Display>(result: &Result<Action, E>) -> String {
         Ok(action) => {
             let text = format!("{action:?}");
             // kube's Action prints `Action { requeue_after: Some(5s) }`.
-            match text.split("Some(").nth(1).and_then(|t| t.split(')').next()) {
-                Some(after) => format!("ok, requeue in {after}"),
+            let after = text.split("Some(").nth(1).and_then(|t| t.split(')').next());
+            match after.map(|a| (a, a.strip_suffix('s').and_then(|n| n.parse::<f64>().ok()))) {
+                Some((_, Some(secs))) => format!("ok, requeue in {}s", secs.round()),
+                Some((after, None)) => format!("ok, requeue in {after}"),
                 None => "ok".into(),
             }
         }
@@ -307,7 +313,11 @@ fn outcome<E: std::fmt::Display>(result: &Result<Action, E>) -> String {
 
 /// `ns/name`, or `name` for a cluster-scoped object.
 pub fn object_key(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> String {
-    crate::ownership::key_of(meta)
+    let name = meta.name.clone().unwrap_or_default();
+    match meta.namespace.as_deref() {
+        Some(ns) if !ns.is_empty() => format!("{ns}/{name}"),
+        _ => name,
+    }
 }
 
 /// A controller's reconcile function behind the gate, with the generic plan.
@@ -378,5 +388,20 @@ where
             result
         }
         .boxed()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outcomes_read_plainly() {
+        let ok: Result<Action, String> = Ok(Action::await_change());
+        assert_eq!(outcome(&ok), "ok");
+        let later: Result<Action, String> = Ok(Action::requeue(Duration::from_millis(600_452)));
+        assert_eq!(outcome(&later), "ok, requeue in 600s");
+        let failed: Result<Action, String> = Err("conflict".into());
+        assert_eq!(outcome(&failed), "error: conflict");
     }
 }

@@ -367,7 +367,8 @@ function stepBar() {
     return;
   }
   const w = s.waiting.slice(0, STEP_SHOWN).map(x =>
-    `<li><b>${esc(x.controller)}</b> ${esc(x.kind)} ${esc(x.object)}: ${esc(x.plan)}${x.why ? ` <i>(${esc(x.why)})</i>` : ''}</li>`).join('');
+    // A plan that names its object already ("ReplicaSet default/web-7c9f wants …") is shown alone.
+    `<li><b>${esc(x.controller)}</b> ${x.plan.includes(x.object) ? '' : esc(x.kind + ' ' + x.object) + ': '}${esc(x.plan)}${x.why ? ` <i>(${esc(x.why)})</i>` : ''}</li>`).join('');
   const more = s.waitingCount > STEP_SHOWN ? `<li>… and ${s.waitingCount - STEP_SHOWN} more</li>` : '';
   const last = s.last ? `<p>Step ${s.last.step}: ${esc(s.last.controller)} reconciled ${esc(s.last.kind)} ${esc(s.last.object)}: ${esc(s.last.outcome)}</p>` : '';
   bar.className = 'on';

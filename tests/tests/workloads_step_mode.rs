@@ -5,7 +5,9 @@
 //! controller's step makes the pods); the waiting list names the next
 //! reconcile with its plan; resuming brings the Deployment to 3 ready
 //! replicas at normal speed. Then the same through `miniktl controllers
-//! pause|resume` and `miniktl step`, and the cause in the Event notes.
+//! pause|resume` and `miniktl step`, the cause in the Event notes, the
+//! dashboard's step-mode bar in a real browser, and `miniktl cluster up
+//! --step` with the real binaries.
 
 use crate::support;
 use crate::support::miniktl as mk;
@@ -13,10 +15,12 @@ use crate::support::miniktl as mk;
 use std::sync::Arc;
 use std::time::Duration;
 
+use fantoccini::Locator;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, ListParams};
 use minik_client::step_mode::{self, StepState};
+use minik_tests::browser::{self, Browser};
 use support::scheduler::start_scheduler;
 use support::workloads::{wait_for, Tasks};
 use support::TestCluster;
@@ -328,4 +332,149 @@ async fn one_step_runs_one_reconcile() {
             .then_some(())
     })
     .await;
+}
+
+/// `taken` in `miniktl step --list`'s first line ("steps granted G, taken T").
+fn state_of(list: &str) -> u64 {
+    list.lines()
+        .next()
+        .and_then(|l| l.split("taken ").nth(1))
+        .and_then(|t| t.trim_end_matches(')').parse().ok())
+        .unwrap_or_else(|| panic!("no taken count in {list}"))
+}
+
+/// The real binaries: `miniktl cluster up --step` starts paused, `miniktl
+/// step` runs one reconcile at a time through the controller-manager
+/// process, `miniktl controllers resume` lets the Deployment finish.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_up_step_starts_paused() {
+    use support::cli::{ok, Down};
+
+    let dir = tempfile::tempdir().unwrap();
+    let home_path = dir.path().join("home");
+    let home = home_path.display().to_string();
+    let name = format!("stp-{}", support::run_id());
+    let _down = Down(home_path.clone());
+    let up = ok(&[
+        "cluster",
+        "up",
+        "--runtime",
+        "sim",
+        "--nodes",
+        "1",
+        "--isolated",
+        "--api-port",
+        "0",
+        "--name",
+        &name,
+        "--home",
+        &home,
+        "--step",
+    ]);
+    assert!(
+        up.contains(" ✓ step mode: each reconcile waits for `miniktl step`"),
+        "{up}"
+    );
+    let kc = home_path.join("kubeconfig").display().to_string();
+    let mk = |args: &[&str]| {
+        let mut all = vec!["--kubeconfig", kc.as_str()];
+        all.extend_from_slice(args);
+        ok(&all)
+    };
+    let pods = || {
+        mk(&["get", "pods", "-l", "app=web", "-o", "name"])
+            .lines()
+            .count()
+    };
+    mk(&[
+        "create",
+        "deployment",
+        "web",
+        "--image=minik/web:v1",
+        "--replicas=2",
+    ]);
+    wait_for("the Deployment to wait", T, || async {
+        mk(&["step", "--list"])
+            .contains("deployment controller  Deployment default/web")
+            .then_some(())
+    })
+    .await;
+    // Step (bounded) until the Deployment's own reconcile has run: it made
+    // the ReplicaSet; no pod exists until the ReplicaSet's reconcile runs.
+    let mut out = String::new();
+    for _ in 0..20 {
+        out = mk(&["step"]);
+        if out.contains("deployment controller reconciled Deployment default/web: ok") {
+            break;
+        }
+    }
+    assert!(
+        out.contains("deployment controller reconciled Deployment default/web: ok"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "plan was: Deployment default/web wants 2 replicas, has 0: will create ReplicaSet web-"
+        ),
+        "{out}"
+    );
+    assert_eq!(mk(&["get", "rs", "-o", "name"]).lines().count(), 1);
+    assert_eq!(pods(), 0, "no pods before the ReplicaSet's step");
+
+    // The dashboard's step-mode bar: the queue with its plans, and a Step
+    // button answered with its miniktl command (a real browser).
+    if support::present_or_skip(browser::available(), "chromium and chromedriver") {
+        let url = up
+            .lines()
+            .find_map(|l| l.strip_prefix("Dashboard:"))
+            .map(|u| u.trim().to_string())
+            .expect("a Dashboard line");
+        let b = Browser::start(&format!("step-{}", support::run_id())).await;
+        b.client.goto(&url).await.unwrap();
+        let bar = || async {
+            let el = b.client.find(Locator::Css("#stepbar")).await.ok()?;
+            el.text().await.ok()
+        };
+        let shown = wait_for("the step bar to show the ReplicaSet's plan", T, || async {
+            bar()
+                .await
+                .filter(|t| t.contains("wants 2 replicas, has 0: will create 2 pods"))
+        })
+        .await;
+        assert!(shown.contains("Step mode"), "{shown}");
+        b.screenshot("step-mode-bar").await;
+        let taken = state_of(&mk(&["step", "--list"]));
+        b.client
+            .find(Locator::Css("#stepbar button[data-act*='\"step\"']"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        wait_for("the Step button's command and step", T, || async {
+            let console = b.client.find(Locator::Css("#commands")).await.ok()?;
+            let console = console.text().await.ok()?;
+            let shown = bar().await?;
+            (console.contains("miniktl controllers step")
+                && shown.contains(&format!("Step {}:", taken + 1)))
+            .then_some(())
+        })
+        .await;
+        b.screenshot("step-mode-stepped").await;
+        b.close().await;
+    }
+    let resumed = mk(&["controllers", "resume"]);
+    assert!(resumed.starts_with("controllers resumed"), "{resumed}");
+    wait_for("2 ready replicas after resume", T, || async {
+        let ready = mk(&[
+            "get",
+            "deploy",
+            "web",
+            "-o",
+            "jsonpath={.status.readyReplicas}",
+        ]);
+        (ready.trim() == "2").then_some(())
+    })
+    .await;
+    assert_eq!(pods(), 2);
 }

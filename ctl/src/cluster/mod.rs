@@ -461,9 +461,10 @@ async fn up(ctx: &Ctx, args: UpArgs) -> Result<()> {
     if let Some(state) = load_state(&home)? {
         state.check_flags(&home, &args)?;
         let step = args.step;
+        let wait = Duration::from_secs(args.wait);
         resume(ctx, &home, state, args.wait).await?;
         if step {
-            enable_step_mode(ctx, &home).await?;
+            enable_step_mode(ctx, &home, wait).await?;
         }
         return Ok(());
     }
@@ -852,7 +853,7 @@ async fn up(ctx: &Ctx, args: UpArgs) -> Result<()> {
     state.server = server.clone();
     save_state(&home, &state)?;
     if args.step {
-        enable_step_mode(ctx, &home).await?;
+        enable_step_mode(ctx, &home, Duration::from_secs(args.wait)).await?;
     }
     ctx.print(&format!(
         "Cluster \"{}\" is ready in {:.1}s. kubeconfig: {}\n\n\
@@ -1276,11 +1277,26 @@ async fn down(ctx: &Ctx, home: &Home, purge: bool) -> Result<()> {
 /// `standard` already), as minikube's `standard` and k3s'
 /// `local-path`: volumes made on the pod's node by minik-controller's
 /// local-path provisioner once the pod is scheduled, deleted with their claim.
-/// `up --step`: step mode on, once the cluster is ready, so that its own
-/// start-up (service accounts, root CA ConfigMaps, node registration) is
-/// not stepped.
-async fn enable_step_mode(ctx: &Ctx, home: &Home) -> Result<()> {
+/// `up --step`: step mode on once the controller-manager has done its own
+/// start-up work (the `default` ServiceAccount, the `kube-root-ca.crt`
+/// ConfigMap in `default`, each the sign of a start-up controller's first
+/// pass over the namespaces; the others start with them), so the instructor's first step is
+/// about the class's objects, not about the cluster's bootstrap. Gives up
+/// waiting after `timeout` and pauses anyway (those reconciles then wait
+/// their turn like any other).
+async fn enable_step_mode(ctx: &Ctx, home: &Home, timeout: Duration) -> Result<()> {
     let api = cluster_ctx(ctx, home);
+    let deadline = Instant::now() + timeout;
+    let settled = [
+        ("serviceaccounts", "default", "default"),
+        ("configmaps", "default", "kube-root-ca.crt"),
+    ];
+    for (resource, ns, name) in settled {
+        let info = resources::resolve(resource)?;
+        while api.get_opt(info, ns, name).await?.is_none() && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
     let client = api.client().await?;
     if let Err(e) = minik_client::step_mode::set_mode(&client, true).await {
         return Err(api.kube_err(e).await);
