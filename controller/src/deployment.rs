@@ -38,6 +38,11 @@
 //! - Events (reporter "deployment-controller"): `ScalingReplicaSet` "Scaled up
 //!   replica set web-5d8f7c9b4 from 0 to 3" / "Scaled down replica set … from
 //!   3 to 2", Warning `ReplicaSetCreateError`, Warning `SelectingAll`.
+//!   minik adds the pass's cause after Kubernetes' words: "(rolling update to
+//!   revision 2: maxSurge 1, maxUnavailable 0)", "(recreate to revision 2)",
+//!   "(Deployment scaled to 5)", "(revision 1: Deployment wants 3)".
+//! - Step mode's plan (`plan`): which ReplicaSet a sync would create or
+//!   scale now, and to what.
 //!
 //! Where minik differs on purpose:
 //! - The pod-template hash is minik's own FNV-32a over the template's JSON

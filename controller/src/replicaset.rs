@@ -27,6 +27,9 @@
 //! - Events (reporter "replicaset-controller"): `SuccessfulCreate` "Created
 //!   pod: web-7d9f5-x2x4q", `SuccessfulDelete` "Deleted pod: …", and Warnings
 //!   `FailedCreate` "Error creating: …" / `FailedDelete` "Error deleting: …".
+//!   minik adds the cause after Kubernetes' words: "Created pod:
+//!   web-7d9f5-x2x4q (ReplicaSet web-7d9f5 wants 3 replicas, has 2)".
+//! - Step mode's plan (`plan`): what a sync would create or delete now.
 //!
 //! Shape: a kube-rs `Controller` over ReplicaSets whose second input is one
 //! watch of pods. That watch fills the pod cache the reconcile reads *and*
