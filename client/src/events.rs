@@ -25,7 +25,7 @@
 //! logged. Where minik simplifies: client-go's LRU caches are bounded maps
 //! that drop their least recently used quarter when full.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::Hash;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -123,6 +123,86 @@ impl EventRecorder {
         action: &str,
         note: String,
     ) {
+        self.publish_annotated(
+            regarding,
+            related,
+            type_,
+            reason,
+            action,
+            note,
+            BTreeMap::new(),
+        )
+        .await
+    }
+
+    /// [`Self::publish_related`] with annotations on the Event object: data
+    /// a reader can use beyond the note's 1 KB of text (the scheduler's
+    /// decision table). A repeat of the Event replaces them.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn publish_annotated(
+        &self,
+        regarding: &ObjectReference,
+        related: Option<&ObjectReference>,
+        type_: EventType,
+        reason: &str,
+        action: &str,
+        note: String,
+        annotations: BTreeMap<String, String>,
+    ) {
+        let at = Timestamp::now();
+        self.publish_at(
+            regarding,
+            related,
+            type_,
+            reason,
+            action,
+            note,
+            annotations,
+            at,
+        )
+        .await
+    }
+
+    /// Records an Event about `regarding` from a task of its own, so the
+    /// caller never waits; its time is taken now, so events recorded one
+    /// after another keep their order however their writes race (the
+    /// kubelet's Pulled, Created, Started).
+    pub fn spawn_publish(
+        &self,
+        regarding: ObjectReference,
+        type_: EventType,
+        reason: String,
+        note: String,
+    ) {
+        let (recorder, at) = (self.clone(), Timestamp::now());
+        tokio::spawn(async move {
+            recorder
+                .publish_at(
+                    &regarding,
+                    None,
+                    type_,
+                    &reason,
+                    &reason,
+                    note,
+                    BTreeMap::new(),
+                    at,
+                )
+                .await
+        });
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn publish_at(
+        &self,
+        regarding: &ObjectReference,
+        related: Option<&ObjectReference>,
+        type_: EventType,
+        reason: &str,
+        action: &str,
+        note: String,
+        annotations: BTreeMap<String, String>,
+        at: Timestamp,
+    ) {
         let note = truncate(note);
         let type_ = match type_ {
             EventType::Normal => "Normal",
@@ -147,10 +227,15 @@ impl EventRecorder {
                 return;
             }
             Decision::Write { name, count, note } => {
-                self.write(
-                    regarding, related, type_, reason, action, &name, count, note,
-                )
-                .await
+                let what = What {
+                    related,
+                    type_,
+                    reason,
+                    action,
+                    annotations,
+                    at,
+                };
+                self.write(regarding, &what, &name, count, note).await
             }
         };
         if let Err(error) = result {
@@ -160,23 +245,21 @@ impl EventRecorder {
 
     /// Creates the Event (`count` 1) or bumps its count (PATCH); a PATCH of
     /// an Event gone meanwhile creates it, a create that finds it patches.
-    #[allow(clippy::too_many_arguments)]
     async fn write(
         &self,
         regarding: &ObjectReference,
-        related: Option<&ObjectReference>,
-        type_: &str,
-        reason: &str,
-        action: &str,
+        what: &What<'_>,
         name: &str,
         count: i32,
         note: String,
     ) -> Result<(), kube::Error> {
+        let annotations = (!what.annotations.is_empty()).then(|| what.annotations.clone());
         let namespace = regarding.namespace.as_deref().unwrap_or("default");
         let api: Api<Event> = Api::namespaced(self.inner.client.clone(), namespace);
-        let now = Timestamp::now();
+        let now = what.at;
         let patch = || {
             json!({
+                "metadata": {"annotations": annotations},
                 "note": note,
                 "series": {"count": count, "lastObservedTime": MicroTime(now)},
                 "deprecatedCount": count,
@@ -187,17 +270,18 @@ impl EventRecorder {
             metadata: ObjectMeta {
                 name: Some(name.to_string()),
                 namespace: Some(namespace.to_string()),
+                annotations: annotations.clone(),
                 ..Default::default()
             },
             event_time: Some(MicroTime(now)),
-            action: Some(action.to_string()),
-            reason: Some(reason.to_string()),
+            action: Some(what.action.to_string()),
+            reason: Some(what.reason.to_string()),
             note: Some(note.clone()),
             regarding: Some(regarding.clone()),
-            related: related.cloned(),
+            related: what.related.cloned(),
             reporting_controller: Some(self.inner.controller.clone()),
             reporting_instance: Some(self.inner.instance.clone()),
-            type_: Some(type_.to_string()),
+            type_: Some(what.type_.to_string()),
             ..Default::default()
         };
         // Two writers of one Event (a create still in flight when its repeat
@@ -219,6 +303,17 @@ impl EventRecorder {
         }
         Ok(())
     }
+}
+
+/// What an Event says besides its object, name, count and note.
+struct What<'a> {
+    related: Option<&'a ObjectReference>,
+    type_: &'a str,
+    reason: &'a str,
+    action: &'a str,
+    annotations: BTreeMap<String, String>,
+    /// When it happened (taken when it was recorded, not when written).
+    at: Timestamp,
 }
 
 /// kube's limit on notes: at most 1024 bytes, cut at a character boundary

@@ -15,9 +15,10 @@
 //!
 //! Events are read in either shape: core/v1 (`involvedObject`, `message`,
 //! `count`) or events.k8s.io/v1 (`regarding`, `note`, `deprecatedCount`).
-//! minik simplifies: the scheduler records its reasons only in its Events
-//! (`FailedScheduling` counts nodes per reason, as kube-scheduler does) and
-//! its Binding annotation, not per-node scores.
+//! The scheduler's per-node reasoning comes from the annotation minik's
+//! scheduler puts on its `Scheduled` / `FailedScheduling` Events (the
+//! filter table: which filter refused which node, the best nodes' scores
+//! per plugin); it lives as long as the Event does.
 
 use serde_json::{json, Map, Value};
 
@@ -26,7 +27,7 @@ use serde_json::{json, Map, Value};
 pub const MAX_OWNERS: usize = 6;
 
 /// The string at a JSON pointer, `""` when missing.
-fn str_at<'a>(v: &'a Value, pointer: &str) -> &'a str {
+pub fn str_at<'a>(v: &'a Value, pointer: &str) -> &'a str {
     v.pointer(pointer).and_then(Value::as_str).unwrap_or("")
 }
 
@@ -177,13 +178,48 @@ fn event_line(e: &Value) -> Value {
     })
 }
 
+/// Event reasons that say why a pod is being deleted.
+const DELETION_REASONS: [&str; 3] = ["TaintManagerEviction", "Evicted", "Preempted"];
+
+/// The state of the node a pod is on: Ready, since when and why, taints.
+fn node_state(node: &Value) -> Value {
+    let ready = array_at(node, "/status/conditions")
+        .iter()
+        .find(|c| c["type"] == "Ready")
+        .cloned()
+        .unwrap_or(Value::Null);
+    let taints: Vec<String> = array_at(node, "/spec/taints")
+        .iter()
+        .map(|t| {
+            let value = str_at(t, "/value");
+            let value = if value.is_empty() {
+                String::new()
+            } else {
+                format!("={value}")
+            };
+            format!("{}{value}:{}", str_at(t, "/key"), str_at(t, "/effect"))
+        })
+        .collect();
+    json!({
+        "name": name(node),
+        "ready": str_at(&ready, "/status"),
+        "reason": str_at(&ready, "/reason"),
+        "message": str_at(&ready, "/message"),
+        "since": str_at(&ready, "/lastTransitionTime"),
+        "unschedulable": node.pointer("/spec/unschedulable") == Some(&json!(true)),
+        "taints": taints,
+    })
+}
+
 /// A Pod's trace. `owners` is its owner chain, nearest first (from
 /// [`owner_ref`], looked up, [`gone_owner`] when missing, ended by
-/// [`chain_ends`]); `services` the namespace's Services each with its
-/// Endpoints, if any; `events` the namespace's Events, oldest first.
+/// [`chain_ends`]); `node` the Node it is on, if known; `services` the
+/// namespace's Services each with its Endpoints, if any; `events` the
+/// namespace's Events, oldest first.
 pub fn pod_trace(
     pod: &Value,
     owners: &[Value],
+    node: Option<&Value>,
     services: &[(Value, Option<Value>)],
     events: &[Value],
 ) -> Value {
@@ -213,10 +249,30 @@ pub fn pod_trace(
         child = owner;
     }
     let own = about(events, pod);
+    let filter_table = filter_table(events, pod);
     let is_scheduling =
         |e: &Value| matches!(e["reason"].as_str(), Some("Scheduled" | "FailedScheduling"));
     let scheduling: Vec<Value> = own.iter().filter(|e| is_scheduling(e)).cloned().collect();
-    let lifecycle: Vec<Value> = own.iter().filter(|e| !is_scheduling(e)).cloned().collect();
+    let is_deletion =
+        |e: &Value| DELETION_REASONS.contains(&e["reason"].as_str().unwrap_or_default());
+    let lifecycle: Vec<Value> = own
+        .iter()
+        .filter(|e| !is_scheduling(e) && !is_deletion(e))
+        .cloned()
+        .collect();
+    let deletion = match pod.pointer("/metadata/deletionTimestamp") {
+        None => Value::Null,
+        Some(at) => json!({
+            "requested": at,
+            "gracePeriodSeconds": pod.pointer("/metadata/deletionGracePeriodSeconds"),
+            "conditions": array_at(pod, "/status/conditions")
+                .iter()
+                .filter(|c| c["type"] == "DisruptionTarget" && c["status"] == "True")
+                .map(|c| json!({"type": c["type"], "reason": c["reason"], "message": c["message"]}))
+                .collect::<Vec<_>>(),
+            "events": own.iter().filter(|e| is_deletion(e)).cloned().collect::<Vec<_>>(),
+        }),
+    };
     let containers: Vec<Value> = array_at(pod, "/status/containerStatuses")
         .iter()
         .map(|c| {
@@ -262,12 +318,109 @@ pub fn pod_trace(
         "node": str_at(pod, "/spec/nodeName"),
         "schedulerDecision": str_at(pod, "/metadata/annotations/scheduler.minik.io~1decision"),
         "deleting": pod.pointer("/metadata/deletionTimestamp").is_some(),
+        "deletion": deletion,
+        "nodeState": node.map(node_state),
         "owners": chain,
         "scheduling": scheduling,
+        "filterTable": filter_table,
         "containers": containers,
         "events": lifecycle,
         "services": services,
     })
+}
+
+/// The newest scheduling attempt's filter table for `pod` (from its
+/// scheduling Events' annotation), `null` when there is none.
+fn filter_table(events: &[Value], pod: &Value) -> Value {
+    let uid = str_at(pod, "/metadata/uid");
+    events
+        .iter()
+        .rev()
+        .filter(|e| uid.is_empty() || str_at(regarding(e), "/uid") == uid)
+        .filter(|e| str_at(regarding(e), "/name") == name(pod))
+        .filter_map(|e| {
+            let table = str_at(e, "/metadata/annotations/scheduler.minik.io~1filter-table");
+            serde_json::from_str(table).ok()
+        })
+        .next()
+        .unwrap_or(Value::Null)
+}
+
+/// The filter table as lines: what each filter refused, then the best
+/// nodes' scores per plugin as columns.
+fn render_filter_table(t: &Value, line: &mut dyn FnMut(String)) {
+    let count = |p: &str| t.pointer(p).and_then(Value::as_u64).unwrap_or(0);
+    let (nodes, filtered, feasible) = (count("/nodes"), count("/filtered"), count("/feasible"));
+    if let Some(pre) = t["preFilter"].as_str() {
+        line(format!("  before any filter, on all {nodes} nodes: {pre}"));
+        return;
+    }
+    line(format!(
+        "  filters, run on {filtered} of {nodes} nodes: {feasible} passed, {} refused",
+        filtered - feasible.min(filtered)
+    ));
+    let refused = array_at(t, "/refused");
+    for r in refused {
+        let reasons: Vec<&str> = array_at(r, "/reasons")
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        line(format!(
+            "    {}: refused by {}: {}",
+            str_at(r, "/node"),
+            str_at(r, "/filter"),
+            reasons.join(", ")
+        ));
+    }
+    let by: Vec<(String, u64)> = t["refusedBy"]
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| (k.clone(), v.as_u64().unwrap_or(0)))
+                .collect()
+        })
+        .unwrap_or_default();
+    let total: u64 = by.iter().map(|(_, n)| n).sum();
+    if total > refused.len() as u64 {
+        let per: Vec<String> = by.iter().map(|(f, n)| format!("{f} {n}")).collect();
+        line(format!(
+            "    … {} more refused (by filter: {})",
+            total - refused.len() as u64,
+            per.join(", ")
+        ));
+    }
+    let scores = array_at(t, "/scores");
+    if scores.is_empty() {
+        return;
+    }
+    line(format!(
+        "  scores of the best {} of {feasible} feasible nodes (each plugin 0–100, × its weight):",
+        scores.len()
+    ));
+    let plugins: Vec<(&str, i64)> = array_at(t, "/weights")
+        .iter()
+        .map(|w| (str_at(w, "/plugin"), w["weight"].as_i64().unwrap_or(0)))
+        .collect();
+    let mut rows = vec![std::iter::once("NODE".to_string())
+        .chain(std::iter::once("TOTAL".to_string()))
+        .chain(plugins.iter().map(|(p, w)| format!("{p}×{w}")))
+        .collect::<Vec<_>>()];
+    for s in scores {
+        let mut row = vec![str_at(s, "/node").to_string(), s["total"].to_string()];
+        row.extend(plugins.iter().map(|(p, _)| s["plugins"][*p].to_string()));
+        rows.push(row);
+    }
+    let widths: Vec<usize> = (0..rows[0].len())
+        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+        .collect();
+    for row in rows {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        line(format!("    {}", cells.join("  ").trim_end()));
+    }
 }
 
 /// Whether `ip` is among the Endpoints' `field` (`addresses`, `notReadyAddresses`).
@@ -481,6 +634,73 @@ pub fn render(t: &Value) -> String {
                     "  the scheduler's choice: {}",
                     str_at(t, "/schedulerDecision")
                 ));
+            }
+            if t["filterTable"].is_object() {
+                render_filter_table(&t["filterTable"], &mut line);
+            }
+            let state = &t["nodeState"];
+            if state.is_object() {
+                let mut s = format!(
+                    "  {} now: Ready={}",
+                    str_at(state, "/name"),
+                    str_at(state, "/ready")
+                );
+                if !str_at(state, "/since").is_empty() {
+                    s.push_str(&format!(" since {}", clock(str_at(state, "/since"))));
+                }
+                if str_at(state, "/ready") != "True" && !str_at(state, "/reason").is_empty() {
+                    s.push_str(&format!(
+                        " ({}: {})",
+                        str_at(state, "/reason"),
+                        str_at(state, "/message")
+                    ));
+                }
+                if state["unschedulable"] == json!(true) {
+                    s.push_str(", cordoned");
+                }
+                let taints: Vec<&str> = array_at(state, "/taints")
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .collect();
+                if !taints.is_empty() {
+                    s.push_str(&format!("; taints: {}", taints.join(", ")));
+                }
+                line(s);
+            }
+            let deletion = &t["deletion"];
+            if deletion.is_object() {
+                line(String::new());
+                line("Why it is being deleted:".into());
+                let grace = match deletion["gracePeriodSeconds"].as_i64() {
+                    Some(g) => format!(" ({g} s)"),
+                    None => String::new(),
+                };
+                line(format!(
+                    "  graceful deletion: its grace period{grace} ends at {}",
+                    clock(str_at(deletion, "/requested"))
+                ));
+                if state.is_object() && str_at(state, "/ready") != "True" {
+                    line(format!(
+                        "  {} is not Ready, so no kubelet confirms the containers stopped: the pod stays until the node returns, the Node is deleted, or `kubectl delete pod {} --force`",
+                        str_at(state, "/name"),
+                        str_at(t, "/name")
+                    ));
+                }
+                for c in array_at(deletion, "/conditions") {
+                    line(format!(
+                        "  {} ({}): {}",
+                        str_at(c, "/type"),
+                        str_at(c, "/reason"),
+                        str_at(c, "/message")
+                    ));
+                }
+                let causes = array_at(deletion, "/events");
+                for e in causes {
+                    line(format!("  {}", event_text(e)));
+                }
+                if causes.is_empty() && array_at(deletion, "/conditions").is_empty() {
+                    line("  no component recorded a cause: it was deleted through the API (kubectl delete, or an owner's garbage collection)".into());
+                }
             }
             line(String::new());
             line("Its containers:".into());

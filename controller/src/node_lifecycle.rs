@@ -135,6 +135,9 @@ struct State {
     observed_ready: Mutex<HashMap<String, String>>,
     /// Pods with an eviction scheduled, per node.
     scheduled: Mutex<HashMap<String, HashSet<(String, String)>>>,
+    /// UIDs of pods evicted whose deletion the pod cache may not show yet,
+    /// per node (so a pass soon after does not evict them again).
+    evicted: Mutex<HashMap<String, HashSet<String>>>,
     node_events: EventRecorder,
     eviction_events: EventRecorder,
     backoff: RetryBackoff,
@@ -172,6 +175,7 @@ pub fn build(ctx: &Arc<Context>) -> Built {
         registered: Mutex::default(),
         observed_ready: Mutex::default(),
         scheduled: Mutex::default(),
+        evicted: Mutex::default(),
         node_events: EventRecorder::new(ctx.client.clone(), "node-controller", None),
         eviction_events: EventRecorder::new(ctx.client.clone(), "taint-eviction-controller", None),
         backoff: RetryBackoff::default(),
@@ -691,14 +695,30 @@ async fn evict_pods(st: &State, node: &Node, now: Timestamp) -> Result<Option<Ti
         .collect();
     let mut next: Option<Timestamp> = None;
     let mut still_scheduled = HashSet::new();
+    // Evicted now: a scheduled eviction carried out, not cancelled (the
+    // pod cache may not show its deletion yet).
+    let mut evicted = HashSet::new();
     // Most nodes have no NoExecute taint: no need to look at their pods.
     let pods = if taints.is_empty() {
         Vec::new()
     } else {
         pods_on(st, &name)
     };
+    // Evicted earlier, deletion not yet in the cache: still evicted.
+    let mut earlier = st.evicted.lock().unwrap().remove(&name).unwrap_or_default();
+    earlier.retain(|uid| {
+        pods.iter().any(|p| {
+            p.metadata.deletion_timestamp.is_none() && p.metadata.uid.as_ref() == Some(uid)
+        })
+    });
     for pod in pods {
-        if pod.metadata.deletion_timestamp.is_some() {
+        if pod.metadata.deletion_timestamp.is_some()
+            || pod
+                .metadata
+                .uid
+                .as_ref()
+                .is_some_and(|u| earlier.contains(u))
+        {
             continue;
         }
         let Some(when) = eviction_time(&pod, &taints, now, st.ctx.settings.pod_eviction_timeout)
@@ -712,6 +732,11 @@ async fn evict_pods(st: &State, node: &Node, now: Timestamp) -> Result<Option<Ti
             continue;
         }
         evict(st, &pod).await?;
+        evicted.insert(key);
+        earlier.extend(pod.metadata.uid.clone());
+    }
+    if !earlier.is_empty() {
+        st.evicted.lock().unwrap().insert(name.clone(), earlier);
     }
     let cancelled: Vec<(String, String)> = {
         let mut scheduled = st.scheduled.lock().unwrap();
@@ -720,7 +745,7 @@ async fn evict_pods(st: &State, node: &Node, now: Timestamp) -> Result<Option<Ti
             .unwrap_or_default();
         previous
             .into_iter()
-            .filter(|k| !still_scheduled.contains(k))
+            .filter(|k| !still_scheduled.contains(k) && !evicted.contains(k))
             .collect()
     };
     for (ns, pod_name) in cancelled {

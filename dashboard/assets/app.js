@@ -7,7 +7,7 @@
 'use strict';
 
 // ---- The model: compact objects by kind and id (see dashboard/src/compact.rs).
-const M = { pod: new Map(), node: new Map(), deploy: new Map(), rs: new Map(), svc: new Map(), slice: new Map(), step: new Map() };
+const M = { pod: new Map(), node: new Map(), deploy: new Map(), rs: new Map(), svc: new Map(), slice: new Map(), sts: new Map(), pvc: new Map(), step: new Map() };
 let feed = [];                 // Events, oldest first, at most FEED
 const FEED = 500;
 const history = new Map();     // deployment id → [{t, sizes: {rs name: replicas}}]
@@ -144,7 +144,7 @@ function render() {
   if (key !== shown) { everything = true; shown = key; }
   const any = (...kinds) => everything || kinds.some(k => changed.has(k));
   switch (r[0]) {
-    case 'owners': if (any('pod', 'deploy', 'rs', 'svc', 'slice')) owners(); break;
+    case 'owners': if (any('pod', 'deploy', 'rs', 'svc', 'slice', 'sts', 'pvc')) owners(); break;
     case 'feed': if (any('ev')) decisions(); break;
     case 'rollouts': if (any('deploy', 'rs')) rollouts(); break;
     case 'pod': if (any('ev', 'rs', 'deploy', 'slice') || dirty.has(r[1] + '/' + r[2])) podPage(r[1], r[2]); break;
@@ -174,9 +174,9 @@ function map(now) {
     for (const n of nodes) {
       const cls = 'column' + (n.ready ? '' : ' notready') + (n.unschedulable ? ' cordoned' : '');
       html += `<div class="${cls}" data-node="${esc(n.name)}"><h3><a href="#/node/${esc(n.name)}">${esc(n.name)}</a>` +
-        (n.ready ? '' : ' NotReady') + (n.unschedulable ? ' (cordoned)' : '') + `<br>` +
+        (n.ready ? '' : ' NotReady') + (n.unschedulable ? ' (cordoned)' : '') + (n.stopped ? ' (stopped)' : '') + `<br>` +
         (n.unschedulable ? button('uncordon', { action: 'uncordon', node: n.name }) : button('cordon', { action: 'cordon', node: n.name })) +
-        button('drain', { action: 'drain', node: n.name }) + `</h3><div class="pods"></div></div>`;
+        button('drain', { action: 'drain', node: n.name }) + stopButton(n) + `</h3><div class="pods"></div></div>`;
     }
     html += `<div class="column" data-node=""><h3>not scheduled</h3><div class="pods"></div></div></div>`;
     view().innerHTML = html;
@@ -231,14 +231,15 @@ function grid(now) {
   for (const id of dirty) if (M.pod.has(id)) seen(id, now);
 }
 
-// The ownership graph: Deployment → ReplicaSets → Pods; Service → endpoints.
+// The ownership graph: Deployment → ReplicaSets → Pods; StatefulSet → Pods
+// → PersistentVolumeClaims; Service → endpoints.
 function owners() {
   const many = M.pod.size > DETAILED_PODS;
   const chip = p => `<a class="${podClass(p)}" href="#/pod/${esc(p.ns)}/${esc(p.name)}" title="${esc(podTitle(p))}">${esc(p.name)}</a> `;
   const podsOf = owner => [...M.pod.values()].filter(p => p.owner === owner);
   const chips = list => many ? `${list.length} pods` : list.map(chip).join('');
   let html = '<div class="tree">';
-  const namespaces = new Set([...M.deploy.values(), ...M.svc.values(), ...M.pod.values()].map(o => o.ns));
+  const namespaces = new Set([...M.deploy.values(), ...M.sts.values(), ...M.svc.values(), ...M.pod.values()].map(o => o.ns));
   for (const ns of [...namespaces].sort()) {
     html += `<h3>namespace ${esc(ns)}</h3><ul>`;
     for (const d of [...M.deploy.values()].filter(d => d.ns === ns)) {
@@ -248,6 +249,15 @@ function owners() {
         html += `<li><span class="kind">ReplicaSet</span>${esc(rs.name)} (revision ${esc(rs.revision)}, ${esc(rs.image)}) ${rs.ready}/${rs.desired}<ul><li>${chips(podsOf('ReplicaSet/' + rs.name))}</li></ul></li>`;
       }
       html += '</ul></li>';
+    }
+    const claim = name => {
+      const c = M.pvc.get(ns + '/' + name);
+      return `<span class="kind">PVC</span>${esc(name)} ` + (c ? `${esc(c.phase)}${c.volume ? ' → ' + esc(c.volume) : ''}${c.size ? ' (' + esc(c.size) + ')' : ''}` : 'missing');
+    };
+    for (const s of [...M.sts.values()].filter(s => s.ns === ns)) {
+      const pods = podsOf('StatefulSet/' + s.name).sort((a, b) => a.name.localeCompare(b.name, undefined, { numeric: true }));
+      html += `<li><span class="kind">StatefulSet</span>${esc(s.name)} — ${s.ready}/${s.replicas} ready<ul>` +
+        (many ? `<li>${pods.length} pods</li>` : pods.map(p => `<li>${chip(p)}${p.claims.map(claim).join(', ')}</li>`).join('')) + '</ul></li>';
     }
     for (const s of [...M.svc.values()].filter(s => s.ns === ns)) {
       const slices = [...M.slice.values()].filter(x => x.ns === ns && x.service === s.name);
@@ -337,6 +347,11 @@ function podPage(ns, name) {
 }
 
 // A node's page: what its pods request against what it can give.
+// Stop (or start again) a node's kubelet: to the cluster, a lost node.
+function stopButton(n) {
+  return n.stopped ? button('start', { action: 'startNode', node: n.name }) : button('stop', { action: 'stopNode', node: n.name });
+}
+
 function nodePage(name) {
   const n = M.node.get(name);
   if (!n) { view().innerHTML = `<h2>Node ${esc(name)}</h2><p>gone: no such node now</p>`; return; }
@@ -345,7 +360,8 @@ function nodePage(name) {
   const bar = (used, cap, text) => `<tr><td>${text}</td><td><span class="bar"><span style="width:${cap ? Math.min(100, 100 * used / cap) : 0}%"></span></span></td><td>${cap ? Math.round(100 * used / cap) : 0}%</td></tr>`;
   const mi = b => (b / 1048576).toFixed(0) + 'Mi';
   view().innerHTML = `<h2>Node ${esc(name)}</h2><p>${n.ready ? 'Ready' : 'NotReady'}${n.unschedulable ? ', cordoned (SchedulingDisabled)' : ''}${n.zone ? ', zone ' + esc(n.zone) : ''} ` +
-    (n.unschedulable ? button('uncordon', { action: 'uncordon', node: name }) : button('cordon', { action: 'cordon', node: name })) + button('drain', { action: 'drain', node: name }) +
+    (n.unschedulable ? button('uncordon', { action: 'uncordon', node: name }) : button('cordon', { action: 'cordon', node: name })) + button('drain', { action: 'drain', node: name }) + stopButton(n) +
+    (n.stopped ? ' — stopped: its kubelet sends no heartbeats, so the node controller will mark it unreachable and evict its pods' : '') +
     `</p><h3>Allocated (pods' requests) vs allocatable</h3><table>` +
     bar(cpu, n.cpu, `cpu ${cpu}m / ${n.cpu}m`) + bar(mem, n.mem, `memory ${mi(mem)} / ${mi(n.mem)}`) + bar(pods.length, n.pods, `pods ${pods.length} / ${n.pods}`) +
     `</table><h3>Its pods</h3><p>` + pods.map(p => `<a class="${podClass(p)}" href="#/pod/${esc(p.ns)}/${esc(p.name)}" title="${esc(podTitle(p))}">${esc(p.name)}</a> `).join('') + '</p>';

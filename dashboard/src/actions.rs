@@ -9,6 +9,7 @@
 //! | `delete`   | DELETE `pods/<name>`                            | `kubectl delete pod <name>` |
 //! | `cordon`   | PATCH node `spec.unschedulable: true` (`uncordon`: false) | `kubectl cordon <node>` |
 //! | `drain`    | cordon, then an Eviction per pod on the node (not DaemonSet or mirror pods) | `kubectl drain <node> --ignore-daemonsets` |
+//! | `stopNode` | PATCH node annotation `kubelet.minik.io/stopped: "true"` (`startNode`: removed) — the node's kubelet goes silent, a lost node (minik's own switch) | `kubectl annotate node <node> kubelet.minik.io/stopped=true` |
 //! | `setImage` | strategic-merge PATCH of one container's image  | `kubectl set image deployment/<name> <container>=<image>` |
 //! | `undo`     | the previous revision's ReplicaSet template PATCHed into the Deployment | `kubectl rollout undo deployment/<name>` |
 //! | `pause`, `step`, `resume` | merge PATCHes of the step-mode ConfigMap (`crate::step`) | `miniktl controllers pause\|step\|resume` |
@@ -28,6 +29,9 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::AppState;
+
+/// The Node annotation that silences its kubelet (`minik_kubelet::node::STOPPED_ANNOTATION`).
+const STOPPED: &str = "kubelet.minik.io/stopped";
 
 /// Who the API server records as having made the change (managedFields).
 const MANAGER: &str = "minik-dashboard";
@@ -51,6 +55,12 @@ pub enum Action {
         node: String,
     },
     Drain {
+        node: String,
+    },
+    StopNode {
+        node: String,
+    },
+    StartNode {
         node: String,
     },
     SetImage {
@@ -83,6 +93,10 @@ impl Action {
             Action::Cordon { node } => format!("kubectl cordon {node}"),
             Action::Uncordon { node } => format!("kubectl uncordon {node}"),
             Action::Drain { node } => format!("kubectl drain {node} --ignore-daemonsets"),
+            Action::StopNode { node } => {
+                format!("kubectl annotate node {node} {STOPPED}=true")
+            }
+            Action::StartNode { node } => format!("kubectl annotate node {node} {STOPPED}-"),
             Action::SetImage {
                 namespace,
                 name,
@@ -140,6 +154,15 @@ async fn run(state: &AppState, action: &Action) -> Result<String, kube::Error> {
             let api: Api<Pod> = Api::namespaced(client, namespace);
             api.delete(name, &DeleteParams::default()).await?;
             Ok(format!("pod \"{name}\" deleted"))
+        }
+        Action::StopNode { node } | Action::StartNode { node } => {
+            let stop = matches!(action, Action::StopNode { .. });
+            let api: Api<Node> = Api::all(client);
+            let value = if stop { json!("true") } else { Value::Null };
+            let patch = json!({"metadata": {"annotations": {STOPPED: value}}});
+            api.patch(node, &params_managed, &Patch::Merge(&patch))
+                .await?;
+            Ok(format!("node/{node} annotated"))
         }
         Action::Cordon { node } | Action::Uncordon { node } => {
             let cordon = matches!(action, Action::Cordon { .. });

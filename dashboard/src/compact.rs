@@ -4,8 +4,8 @@
 //! words: `pod`, `node`, `deploy`, `rs`, `svc`, `slice`, `ev`) and `id`
 //! (`namespace/name`, or the name of a cluster-scoped object).
 
-use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
-use k8s_openapi::api::core::v1::{Node, Pod, Service};
+use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet, StatefulSet};
+use k8s_openapi::api::core::v1::{Node, PersistentVolumeClaim, Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::events::v1::Event;
 use kube::ResourceExt;
@@ -90,6 +90,16 @@ pub fn pod(p: &Pod) -> Value {
         "ip": status.and_then(|s| s.pod_ip.clone()).unwrap_or_default(),
         "cpu": cpu,
         "mem": mem,
+        // The claims its volumes use (the graph's Pod → PVC edges).
+        "claims": spec
+            .and_then(|s| s.volumes.as_ref())
+            .map(|vs| {
+                vs.iter()
+                    .filter_map(|v| v.persistent_volume_claim.as_ref())
+                    .map(|c| c.claim_name.clone())
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default(),
     })
 }
 
@@ -105,6 +115,8 @@ pub fn node(n: &Node) -> Value {
         "name": n.name_any(),
         "ready": ready,
         "unschedulable": n.spec.as_ref().and_then(|s| s.unschedulable).unwrap_or(false),
+        // Its kubelet silenced by the stop control (`kubelet.minik.io/stopped`).
+        "stopped": n.annotations().get("kubelet.minik.io/stopped").is_some_and(|v| v == "true"),
         "cpu": millis(alloc.and_then(|a| a.get("cpu"))),
         "mem": value(alloc.and_then(|a| a.get("memory"))),
         "pods": value(alloc.and_then(|a| a.get("pods"))),
@@ -151,6 +163,39 @@ pub fn replica_set(rs: &ReplicaSet) -> Value {
             .and_then(|t| t.spec.as_ref())
             .and_then(|s| s.containers.first())
             .and_then(|c| c.image.clone())
+            .unwrap_or_default(),
+    })
+}
+
+pub fn stateful_set(s: &StatefulSet) -> Value {
+    let spec = s.spec.as_ref();
+    let status = s.status.as_ref();
+    json!({
+        "k": "sts",
+        "id": id(s),
+        "ns": s.namespace().unwrap_or_default(),
+        "name": s.name_any(),
+        "replicas": spec.and_then(|s| s.replicas).unwrap_or(1),
+        "ready": status.and_then(|s| s.ready_replicas).unwrap_or(0),
+        "service": spec.and_then(|s| s.service_name.clone()).unwrap_or_default(),
+    })
+}
+
+/// A PersistentVolumeClaim: bound or not, to which volume, how big.
+pub fn claim(c: &PersistentVolumeClaim) -> Value {
+    let spec = c.spec.as_ref();
+    let status = c.status.as_ref();
+    json!({
+        "k": "pvc",
+        "id": id(c),
+        "ns": c.namespace().unwrap_or_default(),
+        "name": c.name_any(),
+        "phase": status.and_then(|s| s.phase.clone()).unwrap_or_else(|| "Pending".into()),
+        "volume": spec.and_then(|s| s.volume_name.clone()).unwrap_or_default(),
+        "size": status
+            .and_then(|s| s.capacity.as_ref())
+            .and_then(|c| c.get("storage"))
+            .map(|q| q.0.clone())
             .unwrap_or_default(),
     })
 }

@@ -5,7 +5,8 @@
 //! controller's decision, with its cause, as it happens. A client of the
 //! API like any other component (watches only; it never opens the store):
 //! - [`model`]: informer caches of pods, nodes, Deployments, ReplicaSets,
-//!   Services, EndpointSlices and events.k8s.io Events, and the stream of
+//!   StatefulSets, PersistentVolumeClaims, Services, EndpointSlices and
+//!   events.k8s.io Events, and the stream of
 //!   compact deltas every change becomes ([`compact`]: what the page needs
 //!   of each object, a few fields, not the object);
 //! - [`stream`]: Server-Sent Events: a snapshot, then deltas batched as
@@ -21,8 +22,7 @@
 //! - [`assets`]: the page (HTML, JavaScript, CSS) compiled into the binary:
 //!   no CDN, works offline.
 //!
-//! Left out: logs, exec, YAML editing, and any kind but the seven above
-//! (StatefulSets and PVCs are not in the ownership graph).
+//! Left out: logs, exec, YAML editing, and any kind but the nine above.
 
 pub mod actions;
 pub mod assets;

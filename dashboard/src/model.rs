@@ -9,8 +9,8 @@
 use std::sync::Arc;
 
 use futures::StreamExt;
-use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
-use k8s_openapi::api::core::v1::{ConfigMap, Node, Pod, Service};
+use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet, StatefulSet};
+use k8s_openapi::api::core::v1::{ConfigMap, Node, PersistentVolumeClaim, Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::events::v1::Event;
 use minik_client::informer::{Change, Informable, Informer};
@@ -33,6 +33,8 @@ pub struct Model {
     pub deployments: Informer<Deployment>,
     pub replica_sets: Informer<ReplicaSet>,
     pub services: Informer<Service>,
+    pub stateful_sets: Informer<StatefulSet>,
+    pub claims: Informer<PersistentVolumeClaim>,
     pub slices: Informer<EndpointSlice>,
     pub events: Informer<Event>,
     /// The step-mode ConfigMap (`crate::step`).
@@ -54,6 +56,8 @@ impl Model {
             deployments: factory.get(),
             replica_sets: factory.get(),
             services: factory.get(),
+            stateful_sets: factory.get(),
+            claims: factory.get(),
             slices: factory.get(),
             events: factory.get(),
             step: factory.get_with(crate::step::watch_config()),
@@ -77,6 +81,13 @@ impl Model {
         );
         forward(&model.services, &model.deltas, "svc", compact::service);
         forward(&model.slices, &model.deltas, "slice", compact::slice);
+        forward(
+            &model.stateful_sets,
+            &model.deltas,
+            "sts",
+            compact::stateful_set,
+        );
+        forward(&model.claims, &model.deltas, "pvc", compact::claim);
         forward(&model.events, &model.deltas, "ev", compact::event);
         forward(&model.step, &model.deltas, "step", crate::step::compact);
         model._factory.start();
@@ -119,6 +130,20 @@ impl Model {
                 .state()
                 .iter()
                 .map(|o| compact::slice(o)),
+        );
+        out.extend(
+            self.stateful_sets
+                .store()
+                .state()
+                .iter()
+                .map(|o| compact::stateful_set(o)),
+        );
+        out.extend(
+            self.claims
+                .store()
+                .state()
+                .iter()
+                .map(|o| compact::claim(o)),
         );
         out.extend(self.pods.store().state().iter().map(|o| compact::pod(o)));
         out.extend(

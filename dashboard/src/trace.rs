@@ -61,7 +61,13 @@ pub async fn why(
                     (svc, Some(endpoints))
                 })
                 .collect();
-            why::pod_trace(&pod, &owners, &services, &events)
+            let node_name = why::str_at(&pod, "/spec/nodeName");
+            let node = m
+                .nodes
+                .store()
+                .get(&ObjectRef::new(node_name))
+                .map(|n| to_value(&*n));
+            why::pod_trace(&pod, &owners, node.as_ref(), &services, &events)
         }
         "deployment" => {
             let Some(d) = m.deployments.store().get(&ObjectRef::new(&name).within(&ns)) else {

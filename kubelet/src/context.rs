@@ -62,6 +62,10 @@ pub struct Kubelet {
     pub recorder: minik_client::EventRecorder,
     /// Each running container's previous usage sample, for CPU rates.
     pub rates: crate::stats::RateCache,
+    /// Whether the node is "stopped" (its Node's
+    /// [`crate::node::STOPPED_ANNOTATION`]): no heartbeats, no status, no
+    /// pod syncs — to the cluster, a lost node.
+    pub stopped: tokio::sync::watch::Sender<bool>,
 }
 
 impl Kubelet {

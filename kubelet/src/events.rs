@@ -46,9 +46,8 @@ impl PodEvents {
     }
 
     fn publish(&self, type_: EventType, reason: &str, note: String) {
-        let (recorder, reference) = (self.recorder.clone(), self.reference.clone());
-        let reason = reason.to_string();
-        tokio::spawn(async move { recorder.publish(&reference, type_, &reason, note).await });
+        self.recorder
+            .spawn_publish(self.reference.clone(), type_, reason.to_string(), note);
     }
 }
 

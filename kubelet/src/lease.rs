@@ -70,6 +70,9 @@ pub async fn run(k: Arc<Kubelet>) {
     let mut ticker = tokio::time::interval(k.config.lease_renew_interval);
     loop {
         ticker.tick().await;
+        if *k.stopped.borrow() {
+            continue;
+        }
         if let Err(e) = renew(&k).await {
             tracing::warn!(node = %k.node_name, error = %e, "cannot renew node lease");
         }

@@ -219,6 +219,7 @@ async fn start_node(
         runtime: runtime.clone(),
         objects: shared.objects.clone(),
         workers: Default::default(),
+        stopped: tokio::sync::watch::Sender::new(false),
         informers: shared.informers.clone(),
         recorder: minik_client::EventRecorder::new(client.clone(), "kubelet", Some(&name)),
         rates: Default::default(),

@@ -201,6 +201,32 @@ async fn write_status(api: &Api<Node>, k: &Kubelet, status: Value) -> Result<(),
     Ok(())
 }
 
+/// The Node annotation that stops this node's kubelet while it is
+/// `"true"` — minik's own switch for the classroom's "lose a node" (the
+/// dashboard's stop control, or `kubectl annotate node NAME
+/// kubelet.minik.io/stopped=true`): the kubelet stops renewing its Lease,
+/// reporting status and syncing pods, as a frozen or unplugged machine
+/// would, so the node lifecycle controller marks it unreachable and evicts
+/// its pods; with the annotation gone it resumes. Its containers keep
+/// running (on Docker, like a network partition), and its HTTP server
+/// (logs, exec) still answers.
+pub const STOPPED_ANNOTATION: &str = "kubelet.minik.io/stopped";
+
+/// Follows the Node's stop switch; `true` when it changed.
+fn follow_stop_switch(k: &Kubelet, node: Option<&Node>) -> bool {
+    let stopped = node
+        .and_then(|n| n.metadata.annotations.as_ref())
+        .and_then(|a| a.get(STOPPED_ANNOTATION))
+        .is_some_and(|v| v == "true");
+    let changed = k
+        .stopped
+        .send_if_modified(|s| std::mem::replace(s, stopped) != stopped);
+    if changed {
+        tracing::warn!(node = %k.node_name, stopped, "node stop switch {}", if stopped { "on: no heartbeats, status or pod syncs" } else { "off: resuming" });
+    }
+    changed
+}
+
 /// Keeps the Node's status true, until aborted.
 pub async fn run(k: Arc<Kubelet>, facts: NodeFacts) {
     let api: Api<Node> = Api::all(k.client.clone());
@@ -223,6 +249,10 @@ pub async fn run(k: Arc<Kubelet>, facts: NodeFacts) {
                 None => return,
             },
             _ = ticker.tick() => {}
+        }
+        follow_stop_switch(&k, current.as_ref());
+        if *k.stopped.borrow() {
+            continue;
         }
         let desired = desired_status(&k, &facts, current.as_ref());
         let reported = current

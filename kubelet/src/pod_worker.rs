@@ -242,6 +242,8 @@ async fn worker(
     let mut last = first;
     let mut failures = 0u32;
     loop {
+        // A stopped node does nothing until it is started again.
+        let _ = k.stopped.subscribe().wait_for(|stopped| !stopped).await;
         let current = pod_rx.borrow_and_update().clone();
         let result = match current {
             Some(pod) => {

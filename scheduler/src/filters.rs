@@ -51,18 +51,45 @@ impl Rejection {
 
 pub type FilterResult = Result<(), Rejection>;
 
-/// Runs every filter in the default profile's order on one node.
-pub fn run_all(pod: &PodInfo, info: &NodeInfo, node: &NodeView, pre: &PreFilter) -> FilterResult {
-    node_unschedulable(pod, node)?;
-    taint_toleration(pod, node)?;
-    node_affinity(pod, &info.name, node)?;
-    node_ports(pod, info)?;
-    node_resources_fit(pod, info, node)?;
+/// A node's refusal and the filter plugin that made it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// kube-scheduler's plugin name (`NodeResourcesFit`, `TaintToleration`, …).
+    pub plugin: &'static str,
+    pub rejection: Rejection,
+}
+
+/// The filter plugins, in the order [`run_all`] runs them.
+pub const PLUGINS: [&str; 8] = [
+    "NodeUnschedulable",
+    "TaintToleration",
+    "NodeAffinity",
+    "NodePorts",
+    "NodeResourcesFit",
+    "VolumeBinding",
+    "PodTopologySpread",
+    "InterPodAffinity",
+];
+
+/// Runs every filter in the default profile's order on one node; the
+/// first refusal ends the run, as kube-scheduler's does.
+pub fn run_all(
+    pod: &PodInfo,
+    info: &NodeInfo,
+    node: &NodeView,
+    pre: &PreFilter,
+) -> Result<(), Refusal> {
+    let by = |plugin: &'static str| move |rejection| Refusal { plugin, rejection };
+    node_unschedulable(pod, node).map_err(by(PLUGINS[0]))?;
+    taint_toleration(pod, node).map_err(by(PLUGINS[1]))?;
+    node_affinity(pod, &info.name, node).map_err(by(PLUGINS[2]))?;
+    node_ports(pod, info).map_err(by(PLUGINS[3]))?;
+    node_resources_fit(pod, info, node).map_err(by(PLUGINS[4]))?;
     if let Ok(Some(volumes)) = &pod.volumes {
-        crate::volume_binding::filter(volumes, &info.name, &node.labels)?;
+        crate::volume_binding::filter(volumes, &info.name, &node.labels).map_err(by(PLUGINS[5]))?;
     }
-    pod_topology_spread(pod, node, &pre.spread)?;
-    inter_pod_affinity(pod, node, &pre.affinity)
+    pod_topology_spread(pod, node, &pre.spread).map_err(by(PLUGINS[6]))?;
+    inter_pod_affinity(pod, node, &pre.affinity).map_err(by(PLUGINS[7]))
 }
 
 /// `topologySpreadConstraints`: see [`crate::topology_spread`]. A node
@@ -241,7 +268,7 @@ mod tests {
     }
 
     fn check(p: &Pod, n: &(NodeInfo, NodeView)) -> FilterResult {
-        run_all(&PodInfo::new(p), &n.0, &n.1, &PreFilter::default())
+        run_all(&PodInfo::new(p), &n.0, &n.1, &PreFilter::default()).map_err(|r| r.rejection)
     }
 
     fn reasons(r: FilterResult) -> Vec<String> {

@@ -36,6 +36,7 @@
 
 pub mod binder;
 pub mod cache;
+pub mod decision_table;
 pub mod diagnosis;
 mod error;
 pub mod filters;

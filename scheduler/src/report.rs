@@ -11,6 +11,10 @@
 //!   only when that condition actually changes, as `updatePod` does;
 //! - `Warning FailedScheduling` "skip schedule deleting pod: <ns>/<pod>".
 //!
+//! `Scheduled` and the no-fit `FailedScheduling` carry the attempt's
+//! [`crate::decision_table`] (which filter refused which node, the best
+//! nodes' scores) as an annotation on the Event — minik's addition.
+//!
 //! Events go through the shared recorder (`minik_client::events`:
 //! events.k8s.io/v1, reporting controller `default-scheduler`, instance
 //! `default-scheduler-<hostname>`), with client-go's correlation: a repeated
@@ -34,6 +38,8 @@ use kube::api::{Api, Patch, PatchParams};
 use kube::{Resource, ResourceExt};
 use minik_client::events::{truncate, EventRecorder, EventType};
 use serde_json::json;
+
+use crate::decision_table::ANNOTATION;
 use tokio::sync::{mpsc, Semaphore};
 use tokio_stream::wrappers::ReceiverStream;
 
@@ -57,6 +63,8 @@ struct EventJob {
     reason: &'static str,
     action: &'static str,
     note: String,
+    /// The decision table (JSON), carried as the Event's annotation.
+    table: Option<String>,
 }
 
 pub struct Reporter {
@@ -94,8 +102,9 @@ impl Reporter {
         reporter
     }
 
-    /// `Scheduled`: the binding succeeded.
-    pub fn scheduled(&self, pod: &Pod, node: &str) {
+    /// `Scheduled`: the binding succeeded; `table` is the decision's
+    /// [`crate::decision_table`] as JSON.
+    pub fn scheduled(&self, pod: &Pod, node: &str, table: String) {
         self.enqueue_related(
             pod,
             Some(ObjectReference {
@@ -112,6 +121,7 @@ impl Reporter {
                 pod.namespace().unwrap_or_default(),
                 pod.name_any()
             ),
+            Some(table),
         );
     }
 
@@ -132,20 +142,24 @@ impl Reporter {
 
     /// `FailedScheduling` plus the PodScheduled=False condition.
     /// `still_pending` is false when the pod has meanwhile been bound
-    /// elsewhere: its PodScheduled=True condition is left alone.
+    /// elsewhere: its PodScheduled=True condition is left alone. `table`:
+    /// which filter refused which node, when filters ran.
     pub fn failed(
         self: &Arc<Self>,
         pod: &Pod,
         reason: &'static str,
         message: String,
         still_pending: bool,
+        table: Option<String>,
     ) {
-        self.enqueue(
+        self.enqueue_related(
             pod,
+            None,
             EventType::Warning,
             "FailedScheduling",
             "Scheduling",
             truncate(message.clone()),
+            table,
         );
         if still_pending && condition_differs(pod, reason, &message) {
             let this = Arc::clone(self);
@@ -179,9 +193,10 @@ impl Reporter {
         action: &'static str,
         note: String,
     ) {
-        self.enqueue_related(pod, None, type_, reason, action, note)
+        self.enqueue_related(pod, None, type_, reason, action, note, None)
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn enqueue_related(
         &self,
         pod: &Pod,
@@ -190,6 +205,7 @@ impl Reporter {
         reason: &'static str,
         action: &'static str,
         note: String,
+        table: Option<String>,
     ) {
         let job = EventJob {
             reference: pod.object_ref(&()),
@@ -198,6 +214,7 @@ impl Reporter {
             reason,
             action,
             note,
+            table,
         };
         if self.events.try_send(job).is_err() {
             tracing::warn!(pod = %pod.name_any(), reason, "event queue full; event dropped");
@@ -205,14 +222,19 @@ impl Reporter {
     }
 
     async fn publish(&self, job: EventJob) {
+        let annotations = job
+            .table
+            .map(|t| [(ANNOTATION.to_string(), t)].into())
+            .unwrap_or_default();
         self.recorder
-            .publish_related(
+            .publish_annotated(
                 &job.reference,
                 job.related.as_ref(),
                 job.type_,
                 job.reason,
                 job.action,
                 job.note,
+                annotations,
             )
             .await;
     }

@@ -16,6 +16,7 @@
 use rand::Rng;
 
 use crate::cache::Cache;
+use crate::decision_table::DecisionTable;
 use crate::diagnosis::Diagnosis;
 use crate::filters;
 use crate::node_info::NodeInfo;
@@ -32,8 +33,9 @@ const MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND: usize = 5;
 pub enum NoFit {
     /// The cluster has no nodes.
     NoNodes,
-    /// Nodes exist but none fits.
-    Unschedulable(Diagnosis),
+    /// Nodes exist but none fits: the FailedScheduling message's counts,
+    /// and the table of which filter refused which node.
+    Unschedulable(Box<Diagnosis>, Box<DecisionTable>),
 }
 
 /// The decision-making state that outlives one cycle.
@@ -43,6 +45,7 @@ pub enum NoFit {
 pub struct Placement {
     pub node: String,
     pub why: String,
+    pub table: DecisionTable,
 }
 
 pub struct Algorithm {
@@ -72,12 +75,16 @@ impl Algorithm {
             return Err(NoFit::NoNodes);
         }
         if let Err(message) = &pod.volumes {
-            return Err(NoFit::Unschedulable(Diagnosis::pre_filter(
-                num_nodes, message,
-            )));
+            let mut table = DecisionTable::new(num_nodes);
+            table.pre_filter = Some(message.clone());
+            return Err(NoFit::Unschedulable(
+                Box::new(Diagnosis::pre_filter(num_nodes, message)),
+                Box::new(table),
+            ));
         }
         let pre = PreFilter::compute(pod, cache);
-        let (feasible, diagnosis, filtered) = self.find_feasible(cache, pod, &pre)?;
+        let (feasible, diagnosis, mut table) = self.find_feasible(cache, pod, &pre)?;
+        let filtered = table.filtered;
         let excluded = diagnosis.counts();
         let sampled = if filtered < num_nodes {
             format!(" (filtered {filtered} of {num_nodes} nodes)")
@@ -92,14 +99,16 @@ impl Algorithm {
         if feasible.len() == 1 {
             let node = feasible[0].name.clone();
             let why = format!("{node}: the only node that passed the filters{sampled}{excluded}");
-            return Ok(Placement { node, why });
+            table.chosen = Some(node.clone());
+            return Ok(Placement { node, why, table });
         }
-        let totals = scores::score_nodes(pod, &feasible, &pre);
-        let node = select_host(&feasible, &totals, rng).name.clone();
+        let scored = scores::score_nodes(pod, &feasible, &pre);
+        let totals = &scored.totals;
+        let node = select_host(&feasible, totals, rng).name.clone();
         // The chosen node's score and the runners-up, best first.
         let mut ranked: Vec<(&str, i64)> = feasible
             .iter()
-            .zip(&totals)
+            .zip(totals)
             .map(|(n, t)| (n.name.as_str(), *t))
             .collect();
         ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
@@ -115,7 +124,10 @@ impl Algorithm {
             feasible.len(),
             others.join(", ")
         );
-        Ok(Placement { node, why })
+        let names: Vec<&str> = feasible.iter().map(|n| n.name.as_str()).collect();
+        table.score(&names, &scored);
+        table.chosen = Some(node.clone());
+        Ok(Placement { node, why, table })
     }
 
     fn find_feasible<'c>(
@@ -123,11 +135,12 @@ impl Algorithm {
         cache: &'c Cache,
         pod: &PodInfo,
         pre: &PreFilter,
-    ) -> Result<(Vec<&'c NodeInfo>, Diagnosis, usize), NoFit> {
+    ) -> Result<(Vec<&'c NodeInfo>, Diagnosis, DecisionTable), NoFit> {
         let all = cache.nodes();
         let wanted = self.num_feasible_nodes_to_find(cache.num_nodes());
         let mut feasible = Vec::with_capacity(wanted.min(all.len()));
         let mut diagnosis = Diagnosis::new(cache.num_nodes());
+        let mut table = DecisionTable::new(cache.num_nodes());
         let start = self.next_start % all.len();
         let mut processed = 0;
         for i in 0..all.len() {
@@ -139,14 +152,19 @@ impl Algorithm {
             let Some(node) = &info.node else { continue };
             match filters::run_all(pod, info, node, pre) {
                 Ok(()) => feasible.push(info),
-                Err(rejection) => diagnosis.add(rejection),
+                Err(refusal) => {
+                    table.refuse(&info.name, &refusal);
+                    diagnosis.add(refusal.rejection);
+                }
             }
         }
         self.next_start = (start + processed) % all.len();
+        table.filtered = processed;
+        table.feasible = feasible.len();
         if feasible.is_empty() {
-            Err(NoFit::Unschedulable(diagnosis))
+            Err(NoFit::Unschedulable(Box::new(diagnosis), Box::new(table)))
         } else {
-            Ok((feasible, diagnosis, processed))
+            Ok((feasible, diagnosis, table))
         }
     }
 
@@ -250,6 +268,21 @@ mod tests {
                     .contains("the highest of 3 feasible nodes (next: "),
             "{placed:?}"
         );
+        let t = &placed.table;
+        assert_eq!(t.scores.len(), 3);
+        let chosen = t.scores.iter().find(|s| s.node == placed.node).unwrap();
+        assert_eq!(
+            chosen.total, t.scores[0].total,
+            "the chosen node is among the best"
+        );
+        assert_eq!(
+            t.scores[0].total,
+            t.weights
+                .iter()
+                .map(|w| w.weight * t.scores[0].plugins[w.plugin])
+                .sum::<i64>(),
+            "the total is the weighted sum of the plugins' scores"
+        );
         let big = pod("2");
         let mut cache = cache_with(3);
         let roomy: Node = serde_json::from_value(json!({"metadata": {"name": "roomy"},
@@ -264,6 +297,16 @@ mod tests {
             placed.why,
             "roomy: the only node that passed the filters; excluded: 3 Insufficient cpu"
         );
+        // The same decision as a table: each refused node, by which filter.
+        let t = &placed.table;
+        assert_eq!((t.nodes, t.filtered, t.feasible), (4, 4, 1));
+        assert_eq!(t.chosen.as_deref(), Some("roomy"));
+        assert_eq!(t.refused_by["NodeResourcesFit"], 3);
+        let json: serde_json::Value = serde_json::from_str(&t.to_json()).unwrap();
+        assert_eq!(json["refused"][0]["node"], "n0");
+        assert_eq!(json["refused"][0]["filter"], "NodeResourcesFit");
+        assert_eq!(json["refused"][0]["reasons"][0], "Insufficient cpu");
+        assert!(t.scores.is_empty(), "one feasible node is not scored");
     }
 
     #[test]
@@ -271,7 +314,7 @@ mod tests {
         let cache = cache_with(3);
         let p = pod("2");
         match Algorithm::new(0).schedule(&cache, &PodInfo::new(&p), &mut rand::rng()) {
-            Err(NoFit::Unschedulable(d)) => assert!(d
+            Err(NoFit::Unschedulable(d, _)) => assert!(d
                 .message(false)
                 .starts_with("0/3 nodes are available: 3 Insufficient cpu.")),
             other => panic!("{other:?}"),

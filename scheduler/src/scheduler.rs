@@ -64,6 +64,8 @@ struct BindOutcome {
     key: ObjectRef<Pod>,
     pod: Arc<Pod>,
     node: String,
+    /// The decision table (JSON) for the `Scheduled` Event.
+    table: String,
     result: Result<(), kube::Error>,
 }
 
@@ -262,7 +264,8 @@ impl Scheduler {
         let decision = self.algorithm.schedule(&self.cache, &info, &mut self.rng);
         let now = Instant::now();
         match decision {
-            Ok(Placement { node, why }) => {
+            Ok(Placement { node, why, table }) => {
+                let table = table.to_json();
                 let (namespace, name, uid) = (
                     pod.namespace().unwrap_or_default(),
                     pod.name_any(),
@@ -292,19 +295,23 @@ impl Scheduler {
                         key,
                         pod,
                         node,
+                        table,
                         result,
                     });
                 });
             }
             Err(no_fit) => {
-                let message = match no_fit {
-                    NoFit::NoNodes => NO_NODES.to_string(),
-                    NoFit::Unschedulable(diagnosis) => diagnosis.message(info.never_preempts),
+                let (message, table) = match no_fit {
+                    NoFit::NoNodes => (NO_NODES.to_string(), None),
+                    NoFit::Unschedulable(diagnosis, table) => (
+                        diagnosis.message(info.never_preempts),
+                        Some(table.to_json()),
+                    ),
                 };
                 tracing::debug!(pod = %key, %message, "unschedulable");
                 self.queue.requeue_unschedulable(&key, cycle, now);
                 self.reporter
-                    .failed(&pod, REASON_UNSCHEDULABLE, message, true);
+                    .failed(&pod, REASON_UNSCHEDULABLE, message, true, table);
             }
         }
     }
@@ -315,10 +322,11 @@ impl Scheduler {
             key,
             pod,
             node,
+            table,
             result,
         } = outcome;
         match result {
-            Ok(()) => self.reporter.scheduled(&pod, &node),
+            Ok(()) => self.reporter.scheduled(&pod, &node, table),
             Err(e) => {
                 let uid = pod.uid().unwrap_or_default();
                 tracing::info!(pod = %key, %node, error = %e, "binding failed");
@@ -339,6 +347,7 @@ impl Scheduler {
                     REASON_SCHEDULER_ERROR,
                     binder::failure_message(&e),
                     still_pending,
+                    None,
                 );
             }
         }

@@ -37,27 +37,56 @@ const WEIGHT_TOPOLOGY_SPREAD: i64 = 2;
 /// Share of the spreading score that comes from the zone (SelectorSpread's `zoneWeighting`).
 const ZONE_WEIGHTING: f64 = 2.0 / 3.0;
 
-/// Weighted total score of each candidate node, in the order given.
-pub fn score_nodes(pod: &PodInfo, nodes: &[&NodeInfo], pre: &PreFilter) -> Vec<i64> {
-    let mut total = vec![0; nodes.len()];
-    let mut add = |weight: i64, scores: Vec<i64>| {
-        for (t, s) in total.iter_mut().zip(scores) {
+/// Each scoring plugin's scores for the candidate nodes, and their
+/// weighted totals, in the order the nodes were given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scores {
+    /// kube's plugin name, its weight, and its 0–100 score per node.
+    pub plugins: Vec<(&'static str, i64, Vec<i64>)>,
+    pub totals: Vec<i64>,
+}
+
+/// Scores every candidate node with every plugin.
+pub fn score_nodes(pod: &PodInfo, nodes: &[&NodeInfo], pre: &PreFilter) -> Scores {
+    let plugins = vec![
+        (
+            "NodeResourcesFit",
+            WEIGHT_LEAST_ALLOCATED,
+            least_allocated(pod, nodes),
+        ),
+        (
+            "TaintToleration",
+            WEIGHT_TAINT_TOLERATION,
+            taint_toleration(pod, nodes),
+        ),
+        (
+            "NodeAffinity",
+            WEIGHT_NODE_AFFINITY,
+            node_affinity(pod, nodes),
+        ),
+        (
+            "SelectorSpread",
+            WEIGHT_SELECTOR_SPREAD,
+            selector_spread(pod, nodes),
+        ),
+        (
+            "InterPodAffinity",
+            WEIGHT_INTER_POD_AFFINITY,
+            inter_pod_affinity::score(&pre.affinity, nodes),
+        ),
+        (
+            "PodTopologySpread",
+            WEIGHT_TOPOLOGY_SPREAD,
+            topology_spread::score(pod.pod, &pre.spread, nodes),
+        ),
+    ];
+    let mut totals = vec![0; nodes.len()];
+    for (_, weight, scores) in &plugins {
+        for (t, s) in totals.iter_mut().zip(scores) {
             *t += weight * s;
         }
-    };
-    add(WEIGHT_LEAST_ALLOCATED, least_allocated(pod, nodes));
-    add(WEIGHT_TAINT_TOLERATION, taint_toleration(pod, nodes));
-    add(WEIGHT_NODE_AFFINITY, node_affinity(pod, nodes));
-    add(WEIGHT_SELECTOR_SPREAD, selector_spread(pod, nodes));
-    add(
-        WEIGHT_INTER_POD_AFFINITY,
-        inter_pod_affinity::score(&pre.affinity, nodes),
-    );
-    add(
-        WEIGHT_TOPOLOGY_SPREAD,
-        topology_spread::score(pod.pod, &pre.spread, nodes),
-    );
-    total
+    }
+    Scores { plugins, totals }
 }
 
 /// `(allocatable − requested) × 100 / allocatable` for CPU and memory,

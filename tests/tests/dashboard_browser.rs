@@ -426,3 +426,88 @@ async fn cluster_up_starts_the_dashboard_and_prints_its_url() {
     let gone = minik_tests::try_request(addr, "GET", "/", None, Duration::from_secs(2)).await;
     assert!(gone.as_ref().is_none_or(|r| r.is_empty()), "{gone:?}");
 }
+
+/// The ownership graph follows a StatefulSet to its pods and each pod to
+/// the PersistentVolumeClaim made from the claim template (Pending here:
+/// no provisioner runs, so the first pod waits for its claim, as on a
+/// cluster without a default StorageClass).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ownership_graph_shows_statefulset_pods_and_claims() {
+    if !present_or_skip(browser::available(), "chromium and chromedriver") {
+        return;
+    }
+    let run = run_id();
+    let c = TestCluster::start().await;
+    let ctx = Arc::new(minik_controller::Context::new(
+        c.client.clone(),
+        minik_controller::Settings::default(),
+    ));
+    let _controllers = Tasks(vec![tokio::spawn(async move {
+        minik_controller::run_only(ctx, &[minik_controller::stateful_set::build])
+            .await
+            .unwrap();
+    })]);
+    let token = minik_dashboard::auth::new_token();
+    let dashboard = minik_dashboard::start(minik_dashboard::Config {
+        client: c.client.clone(),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        token,
+    })
+    .await
+    .unwrap();
+    c.apply(
+        r#"
+apiVersion: apps/v1
+kind: StatefulSet
+metadata:
+  name: db
+spec:
+  serviceName: db
+  replicas: 2
+  selector:
+    matchLabels: {app: db}
+  template:
+    metadata:
+      labels: {app: db}
+    spec:
+      containers:
+      - name: db
+        image: minik/web:v1
+        volumeMounts:
+        - {name: data, mountPath: /data}
+  volumeClaimTemplates:
+  - metadata:
+      name: data
+    spec:
+      accessModes: [ReadWriteOnce]
+      resources:
+        requests: {storage: 1Gi}
+"#,
+    );
+    let b = Browser::start(&run).await;
+    b.client
+        .goto(&format!("{}#/owners", dashboard.url))
+        .await
+        .unwrap();
+    let tree = wait_for("StatefulSet db → db-0 → PVC data-db-0", T, || async {
+        let text = text_of(&b, ".tree").await?;
+        (text.contains("StatefulSet")
+            && text.contains("db-0")
+            && text.contains("PVC")
+            && text.contains("data-db-0 Pending"))
+        .then_some(text)
+    })
+    .await;
+    assert!(tree.contains("db — 0/2 ready"), "{tree}");
+    let line = tree
+        .lines()
+        .find(|l| l.contains("data-db-0"))
+        .unwrap_or_default();
+    assert!(
+        line.contains("db-0"),
+        "the pod and its claim on one line: {tree}"
+    );
+    b.screenshot("statefulset-graph").await;
+    b.close().await;
+    dashboard.task.abort();
+}

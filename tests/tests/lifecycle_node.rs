@@ -332,3 +332,90 @@ async fn a_deleted_node_is_forgotten() {
     })
     .await;
 }
+
+/// The classroom's "lose a node" on a real (simulated-runtime) kubelet:
+/// the dashboard's stop control silences it — no Lease renewals, no status,
+/// no pod syncs — so the node lifecycle controller marks it unreachable and
+/// taints it; the kubectl command the control names starts it again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_kubelet_is_a_lost_node_until_started_again() {
+    let c = TestCluster::start().await;
+    let mut node = minik_kubelet::Config::new("node-s");
+    node.runtime = minik_kubelet::RuntimeKind::Sim;
+    node.root_dir = c.dir.path().join("node-s");
+    node.listen = "127.0.0.1:0".parse().unwrap();
+    node.sim_delay = Duration::from_millis(50);
+    node.lease_renew_interval = Duration::from_millis(500);
+    node.node_status_update_frequency = Duration::from_millis(500);
+    let _kubelet = minik_kubelet::start(node, c.client.clone()).await.unwrap();
+    let _controllers = lifecycle::start(&c.client, settings(), &[Which::NodeLifecycle]);
+    let token = minik_dashboard::auth::new_token();
+    let dashboard = minik_dashboard::start(minik_dashboard::Config {
+        client: c.client.clone(),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        token: token.clone(),
+    })
+    .await
+    .unwrap();
+    let nodes: Api<Node> = Api::all(c.client.clone());
+    let ready = |want: &'static str| {
+        let nodes = nodes.clone();
+        move || {
+            let nodes = nodes.clone();
+            async move {
+                let n = nodes.get("node-s").await.ok()?;
+                let conditions = n.status?.conditions?;
+                let ready = conditions.iter().find(|c| c.type_ == "Ready")?;
+                (ready.status == want).then_some(())
+            }
+        }
+    };
+    wait_for("node-s Ready", WAIT, ready("True")).await;
+
+    // Stop: the Lease goes stale and the node is lost.
+    let body = r#"{"action":"stopNode","node":"node-s"}"#;
+    let answer = minik_tests::request(
+        dashboard.addr,
+        "POST",
+        &format!("/api/action?token={token}"),
+        Some(body),
+    )
+    .await;
+    assert_eq!(minik_tests::status_code(&answer), 200, "{answer}");
+    let kubectl = "kubectl annotate node node-s kubelet.minik.io/stopped=true";
+    assert!(answer.contains(kubectl), "{answer}");
+    wait_for("node-s Ready=Unknown", WAIT, ready("Unknown")).await;
+    // (NoSchedule only: with its one node lost, the zone is fully
+    // disrupted, and Kubernetes then evicts nothing.)
+    wait_for("the unreachable taint", WAIT, || async {
+        let n = nodes.get("node-s").await.ok()?;
+        let taints = n.spec?.taints.unwrap_or_default();
+        taints
+            .iter()
+            .any(|t| t.key == "node.kubernetes.io/unreachable")
+            .then_some(())
+    })
+    .await;
+    let leases: Api<Lease> = Api::namespaced(c.client.clone(), "kube-node-lease");
+    let renewed = leases.get("node-s").await.unwrap().spec.unwrap().renew_time;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        leases.get("node-s").await.unwrap().spec.unwrap().renew_time,
+        renewed,
+        "a stopped kubelet renews nothing"
+    );
+
+    // Start again, with the command-line twin of the dashboard's control.
+    c.kubectl_ok(&["annotate", "node", "node-s", "kubelet.minik.io/stopped-"]);
+    wait_for("node-s Ready again", WAIT, ready("True")).await;
+    wait_for("the unreachable taint lifted", WAIT, || async {
+        let n = nodes.get("node-s").await.ok()?;
+        let taints = n.spec?.taints.unwrap_or_default();
+        (!taints
+            .iter()
+            .any(|t| t.key == "node.kubernetes.io/unreachable"))
+        .then_some(())
+    })
+    .await;
+    dashboard.task.abort();
+}

@@ -1,9 +1,13 @@
 //! `miniktl why` on simulated nodes: a pod after a rolling update (its
 //! owner chain down from the Deployment, with the Events each controller
-//! recorded, the scheduling decision, its Service), a pod recreated after
-//! its predecessor was deleted, an unschedulable pod (the scheduler's
-//! reasons), a Deployment's rollout as a timeline, a Service's pods; the
-//! same as JSON, and as a kubectl plugin (`kubectl why`).
+//! recorded, the scheduling decision and its filter table, its Service), a
+//! pod recreated after its predecessor was deleted, an unschedulable pod
+//! (which filter refused which node), a pod evicted from a lost node, a
+//! Deployment's rollout as a timeline, a Service's pods; the same as JSON,
+//! and as a kubectl plugin (`kubectl why`). The pod traces are compared
+//! whole with golden files (`tests/golden/why/`); the restart by a failed
+//! liveness probe is golden-tested with real containers in
+//! `kubelet_docker.rs`.
 
 use crate::support;
 use crate::support::miniktl as mk;
@@ -13,6 +17,7 @@ use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, DeleteParams, ListParams};
+use support::golden;
 use support::scheduler::start_scheduler;
 use support::workloads::{wait_for, Tasks};
 use support::{workspace_bin, TestCluster};
@@ -71,22 +76,82 @@ fn has_line(text: &str, parts: &[&str]) -> bool {
     text.lines().any(|l| parts.iter().all(|p| l.contains(p)))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn why_explains_pods_deployments_and_services() {
-    let c = TestCluster::start().await;
-    let mut node = minik_kubelet::Config::new("node-a");
+/// Generated names as placeholders: each ReplicaSet's template hash by
+/// revision (`hashes[0]` → `HASH1`), then the pods' random suffixes.
+fn normalize(text: &str, hashes: &[&str]) -> String {
+    let mut text = golden::normalize_common(text);
+    for (i, h) in hashes.iter().enumerate() {
+        text = text.replace(h, &format!("HASH{}", i + 1));
+    }
+    golden::replace(&text, r"\b(web-HASH\d)-[a-z0-9]{5}\b", "$1-xxxxx")
+}
+
+/// `miniktl why <what>` compared whole with golden file `name`. Events land
+/// a moment after the state they describe, so the trace is read until it
+/// matches (at most `T`); a mismatch then fails with the diff. When the
+/// golden files are being rewritten, the trace is taken once `settled`
+/// holds for it.
+async fn assert_why_golden(
+    c: &TestCluster,
+    name: &str,
+    what: &str,
+    hashes: &[&str],
+    settled: impl Fn(&str) -> bool,
+) -> String {
+    let deadline = std::time::Instant::now() + T;
+    let file = format!("why/{name}");
+    loop {
+        let out = mk::miniktl(&c.kubeconfig, &["why", what]).await.ok();
+        let normalized = normalize(&out, hashes);
+        let done = if golden::updating() {
+            settled(&out)
+        } else {
+            golden::matches(&file, &normalized)
+        };
+        if done || std::time::Instant::now() > deadline {
+            golden::assert_golden(&file, &normalized);
+            return out;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+fn sim_node(c: &TestCluster, name: &str) -> minik_kubelet::Config {
+    let mut node = minik_kubelet::Config::new(name);
     node.runtime = minik_kubelet::RuntimeKind::Sim;
-    node.root_dir = c.dir.path().join("kubelet");
+    node.root_dir = c.dir.path().join(name);
     node.listen = "127.0.0.1:0".parse().unwrap();
     node.sim_delay = Duration::from_millis(50);
     node.lease_renew_interval = Duration::from_secs(1);
     node.resync_period = Duration::from_millis(500);
-    let _node = minik_kubelet::start(node, c.client.clone()).await.unwrap();
+    node
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn why_explains_pods_deployments_and_services() {
+    let c = TestCluster::start().await;
+    let _node = minik_kubelet::start(sim_node(&c, "node-a"), c.client.clone())
+        .await
+        .unwrap();
+    // node-b takes only pods that tolerate its taint; it is lost at the end.
+    let node_b = minik_kubelet::start(sim_node(&c, "node-b"), c.client.clone())
+        .await
+        .unwrap();
+    wait_for("node-b registered", T, || async {
+        c.kubectl(&["get", "node", "node-b"])
+            .status
+            .success()
+            .then_some(())
+    })
+    .await;
+    c.kubectl_ok(&["taint", "nodes", "node-b", "dedicated=gpu:NoSchedule"]);
     let _scheduler = start_scheduler(&c.client);
-    let ctx = Arc::new(minik_controller::Context::new(
-        c.client.clone(),
-        minik_controller::Settings::default(),
-    ));
+    let settings = minik_controller::Settings {
+        node_monitor_grace_period: Duration::from_secs(5),
+        node_monitor_period: Duration::from_secs(1),
+        ..Default::default()
+    };
+    let ctx = Arc::new(minik_controller::Context::new(c.client.clone(), settings));
     let _controllers = Tasks(vec![tokio::spawn(async move {
         minik_controller::run_only(
             ctx,
@@ -94,6 +159,7 @@ async fn why_explains_pods_deployments_and_services() {
                 minik_controller::deployment::build,
                 minik_controller::replicaset::build,
                 minik_controller::endpoints::build,
+                minik_controller::node_lifecycle::build,
             ],
         )
         .await
@@ -107,15 +173,21 @@ async fn why_explains_pods_deployments_and_services() {
     c.kubectl_ok(&["set", "image", "deploy/web", "web=minik/web:v2"]);
     let v2 = wait_for("two ready v2 pods", T, || ready_pods(&pods, "minik/web:v2")).await;
     let pod = &v2[0];
-    let why = wait_for("the pod to be an endpoint", T, || async {
-        let out = mk::miniktl(&c.kubeconfig, &["why", &format!("pod/{pod}")])
-            .await
-            .ok();
-        out.contains("ready endpoint").then_some(out)
-    })
-    .await;
     let rs = pod.rsplit_once('-').unwrap().0;
     let hash = rs.rsplit_once('-').unwrap().1;
+    let v1_hash = c.kubectl_ok(&[
+        "get",
+        "rs",
+        "-l",
+        "app=web",
+        "-o",
+        "jsonpath={.items[?(@.metadata.annotations.deployment\\.kubernetes\\.io/revision==\"1\")].metadata.labels.pod-template-hash}",
+    ]);
+    let hashes = [v1_hash.trim(), hash];
+    let why = assert_why_golden(&c, "rolling-update", &format!("pod/{pod}"), &hashes, |t| {
+        t.contains("ready endpoint") && t.contains("Started container")
+    })
+    .await;
     assert!(
         why.starts_with(&format!("Pod default/{pod}: Running, ready, on node-a\n")),
         "{why}"
@@ -160,6 +232,13 @@ async fn why_explains_pods_deployments_and_services() {
         has_line(
             &why,
             &["the scheduler's choice: node-a: the only node that passed the filters"]
+        ),
+        "{why}"
+    );
+    assert!(
+        has_line(
+            &why,
+            &["node-b: refused by TaintToleration: node(s) had untolerated taint {dedicated: gpu}"]
         ),
         "{why}"
     );
@@ -216,9 +295,14 @@ async fn why_explains_pods_deployments_and_services() {
             .find(|n| !v2.contains(n))
     })
     .await;
-    let why = mk::miniktl(&c.kubeconfig, &["why", &format!("pod/{replacement}")])
-        .await
-        .ok();
+    let why = assert_why_golden(
+        &c,
+        "recreated",
+        &format!("pod/{replacement}"),
+        &hashes,
+        |t| t.contains("ready endpoint") && t.contains("Started container"),
+    )
+    .await;
     assert!(
         has_line(&why, &["SuccessfulCreate: Created pod: ", &replacement]),
         "{why}"
@@ -237,15 +321,16 @@ async fn why_explains_pods_deployments_and_services() {
 
     // A pod no node can take: the scheduler's reasons.
     c.apply("apiVersion: v1\nkind: Pod\nmetadata:\n  name: picky\nspec:\n  nodeSelector: {disk: ssd}\n  containers:\n  - name: c\n    image: minik/web:v1\n");
-    let why = wait_for("the FailedScheduling reason", T, || async {
-        let out = mk::miniktl(&c.kubeconfig, &["why", "pod", "picky"])
-            .await
-            .ok();
-        out.contains("FailedScheduling").then_some(out)
+    let why = assert_why_golden(&c, "unschedulable", "pod/picky", &[], |t| {
+        t.contains("FailedScheduling")
     })
     .await;
     assert!(has_line(&why, &["Why it has no node yet:"]), "{why}");
-    assert!(has_line(&why, &["FailedScheduling: 0/1 nodes are available: 1 node(s) didn't match Pod's node affinity/selector"]), "{why}");
+    assert!(has_line(&why, &["FailedScheduling: 0/2 nodes are available: 1 node(s) didn't match Pod's node affinity/selector, 1 node(s) had untolerated taint {dedicated: gpu}"]), "{why}");
+    assert!(
+        has_line(&why, &["node-a: refused by NodeAffinity: node(s) didn't match Pod's node affinity/selector"]),
+        "{why}"
+    );
     assert!(
         has_line(&why, &["created directly: no controller owns it"]),
         "{why}"
@@ -258,6 +343,8 @@ async fn why_explains_pods_deployments_and_services() {
     let trace: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(trace["phase"], "Pending");
     assert_eq!(trace["scheduling"][0]["reason"], "FailedScheduling");
+    assert_eq!(trace["filterTable"]["refusedBy"]["NodeAffinity"], 1);
+    assert_eq!(trace["filterTable"]["refusedBy"]["TaintToleration"], 1);
 
     // kubectl's plugin mechanism: `kubectl why` runs miniktl linked as kubectl-why.
     let plugins = c.dir.path().join("plugins");
@@ -284,4 +371,40 @@ async fn why_explains_pods_deployments_and_services() {
         text.starts_with("Pod default/picky: Pending, not ready\n"),
         "{text}"
     );
+
+    // A pod on a node that is lost: the node's state, the taint that
+    // evicts it, and the eviction.
+    c.apply(STRAY);
+    wait_for("stray running on node-b", T, || async {
+        let p = pods.get("stray").await.ok()?;
+        (p.status?.phase.as_deref() == Some("Running")).then_some(())
+    })
+    .await;
+    drop(node_b);
+    let why = assert_why_golden(&c, "evicted", "pod/stray", &[], |t| {
+        t.contains("TaintManagerEviction") && t.contains("not ready")
+    })
+    .await;
+    assert!(
+        has_line(
+            &why,
+            &["TaintManagerEviction: Marking for deletion Pod default/stray"]
+        ),
+        "{why}"
+    );
 }
+
+const STRAY: &str = r#"
+apiVersion: v1
+kind: Pod
+metadata:
+  name: stray
+spec:
+  nodeSelector: {kubernetes.io/hostname: node-b}
+  tolerations:
+  - {key: dedicated, operator: Exists}
+  - {key: node.kubernetes.io/unreachable, operator: Exists, effect: NoExecute, tolerationSeconds: 2}
+  containers:
+  - name: c
+    image: minik/web:v1
+"#;

@@ -111,7 +111,23 @@ async fn pod_trace(ctx: &Ctx, ns: &str, pod: &Value, events: &[Value]) -> Result
             .await?;
         services.push((svc, endpoints));
     }
-    Ok(why::pod_trace(pod, &owners, &services, events))
+    let node_name = str_at(pod, "/spec/nodeName");
+    let node = if node_name.is_empty() {
+        None
+    } else {
+        // A user allowed to read the pod may not be allowed to read Nodes.
+        ctx.get_opt(resources::resolve("nodes")?, "", node_name)
+            .await
+            .ok()
+            .flatten()
+    };
+    Ok(why::pod_trace(
+        pod,
+        &owners,
+        node.as_ref(),
+        &services,
+        events,
+    ))
 }
 
 async fn deployment_trace(ctx: &Ctx, ns: &str, d: &Value, events: &[Value]) -> Result<Value> {

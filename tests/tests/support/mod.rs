@@ -14,6 +14,7 @@ pub mod autoscaling;
 pub mod batch;
 pub mod cli;
 pub mod faults;
+pub mod golden;
 pub mod ha;
 pub mod lifecycle;
 pub mod miniktl;
