@@ -22,7 +22,8 @@
 //! - [`assets`]: the page (HTML, JavaScript, CSS) compiled into the binary:
 //!   no CDN, works offline.
 //!
-//! Left out: logs, exec, YAML editing, and any kind but the nine above.
+//! Left out: logs, exec, YAML editing, and any kind but the nine above
+//! (besides the one step-mode ConfigMap).
 
 pub mod actions;
 pub mod assets;
