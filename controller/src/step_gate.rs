@@ -21,7 +21,10 @@
 //! kubelets are other processes and run at normal speed.
 //!
 //! Off (no ConfigMap, or `mode: run`) the gate costs one atomic load per
-//! reconcile and a watch of that one ConfigMap (a field selector on its name).
+//! reconcile and a look at each ConfigMap change: it reads the ConfigMap
+//! from the controller-manager's shared ConfigMap informer (the root CA
+//! publisher's), so it adds no watch of its own — kube-controller-manager's
+//! one-watch-per-kind rule, which `lifecycle_informers` checks.
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -36,7 +39,6 @@ use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::{ObjectRef, Store};
-use kube::runtime::watcher;
 use kube::Resource;
 use minik_client::informer::{Informer, Synced};
 use minik_client::step_mode::{self, Last, StepState, Waiting, MAX_LISTED};
@@ -124,12 +126,10 @@ pub struct StepGate {
 }
 
 impl StepGate {
-    /// A gate reading the step-mode ConfigMap through `informers` (a watch
-    /// of that one object, opened when the informers start).
+    /// A gate reading the step-mode ConfigMap through the shared
+    /// ConfigMap informer (started with the others).
     pub fn new(informers: &SharedInformerFactory) -> Arc<Self> {
-        let config_maps = informers.get_with::<ConfigMap>(
-            watcher::Config::default().fields(&format!("metadata.name={}", step_mode::NAME)),
-        );
+        let config_maps = informers.get::<ConfigMap>();
         Arc::new(Self {
             synced: config_maps.synced(),
             config_maps,
@@ -220,6 +220,18 @@ impl StepGate {
             tokio::select! {
                 change = changes.next() => {
                     let Some(change) = change else { return };
+                    let ours = |cm: &ConfigMap| {
+                        cm.metadata.name.as_deref() == Some(step_mode::NAME)
+                            && cm.metadata.namespace.as_deref() == Some(step_mode::NAMESPACE)
+                    };
+                    let concerns_us = match &change {
+                        Change::Added(cm) | Change::Deleted(cm) => ours(cm),
+                        Change::Updated { new, .. } => ours(new),
+                        Change::Synced => true,
+                    };
+                    if !concerns_us {
+                        continue;
+                    }
                     let was_there = state.is_some();
                     state = match change {
                         Change::Deleted(_) => None,
