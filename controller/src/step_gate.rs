@@ -187,6 +187,8 @@ impl StepGate {
         let mut released = state.as_ref().map_or(0, |s| s.taken);
         let mut taken = released;
         let mut dirty = true;
+        // The last step run, written with every publication.
+        let mut last: Option<Last> = None;
         let mut last_publish = tokio::time::Instant::now() - PUBLISH_EVERY;
         loop {
             let stepping = state.as_ref().is_some_and(|s| s.stepping);
@@ -232,16 +234,18 @@ impl StepGate {
                     if !concerns_us {
                         continue;
                     }
-                    let was_there = state.is_some();
+                    let before = state.as_ref().map(|s| (s.stepping, s.granted));
                     state = match change {
                         Change::Deleted(_) => None,
                         _ => self.current(),
                     };
                     // A ConfigMap made anew starts its own count.
-                    if let (false, Some(new)) = (was_there, &state) {
+                    if let (None, Some(new)) = (before, &state) {
                         (released, taken) = (new.taken, new.taken);
                     }
-                    dirty = true;
+                    // Only the instructor's keys call for a new publication
+                    // (our own writes come back here too).
+                    dirty |= before != state.as_ref().map(|s| (s.stepping, s.granted));
                 }
                 _ = self.changed.notified() => dirty = true,
                 _ = tokio::time::sleep_until(publish_at), if dirty && state.is_some() => {
@@ -249,14 +253,19 @@ impl StepGate {
                     last_publish = tokio::time::Instant::now();
                     let (waiting, count, finished) = self.snapshot();
                     taken += finished.len() as u64;
-                    let patch = step_mode::progress_patch(taken, &waiting, count, finished.last());
+                    if let Some(l) = finished.into_iter().last() {
+                        last = Some(l);
+                    }
+                    let patch = step_mode::progress_patch(taken, &waiting, count, last.as_ref());
                     if let Err(error) = api
                         .patch(step_mode::NAME, &PatchParams::default(), &Patch::Merge(&patch))
                         .await
                     {
                         // Deleted meanwhile (back to normal speed), or the
-                        // API server is away: the next change publishes again.
+                        // API server is away: try again in a second.
                         tracing::debug!(%error, "step mode: publishing the waiting list failed");
+                        dirty = true;
+                        last_publish += Duration::from_secs(1);
                     }
                 }
             }

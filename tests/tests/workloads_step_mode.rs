@@ -233,6 +233,11 @@ async fn one_step_runs_one_reconcile() {
         (s.waiting_count == 0 && !s.stepping).then_some(())
     })
     .await;
+    // Idle, the controller-manager does not rewrite the ConfigMap (its own
+    // writes come back through its watch and must not call for more).
+    let rv = step_mode::read(&client).await.unwrap().unwrap().1;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(step_mode::read(&client).await.unwrap().unwrap().1, rv);
 
     // The same through miniktl: pause, see the plan of a scale, step it, resume.
     let kc = &c.kubeconfig;
