@@ -22,7 +22,10 @@
 //!   `certs` phase): the API server's serving certificate and one client
 //!   certificate per identity; [`tls`]: rustls configurations from them;
 //! - [`why`]: why an object is the way it is, from objects and Events (the
-//!   trace `miniktl why` prints and the dashboard's pod page shows).
+//!   trace `miniktl why` prints and the dashboard's pod page shows);
+//! - [`step_mode`]: step mode's control channel, the ConfigMap
+//!   `kube-system/minik-step-mode` the controller-manager's gate, `miniktl
+//!   step` and the dashboard share.
 
 pub mod errors;
 pub mod events;
@@ -32,6 +35,7 @@ pub mod leader_election;
 pub mod logging;
 pub mod pki;
 pub mod service_endpoints;
+pub mod step_mode;
 pub mod tls;
 pub mod why;
 

@@ -23,6 +23,7 @@ use minik_api::selectors::LabelSelector;
 use serde_json::json;
 
 use crate::context::{drive, Built, RetryBackoff};
+use crate::step_gate::gated;
 use crate::{Context, Error};
 
 struct State {
@@ -52,7 +53,11 @@ pub fn build(ctx: &Arc<Context>) -> Built {
                     .map(|r| ObjectRef::from_obj(r.as_ref()))
                     .collect::<Vec<_>>()
             })
-            .run(reconcile, error_policy, state),
+            .run(
+                gated(ctx, "clusterrole aggregation", roles.store(), reconcile),
+                error_policy,
+                state,
+            ),
     )
     .map(Ok)
     .boxed()

@@ -97,13 +97,17 @@ pub struct Context {
     /// (kube-controller-manager's `InformerFactory`).
     pub informers: minik_client::SharedInformerFactory,
     pub settings: Settings,
+    /// Step mode's gate, which every reconcile passes (`step_gate`).
+    pub step: std::sync::Arc<crate::step_gate::StepGate>,
 }
 
 impl Context {
     pub fn new(client: kube::Client, settings: Settings) -> Self {
+        let informers = minik_client::SharedInformerFactory::new(client.clone())
+            .reporting_as("controller-manager");
         Self {
-            informers: minik_client::SharedInformerFactory::new(client.clone())
-                .reporting_as("controller-manager"),
+            step: crate::step_gate::StepGate::new(&informers),
+            informers,
             client,
             settings,
         }

@@ -56,6 +56,7 @@ use minik_client::informer::Synced;
 use crate::context::{drive, Built, EventRecorder, RetryBackoff};
 use crate::ownership::{controller_of, controller_ref, key_of};
 use crate::status::second_precision;
+use crate::step_gate::gated;
 use crate::{Context, Error};
 
 /// The annotation with the time a Job was scheduled for.
@@ -96,7 +97,11 @@ pub fn build(ctx: &Arc<Context>) -> Built {
                 controller::Config::default().concurrency(ctx.settings.concurrent_cron_job_syncs),
             )
             .watches_shared_stream(jobs.touched(), |job| cron_job_of(&job))
-            .run(reconcile, error_policy, state),
+            .run(
+                gated(ctx, "cronjob controller", cron_jobs.store(), reconcile),
+                error_policy,
+                state,
+            ),
     );
     controller.map(Ok).boxed()
 }

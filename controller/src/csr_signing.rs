@@ -27,6 +27,7 @@ use minik_client::pki::Ca;
 use serde_json::json;
 
 use crate::context::{drive, Built, RetryBackoff};
+use crate::step_gate::gated;
 use crate::{Context, Error};
 
 /// The signers this controller serves.
@@ -73,7 +74,12 @@ pub fn build(ctx: &Arc<Context>) -> Built {
     drive(
         "certificatesigningrequest signing",
         Controller::for_shared_stream(csrs.applied(), csrs.store()).run(
-            reconcile,
+            gated(
+                ctx,
+                "certificatesigningrequest signing",
+                csrs.store(),
+                reconcile,
+            ),
             error_policy,
             state,
         ),

@@ -23,6 +23,7 @@ use minik_client::errors;
 use serde_json::{json, Value};
 
 use crate::context::{drive, Built, RetryBackoff};
+use crate::step_gate::gated;
 use crate::{Context, Error};
 
 /// How soon a CRD whose objects are still going is looked at again.
@@ -43,7 +44,12 @@ pub fn build(ctx: &Arc<Context>) -> Built {
     drive(
         "customresourcedefinition cleanup",
         Controller::for_shared_stream(crds.applied(), crds.store()).run(
-            reconcile,
+            gated(
+                ctx,
+                "customresourcedefinition cleanup",
+                crds.store(),
+                reconcile,
+            ),
             error_policy,
             state,
         ),

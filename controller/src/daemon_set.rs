@@ -89,6 +89,7 @@ use crate::ownership::{claim_pods, controller_ref, key_of, owners_for_pod, selec
 use crate::pod_control::{delete_pod, slow_start_batch, Expectations};
 use crate::pods::{is_pod_available, is_pod_ready};
 use crate::status::{omit_zero, write_status};
+use crate::step_gate::gated;
 use crate::template_hash::compute_hash;
 use crate::{Context, Error};
 
@@ -167,7 +168,11 @@ pub fn build(ctx: &Arc<Context>) -> Built {
                     .map(|ds| ObjectRef::from_obj(ds.as_ref()))
                     .collect::<Vec<_>>()
             })
-            .run(reconcile, error_policy, state),
+            .run(
+                gated(ctx, "daemonset controller", daemon_sets.store(), reconcile),
+                error_policy,
+                state,
+            ),
     );
     controller.map(Ok).boxed()
 }
@@ -634,6 +639,7 @@ async fn sync_nodes(
                 (reference, key),
                 &state.expectations,
                 &state.events,
+                None,
             )
             .await
         }

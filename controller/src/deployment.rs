@@ -38,6 +38,11 @@
 //! - Events (reporter "deployment-controller"): `ScalingReplicaSet` "Scaled up
 //!   replica set web-5d8f7c9b4 from 0 to 3" / "Scaled down replica set … from
 //!   3 to 2", Warning `ReplicaSetCreateError`, Warning `SelectingAll`.
+//!   minik adds the pass's cause after Kubernetes' words: "(rolling update to
+//!   revision 2: maxSurge 1, maxUnavailable 0)", "(recreate to revision 2)",
+//!   "(Deployment scaled to 5)", "(revision 1: Deployment wants 3)".
+//! - Step mode's plan (`plan`): which ReplicaSet a sync would create or
+//!   scale now, and to what.
 //!
 //! Where minik differs on purpose:
 //! - The pod-template hash is minik's own FNV-32a over the template's JSON
@@ -83,6 +88,7 @@ use crate::ownership::{
     adopt, controller_of, controller_ref, key_of, labels_of, release, selector,
 };
 use crate::status::{omit_zero, second_precision};
+use crate::step_gate::{gated_with_plan, Plan};
 use crate::template_hash::compute_hash;
 use crate::{Context, Error};
 
@@ -164,7 +170,17 @@ pub fn build(ctx: &Arc<Context>) -> Built {
             .watches_shared_stream(pod_deletions, move |pod| {
                 recreate_deployment_for_pod(&pod, &rs_store, &for_pod)
             })
-            .run(reconcile, error_policy, state),
+            .run(
+                gated_with_plan(
+                    ctx,
+                    "deployment controller",
+                    deployments.store(),
+                    plan,
+                    reconcile,
+                ),
+                error_policy,
+                state,
+            ),
     );
     controller.map(Ok).boxed()
 }
@@ -227,6 +243,7 @@ async fn reconcile(d: Arc<Deployment>, state: Arc<State>) -> Result<Action, Erro
         d: (*d).clone(),
         rs_list: Vec::new(),
         requeue: None,
+        cause: None,
     };
     sync.sync_deployment().await?;
     state.retries.forget(&key);
@@ -234,6 +251,116 @@ async fn reconcile(d: Arc<Deployment>, state: Arc<State>) -> Result<Action, Erro
         Some(after) => Action::requeue(after),
         None => Action::await_change(),
     })
+}
+
+/// What a sync would do now (step mode's plan), from the same caches:
+/// which ReplicaSet it would create or scale, and to what. Covers the
+/// rollouts; a scale in the middle of one (proportional scaling) is named,
+/// not worked out.
+fn plan(d: &Deployment, state: &State) -> Plan {
+    let key = key_of(&d.metadata);
+    let want = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
+    let rss: Vec<ReplicaSet> = state
+        .replica_sets
+        .state()
+        .iter()
+        .filter(|rs| {
+            controller_of(&rs.metadata).is_some_and(|o| d.metadata.uid.as_ref() == Some(&o.uid))
+        })
+        .map(|rs| (**rs).clone())
+        .collect();
+    let (old_active, old_all) = find_old_replica_sets(d, &rss);
+    let has: i32 = rss.iter().map(actual_of).sum();
+    let replicas = if want == 1 { "replica" } else { "replicas" };
+    let head = format!("Deployment {key} wants {want} {replicas}, has {has}");
+    let names = |rss: &[ReplicaSet]| {
+        rss.iter()
+            .map(|rs| format!("{} ({})", rs.name_any(), rs_replicas(rs)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let new_rs = find_new_replica_set(d, &rss).cloned();
+    let scaling = active(&with_new(&old_all, &new_rs))
+        .iter()
+        .filter_map(|rs| annotation_i32(rs, DESIRED_REPLICAS))
+        .any(|desired| desired != want);
+    let does = if d.metadata.deletion_timestamp.is_some() {
+        "being deleted: will only update its status".to_string()
+    } else if d.spec.as_ref().and_then(|s| s.paused) == Some(true) {
+        "paused: will only scale its ReplicaSets to the new size, no rollout".to_string()
+    } else if scaling {
+        match find_active_or_latest(new_rs.as_ref(), &old_all) {
+            Some(rs) => format!(
+                "will scale ReplicaSet {} from {} to {want}",
+                rs.name_any(),
+                rs_replicas(&rs)
+            ),
+            None => format!(
+                "will spread the new size over its active ReplicaSets: {}",
+                names(&active(&with_new(&old_all, &new_rs)))
+            ),
+        }
+    } else {
+        match &new_rs {
+            None if strategy_type(d) == "Recreate" && !old_active.is_empty() => format!(
+                "will scale the old ReplicaSets down to 0 first (Recreate): {}",
+                names(&old_active)
+            ),
+            None => {
+                let template = &d.spec.as_ref().expect("a spec").template;
+                let collisions = d.status.as_ref().and_then(|s| s.collision_count);
+                let name = replica_set_name(&d.name_any(), &compute_hash(template, collisions));
+                let candidate = ReplicaSet {
+                    spec: Some(ReplicaSetSpec {
+                        replicas: Some(0),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                };
+                let mut all = old_all.clone();
+                all.push(candidate.clone());
+                let size = new_rs_new_replicas(d, &all, &candidate).unwrap_or(0);
+                format!(
+                    "will create ReplicaSet {name} (revision {}) with {size} of {want} {replicas}",
+                    max_revision(&old_all) + 1
+                )
+            }
+            Some(rs) => {
+                let current = rs_replicas(rs);
+                let all = with_new(&old_all, &new_rs);
+                let next = new_rs_new_replicas(d, &all, rs).unwrap_or(current);
+                let name = rs.name_any();
+                if current > want {
+                    format!("will scale ReplicaSet {name} down from {current} to {want}")
+                } else if next > current {
+                    format!("will scale ReplicaSet {name} up from {current} to {next}")
+                } else if !old_active.is_empty() {
+                    format!(
+                        "will scale old ReplicaSets down as far as maxUnavailable allows: {}",
+                        names(&old_active)
+                    )
+                } else {
+                    format!(
+                        "ReplicaSet {name} has its size ({current}; {} ready, {} available): will update the Deployment's status",
+                        rs.status.as_ref().and_then(|s| s.ready_replicas).unwrap_or(0),
+                        available_of(rs)
+                    )
+                }
+            }
+        }
+    };
+    let observed = d.status.as_ref().and_then(|s| s.observed_generation);
+    let why = match (d.metadata.generation, observed) {
+        (Some(g), Some(o)) if g > o => Some(format!(
+            "spec changed (generation {g}, status has seen {o})"
+        )),
+        (Some(g), None) => Some(format!("new Deployment (generation {g})")),
+        _ => None,
+    };
+    Plan {
+        why,
+        does: format!("{head}: {does}"),
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -249,6 +376,9 @@ struct Sync<'a> {
     /// When to look again although nothing changes: a rollout that may run
     /// into its progress deadline (`requeueStuckDeployment`).
     requeue: Option<Duration>,
+    /// Why this pass scales, added to its `ScalingReplicaSet` notes
+    /// ("rolling update to revision 2: maxSurge 1, maxUnavailable 0").
+    cause: Option<String>,
 }
 
 impl Sync<'_> {
@@ -398,6 +528,12 @@ impl Sync<'_> {
     /// Scaling (and history cleanup) without rollout progress: a scaling
     /// event, or a paused Deployment.
     async fn sync(&mut self) -> Result<(), Error> {
+        let want = self.replicas();
+        self.cause = Some(if self.spec().paused == Some(true) {
+            format!("paused; Deployment wants {want}")
+        } else {
+            format!("Deployment scaled to {want}")
+        });
         let (new_rs, old) = self.get_all_replica_sets_and_sync_revision(false).await?;
         self.scale(new_rs.as_ref(), &old).await?;
         if self.spec().paused == Some(true) {
@@ -749,6 +885,17 @@ impl Sync<'_> {
     // -- RollingUpdate (rolling.go) ------------------------------------------
 
     async fn rollout_rolling(&mut self) -> Result<(), Error> {
+        let (old_active, old_all) = find_old_replica_sets(&self.d, &self.rs_list);
+        let revision = self.target_revision(&old_all);
+        self.cause = Some(if old_active.is_empty() {
+            format!("revision {revision}: Deployment wants {}", self.replicas())
+        } else {
+            format!(
+                "rolling update to revision {revision}: maxSurge {}, maxUnavailable {}",
+                max_surge(&self.d)?,
+                max_unavailable(&self.d)?
+            )
+        });
         let (new_rs, old) = self.get_all_replica_sets_and_sync_revision(true).await?;
         let Some(new_rs) = new_rs else {
             return Ok(());
@@ -894,6 +1041,11 @@ impl Sync<'_> {
     // -- Recreate (recreate.go) -----------------------------------------------
 
     async fn rollout_recreate(&mut self) -> Result<(), Error> {
+        let (_, old_all) = find_old_replica_sets(&self.d, &self.rs_list);
+        self.cause = Some(format!(
+            "recreate to revision {}",
+            self.target_revision(&old_all)
+        ));
         // No new ReplicaSet yet: never scale up before the old pods are gone.
         let (mut new_rs, mut old) = self.get_all_replica_sets_and_sync_revision(false).await?;
         let mut all = with_new(&old, &new_rs);
@@ -1106,8 +1258,24 @@ impl Sync<'_> {
         }
     }
 
-    /// `ScalingReplicaSet` about the Deployment, naming the ReplicaSet it scaled.
+    /// The revision this pass rolls out: the new ReplicaSet's, or the next
+    /// one (a new ReplicaSet, or an old one rolled back to).
+    fn target_revision(&self, old: &[ReplicaSet]) -> i64 {
+        let next = max_revision(old) + 1;
+        find_new_replica_set(&self.d, &self.rs_list)
+            .and_then(revision)
+            .filter(|r| *r >= next)
+            .unwrap_or(next)
+    }
+
+    /// `ScalingReplicaSet` about the Deployment, naming the ReplicaSet it
+    /// scaled: Kubernetes' note ("Scaled up replica set web-7c9f from 0 to
+    /// 3"), then this pass's cause in brackets.
     async fn scaling_event(&self, rs: &ReplicaSet, note: String) {
+        let note = match &self.cause {
+            Some(cause) => format!("{note} ({cause})"),
+            None => note,
+        };
         let reference = self.d.object_ref(&());
         self.state
             .events

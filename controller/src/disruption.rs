@@ -51,6 +51,7 @@ use minik_client::Change;
 use crate::context::{drive, Built, EventRecorder, RetryBackoff};
 use crate::ownership::{controller_of, labels_of, selector};
 use crate::pods::is_pod_ready;
+use crate::step_gate::gated;
 use crate::{Context, Error};
 
 /// The controller's name, as its Events report it.
@@ -102,7 +103,11 @@ pub fn build(ctx: &Arc<Context>) -> Built {
         "disruption sync",
         Controller::for_shared_stream(budgets.applied(), budgets.store())
             .reconcile_on(pod_triggers)
-            .run(reconcile, error_policy, state),
+            .run(
+                gated(ctx, "disruption sync", budgets.store(), reconcile),
+                error_policy,
+                state,
+            ),
     )
     .map(Ok)
     .boxed()

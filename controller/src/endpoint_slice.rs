@@ -47,6 +47,7 @@ use crate::endpoints::{
     endpoint_address, find_port, is_ready, key, selected_pods, service_is_ipv6,
     services_for_pod_change,
 };
+use crate::step_gate::gated;
 use crate::{Context, Error};
 
 /// The managed-by label's value for slices this controller writes.
@@ -99,7 +100,11 @@ pub fn build(ctx: &Arc<Context>) -> Built {
                 let service = slice.labels().get(LABEL_SERVICE_NAME)?;
                 Some(ObjectRef::<Service>::new(service).within(&slice.namespace()?))
             })
-            .run(reconcile, error_policy, state),
+            .run(
+                gated(ctx, "endpointslice", services.store(), reconcile),
+                error_policy,
+                state,
+            ),
     )
     .map(Ok)
     .boxed()

@@ -37,6 +37,7 @@ use minik_client::informer::{wait_for_cache_sync, Synced};
 use crate::context::{drive, Built, RetryBackoff};
 use crate::endpoint_slice::{SliceSet, WantedSlice, LABEL_MANAGED_BY, LABEL_SERVICE_NAME};
 use crate::endpoints::key;
+use crate::step_gate::gated;
 use crate::{Context, Error};
 
 /// The managed-by label's value for mirrored slices.
@@ -80,7 +81,11 @@ pub fn build(ctx: &Arc<Context>) -> Built {
                 let service = slice.labels().get(LABEL_SERVICE_NAME)?;
                 Some(ObjectRef::<Endpoints>::new(service).within(&slice.namespace()?))
             })
-            .run(reconcile, error_policy, state),
+            .run(
+                gated(ctx, "endpointslicemirroring", endpoints.store(), reconcile),
+                error_policy,
+                state,
+            ),
     )
     .map(Ok)
     .boxed()

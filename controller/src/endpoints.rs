@@ -59,6 +59,7 @@ use minik_client::errors;
 use minik_client::informer::{wait_for_cache_sync, Synced};
 
 use crate::context::{drive, Built, EventRecorder, RetryBackoff};
+use crate::step_gate::gated;
 use crate::{Context, Error};
 use minik_client::Change;
 
@@ -131,7 +132,11 @@ pub fn build(ctx: &Arc<Context>) -> Built {
             .watches_shared_stream(endpoints.touched(), |ep| {
                 Some(ObjectRef::<Service>::new(&ep.name_any()).within(&ep.namespace()?))
             })
-            .run(reconcile, error_policy, state.clone()),
+            .run(
+                gated(ctx, "endpoints sync", services.store(), reconcile),
+                error_policy,
+                state.clone(),
+            ),
     );
 
     let cleanup = drive(
@@ -140,7 +145,16 @@ pub fn build(ctx: &Arc<Context>) -> Built {
             .watches_shared_stream(services.touched(), |svc| {
                 Some(ObjectRef::<Endpoints>::new(&svc.name_any()).within(&svc.namespace()?))
             })
-            .run(reconcile_leftover, error_policy_leftover, state),
+            .run(
+                gated(
+                    ctx,
+                    "endpoints cleanup",
+                    endpoints.store(),
+                    reconcile_leftover,
+                ),
+                error_policy_leftover,
+                state,
+            ),
     );
 
     async move {

@@ -35,6 +35,10 @@
 //!     (Background by default). Deletes carry uid and resourceVersion
 //!     preconditions, so an object that gained an owner meanwhile survives.
 //!
+//! In step mode (`step_gate`) only the collector's writes wait for a step
+//! (`held`): it is woken by every change of every object and nearly always
+//! finds nothing to do.
+//!
 //! Simplified on purpose: an owner is looked up in the graph first and in
 //! the API server only when the graph has never seen it (Kubernetes always
 //! asks the API server — its own TODO suggests this); owners of kinds minik
@@ -61,6 +65,7 @@ use minik_client::errors;
 use serde_json::json;
 
 use crate::context::{api_resource, drive, stored_kinds, Built, RetryBackoff};
+use crate::step_gate::{object_key, Plan, Ticket};
 use crate::{Context, Error};
 use minik_client::informer::{Change, Meta};
 
@@ -393,8 +398,12 @@ async fn reconcile(obj: Arc<Meta>, kc: Arc<KindCtx>) -> Result<Action, Error> {
 async fn attempt(gc: &Collector, kind: usize, obj: &Meta, uid: &str) -> Result<Action, Error> {
     if obj.metadata.deletion_timestamp.is_some() {
         if has_finalizer(obj, ORPHAN_FINALIZER) {
-            orphan_dependents(gc, obj).await?;
-            remove_finalizer(gc, kind, obj, ORPHAN_FINALIZER).await?;
+            let does = "orphan its dependents, then remove the orphan finalizer";
+            held(gc, kind, obj, does, async {
+                orphan_dependents(gc, obj).await?;
+                remove_finalizer(gc, kind, obj, ORPHAN_FINALIZER).await
+            })
+            .await?;
         } else if has_finalizer(obj, FOREGROUND_FINALIZER) {
             let blocking = gc.graph.lock().unwrap().blocking_dependents(uid);
             if blocking.is_empty() {
@@ -411,7 +420,16 @@ async fn attempt(gc: &Collector, kind: usize, obj: &Meta, uid: &str) -> Result<A
                     })
                     .collect();
                 if live.is_empty() {
-                    remove_finalizer(gc, kind, obj, FOREGROUND_FINALIZER).await?;
+                    let does =
+                        "no blocking dependents left: remove the foregroundDeletion finalizer";
+                    held(
+                        gc,
+                        kind,
+                        obj,
+                        does,
+                        remove_finalizer(gc, kind, obj, FOREGROUND_FINALIZER),
+                    )
+                    .await?;
                 } else {
                     for (k, d) in &live {
                         gc.wake_object(*k, d.namespace().as_deref(), &d.name_any());
@@ -452,7 +470,15 @@ async fn attempt(gc: &Collector, kind: usize, obj: &Meta, uid: &str) -> Result<A
         remove.extend(waiting);
         let kept: Vec<&OwnerReference> =
             owners.iter().filter(|o| !remove.contains(&o.uid)).collect();
-        patch_owner_references(gc, kind, obj, json!(kept)).await?;
+        let does = "remove the ownerReferences of owners that are gone or being deleted";
+        held(
+            gc,
+            kind,
+            obj,
+            does,
+            patch_owner_references(gc, kind, obj, json!(kept)),
+        )
+        .await?;
         return Ok(Action::await_change());
     }
     let has_dependents = gc.graph.lock().unwrap().dependents.contains_key(uid);
@@ -491,8 +517,45 @@ async fn attempt(gc: &Collector, kind: usize, obj: &Meta, uid: &str) -> Result<A
     } else {
         "Background"
     };
-    delete_object(gc, kind, obj, policy).await?;
+    let does = format!("every owner is gone or being deleted: delete it ({policy})");
+    held(gc, kind, obj, &does, delete_object(gc, kind, obj, policy)).await?;
     Ok(Action::await_change())
+}
+
+/// Step mode: the collector is woken by every change of every object and
+/// nearly always finds nothing to do, so only its writes wait for a step
+/// (one step, one write decision), with what it is about to do as the plan.
+async fn held<T>(
+    gc: &Collector,
+    kind: usize,
+    obj: &Meta,
+    does: &str,
+    write: impl std::future::Future<Output = Result<T, Error>>,
+) -> Result<T, Error> {
+    let step = gc
+        .ctx
+        .step
+        .pass(|| {
+            let does = does.to_string();
+            Ticket {
+                controller: "garbage collector",
+                kind: gc.kind(kind).info.kind.to_string(),
+                object: object_key(&obj.metadata),
+                plan: Box::new(move || Plan {
+                    why: Some("an owner is gone or being deleted".into()),
+                    does: does.clone(),
+                }),
+            }
+        })
+        .await;
+    let result = write.await;
+    if let Some(step) = step {
+        step.done(match &result {
+            Ok(_) => "ok".into(),
+            Err(e) => format!("error: {e}"),
+        });
+    }
+    result
 }
 
 /// Failed attempts are retried with client-go's per-item exponential backoff.

@@ -48,6 +48,7 @@ use crate::context::{drive, Built, EventRecorder, RetryBackoff};
 use crate::ownership::key_of;
 use crate::replica_calculator::{Calculator, PodInfo, Proposal, Sample, Target};
 use crate::scaling_rules::{Behavior, Bounds, History};
+use crate::step_gate::gated;
 use crate::{Context, Error};
 
 /// The controller's name, as its Events report it.
@@ -90,7 +91,7 @@ pub fn build(ctx: &Arc<Context>) -> Built {
         last_sync: Mutex::default(),
     });
     let controller = Controller::for_shared_stream(hpas.applied(), hpas.store()).run(
-        reconcile,
+        gated(ctx, "horizontal pod autoscaler", hpas.store(), reconcile),
         error_policy,
         state,
     );

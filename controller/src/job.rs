@@ -85,6 +85,7 @@ use crate::ownership::{controller_of, controller_ref, key_of};
 use crate::pod_control::{delete_pod, Expectations};
 use crate::pods::is_pod_ready;
 use crate::status::{omit_zero, second_precision};
+use crate::step_gate::gated;
 use crate::{Context, Error};
 
 /// The finalizer that keeps a Job's pod until the Job has counted it.
@@ -165,7 +166,11 @@ pub fn build(ctx: &Arc<Context>) -> Built {
                 controller::Config::default().concurrency(ctx.settings.concurrent_job_syncs),
             )
             .watches_shared_stream(pod_changes, |pod| job_of_pod(&pod))
-            .run(reconcile, error_policy, state),
+            .run(
+                gated(ctx, "job controller", jobs.store(), reconcile),
+                error_policy,
+                state,
+            ),
     );
     async move {
         futures::join!(controller, orphans);
@@ -895,6 +900,7 @@ async fn delete_pods(
             (&reference, &key),
             &state.expectations,
             &state.events,
+            None,
         )
     }))
     .await;

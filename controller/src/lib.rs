@@ -48,6 +48,8 @@
 //! collector takes of a kind others watch in full — exists before the first
 //! watch opens. [`run_only`] does the same for a chosen few (tests, benchmarks).
 //! - [`error`]: the crate's one `Error` enum, returned by every reconcile.
+//! - [`step_gate`]: step mode — every reconcile passes [`step_gate::gated`]
+//!   and, while the instructor steps, waits for its turn.
 //!
 //! Helpers several controllers share, so no controller imports another:
 //! - [`ownership`]: controller references, adoption and release, selectors.
@@ -92,6 +94,7 @@ pub mod scaling_rules;
 pub mod service_account;
 pub mod stateful_set;
 pub mod status;
+pub mod step_gate;
 pub mod template_hash;
 pub mod ttl_after_finished;
 pub mod volume_protection;
@@ -100,6 +103,8 @@ pub use context::{Built, Context, Settings};
 pub use error::Error;
 
 use std::sync::Arc;
+
+use futures::FutureExt;
 
 /// Every controller's `build`, in the order they start.
 const ALL: &[fn(&Arc<Context>) -> Built] = &[
@@ -142,7 +147,9 @@ pub async fn run_only(
     ctx: Arc<Context>,
     builds: &[fn(&Arc<Context>) -> Built],
 ) -> anyhow::Result<()> {
-    let controllers: Vec<Built> = builds.iter().map(|build| build(&ctx)).collect();
+    let mut controllers: Vec<Built> = builds.iter().map(|build| build(&ctx)).collect();
+    let gate = ctx.step.clone().run(ctx.client.clone());
+    controllers.push(gate.map(Ok).boxed());
     ctx.informers.start();
     tracing::info!(watches = ?ctx.informers.watches(), "controller-manager informers started");
     futures::future::try_join_all(controllers).await?;

@@ -37,6 +37,7 @@ use serde_json::json;
 use crate::context::{drive, Built, EventRecorder, RetryBackoff};
 use crate::ownership::key_of;
 use crate::persistent_volume::{PROVISIONED_BY, SELECTED_NODE, STORAGE_PROVISIONER};
+use crate::step_gate::gated;
 use crate::{Context, Error};
 
 /// The provisioner name classes use to ask for local-path volumes.
@@ -76,7 +77,7 @@ pub fn build(ctx: &Arc<Context>) -> Built {
     let provision = drive(
         "local-path provisioner",
         Controller::for_shared_stream(claims.applied(), claims.store()).run(
-            provision,
+            gated(ctx, "local-path provisioner", claims.store(), provision),
             claim_error,
             state.clone(),
         ),
@@ -84,7 +85,7 @@ pub fn build(ctx: &Arc<Context>) -> Built {
     let delete = drive(
         "local-path provisioner",
         Controller::for_shared_stream(volumes.applied(), volumes.store()).run(
-            delete,
+            gated(ctx, "local-path provisioner", volumes.store(), delete),
             volume_error,
             state,
         ),

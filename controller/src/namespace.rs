@@ -45,6 +45,7 @@ use minik_api::catalogue::ResourceInfo;
 use minik_client::errors;
 
 use crate::context::{drive, stored_kinds, Built, RetryBackoff};
+use crate::step_gate::gated;
 use crate::{Context, Error};
 
 /// The finalizer in `spec.finalizers` that this controller owns.
@@ -86,7 +87,11 @@ pub fn build(ctx: &Arc<Context>) -> Built {
                     .is_some_and(|n| n.metadata.deletion_timestamp.is_some());
                 terminating.then(|| ObjectRef::new(&ns))
             })
-            .run(reconcile, error_policy, state),
+            .run(
+                gated(ctx, "namespace controller", namespaces.store(), reconcile),
+                error_policy,
+                state,
+            ),
     );
     controller.map(Ok).boxed()
 }

@@ -31,6 +31,9 @@
 //! its pods, and by timers (`Action::requeue`) for the moments something
 //! is due: the lease expiring, an eviction deadline, and at least every
 //! `--node-monitor-period` as in Kubernetes. Level-triggered and idempotent.
+//! Not held in step mode (`step_gate`): Kubernetes runs this as a periodic
+//! monitor, not from a work queue, and every Lease renewal wakes it, so
+//! holding it would fill the waiting list with nodes that are fine.
 //!
 //! Health is judged as Kubernetes does (`tryUpdateNodeHealth`): by when
 //! the controller *observed* the heartbeat (the Lease's `renewTime`, the

@@ -15,6 +15,7 @@ use kube::ResourceExt;
 use minik_client::informer::Informable;
 
 use crate::context::{drive, Built, RetryBackoff};
+use crate::step_gate::gated;
 use crate::{Context, Error};
 
 /// A per-namespace controller's state: its retries, at least.
@@ -50,7 +51,11 @@ where
             .watches_shared_stream(objects.touched(), move |o| {
                 (o.name_any() == name).then(|| ObjectRef::new(&o.namespace().unwrap_or_default()))
             })
-            .run(reconcile, error_policy, state),
+            .run(
+                gated(ctx, label, namespaces.store(), reconcile),
+                error_policy,
+                state,
+            ),
     )
     .map(Ok)
     .boxed()

@@ -44,6 +44,7 @@ use serde_json::json;
 
 use crate::context::{drive, Built, EventRecorder, RetryBackoff};
 use crate::ownership::key_of;
+use crate::step_gate::gated;
 use crate::{Context, Error};
 
 /// Set on a claim once its binding is complete.
@@ -102,14 +103,32 @@ pub fn build(ctx: &Arc<Context>) -> Built {
                 let name = class.name_any();
                 unbound_claims(&class_claims, |c| claim_class(c) == name)
             })
-            .run(sync_claim, claim_error, state.clone()),
+            .run(
+                gated(
+                    ctx,
+                    "persistent volume controller",
+                    claims.store(),
+                    sync_claim,
+                ),
+                claim_error,
+                state.clone(),
+            ),
     );
     let volume_store = volumes.store();
     let volume_loop = drive(
         "persistent volume controller",
         Controller::for_shared_stream(volumes.applied(), volumes.store())
             .watches_shared_stream(claims.touched(), move |pvc| volumes_of(&pvc, &volume_store))
-            .run(sync_volume, volume_error, state),
+            .run(
+                gated(
+                    ctx,
+                    "persistent volume controller",
+                    volumes.store(),
+                    sync_volume,
+                ),
+                volume_error,
+                state,
+            ),
     );
     async move {
         futures::join!(claim_loop, volume_loop);

@@ -25,7 +25,8 @@ use crate::ownership::{controller_of, key_of};
 const EXPECTATIONS_TIMEOUT: Duration = Duration::from_secs(5 * 60);
 
 /// Deletes one pod its owner (`owner`, cache key `owner_key`) decided to
-/// remove: `SuccessfulDelete` "Deleted pod: <name>", or a `FailedDelete`
+/// remove: `SuccessfulDelete` "Deleted pod: <name>" (followed by
+/// ` (<cause>)` when the owner says why), or a `FailedDelete`
 /// Warning. A deletion the cache will never show (it failed, or the pod
 /// was gone already) is marked observed at once; a pod already gone counts
 /// as deleted.
@@ -36,12 +37,16 @@ pub async fn delete_pod(
     owner: (&ObjectReference, &str),
     expectations: &Expectations,
     events: &EventRecorder,
+    cause: Option<String>,
 ) -> Result<(), kube::Error> {
     let (reference, owner_key) = owner;
     let name = pod.name_any();
     match pods.delete(&name, &params).await {
         Ok(_) => {
-            let note = format!("Deleted pod: {name}");
+            let note = match cause {
+                Some(cause) => format!("Deleted pod: {name} ({cause})"),
+                None => format!("Deleted pod: {name}"),
+            };
             events
                 .publish_related(
                     reference,

@@ -27,6 +27,9 @@
 //! - Events (reporter "replicaset-controller"): `SuccessfulCreate` "Created
 //!   pod: web-7d9f5-x2x4q", `SuccessfulDelete` "Deleted pod: …", and Warnings
 //!   `FailedCreate` "Error creating: …" / `FailedDelete` "Error deleting: …".
+//!   minik adds the cause after Kubernetes' words: "Created pod:
+//!   web-7d9f5-x2x4q (ReplicaSet web-7d9f5 wants 3 replicas, has 2)".
+//! - Step mode's plan (`plan`): what a sync would create or delete now.
 //!
 //! Shape: a kube-rs `Controller` over ReplicaSets whose second input is one
 //! watch of pods. That watch fills the pod cache the reconcile reads *and*
@@ -42,6 +45,7 @@
 use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::Ordering as AtomicOrdering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -66,6 +70,7 @@ use crate::ownership::{
 use crate::pod_control::{delete_pod, slow_start_batch, Expectations};
 use crate::pods::{is_pod_active, is_pod_available, is_pod_ready, ready_since};
 use crate::status::{omit_zero, second_precision, write_status};
+use crate::step_gate::{gated_with_plan, Plan};
 use crate::{Context, Error};
 
 /// Most pods created or deleted for one ReplicaSet in one sync
@@ -158,7 +163,11 @@ pub fn build_for<K: ReplicaOwner>(ctx: &Arc<Context>, name: &'static str) -> Bui
             .watches_shared_stream(pod_changes, move |pod| {
                 replica_sets_for_pod(&pod, &rs_store)
             })
-            .run(reconcile, error_policy, state),
+            .run(
+                gated_with_plan(ctx, name, replica_sets.store(), plan::<K>, reconcile),
+                error_policy,
+                state,
+            ),
     );
     controller.map(Ok).boxed()
 }
@@ -277,13 +286,20 @@ async fn manage_replicas<K: ReplicaOwner>(
         let diff = (want - pods.len()).min(BURST_REPLICAS);
         state.expectations.expect_creations(&key, diff);
         let template = pod_from_template(owner, rs);
+        // Each note counts the pods there were before it: "has 0", "has 1", …
+        let made = std::sync::atomic::AtomicUsize::new(0);
         let (created, result) = slow_start_batch(diff, || async {
             // The Event's time is the create's: the scheduler may bind the
             // pod before the Event is written.
             let asked = k8s_openapi::jiff::Timestamp::now();
             match api.create(&PostParams::default(), &template).await {
                 Ok(pod) => {
-                    let note = format!("Created pod: {}", pod.name_any());
+                    let before = pods.len() + made.fetch_add(1, AtomicOrdering::Relaxed);
+                    let note = format!(
+                        "Created pod: {} ({})",
+                        pod.name_any(),
+                        wants_has::<K>(&rs.name_any(), want, before)
+                    );
                     state
                         .events
                         .publish_at(
@@ -328,7 +344,7 @@ async fn manage_replicas<K: ReplicaOwner>(
         state
             .expectations
             .expect_deletions(&key, victims.iter().map(|p| key_of(&p.metadata)).collect());
-        let results = futures::future::join_all(victims.iter().map(|pod| {
+        let results = futures::future::join_all(victims.iter().enumerate().map(|(i, pod)| {
             delete_pod(
                 &api,
                 pod,
@@ -336,6 +352,7 @@ async fn manage_replicas<K: ReplicaOwner>(
                 (&reference, &key),
                 &state.expectations,
                 &state.events,
+                Some(wants_has::<K>(&rs.name_any(), want, pods.len() - i)),
             )
         }))
         .await;
@@ -669,6 +686,68 @@ fn max_restarts(p: &Pod) -> (i32, i32) {
 // ---------------------------------------------------------------------------
 // helpers
 // ---------------------------------------------------------------------------
+
+/// The cause a create or delete note gives: "ReplicaSet web-7c9f wants 3
+/// replicas, has 2". Kubernetes' own words ("Created pod: web-7c9f-x2k4q")
+/// lead the note, so `kubectl get events` reads as on a real cluster and
+/// what searches for them still finds them; the cause follows in brackets.
+fn wants_has<K: ReplicaOwner>(name: &str, want: usize, has: usize) -> String {
+    let replicas = if want == 1 { "replica" } else { "replicas" };
+    format!("{} {name} wants {want} {replicas}, has {has}", K::KIND)
+}
+
+/// What a sync would do now (step mode's plan): `manage_replicas`'s
+/// arithmetic over the same caches, without adoption (an orphan it would
+/// adopt is counted as missing).
+fn plan<K: ReplicaOwner>(owner: &K, state: &State<K>) -> Plan {
+    let rs = owner.as_replica_set();
+    let key = key_of(&rs.metadata);
+    let want = desired_replicas(&rs);
+    let ns = rs.namespace();
+    let has = state
+        .pods
+        .state()
+        .iter()
+        .filter(|p| p.namespace() == ns && is_pod_active(p))
+        .filter(|p| {
+            controller_of(&p.metadata).is_some_and(|o| rs.metadata.uid.as_ref() == Some(&o.uid))
+        })
+        .count();
+    let pods = |n: usize| {
+        if n == 1 {
+            "1 pod".to_string()
+        } else {
+            format!("{n} pods")
+        }
+    };
+    let head = wants_has::<K>(&key, want, has);
+    let does = if rs.metadata.deletion_timestamp.is_some() {
+        format!("{head}: being deleted, will only update its status")
+    } else if !state.expectations.satisfied(&key) {
+        format!("{head}: will wait for its earlier creations or deletions to show, then update its status")
+    } else if has < want {
+        format!(
+            "{head}: will create {}",
+            pods((want - has).min(BURST_REPLICAS))
+        )
+    } else if has > want {
+        format!(
+            "{head}: will delete {}",
+            pods((has - want).min(BURST_REPLICAS))
+        )
+    } else {
+        format!("{head}: nothing to create or delete, will update its status")
+    };
+    let observed = rs.status.as_ref().and_then(|s| s.observed_generation);
+    let why = match (rs.metadata.generation, observed) {
+        (Some(g), Some(o)) if g > o => Some(format!(
+            "spec changed (generation {g}, status has seen {o})"
+        )),
+        (Some(g), None) => Some(format!("new {} (generation {g})", K::KIND)),
+        _ => None,
+    };
+    Plan { why, does }
+}
 
 /// `spec.replicas` (defaulted to 1).
 fn desired_replicas(rs: &ReplicaSet) -> usize {

@@ -41,6 +41,7 @@ use minik_api::quota::{self, ResourceList};
 
 use crate::context::{drive, stored_kinds, Built, RetryBackoff};
 use crate::ownership::key_of;
+use crate::step_gate::gated;
 use crate::{Context, Error};
 
 struct State {
@@ -89,7 +90,11 @@ pub fn build(ctx: &Arc<Context>) -> Built {
     });
     let controller = Controller::for_shared_stream(quotas.applied(), quotas.store())
         .reconcile_on(wakeups)
-        .run(reconcile, error_policy, state);
+        .run(
+            gated(ctx, "resource quota controller", quotas.store(), reconcile),
+            error_policy,
+            state,
+        );
     drive("resource quota controller", controller)
         .map(Ok)
         .boxed()

@@ -83,6 +83,7 @@ use crate::history::{self, REVISION_HASH_LABEL};
 use crate::ownership::{claim_pods, controller_ref, key_of, owners_for_pod, selector};
 use crate::pod_control::slow_start_batch;
 use crate::pods::{is_pod_available, is_pod_ready};
+use crate::step_gate::gated;
 use crate::template_hash::hash_bytes;
 use crate::{Context, Error};
 
@@ -152,7 +153,11 @@ pub fn build(ctx: &Arc<Context>) -> Built {
             .watches_shared_stream(claims.touched(), move |claim| {
                 sets_for_claim(&claim, &claim_sets)
             })
-            .run(reconcile, error_policy, state),
+            .run(
+                gated(ctx, "statefulset controller", sets.store(), reconcile),
+                error_policy,
+                state,
+            ),
     );
     controller.map(Ok).boxed()
 }

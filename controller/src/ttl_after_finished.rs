@@ -26,6 +26,7 @@ use minik_client::errors;
 
 use crate::context::{drive, Built, RetryBackoff};
 use crate::ownership::key_of;
+use crate::step_gate::gated;
 use crate::{Context, Error};
 
 struct State {
@@ -51,7 +52,16 @@ pub fn build(ctx: &Arc<Context>) -> Built {
                 controller::Config::default()
                     .concurrency(ctx.settings.concurrent_ttl_after_finished_syncs),
             )
-            .run(reconcile, error_policy, state),
+            .run(
+                gated(
+                    ctx,
+                    "ttl-after-finished controller",
+                    jobs.store(),
+                    reconcile,
+                ),
+                error_policy,
+                state,
+            ),
     );
     controller.map(Ok).boxed()
 }

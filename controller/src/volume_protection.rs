@@ -25,6 +25,7 @@ use serde_json::json;
 
 use crate::context::{drive, Built, RetryBackoff};
 use crate::ownership::key_of;
+use crate::step_gate::gated;
 use crate::{Context, Error};
 
 struct State {
@@ -47,12 +48,16 @@ pub fn build(ctx: &Arc<Context>) -> Built {
         "volume protection",
         Controller::for_shared_stream(claims.applied(), claims.store())
             .watches_shared_stream(pods.touched(), |pod| claims_of(&pod))
-            .run(sync_claim, claim_error, state.clone()),
+            .run(
+                gated(ctx, "volume protection", claims.store(), sync_claim),
+                claim_error,
+                state.clone(),
+            ),
     );
     let volume_loop = drive(
         "volume protection",
         Controller::for_shared_stream(volumes.applied(), volumes.store()).run(
-            sync_volume,
+            gated(ctx, "volume protection", volumes.store(), sync_volume),
             volume_error,
             state,
         ),

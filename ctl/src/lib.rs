@@ -176,6 +176,11 @@ pub enum Command {
     /// Show or switch kubeconfig contexts.
     #[command(subcommand)]
     Config(cmd::config::Config),
+    /// Step mode: hold the controllers' reconciles (pause), step them, resume.
+    #[command(subcommand)]
+    Controllers(cmd::step::Controllers),
+    /// Show the reconciles waiting in step mode with their plans, and run the next one.
+    Step(cmd::step::Step),
     /// Start, stop and inspect a local minik cluster.
     #[command(subcommand)]
     Cluster(cluster::ClusterCmd),
@@ -220,6 +225,8 @@ impl Command {
             Command::ClusterInfo(c) => c.run(ctx).await,
             Command::Version(c) => c.run(ctx).await,
             Command::Config(c) => c.run(ctx).await,
+            Command::Controllers(c) => c.run(ctx).await,
+            Command::Step(c) => c.run(ctx).await,
             Command::Cluster(c) => c.run(ctx).await,
         }
     }

@@ -7,7 +7,7 @@
 'use strict';
 
 // ---- The model: compact objects by kind and id (see dashboard/src/compact.rs).
-const M = { pod: new Map(), node: new Map(), deploy: new Map(), rs: new Map(), svc: new Map(), slice: new Map(), sts: new Map(), pvc: new Map() };
+const M = { pod: new Map(), node: new Map(), deploy: new Map(), rs: new Map(), svc: new Map(), slice: new Map(), sts: new Map(), pvc: new Map(), step: new Map() };
 let feed = [];                 // Events, oldest first, at most FEED
 const FEED = 500;
 const history = new Map();     // deployment id → [{t, sizes: {rs name: replicas}}]
@@ -151,6 +151,7 @@ function render() {
     case 'node': if (any('pod', 'node')) nodePage(r[1]); break;
     default: map(now);
   }
+  if (everything || changed.has('step')) stepBar();
   everything = false;
   changed = new Set();
   dirty = new Set();
@@ -369,3 +370,25 @@ function nodePage(name) {
 window.addEventListener('hashchange', () => { everything = true; schedule(); });
 connect();
 schedule();
+
+// ---- Step mode (dashboard/src/step.rs): the controllers' held reconciles,
+// next first, each with what it would do; Step releases exactly one.
+const STEP_SHOWN = 5;
+function stepBar() {
+  const bar = document.getElementById('stepbar');
+  const s = M.step.get('kube-system/minik-step-mode');
+  if (!s || !s.stepping) {
+    bar.className = '';
+    bar.innerHTML = `Controllers run at normal speed. ${button('Pause (step mode)', { action: 'pause' })}`;
+    return;
+  }
+  const w = s.waiting.slice(0, STEP_SHOWN).map(x =>
+    // A plan that names its object already ("ReplicaSet default/web-7c9f wants …") is shown alone.
+    `<li><b>${esc(x.controller)}</b> ${x.plan.includes(x.object) ? '' : esc(x.kind + ' ' + x.object) + ': '}${esc(x.plan)}${x.why ? ` <i>(${esc(x.why)})</i>` : ''}</li>`).join('');
+  const more = s.waitingCount > STEP_SHOWN ? `<li>… and ${s.waitingCount - STEP_SHOWN} more</li>` : '';
+  const last = s.last ? `<p>Step ${s.last.step}: ${esc(s.last.controller)} reconciled ${esc(s.last.kind)} ${esc(s.last.object)}: ${esc(s.last.outcome)}</p>` : '';
+  bar.className = 'on';
+  bar.innerHTML = `<b>Step mode</b>: ${s.taken} of ${s.granted} steps taken, ${s.waitingCount} waiting.
+    ${button('Step', { action: 'step' }, s.waitingCount ? '' : 'disabled')} ${button('Resume', { action: 'resume' })}
+    ${last}<ol>${w}${more}</ol>`;
+}

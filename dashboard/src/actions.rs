@@ -12,6 +12,7 @@
 //! | `stopNode` | PATCH node annotation `kubelet.minik.io/stopped: "true"` (`startNode`: removed) — the node's kubelet goes silent, a lost node (minik's own switch) | `kubectl annotate node <node> kubelet.minik.io/stopped=true` |
 //! | `setImage` | strategic-merge PATCH of one container's image  | `kubectl set image deployment/<name> <container>=<image>` |
 //! | `undo`     | the previous revision's ReplicaSet template PATCHed into the Deployment | `kubectl rollout undo deployment/<name>` |
+//! | `pause`, `step`, `resume` | merge PATCHes of the step-mode ConfigMap (`crate::step`) | `miniktl controllers pause\|step\|resume` |
 //!
 //! The API server's answer is passed on: a refused call (a PodDisruptionBudget
 //! blocking an eviction, an invalid image) comes back with its status and message.
@@ -72,6 +73,9 @@ pub enum Action {
         namespace: String,
         name: String,
     },
+    Pause,
+    Step,
+    Resume,
 }
 
 impl Action {
@@ -102,6 +106,9 @@ impl Action {
             Action::Undo { namespace, name } => {
                 format!("kubectl rollout undo deployment/{name} -n {namespace}")
             }
+            Action::Pause => crate::step::command(Some(true)),
+            Action::Resume => crate::step::command(Some(false)),
+            Action::Step => crate::step::command(None),
         }
     }
 }
@@ -202,6 +209,9 @@ async fn run(state: &AppState, action: &Action) -> Result<String, kube::Error> {
             Ok(format!("deployment.apps/{name} image updated"))
         }
         Action::Undo { namespace, name } => undo(state, client, namespace, name).await,
+        Action::Pause => crate::step::act(client, Some(true)).await,
+        Action::Resume => crate::step::act(client, Some(false)).await,
+        Action::Step => crate::step::act(client, None).await,
     }
 }
 

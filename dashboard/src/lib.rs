@@ -15,18 +15,22 @@
 //!   (the same code as `miniktl why`) from the caches;
 //! - [`actions`]: the classroom controls, each one ordinary API call,
 //!   answered with the kubectl command that does the same;
+//! - [`step`]: step mode's bar — the step-mode ConfigMap as the page shows
+//!   it (what waits, with plans) and its pause / step / resume controls;
 //! - [`auth`]: the per-cluster access token (in the printed URL, then a
 //!   cookie), as Jupyter guards its notebooks;
 //! - [`assets`]: the page (HTML, JavaScript, CSS) compiled into the binary:
 //!   no CDN, works offline.
 //!
-//! Left out: logs, exec, YAML editing, and any kind but the nine above.
+//! Left out: logs, exec, YAML editing, and any kind but the nine above
+//! (besides the one step-mode ConfigMap).
 
 pub mod actions;
 pub mod assets;
 pub mod auth;
 pub mod compact;
 pub mod model;
+pub mod step;
 pub mod stream;
 pub mod trace;
 

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet, StatefulSet};
-use k8s_openapi::api::core::v1::{Node, PersistentVolumeClaim, Pod, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, Node, PersistentVolumeClaim, Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::events::v1::Event;
 use minik_client::informer::{Change, Informable, Informer};
@@ -37,6 +37,8 @@ pub struct Model {
     pub claims: Informer<PersistentVolumeClaim>,
     pub slices: Informer<EndpointSlice>,
     pub events: Informer<Event>,
+    /// The step-mode ConfigMap (`crate::step`).
+    pub step: Informer<ConfigMap>,
     pub deltas: broadcast::Sender<Arc<str>>,
     client: kube::Client,
     /// Kept so the informers run as long as the model.
@@ -58,6 +60,7 @@ impl Model {
             claims: factory.get(),
             slices: factory.get(),
             events: factory.get(),
+            step: factory.get_with(crate::step::watch_config()),
             deltas,
             client,
             _factory: factory,
@@ -86,6 +89,7 @@ impl Model {
         );
         forward(&model.claims, &model.deltas, "pvc", compact::claim);
         forward(&model.events, &model.deltas, "ev", compact::event);
+        forward(&model.step, &model.deltas, "step", crate::step::compact);
         model._factory.start();
         model
     }
@@ -142,6 +146,13 @@ impl Model {
                 .map(|o| compact::claim(o)),
         );
         out.extend(self.pods.store().state().iter().map(|o| compact::pod(o)));
+        out.extend(
+            self.step
+                .store()
+                .state()
+                .iter()
+                .map(|o| crate::step::compact(o)),
+        );
         let mut events: Vec<Value> = self
             .events
             .store()

@@ -172,9 +172,12 @@ async fn decisions_name_the_objects_they_join() {
     for e in &created {
         let (kind, name) = kind_name(&e.related);
         assert_eq!(kind, "Pod");
-        assert_eq!(
-            e.note.as_deref(),
-            Some(format!("Created pod: {name}").as_str())
+        // Kubernetes' words, then the cause.
+        let note = e.note.as_deref().unwrap_or_default();
+        assert!(
+            note.starts_with(&format!("Created pod: {name} (ReplicaSet "))
+                && note.contains(" replicas, has "),
+            "{note}"
         );
         assert!(
             bound.iter().any(|(p, _)| *p == name),

@@ -79,3 +79,4 @@ mod workloads_replicaset;
 mod workloads_statefulset;
 mod workloads_statefulset_docker;
 mod workloads_statefulset_volumes_docker;
+mod workloads_step_mode;

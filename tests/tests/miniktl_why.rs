@@ -78,13 +78,20 @@ fn has_line(text: &str, parts: &[&str]) -> bool {
 }
 
 /// Generated names as placeholders: each ReplicaSet's template hash by
-/// revision (`hashes[0]` → `HASH1`), then the pods' random suffixes.
+/// revision (`hashes[0]` → `HASH1`), then the pods' random suffixes; and
+/// the counts in a SuccessfulCreate note's cause ("wants 2 replicas, has
+/// 1"), which depend on which of the ReplicaSet's pods the story follows.
 fn normalize(text: &str, hashes: &[&str]) -> String {
     let mut text = golden::normalize_common(text);
     for (i, h) in hashes.iter().enumerate() {
         text = text.replace(h, &format!("HASH{}", i + 1));
     }
-    golden::replace(&text, r"\b(web-HASH\d)-[a-z0-9]{5}\b", "$1-xxxxx")
+    let text = golden::replace(&text, r"\b(web-HASH\d)-[a-z0-9]{5}\b", "$1-xxxxx");
+    golden::replace(
+        &text,
+        r"wants \d+ replicas?, has \d+\)",
+        "wants N replicas, has M)",
+    )
 }
 
 /// `miniktl why <what>` compared whole with golden file `name`. Events land

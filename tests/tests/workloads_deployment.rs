@@ -304,27 +304,29 @@ async fn rolling_update_stays_within_surge_and_unavailability() {
             .filter(|(r, _)| r == "ScalingReplicaSet")
             .map(|(_, n)| n)
             .collect();
+        // Kubernetes' note, then the cause in brackets.
         let ended = scaling
             .iter()
-            .any(|n| n.starts_with(&down) && n.ends_with(" to 0"))
+            .any(|n| n.starts_with(&down) && n.contains(" to 0 ("))
             && scaling
                 .iter()
-                .any(|n| n.starts_with(&up) && n.ends_with(" to 4"));
+                .any(|n| n.starts_with(&up) && n.contains(" to 4 ("));
         ended.then_some(scaling)
     })
     .await;
     assert_eq!(
         scaling[0],
-        format!("Scaled up replica set {first_rs} from 0 to 4")
+        format!("Scaled up replica set {first_rs} from 0 to 4 (revision 1: Deployment wants 4)")
     );
+    let cause = "(rolling update to revision 2: maxSurge 1, maxUnavailable 1)";
     assert_eq!(
         scaling[1],
-        format!("Scaled up replica set {new_rs} from 0 to 1")
+        format!("Scaled up replica set {new_rs} from 0 to 1 {cause}")
     );
     assert!(
         scaling[2..]
             .iter()
-            .all(|n| n.starts_with(&down) || n.starts_with(&up)),
+            .all(|n| (n.starts_with(&down) || n.starts_with(&up)) && n.ends_with(cause)),
         "{scaling:?}"
     );
 }
@@ -391,9 +393,18 @@ async fn recreate_stops_old_pods_before_starting_new_ones() {
     let new = rss.iter().find(|(_, v)| v.0 == "minik/web:v2").unwrap();
     assert_eq!((old.1 .1, new.1 .1), (0, 3));
     let expected = vec![
-        format!("Scaled up replica set {} from 0 to 3", old.0),
-        format!("Scaled down replica set {} from 3 to 0", old.0),
-        format!("Scaled up replica set {} from 0 to 3", new.0),
+        format!(
+            "Scaled up replica set {} from 0 to 3 (recreate to revision 1)",
+            old.0
+        ),
+        format!(
+            "Scaled down replica set {} from 3 to 0 (recreate to revision 2)",
+            old.0
+        ),
+        format!(
+            "Scaled up replica set {} from 0 to 3 (recreate to revision 2)",
+            new.0
+        ),
     ];
     let scaling = wait_for("three scaling events", WAIT, || async {
         let scaling: Vec<String> = events_about(&client, NS, "re")

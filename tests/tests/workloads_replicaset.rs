@@ -113,8 +113,23 @@ async fn scales_up_and_down_deleting_in_kubernetes_order() {
         (e.iter().filter(|(r, _)| r == "SuccessfulCreate").count() == 4).then_some(e)
     })
     .await;
+    // Kubernetes' words first, then the cause (each note counts the pods
+    // there were before it, in whatever order the four creations finished).
     for name in &names {
-        assert!(events.contains(&("SuccessfulCreate".into(), format!("Created pod: {name}"))));
+        let note = format!("Created pod: {name} (ReplicaSet web wants 4 replicas, has ");
+        assert!(
+            events
+                .iter()
+                .any(|(r, n)| r == "SuccessfulCreate" && n.starts_with(&note)),
+            "{events:?}"
+        );
+    }
+    for has in 0..4 {
+        let cause = format!(" (ReplicaSet web wants 4 replicas, has {has})");
+        assert!(
+            events.iter().any(|(_, n)| n.ends_with(&cause)),
+            "{events:?}"
+        );
     }
 
     // Four pods in four different states: ready for two hours, ready for a
@@ -157,9 +172,13 @@ async fn scales_up_and_down_deleting_in_kubernetes_order() {
             "scaling to {replicas} should delete {victim}, left {left:?}"
         );
         // The Event is written just after the deletion it reports.
+        let noun = if replicas == 1 { "replica" } else { "replicas" };
         let deleted = (
             "SuccessfulDelete".to_string(),
-            format!("Deleted pod: {victim}"),
+            format!(
+                "Deleted pod: {victim} (ReplicaSet web wants {replicas} {noun}, has {})",
+                replicas + 1
+            ),
         );
         wait_for(&format!("{deleted:?}"), WAIT, || async {
             events_about(&client, NS, "web")

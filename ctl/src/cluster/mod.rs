@@ -175,6 +175,11 @@ pub struct UpArgs {
     /// Give up waiting for readiness after this many seconds.
     #[arg(long = "wait", default_value_t = 60)]
     pub wait: u64,
+    /// Step mode: once the cluster is ready, every reconcile of the
+    /// controller-manager waits for `miniktl step` (`miniktl controllers
+    /// resume` for normal speed).
+    #[arg(long = "step")]
+    pub step: bool,
 }
 
 /// The settings of a new cluster: `up`'s flags with defaults filled in.
@@ -187,6 +192,7 @@ struct NewCluster {
     isolated: bool,
     ha: bool,
     wait: u64,
+    step: bool,
 }
 
 impl UpArgs {
@@ -200,6 +206,7 @@ impl UpArgs {
             isolated: self.isolated,
             ha: self.ha,
             wait: self.wait,
+            step: self.step,
         }
     }
 }
@@ -453,7 +460,13 @@ async fn up(ctx: &Ctx, args: UpArgs) -> Result<()> {
     }
     if let Some(state) = load_state(&home)? {
         state.check_flags(&home, &args)?;
-        return resume(ctx, &home, state, args.wait).await;
+        let step = args.step;
+        let wait = Duration::from_secs(args.wait);
+        resume(ctx, &home, state, args.wait).await?;
+        if step {
+            enable_step_mode(ctx, &home, wait).await?;
+        }
+        return Ok(());
     }
     let args = args.new_cluster();
     let binaries: BTreeMap<&str, PathBuf> = process::find_all()?.into_iter().collect();
@@ -839,6 +852,9 @@ async fn up(ctx: &Ctx, args: UpArgs) -> Result<()> {
     wait_ready(ctx, &home, &state, Duration::from_secs(args.wait)).await?;
     state.server = server.clone();
     save_state(&home, &state)?;
+    if args.step {
+        enable_step_mode(ctx, &home, Duration::from_secs(args.wait)).await?;
+    }
     ctx.print(&format!(
         "Cluster \"{}\" is ready in {:.1}s. kubeconfig: {}\n\n\
          Try:\n  miniktl get nodes\n  miniktl create deployment web --image=minik/web:v1 --replicas=3\n  miniktl expose deployment web --port=80\n  miniktl apply -f examples/rolling-update/   (see examples/README.md)\n\
@@ -1261,6 +1277,37 @@ async fn down(ctx: &Ctx, home: &Home, purge: bool) -> Result<()> {
 /// `standard` already), as minikube's `standard` and k3s'
 /// `local-path`: volumes made on the pod's node by minik-controller's
 /// local-path provisioner once the pod is scheduled, deleted with their claim.
+/// `up --step`: step mode on once the controller-manager has done its own
+/// start-up work (the `default` ServiceAccount, the `kube-root-ca.crt`
+/// ConfigMap in `default`, each the sign of a start-up controller's first
+/// pass over the namespaces; the others start with them), so the instructor's first step is
+/// about the class's objects, not about the cluster's bootstrap. Gives up
+/// waiting after `timeout` and pauses anyway (those reconciles then wait
+/// their turn like any other).
+async fn enable_step_mode(ctx: &Ctx, home: &Home, timeout: Duration) -> Result<()> {
+    let api = cluster_ctx(ctx, home);
+    let deadline = Instant::now() + timeout;
+    let settled = [
+        ("serviceaccounts", "default", "default"),
+        ("configmaps", "default", "kube-root-ca.crt"),
+    ];
+    for (resource, ns, name) in settled {
+        let info = resources::resolve(resource)?;
+        while api.get_opt(info, ns, name).await?.is_none() && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    let client = api.client().await?;
+    if let Err(e) = minik_client::step_mode::set_mode(&client, true).await {
+        return Err(api.kube_err(e).await);
+    }
+    ctx.print(
+        " ✓ step mode: each reconcile waits for `miniktl step` \
+         (`miniktl controllers resume` for normal speed)\n",
+    );
+    Ok(())
+}
+
 async fn create_default_storage_class(ctx: &Ctx, home: &Home) -> Result<()> {
     let api = cluster_ctx(ctx, home);
     let info = resources::resolve("storageclasses")?;

@@ -35,6 +35,7 @@ pub mod rollout;
 pub mod run;
 pub mod scale;
 pub mod set;
+pub mod step;
 pub mod taint;
 pub mod top;
 pub mod version;
