@@ -610,10 +610,10 @@ pub fn render(t: &Value) -> String {
     }
     match str_at(t, "/kind") {
         "Pod" => {
-            let ready = if t["ready"] == json!(true) {
-                "ready"
-            } else {
-                "not ready"
+            let ready = match (t["ready"] == json!(true), str_at(t, "/readySince")) {
+                (true, "") => "ready".to_string(),
+                (true, since) => format!("ready since {}", clock(since)),
+                (false, _) => "not ready".to_string(),
             };
             let node = str_at(t, "/node");
             line(format!(
@@ -795,9 +795,6 @@ pub fn render(t: &Value) -> String {
             }
             line(String::new());
             line("Services it backs:".into());
-            if !str_at(t, "/readySince").is_empty() {
-                line(format!("  ready since {}", clock(str_at(t, "/readySince"))));
-            }
             let services = array_at(t, "/services");
             if services.is_empty() {
                 line("  none: no Service's selector matches its labels".into());

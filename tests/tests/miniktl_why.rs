@@ -197,7 +197,8 @@ async fn why_explains_pods_deployments_and_services() {
     })
     .await;
     assert!(
-        why.starts_with(&format!("Pod default/{pod}: Running, ready, on node-a\n")),
+        why.starts_with(&format!("Pod default/{pod}: Running, ready since "))
+            && why.lines().next().unwrap().ends_with(", on node-a"),
         "{why}"
     );
     assert!(
