@@ -51,6 +51,7 @@ pub mod kubelet_client;
 pub mod metrics;
 pub mod node_authorizer;
 pub mod openapi;
+pub mod openapi_v2;
 pub mod registry;
 pub mod request;
 pub mod rest;
@@ -229,6 +230,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/apis", get(discovery::group_list))
         .route("/apis/{group}", get(discovery::group))
         .route("/apis/{group}/{version}", get(discovery::group_resources))
+        .route("/openapi/v2", get(openapi_v2::document))
         .route("/openapi/v3", get(openapi::root))
         .route("/openapi/v3/{*path}", get(openapi::document))
         .route("/minik/snapshot", get(snapshot))

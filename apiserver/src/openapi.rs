@@ -95,6 +95,25 @@ pub async fn document(
             format!("no OpenAPI document for {}", gv_key(group, version)),
         ));
     }
+    let (paths, schemas) = group_version(&served, group, version);
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({
+            "openapi": "3.0.0",
+            "info": {"title": "Kubernetes (minik)", "version": format!("v{}.{}", crate::discovery::KUBE_MAJOR, crate::discovery::KUBE_MINOR)},
+            "paths": paths,
+            "components": {"schemas": schemas},
+        }),
+    ))
+}
+
+/// One group-version's paths and object schemas (`components.schemas`,
+/// each named as Kubernetes names it).
+pub fn group_version(
+    served: &Served,
+    group: &str,
+    version: &str,
+) -> (Map<String, Value>, Map<String, Value>) {
     let mut paths = Map::new();
     let mut schemas = Map::new();
     let mut generator = SchemaSettings::openapi3().into_generator();
@@ -131,15 +150,7 @@ pub async fn document(
             add_gvk(schema, r);
         }
     }
-    Ok(json_response(
-        StatusCode::OK,
-        &json!({
-            "openapi": "3.0.0",
-            "info": {"title": "Kubernetes (minik)", "version": format!("v{}.{}", crate::discovery::KUBE_MAJOR, crate::discovery::KUBE_MINOR)},
-            "paths": paths,
-            "components": {"schemas": schemas},
-        }),
-    ))
+    (paths, schemas)
 }
 
 /// kube-apiserver's name for a kind's schema: the group reversed, then

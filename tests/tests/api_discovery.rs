@@ -235,3 +235,78 @@ async fn kubectl_explain_reads_the_built_in_schemas() {
         "{explain}"
     );
 }
+
+const LIST: &str = r#"
+apiVersion: v1
+kind: List
+items:
+- apiVersion: v1
+  kind: ConfigMap
+  metadata: {name: listed-a, creationTimestamp: null}
+  data: {a: b}
+- apiVersion: apps/v1
+  kind: Deployment
+  metadata: {name: listed}
+  spec:
+    selector: {matchLabels: {app: listed}}
+    template:
+      metadata: {labels: {app: listed}}
+      spec:
+        containers:
+        - name: web
+          image: minik/web:v1
+          IMAGEPULLPOLICY
+          livenessProbe: {httpGet: {path: /, port: 80}}
+  status: {}
+"#;
+
+/// kubectl validates a `kind: List` file itself, against `/openapi/v2`
+/// (it never asks the server to validate a List): with minik's v2 document
+/// such a file applies, an exported List (`kubectl get -o yaml`) applies
+/// back, and a misspelt field is refused by kubectl in its own words
+/// before anything is created — as against kube-apiserver.
+#[tokio::test(flavor = "multi_thread")]
+async fn kubectl_validates_a_list_against_openapi_v2() {
+    let c = TestCluster::start().await;
+    let good = LIST.replace("IMAGEPULLPOLICY", "imagePullPolicy: IfNotPresent");
+    let out = c.kubectl_stdin(&["apply", "-f", "-"], &good);
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("configmap/listed-a created"), "{text}");
+    assert!(text.contains("deployment.apps/listed created"), "{text}");
+
+    // Exported and applied back, status and server fields included.
+    let exported = c.kubectl_ok(&["get", "deploy/listed", "cm/listed-a", "-o", "yaml"]);
+    assert!(exported.contains("kind: List"), "{exported}");
+    c.kubectl_ok(&["delete", "deploy/listed", "cm/listed-a"]);
+    let out = c.kubectl_stdin(&["apply", "-f", "-"], &exported);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // A misspelt field: kubectl's client-side validation names it.
+    let bad = LIST
+        .replace("IMAGEPULLPOLICY", "imagePullPolice: IfNotPresent")
+        .replace("listed", "misspelt");
+    let out = c.kubectl_stdin(&["apply", "-f", "-"], &bad);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("error validating data: ValidationError(Deployment.spec.template.spec.containers[0]): unknown field \"imagePullPolice\" in io.k8s.api.core.v1.Container"),
+        "{err}"
+    );
+    let cm = c.kubectl(&["get", "cm", "misspelt-a"]);
+    assert!(!cm.status.success(), "nothing of a refused List is created");
+
+    // The same document as JSON, for other clients.
+    let doc = c.kubectl_ok(&["get", "--raw", "/openapi/v2"]);
+    let doc: serde_json::Value = serde_json::from_str(&doc).unwrap();
+    assert_eq!(doc["swagger"], "2.0");
+    assert_eq!(
+        doc["definitions"]["io.k8s.api.core.v1.Pod"]["x-kubernetes-group-version-kind"][0]["kind"],
+        "Pod"
+    );
+}
