@@ -113,6 +113,19 @@ impl Change {
         (*self.decoded().0).clone()
     }
 
+    /// The object decoded for a one-off reader (the API server's own
+    /// followers of the history: the node authorizer's pod index, the
+    /// Service allocator), without keeping the decoded form: kept, it
+    /// would stay with the change for its whole life in the history — a
+    /// decoded pod and its previous state are ten times their JSON.
+    pub fn decode_object(&self) -> Value {
+        match self.decoded.get() {
+            Some((object, _)) => (**object).clone(),
+            None => serde_json::from_slice(&self.line[self.object_at.0..self.object_at.1])
+                .expect("the hub encoded this JSON"),
+        }
+    }
+
     /// The state before the change, decoded.
     pub fn prev(&self) -> Option<Value> {
         self.decoded().1.as_deref().cloned()
@@ -491,6 +504,29 @@ mod tests {
         assert_eq!(
             changes[1].prev.as_ref().unwrap().as_ptr(),
             changes[0].object_json().as_ptr()
+        );
+    }
+
+    #[test]
+    fn a_one_off_decode_keeps_nothing() {
+        let hub = Hub::new(0, Limits::default());
+        let a = json!({"metadata": {"resourceVersion": "1"}, "n": 1});
+        hub.publish(vec![ev(1, "/k/a", a.clone(), None)]);
+        let changes = hub.changes_after(0, 10).unwrap();
+        assert_eq!(changes[0].decode_object(), a);
+        assert!(changes[0].decoded.get().is_none(), "not kept");
+        assert_eq!(
+            hub.ring
+                .lock()
+                .unwrap()
+                .decoded_bytes
+                .load(Ordering::Relaxed),
+            0
+        );
+        assert_eq!(changes[0].object(), a);
+        assert!(
+            changes[0].decoded.get().is_some(),
+            "a watch's decode is shared"
         );
     }
 

@@ -433,8 +433,8 @@ async fn follow_service_allocations(state: Arc<AppState>) {
                         continue;
                     }
                     match c.event_type {
-                        hub::EventType::Deleted => state.services.release(&c.object()),
-                        _ => state.services.load(&c.object()),
+                        hub::EventType::Deleted => state.services.release(&c.decode_object()),
+                        _ => state.services.load(&c.decode_object()),
                     }
                 }
             }

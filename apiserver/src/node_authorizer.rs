@@ -237,7 +237,7 @@ impl NodeGraph {
                         for c in changes.iter().filter(|c| c.key.starts_with(&prefix)) {
                             match c.event_type {
                                 EventType::Deleted => index.remove(&c.key),
-                                _ => index.put(&c.key, &c.object()),
+                                _ => index.put(&c.key, &c.decode_object()),
                             }
                         }
                         revision = last.revision;
