@@ -153,25 +153,16 @@ fn definitions(state: &AppState) -> Map<String, Value> {
         let (_, schemas) = crate::openapi::group_version(&served, group, version);
         all.extend(schemas);
     }
-    let text = Value::Object(all)
-        .to_string()
-        .replace("#/components/schemas/", "#/definitions/");
-    let mut all = match serde_json::from_str(&text) {
-        Ok(v @ Value::Object(_)) => v,
-        _ => Value::Object(Map::new()),
-    };
-    flatten_all_of(&mut all);
-    match all {
-        Value::Object(m) => m,
-        _ => Map::new(),
-    }
+    all.values_mut().for_each(to_v2);
+    all
 }
 
-/// `{"allOf": [{"$ref": X}], "description": …}` (how the v3 schemas
-/// describe a reference) becomes `{"$ref": X, "description": …}`: kubectl's
-/// v2 models read `$ref` and know nothing of `allOf`, so a field described
-/// that way would go unvalidated.
-fn flatten_all_of(v: &mut Value) {
+/// A v3 schema made v2, in place: references point into `#/definitions/`,
+/// and `{"allOf": [{"$ref": X}], "description": …}` (how the v3 schemas
+/// describe a reference) becomes `{"$ref": X, "description": …}` —
+/// kubectl's v2 models read `$ref` and know nothing of `allOf`, so a field
+/// described that way would go unvalidated.
+fn to_v2(v: &mut Value) {
     match v {
         Value::Object(m) => {
             let single_ref = match m.get("allOf") {
@@ -182,9 +173,14 @@ fn flatten_all_of(v: &mut Value) {
                 m.remove("allOf");
                 m.insert("$ref".into(), reference);
             }
-            m.values_mut().for_each(flatten_all_of);
+            if let Some(Value::String(r)) = m.get_mut("$ref") {
+                if let Some(name) = r.strip_prefix("#/components/schemas/") {
+                    *r = format!("#/definitions/{name}");
+                }
+            }
+            m.values_mut().for_each(to_v2);
         }
-        Value::Array(a) => a.iter_mut().for_each(flatten_all_of),
+        Value::Array(a) => a.iter_mut().for_each(to_v2),
         _ => {}
     }
 }

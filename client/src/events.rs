@@ -123,33 +123,6 @@ impl EventRecorder {
         action: &str,
         note: String,
     ) {
-        self.publish_annotated(
-            regarding,
-            related,
-            type_,
-            reason,
-            action,
-            note,
-            BTreeMap::new(),
-        )
-        .await
-    }
-
-    /// [`Self::publish_related`] with annotations on the Event object: data
-    /// a reader can use beyond the note's 1 KB of text (the scheduler's
-    /// decision table). A repeat of the Event replaces them.
-    #[allow(clippy::too_many_arguments)]
-    pub async fn publish_annotated(
-        &self,
-        regarding: &ObjectReference,
-        related: Option<&ObjectReference>,
-        type_: EventType,
-        reason: &str,
-        action: &str,
-        note: String,
-        annotations: BTreeMap<String, String>,
-    ) {
-        let at = Timestamp::now();
         self.publish_at(
             regarding,
             related,
@@ -157,8 +130,8 @@ impl EventRecorder {
             reason,
             action,
             note,
-            annotations,
-            at,
+            BTreeMap::new(),
+            Timestamp::now(),
         )
         .await
     }
@@ -191,9 +164,12 @@ impl EventRecorder {
         });
     }
 
-    /// [`Self::publish_annotated`] for something that happened `at` (a
+    /// [`Self::publish_related`] for something that happened `at` (a
     /// writer that queues Events stamps them when they happen, so they
-    /// sort among other components' Events as they happened).
+    /// sort among other components' Events as they happened), with
+    /// `annotations` on the Event object: data a reader can use beyond the
+    /// note's 1 KB of text (the scheduler's decision table). A repeat of
+    /// the Event replaces them.
     #[allow(clippy::too_many_arguments)]
     pub async fn publish_at(
         &self,

@@ -135,17 +135,19 @@ fn regarding(e: &Value) -> &Value {
     }
 }
 
-/// The Events about one object (by uid, else by kind and name), as trace lines.
-fn about(events: &[Value], obj: &Value) -> Vec<Value> {
+/// Whether Event `e` is about `obj` (by uid, else by kind and name).
+fn is_about(e: &Value, obj: &Value) -> bool {
     let uid = str_at(obj, "/metadata/uid");
-    let (kind, name) = (str_at(obj, "/kind"), name(obj));
+    let o = regarding(e);
+    (!uid.is_empty() && str_at(o, "/uid") == uid)
+        || (str_at(o, "/kind") == str_at(obj, "/kind") && str_at(o, "/name") == name(obj))
+}
+
+/// The Events about one object, as trace lines.
+fn about(events: &[Value], obj: &Value) -> Vec<Value> {
     events
         .iter()
-        .filter(|e| {
-            let o = regarding(e);
-            (!uid.is_empty() && str_at(o, "/uid") == uid)
-                || (str_at(o, "/kind") == kind && str_at(o, "/name") == name)
-        })
+        .filter(|e| is_about(e, obj))
         .map(event_line)
         .collect()
 }
@@ -336,12 +338,10 @@ pub fn pod_trace(
 /// The newest scheduling attempt's filter table for `pod` (from its
 /// scheduling Events' annotation), `null` when there is none.
 fn filter_table(events: &[Value], pod: &Value) -> Value {
-    let uid = str_at(pod, "/metadata/uid");
     events
         .iter()
         .rev()
-        .filter(|e| uid.is_empty() || str_at(regarding(e), "/uid") == uid)
-        .filter(|e| str_at(regarding(e), "/name") == name(pod))
+        .filter(|e| is_about(e, pod))
         .filter_map(|e| {
             let table = str_at(e, "/metadata/annotations/scheduler.minik.io~1filter-table");
             serde_json::from_str(table).ok()
@@ -405,10 +405,9 @@ fn render_filter_table(t: &Value, line: &mut dyn FnMut(String)) {
         .iter()
         .map(|w| (str_at(w, "/plugin"), w["weight"].as_i64().unwrap_or(0)))
         .collect();
-    let mut rows = vec![std::iter::once("NODE".to_string())
-        .chain(std::iter::once("TOTAL".to_string()))
-        .chain(plugins.iter().map(|(p, w)| format!("{p}×{w}")))
-        .collect::<Vec<_>>()];
+    let mut header = vec!["NODE".to_string(), "TOTAL".to_string()];
+    header.extend(plugins.iter().map(|(p, w)| format!("{p}×{w}")));
+    let mut rows = vec![header];
     for s in scores {
         let mut row = vec![str_at(s, "/node").to_string(), s["total"].to_string()];
         row.extend(plugins.iter().map(|(p, _)| s["plugins"][*p].to_string()));

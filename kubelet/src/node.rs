@@ -212,8 +212,8 @@ async fn write_status(api: &Api<Node>, k: &Kubelet, status: Value) -> Result<(),
 /// (logs, exec) still answers.
 pub const STOPPED_ANNOTATION: &str = "kubelet.minik.io/stopped";
 
-/// Follows the Node's stop switch; `true` when it changed.
-fn follow_stop_switch(k: &Kubelet, node: Option<&Node>) -> bool {
+/// Follows the Node's stop switch (logging when it flips).
+fn follow_stop_switch(k: &Kubelet, node: Option<&Node>) {
     let stopped = node
         .and_then(|n| n.metadata.annotations.as_ref())
         .and_then(|a| a.get(STOPPED_ANNOTATION))
@@ -224,7 +224,6 @@ fn follow_stop_switch(k: &Kubelet, node: Option<&Node>) -> bool {
     if changed {
         tracing::warn!(node = %k.node_name, stopped, "node stop switch {}", if stopped { "on: no heartbeats, status or pod syncs" } else { "off: resuming" });
     }
-    changed
 }
 
 /// Keeps the Node's status true, until aborted.

@@ -69,6 +69,29 @@ struct EventJob {
     at: k8s_openapi::jiff::Timestamp,
 }
 
+impl EventJob {
+    /// An Event about `pod` happening now, naming no other object and
+    /// carrying no table.
+    fn new(
+        pod: &Pod,
+        type_: EventType,
+        reason: &'static str,
+        action: &'static str,
+        note: String,
+    ) -> EventJob {
+        EventJob {
+            reference: pod.object_ref(&()),
+            related: None,
+            type_,
+            reason,
+            action,
+            note,
+            table: None,
+            at: k8s_openapi::jiff::Timestamp::now(),
+        }
+    }
+}
+
 pub struct Reporter {
     client: kube::Client,
     recorder: EventRecorder,
@@ -113,40 +136,38 @@ impl Reporter {
         table: String,
         decided: k8s_openapi::jiff::Timestamp,
     ) {
-        self.enqueue_at(
-            decided,
-            pod,
-            Some(ObjectReference {
+        let note = format!(
+            "Successfully assigned {}/{} to {node}",
+            pod.namespace().unwrap_or_default(),
+            pod.name_any()
+        );
+        self.enqueue(EventJob {
+            related: Some(ObjectReference {
                 api_version: Some("v1".into()),
                 kind: Some("Node".into()),
                 name: Some(node.to_string()),
                 ..Default::default()
             }),
-            EventType::Normal,
-            "Scheduled",
-            "Binding",
-            format!(
-                "Successfully assigned {}/{} to {node}",
-                pod.namespace().unwrap_or_default(),
-                pod.name_any()
-            ),
-            Some(table),
-        );
+            table: Some(table),
+            at: decided,
+            ..EventJob::new(pod, EventType::Normal, "Scheduled", "Binding", note)
+        });
     }
 
     /// `FailedScheduling` for a pod that is being deleted.
     pub fn skipped_deleting(&self, pod: &Pod) {
-        self.enqueue(
+        let note = format!(
+            "skip schedule deleting pod: {}/{}",
+            pod.namespace().unwrap_or_default(),
+            pod.name_any()
+        );
+        self.enqueue(EventJob::new(
             pod,
             EventType::Warning,
             "FailedScheduling",
             "Scheduling",
-            format!(
-                "skip schedule deleting pod: {}/{}",
-                pod.namespace().unwrap_or_default(),
-                pod.name_any()
-            ),
-        );
+            note,
+        ));
     }
 
     /// `FailedScheduling` plus the PodScheduled=False condition.
@@ -161,15 +182,16 @@ impl Reporter {
         still_pending: bool,
         table: Option<String>,
     ) {
-        self.enqueue_related(
-            pod,
-            None,
-            EventType::Warning,
-            "FailedScheduling",
-            "Scheduling",
-            truncate(message.clone()),
+        self.enqueue(EventJob {
             table,
-        );
+            ..EventJob::new(
+                pod,
+                EventType::Warning,
+                "FailedScheduling",
+                "Scheduling",
+                truncate(message.clone()),
+            )
+        });
         if still_pending && condition_differs(pod, reason, &message) {
             let this = Arc::clone(self);
             let (namespace, name) = (pod.namespace().unwrap_or_default(), pod.name_any());
@@ -194,56 +216,11 @@ impl Reporter {
         }
     }
 
-    fn enqueue(
-        &self,
-        pod: &Pod,
-        type_: EventType,
-        reason: &'static str,
-        action: &'static str,
-        note: String,
-    ) {
-        self.enqueue_related(pod, None, type_, reason, action, note, None)
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn enqueue_related(
-        &self,
-        pod: &Pod,
-        related: Option<ObjectReference>,
-        type_: EventType,
-        reason: &'static str,
-        action: &'static str,
-        note: String,
-        table: Option<String>,
-    ) {
-        let now = k8s_openapi::jiff::Timestamp::now();
-        self.enqueue_at(now, pod, related, type_, reason, action, note, table)
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn enqueue_at(
-        &self,
-        at: k8s_openapi::jiff::Timestamp,
-        pod: &Pod,
-        related: Option<ObjectReference>,
-        type_: EventType,
-        reason: &'static str,
-        action: &'static str,
-        note: String,
-        table: Option<String>,
-    ) {
-        let job = EventJob {
-            reference: pod.object_ref(&()),
-            related,
-            type_,
-            reason,
-            action,
-            note,
-            table,
-            at,
-        };
-        if self.events.try_send(job).is_err() {
-            tracing::warn!(pod = %pod.name_any(), reason, "event queue full; event dropped");
+    fn enqueue(&self, job: EventJob) {
+        if let Err(e) = self.events.try_send(job) {
+            let job = e.into_inner();
+            let pod = job.reference.name.unwrap_or_default();
+            tracing::warn!(%pod, reason = job.reason, "event queue full; event dropped");
         }
     }
 

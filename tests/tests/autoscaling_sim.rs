@@ -20,13 +20,8 @@ use support::TestCluster;
 const T: Duration = Duration::from_secs(30);
 
 fn sim_node(cluster: &TestCluster, name: &str) -> minik_kubelet::Config {
-    let mut config = minik_kubelet::Config::new(name);
-    config.runtime = minik_kubelet::RuntimeKind::Sim;
-    config.root_dir = cluster.dir.path().join(format!("kubelet-{name}"));
-    config.listen = "127.0.0.1:0".parse().unwrap();
+    let mut config = cluster.sim_node(name);
     config.sim_delay = Duration::from_millis(100);
-    config.lease_renew_interval = Duration::from_secs(1);
-    config.resync_period = Duration::from_millis(500);
     config.cpu_capacity = Some("4".into());
     config.memory_capacity = Some("8Gi".into());
     config

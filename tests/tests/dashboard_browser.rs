@@ -109,13 +109,11 @@ async fn the_dashboard_follows_the_cluster_in_a_browser() {
     let c = TestCluster::start().await;
     let mut nodes = Vec::new();
     for n in ["node-a", "node-b"] {
-        let mut node = minik_kubelet::Config::new(n);
-        node.runtime = minik_kubelet::RuntimeKind::Sim;
-        node.root_dir = c.dir.path().join(n);
-        node.listen = "127.0.0.1:0".parse().unwrap();
-        node.sim_delay = Duration::from_millis(50);
-        node.lease_renew_interval = Duration::from_secs(1);
-        nodes.push(minik_kubelet::start(node, c.client.clone()).await.unwrap());
+        nodes.push(
+            minik_kubelet::start(c.sim_node(n), c.client.clone())
+                .await
+                .unwrap(),
+        );
     }
     let _scheduler = start_scheduler(&c.client);
     let ctx = Arc::new(minik_controller::Context::new(

@@ -375,23 +375,21 @@ async fn liveness_restarts_and_readiness_flips_ready() {
         }
         lines.join("\n") + "\n"
     };
-    let deadline = Instant::now() + T;
-    let why = loop {
-        let why = mk::miniktl(&c.cluster.kubeconfig, &["why", "pod/live"])
-            .await
-            .ok();
-        let text = normalize(&why);
-        let settled = why.contains("Killing: Container c failed liveness probe")
-            && why.contains("last ended: ");
-        if support::golden::matches("why/liveness-restart", &text)
-            || (support::golden::updating() && settled)
-            || Instant::now() > deadline
-        {
-            support::golden::assert_golden("why/liveness-restart", &text);
-            break why;
-        }
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    };
+    let why = support::golden::assert_eventually(
+        "why/liveness-restart",
+        T,
+        || async {
+            mk::miniktl(&c.cluster.kubeconfig, &["why", "pod/live"])
+                .await
+                .ok()
+        },
+        normalize,
+        |why| {
+            why.contains("Killing: Container c failed liveness probe")
+                && why.contains("last ended: ")
+        },
+    )
+    .await;
     let has = |parts: &[&str]| why.lines().any(|l| parts.iter().all(|p| l.contains(p)));
     assert!(has(&["created directly: no controller owns it"]), "{why}");
     assert!(

@@ -340,11 +340,7 @@ async fn a_deleted_node_is_forgotten() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stopped_kubelet_is_a_lost_node_until_started_again() {
     let c = TestCluster::start().await;
-    let mut node = minik_kubelet::Config::new("node-s");
-    node.runtime = minik_kubelet::RuntimeKind::Sim;
-    node.root_dir = c.dir.path().join("node-s");
-    node.listen = "127.0.0.1:0".parse().unwrap();
-    node.sim_delay = Duration::from_millis(50);
+    let mut node = c.sim_node("node-s");
     node.lease_renew_interval = Duration::from_millis(500);
     node.node_status_update_frequency = Duration::from_millis(500);
     let _kubelet = minik_kubelet::start(node, c.client.clone()).await.unwrap();

@@ -106,43 +106,24 @@ async fn assert_why_golden(
     hashes: &[&str],
     settled: impl Fn(&str) -> bool,
 ) -> String {
-    let deadline = std::time::Instant::now() + T;
-    let file = format!("why/{name}");
-    loop {
-        let out = mk::miniktl(&c.kubeconfig, &["why", what]).await.ok();
-        let normalized = normalize(&out, hashes);
-        let done = if golden::updating() {
-            settled(&out)
-        } else {
-            golden::matches(&file, &normalized)
-        };
-        if done || std::time::Instant::now() > deadline {
-            golden::assert_golden(&file, &normalized);
-            return out;
-        }
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
-}
-
-fn sim_node(c: &TestCluster, name: &str) -> minik_kubelet::Config {
-    let mut node = minik_kubelet::Config::new(name);
-    node.runtime = minik_kubelet::RuntimeKind::Sim;
-    node.root_dir = c.dir.path().join(name);
-    node.listen = "127.0.0.1:0".parse().unwrap();
-    node.sim_delay = Duration::from_millis(50);
-    node.lease_renew_interval = Duration::from_secs(1);
-    node.resync_period = Duration::from_millis(500);
-    node
+    golden::assert_eventually(
+        &format!("why/{name}"),
+        T,
+        || async { mk::miniktl(&c.kubeconfig, &["why", what]).await.ok() },
+        |out| normalize(out, hashes),
+        settled,
+    )
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn why_explains_pods_deployments_and_services() {
     let c = TestCluster::start().await;
-    let _node = minik_kubelet::start(sim_node(&c, "node-a"), c.client.clone())
+    let _node = minik_kubelet::start(c.sim_node("node-a"), c.client.clone())
         .await
         .unwrap();
     // node-b takes only pods that tolerate its taint; it is lost at the end.
-    let node_b = minik_kubelet::start(sim_node(&c, "node-b"), c.client.clone())
+    let node_b = minik_kubelet::start(c.sim_node("node-b"), c.client.clone())
         .await
         .unwrap();
     wait_for("node-b registered", T, || async {

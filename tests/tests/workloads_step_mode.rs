@@ -81,14 +81,9 @@ async fn one_step_runs_one_reconcile() {
     let client = c.client.clone();
     // Paused before the controllers start: nothing they do passes unstepped.
     step_mode::set_mode(&client, true).await.unwrap();
-    let mut node = minik_kubelet::Config::new("node-a");
-    node.runtime = minik_kubelet::RuntimeKind::Sim;
-    node.root_dir = c.dir.path().join("kubelet");
-    node.listen = "127.0.0.1:0".parse().unwrap();
-    node.sim_delay = Duration::from_millis(50);
-    node.lease_renew_interval = Duration::from_secs(1);
-    node.resync_period = Duration::from_millis(500);
-    let _node = minik_kubelet::start(node, client.clone()).await.unwrap();
+    let _node = minik_kubelet::start(c.sim_node("node-a"), client.clone())
+        .await
+        .unwrap();
     let _scheduler = start_scheduler(&client);
     let ctx = Arc::new(minik_controller::Context::new(
         client.clone(),

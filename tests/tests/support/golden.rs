@@ -71,3 +71,36 @@ pub fn updating() -> bool {
 pub fn matches(name: &str, actual: &str) -> bool {
     std::fs::read_to_string(path(name)).is_ok_and(|e| e == actual)
 }
+
+/// Reads an output (`read`) until, normalized, it matches the golden file
+/// `name` — what it describes (Events, statuses) lands a moment after the
+/// state it follows — then asserts it, failing with the diff once `timeout`
+/// has passed. When the files are being rewritten, the output is taken
+/// once `settled` holds for it. Returns the last output as read.
+pub async fn assert_eventually<R, F>(
+    name: &str,
+    timeout: std::time::Duration,
+    read: R,
+    normalize: impl Fn(&str) -> String,
+    settled: impl Fn(&str) -> bool,
+) -> String
+where
+    R: Fn() -> F,
+    F: std::future::Future<Output = String>,
+{
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        let out = read().await;
+        let normalized = normalize(&out);
+        let done = if updating() {
+            settled(&out)
+        } else {
+            matches(name, &normalized)
+        };
+        if done || std::time::Instant::now() > deadline {
+            assert_golden(name, &normalized);
+            return out;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    }
+}

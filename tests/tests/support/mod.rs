@@ -214,6 +214,20 @@ impl TestCluster {
         );
     }
 
+    /// An in-process simulated kubelet's configuration for node `name` of
+    /// this cluster: quick starts (50 ms), a Lease renewed every second,
+    /// pods resynced every 500 ms, any free port.
+    pub fn sim_node(&self, name: &str) -> minik_kubelet::Config {
+        let mut node = minik_kubelet::Config::new(name);
+        node.runtime = minik_kubelet::RuntimeKind::Sim;
+        node.root_dir = self.dir.path().join(name);
+        node.listen = "127.0.0.1:0".parse().unwrap();
+        node.sim_delay = std::time::Duration::from_millis(50);
+        node.lease_renew_interval = std::time::Duration::from_secs(1);
+        node.resync_period = std::time::Duration::from_millis(500);
+        node
+    }
+
     /// Runs the real `kubectl` with this cluster's kubeconfig. The test's
     /// runtime must be multi-threaded: the server keeps serving meanwhile.
     pub fn kubectl(&self, args: &[&str]) -> Output {
