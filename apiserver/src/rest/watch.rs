@@ -55,9 +55,34 @@ struct Filter {
     exact_key: Option<String>,
     labels: LabelSelector,
     fields: FieldSelector,
+    /// The value an exact term demands of the kind's indexed field (a
+    /// kubelet's `spec.nodeName=<node>`), and whether that term is the
+    /// whole selector: then each change is judged by the value the hub
+    /// kept (see `hub::Indexed`), with no decode.
+    indexed: Option<(String, bool)>,
 }
 
 impl Filter {
+    fn new(
+        prefix: String,
+        exact_key: Option<String>,
+        labels: LabelSelector,
+        fields: FieldSelector,
+    ) -> Filter {
+        let indexed = crate::hub::indexed_field(&prefix).and_then(|field| {
+            let want = fields.requires_exact_match(field)?;
+            let whole = labels.is_empty() && fields.requirements().len() == 1;
+            Some((want.to_string(), whole))
+        });
+        Filter {
+            prefix,
+            exact_key,
+            labels,
+            fields,
+            indexed,
+        }
+    }
+
     fn matches(&self, obj: &Value) -> bool {
         self.fields.matches(obj) && self.labels.matches_object(obj)
     }
@@ -83,19 +108,37 @@ impl Filter {
         if self.selects_everything() {
             return Some((c.event_type, None));
         }
+        if let (Some((want, whole)), Some(values)) = (&self.indexed, &c.indexed) {
+            let now = *values.now == **want;
+            let before = values.before.as_deref() == Some(want.as_str());
+            if !now && !before {
+                // The term fails both states, so the selector does too.
+                return None;
+            }
+            if *whole {
+                return seen_as(c.event_type, before, now).map(|t| (t, None));
+            }
+        }
         let (obj, prev) = c.decoded();
         let now = self.matches(obj);
         let before = prev.as_deref().is_some_and(|p| self.matches(p));
-        let ty = match c.event_type {
-            EventType::Deleted => (now || before).then_some(EventType::Deleted),
-            _ => match (before, now) {
-                (true, true) => Some(EventType::Modified),
-                (false, true) => Some(EventType::Added),
-                (true, false) => Some(EventType::Deleted),
-                (false, false) => None,
-            },
-        };
-        ty.map(|t| (t, Some(obj.clone())))
+        seen_as(c.event_type, before, now).map(|t| (t, Some(obj.clone())))
+    }
+}
+
+/// What a selecting watch sees of a change, given whether the object
+/// matched its selector before the change and after: one entering the
+/// selection is ADDED, one leaving it DELETED (as kube-apiserver's watch
+/// cache reports them).
+fn seen_as(ty: EventType, before: bool, now: bool) -> Option<EventType> {
+    match ty {
+        EventType::Deleted => (now || before).then_some(EventType::Deleted),
+        _ => match (before, now) {
+            (true, true) => Some(EventType::Modified),
+            (false, true) => Some(EventType::Added),
+            (true, false) => Some(EventType::Deleted),
+            (false, false) => None,
+        },
     }
 }
 
@@ -203,12 +246,9 @@ async fn wait_until_published(hub: &Hub, revision: u64) -> bool {
 
 pub async fn watch(ctx: Ctx) -> Result<Response, ApiError> {
     let fields = ctx.params.field_selector()?;
-    let filter = Filter {
-        prefix: ctx.target.collection_prefix(),
-        exact_key: ctx.target.single_key(&fields),
-        labels: ctx.params.label_selector()?,
-        fields,
-    };
+    let labels = ctx.params.label_selector()?;
+    let exact_key = ctx.target.single_key(&fields);
+    let filter = Filter::new(ctx.target.collection_prefix(), exact_key, labels, fields);
     let bookmarks = ctx.params.flag("allowWatchBookmarks");
     let send_initial = ctx.params.get("sendInitialEvents").map(|s| s == "true");
     let timeout = Duration::from_secs(
@@ -576,5 +616,93 @@ impl Drop for BodyStream {
         o.gone.store(true, Ordering::Release);
         o.room.notify_one();
         o.gone_notify.notify_waiters();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hub::{Event, Limits};
+
+    fn pod(node: Option<&str>, app: &str, rv: u64) -> Value {
+        let mut p = json!({
+            "metadata": {"name": "p", "namespace": "ns", "resourceVersion": rv.to_string(),
+                "labels": {"app": app}},
+            "spec": {},
+        });
+        if let Some(n) = node {
+            p["spec"]["nodeName"] = json!(n);
+        }
+        p
+    }
+
+    /// A pod's life as a kubelet's watch sees it: unbound (nothing), bound
+    /// to this node (ADDED), updated (MODIFIED), moved away (DELETED),
+    /// bound elsewhere and deleted (nothing); the same with a label term,
+    /// which takes the decoding path, and without the node term at all.
+    #[test]
+    fn a_node_watch_sees_what_the_decoded_selector_sees() {
+        let hub = Hub::new(0, Limits::default());
+        let key = "/registry/core/pods/ns/p";
+        let states = [
+            (EventType::Added, pod(None, "a", 1)),
+            (EventType::Modified, pod(Some("n1"), "a", 2)),
+            (EventType::Modified, pod(Some("n1"), "b", 3)),
+            (EventType::Modified, pod(Some("n2"), "b", 4)),
+            (EventType::Deleted, pod(Some("n2"), "b", 5)),
+        ];
+        let mut prev: Option<Value> = None;
+        for (rev, (ty, obj)) in states.iter().enumerate() {
+            hub.publish(vec![Arc::new(Event {
+                revision: rev as u64 + 1,
+                event_type: *ty,
+                key: key.into(),
+                object: Arc::new(obj.clone()),
+                prev: prev.replace(obj.clone()).map(Arc::new),
+            })]);
+        }
+        let changes = hub.changes_after(0, 10).unwrap();
+        let seen = |fields: &str, labels: &str| -> Vec<Option<EventType>> {
+            let f = Filter::new(
+                "/registry/core/pods/".into(),
+                None,
+                LabelSelector::parse(labels).unwrap(),
+                FieldSelector::parse(fields).unwrap(),
+            );
+            changes.iter().map(|c| f.view(c).map(|(t, _)| t)).collect()
+        };
+        use EventType::*;
+        let by_node = seen("spec.nodeName=n1", "");
+        assert_eq!(
+            by_node,
+            [None, Some(Added), Some(Modified), Some(Deleted), None]
+        );
+        let indexed = Filter::new(
+            "/registry/core/pods/".into(),
+            None,
+            LabelSelector::everything(),
+            FieldSelector::parse("spec.nodeName=n1").unwrap(),
+        );
+        assert_eq!(indexed.indexed, Some(("n1".to_string(), true)));
+        assert!(
+            indexed.view(&changes[1]).unwrap().1.is_none(),
+            "judged without decoding"
+        );
+        assert_eq!(
+            seen("spec.nodeName=n1", "app=b"),
+            [None, None, Some(Added), Some(Deleted), None]
+        );
+        assert_eq!(
+            seen("spec.nodeName=n2,metadata.namespace=ns", ""),
+            [None, None, None, Some(Added), Some(Deleted)]
+        );
+        assert_eq!(
+            seen("spec.nodeName=", ""),
+            [Some(Added), Some(Deleted), None, None, None]
+        );
+        assert_eq!(
+            seen("spec.nodeName!=n1", ""),
+            [Some(Added), Some(Deleted), None, Some(Added), Some(Deleted)]
+        );
     }
 }

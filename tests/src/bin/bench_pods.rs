@@ -23,6 +23,41 @@ use serde_json::json;
 
 /// Resident memory (MB) of each minik process started from `home`.
 fn memory(home: &Path) -> Vec<(String, f64)> {
+    per_process(home, |dir| {
+        let status = std::fs::read_to_string(dir.join("status")).unwrap_or_default();
+        let kb: f64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
+            .unwrap_or(0.0);
+        kb / 1024.0
+    })
+}
+
+/// CPU seconds (user + system) each minik process started from `home` has
+/// used so far: the difference across the burst says where the time went.
+fn cpu_seconds(home: &Path) -> Vec<(String, f64)> {
+    // SAFETY: sysconf only reads a configuration value.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    per_process(home, |dir| {
+        let stat = std::fs::read_to_string(dir.join("stat")).unwrap_or_default();
+        // Fields after the parenthesised command name; utime and stime are
+        // the 14th and 15th of the whole line.
+        let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let tick = |i: usize| {
+            fields
+                .get(i)
+                .and_then(|v| v.parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
+        (tick(11) + tick(12)) / ticks
+    })
+}
+
+/// `measure` of each minik process started from `home`, by binary name
+/// (summed when a binary runs more than once), sorted by name.
+fn per_process(home: &Path, measure: impl Fn(&Path) -> f64) -> Vec<(String, f64)> {
     let mut out = Vec::new();
     let home = home.display().to_string();
     for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
@@ -38,13 +73,11 @@ fn memory(home: &Path) -> Vec<(String, f64)> {
         if !name.starts_with("minik-") || !cmdline.contains(&home) {
             continue;
         }
-        let status = std::fs::read_to_string(dir.join("status")).unwrap_or_default();
-        let kb: f64 = status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.split_whitespace().next()?.parse().ok())
-            .unwrap_or(0.0);
-        out.push((name, kb / 1024.0));
+        let value = measure(&dir);
+        match out.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, v)) => *v += value,
+            None => out.push((name, value)),
+        }
     }
     out.sort_by(|a, b| a.0.cmp(&b.0));
     out
@@ -198,6 +231,7 @@ async fn run(
 
     let total = deployments * replicas;
     let names: Vec<String> = (0..deployments).map(|i| format!("load-{i}")).collect();
+    let cpu_before = cpu_seconds(home);
     let started = Instant::now();
     futures::stream::iter(names.iter())
         .map(|n| {
@@ -216,6 +250,20 @@ async fn run(
     println!(
         "pods      {deployments} Deployments x {replicas}: {got}/{total} Running after {took:.1} s = {:.0} pods/s end to end (target: 30,000 in < 60 s, >= 500 pods/s)",
         got as f64 / took
+    );
+    let cpu: Vec<String> = cpu_seconds(home)
+        .into_iter()
+        .map(|(name, after)| {
+            let before = cpu_before
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map_or(0.0, |(_, v)| *v);
+            format!("{name} {:.1} s", after - before)
+        })
+        .collect();
+    println!(
+        "cpu       during the burst ({took:.1} s wall, 2 cores here): {}",
+        cpu.join(", ")
     );
 
     let kubectl = Instant::now();
