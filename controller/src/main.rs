@@ -11,6 +11,9 @@ use clap::Parser;
 use minik_client::leader_election::LeaderElection;
 use minik_controller::Settings;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// minik's controller manager: ReplicaSet, Deployment, DaemonSet, Job,
 /// CronJob, TTL-after-finished, disruption, PersistentVolume (with the
 /// local-path provisioner and volume protection), Endpoints, garbage collector,

@@ -10,6 +10,9 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use clap::Parser;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// minik's dashboard: the cluster live in a browser.
 #[derive(Debug, Parser)]
 #[command(name = "minik-dashboard", version)]

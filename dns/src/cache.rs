@@ -7,8 +7,18 @@
 //! Every change (and the end of every re-list, so stale objects vanish at
 //! once) wakes one task that builds a new `Zone` snapshot and swaps it in;
 //! changes that arrive during a build coalesce into one more build.
+//!
+//! Where minik simplifies: CoreDNS looks each query up in its informers,
+//! minik answers from a snapshot rebuilt whole. A rebuild costs time in
+//! proportion to the cluster (about 40 ms at 3,000 pods), so while pods
+//! keep changing the builder rests [`REST_FACTOR`] times as long as its last
+//! build took before the next: in a small cluster that is microseconds and
+//! answers stay as fresh as before; in a burst of thousands of pods the
+//! zone lags by a fraction of a second instead of the rebuilds taking a
+//! core.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::{Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
@@ -20,6 +30,13 @@ use minik_client::reflect;
 
 use crate::handler::SharedZone;
 use crate::zone::{Zone, ZoneSettings};
+
+/// How many times its own duration the builder rests after a build before
+/// the next: rebuilds then take at most a fifth of a core.
+const REST_FACTOR: u32 = 4;
+
+/// The longest rest, so a huge zone is still at most this stale.
+const MAX_REST: Duration = Duration::from_secs(1);
 
 /// Starts the three watches and the zone builder on `tasks`.
 pub fn start(
@@ -44,6 +61,7 @@ pub fn start(
         let mut serial: u32 = 0;
         loop {
             serial = serial.wrapping_add(1);
+            let started = Instant::now();
             let next = Zone::build(
                 &settings,
                 serial,
@@ -52,7 +70,10 @@ pub fn start(
                 &pods.state(),
             );
             *zone.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(next));
+            let rest = started.elapsed().saturating_mul(REST_FACTOR).min(MAX_REST);
             changed.notified().await;
+            // Changes that arrive meanwhile coalesce into the next build.
+            tokio::time::sleep_until((started + rest).into()).await;
         }
     });
 }

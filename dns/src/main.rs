@@ -6,6 +6,9 @@ use std::time::Duration;
 
 use clap::Parser;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// minik's cluster DNS: authoritative for cluster.local, forwards the rest.
 #[derive(Parser, Debug)]
 #[command(name = "minik-dns", version)]

@@ -9,6 +9,9 @@ use std::time::Duration;
 use clap::{Parser, ValueEnum};
 use minik_kubelet::{Config, RuntimeKind};
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum RuntimeFlag {
     Docker,

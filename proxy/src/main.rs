@@ -12,6 +12,9 @@ use clap::Parser;
 use minik_proxy::plan::ClusterIpBind;
 use minik_proxy::ProxyMode;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// kube-proxy's `--proxy-mode` values that minik implements.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 enum Mode {

@@ -10,6 +10,9 @@ use clap::Parser;
 use minik_client::leader_election::LeaderElection;
 use minik_scheduler::{Config, QueueSettings};
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// minik's scheduler: binds pending pods to nodes (filter, then score).
 #[derive(Debug, Parser)]
 #[command(name = "minik-scheduler", version)]
