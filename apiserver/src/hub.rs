@@ -109,26 +109,7 @@ pub struct Change {
     /// The previous state's JSON; shares the previous change's bytes when
     /// that change is still in the ring.
     prev: Option<Bytes>,
-    /// The object and previous state decoded, once, for every watch that
-    /// filters by selector (a thousand kubelets' `spec.nodeName` watches
-    /// would otherwise each decode every pod change). Counted against the
-    /// history's byte budget through `decoded_bytes` while it is kept.
-    decoded: std::sync::OnceLock<(Arc<Value>, Option<Arc<Value>>)>,
-    decoded_bytes: Arc<AtomicUsize>,
 }
-
-impl Drop for Change {
-    fn drop(&mut self) {
-        if self.decoded.get().is_some() {
-            self.decoded_bytes
-                .fetch_sub(self.decoded_cost(), Ordering::Relaxed);
-        }
-    }
-}
-
-/// What a decoded change is taken to cost: JSON as `serde_json::Value`
-/// takes several times its text (maps, strings, their allocations).
-const DECODED_FACTOR: usize = 4;
 
 impl Change {
     /// The watch line for this change's own event type.
@@ -142,46 +123,19 @@ impl Change {
     }
 
     /// The object, decoded.
-    pub fn object(&self) -> Value {
-        (*self.decoded().0).clone()
-    }
-
-    /// The object decoded for a one-off reader (the API server's own
-    /// followers of the history: the node authorizer's pod index, the
-    /// Service allocator), without keeping the decoded form: kept, it
-    /// would stay with the change for its whole life in the history — a
-    /// decoded pod and its previous state are ten times their JSON.
     pub fn decode_object(&self) -> Value {
-        match self.decoded.get() {
-            Some((object, _)) => (**object).clone(),
-            None => serde_json::from_slice(&self.line[self.object_at.0..self.object_at.1])
-                .expect("the hub encoded this JSON"),
-        }
+        decode(&self.line[self.object_at.0..self.object_at.1])
     }
 
-    /// The state before the change, decoded.
-    pub fn prev(&self) -> Option<Value> {
-        self.decoded().1.as_deref().cloned()
-    }
-
-    /// The object and the state before, decoded once and shared.
-    pub fn decoded(&self) -> &(Arc<Value>, Option<Arc<Value>>) {
-        self.decoded.get_or_init(|| {
-            self.decoded_bytes
-                .fetch_add(self.decoded_cost(), Ordering::Relaxed);
-            let decode = |b: &[u8]| -> Value {
-                serde_json::from_slice(b).expect("the hub encoded this JSON")
-            };
-            (
-                Arc::new(decode(&self.line[self.object_at.0..self.object_at.1])),
-                self.prev.as_deref().map(|p| Arc::new(decode(p))),
-            )
-        })
-    }
-
-    /// What decoding this change adds (see [`DECODED_FACTOR`]).
-    fn decoded_cost(&self) -> usize {
-        DECODED_FACTOR * (self.line.len() + self.prev.as_ref().map_or(0, Bytes::len))
+    /// The object and the state before, decoded for the one reader that
+    /// asks. Not kept: a decoded pod and its previous state take ten times
+    /// their JSON, and kept with the change they would stay for its whole
+    /// life in the history. The readers that need a decode are few (a
+    /// watch selecting on anything but a pod's node, a watch served as a
+    /// Table or in another version, the API server's own followers); the
+    /// thousand kubelets' `spec.nodeName` watches judge by [`Indexed`].
+    pub fn decode(&self) -> (Value, Option<Value>) {
+        (self.decode_object(), self.prev.as_deref().map(decode))
     }
 
     /// Bytes this change accounts for. A shared `prev` is counted again:
@@ -192,6 +146,11 @@ impl Change {
             + self.line.len()
             + self.prev.as_ref().map_or(0, Bytes::len)
     }
+}
+
+/// JSON the hub encoded itself, decoded.
+fn decode(json: &[u8]) -> Value {
+    serde_json::from_slice(json).expect("the hub encoded this JSON")
 }
 
 /// `{"type":"<ty>","object":<object_json>}\n`, and where the object sits in it.
@@ -263,9 +222,6 @@ pub struct Gauges {
 struct Ring {
     changes: VecDeque<Arc<Change>>,
     bytes: usize,
-    /// What decoded changes (retained here or still held by a watch) add
-    /// to `bytes`.
-    decoded_bytes: Arc<AtomicUsize>,
     /// Every change with a revision above this one is in `changes`.
     complete_after: u64,
     /// Per key, the revision and JSON of its newest change still in the
@@ -291,7 +247,6 @@ impl Hub {
     pub fn new(revision: u64, limits: Limits) -> Self {
         Self {
             ring: Mutex::new(Ring {
-                decoded_bytes: Arc::new(AtomicUsize::new(0)),
                 changes: VecDeque::new(),
                 bytes: 0,
                 complete_after: revision,
@@ -402,8 +357,6 @@ impl Hub {
                 line,
                 object_at,
                 prev,
-                decoded: std::sync::OnceLock::new(),
-                decoded_bytes: ring.decoded_bytes.clone(),
             });
             if change.event_type == EventType::Deleted {
                 ring.newest.remove(ev.key.as_str());
@@ -415,8 +368,7 @@ impl Hub {
             ring.changes.push_back(change);
             // Keep at least the newest change, however large.
             while ring.changes.len() > 1
-                && (ring.changes.len() > self.limits.changes
-                    || ring.bytes + ring.decoded_bytes.load(Ordering::Relaxed) > self.limits.bytes)
+                && (ring.changes.len() > self.limits.changes || ring.bytes > self.limits.bytes)
             {
                 let old = ring.changes.pop_front().expect("not empty");
                 ring.bytes -= old.cost();
@@ -543,34 +495,11 @@ mod tests {
         let changes = hub.changes_after(0, 10).unwrap();
         let line: Value = serde_json::from_slice(&changes[1].line()).unwrap();
         assert_eq!(line, json!({"type": "MODIFIED", "object": b}));
-        assert_eq!(changes[1].prev(), Some(a));
+        assert_eq!(changes[1].decode(), (b.clone(), Some(a)));
         // The second change's prev is the first change's bytes, not a copy.
         assert_eq!(
             changes[1].prev.as_ref().unwrap().as_ptr(),
             changes[0].object_json().as_ptr()
-        );
-    }
-
-    #[test]
-    fn a_one_off_decode_keeps_nothing() {
-        let hub = Hub::new(0, Limits::default());
-        let a = json!({"metadata": {"resourceVersion": "1"}, "n": 1});
-        hub.publish(vec![ev(1, "/k/a", a.clone(), None)]);
-        let changes = hub.changes_after(0, 10).unwrap();
-        assert_eq!(changes[0].decode_object(), a);
-        assert!(changes[0].decoded.get().is_none(), "not kept");
-        assert_eq!(
-            hub.ring
-                .lock()
-                .unwrap()
-                .decoded_bytes
-                .load(Ordering::Relaxed),
-            0
-        );
-        assert_eq!(changes[0].object(), a);
-        assert!(
-            changes[0].decoded.get().is_some(),
-            "a watch's decode is shared"
         );
     }
 

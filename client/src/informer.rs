@@ -35,6 +35,14 @@
 //! list of its kind (as client-go's would) and stalling every controller
 //! over it. The price is one more pass over each object (JSON value → type).
 //!
+//! Objects are cached without `metadata.managedFields`, as kube-controller-
+//! manager's and kube-scheduler's informers keep them (their "trim
+//! managedFields" transform, Kubernetes 1.28): no controller reads field
+//! ownership, and on a pod it is a third of the JSON and more of the
+//! decoded object. A controller that sends a whole object back in an update
+//! without it keeps the stored entries (the API server treats a missing
+//! `managedFields` as "unchanged").
+//!
 //! The store is always updated *before* subscribers hear of a change, so a
 //! reconcile woken by a change never reads a cache older than that change.
 //! Every relist re-announces every object, so a restarted component
@@ -312,7 +320,7 @@ where
         let mut last_failed = false;
         let mut last_gone = false;
         while let Some(event) = source.next().await {
-            let event = match event {
+            let mut event = match event {
                 Ok(event) => {
                     if last_failed {
                         backoff.reset();
@@ -339,6 +347,12 @@ where
                     continue;
                 }
             };
+            if let watcher::Event::InitApply(obj)
+            | watcher::Event::Apply(obj)
+            | watcher::Event::Delete(obj) = &mut event
+            {
+                obj.meta_mut().managed_fields = None;
+            }
             let changes = match &event {
                 // A list fills the writer's buffer; the store keeps its
                 // previous content until `InitDone` swaps the two.
@@ -700,13 +714,15 @@ where
                 Err(e) => return Some(Err(e)),
             };
             type Rebuild<K> = fn(K) -> watcher::Event<K>;
-            let (obj, rebuild, delete): (DynamicObject, Rebuild<K>, bool) = match event {
+            let (mut obj, rebuild, delete): (DynamicObject, Rebuild<K>, bool) = match event {
                 watcher::Event::Init => return Some(Ok(watcher::Event::Init)),
                 watcher::Event::InitDone => return Some(Ok(watcher::Event::InitDone)),
                 watcher::Event::InitApply(o) => (o, watcher::Event::InitApply, false),
                 watcher::Event::Apply(o) => (o, watcher::Event::Apply, false),
                 watcher::Event::Delete(o) => (o, watcher::Event::Delete, true),
             };
+            // Not cached (see the module's notes), so not decoded either.
+            obj.metadata.managed_fields = None;
             match decode::<K>(&obj) {
                 Ok(k) => Some(Ok(rebuild(k))),
                 Err(error) => {

@@ -164,10 +164,19 @@ impl Ctx {
 
     /// Renders one object in the negotiated shape.
     pub fn respond(&self, code: StatusCode, obj: &Value) -> Response {
-        let obj = &self.served(obj);
-        let body = match self.output {
-            Output::Object => obj.clone(),
-            Output::Table(include) => tables::table(
+        use std::borrow::Cow;
+        // Served as stored (most kinds, and every write's answer): no copy.
+        let served = self.target.served;
+        let obj: Cow<'_, Value> =
+            if std::ptr::eq(minik_api::catalogue::storage_info(served), served) {
+                Cow::Borrowed(obj)
+            } else {
+                Cow::Owned(self.served(obj))
+            };
+        let obj = &*obj;
+        let body: Cow<'_, Value> = match self.output {
+            Output::Object => Cow::Borrowed(obj),
+            Output::Table(include) => Cow::Owned(tables::table(
                 self.info(),
                 std::slice::from_ref(obj),
                 jiff::Timestamp::now(),
@@ -176,8 +185,8 @@ impl Ctx {
                     .and_then(Value::as_str)
                     .unwrap_or(""),
                 None,
-            ),
-            Output::Metadata => partial_metadata(obj),
+            )),
+            Output::Metadata => Cow::Owned(partial_metadata(obj)),
         };
         let mut response = json_response(code, &body);
         for warning in self.decoder.warning_headers() {

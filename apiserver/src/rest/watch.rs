@@ -99,9 +99,8 @@ impl Filter {
     }
 
     /// The event type this watch sees for a change, if any, and the object
-    /// if deciding needed it decoded (decoded once per change, shared by
-    /// every watch).
-    fn view(&self, c: &Change) -> Option<(EventType, Option<Arc<Value>>)> {
+    /// if deciding needed it decoded.
+    fn view(&self, c: &Change) -> Option<(EventType, Option<Value>)> {
         if !self.wants_key(&c.key) {
             return None;
         }
@@ -119,10 +118,10 @@ impl Filter {
                 return seen_as(c.event_type, before, now).map(|t| (t, None));
             }
         }
-        let (obj, prev) = c.decoded();
-        let now = self.matches(obj);
-        let before = prev.as_deref().is_some_and(|p| self.matches(p));
-        seen_as(c.event_type, before, now).map(|t| (t, Some(obj.clone())))
+        let (obj, prev) = c.decode();
+        let now = self.matches(&obj);
+        let before = prev.as_ref().is_some_and(|p| self.matches(p));
+        seen_as(c.event_type, before, now).map(|t| (t, Some(obj)))
     }
 }
 
@@ -157,22 +156,22 @@ impl Encoder {
     }
 
     /// One change's line: the hub's shared bytes when possible.
-    fn change(&mut self, ty: EventType, c: &Change, decoded: Option<Arc<Value>>) -> Bytes {
+    fn change(&mut self, ty: EventType, c: &Change, decoded: Option<Value>) -> Bytes {
         if self.sends_stored() {
             if ty == c.event_type {
                 return c.line();
             }
             return watch_line(ty, &c.object_json()).0;
         }
-        let obj = decoded.unwrap_or_else(|| c.decoded().0.clone());
-        self.event(ty.as_str(), &obj)
+        let obj = decoded.unwrap_or_else(|| c.decode_object());
+        self.event(ty.as_str(), obj)
     }
 
-    fn event(&mut self, ty: &str, stored: &Value) -> Bytes {
-        let served = minik_api::convert::from_storage(self.info, stored.clone());
+    fn event(&mut self, ty: &str, stored: Value) -> Bytes {
+        let served = minik_api::convert::from_storage(self.info, stored);
         let obj = &served;
         let object = match self.output {
-            Output::Object => served.clone(),
+            Output::Object => return line(ty, obj),
             Output::Metadata => partial_metadata(obj),
             Output::Table(include) => {
                 let rv = obj
@@ -366,7 +365,7 @@ impl WatchStream {
         timeout: Duration,
     ) -> Result<(), Stop> {
         for obj in initial {
-            let l = self.enc.event("ADDED", &obj);
+            let l = self.enc.event("ADDED", obj);
             self.tx.send(l).await?;
         }
         if initial_end {
