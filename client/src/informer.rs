@@ -1000,4 +1000,42 @@ mod tests {
         assert_eq!(late, ["+a", "synced"]);
         assert_eq!(informer.store().state().len(), 1);
     }
+
+    #[tokio::test]
+    async fn objects_are_cached_without_managed_fields() {
+        use k8s_openapi::apimachinery::pkg::apis::meta::v1::ManagedFieldsEntry;
+        use watcher::Event::*;
+        let owned = |p: Pod| -> Pod {
+            let mut p = p;
+            p.metadata.managed_fields = Some(vec![ManagedFieldsEntry {
+                manager: Some("kubelet".into()),
+                ..Default::default()
+            }]);
+            p
+        };
+        let as_dynamic = |p: Pod| -> DynamicObject {
+            serde_json::from_value(serde_json::to_value(p).unwrap()).unwrap()
+        };
+        // Typed straight from the watch, and decoded from untyped objects.
+        let (informer, writer) = Informer::<Pod>::new("/api/v1/pods".into(), ());
+        let events = vec![Init, InitApply(owned(pod("a", "1", "1"))), InitDone];
+        informer
+            .clone()
+            .run(writer, futures::stream::iter(events.into_iter().map(Ok)))
+            .await;
+        let on_error: OnUndecodable = Arc::new(|_, _| async {}.boxed());
+        let events = vec![
+            Init,
+            InitApply(as_dynamic(owned(pod("b", "2", "2")))),
+            InitDone,
+        ];
+        let source = typed::<Pod>(futures::stream::iter(events.into_iter().map(Ok)), on_error);
+        let (untyped, writer) = Informer::<Pod>::new("/api/v1/pods".into(), ());
+        untyped.clone().run(writer, source).await;
+        for store in [informer.store(), untyped.store()] {
+            let cached = store.state();
+            assert_eq!(cached.len(), 1);
+            assert_eq!(cached[0].metadata.managed_fields, None);
+        }
+    }
 }
