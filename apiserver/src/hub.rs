@@ -9,6 +9,13 @@
 //! and so does a watcher that falls so far behind that the ring moved past
 //! it: no event is ever silently skipped.
 //!
+//! The history is also kept per kind (kube-apiserver has one watch cache per
+//! resource): a watch is woken only by changes of its own kind and reads
+//! only those, and it expires (410 Gone) only when changes *of its kind*
+//! newer than its resourceVersion have left the history. A thousand
+//! kubelets' Node watches are not woken by every pod change, and a quiet
+//! kind's watch is not expired by a burst of another.
+//!
 //! Each change is encoded to JSON once, when it is published, and the same
 //! bytes (`bytes::Bytes`, reference-counted) are handed to every watcher, so
 //! memory does not grow with object size × history × watchers. kube-apiserver
@@ -221,19 +228,48 @@ pub struct Gauges {
 
 struct Ring {
     changes: VecDeque<Arc<Change>>,
+    /// The same changes by kind ([`kind_of`] their key), oldest first.
+    by_kind: HashMap<Box<str>, VecDeque<Arc<Change>>>,
     bytes: usize,
     /// Every change with a revision above this one is in `changes`.
     complete_after: u64,
+    /// Every change above this revision was published here: the store's
+    /// revision at start-up, or the last reset.
+    base: u64,
+    /// Per kind, the newest revision of that kind evicted from history:
+    /// every change of the kind above it (and above `base`) is still here.
+    evicted: HashMap<Box<str>, u64>,
     /// Per key, the revision and JSON of its newest change still in the
     /// ring: the next change's `prev` shares these bytes.
     newest: HashMap<Box<str>, (u64, Bytes)>,
 }
 
+impl Ring {
+    fn check_kind(&self, kind: &str, revision: u64) -> Result<(), Expired> {
+        let floor = self.base.max(self.evicted.get(kind).copied().unwrap_or(0));
+        if revision < floor {
+            return Err(Expired { oldest: floor });
+        }
+        Ok(())
+    }
+}
+
+/// The kind a storage key belongs to, as the history groups changes:
+/// `/registry/<group>/<plural>/` (a key with fewer parts is its own kind).
+pub fn kind_of(key: &str) -> &str {
+    match key.match_indices('/').nth(3) {
+        Some((at, _)) => &key[..=at],
+        None => key,
+    }
+}
+
 pub struct Hub {
     ring: Mutex<Ring>,
     limits: Limits,
-    /// The newest published revision; watchers wait on it.
+    /// The newest published revision; the API server's own followers wait on it.
     published: tokio::sync::watch::Sender<u64>,
+    /// Per kind, the newest revision of that kind: its watches wait on it.
+    published_kinds: Mutex<HashMap<Box<str>, tokio::sync::watch::Sender<u64>>>,
     gauges: Gauges,
     /// Flips to true when the server shuts down, ending every watch.
     closing: tokio::sync::watch::Sender<bool>,
@@ -248,12 +284,16 @@ impl Hub {
         Self {
             ring: Mutex::new(Ring {
                 changes: VecDeque::new(),
+                by_kind: HashMap::new(),
                 bytes: 0,
                 complete_after: revision,
+                base: revision,
+                evicted: HashMap::new(),
                 newest: HashMap::new(),
             }),
             limits,
             published: tokio::sync::watch::Sender::new(revision),
+            published_kinds: Mutex::default(),
             gauges: Gauges::default(),
             closing: tokio::sync::watch::Sender::new(false),
             generations: Mutex::default(),
@@ -319,6 +359,10 @@ impl Hub {
             }
         }
         // Encode outside the lock; only `prev` needs the ring.
+        let mut newest_per_kind: HashMap<String, u64> = HashMap::new();
+        for ev in &events {
+            newest_per_kind.insert(kind_of(&ev.key).to_string(), ev.revision);
+        }
         let encoded: Vec<_> = events
             .into_iter()
             .map(|ev| {
@@ -365,6 +409,10 @@ impl Hub {
                     .insert(change.key.clone(), (change.revision, change.object_json()));
             }
             ring.bytes += change.cost();
+            ring.by_kind
+                .entry(kind_of(&change.key).into())
+                .or_default()
+                .push_back(change.clone());
             ring.changes.push_back(change);
             // Keep at least the newest change, however large.
             while ring.changes.len() > 1
@@ -373,6 +421,20 @@ impl Hub {
                 let old = ring.changes.pop_front().expect("not empty");
                 ring.bytes -= old.cost();
                 ring.complete_after = old.revision;
+                let kind = kind_of(&old.key);
+                if let Some(of_kind) = ring.by_kind.get_mut(kind) {
+                    // Evicted oldest first, so it is its kind's oldest too.
+                    of_kind.pop_front();
+                    if of_kind.is_empty() {
+                        ring.by_kind.remove(kind);
+                    }
+                }
+                match ring.evicted.get_mut(kind) {
+                    Some(rev) => *rev = old.revision,
+                    None => {
+                        ring.evicted.insert(kind.into(), old.revision);
+                    }
+                }
                 if ring
                     .newest
                     .get(&old.key)
@@ -384,6 +446,29 @@ impl Hub {
         }
         drop(ring);
         self.published.send_replace(last);
+        let kinds = self.published_kinds.lock().unwrap();
+        for (kind, revision) in newest_per_kind {
+            if let Some(sender) = kinds.get(kind.as_str()) {
+                sender.send_replace(revision);
+            }
+        }
+    }
+
+    /// A receiver woken whenever a change of `kind` (see [`kind_of`]) is
+    /// published.
+    pub fn published_kind(&self, kind: &str) -> tokio::sync::watch::Receiver<u64> {
+        let mut kinds = self.published_kinds.lock().unwrap();
+        // Senders of kinds nobody watches any more are let go here.
+        kinds.retain(|_, sender| sender.receiver_count() > 0);
+        match kinds.get(kind) {
+            Some(sender) => sender.subscribe(),
+            None => {
+                let sender = tokio::sync::watch::Sender::new(*self.published.borrow());
+                let receiver = sender.subscribe();
+                kinds.insert(kind.into(), sender);
+                receiver
+            }
+        }
     }
 
     /// Forgets all history: every watch older than `revision` is answered
@@ -392,12 +477,54 @@ impl Hub {
     pub fn reset(&self, revision: u64) {
         let mut ring = self.ring.lock().unwrap();
         ring.changes.clear();
+        ring.by_kind.clear();
+        ring.evicted.clear();
         ring.newest.clear();
         ring.bytes = 0;
         ring.complete_after = ring.complete_after.max(revision);
+        ring.base = ring.complete_after;
         drop(ring);
         // Wakes every watch, so those behind `revision` learn they expired.
         self.published.send_modify(|r| *r = (*r).max(revision));
+        for sender in self.published_kinds.lock().unwrap().values() {
+            sender.send_modify(|r| *r = (*r).max(revision));
+        }
+    }
+
+    /// Fails if history no longer holds every change of `kind` after `revision`.
+    pub fn check_kind(&self, kind: &str, revision: u64) -> Result<(), Expired> {
+        let ring = self.ring.lock().unwrap();
+        ring.check_kind(kind, revision)
+    }
+
+    /// Up to `max` changes of `kind` after `revision`, oldest first, and the
+    /// revision up to which the history has now been read for that kind: a
+    /// watch's cursor moves there even when its kind had no change, so its
+    /// bookmarks stay current.
+    pub fn changes_of_kind_after(
+        &self,
+        kind: &str,
+        revision: u64,
+        max: usize,
+    ) -> Result<(Vec<Arc<Change>>, u64), Expired> {
+        let ring = self.ring.lock().unwrap();
+        ring.check_kind(kind, revision)?;
+        let newest = ring
+            .changes
+            .back()
+            .map_or(ring.complete_after, |c| c.revision)
+            .max(revision);
+        let Some(of_kind) = ring.by_kind.get(kind) else {
+            return Ok((Vec::new(), newest));
+        };
+        let start = of_kind.partition_point(|c| c.revision <= revision);
+        let batch: Vec<Arc<Change>> = of_kind.range(start..).take(max).cloned().collect();
+        let through = if start + batch.len() < of_kind.len() {
+            batch.last().map_or(revision, |c| c.revision)
+        } else {
+            newest
+        };
+        Ok((batch, through))
     }
 
     /// Fails if history no longer holds every change after `revision`.
@@ -501,6 +628,71 @@ mod tests {
             changes[1].prev.as_ref().unwrap().as_ptr(),
             changes[0].object_json().as_ptr()
         );
+    }
+
+    #[test]
+    fn kinds_of_keys() {
+        assert_eq!(kind_of("/registry/core/pods/ns/p"), "/registry/core/pods/");
+        assert_eq!(kind_of("/registry/core/nodes/n1"), "/registry/core/nodes/");
+        assert_eq!(kind_of("/registry/core/pods/"), "/registry/core/pods/");
+        assert_eq!(kind_of("/k/1"), "/k/1");
+    }
+
+    /// A burst of pod changes pushes older history out: a pod watch from
+    /// before it has missed changes (410), a node watch from the same
+    /// revision has not — its kind's changes are all still there.
+    #[test]
+    fn history_expires_per_kind() {
+        let hub = Hub::new(0, limits(4, 1 << 20));
+        let at = |rev: u64, key: &str| ev(rev, key, json!({}), None);
+        hub.publish(vec![at(1, "/registry/core/nodes/n1")]);
+        hub.publish(vec![at(2, "/registry/core/pods/ns/a")]);
+        hub.publish(
+            (3..=6)
+                .map(|r| at(r, &format!("/registry/core/pods/ns/p{r}")))
+                .collect(),
+        );
+        let (pods, nodes) = ("/registry/core/pods/", "/registry/core/nodes/");
+        // Revisions 1 and 2 left the history.
+        assert!(
+            hub.changes_after(1, 10).is_err(),
+            "the whole history moved on"
+        );
+        assert!(hub.check_kind(pods, 1).is_err(), "pod change 2 is gone");
+        assert!(hub.changes_of_kind_after(pods, 1, 10).is_err());
+        assert!(hub.check_kind(pods, 2).is_ok());
+        // The node change left too, but a node watch from 1 missed nothing.
+        let (batch, through) = hub.changes_of_kind_after(nodes, 1, 10).unwrap();
+        assert!(batch.is_empty());
+        assert_eq!(through, 6, "the cursor moves to the newest revision");
+        assert!(
+            hub.changes_of_kind_after(nodes, 0, 10).is_err(),
+            "but not from 0"
+        );
+        let (batch, through) = hub.changes_of_kind_after(pods, 3, 2).unwrap();
+        let revs: Vec<u64> = batch.iter().map(|c| c.revision).collect();
+        assert_eq!(
+            (revs, through),
+            (vec![4, 5], 5),
+            "stops where the batch ends"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_kind_watch_is_woken_only_by_its_kind() {
+        let hub = Hub::new(0, Limits::default());
+        let mut nodes = hub.published_kind("/registry/core/nodes/");
+        nodes.borrow_and_update();
+        hub.publish(vec![ev(1, "/registry/core/pods/ns/p", json!({}), None)]);
+        assert!(
+            !nodes.has_changed().unwrap(),
+            "a pod change does not wake it"
+        );
+        hub.publish(vec![ev(2, "/registry/core/nodes/n", json!({}), None)]);
+        assert!(nodes.has_changed().unwrap());
+        assert_eq!(*nodes.borrow_and_update(), 2);
+        hub.reset(10);
+        assert!(nodes.has_changed().unwrap(), "a reset wakes every watch");
     }
 
     #[tokio::test]

@@ -285,7 +285,7 @@ pub async fn watch(ctx: Ctx) -> Result<Response, ApiError> {
         columns_sent: false,
     };
     let (tx, body) = outbox(hub.clone());
-    match hub.check(from) {
+    match hub.check_kind(crate::hub::kind_of(&filter.prefix), from) {
         Err(expired) => {
             let msg = format!("too old resource version: {from} ({})", expired.oldest);
             tx.push_final(expired_line(msg));
@@ -378,13 +378,16 @@ impl WatchStream {
         tokio::pin!(closed);
         let mut ticker = tokio::time::interval(BOOKMARK_EVERY);
         ticker.tick().await;
-        let mut published = self.hub.published();
+        // Woken, and reading, only by changes of this watch's own kind.
+        let kind = crate::hub::kind_of(&self.filter.prefix).to_string();
+        let mut published = self.hub.published_kind(&kind);
+        let mut bookmark_due = false;
         loop {
             // Marked seen before reading the ring: a change published after
             // this point wakes the `changed()` below.
             published.borrow_and_update();
-            let batch = match self.hub.changes_after(self.last, FETCH) {
-                Ok(batch) => batch,
+            let (batch, through) = match self.hub.changes_of_kind_after(&kind, self.last, FETCH) {
+                Ok(fetched) => fetched,
                 Err(_) => {
                     // The ring moved past this watch: tell the client to relist.
                     let msg = format!("too old resource version: {}", self.last);
@@ -396,16 +399,21 @@ impl WatchStream {
                 for c in batch {
                     self.deliver(&c).await?;
                 }
+                self.last = self.last.max(through);
                 continue;
+            }
+            self.last = self.last.max(through);
+            if bookmark_due {
+                // Caught up just now, so the bookmark names the newest revision.
+                bookmark_due = false;
+                let b = self.enc.bookmark(self.last, false);
+                self.tx.send(b).await?;
             }
             tokio::select! {
                 _ = self.tx.gone() => return Err(Stop::Gone),
                 _ = &mut deadline => return Ok(()),
                 _ = &mut closed => return Ok(()),
-                _ = ticker.tick(), if self.bookmarks => {
-                    let b = self.enc.bookmark(self.last, false);
-                    self.tx.send(b).await?;
-                }
+                _ = ticker.tick(), if self.bookmarks => bookmark_due = true,
                 changed = published.changed() => if changed.is_err() { return Ok(()) },
             }
         }
