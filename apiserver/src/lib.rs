@@ -320,12 +320,10 @@ pub async fn start(config: Config) -> Result<Server, Error> {
     bootstrap::retry_races(|| bootstrap::ensure_namespaces(&writer)).await?;
     bootstrap::retry_races(|| bootstrap_policy::ensure(&writer)).await?;
     let authorizer = Arc::new(authorization::Authorizer::new(store.clone(), &hub));
-    let listener = TcpListener::bind(config.listen)
-        .await
-        .map_err(|source| Error::Listen {
-            addr: config.listen,
-            source,
-        })?;
+    let listener = listen(config.listen).map_err(|source| Error::Listen {
+        addr: config.listen,
+        source,
+    })?;
     let addr = listener.local_addr()?;
     let services = allocator::ServiceAllocator::new(config.service_cidr, config.node_ports.clone());
     bootstrap::load_service_allocations(&*store, &services)?;
@@ -502,6 +500,23 @@ async fn open_etcd(
     let store: Arc<dyn Store> = store;
     let (writer, writer_done) = Writer::shared(shared, store.clone());
     Ok((store, hub, writer, writer_done))
+}
+
+/// The listening socket, with the longest accept queue the kernel allows.
+/// A thousand simulated kubelets open connections in bursts; tokio's
+/// default backlog (1,024) overflowed and their connects were dropped and
+/// retried ("client error (Connect)"). Go's listener, and so
+/// kube-apiserver's, asks for `net.core.somaxconn`; asking for more gets
+/// exactly that, as the kernel caps it.
+fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(65_535)
 }
 
 /// Runs until the process is stopped.

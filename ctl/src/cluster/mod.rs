@@ -526,9 +526,12 @@ async fn up(ctx: &Ctx, args: UpArgs) -> Result<()> {
         store_args = vec!["--store".into(), format!("etcd://{addr}").into()];
         control_plane.push(etcd);
     }
-    // Each kubelet connection carries a node's watches and writes: a big
-    // simulated cluster needs more than the default 512 connections.
-    let max_connections = (3 * args.nodes + 512).max(512).to_string();
+    // Each simulated node holds its own connections: watches of its pods,
+    // its Node and the ConfigMaps its pods mount, and, in a burst, several
+    // for its writes (status, Events, Lease). With 3 per node, a 1,000-node
+    // burst filled the limit and the scheduler and controllers were turned
+    // away at connect; 6 per node leaves them room.
+    let max_connections = (6 * args.nodes + 512).max(512).to_string();
     let api_spec = |id: &str, listen: &str, kubeconfig: PathBuf, data: PathBuf| Spec {
         id: id.into(),
         binary: binaries["minik-apiserver"].clone(),
