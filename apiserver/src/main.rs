@@ -127,6 +127,7 @@ fn parse_resolution(s: &str) -> Result<Duration, String> {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    minik_client::open_files::raise_open_files_limit();
     minik_client::init_tracing("info");
     let args = Args::parse();
     let cert_dir = args.cert_dir.clone().unwrap_or_else(|| {

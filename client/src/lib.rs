@@ -33,6 +33,7 @@ pub mod informer;
 pub mod kubeconfig;
 pub mod leader_election;
 pub mod logging;
+pub mod open_files;
 pub mod pki;
 pub mod service_endpoints;
 pub mod step_mode;

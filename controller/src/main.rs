@@ -109,6 +109,7 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    minik_client::open_files::raise_open_files_limit();
     minik_client::init_tracing("info");
     let args = Args::parse();
     let client = minik_client::connect(args.kubeconfig.as_deref()).await?;

@@ -50,6 +50,7 @@ fn parse_upstream(s: &str) -> Result<SocketAddr, String> {
 async fn main() -> anyhow::Result<()> {
     // hickory logs every query at INFO (`hickory_server::server`); a cluster
     // answering thousands of lookups must not grow its log with them.
+    minik_client::open_files::raise_open_files_limit();
     minik_client::init_tracing("info,hickory_server::server=warn");
     let args = Args::parse();
     let mut config =

@@ -107,6 +107,7 @@ fn parse_labels(s: &str) -> Result<std::collections::BTreeMap<String, String>, S
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    minik_client::open_files::raise_open_files_limit();
     minik_client::init_tracing("info,kube=warn");
     let args = Args::parse();
     if args.nodes > 1 && matches!(args.runtime, RuntimeFlag::Docker) {

@@ -73,6 +73,7 @@ struct Args {
 /// calls), and one thread spares the data path cross-thread wake-ups.
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
+    minik_client::open_files::raise_open_files_limit();
     minik_client::init_tracing("info");
     let args = Args::parse();
     if args.cleanup {
