@@ -82,8 +82,8 @@ pub struct Event {
 /// Pods by node, as kube-apiserver's pod registry indexes its watch cache.
 const INDEXED_FIELDS: &[(&str, &str)] = &[("/registry/core/pods/", "spec.nodeName")];
 
-/// The indexed field a watch on `prefix` (a kind's key prefix, or one
-/// namespace of it) can select on without decoding, if its kind has one.
+/// The indexed field of the kind a key or a watch's key prefix (a kind's,
+/// or one namespace of it) belongs to, if the kind has one.
 pub fn indexed_field(prefix: &str) -> Option<&'static str> {
     INDEXED_FIELDS
         .iter()
@@ -359,28 +359,23 @@ impl Hub {
             }
         }
         // Encode outside the lock; only `prev` needs the ring.
-        let mut newest_per_kind: HashMap<String, u64> = HashMap::new();
-        for ev in &events {
-            newest_per_kind.insert(kind_of(&ev.key).to_string(), ev.revision);
-        }
         let encoded: Vec<_> = events
             .into_iter()
             .map(|ev| {
                 let json = serde_json::to_vec(&*ev.object).expect("JSON values serialize");
                 let (line, object_at) = watch_line(ev.event_type, &json);
-                let indexed = INDEXED_FIELDS
-                    .iter()
-                    .find(|(prefix, _)| ev.key.starts_with(prefix))
-                    .map(|(_, field)| Indexed {
-                        now: minik_api::selectors::field_value(&ev.object, field).into(),
-                        before: ev
-                            .prev
-                            .as_ref()
-                            .map(|p| minik_api::selectors::field_value(p, field).into()),
-                    });
+                let indexed = indexed_field(&ev.key).map(|field| Indexed {
+                    now: minik_api::selectors::field_value(&ev.object, field).into(),
+                    before: ev
+                        .prev
+                        .as_ref()
+                        .map(|p| minik_api::selectors::field_value(p, field).into()),
+                });
                 (ev, line, object_at, indexed)
             })
             .collect();
+        // Per kind, its newest revision here: whom to wake once the lock is gone.
+        let mut newest_per_kind: HashMap<String, u64> = HashMap::new();
         let mut ring = self.ring.lock().unwrap();
         for (ev, line, object_at, indexed) in encoded {
             let prev = ev.prev.as_ref().map(|p| {
@@ -409,8 +404,10 @@ impl Hub {
                     .insert(change.key.clone(), (change.revision, change.object_json()));
             }
             ring.bytes += change.cost();
+            let kind = kind_of(&change.key);
+            newest_per_kind.insert(kind.to_string(), change.revision);
             ring.by_kind
-                .entry(kind_of(&change.key).into())
+                .entry(kind.into())
                 .or_default()
                 .push_back(change.clone());
             ring.changes.push_back(change);
@@ -525,17 +522,6 @@ impl Hub {
             newest
         };
         Ok((batch, through))
-    }
-
-    /// Fails if history no longer holds every change after `revision`.
-    pub fn check(&self, revision: u64) -> Result<(), Expired> {
-        let ring = self.ring.lock().unwrap();
-        if revision < ring.complete_after {
-            return Err(Expired {
-                oldest: ring.complete_after,
-            });
-        }
-        Ok(())
     }
 
     /// Up to `max` changes after `revision`, oldest first.

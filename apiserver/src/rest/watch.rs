@@ -395,14 +395,14 @@ impl WatchStream {
                     return Ok(());
                 }
             };
-            if !batch.is_empty() {
-                for c in batch {
-                    self.deliver(&c).await?;
-                }
-                self.last = self.last.max(through);
-                continue;
+            let caught_up = batch.is_empty();
+            for c in batch {
+                self.deliver(&c).await?;
             }
             self.last = self.last.max(through);
+            if !caught_up {
+                continue;
+            }
             if bookmark_due {
                 // Caught up just now, so the bookmark names the newest revision.
                 bookmark_due = false;
