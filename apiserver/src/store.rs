@@ -29,6 +29,8 @@ use std::sync::Arc;
 use crate::encryption::Transformer;
 
 const REVISION_KEY: &[u8] = b"/minik/revision";
+/// How long opening waits for a store lock that a closing holder still has.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -87,12 +89,28 @@ impl SledStore {
     }
 
     pub fn open_with(dir: &Path, transformer: Arc<Transformer>) -> Result<Self, StoreError> {
-        let db = sled::Config::new()
+        let config = sled::Config::new()
             .path(dir)
             // Durability comes from explicit group-commit flushes, not a timer.
-            .flush_every_ms(None)
-            .open()?;
-        Ok(Self { db, transformer })
+            .flush_every_ms(None);
+        // The store's lock is held until its last file handle closes: a
+        // dropped store's background threads, or a killed server's last
+        // threads, may still hold it for a moment. Wait that out (bounded);
+        // a store another live server holds is still refused.
+        let deadline = std::time::Instant::now() + LOCK_WAIT;
+        loop {
+            match config.open() {
+                Err(e) if lock_held(&e) && std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                db => {
+                    return Ok(Self {
+                        db: db?,
+                        transformer,
+                    })
+                }
+            }
+        }
     }
 
     fn read(&self, key: &str, stored: &[u8]) -> Result<Vec<u8>, StoreError> {
@@ -103,6 +121,13 @@ impl SledStore {
                 why,
             })
     }
+}
+
+/// Whether opening failed because another handle holds the store's lock
+/// (sled 0.34 reports it as an `Other` error naming the lock).
+fn lock_held(e: &sled::Error) -> bool {
+    matches!(e, sled::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock
+        || io.to_string().contains("could not acquire lock"))
 }
 
 impl Store for SledStore {
@@ -761,6 +786,29 @@ mod tests {
         .unwrap();
         assert_eq!(seen, vec!["/registry/a/2"]);
         std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn opening_waits_for_a_closing_holder_and_refuses_a_live_one() {
+        let dir = tempdir();
+        let held = SledStore::open(&dir).unwrap();
+        // A live holder: refused once the bounded wait is over.
+        let started = std::time::Instant::now();
+        let refused = SledStore::open(&dir).err().expect("a second open");
+        assert!(
+            started.elapsed() >= LOCK_WAIT,
+            "{:?} {refused:?}",
+            started.elapsed()
+        );
+        assert!(refused.to_string().contains("lock"), "{refused}");
+        // A holder that lets go while the next one waits: that one opens.
+        let closer = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            drop(held);
+        });
+        let reopened = SledStore::open(&dir);
+        closer.join().unwrap();
+        assert!(reopened.is_ok(), "{:?}", reopened.err());
     }
 
     #[test]

@@ -123,23 +123,35 @@ pub fn read_pid(home: &Home, id: &str) -> Option<u32> {
 
 /// Waits (at most `timeout`) until `pid` has finished exiting. A killed
 /// process's command line empties (so [`alive`] says no) before the kernel
-/// closes its files: a component restarted in that moment finds its old
-/// self still holding its locks (the API server's store).
+/// closes its files, and a multi-threaded one's main thread shows as a
+/// zombie while its other threads are still exiting (a store flusher in
+/// the middle of an fsync): a component restarted in either moment finds
+/// its old self still holding its locks (the API server's store).
 pub fn wait_exited(pid: u32, timeout: Duration) {
     let deadline = Instant::now() + timeout;
     while Instant::now() < deadline {
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            return;
-        };
-        let state = stat
-            .rsplit_once(')')
-            .and_then(|(_, rest)| rest.trim_start().chars().next());
-        if matches!(state, Some('Z') | Some('X') | None) {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok();
+        if finished(stat.as_deref()) {
             reap(pid);
             return;
         }
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// Whether a process whose `/proc/<pid>/stat` reads `stat` (None: no such
+/// process) has finished exiting: gone, or a zombie with no thread left
+/// but its main one — its files, and the locks on them, closed.
+fn finished(stat: Option<&str>) -> bool {
+    let Some(stat) = stat else { return true };
+    // The fields after the parenthesised command name: state is the
+    // first, num_threads the eighteenth (proc(5) fields 3 and 20).
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let threads: u64 = fields.get(17).and_then(|n| n.parse().ok()).unwrap_or(1);
+    matches!(fields.first(), Some(&"Z") | Some(&"X") | None) && threads <= 1
 }
 
 /// Whether `pid` is a live (not zombie) process running `binary`.
@@ -181,6 +193,9 @@ pub fn stop(pid: u32, binary: &str, grace: Duration) {
     let start = Instant::now();
     while start.elapsed() < grace {
         if !alive(pid, binary) {
+            // Stopped means its files are closed: whatever starts next on
+            // the same data must not find the old locks.
+            wait_exited(pid, Duration::from_secs(5));
             return;
         }
         std::thread::sleep(Duration::from_millis(20));
@@ -189,12 +204,7 @@ pub fn stop(pid: u32, binary: &str, grace: Duration) {
     unsafe {
         libc::kill(pid as libc::pid_t, libc::SIGKILL);
     }
-    for _ in 0..100 {
-        if !alive(pid, binary) {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_exited(pid, Duration::from_secs(5));
 }
 
 /// The last lines of a component's log (for crash reports), without a
@@ -207,4 +217,50 @@ pub fn log_tail(home: &Home, id: &str, lines: usize) -> String {
     };
     let all: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
     all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A `/proc/<pid>/stat` line in the kernel's layout: pid, (comm),
+    /// state, then fields 4.. with num_threads (field 20) as given.
+    fn stat(comm: &str, state: char, threads: u32) -> String {
+        let mut rest: Vec<String> = (4..=52).map(|f| (f * 7).to_string()).collect();
+        rest[20 - 4] = threads.to_string();
+        format!("4242 ({comm}) {state} {}\n", rest.join(" "))
+    }
+
+    #[test]
+    fn a_zombie_main_thread_has_not_finished_while_other_threads_exit() {
+        assert!(finished(None), "gone");
+        assert!(finished(Some(&stat("minik-apiserver", 'Z', 1))));
+        assert!(finished(Some(&stat("minik-apiserver", 'X', 1))));
+        // The main thread is a zombie; a flusher thread still holds the files.
+        assert!(!finished(Some(&stat("minik-apiserver", 'Z', 3))));
+        assert!(!finished(Some(&stat("minik-apiserver", 'R', 1))));
+        assert!(!finished(Some(&stat("minik-apiserver", 'D', 1))));
+        // A command name may itself hold ") Z ".
+        assert!(!finished(Some(&stat("a) Z (b", 'S', 1))));
+    }
+
+    #[test]
+    fn wait_exited_returns_once_a_killed_process_is_gone() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        assert!(!finished(
+            std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .ok()
+                .as_deref()
+        ));
+        child.kill().unwrap();
+        wait_exited(pid, Duration::from_secs(5));
+        // Reaped by wait_exited (a child of this process): nothing left.
+        assert!(std::fs::read_to_string(format!("/proc/{pid}/stat")).is_err());
+        // std's own wait then finds no child; it must not hang.
+        let _ = child.try_wait();
+    }
 }
