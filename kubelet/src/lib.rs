@@ -10,8 +10,9 @@
 //! - [`node`] registers the Node (capacity, labels, addresses, nodeInfo,
 //!   kubelet port) and keeps its status true; [`lease`] renews the node
 //!   Lease in `kube-node-lease`.
-//! - [`pod_worker`] watches the pods with `spec.nodeName=<node>` and runs one
-//!   worker per pod; each worker calls [`sync::sync_pod`], the level-triggered
+//! - [`node_watch`] watches the node's pods (`spec.nodeName=<node>`) and its
+//!   Node — once for all the nodes of a process that simulates many.
+//! - [`pod_worker`] runs one worker per pod of the node; each worker calls [`sync::sync_pod`], the level-triggered
 //!   desired-vs-actual step (sandbox, volumes, init containers, containers,
 //!   restarts, probes, status), and [`sync::terminate`] for deletions.
 //! - Inside a sync: [`images`] (pull policy, ErrImagePull/ImagePullBackOff),
@@ -55,6 +56,7 @@ pub mod exec;
 pub mod images;
 pub mod lease;
 pub mod node;
+pub mod node_watch;
 pub mod pod_dns;
 pub mod pod_worker;
 pub mod portforward;
@@ -72,6 +74,8 @@ pub mod volumes;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use k8s_openapi::api::core::v1::{Node, Pod};
+use kube::runtime::watcher;
 use tokio::task::JoinHandle;
 
 pub use config::{Config, RuntimeKind};
@@ -148,7 +152,25 @@ pub async fn start(config: Config, client: kube::Client) -> Result<Running, Erro
     let objects = ObjectCache::start(client.clone(), &informers).await?;
     std::fs::create_dir_all(&config.root_dir)
         .map_err(|e| Error::io(format!("creating {}", config.root_dir.display()), e))?;
+    let names = config.node_names();
+    let (pods, pod_router) = node_watch::start::<Pod>(
+        &informers,
+        &names,
+        |node| watcher::Config::default().fields(&format!("spec.nodeName={node}")),
+        watcher::Config::default().fields("spec.nodeName!="),
+        |pod| pod.spec.as_ref()?.node_name.as_deref(),
+    );
+    let (nodes, node_router) = node_watch::start::<Node>(
+        &informers,
+        &names,
+        |node| watcher::Config::default().fields(&format!("metadata.name={node}")),
+        watcher::Config::default(),
+        |node| node.metadata.name.as_deref(),
+    );
     let shared = Shared {
+        tls: server::tls_config(&config)?,
+        pods,
+        nodes,
         config: config.clone(),
         client,
         informers,
@@ -165,7 +187,7 @@ pub async fn start(config: Config, client: kube::Client) -> Result<Running, Erro
             .await?;
     let mut running = Running {
         nodes: Vec::new(),
-        tasks: Vec::new(),
+        tasks: vec![pod_router, node_router],
     };
     for (node, tasks) in started {
         running.nodes.push(node);
@@ -180,6 +202,11 @@ struct Shared {
     client: kube::Client,
     informers: Arc<minik_client::SharedInformerFactory>,
     objects: Arc<ObjectCache>,
+    /// Each node's pods and its Node, from one watch of each.
+    pods: Arc<node_watch::Routes<Pod>>,
+    nodes: Arc<node_watch::Routes<Node>>,
+    /// The HTTPS server's configuration, the same for every node.
+    tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
 }
 
 /// Starts node `i` (`name`): its runtime, HTTP server, Node and Lease, and
@@ -225,7 +252,7 @@ async fn start_node(
         rates: Default::default(),
     });
     let mut tasks = Vec::new();
-    let (addr, server) = server::start(kubelet.clone(), listener).await?;
+    let (addr, server) = server::start(kubelet.clone(), listener, shared.tls.clone()).await?;
     tasks.push(server);
     let facts = node::NodeFacts {
         runtime_version: runtime.version().await?,
@@ -233,11 +260,17 @@ async fn start_node(
     };
     node::register(&kubelet, &facts).await?;
     lease::renew(&kubelet).await?;
-    tasks.push(tokio::spawn(node::run(kubelet.clone(), facts)));
+    let taken = |what| Error::Config(format!("node {name}'s {what} are already watched"));
+    let node_events = shared
+        .nodes
+        .take(&name)
+        .ok_or_else(|| taken("Node changes"))?;
+    let pod_events = shared.pods.take(&name).ok_or_else(|| taken("pods"))?;
+    tasks.push(tokio::spawn(node::run(kubelet.clone(), facts, node_events)));
     tasks.push(tokio::spawn(lease::run(kubelet.clone())));
     let pods = kubelet.clone();
     tasks.push(tokio::spawn(async move {
-        if let Err(e) = pod_worker::run(pods).await {
+        if let Err(e) = pod_worker::run(pods, pod_events).await {
             tracing::error!(error = %e, "pod workers stopped");
         }
     }));

@@ -21,16 +21,15 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use futures::StreamExt;
 use k8s_openapi::api::core::v1::Node;
 use kube::api::{Api, Patch, PatchParams, PostParams};
-use kube::runtime::watcher::{self, Event};
-use kube::runtime::WatchStreamExt;
 use minik_api::meta::format_timestamp;
 use minik_client::errors;
 use serde_json::{json, Value};
+use tokio::sync::mpsc;
 
 use crate::context::Kubelet;
+use crate::node_watch;
 use crate::Error;
 
 pub const KUBELET_VERSION: &str = "v1.33.0-minik";
@@ -226,34 +225,32 @@ fn follow_stop_switch(k: &Kubelet, node: Option<&Node>) {
     }
 }
 
-/// Keeps the Node's status true, until aborted.
-pub async fn run(k: Arc<Kubelet>, facts: NodeFacts) {
+/// Keeps the Node's status true (hearing of its changes through
+/// [`node_watch`]), until aborted.
+pub async fn run(
+    k: Arc<Kubelet>,
+    facts: NodeFacts,
+    mut nodes: mpsc::UnboundedReceiver<node_watch::Event<Node>>,
+) {
     let api: Api<Node> = Api::all(k.client.clone());
-    let config = watcher::Config::default().fields(&format!("metadata.name={}", k.node_name));
-    let nodes = watcher::watcher(api.clone(), config).default_backoff();
-    futures::pin_mut!(nodes);
     let mut ticker = tokio::time::interval(k.config.node_status_update_frequency);
-    let mut current: Option<Node> = None;
+    let mut current: Option<Arc<Node>> = None;
     let mut last_report = Instant::now();
     loop {
         tokio::select! {
-            event = nodes.next() => match event {
-                Some(Ok(Event::Apply(n) | Event::InitApply(n))) => current = Some(n),
-                Some(Ok(Event::Delete(_))) => current = None,
-                Some(Ok(_)) => continue,
-                Some(Err(e)) => {
-                    tracing::warn!(error = %e, "node watch failed; retrying");
-                    continue;
-                }
+            event = nodes.recv() => match event {
+                Some(node_watch::Event::Changed(n)) => current = Some(n),
+                Some(node_watch::Event::Deleted(_)) => current = None,
+                Some(node_watch::Event::Listed(mut listed)) => current = listed.pop(),
                 None => return,
             },
             _ = ticker.tick() => {}
         }
-        follow_stop_switch(&k, current.as_ref());
+        follow_stop_switch(&k, current.as_deref());
         if *k.stopped.borrow() {
             continue;
         }
-        let desired = desired_status(&k, &facts, current.as_ref());
+        let desired = desired_status(&k, &facts, current.as_deref());
         let reported = current
             .as_ref()
             .and_then(|n| n.status.as_ref())

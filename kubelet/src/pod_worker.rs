@@ -1,6 +1,6 @@
 //! Pod workers: one task per pod, like kubelet's `podWorkers`, fed by
 //!
-//! - a watch of the Pods bound to this node (`spec.nodeName=<node>`);
+//! - the Pods bound to this node ([`crate::node_watch`]);
 //! - the runtime's container events (the PLEG: a container started, died
 //!   or was OOM-killed);
 //! - changes of ConfigMaps/Secrets the pod uses;
@@ -20,14 +20,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
 use k8s_openapi::api::core::v1::Pod;
-use kube::runtime::watcher;
-use minik_client::Change;
-use tokio::sync::{broadcast, watch, Notify};
+use tokio::sync::{broadcast, mpsc, watch, Notify};
 use tokio::task::JoinHandle;
 
 use crate::context::Kubelet;
+use crate::node_watch;
 use crate::sync::{self, Next, PodState};
 use crate::volumes;
 use crate::Error;
@@ -105,28 +103,27 @@ fn uses(pod: &Pod) -> HashSet<(&'static str, String)> {
     out
 }
 
-/// Watches this node's pods (a shared informer filtered by
-/// `spec.nodeName`) and dispatches them to workers, until aborted.
-pub async fn run(k: Arc<Kubelet>) -> Result<(), Error> {
-    let config = watcher::Config::default().fields(&format!("spec.nodeName={}", k.node_name));
-    let informer = k.informers.get_with::<Pod>(config);
-    let mut pods = informer.subscribe();
-    k.informers.start();
+/// Dispatches this node's pods (from [`node_watch`]) to workers, until
+/// aborted.
+pub async fn run(
+    k: Arc<Kubelet>,
+    mut pods: mpsc::UnboundedReceiver<node_watch::Event<Pod>>,
+) -> Result<(), Error> {
     let mut pleg = k.runtime.subscribe();
     let mut changes = k.objects.subscribe();
     let mut resync = tokio::time::interval(k.config.resync_period);
     resync.tick().await;
     loop {
         tokio::select! {
-            change = pods.next() => match change {
-                Some(Change::Added(pod) | Change::Updated { new: pod, .. }) => update(&k, pod),
-                Some(Change::Deleted(pod)) => deleted(&k, &pod),
+            event = pods.recv() => match event {
+                Some(node_watch::Event::Changed(pod)) => update(&k, pod),
+                Some(node_watch::Event::Deleted(pod)) => deleted(&k, &pod),
                 // A (re)list is complete: the informer has already reported
                 // pods it no longer lists as deleted; what the runtime still
                 // runs for pods nobody knows goes now.
-                Some(Change::Synced) => {
+                Some(node_watch::Event::Listed(listed)) => {
                     let seen: HashSet<String> =
-                        informer.store().state().iter().filter_map(|p| p.metadata.uid.clone()).collect();
+                        listed.iter().filter_map(|p| p.metadata.uid.clone()).collect();
                     forget_missing(&k, &seen);
                     if let Err(e) = remove_orphans(&k, &seen).await {
                         tracing::warn!(error = %e, "cannot remove containers of deleted pods");
@@ -246,13 +243,17 @@ async fn worker(
         let _ = k.stopped.subscribe().wait_for(|stopped| !stopped).await;
         let current = pod_rx.borrow_and_update().clone();
         let result = match current {
+            // Boxed: a sync's state (every step it may await) is large, and
+            // a task is allocated at its future's full size for its whole
+            // life; boxed, only a syncing pod holds it, not each idle one
+            // of the thousands a simulated node process runs.
             Some(pod) => {
                 last = pod.clone();
-                sync::sync_pod(&k, &pod, &mut state).await
+                Box::pin(sync::sync_pod(&k, &pod, &mut state)).await
             }
             None => {
                 let grace = last.metadata.deletion_grace_period_seconds.unwrap_or(0);
-                sync::terminate(&k, &last, &mut state, grace)
+                Box::pin(sync::terminate(&k, &last, &mut state, grace))
                     .await
                     .map(|()| Next::Done)
             }

@@ -62,25 +62,37 @@ pub fn router(k: Arc<Kubelet>) -> Router {
         .with_state(k)
 }
 
-/// Binds the listener and serves in the background; returns the bound address.
+/// The server's TLS configuration, built once per process: every
+/// simulated node of a process serves the same certificate, and each
+/// configuration keeps its own session cache.
+pub fn tls_config(
+    config: &crate::Config,
+) -> Result<Option<Arc<tokio_rustls::rustls::ServerConfig>>, Error> {
+    config
+        .tls
+        .as_ref()
+        .map(|files| {
+            minik_client::tls::server_config(files, minik_client::tls::ClientAuth::Required)
+                .map(Arc::new)
+                .map_err(|e| Error::io("kubelet TLS", std::io::Error::other(e)))
+        })
+        .transpose()
+}
+
+/// Serves on `listener` in the background (over TLS with `tls`); returns
+/// the bound address.
 pub async fn start(
     k: Arc<Kubelet>,
     listener: tokio::net::TcpListener,
+    tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
 ) -> Result<(SocketAddr, tokio::task::JoinHandle<()>), Error> {
     let addr = listener
         .local_addr()
         .map_err(|e| Error::io("kubelet listener", e))?;
-    let tls = match &k.config.tls {
-        Some(files) => Some(
-            minik_client::tls::server_config(files, minik_client::tls::ClientAuth::Required)
-                .map_err(|e| Error::io("kubelet TLS", std::io::Error::other(e)))?,
-        ),
-        None => None,
-    };
     let app = router(k);
     let task = match tls {
         Some(config) => {
-            let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+            let acceptor = tokio_rustls::TlsAcceptor::from(config);
             tokio::spawn(crate::authn::serve_tls(listener, app, acceptor))
         }
         None => tokio::spawn(async move {

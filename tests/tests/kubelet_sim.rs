@@ -189,4 +189,49 @@ async fn many_simulated_nodes_in_one_process() {
         .map(|p| p["status"]["podIP"].as_str().unwrap())
         .collect();
     assert_eq!(ips.len(), 100, "every pod has its own IP");
+
+    // Twenty nodes, one watch of pods and one of Nodes (not one per node).
+    let metrics = client
+        .request_text(http::Request::get("/metrics").body(Vec::new()).unwrap())
+        .await
+        .unwrap();
+    let watches = |resource: &str| -> u64 {
+        metrics
+            .lines()
+            .filter(|l| {
+                l.starts_with("apiserver_longrunning_requests{")
+                    && l.contains(&format!("resource=\"{resource}\""))
+            })
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+            .sum()
+    };
+    assert_eq!((watches("pods"), watches("nodes")), (1, 1), "{metrics}");
+
+    // Each change still reaches its own node: a deleted pod's deletion is
+    // confirmed by its node, a deleted Node registers again.
+    let api: Api<Pod> = Api::namespaced(client.clone(), "default");
+    api.delete("p7", &DeleteParams::default()).await.unwrap();
+    wait_pods(client, Duration::from_secs(10), |pods| {
+        pods.len() == 99 && find(pods, "p7").is_none()
+    })
+    .await;
+    let old_uid = nodes.get("scale-8").await.unwrap().metadata.uid;
+    nodes
+        .delete("scale-8", &DeleteParams::default())
+        .await
+        .unwrap();
+    let start = Instant::now();
+    loop {
+        // Back as a new object: registered again by its own loop.
+        if let Ok(node) = nodes.get("scale-8").await {
+            if node.metadata.uid != old_uid {
+                break;
+            }
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "scale-8 did not register again"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

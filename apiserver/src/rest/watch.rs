@@ -55,11 +55,27 @@ struct Filter {
     exact_key: Option<String>,
     labels: LabelSelector,
     fields: FieldSelector,
-    /// The value an exact term demands of the kind's indexed field (a
-    /// kubelet's `spec.nodeName=<node>`), and whether that term is the
-    /// whole selector: then each change is judged by the value the hub
-    /// kept (see `hub::Indexed`), with no decode.
-    indexed: Option<(String, bool)>,
+    /// The selector's term on the kind's indexed field (a kubelet's
+    /// `spec.nodeName=<node>`, a simulated node process's
+    /// `spec.nodeName!=`), and whether that term is the whole selector:
+    /// then each change is judged by the value the hub kept (see
+    /// `hub::Indexed`), with no decode.
+    indexed: Option<(IndexedTerm, bool)>,
+}
+
+/// A field selector's term on an indexed field: `field=value` or
+/// `field!=value`.
+#[derive(Debug, PartialEq, Eq)]
+struct IndexedTerm {
+    value: String,
+    equals: bool,
+}
+
+impl IndexedTerm {
+    /// Whether a field's value satisfies the term.
+    fn holds(&self, value: &str) -> bool {
+        (value == self.value) == self.equals
+    }
 }
 
 impl Filter {
@@ -70,9 +86,10 @@ impl Filter {
         fields: FieldSelector,
     ) -> Filter {
         let indexed = crate::hub::indexed_field(&prefix).and_then(|field| {
-            let want = fields.requires_exact_match(field)?;
+            let (value, equals) = fields.only_term(field)?;
             let whole = labels.is_empty() && fields.requirements().len() == 1;
-            Some((want.to_string(), whole))
+            let value = value.to_string();
+            Some((IndexedTerm { value, equals }, whole))
         });
         Filter {
             prefix,
@@ -107,9 +124,9 @@ impl Filter {
         if self.selects_everything() {
             return Some((c.event_type, None));
         }
-        if let (Some((want, whole)), Some(values)) = (&self.indexed, &c.indexed) {
-            let now = *values.now == **want;
-            let before = values.before.as_deref() == Some(want.as_str());
+        if let (Some((term, whole)), Some(values)) = (&self.indexed, &c.indexed) {
+            let now = term.holds(&values.now);
+            let before = values.before.as_deref().is_some_and(|b| term.holds(b));
             if !now && !before {
                 // The term fails both states, so the selector does too.
                 return None;
@@ -646,7 +663,7 @@ mod tests {
     /// A pod's life as a kubelet's watch sees it: unbound (nothing), bound
     /// to this node (ADDED), updated (MODIFIED), moved away (DELETED),
     /// bound elsewhere and deleted (nothing); the same with a label term,
-    /// which takes the decoding path, and without the node term at all.
+    /// and with `!=` terms. Each judged from the index and by decoding.
     #[test]
     fn a_node_watch_sees_what_the_decoded_selector_sees() {
         let hub = Hub::new(0, Limits::default());
@@ -676,7 +693,20 @@ mod tests {
                 LabelSelector::parse(labels).unwrap(),
                 FieldSelector::parse(fields).unwrap(),
             );
-            changes.iter().map(|c| f.view(c).map(|(t, _)| t)).collect()
+            let mut decoded = Filter::new(
+                "/registry/core/pods/".into(),
+                None,
+                LabelSelector::parse(labels).unwrap(),
+                FieldSelector::parse(fields).unwrap(),
+            );
+            decoded.indexed = None;
+            let indexed: Vec<_> = changes.iter().map(|c| f.view(c).map(|(t, _)| t)).collect();
+            let by_decoding: Vec<_> = changes
+                .iter()
+                .map(|c| decoded.view(c).map(|(t, _)| t))
+                .collect();
+            assert_eq!(indexed, by_decoding, "{fields} {labels}");
+            indexed
         };
         use EventType::*;
         let by_node = seen("spec.nodeName=n1", "");
@@ -690,7 +720,11 @@ mod tests {
             LabelSelector::everything(),
             FieldSelector::parse("spec.nodeName=n1").unwrap(),
         );
-        assert_eq!(indexed.indexed, Some(("n1".to_string(), true)));
+        let term = |value: &str, equals| IndexedTerm {
+            value: value.into(),
+            equals,
+        };
+        assert_eq!(indexed.indexed, Some((term("n1", true), true)));
         assert!(
             indexed.view(&changes[1]).unwrap().1.is_none(),
             "judged without decoding"
@@ -711,5 +745,25 @@ mod tests {
             seen("spec.nodeName!=n1", ""),
             [Some(Added), Some(Deleted), None, Some(Added), Some(Deleted)]
         );
+        // Every bound pod (a simulated node process's one watch), judged
+        // from the index too.
+        assert_eq!(
+            seen("spec.nodeName!=", ""),
+            [
+                None,
+                Some(Added),
+                Some(Modified),
+                Some(Modified),
+                Some(Deleted)
+            ]
+        );
+        let bound = Filter::new(
+            "/registry/core/pods/".into(),
+            None,
+            LabelSelector::everything(),
+            FieldSelector::parse("spec.nodeName!=").unwrap(),
+        );
+        assert_eq!(bound.indexed, Some((term("", false), true)));
+        assert!(bound.view(&changes[1]).unwrap().1.is_none());
     }
 }

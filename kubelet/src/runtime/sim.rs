@@ -101,6 +101,9 @@ pub struct SimRuntime {
     next_id: AtomicU32,
 }
 
+/// Container events a node's runtime buffers for its reader.
+const EVENTS_BUFFERED: usize = 64;
+
 impl SimRuntime {
     /// `delay` is how long a container takes to start (and to exit, for
     /// run-to-completion commands).
@@ -110,7 +113,9 @@ impl SimRuntime {
             pod_cidr_base: 0x0A80_0000 + (node_block(node_name) << 8),
             next_ip: AtomicU32::new(0),
             containers: Arc::default(),
-            events: broadcast::channel(1024).0,
+            // Small: one of these per simulated node, and a reader that
+            // falls behind loses nothing (it syncs all its pods instead).
+            events: broadcast::channel(EVENTS_BUFFERED).0,
             next_id: AtomicU32::new(1),
         }
     }
