@@ -12,9 +12,10 @@
 //!   Lease in `kube-node-lease`.
 //! - [`node_watch`] watches the node's pods (`spec.nodeName=<node>`) and its
 //!   Node — once for all the nodes of a process that simulates many.
-//! - [`pod_worker`] runs one worker per pod of the node; each worker calls [`sync::sync_pod`], the level-triggered
-//!   desired-vs-actual step (sandbox, volumes, init containers, containers,
-//!   restarts, probes, status), and [`sync::terminate`] for deletions.
+//! - [`pod_worker`] runs one worker per pod of the node; each worker calls
+//!   [`sync::sync_pod`], the level-triggered desired-vs-actual step
+//!   (sandbox, volumes, init containers, containers, restarts, probes,
+//!   status), and [`sync::terminate`] for deletions.
 //! - Inside a sync: [`images`] (pull policy, ErrImagePull/ImagePullBackOff),
 //!   [`env`] (environment, CreateContainerConfigError), [`volumes`]
 //!   (emptyDir, configMap, secret, hostPath, downwardAPI, projected),
@@ -203,8 +204,8 @@ struct Shared {
     informers: Arc<minik_client::SharedInformerFactory>,
     objects: Arc<ObjectCache>,
     /// Each node's pods and its Node, from one watch of each.
-    pods: Arc<node_watch::Routes<Pod>>,
-    nodes: Arc<node_watch::Routes<Node>>,
+    pods: node_watch::Routes<Pod>,
+    nodes: node_watch::Routes<Node>,
     /// The HTTPS server's configuration, the same for every node.
     tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
 }

@@ -55,7 +55,7 @@ pub fn start<K>(
     alone: impl FnOnce(&str) -> watcher::Config,
     many: watcher::Config,
     node_of: fn(&K) -> Option<&str>,
-) -> (Arc<Routes<K>>, JoinHandle<()>)
+) -> (Routes<K>, JoinHandle<()>)
 where
     K: Informable<DynamicType = ()>,
 {
@@ -72,9 +72,9 @@ where
         senders.insert(node.clone(), tx);
         queues.insert(node.clone(), rx);
     }
-    let routes = Arc::new(Routes {
+    let routes = Routes {
         queues: Mutex::new(queues),
-    });
+    };
     let store = informer.store();
     let router = tokio::spawn(async move {
         // A node whose loop has stopped no longer listens: sends may fail.

@@ -144,14 +144,24 @@ pub fn wait_exited(pid: u32, timeout: Duration) {
 /// but its main one — its files, and the locks on them, closed.
 fn finished(stat: Option<&str>) -> bool {
     let Some(stat) = stat else { return true };
-    // The fields after the parenthesised command name: state is the
-    // first, num_threads the eighteenth (proc(5) fields 3 and 20).
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map(|(_, rest)| rest.split_whitespace().collect())
-        .unwrap_or_default();
+    let fields = stat_fields(stat);
     let threads: u64 = fields.get(17).and_then(|n| n.parse().ok()).unwrap_or(1);
-    matches!(fields.first(), Some(&"Z") | Some(&"X") | None) && threads <= 1
+    exited(&fields) && threads <= 1
+}
+
+/// The fields of a `/proc/<pid>/stat` line after the parenthesised command
+/// name (which may itself hold spaces and parentheses): the state is the
+/// first, num_threads the eighteenth (proc(5) fields 3 and 20).
+fn stat_fields(stat: &str) -> Vec<&str> {
+    stat.rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default()
+}
+
+/// Whether those fields say the (main thread of the) process has exited:
+/// a zombie, dead, or unreadable.
+fn exited(fields: &[&str]) -> bool {
+    matches!(fields.first(), Some(&"Z") | Some(&"X") | None)
 }
 
 /// Whether `pid` is a live (not zombie) process running `binary`.
@@ -159,11 +169,7 @@ pub fn alive(pid: u32, binary: &str) -> bool {
     let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
         return false;
     };
-    // The state follows the parenthesised command name.
-    let state = stat
-        .rsplit_once(')')
-        .and_then(|(_, rest)| rest.trim_start().chars().next());
-    if matches!(state, Some('Z') | Some('X') | None) {
+    if exited(&stat_fields(&stat)) {
         reap(pid);
         return false;
     }
