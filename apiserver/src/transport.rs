@@ -1,8 +1,11 @@
 //! Transport: how connections are accepted, and what a connection says
 //! about its caller. Handlers never look at either.
 //!
-//! HTTPS (rustls, `ring` provider, HTTP/1.1 — what kubectl and client-go
-//! fall back to when HTTP/2 is not offered): the handshake asks for a
+//! HTTPS (rustls, `ring` provider) offers HTTP/2 and HTTP/1.1 by ALPN, as
+//! kube-apiserver does: kubectl, client-go and minik's own components
+//! multiplex every request and watch over one HTTP/2 connection, while
+//! upgrades (`exec`, `attach`, `port-forward`) and clients without ALPN
+//! speak HTTP/1.1. The handshake asks for a
 //! client certificate and verifies any that is sent against the client CA;
 //! the verified certificate travels with each request as a [`Peer`] for
 //! `authentication.rs`, then `authorization.rs` decides. Without a
@@ -15,7 +18,13 @@
 //!   keep-alive connection waiting for its next request is waiting for
 //!   headers too, so the same timer closes idle connections (kube-apiserver
 //!   has `ReadHeaderTimeout` 32s and `IdleTimeout` 90s; hyper has one timer
-//!   for both, so minik uses the shorter);
+//!   for both, so minik uses the shorter). An HTTP/2 connection may open
+//!   at most [`HTTP2_MAX_STREAMS`] streams at once, each with a receive window
+//!   of [`HTTP2_STREAM_WINDOW`] (kube-apiserver's 256 KiB), and is pinged
+//!   every [`HTTP2_PING_INTERVAL`] and closed if its peer stops answering.
+//!   Where minik simplifies: kube-apiserver also closes an HTTP/2 connection
+//!   idle for 90 s; hyper has no such timer, so an idle HTTP/2 connection
+//!   that answers pings stays open (still counted against the limit below);
 //! - hold a request by never finishing its body: the handler reads the body
 //!   under `Limits::body_timeout` (see `rest::dispatch`);
 //! - exhaust file descriptors with open connections: at most
@@ -24,8 +33,8 @@
 //!   `Retry-After`) and closed — except the health probes, which are
 //!   answered `ok` as kube-apiserver's priority and fairness exempts them.
 //!   A few more (`REFUSING`) may be waiting for their refusal; beyond that a
-//!   connection is closed at once. Watches are connections too (HTTP/1.1:
-//!   one per watch), so the default limit leaves room for hundreds.
+//!   connection is closed at once. Over HTTP/1.1 every watch holds a
+//!   connection of its own, so the default limit leaves room for hundreds.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -33,7 +42,7 @@ use std::time::Duration;
 
 use axum::response::IntoResponse;
 use axum::Router;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use minik_client::tls::ClientAuth;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
@@ -61,7 +70,8 @@ pub use minik_client::tls::TlsFiles;
 /// The rustls acceptor for `files`: client certificates asked for,
 /// verified if sent, optional.
 pub fn acceptor(files: &TlsFiles) -> Result<TlsAcceptor, String> {
-    let config = minik_client::tls::server_config(files, ClientAuth::Optional)?;
+    let mut config = minik_client::tls::server_config(files, ClientAuth::Optional)?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(TlsAcceptor::from(Arc::new(config)))
 }
 
@@ -98,6 +108,22 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 /// is stopping; then it is closed (a client that never reads would
 /// otherwise hold the shutdown for ever).
 const SHUTDOWN_DRAIN: Duration = Duration::from_secs(5);
+
+/// Streams one HTTP/2 connection may have open at once. kube-apiserver
+/// allows 100, and a Go client past it opens another connection; hyper's
+/// client queues requests instead, and a controller-manager's watches alone
+/// (one stream each, for as long as they run) come near 100. So minik
+/// allows what kube-apiserver allows its aggregated API servers' clients.
+pub const HTTP2_MAX_STREAMS: u32 = 1000;
+
+/// Bytes a client may send on one HTTP/2 stream before the server reads
+/// them (kube-apiserver's `MaxUploadBufferPerStream`, sized for the 99th
+/// percentile of request bodies).
+pub const HTTP2_STREAM_WINDOW: u32 = 256 * 1024;
+
+/// How often an HTTP/2 connection is pinged, and how long an answer may take.
+pub const HTTP2_PING_INTERVAL: Duration = Duration::from_secs(30);
+const HTTP2_PING_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// Serves the router on the listener until `shutdown` resolves, then waits
 /// for open connections to finish (open watches end when the hub closes).
@@ -148,7 +174,9 @@ pub async fn serve(
             let tls = security.tls.clone();
             tokio::spawn(async move {
                 match tls {
-                    None => serve_connection(stream, Peer::Insecure, app, limits, stop).await,
+                    None => {
+                        serve_connection(stream, Peer::Insecure, false, app, limits, stop).await
+                    }
                     Some(tls) => {
                         // The handshake is bounded like a request's headers.
                         let accepted =
@@ -161,7 +189,8 @@ pub async fn serve(
                                     .and_then(|c| c.first())
                                     .map(|c| c.as_ref());
                                 let peer = Peer::from_certificate(certificate);
-                                serve_connection(stream, peer, app, limits, stop).await
+                                let h2 = session.alpn_protocol() == Some(b"h2");
+                                serve_connection(stream, peer, h2, app, limits, stop).await
                             }
                             Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),
                             Err(_) => tracing::debug!("TLS handshake timed out"),
@@ -193,14 +222,16 @@ pub async fn serve(
     Ok(())
 }
 
-/// One HTTP/1.1 connection (clients of a plain-HTTP kube-apiserver do not
-/// speak HTTP/2 without TLS), with upgrades for `exec`'s WebSocket.
+/// One connection: HTTP/2 if the TLS handshake chose it, else HTTP/1.1
+/// (clients of a plain-HTTP kube-apiserver do not speak HTTP/2 without TLS)
+/// with upgrades for `exec`'s WebSocket.
 async fn serve_connection<S>(
     stream: S,
     peer: Peer,
+    h2: bool,
     app: Router,
     limits: Limits,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -209,13 +240,39 @@ async fn serve_connection<S>(
             req.extensions_mut().insert(peer.clone());
             tower::ServiceExt::oneshot(app.clone(), req)
         });
-    let mut builder = hyper::server::conn::http1::Builder::new();
-    builder
-        .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_timeout);
-    let conn = builder
-        .serve_connection(TokioIo::new(stream), service)
-        .with_upgrades();
+    if h2 {
+        let mut builder = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
+        builder
+            .timer(TokioTimer::new())
+            .max_concurrent_streams(HTTP2_MAX_STREAMS)
+            .initial_stream_window_size(HTTP2_STREAM_WINDOW)
+            .initial_connection_window_size(HTTP2_STREAM_WINDOW.saturating_mul(HTTP2_MAX_STREAMS))
+            .keep_alive_interval(HTTP2_PING_INTERVAL)
+            .keep_alive_timeout(HTTP2_PING_TIMEOUT);
+        let conn = builder.serve_connection(TokioIo::new(stream), service);
+        drive(conn, stop, |c| c.graceful_shutdown()).await;
+    } else {
+        let mut builder = hyper::server::conn::http1::Builder::new();
+        builder
+            .timer(TokioTimer::new())
+            .header_read_timeout(limits.header_timeout);
+        let conn = builder
+            .serve_connection(TokioIo::new(stream), service)
+            .with_upgrades();
+        drive(conn, stop, |c| c.graceful_shutdown()).await;
+    }
+}
+
+/// Runs a connection until it ends; once the server is stopping, lets it
+/// finish what is in flight (at most [`SHUTDOWN_DRAIN`]), then closes it.
+async fn drive<C, E>(
+    conn: C,
+    mut stop: watch::Receiver<bool>,
+    graceful_shutdown: impl Fn(std::pin::Pin<&mut C>),
+) where
+    C: std::future::Future<Output = Result<(), E>>,
+    E: std::fmt::Display,
+{
     let mut conn = std::pin::pin!(conn);
     let mut stopping = false;
     let drain = tokio::time::sleep(Duration::MAX);
@@ -230,7 +287,7 @@ async fn serve_connection<S>(
             }
             _ = stop.wait_for(|s| *s), if !stopping => {
                 // Finish the request in flight, then close.
-                conn.as_mut().graceful_shutdown();
+                graceful_shutdown(conn.as_mut());
                 stopping = true;
                 drain.as_mut().reset(tokio::time::Instant::now() + SHUTDOWN_DRAIN);
             }
