@@ -1,5 +1,5 @@
-//! Watches of Services, EndpointSlices and Pods, and the rebuild of the zone
-//! whenever one of them changes.
+//! Watches of Services, EndpointSlices and Pods (only their addresses:
+//! [`PodAddress`]), and the rebuild of the zone whenever one of them changes.
 //!
 //! Like CoreDNS's `kubernetes` plugin, which answers from client-go
 //! informers: kube-rs reflectors keep a local copy of each kind, fed by a
@@ -20,7 +20,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use k8s_openapi::api::core::v1::{Pod, Service};
+use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::Api;
 use tokio::sync::Notify;
@@ -29,6 +29,7 @@ use tokio::task::JoinSet;
 use minik_client::reflect;
 
 use crate::handler::SharedZone;
+use crate::pod_address::PodAddress;
 use crate::zone::{Zone, ZoneSettings};
 
 /// How many times its own duration the builder rests after a build before
@@ -48,7 +49,7 @@ pub fn start(
     let changed = Arc::new(Notify::new());
     let services = reflect::<Service>(Api::all(client.clone()), &changed, tasks);
     let endpoints = reflect::<EndpointSlice>(Api::all(client.clone()), &changed, tasks);
-    let pods = reflect::<Pod>(Api::all(client), &changed, tasks);
+    let pods = reflect::<PodAddress>(Api::all(client), &changed, tasks);
     tasks.spawn(async move {
         let ready = futures::future::try_join3(
             services.wait_until_ready(),

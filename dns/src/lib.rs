@@ -11,6 +11,8 @@
 //! - [`zone`]: the records — a pure function of the watched objects
 //!   (A, AAAA, SRV, PTR, CNAME, SOA/NS), with NXDOMAIN/NODATA rules.
 //! - [`cache`]: the reflectors and the task that rebuilds the zone on change.
+//! - [`pod_address`]: the little of each pod the zone needs, decoded straight
+//!   from the watch (a pod's name, IPs, hostname and subdomain).
 //! - [`handler`]: hickory-server's `RequestHandler`: zone first, then forward.
 //! - [`forward`]: upstream resolvers (host's resolv.conf or `--upstream`),
 //!   with one short deadline.
@@ -29,6 +31,7 @@
 pub mod cache;
 pub mod forward;
 pub mod handler;
+pub mod pod_address;
 pub mod zone;
 
 use std::net::SocketAddr;

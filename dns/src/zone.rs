@@ -26,9 +26,11 @@ use std::str::FromStr;
 use hickory_proto::rr::rdata::{A, AAAA, CNAME, NS, PTR, SOA, SRV};
 use hickory_proto::rr::{LowerName, Name, RData, Record, RecordType};
 use ipnet::IpNet;
-use k8s_openapi::api::core::v1::{ObjectReference, Pod, Service};
+use k8s_openapi::api::core::v1::{ObjectReference, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use minik_client::service_endpoints::{self, ServiceEndpoints};
+
+use crate::pod_address::PodAddress;
 
 /// TTL of every answer (CoreDNS's `kubernetes` plugin default).
 pub const TTL: u32 = 5;
@@ -79,7 +81,7 @@ impl Zone {
         serial: u32,
         services: &[std::sync::Arc<Service>],
         slices: &[std::sync::Arc<EndpointSlice>],
-        pods: &[std::sync::Arc<Pod>],
+        pods: &[std::sync::Arc<PodAddress>],
     ) -> Zone {
         let mut domain = settings.domain.clone();
         domain.set_fqdn(true);
@@ -88,7 +90,7 @@ impl Zone {
             records: HashMap::new(),
         };
         let endpoints_by_key = service_endpoints::by_service(slices);
-        let pods_by_key: HashMap<(&str, &str), &Pod> = pods
+        let pods_by_key: HashMap<(&str, &str), &PodAddress> = pods
             .iter()
             .filter_map(|p| Some(((ns_of(&p.metadata)?, p.metadata.name.as_deref()?), &**p)))
             .collect();
@@ -256,7 +258,7 @@ impl Builder {
         ns: &str,
         name: &str,
         endpoints: Option<&ServiceEndpoints<'_>>,
-        pods: &HashMap<(&str, &str), &Pod>,
+        pods: &HashMap<(&str, &str), &PodAddress>,
     ) {
         let Some(spec) = &svc.spec else { return };
         let base = name_in(&self.domain, &[name, ns, "svc"]);
@@ -334,18 +336,11 @@ impl Builder {
     }
 
     /// `<a-b-c-d>.<ns>.pod.<domain>` for a pod with an IP.
-    fn pod(&mut self, pod: &Pod) {
+    fn pod(&mut self, pod: &PodAddress) {
         let Some(ns) = ns_of(&pod.metadata) else {
             return;
         };
-        let ips = pod.status.iter().flat_map(|s| {
-            s.pod_ips
-                .iter()
-                .flatten()
-                .map(|p| p.ip.as_str())
-                .chain(s.pod_ip.as_deref())
-        });
-        for ip in ips.filter_map(|ip| ip.parse::<IpAddr>().ok()) {
+        for ip in pod.ips().filter_map(|ip| ip.parse::<IpAddr>().ok()) {
             let name = name_in(&self.domain, &[&dashed(ip), ns, "pod"]);
             self.address(&name, ip);
         }
@@ -360,7 +355,7 @@ fn endpoint_hostname(
     target: Option<&ObjectReference>,
     service: &str,
     ns: &str,
-    pods: &HashMap<(&str, &str), &Pod>,
+    pods: &HashMap<(&str, &str), &PodAddress>,
 ) -> Option<String> {
     if let Some(h) = hostname.filter(|h| !h.is_empty()) {
         return Some(h.to_string());
@@ -371,7 +366,7 @@ fn endpoint_hostname(
     }
     let pod_ns = target.namespace.as_deref().unwrap_or(ns);
     let pod = pods.get(&(pod_ns, target.name.as_deref()?))?;
-    let spec = pod.spec.as_ref()?;
+    let spec = &pod.spec;
     if spec.subdomain.as_deref() != Some(service) {
         return None;
     }
@@ -474,7 +469,7 @@ mod tests {
             }))
             .unwrap(),
         )];
-        let pods: Vec<Arc<Pod>> = vec![Arc::new(
+        let pods: Vec<Arc<PodAddress>> = vec![Arc::new(
             serde_json::from_value(json!({
                 "metadata": {"name": "db-1", "namespace": "shop"},
                 "spec": {"hostname": "db-1", "subdomain": "db", "containers": []},
