@@ -1007,18 +1007,6 @@ impl FieldSelector {
             .find(|r| r.field == field && r.op == FieldOp::Equals)
             .map(|r| r.value.as_str())
     }
-
-    /// The selector's only term on `field`, if it has exactly one: its
-    /// value and whether it demands equality (`=`) or inequality (`!=`).
-    /// Lets a watch judge `spec.nodeName!=` from an index too.
-    pub fn only_term(&self, field: &str) -> Option<(&str, bool)> {
-        let mut terms = self.requirements.iter().filter(|r| r.field == field);
-        let term = terms.next()?;
-        if terms.next().is_some() {
-            return None;
-        }
-        Some((term.value.as_str(), term.op == FieldOp::Equals))
-    }
 }
 
 impl fmt::Display for FieldSelector {
@@ -1459,11 +1447,6 @@ mod tests {
         assert_eq!(s.requirements().len(), 3);
         assert_eq!(s.requires_exact_match("spec.nodeName"), Some(""));
         assert_eq!(s.requires_exact_match("status.phase"), None);
-        assert_eq!(s.only_term("spec.nodeName"), Some(("", true)));
-        assert_eq!(s.only_term("status.phase"), Some(("Failed", false)));
-        assert_eq!(s.only_term("spec.schedulerName"), None);
-        let twice = FieldSelector::parse("spec.nodeName!=a,spec.nodeName!=b").unwrap();
-        assert_eq!(twice.only_term("spec.nodeName"), None);
         assert!(FieldSelector::parse("").unwrap().is_empty());
         assert!(FieldSelector::parse(",").unwrap().is_empty());
 

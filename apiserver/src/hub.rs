@@ -30,13 +30,18 @@
 //! another API version) decodes each change it looks at. kube-apiserver
 //! keeps decoded objects and their selectable fields instead.
 //!
-//! One field is kept beside the JSON: a pod's `spec.nodeName`, before and
-//! after the change ([`Indexed`]). Every kubelet watches its own pods with
-//! `fieldSelector=spec.nodeName=<node>`; with a thousand nodes, testing
-//! each pod change against each of those watches by decoding it was half
-//! the API server's CPU. kube-apiserver's watch cache declares the same
-//! field as the pod registry's one "trigger" (`NodeNameTriggerFunc`) and
-//! dispatches pod events by it; here each watch compares one string.
+//! Three fields are kept beside the JSON: a pod's `spec.nodeName`,
+//! `status.phase` and `spec.schedulerName`, before and after the change
+//! ([`Indexed`]). Every kubelet
+//! watches its own pods with `fieldSelector=spec.nodeName=<node>`, and the
+//! scheduler its pending and its bound pods with `spec.nodeName` and
+//! `status.phase` terms; with a thousand nodes, testing each pod change
+//! against each of those watches by decoding it was half the API server's
+//! CPU, and the scheduler's two watches alone still decoded every pod
+//! change twice. kube-apiserver's watch cache likewise computes each
+//! event's selectable fields once (`GetAttrs`) and dispatches pod events
+//! by node name (`NodeNameTriggerFunc`); here a watch whose field selector
+//! names only these fields compares strings and never decodes.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -77,27 +82,31 @@ pub struct Event {
     pub prev: Option<Arc<Value>>,
 }
 
-/// The one field per kind that the hub reads out of every change, so a
-/// watch selecting on it need not decode the change: key prefix and field.
-/// Pods by node, as kube-apiserver's pod registry indexes its watch cache.
-const INDEXED_FIELDS: &[(&str, &str)] = &[("/registry/core/pods/", "spec.nodeName")];
+/// The fields the hub reads out of every change of a kind, so a watch
+/// selecting on them need not decode the change: key prefix and fields.
+/// Pods by node, phase and scheduler: the kubelets' and the scheduler's
+/// selectors.
+const INDEXED_FIELDS: &[(&str, &[&str])] = &[(
+    "/registry/core/pods/",
+    &["spec.nodeName", "status.phase", "spec.schedulerName"],
+)];
 
-/// The indexed field of the kind a key or a watch's key prefix (a kind's,
-/// or one namespace of it) belongs to, if the kind has one.
-pub fn indexed_field(prefix: &str) -> Option<&'static str> {
+/// The indexed fields of the kind a key or a watch's key prefix (a kind's,
+/// or one namespace of it) belongs to, if the kind has any.
+pub fn indexed_fields(prefix: &str) -> Option<&'static [&'static str]> {
     INDEXED_FIELDS
         .iter()
         .find(|(kind, _)| prefix.starts_with(kind))
-        .map(|(_, field)| *field)
+        .map(|(_, fields)| *fields)
 }
 
-/// A change's value of its kind's indexed field, as field selectors read it
-/// (a missing field is ""): now, and before the change when there was a
-/// before.
+/// A change's values of its kind's indexed fields (in the order of
+/// [`indexed_fields`]), as field selectors read them (a missing field is
+/// ""): now, and before the change when there was a before.
 #[derive(Debug)]
 pub struct Indexed {
-    pub now: Box<str>,
-    pub before: Option<Box<str>>,
+    pub now: Box<[Box<str>]>,
+    pub before: Option<Box<[Box<str>]>>,
 }
 
 /// A change as the hub retains it: encoded once, shared by every watcher.
@@ -106,7 +115,7 @@ pub struct Change {
     pub revision: u64,
     pub event_type: EventType,
     pub key: Box<str>,
-    /// The kind's indexed field (see [`INDEXED_FIELDS`]), if it has one.
+    /// The kind's indexed fields (see [`INDEXED_FIELDS`]), if it has any.
     pub indexed: Option<Indexed>,
     /// `{"type":"<event_type>","object":<object>}\n`, the watch line most
     /// watchers send as is.
@@ -364,12 +373,15 @@ impl Hub {
             .map(|ev| {
                 let json = serde_json::to_vec(&*ev.object).expect("JSON values serialize");
                 let (line, object_at) = watch_line(ev.event_type, &json);
-                let indexed = indexed_field(&ev.key).map(|field| Indexed {
-                    now: minik_api::selectors::field_value(&ev.object, field).into(),
-                    before: ev
-                        .prev
-                        .as_ref()
-                        .map(|p| minik_api::selectors::field_value(p, field).into()),
+                let values = |obj: &Value, fields: &[&str]| -> Box<[Box<str>]> {
+                    fields
+                        .iter()
+                        .map(|f| minik_api::selectors::field_value(obj, f).into())
+                        .collect()
+                };
+                let indexed = indexed_fields(&ev.key).map(|fields| Indexed {
+                    now: values(&ev.object, fields),
+                    before: ev.prev.as_ref().map(|p| values(p, fields)),
                 });
                 (ev, line, object_at, indexed)
             })

@@ -55,26 +55,29 @@ struct Filter {
     exact_key: Option<String>,
     labels: LabelSelector,
     fields: FieldSelector,
-    /// The selector's term on the kind's indexed field (a kubelet's
+    /// The selector's terms on the kind's indexed fields (a kubelet's
     /// `spec.nodeName=<node>`, a simulated node process's
-    /// `spec.nodeName!=`), and whether that term is the whole selector:
-    /// then each change is judged by the value the hub kept (see
-    /// `hub::Indexed`), with no decode.
-    indexed: Option<(IndexedTerm, bool)>,
+    /// `spec.nodeName!=`, the scheduler's `status.phase!=Succeeded`…), and
+    /// whether they are the whole selector: then each change is judged by
+    /// the values the hub kept (see `hub::Indexed`), with no decode.
+    indexed: Option<(Vec<IndexedTerm>, bool)>,
 }
 
 /// A field selector's term on an indexed field: `field=value` or
-/// `field!=value`.
+/// `field!=value`, `field` being the hub's `index`th for the kind.
 #[derive(Debug, PartialEq, Eq)]
 struct IndexedTerm {
+    index: usize,
     value: String,
     equals: bool,
 }
 
 impl IndexedTerm {
-    /// Whether a field's value satisfies the term.
-    fn holds(&self, value: &str) -> bool {
-        (value == self.value) == self.equals
+    /// Whether the indexed values of one state satisfy the term.
+    fn holds(&self, values: &[Box<str>]) -> bool {
+        values
+            .get(self.index)
+            .is_some_and(|v| (**v == *self.value) == self.equals)
     }
 }
 
@@ -85,11 +88,20 @@ impl Filter {
         labels: LabelSelector,
         fields: FieldSelector,
     ) -> Filter {
-        let indexed = crate::hub::indexed_field(&prefix).and_then(|field| {
-            let (value, equals) = fields.only_term(field)?;
-            let whole = labels.is_empty() && fields.requirements().len() == 1;
-            let value = value.to_string();
-            Some((IndexedTerm { value, equals }, whole))
+        let indexed = crate::hub::indexed_fields(&prefix).and_then(|indexed| {
+            let terms: Vec<IndexedTerm> = fields
+                .requirements()
+                .iter()
+                .filter_map(|r| {
+                    Some(IndexedTerm {
+                        index: indexed.iter().position(|f| *f == r.field)?,
+                        value: r.value.clone(),
+                        equals: r.op == minik_api::selectors::FieldOp::Equals,
+                    })
+                })
+                .collect();
+            let whole = labels.is_empty() && terms.len() == fields.requirements().len();
+            (!terms.is_empty()).then_some((terms, whole))
         });
         Filter {
             prefix,
@@ -124,11 +136,14 @@ impl Filter {
         if self.selects_everything() {
             return Some((c.event_type, None));
         }
-        if let (Some((term, whole)), Some(values)) = (&self.indexed, &c.indexed) {
-            let now = term.holds(&values.now);
-            let before = values.before.as_deref().is_some_and(|b| term.holds(b));
+        if let (Some((terms, whole)), Some(values)) = (&self.indexed, &c.indexed) {
+            let now = terms.iter().all(|t| t.holds(&values.now));
+            let before = values
+                .before
+                .as_deref()
+                .is_some_and(|b| terms.iter().all(|t| t.holds(b)));
             if !now && !before {
-                // The term fails both states, so the selector does too.
+                // A term fails in both states, so the selector does too.
                 return None;
             }
             if *whole {
@@ -720,11 +735,12 @@ mod tests {
             LabelSelector::everything(),
             FieldSelector::parse("spec.nodeName=n1").unwrap(),
         );
-        let term = |value: &str, equals| IndexedTerm {
+        let term = |index, value: &str, equals| IndexedTerm {
+            index,
             value: value.into(),
             equals,
         };
-        assert_eq!(indexed.indexed, Some((term("n1", true), true)));
+        assert_eq!(indexed.indexed, Some((vec![term(0, "n1", true)], true)));
         assert!(
             indexed.view(&changes[1]).unwrap().1.is_none(),
             "judged without decoding"
@@ -763,7 +779,100 @@ mod tests {
             LabelSelector::everything(),
             FieldSelector::parse("spec.nodeName!=").unwrap(),
         );
-        assert_eq!(bound.indexed, Some((term("", false), true)));
+        assert_eq!(bound.indexed, Some((vec![term(0, "", false)], true)));
         assert!(bound.view(&changes[1]).unwrap().1.is_none());
+    }
+
+    /// The scheduler's two pod watches — pending pods, and bound pods that
+    /// have not finished — judged from the indexed node name and phase as
+    /// decoding would judge them, over a pod's whole life.
+    #[test]
+    fn the_schedulers_watches_see_what_the_decoded_selectors_see() {
+        let hub = Hub::new(0, Limits::default());
+        let key = "/registry/core/pods/ns/p";
+        let state = |node: Option<&str>, phase: Option<&str>, rv: u64| {
+            let mut p = pod(node, "a", rv);
+            p["spec"]["schedulerName"] = json!("default-scheduler");
+            if let Some(phase) = phase {
+                p["status"] = json!({"phase": phase});
+            }
+            p
+        };
+        let states = [
+            (EventType::Added, state(None, Some("Pending"), 1)),
+            (EventType::Modified, state(Some("n1"), Some("Pending"), 2)),
+            (EventType::Modified, state(Some("n1"), Some("Running"), 3)),
+            (EventType::Modified, state(Some("n1"), Some("Succeeded"), 4)),
+            (EventType::Deleted, state(Some("n1"), Some("Succeeded"), 5)),
+            (EventType::Added, state(None, None, 6)),
+            (EventType::Modified, state(None, Some("Failed"), 7)),
+            (EventType::Deleted, state(None, Some("Failed"), 8)),
+        ];
+        let mut prev: Option<Value> = None;
+        for (rev, (ty, obj)) in states.iter().enumerate() {
+            hub.publish(vec![Arc::new(Event {
+                revision: rev as u64 + 1,
+                event_type: *ty,
+                key: key.into(),
+                object: Arc::new(obj.clone()),
+                prev: prev.replace(obj.clone()).map(Arc::new),
+            })]);
+            if *ty == EventType::Deleted {
+                prev = None;
+            }
+        }
+        let changes = hub.changes_after(0, 10).unwrap();
+        let seen = |fields: &str| -> Vec<Option<EventType>> {
+            let f = Filter::new(
+                "/registry/core/pods/".into(),
+                None,
+                LabelSelector::everything(),
+                FieldSelector::parse(fields).unwrap(),
+            );
+            assert!(f.indexed.as_ref().is_some_and(|(_, whole)| *whole));
+            let mut decoded = Filter::new(
+                "/registry/core/pods/".into(),
+                None,
+                LabelSelector::everything(),
+                FieldSelector::parse(fields).unwrap(),
+            );
+            decoded.indexed = None;
+            let views: Vec<_> = changes.iter().map(|c| f.view(c)).collect();
+            assert!(views.iter().flatten().all(|(_, obj)| obj.is_none()));
+            let indexed: Vec<_> = views.into_iter().map(|v| v.map(|(t, _)| t)).collect();
+            let by_decoding: Vec<_> = changes
+                .iter()
+                .map(|c| decoded.view(c).map(|(t, _)| t))
+                .collect();
+            assert_eq!(indexed, by_decoding, "{fields}");
+            indexed
+        };
+        use EventType::*;
+        assert_eq!(
+            seen("spec.nodeName=,spec.schedulerName=default-scheduler,status.phase!=Succeeded,status.phase!=Failed"),
+            [
+                Some(Added),
+                Some(Deleted),
+                None,
+                None,
+                None,
+                Some(Added),
+                Some(Deleted),
+                None
+            ]
+        );
+        assert_eq!(
+            seen("spec.nodeName!=,status.phase!=Succeeded,status.phase!=Failed"),
+            [
+                None,
+                Some(Added),
+                Some(Modified),
+                Some(Deleted),
+                None,
+                None,
+                None,
+                None
+            ]
+        );
     }
 }
