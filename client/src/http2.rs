@@ -3,10 +3,10 @@
 //! connection, as client-go's do with kube-apiserver.
 //!
 //! kube's own client (`kube::Client::try_from(config)`) speaks HTTP/1.1
-//! only, and HTTP/1.1 carries one request at a time per connection: a
-//! controller creating 500 pods at once opened 500 connections, each with a
-//! TLS handshake (and the API server's memory for it), and the simulated
-//! kubelet's nodes held thousands between them. This builds the same stack
+//! only, and HTTP/1.1 carries one request at a time per connection: in a
+//! burst of 10,000 pods the controller-manager held 850 connections, the
+//! scheduler 508 and the simulated kubelet 2,752, each opened with a TLS
+//! handshake and each holding buffers in the API server. This builds the same stack
 //! kube builds — base URI, authentication, extra headers, kube's retry of
 //! 429/503/504, the connect and write timeouts — over a connector that
 //! offers `h2` and `http/1.1` by ALPN. A server that does not choose `h2`

@@ -2,8 +2,8 @@
 //! `hostname` and `subdomain` that name it under a headless Service.
 //!
 //! The zone needs nothing else of a pod, yet a whole decoded Pod (spec,
-//! status, conditions, labels) is about 20 KB: at 30,000 pods the server
-//! held 622 MB of them. A watch of `PodAddress` decodes each pod's JSON
+//! status, conditions, labels) took about 17 KB of the cache: 221 MB at
+//! 10,000 pods, 622 MB at 30,000. A watch of `PodAddress` decodes each pod's JSON
 //! straight into these few fields (serde skips the rest without building
 //! it), so the cache holds a few hundred bytes per pod. CoreDNS, with
 //! `pods verified`, caches the same few fields (its `object.Pod`: name,

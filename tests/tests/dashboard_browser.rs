@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use fantoccini::Locator;
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::Node;
+use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::api::Api;
 use minik_tests::browser::{self, Browser};
 use support::scheduler::start_scheduler;
@@ -336,13 +336,44 @@ async fn the_dashboard_follows_the_cluster_in_a_browser() {
         (n.spec?.unschedulable == Some(true)).then_some(())
     })
     .await;
-    wait_for("node-b's pods evicted and node-b shown cordoned", T, || async {
-        let on_b = b
-            .eval("return document.querySelectorAll(\"[data-node='node-b'] .pod:not(.deleting)\").length + ' ' + document.querySelectorAll('.column.cordoned').length")
-            .await;
-        (on_b == "0 1").then_some(())
+    let shown = std::sync::Mutex::new(String::new());
+    let pods: Api<Pod> = Api::namespaced(c.client.clone(), "default");
+    let drained = tokio::time::timeout(T, async {
+        loop {
+            let on_b = b
+                .eval("return document.querySelectorAll(\"[data-node='node-b'] .pod:not(.deleting)\").length + ' ' + document.querySelectorAll('.column.cordoned').length")
+                .await;
+            if on_b == "0 1" {
+                return;
+            }
+            *shown.lock().unwrap() = on_b.to_string();
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     })
     .await;
+    if drained.is_err() {
+        // What the page showed and where the pods are, to tell a page that
+        // lags from a pod the scheduler placed on node-b before it saw the
+        // cordon.
+        let placed: Vec<String> = pods
+            .list(&Default::default())
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|p| {
+                let node = p.spec.and_then(|s| s.node_name).unwrap_or_default();
+                let gone = p.metadata.deletion_timestamp.is_some();
+                format!(
+                    "{} on {node:?} deleting={gone}",
+                    p.metadata.name.unwrap_or_default()
+                )
+            })
+            .collect();
+        panic!(
+            "node-b's pods not evicted or node-b not shown cordoned within {T:?}: the page shows \"{}\" (pods on node-b, cordoned columns); pods: {placed:?}",
+            shown.lock().unwrap()
+        );
+    }
     b.screenshot("7-drained").await;
     click_control(
         &b,
