@@ -121,6 +121,13 @@ pub const HTTP2_MAX_STREAMS: u32 = 1000;
 /// percentile of request bodies).
 pub const HTTP2_STREAM_WINDOW: u32 = 256 * 1024;
 
+/// Bytes a client may send on one HTTP/2 connection, all streams together,
+/// before the server reads them: kube-apiserver's
+/// `MaxUploadBufferPerConnection` with its 100 streams (256 KiB each), so
+/// the thousand streams minik allows do not let one connection buffer
+/// 256 MB of unread request bodies.
+const HTTP2_CONNECTION_WINDOW: u32 = HTTP2_STREAM_WINDOW * 100;
+
 /// How often an HTTP/2 connection is pinged, and how long an answer may take.
 pub const HTTP2_PING_INTERVAL: Duration = Duration::from_secs(30);
 const HTTP2_PING_TIMEOUT: Duration = Duration::from_secs(15);
@@ -246,7 +253,7 @@ async fn serve_connection<S>(
             .timer(TokioTimer::new())
             .max_concurrent_streams(HTTP2_MAX_STREAMS)
             .initial_stream_window_size(HTTP2_STREAM_WINDOW)
-            .initial_connection_window_size(HTTP2_STREAM_WINDOW.saturating_mul(HTTP2_MAX_STREAMS))
+            .initial_connection_window_size(HTTP2_CONNECTION_WINDOW)
             .keep_alive_interval(HTTP2_PING_INTERVAL)
             .keep_alive_timeout(HTTP2_PING_TIMEOUT);
         let conn = builder.serve_connection(TokioIo::new(stream), service);

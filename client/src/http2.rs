@@ -6,15 +6,16 @@
 //! only, and HTTP/1.1 carries one request at a time per connection: in a
 //! burst of 10,000 pods the controller-manager held 850 connections, the
 //! scheduler 508 and the simulated kubelet 2,752, each opened with a TLS
-//! handshake and each holding buffers in the API server. This builds the same stack
-//! kube builds — base URI, authentication, extra headers, kube's retry of
-//! 429/503/504, the connect and write timeouts — over a connector that
-//! offers `h2` and `http/1.1` by ALPN. A server that does not choose `h2`
+//! handshake and each holding buffers in the API server. This builds the
+//! same stack kube builds — base URI, authentication, extra headers, kube's
+//! retry of 429/503/504, the connect, read and write timeouts — over a
+//! connector that offers `h2` and `http/1.1` by ALPN. A server that does not choose `h2`
 //! (a plain-HTTP one, say) is spoken to in HTTP/1.1 as before.
 //!
 //! Like client-go (`ReadIdleTimeout` 30 s, `PingTimeout` 15 s), the client
 //! pings a quiet HTTP/2 connection and drops it if the server stops
-//! answering: every request on it then fails and is retried on a new one.
+//! answering: every request on it then fails, and its caller retries on a
+//! new connection as after any connection error.
 //! That, not the per-read timeout, is what ends requests to a hung server
 //! over HTTP/2: the one connection's reads never go quiet for long while
 //! any watch on it is busy.
