@@ -35,8 +35,12 @@ use support::faults::{Component, ProcessCluster};
 const NAMESPACE: &str = "default";
 const DEPLOYMENTS: usize = 12;
 const NODES: usize = 2;
-/// How long after its restart the cluster must have converged.
-const CONVERGE_WITHIN: Duration = Duration::from_secs(10);
+/// How long after its restart the cluster must have converged. Alone this
+/// takes 4–8 s; under the whole suite's load on 2 cores the restarted
+/// controller-manager took 10.1–11.7 s in four of six runs (one session,
+/// with and without its HTTP/2 client), so 10 s measured the machine's
+/// load, not a stuck recovery (which never converges).
+const CONVERGE_WITHIN: Duration = Duration::from_secs(15);
 
 /// A client with short timeouts: a request to a dead API server fails
 /// quickly instead of hanging the churn.
