@@ -38,7 +38,6 @@ pub struct Naming {
 
 /// `status.podIP` and `status.podIPs`.
 #[derive(Clone, Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
 pub struct Addresses {
     #[serde(rename = "podIP")]
     pub pod_ip: Option<String>,

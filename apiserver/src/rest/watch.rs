@@ -675,54 +675,69 @@ mod tests {
         p
     }
 
+    /// The hub's changes for one pod's `states`, each with the state
+    /// before it (none after a deletion).
+    fn pod_life(states: &[(EventType, Value)]) -> Vec<Arc<Change>> {
+        let hub = Hub::new(0, Limits::default());
+        let mut prev: Option<Value> = None;
+        for (rev, (ty, obj)) in states.iter().enumerate() {
+            hub.publish(vec![Arc::new(Event {
+                revision: rev as u64 + 1,
+                event_type: *ty,
+                key: "/registry/core/pods/ns/p".into(),
+                object: Arc::new(obj.clone()),
+                prev: prev.replace(obj.clone()).map(Arc::new),
+            })]);
+            if *ty == EventType::Deleted {
+                prev = None;
+            }
+        }
+        hub.changes_after(0, 10).unwrap()
+    }
+
+    /// What a pod watch with these selectors sees of each change, judged
+    /// from the index and by decoding (asserted equal); with the filter, and
+    /// whether any change was decoded to judge it.
+    fn judged(
+        changes: &[Arc<Change>],
+        fields: &str,
+        labels: &str,
+    ) -> (Filter, Vec<Option<EventType>>, bool) {
+        let filter = || {
+            Filter::new(
+                "/registry/core/pods/".into(),
+                None,
+                LabelSelector::parse(labels).unwrap(),
+                FieldSelector::parse(fields).unwrap(),
+            )
+        };
+        let (f, mut decoded) = (filter(), filter());
+        decoded.indexed = None;
+        let views: Vec<_> = changes.iter().map(|c| f.view(c)).collect();
+        let decoding = views.iter().flatten().any(|(_, obj)| obj.is_some());
+        let indexed: Vec<_> = views.into_iter().map(|v| v.map(|(t, _)| t)).collect();
+        let by_decoding: Vec<_> = changes
+            .iter()
+            .map(|c| decoded.view(c).map(|(t, _)| t))
+            .collect();
+        assert_eq!(indexed, by_decoding, "{fields} {labels}");
+        (f, indexed, decoding)
+    }
+
     /// A pod's life as a kubelet's watch sees it: unbound (nothing), bound
     /// to this node (ADDED), updated (MODIFIED), moved away (DELETED),
     /// bound elsewhere and deleted (nothing); the same with a label term,
     /// and with `!=` terms. Each judged from the index and by decoding.
     #[test]
     fn a_node_watch_sees_what_the_decoded_selector_sees() {
-        let hub = Hub::new(0, Limits::default());
-        let key = "/registry/core/pods/ns/p";
-        let states = [
+        let changes = pod_life(&[
             (EventType::Added, pod(None, "a", 1)),
             (EventType::Modified, pod(Some("n1"), "a", 2)),
             (EventType::Modified, pod(Some("n1"), "b", 3)),
             (EventType::Modified, pod(Some("n2"), "b", 4)),
             (EventType::Deleted, pod(Some("n2"), "b", 5)),
-        ];
-        let mut prev: Option<Value> = None;
-        for (rev, (ty, obj)) in states.iter().enumerate() {
-            hub.publish(vec![Arc::new(Event {
-                revision: rev as u64 + 1,
-                event_type: *ty,
-                key: key.into(),
-                object: Arc::new(obj.clone()),
-                prev: prev.replace(obj.clone()).map(Arc::new),
-            })]);
-        }
-        let changes = hub.changes_after(0, 10).unwrap();
-        let seen = |fields: &str, labels: &str| -> Vec<Option<EventType>> {
-            let f = Filter::new(
-                "/registry/core/pods/".into(),
-                None,
-                LabelSelector::parse(labels).unwrap(),
-                FieldSelector::parse(fields).unwrap(),
-            );
-            let mut decoded = Filter::new(
-                "/registry/core/pods/".into(),
-                None,
-                LabelSelector::parse(labels).unwrap(),
-                FieldSelector::parse(fields).unwrap(),
-            );
-            decoded.indexed = None;
-            let indexed: Vec<_> = changes.iter().map(|c| f.view(c).map(|(t, _)| t)).collect();
-            let by_decoding: Vec<_> = changes
-                .iter()
-                .map(|c| decoded.view(c).map(|(t, _)| t))
-                .collect();
-            assert_eq!(indexed, by_decoding, "{fields} {labels}");
-            indexed
-        };
+        ]);
+        let seen = |fields: &str, labels: &str| judged(&changes, fields, labels).1;
         use EventType::*;
         let by_node = seen("spec.nodeName=n1", "");
         assert_eq!(
@@ -788,8 +803,6 @@ mod tests {
     /// decoding would judge them, over a pod's whole life.
     #[test]
     fn the_schedulers_watches_see_what_the_decoded_selectors_see() {
-        let hub = Hub::new(0, Limits::default());
-        let key = "/registry/core/pods/ns/p";
         let state = |node: Option<&str>, phase: Option<&str>, rv: u64| {
             let mut p = pod(node, "a", rv);
             p["spec"]["schedulerName"] = json!("default-scheduler");
@@ -798,7 +811,7 @@ mod tests {
             }
             p
         };
-        let states = [
+        let changes = pod_life(&[
             (EventType::Added, state(None, Some("Pending"), 1)),
             (EventType::Modified, state(Some("n1"), Some("Pending"), 2)),
             (EventType::Modified, state(Some("n1"), Some("Running"), 3)),
@@ -807,45 +820,12 @@ mod tests {
             (EventType::Added, state(None, None, 6)),
             (EventType::Modified, state(None, Some("Failed"), 7)),
             (EventType::Deleted, state(None, Some("Failed"), 8)),
-        ];
-        let mut prev: Option<Value> = None;
-        for (rev, (ty, obj)) in states.iter().enumerate() {
-            hub.publish(vec![Arc::new(Event {
-                revision: rev as u64 + 1,
-                event_type: *ty,
-                key: key.into(),
-                object: Arc::new(obj.clone()),
-                prev: prev.replace(obj.clone()).map(Arc::new),
-            })]);
-            if *ty == EventType::Deleted {
-                prev = None;
-            }
-        }
-        let changes = hub.changes_after(0, 10).unwrap();
-        let seen = |fields: &str| -> Vec<Option<EventType>> {
-            let f = Filter::new(
-                "/registry/core/pods/".into(),
-                None,
-                LabelSelector::everything(),
-                FieldSelector::parse(fields).unwrap(),
-            );
+        ]);
+        let seen = |fields: &str| {
+            let (f, seen, decoding) = judged(&changes, fields, "");
             assert!(f.indexed.as_ref().is_some_and(|(_, whole)| *whole));
-            let mut decoded = Filter::new(
-                "/registry/core/pods/".into(),
-                None,
-                LabelSelector::everything(),
-                FieldSelector::parse(fields).unwrap(),
-            );
-            decoded.indexed = None;
-            let views: Vec<_> = changes.iter().map(|c| f.view(c)).collect();
-            assert!(views.iter().flatten().all(|(_, obj)| obj.is_none()));
-            let indexed: Vec<_> = views.into_iter().map(|v| v.map(|(t, _)| t)).collect();
-            let by_decoding: Vec<_> = changes
-                .iter()
-                .map(|c| decoded.view(c).map(|(t, _)| t))
-                .collect();
-            assert_eq!(indexed, by_decoding, "{fields}");
-            indexed
+            assert!(!decoding, "judged without decoding: {fields}");
+            seen
         };
         use EventType::*;
         assert_eq!(
