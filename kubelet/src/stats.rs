@@ -125,14 +125,15 @@ pub async fn collect(k: &Kubelet) -> Result<Vec<Usage>, crate::Error> {
     let none = Default::default();
     let samples = futures::future::join_all(running.iter().map(|r| {
         let annotations = annotations.get(&r.pod.uid).unwrap_or(&none);
-        async move { (k.runtime.stats(&r.id, annotations).await, Timestamp::now()) }
+        k.runtime.stats(&r.id, annotations)
     }))
     .await;
     Ok(running
         .iter()
         .zip(samples)
-        .filter_map(|(r, (stats, time))| {
+        .filter_map(|(r, stats)| {
             let stats = stats.ok()?;
+            let time = stats.time;
             Some(Usage {
                 pod: r.pod.clone(),
                 container: r.name.clone(),

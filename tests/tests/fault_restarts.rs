@@ -1,7 +1,7 @@
 //! Fault injection: `kill -9` of each component in turn — API server,
 //! controller-manager, scheduler, simulated kubelet — while Deployments are
 //! being scaled and rolled out, then a restart. Nothing lost, nothing stuck:
-//! - every Deployment converges within 10 s of the restart
+//! - every Deployment converges within `CONVERGE_WITHIN` of the restart
 //!   (observedGeneration == generation, ready == updated == spec replicas,
 //!   no surplus pods, old ReplicaSets scaled to zero);
 //! - no acknowledged write is lost (the store holds what each successful
@@ -70,6 +70,18 @@ fn deployment(name: &str) -> Deployment {
 /// The spec a Deployment should have after a write: (replicas, image).
 type Desired = (i32, String);
 
+/// A Deployment's (replicas, image).
+fn desired_of(d: &Deployment) -> Desired {
+    let spec = d.spec.as_ref().unwrap();
+    (
+        spec.replicas.unwrap_or(1),
+        spec.template.spec.as_ref().unwrap().containers[0]
+            .image
+            .clone()
+            .unwrap(),
+    )
+}
+
 /// What the churn knows about each Deployment: the last acknowledged
 /// write, and whether a write has failed since (its outcome is unknown: a
 /// request cut off by a kill may or may not have been committed).
@@ -93,18 +105,12 @@ async fn churn(api: Api<Deployment>, ledger: Ledger, stop: Arc<std::sync::atomic
                 break;
             }
             let name = format!("web-{i}");
-            let current = ledger.lock().unwrap()[&name].desired.clone().unwrap();
-            let (replicas, image) = current;
             let k = round as usize + i;
-            let (patch, desired) = if k.is_multiple_of(2) {
-                let r = 1 + (k % 4) as i32;
-                (json!({"spec": {"replicas": r}}), (r, image))
+            let patch = if k.is_multiple_of(2) {
+                json!({"spec": {"replicas": 1 + (k % 4) as i32}})
             } else {
                 let image = format!("busybox:{}", 1 + k % 5);
-                (
-                    json!({"spec": {"template": {"spec": {"containers": [{"name": "c", "image": image}]}}}}),
-                    (replicas, image),
-                )
+                json!({"spec": {"template": {"spec": {"containers": [{"name": "c", "image": image}]}}}})
             };
             let res = api
                 .patch(&name, &PatchParams::default(), &Patch::Strategic(&patch))
@@ -112,8 +118,24 @@ async fn churn(api: Api<Deployment>, ledger: Ledger, stop: Arc<std::sync::atomic
             let mut l = ledger.lock().unwrap();
             let entry = l.get_mut(&name).unwrap();
             match res {
+                // The store now holds what the write returned. Not the
+                // ledger's last value with this patch applied: a write
+                // whose answer a kill cut off may have been committed
+                // all the same, and this write was applied on top of it.
                 Ok(d) => {
-                    entry.desired = Some(desired);
+                    let applied = desired_of(&d);
+                    match &patch["spec"]["replicas"] {
+                        serde_json::Value::Null => assert_eq!(
+                            applied.1, patch["spec"]["template"]["spec"]["containers"][0]["image"],
+                            "{name}: the patch's image is not in its answer"
+                        ),
+                        r => assert_eq!(
+                            applied.0,
+                            r.as_i64().unwrap() as i32,
+                            "{name}: the patch's replicas are not in its answer"
+                        ),
+                    }
+                    entry.desired = Some(applied);
                     entry.generation = d.metadata.generation.unwrap_or_default();
                     entry.uncertain = false;
                 }
@@ -268,14 +290,7 @@ async fn lost_writes(client: &kube::Client, ledger: &Ledger) -> Vec<String> {
     let mut lost = Vec::new();
     for (name, acked) in ledger {
         let d = deploys.get(&name).await.unwrap();
-        let spec = d.spec.as_ref().unwrap();
-        let now: Desired = (
-            spec.replicas.unwrap_or(1),
-            spec.template.spec.as_ref().unwrap().containers[0]
-                .image
-                .clone()
-                .unwrap(),
-        );
+        let now = desired_of(&d);
         if d.metadata.generation.unwrap_or_default() < acked.generation
             || (!acked.uncertain && acked.desired.as_ref() != Some(&now))
         {

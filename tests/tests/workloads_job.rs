@@ -10,8 +10,10 @@ use crate::support;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use futures::StreamExt;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{DeleteParams, Patch, PatchParams};
+use kube::runtime::watcher;
 use kube::ResourceExt;
 use serde_json::json;
 use support::batch::*;
@@ -503,6 +505,29 @@ async fn active_deadline_and_suspend_resume() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ttl_after_finished_deletes_the_job_and_its_pods() {
     let c = BatchCluster::start().await;
+    // "short" is deleted a second after it completes, so polling for its
+    // Complete condition can miss it under load; a watch that has listed
+    // before its creation sees every state it passes through.
+    let config = watcher::Config::default().fields("metadata.name=short");
+    let mut events = Box::pin(watcher(c.jobs(), config));
+    tokio::time::timeout(WAIT, async {
+        while let Some(event) = events.next().await {
+            if let Ok(watcher::Event::InitDone) = event {
+                break;
+            }
+        }
+    })
+    .await
+    .expect("the watch of short never listed");
+    let short_completed = tokio::spawn(async move {
+        while let Some(event) = events.next().await {
+            if let Ok(watcher::Event::Apply(job)) = event {
+                if condition(&job, "Complete").is_some_and(|c| c.1 == "True") {
+                    return;
+                }
+            }
+        }
+    });
     c.create_job(
         "short",
         "exit 0",
@@ -510,7 +535,10 @@ async fn ttl_after_finished_deletes_the_job_and_its_pods() {
     )
     .await;
     c.create_job("kept", "exit 0", json!({})).await;
-    c.wait_condition("short", "Complete").await;
+    tokio::time::timeout(WAIT, short_completed)
+        .await
+        .expect("job short never seen Complete")
+        .unwrap();
     c.wait_condition("kept", "Complete").await;
     wait_for("short and its pods deleted", WAIT, || async {
         let job = c.jobs().get_opt("short").await.unwrap();

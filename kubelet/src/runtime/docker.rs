@@ -742,6 +742,9 @@ impl Runtime for DockerRuntime {
             .copied()
             .unwrap_or(0);
         Ok(ContainerStats {
+            // Docker's own `read` time would be closer; its type depends
+            // on bollard's date features, so the answer's arrival it is.
+            time: Timestamp::now(),
             cpu_usage_core_nanoseconds: total,
             memory_usage_bytes: usage,
             memory_working_set_bytes: usage.saturating_sub(inactive),

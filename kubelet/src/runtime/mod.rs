@@ -176,8 +176,13 @@ pub enum ExecFrame {
 /// One container's resource usage at one moment: cumulative CPU time and
 /// memory now. The kubelet turns successive samples into a CPU rate
 /// (`crate::stats`), as cAdvisor does.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ContainerStats {
+    /// When the counters were read. Rates are taken between these times,
+    /// not when the answer reached the kubelet: under load that can be a
+    /// few hundred milliseconds later, and a 15 s window then misreads a
+    /// busy loop at its 300m limit as 304m.
+    pub time: Timestamp,
     pub cpu_usage_core_nanoseconds: u64,
     pub memory_usage_bytes: u64,
     pub memory_working_set_bytes: u64,

@@ -424,6 +424,7 @@ impl Runtime for SimRuntime {
         let memory = quantity(super::SIM_MEMORY_ANNOTATION)
             .map_or(SIM_IDLE_MEMORY, |q| q.value().max(0) as u64);
         Ok(ContainerStats {
+            time: now,
             cpu_usage_core_nanoseconds: c.cpu_core_nanoseconds,
             memory_usage_bytes: memory,
             memory_working_set_bytes: memory,
