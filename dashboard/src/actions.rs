@@ -28,6 +28,7 @@ use kube::ResourceExt;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use crate::pod_summary::{PodSummary, MIRROR_ANNOTATION};
 use crate::AppState;
 
 /// The Node annotation that silences its kubelet (`minik_kubelet::node::STOPPED_ANNOTATION`).
@@ -176,7 +177,7 @@ async fn run(state: &AppState, action: &Action) -> Result<String, kube::Error> {
             cordon_node(client.clone(), node, true, &params_managed).await?;
             let mut evicted = Vec::new();
             for pod in state.model.pods.store().state() {
-                if pod.spec.as_ref().and_then(|s| s.node_name.as_deref()) != Some(node.as_str())
+                if pod.spec.node_name.as_deref() != Some(node.as_str())
                     || pod.metadata.deletion_timestamp.is_some()
                     || skipped_by_drain(&pod)
                 {
@@ -237,13 +238,11 @@ async fn cordon_node(
 
 /// What `kubectl drain --ignore-daemonsets` leaves: DaemonSet pods (their
 /// controller would put them straight back) and mirror pods (the kubelet's).
-fn skipped_by_drain(pod: &Pod) -> bool {
+fn skipped_by_drain(pod: &PodSummary) -> bool {
     pod.owner_references()
         .iter()
         .any(|o| o.controller == Some(true) && o.kind == "DaemonSet")
-        || pod
-            .annotations()
-            .contains_key("kubernetes.io/config.mirror")
+        || pod.annotations().contains_key(MIRROR_ANNOTATION)
 }
 
 /// `kubectl rollout undo`: the template of the ReplicaSet with the revision

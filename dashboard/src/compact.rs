@@ -5,12 +5,14 @@
 //! (`namespace/name`, or the name of a cluster-scoped object).
 
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet, StatefulSet};
-use k8s_openapi::api::core::v1::{Node, PersistentVolumeClaim, Pod, Service};
+use k8s_openapi::api::core::v1::{Node, PersistentVolumeClaim, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::events::v1::Event;
 use kube::ResourceExt;
 use minik_api::quantity::Quantity;
 use serde_json::{json, Value};
+
+use crate::pod_summary::PodSummary;
 
 /// `namespace/name`, or the name of a cluster-scoped object.
 pub fn id<K: ResourceExt>(o: &K) -> String {
@@ -46,32 +48,29 @@ fn revision<K: ResourceExt>(o: &K) -> String {
         .unwrap_or_default()
 }
 
-pub fn pod(p: &Pod) -> Value {
-    let spec = p.spec.as_ref();
-    let status = p.status.as_ref();
+pub fn pod(p: &PodSummary) -> Value {
+    let (spec, status) = (&p.spec, &p.status);
     let (mut cpu, mut mem) = (0, 0);
-    for c in spec.map(|s| s.containers.as_slice()).unwrap_or_default() {
-        let requests = c.resources.as_ref().and_then(|r| r.requests.as_ref());
+    for c in &spec.containers {
+        let requests = c.resources.requests.as_ref();
         cpu += millis(requests.and_then(|r| r.get("cpu")));
         mem += value(requests.and_then(|r| r.get("memory")));
     }
-    let ready = status
-        .and_then(|s| s.conditions.as_ref())
-        .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
     let restarts: i32 = status
-        .and_then(|s| s.container_statuses.as_ref())
-        .map_or(0, |cs| cs.iter().map(|c| c.restart_count).sum());
+        .container_statuses
+        .iter()
+        .map(|c| c.restart_count)
+        .sum();
     // Why a container is not running, when it is waiting or ended (CrashLoopBackOff, OOMKilled).
     let trouble = status
-        .and_then(|s| s.container_statuses.as_ref())
-        .and_then(|cs| {
-            cs.iter().find_map(|c| {
-                let st = c.state.as_ref()?;
-                st.waiting
-                    .as_ref()
-                    .and_then(|w| w.reason.clone())
-                    .or_else(|| st.terminated.as_ref().and_then(|t| t.reason.clone()))
-            })
+        .container_statuses
+        .iter()
+        .find_map(|c| {
+            let st = c.state.as_ref()?;
+            st.waiting
+                .as_ref()
+                .and_then(|w| w.reason.clone())
+                .or_else(|| st.terminated.as_ref().and_then(|t| t.reason.clone()))
         })
         .unwrap_or_default();
     json!({
@@ -79,27 +78,24 @@ pub fn pod(p: &Pod) -> Value {
         "id": id(p),
         "ns": p.namespace().unwrap_or_default(),
         "name": p.name_any(),
-        "node": spec.and_then(|s| s.node_name.clone()).unwrap_or_default(),
-        "phase": status.and_then(|s| s.phase.clone()).unwrap_or_else(|| "Pending".into()),
-        "ready": ready,
+        "node": spec.node_name.clone().unwrap_or_default(),
+        "phase": status.phase.clone().unwrap_or_else(|| "Pending".into()),
+        "ready": p.ready(),
         "deleting": p.metadata.deletion_timestamp.is_some(),
         "owner": owner(p),
         "restarts": restarts,
         "trouble": trouble,
-        "image": spec.and_then(|s| s.containers.first()).and_then(|c| c.image.clone()).unwrap_or_default(),
-        "ip": status.and_then(|s| s.pod_ip.clone()).unwrap_or_default(),
+        "image": spec.containers.first().and_then(|c| c.image.clone()).unwrap_or_default(),
+        "ip": status.pod_ip.clone().unwrap_or_default(),
         "cpu": cpu,
         "mem": mem,
         // The claims its volumes use (the graph's Pod → PVC edges).
         "claims": spec
-            .and_then(|s| s.volumes.as_ref())
-            .map(|vs| {
-                vs.iter()
-                    .filter_map(|v| v.persistent_volume_claim.as_ref())
-                    .map(|c| c.claim_name.clone())
-                    .collect::<Vec<_>>()
-            })
-            .unwrap_or_default(),
+            .volumes
+            .iter()
+            .filter_map(|v| v.persistent_volume_claim.as_ref())
+            .map(|c| c.claim_name.clone())
+            .collect::<Vec<_>>(),
     })
 }
 

@@ -12,7 +12,8 @@
 //! - [`stream`]: Server-Sent Events: a snapshot, then deltas batched as
 //!   they come, so the page follows the cluster without polling;
 //! - [`trace`]: the pod page's `why` trace, built by `minik_client::why`
-//!   (the same code as `miniktl why`) from the caches;
+//!   (the same code as `miniktl why`) from the caches, and pods read when
+//!   asked ([`pod_summary`]: the pod cache keeps what the cards show);
 //! - [`actions`]: the classroom controls, each one ordinary API call,
 //!   answered with the kubectl command that does the same;
 //! - [`step`]: step mode's bar — the step-mode ConfigMap as the page shows
@@ -30,6 +31,7 @@ pub mod assets;
 pub mod auth;
 pub mod compact;
 pub mod model;
+pub mod pod_summary;
 pub mod step;
 pub mod stream;
 pub mod trace;

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet, StatefulSet};
-use k8s_openapi::api::core::v1::{ConfigMap, Node, PersistentVolumeClaim, Pod, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, Node, PersistentVolumeClaim, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::events::v1::Event;
 use minik_client::informer::{Change, Informable, Informer};
@@ -19,6 +19,7 @@ use serde_json::{json, Value};
 use tokio::sync::broadcast;
 
 use crate::compact;
+use crate::pod_summary::PodSummary;
 
 /// How many Events a snapshot carries (the newest); the page keeps as many.
 pub const FEED_LENGTH: usize = 500;
@@ -28,7 +29,8 @@ const CHANNEL: usize = 16_384;
 
 /// The caches and the delta channel.
 pub struct Model {
-    pub pods: Informer<Pod>,
+    /// Pods as the cards show them (not whole Pods: see `pod_summary`).
+    pub pods: Informer<PodSummary>,
     pub nodes: Informer<Node>,
     pub deployments: Informer<Deployment>,
     pub replica_sets: Informer<ReplicaSet>,

@@ -1,6 +1,9 @@
 //! `GET /api/why/{kind}/{namespace}/{name}`: the `why` trace of a pod,
 //! Deployment or Service, built by `minik_client::why` — the code behind
-//! `miniktl why` — from the dashboard's caches instead of GETs. Answers
+//! `miniktl why` — from the dashboard's caches instead of GETs, except for
+//! pods: the cache keeps only what a pod's card shows
+//! (`crate::pod_summary`), so the pod, or a Service's pods, are read from
+//! the API server when asked. Answers
 //! `{"text": …, "trace": …}`: the page shows the text as `miniktl why`
 //! prints it.
 //!
@@ -12,6 +15,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use http::StatusCode;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{Api, ListParams};
 use kube::runtime::reflector::ObjectRef;
 use kube::{Resource, ResourceExt};
 use minik_client::why;
@@ -26,6 +31,15 @@ fn to_value<K: Serialize + Resource<DynamicType = ()>>(o: &K) -> Value {
     v["apiVersion"] = json!(K::api_version(&()));
     v["kind"] = json!(K::kind(&()));
     v
+}
+
+/// The API server could not answer a read the trace needs.
+fn unavailable(e: kube::Error) -> Response {
+    (
+        StatusCode::BAD_GATEWAY,
+        Json(json!({"message": format!("reading from the API server: {e}")})),
+    )
+        .into_response()
 }
 
 fn not_found(kind: &str, ns: &str, name: &str) -> Response {
@@ -44,10 +58,12 @@ pub async fn why(
     let events = namespace_events(m, &ns);
     let trace = match kind.as_str() {
         "pod" => {
-            let Some(pod) = m.pods.store().get(&ObjectRef::new(&name).within(&ns)) else {
-                return not_found("pod", &ns, &name);
+            let pods: Api<Pod> = Api::namespaced(m.client(), &ns);
+            let pod = match pods.get_opt(&name).await {
+                Ok(Some(pod)) => to_value(&pod),
+                Ok(None) => return not_found("pod", &ns, &name),
+                Err(e) => return unavailable(e),
             };
-            let pod = to_value(&*pod);
             let owners = owner_chain(m, &ns, &pod);
             let services: Vec<(Value, Option<Value>)> = m
                 .services
@@ -88,15 +104,20 @@ pub async fn why(
                 return not_found("service", &ns, &name);
             };
             let svc = to_value(&*s);
-            let pods: Vec<Value> = m
-                .pods
-                .store()
-                .state()
-                .iter()
-                .filter(|p| p.namespace().as_deref() == Some(ns.as_str()))
-                .map(|p| to_value(&**p))
-                .filter(|p| why::selects(&svc, p))
-                .collect();
+            // The pods it selects (none for a Service without a selector).
+            let selector = s.spec.as_ref().and_then(|s| s.selector.as_ref());
+            let pods: Vec<Value> = match selector.filter(|s| !s.is_empty()) {
+                None => Vec::new(),
+                Some(selector) => {
+                    let labels: Vec<String> =
+                        selector.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                    let api: Api<Pod> = Api::namespaced(m.client(), &ns);
+                    match api.list(&ListParams::default().labels(&labels.join(","))).await {
+                        Ok(list) => list.items.iter().map(to_value).collect(),
+                        Err(e) => return unavailable(e),
+                    }
+                }
+            };
             let endpoints = endpoints_of(m, &ns, &name);
             why::service_trace(&svc, Some(&endpoints), &pods, &events)
         }

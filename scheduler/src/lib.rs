@@ -9,7 +9,8 @@
 //! A tour, in the order a pod meets it:
 //! - informers for nodes, assigned pods and pending pods, each with a
 //!   reflector cache: `minik_client::SharedInformerFactory`, the same
-//!   informer code as the controller-manager's (see [`scheduler`]);
+//!   informer code as the controller-manager's (see [`scheduler`]); bound
+//!   pods are cached as an [`assigned_pod`] projection;
 //! - [`cache`] and [`node_info`] — every node with running sums of what its
 //!   pods request, including pods *assumed* there while their binding is in
 //!   flight; [`resources`] computes what one pod requests;
@@ -34,6 +35,7 @@
 //! exists), the volume plugins other than VolumeBinding,
 //! multiple profiles, extenders, queueing hints, leader election.
 
+pub mod assigned_pod;
 pub mod binder;
 pub mod cache;
 pub mod decision_table;

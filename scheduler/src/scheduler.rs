@@ -41,6 +41,7 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 
+use crate::assigned_pod::AssignedPod;
 use crate::cache::{Cache, NodeChange};
 use crate::diagnosis::NO_NODES;
 use crate::pod_info::PodInfo;
@@ -53,7 +54,7 @@ use crate::{binder, Config, Error};
 /// A change delivered by one of the informers.
 enum ClusterEvent {
     Node(Change<Node>),
-    AssignedPod(Change<Pod>),
+    AssignedPod(Change<AssignedPod>),
     PendingPod(Change<Pod>),
     /// A claim, volume or class changed (what VolumeBinding reads).
     Storage,
@@ -100,7 +101,8 @@ impl Scheduler {
     /// informer is split by its handlers:
     /// - **nodes** — every Node;
     /// - **assigned pods** — `spec.nodeName!=`, not Succeeded or Failed: what
-    ///   uses node capacity;
+    ///   uses node capacity, cached as [`AssignedPod`]s (what they take from
+    ///   their node, not whole Pods);
     /// - **pending pods** — `spec.nodeName=` for this scheduler's name, not
     ///   Succeeded or Failed: what needs scheduling. A pod that gets bound
     ///   leaves this watch (the API server sends DELETED when an object stops
@@ -113,7 +115,7 @@ impl Scheduler {
         let informers = SharedInformerFactory::new(client.clone());
         let not_finished = "status.phase!=Succeeded,status.phase!=Failed";
         let nodes = informers.get::<Node>();
-        let assigned = informers.get_with::<Pod>(
+        let assigned = informers.get_with::<AssignedPod>(
             watcher::Config::default().fields(&format!("spec.nodeName!=,{not_finished}")),
         );
         let pending = informers.get_with::<Pod>(watcher::Config::default().fields(&format!(
@@ -203,7 +205,7 @@ impl Scheduler {
             ClusterEvent::Node(Change::Deleted(node)) => self.cache.remove_node(&node.name_any()),
             ClusterEvent::Node(Change::Synced) => self.nodes_synced = true,
             ClusterEvent::AssignedPod(Change::Added(new) | Change::Updated { new, .. }) => {
-                self.cache.upsert_pod(&new)
+                self.cache.upsert_pod(&new.to_pod())
             }
             ClusterEvent::AssignedPod(Change::Deleted(pod)) => {
                 self.cache.remove_pod(&pod.uid().unwrap_or_default());

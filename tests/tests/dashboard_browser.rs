@@ -209,6 +209,25 @@ async fn the_dashboard_follows_the_cluster_in_a_browser() {
     assert!(why.starts_with(&format!("Pod default/{pod}: ")), "{why}");
     b.screenshot("3-pod-why").await;
 
+    // A Service's trace lists the pods it selects: read from the API server
+    // when asked, as the dashboard's pod cache keeps only what cards show.
+    c.apply(&format!(
+        "apiVersion: v1\nkind: Service\nmetadata: {{name: {name}}}\nspec:\n  selector: {{app: {name}}}\n  ports: [{{port: 80}}]\n"
+    ));
+    let path = format!("/api/why/service/default/{name}?token={token}");
+    let answer = wait_for("the Service's why trace", T, || async {
+        let answer = minik_tests::request(dashboard.addr, "GET", &path, None).await;
+        (minik_tests::status_code(&answer) == 200).then_some(answer)
+    })
+    .await;
+    for p in &five {
+        let p = p.trim_start_matches("default/");
+        assert!(
+            answer.contains(&format!("\"name\":\"{p}\"")),
+            "{p}: {answer}"
+        );
+    }
+
     // The decision feed: the ReplicaSet's SuccessfulCreate, with what it is
     // about (the ReplicaSet) and what it did (created this pod).
     b.client.goto(&format!("{base}/#/feed")).await.unwrap();
