@@ -2,10 +2,10 @@
 //! about its caller. Handlers never look at either.
 //!
 //! HTTPS (rustls, `ring` provider) offers HTTP/2 and HTTP/1.1 by ALPN, as
-//! kube-apiserver does: kubectl and client-go multiplex every request and
-//! watch over one HTTP/2 connection, while upgrades (`exec`, `attach`,
-//! `port-forward`) and clients without ALPN — kube-rs' client, and so
-//! minik's own components — speak HTTP/1.1. The handshake asks for a
+//! kube-apiserver does: kubectl, client-go and minik's own components
+//! multiplex every request and watch over one HTTP/2 connection, while
+//! upgrades (`exec`, `attach`, `port-forward`) and clients without ALPN
+//! speak HTTP/1.1. The handshake asks for a
 //! client certificate and verifies any that is sent against the client CA;
 //! the verified certificate travels with each request as a [`Peer`] for
 //! `authentication.rs`, then `authorization.rs` decides. Without a
@@ -109,9 +109,12 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 /// otherwise hold the shutdown for ever).
 const SHUTDOWN_DRAIN: Duration = Duration::from_secs(5);
 
-/// Streams one HTTP/2 connection may have open at once (kube-apiserver's
-/// default; a Go client past it opens another connection).
-pub const HTTP2_MAX_STREAMS: u32 = 100;
+/// Streams one HTTP/2 connection may have open at once. kube-apiserver
+/// allows 100, and a Go client past it opens another connection; hyper's
+/// client queues requests instead, and a controller-manager's watches alone
+/// (one stream each, for as long as they run) come near 100. So minik
+/// allows what kube-apiserver allows its aggregated API servers' clients.
+pub const HTTP2_MAX_STREAMS: u32 = 1000;
 
 /// Bytes a client may send on one HTTP/2 stream before the server reads
 /// them (kube-apiserver's `MaxUploadBufferPerStream`, sized for the 99th
@@ -119,9 +122,11 @@ pub const HTTP2_MAX_STREAMS: u32 = 100;
 pub const HTTP2_STREAM_WINDOW: u32 = 256 * 1024;
 
 /// Bytes a client may send on one HTTP/2 connection, all streams together,
-/// before the server reads them (kube-apiserver's
-/// `MaxUploadBufferPerConnection`: every stream's window).
-const HTTP2_CONNECTION_WINDOW: u32 = HTTP2_STREAM_WINDOW * HTTP2_MAX_STREAMS;
+/// before the server reads them: kube-apiserver's
+/// `MaxUploadBufferPerConnection` with its 100 streams (256 KiB each), so
+/// the thousand streams minik allows do not let one connection buffer
+/// 256 MB of unread request bodies.
+const HTTP2_CONNECTION_WINDOW: u32 = HTTP2_STREAM_WINDOW * 100;
 
 /// How often an HTTP/2 connection is pinged, and how long an answer may take.
 pub const HTTP2_PING_INTERVAL: Duration = Duration::from_secs(30);

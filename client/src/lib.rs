@@ -3,7 +3,8 @@
 //! Every component other than the API server reaches the cluster through
 //! the `kube` crate; this crate holds the two pieces they all repeat:
 //! - [`connect`]: a client from `--kubeconfig FILE`, else `KUBECONFIG`,
-//!   else `~/.kube/config` (kube's inference), with a read timeout;
+//!   else `~/.kube/config` (kube's inference), with a read timeout, over
+//!   [`http2`] where the server offers it;
 //! - [`reflect`]: a reflector whose every change wakes one level-triggered
 //!   sync loop (minik-proxy, minik-dns);
 //! - [`errors`]: what a failed call means (`is_not_found`, `is_conflict`, …),
@@ -29,6 +30,7 @@
 
 pub mod errors;
 pub mod events;
+pub mod http2;
 pub mod informer;
 pub mod kubeconfig;
 pub mod leader_election;
@@ -82,7 +84,7 @@ pub async fn connect(kubeconfig: Option<&Path>) -> anyhow::Result<kube::Client> 
     if let Ok(agent) = http::HeaderValue::from_str(&user_agent()) {
         config.headers.push((http::header::USER_AGENT, agent));
     }
-    kube::Client::try_from(config).context("building the API client")
+    http2::client(config).context("building the API client")
 }
 
 /// `<binary>/<version> (<os>/<arch>)` for the running component.

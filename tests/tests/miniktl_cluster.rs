@@ -287,6 +287,53 @@ fn sim_cluster_lifecycle_and_scenarios() {
     assert!(!home_path.join("data").exists());
 }
 
+/// The API server's port, from the cluster's kubeconfig.
+fn api_port(home: &Path) -> u16 {
+    let text = std::fs::read_to_string(home.join("kubeconfig")).unwrap();
+    let server = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("server: "))
+        .unwrap();
+    server.rsplit(':').next().unwrap().parse().unwrap()
+}
+
+/// Established TCP connections process `pid` holds to local port `port`:
+/// its socket inodes (`/proc/<pid>/fd`) matched against the kernel's table
+/// of connections (`/proc/net/tcp`, `tcp6`).
+fn connections_to(pid: u32, port: u16) -> usize {
+    let inodes: std::collections::HashSet<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|fd| {
+            let link = std::fs::read_link(fd.path()).ok()?;
+            let link = link.to_string_lossy();
+            Some(
+                link.strip_prefix("socket:[")?
+                    .strip_suffix(']')?
+                    .to_string(),
+            )
+        })
+        .collect();
+    let remote = format!(":{port:04X}");
+    ["/proc/net/tcp", "/proc/net/tcp6"]
+        .iter()
+        .flat_map(|table| {
+            std::fs::read_to_string(table)
+                .unwrap_or_default()
+                .lines()
+                .skip(1)
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
+        .filter(|row| {
+            // sl local_address rem_address st ... uid timeout inode
+            let f: Vec<&str> = row.split_whitespace().collect();
+            f.len() > 9 && f[2].ends_with(&remote) && f[3] == "01" && inodes.contains(f[9])
+        })
+        .count()
+}
+
 /// The `/proc/<pid>/cmdline` of a process, arguments joined by spaces.
 fn cmdline(pid: u32) -> String {
     String::from_utf8_lossy(&std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default())
@@ -806,6 +853,67 @@ fn many_simulated_nodes_share_one_kubelet_process() {
     );
     let kubelets = processes_mentioning(&format!("{home}/data/pki/kubelet-nodes.crt"));
     assert_eq!(kubelets.len(), 1, "one kubelet process");
+
+    // Every component speaks HTTP/2 to the API server: whatever it does at
+    // once — 24 nodes' status writes, a ReplicaSet's batch of creates, the
+    // scheduler's bindings, every watch — goes over one connection. (Over
+    // HTTP/1.1 each request in flight and each watch held one of its own:
+    // dozens per component here.)
+    k(
+        &home_path,
+        &[
+            "create",
+            "deployment",
+            "wide",
+            "--image=nginx",
+            "--replicas=72",
+        ],
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let pods = k(&home_path, &["get", "pods", "--no-headers"]);
+        if pods.lines().filter(|l| l.contains(" Running ")).count() == 72 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "72 pods not Running:\n{pods}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let port = api_port(&home_path);
+    let mut checked = Vec::new();
+    for pid in processes_mentioning(&home) {
+        let command = cmdline(pid);
+        let Some(binary) = [
+            "minik-kubelet",
+            "minik-controller",
+            "minik-scheduler",
+            "minik-dns",
+        ]
+        .into_iter()
+        .find(|b| {
+            command
+                .split(' ')
+                .next()
+                .is_some_and(|exe| exe.ends_with(b))
+        }) else {
+            continue;
+        };
+        let held = connections_to(pid, port);
+        assert!(
+            (1..=2).contains(&held),
+            "{binary} holds {held} connections to the API server"
+        );
+        checked.push(binary);
+    }
+    checked.sort();
+    assert_eq!(
+        checked,
+        [
+            "minik-controller",
+            "minik-dns",
+            "minik-kubelet",
+            "minik-scheduler"
+        ]
+    );
     ok(&["cluster", "down", "--home", &home]);
     assert!(processes_mentioning(&format!("{home}/data/pki/kubelet-nodes.crt")).is_empty());
 }

@@ -526,11 +526,12 @@ async fn up(ctx: &Ctx, args: UpArgs) -> Result<()> {
         store_args = vec!["--store".into(), format!("etcd://{addr}").into()];
         control_plane.push(etcd);
     }
-    // Each simulated node holds its own connections: watches of its pods,
-    // its Node and the ConfigMaps its pods mount, and, in a burst, several
-    // for its writes (status, Events, Lease). With 3 per node, a 1,000-node
-    // burst filled the limit and the scheduler and controllers were turned
-    // away at connect; 6 per node leaves them room.
+    // Room for every node's connections besides the control plane's. Over
+    // HTTP/2 a kubelet process holds one, however many nodes it simulates;
+    // a client that speaks only HTTP/1.1 holds one per watch and per
+    // request in flight, and before minik's components spoke HTTP/2 a
+    // 1,000-node burst filled a limit of 3 per node and the scheduler and
+    // controllers were turned away at connect. 6 per node stays as headroom.
     let max_connections = (6 * args.nodes + 512).max(512).to_string();
     let api_spec = |id: &str, listen: &str, kubeconfig: PathBuf, data: PathBuf| Spec {
         id: id.into(),
