@@ -57,7 +57,7 @@ pub const COMBINED_PREFIX: &str = "(combined from similar events): ";
 
 /// Writes Events as one component (`reportingController`, and
 /// `reportingInstance` such as the node name). Cheap to clone; clones share
-/// the correlator.
+/// the correlator, and so do recorders made with [`EventRecorder::for_instance`].
 #[derive(Clone)]
 pub struct EventRecorder {
     inner: Arc<Inner>,
@@ -67,7 +67,7 @@ struct Inner {
     client: kube::Client,
     controller: String,
     instance: String,
-    correlator: Mutex<Correlator>,
+    correlator: Arc<Mutex<Correlator>>,
 }
 
 impl EventRecorder {
@@ -79,7 +79,27 @@ impl EventRecorder {
                 client,
                 controller: controller.to_string(),
                 instance: instance.unwrap_or(controller).to_string(),
-                correlator: Mutex::new(Correlator::default()),
+                correlator: Default::default(),
+            }),
+        }
+    }
+
+    /// A recorder for another instance of the same component that shares
+    /// this one's correlator: a simulated kubelet's nodes. Each real
+    /// kubelet has a correlator of its own; with one per simulated node, a
+    /// 1,000-node process held 377–390 MB at 10,100 pods, and 326–350 MB
+    /// sharing one (the caches key every entry by strings, for events that
+    /// are mostly one-offs: Pulled, Created, Started). Shared, the caches
+    /// stay bounded at one kubelet's size, and an entry is forgotten
+    /// sooner: a repeat after that is written as a new Event instead of
+    /// counted on the old one.
+    pub fn for_instance(&self, instance: &str) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                client: self.inner.client.clone(),
+                controller: self.inner.controller.clone(),
+                instance: instance.to_string(),
+                correlator: self.inner.correlator.clone(),
             }),
         }
     }
@@ -582,6 +602,32 @@ mod tests {
             c.correlate(&key("Unhealthy"), &None, "probe failed", later),
             Decision::Drop
         );
+    }
+
+    #[tokio::test]
+    async fn instances_of_one_component_share_its_correlator() {
+        let config = kube::Config::new("http://127.0.0.1:1".parse().unwrap());
+        let kubelet = EventRecorder::new(kube::Client::try_from(config).unwrap(), "kubelet", None);
+        let node = kubelet.for_instance("node-2");
+        assert!(Arc::ptr_eq(
+            &kubelet.inner.correlator,
+            &node.inner.correlator
+        ));
+        assert_eq!(node.inner.controller, "kubelet");
+        assert_eq!(node.inner.instance, "node-2");
+        // Its events are still the node's own to the correlator: the
+        // instance is part of every key.
+        let mut c = node.inner.correlator.lock().unwrap();
+        let now = Instant::now();
+        let mut other = key("Pulled");
+        other.instance = "node-3".into();
+        let count = |d: Decision| match d {
+            Decision::Write { count, .. } => count,
+            Decision::Drop => 0,
+        };
+        assert_eq!(count(c.correlate(&key("Pulled"), &None, "pulled", now)), 1);
+        assert_eq!(count(c.correlate(&other, &None, "pulled", now)), 1);
+        assert_eq!(count(c.correlate(&key("Pulled"), &None, "pulled", now)), 2);
     }
 
     #[test]

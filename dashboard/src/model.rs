@@ -1,6 +1,7 @@
 //! The dashboard's view of the cluster: one shared informer per kind (the
-//! same caches the controllers use), and every change turned into a compact
-//! delta on a broadcast channel that each open page's stream reads.
+//! same caches the controllers use; pods as [`PodSummary`], what a card
+//! shows), and every change turned into a compact delta on a broadcast
+//! channel that each open page's stream reads.
 //!
 //! A delta is `{"op":"put","o":{…}}` (added or changed: the whole compact
 //! object, so deltas are idempotent) or `{"op":"del","k":…,"id":…}`. A

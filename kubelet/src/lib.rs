@@ -169,6 +169,7 @@ pub async fn start(config: Config, client: kube::Client) -> Result<Running, Erro
         |node| node.metadata.name.as_deref(),
     );
     let shared = Shared {
+        recorder: minik_client::EventRecorder::new(client.clone(), "kubelet", None),
         tls: server::tls_config(&config)?,
         pods,
         nodes,
@@ -206,6 +207,9 @@ struct Shared {
     /// Each node's pods and its Node, from one watch of each.
     pods: node_watch::Routes<Pod>,
     nodes: node_watch::Routes<Node>,
+    /// Each node's recorder is this one's, as that node (one correlator
+    /// for the process: `EventRecorder::for_instance`).
+    recorder: minik_client::EventRecorder,
     /// The HTTPS server's configuration, the same for every node.
     tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
 }
@@ -249,7 +253,7 @@ async fn start_node(
         workers: Default::default(),
         stopped: tokio::sync::watch::Sender::new(false),
         informers: shared.informers.clone(),
-        recorder: minik_client::EventRecorder::new(client.clone(), "kubelet", Some(&name)),
+        recorder: shared.recorder.for_instance(&name),
         rates: Default::default(),
     });
     let mut tasks = Vec::new();
