@@ -735,6 +735,20 @@ where
     })
 }
 
+/// For projection types' fields (`#[serde(default, deserialize_with =
+/// "null_as_default")]`): an explicit `null` reads as the default, as it
+/// does for k8s-openapi's `Option` fields. The API server keeps a null a
+/// manifest sent (`volumes:` with nothing under it), and an object that
+/// does not decode is skipped, so without this one null would hide a pod.
+pub fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de> + Default,
+{
+    use serde::Deserialize;
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
 /// The object's metadata alone, as a `K` (every kind minik informs on has
 /// only optional fields besides its metadata).
 fn meta_only<K: Informable<DynamicType = ()>>(obj: &DynamicObject) -> Option<K> {

@@ -16,6 +16,7 @@ use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::Resource;
+use minik_client::informer::null_as_default;
 use serde::Deserialize;
 
 /// The annotation that marks a mirror pod (the kubelet's copy of a static
@@ -30,9 +31,9 @@ pub struct PodSummary {
     /// [`MIRROR_ANNOTATION`].
     #[serde(deserialize_with = "card_metadata")]
     pub metadata: ObjectMeta,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub spec: SummarySpec,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub status: SummaryStatus,
 }
 
@@ -40,16 +41,16 @@ pub struct PodSummary {
 #[serde(rename_all = "camelCase")]
 pub struct SummarySpec {
     pub node_name: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub containers: Vec<SummaryContainer>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub volumes: Vec<SummaryVolume>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
 pub struct SummaryContainer {
     pub image: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub resources: Requests,
 }
 
@@ -78,9 +79,9 @@ pub struct SummaryStatus {
     pub phase: Option<String>,
     #[serde(rename = "podIP")]
     pub pod_ip: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub conditions: Vec<ConditionStatus>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub container_statuses: Vec<ContainerSummary>,
 }
 
@@ -95,7 +96,7 @@ pub struct ConditionStatus {
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ContainerSummary {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub restart_count: i32,
     pub state: Option<StateReasons>,
 }
@@ -211,6 +212,24 @@ mod tests {
             Some(BTreeMap::from([(MIRROR_ANNOTATION.into(), "abc".into())]))
         );
         assert_eq!(pod.metadata.labels, None);
+    }
+
+    #[test]
+    fn explicit_nulls_read_as_unset() {
+        // The API server keeps a null a manifest sent (`volumes:` and no
+        // list): the pod must still decode, or it vanishes from the cache.
+        let pod: PodSummary = serde_json::from_value(json!({
+            "metadata": {"name": "p", "namespace": "d"},
+            "spec": {"containers": [{"name": "c", "image": "x", "resources": null}], "volumes": null},
+            "status": {"conditions": null, "containerStatuses": null},
+        }))
+        .unwrap();
+        assert_eq!(crate::compact::pod(&pod)["image"], "x");
+        let pod: PodSummary = serde_json::from_value(
+            json!({"metadata": {"name": "p"}, "spec": null, "status": null}),
+        )
+        .unwrap();
+        assert_eq!(crate::compact::pod(&pod)["phase"], "Pending");
     }
 
     #[test]

@@ -19,6 +19,7 @@ use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, ListParams};
 use kube::runtime::reflector::ObjectRef;
 use kube::{Resource, ResourceExt};
+use minik_api::names;
 use minik_client::why;
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -54,6 +55,15 @@ pub async fn why(
     State(state): State<AppState>,
     Path((kind, ns, name)): Path<(String, String, String)>,
 ) -> Response {
+    // The names go into API paths: only what could name a namespace and
+    // an object (a DNS label and subdomain) does.
+    if !names::is_dns1123_label(&ns).is_empty() || !names::is_dns1123_subdomain(&name).is_empty() {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"message": format!("{ns:?}/{name:?} does not name a namespaced object")})),
+        )
+            .into_response();
+    }
     let m = &state.model;
     let events = namespace_events(m, &ns);
     let trace = match kind.as_str() {

@@ -14,6 +14,7 @@ use std::borrow::Cow;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::Resource;
+use minik_client::informer::null_as_default;
 use serde::Deserialize;
 
 /// The fields of a Pod the zone reads; a watch of `/api/v1/pods` decodes
@@ -23,9 +24,9 @@ pub struct PodAddress {
     /// Only `name`, `namespace`, `uid` and `resourceVersion` are kept.
     #[serde(deserialize_with = "identity")]
     pub metadata: ObjectMeta,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub spec: Naming,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub status: Addresses,
 }
 
@@ -41,7 +42,7 @@ pub struct Naming {
 pub struct Addresses {
     #[serde(rename = "podIP")]
     pub pod_ip: Option<String>,
-    #[serde(rename = "podIPs", default)]
+    #[serde(rename = "podIPs", default, deserialize_with = "null_as_default")]
     pub pod_ips: Vec<PodIp>,
 }
 

@@ -123,11 +123,11 @@ pub async fn collect(k: &Kubelet) -> Result<Vec<Usage>, crate::Error> {
         .filter_map(|(uid, w)| Some((uid.clone(), w.pod()?.metadata.annotations.clone()?)))
         .collect();
     let none = Default::default();
-    let samples = futures::future::join_all(running.iter().map(|r| {
-        let annotations = annotations.get(&r.pod.uid).unwrap_or(&none);
-        k.runtime.stats(&r.id, annotations)
-    }))
-    .await;
+    let asked: Vec<(&str, &std::collections::BTreeMap<String, String>)> = running
+        .iter()
+        .map(|r| (r.id.as_str(), annotations.get(&r.pod.uid).unwrap_or(&none)))
+        .collect();
+    let samples = k.runtime.stats_all(&asked).await;
     Ok(running
         .iter()
         .zip(samples)

@@ -22,6 +22,7 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::Resource;
+use minik_client::informer::null_as_default;
 use serde::Deserialize;
 
 /// The fields of a bound Pod the scheduler reads; a watch of
@@ -32,7 +33,7 @@ pub struct AssignedPod {
     /// and managed fields.
     #[serde(deserialize_with = "without_annotations")]
     pub metadata: ObjectMeta,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub spec: AssignedSpec,
 }
 
@@ -41,7 +42,7 @@ pub struct AssignedPod {
 #[serde(rename_all = "camelCase")]
 pub struct AssignedSpec {
     pub node_name: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub containers: Vec<ContainerUsage>,
     pub init_containers: Option<Vec<ContainerUsage>>,
     pub overhead: Option<BTreeMap<String, Quantity>>,
@@ -54,7 +55,7 @@ pub struct AssignedSpec {
 #[serde(rename_all = "camelCase")]
 pub struct ContainerUsage {
     pub name: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub resources: Requests,
     pub ports: Option<Vec<ContainerPort>>,
     pub restart_policy: Option<String>,
@@ -208,6 +209,18 @@ mod tests {
         assert_eq!(kept.metadata.uid.as_deref(), Some("u1"));
         assert_eq!(kept.metadata.resource_version.as_deref(), Some("7"));
         assert_eq!(kept.metadata.annotations, None);
+    }
+
+    #[test]
+    fn explicit_nulls_read_as_unset() {
+        let kept: AssignedPod = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "p", "uid": "u"},
+            "spec": {"nodeName": "n1", "containers": [{"name": "c", "resources": null, "ports": null}],
+                     "initContainers": null, "affinity": null},
+        }))
+        .unwrap();
+        assert_eq!(kept.spec.containers.len(), 1);
+        assert_eq!(PodUsage::of(&kept.to_pod()).requests, Default::default());
     }
 
     #[test]

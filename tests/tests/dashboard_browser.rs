@@ -227,6 +227,10 @@ async fn the_dashboard_follows_the_cluster_in_a_browser() {
             "{p}: {answer}"
         );
     }
+    // A name that could not name a pod never reaches an API path.
+    let path = format!("/api/why/pod/default/..%2Fsecrets?token={token}");
+    let answer = minik_tests::request(dashboard.addr, "GET", &path, None).await;
+    assert_eq!(minik_tests::status_code(&answer), 400, "{answer}");
 
     // The decision feed: the ReplicaSet's SuccessfulCreate, with what it is
     // about (the ReplicaSet) and what it did (created this pod).

@@ -521,7 +521,7 @@ async fn ttl_after_finished_deletes_the_job_and_its_pods() {
     .expect("the watch of short never listed");
     let short_completed = tokio::spawn(async move {
         while let Some(event) = events.next().await {
-            if let Ok(watcher::Event::Apply(job)) = event {
+            if let Ok(watcher::Event::Apply(job) | watcher::Event::InitApply(job)) = event {
                 if condition(&job, "Complete").is_some_and(|c| c.1 == "True") {
                     return;
                 }

@@ -263,6 +263,18 @@ pub trait Runtime: Send + Sync {
         id: &str,
         annotations: &BTreeMap<String, String>,
     ) -> Result<ContainerStats, Error>;
+    /// Samples of several containers (id and pod annotations each), in
+    /// order: by default one [`stats`](Self::stats) call each, at once.
+    /// The simulated runtime reads them all at one instant, as cAdvisor
+    /// reads a node's root cgroup at once: otherwise a node's sum mixes
+    /// samples a descheduled moment apart, and over the short windows
+    /// tests use (500 ms) a node at 300m read as 292m.
+    async fn stats_all(
+        &self,
+        containers: &[(&str, &BTreeMap<String, String>)],
+    ) -> Vec<Result<ContainerStats, Error>> {
+        futures::future::join_all(containers.iter().map(|(id, a)| self.stats(id, a))).await
+    }
     /// Pod UIDs whose containers changed (started, died, OOM): the kubelet's
     /// PLEG (pod lifecycle event generator), fed by the runtime's own events.
     fn subscribe(&self) -> broadcast::Receiver<String>;

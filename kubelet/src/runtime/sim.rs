@@ -90,6 +90,33 @@ fn cpu_millis(config: &ContainerConfig) -> i64 {
     }
 }
 
+/// A container's usage at `now`: its CPU integrated since the last sample
+/// at its command's (or the annotation's) rate.
+fn sample(
+    c: &mut SimContainer,
+    annotations: &BTreeMap<String, String>,
+    now: Timestamp,
+) -> ContainerStats {
+    let quantity = |key: &str| {
+        annotations
+            .get(key)
+            .and_then(|q| minik_api::quantity::Quantity::parse(q).ok())
+    };
+    let millis = quantity(super::SIM_CPU_ANNOTATION).map_or(c.cpu_millis, |q| q.millis());
+    let since = c.sampled.or(c.record.started_at).unwrap_or(now);
+    let elapsed_ns = now.duration_since(since).as_nanos().max(0) as u128;
+    c.cpu_core_nanoseconds += (elapsed_ns * millis.max(0) as u128 / 1000) as u64;
+    c.sampled = Some(now);
+    let memory =
+        quantity(super::SIM_MEMORY_ANNOTATION).map_or(SIM_IDLE_MEMORY, |q| q.value().max(0) as u64);
+    ContainerStats {
+        time: now,
+        cpu_usage_core_nanoseconds: c.cpu_core_nanoseconds,
+        memory_usage_bytes: memory,
+        memory_working_set_bytes: memory,
+    }
+}
+
 /// One simulated node's containers.
 pub struct SimRuntime {
     delay: Duration,
@@ -406,29 +433,24 @@ impl Runtime for SimRuntime {
         id: &str,
         annotations: &BTreeMap<String, String>,
     ) -> Result<ContainerStats, Error> {
-        let quantity = |key: &str| {
-            annotations
-                .get(key)
-                .and_then(|q| minik_api::quantity::Quantity::parse(q).ok())
-        };
+        self.stats_all(&[(id, annotations)]).await.remove(0)
+    }
+
+    async fn stats_all(
+        &self,
+        containers: &[(&str, &BTreeMap<String, String>)],
+    ) -> Vec<Result<ContainerStats, Error>> {
         let mut all = self.containers.lock().unwrap();
-        let c = all
-            .get_mut(id)
-            .ok_or_else(|| Error::NotFound(format!("no such container: {id}")))?;
-        let millis = quantity(super::SIM_CPU_ANNOTATION).map_or(c.cpu_millis, |q| q.millis());
         let now = Timestamp::now();
-        let since = c.sampled.or(c.record.started_at).unwrap_or(now);
-        let elapsed_ns = now.duration_since(since).as_nanos().max(0) as u128;
-        c.cpu_core_nanoseconds += (elapsed_ns * millis.max(0) as u128 / 1000) as u64;
-        c.sampled = Some(now);
-        let memory = quantity(super::SIM_MEMORY_ANNOTATION)
-            .map_or(SIM_IDLE_MEMORY, |q| q.value().max(0) as u64);
-        Ok(ContainerStats {
-            time: now,
-            cpu_usage_core_nanoseconds: c.cpu_core_nanoseconds,
-            memory_usage_bytes: memory,
-            memory_working_set_bytes: memory,
-        })
+        containers
+            .iter()
+            .map(|(id, annotations)| {
+                let c = all
+                    .get_mut(*id)
+                    .ok_or_else(|| Error::NotFound(format!("no such container: {id}")))?;
+                Ok(sample(c, annotations, now))
+            })
+            .collect()
     }
 
     fn subscribe(&self) -> broadcast::Receiver<String> {
