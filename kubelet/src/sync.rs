@@ -237,27 +237,39 @@ pub async fn sync_pod(k: &Kubelet, pod: &Pod, st: &mut PodState) -> Result<Next,
                 None => requeue = starter.start(st, c, false, 0).await?.or(requeue),
                 Some(r) if r.running() => {
                     let events = st.events.container(&field_path(false, &c.name));
+                    // A failed probe's own terminationGracePeriodSeconds, if
+                    // set, overrides the pod's (ProbeTerminationGracePeriod).
+                    let probe_grace = |p: &Option<k8s_openapi::api::core::v1::Probe>| {
+                        p.as_ref().and_then(|p| p.termination_grace_period_seconds)
+                    };
                     let reason = if r.hash != spec_hash(c) && !r.hash.is_empty() {
-                        Some(format!(
-                            "Container {} definition changed, will be restarted",
-                            c.name
+                        Some((
+                            format!("Container {} definition changed, will be restarted", c.name),
+                            None,
                         ))
                     } else {
                         match st.prober.failed(c, &r.id) {
-                            Some(ProbeKind::Liveness) => Some(format!(
-                                "Container {} failed liveness probe, will be restarted",
-                                c.name
+                            Some(ProbeKind::Liveness) => Some((
+                                format!(
+                                    "Container {} failed liveness probe, will be restarted",
+                                    c.name
+                                ),
+                                probe_grace(&c.liveness_probe),
                             )),
-                            Some(ProbeKind::Startup) => Some(format!(
-                                "Container {} failed startup probe, will be restarted",
-                                c.name
+                            Some(ProbeKind::Startup) => Some((
+                                format!(
+                                    "Container {} failed startup probe, will be restarted",
+                                    c.name
+                                ),
+                                probe_grace(&c.startup_probe),
                             )),
                             _ => None,
                         }
                     };
-                    if let Some(reason) = reason {
+                    if let Some((reason, grace)) = reason {
                         events.normal("Killing", reason);
-                        stop_container(k, pod, st, c, &r, grace_of(pod)).await;
+                        let grace = grace.unwrap_or_else(|| grace_of(pod));
+                        stop_container(k, pod, st, c, &r, grace).await;
                         requeue = Some(Duration::ZERO);
                     }
                 }

@@ -350,6 +350,21 @@ async fn the_dashboard_follows_the_cluster_in_a_browser() {
         "{commands}"
     );
 
+    // The rollout back finishes first: a pod it created while the drain
+    // ran could be bound to node-b by a scheduler that had not yet seen
+    // the cordon, and stay there (kubectl drain has the same window).
+    wait_for("the rollout back to v1 complete", T, || async {
+        let d = deployments.get(&name).await.ok()?;
+        let want = d.spec.as_ref()?.replicas?;
+        let s = d.status?;
+        (d.metadata.generation == s.observed_generation
+            && s.replicas == Some(want)
+            && s.updated_replicas == Some(want)
+            && s.ready_replicas == Some(want))
+        .then_some(())
+    })
+    .await;
+
     // Cordon and drain a node from the map: it takes no pods and its pods go.
     b.client.goto(&format!("{base}/#/map")).await.unwrap();
     click_control(&b, "", None, "[data-node='node-b'] button[data-act*=drain]").await;

@@ -287,7 +287,10 @@ async fn liveness_restarts_and_readiness_flips_ready() {
         "metadata": {"name": "live"},
         "spec": {"containers": [{"name": "c", "image": "busybox:1.35",
             "command": ["sh", "-c", "touch /tmp/healthy; sleep 2; rm /tmp/healthy; sleep 3600"],
-            "livenessProbe": {"exec": {"command": ["cat", "/tmp/healthy"]}, "periodSeconds": 1, "failureThreshold": 2}}]}
+            "livenessProbe": {"exec": {"command": ["cat", "/tmp/healthy"]}, "periodSeconds": 1, "failureThreshold": 2,
+                              // Its own grace: sh as PID 1 ignores SIGTERM, and the
+                              // pod's 30 s would hold the restart that long.
+                              "terminationGracePeriodSeconds": 1}}]}
     }))
     .await;
     c.create_pod(json!({
