@@ -735,6 +735,42 @@ where
     })
 }
 
+/// Implements `kube::Resource` for a projection of `$of`: a type decoded
+/// from `$of`'s JSON into only the fields its reader uses (DNS's
+/// `PodAddress`, the scheduler's `AssignedPod`, the dashboard's
+/// `PodSummary`), listed and watched at `$of`'s path under `$of`'s kind,
+/// with its `metadata` field as the object's metadata.
+#[macro_export]
+macro_rules! projection_of {
+    ($projection:ty, $of:ty) => {
+        impl ::kube::Resource for $projection {
+            type DynamicType = ();
+            type Scope = <$of as ::kube::Resource>::Scope;
+
+            fn kind(_: &()) -> ::std::borrow::Cow<'_, str> {
+                <$of as ::kube::Resource>::kind(&())
+            }
+            fn group(_: &()) -> ::std::borrow::Cow<'_, str> {
+                <$of as ::kube::Resource>::group(&())
+            }
+            fn version(_: &()) -> ::std::borrow::Cow<'_, str> {
+                <$of as ::kube::Resource>::version(&())
+            }
+            fn plural(_: &()) -> ::std::borrow::Cow<'_, str> {
+                <$of as ::kube::Resource>::plural(&())
+            }
+            fn meta(&self) -> &::k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+                &self.metadata
+            }
+            fn meta_mut(
+                &mut self,
+            ) -> &mut ::k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+                &mut self.metadata
+            }
+        }
+    };
+}
+
 /// For projection types' fields (`#[serde(default, deserialize_with =
 /// "null_as_default")]`): an explicit `null` reads as the default, as it
 /// does for k8s-openapi's `Option` fields. The API server keeps a null a

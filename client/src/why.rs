@@ -86,6 +86,20 @@ pub fn chain_ends(owner: &Value, chain_len: usize) -> bool {
     chain_len >= MAX_OWNERS || owner["gone"] == json!(true)
 }
 
+/// A Service's `spec.selector` as a label selector for listing its pods
+/// (`app=web,tier=front`); `None` for an empty or missing one, which
+/// takes no pods.
+pub fn pod_selector(service: &Value) -> Option<String> {
+    let selector = service
+        .pointer("/spec/selector")
+        .and_then(Value::as_object)?;
+    let terms: Vec<String> = selector
+        .iter()
+        .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
+        .collect();
+    (!terms.is_empty()).then(|| terms.join(","))
+}
+
 /// Whether a Service's `spec.selector` takes an object with these labels
 /// (an empty or missing selector takes none).
 pub fn selects(service: &Value, obj: &Value) -> bool {

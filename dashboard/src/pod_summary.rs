@@ -9,13 +9,11 @@
 //! without building it). `why` on a pod or Service reads whole pods from
 //! the API server when it is asked, as `miniktl why` does.
 
-use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use kube::Resource;
 use minik_client::informer::null_as_default;
 use serde::Deserialize;
 
@@ -134,30 +132,8 @@ fn card_metadata<'de, D: serde::Deserializer<'de>>(d: D) -> Result<ObjectMeta, D
     Ok(meta)
 }
 
-/// Watched and listed as a Pod (`/api/v1/pods`).
-impl Resource for PodSummary {
-    type DynamicType = ();
-    type Scope = k8s_openapi::NamespaceResourceScope;
-
-    fn kind(_: &()) -> Cow<'_, str> {
-        Pod::kind(&())
-    }
-    fn group(_: &()) -> Cow<'_, str> {
-        Pod::group(&())
-    }
-    fn version(_: &()) -> Cow<'_, str> {
-        Pod::version(&())
-    }
-    fn plural(_: &()) -> Cow<'_, str> {
-        Pod::plural(&())
-    }
-    fn meta(&self) -> &ObjectMeta {
-        &self.metadata
-    }
-    fn meta_mut(&mut self) -> &mut ObjectMeta {
-        &mut self.metadata
-    }
-}
+// Watched and listed as a Pod (`/api/v1/pods`).
+minik_client::projection_of!(PodSummary, Pod);
 
 #[cfg(test)]
 mod tests {

@@ -115,14 +115,11 @@ pub async fn why(
             };
             let svc = to_value(&*s);
             // The pods it selects (none for a Service without a selector).
-            let selector = s.spec.as_ref().and_then(|s| s.selector.as_ref());
-            let pods: Vec<Value> = match selector.filter(|s| !s.is_empty()) {
+            let pods: Vec<Value> = match why::pod_selector(&svc) {
                 None => Vec::new(),
                 Some(selector) => {
-                    let labels: Vec<String> =
-                        selector.iter().map(|(k, v)| format!("{k}={v}")).collect();
                     let api: Api<Pod> = Api::namespaced(m.client(), &ns);
-                    match api.list(&ListParams::default().labels(&labels.join(","))).await {
+                    match api.list(&ListParams::default().labels(&selector)).await {
                         Ok(list) => list.items.iter().map(to_value).collect(),
                         Err(e) => return unavailable(e),
                     }

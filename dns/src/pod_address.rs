@@ -9,11 +9,8 @@
 //! `pods verified`, caches the same few fields (its `object.Pod`: name,
 //! namespace, IP, hostname, subdomain).
 
-use std::borrow::Cow;
-
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use kube::Resource;
 use minik_client::informer::null_as_default;
 use serde::Deserialize;
 
@@ -87,30 +84,8 @@ fn identity<'de, D: serde::Deserializer<'de>>(d: D) -> Result<ObjectMeta, D::Err
     })
 }
 
-/// Watched and listed as a Pod (`/api/v1/pods`).
-impl Resource for PodAddress {
-    type DynamicType = ();
-    type Scope = k8s_openapi::NamespaceResourceScope;
-
-    fn kind(_: &()) -> Cow<'_, str> {
-        Pod::kind(&())
-    }
-    fn group(_: &()) -> Cow<'_, str> {
-        Pod::group(&())
-    }
-    fn version(_: &()) -> Cow<'_, str> {
-        Pod::version(&())
-    }
-    fn plural(_: &()) -> Cow<'_, str> {
-        Pod::plural(&())
-    }
-    fn meta(&self) -> &ObjectMeta {
-        &self.metadata
-    }
-    fn meta_mut(&mut self) -> &mut ObjectMeta {
-        &mut self.metadata
-    }
-}
+// Watched and listed as a Pod (`/api/v1/pods`).
+minik_client::projection_of!(PodAddress, Pod);
 
 #[cfg(test)]
 mod tests {

@@ -12,7 +12,6 @@
 //! to a couple of KB a pod. kube-scheduler caches whole pods; what it reads
 //! of an assigned one is the same as here.
 
-use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{
@@ -21,7 +20,6 @@ use k8s_openapi::api::core::v1::{
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use kube::Resource;
 use minik_client::informer::null_as_default;
 use serde::Deserialize;
 
@@ -129,30 +127,8 @@ fn without_annotations<'de, D: serde::Deserializer<'de>>(d: D) -> Result<ObjectM
     Ok(meta)
 }
 
-/// Watched and listed as a Pod (`/api/v1/pods`).
-impl Resource for AssignedPod {
-    type DynamicType = ();
-    type Scope = k8s_openapi::NamespaceResourceScope;
-
-    fn kind(_: &()) -> Cow<'_, str> {
-        Pod::kind(&())
-    }
-    fn group(_: &()) -> Cow<'_, str> {
-        Pod::group(&())
-    }
-    fn version(_: &()) -> Cow<'_, str> {
-        Pod::version(&())
-    }
-    fn plural(_: &()) -> Cow<'_, str> {
-        Pod::plural(&())
-    }
-    fn meta(&self) -> &ObjectMeta {
-        &self.metadata
-    }
-    fn meta_mut(&mut self) -> &mut ObjectMeta {
-        &mut self.metadata
-    }
-}
+// Watched and listed as a Pod (`/api/v1/pods`).
+minik_client::projection_of!(AssignedPod, Pod);
 
 #[cfg(test)]
 mod tests {

@@ -154,18 +154,9 @@ async fn service_trace(ctx: &Ctx, ns: &str, svc: &Value, events: &[Value]) -> Re
     let endpoints = ctx
         .get_opt(endpoints_info, ns, str_at(svc, "/metadata/name"))
         .await?;
-    let selector: Vec<String> = svc
-        .pointer("/spec/selector")
-        .and_then(Value::as_object)
-        .into_iter()
-        .flatten()
-        .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
-        .collect();
-    let pods = if selector.is_empty() {
-        Vec::new()
-    } else {
-        ctx.list(pods_info, Some(ns), Some(&selector.join(",")), None)
-            .await?
+    let pods = match why::pod_selector(svc) {
+        None => Vec::new(),
+        Some(selector) => ctx.list(pods_info, Some(ns), Some(&selector), None).await?,
     };
     Ok(why::service_trace(svc, endpoints.as_ref(), &pods, events))
 }
