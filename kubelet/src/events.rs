@@ -7,7 +7,7 @@
 //! Killing, Unhealthy, BackOff, Failed, FailedMount …). Publishing happens
 //! in the background: a slow API server never holds up a pod's sync.
 
-use k8s_openapi::api::core::v1::{ObjectReference, Pod};
+use k8s_openapi::api::core::v1::ObjectReference;
 use kube::Resource;
 use minik_client::events::{EventRecorder, EventType};
 
@@ -20,7 +20,7 @@ pub struct PodEvents {
 
 impl PodEvents {
     /// Events about `pod`, written by the node's `recorder`.
-    pub fn new(recorder: &EventRecorder, pod: &Pod) -> Self {
+    pub fn new(recorder: &EventRecorder, pod: &impl Resource<DynamicType = ()>) -> Self {
         Self {
             recorder: recorder.clone(),
             reference: pod.object_ref(&()),

@@ -11,7 +11,8 @@
 //!   kubelet port) and keeps its status true; [`lease`] renews the node
 //!   Lease in `kube-node-lease`.
 //! - [`node_watch`] watches the node's pods (`spec.nodeName=<node>`) and its
-//!   Node — once for all the nodes of a process that simulates many.
+//!   Node — once for all the nodes of a process that simulates many; the
+//!   pods are kept encoded between syncs ([`encoded_pod`]).
 //! - [`pod_worker`] runs one worker per pod of the node; each worker calls
 //!   [`sync::sync_pod`], the level-triggered desired-vs-actual step
 //!   (sandbox, volumes, init containers, containers, restarts, probes,
@@ -50,6 +51,7 @@ pub mod backoff;
 pub mod cache;
 pub mod config;
 pub mod context;
+pub mod encoded_pod;
 pub mod env;
 pub mod error;
 pub mod events;
@@ -75,7 +77,7 @@ pub mod volumes;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::api::core::v1::Node;
 use kube::runtime::watcher;
 use tokio::task::JoinHandle;
 
@@ -85,6 +87,7 @@ pub use error::Error;
 
 use crate::cache::ObjectCache;
 use crate::context::Capacity;
+use crate::encoded_pod::EncodedPod;
 use crate::runtime::docker::DockerRuntime;
 use crate::runtime::sim::SimRuntime;
 use crate::runtime::Runtime;
@@ -154,12 +157,12 @@ pub async fn start(config: Config, client: kube::Client) -> Result<Running, Erro
     std::fs::create_dir_all(&config.root_dir)
         .map_err(|e| Error::io(format!("creating {}", config.root_dir.display()), e))?;
     let names = config.node_names();
-    let (pods, pod_router) = node_watch::start::<Pod>(
+    let (pods, pod_router) = node_watch::start::<EncodedPod>(
         &informers,
         &names,
         |node| watcher::Config::default().fields(&format!("spec.nodeName={node}")),
         watcher::Config::default().fields("spec.nodeName!="),
-        |pod| pod.spec.as_ref()?.node_name.as_deref(),
+        |pod| pod.node_name.as_deref(),
     );
     let (nodes, node_router) = node_watch::start::<Node>(
         &informers,
@@ -171,6 +174,7 @@ pub async fn start(config: Config, client: kube::Client) -> Result<Running, Erro
     let shared = Shared {
         recorder: minik_client::EventRecorder::new(client.clone(), "kubelet", None),
         tls: server::tls_config(&config)?,
+        syncs: Arc::new(tokio::sync::Semaphore::new(context::CONCURRENT_SYNCS)),
         pods,
         nodes,
         config: config.clone(),
@@ -205,13 +209,15 @@ struct Shared {
     informers: Arc<minik_client::SharedInformerFactory>,
     objects: Arc<ObjectCache>,
     /// Each node's pods and its Node, from one watch of each.
-    pods: node_watch::Routes<Pod>,
+    pods: node_watch::Routes<EncodedPod>,
     nodes: node_watch::Routes<Node>,
     /// Each node's recorder is this one's, as that node (one correlator
     /// for the process: `EventRecorder::for_instance`).
     recorder: minik_client::EventRecorder,
     /// The HTTPS server's configuration, the same for every node.
     tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
+    /// Pod syncs under way in the process (`Kubelet::syncs`).
+    syncs: Arc<tokio::sync::Semaphore>,
 }
 
 /// Starts node `i` (`name`): its runtime, HTTP server, Node and Lease, and
@@ -255,6 +261,7 @@ async fn start_node(
         informers: shared.informers.clone(),
         recorder: shared.recorder.for_instance(&name),
         rates: Default::default(),
+        syncs: shared.syncs.clone(),
     });
     let mut tasks = Vec::new();
     let (addr, server) = server::start(kubelet.clone(), listener, shared.tls.clone()).await?;

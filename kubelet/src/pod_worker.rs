@@ -8,7 +8,8 @@
 //!
 //! Each worker runs `sync::sync_pod` whenever one of these wakes it (or its
 //! own timer, for back-off) and only ever holds the *latest* Pod, so a burst
-//! of updates costs one sync. Syncs of one pod never overlap; pods sync in
+//! of updates costs one sync. It holds it encoded ([`crate::encoded_pod`])
+//! and decodes it for each sync. Syncs of one pod never overlap; pods sync in
 //! parallel.
 //!
 //! After each (re)list of pods the watch reports, containers on this node
@@ -20,11 +21,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::Pod;
 use tokio::sync::{broadcast, mpsc, watch, Notify};
 use tokio::task::JoinHandle;
 
 use crate::context::Kubelet;
+use crate::encoded_pod::{EncodedPod, Use};
 use crate::node_watch;
 use crate::sync::{self, Next, PodState};
 use crate::volumes;
@@ -34,11 +35,11 @@ static GENERATION: AtomicU64 = AtomicU64::new(1);
 
 /// The handle the dispatcher keeps for a pod's worker.
 pub struct WorkerHandle {
-    pod: watch::Sender<Option<Arc<Pod>>>,
+    pod: watch::Sender<Option<Arc<EncodedPod>>>,
     wake: Arc<Notify>,
     namespace: String,
-    /// ConfigMaps and Secrets the pod uses: ("ConfigMap", name).
-    uses: HashSet<(&'static str, String)>,
+    /// ConfigMaps, Secrets and claims the pod uses: ("ConfigMap", name).
+    uses: Arc<HashSet<Use>>,
     generation: u64,
     task: JoinHandle<()>,
 }
@@ -48,66 +49,18 @@ impl WorkerHandle {
         self.task.abort();
     }
 
-    /// The newest Pod this worker was given (`None` once it was deleted).
-    pub fn pod(&self) -> Option<Arc<Pod>> {
+    /// The newest Pod this worker was given (`None` once it was deleted),
+    /// still encoded.
+    pub fn pod(&self) -> Option<Arc<EncodedPod>> {
         self.pod.borrow().clone()
     }
-}
-
-/// The ConfigMaps, Secrets and PersistentVolumeClaims a pod reads (volumes, env, envFrom).
-fn uses(pod: &Pod) -> HashSet<(&'static str, String)> {
-    let mut out = HashSet::new();
-    let Some(spec) = &pod.spec else { return out };
-    for v in spec.volumes.iter().flatten() {
-        if let Some(cm) = &v.config_map {
-            out.insert(("ConfigMap", cm.name.clone()));
-        }
-        if let Some(s) = v.secret.as_ref().and_then(|s| s.secret_name.clone()) {
-            out.insert(("Secret", s));
-        }
-        if let Some(c) = &v.persistent_volume_claim {
-            out.insert(("PersistentVolumeClaim", c.claim_name.clone()));
-        }
-        for source in v.projected.iter().flat_map(|p| p.sources.iter().flatten()) {
-            if let Some(cm) = &source.config_map {
-                out.insert(("ConfigMap", cm.name.clone()));
-            }
-            if let Some(s) = &source.secret {
-                out.insert(("Secret", s.name.clone()));
-            }
-        }
-    }
-    let containers = spec
-        .containers
-        .iter()
-        .chain(spec.init_containers.iter().flatten());
-    for c in containers {
-        for e in c.env_from.iter().flatten() {
-            if let Some(r) = &e.config_map_ref {
-                out.insert(("ConfigMap", r.name.clone()));
-            }
-            if let Some(r) = &e.secret_ref {
-                out.insert(("Secret", r.name.clone()));
-            }
-        }
-        for e in c.env.iter().flatten() {
-            let from = e.value_from.as_ref();
-            if let Some(r) = from.and_then(|f| f.config_map_key_ref.as_ref()) {
-                out.insert(("ConfigMap", r.name.clone()));
-            }
-            if let Some(r) = from.and_then(|f| f.secret_key_ref.as_ref()) {
-                out.insert(("Secret", r.name.clone()));
-            }
-        }
-    }
-    out
 }
 
 /// Dispatches this node's pods (from [`node_watch`]) to workers, until
 /// aborted.
 pub async fn run(
     k: Arc<Kubelet>,
-    mut pods: mpsc::UnboundedReceiver<node_watch::Event<Pod>>,
+    mut pods: mpsc::UnboundedReceiver<node_watch::Event<EncodedPod>>,
 ) -> Result<(), Error> {
     let mut pleg = k.runtime.subscribe();
     let mut changes = k.objects.subscribe();
@@ -155,13 +108,13 @@ fn wake(k: &Kubelet, which: impl Fn(&str, &WorkerHandle) -> bool) {
 }
 
 /// Hands the newest Pod to its worker, starting one for a new pod.
-fn update(k: &Arc<Kubelet>, pod: Arc<Pod>) {
+fn update(k: &Arc<Kubelet>, pod: Arc<EncodedPod>) {
     let Some(uid) = pod.metadata.uid.clone() else {
         return;
     };
     let mut workers = k.workers.lock().unwrap();
     if let Some(handle) = workers.get_mut(&uid) {
-        handle.uses = uses(&pod);
+        handle.uses = pod.uses.clone();
         handle.pod.send_replace(Some(pod));
         return;
     }
@@ -175,7 +128,7 @@ fn update(k: &Arc<Kubelet>, pod: Arc<Pod>) {
             pod: tx,
             wake,
             namespace: pod.metadata.namespace.clone().unwrap_or_default(),
-            uses: uses(&pod),
+            uses: pod.uses.clone(),
             generation,
             task,
         },
@@ -184,7 +137,7 @@ fn update(k: &Arc<Kubelet>, pod: Arc<Pod>) {
 
 /// The pod is gone from the API server (its deletion was confirmed, or it
 /// was force-deleted): its worker cleans up.
-fn deleted(k: &Kubelet, pod: &Pod) {
+fn deleted(k: &Kubelet, pod: &EncodedPod) {
     if let Some(uid) = &pod.metadata.uid {
         if let Some(handle) = k.workers.lock().unwrap().get(uid) {
             handle.pod.send_replace(None);
@@ -228,14 +181,15 @@ async fn remove_orphans(k: &Kubelet, seen: &HashSet<String>) -> Result<(), Error
 async fn worker(
     k: Arc<Kubelet>,
     uid: String,
-    mut pod_rx: watch::Receiver<Option<Arc<Pod>>>,
+    mut pod_rx: watch::Receiver<Option<Arc<EncodedPod>>>,
     wake: Arc<Notify>,
     generation: u64,
 ) {
     let Some(first) = pod_rx.borrow().clone() else {
         return;
     };
-    let mut state = PodState::new(&k, &first, wake.clone());
+    let mut state = PodState::new(&k, &*first, wake.clone());
+    // The last pod synced, encoded: what a deletion terminates.
     let mut last = first;
     let mut failures = 0u32;
     loop {
@@ -247,13 +201,17 @@ async fn worker(
             // a task is allocated at its future's full size for its whole
             // life; boxed, only a syncing pod holds it, not each idle one
             // of the thousands a simulated node process runs.
-            Some(pod) => {
-                last = pod.clone();
+            // Decoded for the sync only (`EncodedPod`).
+            Some(encoded) => {
+                let _slot = k.syncs.acquire().await;
+                let pod = encoded.decode();
+                last = encoded;
                 Box::pin(sync::sync_pod(&k, &pod, &mut state)).await
             }
             None => {
-                let grace = last.metadata.deletion_grace_period_seconds.unwrap_or(0);
-                Box::pin(sync::terminate(&k, &last, &mut state, grace))
+                let pod = last.decode();
+                let grace = pod.metadata.deletion_grace_period_seconds.unwrap_or(0);
+                Box::pin(sync::terminate(&k, &pod, &mut state, grace))
                     .await
                     .map(|()| Next::Done)
             }

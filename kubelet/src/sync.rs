@@ -27,6 +27,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::{Container, EphemeralContainer, Pod};
 use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
+use kube::Resource;
 use minik_client::errors;
 use serde_json::{json, Value};
 use tokio::sync::Notify;
@@ -55,7 +56,7 @@ pub struct PodState {
 }
 
 impl PodState {
-    pub fn new(k: &Kubelet, pod: &Pod, wake: Arc<Notify>) -> Self {
+    pub fn new(k: &Kubelet, pod: &impl Resource<DynamicType = ()>, wake: Arc<Notify>) -> Self {
         let backoff = Backoff::new(k.config.backoff_base, k.config.backoff_max);
         Self {
             events: PodEvents::new(&k.recorder, pod),
