@@ -57,6 +57,8 @@
 //!   waits to see in its cache: ReplicaSet, DaemonSet, Job) and slow-start
 //!   batches for pod creation.
 //! - [`pods`]: active / Ready / available pods.
+//! - [`pod_cache`]: what the one pod cache drops of each pod (volumes other
+//!   than claims, containers' commands, environment, mounts and probes).
 //! - [`status`]: status fields written the way Kubernetes serializes them.
 //! - [`template_hash`]: the pod-template hash children are named by.
 //! - [`history`]: ControllerRevisions (DaemonSet, StatefulSet).
@@ -83,6 +85,7 @@ pub mod node_lifecycle;
 pub mod ownership;
 pub mod per_namespace;
 pub mod persistent_volume;
+pub mod pod_cache;
 pub mod pod_control;
 pub mod pods;
 pub mod replica_calculator;

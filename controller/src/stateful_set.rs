@@ -70,7 +70,7 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{Api, DeleteParams, PostParams};
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::runtime::controller::{self, Action, Controller};
 use kube::runtime::events::EventType;
 use kube::runtime::reflector::{ObjectRef, Store};
@@ -804,16 +804,26 @@ async fn delete_stateful_pod(state: &State, set: &StatefulSet, pod: &Pod) -> Res
 /// Puts the pod's identity labels, volumes and claim owners in line with
 /// the set (`UpdateStatefulPod`). Only labels may change on a live pod: a
 /// volume change is refused by the API server, reported as Kubernetes does.
+///
+/// Kubernetes PUTs the cached pod back whole; here the change goes as a
+/// merge patch of what it sets (with the cached resourceVersion as its
+/// precondition, so a pod changed meanwhile is a conflict, as a PUT's
+/// would be): the controller-manager's cache trims what no controller
+/// reads (`pod_cache`), so the cached pod is not the whole pod.
 async fn update_stateful_pod(state: &State, set: &StatefulSet, pod: &Pod) -> Result<(), Error> {
     let mut pod = pod.clone();
-    let mut consistent = true;
+    let mut patch = serde_json::Map::new();
     if !identity_matches(set, &pod) {
         update_identity(set, &mut pod);
-        consistent = false;
+        patch.insert(
+            "metadata".into(),
+            serde_json::json!({"labels": pod.metadata.labels}),
+        );
     }
     if !storage_matches(set, &pod) {
         update_storage(set, &mut pod);
-        consistent = false;
+        let volumes = pod.spec.as_ref().and_then(|s| s.volumes.as_ref());
+        patch.insert("spec".into(), serde_json::json!({"volumes": volumes}));
         if let Err(e) = create_claims(state, set, &pod).await {
             record_pod_event(state, set, "update", &pod.name_any(), Some(&e)).await;
             return Err(e);
@@ -826,15 +836,23 @@ async fn update_stateful_pod(state: &State, set: &StatefulSet, pod: &Pod) -> Res
         }
         record_pod_event(state, set, "update", &pod.name_any(), None).await;
     }
-    if consistent {
+    if patch.is_empty() {
         return Ok(());
     }
+    let meta = patch
+        .entry("metadata")
+        .or_insert_with(|| serde_json::json!({}));
+    meta["resourceVersion"] = serde_json::json!(pod.metadata.resource_version);
     let api: Api<Pod> = Api::namespaced(
         state.ctx.client.clone(),
         &set.namespace().unwrap_or_default(),
     );
     let result = api
-        .replace(&pod.name_any(), &PostParams::default(), &pod)
+        .patch(
+            &pod.name_any(),
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::Value::Object(patch)),
+        )
         .await
         .map(|_| ())
         .map_err(Error::from);

@@ -175,6 +175,23 @@ async fn ordered_ready_creates_in_order_and_scales_down_in_reverse() {
     let spec = web1.spec.unwrap();
     assert_eq!(spec.hostname.as_deref(), Some("web-1"));
     assert_eq!(spec.subdomain.as_deref(), Some("web"));
+    assert!(
+        spec.volumes.iter().flatten().any(|v| v.projected.is_some()),
+        "the pod has its token volume, which the controller's cache drops"
+    );
+    // A removed identity label is put back (UpdateStatefulPod): by a patch
+    // of the labels, since the controller-manager's cached pod is trimmed
+    // (no token volume) and would be refused if PUT back whole.
+    c.kubectl_ok(&["label", "pod", "web-1", "apps.kubernetes.io/pod-index-"]);
+    wait_for("web-1's pod-index label put back", WAIT, || async {
+        let pod = pods.get("web-1").await.ok()?;
+        (pod.labels()
+            .get("apps.kubernetes.io/pod-index")
+            .map(String::as_str)
+            == Some("1"))
+        .then_some(())
+    })
+    .await;
     assert_eq!(st.replicas, 3);
     assert_eq!(st.ready_replicas, Some(3));
     assert_eq!(st.available_replicas, Some(3));
