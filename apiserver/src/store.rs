@@ -31,6 +31,13 @@ use crate::encryption::Transformer;
 const REVISION_KEY: &[u8] = b"/minik/revision";
 /// How long opening waits for a store lock that a closing holder still has.
 const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+/// The most sled keeps of the store's pages in memory (its default is
+/// 1 GiB). Every object and Event a big cluster writes went into that
+/// cache: 260 MB of the API server's 652 MB at 30,000 simulated pods
+/// (BENCHMARKS.md, "Pods at scale" step 10). Pages past it are read
+/// back from the file, which the kernel's page cache holds; the burst ran
+/// no slower. (etcd likewise leaves its file to the kernel: bbolt maps it.)
+const CACHE_BYTES: u64 = 128 * 1024 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -92,7 +99,8 @@ impl SledStore {
         let config = sled::Config::new()
             .path(dir)
             // Durability comes from explicit group-commit flushes, not a timer.
-            .flush_every_ms(None);
+            .flush_every_ms(None)
+            .cache_capacity(CACHE_BYTES);
         // The store's lock is held until its last file handle closes: a
         // dropped store's background threads, or a killed server's last
         // threads, may still hold it for a moment. Wait that out (bounded);
