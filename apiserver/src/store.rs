@@ -770,7 +770,8 @@ mod tests {
 
     #[test]
     fn batches_are_atomic_and_revision_persists() {
-        let dir = tempdir();
+        let tmp = tempdir();
+        let dir = tmp.path().to_path_buf();
         {
             let s = SledStore::open(&dir).unwrap();
             s.apply(
@@ -793,12 +794,12 @@ mod tests {
         })
         .unwrap();
         assert_eq!(seen, vec!["/registry/a/2"]);
-        std::fs::remove_dir_all(&dir).ok();
     }
 
     #[test]
     fn opening_waits_for_a_closing_holder_and_refuses_a_live_one() {
-        let dir = tempdir();
+        let tmp = tempdir();
+        let dir = tmp.path().to_path_buf();
         let held = SledStore::open(&dir).unwrap();
         // A live holder: refused once the bounded wait is over.
         let started = std::time::Instant::now();
@@ -821,7 +822,8 @@ mod tests {
 
     #[test]
     fn marker_keeps_the_newest_valid_slot() {
-        let dir = tempdir();
+        let tmp = tempdir();
+        let dir = tmp.path().to_path_buf();
         let mut m = MarkerFile::open(&dir).unwrap();
         m.write(Marker {
             revision: 5,
@@ -855,12 +857,12 @@ mod tests {
         bytes[30] ^= 1;
         std::fs::write(&path, &bytes).unwrap();
         assert!(read_marker(&dir).is_err());
-        std::fs::remove_dir_all(&dir).ok();
     }
 
     #[test]
     fn a_rolled_back_store_is_refused_and_recovered_above_the_marker() {
-        let dir = tempdir();
+        let tmp = tempdir();
+        let dir = tmp.path().to_path_buf();
         {
             let s = SledStore::open(&dir).unwrap();
             s.apply(
@@ -897,7 +899,6 @@ mod tests {
             .unwrap()
             .recovered
             .is_none());
-        std::fs::remove_dir_all(&dir).ok();
     }
 
     #[test]
@@ -939,9 +940,11 @@ mod tests {
         panic!("{} stayed locked for 2 s", dir.display());
     }
 
-    fn tempdir() -> std::path::PathBuf {
-        let d = std::env::temp_dir().join(format!("minik-store-test-{}", uuid::Uuid::new_v4()));
-        std::fs::create_dir_all(&d).unwrap();
-        d
+    /// A store directory removed when the test ends (pass or fail).
+    fn tempdir() -> tempfile::TempDir {
+        tempfile::Builder::new()
+            .prefix("minik-store-test-")
+            .tempdir()
+            .unwrap()
     }
 }
