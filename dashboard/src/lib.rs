@@ -5,15 +5,17 @@
 //! controller's decision, with its cause, as it happens. A client of the
 //! API like any other component (watches only; it never opens the store):
 //! - [`model`]: informer caches of pods, nodes, Deployments, ReplicaSets,
-//!   StatefulSets, PersistentVolumeClaims, Services, EndpointSlices and
-//!   events.k8s.io Events, and the stream of
-//!   compact deltas every change becomes ([`compact`]: what the page needs
-//!   of each object, a few fields, not the object);
+//!   StatefulSets, PersistentVolumeClaims, Services and EndpointSlices,
+//!   the newest events.k8s.io Events ([`event_feed`]: no cache of them
+//!   all), and the stream of compact deltas every change becomes
+//!   ([`compact`]: what the page needs of each object, a few fields, not
+//!   the object);
 //! - [`stream`]: Server-Sent Events: a snapshot, then deltas batched as
 //!   they come, so the page follows the cluster without polling;
 //! - [`trace`]: the pod page's `why` trace, built by `minik_client::why`
-//!   (the same code as `miniktl why`) from the caches, and pods read when
-//!   asked ([`pod_summary`]: the pod cache keeps what the cards show);
+//!   (the same code as `miniktl why`) from the caches, and pods and Events
+//!   read when asked ([`pod_summary`]: the pod cache keeps what the cards
+//!   show);
 //! - [`actions`]: the classroom controls, each one ordinary API call,
 //!   answered with the kubectl command that does the same;
 //! - [`step`]: step mode's bar — the step-mode ConfigMap as the page shows
@@ -30,6 +32,7 @@ pub mod actions;
 pub mod assets;
 pub mod auth;
 pub mod compact;
+pub mod event_feed;
 pub mod model;
 pub mod pod_summary;
 pub mod step;

@@ -1,7 +1,8 @@
 //! The dashboard's view of the cluster: one shared informer per kind (the
 //! same caches the controllers use; pods as [`PodSummary`], what a card
-//! shows), and every change turned into a compact delta on a broadcast
-//! channel that each open page's stream reads.
+//! shows) and the newest Events ([`EventFeed`]), and every change turned
+//! into a compact delta on a broadcast channel that each open page's
+//! stream reads.
 //!
 //! A delta is `{"op":"put","o":{…}}` (added or changed: the whole compact
 //! object, so deltas are idempotent) or `{"op":"del","k":…,"id":…}`. A
@@ -13,17 +14,14 @@ use futures::StreamExt;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::core::v1::{ConfigMap, Node, PersistentVolumeClaim, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
-use k8s_openapi::api::events::v1::Event;
 use minik_client::informer::{Change, Informable, Informer};
 use minik_client::SharedInformerFactory;
 use serde_json::{json, Value};
 use tokio::sync::broadcast;
 
 use crate::compact;
+use crate::event_feed::EventFeed;
 use crate::pod_summary::PodSummary;
-
-/// How many Events a snapshot carries (the newest); the page keeps as many.
-pub const FEED_LENGTH: usize = 500;
 
 /// Deltas a page may fall behind by before it is sent a snapshot instead.
 const CHANNEL: usize = 16_384;
@@ -39,7 +37,8 @@ pub struct Model {
     pub stateful_sets: Informer<StatefulSet>,
     pub claims: Informer<PersistentVolumeClaim>,
     pub slices: Informer<EndpointSlice>,
-    pub events: Informer<Event>,
+    /// The newest Events (no Event cache: see `event_feed`).
+    pub feed: Arc<EventFeed>,
     /// The step-mode ConfigMap (`crate::step`).
     pub step: Informer<ConfigMap>,
     pub deltas: broadcast::Sender<Arc<str>>,
@@ -62,7 +61,7 @@ impl Model {
             stateful_sets: factory.get(),
             claims: factory.get(),
             slices: factory.get(),
-            events: factory.get(),
+            feed: EventFeed::start(client.clone(), deltas.clone()),
             step: factory.get_with(crate::step::watch_config()),
             deltas,
             client,
@@ -91,7 +90,6 @@ impl Model {
             compact::stateful_set,
         );
         forward(&model.claims, &model.deltas, "pvc", compact::claim);
-        forward(&model.events, &model.deltas, "ev", compact::event);
         forward(&model.step, &model.deltas, "step", crate::step::compact);
         model._factory.start();
         model
@@ -156,16 +154,7 @@ impl Model {
                 .iter()
                 .map(|o| crate::step::compact(o)),
         );
-        let mut events: Vec<Value> = self
-            .events
-            .store()
-            .state()
-            .iter()
-            .map(|o| compact::event(o))
-            .collect();
-        events.sort_by(|a, b| a["time"].as_str().cmp(&b["time"].as_str()));
-        let skip = events.len().saturating_sub(FEED_LENGTH);
-        out.extend(events.into_iter().skip(skip));
+        out.extend(self.feed.events());
         out
     }
 }

@@ -1,9 +1,10 @@
 //! `GET /api/why/{kind}/{namespace}/{name}`: the `why` trace of a pod,
 //! Deployment or Service, built by `minik_client::why` — the code behind
 //! `miniktl why` — from the dashboard's caches instead of GETs, except for
-//! pods: the cache keeps only what a pod's card shows
-//! (`crate::pod_summary`), so the pod, or a Service's pods, are read from
-//! the API server when asked. Answers
+//! pods and Events: the pod cache keeps only what a pod's card shows
+//! (`crate::pod_summary`) and the dashboard keeps only the newest Events
+//! (`crate::event_feed`), so the pod, or a Service's pods, and the
+//! namespace's Events are read from the API server when asked. Answers
 //! `{"text": …, "trace": …}`: the page shows the text as `miniktl why`
 //! prints it.
 //!
@@ -16,7 +17,8 @@ use axum::Json;
 use http::StatusCode;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::core::v1::Pod;
-use kube::api::{Api, ListParams};
+use k8s_openapi::api::events::v1::Event;
+use kube::api::{Api, ApiResource, DynamicObject, ListParams};
 use kube::runtime::reflector::ObjectRef;
 use kube::{Resource, ResourceExt};
 use minik_api::names;
@@ -65,7 +67,10 @@ pub async fn why(
             .into_response();
     }
     let m = &state.model;
-    let events = namespace_events(m, &ns);
+    let events = match namespace_events(m, &ns).await {
+        Ok(events) => events,
+        Err(e) => return unavailable(e),
+    };
     let trace = match kind.as_str() {
         "pod" => {
             let pods: Api<Pod> = Api::namespaced(m.client(), &ns);
@@ -139,18 +144,25 @@ pub async fn why(
     Json(json!({"text": why::render(&trace), "trace": trace})).into_response()
 }
 
-/// The namespace's Events (events.k8s.io shape), oldest first.
-fn namespace_events(m: &Model, ns: &str) -> Vec<Value> {
-    let mut events: Vec<Value> = m
-        .events
-        .store()
-        .state()
+/// The namespace's Events (events.k8s.io shape), oldest first, read
+/// untyped: the trace reads JSON, and one Event that would not decode as
+/// the type must not hide the rest.
+async fn namespace_events(m: &Model, ns: &str) -> Result<Vec<Value>, kube::Error> {
+    let kind = ApiResource::erase::<Event>(&());
+    let api: Api<DynamicObject> = Api::namespaced_with(m.client(), ns, &kind);
+    let list = api.list(&ListParams::default()).await?;
+    let mut events: Vec<Value> = list
+        .items
         .iter()
-        .filter(|e| e.namespace().as_deref() == Some(ns))
-        .map(|e| to_value(&**e))
+        .map(|e| {
+            let mut v = serde_json::to_value(e).unwrap_or(Value::Null);
+            v["apiVersion"] = json!(kind.api_version);
+            v["kind"] = json!(kind.kind);
+            v
+        })
         .collect();
     why::sort_events(&mut events);
-    events
+    Ok(events)
 }
 
 /// The owner chain from the caches (ReplicaSets and Deployments are cached;
