@@ -15,7 +15,7 @@
 //! dels for Events it no longer holds.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use futures::{FutureExt, Stream, StreamExt};
 use k8s_openapi::api::events::v1::Event;
@@ -24,6 +24,7 @@ use kube::runtime::{watcher, WatchStreamExt};
 use minik_client::informer::{typed, OnUndecodable};
 use serde_json::{json, Value};
 use tokio::sync::broadcast;
+use tokio::task::AbortHandle;
 
 use crate::compact;
 
@@ -31,9 +32,20 @@ use crate::compact;
 pub const FEED_LENGTH: usize = 500;
 
 /// The newest Events, compact, shared by the watch and the snapshots.
+/// The watch stops when the feed is dropped (as the informers stop with
+/// their factory).
 #[derive(Default)]
 pub struct EventFeed {
     newest: Mutex<Newest>,
+    watch: OnceLock<AbortHandle>,
+}
+
+impl Drop for EventFeed {
+    fn drop(&mut self) {
+        if let Some(watch) = self.watch.get() {
+            watch.abort();
+        }
+    }
 }
 
 impl EventFeed {
@@ -49,7 +61,13 @@ impl EventFeed {
             async {}.boxed()
         });
         let source = typed::<Event>(watcher(api, watcher::Config::default()), on_error);
-        tokio::spawn(feed.clone().follow(source.default_backoff(), deltas));
+        // The task holds the feed only weakly: dropping the model ends it.
+        let weak = Arc::downgrade(&feed);
+        let task = tokio::spawn(async move {
+            let source = source.default_backoff();
+            EventFeed::follow(weak, source, deltas).await;
+        });
+        let _ = feed.watch.set(task.abort_handle());
         feed
     }
 
@@ -59,7 +77,7 @@ impl EventFeed {
     }
 
     async fn follow(
-        self: Arc<Self>,
+        feed: Weak<Self>,
         source: impl Stream<Item = Result<watcher::Event<Event>, watcher::Error>>,
         deltas: broadcast::Sender<Arc<str>>,
     ) {
@@ -67,6 +85,9 @@ impl EventFeed {
         // The feed of a list in progress; it replaces the feed when done.
         let mut listing = Newest::default();
         while let Some(event) = source.next().await {
+            let Some(feed) = feed.upgrade() else {
+                return;
+            };
             let event = match event {
                 Ok(event) => event,
                 Err(error) => {
@@ -86,7 +107,7 @@ impl EventFeed {
                 }
                 watcher::Event::InitDone => {
                     let listed = std::mem::take(&mut listing);
-                    let mut newest = self.newest.lock().unwrap();
+                    let mut newest = feed.newest.lock().unwrap();
                     let gone = newest
                         .time_of
                         .keys()
@@ -102,12 +123,12 @@ impl EventFeed {
                 }
                 watcher::Event::Apply(e) => {
                     let o = compact::event(&e);
-                    self.newest.lock().unwrap().put(o.clone());
+                    feed.newest.lock().unwrap().put(o.clone());
                     vec![json!({"op": "put", "o": o})]
                 }
                 watcher::Event::Delete(e) => {
                     let id = compact::id(&e);
-                    self.newest.lock().unwrap().remove(&id);
+                    feed.newest.lock().unwrap().remove(&id);
                     vec![json!({"op": "del", "k": "ev", "id": id})]
                 }
             };
@@ -229,7 +250,7 @@ mod tests {
             watcher::Event::Delete(typed_event("a", 1)),
         ])
         .map(Ok);
-        feed.clone().follow(stream, deltas).await;
+        EventFeed::follow(Arc::downgrade(&feed), stream, deltas).await;
         let feed_ids: Vec<Value> = feed.events().iter().map(|e| e["id"].clone()).collect();
         assert_eq!(feed_ids, [json!("ns/b"), json!("ns/c")]);
         let mut sent = Vec::new();
@@ -252,5 +273,19 @@ mod tests {
                 "del ns/a"
             ]
         );
+    }
+
+    /// A dropped feed's watch ends at its next event and sends nothing.
+    #[tokio::test]
+    async fn a_dropped_feed_stops_following() {
+        let feed = Arc::new(EventFeed::default());
+        let weak = Arc::downgrade(&feed);
+        drop(feed);
+        let (deltas, mut rx) = broadcast::channel(4);
+        let stream = futures::stream::iter([watcher::Event::Apply(typed_event("a", 1))])
+            .chain(futures::stream::pending())
+            .map(Ok);
+        EventFeed::follow(weak, stream, deltas).await;
+        assert!(rx.try_recv().is_err());
     }
 }
