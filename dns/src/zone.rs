@@ -240,9 +240,7 @@ impl Zone {
             additionals,
         }
     }
-}
 
-impl Zone {
     /// `<dashed IP>.<ns>.pod.<domain>`'s address, if a pod of `ns` has that
     /// IP (only the IP's own dashed form: `10-1-2-3`, or `fd00--1` for
     /// `fd00::1`).
