@@ -148,11 +148,8 @@ impl Zone {
             .service_cidr
             .map(|cidr| (cidr, reverse_zone_of(cidr)));
         let mut names = HashSet::new();
-        let pod_namespaces = pod_ips
-            .keys()
-            .map(|ns| LowerName::new(&name_in(&domain, &[ns, "pod"])));
-        for name in b.records.keys().cloned().chain(pod_namespaces) {
-            let mut n: Name = name.into();
+        let pod_namespaces = pod_ips.keys().map(|ns| name_in(&domain, &[ns, "pod"]));
+        for mut n in b.records.keys().map(Name::from).chain(pod_namespaces) {
             // Ancestors down to (and including) the zone apex exist too.
             while n.num_labels() >= domain.num_labels() || is_reverse(&n) && n.num_labels() > 2 {
                 if !names.insert(LowerName::new(&n)) {
@@ -264,11 +261,7 @@ impl Zone {
         if !self.pod_ips.get(ns)?.contains(&ip) {
             return None;
         }
-        let data = match ip {
-            IpAddr::V4(v4) => RData::A(A(v4)),
-            IpAddr::V6(v6) => RData::AAAA(AAAA(v6)),
-        };
-        Some(Record::from_rdata(name, TTL, data))
+        Some(address_record(name, ip))
     }
 }
 
@@ -290,11 +283,7 @@ impl Builder {
     }
 
     fn address(&mut self, name: &Name, ip: IpAddr) {
-        let data = match ip {
-            IpAddr::V4(v4) => RData::A(A(v4)),
-            IpAddr::V6(v6) => RData::AAAA(AAAA(v6)),
-        };
-        self.add(Record::from_rdata(name.clone(), TTL, data));
+        self.add(address_record(name.clone(), ip));
     }
 
     fn ptr(&mut self, ip: IpAddr, target: &Name) {
@@ -431,6 +420,15 @@ fn ns_of(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> O
 }
 
 /// `10.244.0.5` → `10-244-0-5` (IPv6: colons become dashes, as in Kubernetes).
+/// `name`'s A (IPv4) or AAAA (IPv6) record.
+fn address_record(name: Name, ip: IpAddr) -> Record {
+    let data = match ip {
+        IpAddr::V4(v4) => RData::A(A(v4)),
+        IpAddr::V6(v6) => RData::AAAA(AAAA(v6)),
+    };
+    Record::from_rdata(name, TTL, data)
+}
+
 fn dashed(ip: IpAddr) -> String {
     ip.to_string().replace(['.', ':'], "-")
 }
