@@ -419,7 +419,6 @@ fn ns_of(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> O
     meta.namespace.as_deref()
 }
 
-/// `10.244.0.5` → `10-244-0-5` (IPv6: colons become dashes, as in Kubernetes).
 /// `name`'s A (IPv4) or AAAA (IPv6) record.
 fn address_record(name: Name, ip: IpAddr) -> Record {
     let data = match ip {
@@ -429,6 +428,7 @@ fn address_record(name: Name, ip: IpAddr) -> Record {
     Record::from_rdata(name, TTL, data)
 }
 
+/// `10.244.0.5` → `10-244-0-5` (IPv6: colons become dashes, as in Kubernetes).
 fn dashed(ip: IpAddr) -> String {
     ip.to_string().replace(['.', ':'], "-")
 }
