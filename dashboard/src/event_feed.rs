@@ -22,11 +22,12 @@ use k8s_openapi::api::events::v1::Event;
 use kube::api::{Api, ApiResource, DynamicObject};
 use kube::runtime::{watcher, WatchStreamExt};
 use minik_client::informer::{typed, OnUndecodable};
-use serde_json::{json, Value};
+use serde_json::Value;
 use tokio::sync::broadcast;
 use tokio::task::AbortHandle;
 
 use crate::compact;
+use crate::model::{del_delta, put_delta, send};
 
 /// How many Events a snapshot carries (the newest); the page keeps as many.
 pub const FEED_LENGTH: usize = 500;
@@ -112,11 +113,8 @@ impl EventFeed {
                         .time_of
                         .keys()
                         .filter(|id| !listed.time_of.contains_key(*id))
-                        .map(|id| json!({"op": "del", "k": "ev", "id": id}));
-                    let put = listed
-                        .by_time
-                        .values()
-                        .map(|o| json!({"op": "put", "o": o}));
+                        .map(|id| del_delta("ev", id));
+                    let put = listed.by_time.values().cloned().map(put_delta);
                     let sent = gone.chain(put).collect();
                     *newest = listed;
                     sent
@@ -124,17 +122,16 @@ impl EventFeed {
                 watcher::Event::Apply(e) => {
                     let o = compact::event(&e);
                     feed.newest.lock().unwrap().put(o.clone());
-                    vec![json!({"op": "put", "o": o})]
+                    vec![put_delta(o)]
                 }
                 watcher::Event::Delete(e) => {
                     let id = compact::id(&e);
                     feed.newest.lock().unwrap().remove(&id);
-                    vec![json!({"op": "del", "k": "ev", "id": id})]
+                    vec![del_delta("ev", &id)]
                 }
             };
             for delta in sent {
-                // No page open is not an error: the delta is simply not needed.
-                let _ = deltas.send(delta.to_string().into());
+                send(&deltas, delta);
             }
         }
     }
@@ -179,6 +176,7 @@ impl Newest {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn event(id: &str, time: &str) -> Value {
         json!({"k": "ev", "id": id, "time": time, "reason": id})

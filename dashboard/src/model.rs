@@ -159,6 +159,22 @@ impl Model {
     }
 }
 
+/// The delta that adds or replaces a compact object on the pages.
+pub fn put_delta(o: Value) -> Value {
+    json!({"op": "put", "o": o})
+}
+
+/// The delta that removes object `id` of `kind` from the pages.
+pub fn del_delta(kind: &str, id: &str) -> Value {
+    json!({"op": "del", "k": kind, "id": id})
+}
+
+/// Hands a delta to every open page's stream.
+pub fn send(deltas: &broadcast::Sender<Arc<str>>, delta: Value) {
+    // No page open is not an error: the delta is simply not needed.
+    let _ = deltas.send(delta.to_string().into());
+}
+
 /// Turns every change of one informer into a delta on `deltas`.
 fn forward<K>(
     informer: &Informer<K>,
@@ -173,14 +189,11 @@ fn forward<K>(
     tokio::spawn(async move {
         while let Some(change) = changes.next().await {
             let delta = match change {
-                Change::Added(o) | Change::Updated { new: o, .. } => {
-                    json!({"op": "put", "o": compact(&o)})
-                }
-                Change::Deleted(o) => json!({"op": "del", "k": kind, "id": compact::id(&*o)}),
+                Change::Added(o) | Change::Updated { new: o, .. } => put_delta(compact(&o)),
+                Change::Deleted(o) => del_delta(kind, &compact::id(&*o)),
                 Change::Synced => continue,
             };
-            // No page open is not an error: the delta is simply not needed.
-            let _ = deltas.send(delta.to_string().into());
+            send(&deltas, delta);
         }
     });
 }
