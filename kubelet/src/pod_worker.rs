@@ -196,25 +196,27 @@ async fn worker(
         // A stopped node does nothing until it is started again.
         let _ = k.stopped.subscribe().wait_for(|stopped| !stopped).await;
         let current = pod_rx.borrow_and_update().clone();
+        // Boxed: a sync's state (every step it may await, and the decoded
+        // Pod, 2 KB inline) is large, and a task is allocated at its
+        // future's full size for its whole life; boxed, only a syncing pod
+        // holds it, not each idle one of the thousands a simulated node
+        // process runs. Decoded for the sync only (`EncodedPod`).
         let result = match current {
-            // Boxed: a sync's state (every step it may await) is large, and
-            // a task is allocated at its future's full size for its whole
-            // life; boxed, only a syncing pod holds it, not each idle one
-            // of the thousands a simulated node process runs.
-            // Decoded for the sync only (`EncodedPod`).
             Some(encoded) => {
                 let _slot = k.syncs.acquire().await;
-                let pod = encoded.decode();
+                let synced =
+                    Box::pin(async { sync::sync_pod(&k, &encoded.decode(), &mut state).await })
+                        .await;
                 last = encoded;
-                Box::pin(sync::sync_pod(&k, &pod, &mut state)).await
+                synced
             }
-            None => {
+            None => Box::pin(async {
                 let pod = last.decode();
                 let grace = pod.metadata.deletion_grace_period_seconds.unwrap_or(0);
-                Box::pin(sync::terminate(&k, &pod, &mut state, grace))
-                    .await
-                    .map(|()| Next::Done)
-            }
+                sync::terminate(&k, &pod, &mut state, grace).await
+            })
+            .await
+            .map(|()| Next::Done),
         };
         let delay = match result {
             Ok(Next::Done) => break,
