@@ -31,11 +31,7 @@ impl Browser {
             available(),
             "{CHROMIUM} and {CHROMEDRIVER} are needed (apt-get install chromium chromium-driver)"
         );
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = crate::free_port();
         // Its own process group: chromium is chromedriver's child, and a
         // test that fails before `close` must not leave it running.
         let driver = Command::new(CHROMEDRIVER)

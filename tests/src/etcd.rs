@@ -6,7 +6,6 @@
 //! of its own spawns it and lives as long as the handle (a test's worker
 //! thread may end before the etcd it started is done with).
 
-use std::net::TcpListener;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -39,20 +38,13 @@ pub fn available() -> bool {
     binary().is_some()
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free loopback port")
-        .port()
-}
-
 impl Etcd {
     /// Starts a one-member etcd and waits until it answers. `None` only
     /// outside CI when etcd is not installed.
     pub fn start() -> Option<Self> {
         let bin = binary()?;
         let dir = tempfile::tempdir().expect("temp dir");
-        let (client, peer) = (free_port(), free_port());
+        let (client, peer) = (crate::free_port(), crate::free_port());
         let client_url = format!("http://127.0.0.1:{client}");
         let peer_url = format!("http://127.0.0.1:{peer}");
         let log = std::fs::File::create(dir.path().join("etcd.log")).expect("etcd log");

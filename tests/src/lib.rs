@@ -27,6 +27,14 @@ pub fn sibling_binary(name: &str) -> PathBuf {
     bin
 }
 
+/// A loopback port for a process the test starts later (an API server,
+/// etcd, chromedriver, a port-forward): free now and below the ephemeral
+/// range, so no `bind(0)` or outgoing connection takes it meanwhile
+/// (`minik_ctl::cluster::ports`, which `cluster up` uses too).
+pub fn free_port() -> u16 {
+    minik_ctl::cluster::ports::free_port().expect("a free loopback port")
+}
+
 /// A benchmark's `--name VALUE` argument, or `default`.
 pub fn bench_arg(name: &str, default: &str) -> String {
     let args: Vec<String> = std::env::args().collect();

@@ -298,11 +298,7 @@ async fn a_component_log_file_is_capped() {
         .append(true)
         .open(&log_path)
         .unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = minik_tests::free_port();
     const CAP: u64 = 20_000;
     let mut child = std::process::Command::new(support::workspace_bin("minik-apiserver"))
         .args(["--data-dir", dir.path().join("data").to_str().unwrap()])

@@ -652,11 +652,7 @@ fn docker_cluster_runs_containers_and_cleans_up() {
     );
 
     // port-forward from the host to the pod.
-    let local = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let local = minik_tests::free_port();
     let mut pf = Command::new(support::workspace_bin("miniktl"))
         .args([
             "--kubeconfig",

@@ -603,11 +603,7 @@ async fn port_forward_reaches_the_pod_and_node_proxies_report_clearly() {
     )
     .await
     .unwrap();
-    let local = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let local = minik_tests::free_port();
     let spec = format!("{local}:echo");
     let (task, out) = spawn_miniktl(&tc, &["port-forward", "pod/echo", &spec]);
     until_output(

@@ -112,11 +112,7 @@ async fn unknown_kinds_and_types_list_what_is_served() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stopped_cluster_says_how_to_start_one() {
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = minik_tests::free_port();
     let kubeconfig = dir.path().join("kubeconfig");
     minik_client::kubeconfig::write(&kubeconfig, &format!("http://127.0.0.1:{port}")).unwrap();
     for args in [

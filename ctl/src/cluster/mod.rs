@@ -32,6 +32,8 @@
 //!
 //! - [`home`]: the directory layout (`~/.minik` or `$MINIK_HOME`).
 //! - [`process`]: finding binaries, spawning, liveness, stopping.
+//! - [`ports`]: the loopback ports picked for listeners (`--isolated`, etcd),
+//!   below the ephemeral range so nothing takes them before they are bound.
 //! - [`docker`]: images (built offline by `images/build.sh` when missing),
 //!   the bridge network, container/network/route cleanup.
 //! - [`dns_probe`]: the one DNS query that tells DNS is up.
@@ -55,6 +57,7 @@ pub mod docker;
 pub mod etcd;
 pub mod home;
 pub mod load_balancer;
+pub mod ports;
 pub mod process;
 
 use std::collections::BTreeMap;
@@ -74,6 +77,7 @@ use crate::io::Io;
 use crate::resources;
 use crate::url::{encode_query, resource_path};
 use home::Home;
+use ports::free_port;
 use process::Spec;
 
 /// Start, stop and inspect a local minik cluster.
@@ -425,12 +429,6 @@ fn dashboard_url(home: &Home, state: &State) -> Option<String> {
     let listen = c.args.iter().skip_while(|a| *a != "--listen").nth(1)?;
     let token = std::fs::read_to_string(home.dashboard_token()).ok()?;
     Some(format!("http://{listen}/?token={}", token.trim()))
-}
-
-fn free_port() -> Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
 }
 
 impl ClusterCmd {

@@ -95,12 +95,6 @@ fn binary(name: &str) -> anyhow::Result<PathBuf> {
     Ok(path)
 }
 
-fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
-}
-
 /// What one run measured over its window.
 struct Measured {
     apiserver_cpu: f64,
@@ -116,7 +110,7 @@ struct Measured {
 
 async fn run(size: &Size, resolution: Duration) -> anyhow::Result<Measured> {
     let dir = tempfile::tempdir()?;
-    let port = free_port()?;
+    let port = minik_tests::free_port();
     let kubeconfig = dir.path().join("kubeconfig");
     let log = |name: &str| -> anyhow::Result<Stdio> {
         Ok(std::fs::File::create(dir.path().join(name))?.into())

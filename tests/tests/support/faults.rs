@@ -83,11 +83,7 @@ impl ProcessCluster {
     /// one simulated kubelet running `nodes` nodes (`sim-1` … `sim-N`).
     pub fn start(nodes: usize) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = minik_tests::free_port();
         let mut cluster = Self {
             kubeconfig: dir.path().join("kubeconfig"),
             url: format!("http://127.0.0.1:{port}"),

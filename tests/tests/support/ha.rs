@@ -26,11 +26,7 @@ impl HaCluster {
         let dir = tempfile::tempdir().expect("temp dir");
         let apiservers = (0..n)
             .map(|_| {
-                let port = std::net::TcpListener::bind("127.0.0.1:0")
-                    .unwrap()
-                    .local_addr()
-                    .unwrap()
-                    .port();
+                let port = minik_tests::free_port();
                 format!("127.0.0.1:{port}")
             })
             .collect();
