@@ -78,22 +78,25 @@ async fn main() {
         .output()
         .unwrap();
     let out = String::from_utf8_lossy(&up.stdout).to_string();
-    assert!(
-        up.status.success(),
-        "cluster up failed:\n{out}\n{}",
-        String::from_utf8_lossy(&up.stderr)
-    );
-    let url = out
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("Dashboard:"))
-        .map(|u| u.trim().to_string())
-        .expect("cluster up prints the dashboard's URL");
     let down = || {
         let _ = Command::new(&miniktl)
             .args(["cluster", "down", "--purge", "--home"])
             .arg(&home)
             .output();
     };
+    if !up.status.success() {
+        // What did start must not outlive the run.
+        down();
+        panic!(
+            "cluster up failed:\n{out}\n{}",
+            String::from_utf8_lossy(&up.stderr)
+        );
+    }
+    let url = out
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Dashboard:"))
+        .map(|u| u.trim().to_string())
+        .expect("cluster up prints the dashboard's URL");
     let result = std::panic::AssertUnwindSafe(run(&home, &url, nodes, pods, in_flight, timeout));
     let result = futures::FutureExt::catch_unwind(result).await;
     down();

@@ -178,30 +178,25 @@ async fn main() -> anyhow::Result<()> {
         ])
         .stdin(Stdio::null())
         .output()?;
-    anyhow::ensure!(
-        up.status.success(),
-        "cluster up failed: {}",
-        String::from_utf8_lossy(&up.stderr)
-    );
+    let down = || {
+        Command::new(&miniktl)
+            .args(["cluster", "down", "--purge", "--home"])
+            .arg(&home)
+            .output()
+            .is_ok_and(|d| d.status.success())
+    };
+    if !up.status.success() {
+        // What did start must not outlive the run.
+        down();
+        anyhow::bail!("cluster up failed: {}", String::from_utf8_lossy(&up.stderr));
+    }
     println!(
         "cluster   {nodes} simulated nodes Ready in {:.1} s",
         started.elapsed().as_secs_f64()
     );
     let kubeconfig = home.join("kubeconfig");
     let result = run(&kubeconfig, &home, deployments, replicas, timeout).await;
-    let down = Command::new(&miniktl)
-        .args([
-            "cluster",
-            "down",
-            "--purge",
-            "--home",
-            &home.display().to_string(),
-        ])
-        .output();
-    anyhow::ensure!(
-        down.is_ok_and(|d| d.status.success()),
-        "cluster down failed"
-    );
+    anyhow::ensure!(down(), "cluster down failed");
     result
 }
 
