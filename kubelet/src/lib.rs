@@ -76,6 +76,7 @@ pub mod volumes;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Node;
 use kube::runtime::watcher;
@@ -146,7 +147,7 @@ pub async fn client(config: &Config) -> Result<kube::Client, Error> {
 const REGISTER_AT_ONCE: usize = 32;
 
 /// Starts the configured node(s) with `client`: registers each Node and
-/// its Lease, then runs the pod workers, status loops and HTTP servers in
+/// its Lease (trying again until the API server answers), then runs the pod workers, status loops and HTTP servers in
 /// the background.
 pub async fn start(config: Config, client: kube::Client) -> Result<Running, Error> {
     use futures::{StreamExt, TryStreamExt};
@@ -270,8 +271,11 @@ async fn start_node(
         runtime_version: runtime.version().await?,
         kubelet_port: addr.port(),
     };
-    node::register(&kubelet, &facts).await?;
-    lease::renew(&kubelet).await?;
+    until_done(&name, "register the node", || {
+        node::register(&kubelet, &facts)
+    })
+    .await;
+    until_done(&name, "create the node's Lease", || lease::renew(&kubelet)).await;
     let taken = |what| Error::Config(format!("node {name}'s {what} are already watched"));
     let node_events = shared
         .nodes
@@ -295,6 +299,33 @@ async fn start_node(
         },
         tasks,
     ))
+}
+
+/// The longest wait between two tries of a startup step (kubelet's
+/// `registerWithAPIServer`: from 100 ms, doubling, up to 7 s).
+const STARTUP_RETRY_MAX: Duration = Duration::from_secs(7);
+
+/// Runs a startup step that needs the API server until it succeeds, as
+/// kubelet registers its node: an API server that is down or restarting
+/// while the kubelet starts delays the node, it does not stop the process
+/// (a stopped kubelet is every node of a simulated process NotReady, and
+/// nobody restarts it).
+async fn until_done<F, Fut>(node: &str, what: &str, mut step: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(), Error>>,
+{
+    let mut delay = Duration::from_millis(100);
+    loop {
+        match step().await {
+            Ok(()) => return,
+            Err(e) => {
+                tracing::warn!(%node, error = %e, ?delay, "cannot {what}; trying again");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(STARTUP_RETRY_MAX);
+            }
+        }
+    }
 }
 
 /// Runs the kubelet(s) described by `config` until the process stops.

@@ -494,3 +494,76 @@ async fn kill_9_each_component_during_churn() {
         cluster.logs_tail(40)
     );
 }
+
+/// The API server down while the other components start — `cluster up`
+/// racing a slow API server, or the API server killed just then: each of
+/// them keeps trying until the server answers, as Kubernetes' components
+/// do (kubelet's node registration backs off up to 7 s); none exits. Once
+/// the server is up the cluster runs new pods without anything restarted
+/// by hand.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn components_started_before_the_api_server_wait_for_it() {
+    let mut cluster = ProcessCluster::start(NODES);
+    let client = client(&cluster.url);
+    let (nodes, node_task) = watch_nodes(client.clone());
+    let start = Instant::now();
+    while !nodes.lock().unwrap().all_ready_once {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "nodes never Ready\n{}",
+            cluster.logs_tail(30)
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    node_task.abort();
+
+    // Everything down; then all but the API server start, and find nothing
+    // listening at its address for a while (the kubeconfig stays).
+    for c in Component::ALL {
+        cluster.kill9(c);
+    }
+    let others = [
+        Component::Controller,
+        Component::Scheduler,
+        Component::Kubelet,
+    ];
+    for c in others {
+        cluster.spawn(c);
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    for c in others {
+        assert_eq!(
+            cluster.exited(c),
+            None,
+            "{} exited while the API server was down\n{}",
+            c.binary(),
+            cluster.logs_tail(30)
+        );
+    }
+
+    cluster.spawn(Component::ApiServer);
+    let up = Instant::now();
+    let deploys: Api<Deployment> = Api::namespaced(client.clone(), NAMESPACE);
+    let created = loop {
+        // The client's first tries may meet the server still starting.
+        match deploys
+            .create(&PostParams::default(), &deployment("after-start"))
+            .await
+        {
+            Ok(d) => break d,
+            Err(e) => {
+                assert!(up.elapsed() < Duration::from_secs(20), "create: {e}");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    };
+    let took = converge(&cluster, &client, up).await;
+    println!(
+        "fault: components started before the API server: {} converged {:.1}s after it started",
+        created.name_any(),
+        took.as_secs_f64()
+    );
+    for c in others {
+        assert_eq!(cluster.exited(c), None, "{} exited", c.binary());
+    }
+}

@@ -181,6 +181,11 @@ impl ProcessCluster {
         child.wait().unwrap();
     }
 
+    /// How `c` ended, if it has (it is no longer reaped by `kill9` then).
+    pub fn exited(&mut self, c: Component) -> Option<std::process::ExitStatus> {
+        self.children.get_mut(&c)?.try_wait().ok()?
+    }
+
     fn wait_for_kubeconfig(&self) {
         let deadline = Instant::now() + Duration::from_secs(20);
         while !std::fs::read_to_string(&self.kubeconfig).is_ok_and(|t| t.contains("server:")) {
