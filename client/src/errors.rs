@@ -51,6 +51,19 @@ pub fn is_gone(e: &kube::Error) -> bool {
     has_code(e, 410)
 }
 
+/// Worth trying again later: the API server could not be reached or the
+/// connection broke (a transport error), or it answered 429 Too Many
+/// Requests or a 5xx (client-go's `IsTooManyRequests`, `IsServerTimeout`,
+/// `IsInternalError`, …). Any other answer — 401, 403, 422 — is final for
+/// that request: trying it again would get the same.
+pub fn is_transient(e: &kube::Error) -> bool {
+    match e {
+        kube::Error::Api(s) => s.code == 429 || s.code >= 500,
+        kube::Error::HyperError(_) | kube::Error::Service(_) => true,
+        _ => false,
+    }
+}
+
 /// 403 Forbidden because the namespace is being deleted: new objects are
 /// refused there until it is gone.
 pub fn is_namespace_terminating(e: &kube::Error) -> bool {
@@ -99,5 +112,17 @@ mod tests {
         assert!(is_superseded(&api(404, "NotFound")));
         assert!(is_gone(&api(410, "Expired")));
         assert_eq!(message(&api(404, "NotFound")), "NotFound message");
+    }
+
+    #[test]
+    fn transient_is_unreachable_throttled_or_a_server_error() {
+        let unreachable = kube::Error::Service("connection refused".into());
+        assert!(is_transient(&unreachable));
+        assert!(is_transient(&api(429, "TooManyRequests")));
+        assert!(is_transient(&api(500, "InternalError")));
+        assert!(is_transient(&api(503, "ServiceUnavailable")));
+        assert!(!is_transient(&api(403, "Forbidden")));
+        assert!(!is_transient(&api(422, "Invalid")));
+        assert!(!is_transient(&api(401, "Unauthorized")));
     }
 }

@@ -147,7 +147,8 @@ pub async fn client(config: &Config) -> Result<kube::Client, Error> {
 const REGISTER_AT_ONCE: usize = 32;
 
 /// Starts the configured node(s) with `client`: registers each Node and
-/// its Lease (trying again until the API server answers), then runs the pod workers, status loops and HTTP servers in
+/// its Lease (trying again while the API server cannot be reached or
+/// answers 429 or 5xx), then runs the pod workers, status loops and HTTP servers in
 /// the background.
 pub async fn start(config: Config, client: kube::Client) -> Result<Running, Error> {
     use futures::{StreamExt, TryStreamExt};
@@ -274,8 +275,8 @@ async fn start_node(
     until_done(&name, "register the node", || {
         node::register(&kubelet, &facts)
     })
-    .await;
-    until_done(&name, "create the node's Lease", || lease::renew(&kubelet)).await;
+    .await?;
+    until_done(&name, "create the node's Lease", || lease::renew(&kubelet)).await?;
     let taken = |what| Error::Config(format!("node {name}'s {what} are already watched"));
     let node_events = shared
         .nodes
@@ -306,11 +307,13 @@ async fn start_node(
 const STARTUP_RETRY_MAX: Duration = Duration::from_secs(7);
 
 /// Runs a startup step that needs the API server until it succeeds, as
-/// kubelet registers its node: an API server that is down or restarting
-/// while the kubelet starts delays the node, it does not stop the process
-/// (a stopped kubelet is every node of a simulated process NotReady, and
-/// nobody restarts it).
-async fn until_done<F, Fut>(node: &str, what: &str, mut step: F)
+/// kubelet registers its node: an API server that is down, restarting or
+/// overloaded while the kubelet starts delays the node, it does not stop
+/// the process (a stopped kubelet is every node of a simulated process
+/// NotReady, and nobody restarts it). An answer that will not change — a
+/// 403 for the kubeconfig's identity, a 422 for a bad `--node-labels` —
+/// still ends the start with that error, for `cluster up` to show.
+async fn until_done<F, Fut>(node: &str, what: &str, mut step: F) -> Result<(), Error>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<(), Error>>,
@@ -318,12 +321,12 @@ where
     let mut delay = Duration::from_millis(100);
     loop {
         match step().await {
-            Ok(()) => return,
-            Err(e) => {
+            Err(Error::Kube(e)) if minik_client::errors::is_transient(&e) => {
                 tracing::warn!(%node, error = %e, ?delay, "cannot {what}; trying again");
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(STARTUP_RETRY_MAX);
             }
+            done => return done,
         }
     }
 }
@@ -333,4 +336,47 @@ pub async fn run(config: Config) -> Result<(), Error> {
     let client = client(&config).await?;
     start(config, client).await?.wait().await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api_error(code: u16) -> Error {
+        Error::Kube(kube::Error::Api(Box::new(kube::core::Status {
+            code,
+            ..Default::default()
+        })))
+    }
+
+    #[tokio::test]
+    async fn a_startup_step_is_tried_again_while_the_server_is_away() {
+        let mut tries = 0;
+        let done = until_done("node-1", "register the node", || {
+            tries += 1;
+            let answer = match tries {
+                1 => Err(Error::Kube(kube::Error::Service(
+                    "connection refused".into(),
+                ))),
+                2 => Err(api_error(503)),
+                _ => Ok(()),
+            };
+            std::future::ready(answer)
+        })
+        .await;
+        assert!(done.is_ok());
+        assert_eq!(tries, 3);
+    }
+
+    #[tokio::test]
+    async fn a_final_answer_ends_the_start() {
+        let mut tries = 0;
+        let done = until_done("node-1", "register the node", || {
+            tries += 1;
+            std::future::ready(Err(api_error(422)))
+        })
+        .await;
+        assert!(matches!(done, Err(Error::Kube(_))));
+        assert_eq!(tries, 1, "a 422 is not tried again");
+    }
 }

@@ -12,10 +12,15 @@
 //!   lifecycle controller must not count a gap in what it could observe
 //!   against the node.
 //!
+//!
+//! And every component but the API server started while it is down: each
+//! waits for it (none exits), and the cluster then converges.
+//!
 //! All four components run as real processes (`support::faults`) on the
 //! simulated runtime, so no Docker is needed. One cluster serves the four
-//! scenarios in turn, which keeps the whole file well under a minute or two
-//! on a small machine.
+//! kill scenarios in turn, which keeps the whole file well under a minute
+//! or two on a small machine; the two tests run one after the other, so
+//! neither recovery is measured under the other cluster's load.
 
 use crate::support;
 
@@ -394,8 +399,12 @@ fn watch_nodes(client: kube::Client) -> (Arc<Mutex<NodeWatch>>, tokio::task::Joi
     (state, task)
 }
 
+/// Held by each test of this file for its whole run.
+static ONE_CLUSTER_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_each_component_during_churn() {
+    let _alone = ONE_CLUSTER_AT_A_TIME.lock().await;
     let mut cluster = ProcessCluster::start(NODES);
     let client = client(&cluster.url);
     let deploys: Api<Deployment> = Api::namespaced(client.clone(), NAMESPACE);
@@ -503,6 +512,7 @@ async fn kill_9_each_component_during_churn() {
 /// by hand.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn components_started_before_the_api_server_wait_for_it() {
+    let _alone = ONE_CLUSTER_AT_A_TIME.lock().await;
     let mut cluster = ProcessCluster::start(NODES);
     let client = client(&cluster.url);
     let (nodes, node_task) = watch_nodes(client.clone());
@@ -530,6 +540,9 @@ async fn components_started_before_the_api_server_wait_for_it() {
     for c in others {
         cluster.spawn(c);
     }
+    // Long enough for a failed first try to end a process (the kubelet's
+    // registration did, at once); an exit later is caught after the
+    // cluster converges.
     tokio::time::sleep(Duration::from_secs(3)).await;
     for c in others {
         assert_eq!(

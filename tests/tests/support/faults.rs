@@ -181,7 +181,7 @@ impl ProcessCluster {
         child.wait().unwrap();
     }
 
-    /// How `c` ended, if it has (it is no longer reaped by `kill9` then).
+    /// How `c` ended, if it has.
     pub fn exited(&mut self, c: Component) -> Option<std::process::ExitStatus> {
         self.children.get_mut(&c)?.try_wait().ok()?
     }
