@@ -32,8 +32,9 @@
 //!
 //! - [`home`]: the directory layout (`~/.minik` or `$MINIK_HOME`).
 //! - [`process`]: finding binaries, spawning, liveness, stopping.
-//! - [`ports`]: the loopback ports picked for listeners (`--isolated`, etcd),
-//!   below the ephemeral range so nothing takes them before they are bound.
+//! - [`ports`]: the loopback ports picked for listeners before they are
+//!   bound (`--isolated`, etcd, `--ha`'s API servers and load balancer, the
+//!   dashboard's when 8001 is taken), where nothing else takes them.
 //! - [`docker`]: images (built offline by `images/build.sh` when missing),
 //!   the bridge network, container/network/route cleanup.
 //! - [`dns_probe`]: the one DNS query that tells DNS is up.

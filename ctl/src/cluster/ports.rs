@@ -7,10 +7,14 @@
 //! taken in between by anyone's `bind(0)` or outgoing connection: the
 //! kubelet servers of a thousand simulated nodes, starting first, once
 //! took the proxy's Ingress port. So ports are picked below that range,
-//! where only explicit binds land, and checked for TCP and UDP (DNS
-//! listens on both).
+//! where only explicit binds land, and below the NodePort range
+//! (30000–32767, where the proxy listens for Services), checked free for
+//! TCP and UDP (DNS listens on both), and never handed out twice by one
+//! process (`cluster up` picks several before any is bound).
 
+use std::collections::BTreeSet;
 use std::net::{TcpListener, UdpSocket};
+use std::sync::Mutex;
 
 /// The lowest port picked: below it are the ports students' own servers
 /// and tools commonly take (8080, 9090 …).
@@ -19,25 +23,34 @@ const LOWEST: u16 = 20_000;
 const TRIES: usize = 64;
 /// Linux's default `net.ipv4.ip_local_port_range` starts here.
 const DEFAULT_EPHEMERAL_LOW: u16 = 32_768;
+/// The first NodePort (the API server's default `--service-node-port-range`).
+const NODE_PORTS_LOW: u16 = minik_api::validation::NODE_PORT_RANGE.0 as u16;
 
-/// A port on 127.0.0.1, free for TCP and UDP now, below the ephemeral range.
+/// Ports this process has handed out already.
+static HANDED_OUT: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
+
+/// A port on 127.0.0.1, free for TCP and UDP now, below the ephemeral and
+/// the NodePort ranges, not handed out before by this process.
 pub fn free_port() -> std::io::Result<u16> {
-    let ephemeral_low = ephemeral_low().unwrap_or(DEFAULT_EPHEMERAL_LOW);
-    if ephemeral_low > LOWEST {
-        for _ in 0..TRIES {
-            let port = rand::random_range(LOWEST..ephemeral_low);
-            if free(port) {
-                return Ok(port);
-            }
-        }
+    let mut handed_out = HANDED_OUT.lock().unwrap_or_else(|e| e.into_inner());
+    let highest = ephemeral_low()
+        .unwrap_or(DEFAULT_EPHEMERAL_LOW)
+        .min(NODE_PORTS_LOW);
+    let usable = |port: u16| !handed_out.contains(&port) && free(port);
+    let mut picked = None;
+    if highest > LOWEST {
+        picked = (0..TRIES)
+            .map(|_| rand::random_range(LOWEST..highest))
+            .find(|&p| usable(p));
     }
     // Everything tried is taken (or the range leaves no room): the kernel's pick.
-    loop {
+    while picked.is_none() {
         let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-        if free(port) {
-            return Ok(port);
-        }
+        picked = Some(port).filter(|&p| usable(p));
     }
+    let port = picked.expect("picked above");
+    handed_out.insert(port);
+    Ok(port)
 }
 
 fn free(port: u16) -> bool {
@@ -67,12 +80,18 @@ mod tests {
     }
 
     #[test]
-    fn picks_free_ports_below_the_ephemeral_range() {
-        let low = ephemeral_low().unwrap_or(DEFAULT_EPHEMERAL_LOW);
+    fn picks_free_ports_below_the_ephemeral_and_node_port_ranges() {
+        let highest = ephemeral_low()
+            .unwrap_or(DEFAULT_EPHEMERAL_LOW)
+            .min(NODE_PORTS_LOW);
+        assert_eq!(NODE_PORTS_LOW, 30_000);
         for _ in 0..20 {
             let port = free_port().unwrap();
-            if low > LOWEST {
-                assert!((LOWEST..low).contains(&port), "{port} not below {low}");
+            if highest > LOWEST {
+                assert!(
+                    (LOWEST..highest).contains(&port),
+                    "{port} not below {highest}"
+                );
             }
             // Free for both protocols: binding it now works.
             let tcp = TcpListener::bind(("127.0.0.1", port)).unwrap();
@@ -82,18 +101,22 @@ mod tests {
     }
 
     #[test]
-    fn a_taken_port_is_not_picked() {
-        // Hold every port `free_port` returns; none comes back twice.
-        let mut held = Vec::new();
-        for _ in 0..50 {
+    fn a_port_is_handed_out_once() {
+        // Nothing binds them in between, as in `cluster up`: none comes back twice.
+        let mut picked = BTreeSet::new();
+        for _ in 0..200 {
             let port = free_port().unwrap();
-            assert!(
-                !held
-                    .iter()
-                    .any(|l: &TcpListener| l.local_addr().unwrap().port() == port),
-                "{port} was picked while held"
-            );
-            held.push(TcpListener::bind(("127.0.0.1", port)).unwrap());
+            assert!(picked.insert(port), "{port} was handed out twice");
         }
+    }
+
+    #[test]
+    fn a_taken_port_is_not_picked() {
+        let tcp = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = tcp.local_addr().unwrap().port();
+        assert!(!free(port), "{port} is bound for TCP");
+        let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = udp.local_addr().unwrap().port();
+        assert!(!free(port), "{port} is bound for UDP");
     }
 }
