@@ -35,6 +35,47 @@ pub fn free_port() -> u16 {
     minik_ctl::cluster::ports::free_port().expect("a free loopback port")
 }
 
+/// A cluster a benchmark started with `miniktl cluster up --home HOME`:
+/// brought down (`cluster down --purge`) however the run ends — a failed
+/// `up` too, which leaves what it started running.
+pub struct ClusterDown {
+    pub miniktl: PathBuf,
+    pub home: PathBuf,
+    done: bool,
+}
+
+impl ClusterDown {
+    pub fn new(miniktl: PathBuf, home: PathBuf) -> Self {
+        Self {
+            miniktl,
+            home,
+            done: false,
+        }
+    }
+
+    /// Brings the cluster down now; whether `cluster down` succeeded.
+    pub fn now(mut self) -> bool {
+        self.done = true;
+        self.run()
+    }
+
+    fn run(&self) -> bool {
+        std::process::Command::new(&self.miniktl)
+            .args(["cluster", "down", "--purge", "--home"])
+            .arg(&self.home)
+            .output()
+            .is_ok_and(|d| d.status.success())
+    }
+}
+
+impl Drop for ClusterDown {
+    fn drop(&mut self) {
+        if !self.done {
+            self.run();
+        }
+    }
+}
+
 /// A benchmark's `--name VALUE` argument, or `default`.
 pub fn bench_arg(name: &str, default: &str) -> String {
     let args: Vec<String> = std::env::args().collect();

@@ -23,7 +23,7 @@ use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, PostParams};
 use kube::runtime::{watcher, WatchStreamExt};
 use minik_tests::browser::Browser;
-use minik_tests::{bench_arg, sibling_binary};
+use minik_tests::{bench_arg, sibling_binary, ClusterDown};
 use serde_json::json;
 
 fn epoch_ms() -> f64 {
@@ -78,31 +78,18 @@ async fn main() {
         .output()
         .unwrap();
     let out = String::from_utf8_lossy(&up.stdout).to_string();
-    let down = || {
-        let _ = Command::new(&miniktl)
-            .args(["cluster", "down", "--purge", "--home"])
-            .arg(&home)
-            .output();
-    };
-    if !up.status.success() {
-        // What did start must not outlive the run.
-        down();
-        panic!(
-            "cluster up failed:\n{out}\n{}",
-            String::from_utf8_lossy(&up.stderr)
-        );
-    }
+    let _down = ClusterDown::new(miniktl.clone(), home.clone());
+    assert!(
+        up.status.success(),
+        "cluster up failed:\n{out}\n{}",
+        String::from_utf8_lossy(&up.stderr)
+    );
     let url = out
         .lines()
         .find_map(|l| l.trim().strip_prefix("Dashboard:"))
         .map(|u| u.trim().to_string())
         .expect("cluster up prints the dashboard's URL");
-    let result = std::panic::AssertUnwindSafe(run(&home, &url, nodes, pods, in_flight, timeout));
-    let result = futures::FutureExt::catch_unwind(result).await;
-    down();
-    if let Err(e) = result {
-        std::panic::resume_unwind(e);
-    }
+    run(&home, &url, nodes, pods, in_flight, timeout).await;
 }
 
 async fn run(

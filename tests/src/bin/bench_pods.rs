@@ -18,7 +18,7 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, PostParams};
 use kube::runtime::{watcher, WatchStreamExt};
-use minik_tests::{bench_arg, sibling_binary};
+use minik_tests::{bench_arg, sibling_binary, ClusterDown};
 use serde_json::json;
 
 /// Resident memory (MB) of each minik process started from `home`.
@@ -178,25 +178,19 @@ async fn main() -> anyhow::Result<()> {
         ])
         .stdin(Stdio::null())
         .output()?;
-    let down = || {
-        Command::new(&miniktl)
-            .args(["cluster", "down", "--purge", "--home"])
-            .arg(&home)
-            .output()
-            .is_ok_and(|d| d.status.success())
-    };
-    if !up.status.success() {
-        // What did start must not outlive the run.
-        down();
-        anyhow::bail!("cluster up failed: {}", String::from_utf8_lossy(&up.stderr));
-    }
+    let down = ClusterDown::new(miniktl.clone(), home.clone());
+    anyhow::ensure!(
+        up.status.success(),
+        "cluster up failed: {}",
+        String::from_utf8_lossy(&up.stderr)
+    );
     println!(
         "cluster   {nodes} simulated nodes Ready in {:.1} s",
         started.elapsed().as_secs_f64()
     );
     let kubeconfig = home.join("kubeconfig");
     let result = run(&kubeconfig, &home, deployments, replicas, timeout).await;
-    anyhow::ensure!(down(), "cluster down failed");
+    anyhow::ensure!(down.now(), "cluster down failed");
     result
 }
 
