@@ -250,3 +250,20 @@ async fn worker(
         workers.remove(&uid);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// Size of the future an async fn with five arguments returns.
+    fn future_size<A, B, C, D, E, F: std::future::Future>(_: fn(A, B, C, D, E) -> F) -> usize {
+        std::mem::size_of::<F>()
+    }
+
+    #[test]
+    fn an_idle_workers_task_stays_small() {
+        // Every pod of a simulated process holds one for its whole life;
+        // the decoded Pod (2 KB inline) and the sync's state must stay in
+        // the boxed future (2,952 bytes when the Pod was held here).
+        let size = future_size(super::worker);
+        assert!(size <= 1536, "the worker's future is {size} bytes");
+    }
+}
