@@ -206,6 +206,27 @@ spec:
     // (http_requests_per_second) and behavior, applied with the real kubectl.
     tc.kubectl_ok(&["create", "namespace", "microservices"]);
     tc.apply(&burner("user-service", "microservices", 2, "100m"));
+    // Both pods scraped before the HPA exists: every loop that finds no
+    // metrics records four Events, and after about six such loops (at this
+    // test's 3 s period, under the whole suite's load) client-go's spam
+    // filter — 25 Events per source and object — would drop the rescale's.
+    wait_for("the user-service pods in kubectl top", T, || async {
+        let out = tc.kubectl(&[
+            "top",
+            "pods",
+            "-n",
+            "microservices",
+            "-l",
+            "app=user-service",
+        ]);
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        let rows = table(&text)
+            .into_iter()
+            .filter(|r| r[0].starts_with("user-service-"))
+            .count();
+        (rows == 2).then_some(())
+    })
+    .await;
     tc.apply(SEED_HPA);
     let hpas: Api<HorizontalPodAutoscaler> = Api::namespaced(tc.client.clone(), "microservices");
     wait_for("the seed's HPA scales the workload up", T, || async {
@@ -230,18 +251,27 @@ spec:
         metrics[1]["resource"]["current"]["averageUtilization"].is_number(),
         "{status}"
     );
-    let events = events_about(&tc.client, "microservices", "user-service-hpa").await;
-    assert!(
-        events.iter().any(
-            |(r, n)| r == "FailedGetPodsMetric" && n.contains("Pods metrics are not supported")
-        ),
-        "{events:?}"
-    );
-    assert!(
-        events.iter().any(|(r, n)| r == "SuccessfulRescale"
-            && n.contains("cpu resource utilization (percentage of request) above target")),
-        "{events:?}"
-    );
+    // Events are written in the background after the change they report
+    // (the recorder's queue); under load the rescale's can trail the scale.
+    let reported = |events: &[(String, String)]| {
+        let pods_metric = events.iter().any(|(r, n)| {
+            r == "FailedGetPodsMetric" && n.contains("Pods metrics are not supported")
+        });
+        let rescale = events.iter().any(|(r, n)| {
+            r == "SuccessfulRescale"
+                && n.contains("cpu resource utilization (percentage of request) above target")
+        });
+        pods_metric && rescale
+    };
+    let deadline = Instant::now() + T;
+    let events = loop {
+        let events = events_about(&tc.client, "microservices", "user-service-hpa").await;
+        if reported(&events) || Instant::now() > deadline {
+            break events;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(reported(&events), "{events:?}");
     tc.kubectl_ok(&["delete", "namespace", "microservices", "--wait=false"]);
     tc.kubectl_ok(&[
         "delete",
