@@ -343,6 +343,19 @@ struct NodeWatch {
     not_ready: Vec<String>,
 }
 
+/// Waits until every node of `cluster` has been Ready (30 s at most).
+async fn all_ready(cluster: &ProcessCluster, nodes: &Mutex<NodeWatch>) {
+    let start = Instant::now();
+    while !nodes.lock().unwrap().all_ready_once {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "nodes never Ready\n{}",
+            cluster.logs_tail(30)
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 fn watch_nodes(client: kube::Client) -> (Arc<Mutex<NodeWatch>>, tokio::task::JoinHandle<()>) {
     let state = Arc::new(Mutex::new(NodeWatch {
         phase: "start".into(),
@@ -411,15 +424,7 @@ async fn kill_9_each_component_during_churn() {
     let (nodes, node_task) = watch_nodes(client.clone());
 
     // Nodes registered and Ready, then the Deployments, converged.
-    let start = Instant::now();
-    while !nodes.lock().unwrap().all_ready_once {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "nodes never Ready\n{}",
-            cluster.logs_tail(30)
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    all_ready(&cluster, &nodes).await;
     let ledger: Ledger = Ledger::default();
     for i in 0..DEPLOYMENTS {
         let d = deploys
@@ -516,15 +521,7 @@ async fn components_started_before_the_api_server_wait_for_it() {
     let mut cluster = ProcessCluster::start(NODES);
     let client = client(&cluster.url);
     let (nodes, node_task) = watch_nodes(client.clone());
-    let start = Instant::now();
-    while !nodes.lock().unwrap().all_ready_once {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "nodes never Ready\n{}",
-            cluster.logs_tail(30)
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    all_ready(&cluster, &nodes).await;
     node_task.abort();
 
     // Everything down; then all but the API server start, and find nothing
