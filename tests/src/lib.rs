@@ -28,9 +28,9 @@ pub fn sibling_binary(name: &str) -> PathBuf {
 }
 
 /// A loopback port for a process the test starts later (an API server,
-/// etcd, chromedriver, a port-forward): free now and below the ephemeral
-/// range, so no `bind(0)` or outgoing connection takes it meanwhile
-/// (`minik_ctl::cluster::ports`, which `cluster up` uses too).
+/// etcd, chromedriver, a port-forward): free now, below the ephemeral and
+/// NodePort ranges, so no `bind(0)`, outgoing connection or Service takes
+/// it meanwhile (`minik_ctl::cluster::ports`, which `cluster up` uses too).
 pub fn free_port() -> u16 {
     minik_ctl::cluster::ports::free_port().expect("a free loopback port")
 }
@@ -39,8 +39,8 @@ pub fn free_port() -> u16 {
 /// brought down (`cluster down --purge`) however the run ends — a failed
 /// `up` too, which leaves what it started running.
 pub struct ClusterDown {
-    pub miniktl: PathBuf,
-    pub home: PathBuf,
+    miniktl: PathBuf,
+    home: PathBuf,
     done: bool,
 }
 

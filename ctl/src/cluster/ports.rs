@@ -37,18 +37,21 @@ pub fn free_port() -> std::io::Result<u16> {
         .unwrap_or(DEFAULT_EPHEMERAL_LOW)
         .min(NODE_PORTS_LOW);
     let usable = |port: u16| !handed_out.contains(&port) && free(port);
-    let mut picked = None;
-    if highest > LOWEST {
-        picked = (0..TRIES)
+    let below = (highest > LOWEST).then(|| {
+        (0..TRIES)
             .map(|_| rand::random_range(LOWEST..highest))
-            .find(|&p| usable(p));
-    }
-    // Everything tried is taken (or the range leaves no room): the kernel's pick.
-    while picked.is_none() {
-        let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-        picked = Some(port).filter(|&p| usable(p));
-    }
-    let port = picked.expect("picked above");
+            .find(|&p| usable(p))
+    });
+    let port = match below.flatten() {
+        Some(port) => port,
+        // Everything tried is taken (or the range leaves no room): the kernel's pick.
+        None => loop {
+            let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+            if usable(port) {
+                break port;
+            }
+        },
+    };
     handed_out.insert(port);
     Ok(port)
 }
