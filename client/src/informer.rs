@@ -204,9 +204,6 @@ where
     lists: AtomicU64,
     /// Set once the first list is in (see [`Synced`]).
     synced: tokio::sync::watch::Sender<bool>,
-    /// What is dropped from each object before it is cached
-    /// ([`SharedInformerFactory::transform`]).
-    transform: std::sync::OnceLock<fn(&mut K)>,
 }
 
 struct Listeners<K> {
@@ -232,7 +229,6 @@ where
             watching: AtomicBool::new(false),
             lists: AtomicU64::new(0),
             synced: tokio::sync::watch::Sender::new(false),
-            transform: std::sync::OnceLock::new(),
         };
         (
             Self {
@@ -356,9 +352,6 @@ where
             | watcher::Event::Delete(obj) = &mut event
             {
                 obj.meta_mut().managed_fields = None;
-                if let Some(transform) = self.shared.transform.get() {
-                    transform(obj);
-                }
             }
             let changes = match &event {
                 // A list fills the writer's buffer; the store keeps its
@@ -513,8 +506,6 @@ struct FactoryState {
     /// The running informers' tasks.
     tasks: Vec<tokio::task::AbortHandle>,
     started: bool,
-    /// Per kind, the `fn(&mut K)` its informers apply ([`SharedInformerFactory::transform`]).
-    transforms: HashMap<TypeId, Box<dyn Any + Send + Sync>>,
 }
 
 impl SharedInformerFactory {
@@ -583,35 +574,6 @@ impl SharedInformerFactory {
         informer
     }
 
-    /// Has every informer of `K` trim each object with `transform` before
-    /// caching it and handing it to subscribers (client-go's
-    /// `SetTransform`): for a process none of whose readers look at some
-    /// part of a kind, so its cache need not hold it. Call it before the
-    /// informers start (an object already cached stays as it was); the
-    /// first transform of a kind stays.
-    pub fn transform<K>(&self, transform: fn(&mut K))
-    where
-        K: Informable<DynamicType = ()>,
-    {
-        let mut state = self.inner.lock().unwrap();
-        let type_id = TypeId::of::<K>();
-        state
-            .transforms
-            .entry(type_id)
-            .or_insert(Box::new(transform));
-        let existing = state.informers.iter().filter(|((t, _), _)| *t == type_id);
-        for (_, informer) in existing {
-            if let Some(informer) = informer.downcast_ref::<Informer<K>>() {
-                let _ = informer.shared.transform.set(transform);
-            }
-        }
-    }
-
-    /// Every Pod in the cluster.
-    pub fn pods(&self) -> Informer<k8s_openapi::api::core::v1::Pod> {
-        self.get()
-    }
-
     /// The metadata of every object of `resource` (what the garbage
     /// collector reads). If this process also has a full informer for that
     /// kind when [`start`](Self::start) runs, the metadata is taken from it
@@ -677,10 +639,6 @@ impl SharedInformerFactory {
                 .clone();
         }
         let (informer, writer) = Informer::<K>::new(describe.clone(), dyntype);
-        let transform = state.transforms.get(&type_id);
-        if let Some(transform) = transform.and_then(|t| t.downcast_ref::<fn(&mut K)>()) {
-            let _ = informer.shared.transform.set(*transform);
-        }
         state.informers.insert(key, Box::new(informer.clone()));
         let handle = informer.clone();
         let pending: Pending = Box::new(move |factory| run(handle, writer, factory));
@@ -775,8 +733,9 @@ where
 /// Implements `kube::Resource` for a projection of `$of`: a type decoded
 /// from `$of`'s JSON into only the fields its reader uses (DNS's
 /// `PodAddress`, the scheduler's `AssignedPod`, the dashboard's
-/// `PodSummary`), listed and watched at `$of`'s path under `$of`'s kind,
-/// with its `metadata` field as the object's metadata.
+/// `PodSummary`, the controller-manager's `CachedPod`), listed and
+/// watched at `$of`'s path under `$of`'s kind, with its `metadata` field
+/// as the object's metadata.
 #[macro_export]
 macro_rules! projection_of {
     ($projection:ty, $of:ty) => {
@@ -1123,43 +1082,6 @@ mod tests {
             let cached = store.state();
             assert_eq!(cached.len(), 1);
             assert_eq!(cached[0].metadata.managed_fields, None);
-        }
-    }
-
-    #[tokio::test]
-    async fn a_transform_trims_what_every_informer_of_the_kind_caches() {
-        use watcher::Event::*;
-        fn unlabel(p: &mut Pod) {
-            p.metadata.labels = None;
-        }
-        let config = kube::Config::new("http://127.0.0.1:9".parse().unwrap());
-        let factory = SharedInformerFactory::new(kube::Client::try_from(config).unwrap());
-        // Asked for before the transform, and after it with a selector.
-        let before = factory.pods();
-        factory.transform::<Pod>(unlabel);
-        let after = factory.get_with::<Pod>(watcher::Config::default().fields("spec.nodeName=n"));
-        for informer in [&before, &after] {
-            let set = informer.shared.transform.get().copied();
-            assert_eq!(
-                set.map(|f| f as usize),
-                Some(unlabel as fn(&mut Pod) as usize)
-            );
-        }
-        // What the informer caches and hands out is trimmed.
-        let mut labelled = pod("a", "1", "1");
-        labelled.metadata.labels = Some([("app".to_string(), "web".to_string())].into());
-        let (informer, writer) = Informer::<Pod>::new("/api/v1/pods".into(), ());
-        let _ = informer.shared.transform.set(unlabel);
-        let heard = informer.subscribe();
-        let events = vec![Init, InitApply(labelled.clone()), InitDone, Apply(labelled)];
-        let source = futures::stream::iter(events.into_iter().map(Ok));
-        informer.clone().run(writer, source).await;
-        assert_eq!(informer.store().state()[0].metadata.labels, None);
-        let heard: Vec<Change<Pod>> = heard.take(3).collect().await;
-        for change in &heard {
-            if let Change::Added(p) | Change::Updated { new: p, .. } = change {
-                assert_eq!(p.metadata.labels, None);
-            }
         }
     }
 }

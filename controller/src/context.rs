@@ -105,8 +105,6 @@ impl Context {
     pub fn new(client: kube::Client, settings: Settings) -> Self {
         let informers = minik_client::SharedInformerFactory::new(client.clone())
             .reporting_as("controller-manager");
-        // One pod cache for every controller, holding only what they read.
-        informers.transform::<k8s_openapi::api::core::v1::Pod>(crate::pod_cache::trim);
         Self {
             step: crate::step_gate::StepGate::new(&informers),
             informers,

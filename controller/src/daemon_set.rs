@@ -86,6 +86,7 @@ use serde_json::Value;
 use crate::context::{drive, Built, EventRecorder, RetryBackoff};
 use crate::history::{self, REVISION_HASH_LABEL};
 use crate::ownership::{claim_pods, controller_ref, key_of, owners_for_pod, selector};
+use crate::pod_cache::CachedPod;
 use crate::pod_control::{delete_pod, slow_start_batch, Expectations};
 use crate::pods::{is_pod_available, is_pod_ready};
 use crate::status::{omit_zero, write_status};
@@ -104,7 +105,7 @@ const FAILED_POD_BACKOFF_MAX: Duration = Duration::from_secs(15 * 60);
 /// Everything the DaemonSet reconcile reads besides the DaemonSet itself.
 struct State {
     ctx: Arc<Context>,
-    pods: Store<Pod>,
+    pods: Store<CachedPod>,
     nodes: Store<Node>,
     revisions: Store<ControllerRevision>,
     synced: Vec<Synced>,
@@ -125,7 +126,7 @@ struct State {
 /// Kubernetes' `NewDaemonSetsController`.
 pub fn build(ctx: &Arc<Context>) -> Built {
     let daemon_sets = ctx.informers.get::<DaemonSet>();
-    let pods = ctx.informers.pods();
+    let pods = crate::pod_cache::informer(&ctx.informers);
     let nodes = ctx.informers.get::<Node>();
     let revisions = ctx.informers.get::<ControllerRevision>();
     let expectations = Arc::new(Expectations::for_kind("DaemonSet"));
@@ -205,7 +206,10 @@ fn node_changes(
 /// Which DaemonSets a pod event concerns: its controller if that is a
 /// DaemonSet, or, for an orphan, every DaemonSet in its namespace whose
 /// selector matches it.
-fn daemon_sets_for_pod(pod: &Pod, daemon_sets: &Store<DaemonSet>) -> Vec<ObjectRef<DaemonSet>> {
+fn daemon_sets_for_pod(
+    pod: &CachedPod,
+    daemon_sets: &Store<DaemonSet>,
+) -> Vec<ObjectRef<DaemonSet>> {
     owners_for_pod(pod, daemon_sets, |ds| {
         ds.spec.as_ref().map(|s| s.selector.clone())
     })
@@ -306,9 +310,9 @@ async fn daemon_pods(
     state: &State,
     ds: &DaemonSet,
     sel: &minik_api::selectors::LabelSelector,
-) -> Result<Vec<Arc<Pod>>, Error> {
+) -> Result<Vec<Arc<CachedPod>>, Error> {
     let ns = ds.namespace().unwrap_or_default();
-    let candidates: Vec<Arc<Pod>> = state
+    let candidates: Vec<Arc<CachedPod>> = state
         .pods
         .state()
         .into_iter()
@@ -325,10 +329,10 @@ async fn manage(
     state: &State,
     ds: &DaemonSet,
     nodes: &[Arc<Node>],
-    by_node: &BTreeMap<String, Vec<Arc<Pod>>>,
+    by_node: &BTreeMap<String, Vec<Arc<CachedPod>>>,
     hash: &str,
     requeue: &mut Option<Duration>,
-) -> (Vec<String>, Vec<Arc<Pod>>, Vec<Arc<Pod>>) {
+) -> (Vec<String>, Vec<Arc<CachedPod>>, Vec<Arc<CachedPod>>) {
     let mut creates = Vec::new();
     let mut deletes = Vec::new();
     let allows_surge = max_surge_param(ds).is_some_and(|s| !is_zero(&s));
@@ -426,9 +430,14 @@ async fn manage(
 /// revision and the oldest of an old one, the old one only while it is
 /// Ready and the new one not yet available. Everything else on the node is
 /// surplus (`podsShouldBeOnNode`). `running` is sorted oldest first.
-fn surplus_during_surge(running: Vec<Arc<Pod>>, hash: &str, min_ready: i32) -> Vec<Arc<Pod>> {
+fn surplus_during_surge(
+    running: Vec<Arc<CachedPod>>,
+    hash: &str,
+    min_ready: i32,
+) -> Vec<Arc<CachedPod>> {
     let mut surplus = Vec::new();
-    let (mut oldest_new, mut oldest_old): (Option<Arc<Pod>>, Option<Arc<Pod>>) = (None, None);
+    let (mut oldest_new, mut oldest_old): (Option<Arc<CachedPod>>, Option<Arc<CachedPod>>) =
+        (None, None);
     for pod in running {
         let slot = if revision_hash(&pod) == hash {
             &mut oldest_new
@@ -454,16 +463,16 @@ fn surplus_during_surge(running: Vec<Arc<Pod>>, hash: &str, min_ready: i32) -> V
 fn rolling_update(
     ds: &DaemonSet,
     nodes: &[Arc<Node>],
-    by_node: &BTreeMap<String, Vec<Arc<Pod>>>,
+    by_node: &BTreeMap<String, Vec<Arc<CachedPod>>>,
     hash: &str,
-) -> (Vec<Arc<Pod>>, Vec<String>) {
+) -> (Vec<Arc<CachedPod>>, Vec<String>) {
     let now = Timestamp::now();
     let min_ready = ds
         .spec
         .as_ref()
         .and_then(|s| s.min_ready_seconds)
         .unwrap_or(0);
-    let available = |p: &Pod| is_pod_available(p, min_ready, now);
+    let available = |p: &CachedPod| is_pod_available(p, min_ready, now);
     let (max_surge, max_unavailable, by_node) = updated_desired_counts(ds, nodes, by_node);
     let mut deletes = Vec::new();
     if max_surge == 0 {
@@ -533,8 +542,8 @@ fn rolling_update(
 fn updated_desired_counts(
     ds: &DaemonSet,
     nodes: &[Arc<Node>],
-    by_node: &BTreeMap<String, Vec<Arc<Pod>>>,
-) -> (i32, i32, BTreeMap<String, Vec<Arc<Pod>>>) {
+    by_node: &BTreeMap<String, Vec<Arc<CachedPod>>>,
+) -> (i32, i32, BTreeMap<String, Vec<Arc<CachedPod>>>) {
     let mut by_node = by_node.clone();
     let mut desired = 0;
     for node in nodes {
@@ -570,9 +579,9 @@ fn updated_desired_counts(
 /// if it has more than one of either. `findUpdatedPodsOnNode`.
 #[allow(clippy::type_complexity)]
 fn updated_pods_on_node(
-    pods: &[Arc<Pod>],
+    pods: &[Arc<CachedPod>],
     hash: &str,
-) -> Option<(Option<Arc<Pod>>, Option<Arc<Pod>>)> {
+) -> Option<(Option<Arc<CachedPod>>, Option<Arc<CachedPod>>)> {
     let (mut new_pod, mut old_pod) = (None, None);
     for pod in pods
         .iter()
@@ -597,14 +606,14 @@ fn updated_pods_on_node(
 async fn sync_nodes(
     state: &State,
     ds: &DaemonSet,
-    deletes: &[Arc<Pod>],
-    force: &[Arc<Pod>],
+    deletes: &[Arc<CachedPod>],
+    force: &[Arc<CachedPod>],
     creates: &[String],
     hash: &str,
 ) -> Result<(), Error> {
     let key = key_of(&ds.metadata);
     let creates = &creates[..creates.len().min(BURST_REPLICAS)];
-    let deletes: Vec<(Arc<Pod>, bool)> = deletes
+    let deletes: Vec<(Arc<CachedPod>, bool)> = deletes
         .iter()
         .map(|p| (p.clone(), false))
         .chain(force.iter().map(|p| (p.clone(), true)))
@@ -689,7 +698,7 @@ async fn sync_nodes(
 fn calculate_status(
     ds: &DaemonSet,
     nodes: &[Arc<Node>],
-    pods: &[Arc<Pod>],
+    pods: &[Arc<CachedPod>],
     hash: &str,
     now: Timestamp,
 ) -> DaemonSetStatus {
@@ -829,7 +838,7 @@ async fn snapshot(
 async fn cleanup_history(
     state: &State,
     ds: &DaemonSet,
-    pods: &[Arc<Pod>],
+    pods: &[Arc<CachedPod>],
     old: &[Arc<ControllerRevision>],
 ) -> Result<(), Error> {
     let limit = ds
@@ -1046,8 +1055,8 @@ pub fn new_pod(ds: &DaemonSet, node: &str, hash: &str) -> Pod {
 
 /// Pods by the node they are on or, unscheduled, the node their affinity
 /// names (`util.GetTargetNodeName`); pods with neither are left out.
-fn pods_by_node(pods: &[Arc<Pod>]) -> BTreeMap<String, Vec<Arc<Pod>>> {
-    let mut by_node: BTreeMap<String, Vec<Arc<Pod>>> = BTreeMap::new();
+fn pods_by_node(pods: &[Arc<CachedPod>]) -> BTreeMap<String, Vec<Arc<CachedPod>>> {
+    let mut by_node: BTreeMap<String, Vec<Arc<CachedPod>>> = BTreeMap::new();
     for pod in pods {
         if let Some(node) = target_node(pod) {
             by_node.entry(node).or_default().push(pod.clone());
@@ -1058,7 +1067,7 @@ fn pods_by_node(pods: &[Arc<Pod>]) -> BTreeMap<String, Vec<Arc<Pod>>> {
 
 /// `spec.nodeName`, or the single `metadata.name In [node]` of the pod's
 /// required node affinity.
-fn target_node(pod: &Pod) -> Option<String> {
+fn target_node(pod: &CachedPod) -> Option<String> {
     let spec = pod.spec.as_ref()?;
     if let Some(node) = spec.node_name.as_ref().filter(|n| !n.is_empty()) {
         return Some(node.clone());
@@ -1078,8 +1087,8 @@ fn target_node(pod: &Pod) -> Option<String> {
 
 /// Scheduled pods first, then older first, then by name
 /// (`podByCreationTimestampAndPhase`).
-fn by_creation_and_phase(a: &Pod, b: &Pod) -> Ordering {
-    let scheduled = |p: &Pod| {
+fn by_creation_and_phase(a: &CachedPod, b: &CachedPod) -> Ordering {
+    let scheduled = |p: &CachedPod| {
         p.spec
             .as_ref()
             .and_then(|s| s.node_name.as_ref())
@@ -1088,13 +1097,13 @@ fn by_creation_and_phase(a: &Pod, b: &Pod) -> Ordering {
     scheduled(b)
         .cmp(&scheduled(a))
         .then_with(|| {
-            let created = |p: &Pod| p.metadata.creation_timestamp.as_ref().map(|t| t.0);
+            let created = |p: &CachedPod| p.metadata.creation_timestamp.as_ref().map(|t| t.0);
             created(a).cmp(&created(b))
         })
         .then_with(|| a.metadata.name.cmp(&b.metadata.name))
 }
 
-fn revision_hash(pod: &Pod) -> &str {
+fn revision_hash(pod: &CachedPod) -> &str {
     pod.metadata
         .labels
         .as_ref()
@@ -1103,14 +1112,14 @@ fn revision_hash(pod: &Pod) -> &str {
         .unwrap_or("")
 }
 
-fn phase(pod: &Pod) -> &str {
+fn phase(pod: &CachedPod) -> &str {
     pod.status
         .as_ref()
         .and_then(|s| s.phase.as_deref())
         .unwrap_or("")
 }
 
-fn is_terminal(pod: &Pod) -> bool {
+fn is_terminal(pod: &CachedPod) -> bool {
     matches!(phase(pod), "Failed" | "Succeeded")
 }
 
@@ -1325,11 +1334,11 @@ mod tests {
                 {"key": "metadata.name", "operator": "In", "values": ["node-2"]}]}]})
         );
         assert_eq!(spec.tolerations.as_ref().unwrap().len(), 6);
-        assert_eq!(target_node(&pod).as_deref(), Some("node-2"));
+        assert_eq!(target_node(&CachedPod::of(&pod)).as_deref(), Some("node-2"));
         assert_eq!(controller_of(&pod.metadata).unwrap().kind, "DaemonSet");
     }
 
-    fn pod_on(node: &str, hash: &str, ready: bool) -> Arc<Pod> {
+    fn pod_on(node: &str, hash: &str, ready: bool) -> Arc<CachedPod> {
         let status = if ready { "True" } else { "False" };
         Arc::new(
             serde_json::from_value(json!({

@@ -71,7 +71,7 @@ use futures::{FutureExt, StreamExt};
 use k8s_openapi::api::apps::v1::{
     Deployment, DeploymentCondition, DeploymentStatus, ReplicaSet, ReplicaSetSpec,
 };
-use k8s_openapi::api::core::v1::{Pod, PodTemplateSpec};
+use k8s_openapi::api::core::v1::PodTemplateSpec;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
@@ -87,6 +87,7 @@ use crate::context::{drive, Built, EventRecorder, RetryBackoff};
 use crate::ownership::{
     adopt, controller_of, controller_ref, key_of, labels_of, release, selector,
 };
+use crate::pod_cache::CachedPod;
 use crate::status::{omit_zero, second_precision};
 use crate::step_gate::{gated_with_plan, Plan};
 use crate::template_hash::compute_hash;
@@ -126,7 +127,7 @@ const MIN_UNAVAILABLE_REASON: &str = "MinimumReplicasUnavailable";
 struct State {
     ctx: Arc<Context>,
     replica_sets: Store<ReplicaSet>,
-    pods: Store<Pod>,
+    pods: Store<CachedPod>,
     /// The ReplicaSet and Pod informers' first lists are in.
     caches_synced: [Synced; 2],
     events: EventRecorder,
@@ -144,7 +145,7 @@ struct State {
 pub fn build(ctx: &Arc<Context>) -> Built {
     let deployments = ctx.informers.get::<Deployment>();
     let replica_sets = ctx.informers.get::<ReplicaSet>();
-    let pods = ctx.informers.pods();
+    let pods = crate::pod_cache::informer(&ctx.informers);
     let state = Arc::new(State {
         events: EventRecorder::new(ctx.client.clone(), "deployment-controller", None),
         ctx: ctx.clone(),
@@ -212,7 +213,7 @@ fn deployments_for_replica_set(
 
 /// A deleted pod matters to a Recreate Deployment waiting for its old pods.
 fn recreate_deployment_for_pod(
-    pod: &Pod,
+    pod: &CachedPod,
     replica_sets: &Store<ReplicaSet>,
     deployments: &Store<Deployment>,
 ) -> Option<ObjectRef<Deployment>> {
@@ -498,8 +499,8 @@ impl Sync<'_> {
     }
 
     /// Pods of this Deployment's ReplicaSets, by ReplicaSet uid (`getPodMapForDeployment`).
-    fn pod_map(&self) -> HashMap<String, Vec<Arc<Pod>>> {
-        let mut map: HashMap<String, Vec<Arc<Pod>>> = self
+    fn pod_map(&self) -> HashMap<String, Vec<Arc<CachedPod>>> {
+        let mut map: HashMap<String, Vec<Arc<CachedPod>>> = self
             .rs_list
             .iter()
             .map(|rs| (rs.metadata.uid.clone().unwrap_or_default(), Vec::new()))
@@ -1711,7 +1712,7 @@ fn replica_set_name(deployment: &str, hash: &str) -> String {
 fn old_pods_running(
     new_rs: Option<&ReplicaSet>,
     old: &[ReplicaSet],
-    pods: &HashMap<String, Vec<Arc<Pod>>>,
+    pods: &HashMap<String, Vec<Arc<CachedPod>>>,
 ) -> bool {
     if old.iter().map(actual_of).sum::<i32>() > 0 {
         return true;

@@ -34,7 +34,6 @@ use std::time::Duration;
 
 use futures::{stream, FutureExt, StreamExt};
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet, StatefulSet};
-use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetStatus};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -50,6 +49,7 @@ use minik_client::Change;
 
 use crate::context::{drive, Built, EventRecorder, RetryBackoff};
 use crate::ownership::{controller_of, labels_of, selector};
+use crate::pod_cache::CachedPod;
 use crate::pods::is_pod_ready;
 use crate::step_gate::gated;
 use crate::{Context, Error};
@@ -62,7 +62,7 @@ pub const DELETION_TIMEOUT: Duration = Duration::from_secs(120);
 
 struct State {
     ctx: Arc<Context>,
-    pods: Store<Pod>,
+    pods: Store<CachedPod>,
     replica_sets: Store<ReplicaSet>,
     deployments: Store<Deployment>,
     stateful_sets: Store<StatefulSet>,
@@ -75,7 +75,7 @@ struct State {
 /// and StatefulSet informers (the caller starts them).
 pub fn build(ctx: &Arc<Context>) -> Built {
     let budgets = ctx.informers.get::<PodDisruptionBudget>();
-    let pods = ctx.informers.pods();
+    let pods = crate::pod_cache::informer(&ctx.informers);
     let replica_sets = ctx.informers.get::<ReplicaSet>();
     let deployments = ctx.informers.get::<Deployment>();
     let stateful_sets = ctx.informers.get::<StatefulSet>();
@@ -116,7 +116,7 @@ pub fn build(ctx: &Arc<Context>) -> Built {
 /// The budgets a pod change concerns: those selecting the pod before or after.
 fn budgets_for_pod_change(
     budgets: &Store<PodDisruptionBudget>,
-    change: Change<Pod>,
+    change: Change<CachedPod>,
 ) -> Vec<ObjectRef<PodDisruptionBudget>> {
     let pods = match change {
         Change::Added(p) | Change::Deleted(p) => vec![p],
@@ -135,7 +135,7 @@ fn budgets_for_pod_change(
 }
 
 /// Whether the budget's selector matches the pod (an empty one matches nothing).
-fn selects(pdb: &PodDisruptionBudget, pod: &Pod) -> bool {
+fn selects(pdb: &PodDisruptionBudget, pod: &CachedPod) -> bool {
     let Some(s) = pdb.spec.as_ref().and_then(|s| s.selector.as_ref()) else {
         return false;
     };
@@ -146,7 +146,7 @@ async fn reconcile(pdb: Arc<PodDisruptionBudget>, st: Arc<State>) -> Result<Acti
     wait_for_cache_sync(&st.synced).await;
     let ns = pdb.namespace().unwrap_or_default();
     let now = Timestamp::now();
-    let pods: Vec<Arc<Pod>> = st
+    let pods: Vec<Arc<CachedPod>> = st
         .pods
         .state()
         .into_iter()
@@ -209,7 +209,7 @@ fn error_policy(pdb: Arc<PodDisruptionBudget>, err: &Error, st: Arc<State>) -> A
 /// (`getExpectedPodCount`); an error message when it cannot be told.
 async fn expected_and_desired(
     pdb: &PodDisruptionBudget,
-    pods: &[Arc<Pod>],
+    pods: &[Arc<CachedPod>],
     st: &State,
 ) -> Result<(i32, i32), String> {
     let spec = pdb.spec.clone().unwrap_or_default();
@@ -250,7 +250,7 @@ fn scaled(v: &IntOrString, total: i32, round_up: bool) -> Result<i32, String> {
 
 /// The replicas the pods' controllers want, each controller counted once
 /// (`getExpectedScale`).
-async fn expected_scale(pods: &[Arc<Pod>], st: &State) -> Result<i32, String> {
+async fn expected_scale(pods: &[Arc<CachedPod>], st: &State) -> Result<i32, String> {
     let mut scales: HashMap<String, i32> = HashMap::new();
     for pod in pods {
         let ns = pod.namespace().unwrap_or_default();
@@ -321,7 +321,7 @@ async fn expected_scale(pods: &[Arc<Pod>], st: &State) -> Result<i32, String> {
 /// entries past [`DELETION_TIMEOUT`]; and when the next entry expires.
 fn live_disruptions(
     pdb: &PodDisruptionBudget,
-    pods: &[Arc<Pod>],
+    pods: &[Arc<CachedPod>],
     now: Timestamp,
 ) -> (BTreeMap<String, Time>, Option<Duration>) {
     let recorded = pdb
@@ -329,7 +329,8 @@ fn live_disruptions(
         .as_ref()
         .and_then(|s| s.disrupted_pods.clone())
         .unwrap_or_default();
-    let by_name: HashMap<String, &Arc<Pod>> = pods.iter().map(|p| (p.name_any(), p)).collect();
+    let by_name: HashMap<String, &Arc<CachedPod>> =
+        pods.iter().map(|p| (p.name_any(), p)).collect();
     let timeout = SignedDuration::try_from(DELETION_TIMEOUT).expect("small");
     let mut live = BTreeMap::new();
     let mut next: Option<Duration> = None;
@@ -448,6 +449,7 @@ async fn write_status(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use k8s_openapi::api::core::v1::Pod;
 
     #[test]
     fn percentages_round_up() {
@@ -458,13 +460,13 @@ mod tests {
         assert!(scaled(&IntOrString::String("x".into()), 5, true).is_err());
     }
 
-    fn pod(name: &str, deleting: bool) -> Arc<Pod> {
+    fn pod(name: &str, deleting: bool) -> Arc<CachedPod> {
         let mut p = Pod::default();
         p.metadata.name = Some(name.into());
         if deleting {
             p.metadata.deletion_timestamp = Some(Time(Timestamp::now()));
         }
-        Arc::new(p)
+        Arc::new(CachedPod::of(&p))
     }
 
     #[test]

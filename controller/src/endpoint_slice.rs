@@ -31,7 +31,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use futures::{stream, FutureExt, StreamExt};
-use k8s_openapi::api::core::v1::{Node, Pod, Service};
+use k8s_openapi::api::core::v1::{Node, Service};
 use k8s_openapi::api::discovery::v1::{Endpoint, EndpointConditions, EndpointPort, EndpointSlice};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use kube::api::{DeleteParams, PostParams};
@@ -47,6 +47,7 @@ use crate::endpoints::{
     endpoint_address, find_port, is_ready, key, selected_pods, service_is_ipv6,
     services_for_pod_change,
 };
+use crate::pod_cache::CachedPod;
 use crate::step_gate::gated;
 use crate::{Context, Error};
 
@@ -65,7 +66,7 @@ const HEADLESS_LABEL: &str = "service.kubernetes.io/headless";
 
 struct State {
     ctx: Arc<Context>,
-    pods: Store<Pod>,
+    pods: Store<CachedPod>,
     nodes: Store<Node>,
     slices: Store<EndpointSlice>,
     synced: [Synced; 3],
@@ -78,7 +79,7 @@ pub fn build(ctx: &Arc<Context>) -> Built {
     let services = ctx.informers.get::<Service>();
     let slices = ctx.informers.get::<EndpointSlice>();
     let nodes = ctx.informers.get::<Node>();
-    let pods = ctx.informers.pods();
+    let pods = crate::pod_cache::informer(&ctx.informers);
     let state = Arc::new(State {
         ctx: ctx.clone(),
         pods: pods.store(),
@@ -114,7 +115,7 @@ pub fn build(ctx: &Arc<Context>) -> Built {
 /// for a pod that is not an endpoint (no address, or finished).
 fn endpoint(
     svc: &Service,
-    pod: &Pod,
+    pod: &CachedPod,
     nodes: &Store<Node>,
 ) -> Option<(Endpoint, Vec<EndpointPort>)> {
     let phase = pod.status.as_ref().and_then(|s| s.phase.as_deref());
@@ -163,7 +164,7 @@ fn endpoint(
 /// What the Service's slices should hold: (ports, endpoints) per slice.
 fn desired(
     svc: &Service,
-    pods: &[Arc<Pod>],
+    pods: &[Arc<CachedPod>],
     nodes: &Store<Node>,
 ) -> Vec<(Vec<EndpointPort>, Vec<Endpoint>)> {
     // Grouped by the ports they serve (a JSON key, for a stable order).
@@ -356,7 +357,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn pod(name: &str, ip: &str, ready: bool, port_name: &str, port: i32) -> Arc<Pod> {
+    fn pod(name: &str, ip: &str, ready: bool, port_name: &str, port: i32) -> Arc<CachedPod> {
         Arc::new(
             serde_json::from_value(json!({
                 "metadata": {"namespace": "shop", "name": name, "uid": format!("uid-{name}")},

@@ -43,8 +43,7 @@ use std::time::Duration;
 
 use futures::{stream, FutureExt, StreamExt};
 use k8s_openapi::api::core::v1::{
-    EndpointAddress, EndpointPort, EndpointSubset, Endpoints, ObjectReference, Pod, Service,
-    ServicePort,
+    EndpointAddress, EndpointPort, EndpointSubset, Endpoints, ObjectReference, Service, ServicePort,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -59,6 +58,7 @@ use minik_client::errors;
 use minik_client::informer::{wait_for_cache_sync, Synced};
 
 use crate::context::{drive, Built, EventRecorder, RetryBackoff};
+use crate::pod_cache::CachedPod;
 use crate::step_gate::gated;
 use crate::{Context, Error};
 use minik_client::Change;
@@ -81,7 +81,7 @@ pub const MAX_CAPACITY: usize = 1000;
 /// State shared by the two controllers.
 struct State {
     ctx: Arc<Context>,
-    pods: Store<Pod>,
+    pods: Store<CachedPod>,
     endpoints: Store<Endpoints>,
     /// The cleanup controller's view of Services.
     services: Store<Service>,
@@ -106,7 +106,7 @@ struct State {
 pub fn build(ctx: &Arc<Context>) -> Built {
     let services = ctx.informers.get::<Service>();
     let endpoints = ctx.informers.get::<Endpoints>();
-    let pods = ctx.informers.pods();
+    let pods = crate::pod_cache::informer(&ctx.informers);
     let state = Arc::new(State {
         recorder: EventRecorder::new(ctx.client.clone(), CONTROLLER_NAME, None),
         ctx: ctx.clone(),
@@ -170,9 +170,9 @@ pub fn build(ctx: &Arc<Context>) -> Built {
 /// concern none.
 pub(crate) fn services_for_pod_change(
     services: &Store<Service>,
-    change: Change<Pod>,
+    change: Change<CachedPod>,
 ) -> Vec<ObjectRef<Service>> {
-    let pods: Vec<Arc<Pod>> = match change {
+    let pods: Vec<Arc<CachedPod>> = match change {
         Change::Added(p) | Change::Deleted(p) => vec![p],
         Change::Synced => vec![],
         Change::Updated { old, new } => {
@@ -198,7 +198,7 @@ pub(crate) fn services_for_pod_change(
 }
 
 /// Everything about a pod that the Endpoints of a Service selecting it can show.
-fn endpoint_view(pod: &Pod) -> serde_json::Value {
+fn endpoint_view(pod: &CachedPod) -> serde_json::Value {
     let status = pod.status.as_ref();
     serde_json::json!([
         status.and_then(|s| s.pod_ip.clone()),
@@ -427,7 +427,7 @@ fn error_policy_leftover(ep: Arc<Endpoints>, err: &Error, _st: Arc<State>) -> Ac
 // ---------------------------------------------------------------------------
 
 /// Whether the Service's selector selects the pod.
-pub(crate) fn selects(svc: &Service, pod: &Pod) -> bool {
+pub(crate) fn selects(svc: &Service, pod: &CachedPod) -> bool {
     match svc.spec.as_ref().and_then(|s| s.selector.as_ref()) {
         Some(sel) => matches(sel, pod),
         None => false,
@@ -438,27 +438,27 @@ pub(crate) fn selects(svc: &Service, pod: &Pod) -> bool {
 /// The pods of namespace `ns` a Service's selector picks (what both the
 /// Endpoints and the EndpointSlices of the Service list).
 pub(crate) fn selected_pods(
-    pods: &Store<Pod>,
+    pods: &Store<CachedPod>,
     ns: &str,
     selector: &BTreeMap<String, String>,
-) -> Vec<Arc<Pod>> {
+) -> Vec<Arc<CachedPod>> {
     pods.state()
         .into_iter()
         .filter(|p| p.namespace().as_deref() == Some(ns) && matches(selector, p))
         .collect()
 }
 
-fn matches(selector: &BTreeMap<String, String>, pod: &Pod) -> bool {
+fn matches(selector: &BTreeMap<String, String>, pod: &CachedPod) -> bool {
     let labels = pod.labels();
     selector.iter().all(|(k, v)| labels.get(k) == Some(v))
 }
 
 /// `podutil.IsPodReady`: the Ready condition is True.
-pub(crate) fn is_ready(pod: &Pod) -> bool {
+pub(crate) fn is_ready(pod: &CachedPod) -> bool {
     ready_condition(pod).is_some_and(|c| c.status == "True")
 }
 
-fn ready_condition(pod: &Pod) -> Option<&k8s_openapi::api::core::v1::PodCondition> {
+fn ready_condition(pod: &CachedPod) -> Option<&k8s_openapi::api::core::v1::PodCondition> {
     pod.status
         .as_ref()?
         .conditions
@@ -469,7 +469,7 @@ fn ready_condition(pod: &Pod) -> Option<&k8s_openapi::api::core::v1::PodConditio
 
 /// `ShouldPodBeInEndpoints`: not finished, has an IP, and not terminating
 /// unless the Service publishes not-ready addresses.
-fn should_be_in_endpoints(pod: &Pod, include_terminating: bool) -> bool {
+fn should_be_in_endpoints(pod: &CachedPod, include_terminating: bool) -> bool {
     let status = pod.status.as_ref();
     if matches!(
         status.and_then(|s| s.phase.as_deref()),
@@ -498,7 +498,7 @@ pub(crate) fn service_is_ipv6(svc: &Service) -> Option<bool> {
 
 /// `podToEndpointAddressForService`: the pod's IP of the Service's family
 /// (any, for a headless Service without families), its node and a reference to it.
-pub(crate) fn endpoint_address(svc: &Service, pod: &Pod) -> Option<EndpointAddress> {
+pub(crate) fn endpoint_address(svc: &Service, pod: &CachedPod) -> Option<EndpointAddress> {
     let status = pod.status.as_ref()?;
     let mut ips: Vec<String> = status
         .pod_ips
@@ -539,7 +539,7 @@ pub(crate) fn endpoint_address(svc: &Service, pod: &Pod) -> Option<EndpointAddre
 
 /// `podutil.FindPort`: a numeric targetPort as is; a named one looked up
 /// among the pod's container ports (and its sidecars') of the same protocol.
-pub(crate) fn find_port(pod: &Pod, port: &ServicePort) -> Option<i32> {
+pub(crate) fn find_port(pod: &CachedPod, port: &ServicePort) -> Option<i32> {
     let protocol = port.protocol.as_deref().unwrap_or("TCP");
     match port.target_port.as_ref() {
         None => Some(port.port),
@@ -572,7 +572,7 @@ struct Offer {
 }
 
 /// The Service's subsets in canonical (repacked, sorted) form.
-fn desired_subsets(svc: &Service, pods: &[Arc<Pod>]) -> Vec<EndpointSubset> {
+fn desired_subsets(svc: &Service, pods: &[Arc<CachedPod>]) -> Vec<EndpointSubset> {
     let spec = svc.spec.clone().unwrap_or_default();
     let publish_not_ready = spec.publish_not_ready_addresses == Some(true);
     let ports = spec.ports.unwrap_or_default();
@@ -797,7 +797,7 @@ struct ServiceTriggers {
 }
 
 impl TriggerTimes {
-    fn compute(&mut self, svc: &Service, pods: &[Arc<Pod>]) -> Option<Timestamp> {
+    fn compute(&mut self, svc: &Service, pods: &[Arc<CachedPod>]) -> Option<Timestamp> {
         let key = (svc.namespace().unwrap_or_default(), svc.name_any());
         let was_known = self.services.contains_key(&key);
         let state = self.services.entry(key).or_default();
@@ -836,9 +836,11 @@ impl TriggerTimes {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use k8s_openapi::api::core::v1::{Container, ContainerPort, PodSpec, PodStatus, ServiceSpec};
+    use k8s_openapi::api::core::v1::{
+        Container, ContainerPort, Pod, PodSpec, PodStatus, ServiceSpec,
+    };
 
-    fn pod(name: &str, ip: &str, ready: bool, port_name: &str, port: i32) -> Arc<Pod> {
+    fn pod(name: &str, ip: &str, ready: bool, port_name: &str, port: i32) -> Arc<CachedPod> {
         let mut p = Pod::default();
         p.metadata.name = Some(name.into());
         p.metadata.namespace = Some("default".into());
@@ -867,7 +869,7 @@ mod tests {
             }]),
             ..Default::default()
         });
-        Arc::new(p)
+        Arc::new(CachedPod::of(&p))
     }
 
     fn service(target: IntOrString) -> Service {

@@ -31,7 +31,6 @@ use k8s_openapi::api::autoscaling::v2::{
     HorizontalPodAutoscalerStatus, MetricSpec, MetricStatus, MetricValueStatus,
     ResourceMetricStatus,
 };
-use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity as K8sQuantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{ApiResource, DynamicObject, ListParams, PostParams};
@@ -46,6 +45,7 @@ use serde_json::Value;
 
 use crate::context::{drive, Built, EventRecorder, RetryBackoff};
 use crate::ownership::key_of;
+use crate::pod_cache::CachedPod;
 use crate::replica_calculator::{Calculator, PodInfo, Proposal, Sample, Target};
 use crate::scaling_rules::{Behavior, Bounds, History};
 use crate::step_gate::gated;
@@ -56,7 +56,7 @@ pub const CONTROLLER_NAME: &str = "horizontal-pod-autoscaler";
 
 struct State {
     ctx: Arc<Context>,
-    pods: Store<Pod>,
+    pods: Store<CachedPod>,
     synced: [Synced; 2],
     recorder: EventRecorder,
     backoff: RetryBackoff,
@@ -74,7 +74,7 @@ pub fn build(ctx: &Arc<Context>) -> Built {
     // A target may be a custom resource with a scale subresource.
     crate::context::watch_crds(ctx);
     let hpas = ctx.informers.get::<HorizontalPodAutoscaler>();
-    let pods = ctx.informers.pods();
+    let pods = crate::pod_cache::informer(&ctx.informers);
     let settings = &ctx.settings;
     let state = Arc::new(State {
         recorder: EventRecorder::new(ctx.client.clone(), CONTROLLER_NAME, None),
@@ -406,7 +406,7 @@ async fn compute_replicas(
         }
     };
     let ns = hpa.namespace().unwrap_or_default();
-    let pods: Vec<Arc<Pod>> = st
+    let pods: Vec<Arc<CachedPod>> = st
         .pods
         .state()
         .into_iter()
@@ -478,7 +478,7 @@ async fn compute_replicas(
     Ok((replicas, name, statuses))
 }
 
-fn labels(pod: &Pod) -> serde_json::Map<String, Value> {
+fn labels(pod: &CachedPod) -> serde_json::Map<String, Value> {
     pod.labels()
         .iter()
         .map(|(k, v)| (k.clone(), Value::from(v.as_str())))
@@ -551,7 +551,7 @@ fn compute_metric(
     st: &State,
     spec: &MetricSpec,
     current: i32,
-    pods: &[Arc<Pod>],
+    pods: &[Arc<CachedPod>],
     metrics: &Result<PodUsage, String>,
     now: Timestamp,
 ) -> MetricOutcome {
@@ -682,7 +682,12 @@ fn compute_metric(
 }
 
 /// What the calculator needs of one pod for `resource` (one container's, or all of them).
-fn pod_info(pod: &Pod, resource: &str, container: Option<&str>, metrics: &PodUsage) -> PodInfo {
+fn pod_info(
+    pod: &CachedPod,
+    resource: &str,
+    container: Option<&str>,
+    metrics: &PodUsage,
+) -> PodInfo {
     let name = pod.name_any();
     let status = pod.status.clone().unwrap_or_default();
     let ready = status

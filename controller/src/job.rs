@@ -82,6 +82,7 @@ use serde_json::json;
 
 use crate::context::{drive, Built, EventRecorder, RetryBackoff};
 use crate::ownership::{controller_of, controller_ref, key_of};
+use crate::pod_cache::CachedPod;
 use crate::pod_control::{delete_pod, Expectations};
 use crate::pods::is_pod_ready;
 use crate::status::{omit_zero, second_precision};
@@ -93,7 +94,7 @@ pub const JOB_TRACKING_FINALIZER: &str = "batch.kubernetes.io/job-tracking";
 /// An Indexed Job pod's index (annotation and label).
 pub const COMPLETION_INDEX: &str = "batch.kubernetes.io/job-completion-index";
 /// How many earlier pods of the same index failed (backoffLimitPerIndex).
-const INDEX_FAILURE_COUNT: &str = "batch.kubernetes.io/job-index-failure-count";
+pub(crate) const INDEX_FAILURE_COUNT: &str = "batch.kubernetes.io/job-index-failure-count";
 /// The env var an Indexed Job's containers read their index from.
 const COMPLETION_INDEX_ENV: &str = "JOB_COMPLETION_INDEX";
 /// Most pods created or deleted for one Job in one sync (`MaxPodCreateDeletePerSync`).
@@ -119,7 +120,7 @@ const MSG_FAILED_INDEXES: &str = "Job has failed indexes";
 /// Everything the Job reconcile reads besides the Job itself.
 struct State {
     ctx: Arc<Context>,
-    pods: Store<Pod>,
+    pods: Store<CachedPod>,
     pods_synced: Synced,
     expectations: Arc<Expectations>,
     finalizers: Arc<FinalizerExpectations>,
@@ -137,7 +138,7 @@ struct State {
 /// starts them). Kubernetes' `NewController` in `pkg/controller/job`.
 pub fn build(ctx: &Arc<Context>) -> Built {
     let jobs = ctx.informers.get::<Job>();
-    let pods = ctx.informers.pods();
+    let pods = crate::pod_cache::informer(&ctx.informers);
     let expectations = Arc::new(Expectations::for_kind("Job"));
     let finalizers = Arc::new(FinalizerExpectations::default());
     let state = Arc::new(State {
@@ -181,11 +182,11 @@ pub fn build(ctx: &Arc<Context>) -> Built {
 
 /// Pod changes lower the expectations they satisfy, then wake the pod's Job.
 fn pod_changes(
-    changes: impl Stream<Item = Change<Pod>> + Send + 'static,
-    cache: Store<Pod>,
+    changes: impl Stream<Item = Change<CachedPod>> + Send + 'static,
+    cache: Store<CachedPod>,
     expectations: Arc<Expectations>,
     finalizers: Arc<FinalizerExpectations>,
-) -> impl Stream<Item = Arc<Pod>> + Send + 'static {
+) -> impl Stream<Item = Arc<CachedPod>> + Send + 'static {
     changes.filter_map(move |change| {
         expectations.observe(&change, &cache);
         finalizers.observe(&change);
@@ -194,7 +195,7 @@ fn pod_changes(
 }
 
 /// The Job controlling a pod, if any.
-fn job_of_pod(pod: &Pod) -> Option<ObjectRef<Job>> {
+fn job_of_pod(pod: &CachedPod) -> Option<ObjectRef<Job>> {
     let owner = controller_of(&pod.metadata)?;
     (owner.kind == "Job" && owner.api_version.starts_with("batch/"))
         .then(|| ObjectRef::new(&owner.name).within(&pod.namespace().unwrap_or_default()))
@@ -208,12 +209,12 @@ async fn release_orphans(
     job_changes: impl Stream<Item = Change<Job>> + Send + 'static,
     jobs: Store<Job>,
     jobs_synced: Synced,
-    pod_changes: impl Stream<Item = Change<Pod>> + Send + 'static,
-    pods: Store<Pod>,
+    pod_changes: impl Stream<Item = Change<CachedPod>> + Send + 'static,
+    pods: Store<CachedPod>,
 ) {
     enum Trigger {
         JobGone(Arc<Job>),
-        Pod(Arc<Pod>),
+        Pod(Arc<CachedPod>),
     }
     let triggers = futures::stream::select(
         job_changes.filter_map(|c| future::ready(c.deleted().map(Trigger::JobGone))),
@@ -225,7 +226,7 @@ async fn release_orphans(
                 (client.clone(), jobs.clone(), pods.clone(), jobs_synced.clone());
             async move {
                 jobs_synced.wait().await;
-                let orphans: Vec<Arc<Pod>> = match trigger {
+                let orphans: Vec<Arc<CachedPod>> = match trigger {
                     Trigger::JobGone(job) => {
                         let uid = job.metadata.uid.clone();
                         pods.state()
@@ -298,7 +299,7 @@ async fn reconcile(job: Arc<Job>, state: Arc<State>) -> Result<Action, Error> {
     let ns = job.namespace().unwrap_or_default();
     let api: Api<Pod> = Api::namespaced(state.ctx.client.clone(), &ns);
     let uid = job.metadata.uid.clone().unwrap_or_default();
-    let pods: Vec<Arc<Pod>> = state
+    let pods: Vec<Arc<CachedPod>> = state
         .pods
         .state()
         .into_iter()
@@ -312,7 +313,7 @@ async fn reconcile(job: Arc<Job>, state: Arc<State>) -> Result<Action, Error> {
         // Anything still holding the finalizer (a pod that ended after the
         // Job did, or whose Job is being deleted, e.g. in the foreground)
         // no longer counts, and must not hold its deletion up.
-        let stragglers: Vec<Arc<Pod>> = pods
+        let stragglers: Vec<Arc<CachedPod>> = pods
             .iter()
             .filter(|p| has_tracking_finalizer(p))
             .cloned()
@@ -332,9 +333,9 @@ async fn reconcile(job: Arc<Job>, state: Arc<State>) -> Result<Action, Error> {
     let mut failed_indexes = parse_indexes(status.failed_indexes.as_deref().unwrap_or(""));
     let finishing = condition_true(&status, "FailureTarget").is_some()
         || condition_true(&status, "SuccessCriteriaMet").is_some();
-    let mut new_succeeded: Vec<Arc<Pod>> = Vec::new();
-    let mut new_failed: Vec<Arc<Pod>> = Vec::new();
-    let mut ignored: Vec<Arc<Pod>> = Vec::new();
+    let mut new_succeeded: Vec<Arc<CachedPod>> = Vec::new();
+    let mut new_failed: Vec<Arc<CachedPod>> = Vec::new();
+    let mut ignored: Vec<Arc<CachedPod>> = Vec::new();
     let mut fail_job: Option<String> = None;
     let awaiting = state.finalizers.pending(&key);
     for pod in &pods {
@@ -414,7 +415,7 @@ async fn reconcile(job: Arc<Job>, state: Arc<State>) -> Result<Action, Error> {
     for pod in &new_failed {
         uncounted.failed.push(uid_of(pod));
     }
-    let active: Vec<Arc<Pod>> = pods.iter().filter(|p| is_active(p)).cloned().collect();
+    let active: Vec<Arc<CachedPod>> = pods.iter().filter(|p| is_active(p)).cloned().collect();
     let terminating = pods
         .iter()
         .filter(|p| p.metadata.deletion_timestamp.is_some() && !is_terminal(p))
@@ -486,7 +487,7 @@ async fn reconcile(job: Arc<Job>, state: Arc<State>) -> Result<Action, Error> {
 
     // 4. Now the finalizers may go: every counted (uncounted) pod and every
     //    pod we decided not to count.
-    let release: Vec<Arc<Pod>> = pods
+    let release: Vec<Arc<CachedPod>> = pods
         .iter()
         .filter(|p| has_tracking_finalizer(p))
         .filter(|p| {
@@ -502,7 +503,7 @@ async fn reconcile(job: Arc<Job>, state: Arc<State>) -> Result<Action, Error> {
     };
 
     // 5. Pods whose finalizer is gone are counted for good.
-    let present: HashMap<String, &Arc<Pod>> = pods.iter().map(|p| (uid_of(p), p)).collect();
+    let present: HashMap<String, &Arc<CachedPod>> = pods.iter().map(|p| (uid_of(p), p)).collect();
     let counted = |u: &String| {
         released_uids.contains(u) || present.get(u).is_none_or(|p| !has_tracking_finalizer(p))
     };
@@ -520,7 +521,7 @@ async fn reconcile(job: Arc<Job>, state: Arc<State>) -> Result<Action, Error> {
     let mut requeue: Option<Duration> = None;
     let mut manage_result: Result<(), kube::Error> = Ok(());
     let mut events: Vec<(EventType, String, String)> = Vec::new();
-    let active_now: Vec<Arc<Pod>> = active.clone();
+    let active_now: Vec<Arc<CachedPod>> = active.clone();
     if finishing {
         if !active_now.is_empty() {
             manage_result = delete_pods(&state, &job, &api, &active_now).await;
@@ -668,8 +669,8 @@ async fn manage_job(
     job: &Job,
     spec: &JobSpec,
     api: &Api<Pod>,
-    active: &[Arc<Pod>],
-    pods: &[Arc<Pod>],
+    active: &[Arc<CachedPod>],
+    pods: &[Arc<CachedPod>],
     completed: &BTreeSet<i32>,
     failed_indexes: &BTreeSet<i32>,
     succeeded: i32,
@@ -687,7 +688,7 @@ async fn manage_job(
     let indexed = is_indexed(spec);
 
     // Too many active: delete the excess (duplicates of an index first).
-    let mut excess: Vec<Arc<Pod>> = Vec::new();
+    let mut excess: Vec<Arc<CachedPod>> = Vec::new();
     if indexed {
         let mut seen = HashSet::new();
         for pod in active {
@@ -702,14 +703,14 @@ async fn manage_job(
             }
         }
     }
-    let remaining_active: Vec<&Arc<Pod>> = active
+    let remaining_active: Vec<&Arc<CachedPod>> = active
         .iter()
         .filter(|p| !excess.iter().any(|e| e.metadata.uid == p.metadata.uid))
         .collect();
     let wanted = wanted_active(spec, succeeded, completed.len()).min(parallelism);
     if remaining_active.len() > wanted {
         // Not-yet-running pods go first.
-        let mut extra: Vec<&Arc<Pod>> = remaining_active.clone();
+        let mut extra: Vec<&Arc<CachedPod>> = remaining_active.clone();
         extra.sort_by_key(|p| (is_scheduled(p), phase_of(p) == "Running", is_pod_ready(p)));
         excess.extend(
             extra
@@ -830,7 +831,7 @@ async fn manage_job(
 fn index_backoff(
     state: &State,
     spec: &JobSpec,
-    pods: &[Arc<Pod>],
+    pods: &[Arc<CachedPod>],
     ix: i32,
     now: Timestamp,
 ) -> Duration {
@@ -885,7 +886,7 @@ async fn delete_pods(
     state: &State,
     job: &Job,
     api: &Api<Pod>,
-    pods: &[Arc<Pod>],
+    pods: &[Arc<CachedPod>],
 ) -> Result<(), kube::Error> {
     let key = key_of(&job.metadata);
     let reference = job.object_ref(&());
@@ -927,7 +928,7 @@ async fn remove_finalizers(
     state: &State,
     key: &str,
     api: &Api<Pod>,
-    pods: &[Arc<Pod>],
+    pods: &[Arc<CachedPod>],
 ) -> Result<HashSet<String>, Error> {
     let results = future::join_all(pods.iter().map(|pod| async move {
         state.finalizers.expect(key, &uid_of(pod));
@@ -961,7 +962,7 @@ async fn remove_finalizers(
 
 /// A JSON patch that removes the tracking finalizer, guarded by a test of
 /// the finalizer list so a concurrent change makes it fail, not misfire.
-async fn remove_tracking_finalizer(api: &Api<Pod>, pod: &Pod) -> Result<(), kube::Error> {
+async fn remove_tracking_finalizer(api: &Api<Pod>, pod: &CachedPod) -> Result<(), kube::Error> {
     let finalizers = pod.metadata.finalizers.clone().unwrap_or_default();
     let Some(at) = finalizers.iter().position(|f| f == JOB_TRACKING_FINALIZER) else {
         return Ok(());
@@ -1050,7 +1051,7 @@ fn pod_from_template(job: &Job, spec: &JobSpec, ix: Option<i32>, failures: i32) 
 
 /// Failures so far of index `ix`: the highest failure count of its pods,
 /// one more for each that failed. Kubernetes' `getNewIndexFailureCounts`.
-fn index_failures(pods: &[Arc<Pod>], ix: Option<i32>) -> i32 {
+fn index_failures(pods: &[Arc<CachedPod>], ix: Option<i32>) -> i32 {
     let Some(ix) = ix else { return 0 };
     pods.iter()
         .filter(|p| completion_index(p) == Some(ix))
@@ -1059,7 +1060,7 @@ fn index_failures(pods: &[Arc<Pod>], ix: Option<i32>) -> i32 {
         .unwrap_or(0)
 }
 
-fn index_failure_count(pod: &Pod) -> i32 {
+fn index_failure_count(pod: &CachedPod) -> i32 {
     pod.annotations()
         .get(INDEX_FAILURE_COUNT)
         .and_then(|v| v.parse().ok())
@@ -1067,14 +1068,14 @@ fn index_failure_count(pod: &Pod) -> i32 {
 }
 
 /// The pod's completion index, if it has a valid one.
-fn completion_index(pod: &Pod) -> Option<i32> {
+fn completion_index(pod: &CachedPod) -> Option<i32> {
     pod.annotations()
         .get(COMPLETION_INDEX)
         .and_then(|v| v.parse::<i32>().ok())
         .filter(|ix| *ix >= 0)
 }
 
-fn has_tracking_finalizer(pod: &Pod) -> bool {
+fn has_tracking_finalizer(pod: &CachedPod) -> bool {
     pod.metadata
         .finalizers
         .iter()
@@ -1082,28 +1083,28 @@ fn has_tracking_finalizer(pod: &Pod) -> bool {
         .any(|f| f == JOB_TRACKING_FINALIZER)
 }
 
-fn phase_of(pod: &Pod) -> &str {
+fn phase_of(pod: &CachedPod) -> &str {
     pod.status
         .as_ref()
         .and_then(|s| s.phase.as_deref())
         .unwrap_or("Pending")
 }
 
-fn is_terminal(pod: &Pod) -> bool {
+fn is_terminal(pod: &CachedPod) -> bool {
     matches!(phase_of(pod), "Succeeded" | "Failed")
 }
 
-fn is_active(pod: &Pod) -> bool {
+fn is_active(pod: &CachedPod) -> bool {
     !is_terminal(pod) && pod.metadata.deletion_timestamp.is_none()
 }
 
-fn is_scheduled(pod: &Pod) -> bool {
+fn is_scheduled(pod: &CachedPod) -> bool {
     pod.spec.as_ref().is_some_and(|s| s.node_name.is_some())
 }
 
 /// A pod being deleted that had not failed by itself (its containers ended
 /// by our SIGTERM, exit code 143): a suspended Job does not count those.
-fn finishing_by_us(pod: &Pod) -> bool {
+fn finishing_by_us(pod: &CachedPod) -> bool {
     pod.status
         .as_ref()
         .and_then(|s| s.container_statuses.as_ref())
@@ -1113,7 +1114,7 @@ fn finishing_by_us(pod: &Pod) -> bool {
         .all(|t| t.exit_code == 143 || t.exit_code == 137)
 }
 
-fn uid_of(pod: &Pod) -> String {
+fn uid_of(pod: &CachedPod) -> String {
     pod.metadata.uid.clone().unwrap_or_default()
 }
 
@@ -1121,7 +1122,7 @@ fn uid_of(pod: &Pod) -> String {
 /// (`getFinishedTime`), or now. `finishedAt` has second precision, so a
 /// failure seen within that second is dated when it was seen: otherwise
 /// the backoff could be up to a second short.
-fn finish_time(pod: &Pod, now: Timestamp) -> Timestamp {
+fn finish_time(pod: &CachedPod, now: Timestamp) -> Timestamp {
     let finished = pod
         .status
         .as_ref()
@@ -1141,7 +1142,7 @@ fn finish_time(pod: &Pod, now: Timestamp) -> Timestamp {
 /// With `restartPolicy: OnFailure` failures are container restarts: the
 /// Job fails once its active pods restarted `backoffLimit` times.
 /// Kubernetes' `pastBackoffLimitOnFailure`.
-fn past_backoff_limit_on_failure(spec: &JobSpec, active: &[Arc<Pod>]) -> bool {
+fn past_backoff_limit_on_failure(spec: &JobSpec, active: &[Arc<CachedPod>]) -> bool {
     let restart_policy = spec
         .template
         .spec
@@ -1185,7 +1186,10 @@ enum PolicyMatch {
 /// Kubernetes' `matchPodFailurePolicy`: rules in order; exit-code rules look
 /// at containers that terminated with a non-zero code (optionally one
 /// container by name), condition rules at the pod's conditions.
-fn match_pod_failure_policy(rules: &[PodFailurePolicyRule], pod: &Pod) -> Option<PolicyMatch> {
+fn match_pod_failure_policy(
+    rules: &[PodFailurePolicyRule],
+    pod: &CachedPod,
+) -> Option<PolicyMatch> {
     let status = pod.status.as_ref()?;
     let key = key_of(&pod.metadata);
     for (i, rule) in rules.iter().enumerate() {
@@ -1409,8 +1413,8 @@ struct BackoffRecord {
 fn record_backoff(
     state: &State,
     key: &str,
-    succeeded: &[Arc<Pod>],
-    failed: &[Arc<Pod>],
+    succeeded: &[Arc<CachedPod>],
+    failed: &[Arc<CachedPod>],
     now: Timestamp,
 ) {
     if succeeded.is_empty() && failed.is_empty() {
@@ -1527,7 +1531,7 @@ impl FinalizerExpectations {
     }
 
     /// A pod seen without the finalizer (or deleted) is no longer awaited.
-    fn observe(&self, change: &Change<Pod>) {
+    fn observe(&self, change: &Change<CachedPod>) {
         let (pod, gone) = match change {
             Change::Added(p) | Change::Updated { new: p, .. } => (p, false),
             Change::Deleted(p) => (p, true),
@@ -1593,8 +1597,8 @@ mod tests {
         assert_eq!(r, BackoffRecord::default());
     }
 
-    fn failed_pod(exit_code: i32, conditions: &[&str]) -> Pod {
-        Pod {
+    fn failed_pod(exit_code: i32, conditions: &[&str]) -> CachedPod {
+        CachedPod::of(&Pod {
             metadata: ObjectMeta {
                 name: Some("p".into()),
                 namespace: Some("default".into()),
@@ -1626,7 +1630,7 @@ mod tests {
                 }]),
                 ..Default::default()
             }),
-        }
+        })
     }
 
     #[test]

@@ -57,8 +57,8 @@
 //!   waits to see in its cache: ReplicaSet, DaemonSet, Job) and slow-start
 //!   batches for pod creation.
 //! - [`pods`]: active / Ready / available pods.
-//! - [`pod_cache`]: what the one pod cache drops of each pod (volumes other
-//!   than claims, containers' commands, environment, mounts and probes).
+//! - [`pod_cache`]: [`pod_cache::CachedPod`], what the one pod cache keeps
+//!   of each pod (the fields the controllers read).
 //! - [`status`]: status fields written the way Kubernetes serializes them.
 //! - [`template_hash`]: the pod-template hash children are named by.
 //! - [`history`]: ControllerRevisions (DaemonSet, StatefulSet).

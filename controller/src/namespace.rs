@@ -74,7 +74,7 @@ pub fn build(ctx: &Arc<Context>) -> Built {
         backoff: RetryBackoff::default(),
     });
     let namespaces = ctx.informers.get::<Namespace>();
-    let pods = ctx.informers.pods();
+    let pods = crate::pod_cache::informer(&ctx.informers);
     let store = namespaces.store();
     let controller = drive(
         "namespace controller",

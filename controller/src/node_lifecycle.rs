@@ -79,6 +79,7 @@ use minik_client::{errors, Informer};
 use serde_json::json;
 
 use crate::context::{drive, Built, EventRecorder, RetryBackoff};
+use crate::pod_cache::CachedPod;
 use crate::{Context, Error};
 
 /// Namespace of the kubelets' heartbeat Leases.
@@ -128,7 +129,7 @@ struct State {
     /// (Kubernetes' `nodeHealthData.probeTimestamp`).
     observed: Mutex<HashMap<String, Observed>>,
     pods_synced: Synced,
-    pods: Store<Pod>,
+    pods: Store<CachedPod>,
     /// Nodes already announced with `RegisteredNode`.
     registered: Mutex<HashSet<String>>,
     /// The Ready status last seen per node (to report transitions once).
@@ -163,7 +164,7 @@ struct Observed {
 pub fn build(ctx: &Arc<Context>) -> Built {
     let nodes = ctx.informers.get::<Node>();
     let leases = ctx.informers.get::<Lease>();
-    let pods = ctx.informers.pods();
+    let pods = crate::pod_cache::informer(&ctx.informers);
     let state = Arc::new(State {
         nodes: nodes.store(),
         leases: leases.store(),
@@ -469,22 +470,33 @@ async fn mark_pods_not_ready(
         if ready.status != "True" || matches!((became_ready, since), (Some(p), Some(n)) if p > n) {
             continue;
         }
-        let mut updated = (*pod).clone();
-        for c in updated
+        let mut conditions = pod
             .status
-            .iter_mut()
-            .flat_map(|s| s.conditions.iter_mut().flatten())
-        {
-            if c.type_ == "Ready" {
-                c.status = "False".into();
-                c.last_transition_time = Some(Time(Timestamp::now()));
-            }
+            .iter()
+            .flat_map(|s| s.conditions.iter().flatten())
+            .cloned()
+            .collect::<Vec<_>>();
+        for c in conditions.iter_mut().filter(|c| c.type_ == "Ready") {
+            c.status = "False".into();
+            c.last_transition_time = Some(Time(Timestamp::now()));
         }
+        // The cache holds only part of a pod's status, so the conditions
+        // are sent as a merge patch (the list replaced whole, as the PUT of
+        // `UpdateStatus` replaces it), preconditioned on the cached
+        // resourceVersion as that PUT is.
+        let patch = json!({
+            "metadata": {"resourceVersion": pod.metadata.resource_version},
+            "status": {"conditions": conditions},
+        });
         let ns = pod.namespace().unwrap_or_default();
         let api: Api<Pod> = Api::namespaced(st.ctx.client.clone(), &ns);
         tracing::info!(pod = %pod.name_any(), node, "marking pod not ready: its node is not ready");
         match api
-            .replace_status(&pod.name_any(), &PostParams::default(), &updated)
+            .patch_status(
+                &pod.name_any(),
+                &PatchParams::default(),
+                &Patch::Merge(&patch),
+            )
             .await
         {
             Ok(_) => {
@@ -505,7 +517,7 @@ async fn mark_pods_not_ready(
     Ok(())
 }
 
-fn pods_on(st: &State, node: &str) -> Vec<Arc<Pod>> {
+fn pods_on(st: &State, node: &str) -> Vec<Arc<CachedPod>> {
     st.pods
         .state()
         .into_iter()
@@ -626,7 +638,7 @@ fn evictions_allowed(st: &State, node: &Node) -> bool {
 /// When `pod` must leave a node with `taints` (NoExecute only): `None` if
 /// it tolerates them forever, else the deadline (now or later).
 fn eviction_time(
-    pod: &Pod,
+    pod: &CachedPod,
     taints: &[&Taint],
     now: Timestamp,
     default_toleration: Duration,
@@ -769,7 +781,7 @@ async fn evict_pods(st: &State, node: &Node, now: Timestamp) -> Result<Option<Ti
 
 /// Kubernetes' `addConditionAndDeletePod`: the DisruptionTarget condition,
 /// the event, then an ordinary (graceful) delete.
-async fn evict(st: &State, pod: &Pod) -> Result<(), Error> {
+async fn evict(st: &State, pod: &CachedPod) -> Result<(), Error> {
     let ns = pod.namespace().unwrap_or_default();
     let name = pod.name_any();
     tracing::info!(pod = %format!("{ns}/{name}"), "evicting pod from a NoExecute-tainted node");
@@ -821,6 +833,7 @@ async fn evict(st: &State, pod: &Pod) -> Result<(), Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pod_cache::CachedPodSpec;
 
     fn taint(key: &str, added: Timestamp) -> Taint {
         Taint {
@@ -831,9 +844,9 @@ mod tests {
         }
     }
 
-    fn pod_with(tolerations: Vec<Toleration>) -> Pod {
-        Pod {
-            spec: Some(k8s_openapi::api::core::v1::PodSpec {
+    fn pod_with(tolerations: Vec<Toleration>) -> CachedPod {
+        CachedPod {
+            spec: Some(CachedPodSpec {
                 tolerations: Some(tolerations),
                 ..Default::default()
             }),

@@ -6,7 +6,6 @@
 
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, OwnerReference};
 use k8s_openapi::NamespaceResourceScope;
 use kube::api::{Api, Patch, PatchParams};
@@ -14,6 +13,7 @@ use kube::{Resource, ResourceExt};
 use minik_client::errors;
 use serde_json::json;
 
+use crate::pod_cache::CachedPod;
 use crate::Error;
 
 /// Makes `owner` the controller of `obj` with a strategic merge patch that
@@ -107,8 +107,8 @@ pub async fn claim_pods<O>(
     client: &kube::Client,
     rs: &O,
     sel: &minik_api::selectors::LabelSelector,
-    pods: Vec<Arc<Pod>>,
-) -> Result<Vec<Arc<Pod>>, Error>
+    pods: Vec<Arc<CachedPod>>,
+) -> Result<Vec<Arc<CachedPod>>, Error>
 where
     O: Resource<DynamicType = (), Scope = NamespaceResourceScope>
         + Clone
@@ -117,7 +117,7 @@ where
 {
     let rs_uid = rs.meta().uid.clone().unwrap_or_default();
     let rs_deleting = rs.meta().deletion_timestamp.is_some();
-    let api: Api<Pod> = Api::namespaced(client.clone(), &rs.namespace().unwrap_or_default());
+    let api: Api<CachedPod> = Api::namespaced(client.clone(), &rs.namespace().unwrap_or_default());
     let mut claimed = Vec::new();
     let mut first_error = None;
     // Adoption re-reads the owner from the API server once, so an
@@ -182,7 +182,7 @@ where
 /// `getPodXs`): its controller if that is a `K`, else — an orphan — every
 /// `K` of its namespace whose selector matches it, which may adopt it.
 pub fn owners_for_pod<K>(
-    pod: &Pod,
+    pod: &CachedPod,
     owners: &kube::runtime::reflector::Store<K>,
     selector_of: impl Fn(&K) -> Option<LabelSelector>,
 ) -> Vec<kube::runtime::reflector::ObjectRef<K>>

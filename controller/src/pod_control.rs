@@ -19,6 +19,7 @@ use kube::{Resource, ResourceExt};
 use minik_client::{errors, Change, EventRecorder};
 
 use crate::ownership::{controller_of, key_of};
+use crate::pod_cache::CachedPod;
 
 /// How long unmet expectations hold an owner back before the controller
 /// stops trusting them (Kubernetes' `ExpectationsTimeout`).
@@ -32,7 +33,7 @@ const EXPECTATIONS_TIMEOUT: Duration = Duration::from_secs(5 * 60);
 /// as deleted.
 pub async fn delete_pod(
     pods: &Api<Pod>,
-    pod: &Pod,
+    pod: &CachedPod,
     params: DeleteParams,
     owner: (&ObjectReference, &str),
     expectations: &Expectations,
@@ -181,7 +182,7 @@ impl Expectations {
 
     /// Lowers expectations for one pod watch event, seen after the cache
     /// applied it. `added`: the cache did not hold this pod before.
-    pub fn observe(&self, change: &Change<Pod>, cache: &Store<Pod>) {
+    pub fn observe(&self, change: &Change<CachedPod>, cache: &Store<CachedPod>) {
         match change {
             Change::Added(pod) | Change::Updated { new: pod, .. } => {
                 let added = matches!(change, Change::Added(_));
@@ -214,7 +215,7 @@ impl Expectations {
 
 impl Expectations {
     /// `namespace/name` of the pod's controller, if it is of our kind.
-    fn owner_of(&self, pod: &Pod) -> Option<String> {
+    fn owner_of(&self, pod: &CachedPod) -> Option<String> {
         let owner = controller_of(&pod.metadata).filter(|o| o.kind == self.owner_kind)?;
         Some(format!(
             "{}/{}",
@@ -234,7 +235,7 @@ mod tests {
 
     #[test]
     fn expectations_wait_until_the_cache_saw_our_writes() {
-        let (cache, _writer) = reflector::store::<Pod>();
+        let (cache, _writer) = reflector::store::<CachedPod>();
         let owned = |name: &str| {
             let mut p = Pod::default();
             p.metadata.name = Some(name.into());
@@ -250,7 +251,7 @@ mod tests {
             p
         };
         let updated = |p: Pod| {
-            let p = Arc::new(p);
+            let p = Arc::new(CachedPod::of(&p));
             Change::Updated {
                 old: p.clone(),
                 new: p,
@@ -259,11 +260,17 @@ mod tests {
         let e = Expectations::for_kind("ReplicaSet");
         e.expect_creations("default/web", 2);
         assert!(!e.satisfied("default/web"));
-        e.observe(&Change::Added(Arc::new(owned("web-a"))), &cache);
+        e.observe(
+            &Change::Added(Arc::new(CachedPod::of(&owned("web-a")))),
+            &cache,
+        );
         // A later update of a pod already seen is not another creation.
         e.observe(&updated(owned("web-a")), &cache);
         assert!(!e.satisfied("default/web"));
-        e.observe(&Change::Added(Arc::new(owned("web-b"))), &cache);
+        e.observe(
+            &Change::Added(Arc::new(CachedPod::of(&owned("web-b")))),
+            &cache,
+        );
         assert!(e.satisfied("default/web"));
 
         e.expect_deletions("default/web", ["default/web-a".to_string()].into());

@@ -67,6 +67,7 @@ use crate::context::{drive, Built, EventRecorder, RetryBackoff};
 use crate::ownership::{
     claim_pods, controller_of, controller_ref, key_of, labels_of, owners_for_pod, selector,
 };
+use crate::pod_cache::CachedPod;
 use crate::pod_control::{delete_pod, slow_start_batch, Expectations};
 use crate::pods::{is_pod_active, is_pod_available, is_pod_ready, ready_since};
 use crate::status::{omit_zero, second_precision, write_status};
@@ -77,7 +78,7 @@ use crate::{Context, Error};
 /// (kube-controller-manager's `BurstReplicas`).
 const BURST_REPLICAS: usize = 500;
 /// Annotation that lets users say which pods to delete first.
-const POD_DELETION_COST: &str = "controller.kubernetes.io/pod-deletion-cost";
+pub(crate) const POD_DELETION_COST: &str = "controller.kubernetes.io/pod-deletion-cost";
 
 /// A kind this controller keeps `replicas` pods for: the ReplicaSet, and
 /// the ReplicationController, which Kubernetes runs through this same
@@ -118,7 +119,7 @@ impl ReplicaOwner for ReplicaSet {
 struct State<K: ReplicaOwner> {
     ctx: Arc<Context>,
     /// Every pod in the cluster, kept by this controller's pod watch.
-    pods: Store<Pod>,
+    pods: Store<CachedPod>,
     /// The Pod informer's first list is in.
     pods_synced: Synced,
     /// Every owner (the controller's own cache).
@@ -141,7 +142,7 @@ pub fn build(ctx: &Arc<Context>) -> Built {
 /// The controller for one [`ReplicaOwner`] kind.
 pub fn build_for<K: ReplicaOwner>(ctx: &Arc<Context>, name: &'static str) -> Built {
     let replica_sets = ctx.informers.get::<K>();
-    let pods = ctx.informers.pods();
+    let pods = crate::pod_cache::informer(&ctx.informers);
     let expectations = Arc::new(Expectations::for_kind(K::KIND));
     let state = Arc::new(State {
         events: EventRecorder::new(ctx.client.clone(), K::REPORTER, None),
@@ -177,10 +178,10 @@ pub fn build_for<K: ReplicaOwner>(ctx: &Arc<Context>, name: &'static str) -> Bui
 /// handlers (`addPod`, `updatePod`, `deletePod`). The shared cache already
 /// holds the change when it arrives.
 fn pod_changes(
-    changes: impl Stream<Item = Change<Pod>> + Send + 'static,
-    cache: Store<Pod>,
+    changes: impl Stream<Item = Change<CachedPod>> + Send + 'static,
+    cache: Store<CachedPod>,
     expectations: Arc<Expectations>,
-) -> impl Stream<Item = Arc<Pod>> + Send + 'static {
+) -> impl Stream<Item = Arc<CachedPod>> + Send + 'static {
     changes.filter_map(move |change| {
         expectations.observe(&change, &cache);
         future::ready(change.touched())
@@ -190,7 +191,10 @@ fn pod_changes(
 /// Which ReplicaSets a pod event concerns: its controller if that is a
 /// ReplicaSet, or, for an orphan, every ReplicaSet in its namespace whose
 /// selector matches it (one of them will adopt it).
-fn replica_sets_for_pod<K: ReplicaOwner>(pod: &Pod, replica_sets: &Store<K>) -> Vec<ObjectRef<K>> {
+fn replica_sets_for_pod<K: ReplicaOwner>(
+    pod: &CachedPod,
+    replica_sets: &Store<K>,
+) -> Vec<ObjectRef<K>> {
     owners_for_pod(pod, replica_sets, |k| {
         k.as_replica_set().spec.as_ref().map(|s| s.selector.clone())
     })
@@ -227,7 +231,7 @@ async fn reconcile<K: ReplicaOwner>(owner: Arc<K>, state: Arc<State<K>>) -> Resu
         }
     };
     let ns = rs.namespace().unwrap_or_default();
-    let active: Vec<Arc<Pod>> = state
+    let active: Vec<Arc<CachedPod>> = state
         .pods
         .state()
         .into_iter()
@@ -274,7 +278,7 @@ async fn manage_replicas<K: ReplicaOwner>(
     state: &State<K>,
     owner: &K,
     rs: &ReplicaSet,
-    pods: &[Arc<Pod>],
+    pods: &[Arc<CachedPod>],
 ) -> Result<(), kube::Error> {
     let key = key_of(&rs.metadata);
     let want = desired_replicas(rs);
@@ -364,7 +368,7 @@ async fn manage_replicas<K: ReplicaOwner>(
 /// The ReplicaSet's status as its pods say it is. Kubernetes' `calculateStatus`.
 fn calculate_status(
     rs: &ReplicaSet,
-    pods: &[Arc<Pod>],
+    pods: &[Arc<CachedPod>],
     manage_error: Option<&kube::Error>,
     now: Timestamp,
 ) -> ReplicaSetStatus {
@@ -483,7 +487,10 @@ fn pod_from_template<K: ReplicaOwner>(owner: &K, rs: &ReplicaSet) -> Pod {
 /// Pods controlled by this ReplicaSet or by its siblings (ReplicaSets with
 /// the same controller, e.g. the other revisions of one Deployment), used to
 /// see which nodes are crowded. Kubernetes' `getIndirectlyRelatedPods`.
-fn indirectly_related_pods<K: ReplicaOwner>(state: &State<K>, rs: &ReplicaSet) -> Vec<Arc<Pod>> {
+fn indirectly_related_pods<K: ReplicaOwner>(
+    state: &State<K>,
+    rs: &ReplicaSet,
+) -> Vec<Arc<CachedPod>> {
     let ns = rs.namespace().unwrap_or_default();
     // The selectors of this owner's siblings (itself, without an owner).
     let siblings: Vec<LabelSelector> = match controller_of(&rs.metadata) {
@@ -538,15 +545,15 @@ fn indirectly_related_pods<K: ReplicaOwner>(state: &State<K>, rs: &ReplicaSet) -
 /// 7. more container restarts first;
 /// 8. created more recently first (same bucketing as 6).
 pub fn deletion_order(
-    mut pods: Vec<Arc<Pod>>,
-    related: &[Arc<Pod>],
+    mut pods: Vec<Arc<CachedPod>>,
+    related: &[Arc<CachedPod>],
     now: Timestamp,
-) -> Vec<Arc<Pod>> {
+) -> Vec<Arc<CachedPod>> {
     let mut on_node: HashMap<String, usize> = HashMap::new();
     for p in related.iter().filter(|p| is_pod_active(p)) {
         *on_node.entry(node_of(p)).or_default() += 1;
     }
-    let rank = |p: &Pod| on_node.get(&node_of(p)).copied().unwrap_or(0);
+    let rank = |p: &CachedPod| on_node.get(&node_of(p)).copied().unwrap_or(0);
     // An insertion sort: Kubernetes' order is not a strict total order in
     // every corner (the log-bucket tie-break), which std's sorts may reject.
     for i in 1..pods.len() {
@@ -560,7 +567,12 @@ pub fn deletion_order(
 }
 
 /// `ActivePodsWithRanks.Less(a, b)`: should `a` be deleted before `b`?
-fn delete_before(a: &Pod, b: &Pod, rank: &dyn Fn(&Pod) -> usize, now: Timestamp) -> bool {
+fn delete_before(
+    a: &CachedPod,
+    b: &CachedPod,
+    rank: &dyn Fn(&CachedPod) -> usize,
+    now: Timestamp,
+) -> bool {
     let (na, nb) = (node_of(a), node_of(b));
     if na != nb && (na.is_empty() || nb.is_empty()) {
         return na.is_empty();
@@ -606,8 +618,8 @@ fn delete_before(a: &Pod, b: &Pod, rank: &dyn Fn(&Pod) -> usize, now: Timestamp)
 fn newer_first(
     ta: Option<Timestamp>,
     tb: Option<Timestamp>,
-    a: &Pod,
-    b: &Pod,
+    a: &CachedPod,
+    b: &CachedPod,
     now: Timestamp,
 ) -> bool {
     let (Some(ta), Some(tb)) = (ta, tb) else {
@@ -627,14 +639,14 @@ fn newer_first(
     }
 }
 
-fn node_of(p: &Pod) -> String {
+fn node_of(p: &CachedPod) -> String {
     p.spec
         .as_ref()
         .and_then(|s| s.node_name.clone())
         .unwrap_or_default()
 }
 
-fn phase_ordinal(p: &Pod) -> u8 {
+fn phase_ordinal(p: &CachedPod) -> u8 {
     match p.status.as_ref().and_then(|s| s.phase.as_deref()) {
         Some("Pending") => 0,
         Some("Unknown") => 1,
@@ -643,7 +655,7 @@ fn phase_ordinal(p: &Pod) -> u8 {
     }
 }
 
-fn deletion_cost(p: &Pod) -> i32 {
+fn deletion_cost(p: &CachedPod) -> i32 {
     p.metadata
         .annotations
         .as_ref()
@@ -654,7 +666,7 @@ fn deletion_cost(p: &Pod) -> i32 {
 
 /// The highest restart count among regular containers, then among
 /// restartable init ("sidecar") containers, compared in that order.
-fn max_restarts(p: &Pod) -> (i32, i32) {
+fn max_restarts(p: &CachedPod) -> (i32, i32) {
     let status = p.status.as_ref();
     let regular = status
         .and_then(|s| s.container_statuses.as_ref())
@@ -764,7 +776,13 @@ mod tests {
     use k8s_openapi::api::core::v1::{PodCondition, PodSpec, PodStatus};
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
-    fn pod(name: &str, node: &str, phase: &str, ready_at: Option<i64>, created: i64) -> Arc<Pod> {
+    fn pod(
+        name: &str,
+        node: &str,
+        phase: &str,
+        ready_at: Option<i64>,
+        created: i64,
+    ) -> Arc<CachedPod> {
         let conditions = ready_at.map(|t| {
             vec![PodCondition {
                 type_: "Ready".into(),
@@ -773,7 +791,7 @@ mod tests {
                 ..Default::default()
             }]
         });
-        Arc::new(Pod {
+        Arc::new(CachedPod::of(&Pod {
             metadata: ObjectMeta {
                 name: Some(name.into()),
                 uid: Some(format!("uid-{name}")),
@@ -789,10 +807,10 @@ mod tests {
                 conditions,
                 ..Default::default()
             }),
-        })
+        }))
     }
 
-    fn names(pods: &[Arc<Pod>]) -> Vec<String> {
+    fn names(pods: &[Arc<CachedPod>]) -> Vec<String> {
         pods.iter().map(|p| p.name_any()).collect()
     }
 

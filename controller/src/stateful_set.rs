@@ -81,6 +81,7 @@ use minik_client::informer::Synced;
 use crate::context::{drive, Built, EventRecorder, RetryBackoff};
 use crate::history::{self, REVISION_HASH_LABEL};
 use crate::ownership::{claim_pods, controller_ref, key_of, owners_for_pod, selector};
+use crate::pod_cache::CachedPod;
 use crate::pod_control::slow_start_batch;
 use crate::pods::{is_pod_available, is_pod_ready};
 use crate::step_gate::gated;
@@ -97,7 +98,7 @@ const CONCURRENT_SYNCS: u16 = 5;
 /// Everything the reconcile reads besides the StatefulSet itself.
 struct State {
     ctx: Arc<Context>,
-    pods: Store<Pod>,
+    pods: Store<CachedPod>,
     revisions: Store<ControllerRevision>,
     claims: Store<PersistentVolumeClaim>,
     synced: Vec<Synced>,
@@ -121,7 +122,7 @@ struct Versioned {
 /// starts them). Kubernetes' `NewStatefulSetController`.
 pub fn build(ctx: &Arc<Context>) -> Built {
     let sets = ctx.informers.get::<StatefulSet>();
-    let pods = ctx.informers.pods();
+    let pods = crate::pod_cache::informer(&ctx.informers);
     let revisions = ctx.informers.get::<ControllerRevision>();
     let claims = ctx.informers.get::<PersistentVolumeClaim>();
     let state = Arc::new(State {
@@ -238,10 +239,10 @@ async fn set_pods(
     state: &State,
     set: &StatefulSet,
     sel: &minik_api::selectors::LabelSelector,
-) -> Result<Vec<Arc<Pod>>, Error> {
+) -> Result<Vec<Arc<CachedPod>>, Error> {
     let ns = set.namespace().unwrap_or_default();
     let uid = set.metadata.uid.as_deref();
-    let candidates: Vec<Arc<Pod>> = state
+    let candidates: Vec<Arc<CachedPod>> = state
         .pods
         .state()
         .into_iter()
@@ -330,7 +331,7 @@ async fn update_stateful_set(
     current: &ControllerRevision,
     update: &ControllerRevision,
     collision_count: i32,
-    pods: &[Arc<Pod>],
+    pods: &[Arc<CachedPod>],
 ) -> (StatefulSetStatus, Result<(), Error>) {
     let current_set = Versioned {
         set: apply_revision(set, current),
@@ -351,8 +352,8 @@ async fn update_stateful_set(
 
     let start = start_ordinal(set);
     let count = replicas(set) as usize;
-    let mut replicas: Vec<Option<Arc<Pod>>> = vec![None; count];
-    let mut condemned: Vec<Arc<Pod>> = Vec::new();
+    let mut replicas: Vec<Option<Arc<CachedPod>>> = vec![None; count];
+    let mut condemned: Vec<Arc<CachedPod>> = Vec::new();
     for pod in pods {
         let Some(ord) = ordinal_of(pod) else {
             continue;
@@ -363,16 +364,16 @@ async fn update_stateful_set(
             condemned.push(pod.clone());
         }
     }
-    let replicas: Vec<Arc<Pod>> = replicas
+    let replicas: Vec<Arc<CachedPod>> = replicas
         .into_iter()
         .enumerate()
         .map(|(i, p)| {
             p.unwrap_or_else(|| {
-                Arc::new(new_versioned_pod(
+                Arc::new(CachedPod::of(&new_versioned_pod(
                     &current_set,
                     &update_set,
                     start + i as i32,
-                ))
+                )))
             })
         })
         .collect();
@@ -490,7 +491,7 @@ async fn process_replica(
     current_set: &Versioned,
     update_set: &Versioned,
     monotonic: bool,
-    pod: &Arc<Pod>,
+    pod: &Arc<CachedPod>,
 ) -> Result<bool, Error> {
     let mut pod = pod.clone();
     let phase = phase(&pod).to_string();
@@ -511,14 +512,22 @@ async fn process_replica(
             .await;
         delete_stateful_pod(state, set, &pod).await?;
         let ord = ordinal_of(&pod).unwrap_or(0);
-        pod = Arc::new(new_versioned_pod(current_set, update_set, ord));
+        pod = Arc::new(CachedPod::of(&new_versioned_pod(
+            current_set,
+            update_set,
+            ord,
+        )));
     }
     if !is_created(&pod) {
         if claim_is_stale(state, set, &pod) {
             // A claim of the pod's previous incarnation still awaits deletion.
             return Ok(true);
         }
-        create_stateful_pod(state, set, &pod).await?;
+        // The replica is the versioned pod for its ordinal (as built
+        // above): built again whole, as the cache's form is not.
+        let ord = ordinal_of(&pod).unwrap_or(0);
+        let new = new_versioned_pod(current_set, update_set, ord);
+        create_stateful_pod(state, set, &new).await?;
         return Ok(monotonic);
     }
     if phase == "Pending" {
@@ -547,7 +556,7 @@ async fn process_condemned(
     set: &StatefulSet,
     first_unhealthy: Option<&str>,
     monotonic: bool,
-    pod: &Arc<Pod>,
+    pod: &Arc<CachedPod>,
 ) -> Result<bool, Error> {
     if is_terminating(pod) {
         return Ok(monotonic);
@@ -568,7 +577,7 @@ async fn process_condemned(
 async fn rolling_update(
     state: &State,
     set: &StatefulSet,
-    replicas: &[Arc<Pod>],
+    replicas: &[Arc<CachedPod>],
     update_revision: &str,
     status: &mut StatefulSetStatus,
 ) -> Result<(), Error> {
@@ -625,7 +634,7 @@ fn update_counts(
     min_ready: i32,
     current: &ControllerRevision,
     update: &ControllerRevision,
-    lists: &[&[Arc<Pod>]],
+    lists: &[&[Arc<CachedPod>]],
 ) {
     let now = Timestamp::now();
     let (mut replicas, mut ready, mut available, mut cur, mut upd) = (0, 0, 0, 0, 0);
@@ -717,7 +726,7 @@ fn inconsistent(old: &StatefulSetStatus, new: &StatefulSetStatus) -> bool {
 async fn truncate_history(
     state: &State,
     set: &StatefulSet,
-    pods: &[Arc<Pod>],
+    pods: &[Arc<CachedPod>],
     revisions: &[Arc<ControllerRevision>],
     current: &ControllerRevision,
     update: &ControllerRevision,
@@ -753,7 +762,7 @@ async fn truncate_history(
 /// Creates the pod's claims, then the pod, then sets the claims' owners
 /// for the retention policy (`CreateStatefulPod`).
 async fn create_stateful_pod(state: &State, set: &StatefulSet, pod: &Pod) -> Result<(), Error> {
-    if let Err(e) = create_claims(state, set, pod).await {
+    if let Err(e) = create_claims(state, set, &CachedPod::of(pod)).await {
         record_pod_event(state, set, "create", &pod.name_any(), Some(&e)).await;
         return Err(e);
     }
@@ -770,6 +779,7 @@ async fn create_stateful_pod(state: &State, set: &StatefulSet, pod: &Pod) -> Res
             Err(e)
         }
         Ok(created) => {
+            let created = CachedPod::of(&created);
             if let Err(e) = update_claims_for_retention(state, set, &created).await {
                 record_pod_event(state, set, "update", &pod.name_any(), Some(&e)).await;
                 return Err(e);
@@ -782,7 +792,11 @@ async fn create_stateful_pod(state: &State, set: &StatefulSet, pod: &Pod) -> Res
 
 /// Deletes a pod with its Event (`DeleteStatefulPod`); one already gone
 /// counts as deleted.
-async fn delete_stateful_pod(state: &State, set: &StatefulSet, pod: &Pod) -> Result<(), Error> {
+async fn delete_stateful_pod(
+    state: &State,
+    set: &StatefulSet,
+    pod: &CachedPod,
+) -> Result<(), Error> {
     let api: Api<Pod> = Api::namespaced(
         state.ctx.client.clone(),
         &set.namespace().unwrap_or_default(),
@@ -808,21 +822,40 @@ async fn delete_stateful_pod(state: &State, set: &StatefulSet, pod: &Pod) -> Res
 /// Kubernetes PUTs the cached pod back whole; here the change goes as a
 /// merge patch of what it sets (with the cached resourceVersion as its
 /// precondition, so a pod changed meanwhile is a conflict, as a PUT's
-/// would be): the controller-manager's cache trims what no controller
-/// reads (`pod_cache`), so the cached pod is not the whole pod.
-async fn update_stateful_pod(state: &State, set: &StatefulSet, pod: &Pod) -> Result<(), Error> {
+/// would be): the controller-manager's cache keeps only what its
+/// controllers read (`pod_cache`), so the cached pod is not the whole pod.
+async fn update_stateful_pod(
+    state: &State,
+    set: &StatefulSet,
+    pod: &CachedPod,
+) -> Result<(), Error> {
     let mut pod = pod.clone();
     let mut patch = serde_json::Map::new();
     if !identity_matches(set, &pod) {
-        update_identity(set, &mut pod);
+        update_identity(set, &mut pod.metadata);
         patch.insert(
             "metadata".into(),
             serde_json::json!({"labels": pod.metadata.labels}),
         );
     }
     if !storage_matches(set, &pod) {
-        update_storage(set, &mut pod);
-        let volumes = pod.spec.as_ref().and_then(|s| s.volumes.as_ref());
+        // The cached volumes are the claims' only; the patch is refused
+        // either way (a live pod's volumes cannot change), as Kubernetes'
+        // PUT of the whole pod is.
+        let mut volumes = pod
+            .spec
+            .as_ref()
+            .and_then(|s| s.volumes.as_ref())
+            .map(|vs| {
+                vs.iter()
+                    .map(|v| Volume {
+                        name: v.name.clone(),
+                        persistent_volume_claim: v.persistent_volume_claim.clone(),
+                        ..Default::default()
+                    })
+                    .collect()
+            });
+        update_storage(set, &pod.metadata, &mut volumes);
         patch.insert("spec".into(), serde_json::json!({"volumes": volumes}));
         if let Err(e) = create_claims(state, set, &pod).await {
             record_pod_event(state, set, "update", &pod.name_any(), Some(&e)).await;
@@ -861,7 +894,7 @@ async fn update_stateful_pod(state: &State, set: &StatefulSet, pod: &Pod) -> Res
 }
 
 /// Creates the claims of the pod that are missing (`createPersistentVolumeClaims`).
-async fn create_claims(state: &State, set: &StatefulSet, pod: &Pod) -> Result<(), Error> {
+async fn create_claims(state: &State, set: &StatefulSet, pod: &CachedPod) -> Result<(), Error> {
     let Some(ord) = ordinal_of(pod) else {
         return Ok(());
     };
@@ -896,7 +929,11 @@ async fn create_claims(state: &State, set: &StatefulSet, pod: &Pod) -> Result<()
 
 /// Creates missing claims of a pending pod, then sets their owners
 /// (`createMissingPersistentVolumeClaims`).
-async fn create_missing_claims(state: &State, set: &StatefulSet, pod: &Pod) -> Result<(), Error> {
+async fn create_missing_claims(
+    state: &State,
+    set: &StatefulSet,
+    pod: &CachedPod,
+) -> Result<(), Error> {
     create_claims(state, set, pod).await?;
     if let Err(e) = update_claims_for_retention(state, set, pod).await {
         record_pod_event(state, set, "update", &pod.name_any(), Some(&e)).await;
@@ -937,7 +974,7 @@ pub fn claim_name(template: &str, set: &str, ord: i32) -> String {
 /// Whether a claim of the pod belongs to an earlier pod of its name that a
 /// `whenScaled: Delete` policy is deleting; the pod waits for it to go
 /// (`PodClaimIsStale`).
-fn claim_is_stale(state: &State, set: &StatefulSet, pod: &Pod) -> bool {
+fn claim_is_stale(state: &State, set: &StatefulSet, pod: &CachedPod) -> bool {
     if retention(set).1 == "Retain" {
         return false;
     }
@@ -962,7 +999,7 @@ fn claim_is_stale(state: &State, set: &StatefulSet, pod: &Pod) -> bool {
 
 /// Whether every existing claim of the pod has the owners the retention
 /// policy asks for (`ClaimsMatchRetentionPolicy`).
-fn claims_match_retention(state: &State, set: &StatefulSet, pod: &Pod) -> bool {
+fn claims_match_retention(state: &State, set: &StatefulSet, pod: &CachedPod) -> bool {
     let Some(ord) = ordinal_of(pod) else {
         return true;
     };
@@ -979,7 +1016,7 @@ fn claims_match_retention(state: &State, set: &StatefulSet, pod: &Pod) -> bool {
 async fn update_claims_for_retention(
     state: &State,
     set: &StatefulSet,
-    pod: &Pod,
+    pod: &CachedPod,
 ) -> Result<(), Error> {
     let Some(ord) = ordinal_of(pod) else {
         return Ok(());
@@ -1040,7 +1077,7 @@ fn retention(set: &StatefulSet) -> (&str, &str) {
 /// What owners the policy wants on a claim: (the set, the pod)
 /// as controllers. The set while the pod is in range and whenDeleted is
 /// Delete; the pod once it is scaled away and whenScaled is Delete.
-fn wanted_owners(set: &StatefulSet, pod: &Pod) -> (bool, bool) {
+fn wanted_owners(set: &StatefulSet, pod: &CachedPod) -> (bool, bool) {
     let (when_deleted, when_scaled) = retention(set);
     let scaled_down = !ordinal_of(pod).is_some_and(|o| in_ordinal_range(set, o));
     match (when_scaled, when_deleted) {
@@ -1053,7 +1090,7 @@ fn wanted_owners(set: &StatefulSet, pod: &Pod) -> (bool, bool) {
 
 /// `isClaimOwnerUpToDate`: stale or foreign controllers are left alone;
 /// otherwise the set and pod references must be what the policy wants.
-fn claim_owner_up_to_date(claim: &ObjectMeta, set: &StatefulSet, pod: &Pod) -> bool {
+fn claim_owner_up_to_date(claim: &ObjectMeta, set: &StatefulSet, pod: &CachedPod) -> bool {
     let set_uid = set.metadata.uid.as_deref();
     if has_stale_ref(claim, "apps/v1", "StatefulSet", &set.name_any(), set_uid)
         || has_stale_ref(
@@ -1083,7 +1120,11 @@ fn claim_owner_up_to_date(claim: &ObjectMeta, set: &StatefulSet, pod: &Pod) -> b
 
 /// The claim's owners with the set's and the pod's references replaced by
 /// what the policy wants (`updateClaimOwnerRefForSetAndPod`).
-fn retention_owner_refs(claim: &ObjectMeta, set: &StatefulSet, pod: &Pod) -> Vec<OwnerReference> {
+fn retention_owner_refs(
+    claim: &ObjectMeta,
+    set: &StatefulSet,
+    pod: &CachedPod,
+) -> Vec<OwnerReference> {
     let unexpected = has_unexpected_controller(claim, set, pod);
     let mut refs: Vec<OwnerReference> = claim
         .owner_references
@@ -1110,7 +1151,7 @@ fn retention_owner_refs(claim: &ObjectMeta, set: &StatefulSet, pod: &Pod) -> Vec
 
 /// Another controller manages the claim, or a reference to the set or pod
 /// carries an old uid; never under Retain/Retain (`hasUnexpectedController`).
-fn has_unexpected_controller(claim: &ObjectMeta, set: &StatefulSet, pod: &Pod) -> bool {
+fn has_unexpected_controller(claim: &ObjectMeta, set: &StatefulSet, pod: &CachedPod) -> bool {
     if retention(set) == ("Retain", "Retain") {
         return false;
     }
@@ -1183,7 +1224,7 @@ async fn record_pod_event(
 async fn record_claim_event(
     state: &State,
     set: &StatefulSet,
-    pod: &Pod,
+    pod: &CachedPod,
     claim: &str,
     err: Option<&Error>,
 ) {
@@ -1285,7 +1326,7 @@ pub fn new_pod(set: &StatefulSet, ordinal: i32, revision: &str) -> Pod {
         spec: template.spec,
         status: None,
     };
-    update_identity(set, &mut pod);
+    update_identity(set, &mut pod.metadata);
     let spec = pod.spec.get_or_insert_with(Default::default);
     spec.hostname = pod.metadata.name.clone();
     spec.subdomain = set
@@ -1293,7 +1334,7 @@ pub fn new_pod(set: &StatefulSet, ordinal: i32, revision: &str) -> Pod {
         .as_ref()
         .and_then(|s| s.service_name.clone())
         .filter(|s| !s.is_empty());
-    update_storage(set, &mut pod);
+    update_storage(set, &pod.metadata, &mut spec.volumes);
     pod.metadata
         .labels
         .get_or_insert_with(BTreeMap::new)
@@ -1307,21 +1348,21 @@ fn pod_name(set: &StatefulSet, ordinal: i32) -> String {
 }
 
 /// Sets the identity labels (`updateIdentity`).
-fn update_identity(set: &StatefulSet, pod: &mut Pod) {
-    let Some(ord) = ordinal_of(pod) else {
+fn update_identity(set: &StatefulSet, meta: &mut ObjectMeta) {
+    let Some(ord) = ordinal_in(meta) else {
         return;
     };
     let name = pod_name(set, ord);
-    let labels = pod.metadata.labels.get_or_insert_with(BTreeMap::new);
+    let labels = meta.labels.get_or_insert_with(BTreeMap::new);
     labels.insert(POD_NAME_LABEL.into(), name.clone());
     labels.insert(POD_INDEX_LABEL.into(), ord.to_string());
-    pod.metadata.name = Some(name);
-    pod.metadata.namespace = set.namespace();
+    meta.name = Some(name);
+    meta.namespace = set.namespace();
 }
 
 /// The pod is `<set>-<ord>` in the set's namespace with its identity
 /// labels (`identityMatches`).
-fn identity_matches(set: &StatefulSet, pod: &Pod) -> bool {
+fn identity_matches(set: &StatefulSet, pod: &CachedPod) -> bool {
     let Some(ord) = ordinal_of(pod) else {
         return false;
     };
@@ -1334,7 +1375,7 @@ fn identity_matches(set: &StatefulSet, pod: &Pod) -> bool {
 }
 
 /// Every claim template is mounted from the pod's own claim (`storageMatches`).
-fn storage_matches(set: &StatefulSet, pod: &Pod) -> bool {
+fn storage_matches(set: &StatefulSet, pod: &CachedPod) -> bool {
     let Some(ord) = ordinal_of(pod) else {
         return false;
     };
@@ -1350,12 +1391,11 @@ fn storage_matches(set: &StatefulSet, pod: &Pod) -> bool {
 
 /// Puts a volume per claim template first, replacing a template volume of
 /// the same name (`updateStorage`).
-fn update_storage(set: &StatefulSet, pod: &mut Pod) {
-    let Some(ord) = ordinal_of(pod) else {
+fn update_storage(set: &StatefulSet, meta: &ObjectMeta, pod_volumes: &mut Option<Vec<Volume>>) {
+    let Some(ord) = ordinal_in(meta) else {
         return;
     };
     let templates = templates(set);
-    let spec = pod.spec.get_or_insert_with(Default::default);
     let names: HashSet<String> = templates.iter().map(|t| t.name_any()).collect();
     let mut volumes: Vec<Volume> = templates
         .iter()
@@ -1369,13 +1409,13 @@ fn update_storage(set: &StatefulSet, pod: &mut Pod) {
         })
         .collect();
     volumes.extend(
-        spec.volumes
+        pod_volumes
             .take()
             .unwrap_or_default()
             .into_iter()
             .filter(|v| !names.contains(&v.name)),
     );
-    spec.volumes = (!volumes.is_empty()).then_some(volumes);
+    *pod_volumes = (!volumes.is_empty()).then_some(volumes);
 }
 
 fn templates(set: &StatefulSet) -> Vec<PersistentVolumeClaim> {
@@ -1386,8 +1426,8 @@ fn templates(set: &StatefulSet) -> Vec<PersistentVolumeClaim> {
 }
 
 /// The ordinal in a pod's name `<parent>-<ordinal>` (`getOrdinal`).
-fn parent_and_ordinal(pod: &Pod) -> Option<(&str, i32)> {
-    let name = pod.metadata.name.as_deref()?;
+fn parent_and_ordinal(meta: &ObjectMeta) -> Option<(&str, i32)> {
+    let name = meta.name.as_deref()?;
     let (parent, ord) = name.rsplit_once('-')?;
     if ord.is_empty() || !ord.bytes().all(|b| b.is_ascii_digit()) {
         return None;
@@ -1395,13 +1435,17 @@ fn parent_and_ordinal(pod: &Pod) -> Option<(&str, i32)> {
     Some((parent, ord.parse().ok()?))
 }
 
-fn ordinal_of(pod: &Pod) -> Option<i32> {
-    parent_and_ordinal(pod).map(|(_, o)| o)
+fn ordinal_of(pod: &CachedPod) -> Option<i32> {
+    ordinal_in(&pod.metadata)
+}
+
+fn ordinal_in(meta: &ObjectMeta) -> Option<i32> {
+    parent_and_ordinal(meta).map(|(_, o)| o)
 }
 
 /// The pod's name says it is one of the set's (`isMemberOf`).
-fn is_member_of(set: &StatefulSet, pod: &Pod) -> bool {
-    parent_and_ordinal(pod).is_some_and(|(p, _)| Some(p) == set.metadata.name.as_deref())
+fn is_member_of(set: &StatefulSet, pod: &CachedPod) -> bool {
+    parent_and_ordinal(&pod.metadata).is_some_and(|(p, _)| Some(p) == set.metadata.name.as_deref())
 }
 
 fn start_ordinal(set: &StatefulSet) -> i32 {
@@ -1438,7 +1482,7 @@ fn apply_revision(set: &StatefulSet, revision: &ControllerRevision) -> StatefulS
 // helpers
 // ---------------------------------------------------------------------------
 
-fn phase(pod: &Pod) -> &str {
+fn phase(pod: &CachedPod) -> &str {
     pod.status
         .as_ref()
         .and_then(|s| s.phase.as_deref())
@@ -1446,24 +1490,24 @@ fn phase(pod: &Pod) -> &str {
 }
 
 /// The API server has the pod (it has a phase) (`isCreated`).
-fn is_created(pod: &Pod) -> bool {
+fn is_created(pod: &CachedPod) -> bool {
     !phase(pod).is_empty()
 }
 
-fn is_terminating(pod: &Pod) -> bool {
+fn is_terminating(pod: &CachedPod) -> bool {
     pod.metadata.deletion_timestamp.is_some()
 }
 
-fn is_running_and_ready(pod: &Pod) -> bool {
+fn is_running_and_ready(pod: &CachedPod) -> bool {
     phase(pod) == "Running" && is_pod_ready(pod)
 }
 
 /// Running, Ready and not terminating (`isHealthy`).
-fn is_healthy(pod: &Pod) -> bool {
+fn is_healthy(pod: &CachedPod) -> bool {
     is_running_and_ready(pod) && !is_terminating(pod)
 }
 
-fn revision_of(pod: &Pod) -> &str {
+fn revision_of(pod: &CachedPod) -> &str {
     pod.metadata
         .labels
         .as_ref()
@@ -1560,7 +1604,9 @@ mod tests {
             "www-web-6"
         );
         assert_eq!(volumes[1].name, "cfg");
-        assert!(identity_matches(&s, &pod) && storage_matches(&s, &pod));
+        // As the cache will hold it once created.
+        let cached = CachedPod::of(&pod);
+        assert!(identity_matches(&s, &cached) && storage_matches(&s, &cached));
         assert!(in_ordinal_range(&s, 7) && !in_ordinal_range(&s, 8) && !in_ordinal_range(&s, 4));
         assert_eq!(
             crate::ownership::controller_of(&pod.metadata).unwrap().kind,
@@ -1581,7 +1627,7 @@ mod tests {
 
     #[test]
     fn ordinals_come_from_names() {
-        let pod = |n: &str| Pod {
+        let pod = |n: &str| CachedPod {
             metadata: ObjectMeta {
                 name: Some(n.into()),
                 ..Default::default()
@@ -1602,9 +1648,9 @@ mod tests {
             set(json!({"persistentVolumeClaimRetentionPolicy":
                 {"whenDeleted": deleted, "whenScaled": scaled}}))
         };
-        let mut pod = new_pod(&set(json!({})), 1, "r");
+        let mut pod = CachedPod::of(&new_pod(&set(json!({})), 1, "r"));
         pod.metadata.uid = Some("pod-uid".into());
-        let mut gone = new_pod(&set(json!({})), 4, "r");
+        let mut gone = CachedPod::of(&new_pod(&set(json!({})), 4, "r"));
         gone.metadata.uid = Some("gone-uid".into());
         for (deleted, scaled, on, want) in [
             ("Retain", "Retain", &pod, (false, false)),
@@ -1661,11 +1707,11 @@ mod tests {
             revision: "web-new".into(),
         };
         assert_eq!(
-            revision_of(&new_versioned_pod(&current, &update, 1)),
+            revision_of(&CachedPod::of(&new_versioned_pod(&current, &update, 1))),
             "web-old"
         );
         assert_eq!(
-            revision_of(&new_versioned_pod(&current, &update, 2)),
+            revision_of(&CachedPod::of(&new_versioned_pod(&current, &update, 2))),
             "web-new"
         );
         assert_eq!(scaled_down(&IntOrString::String("50%".into()), 3), 1);

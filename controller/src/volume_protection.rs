@@ -14,7 +14,7 @@
 use std::sync::Arc;
 
 use futures::FutureExt;
-use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim, Pod};
+use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim};
 use kube::api::{Api, ListParams, Patch, PatchParams};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::{ObjectRef, Store};
@@ -25,12 +25,13 @@ use serde_json::json;
 
 use crate::context::{drive, Built, RetryBackoff};
 use crate::ownership::key_of;
+use crate::pod_cache::CachedPod;
 use crate::step_gate::gated;
 use crate::{Context, Error};
 
 struct State {
     ctx: Arc<Context>,
-    pods: Store<Pod>,
+    pods: Store<CachedPod>,
     retries: RetryBackoff,
 }
 
@@ -38,7 +39,7 @@ struct State {
 pub fn build(ctx: &Arc<Context>) -> Built {
     let claims = ctx.informers.get::<PersistentVolumeClaim>();
     let volumes = ctx.informers.get::<PersistentVolume>();
-    let pods = ctx.informers.pods();
+    let pods = crate::pod_cache::informer(&ctx.informers);
     let state = Arc::new(State {
         ctx: ctx.clone(),
         pods: pods.store(),
@@ -70,14 +71,14 @@ pub fn build(ctx: &Arc<Context>) -> Built {
 }
 
 /// The claims a pod's volumes name.
-fn claims_of(pod: &Pod) -> Vec<ObjectRef<PersistentVolumeClaim>> {
+fn claims_of(pod: &CachedPod) -> Vec<ObjectRef<PersistentVolumeClaim>> {
     let ns = pod.namespace().unwrap_or_default();
     claim_names(pod)
         .map(|name| ObjectRef::new(name).within(&ns))
         .collect()
 }
 
-fn claim_names(pod: &Pod) -> impl Iterator<Item = &str> {
+fn claim_names(pod: &CachedPod) -> impl Iterator<Item = &str> {
     pod.spec
         .iter()
         .flat_map(|s| s.volumes.iter().flatten())
@@ -88,7 +89,7 @@ fn claim_names(pod: &Pod) -> impl Iterator<Item = &str> {
 /// Whether `pod` holds claim `name`: scheduled, not terminated, naming it.
 /// (An unscheduled pod cannot be using it: the kubelet refuses to start a
 /// pod whose claim is being deleted.)
-fn uses(pod: &Pod, name: &str) -> bool {
+fn uses(pod: &CachedPod, name: &str) -> bool {
     let scheduled = pod
         .spec
         .as_ref()
@@ -140,7 +141,7 @@ async fn sync_claim(pvc: Arc<PersistentVolumeClaim>, state: Arc<State>) -> Resul
     if cached {
         return Ok(Action::await_change());
     }
-    let pods: Api<Pod> = Api::namespaced(state.ctx.client.clone(), &ns);
+    let pods: Api<CachedPod> = Api::namespaced(state.ctx.client.clone(), &ns);
     if pods
         .list(&ListParams::default())
         .await?

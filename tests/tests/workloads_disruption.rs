@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use k8s_openapi::api::core::v1::{Node, Pod};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
+use minik_controller::pod_cache::CachedPod;
 use serde_json::{json, Value};
 use support::TestCluster;
 
@@ -266,7 +267,7 @@ async fn ready_pods(pods: &Api<Pod>) -> Vec<String> {
         .items
         .into_iter()
         .filter(|p| p.metadata.deletion_timestamp.is_none())
-        .filter(minik_controller::pods::is_pod_ready)
+        .filter(|p| minik_controller::pods::is_pod_ready(&CachedPod::of(p)))
         .map(|p| p.spec.unwrap().node_name.unwrap_or_default())
         .collect()
 }
