@@ -34,10 +34,12 @@ const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 /// The most sled keeps of the store's pages in memory (its default is
 /// 1 GiB). Every object and Event a big cluster writes went into that
 /// cache: 260 MB of the API server's 652 MB at 30,000 simulated pods
-/// (BENCHMARKS.md, "Pods at scale" step 10). Pages past it are read
-/// back from the file, which the kernel's page cache holds; the burst ran
-/// no slower. (etcd likewise leaves its file to the kernel: bbolt maps it.)
-const CACHE_BYTES: u64 = 128 * 1024 * 1024;
+/// (BENCHMARKS.md, "Pods at scale" steps 10 and 13: 1 GiB → 128 MiB →
+/// 64 MiB, the API server 652 → 389 → 300–323 MB there). Pages past it
+/// are read back from the file, which the kernel's page cache holds; the
+/// burst ran no slower. (etcd likewise leaves its file to the kernel:
+/// bbolt maps it.)
+const CACHE_BYTES: u64 = 64 * 1024 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
