@@ -41,11 +41,14 @@ const NAMESPACE: &str = "default";
 const DEPLOYMENTS: usize = 12;
 const NODES: usize = 2;
 /// How long after its restart the cluster must have converged. Alone this
-/// takes 4–8 s; under the whole suite's load on 2 cores the restarted
-/// controller-manager took 10.1–11.7 s in four of six runs (one session,
-/// with and without its HTTP/2 client), so 10 s measured the machine's
-/// load, not a stuck recovery (which never converges).
-const CONVERGE_WITHIN: Duration = Duration::from_secs(15);
+/// takes 4–8 s; under the whole suite's load on 2 cores (four tests at a
+/// time, Docker's among them) the restarted controller-manager took
+/// 10.1–11.7 s in four of six runs one session, and 15.3 s (the scheduler
+/// 15.7 s) in one of two another, so 10 s and then 15 s measured the
+/// machine's load, not a stuck recovery (which never converges; the
+/// recovery's speed is measured alone, BENCHMARKS.md "Recovery after
+/// kill -9").
+const CONVERGE_WITHIN: Duration = Duration::from_secs(25);
 
 /// A client with short timeouts: a request to a dead API server fails
 /// quickly instead of hanging the churn.
