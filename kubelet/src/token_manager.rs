@@ -5,6 +5,9 @@
 //! and source and renewed once 80 % of their life has passed (or after a
 //! day), as kubelet does; every pod sync rewrites the volume, so a
 //! container sees the new token in place before the old one expires.
+//! The simulated runtime writes no volumes: it still requests and renews
+//! each token on the same rule, but keeps only when it was issued and
+//! when it expires, not the token (about 1 KB a pod).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -28,6 +31,7 @@ pub struct Wanted {
 }
 
 struct Held {
+    /// Empty when the caller did not want it kept.
     token: String,
     issued: Timestamp,
     expires: Timestamp,
@@ -47,11 +51,15 @@ impl TokenManager {
         }
     }
 
-    /// The token for `wanted`: the one held while it is fresh, else a new one.
-    pub async fn token(&self, wanted: &Wanted) -> Result<String, Error> {
+    /// The token for `wanted`: the one held while it is fresh, else a new
+    /// one. `keep`: hold the token itself (to write it again at the next
+    /// sync); without it only its times are held and the answer is empty
+    /// while they are fresh.
+    pub async fn token(&self, wanted: &Wanted, keep: bool) -> Result<String, Error> {
         let now = Timestamp::now();
         if let Some(held) = self.held.lock().expect("not poisoned").get(wanted) {
-            if !needs_renewal(held.issued, held.expires, now) {
+            let usable = !keep || !held.token.is_empty();
+            if usable && !needs_renewal(held.issued, held.expires, now) {
                 return Ok(held.token.clone());
             }
         }
@@ -81,7 +89,11 @@ impl TokenManager {
             .status
             .ok_or_else(|| Error::Runtime("the TokenRequest came back without a token".into()))?;
         let held = Held {
-            token: status.token.clone(),
+            token: if keep {
+                status.token.clone()
+            } else {
+                String::new()
+            },
             issued: now,
             expires: status.expiration_timestamp.0,
         };
@@ -111,6 +123,56 @@ fn needs_renewal(issued: Timestamp, expires: Timestamp, now: Timestamp) -> bool 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    /// A loopback API server answering TokenRequests with `t-<n>`, valid
+    /// for an hour; returns a client for it and the requests' count.
+    async fn token_server() -> (kube::Client, Arc<AtomicUsize>) {
+        let asked = Arc::new(AtomicUsize::new(0));
+        let count = asked.clone();
+        let answer = move || {
+            let n = count.fetch_add(1, Ordering::SeqCst) + 1;
+            let expires = Timestamp::now() + jiff::SignedDuration::from_hours(1);
+            axum::Json(serde_json::json!({
+                "apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
+                "spec": {"audiences": []},
+                "status": {"token": format!("t-{n}"), "expirationTimestamp": expires.to_string()},
+            }))
+        };
+        let app = axum::Router::new().route(
+            "/api/v1/namespaces/ns/serviceaccounts/default/token",
+            axum::routing::post(move || std::future::ready(answer())),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let config = kube::Config::new(url.parse().unwrap());
+        (kube::Client::try_from(config).unwrap(), asked)
+    }
+
+    #[tokio::test]
+    async fn a_token_not_kept_is_still_requested_once_and_held_by_its_times() {
+        let (client, asked) = token_server().await;
+        let tokens = TokenManager::new(client);
+        let wanted = Wanted {
+            namespace: "ns".into(),
+            service_account: "default".into(),
+            pod_name: "p".into(),
+            pod_uid: "uid-p".into(),
+            audience: None,
+            expiration_seconds: 3600,
+        };
+        // The simulated runtime: requested, then not kept and not asked
+        // for again while fresh.
+        assert_eq!(tokens.token(&wanted, false).await.unwrap(), "t-1");
+        assert_eq!(tokens.token(&wanted, false).await.unwrap(), "");
+        assert_eq!(asked.load(Ordering::SeqCst), 1);
+        // A caller that writes it gets a token, kept from then on.
+        assert_eq!(tokens.token(&wanted, true).await.unwrap(), "t-2");
+        assert_eq!(tokens.token(&wanted, true).await.unwrap(), "t-2");
+        assert_eq!(asked.load(Ordering::SeqCst), 2);
+    }
 
     #[test]
     fn renews_past_four_fifths_of_the_life_or_a_day() {

@@ -215,12 +215,16 @@ async fn setup_volume(
                     audience: t.audience.clone().filter(|a| !a.is_empty()),
                     expiration_seconds: t.expiration_seconds.unwrap_or(3600),
                 };
-                let token = cache.tokens.token(&wanted).await.map_err(|e| {
-                    MountError::Invalid(format!(
-                        "failed to fetch token: {}",
-                        e.to_string().trim_start_matches("API server: ")
-                    ))
-                })?;
+                let token = cache
+                    .tokens
+                    .token(&wanted, materialize)
+                    .await
+                    .map_err(|e| {
+                        MountError::Invalid(format!(
+                            "failed to fetch token: {}",
+                            e.to_string().trim_start_matches("API server: ")
+                        ))
+                    })?;
                 all.insert(t.path.clone(), (token.into_bytes(), mode as u32));
             }
             if source.cluster_trust_bundle.is_some() {
