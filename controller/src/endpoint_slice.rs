@@ -44,10 +44,10 @@ use minik_client::informer::{wait_for_cache_sync, Synced};
 
 use crate::context::{drive, Built, RetryBackoff};
 use crate::endpoints::{
-    endpoint_address, find_port, is_ready, key, selected_pods, service_is_ipv6,
-    services_for_pod_change,
+    endpoint_address, find_port, key, selected_pods, service_is_ipv6, services_for_pod_change,
 };
 use crate::pod_cache::CachedPod;
+use crate::pods::is_pod_ready;
 use crate::step_gate::gated;
 use crate::{Context, Error};
 
@@ -125,7 +125,7 @@ fn endpoint(
     let address = endpoint_address(svc, pod)?;
     let spec = svc.spec.as_ref()?;
     let terminating = pod.metadata.deletion_timestamp.is_some();
-    let serving = is_ready(pod);
+    let serving = is_pod_ready(pod);
     let publish = spec.publish_not_ready_addresses == Some(true);
     let zone = address
         .node_name

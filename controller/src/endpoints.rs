@@ -59,6 +59,7 @@ use minik_client::informer::{wait_for_cache_sync, Synced};
 
 use crate::context::{drive, Built, EventRecorder, RetryBackoff};
 use crate::pod_cache::CachedPod;
+use crate::pods::{is_pod_ready, ready_condition};
 use crate::step_gate::gated;
 use crate::{Context, Error};
 use minik_client::Change;
@@ -204,7 +205,7 @@ fn endpoint_view(pod: &CachedPod) -> serde_json::Value {
         status.and_then(|s| s.pod_ip.clone()),
         status.and_then(|s| s.pod_ips.clone()),
         status.and_then(|s| s.phase.clone()),
-        is_ready(pod),
+        is_pod_ready(pod),
         pod.metadata.deletion_timestamp.is_some(),
         pod.spec.as_ref().and_then(|s| s.node_name.clone()),
         pod.spec.as_ref().and_then(|s| s.hostname.clone()),
@@ -453,20 +454,6 @@ fn matches(selector: &BTreeMap<String, String>, pod: &CachedPod) -> bool {
     selector.iter().all(|(k, v)| labels.get(k) == Some(v))
 }
 
-/// `podutil.IsPodReady`: the Ready condition is True.
-pub(crate) fn is_ready(pod: &CachedPod) -> bool {
-    ready_condition(pod).is_some_and(|c| c.status == "True")
-}
-
-fn ready_condition(pod: &CachedPod) -> Option<&k8s_openapi::api::core::v1::PodCondition> {
-    pod.status
-        .as_ref()?
-        .conditions
-        .as_ref()?
-        .iter()
-        .find(|c| c.type_ == "Ready")
-}
-
 /// `ShouldPodBeInEndpoints`: not finished, has an IP, and not terminating
 /// unless the Service publishes not-ready addresses.
 fn should_be_in_endpoints(pod: &CachedPod, include_terminating: bool) -> bool {
@@ -584,7 +571,7 @@ fn desired_subsets(svc: &Service, pods: &[Arc<CachedPod>]) -> Vec<EndpointSubset
         let Some(address) = endpoint_address(svc, pod) else {
             continue;
         };
-        let ready = publish_not_ready || is_ready(pod);
+        let ready = publish_not_ready || is_pod_ready(pod);
         if ports.is_empty() {
             // A headless Service may have no ports; any other gets no endpoints.
             if spec.cluster_ip.as_deref() == Some("None") {

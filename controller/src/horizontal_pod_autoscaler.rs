@@ -410,7 +410,10 @@ async fn compute_replicas(
         .pods
         .state()
         .into_iter()
-        .filter(|p| p.namespace().as_deref() == Some(ns.as_str()) && parsed.matches(&labels(p)))
+        .filter(|p| {
+            p.namespace().as_deref() == Some(ns.as_str())
+                && parsed.matches(&crate::ownership::labels_of(&p.metadata))
+        })
         .collect();
     let metrics = pod_metrics(st, &ns, selector).await;
     let specs = hpa
@@ -476,13 +479,6 @@ async fn compute_replicas(
         format!("the HPA was able to successfully calculate a replica count from {name}"),
     );
     Ok((replicas, name, statuses))
-}
-
-fn labels(pod: &CachedPod) -> serde_json::Map<String, Value> {
-    pod.labels()
-        .iter()
-        .map(|(k, v)| (k.clone(), Value::from(v.as_str())))
-        .collect()
 }
 
 /// Each pod's containers' usage from metrics.k8s.io: pod → container → (cpu milli, memory milli-bytes), time, window.

@@ -26,7 +26,8 @@ pub fn ready_since(p: &CachedPod) -> Option<Timestamp> {
         .map(|t| t.0)
 }
 
-fn ready_condition(p: &CachedPod) -> Option<&PodCondition> {
+/// The pod's Ready condition, whatever its status.
+pub fn ready_condition(p: &CachedPod) -> Option<&PodCondition> {
     p.status
         .as_ref()?
         .conditions
