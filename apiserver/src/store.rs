@@ -35,7 +35,7 @@ const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 /// 1 GiB). Every object and Event a big cluster writes went into that
 /// cache: 260 MB of the API server's 652 MB at 30,000 simulated pods
 /// (BENCHMARKS.md, "Pods at scale" steps 10 and 13: 1 GiB → 128 MiB →
-/// 64 MiB, the API server 652 → 389 → 300–323 MB there). Pages past it
+/// 64 MiB, the API server 652 → 389 → 300–337 MB there). Pages past it
 /// are read back from the file, which the kernel's page cache holds; the
 /// burst ran no slower. (etcd likewise leaves its file to the kernel:
 /// bbolt maps it.)

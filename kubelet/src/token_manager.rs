@@ -54,7 +54,8 @@ impl TokenManager {
     /// The token for `wanted`: the one held while it is fresh, else a new
     /// one. `keep`: hold the token itself (to write it again at the next
     /// sync); without it only its times are held and the answer is empty
-    /// while they are fresh.
+    /// while they are fresh (a token held by a keeping caller is still
+    /// returned).
     pub async fn token(&self, wanted: &Wanted, keep: bool) -> Result<String, Error> {
         let now = Timestamp::now();
         if let Some(held) = self.held.lock().expect("not poisoned").get(wanted) {

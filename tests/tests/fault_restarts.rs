@@ -41,7 +41,7 @@ const NAMESPACE: &str = "default";
 const DEPLOYMENTS: usize = 12;
 const NODES: usize = 2;
 /// How long after its restart the cluster must have converged. Alone this
-/// takes 4–8 s; under the whole suite's load on 2 cores (four tests at a
+/// takes 3.5–8 s; under the whole suite's load on 2 cores (four tests at a
 /// time, Docker's among them) the restarted controller-manager took
 /// 10.1–11.7 s in four of six runs one session, and 15.3 s (the scheduler
 /// 15.7 s) in one of two another, so 10 s and then 15 s measured the
