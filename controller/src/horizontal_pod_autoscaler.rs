@@ -685,20 +685,15 @@ fn pod_info(
     metrics: &PodUsage,
 ) -> PodInfo {
     let name = pod.name_any();
-    let status = pod.status.clone().unwrap_or_default();
-    let ready = status
-        .conditions
-        .iter()
-        .flatten()
-        .find(|c| c.type_ == "Ready")
-        .map(|c| {
-            (
-                c.status == "True",
-                c.last_transition_time
-                    .as_ref()
-                    .map_or(Timestamp::UNIX_EPOCH, |t| t.0),
-            )
-        });
+    let status = pod.status.as_ref();
+    let ready = crate::pods::ready_condition(pod).map(|c| {
+        (
+            c.status == "True",
+            c.last_transition_time
+                .as_ref()
+                .map_or(Timestamp::UNIX_EPOCH, |t| t.0),
+        )
+    });
     let mut request = Ok(0i64);
     for c in pod.spec.iter().flat_map(|s| &s.containers) {
         if container.is_some_and(|n| n != c.name) {
@@ -734,10 +729,10 @@ fn pod_info(
     });
     PodInfo {
         name,
-        phase: status.phase.unwrap_or_default(),
+        phase: status.and_then(|s| s.phase.clone()).unwrap_or_default(),
         deleting: pod.metadata.deletion_timestamp.is_some(),
         ready,
-        start_time: status.start_time.map(|t| t.0),
+        start_time: status.and_then(|s| s.start_time.as_ref()).map(|t| t.0),
         request,
         sample,
     }

@@ -458,12 +458,7 @@ async fn mark_pods_not_ready(
     since: Option<Timestamp>,
 ) -> Result<(), Error> {
     for pod in pods_on(st, node) {
-        let Some(ready) = pod
-            .status
-            .as_ref()
-            .and_then(|s| s.conditions.as_ref())
-            .and_then(|cs| cs.iter().find(|c| c.type_ == "Ready"))
-        else {
+        let Some(ready) = crate::pods::ready_condition(&pod) else {
             continue;
         };
         let became_ready = ready.last_transition_time.as_ref().map(|t| t.0);
