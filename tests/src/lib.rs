@@ -35,9 +35,10 @@ pub fn free_port() -> u16 {
     minik_ctl::cluster::ports::free_port().expect("a free loopback port")
 }
 
-/// A cluster a benchmark started with `miniktl cluster up --home HOME`:
-/// brought down (`cluster down --purge`) however the run ends — a failed
-/// `up` too, which leaves what it started running.
+/// A cluster a benchmark or test started with `miniktl cluster up --home
+/// HOME`: brought down (`cluster down --purge`) however the run ends — a
+/// failed `up` or a failed assertion too, which leave what was started
+/// running.
 pub struct ClusterDown {
     miniktl: PathBuf,
     home: PathBuf,
@@ -63,6 +64,7 @@ impl ClusterDown {
         std::process::Command::new(&self.miniktl)
             .args(["cluster", "down", "--purge", "--home"])
             .arg(&self.home)
+            .env_remove("KUBECONFIG")
             .output()
             .is_ok_and(|d| d.status.success())
     }

@@ -444,13 +444,13 @@ async fn the_dashboard_follows_the_cluster_in_a_browser() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cluster_up_starts_the_dashboard_and_prints_its_url() {
     use std::os::unix::fs::PermissionsExt;
-    use support::cli::{ok, Down};
+    use support::cli::{down, ok};
 
     let dir = tempfile::tempdir().unwrap();
     let home_path = dir.path().join("home");
     let home = home_path.display().to_string();
     let name = format!("dsh-{}", run_id());
-    let _down = Down(home_path.clone());
+    let _down = down(home_path.clone());
     let out = ok(&[
         "cluster",
         "up",

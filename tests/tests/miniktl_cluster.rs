@@ -18,7 +18,7 @@
 
 use crate::support;
 
-use support::cli::{miniktl, ok, Down};
+use support::cli::{down, miniktl, ok};
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -72,7 +72,7 @@ fn sim_cluster_lifecycle_and_scenarios() {
     let home_path = dir.path().join("home");
     let home = home_path.display().to_string();
     let name = format!("mkt-{}", support::run_id());
-    let _down = Down(home_path.clone());
+    let _down = down(home_path.clone());
     let up = [
         "cluster",
         "up",
@@ -349,7 +349,7 @@ fn up_after_an_apiserver_crash_restores_the_recorded_cluster() {
     let home_path = dir.path().join("home");
     let home = home_path.display().to_string();
     let name = format!("mkt-{}", support::run_id());
-    let _down = Down(home_path.clone());
+    let _down = down(home_path.clone());
     ok(&[
         "cluster",
         "up",
@@ -589,7 +589,7 @@ fn docker_cluster_runs_containers_and_cleans_up() {
     let home_path = dir.path().join("home");
     let home = home_path.display().to_string();
     let name = format!("mkt-{}", support::run_id());
-    let _down = Down(home_path.clone());
+    let _down = down(home_path.clone());
     let out = ok(&[
         "cluster",
         "up",
@@ -727,7 +727,7 @@ fn zones_label_nodes_and_pods_spread_across_them() {
     let home_path = dir.path().join("home");
     let home = home_path.display().to_string();
     let name = format!("mkz-{}", support::run_id());
-    let _down = Down(home_path.clone());
+    let _down = down(home_path.clone());
     ok(&[
         "cluster",
         "up",
@@ -808,7 +808,7 @@ fn many_simulated_nodes_share_one_kubelet_process() {
     let home_path = dir.path().join("home");
     let home = home_path.display().to_string();
     let name = format!("mkn-{}", support::run_id());
-    let _down = Down(home_path.clone());
+    let _down = down(home_path.clone());
     let out = ok(&[
         "cluster",
         "up",
@@ -925,7 +925,7 @@ fn ha_control_plane_survives_losing_an_api_server() {
     let home_path = dir.path().join("home");
     let home = home_path.display().to_string();
     let name = format!("mkha-{}", support::run_id());
-    let _down = Down(home_path.clone());
+    let _down = down(home_path.clone());
     // Fails loudly under CI without etcd.
     if !minik_tests::etcd::available() {
         eprintln!("etcd is not installed: skipped outside CI");

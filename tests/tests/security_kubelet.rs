@@ -10,7 +10,7 @@ use crate::support;
 use std::path::Path;
 use std::time::Duration;
 
-use support::cli::{ok, Down};
+use support::cli::{down, ok};
 
 async fn get(client: &kube::Client, path: &str) -> Result<(u16, String), kube::Error> {
     use http_body_util::BodyExt;
@@ -37,7 +37,7 @@ async fn only_the_api_server_reaches_the_kubelet() {
     let dir = tempfile::tempdir().unwrap();
     let home_path = dir.path().join("home");
     let home = home_path.display().to_string();
-    let _down = Down(home_path.clone());
+    let _down = down(home_path.clone());
     let name = format!("mkk-{}", support::run_id());
     ok(&[
         "cluster",

@@ -7,7 +7,7 @@
 
 use crate::support;
 
-use support::cli::{ok, Down};
+use support::cli::{down, ok};
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -58,7 +58,7 @@ fn cluster_up_serves_the_default_class_and_purge_removes_the_volumes() {
     let home = home_path.display().to_string();
     let cache = dir.path().join("cache");
     let name = format!("mks-{}", support::run_id());
-    let _down = Down(home_path.clone());
+    let _down = down(home_path.clone());
     let out = ok(&[
         "cluster",
         "up",

@@ -348,13 +348,13 @@ fn state_of(list: &str) -> u64 {
 /// process, `miniktl controllers resume` lets the Deployment finish.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cluster_up_step_starts_paused() {
-    use support::cli::{ok, Down};
+    use support::cli::{down, ok};
 
     let dir = tempfile::tempdir().unwrap();
     let home_path = dir.path().join("home");
     let home = home_path.display().to_string();
     let name = format!("stp-{}", support::run_id());
-    let _down = Down(home_path.clone());
+    let _down = down(home_path.clone());
     let up = ok(&[
         "cluster",
         "up",

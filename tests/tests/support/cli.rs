@@ -27,13 +27,8 @@ pub fn ok(args: &[&str]) -> String {
     String::from_utf8(o.stdout).unwrap()
 }
 
-/// Stops the cluster at this home (`cluster down --purge`) even when a
-/// test fails half-way.
-pub struct Down(pub PathBuf);
-
-impl Drop for Down {
-    fn drop(&mut self) {
-        let home = self.0.display().to_string();
-        let _ = miniktl(&["cluster", "down", "--purge", "--home", &home]);
-    }
+/// A guard that stops the cluster at this home (`cluster down --purge`)
+/// when dropped, even when a test fails half-way.
+pub fn down(home: PathBuf) -> minik_tests::ClusterDown {
+    minik_tests::ClusterDown::new(super::workspace_bin("miniktl"), home)
 }
