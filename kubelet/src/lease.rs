@@ -23,15 +23,19 @@ fn micro_time(t: jiff::Timestamp) -> String {
     t.strftime("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
 }
 
-/// Creates or renews the Lease once.
-pub async fn renew(k: &Kubelet) -> Result<(), Error> {
-    let api: Api<Lease> = Api::namespaced(k.client.clone(), LEASE_NAMESPACE);
-    let now = micro_time(jiff::Timestamp::now());
-    let patch = json!({"spec": {
+/// The Lease's spec as this kubelet renews it now.
+fn spec(k: &Kubelet) -> serde_json::Value {
+    json!({
         "holderIdentity": k.node_name,
         "leaseDurationSeconds": k.config.lease_duration_seconds,
-        "renewTime": now,
-    }});
+        "renewTime": micro_time(jiff::Timestamp::now()),
+    })
+}
+
+/// Renews the Lease once, creating it if it is gone.
+pub async fn renew(k: &Kubelet) -> Result<(), Error> {
+    let api: Api<Lease> = Api::namespaced(k.client.clone(), LEASE_NAMESPACE);
+    let patch = json!({"spec": spec(k)});
     match api
         .patch(&k.node_name, &PatchParams::default(), &Patch::Merge(&patch))
         .await
@@ -43,24 +47,32 @@ pub async fn renew(k: &Kubelet) -> Result<(), Error> {
                 .get_opt(&k.node_name)
                 .await?
                 .and_then(|n| n.metadata.uid);
-            let mut lease = json!({
-                "apiVersion": "coordination.k8s.io/v1",
-                "kind": "Lease",
-                "metadata": {"name": k.node_name, "namespace": LEASE_NAMESPACE},
-                "spec": patch["spec"],
-            });
-            if let Some(uid) = owner {
-                lease["metadata"]["ownerReferences"] = json!([{
-                    "apiVersion": "v1", "kind": "Node", "name": k.node_name, "uid": uid
-                }]);
-            }
-            let lease: Lease = serde_json::from_value(lease).expect("valid Lease");
-            match api.create(&PostParams::default(), &lease).await {
-                Ok(_) => Ok(()),
-                Err(e) if errors::is_already_exists(&e) => Ok(()),
-                Err(e) => Err(e.into()),
-            }
+            create(k, owner).await
         }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Creates the Lease (owned by the Node with uid `owner`) as a node
+/// starts, or renews the one a previous run left: one request for a new
+/// node instead of a failed renewal, a read of the Node and a create.
+pub async fn create(k: &Kubelet, owner: Option<String>) -> Result<(), Error> {
+    let api: Api<Lease> = Api::namespaced(k.client.clone(), LEASE_NAMESPACE);
+    let mut lease = json!({
+        "apiVersion": "coordination.k8s.io/v1",
+        "kind": "Lease",
+        "metadata": {"name": k.node_name, "namespace": LEASE_NAMESPACE},
+        "spec": spec(k),
+    });
+    if let Some(uid) = owner {
+        lease["metadata"]["ownerReferences"] = json!([{
+            "apiVersion": "v1", "kind": "Node", "name": k.node_name, "uid": uid
+        }]);
+    }
+    let lease: Lease = serde_json::from_value(lease).expect("valid Lease");
+    match api.create(&PostParams::default(), &lease).await {
+        Ok(_) => Ok(()),
+        Err(e) if errors::is_already_exists(&e) => Box::pin(renew(k)).await,
         Err(e) => Err(e.into()),
     }
 }

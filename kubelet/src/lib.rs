@@ -177,6 +177,7 @@ pub async fn start(config: Config, client: kube::Client) -> Result<Running, Erro
         recorder: minik_client::EventRecorder::new(client.clone(), "kubelet", None),
         tls: server::tls_config(&config)?,
         syncs: Arc::new(tokio::sync::Semaphore::new(context::CONCURRENT_SYNCS)),
+        host: Arc::new(node::HostInfo::read()),
         pods,
         nodes,
         config: config.clone(),
@@ -220,6 +221,8 @@ struct Shared {
     tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
     /// Pod syncs under way in the process (`Kubelet::syncs`).
     syncs: Arc<tokio::sync::Semaphore>,
+    /// The machine's `nodeInfo`, read once.
+    host: Arc<node::HostInfo>,
 }
 
 /// Starts node `i` (`name`): its runtime, HTTP server, Node and Lease, and
@@ -271,12 +274,16 @@ async fn start_node(
     let facts = node::NodeFacts {
         runtime_version: runtime.version().await?,
         kubelet_port: addr.port(),
+        host: shared.host.clone(),
     };
-    until_done(&name, "register the node", || {
+    let uid = until_done(&name, "register the node", || {
         node::register(&kubelet, &facts)
     })
     .await?;
-    until_done(&name, "create the node's Lease", || lease::renew(&kubelet)).await?;
+    until_done(&name, "create the node's Lease", || {
+        lease::create(&kubelet, uid.clone())
+    })
+    .await?;
     let taken = |what| Error::Config(format!("node {name}'s {what} are already watched"));
     let node_events = shared
         .nodes
@@ -313,10 +320,10 @@ const STARTUP_RETRY_MAX: Duration = Duration::from_secs(7);
 /// NotReady, and nobody restarts it). An answer that will not change — a
 /// 403 for the kubeconfig's identity, a 422 for a bad `--node-labels` —
 /// still ends the start with that error, for `cluster up` to show.
-async fn until_done<F, Fut>(node: &str, what: &str, mut step: F) -> Result<(), Error>
+async fn until_done<T, F, Fut>(node: &str, what: &str, mut step: F) -> Result<T, Error>
 where
     F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<(), Error>>,
+    Fut: std::future::Future<Output = Result<T, Error>>,
 {
     let mut delay = Duration::from_millis(100);
     loop {
@@ -371,7 +378,7 @@ mod tests {
     #[tokio::test]
     async fn a_final_answer_ends_the_start() {
         let mut tries = 0;
-        let done = until_done("node-1", "register the node", || {
+        let done: Result<(), Error> = until_done("node-1", "register the node", || {
             tries += 1;
             std::future::ready(Err(api_error(422)))
         })

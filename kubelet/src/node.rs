@@ -90,6 +90,30 @@ fn format_cpu(millis: i64) -> String {
 pub struct NodeFacts {
     pub runtime_version: String,
     pub kubelet_port: u16,
+    /// The host's, read once for every node of the process.
+    pub host: Arc<HostInfo>,
+}
+
+/// What `nodeInfo` reports of the machine: the same for every node of a
+/// process, and read once (the status is computed every
+/// `node_status_update_frequency` for each of up to a thousand nodes).
+#[derive(Debug, Clone)]
+pub struct HostInfo {
+    machine_id: String,
+    boot_id: String,
+    kernel_version: String,
+    os_image: String,
+}
+
+impl HostInfo {
+    pub fn read() -> Self {
+        Self {
+            machine_id: read_trimmed("/etc/machine-id"),
+            boot_id: read_trimmed("/proc/sys/kernel/random/boot_id"),
+            kernel_version: read_trimmed("/proc/sys/kernel/osrelease"),
+            os_image: os_image(),
+        }
+    }
 }
 
 /// The status this kubelet reports, heartbeat times set to `now`;
@@ -119,7 +143,7 @@ pub fn desired_status(k: &Kubelet, facts: &NodeFacts, current: Option<&Node>) ->
             "lastHeartbeatTime": now, "lastTransitionTime": transition,
         })
     };
-    let machine_id = read_trimmed("/etc/machine-id");
+    let host = &facts.host;
     json!({
         "capacity": resources,
         "allocatable": resources,
@@ -135,11 +159,11 @@ pub fn desired_status(k: &Kubelet, facts: &NodeFacts, current: Option<&Node>) ->
         ],
         "daemonEndpoints": {"kubeletEndpoint": {"Port": facts.kubelet_port}},
         "nodeInfo": {
-            "machineID": machine_id,
-            "systemUUID": machine_id,
-            "bootID": read_trimmed("/proc/sys/kernel/random/boot_id"),
-            "kernelVersion": read_trimmed("/proc/sys/kernel/osrelease"),
-            "osImage": os_image(),
+            "machineID": host.machine_id,
+            "systemUUID": host.machine_id,
+            "bootID": host.boot_id,
+            "kernelVersion": host.kernel_version,
+            "osImage": host.os_image,
             "containerRuntimeVersion": facts.runtime_version,
             "kubeletVersion": KUBELET_VERSION,
             "kubeProxyVersion": "",
@@ -164,9 +188,11 @@ fn comparable(status: &Value, keys: &Value) -> Value {
     s
 }
 
-/// Creates the Node, or adopts an existing one (after a restart), and
-/// writes its status.
-pub async fn register(k: &Kubelet, facts: &NodeFacts) -> Result<(), Error> {
+/// Creates the Node with its status, as kubelet registers (its initial
+/// Node carries the whole status), or adopts an existing one (after a
+/// restart) and writes its status. Returns the Node's uid (the Lease's
+/// owner).
+pub async fn register(k: &Kubelet, facts: &NodeFacts) -> Result<Option<String>, Error> {
     let api: Api<Node> = Api::all(k.client.clone());
     let node: Node = serde_json::from_value(json!({
         "apiVersion": "v1",
@@ -177,20 +203,22 @@ pub async fn register(k: &Kubelet, facts: &NodeFacts) -> Result<(), Error> {
             "annotations": {"node.alpha.kubernetes.io/ttl": "0"},
         },
         "spec": {},
+        "status": desired_status(k, facts, None),
     }))
     .expect("valid Node");
     match api.create(&PostParams::default(), &node).await {
-        Ok(_) => {}
+        Ok(created) => Ok(created.metadata.uid),
         Err(e) if errors::is_already_exists(&e) => {
             let patch =
                 json!({"metadata": {"labels": labels(&k.node_name, &k.config.node_labels)}});
-            api.patch(&k.node_name, &PatchParams::default(), &Patch::Merge(&patch))
+            let current = api
+                .patch(&k.node_name, &PatchParams::default(), &Patch::Merge(&patch))
                 .await?;
+            write_status(&api, k, desired_status(k, facts, Some(&current))).await?;
+            Ok(current.metadata.uid)
         }
-        Err(e) => return Err(e.into()),
+        Err(e) => Err(e.into()),
     }
-    let current = api.get_opt(&k.node_name).await?;
-    write_status(&api, k, desired_status(k, facts, current.as_ref())).await
 }
 
 async fn write_status(api: &Api<Node>, k: &Kubelet, status: Value) -> Result<(), Error> {
@@ -263,7 +291,7 @@ pub async fn run(
         }
         let result = if current.is_none() {
             // Deleted (e.g. by a student): register again, as kubelet does.
-            register(&k, &facts).await
+            register(&k, &facts).await.map(drop)
         } else {
             write_status(&api, &k, desired).await
         };

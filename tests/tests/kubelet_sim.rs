@@ -85,12 +85,14 @@ fn ready(p: &Value) -> bool {
 #[tokio::test]
 async fn simulated_nodes_register_and_run_pods_to_their_phases() {
     let cluster = TestCluster::start().await;
-    let _kubelet = minik_kubelet::start(sim_config(&cluster, "sim", 3), cluster.client.clone())
+    let first = minik_kubelet::start(sim_config(&cluster, "sim", 3), cluster.client.clone())
         .await
         .expect("sim kubelets start");
     let client = &cluster.client;
 
     let nodes: Api<Node> = Api::all(client.clone());
+    let leases: Api<Lease> = Api::namespaced(client.clone(), "kube-node-lease");
+    let mut registered = Vec::new();
     for name in ["sim-1", "sim-2", "sim-3"] {
         let node = serde_json::to_value(nodes.get(name).await.unwrap()).unwrap();
         assert_eq!(node["metadata"]["labels"]["kubernetes.io/hostname"], name);
@@ -99,9 +101,50 @@ async fn simulated_nodes_register_and_run_pods_to_their_phases() {
             .as_str()
             .unwrap()
             .starts_with("sim://"));
-        let leases: Api<Lease> = Api::namespaced(client.clone(), "kube-node-lease");
         let lease = leases.get(name).await.unwrap();
-        assert_eq!(lease.spec.unwrap().holder_identity.as_deref(), Some(name));
+        assert_eq!(
+            lease.spec.as_ref().unwrap().holder_identity.as_deref(),
+            Some(name)
+        );
+        let uid = node["metadata"]["uid"].as_str().unwrap().to_string();
+        let owners = lease.metadata.owner_references.unwrap_or_default();
+        assert_eq!(
+            owners
+                .iter()
+                .map(|o| (o.kind.as_str(), o.uid.as_str()))
+                .collect::<Vec<_>>(),
+            [("Node", uid.as_str())],
+            "the Lease is owned by its Node"
+        );
+        registered.push((uid, lease.spec.unwrap().renew_time.unwrap().0));
+    }
+
+    // A restarted kubelet adopts its Nodes and Leases (same objects,
+    // renewed) instead of failing on what the first run created.
+    drop(first);
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    let _kubelet = minik_kubelet::start(sim_config(&cluster, "sim", 3), cluster.client.clone())
+        .await
+        .expect("sim kubelets start again");
+    for (name, (uid, renewed)) in ["sim-1", "sim-2", "sim-3"].iter().zip(&registered) {
+        let node = nodes.get(name).await.unwrap();
+        assert_eq!(
+            node.metadata.uid.as_ref(),
+            Some(uid),
+            "{name} adopted, not recreated"
+        );
+        let ready = node.status.and_then(|s| s.conditions).unwrap_or_default();
+        assert!(ready
+            .iter()
+            .any(|c| c.type_ == "Ready" && c.status == "True"));
+        let lease = leases.get(name).await.unwrap();
+        assert!(
+            lease.spec.unwrap().renew_time.unwrap().0 > *renewed,
+            "{name}'s Lease renewed on start"
+        );
+        let owners = lease.metadata.owner_references.unwrap_or_default();
+        assert_eq!(owners.len(), 1);
+        assert_eq!(&owners[0].uid, uid);
     }
 
     let sleeper = json!({"containers": [{"name": "c", "image": "busybox:1.35", "command": ["sleep", "3600"]}]});

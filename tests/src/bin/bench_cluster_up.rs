@@ -1,6 +1,7 @@
 //! Benchmark of `miniktl cluster up`: wall time from the command's start to
 //! its return, which is when every node is Ready and the cluster DNS
-//! answers (the target is under 2 s; kind takes ~12–33 s, minikube ~50 s).
+//! answers (the target is under 2 s, and under 5 s for 1,000 simulated
+//! nodes in one process; kind takes ~12–33 s, minikube ~50 s).
 //! Each round starts a fresh cluster (new home, unique name, `--isolated`
 //! so it meets no other cluster) and removes it with `cluster down --purge`.
 //!
@@ -64,11 +65,18 @@ fn main() {
     times.sort();
     let median = times[times.len() / 2];
     let max = *times.last().expect("rounds");
+    // Issue 18's target for a thousand simulated nodes; 2 s for a small cluster.
+    let target = if nodes.parse::<usize>().is_ok_and(|n| n >= 1000) {
+        Duration::from_secs(5)
+    } else {
+        Duration::from_secs(2)
+    };
     println!(
-        "cluster up to all {nodes} nodes Ready + DNS answering ({runtime} runtime): median {:.3}s, min {:.3}s, max {:.3}s over {rounds} rounds; target < 2s: {}",
+        "cluster up to all {nodes} nodes Ready + DNS answering ({runtime} runtime): median {:.3}s, min {:.3}s, max {:.3}s over {rounds} rounds; target < {}s: {}",
         median.as_secs_f64(),
         times[0].as_secs_f64(),
         max.as_secs_f64(),
-        if median < Duration::from_secs(2) { "met" } else { "NOT met" }
+        target.as_secs(),
+        if median < target { "met" } else { "NOT met" }
     );
 }
