@@ -824,7 +824,7 @@ fn many_simulated_nodes_share_one_kubelet_process() {
         "--name",
         &name,
     ]);
-    assert!(out.contains("node-1, node-2"), "{out}");
+    assert!(out.contains("24 nodes Ready: node-1 … node-24"), "{out}");
     let status = ok(&["cluster", "status", "--home", &home]);
     assert!(
         status

@@ -61,7 +61,7 @@ pub mod load_balancer;
 pub mod ports;
 pub mod process;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsString;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -1073,6 +1073,30 @@ fn identity(id: &str) -> (String, Vec<&'static str>) {
     }
 }
 
+/// Tracks `node` in `waiting` (the wanted nodes not Ready yet).
+fn note_ready<'a>(waiting: &mut BTreeSet<&'a str>, wanted: &BTreeSet<&'a str>, node: &Value) {
+    let Some(&name) = wanted.get(minik_api::meta::name(node)) else {
+        return;
+    };
+    if conditions::is_true(node, "Ready") {
+        waiting.remove(name);
+    } else {
+        waiting.insert(name);
+    }
+}
+
+/// "nodes Ready: node-1, node-2, node-3", or for many nodes their count
+/// and range rather than a thousand names.
+fn nodes_ready_line(wanted: &[String]) -> String {
+    match wanted {
+        [one] => format!("node Ready: {one}"),
+        [first, .., last] if wanted.len() > 5 => {
+            format!("{} nodes Ready: {first} … {last}", wanted.len())
+        }
+        _ => format!("nodes Ready: {}", wanted.join(", ")),
+    }
+}
+
 /// Every node Ready (watched), then DNS answering; a component that exits
 /// meanwhile is reported with its log.
 async fn wait_ready(ctx: &Ctx, home: &Home, state: &State, timeout: Duration) -> Result<()> {
@@ -1080,7 +1104,6 @@ async fn wait_ready(ctx: &Ctx, home: &Home, state: &State, timeout: Duration) ->
     let api = cluster_ctx(ctx, home);
     let info = resources::resolve("nodes")?;
     let wanted: Vec<String> = (1..=state.nodes).map(|i| format!("node-{i}")).collect();
-    let is_ready = |n: &Value| conditions::is_true(n, "Ready");
     let crashed = |state: &State| -> Option<String> {
         state
             .components
@@ -1096,7 +1119,11 @@ async fn wait_ready(ctx: &Ctx, home: &Home, state: &State, timeout: Duration) ->
                 )
             })
     };
-    let mut ready: BTreeMap<String, bool> = BTreeMap::new();
+    // The wanted nodes not Ready yet: each change is one lookup, not a
+    // pass over every node (a thousand simulated nodes change thousands of
+    // times while they register).
+    let all: BTreeSet<&str> = wanted.iter().map(String::as_str).collect();
+    let mut waiting = all.clone();
     let nodes_ready = async {
         loop {
             let list = api
@@ -1105,12 +1132,12 @@ async fn wait_ready(ctx: &Ctx, home: &Home, state: &State, timeout: Duration) ->
             for n in list
                 .get("items")
                 .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default()
+                .into_iter()
+                .flatten()
             {
-                ready.insert(minik_api::meta::name(&n).to_string(), is_ready(&n));
+                note_ready(&mut waiting, &all, n);
             }
-            if wanted.iter().all(|w| ready.get(w) == Some(&true)) {
+            if waiting.is_empty() {
                 return Ok::<(), Error>(());
             }
             let rv = list
@@ -1126,8 +1153,8 @@ async fn wait_ready(ctx: &Ctx, home: &Home, state: &State, timeout: Duration) ->
             let mut stream = Box::pin(api.raw_watch(&path, "application/json").await?);
             while let Some(ev) = stream.next().await {
                 let Ok((_, n)) = ev else { break };
-                ready.insert(minik_api::meta::name(&n).to_string(), is_ready(&n));
-                if wanted.iter().all(|w| ready.get(w) == Some(&true)) {
+                note_ready(&mut waiting, &all, &n);
+                if waiting.is_empty() {
                     return Ok(());
                 }
             }
@@ -1152,11 +1179,7 @@ async fn wait_ready(ctx: &Ctx, home: &Home, state: &State, timeout: Duration) ->
             }
         }
     }
-    ctx.print(&format!(
-        " ✓ node{} Ready: {}\n",
-        if wanted.len() == 1 { "" } else { "s" },
-        wanted.join(", ")
-    ));
+    ctx.print(&format!(" ✓ {}\n", nodes_ready_line(&wanted)));
     loop {
         if let Some(ip) =
             dns_probe::query_a(state.dns, dns_probe::PROBE_NAME, Duration::from_millis(200)).await
@@ -1467,6 +1490,35 @@ mod tests {
     struct Cli {
         #[command(flatten)]
         up: UpArgs,
+    }
+
+    #[test]
+    fn readiness_is_tracked_per_node_and_many_nodes_are_summed_up() {
+        let names = |n: usize| (1..=n).map(|i| format!("node-{i}")).collect::<Vec<_>>();
+        let wanted = names(3);
+        let all: BTreeSet<&str> = wanted.iter().map(String::as_str).collect();
+        let mut waiting = all.clone();
+        let node = |name: &str, ready: &str| {
+            serde_json::json!({"metadata": {"name": name},
+                "status": {"conditions": [{"type": "Ready", "status": ready}]}})
+        };
+        note_ready(&mut waiting, &all, &node("node-2", "True"));
+        note_ready(&mut waiting, &all, &node("other", "True"));
+        assert_eq!(waiting, BTreeSet::from(["node-1", "node-3"]));
+        note_ready(&mut waiting, &all, &node("node-2", "False"));
+        assert!(
+            waiting.contains("node-2"),
+            "a node that turns NotReady is waited for again"
+        );
+        assert_eq!(nodes_ready_line(&names(1)), "node Ready: node-1");
+        assert_eq!(
+            nodes_ready_line(&wanted),
+            "nodes Ready: node-1, node-2, node-3"
+        );
+        assert_eq!(
+            nodes_ready_line(&names(1000)),
+            "1000 nodes Ready: node-1 … node-1000"
+        );
     }
 
     fn up_args(flags: &[&str]) -> UpArgs {
