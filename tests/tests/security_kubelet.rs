@@ -32,6 +32,55 @@ async fn kubelet_client(kubeconfig: &Path, port: u16, identity: bool) -> kube::C
     kube::Client::try_from(config).unwrap()
 }
 
+/// Two connections to the kubelet at `port` with the client certificate
+/// of `kubeconfig`, one client configuration (so one session cache): each
+/// one's handshake kind and the status code of a `GET /healthz` over it.
+async fn resumed_twice(kubeconfig: &Path, port: u16) -> Vec<(rustls::HandshakeKind, String)> {
+    use base64::Engine;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let yaml = std::fs::read_to_string(kubeconfig).unwrap();
+    let field = |name: &str| {
+        let data = yaml
+            .lines()
+            .find_map(|l| l.trim().strip_prefix(&format!("{name}: ")))
+            .unwrap_or_else(|| panic!("{name} in {}", kubeconfig.display()));
+        let pem = base64::engine::general_purpose::STANDARD
+            .decode(data.trim())
+            .unwrap();
+        String::from_utf8(pem).unwrap()
+    };
+    let files = minik_client::tls::TlsFiles {
+        cert_pem: field("client-certificate-data"),
+        key_pem: field("client-key-data"),
+        ca_pem: field("certificate-authority-data"),
+    };
+    let config = minik_client::tls::client_config(&files).unwrap();
+    let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
+    let mut out = Vec::new();
+    for _ in 0..2 {
+        let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .unwrap();
+        let mut tls = connector
+            .connect(minik_client::tls::loopback(), tcp)
+            .await
+            .unwrap();
+        tls.write_all(b"GET /healthz HTTP/1.1\r\nHost: node\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut answer = Vec::new();
+        tokio::time::timeout(Duration::from_secs(5), tls.read_to_end(&mut answer))
+            .await
+            .expect("the kubelet answers")
+            .ok();
+        let kind = tls.get_ref().1.handshake_kind().unwrap();
+        let answer = String::from_utf8_lossy(&answer);
+        let status = answer.split(' ').nth(1).unwrap_or_default().to_string();
+        out.push((kind, status));
+    }
+    out
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_the_api_server_reaches_the_kubelet() {
     let dir = tempfile::tempdir().unwrap();
@@ -109,6 +158,22 @@ async fn only_the_api_server_reaches_the_kubelet() {
         .await
         .unwrap();
     assert_eq!((code, body.as_str()), (200, "ok"));
+
+    // A client that comes back resumes its TLS session (the API server's
+    // metrics scrape dials each node anew every 15 s), and a resumed
+    // session keeps the identity of the certificate it was made with.
+    for (who, status) in [(&admin, "200"), (&node, "403")] {
+        let handshakes = resumed_twice(who, port).await;
+        assert_eq!(
+            handshakes,
+            [
+                (rustls::HandshakeKind::Full, status.to_string()),
+                (rustls::HandshakeKind::Resumed, status.to_string())
+            ],
+            "{}",
+            who.display()
+        );
+    }
 
     // Through the API server everything still works: logs, and the metrics
     // scrape (every 15 s) over the API server's own kubelet connection.
