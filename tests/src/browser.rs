@@ -2,7 +2,9 @@
 //! Debian's `chromium`, driven through its `chromedriver` (package
 //! `chromium-driver`) over WebDriver with the fantoccini client. Each
 //! [`Browser`] runs its own chromedriver on a free loopback port and kills
-//! it and its chromium when dropped (also when a test fails half-way).
+//! it and its chromium when dropped (also when a test fails half-way),
+//! then removes the temporary directory they wrote their profile and
+//! sockets in (killed, chromium cleans up nothing).
 
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -22,6 +24,8 @@ pub struct Browser {
     driver: Child,
     /// Where screenshots go (`target/test-screenshots/<run>/`).
     shots: PathBuf,
+    /// chromedriver's and chromium's `TMPDIR` (removed after they are killed).
+    _tmp: tempfile::TempDir,
 }
 
 impl Browser {
@@ -32,10 +36,12 @@ impl Browser {
             "{CHROMIUM} and {CHROMEDRIVER} are needed (apt-get install chromium chromium-driver)"
         );
         let port = crate::free_port();
+        let tmp = tempfile::tempdir().expect("a temporary directory");
         // Its own process group: chromium is chromedriver's child, and a
         // test that fails before `close` must not leave it running.
         let driver = Command::new(CHROMEDRIVER)
             .process_group(0)
+            .env("TMPDIR", tmp.path())
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -74,6 +80,7 @@ impl Browser {
             client,
             driver,
             shots,
+            _tmp: tmp,
         }
     }
 
