@@ -238,6 +238,14 @@ pub fn subject_of(der: &[u8]) -> Option<(String, Vec<String>)> {
     Some((user, groups))
 }
 
+/// Whether a certificate is within its validity period now (`false` if it
+/// does not parse). A TLS handshake checks this; a resumed session does
+/// not check its certificate again (rustls carries it over as it was), so
+/// a server that resumes sessions asks here.
+pub fn is_current(der: &[u8]) -> bool {
+    x509_parser::parse_x509_certificate(der).is_ok_and(|(_, cert)| cert.validity().is_valid())
+}
+
 /// Writes a file only its owner can read (0600), its directory 0700 if
 /// this creates it. Written aside and renamed into place, so a reader
 /// (a component waiting for its kubeconfig) never sees half of it.
@@ -294,6 +302,22 @@ mod tests {
             subject_of(&pem_der(&admin.cert_pem)).unwrap().1,
             vec!["system:masters".to_string()]
         );
+    }
+
+    #[test]
+    fn an_expired_certificate_is_not_current() {
+        let ca = Ca::generate("minik-ca").unwrap();
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "system:node:node-1");
+        let request = params.serialize_request(&key).unwrap().pem().unwrap();
+        let valid = ca.sign_client_request(&request, 3600).unwrap();
+        let expired = ca.sign_client_request(&request, -60).unwrap();
+        assert!(is_current(&pem_der(&valid)));
+        assert!(!is_current(&pem_der(&expired)));
+        assert!(!is_current(b"not a certificate"));
     }
 
     fn pem_der(pem: &str) -> Vec<u8> {

@@ -44,12 +44,17 @@ pub async fn serve_tls(listener: TcpListener, app: Router, acceptor: TlsAcceptor
                 tracing::debug!("kubelet TLS handshake failed");
                 return;
             };
-            let subject = tls
-                .get_ref()
-                .1
-                .peer_certificates()
-                .and_then(|c| c.first())
-                .and_then(|c| minik_client::pki::subject_of(c));
+            let cert = tls.get_ref().1.peer_certificates().and_then(|c| c.first());
+            // A resumed session (`server.rs` issues tickets) carries the
+            // certificate it was made with, which rustls does not check
+            // again: one that has expired since ends the connection, as the
+            // full handshake it would need fails (Go's crypto/tls refuses
+            // to resume then).
+            if cert.is_some_and(|c| !minik_client::pki::is_current(c)) {
+                tracing::debug!("kubelet TLS session resumed with an expired certificate");
+                return;
+            }
+            let subject = cert.and_then(|c| minik_client::pki::subject_of(c));
             let app = match subject {
                 Some((user, groups)) if allowed(&user, &groups) => app,
                 Some((user, _)) => forbidden(user),

@@ -32,15 +32,27 @@ fn spec(k: &Kubelet) -> serde_json::Value {
     })
 }
 
-/// Renews the Lease once, creating it if it is gone.
-pub async fn renew(k: &Kubelet) -> Result<(), Error> {
+/// The Lease's ownerReferences: its Node (uid `owner`).
+fn owned_by(k: &Kubelet, owner: &str) -> serde_json::Value {
+    json!([{"apiVersion": "v1", "kind": "Node", "name": k.node_name, "uid": owner}])
+}
+
+/// Renews the Lease once (and makes the Node its owner, given `owner`).
+async fn patch(k: &Kubelet, owner: Option<&str>) -> Result<(), kube::Error> {
     let api: Api<Lease> = Api::namespaced(k.client.clone(), LEASE_NAMESPACE);
-    let patch = json!({"spec": spec(k)});
-    match api
-        .patch(&k.node_name, &PatchParams::default(), &Patch::Merge(&patch))
+    let mut patch = json!({"spec": spec(k)});
+    if let Some(uid) = owner {
+        patch["metadata"] = json!({"ownerReferences": owned_by(k, uid)});
+    }
+    api.patch(&k.node_name, &PatchParams::default(), &Patch::Merge(&patch))
         .await
-    {
-        Ok(_) => Ok(()),
+        .map(drop)
+}
+
+/// Renews the Lease once, creating it (owned by the Node) if it is gone.
+pub async fn renew(k: &Kubelet) -> Result<(), Error> {
+    match patch(k, None).await {
+        Ok(()) => Ok(()),
         Err(e) if errors::is_not_found(&e) => {
             let nodes: Api<Node> = Api::all(k.client.clone());
             let owner = nodes
@@ -54,8 +66,10 @@ pub async fn renew(k: &Kubelet) -> Result<(), Error> {
 }
 
 /// Creates the Lease (owned by the Node with uid `owner`) as a node
-/// starts, or renews the one a previous run left: one request for a new
-/// node instead of a failed renewal, a read of the Node and a create.
+/// starts — one request for a new node instead of a failed renewal, a
+/// read of the Node and a create — or renews the one a previous run left,
+/// making the Node its owner as kubelet does. A Lease that vanishes
+/// between the two is an error for the caller's next try, not a loop.
 pub async fn create(k: &Kubelet, owner: Option<String>) -> Result<(), Error> {
     let api: Api<Lease> = Api::namespaced(k.client.clone(), LEASE_NAMESPACE);
     let mut lease = json!({
@@ -64,22 +78,22 @@ pub async fn create(k: &Kubelet, owner: Option<String>) -> Result<(), Error> {
         "metadata": {"name": k.node_name, "namespace": LEASE_NAMESPACE},
         "spec": spec(k),
     });
-    if let Some(uid) = owner {
-        lease["metadata"]["ownerReferences"] = json!([{
-            "apiVersion": "v1", "kind": "Node", "name": k.node_name, "uid": uid
-        }]);
+    if let Some(uid) = &owner {
+        lease["metadata"]["ownerReferences"] = owned_by(k, uid);
     }
     let lease: Lease = serde_json::from_value(lease).expect("valid Lease");
     match api.create(&PostParams::default(), &lease).await {
         Ok(_) => Ok(()),
-        Err(e) if errors::is_already_exists(&e) => Box::pin(renew(k)).await,
+        Err(e) if errors::is_already_exists(&e) => Ok(patch(k, owner.as_deref()).await?),
         Err(e) => Err(e.into()),
     }
 }
 
-/// Renews the Lease forever.
+/// Renews the Lease forever, the first time one interval after it was
+/// created.
 pub async fn run(k: Arc<Kubelet>) {
-    let mut ticker = tokio::time::interval(k.config.lease_renew_interval);
+    let every = k.config.lease_renew_interval;
+    let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     loop {
         ticker.tick().await;
         if *k.stopped.borrow() {

@@ -276,10 +276,11 @@ async fn start_node(
         kubelet_port: addr.port(),
         host: shared.host.clone(),
     };
-    let uid = until_done(&name, "register the node", || {
+    let registered = until_done(&name, "register the node", || {
         node::register(&kubelet, &facts)
     })
     .await?;
+    let uid = registered.metadata.uid.clone();
     until_done(&name, "create the node's Lease", || {
         lease::create(&kubelet, uid.clone())
     })
@@ -290,7 +291,12 @@ async fn start_node(
         .take(&name)
         .ok_or_else(|| taken("Node changes"))?;
     let pod_events = shared.pods.take(&name).ok_or_else(|| taken("pods"))?;
-    tasks.push(tokio::spawn(node::run(kubelet.clone(), facts, node_events)));
+    tasks.push(tokio::spawn(node::run(
+        kubelet.clone(),
+        facts,
+        registered,
+        node_events,
+    )));
     tasks.push(tokio::spawn(lease::run(kubelet.clone())));
     let pods = kubelet.clone();
     tasks.push(tokio::spawn(async move {

@@ -97,7 +97,7 @@ pub struct NodeFacts {
 /// What `nodeInfo` reports of the machine: the same for every node of a
 /// process, and read once (the status is computed every
 /// `node_status_update_frequency` for each of up to a thousand nodes).
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct HostInfo {
     machine_id: String,
     boot_id: String,
@@ -106,6 +106,7 @@ pub struct HostInfo {
 }
 
 impl HostInfo {
+    /// This machine's ids, kernel and OS name.
     pub fn read() -> Self {
         Self {
             machine_id: read_trimmed("/etc/machine-id"),
@@ -190,9 +191,9 @@ fn comparable(status: &Value, keys: &Value) -> Value {
 
 /// Creates the Node with its status, as kubelet registers (its initial
 /// Node carries the whole status), or adopts an existing one (after a
-/// restart) and writes its status. Returns the Node's uid (the Lease's
-/// owner).
-pub async fn register(k: &Kubelet, facts: &NodeFacts) -> Result<Option<String>, Error> {
+/// restart) and writes its status. Returns the Node as registered (its uid
+/// owns the Lease; the status loop starts from it).
+pub async fn register(k: &Kubelet, facts: &NodeFacts) -> Result<Node, Error> {
     let api: Api<Node> = Api::all(k.client.clone());
     let node: Node = serde_json::from_value(json!({
         "apiVersion": "v1",
@@ -207,25 +208,24 @@ pub async fn register(k: &Kubelet, facts: &NodeFacts) -> Result<Option<String>, 
     }))
     .expect("valid Node");
     match api.create(&PostParams::default(), &node).await {
-        Ok(created) => Ok(created.metadata.uid),
+        Ok(created) => Ok(created),
         Err(e) if errors::is_already_exists(&e) => {
             let patch =
                 json!({"metadata": {"labels": labels(&k.node_name, &k.config.node_labels)}});
             let current = api
                 .patch(&k.node_name, &PatchParams::default(), &Patch::Merge(&patch))
                 .await?;
-            write_status(&api, k, desired_status(k, facts, Some(&current))).await?;
-            Ok(current.metadata.uid)
+            write_status(&api, k, desired_status(k, facts, Some(&current))).await
         }
         Err(e) => Err(e.into()),
     }
 }
 
-async fn write_status(api: &Api<Node>, k: &Kubelet, status: Value) -> Result<(), Error> {
+async fn write_status(api: &Api<Node>, k: &Kubelet, status: Value) -> Result<Node, Error> {
     let patch = json!({"status": status});
-    api.patch_status(&k.node_name, &PatchParams::default(), &Patch::Merge(&patch))
-        .await?;
-    Ok(())
+    Ok(api
+        .patch_status(&k.node_name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await?)
 }
 
 /// The Node annotation that stops this node's kubelet while it is
@@ -254,15 +254,17 @@ fn follow_stop_switch(k: &Kubelet, node: Option<&Node>) {
 }
 
 /// Keeps the Node's status true (hearing of its changes through
-/// [`node_watch`]), until aborted.
+/// [`node_watch`]), until aborted; `registered` is the Node as
+/// registration left it.
 pub async fn run(
     k: Arc<Kubelet>,
     facts: NodeFacts,
+    registered: Node,
     mut nodes: mpsc::UnboundedReceiver<node_watch::Event<Node>>,
 ) {
     let api: Api<Node> = Api::all(k.client.clone());
     let mut ticker = tokio::time::interval(k.config.node_status_update_frequency);
-    let mut current: Option<Arc<Node>> = None;
+    let mut current: Option<Arc<Node>> = Some(Arc::new(registered));
     let mut last_report = Instant::now();
     loop {
         tokio::select! {
@@ -290,10 +292,19 @@ pub async fn run(
             continue;
         }
         let result = if current.is_none() {
-            // Deleted (e.g. by a student): register again, as kubelet does.
-            register(&k, &facts).await.map(drop)
+            // Not in the watch's cache: deleted (e.g. by a student), or a
+            // list older than the registration. Asked first, then
+            // registered again if gone, as kubelet does.
+            match api.get_opt(&k.node_name).await {
+                Ok(Some(node)) => {
+                    current = Some(Arc::new(node));
+                    continue;
+                }
+                Ok(None) => register(&k, &facts).await.map(drop),
+                Err(e) => Err(e.into()),
+            }
         } else {
-            write_status(&api, &k, desired).await
+            write_status(&api, &k, desired).await.map(drop)
         };
         match result {
             Ok(()) => last_report = Instant::now(),

@@ -116,17 +116,24 @@ async fn simulated_nodes_register_and_run_pods_to_their_phases() {
             [("Node", uid.as_str())],
             "the Lease is owned by its Node"
         );
-        registered.push((uid, lease.spec.unwrap().renew_time.unwrap().0));
+        registered.push(uid);
     }
 
     // A restarted kubelet adopts its Nodes and Leases (same objects,
-    // renewed) instead of failing on what the first run created.
+    // renewed as it starts) instead of failing on what the first run
+    // created.
     drop(first);
     tokio::time::sleep(Duration::from_millis(10)).await;
+    let mut stopped_at = Vec::new();
+    for name in ["sim-1", "sim-2", "sim-3"] {
+        let lease = leases.get(name).await.unwrap();
+        stopped_at.push(lease.spec.unwrap().renew_time.unwrap().0);
+    }
     let _kubelet = minik_kubelet::start(sim_config(&cluster, "sim", 3), cluster.client.clone())
         .await
         .expect("sim kubelets start again");
-    for (name, (uid, renewed)) in ["sim-1", "sim-2", "sim-3"].iter().zip(&registered) {
+    let before = registered.iter().zip(&stopped_at);
+    for (name, (uid, renewed)) in ["sim-1", "sim-2", "sim-3"].iter().zip(before) {
         let node = nodes.get(name).await.unwrap();
         assert_eq!(
             node.metadata.uid.as_ref(),

@@ -34,7 +34,8 @@ async fn kubelet_client(kubeconfig: &Path, port: u16, identity: bool) -> kube::C
 
 /// Two connections to the kubelet at `port` with the client certificate
 /// of `kubeconfig`, one client configuration (so one session cache): each
-/// one's handshake kind and the status code of a `GET /healthz` over it.
+/// one's handshake kind and the answer (status line and body) to a
+/// `GET /healthz` over it.
 async fn resumed_twice(kubeconfig: &Path, port: u16) -> Vec<(rustls::HandshakeKind, String)> {
     use base64::Engine;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -75,8 +76,9 @@ async fn resumed_twice(kubeconfig: &Path, port: u16) -> Vec<(rustls::HandshakeKi
             .ok();
         let kind = tls.get_ref().1.handshake_kind().unwrap();
         let answer = String::from_utf8_lossy(&answer);
-        let status = answer.split(' ').nth(1).unwrap_or_default().to_string();
-        out.push((kind, status));
+        let status = answer.split(' ').nth(1).unwrap_or_default();
+        let body = answer.split("\r\n\r\n").nth(1).unwrap_or_default();
+        out.push((kind, format!("{status} {body}")));
     }
     out
 }
@@ -162,13 +164,15 @@ async fn only_the_api_server_reaches_the_kubelet() {
     // A client that comes back resumes its TLS session (the API server's
     // metrics scrape dials each node anew every 15 s), and a resumed
     // session keeps the identity of the certificate it was made with.
-    for (who, status) in [(&admin, "200"), (&node, "403")] {
+    let as_node =
+        "403 Forbidden (user=system:node:node-1, verb=get, resource=nodes, subresource=proxy)";
+    for (who, answer) in [(&admin, "200 ok"), (&node, as_node)] {
         let handshakes = resumed_twice(who, port).await;
         assert_eq!(
             handshakes,
             [
-                (rustls::HandshakeKind::Full, status.to_string()),
-                (rustls::HandshakeKind::Resumed, status.to_string())
+                (rustls::HandshakeKind::Full, answer.to_string()),
+                (rustls::HandshakeKind::Resumed, answer.to_string())
             ],
             "{}",
             who.display()
