@@ -11,6 +11,7 @@
 //! Without those flags (tests that start kubelets in-process) it serves
 //! plain HTTP on loopback.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::response::IntoResponse;
@@ -18,6 +19,7 @@ use axum::Router;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
+use tower::ServiceExt;
 
 /// The users the kubelet's API answers.
 fn allowed(user: &str, groups: &[String]) -> bool {
@@ -28,7 +30,12 @@ fn allowed(user: &str, groups: &[String]) -> bool {
 const HANDSHAKE: Duration = Duration::from_secs(10);
 
 /// Serves `app` over TLS on `listener` to the callers [`allowed`] names.
-pub async fn serve_tls(listener: TcpListener, app: Router, acceptor: TlsAcceptor) {
+pub async fn serve_tls(
+    listener: TcpListener,
+    app: Router,
+    acceptor: TlsAcceptor,
+    k: Arc<crate::context::Kubelet>,
+) {
     loop {
         let stream = match listener.accept().await {
             Ok((stream, _)) => stream,
@@ -38,7 +45,7 @@ pub async fn serve_tls(listener: TcpListener, app: Router, acceptor: TlsAcceptor
                 continue;
             }
         };
-        let (app, acceptor) = (app.clone(), acceptor.clone());
+        let (app, acceptor, k) = (app.clone(), acceptor.clone(), k.clone());
         tokio::spawn(async move {
             let Ok(Ok(tls)) = tokio::time::timeout(HANDSHAKE, acceptor.accept(stream)).await else {
                 tracing::debug!("kubelet TLS handshake failed");
@@ -60,6 +67,12 @@ pub async fn serve_tls(listener: TcpListener, app: Router, acceptor: TlsAcceptor
                 Some((user, _)) => forbidden(user),
                 None => forbidden("system:anonymous".into()),
             };
+            // The router is the process's; which node this is rides along
+            // with each request (`server::router`).
+            let app = app.map_request(move |mut req: http::Request<hyper::body::Incoming>| {
+                req.extensions_mut().insert(k.clone());
+                req
+            });
             let service = hyper_util::service::TowerToHyperService::new(app);
             let mut builder = hyper::server::conn::http1::Builder::new();
             builder

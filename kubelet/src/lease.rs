@@ -99,7 +99,7 @@ pub async fn run(k: Arc<Kubelet>) {
         if *k.stopped.borrow() {
             continue;
         }
-        if let Err(e) = renew(&k).await {
+        if let Err(e) = Box::pin(renew(&k)).await {
             tracing::warn!(node = %k.node_name, error = %e, "cannot renew node lease");
         }
     }

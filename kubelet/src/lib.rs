@@ -176,6 +176,7 @@ pub async fn start(config: Config, client: kube::Client) -> Result<Running, Erro
     let shared = Shared {
         recorder: minik_client::EventRecorder::new(client.clone(), "kubelet", None),
         tls: server::tls_config(&config)?,
+        router: server::router(),
         syncs: Arc::new(tokio::sync::Semaphore::new(context::CONCURRENT_SYNCS)),
         host: Arc::new(node::HostInfo::read()),
         pods,
@@ -219,6 +220,8 @@ struct Shared {
     recorder: minik_client::EventRecorder,
     /// The HTTPS server's configuration, the same for every node.
     tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
+    /// The HTTP routes, the same for every node (`server::router`).
+    router: axum::Router,
     /// Pod syncs under way in the process (`Kubelet::syncs`).
     syncs: Arc<tokio::sync::Semaphore>,
     /// The machine's `nodeInfo`, read once.
@@ -269,7 +272,13 @@ async fn start_node(
         syncs: shared.syncs.clone(),
     });
     let mut tasks = Vec::new();
-    let (addr, server) = server::start(kubelet.clone(), listener, shared.tls.clone()).await?;
+    let (addr, server) = server::start(
+        kubelet.clone(),
+        shared.router.clone(),
+        listener,
+        shared.tls.clone(),
+    )
+    .await?;
     tasks.push(server);
     let facts = node::NodeFacts {
         runtime_version: runtime.version().await?,
@@ -294,7 +303,7 @@ async fn start_node(
     tasks.push(tokio::spawn(node::run(
         kubelet.clone(),
         facts,
-        registered,
+        Arc::new(registered),
         node_events,
     )));
     tasks.push(tokio::spawn(lease::run(kubelet.clone())));
