@@ -137,13 +137,36 @@ pub fn table_of(
         .into_iter()
         .map(|obj| table_row(info, obj, now, include_object))
         .collect();
-    json!({
-        "kind": "Table",
-        "apiVersion": "meta.k8s.io/v1",
-        "metadata": metadata,
-        "columnDefinitions": column_definitions,
-        "rows": rows,
-    })
+    object_of([
+        ("kind", "Table".into()),
+        ("apiVersion", "meta.k8s.io/v1".into()),
+        ("metadata", Value::Object(metadata)),
+        ("columnDefinitions", Value::Array(column_definitions)),
+        ("rows", Value::Array(rows)),
+    ])
+}
+
+/// A JSON object of `fields`, in order, moved in. `json!` copies what it
+/// interpolates (it serialises each value into a new one): a list's page
+/// built with it was copied whole, every object's metadata and
+/// managedFields included — half the time of a 30,000-row Table.
+pub fn object_of<const N: usize>(fields: [(&str, Value); N]) -> Value {
+    Value::Object(
+        fields
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect(),
+    )
+}
+
+/// A `PartialObjectMetadata` of `metadata` (what a Table row and a
+/// metadata-only list or get carry of each object).
+pub fn partial_object_metadata(metadata: Value) -> Value {
+    object_of([
+        ("kind", "PartialObjectMetadata".into()),
+        ("apiVersion", "meta.k8s.io/v1".into()),
+        ("metadata", metadata),
+    ])
 }
 
 pub(crate) fn table_row(
@@ -163,15 +186,8 @@ pub(crate) fn table_row(
             let metadata = obj
                 .get_mut("metadata")
                 .map(Value::take)
-                .unwrap_or_else(|| json!({}));
-            row.insert(
-                "object".into(),
-                json!({
-                    "kind": "PartialObjectMetadata",
-                    "apiVersion": "meta.k8s.io/v1",
-                    "metadata": metadata,
-                }),
-            );
+                .unwrap_or_else(|| Value::Object(Map::new()));
+            row.insert("object".into(), partial_object_metadata(metadata));
         }
         IncludeObject::Object => {
             row.insert("object".into(), obj);
@@ -552,6 +568,36 @@ mod tests {
 
     fn names(kind: &str) -> Vec<&'static str> {
         columns(info(kind)).iter().map(|c| c.name).collect()
+    }
+
+    #[test]
+    fn a_table_is_what_json_would_build_in_the_same_order() {
+        let pod = json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "web", "namespace": "shop", "resourceVersion": "7",
+                "managedFields": [{"manager": "kubectl", "operation": "Update"}]},
+            "spec": {"containers": [{"name": "app", "image": "nginx"}]},
+            "status": {"phase": "Running"}});
+        let table = table_of(
+            info("Pod"),
+            vec![pod.clone()],
+            now(),
+            IncludeObject::Metadata,
+            "42",
+            Some("next"),
+        );
+        let rows = json!([{
+            "cells": cells(info("Pod"), &pod, now()),
+            "object": {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
+                "metadata": pod["metadata"]},
+        }]);
+        let want = json!({
+            "kind": "Table", "apiVersion": "meta.k8s.io/v1",
+            "metadata": {"resourceVersion": "42", "continue": "next"},
+            "columnDefinitions": columns(info("Pod")).iter().map(Column::to_json).collect::<Vec<_>>(),
+            "rows": rows,
+        });
+        // Compared as text: the same keys in the same order.
+        assert_eq!(table.to_string(), want.to_string());
     }
 
     /// The storage resource of a kind.

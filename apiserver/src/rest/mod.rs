@@ -242,7 +242,8 @@ fn check_envelope(served: &ResourceInfo, obj: &Value) -> Result<(), ApiError> {
 }
 
 pub fn partial_metadata(obj: &Value) -> Value {
-    json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": obj.get("metadata").cloned().unwrap_or(json!({}))})
+    let metadata = obj.get("metadata").cloned();
+    minik_api::tables::partial_object_metadata(metadata.unwrap_or_else(|| json!({})))
 }
 
 pub fn json_response(code: StatusCode, body: &Value) -> Response {

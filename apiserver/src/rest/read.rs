@@ -8,7 +8,7 @@ use http::StatusCode;
 use minik_api::tables;
 use serde_json::{json, Value};
 
-use super::{json_response, partial_metadata, Ctx};
+use super::{json_response, Ctx};
 use crate::error::ApiError;
 use crate::request::Output;
 
@@ -111,32 +111,49 @@ pub async fn list(ctx: Ctx) -> Result<Response, ApiError> {
             &rv.to_string(),
             next.as_deref(),
         ),
-        Output::Metadata => {
-            let mut l = json!({
-                "kind": "PartialObjectMetadataList",
-                "apiVersion": "meta.k8s.io/v1",
-                "metadata": {"resourceVersion": rv.to_string()},
-                "items": objects.iter().map(partial_metadata).collect::<Vec<_>>(),
-            });
-            if let Some(n) = &next {
-                l["metadata"]["continue"] = json!(n);
-            }
-            l
-        }
-        Output::Object => {
-            let mut l = json!({
-                "kind": format!("{}List", info.kind),
-                "apiVersion": info.api_version(),
-                "metadata": {"resourceVersion": rv.to_string()},
-                "items": objects,
-            });
-            if let Some(n) = &next {
-                l["metadata"]["continue"] = json!(n);
-            }
-            l
-        }
+        Output::Metadata => list_body(
+            "PartialObjectMetadataList".into(),
+            "meta.k8s.io/v1".into(),
+            rv,
+            next,
+            objects
+                .into_iter()
+                .map(|mut o| {
+                    let metadata = o.get_mut("metadata").map(Value::take);
+                    tables::partial_object_metadata(metadata.unwrap_or_else(|| json!({})))
+                })
+                .collect(),
+        ),
+        Output::Object => list_body(
+            format!("{}List", info.kind),
+            info.api_version(),
+            rv,
+            next,
+            objects,
+        ),
     };
     Ok(json_response(StatusCode::OK, &body))
+}
+
+/// A list's body, its items moved in (see `tables::object_of`).
+fn list_body(
+    kind: String,
+    api_version: String,
+    rv: u64,
+    next: Option<String>,
+    items: Vec<Value>,
+) -> Value {
+    let mut metadata = serde_json::Map::new();
+    metadata.insert("resourceVersion".into(), rv.to_string().into());
+    if let Some(n) = next {
+        metadata.insert("continue".into(), n.into());
+    }
+    tables::object_of([
+        ("kind", kind.into()),
+        ("apiVersion", api_version.into()),
+        ("metadata", Value::Object(metadata)),
+        ("items", Value::Array(items)),
+    ])
 }
 
 fn decode_continue(token: &str) -> Result<ContinueToken, ApiError> {

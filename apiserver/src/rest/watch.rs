@@ -243,9 +243,9 @@ impl Encoder {
 }
 
 fn line(ty: &str, obj: &Value) -> Bytes {
-    let mut s = json!({"type": ty, "object": obj}).to_string();
-    s.push('\n');
-    Bytes::from(s)
+    // Written out, not `json!`, which would copy the object first.
+    let ty = Value::from(ty);
+    Bytes::from(format!("{{\"type\":{ty},\"object\":{obj}}}\n"))
 }
 
 fn expired_line(message: String) -> Bytes {
