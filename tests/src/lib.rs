@@ -1,11 +1,14 @@
 //! Cross-component tests live in `tests/`; this library holds the few
 //! measuring and raw-socket helpers that both they and the benchmarks in
-//! `src/bin/` use, and [`browser`], the headless browser the dashboard's
-//! test and benchmark drive.
+//! `src/bin/` use, [`browser`], the headless browser the dashboard's
+//! test and benchmark drive, and [`kubectl_floor`], kubectl timed against
+//! recorded answers.
 
 pub mod browser;
 
 pub mod etcd;
+
+pub mod kubectl_floor;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

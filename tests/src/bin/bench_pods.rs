@@ -3,10 +3,16 @@
 //! R replicas applied at once, timed until every pod is Running (one watch
 //! counts them). Prints, in the same run: the control plane's memory at
 //! 100 pods (one small Deployment first), the pods/s end to end, how long
-//! the real `kubectl get pods -A` takes at that size, and each component's
-//! resident memory at the end.
+//! the real `kubectl get pods -A` takes at that size (in pages, as kubectl
+//! asks by default, and whole with `--chunk-size=0`; then both against the
+//! same answers served from memory, the floor for any API server: see
+//! `kubectl_floor`), and each component's resident memory at the end.
 //!
-//! `cargo build --release --workspace --bins && target/release/bench-pods [--nodes 1000] [--deployments 10] [--replicas 1000] [--timeout 600]`
+//! `cargo build --release --workspace --bins && target/release/bench-pods [--nodes 1000] [--deployments 10] [--replicas 1000] [--timeout 600] [--settle 0]`
+//!
+//! `--settle S` waits S seconds once all is measured and prints each
+//! component's memory again: what a component keeps once the burst's work
+//! is done, apart from what it held while finishing it.
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -18,7 +24,7 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, PostParams};
 use kube::runtime::{watcher, WatchStreamExt};
-use minik_tests::{bench_arg, sibling_binary, ClusterDown};
+use minik_tests::{bench_arg, kubectl_floor, sibling_binary, ClusterDown};
 use serde_json::json;
 
 /// Resident memory (MB) of each minik process started from `home`.
@@ -152,6 +158,7 @@ async fn main() -> anyhow::Result<()> {
     let deployments: usize = bench_arg("--deployments", "10").parse()?;
     let replicas: usize = bench_arg("--replicas", "1000").parse()?;
     let timeout = Duration::from_secs(bench_arg("--timeout", "600").parse()?);
+    let settle = Duration::from_secs(bench_arg("--settle", "0").parse()?);
     let dir = tempfile::tempdir()?;
     let home = dir.path().join("home");
     let name = format!("bench-pods-{}", std::process::id());
@@ -190,6 +197,10 @@ async fn main() -> anyhow::Result<()> {
     );
     let kubeconfig = home.join("kubeconfig");
     let result = run(&kubeconfig, &home, deployments, replicas, timeout).await;
+    if result.is_ok() && !settle.is_zero() {
+        tokio::time::sleep(settle).await;
+        print_memory(&format!("after {} s idle", settle.as_secs()), &home);
+    }
     anyhow::ensure!(down.now(), "cluster down failed");
     result
 }
@@ -255,17 +266,42 @@ async fn run(
         cpu.join(", ")
     );
 
-    let kubectl = Instant::now();
-    let out = Command::new("kubectl")
-        .args(["--kubeconfig", &kubeconfig.display().to_string()])
-        .args(["get", "pods", "-A", "--no-headers"])
-        .output()?;
-    let lines = String::from_utf8_lossy(&out.stdout).lines().count();
+    let caches = tempfile::tempdir()?;
+    let paged = kubectl_floor::run_kubectl(kubeconfig, &caches.path().join("paged"), &[])?;
     println!(
-        "kubectl   get pods -A: {lines} rows in {:.2} s (target < 2 s)",
-        kubectl.elapsed().as_secs_f64()
+        "kubectl   get pods -A: {} rows in {:.2} s (target < 2 s)",
+        paged.rows,
+        paged.took.as_secs_f64()
     );
     print_memory(&format!("at {} pods", got + 100), home);
+    // Where kubectl's time goes: the whole list in one answer, and both
+    // ways again with the server's answers replayed from memory.
+    let whole = kubectl_floor::run_kubectl(
+        kubeconfig,
+        &caches.path().join("whole"),
+        &["--chunk-size=0"],
+    )?;
+    let answers = kubectl_floor::record(&client).await?;
+    let paged_alone = kubectl_floor::time_kubectl(answers.clone(), &[]).await?;
+    let whole_alone = kubectl_floor::time_kubectl(answers, &["--chunk-size=0"]).await?;
+    println!(
+        "kubectl   get pods -A --chunk-size=0: {} rows in {:.2} s; the same answers served from memory on loopback (no server time): pages of 500 {:.2} s ({} requests held back by client-go's rate limit), --chunk-size=0 {:.2} s",
+        whole.rows,
+        whole.took.as_secs_f64(),
+        paged_alone.took.as_secs_f64(),
+        paged_alone.throttled,
+        whole_alone.took.as_secs_f64()
+    );
+    anyhow::ensure!(
+        whole.rows == paged.rows
+            && paged_alone.rows == paged.rows
+            && whole_alone.rows == paged.rows,
+        "kubectl listed {}, {}, {} and {} rows",
+        paged.rows,
+        whole.rows,
+        paged_alone.rows,
+        whole_alone.rows
+    );
     anyhow::ensure!(got == total, "not every pod ran within {timeout:?}");
     Ok(())
 }
