@@ -159,8 +159,14 @@ pub fn object_of<const N: usize>(fields: [(&str, Value); N]) -> Value {
     )
 }
 
-/// A `PartialObjectMetadata` of `metadata` (what a Table row and a
-/// metadata-only list or get carry of each object).
+/// `obj` as a `PartialObjectMetadata`: its metadata taken out (what a
+/// Table row and a metadata-only list carry of each object).
+pub fn partial_metadata_of(mut obj: Value) -> Value {
+    let metadata = obj.get_mut("metadata").map(Value::take);
+    partial_object_metadata(metadata.unwrap_or_else(|| Value::Object(Map::new())))
+}
+
+/// A `PartialObjectMetadata` of `metadata`.
 pub fn partial_object_metadata(metadata: Value) -> Value {
     object_of([
         ("kind", "PartialObjectMetadata".into()),
@@ -171,7 +177,7 @@ pub fn partial_object_metadata(metadata: Value) -> Value {
 
 pub(crate) fn table_row(
     info: &ResourceInfo,
-    mut obj: Value,
+    obj: Value,
     now: Timestamp,
     include_object: IncludeObject,
 ) -> Value {
@@ -183,11 +189,7 @@ pub(crate) fn table_row(
     match include_object {
         IncludeObject::None => {}
         IncludeObject::Metadata => {
-            let metadata = obj
-                .get_mut("metadata")
-                .map(Value::take)
-                .unwrap_or_else(|| Value::Object(Map::new()));
-            row.insert("object".into(), partial_object_metadata(metadata));
+            row.insert("object".into(), partial_metadata_of(obj));
         }
         IncludeObject::Object => {
             row.insert("object".into(), obj);

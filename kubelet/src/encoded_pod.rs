@@ -15,8 +15,10 @@
 //! Pods of one owner (a ReplicaSet's, a StatefulSet's) are more alike
 //! still — the same template, differing in names, uids and status — so
 //! each is deflated with its owner's first pod as deflate's preset
-//! dictionary (see [`Dictionaries`]): about 0.2 KB a pod. A real kubelet
-//! keeps its pods decoded; at 110 pods a node that costs it nothing.
+//! dictionary (see [`Dictionaries`]): about 0.2 KB a pod. The dictionary
+//! is itself kept deflated, so an owner of one pod costs what a pod alone
+//! did. A real kubelet keeps its pods decoded; at 110 pods a node that
+//! costs it nothing.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, LazyLock, Mutex, Weak};
@@ -48,9 +50,9 @@ pub struct EncodedPod {
     /// The pod without managedFields, as `serde_json` encodes a `Pod`,
     /// deflated (with `dictionary`, if any).
     deflated: Arc<[u8]>,
-    /// The JSON of the first pod seen of this pod's owner, which the
-    /// deflate refers back into.
-    dictionary: Option<Arc<[u8]>>,
+    /// The first pod seen of this pod's owner, which the deflate refers
+    /// back into.
+    dictionary: Option<Arc<Dictionary>>,
 }
 
 impl EncodedPod {
@@ -59,7 +61,8 @@ impl EncodedPod {
         pod.metadata.managed_fields = None;
         let json = serde_json::to_vec(&pod).expect("a Pod always encodes");
         let dictionary = owner_uid(&pod).map(|owner| DICTIONARIES.for_owner(owner, &json));
-        let deflated = deflate(&json, dictionary.as_deref());
+        let preset = dictionary.as_ref().map(|d| d.json());
+        let deflated = deflate(&json, preset.as_deref());
         let spec = pod.spec.as_ref();
         Self {
             node_name: spec.and_then(|s| s.node_name.clone()),
@@ -80,7 +83,10 @@ impl EncodedPod {
 
     /// The whole pod again.
     pub fn decode(&self) -> Pod {
-        let json = inflate(&self.deflated, self.dictionary.as_deref());
+        let json = match &self.dictionary {
+            Some(d) => inflate(&self.deflated, Some(&d.json()), d.len * 5 / 4),
+            None => inflate(&self.deflated, None, self.deflated.len() * 4),
+        };
         serde_json::from_slice(&json).expect("encoded from a Pod")
     }
 }
@@ -96,15 +102,32 @@ fn owner_uid(pod: &Pod) -> Option<&str> {
     Some(owner.uid.as_str())
 }
 
-/// Each owner's dictionary: the JSON of the first of its pods seen. Held
-/// weakly: the pods deflated with it hold it, and an owner whose pods are
-/// all gone is forgotten (swept whenever the map has doubled since).
+/// An owner's dictionary: the JSON of the first of its pods seen,
+/// deflated (inflated again, in microseconds, to deflate or inflate one
+/// of its pods).
+#[derive(Debug)]
+struct Dictionary {
+    deflated: Box<[u8]>,
+    /// The JSON's length.
+    len: usize,
+}
+
+impl Dictionary {
+    fn json(&self) -> Vec<u8> {
+        inflate(&self.deflated, None, self.len)
+    }
+}
+
+/// Each owner's dictionary. Held weakly: the pods deflated with it hold
+/// it, its bytes go with the last of them, and the owner's entry (a
+/// pointer to a spent header) goes at the next sweep, whenever the map
+/// has doubled since the last.
 struct Dictionaries {
     by_owner: Mutex<Owners>,
 }
 
 struct Owners {
-    dictionaries: HashMap<String, Weak<[u8]>>,
+    dictionaries: HashMap<String, Weak<Dictionary>>,
     sweep_at: usize,
 }
 
@@ -117,12 +140,15 @@ static DICTIONARIES: LazyLock<Dictionaries> = LazyLock::new(|| Dictionaries {
 
 impl Dictionaries {
     /// `owner`'s dictionary; `json` becomes it if the owner has none alive.
-    fn for_owner(&self, owner: &str, json: &[u8]) -> Arc<[u8]> {
+    fn for_owner(&self, owner: &str, json: &[u8]) -> Arc<Dictionary> {
         let mut owners = self.by_owner.lock().unwrap();
         if let Some(dictionary) = owners.dictionaries.get(owner).and_then(Weak::upgrade) {
             return dictionary;
         }
-        let dictionary: Arc<[u8]> = json.into();
+        let dictionary = Arc::new(Dictionary {
+            deflated: deflate(json, None).into(),
+            len: json.len(),
+        });
         owners
             .dictionaries
             .insert(owner.to_string(), Arc::downgrade(&dictionary));
@@ -154,25 +180,30 @@ fn deflate(json: &[u8], dictionary: Option<&[u8]>) -> Vec<u8> {
             _ => out.reserve(out.capacity().max(64)),
         }
     }
-    out.shrink_to_fit();
     out
 }
 
-fn inflate(deflated: &[u8], dictionary: Option<&[u8]>) -> Vec<u8> {
+/// Inflates what [`deflate`] made with the same `dictionary`; `expected`
+/// sizes the buffer.
+fn inflate(deflated: &[u8], dictionary: Option<&[u8]>, expected: usize) -> Vec<u8> {
     let mut decompress = Decompress::new(false);
     if let Some(dictionary) = dictionary {
         decompress
             .set_dictionary(dictionary)
             .expect("a raw inflate takes a dictionary before its first byte");
     }
-    let mut out = Vec::with_capacity(deflated.len() * 4 + 256);
+    let mut out = Vec::with_capacity(expected + 256);
     loop {
         let read = decompress.total_in() as usize;
         let status = decompress
             .decompress_vec(&deflated[read..], &mut out, FlushDecompress::Finish)
             .expect("deflated here");
+        let input_left = (decompress.total_in() as usize) < deflated.len();
         match status {
             Status::StreamEnd => break,
+            _ if !input_left && out.len() < out.capacity() => {
+                panic!("deflated here, but it ends early")
+            }
             _ => out.reserve(out.capacity()),
         }
     }
@@ -358,6 +389,14 @@ mod tests {
         let second_json = replica("rs-1", "web-7d9f8b6c5d-bbbbb", "node-7", "10.128.7.9");
         let second: EncodedPod = serde_json::from_value(second_json.clone()).unwrap();
         let alone = deflate(&serde_json::to_vec(&second.decode()).unwrap(), None);
+        let dictionary = first.dictionary.as_ref().unwrap();
+        assert!(
+            dictionary.deflated.len() + first.deflated.len() < alone.len() + 128,
+            "an owner's first pod costs about what it did alone: {} + {} bytes, alone {}",
+            dictionary.deflated.len(),
+            first.deflated.len(),
+            alone.len()
+        );
         assert!(
             second.deflated.len() * 2 < alone.len(),
             "with its owner's dictionary {} bytes, alone {} bytes",

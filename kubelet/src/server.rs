@@ -105,8 +105,8 @@ pub async fn start(
             let acceptor = tokio_rustls::TlsAcceptor::from(config);
             tokio::spawn(crate::authn::serve_tls(listener, app, acceptor, k))
         }
-        // Plain HTTP (a kubelet without certificates: one node, tests) binds
-        // its node into a router of its own.
+        // Plain HTTP (a kubelet without certificates, as in-process test
+        // clusters run) binds its node into a router of its own.
         None => tokio::spawn(async move {
             if let Err(e) = axum::serve(listener, app.layer(Extension(k))).await {
                 tracing::error!(error = %e, "kubelet server stopped");

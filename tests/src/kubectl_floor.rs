@@ -13,7 +13,6 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -24,15 +23,16 @@ use http_body_util::BodyExt;
 const DISCOVERY: &str = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json";
 const TABLE: &str = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json";
 
-/// An answer, by (path, `continue` token, whether `limit` was asked).
+/// An answer, by (path, `continue` token, whether `limit` was asked): all
+/// `get pods -A` asks by; any other query parameter is not told apart.
 type Answers = HashMap<(String, String, bool), (String, Bytes)>;
 
 /// One kubectl run against the recorded answers.
 pub struct Timed {
     pub rows: usize,
     pub took: Duration,
-    /// How many times client-go held a request back (its `-v=6` log's
-    /// "client-side throttling").
+    /// How many requests client-go held back for over 50 ms (what its
+    /// `-v=3` log reports as "client-side throttling"), when logged.
     pub throttled: usize,
 }
 
@@ -45,6 +45,8 @@ pub async fn record(client: &kube::Client) -> anyhow::Result<Arc<Answers>> {
         let answer = fetch(client, path, DISCOVERY).await?;
         answers.insert((path.into(), String::new(), false), answer);
     }
+    let version = fetch(client, "/version", "application/json").await?;
+    answers.insert(("/version".into(), String::new(), false), version);
     let whole = fetch(client, "/api/v1/pods", TABLE).await?;
     answers.insert(("/api/v1/pods".into(), String::new(), false), whole);
     let mut token = String::new();
@@ -112,11 +114,15 @@ pub async fn time_kubectl(answers: Arc<Answers>, args: &[&str]) -> anyhow::Resul
                     [(http::header::CONTENT_TYPE, kind.clone())],
                     body.clone(),
                 ),
-                None => (
-                    http::StatusCode::NOT_FOUND,
-                    [(http::header::CONTENT_TYPE, "text/plain".to_string())],
-                    Bytes::new(),
-                ),
+                None => {
+                    let missed = format!("not recorded: {uri}");
+                    eprintln!("kubectl_floor: {missed}");
+                    (
+                        http::StatusCode::NOT_FOUND,
+                        [(http::header::CONTENT_TYPE, "text/plain".to_string())],
+                        Bytes::from(missed),
+                    )
+                }
             }
         }
     });
@@ -124,7 +130,7 @@ pub async fn time_kubectl(answers: Arc<Answers>, args: &[&str]) -> anyhow::Resul
     let dir = tempfile::tempdir()?;
     let kubeconfig = dir.path().join("kubeconfig");
     std::fs::write(&kubeconfig, kubeconfig_for(port))?;
-    let result = run_kubectl(&kubeconfig, &dir.path().join("cache"), args);
+    let result = run_kubectl(&kubeconfig, Some(&dir.path().join("cache")), args).await;
     server.abort();
     result
 }
@@ -137,16 +143,33 @@ fn kubeconfig_for(port: u16) -> String {
     )
 }
 
-/// Runs `kubectl get pods -A --no-headers` (with a cache of its own, so
-/// it asks for discovery as a first run does).
-pub fn run_kubectl(kubeconfig: &Path, cache: &Path, args: &[&str]) -> anyhow::Result<Timed> {
-    let started = Instant::now();
-    let out = Command::new("kubectl")
+/// Runs `kubectl get pods -A --no-headers` with `args`. With a `cache` of
+/// its own (so it asks for discovery as a first run does) it also logs,
+/// for [`Timed::throttled`]; without, it runs as a user's would.
+pub async fn run_kubectl(
+    kubeconfig: &Path,
+    cache: Option<&Path>,
+    args: &[&str],
+) -> anyhow::Result<Timed> {
+    let mut kubectl = tokio::process::Command::new("kubectl");
+    kubectl
         .args(["--kubeconfig", &kubeconfig.display().to_string()])
-        .args(["--cache-dir", &cache.display().to_string()])
-        .args(["get", "pods", "-A", "--no-headers", "-v=6"])
+        .args([
+            "get",
+            "pods",
+            "-A",
+            "--no-headers",
+            "--request-timeout=120s",
+        ])
         .args(args)
-        .output()?;
+        .kill_on_drop(true);
+    if let Some(cache) = cache {
+        kubectl
+            .args(["--cache-dir", &cache.display().to_string()])
+            .arg("-v=6");
+    }
+    let started = Instant::now();
+    let out = tokio::time::timeout(Duration::from_secs(600), kubectl.output()).await??;
     let took = started.elapsed();
     anyhow::ensure!(
         out.status.success(),

@@ -6,7 +6,7 @@ use axum::response::Response;
 use base64::Engine;
 use http::StatusCode;
 use minik_api::tables;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::{json_response, Ctx};
 use crate::error::ApiError;
@@ -118,10 +118,7 @@ pub async fn list(ctx: Ctx) -> Result<Response, ApiError> {
             next,
             objects
                 .into_iter()
-                .map(|mut o| {
-                    let metadata = o.get_mut("metadata").map(Value::take);
-                    tables::partial_object_metadata(metadata.unwrap_or_else(|| json!({})))
-                })
+                .map(tables::partial_metadata_of)
                 .collect(),
         ),
         Output::Object => list_body(
