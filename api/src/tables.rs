@@ -125,13 +125,6 @@ pub fn table_of(
     resource_version: &str,
     continue_token: Option<&str>,
 ) -> Value {
-    let mut metadata = Map::new();
-    if !resource_version.is_empty() {
-        metadata.insert("resourceVersion".into(), resource_version.into());
-    }
-    if let Some(token) = continue_token.filter(|t| !t.is_empty()) {
-        metadata.insert("continue".into(), token.into());
-    }
     let column_definitions: Vec<Value> = columns(info).iter().map(Column::to_json).collect();
     let rows: Vec<Value> = objects
         .into_iter()
@@ -140,10 +133,23 @@ pub fn table_of(
     object_of([
         ("kind", "Table".into()),
         ("apiVersion", "meta.k8s.io/v1".into()),
-        ("metadata", Value::Object(metadata)),
+        ("metadata", list_metadata(resource_version, continue_token)),
         ("columnDefinitions", Value::Array(column_definitions)),
         ("rows", Value::Array(rows)),
     ])
+}
+
+/// A list's (or a Table's) `metadata`: its resourceVersion and continue
+/// token, each where there is one.
+pub fn list_metadata(resource_version: &str, continue_token: Option<&str>) -> Value {
+    let mut metadata = Map::new();
+    if !resource_version.is_empty() {
+        metadata.insert("resourceVersion".into(), resource_version.into());
+    }
+    if let Some(token) = continue_token.filter(|t| !t.is_empty()) {
+        metadata.insert("continue".into(), token.into());
+    }
+    Value::Object(metadata)
 }
 
 /// A JSON object of `fields`, in order, moved in. `json!` copies what it

@@ -41,14 +41,16 @@ pub struct Timed {
 /// list at once (`--chunk-size=0`).
 pub async fn record(client: &kube::Client) -> anyhow::Result<Arc<Answers>> {
     let mut answers = Answers::new();
-    for path in ["/api", "/apis"] {
-        let answer = fetch(client, path, DISCOVERY).await?;
+    let single = [
+        ("/api", DISCOVERY),
+        ("/apis", DISCOVERY),
+        ("/version", "application/json"),
+        ("/api/v1/pods", TABLE),
+    ];
+    for (path, accept) in single {
+        let answer = fetch(client, path, accept).await?;
         answers.insert((path.into(), String::new(), false), answer);
     }
-    let version = fetch(client, "/version", "application/json").await?;
-    answers.insert(("/version".into(), String::new(), false), version);
-    let whole = fetch(client, "/api/v1/pods", TABLE).await?;
-    answers.insert(("/api/v1/pods".into(), String::new(), false), whole);
     let mut token = String::new();
     loop {
         let query = if token.is_empty() {

@@ -102,20 +102,20 @@ pub async fn list(ctx: Ctx) -> Result<Response, ApiError> {
         .map(|(_, v)| minik_api::convert::from_storage(ctx.target.served, v))
         .collect();
     let info = ctx.target.served;
+    let rv = rv.to_string();
     let body = match ctx.output {
         Output::Table(include) => tables::table_of(
             info,
             objects,
             jiff::Timestamp::now(),
             include,
-            &rv.to_string(),
+            &rv,
             next.as_deref(),
         ),
         Output::Metadata => list_body(
             "PartialObjectMetadataList".into(),
             "meta.k8s.io/v1".into(),
-            rv,
-            next,
+            tables::list_metadata(&rv, next.as_deref()),
             objects
                 .into_iter()
                 .map(tables::partial_metadata_of)
@@ -124,8 +124,7 @@ pub async fn list(ctx: Ctx) -> Result<Response, ApiError> {
         Output::Object => list_body(
             format!("{}List", info.kind),
             info.api_version(),
-            rv,
-            next,
+            tables::list_metadata(&rv, next.as_deref()),
             objects,
         ),
     };
@@ -133,22 +132,11 @@ pub async fn list(ctx: Ctx) -> Result<Response, ApiError> {
 }
 
 /// A list's body, its items moved in (see `tables::object_of`).
-fn list_body(
-    kind: String,
-    api_version: String,
-    rv: u64,
-    next: Option<String>,
-    items: Vec<Value>,
-) -> Value {
-    let mut metadata = serde_json::Map::new();
-    metadata.insert("resourceVersion".into(), rv.to_string().into());
-    if let Some(n) = next {
-        metadata.insert("continue".into(), n.into());
-    }
+fn list_body(kind: String, api_version: String, metadata: Value, items: Vec<Value>) -> Value {
     tables::object_of([
         ("kind", kind.into()),
         ("apiVersion", api_version.into()),
-        ("metadata", Value::Object(metadata)),
+        ("metadata", metadata),
         ("items", Value::Array(items)),
     ])
 }
