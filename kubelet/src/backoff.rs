@@ -38,6 +38,11 @@ impl Backoff {
         }
     }
 
+    /// No key has backed off.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
     fn expired(&self, entry: &Entry, event: Timestamp) -> bool {
         event.duration_since(entry.last_update)
             > SignedDuration::try_from(self.max * 2).unwrap_or(SignedDuration::MAX)

@@ -35,6 +35,11 @@ impl PullBackoff {
             failed_at: HashMap::new(),
         }
     }
+
+    /// No image pull has failed.
+    pub fn is_empty(&self) -> bool {
+        self.backoff.is_empty() && self.failed_at.is_empty()
+    }
 }
 
 /// The image is ready to run, or the container waits with a reason.

@@ -296,6 +296,11 @@ impl Prober {
         });
     }
 
+    /// No probe runs or has a result.
+    pub fn is_empty(&self) -> bool {
+        self.workers.is_empty() && self.results.lock().unwrap().is_empty()
+    }
+
     pub fn stop_all(&mut self) {
         for (_, (_, task)) in self.workers.drain() {
             task.abort();

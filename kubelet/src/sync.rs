@@ -70,6 +70,19 @@ impl PodState {
     }
 }
 
+impl PodState {
+    /// Holds nothing a new worker's state would not: no back-off, no
+    /// waiting reason, no probes. Its worker may park (`pod_worker`); the
+    /// Events' reference and the first-seen time are made again from the
+    /// pod (a settled pod's status already has its start time).
+    pub fn settled(&self) -> bool {
+        self.crash_backoff.is_empty()
+            && self.pulls.is_empty()
+            && self.waiting.is_empty()
+            && self.prober.is_empty()
+    }
+}
+
 /// What the worker should do after a sync.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Next {

@@ -212,7 +212,7 @@ async fn simulated_nodes_register_and_run_pods_to_their_phases() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn many_simulated_nodes_in_one_process() {
     let cluster = TestCluster::start().await;
-    let _kubelet = minik_kubelet::start(sim_config(&cluster, "scale", 20), cluster.client.clone())
+    let kubelet = minik_kubelet::start(sim_config(&cluster, "scale", 20), cluster.client.clone())
         .await
         .expect("sim kubelets start");
     let client = &cluster.client;
@@ -240,6 +240,29 @@ async fn many_simulated_nodes_in_one_process() {
         .collect();
     assert_eq!(ips.len(), 100, "every pod has its own IP");
 
+    // Settled pods' workers park (no task until their next event): all
+    // 100 at once between two resyncs (every 500 ms here, each starting
+    // every worker again, which parks again after its sync).
+    let parked = || -> (usize, usize) {
+        let (mut parked, mut all) = (0, 0);
+        for node in &kubelet.nodes {
+            for w in node.kubelet.workers.lock().unwrap().values() {
+                all += 1;
+                parked += usize::from(w.parked());
+            }
+        }
+        (parked, all)
+    };
+    let start = Instant::now();
+    while parked() != (100, 100) {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "settled pods' workers did not park: {:?} (parked, all)",
+            parked()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
     // Twenty nodes, one watch of pods and one of Nodes (not one per node).
     let metrics = client
         .request_text(http::Request::get("/metrics").body(Vec::new()).unwrap())
@@ -257,8 +280,9 @@ async fn many_simulated_nodes_in_one_process() {
     };
     assert_eq!((watches("pods"), watches("nodes")), (1, 1), "{metrics}");
 
-    // Each change still reaches its own node: a deleted pod's deletion is
-    // confirmed by its node, a deleted Node registers again.
+    // Each change still reaches its own node (a parked worker starts
+    // again for it): a deleted pod's deletion is confirmed by its node, a
+    // deleted Node registers again.
     let api: Api<Pod> = Api::namespaced(client.clone(), "default");
     api.delete("p7", &DeleteParams::default()).await.unwrap();
     wait_pods(client, Duration::from_secs(10), |pods| {

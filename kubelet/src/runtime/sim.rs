@@ -19,6 +19,7 @@
 //! substitutes for it.
 
 use std::collections::{BTreeMap, HashMap};
+use std::net::Ipv4Addr;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -58,14 +59,55 @@ enum Behaviour {
     Exit(i64),
 }
 
+/// A simulated container, kept small: a process simulating 1,000 nodes
+/// holds two for each of the cluster's pods (the sandbox and the app). Its
+/// [`ContainerRecord`] is built when asked for; the pod's names are shared
+/// by its containers and an image's name by the node's containers of it,
+/// and what is the same for every simulated container (no error, never
+/// OOM-killed, the image id) is not kept.
 struct SimContainer {
-    record: ContainerRecord,
+    pod: Arc<PodRef>,
+    /// `None` for the sandbox.
+    name: Option<Box<str>>,
+    hash: Box<str>,
+    image: Arc<str>,
+    /// The sandbox's pod IP.
+    ip: Option<Ipv4Addr>,
+    restart_count: i32,
+    state: RunState,
+    created_at: Timestamp,
+    started_at: Option<Timestamp>,
+    finished_at: Option<Timestamp>,
+    exit_code: i64,
     behaviour: Behaviour,
     /// Millicores its command uses unless an annotation says otherwise.
     cpu_millis: i64,
     /// CPU time used up to `sampled` (integrated at each stats call).
     cpu_core_nanoseconds: u64,
     sampled: Option<Timestamp>,
+}
+
+impl SimContainer {
+    fn record(&self, id: String) -> ContainerRecord {
+        ContainerRecord {
+            id,
+            pod: PodRef::clone(&self.pod),
+            name: self.name.as_deref().unwrap_or(SANDBOX_NAME).to_string(),
+            sandbox: self.name.is_none(),
+            restart_count: self.restart_count,
+            hash: self.hash.to_string(),
+            image: self.image.to_string(),
+            image_id: format!("sim-image:{}", self.image),
+            state: self.state,
+            created_at: self.created_at,
+            started_at: self.started_at,
+            finished_at: self.finished_at,
+            exit_code: self.exit_code,
+            oom_killed: false,
+            error: String::new(),
+            ip: self.ip.map(|ip| ip.to_string()),
+        }
+    }
 }
 
 /// Working set of a simulated container without an annotation (about
@@ -103,7 +145,7 @@ fn sample(
             .and_then(|q| minik_api::quantity::Quantity::parse(q).ok())
     };
     let millis = quantity(super::SIM_CPU_ANNOTATION).map_or(c.cpu_millis, |q| q.millis());
-    let since = c.sampled.or(c.record.started_at).unwrap_or(now);
+    let since = c.sampled.or(c.started_at).unwrap_or(now);
     let elapsed_ns = now.duration_since(since).as_nanos().max(0) as u128;
     c.cpu_core_nanoseconds += (elapsed_ns * millis.max(0) as u128 / 1000) as u64;
     c.sampled = Some(now);
@@ -123,11 +165,13 @@ pub struct SimRuntime {
     /// First address of this node's /24 of pod IPs.
     pod_cidr_base: u32,
     next_ip: AtomicU32,
-    /// Boxed: a map keeps its values inline in a table sized to a power of
-    /// two, and a `SimContainer` is 376 bytes — a thousand nodes' tables,
-    /// mostly empty slots, were ~30 MB at 30,000 pods.
-    containers: Arc<Mutex<HashMap<String, Box<SimContainer>>>>,
+    /// By the number in their ids. Boxed: a map keeps its values inline in
+    /// a table sized to a power of two, mostly empty slots — a thousand
+    /// nodes' tables were ~30 MB at 30,000 pods.
+    containers: Arc<Mutex<HashMap<u32, Box<SimContainer>>>>,
     events: broadcast::Sender<String>,
+    /// `sim` and the process id: every id's start.
+    id_prefix: String,
     next_id: AtomicU32,
 }
 
@@ -146,50 +190,84 @@ impl SimRuntime {
             // Small: one of these per simulated node, and a reader that
             // falls behind loses nothing (it syncs all its pods instead).
             events: broadcast::channel(EVENTS_BUFFERED).0,
+            id_prefix: format!("sim{:08x}", std::process::id()),
             next_id: AtomicU32::new(1),
         }
     }
 
-    fn new_id(&self) -> String {
-        format!(
-            "sim{:08x}{:08x}",
-            std::process::id(),
-            self.next_id.fetch_add(1, Ordering::Relaxed)
-        )
+    fn id(&self, number: u32) -> String {
+        format!("{}{number:08x}", self.id_prefix)
     }
 
-    fn insert(&self, record: ContainerRecord, behaviour: Behaviour, cpu_millis: i64) {
-        self.containers.lock().unwrap().insert(
-            record.id.clone(),
-            Box::new(SimContainer {
-                record,
-                behaviour,
-                cpu_millis,
-                cpu_core_nanoseconds: 0,
-                sampled: None,
-            }),
+    /// The number in an id this runtime made.
+    fn number(&self, id: &str) -> Result<u32, Error> {
+        id.strip_prefix(&self.id_prefix)
+            .filter(|n| n.len() == 8)
+            .and_then(|n| u32::from_str_radix(n, 16).ok())
+            .ok_or_else(|| Error::NotFound(format!("no such container: {id}")))
+    }
+
+    /// Adds a container of `pod` (its names shared with the pod's other
+    /// containers, its image's with the node's) and returns its number.
+    fn insert(
+        &self,
+        pod: &PodRef,
+        image: &str,
+        make: impl FnOnce(Arc<PodRef>, Arc<str>) -> SimContainer,
+    ) -> u32 {
+        let mut all = self.containers.lock().unwrap();
+        let shared_pod = all
+            .values()
+            .find(|c| c.pod.uid == pod.uid)
+            .map(|c| c.pod.clone());
+        let shared_image = all
+            .values()
+            .find(|c| &*c.image == image)
+            .map(|c| c.image.clone());
+        let container = make(
+            shared_pod.unwrap_or_else(|| Arc::new(pod.clone())),
+            shared_image.unwrap_or_else(|| image.into()),
         );
+        let number = self.next_id.fetch_add(1, Ordering::Relaxed);
+        all.insert(number, Box::new(container));
+        number
     }
 
     /// Marks a container exited and tells the PLEG.
     fn exit(
-        containers: &Mutex<HashMap<String, Box<SimContainer>>>,
+        containers: &Mutex<HashMap<u32, Box<SimContainer>>>,
         events: &broadcast::Sender<String>,
-        id: &str,
+        number: u32,
         code: i64,
     ) {
         let uid = {
             let mut all = containers.lock().unwrap();
-            let Some(c) = all.get_mut(id) else { return };
-            if c.record.state != RunState::Running {
+            let Some(c) = all.get_mut(&number) else {
+                return;
+            };
+            if c.state != RunState::Running {
                 return;
             }
-            c.record.state = RunState::Exited;
-            c.record.exit_code = code;
-            c.record.finished_at = Some(Timestamp::now());
-            c.record.pod.uid.clone()
+            c.state = RunState::Exited;
+            c.exit_code = code;
+            c.finished_at = Some(Timestamp::now());
+            c.pod.uid.clone()
         };
         let _ = events.send(uid);
+    }
+
+    /// Records of the containers `which` picks, newest first.
+    fn list(&self, which: impl Fn(&SimContainer) -> bool) -> Vec<ContainerRecord> {
+        let all = self.containers.lock().unwrap();
+        let mut list: Vec<(u32, &SimContainer)> = all
+            .iter()
+            .filter(|(_, c)| which(c))
+            .map(|(n, c)| (*n, &**c))
+            .collect();
+        list.sort_by(|(a_n, a), (b_n, b)| b.created_at.cmp(&a.created_at).then(b_n.cmp(a_n)));
+        list.into_iter()
+            .map(|(n, c)| c.record(self.id(n)))
+            .collect()
     }
 }
 
@@ -250,28 +328,11 @@ impl Runtime for SimRuntime {
     }
 
     async fn list_pod(&self, pod_uid: &str) -> Result<Vec<ContainerRecord>, Error> {
-        let mut list: Vec<ContainerRecord> = self
-            .containers
-            .lock()
-            .unwrap()
-            .values()
-            .filter(|c| c.record.pod.uid == pod_uid)
-            .map(|c| c.record.clone())
-            .collect();
-        list.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
-        Ok(list)
+        Ok(self.list(|c| c.pod.uid == pod_uid))
     }
 
     async fn list_all(&self) -> Result<Vec<ContainerRecord>, Error> {
-        let mut list: Vec<ContainerRecord> = self
-            .containers
-            .lock()
-            .unwrap()
-            .values()
-            .map(|c| c.record.clone())
-            .collect();
-        list.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
-        Ok(list)
+        Ok(self.list(|_| true))
     }
 
     async fn image_id(&self, image: &str) -> Result<Option<String>, Error> {
@@ -285,28 +346,27 @@ impl Runtime for SimRuntime {
     async fn run_sandbox(&self, config: &SandboxConfig) -> Result<ContainerRecord, Error> {
         // .1 to .254 of the node's /24, round and round.
         let n = self.next_ip.fetch_add(1, Ordering::Relaxed) % 254 + 1;
-        let ip = std::net::Ipv4Addr::from(self.pod_cidr_base + n);
+        let ip = Ipv4Addr::from(self.pod_cidr_base + n);
         let now = Timestamp::now();
-        let record = ContainerRecord {
-            id: self.new_id(),
-            pod: config.pod.clone(),
-            name: SANDBOX_NAME.into(),
-            sandbox: true,
+        let number = self.insert(&config.pod, &config.image, |pod, image| SimContainer {
+            pod,
+            name: None,
+            hash: "".into(),
+            image,
+            ip: Some(ip),
             restart_count: config.attempt,
-            hash: String::new(),
-            image: config.image.clone(),
-            image_id: format!("sim-image:{}", config.image),
             state: RunState::Running,
             created_at: now,
             started_at: Some(now),
             finished_at: None,
             exit_code: 0,
-            oom_killed: false,
-            error: String::new(),
-            ip: Some(ip.to_string()),
-        };
-        self.insert(record.clone(), Behaviour::RunForever, 0);
-        Ok(record)
+            behaviour: Behaviour::RunForever,
+            cpu_millis: 0,
+            cpu_core_nanoseconds: 0,
+            sampled: None,
+        });
+        let all = self.containers.lock().unwrap();
+        Ok(all[&number].record(self.id(number)))
     }
 
     async fn create_container(
@@ -315,51 +375,46 @@ impl Runtime for SimRuntime {
         _sandbox_id: &str,
         config: &ContainerConfig,
     ) -> Result<String, Error> {
-        let id = self.new_id();
-        let record = ContainerRecord {
-            id: id.clone(),
-            pod: pod.clone(),
-            name: config.name.clone(),
-            sandbox: false,
+        let now = Timestamp::now();
+        let number = self.insert(pod, &config.image, |pod, image| SimContainer {
+            pod,
+            name: Some(config.name.as_str().into()),
+            hash: config.hash.as_str().into(),
+            image,
+            ip: None,
             restart_count: config.restart_count,
-            hash: config.hash.clone(),
-            image: config.image.clone(),
-            image_id: format!("sim-image:{}", config.image),
             state: RunState::Created,
-            created_at: Timestamp::now(),
+            created_at: now,
             started_at: None,
             finished_at: None,
             exit_code: 0,
-            oom_killed: false,
-            error: String::new(),
-            ip: None,
-        };
-        self.insert(record, behaviour(config), cpu_millis(config));
-        Ok(id)
+            behaviour: behaviour(config),
+            cpu_millis: cpu_millis(config),
+            cpu_core_nanoseconds: 0,
+            sampled: None,
+        });
+        Ok(self.id(number))
     }
 
     async fn start_container(&self, id: &str) -> Result<(), Error> {
+        let number = self.number(id)?;
         tokio::time::sleep(self.delay).await;
         let (uid, behaviour) = {
             let mut all = self.containers.lock().unwrap();
             let c = all
-                .get_mut(id)
+                .get_mut(&number)
                 .ok_or_else(|| Error::NotFound(format!("no such container: {id}")))?;
-            c.record.state = RunState::Running;
-            c.record.started_at = Some(Timestamp::now());
-            (c.record.pod.uid.clone(), c.behaviour)
+            c.state = RunState::Running;
+            c.started_at = Some(Timestamp::now());
+            (c.pod.uid.clone(), c.behaviour)
         };
         let _ = self.events.send(uid);
         if let Behaviour::Exit(code) = behaviour {
-            let (containers, events, id, delay) = (
-                self.containers.clone(),
-                self.events.clone(),
-                id.to_string(),
-                self.delay,
-            );
+            let (containers, events, delay) =
+                (self.containers.clone(), self.events.clone(), self.delay);
             tokio::spawn(async move {
                 tokio::time::sleep(delay).await;
-                Self::exit(&containers, &events, &id, code);
+                Self::exit(&containers, &events, number, code);
             });
         }
         Ok(())
@@ -367,12 +422,16 @@ impl Runtime for SimRuntime {
 
     async fn stop_container(&self, id: &str, _grace: Duration) -> Result<(), Error> {
         // A simulated process honours SIGTERM at once (exit code 143).
-        Self::exit(&self.containers, &self.events, id, 143);
+        if let Ok(number) = self.number(id) {
+            Self::exit(&self.containers, &self.events, number, 143);
+        }
         Ok(())
     }
 
     async fn remove_container(&self, id: &str) -> Result<(), Error> {
-        self.containers.lock().unwrap().remove(id);
+        if let Ok(number) = self.number(id) {
+            self.containers.lock().unwrap().remove(&number);
+        }
         Ok(())
     }
 
@@ -448,8 +507,10 @@ impl Runtime for SimRuntime {
         containers
             .iter()
             .map(|(id, annotations)| {
-                let c = all
-                    .get_mut(*id)
+                let c = self
+                    .number(id)
+                    .ok()
+                    .and_then(|n| all.get_mut(&n))
                     .ok_or_else(|| Error::NotFound(format!("no such container: {id}")))?;
                 Ok(sample(c, annotations, now))
             })
@@ -473,6 +534,82 @@ mod tests {
             cmd: (!cmd.is_empty()).then(|| cmd.iter().map(|s| s.to_string()).collect()),
             ..Default::default()
         }
+    }
+
+    #[tokio::test]
+    async fn containers_are_kept_small_and_listed_whole() {
+        // Two of these for each pod a process simulates (sandbox and app):
+        // 376 bytes when each kept its whole ContainerRecord.
+        assert!(std::mem::size_of::<SimContainer>() <= 224);
+        let rt = SimRuntime::new(Duration::ZERO, "node-7");
+        let pod = PodRef {
+            uid: "u1".into(),
+            namespace: "ns".into(),
+            name: "web-1".into(),
+        };
+        let sandbox = rt
+            .run_sandbox(&SandboxConfig {
+                pod: pod.clone(),
+                attempt: 0,
+                hostname: "web-1".into(),
+                image: "pause".into(),
+            })
+            .await
+            .unwrap();
+        assert!(sandbox.sandbox && sandbox.running());
+        assert_eq!(sandbox.name, SANDBOX_NAME);
+        assert_eq!(sandbox.ip.as_deref(), Some("10.128.7.1"));
+        let app = ContainerConfig {
+            name: "app".into(),
+            image: "minik/web:v1".into(),
+            hash: "00ff".into(),
+            restart_count: 2,
+            ..config(&["sh", "-c", "exit 3"], &[])
+        };
+        let id = rt.create_container(&pod, &sandbox.id, &app).await.unwrap();
+        let other = PodRef {
+            uid: "u2".into(),
+            ..pod.clone()
+        };
+        rt.create_container(&other, "", &app).await.unwrap();
+        {
+            // The pod's names are shared by its containers, an image's by
+            // the node's containers of it.
+            let all = rt.containers.lock().unwrap();
+            let mine: Vec<_> = all.values().filter(|c| c.pod.uid == "u1").collect();
+            assert!(Arc::ptr_eq(&mine[0].pod, &mine[1].pod));
+            let apps: Vec<_> = all.values().filter(|c| c.name.is_some()).collect();
+            assert!(Arc::ptr_eq(&apps[0].image, &apps[1].image));
+        }
+        let mut events = rt.subscribe();
+        rt.start_container(&id).await.unwrap();
+        let listed = rt.list_pod("u1").await.unwrap();
+        assert_eq!(listed.len(), 2);
+        let c = &listed[0];
+        assert_eq!((c.id.as_str(), c.name.as_str()), (id.as_str(), "app"));
+        assert_eq!((c.hash.as_str(), c.restart_count), ("00ff", 2));
+        assert_eq!(c.image_id, "sim-image:minik/web:v1");
+        assert!(c.running() && !c.sandbox && c.ip.is_none());
+        assert_eq!(c.pod.name, "web-1");
+        // `exit 3` exits after the (zero) delay, and says so.
+        let exited = tokio::time::timeout(Duration::from_secs(5), async {
+            loop {
+                let c = rt.list_pod("u1").await.unwrap().remove(0);
+                if c.dead() {
+                    return c;
+                }
+                let _ = events.recv().await;
+            }
+        })
+        .await
+        .unwrap();
+        assert_eq!(exited.exit_code, 3);
+        assert!(exited.finished_at.is_some());
+        assert_eq!(rt.list_all().await.unwrap().len(), 3);
+        rt.remove_container(&id).await.unwrap();
+        rt.remove_container("not-an-id").await.unwrap();
+        assert_eq!(rt.list_pod("u1").await.unwrap().len(), 1);
+        assert!(rt.start_container("sim-nonsense").await.is_err());
     }
 
     #[test]
