@@ -33,6 +33,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::FutureExt;
+use jiff::Timestamp;
 use tokio::sync::{broadcast, mpsc, watch, Notify, OwnedSemaphorePermit};
 use tokio::task::JoinHandle;
 
@@ -60,7 +61,12 @@ enum Worker {
         task: JoinHandle<()>,
     },
     /// Settled: no task, only the pod, until an event starts one again.
-    Parked(Arc<EncodedPod>),
+    Parked {
+        pod: Arc<EncodedPod>,
+        /// When a worker first saw the pod: its start time until the
+        /// status it wrote comes back (the parked pod may predate it).
+        first_seen: Timestamp,
+    },
 }
 
 impl WorkerHandle {
@@ -75,13 +81,20 @@ impl WorkerHandle {
     pub fn pod(&self) -> Option<Arc<EncodedPod>> {
         match &self.worker {
             Worker::Running { pod, .. } => pod.borrow().clone(),
-            Worker::Parked(pod) => Some(pod.clone()),
+            Worker::Parked { pod, .. } => Some(pod.clone()),
         }
     }
 
     /// Whether the worker is parked (its pod settled, no task).
     pub fn parked(&self) -> bool {
-        matches!(self.worker, Worker::Parked(_))
+        matches!(self.worker, Worker::Parked { .. })
+    }
+
+    fn first_seen(&self) -> Option<Timestamp> {
+        match self.worker {
+            Worker::Parked { first_seen, .. } => Some(first_seen),
+            Worker::Running { .. } => None,
+        }
     }
 }
 
@@ -141,7 +154,9 @@ fn wake(k: &Arc<Kubelet>, which: impl Fn(&str, &WorkerHandle) -> bool) {
         }
         match &handle.worker {
             Worker::Running { wake, .. } => wake.notify_one(),
-            Worker::Parked(pod) => *handle = start(k, uid, pod.clone(), Some(pod.clone())),
+            Worker::Parked { pod, first_seen } => {
+                *handle = start(k, uid, pod.clone(), Some(pod.clone()), Some(*first_seen))
+            }
         }
     }
 }
@@ -159,9 +174,12 @@ fn update(k: &Arc<Kubelet>, pod: Arc<EncodedPod>) {
         }) => {
             newest.send_replace(Some(pod));
         }
-        Some(handle) => *handle = start(k, &uid, pod.clone(), Some(pod)),
+        Some(handle) => {
+            let first_seen = handle.first_seen();
+            *handle = start(k, &uid, pod.clone(), Some(pod), first_seen);
+        }
         None => {
-            let handle = start(k, &uid, pod.clone(), Some(pod));
+            let handle = start(k, &uid, pod.clone(), Some(pod), None);
             workers.insert(uid, handle);
         }
     }
@@ -173,7 +191,9 @@ fn stop(k: &Arc<Kubelet>, uid: &str, handle: &mut WorkerHandle) {
         Worker::Running { pod, .. } => {
             pod.send_replace(None);
         }
-        Worker::Parked(last) => *handle = start(k, uid, last.clone(), None),
+        Worker::Parked { pod, first_seen } => {
+            *handle = start(k, uid, pod.clone(), None, Some(*first_seen))
+        }
     }
 }
 
@@ -219,23 +239,32 @@ async fn remove_orphans(k: &Kubelet, seen: &HashSet<String>) -> Result<(), Error
 }
 
 /// A worker for the pod last synced as `last`, given `current` (`None`: it
-/// was deleted). The task waits for a sync slot before it builds the
-/// worker: a resync starts every parked pod's at once.
+/// was deleted) and, for a parked pod's, when it was first seen. To sync,
+/// the task waits for a sync slot before it builds the worker: a resync
+/// starts every parked pod's at once. Terminating takes no slot, as
+/// before.
 fn start(
     k: &Arc<Kubelet>,
     uid: &str,
     last: Arc<EncodedPod>,
     current: Option<Arc<EncodedPod>>,
+    first_seen: Option<Timestamp>,
 ) -> WorkerHandle {
+    let syncs = current.is_some();
     let (pod, pod_rx) = watch::channel(current);
     let wake = Arc::new(Notify::new());
     let generation = GENERATION.fetch_add(1, Ordering::Relaxed);
     let (k, uid, woken) = (k.clone(), uid.to_string(), wake.clone());
     let task = tokio::spawn(async move {
-        let Ok(slot) = k.syncs.clone().acquire_owned().await else {
-            return;
+        let slot = match syncs {
+            true => match k.syncs.clone().acquire_owned().await {
+                Ok(slot) => Some(slot),
+                Err(_) => return,
+            },
+            false => None,
         };
-        Box::pin(worker(k, uid, last, pod_rx, woken, generation, slot)).await
+        let worker = worker(k, uid, last, pod_rx, woken, generation, (slot, first_seen));
+        Box::pin(worker).await
     });
     WorkerHandle {
         generation,
@@ -253,15 +282,17 @@ enum Parking {
     NotMine,
 }
 
-/// Parks the worker if nothing came for it since its last sync. Pods and
-/// wake-ups are only sent under the workers' lock, held here, so none is
-/// lost: one that came first is seen here, one that comes after finds the
-/// handle parked and starts a worker.
+/// Parks the worker if nothing came for it since its last sync. The
+/// dispatcher sends pods and wake-ups only under the workers' lock, held
+/// here, so none is lost: one that came first is seen here, one that comes
+/// after finds the handle parked and starts a worker. (Probe workers wake
+/// without the lock; a settled pod has none.)
 fn park(
     k: &Kubelet,
     uid: &str,
     generation: u64,
     last: &Arc<EncodedPod>,
+    first_seen: Timestamp,
     pod_rx: &watch::Receiver<Option<Arc<EncodedPod>>>,
     wake: &Notify,
 ) -> Parking {
@@ -272,13 +303,17 @@ fn park(
     if pod_rx.has_changed().unwrap_or(true) || wake.notified().now_or_never().is_some() {
         return Parking::Woken;
     }
-    handle.worker = Worker::Parked(last.clone());
+    handle.worker = Worker::Parked {
+        pod: last.clone(),
+        first_seen,
+    };
     Parking::Parked
 }
 
 /// One pod's worker: sync, then wait for the pod to change, a wake-up or
 /// the requeue timer, or park once the pod has settled; stop once the pod
-/// is gone. `slot` is the first sync's.
+/// is gone. `resumed` is the first sync's slot and, for a parked pod's
+/// worker, when the pod was first seen.
 async fn worker(
     k: Arc<Kubelet>,
     uid: String,
@@ -286,10 +321,13 @@ async fn worker(
     mut pod_rx: watch::Receiver<Option<Arc<EncodedPod>>>,
     wake: Arc<Notify>,
     generation: u64,
-    slot: OwnedSemaphorePermit,
+    resumed: (Option<OwnedSemaphorePermit>, Option<Timestamp>),
 ) {
+    let (mut first_slot, first_seen) = resumed;
     let mut state = PodState::new(&k, &*last, wake.clone());
-    let mut first_slot = Some(slot);
+    if let Some(first_seen) = first_seen {
+        state.first_seen = first_seen;
+    }
     let mut failures = 0u32;
     loop {
         // A stopped node does nothing until it is started again, and holds
@@ -299,6 +337,10 @@ async fn worker(
             let _ = k.stopped.subscribe().wait_for(|stopped| !stopped).await;
         }
         let current = pod_rx.borrow_and_update().clone();
+        if current.is_none() {
+            // Terminating takes no sync slot (it may wait out a grace period).
+            first_slot = None;
+        }
         // Boxed: a sync's state (every step it may await, and the decoded
         // Pod, 2 KB inline) is large, and a task is allocated at its
         // future's full size for its whole life; boxed, only a syncing pod
@@ -328,7 +370,15 @@ async fn worker(
             Ok(Next::Done) => break,
             Ok(Next::Requeue(None)) if state.settled() => {
                 failures = 0;
-                match park(&k, &uid, generation, &last, &pod_rx, &wake) {
+                match park(
+                    &k,
+                    &uid,
+                    generation,
+                    &last,
+                    state.first_seen,
+                    &pod_rx,
+                    &wake,
+                ) {
                     Parking::Parked => return,
                     Parking::Woken => continue,
                     Parking::NotMine => None,

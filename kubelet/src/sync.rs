@@ -72,9 +72,10 @@ impl PodState {
 
 impl PodState {
     /// Holds nothing a new worker's state would not: no back-off, no
-    /// waiting reason, no probes. Its worker may park (`pod_worker`); the
-    /// Events' reference and the first-seen time are made again from the
-    /// pod (a settled pod's status already has its start time).
+    /// waiting reason, no probes (a container that has crashed keeps its
+    /// back-off, and a finished pod its probes' last results). Its worker
+    /// may park (`pod_worker`): the Events' reference is made again from
+    /// the pod, and the parked handle keeps the first-seen time.
     pub fn settled(&self) -> bool {
         self.crash_backoff.is_empty()
             && self.pulls.is_empty()

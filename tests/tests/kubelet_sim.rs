@@ -69,6 +69,24 @@ async fn wait_pods(
     }
 }
 
+/// Waits until the worker of the pod `uid` is parked.
+async fn when_parked(k: &minik_kubelet::Kubelet, uid: &str) {
+    let start = Instant::now();
+    while !k
+        .workers
+        .lock()
+        .unwrap()
+        .get(uid)
+        .is_some_and(|w| w.parked())
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "{uid} did not park"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
 fn find<'a>(pods: &'a [Value], name: &str) -> Option<&'a Value> {
     pods.iter().find(|p| p["metadata"]["name"] == name)
 }
@@ -263,6 +281,47 @@ async fn many_simulated_nodes_in_one_process() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 
+    // What reaches a parked pod still acts on it: a container that dies
+    // is restarted; a pod force-deleted (its worker told by the watch's
+    // deletion, not an update) loses its containers and its worker.
+    let api: Api<Pod> = Api::namespaced(client.clone(), "default");
+    let node_of = |i: usize| {
+        let name = format!("scale-{}", i % 20 + 1);
+        let node = kubelet.nodes.iter().find(|n| n.name == name).unwrap();
+        node.kubelet.clone()
+    };
+    let uid_of = |pod: Pod| pod.metadata.uid.unwrap();
+    let (k3, uid3) = (node_of(3), uid_of(api.get("p3").await.unwrap()));
+    when_parked(&k3, &uid3).await;
+    let app = k3.runtime.list_pod(&uid3).await.unwrap();
+    let app = app.iter().find(|r| !r.sandbox && r.running()).unwrap();
+    k3.runtime
+        .stop_container(&app.id, Duration::ZERO)
+        .await
+        .unwrap();
+    wait_pods(client, Duration::from_secs(10), |pods| {
+        find(pods, "p3")
+            .is_some_and(|p| ready(p) && p["status"]["containerStatuses"][0]["restartCount"] == 1)
+    })
+    .await;
+    let (k9, uid9) = (node_of(9), uid_of(api.get("p9").await.unwrap()));
+    when_parked(&k9, &uid9).await;
+    let now = DeleteParams {
+        grace_period_seconds: Some(0),
+        ..Default::default()
+    };
+    api.delete("p9", &now).await.unwrap();
+    let start = Instant::now();
+    while !k9.runtime.list_pod(&uid9).await.unwrap().is_empty()
+        || k9.workers.lock().unwrap().contains_key(&uid9)
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "p9's containers or worker outlived its force deletion"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
     // Twenty nodes, one watch of pods and one of Nodes (not one per node).
     let metrics = client
         .request_text(http::Request::get("/metrics").body(Vec::new()).unwrap())
@@ -283,10 +342,9 @@ async fn many_simulated_nodes_in_one_process() {
     // Each change still reaches its own node (a parked worker starts
     // again for it): a deleted pod's deletion is confirmed by its node, a
     // deleted Node registers again.
-    let api: Api<Pod> = Api::namespaced(client.clone(), "default");
     api.delete("p7", &DeleteParams::default()).await.unwrap();
     wait_pods(client, Duration::from_secs(10), |pods| {
-        pods.len() == 99 && find(pods, "p7").is_none()
+        pods.len() == 98 && find(pods, "p7").is_none()
     })
     .await;
     let old_uid = nodes.get("scale-8").await.unwrap().metadata.uid;

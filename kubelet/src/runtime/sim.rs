@@ -208,13 +208,14 @@ impl SimRuntime {
     }
 
     /// Adds a container of `pod` (its names shared with the pod's other
-    /// containers, its image's with the node's) and returns its number.
+    /// containers, its image's with the node's: a scan of the node's
+    /// containers, a few hundred at most) and returns its record.
     fn insert(
         &self,
         pod: &PodRef,
         image: &str,
         make: impl FnOnce(Arc<PodRef>, Arc<str>) -> SimContainer,
-    ) -> u32 {
+    ) -> ContainerRecord {
         let mut all = self.containers.lock().unwrap();
         let shared_pod = all
             .values()
@@ -229,8 +230,9 @@ impl SimRuntime {
             shared_image.unwrap_or_else(|| image.into()),
         );
         let number = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let record = container.record(self.id(number));
         all.insert(number, Box::new(container));
-        number
+        record
     }
 
     /// Marks a container exited and tells the PLEG.
@@ -348,7 +350,7 @@ impl Runtime for SimRuntime {
         let n = self.next_ip.fetch_add(1, Ordering::Relaxed) % 254 + 1;
         let ip = Ipv4Addr::from(self.pod_cidr_base + n);
         let now = Timestamp::now();
-        let number = self.insert(&config.pod, &config.image, |pod, image| SimContainer {
+        let record = self.insert(&config.pod, &config.image, |pod, image| SimContainer {
             pod,
             name: None,
             hash: "".into(),
@@ -365,8 +367,7 @@ impl Runtime for SimRuntime {
             cpu_core_nanoseconds: 0,
             sampled: None,
         });
-        let all = self.containers.lock().unwrap();
-        Ok(all[&number].record(self.id(number)))
+        Ok(record)
     }
 
     async fn create_container(
@@ -376,7 +377,7 @@ impl Runtime for SimRuntime {
         config: &ContainerConfig,
     ) -> Result<String, Error> {
         let now = Timestamp::now();
-        let number = self.insert(pod, &config.image, |pod, image| SimContainer {
+        let record = self.insert(pod, &config.image, |pod, image| SimContainer {
             pod,
             name: Some(config.name.as_str().into()),
             hash: config.hash.as_str().into(),
@@ -393,7 +394,7 @@ impl Runtime for SimRuntime {
             cpu_core_nanoseconds: 0,
             sampled: None,
         });
-        Ok(self.id(number))
+        Ok(record.id)
     }
 
     async fn start_container(&self, id: &str) -> Result<(), Error> {
