@@ -1,4 +1,5 @@
-//! Pod workers: one task per pod, like kubelet's `podWorkers`, fed by
+//! Pod workers: one worker per pod, like kubelet's `podWorkers` (a task
+//! while it has work: see parking below), fed by
 //!
 //! - the Pods bound to this node ([`crate::node_watch`]);
 //! - the runtime's container events (the PLEG: a container started, died
@@ -89,13 +90,6 @@ impl WorkerHandle {
     pub fn parked(&self) -> bool {
         matches!(self.worker, Worker::Parked { .. })
     }
-
-    fn first_seen(&self) -> Option<Timestamp> {
-        match self.worker {
-            Worker::Parked { first_seen, .. } => Some(first_seen),
-            Worker::Running { .. } => None,
-        }
-    }
 }
 
 /// Dispatches this node's pods (from [`node_watch`]) to workers, until
@@ -154,8 +148,9 @@ fn wake(k: &Arc<Kubelet>, which: impl Fn(&str, &WorkerHandle) -> bool) {
         }
         match &handle.worker {
             Worker::Running { wake, .. } => wake.notify_one(),
-            Worker::Parked { pod, first_seen } => {
-                *handle = start(k, uid, pod.clone(), Some(pod.clone()), Some(*first_seen))
+            Worker::Parked { pod, .. } => {
+                let pod = pod.clone();
+                resume(k, uid, handle, Some(pod));
             }
         }
     }
@@ -174,10 +169,7 @@ fn update(k: &Arc<Kubelet>, pod: Arc<EncodedPod>) {
         }) => {
             newest.send_replace(Some(pod));
         }
-        Some(handle) => {
-            let first_seen = handle.first_seen();
-            *handle = start(k, &uid, pod.clone(), Some(pod), first_seen);
-        }
+        Some(handle) => resume(k, &uid, handle, Some(pod)),
         None => {
             let handle = start(k, &uid, pod.clone(), Some(pod), None);
             workers.insert(uid, handle);
@@ -191,9 +183,20 @@ fn stop(k: &Arc<Kubelet>, uid: &str, handle: &mut WorkerHandle) {
         Worker::Running { pod, .. } => {
             pod.send_replace(None);
         }
-        Worker::Parked { pod, first_seen } => {
-            *handle = start(k, uid, pod.clone(), None, Some(*first_seen))
-        }
+        Worker::Parked { .. } => resume(k, uid, handle, None),
+    }
+}
+
+/// Starts a parked handle's worker again, given `current` (`None`: the pod
+/// is gone); the pod it last synced and when it first saw it carry over.
+fn resume(
+    k: &Arc<Kubelet>,
+    uid: &str,
+    handle: &mut WorkerHandle,
+    current: Option<Arc<EncodedPod>>,
+) {
+    if let Worker::Parked { pod, first_seen } = &handle.worker {
+        *handle = start(k, uid, pod.clone(), current, Some(*first_seen));
     }
 }
 
@@ -240,9 +243,9 @@ async fn remove_orphans(k: &Kubelet, seen: &HashSet<String>) -> Result<(), Error
 
 /// A worker for the pod last synced as `last`, given `current` (`None`: it
 /// was deleted) and, for a parked pod's, when it was first seen. To sync,
-/// the task waits for a sync slot before it builds the worker: a resync
-/// starts every parked pod's at once. Terminating takes no slot, as
-/// before.
+/// the task waits for its node to be running and for a sync slot before
+/// it builds the worker: a resync starts every parked pod's at once.
+/// Terminating takes no slot, as before.
 fn start(
     k: &Arc<Kubelet>,
     uid: &str,
@@ -257,10 +260,10 @@ fn start(
     let (k, uid, woken) = (k.clone(), uid.to_string(), wake.clone());
     let task = tokio::spawn(async move {
         let slot = match syncs {
-            true => match k.syncs.clone().acquire_owned().await {
-                Ok(slot) => Some(slot),
-                Err(_) => return,
-            },
+            true => {
+                let _ = k.stopped.subscribe().wait_for(|stopped| !stopped).await;
+                k.syncs.clone().acquire_owned().await.ok()
+            }
             false => None,
         };
         let worker = worker(k, uid, last, pod_rx, woken, generation, (slot, first_seen));
@@ -278,7 +281,8 @@ enum Parking {
     Parked,
     /// Woken (a wake-up's permit taken) or given a newer pod: sync again.
     Woken,
-    /// Not its handle's worker (it was replaced): wait as before.
+    /// Not its handle's worker (never, in practice: only a parked handle
+    /// is replaced): wait as before.
     NotMine,
 }
 

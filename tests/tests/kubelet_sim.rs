@@ -258,9 +258,10 @@ async fn many_simulated_nodes_in_one_process() {
         .collect();
     assert_eq!(ips.len(), 100, "every pod has its own IP");
 
-    // Settled pods' workers park (no task until their next event): all
-    // 100 at once between two resyncs (every 500 ms here, each starting
-    // every worker again, which parks again after its sync).
+    // Settled pods' workers park (no task until their next event). Each
+    // node's resync (every 500 ms here) starts its parked workers again,
+    // which park again after their syncs: within 10 s there is a moment
+    // when all 100 are parked.
     let parked = || -> (usize, usize) {
         let (mut parked, mut all) = (0, 0);
         for node in &kubelet.nodes {
@@ -282,8 +283,10 @@ async fn many_simulated_nodes_in_one_process() {
     }
 
     // What reaches a parked pod still acts on it: a container that dies
-    // is restarted; a pod force-deleted (its worker told by the watch's
-    // deletion, not an update) loses its containers and its worker.
+    // is restarted (its container event, or here the resync, starts the
+    // parked worker); a pod force-deleted (its worker told by the watch's
+    // deletion, not an update, which no resync stands in for) loses its
+    // containers and its worker.
     let api: Api<Pod> = Api::namespaced(client.clone(), "default");
     let node_of = |i: usize| {
         let name = format!("scale-{}", i % 20 + 1);
