@@ -259,12 +259,11 @@ fn start(
     let generation = GENERATION.fetch_add(1, Ordering::Relaxed);
     let (k, uid, woken) = (k.clone(), uid.to_string(), wake.clone());
     let task = tokio::spawn(async move {
-        let slot = match syncs {
-            true => {
-                let _ = k.stopped.subscribe().wait_for(|stopped| !stopped).await;
-                k.syncs.clone().acquire_owned().await.ok()
-            }
-            false => None,
+        let slot = if syncs {
+            let _ = k.stopped.subscribe().wait_for(|stopped| !stopped).await;
+            k.syncs.clone().acquire_owned().await.ok()
+        } else {
+            None
         };
         let worker = worker(k, uid, last, pod_rx, woken, generation, (slot, first_seen));
         Box::pin(worker).await
@@ -369,7 +368,6 @@ async fn worker(
             .await
             .map(|()| Next::Done),
         };
-        first_slot = None;
         let delay = match result {
             Ok(Next::Done) => break,
             Ok(Next::Requeue(None)) if state.settled() => {

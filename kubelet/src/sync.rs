@@ -68,9 +68,7 @@ impl PodState {
             first_seen: Timestamp::now(),
         }
     }
-}
 
-impl PodState {
     /// Holds nothing a new worker's state would not: no back-off, no
     /// waiting reason, no probes (a container that has crashed keeps its
     /// back-off, and a finished pod its probes' last results). Its worker

@@ -52,6 +52,10 @@ fn node_block(node_name: &str) -> u32 {
     }
 }
 
+fn no_such_container(id: &str) -> Error {
+    Error::NotFound(format!("no such container: {id}"))
+}
+
 /// How a simulated container's process behaves once started.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Behaviour {
@@ -204,7 +208,7 @@ impl SimRuntime {
         id.strip_prefix(&self.id_prefix)
             .filter(|n| n.len() == 8)
             .and_then(|n| u32::from_str_radix(n, 16).ok())
-            .ok_or_else(|| Error::NotFound(format!("no such container: {id}")))
+            .ok_or_else(|| no_such_container(id))
     }
 
     /// Adds a container of `pod` (its names shared with the pod's other
@@ -402,9 +406,7 @@ impl Runtime for SimRuntime {
         tokio::time::sleep(self.delay).await;
         let (uid, behaviour) = {
             let mut all = self.containers.lock().unwrap();
-            let c = all
-                .get_mut(&number)
-                .ok_or_else(|| Error::NotFound(format!("no such container: {id}")))?;
+            let c = all.get_mut(&number).ok_or_else(|| no_such_container(id))?;
             c.state = RunState::Running;
             c.started_at = Some(Timestamp::now());
             (c.pod.uid.clone(), c.behaviour)
@@ -512,7 +514,7 @@ impl Runtime for SimRuntime {
                     .number(id)
                     .ok()
                     .and_then(|n| all.get_mut(&n))
-                    .ok_or_else(|| Error::NotFound(format!("no such container: {id}")))?;
+                    .ok_or_else(|| no_such_container(id))?;
                 Ok(sample(c, annotations, now))
             })
             .collect()
