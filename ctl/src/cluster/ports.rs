@@ -71,6 +71,13 @@ fn parse_low(range: &str) -> Option<u16> {
     range.split_whitespace().next()?.parse().ok()
 }
 
+/// Held by this crate's tests that spawn a process and by those that bind
+/// a port right after probing it: a child forked in between holds copies
+/// of the probe's sockets until it execs, so the port is still bound for
+/// a moment. (`cluster up` binds its picks long after any such moment.)
+#[cfg(test)]
+pub(crate) static SPAWNING: Mutex<()> = Mutex::new(());
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -88,6 +95,7 @@ mod tests {
             .unwrap_or(DEFAULT_EPHEMERAL_LOW)
             .min(NODE_PORTS_LOW);
         assert_eq!(NODE_PORTS_LOW, 30_000);
+        let _no_fork = SPAWNING.lock().unwrap_or_else(|e| e.into_inner());
         for _ in 0..20 {
             let port = free_port().unwrap();
             if highest > LOWEST {

@@ -252,10 +252,12 @@ mod tests {
 
     #[test]
     fn wait_exited_returns_once_a_killed_process_is_gone() {
+        let spawning = crate::cluster::ports::SPAWNING.lock();
         let mut child = std::process::Command::new("sleep")
             .arg("30")
             .spawn()
             .unwrap();
+        drop(spawning);
         let pid = child.id();
         assert!(!finished(
             std::fs::read_to_string(format!("/proc/{pid}/stat"))
