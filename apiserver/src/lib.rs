@@ -193,6 +193,8 @@ pub struct AppState {
     pub advertise: String,
     /// Open watches by client and resource (`GET /metrics`).
     pub watches: Arc<metrics::Watches>,
+    /// Requests answered, by client, verb, resource and code (`GET /metrics`).
+    pub requests: metrics::Requests,
     /// Serializes the creates a ResourceQuota limits, per namespace
     /// (see [`admission::resource_quota`]).
     pub quota_locks: admission::NamespaceLocks,
@@ -346,6 +348,7 @@ pub async fn start(config: Config) -> Result<Server, Error> {
         services,
         advertise: addr.to_string(),
         watches: Arc::default(),
+        requests: Default::default(),
         quota_locks: Default::default(),
         resource_metrics: scraper::Scraped::new(config.metrics_resolution),
         authorizer: authorizer.clone(),

@@ -2,7 +2,8 @@
 //! v2) tells the kube client exactly what the classic documents tell it,
 //! and what minik does not serve answers at once with a 4xx — never a
 //! retryable 5xx that makes a client back off for minutes. `/metrics` shows
-//! the watches each client holds open (one per kind for a component).
+//! the watches each client holds open (one per kind for a component) and
+//! the requests each has made, by verb, resource and code.
 
 use crate::support;
 
@@ -194,6 +195,69 @@ async fn metrics_count_open_watches_per_client() {
         assert!(Instant::now() < deadline, "{}", metrics().await);
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// `apiserver_request_total` counts each answered request by client, verb
+/// (kube-apiserver's: LIST, APPLY, DELETECOLLECTION …), resource,
+/// subresource and code.
+#[tokio::test(flavor = "multi_thread")]
+async fn metrics_count_requests_per_client_verb_and_code() {
+    use k8s_openapi::api::core::v1::ConfigMap;
+    use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
+    let c = TestCluster::start().await;
+    let mut config = c.client_config().await;
+    config.headers.push((
+        http::header::USER_AGENT,
+        http::HeaderValue::from_static("minik-controller/0.1.0 (linux/amd64)"),
+    ));
+    let client = kube::Client::try_from(config).unwrap();
+    let maps: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+    let map: ConfigMap = serde_json::from_value(json!({"metadata": {"name": "counted"}})).unwrap();
+    maps.create(&PostParams::default(), &map).await.unwrap();
+    let again = maps.create(&PostParams::default(), &map).await.unwrap_err();
+    assert!(
+        matches!(again, kube::Error::Api(ref e) if e.code == 409),
+        "{again}"
+    );
+    maps.get("counted").await.unwrap();
+    maps.list(&ListParams::default()).await.unwrap();
+    let merge = Patch::Merge(json!({"data": {"a": "1"}}));
+    maps.patch("counted", &PatchParams::default(), &merge)
+        .await
+        .unwrap();
+    let apply = Patch::Apply(json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "counted"}, "data": {"b": "2"}}));
+    maps.patch("counted", &PatchParams::apply("metrics-test"), &apply)
+        .await
+        .unwrap();
+    maps.delete_collection(&DeleteParams::default(), &ListParams::default())
+        .await
+        .unwrap();
+    c.kubectl_ok(&["get", "configmaps", "-n", "default"]);
+
+    let text = c.raw("GET", "/metrics", "text/plain", Vec::new()).await;
+    let text = text.body["raw"].as_str().unwrap_or_default().to_string();
+    let count = |client: &str, verb: &str, scope: &str, code: &str| {
+        let want = format!(
+            "apiserver_request_total{{client=\"{client}\",code=\"{code}\",group=\"\",resource=\"configmaps\",scope=\"{scope}\",subresource=\"\",verb=\"{verb}\",version=\"v1\"}} "
+        );
+        text.lines()
+            .find_map(|l| l.strip_prefix(want.as_str()))
+            .map_or(0, |n| n.parse::<u64>().unwrap())
+    };
+    let mine = "minik-controller";
+    assert_eq!(count(mine, "POST", "namespace", "201"), 1, "{text}");
+    assert_eq!(count(mine, "POST", "namespace", "409"), 1, "{text}");
+    assert_eq!(count(mine, "GET", "resource", "200"), 1, "{text}");
+    assert_eq!(count(mine, "LIST", "namespace", "200"), 1, "{text}");
+    assert_eq!(count(mine, "PATCH", "resource", "200"), 1, "{text}");
+    assert_eq!(count(mine, "APPLY", "resource", "200"), 1, "{text}");
+    assert_eq!(
+        count(mine, "DELETECOLLECTION", "namespace", "200"),
+        1,
+        "{text}"
+    );
+    assert_eq!(count("kubectl", "LIST", "namespace", "200"), 1, "{text}");
 }
 
 /// `kubectl explain` reads the built-in kinds' schemas from `/openapi/v3`,

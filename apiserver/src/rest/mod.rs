@@ -287,14 +287,26 @@ pub fn set_pod_condition(pod: &mut Value, condition: Value) {
 }
 
 /// The fallback handler: every resource path lands here.
+/// Each request for a resource is counted once answered (a watch once its
+/// stream starts), by its labels and status code (`GET /metrics`).
 pub async fn dispatch(State(state): State<Arc<AppState>>, req: Request) -> Response {
-    match handle(state, req).await {
+    let mut labels = None;
+    let response = match handle(state.clone(), req, &mut labels).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
+    };
+    if let Some(labels) = labels {
+        state.requests.record(labels, response.status().as_u16());
     }
+    response
 }
 
-async fn handle(state: Arc<AppState>, req: Request) -> Result<Response, ApiError> {
+/// Serves one request; `labels` gets its metric labels once its target is known.
+async fn handle(
+    state: Arc<AppState>,
+    req: Request,
+    labels: &mut Option<crate::metrics::RequestKey>,
+) -> Result<Response, ApiError> {
     let (parts, body) = req.into_parts();
     // `nodes/<name>/proxy/<path>`: the kubelet's own endpoints (stats for `top`).
     if let Some(rest) = parts.uri.path().strip_prefix("/api/v1/nodes/") {
@@ -313,6 +325,16 @@ async fn handle(state: Arc<AppState>, req: Request) -> Result<Response, ApiError
     let output = request::negotiate(accept, &params);
     let is_watch = target.legacy_watch || params.flag("watch");
     let method = parts.method.clone();
+    let header = |name| parts.headers.get(name).and_then(|v| v.to_str().ok());
+    let apply = header(http::header::CONTENT_TYPE)
+        .is_some_and(|t| t.starts_with("application/apply-patch"));
+    *labels = Some(crate::metrics::RequestKey::new(
+        &target,
+        &method,
+        is_watch,
+        apply,
+        header(http::header::USER_AGENT),
+    ));
     check_options(&method, &target, &params, is_watch)?;
     let body_timeout = parts
         .extensions

@@ -10,11 +10,14 @@
 //!
 //! `cargo build --release --workspace --bins && target/release/bench-pods [--nodes 1000] [--deployments 10] [--replicas 1000] [--timeout 600] [--settle 0]`
 //!
+//! Also prints the requests each pod cost during the burst, by client, verb
+//! and resource, from the API server's `apiserver_request_total`.
+//!
 //! `--settle S` waits S seconds once all is measured and prints each
 //! component's memory again: what a component keeps once the burst's work
 //! is done, apart from what it held while finishing it.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -100,6 +103,81 @@ fn print_memory(when: &str, home: &Path) {
     println!(
         "memory    {when}: control plane (all but the kubelet) {control:.0} MB; {}",
         parts.join(", ")
+    );
+}
+
+/// The API server's request counters: `(client, verb, resource[/sub], code)` → count.
+async fn request_counts(
+    client: &kube::Client,
+) -> anyhow::Result<BTreeMap<(String, String, String, String), f64>> {
+    let req = http::Request::get("/metrics").body(Vec::new())?;
+    let text = client.request_text(req).await?;
+    let mut out = BTreeMap::new();
+    for line in text.lines() {
+        let Some(rest) = line.strip_prefix("apiserver_request_total{") else {
+            continue;
+        };
+        let Some((labels, value)) = rest.rsplit_once("} ") else {
+            continue;
+        };
+        let label = |name: &str| {
+            labels
+                .split("\",")
+                .find_map(|l| l.strip_prefix(name)?.strip_prefix("=\""))
+                .map(|v| v.trim_end_matches('"').to_string())
+                .unwrap_or_default()
+        };
+        let resource = match label("subresource").as_str() {
+            "" => label("resource"),
+            sub => format!("{}/{sub}", label("resource")),
+        };
+        let key = (label("client"), label("verb"), resource, label("code"));
+        *out.entry(key).or_default() += value.trim().parse::<f64>().unwrap_or(0.0);
+    }
+    Ok(out)
+}
+
+/// Prints the requests made between two `request_counts`, per pod: the
+/// writes by client, verb and resource (non-2xx answers apart), then the
+/// reads in all.
+fn print_requests(
+    before: &BTreeMap<(String, String, String, String), f64>,
+    after: &BTreeMap<(String, String, String, String), f64>,
+    pods: usize,
+) {
+    let mut writes: BTreeMap<String, f64> = BTreeMap::new();
+    let (mut written, mut reads) = (0.0, 0.0);
+    for (key @ (client, verb, resource, code), n) in after {
+        let n = n - before.get(key).copied().unwrap_or(0.0);
+        if n <= 0.0 {
+            continue;
+        }
+        if matches!(verb.as_str(), "GET" | "LIST" | "WATCH") {
+            reads += n;
+            continue;
+        }
+        written += n;
+        let failed = if code.starts_with('2') {
+            String::new()
+        } else {
+            format!(" ({code})")
+        };
+        *writes
+            .entry(format!("{client} {verb} {resource}{failed}"))
+            .or_default() += n;
+    }
+    let pods = pods.max(1) as f64;
+    let mut rows: Vec<_> = writes.into_iter().collect();
+    rows.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let rows: Vec<String> = rows
+        .iter()
+        .map(|(k, n)| format!("{k} {:.2}", n / pods))
+        .collect();
+    println!(
+        "requests  per pod during the burst: {:.2} writes ({}); {:.2} reads",
+        written / pods,
+        rows.join(", "),
+        reads / pods
     );
 }
 
@@ -231,6 +309,7 @@ async fn run(
 
     let total = deployments * replicas;
     let names: Vec<String> = (0..deployments).map(|i| format!("load-{i}")).collect();
+    let requests_before = request_counts(&client).await?;
     let cpu_before = cpu_seconds(home);
     let started = Instant::now();
     futures::stream::iter(names.iter())
@@ -261,6 +340,7 @@ async fn run(
             format!("{name} {:.1} s", after - before)
         })
         .collect();
+    print_requests(&requests_before, &request_counts(&client).await?, total);
     println!(
         "cpu       during the burst ({took:.1} s wall, 2 cores here): {}",
         cpu.join(", ")
