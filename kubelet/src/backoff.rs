@@ -84,6 +84,16 @@ impl Backoff {
     pub fn forget(&mut self, key: &str) {
         self.entries.remove(key);
     }
+
+    /// Drops the entries that have expired by `now` (client-go's
+    /// `Backoff.GC`, which kubelet's pod cleanups call): whatever fails
+    /// next starts over at the base anyway, so only memory changes — and a
+    /// pod whose container crashed long ago can settle (`PodState::settled`).
+    pub fn gc(&mut self, now: Timestamp) {
+        let max = SignedDuration::try_from(self.max * 2).unwrap_or(SignedDuration::MAX);
+        self.entries
+            .retain(|_, e| now.duration_since(e.last_update) <= max);
+    }
 }
 
 /// `10s`, `1m20s`, `5m0s`: Go's duration formatting, as kubelet's messages use it.
@@ -133,6 +143,22 @@ mod tests {
         assert_eq!(b.remaining("c", at(20 + 660), at(20 + 661)), None);
         b.next("c", at(20 + 660), at(20 + 661));
         assert_eq!(b.delay("c"), Duration::from_secs(10));
+    }
+
+    #[test]
+    fn expired_entries_are_dropped_and_the_next_failure_starts_over() {
+        let mut b = Backoff::new(Duration::from_secs(10), Duration::from_secs(300));
+        b.next("old", at(0), at(0));
+        b.next("old", at(5), at(20));
+        b.next("new", at(400), at(400));
+        b.gc(at(20 + 600));
+        assert!(!b.is_empty(), "an entry still within twice the cap stays");
+        assert_eq!(b.delay("old"), Duration::from_secs(20));
+        b.gc(at(20 + 601));
+        assert_eq!(b.delay("old"), Duration::from_secs(10), "dropped");
+        assert_eq!(b.remaining("old", at(700), at(700)), None);
+        b.gc(at(400 + 601));
+        assert!(b.is_empty());
     }
 
     #[test]

@@ -53,6 +53,17 @@ pub struct PodState {
     pub prober: Prober,
     pub wake: Arc<Notify>,
     pub first_seen: Timestamp,
+    /// The status this worker last wrote, until the pod watch brings the
+    /// pod back changed (see `write_status_of`).
+    written: Option<Written>,
+}
+
+/// A status write the worker's copy of the pod does not show yet.
+struct Written {
+    /// The resourceVersion of the copy the status was computed from.
+    base: String,
+    /// The whole status as it is after the write.
+    status: Value,
 }
 
 impl PodState {
@@ -66,12 +77,14 @@ impl PodState {
             prober: Prober::default(),
             wake,
             first_seen: Timestamp::now(),
+            written: None,
         }
     }
 
     /// Holds nothing a new worker's state would not: no back-off, no
     /// waiting reason, no probes (a container that has crashed keeps its
-    /// back-off, and a finished pod its probes' last results). Its worker
+    /// back-off until the entry expires, twice the cap after its last
+    /// restart, and a finished pod its probes' last results). Its worker
     /// may park (`pod_worker`): the Events' reference is made again from
     /// the pod, and the parked handle keeps the first-seen time.
     pub fn settled(&self) -> bool {
@@ -117,6 +130,7 @@ fn spec_hash(c: &Container) -> String {
 
 /// Syncs a pod that exists in the API server.
 pub async fn sync_pod(k: &Kubelet, pod: &Pod, st: &mut PodState) -> Result<Next, Error> {
+    st.crash_backoff.gc(Timestamp::now());
     if pod.metadata.deletion_timestamp.is_some() {
         let grace = pod
             .metadata
@@ -792,18 +806,35 @@ fn oom_reported_late(pod: &Pod, records: &[ContainerRecord]) -> bool {
 }
 
 /// Computes the status and patches it when it differs from the API's.
-pub async fn write_status(k: &Kubelet, pod: &Pod, st: &PodState) -> Result<(), Error> {
+pub async fn write_status(k: &Kubelet, pod: &Pod, st: &mut PodState) -> Result<(), Error> {
     write_status_of(k, pod, st, false).await
 }
 
-/// [`write_status`], for a pod whose containers have all stopped for good
-/// when `terminal`.
+/// Patches the pod's status when what the kubelet computes differs from
+/// what the pod shows. Like kubelet's status manager, which compares with
+/// the status it last wrote rather than with its pod informer, a write the
+/// worker's copy of the pod does not show yet counts as shown: in a burst
+/// the pod watch can bring the written status back after the next sync
+/// (a container's start event), which would otherwise write it again.
 async fn write_status_of(
     k: &Kubelet,
     pod: &Pod,
-    st: &PodState,
+    st: &mut PodState,
     terminal: bool,
 ) -> Result<(), Error> {
+    let base = pod.metadata.resource_version.clone().unwrap_or_default();
+    let shown;
+    let pod = match st.written.take() {
+        // Still the copy the last write was computed from.
+        Some(w) if w.base == base => {
+            let mut p = pod.clone();
+            p.status = serde_json::from_value(w.status.clone()).ok();
+            st.written = Some(w);
+            shown = p;
+            &shown
+        }
+        _ => pod,
+    };
     let pref = pod_ref(pod);
     let records = k.runtime.list_pod(&pref.uid).await?;
     let mine = status::compute(&status::Input {
@@ -835,7 +866,13 @@ async fn write_status_of(
         .patch_status(&pref.name, &PatchParams::default(), &Patch::Merge(&patch))
         .await
     {
-        Ok(_) => Ok(()),
+        Ok(_) => {
+            st.written = Some(Written {
+                base,
+                status: merged,
+            });
+            Ok(())
+        }
         Err(e) if errors::is_not_found(&e) => Ok(()),
         Err(e) => Err(e.into()),
     }

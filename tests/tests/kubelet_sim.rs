@@ -370,3 +370,100 @@ async fn many_simulated_nodes_in_one_process() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// Like kubelet's status manager, a pod worker judges its next status
+/// against the one it last wrote while its copy of the pod is still the one
+/// that status was computed from: in a burst, a container's start event can
+/// sync the pod again before the pod watch brings the write back. A newer
+/// copy is judged as it is, so a status someone else changed is written
+/// back. Syncs are driven by hand and the kubelet's writes counted by the
+/// API server's `apiserver_request_total`.
+#[tokio::test]
+async fn a_stale_copy_of_a_pod_does_not_write_its_status_again() {
+    use minik_kubelet::sync::{sync_pod, PodState};
+    let cluster = TestCluster::start().await;
+    let mut config = cluster.client_config().await;
+    config.headers.push((
+        http::header::USER_AGENT,
+        http::HeaderValue::from_static("minik-kubelet-stale/0.1.0"),
+    ));
+    let client = kube::Client::try_from(config).unwrap();
+    let mut kubelet_config = sim_config(&cluster, "stale", 1);
+    kubelet_config.sim_delay = Duration::ZERO;
+    let kubelet_config = std::sync::Arc::new(kubelet_config);
+    let informers = std::sync::Arc::new(minik_client::SharedInformerFactory::new(client.clone()));
+    let k = minik_kubelet::Kubelet {
+        config: kubelet_config.clone(),
+        node_name: "stale".into(),
+        client: client.clone(),
+        runtime: std::sync::Arc::new(minik_kubelet::runtime::sim::SimRuntime::new(
+            Duration::ZERO,
+            "stale",
+        )),
+        objects: minik_kubelet::cache::ObjectCache::start(client.clone(), &informers)
+            .await
+            .unwrap(),
+        node_ip: "10.0.0.1".into(),
+        capacity: minik_kubelet::context::Capacity::of_host(&kubelet_config),
+        workers: Default::default(),
+        informers,
+        recorder: minik_client::EventRecorder::new(client.clone(), "kubelet", Some("stale")),
+        rates: Default::default(),
+        stopped: tokio::sync::watch::Sender::new(false),
+        syncs: std::sync::Arc::new(tokio::sync::Semaphore::new(1)),
+    };
+    create_pod(
+        &cluster.client,
+        "once",
+        "stale",
+        json!({"containers": [{"name": "app", "image": "minik/web:v1"}]}),
+    )
+    .await;
+    let pods: Api<Pod> = Api::namespaced(cluster.client.clone(), "default");
+    let patches = || async {
+        let text = cluster
+            .raw("GET", "/metrics", "text/plain", Vec::new())
+            .await;
+        let want = "apiserver_request_total{client=\"minik-kubelet-stale\",code=\"200\",group=\"\",resource=\"pods\",scope=\"resource\",subresource=\"status\",verb=\"PATCH\",version=\"v1\"} ";
+        text.body["raw"]
+            .as_str()
+            .unwrap_or_default()
+            .lines()
+            .find_map(|l| l.strip_prefix(want))
+            .map_or(0, |n| n.parse::<u64>().unwrap())
+    };
+
+    let copy = pods.get("once").await.unwrap();
+    let mut state = PodState::new(&k, &copy, std::sync::Arc::new(tokio::sync::Notify::new()));
+    sync_pod(&k, &copy, &mut state).await.unwrap();
+    let written = pods.get("once").await.unwrap();
+    assert!(ready(&serde_json::to_value(&written).unwrap()));
+    assert_eq!(patches().await, 1);
+    // The same copy again, as a sync woken before the watch caught up sees it.
+    sync_pod(&k, &copy, &mut state).await.unwrap();
+    assert_eq!(patches().await, 1, "a stale copy wrote the status again");
+    sync_pod(&k, &written, &mut state).await.unwrap();
+    assert_eq!(patches().await, 1, "the status shown is the one computed");
+    assert_eq!(
+        pods.get("once").await.unwrap().metadata.resource_version,
+        written.metadata.resource_version
+    );
+
+    // Someone else marks the pod not ready (the node lifecycle controller
+    // does when a node is lost): a copy that shows it gets it written back.
+    let not_ready = json!({"status": {"conditions": [{"type": "Ready", "status": "False"}]}});
+    pods.patch_status(
+        "once",
+        &kube::api::PatchParams::default(),
+        &kube::api::Patch::Merge(&not_ready),
+    )
+    .await
+    .unwrap();
+    let changed = pods.get("once").await.unwrap();
+    assert!(!ready(&serde_json::to_value(&changed).unwrap()));
+    sync_pod(&k, &changed, &mut state).await.unwrap();
+    assert_eq!(patches().await, 2);
+    assert!(ready(
+        &serde_json::to_value(pods.get("once").await.unwrap()).unwrap()
+    ));
+}
