@@ -8,12 +8,13 @@
 //! apiserver_longrunning_requests{client="minik-controller",group="",resource="pods",scope="cluster",verb="WATCH",version="v1"} 1
 //! ```
 //!
-//! and every request answered, under kube-apiserver's counter, so a reader
+//! and every request for a resource answered, under kube-apiserver's
+//! counter (discovery, OpenAPI and a node's proxy are not counted), so a reader
 //! can see who writes what (a benchmark reads it for the writes each pod
 //! costs):
 //!
 //! ```text
-//! apiserver_request_total{client="minik-kubelet",code="201",group="",resource="pods",scope="resource",subresource="binding",verb="POST",version="v1"} 3000
+//! apiserver_request_total{client="minik-scheduler",code="201",group="",resource="pods",scope="resource",subresource="binding",verb="POST",version="v1"} 3000
 //! ```
 //!
 //! kube-apiserver's metrics have no `client` label; minik adds one, taken
@@ -21,7 +22,7 @@
 //! product name), because seeing who watches and writes what is the point
 //! here. Latencies are left out.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
@@ -123,16 +124,35 @@ pub struct RequestKey {
     group: &'static str,
     version: &'static str,
     resource: &'static str,
-    subresource: String,
-    /// `resource` for one named object, `namespace` or `cluster` for a collection.
+    subresource: &'static str,
+    /// kube-apiserver's `CleanScope`: `resource` for one named object or a
+    /// create, else `namespace` or `cluster`.
     scope: &'static str,
 }
+
+/// The subresources minik serves; the streams among them count as `CONNECT`.
+const SUBRESOURCES: [(&str, bool); 13] = [
+    ("status", false),
+    ("scale", false),
+    ("binding", false),
+    ("eviction", false),
+    ("token", false),
+    ("finalize", false),
+    ("approval", false),
+    ("ephemeralcontainers", false),
+    ("log", true),
+    ("exec", true),
+    ("attach", true),
+    ("portforward", true),
+    ("proxy", true),
+];
 
 impl RequestKey {
     /// The labels of a request for `target`, its verb cleaned as
     /// kube-apiserver's `CleanVerb` does: a collection's GET is `LIST`, a
     /// watch `WATCH`, a server-side apply `APPLY`, a collection's DELETE
-    /// `DELETECOLLECTION`, a stream (exec, attach, port-forward) `CONNECT`.
+    /// `DELETECOLLECTION`, a stream (log, exec, attach, port-forward, proxy)
+    /// `CONNECT`, HEAD as GET.
     pub fn new(
         target: &Target,
         method: &http::Method,
@@ -142,27 +162,33 @@ impl RequestKey {
     ) -> Self {
         let named = target.name.is_some();
         let sub = target.subresource.as_deref().unwrap_or("");
+        let (subresource, connect) = SUBRESOURCES
+            .iter()
+            .find(|(name, _)| *name == sub)
+            .copied()
+            .unwrap_or(("", false));
         let verb = match *method {
             _ if is_watch => "WATCH",
-            _ if matches!(sub, "exec" | "attach" | "portforward") => "CONNECT",
-            http::Method::GET if !named => "LIST",
-            http::Method::GET => "GET",
+            _ if connect => "CONNECT",
+            http::Method::GET | http::Method::HEAD if !named => "LIST",
+            http::Method::GET | http::Method::HEAD => "GET",
             http::Method::POST => "POST",
             http::Method::PUT => "PUT",
             http::Method::PATCH if apply => "APPLY",
             http::Method::PATCH => "PATCH",
             http::Method::DELETE if !named => "DELETECOLLECTION",
             http::Method::DELETE => "DELETE",
-            _ => "OTHER",
+            _ => "other",
         };
+        let create = *method == http::Method::POST && !named;
         Self {
             client: client_name(user_agent),
             verb,
             group: target.served.group,
             version: target.served.version,
             resource: target.served.plural,
-            subresource: sub.to_string(),
-            scope: match (named, target.namespace.is_some()) {
+            subresource,
+            scope: match (named || create, target.namespace.is_some()) {
                 (true, _) => "resource",
                 (false, true) => "namespace",
                 (false, false) => "cluster",
@@ -171,21 +197,35 @@ impl RequestKey {
     }
 }
 
+/// Distinct `client` labels kept; later ones are counted as `other`, so a
+/// caller who varies its `User-Agent` cannot grow the counters without
+/// bound (the reason kube-apiserver dropped the label).
+const MAX_CLIENTS: usize = 64;
+
 /// Requests answered, by labels and status code.
 #[derive(Debug, Default)]
 pub struct Requests {
-    counts: Mutex<HashMap<(RequestKey, u16), u64>>,
+    counts: Mutex<Counts>,
+}
+
+#[derive(Debug, Default)]
+struct Counts {
+    by_key: HashMap<(RequestKey, u16), u64>,
+    clients: HashSet<String>,
 }
 
 impl Requests {
     /// Counts one request answered with `code`.
-    pub fn record(&self, key: RequestKey, code: u16) {
-        *self
-            .counts
-            .lock()
-            .expect("requests lock")
-            .entry((key, code))
-            .or_default() += 1;
+    pub fn record(&self, mut key: RequestKey, code: u16) {
+        let mut counts = self.counts.lock().expect("requests lock");
+        if !counts.clients.contains(&key.client) {
+            if counts.clients.len() < MAX_CLIENTS {
+                counts.clients.insert(key.client.clone());
+            } else {
+                key.client = "other".into();
+            }
+        }
+        *counts.by_key.entry((key, code)).or_default() += 1;
     }
 
     /// The exposition text, sorted by labels.
@@ -194,6 +234,7 @@ impl Requests {
             .counts
             .lock()
             .expect("requests lock")
+            .by_key
             .iter()
             .map(|(k, n)| (k.clone(), *n))
             .collect();
@@ -289,6 +330,52 @@ pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn labels(method: http::Method, name: Option<&str>, sub: Option<&str>) -> RequestKey {
+        let pods = minik_api::catalogue::lookup("", "v1", "pods").unwrap();
+        let mut target = Target::new(pods, Some("default".into()), name.map(Into::into));
+        target.subresource = sub.map(Into::into);
+        RequestKey::new(&target, &method, false, false, Some("kubectl/v1.33.0"))
+    }
+
+    #[test]
+    fn verbs_and_scopes_are_cleaned_as_kube_apiserver_does() {
+        use http::Method;
+        let l = labels(Method::POST, None, None);
+        assert_eq!((l.verb, l.scope), ("POST", "resource"), "a create");
+        let l = labels(Method::GET, None, None);
+        assert_eq!((l.verb, l.scope), ("LIST", "namespace"));
+        let l = labels(Method::HEAD, Some("p"), None);
+        assert_eq!((l.verb, l.scope), ("GET", "resource"));
+        let l = labels(Method::GET, Some("p"), Some("log"));
+        assert_eq!((l.verb, l.subresource), ("CONNECT", "log"));
+        let l = labels(Method::POST, Some("p"), Some("binding"));
+        assert_eq!((l.verb, l.subresource), ("POST", "binding"));
+        let l = labels(Method::GET, Some("p"), Some("nonsense"));
+        assert_eq!(l.subresource, "", "only served subresources are labels");
+        let l = labels(Method::OPTIONS, Some("p"), None);
+        assert_eq!(l.verb, "other");
+    }
+
+    #[test]
+    fn clients_past_the_cap_are_counted_as_other() {
+        let requests = Requests::default();
+        for i in 0..MAX_CLIENTS + 5 {
+            let mut key = labels(http::Method::GET, Some("p"), None);
+            key.client = format!("client-{i}");
+            requests.record(key, 200);
+        }
+        let text = requests.render();
+        assert!(text.contains("client=\"client-0\""), "{text}");
+        assert!(
+            !text.contains(&format!("client=\"client-{MAX_CLIENTS}\"")),
+            "{text}"
+        );
+        assert!(
+            text.contains("apiserver_request_total{client=\"other\"") && text.contains("} 5\n"),
+            "{text}"
+        );
+    }
 
     #[test]
     fn clients_are_named_by_product() {

@@ -85,10 +85,11 @@ impl Backoff {
         self.entries.remove(key);
     }
 
-    /// Drops the entries that have expired by `now` (client-go's
-    /// `Backoff.GC`, which kubelet's pod cleanups call): whatever fails
-    /// next starts over at the base anyway, so only memory changes — and a
-    /// pod whose container crashed long ago can settle (`PodState::settled`).
+    /// Drops the entries last updated more than twice the cap before `now`
+    /// (client-go's `Backoff.GC`, by the clock, which kubelet's pod cleanups
+    /// call): the next failure of such a key starts over at the base, as it
+    /// would after expiring, and a pod whose container crashed long ago can
+    /// settle (`PodState::settled`).
     pub fn gc(&mut self, now: Timestamp) {
         let max = SignedDuration::try_from(self.max * 2).unwrap_or(SignedDuration::MAX);
         self.entries

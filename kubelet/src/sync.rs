@@ -25,10 +25,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::Timestamp;
-use k8s_openapi::api::core::v1::{Container, EphemeralContainer, Pod};
+use k8s_openapi::api::core::v1::{Container, EphemeralContainer, Pod, PodStatus};
 use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
 use kube::Resource;
 use minik_client::errors;
+use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::sync::Notify;
 
@@ -81,14 +82,18 @@ impl PodState {
         }
     }
 
-    /// Holds nothing a new worker's state would not: no back-off, no
-    /// waiting reason, no probes (a container that has crashed keeps its
+    /// Holds nothing a new worker's state would not: no status write the
+    /// pod does not show yet, no back-off, no waiting reason, no probes (a container that has crashed keeps its
     /// back-off until the entry expires, twice the cap after its last
     /// restart, and a finished pod its probes' last results). Its worker
     /// may park (`pod_worker`): the Events' reference is made again from
     /// the pod, and the parked handle keeps the first-seen time.
     pub fn settled(&self) -> bool {
-        self.crash_backoff.is_empty()
+        // A write the pod watch has not brought back yet: the pod's next
+        // change syncs it anyway, and a worker started afresh would judge
+        // by the parked, older copy and write the status again.
+        self.written.is_none()
+            && self.crash_backoff.is_empty()
             && self.pulls.is_empty()
             && self.waiting.is_empty()
             && self.prober.is_empty()
@@ -823,18 +828,17 @@ async fn write_status_of(
     terminal: bool,
 ) -> Result<(), Error> {
     let base = pod.metadata.resource_version.clone().unwrap_or_default();
-    let shown;
-    let pod = match st.written.take() {
-        // Still the copy the last write was computed from.
-        Some(w) if w.base == base => {
-            let mut p = pod.clone();
-            p.status = serde_json::from_value(w.status.clone()).ok();
-            st.written = Some(w);
-            shown = p;
-            &shown
-        }
-        _ => pod,
-    };
+    if st.written.as_ref().is_some_and(|w| w.base != base) {
+        // The copy has changed since: it shows the write, or a newer status.
+        st.written = None;
+    }
+    let shown = st.written.as_ref().and_then(|w| {
+        let status = PodStatus::deserialize(&w.status).ok()?;
+        let mut shown = pod.clone();
+        shown.status = Some(status);
+        Some(shown)
+    });
+    let pod = shown.as_ref().unwrap_or(pod);
     let pref = pod_ref(pod);
     let records = k.runtime.list_pod(&pref.uid).await?;
     let mine = status::compute(&status::Input {

@@ -246,8 +246,8 @@ async fn metrics_count_requests_per_client_verb_and_code() {
             .map_or(0, |n| n.parse::<u64>().unwrap())
     };
     let mine = "minik-controller";
-    assert_eq!(count(mine, "POST", "namespace", "201"), 1, "{text}");
-    assert_eq!(count(mine, "POST", "namespace", "409"), 1, "{text}");
+    assert_eq!(count(mine, "POST", "resource", "201"), 1, "{text}");
+    assert_eq!(count(mine, "POST", "resource", "409"), 1, "{text}");
     assert_eq!(count(mine, "GET", "resource", "200"), 1, "{text}");
     assert_eq!(count(mine, "LIST", "namespace", "200"), 1, "{text}");
     assert_eq!(count(mine, "PATCH", "resource", "200"), 1, "{text}");

@@ -466,4 +466,30 @@ async fn a_stale_copy_of_a_pod_does_not_write_its_status_again() {
     assert!(ready(
         &serde_json::to_value(pods.get("once").await.unwrap()).unwrap()
     ));
+
+    // What the stale copy stands in for never hides a real change: the
+    // container stops, and the sync from the same copy restarts it and
+    // writes the restart.
+    let uid = changed.metadata.uid.clone().unwrap();
+    let records = k.runtime.list_pod(&uid).await.unwrap();
+    let app = records.iter().find(|r| !r.sandbox && r.running()).unwrap();
+    k.runtime
+        .stop_container(&app.id, Duration::ZERO)
+        .await
+        .unwrap();
+    sync_pod(&k, &changed, &mut state).await.unwrap();
+    assert_eq!(patches().await, 3);
+    let restarted = serde_json::to_value(pods.get("once").await.unwrap()).unwrap();
+    assert_eq!(
+        restarted["status"]["containerStatuses"][0]["restartCount"], 1,
+        "{restarted}"
+    );
+    assert!(
+        !state.settled(),
+        "a write the copy does not show keeps the worker"
+    );
+    sync_pod(&k, &pods.get("once").await.unwrap(), &mut state)
+        .await
+        .unwrap();
+    assert_eq!(patches().await, 3);
 }

@@ -152,9 +152,13 @@ fn print_requests(
         if n <= 0.0 {
             continue;
         }
-        if matches!(verb.as_str(), "GET" | "LIST" | "WATCH") {
-            reads += n;
-            continue;
+        match verb.as_str() {
+            "GET" | "LIST" | "WATCH" => {
+                reads += n;
+                continue;
+            }
+            "POST" | "PUT" | "PATCH" | "APPLY" | "DELETE" | "DELETECOLLECTION" => {}
+            _ => continue,
         }
         written += n;
         let failed = if code.starts_with('2') {
