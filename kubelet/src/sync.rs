@@ -83,9 +83,10 @@ impl PodState {
     }
 
     /// Holds nothing a new worker's state would not: no status write the
-    /// pod does not show yet, no back-off, no waiting reason, no probes (a container that has crashed keeps its
-    /// back-off until the entry expires, twice the cap after its last
-    /// restart, and a finished pod its probes' last results). Its worker
+    /// pod does not show yet, no back-off, no waiting reason, no probes (a
+    /// container that has crashed keeps its back-off until the entry
+    /// expires, twice the cap after its last restart, and a finished pod
+    /// its probes' last results). Its worker
     /// may park (`pod_worker`): the Events' reference is made again from
     /// the pod, and the parked handle keeps the first-seen time.
     pub fn settled(&self) -> bool {
@@ -821,6 +822,7 @@ pub async fn write_status(k: &Kubelet, pod: &Pod, st: &mut PodState) -> Result<(
 /// worker's copy of the pod does not show yet counts as shown: in a burst
 /// the pod watch can bring the written status back after the next sync
 /// (a container's start event), which would otherwise write it again.
+/// `terminal`: the pod's containers have all stopped for good.
 async fn write_status_of(
     k: &Kubelet,
     pod: &Pod,

@@ -392,12 +392,7 @@ async fn apiservices_componentstatuses_field_order_and_unknown_subresources() {
         "{table}"
     );
     // A scheduler is up once it watches (a client named as minik-scheduler names itself).
-    let mut config = c.client_config().await;
-    config.headers.push((
-        http::header::USER_AGENT,
-        http::HeaderValue::from_static("minik-scheduler/0.1.0 (linux/amd64)"),
-    ));
-    let scheduler = kube::Client::try_from(config).unwrap();
+    let scheduler = c.client_named("minik-scheduler/0.1.0 (linux/amd64)").await;
     let pods: Api<Pod> = Api::all(scheduler);
     let mut watch = pods
         .watch(&WatchParams::default(), "0")

@@ -155,12 +155,7 @@ async fn metrics_count_open_watches_per_client() {
     use futures::StreamExt;
     let c = TestCluster::start().await;
     // A client that names itself as minik's components do.
-    let mut config = c.client_config().await;
-    config.headers.push((
-        http::header::USER_AGENT,
-        http::HeaderValue::from_static("minik-controller/0.1.0 (linux/amd64)"),
-    ));
-    let client = kube::Client::try_from(config).unwrap();
+    let client = c.client_named("minik-controller/0.1.0 (linux/amd64)").await;
     let pods: Api<Pod> = Api::all(client.clone());
     let gauge = |text: &str| {
         text.lines()
@@ -172,10 +167,7 @@ async fn metrics_count_open_watches_per_client() {
             .map(|n| n.parse::<u64>().unwrap())
             .unwrap_or(0)
     };
-    let metrics = || async {
-        let r = c.raw("GET", "/metrics", "text/plain", Vec::new()).await;
-        r.body["raw"].as_str().unwrap_or_default().to_string()
-    };
+    let metrics = || c.metrics();
     assert_eq!(gauge(&metrics().await), 0);
     let mut one = pods
         .watch(&kube::api::WatchParams::default(), "0")
@@ -205,12 +197,7 @@ async fn metrics_count_requests_per_client_verb_and_code() {
     use k8s_openapi::api::core::v1::ConfigMap;
     use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
     let c = TestCluster::start().await;
-    let mut config = c.client_config().await;
-    config.headers.push((
-        http::header::USER_AGENT,
-        http::HeaderValue::from_static("minik-controller/0.1.0 (linux/amd64)"),
-    ));
-    let client = kube::Client::try_from(config).unwrap();
+    let client = c.client_named("minik-controller/0.1.0 (linux/amd64)").await;
     let maps: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
     let map: ConfigMap = serde_json::from_value(json!({"metadata": {"name": "counted"}})).unwrap();
     maps.create(&PostParams::default(), &map).await.unwrap();
@@ -235,15 +222,14 @@ async fn metrics_count_requests_per_client_verb_and_code() {
         .unwrap();
     c.kubectl_ok(&["get", "configmaps", "-n", "default"]);
 
-    let text = c.raw("GET", "/metrics", "text/plain", Vec::new()).await;
-    let text = text.body["raw"].as_str().unwrap_or_default().to_string();
+    let text = c.metrics().await;
     let count = |client: &str, verb: &str, scope: &str, code: &str| {
-        let want = format!(
-            "apiserver_request_total{{client=\"{client}\",code=\"{code}\",group=\"\",resource=\"configmaps\",scope=\"{scope}\",subresource=\"\",verb=\"{verb}\",version=\"v1\"}} "
-        );
-        text.lines()
-            .find_map(|l| l.strip_prefix(want.as_str()))
-            .map_or(0, |n| n.parse::<u64>().unwrap())
+        support::metric(
+            &text,
+            &format!(
+                "apiserver_request_total{{client=\"{client}\",code=\"{code}\",group=\"\",resource=\"configmaps\",scope=\"{scope}\",subresource=\"\",verb=\"{verb}\",version=\"v1\"}}"
+            ),
+        )
     };
     let mine = "minik-controller";
     assert_eq!(count(mine, "POST", "resource", "201"), 1, "{text}");

@@ -87,6 +87,17 @@ async fn when_parked(k: &minik_kubelet::Kubelet, uid: &str) {
     }
 }
 
+/// Stops the running app container of pod `uid` behind the kubelet's back,
+/// as a crash would.
+async fn stop_app_container(k: &minik_kubelet::Kubelet, uid: &str) {
+    let records = k.runtime.list_pod(uid).await.unwrap();
+    let app = records.iter().find(|r| !r.sandbox && r.running()).unwrap();
+    k.runtime
+        .stop_container(&app.id, Duration::ZERO)
+        .await
+        .unwrap();
+}
+
 fn find<'a>(pods: &'a [Value], name: &str) -> Option<&'a Value> {
     pods.iter().find(|p| p["metadata"]["name"] == name)
 }
@@ -296,12 +307,7 @@ async fn many_simulated_nodes_in_one_process() {
     let uid_of = |pod: Pod| pod.metadata.uid.unwrap();
     let (k3, uid3) = (node_of(3), uid_of(api.get("p3").await.unwrap()));
     when_parked(&k3, &uid3).await;
-    let app = k3.runtime.list_pod(&uid3).await.unwrap();
-    let app = app.iter().find(|r| !r.sandbox && r.running()).unwrap();
-    k3.runtime
-        .stop_container(&app.id, Duration::ZERO)
-        .await
-        .unwrap();
+    stop_app_container(&k3, &uid3).await;
     wait_pods(client, Duration::from_secs(10), |pods| {
         find(pods, "p3")
             .is_some_and(|p| ready(p) && p["status"]["containerStatuses"][0]["restartCount"] == 1)
@@ -382,12 +388,7 @@ async fn many_simulated_nodes_in_one_process() {
 async fn a_stale_copy_of_a_pod_does_not_write_its_status_again() {
     use minik_kubelet::sync::{sync_pod, PodState};
     let cluster = TestCluster::start().await;
-    let mut config = cluster.client_config().await;
-    config.headers.push((
-        http::header::USER_AGENT,
-        http::HeaderValue::from_static("minik-kubelet-stale/0.1.0"),
-    ));
-    let client = kube::Client::try_from(config).unwrap();
+    let client = cluster.client_named("minik-kubelet-stale/0.1.0").await;
     let mut kubelet_config = sim_config(&cluster, "stale", 1);
     kubelet_config.sim_delay = Duration::ZERO;
     let kubelet_config = std::sync::Arc::new(kubelet_config);
@@ -421,16 +422,10 @@ async fn a_stale_copy_of_a_pod_does_not_write_its_status_again() {
     .await;
     let pods: Api<Pod> = Api::namespaced(cluster.client.clone(), "default");
     let patches = || async {
-        let text = cluster
-            .raw("GET", "/metrics", "text/plain", Vec::new())
-            .await;
-        let want = "apiserver_request_total{client=\"minik-kubelet-stale\",code=\"200\",group=\"\",resource=\"pods\",scope=\"resource\",subresource=\"status\",verb=\"PATCH\",version=\"v1\"} ";
-        text.body["raw"]
-            .as_str()
-            .unwrap_or_default()
-            .lines()
-            .find_map(|l| l.strip_prefix(want))
-            .map_or(0, |n| n.parse::<u64>().unwrap())
+        support::metric(
+            &cluster.metrics().await,
+            "apiserver_request_total{client=\"minik-kubelet-stale\",code=\"200\",group=\"\",resource=\"pods\",scope=\"resource\",subresource=\"status\",verb=\"PATCH\",version=\"v1\"}",
+        )
     };
 
     let copy = pods.get("once").await.unwrap();
@@ -470,13 +465,7 @@ async fn a_stale_copy_of_a_pod_does_not_write_its_status_again() {
     // What the stale copy stands in for never hides a real change: the
     // container stops, and the sync from the same copy restarts it and
     // writes the restart.
-    let uid = changed.metadata.uid.clone().unwrap();
-    let records = k.runtime.list_pod(&uid).await.unwrap();
-    let app = records.iter().find(|r| !r.sandbox && r.running()).unwrap();
-    k.runtime
-        .stop_container(&app.id, Duration::ZERO)
-        .await
-        .unwrap();
+    stop_app_container(&k, changed.metadata.uid.as_deref().unwrap()).await;
     sync_pod(&k, &changed, &mut state).await.unwrap();
     assert_eq!(patches().await, 3);
     let restarted = serde_json::to_value(pods.get("once").await.unwrap()).unwrap();

@@ -194,6 +194,24 @@ impl TestCluster {
         config_from(&self.kubeconfig).await
     }
 
+    /// A client with the admin's credentials that names itself
+    /// `user_agent`, as minik's components do (`minik-controller/0.1.0
+    /// (linux/amd64)`): what `/metrics` counts per client.
+    pub async fn client_named(&self, user_agent: &'static str) -> kube::Client {
+        let mut config = self.client_config().await;
+        config.headers.push((
+            http::header::USER_AGENT,
+            http::HeaderValue::from_static(user_agent),
+        ));
+        kube::Client::try_from(config).unwrap()
+    }
+
+    /// `GET /metrics`, as text.
+    pub async fn metrics(&self) -> String {
+        let r = self.raw("GET", "/metrics", "text/plain", Vec::new()).await;
+        r.body["raw"].as_str().unwrap_or_default().to_string()
+    }
+
     pub fn url(&self) -> String {
         self.server.as_ref().expect("running").url()
     }
@@ -397,4 +415,12 @@ pub fn workspace_bin(name: &str) -> PathBuf {
         bin.display()
     );
     bin
+}
+
+/// The value of the `/metrics` series `series` (its name and every label,
+/// exactly as printed), 0 when it is absent.
+pub fn metric(text: &str, series: &str) -> u64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+        .map_or(0, |n| n.parse().unwrap())
 }
