@@ -40,7 +40,7 @@ impl Strategy for CustomStrategy {
         let mut object = obj.clone();
         let unknown_fields = structural_schema::prune(&self.schema, &mut object);
         Some(Ok(Decoded {
-            object,
+            object: Some(object),
             unknown_fields,
         }))
     }

@@ -210,10 +210,14 @@ pub enum ApplyError {
 /// that sent its own entries (different from the stored ones) has them
 /// taken as sent; a single empty entry clears them, as upstream allows.
 pub fn record_update(old: &Value, new: &mut Value, shape: &Shape<'_>, writer: &Writer) {
-    let sent = new.pointer("/metadata/managedFields").cloned();
-    let stored = old.pointer("/metadata/managedFields").cloned();
-    let mut managers = match &sent {
-        Some(list) if Some(list) != stored.as_ref() => {
+    let sent = new.pointer("/metadata/managedFields");
+    let stored = old.pointer("/metadata/managedFields");
+    // `new` still holds the stored entries (a patch, or an update that sent
+    // them back): entries this write does not change keep their JSON. The
+    // server wrote that JSON, so it is what encoding them again would give.
+    let kept = sent.is_some() && sent == stored;
+    let mut managers = match sent {
+        Some(list) if !kept => {
             let reset = list
                 .as_array()
                 .is_some_and(|l| l.len() == 1 && l[0].as_object().is_some_and(Map::is_empty));
@@ -225,40 +229,73 @@ pub fn record_update(old: &Value, new: &mut Value, shape: &Shape<'_>, writer: &W
         }
         _ => entries(old),
     };
+    let in_place = kept && sent.and_then(Value::as_array).map(Vec::len) == Some(managers.len());
     let comparison = compare(old, new, shape, writer);
     if comparison.is_empty() {
-        set_entries(new, &managers);
+        if !in_place {
+            set_entries(new, &managers);
+        }
         return;
     }
     let changed = comparison.added.union(&comparison.modified);
-    for entry in managers.iter_mut() {
+    // Per entry, whether this write changes it (its JSON is written anew).
+    let mut touched = vec![false; managers.len()];
+    for (entry, touched) in managers.iter_mut().zip(touched.iter_mut()) {
         if !entry.is(writer, Operation::Update) {
-            entry.fields = entry
+            let kept_fields = entry
                 .fields
                 .difference(&changed)
                 .difference(&comparison.removed);
+            *touched = kept_fields != entry.fields;
+            entry.fields = kept_fields;
         }
     }
     let now = meta::now_rfc3339();
     match managers
-        .iter_mut()
-        .find(|e| e.is(writer, Operation::Update))
+        .iter()
+        .position(|e| e.is(writer, Operation::Update))
     {
-        Some(mine) => {
+        Some(i) => {
+            let mine = &mut managers[i];
             mine.fields = mine.fields.difference(&comparison.removed).union(&changed);
             mine.time = Some(now);
+            touched[i] = true;
         }
-        None => managers.push(Entry {
-            manager: writer.manager.clone(),
-            operation: Operation::Update,
-            api_version: writer.api_version.clone(),
-            subresource: writer.subresource.clone(),
-            time: Some(now),
-            fields: changed,
-        }),
+        None => {
+            managers.push(Entry {
+                manager: writer.manager.clone(),
+                operation: Operation::Update,
+                api_version: writer.api_version.clone(),
+                subresource: writer.subresource.clone(),
+                time: Some(now),
+                fields: changed,
+            });
+            touched.push(true);
+        }
     }
-    managers.retain(|e| !e.fields.is_empty());
-    set_entries(new, &managers);
+    if !in_place {
+        managers.retain(|e| !e.fields.is_empty());
+        set_entries(new, &managers);
+        return;
+    }
+    let list = new
+        .pointer_mut("/metadata/managedFields")
+        .and_then(Value::as_array_mut)
+        .expect("checked above: new holds the stored entries");
+    let mut as_stored = std::mem::take(list).into_iter();
+    for (entry, touched) in managers.iter().zip(touched) {
+        let json = as_stored.next();
+        if entry.fields.is_empty() {
+            continue;
+        }
+        list.push(match json {
+            Some(json) if !touched => json,
+            _ => entry.to_json(),
+        });
+    }
+    if list.is_empty() {
+        set_entries(new, &[]);
+    }
 }
 
 /// Applies `config` (an apply patch) to `live` for `writer`, returning the
@@ -983,6 +1020,70 @@ mod tests {
         let mut again = edited.clone();
         record_update(&edited, &mut again, &schema.root(), &writer("kubectl-edit"));
         assert_eq!(again, edited);
+    }
+
+    #[test]
+    fn entries_kept_in_place_are_what_encoding_them_again_gives() {
+        let schema = deployments();
+        let cfg = config(3, json!({"app": "web", "tier": "front"}), json!([]));
+        let applied = apply(&json!({}), &cfg, &schema.root(), &writer("kubectl"), false).unwrap();
+        let mut live = applied.clone();
+        live["metadata"]["labels"]["team"] = json!("blue");
+        record_update(
+            &applied,
+            &mut live,
+            &schema.root(),
+            &writer("kubectl-label"),
+        );
+        let time_free = |obj: &Value| {
+            let mut list = obj["metadata"]["managedFields"].clone();
+            for e in list.as_array_mut().into_iter().flatten() {
+                e.as_object_mut().unwrap().remove("time");
+            }
+            list
+        };
+        // One edit keeps kubectl-label's entry untouched, takes the image
+        // from kubectl, and takes kubectl-label's only field (so its entry
+        // goes); each is recorded from a `new` that still holds the stored
+        // entries (kept in place) and from one that does not (encoded anew).
+        let edits: [fn(&mut Value); 2] = [
+            |o| o["spec"]["template"]["spec"]["containers"][0]["image"] = json!("nginx:1.26"),
+            |o| o["metadata"]["labels"]["team"] = json!("red"),
+        ];
+        for edit in edits {
+            let mut in_place = live.clone();
+            edit(&mut in_place);
+            let mut anew = in_place.clone();
+            anew["metadata"]
+                .as_object_mut()
+                .unwrap()
+                .remove("managedFields");
+            record_update(
+                &live,
+                &mut in_place,
+                &schema.root(),
+                &writer("kubectl-edit"),
+            );
+            record_update(&live, &mut anew, &schema.root(), &writer("kubectl-edit"));
+            assert_eq!(time_free(&in_place), time_free(&anew));
+            assert_eq!(
+                entries(&in_place)
+                    .iter()
+                    .map(|e| e.to_json()["fieldsV1"].clone())
+                    .collect::<Vec<_>>(),
+                time_free(&in_place)
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|e| e["fieldsV1"].clone())
+                    .collect::<Vec<_>>()
+            );
+        }
+        let mut red = live.clone();
+        red["metadata"]["labels"]["team"] = json!("red");
+        record_update(&live, &mut red, &schema.root(), &writer("kubectl-edit"));
+        let managers: Vec<_> = entries(&red).into_iter().map(|e| e.manager).collect();
+        assert_eq!(managers, ["kubectl", "kubectl-edit"]);
     }
 
     #[test]

@@ -28,12 +28,13 @@ use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Condvar, Mutex};
 
+use bytes::Bytes;
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
 
 use crate::error::ApiError;
 use crate::etcd_commit::SharedWriter;
-use crate::hub::{Event, EventType, Hub};
+use crate::hub::{Before, Event, EventType, Hub};
 use crate::store::{Marker, MarkerFile, Snapshot, Store};
 
 /// What a mutation decided to do with the object.
@@ -56,6 +57,24 @@ pub struct Committed {
     pub object: Arc<Value>,
     /// What happened, or `None` for a no-op.
     pub event_type: Option<EventType>,
+    /// `object` as JSON, when the writer stored exactly these bytes: the
+    /// answer to the write can send them as they are.
+    pub json: Option<Bytes>,
+}
+
+impl Committed {
+    /// The stored object, owned: taken out of the `Arc` when nothing else
+    /// holds it any more (the usual case once the change is published).
+    pub fn into_object(self) -> Value {
+        Arc::try_unwrap(self.object).unwrap_or_else(|shared| (*shared).clone())
+    }
+}
+
+/// An object written earlier in the batch: what the next mutation of the
+/// same key sees, and the bytes its change shares.
+struct Written {
+    object: Arc<Value>,
+    json: Bytes,
 }
 
 struct Request {
@@ -325,36 +344,47 @@ fn commit_batch(
 ) {
     let start_revision = tally.revision;
     let mut revision = start_revision;
-    // Values written earlier in this batch, not yet in the store.
-    let mut overlay: HashMap<String, Option<Value>> = HashMap::new();
+    // Objects written earlier in this batch, not yet in the store.
+    let mut overlay: HashMap<String, Option<Written>> = HashMap::new();
     let mut ops = Vec::new();
     let mut events = Vec::new();
     let mut replies = Vec::new();
     for req in batch {
-        let current = match overlay.get(&req.key) {
-            Some(v) => Ok(v.clone()),
-            None => read(store, &req.key),
+        let stored = match overlay.get(&req.key) {
+            // A second write to a key in one batch: the only copy made.
+            Some(w) => Ok(w.as_ref().map(|w| (w.json.clone(), (*w.object).clone()))),
+            None => read_stored(store, &req.key),
         };
-        let result = current.and_then(|current| {
-            let outcome =
-                std::panic::catch_unwind(AssertUnwindSafe(|| (req.mutation)(current.clone())))
-                    .unwrap_or_else(|_| {
-                        Err(ApiError::internal(
-                            "a request handler panicked; nothing was written",
-                        ))
-                    })?;
-            Ok(apply_outcome(
+        let result = stored.and_then(|stored| {
+            // What the hub needs of the state before is read off it now:
+            // the mutation takes the decoded object and may change it.
+            let (current, before) = match stored {
+                Some((json, current)) => {
+                    let before = Before::of(&req.key, &current, json);
+                    (Some(current), Some(before))
+                }
+                None => (None, None),
+            };
+            let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| (req.mutation)(current)))
+                .unwrap_or_else(|_| {
+                    Err(ApiError::internal(
+                        "a request handler panicked; nothing was written",
+                    ))
+                })?;
+            apply_outcome(
                 outcome,
-                current,
+                before,
                 &req.key,
                 &mut revision,
                 &mut ops,
                 &mut events,
                 &mut overlay,
-            ))
+            )
         });
         replies.push((req.reply, result));
     }
+    // The batch's objects are now held only by their events and answers.
+    drop(overlay);
     if !ops.is_empty() {
         let durable = store.apply(ops, revision).and_then(|_| {
             applied.store(revision, Ordering::SeqCst);
@@ -398,9 +428,14 @@ fn commit_batch(
 
 /// The stored object at `key`, decoded (a corrupt value is an internal error).
 pub fn read(store: &dyn Store, key: &str) -> Result<Option<Value>, ApiError> {
+    Ok(read_stored(store, key)?.map(|(_, v)| v))
+}
+
+/// The stored object at `key`: its bytes, and decoded.
+fn read_stored(store: &dyn Store, key: &str) -> Result<Option<(Bytes, Value)>, ApiError> {
     match store.get(key)? {
         Some(bytes) => serde_json::from_slice(&bytes)
-            .map(Some)
+            .map(|v| Some((Bytes::from(bytes), v)))
             .map_err(|e| ApiError::internal(format!("corrupt object at {key}: {e}"))),
         None => Ok(None),
     }
@@ -408,65 +443,82 @@ pub fn read(store: &dyn Store, key: &str) -> Result<Option<Value>, ApiError> {
 
 fn apply_outcome(
     outcome: Outcome,
-    current: Option<Value>,
+    before: Option<Before>,
     key: &str,
     revision: &mut u64,
     ops: &mut Vec<(String, Option<Vec<u8>>)>,
     events: &mut Vec<Arc<Event>>,
-    overlay: &mut HashMap<String, Option<Value>>,
-) -> Committed {
-    match outcome {
+    overlay: &mut HashMap<String, Option<Written>>,
+) -> Result<Committed, ApiError> {
+    Ok(match outcome {
         Outcome::Unchanged(v) => Committed {
             object: Arc::new(v),
             event_type: None,
+            json: None,
         },
         Outcome::Put(mut v) => {
             *revision += 1;
             v["metadata"]["resourceVersion"] = json!(revision.to_string());
             minik_api::meta::go_field_order(&mut v);
-            let event_type = if current.is_some() {
+            let event_type = if before.is_some() {
                 EventType::Modified
             } else {
                 EventType::Added
             };
-            ops.push((
-                key.to_string(),
-                Some(serde_json::to_vec(&v).expect("JSON values serialize")),
-            ));
-            overlay.insert(key.to_string(), Some(v.clone()));
+            // Encoded once: the store, the watch line and the answer share it.
+            let json = Bytes::from(serde_json::to_vec(&v).expect("JSON values serialize"));
+            ops.push((key.to_string(), Some(json.to_vec())));
             let object = Arc::new(v);
+            overlay.insert(
+                key.to_string(),
+                Some(Written {
+                    object: object.clone(),
+                    json: json.clone(),
+                }),
+            );
             events.push(Arc::new(Event {
                 revision: *revision,
                 event_type,
                 key: key.to_string(),
                 object: object.clone(),
-                prev: current.map(Arc::new),
+                json: json.clone(),
+                before,
             }));
             Committed {
                 object,
                 event_type: Some(event_type),
+                json: Some(json),
             }
         }
         Outcome::Delete => {
+            // The last state, decoded again from its bytes (the mutation
+            // took the decoded one): deletes are few beside updates.
+            let mut last = match &before {
+                Some(b) => serde_json::from_slice(&b.json)
+                    .map_err(|e| ApiError::internal(format!("corrupt object at {key}: {e}")))?,
+                None => Value::Null,
+            };
             *revision += 1;
-            let mut last = current.clone().unwrap_or(Value::Null);
             if last.is_object() {
                 last["metadata"]["resourceVersion"] = json!(revision.to_string());
             }
             ops.push((key.to_string(), None));
             overlay.insert(key.to_string(), None);
+            let json = Bytes::from(serde_json::to_vec(&last).expect("JSON values serialize"));
             let object = Arc::new(last);
             events.push(Arc::new(Event {
                 revision: *revision,
                 event_type: EventType::Deleted,
                 key: key.to_string(),
                 object: object.clone(),
-                prev: current.map(Arc::new),
+                json,
+                before,
             }));
             Committed {
                 object,
                 event_type: Some(EventType::Deleted),
+                json: None,
             }
         }
-    }
+    })
 }

@@ -124,7 +124,9 @@ impl Decoder {
             }
             FieldValidation::Ignore => {}
         }
-        *obj = decoded.object;
+        if let Some(object) = decoded.object {
+            *obj = object;
+        }
         Ok(())
     }
 

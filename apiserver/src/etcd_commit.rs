@@ -116,6 +116,7 @@ impl SharedWriter {
             Outcome::Unchanged(v) => Ok(Committed {
                 object: Arc::new(v),
                 event_type: None,
+                json: None,
             }),
             Outcome::Put(mut v) => {
                 // Stored without a revision: readers stamp the key's mod_revision.
@@ -131,6 +132,7 @@ impl SharedWriter {
                     } else {
                         EventType::Added
                     }),
+                    json: None,
                 })
             }
             Outcome::Delete => {
@@ -142,6 +144,7 @@ impl SharedWriter {
                 Ok(Committed {
                     object: Arc::new(last),
                     event_type: Some(EventType::Deleted),
+                    json: None,
                 })
             }
         }
@@ -244,7 +247,7 @@ async fn follow(store: Arc<EtcdStore>, hub: Arc<Hub>, known: Arc<AtomicU64>, his
                     };
                     let prev = match ev.prev_kv() {
                         Some(p) => match decoded(p.value(), p.mod_revision()) {
-                            Some(v) => Some(Arc::new(v)),
+                            Some(v) => Some(v),
                             None => continue,
                         },
                         None => None,
@@ -271,13 +274,13 @@ async fn follow(store: Arc<EtcdStore>, hub: Arc<Hub>, known: Arc<AtomicU64>, his
                             (EventType::Deleted, Arc::new(last))
                         }
                     };
-                    events.push(Arc::new(Event {
+                    events.push(Arc::new(Event::encoded(
                         revision,
                         event_type,
-                        key: key.to_string(),
+                        key.to_string(),
                         object,
-                        prev,
-                    }));
+                        prev.as_ref(),
+                    )));
                 }
                 // Skipped values still move the watch on.
                 let newest = resp

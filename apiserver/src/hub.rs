@@ -16,8 +16,8 @@
 //! kubelets' Node watches are not woken by every pod change, and a quiet
 //! kind's watch is not expired by a burst of another.
 //!
-//! Each change is encoded to JSON once, when it is published, and the same
-//! bytes (`bytes::Bytes`, reference-counted) are handed to every watcher, so
+//! Each change is encoded to JSON once — the writer hands over the bytes it
+//! stored ([`Event::json`]) — and the same bytes (`bytes::Bytes`, reference-counted) are handed to every watcher, so
 //! memory does not grow with object size × history × watchers. kube-apiserver
 //! gets the same effect by caching each event's serialization. Watchers
 //! *pull* from the ring with a cursor (their last revision) and are woken by
@@ -77,9 +77,74 @@ pub struct Event {
     pub key: String,
     /// The object after the change; for DELETED, its last state.
     pub object: Arc<Value>,
+    /// `object` as JSON: for a write, the very bytes stored, so the hub
+    /// does not encode the object a second time.
+    pub json: Bytes,
     /// The object before the change, so a watch with a selector can tell an
     /// object that *left* the selector (seen as DELETED) from one never in it.
-    pub prev: Option<Arc<Value>>,
+    pub before: Option<Before>,
+}
+
+impl Event {
+    /// An event from decoded states, encoded here (the etcd follower, tests).
+    pub fn encoded(
+        revision: u64,
+        event_type: EventType,
+        key: String,
+        object: Arc<Value>,
+        prev: Option<&Value>,
+    ) -> Self {
+        let json = Bytes::from(serde_json::to_vec(&*object).expect("JSON values serialize"));
+        let before = prev.map(|p| {
+            let json = serde_json::to_vec(p).expect("JSON values serialize");
+            Before::of(&key, p, json.into())
+        });
+        Self {
+            revision,
+            event_type,
+            key,
+            object,
+            json,
+            before,
+        }
+    }
+}
+
+/// The state before a change, as much of it as the hub needs: its JSON and
+/// its indexed fields. The writer reads these off the stored object before
+/// handing it to the mutation, which may then change it in place: no copy
+/// of the decoded object is kept for the hub.
+#[derive(Debug)]
+pub struct Before {
+    /// As stored.
+    pub json: Bytes,
+    /// Its resourceVersion: if the change that wrote it is still in the
+    /// ring, the hub shares that change's bytes instead.
+    pub revision: Option<u64>,
+    /// The kind's indexed fields (see [`INDEXED_FIELDS`]), if it has any.
+    pub indexed: Option<Box<[Box<str>]>>,
+}
+
+impl Before {
+    /// `state`, stored under `key` as `json`.
+    pub fn of(key: &str, state: &Value, json: Bytes) -> Self {
+        Self {
+            json,
+            revision: state
+                .pointer("/metadata/resourceVersion")
+                .and_then(Value::as_str)
+                .and_then(|s| s.parse().ok()),
+            indexed: indexed_fields(key).map(|fields| indexed_values(state, fields)),
+        }
+    }
+}
+
+/// The values of `fields` in `obj`, as [`Indexed`] keeps them.
+fn indexed_values(obj: &Value, fields: &[&str]) -> Box<[Box<str>]> {
+    fields
+        .iter()
+        .map(|f| minik_api::selectors::field_value(obj, f).into())
+        .collect()
 }
 
 /// The fields the hub reads out of every change of a kind, so a watch
@@ -367,21 +432,14 @@ impl Hub {
                 counter.fetch_add(1, Ordering::SeqCst);
             }
         }
-        // Encode outside the lock; only `prev` needs the ring.
+        // Build the lines outside the lock; only `prev` needs the ring.
         let encoded: Vec<_> = events
             .into_iter()
             .map(|ev| {
-                let json = serde_json::to_vec(&*ev.object).expect("JSON values serialize");
-                let (line, object_at) = watch_line(ev.event_type, &json);
-                let values = |obj: &Value, fields: &[&str]| -> Box<[Box<str>]> {
-                    fields
-                        .iter()
-                        .map(|f| minik_api::selectors::field_value(obj, f).into())
-                        .collect()
-                };
+                let (line, object_at) = watch_line(ev.event_type, &ev.json);
                 let indexed = indexed_fields(&ev.key).map(|fields| Indexed {
-                    now: values(&ev.object, fields),
-                    before: ev.prev.as_ref().map(|p| values(p, fields)),
+                    now: indexed_values(&ev.object, fields),
+                    before: ev.before.as_ref().and_then(|b| b.indexed.clone()),
                 });
                 (ev, line, object_at, indexed)
             })
@@ -390,16 +448,13 @@ impl Hub {
         let mut newest_per_kind: HashMap<String, u64> = HashMap::new();
         let mut ring = self.ring.lock().unwrap();
         for (ev, line, object_at, indexed) in encoded {
-            let prev = ev.prev.as_ref().map(|p| {
-                let rv = p
-                    .pointer("/metadata/resourceVersion")
-                    .and_then(Value::as_str)
-                    .and_then(|s| s.parse::<u64>().ok());
-                match ring.newest.get(ev.key.as_str()) {
-                    Some((rev, json)) if Some(*rev) == rv => json.clone(),
-                    _ => Bytes::from(serde_json::to_vec(&**p).expect("JSON values serialize")),
-                }
-            });
+            let prev = ev
+                .before
+                .as_ref()
+                .map(|b| match ring.newest.get(ev.key.as_str()) {
+                    Some((rev, json)) if Some(*rev) == b.revision => json.clone(),
+                    _ => b.json.clone(),
+                });
             let change = Arc::new(Change {
                 revision: ev.revision,
                 event_type: ev.event_type,
@@ -555,17 +610,18 @@ mod tests {
     use serde_json::json;
 
     fn ev(rev: u64, key: &str, obj: Value, prev: Option<Value>) -> Arc<Event> {
-        Arc::new(Event {
-            revision: rev,
-            event_type: if prev.is_some() {
-                EventType::Modified
-            } else {
-                EventType::Added
-            },
-            key: key.into(),
-            object: Arc::new(obj),
-            prev: prev.map(Arc::new),
-        })
+        let event_type = if prev.is_some() {
+            EventType::Modified
+        } else {
+            EventType::Added
+        };
+        Arc::new(Event::encoded(
+            rev,
+            event_type,
+            key.into(),
+            Arc::new(obj),
+            prev.as_ref(),
+        ))
     }
 
     fn added(rev: u64) -> Arc<Event> {

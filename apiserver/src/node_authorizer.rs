@@ -19,11 +19,13 @@
 //! node may list and watch every pod (Kubernetes lets it, too, unless
 //! `AuthorizeNodeWithSelectors` asks for a `spec.nodeName` selector).
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use minik_api::catalogue;
+use serde::Deserialize;
 use serde_json::Value;
 use tokio::sync::watch;
 
@@ -92,13 +94,9 @@ impl Index {
         }
     }
 
-    fn put(&mut self, key: &str, pod: &Value) {
+    fn put(&mut self, key: &str, pod: &PodRefs) {
         self.remove(key);
-        let Some(node) = pod
-            .pointer("/spec/nodeName")
-            .and_then(Value::as_str)
-            .filter(|n| !n.is_empty())
-        else {
+        let Some(node) = pod.spec.node_name.as_deref().filter(|n| !n.is_empty()) else {
             return;
         };
         let refs = references(pod);
@@ -112,55 +110,193 @@ impl Index {
         }
         self.pods.insert(key.to_string(), (node.to_string(), refs));
     }
+
+    /// Indexes the pod whose JSON is `json` (a stored or published pod).
+    fn put_json(&mut self, key: &str, json: &[u8]) {
+        match serde_json::from_slice::<PodRefs>(json) {
+            Ok(pod) => self.put(key, &pod),
+            // Stored pods passed the Pod type's decoding, so this is damage.
+            Err(error) => tracing::error!(key, %error, "node authorizer: unreadable pod"),
+        }
+    }
+}
+
+/// What the graph reads of a pod, and only that: every pod change passes
+/// here, and decoding these few fields skips the rest of the JSON instead
+/// of building it. Names borrow from the JSON where they can.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct PodRefs<'a> {
+    #[serde(borrow)]
+    metadata: PodMeta<'a>,
+    #[serde(borrow)]
+    spec: PodSpecRefs<'a>,
+}
+
+type Name<'a> = Option<Cow<'a, str>>;
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct PodMeta<'a> {
+    #[serde(borrow)]
+    namespace: Name<'a>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct PodSpecRefs<'a> {
+    #[serde(borrow)]
+    node_name: Name<'a>,
+    #[serde(borrow)]
+    service_account_name: Name<'a>,
+    #[serde(borrow)]
+    image_pull_secrets: Option<Vec<NameRef<'a>>>,
+    #[serde(borrow)]
+    containers: Option<Vec<ContainerRefs<'a>>>,
+    #[serde(borrow)]
+    init_containers: Option<Vec<ContainerRefs<'a>>>,
+    #[serde(borrow)]
+    ephemeral_containers: Option<Vec<ContainerRefs<'a>>>,
+    #[serde(borrow)]
+    volumes: Option<Vec<VolumeRefs<'a>>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct NameRef<'a> {
+    #[serde(borrow)]
+    name: Name<'a>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct ContainerRefs<'a> {
+    #[serde(borrow)]
+    env: Option<Vec<EnvRefs<'a>>>,
+    #[serde(borrow)]
+    env_from: Option<Vec<EnvFromRefs<'a>>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct EnvRefs<'a> {
+    #[serde(borrow)]
+    value_from: Option<EnvSourceRefs<'a>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct EnvSourceRefs<'a> {
+    #[serde(borrow)]
+    secret_key_ref: Option<NameRef<'a>>,
+    #[serde(borrow)]
+    config_map_key_ref: Option<NameRef<'a>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct EnvFromRefs<'a> {
+    #[serde(borrow)]
+    secret_ref: Option<NameRef<'a>>,
+    #[serde(borrow)]
+    config_map_ref: Option<NameRef<'a>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct VolumeRefs<'a> {
+    #[serde(borrow)]
+    secret: Option<SecretVolumeRef<'a>>,
+    #[serde(borrow)]
+    config_map: Option<NameRef<'a>>,
+    #[serde(borrow)]
+    persistent_volume_claim: Option<ClaimRef<'a>>,
+    #[serde(borrow)]
+    projected: Option<ProjectedRefs<'a>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct SecretVolumeRef<'a> {
+    #[serde(borrow)]
+    secret_name: Name<'a>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct ClaimRef<'a> {
+    #[serde(borrow)]
+    claim_name: Name<'a>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct ProjectedRefs<'a> {
+    #[serde(borrow)]
+    sources: Option<Vec<ProjectionRefs<'a>>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct ProjectionRefs<'a> {
+    #[serde(borrow)]
+    secret: Option<NameRef<'a>>,
+    #[serde(borrow)]
+    config_map: Option<NameRef<'a>>,
+}
+
+/// The name a reference gives, if it is there.
+fn of<'r>(r: &'r Option<NameRef<'_>>) -> Option<&'r str> {
+    r.as_ref()?.name.as_deref()
 }
 
 /// What a pod refers to, as the graph populator reads it.
-fn references(pod: &Value) -> Vec<Ref> {
-    let ns = pod
-        .pointer("/metadata/namespace")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
+fn references(pod: &PodRefs) -> Vec<Ref> {
+    let ns = pod.metadata.namespace.as_deref().unwrap_or_default();
     let mut out: Vec<Ref> = Vec::new();
-    let mut add = |resource: &'static str, name: Option<&Value>| {
-        if let Some(name) = name.and_then(Value::as_str).filter(|n| !n.is_empty()) {
+    let mut add = |resource: &'static str, name: Option<&str>| {
+        if let Some(name) = name.filter(|n| !n.is_empty()) {
             out.push((resource, ns.to_string(), name.to_string()));
         }
     };
-    let spec = &pod["spec"];
-    add(
-        "serviceaccounts",
-        Some(spec.get("serviceAccountName").unwrap_or(&Value::Null)),
-    );
-    for s in spec["imagePullSecrets"].as_array().into_iter().flatten() {
-        add("secrets", s.get("name"));
+    let spec = &pod.spec;
+    add("serviceaccounts", spec.service_account_name.as_deref());
+    for s in spec.image_pull_secrets.iter().flatten() {
+        add("secrets", s.name.as_deref());
     }
-    for list in ["containers", "initContainers", "ephemeralContainers"] {
-        for c in spec[list].as_array().into_iter().flatten() {
-            for e in c["env"].as_array().into_iter().flatten() {
-                add("secrets", e.pointer("/valueFrom/secretKeyRef/name"));
-                add("configmaps", e.pointer("/valueFrom/configMapKeyRef/name"));
-            }
-            for e in c["envFrom"].as_array().into_iter().flatten() {
-                add("secrets", e.pointer("/secretRef/name"));
-                add("configmaps", e.pointer("/configMapRef/name"));
+    let lists = [
+        &spec.containers,
+        &spec.init_containers,
+        &spec.ephemeral_containers,
+    ];
+    for c in lists.into_iter().flatten().flatten() {
+        for e in c.env.iter().flatten() {
+            if let Some(from) = &e.value_from {
+                add("secrets", of(&from.secret_key_ref));
+                add("configmaps", of(&from.config_map_key_ref));
             }
         }
+        for e in c.env_from.iter().flatten() {
+            add("secrets", of(&e.secret_ref));
+            add("configmaps", of(&e.config_map_ref));
+        }
     }
-    for v in spec["volumes"].as_array().into_iter().flatten() {
-        add("secrets", v.pointer("/secret/secretName"));
-        add("configmaps", v.pointer("/configMap/name"));
+    for v in spec.volumes.iter().flatten() {
+        add(
+            "secrets",
+            v.secret.as_ref().and_then(|s| s.secret_name.as_deref()),
+        );
+        add("configmaps", of(&v.config_map));
         add(
             "persistentvolumeclaims",
-            v.pointer("/persistentVolumeClaim/claimName"),
+            v.persistent_volume_claim
+                .as_ref()
+                .and_then(|c| c.claim_name.as_deref()),
         );
-        for s in v
-            .pointer("/projected/sources")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            add("secrets", s.pointer("/secret/name"));
-            add("configmaps", s.pointer("/configMap/name"));
+        let sources = v.projected.as_ref().and_then(|p| p.sources.as_ref());
+        for s in sources.into_iter().flatten() {
+            add("secrets", of(&s.secret));
+            add("configmaps", of(&s.config_map));
         }
     }
     out.sort();
@@ -213,9 +349,7 @@ impl NodeGraph {
         let scanned = self
             .store
             .scan(&Self::pods_prefix(), None, &mut |key, bytes| {
-                if let Ok(pod) = serde_json::from_slice::<Value>(bytes) {
-                    index.put(key, &pod);
-                }
+                index.put_json(key, bytes);
                 true
             });
         if let Err(error) = scanned {
@@ -237,7 +371,7 @@ impl NodeGraph {
                         for c in changes.iter().filter(|c| c.key.starts_with(&prefix)) {
                             match c.event_type {
                                 EventType::Deleted => index.remove(&c.key),
-                                _ => index.put(&c.key, &c.decode_object()),
+                                _ => index.put_json(&c.key, &c.object_json()),
                             }
                         }
                         revision = last.revision;
@@ -389,6 +523,26 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn parsed(pod: &Value) -> PodRefs<'_> {
+        PodRefs::deserialize(pod).unwrap()
+    }
+
+    #[test]
+    fn nulls_and_escaped_names_read_as_the_json_says() {
+        let json = br#"{"metadata": {"namespace": "n\u0073", "labels": {"a": "b"}},
+            "status": {"phase": "Running"},
+            "spec": {"nodeName": "node-1", "volumes": null, "imagePullSecrets": [{"name": null}],
+            "containers": [{"name": "c", "env": null, "envFrom": [{"secretRef": {"name": "a\"b"}}]}]}}"#;
+        let mut index = Index::default();
+        index.put_json("p", json);
+        let (node, refs) = &index.pods["p"];
+        assert_eq!(node, "node-1");
+        assert_eq!(refs, &[("secrets", "ns".to_string(), "a\"b".to_string())]);
+        // What is not a pod's JSON is reported and indexes nothing.
+        index.put_json("q", b"{\"spec\": 7}");
+        assert!(!index.pods.contains_key("q"));
+    }
+
     #[test]
     fn a_pods_references_are_what_the_kubelet_reads() {
         let pod = json!({
@@ -414,7 +568,7 @@ mod tests {
                 ],
             },
         });
-        let refs: Vec<String> = references(&pod)
+        let refs: Vec<String> = references(&parsed(&pod))
             .into_iter()
             .map(|(r, ns, n)| format!("{r} {ns}/{n}"))
             .collect();
@@ -444,19 +598,19 @@ mod tests {
         };
         let mut index = Index::default();
         let s = ("secrets", "ns".to_string(), "s".to_string());
-        index.put("a", &pod("node-1", "s"));
-        index.put("b", &pod("node-1", "s"));
-        index.put("c", &pod("node-2", "s"));
+        index.put("a", &parsed(&pod("node-1", "s")));
+        index.put("b", &parsed(&pod("node-1", "s")));
+        index.put("c", &parsed(&pod("node-2", "s")));
         assert_eq!(index.refs[&s].len(), 2);
         index.remove("a");
         assert_eq!(index.refs[&s]["node-1"], 1);
         // Moving to another secret drops the old reference.
-        index.put("b", &pod("node-1", "t"));
+        index.put("b", &parsed(&pod("node-1", "t")));
         assert!(!index.refs[&s].contains_key("node-1"));
         index.remove("c");
         assert!(!index.refs.contains_key(&s));
         // An unscheduled pod relates to no node.
-        index.put("d", &json!({"metadata": {"namespace": "ns"}, "spec": {}}));
+        index.put_json("d", br#"{"metadata": {"namespace": "ns"}, "spec": {}}"#);
         assert!(!index.pods.contains_key("d"));
     }
 }

@@ -25,11 +25,12 @@ pub enum DecodeError {
 }
 
 /// The outcome of a successful decode: the object without the fields its
-/// type does not declare, and the paths of those fields
+/// type does not declare (`None`: there were none, the object stands as
+/// given), and the paths of those fields
 /// (`spec.template.spec.containers[0].imagePullPolice`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Decoded {
-    pub object: Value,
+    pub object: Option<Value>,
     pub unknown_fields: Vec<String>,
 }
 
@@ -42,7 +43,7 @@ pub fn schema_of<T: schemars::JsonSchema>(g: &mut schemars::SchemaGenerator) -> 
 /// Decodes `obj` as `T` and reports what `T` leaves out. Used by the kind
 /// files' [`super::Strategy::decode`].
 pub fn decode_as<T: DeserializeOwned + Serialize>(obj: &Value) -> Result<Decoded, DecodeError> {
-    let typed: T = serde_path_to_error::deserialize(obj.clone()).map_err(|e| {
+    let typed: T = serde_path_to_error::deserialize(obj).map_err(|e| {
         let path = e.path().to_string();
         DecodeError::Type(match base64_error(obj, e.path(), e.inner()) {
             Some(byte) => format!("illegal base64 data at input byte {byte}"),
@@ -50,11 +51,18 @@ pub fn decode_as<T: DeserializeOwned + Serialize>(obj: &Value) -> Result<Decoded
         })
     })?;
     let round_trip = serde_json::to_value(&typed).expect("k8s-openapi types serialize");
+    // Almost every object has no unknown field: look before copying.
+    if !has_unknown(obj, &round_trip) {
+        return Ok(Decoded {
+            object: None,
+            unknown_fields: Vec::new(),
+        });
+    }
     let mut object = obj.clone();
     let mut unknown_fields = Vec::new();
     drop_unknown(&mut object, &round_trip, "", &mut unknown_fields);
     Ok(Decoded {
-        object,
+        object: Some(object),
         unknown_fields,
     })
 }
@@ -84,6 +92,22 @@ pub fn typed<T: DeserializeOwned>(obj: &Value, errs: &mut Vec<FieldError>) -> Op
 /// apps/v1 `spec.selector`), the kind file asks the JSON.
 pub fn is_present(obj: &Value, pointer: &str) -> bool {
     obj.pointer(pointer).is_some_and(|v| !v.is_null())
+}
+
+/// Whether `given` holds a non-null field absent from `known`: what
+/// [`drop_unknown`] would remove, found without copying or naming paths.
+fn has_unknown(given: &Value, known: &Value) -> bool {
+    match (given, known) {
+        (Value::Object(g), Value::Object(k)) => g.iter().any(|(key, value)| match k.get(key) {
+            Some(known_child) => has_unknown(value, known_child),
+            None => !value.is_null(),
+        }),
+        (Value::Array(g), Value::Array(k)) if g.len() == k.len() => g
+            .iter()
+            .zip(k)
+            .any(|(item, known_item)| has_unknown(item, known_item)),
+        _ => false,
+    }
 }
 
 /// Removes from `given` every non-null field absent from `known` (the typed
@@ -261,8 +285,18 @@ mod tests {
                 "spec.template.spec.containers[0].imagePullPolice"
             ]
         );
-        assert!(d.object["spec"].get("lables").is_none());
-        assert_eq!(d.object["spec"]["replicas"], 2);
-        assert_eq!(d.object["spec"]["selector"]["matchLabels"]["app"], "x");
+        let object = d.object.unwrap();
+        assert!(object["spec"].get("lables").is_none());
+        assert_eq!(object["spec"]["replicas"], 2);
+        assert_eq!(object["spec"]["selector"]["matchLabels"]["app"], "x");
+        // An explicit null is "unset": not unknown, and nothing to drop.
+        let clean = deployment(json!({
+            "replicas": 2,
+            "selector": {"matchLabels": {"app": "x"}},
+            "template": {"spec": {"containers": [{"name": "c", "image": "i"}]}},
+            "paused": null,
+        }));
+        let d = decode_as::<Deployment>(&clean).unwrap();
+        assert!(d.unknown_fields.is_empty() && d.object.is_none(), "{d:?}");
     }
 }

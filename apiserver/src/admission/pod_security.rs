@@ -53,6 +53,14 @@ fn label_map(obj: &Value) -> BTreeMap<String, String> {
 /// pod-security-admission's words (`existing pods in namespace "demo"
 /// violate the new PodSecurity enforce level "restricted:latest"`, then
 /// `web-1 (and 2 other pods): allowPrivilegeEscalation != false, …`).
+/// Whether [`namespace_updated`] looks at an update of `info` (through
+/// `subresource`): a namespace's own, where its labels are. Only then does
+/// an update read the state before it for this.
+pub fn judges_update(info: &ResourceInfo, subresource: Option<&str>) -> bool {
+    let namespaces = catalogue::lookup("", "v1", "namespaces").expect("namespaces are served");
+    std::ptr::eq(info, namespaces) && subresource.is_none()
+}
+
 pub fn namespace_updated(
     store: &dyn Store,
     info: &ResourceInfo,

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use super::Ctx;
 use crate::admission;
-use crate::commit::Outcome;
+use crate::commit::{Committed, Outcome};
 use crate::decode::Source;
 use crate::error::ApiError;
 use crate::registry;
@@ -33,7 +33,7 @@ impl minik_api::kinds::Cluster for StoreCluster<'_> {
 pub async fn create(ctx: Ctx) -> Result<Response, ApiError> {
     let mut obj = ctx.resource_body()?;
     let created = create_object(&ctx, &mut obj, None).await?;
-    Ok(ctx.respond(StatusCode::CREATED, &created))
+    Ok(ctx.respond_committed(StatusCode::CREATED, &created))
 }
 
 /// Shared by POST and by server-side apply of an absent object (`applied`:
@@ -42,7 +42,7 @@ pub async fn create_object(
     ctx: &Ctx,
     obj: &mut Value,
     applied: Option<&Value>,
-) -> Result<Value, ApiError> {
+) -> Result<Committed, ApiError> {
     let info = ctx.info();
     if ctx.state.served().terminating(info) {
         return Err(ApiError::method_not_allowed(
@@ -68,7 +68,12 @@ pub async fn create_object(
     let fields = crate::field_manager::Recorder::new(ctx);
     // A generated name that collides is retried, as clients of kube-apiserver would.
     for _ in 0..5 {
-        let mut candidate = obj.clone();
+        // A name that is given is tried once: no copy is kept for a retry.
+        let mut candidate = if generate {
+            obj.clone()
+        } else {
+            std::mem::take(obj)
+        };
         if generate {
             if let Some(prefix) = meta::meta_str(&candidate, "generateName").map(str::to_string) {
                 candidate["metadata"]["name"] = json!(names::generate_name(&prefix));
@@ -116,7 +121,7 @@ pub async fn create_object(
         match result {
             Err(e) if generate && e.reason == "AlreadyExists" => continue,
             Err(e) => return Err(e),
-            Ok(c) => return Ok((*c.object).clone()),
+            Ok(c) => return Ok(c),
         }
     }
     Err(ApiError::new(

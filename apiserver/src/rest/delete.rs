@@ -46,7 +46,7 @@ pub(super) async fn delete_key(
     if gone && info.strategy.allocates_service_addresses() && !ctx.params.dry_run() {
         ctx.state.services.release(&committed.object);
     }
-    Ok(((*committed.object).clone(), gone))
+    Ok((committed.into_object(), gone))
 }
 
 pub async fn delete(ctx: Ctx) -> Result<Response, ApiError> {

@@ -100,6 +100,11 @@ impl Ctx {
         crate::commit::read(&*self.state.store, key)
     }
 
+    /// Whether an object is stored at `key` (read, not decoded).
+    pub fn exists(&self, key: &str) -> Result<bool, ApiError> {
+        Ok(self.state.store.get(key)?.is_some())
+    }
+
     /// Runs a mutation through the writer, or only evaluates it for `dryRun=All`.
     pub async fn mutate(&self, key: String, mutation: Mutation) -> Result<Committed, ApiError> {
         if self.params.dry_run() {
@@ -113,14 +118,17 @@ impl Ctx {
                     } else {
                         crate::hub::EventType::Added
                     }),
+                    json: None,
                 },
                 Outcome::Unchanged(v) => Committed {
                     object: Arc::new(v),
                     event_type: None,
+                    json: None,
                 },
                 Outcome::Delete => Committed {
                     object: Arc::new(current.unwrap_or(Value::Null)),
                     event_type: Some(crate::hub::EventType::Deleted),
+                    json: None,
                 },
             });
         }
@@ -162,6 +170,28 @@ impl Ctx {
         }
     }
 
+    /// Answers a write with the object it stored: its stored bytes as they
+    /// are when the client asked for the object in its storage version (a
+    /// write's usual answer), else rendered as [`Self::respond`] does.
+    pub fn respond_committed(&self, code: StatusCode, committed: &Committed) -> Response {
+        let as_stored = std::ptr::eq(
+            minik_api::catalogue::storage_info(self.target.served),
+            self.target.served,
+        );
+        match &committed.json {
+            Some(json) if as_stored && matches!(self.output, Output::Object) => {
+                let response = (
+                    code,
+                    [(http::header::CONTENT_TYPE, "application/json")],
+                    json.clone(),
+                )
+                    .into_response();
+                self.with_warnings(response)
+            }
+            _ => self.respond(code, &committed.object),
+        }
+    }
+
     /// Renders one object in the negotiated shape.
     pub fn respond(&self, code: StatusCode, obj: &Value) -> Response {
         use std::borrow::Cow;
@@ -188,7 +218,11 @@ impl Ctx {
             )),
             Output::Metadata => Cow::Owned(partial_metadata(obj)),
         };
-        let mut response = json_response(code, &body);
+        self.with_warnings(json_response(code, &body))
+    }
+
+    /// `response` with the request's warnings (admission's, unknown fields).
+    fn with_warnings(&self, mut response: Response) -> Response {
         for warning in self.decoder.warning_headers() {
             if let Ok(v) = http::HeaderValue::from_str(&warning) {
                 response.headers_mut().append(http::header::WARNING, v);

@@ -107,7 +107,7 @@ pub async fn patch(ctx: Ctx) -> Result<Response, ApiError> {
                 "PATCH with application/apply-patch+yaml requires a fieldManager parameter",
             ));
         }
-        if ctx.read(&target.key())?.is_none() && target.subresource.is_none() {
+        if !ctx.exists(&target.key())? && target.subresource.is_none() {
             let mut obj = patch.clone();
             crate::registry::check_type(target.served, &mut obj)?;
             // The object applied is the one the URL names.
@@ -124,7 +124,7 @@ pub async fn patch(ctx: Ctx) -> Result<Response, ApiError> {
             let entries = applied["metadata"]["managedFields"].clone();
             let mut obj = convert::to_storage(target.served, applied);
             let created = super::create::create_object(&ctx, &mut obj, Some(&entries)).await?;
-            return Ok(ctx.respond(StatusCode::CREATED, &created));
+            return Ok(ctx.respond_committed(StatusCode::CREATED, &created));
         }
     }
     let state = ctx.state.clone();
@@ -132,7 +132,12 @@ pub async fn patch(ctx: Ctx) -> Result<Response, ApiError> {
     // Held until the update is stored: see admission::resource_quota.
     let (authorizer, user) = (ctx.state.authorizer.clone(), ctx.user.clone());
     let (admission, reservation) = super::update::admit_update(&ctx).await?;
-    let before = ctx.read(&target.key())?;
+    let before =
+        if crate::admission::pod_security::judges_update(info, target.subresource.as_deref()) {
+            ctx.read(&target.key())?
+        } else {
+            None
+        };
     let committed = ctx
         .mutate(
             target.key(),
@@ -193,7 +198,7 @@ pub async fn patch(ctx: Ctx) -> Result<Response, ApiError> {
             &ctx.decoder,
         );
     }
-    Ok(ctx.respond(StatusCode::OK, &committed.object))
+    Ok(ctx.respond_committed(StatusCode::OK, &committed))
 }
 
 /// `force` is for server-side apply alone; kube-apiserver validates the

@@ -30,7 +30,12 @@ pub async fn update(ctx: Ctx) -> Result<Response, ApiError> {
     let (authorizer, user) = (ctx.state.authorizer.clone(), ctx.user.clone());
     let (admission, reservation) = admit_update(&ctx).await?;
     let fields = crate::field_manager::Recorder::new(&ctx);
-    let before = ctx.read(&target.key())?;
+    let before =
+        if crate::admission::pod_security::judges_update(info, target.subresource.as_deref()) {
+            ctx.read(&target.key())?
+        } else {
+            None
+        };
     let committed = ctx
         .mutate(
             target.key(),
@@ -76,7 +81,7 @@ pub async fn update(ctx: Ctx) -> Result<Response, ApiError> {
             &ctx.decoder,
         );
     }
-    Ok(ctx.respond(StatusCode::OK, &committed.object))
+    Ok(ctx.respond_committed(StatusCode::OK, &committed))
 }
 
 /// The validating admission of an update of the object itself (not of a

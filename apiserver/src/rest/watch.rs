@@ -681,13 +681,13 @@ mod tests {
         let hub = Hub::new(0, Limits::default());
         let mut prev: Option<Value> = None;
         for (rev, (ty, obj)) in states.iter().enumerate() {
-            hub.publish(vec![Arc::new(Event {
-                revision: rev as u64 + 1,
-                event_type: *ty,
-                key: "/registry/core/pods/ns/p".into(),
-                object: Arc::new(obj.clone()),
-                prev: prev.replace(obj.clone()).map(Arc::new),
-            })]);
+            hub.publish(vec![Arc::new(Event::encoded(
+                rev as u64 + 1,
+                *ty,
+                "/registry/core/pods/ns/p".into(),
+                Arc::new(obj.clone()),
+                prev.replace(obj.clone()).as_ref(),
+            ))]);
             if *ty == EventType::Deleted {
                 prev = None;
             }
