@@ -150,26 +150,34 @@ pub fn go_field_order(obj: &mut Value) {
     let Some(map) = obj.as_object_mut() else {
         return;
     };
-    let mut old = std::mem::take(map);
-    for key in ["kind", "apiVersion", "metadata"] {
-        if let Some(v) = old.remove(key) {
-            map.insert(key.into(), v);
-        }
-    }
-    let status = old.remove("status");
-    map.extend(old);
-    if let Some(s) = status {
-        map.insert("status".into(), s);
-    }
+    order_by_rank(map, |key| match key {
+        "kind" => 0,
+        "apiVersion" => 1,
+        "metadata" => 2,
+        "status" => 4,
+        _ => 3,
+    });
     if let Some(meta) = map.get_mut("metadata").and_then(Value::as_object_mut) {
-        let mut rest = std::mem::take(meta);
-        for key in OBJECT_META_ORDER {
-            if let Some(v) = rest.remove(*key) {
-                meta.insert((*key).into(), v);
-            }
-        }
-        meta.extend(rest);
+        order_by_rank(meta, |key| {
+            OBJECT_META_ORDER
+                .iter()
+                .position(|k| *k == key)
+                .unwrap_or(OBJECT_META_ORDER.len())
+        });
     }
+}
+
+/// Orders `map`'s keys by `rank`, keys of one rank in the order they came
+/// (a stable sort). Nothing moves when they are in order already, as a
+/// stored object being written again is.
+fn order_by_rank(map: &mut serde_json::Map<String, Value>, rank: impl Fn(&str) -> usize) {
+    let ranks = map.keys().map(|k| rank(k));
+    if ranks.clone().zip(ranks.skip(1)).all(|(a, b)| a <= b) {
+        return;
+    }
+    let mut entries: Vec<(String, Value)> = std::mem::take(map).into_iter().collect();
+    entries.sort_by_key(|(k, _)| rank(k));
+    map.extend(entries);
 }
 
 #[cfg(test)]
@@ -192,5 +200,55 @@ mod tests {
     fn timestamps_round_trip() {
         let t = parse_timestamp("2024-01-02T03:04:05Z").unwrap();
         assert_eq!(format_timestamp(t), "2024-01-02T03:04:05Z");
+    }
+}
+
+#[cfg(test)]
+mod field_order_tests {
+    use super::*;
+    use serde_json::json;
+
+    fn keys(v: &Value) -> Vec<&str> {
+        v.as_object().unwrap().keys().map(String::as_str).collect()
+    }
+
+    #[test]
+    fn go_order_keeps_the_kinds_own_fields_as_they_came() {
+        // Already in order: a write leaves it as it is, every time.
+        let mut binding = json!({"kind": "ClusterRoleBinding", "apiVersion": "rbac.authorization.k8s.io/v1",
+            "metadata": {"name": "b", "resourceVersion": "1", "x-unknown": 1, "uid": "u"},
+            "roleRef": {}, "subjects": []});
+        for _ in 0..2 {
+            go_field_order(&mut binding);
+            assert_eq!(
+                keys(&binding),
+                ["kind", "apiVersion", "metadata", "roleRef", "subjects"]
+            );
+            assert_eq!(
+                keys(&binding["metadata"]),
+                ["name", "uid", "resourceVersion", "x-unknown"]
+            );
+        }
+        // Out of order: the envelope and metadata move, the rest keep their order.
+        let mut event = json!({"status": {}, "reason": "r", "metadata": {"x-b": 1, "namespace": "n", "x-a": 2, "name": "e"},
+            "message": "m", "apiVersion": "v1", "source": {}, "kind": "Event", "count": 1});
+        go_field_order(&mut event);
+        assert_eq!(
+            keys(&event),
+            [
+                "kind",
+                "apiVersion",
+                "metadata",
+                "reason",
+                "message",
+                "source",
+                "count",
+                "status"
+            ]
+        );
+        assert_eq!(
+            keys(&event["metadata"]),
+            ["name", "namespace", "x-b", "x-a"]
+        );
     }
 }
