@@ -265,6 +265,20 @@ async fn tokens_are_issued_bound_and_mounted() {
         err.contains("cannot bind token for serviceaccount \"other\" to pod running with different serviceaccount name."),
         "{err}"
     );
+    // Bound to a scheduled pod, the token names the pod's node too.
+    c.apply("apiVersion: v1\nkind: Node\nmetadata:\n  name: token-node\n");
+    let pods: Api<k8s_openapi::api::core::v1::Pod> =
+        Api::namespaced(c.client_named("token-test").await, "shop");
+    let binding = serde_json::json!({"apiVersion": "v1", "kind": "Binding",
+        "metadata": {"name": "web"}, "target": {"kind": "Node", "name": "token-node"}});
+    pods.create_subresource::<_, serde_json::Value>(
+        "binding",
+        "web",
+        &Default::default(),
+        &binding,
+    )
+    .await
+    .unwrap();
     let bound = c.kubectl_ok(&[
         "create",
         "token",
@@ -278,6 +292,38 @@ async fn tokens_are_issued_bound_and_mounted() {
         .kubectl_as_token(bound.trim(), &["auth", "whoami"])
         .status
         .success());
+    // The token names the pod and the pod's node, each with its uid.
+    let claims: serde_json::Value = {
+        use base64::Engine;
+        let payload = bound.trim().split('.').nth(1).unwrap();
+        let json = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap();
+        serde_json::from_slice(&json).unwrap()
+    };
+    let field = |args: &[&str]| c.kubectl_ok(args).trim().to_string();
+    let pod_uid = field(&[
+        "get",
+        "pod",
+        "web",
+        "-n",
+        "shop",
+        "-o",
+        "jsonpath={.metadata.uid}",
+    ]);
+    let node = "token-node";
+    let node_uid = field(&["get", "node", node, "-o", "jsonpath={.metadata.uid}"]);
+    let bound_to = &claims["kubernetes.io"];
+    assert_eq!(
+        bound_to["pod"],
+        serde_json::json!({"name": "web", "uid": pod_uid}),
+        "{claims}"
+    );
+    assert_eq!(
+        bound_to["node"],
+        serde_json::json!({"name": node, "uid": node_uid}),
+        "{claims}"
+    );
     c.kubectl_ok(&[
         "delete",
         "pod",

@@ -100,6 +100,19 @@ impl Ctx {
         crate::commit::read(&*self.state.store, key)
     }
 
+    /// The stored object at `key`, decoded only as far as `T` reads it.
+    pub fn read_as<T: serde::de::DeserializeOwned>(
+        &self,
+        key: &str,
+    ) -> Result<Option<T>, ApiError> {
+        match self.state.store.get(key)? {
+            Some(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| ApiError::internal(format!("corrupt object at {key}: {e}"))),
+            None => Ok(None),
+        }
+    }
+
     /// Whether an object is stored at `key` (read, not decoded).
     pub fn exists(&self, key: &str) -> Result<bool, ApiError> {
         Ok(self.state.store.get(key)?.is_some())

@@ -16,6 +16,7 @@ use axum::response::Response;
 use http::StatusCode;
 use minik_api::catalogue;
 use minik_api::field_error::FieldError;
+use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{json_response, Ctx};
@@ -41,8 +42,8 @@ pub async fn create(ctx: Ctx) -> Result<Response, ApiError> {
     }
     let namespace = ctx.target.namespace.clone().unwrap_or_default();
     let name = ctx.target.name().to_string();
-    let account = ctx
-        .read(&ctx.target.key())?
+    let account: Bound = ctx
+        .read_as(&ctx.target.key())?
         .ok_or_else(|| ApiError::not_found(ctx.info(), &name))?;
     let spec = body.get("spec").cloned().unwrap_or_else(|| json!({}));
     let expiration = match spec.get("expirationSeconds") {
@@ -92,7 +93,7 @@ pub async fn create(ctx: Ctx) -> Result<Response, ApiError> {
         namespace: namespace.clone(),
         serviceaccount: Ref {
             name: name.clone(),
-            uid: uid(&account),
+            uid: account.uid(),
         },
         pod: None,
         secret: None,
@@ -158,10 +159,10 @@ fn bind(
     };
     let info = catalogue::lookup("", "v1", plural).expect("core kinds are served");
     let scope = (plural != "nodes").then_some(namespace);
-    let stored = ctx
-        .read(&info.key(scope, object))?
+    let stored: Bound = ctx
+        .read_as(&info.key(scope, object))?
         .ok_or_else(|| ApiError::not_found(info, object))?;
-    let found = uid(&stored);
+    let found = stored.uid();
     if let Some(wanted) = bound.get("uid").and_then(Value::as_str) {
         if !wanted.is_empty() && wanted != found {
             return Err(ApiError::new(
@@ -180,20 +181,21 @@ fn bind(
     match plural {
         "pods" => {
             let pod_account = stored
-                .pointer("/spec/serviceAccountName")
-                .and_then(Value::as_str)
+                .spec
+                .service_account_name
+                .as_deref()
                 .unwrap_or("default");
             if pod_account != account {
                 return Err(ApiError::bad_request(format!(
                     "cannot bind token for serviceaccount \"{account}\" to pod running with different serviceaccount name."
                 )));
             }
-            if let Some(node) = stored.pointer("/spec/nodeName").and_then(Value::as_str) {
+            if let Some(node) = stored.spec.node_name.as_deref() {
                 let nodes = catalogue::lookup("", "v1", "nodes").expect("served");
-                if let Some(n) = ctx.read(&nodes.key(None, node))? {
+                if let Some(n) = ctx.read_as::<Bound>(&nodes.key(None, node))? {
                     private.node = Some(Ref {
                         name: node.to_string(),
-                        uid: uid(&n),
+                        uid: n.uid(),
                     });
                 }
             }
@@ -205,8 +207,32 @@ fn bind(
     Ok(())
 }
 
-fn uid(obj: &Value) -> String {
-    minik_api::meta::meta_str(obj, "uid")
-        .unwrap_or("")
-        .to_string()
+/// What a token reads of the objects it names (the account, the object it
+/// is bound to, a pod's node): their uids, and a pod's account and node.
+/// Decoded alone, the rest of each object skipped: every pod's kubelet
+/// asks for a token, and a pod or Node decoded whole was most of the cost.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Bound {
+    metadata: BoundMeta,
+    spec: BoundSpec,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct BoundMeta {
+    uid: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct BoundSpec {
+    service_account_name: Option<String>,
+    node_name: Option<String>,
+}
+
+impl Bound {
+    fn uid(&self) -> String {
+        self.metadata.uid.clone().unwrap_or_default()
+    }
 }
