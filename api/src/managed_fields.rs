@@ -1042,10 +1042,11 @@ mod tests {
             }
             list
         };
-        // One edit keeps kubectl-label's entry untouched, takes the image
-        // from kubectl, and takes kubectl-label's only field (so its entry
-        // goes); each is recorded from a `new` that still holds the stored
-        // entries (kept in place) and from one that does not (encoded anew).
+        // The first edit takes the image from kubectl and leaves
+        // kubectl-label's entry untouched; the second takes kubectl-label's
+        // only field, so its entry goes. Each is recorded from a `new` that
+        // still holds the stored entries (kept in place) and from one that
+        // does not (encoded anew).
         let edits: [fn(&mut Value); 2] = [
             |o| o["spec"]["template"]["spec"]["containers"][0]["image"] = json!("nginx:1.26"),
             |o| o["metadata"]["labels"]["team"] = json!("red"),

@@ -29,6 +29,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Condvar, Mutex};
 
 use bytes::Bytes;
+use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
 
@@ -428,11 +429,19 @@ fn commit_batch(
 
 /// The stored object at `key`, decoded (a corrupt value is an internal error).
 pub fn read(store: &dyn Store, key: &str) -> Result<Option<Value>, ApiError> {
+    read_as(store, key)
+}
+
+/// The stored object at `key`, decoded only as far as `T` reads it.
+pub fn read_as<T: DeserializeOwned>(store: &dyn Store, key: &str) -> Result<Option<T>, ApiError> {
     Ok(read_stored(store, key)?.map(|(_, v)| v))
 }
 
 /// The stored object at `key`: its bytes, and decoded.
-fn read_stored(store: &dyn Store, key: &str) -> Result<Option<(Bytes, Value)>, ApiError> {
+fn read_stored<T: DeserializeOwned>(
+    store: &dyn Store,
+    key: &str,
+) -> Result<Option<(Bytes, T)>, ApiError> {
     match store.get(key)? {
         Some(bytes) => serde_json::from_slice(&bytes)
             .map(|v| Some((Bytes::from(bytes), v)))

@@ -17,8 +17,9 @@
 //! kind's watch is not expired by a burst of another.
 //!
 //! Each change is encoded to JSON once — the writer hands over the bytes it
-//! stored ([`Event::json`]) — and the same bytes (`bytes::Bytes`, reference-counted) are handed to every watcher, so
-//! memory does not grow with object size × history × watchers. kube-apiserver
+//! stored ([`Event::json`]) — and the same bytes (`bytes::Bytes`,
+//! reference-counted) are handed to every watcher, so memory does not grow
+//! with object size × history × watchers. kube-apiserver
 //! gets the same effect by caching each event's serialization. Watchers
 //! *pull* from the ring with a cursor (their last revision) and are woken by
 //! a `watch` channel holding the newest revision; nothing is queued per

@@ -48,30 +48,21 @@ fn label_map(obj: &Value) -> BTreeMap<String, String> {
         .unwrap_or_default()
 }
 
-/// After a namespace's update: if its enforce level changed, a warning
-/// for each group of existing pods that break the new level, in
-/// pod-security-admission's words (`existing pods in namespace "demo"
-/// violate the new PodSecurity enforce level "restricted:latest"`, then
-/// `web-1 (and 2 other pods): allowPrivilegeEscalation != false, …`).
-/// Whether [`namespace_updated`] looks at an update of `info` (through
-/// `subresource`): a namespace's own, where its labels are. Only then does
-/// an update read the state before it for this.
+/// Whether [`namespace_updated`] judges an update of `info` (through
+/// `subresource`): a namespace's own, where its labels are. Only such an
+/// update reads the state before it for the warning.
 pub fn judges_update(info: &ResourceInfo, subresource: Option<&str>) -> bool {
     let namespaces = catalogue::lookup("", "v1", "namespaces").expect("namespaces are served");
     std::ptr::eq(info, namespaces) && subresource.is_none()
 }
 
-pub fn namespace_updated(
-    store: &dyn Store,
-    info: &ResourceInfo,
-    old: &Value,
-    new: &Value,
-    warnings: &Decoder,
-) {
-    let namespaces = catalogue::lookup("", "v1", "namespaces").expect("namespaces are served");
-    if !std::ptr::eq(info, namespaces) {
-        return;
-    }
+/// After a namespace's update (one [`judges_update`] accepts): if its
+/// enforce level changed, a warning for each group of existing pods that
+/// break the new level, in pod-security-admission's words (`existing pods
+/// in namespace "demo" violate the new PodSecurity enforce level
+/// "restricted:latest"`, then `web-1 (and 2 other pods):
+/// allowPrivilegeEscalation != false, …`).
+pub fn namespace_updated(store: &dyn Store, old: &Value, new: &Value, warnings: &Decoder) {
     let before = pod_security::namespace_policy(&label_map(old)).enforce;
     let Some((level, version)) = pod_security::namespace_policy(&label_map(new)).enforce else {
         return;

@@ -105,12 +105,7 @@ impl Ctx {
         &self,
         key: &str,
     ) -> Result<Option<T>, ApiError> {
-        match self.state.store.get(key)? {
-            Some(bytes) => serde_json::from_slice(&bytes)
-                .map(Some)
-                .map_err(|e| ApiError::internal(format!("corrupt object at {key}: {e}"))),
-            None => Ok(None),
-        }
+        crate::commit::read_as(&*self.state.store, key)
     }
 
     /// Whether an object is stored at `key` (read, not decoded).

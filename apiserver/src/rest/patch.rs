@@ -132,12 +132,7 @@ pub async fn patch(ctx: Ctx) -> Result<Response, ApiError> {
     // Held until the update is stored: see admission::resource_quota.
     let (authorizer, user) = (ctx.state.authorizer.clone(), ctx.user.clone());
     let (admission, reservation) = super::update::admit_update(&ctx).await?;
-    let before =
-        if crate::admission::pod_security::judges_update(info, target.subresource.as_deref()) {
-            ctx.read(&target.key())?
-        } else {
-            None
-        };
+    let before = super::update::namespace_before(&ctx)?;
     let committed = ctx
         .mutate(
             target.key(),
@@ -189,15 +184,7 @@ pub async fn patch(ctx: Ctx) -> Result<Response, ApiError> {
         .await;
     drop(reservation);
     let committed = committed?;
-    if let (Some(old), None) = (&before, &ctx.target.subresource) {
-        crate::admission::pod_security::namespace_updated(
-            &*ctx.state.store,
-            info,
-            old,
-            &committed.object,
-            &ctx.decoder,
-        );
-    }
+    super::update::warn_pod_security(&ctx, before, &committed.object);
     Ok(ctx.respond_committed(StatusCode::OK, &committed))
 }
 

@@ -30,12 +30,7 @@ pub async fn update(ctx: Ctx) -> Result<Response, ApiError> {
     let (authorizer, user) = (ctx.state.authorizer.clone(), ctx.user.clone());
     let (admission, reservation) = admit_update(&ctx).await?;
     let fields = crate::field_manager::Recorder::new(&ctx);
-    let before =
-        if crate::admission::pod_security::judges_update(info, target.subresource.as_deref()) {
-            ctx.read(&target.key())?
-        } else {
-            None
-        };
+    let before = namespace_before(&ctx)?;
     let committed = ctx
         .mutate(
             target.key(),
@@ -72,16 +67,28 @@ pub async fn update(ctx: Ctx) -> Result<Response, ApiError> {
         .await;
     drop(reservation);
     let committed = committed?;
-    if let (Some(old), None) = (&before, &ctx.target.subresource) {
-        admission::pod_security::namespace_updated(
-            &*ctx.state.store,
-            info,
-            old,
-            &committed.object,
-            &ctx.decoder,
-        );
-    }
+    warn_pod_security(&ctx, before, &committed.object);
     Ok(ctx.respond_committed(StatusCode::OK, &committed))
+}
+
+/// A namespace as it was before its own update, for pod security's warning
+/// after it; `None` for every other update, which need not decode its
+/// object once more before the writer does.
+pub(super) fn namespace_before(ctx: &Ctx) -> Result<Option<Value>, ApiError> {
+    let subresource = ctx.target.subresource.as_deref();
+    if admission::pod_security::judges_update(ctx.info(), subresource) {
+        ctx.read(&ctx.target.key())
+    } else {
+        Ok(None)
+    }
+}
+
+/// After a namespace's update ([`namespace_before`] gave its old state):
+/// pod security's warning if its enforce level changed.
+pub(super) fn warn_pod_security(ctx: &Ctx, before: Option<Value>, after: &Value) {
+    if let Some(old) = before {
+        admission::pod_security::namespace_updated(&*ctx.state.store, &old, after, &ctx.decoder);
+    }
 }
 
 /// The validating admission of an update of the object itself (not of a
