@@ -35,6 +35,7 @@ pub mod authorization;
 pub mod bootstrap;
 pub mod bootstrap_policy;
 pub mod certificates;
+pub mod cli;
 pub mod commit;
 pub mod custom_resources;
 pub mod decode;

@@ -63,6 +63,7 @@
 //! - [`template_hash`]: the pod-template hash children are named by.
 //! - [`history`]: ControllerRevisions (DaemonSet, StatefulSet).
 
+pub mod cli;
 pub mod cluster_role_aggregation;
 pub mod context;
 pub mod cron_job;

@@ -31,6 +31,7 @@
 pub mod actions;
 pub mod assets;
 pub mod auth;
+pub mod cli;
 pub mod compact;
 pub mod event_feed;
 pub mod model;

@@ -1,75 +1,8 @@
-//! `minik-dashboard`: the dashboard binary. A thin main over
-//! [`minik_dashboard::start`]: a client from `--kubeconfig`, the token from
-//! `--token-file` (made, 0600, if missing), then it prints the URL to open.
-
-use std::io::Write;
-use std::net::SocketAddr;
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Path, PathBuf};
-
-use anyhow::Context;
-use clap::Parser;
+//! `minik-dashboard`: the executable; its flags and start are [`minik_dashboard::cli`].
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// minik's dashboard: the cluster live in a browser.
-#[derive(Debug, Parser)]
-#[command(name = "minik-dashboard", version)]
-struct Args {
-    /// Path to a kubeconfig file for the API server.
-    #[arg(long, env = "KUBECONFIG")]
-    kubeconfig: Option<PathBuf>,
-
-    /// Address to serve the page on (loopback only: the token is the only guard).
-    #[arg(long, default_value = "127.0.0.1:8001")]
-    listen: SocketAddr,
-
-    /// File holding the access token; a new random one is written (0600) if it is missing.
-    #[arg(long)]
-    token_file: PathBuf,
-}
-
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    minik_client::open_files::raise_open_files_limit();
-    minik_client::init_tracing("info");
-    let args = Args::parse();
-    anyhow::ensure!(
-        args.listen.ip().is_loopback(),
-        "--listen must be a loopback address (got {}): anyone who can reach the page can change the cluster",
-        args.listen
-    );
-    let token = read_or_make_token(&args.token_file)?;
-    let client = minik_client::connect(args.kubeconfig.as_deref()).await?;
-    let running = minik_dashboard::start(minik_dashboard::Config {
-        client,
-        listen: args.listen,
-        token,
-    })
-    .await?;
-    println!("minik-dashboard serving at {}", running.url);
-    tracing::info!(addr = %running.addr, "minik-dashboard listening");
-    running.task.await?;
-    Ok(())
-}
-
-/// The token in `path`, or a new one (32 random hex digits) written there 0600.
-fn read_or_make_token(path: &Path) -> anyhow::Result<String> {
-    if let Ok(t) = std::fs::read_to_string(path) {
-        let t = t.trim().to_string();
-        if !t.is_empty() {
-            return Ok(t);
-        }
-    }
-    let token = minik_dashboard::auth::new_token();
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)
-        .with_context(|| format!("writing {}", path.display()))?;
-    writeln!(f, "{token}")?;
-    Ok(token)
+fn main() -> anyhow::Result<()> {
+    minik_dashboard::cli::main(std::env::args_os())
 }

@@ -29,6 +29,7 @@
 //! proxy has added that route and starts answering as soon as it exists.
 
 pub mod cache;
+pub mod cli;
 pub mod forward;
 pub mod handler;
 pub mod pod_address;

@@ -49,6 +49,7 @@
 pub mod authn;
 pub mod backoff;
 pub mod cache;
+pub mod cli;
 pub mod config;
 pub mod context;
 pub mod encoded_pod;

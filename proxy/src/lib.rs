@@ -38,6 +38,7 @@
 //! ignored.
 
 pub mod backends;
+pub mod cli;
 pub mod command;
 pub mod events;
 pub mod ingress;

@@ -38,6 +38,7 @@
 pub mod assigned_pod;
 pub mod binder;
 pub mod cache;
+pub mod cli;
 pub mod decision_table;
 pub mod diagnosis;
 mod error;

@@ -1,7 +1,8 @@
 //! `miniktl cluster up|status|down` with the real component binaries (run
 //! `cargo build --workspace --bins` first), and the tutorials' scenarios on
 //! the clusters it starts:
-//! - sim runtime: up → status → up again (no-op) → a crashed component is
+//! - sim runtime: up → status (each component runs from the one `minik`
+//!   executable, under its own name) → up again (no-op) → a crashed component is
 //!   reported and restarted → rolling update v1 → v2 → undo, self-healing,
 //!   scaling → down → up again (the data survives) → down --purge, with no
 //!   process left behind;
@@ -12,6 +13,8 @@
 //!   after `down` the home takes new flags;
 //! - Docker runtime: a real container answers through `exec`, `logs` and
 //!   `port-forward`; `down` removes its containers and network.
+//!
+//! - `minik` itself: each component by name, usage errors otherwise.
 //!
 //! Clusters run `--isolated` (no host route, loopback ports) under unique
 //! names and homes, so they never meet another test's cluster.
@@ -108,6 +111,35 @@ fn sim_cluster_lifecycle_and_scenarios() {
         8,
         "{status}"
     );
+    // Every component runs from the one `minik` executable, under its own
+    // name: argv[0] for `ps` and the kernel's name for `top`.
+    for (id, name) in [
+        ("apiserver", "minik-apiserver"),
+        ("controller", "minik-controller"),
+        ("scheduler", "minik-scheduler"),
+        ("kubelet-node-1", "minik-kubelet"),
+        ("kubelet-node-2", "minik-kubelet"),
+        ("proxy", "minik-proxy"),
+        ("dns", "minik-dns"),
+        ("dashboard", "minik-dashboard"),
+    ] {
+        let pid = std::fs::read_to_string(home_path.join("pids").join(format!("{id}.pid")))
+            .unwrap()
+            .trim()
+            .to_string();
+        let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap();
+        assert_eq!(exe, support::workspace_bin("minik"), "{id}");
+        let cmdline = cmdline(pid.parse().unwrap());
+        assert_eq!(cmdline.split(' ').next(), Some(name), "{id}: {cmdline}");
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap();
+        assert_eq!(comm.trim_end(), &name[..name.len().min(15)], "{id}");
+        assert!(
+            status
+                .lines()
+                .any(|l| l.starts_with(name) && l.contains(&pid) && l.contains("running")),
+            "{id} ({pid}) not reported as {name}:\n{status}"
+        );
+    }
     // The real kubectl reads the kubeconfig too.
     let nodes = support::kubectl_with(
         &home_path.join("kubeconfig"),
@@ -1026,4 +1058,50 @@ fn ha_control_plane_survives_losing_an_api_server() {
         processes_mentioning(&home).is_empty(),
         "processes left behind"
     );
+}
+
+/// `minik` itself: a component by its first argument (its flags, help and
+/// version are the component's own), a usage error for anything else.
+#[test]
+fn the_minik_executable_runs_each_component_by_name() {
+    let minik = |args: &[&str]| {
+        Command::new(support::workspace_bin("minik"))
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let help = minik(&["--help"]);
+    assert!(help.status.success());
+    let help = String::from_utf8_lossy(&help.stdout);
+    for c in [
+        "apiserver",
+        "controller",
+        "scheduler",
+        "kubelet",
+        "proxy",
+        "dns",
+        "dashboard",
+    ] {
+        assert!(help.contains(c), "{c} not listed:\n{help}");
+        let version = minik(&[c, "--version"]);
+        assert!(version.status.success(), "{c}: {version:?}");
+        assert_eq!(
+            String::from_utf8_lossy(&version.stdout),
+            format!("minik-{c} {}\n", env!("CARGO_PKG_VERSION"))
+        );
+    }
+    // A component's own flag errors, as its own executable gives them.
+    let bad_flag = minik(&["scheduler", "--no-such-flag"]);
+    assert_eq!(bad_flag.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&bad_flag.stderr);
+    assert!(
+        stderr.contains("--no-such-flag") && stderr.contains("minik-scheduler"),
+        "{stderr}"
+    );
+    let unknown = minik(&["etcd"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&unknown.stderr);
+    assert!(stderr.contains("no component \"etcd\""), "{stderr}");
+    assert_eq!(minik(&[]).status.code(), Some(2));
 }

@@ -7,13 +7,15 @@
 //! consistent copy taken between two group commits; see
 //! `apiserver/src/commit.rs`) and writes it with temp + fsync + rename, so
 //! FILE is either the old file or a whole snapshot. `restore` needs the
-//! cluster stopped: it runs `minik-apiserver --restore-snapshot`, which
+//! cluster stopped: it runs `minik-apiserver --restore-snapshot` (`minik`
+//! under that name), which
 //! checks the file's checksum, builds a new store beside the old one,
 //! keeps the old one aside and moves the revision past anything clients
 //! saw before (so their watches get 410 Gone and relist, as after an etcd
 //! restore with `--bump-revision`). miniktl never opens the store itself:
 //! only the API server's binary does.
 
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -64,18 +66,18 @@ pub async fn restore(ctx: &Ctx, home: &HomeArg, file: &Path) -> Result<()> {
             )));
         }
     }
-    let apiserver = process::find_binary("minik-apiserver")
-        .ok_or_else(|| Error::Cluster("minik-apiserver not found (set MINIK_BIN_DIR)".into()))?;
+    let minik = process::find_minik()?;
     let file = std::path::absolute(file).unwrap_or_else(|_| PathBuf::from(file));
-    // The API server's binary does the work: it alone opens the store, and
-    // it refuses a store another process holds (sled locks its files).
-    let out = Command::new(&apiserver)
+    // The API server does the work: it alone opens the store, and it
+    // refuses a store another process holds (sled locks its files).
+    let out = Command::new(&minik)
+        .arg0("minik-apiserver")
         .arg("--data-dir")
         .arg(home.apiserver_data())
         .arg("--restore-snapshot")
         .arg(&file)
         .output()
-        .map_err(|e| Error::Cluster(format!("running {}: {e}", apiserver.display())))?;
+        .map_err(|e| Error::Cluster(format!("running {}: {e}", minik.display())))?;
     if !out.status.success() {
         return Err(Error::Cluster(format!(
             "restore failed: {}",

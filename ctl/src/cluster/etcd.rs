@@ -38,6 +38,7 @@ pub fn spec(home: &Home, client: u16, peer: u16) -> Result<Spec> {
     Ok(Spec {
         id: "etcd".into(),
         binary,
+        arg0: None,
         args,
     })
 }

@@ -339,6 +339,10 @@ impl State {
 struct StoredSpec {
     id: String,
     binary: PathBuf,
+    /// Absent in records from before `minik` ran every component, when
+    /// each had its own binary.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    arg0: Option<String>,
     args: Vec<String>,
 }
 
@@ -347,6 +351,7 @@ impl From<&Spec> for StoredSpec {
         StoredSpec {
             id: s.id.clone(),
             binary: s.binary.clone(),
+            arg0: s.arg0.clone(),
             args: s
                 .args
                 .iter()
@@ -361,14 +366,21 @@ impl StoredSpec {
         Spec {
             id: self.id.clone(),
             binary: self.binary.clone(),
+            arg0: self.arg0.clone(),
             args: self.args.iter().map(OsString::from).collect(),
         }
     }
+    /// What the process is called: its argv[0] (`minik-apiserver`), or
+    /// its binary's file name (`etcd`).
     fn binary_name(&self) -> String {
-        self.binary
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default()
+        match &self.arg0 {
+            Some(arg0) => arg0.clone(),
+            None => self
+                .binary
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        }
     }
 }
 
@@ -468,7 +480,7 @@ async fn up(ctx: &Ctx, args: UpArgs) -> Result<()> {
         return Ok(());
     }
     let args = args.new_cluster();
-    let binaries: BTreeMap<&str, PathBuf> = process::find_all()?.into_iter().collect();
+    let minik = process::find_minik()?;
     for d in [home.data(), home.logs(), home.pids()] {
         std::fs::create_dir_all(&d).map_err(|source| Error::File {
             path: d.clone(),
@@ -534,7 +546,8 @@ async fn up(ctx: &Ctx, args: UpArgs) -> Result<()> {
     let max_connections = (6 * args.nodes + 512).max(512).to_string();
     let api_spec = |id: &str, listen: &str, kubeconfig: PathBuf, data: PathBuf| Spec {
         id: id.into(),
-        binary: binaries["minik-apiserver"].clone(),
+        binary: minik.clone(),
+        arg0: Some("minik-apiserver".into()),
         args: [
             vec![
                 "--data-dir".into(),
@@ -583,6 +596,7 @@ async fn up(ctx: &Ctx, args: UpArgs) -> Result<()> {
         let lb = Spec {
             id: "lb".into(),
             binary: std::env::current_exe()?,
+            arg0: None,
             args: [
                 "cluster",
                 "lb",
@@ -664,7 +678,8 @@ async fn up(ctx: &Ctx, args: UpArgs) -> Result<()> {
     let mut specs: Vec<Spec> = vec![
         Spec {
             id: "controller".into(),
-            binary: binaries["minik-controller"].clone(),
+            binary: minik.clone(),
+            arg0: Some("minik-controller".into()),
             args: vec![
                 "--kubeconfig".into(),
                 kubeconfig("controller")?,
@@ -678,7 +693,8 @@ async fn up(ctx: &Ctx, args: UpArgs) -> Result<()> {
         },
         Spec {
             id: "scheduler".into(),
-            binary: binaries["minik-scheduler"].clone(),
+            binary: minik.clone(),
+            arg0: Some("minik-scheduler".into()),
             args: vec!["--kubeconfig".into(), kubeconfig("scheduler")?],
         },
     ];
@@ -725,7 +741,8 @@ async fn up(ctx: &Ctx, args: UpArgs) -> Result<()> {
         a.extend(certificates::kubelet_tls_args(&home, "nodes")?);
         specs.push(Spec {
             id: SIM_KUBELET.into(),
-            binary: binaries["minik-kubelet"].clone(),
+            binary: minik.clone(),
+            arg0: Some("minik-kubelet".into()),
             args: a,
         });
     }
@@ -763,7 +780,8 @@ async fn up(ctx: &Ctx, args: UpArgs) -> Result<()> {
         }
         specs.push(Spec {
             id: format!("kubelet-{node}"),
-            binary: binaries["minik-kubelet"].clone(),
+            binary: minik.clone(),
+            arg0: Some("minik-kubelet".into()),
             args: a,
         });
     }
@@ -788,7 +806,8 @@ async fn up(ctx: &Ctx, args: UpArgs) -> Result<()> {
     }
     specs.push(Spec {
         id: "proxy".into(),
-        binary: binaries["minik-proxy"].clone(),
+        binary: minik.clone(),
+        arg0: Some("minik-proxy".into()),
         args: proxy_args,
     });
     let mut dns_args: Vec<OsString> = vec!["--kubeconfig".into(), kubeconfig("dns")?];
@@ -798,7 +817,8 @@ async fn up(ctx: &Ctx, args: UpArgs) -> Result<()> {
     dns_args.extend(["--listen".into(), dns.to_string().into()]);
     specs.push(Spec {
         id: "dns".into(),
-        binary: binaries["minik-dns"].clone(),
+        binary: minik.clone(),
+        arg0: Some("minik-dns".into()),
         args: dns_args,
     });
     write_dashboard_token(&home)?;
@@ -812,7 +832,8 @@ async fn up(ctx: &Ctx, args: UpArgs) -> Result<()> {
     };
     specs.push(Spec {
         id: "dashboard".into(),
-        binary: binaries["minik-dashboard"].clone(),
+        binary: minik.clone(),
+        arg0: Some("minik-dashboard".into()),
         args: vec![
             // The cluster admin's credentials: the controls scale, delete and
             // drain; only holders of the token reach them.
@@ -1270,7 +1291,7 @@ async fn down(ctx: &Ctx, home: &Home, purge: bool) -> Result<()> {
     }
     if !state.isolated {
         if let Some(proxy) = state.components.iter().find(|c| c.id == "proxy") {
-            let cleanup = tokio::process::Command::new(&proxy.binary)
+            let cleanup = tokio::process::Command::from(proxy.spec().command())
                 .arg("--cleanup")
                 .stdin(std::process::Stdio::null())
                 .output()

@@ -13,16 +13,11 @@ use std::time::{Duration, Instant};
 use crate::cluster::home::Home;
 use crate::error::{Error, Result};
 
-/// Every binary `cluster up` needs.
-pub const BINARIES: &[&str] = &[
-    "minik-apiserver",
-    "minik-controller",
-    "minik-scheduler",
-    "minik-kubelet",
-    "minik-proxy",
-    "minik-dns",
-    "minik-dashboard",
-];
+/// The executable every component runs from: `minik`, multi-call (its
+/// `src/main.rs` says why). Each component is started as `minik` under the
+/// component's own name (argv[0] `minik-apiserver`, …), which is what `ps`
+/// shows and [`alive`] looks for.
+pub const MINIK: &str = "minik";
 
 /// Where a binary is: `$MINIK_BIN_DIR`, next to miniktl's own executable,
 /// then `$PATH`.
@@ -43,28 +38,18 @@ pub fn find_binary(name: &str) -> Option<PathBuf> {
     dirs.into_iter().map(|d| d.join(name)).find(|p| p.is_file())
 }
 
-/// All binaries, or an error naming each missing one.
-pub fn find_all() -> Result<Vec<(&'static str, PathBuf)>> {
-    let mut found = Vec::new();
-    let mut missing = Vec::new();
-    for b in BINARIES {
-        match find_binary(b) {
-            Some(p) => found.push((*b, p)),
-            None => missing.push(*b),
-        }
-    }
-    if !missing.is_empty() {
+/// The `minik` executable, or an error saying where it was looked for.
+pub fn find_minik() -> Result<PathBuf> {
+    find_binary(MINIK).ok_or_else(|| {
         let here = std::env::current_exe()
             .ok()
             .and_then(|e| e.parent().map(|p| p.display().to_string()))
             .unwrap_or_default();
-        return Err(Error::Cluster(format!(
-            "cannot start the cluster: missing {} (looked in $MINIK_BIN_DIR, {here} and $PATH).\n\
-             Build them with `cargo build --workspace --bins` (or --release) and run miniktl from the same target directory.",
-            missing.join(", ")
-        )));
-    }
-    Ok(found)
+        Error::Cluster(format!(
+            "cannot start the cluster: {MINIK} is missing (looked in $MINIK_BIN_DIR, {here} and $PATH).\n\
+             Build it with `cargo build --workspace --bins` (or --release) and run miniktl from the same target directory."
+        ))
+    })
 }
 
 /// One component to run: its file stem in logs/pids, binary and arguments.
@@ -72,7 +57,32 @@ pub fn find_all() -> Result<Vec<(&'static str, PathBuf)>> {
 pub struct Spec {
     pub id: String,
     pub binary: PathBuf,
+    /// The name the process is started under (argv[0]) when `binary` runs
+    /// several components: `minik-apiserver` for `minik`. None: the
+    /// binary's own path (etcd, miniktl's load balancer).
+    pub arg0: Option<String>,
     pub args: Vec<OsString>,
+}
+
+impl Spec {
+    /// Component `name` (`minik-apiserver`, …) run from the `minik` executable.
+    pub fn component(id: &str, minik: &Path, name: &str, args: Vec<OsString>) -> Spec {
+        Spec {
+            id: id.into(),
+            binary: minik.to_path_buf(),
+            arg0: Some(name.into()),
+            args,
+        }
+    }
+
+    /// The binary, under its argv[0]; no arguments yet.
+    pub fn command(&self) -> Command {
+        let mut cmd = Command::new(&self.binary);
+        if let Some(arg0) = &self.arg0 {
+            cmd.arg0(arg0);
+        }
+        cmd
+    }
 }
 
 /// Starts a component detached from miniktl (its own session), appending
@@ -90,7 +100,7 @@ pub fn spawn(home: &Home, spec: &Spec) -> Result<u32> {
             source,
         })?;
     let log2 = log.try_clone()?;
-    let mut cmd = Command::new(&spec.binary);
+    let mut cmd = spec.command();
     cmd.args(&spec.args)
         .stdin(Stdio::null())
         .stdout(Stdio::from(log))

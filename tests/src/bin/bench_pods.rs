@@ -6,7 +6,9 @@
 //! the real `kubectl get pods -A` takes at that size (in pages, as kubectl
 //! asks by default, and whole with `--chunk-size=0`; then both against the
 //! same answers served from memory, the floor for any API server: see
-//! `kubectl_floor`), and each component's resident memory at the end.
+//! `kubectl_floor`), and each component's memory at the end: proportional
+//! (PSS, the measure that adds up across processes sharing the `minik`
+//! executable's code) beside resident (RSS).
 //!
 //! `cargo build --release --workspace --bins && target/release/bench-pods [--nodes 1000] [--deployments 10] [--replicas 1000] [--timeout 600] [--settle 0]`
 //!
@@ -30,17 +32,41 @@ use kube::runtime::{watcher, WatchStreamExt};
 use minik_tests::{bench_arg, kubectl_floor, sibling_binary, ClusterDown};
 use serde_json::json;
 
-/// Resident memory (MB) of each minik process started from `home`.
-fn memory(home: &Path) -> Vec<(String, f64)> {
+/// Memory (MB) of each minik process started from `home`: resident (RSS)
+/// and proportional (PSS, `/proc/<pid>/smaps_rollup`). RSS counts a page
+/// shared by several processes — the code of the one `minik` executable
+/// every component runs from — once in each; PSS divides it among them,
+/// so the PSS of a group of processes adds up to the memory it uses.
+fn memory(home: &Path) -> Vec<(String, Memory)> {
     per_process(home, |dir| {
-        let status = std::fs::read_to_string(dir.join("status")).unwrap_or_default();
-        let kb: f64 = status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.split_whitespace().next()?.parse().ok())
-            .unwrap_or(0.0);
-        kb / 1024.0
+        let rollup = std::fs::read_to_string(dir.join("smaps_rollup")).unwrap_or_default();
+        let mb = |field: &str| -> f64 {
+            rollup
+                .lines()
+                .find_map(|l| l.strip_prefix(field))
+                .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
+                .unwrap_or(0.0)
+                / 1024.0
+        };
+        Memory {
+            rss: mb("Rss:"),
+            pss: mb("Pss:"),
+        }
     })
+}
+
+/// One process's (or one binary's processes') memory in MB.
+#[derive(Debug, Clone, Copy, Default)]
+struct Memory {
+    rss: f64,
+    pss: f64,
+}
+
+impl std::ops::AddAssign for Memory {
+    fn add_assign(&mut self, other: Memory) {
+        self.rss += other.rss;
+        self.pss += other.pss;
+    }
 }
 
 /// CPU seconds (user + system) each minik process started from `home` has
@@ -64,9 +90,13 @@ fn cpu_seconds(home: &Path) -> Vec<(String, f64)> {
     })
 }
 
-/// `measure` of each minik process started from `home`, by binary name
-/// (summed when a binary runs more than once), sorted by name.
-fn per_process(home: &Path, measure: impl Fn(&Path) -> f64) -> Vec<(String, f64)> {
+/// `measure` of each minik process started from `home`, by the name it
+/// runs under (argv[0]: `minik-apiserver`, …; summed when a component runs
+/// more than once), sorted by name.
+fn per_process<T: std::ops::AddAssign + Copy>(
+    home: &Path,
+    measure: impl Fn(&Path) -> T,
+) -> Vec<(String, T)> {
     let mut out = Vec::new();
     let home = home.display().to_string();
     for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
@@ -94,14 +124,18 @@ fn per_process(home: &Path, measure: impl Fn(&Path) -> f64) -> Vec<(String, f64)
 
 fn print_memory(when: &str, home: &Path) {
     let m = memory(home);
-    let control: f64 = m
+    let mut control = Memory::default();
+    for (_, mem) in m.iter().filter(|(n, _)| n != "minik-kubelet") {
+        control += *mem;
+    }
+    let parts: Vec<String> = m
         .iter()
-        .filter(|(n, _)| n != "minik-kubelet")
-        .map(|(_, mb)| mb)
-        .sum();
-    let parts: Vec<String> = m.iter().map(|(n, mb)| format!("{n} {mb:.0} MB")).collect();
+        .map(|(n, mem)| format!("{n} {:.0}/{:.0} MB", mem.pss, mem.rss))
+        .collect();
     println!(
-        "memory    {when}: control plane (all but the kubelet) {control:.0} MB; {}",
+        "memory    {when}: control plane (all but the kubelet) {:.0} MB proportional (PSS), {:.0} MB resident (RSS); each PSS/RSS: {}",
+        control.pss,
+        control.rss,
         parts.join(", ")
     );
 }
