@@ -1,5 +1,6 @@
-//! The `minik-apiserver` command line: its flags, and [`crate::run`]
-//! started from them (or `--restore-snapshot` done instead).
+//! The `minik-apiserver` command line: its flags, and [`crate::start`]
+//! from them until the server stops (or `--restore-snapshot` done
+//! instead).
 //!
 //! [`main`] is called by the component's own executable (`src/main.rs`)
 //! and by the multi-call `minik` executable that `miniktl cluster up` runs.

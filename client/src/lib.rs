@@ -87,16 +87,30 @@ pub async fn connect(kubeconfig: Option<&Path>) -> anyhow::Result<kube::Client> 
     http2::client(config).context("building the API client")
 }
 
-/// `<binary>/<version> (<os>/<arch>)` for the running component.
+/// The component's name when argv[0] does not say it: the multi-call
+/// `minik` run as `minik controller` ([`name_program`]).
+static PROGRAM: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Names the running component (`minik-controller`) for its User-Agent,
+/// where argv[0] names another executable. The first call wins.
+pub fn name_program(name: &str) {
+    let _ = PROGRAM.set(name.to_string());
+}
+
+/// `<component>/<version> (<os>/<arch>)` for the running component: the
+/// name given to [`name_program`], else argv[0]'s file name.
 fn user_agent() -> String {
-    let binary = std::env::args()
-        .next()
-        .as_deref()
-        .and_then(|a| {
-            std::path::Path::new(a)
-                .file_name()?
-                .to_str()
-                .map(str::to_string)
+    let binary = PROGRAM
+        .get()
+        .cloned()
+        .or_else(|| {
+            let arg0 = std::env::args().next()?;
+            Some(
+                std::path::Path::new(&arg0)
+                    .file_name()?
+                    .to_str()?
+                    .to_string(),
+            )
         })
         .unwrap_or_else(|| "minik".into());
     format!(

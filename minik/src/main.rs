@@ -7,10 +7,10 @@
 //! Why one executable: the cluster's processes stay separate (kill one and
 //! the others carry on, as in Kubernetes), but code mapped from one file is
 //! one copy in memory however many processes run it. Seven executables
-//! held seven copies of tokio, hyper, rustls, serde and k8s-openapi — most
-//! of a small cluster's memory (BENCHMARKS.md, issue 18). Each component's
-//! own executable (`minik-apiserver`, …) is still built, for running one
-//! by hand; both call the same `cli::main`.
+//! held seven copies of tokio, hyper, rustls, serde and k8s-openapi — about
+//! half of a small cluster's memory (BENCHMARKS.md, "Pods at scale" step
+//! 18). Each component's own executable (`minik-apiserver`, …) is still
+//! built, for running one by hand; both call the same `cli::main`.
 
 use std::ffi::OsString;
 use std::path::Path;
@@ -40,26 +40,24 @@ fn main() -> ExitCode {
         .and_then(|a| Path::new(a).file_name())
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    // Started as `minik-apiserver`, or as `minik apiserver`.
-    let name = match find(&called) {
-        Some(name) => name,
+    // Started as `minik-apiserver`, or as `minik apiserver`: then the
+    // component sees `minik-apiserver` as its program name (clap's usage
+    // and errors), and so does its API client (the User-Agent, which the
+    // API server's metrics count by).
+    let (name, main) = match find(&called) {
+        Some(found) => found,
         None => {
-            let Some(name) = args
-                .get(1)
-                .and_then(|a| find(&format!("minik-{}", a.to_string_lossy())))
-            else {
-                return usage(&called, args.get(1));
+            let given = args.get(1).map(|a| a.to_string_lossy().into_owned());
+            let Some(found) = given.as_deref().and_then(|g| find(&format!("minik-{g}"))) else {
+                return usage(&called, given.as_deref());
             };
             args.remove(0);
-            args[0] = OsString::from(name);
-            name
+            args[0] = OsString::from(found.0);
+            found
         }
     };
     name_process(name);
-    let (_, main) = COMPONENTS
-        .iter()
-        .find(|(n, _)| *n == name)
-        .expect("found above");
+    minik_client::name_program(name);
     match main(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -70,9 +68,9 @@ fn main() -> ExitCode {
     }
 }
 
-/// The component called `name`, as its `'static` name.
-fn find(name: &str) -> Option<&'static str> {
-    COMPONENTS.iter().map(|(n, _)| *n).find(|n| *n == name)
+/// The component called `name` (`minik-apiserver`), and its entry point.
+fn find(name: &str) -> Option<(&'static str, Main)> {
+    COMPONENTS.iter().copied().find(|(n, _)| *n == name)
 }
 
 /// Names the process after its component (`top`, `ps -o comm`, which read
@@ -82,15 +80,18 @@ fn name_process(name: &str) {
     let mut comm = [0u8; 16];
     let n = name.len().min(15);
     comm[..n].copy_from_slice(&name.as_bytes()[..n]);
-    // SAFETY: PR_SET_NAME reads a NUL-terminated string of at most 16 bytes.
+    // SAFETY: PR_SET_NAME reads a NUL-terminated string of at most 16
+    // bytes; `comm` is 16 zeroed bytes of which at most the first 15 are
+    // written, so it always ends in NUL.
     unsafe {
         libc::prctl(libc::PR_SET_NAME, comm.as_ptr());
     }
 }
 
-/// Says how to call `minik`: on stdout for `--help`, else on stderr with
-/// what was wrong (exit status 2, as clap's usage errors).
-fn usage(called: &str, given: Option<&OsString>) -> ExitCode {
+/// Says how to call `minik`: on stdout for `--help` (and its version for
+/// `--version`), else on stderr with what was wrong, exit status 2 as
+/// clap's usage errors.
+fn usage(called: &str, given: Option<&str>) -> ExitCode {
     let names: Vec<&str> = COMPONENTS
         .iter()
         .map(|(n, _)| n.trim_start_matches("minik-"))
@@ -101,9 +102,13 @@ fn usage(called: &str, given: Option<&OsString>) -> ExitCode {
          `{called} <component> --help` lists a component's flags.",
         names.join(", ")
     );
-    match given.map(|g| g.to_string_lossy()) {
-        Some(g) if g == "--help" || g == "-h" || g == "help" => {
+    match given {
+        Some("--help" | "-h" | "help") => {
             println!("{text}");
+            ExitCode::SUCCESS
+        }
+        Some("--version" | "-V") => {
+            println!("minik {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS
         }
         Some(g) => {

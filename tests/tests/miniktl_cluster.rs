@@ -2,10 +2,10 @@
 //! `cargo build --workspace --bins` first), and the tutorials' scenarios on
 //! the clusters it starts:
 //! - sim runtime: up → status (each component runs from the one `minik`
-//!   executable, under its own name) → up again (no-op) → a crashed component is
-//!   reported and restarted → rolling update v1 → v2 → undo, self-healing,
-//!   scaling → down → up again (the data survives) → down --purge, with no
-//!   process left behind;
+//!   executable, under its own name) → up again (no-op) → a crashed
+//!   component is reported and restarted → rolling update v1 → v2 → undo,
+//!   self-healing, scaling → down → up again (the data survives) → down
+//!   --purge, with no process left behind;
 //! - sim runtime, fault: the API server of a 3-node cluster is killed with
 //!   SIGKILL; `up --home H` with no flags brings back the recorded cluster
 //!   (same nodes, port, proxy mode, pods; the components left running
@@ -14,7 +14,8 @@
 //! - Docker runtime: a real container answers through `exec`, `logs` and
 //!   `port-forward`; `down` removes its containers and network.
 //!
-//! - `minik` itself: each component by name, usage errors otherwise.
+//! - `minik` itself: each component by name (and named so to the API
+//!   server), usage errors otherwise.
 //!
 //! Clusters run `--isolated` (no host route, loopback ports) under unique
 //! names and homes, so they never meet another test's cluster.
@@ -1060,8 +1061,9 @@ fn ha_control_plane_survives_losing_an_api_server() {
     );
 }
 
-/// `minik` itself: a component by its first argument (its flags, help and
-/// version are the component's own), a usage error for anything else.
+/// `minik` itself: a component by its first argument (its flags, help,
+/// version and errors are the component's own), a usage error for
+/// anything else.
 #[test]
 fn the_minik_executable_runs_each_component_by_name() {
     let minik = |args: &[&str]| {
@@ -1071,7 +1073,13 @@ fn the_minik_executable_runs_each_component_by_name() {
             .output()
             .unwrap()
     };
-    let help = minik(&["--help"]);
+    let version = minik(&["--version"]);
+    assert!(version.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&version.stdout),
+        format!("minik {}\n", env!("CARGO_PKG_VERSION"))
+    );
+    let help = minik(&["help"]);
     assert!(help.status.success());
     let help = String::from_utf8_lossy(&help.stdout);
     for c in [
@@ -1099,9 +1107,59 @@ fn the_minik_executable_runs_each_component_by_name() {
         stderr.contains("--no-such-flag") && stderr.contains("minik-scheduler"),
         "{stderr}"
     );
+    // A component's own failure once running: its error, exit status 1.
+    let dir = tempfile::tempdir().unwrap();
+    let token = dir.path().join("token").display().to_string();
+    let failed = minik(&["dashboard", "--listen", "0.0.0.0:0", "--token-file", &token]);
+    assert_eq!(failed.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&failed.stderr);
+    assert!(
+        stderr.starts_with("Error: ") && stderr.contains("--listen must be a loopback address"),
+        "{stderr}"
+    );
     let unknown = minik(&["etcd"]);
     assert_eq!(unknown.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&unknown.stderr);
     assert!(stderr.contains("no component \"etcd\""), "{stderr}");
     assert_eq!(minik(&[]).status.code(), Some(2));
+}
+
+/// A component run as `minik scheduler` names itself `minik-scheduler` to
+/// the API server, as its own executable does: the User-Agent the API
+/// server's metrics count requests by.
+#[tokio::test]
+async fn a_component_run_through_minik_names_itself_to_the_api_server() {
+    let c = support::TestCluster::start().await;
+    let mut scheduler = Command::new(support::workspace_bin("minik"))
+        .args(["scheduler", "--kubeconfig"])
+        .arg(&c.kubeconfig)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let counted = |metrics: &str, client: &str| {
+        metrics
+            .lines()
+            .filter(|l| l.starts_with(&format!("apiserver_request_total{{client=\"{client}\"")))
+            .count()
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut metrics = c.metrics().await;
+    while counted(&metrics, "minik-scheduler") == 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        metrics = c.metrics().await;
+    }
+    let _ = scheduler.kill();
+    let _ = scheduler.wait();
+    assert!(
+        counted(&metrics, "minik-scheduler") > 0,
+        "no request counted for client minik-scheduler:\n{}",
+        metrics
+            .lines()
+            .filter(|l| l.starts_with("apiserver_request_total"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    assert_eq!(counted(&metrics, "minik"), 0, "{metrics}");
 }

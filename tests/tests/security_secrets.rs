@@ -1,7 +1,8 @@
-//! Secrets at rest, with the real `minik-apiserver` as `cluster up` runs
-//! it (its own certificates and encryption key in the cert dir, HTTPS): a
-//! Secret's value never reaches the data directory's bytes, in clear or in
-//! base64, even after it is changed (sled keeps old versions in its log);
+//! Secrets at rest, with the real `minik-apiserver` started with the flags
+//! `cluster up` gives it (its own certificates and encryption key in the
+//! cert dir, HTTPS): a Secret's value never reaches the data directory's
+//! bytes, in clear or in base64, even after it is changed (sled keeps old
+//! versions in its log);
 //! it reads back through kubectl after a restart; the key and the store are
 //! private; and a server given another key refuses to start, saying which
 //! object it cannot decrypt.

@@ -5,7 +5,8 @@
 //! `up` starts minik-apiserver, then minik-controller, minik-scheduler, one
 //! minik-kubelet per node (`node-1`..`node-N`), minik-proxy and minik-dns;
 //! and minik-dashboard (on 127.0.0.1, its URL with the cluster's access
-//! token printed at the end: `<home>/dashboard-token`, 0600, new per cluster);
+//! token printed at the end: `<home>/dashboard-token`, 0600, new per cluster),
+//! each as the `minik` executable under that component's name;
 //! it returns once every node is Ready and the cluster DNS answers, with
 //! `<home>/kubeconfig` written for miniktl and the real kubectl. A new
 //! cluster gets the default StorageClass `standard` (provisioner
@@ -1511,6 +1512,37 @@ mod tests {
     struct Cli {
         #[command(flatten)]
         up: UpArgs,
+    }
+
+    /// A component recorded before `minik` ran every component (no
+    /// `arg0`) is still known by its own executable's name — what
+    /// `status`, `down` and the liveness checks look for — and restarts
+    /// from that executable; a new record keeps its argv[0].
+    #[test]
+    fn records_without_arg0_name_the_component_by_its_executable() {
+        let old: StoredSpec = serde_json::from_value(serde_json::json!({
+            "id": "scheduler",
+            "binary": "/opt/minik/minik-scheduler",
+            "args": ["--kubeconfig", "k"],
+        }))
+        .unwrap();
+        assert_eq!(old.binary_name(), "minik-scheduler");
+        let spec = old.spec();
+        assert_eq!(spec.arg0, None);
+        assert_eq!(spec.command().get_program(), "/opt/minik/minik-scheduler");
+
+        let new = StoredSpec::from(&Spec {
+            id: "scheduler".into(),
+            binary: "/opt/minik/minik".into(),
+            arg0: Some("minik-scheduler".into()),
+            args: vec!["--kubeconfig".into(), "k".into()],
+        });
+        let json = serde_json::to_value(&new).unwrap();
+        assert_eq!(json["arg0"], "minik-scheduler");
+        let back: StoredSpec = serde_json::from_value(json).unwrap();
+        assert_eq!(back.binary_name(), "minik-scheduler");
+        assert_eq!(back.spec().arg0.as_deref(), Some("minik-scheduler"));
+        assert_eq!(back.spec().args, ["--kubeconfig", "k"]);
     }
 
     #[test]

@@ -46,7 +46,7 @@ pub fn find_minik() -> Result<PathBuf> {
             .and_then(|e| e.parent().map(|p| p.display().to_string()))
             .unwrap_or_default();
         Error::Cluster(format!(
-            "cannot start the cluster: {MINIK} is missing (looked in $MINIK_BIN_DIR, {here} and $PATH).\n\
+            "{MINIK}, the executable every component runs from, is missing (looked in $MINIK_BIN_DIR, {here} and $PATH).\n\
              Build it with `cargo build --workspace --bins` (or --release) and run miniktl from the same target directory."
         ))
     })
@@ -65,16 +65,6 @@ pub struct Spec {
 }
 
 impl Spec {
-    /// Component `name` (`minik-apiserver`, …) run from the `minik` executable.
-    pub fn component(id: &str, minik: &Path, name: &str, args: Vec<OsString>) -> Spec {
-        Spec {
-            id: id.into(),
-            binary: minik.to_path_buf(),
-            arg0: Some(name.into()),
-            args,
-        }
-    }
-
     /// The binary, under its argv[0]; no arguments yet.
     pub fn command(&self) -> Command {
         let mut cmd = Command::new(&self.binary);

@@ -8,7 +8,7 @@
 //! (`window.minikSeen`, epoch ms); the latency of a pod is that minus the
 //! moment its create request was sent. Prints p50/p99/max, the same for a
 //! watch the benchmark opens itself (the baseline: what any client sees),
-//! the page's redraw times and minik-dashboard's resident memory.
+//! the page's redraw times and minik-dashboard's memory (PSS and RSS).
 //!
 //! `cargo build --release --workspace --bins && target/release/bench-dashboard [--nodes 10] [--pods 100] [--in-flight 1] [--timeout 300]`
 
@@ -34,17 +34,22 @@ fn epoch_ms() -> f64 {
         * 1000.0
 }
 
-/// minik-dashboard's resident memory (MB), from its pid file.
-fn dashboard_rss(home: &Path) -> f64 {
+/// minik-dashboard's memory (MB), from its pid file: proportional (PSS,
+/// its share of the `minik` code it maps with the other components) and
+/// resident (RSS, that code counted whole).
+fn dashboard_memory(home: &Path) -> (f64, f64) {
     let pid = std::fs::read_to_string(home.join("pids/dashboard.pid")).unwrap_or_default();
-    let status =
-        std::fs::read_to_string(format!("/proc/{}/status", pid.trim())).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
-        .unwrap_or(0.0)
-        / 1024.0
+    let rollup =
+        std::fs::read_to_string(format!("/proc/{}/smaps_rollup", pid.trim())).unwrap_or_default();
+    let mb = |field: &str| {
+        rollup
+            .lines()
+            .find_map(|l| l.strip_prefix(field))
+            .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
+            .unwrap_or(0.0)
+            / 1024.0
+    };
+    (mb("Pss:"), mb("Rss:"))
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -107,7 +112,7 @@ async fn run(
     .await
     .unwrap();
     let client = kube::Client::try_from(config).unwrap();
-    let rss_idle = dashboard_rss(home);
+    let (pss_idle, rss_idle) = dashboard_memory(home);
     let browser = Browser::start(&format!("bench-dashboard-{}", std::process::id())).await;
     browser.client.goto(url).await.unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -191,13 +196,13 @@ async fn run(
     let shot = browser
         .screenshot(&format!("{nodes}-nodes-{pods}-pods"))
         .await;
-    let rss = dashboard_rss(home);
+    let (pss, rss) = dashboard_memory(home);
     println!(
         "{pods} pods on {nodes} simulated nodes ({in_flight} create(s) in flight, all created in {:.1}s): \
          API write → browser DOM p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms \
          (API write → a watch of the bench's own: p50 {:.0} ms, p99 {:.0} ms); \
          redraws: {} frames, mean {:.1} ms, max {:.1} ms; \
-         minik-dashboard RSS {rss_idle:.0} MB before, {rss:.0} MB after; screenshot {}",
+         minik-dashboard PSS {pss_idle:.0} MB (RSS {rss_idle:.0} MB) before, {pss:.0} MB ({rss:.0} MB) after; screenshot {}",
         created.as_secs_f64(),
         percentile(&latencies, 0.5),
         percentile(&latencies, 0.99),

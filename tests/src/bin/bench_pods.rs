@@ -55,7 +55,7 @@ fn memory(home: &Path) -> Vec<(String, Memory)> {
     })
 }
 
-/// One process's (or one binary's processes') memory in MB.
+/// One process's (or one component's processes') memory in MB.
 #[derive(Debug, Clone, Copy, Default)]
 struct Memory {
     rss: f64,
