@@ -420,6 +420,13 @@ async fn cluster_up_step_starts_paused() {
     );
     assert_eq!(mk(&["get", "rs", "-o", "name"]).lines().count(), 1);
     assert_eq!(pods(), 0, "no pods before the ReplicaSet's step");
+    // The ReplicaSet's reconcile waits, with what it would do.
+    wait_for("the ReplicaSet's plan in the waiting list", T, || async {
+        mk(&["step", "--list"])
+            .contains("wants 2 replicas, has 0: will create 2 pods")
+            .then_some(())
+    })
+    .await;
 
     // The dashboard's step-mode bar: the queue with its plans, and a Step
     // button answered with its miniktl command (a real browser).
@@ -435,10 +442,22 @@ async fn cluster_up_step_starts_paused() {
             let el = b.client.find(Locator::Css("#stepbar")).await.ok()?;
             el.text().await.ok()
         };
-        let shown = wait_for("the step bar to show the ReplicaSet's plan", T, || async {
+        // The bar shows the first five waiting, next first, each with its
+        // plan: the same as `miniktl step --list` reads from the same
+        // ConfigMap. (Whatever was queued after the Deployment's reconcile
+        // and before the ReplicaSet's — a node's heartbeat, a controller's
+        // own write — is ahead of the ReplicaSet, which may then be beyond
+        // the first five.)
+        let shown = wait_for("the step bar to show the waiting plans", T, || async {
+            let list = mk(&["step", "--list"]);
+            let plans: Vec<&str> = list
+                .lines()
+                .filter_map(|l| l.trim_start().strip_prefix("plan: "))
+                .take(5)
+                .collect();
             bar()
                 .await
-                .filter(|t| t.contains("wants 2 replicas, has 0: will create 2 pods"))
+                .filter(|t| !plans.is_empty() && plans.iter().all(|p| t.contains(p)))
         })
         .await;
         assert!(shown.contains("Step mode"), "{shown}");
