@@ -90,6 +90,45 @@ pub fn bench_arg(name: &str, default: &str) -> String {
         .unwrap_or_else(|| default.to_string())
 }
 
+/// A process's memory in MB (or several processes', summed): resident
+/// (RSS) and proportional (PSS), from `/proc/<pid>/smaps_rollup`. RSS
+/// counts a page shared by several processes — the code of the one `minik`
+/// executable every component runs from — once in each; PSS divides it
+/// among them, so the PSS of a group of processes adds up to the memory it
+/// uses.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Memory {
+    pub rss: f64,
+    pub pss: f64,
+}
+
+impl Memory {
+    /// The memory of the process whose `/proc` directory is `proc_dir`
+    /// (zero if it is gone).
+    pub fn of(proc_dir: &std::path::Path) -> Memory {
+        let rollup = std::fs::read_to_string(proc_dir.join("smaps_rollup")).unwrap_or_default();
+        let mb = |field: &str| {
+            rollup
+                .lines()
+                .find_map(|l| l.strip_prefix(field))
+                .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
+                .unwrap_or(0.0)
+                / 1024.0
+        };
+        Memory {
+            rss: mb("Rss:"),
+            pss: mb("Pss:"),
+        }
+    }
+}
+
+impl std::ops::AddAssign for Memory {
+    fn add_assign(&mut self, other: Memory) {
+        self.rss += other.rss;
+        self.pss += other.pss;
+    }
+}
+
 /// Resident set size of this process (an in-process API server's memory).
 pub fn rss_bytes() -> u64 {
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();

@@ -23,7 +23,7 @@ use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, PostParams};
 use kube::runtime::{watcher, WatchStreamExt};
 use minik_tests::browser::Browser;
-use minik_tests::{bench_arg, sibling_binary, ClusterDown};
+use minik_tests::{bench_arg, sibling_binary, ClusterDown, Memory};
 use serde_json::json;
 
 fn epoch_ms() -> f64 {
@@ -34,22 +34,12 @@ fn epoch_ms() -> f64 {
         * 1000.0
 }
 
-/// minik-dashboard's memory (MB), from its pid file: proportional (PSS,
-/// its share of the `minik` code it maps with the other components) and
+/// minik-dashboard's memory, from its pid file: proportional (PSS, its
+/// share of the `minik` code it maps with the other components) and
 /// resident (RSS, that code counted whole).
-fn dashboard_memory(home: &Path) -> (f64, f64) {
+fn dashboard_memory(home: &Path) -> Memory {
     let pid = std::fs::read_to_string(home.join("pids/dashboard.pid")).unwrap_or_default();
-    let rollup =
-        std::fs::read_to_string(format!("/proc/{}/smaps_rollup", pid.trim())).unwrap_or_default();
-    let mb = |field: &str| {
-        rollup
-            .lines()
-            .find_map(|l| l.strip_prefix(field))
-            .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
-            .unwrap_or(0.0)
-            / 1024.0
-    };
-    (mb("Pss:"), mb("Rss:"))
+    Memory::of(Path::new(&format!("/proc/{}", pid.trim())))
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -112,7 +102,7 @@ async fn run(
     .await
     .unwrap();
     let client = kube::Client::try_from(config).unwrap();
-    let (pss_idle, rss_idle) = dashboard_memory(home);
+    let idle = dashboard_memory(home);
     let browser = Browser::start(&format!("bench-dashboard-{}", std::process::id())).await;
     browser.client.goto(url).await.unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -196,13 +186,13 @@ async fn run(
     let shot = browser
         .screenshot(&format!("{nodes}-nodes-{pods}-pods"))
         .await;
-    let (pss, rss) = dashboard_memory(home);
+    let after = dashboard_memory(home);
     println!(
         "{pods} pods on {nodes} simulated nodes ({in_flight} create(s) in flight, all created in {:.1}s): \
          API write → browser DOM p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms \
          (API write → a watch of the bench's own: p50 {:.0} ms, p99 {:.0} ms); \
          redraws: {} frames, mean {:.1} ms, max {:.1} ms; \
-         minik-dashboard PSS {pss_idle:.0} MB (RSS {rss_idle:.0} MB) before, {pss:.0} MB ({rss:.0} MB) after; screenshot {}",
+         minik-dashboard PSS {:.0} MB (RSS {:.0} MB) before, {:.0} MB ({:.0} MB) after; screenshot {}",
         created.as_secs_f64(),
         percentile(&latencies, 0.5),
         percentile(&latencies, 0.99),
@@ -212,6 +202,10 @@ async fn run(
         frames["count"],
         frames["total"].as_f64().unwrap_or(0.0) / frames["count"].as_f64().unwrap_or(1.0).max(1.0),
         frames["max"].as_f64().unwrap_or(0.0),
+        idle.pss,
+        idle.rss,
+        after.pss,
+        after.rss,
         shot.display()
     );
     browser.close().await;

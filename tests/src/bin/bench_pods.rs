@@ -29,44 +29,12 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, PostParams};
 use kube::runtime::{watcher, WatchStreamExt};
-use minik_tests::{bench_arg, kubectl_floor, sibling_binary, ClusterDown};
+use minik_tests::{bench_arg, kubectl_floor, sibling_binary, ClusterDown, Memory};
 use serde_json::json;
 
-/// Memory (MB) of each minik process started from `home`: resident (RSS)
-/// and proportional (PSS, `/proc/<pid>/smaps_rollup`). RSS counts a page
-/// shared by several processes — the code of the one `minik` executable
-/// every component runs from — once in each; PSS divides it among them,
-/// so the PSS of a group of processes adds up to the memory it uses.
+/// Memory (PSS and RSS, MB) of each minik process started from `home`.
 fn memory(home: &Path) -> Vec<(String, Memory)> {
-    per_process(home, |dir| {
-        let rollup = std::fs::read_to_string(dir.join("smaps_rollup")).unwrap_or_default();
-        let mb = |field: &str| -> f64 {
-            rollup
-                .lines()
-                .find_map(|l| l.strip_prefix(field))
-                .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
-                .unwrap_or(0.0)
-                / 1024.0
-        };
-        Memory {
-            rss: mb("Rss:"),
-            pss: mb("Pss:"),
-        }
-    })
-}
-
-/// One process's (or one component's processes') memory in MB.
-#[derive(Debug, Clone, Copy, Default)]
-struct Memory {
-    rss: f64,
-    pss: f64,
-}
-
-impl std::ops::AddAssign for Memory {
-    fn add_assign(&mut self, other: Memory) {
-        self.rss += other.rss;
-        self.pss += other.pss;
-    }
+    per_process(home, Memory::of)
 }
 
 /// CPU seconds (user + system) each minik process started from `home` has
