@@ -8,11 +8,11 @@
 //! `apiserver/src/commit.rs`) and writes it with temp + fsync + rename, so
 //! FILE is either the old file or a whole snapshot. `restore` needs the
 //! cluster stopped: it runs `minik-apiserver --restore-snapshot` (`minik`
-//! under that name), which checks the file's checksum, builds a new store beside the old one,
-//! keeps the old one aside and moves the revision past anything clients
-//! saw before (so their watches get 410 Gone and relist, as after an etcd
-//! restore with `--bump-revision`). miniktl never opens the store itself:
-//! only the API server's binary does.
+//! under that name), which checks the file's checksum, builds a new store
+//! beside the old one, keeps the old one aside and moves the revision past
+//! anything clients saw before (so their watches get 410 Gone and relist,
+//! as after an etcd restore with `--bump-revision`). miniktl never opens
+//! the store itself: only the API server does.
 
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};

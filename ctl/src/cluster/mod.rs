@@ -545,26 +545,28 @@ async fn up(ctx: &Ctx, args: UpArgs) -> Result<()> {
     // 1,000-node burst filled a limit of 3 per node and the scheduler and
     // controllers were turned away at connect. 6 per node stays as headroom.
     let max_connections = (6 * args.nodes + 512).max(512).to_string();
-    let api_spec = |id: &str, listen: &str, kubeconfig: PathBuf, data: PathBuf| Spec {
-        id: id.into(),
-        binary: minik.clone(),
-        arg0: Some("minik-apiserver".into()),
-        args: [
-            vec![
-                "--data-dir".into(),
-                data.into_os_string(),
-                "--listen".into(),
-                listen.into(),
-                "--write-kubeconfig".into(),
-                kubeconfig.into_os_string(),
-                "--cert-dir".into(),
-                home.pki().into_os_string(),
-                "--max-connections".into(),
-                max_connections.clone().into(),
-            ],
-            store_args.clone(),
-        ]
-        .concat(),
+    let api_spec = |id: &str, listen: &str, kubeconfig: PathBuf, data: PathBuf| {
+        Spec::component(
+            id,
+            &minik,
+            "minik-apiserver",
+            [
+                vec![
+                    "--data-dir".into(),
+                    data.into_os_string(),
+                    "--listen".into(),
+                    listen.into(),
+                    "--write-kubeconfig".into(),
+                    kubeconfig.into_os_string(),
+                    "--cert-dir".into(),
+                    home.pki().into_os_string(),
+                    "--max-connections".into(),
+                    max_connections.clone().into(),
+                ],
+                store_args.clone(),
+            ]
+            .concat(),
+        )
     };
     let server = if args.ha {
         // Two API servers on free ports, each writing a kubeconfig of its
@@ -677,11 +679,11 @@ async fn up(ctx: &Ctx, args: UpArgs) -> Result<()> {
         SocketAddr::from(([127, 0, 0, 1], 10053))
     };
     let mut specs: Vec<Spec> = vec![
-        Spec {
-            id: "controller".into(),
-            binary: minik.clone(),
-            arg0: Some("minik-controller".into()),
-            args: vec![
+        Spec::component(
+            "controller",
+            &minik,
+            "minik-controller",
+            vec![
                 "--kubeconfig".into(),
                 kubeconfig("controller")?,
                 "--local-path-dir".into(),
@@ -691,13 +693,13 @@ async fn up(ctx: &Ctx, args: UpArgs) -> Result<()> {
                 "--cluster-signing-key-file".into(),
                 home.pki().join("ca.key").into_os_string(),
             ],
-        },
-        Spec {
-            id: "scheduler".into(),
-            binary: minik.clone(),
-            arg0: Some("minik-scheduler".into()),
-            args: vec!["--kubeconfig".into(), kubeconfig("scheduler")?],
-        },
+        ),
+        Spec::component(
+            "scheduler",
+            &minik,
+            "minik-scheduler",
+            vec!["--kubeconfig".into(), kubeconfig("scheduler")?],
+        ),
     ];
     if args.ha {
         // Two copies of each, of which only the Lease holder acts.
@@ -740,12 +742,7 @@ async fn up(ctx: &Ctx, args: UpArgs) -> Result<()> {
             listen.into(),
         ];
         a.extend(certificates::kubelet_tls_args(&home, "nodes")?);
-        specs.push(Spec {
-            id: SIM_KUBELET.into(),
-            binary: minik.clone(),
-            arg0: Some("minik-kubelet".into()),
-            args: a,
-        });
+        specs.push(Spec::component(SIM_KUBELET, &minik, "minik-kubelet", a));
     }
     for i in (1..=args.nodes).filter(|_| !one_sim_kubelet(&args)) {
         let node = format!("node-{i}");
@@ -779,12 +776,12 @@ async fn up(ctx: &Ctx, args: UpArgs) -> Result<()> {
             a.push("--node-labels".into());
             a.push(format!("topology.kubernetes.io/zone={zone}").into());
         }
-        specs.push(Spec {
-            id: format!("kubelet-{node}"),
-            binary: minik.clone(),
-            arg0: Some("minik-kubelet".into()),
-            args: a,
-        });
+        specs.push(Spec::component(
+            format!("kubelet-{node}"),
+            &minik,
+            "minik-kubelet",
+            a,
+        ));
     }
     let mut proxy_args: Vec<OsString> = vec!["--kubeconfig".into(), kubeconfig("proxy")?];
     if let Some(ip) = &node_ip {
@@ -805,23 +802,13 @@ async fn up(ctx: &Ctx, args: UpArgs) -> Result<()> {
             format!("127.0.0.1:{}", free_port()?).into(),
         ]);
     }
-    specs.push(Spec {
-        id: "proxy".into(),
-        binary: minik.clone(),
-        arg0: Some("minik-proxy".into()),
-        args: proxy_args,
-    });
+    specs.push(Spec::component("proxy", &minik, "minik-proxy", proxy_args));
     let mut dns_args: Vec<OsString> = vec!["--kubeconfig".into(), kubeconfig("dns")?];
     if !args.isolated {
         dns_args.extend(["--listen".into(), "10.96.0.10:53".into()]);
     }
     dns_args.extend(["--listen".into(), dns.to_string().into()]);
-    specs.push(Spec {
-        id: "dns".into(),
-        binary: minik.clone(),
-        arg0: Some("minik-dns".into()),
-        args: dns_args,
-    });
+    specs.push(Spec::component("dns", &minik, "minik-dns", dns_args));
     write_dashboard_token(&home)?;
     let dashboard_port = if args.isolated {
         free_port()?
@@ -831,11 +818,11 @@ async fn up(ctx: &Ctx, args: UpArgs) -> Result<()> {
             .map(|_| 8001)
             .or_else(|_| free_port())?
     };
-    specs.push(Spec {
-        id: "dashboard".into(),
-        binary: minik.clone(),
-        arg0: Some("minik-dashboard".into()),
-        args: vec![
+    specs.push(Spec::component(
+        "dashboard",
+        &minik,
+        "minik-dashboard",
+        vec![
             // The cluster admin's credentials: the controls scale, delete and
             // drain; only holders of the token reach them.
             "--kubeconfig".into(),
@@ -845,7 +832,7 @@ async fn up(ctx: &Ctx, args: UpArgs) -> Result<()> {
             "--token-file".into(),
             home.dashboard_token().into_os_string(),
         ],
-    });
+    ));
     let mut state = State {
         name: args.name.clone(),
         runtime: args.runtime,
@@ -1531,12 +1518,12 @@ mod tests {
         assert_eq!(spec.arg0, None);
         assert_eq!(spec.command().get_program(), "/opt/minik/minik-scheduler");
 
-        let new = StoredSpec::from(&Spec {
-            id: "scheduler".into(),
-            binary: "/opt/minik/minik".into(),
-            arg0: Some("minik-scheduler".into()),
-            args: vec!["--kubeconfig".into(), "k".into()],
-        });
+        let new = StoredSpec::from(&Spec::component(
+            "scheduler",
+            std::path::Path::new("/opt/minik/minik"),
+            "minik-scheduler",
+            vec!["--kubeconfig".into(), "k".into()],
+        ));
         let json = serde_json::to_value(&new).unwrap();
         assert_eq!(json["arg0"], "minik-scheduler");
         let back: StoredSpec = serde_json::from_value(json).unwrap();

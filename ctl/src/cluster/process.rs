@@ -65,6 +65,16 @@ pub struct Spec {
 }
 
 impl Spec {
+    /// Component `name` (`minik-apiserver`, …): `minik` under that name.
+    pub fn component(id: impl Into<String>, minik: &Path, name: &str, args: Vec<OsString>) -> Spec {
+        Spec {
+            id: id.into(),
+            binary: minik.to_path_buf(),
+            arg0: Some(name.into()),
+            args,
+        }
+    }
+
     /// The binary, under its argv[0]; no arguments yet.
     pub fn command(&self) -> Command {
         let mut cmd = Command::new(&self.binary);
