@@ -435,10 +435,16 @@ async fn init_containers_run_in_order_and_oom_is_reported() {
             "containers": [{"name": "app", "image": "busybox:1.35", "command": ["true"]}]}
     }))
     .await;
+    // The hog sleeps a second before it allocates, as Kubernetes' own
+    // OOMKiller e2e test does (kubernetes#116082): containerd 1.6 (Debian
+    // 12's) starts watching a container's memory cgroup for OOM only after
+    // the start returns, so an OOM in the first moments is never reported
+    // (containerd#8180; containerd#12405 fixed it upstream in 2025), and
+    // Docker, like the CRI, then says Error instead of OOMKilled.
     c.create_pod(json!({
         "metadata": {"name": "oom"},
         "spec": {"restartPolicy": "Never", "containers": [{"name": "hog", "image": "busybox:1.35",
-            "command": ["sh", "-c", "head -c 200m /dev/zero | tail"],
+            "command": ["sh", "-c", "sleep 1; head -c 200m /dev/zero | tail"],
             "resources": {"limits": {"memory": "20Mi", "cpu": "500m"}}}]}
     }))
     .await;
