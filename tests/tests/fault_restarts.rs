@@ -205,7 +205,8 @@ async fn not_converged(client: &kube::Client) -> Option<String> {
         );
         if counts != (want, want, want) {
             return Some(format!(
-                "{name}: replicas/updated/ready {counts:?}, want {want}"
+                "{name}: replicas/updated/ready {counts:?}, want {want}; {}",
+                owned_status(dep, &r.items, &p.items)
             ));
         }
         let image = &dep
@@ -292,6 +293,49 @@ async fn surplus_pods(client: &kube::Client) -> i32 {
         surplus += (live - want).max(0);
     }
     surplus
+}
+
+/// What a Deployment's status is counted from, for a failure message: each
+/// ReplicaSet it owns (its status and generations) and each of their pods
+/// (phase, Ready, resourceVersion), so a stale status can be told from a
+/// pod that is not ready.
+fn owned_status(dep: &Deployment, rss: &[ReplicaSet], pods: &[Pod]) -> String {
+    let owned = |meta: &kube::api::ObjectMeta, uid: Option<String>| {
+        meta.owner_references
+            .iter()
+            .flatten()
+            .any(|o| Some(&o.uid) == uid.as_ref())
+    };
+    let mut out = Vec::new();
+    for rs in rss.iter().filter(|rs| owned(&rs.metadata, dep.uid())) {
+        let st = rs.status.clone().unwrap_or_default();
+        out.push(format!(
+            "ReplicaSet {} generation {:?} observed {:?} replicas/ready {}/{:?}",
+            rs.name_any(),
+            rs.metadata.generation,
+            st.observed_generation,
+            st.replicas,
+            st.ready_replicas
+        ));
+        for pod in pods.iter().filter(|p| owned(&p.metadata, rs.uid())) {
+            let status = pod.status.clone().unwrap_or_default();
+            let ready = status
+                .conditions
+                .iter()
+                .flatten()
+                .find(|c| c.type_ == "Ready")
+                .map(|c| c.status.clone());
+            out.push(format!(
+                "pod {} rv {:?} node {:?} phase {:?} Ready {ready:?} deleting {}",
+                pod.name_any(),
+                pod.metadata.resource_version,
+                pod.spec.as_ref().and_then(|s| s.node_name.clone()),
+                status.phase,
+                pod.metadata.deletion_timestamp.is_some()
+            ));
+        }
+    }
+    out.join("; ")
 }
 
 /// Waits until converged; returns how long it took (or fails, with why not).
