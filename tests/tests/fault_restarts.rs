@@ -219,12 +219,6 @@ async fn not_converged(client: &kube::Client) -> Option<String> {
             .unwrap()
             .containers[0]
             .image;
-        let owned_by = |meta: &kube::api::ObjectMeta, uid: &str| {
-            meta.owner_references
-                .iter()
-                .flatten()
-                .any(|o| o.uid == uid && o.controller == Some(true))
-        };
         let mut live = 0;
         for rs in r
             .items
@@ -295,19 +289,22 @@ async fn surplus_pods(client: &kube::Client) -> i32 {
     surplus
 }
 
+/// Whether the object whose metadata is `meta` is controlled by `uid`.
+fn owned_by(meta: &kube::api::ObjectMeta, uid: &str) -> bool {
+    meta.owner_references
+        .iter()
+        .flatten()
+        .any(|o| o.uid == uid && o.controller == Some(true))
+}
+
 /// What a Deployment's status is counted from, for a failure message: each
 /// ReplicaSet it owns (its status and generations) and each of their pods
 /// (phase, Ready, resourceVersion), so a stale status can be told from a
 /// pod that is not ready.
 fn owned_status(dep: &Deployment, rss: &[ReplicaSet], pods: &[Pod]) -> String {
-    let owned = |meta: &kube::api::ObjectMeta, uid: Option<String>| {
-        meta.owner_references
-            .iter()
-            .flatten()
-            .any(|o| Some(&o.uid) == uid.as_ref())
-    };
     let mut out = Vec::new();
-    for rs in rss.iter().filter(|rs| owned(&rs.metadata, dep.uid())) {
+    let dep_uid = dep.uid().unwrap_or_default();
+    for rs in rss.iter().filter(|rs| owned_by(&rs.metadata, &dep_uid)) {
         let st = rs.status.clone().unwrap_or_default();
         out.push(format!(
             "ReplicaSet {} generation {:?} observed {:?} replicas/ready {}/{:?}",
@@ -317,7 +314,8 @@ fn owned_status(dep: &Deployment, rss: &[ReplicaSet], pods: &[Pod]) -> String {
             st.replicas,
             st.ready_replicas
         ));
-        for pod in pods.iter().filter(|p| owned(&p.metadata, rs.uid())) {
+        let rs_uid = rs.uid().unwrap_or_default();
+        for pod in pods.iter().filter(|p| owned_by(&p.metadata, &rs_uid)) {
             let status = pod.status.clone().unwrap_or_default();
             let ready = status
                 .conditions
