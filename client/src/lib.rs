@@ -24,10 +24,13 @@
 //!   certificate per identity; [`tls`]: rustls configurations from them;
 //! - [`why`]: why an object is the way it is, from objects and Events (the
 //!   trace `miniktl why` prints and the dashboard's pod page shows);
+//! - [`allocator`]: the one setting minik changes in mimalloc, every
+//!   component's allocator;
 //! - [`step_mode`]: step mode's control channel, the ConfigMap
 //!   `kube-system/minik-step-mode` the controller-manager's gate, `miniktl
 //!   step` and the dashboard share.
 
+pub mod allocator;
 pub mod errors;
 pub mod events;
 pub mod http2;

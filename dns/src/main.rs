@@ -4,5 +4,6 @@
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> anyhow::Result<()> {
+    minik_client::allocator::return_freed_memory_at_once();
     minik_dns::cli::main(std::env::args_os())
 }

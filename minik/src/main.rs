@@ -34,6 +34,7 @@ const COMPONENTS: &[(&str, Main)] = &[
 ];
 
 fn main() -> ExitCode {
+    minik_client::allocator::return_freed_memory_at_once();
     let mut args: Vec<OsString> = std::env::args_os().collect();
     let called = args
         .first()
