@@ -58,8 +58,9 @@ pub fn main(args: impl IntoIterator<Item = std::ffi::OsString>) -> anyhow::Resul
 /// One worker thread: the scheduler's work is its sync loops and their
 /// API calls, which one core serves (in a 10,000-pod burst it used about
 /// a quarter of one), and each thread has its own allocator heap: a second
-/// worker cost 1–2 MB at 100 pods (BENCHMARKS.md, "Pods at scale" step 20). The
-/// API server, which does half the cluster's work, keeps one per core.
+/// worker cost 1–2 MB at 100 pods (BENCHMARKS.md, "Pods at scale" step
+/// 20). The API server, which does half the cluster's work, keeps one per
+/// core.
 #[tokio::main(worker_threads = 1)]
 async fn run(args: Args) -> anyhow::Result<()> {
     minik_client::open_files::raise_open_files_limit();
