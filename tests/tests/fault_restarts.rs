@@ -36,6 +36,7 @@ use kube::runtime::{watcher, WatchStreamExt};
 use kube::ResourceExt;
 use serde_json::json;
 use support::faults::{Component, ProcessCluster};
+use support::workloads::ready_condition;
 
 const NAMESPACE: &str = "default";
 const DEPLOYMENTS: usize = 12;
@@ -316,19 +317,13 @@ fn owned_status(dep: &Deployment, rss: &[ReplicaSet], pods: &[Pod]) -> String {
         ));
         let rs_uid = rs.uid().unwrap_or_default();
         for pod in pods.iter().filter(|p| owned_by(&p.metadata, &rs_uid)) {
-            let status = pod.status.clone().unwrap_or_default();
-            let ready = status
-                .conditions
-                .iter()
-                .flatten()
-                .find(|c| c.type_ == "Ready")
-                .map(|c| c.status.clone());
             out.push(format!(
-                "pod {} rv {:?} node {:?} phase {:?} Ready {ready:?} deleting {}",
+                "pod {} rv {:?} node {:?} phase {:?} Ready {:?} deleting {}",
                 pod.name_any(),
                 pod.metadata.resource_version,
-                pod.spec.as_ref().and_then(|s| s.node_name.clone()),
-                status.phase,
+                pod.spec.as_ref().and_then(|s| s.node_name.as_deref()),
+                pod.status.as_ref().and_then(|s| s.phase.as_deref()),
+                ready_condition(pod),
                 pod.metadata.deletion_timestamp.is_some()
             ));
         }

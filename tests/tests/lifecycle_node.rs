@@ -19,6 +19,7 @@ use serde_json::json;
 use support::lifecycle::{
     self, create_pod, events_about, pod, set_pod_status, wait_for, Running, Which,
 };
+use support::workloads::ready_condition as pod_ready;
 use support::TestCluster;
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -85,16 +86,6 @@ fn taint_keys(node: &Node) -> Vec<(String, String)> {
         .collect();
     keys.sort();
     keys
-}
-
-fn pod_ready(p: &Pod) -> Option<String> {
-    p.status
-        .as_ref()?
-        .conditions
-        .as_ref()?
-        .iter()
-        .find(|c| c.type_ == "Ready")
-        .map(|c| c.status.clone())
 }
 
 #[tokio::test]

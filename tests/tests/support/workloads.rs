@@ -244,10 +244,19 @@ impl SimCluster {
 
 /// The pod's Ready condition is True.
 pub fn is_ready(p: &Pod) -> bool {
+    ready_condition(p).as_deref() == Some("True")
+}
+
+/// The status of the pod's Ready condition ("True", "False", "Unknown"),
+/// or `None` if it has none yet.
+pub fn ready_condition(p: &Pod) -> Option<String> {
     p.status
-        .as_ref()
-        .and_then(|s| s.conditions.as_ref())
-        .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+        .as_ref()?
+        .conditions
+        .as_ref()?
+        .iter()
+        .find(|c| c.type_ == "Ready")
+        .map(|c| c.status.clone())
 }
 
 /// What a watch of the set's pods saw, in order: `added web-0`,
