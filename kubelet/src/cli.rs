@@ -46,6 +46,10 @@ struct Args {
     /// Image of the infra container holding each pod's network namespace.
     #[arg(long, default_value = "minik/pause:3.10")]
     pod_infra_image: String,
+    /// The Docker engine's Unix socket (default: $DOCKER_HOST, then
+    /// /var/run/docker.sock).
+    #[arg(long, value_name = "unix://PATH")]
+    docker_endpoint: Option<String>,
     /// The cluster's Docker network (created if missing).
     #[arg(long, default_value = "minik")]
     network: String,
@@ -120,6 +124,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     }
     let mut config = Config::new(args.node_name);
     config.kubeconfig = args.kubeconfig;
+    config.docker_endpoint = args.docker_endpoint;
     config.runtime = match args.runtime {
         RuntimeFlag::Docker => RuntimeKind::Docker,
         RuntimeFlag::Sim => RuntimeKind::Sim,

@@ -31,6 +31,10 @@ pub struct Config {
     pub cluster_dns: String,
     pub cluster_domain: String,
     pub pod_infra_image: String,
+    /// The Docker engine's socket (`--docker-endpoint`, the kubelet's flag
+    /// from its dockershim days); `None`: `DOCKER_HOST`, else
+    /// /var/run/docker.sock.
+    pub docker_endpoint: Option<String>,
     /// The cluster's Docker bridge network (created if missing).
     pub network: String,
     /// Its subnet when minik creates it (`None`: Docker picks one).
@@ -78,6 +82,7 @@ impl Config {
             cluster_dns: "10.96.0.10".into(),
             cluster_domain: "cluster.local".into(),
             pod_infra_image: "minik/pause:3.10".into(),
+            docker_endpoint: None,
             network: "minik".into(),
             network_subnet: Some("10.244.0.0/16".into()),
             cluster_name: "minik".into(),

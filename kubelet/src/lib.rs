@@ -241,6 +241,7 @@ async fn start_node(
     let runtime: Arc<dyn Runtime> = match config.runtime {
         RuntimeKind::Docker => Arc::new(
             DockerRuntime::connect(
+                config.docker_endpoint.as_deref(),
                 &name,
                 &config.cluster_name,
                 &config.network,

@@ -41,6 +41,7 @@ use tokio::task::JoinHandle;
 use crate::context::Kubelet;
 use crate::encoded_pod::EncodedPod;
 use crate::node_watch;
+use crate::runtime::RuntimeEvent;
 use crate::sync::{self, Next, PodState};
 use crate::volumes;
 use crate::Error;
@@ -120,9 +121,11 @@ pub async fn run(
                 }
                 None => return Ok(()),
             },
-            uid = pleg.recv() => match uid {
-                Ok(uid) => wake(&k, |u, _| u == uid),
-                Err(broadcast::error::RecvError::Lagged(_)) => wake(&k, |_, _| true),
+            event = pleg.recv() => match event {
+                Ok(RuntimeEvent::Pod(uid)) => wake(&k, |u, _| u == uid),
+                Ok(RuntimeEvent::Resync) | Err(broadcast::error::RecvError::Lagged(_)) => {
+                    wake(&k, |_, _| true)
+                }
                 Err(broadcast::error::RecvError::Closed) => return Err(Error::Runtime("runtime event stream closed".into())),
             },
             change = changes.recv() => match change {

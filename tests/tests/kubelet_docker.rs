@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use kubelet_support::docker_proxy;
 use kubelet_support::*;
 use serde_json::json;
 
@@ -992,5 +993,149 @@ async fn node_is_registered_with_lease_and_stats() {
             .iter()
             .any(|p| p["podRef"]["name"] == "busy"),
         "{proxied}"
+    );
+}
+
+/// Runs a detached `sleep` container labelled as a container of pod `uid` on
+/// node-1 of `cluster`; returns its id.
+fn run_labelled(cluster: &str, uid: &str) -> String {
+    let out = std::process::Command::new("docker")
+        .args(["run", "-d", "--label", "minik.node=node-1"])
+        .args(["--label", &format!("minik.cluster={cluster}")])
+        .args(["--label", &format!("io.kubernetes.pod.uid={uid}")])
+        .args(["busybox:1.35", "sleep", "3600"])
+        .output()
+        .expect("docker runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// The runtime's next event, within 15 s.
+async fn next(
+    events: &mut tokio::sync::broadcast::Receiver<minik_kubelet::runtime::RuntimeEvent>,
+) -> minik_kubelet::runtime::RuntimeEvent {
+    tokio::time::timeout(Duration::from_secs(15), events.recv())
+        .await
+        .expect("an event within 15 s")
+        .expect("the stream is open")
+}
+
+fn docker_kill(id: &str) {
+    let out = std::process::Command::new("docker")
+        .args(["kill", id])
+        .output()
+        .expect("docker runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A container that dies while the runtime's Docker event stream is down is
+/// not missed: the stream reopens from the newest event it saw, dockerd
+/// replays the `die`, and subscribers are told to resync.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn docker_events_missed_while_the_stream_is_down_are_replayed() {
+    use minik_kubelet::runtime::{docker::DockerRuntime, Runtime, RuntimeEvent};
+    if !docker_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let proxy = docker_proxy::DockerProxy::start(dir.path());
+    let id = run_id();
+    let guard = DockerGuard {
+        cluster: format!("minik-t-{id}"),
+        network: format!("minik-t-{id}"),
+    };
+    let runtime = DockerRuntime::connect(
+        Some(&proxy.endpoint),
+        "node-1",
+        &guard.cluster,
+        &guard.network,
+        None,
+    )
+    .await
+    .expect("the runtime connects through the proxy");
+    let mut events = runtime.subscribe();
+    // `doomed` starts first, then `last`: the newest event before the cut
+    // is `last`'s start, so a `doomed` event after the cut is its death.
+    let (doomed_uid, last_uid) = (format!("{id}-doomed"), format!("{id}-last"));
+    let doomed = run_labelled(&guard.cluster, &doomed_uid);
+    assert_eq!(
+        next(&mut events).await,
+        RuntimeEvent::Pod(doomed_uid.clone())
+    );
+    run_labelled(&guard.cluster, &last_uid);
+    assert_eq!(next(&mut events).await, RuntimeEvent::Pod(last_uid.clone()));
+    assert_eq!(proxy.events_opened(), 1);
+
+    let hold = Duration::from_secs(4);
+    proxy.cut_events(hold);
+    let cut = Instant::now();
+    docker_kill(&doomed);
+    assert!(
+        cut.elapsed() < hold,
+        "the kill took {:?}, longer than the outage: it tested nothing",
+        cut.elapsed()
+    );
+    let (mut resynced, mut died) = (false, false);
+    while !(resynced && died) {
+        match next(&mut events).await {
+            RuntimeEvent::Resync => resynced = true,
+            RuntimeEvent::Pod(uid) if uid == doomed_uid => died = true,
+            RuntimeEvent::Pod(_) => {}
+        }
+    }
+    assert!(
+        cut.elapsed() >= hold,
+        "events came through during the outage"
+    );
+    assert!(proxy.events_opened() >= 2, "the stream was reopened");
+}
+
+/// A container killed while the kubelet's Docker event stream is down is
+/// restarted once the stream is back, not at the next resync (an hour here).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_container_dying_while_the_event_stream_is_down_is_restarted() {
+    let dir = tempfile::tempdir().unwrap();
+    let proxy = docker_proxy::DockerProxy::start(dir.path());
+    let endpoint = proxy.endpoint.clone();
+    let Some(c) = KubeletCluster::start_with(|config| {
+        config.docker_endpoint = Some(endpoint);
+        config.resync_period = Duration::from_secs(3600);
+    })
+    .await
+    else {
+        return;
+    };
+    c.create_pod(
+        json!({"metadata": {"name": "sleeper"}, "spec": {"containers": [
+        {"name": "c", "image": "busybox:1.35", "command": ["sleep", "3600"]}]}}),
+    )
+    .await;
+    let pod = c.wait_pod("sleeper", T, running_and_ready).await;
+    assert!(
+        proxy.events_opened() >= 1,
+        "the kubelet follows events through the proxy"
+    );
+
+    let hold = Duration::from_secs(4);
+    proxy.cut_events(hold);
+    let cut = Instant::now();
+    docker_kill(&docker_id(&pod, "c"));
+    assert!(cut.elapsed() < hold, "the kill outlasted the outage");
+    let pod = c
+        .wait_pod("sleeper", T, |p| {
+            container_status(p, "c")["restartCount"] == 1 && running_and_ready(p)
+        })
+        .await;
+    assert_eq!(
+        container_status(&pod, "c")["lastState"]["terminated"]["exitCode"],
+        137
     );
 }

@@ -44,9 +44,9 @@ use tokio::sync::broadcast;
 
 use super::{
     container_name, labels, ContainerConfig, ContainerRecord, ContainerStats, ExecFrame,
-    ExecOutput, ExecSession, LogOptions, PodRef, RunState, Runtime, SandboxConfig, LABEL_CLUSTER,
-    LABEL_CONTAINER_NAME, LABEL_HASH, LABEL_NODE, LABEL_POD_NAME, LABEL_POD_NAMESPACE,
-    LABEL_POD_UID, LABEL_RESTART_COUNT, LABEL_TYPE, SANDBOX_NAME,
+    ExecOutput, ExecSession, LogOptions, PodRef, RunState, Runtime, RuntimeEvent, SandboxConfig,
+    LABEL_CLUSTER, LABEL_CONTAINER_NAME, LABEL_HASH, LABEL_NODE, LABEL_POD_NAME,
+    LABEL_POD_NAMESPACE, LABEL_POD_UID, LABEL_RESTART_COUNT, LABEL_TYPE, SANDBOX_NAME,
 };
 use crate::Error;
 
@@ -58,7 +58,7 @@ pub struct DockerRuntime {
     network: String,
     /// The Linux bridge of `network`, whose ports get hairpin mode.
     bridge: String,
-    events: broadcast::Sender<String>,
+    events: broadcast::Sender<RuntimeEvent>,
     events_task: tokio::task::JoinHandle<()>,
     /// Containers Docker sent an `oom` event for. Docker 20.10 can lose
     /// `OOMKilled` in its inspect answer when it handles the exit after
@@ -78,17 +78,23 @@ impl Drop for DockerRuntime {
 }
 
 impl DockerRuntime {
-    /// Connects (negotiating the API version: Debian's engine speaks 1.41),
-    /// makes sure the cluster network exists, and starts following events.
+    /// Connects to the engine at `endpoint` (a Unix socket, `unix://` or
+    /// not; `None`: `DOCKER_HOST`, else /var/run/docker.sock), negotiating
+    /// the API version (Debian's engine speaks 1.41), makes sure the
+    /// cluster network exists, and starts following events.
     pub async fn connect(
+        endpoint: Option<&str>,
         node: &str,
         cluster: &str,
         network: &str,
         subnet: Option<&str>,
     ) -> Result<Self, Error> {
-        let docker = Docker::connect_with_local_defaults()?
-            .negotiate_version()
-            .await?;
+        let docker = match endpoint {
+            Some(path) => Docker::connect_with_unix(path, 120, bollard::API_DEFAULT_VERSION)?,
+            None => Docker::connect_with_local_defaults()?,
+        }
+        .negotiate_version()
+        .await?;
         let net = ensure_network(&docker, network, cluster, subnet).await?;
         let bridge = super::hairpin::bridge_name(
             net.id.as_deref().unwrap_or_default(),
@@ -259,17 +265,43 @@ fn node_filters(node: &str, cluster: &str, extra: Option<String>) -> HashMap<Str
 }
 
 /// Forwards Docker's container events for one node to subscribers, as pod
-/// UIDs. The stream is reopened if the engine drops it.
+/// UIDs, reopening the stream when the engine drops it. A stream reopened
+/// starts from the newest event seen (`since`), so dockerd replays what it
+/// sent meanwhile from its log of recent events (the last 256, an `oom`
+/// among them); and subscribers get [`RuntimeEvent::Resync`], because what
+/// the log no longer holds (or lost with a restarted dockerd) is missed.
 async fn follow_events(
     docker: Docker,
     filters: HashMap<String, Vec<String>>,
-    tx: broadcast::Sender<String>,
+    tx: broadcast::Sender<RuntimeEvent>,
     oom_seen: OomSeen,
 ) {
+    // Docker's `since`: seconds and nanoseconds, events at that time
+    // included (the newest one is sent again; every use of it is
+    // idempotent). Before any event, the first stream's opening.
+    let since_of =
+        |nanos: i64| format!("{}.{:09}", nanos.div_euclid(NANOS), nanos.rem_euclid(NANOS));
+    let mut since: Option<String> = None;
     loop {
-        let options = EventsOptionsBuilder::default().filters(&filters).build();
-        let mut stream = docker.events(Some(options));
+        let mut options = EventsOptionsBuilder::default().filters(&filters);
+        match &since {
+            Some(since) => {
+                // Not until the engine answers again: every pod woken while
+                // it is down would only fail to sync.
+                if docker.ping().await.is_err() {
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+                options = options.since(since);
+                let _ = tx.send(RuntimeEvent::Resync);
+            }
+            None => since = Some(since_of(Timestamp::now().as_nanosecond() as i64)),
+        }
+        let mut stream = docker.events(Some(options.build()));
         while let Some(Ok(event)) = stream.next().await {
+            if let Some(nanos) = event.time_nano {
+                since = Some(since_of(nanos));
+            }
             if event.action.as_deref() == Some("oom") {
                 if let Some(id) = event.actor.as_ref().and_then(|a| a.id.clone()) {
                     let mut seen = oom_seen.lock().unwrap();
@@ -284,12 +316,14 @@ async fn follow_events(
                 .and_then(|a| a.attributes)
                 .and_then(|mut a| a.remove(LABEL_POD_UID));
             if let Some(uid) = uid {
-                let _ = tx.send(uid);
+                let _ = tx.send(RuntimeEvent::Pod(uid));
             }
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
 }
+
+const NANOS: i64 = 1_000_000_000;
 
 /// Docker reports "0001-01-01T00:00:00Z" for times that never happened.
 fn docker_time(s: Option<&str>) -> Option<Timestamp> {
@@ -751,7 +785,7 @@ impl Runtime for DockerRuntime {
         })
     }
 
-    fn subscribe(&self) -> broadcast::Receiver<String> {
+    fn subscribe(&self) -> broadcast::Receiver<RuntimeEvent> {
         self.events.subscribe()
     }
 }

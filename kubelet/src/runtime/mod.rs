@@ -275,9 +275,20 @@ pub trait Runtime: Send + Sync {
     ) -> Vec<Result<ContainerStats, Error>> {
         futures::future::join_all(containers.iter().map(|(id, a)| self.stats(id, a))).await
     }
-    /// Pod UIDs whose containers changed (started, died, OOM): the kubelet's
+    /// Pods whose containers changed (started, died, OOM): the kubelet's
     /// PLEG (pod lifecycle event generator), fed by the runtime's own events.
-    fn subscribe(&self) -> broadcast::Receiver<String>;
+    fn subscribe(&self) -> broadcast::Receiver<RuntimeEvent>;
+}
+
+/// What a runtime's event stream says changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RuntimeEvent {
+    /// A container of the pod with this UID started, died or was OOM-killed.
+    Pod(String),
+    /// The stream broke and was opened again: what happened in between
+    /// may be missing, so every pod is looked at again (as an informer
+    /// relists after its watch breaks).
+    Resync,
 }
 
 /// Labels minik puts on a container of `pod`.

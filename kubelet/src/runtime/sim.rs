@@ -33,7 +33,7 @@ use tokio::sync::broadcast;
 
 use super::{
     ContainerConfig, ContainerRecord, ContainerStats, ExecOutput, ExecSession, LogOptions, PodRef,
-    RunState, Runtime, SandboxConfig, SANDBOX_NAME,
+    RunState, Runtime, RuntimeEvent, SandboxConfig, SANDBOX_NAME,
 };
 use crate::Error;
 
@@ -173,7 +173,7 @@ pub struct SimRuntime {
     /// a table sized to a power of two, mostly empty slots — a thousand
     /// nodes' tables were ~30 MB at 30,000 pods.
     containers: Arc<Mutex<HashMap<u32, Box<SimContainer>>>>,
-    events: broadcast::Sender<String>,
+    events: broadcast::Sender<RuntimeEvent>,
     /// `sim` and the process id: every id's start.
     id_prefix: String,
     next_id: AtomicU32,
@@ -242,7 +242,7 @@ impl SimRuntime {
     /// Marks a container exited and tells the PLEG.
     fn exit(
         containers: &Mutex<HashMap<u32, Box<SimContainer>>>,
-        events: &broadcast::Sender<String>,
+        events: &broadcast::Sender<RuntimeEvent>,
         number: u32,
         code: i64,
     ) {
@@ -259,7 +259,7 @@ impl SimRuntime {
             c.finished_at = Some(Timestamp::now());
             c.pod.uid.clone()
         };
-        let _ = events.send(uid);
+        let _ = events.send(RuntimeEvent::Pod(uid));
     }
 
     /// Records of the containers `which` picks, newest first.
@@ -411,7 +411,7 @@ impl Runtime for SimRuntime {
             c.started_at = Some(Timestamp::now());
             (c.pod.uid.clone(), c.behaviour)
         };
-        let _ = self.events.send(uid);
+        let _ = self.events.send(RuntimeEvent::Pod(uid));
         if let Behaviour::Exit(code) = behaviour {
             let (containers, events, delay) =
                 (self.containers.clone(), self.events.clone(), self.delay);
@@ -520,7 +520,7 @@ impl Runtime for SimRuntime {
             .collect()
     }
 
-    fn subscribe(&self) -> broadcast::Receiver<String> {
+    fn subscribe(&self) -> broadcast::Receiver<RuntimeEvent> {
         self.events.subscribe()
     }
 }

@@ -8,6 +8,8 @@
 
 #![allow(dead_code)]
 
+pub mod docker_proxy;
+
 use std::process::Command;
 use std::time::{Duration, Instant};
 
