@@ -298,7 +298,14 @@ async fn follow_events(
             None => since = Some(since_of(Timestamp::now().as_nanosecond() as i64)),
         }
         let mut stream = docker.events(Some(options.build()));
-        while let Some(Ok(event)) = stream.next().await {
+        while let Some(event) = stream.next().await {
+            let event = match event {
+                Ok(event) => event,
+                Err(e) => {
+                    tracing::warn!(error = %e, "Docker's event stream broke; reopening it");
+                    break;
+                }
+            };
             if let Some(nanos) = event.time_nano {
                 since = Some(since_of(nanos));
             }
