@@ -3,7 +3,7 @@
 //!
 //! - the Pods bound to this node ([`crate::node_watch`]);
 //! - the runtime's container events (the PLEG: a container started, died
-//!   or was OOM-killed);
+//!   or was OOM-killed; every pod when the runtime's stream was broken);
 //! - changes of ConfigMaps/Secrets the pod uses;
 //! - probe results, and a periodic resync as a safety net.
 //!

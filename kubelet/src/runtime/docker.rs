@@ -282,6 +282,10 @@ async fn follow_events(
     let since_of =
         |nanos: i64| format!("{}.{:09}", nanos.div_euclid(NANOS), nanos.rem_euclid(NANOS));
     let mut since: Option<String> = None;
+    // Streams in a row that broke within a second, bringing nothing: the
+    // wait before the next one doubles (1 s up to 32 s), and so does the
+    // time between the resyncs each reopening sends.
+    let mut failures = 0u32;
     loop {
         let mut options = EventsOptionsBuilder::default().filters(&filters);
         match &since {
@@ -297,15 +301,20 @@ async fn follow_events(
             }
             None => since = Some(since_of(Timestamp::now().as_nanosecond() as i64)),
         }
+        let opened = std::time::Instant::now();
+        let mut delivered = false;
         let mut stream = docker.events(Some(options.build()));
         while let Some(event) = stream.next().await {
             let event = match event {
                 Ok(event) => event,
                 Err(e) => {
-                    tracing::warn!(error = %e, "Docker's event stream broke; reopening it");
+                    if failures == 0 {
+                        tracing::warn!(error = %e, "Docker's event stream broke; reopening it");
+                    }
                     break;
                 }
             };
+            delivered = true;
             if let Some(nanos) = event.time_nano {
                 since = Some(since_of(nanos));
             }
@@ -326,7 +335,11 @@ async fn follow_events(
                 let _ = tx.send(RuntimeEvent::Pod(uid));
             }
         }
-        tokio::time::sleep(Duration::from_secs(1)).await;
+        failures = match delivered || opened.elapsed() >= Duration::from_secs(1) {
+            true => 0,
+            false => (failures + 1).min(5),
+        };
+        tokio::time::sleep(Duration::from_secs(1 << failures)).await;
     }
 }
 

@@ -1,15 +1,14 @@
-//! A Unix socket in front of the Docker engine's that can break the event
-//! streams passing through it (`GET …/events`) and refuse new ones for a
-//! while: what a kubelet sees when its stream from dockerd drops. Every
-//! other request passes untouched, so the kubelet can still inspect,
-//! start and kill containers meanwhile.
+//! A Unix socket in front of the Docker engine's that can play an engine
+//! outage: every connection through it is cut at once and new ones are
+//! refused for a while, as a kubelet sees it when dockerd goes away (its
+//! event stream breaks, its requests fail). The engine itself keeps
+//! running, so a test can kill a container meanwhile through the real
+//! socket, and the kubelet must find out once the engine is back.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
@@ -22,12 +21,10 @@ pub struct DockerProxy {
 }
 
 struct Shared {
-    /// Bumped by every cut: each connection carrying an event stream ends.
-    cuts: watch::Sender<u64>,
-    /// New event streams are refused until then.
+    /// Bumped by every outage: each connection open then ends.
+    outages: watch::Sender<u64>,
+    /// New connections are refused until then.
     refuse_until: Mutex<Option<Instant>>,
-    /// Event-stream requests let through so far.
-    opened: Mutex<usize>,
 }
 
 impl DockerProxy {
@@ -36,9 +33,8 @@ impl DockerProxy {
         let path = dir.join("docker.sock");
         let listener = UnixListener::bind(&path).expect("the proxy's socket");
         let shared = Arc::new(Shared {
-            cuts: watch::channel(0).0,
+            outages: watch::channel(0).0,
             refuse_until: Mutex::new(None),
-            opened: Mutex::new(0),
         });
         let engine = engine_socket();
         let for_accept = shared.clone();
@@ -46,7 +42,17 @@ impl DockerProxy {
             // Dropped with this task: aborting it ends every connection.
             let mut connections = JoinSet::new();
             while let Ok((client, _)) = listener.accept().await {
-                connections.spawn(forward(client, engine.clone(), for_accept.clone()));
+                // Watching before the check: an outage starting between
+                // the two still ends this connection.
+                let outages = for_accept.outages.subscribe();
+                let refused = for_accept
+                    .refuse_until
+                    .lock()
+                    .unwrap()
+                    .is_some_and(|until| Instant::now() < until);
+                if !refused {
+                    connections.spawn(forward(client, engine.clone(), outages));
+                }
                 while connections.try_join_next().is_some() {}
             }
         });
@@ -57,15 +63,10 @@ impl DockerProxy {
         }
     }
 
-    /// Ends every event stream now and refuses new ones for `hold`.
-    pub fn cut_events(&self, hold: Duration) {
-        *self.shared.refuse_until.lock().unwrap() = Some(Instant::now() + hold);
-        self.shared.cuts.send_modify(|n| *n += 1);
-    }
-
-    /// Event streams opened through the proxy so far.
-    pub fn events_opened(&self) -> usize {
-        *self.shared.opened.lock().unwrap()
+    /// Cuts every connection now and refuses new ones for `length`.
+    pub fn outage(&self, length: Duration) {
+        *self.shared.refuse_until.lock().unwrap() = Some(Instant::now() + length);
+        self.shared.outages.send_modify(|n| *n += 1);
     }
 }
 
@@ -83,62 +84,15 @@ fn engine_socket() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("/var/run/docker.sock"))
 }
 
-/// Whether a chunk the client sent starts an event-stream request.
-fn is_events_request(chunk: &[u8]) -> bool {
-    String::from_utf8_lossy(chunk).lines().any(|line| {
-        line.strip_prefix("GET ")
-            .and_then(|rest| rest.split([' ', '?']).next())
-            .is_some_and(|path| path.ends_with("/events"))
-    })
-}
-
-/// Copies one connection both ways until either side closes, or until a
-/// cut when it carries an event stream.
-async fn forward(client: UnixStream, engine: PathBuf, shared: Arc<Shared>) {
-    let Ok(server) = UnixStream::connect(&engine).await else {
+/// Copies one connection both ways until either side closes or an outage
+/// begins (checked first, so nothing more passes once it has).
+async fn forward(mut client: UnixStream, engine: PathBuf, mut outages: watch::Receiver<u64>) {
+    let Ok(mut server) = UnixStream::connect(&engine).await else {
         return;
     };
-    let mut cuts = shared.cuts.subscribe();
-    let (mut from_client, mut to_client) = client.into_split();
-    let (mut from_server, mut to_server) = server.into_split();
-    // The cut count when this connection's event stream opened (MAX: none).
-    let events_since = AtomicU64::new(u64::MAX);
-    let upstream = async {
-        let mut buf = vec![0; 64 * 1024];
-        loop {
-            let n = from_client.read(&mut buf).await?;
-            if n == 0 {
-                return to_server.shutdown().await;
-            }
-            if is_events_request(&buf[..n]) {
-                let refused = shared
-                    .refuse_until
-                    .lock()
-                    .unwrap()
-                    .is_some_and(|until| Instant::now() < until);
-                if refused {
-                    return Err(std::io::ErrorKind::ConnectionRefused.into());
-                }
-                *shared.opened.lock().unwrap() += 1;
-                events_since.store(*shared.cuts.borrow(), Ordering::Relaxed);
-            }
-            to_server.write_all(&buf[..n]).await?;
-        }
-    };
-    let downstream = tokio::io::copy(&mut from_server, &mut to_client);
-    let cut = async {
-        loop {
-            if cuts.changed().await.is_err() {
-                return std::future::pending().await;
-            }
-            let since = events_since.load(Ordering::Relaxed);
-            if since != u64::MAX && *cuts.borrow() > since {
-                return;
-            }
-        }
-    };
     tokio::select! {
-        _ = async { tokio::try_join!(upstream, downstream) } => {}
-        _ = cut => {}
+        biased;
+        _ = outages.changed() => {}
+        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
     }
 }
