@@ -1001,19 +1001,21 @@ async fn node_is_registered_with_lease_and_stats() {
 /// Runs a detached `sleep` container labelled as a container of pod `uid` on
 /// node-1 of `cluster`; returns its id.
 fn run_labelled(cluster: &str, uid: &str) -> String {
-    let out = std::process::Command::new("docker")
-        .args(["run", "-d", "--label", "minik.node=node-1"])
-        .args(["--label", &format!("minik.cluster={cluster}")])
-        .args(["--label", &format!("io.kubernetes.pod.uid={uid}")])
-        .args(["busybox:1.35", "sleep", "3600"])
-        .output()
-        .expect("docker runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
+    docker_ok(&[
+        "run",
+        "-d",
+        "--label",
+        "minik.node=node-1",
+        "--label",
+        &format!("minik.cluster={cluster}"),
+        "--label",
+        &format!("io.kubernetes.pod.uid={uid}"),
+        "busybox:1.35",
+        "sleep",
+        "3600",
+    ])
+    .trim()
+    .to_string()
 }
 
 /// The runtime's next event, before `deadline`.
@@ -1022,19 +1024,6 @@ async fn next(events: &mut broadcast::Receiver<RuntimeEvent>, deadline: Instant)
         .await
         .expect("the expected runtime events in time")
         .expect("the stream is open")
-}
-
-/// Kills a container through the engine's own socket (not the proxy's).
-fn docker_kill(id: &str) {
-    let out = std::process::Command::new("docker")
-        .args(["kill", id])
-        .output()
-        .expect("docker runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 /// A container that dies while the engine is out of the runtime's reach is
@@ -1081,7 +1070,8 @@ async fn docker_events_missed_during_an_engine_outage_are_replayed() {
     let length = Duration::from_secs(4);
     proxy.outage(length);
     let began = Instant::now();
-    docker_kill(&doomed);
+    // Through the engine's own socket, not the proxy's.
+    docker_ok(&["kill", &doomed]);
     assert!(
         began.elapsed() < length,
         "the kill took {:?}, longer than the outage: it tested nothing",
@@ -1132,7 +1122,8 @@ async fn a_container_dying_during_an_engine_outage_is_restarted() {
     let length = Duration::from_secs(4);
     proxy.outage(length);
     let began = Instant::now();
-    docker_kill(&docker_id(&pod, "c"));
+    // Through the engine's own socket, not the proxy's.
+    docker_ok(&["kill", &docker_id(&pod, "c")]);
     assert!(began.elapsed() < length, "the kill outlasted the outage");
     let pod = c
         .wait_pod("sleeper", T, |p| {

@@ -224,19 +224,24 @@ pub fn docker_id(p: &Value, name: &str) -> String {
         .to_string()
 }
 
-/// Runs a command in a container through the Docker CLI.
-pub fn docker_exec(id: &str, cmd: &[&str]) -> String {
+/// Runs the Docker CLI with `args`; panics (with its stderr) unless it
+/// succeeds, and returns its stdout.
+pub fn docker_ok(args: &[&str]) -> String {
     let out = Command::new("docker")
-        .args(["exec", id])
-        .args(cmd)
+        .args(args)
         .output()
-        .expect("docker exec");
+        .expect("docker runs");
     assert!(
         out.status.success(),
-        "docker exec {cmd:?} failed: {}",
+        "docker {args:?} failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Runs a command in a container through the Docker CLI.
+pub fn docker_exec(id: &str, cmd: &[&str]) -> String {
+    docker_ok(&[&["exec", id], cmd].concat())
 }
 
 pub fn docker_inspect(id: &str, format: &str) -> String {
