@@ -64,9 +64,30 @@ pub const CONTROLLER_UID_LABEL: &str = "batch.kubernetes.io/controller-uid";
 pub const LEGACY_CONTROLLER_UID_LABEL: &str = "controller-uid";
 
 /// Applies the defaults of `info`'s kind to `obj` (a full object).
+///
+/// Empty or null `labels`, `annotations`, `finalizers` and
+/// `ownerReferences` are dropped, as Go's `omitempty` drops them when
+/// kube-apiserver encodes an `ObjectMeta` (custom resources' metadata goes
+/// through the same type): `kubectl label cm x app-` on the last label
+/// leaves no `labels: {}` behind.
 pub fn apply(info: &ResourceInfo, obj: &mut Value) {
     if let Some(root) = obj.as_object_mut() {
         info.strategy.default(info, root);
+        if let Some(meta) = existing(root, "metadata") {
+            meta.retain(|key, v| {
+                let omitted = matches!(
+                    key.as_str(),
+                    "labels" | "annotations" | "finalizers" | "ownerReferences"
+                );
+                !omitted
+                    || match v {
+                        Value::Null => false,
+                        Value::Object(m) => !m.is_empty(),
+                        Value::Array(a) => !a.is_empty(),
+                        _ => true,
+                    }
+            });
+        }
     }
 }
 

@@ -1283,8 +1283,12 @@ pub(crate) fn validate_volume_mode(mode: Option<&str>, errs: &mut Errs) {
 // ---------------------------------------------------------------------------
 
 /// Selector checks shared by the apps kinds: required, well formed, not
-/// empty. `selector` is `None` when the object has none. Returns the parsed
-/// selector when it can be used for matching.
+/// empty. `selector` is
+/// `None` when the object has none. Returns the selector to match the
+/// template's labels with: a missing one is Kubernetes' `labels.Nothing()`
+/// (what `LabelSelectorAsSelector` makes of nil), which matches no labels,
+/// so the template mismatch is reported beside the missing selector, as
+/// kube-apiserver does; `None` when the selector does not parse.
 pub(crate) fn validate_workload_selector(
     selector: Option<&metav1::LabelSelector>,
     what: &str,
@@ -1292,7 +1296,7 @@ pub(crate) fn validate_workload_selector(
 ) -> Option<LabelSelector> {
     let Some(selector) = selector else {
         errs.push(FieldError::required("spec.selector", ""));
-        return None;
+        return Some(LabelSelector::nothing());
     };
     let json = json_of(selector);
     let before = errs.len();
@@ -1861,11 +1865,46 @@ mod tests {
             create("apps", "Deployment", d),
             vec!["spec.template.metadata.labels: Invalid value: map[string]string{\"app\":\"api\", \"tier\":\"fe\"}: `selector` does not match template `labels`"]
         );
+        // A missing selector is `labels.Nothing()` for the template check
+        // too (ValidateDeploymentSpec), so both are reported.
         let mut d = deployment();
         d["spec"].as_object_mut().unwrap().remove("selector");
         assert_eq!(
-            create("apps", "Deployment", d),
-            vec!["spec.selector: Required value"]
+            create("apps", "Deployment", d.clone()),
+            vec![
+                "spec.selector: Required value",
+                "spec.template.metadata.labels: Invalid value: map[string]string{\"app\":\"web\"}: `selector` does not match template `labels`"
+            ]
+        );
+        // The first Deployment of many tutorials: no selector, no labels.
+        d["spec"]["template"]["metadata"]
+            .as_object_mut()
+            .unwrap()
+            .remove("labels");
+        assert_eq!(
+            create("apps", "Deployment", d.clone()),
+            vec![
+                "spec.selector: Required value",
+                "spec.template.metadata.labels: Invalid value: map[string]string(nil): `selector` does not match template `labels`"
+            ]
+        );
+        d["kind"] = json!("StatefulSet");
+        d["spec"]["serviceName"] = json!("web");
+        assert_eq!(
+            create("apps", "StatefulSet", d.clone()),
+            vec![
+                "spec.selector: Required value",
+                "spec.template.metadata.labels: Invalid value: map[string]string(nil): `selector` does not match template `labels`"
+            ]
+        );
+        // ValidateDaemonSetSpec never calls a missing selector required.
+        d["kind"] = json!("DaemonSet");
+        let spec = d["spec"].as_object_mut().unwrap();
+        spec.remove("replicas");
+        spec.remove("serviceName");
+        assert_eq!(
+            create("apps", "DaemonSet", d),
+            vec!["spec.template.metadata.labels: Invalid value: map[string]string(nil): `selector` does not match template `labels`"]
         );
     }
 

@@ -274,4 +274,53 @@ async fn kubectl_shows_validation_errors() {
     assert!(!missing_ns.status.success());
     let err = String::from_utf8_lossy(&missing_ns.stderr);
     assert!(err.contains("namespaces \"nowhere\" not found"), "{err}");
+
+    // Many tutorials' first Deployment: no selector and no pod labels.
+    // Kubernetes 1.33 names both mistakes.
+    let no_selector = DEPLOYMENT
+        .split("---")
+        .next()
+        .unwrap()
+        .replace("  selector:\n    matchLabels:\n      app: web\n", "")
+        .replace("    metadata:\n      labels:\n        app: web\n", "");
+    let out = c.kubectl(&["apply", "-f", &c.file("d.yaml", &no_selector)]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("The Deployment \"web\" is invalid: \n* spec.selector: Required value\n* spec.template.metadata.labels: Invalid value: map[string]string(nil): `selector` does not match template `labels`"),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn removing_the_last_label_or_annotation_leaves_no_empty_map() {
+    let c = TestCluster::start().await;
+    c.kubectl_ok(&["create", "configmap", "settings", "--from-literal=a=1"]);
+    c.kubectl_ok(&["label", "configmap", "settings", "tier=fe"]);
+    c.kubectl_ok(&["annotate", "configmap", "settings", "note=hi"]);
+    let json = c.kubectl_ok(&["get", "configmap", "settings", "-o", "json"]);
+    assert!(
+        json.contains("\"tier\": \"fe\"") && json.contains("\"note\": \"hi\""),
+        "{json}"
+    );
+    c.kubectl_ok(&["label", "configmap", "settings", "tier-"]);
+    c.kubectl_ok(&["annotate", "configmap", "settings", "note-"]);
+    let json = c.kubectl_ok(&["get", "configmap", "settings", "-o", "json"]);
+    let obj: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let meta = obj["metadata"].as_object().unwrap();
+    assert!(
+        !meta.contains_key("labels") && !meta.contains_key("annotations"),
+        "{json}"
+    );
+    // A whole object sent with empty maps is stored without them too.
+    let sent = json.replace(
+        "\"metadata\": {",
+        "\"metadata\": {\"labels\": {}, \"finalizers\": [],",
+    );
+    c.kubectl_ok(&["replace", "-f", &c.file("cm.json", &sent)]);
+    let json = c.kubectl_ok(&["get", "configmap", "settings", "-o", "json"]);
+    assert!(
+        !json.contains("\"labels\"") && !json.contains("\"finalizers\""),
+        "{json}"
+    );
 }

@@ -54,8 +54,14 @@ fn validate_daemon_set(obj: &Value, errs: &mut Errs) {
         return;
     };
     let spec = ds.spec.unwrap_or_default();
-    let selector = is_present(obj, "/spec/selector").then_some(&spec.selector);
-    let selector = validate_workload_selector(selector, "daemonset", errs);
+    // Kubernetes' DaemonSet validation never says a missing selector is
+    // required: it is `labels.Nothing()`, and only the template mismatch
+    // is reported.
+    let selector = if is_present(obj, "/spec/selector") {
+        validate_workload_selector(Some(&spec.selector), "daemonset", errs)
+    } else {
+        Some(LabelSelector::nothing())
+    };
     validate_replica_template(&spec.template, selector.as_ref(), "DaemonSet", errs);
     non_negative(spec.min_ready_seconds, "spec.minReadySeconds", errs);
     let strategy = spec.update_strategy.as_ref();
