@@ -370,6 +370,22 @@ async fn apiservices_componentstatuses_field_order_and_unknown_subresources() {
     let out = c.kubectl(&["delete", "apiservice", "v1.apps"]);
     assert!(!out.status.success(), "APIServices are not writable");
 
+    // Endpoints are deprecated since 1.33: every answer says so, a miss
+    // too; EndpointSlices, their replacement, are not.
+    let endpoints =
+        "Warning: v1 Endpoints is deprecated in v1.33+; use discovery.k8s.io/v1 EndpointSlice";
+    for args in [
+        &["get", "endpoints", "-A"][..],
+        &["get", "endpoints", "no-such-service"],
+    ] {
+        let out = c.kubectl(args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(stderr.matches(endpoints).count(), 1, "{args:?}: {stderr}");
+    }
+    let out = c.kubectl(&["get", "endpointslices", "-A"]);
+    assert!(out.status.success());
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("Warning"));
+
     // Component health: nothing runs yet but the store.
     let out = c.kubectl(&["get", "cs"]);
     assert!(out.status.success());

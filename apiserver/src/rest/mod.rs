@@ -331,23 +331,39 @@ pub fn set_pod_condition(pod: &mut Value, condition: Value) {
 /// The fallback handler: every resource path lands here.
 /// Each request for a resource is counted once answered (a watch once its
 /// stream starts), by its labels and status code (`GET /metrics`).
+///
+/// Every answer about a deprecated kind, errors included, carries its
+/// deprecation `Warning` (kube-apiserver adds it to each route of a kind
+/// whose type says `APILifecycleDeprecated`: ComponentStatus, Endpoints).
 pub async fn dispatch(State(state): State<Arc<AppState>>, req: Request) -> Response {
     let mut labels = None;
-    let response = match handle(state.clone(), req, &mut labels).await {
+    let mut deprecation = None;
+    let mut response = match handle(state.clone(), req, &mut labels, &mut deprecation).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
     };
     if let Some(labels) = labels {
         state.requests.record(labels, response.status().as_u16());
     }
+    if let Some(warning) = deprecation {
+        let value = format!(
+            "299 - {}",
+            serde_json::to_string(warning).expect("a string")
+        );
+        if let Ok(v) = http::HeaderValue::from_str(&value) {
+            response.headers_mut().append(http::header::WARNING, v);
+        }
+    }
     response
 }
 
-/// Serves one request; `labels` gets its metric labels once its target is known.
+/// Serves one request; `labels` gets its metric labels once its target is
+/// known, `deprecation` its kind's deprecation warning.
 async fn handle(
     state: Arc<AppState>,
     req: Request,
     labels: &mut Option<crate::metrics::RequestKey>,
+    deprecation: &mut Option<&'static str>,
 ) -> Result<Response, ApiError> {
     let (parts, body) = req.into_parts();
     // `nodes/<name>/proxy/<path>`: the kubelet's own endpoints (stats for `top`).
@@ -359,6 +375,7 @@ async fn handle(
         }
     }
     let target = request::parse_path(&state.served(), parts.uri.path())?;
+    *deprecation = target.served.strategy.deprecation();
     let params = Params::parse(parts.uri.query());
     let accept = parts
         .headers

@@ -112,15 +112,5 @@ pub async fn serve(ctx: Ctx, method: &Method, is_watch: bool) -> Result<Response
             }
         }
     };
-    let mut response = json_response(StatusCode::OK, &body);
-    if let Some(warning) = info.strategy.deprecation() {
-        let value = format!(
-            "299 - {}",
-            serde_json::to_string(warning).expect("a string")
-        );
-        if let Ok(v) = http::HeaderValue::from_str(&value) {
-            response.headers_mut().append(http::header::WARNING, v);
-        }
-    }
-    Ok(response)
+    Ok(json_response(StatusCode::OK, &body))
 }

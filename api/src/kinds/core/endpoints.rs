@@ -24,6 +24,11 @@ impl Strategy for Endpoints {
     fn has_spec(&self) -> bool {
         false
     }
+    /// Kubernetes 1.33 deprecated Endpoints for EndpointSlices (KEP-4974);
+    /// the kind stays served, as it will be in Kubernetes.
+    fn deprecation(&self) -> Option<&'static str> {
+        Some("v1 Endpoints is deprecated in v1.33+; use discovery.k8s.io/v1 EndpointSlice")
+    }
     fn default(&self, _: &ResourceInfo, obj: &mut Obj) {
         default_endpoints(obj)
     }
