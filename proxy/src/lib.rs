@@ -61,6 +61,7 @@ use ipnet::IpNet;
 use tokio::task::JoinSet;
 
 use crate::ingress::class::Identity;
+use crate::ingress::server::SharedRoutes;
 use crate::ingress::IngressController;
 use crate::plan::{Addressing, ClusterIpBind};
 use crate::proxier::Proxier;
@@ -180,7 +181,65 @@ impl Proxy {
     }
 }
 
-/// Ensures the route, binds the Ingress listener, starts watches and the sync loop.
+/// One Ingress listener (HTTP or HTTPS): at its configured address, and
+/// at the node IP on the same port when that address is another single
+/// one (loopback, by default). The node IP is the Ingress's reported
+/// address, as k3s reports the nodes its ingress listens on, so it must
+/// answer — from the host and from pods, which reach the host there.
+struct IngressListeners {
+    listeners: Vec<tokio::net::TcpListener>,
+    bound: SocketAddr,
+    on_node_ip: bool,
+}
+
+impl IngressListeners {
+    fn bind(addr: SocketAddr, node_ip: Option<IpAddr>) -> Result<Self, Error> {
+        let first =
+            socket::tcp_listener(addr).map_err(|source| Error::IngressListen { addr, source })?;
+        let bound = first.local_addr().unwrap_or(addr);
+        let mut listeners = vec![first];
+        let mut on_node_ip = false;
+        if let Some(ip) = node_ip.filter(|ip| *ip != bound.ip() && !bound.ip().is_unspecified()) {
+            // Not fatal: the configured address still serves, and the
+            // status then names it instead.
+            match socket::tcp_listener(SocketAddr::new(ip, bound.port())) {
+                Ok(l) => {
+                    listeners.push(l);
+                    on_node_ip = true;
+                }
+                Err(error) => {
+                    tracing::warn!(%error, %ip, port = bound.port(), "the Ingress cannot listen on the node IP; it answers on {bound} only")
+                }
+            }
+        } else {
+            on_node_ip = node_ip.is_some();
+        }
+        Ok(Self {
+            listeners,
+            bound,
+            on_node_ip,
+        })
+    }
+
+    /// Serves `routes` on every listener; the configured address's bound form.
+    fn serve(
+        self,
+        tasks: &mut JoinSet<()>,
+        routes: &SharedRoutes,
+        tls: Option<Arc<rustls::ServerConfig>>,
+    ) -> SocketAddr {
+        for listener in self.listeners {
+            tasks.spawn(ingress::server::serve(
+                listener,
+                routes.clone(),
+                tls.clone(),
+            ));
+        }
+        self.bound
+    }
+}
+
+/// Ensures the route, binds the Ingress listeners, starts watches and the sync loop.
 pub async fn start(config: Config) -> Result<Proxy, Error> {
     let route = config.service_cidr.map(LocalRoute::ensure).transpose()?;
     let nat: SharedNat = Arc::new(Mutex::new(match &config.mode {
@@ -204,38 +263,38 @@ pub async fn start(config: Config) -> Result<Proxy, Error> {
     let network_policy = network_policy::start(&config.client, policy_prefix, &mut tasks);
     let caches = watch::Caches::start(&config.client, &mut tasks);
     let status_ip = config.node_ip.unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
+    let http = config
+        .ingress_listen
+        .map(|addr| IngressListeners::bind(addr, config.node_ip))
+        .transpose()?;
+    let tls_listeners = config
+        .ingress_tls_listen
+        .filter(|_| http.is_some())
+        .map(|addr| IngressListeners::bind(addr, config.node_ip))
+        .transpose()?;
+    // An Ingress's address is where it answers: the node IP when the
+    // listener is there too, else the one address it is bound to.
+    let ingress_status_ip = match &http {
+        Some(l) if !l.on_node_ip && !l.bound.ip().is_unspecified() => l.bound.ip(),
+        _ => status_ip,
+    };
     let mut ingress = IngressController::new(
         config.client.clone(),
         config.ingress_identity.clone(),
-        status_ip,
+        ingress_status_ip,
     );
-    let ingress_addr = match config.ingress_listen {
-        Some(addr) => {
-            let listener = socket::tcp_listener(addr)
-                .map_err(|source| Error::IngressListen { addr, source })?;
-            let bound = listener.local_addr().ok();
-            tasks.spawn(ingress::server::serve(listener, ingress.routes(), None));
-            tracing::info!(addr = ?bound, "serving Ingress");
-            bound
-        }
-        None => None,
-    };
-    let ingress_tls_addr = match config.ingress_tls_listen.filter(|_| ingress_addr.is_some()) {
-        Some(addr) => {
-            let listener = socket::tcp_listener(addr)
-                .map_err(|source| Error::IngressListen { addr, source })?;
-            let bound = listener.local_addr().ok();
+    let ingress_addr = http.map(|l| {
+        tracing::info!(addr = %l.bound, on_node_ip = l.on_node_ip, "serving Ingress");
+        l.serve(&mut tasks, &ingress.routes(), None)
+    });
+    let ingress_tls_addr = match tls_listeners {
+        Some(l) => {
             let tls = ingress
                 .certificates()
                 .server_config()
                 .map_err(Error::IngressTls)?;
-            tasks.spawn(ingress::server::serve(
-                listener,
-                ingress.routes(),
-                Some(Arc::new(tls)),
-            ));
-            tracing::info!(addr = ?bound, "serving Ingress over HTTPS");
-            bound
+            tracing::info!(addr = %l.bound, on_node_ip = l.on_node_ip, "serving Ingress over HTTPS");
+            Some(l.serve(&mut tasks, &ingress.routes(), Some(Arc::new(tls))))
         }
         None => None,
     };

@@ -666,6 +666,46 @@ fn docker_cluster_runs_containers_and_cleans_up() {
         ],
     );
     assert!(page.starts_with("minik-web v1 on web-"), "{page}");
+    // Cluster DNS in an isolated cluster: at the node IP, which answers.
+    let node_ip = kubectl(
+        &home_path,
+        &[
+            "get",
+            "node",
+            "node-1",
+            "-o",
+            "jsonpath={.status.addresses[?(@.type==\"InternalIP\")].address}",
+        ],
+    );
+    let resolv = k(
+        &home_path,
+        &["exec", "deploy/web", "--", "cat", "/etc/resolv.conf"],
+    );
+    assert!(
+        resolv.contains(&format!("nameserver {node_ip}\n")),
+        "{node_ip}: {resolv}"
+    );
+    let cluster_ip = kubectl(
+        &home_path,
+        &[
+            "get",
+            "svc",
+            "kubernetes",
+            "-o",
+            "jsonpath={.spec.clusterIP}",
+        ],
+    );
+    let answer = k(
+        &home_path,
+        &[
+            "exec",
+            "deploy/web",
+            "--",
+            "nslookup",
+            "kubernetes.default.svc.cluster.local",
+        ],
+    );
+    assert!(answer.contains(&cluster_ip), "{cluster_ip}: {answer}");
     let logs = k(&home_path, &["logs", "deploy/web"]);
     assert!(logs.contains("minik-web v1 listening on :80"), "{logs}");
     let fail = miniktl(&[

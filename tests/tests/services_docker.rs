@@ -637,6 +637,20 @@ async fn microservices_reach_each_other_and_the_host_reaches_them() {
         (r.status, r.body.as_str()),
         (404, "default backend - 404\n")
     );
+    // The Ingress's ADDRESS is the node IP, and answers there, pods included.
+    let table = c.kubectl_ok(&["get", "ingress"]);
+    assert!(table.contains(&gateway.to_string()), "ADDRESS:\n{table}");
+    let (ok, out, _) = pod_sh(
+        &sh,
+        &format!(
+            "timeout 5 wget -qO- --header 'Host: users.shop.test' http://{gateway}:{}/",
+            ingress.port()
+        ),
+    );
+    assert!(
+        ok && out.starts_with("minik-web v1"),
+        "a pod to the Ingress at the node IP: {out}"
+    );
 
     // Rolling update behind the Service, under a bounded client loop: no failures.
     let vip: SocketAddr = format!("{user_ip}:5000").parse().unwrap();

@@ -239,6 +239,15 @@ async fn ingress_routes_hosts_and_paths_like_ingress_nginx() {
     assert_eq!(ip, node_ip.to_string());
     let table = c.kubectl_ok(&["get", "ingress", "api-ingress"]);
     assert!(table.contains(&node_ip.to_string()), "{table}");
+    // ... and that address answers, on the listener's port (pods reach the
+    // host at the node IP; the configured listener is loopback only).
+    let at_node_ip = SocketAddr::new(node_ip, ingress.port());
+    let r = http_get(at_node_ip, "unknown.test", "/x").await.unwrap();
+    assert_eq!((r.status, r.backend()), (200, "fallback"));
+    let tls = proxy.ingress_tls_addr.expect("ingress TLS listener");
+    tokio::net::TcpStream::connect(SocketAddr::new(node_ip, tls.port()))
+        .await
+        .expect("the HTTPS listener is at the node IP too");
     let r = http_get(ingress, "foreign.test", "/").await.unwrap();
     assert_eq!(
         r.backend(),

@@ -678,6 +678,11 @@ async fn up(ctx: &Ctx, args: UpArgs) -> Result<()> {
     } else {
         SocketAddr::from(([127, 0, 0, 1], 10053))
     };
+    // An isolated cluster has no 10.96.0.10 (no route to it): its pods ask
+    // the DNS at the node IP instead, the gateway of the cluster's own
+    // Docker network, so side-by-side clusters never share it and no query
+    // leaves the machine.
+    let pod_dns: Option<String> = node_ip.clone().filter(|_| args.isolated);
     let mut specs: Vec<Spec> = vec![
         Spec::component(
             "controller",
@@ -741,6 +746,9 @@ async fn up(ctx: &Ctx, args: UpArgs) -> Result<()> {
             "--listen".into(),
             listen.into(),
         ];
+        if let Some(ip) = &pod_dns {
+            a.extend(["--cluster-dns".into(), ip.into()]);
+        }
         a.extend(certificates::kubelet_tls_args(&home, "nodes")?);
         specs.push(Spec::component(SIM_KUBELET, &minik, "minik-kubelet", a));
     }
@@ -770,6 +778,9 @@ async fn up(ctx: &Ctx, args: UpArgs) -> Result<()> {
         if args.isolated {
             a.push("--network-subnet".into());
             a.push("".into());
+        }
+        if let Some(ip) = &pod_dns {
+            a.extend(["--cluster-dns".into(), ip.into()]);
         }
         a.extend(certificates::kubelet_tls_args(&home, &node)?);
         if let Some(zone) = zone_of(i, args.zones) {
@@ -806,6 +817,9 @@ async fn up(ctx: &Ctx, args: UpArgs) -> Result<()> {
     let mut dns_args: Vec<OsString> = vec!["--kubeconfig".into(), kubeconfig("dns")?];
     if !args.isolated {
         dns_args.extend(["--listen".into(), "10.96.0.10:53".into()]);
+    }
+    if let Some(ip) = &pod_dns {
+        dns_args.extend(["--listen".into(), format!("{ip}:53").into()]);
     }
     dns_args.extend(["--listen".into(), dns.to_string().into()]);
     specs.push(Spec::component("dns", &minik, "minik-dns", dns_args));
