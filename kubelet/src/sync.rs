@@ -176,6 +176,14 @@ pub async fn sync_pod(k: &Kubelet, pod: &Pod, st: &mut PodState) -> Result<Next,
         return Ok(Next::Requeue(None));
     }
 
+    // A pod's first sync reports it Pending with its containers waiting in
+    // `ContainerCreating` before the sandbox, pulls and starts (kubelet's
+    // SyncPod sets the status first): what `kubectl get pods -w` shows
+    // meanwhile. The simulated runtime starts pods at once and skips it
+    // (one write less per pod at scale, as kwok's pods go straight to Running).
+    if records.is_empty() && k.config.runtime == crate::RuntimeKind::Docker {
+        write_status(k, pod, st).await?;
+    }
     let mut requeue = None;
     let sandbox = match records.iter().find(|r| r.sandbox && r.running()).cloned() {
         Some(s) => s,

@@ -56,6 +56,33 @@ async fn containers_share_localhost_env_volumes_and_dns() {
         }),
     )
     .await;
+    // Every status the pod goes through on its way up, as `kubectl get pods
+    // -w` would show it (watched from before the pod exists).
+    let statuses = {
+        use futures::{StreamExt, TryStreamExt};
+        let params = kube::api::WatchParams::default().fields("metadata.name=web");
+        let mut stream = c.pods().watch(&params, "0").await.unwrap().boxed();
+        tokio::spawn(async move {
+            let mut seen = Vec::new();
+            let deadline = Instant::now() + T;
+            while let Ok(Ok(Some(
+                kube::api::WatchEvent::Modified(p) | kube::api::WatchEvent::Added(p),
+            ))) = tokio::time::timeout_at(deadline.into(), stream.try_next()).await
+            {
+                let p = serde_json::to_value(p).unwrap();
+                let phase = p["status"]["phase"].as_str().unwrap_or("").to_string();
+                let waiting = p["status"]["containerStatuses"][0]["state"]["waiting"]["reason"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string();
+                seen.push((phase.clone(), waiting));
+                if phase == "Running" {
+                    break;
+                }
+            }
+            seen
+        })
+    };
     c.create_pod(json!({
         "metadata": {"name": "web", "labels": {"app": "demo"}},
         "spec": {
@@ -97,6 +124,13 @@ async fn containers_share_localhost_env_volumes_and_dns() {
     .await;
 
     let pod = c.wait_pod("web", T, running_and_ready).await;
+    // Pending with containers waiting in ContainerCreating, then Running.
+    let statuses = statuses.await.unwrap();
+    assert!(
+        statuses.contains(&("Pending".into(), "ContainerCreating".into())),
+        "{statuses:?}"
+    );
+    assert_eq!(statuses.last().unwrap().0, "Running", "{statuses:?}");
     let pod_ip = pod["status"]["podIP"].as_str().unwrap().to_string();
     assert!(!pod_ip.is_empty());
     assert_eq!(pod["status"]["hostIP"], pod["status"]["hostIPs"][0]["ip"]);
