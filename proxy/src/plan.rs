@@ -14,6 +14,10 @@
 //!   reads them, see `minik_client::service_endpoints`), matched to a
 //!   service port by port name and protocol; only ready endpoints count.
 //!
+//! - A Service labelled `service.kubernetes.io/service-proxy-name` belongs
+//!   to another proxy and gets nothing here, as kube-proxy skips it (minik's
+//!   own `kube-dns` carries it: minik-dns serves that ClusterIP itself).
+//!
 //! Not modelled: `externalIPs`, `externalTrafficPolicy`/
 //! `internalTrafficPolicy` (every node is this host), SCTP, topology hints.
 
@@ -23,6 +27,10 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use minik_client::service_endpoints;
+
+/// The label that hands a Service to another proxy (kube-proxy's
+/// `LabelServiceProxyName`).
+pub const SERVICE_PROXY_NAME: &str = "service.kubernetes.io/service-proxy-name";
 
 /// Layer-4 protocol of a service port.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -152,7 +160,12 @@ pub fn plan(
             continue;
         };
         let ty = spec.type_.as_deref().unwrap_or("ClusterIP");
-        if ty == "ExternalName" {
+        let other_proxy = svc
+            .metadata
+            .labels
+            .as_ref()
+            .is_some_and(|l| l.contains_key(SERVICE_PROXY_NAME));
+        if ty == "ExternalName" || other_proxy {
             continue;
         }
         let cluster_ips: Vec<IpAddr> = match &spec.cluster_ips {
@@ -323,6 +336,22 @@ mod tests {
         let plans = plan(&services, &[], &addressing());
         assert_eq!(plans.len(), 1, "headless keeps its backends (for Ingress)");
         assert!(plans[0].frontends.is_empty());
+    }
+
+    #[test]
+    fn a_service_of_another_proxy_is_left_alone() {
+        let services = [
+            svc(
+                json!({"metadata": {"name": "kube-dns", "namespace": "kube-system",
+                "labels": {SERVICE_PROXY_NAME: "minik-dns"}},
+                "spec": {"clusterIP": "10.96.0.10", "ports": [{"name": "dns", "port": 53, "protocol": "UDP"}]}}),
+            ),
+            svc(json!({"metadata": {"name": "web", "namespace": "default"},
+                "spec": {"clusterIP": "10.96.0.11", "ports": [{"port": 80}]}})),
+        ];
+        let plans = plan(&services, &[], &addressing());
+        let names: Vec<&str> = plans.iter().map(|p| p.key.service.as_str()).collect();
+        assert_eq!(names, vec!["web"]);
     }
 
     #[test]

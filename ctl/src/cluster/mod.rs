@@ -668,6 +668,9 @@ async fn up(ctx: &Ctx, args: UpArgs) -> Result<()> {
     };
     create_default_storage_class(ctx, &home).await?;
     ctx.print(" ✓ default StorageClass standard (minik.io/local-path)\n");
+    if !args.isolated {
+        create_dns_service(ctx, &home).await;
+    }
     let kubeconfig = |id: &str| -> Result<OsString> {
         let (user, groups) = identity(id);
         certificates::write_kubeconfig(&home, &server, id, &user, &groups)?;
@@ -816,7 +819,7 @@ async fn up(ctx: &Ctx, args: UpArgs) -> Result<()> {
     specs.push(Spec::component("proxy", &minik, "minik-proxy", proxy_args));
     let mut dns_args: Vec<OsString> = vec!["--kubeconfig".into(), kubeconfig("dns")?];
     if !args.isolated {
-        dns_args.extend(["--listen".into(), "10.96.0.10:53".into()]);
+        dns_args.extend(["--listen".into(), format!("{CLUSTER_DNS_IP}:53").into()]);
     }
     if let Some(ip) = &pod_dns {
         dns_args.extend(["--listen".into(), format!("{ip}:53").into()]);
@@ -1381,6 +1384,57 @@ async fn create_default_storage_class(ctx: &Ctx, home: &Home) -> Result<()> {
         api.create(info, "", &class, false).await?;
     }
     Ok(())
+}
+
+/// The cluster DNS's ClusterIP, where minik-dns listens (kubelets' `--cluster-dns`).
+const CLUSTER_DNS_IP: &str = "10.96.0.10";
+
+/// `kube-system/kube-dns`, the Service every cluster has for its DNS (as
+/// kubeadm's CoreDNS add-on makes it, with its labels, so `kubectl
+/// cluster-info` lists it). minik-dns runs on the host, not in pods: the
+/// Service has no selector and no endpoints, and is labelled for another
+/// proxy so minik-proxy leaves 10.96.0.10 to minik-dns, which answers there.
+/// Best effort: a store kept from an older cluster may hold the IP.
+async fn create_dns_service(ctx: &Ctx, home: &Home) {
+    let api = cluster_ctx(ctx, home);
+    let Ok(info) = resources::resolve("services") else {
+        return;
+    };
+    let service = serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {
+            "name": "kube-dns",
+            "namespace": "kube-system",
+            "labels": {
+                "k8s-app": "kube-dns",
+                "kubernetes.io/cluster-service": "true",
+                "kubernetes.io/name": "minik-dns",
+                "service.kubernetes.io/service-proxy-name": "minik-dns",
+            },
+        },
+        "spec": {
+            "clusterIP": CLUSTER_DNS_IP,
+            "ports": [
+                {"name": "dns", "port": 53, "protocol": "UDP", "targetPort": 53},
+                {"name": "dns-tcp", "port": 53, "protocol": "TCP", "targetPort": 53},
+            ],
+        },
+    });
+    let created = match api.get_opt(info, "kube-system", "kube-dns").await {
+        Ok(Some(_)) => Ok(()),
+        Ok(None) => api
+            .create(info, "kube-system", &service, false)
+            .await
+            .map(|_| ()),
+        Err(e) => Err(e),
+    };
+    match created {
+        Ok(()) => ctx.print(&format!(
+            " ✓ Service kube-system/kube-dns at {CLUSTER_DNS_IP}\n"
+        )),
+        Err(e) => ctx.print(&format!(" • no kube-dns Service: {e}\n")),
+    }
 }
 
 fn remove_data(home: &Home) -> Result<()> {
