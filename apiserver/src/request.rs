@@ -200,6 +200,11 @@ impl Params {
         Self { map }
     }
 
+    /// Adds `value` to `key`'s values (options that came in a body).
+    pub fn add(&mut self, key: &str, value: String) {
+        self.map.entry(key.to_string()).or_default().push(value);
+    }
+
     pub fn get(&self, key: &str) -> Option<&str> {
         self.map
             .get(key)

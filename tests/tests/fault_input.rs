@@ -264,6 +264,21 @@ fn corpus(kept: &Value) -> Vec<Case> {
     // dryRun=All is accepted and writes nothing (checked with the store).
     cases.push(Case::new("POST", format!("{CMS}?dryRun=All"), 201).json(cm("dry-run-only")));
     cases.push(Case::new("DELETE", format!("{CMS}/keep-1?dryRun=All"), 200));
+    // ... and as kubectl sends it, in the DeleteOptions body (one object,
+    // then the whole collection): every object stays.
+    let dry_body = json!({"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background", "dryRun": ["All"]});
+    cases.push(Case::new("DELETE", format!("{CMS}/keep-3"), 200).json(dry_body.clone()));
+    cases.push(Case::new("DELETE", CMS, 200).json(dry_body));
+    cases.push(
+        Case::new("DELETE", format!("{CMS}/keep-3"), 422)
+            .json(json!({"dryRun": ["Bogus"]}))
+            .says("DeleteOptions.meta.k8s.io"),
+    );
+    cases.push(
+        Case::new("DELETE", format!("{CMS}/keep-3"), 400)
+            .json(json!({"dryRun": "All"}))
+            .says("DeleteOptions.dryRun"),
+    );
     cases.push(
         Case::new("PATCH", format!("{CMS}/keep-2?dryRun=All"), 200)
             .body("application/merge-patch+json", "{\"data\":{\"k\":\"dry\"}}"),

@@ -324,3 +324,21 @@ async fn removing_the_last_label_or_annotation_leaves_no_empty_map() {
         "{json}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_dry_run_deletes_nothing() {
+    let c = TestCluster::start().await;
+    c.apply(DEPLOYMENT);
+    c.kubectl_ok(&["create", "configmap", "kept", "--from-literal=a=1"]);
+    // kubectl sends `dryRun` in the DeleteOptions body, not in the query.
+    for args in [
+        &["delete", "configmap", "kept", "--dry-run=server"][..],
+        &["delete", "deployment", "web", "--dry-run=server"],
+        &["delete", "configmaps", "--all", "--dry-run=server"],
+    ] {
+        let out = c.kubectl_ok(args);
+        assert!(out.contains("(server dry run)"), "{args:?}: {out}");
+    }
+    c.kubectl_ok(&["get", "configmap", "kept"]);
+    c.kubectl_ok(&["get", "deployment", "web"]);
+}
