@@ -167,6 +167,15 @@ async fn sync(
     let min = spec.min_replicas.unwrap_or(1);
     let max = spec.max_replicas;
     let now = Timestamp::now();
+    // kube's `recordInitialRecommendation`: an HPA first seen starts its
+    // history with the current count, so a scale-down waits out the
+    // stabilization window from then, not from its first low reading.
+    st.history
+        .lock()
+        .unwrap()
+        .entry(key(hpa))
+        .or_default()
+        .seed(current, now);
     let mut metric_statuses = Vec::new();
     let (desired, reason) = if current == 0 && min != 0 {
         set_condition(

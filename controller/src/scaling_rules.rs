@@ -182,6 +182,17 @@ pub struct Bounds {
 }
 
 impl History {
+    /// Records `current` as a recommendation if there is none yet
+    /// (`recordInitialRecommendation`).
+    pub fn seed(&mut self, current: i32, now: Timestamp) {
+        if self.recommendations.is_empty() {
+            self.recommendations.push(Recommendation {
+                replicas: current,
+                at: now,
+            });
+        }
+    }
+
     /// Normalizes a metrics proposal: stabilized over recent
     /// recommendations, then held to the rate limits and min/max.
     pub fn normalize(
@@ -461,6 +472,32 @@ mod tests {
         assert_eq!(
             plain(&mut h, bounds(2, 6, 2), 1, 0),
             (2, "ReadyForNewScale", "TooFewReplicas")
+        );
+    }
+
+    #[test]
+    fn a_new_hpa_holds_its_current_count_for_the_window() {
+        // The first reading is already low: the seeded current count (4)
+        // holds for five minutes from the first sync.
+        let mut h = History::default();
+        h.seed(4, at(0));
+        assert_eq!(
+            plain(&mut h, bounds(2, 5, 4), 2, 0),
+            (4, "ScaleDownStabilized", "DesiredWithinRange")
+        );
+        assert_eq!(
+            plain(&mut h, bounds(2, 5, 4), 2, 299),
+            (4, "ScaleDownStabilized", "DesiredWithinRange")
+        );
+        assert_eq!(
+            plain(&mut h, bounds(2, 5, 4), 2, 301),
+            (2, "ReadyForNewScale", "DesiredWithinRange")
+        );
+        // Seeding again later changes nothing.
+        h.seed(9, at(302));
+        assert_eq!(
+            plain(&mut h, bounds(2, 5, 2), 2, 303),
+            (2, "ReadyForNewScale", "DesiredWithinRange")
         );
     }
 

@@ -498,10 +498,12 @@ fn body_delete_options(
             }
             params.check_dry_run("DeleteOptions")?;
         }
-        Some(other) => return Err(ApiError::bad_request(format!(
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
             "json: cannot unmarshal {} into Go struct field DeleteOptions.dryRun of type []string",
             if other.is_string() { "string" } else { "value" }
-        ))),
+        )))
+        }
     }
     Ok(())
 }
