@@ -136,6 +136,10 @@ struct State {
     observed_ready: Mutex<HashMap<String, String>>,
     /// Pods with an eviction scheduled, per node.
     scheduled: Mutex<HashMap<String, HashSet<(String, String)>>>,
+    /// Per node: when this controller first saw each NoExecute taint that
+    /// came without `timeAdded` (`kubectl taint`), keyed by key, value and
+    /// effect — the clock its tolerations' seconds run on.
+    taints_seen: Mutex<HashMap<String, Vec<(Taint, Timestamp)>>>,
     /// UIDs of pods evicted whose deletion the pod cache may not show yet,
     /// per node (so a pass soon after does not evict them again).
     evicted: Mutex<HashMap<String, HashSet<String>>>,
@@ -176,6 +180,7 @@ pub fn build(ctx: &Arc<Context>) -> Built {
         registered: Mutex::default(),
         observed_ready: Mutex::default(),
         scheduled: Mutex::default(),
+        taints_seen: Mutex::default(),
         evicted: Mutex::default(),
         node_events: EventRecorder::new(ctx.client.clone(), "node-controller", None),
         eviction_events: EventRecorder::new(ctx.client.clone(), "taint-eviction-controller", None),
@@ -217,6 +222,7 @@ async fn forget(st: &State, node: &Node) {
     st.observed.lock().unwrap().remove(&name);
     st.observed_ready.lock().unwrap().remove(&name);
     st.scheduled.lock().unwrap().remove(&name);
+    st.taints_seen.lock().unwrap().remove(&name);
     st.backoff.forget(&name);
     if st.registered.lock().unwrap().remove(&name) {
         st.node_events
@@ -700,6 +706,8 @@ async fn evict_pods(st: &State, node: &Node, now: Timestamp) -> Result<Option<Ti
         .flat_map(|s| s.taints.iter().flatten())
         .filter(|t| t.effect == "NoExecute")
         .collect();
+    let taints = timed_taints(st, &name, &taints, now);
+    let taints: Vec<&Taint> = taints.iter().collect();
     let mut next: Option<Timestamp> = None;
     let mut still_scheduled = HashSet::new();
     // Evicted now: a scheduled eviction carried out, not cancelled (the
@@ -772,6 +780,41 @@ async fn evict_pods(st: &State, node: &Node, now: Timestamp) -> Result<Option<Ti
         }
     }
     Ok(next)
+}
+
+/// The node's NoExecute `taints`, each with a `timeAdded`: one added without
+/// (by `kubectl taint`; the node controller's own taints carry one) gets
+/// the time this controller first saw it, so tolerations' seconds run out
+/// rather than restarting at every pass. (Kubernetes' taint manager counts
+/// from when it first handles each pod on the tainted node; minik counts
+/// from the taint, as for taints with a `timeAdded`.) Forgets taints the
+/// node no longer has.
+fn timed_taints(st: &State, node: &str, taints: &[&Taint], now: Timestamp) -> Vec<Taint> {
+    let same = |a: &Taint, b: &Taint| a.key == b.key && a.value == b.value && a.effect == b.effect;
+    let mut seen = st.taints_seen.lock().unwrap();
+    let entry = seen.entry(node.to_string()).or_default();
+    entry.retain(|(t, _)| taints.iter().any(|n| same(n, t)));
+    let timed = taints
+        .iter()
+        .map(|&taint| {
+            let mut taint = taint.clone();
+            if taint.time_added.is_none() {
+                let first = match entry.iter().find(|(t, _)| same(t, &taint)) {
+                    Some((_, at)) => *at,
+                    None => {
+                        entry.push((taint.clone(), now));
+                        now
+                    }
+                };
+                taint.time_added = Some(Time(first));
+            }
+            taint
+        })
+        .collect();
+    if entry.is_empty() {
+        seen.remove(node);
+    }
+    timed
 }
 
 /// Kubernetes' `addConditionAndDeletePod`: the DisruptionTarget condition,

@@ -406,3 +406,72 @@ async fn a_stopped_kubelet_is_a_lost_node_until_started_again() {
     .await;
     dashboard.task.abort();
 }
+
+/// `kubectl taint nodes n k=v:NoExecute` adds a taint without `timeAdded`:
+/// a pod that does not tolerate it goes at once, one tolerating it for a
+/// few seconds goes when they have run out, one tolerating it forever stays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kubectl_taint_evicts_each_pod_when_its_toleration_runs_out() {
+    let c = TestCluster::start().await;
+    let client = c.client.clone();
+    let nodes: Api<Node> = Api::all(client.clone());
+    let leases: Api<Lease> = Api::namespaced(client.clone(), "kube-node-lease");
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    let node: Node = serde_json::from_value(json!({"metadata": {"name": "node-t"}})).unwrap();
+    nodes.create(&PostParams::default(), &node).await.unwrap();
+    report_ready(&nodes, "node-t").await;
+    let lease: Lease = serde_json::from_value(json!({
+        "metadata": {"name": "node-t"},
+        "spec": {"holderIdentity": "node-t", "leaseDurationSeconds": 2, "renewTime": Timestamp::now().to_string()},
+    }))
+    .unwrap();
+    leases.create(&PostParams::default(), &lease).await.unwrap();
+    let _kubelet = heartbeats(
+        leases.clone(),
+        Arc::new(Mutex::new(HashSet::from(["node-t".to_string()]))),
+    );
+    let tolerating = |secs: Option<i64>| {
+        let mut t = json!({"key": "k", "operator": "Equal", "value": "v", "effect": "NoExecute"});
+        if let Some(s) = secs {
+            t["tolerationSeconds"] = json!(s);
+        }
+        json!({"tolerations": [t]})
+    };
+    for (name, extra) in [
+        ("intolerant", json!({})),
+        ("for-3s", tolerating(Some(3))),
+        ("forever", tolerating(None)),
+    ] {
+        create_pod(&pods, &pod(name, json!({}), Some("node-t"), &[], extra)).await;
+    }
+    let _controller = lifecycle::start(&client, settings(), &[Which::NodeLifecycle]);
+    // Settled on a healthy node first: nothing is evicted.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let deleting = |name: &'static str| {
+        let pods = pods.clone();
+        async move {
+            pods.get_opt(name)
+                .await
+                .unwrap()
+                .is_none_or(|p| p.metadata.deletion_timestamp.is_some())
+        }
+    };
+    assert!(!deleting("intolerant").await);
+
+    c.kubectl_ok(&["taint", "nodes", "node-t", "k=v:NoExecute"]);
+    let tainted = std::time::Instant::now();
+    wait_for("the intolerant pod evicted", WAIT, || async {
+        deleting("intolerant").await.then_some(())
+    })
+    .await;
+    wait_for("the 3 s pod evicted", WAIT, || async {
+        deleting("for-3s").await.then_some(())
+    })
+    .await;
+    let after = tainted.elapsed();
+    assert!(
+        after >= Duration::from_millis(2500),
+        "evicted {after:?} after the taint, before its 3 s toleration ran out"
+    );
+    assert!(!deleting("forever").await);
+}
