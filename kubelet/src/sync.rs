@@ -544,14 +544,11 @@ impl Starter<'_> {
             };
             let timeout = Duration::from_secs(grace_of(self.pod).max(1) as u64);
             if let Err(msg) = probes::run(&Action::of_hook(hook), &target, timeout).await {
-                events.warning(
-                    "FailedPostStartHook",
-                    format!("PostStartHook failed: {msg}"),
-                );
-                events.normal(
-                    "Killing",
-                    format!("FailedPostStartHook: stopping container {}", c.name),
-                );
+                // As Kubernetes' kubelet: the hook's output goes to the log,
+                // not into the Event, where it could leak a secret.
+                tracing::warn!(pod = %format!("{}/{}", self.pref.namespace, self.pref.name), container = %c.name, "PostStartHook failed: {msg}");
+                events.warning("FailedPostStartHook", "PostStartHook failed".to_string());
+                events.normal("Killing", "FailedPostStartHook".to_string());
                 k.runtime.stop_container(&id, Duration::ZERO).await?;
                 return Ok(Some(Duration::from_millis(100)));
             }

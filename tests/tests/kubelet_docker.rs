@@ -16,6 +16,7 @@ use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kubelet_support::docker_proxy::DockerProxy;
 use kubelet_support::*;
 use minik_kubelet::runtime::{docker::DockerRuntime, Runtime, RuntimeEvent};
+use minik_tests::wait_for;
 use serde_json::json;
 use tokio::sync::broadcast;
 
@@ -254,6 +255,12 @@ async fn crash_loop_back_off_and_image_pull_errors() {
         "spec": {"containers": [{"name": "c", "image": "minik/does-not-exist:v9"}]}
     }))
     .await;
+    c.create_pod(json!({
+        "metadata": {"name": "hookfail"},
+        "spec": {"containers": [{"name": "c", "image": "busybox:1.35", "command": ["sleep", "3600"],
+            "lifecycle": {"postStart": {"exec": {"command": ["sh", "-c", "echo secret-ish; exit 3"]}}}}]}
+    }))
+    .await;
 
     let first = c
         .wait_pod("crash", T, |p| {
@@ -291,6 +298,18 @@ async fn crash_loop_back_off_and_image_pull_errors() {
     assert!(
         events.iter().any(|(r, n)| r == "BackOff"
             && n.starts_with("Back-off restarting failed container crash in pod crash_default(")),
+        "{events:?}"
+    );
+
+    // A failed postStart hook: Kubernetes' words, without the hook's output.
+    let events = wait_for("the hook's events", T, || async {
+        let events = pod_events(&c.cluster.client, "hookfail").await;
+        events.iter().any(|(r, _)| r == "Killing").then_some(events)
+    })
+    .await;
+    assert!(
+        events.contains(&("FailedPostStartHook".into(), "PostStartHook failed".into()))
+            && events.contains(&("Killing".into(), "FailedPostStartHook".into())),
         "{events:?}"
     );
 
