@@ -72,6 +72,7 @@ pub mod spdy;
 pub mod stats;
 pub mod status;
 pub mod sync;
+pub mod termination;
 pub mod token_manager;
 pub mod volumes;
 

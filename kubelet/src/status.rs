@@ -80,6 +80,8 @@ pub fn terminated(r: &ContainerRecord, scheme: &str) -> Value {
     });
     if start_error {
         t["message"] = json!(r.error);
+    } else if !r.message.is_empty() {
+        t["message"] = json!(r.message);
     }
     t
 }
@@ -441,6 +443,7 @@ mod tests {
             exit_code: exit,
             oom_killed: false,
             error: String::new(),
+            message: String::new(),
             ip: (name == "POD").then(|| "10.244.0.9".to_string()),
         }
     }

@@ -42,6 +42,7 @@ use crate::pod_dns;
 use crate::probes::{self, Action, ProbeContext, ProbeKind, Prober};
 use crate::runtime::{ContainerConfig, ContainerRecord, PodRef, SandboxConfig};
 use crate::status::{self, instances, Waiting};
+use crate::termination;
 use crate::volumes::{self, MountError};
 use crate::Error;
 
@@ -459,6 +460,12 @@ impl Starter<'_> {
             "{}:/etc/resolv.conf",
             dir.join("resolv.conf").display()
         ));
+        if k.config.runtime == crate::RuntimeKind::Docker {
+            match termination::prepare(&dir, c, restart_count) {
+                Ok(bind) => binds.push(bind),
+                Err(e) => return Err(Error::Runtime(format!("termination message file: {e}"))),
+            }
+        }
 
         let lookup = |name: &str| env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
         let expand = |v: &Option<Vec<String>>| {
@@ -847,7 +854,11 @@ async fn write_status_of(
     });
     let pod = shown.as_ref().unwrap_or(pod);
     let pref = pod_ref(pod);
-    let records = k.runtime.list_pod(&pref.uid).await?;
+    let mut records = k.runtime.list_pod(&pref.uid).await?;
+    if k.config.runtime == crate::RuntimeKind::Docker {
+        let dir = volumes::pod_dir(&k.root_dir(), &pref.uid);
+        termination::fill(k.runtime.as_ref(), pod, &dir, &mut records).await;
+    }
     let mine = status::compute(&status::Input {
         pod,
         records: &records,

@@ -255,6 +255,21 @@ async fn crash_loop_back_off_and_image_pull_errors() {
         "spec": {"containers": [{"name": "c", "image": "minik/does-not-exist:v9"}]}
     }))
     .await;
+    // Termination messages: from the file, and from the log on an error.
+    c.create_pod(json!({
+        "metadata": {"name": "says-why"},
+        "spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox:1.35",
+            "command": ["sh", "-c", "echo custom-message > /dev/termination-log; exit 4"]}]}
+    }))
+    .await;
+    c.create_pod(json!({
+        "metadata": {"name": "logs-why"},
+        "spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox:1.35",
+            "terminationMessagePolicy": "FallbackToLogsOnError",
+            "securityContext": {"runAsUser": 1000},
+            "command": ["sh", "-c", "echo first; echo from-logs; exit 5"]}]}
+    }))
+    .await;
     c.create_pod(json!({
         "metadata": {"name": "hookfail"},
         "spec": {"containers": [{"name": "c", "image": "busybox:1.35", "command": ["sleep", "3600"],
@@ -299,6 +314,26 @@ async fn crash_loop_back_off_and_image_pull_errors() {
         events.iter().any(|(r, n)| r == "BackOff"
             && n.starts_with("Back-off restarting failed container crash in pod crash_default(")),
         "{events:?}"
+    );
+
+    for (pod, code, message) in [
+        ("says-why", 4, "custom-message\n"),
+        ("logs-why", 5, "first\nfrom-logs\n"),
+    ] {
+        let p = c
+            .wait_pod(pod, T, |p| p["status"]["phase"] == "Failed")
+            .await;
+        let t = &container_status(&p, "c")["state"]["terminated"];
+        assert_eq!(
+            (t["exitCode"].as_i64(), t["message"].as_str()),
+            (Some(code), Some(message)),
+            "{pod}: {t}"
+        );
+    }
+    let described = c.cluster.kubectl_ok(&["describe", "pod", "says-why"]);
+    assert!(
+        described.contains("Message:  custom-message"),
+        "{described}"
     );
 
     // A failed postStart hook: Kubernetes' words, without the hook's output.

@@ -229,6 +229,7 @@ impl DockerRuntime {
             exit_code: state.exit_code.unwrap_or(0),
             oom_killed: state.oom_killed.unwrap_or(false) || oom_event,
             error: state.error.unwrap_or_default(),
+            message: String::new(),
             ip,
         })
     }

@@ -85,6 +85,9 @@ pub struct ContainerRecord {
     pub oom_killed: bool,
     /// The runtime's error for a container that failed to start.
     pub error: String,
+    /// A dead container's termination message: filled in by the kubelet
+    /// (`termination.rs`), never by a runtime.
+    pub message: String,
     /// Sandboxes only: the pod IP.
     pub ip: Option<String>,
 }

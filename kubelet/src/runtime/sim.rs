@@ -109,6 +109,7 @@ impl SimContainer {
             exit_code: self.exit_code,
             oom_killed: false,
             error: String::new(),
+            message: String::new(),
             ip: self.ip.map(|ip| ip.to_string()),
         }
     }
