@@ -41,8 +41,9 @@
 //! Ephemeral containers (`kubectl debug`) start once beside the app
 //! containers, in the target container's process namespace.
 //!
-//! Deliberately left out: static pods, host-network pods, sidecar init
-//! containers, eviction, device plugins, CSI and
+//! Deliberately left out: static pods, host-network pods and sidecar init
+//! containers (each pod using them gets a `NotSupported` Warning Event),
+//! eviction, device plugins, CSI and
 //! other storage volumes, a SubjectAccessReview per kubelet request, CRI
 //! over gRPC (the runtime is a Rust trait).
 

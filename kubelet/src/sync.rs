@@ -182,8 +182,13 @@ pub async fn sync_pod(k: &Kubelet, pod: &Pod, st: &mut PodState) -> Result<Next,
     // SyncPod sets the status first): what `kubectl get pods -w` shows
     // meanwhile. The simulated runtime starts pods at once and skips it
     // (one write less per pod at scale, as kwok's pods go straight to Running).
-    if records.is_empty() && k.config.runtime == crate::RuntimeKind::Docker {
-        write_status(k, pod, st).await?;
+    if records.is_empty() {
+        for note in unsupported(&spec) {
+            st.events.warning("NotSupported", note);
+        }
+        if k.config.runtime == crate::RuntimeKind::Docker {
+            write_status(k, pod, st).await?;
+        }
     }
     let mut requeue = None;
     let sandbox = match records.iter().find(|r| r.sandbox && r.running()).cloned() {
@@ -384,6 +389,25 @@ pub async fn sync_pod(k: &Kubelet, pod: &Pod, st: &mut PodState) -> Result<Next,
 
 /// An ephemeral container as the container it is to the runtime (the same
 /// fields; ports, probes and lifecycle hooks are refused by validation).
+/// What minik's kubelet accepts but does not do, said once per pod when
+/// it first syncs (a Warning Event each, rather than silence): sidecar
+/// containers (init containers with `restartPolicy: Always`) are run as
+/// ordinary init containers, so one that never exits holds the pod in
+/// PodInitializing; `hostNetwork` pods get a network namespace of their own.
+fn unsupported(spec: &k8s_openapi::api::core::v1::PodSpec) -> Vec<String> {
+    let mut notes: Vec<String> = spec
+        .init_containers
+        .iter()
+        .flatten()
+        .filter(|c| c.restart_policy.as_deref() == Some("Always"))
+        .map(|c| format!("init container {} has restartPolicy Always: minik does not run sidecar containers, it waits for it to exit like any init container", c.name))
+        .collect();
+    if spec.host_network == Some(true) {
+        notes.push("hostNetwork is not supported by minik: the pod gets its own network namespace on the cluster network".into());
+    }
+    notes
+}
+
 pub fn ephemeral_as_container(e: &EphemeralContainer) -> Container {
     serde_json::to_value(e)
         .ok()

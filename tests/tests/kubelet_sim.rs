@@ -230,6 +230,36 @@ async fn simulated_nodes_register_and_run_pods_to_their_phases() {
     let after = api.get("b").await.unwrap().metadata.resource_version;
     assert_eq!(before, after, "a settled pod's status is not rewritten");
 
+    // What the kubelet accepts but does not do, it says (once).
+    create_pod(
+        client,
+        "sidecar",
+        "sim-2",
+        json!({"hostNetwork": true,
+            "initContainers": [{"name": "proxy", "image": "busybox:1.35", "restartPolicy": "Always"}],
+            "containers": [{"name": "c", "image": "busybox:1.35"}]}),
+    )
+    .await;
+    let notes = minik_tests::wait_for("NotSupported warnings", Duration::from_secs(10), || async {
+        let events = support::lifecycle::events_about(client, "default", "sidecar").await;
+        let mut notes: Vec<String> = events
+            .into_iter()
+            .filter(|(reason, _)| reason == "NotSupported")
+            .map(|(_, note)| note)
+            .collect();
+        notes.sort();
+        (notes.len() == 2).then_some(notes)
+    })
+    .await;
+    assert!(
+        notes[0].starts_with("hostNetwork is not supported"),
+        "{notes:?}"
+    );
+    assert!(
+        notes[1].starts_with("init container proxy has restartPolicy Always"),
+        "{notes:?}"
+    );
+
     // Deletion is confirmed by the kubelet.
     api.delete("a", &DeleteParams::default()).await.unwrap();
     wait_pods(client, Duration::from_secs(10), |pods| {
