@@ -293,6 +293,7 @@ async fn start_node(
         node::register(&kubelet, &facts)
     })
     .await?;
+    node::record_start(&kubelet, &registered);
     let uid = registered.metadata.uid.clone();
     until_done(&name, "create the node's Lease", || {
         lease::create(&kubelet, uid.clone())

@@ -15,16 +15,23 @@
 //!   re-checks every `node_status_update_frequency` and writes at least
 //!   every `node_status_report_frequency` (heartbeat times).
 //!
+//! - Events about the Node, in kubelet's words: on start (Docker nodes;
+//!   a simulated process of many nodes would post thousands) `Starting`,
+//!   `NodeAllocatableEnforced`, the three pressure conditions and
+//!   `NodeReady`; on a cordon or uncordon, `NodeNotSchedulable` /
+//!   `NodeSchedulable`.
+//!
 //! Simplified: the pressure conditions are always False (no eviction
 //! manager), and allocatable equals capacity (no reservations).
 
 use std::sync::Arc;
 use std::time::Instant;
 
-use k8s_openapi::api::core::v1::Node;
+use k8s_openapi::api::core::v1::{Node, ObjectReference};
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use minik_api::meta::format_timestamp;
 use minik_client::errors;
+use minik_client::events::EventType;
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
@@ -221,6 +228,43 @@ pub async fn register(k: &Kubelet, facts: &NodeFacts) -> Result<Node, Error> {
     }
 }
 
+/// The Node an Event is about.
+fn node_ref(node: &Node) -> ObjectReference {
+    ObjectReference {
+        api_version: Some("v1".into()),
+        kind: Some("Node".into()),
+        name: node.metadata.name.clone(),
+        uid: node.metadata.uid.clone(),
+        ..Default::default()
+    }
+}
+
+/// What kubelet records about its Node as it starts (Docker nodes only).
+pub fn record_start(k: &Kubelet, node: &Node) {
+    if k.config.runtime != crate::RuntimeKind::Docker {
+        return;
+    }
+    let name = &k.node_name;
+    let status_is = |s: &str| format!("Node {name} status is now: {s}");
+    for (reason, note) in [
+        ("Starting", "Starting kubelet.".to_string()),
+        (
+            "NodeAllocatableEnforced",
+            "Updated Node Allocatable limit across pods".to_string(),
+        ),
+        (
+            "NodeHasSufficientMemory",
+            status_is("NodeHasSufficientMemory"),
+        ),
+        ("NodeHasNoDiskPressure", status_is("NodeHasNoDiskPressure")),
+        ("NodeHasSufficientPID", status_is("NodeHasSufficientPID")),
+        ("NodeReady", status_is("NodeReady")),
+    ] {
+        k.recorder
+            .spawn_publish(node_ref(node), EventType::Normal, reason.into(), note);
+    }
+}
+
 async fn write_status(api: &Api<Node>, k: &Kubelet, status: Value) -> Result<Node, Error> {
     let patch = json!({"status": status});
     Ok(api
@@ -266,6 +310,8 @@ pub async fn run(
     let mut ticker = tokio::time::interval(k.config.node_status_update_frequency);
     let mut current: Option<Arc<Node>> = Some(registered);
     let mut last_report = Instant::now();
+    // kubelet's `lastNodeUnschedulable`: a cordon or uncordon is an Event.
+    let mut unschedulable = false;
     loop {
         tokio::select! {
             event = nodes.recv() => match event {
@@ -279,6 +325,20 @@ pub async fn run(
         follow_stop_switch(&k, current.as_deref());
         if *k.stopped.borrow() {
             continue;
+        }
+        if let Some(node) = current.as_deref() {
+            let now = node.spec.as_ref().and_then(|s| s.unschedulable) == Some(true);
+            if now != unschedulable {
+                unschedulable = now;
+                let state = if now {
+                    "NodeNotSchedulable"
+                } else {
+                    "NodeSchedulable"
+                };
+                let note = format!("Node {} status is now: {state}", k.node_name);
+                k.recorder
+                    .spawn_publish(node_ref(node), EventType::Normal, state.into(), note);
+            }
         }
         let desired = desired_status(&k, &facts, current.as_deref());
         let reported = current

@@ -995,6 +995,45 @@ async fn node_is_registered_with_lease_and_stats() {
         .clone();
     assert_eq!(ready["status"], "True");
     assert_eq!(ready["reason"], "KubeletReady");
+    // The Node's own Events, as `kubectl describe node` lists them; a
+    // cordon and an uncordon are Events too.
+    c.cluster.kubectl_ok(&["cordon", "node-1"]);
+    let node_events = || async {
+        let events = pod_events(&c.cluster.client, "node-1").await;
+        events
+            .iter()
+            .any(|(r, _)| r == "NodeNotSchedulable")
+            .then_some(events)
+    };
+    let events = wait_for("the Node's events", T, node_events).await;
+    for (reason, note) in [
+        ("Starting", "Starting kubelet."),
+        (
+            "NodeHasSufficientMemory",
+            "Node node-1 status is now: NodeHasSufficientMemory",
+        ),
+        ("NodeReady", "Node node-1 status is now: NodeReady"),
+        (
+            "NodeNotSchedulable",
+            "Node node-1 status is now: NodeNotSchedulable",
+        ),
+    ] {
+        assert!(
+            events.contains(&(reason.into(), note.into())),
+            "{reason}: {events:?}"
+        );
+    }
+    c.cluster.kubectl_ok(&["uncordon", "node-1"]);
+    wait_for("NodeSchedulable", T, || async {
+        let events = pod_events(&c.cluster.client, "node-1").await;
+        events
+            .iter()
+            .any(|(r, _)| r == "NodeSchedulable")
+            .then_some(())
+    })
+    .await;
+    let described = c.cluster.kubectl_ok(&["describe", "node", "node-1"]);
+    assert!(described.contains("Starting kubelet."), "{described}");
     let port = node["status"]["daemonEndpoints"]["kubeletEndpoint"]["Port"]
         .as_u64()
         .unwrap();
