@@ -175,6 +175,7 @@ async fn sync(
         .unwrap()
         .entry(key(hpa))
         .or_default()
+        .of(hpa.metadata.uid.as_deref().unwrap_or(""))
         .seed(current, now);
     let mut metric_statuses = Vec::new();
     let (desired, reason) = if current == 0 && min != 0 {

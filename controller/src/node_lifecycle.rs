@@ -137,8 +137,8 @@ struct State {
     /// Pods with an eviction scheduled, per node.
     scheduled: Mutex<HashMap<String, HashSet<(String, String)>>>,
     /// Per node: when this controller first saw each NoExecute taint that
-    /// came without `timeAdded` (`kubectl taint`), keyed by key, value and
-    /// effect — the clock its tolerations' seconds run on.
+    /// came without `timeAdded` (`kubectl taint`), keyed by key and effect
+    /// — the clock its tolerations' seconds run on.
     taints_seen: Mutex<HashMap<String, Vec<(Taint, Timestamp)>>>,
     /// UIDs of pods evicted whose deletion the pod cache may not show yet,
     /// per node (so a pass soon after does not evict them again).
@@ -790,7 +790,8 @@ async fn evict_pods(st: &State, node: &Node, now: Timestamp) -> Result<Option<Ti
 /// from the taint, as for taints with a `timeAdded`.) Forgets taints the
 /// node no longer has.
 fn timed_taints(st: &State, node: &str, taints: &[&Taint], now: Timestamp) -> Vec<Taint> {
-    let same = |a: &Taint, b: &Taint| a.key == b.key && a.value == b.value && a.effect == b.effect;
+    // A taint is its key and effect (`MatchTaint`): a new value is the same taint.
+    let same = |a: &Taint, b: &Taint| a.key == b.key && a.effect == b.effect;
     let mut seen = st.taints_seen.lock().unwrap();
     let entry = seen.entry(node.to_string()).or_default();
     entry.retain(|(t, _)| taints.iter().any(|n| same(n, t)));

@@ -121,6 +121,9 @@ struct ScaleEvent {
 /// One HPA's recent recommendations and scale events.
 #[derive(Debug, Default, Clone)]
 pub struct History {
+    /// The HPA this history is of: one recreated under the same name
+    /// starts afresh (Kubernetes forgets a deleted HPA's history).
+    uid: String,
     recommendations: Vec<Recommendation>,
     up: Vec<ScaleEvent>,
     down: Vec<ScaleEvent>,
@@ -182,6 +185,17 @@ pub struct Bounds {
 }
 
 impl History {
+    /// Starts afresh if this history was of another HPA (`uid`).
+    pub fn of(&mut self, uid: &str) -> &mut Self {
+        if self.uid != uid {
+            *self = History {
+                uid: uid.to_string(),
+                ..Default::default()
+            };
+        }
+        self
+    }
+
     /// Records `current` as a recommendation if there is none yet
     /// (`recordInitialRecommendation`).
     pub fn seed(&mut self, current: i32, now: Timestamp) {
@@ -498,6 +512,13 @@ mod tests {
         assert_eq!(
             plain(&mut h, bounds(2, 5, 2), 2, 303),
             (2, "ReadyForNewScale", "DesiredWithinRange")
+        );
+        // An HPA recreated under the same name starts afresh.
+        let h = h.of("another-uid");
+        h.seed(4, at(400));
+        assert_eq!(
+            plain(h, bounds(2, 5, 4), 2, 401),
+            (4, "ScaleDownStabilized", "DesiredWithinRange")
         );
     }
 

@@ -182,7 +182,15 @@ pub async fn sync_pod(k: &Kubelet, pod: &Pod, st: &mut PodState) -> Result<Next,
     // SyncPod sets the status first): what `kubectl get pods -w` shows
     // meanwhile. The simulated runtime starts pods at once and skips it
     // (one write less per pod at scale, as kwok's pods go straight to Running).
-    if records.is_empty() {
+    // First sync: nothing created yet and no status of this kubelet's on
+    // the pod (so neither a retry after a failed sandbox nor a pod whose
+    // containers were removed under it goes back here).
+    let reported = pod
+        .status
+        .as_ref()
+        .and_then(|s| s.container_statuses.as_ref())
+        .is_some_and(|c| !c.is_empty());
+    if records.is_empty() && !reported {
         for note in unsupported(&spec) {
             st.events.warning("NotSupported", note);
         }
@@ -387,8 +395,6 @@ pub async fn sync_pod(k: &Kubelet, pod: &Pod, st: &mut PodState) -> Result<Next,
     Ok(Next::Requeue(requeue))
 }
 
-/// An ephemeral container as the container it is to the runtime (the same
-/// fields; ports, probes and lifecycle hooks are refused by validation).
 /// What minik's kubelet accepts but does not do, said once per pod when
 /// it first syncs (a Warning Event each, rather than silence): sidecar
 /// containers (init containers with `restartPolicy: Always`) are run as
@@ -408,6 +414,8 @@ fn unsupported(spec: &k8s_openapi::api::core::v1::PodSpec) -> Vec<String> {
     notes
 }
 
+/// An ephemeral container as the container it is to the runtime (the same
+/// fields; ports, probes and lifecycle hooks are refused by validation).
 pub fn ephemeral_as_container(e: &EphemeralContainer) -> Container {
     serde_json::to_value(e)
         .ok()
@@ -818,6 +826,12 @@ async fn collect_garbage(k: &Kubelet, records: &[ContainerRecord]) -> Result<(),
         let keep = if r.sandbox { 1 } else { 2 };
         if *n > keep && r.dead() {
             k.runtime.remove_container(&r.id).await?;
+            if !r.sandbox {
+                // Its termination message file goes with it.
+                let dir = volumes::pod_dir(&k.root_dir(), &r.pod.uid);
+                let _ =
+                    std::fs::remove_file(termination::host_file(&dir, &r.name, r.restart_count));
+            }
         }
     }
     Ok(())

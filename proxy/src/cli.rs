@@ -38,8 +38,9 @@ struct Args {
     /// Do not add (or remove) the service-CIDR route.
     #[arg(long)]
     no_route: bool,
-    /// The node IP (the cluster network's gateway): NodePorts and
-    /// LoadBalancers listen on it too, and it is the reported EXTERNAL-IP.
+    /// The node IP (the cluster network's gateway): NodePorts,
+    /// LoadBalancers and the Ingress listen on it too, and it is the
+    /// reported EXTERNAL-IP and Ingress ADDRESS.
     #[arg(long)]
     node_ip: Option<IpAddr>,
     /// HTTP address of the Ingress controller ("none" to disable).

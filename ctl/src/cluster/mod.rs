@@ -50,7 +50,10 @@
 //! `--isolated` (for tests and side-by-side clusters) adds no host route
 //! and no iptables rules: the proxy serves ClusterIPs on a loopback range
 //! in userspace mode, DNS and the ingress
-//! listen on free loopback ports and kubelets on ephemeral ports.
+//! listen on free loopback ports and kubelets on ephemeral ports; the
+//! ingress also at the node IP (the gateway of the cluster's own Docker
+//! network) on the same ports, and DNS at the node IP's port 53, where the
+//! pods of an isolated Docker cluster ask.
 
 pub mod backup;
 pub mod certificates;
@@ -685,7 +688,19 @@ async fn up(ctx: &Ctx, args: UpArgs) -> Result<()> {
     // the DNS at the node IP instead, the gateway of the cluster's own
     // Docker network, so side-by-side clusters never share it and no query
     // leaves the machine.
-    let pod_dns: Option<String> = node_ip.clone().filter(|_| args.isolated);
+    // (Port 53 needs root or CAP_NET_BIND_SERVICE, and a host DNS server on
+    // 0.0.0.0:53 would hold it: checked here, said if not possible.)
+    let pod_dns: Option<String> = node_ip.clone().filter(|_| args.isolated).filter(|ip| {
+        match std::net::UdpSocket::bind(format!("{ip}:53")) {
+            Ok(_) => true,
+            Err(e) => {
+                ctx.print(&format!(
+                    " • pods' cluster DNS at {ip}:53 cannot be bound ({e}): in this isolated cluster pods resolve no cluster names\n"
+                ));
+                false
+            }
+        }
+    });
     let mut specs: Vec<Spec> = vec![
         Spec::component(
             "controller",
