@@ -1283,8 +1283,7 @@ pub(crate) fn validate_volume_mode(mode: Option<&str>, errs: &mut Errs) {
 // ---------------------------------------------------------------------------
 
 /// Selector checks shared by the apps kinds: required, well formed, not
-/// empty. `selector` is
-/// `None` when the object has none. Returns the selector to match the
+/// empty. `selector` is `None` when the object has none. Returns the selector to match the
 /// template's labels with: a missing one is Kubernetes' `labels.Nothing()`
 /// (what `LabelSelectorAsSelector` makes of nil), which matches no labels,
 /// so the template mismatch is reported beside the missing selector, as
@@ -1881,31 +1880,18 @@ mod tests {
             .as_object_mut()
             .unwrap()
             .remove("labels");
-        assert_eq!(
-            create("apps", "Deployment", d.clone()),
-            vec![
-                "spec.selector: Required value",
-                "spec.template.metadata.labels: Invalid value: map[string]string(nil): `selector` does not match template `labels`"
-            ]
-        );
+        let mismatch = "spec.template.metadata.labels: Invalid value: map[string]string(nil): `selector` does not match template `labels`";
+        let both = vec!["spec.selector: Required value", mismatch];
+        assert_eq!(create("apps", "Deployment", d.clone()), both);
         d["kind"] = json!("StatefulSet");
         d["spec"]["serviceName"] = json!("web");
-        assert_eq!(
-            create("apps", "StatefulSet", d.clone()),
-            vec![
-                "spec.selector: Required value",
-                "spec.template.metadata.labels: Invalid value: map[string]string(nil): `selector` does not match template `labels`"
-            ]
-        );
+        assert_eq!(create("apps", "StatefulSet", d.clone()), both);
         // ValidateDaemonSetSpec never calls a missing selector required.
         d["kind"] = json!("DaemonSet");
         let spec = d["spec"].as_object_mut().unwrap();
         spec.remove("replicas");
         spec.remove("serviceName");
-        assert_eq!(
-            create("apps", "DaemonSet", d),
-            vec!["spec.template.metadata.labels: Invalid value: map[string]string(nil): `selector` does not match template `labels`"]
-        );
+        assert_eq!(create("apps", "DaemonSet", d), vec![mismatch]);
     }
 
     #[test]

@@ -138,9 +138,12 @@ impl Decoder {
     /// The `Warning` header values for the response (RFC 7234 form, code 299).
     pub fn warning_headers(&self) -> Vec<String> {
         let warnings = self.warnings.lock().expect("warnings lock");
-        warnings
-            .iter()
-            .map(|w| format!("299 - {}", serde_json::to_string(w).expect("a string")))
-            .collect()
+        warnings.iter().map(|w| warning_header(w)).collect()
     }
+}
+
+/// One `Warning` header value, as kube-apiserver writes it: code 299, no
+/// agent, the text quoted.
+pub fn warning_header(text: &str) -> String {
+    format!("299 - {}", serde_json::to_string(text).expect("a string"))
 }

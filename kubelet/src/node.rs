@@ -27,8 +27,9 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use k8s_openapi::api::core::v1::{Node, ObjectReference};
+use k8s_openapi::api::core::v1::Node;
 use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::Resource;
 use minik_api::meta::format_timestamp;
 use minik_client::errors;
 use minik_client::events::EventType;
@@ -228,17 +229,6 @@ pub async fn register(k: &Kubelet, facts: &NodeFacts) -> Result<Node, Error> {
     }
 }
 
-/// The Node an Event is about.
-fn node_ref(node: &Node) -> ObjectReference {
-    ObjectReference {
-        api_version: Some("v1".into()),
-        kind: Some("Node".into()),
-        name: node.metadata.name.clone(),
-        uid: node.metadata.uid.clone(),
-        ..Default::default()
-    }
-}
-
 /// What kubelet records about its Node as it starts (Docker nodes only).
 pub fn record_start(k: &Kubelet, node: &Node) {
     if k.config.runtime != crate::RuntimeKind::Docker {
@@ -261,7 +251,7 @@ pub fn record_start(k: &Kubelet, node: &Node) {
         ("NodeReady", status_is("NodeReady")),
     ] {
         k.recorder
-            .spawn_publish(node_ref(node), EventType::Normal, reason.into(), note);
+            .spawn_publish(node.object_ref(&()), EventType::Normal, reason.into(), note);
     }
 }
 
@@ -336,8 +326,12 @@ pub async fn run(
                     "NodeSchedulable"
                 };
                 let note = format!("Node {} status is now: {state}", k.node_name);
-                k.recorder
-                    .spawn_publish(node_ref(node), EventType::Normal, state.into(), note);
+                k.recorder.spawn_publish(
+                    node.object_ref(&()),
+                    EventType::Normal,
+                    state.into(),
+                    note,
+                );
             }
         }
         let desired = desired_status(&k, &facts, current.as_deref());

@@ -177,14 +177,15 @@ pub async fn sync_pod(k: &Kubelet, pod: &Pod, st: &mut PodState) -> Result<Next,
         return Ok(Next::Requeue(None));
     }
 
-    // A pod's first sync reports it Pending with its containers waiting in
-    // `ContainerCreating` before the sandbox, pulls and starts (kubelet's
-    // SyncPod sets the status first): what `kubectl get pods -w` shows
-    // meanwhile. The simulated runtime starts pods at once and skips it
-    // (one write less per pod at scale, as kwok's pods go straight to Running).
-    // First sync: nothing created yet and no status of this kubelet's on
-    // the pod (so neither a retry after a failed sandbox nor a pod whose
-    // containers were removed under it goes back here).
+    // A pod's first sync — nothing created yet, and no container status of
+    // this kubelet's on the pod (so neither a retry after a failed sandbox
+    // nor a pod whose containers were removed under it comes back here):
+    // what minik does not do is said, and the pod is reported Pending with
+    // its containers waiting in `ContainerCreating` before the sandbox,
+    // pulls and starts (kubelet's SyncPod sets the status first), which is
+    // what `kubectl get pods -w` shows meanwhile. The simulated runtime
+    // starts pods at once and skips that write (one write less per pod at
+    // scale, as kwok's pods go straight to Running).
     let reported = pod
         .status
         .as_ref()

@@ -48,6 +48,19 @@ async fn report_ready(nodes: &Api<Node>, name: &str) {
         .unwrap();
 }
 
+/// What a kubelet does as it starts: the Node, Ready, and its Lease.
+async fn register(nodes: &Api<Node>, leases: &Api<Lease>, name: &str) {
+    let node: Node = serde_json::from_value(json!({"metadata": {"name": name}})).unwrap();
+    nodes.create(&PostParams::default(), &node).await.unwrap();
+    report_ready(nodes, name).await;
+    let lease: Lease = serde_json::from_value(json!({
+        "metadata": {"name": name},
+        "spec": {"holderIdentity": name, "leaseDurationSeconds": 2, "renewTime": Timestamp::now().to_string()},
+    }))
+    .unwrap();
+    leases.create(&PostParams::default(), &lease).await.unwrap();
+}
+
 /// Renews the Leases of the nodes in `alive` every 300 ms, as kubelets do.
 fn heartbeats(leases: Api<Lease>, alive: Arc<Mutex<HashSet<String>>>) -> Running {
     Running::spawn(async move {
@@ -97,15 +110,7 @@ async fn a_silent_node_is_tainted_its_pods_evicted_and_it_recovers() {
     let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
 
     for name in ["node-a", "node-b"] {
-        let node: Node = serde_json::from_value(json!({"metadata": {"name": name}})).unwrap();
-        nodes.create(&PostParams::default(), &node).await.unwrap();
-        report_ready(&nodes, name).await;
-        let lease: Lease = serde_json::from_value(json!({
-            "metadata": {"name": name},
-            "spec": {"holderIdentity": name, "leaseDurationSeconds": 2, "renewTime": Timestamp::now().to_string()},
-        }))
-        .unwrap();
-        leases.create(&PostParams::default(), &lease).await.unwrap();
+        register(&nodes, &leases, name).await;
     }
     let alive = Arc::new(Mutex::new(HashSet::from(["node-b".to_string()])));
     let _kubelets = heartbeats(leases.clone(), alive.clone());
@@ -417,15 +422,7 @@ async fn a_kubectl_taint_evicts_each_pod_when_its_toleration_runs_out() {
     let nodes: Api<Node> = Api::all(client.clone());
     let leases: Api<Lease> = Api::namespaced(client.clone(), "kube-node-lease");
     let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
-    let node: Node = serde_json::from_value(json!({"metadata": {"name": "node-t"}})).unwrap();
-    nodes.create(&PostParams::default(), &node).await.unwrap();
-    report_ready(&nodes, "node-t").await;
-    let lease: Lease = serde_json::from_value(json!({
-        "metadata": {"name": "node-t"},
-        "spec": {"holderIdentity": "node-t", "leaseDurationSeconds": 2, "renewTime": Timestamp::now().to_string()},
-    }))
-    .unwrap();
-    leases.create(&PostParams::default(), &lease).await.unwrap();
+    register(&nodes, &leases, "node-t").await;
     let _kubelet = heartbeats(
         leases.clone(),
         Arc::new(Mutex::new(HashSet::from(["node-t".to_string()]))),

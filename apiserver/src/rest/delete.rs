@@ -12,13 +12,31 @@ use crate::error::ApiError;
 use crate::hub::EventType;
 use crate::registry::{self, DeleteOptions, DeleteStep};
 
-fn options(ctx: &Ctx) -> Result<DeleteOptions, ApiError> {
-    let body = if ctx.body.is_empty() {
-        None
-    } else {
-        Some(ctx.body_object()?)
-    };
-    DeleteOptions::from_request(body.as_ref(), &ctx.params)
+/// The request's `DeleteOptions`, from its query and its body (kubectl
+/// sends them in the body, `dryRun` included): kube-apiserver reads both
+/// into one `DeleteOptions`, so a body's `dryRun: ["All"]` joins the
+/// query's, where [`Ctx::mutate`](super::Ctx) looks for a dry run.
+fn options(ctx: &mut Ctx) -> Result<DeleteOptions, ApiError> {
+    if ctx.body.is_empty() {
+        return DeleteOptions::from_request(None, &ctx.params);
+    }
+    let body = ctx.body_object()?;
+    match body.get("dryRun") {
+        None | Some(Value::Null) => {}
+        Some(Value::Array(values)) if values.iter().all(Value::is_string) => {
+            for v in values.iter().filter_map(Value::as_str) {
+                ctx.params.add("dryRun", v.to_string());
+            }
+            ctx.params.check_dry_run("DeleteOptions")?;
+        }
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+            "json: cannot unmarshal {} into Go struct field DeleteOptions.dryRun of type []string",
+            if other.is_string() { "string" } else { "value" }
+        )))
+        }
+    }
+    DeleteOptions::from_request(Some(&body), &ctx.params)
 }
 
 /// Deletes (or marks) the object at `key`; returns it and whether it is gone.
@@ -49,8 +67,8 @@ pub(super) async fn delete_key(
     Ok((committed.into_object(), gone))
 }
 
-pub async fn delete(ctx: Ctx) -> Result<Response, ApiError> {
-    let opts = options(&ctx)?;
+pub async fn delete(mut ctx: Ctx) -> Result<Response, ApiError> {
+    let opts = options(&mut ctx)?;
     let (obj, gone) =
         delete_key(&ctx, ctx.target.key(), ctx.target.name().to_string(), opts).await?;
     // kube-apiserver answers a completed delete with a Status, except for
@@ -65,8 +83,8 @@ pub async fn delete(ctx: Ctx) -> Result<Response, ApiError> {
     }
 }
 
-pub async fn delete_collection(ctx: Ctx) -> Result<Response, ApiError> {
-    let opts = options(&ctx)?;
+pub async fn delete_collection(mut ctx: Ctx) -> Result<Response, ApiError> {
+    let opts = options(&mut ctx)?;
     let (items, _) = super::read::select(&ctx, 0, None)?;
     let mut deleted = Vec::new();
     for (key, obj) in items {

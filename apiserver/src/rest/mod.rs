@@ -346,11 +346,7 @@ pub async fn dispatch(State(state): State<Arc<AppState>>, req: Request) -> Respo
         state.requests.record(labels, response.status().as_u16());
     }
     if let Some(warning) = deprecation {
-        let value = format!(
-            "299 - {}",
-            serde_json::to_string(warning).expect("a string")
-        );
-        if let Ok(v) = http::HeaderValue::from_str(&value) {
+        if let Ok(v) = http::HeaderValue::from_str(&crate::decode::warning_header(warning)) {
             response.headers_mut().append(http::header::WARNING, v);
         }
     }
@@ -405,10 +401,6 @@ async fn handle(
         Method::POST | Method::PUT | Method::PATCH => FieldValidation::from_params(&params)?,
         _ => FieldValidation::Warn,
     };
-    let mut params = params;
-    if method == Method::DELETE && !body.is_empty() {
-        body_delete_options(&body, &parts.headers, &mut params)?;
-    }
     let ctx = Ctx {
         state,
         target,
@@ -473,39 +465,6 @@ async fn handle(
             sub.map(|s| format!("/{s}")).unwrap_or_default()
         ))),
     }
-}
-
-/// A DELETE's `DeleteOptions` may come in its body (kubectl sends them
-/// there, `dryRun` included) as well as in the query: kube-apiserver reads
-/// both into one `DeleteOptions`, so a body's `dryRun: ["All"]` is as much a
-/// dry run as `?dryRun=All`. The body's other options are read where the
-/// deletion is planned (`registry::DeleteOptions`).
-fn body_delete_options(
-    body: &[u8],
-    headers: &http::HeaderMap,
-    params: &mut Params,
-) -> Result<(), ApiError> {
-    let content_type = headers
-        .get(http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("application/json");
-    let options = request::decode_body(body, content_type)?;
-    match options.get("dryRun") {
-        None | Some(Value::Null) => {}
-        Some(Value::Array(values)) if values.iter().all(Value::is_string) => {
-            for v in values.iter().filter_map(Value::as_str) {
-                params.add("dryRun", v.to_string());
-            }
-            params.check_dry_run("DeleteOptions")?;
-        }
-        Some(other) => {
-            return Err(ApiError::bad_request(format!(
-            "json: cannot unmarshal {} into Go struct field DeleteOptions.dryRun of type []string",
-            if other.is_string() { "string" } else { "value" }
-        )))
-        }
-    }
-    Ok(())
 }
 
 /// Query options kube-apiserver refuses before doing anything: `dryRun`
