@@ -8,7 +8,10 @@
 //! hub's change counter for the CRD prefix moves, so a request reads no
 //! store to find its resource. (kube-apiserver's `crdHandler` watches CRDs
 //! through an informer instead; minik's counter is bumped before the
-//! write's reply, so there is no window where a created CRD is not served.)
+//! write's reply, so the client that wrote a CRD is served it at once. On
+//! etcd the counter moves when the change comes back through etcd's watch,
+//! so another client may read the new CRD from the store a moment before
+//! this set has it, as with kube-apiserver's informer.)
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -314,8 +314,18 @@ async fn kube_crate_custom_resource_like_a_built_in() {
             .then_some(())
     })
     .await;
-    let err = sites.list(&ListParams::default()).await.unwrap_err();
-    assert!(minik_client::errors::is_not_found(&err), "{err}");
+    // The API server that removed the CRD stops serving its resources
+    // before it answers; on etcd, another reader can see the CRD gone from
+    // the store a moment before that (kube-apiserver's crdHandler lags its
+    // informer the same way), so this waits rather than asks once.
+    wait_for("the resource no longer served", T, || async {
+        match sites.list(&ListParams::default()).await {
+            Err(err) if minik_client::errors::is_not_found(&err) => Some(()),
+            Err(err) => panic!("expected 404, got {err}"),
+            Ok(_) => None,
+        }
+    })
+    .await;
     crds.create(&PostParams::default(), &Website::crd())
         .await
         .unwrap();
