@@ -121,6 +121,18 @@ pub fn mask(list: &ResourceList, names: &BTreeSet<String>) -> ResourceList {
         .collect()
 }
 
+/// `quota.Max`: each resource at the larger of the two.
+pub fn max(a: &ResourceList, b: &ResourceList) -> ResourceList {
+    let mut out = a.clone();
+    for (k, v) in b {
+        let entry = out.entry(k.clone()).or_insert(*v);
+        if *v > *entry {
+            *entry = *v;
+        }
+    }
+    out
+}
+
 /// `quota.SubtractWithNonNegativeResult`: what `a` adds over `b`, never below zero.
 pub fn increase(a: &ResourceList, b: &ResourceList) -> ResourceList {
     a.iter()

@@ -39,10 +39,13 @@
 //!   only.
 //!
 //! Ephemeral containers (`kubectl debug`) start once beside the app
-//! containers, in the target container's process namespace.
+//! containers, in the target container's process namespace. Sidecars
+//! (init containers with `restartPolicy: Always`) start in init order, hold
+//! the next until they have started, run beside the app containers, count
+//! for readiness, are always restarted, and are stopped after them.
 //!
-//! Deliberately left out: static pods, host-network pods and sidecar init
-//! containers (each pod using them gets a `NotSupported` Warning Event),
+//! Deliberately left out: static pods, host-network pods (each pod using
+//! one gets a `NotSupported` Warning Event),
 //! eviction, device plugins, CSI and
 //! other storage volumes, a SubjectAccessReview per kubelet request, CRI
 //! over gRPC (the runtime is a Rust trait).

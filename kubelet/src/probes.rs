@@ -248,11 +248,12 @@ pub struct ProbeContext {
 }
 
 impl Prober {
-    /// Runs one worker per probe of each running container (`(spec, id)`),
-    /// and stops workers of containers that are gone or replaced.
-    pub fn sync(&mut self, running: &[(Container, String)], ctx: &ProbeContext) {
+    /// Runs one worker per probe of each running container (`(spec, id,
+    /// whether it is an init container)`: sidecars have probes too), and
+    /// stops workers of containers that are gone or replaced.
+    pub fn sync(&mut self, running: &[(Container, String, bool)], ctx: &ProbeContext) {
         let mut wanted = std::collections::HashSet::new();
-        for (container, id) in running {
+        for (container, id, init) in running {
             for kind in [
                 ProbeKind::Startup,
                 ProbeKind::Liveness,
@@ -281,7 +282,7 @@ impl Prober {
                     wake: ctx.wake.clone(),
                     events: ctx
                         .events
-                        .container(&crate::events::field_path(false, &container.name)),
+                        .container(&crate::events::field_path(*init, &container.name)),
                 };
                 self.workers
                     .insert(key, (id.clone(), tokio::spawn(worker.run())));

@@ -118,8 +118,10 @@ fn container_status(input: &Input<'_>, c: &Container, init: bool, default_waitin
         (_, None) => (waiting_state(default_waiting, ""), last_of(previous)),
     };
     let running = latest.is_some_and(|r| r.running());
+    // A sidecar is ready and started as an app container is, by its probes.
+    let run_to_completion = init && !is_sidecar(c);
     let (ready, started) = match latest {
-        Some(r) if init => (r.dead() && r.exit_code == 0 && r.error.is_empty(), running),
+        Some(r) if run_to_completion => (succeeded(r), running),
         Some(r) if running => (input.prober.ready(c, &r.id), input.prober.started(c, &r.id)),
         _ => (false, false),
     };
@@ -139,6 +141,11 @@ fn container_status(input: &Input<'_>, c: &Container, init: bool, default_waitin
     s
 }
 
+/// A restartable init container (`restartPolicy: Always`): a sidecar.
+pub fn is_sidecar(c: &Container) -> bool {
+    c.restart_policy.as_deref() == Some("Always")
+}
+
 fn succeeded(r: &ContainerRecord) -> bool {
     r.dead() && r.exit_code == 0 && r.error.is_empty()
 }
@@ -152,17 +159,32 @@ pub fn compute(input: &Input<'_>) -> Map<String, Value> {
     let inits = spec.init_containers.clone().unwrap_or_default();
     let sandbox = input.records.iter().find(|r| r.sandbox && r.running());
 
-    // Init containers: done when each has succeeded, failed for good when
-    // one failed under restartPolicy Never.
+    // Init containers: done when each regular one has succeeded and each
+    // sidecar has started (or once a regular container has run: a sidecar
+    // restarting later does not make the pod uninitialized); failed for
+    // good when a regular one failed under restartPolicy Never.
+    let regular_started = spec
+        .containers
+        .iter()
+        .any(|c| !instances(input.records, &c.name).is_empty());
     let mut incomplete = Vec::new();
     let mut init_failed = false;
     for c in &inits {
-        match instances(input.records, &c.name).first() {
+        let latest = instances(input.records, &c.name).first().copied();
+        if is_sidecar(c) {
+            let started = latest.is_some_and(|r| r.running() && input.prober.started(c, &r.id));
+            if !started && !regular_started {
+                incomplete.push(c.name.clone());
+            }
+            continue;
+        }
+        match latest {
             Some(r) if succeeded(r) => {}
             Some(r) if r.dead() && policy == "Never" => {
                 init_failed = true;
                 incomplete.push(c.name.clone());
             }
+            _ if regular_started => {}
             _ => incomplete.push(c.name.clone()),
         }
     }
@@ -187,7 +209,15 @@ pub fn compute(input: &Input<'_>) -> Map<String, Value> {
         Some(p @ ("Succeeded" | "Failed")) => p.to_string(),
         _ if init_failed => "Failed".into(),
         _ if !initialized => "Pending".into(),
-        _ => phase_of(&statuses, policy, input.terminal),
+        _ => {
+            let sidecar_statuses: Vec<&Value> = inits
+                .iter()
+                .zip(&init_statuses)
+                .filter(|(c, _)| is_sidecar(c))
+                .map(|(_, s)| s)
+                .collect();
+            phase_of(&statuses, &sidecar_statuses, policy, input.terminal)
+        }
     };
     // The status manager's `TerminatePod`: a pod that ends without a
     // terminal phase of its own (a container never started) has Failed.
@@ -197,8 +227,13 @@ pub fn compute(input: &Input<'_>) -> Map<String, Value> {
         phase
     };
 
-    let unready: Vec<String> = statuses
+    // Sidecars count for readiness, before the app containers.
+    let unready: Vec<String> = inits
         .iter()
+        .zip(&init_statuses)
+        .filter(|(c, _)| is_sidecar(c))
+        .map(|(_, s)| s)
+        .chain(&statuses)
         .filter(|s| s["ready"] != json!(true))
         .map(|s| s["name"].as_str().unwrap_or("").to_string())
         .collect();
@@ -374,8 +409,20 @@ fn condition(type_: &str, ok: bool, reason: Option<(&str, String)>) -> Value {
 
 /// kubelet's `getPhase` over the app containers' statuses. A `terminal` pod
 /// (deleted, containers stopped) is not restarted whatever its policy.
-fn phase_of(statuses: &[Value], policy: &str, terminal: bool) -> String {
+fn phase_of(statuses: &[Value], sidecars: &[&Value], policy: &str, terminal: bool) -> String {
     let (mut running, mut waiting, mut stopped, mut succeeded) = (0, 0, 0, 0);
+    // A running sidecar keeps the pod Running and one never run yet keeps
+    // it Pending; one that has exited does not count: the pod's outcome is
+    // its regular containers'.
+    for s in sidecars {
+        if s.pointer("/state/running").is_some() {
+            running += 1;
+        } else if s.pointer("/state/waiting").is_some()
+            && s.pointer("/lastState/terminated").is_none()
+        {
+            waiting += 1;
+        }
+    }
     for s in statuses {
         if s.pointer("/state/running").is_some() {
             running += 1;
@@ -554,13 +601,13 @@ mod tests {
     #[test]
     fn run_to_completion_phases_follow_restart_policy() {
         let statuses = |code: i64| vec![json!({"state": {"terminated": {"exitCode": code}}})];
-        assert_eq!(phase_of(&statuses(0), "Never", false), "Succeeded");
-        assert_eq!(phase_of(&statuses(1), "Never", false), "Failed");
-        assert_eq!(phase_of(&statuses(1), "OnFailure", false), "Running");
-        assert_eq!(phase_of(&statuses(0), "OnFailure", false), "Succeeded");
-        assert_eq!(phase_of(&statuses(0), "Always", false), "Running");
+        assert_eq!(phase_of(&statuses(0), &[], "Never", false), "Succeeded");
+        assert_eq!(phase_of(&statuses(1), &[], "Never", false), "Failed");
+        assert_eq!(phase_of(&statuses(1), &[], "OnFailure", false), "Running");
+        assert_eq!(phase_of(&statuses(0), &[], "OnFailure", false), "Succeeded");
+        assert_eq!(phase_of(&statuses(0), &[], "Always", false), "Running");
         // Deleted and stopped: terminal whatever the policy.
-        assert_eq!(phase_of(&statuses(0), "Always", true), "Succeeded");
-        assert_eq!(phase_of(&statuses(1), "Always", true), "Failed");
+        assert_eq!(phase_of(&statuses(0), &[], "Always", true), "Succeeded");
+        assert_eq!(phase_of(&statuses(1), &[], "Always", true), "Failed");
     }
 }

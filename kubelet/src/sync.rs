@@ -10,7 +10,9 @@
 //! 2. the sandbox (infra container) — recreated, with every container
 //!    stopped, if it died;
 //! 3. resolv.conf, hosts and volumes;
-//! 4. init containers in order, each to success;
+//! 4. init containers in order, each to success — a sidecar
+//!    (`restartPolicy: Always`) until it has started, then kept running;
+//!    once the app containers are done for good, sidecars are stopped;
 //! 5. app containers: start missing ones, restart dead ones per
 //!    `restartPolicy` with CrashLoopBackOff, kill ones failing liveness or
 //!    whose spec changed;
@@ -41,7 +43,7 @@ use crate::images::{self, ImageOutcome, PullBackoff};
 use crate::pod_dns;
 use crate::probes::{self, Action, ProbeContext, ProbeKind, Prober};
 use crate::runtime::{ContainerConfig, ContainerRecord, PodRef, SandboxConfig};
-use crate::status::{self, instances, Waiting};
+use crate::status::{self, instances, is_sidecar, Waiting};
 use crate::termination;
 use crate::volumes::{self, MountError};
 use crate::Error;
@@ -199,6 +201,33 @@ pub async fn sync_pod(k: &Kubelet, pod: &Pod, st: &mut PodState) -> Result<Next,
             write_status(k, pod, st).await?;
         }
     }
+
+    // The regular containers are done for good (restartPolicy Never or
+    // OnFailure): the sidecars are stopped, last first, and the pod ends —
+    // kubelet's `computePodActions` kills such a pod, and its phase counts
+    // only the regular containers.
+    let policy = spec.restart_policy.as_deref().unwrap_or("Always");
+    let sidecars: Vec<&Container> = spec
+        .init_containers
+        .iter()
+        .flatten()
+        .filter(|c| is_sidecar(c))
+        .collect();
+    if !sidecars.is_empty() && regular_containers_done(&spec.containers, &records, policy) {
+        st.prober.stop_all();
+        let grace = grace_of(pod);
+        for c in sidecars.iter().rev() {
+            if let Some(r) = instances(&records, &c.name).first().filter(|r| r.running()) {
+                st.events
+                    .container(&field_path(true, &c.name))
+                    .normal("Killing", format!("Stopping container {}", c.name));
+                stop_container(k, pod, st, c, r, grace).await;
+            }
+        }
+        write_status(k, pod, st).await?;
+        return Ok(Next::Requeue(None));
+    }
+
     let mut requeue = None;
     let sandbox = match records.iter().find(|r| r.sandbox && r.running()).cloned() {
         Some(s) => s,
@@ -258,13 +287,59 @@ pub async fn sync_pod(k: &Kubelet, pod: &Pod, st: &mut PodState) -> Result<Next,
         volumes: &volumes,
     };
 
-    let policy = spec.restart_policy.as_deref().unwrap_or("Always");
     let now = Timestamp::now();
 
-    // Init containers, in order, each to success.
+    // Init containers, in order: a regular one runs to success, a sidecar
+    // (restartPolicy Always) until it has started, then stays running and
+    // is restarted whenever it exits, whatever the pod's restartPolicy.
+    // Once a regular container has run the pod stays initialized: a
+    // restarting sidecar does not hold the others back
+    // (`HasAnyRegularContainerStarted`).
+    let regular_started = spec
+        .containers
+        .iter()
+        .any(|c| !instances(&records, &c.name).is_empty());
     let mut initialized = true;
     for c in spec.init_containers.iter().flatten() {
         let latest = instances(&records, &c.name).first().map(|r| (*r).clone());
+        if is_sidecar(c) {
+            let started = match latest {
+                Some(r) if r.running() => {
+                    if let Some((reason, grace)) = restart_reason(st, c, &r) {
+                        st.events
+                            .container(&field_path(true, &c.name))
+                            .normal("Killing", reason);
+                        stop_container(k, pod, st, c, &r, grace.unwrap_or_else(|| grace_of(pod)))
+                            .await;
+                        requeue = Some(Duration::ZERO);
+                        false
+                    } else {
+                        st.prober.started(c, &r.id)
+                    }
+                }
+                Some(r) if r.dead() => {
+                    requeue =
+                        restart_after_backoff(&mut starter, st, c, true, &r, now, requeue).await?;
+                    false
+                }
+                Some(r) => {
+                    k.runtime.start_container(&r.id).await?;
+                    false
+                }
+                None => {
+                    // Started now; the next sync sees whether it has started
+                    // (at once, unless a startup probe must pass first).
+                    let retry = starter.start(st, c, true, 0).await?;
+                    requeue = retry.or(Some(Duration::ZERO));
+                    false
+                }
+            };
+            if started || regular_started {
+                continue;
+            }
+            initialized = false;
+            break;
+        }
         match latest {
             Some(r) if r.dead() && r.exit_code == 0 && r.error.is_empty() => continue,
             Some(r) if r.running() => {}
@@ -292,38 +367,10 @@ pub async fn sync_pod(k: &Kubelet, pod: &Pod, st: &mut PodState) -> Result<Next,
             match latest {
                 None => requeue = starter.start(st, c, false, 0).await?.or(requeue),
                 Some(r) if r.running() => {
-                    let events = st.events.container(&field_path(false, &c.name));
-                    // A failed probe's own terminationGracePeriodSeconds, if
-                    // set, overrides the pod's (ProbeTerminationGracePeriod).
-                    let probe_grace = |p: &Option<k8s_openapi::api::core::v1::Probe>| {
-                        p.as_ref().and_then(|p| p.termination_grace_period_seconds)
-                    };
-                    let reason = if r.hash != spec_hash(c) && !r.hash.is_empty() {
-                        Some((
-                            format!("Container {} definition changed, will be restarted", c.name),
-                            None,
-                        ))
-                    } else {
-                        match st.prober.failed(c, &r.id) {
-                            Some(ProbeKind::Liveness) => Some((
-                                format!(
-                                    "Container {} failed liveness probe, will be restarted",
-                                    c.name
-                                ),
-                                probe_grace(&c.liveness_probe),
-                            )),
-                            Some(ProbeKind::Startup) => Some((
-                                format!(
-                                    "Container {} failed startup probe, will be restarted",
-                                    c.name
-                                ),
-                                probe_grace(&c.startup_probe),
-                            )),
-                            _ => None,
-                        }
-                    };
-                    if let Some((reason, grace)) = reason {
-                        events.normal("Killing", reason);
+                    if let Some((reason, grace)) = restart_reason(st, c, &r) {
+                        st.events
+                            .container(&field_path(false, &c.name))
+                            .normal("Killing", reason);
                         let grace = grace.unwrap_or_else(|| grace_of(pod));
                         stop_container(k, pod, st, c, &r, grace).await;
                         requeue = Some(Duration::ZERO);
@@ -374,12 +421,16 @@ pub async fn sync_pod(k: &Kubelet, pod: &Pod, st: &mut PodState) -> Result<Next,
 
     // Probe workers follow the running containers.
     let records = k.runtime.list_pod(&pref.uid).await?;
-    let running: Vec<(Container, String)> = spec
-        .containers
+    let running: Vec<(Container, String, bool)> = spec
+        .init_containers
         .iter()
-        .filter_map(|c| {
+        .flatten()
+        .filter(|c| is_sidecar(c))
+        .map(|c| (c, true))
+        .chain(spec.containers.iter().map(|c| (c, false)))
+        .filter_map(|(c, init)| {
             let r = instances(&records, &c.name).into_iter().next()?;
-            r.running().then(|| (c.clone(), r.id.clone()))
+            r.running().then(|| (c.clone(), r.id.clone(), init))
         })
         .collect();
     st.prober.sync(
@@ -397,22 +448,69 @@ pub async fn sync_pod(k: &Kubelet, pod: &Pod, st: &mut PodState) -> Result<Next,
 }
 
 /// What minik's kubelet accepts but does not do, said once per pod when
-/// it first syncs (a Warning Event each, rather than silence): sidecar
-/// containers (init containers with `restartPolicy: Always`) are run as
-/// ordinary init containers, so one that never exits holds the pod in
-/// PodInitializing; `hostNetwork` pods get a network namespace of their own.
+/// it first syncs (a Warning Event each, rather than silence): `hostNetwork`
+/// pods get a network namespace of their own.
 fn unsupported(spec: &k8s_openapi::api::core::v1::PodSpec) -> Vec<String> {
-    let mut notes: Vec<String> = spec
-        .init_containers
-        .iter()
-        .flatten()
-        .filter(|c| c.restart_policy.as_deref() == Some("Always"))
-        .map(|c| format!("init container {} has restartPolicy Always: minik does not run sidecar containers, it waits for it to exit like any init container", c.name))
-        .collect();
+    let mut notes = Vec::new();
     if spec.host_network == Some(true) {
         notes.push("hostNetwork is not supported by minik: the pod gets its own network namespace on the cluster network".into());
     }
     notes
+}
+
+/// Every regular container has exited and, by the pod's restartPolicy,
+/// will not be started again.
+fn regular_containers_done(
+    containers: &[Container],
+    records: &[ContainerRecord],
+    policy: &str,
+) -> bool {
+    policy != "Always"
+        && containers
+            .iter()
+            .all(|c| match instances(records, &c.name).first() {
+                Some(r) if r.dead() => {
+                    policy == "Never" || (r.exit_code == 0 && r.error.is_empty())
+                }
+                _ => false,
+            })
+}
+
+/// Why a running container must be killed and started again, with the
+/// failed probe's own terminationGracePeriodSeconds if it sets one
+/// (ProbeTerminationGracePeriod): its spec changed, or its startup or
+/// liveness probe failed.
+fn restart_reason(
+    st: &PodState,
+    c: &Container,
+    r: &ContainerRecord,
+) -> Option<(String, Option<i64>)> {
+    let probe_grace = |p: &Option<k8s_openapi::api::core::v1::Probe>| {
+        p.as_ref().and_then(|p| p.termination_grace_period_seconds)
+    };
+    if r.hash != spec_hash(c) && !r.hash.is_empty() {
+        return Some((
+            format!("Container {} definition changed, will be restarted", c.name),
+            None,
+        ));
+    }
+    match st.prober.failed(c, &r.id) {
+        Some(ProbeKind::Liveness) => Some((
+            format!(
+                "Container {} failed liveness probe, will be restarted",
+                c.name
+            ),
+            probe_grace(&c.liveness_probe),
+        )),
+        Some(ProbeKind::Startup) => Some((
+            format!(
+                "Container {} failed startup probe, will be restarted",
+                c.name
+            ),
+            probe_grace(&c.startup_probe),
+        )),
+        _ => None,
+    }
 }
 
 /// An ephemeral container as the container it is to the runtime (the same
@@ -753,32 +851,59 @@ async fn stop_pod(k: &Kubelet, pod: &Pod, st: &mut PodState, grace: i64) -> Resu
     let pref = pod_ref(pod);
     let records = k.runtime.list_pod(&pref.uid).await?;
     let spec = pod.spec.clone().unwrap_or_default();
-    let all_specs: Vec<&Container> = spec
+    let specs: Vec<(&Container, bool)> = spec
         .containers
         .iter()
-        .chain(spec.init_containers.iter().flatten())
+        .map(|c| (c, false))
+        .chain(spec.init_containers.iter().flatten().map(|c| (c, true)))
         .collect();
-    let stops = records
-        .iter()
-        .filter(|r| r.running() && !r.sandbox)
-        .map(|r| {
-            let c = all_specs
-                .iter()
-                .find(|c| c.name == r.name)
-                .map(|c| (*c).clone())
-                .unwrap_or_else(|| Container {
+    let spec_of = |r: &ContainerRecord| {
+        specs.iter().find(|(c, _)| c.name == r.name).map_or_else(
+            || {
+                let c = Container {
                     name: r.name.clone(),
                     ..Default::default()
-                });
-            let st = &*st;
-            async move {
-                st.events
-                    .container(&field_path(false, &r.name))
-                    .normal("Killing", format!("Stopping container {}", r.name));
-                stop_container(k, pod, st, &c, r, grace).await;
-            }
-        });
-    futures::future::join_all(stops).await;
+                };
+                (c, false)
+            },
+            |(c, init)| ((*c).clone(), *init),
+        )
+    };
+    let st = &*st;
+    let stop = |r: &ContainerRecord, grace: i64| {
+        let (c, init) = spec_of(r);
+        let r = r.clone();
+        async move {
+            st.events
+                .container(&field_path(init, &r.name))
+                .normal("Killing", format!("Stopping container {}", r.name));
+            stop_container(k, pod, st, &c, &r, grace).await;
+        }
+    };
+    let running = |r: &&ContainerRecord| r.running() && !r.sandbox;
+    // The others together first, then the sidecars one by one, last first,
+    // within what is left of the grace period — so a sidecar serves its
+    // pod until the pod's own containers have gone.
+    let sidecar_names: Vec<&str> = spec
+        .init_containers
+        .iter()
+        .flatten()
+        .filter(|c| is_sidecar(c))
+        .map(|c| c.name.as_str())
+        .collect();
+    let began = std::time::Instant::now();
+    let others = records
+        .iter()
+        .filter(running)
+        .filter(|r| !sidecar_names.contains(&r.name.as_str()))
+        .map(|r| stop(r, grace));
+    futures::future::join_all(others).await;
+    for name in sidecar_names.iter().rev() {
+        let left = grace - began.elapsed().as_secs() as i64;
+        for r in records.iter().filter(running).filter(|r| r.name == *name) {
+            stop(r, left.max(0)).await;
+        }
+    }
     for r in records.iter().filter(|r| r.sandbox && r.running()) {
         k.runtime.stop_container(&r.id, Duration::ZERO).await?;
     }

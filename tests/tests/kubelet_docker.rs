@@ -610,6 +610,109 @@ async fn init_containers_run_in_order_and_oom_is_reported() {
     );
 }
 
+/// Sidecar containers (init containers with `restartPolicy: Always`):
+/// the app container starts only once the sidecar's startup probe passes,
+/// reaches it on localhost, and the sidecar counts in READY; a pod whose
+/// work is done stops its sidecar and completes; a pod deleted stops its
+/// app container first and the sidecar after it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sidecars_serve_their_pod_and_stop_after_it() {
+    let Some(c) = KubeletCluster::start().await else {
+        return;
+    };
+    // busybox httpd as PID 1 ignores SIGTERM: the grace period ends it.
+    let web_sidecar = json!({"name": "proxy", "image": "busybox:1.35", "restartPolicy": "Always",
+        "command": ["sh", "-c", "mkdir -p /www && echo hello-from-sidecar > /www/index.html && exec httpd -f -p 8080 -h /www"],
+        "startupProbe": {"tcpSocket": {"port": 8080}, "periodSeconds": 1},
+        "readinessProbe": {"httpGet": {"path": "/", "port": 8080}, "periodSeconds": 1}});
+    c.create_pod(json!({
+        "metadata": {"name": "served"},
+        "spec": {
+            "terminationGracePeriodSeconds": 2,
+            "initContainers": [web_sidecar],
+            "containers": [{"name": "app", "image": "busybox:1.35",
+                "command": ["sh", "-c", "wget -qO- http://127.0.0.1:8080/; sleep 3600"]}]
+        }
+    }))
+    .await;
+    c.create_pod(json!({
+        "metadata": {"name": "batch"},
+        "spec": {
+            "restartPolicy": "Never",
+            "initContainers": [{"name": "shipper", "image": "busybox:1.35", "restartPolicy": "Always",
+                "command": ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 0.2; done"]}],
+            "containers": [{"name": "work", "image": "busybox:1.35", "command": ["sh", "-c", "sleep 1; echo done"]}]
+        }
+    }))
+    .await;
+
+    let served = c.wait_pod("served", T, running_and_ready).await;
+    let proxy = container_status(&served, "proxy");
+    assert_eq!(proxy["started"], true, "{proxy}");
+    assert_eq!(proxy["ready"], true, "{proxy}");
+    // The app ran after the sidecar answered: its first request succeeded.
+    assert_eq!(
+        c.cluster.kubectl_ok(&["logs", "served", "-c", "app"]),
+        "hello-from-sidecar\n"
+    );
+    let shown = c
+        .cluster
+        .kubectl_ok(&["get", "pod", "served", "--no-headers"]);
+    let columns: Vec<&str> = shown.split_whitespace().collect();
+    assert_eq!(&columns[1..3], ["2/2", "Running"], "kubectl shows: {shown}");
+
+    // The work done, the sidecar is stopped (its TERM trap exits 0) and the
+    // pod completes.
+    let batch = c
+        .wait_pod("batch", T, |p| p["status"]["phase"] == "Succeeded")
+        .await;
+    let shipper = &container_status(&batch, "shipper")["state"]["terminated"];
+    let work = &container_status(&batch, "work")["state"]["terminated"];
+    assert_eq!(shipper["exitCode"], 0, "{shipper}");
+    assert!(shipper["finishedAt"].as_str() >= work["finishedAt"].as_str());
+    let shown = c
+        .cluster
+        .kubectl_ok(&["get", "pod", "batch", "--no-headers"]);
+    assert!(shown.contains("Completed"), "kubectl shows: {shown}");
+
+    // Deleted: the app container is stopped first (SIGKILL after its 2 s),
+    // the sidecar only then.
+    c.pods()
+        .delete("served", &DeleteParams::default())
+        .await
+        .unwrap();
+    c.wait_gone("served", Duration::from_secs(20)).await;
+    let events: Api<k8s_openapi::api::events::v1::Event> =
+        Api::namespaced(c.cluster.client.clone(), "default");
+    let killed_at = |container: &'static str| {
+        let path = if container == "proxy" {
+            "spec.initContainers{proxy}".to_string()
+        } else {
+            format!("spec.containers{{{container}}}")
+        };
+        let events = events.clone();
+        async move {
+            let list = events.list(&Default::default()).await.unwrap().items;
+            list.into_iter()
+                .find(|e| {
+                    e.reason.as_deref() == Some("Killing")
+                        && e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some("served")
+                        && e.regarding.as_ref().and_then(|r| r.field_path.as_deref())
+                            == Some(path.as_str())
+                })
+                .and_then(|e| e.event_time)
+                .unwrap_or_else(|| panic!("no Killing event for {container}"))
+                .0
+        }
+    };
+    let app_killed = killed_at("app").await;
+    let proxy_killed = killed_at("proxy").await;
+    assert!(
+        proxy_killed.as_millisecond() - app_killed.as_millisecond() >= 1500,
+        "app stopped at {app_killed}, the sidecar at {proxy_killed}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn graceful_deletion_honours_the_grace_period() {
     let Some(c) = KubeletCluster::start().await else {

@@ -42,6 +42,14 @@ async fn completions_parallelism_indexed_and_kubectl() {
         json!({"completions": 3, "parallelism": 3, "completionMode": "Indexed"}),
     )
     .await;
+    // A sidecar that never exits by itself does not keep its Job running.
+    c.create_job(
+        "shipped",
+        "exit 0",
+        json!({"template": {"spec": {"initContainers": [{"name": "shipper", "image": "busybox:1.36",
+            "restartPolicy": "Always", "command": ["sleep", "3600"]}]}}}),
+    )
+    .await;
 
     // Never more than `parallelism` pods at once.
     let mut most = 0;
@@ -178,6 +186,9 @@ async fn completions_parallelism_indexed_and_kubectl() {
         .split_whitespace()
         .collect();
     assert_eq!(&row[..3], ["idx", "Complete", "3/3"], "{table}");
+
+    let job = c.wait_condition("shipped", "Complete").await;
+    assert_eq!(job.status.unwrap().succeeded, Some(1));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -298,33 +298,36 @@ pub(crate) fn claim_violations(pvc: &Value, ranges: &[core::LimitRange]) -> Vec<
 
 /// A pod's requests and limits as LimitRanger sums them (`podRequests`,
 /// `podLimits`): containers added up, and each init container taken alone
-/// when it needs more (it runs before them).
+/// when it needs more (it runs before them); sidecars count in both.
 pub(crate) fn pod_totals(pod: &Value) -> (ResourceList, ResourceList) {
     let total = |which: &str| {
         let list = |c: &Value| quota::from_json(c.pointer(&format!("/resources/{which}")));
+        let items = |key: &str| {
+            pod.pointer(&format!("/spec/{key}"))
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default()
+        };
         let mut sum = ResourceList::new();
-        for c in pod
-            .pointer("/spec/containers")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
+        for c in &items("containers") {
             sum = quota::add(&sum, &list(c));
         }
-        for c in pod
-            .pointer("/spec/initContainers")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            for (k, v) in list(c) {
-                let entry = sum.entry(k).or_insert(v);
-                if v > *entry {
-                    *entry = v;
-                }
-            }
+        // Sidecars (restartPolicy Always) run beside the containers and
+        // beside every init container after them, so they count in both.
+        let mut sidecars = ResourceList::new();
+        let mut init_max = ResourceList::new();
+        for c in &items("initContainers") {
+            let own = list(c);
+            let during = if c.get("restartPolicy").and_then(Value::as_str) == Some("Always") {
+                sum = quota::add(&sum, &own);
+                sidecars = quota::add(&sidecars, &own);
+                sidecars.clone()
+            } else {
+                quota::add(&own, &sidecars)
+            };
+            init_max = quota::max(&init_max, &during);
         }
-        sum
+        quota::max(&sum, &init_max)
     };
     (total("requests"), total("limits"))
 }
@@ -489,6 +492,38 @@ mod admission_tests {
             ]
         );
         assert!(pod_violations(&pod(json!({"requests": {"cpu": "500m", "memory": "100Mi"}, "limits": {"cpu": "1", "memory": "200Mi"}})), &lr).is_empty());
+    }
+
+    #[test]
+    fn pod_totals_count_sidecars_beside_containers_and_later_init_containers() {
+        let c = |name: &str, cpu: &str, sidecar: bool| {
+            let mut c = json!({"name": name, "resources": {"requests": {"cpu": cpu}, "limits": {"cpu": cpu}}});
+            if sidecar {
+                c["restartPolicy"] = json!("Always");
+            }
+            c
+        };
+        let totals = |init: Value| {
+            let pod =
+                json!({"spec": {"initContainers": init, "containers": [c("app", "100m", false)]}});
+            let (requests, limits) = pod_totals(&pod);
+            assert_eq!(requests, limits);
+            requests["cpu"].to_string()
+        };
+        // A plain init container runs alone: the larger of it and the app.
+        assert_eq!(totals(json!([c("setup", "200m", false)])), "200m");
+        // A sidecar runs beside the app.
+        assert_eq!(totals(json!([c("proxy", "50m", true)])), "150m");
+        // And beside the init containers after it: 50m + 200m.
+        assert_eq!(
+            totals(json!([c("proxy", "50m", true), c("setup", "200m", false)])),
+            "250m"
+        );
+        // But not beside those before it.
+        assert_eq!(
+            totals(json!([c("setup", "200m", false), c("proxy", "50m", true)])),
+            "200m"
+        );
     }
 
     #[test]
