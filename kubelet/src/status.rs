@@ -4,7 +4,8 @@
 //!
 //! - `phase` by kubelet's `getPhase`: Pending while initializing or while a
 //!   container waits; Running while one runs; Succeeded/Failed once all have
-//!   terminated and will not be restarted (by `restartPolicy`). A terminal
+//!   terminated and will not be restarted (by `restartPolicy`). A running
+//!   sidecar counts as running, one that has exited not at all. A terminal
 //!   phase never changes back.
 //! - conditions PodReadyToStartContainers, Initialized, Ready,
 //!   ContainersReady (PodScheduled is the scheduler's), each keeping its

@@ -167,7 +167,14 @@ pub async fn sync_pod(k: &Kubelet, pod: &Pod, st: &mut PodState) -> Result<Next,
     // A finished pod runs nothing more; its dead containers stay for logs.
     if matches!(phase.as_deref(), Some("Succeeded" | "Failed")) {
         st.prober.stop_all();
-        for r in records.iter().filter(|r| r.running()) {
+        // Sidecars still running when a regular init container failed for
+        // good, say: stopped as kubelet kills a pod, with the grace period.
+        let running: Vec<&ContainerRecord> = records
+            .iter()
+            .filter(|r| r.running() && !r.sandbox)
+            .collect();
+        stop_in_order(k, pod, st, &running, grace_of(pod)).await;
+        for r in records.iter().filter(|r| r.sandbox && r.running()) {
             k.runtime.stop_container(&r.id, Duration::ZERO).await?;
         }
         // dockerd may set a container's OOMKilled only after it reported
@@ -215,17 +222,22 @@ pub async fn sync_pod(k: &Kubelet, pod: &Pod, st: &mut PodState) -> Result<Next,
         .collect();
     if !sidecars.is_empty() && regular_containers_done(&spec.containers, &records, policy) {
         st.prober.stop_all();
-        let grace = grace_of(pod);
-        for c in sidecars.iter().rev() {
-            if let Some(r) = instances(&records, &c.name).first().filter(|r| r.running()) {
-                st.events
-                    .container(&field_path(true, &c.name))
-                    .normal("Killing", format!("Stopping container {}", c.name));
-                stop_container(k, pod, st, c, r, grace).await;
-            }
+        let running: Vec<&ContainerRecord> = sidecars
+            .iter()
+            .filter_map(|c| instances(&records, &c.name).into_iter().next())
+            .filter(|r| r.running())
+            .collect();
+        stop_in_order(k, pod, st, &running, grace_of(pod)).await;
+        // Not to be restarted: no back-off to wait out or report.
+        for c in &sidecars {
+            st.waiting.remove(&c.name);
         }
         write_status(k, pod, st).await?;
-        return Ok(Next::Requeue(None));
+        let records = k.runtime.list_pod(&pref.uid).await?;
+        let stopped = sidecars
+            .iter()
+            .all(|c| !instances(&records, &c.name).iter().any(|r| r.running()));
+        return Ok(Next::Requeue((!stopped).then_some(Duration::from_secs(1))));
     }
 
     let mut requeue = None;
@@ -292,25 +304,32 @@ pub async fn sync_pod(k: &Kubelet, pod: &Pod, st: &mut PodState) -> Result<Next,
     // Init containers, in order: a regular one runs to success, a sidecar
     // (restartPolicy Always) until it has started, then stays running and
     // is restarted whenever it exits, whatever the pod's restartPolicy.
-    // Once a regular container has run the pod stays initialized: a
-    // restarting sidecar does not hold the others back
-    // (`HasAnyRegularContainerStarted`).
-    let regular_started = spec
-        .containers
-        .iter()
-        .any(|c| !instances(&records, &c.name).is_empty());
+    // One that a later init container or a live app container follows has
+    // done its part (`computeInitContainerActions`' "previously
+    // initialized"): a regular one is not run again, a sidecar is kept
+    // running without holding the others back.
+    let app_active = spec.containers.iter().any(|c| {
+        instances(&records, &c.name)
+            .first()
+            .is_some_and(|r| !r.dead())
+    });
+    let inits: Vec<&Container> = spec.init_containers.iter().flatten().collect();
     let mut initialized = true;
-    for c in spec.init_containers.iter().flatten() {
+    for (i, c) in inits.iter().copied().enumerate() {
+        let followed = app_active
+            || inits[i + 1..]
+                .iter()
+                .any(|later| !instances(&records, &later.name).is_empty());
         let latest = instances(&records, &c.name).first().map(|r| (*r).clone());
         if is_sidecar(c) {
             let started = match latest {
                 Some(r) if r.running() => {
-                    if let Some((reason, grace)) = restart_reason(st, c, &r) {
+                    if let Some((reason, grace)) = restart_reason(st, c, &r, true) {
                         st.events
                             .container(&field_path(true, &c.name))
                             .normal("Killing", reason);
-                        stop_container(k, pod, st, c, &r, grace.unwrap_or_else(|| grace_of(pod)))
-                            .await;
+                        let grace = grace.unwrap_or_else(|| grace_of(pod));
+                        stop_container(k, pod, st, c, &r, grace, true).await;
                         requeue = Some(Duration::ZERO);
                         false
                     } else {
@@ -326,19 +345,20 @@ pub async fn sync_pod(k: &Kubelet, pod: &Pod, st: &mut PodState) -> Result<Next,
                     k.runtime.start_container(&r.id).await?;
                     false
                 }
+                // Its start event wakes the worker to see it started.
                 None => {
-                    // Started now; the next sync sees whether it has started
-                    // (at once, unless a startup probe must pass first).
-                    let retry = starter.start(st, c, true, 0).await?;
-                    requeue = retry.or(Some(Duration::ZERO));
+                    requeue = starter.start(st, c, true, 0).await?.or(requeue);
                     false
                 }
             };
-            if started || regular_started {
+            if started || followed {
                 continue;
             }
             initialized = false;
             break;
+        }
+        if followed {
+            continue;
         }
         match latest {
             Some(r) if r.dead() && r.exit_code == 0 && r.error.is_empty() => continue,
@@ -367,12 +387,12 @@ pub async fn sync_pod(k: &Kubelet, pod: &Pod, st: &mut PodState) -> Result<Next,
             match latest {
                 None => requeue = starter.start(st, c, false, 0).await?.or(requeue),
                 Some(r) if r.running() => {
-                    if let Some((reason, grace)) = restart_reason(st, c, &r) {
+                    if let Some((reason, grace)) = restart_reason(st, c, &r, false) {
                         st.events
                             .container(&field_path(false, &c.name))
                             .normal("Killing", reason);
                         let grace = grace.unwrap_or_else(|| grace_of(pod));
-                        stop_container(k, pod, st, c, &r, grace).await;
+                        stop_container(k, pod, st, c, &r, grace, false).await;
                         requeue = Some(Duration::ZERO);
                     }
                 }
@@ -476,7 +496,8 @@ fn regular_containers_done(
             })
 }
 
-/// Why a running container must be killed and started again, with the
+/// Why a running container must be killed and started again, in kubelet's
+/// words (a sidecar's are "Init container …" and say no more), with the
 /// failed probe's own terminationGracePeriodSeconds if it sets one
 /// (ProbeTerminationGracePeriod): its spec changed, or its startup or
 /// liveness probe failed.
@@ -484,31 +505,28 @@ fn restart_reason(
     st: &PodState,
     c: &Container,
     r: &ContainerRecord,
+    sidecar: bool,
 ) -> Option<(String, Option<i64>)> {
     let probe_grace = |p: &Option<k8s_openapi::api::core::v1::Probe>| {
         p.as_ref().and_then(|p| p.termination_grace_period_seconds)
     };
+    let say = |what: &str| {
+        if sidecar {
+            format!("Init container {} {what}", c.name)
+        } else {
+            format!("Container {} {what}, will be restarted", c.name)
+        }
+    };
     if r.hash != spec_hash(c) && !r.hash.is_empty() {
-        return Some((
-            format!("Container {} definition changed, will be restarted", c.name),
-            None,
-        ));
+        return Some((say("definition changed"), None));
     }
     match st.prober.failed(c, &r.id) {
-        Some(ProbeKind::Liveness) => Some((
-            format!(
-                "Container {} failed liveness probe, will be restarted",
-                c.name
-            ),
-            probe_grace(&c.liveness_probe),
-        )),
-        Some(ProbeKind::Startup) => Some((
-            format!(
-                "Container {} failed startup probe, will be restarted",
-                c.name
-            ),
-            probe_grace(&c.startup_probe),
-        )),
+        Some(ProbeKind::Liveness) => {
+            Some((say("failed liveness probe"), probe_grace(&c.liveness_probe)))
+        }
+        Some(ProbeKind::Startup) => {
+            Some((say("failed startup probe"), probe_grace(&c.startup_probe)))
+        }
         _ => None,
     }
 }
@@ -800,6 +818,42 @@ async fn create_sandbox(
     }
 }
 
+/// Runs the container's preStop hook, if it has one and there is time
+/// before `deadline`. A failure is a FailedPreStopHook Event.
+async fn run_pre_stop(
+    k: &Kubelet,
+    pod: &Pod,
+    st: &PodState,
+    c: &Container,
+    r: &ContainerRecord,
+    init: bool,
+    deadline: std::time::Instant,
+) {
+    let Some(hook) = c.lifecycle.as_ref().and_then(|l| l.pre_stop.as_ref()) else {
+        return;
+    };
+    let left = deadline.saturating_duration_since(std::time::Instant::now());
+    if left.is_zero() {
+        return;
+    }
+    let pod_ip = pod
+        .status
+        .as_ref()
+        .and_then(|s| s.pod_ip.clone())
+        .unwrap_or_default();
+    let target = probes::Target {
+        runtime: k.runtime.as_ref(),
+        container: c,
+        container_id: &r.id,
+        pod_ip: &pod_ip,
+    };
+    if let Err(msg) = probes::run(&Action::of_hook(hook), &target, left).await {
+        st.events
+            .container(&field_path(init, &c.name))
+            .warning("FailedPreStopHook", format!("PreStopHook failed: {msg}"));
+    }
+}
+
 /// Runs the preStop hook, then stops the container within the grace period.
 async fn stop_container(
     k: &Kubelet,
@@ -808,32 +862,85 @@ async fn stop_container(
     c: &Container,
     r: &ContainerRecord,
     grace_seconds: i64,
+    init: bool,
 ) {
     let deadline = std::time::Instant::now() + Duration::from_secs(grace_seconds.max(0) as u64);
-    if let Some(hook) = c.lifecycle.as_ref().and_then(|l| l.pre_stop.as_ref()) {
-        if grace_seconds > 0 {
-            let pod_ip = pod
-                .status
-                .as_ref()
-                .and_then(|s| s.pod_ip.clone())
-                .unwrap_or_default();
-            let target = probes::Target {
-                runtime: k.runtime.as_ref(),
-                container: c,
-                container_id: &r.id,
-                pod_ip: &pod_ip,
-            };
-            let left = deadline.saturating_duration_since(std::time::Instant::now());
-            if let Err(msg) = probes::run(&Action::of_hook(hook), &target, left).await {
-                st.events
-                    .container(&field_path(false, &c.name))
-                    .warning("FailedPreStopHook", format!("PreStopHook failed: {msg}"));
-            }
-        }
-    }
+    run_pre_stop(k, pod, st, c, r, init, deadline).await;
     let left = deadline.saturating_duration_since(std::time::Instant::now());
     if let Err(e) = k.runtime.stop_container(&r.id, left).await {
         tracing::warn!(container = %r.id, error = %e, "cannot stop container");
+    }
+}
+
+/// Stops these running containers of the pod as kubelet's
+/// `killContainersWithSyncResult` does: each is told at once (a Killing
+/// Event) and runs its preStop hook at once; the others are stopped
+/// together, within the grace period, and the sidecars only after them,
+/// one by one, last first, each within what is left of the grace period
+/// but given at least kubelet's minimum of 2 s (unless the grace period is
+/// 0) — so a sidecar serves its pod until the pod's own containers have
+/// gone.
+async fn stop_in_order(
+    k: &Kubelet,
+    pod: &Pod,
+    st: &PodState,
+    running: &[&ContainerRecord],
+    grace: i64,
+) {
+    let spec = pod.spec.clone().unwrap_or_default();
+    let spec_of = |r: &ContainerRecord| -> (Container, bool) {
+        spec.containers
+            .iter()
+            .map(|c| (c, false))
+            .chain(spec.init_containers.iter().flatten().map(|c| (c, true)))
+            .find(|(c, _)| c.name == r.name)
+            .map(|(c, init)| (c.clone(), init))
+            .unwrap_or_else(|| {
+                let c = Container {
+                    name: r.name.clone(),
+                    ..Default::default()
+                };
+                (c, false)
+            })
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(grace.max(0) as u64);
+    let mut sidecars = Vec::new();
+    let mut others = Vec::new();
+    for r in running {
+        let (c, init) = spec_of(r);
+        st.events
+            .container(&field_path(init, &c.name))
+            .normal("Killing", format!("Stopping container {}", c.name));
+        if is_sidecar(&c) && init {
+            sidecars.push((*r, c));
+        } else {
+            others.push((*r, c, init));
+        }
+    }
+    let stops = others
+        .iter()
+        .map(|(r, c, init)| stop_container(k, pod, st, c, r, grace, *init));
+    let hooks = sidecars
+        .iter()
+        .map(|(r, c)| run_pre_stop(k, pod, st, c, r, true, deadline));
+    futures::future::join(
+        futures::future::join_all(stops),
+        futures::future::join_all(hooks),
+    )
+    .await;
+    let order: Vec<&str> = spec
+        .init_containers
+        .iter()
+        .flatten()
+        .map(|c| c.name.as_str())
+        .collect();
+    sidecars.sort_by_key(|(r, _)| std::cmp::Reverse(order.iter().position(|n| *n == r.name)));
+    let floor = Duration::from_secs(grace.clamp(0, 2) as u64);
+    for (r, _) in sidecars {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if let Err(e) = k.runtime.stop_container(&r.id, left.max(floor)).await {
+            tracing::warn!(container = %r.id, error = %e, "cannot stop container");
+        }
     }
 }
 
@@ -844,66 +951,17 @@ pub async fn terminate(k: &Kubelet, pod: &Pod, st: &mut PodState, grace: i64) ->
     remove_pod(k, pod).await
 }
 
-/// Stops every container of the pod: app containers in parallel, honouring
-/// the grace period, then the sandbox.
+/// Stops every container of the pod (in order, see [`stop_in_order`]),
+/// then the sandbox.
 async fn stop_pod(k: &Kubelet, pod: &Pod, st: &mut PodState, grace: i64) -> Result<(), Error> {
     st.prober.stop_all();
     let pref = pod_ref(pod);
     let records = k.runtime.list_pod(&pref.uid).await?;
-    let spec = pod.spec.clone().unwrap_or_default();
-    let specs: Vec<(&Container, bool)> = spec
-        .containers
+    let running: Vec<&ContainerRecord> = records
         .iter()
-        .map(|c| (c, false))
-        .chain(spec.init_containers.iter().flatten().map(|c| (c, true)))
+        .filter(|r| r.running() && !r.sandbox)
         .collect();
-    let spec_of = |r: &ContainerRecord| {
-        specs.iter().find(|(c, _)| c.name == r.name).map_or_else(
-            || {
-                let c = Container {
-                    name: r.name.clone(),
-                    ..Default::default()
-                };
-                (c, false)
-            },
-            |(c, init)| ((*c).clone(), *init),
-        )
-    };
-    let st = &*st;
-    let stop = |r: &ContainerRecord, grace: i64| {
-        let (c, init) = spec_of(r);
-        let r = r.clone();
-        async move {
-            st.events
-                .container(&field_path(init, &r.name))
-                .normal("Killing", format!("Stopping container {}", r.name));
-            stop_container(k, pod, st, &c, &r, grace).await;
-        }
-    };
-    let running = |r: &&ContainerRecord| r.running() && !r.sandbox;
-    // The others together first, then the sidecars one by one, last first,
-    // within what is left of the grace period — so a sidecar serves its
-    // pod until the pod's own containers have gone.
-    let sidecar_names: Vec<&str> = spec
-        .init_containers
-        .iter()
-        .flatten()
-        .filter(|c| is_sidecar(c))
-        .map(|c| c.name.as_str())
-        .collect();
-    let began = std::time::Instant::now();
-    let others = records
-        .iter()
-        .filter(running)
-        .filter(|r| !sidecar_names.contains(&r.name.as_str()))
-        .map(|r| stop(r, grace));
-    futures::future::join_all(others).await;
-    for name in sidecar_names.iter().rev() {
-        let left = grace - began.elapsed().as_secs() as i64;
-        for r in records.iter().filter(running).filter(|r| r.name == *name) {
-            stop(r, left.max(0)).await;
-        }
-    }
+    stop_in_order(k, pod, st, &running, grace).await;
     for r in records.iter().filter(|r| r.sandbox && r.running()) {
         k.runtime.stop_container(&r.id, Duration::ZERO).await?;
     }

@@ -651,10 +651,12 @@ async fn sidecars_serve_their_pod_and_stop_after_it() {
     assert_eq!(proxy["started"], true, "{proxy}");
     assert_eq!(proxy["ready"], true, "{proxy}");
     // The app ran after the sidecar answered: its first request succeeded.
-    assert_eq!(
-        c.cluster.kubectl_ok(&["logs", "served", "-c", "app"]),
-        "hello-from-sidecar\n"
-    );
+    let logs = wait_for("the app's request logged", T, || async {
+        let logs = c.cluster.kubectl_ok(&["logs", "served", "-c", "app"]);
+        (!logs.is_empty()).then_some(logs)
+    })
+    .await;
+    assert_eq!(logs, "hello-from-sidecar\n");
     let shown = c
         .cluster
         .kubectl_ok(&["get", "pod", "served", "--no-headers"]);
@@ -676,40 +678,56 @@ async fn sidecars_serve_their_pod_and_stop_after_it() {
     assert!(shown.contains("Completed"), "kubectl shows: {shown}");
 
     // Deleted: the app container is stopped first (SIGKILL after its 2 s),
-    // the sidecar only then.
-    c.pods()
-        .delete("served", &DeleteParams::default())
+    // the sidecar only then (httpd ignores SIGTERM too: SIGKILL after
+    // kubelet's minimum of 2 s more). The pod's last status shows when each
+    // ended.
+    let pods = c.pods();
+    let rv = pods
+        .get("served")
+        .await
+        .unwrap()
+        .metadata
+        .resource_version
+        .unwrap();
+    let changes = pods
+        .watch(&kube::api::WatchParams::default().timeout(30), &rv)
         .await
         .unwrap();
-    c.wait_gone("served", Duration::from_secs(20)).await;
-    let events: Api<k8s_openapi::api::events::v1::Event> =
-        Api::namespaced(c.cluster.client.clone(), "default");
-    let killed_at = |container: &'static str| {
-        let path = if container == "proxy" {
-            "spec.initContainers{proxy}".to_string()
-        } else {
-            format!("spec.containers{{{container}}}")
-        };
-        let events = events.clone();
-        async move {
-            let list = events.list(&Default::default()).await.unwrap().items;
-            list.into_iter()
-                .find(|e| {
-                    e.reason.as_deref() == Some("Killing")
-                        && e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some("served")
-                        && e.regarding.as_ref().and_then(|r| r.field_path.as_deref())
-                            == Some(path.as_str())
-                })
-                .and_then(|e| e.event_time)
-                .unwrap_or_else(|| panic!("no Killing event for {container}"))
-                .0
+    pods.delete("served", &DeleteParams::default())
+        .await
+        .unwrap();
+    let last = {
+        use futures::StreamExt;
+        let mut changes = std::pin::pin!(changes);
+        let mut last = None;
+        while let Some(Ok(change)) = changes.next().await {
+            match change {
+                kube::api::WatchEvent::Modified(p)
+                    if p.metadata.name.as_deref() == Some("served") =>
+                {
+                    last = Some(serde_json::to_value(p).unwrap());
+                }
+                kube::api::WatchEvent::Deleted(p)
+                    if p.metadata.name.as_deref() == Some("served") =>
+                {
+                    break;
+                }
+                _ => {}
+            }
         }
+        last.expect("the pod's last status")
     };
-    let app_killed = killed_at("app").await;
-    let proxy_killed = killed_at("proxy").await;
+    let finished = |name: &str| {
+        container_status(&last, name)["state"]["terminated"]["finishedAt"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{name} not terminated: {last}"))
+            .to_string()
+    };
     assert!(
-        proxy_killed.as_millisecond() - app_killed.as_millisecond() >= 1500,
-        "app stopped at {app_killed}, the sidecar at {proxy_killed}"
+        finished("proxy") > finished("app"),
+        "app ended at {}, the sidecar at {}",
+        finished("app"),
+        finished("proxy")
     );
 }
 

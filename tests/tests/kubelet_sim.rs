@@ -560,14 +560,33 @@ async fn sidecars_start_first_serve_beside_and_stop_after() {
             "containers": [{"name": "work", "image": "busybox:1.35", "command": ["sh", "-c", "exit 3"]}]}),
     )
     .await;
+    create_pod(
+        client,
+        "job-retries",
+        "side",
+        json!({"restartPolicy": "OnFailure", "initContainers": [proxy],
+            "containers": [{"name": "work", "image": "busybox:1.35", "command": ["sh", "-c", "exit 1"]}]}),
+    )
+    .await;
     let phase = |p: &Value| p["status"]["phase"].as_str().unwrap_or("").to_string();
     let pods = wait_pods(client, Duration::from_secs(20), |pods| {
         find(pods, "served").is_some_and(ready)
             && find(pods, "job-ok").is_some_and(|p| phase(p) == "Succeeded")
             && find(pods, "job-fails").is_some_and(|p| phase(p) == "Succeeded")
             && find(pods, "job-never").is_some_and(|p| phase(p) == "Failed")
+            && find(pods, "job-retries").is_some_and(|p| {
+                p["status"]["containerStatuses"][0]["restartCount"].as_i64() >= Some(2)
+            })
     })
     .await;
+
+    // While its work container fails and is restarted (OnFailure), the
+    // sidecar runs on, untouched, and the pod is Running.
+    let retries = find(&pods, "job-retries").unwrap();
+    assert_eq!(phase(retries), "Running");
+    let sidecar = &retries["status"]["initContainerStatuses"][0];
+    assert!(sidecar["state"]["running"].is_object(), "{sidecar}");
+    assert_eq!(sidecar["restartCount"], 0, "{sidecar}");
 
     // Running: the sidecar started, ready, and before the init container
     // after it; the pod's readiness counts it.
@@ -580,10 +599,19 @@ async fn sidecars_start_first_serve_beside_and_stop_after() {
     assert_eq!(inits[0]["ready"], true);
     assert!(inits[0]["state"]["running"].is_object(), "{inits:?}");
     assert_eq!(inits[1]["state"]["terminated"]["reason"], "Completed");
-    assert!(
-        inits[1]["state"]["terminated"]["startedAt"].as_str()
-            >= inits[0]["state"]["running"]["startedAt"].as_str()
-    );
+    let api: Api<Pod> = Api::namespaced(client.clone(), "default");
+    let uid = api.get("served").await.unwrap().metadata.uid.unwrap();
+    let k = kubelet.nodes[0].kubelet.clone();
+    let records = k.runtime.list_pod(&uid).await.unwrap();
+    let started = |name: &str| {
+        records
+            .iter()
+            .find(|r| r.name == name)
+            .and_then(|r| r.started_at)
+            .unwrap()
+    };
+    assert!(started("setup") > started("proxy"));
+    assert!(started("app") > started("setup"));
     let conditions = served["status"]["conditions"].as_array().unwrap();
     let condition = |t: &str| conditions.iter().find(|c| c["type"] == t).unwrap()["status"].clone();
     assert_eq!(condition("Initialized"), "True");
@@ -616,10 +644,6 @@ async fn sidecars_start_first_serve_beside_and_stop_after() {
 
     // A sidecar that exits is started again under restartPolicy Never too,
     // while the app container runs on and the pod stays initialized.
-    let api: Api<Pod> = Api::namespaced(client.clone(), "default");
-    let uid = api.get("served").await.unwrap().metadata.uid.unwrap();
-    let k = kubelet.nodes[0].kubelet.clone();
-    let records = k.runtime.list_pod(&uid).await.unwrap();
     let sidecar = records
         .iter()
         .find(|r| r.name == "proxy" && r.running())
