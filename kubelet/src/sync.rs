@@ -42,7 +42,7 @@ use crate::events::{ephemeral_field_path, field_path, PodEvents};
 use crate::images::{self, ImageOutcome, PullBackoff};
 use crate::pod_dns;
 use crate::probes::{self, Action, ProbeContext, ProbeKind, Prober};
-use crate::runtime::{ContainerConfig, ContainerRecord, PodRef, SandboxConfig};
+use crate::runtime::{ContainerConfig, ContainerRecord, HostPort, PodRef, SandboxConfig};
 use crate::status::{self, instances, is_sidecar, Waiting};
 use crate::termination;
 use crate::volumes::{self, MountError};
@@ -805,6 +805,7 @@ async fn create_sandbox(
         attempt,
         hostname: pod_dns::hostname(pod),
         image: image.clone(),
+        host_ports: host_ports(pod),
     };
     match k.runtime.run_sandbox(&config).await {
         Ok(s) => Ok(Some(s)),
@@ -816,6 +817,34 @@ async fn create_sandbox(
             Ok(None)
         }
     }
+}
+
+/// The app containers' `hostPort`s (kubelet's `MakePortMappings`, app
+/// containers only, as its sandbox config takes them), each once.
+fn host_ports(pod: &Pod) -> Vec<HostPort> {
+    let mut out: Vec<HostPort> = Vec::new();
+    let containers = pod.spec.iter().flat_map(|s| &s.containers);
+    for p in containers.flat_map(|c| c.ports.iter().flatten()) {
+        let (Ok(host_port), Ok(container_port)) = (
+            u16::try_from(p.host_port.unwrap_or(0)),
+            u16::try_from(p.container_port),
+        ) else {
+            continue;
+        };
+        if host_port == 0 {
+            continue;
+        }
+        let port = HostPort {
+            host_ip: p.host_ip.clone().unwrap_or_default(),
+            host_port,
+            container_port,
+            protocol: p.protocol.as_deref().unwrap_or("TCP").to_ascii_lowercase(),
+        };
+        if !out.contains(&port) {
+            out.push(port);
+        }
+    }
+    out
 }
 
 /// Runs the container's preStop hook, if it has one and there is time

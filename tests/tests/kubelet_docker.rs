@@ -610,6 +610,49 @@ async fn init_containers_run_in_order_and_oom_is_reported() {
     );
 }
 
+/// A `hostPort` reaches the pod from the node (here on loopback, the only
+/// address a test sends to), as the CNI portmap plugin makes it; a port
+/// something on the node already holds is a FailedCreatePodSandBox Event
+/// that names it, and the pod waits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn host_ports_reach_the_pod_from_the_node() {
+    let Some(c) = KubeletCluster::start().await else {
+        return;
+    };
+    let served = |name: &str, port: u16| {
+        json!({"metadata": {"name": name}, "spec": {"containers": [{"name": "web", "image": "busybox:1.35",
+            "command": ["sh", "-c", "mkdir -p /www && echo hello-from-the-pod > /www/index.html && exec httpd -f -p 8080 -h /www"],
+            "ports": [{"containerPort": 8080, "hostPort": port, "hostIP": "127.0.0.1"}]}]}})
+    };
+    let port = minik_tests::free_port();
+    c.create_pod(served("hostport", port)).await;
+    c.wait_pod("hostport", T, running_and_ready).await;
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let body = wait_for("the hostPort to answer", T, || async {
+        let response = crate::services_support::http_get(addr, "node", "/")
+            .await
+            .ok()?;
+        (response.status == 200).then_some(response.body)
+    })
+    .await;
+    assert_eq!(body, "hello-from-the-pod\n");
+
+    let held = minik_tests::free_port();
+    let _holder = std::net::TcpListener::bind(("127.0.0.1", held)).unwrap();
+    c.create_pod(served("clash", held)).await;
+    let note = wait_for("FailedCreatePodSandBox", T, || async {
+        support::lifecycle::events_about(&c.cluster.client, "default", "clash")
+            .await
+            .into_iter()
+            .find(|(reason, _)| reason == "FailedCreatePodSandBox")
+            .map(|(_, note)| note)
+    })
+    .await;
+    assert!(note.contains(&held.to_string()), "{note}");
+    let clash = c.pod("clash").await.unwrap();
+    assert_eq!(clash["status"]["phase"], "Pending");
+}
+
 /// Sidecar containers (init containers with `restartPolicy: Always`):
 /// the app container starts only once the sidecar's startup probe passes,
 /// reaches it on localhost, and the sidecar counts in READY; a pod whose

@@ -28,7 +28,7 @@ use bollard::container::LogOutput;
 use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
 use bollard::models::{
     ContainerCreateBody, ContainerInspectResponse, ContainerStateStatusEnum, HostConfig, Ipam,
-    IpamConfig, NetworkCreateRequest, NetworkInspect,
+    IpamConfig, NetworkCreateRequest, NetworkInspect, PortBinding, PortMap,
 };
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, CreateImageOptionsBuilder, EventsOptionsBuilder,
@@ -466,9 +466,24 @@ impl Runtime for DockerRuntime {
     }
 
     async fn run_sandbox(&self, config: &SandboxConfig) -> Result<ContainerRecord, Error> {
+        // hostPorts: published by the sandbox, whose network namespace the
+        // app containers share (Docker's DNAT, and its proxy for loopback).
+        let mut port_bindings: PortMap = HashMap::new();
+        for p in &config.host_ports {
+            port_bindings
+                .entry(format!("{}/{}", p.container_port, p.protocol))
+                .or_insert_with(|| Some(Vec::new()))
+                .get_or_insert_with(Vec::new)
+                .push(PortBinding {
+                    host_ip: (!p.host_ip.is_empty()).then(|| p.host_ip.clone()),
+                    host_port: Some(p.host_port.to_string()),
+                });
+        }
+        let published = !port_bindings.is_empty();
         let body = ContainerCreateBody {
             image: Some(config.image.clone()),
             hostname: Some(config.hostname.clone()),
+            exposed_ports: published.then(|| port_bindings.keys().cloned().collect()),
             labels: Some(labels(
                 &config.pod,
                 SANDBOX_NAME,
@@ -482,6 +497,7 @@ impl Runtime for DockerRuntime {
                 network_mode: Some(self.network.clone()),
                 // The pod's containers join its IPC namespace, as in Kubernetes.
                 ipc_mode: Some("shareable".into()),
+                port_bindings: published.then_some(port_bindings),
                 ..Default::default()
             }),
             ..Default::default()

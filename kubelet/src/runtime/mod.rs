@@ -116,6 +116,20 @@ pub struct SandboxConfig {
     pub attempt: i32,
     pub hostname: String,
     pub image: String,
+    /// The app containers' `hostPort`s, which the sandbox publishes.
+    pub host_ports: Vec<HostPort>,
+}
+
+/// One `hostPort`: the node's port (on `host_ip`, or on every address when
+/// empty) forwarded to the pod's `container_port` — what the CNI portmap
+/// plugin does for kubelet, Docker's port publishing does here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostPort {
+    pub host_ip: String,
+    pub host_port: u16,
+    pub container_port: u16,
+    /// `tcp`, `udp` or `sctp`.
+    pub protocol: String,
 }
 
 /// A container fully resolved by the kubelet (env expanded, mounts made).

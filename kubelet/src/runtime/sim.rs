@@ -557,6 +557,7 @@ mod tests {
                 attempt: 0,
                 hostname: "web-1".into(),
                 image: "pause".into(),
+                host_ports: Vec::new(),
             })
             .await
             .unwrap();
