@@ -70,6 +70,7 @@ pub mod pod_worker;
 pub mod portforward;
 pub mod probes;
 pub mod runtime;
+pub mod security;
 pub mod server;
 pub mod service_env;
 pub mod spdy;

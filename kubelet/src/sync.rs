@@ -43,6 +43,7 @@ use crate::images::{self, ImageOutcome, PullBackoff};
 use crate::pod_dns;
 use crate::probes::{self, Action, ProbeContext, ProbeKind, Prober};
 use crate::runtime::{ContainerConfig, ContainerRecord, HostPort, PodRef, SandboxConfig};
+use crate::security;
 use crate::status::{self, instances, is_sidecar, Waiting};
 use crate::termination;
 use crate::volumes::{self, MountError};
@@ -469,11 +470,24 @@ pub async fn sync_pod(k: &Kubelet, pod: &Pod, st: &mut PodState) -> Result<Next,
 
 /// What minik's kubelet accepts but does not do, said once per pod when
 /// it first syncs (a Warning Event each, rather than silence): `hostNetwork`
-/// pods get a network namespace of their own.
+/// pods get a network namespace of their own; sysctls, SELinux, AppArmor
+/// and procMount settings are left to Docker's defaults.
 fn unsupported(spec: &k8s_openapi::api::core::v1::PodSpec) -> Vec<String> {
     let mut notes = Vec::new();
     if spec.host_network == Some(true) {
         notes.push("hostNetwork is not supported by minik: the pod gets its own network namespace on the cluster network".into());
+    }
+    let pod_sc = spec.security_context.as_ref();
+    if pod_sc.is_some_and(|s| s.sysctls.as_ref().is_some_and(|l| !l.is_empty())) {
+        notes.push("securityContext.sysctls are not applied by minik".into());
+    }
+    for c in spec
+        .init_containers
+        .iter()
+        .flatten()
+        .chain(&spec.containers)
+    {
+        notes.extend(security::unsupported(pod_sc, c));
     }
     notes
 }
@@ -636,7 +650,32 @@ impl Starter<'_> {
                 .and_then(|m| m.get(key))
                 .and_then(|q| minik_api::quantity::Quantity::parse(&q.0).ok())
         };
-        let security = c.security_context.clone().unwrap_or_default();
+        // The security context, and kubelet's runAsNonRoot check against
+        // the image's user, before anything is created.
+        let pod_sc = self
+            .pod
+            .spec
+            .as_ref()
+            .and_then(|s| s.security_context.as_ref());
+        let image_user = k
+            .runtime
+            .image_user(&c.image.clone().unwrap_or_default())
+            .await?;
+        let pod_desc = format!(
+            "{}_{}({})",
+            self.pref.name, self.pref.namespace, self.pref.uid
+        );
+        let security =
+            security::verify_run_as_non_root(pod_sc, c, image_user.as_deref(), &pod_desc).and_then(
+                |()| security::apply(pod_sc, c, image_user.as_deref(), &k.config.root_dir),
+            );
+        let security = match security {
+            Ok(s) => s,
+            Err(msg) => {
+                config_error(st, msg);
+                return Ok(Some(Duration::from_secs(10)));
+            }
+        };
         let config = ContainerConfig {
             name: c.name.clone(),
             image: c.image.clone().unwrap_or_default(),
@@ -657,12 +696,7 @@ impl Starter<'_> {
             tty: c.tty == Some(true),
             stdin: c.stdin == Some(true),
             stdin_once: c.stdin_once == Some(true),
-            privileged: security.privileged == Some(true),
-            user: security.run_as_user.map(|u| match security.run_as_group {
-                Some(g) => format!("{u}:{g}"),
-                None => u.to_string(),
-            }),
-            readonly_rootfs: security.read_only_root_filesystem == Some(true),
+            security,
             pid_target,
         };
         let id = match k

@@ -18,6 +18,10 @@
 //!   deleted) the pod waits with a FailedMount event, as kubelet's volume
 //!   manager does. `readOnly` on the claim volume mounts it read-only.
 //! - `volumeMounts`: `readOnly`, `subPath` and `subPathExpr`.
+//! - the pod's `fsGroup`: an emptyDir (when made) and the files of
+//!   configMap, secret, downwardAPI and projected volumes belong to it, as
+//!   kubelet's `SetVolumeOwnership` makes them; claims' volumes (hostPath or
+//!   local paths here) are left as they are.
 //!
 //! Simplified: `emptyDir.medium: Memory` is a directory on disk, sizeLimit
 //! is not enforced (nor a volume's capacity), and volumes needing storage
@@ -102,10 +106,17 @@ async fn setup_volume(
 ) -> Result<PathBuf, MountError> {
     let ns = facts.pod.metadata.namespace.as_deref().unwrap_or("default");
     let plugin_dir = |plugin: &str| dir.join(plugin).join(&v.name);
+    let fs_group = facts
+        .pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.security_context.as_ref())
+        .and_then(|sc| sc.fs_group)
+        .and_then(|g| u32::try_from(g).ok());
     if v.empty_dir.is_some() {
         let path = plugin_dir("kubernetes.io~empty-dir");
         if materialize {
-            empty_dir(&path)?;
+            empty_dir(&path, fs_group)?;
         }
         return Ok(path);
     }
@@ -251,7 +262,7 @@ async fn setup_volume(
     };
     let path = plugin_dir(plugin);
     if materialize {
-        write_atomic(&path, &payload)?;
+        write_atomic(&path, &payload, fs_group)?;
     }
     Ok(path)
 }
@@ -410,13 +421,47 @@ fn io(context: String) -> impl FnOnce(std::io::Error) -> MountError {
 }
 
 /// Makes an emptyDir world-writable like the kubelet does, so non-root users
-/// can write; the mode is set once, when the directory is made: a container
-/// may narrow it (postgres wants its data dir 0700), and every later sync of
-/// the pod must leave that alone.
-fn empty_dir(path: &Path) -> Result<(), MountError> {
+/// can write, and the pod's `fsGroup`'s; the mode is set once, when the
+/// directory is made: a container may narrow it (postgres wants its data
+/// dir 0700), and every later sync of the pod must leave that alone.
+fn empty_dir(path: &Path, fs_group: Option<u32>) -> Result<(), MountError> {
     if !path.exists() {
         create_dir(path)?;
         set_mode(path, 0o777)?;
+        if let Some(gid) = fs_group {
+            set_group(path, gid, false)?;
+        }
+    }
+    Ok(())
+}
+
+/// kubelet's `SetVolumeOwnership` for a pod's `fsGroup`: everything under
+/// `path` belongs to the group, readable by it (and writable unless
+/// `read_only`: the files of a configMap, secret, downwardAPI or projected
+/// volume), and directories are setgid so new files keep the group.
+/// Symbolic links are left as they are. Needs a kubelet running as root.
+fn set_group(path: &Path, gid: u32, read_only: bool) -> Result<(), MountError> {
+    let meta =
+        std::fs::symlink_metadata(path).map_err(io(format!("reading {}", path.display())))?;
+    if meta.file_type().is_symlink() {
+        return Ok(());
+    }
+    std::os::unix::fs::chown(path, None, Some(gid)).map_err(io(format!(
+        "setting the group of {} to fsGroup {gid}",
+        path.display()
+    )))?;
+    let mut add = if read_only { 0o440 } else { 0o660 };
+    if meta.is_dir() {
+        add |= 0o2110;
+    }
+    set_mode(path, (meta.permissions().mode() & 0o7777) | add)?;
+    if meta.is_dir() {
+        for entry in std::fs::read_dir(path)
+            .map_err(io(format!("listing {}", path.display())))?
+            .flatten()
+        {
+            set_group(&entry.path(), gid, read_only)?;
+        }
     }
     Ok(())
 }
@@ -481,7 +526,7 @@ fn current_payload(dir: &Path) -> Option<Payload> {
 
 /// Publishes `payload` in `dir` atomically (kubelet's AtomicWriter); does
 /// nothing when the published files are already the same.
-fn write_atomic(dir: &Path, payload: &Payload) -> Result<(), MountError> {
+fn write_atomic(dir: &Path, payload: &Payload, fs_group: Option<u32>) -> Result<(), MountError> {
     let old = current_payload(dir);
     if old.as_ref() == Some(payload) {
         return Ok(());
@@ -501,6 +546,9 @@ fn write_atomic(dir: &Path, payload: &Payload) -> Result<(), MountError> {
         set_mode(&file, *mode)?;
     }
     set_mode(&data_dir, 0o755)?;
+    if let Some(gid) = fs_group {
+        set_group(&data_dir, gid, true)?;
+    }
     let previous = std::fs::read_link(dir.join("..data")).ok();
     let tmp = dir.join("..data_tmp");
     let _ = std::fs::remove_file(&tmp);
@@ -635,12 +683,12 @@ mod tests {
     fn empty_dir_mode_is_set_once() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("data");
-        empty_dir(&path).unwrap();
+        empty_dir(&path, None).unwrap();
         let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
         assert_eq!(mode(&path), 0o777);
         // What a container does to its data dir survives the next sync.
         set_mode(&path, 0o700).unwrap();
-        empty_dir(&path).unwrap();
+        empty_dir(&path, None).unwrap();
         assert_eq!(mode(&path), 0o700);
     }
 
@@ -648,7 +696,7 @@ mod tests {
     fn atomic_writer_swaps_data_and_drops_removed_keys() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("vol");
-        write_atomic(&dir, &payload(&[("a", "1"), ("b", "2")])).unwrap();
+        write_atomic(&dir, &payload(&[("a", "1"), ("b", "2")]), None).unwrap();
         assert_eq!(std::fs::read_to_string(dir.join("a")).unwrap(), "1");
         assert_eq!(
             std::fs::read_link(dir.join("a")).unwrap(),
@@ -657,11 +705,11 @@ mod tests {
         let first = std::fs::read_link(dir.join("..data")).unwrap();
 
         // Same content: nothing is rewritten.
-        write_atomic(&dir, &payload(&[("a", "1"), ("b", "2")])).unwrap();
+        write_atomic(&dir, &payload(&[("a", "1"), ("b", "2")]), None).unwrap();
         assert_eq!(std::fs::read_link(dir.join("..data")).unwrap(), first);
 
         std::thread::sleep(std::time::Duration::from_millis(2));
-        write_atomic(&dir, &payload(&[("a", "9"), ("c", "3")])).unwrap();
+        write_atomic(&dir, &payload(&[("a", "9"), ("c", "3")]), None).unwrap();
         assert_eq!(std::fs::read_to_string(dir.join("a")).unwrap(), "9");
         assert_eq!(std::fs::read_to_string(dir.join("c")).unwrap(), "3");
         assert!(std::fs::symlink_metadata(dir.join("b")).is_err());

@@ -610,6 +610,102 @@ async fn init_containers_run_in_order_and_oom_is_reported() {
     );
 }
 
+/// The security context as kubelet applies it, with the Kubernetes docs'
+/// "security-context-demo": the pod's user, group, fsGroup and
+/// supplementalGroups (volumes owned by the fsGroup, setgid), capabilities
+/// dropped, no new privileges, seccomp Unconfined by default and Docker's
+/// profile for RuntimeDefault; and runAsNonRoot refusing an image that
+/// runs as root, in kubelet's words.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn security_contexts_are_applied_and_run_as_non_root_is_checked() {
+    let Some(c) = KubeletCluster::start().await else {
+        return;
+    };
+    c.create_pod(json!({
+        "metadata": {"name": "demo", "labels": {"app": "demo"}},
+        "spec": {
+            "securityContext": {"runAsUser": 1000, "runAsGroup": 3000, "fsGroup": 2000,
+                "supplementalGroups": [4000]},
+            "volumes": [{"name": "sec-ctx-vol", "emptyDir": {}},
+                {"name": "info", "downwardAPI": {"items": [{"path": "labels", "fieldRef": {"fieldPath": "metadata.labels"}}]}}],
+            "containers": [{"name": "sec-ctx-demo", "image": "busybox:1.35", "command": ["sleep", "3600"],
+                "volumeMounts": [{"name": "sec-ctx-vol", "mountPath": "/data/demo"}, {"name": "info", "mountPath": "/etc/info"}],
+                "securityContext": {"allowPrivilegeEscalation": false, "capabilities": {"drop": ["ALL"]}}}]
+        }
+    }))
+    .await;
+    c.create_pod(json!({
+        "metadata": {"name": "confined"},
+        "spec": {"securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
+            "containers": [{"name": "c", "image": "busybox:1.35", "command": ["sleep", "3600"]}]}
+    }))
+    .await;
+    c.create_pod(json!({
+        "metadata": {"name": "nonroot"},
+        "spec": {"securityContext": {"runAsNonRoot": true},
+            "containers": [{"name": "c", "image": "busybox:1.35", "command": ["sleep", "3600"]}]}
+    }))
+    .await;
+    c.wait_pod("demo", T, running_and_ready).await;
+    c.wait_pod("confined", T, running_and_ready).await;
+    let exec = |pod: &str, script: &str| {
+        c.cluster
+            .kubectl_ok(&["exec", pod, "--", "sh", "-c", script])
+    };
+
+    let id = exec("demo", "id");
+    assert!(id.starts_with("uid=1000 gid=3000 groups="), "{id}");
+    let groups = id.trim().rsplit('=').next().unwrap().to_string();
+    for g in ["2000", "4000"] {
+        assert!(groups.split(',').any(|x| x.starts_with(g)), "{id}");
+    }
+    // The emptyDir is the fsGroup's, setgid, and what the user writes keeps it.
+    assert_eq!(exec("demo", "stat -c '%g %a' /data/demo"), "2000 2777\n");
+    assert_eq!(
+        exec("demo", "touch /data/demo/f && stat -c '%u %g' /data/demo/f"),
+        "1000 2000\n"
+    );
+    assert_eq!(exec("demo", "stat -L -c '%g' /etc/info/labels"), "2000\n");
+    let status = exec(
+        "demo",
+        "grep -E '^(CapEff|NoNewPrivs|Seccomp):' /proc/self/status",
+    );
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}:")))
+            .map(|v| v.trim().to_string())
+            .unwrap_or_else(|| panic!("{name} in {status}"))
+    };
+    assert_eq!(field("CapEff"), "0000000000000000");
+    assert_eq!(field("NoNewPrivs"), "1");
+    assert_eq!(field("Seccomp"), "0", "no profile is Unconfined");
+    let confined = exec("confined", "grep '^Seccomp:' /proc/self/status");
+    assert_eq!(confined.split_whitespace().last(), Some("2"), "{confined}");
+
+    // busybox runs as root: refused before it is created.
+    let pod = c
+        .wait_pod("nonroot", T, |p| {
+            container_status(p, "c")["state"]["waiting"]["reason"] == "CreateContainerConfigError"
+        })
+        .await;
+    let uid = pod["metadata"]["uid"].as_str().unwrap();
+    let expected = format!(
+        "container has runAsNonRoot and image will run as root (pod: \"nonroot_default({uid})\", container: c)"
+    );
+    assert_eq!(
+        container_status(&pod, "c")["state"]["waiting"]["message"],
+        expected.as_str()
+    );
+    let events = support::lifecycle::events_about(&c.cluster.client, "default", "nonroot").await;
+    assert!(
+        events
+            .iter()
+            .any(|(reason, note)| reason == "Failed" && *note == format!("Error: {expected}")),
+        "{events:?}"
+    );
+}
+
 /// A `hostPort` reaches the pod from the node (here on loopback, the only
 /// address a test sends to), as the CNI portmap plugin makes it; a port
 /// something on the node already holds is a FailedCreatePodSandBox Event

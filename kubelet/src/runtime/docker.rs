@@ -389,6 +389,10 @@ async fn ensure_network(
     }
 }
 
+fn nonempty(list: &[String]) -> Option<Vec<String>> {
+    (!list.is_empty()).then(|| list.to_vec())
+}
+
 /// A stop or remove that found the container gone, or Docker answering
 /// `benign` (its way of saying the container is already so), succeeded.
 fn already_so(result: Result<(), bollard::errors::Error>, benign: u16) -> Result<(), Error> {
@@ -452,6 +456,13 @@ impl Runtime for DockerRuntime {
             Err(e) if is_not_found(&e) => Ok(None),
             Err(e) => Err(e.into()),
         }
+    }
+
+    async fn image_user(&self, image: &str) -> Result<Option<String>, Error> {
+        let inspect = self.docker.inspect_image(image).await?;
+        Ok(Some(
+            inspect.config.and_then(|c| c.user).unwrap_or_default(),
+        ))
     }
 
     async fn pull_image(&self, image: &str) -> Result<(), Error> {
@@ -541,8 +552,12 @@ impl Runtime for DockerRuntime {
             cpu_quota,
             cpu_period,
             cpu_shares: c.cpu_request_millis.map(|m| (m * 1024 / 1000).max(2)),
-            privileged: Some(c.privileged),
-            readonly_rootfs: Some(c.readonly_rootfs),
+            privileged: Some(c.security.privileged),
+            readonly_rootfs: Some(c.security.readonly_rootfs),
+            group_add: nonempty(&c.security.group_add),
+            cap_add: nonempty(&c.security.cap_add),
+            cap_drop: nonempty(&c.security.cap_drop),
+            security_opt: nonempty(&c.security.security_opt),
             pid_mode: c.pid_target.as_ref().map(|id| format!("container:{id}")),
             ..Default::default()
         };
@@ -552,7 +567,7 @@ impl Runtime for DockerRuntime {
             cmd: c.cmd.clone(),
             env: Some(c.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
             working_dir: c.working_dir.clone(),
-            user: c.user.clone(),
+            user: c.security.user.clone(),
             tty: Some(c.tty),
             open_stdin: Some(c.stdin),
             stdin_once: Some(c.stdin_once),

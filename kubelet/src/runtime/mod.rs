@@ -153,9 +153,8 @@ pub struct ContainerConfig {
     pub tty: bool,
     pub stdin: bool,
     pub stdin_once: bool,
-    pub privileged: bool,
-    pub user: Option<String>,
-    pub readonly_rootfs: bool,
+    /// User, groups, capabilities, seccomp and the rest (`security.rs`).
+    pub security: crate::security::Applied,
     /// An ephemeral container's target: the runtime ID of the container
     /// whose process namespace it joins (`kubectl debug --target`).
     pub pid_target: Option<String>,
@@ -228,6 +227,9 @@ pub trait Runtime: Send + Sync {
     async fn list_all(&self) -> Result<Vec<ContainerRecord>, Error>;
     /// The image's ID when it is present locally.
     async fn image_id(&self, image: &str) -> Result<Option<String>, Error>;
+    /// The user a (present) image runs as (its `USER`, "" for root), or
+    /// None when the runtime cannot tell.
+    async fn image_user(&self, image: &str) -> Result<Option<String>, Error>;
     /// Pulls an image from its registry.
     async fn pull_image(&self, image: &str) -> Result<(), Error>;
     /// Creates and starts the infra container; returns it with its IP.

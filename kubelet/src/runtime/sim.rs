@@ -346,6 +346,11 @@ impl Runtime for SimRuntime {
         Ok(Some(format!("sim-image:{image}")))
     }
 
+    /// Simulated images have no user: `runAsNonRoot` cannot be checked.
+    async fn image_user(&self, _image: &str) -> Result<Option<String>, Error> {
+        Ok(None)
+    }
+
     async fn pull_image(&self, _image: &str) -> Result<(), Error> {
         Ok(())
     }
