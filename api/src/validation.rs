@@ -80,6 +80,14 @@ pub fn validate_create(info: &ResourceInfo, obj: &Value) -> Vec<FieldError> {
     errs
 }
 
+/// Validates a new object: [`validate_create`], plus what only a create may
+/// not carry (a pod's ephemeral containers).
+pub fn validate_new(info: &ResourceInfo, obj: &Value) -> Vec<FieldError> {
+    let mut errs = validate_create(info, obj);
+    info.strategy.validate_new(obj, &mut errs);
+    errs
+}
+
 /// Validates an update: the create rules on `new`, plus what may not change
 /// between `old` and `new`. Call after defaulting `new`.
 pub fn validate_update(info: &ResourceInfo, new: &Value, old: &Value) -> Vec<FieldError> {
@@ -434,19 +442,21 @@ pub(crate) fn validate_pod_spec(spec: &PodSpec, path: &str, owner: SpecOwner, er
     if spec.containers.is_empty() {
         errs.push(FieldError::required(format!("{path}.containers"), ""));
     }
-    for (i, c) in list(&spec.init_containers).iter().enumerate() {
+    // Containers before init containers, as ValidatePodSpec has them: a
+    // name both use is the init container's duplicate.
+    for (i, c) in spec.containers.iter().enumerate() {
         let ctx = ContainerCtx {
-            path: format!("{path}.initContainers[{i}]"),
-            init: true,
+            path: format!("{path}.containers[{i}]"),
+            init: false,
             owner,
             host_network,
         };
         validate_container(c, &ctx, &mut names_seen, errs);
     }
-    for (i, c) in spec.containers.iter().enumerate() {
+    for (i, c) in list(&spec.init_containers).iter().enumerate() {
         let ctx = ContainerCtx {
-            path: format!("{path}.containers[{i}]"),
-            init: false,
+            path: format!("{path}.initContainers[{i}]"),
+            init: true,
             owner,
             host_network,
         };
@@ -1803,6 +1813,25 @@ mod tests {
                 "spec.containers[0].ports[0].containerPort: Invalid value: 70000: must be between 1 and 65535, inclusive",
                 "spec.containers[0].ports[0].protocol: Unsupported value: \"HTTP\": supported values: \"SCTP\", \"TCP\", \"UDP\"",
                 "spec.containers[1].name: Duplicate value: \"a\"",
+            ]
+        );
+        // A name an init container shares with a container is the init
+        // container's duplicate; ephemeral containers only come later.
+        let mut p = pod(json!([{"name": "c", "image": "x"}]));
+        p["spec"]["initContainers"] =
+            json!([{"name": "c", "image": "y", "restartPolicy": "Always"}]);
+        p["spec"]["ephemeralContainers"] = json!([{"name": "dbg", "image": "z"}]);
+        let i = info("", "Pod");
+        defaults::apply(i, &mut p);
+        let errs: Vec<String> = validate_new(i, &p)
+            .iter()
+            .map(FieldError::message)
+            .collect();
+        assert_eq!(
+            errs,
+            vec![
+                "spec.initContainers[0].name: Duplicate value: \"c\"",
+                "spec.ephemeralContainers: Forbidden: cannot be set on create",
             ]
         );
         let errs = create(

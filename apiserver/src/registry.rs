@@ -116,7 +116,7 @@ pub fn prepare_admitted_create(
     defaults::apply(info, obj);
     info.strategy.prepare_create(obj, &uid);
     admit(obj)?;
-    let errors = validation::validate_create(info, obj);
+    let errors = validation::validate_new(info, obj);
     if !errors.is_empty() {
         return Err(ApiError::invalid(info, meta::name(obj), &errors));
     }

@@ -12,9 +12,11 @@
 //! `Unconfined` (kubelet's `--seccomp-default` is off), `RuntimeDefault` is
 //! Docker's default profile, `Localhost` loads the JSON profile from
 //! `<root>/seccomp/<localhostProfile>` (kubelet's `/var/lib/kubelet/seccomp`).
-//! Where minik simplifies: SELinux options, AppArmor profiles, `procMount`
-//! and Windows options are left to Docker's defaults (a `NotSupported` Event
-//! says so when set).
+//! Where minik simplifies: SELinux options, AppArmor profiles, `procMount`,
+//! `supplementalGroupsPolicy: Strict` and user namespaces (`hostUsers:
+//! false`) are left to Docker's defaults (a `NotSupported` Event says so
+//! when set); capabilities are passed as written (Docker takes `NET_ADMIN`
+//! and `CAP_NET_ADMIN` alike, where containerd prefixes `CAP_` itself).
 
 use std::path::Path;
 
@@ -83,16 +85,17 @@ pub fn apply(
         }
         (None, None) => None,
     };
-    let mut group_add = Vec::new();
+    // The primary group too, as containerd adds it: the docs' `id` shows
+    // `groups=2000,3000,4000` for fsGroup 2000, runAsGroup 3000 and
+    // supplementalGroups [4000].
+    let mut groups: Vec<i64> = eff.run_as_group.into_iter().collect();
     if let Some(p) = pod_sc {
-        group_add.extend(p.fs_group.map(|g| g.to_string()));
-        for g in p.supplemental_groups.iter().flatten() {
-            let g = g.to_string();
-            if !group_add.contains(&g) {
-                group_add.push(g);
-            }
-        }
+        groups.extend(p.fs_group);
+        groups.extend(p.supplemental_groups.iter().flatten());
     }
+    groups.sort_unstable();
+    groups.dedup();
+    let group_add = groups.iter().map(i64::to_string).collect();
     let caps = sc.and_then(|s| s.capabilities.as_ref());
     let cap_add = caps.and_then(|c| c.add.clone()).unwrap_or_default();
     let cap_drop = caps.and_then(|c| c.drop.clone()).unwrap_or_default();
@@ -132,6 +135,13 @@ pub fn apply(
         privileged,
         readonly_rootfs: sc.and_then(|s| s.read_only_root_filesystem) == Some(true),
     })
+}
+
+/// Whether [`apply`] or [`verify_run_as_non_root`] need the image's user:
+/// only a group without a user, or runAsNonRoot without a user, does.
+pub fn needs_image_user(pod_sc: Option<&PodSecurityContext>, c: &Container) -> bool {
+    let eff = effective(pod_sc, c.security_context.as_ref());
+    eff.run_as_user.is_none() && (eff.run_as_group.is_some() || eff.run_as_non_root == Some(true))
 }
 
 /// kubelet's `verifyRunAsNonRoot`: with `runAsNonRoot`, the container must
@@ -197,6 +207,12 @@ pub fn unsupported(pod_sc: Option<&PodSecurityContext>, c: &Container) -> Vec<St
             c.name
         ));
     }
+    if pod_sc.and_then(|s| s.supplemental_groups_policy.as_deref()) == Some("Strict") {
+        notes.push(format!(
+            "container {}: supplementalGroupsPolicy Strict is not supported by minik: the groups of the image's /etc/group are added too",
+            c.name
+        ));
+    }
     if sc
         .and_then(|s| s.proc_mount.as_deref())
         .is_some_and(|m| m != "Default")
@@ -233,7 +249,7 @@ mod tests {
             "readOnlyRootFilesystem": true}));
         let applied = apply(Some(&pod), &c, Some(""), Path::new("/x")).unwrap();
         assert_eq!(applied.user.as_deref(), Some("1001:3000"));
-        assert_eq!(applied.group_add, ["2000", "4000"]);
+        assert_eq!(applied.group_add, ["2000", "3000", "4000"]);
         assert_eq!(applied.cap_drop, ["ALL"]);
         assert_eq!(applied.cap_add, ["NET_BIND_SERVICE"]);
         assert_eq!(applied.security_opt, ["no-new-privileges"]);

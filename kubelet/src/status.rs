@@ -195,7 +195,9 @@ pub fn compute(input: &Input<'_>) -> Map<String, Value> {
         .iter()
         .map(|c| container_status(input, c, true, "PodInitializing"))
         .collect();
-    let app_default = if initialized {
+    // kubelet's default waiting reason: PodInitializing for every
+    // container of a pod with init containers, even once they are done.
+    let app_default = if inits.is_empty() {
         "ContainerCreating"
     } else {
         "PodInitializing"
@@ -250,8 +252,8 @@ pub fn compute(input: &Input<'_>) -> Map<String, Value> {
         sandbox.is_some(),
         None,
     ));
-    conditions.push(if terminal && initialized {
-        condition("Initialized", true, Some((completed_reason, String::new())))
+    conditions.push(if phase == "Succeeded" {
+        condition("Initialized", true, Some(("PodCompleted", String::new())))
     } else {
         condition(
             "Initialized",
@@ -268,16 +270,10 @@ pub fn compute(input: &Input<'_>) -> Map<String, Value> {
         )
     });
     let containers_ready = unready.is_empty() && !terminal;
+    // Readiness does not look at initialization (GenerateContainersReadyCondition):
+    // before it, the app containers are simply not ready.
     let not_ready = if terminal {
         Some((completed_reason, String::new()))
-    } else if !initialized {
-        Some((
-            "ContainersNotInitialized",
-            format!(
-                "containers with incomplete status: [{}]",
-                incomplete.join(" ")
-            ),
-        ))
     } else {
         (!unready.is_empty()).then(|| {
             (
@@ -399,7 +395,7 @@ pub fn compute(input: &Input<'_>) -> Map<String, Value> {
 
 fn condition(type_: &str, ok: bool, reason: Option<(&str, String)>) -> Value {
     let mut c = json!({"type": type_, "status": if ok { "True" } else { "False" }});
-    if let Some((reason, message)) = reason.filter(|_| !ok) {
+    if let Some((reason, message)) = reason {
         c["reason"] = json!(reason);
         if !message.is_empty() {
             c["message"] = json!(message);

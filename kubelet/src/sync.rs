@@ -223,6 +223,8 @@ pub async fn sync_pod(k: &Kubelet, pod: &Pod, st: &mut PodState) -> Result<Next,
         .collect();
     if !sidecars.is_empty() && regular_containers_done(&spec.containers, &records, policy) {
         st.prober.stop_all();
+        // What has ended is shown while the sidecars take their grace period.
+        write_status(k, pod, st).await?;
         let running: Vec<&ContainerRecord> = sidecars
             .iter()
             .filter_map(|c| instances(&records, &c.name).into_iter().next())
@@ -481,6 +483,12 @@ fn unsupported(spec: &k8s_openapi::api::core::v1::PodSpec) -> Vec<String> {
     if pod_sc.is_some_and(|s| s.sysctls.as_ref().is_some_and(|l| !l.is_empty())) {
         notes.push("securityContext.sysctls are not applied by minik".into());
     }
+    if spec.host_users == Some(false) {
+        notes.push(
+            "hostUsers: false is not supported by minik: the pod runs without a user namespace"
+                .into(),
+        );
+    }
     for c in spec
         .init_containers
         .iter()
@@ -657,10 +665,21 @@ impl Starter<'_> {
             .spec
             .as_ref()
             .and_then(|s| s.security_context.as_ref());
-        let image_user = k
-            .runtime
-            .image_user(&c.image.clone().unwrap_or_default())
-            .await?;
+        let image_user = if security::needs_image_user(pod_sc, c) {
+            let image = c.image.clone().unwrap_or_default();
+            match k.runtime.image_user(&image).await {
+                Ok(user) => user,
+                Err(e) => {
+                    config_error(
+                        st,
+                        format!("failed to get the user of image {image:?}: {e}"),
+                    );
+                    return Ok(Some(Duration::from_secs(10)));
+                }
+            }
+        } else {
+            None
+        };
         let pod_desc = format!(
             "{}_{}({})",
             self.pref.name, self.pref.namespace, self.pref.uid

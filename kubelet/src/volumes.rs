@@ -429,7 +429,7 @@ fn empty_dir(path: &Path, fs_group: Option<u32>) -> Result<(), MountError> {
         create_dir(path)?;
         set_mode(path, 0o777)?;
         if let Some(gid) = fs_group {
-            set_group(path, gid, false)?;
+            set_group(path, gid, false);
         }
     }
     Ok(())
@@ -439,31 +439,34 @@ fn empty_dir(path: &Path, fs_group: Option<u32>) -> Result<(), MountError> {
 /// `path` belongs to the group, readable by it (and writable unless
 /// `read_only`: the files of a configMap, secret, downwardAPI or projected
 /// volume), and directories are setgid so new files keep the group.
-/// Symbolic links are left as they are. Needs a kubelet running as root.
-fn set_group(path: &Path, gid: u32, read_only: bool) -> Result<(), MountError> {
-    let meta =
-        std::fs::symlink_metadata(path).map_err(io(format!("reading {}", path.display())))?;
+/// Symbolic links are left as they are. As kubelet's, a failure (a kubelet
+/// not running as root) is logged and the volume used as it is.
+fn set_group(path: &Path, gid: u32, read_only: bool) {
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return;
+    };
     if meta.file_type().is_symlink() {
-        return Ok(());
+        return;
     }
-    std::os::unix::fs::chown(path, None, Some(gid)).map_err(io(format!(
-        "setting the group of {} to fsGroup {gid}",
-        path.display()
-    )))?;
     let mut add = if read_only { 0o440 } else { 0o660 };
     if meta.is_dir() {
         add |= 0o2110;
     }
-    set_mode(path, (meta.permissions().mode() & 0o7777) | add)?;
+    let changed = std::os::unix::fs::chown(path, None, Some(gid)).and_then(|()| {
+        std::fs::set_permissions(
+            path,
+            std::fs::Permissions::from_mode((meta.permissions().mode() & 0o7777) | add),
+        )
+    });
+    if let Err(error) = changed {
+        tracing::warn!(path = %path.display(), gid, %error, "cannot give the volume to the pod's fsGroup");
+        return;
+    }
     if meta.is_dir() {
-        for entry in std::fs::read_dir(path)
-            .map_err(io(format!("listing {}", path.display())))?
-            .flatten()
-        {
-            set_group(&entry.path(), gid, read_only)?;
+        for entry in std::fs::read_dir(path).into_iter().flatten().flatten() {
+            set_group(&entry.path(), gid, read_only);
         }
     }
-    Ok(())
 }
 
 fn create_dir(path: &Path) -> Result<(), MountError> {
@@ -527,6 +530,19 @@ fn current_payload(dir: &Path) -> Option<Payload> {
 /// Publishes `payload` in `dir` atomically (kubelet's AtomicWriter); does
 /// nothing when the published files are already the same.
 fn write_atomic(dir: &Path, payload: &Payload, fs_group: Option<u32>) -> Result<(), MountError> {
+    // With an fsGroup the files are group-readable too: compare with what
+    // was written, or every sync would write them again.
+    let grouped: Payload;
+    let payload = match fs_group {
+        Some(_) => {
+            grouped = payload
+                .iter()
+                .map(|(k, (bytes, mode))| (k.clone(), (bytes.clone(), mode | 0o440)))
+                .collect();
+            &grouped
+        }
+        None => payload,
+    };
     let old = current_payload(dir);
     if old.as_ref() == Some(payload) {
         return Ok(());
@@ -547,7 +563,7 @@ fn write_atomic(dir: &Path, payload: &Payload, fs_group: Option<u32>) -> Result<
     }
     set_mode(&data_dir, 0o755)?;
     if let Some(gid) = fs_group {
-        set_group(&data_dir, gid, true)?;
+        set_group(dir, gid, true);
     }
     let previous = std::fs::read_link(dir.join("..data")).ok();
     let tmp = dir.join("..data_tmp");
@@ -677,6 +693,24 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), (v.as_bytes().to_vec(), 0o644)))
             .collect()
+    }
+
+    #[test]
+    fn an_fs_group_owns_the_files_and_an_unchanged_volume_is_not_rewritten() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        // The test's own group: chown to it needs no root.
+        let gid = std::fs::metadata(dir.path()).unwrap().gid();
+        let vol = dir.path().join("secret");
+        let private: Payload = [("key".to_string(), (b"s3cret".to_vec(), 0o400))].into();
+        write_atomic(&vol, &private, Some(gid)).unwrap();
+        let file = std::fs::metadata(vol.join("key")).unwrap();
+        assert_eq!(file.mode() & 0o7777, 0o440);
+        assert_eq!(file.gid(), gid);
+        assert_eq!(std::fs::metadata(&vol).unwrap().mode() & 0o2000, 0o2000);
+        let data = std::fs::read_link(vol.join("..data")).unwrap();
+        write_atomic(&vol, &private, Some(gid)).unwrap();
+        assert_eq!(std::fs::read_link(vol.join("..data")).unwrap(), data);
     }
 
     #[test]

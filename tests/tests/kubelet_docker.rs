@@ -653,12 +653,11 @@ async fn security_contexts_are_applied_and_run_as_non_root_is_checked() {
             .kubectl_ok(&["exec", pod, "--", "sh", "-c", script])
     };
 
-    let id = exec("demo", "id");
-    assert!(id.starts_with("uid=1000 gid=3000 groups="), "{id}");
-    let groups = id.trim().rsplit('=').next().unwrap().to_string();
-    for g in ["2000", "4000"] {
-        assert!(groups.split(',').any(|x| x.starts_with(g)), "{id}");
-    }
+    // What the docs' demo prints (containerd adds the primary group too).
+    assert_eq!(
+        exec("demo", "id"),
+        "uid=1000 gid=3000 groups=2000,3000,4000\n"
+    );
     // The emptyDir is the fsGroup's, setgid, and what the user writes keeps it.
     assert_eq!(exec("demo", "stat -c '%g %a' /data/demo"), "2000 2777\n");
     assert_eq!(
@@ -668,7 +667,7 @@ async fn security_contexts_are_applied_and_run_as_non_root_is_checked() {
     assert_eq!(exec("demo", "stat -L -c '%g' /etc/info/labels"), "2000\n");
     let status = exec(
         "demo",
-        "grep -E '^(CapEff|NoNewPrivs|Seccomp):' /proc/self/status",
+        "grep -E '^(CapBnd|NoNewPrivs|Seccomp):' /proc/self/status",
     );
     let field = |name: &str| {
         status
@@ -677,7 +676,8 @@ async fn security_contexts_are_applied_and_run_as_non_root_is_checked() {
             .map(|v| v.trim().to_string())
             .unwrap_or_else(|| panic!("{name} in {status}"))
     };
-    assert_eq!(field("CapEff"), "0000000000000000");
+    // Dropped from the bounding set, not only unused by a non-root user.
+    assert_eq!(field("CapBnd"), "0000000000000000");
     assert_eq!(field("NoNewPrivs"), "1");
     assert_eq!(field("Seccomp"), "0", "no profile is Unconfined");
     let confined = exec("confined", "grep '^Seccomp:' /proc/self/status");
@@ -707,9 +707,7 @@ async fn security_contexts_are_applied_and_run_as_non_root_is_checked() {
 }
 
 /// A `hostPort` reaches the pod from the node (here on loopback, the only
-/// address a test sends to), as the CNI portmap plugin makes it; a port
-/// something on the node already holds is a FailedCreatePodSandBox Event
-/// that names it, and the pod waits.
+/// address a test sends to), as the CNI portmap plugin makes it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn host_ports_reach_the_pod_from_the_node() {
     let Some(c) = KubeletCluster::start().await else {
@@ -732,21 +730,6 @@ async fn host_ports_reach_the_pod_from_the_node() {
     })
     .await;
     assert_eq!(body, "hello-from-the-pod\n");
-
-    let held = minik_tests::free_port();
-    let _holder = std::net::TcpListener::bind(("127.0.0.1", held)).unwrap();
-    c.create_pod(served("clash", held)).await;
-    let note = wait_for("FailedCreatePodSandBox", T, || async {
-        support::lifecycle::events_about(&c.cluster.client, "default", "clash")
-            .await
-            .into_iter()
-            .find(|(reason, _)| reason == "FailedCreatePodSandBox")
-            .map(|(_, note)| note)
-    })
-    .await;
-    assert!(note.contains(&held.to_string()), "{note}");
-    let clash = c.pod("clash").await.unwrap();
-    assert_eq!(clash["status"]["phase"], "Pending");
 }
 
 /// Sidecar containers (init containers with `restartPolicy: Always`):

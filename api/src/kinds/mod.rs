@@ -295,6 +295,12 @@ pub trait Strategy: Sync {
         let _ = (info, obj, errs);
     }
 
+    /// What a create may not carry, beyond [`Self::validate`] (a pod's
+    /// ephemeral containers: `ValidatePodCreate`).
+    fn validate_new(&self, obj: &Value, errs: &mut Errs) {
+        let _ = (obj, errs);
+    }
+
     /// What may not change between `old` and `new`, beyond [`Self::validate`].
     fn validate_update(&self, new: &Value, old: &Value, errs: &mut Errs) {
         let _ = (new, old, errs);

@@ -61,6 +61,19 @@ impl Strategy for Pod {
     fn validate(&self, _: &ResourceInfo, obj: &Value, errs: &mut Errs) {
         validate_pod(obj, errs)
     }
+    fn validate_new(&self, obj: &Value, errs: &mut Errs) {
+        // Ephemeral containers come only through `pods/ephemeralcontainers`.
+        if obj
+            .pointer("/spec/ephemeralContainers")
+            .and_then(Value::as_array)
+            .is_some_and(|l| !l.is_empty())
+        {
+            errs.push(FieldError::forbidden(
+                "spec.ephemeralContainers",
+                "cannot be set on create",
+            ));
+        }
+    }
     fn validate_update(&self, new: &Value, old: &Value, errs: &mut Errs) {
         validate_pod_update(new, old, errs)
     }
