@@ -552,6 +552,18 @@ async fn init_containers_run_in_order_and_oom_is_reported() {
         "PodInitializing"
     );
     assert_eq!(condition(&pending, "Initialized"), "False");
+    // Readiness is about containers, not initialization (kubelet's words).
+    let ready = pending["status"]["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "Ready")
+        .unwrap();
+    assert_eq!(ready["reason"], "ContainersNotReady", "{ready}");
+    assert_eq!(
+        ready["message"], "containers with unready status: [app]",
+        "{ready}"
+    );
 
     let pod = c.wait_pod("init", T, running_and_ready).await;
     let time = |name: &str, field: &str| -> String {

@@ -633,6 +633,16 @@ async fn sidecars_start_first_serve_beside_and_stop_after() {
             .find(|c| c["type"] == "Ready")
             .unwrap();
         assert_eq!(ready["status"], "False", "{name}");
+        if name != "job-never" {
+            let initialized = p["status"]["conditions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|c| c["type"] == "Initialized")
+                .unwrap();
+            assert_eq!(initialized["status"], "True", "{name}");
+            assert_eq!(initialized["reason"], "PodCompleted", "{name}");
+        }
     }
     let stopped = support::lifecycle::events_about(client, "default", "job-ok").await;
     assert!(
