@@ -204,6 +204,19 @@ pub fn default_pod_spec(spec: &mut Obj, restart_policy: bool) {
     for c in each_item(spec, "initContainers") {
         default_container(c);
     }
+    // A hostNetwork pod's ports are its node's (`defaultHostNetworkPorts`).
+    if spec.get("hostNetwork") == Some(&json!(true)) {
+        for key in ["containers", "initContainers"] {
+            for c in each_item(spec, key) {
+                for p in each_item(c, "ports") {
+                    let unset = p.get("hostPort").and_then(Value::as_i64).unwrap_or(0) == 0;
+                    if let Some(port) = p.get("containerPort").filter(|_| unset).cloned() {
+                        p.insert("hostPort".into(), port);
+                    }
+                }
+            }
+        }
+    }
     for c in each_item(spec, "ephemeralContainers") {
         default_container(c);
     }
@@ -613,6 +626,22 @@ mod tests {
                 "resources": {"limits": {"cpu": 1, "memory": "64Mi"}}}]}});
         let once = defaulted("", "Pod", pod);
         assert_eq!(once, defaulted("", "Pod", once.clone()));
+    }
+
+    #[test]
+    fn a_host_network_pods_ports_are_host_ports() {
+        let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+            "spec": {"hostNetwork": true, "containers": [{"name": "c", "image": "busybox",
+                "ports": [{"containerPort": 9100}, {"containerPort": 53, "hostPort": 53, "protocol": "UDP"}]}]}});
+        let p = defaulted("", "Pod", pod);
+        assert_eq!(p["spec"]["containers"][0]["ports"][0]["hostPort"], 9100);
+        assert_eq!(p["spec"]["containers"][0]["ports"][1]["hostPort"], 53);
+        let plain = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+            "spec": {"containers": [{"name": "c", "image": "busybox", "ports": [{"containerPort": 80}]}]}});
+        let p = defaulted("", "Pod", plain);
+        assert!(p["spec"]["containers"][0]["ports"][0]
+            .get("hostPort")
+            .is_none());
     }
 
     #[test]

@@ -43,10 +43,12 @@
 //! (init containers with `restartPolicy: Always`) start in init order, hold
 //! the next until they have started, run beside the app containers, count
 //! for readiness, are always restarted, and are stopped after them.
+//! A `hostNetwork` pod's sandbox is in the host's network and UTS
+//! namespaces: its IP, ports, hostname and (under `ClusterFirst`) DNS are
+//! the node's — every Docker node's being this one host's.
 //!
-//! Deliberately left out: static pods, host-network pods (each pod using
-//! one gets a `NotSupported` Warning Event),
-//! eviction, device plugins, CSI and
+//! Deliberately left out: static pods, sysctls, user namespaces (each pod
+//! asking gets a `NotSupported` Warning Event), eviction, device plugins, CSI and
 //! other storage volumes, a SubjectAccessReview per kubelet request, CRI
 //! over gRPC (the runtime is a Rust trait).
 

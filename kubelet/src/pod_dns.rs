@@ -3,12 +3,13 @@
 //!
 //! - `dnsPolicy: ClusterFirst` (the default): the cluster DNS
 //!   (`--cluster-dns`, 10.96.0.10), search `<ns>.svc.<domain> svc.<domain>
-//!   <domain>`, `options ndots:5`. `ClusterFirstWithHostNet` is the same
-//!   (minik has no host-network pods).
+//!   <domain>`, `options ndots:5`. A `hostNetwork` pod gets that only with
+//!   `ClusterFirstWithHostNet`; under `ClusterFirst` it has the host's.
 //! - `Default`: the host's resolv.conf. `None`: only `dnsConfig`.
 //! - `dnsConfig` nameservers, searches and options are merged in.
 //! - hosts: localhost entries, the pod IP with its hostname (and FQDN when
-//!   `subdomain` is set), then `hostAliases`.
+//!   `subdomain` is set), then `hostAliases`; a `hostNetwork` pod's is the
+//!   host's own `/etc/hosts` and its `hostAliases`.
 //!
 //! Simplified: the host's own search domains are not appended under
 //! ClusterFirst.
@@ -19,7 +20,10 @@ use k8s_openapi::api::core::v1::Pod;
 pub fn resolv_conf(pod: &Pod, cluster_dns: &str, domain: &str) -> String {
     let spec = pod.spec.clone().unwrap_or_default();
     let ns = pod.metadata.namespace.as_deref().unwrap_or("default");
-    let policy = spec.dns_policy.as_deref().unwrap_or("ClusterFirst");
+    let policy = match spec.dns_policy.as_deref().unwrap_or("ClusterFirst") {
+        "ClusterFirst" if spec.host_network == Some(true) => "Default",
+        policy => policy,
+    };
     let (mut servers, mut searches, mut options): (Vec<String>, Vec<String>, Vec<String>) =
         match policy {
             "None" => (vec![], vec![], vec![]),
@@ -96,6 +100,13 @@ pub fn hostname(pod: &Pod) -> String {
 
 /// The contents of the pod's /etc/hosts.
 pub fn hosts(pod: &Pod, pod_ip: &str, domain: &str) -> String {
+    let spec = pod.spec.clone().unwrap_or_default();
+    if spec.host_network == Some(true) {
+        let mut out = String::from("# Kubernetes-managed hosts file (host network).\n");
+        out.push_str(&std::fs::read_to_string("/etc/hosts").unwrap_or_default());
+        out.push_str(&alias_entries(spec.host_aliases.unwrap_or_default()));
+        return out;
+    }
     let mut out = String::from(
         "# Kubernetes-managed hosts file.\n\
          127.0.0.1\tlocalhost\n\
@@ -106,7 +117,6 @@ pub fn hosts(pod: &Pod, pod_ip: &str, domain: &str) -> String {
          fe00::2\tip6-allrouters\n",
     );
     let host = hostname(pod);
-    let spec = pod.spec.clone().unwrap_or_default();
     match spec.subdomain.as_deref().filter(|s| !s.is_empty()) {
         Some(sub) => {
             let ns = pod.metadata.namespace.as_deref().unwrap_or("default");
@@ -116,7 +126,13 @@ pub fn hosts(pod: &Pod, pod_ip: &str, domain: &str) -> String {
         }
         None => out.push_str(&format!("{pod_ip}\t{host}\n")),
     }
-    let aliases = spec.host_aliases.unwrap_or_default();
+    out.push_str(&alias_entries(spec.host_aliases.unwrap_or_default()));
+    out
+}
+
+/// The `hostAliases` lines, under kubelet's heading.
+fn alias_entries(aliases: Vec<k8s_openapi::api::core::v1::HostAlias>) -> String {
+    let mut out = String::new();
     if !aliases.is_empty() {
         out.push_str("\n# Entries added by HostAliases.\n");
         for a in aliases {

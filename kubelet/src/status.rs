@@ -348,9 +348,12 @@ pub fn compute(input: &Input<'_>) -> Map<String, Value> {
             .cloned(),
     );
 
-    let pod_ip = sandbox
-        .and_then(|s| s.ip.clone())
-        .or(current.pod_ip.clone());
+    // A hostNetwork pod's IP is its node's.
+    let pod_ip = match spec.host_network {
+        Some(true) if sandbox.is_some() => Some(input.host_ip.to_string()),
+        _ => sandbox.and_then(|s| s.ip.clone()),
+    }
+    .or(current.pod_ip.clone());
     let mut status = Map::new();
     status.insert("phase".into(), json!(phase));
     status.insert("conditions".into(), Value::Array(conditions));

@@ -257,7 +257,10 @@ pub async fn sync_pod(k: &Kubelet, pod: &Pod, st: &mut PodState) -> Result<Next,
             }
         },
     };
-    let pod_ip = sandbox.ip.clone().unwrap_or_default();
+    let pod_ip = match spec.host_network {
+        Some(true) => k.node_ip.clone(),
+        _ => sandbox.ip.clone().unwrap_or_default(),
+    };
 
     // Pod files and volumes (files only for containers that read them:
     // not in the simulated runtime, see volumes::setup).
@@ -471,14 +474,11 @@ pub async fn sync_pod(k: &Kubelet, pod: &Pod, st: &mut PodState) -> Result<Next,
 }
 
 /// What minik's kubelet accepts but does not do, said once per pod when
-/// it first syncs (a Warning Event each, rather than silence): `hostNetwork`
-/// pods get a network namespace of their own; sysctls, SELinux, AppArmor
-/// and procMount settings are left to Docker's defaults.
+/// it first syncs (a Warning Event each, rather than silence): sysctls,
+/// user namespaces, SELinux, AppArmor and procMount settings are left to
+/// Docker's defaults.
 fn unsupported(spec: &k8s_openapi::api::core::v1::PodSpec) -> Vec<String> {
     let mut notes = Vec::new();
-    if spec.host_network == Some(true) {
-        notes.push("hostNetwork is not supported by minik: the pod gets its own network namespace on the cluster network".into());
-    }
     let pod_sc = spec.security_context.as_ref();
     if pod_sc.is_some_and(|s| s.sysctls.as_ref().is_some_and(|l| !l.is_empty())) {
         notes.push("securityContext.sysctls are not applied by minik".into());
@@ -859,6 +859,7 @@ async fn create_sandbox(
         hostname: pod_dns::hostname(pod),
         image: image.clone(),
         host_ports: host_ports(pod),
+        host_network: pod.spec.as_ref().and_then(|s| s.host_network) == Some(true),
     };
     match k.runtime.run_sandbox(&config).await {
         Ok(s) => Ok(Some(s)),

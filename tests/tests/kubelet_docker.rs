@@ -744,6 +744,80 @@ async fn host_ports_reach_the_pod_from_the_node() {
     assert_eq!(body, "hello-from-the-pod\n");
 }
 
+/// A `hostNetwork` pod is in its node's network namespace: its IP is the
+/// node's, what it listens on is the host's (here on loopback), its
+/// hostname and, under `ClusterFirst`, its DNS are the host's, and
+/// `ClusterFirstWithHostNet` gives it the cluster DNS.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn host_network_pods_share_the_nodes_network() {
+    let Some(c) = KubeletCluster::start().await else {
+        return;
+    };
+    let port = minik_tests::free_port();
+    let host_pod = |name: &str, policy: &str| {
+        json!({"metadata": {"name": name}, "spec": {"hostNetwork": true, "dnsPolicy": policy,
+            "containers": [{"name": "web", "image": "busybox:1.35",
+                "command": ["sh", "-c", format!("mkdir -p /www && echo {name} > /www/index.html && exec httpd -f -p 127.0.0.1:{port} -h /www")],
+                "ports": [{"containerPort": port}]}]}})
+    };
+    c.create_pod(host_pod("on-host", "ClusterFirst")).await;
+    let pod = c.wait_pod("on-host", T, running_and_ready).await;
+    assert_eq!(
+        pod["status"]["podIP"], pod["status"]["hostIP"],
+        "{}",
+        pod["status"]
+    );
+    assert_eq!(pod["spec"]["containers"][0]["ports"][0]["hostPort"], port);
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let body = wait_for("the pod to answer on the host", T, || async {
+        let response = crate::services_support::http_get(addr, "node", "/")
+            .await
+            .ok()?;
+        (response.status == 200).then_some(response.body)
+    })
+    .await;
+    assert_eq!(body, "on-host\n");
+    let exec = |pod: &str, script: &str| {
+        c.cluster
+            .kubectl_ok(&["exec", pod, "--", "sh", "-c", script])
+    };
+    let host_name = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    assert_eq!(exec("on-host", "hostname"), host_name);
+    let nameservers = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter(|l| l.starts_with("nameserver"))
+            .take(3)
+            .map(str::to_string)
+            .collect()
+    };
+    let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    assert_eq!(
+        nameservers(&exec("on-host", "cat /etc/resolv.conf")),
+        nameservers(&host_resolv)
+    );
+    let hosts = exec("on-host", "cat /etc/hosts");
+    assert!(
+        hosts.starts_with("# Kubernetes-managed hosts file (host network).\n"),
+        "{hosts}"
+    );
+
+    // The port is the host's: the first pod keeps it until it goes.
+    c.pods()
+        .delete("on-host", &DeleteParams::default().grace_period(0))
+        .await
+        .unwrap();
+    c.wait_gone("on-host", Duration::from_secs(20)).await;
+    c.create_pod(host_pod("cluster-dns", "ClusterFirstWithHostNet"))
+        .await;
+    c.wait_pod("cluster-dns", T, running_and_ready).await;
+    let resolv = exec("cluster-dns", "cat /etc/resolv.conf");
+    assert_eq!(
+        nameservers(&resolv),
+        [format!("nameserver {}", c.config.cluster_dns)],
+        "{resolv}"
+    );
+}
+
 /// Sidecar containers (init containers with `restartPolicy: Always`):
 /// the app container starts only once the sidecar's startup probe passes,
 /// reaches it on localhost, and the sidecar counts in READY; a pod whose

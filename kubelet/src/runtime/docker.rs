@@ -490,10 +490,16 @@ impl Runtime for DockerRuntime {
                     host_port: Some(p.host_port.to_string()),
                 });
         }
-        let published = !port_bindings.is_empty();
+        let published = !port_bindings.is_empty() && !config.host_network;
+        // A hostNetwork pod shares the host's network and its hostname
+        // (the node's, as in Kubernetes), and has no ports to publish.
+        let (network_mode, uts_mode, hostname) = match config.host_network {
+            true => ("host".to_string(), Some("host".to_string()), None),
+            false => (self.network.clone(), None, Some(config.hostname.clone())),
+        };
         let body = ContainerCreateBody {
             image: Some(config.image.clone()),
-            hostname: Some(config.hostname.clone()),
+            hostname,
             exposed_ports: published.then(|| port_bindings.keys().cloned().collect()),
             labels: Some(labels(
                 &config.pod,
@@ -505,7 +511,8 @@ impl Runtime for DockerRuntime {
                 "",
             )),
             host_config: Some(HostConfig {
-                network_mode: Some(self.network.clone()),
+                network_mode: Some(network_mode),
+                uts_mode,
                 // The pod's containers join its IPC namespace, as in Kubernetes.
                 ipc_mode: Some("shareable".into()),
                 port_bindings: published.then_some(port_bindings),
@@ -521,8 +528,12 @@ impl Runtime for DockerRuntime {
             return Err(e.into());
         }
         // The sandbox's veth is on the bridge now: let the pod reach itself
-        // through its Service (see hairpin.rs).
-        if let Err(error) = super::hairpin::enable(&self.bridge) {
+        // through its Service (see hairpin.rs). A hostNetwork one has none.
+        let hairpin = match config.host_network {
+            true => Ok(0),
+            false => super::hairpin::enable(&self.bridge),
+        };
+        if let Err(error) = hairpin {
             tracing::warn!(bridge = %self.bridge, %error, "cannot set hairpin mode: a pod calling its own Service may stall");
         }
         let inspect = self.docker.inspect_container(&id, None).await?;

@@ -118,6 +118,9 @@ pub struct SandboxConfig {
     pub image: String,
     /// The app containers' `hostPort`s, which the sandbox publishes.
     pub host_ports: Vec<HostPort>,
+    /// `hostNetwork`: the sandbox is in the node's network namespace (and
+    /// has no IP of its own: the pod's is the node's).
+    pub host_network: bool,
 }
 
 /// One `hostPort`: the node's port (on `host_ip`, or on every address when

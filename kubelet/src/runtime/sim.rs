@@ -563,6 +563,7 @@ mod tests {
                 hostname: "web-1".into(),
                 image: "pause".into(),
                 host_ports: Vec::new(),
+                host_network: false,
             })
             .await
             .unwrap();
