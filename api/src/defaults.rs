@@ -204,19 +204,6 @@ pub fn default_pod_spec(spec: &mut Obj, restart_policy: bool) {
     for c in each_item(spec, "initContainers") {
         default_container(c);
     }
-    // A hostNetwork pod's ports are its node's (`defaultHostNetworkPorts`).
-    if spec.get("hostNetwork") == Some(&json!(true)) {
-        for key in ["containers", "initContainers"] {
-            for c in each_item(spec, key) {
-                for p in each_item(c, "ports") {
-                    let unset = p.get("hostPort").and_then(Value::as_i64).unwrap_or(0) == 0;
-                    if let Some(port) = p.get("containerPort").filter(|_| unset).cloned() {
-                        p.insert("hostPort".into(), port);
-                    }
-                }
-            }
-        }
-    }
     for c in each_item(spec, "ephemeralContainers") {
         default_container(c);
     }
@@ -640,6 +627,16 @@ mod tests {
             "spec": {"containers": [{"name": "c", "image": "busybox", "ports": [{"containerPort": 80}]}]}});
         let p = defaulted("", "Pod", plain);
         assert!(p["spec"]["containers"][0]["ports"][0]
+            .get("hostPort")
+            .is_none());
+        // Pods only: templates are left alone since Kubernetes 1.28
+        // (DefaultHostNetworkHostPortsInPodTemplates, removed in 1.31).
+        let d = json!({"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "d"},
+            "spec": {"selector": {"matchLabels": {"a": "b"}}, "template": {"metadata": {"labels": {"a": "b"}},
+                "spec": {"hostNetwork": true, "containers": [{"name": "c", "image": "busybox",
+                    "ports": [{"containerPort": 9100}]}]}}}});
+        let d = defaulted("apps", "DaemonSet", d);
+        assert!(d["spec"]["template"]["spec"]["containers"][0]["ports"][0]
             .get("hostPort")
             .is_none());
     }

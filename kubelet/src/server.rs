@@ -446,10 +446,19 @@ async fn pod_network(
         .into_iter()
         .find(|r| r.sandbox && r.running())
         .ok_or_else(|| Error::BadRequest(format!("pod {pod} has no running sandbox")))?;
-    let ip = sandbox
-        .ip
-        .filter(|ip| !ip.is_empty())
-        .ok_or_else(|| Error::BadRequest(format!("pod {pod} has no IP yet")))?;
+    // A hostNetwork pod's network is the host's: its ports are on loopback.
+    let host_network = k
+        .workers
+        .lock()
+        .unwrap()
+        .get(&uid)
+        .and_then(|w| w.pod())
+        .is_some_and(|p| p.decode().spec.and_then(|s| s.host_network) == Some(true));
+    let ip = match host_network {
+        true => Some("127.0.0.1".to_string()),
+        false => sandbox.ip.filter(|ip| !ip.is_empty()),
+    }
+    .ok_or_else(|| Error::BadRequest(format!("pod {pod} has no IP yet")))?;
     Ok(portforward::Target {
         pod: sandbox.id,
         uid,

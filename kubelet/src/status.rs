@@ -350,7 +350,7 @@ pub fn compute(input: &Input<'_>) -> Map<String, Value> {
 
     // A hostNetwork pod's IP is its node's.
     let pod_ip = match spec.host_network {
-        Some(true) if sandbox.is_some() => Some(input.host_ip.to_string()),
+        Some(true) => Some(input.host_ip.to_string()),
         _ => sandbox.and_then(|s| s.ip.clone()),
     }
     .or(current.pod_ip.clone());
@@ -382,7 +382,7 @@ pub fn compute(input: &Input<'_>) -> Map<String, Value> {
         .flatten()
         .map(|e| {
             let c = crate::sync::ephemeral_as_container(e);
-            let mut s = container_status(input, &c, false, "ContainerCreating");
+            let mut s = container_status(input, &c, false, app_default);
             s["ready"] = json!(false);
             s["started"] = json!(instances(input.records, &c.name)
                 .first()

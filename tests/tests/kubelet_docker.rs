@@ -753,14 +753,15 @@ async fn host_network_pods_share_the_nodes_network() {
     let Some(c) = KubeletCluster::start().await else {
         return;
     };
-    let port = minik_tests::free_port();
-    let host_pod = |name: &str, policy: &str| {
+    let host_pod = |name: &str, policy: &str, port: u16| {
         json!({"metadata": {"name": name}, "spec": {"hostNetwork": true, "dnsPolicy": policy,
             "containers": [{"name": "web", "image": "busybox:1.35",
                 "command": ["sh", "-c", format!("mkdir -p /www && echo {name} > /www/index.html && exec httpd -f -p 127.0.0.1:{port} -h /www")],
                 "ports": [{"containerPort": port}]}]}})
     };
-    c.create_pod(host_pod("on-host", "ClusterFirst")).await;
+    let port = minik_tests::free_port();
+    c.create_pod(host_pod("on-host", "ClusterFirst", port))
+        .await;
     let pod = c.wait_pod("on-host", T, running_and_ready).await;
     assert_eq!(
         pod["status"]["podIP"], pod["status"]["hostIP"],
@@ -801,14 +802,40 @@ async fn host_network_pods_share_the_nodes_network() {
         "{hosts}"
     );
 
-    // The port is the host's: the first pod keeps it until it goes.
-    c.pods()
-        .delete("on-host", &DeleteParams::default().grace_period(0))
-        .await
-        .unwrap();
-    c.wait_gone("on-host", Duration::from_secs(20)).await;
-    c.create_pod(host_pod("cluster-dns", "ClusterFirstWithHostNet"))
-        .await;
+    // kubectl port-forward reaches it on the node's loopback.
+    let forwarded = minik_tests::free_port();
+    let mut forward = std::process::Command::new("kubectl")
+        .env("KUBECONFIG", &c.cluster.kubeconfig)
+        .arg("--cache-dir")
+        .arg(c.cluster.dir.path().join("kubectl-cache"))
+        .args([
+            "port-forward",
+            "pod/on-host",
+            &format!("{forwarded}:{port}"),
+        ])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("kubectl is installed");
+    let forwarded_addr = std::net::SocketAddr::from(([127, 0, 0, 1], forwarded));
+    let through = wait_for("port-forward to the host-network pod", T, || async {
+        let response = crate::services_support::http_get(forwarded_addr, "node", "/")
+            .await
+            .ok()?;
+        (response.status == 200).then_some(response.body)
+    })
+    .await;
+    let _ = forward.kill();
+    let _ = forward.wait();
+    assert_eq!(through, "on-host\n");
+
+    c.create_pod(host_pod(
+        "cluster-dns",
+        "ClusterFirstWithHostNet",
+        minik_tests::free_port(),
+    ))
+    .await;
     c.wait_pod("cluster-dns", T, running_and_ready).await;
     let resolv = exec("cluster-dns", "cat /etc/resolv.conf");
     assert_eq!(
