@@ -647,27 +647,31 @@ fn se_linux_options(spec: &PodSpec) -> Option<Failure> {
     ))
 }
 
+/// The sysctls Kubernetes calls safe (namespaced, isolated from other
+/// pods): all the baseline level allows, and all a kubelet admits without
+/// `--allowed-unsafe-sysctls`.
+pub const SAFE_SYSCTLS: [&str; 12] = [
+    "kernel.shm_rmid_forced",
+    "net.ipv4.ip_local_port_range",
+    "net.ipv4.tcp_syncookies",
+    "net.ipv4.ping_group_range",
+    "net.ipv4.ip_unprivileged_port_start",
+    "net.ipv4.ip_local_reserved_ports",
+    "net.ipv4.tcp_keepalive_time",
+    "net.ipv4.tcp_fin_timeout",
+    "net.ipv4.tcp_keepalive_intvl",
+    "net.ipv4.tcp_keepalive_probes",
+    "net.ipv4.tcp_rmem",
+    "net.ipv4.tcp_wmem",
+];
+
 /// `sysctls`: only the safe, namespaced ones.
 fn sysctls(spec: &PodSpec) -> Option<Failure> {
-    const SAFE: [&str; 12] = [
-        "kernel.shm_rmid_forced",
-        "net.ipv4.ip_local_port_range",
-        "net.ipv4.tcp_syncookies",
-        "net.ipv4.ping_group_range",
-        "net.ipv4.ip_unprivileged_port_start",
-        "net.ipv4.ip_local_reserved_ports",
-        "net.ipv4.tcp_keepalive_time",
-        "net.ipv4.tcp_fin_timeout",
-        "net.ipv4.tcp_keepalive_intvl",
-        "net.ipv4.tcp_keepalive_probes",
-        "net.ipv4.tcp_rmem",
-        "net.ipv4.tcp_wmem",
-    ];
     let bad: Vec<String> = spec
         .security_context
         .iter()
         .flat_map(|s| s.sysctls.iter().flatten())
-        .filter(|s| !SAFE.contains(&s.name.as_str()))
+        .filter(|s| !SAFE_SYSCTLS.contains(&s.name.as_str()))
         .map(|s| s.name.clone())
         .collect();
     (!bad.is_empty()).then(|| ("forbidden sysctls".into(), bad.join(", ")))

@@ -47,8 +47,9 @@
 //! namespaces: its IP, ports, hostname and (under `ClusterFirst`) DNS are
 //! the node's — every Docker node's being this one host's.
 //!
-//! Deliberately left out: static pods, sysctls, user namespaces (each pod
-//! asking gets a `NotSupported` Warning Event), eviction, device plugins, CSI and
+//! Deliberately left out: static pods, user namespaces (each pod asking
+//! gets a `NotSupported` Warning Event), unsafe sysctls (refused as by a
+//! kubelet without `--allowed-unsafe-sysctls`), eviction, device plugins, CSI and
 //! other storage volumes, a SubjectAccessReview per kubelet request, CRI
 //! over gRPC (the runtime is a Rust trait).
 

@@ -12,6 +12,10 @@
 //! `Unconfined` (kubelet's `--seccomp-default` is off), `RuntimeDefault` is
 //! Docker's default profile, `Localhost` loads the JSON profile from
 //! `<root>/seccomp/<localhostProfile>` (kubelet's `/var/lib/kubelet/seccomp`).
+//! Sysctls: the safe ones are set on the pod's sandbox, whose network and
+//! IPC namespaces the containers share; a pod asking for any other is
+//! rejected as kubelet's sysctl admission rejects it (`SysctlForbidden`).
+//!
 //! Where minik simplifies: SELinux options, AppArmor profiles, `procMount`,
 //! `supplementalGroupsPolicy: Strict` and user namespaces (`hostUsers:
 //! false`) are left to Docker's defaults (a `NotSupported` Event says so
@@ -20,7 +24,9 @@
 
 use std::path::Path;
 
-use k8s_openapi::api::core::v1::{Container, PodSecurityContext, SeccompProfile, SecurityContext};
+use k8s_openapi::api::core::v1::{
+    Container, PodSecurityContext, PodSpec, SeccompProfile, SecurityContext,
+};
 
 /// What the runtime is told about one container's security.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -186,6 +192,50 @@ pub fn verify_run_as_non_root(
     }
 }
 
+/// A sysctl's name with dots, as kubelet writes one given with slashes
+/// (`net/ipv4/tcp_syncookies`; a dot in a slashed name is part of a key).
+fn sysctl_with_dots(name: &str) -> String {
+    match name.find(['.', '/']) {
+        Some(i) if name.as_bytes()[i] == b'/' => name
+            .chars()
+            .map(|c| match c {
+                '/' => '.',
+                '.' => '/',
+                c => c,
+            })
+            .collect(),
+        _ => name.to_string(),
+    }
+}
+
+/// The pod's sysctls, for its sandbox (their namespaces are the pod's).
+pub fn sysctls(spec: &PodSpec) -> Vec<(String, String)> {
+    spec.security_context
+        .iter()
+        .flat_map(|s| s.sysctls.iter().flatten())
+        .map(|s| (sysctl_with_dots(&s.name), s.value.clone()))
+        .collect()
+}
+
+/// kubelet's sysctl admission (`patternAllowlist.Admit`, with the safe
+/// list and no `--allowed-unsafe-sysctls`): the message a pod is rejected
+/// with, if one of its sysctls is not allowed.
+pub fn forbidden_sysctl(spec: &PodSpec) -> Option<String> {
+    for (name, _) in sysctls(spec) {
+        let error = if !minik_api::pod_security::SAFE_SYSCTLS.contains(&name.as_str()) {
+            format!("{name:?} not allowlisted")
+        } else if name.starts_with("net.") && spec.host_network == Some(true) {
+            format!("{name:?} not allowed with host net enabled")
+        } else if name.starts_with("kernel.") && spec.host_ipc == Some(true) {
+            format!("{name:?} not allowed with host ipc enabled")
+        } else {
+            continue;
+        };
+        return Some(format!("forbidden sysctl: {error}"));
+    }
+    None
+}
+
 /// What the container's or pod's security context asks that minik leaves
 /// to Docker's defaults, for a `NotSupported` Event.
 pub fn unsupported(pod_sc: Option<&PodSecurityContext>, c: &Container) -> Vec<String> {
@@ -269,6 +319,43 @@ mod tests {
         assert!(
             err.starts_with("failed to load seccomp profile \"/nonexistent/seccomp/p.json\""),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn only_safe_sysctls_are_admitted_in_kubelets_words() {
+        let spec = |sysctls: serde_json::Value, host_network: bool| -> PodSpec {
+            serde_json::from_value(json!({"containers": [], "hostNetwork": host_network,
+                "securityContext": {"sysctls": sysctls}}))
+            .unwrap()
+        };
+        let safe = spec(
+            json!([{"name": "net/ipv4/tcp_syncookies", "value": "0"}, {"name": "kernel.shm_rmid_forced", "value": "1"}]),
+            false,
+        );
+        assert_eq!(forbidden_sysctl(&safe), None);
+        assert_eq!(
+            sysctls(&safe),
+            [
+                ("net.ipv4.tcp_syncookies".to_string(), "0".to_string()),
+                ("kernel.shm_rmid_forced".to_string(), "1".to_string())
+            ]
+        );
+        let unsafe_one = spec(
+            json!([{"name": "net.core.somaxconn", "value": "1024"}]),
+            false,
+        );
+        assert_eq!(
+            forbidden_sysctl(&unsafe_one).unwrap(),
+            "forbidden sysctl: \"net.core.somaxconn\" not allowlisted"
+        );
+        let on_host = spec(
+            json!([{"name": "net.ipv4.tcp_syncookies", "value": "0"}]),
+            true,
+        );
+        assert_eq!(
+            forbidden_sysctl(&on_host).unwrap(),
+            "forbidden sysctl: \"net.ipv4.tcp_syncookies\" not allowed with host net enabled"
         );
     }
 

@@ -196,6 +196,21 @@ pub async fn sync_pod(k: &Kubelet, pod: &Pod, st: &mut PodState) -> Result<Next,
     // what `kubectl get pods -w` shows meanwhile. The simulated runtime
     // starts pods at once and skips that write (one write less per pod at
     // scale, as kwok's pods go straight to Running).
+    // kubelet's admission, before anything of the pod is created: a pod
+    // asking for a sysctl that is not safe is rejected, and fails.
+    if records.is_empty() {
+        if let Some(message) = security::forbidden_sysctl(&spec) {
+            st.events.warning("SysctlForbidden", message.clone());
+            reject(
+                k,
+                pod,
+                "SysctlForbidden",
+                &format!("Pod was rejected: {message}"),
+            )
+            .await?;
+            return Ok(Next::Requeue(None));
+        }
+    }
     let reported = pod
         .status
         .as_ref()
@@ -474,15 +489,12 @@ pub async fn sync_pod(k: &Kubelet, pod: &Pod, st: &mut PodState) -> Result<Next,
 }
 
 /// What minik's kubelet accepts but does not do, said once per pod when
-/// it first syncs (a Warning Event each, rather than silence): sysctls,
-/// user namespaces, SELinux, AppArmor and procMount settings are left to
+/// it first syncs (a Warning Event each, rather than silence): user
+/// namespaces, SELinux, AppArmor and procMount settings are left to
 /// Docker's defaults.
 fn unsupported(spec: &k8s_openapi::api::core::v1::PodSpec) -> Vec<String> {
     let mut notes = Vec::new();
     let pod_sc = spec.security_context.as_ref();
-    if pod_sc.is_some_and(|s| s.sysctls.as_ref().is_some_and(|l| !l.is_empty())) {
-        notes.push("securityContext.sysctls are not applied by minik".into());
-    }
     if spec.host_users == Some(false) {
         notes.push(
             "hostUsers: false is not supported by minik: the pod runs without a user namespace"
@@ -860,6 +872,7 @@ async fn create_sandbox(
         image: image.clone(),
         host_ports: host_ports(pod),
         host_network: pod.spec.as_ref().and_then(|s| s.host_network) == Some(true),
+        sysctls: pod.spec.as_ref().map(security::sysctls).unwrap_or_default(),
     };
     match k.runtime.run_sandbox(&config).await {
         Ok(s) => Ok(Some(s)),
@@ -870,6 +883,22 @@ async fn create_sandbox(
             );
             Ok(None)
         }
+    }
+}
+
+/// kubelet's `rejectPod`: the pod fails with this reason and message
+/// (kubectl shows the reason as its STATUS) and nothing of it runs.
+async fn reject(k: &Kubelet, pod: &Pod, reason: &str, message: &str) -> Result<(), Error> {
+    let pref = pod_ref(pod);
+    let api: Api<Pod> = Api::namespaced(k.client.clone(), &pref.namespace);
+    let patch = json!({"status": {"phase": "Failed", "reason": reason, "message": message}});
+    match api
+        .patch_status(&pref.name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) if errors::is_not_found(&e) => Ok(()),
+        Err(e) => Err(e.into()),
     }
 }
 

@@ -658,8 +658,23 @@ async fn security_contexts_are_applied_and_run_as_non_root_is_checked() {
             "containers": [{"name": "c", "image": "busybox:1.35", "command": ["sleep", "3600"]}]}
     }))
     .await;
+    // The safe sysctls are set in the pod's namespaces; any other rejects it.
+    c.create_pod(json!({
+        "metadata": {"name": "tuned"},
+        "spec": {"securityContext": {"sysctls": [{"name": "net.ipv4.tcp_syncookies", "value": "0"},
+                {"name": "kernel.shm_rmid_forced", "value": "1"}]},
+            "containers": [{"name": "c", "image": "busybox:1.35", "command": ["sleep", "3600"]}]}
+    }))
+    .await;
+    c.create_pod(json!({
+        "metadata": {"name": "unsafe-sysctl"},
+        "spec": {"securityContext": {"sysctls": [{"name": "net.core.somaxconn", "value": "1024"}]},
+            "containers": [{"name": "c", "image": "busybox:1.35", "command": ["sleep", "3600"]}]}
+    }))
+    .await;
     c.wait_pod("demo", T, running_and_ready).await;
     c.wait_pod("confined", T, running_and_ready).await;
+    c.wait_pod("tuned", T, running_and_ready).await;
     let exec = |pod: &str, script: &str| {
         c.cluster
             .kubectl_ok(&["exec", pod, "--", "sh", "-c", script])
@@ -694,6 +709,26 @@ async fn security_contexts_are_applied_and_run_as_non_root_is_checked() {
     assert_eq!(field("Seccomp"), "0", "no profile is Unconfined");
     let confined = exec("confined", "grep '^Seccomp:' /proc/self/status");
     assert_eq!(confined.split_whitespace().last(), Some("2"), "{confined}");
+
+    assert_eq!(
+        exec(
+            "tuned",
+            "cat /proc/sys/net/ipv4/tcp_syncookies /proc/sys/kernel/shm_rmid_forced"
+        ),
+        "0\n1\n"
+    );
+    let rejected = c
+        .wait_pod("unsafe-sysctl", T, |p| p["status"]["phase"] == "Failed")
+        .await;
+    assert_eq!(rejected["status"]["reason"], "SysctlForbidden");
+    assert_eq!(
+        rejected["status"]["message"],
+        "Pod was rejected: forbidden sysctl: \"net.core.somaxconn\" not allowlisted"
+    );
+    let shown = c
+        .cluster
+        .kubectl_ok(&["get", "pod", "unsafe-sysctl", "--no-headers"]);
+    assert!(shown.contains("SysctlForbidden"), "kubectl shows: {shown}");
 
     // busybox runs as root: refused before it is created.
     let pod = c

@@ -233,17 +233,16 @@ async fn simulated_nodes_register_and_run_pods_to_their_phases() {
     // What the kubelet accepts but does not do, it says (once).
     create_pod(
         client,
-        "sysctls",
+        "userns",
         "sim-2",
-        json!({"securityContext": {"sysctls": [{"name": "net.ipv4.tcp_syncookies", "value": "1"}]},
-            "containers": [{"name": "c", "image": "busybox:1.35"}]}),
+        json!({"hostUsers": false, "containers": [{"name": "c", "image": "busybox:1.35"}]}),
     )
     .await;
     let notes = minik_tests::wait_for(
         "a NotSupported warning",
         Duration::from_secs(10),
         || async {
-            let events = support::lifecycle::events_about(client, "default", "sysctls").await;
+            let events = support::lifecycle::events_about(client, "default", "userns").await;
             let notes: Vec<String> = events
                 .into_iter()
                 .filter(|(reason, _)| reason == "NotSupported")
@@ -254,7 +253,10 @@ async fn simulated_nodes_register_and_run_pods_to_their_phases() {
     )
     .await;
     assert_eq!(notes.len(), 1, "{notes:?}");
-    assert_eq!(notes[0], "securityContext.sysctls are not applied by minik");
+    assert_eq!(
+        notes[0],
+        "hostUsers: false is not supported by minik: the pod runs without a user namespace"
+    );
 
     // Deletion is confirmed by the kubelet.
     api.delete("a", &DeleteParams::default()).await.unwrap();

@@ -516,6 +516,8 @@ impl Runtime for DockerRuntime {
                 // The pod's containers join its IPC namespace, as in Kubernetes.
                 ipc_mode: Some("shareable".into()),
                 port_bindings: published.then_some(port_bindings),
+                sysctls: (!config.sysctls.is_empty())
+                    .then(|| config.sysctls.iter().cloned().collect()),
                 ..Default::default()
             }),
             ..Default::default()

@@ -121,6 +121,8 @@ pub struct SandboxConfig {
     /// `hostNetwork`: the sandbox is in the node's network namespace (and
     /// has no IP of its own: the pod's is the node's).
     pub host_network: bool,
+    /// The pod's (safe) sysctls, set in its namespaces.
+    pub sysctls: Vec<(String, String)>,
 }
 
 /// One `hostPort`: the node's port (on `host_ip`, or on every address when

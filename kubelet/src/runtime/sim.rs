@@ -564,6 +564,7 @@ mod tests {
                 image: "pause".into(),
                 host_ports: Vec::new(),
                 host_network: false,
+                sysctls: Vec::new(),
             })
             .await
             .unwrap();
