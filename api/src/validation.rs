@@ -433,6 +433,67 @@ pub(crate) fn validate_pod_template(
     }
 }
 
+/// `validateSysctls`: each name present, well formed (dots or slashes)
+/// and given once, and none of a namespace the pod shares with its host
+/// (`ValidateHostSysctl`).
+fn validate_sysctls(spec: &PodSpec, path: &str, errs: &mut Errs) {
+    const SEGMENT: &str = "[a-z0-9]([-_a-z0-9]*[a-z0-9])?";
+    let pattern = format!("^({SEGMENT}[\\./])*{SEGMENT}$");
+    let re = regex::Regex::new(&pattern).expect("the sysctl pattern");
+    let mut seen = HashSet::new();
+    let sysctls = spec
+        .security_context
+        .iter()
+        .flat_map(|s| s.sysctls.iter().flatten());
+    for (i, s) in sysctls.enumerate() {
+        let p = format!("{path}.securityContext.sysctls[{i}].name");
+        let name = s.name.as_str();
+        if name.is_empty() {
+            errs.push(FieldError::required(&p, ""));
+        } else if name.len() > 253 || !re.is_match(name) {
+            errs.push(FieldError::invalid(
+                &p,
+                Value::from(name),
+                format!("must have at most 253 characters and match regex {pattern}"),
+            ));
+        } else if !seen.insert(name) {
+            errs.push(FieldError::duplicate(&p, Value::from(name)));
+        }
+        // utilsysctl.GetNamespace, on the name with dots.
+        let dotted = if name
+            .find(['.', '/'])
+            .is_some_and(|i| name.as_bytes()[i] == b'/')
+        {
+            name.chars()
+                .map(|c| match c {
+                    '/' => '.',
+                    '.' => '/',
+                    c => c,
+                })
+                .collect()
+        } else {
+            name.to_string()
+        };
+        let ipc = ["kernel.shm", "kernel.msg", "fs.mqueue."]
+            .iter()
+            .any(|prefix| dotted.starts_with(prefix))
+            || dotted == "kernel.sem";
+        if dotted.starts_with("net.") && spec.host_network == Some(true) {
+            errs.push(FieldError::invalid(
+                &p,
+                Value::from(name),
+                "may not be specified when 'hostNetwork' is true",
+            ));
+        } else if ipc && spec.host_ipc == Some(true) {
+            errs.push(FieldError::invalid(
+                &p,
+                Value::from(name),
+                "may not be specified when 'hostIPC' is true",
+            ));
+        }
+    }
+}
+
 /// `ValidatePodSpec` (the parts minik implements).
 pub(crate) fn validate_pod_spec(spec: &PodSpec, path: &str, owner: SpecOwner, errs: &mut Errs) {
     validate_volumes(list(&spec.volumes), path, errs);
@@ -470,6 +531,8 @@ pub(crate) fn validate_pod_spec(spec: &PodSpec, path: &str, owner: SpecOwner, er
             errs.push(FieldError::duplicate(p, Value::from(c.name.as_str())));
         }
     }
+
+    validate_sysctls(spec, path, errs);
 
     if owner != SpecOwner::JobTemplate {
         required_one_of(
@@ -1832,6 +1895,23 @@ mod tests {
             vec![
                 "spec.initContainers[0].name: Duplicate value: \"c\"",
                 "spec.ephemeralContainers: Forbidden: cannot be set on create",
+            ]
+        );
+        // Sysctls: well formed, once each, none of a namespace shared with
+        // the host (kube-apiserver's words).
+        let mut p = pod(json!([{"name": "c", "image": "x"}]));
+        p["spec"]["hostNetwork"] = json!(true);
+        p["spec"]["securityContext"] = json!({"sysctls": [
+            {"name": "net.ipv4.tcp_syncookies", "value": "0"},
+            {"name": "Bad_Name", "value": "1"},
+            {"name": "kernel/shm_rmid_forced", "value": "1"},
+            {"name": "kernel/shm_rmid_forced", "value": "1"}]});
+        assert_eq!(
+            create("", "Pod", p),
+            vec![
+                "spec.securityContext.sysctls[0].name: Invalid value: \"net.ipv4.tcp_syncookies\": may not be specified when 'hostNetwork' is true",
+                "spec.securityContext.sysctls[1].name: Invalid value: \"Bad_Name\": must have at most 253 characters and match regex ^([a-z0-9]([-_a-z0-9]*[a-z0-9])?[\\./])*[a-z0-9]([-_a-z0-9]*[a-z0-9])?$",
+                "spec.securityContext.sysctls[3].name: Duplicate value: \"kernel/shm_rmid_forced\"",
             ]
         );
         let errs = create(

@@ -45,7 +45,9 @@
 //! for readiness, are always restarted, and are stopped after them.
 //! A `hostNetwork` pod's sandbox is in the host's network and UTS
 //! namespaces: its IP, ports, hostname and (under `ClusterFirst`) DNS are
-//! the node's — every Docker node's being this one host's.
+//! the node's — every Docker node's being this one host's. `hostPID`,
+//! `hostIPC` and `shareProcessNamespace` put the containers in the host's
+//! or the sandbox's process and IPC namespaces.
 //!
 //! Deliberately left out: static pods, user namespaces (each pod asking
 //! gets a `NotSupported` Warning Event), unsafe sysctls (refused as by a

@@ -187,6 +187,22 @@ pub async fn sync_pod(k: &Kubelet, pod: &Pod, st: &mut PodState) -> Result<Next,
         return Ok(Next::Requeue(None));
     }
 
+    // kubelet's admission, before anything of the pod is created: a pod
+    // asking for a sysctl that is not safe is rejected, and fails.
+    if records.is_empty() {
+        if let Some(message) = security::forbidden_sysctl(&spec) {
+            reject(
+                k,
+                pod,
+                "SysctlForbidden",
+                &format!("Pod was rejected: {message}"),
+            )
+            .await?;
+            st.events.warning("SysctlForbidden", message);
+            return Ok(Next::Requeue(None));
+        }
+    }
+
     // A pod's first sync — nothing created yet, and no container status of
     // this kubelet's on the pod (so neither a retry after a failed sandbox
     // nor a pod whose containers were removed under it comes back here):
@@ -196,21 +212,6 @@ pub async fn sync_pod(k: &Kubelet, pod: &Pod, st: &mut PodState) -> Result<Next,
     // what `kubectl get pods -w` shows meanwhile. The simulated runtime
     // starts pods at once and skips that write (one write less per pod at
     // scale, as kwok's pods go straight to Running).
-    // kubelet's admission, before anything of the pod is created: a pod
-    // asking for a sysctl that is not safe is rejected, and fails.
-    if records.is_empty() {
-        if let Some(message) = security::forbidden_sysctl(&spec) {
-            st.events.warning("SysctlForbidden", message.clone());
-            reject(
-                k,
-                pod,
-                "SysctlForbidden",
-                &format!("Pod was rejected: {message}"),
-            )
-            .await?;
-            return Ok(Next::Requeue(None));
-        }
-    }
     let reported = pod
         .status
         .as_ref()
@@ -670,6 +671,7 @@ impl Starter<'_> {
                 .and_then(|m| m.get(key))
                 .and_then(|q| minik_api::quantity::Quantity::parse(&q.0).ok())
         };
+        let pod_spec = self.pod.spec.as_ref();
         // The security context, and kubelet's runAsNonRoot check against
         // the image's user, before anything is created.
         let pod_sc = self
@@ -729,6 +731,10 @@ impl Starter<'_> {
             stdin_once: c.stdin_once == Some(true),
             security,
             pid_target,
+            host_ipc: pod_spec.is_some_and(|s| s.host_ipc == Some(true)),
+            host_pid: pod_spec.is_some_and(|s| s.host_pid == Some(true)),
+            share_process_namespace: pod_spec
+                .is_some_and(|s| s.share_process_namespace == Some(true)),
         };
         let id = match k
             .runtime
@@ -873,6 +879,8 @@ async fn create_sandbox(
         host_ports: host_ports(pod),
         host_network: pod.spec.as_ref().and_then(|s| s.host_network) == Some(true),
         sysctls: pod.spec.as_ref().map(security::sysctls).unwrap_or_default(),
+        host_ipc: pod.spec.as_ref().and_then(|s| s.host_ipc) == Some(true),
+        host_pid: pod.spec.as_ref().and_then(|s| s.host_pid) == Some(true),
     };
     match k.runtime.run_sandbox(&config).await {
         Ok(s) => Ok(Some(s)),

@@ -779,6 +779,44 @@ async fn host_ports_reach_the_pod_from_the_node() {
     assert_eq!(body, "hello-from-the-pod\n");
 }
 
+/// `shareProcessNamespace`: one container sees the other's processes;
+/// `hostPID` and `hostIPC`: the host's process and IPC namespaces (the same
+/// namespace links as this test's own).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn process_and_ipc_namespaces_are_shared_as_asked() {
+    let Some(c) = KubeletCluster::start().await else {
+        return;
+    };
+    c.create_pod(json!({
+        "metadata": {"name": "shared"},
+        "spec": {"shareProcessNamespace": true, "containers": [
+            {"name": "a", "image": "busybox:1.35", "command": ["sleep", "3600"]},
+            {"name": "b", "image": "busybox:1.35", "command": ["sleep", "3601"]}]}
+    }))
+    .await;
+    c.create_pod(json!({
+        "metadata": {"name": "on-host"},
+        "spec": {"hostPID": true, "hostIPC": true, "containers": [
+            {"name": "c", "image": "busybox:1.35", "command": ["sleep", "3600"]}]}
+    }))
+    .await;
+    c.wait_pod("shared", T, running_and_ready).await;
+    c.wait_pod("on-host", T, running_and_ready).await;
+    let exec = |pod: &str, container: &str, script: &str| {
+        c.cluster
+            .kubectl_ok(&["exec", pod, "-c", container, "--", "sh", "-c", script])
+    };
+    let ps = exec("shared", "a", "ps -o args");
+    assert!(ps.contains("sleep 3601"), "container a sees: {ps}");
+    for ns in ["pid", "ipc"] {
+        let ours = std::fs::read_link(format!("/proc/self/ns/{ns}")).unwrap();
+        let theirs = exec("on-host", "c", &format!("readlink /proc/self/ns/{ns}"));
+        assert_eq!(theirs.trim(), ours.to_string_lossy(), "{ns}");
+        let apart = exec("shared", "a", &format!("readlink /proc/self/ns/{ns}"));
+        assert_ne!(apart.trim(), ours.to_string_lossy(), "{ns}");
+    }
+}
+
 /// A `hostNetwork` pod is in its node's network namespace: its IP is the
 /// node's, what it listens on is the host's (here on loopback), its
 /// hostname and, under `ClusterFirst`, its DNS are the host's, and

@@ -514,7 +514,11 @@ impl Runtime for DockerRuntime {
                 network_mode: Some(network_mode),
                 uts_mode,
                 // The pod's containers join its IPC namespace, as in Kubernetes.
-                ipc_mode: Some("shareable".into()),
+                ipc_mode: Some(match config.host_ipc {
+                    true => "host".into(),
+                    false => "shareable".into(),
+                }),
+                pid_mode: config.host_pid.then(|| "host".into()),
                 port_bindings: published.then_some(port_bindings),
                 sysctls: (!config.sysctls.is_empty())
                     .then(|| config.sysctls.iter().cloned().collect()),
@@ -557,7 +561,12 @@ impl Runtime for DockerRuntime {
         };
         let host_config = HostConfig {
             network_mode: Some(namespace_of_sandbox.clone()),
-            ipc_mode: Some(namespace_of_sandbox),
+            // A sandbox in the host's IPC namespace cannot lend it: each
+            // container of a hostIPC pod joins the host's itself.
+            ipc_mode: Some(match c.host_ipc {
+                true => "host".into(),
+                false => namespace_of_sandbox.clone(),
+            }),
             binds: Some(c.binds.clone()),
             memory: c.memory_limit,
             // No swap: a container over its limit is OOM-killed, as on a node.
@@ -571,7 +580,12 @@ impl Runtime for DockerRuntime {
             cap_add: nonempty(&c.security.cap_add),
             cap_drop: nonempty(&c.security.cap_drop),
             security_opt: nonempty(&c.security.security_opt),
-            pid_mode: c.pid_target.as_ref().map(|id| format!("container:{id}")),
+            pid_mode: match (&c.pid_target, c.host_pid, c.share_process_namespace) {
+                (Some(id), _, _) => Some(format!("container:{id}")),
+                (None, true, _) => Some("host".into()),
+                (None, false, true) => Some(namespace_of_sandbox),
+                (None, false, false) => None,
+            },
             ..Default::default()
         };
         let body = ContainerCreateBody {

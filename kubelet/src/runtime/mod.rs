@@ -123,6 +123,9 @@ pub struct SandboxConfig {
     pub host_network: bool,
     /// The pod's (safe) sysctls, set in its namespaces.
     pub sysctls: Vec<(String, String)>,
+    /// `hostIPC`, `hostPID`: the sandbox in the host's namespaces.
+    pub host_ipc: bool,
+    pub host_pid: bool,
 }
 
 /// One `hostPort`: the node's port (on `host_ip`, or on every address when
@@ -163,6 +166,12 @@ pub struct ContainerConfig {
     /// An ephemeral container's target: the runtime ID of the container
     /// whose process namespace it joins (`kubectl debug --target`).
     pub pid_target: Option<String>,
+    /// `hostIPC`, `hostPID`: the host's IPC or process namespace.
+    pub host_ipc: bool,
+    pub host_pid: bool,
+    /// `shareProcessNamespace`: the sandbox's process namespace, shared
+    /// by all the pod's containers.
+    pub share_process_namespace: bool,
 }
 
 /// Output of a command run to completion (probes and hooks).

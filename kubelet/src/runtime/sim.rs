@@ -538,6 +538,9 @@ mod tests {
     fn config(entrypoint: &[&str], cmd: &[&str]) -> ContainerConfig {
         ContainerConfig {
             pid_target: None,
+            host_ipc: false,
+            host_pid: false,
+            share_process_namespace: false,
             entrypoint: (!entrypoint.is_empty())
                 .then(|| entrypoint.iter().map(|s| s.to_string()).collect()),
             cmd: (!cmd.is_empty()).then(|| cmd.iter().map(|s| s.to_string()).collect()),
@@ -565,6 +568,8 @@ mod tests {
                 host_ports: Vec::new(),
                 host_network: false,
                 sysctls: Vec::new(),
+                host_ipc: false,
+                host_pid: false,
             })
             .await
             .unwrap();
