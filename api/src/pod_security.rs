@@ -665,6 +665,23 @@ pub const SAFE_SYSCTLS: [&str; 12] = [
     "net.ipv4.tcp_wmem",
 ];
 
+/// A sysctl's name with dots (`ConvertSysctlVariableToDotsSeparator`): one
+/// given with slashes (`net/ipv4/tcp_syncookies`) has its slashes and dots
+/// swapped, a dot in a slashed name being part of a key.
+pub fn sysctl_with_dots(name: &str) -> String {
+    match name.find(['.', '/']) {
+        Some(i) if name.as_bytes()[i] == b'/' => name
+            .chars()
+            .map(|c| match c {
+                '/' => '.',
+                '.' => '/',
+                c => c,
+            })
+            .collect(),
+        _ => name.to_string(),
+    }
+}
+
 /// `sysctls`: only the safe, namespaced ones.
 fn sysctls(spec: &PodSpec) -> Option<Failure> {
     let bad: Vec<String> = spec

@@ -460,20 +460,7 @@ fn validate_sysctls(spec: &PodSpec, path: &str, errs: &mut Errs) {
             errs.push(FieldError::duplicate(&p, Value::from(name)));
         }
         // utilsysctl.GetNamespace, on the name with dots.
-        let dotted = if name
-            .find(['.', '/'])
-            .is_some_and(|i| name.as_bytes()[i] == b'/')
-        {
-            name.chars()
-                .map(|c| match c {
-                    '/' => '.',
-                    '.' => '/',
-                    c => c,
-                })
-                .collect()
-        } else {
-            name.to_string()
-        };
+        let dotted = crate::pod_security::sysctl_with_dots(name);
         let ipc = ["kernel.shm", "kernel.msg", "fs.mqueue."]
             .iter()
             .any(|prefix| dotted.starts_with(prefix))

@@ -192,28 +192,17 @@ pub fn verify_run_as_non_root(
     }
 }
 
-/// A sysctl's name with dots, as kubelet writes one given with slashes
-/// (`net/ipv4/tcp_syncookies`; a dot in a slashed name is part of a key).
-fn sysctl_with_dots(name: &str) -> String {
-    match name.find(['.', '/']) {
-        Some(i) if name.as_bytes()[i] == b'/' => name
-            .chars()
-            .map(|c| match c {
-                '/' => '.',
-                '.' => '/',
-                c => c,
-            })
-            .collect(),
-        _ => name.to_string(),
-    }
-}
-
 /// The pod's sysctls, for its sandbox (their namespaces are the pod's).
 pub fn sysctls(spec: &PodSpec) -> Vec<(String, String)> {
     spec.security_context
         .iter()
         .flat_map(|s| s.sysctls.iter().flatten())
-        .map(|s| (sysctl_with_dots(&s.name), s.value.clone()))
+        .map(|s| {
+            (
+                minik_api::pod_security::sysctl_with_dots(&s.name),
+                s.value.clone(),
+            )
+        })
         .collect()
 }
 
