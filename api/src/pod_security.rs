@@ -16,6 +16,10 @@
 //! `appArmorProfile`), `procMount`, SELinux options and sysctls too; the
 //! Windows and probe/lifecycle host checks are not evaluated (minik runs
 //! no Windows nodes), and every version label means "latest".
+//!
+//! The safe sysctls ([`SAFE_SYSCTLS`]) and sysctl names with dots
+//! ([`sysctl_with_dots`]) are also the API server's validation's and the
+//! kubelet's admission's.
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -2,7 +2,8 @@
 //! defaulting), reported as [`FieldError`]s worded as Kubernetes words them,
 //! e.g. `spec.template.spec.containers[0].image: Required value`.
 //!
-//! This module holds the entry points ([`validate_create`], [`validate_update`],
+//! This module holds the entry points ([`validate_new`] for a create,
+//! [`validate_create`] for what every stored object must be, [`validate_update`],
 //! which ask the kind's [`crate::kinds::Strategy`]) and the checks several kinds
 //! share: object metadata updates, pod templates and pod specs, containers,
 //! probes, volumes, resources, ports, workload selectors, Job specs. Each
@@ -520,6 +521,13 @@ pub(crate) fn validate_pod_spec(spec: &PodSpec, path: &str, owner: SpecOwner, er
     }
 
     validate_sysctls(spec, path, errs);
+    if spec.host_pid == Some(true) && spec.share_process_namespace == Some(true) {
+        errs.push(FieldError::invalid(
+            format!("{path}.shareProcessNamespace"),
+            Value::from(true),
+            "ShareProcessNamespace and HostPID cannot both be enabled",
+        ));
+    }
 
     if owner != SpecOwner::JobTemplate {
         required_one_of(
@@ -1900,6 +1908,13 @@ mod tests {
                 "spec.securityContext.sysctls[1].name: Invalid value: \"Bad_Name\": must have at most 253 characters and match regex ^([a-z0-9]([-_a-z0-9]*[a-z0-9])?[\\./])*[a-z0-9]([-_a-z0-9]*[a-z0-9])?$",
                 "spec.securityContext.sysctls[3].name: Duplicate value: \"kernel/shm_rmid_forced\"",
             ]
+        );
+        let mut p = pod(json!([{"name": "c", "image": "x"}]));
+        p["spec"]["hostPID"] = json!(true);
+        p["spec"]["shareProcessNamespace"] = json!(true);
+        assert_eq!(
+            create("", "Pod", p),
+            vec!["spec.shareProcessNamespace: Invalid value: true: ShareProcessNamespace and HostPID cannot both be enabled"]
         );
         let errs = create(
             "",

@@ -22,6 +22,7 @@
 //!   (emptyDir, configMap, secret, hostPath, downwardAPI, projected),
 //!   [`pod_dns`] (resolv.conf and hosts), [`backoff`] (CrashLoopBackOff),
 //!   [`probes`] (startup/liveness/readiness workers and hook actions),
+//!   [`security`] (security contexts, runAsNonRoot, sysctl admission),
 //!   [`status`] (PodStatus as kubectl expects it), [`events`] (Pulled,
 //!   Created, Started, Killing, Unhealthy, BackOff …).
 //! - [`cache`] watches the ConfigMaps and Secrets pods consume.
@@ -49,8 +50,9 @@
 //! `hostIPC` and `shareProcessNamespace` put the containers in the host's
 //! or the sandbox's process and IPC namespaces.
 //!
-//! Deliberately left out: static pods, user namespaces (each pod asking
-//! gets a `NotSupported` Warning Event), unsafe sysctls (refused as by a
+//! Deliberately left out: static pods, user namespaces, SELinux, AppArmor,
+//! procMount and `supplementalGroupsPolicy: Strict` (each pod asking gets
+//! a `NotSupported` Warning Event), unsafe sysctls (refused as by a
 //! kubelet without `--allowed-unsafe-sysctls`), eviction, device plugins, CSI and
 //! other storage volumes, a SubjectAccessReview per kubelet request, CRI
 //! over gRPC (the runtime is a Rust trait).

@@ -179,10 +179,8 @@ pub fn verify_run_as_non_root(
     };
     let user = image_user.split(':').next().unwrap_or("");
     match user.parse::<i64>() {
-        _ if user.is_empty() => Err(format!(
-            "container has runAsNonRoot and image will run as root (pod: {pod:?}, container: {name})"
-        )),
-        Ok(0) => Err(format!(
+        // No user is root.
+        Ok(0) | Err(_) if user.is_empty() || user == "0" => Err(format!(
             "container has runAsNonRoot and image will run as root (pod: {pod:?}, container: {name})"
         )),
         Ok(_) => Ok(()),

@@ -15,7 +15,8 @@
 //!   `ephemeralContainerStatuses`: state and lastState
 //!   (the previous instance's termination), ready, started, restartCount,
 //!   image, imageID, containerID (`docker://<id>`).
-//! - podIP(s) from the sandbox, hostIP(s) from the node, startTime.
+//! - podIP(s) from the sandbox (a `hostNetwork` pod's: the node's),
+//!   hostIP(s) from the node, startTime.
 //!
 //! The result is plain JSON, merged over the current status so fields other
 //! writers own (qosClass, nominatedNodeName) stay.

@@ -7,12 +7,14 @@
 //! In pipeline order:
 //! 1. terminating pods: preStop hooks, SIGTERM, the grace period, SIGKILL,
 //!    remove containers and the pod directory, confirm the deletion;
+//!    finished pods: whatever still runs is stopped; a new pod asking for
+//!    a sysctl that is not safe is rejected (kubelet's admission); once
+//!    the app containers are done for good, the sidecars are stopped;
 //! 2. the sandbox (infra container) — recreated, with every container
 //!    stopped, if it died;
 //! 3. resolv.conf, hosts and volumes;
 //! 4. init containers in order, each to success — a sidecar
 //!    (`restartPolicy: Always`) until it has started, then kept running;
-//!    once the app containers are done for good, sidecars are stopped;
 //! 5. app containers: start missing ones, restart dead ones per
 //!    `restartPolicy` with CrashLoopBackOff, kill ones failing liveness or
 //!    whose spec changed;
@@ -674,11 +676,7 @@ impl Starter<'_> {
         let pod_spec = self.pod.spec.as_ref();
         // The security context, and kubelet's runAsNonRoot check against
         // the image's user, before anything is created.
-        let pod_sc = self
-            .pod
-            .spec
-            .as_ref()
-            .and_then(|s| s.security_context.as_ref());
+        let pod_sc = pod_spec.and_then(|s| s.security_context.as_ref());
         let image_user = if security::needs_image_user(pod_sc, c) {
             let image = c.image.clone().unwrap_or_default();
             match k.runtime.image_user(&image).await {

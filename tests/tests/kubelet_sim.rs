@@ -546,7 +546,7 @@ async fn sidecars_start_first_serve_beside_and_stop_after() {
     .await;
     create_pod(
         client,
-        "job-fails",
+        "job-ok-on-failure",
         "side",
         json!({"restartPolicy": "OnFailure", "initContainers": [proxy],
             "containers": [{"name": "work", "image": "busybox:1.35", "command": ["true"]}]}),
@@ -572,7 +572,7 @@ async fn sidecars_start_first_serve_beside_and_stop_after() {
     let pods = wait_pods(client, Duration::from_secs(20), |pods| {
         find(pods, "served").is_some_and(ready)
             && find(pods, "job-ok").is_some_and(|p| phase(p) == "Succeeded")
-            && find(pods, "job-fails").is_some_and(|p| phase(p) == "Succeeded")
+            && find(pods, "job-ok-on-failure").is_some_and(|p| phase(p) == "Succeeded")
             && find(pods, "job-never").is_some_and(|p| phase(p) == "Failed")
             && find(pods, "job-retries").is_some_and(|p| {
                 p["status"]["containerStatuses"][0]["restartCount"].as_i64() >= Some(2)
@@ -618,7 +618,7 @@ async fn sidecars_start_first_serve_beside_and_stop_after() {
     assert_eq!(condition("ContainersReady"), "True");
 
     // The Jobs' pods end as their work container did; the sidecar was stopped.
-    for name in ["job-ok", "job-fails", "job-never"] {
+    for name in ["job-ok", "job-ok-on-failure", "job-never"] {
         let p = find(&pods, name).unwrap();
         let sidecar = &p["status"]["initContainerStatuses"][0];
         assert!(

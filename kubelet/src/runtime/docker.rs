@@ -3,10 +3,13 @@
 //!
 //! - A pod sandbox is an infra container (`--pod-infra-image`, by default
 //!   `minik/pause:3.10`) attached to the cluster's bridge network; its IP is
-//!   the pod IP and its hostname the pod's hostname.
+//!   the pod IP and its hostname the pod's hostname. It publishes the pod's
+//!   `hostPort`s and carries its sysctls. A `hostNetwork` pod's sandbox is
+//!   in the host's network and UTS namespaces instead (`hostIPC`,
+//!   `hostPID`: the host's IPC and process namespaces).
 //! - App and init containers join the sandbox's network and IPC namespaces
 //!   (`network_mode: container:<sandbox>`), so a pod's containers share
-//!   `localhost`.
+//!   `localhost`; with `shareProcessNamespace`, its process namespace too.
 //! - Every container is labelled (pod uid/namespace/name, container name,
 //!   restart count, spec hash, node, cluster) and every query filters on this
 //!   node's and cluster's labels, so several kubelets — and several test
@@ -535,11 +538,8 @@ impl Runtime for DockerRuntime {
         }
         // The sandbox's veth is on the bridge now: let the pod reach itself
         // through its Service (see hairpin.rs). A hostNetwork one has none.
-        let hairpin = match config.host_network {
-            true => Ok(0),
-            false => super::hairpin::enable(&self.bridge),
-        };
-        if let Err(error) = hairpin {
+        let hairpin = (!config.host_network).then(|| super::hairpin::enable(&self.bridge));
+        if let Some(Err(error)) = hairpin {
             tracing::warn!(bridge = %self.bridge, %error, "cannot set hairpin mode: a pod calling its own Service may stall");
         }
         let inspect = self.docker.inspect_container(&id, None).await?;
