@@ -434,6 +434,46 @@ pub(crate) fn validate_pod_template(
     }
 }
 
+/// `validateSeccompProfileField`: a known type, and a `localhostProfile`
+/// (a relative path within the node's profile directory) for `Localhost`.
+fn validate_seccomp_profile(
+    profile: &k8s_openapi::api::core::v1::SeccompProfile,
+    path: &str,
+    errs: &mut Errs,
+) {
+    match profile.type_.as_str() {
+        "Localhost" | "RuntimeDefault" | "Unconfined" => {}
+        "" => errs.push(FieldError::required(
+            format!("{path}.type"),
+            "type is required when seccompProfile is set",
+        )),
+        other => errs.push(FieldError::not_supported(
+            format!("{path}.type"),
+            Value::from(other),
+            &["Localhost", "RuntimeDefault", "Unconfined"],
+        )),
+    }
+    if profile.type_ == "Localhost" {
+        match profile.localhost_profile.as_deref() {
+            None => errs.push(FieldError::required(
+                format!("{path}.localhostProfile"),
+                "must be set when seccomp type is Localhost",
+            )),
+            Some(p) if p.starts_with('/') => errs.push(FieldError::invalid(
+                format!("{path}.localhostProfile"),
+                Value::from(p),
+                "must be a relative path",
+            )),
+            Some(p) if p.split('/').any(|part| part == "..") => errs.push(FieldError::invalid(
+                format!("{path}.localhostProfile"),
+                Value::from(p),
+                "must not contain '..'",
+            )),
+            Some(_) => {}
+        }
+    }
+}
+
 /// `validateSysctls`: each name present, well formed (dots or slashes)
 /// and given once, and none of a namespace the pod shares with its host
 /// (`ValidateHostSysctl`).
@@ -521,6 +561,17 @@ pub(crate) fn validate_pod_spec(spec: &PodSpec, path: &str, owner: SpecOwner, er
     }
 
     validate_sysctls(spec, path, errs);
+    if let Some(profile) = spec
+        .security_context
+        .as_ref()
+        .and_then(|s| s.seccomp_profile.as_ref())
+    {
+        validate_seccomp_profile(
+            profile,
+            &format!("{path}.securityContext.seccompProfile"),
+            errs,
+        );
+    }
     if spec.host_pid == Some(true) && spec.share_process_namespace == Some(true) {
         errs.push(FieldError::invalid(
             format!("{path}.shareProcessNamespace"),
@@ -652,6 +703,17 @@ pub(crate) fn validate_container(
         &["Always", "IfNotPresent", "Never"],
         errs,
     );
+    if let Some(profile) = c
+        .security_context
+        .as_ref()
+        .and_then(|s| s.seccomp_profile.as_ref())
+    {
+        validate_seccomp_profile(
+            profile,
+            &format!("{p}.securityContext.seccompProfile"),
+            errs,
+        );
+    }
     match opt_str(&c.termination_message_policy) {
         "File" | "FallbackToLogsOnError" => {}
         "" => errs.push(FieldError::required(
@@ -1907,6 +1969,16 @@ mod tests {
                 "spec.securityContext.sysctls[0].name: Invalid value: \"net.ipv4.tcp_syncookies\": may not be specified when 'hostNetwork' is true",
                 "spec.securityContext.sysctls[1].name: Invalid value: \"Bad_Name\": must have at most 253 characters and match regex ^([a-z0-9]([-_a-z0-9]*[a-z0-9])?[\\./])*[a-z0-9]([-_a-z0-9]*[a-z0-9])?$",
                 "spec.securityContext.sysctls[3].name: Duplicate value: \"kernel/shm_rmid_forced\"",
+            ]
+        );
+        let mut p = pod(json!([{"name": "c", "image": "x",
+            "securityContext": {"seccompProfile": {"type": "Localhost"}}}]));
+        p["spec"]["securityContext"] = json!({"seccompProfile": {"type": "Custom"}});
+        assert_eq!(
+            create("", "Pod", p),
+            vec![
+                "spec.containers[0].securityContext.seccompProfile.localhostProfile: Required value: must be set when seccomp type is Localhost",
+                "spec.securityContext.seccompProfile.type: Unsupported value: \"Custom\": supported values: \"Localhost\", \"RuntimeDefault\", \"Unconfined\"",
             ]
         );
         let mut p = pod(json!([{"name": "c", "image": "x"}]));
