@@ -348,12 +348,7 @@ pub async fn sync_pod(k: &Kubelet, pod: &Pod, st: &mut PodState) -> Result<Next,
         if is_sidecar(c) {
             let started = match latest {
                 Some(r) if r.running() => {
-                    if let Some((reason, grace)) = restart_reason(st, c, &r, true) {
-                        st.events
-                            .container(&field_path(true, &c.name))
-                            .normal("Killing", reason);
-                        let grace = grace.unwrap_or_else(|| grace_of(pod));
-                        stop_container(k, pod, st, c, &r, grace, true).await;
+                    if kill_for_restart(k, pod, st, c, &r, true).await {
                         requeue = Some(Duration::ZERO);
                         false
                     } else {
@@ -411,12 +406,7 @@ pub async fn sync_pod(k: &Kubelet, pod: &Pod, st: &mut PodState) -> Result<Next,
             match latest {
                 None => requeue = starter.start(st, c, false, 0).await?.or(requeue),
                 Some(r) if r.running() => {
-                    if let Some((reason, grace)) = restart_reason(st, c, &r, false) {
-                        st.events
-                            .container(&field_path(false, &c.name))
-                            .normal("Killing", reason);
-                        let grace = grace.unwrap_or_else(|| grace_of(pod));
-                        stop_container(k, pod, st, c, &r, grace, false).await;
+                    if kill_for_restart(k, pod, st, c, &r, false).await {
                         requeue = Some(Duration::ZERO);
                     }
                 }
@@ -531,6 +521,27 @@ fn regular_containers_done(
                 }
                 _ => false,
             })
+}
+
+/// Stops a running container that must be started again ([`restart_reason`]),
+/// with a Killing Event; whether it did. `sidecar`: an init container.
+async fn kill_for_restart(
+    k: &Kubelet,
+    pod: &Pod,
+    st: &PodState,
+    c: &Container,
+    r: &ContainerRecord,
+    sidecar: bool,
+) -> bool {
+    let Some((reason, grace)) = restart_reason(st, c, r, sidecar) else {
+        return false;
+    };
+    st.events
+        .container(&field_path(sidecar, &c.name))
+        .normal("Killing", reason);
+    let grace = grace.unwrap_or_else(|| grace_of(pod));
+    stop_container(k, pod, st, c, r, grace, sidecar).await;
+    true
 }
 
 /// Why a running container must be killed and started again, in kubelet's

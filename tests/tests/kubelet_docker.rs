@@ -22,6 +22,17 @@ use tokio::sync::broadcast;
 
 const T: Duration = Duration::from_secs(30);
 
+/// The body of a `GET /` to `addr` once it answers 200 (within `T`).
+async fn http_body(addr: std::net::SocketAddr, what: &str) -> String {
+    wait_for(what, T, || async {
+        let response = crate::services_support::http_get(addr, "node", "/")
+            .await
+            .ok()?;
+        (response.status == 200).then_some(response.body)
+    })
+    .await
+}
+
 async fn create_object<K>(client: &kube::Client, obj: serde_json::Value)
 where
     K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
@@ -769,13 +780,7 @@ async fn host_ports_reach_the_pod_from_the_node() {
     c.create_pod(served("hostport", port)).await;
     c.wait_pod("hostport", T, running_and_ready).await;
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
-    let body = wait_for("the hostPort to answer", T, || async {
-        let response = crate::services_support::http_get(addr, "node", "/")
-            .await
-            .ok()?;
-        (response.status == 200).then_some(response.body)
-    })
-    .await;
+    let body = http_body(addr, "the hostPort to answer").await;
     assert_eq!(body, "hello-from-the-pod\n");
 }
 
@@ -843,13 +848,7 @@ async fn host_network_pods_share_the_nodes_network() {
     );
     assert_eq!(pod["spec"]["containers"][0]["ports"][0]["hostPort"], port);
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
-    let body = wait_for("the pod to answer on the host", T, || async {
-        let response = crate::services_support::http_get(addr, "node", "/")
-            .await
-            .ok()?;
-        (response.status == 200).then_some(response.body)
-    })
-    .await;
+    let body = http_body(addr, "the pod to answer on the host").await;
     assert_eq!(body, "on-host\n");
     let exec = |pod: &str, script: &str| {
         c.cluster
@@ -892,13 +891,7 @@ async fn host_network_pods_share_the_nodes_network() {
         .spawn()
         .expect("kubectl is installed");
     let forwarded_addr = std::net::SocketAddr::from(([127, 0, 0, 1], forwarded));
-    let through = wait_for("port-forward to the host-network pod", T, || async {
-        let response = crate::services_support::http_get(forwarded_addr, "node", "/")
-            .await
-            .ok()?;
-        (response.status == 200).then_some(response.body)
-    })
-    .await;
+    let through = http_body(forwarded_addr, "port-forward to the host-network pod").await;
     let _ = forward.kill();
     let _ = forward.wait();
     assert_eq!(through, "on-host\n");
