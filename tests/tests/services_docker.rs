@@ -726,6 +726,19 @@ async fn microservices_reach_each_other_and_the_host_reaches_them() {
         },
     )
     .await;
+    // Empty in the API is not yet applied by the proxy: wait for its sync
+    // (backends first, then the rules, so the rule's removal means both),
+    // as a client of a real cluster would meet kube-proxy's lag too.
+    let frontend = format!("-d {user_ip}/32 -p tcp -m tcp --dport 5000");
+    wait_for(
+        "the proxy to drop user-service's DNAT rule",
+        Duration::from_secs(10),
+        || {
+            let gone = !nat_rules(&chain_prefix).join("\n").contains(&frontend);
+            async move { gone.then_some(()) }
+        },
+    )
+    .await;
     let (ok, out, took) = pod_sh(&sh, "timeout 10 wget -qO- http://user-service:5000/");
     assert!(!ok, "expected a refusal, got {out}");
     assert!(
