@@ -686,6 +686,31 @@ pub fn sysctl_with_dots(name: &str) -> String {
     }
 }
 
+/// The kernel namespace a sysctl (named with dots) belongs to, as
+/// `utilsysctl.GetNamespace` says: the API server refuses a pod's IPC or
+/// network sysctl beside hostIPC or hostNetwork, and the kubelet's
+/// admission does the same for the safe ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SysctlNamespace {
+    Ipc,
+    Net,
+}
+
+/// See [`SysctlNamespace`]; `None` for a sysctl in neither namespace.
+pub fn sysctl_namespace(dotted: &str) -> Option<SysctlNamespace> {
+    let ipc = ["kernel.shm", "kernel.msg", "fs.mqueue."]
+        .iter()
+        .any(|prefix| dotted.starts_with(prefix))
+        || dotted == "kernel.sem";
+    if ipc {
+        Some(SysctlNamespace::Ipc)
+    } else if dotted.starts_with("net.") {
+        Some(SysctlNamespace::Net)
+    } else {
+        None
+    }
+}
+
 /// `sysctls`: only the safe, namespaced ones.
 fn sysctls(spec: &PodSpec) -> Option<Failure> {
     let bad: Vec<String> = spec

@@ -500,19 +500,15 @@ fn validate_sysctls(spec: &PodSpec, path: &str, errs: &mut Errs) {
         } else if !seen.insert(name) {
             errs.push(FieldError::duplicate(&p, Value::from(name)));
         }
-        // utilsysctl.GetNamespace, on the name with dots.
-        let dotted = crate::pod_security::sysctl_with_dots(name);
-        let ipc = ["kernel.shm", "kernel.msg", "fs.mqueue."]
-            .iter()
-            .any(|prefix| dotted.starts_with(prefix))
-            || dotted == "kernel.sem";
-        if dotted.starts_with("net.") && spec.host_network == Some(true) {
+        use crate::pod_security::{sysctl_namespace, sysctl_with_dots, SysctlNamespace};
+        let namespace = sysctl_namespace(&sysctl_with_dots(name));
+        if namespace == Some(SysctlNamespace::Net) && spec.host_network == Some(true) {
             errs.push(FieldError::invalid(
                 &p,
                 Value::from(name),
                 "may not be specified when 'hostNetwork' is true",
             ));
-        } else if ipc && spec.host_ipc == Some(true) {
+        } else if namespace == Some(SysctlNamespace::Ipc) && spec.host_ipc == Some(true) {
             errs.push(FieldError::invalid(
                 &p,
                 Value::from(name),

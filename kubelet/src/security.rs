@@ -208,12 +208,14 @@ pub fn sysctls(spec: &PodSpec) -> Vec<(String, String)> {
 /// list and no `--allowed-unsafe-sysctls`): the message a pod is rejected
 /// with, if one of its sysctls is not allowed.
 pub fn forbidden_sysctl(spec: &PodSpec) -> Option<String> {
+    use minik_api::pod_security::{sysctl_namespace, SysctlNamespace, SAFE_SYSCTLS};
     for (name, _) in sysctls(spec) {
-        let error = if !minik_api::pod_security::SAFE_SYSCTLS.contains(&name.as_str()) {
+        let namespace = sysctl_namespace(&name);
+        let error = if !SAFE_SYSCTLS.contains(&name.as_str()) {
             format!("{name:?} not allowlisted")
-        } else if name.starts_with("net.") && spec.host_network == Some(true) {
+        } else if namespace == Some(SysctlNamespace::Net) && spec.host_network == Some(true) {
             format!("{name:?} not allowed with host net enabled")
-        } else if name.starts_with("kernel.") && spec.host_ipc == Some(true) {
+        } else if namespace == Some(SysctlNamespace::Ipc) && spec.host_ipc == Some(true) {
             format!("{name:?} not allowed with host ipc enabled")
         } else {
             continue;
