@@ -411,13 +411,7 @@ async fn liveness_restarts_and_readiness_flips_ready() {
         })
         .await;
     assert_eq!(condition(&pod, "Ready"), "False");
-    let ready_cond = pod["status"]["conditions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["type"] == "ContainersReady")
-        .unwrap()
-        .clone();
+    let ready_cond = condition_object(&pod, "ContainersReady");
     assert_eq!(ready_cond["reason"], "ContainersNotReady");
     assert_eq!(
         ready_cond["message"],
@@ -564,12 +558,7 @@ async fn init_containers_run_in_order_and_oom_is_reported() {
     );
     assert_eq!(condition(&pending, "Initialized"), "False");
     // Readiness is about containers, not initialization (kubelet's words).
-    let ready = pending["status"]["conditions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["type"] == "Ready")
-        .unwrap();
+    let ready = condition_object(&pending, "Ready");
     assert_eq!(ready["reason"], "ContainersNotReady", "{ready}");
     assert_eq!(
         ready["message"], "containers with unready status: [app]",
@@ -686,10 +675,7 @@ async fn security_contexts_are_applied_and_run_as_non_root_is_checked() {
     c.wait_pod("demo", T, running_and_ready).await;
     c.wait_pod("confined", T, running_and_ready).await;
     c.wait_pod("tuned", T, running_and_ready).await;
-    let exec = |pod: &str, script: &str| {
-        c.cluster
-            .kubectl_ok(&["exec", pod, "--", "sh", "-c", script])
-    };
+    let exec = |pod: &str, script: &str| c.sh(pod, None, script);
 
     // What the docs' demo prints (containerd adds the primary group too).
     assert_eq!(
@@ -807,10 +793,7 @@ async fn process_and_ipc_namespaces_are_shared_as_asked() {
     .await;
     c.wait_pod("shared", T, running_and_ready).await;
     c.wait_pod("on-host", T, running_and_ready).await;
-    let exec = |pod: &str, container: &str, script: &str| {
-        c.cluster
-            .kubectl_ok(&["exec", pod, "-c", container, "--", "sh", "-c", script])
-    };
+    let exec = |pod: &str, container: &str, script: &str| c.sh(pod, Some(container), script);
     let ps = exec("shared", "a", "ps -o args");
     assert!(ps.contains("sleep 3601"), "container a sees: {ps}");
     for ns in ["pid", "ipc"] {
@@ -850,10 +833,7 @@ async fn host_network_pods_share_the_nodes_network() {
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
     let body = http_body(addr, "the pod to answer on the host").await;
     assert_eq!(body, "on-host\n");
-    let exec = |pod: &str, script: &str| {
-        c.cluster
-            .kubectl_ok(&["exec", pod, "--", "sh", "-c", script])
-    };
+    let exec = |pod: &str, script: &str| c.sh(pod, None, script);
     let host_name = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
     assert_eq!(exec("on-host", "hostname"), host_name);
     let nameservers = |text: &str| -> Vec<String> {
@@ -1408,13 +1388,7 @@ async fn node_is_registered_with_lease_and_stats() {
         node["status"]["nodeInfo"]["kubeletVersion"],
         "v1.33.0-minik"
     );
-    let ready = node["status"]["conditions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["type"] == "Ready")
-        .unwrap()
-        .clone();
+    let ready = condition_object(&node, "Ready");
     assert_eq!(ready["status"], "True");
     assert_eq!(ready["reason"], "KubeletReady");
     // The Node's own Events, as `kubectl describe node` lists them; a

@@ -6,6 +6,7 @@ use crate::support;
 
 use std::time::{Duration, Instant};
 
+use crate::kubelet_support::condition_object;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::api::{Api, DeleteParams, PostParams};
@@ -626,20 +627,10 @@ async fn sidecars_start_first_serve_beside_and_stop_after() {
             "{name}: {sidecar}"
         );
         assert_eq!(sidecar["ready"], false, "{name}: {sidecar}");
-        let ready = p["status"]["conditions"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["type"] == "Ready")
-            .unwrap();
+        let ready = condition_object(p, "Ready");
         assert_eq!(ready["status"], "False", "{name}");
         if name != "job-never" {
-            let initialized = p["status"]["conditions"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|c| c["type"] == "Initialized")
-                .unwrap();
+            let initialized = condition_object(p, "Initialized");
             assert_eq!(initialized["status"], "True", "{name}");
             assert_eq!(initialized["reason"], "PodCompleted", "{name}");
         }

@@ -128,6 +128,16 @@ impl KubeletCluster {
         })
     }
 
+    /// `kubectl exec <pod> [-c <container>] -- sh -c <script>`: its output.
+    pub fn sh(&self, pod: &str, container: Option<&str>, script: &str) -> String {
+        let mut args = vec!["exec", pod];
+        if let Some(c) = container {
+            args.extend(["-c", c]);
+        }
+        args.extend(["--", "sh", "-c", script]);
+        self.cluster.kubectl_ok(&args)
+    }
+
     pub fn pods(&self) -> Api<Pod> {
         Api::namespaced(self.cluster.client.clone(), "default")
     }
@@ -193,15 +203,24 @@ pub fn running_and_ready(p: &Value) -> bool {
     p["status"]["phase"] == "Running" && condition(p, "Ready") == "True"
 }
 
+/// The status of the object's condition `type_` ("" if it has none).
 pub fn condition(p: &Value, type_: &str) -> String {
+    condition_object(p, type_)["status"]
+        .as_str()
+        .unwrap_or("")
+        .to_string()
+}
+
+/// The object's (a pod's, a node's) condition `type_`, whole: Null if it
+/// has none.
+pub fn condition_object(p: &Value, type_: &str) -> Value {
     p["status"]["conditions"]
         .as_array()
         .into_iter()
         .flatten()
         .find(|c| c["type"] == type_)
-        .and_then(|c| c["status"].as_str())
-        .unwrap_or("")
-        .to_string()
+        .cloned()
+        .unwrap_or(Value::Null)
 }
 
 /// The status of container `name` (app or init).
