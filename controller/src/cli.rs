@@ -66,6 +66,9 @@ struct Args {
     /// DaemonSets synced concurrently.
     #[arg(long, default_value_t = 2)]
     concurrent_daemonset_syncs: u16,
+    /// Objects the garbage collector checks concurrently (per kind).
+    #[arg(long, default_value_t = 20)]
+    concurrent_gc_syncs: u16,
     /// How often every ResourceQuota's usage is recalculated in full.
     #[arg(long, default_value = "5m0s", value_parser = minik_api::duration::parse_go_duration)]
     resource_quota_sync_period: Duration,
@@ -146,6 +149,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         concurrent_ttl_after_finished_syncs: args.concurrent_ttl_after_finished_syncs,
         job_pod_failure_backoff: args.job_pod_failure_backoff,
         concurrent_daemonset_syncs: args.concurrent_daemonset_syncs,
+        concurrent_gc_syncs: args.concurrent_gc_syncs,
         resource_quota_sync_period: args.resource_quota_sync_period,
         local_path_dir: args.local_path_dir,
         cluster_signing: args

@@ -36,6 +36,10 @@ pub struct Settings {
     pub job_pod_failure_backoff: Duration,
     /// `--concurrent-daemonset-syncs` (2): DaemonSets reconciled at once.
     pub concurrent_daemonset_syncs: u16,
+    /// `--concurrent-gc-syncs` (20): objects the garbage collector checks
+    /// at once — per kind here, since each kind has its own monitor
+    /// (Kubernetes' 20 workers serve all kinds).
+    pub concurrent_gc_syncs: u16,
     /// `--resource-quota-sync-period` (5 m): how often every quota's usage
     /// is recalculated in full, besides the recalculations changes trigger.
     pub resource_quota_sync_period: Duration,
@@ -76,6 +80,7 @@ impl Default for Settings {
             concurrent_ttl_after_finished_syncs: 5,
             job_pod_failure_backoff: Duration::from_secs(10),
             concurrent_daemonset_syncs: 2,
+            concurrent_gc_syncs: 20,
             resource_quota_sync_period: Duration::from_secs(300),
             local_path_dir: None,
             cluster_signing: None,

@@ -216,6 +216,14 @@ fn monitor(
     drive(
         "garbage collector",
         Controller::for_shared_stream_with(objects, informer.store(), resource)
+            // Bounded, as kube-controller-manager's workers are: unbounded,
+            // every object woken at once (a thousand Nodes at start-up, a
+            // burst of pods) held a running reconcile each, and the map of
+            // them kept its peak capacity afterwards.
+            .with_config(
+                kube::runtime::controller::Config::default()
+                    .concurrency(gc.ctx.settings.concurrent_gc_syncs),
+            )
             .reconcile_on(woken)
             .run(reconcile, error_policy, kind_ctx),
     )

@@ -79,6 +79,11 @@ use minik_client::{errors, Informer};
 use serde_json::json;
 
 use crate::context::{drive, Built, EventRecorder, RetryBackoff};
+
+/// Nodes reconciled at once: kube-controller-manager's
+/// `nodeUpdateWorkerSize`. Every Lease renewal and every pod change wakes
+/// its node, so unbounded, a thousand nodes each held a running reconcile.
+const NODE_WORKERS: u16 = 8;
 use crate::pod_cache::CachedPod;
 use crate::{Context, Error};
 
@@ -190,6 +195,7 @@ pub fn build(ctx: &Arc<Context>) -> Built {
     let controller = drive(
         "node lifecycle",
         Controller::for_shared_stream(nodes.applied(), nodes.store())
+            .with_config(kube::runtime::controller::Config::default().concurrency(NODE_WORKERS))
             .watches_shared_stream(leases.touched(), |lease| {
                 (lease.namespace().as_deref() == Some(NODE_LEASE_NAMESPACE))
                     .then(|| ObjectRef::new(&lease.name_any()))
