@@ -112,7 +112,7 @@ fn ready(p: &Value) -> bool {
             .any(|c| c["type"] == "Ready" && c["status"] == "True")
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn simulated_nodes_register_and_run_pods_to_their_phases() {
     let cluster = TestCluster::start().await;
     let first = minik_kubelet::start(sim_config(&cluster, "sim", 3), cluster.client.clone())
@@ -257,6 +257,69 @@ async fn simulated_nodes_register_and_run_pods_to_their_phases() {
     assert_eq!(
         notes[0],
         "hostUsers: false is not supported by minik: the pod runs without a user namespace"
+    );
+
+    // The deprecated AppArmor annotation (the CKS tutorials' form) becomes
+    // the container's field on create, with kube-apiserver's warning, so
+    // the kubelet's note about the field covers it too.
+    let annotated = r#"
+apiVersion: v1
+kind: Pod
+metadata:
+  name: armored
+  annotations:
+    container.apparmor.security.beta.kubernetes.io/c: localhost/k8s-apparmor-example-deny-write
+spec:
+  nodeName: sim-2
+  containers:
+  - name: c
+    image: busybox:1.35
+"#;
+    let out = cluster.kubectl_stdin(&["apply", "-f", "-"], annotated);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(
+            "Warning: metadata.annotations[container.apparmor.security.beta.kubernetes.io/c]: deprecated since v1.30; use the \"appArmorProfile\" field instead"
+        ),
+        "{stderr}"
+    );
+    let profile = cluster.kubectl_ok(&[
+        "get",
+        "pod",
+        "armored",
+        "-o",
+        "jsonpath={.spec.containers[0].securityContext.appArmorProfile}",
+    ]);
+    assert_eq!(
+        serde_json::from_str::<Value>(&profile).unwrap(),
+        json!({"type": "Localhost", "localhostProfile": "k8s-apparmor-example-deny-write"})
+    );
+    minik_tests::wait_for("the AppArmor note", Duration::from_secs(10), || async {
+        support::lifecycle::events_about(client, "default", "armored")
+            .await
+            .into_iter()
+            .any(|(reason, note)| {
+                reason == "NotSupported"
+                    && note == "container c: appArmorProfile is not applied by minik (Docker's default profile applies)"
+            })
+            .then_some(())
+    })
+    .await;
+    // An annotation for a container the pod does not have is refused.
+    let out = cluster.kubectl_stdin(
+        &["apply", "-f", "-"],
+        &annotated
+            .replace("name: armored", "name: misnamed")
+            .replace("beta.kubernetes.io/c:", "beta.kubernetes.io/web:"),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains(
+            "metadata.annotations[container.apparmor.security.beta.kubernetes.io/web]: Invalid value: \"web\": container not found"
+        ),
+        "{stderr}"
     );
 
     // Deletion is confirmed by the kubelet.

@@ -259,6 +259,13 @@ pub trait Strategy: Sync {
         Vec::new()
     }
 
+    /// Warnings only a create of `obj` earns, beyond [`Self::warnings`] (a
+    /// pod's deprecated AppArmor annotations, copied into fields then).
+    fn warnings_on_create(&self, obj: &Value) -> Vec<String> {
+        let _ = obj;
+        Vec::new()
+    }
+
     /// Where the objects come from: the store, or the scraped usage.
     fn backing(&self) -> Backing {
         Backing::Store

@@ -64,6 +64,9 @@ pub async fn create_object(
     for warning in info.strategy.warnings(obj) {
         ctx.decoder.warn(warning);
     }
+    for warning in info.strategy.warnings_on_create(obj) {
+        ctx.decoder.warn(warning);
+    }
     let generate = meta::name(obj).is_empty();
     let fields = crate::field_manager::Recorder::new(ctx);
     // A generated name that collides is retried, as clients of kube-apiserver would.

@@ -10,6 +10,7 @@ pub mod node;
 pub mod persistent_volume;
 pub mod persistent_volume_claim;
 pub mod pod;
+pub mod pod_apparmor;
 pub mod replication_controller;
 pub mod resource_quota;
 pub mod secret;

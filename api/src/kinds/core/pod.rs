@@ -56,7 +56,11 @@ impl Strategy for Pod {
         default_pod(obj)
     }
     fn prepare_create(&self, obj: &mut Value, _uid: &str) {
+        super::pod_apparmor::apply_version_skew(obj);
         mark_scheduling_gated(obj)
+    }
+    fn warnings_on_create(&self, obj: &Value) -> Vec<String> {
+        super::pod_apparmor::warnings(obj)
     }
     fn validate(&self, _: &ResourceInfo, obj: &Value, errs: &mut Errs) {
         validate_pod(obj, errs)
@@ -311,6 +315,7 @@ fn pod_quota_constraints(pod: &Value, tracked: &BTreeSet<String>) -> Result<(), 
 }
 
 fn validate_pod(pod: &Value, errs: &mut Errs) {
+    super::pod_apparmor::validate(pod, errs);
     if let Some(pod) = typed::<core::Pod>(pod, errs) {
         let spec = pod.spec.unwrap_or_default();
         validate_pod_spec(&spec, "spec", SpecOwner::Pod, errs);
