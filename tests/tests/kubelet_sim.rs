@@ -306,6 +306,36 @@ spec:
             .then_some(())
     })
     .await;
+    // A pod that is valid but probably not meant: kube-apiserver's
+    // warnings, printed by the real kubectl.
+    let out = cluster.kubectl_stdin(
+        &["apply", "-f", "-"],
+        r#"
+apiVersion: v1
+kind: Pod
+metadata:
+  name: warned
+spec:
+  nodeName: sim-2
+  nodeSelector:
+    beta.kubernetes.io/os: linux
+  containers:
+  - name: c
+    image: busybox:1.35
+    env:
+    - {name: MODE, value: fast}
+    - {name: MODE, value: safe}
+"#,
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    for warning in [
+        r#"Warning: spec.nodeSelector[beta.kubernetes.io/os]: deprecated since v1.14; use "kubernetes.io/os" instead"#,
+        r#"Warning: spec.containers[0].env[1]: hides previous definition of "MODE", which may be dropped when using apply"#,
+    ] {
+        assert!(stderr.contains(warning), "{warning}\n{stderr}");
+    }
+
     // An annotation for a container the pod does not have is refused.
     let out = cluster.kubectl_stdin(
         &["apply", "-f", "-"],

@@ -11,6 +11,7 @@ pub mod persistent_volume;
 pub mod persistent_volume_claim;
 pub mod pod;
 pub mod pod_apparmor;
+pub mod pod_warnings;
 pub mod replication_controller;
 pub mod resource_quota;
 pub mod secret;

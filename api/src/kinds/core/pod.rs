@@ -59,6 +59,9 @@ impl Strategy for Pod {
         super::pod_apparmor::apply_version_skew(obj);
         mark_scheduling_gated(obj)
     }
+    fn warnings(&self, obj: &Value) -> Vec<String> {
+        super::pod_warnings::warnings(obj)
+    }
     fn warnings_on_create(&self, obj: &Value) -> Vec<String> {
         super::pod_apparmor::warnings(obj)
     }
