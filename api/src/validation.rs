@@ -423,6 +423,16 @@ pub(crate) fn validate_pod_template(
             &json_of(annotations),
             &format!("{path}.metadata.annotations"),
         ));
+        use crate::kinds::core::pod_apparmor;
+        if annotations
+            .keys()
+            .any(|k| k.starts_with(pod_apparmor::ANNOTATION_PREFIX))
+        {
+            let (meta, spec) = (json_of(&template.metadata), json_of(&template.spec));
+            let at = format!("{path}.");
+            pod_apparmor::validate(&meta, &spec, &at, errs);
+            pod_apparmor::validate_match(&meta, &spec, &at, errs);
+        }
     }
     let spec = template.spec.clone().unwrap_or_default();
     validate_pod_spec(&spec, &format!("{path}.spec"), owner, errs);

@@ -335,6 +335,44 @@ spec:
     ] {
         assert!(stderr.contains(warning), "{warning}\n{stderr}");
     }
+    // An update of the pod earns none (kube-apiserver's WarningsOnUpdate).
+    let out = cluster.kubectl(&["label", "pod", "warned", "tier=demo"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && !stderr.contains("Warning:"),
+        "{stderr}"
+    );
+
+    // A template whose annotation and field disagree is refused, in the
+    // words kubernetes#128306 shows kube-apiserver using.
+    let out = cluster.kubectl_stdin(
+        &["apply", "-f", "-"],
+        r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: deployment-fails-validation
+spec:
+  selector: {matchLabels: {app: x}}
+  template:
+    metadata:
+      labels: {app: x}
+      annotations:
+        container.apparmor.security.beta.kubernetes.io/c: unconfined
+    spec:
+      containers:
+      - name: c
+        image: busybox:1.35
+        securityContext:
+          appArmorProfile: {type: RuntimeDefault}
+"#,
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains(r#"The Deployment "deployment-fails-validation" is invalid: spec.template.spec.containers[0].securityContext.appArmorProfile.type: Forbidden: apparmor type in annotation and field must match"#),
+        "{stderr}"
+    );
 
     // An annotation for a container the pod does not have is refused.
     let out = cluster.kubectl_stdin(

@@ -59,16 +59,24 @@ impl Strategy for Pod {
         super::pod_apparmor::apply_version_skew(obj);
         mark_scheduling_gated(obj)
     }
-    fn warnings(&self, obj: &Value) -> Vec<String> {
-        super::pod_warnings::warnings(obj)
-    }
     fn warnings_on_create(&self, obj: &Value) -> Vec<String> {
-        super::pod_apparmor::warnings(obj)
+        // The AppArmor copy's warnings come first (PrepareForCreate), then
+        // `WarningsOnCreate`'s, judged on the defaulted pod as
+        // kube-apiserver judges it (a limit's copy into requests, a host
+        // network port's hostPort). Pods get none on update.
+        let mut out = super::pod_apparmor::warnings(obj);
+        let mut defaulted = obj.clone();
+        if let Some(pod) = defaulted.as_object_mut() {
+            default_pod(pod);
+        }
+        out.extend(super::pod_warnings::warnings(&defaulted));
+        out
     }
     fn validate(&self, _: &ResourceInfo, obj: &Value, errs: &mut Errs) {
         validate_pod(obj, errs)
     }
     fn validate_new(&self, obj: &Value, errs: &mut Errs) {
+        super::pod_apparmor::validate_match(&obj["metadata"], &obj["spec"], "", errs);
         // Ephemeral containers come only through `pods/ephemeralcontainers`.
         if obj
             .pointer("/spec/ephemeralContainers")
@@ -318,7 +326,7 @@ fn pod_quota_constraints(pod: &Value, tracked: &BTreeSet<String>) -> Result<(), 
 }
 
 fn validate_pod(pod: &Value, errs: &mut Errs) {
-    super::pod_apparmor::validate(pod, errs);
+    super::pod_apparmor::validate(&pod["metadata"], &pod["spec"], "", errs);
     if let Some(pod) = typed::<core::Pod>(pod, errs) {
         let spec = pod.spec.unwrap_or_default();
         validate_pod_spec(&spec, "spec", SpecOwner::Pod, errs);

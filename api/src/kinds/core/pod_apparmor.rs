@@ -6,8 +6,11 @@
 //! writer is told the annotation is deprecated. The field is what the
 //! kubelet reads, so a tutorial's annotated pod meets the same
 //! `NotSupported` Event as a pod that sets the field — it is not silently
-//! ignored. (Workload templates keep their annotations; kube-apiserver's
-//! template warning for them is not given here.)
+//! ignored. Validation checks each annotation names a container and a
+//! profile, and on create that the annotation agrees with the profile the
+//! container ends up with, for pods and workload templates alike.
+//! (Templates keep their annotations; kube-apiserver's template warning
+//! for them is not given here.)
 
 use serde_json::{json, Value};
 
@@ -101,28 +104,27 @@ pub fn apply_version_skew(pod: &mut Value) {
     }
 }
 
-/// `ValidateAppArmorPodAnnotations`: each annotation names a container of
-/// the pod and a profile in the annotation's format.
-pub fn validate(pod: &Value, errs: &mut Errs) {
-    let Some(annotations) = pod
-        .pointer("/metadata/annotations")
-        .and_then(Value::as_object)
-    else {
+/// `ValidateAppArmorPodAnnotations` for a pod or a template (`meta` its
+/// metadata, `spec` its spec, `path` where the metadata sits: "" for a
+/// pod, `spec.template.` for a template): each annotation names a container
+/// of the pod and a profile in the annotation's format.
+pub fn validate(meta: &Value, spec: &Value, path: &str, errs: &mut Errs) {
+    let Some(annotations) = meta["annotations"].as_object() else {
         return;
     };
     let names: Vec<&str> = ["initContainers", "containers", "ephemeralContainers"]
         .iter()
-        .flat_map(|list| pod["spec"][list].as_array().into_iter().flatten())
+        .flat_map(|list| spec[list].as_array().into_iter().flatten())
         .filter_map(|c| c["name"].as_str())
         .collect();
     for (key, value) in annotations {
         let Some(container) = key.strip_prefix(ANNOTATION_PREFIX) else {
             continue;
         };
-        let path = format!("metadata.annotations[{key}]");
+        let at = format!("{path}metadata.annotations[{key}]");
         if !names.contains(&container) {
             errs.push(FieldError::invalid(
-                &path,
+                &at,
                 json!(container),
                 "container not found",
             ));
@@ -132,10 +134,61 @@ pub fn validate(pod: &Value, errs: &mut Errs) {
             || profile.starts_with("localhost/");
         if !known {
             errs.push(FieldError::invalid(
-                &path,
+                &at,
                 json!(profile),
                 format!("invalid AppArmor profile name: {profile:?}"),
             ));
+        }
+    }
+}
+
+/// kube-apiserver's check on create that each annotated container's
+/// effective profile (its own, else the pod's) says what its annotation
+/// says (`validateAppArmorAnnotationsAndFieldsMatchOnCreate`); `path` as
+/// for [`validate`].
+pub fn validate_match(meta: &Value, spec: &Value, path: &str, errs: &mut Errs) {
+    let Some(annotations) = meta["annotations"].as_object() else {
+        return;
+    };
+    if spec.pointer("/os/name").and_then(Value::as_str) == Some("windows") {
+        return;
+    }
+    let pod_profile = spec.pointer("/securityContext/appArmorProfile");
+    for list in ["initContainers", "containers", "ephemeralContainers"] {
+        let containers = spec[list].as_array().into_iter().flatten();
+        for (i, c) in containers.enumerate() {
+            let own = c.pointer("/securityContext/appArmorProfile");
+            let Some(profile) = own.or(pod_profile).filter(|p| !p.is_null()) else {
+                continue;
+            };
+            let key = format!("{ANNOTATION_PREFIX}{}", c["name"].as_str().unwrap_or(""));
+            let Some(annotation) = annotations.get(&key).and_then(Value::as_str) else {
+                continue;
+            };
+            let at = format!("{path}spec.{list}[{i}].securityContext.appArmorProfile");
+            let type_differs = match profile["type"].as_str().unwrap_or("") {
+                "Unconfined" => annotation != "unconfined",
+                "RuntimeDefault" => annotation != "runtime/default",
+                "Localhost" => match annotation.strip_prefix("localhost/") {
+                    None => true,
+                    Some(name) => {
+                        if profile["localhostProfile"].as_str() != Some(name) {
+                            errs.push(FieldError::forbidden(
+                                format!("{at}.localhostProfile"),
+                                "apparmor profile in annotation and field must match",
+                            ));
+                        }
+                        false
+                    }
+                },
+                _ => false,
+            };
+            if type_differs {
+                errs.push(FieldError::forbidden(
+                    format!("{at}.type"),
+                    "apparmor type in annotation and field must match",
+                ));
+            }
         }
     }
 }
@@ -178,7 +231,7 @@ mod tests {
         let mut p = pod(
             json!({
                 format!("{ANNOTATION_PREFIX}a"): "localhost/my-profile",
-                format!("{ANNOTATION_PREFIX}b"): "unconfined",
+                format!("{ANNOTATION_PREFIX}b"): "runtime/default",
                 format!("{ANNOTATION_PREFIX}c"): "localhost/",
                 format!("{ANNOTATION_PREFIX}d"): "unconfined",
             }),
@@ -218,13 +271,43 @@ mod tests {
             "spec": {"containers": [{"name": "a"}], "initContainers": [{"name": "b"}]}
         });
         let mut errs = Errs::new();
-        validate(&p, &mut errs);
+        validate(&p["metadata"], &p["spec"], "", &mut errs);
         let text: Vec<String> = errs.iter().map(FieldError::message).collect();
         assert_eq!(
             text,
             [
                 format!("metadata.annotations[{ANNOTATION_PREFIX}a]: Invalid value: \"bogus\": invalid AppArmor profile name: \"bogus\""),
                 format!("metadata.annotations[{ANNOTATION_PREFIX}gone]: Invalid value: \"gone\": container not found"),
+            ]
+        );
+    }
+
+    #[test]
+    fn annotation_and_field_must_agree_on_create() {
+        let p = json!({
+            "metadata": {"annotations": {
+                format!("{ANNOTATION_PREFIX}a"): "runtime/default",
+                format!("{ANNOTATION_PREFIX}b"): "localhost/other",
+                format!("{ANNOTATION_PREFIX}c"): "unconfined",
+                format!("{ANNOTATION_PREFIX}d"): "runtime/default",
+            }},
+            "spec": {
+                "securityContext": {"appArmorProfile": {"type": "Unconfined"}},
+                "containers": [
+                    {"name": "a", "securityContext": {"appArmorProfile": {"type": "Unconfined"}}},
+                    {"name": "b", "securityContext": {"appArmorProfile": {"type": "Localhost", "localhostProfile": "mine"}}},
+                    {"name": "c"},
+                    {"name": "d"}]}
+        });
+        let mut errs = Errs::new();
+        validate_match(&p["metadata"], &p["spec"], "spec.template.", &mut errs);
+        let text: Vec<String> = errs.iter().map(FieldError::message).collect();
+        assert_eq!(
+            text,
+            [
+                "spec.template.spec.containers[0].securityContext.appArmorProfile.type: Forbidden: apparmor type in annotation and field must match",
+                "spec.template.spec.containers[1].securityContext.appArmorProfile.localhostProfile: Forbidden: apparmor profile in annotation and field must match",
+                "spec.template.spec.containers[3].securityContext.appArmorProfile.type: Forbidden: apparmor type in annotation and field must match",
             ]
         );
     }

@@ -4,9 +4,13 @@
 //! matches nothing, duplicate host aliases and pull secrets, fractional
 //! byte quantities, an environment variable that hides an earlier one,
 //! clashing container ports, a negative grace period. kubectl prints each
-//! as `Warning: …`. Given on the pod's own writes, create and update, as
-//! kube-apiserver gives them. Where minik simplifies: workload templates
-//! do not get them (kube-apiserver warns there when the template changes).
+//! as `Warning: …`. Given when a pod is created, on the defaulted pod, as
+//! kube-apiserver gives them (`WarningsOnCreate`; a pod's update earns
+//! none). Where minik simplifies: workload templates do not get them
+//! (kube-apiserver warns there when the template changes), nor do the
+//! paths a projected volume shares with its service-account token, an
+//! ephemeral volume's claim template, or a pod name that is not a DNS
+//! label.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -65,20 +69,50 @@ const DEPRECATED_ANNOTATIONS: &[(&str, &str)] = &[
     ),
 ];
 
-/// Volume plugins, in the order kube-apiserver checks them.
-const DEPRECATED_VOLUMES: &[(&str, &str)] = &[
+/// Volume plugins, in the order kube-apiserver checks them: the JSON
+/// field, the name the warning prints (Go's field name), the message.
+const DEPRECATED_VOLUMES: &[(&str, &str, &str)] = &[
     (
+        "photonPersistentDisk",
         "photonPersistentDisk",
         "deprecated in v1.11, non-functional in v1.16+",
     ),
-    ("gitRepo", "deprecated in v1.11"),
-    ("scaleIO", "deprecated in v1.16, non-functional in v1.22+"),
-    ("flocker", "deprecated in v1.22, non-functional in v1.25+"),
-    ("storageos", "deprecated in v1.22, non-functional in v1.25+"),
-    ("quobyte", "deprecated in v1.22, non-functional in v1.25+"),
-    ("glusterfs", "deprecated in v1.25, non-functional in v1.26+"),
-    ("cephfs", "deprecated in v1.28, non-functional in v1.31+"),
-    ("rbd", "deprecated in v1.28, non-functional in v1.31+"),
+    ("gitRepo", "gitRepo", "deprecated in v1.11"),
+    (
+        "scaleIO",
+        "scaleIO",
+        "deprecated in v1.16, non-functional in v1.22+",
+    ),
+    (
+        "flocker",
+        "flocker",
+        "deprecated in v1.22, non-functional in v1.25+",
+    ),
+    (
+        "storageos",
+        "storageOS",
+        "deprecated in v1.22, non-functional in v1.25+",
+    ),
+    (
+        "quobyte",
+        "quobyte",
+        "deprecated in v1.22, non-functional in v1.25+",
+    ),
+    (
+        "glusterfs",
+        "glusterfs",
+        "deprecated in v1.25, non-functional in v1.26+",
+    ),
+    (
+        "cephfs",
+        "cephfs",
+        "deprecated in v1.28, non-functional in v1.31+",
+    ),
+    (
+        "rbd",
+        "rbd",
+        "deprecated in v1.28, non-functional in v1.31+",
+    ),
 ];
 
 const SECCOMP_POD_ANNOTATION: &str = "seccomp.security.alpha.kubernetes.io/pod";
@@ -170,9 +204,9 @@ pub fn warnings(pod: &Value) -> Vec<String> {
     // Volume plugins deprecated or removed (their fields still decode).
     let volumes = pod["spec"]["volumes"].as_array().into_iter().flatten();
     for (i, v) in volumes.enumerate() {
-        for (plugin, msg) in DEPRECATED_VOLUMES {
+        for (plugin, printed, msg) in DEPRECATED_VOLUMES {
             if v.get(*plugin).is_some_and(|p| !p.is_null()) {
-                out.push(format!("spec.volumes[{i}].{plugin}: {msg}"));
+                out.push(format!("spec.volumes[{i}].{printed}: {msg}"));
             }
         }
     }
@@ -441,6 +475,27 @@ mod tests {
                 "spec.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].podAffinityTerm.labelSelector: a null labelSelector results in matching no pod",
             ]
         );
+    }
+
+    #[test]
+    fn the_pod_is_judged_defaulted_and_only_on_create() {
+        use crate::kinds::Strategy;
+        // A host-network pod's ports get hostPort = containerPort by
+        // default: no "hostIP set without hostPort". A memory limit is the
+        // request too: both are fractional.
+        let pod = json!({"metadata": {"name": "p"}, "spec": {"hostNetwork": true, "containers": [
+            {"name": "c", "image": "x",
+             "ports": [{"containerPort": 8080, "hostIP": "127.0.0.1"}],
+             "resources": {"limits": {"memory": "1500m"}}}]}});
+        let pod_kind = crate::kinds::core::pod::Pod;
+        assert_eq!(
+            pod_kind.warnings_on_create(&pod),
+            [
+                r#"spec.containers[0].resources.limits[memory]: fractional byte value "1500m" is invalid, must be an integer"#,
+                r#"spec.containers[0].resources.requests[memory]: fractional byte value "1500m" is invalid, must be an integer"#,
+            ]
+        );
+        assert!(pod_kind.warnings(&pod).is_empty());
     }
 
     #[test]
