@@ -343,6 +343,35 @@ spec:
         "{stderr}"
     );
 
+    // A workload's template is warned about at its path when created.
+    let out = cluster.kubectl_stdin(
+        &["apply", "-f", "-"],
+        r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: old-selector
+spec:
+  replicas: 0
+  selector: {matchLabels: {app: old}}
+  template:
+    metadata:
+      labels: {app: old}
+    spec:
+      nodeSelector:
+        beta.kubernetes.io/os: linux
+      containers:
+      - name: c
+        image: busybox:1.35
+"#,
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(r#"Warning: spec.template.spec.nodeSelector[beta.kubernetes.io/os]: deprecated since v1.14; use "kubernetes.io/os" instead"#),
+        "{stderr}"
+    );
+
     // A template whose annotation and field disagree is refused, in the
     // words kubernetes#128306 shows kube-apiserver using.
     let out = cluster.kubectl_stdin(

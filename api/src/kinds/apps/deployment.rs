@@ -23,6 +23,10 @@ pub const RESOURCE: ResourceInfo = ResourceInfo::new(
 .subresources(&["status", "scale"]);
 
 impl Strategy for Deployment {
+    fn warnings_on_create(&self, obj: &Value) -> Vec<String> {
+        let template = obj.pointer("/spec/template").unwrap_or(&Value::Null);
+        crate::kinds::core::pod_warnings::template_warnings(template, "spec.template")
+    }
     fn decode(&self, _: &ResourceInfo, obj: &Value) -> Option<Result<Decoded, DecodeError>> {
         Some(decode_as::<k8s_openapi::api::apps::v1::Deployment>(obj))
     }

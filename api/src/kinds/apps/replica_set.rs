@@ -23,6 +23,10 @@ pub const RESOURCE: ResourceInfo = ResourceInfo::new(
 .subresources(&["status", "scale"]);
 
 impl Strategy for ReplicaSet {
+    fn warnings_on_create(&self, obj: &Value) -> Vec<String> {
+        let template = obj.pointer("/spec/template").unwrap_or(&Value::Null);
+        crate::kinds::core::pod_warnings::template_warnings(template, "spec.template")
+    }
     fn field_labels(&self) -> &'static [&'static str] {
         &["status.replicas"]
     }

@@ -17,6 +17,15 @@ pub const RESOURCE: ResourceInfo =
         .subresources(&["status"]);
 
 impl Strategy for CronJob {
+    fn warnings_on_create(&self, obj: &Value) -> Vec<String> {
+        let template = obj
+            .pointer("/spec/jobTemplate/spec/template")
+            .unwrap_or(&Value::Null);
+        crate::kinds::core::pod_warnings::template_warnings(
+            template,
+            "spec.jobTemplate.spec.template",
+        )
+    }
     fn decode(&self, _: &ResourceInfo, obj: &Value) -> Option<Result<Decoded, DecodeError>> {
         Some(decode_as::<k8s_openapi::api::batch::v1::CronJob>(obj))
     }

@@ -15,6 +15,10 @@ pub const RESOURCE: ResourceInfo = ResourceInfo::new("batch", "v1", "Job", "jobs
     .subresources(&["status"]);
 
 impl Strategy for Job {
+    fn warnings_on_create(&self, obj: &Value) -> Vec<String> {
+        let template = obj.pointer("/spec/template").unwrap_or(&Value::Null);
+        crate::kinds::core::pod_warnings::template_warnings(template, "spec.template")
+    }
     fn field_labels(&self) -> &'static [&'static str] {
         &["status.successful"]
     }

@@ -6,11 +6,13 @@
 //! clashing container ports, a negative grace period. kubectl prints each
 //! as `Warning: …`. Given when a pod is created, on the defaulted pod, as
 //! kube-apiserver gives them (`WarningsOnCreate`; a pod's update earns
-//! none). Where minik simplifies: workload templates do not get them
-//! (kube-apiserver warns there when the template changes), nor do the
-//! paths a projected volume shares with its service-account token, an
-//! ephemeral volume's claim template, or a pod name that is not a DNS
-//! label.
+//! none), and for a workload's pod template when the workload is created
+//! (`GetWarningsForPodTemplate`, with the template's AppArmor annotation).
+//! Where minik simplifies: a template's update earns none (kube-apiserver
+//! warns when the template changes); a create that validation refuses
+//! still prints them; and there are none for the paths a projected volume
+//! shares with its service-account token, an ephemeral volume's claim
+//! template, or a pod name that is not a DNS label.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -140,6 +142,20 @@ fn node_selector_term(term: &NodeSelectorTerm, path: &str, out: &mut Vec<String>
 
 /// The pod's warnings, in kube-apiserver's order and words.
 pub fn warnings(pod: &Value) -> Vec<String> {
+    warnings_at(pod, "")
+}
+
+/// A workload's pod template's warnings (`GetWarningsForPodTemplate`),
+/// `template` found at `path` (`spec.template`).
+pub fn template_warnings(template: &Value, path: &str) -> Vec<String> {
+    if template.is_null() {
+        return Vec::new();
+    }
+    warnings_at(template, &format!("{path}."))
+}
+
+/// The warnings of a pod, or of a template at `at` (`spec.template.`).
+fn warnings_at(pod: &Value, at: &str) -> Vec<String> {
     let Ok(spec) = serde_json::from_value::<PodSpec>(pod["spec"].clone()) else {
         return Vec::new(); // validation will say what is wrong
     };
@@ -149,7 +165,7 @@ pub fn warnings(pod: &Value) -> Vec<String> {
 
     for k in spec.node_selector.iter().flat_map(BTreeMap::keys) {
         if let Some(msg) = deprecated_node_label(k) {
-            out.push(format!("spec.nodeSelector[{k}]: {msg}"));
+            out.push(format!("{at}spec.nodeSelector[{k}]: {msg}"));
         }
     }
     if let Some(node) = spec
@@ -165,7 +181,7 @@ pub fn warnings(pod: &Value) -> Vec<String> {
             .flat_map(|r| &r.node_selector_terms)
             .enumerate()
         {
-            let path = format!("spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[{i}]");
+            let path = format!("{at}spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[{i}]");
             node_selector_term(term, &path, &mut out);
         }
         let preferred = node
@@ -173,7 +189,7 @@ pub fn warnings(pod: &Value) -> Vec<String> {
             .iter();
         for (i, term) in preferred.flatten().enumerate() {
             let path = format!(
-                "spec.affinity.nodeAffinity.preferredDuringSchedulingIgnoredDuringExecution[{i}].preference"
+                "{at}spec.affinity.nodeAffinity.preferredDuringSchedulingIgnoredDuringExecution[{i}].preference"
             );
             node_selector_term(&term.preference, &path, &mut out);
         }
@@ -184,7 +200,7 @@ pub fn warnings(pod: &Value) -> Vec<String> {
         .flatten()
         .enumerate()
     {
-        let path = format!("spec.topologySpreadConstraints[{i}]");
+        let path = format!("{at}spec.topologySpreadConstraints[{i}]");
         if let Some(msg) = deprecated_node_label(&t.topology_key) {
             out.push(format!("{path}.topologyKey: {} is {msg}", t.topology_key));
         }
@@ -197,7 +213,7 @@ pub fn warnings(pod: &Value) -> Vec<String> {
 
     for (key, msg) in DEPRECATED_ANNOTATIONS {
         if annotations.contains_key(*key) {
-            out.push(format!("metadata.annotations[{key}]: {msg}"));
+            out.push(format!("{at}metadata.annotations[{key}]: {msg}"));
         }
     }
 
@@ -206,7 +222,7 @@ pub fn warnings(pod: &Value) -> Vec<String> {
     for (i, v) in volumes.enumerate() {
         for (plugin, printed, msg) in DEPRECATED_VOLUMES {
             if v.get(*plugin).is_some_and(|p| !p.is_null()) {
-                out.push(format!("spec.volumes[{i}].{printed}: {msg}"));
+                out.push(format!("{at}spec.volumes[{i}].{printed}: {msg}"));
             }
         }
     }
@@ -215,7 +231,7 @@ pub fn warnings(pod: &Value) -> Vec<String> {
     for (i, alias) in spec.host_aliases.iter().flatten().enumerate() {
         if !hosts.insert(alias.ip.as_str()) {
             out.push(format!(
-                "spec.hostAliases[{i}].ip: duplicate ip {:?}",
+                "{at}spec.hostAliases[{i}].ip: duplicate ip {:?}",
                 alias.ip
             ));
         }
@@ -225,7 +241,7 @@ pub fn warnings(pod: &Value) -> Vec<String> {
     for (i, s) in secrets.iter().enumerate() {
         if !names.insert(s.name.as_str()) {
             out.push(format!(
-                "spec.imagePullSecrets[{i}].name: duplicate name {:?}",
+                "{at}spec.imagePullSecrets[{i}].name: duplicate name {:?}",
                 s.name
             ));
         }
@@ -233,7 +249,7 @@ pub fn warnings(pod: &Value) -> Vec<String> {
     for (i, s) in secrets.iter().enumerate() {
         if s.name.is_empty() {
             out.push(format!(
-                "spec.imagePullSecrets[{i}].name: invalid empty name \"\""
+                "{at}spec.imagePullSecrets[{i}].name: invalid empty name \"\""
             ));
         }
     }
@@ -245,7 +261,7 @@ pub fn warnings(pod: &Value) -> Vec<String> {
                 .map(|q| &q.0),
         ) {
             out.push(format!(
-                "spec.overhead[{resource}]: fractional byte value {text:?} is invalid, must be an integer"
+                "{at}spec.overhead[{resource}]: fractional byte value {text:?} is invalid, must be an integer"
             ));
         }
     }
@@ -256,10 +272,14 @@ pub fn warnings(pod: &Value) -> Vec<String> {
         .is_some_and(|s| s.seccomp_profile.is_some());
     if !pod_seccomp && annotations.contains_key(SECCOMP_POD_ANNOTATION) {
         out.push(format!(
-            "metadata.annotations[{SECCOMP_POD_ANNOTATION}]: {SECCOMP_NON_FUNCTIONAL}"
+            "{at}metadata.annotations[{SECCOMP_POD_ANNOTATION}]: {SECCOMP_NON_FUNCTIONAL}"
         ));
     }
-    for (path, c) in containers(&spec) {
+    let pod_apparmor = spec
+        .security_context
+        .as_ref()
+        .is_some_and(|s| s.app_armor_profile.is_some());
+    for (path, c) in containers(&spec, at) {
         let container_seccomp = c
             .security_context
             .as_ref()
@@ -267,7 +287,19 @@ pub fn warnings(pod: &Value) -> Vec<String> {
         let key = format!("{SECCOMP_CONTAINER_ANNOTATION}{}", c.name);
         if !container_seccomp && annotations.contains_key(&key) {
             out.push(format!(
-                "metadata.annotations[{key}]: {SECCOMP_NON_FUNCTIONAL}"
+                "{at}metadata.annotations[{key}]: {SECCOMP_NON_FUNCTIONAL}"
+            ));
+        }
+        // A template keeps its AppArmor annotation (a pod's is copied into
+        // the field on create, and warned about then).
+        let own_apparmor = c
+            .security_context
+            .as_ref()
+            .is_some_and(|s| s.app_armor_profile.is_some());
+        let key = format!("{}{}", super::pod_apparmor::ANNOTATION_PREFIX, c.name);
+        if !at.is_empty() && !pod_apparmor && !own_apparmor && annotations.contains_key(&key) {
+            out.push(format!(
+                r#"{at}metadata.annotations[{key}]: deprecated since v1.30; use the "appArmorProfile" field instead"#
             ));
         }
         let resources = c.resources.as_ref();
@@ -285,13 +317,12 @@ pub fn warnings(pod: &Value) -> Vec<String> {
         }
         env_warnings(c, &path, &mut out);
     }
-    port_warnings(&spec, &mut out);
+    port_warnings(&spec, at, &mut out);
 
     if spec.termination_grace_period_seconds.is_some_and(|s| s < 0) {
-        out.push(
-            "spec.terminationGracePeriodSeconds: must be >= 0; negative values are invalid and will be treated as 1"
-                .into(),
-        );
+        out.push(format!(
+            "{at}spec.terminationGracePeriodSeconds: must be >= 0; negative values are invalid and will be treated as 1"
+        ));
     }
     if let Some(affinity) = &spec.affinity {
         for (name, terms) in [
@@ -319,12 +350,12 @@ pub fn warnings(pod: &Value) -> Vec<String> {
             };
             for (i, t) in required.iter().flatten().enumerate() {
                 if t.label_selector.is_none() {
-                    out.push(format!("spec.affinity.{name}.requiredDuringSchedulingIgnoredDuringExecution[{i}].labelSelector: a null labelSelector results in matching no pod"));
+                    out.push(format!("{at}spec.affinity.{name}.requiredDuringSchedulingIgnoredDuringExecution[{i}].labelSelector: a null labelSelector results in matching no pod"));
                 }
             }
             for (i, t) in preferred.iter().flatten().enumerate() {
                 if t.pod_affinity_term.label_selector.is_none() {
-                    out.push(format!("spec.affinity.{name}.preferredDuringSchedulingIgnoredDuringExecution[{i}].podAffinityTerm.labelSelector: a null labelSelector results in matching no pod"));
+                    out.push(format!("{at}spec.affinity.{name}.preferredDuringSchedulingIgnoredDuringExecution[{i}].podAffinityTerm.labelSelector: a null labelSelector results in matching no pod"));
                 }
             }
         }
@@ -335,13 +366,13 @@ pub fn warnings(pod: &Value) -> Vec<String> {
 /// Every container with its path, in `VisitContainersWithPath`'s order
 /// (ephemeral containers, added later through their own subresource, are
 /// left out).
-fn containers(spec: &PodSpec) -> Vec<(String, &Container)> {
+fn containers<'a>(spec: &'a PodSpec, at: &str) -> Vec<(String, &'a Container)> {
     let init = spec.init_containers.iter().flatten();
     let init = init
         .enumerate()
-        .map(|(i, c)| (format!("spec.initContainers[{i}]"), c));
+        .map(|(i, c)| (format!("{at}spec.initContainers[{i}]"), c));
     let app = spec.containers.iter().enumerate();
-    let app = app.map(|(i, c)| (format!("spec.containers[{i}]"), c));
+    let app = app.map(|(i, c)| (format!("{at}spec.containers[{i}]"), c));
     init.chain(app).collect()
 }
 
@@ -376,9 +407,9 @@ fn env_warnings(c: &Container, path: &str, out: &mut Vec<String>) {
 
 /// Ports across containers: a hostIP without a hostPort, and the same
 /// container port and protocol given twice in ways that clash.
-fn port_warnings(spec: &PodSpec, out: &mut Vec<String>) {
+fn port_warnings(spec: &PodSpec, at: &str, out: &mut Vec<String>) {
     let mut all: HashMap<String, Vec<(String, &ContainerPort)>> = HashMap::new();
-    for (path, c) in containers(spec) {
+    for (path, c) in containers(spec, at) {
         for (i, port) in c.ports.iter().flatten().enumerate() {
             let here = format!("{path}.ports[{i}]");
             let host_ip = port.host_ip.as_deref().unwrap_or("");
@@ -496,6 +527,34 @@ mod tests {
             ]
         );
         assert!(pod_kind.warnings(&pod).is_empty());
+    }
+
+    #[test]
+    fn a_template_is_warned_at_its_path_and_keeps_its_apparmor_annotation() {
+        use crate::kinds::Strategy;
+        let deployment = json!({"metadata": {"name": "d"}, "spec": {"template": {
+            "metadata": {"annotations": {
+                "container.apparmor.security.beta.kubernetes.io/a": "runtime/default",
+                "container.apparmor.security.beta.kubernetes.io/b": "runtime/default"}},
+            "spec": {"nodeSelector": {"beta.kubernetes.io/os": "linux"}, "containers": [
+                {"name": "a", "image": "x", "resources": {"limits": {"memory": "1500m"}}},
+                {"name": "b", "image": "x", "securityContext": {"appArmorProfile": {"type": "RuntimeDefault"}}}]}}}});
+        assert_eq!(
+            crate::kinds::apps::deployment::Deployment.warnings_on_create(&deployment),
+            [
+                r#"spec.template.spec.nodeSelector[beta.kubernetes.io/os]: deprecated since v1.14; use "kubernetes.io/os" instead"#,
+                r#"spec.template.metadata.annotations[container.apparmor.security.beta.kubernetes.io/a]: deprecated since v1.30; use the "appArmorProfile" field instead"#,
+                r#"spec.template.spec.containers[0].resources.limits[memory]: fractional byte value "1500m" is invalid, must be an integer"#,
+            ]
+        );
+        let cron = json!({"spec": {"jobTemplate": {"spec": {"template": {"spec": {
+            "nodeSelector": {"beta.kubernetes.io/arch": "amd64"}, "containers": [{"name": "c", "image": "x"}]}}}}}});
+        assert_eq!(
+            crate::kinds::batch::cron_job::CronJob.warnings_on_create(&cron),
+            [
+                r#"spec.jobTemplate.spec.template.spec.nodeSelector[beta.kubernetes.io/arch]: deprecated since v1.14; use "kubernetes.io/arch" instead"#
+            ]
+        );
     }
 
     #[test]
