@@ -460,7 +460,7 @@ fn seccomp_profile_restricted(spec: &PodSpec) -> Option<Failure> {
 }
 
 /// The AppArmor annotation prefix (one per container).
-const APPARMOR_ANNOTATION: &str = "container.apparmor.security.beta.kubernetes.io/";
+use crate::kinds::core::pod_apparmor::ANNOTATION_PREFIX as APPARMOR_ANNOTATION;
 
 /// `who` for pod-or-container checks: `pod`, `containers "a", "b"`, or both.
 fn setters(pod: bool, names: &[String]) -> String {

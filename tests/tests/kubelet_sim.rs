@@ -389,6 +389,8 @@ spec:
       annotations:
         container.apparmor.security.beta.kubernetes.io/c: unconfined
     spec:
+      nodeSelector:
+        beta.kubernetes.io/os: linux
       containers:
       - name: c
         image: busybox:1.35
@@ -398,6 +400,8 @@ spec:
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
+    // A refused create earns no WarningsOnCreate, as in kube-apiserver.
+    assert!(!stderr.contains("Warning:"), "{stderr}");
     assert!(
         stderr.contains(r#"The Deployment "deployment-fails-validation" is invalid: spec.template.spec.containers[0].securityContext.appArmorProfile.type: Forbidden: apparmor type in annotation and field must match"#),
         "{stderr}"

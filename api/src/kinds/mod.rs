@@ -259,8 +259,17 @@ pub trait Strategy: Sync {
         Vec::new()
     }
 
-    /// Warnings only a create of `obj` earns, beyond [`Self::warnings`] (a
-    /// pod's deprecated AppArmor annotations, copied into fields then).
+    /// What [`Self::prepare_create`] will warn about, judged on `obj` as
+    /// submitted, before it changes it (a pod's deprecated AppArmor
+    /// annotations, which it copies into fields).
+    fn prepare_create_warnings(&self, obj: &Value) -> Vec<String> {
+        let _ = obj;
+        Vec::new()
+    }
+
+    /// Warnings a create earns (kube-apiserver's `WarningsOnCreate`),
+    /// judged on the object about to be stored: defaulted, admitted and
+    /// valid. A create that is refused earns none.
     fn warnings_on_create(&self, obj: &Value) -> Vec<String> {
         let _ = obj;
         Vec::new()

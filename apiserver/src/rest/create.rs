@@ -64,7 +64,7 @@ pub async fn create_object(
     for warning in info.strategy.warnings(obj) {
         ctx.decoder.warn(warning);
     }
-    for warning in info.strategy.warnings_on_create(obj) {
+    for warning in info.strategy.prepare_create_warnings(obj) {
         ctx.decoder.warn(warning);
     }
     let generate = meta::name(obj).is_empty();
@@ -97,6 +97,7 @@ pub async fn create_object(
             info,
             &candidate,
         )?;
+        let created_warnings = info.strategy.warnings_on_create(&candidate);
         let allocated = if info.strategy.allocates_service_addresses() {
             ctx.allocate_service(&mut candidate)?;
             Some(candidate.clone())
@@ -124,7 +125,12 @@ pub async fn create_object(
         match result {
             Err(e) if generate && e.reason == "AlreadyExists" => continue,
             Err(e) => return Err(e),
-            Ok(c) => return Ok(c),
+            Ok(c) => {
+                for warning in created_warnings {
+                    ctx.decoder.warn(warning);
+                }
+                return Ok(c);
+            }
         }
     }
     Err(ApiError::new(

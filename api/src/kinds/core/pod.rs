@@ -59,18 +59,12 @@ impl Strategy for Pod {
         super::pod_apparmor::apply_version_skew(obj);
         mark_scheduling_gated(obj)
     }
+    fn prepare_create_warnings(&self, obj: &Value) -> Vec<String> {
+        super::pod_apparmor::warnings(obj)
+    }
     fn warnings_on_create(&self, obj: &Value) -> Vec<String> {
-        // The AppArmor copy's warnings come first (PrepareForCreate), then
-        // `WarningsOnCreate`'s, judged on the defaulted pod as
-        // kube-apiserver judges it (a limit's copy into requests, a host
-        // network port's hostPort). Pods get none on update.
-        let mut out = super::pod_apparmor::warnings(obj);
-        let mut defaulted = obj.clone();
-        if let Some(pod) = defaulted.as_object_mut() {
-            default_pod(pod);
-        }
-        out.extend(super::pod_warnings::warnings(&defaulted));
-        out
+        // Pods get none on update (kube-apiserver's WarningsOnUpdate).
+        super::pod_warnings::warnings(obj)
     }
     fn validate(&self, _: &ResourceInfo, obj: &Value, errs: &mut Errs) {
         validate_pod(obj, errs)

@@ -9,8 +9,8 @@
 //! ignored. Validation checks each annotation names a container and a
 //! profile, and on create that the annotation agrees with the profile the
 //! container ends up with, for pods and workload templates alike.
-//! (Templates keep their annotations; kube-apiserver's template warning
-//! for them is not given here.)
+//! Templates keep their annotations, and are warned about them when
+//! created (`pod_warnings`).
 
 use serde_json::{json, Value};
 
@@ -52,6 +52,17 @@ fn profile_for(annotation: &str) -> Option<Value> {
     }
 }
 
+/// Every container of `spec` (init, app, ephemeral: kube-apiserver's
+/// `VisitContainers` order), with the list it is in and its place there.
+fn containers(spec: &Value) -> impl Iterator<Item = (&'static str, usize, &Value)> {
+    ["initContainers", "containers", "ephemeralContainers"]
+        .into_iter()
+        .flat_map(move |list| {
+            let items = spec[list].as_array().into_iter().flatten();
+            items.enumerate().map(move |(i, c)| (list, i, c))
+        })
+}
+
 fn plan(pod: &Value) -> Vec<Sync> {
     let Some(annotations) = pod
         .pointer("/metadata/annotations")
@@ -64,28 +75,25 @@ fn plan(pod: &Value) -> Vec<Sync> {
     }
     let pod_profile = pod.pointer("/spec/securityContext/appArmorProfile");
     let mut out = Vec::new();
-    for list in ["initContainers", "containers", "ephemeralContainers"] {
-        let containers = pod["spec"][list].as_array().into_iter().flatten();
-        for (index, c) in containers.enumerate() {
-            let key = format!("{ANNOTATION_PREFIX}{}", c["name"].as_str().unwrap_or(""));
-            let Some(annotation) = annotations.get(&key) else {
-                continue;
-            };
-            if c.pointer("/securityContext/appArmorProfile")
-                .is_some_and(|p| !p.is_null())
-            {
-                continue;
-            }
-            let profile = profile_for(annotation.as_str().unwrap_or(""));
-            let copy = profile.clone().filter(|p| Some(p) != pod_profile);
-            out.push(Sync {
-                list,
-                index,
-                key,
-                warn: profile.is_none() || copy.is_some(),
-                copy,
-            });
+    for (list, index, c) in containers(&pod["spec"]) {
+        let key = format!("{ANNOTATION_PREFIX}{}", c["name"].as_str().unwrap_or(""));
+        let Some(annotation) = annotations.get(&key) else {
+            continue;
+        };
+        if c.pointer("/securityContext/appArmorProfile")
+            .is_some_and(|p| !p.is_null())
+        {
+            continue;
         }
+        let profile = profile_for(annotation.as_str().unwrap_or(""));
+        let copy = profile.clone().filter(|p| Some(p) != pod_profile);
+        out.push(Sync {
+            list,
+            index,
+            key,
+            warn: profile.is_none() || copy.is_some(),
+            copy,
+        });
     }
     out
 }
@@ -112,10 +120,8 @@ pub fn validate(meta: &Value, spec: &Value, path: &str, errs: &mut Errs) {
     let Some(annotations) = meta["annotations"].as_object() else {
         return;
     };
-    let names: Vec<&str> = ["initContainers", "containers", "ephemeralContainers"]
-        .iter()
-        .flat_map(|list| spec[list].as_array().into_iter().flatten())
-        .filter_map(|c| c["name"].as_str())
+    let names: Vec<&str> = containers(spec)
+        .filter_map(|(_, _, c)| c["name"].as_str())
         .collect();
     for (key, value) in annotations {
         let Some(container) = key.strip_prefix(ANNOTATION_PREFIX) else {
@@ -154,41 +160,38 @@ pub fn validate_match(meta: &Value, spec: &Value, path: &str, errs: &mut Errs) {
         return;
     }
     let pod_profile = spec.pointer("/securityContext/appArmorProfile");
-    for list in ["initContainers", "containers", "ephemeralContainers"] {
-        let containers = spec[list].as_array().into_iter().flatten();
-        for (i, c) in containers.enumerate() {
-            let own = c.pointer("/securityContext/appArmorProfile");
-            let Some(profile) = own.or(pod_profile).filter(|p| !p.is_null()) else {
-                continue;
-            };
-            let key = format!("{ANNOTATION_PREFIX}{}", c["name"].as_str().unwrap_or(""));
-            let Some(annotation) = annotations.get(&key).and_then(Value::as_str) else {
-                continue;
-            };
-            let at = format!("{path}spec.{list}[{i}].securityContext.appArmorProfile");
-            let type_differs = match profile["type"].as_str().unwrap_or("") {
-                "Unconfined" => annotation != "unconfined",
-                "RuntimeDefault" => annotation != "runtime/default",
-                "Localhost" => match annotation.strip_prefix("localhost/") {
-                    None => true,
-                    Some(name) => {
-                        if profile["localhostProfile"].as_str() != Some(name) {
-                            errs.push(FieldError::forbidden(
-                                format!("{at}.localhostProfile"),
-                                "apparmor profile in annotation and field must match",
-                            ));
-                        }
-                        false
+    for (list, i, c) in containers(spec) {
+        let own = c.pointer("/securityContext/appArmorProfile");
+        let Some(profile) = own.or(pod_profile).filter(|p| !p.is_null()) else {
+            continue;
+        };
+        let key = format!("{ANNOTATION_PREFIX}{}", c["name"].as_str().unwrap_or(""));
+        let Some(annotation) = annotations.get(&key).and_then(Value::as_str) else {
+            continue;
+        };
+        let at = format!("{path}spec.{list}[{i}].securityContext.appArmorProfile");
+        let type_differs = match profile["type"].as_str().unwrap_or("") {
+            "Unconfined" => annotation != "unconfined",
+            "RuntimeDefault" => annotation != "runtime/default",
+            "Localhost" => match annotation.strip_prefix("localhost/") {
+                None => true,
+                Some(name) => {
+                    if profile["localhostProfile"].as_str() != Some(name) {
+                        errs.push(FieldError::forbidden(
+                            format!("{at}.localhostProfile"),
+                            "apparmor profile in annotation and field must match",
+                        ));
                     }
-                },
-                _ => false,
-            };
-            if type_differs {
-                errs.push(FieldError::forbidden(
-                    format!("{at}.type"),
-                    "apparmor type in annotation and field must match",
-                ));
-            }
+                    false
+                }
+            },
+            _ => false,
+        };
+        if type_differs {
+            errs.push(FieldError::forbidden(
+                format!("{at}.type"),
+                "apparmor type in annotation and field must match",
+            ));
         }
     }
 }
@@ -198,13 +201,16 @@ pub fn warnings(pod: &Value) -> Vec<String> {
     plan(pod)
         .into_iter()
         .filter(|s| s.warn)
-        .map(|s| {
-            format!(
-                "metadata.annotations[{}]: deprecated since v1.30; use the \"appArmorProfile\" field instead",
-                s.key
-            )
-        })
+        .map(|s| deprecated("", &s.key))
         .collect()
+}
+
+/// The deprecation warning for annotation `key` of the pod or template
+/// whose metadata sits at `at` ("" or `spec.template.`).
+pub fn deprecated(at: &str, key: &str) -> String {
+    format!(
+        r#"{at}metadata.annotations[{key}]: deprecated since v1.30; use the "appArmorProfile" field instead"#
+    )
 }
 
 #[cfg(test)]

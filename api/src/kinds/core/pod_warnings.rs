@@ -4,13 +4,13 @@
 //! matches nothing, duplicate host aliases and pull secrets, fractional
 //! byte quantities, an environment variable that hides an earlier one,
 //! clashing container ports, a negative grace period. kubectl prints each
-//! as `Warning: …`. Given when a pod is created, on the defaulted pod, as
-//! kube-apiserver gives them (`WarningsOnCreate`; a pod's update earns
-//! none), and for a workload's pod template when the workload is created
-//! (`GetWarningsForPodTemplate`, with the template's AppArmor annotation).
-//! Where minik simplifies: a template's update earns none (kube-apiserver
-//! warns when the template changes); a create that validation refuses
-//! still prints them; and there are none for the paths a projected volume
+//! as `Warning: …`. Given when a pod is created, judged on the pod about
+//! to be stored (defaulted, admitted, valid), as kube-apiserver gives them
+//! (`WarningsOnCreate`; a pod's update earns none), and for a workload's
+//! pod template when the workload is created (`GetWarningsForPodTemplate`,
+//! with the template's AppArmor annotation). Where minik simplifies: a
+//! template's update earns none (kube-apiserver warns when the template
+//! changes); and there are none for the paths a projected volume
 //! shares with its service-account token, an ephemeral volume's claim
 //! template, or a pod name that is not a DNS label.
 
@@ -298,9 +298,7 @@ fn warnings_at(pod: &Value, at: &str) -> Vec<String> {
             .is_some_and(|s| s.app_armor_profile.is_some());
         let key = format!("{}{}", super::pod_apparmor::ANNOTATION_PREFIX, c.name);
         if !at.is_empty() && !pod_apparmor && !own_apparmor && annotations.contains_key(&key) {
-            out.push(format!(
-                r#"{at}metadata.annotations[{key}]: deprecated since v1.30; use the "appArmorProfile" field instead"#
-            ));
+            out.push(super::pod_apparmor::deprecated(at, &key));
         }
         let resources = c.resources.as_ref();
         for resource in ["memory", "ephemeral-storage"] {
@@ -514,10 +512,12 @@ mod tests {
         // A host-network pod's ports get hostPort = containerPort by
         // default: no "hostIP set without hostPort". A memory limit is the
         // request too: both are fractional.
-        let pod = json!({"metadata": {"name": "p"}, "spec": {"hostNetwork": true, "containers": [
+        let mut pod = json!({"metadata": {"name": "p"}, "spec": {"hostNetwork": true, "containers": [
             {"name": "c", "image": "x",
              "ports": [{"containerPort": 8080, "hostIP": "127.0.0.1"}],
              "resources": {"limits": {"memory": "1500m"}}}]}});
+        // What the API server's create does before it asks.
+        crate::defaults::apply(&crate::kinds::core::pod::RESOURCE, &mut pod);
         let pod_kind = crate::kinds::core::pod::Pod;
         assert_eq!(
             pod_kind.warnings_on_create(&pod),
